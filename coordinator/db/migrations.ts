@@ -1,0 +1,83 @@
+// Ledger schema, applied in order. Plain PostgreSQL: the same statements run on PGlite
+// (embedded default) and on a PostgreSQL server (DATABASE_URL).
+export const MIGRATIONS: string[] = [
+  `
+  create table runs (
+    id integer primary key,
+    name text not null,
+    spec jsonb not null,
+    created_at timestamptz not null default now()
+  );
+  create table model_state (
+    run_id integer primary key references runs(id),
+    round integer not null,
+    model_hash text not null,
+    params bytea not null,
+    momentum bytea not null
+  );
+  create table rounds (
+    run_id integer not null references runs(id),
+    round integer not null,
+    model_hash text not null,
+    committed_at bigint not null,
+    held_out_accuracy double precision not null,
+    held_out_loss double precision not null,
+    train_loss double precision,
+    contributions integer not null,
+    samples integer not null,
+    volunteers integer not null,
+    update_bytes integer not null,
+    primary key (run_id, round)
+  );
+  create table updates (
+    run_id integer not null references runs(id),
+    round integer not null,
+    frame bytea not null,
+    primary key (run_id, round)
+  );
+  create table contributions (
+    id bigserial primary key,
+    run_id integer not null references runs(id),
+    round integer not null,
+    cohort integer not null,
+    account text not null,
+    frame_hash text not null,
+    aggregate_hash text not null,
+    samples integer not null,
+    steps integer not null,
+    loss_before double precision not null,
+    loss_after double precision not null,
+    compute_ms integer not null,
+    nonce numeric(20, 0) not null,
+    expiry bigint not null,
+    signature text not null,
+    state text not null check (state in ('pending','accepted','verified','rejected','batched','claimable','claimed')),
+    reason text,
+    credit_wei numeric(78, 0) not null default 0,
+    epoch integer,
+    created_at timestamptz not null default now(),
+    unique (account, nonce)
+  );
+  create index contributions_account on contributions (account);
+  create index contributions_round on contributions (run_id, round);
+  create table epochs (
+    epoch integer primary key,
+    run_id integer not null references runs(id),
+    round integer not null,
+    root text not null,
+    model_hash text not null,
+    total_wei numeric(78, 0) not null,
+    accounts integer not null,
+    tree jsonb not null,
+    tx_hash text,
+    posted_at timestamptz
+  );
+  create table claims (
+    tx_hash text primary key,
+    account text not null,
+    cumulative_wei numeric(78, 0) not null,
+    epoch integer not null,
+    claimed_at timestamptz not null default now()
+  );
+  `,
+];

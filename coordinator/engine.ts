@@ -1,0 +1,314 @@
+// The run and round state machine (DESIGN.md "One round, end to end", steps 1 and 5–7).
+//
+// idle ──(≥ minVolunteers ready)──▶ open(r): cohorts assigned, `round` sent
+// open(r) ──(every member reported and its aggregate uploaded, or reportEndsAt)──▶ commit(r)
+// commit(r): accept cohort aggregates signed by ≥ 2/3 of the cohort's reporting members
+//            (or a member's own single-frame upload: relay mode), combine them weighted by
+//            samples, apply the outer step on the CPU in float32, publish h_{r+1}.
+// A round that loses every cohort ends with the model unchanged.
+import { recoverTypedDataAddress, type Address, type Hex } from 'viem';
+import type { RunSpec } from '../shared/config.ts';
+import { maxSamplesPerReport, modelOf } from '../shared/config.ts';
+import { decodeFrame, encodeAggregate, frameLimits, hashFrame, toDense, type DecodedFrame } from '../shared/codec.ts';
+import { aggregateUpdates, framesRoot } from '../shared/aggregate.ts';
+import { applyOuterStep } from '../shared/outer.ts';
+import { hashParams } from '../shared/model.ts';
+import { evaluate, type Dataset } from '../shared/mlp.ts';
+import { contributionTypedData, type Eip712Domain } from '../shared/eip712.ts';
+import { contributionFromJson, type ClientMessage, type RoundSummary, type ServerMessage } from '../shared/protocol.ts';
+import { IdlegradError } from '../shared/errors.ts';
+import type { Ledger, ModelState } from './db/ledger.ts';
+
+export interface Session {
+  id: number;
+  address: Address;
+  peerId: string;
+  ready: boolean;
+  send(msg: ServerMessage): void;
+}
+
+interface Member {
+  address: Address;
+  peerId: string;
+  sessionId: number;
+}
+
+interface Report {
+  id: number;
+  account: Address;
+  cohort: number;
+  frameHash: Hex;
+  aggregateHash: Hex;
+  frameHashes: Hex[];
+  samples: number;
+  lossAfter: number;
+}
+
+interface OpenRound {
+  round: number;
+  cohorts: Member[][];
+  seed: number;
+  startsAt: number;
+  exchangeEndsAt: number;
+  reportEndsAt: number;
+  reports: Map<Address, Report>;
+  aggregates: Map<Hex, DecodedFrame>;
+  timer: NodeJS.Timeout;
+}
+
+export interface EngineEvents {
+  committed(summary: RoundSummary): void;
+  accountsChanged(accounts: Address[]): void;
+}
+
+export class RoundEngine {
+  private readonly sessions = new Map<number, Session>();
+  private open: OpenRound | null = null;
+  private committing = false;
+  private stopped = false;
+  readonly spec;
+
+  constructor(
+    readonly run: RunSpec,
+    private state: ModelState,
+    private readonly ledger: Ledger,
+    private readonly heldOut: Dataset,
+    private readonly domain: Eip712Domain,
+    private readonly events: EngineEvents,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.spec = modelOf(run);
+  }
+
+  get round(): number {
+    return this.state.round;
+  }
+  get modelHash(): Hex {
+    return this.state.modelHash;
+  }
+  get model(): Readonly<ModelState> {
+    return this.state;
+  }
+  get volunteers(): number {
+    return [...this.sessions.values()].filter((s) => s.ready).length;
+  }
+  get openRound(): { round: number; cohorts: { address: Address; peerId: string }[][] } | null {
+    return this.open && { round: this.open.round, cohorts: this.open.cohorts.map((c) => c.map(({ address, peerId }) => ({ address, peerId }))) };
+  }
+
+  addSession(s: Session): void {
+    this.sessions.set(s.id, s);
+  }
+  removeSession(id: number): void {
+    this.sessions.delete(id);
+  }
+
+  setReady(id: number, ready: boolean): void {
+    const s = this.sessions.get(id);
+    if (!s) return;
+    s.ready = ready;
+    if (ready) this.maybeStartRound();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.open) clearTimeout(this.open.timer);
+  }
+
+  private updateLimits(round?: number) {
+    return frameLimits({ paramTableHash: this.run.paramTableHash, paramCount: this.run.paramCount, run: this.run.id, codec: this.run.codec, maxSamples: 0xffffffff, round });
+  }
+
+  maybeStartRound(): void {
+    if (this.stopped || this.open || this.committing) return;
+    const ready = [...this.sessions.values()].filter((s) => s.ready).sort((a, b) => (a.address < b.address ? -1 : 1));
+    // One session per account: a second tab of the same key does not double its cohort seat.
+    const seats = ready.filter((s, i) => i === 0 || s.address !== ready[i - 1].address);
+    if (seats.length < this.run.minVolunteers) return;
+    const nCohorts = Math.ceil(seats.length / this.run.cohortSize);
+    const cohorts: Member[][] = Array.from({ length: nCohorts }, () => []);
+    seats.forEach((s, i) => cohorts[i % nCohorts].push({ address: s.address, peerId: s.peerId, sessionId: s.id }));
+    const startsAt = this.now();
+    const { trainMs, exchangeMs, reportMs } = this.run.timing;
+    const round = this.state.round;
+    const open: OpenRound = {
+      round,
+      cohorts,
+      seed: this.run.seed,
+      startsAt,
+      exchangeEndsAt: startsAt + trainMs + exchangeMs,
+      reportEndsAt: startsAt + trainMs + exchangeMs + reportMs,
+      reports: new Map(),
+      aggregates: new Map(),
+      timer: setTimeout(() => void this.commit(), trainMs + exchangeMs + reportMs),
+    };
+    this.open = open;
+    cohorts.forEach((members, id) => {
+      for (const m of members) {
+        this.sessions.get(m.sessionId)?.send({
+          type: 'round',
+          run: this.run.id,
+          round,
+          modelHash: this.state.modelHash,
+          cohort: { id, members: members.map(({ address, peerId }) => ({ address, peerId })) },
+          seed: this.run.seed,
+          steps: this.run.inner.steps,
+          startsAt,
+          exchangeEndsAt: open.exchangeEndsAt,
+          reportEndsAt: open.reportEndsAt,
+          serverTime: this.now(),
+        });
+      }
+    });
+  }
+
+  /**
+   * Validate and record a signed report. Every failure throws IdlegradError with a named
+   * code before anything is written; a success writes one pending ledger row.
+   */
+  async handleReport(session: Session, msg: Extract<ClientMessage, { type: 'report' }>): Promise<{ id: number }> {
+    const c = contributionFromJson(msg.contribution);
+    let signer: Address;
+    try {
+      signer = (await recoverTypedDataAddress({ ...contributionTypedData(this.domain, c), signature: msg.signature })).toLowerCase() as Address;
+    } catch (cause) {
+      throw new IdlegradError('BAD_SIGNATURE', 'report signature is malformed', { cause });
+    }
+    if (signer !== session.address) {
+      throw new IdlegradError('BAD_SIGNATURE', `report is signed by ${signer}, not by this session's device key ${session.address}`, {
+        details: 'a signature for another chain, contract or message recovers a different address',
+      });
+    }
+    if (c.run !== this.run.id) throw new IdlegradError('WRONG_RUN', `report is for run ${c.run}; this coordinator trains run ${this.run.id}`);
+    const open = this.open;
+    if (!open || c.round !== open.round) throw new IdlegradError('STALE_ROUND', `report is for round ${c.round}; the open round is ${open ? open.round : 'none'}`);
+    if (c.expiry < BigInt(Math.floor(this.now() / 1000))) throw new IdlegradError('EXPIRED', `report expired at ${c.expiry}`);
+    const members = open.cohorts[c.cohort];
+    if (!members || !members.some((m) => m.address === signer)) throw new IdlegradError('NOT_A_MEMBER', `${signer} is not a member of cohort ${c.cohort} in round ${c.round}`);
+    if (c.samples > maxSamplesPerReport(this.run) || c.steps > this.run.inner.steps) {
+      throw new IdlegradError('LIMIT_EXCEEDED', `report claims ${c.samples} samples in ${c.steps} steps; the run allows ${maxSamplesPerReport(this.run)} in ${this.run.inner.steps}`);
+    }
+    if (!msg.frameHashes.includes(c.frameHash)) throw new IdlegradError('BAD_MESSAGE', 'report.frameHashes does not contain the member\'s own frameHash');
+    if (framesRoot(msg.frameHashes) !== c.framesRoot) throw new IdlegradError('BAD_MESSAGE', 'report.frameHashes does not hash to the signed framesRoot');
+    if (open.reports.has(signer)) throw new IdlegradError('DUPLICATE', `${signer} already reported for round ${c.round}`);
+    if (await this.ledger.nonceUsed(signer, c.nonce)) throw new IdlegradError('REPLAYED_NONCE', `nonce ${c.nonce} was already used by ${signer}`);
+    const id = await this.ledger.insertPending(this.run.id, signer, c, msg.signature);
+    if (this.open !== open) {
+      // The round committed while we were writing: the row can never be accepted.
+      await this.ledger.reject(id, 'STALE_ROUND: the round committed before the report was recorded');
+      throw new IdlegradError('STALE_ROUND', `round ${c.round} committed before the report was recorded`);
+    }
+    open.reports.set(signer, {
+      id, account: signer, cohort: c.cohort, frameHash: c.frameHash, aggregateHash: c.aggregateHash.toLowerCase() as Hex,
+      frameHashes: msg.frameHashes, samples: c.samples, lossAfter: c.lossAfterMicro / 1e6,
+    });
+    this.maybeCommitEarly();
+    return { id };
+  }
+
+  /** An uploaded cohort aggregate (or a relay member's own frame). Returns its hash. */
+  handleAggregate(round: number, bytes: Uint8Array): Hex {
+    const open = this.open;
+    if (!open || round !== open.round) throw new IdlegradError('STALE_ROUND', `aggregate is for round ${round}; the open round is ${open ? open.round : 'none'}`);
+    const frame = decodeFrame(bytes, this.updateLimits(round));
+    if (frame.header.kind !== 2) throw new IdlegradError('BAD_FRAME', 'aggregate uploads must be aggregate frames (kind 2)');
+    if (frame.header.samples > maxSamplesPerReport(this.run) * this.run.cohortSize) {
+      throw new IdlegradError('LIMIT_EXCEEDED', `aggregate claims ${frame.header.samples} samples, more than a full cohort can train`);
+    }
+    const hash = hashFrame(bytes);
+    open.aggregates.set(hash, frame);
+    this.maybeCommitEarly();
+    return hash;
+  }
+
+  private maybeCommitEarly(): void {
+    const open = this.open;
+    if (!open) return;
+    const everyone = open.cohorts.every((members) => members.every((m) => open.reports.has(m.address)));
+    if (!everyone) return;
+    const votedUploaded = [...open.reports.values()].every((r) => open.aggregates.has(r.aggregateHash));
+    if (votedUploaded) void this.commit();
+  }
+
+  /** Decide the round: which aggregates count, the outer step, the ledger transaction. */
+  async commit(): Promise<void> {
+    const open = this.open;
+    if (!open || this.committing) return;
+    this.committing = true;
+    clearTimeout(open.timer);
+    try {
+      const accepted: { id: number; creditWei: bigint }[] = [];
+      const rejected: { id: number; reason: string }[] = [];
+      const chosen: { hash: Hex; frame: DecodedFrame }[] = [];
+      const weiPerSample = BigInt(this.run.rewards.weiPerSample);
+      open.cohorts.forEach((members, cohort) => {
+        const reports = [...open.reports.values()].filter((r) => r.cohort === cohort);
+        const byAgg = new Map<Hex, Report[]>();
+        for (const r of reports) byAgg.set(r.aggregateHash, [...(byAgg.get(r.aggregateHash) ?? []), r]);
+        const quorum = Math.ceil((2 * reports.length) / 3);
+        const inAggregate = new Set<Address>();
+        // The best-supported uploaded aggregate with a 2/3 quorum; ties by hash for determinism.
+        const candidates = [...byAgg.entries()]
+          .filter(([h, rs]) => open.aggregates.has(h) && rs.length >= quorum && rs.length >= 2)
+          .sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1));
+        const winner = candidates[0];
+        if (winner) {
+          const [hash, voters] = winner;
+          chosen.push({ hash, frame: open.aggregates.get(hash)! });
+          const frames = new Set(voters[0].frameHashes);
+          for (const r of reports) if (frames.has(r.frameHash) && r.aggregateHash === hash) inAggregate.add(r.account);
+        }
+        for (const r of reports) {
+          if (inAggregate.has(r.account)) continue;
+          // Relay mode: a member whose aggregate is its own frame alone, uploaded by itself.
+          const relay = r.frameHashes.length === 1 && open.aggregates.has(r.aggregateHash) && !(winner && new Set(winner[1][0].frameHashes).has(r.frameHash));
+          if (relay && !chosen.some((c) => c.hash === r.aggregateHash)) {
+            chosen.push({ hash: r.aggregateHash, frame: open.aggregates.get(r.aggregateHash)! });
+            inAggregate.add(r.account);
+          }
+        }
+        for (const r of reports) {
+          if (inAggregate.has(r.account)) accepted.push({ id: r.id, creditWei: BigInt(r.samples) * weiPerSample });
+          else if (!open.aggregates.has(r.aggregateHash)) rejected.push({ id: r.id, reason: 'AGGREGATE_MISSING: the aggregate this member signed was never uploaded' });
+          else rejected.push({ id: r.id, reason: `NO_QUORUM: fewer than 2/3 of cohort ${cohort}'s reporting members signed this aggregate` });
+        }
+        void members;
+      });
+
+      // Combine cohort aggregates (weighted by samples) and apply the outer step.
+      const next: ModelState = { round: open.round + 1, modelHash: this.state.modelHash, params: this.state.params.slice(), momentum: this.state.momentum.slice() };
+      let update: Uint8Array | null = null;
+      if (chosen.length > 0) {
+        const combined = aggregateUpdates(chosen, this.run.paramCount, { kind: 'mean', clip: 0 });
+        update = encodeAggregate(combined.dense, this.run.codec.chunkSize, { paramTableHash: this.run.paramTableHash, run: this.run.id, round: open.round, samples: combined.samples });
+        // Peers apply the decoded published bytes; so do we.
+        applyOuterStep(next.params, next.momentum, toDense(decodeFrame(update, this.updateLimits(open.round))), this.run.outer);
+        next.modelHash = hashParams(next.params);
+      }
+      const evalResult = evaluate(this.spec, next.params, this.heldOut);
+      const acceptedReports = [...open.reports.values()].filter((r) => accepted.some((a) => a.id === r.id));
+      const summary: RoundSummary = {
+        round: open.round,
+        modelHash: next.modelHash,
+        committedAt: this.now(),
+        heldOutAccuracy: evalResult.accuracy,
+        heldOutLoss: evalResult.loss,
+        trainLoss: acceptedReports.length ? acceptedReports.reduce((s, r) => s + r.lossAfter, 0) / acceptedReports.length : null,
+        contributions: accepted.length,
+        samples: acceptedReports.reduce((s, r) => s + r.samples, 0),
+        volunteers: open.cohorts.reduce((s, c) => s + c.length, 0),
+        updateBytes: update?.byteLength ?? 0,
+      };
+      await this.ledger.commitRound({ runId: this.run.id, summary, state: next, update, accepted, rejected });
+      this.state = next;
+      this.open = null;
+      const msg: ServerMessage = { type: 'committed', run: this.run.id, round: open.round, modelHash: next.modelHash, updateBytes: summary.updateBytes, accepted: accepted.length, serverTime: this.now() };
+      for (const s of this.sessions.values()) s.send(msg);
+      this.events.committed(summary);
+      this.events.accountsChanged([...new Set([...open.reports.values()].map((r) => r.account))]);
+    } finally {
+      this.committing = false;
+    }
+    setImmediate(() => this.maybeStartRound());
+  }
+}

@@ -1,0 +1,130 @@
+// Starts the whole platform in one process tree: ledger, chain (embedded anvil or
+// RPC_URL), the default run, the round engine and the HTTP/WebSocket/PeerServer.
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Hex } from 'viem';
+import { runSpecOf, modelOf, type RunSpec } from '../shared/config.ts';
+import { hashParams, initParams } from '../shared/model.ts';
+import { eip712Domain } from '../shared/eip712.ts';
+import type { ChainInfo } from '../shared/protocol.ts';
+import { openDatabase } from './db/sql.ts';
+import { Ledger } from './db/ledger.ts';
+import { loadMnist } from './data/mnist.ts';
+import { startAnvil, DEV_DEPLOYER_KEY, type Anvil } from './chain/anvil.ts';
+import { connectChain, type ChainAddresses, type Chain } from './chain/chain.ts';
+import { RoundEngine } from './engine.ts';
+import { Rewards } from './rewards.ts';
+import { createApiServer } from './server.ts';
+import type { PlatformConfig } from './config.ts';
+
+export const DEFAULT_RUN_ID = 1;
+
+export interface Platform {
+  url: string;
+  dashboardUrl: string;
+  embedSnippet: string;
+  engine: RoundEngine;
+  ledger: Ledger;
+  chain: Chain;
+  run: RunSpec;
+  stop(): Promise<void>;
+}
+
+function loadAddresses(file: string): ChainAddresses | undefined {
+  if (!existsSync(file)) return undefined;
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as { token: Hex; distributor: Hex; deployBlock: string };
+  return { token: raw.token, distributor: raw.distributor, deployBlock: BigInt(raw.deployBlock) };
+}
+
+export async function startPlatform(cfg: PlatformConfig, log: (line: string) => void = console.log): Promise<Platform> {
+  const dataDir = resolve(cfg.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const s of stops.reverse()) await s().catch((e) => console.error('[stop]', e));
+  };
+  try {
+    const { train, test } = loadMnist();
+    const sql = await openDatabase({ dataDir: join(dataDir, 'ledger'), databaseUrl: cfg.databaseUrl });
+    stops.push(() => sql.close());
+    const ledger = new Ledger(sql);
+
+    let anvil: Anvil | null = null;
+    let rpcUrl = cfg.rpcUrl;
+    if (!rpcUrl) {
+      anvil = await startAnvil({ dataDir: join(dataDir, 'chain') });
+      stops.push(() => anvil!.stop());
+      rpcUrl = anvil.rpcUrl;
+    }
+    const addressFile = join(dataDir, cfg.rpcUrl ? 'contracts.rpc.json' : 'contracts.anvil.json');
+    const chain = await connectChain({ rpcUrl, deployerKey: cfg.deployerKey ?? DEV_DEPLOYER_KEY, cacheDir: join(dataDir, 'solc'), addresses: loadAddresses(addressFile), pollingInterval: 100 });
+    if (chain.deployedNow) {
+      writeFileSync(addressFile, JSON.stringify({ ...chain.addresses, deployBlock: chain.addresses.deployBlock.toString() }, null, 2));
+    }
+
+    // The default run: resumed from the ledger, or created from the configured settings.
+    let loaded = await ledger.loadRun(DEFAULT_RUN_ID);
+    const dataset = { name: 'mnist' as const, trainCount: train.count, testCount: test.count, features: train.features, classes: train.classes };
+    if (!loaded) {
+      const run = runSpecOf(DEFAULT_RUN_ID, cfg.run, dataset);
+      const params = initParams(modelOf(run), run.seed);
+      await ledger.createRun(run, { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) });
+      loaded = await ledger.loadRun(DEFAULT_RUN_ID);
+    } else {
+      const aborted = await ledger.abortPending(DEFAULT_RUN_ID, loaded.state.round);
+      if (aborted) log(`ledger: ${aborted} contributions of an interrupted round marked rejected (ROUND_ABORTED)`);
+      log(`resumed run ${DEFAULT_RUN_ID} at round ${loaded.state.round} (${loaded.state.modelHash.slice(0, 10)}…)`);
+    }
+    const { spec: run, state } = loaded!;
+
+    const browserChain: ChainInfo = { chainId: chain.chainId, distributor: chain.distributor, token: chain.token, rpcUrl: '/rpc' };
+    let api: ReturnType<typeof createApiServer> | null = null;
+    const rewards = new Rewards(
+      ledger,
+      {
+        chainId: chain.chainId,
+        rpcUrl,
+        distributor: chain.distributor,
+        token: chain.token,
+        postEpoch: (e, root, modelHash) => chain.postEpoch(e, root, modelHash),
+        fundGas: async (a, wei) => (await chain.fundGas(a, wei)).txHash,
+      },
+      run,
+      (epoch) => {
+        log(`epoch ${epoch} posted`);
+        void api?.broadcastDashboard();
+      },
+    );
+    const engine = new RoundEngine(run, state, ledger, test, eip712Domain(chain.chainId, chain.distributor), {
+      committed: (s) => {
+        log(`round ${s.round} committed: ${s.contributions} contributions, held-out accuracy ${(s.heldOutAccuracy * 100).toFixed(1)}%, h=${s.modelHash.slice(0, 10)}…`);
+        void api?.broadcastDashboard();
+        void rewards.afterCommit(s.round, s.modelHash).then(async () => {
+          // After an epoch the accounts' claimable amounts change: push them.
+          const accounts = (await ledger.cumulativeCredit()).map((c) => c.account);
+          await api?.pushAccounts(accounts);
+        });
+      },
+      accountsChanged: (accounts) => void api?.pushAccounts(accounts),
+    });
+    stops.push(async () => engine.stop());
+    api = createApiServer({ engine, ledger, rewards, train, webDir: resolve(cfg.webDir), chainRpcUrl: rpcUrl, chain: browserChain });
+    const port = await api.listen(cfg.port, cfg.host);
+    stops.push(() => api!.close());
+    const host = cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host;
+    const url = `http://${host}:${port}/`;
+    return {
+      url,
+      dashboardUrl: `${url}dashboard.html`,
+      embedSnippet: `<script src="${url}embed.js" data-partner="YOUR-SITE" async></script>`,
+      engine,
+      ledger,
+      chain,
+      run,
+      stop: stopAll,
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}

@@ -1,0 +1,90 @@
+// Reward epochs (DESIGN.md step 9): every `epochRounds` committed rounds, a cumulative
+// Merkle tree of (account, total credit) is built from the ledger and its root is posted,
+// with the latest model hash, to the RewardDistributor in one transaction.
+import { StandardMerkleTree } from '@openzeppelin/merkle-tree';
+import { createPublicClient, http, parseEventLogs, type Address, type Hex } from 'viem';
+import type { RunSpec } from '../shared/config.ts';
+import { IdlegradError } from '../shared/errors.ts';
+import type { AccountSummary } from '../shared/protocol.ts';
+import { rewardDistributorAbi as distributorAbi } from '../shared/chain/abi.ts';
+import type { Ledger } from './db/ledger.ts';
+import { buildRewardTree } from './chain/merkle.ts';
+
+export interface ChainPort {
+  chainId: number;
+  rpcUrl: string;
+  distributor: Address;
+  token: Address;
+  postEpoch(epoch: number, root: Hex, modelHash: Hex): Promise<{ txHash: Hex }>;
+  fundGas(account: Address, wei: bigint): Promise<Hex>;
+}
+
+export class Rewards {
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly client;
+
+  constructor(
+    private readonly ledger: Ledger,
+    readonly chain: ChainPort,
+    private readonly run: RunSpec,
+    private readonly onEpoch: (epoch: number) => void,
+  ) {
+    this.client = createPublicClient({ transport: http(chain.rpcUrl) });
+  }
+
+  /** Called after round `round` committed; epochs are posted one at a time, in order. */
+  afterCommit(round: number, modelHash: Hex): Promise<unknown> {
+    if ((round + 1) % this.run.rewards.epochRounds !== 0) return Promise.resolve();
+    const job = this.queue.then(() => this.postEpoch(round, modelHash));
+    this.queue = job.catch((e) => console.error(`[rewards] epoch after round ${round} failed: ${(e as Error).message}`));
+    return job;
+  }
+
+  async postEpoch(round: number, modelHash: Hex): Promise<number | null> {
+    const credit = await this.ledger.cumulativeCredit();
+    if (credit.length === 0) return null;
+    const tree = buildRewardTree(credit.map((c) => ({ account: c.account, cumulative: c.cumulative })));
+    const epoch = (await this.ledger.lastEpoch()) + 1;
+    const totalWei = credit.reduce((s, c) => s + c.cumulative, 0n);
+    await this.ledger.openEpoch({ epoch, runId: this.run.id, round, root: tree.root, modelHash, totalWei, accounts: credit.length, tree: tree.dump() });
+    const { txHash } = await this.chain.postEpoch(epoch, tree.root, modelHash);
+    await this.ledger.epochPosted(epoch, txHash);
+    this.onEpoch(epoch);
+    return epoch;
+  }
+
+  async claimable(account: Address): Promise<AccountSummary['claimable']> {
+    const latest = await this.ledger.latestPostedTree();
+    if (!latest) return undefined;
+    const tree = StandardMerkleTree.load(latest.tree as never) as StandardMerkleTree<[string, string]>;
+    for (const [i, [a, amount]] of tree.entries()) {
+      if (a.toLowerCase() !== account.toLowerCase()) continue;
+      if (BigInt(amount) <= (await this.ledger.claimedWei(account))) return undefined;
+      return { epoch: latest.epoch, cumulativeWei: BigInt(amount).toString(), proof: tree.getProof(i) as Hex[] };
+    }
+    return undefined;
+  }
+
+  async summary(account: Address): Promise<AccountSummary> {
+    return { ...(await this.ledger.accountSummary(account)), claimable: await this.claimable(account) };
+  }
+
+  /** Gas for a volunteer's claim on the dev chain: only for accounts with something to claim. */
+  async faucet(account: Address): Promise<Hex> {
+    if (!(await this.claimable(account))) throw new IdlegradError('NOT_FOUND', `${account} has nothing claimable, so the faucet sends no gas`);
+    return this.chain.fundGas(account, 10n ** 16n);
+  }
+
+  /** Checks the receipt for the distributor's Claimed event before the ledger says "claimed". */
+  async confirmClaim(account: Address, txHash: Hex): Promise<{ cumulativeWei: string }> {
+    const receipt = await this.client.waitForTransactionReceipt({ hash: txHash, timeout: 30_000 });
+    const logs = parseEventLogs({ abi: distributorAbi, logs: receipt.logs, eventName: 'Claimed' }).filter(
+      (l) => l.address.toLowerCase() === this.chain.distributor.toLowerCase() && (l.args.account as string).toLowerCase() === account.toLowerCase(),
+    );
+    if (receipt.status !== 'success' || logs.length === 0) throw new IdlegradError('CHAIN_ERROR', `transaction ${txHash} holds no Claimed event for ${account}`);
+    const cumulative = logs[0].args.cumulativeAmount as bigint;
+    const latest = await this.ledger.latestPostedTree();
+    await this.ledger.recordClaim(txHash, account, cumulative, latest?.epoch ?? 0);
+    return { cumulativeWei: cumulative.toString() };
+  }
+}

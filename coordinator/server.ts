@@ -1,0 +1,267 @@
+// HTTP + WebSocket API, the PeerServer (signaling) and the built web app, on one port.
+import express, { type Request, type Response, type NextFunction } from 'express';
+import { createServer, type Server } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { ExpressPeerServer } from 'peer';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { isAddress, verifyMessage, type Address, type Hex } from 'viem';
+import { IdlegradError, isIdlegradError } from '../shared/errors.ts';
+import { helloMessage, parseClientMessage, PROTOCOL_VERSION, type ChainInfo, type DashboardState, type ServerMessage } from '../shared/protocol.ts';
+import type { Dataset } from '../shared/mlp.ts';
+import { encodeDataset } from './data/mnist.ts';
+import type { RoundEngine, Session } from './engine.ts';
+import type { Ledger } from './db/ledger.ts';
+import type { Rewards } from './rewards.ts';
+
+export interface ServerDeps {
+  engine: RoundEngine;
+  ledger: Ledger;
+  rewards: Rewards;
+  train: Dataset;
+  webDir: string;
+  chainRpcUrl: string;
+  /** Chain info as the browser sees it (rpcUrl is the /rpc proxy). */
+  chain: ChainInfo;
+}
+
+/** JSON-RPC methods the browser may use through /rpc: reads, gas estimates, signed transactions. */
+const RPC_ALLOWED = new Set([
+  'eth_chainId', 'eth_blockNumber', 'eth_call', 'eth_estimateGas', 'eth_gasPrice', 'eth_maxPriorityFeePerGas', 'eth_feeHistory',
+  'eth_getBalance', 'eth_getTransactionCount', 'eth_getTransactionReceipt', 'eth_getTransactionByHash', 'eth_getBlockByNumber',
+  'eth_getCode', 'eth_getLogs', 'eth_sendRawTransaction', 'net_version',
+]);
+
+const MAX_AGGREGATE_BYTES = 8 * 1024 * 1024;
+
+function sendError(res: Response, e: unknown): void {
+  if (isIdlegradError(e)) {
+    const status = e.code === 'NOT_FOUND' ? 404 : e.code === 'INTERNAL' || e.code === 'CHAIN_ERROR' ? 502 : 400;
+    res.status(status).json({ error: { code: e.code, message: e.shortMessage } });
+  } else {
+    console.error('[http]', e);
+    res.status(500).json({ error: { code: 'INTERNAL', message: (e as Error).message } });
+  }
+}
+
+const route = (fn: (req: Request, res: Response) => Promise<void> | void) => (req: Request, res: Response, _next: NextFunction) => {
+  Promise.resolve(fn(req, res)).catch((e) => sendError(res, e));
+};
+
+function addressParam(v: unknown, name: string): Address {
+  if (typeof v !== 'string' || !isAddress(v, { strict: false })) throw new IdlegradError('BAD_MESSAGE', `${name}: expected an address, got ${JSON.stringify(v)}`);
+  return v.toLowerCase() as Address;
+}
+function intParam(v: unknown, name: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new IdlegradError('BAD_MESSAGE', `${name}: expected a non-negative integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+export interface ApiServer {
+  server: Server;
+  listen(port: number, host: string): Promise<number>;
+  broadcastDashboard(): Promise<void>;
+  pushAccounts(accounts: Address[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createApiServer(deps: ServerDeps): ApiServer {
+  const { engine, ledger, rewards } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  const server = createServer(app);
+  const trainBytes = Buffer.from(encodeDataset(deps.train));
+
+  // Signaling. PeerJS's own WebSocket server is created without a server of its own so
+  // that upgrades are routed by path below (two ws servers cannot share one `server`).
+  const peerWss = new WebSocketServer({ noServer: true });
+  app.use('/peerjs', ExpressPeerServer(server, { path: '/', createWebSocketServer: () => peerWss, allow_discovery: false }));
+
+  const json = express.json({ limit: '64kb' });
+  app.get('/api/health', (_req, res) => void res.json({ ok: true, round: engine.round }));
+  app.get('/api/run', (_req, res) => void res.json({ run: engine.run, round: engine.round, modelHash: engine.modelHash, chain: deps.chain }));
+  app.get('/api/data/train', (_req, res) => {
+    res.setHeader('content-type', 'application/octet-stream');
+    res.setHeader('cache-control', 'public, max-age=86400');
+    res.end(trainBytes);
+  });
+  app.get('/api/runs/:id/snapshot', route((req, res) => {
+    if (intParam(req.params.id, 'run id') !== engine.run.id) throw new IdlegradError('NOT_FOUND', `no run ${req.params.id}`);
+    const m = engine.model;
+    const head = Buffer.from(JSON.stringify({ round: m.round, modelHash: m.modelHash }));
+    const pad = (4 - ((4 + head.length) % 4)) % 4;
+    const out = Buffer.alloc(4 + head.length + pad + m.params.byteLength * 2);
+    out.writeUInt32LE(head.length, 0);
+    head.copy(out, 4);
+    const off = 4 + head.length + pad;
+    Buffer.from(m.params.buffer, m.params.byteOffset, m.params.byteLength).copy(out, off);
+    Buffer.from(m.momentum.buffer, m.momentum.byteOffset, m.momentum.byteLength).copy(out, off + m.params.byteLength);
+    res.setHeader('content-type', 'application/octet-stream');
+    res.end(out);
+  }));
+  app.get('/api/runs/:id/updates/:round', route(async (req, res) => {
+    if (intParam(req.params.id, 'run id') !== engine.run.id) throw new IdlegradError('NOT_FOUND', `no run ${req.params.id}`);
+    const frame = await ledger.update(engine.run.id, intParam(req.params.round, 'round'));
+    if (!frame) throw new IdlegradError('NOT_FOUND', `no published update for round ${req.params.round}`);
+    res.setHeader('content-type', 'application/octet-stream');
+    res.setHeader('cache-control', 'public, max-age=31536000, immutable');
+    res.end(Buffer.from(frame));
+  }));
+  app.post(
+    '/api/runs/:id/rounds/:round/aggregate',
+    express.raw({ type: () => true, limit: MAX_AGGREGATE_BYTES }),
+    route((req, res) => {
+      if (intParam(req.params.id, 'run id') !== engine.run.id) throw new IdlegradError('WRONG_RUN', `no run ${req.params.id} on this coordinator`);
+      if (!Buffer.isBuffer(req.body)) throw new IdlegradError('BAD_FRAME', 'aggregate body must be the frame bytes (application/octet-stream)');
+      const body = new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.byteLength);
+      res.json({ aggregateHash: engine.handleAggregate(intParam(req.params.round, 'round'), body) });
+    }),
+  );
+  app.get('/api/accounts/:address', route(async (req, res) => void res.json(await rewards.summary(addressParam(req.params.address, 'address')))));
+  app.post('/api/faucet', json, route(async (req, res) => void res.json({ txHash: await rewards.faucet(addressParam(req.body?.address, 'address')) })));
+  app.post('/api/accounts/:address/claimed', json, route(async (req, res) => {
+    const account = addressParam(req.params.address, 'address');
+    const tx = req.body?.txHash;
+    if (typeof tx !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(tx)) throw new IdlegradError('BAD_MESSAGE', `txHash: expected a 32-byte hex string, got ${JSON.stringify(tx)}`);
+    res.json(await rewards.confirmClaim(account, tx as Hex));
+    void api.pushAccounts([account]);
+  }));
+  app.get('/api/dashboard', route(async (_req, res) => void res.json(await dashboardState())));
+  app.post('/rpc', json, route(async (req, res) => {
+    const calls = Array.isArray(req.body) ? req.body : [req.body];
+    for (const c of calls) {
+      if (!c || typeof c.method !== 'string' || !RPC_ALLOWED.has(c.method)) throw new IdlegradError('BAD_MESSAGE', `rpc method ${JSON.stringify(c?.method)} is not allowed through /rpc`);
+    }
+    const upstream = await fetch(deps.chainRpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(req.body) });
+    res.status(upstream.status).type('application/json').send(await upstream.text());
+  }));
+  if (existsSync(deps.webDir)) app.use(express.static(deps.webDir, { index: 'index.html' }));
+  else app.get('/', (_req, res) => void res.status(503).send('The web app is not built: run `npm run build` (npm start does it for you).'));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const e = err as { type?: string; message?: string };
+    if (e?.type === 'entity.too.large') return sendError(res, new IdlegradError('LIMIT_EXCEEDED', 'request body exceeds the size limit'));
+    if (e?.type === 'entity.parse.failed') return sendError(res, new IdlegradError('BAD_MESSAGE', 'request body is not valid JSON'));
+    sendError(res, err);
+  });
+
+  async function dashboardState(): Promise<DashboardState> {
+    return {
+      run: { id: engine.run.id, name: engine.run.name, round: engine.round, modelHash: engine.modelHash, paramCount: engine.run.paramCount },
+      volunteers: engine.volunteers,
+      rounds: await ledger.rounds(engine.run.id),
+      epochs: await ledger.epochs(),
+      chain: deps.chain,
+    };
+  }
+
+  // The volunteer/dashboard protocol.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const sockets = new Map<number, { ws: WebSocket; session: Session | null; dashboard: boolean }>();
+  let nextId = 1;
+  server.on('upgrade', (req, socket, head) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path === '/ws') wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    else if (path.startsWith('/peerjs')) peerWss.handleUpgrade(req, socket, head, (ws) => peerWss.emit('connection', ws, req));
+    else socket.destroy();
+  });
+
+  wss.on('connection', (ws: WebSocket) => {
+    const id = nextId++;
+    const challenge = randomBytes(16).toString('hex');
+    const entry: { ws: WebSocket; session: Session | null; dashboard: boolean } = { ws, session: null, dashboard: false };
+    sockets.set(id, entry);
+    const send = (m: ServerMessage) => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
+    };
+    send({ type: 'challenge', challenge, serverTime: Date.now() });
+    let chain = Promise.resolve();
+    ws.on('message', (data, isBinary) => {
+      // Handle one message at a time per socket, in arrival order.
+      chain = chain.then(() => handle(data.toString(), isBinary)).catch((e) => {
+        if (!isIdlegradError(e)) console.error('[ws]', e);
+        send({ type: 'error', code: isIdlegradError(e) ? e.code : 'INTERNAL', message: isIdlegradError(e) ? e.shortMessage : 'internal error' });
+      });
+    });
+    ws.on('close', () => {
+      sockets.delete(id);
+      if (entry.session) engine.removeSession(entry.session.id);
+    });
+    ws.on('error', () => ws.close());
+
+    async function handle(text: string, isBinary: boolean): Promise<void> {
+      if (isBinary) throw new IdlegradError('BAD_MESSAGE', 'binary WebSocket messages are not part of the protocol');
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch {
+        throw new IdlegradError('BAD_MESSAGE', 'message is not valid JSON');
+      }
+      const msg = parseClientMessage(raw);
+      switch (msg.type) {
+        case 'hello': {
+          if (msg.protocol !== PROTOCOL_VERSION) throw new IdlegradError('SCHEMA_MISMATCH', `protocol ${msg.protocol} is not supported (expected ${PROTOCOL_VERSION})`);
+          if (entry.session) throw new IdlegradError('DUPLICATE', 'hello was already received on this connection');
+          const ok = await verifyMessage({ address: msg.address, message: helloMessage(challenge, msg.peerId), signature: msg.signature }).catch(() => false);
+          if (!ok) throw new IdlegradError('BAD_SIGNATURE', `hello signature does not prove ownership of ${msg.address}`);
+          entry.session = { id, address: msg.address, peerId: msg.peerId, ready: false, send };
+          engine.addSession(entry.session);
+          send({ type: 'welcome', run: engine.run, round: engine.round, modelHash: engine.modelHash, chain: deps.chain, serverTime: Date.now() });
+          send({ type: 'account', summary: await rewards.summary(msg.address) });
+          return;
+        }
+        case 'start':
+        case 'stop':
+          if (!entry.session) throw new IdlegradError('BAD_MESSAGE', `${msg.type} before hello`);
+          engine.setReady(id, msg.type === 'start');
+          return;
+        case 'report': {
+          if (!entry.session) throw new IdlegradError('BAD_MESSAGE', 'report before hello');
+          await engine.handleReport(entry.session, msg);
+          send({ type: 'ack', nonce: msg.contribution.nonce, state: 'pending', reason: null });
+          return;
+        }
+        case 'subscribe':
+          entry.dashboard = true;
+          send({ type: 'dashboard', state: await dashboardState() });
+          return;
+        default: {
+          const never: never = msg;
+          throw new IdlegradError('BAD_MESSAGE', `unhandled message ${JSON.stringify(never)}`);
+        }
+      }
+    }
+  });
+
+  const api: ApiServer = {
+    server,
+    listen: (port, host) =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => resolve((server.address() as { port: number }).port));
+      }),
+    async broadcastDashboard() {
+      const subs = [...sockets.values()].filter((s) => s.dashboard);
+      if (subs.length === 0) return;
+      const msg = JSON.stringify({ type: 'dashboard', state: await dashboardState() } satisfies ServerMessage);
+      for (const s of subs) if (s.ws.readyState === s.ws.OPEN) s.ws.send(msg);
+    },
+    async pushAccounts(accounts) {
+      const wanted = new Set(accounts.map((a) => a.toLowerCase()));
+      for (const s of sockets.values()) {
+        if (!s.session || !wanted.has(s.session.address)) continue;
+        s.session.send({ type: 'account', summary: await rewards.summary(s.session.address) });
+      }
+    },
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets.values()) s.ws.terminate();
+        for (const c of peerWss.clients) c.terminate();
+        wss.close();
+        peerWss.close();
+        server.closeAllConnections?.();
+        server.close(() => resolve());
+      }),
+  };
+  return api;
+}

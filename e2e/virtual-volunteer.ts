@@ -1,0 +1,184 @@
+// A volunteer without a browser: the same protocol, keys and codec as the web client,
+// training with the CPU reference (shared/mlp.ts). Used by protocol tests and harnesses.
+import WebSocket from 'ws';
+import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
+import type { Hex } from 'viem';
+import { modelOf, type RunSpec } from '../shared/config.ts';
+import { encodeUpdate, encodeAggregate, decodeFrame, frameLimits, hashFrame, toDense } from '../shared/codec.ts';
+import { aggregateUpdates, framesRoot } from '../shared/aggregate.ts';
+import { applyOuterStep } from '../shared/outer.ts';
+import { hashParams } from '../shared/model.ts';
+import { trainLocalCpu, type Dataset } from '../shared/mlp.ts';
+import { assignmentIndices } from '../shared/assignment.ts';
+import { contributionTypedData, eip712Domain, toMicro, type Contribution } from '../shared/eip712.ts';
+import { contributionToJson, helloMessage, parseServerMessage, PROTOCOL_VERSION, type ChainInfo, type ServerMessage } from '../shared/protocol.ts';
+
+export type RoundMsg = Extract<ServerMessage, { type: 'round' }>;
+export type CommittedMsg = Extract<ServerMessage, { type: 'committed' }>;
+
+export function decodeDataset(bytes: Uint8Array): Dataset {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const count = dv.getUint32(0, true);
+  const features = dv.getUint32(4, true);
+  return { count, features, classes: 10, labels: bytes.slice(8, 8 + count), images: bytes.slice(8 + count, 8 + count + count * features) };
+}
+
+export function decodeSnapshot(bytes: Uint8Array): { round: number; modelHash: Hex; params: Float32Array; momentum: Float32Array } {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const len = dv.getUint32(0, true);
+  const head = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + len))) as { round: number; modelHash: Hex };
+  const off = 4 + len + ((4 - ((4 + len) % 4)) % 4);
+  const n = (bytes.byteLength - off) / 8;
+  const copy = bytes.slice(off);
+  return { ...head, params: new Float32Array(copy.buffer, 0, n), momentum: new Float32Array(copy.buffer, n * 4, n) };
+}
+
+export interface LocalUpdate {
+  frame: Uint8Array;
+  frameHash: Hex;
+  samples: number;
+  steps: number;
+  lossBefore: number;
+  lossAfter: number;
+  computeMs: number;
+}
+
+export class VirtualVolunteer {
+  readonly account: PrivateKeyAccount;
+  readonly peerId = `vv-${Math.random().toString(16).slice(2, 18)}`;
+  ws!: WebSocket;
+  run!: RunSpec;
+  chain!: ChainInfo;
+  params!: Float32Array;
+  momentum!: Float32Array;
+  round = 0;
+  modelHash!: Hex;
+  residual!: Float32Array;
+  readonly inbox: ServerMessage[] = [];
+  private waiters: { pred: (m: ServerMessage) => boolean; resolve: (m: ServerMessage) => void }[] = [];
+
+  constructor(readonly baseUrl: string, key: Hex = generatePrivateKey()) {
+    this.account = privateKeyToAccount(key);
+  }
+
+  get address(): Hex {
+    return this.account.address.toLowerCase() as Hex;
+  }
+
+  async connect(): Promise<void> {
+    this.ws = new WebSocket(this.baseUrl.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws');
+    this.ws.on('message', (d) => {
+      const m = parseServerMessage(JSON.parse(d.toString()));
+      const w = this.waiters.find((x) => x.pred(m));
+      if (w) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        w.resolve(m);
+      } else this.inbox.push(m);
+    });
+    const challenge = (await this.next('challenge')) as Extract<ServerMessage, { type: 'challenge' }>;
+    this.send({
+      type: 'hello', protocol: PROTOCOL_VERSION, address: this.address, peerId: this.peerId,
+      signature: await this.account.signMessage({ message: helloMessage(challenge.challenge, this.peerId) }), adapter: null, gflops: null,
+    });
+    const welcome = (await this.next('welcome')) as Extract<ServerMessage, { type: 'welcome' }>;
+    this.run = welcome.run;
+    this.chain = welcome.chain;
+    await this.syncSnapshot();
+    this.residual = new Float32Array(this.run.paramCount);
+  }
+
+  async syncSnapshot(): Promise<void> {
+    const snap = decodeSnapshot(new Uint8Array(await (await fetch(new URL(`api/runs/${this.run.id}/snapshot`, this.baseUrl))).arrayBuffer()));
+    if (hashParams(snap.params) !== snap.modelHash) throw new Error('snapshot does not hash to its model hash');
+    Object.assign(this, { params: snap.params, momentum: snap.momentum, round: snap.round, modelHash: snap.modelHash });
+  }
+
+  send(m: unknown): void {
+    this.ws.send(typeof m === 'string' ? m : JSON.stringify(m));
+  }
+
+  /** The next message of this type (from the inbox first). */
+  next<T extends ServerMessage['type']>(
+    type: T,
+    timeoutMs = 60_000,
+    pred: (m: Extract<ServerMessage, { type: T }>) => boolean = () => true,
+    orType?: ServerMessage['type'],
+  ): Promise<Extract<ServerMessage, { type: T }>> {
+    const match = (m: ServerMessage) => (m.type === type && pred(m as never)) || m.type === orType;
+    const i = this.inbox.findIndex(match);
+    if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0] as never);
+    return new Promise((resolve, reject) => {
+      const waiter = { pred: match, resolve: (m: ServerMessage) => (clearTimeout(t), resolve(m as never)) };
+      const t = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        reject(new Error(`${this.address.slice(0, 8)}: no "${type}" message within ${timeoutMs} ms; inbox: ${this.inbox.map((m) => m.type).join(', ')}`));
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+
+  async train(r: RoundMsg, data: Dataset): Promise<LocalUpdate> {
+    const t0 = performance.now();
+    const B = this.run.inner.batchSize;
+    const idx = assignmentIndices(r.seed ^ 0, r.steps, B, this.run.dataset.trainCount);
+    const batches = Array.from({ length: r.steps }, (_, s) => idx.subarray(s * B, (s + 1) * B));
+    const res = trainLocalCpu(modelOf(this.run), this.params, data, batches, this.run.inner.adamw);
+    const v = new Float32Array(this.params.length);
+    for (let i = 0; i < v.length; i++) v[i] = this.params[i] - res.params[i] + this.residual[i];
+    const samples = r.steps * B;
+    const { bytes, residual } = encodeUpdate(v, this.run.codec, { paramTableHash: this.run.paramTableHash, run: this.run.id, round: r.round, samples });
+    this.residual = residual;
+    return { frame: bytes, frameHash: hashFrame(bytes), samples, steps: r.steps, lossBefore: res.lossBefore, lossAfter: res.lossAfter, computeMs: Math.round(performance.now() - t0) };
+  }
+
+  /** The cohort aggregate over the frames this member holds, exactly as the browser computes it. */
+  aggregate(round: number, frames: Uint8Array[]): { bytes: Uint8Array; hash: Hex; frameHashes: Hex[] } {
+    const limits = frameLimits({ paramTableHash: this.run.paramTableHash, paramCount: this.run.paramCount, run: this.run.id, codec: this.run.codec, maxSamples: 1 << 30, round });
+    const updates = frames.map((f) => ({ hash: hashFrame(f), frame: decodeFrame(f, limits) }));
+    const { dense, samples } = aggregateUpdates(updates, this.run.paramCount, this.run.aggregator);
+    const bytes = encodeAggregate(dense, this.run.codec.chunkSize, { paramTableHash: this.run.paramTableHash, run: this.run.id, round, samples });
+    return { bytes, hash: hashFrame(bytes), frameHashes: updates.map((u) => u.hash) };
+  }
+
+  async uploadAggregate(round: number, bytes: Uint8Array): Promise<Response> {
+    return fetch(new URL(`api/runs/${this.run.id}/rounds/${round}/aggregate`, this.baseUrl), { method: "POST", headers: { "content-type": "application/octet-stream" }, body: bytes as unknown as BodyInit });
+  }
+
+  contribution(r: RoundMsg, u: LocalUpdate, agg: { hash: Hex; frameHashes: Hex[] }, overrides: Partial<Contribution> = {}): Contribution {
+    return {
+      run: this.run.id, round: r.round, cohort: r.cohort.id, frameHash: u.frameHash, aggregateHash: agg.hash, framesRoot: framesRoot(agg.frameHashes),
+      samples: u.samples, steps: u.steps, lossBeforeMicro: toMicro(u.lossBefore), lossAfterMicro: toMicro(u.lossAfter), computeMs: u.computeMs,
+      nonce: BigInt(`0x${[...crypto.getRandomValues(new Uint8Array(7))].map((b) => b.toString(16).padStart(2, '0')).join('')}`),
+      expiry: BigInt(Math.floor(Date.now() / 1000) + 3600),
+      ...overrides,
+    };
+  }
+
+  async sign(c: Contribution, domain = eip712Domain(this.chain.chainId, this.chain.distributor)): Promise<Hex> {
+    return this.account.signTypedData(contributionTypedData(domain, c));
+  }
+
+  async report(c: Contribution, frameHashes: Hex[], signature?: Hex): Promise<ServerMessage> {
+    this.send({ type: 'report', contribution: contributionToJson(c), signature: signature ?? (await this.sign(c)), frameHashes });
+    const nonce = c.nonce.toString();
+    // The reply to this report: its ack, or the error that refused it (errors come in order).
+    return this.next('ack', 30_000, (m) => m.nonce === nonce, 'error');
+  }
+
+  /** Apply the published global update for `committed.round`, checking the new hash. */
+  async applyCommitted(c: CommittedMsg): Promise<boolean> {
+    if (c.round !== this.round) await this.syncSnapshot();
+    else if (c.accepted > 0) {
+      const bytes = new Uint8Array(await (await fetch(new URL(`api/runs/${this.run.id}/updates/${c.round}`, this.baseUrl))).arrayBuffer());
+      const limits = frameLimits({ paramTableHash: this.run.paramTableHash, paramCount: this.run.paramCount, run: this.run.id, codec: this.run.codec, maxSamples: 1 << 30, round: c.round });
+      applyOuterStep(this.params, this.momentum, toDense(decodeFrame(bytes, limits)), this.run.outer);
+      this.round = c.round + 1;
+      this.modelHash = hashParams(this.params);
+    } else this.round = c.round + 1;
+    return this.modelHash === c.modelHash;
+  }
+
+  close(): void {
+    this.ws?.close();
+  }
+}

@@ -1,0 +1,272 @@
+// The update codec: chunked top-k + low-bit quantization with error feedback, and the
+// binary frame that carries the result between peers and to the coordinator.
+//
+// Frame, version 1 (all integers little-endian):
+//
+//   offset  size  field
+//   0       4     magic            "IDLG" (0x474c4449 read as u32 LE)
+//   4       1     version          1
+//   5       1     kind             1 = peer update, 2 = aggregate
+//   6       1     bits             8 (int8, per-chunk scale) | 32 (float32, scale unused)
+//   7       1     reserved         0
+//   8       32    paramTableHash   keccak256 of the model's parameter table
+//   40      4     run
+//   44      4     round
+//   48      4     samples          training samples behind this update (aggregation weight)
+//   52      4     paramCount
+//   56      4     chunkSize        ≤ 65536, so a local index fits a u16
+//   60      4     chunkCount       = ceil(paramCount / chunkSize)
+//   64      4     totalK           Σ k over chunks
+//   68      8·n   chunk table      n × (u32 k, f32 scale)
+//   …       2·K   indices          u16 offsets inside each chunk, strictly increasing per chunk
+//   …       0–3   padding          to a 4-byte boundary
+//   …       K·b/8 values           int8 (value = q · scale) or float32
+//
+// Decoding validates every length against the run's limits before it allocates anything
+// sized by the frame; a frame is either wholly valid or rejected with a named reason.
+import { keccak256, type Hex, hexToBytes, bytesToHex } from 'viem';
+import { IdlegradError } from './errors.ts';
+
+export const FRAME_MAGIC = 0x474c4449;
+export const FRAME_VERSION = 1;
+export const FRAME_HEADER_BYTES = 68;
+const CHUNK_ENTRY_BYTES = 8;
+
+export const FrameKind = { update: 1, aggregate: 2 } as const;
+export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
+
+export interface CodecConfig {
+  /** Fraction of values kept per chunk (top-k by magnitude). */
+  density: number;
+  /** Bits per kept value: 8 (int8 + per-chunk scale) or 32. */
+  bits: 8 | 32;
+  chunkSize: number;
+}
+
+/** What a receiver accepts: taken from the run spec, never from the frame. */
+export interface FrameLimits {
+  paramTableHash: Hex;
+  paramCount: number;
+  run: number;
+  chunkSize: number;
+  /** Largest k per chunk for an update frame; aggregate frames may fill a chunk. */
+  maxUpdateK: number;
+  maxSamples: number;
+  /** Expected round, when the receiver knows it. */
+  round?: number;
+}
+
+export interface FrameHeader {
+  kind: FrameKind;
+  bits: 8 | 32;
+  paramTableHash: Hex;
+  run: number;
+  round: number;
+  samples: number;
+  paramCount: number;
+  chunkSize: number;
+  chunkCount: number;
+  totalK: number;
+}
+
+export interface DecodedFrame {
+  header: FrameHeader;
+  /** Flat parameter indices of the kept values, ascending. */
+  indices: Uint32Array;
+  values: Float32Array;
+}
+
+export function kPerChunk(cfg: CodecConfig, chunkLength: number): number {
+  return Math.min(chunkLength, Math.max(1, Math.ceil(cfg.density * chunkLength)));
+}
+
+export function frameLimits(args: { paramTableHash: Hex; paramCount: number; run: number; codec: CodecConfig; maxSamples: number; round?: number }): FrameLimits {
+  return {
+    paramTableHash: args.paramTableHash,
+    paramCount: args.paramCount,
+    run: args.run,
+    chunkSize: args.codec.chunkSize,
+    maxUpdateK: kPerChunk(args.codec, args.codec.chunkSize),
+    maxSamples: args.maxSamples,
+    round: args.round,
+  };
+}
+
+export function hashFrame(bytes: Uint8Array): Hex {
+  return keccak256(bytes);
+}
+
+interface Sparse {
+  /** Per chunk: ascending local offsets and their values. */
+  chunks: { idx: number[]; val: number[]; scale: number }[];
+}
+
+function writeFrame(h: Omit<FrameHeader, 'chunkCount' | 'totalK'>, sparse: Sparse): Uint8Array {
+  const chunkCount = sparse.chunks.length;
+  const totalK = sparse.chunks.reduce((s, c) => s + c.idx.length, 0);
+  const idxStart = FRAME_HEADER_BYTES + CHUNK_ENTRY_BYTES * chunkCount;
+  const valStart = align4(idxStart + 2 * totalK);
+  const bytes = new Uint8Array(valStart + (h.bits === 8 ? totalK : 4 * totalK));
+  const dv = new DataView(bytes.buffer);
+  dv.setUint32(0, FRAME_MAGIC, true);
+  dv.setUint8(4, FRAME_VERSION);
+  dv.setUint8(5, h.kind);
+  dv.setUint8(6, h.bits);
+  bytes.set(hexToBytes(h.paramTableHash), 8);
+  dv.setUint32(40, h.run, true);
+  dv.setUint32(44, h.round, true);
+  dv.setUint32(48, h.samples, true);
+  dv.setUint32(52, h.paramCount, true);
+  dv.setUint32(56, h.chunkSize, true);
+  dv.setUint32(60, chunkCount, true);
+  dv.setUint32(64, totalK, true);
+  let k = 0;
+  sparse.chunks.forEach((c, ci) => {
+    dv.setUint32(FRAME_HEADER_BYTES + ci * CHUNK_ENTRY_BYTES, c.idx.length, true);
+    dv.setFloat32(FRAME_HEADER_BYTES + ci * CHUNK_ENTRY_BYTES + 4, c.scale, true);
+    for (let j = 0; j < c.idx.length; j++, k++) {
+      dv.setUint16(idxStart + 2 * k, c.idx[j], true);
+      if (h.bits === 8) dv.setInt8(valStart + k, c.val[j]);
+      else dv.setFloat32(valStart + 4 * k, c.val[j], true);
+    }
+  });
+  return bytes;
+}
+
+const align4 = (n: number) => (n + 3) & ~3;
+
+export interface EncodeArgs {
+  paramTableHash: Hex;
+  run: number;
+  round: number;
+  samples: number;
+}
+
+/**
+ * Compress v = Δ + e with chunked top-k and int8 (or fp32) values. Returns the frame and
+ * the new residual e' = v − decode(frame), which the caller keeps for the next round.
+ */
+export function encodeUpdate(v: Float32Array, cfg: CodecConfig, args: EncodeArgs): { bytes: Uint8Array; residual: Float32Array } {
+  const residual = v.slice();
+  const chunks: Sparse['chunks'] = [];
+  for (let start = 0; start < v.length; start += cfg.chunkSize) {
+    const len = Math.min(cfg.chunkSize, v.length - start);
+    const k = kPerChunk(cfg, len);
+    const order = Array.from({ length: len }, (_, i) => i);
+    // Largest magnitude first; ties by index so every peer picks the same set.
+    order.sort((a, b) => Math.abs(v[start + b]) - Math.abs(v[start + a]) || a - b);
+    const idx = order.slice(0, k).filter((i) => v[start + i] !== 0).sort((a, b) => a - b);
+    let scale = 0;
+    if (cfg.bits === 8) for (const i of idx) scale = Math.max(scale, Math.abs(v[start + i]));
+    scale = Math.fround(scale / 127);
+    const val = idx.map((i) => {
+      const x = v[start + i];
+      if (cfg.bits === 32) return x;
+      return scale === 0 ? 0 : Math.max(-127, Math.min(127, Math.round(x / scale)));
+    });
+    for (let j = 0; j < idx.length; j++) {
+      residual[start + idx[j]] = cfg.bits === 8 ? Math.fround(v[start + idx[j]] - Math.fround(val[j] * scale)) : 0;
+    }
+    chunks.push({ idx, val, scale: cfg.bits === 8 ? scale : 0 });
+  }
+  const bytes = writeFrame(
+    { kind: FrameKind.update, bits: cfg.bits, paramTableHash: args.paramTableHash, run: args.run, round: args.round, samples: args.samples, paramCount: v.length, chunkSize: cfg.chunkSize },
+    { chunks },
+  );
+  return { bytes, residual };
+}
+
+/** Exact (fp32) sparse encoding of a dense vector's nonzeros: used for aggregates and global updates. */
+export function encodeAggregate(dense: Float32Array, chunkSize: number, args: EncodeArgs): Uint8Array {
+  const chunks: Sparse['chunks'] = [];
+  for (let start = 0; start < dense.length; start += chunkSize) {
+    const len = Math.min(chunkSize, dense.length - start);
+    const idx: number[] = [];
+    const val: number[] = [];
+    for (let i = 0; i < len; i++) if (dense[start + i] !== 0) (idx.push(i), val.push(dense[start + i]));
+    chunks.push({ idx, val, scale: 0 });
+  }
+  return writeFrame(
+    { kind: FrameKind.aggregate, bits: 32, paramTableHash: args.paramTableHash, run: args.run, round: args.round, samples: args.samples, paramCount: dense.length, chunkSize },
+    { chunks },
+  );
+}
+
+function bad(code: 'BAD_FRAME' | 'SCHEMA_MISMATCH' | 'LIMIT_EXCEEDED' | 'WRONG_RUN' | 'STALE_ROUND', msg: string, details?: string): never {
+  throw new IdlegradError(code, msg, { details });
+}
+
+/** Parse and validate a frame against the receiver's limits. Throws IdlegradError naming the fault. */
+export function decodeFrame(bytes: Uint8Array, limits: FrameLimits): DecodedFrame {
+  if (bytes.byteLength < FRAME_HEADER_BYTES) bad('BAD_FRAME', `frame too short: ${bytes.byteLength} bytes, header needs ${FRAME_HEADER_BYTES}`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (dv.getUint32(0, true) !== FRAME_MAGIC) bad('BAD_FRAME', 'frame magic is not "IDLG"');
+  const version = dv.getUint8(4);
+  if (version !== FRAME_VERSION) bad('SCHEMA_MISMATCH', `frame version ${version} is not supported (expected ${FRAME_VERSION})`);
+  const kind = dv.getUint8(5);
+  if (kind !== FrameKind.update && kind !== FrameKind.aggregate) bad('BAD_FRAME', `unknown frame kind ${kind}`);
+  const bits = dv.getUint8(6);
+  if (bits !== 8 && bits !== 32) bad('BAD_FRAME', `unsupported value width ${bits} bits`);
+  if (kind === FrameKind.aggregate && bits !== 32) bad('BAD_FRAME', 'aggregate frames carry float32 values');
+  const paramTableHash = bytesToHex(bytes.subarray(8, 40));
+  if (paramTableHash !== limits.paramTableHash.toLowerCase()) {
+    bad('SCHEMA_MISMATCH', 'frame parameter-table hash does not match the run', `frame ${paramTableHash}, run ${limits.paramTableHash}`);
+  }
+  const run = dv.getUint32(40, true);
+  if (run !== limits.run) bad('WRONG_RUN', `frame is for run ${run}, expected run ${limits.run}`);
+  const round = dv.getUint32(44, true);
+  if (limits.round !== undefined && round !== limits.round) bad('STALE_ROUND', `frame is for round ${round}, expected round ${limits.round}`);
+  const samples = dv.getUint32(48, true);
+  if (samples > limits.maxSamples) bad('LIMIT_EXCEEDED', `frame claims ${samples} samples, the run allows at most ${limits.maxSamples}`);
+  const paramCount = dv.getUint32(52, true);
+  if (paramCount !== limits.paramCount) bad('LIMIT_EXCEEDED', `frame paramCount ${paramCount} ≠ model's ${limits.paramCount}`);
+  const chunkSize = dv.getUint32(56, true);
+  if (chunkSize !== limits.chunkSize) bad('LIMIT_EXCEEDED', `frame chunkSize ${chunkSize} ≠ run's ${limits.chunkSize}`);
+  const chunkCount = dv.getUint32(60, true);
+  const expectedChunks = Math.ceil(paramCount / chunkSize);
+  if (chunkCount !== expectedChunks) bad('LIMIT_EXCEEDED', `frame has ${chunkCount} chunks, the model needs ${expectedChunks}`);
+  const totalK = dv.getUint32(64, true);
+  const maxK = kind === FrameKind.update ? limits.maxUpdateK : chunkSize;
+  if (totalK > maxK * chunkCount) bad('LIMIT_EXCEEDED', `frame declares ${totalK} values, the run allows at most ${maxK * chunkCount}`);
+  const idxStart = FRAME_HEADER_BYTES + CHUNK_ENTRY_BYTES * chunkCount;
+  const valStart = align4(idxStart + 2 * totalK);
+  const expectedLength = valStart + (bits === 8 ? totalK : 4 * totalK);
+  if (bytes.byteLength !== expectedLength) bad('BAD_FRAME', `frame length ${bytes.byteLength} bytes, its header implies ${expectedLength}`);
+
+  // Lengths are now bounded by the run's limits: allocation is safe.
+  const indices = new Uint32Array(totalK);
+  const values = new Float32Array(totalK);
+  let k = 0;
+  for (let c = 0; c < chunkCount; c++) {
+    const ck = dv.getUint32(FRAME_HEADER_BYTES + c * CHUNK_ENTRY_BYTES, true);
+    const scale = dv.getFloat32(FRAME_HEADER_BYTES + c * CHUNK_ENTRY_BYTES + 4, true);
+    const chunkLen = Math.min(chunkSize, paramCount - c * chunkSize);
+    if (ck > Math.min(maxK, chunkLen)) bad('LIMIT_EXCEEDED', `chunk ${c} holds ${ck} values, at most ${Math.min(maxK, chunkLen)} allowed`);
+    if (k + ck > totalK) bad('BAD_FRAME', `chunk table sums past totalK ${totalK}`);
+    if (!Number.isFinite(scale) || scale < 0) bad('BAD_FRAME', `chunk ${c} has an invalid scale ${scale}`);
+    let prev = -1;
+    for (let j = 0; j < ck; j++, k++) {
+      const local = dv.getUint16(idxStart + 2 * k, true);
+      if (local <= prev || local >= chunkLen) bad('BAD_FRAME', `chunk ${c}: index ${local} is out of order or outside the chunk of ${chunkLen}`);
+      prev = local;
+      indices[k] = c * chunkSize + local;
+      const x = bits === 8 ? dv.getInt8(valStart + k) * scale : dv.getFloat32(valStart + 4 * k, true);
+      if (!Number.isFinite(x)) bad('BAD_FRAME', `chunk ${c}: value at index ${local} is not finite`);
+      values[k] = x;
+    }
+  }
+  if (k !== totalK) bad('BAD_FRAME', `chunk table sums to ${k} values, header says ${totalK}`);
+  for (let p = idxStart + 2 * totalK; p < valStart; p++) if (bytes[p] !== 0) bad('BAD_FRAME', 'nonzero padding');
+  return {
+    header: { kind: kind as FrameKind, bits: bits as 8 | 32, paramTableHash, run, round, samples, paramCount, chunkSize, chunkCount, totalK },
+    indices,
+    values,
+  };
+}
+
+/** Scatter a decoded frame into a dense vector (zeros elsewhere). */
+export function toDense(frame: DecodedFrame): Float32Array {
+  const out = new Float32Array(frame.header.paramCount);
+  for (let i = 0; i < frame.indices.length; i++) out[frame.indices[i]] = frame.values[i];
+  return out;
+}

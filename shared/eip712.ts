@@ -1,0 +1,63 @@
+// EIP-712 types for everything a device key signs. Domain: name "idlegrad", version,
+// chainId and the RewardDistributor as verifying contract, so a signature for another
+// chain or deployment never verifies here.
+import type { Address, Hex } from 'viem';
+
+export const EIP712_NAME = 'idlegrad';
+export const EIP712_VERSION = '1';
+
+export interface Eip712Domain {
+  name: typeof EIP712_NAME;
+  version: typeof EIP712_VERSION;
+  chainId: number;
+  verifyingContract: Address;
+}
+
+export function eip712Domain(chainId: number, verifyingContract: Address): Eip712Domain {
+  return { name: EIP712_NAME, version: EIP712_VERSION, chainId, verifyingContract };
+}
+
+export const contributionTypes = {
+  Contribution: [
+    { name: 'run', type: 'uint32' },
+    { name: 'round', type: 'uint32' },
+    { name: 'cohort', type: 'uint32' },
+    { name: 'frameHash', type: 'bytes32' },
+    { name: 'aggregateHash', type: 'bytes32' },
+    { name: 'framesRoot', type: 'bytes32' },
+    { name: 'samples', type: 'uint32' },
+    { name: 'steps', type: 'uint32' },
+    { name: 'lossBeforeMicro', type: 'uint32' },
+    { name: 'lossAfterMicro', type: 'uint32' },
+    { name: 'computeMs', type: 'uint32' },
+    { name: 'nonce', type: 'uint64' },
+    { name: 'expiry', type: 'uint64' },
+  ],
+} as const;
+
+/**
+ * A volunteer's signed claim about one round: its own frame, the cohort aggregate it
+ * agrees with (hash + the set of frames inside it) and the measured work behind it.
+ * Losses are in millionths (EIP-712 has no floats); expiry is unix seconds.
+ */
+export interface Contribution {
+  run: number;
+  round: number;
+  cohort: number;
+  frameHash: Hex;
+  aggregateHash: Hex;
+  framesRoot: Hex;
+  samples: number;
+  steps: number;
+  lossBeforeMicro: number;
+  lossAfterMicro: number;
+  computeMs: number;
+  nonce: bigint;
+  expiry: bigint;
+}
+
+export function contributionTypedData(domain: Eip712Domain, message: Contribution) {
+  return { domain, types: contributionTypes, primaryType: 'Contribution' as const, message };
+}
+
+export const toMicro = (loss: number) => (Number.isFinite(loss) ? Math.min(0xffffffff, Math.max(0, Math.round(loss * 1e6))) : 0xffffffff);

@@ -1,0 +1,174 @@
+// CPU reference for the MLP: forward, loss, backward and AdamW, in plain loops.
+// The GPU executor in kernels/ must match these; the coordinator uses the forward
+// pass to measure held-out accuracy; the simulator trains with all of it.
+import type { MlpSpec } from './model.ts';
+
+/** Images as bytes (N, 784) scaled by 1/255 on use; labels (N). */
+export interface Dataset {
+  images: Uint8Array;
+  labels: Uint8Array;
+  count: number;
+  /** Floats per sample (784 for MNIST). */
+  features: number;
+  classes: number;
+}
+
+export interface AdamWConfig {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+}
+
+/** x (B, features) as floats in [0, 1]; y (B) class ids. */
+export function gatherBatch(data: Dataset, indices: ArrayLike<number>): { x: Float32Array; y: Uint32Array } {
+  const B = indices.length;
+  const F = data.features;
+  const x = new Float32Array(B * F);
+  const y = new Uint32Array(B);
+  for (let b = 0; b < B; b++) {
+    const i = indices[b];
+    if (i < 0 || i >= data.count) throw new RangeError(`sample index ${i} outside dataset of ${data.count}`);
+    for (let f = 0; f < F; f++) x[b * F + f] = data.images[i * F + f] / 255;
+    y[b] = data.labels[i];
+  }
+  return { x, y };
+}
+
+/** Activations of every layer: acts[0] = x, acts[L] = logits (B, classes). Hidden ones after ReLU. */
+export function mlpForward(spec: MlpSpec, params: Float32Array, x: Float32Array, B: number): Float32Array[] {
+  const acts = [x];
+  const L = spec.sizes.length - 1;
+  for (let l = 0; l < L; l++) {
+    const [fin, fout] = [spec.sizes[l], spec.sizes[l + 1]];
+    const w = spec.tensors[2 * l].offset;
+    const bOff = spec.tensors[2 * l + 1].offset;
+    const h = acts[l];
+    const out = new Float32Array(B * fout);
+    for (let b = 0; b < B; b++) {
+      for (let o = 0; o < fout; o++) {
+        let s = params[bOff + o];
+        for (let i = 0; i < fin; i++) s += h[b * fin + i] * params[w + i * fout + o];
+        out[b * fout + o] = l + 1 < L && s < 0 ? 0 : s;
+      }
+    }
+    acts.push(out);
+  }
+  return acts;
+}
+
+/** Mean softmax cross-entropy and dLoss/dlogits (B, C). */
+export function softmaxCrossEntropy(logits: Float32Array, y: Uint32Array, C: number): { loss: number; dlogits: Float32Array } {
+  const B = y.length;
+  const d = new Float32Array(B * C);
+  let loss = 0;
+  for (let b = 0; b < B; b++) {
+    let max = -Infinity;
+    for (let c = 0; c < C; c++) max = Math.max(max, logits[b * C + c]);
+    let sum = 0;
+    for (let c = 0; c < C; c++) sum += Math.exp(logits[b * C + c] - max);
+    loss += Math.log(sum) + max - logits[b * C + y[b]];
+    for (let c = 0; c < C; c++) d[b * C + c] = (Math.exp(logits[b * C + c] - max) / sum - (c === y[b] ? 1 : 0)) / B;
+  }
+  return { loss: loss / B, dlogits: d };
+}
+
+/** Gradient of the mean loss over the batch, in the flat parameter layout. */
+export function mlpBackward(spec: MlpSpec, params: Float32Array, acts: Float32Array[], dlogits: Float32Array, B: number): Float32Array {
+  const grad = new Float32Array(spec.paramCount);
+  let dout = dlogits;
+  for (let l = spec.sizes.length - 2; l >= 0; l--) {
+    const [fin, fout] = [spec.sizes[l], spec.sizes[l + 1]];
+    const w = spec.tensors[2 * l].offset;
+    const bOff = spec.tensors[2 * l + 1].offset;
+    const h = acts[l];
+    for (let i = 0; i < fin; i++)
+      for (let o = 0; o < fout; o++) {
+        let s = 0;
+        for (let b = 0; b < B; b++) s += h[b * fin + i] * dout[b * fout + o];
+        grad[w + i * fout + o] = s;
+      }
+    for (let o = 0; o < fout; o++) {
+      let s = 0;
+      for (let b = 0; b < B; b++) s += dout[b * fout + o];
+      grad[bOff + o] = s;
+    }
+    if (l === 0) break;
+    const dh = new Float32Array(B * fin);
+    for (let b = 0; b < B; b++)
+      for (let i = 0; i < fin; i++) {
+        if (h[b * fin + i] <= 0) continue; // ReLU gate: h is post-activation
+        let s = 0;
+        for (let o = 0; o < fout; o++) s += dout[b * fout + o] * params[w + i * fout + o];
+        dh[b * fin + i] = s;
+      }
+    dout = dh;
+  }
+  return grad;
+}
+
+/** One AdamW step in place; `t` is the 1-based step count for bias correction. */
+export function adamwStep(params: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, t: number, cfg: AdamWConfig): void {
+  const c1 = 1 - cfg.beta1 ** t;
+  const c2 = 1 - cfg.beta2 ** t;
+  for (let i = 0; i < params.length; i++) {
+    const g = grad[i];
+    m[i] = cfg.beta1 * m[i] + (1 - cfg.beta1) * g;
+    v[i] = cfg.beta2 * v[i] + (1 - cfg.beta2) * g * g;
+    const update = m[i] / c1 / (Math.sqrt(v[i] / c2) + cfg.eps);
+    params[i] = params[i] - cfg.lr * (update + cfg.weightDecay * params[i]);
+  }
+}
+
+export interface EvalResult {
+  loss: number;
+  accuracy: number;
+  count: number;
+}
+
+/** Held-out loss and accuracy, in batches to bound memory. */
+export function evaluate(spec: MlpSpec, params: Float32Array, data: Dataset, limit = data.count, batch = 256): EvalResult {
+  const n = Math.min(limit, data.count);
+  let correct = 0;
+  let lossSum = 0;
+  const C = spec.sizes[spec.sizes.length - 1];
+  for (let start = 0; start < n; start += batch) {
+    const idx = Array.from({ length: Math.min(batch, n - start) }, (_, k) => start + k);
+    const { x, y } = gatherBatch(data, idx);
+    const acts = mlpForward(spec, params, x, idx.length);
+    const logits = acts[acts.length - 1];
+    lossSum += softmaxCrossEntropy(logits, y, C).loss * idx.length;
+    for (let b = 0; b < idx.length; b++) {
+      let best = 0;
+      for (let c = 1; c < C; c++) if (logits[b * C + c] > logits[b * C + best]) best = c;
+      if (best === y[b]) correct++;
+    }
+  }
+  return { loss: lossSum / n, accuracy: correct / n, count: n };
+}
+
+/** Train H steps on the CPU from `params` (copied); the reference for one round's local work. */
+export function trainLocalCpu(
+  spec: MlpSpec,
+  start: Float32Array,
+  data: Dataset,
+  batches: ArrayLike<number>[],
+  cfg: AdamWConfig,
+): { params: Float32Array; lossBefore: number; lossAfter: number } {
+  const params = start.slice();
+  const m = new Float32Array(params.length);
+  const v = new Float32Array(params.length);
+  let lossBefore = NaN;
+  let lossAfter = NaN;
+  const C = spec.sizes[spec.sizes.length - 1];
+  batches.forEach((idx, s) => {
+    const { x, y } = gatherBatch(data, idx);
+    const acts = mlpForward(spec, params, x, idx.length);
+    const { loss, dlogits } = softmaxCrossEntropy(acts[acts.length - 1], y, C);
+    if (s === 0) lossBefore = loss;
+    lossAfter = loss;
+    adamwStep(params, mlpBackward(spec, params, acts, dlogits, idx.length), m, v, s + 1, cfg);
+  });
+  return { params, lossBefore, lossAfter };
+}

@@ -1,0 +1,183 @@
+// Messages between the browser and the coordinator (WebSocket, JSON), declared once.
+// Both sides parse what they receive with the functions below and switch on `type`.
+import { isAddress, isHex, type Address, type Hex } from 'viem';
+import type { RunSpec } from './config.ts';
+import type { Contribution } from './eip712.ts';
+import { IdlegradError, type ErrorCode } from './errors.ts';
+
+export const PROTOCOL_VERSION = 1;
+
+export interface AdapterInfo {
+  vendor: string;
+  architecture: string;
+  description: string;
+}
+
+export interface ChainInfo {
+  chainId: number;
+  distributor: Address;
+  token: Address;
+  /** JSON-RPC endpoint reachable from the browser (the coordinator proxies one at /rpc). */
+  rpcUrl: string;
+}
+
+/** Contribution as JSON: bigints as decimal strings. */
+export type ContributionJson = Omit<Contribution, 'nonce' | 'expiry'> & { nonce: string; expiry: string };
+
+export type ContributionState = 'pending' | 'accepted' | 'verified' | 'rejected' | 'batched' | 'claimable' | 'claimed';
+
+export interface AccountSummary {
+  address: Address;
+  contributions: Record<ContributionState, number>;
+  /** Credited so far, in token wei, as a decimal string. */
+  creditWei: string;
+  claimable?: { epoch: number; cumulativeWei: string; proof: Hex[] };
+  claimedWei: string;
+  recent: { round: number; state: ContributionState; reason: string | null; samples: number; epoch: number | null }[];
+}
+
+export interface RoundSummary {
+  round: number;
+  modelHash: Hex;
+  committedAt: number;
+  heldOutAccuracy: number;
+  heldOutLoss: number;
+  trainLoss: number | null;
+  contributions: number;
+  samples: number;
+  volunteers: number;
+  updateBytes: number;
+}
+
+export interface EpochSummary {
+  epoch: number;
+  root: Hex;
+  txHash: Hex;
+  totalWei: string;
+  accounts: number;
+  round: number;
+}
+
+export interface DashboardState {
+  run: { id: number; name: string; round: number; modelHash: Hex; paramCount: number };
+  volunteers: number;
+  rounds: RoundSummary[];
+  epochs: EpochSummary[];
+  chain: ChainInfo;
+}
+
+export type ClientMessage =
+  | { type: 'hello'; protocol: number; address: Address; peerId: string; signature: Hex; adapter: AdapterInfo | null; gflops: number | null }
+  | { type: 'start' }
+  | { type: 'stop' }
+  | { type: 'report'; contribution: ContributionJson; signature: Hex; frameHashes: Hex[] }
+  | { type: 'subscribe'; topic: 'dashboard' };
+
+export type ServerMessage =
+  | { type: 'challenge'; challenge: string; serverTime: number }
+  | { type: 'welcome'; run: RunSpec; round: number; modelHash: Hex; chain: ChainInfo; serverTime: number }
+  | {
+      type: 'round';
+      run: number;
+      round: number;
+      modelHash: Hex;
+      cohort: { id: number; members: { address: Address; peerId: string }[] };
+      seed: number;
+      steps: number;
+      startsAt: number;
+      exchangeEndsAt: number;
+      reportEndsAt: number;
+      serverTime: number;
+    }
+  | { type: 'committed'; run: number; round: number; modelHash: Hex; updateBytes: number; accepted: number; serverTime: number }
+  | { type: 'ack'; nonce: string; state: ContributionState; reason: string | null }
+  | { type: 'error'; code: ErrorCode; message: string; ref?: string }
+  | { type: 'account'; summary: AccountSummary }
+  | { type: 'dashboard'; state: DashboardState };
+
+/** The text a device key signs (EIP-191) to prove it owns `address` on this connection. */
+export const helloMessage = (challenge: string, peerId: string) => `idlegrad hello\nchallenge: ${challenge}\npeer: ${peerId}`;
+
+/** The text cohort members sign to prove their device key to each other over WebRTC. */
+export const cohortHandshakeMessage = (run: number, round: number, peerId: string) => `idlegrad cohort\nrun: ${run}\nround: ${round}\npeer: ${peerId}`;
+
+// ---- validation at the edge -------------------------------------------------------
+
+function fail(path: string, expected: string, got: unknown): never {
+  const shown = typeof got === 'string' && got.length > 40 ? `${got.slice(0, 40)}…` : JSON.stringify(got);
+  throw new IdlegradError('BAD_MESSAGE', `${path}: expected ${expected}, got ${shown ?? String(got)}`);
+}
+const obj = (v: unknown, path: string): Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : fail(path, 'an object', v);
+const str = (v: unknown, path: string, max = 256): string => (typeof v === 'string' && v.length <= max ? v : fail(path, `a string of at most ${max} chars`, v));
+const u32 = (v: unknown, path: string): number => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff ? v : fail(path, 'a uint32', v));
+const hex32 = (v: unknown, path: string): Hex => (typeof v === 'string' && isHex(v) && v.length === 66 ? (v.toLowerCase() as Hex) : fail(path, 'a 32-byte hex string', v));
+const sig = (v: unknown, path: string): Hex => (typeof v === 'string' && isHex(v) && v.length === 132 ? (v as Hex) : fail(path, 'a 65-byte hex signature', v));
+const addr = (v: unknown, path: string): Address => (typeof v === 'string' && isAddress(v, { strict: false }) ? (v.toLowerCase() as Address) : fail(path, 'an address', v));
+const decimal = (v: unknown, path: string): string => (typeof v === 'string' && /^[0-9]{1,20}$/.test(v) && BigInt(v) < 2n ** 64n ? v : fail(path, 'a uint64 decimal string', v));
+
+export function parseContribution(v: unknown, path = 'contribution'): ContributionJson {
+  const o = obj(v, path);
+  return {
+    run: u32(o.run, `${path}.run`),
+    round: u32(o.round, `${path}.round`),
+    cohort: u32(o.cohort, `${path}.cohort`),
+    frameHash: hex32(o.frameHash, `${path}.frameHash`),
+    aggregateHash: hex32(o.aggregateHash, `${path}.aggregateHash`),
+    framesRoot: hex32(o.framesRoot, `${path}.framesRoot`),
+    samples: u32(o.samples, `${path}.samples`),
+    steps: u32(o.steps, `${path}.steps`),
+    lossBeforeMicro: u32(o.lossBeforeMicro, `${path}.lossBeforeMicro`),
+    lossAfterMicro: u32(o.lossAfterMicro, `${path}.lossAfterMicro`),
+    computeMs: u32(o.computeMs, `${path}.computeMs`),
+    nonce: decimal(o.nonce, `${path}.nonce`),
+    expiry: decimal(o.expiry, `${path}.expiry`),
+  };
+}
+
+export const contributionFromJson = (c: ContributionJson): Contribution => ({ ...c, nonce: BigInt(c.nonce), expiry: BigInt(c.expiry) });
+export const contributionToJson = (c: Contribution): ContributionJson => ({ ...c, nonce: c.nonce.toString(), expiry: c.expiry.toString() });
+
+/** Parse an untrusted client message (already JSON-decoded). Throws IdlegradError('BAD_MESSAGE'). */
+export function parseClientMessage(raw: unknown): ClientMessage {
+  const o = obj(raw, 'message');
+  switch (o.type) {
+    case 'hello': {
+      const a = o.adapter === null || o.adapter === undefined ? null : obj(o.adapter, 'hello.adapter');
+      return {
+        type: 'hello',
+        protocol: u32(o.protocol, 'hello.protocol'),
+        address: addr(o.address, 'hello.address'),
+        peerId: str(o.peerId, 'hello.peerId', 64),
+        signature: sig(o.signature, 'hello.signature'),
+        adapter: a ? { vendor: str(a.vendor, 'hello.adapter.vendor'), architecture: str(a.architecture, 'hello.adapter.architecture'), description: str(a.description, 'hello.adapter.description') } : null,
+        gflops: o.gflops === null || o.gflops === undefined ? null : typeof o.gflops === 'number' && Number.isFinite(o.gflops) && o.gflops >= 0 ? o.gflops : fail('hello.gflops', 'a non-negative number', o.gflops),
+      };
+    }
+    case 'start':
+    case 'stop':
+      return { type: o.type };
+    case 'report': {
+      if (!Array.isArray(o.frameHashes) || o.frameHashes.length > 256) fail('report.frameHashes', 'an array of at most 256 hashes', o.frameHashes);
+      return {
+        type: 'report',
+        contribution: parseContribution(o.contribution, 'report.contribution'),
+        signature: sig(o.signature, 'report.signature'),
+        frameHashes: (o.frameHashes as unknown[]).map((h, i) => hex32(h, `report.frameHashes[${i}]`)),
+      };
+    }
+    case 'subscribe':
+      if (o.topic !== 'dashboard') fail('subscribe.topic', '"dashboard"', o.topic);
+      return { type: 'subscribe', topic: 'dashboard' };
+    default:
+      return fail('message.type', 'one of hello, start, stop, report, subscribe', o.type);
+  }
+}
+
+/** Server messages come from a trusted coordinator; the browser still checks the tag. */
+export function parseServerMessage(raw: unknown): ServerMessage {
+  const o = obj(raw, 'message');
+  const known = ['challenge', 'welcome', 'round', 'committed', 'ack', 'error', 'account', 'dashboard'];
+  if (typeof o.type !== 'string' || !known.includes(o.type)) fail('message.type', known.join(', '), o.type);
+  return o as unknown as ServerMessage;
+}
