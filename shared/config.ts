@@ -24,6 +24,8 @@ export interface RunSettings {
   timing: { trainMs: number; exchangeMs: number; reportMs: number };
   /** Rounds do not start until this many volunteers are ready. */
   minVolunteers: number;
+  /** The run ends after this many committed rounds; 0 trains until stopped. */
+  maxRounds: number;
   rewards: { epochRounds: number; weiPerSample: string };
 }
 
@@ -47,6 +49,7 @@ export const DEFAULT_RUN: RunSettings = {
   cohortSize: 8,
   timing: { trainMs: 20_000, exchangeMs: 8_000, reportMs: 5_000 },
   minVolunteers: 1,
+  maxRounds: 0,
   rewards: { epochRounds: 3, weiPerSample: '1000000000000000' },
 };
 
@@ -76,6 +79,7 @@ export function validateRunSettings(s: RunSettings, path = 'run'): RunSettings {
     ['timing.exchangeMs', s.timing?.exchangeMs, num(100, 3_600_000, true)],
     ['timing.reportMs', s.timing?.reportMs, num(100, 3_600_000, true)],
     ['minVolunteers', s.minVolunteers, num(1, 100_000, true)],
+    ['maxRounds', s.maxRounds, num(0, 1e9, true)],
     ['rewards.epochRounds', s.rewards?.epochRounds, num(1, 1_000_000, true)],
     ['rewards.weiPerSample', s.rewards?.weiPerSample, (v) => (typeof v === 'string' && /^[0-9]{1,30}$/.test(v) ? undefined : `expected a decimal wei string, got ${JSON.stringify(v)}`)],
   ];

@@ -1,0 +1,83 @@
+// Start the platform as `npm start` does, in a child process (its own data directory,
+// a free port), for harnesses and end-to-end tests; stop it and everything it started.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RunSettings } from '../shared/config.ts';
+
+export interface PlatformProcess {
+  url: string;
+  dataDir: string;
+  child: ChildProcess;
+  output: () => string;
+  stop(): Promise<void>;
+}
+
+function newest(dir: string): number {
+  let t = 0;
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules') continue;
+    const p = join(dir, name);
+    const s = statSync(p);
+    t = Math.max(t, s.isDirectory() ? newest(p) : s.mtimeMs);
+  }
+  return t;
+}
+
+/** Build the web app when dist/web is missing or older than its sources. */
+export function ensureWebBuild(force = false): void {
+  const index = 'dist/web/index.html';
+  const sources = Math.max(...['web', 'kernels', 'shared', 'public'].filter(existsSync).map(newest), statSync('vite.config.ts').mtimeMs);
+  if (!force && existsSync(index) && statSync(index).mtimeMs >= sources) return;
+  const r = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn'], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('vite build failed');
+}
+
+export async function startPlatformProcess(run: Partial<RunSettings> & Record<string, unknown> = {}, opts: { dataDir?: string; quiet?: boolean } = {}): Promise<PlatformProcess> {
+  ensureWebBuild();
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'idlegrad-'));
+  const ownDir = !opts.dataDir;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'coordinator/main.ts'], {
+    env: { ...process.env, PORT: '0', IDLEGRAD_DATA_DIR: dataDir, IDLEGRAD_RUN: JSON.stringify(run) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const onData = (d: Buffer) => {
+    out += d.toString();
+    if (!opts.quiet) process.stderr.write(d.toString().replace(/^/gm, '  [platform] '));
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`platform did not start within 120 s:\n${out}`)), 120_000);
+    const check = () => {
+      const m = out.match(/Volunteer page\s+(http:\/\/\S+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    child.stdout!.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`platform exited with code ${code} before it was ready:\n${out}`));
+    });
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    url,
+    dataDir,
+    child,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(t);
+      }
+      if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,223 @@
+// `npm run swarm -- --volunteers N --rounds R [--url URL] [--json]`
+//
+// N headless Chromium volunteers (WebGPU on SwiftShader) train against a platform this
+// starts itself (or the one at --url) for R rounds, claim their rewards, and the figures
+// are read from the running system: the coordinator's ledger API, the pages' own
+// counters and the chain's event logs. With --json the last line is one JSON object.
+import { parseArgs } from 'node:util';
+import type { Browser, Page } from 'playwright-core';
+import WebSocket from 'ws';
+import { createPublicClient, http, parseAbiItem, type Address } from 'viem';
+import { launchChromium } from './chromium.ts';
+import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
+import type { DashboardState } from '../shared/protocol.ts';
+import type { RunSpec } from '../shared/config.ts';
+
+export interface SwarmOptions {
+  volunteers: number;
+  rounds: number;
+  url?: string;
+  log?: (line: string) => void;
+  /** Run settings for a platform the swarm starts itself. */
+  run?: Record<string, unknown>;
+}
+
+export interface SwarmResult {
+  rounds: number;
+  volunteers: number;
+  heldOutAccuracy: number;
+  modelHashesAgree: boolean;
+  modelHash: string;
+  p2pBytes: number;
+  frameBytesPerPeerPerRound: number;
+  denseBytesPerPeerPerRound: number;
+  compressionRatio: number;
+  rewardEpochs: number;
+  claims: number;
+  chainId: number;
+  acceptedContributions: number;
+  firstRoundContributors: number;
+  wallSeconds: number;
+  pageErrors: string[];
+}
+
+interface Hook {
+  address: string | null;
+  modelHash: string | null;
+  modelRound: number | null;
+  p2pBytes: number;
+  frameBytesSent: number;
+  framesSent: number;
+  claims: string[];
+  errors: string[];
+  state: string;
+}
+
+const readHook = (page: Page) => page.evaluate(() => {
+  const h = (window as unknown as { __idlegrad?: Hook }).__idlegrad;
+  return h ? { address: h.address, modelHash: h.modelHash, modelRound: h.modelRound, p2pBytes: h.p2pBytes, frameBytesSent: h.frameBytesSent, framesSent: h.framesSent, claims: h.claims, errors: h.errors, state: h.state } : null;
+});
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | null | false>, everyMs = 500): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`swarm: timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Dashboard pushes over the coordinator's WebSocket: the swarm watches like a project lead. */
+function watchDashboard(url: string): { latest: () => DashboardState | null; close: () => void } {
+  let state: DashboardState | null = null;
+  const ws = new WebSocket(url.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws');
+  ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', topic: 'dashboard' })));
+  ws.on('message', (d) => {
+    const m = JSON.parse(d.toString());
+    if (m.type === 'dashboard') state = m.state;
+  });
+  return { latest: () => state, close: () => ws.close() };
+}
+
+export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
+  const log = opts.log ?? (() => {});
+  const t0 = Date.now();
+  let platform: PlatformProcess | null = null;
+  let browser: Browser | null = null;
+  let dash: ReturnType<typeof watchDashboard> | null = null;
+  try {
+    if (!opts.url) {
+      log(`starting the platform (run: ${opts.volunteers} volunteers, ${opts.rounds} rounds)…`);
+      platform = await startPlatformProcess({ minVolunteers: opts.volunteers, maxRounds: opts.rounds, ...opts.run }, { quiet: true });
+    }
+    const url = opts.url ?? platform!.url;
+    const info = (await (await fetch(new URL('api/run', url))).json()) as { run: RunSpec; round: number; chain: { chainId: number; distributor: Address } };
+    const startRound = info.round;
+    const targetRound = startRound + opts.rounds;
+    dash = watchDashboard(url);
+
+    const chromium = await launchChromium();
+    browser = chromium;
+    const pages: Page[] = [];
+    const pageErrors: string[] = [];
+    for (let i = 0; i < opts.volunteers; i++) {
+      const context = await chromium.newContext(); // own storage: own IndexedDB, own device key
+      const page = await context.newPage();
+      page.on('pageerror', (e) => pageErrors.push(`volunteer ${i}: ${e.message}`));
+      await page.goto(url);
+      await page.getByTestId('consent').click();
+      await page.getByTestId('start').click();
+      pages.push(page);
+      log(`volunteer ${i} consented and started`);
+    }
+
+    let lastLogged = -1;
+    const done = await until(`${opts.rounds} committed rounds`, opts.rounds * 240_000, async () => {
+      const s = dash!.latest();
+      const committed = s ? s.rounds.filter((r) => r.round >= startRound) : [];
+      const last = committed.at(-1);
+      if (last && last.round !== lastLogged) {
+        lastLogged = last.round;
+        log(`round ${last.round} committed: ${last.contributions} contributions, held-out accuracy ${(last.heldOutAccuracy * 100).toFixed(1)}%`);
+      }
+      return committed.length >= opts.rounds && s;
+    });
+    if (opts.url) for (const p of pages) await p.getByTestId('stop').click();
+    const finalRound = done.rounds.filter((r) => r.round >= startRound).slice(0, opts.rounds).at(-1)!;
+    const finalHash = finalRound.modelHash;
+
+    // Rewards: epochs the coordinator posted while these rounds ran, then every page claims.
+    const epochRounds = info.run.rewards.epochRounds;
+    const expectedEpochs = Math.floor(targetRound / epochRounds) - Math.floor(startRound / epochRounds);
+    await until(`${expectedEpochs} reward epochs`, 60_000, async () => (dash!.latest()?.epochs.length ?? 0) >= expectedEpochs, 250).catch((e) => log(String(e)));
+    for (const [i, page] of pages.entries()) {
+      const claim = page.getByTestId('claim');
+      await until(`volunteer ${i}'s claimable reward`, 60_000, () => claim.isEnabled());
+      await claim.click();
+    }
+    await until('every claim transaction', 120_000, async () => {
+      const hooks = await Promise.all(pages.map(readHook));
+      return hooks.every((h) => h && h.claims.length > 0);
+    }).catch((e) => log(String(e)));
+
+    // Every page must reach the coordinator's final model hash by applying published updates.
+    await until('pages to apply the last update', 60_000, async () => {
+      const hooks = await Promise.all(pages.map(readHook));
+      return hooks.every((h) => h?.modelHash === finalHash);
+    }).catch((e) => log(String(e)));
+    const hooks = (await Promise.all(pages.map(readHook))).map((h) => h!);
+
+    const client = createPublicClient({ transport: http(new URL('rpc', url).toString()) });
+    const distributor = info.chain.distributor;
+    const [claimLogs, epochLogs] = await Promise.all([
+      client.getLogs({ address: distributor, event: parseAbiItem('event Claimed(address indexed account, uint256 amount, uint256 cumulativeAmount)'), fromBlock: 0n }),
+      client.getLogs({ address: distributor, event: parseAbiItem('event EpochPosted(uint64 indexed epoch, bytes32 root, bytes32 modelHash)'), fromBlock: 0n }),
+    ]);
+    const swarmAccounts = new Set(hooks.map((h) => h.address?.toLowerCase()));
+    const ours = claimLogs.filter((l) => swarmAccounts.has((l.args.account as string).toLowerCase()));
+
+    const committed = done.rounds.filter((r) => r.round >= startRound).slice(0, opts.rounds);
+    const framesSent = hooks.reduce((s, h) => s + h.framesSent, 0);
+    const frameBytes = hooks.reduce((s, h) => s + h.frameBytesSent, 0);
+    const dense = info.run.paramCount * 4;
+    const result: SwarmResult = {
+      rounds: committed.length,
+      volunteers: opts.volunteers,
+      heldOutAccuracy: finalRound.heldOutAccuracy,
+      modelHashesAgree: hooks.every((h) => h.modelHash === finalHash) && (await (await fetch(new URL('api/runs/' + info.run.id + '/snapshot', url))).ok),
+      modelHash: finalHash,
+      p2pBytes: hooks.reduce((s, h) => s + h.p2pBytes, 0),
+      frameBytesPerPeerPerRound: framesSent ? Math.round(frameBytes / framesSent) : 0,
+      denseBytesPerPeerPerRound: dense,
+      compressionRatio: frameBytes ? Number((dense / (frameBytes / framesSent)).toFixed(1)) : 0,
+      rewardEpochs: epochLogs.length,
+      claims: ours.length,
+      chainId: info.chain.chainId,
+      acceptedContributions: committed.reduce((s, r) => s + r.contributions, 0),
+      firstRoundContributors: committed[0]?.contributions ?? 0,
+      wallSeconds: Math.round((Date.now() - t0) / 1000),
+      pageErrors: [...pageErrors, ...hooks.flatMap((h, i) => h.errors.map((e) => `volunteer ${i}: ${e}`))],
+    };
+    return result;
+  } finally {
+    dash?.close();
+    await browser?.close().catch(() => {});
+    await platform?.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      volunteers: { type: 'string', default: '3' },
+      rounds: { type: 'string', default: '8' },
+      url: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const volunteers = Number(values.volunteers);
+  const rounds = Number(values.rounds);
+  if (!Number.isInteger(volunteers) || volunteers < 1 || volunteers > 64) throw new Error(`--volunteers: expected an integer in [1, 64], got ${values.volunteers}`);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: expected a positive integer, got ${values.rounds}`);
+  const r = await runSwarm({ volunteers, rounds, url: values.url, log: (l) => console.log(l) });
+  console.log(`
+swarm summary
+  rounds committed         ${r.rounds} (${r.acceptedContributions} accepted contributions; ${r.firstRoundContributors} in the first round)
+  held-out accuracy        ${(r.heldOutAccuracy * 100).toFixed(2)}%
+  model hashes agree       ${r.modelHashesAgree} (${r.modelHash.slice(0, 18)}…)
+  WebRTC bytes received    ${r.p2pBytes}
+  frame bytes/peer/round   ${r.frameBytesPerPeerPerRound} vs dense ${r.denseBytesPerPeerPerRound} (${r.compressionRatio}×)
+  reward epochs on chain   ${r.rewardEpochs}
+  claims on chain          ${r.claims} (chain ${r.chainId})
+  wall time                ${r.wallSeconds} s
+  page errors              ${r.pageErrors.length ? '\n    ' + r.pageErrors.join('\n    ') : 'none'}`);
+  if (values.json) console.log(JSON.stringify(r));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((e) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  });
+}
