@@ -34,6 +34,8 @@ export interface SwarmResult {
   compressionRatio: number;
   rewardEpochs: number;
   claims: number;
+  /** Every volunteer's token balance equals the credit the ledger placed in posted epochs. */
+  claimsMatchLedger: boolean;
   chainId: number;
   acceptedContributions: number;
   firstRoundContributors: number;
@@ -157,6 +159,20 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     const swarmAccounts = new Set(hooks.map((h) => h.address?.toLowerCase()));
     const ours = claimLogs.filter((l) => swarmAccounts.has((l.args.account as string).toLowerCase()));
 
+    // Each volunteer received exactly what the ledger credited it in the posted epochs.
+    const tokenAbi = [parseAbiItem('function balanceOf(address) view returns (uint256)')];
+    const token = (info.chain as unknown as { token: Address }).token;
+    let claimsMatchLedger = true;
+    for (const h of hooks) {
+      const account = h.address as Address;
+      const ledger = (await (await fetch(new URL(`api/accounts/${account}`, url))).json()) as { epochCreditWei: string };
+      const balance = await client.readContract({ address: token, abi: tokenAbi, functionName: 'balanceOf', args: [account] });
+      if (balance !== BigInt(ledger.epochCreditWei)) {
+        claimsMatchLedger = false;
+        log(`${account}: holds ${balance} token wei, the ledger credited ${ledger.epochCreditWei}`);
+      }
+    }
+
     const committed = done.rounds.filter((r) => r.round >= startRound).slice(0, opts.rounds);
     const framesSent = hooks.reduce((s, h) => s + h.framesSent, 0);
     const frameBytes = hooks.reduce((s, h) => s + h.frameBytesSent, 0);
@@ -173,6 +189,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       compressionRatio: frameBytes ? Number((dense / (frameBytes / framesSent)).toFixed(1)) : 0,
       rewardEpochs: epochLogs.length,
       claims: ours.length,
+      claimsMatchLedger,
       chainId: info.chain.chainId,
       acceptedContributions: committed.reduce((s, r) => s + r.contributions, 0),
       firstRoundContributors: committed[0]?.contributions ?? 0,
@@ -209,7 +226,7 @@ swarm summary
   WebRTC bytes received    ${r.p2pBytes}
   frame bytes/peer/round   ${r.frameBytesPerPeerPerRound} vs dense ${r.denseBytesPerPeerPerRound} (${r.compressionRatio}×)
   reward epochs on chain   ${r.rewardEpochs}
-  claims on chain          ${r.claims} (chain ${r.chainId})
+  claims on chain          ${r.claims} (chain ${r.chainId}); balances equal ledger credit: ${r.claimsMatchLedger}
   wall time                ${r.wallSeconds} s
   page errors              ${r.pageErrors.length ? '\n    ' + r.pageErrors.join('\n    ') : 'none'}`);
   if (values.json) console.log(JSON.stringify(r));

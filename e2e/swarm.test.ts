@@ -1,0 +1,21 @@
+// End to end: three real Chromium volunteers (WebGPU on SwiftShader) against a real
+// coordinator, PeerServer, PGlite ledger and anvil chain, for several rounds.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runSwarm } from './swarm.ts';
+
+test('a swarm of 3 volunteers trains, agrees on the model hash, and claims its rewards', { timeout: 25 * 60_000 }, async () => {
+  const r = await runSwarm({ volunteers: 3, rounds: 4, log: (l) => console.log(`  ${l}`), run: { rewards: { epochRounds: 2 } } });
+  console.log(`  ${JSON.stringify(r)}`);
+  assert.equal(r.rounds, 4);
+  assert.equal(r.firstRoundContributors, 3, 'every page contributes in its first full round');
+  assert.equal(r.acceptedContributions, 12);
+  assert.equal(r.modelHashesAgree, true);
+  assert.ok(r.p2pBytes > 0, 'frames travelled over WebRTC');
+  assert.ok(r.frameBytesPerPeerPerRound > 0 && r.frameBytesPerPeerPerRound <= r.denseBytesPerPeerPerRound / 20, `frame ${r.frameBytesPerPeerPerRound} B vs dense ${r.denseBytesPerPeerPerRound} B`);
+  assert.ok(r.heldOutAccuracy > 0.5, `held-out accuracy ${r.heldOutAccuracy}`);
+  assert.equal(r.rewardEpochs, 2);
+  assert.equal(r.claims, 3);
+  assert.equal(r.claimsMatchLedger, true, 'each volunteer holds exactly the tokens the ledger credited');
+  assert.deepEqual(r.pageErrors, []);
+});
