@@ -42,7 +42,7 @@ export const DEFAULT_RUN: RunSettings = {
   preset: 'mlp',
   sizes: [784, 64, 10],
   seed: 1,
-  inner: { steps: 30, batchSize: 32, adamw: { lr: 0.003, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.0 } },
+  inner: { steps: 100, batchSize: 32, adamw: { lr: 0.003, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.0 } },
   outer: { lr: 0.7, momentum: 0.9 },
   codec: { density: 0.05, bits: 8, chunkSize: 4096 },
   aggregator: { kind: 'clipped-mean', clip: 3 },

@@ -1,0 +1,46 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRng } from '../../shared/rng.ts';
+import type { AdamWConfig } from '../../shared/mlp.ts';
+import { assertClose, randomArray, testGpu } from '../test-gpu.ts';
+import { adamw, ADAMW_HYPER, ADAMW_WG } from './adamw.ts';
+import { adamwRef } from './adamw.ref.ts';
+
+const { cache } = await testGpu();
+const cfg: AdamWConfig = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 };
+
+test('AdamW steps match shared/mlp.ts adamwStep (bias correction, decoupled decay)', async () => {
+  const rand = createRng(8);
+  for (const n of [1, ADAMW_WG + 3, 1000]) {
+    type State = { params: Float32Array; m: Float32Array; v: Float32Array };
+    let gpu: State = { params: randomArray(n, rand), m: new Float32Array(n), v: new Float32Array(n) };
+    let cpu: State = { params: gpu.params.slice(), m: new Float32Array(n), v: new Float32Array(n) };
+    // Three steps from zero state: t = 1 has the largest bias correction.
+    for (let t = 1; t <= 3; t++) {
+      const grad = randomArray(n, rand, -0.1, 0.1);
+      gpu = await adamw(cache, { ...gpu, grad }, t, cfg);
+      cpu = adamwRef({ ...cpu, grad }, t, cfg);
+      // An update is ~lr·sign(g) whatever |g|: f32 rounding shows in θ at the scale of lr, not of θ.
+      assertClose(gpu.params, cpu.params, { atol: cfg.lr * 1e-4, rtol: 1e-6 }, `n=${n} t=${t} params`);
+      assertClose(gpu.m, cpu.m, { atol: 1e-9, rtol: 1e-5 }, `n=${n} t=${t} m`);
+      assertClose(gpu.v, cpu.v, { atol: 1e-12, rtol: 1e-5 }, `n=${n} t=${t} v`);
+    }
+  }
+});
+
+test('zero gradient and zero state leave only the weight decay', async () => {
+  const params = Float32Array.from([1, -2, 0.5]);
+  const zero = new Float32Array(3);
+  const out = await adamw(cache, { params, grad: zero, m: zero, v: zero }, 1, cfg);
+  assertClose(out.params, params.map((p) => p * (1 - cfg.lr * cfg.weightDecay)), { atol: 1e-7, rtol: 1e-6 }, 'decay only');
+});
+
+test('the uniform layout is derived once: offsets, size, WGSL declaration', () => {
+  assert.deepEqual(ADAMW_HYPER.offsets, {
+    lr: 0, beta1: 4, beta2: 8, oneMinusBeta1: 12, oneMinusBeta2: 16, eps: 20, weightDecay: 24,
+    biasCorrection1: 28, biasCorrection2: 32, step: 36,
+  });
+  assert.equal(ADAMW_HYPER.size, 48);
+  assert.match(ADAMW_HYPER.wgsl, /^struct AdamWHyper \{\n  lr: f32,\n[\s\S]*  step: u32,\n\}\n$/);
+  assert.throws(() => ADAMW_HYPER.write(new DataView(new ArrayBuffer(48)), 0, { lr: 1 } as never), /beta1/);
+});

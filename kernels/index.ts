@@ -1,0 +1,28 @@
+// The public surface of kernels/: everything web/ and coordinator/ may import, by name.
+// Node-only pieces live in their own entries (node-gpu.ts: Dawn for Node).
+
+export { acquireDevice, limitsToObject, withErrorScope } from './device.ts';
+export type { AcquireOptions, AdapterSummary, DeviceState, GpuContext } from './device.ts';
+
+export { DeviceLostError, GpuValidationError, KernelError, ShaderCompileError, WebGpuUnavailableError } from './errors.ts';
+
+export { PipelineCache } from './pipeline-cache.ts';
+export type { BindingKind, BindingSpec, CachedPipeline, PipelineRequest } from './pipeline-cache.ts';
+
+export { createMlpTrainer, deviceParamLayout } from './mlp-trainer.ts';
+export type { DeviceParamLayout, MlpTrainer, MlpTrainerOptions, TrainArgs, TrainResult } from './mlp-trainer.ts';
+
+export { createBindGroup, encodeDispatch, readBuffer } from './kernel.ts';
+export type { Kernel } from './kernel.ts';
+
+export { matmul, matmulKernel, MATMUL_TILE } from './matmul/matmul.ts';
+export type { MatmulShape } from './matmul/matmul.ts';
+export { biasBackward, biasBackwardKernel, biasForward, biasForwardKernel } from './bias_relu/bias_relu.ts';
+export type { BiasShape } from './bias_relu/bias_relu.ts';
+export { softmaxXent, softmaxXentKernel } from './softmax_xent/softmax_xent.ts';
+export type { XentShape } from './softmax_xent/softmax_xent.ts';
+export { adamw, adamwKernel, ADAMW_HYPER, writeAdamWHyper } from './adamw/adamw.ts';
+export { gatherBatchGpu, gatherKernel } from './gather_batch/gather_batch.ts';
+
+export { checkTrainerMatchesCpu, runKernelConformance } from './conformance.ts';
+export type { CheckResult, TrainerCheckOptions } from './conformance.ts';

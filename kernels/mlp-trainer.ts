@@ -1,0 +1,393 @@
+// The GPU executor for one round of local training of an MLP (shared/model.ts MlpSpec):
+// `steps` inner steps of gather → forward → softmax cross-entropy → backward → AdamW, all
+// encoded up front and submitted at once. Matches shared/mlp.ts trainLocalCpu within fp32
+// summation-order tolerance.
+//
+// Host ↔ GPU traffic per round, and why:
+//   up    params (once), the round's sample indices and per-step AdamW uniforms (once);
+//         the dataset once per setData(), not per round.
+//   down  once, after the last step: the final params and the per-step losses. Nothing is read
+//         back between steps: a map round trip stalls the queue and, at these sizes, costs more
+//         than a step. The round's results (Δ = θ_r − θ_local, loss before/after) need only
+//         the final params and the losses, which the steps leave in GPU buffers.
+//
+// On the device, every tensor of the flat parameter table starts at a multiple of
+// minStorageBufferOffsetAlignment so that each can be bound on its own; params, grad, m and v
+// share that padded layout (padding stays zero: zero grad, zero state, zero update).
+import type { AdamWConfig, Dataset } from '../shared/mlp.ts';
+import type { MlpSpec } from '../shared/model.ts';
+import { adamwKernel, ADAMW_HYPER, ADAMW_VALUES_PER_INVOCATION, writeAdamWHyper, type AdamWKernel } from './adamw/adamw.ts';
+import { biasBackwardKernel, biasForwardKernel, type BiasForwardKernel, type BiasGradKernel, type ReluBiasGradKernel } from './bias_relu/bias_relu.ts';
+import { withErrorScope } from './device.ts';
+import { DeviceLostError, KernelError } from './errors.ts';
+import { gatherKernel, validateDataset, validateIndices, type GatherKernel } from './gather_batch/gather_batch.ts';
+import { alignTo, createBindGroup, encodeDispatch, readBuffer, writePadded } from './kernel.ts';
+import { matmulKernel, type MatmulKernel } from './matmul/matmul.ts';
+import { PipelineCache } from './pipeline-cache.ts';
+import { softmaxXentKernel, XENT_LOSS_BYTES, type XentKernel } from './softmax_xent/softmax_xent.ts';
+
+export interface MlpTrainerOptions {
+  /** Samples per inner step (B). */
+  batchSize: number;
+  /** Share pipelines with other users of the device (default: a private cache). */
+  cache?: PipelineCache;
+}
+
+export interface TrainArgs {
+  /** θ_r in the flat layout of spec (paramCount floats). Not modified. */
+  params: Float32Array;
+  /** steps × batchSize sample indices into the dataset of setData(), step-major. */
+  batches: Uint32Array;
+  steps: number;
+  adamw: AdamWConfig;
+}
+
+export interface TrainResult {
+  /** θ after the last step, flat layout. */
+  params: Float32Array;
+  /** Loss of step 0's batch before its update. */
+  lossBefore: number;
+  /** Loss of the last step's batch (before that step's update), as trainLocalCpu. */
+  lossAfter: number;
+  /** Batch loss of every step (steps). */
+  losses: Float32Array;
+  steps: number;
+  samples: number;
+  /** Wall time from submit to the end of the readback, ms. */
+  gpuMs: number;
+}
+
+export interface MlpTrainer {
+  readonly spec: MlpSpec;
+  readonly batchSize: number;
+  /** Settles when every pipeline compiled; rejects with ShaderCompileError. train() awaits it. */
+  readonly ready: Promise<void>;
+  /** Uploads the training set once (bytes, unpacked on the GPU); replaces any previous one. */
+  setData(data: Dataset): void;
+  /** One round of local training from `params`, AdamW state reset to zero. */
+  train(args: TrainArgs): Promise<TrainResult>;
+  /** Logits (B, classes) for x (B, features). */
+  forward(params: Float32Array, x: Float32Array, B: number): Promise<Float32Array>;
+  destroy(): void;
+}
+
+/** Where each tensor of the flat table lives in the padded device buffers, in floats. */
+export interface DeviceParamLayout {
+  offsets: number[];
+  totalFloats: number;
+}
+
+export function deviceParamLayout(spec: MlpSpec, alignFloats: number): DeviceParamLayout {
+  let at = 0;
+  const offsets = spec.tensors.map((t) => {
+    const o = alignTo(at, alignFloats);
+    at = o + t.size;
+    return o;
+  });
+  return { offsets, totalFloats: alignTo(at, alignFloats) };
+}
+
+function packParams(spec: MlpSpec, layout: DeviceParamLayout, flat: Float32Array): Float32Array {
+  const out = new Float32Array(layout.totalFloats);
+  spec.tensors.forEach((t, i) => out.set(flat.subarray(t.offset, t.offset + t.size), layout.offsets[i]));
+  return out;
+}
+
+function unpackParams(spec: MlpSpec, layout: DeviceParamLayout, padded: Float32Array): Float32Array {
+  const out = new Float32Array(spec.paramCount);
+  spec.tensors.forEach((t, i) => out.set(padded.subarray(layout.offsets[i], layout.offsets[i] + t.size), t.offset));
+  return out;
+}
+
+/** Kernels and buffers of the forward pass for one batch size. */
+interface ForwardPlan {
+  B: number;
+  matmul: MatmulKernel[];
+  bias: BiasForwardKernel[];
+}
+
+function forwardPlan(cache: PipelineCache, spec: MlpSpec, B: number): ForwardPlan {
+  const L = spec.sizes.length - 1;
+  const matmul: MatmulKernel[] = [];
+  const bias: BiasForwardKernel[] = [];
+  for (let l = 0; l < L; l++) {
+    const [fin, fout] = [spec.sizes[l], spec.sizes[l + 1]];
+    matmul.push(matmulKernel(cache, { M: B, N: fout, K: fin })); // z (B, fout) = h (B, fin) · W (fin, fout)
+    bias.push(biasForwardKernel(cache, { rows: B, n: fout, relu: l + 1 < L }));
+  }
+  return { B, matmul, bias };
+}
+
+export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrainerOptions): MlpTrainer {
+  const B = opts.batchSize;
+  if (!Number.isInteger(B) || B < 1) throw new RangeError(`createMlpTrainer: batchSize must be a positive integer, got ${B}`);
+  const cache = opts.cache ?? new PipelineCache(device);
+  // (Not at module scope: in Node the GPU* globals exist only once createNodeGpu() ran.)
+  const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+  const sizes = spec.sizes;
+  const L = sizes.length - 1;
+  const [F, C] = [sizes[0], sizes[L]];
+  const limits = device.limits;
+  const storageAlign = limits.minStorageBufferOffsetAlignment;
+  // Tensors start on binding-offset boundaries; the total is also a whole number of AdamW vec4s.
+  const layout = deviceParamLayout(spec, Math.max(storageAlign / 4, ADAMW_VALUES_PER_INVOCATION));
+  const W = (l: number) => ({ offset: layout.offsets[2 * l] * 4, size: spec.tensors[2 * l].size * 4 });
+  const b = (l: number) => ({ offset: layout.offsets[2 * l + 1] * 4, size: spec.tensors[2 * l + 1].size * 4 });
+
+  let lost: GPUDeviceLostInfo | null = null;
+  void device.lost.then((info) => (lost = info));
+  let destroyed = false;
+  let busy = false;
+
+  // ---- kernels: every pipeline of a round, created here and never per step ----
+  const fwd = forwardPlan(cache, spec, B);
+  const gather: GatherKernel = gatherKernel(cache, { rows: B, features: F });
+  const xent: XentKernel = softmaxXentKernel(cache, { rows: B, classes: C });
+  const outBiasGrad: BiasGradKernel = biasBackwardKernel(cache, { rows: B, n: C, relu: false });
+  const dW: MatmulKernel[] = [];
+  const dh: (MatmulKernel | null)[] = [];
+  const reluGrad: (ReluBiasGradKernel | null)[] = [];
+  for (let l = 0; l < L; l++) {
+    const [fin, fout] = [sizes[l], sizes[l + 1]];
+    dW.push(matmulKernel(cache, { M: fin, N: fout, K: B, transA: true })); // dW (fin, fout) = hᵀ · dz
+    dh.push(l > 0 ? matmulKernel(cache, { M: B, N: fin, K: fout, transB: true }) : null); // dh (B, fin) = dz · Wᵀ
+    reluGrad.push(l > 0 ? biasBackwardKernel(cache, { rows: B, n: fin, relu: true }) : null);
+  }
+  const adamw: AdamWKernel = adamwKernel(cache, layout.totalFloats);
+  const ready = cache.ready();
+  ready.catch(() => {}); // surfaced by train()/forward(); not an unhandled rejection meanwhile
+
+  // ---- buffers ----
+  const owned: GPUBuffer[] = [];
+  const buffer = (label: string, size: number, usage = STORAGE) => {
+    const buf = device.createBuffer({ label: `mlp.${label}`, size: alignTo(Math.max(size, 4), 4), usage });
+    owned.push(buf);
+    return buf;
+  };
+  const params = buffer('params', layout.totalFloats * 4);
+  const grad = buffer('grad', layout.totalFloats * 4);
+  const m = buffer('adam.m', layout.totalFloats * 4);
+  const v = buffer('adam.v', layout.totalFloats * 4);
+  const acts = sizes.map((n, l) => buffer(`act${l}`, B * n * 4)); // acts[0] = x (B, F), acts[L] = logits (B, C)
+  const dActs = sizes.map((n, l) => (l > 0 ? buffer(`dact${l}`, B * n * 4) : null)); // gradient w.r.t. acts[l]
+  const labels = buffer('labels', B * 4);
+
+  // Per-step slices at dynamic offsets, sized for the longest round so far.
+  const indexStride = alignTo(B * 4, storageAlign);
+  const lossStride = alignTo(XENT_LOSS_BYTES, storageAlign);
+  const hyperStride = alignTo(ADAMW_HYPER.size, limits.minUniformBufferOffsetAlignment);
+  let capacity = 0;
+  let indices: GPUBuffer | null = null;
+  let losses: GPUBuffer | null = null;
+  let hyper: GPUBuffer | null = null;
+  let data: { images: GPUBuffer; labels: GPUBuffer; count: number } | null = null;
+
+  // ---- bind groups that never change ----
+  const groups = {
+    fwd: fwdGroups(fwd, params, acts),
+    outBiasGrad: createBindGroup(device, outBiasGrad, { dy: dActs[L]!, dbias: { buffer: grad, ...b(L - 1) } }),
+    dW: dW.map((k, l) => createBindGroup(device, k, { a: acts[l], b: dActs[l + 1]!, c: { buffer: grad, ...W(l) } })),
+    dh: dh.map((k, l) => k && createBindGroup(device, k, { a: dActs[l + 1]!, b: { buffer: params, ...W(l) }, c: dActs[l]! })),
+    reluGrad: reluGrad.map((k, l) => k && createBindGroup(device, k, { dy: dActs[l]!, y: acts[l], dbias: { buffer: grad, ...b(l - 1) } })),
+    gather: null as GPUBindGroup | null,
+    xent: null as GPUBindGroup | null,
+    adamw: null as GPUBindGroup | null,
+  };
+
+  function fwdGroups(plan: ForwardPlan, p: GPUBuffer, h: GPUBuffer[]) {
+    return {
+      matmul: plan.matmul.map((k, l) => createBindGroup(device, k, { a: h[l], b: { buffer: p, ...W(l) }, c: h[l + 1] })),
+      bias: plan.bias.map((k, l) => createBindGroup(device, k, { x: h[l + 1], bias: { buffer: p, ...b(l) } })),
+    };
+  }
+
+  function encodeForward(pass: GPUComputePassEncoder, plan: ForwardPlan, g: ReturnType<typeof fwdGroups>) {
+    for (let l = 0; l < L; l++) {
+      encodeDispatch(pass, plan.matmul[l], g.matmul[l]);
+      encodeDispatch(pass, plan.bias[l], g.bias[l]);
+    }
+  }
+
+  function ensureCapacity(steps: number) {
+    if (steps <= capacity) return;
+    for (const old of [indices, losses, hyper]) if (old) old.destroy();
+    capacity = Math.max(steps, 2 * capacity);
+    indices = device.createBuffer({ label: 'mlp.indices', size: capacity * indexStride, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    losses = device.createBuffer({ label: 'mlp.losses', size: capacity * lossStride, usage: STORAGE });
+    hyper = device.createBuffer({ label: 'mlp.hyper', size: capacity * hyperStride, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    groups.xent = createBindGroup(device, xent, {
+      logits: acts[L], labels, dlogits: dActs[L]!, loss: { buffer: losses, size: XENT_LOSS_BYTES },
+    });
+    groups.adamw = createBindGroup(device, adamw, { params, grad, m, v, hyper: { buffer: hyper, size: ADAMW_HYPER.size } });
+    bindGather();
+  }
+
+  function bindGather() {
+    groups.gather =
+      data && indices
+        ? createBindGroup(device, gather, {
+            images: data.images, labels: data.labels, indices: { buffer: indices, size: B * 4 }, x: acts[0], y: labels,
+          })
+        : null;
+  }
+
+  function assertUsable(what: string) {
+    if (destroyed) throw new KernelError(`MlpTrainer.${what}: the trainer was destroyed.`);
+    if (lost) {
+      throw new DeviceLostError('The GPU device was lost; training cannot continue on it.', {
+        details: `reason: ${lost.reason}; ${lost.message}`,
+      });
+    }
+  }
+
+  /** A rejected map after loss of the device is reported as the loss, not as a map failure. */
+  function lostOr(err: unknown): unknown {
+    return lost ? new DeviceLostError('The GPU device was lost during training.', { details: lost.message, cause: err }) : err;
+  }
+
+  return {
+    spec,
+    batchSize: B,
+    ready,
+
+    setData(d: Dataset) {
+      assertUsable('setData');
+      if (busy) throw new KernelError('MlpTrainer.setData: a round is running; call setData() between rounds.');
+      if (d.features !== F) throw new RangeError(`setData: dataset has ${d.features} features, the model takes ${F}`);
+      if (d.classes !== C) throw new RangeError(`setData: dataset has ${d.classes} classes, the model outputs ${C}`);
+      validateDataset(d);
+      if (d.images.byteLength > limits.maxStorageBufferBindingSize) {
+        throw new KernelError(`The training shard (${d.images.byteLength} bytes) exceeds this GPU's storage binding limit.`, {
+          details: `maxStorageBufferBindingSize = ${limits.maxStorageBufferBindingSize}`,
+        });
+      }
+      if (data) {
+        data.images.destroy();
+        data.labels.destroy();
+      }
+      const images = device.createBuffer({ label: 'mlp.data.images', size: alignTo(d.images.byteLength, 4), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+      const lab = device.createBuffer({ label: 'mlp.data.labels', size: alignTo(d.labels.byteLength, 4), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+      writePadded(device, images, 0, d.images);
+      writePadded(device, lab, 0, d.labels);
+      data = { images, labels: lab, count: d.count };
+      bindGather();
+    },
+
+    async train({ params: start, batches, steps, adamw: cfg }: TrainArgs): Promise<TrainResult> {
+      assertUsable('train');
+      if (busy) throw new KernelError('MlpTrainer.train: a round is already running on this trainer.');
+      if (!data) throw new KernelError('MlpTrainer.train: no dataset; call setData() first.');
+      if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`train: steps must be a positive integer, got ${steps}`);
+      if (start.length !== spec.paramCount) throw new RangeError(`train: params has ${start.length} floats, the model ${spec.paramCount}`);
+      if (batches.length !== steps * B) throw new RangeError(`train: batches has ${batches.length} indices, expected steps ${steps} × batch ${B}`);
+      validateIndices(batches, data.count);
+      busy = true;
+      try {
+        await ready;
+        ensureCapacity(steps);
+        const idx = new Uint32Array((steps * indexStride) / 4);
+        for (let s = 0; s < steps; s++) idx.set(batches.subarray(s * B, (s + 1) * B), (s * indexStride) / 4);
+        const hyperBytes = new ArrayBuffer(steps * hyperStride);
+        const view = new DataView(hyperBytes);
+        for (let s = 0; s < steps; s++) writeAdamWHyper(view, s * hyperStride, s + 1, cfg);
+
+        const paramsOut = device.createBuffer({ label: 'mlp.readback.params', size: layout.totalFloats * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+        const lossesOut = device.createBuffer({ label: 'mlp.readback.losses', size: steps * lossStride, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+        try {
+          let t0 = 0;
+          await withErrorScope(device, 'encoding a training round', () => {
+            writePadded(device, params, 0, packParams(spec, layout, start));
+            writePadded(device, indices!, 0, idx);
+            device.queue.writeBuffer(hyper!, 0, hyperBytes);
+            const enc = device.createCommandEncoder({ label: 'mlp.round' });
+            enc.clearBuffer(m); // AdamW state restarts every round
+            enc.clearBuffer(v);
+            for (let s = 0; s < steps; s++) {
+              const pass = enc.beginComputePass({ label: `mlp.step${s}` });
+              encodeDispatch(pass, gather, groups.gather!, [s * indexStride]);
+              encodeForward(pass, fwd, groups.fwd);
+              encodeDispatch(pass, xent, groups.xent!, [s * lossStride]);
+              encodeDispatch(pass, outBiasGrad, groups.outBiasGrad);
+              for (let l = L - 1; l >= 0; l--) {
+                encodeDispatch(pass, dW[l], groups.dW[l]);
+                if (l > 0) {
+                  encodeDispatch(pass, dh[l]!, groups.dh[l]!);
+                  encodeDispatch(pass, reluGrad[l]!, groups.reluGrad[l]!);
+                }
+              }
+              encodeDispatch(pass, adamw, groups.adamw!, [s * hyperStride]);
+              pass.end();
+            }
+            enc.copyBufferToBuffer(params, 0, paramsOut, 0, paramsOut.size);
+            enc.copyBufferToBuffer(losses!, 0, lossesOut, 0, lossesOut.size);
+            t0 = performance.now();
+            device.queue.submit([enc.finish()]);
+          });
+          await Promise.all([paramsOut.mapAsync(GPUMapMode.READ), lossesOut.mapAsync(GPUMapMode.READ)]).catch((err) => {
+            throw lostOr(err);
+          });
+          const gpuMs = performance.now() - t0;
+          const result = unpackParams(spec, layout, new Float32Array(paramsOut.getMappedRange()));
+          const strided = new Float32Array(lossesOut.getMappedRange());
+          const stepLosses = Float32Array.from({ length: steps }, (_, s) => strided[(s * lossStride) / 4]);
+          paramsOut.unmap();
+          lossesOut.unmap();
+          return {
+            params: result,
+            lossBefore: stepLosses[0],
+            lossAfter: stepLosses[steps - 1],
+            losses: stepLosses,
+            steps,
+            samples: steps * B,
+            gpuMs,
+          };
+        } finally {
+          paramsOut.destroy();
+          lossesOut.destroy();
+        }
+      } finally {
+        busy = false;
+      }
+    },
+
+    async forward(p: Float32Array, x: Float32Array, rows: number): Promise<Float32Array> {
+      assertUsable('forward');
+      if (p.length !== spec.paramCount) throw new RangeError(`forward: params has ${p.length} floats, the model ${spec.paramCount}`);
+      if (!Number.isInteger(rows) || rows < 1 || x.length !== rows * F) throw new RangeError(`forward: x must be (${rows}, ${F})`);
+      const plan = rows === B ? fwd : forwardPlan(cache, spec, rows);
+      await cache.ready();
+      const temp: GPUBuffer[] = [];
+      const tmp = (label: string, size: number) => {
+        const buf = device.createBuffer({ label: `mlp.forward.${label}`, size, usage: STORAGE });
+        temp.push(buf);
+        return buf;
+      };
+      try {
+        const pBuf = tmp('params', layout.totalFloats * 4);
+        const h = sizes.map((n, l) => tmp(`act${l}`, rows * n * 4));
+        await withErrorScope(device, 'encoding a forward pass', () => {
+          writePadded(device, pBuf, 0, packParams(spec, layout, p));
+          writePadded(device, h[0], 0, x);
+          const enc = device.createCommandEncoder({ label: 'mlp.forward' });
+          const pass = enc.beginComputePass({ label: 'mlp.forward' });
+          encodeForward(pass, plan, fwdGroups(plan, pBuf, h));
+          pass.end();
+          device.queue.submit([enc.finish()]);
+        });
+        const logits = await readBuffer(device, h[L]).catch((err: unknown) => {
+          throw lostOr(err);
+        });
+        return new Float32Array(logits);
+      } finally {
+        for (const buf of temp) buf.destroy();
+      }
+    },
+
+    destroy() {
+      if (destroyed) return;
+      destroyed = true;
+      for (const buf of [...owned, indices, losses, hyper, data?.images, data?.labels]) buf?.destroy();
+    },
+  };
+}
+

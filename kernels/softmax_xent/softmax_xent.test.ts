@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRng } from '../../shared/rng.ts';
+import { softmaxCrossEntropy } from '../../shared/mlp.ts';
+import { assertClose, finiteDifference, randomArray, testGpu } from '../test-gpu.ts';
+import { softmaxXent, SOFTMAX_XENT_WG } from './softmax_xent.ts';
+import { softmaxXentRef } from './softmax_xent.ref.ts';
+
+const { cache } = await testGpu();
+
+function labelsFor(rows: number, C: number, rand: () => number): Uint32Array {
+  return Uint32Array.from({ length: rows }, () => Math.floor(rand() * C));
+}
+
+test('softmax cross-entropy loss and dlogits match the CPU reference', async () => {
+  const rand = createRng(5);
+  // Batches below, at and above the workgroup (rows per invocation > 1), odd class counts.
+  for (const [rows, C] of [[1, 1], [1, 3], [7, 5], [SOFTMAX_XENT_WG, 10], [SOFTMAX_XENT_WG * 2 + 3, 7]]) {
+    const logits = randomArray(rows * C, rand, -4, 4);
+    const labels = labelsFor(rows, C, rand);
+    const got = await softmaxXent(cache, logits, labels, { rows, classes: C });
+    const want = softmaxXentRef(logits, labels, C);
+    assertClose([got.loss], [want.loss], { atol: 1e-6, rtol: 1e-6 }, `loss (${rows}, ${C})`);
+    assertClose(got.dlogits, want.dlogits, { atol: 1e-7, rtol: 1e-5 }, `dlogits (${rows}, ${C})`);
+  }
+});
+
+test('the reference agrees with shared/mlp.ts softmaxCrossEntropy', () => {
+  const rand = createRng(6);
+  const logits = randomArray(9 * 4, rand, -3, 3);
+  const labels = labelsFor(9, 4, rand);
+  const shared = softmaxCrossEntropy(logits, labels, 4);
+  const ref = softmaxXentRef(logits, labels, 4);
+  assertClose([ref.loss], [shared.loss], { atol: 1e-12, rtol: 0 }, 'loss');
+  assertClose(ref.dlogits, shared.dlogits, { atol: 1e-7, rtol: 0 }, 'dlogits');
+});
+
+test('dlogits matches finite differences of the loss; large logits stay finite', async () => {
+  const rand = createRng(7);
+  const [rows, C] = [5, 6];
+  const logits = randomArray(rows * C, rand, -2, 2);
+  const labels = labelsFor(rows, C, rand);
+  const { dlogits } = await softmaxXent(cache, logits, labels, { rows, classes: C });
+  const fd = finiteDifference((z) => softmaxXentRef(z, labels, C).loss, logits);
+  assertClose(dlogits, fd, { atol: 1e-6, rtol: 1e-4 }, 'dlogits vs FD');
+
+  // Max subtraction: logits of ±80 would overflow exp() without it.
+  const big = logits.map((v) => v * 40);
+  const got = await softmaxXent(cache, big, labels, { rows, classes: C });
+  assert.ok(Number.isFinite(got.loss) && got.dlogits.every(Number.isFinite), 'non-finite output for large logits');
+  assertClose([got.loss], [softmaxXentRef(big, labels, C).loss], { atol: 1e-4, rtol: 1e-5 }, 'loss at large logits');
+});
