@@ -13,6 +13,7 @@ import { decodeFrame, encodeAggregate, frameLimits, hashFrame, toDense, type Dec
 import { aggregateUpdates, framesRoot } from '../shared/aggregate.ts';
 import { applyOuterStep } from '../shared/outer.ts';
 import { hashParams } from '../shared/model.ts';
+import { assignmentSeed } from '../shared/assignment.ts';
 import { evaluate, type Dataset } from '../shared/mlp.ts';
 import { contributionTypedData, type Eip712Domain } from '../shared/eip712.ts';
 import { contributionFromJson, type ClientMessage, type RoundSummary, type ServerMessage } from '../shared/protocol.ts';
@@ -47,7 +48,6 @@ interface Report {
 interface OpenRound {
   round: number;
   cohorts: Member[][];
-  seed: number;
   startsAt: number;
   exchangeEndsAt: number;
   reportEndsAt: number;
@@ -121,6 +121,7 @@ export class RoundEngine {
 
   maybeStartRound(): void {
     if (this.stopped || this.open || this.committing) return;
+    if (this.run.maxRounds > 0 && this.state.round >= this.run.maxRounds) return;
     const ready = [...this.sessions.values()].filter((s) => s.ready).sort((a, b) => (a.address < b.address ? -1 : 1));
     // One session per account: a second tab of the same key does not double its cohort seat.
     const seats = ready.filter((s, i) => i === 0 || s.address !== ready[i - 1].address);
@@ -134,7 +135,6 @@ export class RoundEngine {
     const open: OpenRound = {
       round,
       cohorts,
-      seed: this.run.seed,
       startsAt,
       exchangeEndsAt: startsAt + trainMs + exchangeMs,
       reportEndsAt: startsAt + trainMs + exchangeMs + reportMs,
@@ -151,7 +151,8 @@ export class RoundEngine {
           round,
           modelHash: this.state.modelHash,
           cohort: { id, members: members.map(({ address, peerId }) => ({ address, peerId })) },
-          seed: this.run.seed,
+          // Each member its own shard order, derived from public values so a validator can redo it.
+          seed: assignmentSeed(this.run.seed, round, m.address),
           steps: this.run.inner.steps,
           startsAt,
           exchangeEndsAt: open.exchangeEndsAt,

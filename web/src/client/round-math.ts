@@ -1,0 +1,107 @@
+// The pure steps of one round on the client: pseudo-gradient with error feedback, the own
+// update frame, the cohort aggregate, and the contribution to sign. No I/O, so each is
+// testable and a validator could rerun it.
+import type { Address, Hex } from 'viem';
+import { aggregateUpdates, framesRoot } from '../../../shared/aggregate.ts';
+import { encodeAggregate, encodeUpdate, hashFrame, type DecodedFrame } from '../../../shared/codec.ts';
+import type { RunSpec } from '../../../shared/config.ts';
+import { toMicro, type Contribution } from '../../../shared/eip712.ts';
+
+/** v = (θ_r − θ_local) + e, in float32, (paramCount). */
+export function pseudoGradient(before: Float32Array, after: Float32Array, residual: Float32Array): Float32Array {
+  if (before.length !== after.length || before.length !== residual.length) {
+    throw new RangeError(`pseudoGradient: lengths ${before.length}, ${after.length}, ${residual.length} differ`);
+  }
+  const v = new Float32Array(before.length);
+  for (let i = 0; i < v.length; i++) v[i] = Math.fround(before[i] - after[i]) + residual[i];
+  return v;
+}
+
+export interface OwnUpdate {
+  bytes: Uint8Array;
+  hash: Hex;
+  /** e' = v − decode(C(v)), kept for the next round. */
+  residual: Float32Array;
+  samples: number;
+}
+
+export function encodeOwnUpdate(run: RunSpec, round: number, v: Float32Array, samples: number): OwnUpdate {
+  const { bytes, residual } = encodeUpdate(v, run.codec, { paramTableHash: run.paramTableHash, run: run.id, round, samples });
+  return { bytes, hash: hashFrame(bytes), residual, samples };
+}
+
+export interface HeldUpdate {
+  address: Address;
+  hash: Hex;
+  frame: DecodedFrame;
+}
+
+export interface CohortAggregate {
+  bytes: Uint8Array;
+  aggregateHash: Hex;
+  framesRoot: Hex;
+  /** Frame hashes inside the aggregate, ascending (the report's frameHashes). */
+  hashes: Hex[];
+  samples: number;
+  /** Lowest address among the members whose frames are held: who uploads. */
+  uploader: Address;
+  /** Only this peer's own frame is held: relay mode. */
+  relay: boolean;
+}
+
+/** The aggregate every member computes identically from the same held frames. */
+export function cohortAggregate(run: RunSpec, round: number, own: HeldUpdate, received: HeldUpdate[]): CohortAggregate {
+  const held = [own, ...received];
+  const { dense, samples } = aggregateUpdates(
+    held.map((h) => ({ hash: h.hash, frame: h.frame })),
+    run.paramCount,
+    run.aggregator,
+  );
+  const bytes = encodeAggregate(dense, run.codec.chunkSize, { paramTableHash: run.paramTableHash, run: run.id, round, samples });
+  const hashes = held.map((h) => h.hash).sort();
+  const uploader = held.map((h) => h.address.toLowerCase() as Address).sort()[0];
+  return { bytes, aggregateHash: hashFrame(bytes), framesRoot: framesRoot(hashes), hashes, samples, uploader, relay: received.length === 0 };
+}
+
+export interface ContributionInput {
+  run: number;
+  round: number;
+  cohort: number;
+  frameHash: Hex;
+  aggregateHash: Hex;
+  framesRoot: Hex;
+  samples: number;
+  steps: number;
+  lossBefore: number;
+  lossAfter: number;
+  computeMs: number;
+  /** Server time, epoch ms. */
+  nowMs: number;
+  /** Random uint64. */
+  nonce: bigint;
+  /** Validity window. Default 3600 s. */
+  ttlSeconds?: number;
+}
+
+export function buildContribution(c: ContributionInput): Contribution {
+  return {
+    run: c.run,
+    round: c.round,
+    cohort: c.cohort,
+    frameHash: c.frameHash,
+    aggregateHash: c.aggregateHash,
+    framesRoot: c.framesRoot,
+    samples: c.samples,
+    steps: c.steps,
+    lossBeforeMicro: toMicro(c.lossBefore),
+    lossAfterMicro: toMicro(c.lossAfter),
+    computeMs: Math.min(0xffffffff, Math.max(0, Math.round(c.computeMs))),
+    nonce: c.nonce,
+    expiry: BigInt(Math.floor(c.nowMs / 1000) + (c.ttlSeconds ?? 3600)),
+  };
+}
+
+/** A uniformly random uint64 from the platform's CSPRNG. */
+export function randomNonce(): bigint {
+  return crypto.getRandomValues(new BigUint64Array(1))[0];
+}

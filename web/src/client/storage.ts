@@ -1,0 +1,204 @@
+// Everything the volunteer page keeps between visits, in IndexedDB (db "idlegrad"):
+//
+//   store     key                 value
+//   keys      'device'            DeviceKeyRecord   the secp256k1 device key
+//   meta      'consent'           ConsentRecord     when the volunteer opted in
+//   meta      'residual'          ResidualRecord    error-feedback residual e (one run at a time)
+//   datasets  dataset name        DatasetRecord     the training set, as served
+//   models    run id              ModelRecord       θ_r and the outer momentum at round r
+//
+// Where IndexedDB is unavailable (a cross-site iframe with third-party storage blocked,
+// private modes), MemoryStorage keeps the same records for this page's lifetime only, and
+// says so: `persistent` is false and `reason` tells the UI why.
+import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type { Address, Hex } from 'viem';
+
+export interface DeviceKeyRecord {
+  privateKey: Hex;
+  address: Address;
+  createdAt: number;
+}
+
+export interface ConsentRecord {
+  granted: true;
+  /** Epoch ms of the opt-in click. */
+  at: number;
+  /** Bumped when what the volunteer agrees to changes; an older record asks again. */
+  version: number;
+}
+
+export interface DatasetRecord {
+  name: string;
+  count: number;
+  features: number;
+  labels: Uint8Array;
+  images: Uint8Array;
+}
+
+export interface ModelRecord {
+  run: number;
+  paramTableHash: Hex;
+  round: number;
+  modelHash: Hex;
+  params: Float32Array;
+  momentum: Float32Array;
+  savedAt: number;
+}
+
+export interface ResidualRecord {
+  run: number;
+  paramTableHash: Hex;
+  residual: Float32Array;
+}
+
+export interface ClientStorage {
+  /** False when records vanish with the page. */
+  readonly persistent: boolean;
+  /** Why storage is not persistent (null when it is). */
+  readonly reason: string | null;
+  getKey(): Promise<DeviceKeyRecord | undefined>;
+  putKey(rec: DeviceKeyRecord): Promise<void>;
+  getConsent(): Promise<ConsentRecord | undefined>;
+  putConsent(rec: ConsentRecord): Promise<void>;
+  getResidual(): Promise<ResidualRecord | undefined>;
+  putResidual(rec: ResidualRecord): Promise<void>;
+  getDataset(name: string): Promise<DatasetRecord | undefined>;
+  putDataset(rec: DatasetRecord): Promise<void>;
+  getModel(run: number): Promise<ModelRecord | undefined>;
+  putModel(rec: ModelRecord): Promise<void>;
+}
+
+interface IdlegradDb extends DBSchema {
+  keys: { key: string; value: DeviceKeyRecord };
+  meta: { key: string; value: ConsentRecord | ResidualRecord };
+  datasets: { key: string; value: DatasetRecord };
+  models: { key: number; value: ModelRecord };
+}
+
+export const DB_NAME = 'idlegrad';
+const DB_VERSION = 1;
+
+class IdbStorage implements ClientStorage {
+  readonly persistent = true;
+  readonly reason = null;
+  constructor(private readonly db: IDBPDatabase<IdlegradDb>) {}
+
+  getKey() {
+    return this.db.get('keys', 'device');
+  }
+  async putKey(rec: DeviceKeyRecord) {
+    await this.db.put('keys', rec, 'device');
+  }
+  async getConsent() {
+    return (await this.db.get('meta', 'consent')) as ConsentRecord | undefined;
+  }
+  async putConsent(rec: ConsentRecord) {
+    await this.db.put('meta', rec, 'consent');
+  }
+  async getResidual() {
+    return (await this.db.get('meta', 'residual')) as ResidualRecord | undefined;
+  }
+  async putResidual(rec: ResidualRecord) {
+    await this.db.put('meta', rec, 'residual');
+  }
+  getDataset(name: string) {
+    return this.db.get('datasets', name);
+  }
+  async putDataset(rec: DatasetRecord) {
+    await this.db.put('datasets', rec, rec.name);
+  }
+  getModel(run: number) {
+    return this.db.get('models', run);
+  }
+  async putModel(rec: ModelRecord) {
+    await this.db.put('models', rec, rec.run);
+  }
+}
+
+/** Same records, gone with the page. */
+export class MemoryStorage implements ClientStorage {
+  readonly persistent = false;
+  private key?: DeviceKeyRecord;
+  private consent?: ConsentRecord;
+  private residual?: ResidualRecord;
+  private readonly datasets = new Map<string, DatasetRecord>();
+  private readonly models = new Map<number, ModelRecord>();
+
+  constructor(readonly reason: string = 'storage is kept in memory for this session') {}
+
+  async getKey() {
+    return this.key;
+  }
+  async putKey(rec: DeviceKeyRecord) {
+    this.key = rec;
+  }
+  async getConsent() {
+    return this.consent;
+  }
+  async putConsent(rec: ConsentRecord) {
+    this.consent = rec;
+  }
+  async getResidual() {
+    return this.residual;
+  }
+  async putResidual(rec: ResidualRecord) {
+    this.residual = rec;
+  }
+  async getDataset(name: string) {
+    return this.datasets.get(name);
+  }
+  async putDataset(rec: DatasetRecord) {
+    // A whole training set in memory is what the worker holds anyway; keep no second copy.
+    void rec;
+  }
+  async getModel(run: number) {
+    return this.models.get(run);
+  }
+  async putModel(rec: ModelRecord) {
+    this.models.set(rec.run, rec);
+  }
+}
+
+/**
+ * Opens IndexedDB and proves it works with a read; falls back to MemoryStorage with the
+ * reason when it does not (the caller shows the reason, it is never silent).
+ */
+export async function openStorage(factory?: IDBFactory): Promise<ClientStorage> {
+  let idb = factory;
+  try {
+    // Reading the global itself throws in some sandboxed or storage-blocked frames.
+    idb ??= globalThis.indexedDB;
+  } catch (e) {
+    return new MemoryStorage(`IndexedDB is blocked here (${e instanceof Error ? e.message : String(e)}), so your device key and credit live only in this tab.`);
+  }
+  if (!idb) return new MemoryStorage('IndexedDB is not available here, so your device key and credit live only in this tab.');
+  try {
+    const db = await withTimeout(
+      openDB<IdlegradDb>(DB_NAME, DB_VERSION, {
+        upgrade(db) {
+          db.createObjectStore('keys');
+          db.createObjectStore('meta');
+          db.createObjectStore('datasets');
+          db.createObjectStore('models');
+        },
+      }),
+      5_000,
+      'IndexedDB did not open within 5 s',
+    );
+    await db.get('meta', 'consent');
+    return new IdbStorage(db);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    return new MemoryStorage(`IndexedDB is blocked here (${why}), so your device key and credit live only in this tab.`);
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const id = setTimeout(() => reject(new Error(message)), ms);
+    p.then(
+      (v) => (clearTimeout(id), resolve(v)),
+      (e) => (clearTimeout(id), reject(e)),
+    );
+  });
+}

@@ -1,0 +1,53 @@
+// window.__idlegrad: a read-only view of the client for Playwright. Getters read the
+// latest snapshot; arrays are copies, so a test cannot change the page's state.
+import type { VolunteerClient } from './volunteer.ts';
+
+export interface IdlegradTestHook {
+  readonly address: string | null;
+  readonly round: number | null;
+  readonly modelHash: string | null;
+  readonly modelRound: number | null;
+  readonly p2pBytes: number;
+  readonly p2pBytesOut: number;
+  /** Own update frames produced (one per trained round) and their total bytes. */
+  readonly framesSent: number;
+  readonly frameBytesSent: number;
+  readonly contributions: Record<string, number>;
+  readonly reportsSent: number;
+  readonly lastAck: { nonce: string; state: string; reason: string | null; round: number | null } | null;
+  readonly claims: string[];
+  readonly errors: string[];
+  readonly state: string;
+  readonly phase: string;
+  readonly gpu: { status: string; vendor: string | null; architecture: string | null };
+}
+
+declare global {
+  interface Window {
+    __idlegrad?: IdlegradTestHook;
+  }
+}
+
+export function installTestHook(client: VolunteerClient, target: Window = window): IdlegradTestHook {
+  const s = () => client.snapshot();
+  const hook: IdlegradTestHook = Object.freeze({
+    get address() { return s().address; },
+    get round() { return s().round; },
+    get modelHash() { return s().model?.hash ?? null; },
+    get modelRound() { return s().model?.round ?? null; },
+    get p2pBytes() { return s().p2p.bytesIn; },
+    get p2pBytesOut() { return s().p2p.bytesOut; },
+    get framesSent() { return s().ownFrames.count; },
+    get frameBytesSent() { return s().ownFrames.bytes; },
+    get contributions() { return { ...(s().account?.contributions ?? {}) }; },
+    get reportsSent() { return s().reportsSent; },
+    get lastAck() { const a = s().lastAck; return a && { ...a }; },
+    get claims() { return [...s().claim.txHashes]; },
+    get errors() { return [...s().errors]; },
+    get state() { return s().state; },
+    get phase() { return s().phase; },
+    get gpu() { const g = s().gpu; return { status: g.status, vendor: g.adapter?.vendor ?? null, architecture: g.adapter?.architecture ?? null }; },
+  });
+  Object.defineProperty(target, '__idlegrad', { value: hook, writable: false, configurable: true, enumerable: false });
+  return hook;
+}

@@ -1,0 +1,127 @@
+// The one module that owns the training worker (web/worker/trainer.worker.ts). The page
+// never touches WebGPU: it sends parameters and sample indices in, gets parameters and
+// measured losses back, with every large buffer transferred rather than copied.
+import * as Comlink from 'comlink';
+import type { AdamWConfig, Dataset } from '../../../shared/mlp.ts';
+import type { AdapterInfo } from '../../../shared/protocol.ts';
+
+export interface TrainArgs {
+  /** θ_r, (paramCount) float32. Transferred: the caller's array is detached. */
+  params: Float32Array;
+  /** steps × batchSize sample indices, step-major. Transferred. */
+  batches: Uint32Array;
+  steps: number;
+  adamw: AdamWConfig;
+}
+
+export interface TrainResult {
+  /** θ_local after `steps` AdamW steps. */
+  params: Float32Array;
+  /** Mean cross-entropy of the first and of the last batch, as measured on the GPU. */
+  lossBefore: number;
+  lossAfter: number;
+  steps: number;
+  samples: number;
+  gpuMs: number;
+}
+
+export interface BenchmarkResult {
+  gflops: number;
+  samplesPerSec: number;
+}
+
+export interface DeviceLoss {
+  reason: string;
+  message: string;
+}
+
+/** What the worker exposes through comlink. The worker declares `satisfies TrainerWorkerApi`. */
+export interface TrainerWorkerApi {
+  /** Acquire the GPU device (once) and describe the adapter. */
+  probe(): Promise<AdapterInfo>;
+  /** Build the MLP trainer for these widths and batch size (acquiring the device if needed). */
+  init(sizes: number[], batchSize: number): Promise<AdapterInfo>;
+  setData(data: Dataset): Promise<void>;
+  train(args: TrainArgs): Promise<TrainResult>;
+  /** A few steps on synthetic data: measured GFLOP/s for `hello`. Needs init(). */
+  benchmark(steps?: number): Promise<BenchmarkResult>;
+  /** Settles when the device is lost. */
+  deviceLost(): Promise<DeviceLoss>;
+}
+
+/** The page's view of a trainer; GpuTrainer is the real one, tests may pass a fake. */
+export interface Trainer {
+  probe(): Promise<AdapterInfo>;
+  init(sizes: number[], batchSize: number): Promise<AdapterInfo>;
+  setData(data: Dataset): Promise<void>;
+  train(args: TrainArgs): Promise<TrainResult>;
+  benchmark(steps?: number): Promise<BenchmarkResult>;
+  /** Called once if the device is lost or the worker dies. */
+  onLost(fn: (loss: DeviceLoss) => void): void;
+  terminate(): void;
+}
+
+export class GpuTrainer implements Trainer {
+  private readonly worker: Worker;
+  private readonly remote: Comlink.Remote<TrainerWorkerApi>;
+  private lostFn: ((loss: DeviceLoss) => void) | null = null;
+  private lost: DeviceLoss | null = null;
+  private watching = false;
+
+  constructor(worker: Worker = new Worker(new URL('../../worker/trainer.worker.ts', import.meta.url), { type: 'module', name: 'idlegrad-trainer' })) {
+    this.worker = worker;
+    this.remote = Comlink.wrap<TrainerWorkerApi>(worker);
+    worker.addEventListener('error', (ev) => this.markLost({ reason: 'worker-error', message: ev.message || 'the training worker failed to load or crashed' }));
+  }
+
+  private markLost(loss: DeviceLoss): void {
+    if (this.lost) return;
+    this.lost = loss;
+    this.lostFn?.(loss);
+  }
+
+  private watch(): void {
+    if (this.watching) return;
+    this.watching = true;
+    this.remote.deviceLost().then(
+      (loss) => this.markLost(loss),
+      () => undefined, // the worker was terminated
+    );
+  }
+
+  async probe(): Promise<AdapterInfo> {
+    const info = await this.remote.probe();
+    this.watch();
+    return info;
+  }
+
+  async init(sizes: number[], batchSize: number): Promise<AdapterInfo> {
+    const info = await this.remote.init(sizes, batchSize);
+    this.watch();
+    return info;
+  }
+
+  setData(data: Dataset): Promise<void> {
+    const buffers = [...new Set([data.images.buffer, data.labels.buffer])] as ArrayBuffer[];
+    return this.remote.setData(Comlink.transfer(data, buffers));
+  }
+
+  train(args: TrainArgs): Promise<TrainResult> {
+    const buffers = [...new Set([args.params.buffer, args.batches.buffer])] as ArrayBuffer[];
+    return this.remote.train(Comlink.transfer(args, buffers));
+  }
+
+  benchmark(steps?: number): Promise<BenchmarkResult> {
+    return this.remote.benchmark(steps);
+  }
+
+  onLost(fn: (loss: DeviceLoss) => void): void {
+    this.lostFn = fn;
+    if (this.lost) fn(this.lost);
+  }
+
+  terminate(): void {
+    this.remote[Comlink.releaseProxy]();
+    this.worker.terminate();
+  }
+}

@@ -1,0 +1,62 @@
+// Reactive view of the volunteer client for the Svelte components. The client owns all
+// behaviour; this class mirrors its snapshot into $state and derives display values.
+import { GpuTrainer } from '../client/trainer.ts';
+import { openStorage, type ClientStorage } from '../client/storage.ts';
+import { installTestHook } from '../client/test-hook.ts';
+import { VolunteerClient, type VolunteerSnapshot } from '../client/volunteer.ts';
+import { formatWei } from '../client/format.ts';
+
+export class VolunteerStore {
+  s: VolunteerSnapshot = $state.raw(undefined as unknown as VolunteerSnapshot);
+
+  constructor(readonly client: VolunteerClient) {
+    this.s = client.snapshot();
+    client.subscribe((snap) => (this.s = snap));
+  }
+
+  get running(): boolean {
+    return this.s.state === 'running' || this.s.state === 'starting' || this.s.state === 'stopping';
+  }
+
+  get canStart(): boolean {
+    return this.s.address !== null && !this.running;
+  }
+
+  get creditTokens(): string {
+    return formatWei(this.s.account?.creditWei ?? '0');
+  }
+
+  /** Wei not yet claimed from the latest posted epoch (cumulative − claimed). */
+  get claimableWei(): bigint {
+    const a = this.s.account;
+    if (!a?.claimable) return 0n;
+    const rest = BigInt(a.claimable.cumulativeWei) - BigInt(a.claimedWei || '0');
+    return rest > 0n ? rest : 0n;
+  }
+
+  get claimableTokens(): string {
+    return formatWei(this.claimableWei);
+  }
+
+  get canClaim(): boolean {
+    return this.claimableWei > 0n && !this.s.claim.busy;
+  }
+
+  consent = () => this.client.consent();
+  start = () => this.client.start();
+  stop = () => this.client.stop();
+  claim = () => this.client.claim();
+}
+
+/** Opens storage, creates the client and the test hook; computes and connects nothing. */
+export async function createVolunteerStore(opts: { partner?: string | null; storage?: ClientStorage } = {}): Promise<VolunteerStore> {
+  const storage = opts.storage ?? (await openStorage());
+  const client = await VolunteerClient.create({
+    origin: location.origin,
+    storage,
+    createTrainer: () => new GpuTrainer(),
+    partner: opts.partner ?? null,
+  });
+  installTestHook(client);
+  return new VolunteerStore(client);
+}

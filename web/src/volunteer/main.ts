@@ -1,0 +1,16 @@
+import { mount } from 'svelte';
+import '../ui/theme.css';
+import App from './App.svelte';
+import { createVolunteerStore } from '../state/volunteer.svelte.ts';
+
+const target = document.getElementById('app')!;
+createVolunteerStore().then(
+  (store) => {
+    target.replaceChildren();
+    mount(App, { target, props: { store } });
+  },
+  (e: unknown) => {
+    target.textContent = `idlegrad could not start: ${e instanceof Error ? e.message : String(e)}`;
+    console.error(e);
+  },
+);
