@@ -145,7 +145,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
 
     // Every page must reach the coordinator's latest model hash by applying published
     // updates (with --url the pages were stopped, so the run settles on a last round).
-    let agreedHash = finalHash;
+    let agreedHash: string = finalHash;
     await until('pages to apply the last update', 60_000, async () => {
       const [hooks, head] = await Promise.all([Promise.all(pages.map(readHook)), (await fetch(new URL('api/run', url))).json() as Promise<{ modelHash: string }>]);
       agreedHash = head.modelHash;
