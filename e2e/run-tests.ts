@@ -25,5 +25,11 @@ const swiftshader = '/usr/lib/chromium/vk_swiftshader_icd.json';
 if (!env.VK_ICD_FILENAMES && existsSync(swiftshader)) env.VK_ICD_FILENAMES = swiftshader;
 
 console.log(`running ${selected.length} test files`);
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--import', './kernels/wgsl-register.mjs', '--test', '--test-concurrency=1', ...selected.sort()], { stdio: 'inherit', env });
+// --test-force-exit: the `peer` PeerServer re-arms two internal timers forever and has no
+// way to stop them, so a test file that ran the coordinator in-process would never exit.
+const r = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--import', './kernels/wgsl-register.mjs', '--test', '--test-concurrency=1', '--test-force-exit', ...selected.sort()],
+  { stdio: 'inherit', env },
+);
 process.exit(r.status ?? 1);

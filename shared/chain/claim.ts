@@ -3,7 +3,7 @@
 // The submitter pays gas; the tokens always go to `account`, the leaf's account.
 
 import { createPublicClient, createWalletClient, defineChain, http, type Address, type Hex } from 'viem';
-import { privateKeyToAccount } from 'viem/accounts';
+import { privateKeyToAccount, type LocalAccount } from 'viem/accounts';
 import { claimAbi } from './abi.ts';
 import { ChainError, decodeRevert, describeRevert } from './errors.ts';
 
@@ -15,7 +15,9 @@ export interface ClaimRewardParams {
   chainId: number;
   distributor: Address;
   /** Key that signs and pays gas: the volunteer's device key, or any third party's. */
-  privateKey: Hex;
+  privateKey?: Hex;
+  /** Or the signing account itself (the page holds its device key as an account). */
+  signer?: LocalAccount;
   /** The leaf's account: who receives the tokens. */
   account: Address;
   /** The leaf's cumulative amount (base units), as served with the proof. */
@@ -39,7 +41,8 @@ export class ClaimError extends ChainError {
 
 /** Submit `claim(account, cumulative, proof)` and wait until it is mined; returns the tx hash. */
 export async function claimReward(params: ClaimRewardParams): Promise<Hex> {
-  const signer = privateKeyToAccount(params.privateKey);
+  if (!params.signer && !params.privateKey) throw new ClaimError('Failed', 'claimReward needs a signer or a privateKey');
+  const signer = params.signer ?? privateKeyToAccount(params.privateKey!);
   const chain = defineChain({
     id: params.chainId,
     name: `chain ${params.chainId}`,
