@@ -1,0 +1,77 @@
+// `npm start` as a newcomer runs it: the volunteer page and dashboard are served, a page
+// opened in Chromium contributes in its first full round, and Ctrl-C (SIGINT to the
+// process group) stops everything it started, anvil included.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { launchChromium } from './chromium.ts';
+
+const processesMentioning = (needle: string) => {
+  try {
+    return execFileSync('pgrep', ['-f', needle], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+};
+
+test('npm start serves the app, a fresh page contributes in its first round, Ctrl-C leaves no process behind', { timeout: 6 * 60_000 }, async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'idlegrad-start-'));
+  const child = spawn('npm', ['start'], {
+    env: { ...process.env, PORT: '0', IDLEGRAD_DATA_DIR: dataDir, IDLEGRAD_RUN: JSON.stringify({ inner: { steps: 20 } }) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group, as a terminal gives it
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`npm start printed no URL within 180 s:\n${out}`)), 180_000);
+      child.stdout.on('data', () => {
+        const m = out.match(/Volunteer page\s+(http:\/\/\S+)/);
+        if (m) (clearTimeout(t), resolve(m[1]));
+      });
+    });
+    assert.match(out, /Dashboard\s+http:\/\/\S+dashboard\.html/);
+    assert.match(out, /Embed snippet\s+<script src="http:\/\/\S+embed\.js"/);
+    for (const path of ['', 'dashboard.html', 'embed.html', 'embed.js']) {
+      const res = await fetch(new URL(path, url));
+      assert.equal(res.status, 200, `GET /${path}`);
+    }
+    assert.ok(processesMentioning(dataDir).some(Boolean), 'anvil runs with the data directory');
+
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(url);
+      await page.getByTestId('consent').click();
+      await page.getByTestId('start').click();
+      // The first round this page is part of must end with its contribution accepted.
+      const first = await page.waitForFunction(
+        () => {
+          const h = (window as unknown as { __idlegrad?: { lastAck: { state: string; round: number | null } | null; contributions: Record<string, number> } }).__idlegrad;
+          return h && (h.contributions.accepted ?? 0) + (h.contributions.claimable ?? 0) + (h.contributions.batched ?? 0) >= 1 ? h.lastAck : null;
+        },
+        null,
+        { timeout: 120_000, polling: 500 },
+      );
+      const ack = (await first.jsonValue()) as { round: number | null };
+      assert.equal(ack.round, 0, 'the contribution is from round 0, the page\'s first full round');
+    } finally {
+      await browser.close();
+    }
+  } finally {
+    if (child.exitCode === null) process.kill(-child.pid!, 'SIGINT');
+    const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000))]);
+    const left = processesMentioning(dataDir);
+    if (code === 'hung') process.kill(-child.pid!, 'SIGKILL');
+    for (const pid of left) process.kill(Number(pid), 'SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+    assert.notEqual(code, 'hung', 'npm start exits on Ctrl-C');
+    assert.deepEqual(left, [], 'no process of this platform outlives Ctrl-C');
+  }
+});
