@@ -6,8 +6,8 @@ import { decodeFrame, hashFrame, kPerChunk } from '../../../shared/codec.ts';
 import { DEFAULT_RUN, runSpecOf, type RunSpec } from '../../../shared/config.ts';
 import { maxUpdateFrameBytes, splitFrame } from '../../../shared/p2p.ts';
 import { CohortExchange, dialsTo, parseHandshake, sendChunks, type ExchangeEvent } from './exchange.ts';
-import { peerUpdateLimits } from './local-model.ts';
-import { encodeOwnUpdate } from './round-math.ts';
+import { peerUpdateLimits } from '../../../shared/round.ts';
+import { encodeOwnUpdate } from '../../../shared/round.ts';
 import { FakeNetwork, ManualScheduler, fakeLink, settle, until } from './testing.ts';
 
 const run: RunSpec = runSpecOf(7, { ...DEFAULT_RUN, sizes: [40, 30, 10], codec: { density: 0.25, bits: 8, chunkSize: 256 } }, { name: 'mnist', trainCount: 100, testCount: 10, features: 40, classes: 10 });

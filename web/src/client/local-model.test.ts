@@ -6,7 +6,8 @@ import { DEFAULT_RUN, runSpecOf } from '../../../shared/config.ts';
 import { hashParams, initParams, mlpSpec } from '../../../shared/model.ts';
 import { applyOuterStep } from '../../../shared/outer.ts';
 import type { Snapshot } from './api.ts';
-import { applyGlobalUpdate, ModelSync, type LocalModel } from './local-model.ts';
+import { ModelSync } from './local-model.ts';
+import { applyGlobalUpdate, type LocalModel } from '../../../shared/round.ts';
 import type { ModelRecord } from './storage.ts';
 
 const run = runSpecOf(3, { ...DEFAULT_RUN, sizes: [12, 6, 4] }, { name: 'mnist', trainCount: 10, testCount: 10, features: 12, classes: 4 });

@@ -1,47 +1,15 @@
 // The page's copy of the global model: θ_r and the outer optimizer's momentum at round r.
 // It moves forward by applying each published global update with the same CPU code as the
-// coordinator (applyOuterStep), and every move is checked against the coordinator's hash.
+// coordinator (shared/round.ts applyGlobalUpdate), and every move is checked against the coordinator's hash.
 // When a check fails, or the gap is too wide, the page downloads a snapshot instead.
 import type { Hex } from 'viem';
-import { decodeFrame, frameLimits, toDense, type FrameLimits } from '../../../shared/codec.ts';
-import { maxSamplesPerReport, type RunSpec } from '../../../shared/config.ts';
+import { applyGlobalUpdate, type LocalModel } from '../../../shared/round.ts';
+import type { RunSpec } from '../../../shared/config.ts';
 import { IdlegradError } from '../../../shared/errors.ts';
 import { hashParams } from '../../../shared/model.ts';
-import { applyOuterStep } from '../../../shared/outer.ts';
 import type { CoordinatorApi } from './api.ts';
 import { describeError } from './errors.ts';
 import type { ClientStorage } from './storage.ts';
-
-export interface LocalModel {
-  run: number;
-  paramTableHash: Hex;
-  round: number;
-  modelHash: Hex;
-  /** θ_round, (paramCount) float32 in the run's parameter table layout. */
-  params: Float32Array;
-  /** Outer Nesterov momentum after round − 1, same layout. */
-  momentum: Float32Array;
-}
-
-/** What a peer's update frame may be for this run and round. */
-export function peerUpdateLimits(run: RunSpec, round: number): FrameLimits {
-  return frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec: run.codec, maxSamples: maxSamplesPerReport(run), round });
-}
-
-/** What a cohort aggregate or global update may be: sample weight is a sum over peers. */
-export function aggregateLimits(run: RunSpec, round: number): FrameLimits {
-  return frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec: run.codec, maxSamples: 0xffffffff, round });
-}
-
-/** θ_{r+1} from θ_r and the round-r global update frame. Pure: the input model is not touched. */
-export function applyGlobalUpdate(model: LocalModel, frameBytes: Uint8Array, run: RunSpec): LocalModel {
-  const frame = decodeFrame(frameBytes, aggregateLimits(run, model.round));
-  if (frame.header.kind !== 2) throw new IdlegradError('BAD_FRAME', `the round ${model.round} global update is not an aggregate frame`);
-  const params = model.params.slice();
-  const momentum = model.momentum.slice();
-  applyOuterStep(params, momentum, toDense(frame), run.outer);
-  return { ...model, round: model.round + 1, modelHash: hashParams(params), params, momentum };
-}
 
 type Log = (level: 'info' | 'warn' | 'error', text: string) => void;
 

@@ -26,9 +26,9 @@ import { CoordinatorSocket, socketUrl } from './connection.ts';
 import { loadDeviceKey, loadOrCreateDeviceKey, type DeviceKey } from './device-key.ts';
 import { describeError } from './errors.ts';
 import { CohortExchange, type ExchangeResult, type PeerTimeouts } from './exchange.ts';
-import { ModelSync, peerUpdateLimits } from './local-model.ts';
+import { ModelSync } from './local-model.ts';
 import { IncomingRouter, createPeer, dialPeer, randomPeerId, whenPeerOpen } from './peer-net.ts';
-import { buildContribution, cohortAggregate, encodeOwnUpdate, pseudoGradient, randomNonce } from './round-math.ts';
+import { buildContribution, cohortAggregate, encodeOwnUpdate, peerUpdateLimits, pseudoGradient, randomNonce } from '../../../shared/round.ts';
 import type { ClientStorage } from './storage.ts';
 import type { Trainer } from './trainer.ts';
 

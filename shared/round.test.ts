@@ -2,12 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { privateKeyToAccount } from 'viem/accounts';
 import { verifyTypedData, type Address, type Hex } from 'viem';
-import { decodeFrame, toDense } from '../../../shared/codec.ts';
-import { DEFAULT_RUN, runSpecOf } from '../../../shared/config.ts';
-import { contributionTypedData, eip712Domain } from '../../../shared/eip712.ts';
-import { framesRoot } from '../../../shared/aggregate.ts';
-import { peerUpdateLimits, aggregateLimits } from './local-model.ts';
-import { buildContribution, cohortAggregate, encodeOwnUpdate, pseudoGradient, randomNonce } from './round-math.ts';
+import { decodeFrame, toDense } from './codec.ts';
+import { DEFAULT_RUN, runSpecOf } from './config.ts';
+import { contributionTypedData, eip712Domain } from './eip712.ts';
+import { framesRoot } from './aggregate.ts';
+import { aggregateLimits, buildContribution, cohortAggregate, encodeOwnUpdate, peerUpdateLimits, pseudoGradient, randomNonce } from './round.ts';
 
 const run = runSpecOf(5, { ...DEFAULT_RUN, sizes: [20, 10, 4], codec: { density: 0.1, bits: 8, chunkSize: 64 } }, { name: 'mnist', trainCount: 10, testCount: 10, features: 20, classes: 4 });
 

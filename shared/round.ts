@@ -1,11 +1,14 @@
-// The pure steps of one round on the client: pseudo-gradient with error feedback, the own
+// The pure steps of one round on a volunteer (browser or virtual): pseudo-gradient with error feedback, the own
 // update frame, the cohort aggregate, and the contribution to sign. No I/O, so each is
 // testable and a validator could rerun it.
 import type { Address, Hex } from 'viem';
-import { aggregateUpdates, framesRoot } from '../../../shared/aggregate.ts';
-import { encodeAggregate, encodeUpdate, hashFrame, type DecodedFrame } from '../../../shared/codec.ts';
-import type { RunSpec } from '../../../shared/config.ts';
-import { toMicro, type Contribution } from '../../../shared/eip712.ts';
+import { aggregateUpdates, framesRoot } from './aggregate.ts';
+import { decodeFrame, encodeAggregate, encodeUpdate, frameLimits, hashFrame, toDense, type DecodedFrame, type FrameLimits } from './codec.ts';
+import { maxSamplesPerReport, type RunSpec } from './config.ts';
+import { IdlegradError } from './errors.ts';
+import { hashParams } from './model.ts';
+import { applyOuterStep } from './outer.ts';
+import { toMicro, type Contribution } from './eip712.ts';
 
 /** v = (θ_r − θ_local) + e, in float32, (paramCount). */
 export function pseudoGradient(before: Float32Array, after: Float32Array, residual: Float32Array): Float32Array {
@@ -104,4 +107,37 @@ export function buildContribution(c: ContributionInput): Contribution {
 /** A uniformly random uint64 from the platform's CSPRNG. */
 export function randomNonce(): bigint {
   return crypto.getRandomValues(new BigUint64Array(1))[0];
+}
+
+// ---- the global model a volunteer holds --------------------------------------------
+
+export interface LocalModel {
+  run: number;
+  paramTableHash: Hex;
+  round: number;
+  modelHash: Hex;
+  /** θ_round, (paramCount) float32 in the run's parameter table layout. */
+  params: Float32Array;
+  /** Outer Nesterov momentum after round − 1, same layout. */
+  momentum: Float32Array;
+}
+
+/** What a peer's update frame may be for this run and round. */
+export function peerUpdateLimits(run: RunSpec, round: number): FrameLimits {
+  return frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec: run.codec, maxSamples: maxSamplesPerReport(run), round });
+}
+
+/** What a cohort aggregate or global update may be: sample weight is a sum over peers. */
+export function aggregateLimits(run: RunSpec, round: number): FrameLimits {
+  return frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec: run.codec, maxSamples: 0xffffffff, round });
+}
+
+/** θ_{r+1} from θ_r and the round-r global update frame. Pure: the input model is not touched. */
+export function applyGlobalUpdate(model: LocalModel, frameBytes: Uint8Array, run: RunSpec): LocalModel {
+  const frame = decodeFrame(frameBytes, aggregateLimits(run, model.round));
+  if (frame.header.kind !== 2) throw new IdlegradError('BAD_FRAME', `the round ${model.round} global update is not an aggregate frame`);
+  const params = model.params.slice();
+  const momentum = model.momentum.slice();
+  applyOuterStep(params, momentum, toDense(frame), run.outer);
+  return { ...model, round: model.round + 1, modelHash: hashParams(params), params, momentum };
 }
