@@ -59,6 +59,12 @@ interface OpenRound {
 export interface EngineEvents {
   committed(summary: RoundSummary): void;
   accountsChanged(accounts: Address[]): void;
+  /**
+   * Spot-check sampling for the round's accepted contributions (coordinator/validator.ts),
+   * awaited after the ledger commit and before the round is published, so a sampled
+   * contribution is marked before any epoch can batch it. θ_r is the model they trained from.
+   */
+  verify?(round: number, thetaR: Float32Array, acceptedIds: number[]): Promise<unknown>;
 }
 
 export class RoundEngine {
@@ -73,7 +79,7 @@ export class RoundEngine {
     private state: ModelState,
     private readonly ledger: Ledger,
     private readonly heldOut: Dataset,
-    private readonly domain: Eip712Domain,
+    readonly domain: Eip712Domain,
     private readonly events: EngineEvents,
     private readonly now: () => number = Date.now,
   ) {
@@ -98,6 +104,13 @@ export class RoundEngine {
 
   addSession(s: Session): void {
     this.sessions.set(s.id, s);
+  }
+  /** Send to the ready-or-not session of `address` (the newest one). False when it is not connected. */
+  sendTo(address: Address, msg: ServerMessage): boolean {
+    const s = [...this.sessions.values()].reverse().find((x) => x.address === address);
+    if (!s) return false;
+    s.send(msg);
+    return true;
   }
   removeSession(id: number): void {
     this.sessions.delete(id);
@@ -193,7 +206,8 @@ export class RoundEngine {
     if (framesRoot(msg.frameHashes) !== c.framesRoot) throw new IdlegradError('BAD_MESSAGE', 'report.frameHashes does not hash to the signed framesRoot');
     if (open.reports.has(signer)) throw new IdlegradError('DUPLICATE', `${signer} already reported for round ${c.round}`);
     if (await this.ledger.nonceUsed(signer, c.nonce)) throw new IdlegradError('REPLAYED_NONCE', `nonce ${c.nonce} was already used by ${signer}`);
-    const id = await this.ledger.insertPending(this.run.id, signer, c, msg.signature);
+    const beneficiary = (await this.ledger.activeWallet(signer, Math.floor(this.now() / 1000))) ?? signer;
+    const id = await this.ledger.insertPending(this.run.id, signer, c, msg.signature, { beneficiary, residualHash: msg.residualHash });
     if (this.open !== open) {
       // The round committed while we were writing: the row can never be accepted.
       await this.ledger.reject(id, 'STALE_ROUND: the round committed before the report was recorded');
@@ -301,8 +315,12 @@ export class RoundEngine {
         updateBytes: update?.byteLength ?? 0,
       };
       await this.ledger.commitRound({ runId: this.run.id, summary, state: next, update, accepted, rejected });
+      const thetaR = this.state.params;
       this.state = next;
       this.open = null;
+      if (this.events.verify && accepted.length) {
+        await this.events.verify(open.round, thetaR, accepted.map((a) => a.id)).catch((e) => console.error(`[validator] sampling round ${open.round}: ${(e as Error).message}`));
+      }
       const msg: ServerMessage = { type: 'committed', run: this.run.id, round: open.round, modelHash: next.modelHash, updateBytes: summary.updateBytes, accepted: accepted.length, serverTime: this.now() };
       for (const s of this.sessions.values()) s.send(msg);
       this.events.committed(summary);

@@ -15,6 +15,7 @@ import { connectChain, type ChainAddresses, type Chain } from './chain/chain.ts'
 import { RoundEngine } from './engine.ts';
 import { Rewards } from './rewards.ts';
 import { createApiServer } from './server.ts';
+import { EvidenceDesk, Validator, verificationOf } from './validator.ts';
 import type { PlatformConfig } from './config.ts';
 
 export const DEFAULT_RUN_ID = 1;
@@ -27,6 +28,7 @@ export interface Platform {
   ledger: Ledger;
   chain: Chain;
   run: RunSpec;
+  validator: Validator;
   stop(): Promise<void>;
 }
 
@@ -95,6 +97,17 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
         void api?.broadcastDashboard();
       },
     );
+    const desk = new EvidenceDesk(run.paramCount, verificationOf(run).evidenceTimeoutMs);
+    let engineRef: RoundEngine | null = null;
+    const validator = new Validator({
+      run, ledger, train, heldOut: test,
+      evidence: desk.source((c, deadline) =>
+        engineRef?.sendTo(c.account, { type: 'verify', run: run.id, round: c.round, frameHash: c.frameHash, deadline, serverTime: Date.now() }) ?? false),
+      onChecked: (c, r) => {
+        log(`validator: contribution ${c.id} (${c.account.slice(0, 10)}…, round ${c.round}) ${r.passed ? 'verified' : `rejected: ${r.reason}`}`);
+        void api?.pushAccounts([c.account]);
+      },
+    });
     const engine = new RoundEngine(run, state, ledger, test, eip712Domain(chain.chainId, chain.distributor), {
       committed: (s) => {
         log(`round ${s.round} committed: ${s.contributions} contributions, held-out accuracy ${(s.heldOutAccuracy * 100).toFixed(1)}%, h=${s.modelHash.slice(0, 10)}…`);
@@ -106,9 +119,13 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
         });
       },
       accountsChanged: (accounts) => void api?.pushAccounts(accounts),
+      verify: (round, thetaR, ids) => validator.afterCommit(round, thetaR, ids),
     });
+    engineRef = engine;
+    const resumed = await validator.resume();
+    if (resumed) log(`validator: ${resumed} spot checks resumed after a restart`);
     stops.push(async () => engine.stop());
-    api = createApiServer({ engine, ledger, rewards, train, webDir: resolve(cfg.webDir), chainRpcUrl: rpcUrl, chain: browserChain });
+    api = createApiServer({ engine, ledger, rewards, train, evidence: desk, webDir: resolve(cfg.webDir), chainRpcUrl: rpcUrl, chain: browserChain });
     const port = await api.listen(cfg.port, cfg.host);
     stops.push(() => api!.close());
     const host = cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host;
@@ -121,6 +138,7 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
       ledger,
       chain,
       run,
+      validator,
       stop: stopAll,
     };
   } catch (e) {

@@ -41,12 +41,12 @@ export class Rewards {
   }
 
   async postEpoch(round: number, modelHash: Hex): Promise<number | null> {
-    const credit = await this.ledger.cumulativeCredit();
+    const { credit, ids } = await this.ledger.epochCredit();
     if (credit.length === 0) return null;
     const tree = buildRewardTree(credit.map((c) => ({ account: c.account, cumulative: c.cumulative })));
     const epoch = (await this.ledger.lastEpoch()) + 1;
     const totalWei = credit.reduce((s, c) => s + c.cumulative, 0n);
-    await this.ledger.openEpoch({ epoch, runId: this.run.id, round, root: tree.root, modelHash, totalWei, accounts: credit.length, tree: tree.dump() });
+    await this.ledger.openEpoch({ epoch, runId: this.run.id, round, root: tree.root, modelHash, totalWei, accounts: credit.length, tree: tree.dump(), ids });
     const { txHash } = await this.chain.postEpoch(epoch, tree.root, modelHash);
     await this.ledger.epochPosted(epoch, txHash);
     this.onEpoch(epoch);

@@ -7,12 +7,14 @@ import { ExpressPeerServer } from 'peer';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { isAddress, verifyMessage, type Address, type Hex } from 'viem';
 import { IdlegradError, isIdlegradError } from '../shared/errors.ts';
-import { helloMessage, parseClientMessage, PROTOCOL_VERSION, type ChainInfo, type DashboardState, type ServerMessage } from '../shared/protocol.ts';
+import { delegationFromJson, helloMessage, parseClientMessage, PROTOCOL_VERSION, type ChainInfo, type DashboardState, type ServerMessage } from '../shared/protocol.ts';
 import type { Dataset } from '../shared/mlp.ts';
 import { encodeDataset } from './data/mnist.ts';
 import type { RoundEngine, Session } from './engine.ts';
 import type { Ledger } from './db/ledger.ts';
 import type { Rewards } from './rewards.ts';
+import { bindWallet } from './identity.ts';
+import type { EvidenceDesk } from './validator.ts';
 
 export interface ServerDeps {
   engine: RoundEngine;
@@ -23,6 +25,8 @@ export interface ServerDeps {
   chainRpcUrl: string;
   /** Chain info as the browser sees it (rpcUrl is the /rpc proxy). */
   chain: ChainInfo;
+  /** Spot-check evidence uploads (coordinator/validator.ts). */
+  evidence?: EvidenceDesk;
 }
 
 /** JSON-RPC methods the browser may use through /rpc: reads, gas estimates, signed transactions. */
@@ -118,6 +122,17 @@ export function createApiServer(deps: ServerDeps): ApiServer {
       res.json({ aggregateHash: engine.handleAggregate(intParam(req.params.round, 'round'), body) });
     }),
   );
+  app.post(
+    '/api/runs/:id/rounds/:round/evidence/:address',
+    express.raw({ type: () => true, limit: MAX_AGGREGATE_BYTES + 8 * engine.run.paramCount }),
+    route((req, res) => {
+      if (intParam(req.params.id, 'run id') !== engine.run.id) throw new IdlegradError('WRONG_RUN', `no run ${req.params.id} on this coordinator`);
+      if (!deps.evidence) throw new IdlegradError('NOT_FOUND', 'this coordinator runs no validator');
+      if (!Buffer.isBuffer(req.body)) throw new IdlegradError('BAD_FRAME', 'evidence body must be frame ‖ residual before ‖ residual after (application/octet-stream)');
+      deps.evidence.submit(intParam(req.params.round, 'round'), addressParam(req.params.address, 'address'), new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.byteLength));
+      res.json({ ok: true });
+    }),
+  );
   app.get('/api/accounts/:address', route(async (req, res) => void res.json(await rewards.summary(addressParam(req.params.address, 'address')))));
   app.post('/api/faucet', json, route(async (req, res) => void res.json({ txHash: await rewards.faucet(addressParam(req.body?.address, 'address')) })));
   app.post('/api/accounts/:address/claimed', json, route(async (req, res) => {
@@ -152,6 +167,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
       rounds: await ledger.rounds(engine.run.id),
       epochs: await ledger.epochs(),
       chain: deps.chain,
+      verification: await ledger.verificationStates(engine.run.id),
     };
   }
 
@@ -176,11 +192,14 @@ export function createApiServer(deps: ServerDeps): ApiServer {
     };
     send({ type: 'challenge', challenge, serverTime: Date.now() });
     let chain = Promise.resolve();
+    let refusedNonce: string | undefined;
     ws.on('message', (data, isBinary) => {
       // Handle one message at a time per socket, in arrival order.
       chain = chain.then(() => handle(data.toString(), isBinary)).catch((e) => {
         if (!isIdlegradError(e)) console.error('[ws]', e);
-        send({ type: 'error', code: isIdlegradError(e) ? e.code : 'INTERNAL', message: isIdlegradError(e) ? e.shortMessage : 'internal error' });
+        // ref: the report's nonce, so the client's outbox knows which report was refused.
+        send({ type: 'error', code: isIdlegradError(e) ? e.code : 'INTERNAL', message: isIdlegradError(e) ? e.shortMessage : 'internal error', ...(refusedNonce ? { ref: refusedNonce } : {}) });
+        refusedNonce = undefined;
       });
     });
     ws.on('close', () => {
@@ -216,9 +235,17 @@ export function createApiServer(deps: ServerDeps): ApiServer {
           engine.setReady(id, msg.type === 'start');
           return;
         case 'report': {
+          refusedNonce = msg.contribution.nonce;
           if (!entry.session) throw new IdlegradError('BAD_MESSAGE', 'report before hello');
           await engine.handleReport(entry.session, msg);
           send({ type: 'ack', nonce: msg.contribution.nonce, state: 'pending', reason: null });
+          refusedNonce = undefined;
+          return;
+        }
+        case 'bind': {
+          if (!entry.session) throw new IdlegradError('BAD_MESSAGE', 'bind before hello');
+          await bindWallet(ledger, engine.domain, entry.session.address, delegationFromJson(msg.delegation), msg.signature, Math.floor(Date.now() / 1000));
+          send({ type: 'account', summary: await rewards.summary(entry.session.address) });
           return;
         }
         case 'subscribe':

@@ -6,12 +6,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generatePrivateKey } from 'viem/accounts';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { hexToBytes, type Hex } from 'viem';
 import { configFromEnv } from '../coordinator/config.ts';
 import { startPlatform, type Platform } from '../coordinator/platform.ts';
 import { eip712Domain } from '../shared/eip712.ts';
 import { encodeAggregate } from '../shared/codec.ts';
+import { hashParams } from '../shared/model.ts';
 import { decodeDataset, VirtualVolunteer, type RoundMsg } from './virtual-volunteer.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'idlegrad-protocol-'));
@@ -56,8 +57,19 @@ test('three volunteers commit a round, reproduce the model hash, and bad input i
   for (let i = 0; i < 3; i++) assert.equal(await volunteers[i].applyCommitted(r0.committed[i]), true, `volunteer ${i} reaches the coordinator's model hash`);
   assert.equal(platform.engine.modelHash, r0.committed[0].modelHash);
   assert.notEqual(r0.committed[0].modelHash, r0.rounds[0].modelHash, 'the model changed');
+  // New identities are spot-checked (verification.newIdentityRate = 1): the validator asks
+  // each volunteer for its evidence, re-executes its steps and marks the rows verified.
+  await platform.validator.idle();
   const states = await platform.ledger.contributionStates(platform.run.id);
-  assert.equal((states.accepted ?? 0) + (states.batched ?? 0) + (states.claimable ?? 0), 3);
+  assert.equal(states.verified, 3, JSON.stringify(states));
+  for (const v of volunteers) {
+    for (let i = 0; i < 100 && v.evidenceReplies.length === 0; i++) await new Promise((r) => setTimeout(r, 20)); // the HTTP reply trails the check
+    assert.deepEqual(v.evidenceReplies.map(([status]) => status), [200], 'one evidence upload each, accepted');
+  }
+  const checked = (await platform.ledger.sql.query<{ verification: string; detail: { relDelta: number } }>(`select verification, verify_detail as detail from contributions`)).rows;
+  for (const r of checked) assert.ok(r.verification === 'passed' && r.detail.relDelta < 1e-6, JSON.stringify(r));
+  const dash = (await (await fetch(new URL('api/dashboard', base))).json()) as { verification: Record<string, number> };
+  assert.deepEqual(dash.verification, { passed: 3 });
 
   // Round 1 is open: every bad report below must be refused with its reason, writing nothing.
   const [a, b] = volunteers;
@@ -81,6 +93,9 @@ test('three volunteers commit a round, reproduce the model hash, and bad input i
   await expectRefusal(await a.report(a.contribution(r1[0], u, agg, { nonce: BigInt(usedNonce) }), agg.frameHashes), 'REPLAYED_NONCE');
   // A stale round.
   await expectRefusal(await a.report(a.contribution(r1[0], u, agg, { round: 0 }), agg.frameHashes), 'STALE_ROUND');
+  // Another run (cross-run), and an expired report.
+  await expectRefusal(await a.report(a.contribution(r1[0], u, agg, { run: 99 }), agg.frameHashes), 'WRONG_RUN');
+  await expectRefusal(await a.report(a.contribution(r1[0], u, agg, { expiry: BigInt(Math.floor(Date.now() / 1000) - 5) }), agg.frameHashes), 'EXPIRED');
   // More samples than the run allows.
   await expectRefusal(await a.report(a.contribution(r1[0], u, agg, { samples: 10_000_000 }), agg.frameHashes), 'LIMIT_EXCEEDED');
   // Garbage on the socket.
@@ -102,6 +117,30 @@ test('three volunteers commit a round, reproduce the model hash, and bad input i
   assert.equal(body.error.code, 'LIMIT_EXCEEDED', body.error.message);
   assert.equal(await count(platform), before);
 
+  // Wallet binding (EIP-712 Delegation): every forgery refused by name, nothing written.
+  const c3 = volunteers[2];
+  const wallet = privateKeyToAccount(generatePrivateKey());
+  const delegations = async () => Number((await platform!.ledger.sql.query<{ n: number }>('select count(*)::int as n from delegations')).rows[0].n);
+  const expectBindRefusal = async (reply: unknown, code: string) => {
+    await expectRefusal(reply, code);
+    assert.equal(await delegations(), 0, `no delegation stored after ${code}`);
+  };
+  const now = Math.floor(Date.now() / 1000);
+  await expectBindRefusal(await c3.bind(await c3.delegation(wallet, {}, { signer: privateKeyToAccount(generatePrivateKey()) })), 'BAD_SIGNATURE'); // forged
+  await expectBindRefusal(await c3.bind(await c3.delegation(wallet, {}, { domain: eip712Domain(1, c3.chain.distributor) })), 'BAD_SIGNATURE'); // another chain
+  await expectBindRefusal(await c3.bind(await c3.delegation(wallet, {}, { domain: eip712Domain(c3.chain.chainId, c3.chain.token) })), 'BAD_SIGNATURE'); // another contract
+  await expectBindRefusal(await c3.bind(await c3.delegation(wallet, { expiry: BigInt(now - 1) })), 'EXPIRED');
+  await expectBindRefusal(await c3.bind(await c3.delegation(wallet, { device: a.address })), 'BAD_MESSAGE'); // someone else's device
+  const bound = await c3.bind(await c3.delegation(wallet, { nonce: 5n }));
+  assert.equal(bound.type, 'account', JSON.stringify(bound));
+  assert.equal((bound as { summary: { wallet: string } }).summary.wallet, wallet.address.toLowerCase());
+  assert.equal(await delegations(), 1);
+  const replay = await c3.delegation(wallet, { nonce: 5n });
+  const again = await c3.bind(replay);
+  assert.equal((again as { code?: string }).code, 'REPLAYED_NONCE', JSON.stringify(again)); // the same delegation again
+  assert.equal(((await c3.bind(await c3.delegation(wallet, { nonce: 4n }))) as { code?: string }).code, 'REPLAYED_NONCE'); // an older one
+  assert.equal(await delegations(), 1);
+
   // The honest reports of round 1 still go through.
   const updates = [u, ...(await Promise.all([volunteers[1].train(r1[1], data), volunteers[2].train(r1[2], data)]))];
   const agg1 = a.aggregate(r1[0].round, updates.map((x) => x.frame));
@@ -112,6 +151,18 @@ test('three volunteers commit a round, reproduce the model hash, and bad input i
   }
   const c = await Promise.all(volunteers.map((v) => v.next('committed')));
   for (let i = 0; i < 3; i++) assert.equal(await volunteers[i].applyCommitted(c[i]), true);
+  await platform.validator.idle();
+  // The bound device's credit accrues to the wallet: round 1's, and round 0's too, which was
+  // still waiting for its spot check (so in no epoch) when the wallet was bound. Credit already
+  // in a posted cumulative root would stay with the device's leaf (see Ledger.insertDelegation).
+  const byRound = (await platform.ledger.sql.query<{ round: number; beneficiary: string; epoch: number | null }>('select round, beneficiary, epoch from contributions where account = $1 order by round', [c3.address])).rows;
+  assert.deepEqual(byRound.map((r) => [r.round, r.beneficiary]), [[0, wallet.address.toLowerCase()], [1, wallet.address.toLowerCase()]]);
+  const credit = await platform.ledger.cumulativeCredit();
+  assert.ok(credit.some((x) => x.account === wallet.address.toLowerCase()), 'the wallet has a leaf in the next epoch');
+  assert.ok(!credit.some((x) => x.account === c3.address), 'the bound device has none');
+  const walletView = (await (await fetch(new URL(`api/accounts/${wallet.address}`, platform.url))).json()) as { creditWei: string; recent: { beneficiary: string; verification: string | null }[] };
+  assert.ok(BigInt(walletView.creditWei) > 0n, JSON.stringify(walletView));
+  assert.equal(walletView.recent[0].beneficiary, wallet.address.toLowerCase());
 
   // The ledger survives a coordinator restart.
   const hash = platform.engine.modelHash;
@@ -123,4 +174,6 @@ test('three volunteers commit a round, reproduce the model hash, and bad input i
   assert.equal(platform.engine.round, 2);
   assert.equal(await count(platform), rows);
   assert.equal((await platform.ledger.rounds(platform.run.id)).length, 2);
+  // After a restart the validator rebuilds θ_r from the published updates (to resume checks).
+  assert.equal(hashParams(await platform.validator.modelAt(2)), hash);
 });

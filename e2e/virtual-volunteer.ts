@@ -3,6 +3,7 @@
 import WebSocket from 'ws';
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import type { Hex } from 'viem';
+import { encodeEvidence, residualCommitment } from '../coordinator/validator.ts';
 import { modelOf, type RunSpec } from '../shared/config.ts';
 import { encodeUpdate, encodeAggregate, decodeFrame, frameLimits, hashFrame, toDense } from '../shared/codec.ts';
 import { aggregateUpdates, framesRoot } from '../shared/aggregate.ts';
@@ -10,8 +11,8 @@ import { applyOuterStep } from '../shared/outer.ts';
 import { hashParams } from '../shared/model.ts';
 import { trainLocalCpu, type Dataset } from '../shared/mlp.ts';
 import { assignmentIndices } from '../shared/assignment.ts';
-import { contributionTypedData, eip712Domain, toMicro, type Contribution } from '../shared/eip712.ts';
-import { contributionToJson, helloMessage, parseServerMessage, PROTOCOL_VERSION, type ChainInfo, type ServerMessage } from '../shared/protocol.ts';
+import { contributionTypedData, delegationTypedData, eip712Domain, toMicro, type Contribution, type Delegation } from '../shared/eip712.ts';
+import { contributionToJson, delegationToJson, helloMessage, parseServerMessage, PROTOCOL_VERSION, type ChainInfo, type ServerMessage } from '../shared/protocol.ts';
 
 export type RoundMsg = Extract<ServerMessage, { type: 'round' }>;
 export type CommittedMsg = Extract<ServerMessage, { type: 'committed' }>;
@@ -41,6 +42,8 @@ export interface LocalUpdate {
   lossBefore: number;
   lossAfter: number;
   computeMs: number;
+  /** keccak256(e_before ‖ e_after) of the error-feedback residuals (committed in the report). */
+  residualHash: Hex;
 }
 
 export class VirtualVolunteer {
@@ -55,6 +58,12 @@ export class VirtualVolunteer {
   modelHash!: Hex;
   residual!: Float32Array;
   readonly inbox: ServerMessage[] = [];
+  /** Spot-check evidence by frame hash: the frame and the residual it was built with. */
+  readonly evidence = new Map<Hex, { round: number; frame: Uint8Array; before: Float32Array; after: Float32Array }>();
+  /** Answer the validator's `verify` requests (a test may turn this off to withhold evidence). */
+  answerVerify = true;
+  /** Evidence uploads the coordinator answered, in order: [status, body]. */
+  readonly evidenceReplies: [number, string][] = [];
   private waiters: { pred: (m: ServerMessage) => boolean; resolve: (m: ServerMessage) => void }[] = [];
 
   constructor(readonly baseUrl: string, key: Hex = generatePrivateKey()) {
@@ -69,6 +78,7 @@ export class VirtualVolunteer {
     this.ws = new WebSocket(this.baseUrl.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws');
     this.ws.on('message', (d) => {
       const m = parseServerMessage(JSON.parse(d.toString()));
+      if (m.type === 'verify' && this.answerVerify) void this.uploadEvidence(m.round, m.frameHash);
       const w = this.waiters.find((x) => x.pred(m));
       if (w) {
         this.waiters.splice(this.waiters.indexOf(w), 1);
@@ -127,8 +137,11 @@ export class VirtualVolunteer {
     for (let i = 0; i < v.length; i++) v[i] = this.params[i] - res.params[i] + this.residual[i];
     const samples = r.steps * B;
     const { bytes, residual } = encodeUpdate(v, this.run.codec, { paramTableHash: this.run.paramTableHash, run: this.run.id, round: r.round, samples });
+    const before = this.residual;
     this.residual = residual;
-    return { frame: bytes, frameHash: hashFrame(bytes), samples, steps: r.steps, lossBefore: res.lossBefore, lossAfter: res.lossAfter, computeMs: Math.round(performance.now() - t0) };
+    const frameHash = hashFrame(bytes);
+    this.evidence.set(frameHash, { round: r.round, frame: bytes, before, after: residual });
+    return { frame: bytes, frameHash, samples, steps: r.steps, lossBefore: res.lossBefore, lossAfter: res.lossAfter, computeMs: Math.round(performance.now() - t0), residualHash: residualCommitment(before, residual) };
   }
 
   /** The cohort aggregate over the frames this member holds, exactly as the browser computes it. */
@@ -159,10 +172,39 @@ export class VirtualVolunteer {
   }
 
   async report(c: Contribution, frameHashes: Hex[], signature?: Hex): Promise<ServerMessage> {
-    this.send({ type: 'report', contribution: contributionToJson(c), signature: signature ?? (await this.sign(c)), frameHashes });
+    const ev = this.evidence.get(c.frameHash);
+    const residualHash = ev ? residualCommitment(ev.before, ev.after) : undefined;
+    this.send({ type: 'report', contribution: contributionToJson(c), signature: signature ?? (await this.sign(c)), frameHashes, residualHash });
     const nonce = c.nonce.toString();
     // The reply to this report: its ack, or the error that refused it (errors come in order).
     return this.next('ack', 30_000, (m) => m.nonce === nonce, 'error');
+  }
+
+  /** Upload the evidence for a sampled contribution: own frame bytes, then the residual. */
+  async uploadEvidence(round: number, frameHash: Hex): Promise<void> {
+    const ev = this.evidence.get(frameHash);
+    if (!ev) return;
+    const body = encodeEvidence({ frame: ev.frame, residualBefore: ev.before, residualAfter: ev.after });
+    const res = await fetch(new URL(`api/runs/${this.run.id}/rounds/${round}/evidence/${this.address}`, this.baseUrl), {
+      method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: body as unknown as BodyInit,
+    });
+    this.evidenceReplies.push([res.status, await res.text()]);
+  }
+
+  /** A Delegation for this device, signed by `wallet` (or by `signer` to forge one). */
+  async delegation(wallet: PrivateKeyAccount, overrides: Partial<Delegation> = {}, opts: { signer?: PrivateKeyAccount; domain?: ReturnType<typeof eip712Domain> } = {}) {
+    const d: Delegation = { wallet: wallet.address.toLowerCase() as Hex, device: this.address, nonce: 1n, expiry: BigInt(Math.floor(Date.now() / 1000) + 3600), ...overrides };
+    const signature = await (opts.signer ?? wallet).signTypedData(delegationTypedData(opts.domain ?? eip712Domain(this.chain.chainId, this.chain.distributor), d));
+    return { delegation: d, signature };
+  }
+
+  /** Send a `bind`; the reply is the updated account summary or the error that refused it. */
+  async bind(d: { delegation: Delegation; signature: Hex }): Promise<ServerMessage> {
+    // Account summaries pushed earlier (after commits) are not the reply: drop them first.
+    for (let i = this.inbox.length - 1; i >= 0; i--) if (this.inbox[i].type === 'account') this.inbox.splice(i, 1);
+    this.send({ type: 'bind', delegation: delegationToJson(d.delegation), signature: d.signature });
+    const wallet = d.delegation.wallet.toLowerCase();
+    return this.next('account', 30_000, (m) => m.summary.wallet === wallet, 'error');
   }
 
   /** Apply the published global update for `committed.round`, checking the new hash. */

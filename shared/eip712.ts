@@ -61,3 +61,30 @@ export function contributionTypedData(domain: Eip712Domain, message: Contributio
 }
 
 export const toMicro = (loss: number) => (Number.isFinite(loss) ? Math.min(0xffffffff, Math.max(0, Math.round(loss * 1e6))) : 0xffffffff);
+
+export const delegationTypes = {
+  Delegation: [
+    { name: 'wallet', type: 'address' },
+    { name: 'device', type: 'address' },
+    { name: 'nonce', type: 'uint64' },
+    { name: 'expiry', type: 'uint64' },
+  ],
+} as const;
+
+/**
+ * A wallet's one-time permission for a device key: credit the device earns from now on,
+ * until `expiry` (unix seconds), accrues to `wallet`. Signed by the wallet, under the same
+ * domain as contributions (chainId + RewardDistributor), so it cannot be replayed on
+ * another chain or deployment. `nonce` must grow per device: a newer delegation replaces
+ * an older one, and an old one can never be re-submitted.
+ */
+export interface Delegation {
+  wallet: Address;
+  device: Address;
+  nonce: bigint;
+  expiry: bigint;
+}
+
+export function delegationTypedData(domain: Eip712Domain, message: Delegation) {
+  return { domain, types: delegationTypes, primaryType: 'Delegation' as const, message };
+}

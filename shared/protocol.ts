@@ -2,7 +2,7 @@
 // Both sides parse what they receive with the functions below and switch on `type`.
 import { isAddress, isHex, type Address, type Hex } from 'viem';
 import type { RunSpec } from './config.ts';
-import type { Contribution } from './eip712.ts';
+import type { Contribution, Delegation } from './eip712.ts';
 import { IdlegradError, type ErrorCode } from './errors.ts';
 
 export const PROTOCOL_VERSION = 1;
@@ -24,6 +24,12 @@ export interface ChainInfo {
 /** Contribution as JSON: bigints as decimal strings. */
 export type ContributionJson = Omit<Contribution, 'nonce' | 'expiry'> & { nonce: string; expiry: string };
 
+/** Delegation as JSON: bigints as decimal strings. */
+export type DelegationJson = Omit<Delegation, 'nonce' | 'expiry'> & { nonce: string; expiry: string };
+
+/** Spot-check outcome of one contribution (coordinator/validator.ts). */
+export type VerificationState = 'sampled' | 'skipped' | 'passed' | 'failed' | 'unverifiable';
+
 export type ContributionState = 'pending' | 'accepted' | 'verified' | 'rejected' | 'batched' | 'claimable' | 'claimed';
 
 export interface AccountSummary {
@@ -35,7 +41,20 @@ export interface AccountSummary {
   claimedWei: string;
   /** Credit already placed in posted reward epochs (what the chain's cumulative leaf holds). */
   epochCreditWei: string;
-  recent: { round: number; state: ContributionState; reason: string | null; samples: number; epoch: number | null }[];
+  /** The wallet this device key currently delegates its credit to (EIP-712 Delegation), if any. */
+  wallet?: Address | null;
+  recent: {
+    round: number;
+    state: ContributionState;
+    reason: string | null;
+    samples: number;
+    epoch: number | null;
+    /** Who is credited: the delegated wallet at report time, else the device key. */
+    beneficiary?: Address;
+    verification?: VerificationState | null;
+    /** The claim transaction that paid this contribution's epoch (state `claimed`). */
+    claimTx?: Hex | null;
+  }[];
 }
 
 export interface RoundSummary {
@@ -66,13 +85,28 @@ export interface DashboardState {
   rounds: RoundSummary[];
   epochs: EpochSummary[];
   chain: ChainInfo;
+  /** Spot checks so far: contributions per verification state (coordinator/validator.ts). */
+  verification?: Partial<Record<VerificationState, number>>;
 }
 
 export type ClientMessage =
   | { type: 'hello'; protocol: number; address: Address; peerId: string; signature: Hex; adapter: AdapterInfo | null; gflops: number | null }
   | { type: 'start' }
   | { type: 'stop' }
-  | { type: 'report'; contribution: ContributionJson; signature: Hex; frameHashes: Hex[] }
+  | {
+      type: 'report';
+      contribution: ContributionJson;
+      signature: Hex;
+      frameHashes: Hex[];
+      /**
+       * keccak256 of the member's error-feedback residual e (float32 LE) *before* this round,
+       * committed so a validator can later ask for e and redo C(Δ + e) exactly. Optional:
+       * reports without it cannot be spot-checked (`unverifiable`).
+       */
+      residualHash?: Hex;
+    }
+  /** Bind a wallet: the wallet's EIP-712 Delegation for this session's device key. */
+  | { type: 'bind'; delegation: DelegationJson; signature: Hex }
   | { type: 'subscribe'; topic: 'dashboard' };
 
 export type ServerMessage =
@@ -95,7 +129,13 @@ export type ServerMessage =
   | { type: 'ack'; nonce: string; state: ContributionState; reason: string | null }
   | { type: 'error'; code: ErrorCode; message: string; ref?: string }
   | { type: 'account'; summary: AccountSummary }
-  | { type: 'dashboard'; state: DashboardState };
+  | { type: 'dashboard'; state: DashboardState }
+  /**
+   * The validator sampled this member's contribution: upload the evidence (own frame bytes
+   * followed by the committed residual, float32 LE) to
+   * POST /api/runs/:run/rounds/:round/evidence/:address before `deadline` (server ms).
+   */
+  | { type: 'verify'; run: number; round: number; frameHash: Hex; deadline: number; serverTime: number };
 
 /** The text a device key signs (EIP-191) to prove it owns `address` on this connection. */
 export const helloMessage = (challenge: string, peerId: string) => `idlegrad hello\nchallenge: ${challenge}\npeer: ${peerId}`;
@@ -137,6 +177,13 @@ export function parseContribution(v: unknown, path = 'contribution'): Contributi
   };
 }
 
+export function parseDelegation(v: unknown, path = 'delegation'): DelegationJson {
+  const o = obj(v, path);
+  return { wallet: addr(o.wallet, `${path}.wallet`), device: addr(o.device, `${path}.device`), nonce: decimal(o.nonce, `${path}.nonce`), expiry: decimal(o.expiry, `${path}.expiry`) };
+}
+export const delegationFromJson = (d: DelegationJson): Delegation => ({ ...d, nonce: BigInt(d.nonce), expiry: BigInt(d.expiry) });
+export const delegationToJson = (d: Delegation): DelegationJson => ({ ...d, nonce: d.nonce.toString(), expiry: d.expiry.toString() });
+
 export const contributionFromJson = (c: ContributionJson): Contribution => ({ ...c, nonce: BigInt(c.nonce), expiry: BigInt(c.expiry) });
 export const contributionToJson = (c: Contribution): ContributionJson => ({ ...c, nonce: c.nonce.toString(), expiry: c.expiry.toString() });
 
@@ -166,20 +213,23 @@ export function parseClientMessage(raw: unknown): ClientMessage {
         contribution: parseContribution(o.contribution, 'report.contribution'),
         signature: sig(o.signature, 'report.signature'),
         frameHashes: (o.frameHashes as unknown[]).map((h, i) => hex32(h, `report.frameHashes[${i}]`)),
+        ...(o.residualHash === undefined ? {} : { residualHash: hex32(o.residualHash, 'report.residualHash') }),
       };
     }
+    case 'bind':
+      return { type: 'bind', delegation: parseDelegation(o.delegation, 'bind.delegation'), signature: sig(o.signature, 'bind.signature') };
     case 'subscribe':
       if (o.topic !== 'dashboard') fail('subscribe.topic', '"dashboard"', o.topic);
       return { type: 'subscribe', topic: 'dashboard' };
     default:
-      return fail('message.type', 'one of hello, start, stop, report, subscribe', o.type);
+      return fail('message.type', 'one of hello, start, stop, report, bind, subscribe', o.type);
   }
 }
 
 /** Server messages come from a trusted coordinator; the browser still checks the tag. */
 export function parseServerMessage(raw: unknown): ServerMessage {
   const o = obj(raw, 'message');
-  const known = ['challenge', 'welcome', 'round', 'committed', 'ack', 'error', 'account', 'dashboard'];
+  const known = ['challenge', 'welcome', 'round', 'committed', 'ack', 'error', 'account', 'dashboard', 'verify'];
   if (typeof o.type !== 'string' || !known.includes(o.type)) fail('message.type', known.join(', '), o.type);
   return o as unknown as ServerMessage;
 }

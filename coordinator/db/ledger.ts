@@ -3,8 +3,8 @@
 // never leaves a half-written round or epoch.
 import type { Address, Hex } from 'viem';
 import type { RunSpec } from '../../shared/config.ts';
-import type { AccountSummary, ContributionState, EpochSummary, RoundSummary } from '../../shared/protocol.ts';
-import type { Contribution } from '../../shared/eip712.ts';
+import type { AccountSummary, ContributionState, EpochSummary, RoundSummary, VerificationState } from '../../shared/protocol.ts';
+import type { Contribution, Delegation } from '../../shared/eip712.ts';
 import { IdlegradError } from '../../shared/errors.ts';
 import type { Sql } from './sql.ts';
 
@@ -32,6 +32,33 @@ export interface RoundCommit {
 
 const f32 = (b: Uint8Array) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+/** A contribution the validator can redo: what the member signed and committed. */
+export interface VerifiableContribution {
+  id: number;
+  round: number;
+  cohort: number;
+  account: Address;
+  frameHash: Hex;
+  residualHash: Hex | null;
+  samples: number;
+  steps: number;
+  state: ContributionState;
+  verification: VerificationState | null;
+}
+
+export interface IdentityRecord {
+  account: Address;
+  checksPassed: number;
+  checksFailed: number;
+  reputation: number;
+}
+
+// Credit that may enter a reward epoch: verified work, and accepted work the validator
+// decided not to check (skipped) or cannot check (unverifiable). A contribution just
+// accepted (no decision yet) or sampled (check running) stays out, so an epoch job that
+// runs concurrently with a commit can never batch unchecked credit.
+const CREDITABLE = `(state in ('verified','batched','claimable','claimed') or (state = 'accepted' and verification in ('skipped','unverifiable')))`;
+
 const STATES: ContributionState[] = ['pending', 'accepted', 'verified', 'rejected', 'batched', 'claimable', 'claimed'];
 
 export class Ledger {
@@ -72,12 +99,13 @@ export class Ledger {
   }
 
   /** Records a verified, signed report as pending. The unique (account, nonce) key refuses replays even under races. */
-  async insertPending(runId: number, account: Address, c: Contribution, signature: Hex): Promise<number> {
+  async insertPending(runId: number, account: Address, c: Contribution, signature: Hex, extra: { beneficiary?: Address; residualHash?: Hex } = {}): Promise<number> {
     try {
       const { rows } = await this.sql.query<{ id: number }>(
-        `insert into contributions (run_id, round, cohort, account, frame_hash, aggregate_hash, samples, steps, loss_before, loss_after, compute_ms, nonce, expiry, signature, state)
-         values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'pending') returning id`,
-        [runId, c.round, c.cohort, account, c.frameHash, c.aggregateHash, c.samples, c.steps, c.lossBeforeMicro / 1e6, c.lossAfterMicro / 1e6, c.computeMs, c.nonce.toString(), Number(c.expiry), signature],
+        `insert into contributions (run_id, round, cohort, account, frame_hash, aggregate_hash, samples, steps, loss_before, loss_after, compute_ms, nonce, expiry, signature, state, beneficiary, residual_hash)
+         values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'pending',$15,$16) returning id`,
+        [runId, c.round, c.cohort, account, c.frameHash, c.aggregateHash, c.samples, c.steps, c.lossBeforeMicro / 1e6, c.lossAfterMicro / 1e6, c.computeMs, c.nonce.toString(), Number(c.expiry), signature,
+          extra.beneficiary ?? account, extra.residualHash ?? null],
       );
       return Number(rows[0].id);
     } catch (e) {
@@ -138,10 +166,25 @@ export class Ledger {
   /** Cumulative credit per account over everything accepted so far (the next epoch's leaves). */
   async cumulativeCredit(): Promise<{ account: Address; cumulative: bigint }[]> {
     const { rows } = await this.sql.query<{ account: string; total: string }>(
-      `select account, sum(credit_wei)::text as total from contributions
-       where state in ('accepted','verified','batched','claimable','claimed') group by account order by account`,
+      `select beneficiary as account, sum(credit_wei)::text as total from contributions
+       where ${CREDITABLE} group by beneficiary order by beneficiary`,
     );
     return rows.map((r) => ({ account: r.account as Address, cumulative: BigInt(r.total) })).filter((r) => r.cumulative > 0n);
+  }
+
+  /**
+   * The next epoch's leaves and exactly the unbatched contributions they cover, read in one
+   * statement: a spot check that ends while an epoch is built can neither slip credit into
+   * the tree without its row nor batch a row whose credit the tree lacks.
+   */
+  async epochCredit(): Promise<{ credit: { account: Address; cumulative: bigint }[]; ids: number[] }> {
+    const { rows } = await this.sql.query<{ account: string; total: string; ids: number[] | null }>(
+      `select beneficiary as account, sum(credit_wei)::text as total,
+              array_agg(id) filter (where state in ('accepted','verified')) as ids
+       from contributions where ${CREDITABLE} group by beneficiary order by beneficiary`,
+    );
+    const credit = rows.map((r) => ({ account: r.account as Address, cumulative: BigInt(r.total) })).filter((r) => r.cumulative > 0n);
+    return { credit, ids: rows.flatMap((r) => (r.ids ?? []).map(Number)) };
   }
 
   async lastEpoch(): Promise<number> {
@@ -150,12 +193,13 @@ export class Ledger {
   }
 
   /** Records a new epoch and moves every accepted contribution into it, atomically. */
-  async openEpoch(e: { epoch: number; runId: number; round: number; root: Hex; modelHash: Hex; totalWei: bigint; accounts: number; tree: unknown }): Promise<void> {
+  async openEpoch(e: { epoch: number; runId: number; round: number; root: Hex; modelHash: Hex; totalWei: bigint; accounts: number; tree: unknown; ids?: number[] }): Promise<void> {
     await this.sql.transaction(async (tx) => {
       await tx.query(`insert into epochs (epoch, run_id, round, root, model_hash, total_wei, accounts, tree) values ($1,$2,$3,$4,$5,$6,$7,$8)`, [
         e.epoch, e.runId, e.round, e.root, e.modelHash, e.totalWei.toString(), e.accounts, JSON.stringify(e.tree),
       ]);
-      await tx.query(`update contributions set state = 'batched', epoch = $1 where state in ('accepted','verified')`, [e.epoch]);
+      if (e.ids) await tx.query(`update contributions set state = 'batched', epoch = $1 where id = any($2::bigint[]) and state in ('accepted','verified')`, [e.epoch, e.ids]);
+      else await tx.query(`update contributions set state = 'batched', epoch = $1 where state in ('accepted','verified') and ${CREDITABLE}`, [e.epoch]);
     });
   }
 
@@ -186,7 +230,7 @@ export class Ledger {
         txHash, account, cumulativeWei.toString(), epoch,
       ]);
       if (rows.length === 0) return false;
-      await tx.query(`update contributions set state = 'claimed' where account = $1 and state = 'claimable' and epoch <= $2`, [account, epoch]);
+      await tx.query(`update contributions set state = 'claimed' where beneficiary = $1 and state = 'claimable' and epoch <= $2`, [account, epoch]);
       return true;
     });
   }
@@ -199,30 +243,122 @@ export class Ledger {
   async accountSummary(account: Address): Promise<Omit<AccountSummary, 'claimable'>> {
     const counts = Object.fromEntries(STATES.map((s) => [s, 0])) as Record<ContributionState, number>;
     const { rows } = await this.sql.query<{ state: ContributionState; n: number; credit: string }>(
-      `select state, count(*)::int as n, coalesce(sum(credit_wei), 0)::text as credit from contributions where account = $1 group by state`,
+      `select state, count(*)::int as n, coalesce(sum(credit_wei), 0)::text as credit from contributions where beneficiary = $1 or account = $1 group by state`,
       [account],
     );
     let credit = 0n;
     for (const r of rows) {
       counts[r.state] = r.n;
-      credit += BigInt(r.credit);
+      if (r.state !== 'rejected' && r.state !== 'pending') credit += BigInt(r.credit);
     }
-    const recent = await this.sql.query<{ round: number; state: ContributionState; reason: string | null; samples: number; epoch: number | null }>(
-      `select round, state, reason, samples, epoch from contributions where account = $1 order by id desc limit 20`,
+    const recent = await this.sql.query<AccountSummary['recent'][number]>(
+      `select c.round, c.state, c.reason, c.samples, c.epoch, c.beneficiary, c.verification,
+              (select k.tx_hash from claims k where k.account = c.beneficiary and k.epoch >= c.epoch and c.state = 'claimed' order by k.epoch limit 1) as "claimTx"
+       from contributions c where c.beneficiary = $1 or c.account = $1 order by c.id desc limit 20`,
       [account],
     );
     const inEpochs = await this.sql.query<{ t: string }>(
-      `select coalesce(sum(c.credit_wei), 0)::text as t from contributions c join epochs e on e.epoch = c.epoch where c.account = $1 and e.tx_hash is not null`,
+      `select coalesce(sum(c.credit_wei), 0)::text as t from contributions c join epochs e on e.epoch = c.epoch where c.beneficiary = $1 and e.tx_hash is not null`,
       [account],
     );
     return {
       address: account, contributions: counts, creditWei: credit.toString(), claimedWei: (await this.claimedWei(account)).toString(),
-      epochCreditWei: inEpochs.rows[0].t, recent: recent.rows,
+      epochCreditWei: inEpochs.rows[0].t, wallet: await this.activeWallet(account, Math.floor(Date.now() / 1000)), recent: recent.rows,
     };
+  }
+
+  async verificationStates(runId: number): Promise<Record<string, number>> {
+    const { rows } = await this.sql.query<{ v: string; n: number }>(`select verification as v, count(*)::int as n from contributions where run_id = $1 and verification is not null group by verification`, [runId]);
+    return Object.fromEntries(rows.map((r) => [r.v, r.n]));
   }
 
   async contributionStates(runId: number): Promise<Record<string, number>> {
     const { rows } = await this.sql.query<{ state: string; n: number }>(`select state, count(*)::int as n from contributions where run_id = $1 group by state`, [runId]);
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  // ---- identity: wallet delegations ------------------------------------------------
+
+  /** The highest delegation nonce this device has used, or -1. */
+  async delegationNonce(device: Address): Promise<bigint> {
+    const { rows } = await this.sql.query<{ n: string | null }>(`select max(nonce)::text as n from delegations where device = $1`, [device]);
+    return rows[0]?.n === null || rows[0]?.n === undefined ? -1n : BigInt(rows[0].n);
+  }
+
+  /** The wallet a device's newest unexpired delegation names, or null. */
+  async activeWallet(device: Address, nowSec: number): Promise<Address | null> {
+    const { rows } = await this.sql.query<{ wallet: Address; expiry: string }>(
+      `select wallet, expiry::text from delegations where device = $1 order by nonce desc limit 1`,
+      [device],
+    );
+    return rows[0] && Number(rows[0].expiry) >= nowSec ? rows[0].wallet : null;
+  }
+
+  /**
+   * Records a verified delegation. Credit not yet placed in an epoch moves to the wallet;
+   * credit already in a posted cumulative root stays with the device's leaf (moving it
+   * would let both the device and the wallet claim it).
+   */
+  async insertDelegation(d: Delegation, signature: Hex): Promise<void> {
+    try {
+      await this.sql.transaction(async (tx) => {
+        await tx.query(`insert into delegations (device, nonce, wallet, expiry, signature) values ($1,$2,$3,$4,$5)`, [d.device, d.nonce.toString(), d.wallet, Number(d.expiry), signature]);
+        await tx.query(`update contributions set beneficiary = $2 where account = $1 and state in ('pending','accepted','verified')`, [d.device, d.wallet]);
+      });
+    } catch (e) {
+      if (String((e as Error).message).includes('duplicate key')) throw new IdlegradError('REPLAYED_NONCE', `delegation nonce ${d.nonce} was already used by ${d.device}`);
+      throw e;
+    }
+  }
+
+  // ---- verification ----------------------------------------------------------------
+
+  async contributionsForVerification(ids: number[]): Promise<VerifiableContribution[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await this.sql.query<Record<string, unknown>>(
+      `select id, round, cohort, account, frame_hash, residual_hash, samples, steps, state, verification from contributions where id = any($1::bigint[]) order by id`,
+      [ids],
+    );
+    return rows.map((r) => ({
+      id: Number(r.id), round: Number(r.round), cohort: Number(r.cohort), account: r.account as Address, frameHash: r.frame_hash as Hex,
+      residualHash: (r.residual_hash as Hex | null) ?? null, samples: Number(r.samples), steps: Number(r.steps),
+      state: r.state as ContributionState, verification: (r.verification as VerificationState | null) ?? null,
+    }));
+  }
+
+  /** Contributions sampled for a check that has not finished (e.g. across a restart). */
+  async awaitingVerification(runId: number): Promise<number[]> {
+    const { rows } = await this.sql.query<{ id: number }>(`select id from contributions where run_id = $1 and state = 'accepted' and verification = 'sampled' order by id`, [runId]);
+    return rows.map((r) => Number(r.id));
+  }
+
+  async setVerification(ids: number[], v: Extract<VerificationState, 'sampled' | 'skipped' | 'unverifiable'>): Promise<void> {
+    if (ids.length === 0) return;
+    await this.sql.query(`update contributions set verification = $2 where id = any($1::bigint[]) and state = 'accepted'`, [ids, v]);
+  }
+
+  /** A finished check: passed → `verified`; failed → `rejected` with its reason. Updates the identity's reputation. */
+  async recordCheck(id: number, account: Address, passed: boolean, reason: string | null, detail: unknown, reputationDelta: { pass: number; fail: number }): Promise<void> {
+    await this.sql.transaction(async (tx) => {
+      if (passed) {
+        await tx.query(`update contributions set state = 'verified', verification = 'passed', verify_detail = $2 where id = $1 and state = 'accepted'`, [id, JSON.stringify(detail)]);
+      } else {
+        await tx.query(`update contributions set state = 'rejected', verification = 'failed', reason = $2, verify_detail = $3 where id = $1 and state = 'accepted'`, [id, reason, JSON.stringify(detail)]);
+      }
+      await tx.query(
+        `insert into identities (account, checks_passed, checks_failed, reputation, last_failure) values ($1, $2, $3, $4, $5)
+         on conflict (account) do update set checks_passed = identities.checks_passed + excluded.checks_passed,
+           checks_failed = identities.checks_failed + excluded.checks_failed,
+           reputation = identities.reputation + excluded.reputation,
+           last_failure = coalesce(excluded.last_failure, identities.last_failure)`,
+        [account, passed ? 1 : 0, passed ? 0 : 1, passed ? reputationDelta.pass : -reputationDelta.fail, passed ? null : reason],
+      );
+    });
+  }
+
+  async identity(account: Address): Promise<IdentityRecord> {
+    const { rows } = await this.sql.query<{ checks_passed: number; checks_failed: number; reputation: number }>(`select checks_passed, checks_failed, reputation from identities where account = $1`, [account]);
+    const r = rows[0];
+    return { account, checksPassed: r?.checks_passed ?? 0, checksFailed: r?.checks_failed ?? 0, reputation: Number(r?.reputation ?? 0) };
   }
 }

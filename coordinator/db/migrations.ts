@@ -80,4 +80,32 @@ export const MIGRATIONS: string[] = [
     claimed_at timestamptz not null default now()
   );
   `,
+  // Issue 5: wallet delegations, identities with reputation, spot-check verification.
+  `
+  create table delegations (
+    device text not null,
+    nonce numeric(20, 0) not null,
+    wallet text not null,
+    expiry bigint not null,
+    signature text not null,
+    created_at timestamptz not null default now(),
+    primary key (device, nonce)
+  );
+  create table identities (
+    account text primary key,
+    checks_passed integer not null default 0,
+    checks_failed integer not null default 0,
+    reputation double precision not null default 0,
+    last_failure text
+  );
+  alter table contributions add column beneficiary text;
+  update contributions set beneficiary = account;
+  alter table contributions alter column beneficiary set not null;
+  alter table contributions add column residual_hash text;
+  alter table contributions add column verification text check (verification in ('sampled','skipped','passed','failed','unverifiable'));
+  alter table contributions add column verify_detail jsonb;
+  -- Work accepted before the validator existed was never sampled: it stays payable.
+  update contributions set verification = 'unverifiable' where state = 'accepted';
+  create index contributions_beneficiary on contributions (beneficiary);
+  `,
 ];

@@ -1,0 +1,385 @@
+// Spot-check verification (DESIGN.md step 8): a sampled fraction of accepted contributions
+// is re-executed and compared with what the member committed; the result moves the
+// contribution `accepted → verified` or `accepted → rejected (reason)` and moves the
+// identity's reputation. Checks run after the round commits (they never delay a round) and
+// before the epoch that would pay the credit: a sampled contribution stays out of
+// `Ledger.cumulativeCredit` until its check ends.
+//
+// What is compared, and why not the frame bit for bit. A member's frame is F = C(Δ + e_b):
+// chunked top-k + 4-bit quantization of its pseudo-gradient Δ plus its private
+// error-feedback residual e_b, and it keeps e_a = Δ + e_b − decode(F). Neither e is public,
+// so the frame alone cannot be recomputed. Each report therefore commits
+// residualHash = keccak256(e_b ‖ e_a) (float32 LE, 2 × paramCount × 4 bytes), and a sampled
+// member uploads the evidence (F ‖ e_b ‖ e_a) on request (a `verify` message; the upload is
+// checked against both commitments, so nobody can answer for someone else). residualHash
+// rides in the report next to the EIP-712 Contribution, authenticated by the connection's
+// hello signature; moving it into the signed struct is a protocol-version change for the page.
+// The validator then
+//   1. checks keccak(F) against the signed frameHash and the residuals against the
+//      committed hash, F's header against the claim (run, round, samples = steps × batch);
+//   2. re-executes the claimed steps from θ_r on the member's public assignment
+//      (assignmentSeed(run.seed, round, account)) with the CPU reference → Δ_ref;
+//   3. work check: the Δ the member actually sent, Δ_claimed = decode(F) + e_a − e_b (exact
+//      by the codec's definition, no quantization noise), must satisfy
+//      ‖Δ_claimed − Δ_ref‖ / ‖Δ_ref‖ ≤ tolerance (default 0.05);
+//   4. codec check: F must be the honest compression of e_b + Δ_ref:
+//      ‖decode(F) − decode(C(e_b + Δ_ref))‖ / ‖decode(C(e_b + Δ_ref))‖ ≤ codecTolerance
+//      (default 0.25: a few top-k boundary or quantization-bucket flips from float noise);
+//   5. scores the update by held-out loss change, L(θ_r) − L(θ_r − decode(F)) on
+//      `heldOutSamples` test samples: recorded with the verdict, not itself a verdict (an
+//      honest frame carries old residual mass and can raise the loss alone).
+// A member cannot pass without computing Δ_ref — the real work on its own shard: zeros,
+// noise, fewer steps than claimed, training from an old model or another member's frame
+// (whose Δ belongs to another shard) all give Δ_claimed ≠ Δ_ref. The residuals are free
+// values, so a member who did the work could still shape F through e_b; that is poisoning,
+// which the robust aggregator bounds, not unpaid work. Honest GPU training differs from
+// the CPU reference by float rounding that AdamW's normalisation amplifies for parameters
+// with tiny gradients; 5 % relative L2 is far above that drift and far below every cheat
+// measured by `npm run sim -- --verify` (e2e/sim-verify.ts).
+//
+// Sampling is BOINC-style adaptive replication: an identity with fewer than `trustAfter`
+// passed checks is sampled at `newIdentityRate`, a trusted one at `rate`, and one whose
+// reputation went negative (a failed check costs `FAIL_PENALTY`, a pass earns 1) at 1.
+// Reports without a residual commitment (the browser page does not upload evidence yet)
+// cannot be checked: they are marked `unverifiable` and paid like unsampled work.
+import { keccak256, type Address, type Hex } from 'viem';
+import { modelOf, type RunSpec, type VerificationSettings } from '../shared/config.ts';
+import { decodeFrame, encodeUpdate, frameLimits, hashFrame, toDense, type DecodedFrame } from '../shared/codec.ts';
+import { evaluate, trainLocalCpu, type Dataset } from '../shared/mlp.ts';
+import { assignmentIndices, assignmentSeed } from '../shared/assignment.ts';
+import { applyOuterStep } from '../shared/outer.ts';
+import { hashParams, initParams } from '../shared/model.ts';
+import { IdlegradError, isIdlegradError } from '../shared/errors.ts';
+import type { IdentityRecord, Ledger, VerifiableContribution } from './db/ledger.ts';
+
+export const DEFAULT_VERIFICATION: VerificationSettings = {
+  rate: 0.025,
+  newIdentityRate: 1,
+  trustAfter: 3,
+  tolerance: 0.05,
+  codecTolerance: 0.25,
+  evidenceTimeoutMs: 20_000,
+  heldOutSamples: 256,
+};
+
+/** Reputation lost per failed check (a pass earns 1): one failure outweighs ten passes. */
+export const FAIL_PENALTY = 10;
+
+/** The run's verification settings over the defaults, validated with the failing keypath. */
+export function verificationOf(run: Pick<RunSpec, 'verification'>): VerificationSettings {
+  const v = { ...DEFAULT_VERIFICATION, ...(run.verification ?? {}) };
+  const unit = ['rate', 'newIdentityRate', 'tolerance', 'codecTolerance'] as const;
+  for (const k of unit) if (!(typeof v[k] === 'number' && v[k] >= 0 && v[k] <= 1)) throw new Error(`run.verification.${k}: expected a number in [0, 1], got ${JSON.stringify(v[k])}`);
+  for (const k of ['trustAfter', 'evidenceTimeoutMs', 'heldOutSamples'] as const) {
+    if (!(Number.isInteger(v[k]) && v[k] >= 0)) throw new Error(`run.verification.${k}: expected a non-negative integer, got ${JSON.stringify(v[k])}`);
+  }
+  return v;
+}
+
+/** Probability that an identity's next contribution is re-executed. */
+export function samplingRate(id: Pick<IdentityRecord, 'checksPassed' | 'reputation'>, v: VerificationSettings): number {
+  if (id.reputation < 0) return 1;
+  return id.checksPassed < v.trustAfter ? v.newIdentityRate : v.rate;
+}
+
+/** What a sampled member uploads: its frame and the residuals before and after it. */
+export interface Evidence {
+  frame: Uint8Array;
+  residualBefore: Float32Array;
+  residualAfter: Float32Array;
+}
+
+/** The residual commitment carried by a report: keccak256(e_b ‖ e_a), float32 LE. */
+export function residualCommitment(before: Float32Array, after: Float32Array): Hex {
+  const bytes = new Uint8Array(before.byteLength + after.byteLength);
+  bytes.set(new Uint8Array(before.buffer, before.byteOffset, before.byteLength), 0);
+  bytes.set(new Uint8Array(after.buffer, after.byteOffset, after.byteLength), before.byteLength);
+  return keccak256(bytes);
+}
+
+/** Evidence upload body: frame ‖ e_b ‖ e_a. The frame's length is what is left after the residuals. */
+export function encodeEvidence(e: Evidence): Uint8Array {
+  const n = e.residualBefore.byteLength;
+  const out = new Uint8Array(e.frame.byteLength + 2 * n);
+  out.set(e.frame, 0);
+  out.set(new Uint8Array(e.residualBefore.buffer, e.residualBefore.byteOffset, n), e.frame.byteLength);
+  out.set(new Uint8Array(e.residualAfter.buffer, e.residualAfter.byteOffset, n), e.frame.byteLength + n);
+  return out;
+}
+
+export function decodeEvidence(body: Uint8Array, paramCount: number): Evidence {
+  const n = paramCount * 4;
+  const frameLen = body.byteLength - 2 * n;
+  if (frameLen <= 0) throw new IdlegradError('BAD_FRAME', `evidence of ${body.byteLength} bytes is shorter than the two residuals (${2 * n} bytes)`);
+  const copy = body.slice(frameLen);
+  return { frame: body.slice(0, frameLen), residualBefore: new Float32Array(copy.buffer, 0, paramCount), residualAfter: new Float32Array(copy.buffer, n, paramCount) };
+}
+
+export interface CheckClaim {
+  account: Address;
+  round: number;
+  frameHash: Hex;
+  residualHash: Hex | null;
+  samples: number;
+  steps: number;
+}
+
+export interface CheckDetail {
+  /** ‖Δ_claimed − Δ_ref‖ / ‖Δ_ref‖. */
+  relDelta?: number;
+  /** ‖decode(F) − decode(C(e_b + Δ_ref))‖ / ‖decode(C(e_b + Δ_ref))‖. */
+  relFrame?: number;
+  /** Held-out loss of θ_r minus that of θ_r − decode(F) (positive: the update helps). */
+  lossGain?: number;
+  /** Validator CPU time for this check. */
+  ms: number;
+}
+
+export type CheckResult = { passed: true; detail: CheckDetail } | { passed: false; reason: string; detail: CheckDetail };
+
+const norm = (a: Float32Array) => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
+  return Math.sqrt(s);
+};
+const distance = (a: Float32Array, b: Float32Array) => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2;
+  return Math.sqrt(s);
+};
+
+/** Δ_ref = θ_r − θ_local after re-executing `steps` inner steps on the member's assignment (CPU reference). */
+export function referenceDelta(run: RunSpec, thetaR: Float32Array, train: Dataset, account: Address, round: number, steps: number): Float32Array {
+  const B = run.inner.batchSize;
+  const idx = assignmentIndices(assignmentSeed(run.seed, round, account), steps, B, run.dataset.trainCount);
+  const batches = Array.from({ length: steps }, (_, s) => idx.subarray(s * B, (s + 1) * B));
+  const local = trainLocalCpu(modelOf(run), thetaR, train, batches, run.inner.adamw).params;
+  const delta = new Float32Array(thetaR.length);
+  for (let i = 0; i < delta.length; i++) delta[i] = thetaR[i] - local[i];
+  return delta;
+}
+
+/** Steps 1–5 of the module comment, for one contribution. Pure: no ledger, no network. */
+export function checkContribution(
+  run: RunSpec,
+  v: VerificationSettings,
+  thetaR: Float32Array,
+  train: Dataset,
+  heldOut: Dataset,
+  claim: CheckClaim,
+  evidence: Evidence,
+): CheckResult {
+  const t0 = performance.now();
+  const fail = (reason: string, d: Omit<CheckDetail, 'ms'> = {}): CheckResult => ({ passed: false, reason, detail: { ...d, ms: performance.now() - t0 } });
+  if (hashFrame(evidence.frame) !== claim.frameHash.toLowerCase()) return fail('EVIDENCE_MISMATCH: the uploaded frame does not hash to the signed frameHash');
+  if (!claim.residualHash || residualCommitment(evidence.residualBefore, evidence.residualAfter) !== claim.residualHash.toLowerCase()) {
+    return fail('EVIDENCE_MISMATCH: the uploaded residuals do not hash to the committed residualHash');
+  }
+  let frame: DecodedFrame;
+  try {
+    frame = decodeFrame(evidence.frame, frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec: run.codec, maxSamples: 0xffffffff, round: claim.round }));
+  } catch (e) {
+    return fail(`BAD_FRAME: ${isIdlegradError(e) ? e.shortMessage : (e as Error).message}`);
+  }
+  if (frame.header.kind !== 1) return fail('BAD_FRAME: a member frame must be an update frame (kind 1)');
+  if (claim.steps < 1 || claim.samples !== claim.steps * run.inner.batchSize || frame.header.samples !== claim.samples) {
+    return fail(`CLAIM_MISMATCH: ${claim.samples} samples claimed for ${claim.steps} steps of batch ${run.inner.batchSize} (frame says ${frame.header.samples})`);
+  }
+  const eb = evidence.residualBefore;
+  const ea = evidence.residualAfter;
+  for (let i = 0; i < eb.length; i++) if (!Number.isFinite(eb[i]) || !Number.isFinite(ea[i])) return fail('BAD_FRAME: residuals hold NaN or Inf');
+
+  const ref = referenceDelta(run, thetaR, train, claim.account, claim.round, claim.steps);
+  const sent = toDense(frame);
+  const claimed = new Float32Array(ref.length);
+  for (let i = 0; i < ref.length; i++) claimed[i] = sent[i] + ea[i] - eb[i];
+  const refNorm = Math.max(norm(ref), 1e-12);
+  const relDelta = distance(claimed, ref) / refNorm;
+
+  const v2 = new Float32Array(ref.length);
+  for (let i = 0; i < ref.length; i++) v2[i] = eb[i] + ref[i];
+  const honest = toDense(decodeFrame(
+    encodeUpdate(v2, run.codec, { paramTableHash: run.paramTableHash, run: run.id, round: claim.round, samples: claim.samples }).bytes,
+    frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec: run.codec, maxSamples: 0xffffffff, round: claim.round }),
+  ));
+  const relFrame = distance(sent, honest) / Math.max(norm(honest), 1e-12);
+
+  const spec = modelOf(run);
+  const applied = thetaR.slice();
+  for (let i = 0; i < applied.length; i++) applied[i] -= sent[i];
+  const n = Math.min(v.heldOutSamples, heldOut.count);
+  const lossGain = n > 0 ? evaluate(spec, thetaR, heldOut, n).loss - evaluate(spec, applied, heldOut, n).loss : 0;
+
+  const d = { relDelta, relFrame, lossGain };
+  if (!(relDelta <= v.tolerance)) return fail(`WORK_MISMATCH: the update differs from re-executing ${claim.steps} steps by ${(relDelta * 100).toFixed(1)} % (tolerance ${(v.tolerance * 100).toFixed(1)} %)`, d);
+  if (!(relFrame <= v.codecTolerance)) return fail(`FRAME_MISMATCH: the frame differs from the honest compression by ${(relFrame * 100).toFixed(1)} % (tolerance ${(v.codecTolerance * 100).toFixed(1)} %)`, d);
+  return { passed: true, detail: { ...d, ms: performance.now() - t0 } };
+}
+
+/** Where the validator gets a sampled member's evidence (the platform asks over the WebSocket). */
+export type EvidenceSource = (c: VerifiableContribution) => Promise<Evidence | null>;
+
+export interface ValidatorDeps {
+  run: RunSpec;
+  ledger: Ledger;
+  train: Dataset;
+  heldOut: Dataset;
+  evidence: EvidenceSource;
+  /** Uniform [0, 1): the sampling coin. Unpredictable to members (crypto) by default. */
+  random?: () => number;
+  onChecked?: (c: VerifiableContribution, r: CheckResult) => void;
+}
+
+const cryptoRandom = () => crypto.getRandomValues(new Uint32Array(1))[0] / 2 ** 32;
+
+/**
+ * Sampling, the check queue and the ledger/reputation updates. `afterCommit` is awaited by
+ * the engine before the round is published (it only marks rows); the re-executions run
+ * afterwards, one at a time, off the commit path.
+ */
+export class Validator {
+  readonly settings: VerificationSettings;
+  private readonly thetas = new Map<number, Float32Array>();
+  private queue: Promise<void> = Promise.resolve();
+  private pending = 0;
+  /** Validator CPU milliseconds spent on checks so far. */
+  computeMs = 0;
+
+  constructor(private readonly deps: ValidatorDeps) {
+    this.settings = verificationOf(deps.run);
+  }
+
+  /** Checks queued or running. */
+  get backlog(): number {
+    return this.pending;
+  }
+
+  /** Decide which of a committed round's accepted contributions are checked; queue those. */
+  async afterCommit(round: number, thetaR: Float32Array, acceptedIds: number[]): Promise<number[]> {
+    const rows = await this.deps.ledger.contributionsForVerification(acceptedIds);
+    const rand = this.deps.random ?? cryptoRandom;
+    const sampled: number[] = [];
+    const skipped: number[] = [];
+    const unverifiable: number[] = [];
+    for (const c of rows) {
+      if (!c.residualHash) unverifiable.push(c.id);
+      else if (rand() < samplingRate(await this.deps.ledger.identity(c.account), this.settings)) sampled.push(c.id);
+      else skipped.push(c.id);
+    }
+    await this.deps.ledger.setVerification(sampled, 'sampled');
+    await this.deps.ledger.setVerification(skipped, 'skipped');
+    await this.deps.ledger.setVerification(unverifiable, 'unverifiable');
+    if (sampled.length) {
+      this.thetas.set(round, thetaR);
+      this.enqueue(rows.filter((c) => sampled.includes(c.id)));
+    }
+    return sampled;
+  }
+
+  /** Re-queue checks left unfinished by a restart; θ_r is rebuilt by replaying the published updates. */
+  async resume(): Promise<number> {
+    const ids = await this.deps.ledger.awaitingVerification(this.deps.run.id);
+    this.enqueue(await this.deps.ledger.contributionsForVerification(ids));
+    return ids.length;
+  }
+
+  /** Resolves when every queued check has finished. */
+  idle(): Promise<void> {
+    return this.queue;
+  }
+
+  private enqueue(rows: VerifiableContribution[]): void {
+    for (const c of rows) {
+      this.pending++;
+      this.queue = this.queue
+        .then(() => this.verifyOne(c))
+        .catch((e) => console.error(`[validator] contribution ${c.id}: ${(e as Error).message}`))
+        .finally(() => {
+          this.pending--;
+          if (this.pending === 0) this.thetas.clear();
+        });
+    }
+  }
+
+  private async verifyOne(c: VerifiableContribution): Promise<void> {
+    const penalty = { pass: 1, fail: FAIL_PENALTY };
+    const evidence = await this.deps.evidence(c).catch(() => null);
+    let result: CheckResult;
+    if (!evidence) {
+      result = { passed: false, reason: 'EVIDENCE_WITHHELD: the member committed a residual but did not upload its evidence in time', detail: { ms: 0 } };
+    } else {
+      const theta = this.thetas.get(c.round) ?? (await this.modelAt(c.round));
+      await new Promise((r) => setImmediate(r)); // let pending I/O run before the CPU-bound re-execution
+      result = checkContribution(this.deps.run, this.settings, theta, this.deps.train, this.deps.heldOut, c, evidence);
+    }
+    this.computeMs += result.detail.ms;
+    await this.deps.ledger.recordCheck(c.id, c.account, result.passed, result.passed ? null : result.reason, result.detail, penalty);
+    this.deps.onChecked?.(c, result);
+  }
+
+  /** θ_round from the initial parameters and the published global updates, checked against the ledger's hash. */
+  async modelAt(round: number): Promise<Float32Array> {
+    const { run, ledger } = this.deps;
+    const params = initParams(modelOf(run), run.seed);
+    const momentum = new Float32Array(params.length);
+    const limits = (r: number) => frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec: run.codec, maxSamples: 0xffffffff, round: r });
+    for (let r = 0; r < round; r++) {
+      const u = await ledger.update(run.id, r);
+      if (u) applyOuterStep(params, momentum, toDense(decodeFrame(u, limits(r))), run.outer);
+    }
+    const rounds = await ledger.rounds(run.id);
+    const want = rounds.find((x) => x.round === round - 1)?.modelHash;
+    if (want && hashParams(params) !== want) throw new IdlegradError('INTERNAL', `replayed θ_${round} does not match the ledger's model hash`);
+    return params;
+  }
+}
+
+/**
+ * Collects evidence uploads for sampled contributions. `source(ask)` is the validator's
+ * EvidenceSource: it asks the member (a `verify` message) and waits up to the timeout.
+ * Uploads are checked against the signed frame hash and the committed residual hash before
+ * they count, so nobody can answer for someone else; a wrong upload is refused and the
+ * request keeps waiting for the right one.
+ */
+const ASK_RETRY_MS = 1000;
+
+export class EvidenceDesk {
+  private readonly waiting = new Map<string, { c: VerifiableContribution; resolve: (e: Evidence | null) => void }>();
+
+  constructor(private readonly paramCount: number, private readonly timeoutMs: number, private readonly now: () => number = Date.now) {}
+
+  source(ask: (c: VerifiableContribution, deadline: number) => boolean): EvidenceSource {
+    return (c) =>
+      new Promise((resolve) => {
+        const key = `${c.round}:${c.account}`;
+        const deadline = this.now() + this.timeoutMs;
+        const timer = setTimeout(() => finish(null), this.timeoutMs);
+        // A member that is not connected (a reload, a coordinator restart) is asked again
+        // once a second until the deadline.
+        let retry: NodeJS.Timeout | undefined;
+        const tryAsk = () => {
+          if (!ask(c, deadline)) retry = setTimeout(tryAsk, ASK_RETRY_MS);
+        };
+        const finish = (e: Evidence | null) => {
+          clearTimeout(timer);
+          clearTimeout(retry);
+          this.waiting.delete(key);
+          resolve(e);
+        };
+        this.waiting.set(key, { c, resolve: finish });
+        tryAsk();
+      });
+  }
+
+  /** An upload for (round, account). Throws a named error when nothing waits for it or it does not match the commitments. */
+  submit(round: number, account: Address, body: Uint8Array): void {
+    const w = this.waiting.get(`${round}:${account.toLowerCase()}`);
+    if (!w) throw new IdlegradError('NOT_FOUND', `no spot check of ${account} in round ${round} is waiting for evidence`);
+    const e = decodeEvidence(body, this.paramCount);
+    if (hashFrame(e.frame) !== w.c.frameHash.toLowerCase()) throw new IdlegradError('BAD_FRAME', 'evidence frame does not hash to the signed frameHash');
+    if (!w.c.residualHash || residualCommitment(e.residualBefore, e.residualAfter) !== w.c.residualHash.toLowerCase()) {
+      throw new IdlegradError('BAD_FRAME', 'evidence residuals do not hash to the committed residualHash');
+    }
+    w.resolve(e);
+  }
+}
