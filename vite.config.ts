@@ -1,16 +1,62 @@
 // Builds the browser side: three pages (volunteer app, project-lead dashboard, embed widget)
 // from web/ into dist/web, which the coordinator serves. WGSL comes in through `?raw` imports
 // in kernels/ (native in Vite); the training worker is an ES module worker.
+//
+// PWA (vite-plugin-pwa, Workbox): a web app manifest and a service worker that precaches the
+// app shell (the three pages, their JS/CSS, the worker, icons) so the app opens offline to a
+// clear offline state. Nothing under /api, /ws, /peerjs or /rpc is ever cached or answered by
+// the service worker: live state comes from the coordinator or not at all. Large WebAssembly
+// (onnxruntime-web, loaded lazily) is cached at runtime, on first use. registerType 'prompt':
+// a new build waits until the volunteer accepts the update banner (web/src/volunteer/main.ts).
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { VitePWA } from 'vite-plugin-pwa';
 
 const fromRoot = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
 export default defineConfig({
   root: fromRoot('./web'),
   publicDir: fromRoot('./public'),
-  plugins: [svelte()],
+  plugins: [
+    svelte(),
+    VitePWA({
+      registerType: 'prompt',
+      injectRegister: false, // registered by the volunteer page itself (virtual:pwa-register)
+      includeAssets: ['icon.svg'],
+      manifest: {
+        name: 'idlegrad — lend your idle GPU',
+        short_name: 'idlegrad',
+        description: 'Lend an idle GPU to train a shared neural network in your browser.',
+        start_url: '/',
+        scope: '/',
+        display: 'standalone',
+        background_color: '#ffffff',
+        theme_color: '#2f6fdf',
+        icons: [
+          { src: '/icon-192.png', sizes: '192x192', type: 'image/png' },
+          { src: '/icon-512.png', sizes: '512x512', type: 'image/png' },
+          { src: '/icon-512-maskable.png', sizes: '512x512', type: 'image/png', purpose: 'maskable' },
+          { src: '/icon.svg', sizes: 'any', type: 'image/svg+xml' },
+        ],
+      },
+      workbox: {
+        globPatterns: ['**/*.{html,js,css,svg,png,webmanifest}'],
+        // embed.js is fetched by partner pages cross-origin: always from the network.
+        globIgnores: ['embed.js'],
+        navigateFallback: '/index.html',
+        navigateFallbackDenylist: [/^\/api\//, /^\/ws/, /^\/peerjs/, /^\/rpc/, /^\/embed\.js$/],
+        cleanupOutdatedCaches: true,
+        runtimeCaching: [
+          {
+            urlPattern: ({ url, sameOrigin }) => sameOrigin && url.pathname.endsWith('.wasm') && !/^\/(api|ws|peerjs|rpc)(\/|$)/.test(url.pathname),
+            handler: 'CacheFirst',
+            options: { cacheName: 'idlegrad-wasm', expiration: { maxEntries: 8 } },
+          },
+        ],
+      },
+    }),
+  ],
   build: {
     outDir: fromRoot('./dist/web'),
     emptyOutDir: true,

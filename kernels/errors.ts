@@ -32,3 +32,15 @@ export class GpuValidationError extends KernelError {
 export class DeviceLostError extends KernelError {
   override name = 'DeviceLostError';
 }
+
+/** train() was aborted through its signal; the GPU queue had drained at `idleAt` (epoch ms). */
+export class TrainingAbortedError extends KernelError {
+  override name = 'TrainingAbortedError';
+  readonly stepsDone: number;
+  readonly idleAt: number;
+  constructor(shortMessage: string, opts: { stepsDone: number; idleAt: number }) {
+    super(shortMessage);
+    this.stepsDone = opts.stepsDone;
+    this.idleAt = opts.idleAt;
+  }
+}

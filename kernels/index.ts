@@ -4,7 +4,7 @@
 export { acquireDevice, limitsToObject, withErrorScope } from './device.ts';
 export type { AcquireOptions, AdapterSummary, DeviceState, GpuContext } from './device.ts';
 
-export { DeviceLostError, GpuValidationError, KernelError, ShaderCompileError, WebGpuUnavailableError } from './errors.ts';
+export { DeviceLostError, GpuValidationError, KernelError, ShaderCompileError, TrainingAbortedError, WebGpuUnavailableError } from './errors.ts';
 
 export { PipelineCache } from './pipeline-cache.ts';
 export type { BindingKind, BindingSpec, CachedPipeline, PipelineRequest } from './pipeline-cache.ts';

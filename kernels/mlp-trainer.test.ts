@@ -31,6 +31,30 @@ test('the real shape [784, 128, 10], batch 32 × 2 steps matches trainLocalCpu',
   assertCheck(await checkTrainerMatchesCpu(device, cache, o));
 });
 
+test('segmented rounds give bit-equal results, and an abort stops between segments', async () => {
+  const spec = mlpSpec([20, 13, 5]);
+  const trainer = createMlpTrainer(device, spec, { batchSize: 8, cache });
+  try {
+    trainer.setData(randomDataset(40, 20, 5, createRng(5)));
+    const params = initParams(spec, 4);
+    const args = (steps: number) => ({ params, batches: Uint32Array.from({ length: steps * 8 }, (_, i) => (i * 11) % 40), steps, adamw });
+    const whole = await trainer.train(args(9));
+    // segmentMs far below one step's time: every step is its own submission.
+    const split = await trainer.train({ ...args(9), segmentMs: 1e-6 });
+    assert.deepEqual(split.params, whole.params);
+    assert.deepEqual(split.losses, whole.losses);
+    await assert.rejects(trainer.train({ ...args(3), segmentMs: 1e-6, signal: AbortSignal.abort() }), /stopped after 0 of 3 steps/);
+    const stop = new AbortController();
+    const run = trainer.train({ ...args(50), segmentMs: 1e-6, signal: stop.signal });
+    await new Promise((r) => setTimeout(r, 5));
+    stop.abort();
+    await assert.rejects(run, (e: Error & { stepsDone?: number }) => e.name === 'TrainingAbortedError' && e.stepsDone! >= 1 && e.stepsDone! < 50);
+    assert.deepEqual((await trainer.train(args(9))).params, whole.params, 'an aborted round left state behind');
+  } finally {
+    trainer.destroy();
+  }
+});
+
 test('rounds are independent: AdamW state resets, equal inputs give bit-equal outputs, no pipelines per round', async () => {
   const spec = mlpSpec([20, 13, 5]);
   const rand = createRng(12);

@@ -1,6 +1,7 @@
 // The GPU executor for one round of local training of an MLP (shared/model.ts MlpSpec):
 // `steps` inner steps of gather → forward → softmax cross-entropy → backward → AdamW, all
-// encoded up front and submitted at once. Matches shared/mlp.ts trainLocalCpu within fp32
+// encoded up front and submitted at once (or, when the caller wants to be able to stop
+// within a bound, in segments of about `segmentMs` of GPU work, see TrainArgs.segmentMs). Matches shared/mlp.ts trainLocalCpu within fp32
 // summation-order tolerance.
 //
 // Host ↔ GPU traffic per round, and why:
@@ -19,7 +20,7 @@ import type { MlpSpec } from '../shared/model.ts';
 import { adamwKernel, ADAMW_HYPER, ADAMW_VALUES_PER_INVOCATION, writeAdamWHyper, type AdamWKernel } from './adamw/adamw.ts';
 import { biasBackwardKernel, biasForwardKernel, type BiasForwardKernel, type BiasGradKernel, type ReluBiasGradKernel } from './bias_relu/bias_relu.ts';
 import { withErrorScope } from './device.ts';
-import { DeviceLostError, KernelError } from './errors.ts';
+import { DeviceLostError, KernelError, TrainingAbortedError } from './errors.ts';
 import { gatherKernel, validateDataset, validateIndices, type GatherKernel } from './gather_batch/gather_batch.ts';
 import { alignTo, createBindGroup, encodeDispatch, readBuffer, writePadded } from './kernel.ts';
 import { matmulKernel, type MatmulKernel } from './matmul/matmul.ts';
@@ -40,6 +41,20 @@ export interface TrainArgs {
   batches: Uint32Array;
   steps: number;
   adamw: AdamWConfig;
+  /**
+   * Submit the round in segments of about this many ms of GPU work (default: the whole round in
+   * one submission). Between segments the queue drains and `signal` is checked, so an abort
+   * stops GPU work within one segment. Results do not depend on the segmentation: params, grad
+   * and the AdamW state m, v stay on the GPU and every step keeps its global step counter.
+   */
+  segmentMs?: number;
+  /** Aborting rejects train() with TrainingAbortedError once the segment in flight finished. */
+  signal?: AbortSignal;
+  /**
+   * Awaited after each segment but the last, once the queue drained: the caller's place to
+   * throttle (sleep for a duty cycle) or pause. `busyMs` is that segment's submit-to-drained time.
+   */
+  between?: (segment: { stepsDone: number; busyMs: number }) => Promise<void> | void;
 }
 
 export interface TrainResult {
@@ -55,6 +70,8 @@ export interface TrainResult {
   samples: number;
   /** Wall time from submit to the end of the readback, ms. */
   gpuMs: number;
+  /** Sum over segments of submit-to-drained time, ms: the time the queue was busy with this round. */
+  busyMs: number;
 }
 
 export interface MlpTrainer {
@@ -273,7 +290,7 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
       bindGather();
     },
 
-    async train({ params: start, batches, steps, adamw: cfg }: TrainArgs): Promise<TrainResult> {
+    async train({ params: start, batches, steps, adamw: cfg, segmentMs, signal, between }: TrainArgs): Promise<TrainResult> {
       assertUsable('train');
       if (busy) throw new KernelError('MlpTrainer.train: a round is already running on this trainer.');
       if (!data) throw new KernelError('MlpTrainer.train: no dataset; call setData() first.');
@@ -281,6 +298,7 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
       if (start.length !== spec.paramCount) throw new RangeError(`train: params has ${start.length} floats, the model ${spec.paramCount}`);
       if (batches.length !== steps * B) throw new RangeError(`train: batches has ${batches.length} indices, expected steps ${steps} × batch ${B}`);
       validateIndices(batches, data.count);
+      if (segmentMs !== undefined && !(segmentMs > 0)) throw new RangeError(`train: segmentMs must be positive, got ${segmentMs}`);
       busy = true;
       try {
         await ready;
@@ -295,14 +313,8 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
         const lossesOut = device.createBuffer({ label: 'mlp.readback.losses', size: steps * lossStride, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
         try {
           let t0 = 0;
-          await withErrorScope(device, 'encoding a training round', () => {
-            writePadded(device, params, 0, packParams(spec, layout, start));
-            writePadded(device, indices!, 0, idx);
-            device.queue.writeBuffer(hyper!, 0, hyperBytes);
-            const enc = device.createCommandEncoder({ label: 'mlp.round' });
-            enc.clearBuffer(m); // AdamW state restarts every round
-            enc.clearBuffer(v);
-            for (let s = 0; s < steps; s++) {
+          const encodeSteps = (enc: GPUCommandEncoder, from: number, to: number) => {
+            for (let s = from; s < to; s++) {
               const pass = enc.beginComputePass({ label: `mlp.step${s}` });
               encodeDispatch(pass, gather, groups.gather!, [s * indexStride]);
               encodeForward(pass, fwd, groups.fwd);
@@ -318,15 +330,54 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
               encodeDispatch(pass, adamw, groups.adamw!, [s * hyperStride]);
               pass.end();
             }
-            enc.copyBufferToBuffer(params, 0, paramsOut, 0, paramsOut.size);
-            enc.copyBufferToBuffer(losses!, 0, lossesOut, 0, lossesOut.size);
-            t0 = performance.now();
-            device.queue.submit([enc.finish()]);
-          });
+          };
+          // Segments: the first one is a single step, to measure the step time; later ones hold
+          // as many steps as fit in segmentMs. Without segmentMs, one segment holds every step.
+          let done = 0;
+          let perStepMs = 0;
+          let busyMs = 0;
+          let lastSubmit = 0;
+          while (done < steps) {
+            if (signal?.aborted) throw new TrainingAbortedError(`Training stopped after ${done} of ${steps} steps.`, { stepsDone: done, idleAt: performance.timeOrigin + performance.now() });
+            const n = segmentMs === undefined ? steps : done === 0 ? 1 : Math.max(1, Math.min(steps - done, Math.floor(segmentMs / Math.max(perStepMs, 1e-3))));
+            const last = done + n >= steps;
+            const ts = performance.now();
+            await withErrorScope(device, 'encoding a training round', () => {
+              if (done === 0) {
+                writePadded(device, params, 0, packParams(spec, layout, start));
+                writePadded(device, indices!, 0, idx);
+                device.queue.writeBuffer(hyper!, 0, hyperBytes);
+              }
+              const enc = device.createCommandEncoder({ label: `mlp.round.steps${done}-${done + n}` });
+              if (done === 0) {
+                enc.clearBuffer(m); // AdamW state restarts every round
+                enc.clearBuffer(v);
+              }
+              encodeSteps(enc, done, done + n);
+              if (last) {
+                enc.copyBufferToBuffer(params, 0, paramsOut, 0, paramsOut.size);
+                enc.copyBufferToBuffer(losses!, 0, lossesOut, 0, lossesOut.size);
+              }
+              if (done === 0) t0 = performance.now();
+              lastSubmit = performance.now();
+              device.queue.submit([enc.finish()]);
+            });
+            done += n;
+            if (!last) {
+              await device.queue.onSubmittedWorkDone().catch((err) => {
+                throw lostOr(err);
+              });
+              if (lost) throw lostOr(new Error('device lost between segments'));
+              perStepMs = (performance.now() - ts) / n;
+              busyMs += performance.now() - lastSubmit;
+              if (between) await between({ stepsDone: done, busyMs: performance.now() - lastSubmit });
+            }
+          }
           await Promise.all([paramsOut.mapAsync(GPUMapMode.READ), lossesOut.mapAsync(GPUMapMode.READ)]).catch((err) => {
             throw lostOr(err);
           });
           const gpuMs = performance.now() - t0;
+          busyMs += performance.now() - lastSubmit;
           const result = unpackParams(spec, layout, new Float32Array(paramsOut.getMappedRange()));
           const strided = new Float32Array(lossesOut.getMappedRange());
           const stepLosses = Float32Array.from({ length: steps }, (_, s) => strided[(s * lossStride) / 4]);
@@ -340,6 +391,7 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
             steps,
             samples: steps * B,
             gpuMs,
+            busyMs,
           };
         } finally {
           paramsOut.destroy();

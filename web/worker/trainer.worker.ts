@@ -1,13 +1,15 @@
-// The training worker: owns the WebGPU device and the MLP trainer from kernels/. The page
+// The training worker: owns the WebGPU device and the MLP trainer from kernels/ (or, on a
+// browser without WebGPU after useCpu(), the shared/ CPU reference math in cpu-trainer.ts). The page
 // talks to it only through web/src/client/trainer.ts (comlink). Errors cross the boundary as
 // plain Errors whose name is kept (WebGpuUnavailableError, DeviceLostError, …) and whose
 // message carries the details, since comlink drops other fields.
 import * as Comlink from 'comlink';
 import { acquireDevice, createMlpTrainer } from '../../kernels/index.ts';
+import { trainCpuRound } from './cpu-trainer.ts';
 import { initParams, mlpSpec, type MlpSpec } from '../../shared/model.ts';
 import type { Dataset } from '../../shared/mlp.ts';
 import type { AdapterInfo } from '../../shared/protocol.ts';
-import type { BenchmarkResult, DeviceLoss, TrainArgs, TrainResult, TrainerWorkerApi } from '../src/client/trainer.ts';
+import type { AbortReport, BenchmarkResult, DeviceLoss, Throttle, TrainArgs, TrainResult, TrainerWorkerApi } from '../src/client/trainer.ts';
 
 type GpuContext = Awaited<ReturnType<typeof acquireDevice>>;
 type MlpTrainer = ReturnType<typeof createMlpTrainer>;
@@ -18,8 +20,46 @@ let trainer: MlpTrainer | null = null;
 let spec: MlpSpec | null = null;
 let batchSize = 0;
 let data: Dataset | null = null;
+let cpu = false;
+/** The round in flight: its abort switch and its settling. */
+let current: { ac: AbortController; settled: Promise<unknown> } | null = null;
+/**
+ * GPU work per submission while a round runs, ms: Stop waits for at most one segment. Small
+ * enough to stop well within a second, large enough that the per-submit drain costs little.
+ */
+const SEGMENT_MS = 150;
+const now = () => performance.timeOrigin + performance.now();
+let throttle: Throttle = { duty: 1, paused: false };
+let throttleChanged: () => void = () => {};
+
+/** Sleeps `ms`, or less when aborted or when the throttle changes. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(id);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const id = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+    throttleChanged = done;
+  });
+}
+
+/**
+ * Between two segments: rest long enough that busy / (busy + rest) = duty, then wait out a
+ * pause. Both end at once on abort, so Stop stays within one segment.
+ */
+async function governor(busyMs: number, signal: AbortSignal): Promise<void> {
+  const duty = Math.min(1, Math.max(0.05, throttle.duty));
+  if (duty < 1 && !signal.aborted) await sleep((busyMs * (1 - duty)) / duty, signal);
+  while (throttle.paused && !signal.aborted) await sleep(60_000, signal);
+}
 let resolveLost!: (loss: DeviceLoss) => void;
 const lost = new Promise<DeviceLoss>((r) => (resolveLost = r));
+
+/** What a CPU trainer says where the page shows the adapter (never sent as an adapter). */
+const CPU_ADAPTER: AdapterInfo = { vendor: 'cpu', architecture: 'javascript', description: 'shared/ reference math in a worker' };
 
 /** Keep name and details across the comlink boundary. */
 function rethrow(e: unknown): never {
@@ -72,8 +112,17 @@ const api = {
     }
   },
 
+  async useCpu(): Promise<void> {
+    cpu = true;
+  },
+
   async init(sizes: number[], batch: number): Promise<AdapterInfo> {
     try {
+      if (cpu) {
+        spec = mlpSpec(sizes);
+        batchSize = batch;
+        return CPU_ADAPTER;
+      }
       const c = await device();
       const same = spec && batchSize === batch && spec.sizes.length === sizes.length && spec.sizes.every((s, i) => s === sizes[i]);
       if (!same) {
@@ -93,27 +142,58 @@ const api = {
   async setData(d: Dataset): Promise<void> {
     try {
       data = d;
-      requireTrainer().setData(d);
+      if (!cpu) requireTrainer().setData(d);
     } catch (e) {
       rethrow(e);
     }
   },
 
   async train(args: TrainArgs): Promise<TrainResult> {
-    try {
+    const ac = new AbortController();
+    const run = (async (): Promise<TrainResult> => {
       if (!data) throw new Error('no training data: call setData first');
-      const r = await requireTrainer().train(args);
-      const out: TrainResult = { params: r.params, lossBefore: r.lossBefore, lossAfter: r.lossAfter, steps: r.steps, samples: r.samples, gpuMs: r.gpuMs };
+      if (cpu) {
+        if (!spec) throw new Error('the trainer is not initialised: call init(sizes, batchSize) first');
+        const r = await trainCpuRound(spec, args.params, data, args.batches, args.steps, args.adamw, { signal: ac.signal });
+        return { params: r.params, lossBefore: r.lossBefore, lossAfter: r.lossAfter, steps: r.steps, samples: r.samples, gpuMs: r.ms, device: 'cpu', busyMs: r.ms, wallMs: r.ms };
+      }
+      const t0 = performance.now();
+      const r = await requireTrainer().train({ ...args, segmentMs: SEGMENT_MS, signal: ac.signal, between: (seg) => governor(seg.busyMs, ac.signal) });
+      return { params: r.params, lossBefore: r.lossBefore, lossAfter: r.lossAfter, steps: r.steps, samples: r.samples, gpuMs: r.gpuMs, device: 'gpu', busyMs: r.busyMs, wallMs: performance.now() - t0 };
+    })();
+    const mine = { ac, settled: run.then(() => null, (e: unknown) => e) };
+    current = mine;
+    try {
+      const out = await run;
       return Comlink.transfer(out, [out.params.buffer as ArrayBuffer]);
     } catch (e) {
       rethrow(e);
+    } finally {
+      if (current === mine) current = null;
     }
+  },
+
+  async setThrottle(t: Throttle): Promise<void> {
+    throttle = { duty: Math.min(1, Math.max(0.05, t.duty)), paused: t.paused };
+    throttleChanged();
+  },
+
+  async abort(): Promise<AbortReport | null> {
+    const c = current;
+    if (!c) return null;
+    const requestedAt = now();
+    c.ac.abort();
+    // The round settles once its last submitted segment drained (kernels/ awaits
+    // onSubmittedWorkDone between segments) or once the CPU loop reached its next slice.
+    const outcome = await c.settled;
+    const stepsDone = outcome instanceof Error && 'stepsDone' in outcome ? Number(outcome.stepsDone) : -1;
+    return { requestedAt, idleAt: now(), stepsDone };
   },
 
   async benchmark(steps = 3): Promise<BenchmarkResult> {
     try {
-      const t = requireTrainer();
-      const s = spec!;
+      if (!spec) throw new Error('the trainer is not initialised: call init(sizes, batchSize) first');
+      const s = spec;
       // Synthetic samples, so the benchmark neither needs nor disturbs the real data.
       const count = batchSize * 2;
       const features = s.sizes[0];
@@ -122,16 +202,22 @@ const api = {
       const labels = new Uint8Array(count);
       for (let i = 0; i < images.length; i++) images[i] = (i * 2654435761) >>> 24;
       for (let i = 0; i < count; i++) labels[i] = i % classes;
-      t.setData({ images, labels, count, features, classes });
+      const synthetic = { images, labels, count, features, classes };
       const batches = (n: number) => Uint32Array.from({ length: n * batchSize }, (_, i) => i % count);
       const adamw = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
       const params = initParams(s, 1);
+      const rate = (samples: number, ms: number) => ({ gflops: (flopsPerSample(s) * samples) / (Math.max(ms, 1e-3) * 1e6), samplesPerSec: (samples * 1000) / Math.max(ms, 1e-3) });
+      if (cpu) {
+        const r = await trainCpuRound(s, params, synthetic, batches(steps), steps, adamw);
+        return rate(r.samples, r.ms);
+      }
+      const t = requireTrainer();
+      t.setData(synthetic);
       try {
         await t.train({ params: params.slice(), batches: batches(1), steps: 1, adamw }); // warm-up: pipelines, buffers
         const t0 = performance.now();
         const r = await t.train({ params, batches: batches(steps), steps, adamw });
-        const ms = Math.max(performance.now() - t0, 1e-3);
-        return { gflops: (flopsPerSample(s) * r.samples) / (ms * 1e6), samplesPerSec: (r.samples * 1000) / ms };
+        return rate(r.samples, performance.now() - t0);
       } finally {
         if (data) t.setData(data);
       }

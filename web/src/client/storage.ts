@@ -6,12 +6,14 @@
 //   meta      'residual'          ResidualRecord    error-feedback residual e (one run at a time)
 //   datasets  dataset name        DatasetRecord     the training set, as served
 //   models    run id              ModelRecord       θ_r and the outer momentum at round r
+//   outbox    nonce               OutboxRecord      a signed report not yet acknowledged
 //
 // Where IndexedDB is unavailable (a cross-site iframe with third-party storage blocked,
 // private modes), MemoryStorage keeps the same records for this page's lifetime only, and
 // says so: `persistent` is false and `reason` tells the UI why.
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { Address, Hex } from 'viem';
+import type { ClientMessage } from '../../../shared/protocol.ts';
 
 export interface DeviceKeyRecord {
   privateKey: Hex;
@@ -45,6 +47,20 @@ export interface ModelRecord {
   savedAt: number;
 }
 
+/**
+ * A signed report, written before it is sent and deleted only when the coordinator answered
+ * for its nonce. `aggregate` holds the cohort aggregate this page had to upload and could not.
+ */
+export interface OutboxRecord {
+  nonce: string;
+  run: number;
+  round: number;
+  createdAt: number;
+  /** The `report` ClientMessage exactly as sent (JSON-safe). */
+  report: Extract<ClientMessage, { type: 'report' }>;
+  aggregate: Uint8Array | null;
+}
+
 export interface ResidualRecord {
   run: number;
   paramTableHash: Hex;
@@ -60,6 +76,12 @@ export interface ClientStorage {
   putKey(rec: DeviceKeyRecord): Promise<void>;
   getConsent(): Promise<ConsentRecord | undefined>;
   putConsent(rec: ConsentRecord): Promise<void>;
+  /** Revocation: forgets the consent only (the key, credit and caches stay). */
+  deleteConsent(): Promise<void>;
+  putOutbox(rec: OutboxRecord): Promise<void>;
+  /** Oldest first. */
+  listOutbox(): Promise<OutboxRecord[]>;
+  deleteOutbox(nonce: string): Promise<void>;
   getResidual(): Promise<ResidualRecord | undefined>;
   putResidual(rec: ResidualRecord): Promise<void>;
   getDataset(name: string): Promise<DatasetRecord | undefined>;
@@ -73,10 +95,11 @@ interface IdlegradDb extends DBSchema {
   meta: { key: string; value: ConsentRecord | ResidualRecord };
   datasets: { key: string; value: DatasetRecord };
   models: { key: number; value: ModelRecord };
+  outbox: { key: string; value: OutboxRecord };
 }
 
 export const DB_NAME = 'idlegrad';
-const DB_VERSION = 1;
+const DB_VERSION = 2;
 
 class IdbStorage implements ClientStorage {
   readonly persistent = true;
@@ -94,6 +117,18 @@ class IdbStorage implements ClientStorage {
   }
   async putConsent(rec: ConsentRecord) {
     await this.db.put('meta', rec, 'consent');
+  }
+  async deleteConsent() {
+    await this.db.delete('meta', 'consent');
+  }
+  async putOutbox(rec: OutboxRecord) {
+    await this.db.put('outbox', rec, rec.nonce);
+  }
+  async listOutbox() {
+    return (await this.db.getAll('outbox')).sort((a, b) => a.createdAt - b.createdAt);
+  }
+  async deleteOutbox(nonce: string) {
+    await this.db.delete('outbox', nonce);
   }
   async getResidual() {
     return (await this.db.get('meta', 'residual')) as ResidualRecord | undefined;
@@ -123,6 +158,7 @@ export class MemoryStorage implements ClientStorage {
   private residual?: ResidualRecord;
   private readonly datasets = new Map<string, DatasetRecord>();
   private readonly models = new Map<number, ModelRecord>();
+  private readonly outbox = new Map<string, OutboxRecord>();
 
   constructor(readonly reason: string = 'storage is kept in memory for this session') {}
 
@@ -137,6 +173,18 @@ export class MemoryStorage implements ClientStorage {
   }
   async putConsent(rec: ConsentRecord) {
     this.consent = rec;
+  }
+  async deleteConsent() {
+    this.consent = undefined;
+  }
+  async putOutbox(rec: OutboxRecord) {
+    this.outbox.set(rec.nonce, rec);
+  }
+  async listOutbox() {
+    return [...this.outbox.values()].sort((a, b) => a.createdAt - b.createdAt);
+  }
+  async deleteOutbox(nonce: string) {
+    this.outbox.delete(nonce);
   }
   async getResidual() {
     return this.residual;
@@ -175,11 +223,14 @@ export async function openStorage(factory?: IDBFactory): Promise<ClientStorage> 
   try {
     const db = await withTimeout(
       openDB<IdlegradDb>(DB_NAME, DB_VERSION, {
-        upgrade(db) {
-          db.createObjectStore('keys');
-          db.createObjectStore('meta');
-          db.createObjectStore('datasets');
-          db.createObjectStore('models');
+        upgrade(db, oldVersion) {
+          if (oldVersion < 1) {
+            db.createObjectStore('keys');
+            db.createObjectStore('meta');
+            db.createObjectStore('datasets');
+            db.createObjectStore('models');
+          }
+          if (oldVersion < 2) db.createObjectStore('outbox');
         },
       }),
       5_000,

@@ -19,7 +19,13 @@ export interface IdlegradTestHook {
   readonly errors: string[];
   readonly state: string;
   readonly phase: string;
-  readonly gpu: { status: string; vendor: string | null; architecture: string | null };
+  readonly gpu: { status: string; device: string | null; vendor: string | null; architecture: string | null; message: string | null };
+  readonly consentExpiresAt: number | null;
+  readonly otherTabTraining: boolean;
+  readonly lastStop: { clickedAt: number; requestedAt: number; idleAt: number; stepsDone: number } | null;
+  /** Signed reports waiting in the IndexedDB outbox. */
+  readonly outbox: number;
+  readonly lastDuty: { round: number; busyMs: number; wallMs: number; preset: string } | null;
 }
 
 declare global {
@@ -46,7 +52,12 @@ export function installTestHook(client: VolunteerClient, target: Window = window
     get errors() { return [...s().errors]; },
     get state() { return s().state; },
     get phase() { return s().phase; },
-    get gpu() { const g = s().gpu; return { status: g.status, vendor: g.adapter?.vendor ?? null, architecture: g.adapter?.architecture ?? null }; },
+    get gpu() { const g = s().gpu; return { status: g.status, device: g.device, vendor: g.adapter?.vendor ?? null, architecture: g.adapter?.architecture ?? null, message: g.message }; },
+    get consentExpiresAt() { return s().consentExpiresAt; },
+    get otherTabTraining() { return s().otherTabTraining; },
+    get lastStop() { const l = s().lastStop; return l && { ...l }; },
+    get outbox() { return s().outbox; },
+    get lastDuty() { const d = s().lastDuty; return d && { ...d }; },
   });
   Object.defineProperty(target, '__idlegrad', { value: hook, writable: false, configurable: true, enumerable: false });
   return hook;

@@ -14,6 +14,27 @@ export interface TrainArgs {
   adamw: AdamWConfig;
 }
 
+/**
+ * Resource governance: the share of wall time the GPU queue may be busy (1 = no throttle),
+ * and a pause switch (idle-only mode pauses while the volunteer is using the machine).
+ */
+export interface Throttle {
+  duty: number;
+  paused: boolean;
+}
+
+/** Which processor a trainer computes on: credited and shown as such. */
+export type ComputeDevice = 'gpu' | 'cpu';
+
+/** The worker's own account of a Stop: both times in epoch ms on the worker's clock. */
+export interface AbortReport {
+  /** When the worker received the abort. */
+  requestedAt: number;
+  /** When the round's GPU (or CPU) work had ended: the queue drained after the last segment. */
+  idleAt: number;
+  stepsDone: number;
+}
+
 export interface TrainResult {
   /** θ_local after `steps` AdamW steps. */
   params: Float32Array;
@@ -23,6 +44,10 @@ export interface TrainResult {
   steps: number;
   samples: number;
   gpuMs: number;
+  device: ComputeDevice;
+  /** Time the GPU queue was busy with this round, and the round's wall time in the worker, ms. */
+  busyMs: number;
+  wallMs: number;
 }
 
 export interface BenchmarkResult {
@@ -39,6 +64,12 @@ export interface DeviceLoss {
 export interface TrainerWorkerApi {
   /** Acquire the GPU device (once) and describe the adapter. */
   probe(): Promise<AdapterInfo>;
+  /** No WebGPU: train with the shared/ CPU reference math from now on. */
+  useCpu(): Promise<void>;
+  /** Stop the round in flight within one segment; null when none was running. */
+  abort(): Promise<AbortReport | null>;
+  /** Applies from the next segment of the round in flight. */
+  setThrottle(t: Throttle): Promise<void>;
   /** Build the MLP trainer for these widths and batch size (acquiring the device if needed). */
   init(sizes: number[], batchSize: number): Promise<AdapterInfo>;
   setData(data: Dataset): Promise<void>;
@@ -52,6 +83,9 @@ export interface TrainerWorkerApi {
 /** The page's view of a trainer; GpuTrainer is the real one, tests may pass a fake. */
 export interface Trainer {
   probe(): Promise<AdapterInfo>;
+  useCpu(): Promise<void>;
+  abort(): Promise<AbortReport | null>;
+  setThrottle(t: Throttle): Promise<void>;
   init(sizes: number[], batchSize: number): Promise<AdapterInfo>;
   setData(data: Dataset): Promise<void>;
   train(args: TrainArgs): Promise<TrainResult>;
@@ -113,6 +147,18 @@ export class GpuTrainer implements Trainer {
 
   benchmark(steps?: number): Promise<BenchmarkResult> {
     return this.remote.benchmark(steps);
+  }
+
+  useCpu(): Promise<void> {
+    return this.remote.useCpu();
+  }
+
+  abort(): Promise<AbortReport | null> {
+    return this.remote.abort();
+  }
+
+  setThrottle(t: Throttle): Promise<void> {
+    return this.remote.setThrottle(t);
   }
 
   onLost(fn: (loss: DeviceLoss) => void): void {

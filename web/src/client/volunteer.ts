@@ -27,13 +27,21 @@ import { loadDeviceKey, loadOrCreateDeviceKey, type DeviceKey } from './device-k
 import { describeError } from './errors.ts';
 import { CohortExchange, type ExchangeResult, type PeerTimeouts } from './exchange.ts';
 import { ModelSync } from './local-model.ts';
-import { IncomingRouter, createPeer, dialPeer, randomPeerId, whenPeerOpen } from './peer-net.ts';
+import type { IncomingRouter } from './peer-net.ts';
 import { buildContribution, cohortAggregate, encodeOwnUpdate, peerUpdateLimits, pseudoGradient, randomNonce } from '../../../shared/round.ts';
-import type { ClientStorage } from './storage.ts';
-import type { Trainer } from './trainer.ts';
+import type { ClientStorage, OutboxRecord } from './storage.ts';
+import type { ComputeDevice, Trainer } from './trainer.ts';
 
 /** Bumped when what the volunteer agrees to changes. */
 export const CONSENT_VERSION = 1;
+/** How long an opt-in lasts: 30 days in the app, 24 hours in a partner's widget. */
+export const CONSENT_TTL_MS = { app: 30 * 24 * 3600_000, widget: 24 * 3600_000 } as const;
+/** Resource governance presets: the share of wall time the GPU queue may be busy. */
+export const DUTY_PRESETS = { light: 0.25, medium: 0.5, full: 1 } as const;
+export type DutyPreset = keyof typeof DUTY_PRESETS;
+
+/** The Web Lock that keeps one trainer per browser profile. */
+export const TRAINER_LOCK = 'idlegrad-trainer';
 
 export type ClientState = 'loading' | 'needs-consent' | 'ready' | 'starting' | 'running' | 'stopping' | 'stopped' | 'error';
 export type RoundPhase = 'idle' | 'syncing' | 'training' | 'exchanging' | 'uploading' | 'reporting' | 'waiting';
@@ -50,9 +58,21 @@ export interface VolunteerSnapshot {
   phase: RoundPhase;
   storage: { persistent: boolean; reason: string | null };
   consentAt: number | null;
+  /** When the opt-in lapses and the page asks again (epoch ms). */
+  consentExpiresAt: number | null;
   address: Address | null;
+  /** True while another tab of this browser holds the trainer (Web Locks). */
+  otherTabTraining: boolean;
+  /** The last Stop, as the worker measured it: GPU work ended `idleAt − requestedAt` ms after the request. */
+  lastStop: { clickedAt: number; requestedAt: number; idleAt: number; stepsDone: number } | null;
+  /** Signed reports written to the outbox and not yet answered by the coordinator. */
+  outbox: number;
+  /** Throttle preset, idle-only mode, and whether the volunteer is active right now (pauses in idle-only mode). */
+  governance: { preset: DutyPreset; idleOnly: boolean; idleAfterS: number; userActive: boolean };
+  /** The last round's measured GPU duty: busy ms of the queue over wall ms in the worker. */
+  lastDuty: { round: number; busyMs: number; wallMs: number; preset: DutyPreset } | null;
   partner: string | null;
-  gpu: { status: 'idle' | 'probing' | 'ready' | 'unavailable' | 'lost'; adapter: AdapterInfo | null; gflops: number | null; message: string | null };
+  gpu: { status: 'idle' | 'probing' | 'ready' | 'unavailable' | 'lost'; device: ComputeDevice | null; adapter: AdapterInfo | null; gflops: number | null; message: string | null };
   connection: 'offline' | 'connecting' | 'connected';
   run: { id: number; name: string; paramCount: number; steps: number; batchSize: number } | null;
   /** The coordinator's current round. */
@@ -81,6 +101,13 @@ export interface VolunteerOptions {
   /** Page location, for the PeerServer host and port. */
   location?: Pick<Location, 'hostname' | 'port' | 'protocol'>;
   partner?: string | null;
+  /** Where the page runs: sets the consent lifetime (default 'app'). */
+  surface?: 'app' | 'widget';
+  /** Web Locks (navigator.locks by default); null where the browser has none. */
+  locks?: LockManager | null;
+  /** Whether this page has navigator.gpu (default: looked up); without it the worker trains on the CPU. */
+  hasWebGpu?: boolean;
+  now?: () => number;
   peerTimeouts?: Partial<PeerTimeouts>;
   maxLogEntries?: number;
 }
@@ -119,18 +146,32 @@ export class VolunteerClient {
   private exchangeDispose: ReturnType<typeof setTimeout> | null = null;
   private readonly pendingNonces = new Map<string, number>();
   private disposed = false;
+  private prepared = false;
+  private lastWelcome: { run: RunSpec; round: number; modelHash: Hex } | null = null;
+  private releaseLock: (() => void) | null = null;
+  private roundAbort: Promise<unknown> | null = null;
+  private readonly now: () => number;
+  /** PeerJS and its helpers, loaded on the first connection (not in the page's initial JS). */
+  private net: typeof import('./peer-net.ts') | null = null;
 
   private constructor(private readonly o: VolunteerOptions) {
     this.api = new CoordinatorApi(o.origin);
+    this.now = o.now ?? Date.now;
     this.models = new ModelSync({ api: this.api, storage: o.storage, log: (level, text) => this.log(level, text) });
     this.snap = {
       state: 'loading',
       phase: 'idle',
       storage: { persistent: o.storage.persistent, reason: o.storage.reason },
       consentAt: null,
+      consentExpiresAt: null,
       address: null,
+      otherTabTraining: false,
+      lastStop: null,
+      outbox: 0,
+      governance: { preset: 'full', idleOnly: false, idleAfterS: 30, userActive: false },
+      lastDuty: null,
       partner: o.partner ?? null,
-      gpu: { status: 'idle', adapter: null, gflops: null, message: null },
+      gpu: { status: 'idle', device: null, adapter: null, gflops: null, message: null },
       connection: 'offline',
       run: null,
       round: null,
@@ -155,14 +196,26 @@ export class VolunteerClient {
     if (!o.storage.persistent && o.storage.reason) c.log('warn', o.storage.reason);
     try {
       const consent = await o.storage.getConsent();
-      if (consent && consent.version === CONSENT_VERSION) {
+      const expiresAt = consent ? consent.at + c.ttl : 0;
+      if (consent && consent.version === CONSENT_VERSION && expiresAt > c.now()) {
         c.key = await loadDeviceKey(o.storage);
         if (c.key) {
-          c.set({ consentAt: consent.at, address: c.key.account.address });
+          c.set({ consentAt: consent.at, consentExpiresAt: expiresAt, address: c.key.account.address });
           void c.refreshAccount();
         }
+      } else if (consent) {
+        c.log('info', consent.version !== CONSENT_VERSION ? 'what you agree to has changed: please review and opt in again' : `your opt-in expired on ${new Date(expiresAt).toISOString()}: please opt in again`);
       }
       c.set({ state: c.key ? 'ready' : 'needs-consent' });
+      // Reports signed before a reload or a lost connection: deliver them (no compute involved).
+      if (c.key) {
+        const pending = await o.storage.listOutbox().catch(() => []);
+        c.set({ outbox: pending.length });
+        if (pending.length) {
+          c.log('info', `${pending.length} signed report(s) from an earlier session are waiting to be delivered`);
+          void c.connect();
+        }
+      }
     } catch (e) {
       c.log('error', `could not read stored consent or key: ${describeError(e)}`);
       c.set({ state: 'needs-consent' });
@@ -182,15 +235,23 @@ export class VolunteerClient {
     return () => this.listeners.delete(fn);
   }
 
+  private get ttl(): number {
+    return CONSENT_TTL_MS[this.o.surface ?? 'app'];
+  }
+
+  private consentValid(): boolean {
+    return this.snap.consentExpiresAt !== null && this.snap.consentExpiresAt > this.now();
+  }
+
   /** The explicit opt-in: records consent with its time and creates the device key. */
   async consent(): Promise<void> {
-    if (this.key) return;
-    const at = Date.now();
+    if (this.key && this.consentValid()) return;
+    const at = this.now();
     try {
       await this.o.storage.putConsent({ granted: true, at, version: CONSENT_VERSION });
       const key = await loadOrCreateDeviceKey(this.o.storage);
       this.key = key;
-      this.set({ consentAt: at, address: key.account.address, state: 'ready' });
+      this.set({ consentAt: at, consentExpiresAt: at + this.ttl, address: key.account.address, state: 'ready' });
       this.log('info', key.created ? `created device key ${key.account.address}` : `using device key ${key.account.address}`);
       void this.refreshAccount();
     } catch (e) {
@@ -198,45 +259,160 @@ export class VolunteerClient {
     }
   }
 
+  /** Revoke the opt-in in one click: stops, forgets the consent; the key and credit stay. */
+  async revokeConsent(): Promise<void> {
+    await this.stop();
+    try {
+      await this.o.storage.deleteConsent();
+    } catch (e) {
+      this.log('error', `could not forget the consent: ${describeError(e)}`);
+      return;
+    }
+    this.set({ consentAt: null, consentExpiresAt: null, state: 'needs-consent' });
+    this.log('info', 'consent revoked: nothing runs until you opt in again (your device key and credit are kept)');
+  }
+
   /** Lend the GPU: acquire it, connect, and take rounds until stop(). */
   async start(): Promise<void> {
-    if (!this.key) {
+    if (!this.key || !this.consentValid()) {
+      if (this.key) this.set({ state: 'needs-consent', consentAt: null, consentExpiresAt: null });
       this.log('error', 'consent first: nothing runs before you opt in');
       return;
     }
     if (this.wantRunning) return;
+    if (!(await this.takeTrainerLock())) return;
     this.wantRunning = true;
-    if (this.welcomed && this.socket?.open) {
-      this.socket.send({ type: 'start' });
-      this.set({ state: 'running', phase: 'waiting' });
-      this.log('info', 'resumed');
-      return;
-    }
     this.set({ state: 'starting' });
     try {
       await this.ensureTrainer();
     } catch (e) {
       this.wantRunning = false;
+      this.dropTrainerLock();
       this.set({ state: 'error' });
       this.log('error', describeError(e));
       return;
     }
     if (!this.wantRunning) return;
+    if (this.welcomed && this.socket?.open) {
+      if (!this.prepared && this.lastWelcome) {
+        const w = this.lastWelcome;
+        await this.onWelcome(w.run, w.round, w.modelHash, this.chain!);
+        return;
+      }
+      this.socket.send({ type: 'start' });
+      this.set({ state: 'running', phase: 'waiting' });
+      this.log('info', 'resumed');
+      return;
+    }
     await this.connect();
   }
 
-  /** Stop lending: no new GPU work starts; a batch in flight finishes and is still reported. */
-  stop(): void {
+  /**
+   * Stop lending, in one click: no new GPU work starts and the round in flight is aborted
+   * between two GPU segments (≤ one segment, ~150 ms of GPU work); its result is dropped.
+   */
+  async stop(): Promise<void> {
     if (!this.wantRunning && this.snap.state !== 'starting') return;
+    const clickedAt = this.now();
     this.wantRunning = false;
     this.socket?.send({ type: 'stop' });
-    if (this.training) {
+    if (this.training && this.trainer) {
       this.set({ state: 'stopping' });
-      this.log('info', 'stopping after the current GPU batch');
+      const abort = this.trainer.abort();
+      this.roundAbort = abort;
+      try {
+        const r = await abort;
+        if (r) {
+          this.set({ lastStop: { clickedAt, ...r } });
+          this.log('info', `stopped: ${this.snap.gpu.device === 'cpu' ? 'CPU' : 'GPU'} work ended ${Math.round(r.idleAt - r.requestedAt)} ms after the request (${r.stepsDone} steps done; the round's result is dropped)`);
+        }
+      } catch (e) {
+        this.log('warn', `stopping the worker: ${describeError(e)}`);
+      }
     } else {
-      this.set({ state: 'stopped', phase: this.snap.phase === 'training' ? 'idle' : this.snap.phase });
       this.log('info', 'stopped');
     }
+    if (this.wantRunning) return; // Start was pressed again meanwhile
+    this.dropTrainerLock();
+    this.set({ state: 'stopped', phase: this.snap.phase === 'training' ? 'idle' : this.snap.phase });
+  }
+
+  /** One trainer per browser: hold a Web Lock while lending; another tab that holds it wins. */
+  private async takeTrainerLock(): Promise<boolean> {
+    if (this.releaseLock) return true;
+    const locks = this.o.locks === undefined ? (globalThis.navigator?.locks ?? null) : this.o.locks;
+    if (!locks) {
+      this.log('warn', 'this browser has no Web Locks: other tabs cannot tell that this one is training');
+      return true;
+    }
+    const got = await new Promise<boolean>((resolve) => {
+      void locks
+        .request(TRAINER_LOCK, { ifAvailable: true }, (lock) => {
+          if (!lock) {
+            resolve(false);
+            return;
+          }
+          resolve(true);
+          return new Promise<void>((release) => (this.releaseLock = release));
+        })
+        .catch((e: unknown) => {
+          this.log('warn', `Web Locks failed (${describeError(e)}); going on without`);
+          resolve(true);
+        });
+    });
+    this.set({ otherTabTraining: !got });
+    if (!got) this.log('warn', 'another tab of this browser is already training: only one trainer runs per device. Stop it there, or close it, then press Start here.');
+    return got;
+  }
+
+  private dropTrainerLock(): void {
+    this.releaseLock?.();
+    this.releaseLock = null;
+  }
+
+  /** Light / Medium / Full: applies from the next GPU segment, also mid-round. */
+  setPreset(preset: DutyPreset): void {
+    this.set({ governance: { ...this.snap.governance, preset } });
+    this.log('info', `GPU budget: ${preset} (${Math.round(DUTY_PRESETS[preset] * 100)} % of the time)`);
+    this.pushThrottle();
+  }
+
+  /** Idle-only mode: training pauses while the volunteer uses the machine (see setUserActive). */
+  setIdleOnly(on: boolean): void {
+    this.set({ governance: { ...this.snap.governance, idleOnly: on } });
+    this.log('info', on ? 'idle-only: training pauses while you use this computer' : 'idle-only off');
+    this.pushThrottle();
+  }
+
+  /** Seconds without input before idle-only mode resumes (1 s to 1 h). */
+  setIdleAfter(seconds: number): void {
+    if (!Number.isFinite(seconds)) return;
+    this.set({ governance: { ...this.snap.governance, idleAfterS: Math.min(3600, Math.max(1, Math.round(seconds))) } });
+  }
+
+  /** From the page's activity watcher: true on input, false after N idle seconds. */
+  setUserActive(active: boolean): void {
+    if (this.snap.governance.userActive === active) return;
+    this.set({ governance: { ...this.snap.governance, userActive: active } });
+    if (this.snap.governance.idleOnly) this.log('info', active ? 'you are active: training paused' : 'idle again: training resumes');
+    this.pushThrottle();
+  }
+
+  private pushThrottle(): void {
+    const g = this.snap.governance;
+    this.trainer?.setThrottle({ duty: DUTY_PRESETS[g.preset], paused: g.idleOnly && g.userActive }).catch((e: unknown) => this.log('warn', `could not apply the GPU budget: ${describeError(e)}`));
+  }
+
+  /** The network is back: deliver the outbox now rather than at the next backoff step. */
+  deliverOutbox(): void {
+    if (this.disposed || !this.key || this.snap.outbox === 0) return;
+    if (this.reconnectTimer) {
+      clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = null;
+    }
+    this.reconnectDelay = 1_000;
+    if (this.socket?.open && this.welcomed) void this.flushOutbox();
+    else if (!this.socket) void this.connect();
   }
 
   /** Claim what the ledger says is claimable, from the device key. */
@@ -261,6 +437,7 @@ export class VolunteerClient {
   dispose(): void {
     this.disposed = true;
     this.wantRunning = false;
+    this.dropTrainerLock();
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.exchange?.dispose();
     this.socket?.close();
@@ -306,20 +483,36 @@ export class VolunteerClient {
     if (this.trainer) return this.trainer;
     this.set({ gpu: { ...this.snap.gpu, status: 'probing', message: null } });
     const trainer = this.o.createTrainer();
-    let adapter: AdapterInfo;
+    let adapter: AdapterInfo | null = null;
     try {
+      const hasWebGpu = this.o.hasWebGpu ?? (typeof navigator !== 'undefined' && 'gpu' in navigator && !!navigator.gpu);
+      if (!hasWebGpu) {
+        const e = new Error('navigator.gpu is missing');
+        e.name = 'WebGpuUnavailableError';
+        throw e;
+      }
       adapter = await trainer.probe();
     } catch (e) {
-      trainer.terminate();
       const unavailable = e instanceof Error && e.name === 'WebGpuUnavailableError';
-      const message = unavailable ? `WebGPU unavailable: ${describeError(e)}` : `GPU setup failed: ${describeError(e)}`;
-      this.set({ gpu: { status: 'unavailable', adapter: null, gflops: null, message } });
-      throw new Error(message);
+      if (!unavailable) {
+        trainer.terminate();
+        const message = `GPU setup failed: ${describeError(e)}`;
+        this.set({ gpu: { status: 'unavailable', device: null, adapter: null, gflops: null, message } });
+        throw new Error(message);
+      }
+      // No WebGPU: the CPU path, said plainly and credited as CPU work (hello's adapter is null).
+      await trainer.useCpu();
+      const message = `WebGPU is not available in this browser (${describeError(e)}). Training on the CPU instead: slower, and reported as CPU work.`;
+      this.set({ gpu: { status: 'ready', device: 'cpu', adapter: null, gflops: null, message } });
+      this.log('warn', message);
     }
     trainer.onLost((loss) => this.onDeviceLost(loss.reason, loss.message));
     this.trainer = trainer;
-    this.set({ gpu: { status: 'ready', adapter, gflops: null, message: null } });
-    this.log('info', `GPU: ${[adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' · ') || 'unnamed adapter'}`);
+    this.pushThrottle();
+    if (adapter) {
+      this.set({ gpu: { status: 'ready', device: 'gpu', adapter, gflops: null, message: null } });
+      this.log('info', `GPU: ${[adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' · ') || 'unnamed adapter'}`);
+    }
     // A short measured benchmark for `hello`, on the default model shape until the run is known.
     try {
       await this.initTrainer(DEFAULT_RUN.sizes, DEFAULT_RUN.inner.batchSize);
@@ -344,7 +537,7 @@ export class VolunteerClient {
     this.trainer = null;
     this.trainerShape = null;
     this.dataLoadedFor = null;
-    this.set({ gpu: { ...this.snap.gpu, status: 'lost', message: `GPU device lost (${reason}): ${message}. Press Start to try again.` } });
+    this.set({ gpu: { ...this.snap.gpu, status: 'lost', device: null, message: `GPU device lost (${reason}): ${message}. Press Start to try again.` } });
     this.log('error', `GPU device lost (${reason}): ${message}`);
     if (this.wantRunning) {
       this.wantRunning = false;
@@ -359,6 +552,9 @@ export class VolunteerClient {
     if (this.socket || this.disposed) return;
     this.set({ connection: 'connecting' });
     try {
+      const net = (this.net ??= await import('./peer-net.ts'));
+      if (this.socket || this.disposed) return;
+      const { IncomingRouter, createPeer, randomPeerId } = net;
       if (!this.peer || this.peer.destroyed) {
         this.peerId = randomPeerId();
         this.peer = createPeer(this.peerId, this.o.location ?? location);
@@ -375,6 +571,8 @@ export class VolunteerClient {
       this.log('error', `could not create the WebRTC peer: ${describeError(e)}`);
     }
     this.welcomed = false;
+    this.prepared = false;
+    this.lastWelcome = null;
     this.socket = new CoordinatorSocket(socketUrl(this.o.origin), {
       onMessage: (m) => this.onMessage(m),
       onBadMessage: (err) => this.log('error', `bad message from the coordinator: ${err}`),
@@ -394,15 +592,17 @@ export class VolunteerClient {
   private onSocketClose(code: number, reason: string, wasOpen: boolean): void {
     this.socket = null;
     this.welcomed = false;
+    this.prepared = false;
+    this.lastWelcome = null;
     this.set({ connection: 'offline' });
     this.log(wasOpen ? 'warn' : 'error', `coordinator connection ${wasOpen ? 'closed' : 'failed'} (${code}${reason ? `: ${reason}` : ''})`);
-    if (this.disposed || (!this.wantRunning && this.snap.state !== 'stopping')) return;
+    if (this.disposed || (!this.wantRunning && this.snap.outbox === 0)) return;
     const delay = this.reconnectDelay;
     this.reconnectDelay = Math.min(this.reconnectDelay * 2, 30_000);
     this.log('info', `reconnecting in ${Math.round(delay / 1000)} s`);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
-      if (this.wantRunning) void this.connect();
+      if (this.wantRunning || this.snap.outbox > 0) void this.connect();
     }, delay);
   }
 
@@ -426,15 +626,24 @@ export class VolunteerClient {
         this.pendingNonces.delete(m.nonce);
         this.set({ lastAck: { nonce: m.nonce, state: m.state, reason: m.reason, round } });
         this.log(m.state === 'rejected' ? 'error' : 'info', `report${round !== null ? ` for round ${round}` : ''} ${m.state}${m.reason ? `: ${m.reason}` : ''}`);
+        void this.outboxDone(m.nonce);
         return;
       }
       case 'error':
+        if (m.ref && this.pendingNonces.has(m.ref)) {
+          void this.onReportRefused(m.ref, m.code, m.message);
+          return;
+        }
         this.log('error', `coordinator: [${m.code}] ${m.message}${m.ref ? ` (${m.ref})` : ''}`);
         return;
       case 'account':
         this.set({ account: m.summary });
         return;
       case 'dashboard':
+        return;
+      case 'verify':
+        // Spot-check evidence upload is not implemented in the page yet (issue 5): its reports
+        // carry no residualHash, so the validator marks them `unverifiable` and never asks.
         return;
       default: {
         const never: never = m;
@@ -447,7 +656,7 @@ export class VolunteerClient {
     const key = this.key!;
     try {
       if (!this.peer || !this.peerId) throw new Error('no WebRTC peer');
-      await whenPeerOpen(this.peer);
+      await this.net!.whenPeerOpen(this.peer);
       const signature = await key.account.signMessage({ message: helloMessage(challenge, this.peerId) });
       const sent = this.socket?.send({
         type: 'hello',
@@ -470,10 +679,18 @@ export class VolunteerClient {
 
   private async onWelcome(run: RunSpec, round: number, modelHash: Hex, chain: ChainInfo): Promise<void> {
     const runChanged = this.runSpec?.id !== run.id || this.runSpec?.paramTableHash !== run.paramTableHash;
+    const first = this.lastWelcome?.run !== run || this.lastWelcome.round !== round;
     this.runSpec = run;
     this.chain = chain;
+    this.lastWelcome = { run, round, modelHash };
     this.set({ run: { id: run.id, name: run.name, paramCount: run.paramCount, steps: run.inner.steps, batchSize: run.inner.batchSize }, round });
-    this.log('info', `joined run ${run.id} "${run.name}" at round ${round}`);
+    if (first) {
+      this.log('info', `joined run ${run.id} "${run.name}" at round ${round}`);
+      await this.flushOutbox();
+    }
+    this.welcomed = true;
+    // Connected only to deliver the outbox: no GPU work until Start.
+    if (!this.wantRunning) return;
     const prep = (this.preparing = this.prepare(run, round, modelHash, runChanged));
     try {
       await prep;
@@ -485,7 +702,7 @@ export class VolunteerClient {
     } finally {
       if (this.preparing === prep) this.preparing = null;
     }
-    this.welcomed = true;
+    this.prepared = true;
     if (this.wantRunning) {
       this.socket?.send({ type: 'start' });
       this.set({ state: 'running', phase: 'waiting' });
@@ -557,6 +774,11 @@ export class VolunteerClient {
       this.log('info', `round ${m.round} assigned while stopped: skipped`);
       return;
     }
+    if (!this.consentValid()) {
+      this.log('warn', 'your opt-in expired: stopping; opt in again to go on');
+      void this.stop().then(() => this.set({ state: 'needs-consent', consentAt: null, consentExpiresAt: null }));
+      return;
+    }
     if (this.training) {
       this.log('warn', `still training the previous round: round ${m.round} skipped`);
       return;
@@ -608,17 +830,18 @@ export class VolunteerClient {
     try {
       result = await trainer.train({ params: before.slice(), batches, steps: m.steps, adamw: run.inner.adamw });
     } catch (e) {
-      this.log('error', `round ${m.round}: training failed: ${describeError(e)}`);
+      if (e instanceof Error && e.name === 'TrainingAbortedError') {
+        this.log('info', `round ${m.round}: training stopped; nothing is reported for it`);
+      } else {
+        this.log('error', `round ${m.round}: training failed: ${describeError(e)}`);
+      }
       this.set({ phase: 'idle' });
       return;
     } finally {
       this.training = false;
-      if (this.snap.state === 'stopping') {
-        this.set({ state: 'stopped' });
-        this.log('info', 'stopped');
-      }
     }
     const wallMs = performance.now() - t0;
+    this.set({ lastDuty: { round: m.round, busyMs: result.busyMs, wallMs: result.wallMs, preset: this.snap.governance.preset } });
     this.set({ samplesPerSec: result.samples / Math.max(wallMs / 1000, 1e-3), lastLoss: { round: m.round, before: result.lossBefore, after: result.lossAfter } });
     this.log('info', `round ${m.round}: trained ${result.steps} steps (${result.samples} samples) in ${(wallMs / 1000).toFixed(1)} s, loss ${result.lossBefore.toFixed(4)} → ${result.lossAfter.toFixed(4)}`);
     if (token.cancelled) {
@@ -652,12 +875,15 @@ export class VolunteerClient {
     // Aggregate, and upload it when this peer is the designated uploader (or in relay mode).
     const ownFrame = decodeFrame(own.bytes, peerUpdateLimits(run, m.round));
     const agg = cohortAggregate(run, m.round, { address: me, hash: own.hash, frame: ownFrame }, (exchanged?.frames ?? []).map((f) => ({ address: f.address, hash: f.hash, frame: f.frame })));
+    let unsentAggregate: Uint8Array | null = null;
     if (agg.uploader === me) {
       this.set({ phase: 'uploading' });
+      unsentAggregate = agg.bytes;
       try {
         const res = await this.api.postAggregate(run.id, m.round, agg.bytes);
         if (res.aggregateHash?.toLowerCase() !== agg.aggregateHash) this.log('warn', `round ${m.round}: the coordinator hashed our aggregate to ${res.aggregateHash}, we hashed ${agg.aggregateHash}`);
         else this.log('info', `round ${m.round}: uploaded the ${agg.relay ? 'relay' : 'cohort'} aggregate (${agg.hashes.length} frame(s), ${agg.bytes.byteLength} bytes)`);
+        unsentAggregate = null;
       } catch (e) {
         this.log('error', `round ${m.round}: aggregate upload failed: ${describeError(e)}`);
       }
@@ -684,15 +910,88 @@ export class VolunteerClient {
       nonce: randomNonce(),
     });
     const signature = await key.account.signTypedData(contributionTypedData(eip712Domain(chain.chainId, chain.distributor), contribution));
-    const sent = this.socket?.send({ type: 'report', contribution: contributionToJson(contribution), signature, frameHashes: agg.hashes });
-    if (sent) {
-      this.pendingNonces.set(contribution.nonce.toString(), m.round);
-      this.set({ reportsSent: this.snap.reportsSent + 1 });
+    const rec: OutboxRecord = {
+      nonce: contribution.nonce.toString(),
+      run: run.id,
+      round: m.round,
+      createdAt: this.now(),
+      report: { type: 'report', contribution: contributionToJson(contribution), signature, frameHashes: agg.hashes },
+      aggregate: unsentAggregate,
+    };
+    // Written before it is sent; deleted only when the coordinator answers for this nonce.
+    try {
+      await this.o.storage.putOutbox(rec);
+      this.set({ outbox: this.snap.outbox + 1 });
+    } catch (e) {
+      this.log('warn', `round ${m.round}: could not write the report to the outbox (${describeError(e)}); sending it anyway`);
+    }
+    if (this.sendReport(rec)) {
       this.log('info', `round ${m.round}: reported frame ${own.hash.slice(0, 10)}… in aggregate ${agg.aggregateHash.slice(0, 10)}…`);
     } else {
-      this.log('error', `round ${m.round}: the coordinator connection is down; the report was not sent`);
+      this.log('warn', `round ${m.round}: the coordinator connection is down; the report waits in the outbox and is sent on reconnect`);
     }
     if (this.roundToken === token) this.set({ phase: 'waiting' });
+  }
+
+  // ---- outbox ---------------------------------------------------------------------------
+
+  private sendReport(rec: OutboxRecord): boolean {
+    const sent = this.socket?.send(rec.report) ?? false;
+    if (sent) {
+      this.pendingNonces.set(rec.nonce, rec.round);
+      this.set({ reportsSent: this.snap.reportsSent + 1 });
+    }
+    return sent;
+  }
+
+  /** Replays every stored report (its aggregate first, when that upload had failed). */
+  private async flushOutbox(): Promise<void> {
+    let pending: OutboxRecord[];
+    try {
+      pending = await this.o.storage.listOutbox();
+    } catch (e) {
+      this.log('warn', `could not read the outbox: ${describeError(e)}`);
+      return;
+    }
+    this.set({ outbox: pending.length });
+    for (const rec of pending) {
+      if (this.pendingNonces.has(rec.nonce)) continue;
+      if (rec.aggregate) {
+        try {
+          await this.api.postAggregate(rec.run, rec.round, rec.aggregate);
+          this.log('info', `round ${rec.round}: uploaded the aggregate kept in the outbox`);
+        } catch (e) {
+          this.log('warn', `round ${rec.round}: the aggregate kept in the outbox was not accepted: ${describeError(e)}`);
+        }
+      }
+      if (this.sendReport(rec)) this.log('info', `round ${rec.round}: re-sent the report ${rec.nonce.slice(0, 10)}… from the outbox`);
+    }
+  }
+
+  private async outboxDone(nonce: string): Promise<void> {
+    try {
+      await this.o.storage.deleteOutbox(nonce);
+    } catch (e) {
+      this.log('warn', `could not clear report ${nonce.slice(0, 10)}… from the outbox: ${describeError(e)}`);
+    }
+    const left = await this.o.storage.listOutbox().then((l) => l.length, () => Math.max(0, this.snap.outbox - 1));
+    this.set({ outbox: left });
+  }
+
+  /**
+   * The coordinator refused a report of ours. REPLAYED_NONCE and DUPLICATE mean it already holds
+   * it (an earlier send arrived, its ack did not): delivered. STALE_ROUND and EXPIRED mean its
+   * round is over: credit for a round that committed without it cannot exist, so it is dropped
+   * with a visible line. Any other code would be refused again: dropped, as an error.
+   */
+  private async onReportRefused(nonce: string, code: string, message: string): Promise<void> {
+    const round = this.pendingNonces.get(nonce) ?? null;
+    this.pendingNonces.delete(nonce);
+    const what = `report${round !== null ? ` for round ${round}` : ''} ${nonce.slice(0, 10)}…`;
+    if (code === 'REPLAYED_NONCE' || code === 'DUPLICATE') this.log('info', `${what}: the coordinator already has it (${code}); removed from the outbox`);
+    else if (code === 'STALE_ROUND' || code === 'EXPIRED') this.log('warn', `${what} dropped from the outbox: its round is over (${code}: ${message}). If an earlier send arrived, its credit stands; otherwise none can be given for a round that committed without it.`);
+    else this.log('error', `${what} refused [${code}] ${message}; dropped from the outbox`);
+    await this.outboxDone(nonce);
   }
 
   private openExchange(m: RoundMessage, run: RunSpec, self: { address: Address; peerId: string }, members: { address: Address; peerId: string }[]): CohortExchange {
@@ -709,7 +1008,7 @@ export class VolunteerClient {
       decode: (bytes) => decodeFrame(bytes, limits),
       sign: (message) => key.account.signMessage({ message }),
       verify: (address, message, signature) => verifyMessage({ address, message, signature }),
-      dial: (peerId) => dialPeer(peer, peerId),
+      dial: (peerId) => this.net!.dialPeer(peer, peerId),
       scheduler: clockScheduler(this.clock),
       timeouts: this.o.peerTimeouts,
       onEvent: (e) => {

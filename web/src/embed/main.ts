@@ -10,7 +10,7 @@ const partner = raw && /^[\w.\- ]{1,64}$/.test(raw) ? raw : null;
 const fullTabUrl = new URL('./', location.href).href;
 
 const target = document.getElementById('app')!;
-createVolunteerStore({ partner }).then(
+createVolunteerStore({ partner, surface: 'widget' }).then(
   (store) => {
     target.replaceChildren();
     mount(Embed, { target, props: { store, partner, fullTabUrl } });

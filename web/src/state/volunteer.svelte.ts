@@ -3,7 +3,7 @@
 import { GpuTrainer } from '../client/trainer.ts';
 import { openStorage, type ClientStorage } from '../client/storage.ts';
 import { installTestHook } from '../client/test-hook.ts';
-import { VolunteerClient, type VolunteerSnapshot } from '../client/volunteer.ts';
+import { VolunteerClient, type DutyPreset, type VolunteerSnapshot } from '../client/volunteer.ts';
 import { formatWei } from '../client/format.ts';
 
 export class VolunteerStore {
@@ -42,20 +42,46 @@ export class VolunteerStore {
     return this.claimableWei > 0n && !this.s.claim.busy;
   }
 
+  private idleTimer: ReturnType<typeof setTimeout> | null = null;
+  private watching = false;
+
+  setPreset = (p: DutyPreset) => this.client.setPreset(p);
+  setIdleAfter = (seconds: number) => this.client.setIdleAfter(seconds);
+
+  setIdleOnly = (on: boolean) => {
+    this.client.setIdleOnly(on);
+    if (on) this.watchActivity();
+  };
+
+  /** Input on this page counts as activity (the Idle Detection API needs a permission prompt). */
+  private watchActivity(): void {
+    if (this.watching || typeof window === 'undefined') return;
+    this.watching = true;
+    const active = () => {
+      if (!this.s.governance.idleOnly) return;
+      this.client.setUserActive(true);
+      if (this.idleTimer) clearTimeout(this.idleTimer);
+      this.idleTimer = setTimeout(() => this.client.setUserActive(false), this.s.governance.idleAfterS * 1000);
+    };
+    for (const ev of ['pointermove', 'pointerdown', 'keydown', 'wheel', 'touchstart']) addEventListener(ev, active, { passive: true });
+  }
+
   consent = () => this.client.consent();
+  revoke = () => this.client.revokeConsent();
   start = () => this.client.start();
   stop = () => this.client.stop();
   claim = () => this.client.claim();
 }
 
 /** Opens storage, creates the client and the test hook; computes and connects nothing. */
-export async function createVolunteerStore(opts: { partner?: string | null; storage?: ClientStorage } = {}): Promise<VolunteerStore> {
+export async function createVolunteerStore(opts: { partner?: string | null; storage?: ClientStorage; surface?: 'app' | 'widget' } = {}): Promise<VolunteerStore> {
   const storage = opts.storage ?? (await openStorage());
   const client = await VolunteerClient.create({
     origin: location.origin,
     storage,
     createTrainer: () => new GpuTrainer(),
     partner: opts.partner ?? null,
+    surface: opts.surface ?? 'app',
   });
   installTestHook(client);
   return new VolunteerStore(client);

@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { trainLocalCpu } from '../../shared/mlp.ts';
+import { initParams, mlpSpec } from '../../shared/model.ts';
+import { trainCpuRound } from './cpu-trainer.ts';
+
+const spec = mlpSpec([12, 7, 3]);
+const count = 30;
+const data = {
+  images: Uint8Array.from({ length: count * 12 }, (_, i) => (i * 2654435761) >>> 24),
+  labels: Uint8Array.from({ length: count }, (_, i) => i % 3),
+  count,
+  features: 12,
+  classes: 3,
+};
+const adamw = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
+const steps = 6;
+const B = 4;
+const batches = Uint32Array.from({ length: steps * B }, (_, i) => (i * 7) % count);
+
+test('the CPU round equals trainLocalCpu bit for bit, even when sliced', async () => {
+  const start = initParams(spec, 2);
+  const ref = trainLocalCpu(spec, start, data, Array.from({ length: steps }, (_, s) => batches.subarray(s * B, (s + 1) * B)), adamw);
+  const r = await trainCpuRound(spec, start, data, batches, steps, adamw, { sliceMs: 0 });
+  assert.deepEqual(r.params, ref.params);
+  assert.equal(r.lossBefore, ref.lossBefore);
+  assert.equal(r.lossAfter, ref.lossAfter);
+  assert.equal(r.samples, steps * B);
+});
+
+test('an abort ends the CPU round at the next slice with the steps done', async () => {
+  const ac = new AbortController();
+  const run = trainCpuRound(spec, initParams(spec, 2), data, batches, steps, adamw, { signal: ac.signal, sliceMs: 0 });
+  ac.abort();
+  await assert.rejects(run, (e: Error & { stepsDone?: number }) => e.name === 'TrainingAbortedError' && e.stepsDone! < steps);
+});

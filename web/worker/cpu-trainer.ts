@@ -1,0 +1,65 @@
+// The CPU path for volunteers without WebGPU: one round of local training with the shared/
+// reference math (the same steps as shared/mlp.ts trainLocalCpu), in slices that yield to the
+// worker's event loop so that a Stop arrives and ends the work within one slice.
+import { adamwStep, gatherBatch, mlpBackward, mlpForward, softmaxCrossEntropy, type AdamWConfig, type Dataset } from '../../shared/mlp.ts';
+import type { MlpSpec } from '../../shared/model.ts';
+
+export interface CpuRoundResult {
+  params: Float32Array;
+  lossBefore: number;
+  lossAfter: number;
+  steps: number;
+  samples: number;
+  ms: number;
+}
+
+/** Thrown when `signal` aborted the round; `idleAt` is the epoch ms at which the CPU stopped. */
+export class CpuTrainingAborted extends Error {
+  override name = 'TrainingAbortedError';
+  constructor(readonly stepsDone: number, readonly idleAt: number) {
+    super(`Training stopped after ${stepsDone} steps.`);
+  }
+}
+
+const yieldToEvents = () => new Promise<void>((r) => setTimeout(r, 0));
+
+/**
+ * `steps` AdamW steps from `start` (copied) on the batches (steps × B indices, step-major).
+ * Bit-equal to trainLocalCpu on the same inputs; yields every `sliceMs` of work.
+ */
+export async function trainCpuRound(
+  spec: MlpSpec,
+  start: Float32Array,
+  data: Dataset,
+  batches: Uint32Array,
+  steps: number,
+  cfg: AdamWConfig,
+  opts: { signal?: AbortSignal; sliceMs?: number } = {},
+): Promise<CpuRoundResult> {
+  const B = batches.length / steps;
+  if (!Number.isInteger(B) || B < 1) throw new RangeError(`trainCpuRound: ${batches.length} indices is not steps ${steps} × a batch size`);
+  const sliceMs = opts.sliceMs ?? 50;
+  const C = spec.sizes[spec.sizes.length - 1];
+  const params = start.slice();
+  const m = new Float32Array(params.length);
+  const v = new Float32Array(params.length);
+  let lossBefore = NaN;
+  let lossAfter = NaN;
+  const t0 = performance.now();
+  let sliceStart = t0;
+  for (let s = 0; s < steps; s++) {
+    if (performance.now() - sliceStart >= sliceMs) {
+      await yieldToEvents();
+      sliceStart = performance.now();
+    }
+    if (opts.signal?.aborted) throw new CpuTrainingAborted(s, performance.timeOrigin + performance.now());
+    const idx = batches.subarray(s * B, (s + 1) * B);
+    const { x, y } = gatherBatch(data, idx);
+    const acts = mlpForward(spec, params, x, B);
+    const { loss, dlogits } = softmaxCrossEntropy(acts[acts.length - 1], y, C);
+    if (s === 0) lossBefore = loss;
+    lossAfter = loss;
+    adamwStep(params, mlpBackward(spec, params, acts, dlogits, B), m, v, s + 1, cfg);
+  }
+  return { params, lossBefore, lossAfter, steps, samples: steps * B, ms: performance.now() - t0 };
+}
