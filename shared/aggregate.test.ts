@@ -54,3 +54,89 @@ test('outer Nesterov step is deterministic float32', () => {
   // m = 0.1, θ = 1 − 0.5·(0.1 + 0.9·0.1) = 0.905
   assert.ok(Math.abs(p[0] - 0.905) < 1e-6 && Math.abs(m[0] - 0.1) < 1e-7);
 });
+
+const robust = [
+  { kind: 'clipped-mean', clip: 3 },
+  { kind: 'trimmed-mean', clip: 3, trim: 0.2 },
+  { kind: 'centered-clip', clip: 3, trim: 0.2, tau: 1, iterations: 3 },
+] as const;
+const l2 = (v: Float32Array) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+const cos = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i], 0) / (l2(a) * l2(b));
+
+test('every aggregator is order-independent and bit-identical', () => {
+  const us = [frame(1, 32), frame(2, 64), frame(3, 96), frame(4, 32), frame(5, 10, 50)];
+  for (const cfg of [{ kind: 'mean', clip: 0 } as const, ...robust]) {
+    const a = aggregateUpdates(us, n, cfg);
+    const b = aggregateUpdates([us[3], us[4], us[2], us[0], us[1]], n, cfg);
+    assert.deepEqual(a.dense, b.dense, cfg.kind);
+    assert.deepEqual(a.excluded, b.excluded, cfg.kind);
+    assert.equal(hashParams(a.dense), hashParams(b.dense));
+  }
+});
+
+test('duplicates, near-copies and empty frames are excluded; the lowest hash of a copy group is kept', () => {
+  const honest = [frame(1, 32), frame(2, 32), frame(3, 32)];
+  const replay = { ...honest[0] };
+  // A near-copy: the same update scaled by 1.001 (another hash, cosine 1).
+  const near = (() => {
+    const r = createRng(1);
+    const v = Float32Array.from({ length: n }, () => gaussian(r) * 1.001);
+    const bytes = encodeUpdate(v, codec, { paramTableHash: pth, run: 1, round: 0, samples: 32 }).bytes;
+    return { hash: hashFrame(bytes), frame: decodeFrame(bytes, limits) };
+  })();
+  const emptyBytes = encodeUpdate(new Float32Array(n), codec, { paramTableHash: pth, run: 1, round: 0, samples: 32 }).bytes;
+  const empty = { hash: hashFrame(emptyBytes), frame: decodeFrame(emptyBytes, limits) };
+  for (const cfg of robust) {
+    const r = aggregateUpdates([...honest, replay, near, empty], n, cfg);
+    const reasons = Object.fromEntries(r.excluded.map((x) => [x.hash, x.reason]));
+    assert.equal(r.excluded.filter((x) => x.reason === 'duplicate').length, 1, cfg.kind);
+    assert.equal(reasons[empty.hash], 'empty');
+    const pair = [honest[0].hash, near.hash].sort();
+    assert.equal(reasons[pair[1]], 'copycat', 'the higher hash of a near-copy pair is dropped');
+    assert.ok(r.included.includes(pair[0]), 'the lowest hash of the pair is kept');
+    assert.equal(r.samples, 96);
+    assert.deepEqual(r.dense, aggregateUpdates(honest.filter((h) => h.hash !== pair[1]).concat(pair[1] === near.hash ? [] : [near]), n, cfg).dense);
+  }
+  // The control rejects nothing.
+  assert.equal(aggregateUpdates([...honest, replay, empty], n, { kind: 'mean', clip: 0 }).excluded.length, 0);
+});
+
+test('robust aggregators hold a sign-flip and a huge-noise minority that defeats the mean', () => {
+  // Honest updates share a direction (common signal + individual noise); attackers flip or blow up.
+  const common = (() => {
+    const r = createRng(99);
+    return Float32Array.from({ length: n }, () => gaussian(r));
+  })();
+  const mk = (seed: number, sign: number, noise: number) => {
+    const r = createRng(seed);
+    const v = Float32Array.from({ length: n }, (_, i) => sign * (common[i] + 0.5 * gaussian(r)) + noise * gaussian(r));
+    const bytes = encodeUpdate(v, { ...codec, density: 1 }, { paramTableHash: pth, run: 1, round: 0, samples: 32 }).bytes;
+    const lim = frameLimits({ paramTableHash: pth, paramCount: n, run: 1, codec: { ...codec, density: 1 }, maxSamples: 1e6 });
+    return { hash: hashFrame(bytes), frame: decodeFrame(bytes, lim) };
+  };
+  const honest = Array.from({ length: 7 }, (_, i) => mk(10 + i, 1, 0));
+  for (const attackers of [[mk(30, -3, 0), mk(31, -3, 0), mk(32, -3, 0)], [mk(40, 0, 100), mk(41, 0, 100), mk(42, 0, 100)]]) {
+    const mean = aggregateUpdates([...honest, ...attackers], n, { kind: 'mean', clip: 0 }).dense;
+    assert.ok(cos(mean, common) < 0.3, `the mean is dragged away (cos ${cos(mean, common)})`);
+    for (const cfg of robust.slice(1)) {
+      const d = aggregateUpdates([...honest, ...attackers], n, cfg).dense;
+      assert.ok(cos(d, common) > 0.8, `${cfg.kind}: cos ${cos(d, common)}`);
+      assert.ok(l2(d) < 2 * l2(common), `${cfg.kind}: norm bounded`);
+    }
+  }
+});
+
+test('trimmed mean treats a coordinate absent from a sparse frame as a zero', () => {
+  const at = (pairs: [number, number][]) => {
+    const v = new Float32Array(n);
+    for (const [i, x] of pairs) v[i] = x;
+    const bytes = encodeUpdate(v, { ...codec, bits: 32 }, { paramTableHash: pth, run: 1, round: 0, samples: 1 }).bytes;
+    const lim = frameLimits({ paramTableHash: pth, paramCount: n, run: 1, codec: { ...codec, bits: 32 }, maxSamples: 1e6 });
+    return { hash: hashFrame(bytes), frame: decodeFrame(bytes, lim) };
+  };
+  // Coordinate 0: values 1, 2, 3, 4 and one absent (0); trimming one at each end leaves 1, 2, 3.
+  const us = [at([[0, 1], [5, 1]]), at([[0, 2], [6, 1]]), at([[0, 3], [7, 1]]), at([[0, 4], [8, 1]]), at([[9, 1], [10, -1]])];
+  const r = aggregateUpdates(us, n, { kind: 'trimmed-mean', clip: 0, trim: 0.2 });
+  assert.equal(r.dense[0], 2);
+  assert.equal(r.dense[5], 0, 'a value only one member sent is trimmed away');
+});

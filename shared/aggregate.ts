@@ -1,18 +1,62 @@
-// Deterministic aggregation of decoded update frames. Every cohort member and the
-// coordinator run this same code on the same frames in the same order (sorted by frame
-// hash), so they reach bit-identical float32 results and can sign the aggregate's hash.
+// Deterministic, robust aggregation of decoded update frames. Every cohort member and the
+// coordinator run this same code on the same frames, so they reach bit-identical float32
+// results and can sign the aggregate's hash: members are first put in ascending frame-hash
+// order, and every later step (filters, sums, sorts with ties broken by that order) depends
+// only on that order, never on the order the frames arrived in.
+//
+// Pipeline for every kind but 'mean' (the unprotected control):
+//   1. reject  — a frame for another model size ('limits'), a non-finite value ('not-finite'),
+//                a second copy of a hash ('duplicate'), an empty frame ('empty': a lazy
+//                zero update), a near-copy of a lower-hash frame ('copycat': cosine over the
+//                union of their supports > copycatCosine). Copies keep the LOWEST hash and
+//                drop the rest: dropping both would let anyone censor an honest peer by
+//                replaying its frame, and keeping one gives a copier no extra weight. Who
+//                earns credit for a copied frame is the ledger's call, not this function's.
+//   2. clip    — each update's L2 norm to clip × the median norm of the kept updates.
+//   3. combine — 'clipped-mean': sample-weighted mean;
+//                'trimmed-mean': per coordinate, over the members' dense updates (a coordinate
+//                absent from a sparse frame is a 0 contribution), drop the ⌊trim·n⌋ lowest and
+//                highest values (ties by hash order), sample-weighted mean of the rest;
+//                'centered-clip': v ← v + Σ wᵢ·(xᵢ − v)·min(1, τ/‖xᵢ − v‖), `iterations`
+//                times from v = the coordinate-wise trimmed mean, τ = tau × median norm
+//                (Karimireddy et al. 2021).
 import { keccak256, concatHex, type Hex } from 'viem';
 import type { DecodedFrame } from './codec.ts';
 
+export type AggregatorKind = 'mean' | 'clipped-mean' | 'trimmed-mean' | 'centered-clip';
+export const AGGREGATOR_KINDS: readonly AggregatorKind[] = ['mean', 'clipped-mean', 'trimmed-mean', 'centered-clip'];
+
 export interface AggregatorConfig {
-  /** 'mean' weights by samples; 'clipped-mean' first clips each update's L2 norm to clip × median norm. */
-  kind: 'mean' | 'clipped-mean';
+  /** 'mean' is the unprotected control: it weights by samples and rejects nothing. */
+  kind: AggregatorKind;
+  /** Norm clip: each update's L2 norm is clipped to clip × median norm; 0 turns it off. Unused by 'mean'. */
   clip: number;
+  /** trimmed-mean (and centered-clip's start): fraction of members trimmed at each end per coordinate. Default 0.2. */
+  trim?: number;
+  /** centered-clip: radius as a multiple of the median norm. Default 1. */
+  tau?: number;
+  /** centered-clip: iterations. Default 3. */
+  iterations?: number;
+  /** Cosine (over the union support) above which a frame is a copy of a lower-hash one. Default 0.99. */
+  copycatCosine?: number;
 }
 
 export interface WeightedUpdate {
   hash: Hex;
   frame: DecodedFrame;
+}
+
+export type ExclusionReason = 'limits' | 'not-finite' | 'duplicate' | 'empty' | 'copycat';
+
+export interface AggregateResult {
+  /** The aggregate pseudo-gradient (paramCount), float32. */
+  dense: Float32Array;
+  /** Σ samples of the frames that were kept. */
+  samples: number;
+  /** Hashes of the kept frames, ascending. */
+  included: Hex[];
+  /** Rejected frames, in hash order, each with why. */
+  excluded: { hash: Hex; reason: ExclusionReason }[];
 }
 
 /** Hash of an ordered set of frame hashes: what a member signs as "the frames I aggregated". */
@@ -26,23 +70,123 @@ function norm(values: Float32Array): number {
   return Math.sqrt(s);
 }
 
+/** Cosine of two sparse vectors with ascending indices (absent coordinates are zero). */
+function sparseCosine(a: DecodedFrame, b: DecodedFrame, na: number, nb: number): number {
+  if (na === 0 || nb === 0) return 0;
+  let dot = 0;
+  for (let i = 0, j = 0; i < a.indices.length && j < b.indices.length; ) {
+    if (a.indices[i] === b.indices[j]) dot += a.values[i++] * b.values[j++];
+    else if (a.indices[i] < b.indices[j]) i++;
+    else j++;
+  }
+  return dot / (na * nb);
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? 0 : s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
 /**
- * Sample-weighted (optionally norm-clipped) mean of sparse updates as a dense float32
- * vector, plus the total sample weight. Order of accumulation: ascending frame hash.
+ * Aggregate members' sparse updates into one dense float32 pseudo-gradient. Deterministic:
+ * the same set of frames in any order gives a bit-identical result.
  */
-export function aggregateUpdates(updates: WeightedUpdate[], paramCount: number, cfg: AggregatorConfig): { dense: Float32Array; samples: number } {
+export function aggregateUpdates(updates: WeightedUpdate[], paramCount: number, cfg: AggregatorConfig): AggregateResult {
   const ordered = [...updates].sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0));
+  const excluded: AggregateResult['excluded'] = [];
   const dense = new Float32Array(paramCount);
-  const total = ordered.reduce((s, u) => s + u.frame.header.samples, 0);
-  if (ordered.length === 0 || total === 0) return { dense, samples: 0 };
-  const norms = ordered.map((u) => norm(u.frame.values));
-  const sortedNorms = [...norms].sort((a, b) => a - b);
-  const median = sortedNorms[(sortedNorms.length - 1) >> 1];
-  ordered.forEach((u, j) => {
-    const clipScale = cfg.kind === 'clipped-mean' && norms[j] > cfg.clip * median && norms[j] > 0 ? (cfg.clip * median) / norms[j] : 1;
-    const w = Math.fround((u.frame.header.samples / total) * clipScale);
-    const { indices, values } = u.frame;
-    for (let i = 0; i < indices.length; i++) dense[indices[i]] = dense[indices[i]] + w * values[i];
+  if (cfg.kind === 'mean') {
+    const total = ordered.reduce((s, u) => s + u.frame.header.samples, 0);
+    if (total > 0) {
+      for (const u of ordered) {
+        const w = Math.fround(u.frame.header.samples / total);
+        const { indices, values } = u.frame;
+        for (let i = 0; i < indices.length; i++) dense[indices[i]] = dense[indices[i]] + w * values[i];
+      }
+    }
+    return { dense, samples: total, included: ordered.map((u) => u.hash), excluded };
+  }
+
+  // 1. Reject.
+  const copyCos = cfg.copycatCosine ?? 0.99;
+  const kept: { u: WeightedUpdate; norm: number }[] = [];
+  for (const u of ordered) {
+    const f = u.frame;
+    const reason: ExclusionReason | null =
+      f.header.paramCount !== paramCount || f.indices.length !== f.values.length || f.indices.some((i) => i >= paramCount)
+        ? 'limits'
+        : !f.values.every(Number.isFinite)
+          ? 'not-finite'
+          : kept.some((k) => k.u.hash === u.hash)
+            ? 'duplicate'
+            : null;
+    if (reason) {
+      excluded.push({ hash: u.hash, reason });
+      continue;
+    }
+    const n = norm(f.values);
+    if (n === 0 || f.header.samples === 0) excluded.push({ hash: u.hash, reason: 'empty' });
+    else if (kept.some((k) => sparseCosine(k.u.frame, f, k.norm, n) > copyCos)) excluded.push({ hash: u.hash, reason: 'copycat' });
+    else kept.push({ u, norm: n });
+  }
+  const total = kept.reduce((s, k) => s + k.u.frame.header.samples, 0);
+  const included = kept.map((k) => k.u.hash);
+  if (kept.length === 0) return { dense, samples: 0, included, excluded };
+
+  // 2. Clip norms to clip × median.
+  const med = median(kept.map((k) => k.norm));
+  const scales = kept.map((k) => (cfg.clip > 0 && k.norm > cfg.clip * med ? (cfg.clip * med) / k.norm : 1));
+  const weights = kept.map((k) => k.u.frame.header.samples / total);
+
+  // 3. Combine.
+  if (cfg.kind === 'clipped-mean') {
+    kept.forEach((k, j) => {
+      const w = Math.fround(weights[j] * scales[j]);
+      const { indices, values } = k.u.frame;
+      for (let i = 0; i < indices.length; i++) dense[indices[i]] = dense[indices[i]] + w * values[i];
+    });
+    return { dense, samples: total, included, excluded };
+  }
+  // Dense clipped updates, (members, paramCount), in hash order. Float64 keeps the sums exact enough
+  // and the order fixed; the result is rounded to float32 once.
+  const m = kept.length;
+  const rows = kept.map((k, j) => {
+    const row = new Float64Array(paramCount);
+    const { indices, values } = k.u.frame;
+    for (let i = 0; i < indices.length; i++) row[indices[i]] = values[i] * scales[j];
+    return row;
   });
-  return { dense, samples: total };
+  const support = new Uint8Array(paramCount);
+  for (const k of kept) for (const i of k.u.frame.indices) support[i] = 1;
+  const t = Math.min(Math.floor((cfg.trim ?? 0.2) * m), (m - 1) >> 1);
+  const est = new Float64Array(paramCount);
+  const col = Array.from({ length: m }, (_, j) => j);
+  for (let i = 0; i < paramCount; i++) {
+    if (!support[i]) continue;
+    col.sort((a, b) => rows[a][i] - rows[b][i] || a - b);
+    let s = 0;
+    let ws = 0;
+    for (let r = t; r < m - t; r++) (s += weights[col[r]] * rows[col[r]][i]), (ws += weights[col[r]]);
+    est[i] = s / ws;
+  }
+  if (cfg.kind === 'centered-clip') {
+    const tau = (cfg.tau ?? 1) * med;
+    for (let it = 0; it < (cfg.iterations ?? 3); it++) {
+      const step = new Float64Array(paramCount);
+      for (let j = 0; j < m; j++) {
+        let d2 = 0;
+        for (let i = 0; i < paramCount; i++) {
+          if (!support[i]) continue;
+          const diff = rows[j][i] - est[i];
+          d2 += diff * diff; // not `** 2`: plain IEEE products are the same in every engine
+        }
+        const d = Math.sqrt(d2);
+        const c = weights[j] * (d > tau ? tau / d : 1);
+        for (let i = 0; i < paramCount; i++) if (support[i]) step[i] += c * (rows[j][i] - est[i]);
+      }
+      for (let i = 0; i < paramCount; i++) est[i] += step[i];
+    }
+  }
+  for (let i = 0; i < paramCount; i++) dense[i] = est[i];
+  return { dense, samples: total, included, excluded };
 }

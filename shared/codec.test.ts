@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRng, gaussian } from './rng.ts';
-import { decodeFrame, encodeAggregate, encodeUpdate, frameLimits, hashFrame, kPerChunk, toDense, FRAME_HEADER_BYTES } from './codec.ts';
+import { decodeFrame, encodeAggregate, encodeDenseUpdate, encodeUpdate, frameBytes, frameLimits, hashFrame, kPerChunk, toDense, FRAME_HEADER_BYTES } from './codec.ts';
+import { DEFAULT_RUN, validateRunSettings } from './config.ts';
 import { isIdlegradError } from './errors.ts';
 import { maxUpdateFrameBytes } from './p2p.ts';
 
@@ -82,4 +83,78 @@ test('decoding refuses every malformed frame with a named reason', () => {
     assert.throws(() => decodeFrame(bytes, limits), (e) => isIdlegradError(e) && e.code === code, name);
   }
   assert.equal(hashFrame(good), hashFrame(good.slice()));
+});
+
+for (const bits of [2, 4, 8] as const) {
+  const c = { ...codec, bits };
+  const lim = frameLimits({ paramTableHash: pth, paramCount: n, run: 7, codec: c, maxSamples: 1000, round: 3 });
+  test(`${bits}-bit values: packed size, round trip, residual = v − decode(frame) exactly`, () => {
+    const v = randomVector(10 + bits);
+    const { bytes, residual } = encodeUpdate(v, c, args);
+    const f = decodeFrame(bytes, lim);
+    const K = f.header.totalK;
+    assert.equal(f.header.bits, bits);
+    // header + chunk table + u16 indices, aligned, then ⌈K·bits/8⌉ bytes of values.
+    assert.equal(bytes.byteLength, ((FRAME_HEADER_BYTES + 8 * 3 + 2 * K + 3) & ~3) + Math.ceil((K * bits) / 8));
+    assert.equal(bytes.byteLength, frameBytes(3, K, K, bits));
+    assert.ok(bytes.byteLength <= maxUpdateFrameBytes(n, c.chunkSize, lim.maxUpdateK, bits));
+    const dense = toDense(f);
+    for (let i = 0; i < n; i++) assert.equal(Math.fround(dense[i] + residual[i]), Math.fround(v[i]), `index ${i}`);
+    // Every code is in [−qmax, qmax], each chunk's values are multiples of its scale, and signs survive.
+    const qmax = (1 << (bits - 1)) - 1;
+    for (let k = 0; k < K; k++) {
+      assert.ok(Math.sign(f.values[k]) === Math.sign(v[f.indices[k]]) || f.values[k] === 0, `sign at ${f.indices[k]}`);
+    }
+    const chunk0 = [...f.values.subarray(0, kPerChunk(c, 1000))];
+    const scale = Math.max(...chunk0.map(Math.abs)) / qmax;
+    for (const x of chunk0) assert.ok(Math.abs(x / scale - Math.round(x / scale)) < 1e-4 && Math.abs(x / scale) <= qmax + 1e-4);
+    // Re-encoding the decoded values gives the same bytes (one encoding per value).
+    assert.deepEqual(encodeUpdate(dense, c, args).bytes, bytes);
+  });
+
+  test(`${bits}-bit values: malformed frames are refused with a named reason`, () => {
+    const good = encodeUpdate(randomVector(20 + bits), c, args).bytes;
+    const K = decodeFrame(good, lim).header.totalK;
+    const valStart = good.byteLength - Math.ceil((K * bits) / 8);
+    const mutate = (fn: (b: Uint8Array, dv: DataView) => void) => {
+      const b = good.slice();
+      fn(b, new DataView(b.buffer));
+      return b;
+    };
+    const cases: [string, Uint8Array, string][] = [
+      ['wrong width for the run', mutate((b) => (b[6] = bits === 8 ? 4 : 8)), 'LIMIT_EXCEEDED'],
+      ['unknown width', mutate((b) => (b[6] = 3)), 'BAD_FRAME'],
+      ['reserved byte', mutate((b) => (b[7] = 1)), 'BAD_FRAME'],
+      ['one value short', good.subarray(0, good.byteLength - 1), 'BAD_FRAME'],
+      ['one byte long', Uint8Array.from([...good, 0]), 'BAD_FRAME'],
+      ['infinite scale', mutate((_, dv) => dv.setFloat32(FRAME_HEADER_BYTES + 4, Infinity, true)), 'BAD_FRAME'],
+      ['negative scale', mutate((_, dv) => dv.setFloat32(FRAME_HEADER_BYTES + 4, -1, true)), 'BAD_FRAME'],
+      // The most negative code (−128, −8, −2) is never written.
+      ['most negative code', mutate((b) => (b[valStart] = (b[valStart] & ~((1 << bits) - 1)) | (1 << (bits - 1)))), 'BAD_FRAME'],
+      ['chunk sum ≠ totalK', mutate((_, dv) => dv.setUint32(64, K - 1, true)), 'BAD_FRAME'],
+    ];
+    if ((K * bits) % 8 !== 0) cases.push(['nonzero bits after the last value', mutate((b) => (b[b.byteLength - 1] |= 0x80)), 'BAD_FRAME']);
+    for (const [name, bytes, code] of cases) {
+      assert.throws(() => decodeFrame(bytes, lim), (e) => isIdlegradError(e) && e.code === code, `${bits} bits: ${name}`);
+    }
+  });
+}
+
+test('dense float32 frames imply their indices: 4 bytes a parameter plus the chunk table', () => {
+  const v = randomVector(30);
+  const bytes = encodeDenseUpdate(v, codec.chunkSize, args);
+  const lim = frameLimits({ paramTableHash: pth, paramCount: n, run: 7, codec: { density: 1, bits: 32, chunkSize: 1000 }, maxSamples: 1000, round: 3 });
+  assert.equal(bytes.byteLength, FRAME_HEADER_BYTES + 8 * 3 + 4 * n);
+  assert.deepEqual(toDense(decodeFrame(bytes, lim)), v);
+  // The same frame is refused by a run whose update frames are sparse.
+  assert.throws(() => decodeFrame(bytes, limits), (e) => isIdlegradError(e, 'LIMIT_EXCEEDED'));
+  // A float32 chunk may not carry a scale.
+  const b = bytes.slice();
+  new DataView(b.buffer).setFloat32(FRAME_HEADER_BYTES + 4, 1, true);
+  assert.throws(() => decodeFrame(b, lim), (e) => isIdlegradError(e, 'BAD_FRAME'));
+});
+
+test('the run spec validates the value width', () => {
+  for (const bits of [2, 4, 8, 32]) assert.doesNotThrow(() => validateRunSettings({ ...DEFAULT_RUN, codec: { ...DEFAULT_RUN.codec, bits: bits as 8 } }));
+  assert.throws(() => validateRunSettings({ ...DEFAULT_RUN, codec: { ...DEFAULT_RUN.codec, bits: 16 as 8 } }), /run\.codec\.bits/);
 });

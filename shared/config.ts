@@ -1,8 +1,8 @@
 // The run specification: everything peers must agree on to train one model together.
 // It is public (sent in `welcome`) and validated with the failing keypath in the message.
 import type { Hex } from 'viem';
-import type { CodecConfig } from './codec.ts';
-import type { AggregatorConfig } from './aggregate.ts';
+import { VALUE_BITS, type CodecConfig, type ValueBits } from './codec.ts';
+import { AGGREGATOR_KINDS, type AggregatorConfig, type AggregatorKind } from './aggregate.ts';
 import type { OuterConfig } from './outer.ts';
 import type { AdamWConfig } from './mlp.ts';
 import { mlpSpec, paramTableHash, type MlpSpec } from './model.ts';
@@ -27,6 +27,25 @@ export interface RunSettings {
   /** The run ends after this many committed rounds; 0 trains until stopped. */
   maxRounds: number;
   rewards: { epochRounds: number; weiPerSample: string };
+  /** Spot-check verification; each field defaults as documented in coordinator/validator.ts (issue 5). */
+  verification?: Partial<VerificationSettings>;
+}
+
+export interface VerificationSettings {
+  /** Fraction of a trusted identity's contributions re-executed. */
+  rate: number;
+  /** Fraction for identities with fewer than `trustAfter` passed checks (adaptive replication). */
+  newIdentityRate: number;
+  /** Passed checks after which an identity is sampled at `rate`. */
+  trustAfter: number;
+  /** Largest ‖Δ_claimed − Δ_ref‖ / ‖Δ_ref‖ that passes (GPU vs CPU float differences). */
+  tolerance: number;
+  /** Largest ‖decode(frame) − decode(C(e + Δ_ref))‖ / ‖decode(C(e + Δ_ref))‖ that passes. */
+  codecTolerance: number;
+  /** How long a sampled member has to upload its evidence. */
+  evidenceTimeoutMs: number;
+  /** Held-out samples used to score an update by loss change. */
+  heldOutSamples: number;
 }
 
 export interface RunSpec extends RunSettings {
@@ -44,8 +63,12 @@ export const DEFAULT_RUN: RunSettings = {
   seed: 1,
   inner: { steps: 100, batchSize: 32, adamw: { lr: 0.003, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.0 } },
   outer: { lr: 0.7, momentum: 0.9 },
-  codec: { density: 0.05, bits: 8, chunkSize: 4096 },
-  aggregator: { kind: 'clipped-mean', clip: 3 },
+  // 1 % of values at 4 bits: ≈ 1.4 KiB a frame for the MLP, 141× less than dense float32
+  // (measured by `npm run sim`, see e2e/sim.ts).
+  codec: { density: 0.01, bits: 4, chunkSize: 4096 },
+  // CenteredClip from a 20 %-trimmed mean, after norm clipping at 3× the median and copycat
+  // rejection: the aggregator that kept every attack of `npm run sim` closest to clean training.
+  aggregator: { kind: 'centered-clip', clip: 3, trim: 0.2, tau: 1, iterations: 3, copycatCosine: 0.99 },
   cohortSize: 8,
   timing: { trainMs: 20_000, exchangeMs: 8_000, reportMs: 5_000 },
   minVolunteers: 1,
@@ -72,8 +95,14 @@ export function validateRunSettings(s: RunSettings, path = 'run'): RunSettings {
     ['outer.lr', s.outer?.lr, num(0, 10)],
     ['outer.momentum', s.outer?.momentum, num(0, 0.999)],
     ['codec.density', s.codec?.density, num(1e-4, 1)],
-    ['codec.bits', s.codec?.bits, (v) => (v === 8 || v === 32 ? undefined : `expected 8 or 32, got ${JSON.stringify(v)}`)],
+    ['codec.bits', s.codec?.bits, (v) => (VALUE_BITS.includes(v as ValueBits) ? undefined : `expected one of ${VALUE_BITS.join(', ')}, got ${JSON.stringify(v)}`)],
     ['codec.chunkSize', s.codec?.chunkSize, num(16, 65536, true)],
+    ['aggregator.kind', s.aggregator?.kind, (v) => (AGGREGATOR_KINDS.includes(v as AggregatorKind) ? undefined : `expected one of ${AGGREGATOR_KINDS.join(', ')}, got ${JSON.stringify(v)}`)],
+    ['aggregator.clip', s.aggregator?.clip, num(0, 1000)],
+    ['aggregator.trim', s.aggregator?.trim ?? 0.2, num(0, 0.49)],
+    ['aggregator.tau', s.aggregator?.tau ?? 1, num(1e-6, 1000)],
+    ['aggregator.iterations', s.aggregator?.iterations ?? 3, num(0, 100, true)],
+    ['aggregator.copycatCosine', s.aggregator?.copycatCosine ?? 0.99, num(0, 1)],
     ['cohortSize', s.cohortSize, num(1, 64, true)],
     ['timing.trainMs', s.timing?.trainMs, num(100, 3_600_000, true)],
     ['timing.exchangeMs', s.timing?.exchangeMs, num(100, 3_600_000, true)],

@@ -6,6 +6,7 @@
 // Chunk (little-endian):  0 u8 tag=1 | 1 u8 reserved | 2 u16 reserved | 4 u32 round |
 //                         8 u32 seq | 12 u32 count | 16 u32 totalBytes | 20 payload
 import { IdlegradError } from './errors.ts';
+import { frameBytes, type ValueBits } from './codec.ts';
 
 export const P2P_CHUNK_BYTES = 16 * 1024;
 const CHUNK_HEADER = 20;
@@ -72,8 +73,8 @@ export class FrameAssembler {
 }
 
 /** Upper bound on an update frame's size for a run, used as the p2p cap. */
-export function maxUpdateFrameBytes(paramCount: number, chunkSize: number, maxK: number, bits: 8 | 32): number {
+export function maxUpdateFrameBytes(paramCount: number, chunkSize: number, maxK: number, bits: ValueBits): number {
   const chunks = Math.ceil(paramCount / chunkSize);
   const k = chunks * maxK;
-  return 68 + 8 * chunks + 2 * k + 4 + (bits === 8 ? k : 4 * k);
+  return frameBytes(chunks, k, k, bits);
 }
