@@ -14,10 +14,8 @@ import { createRng } from '../shared/rng.ts';
 import type { Contribution } from '../shared/eip712.ts';
 import { openDatabase } from './db/sql.ts';
 import { Ledger } from './db/ledger.ts';
-import {
-  checkContribution, decodeEvidence, encodeEvidence, EvidenceDesk, FAIL_PENALTY, residualCommitment, samplingRate, Validator, verificationOf,
-  type Evidence,
-} from './validator.ts';
+import { checkContribution, EvidenceDesk, FAIL_PENALTY, samplingRate, Validator, verificationOf } from './validator.ts';
+import { decodeEvidence, encodeEvidence, residualCommitment, type Evidence } from '../shared/evidence.ts';
 
 function dataset(count: number, seed: number): Dataset {
   const rand = createRng(seed);

@@ -42,7 +42,7 @@
 // reputation went negative (a failed check costs `FAIL_PENALTY`, a pass earns 1) at 1.
 // Reports without a residual commitment (the browser page does not upload evidence yet)
 // cannot be checked: they are marked `unverifiable` and paid like unsampled work.
-import { keccak256, type Address, type Hex } from 'viem';
+import type { Address, Hex } from 'viem';
 import { modelOf, type RunSpec, type VerificationSettings } from '../shared/config.ts';
 import { decodeFrame, encodeUpdate, frameLimits, hashFrame, toDense, type DecodedFrame } from '../shared/codec.ts';
 import { evaluate, trainLocalCpu, type Dataset } from '../shared/mlp.ts';
@@ -50,6 +50,7 @@ import { assignmentIndices, assignmentSeed } from '../shared/assignment.ts';
 import { applyOuterStep } from '../shared/outer.ts';
 import { hashParams, initParams } from '../shared/model.ts';
 import { IdlegradError, isIdlegradError } from '../shared/errors.ts';
+import { decodeEvidence, residualCommitment, type Evidence } from '../shared/evidence.ts';
 import type { IdentityRecord, Ledger, VerifiableContribution } from './db/ledger.ts';
 
 export const DEFAULT_VERIFICATION: VerificationSettings = {
@@ -83,38 +84,6 @@ export function samplingRate(id: Pick<IdentityRecord, 'checksPassed' | 'reputati
 }
 
 /** What a sampled member uploads: its frame and the residuals before and after it. */
-export interface Evidence {
-  frame: Uint8Array;
-  residualBefore: Float32Array;
-  residualAfter: Float32Array;
-}
-
-/** The residual commitment carried by a report: keccak256(e_b ‖ e_a), float32 LE. */
-export function residualCommitment(before: Float32Array, after: Float32Array): Hex {
-  const bytes = new Uint8Array(before.byteLength + after.byteLength);
-  bytes.set(new Uint8Array(before.buffer, before.byteOffset, before.byteLength), 0);
-  bytes.set(new Uint8Array(after.buffer, after.byteOffset, after.byteLength), before.byteLength);
-  return keccak256(bytes);
-}
-
-/** Evidence upload body: frame ‖ e_b ‖ e_a. The frame's length is what is left after the residuals. */
-export function encodeEvidence(e: Evidence): Uint8Array {
-  const n = e.residualBefore.byteLength;
-  const out = new Uint8Array(e.frame.byteLength + 2 * n);
-  out.set(e.frame, 0);
-  out.set(new Uint8Array(e.residualBefore.buffer, e.residualBefore.byteOffset, n), e.frame.byteLength);
-  out.set(new Uint8Array(e.residualAfter.buffer, e.residualAfter.byteOffset, n), e.frame.byteLength + n);
-  return out;
-}
-
-export function decodeEvidence(body: Uint8Array, paramCount: number): Evidence {
-  const n = paramCount * 4;
-  const frameLen = body.byteLength - 2 * n;
-  if (frameLen <= 0) throw new IdlegradError('BAD_FRAME', `evidence of ${body.byteLength} bytes is shorter than the two residuals (${2 * n} bytes)`);
-  const copy = body.slice(frameLen);
-  return { frame: body.slice(0, frameLen), residualBefore: new Float32Array(copy.buffer, 0, paramCount), residualAfter: new Float32Array(copy.buffer, n, paramCount) };
-}
-
 export interface CheckClaim {
   account: Address;
   round: number;

@@ -33,7 +33,8 @@ import { initParams, mlpSpec } from '../shared/model.ts';
 import { applyOuterStep } from '../shared/outer.ts';
 import { assignmentIndices, assignmentSeed } from '../shared/assignment.ts';
 import { createRng, gaussian } from '../shared/rng.ts';
-import { checkContribution, FAIL_PENALTY, residualCommitment, samplingRate, verificationOf, type CheckResult } from '../coordinator/validator.ts';
+import { checkContribution, FAIL_PENALTY, samplingRate, verificationOf, type CheckResult } from '../coordinator/validator.ts';
+import { residualCommitment } from '../shared/evidence.ts';
 
 export const CHEATER_KINDS = ['lazy', 'random', 'fewer-samples', 'stale', 'copycat'] as const;
 export type CheaterKind = (typeof CHEATER_KINDS)[number];

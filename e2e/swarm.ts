@@ -40,6 +40,8 @@ export interface SwarmResult {
   acceptedContributions: number;
   firstRoundContributors: number;
   wallSeconds: number;
+  /** Spot checks by outcome, from the coordinator's dashboard (coordinator/validator.ts). */
+  verification: Record<string, number>;
   pageErrors: string[];
 }
 
@@ -197,6 +199,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       acceptedContributions: committed.reduce((s, r) => s + r.contributions, 0),
       firstRoundContributors: committed[0]?.contributions ?? 0,
       wallSeconds: Math.round((Date.now() - t0) / 1000),
+      verification: ((await (await fetch(new URL('api/dashboard', url))).json()) as DashboardState).verification ?? {},
       pageErrors: [...pageErrors, ...hooks.flatMap((h, i) => h.errors.map((e) => `volunteer ${i}: ${e}`))],
     };
     return result;
@@ -230,6 +233,7 @@ swarm summary
   frame bytes/peer/round   ${r.frameBytesPerPeerPerRound} vs dense ${r.denseBytesPerPeerPerRound} (${r.compressionRatio}×)
   reward epochs on chain   ${r.rewardEpochs}
   claims on chain          ${r.claims} (chain ${r.chainId}); balances equal ledger credit: ${r.claimsMatchLedger}
+  spot checks              ${Object.entries(r.verification).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}
   wall time                ${r.wallSeconds} s
   page errors              ${r.pageErrors.length ? '\n    ' + r.pageErrors.join('\n    ') : 'none'}`);
   if (values.json) console.log(JSON.stringify(r));

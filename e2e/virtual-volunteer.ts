@@ -3,7 +3,7 @@
 import WebSocket from 'ws';
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import type { Hex } from 'viem';
-import { encodeEvidence, residualCommitment } from '../coordinator/validator.ts';
+import { encodeEvidence, residualCommitment } from '../shared/evidence.ts';
 import { modelOf, type RunSpec } from '../shared/config.ts';
 import { encodeUpdate, encodeAggregate, decodeFrame, frameLimits, hashFrame, toDense } from '../shared/codec.ts';
 import { aggregateUpdates, framesRoot } from '../shared/aggregate.ts';

@@ -121,6 +121,15 @@ export class CoordinatorApi {
     });
   }
 
+  /** Spot-check evidence (shared/evidence.ts): own frame ‖ residual before ‖ residual after. */
+  async postEvidence(run: number, round: number, address: Address, body: Uint8Array): Promise<unknown> {
+    return this.json(`uploading the round ${round} verification evidence`, `/api/runs/${run}/rounds/${round}/evidence/${address.toLowerCase()}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: body as Uint8Array<ArrayBuffer>,
+    });
+  }
+
   account(address: Address): Promise<AccountSummary> {
     return this.json('loading your account', `/api/accounts/${address}`);
   }

@@ -5,6 +5,7 @@
 import { verifyMessage, type Address, type Hex } from 'viem';
 import type { Peer } from 'peerjs';
 import { decodeFrame, kPerChunk } from '../../../shared/codec.ts';
+import { encodeEvidence, residualCommitment } from '../../../shared/evidence.ts';
 import { DEFAULT_RUN, type RunSpec } from '../../../shared/config.ts';
 import { contributionTypedData, eip712Domain } from '../../../shared/eip712.ts';
 import { assignmentIndices } from '../../../shared/assignment.ts';
@@ -116,6 +117,9 @@ const ZERO_COUNTS = (): Record<ContributionState, number> => ({ pending: 0, acce
 
 type RoundMessage = Extract<ServerMessage, { type: 'round' }>;
 
+/** Rounds of spot-check evidence a page keeps (a validator asks within seconds of a commit). */
+const EVIDENCE_ROUNDS_KEPT = 4;
+
 export class VolunteerClient {
   private readonly api: CoordinatorApi;
   private readonly clock = new ServerClock();
@@ -135,6 +139,12 @@ export class VolunteerClient {
   private runSpec: RunSpec | null = null;
   private chain: ChainInfo | null = null;
   private residual: Float32Array | null = null;
+  /**
+   * What a validator may ask for, by own frame hash: the frame and the residuals it was
+   * built between (committed in the report as residualHash). Memory only, the last few rounds:
+   * after a reload a sampled contribution cannot be evidenced and is rejected as withheld.
+   */
+  private readonly evidence = new Map<string, { run: number; round: number; frame: Uint8Array; before: Float32Array; after: Float32Array }>();
   private wantRunning = false;
   private welcomed = false;
   private reconnectDelay = 1_000;
@@ -642,8 +652,7 @@ export class VolunteerClient {
       case 'dashboard':
         return;
       case 'verify':
-        // Spot-check evidence upload is not implemented in the page yet (issue 5): its reports
-        // carry no residualHash, so the validator marks them `unverifiable` and never asks.
+        void this.answerVerify(m);
         return;
       default: {
         const never: never = m;
@@ -858,6 +867,8 @@ export class VolunteerClient {
     const samples = result.steps * batchSize;
     const own = encodeOwnUpdate(run, m.round, pseudoGradient(before, result.params, residual), samples);
     this.residual = own.residual;
+    this.evidence.set(own.hash.toLowerCase(), { run: run.id, round: m.round, frame: own.bytes, before: residual, after: own.residual });
+    for (const k of [...this.evidence.keys()].slice(0, -EVIDENCE_ROUNDS_KEPT)) this.evidence.delete(k);
     this.set({ ownFrames: { count: this.snap.ownFrames.count + 1, bytes: this.snap.ownFrames.bytes + own.bytes.byteLength } });
     this.o.storage.putResidual({ run: run.id, paramTableHash: run.paramTableHash, residual: own.residual }).catch((e) => this.log('warn', `could not save the residual: ${describeError(e)}`));
 
@@ -915,7 +926,7 @@ export class VolunteerClient {
       run: run.id,
       round: m.round,
       createdAt: this.now(),
-      report: { type: 'report', contribution: contributionToJson(contribution), signature, frameHashes: agg.hashes },
+      report: { type: 'report', contribution: contributionToJson(contribution), signature, frameHashes: agg.hashes, residualHash: residualCommitment(residual, own.residual) },
       aggregate: unsentAggregate,
     };
     // Written before it is sent; deleted only when the coordinator answers for this nonce.
@@ -931,6 +942,22 @@ export class VolunteerClient {
       this.log('warn', `round ${m.round}: the coordinator connection is down; the report waits in the outbox and is sent on reconnect`);
     }
     if (this.roundToken === token) this.set({ phase: 'waiting' });
+  }
+
+  /** The validator sampled one of our contributions: upload its evidence before the deadline. */
+  private async answerVerify(m: Extract<ServerMessage, { type: 'verify' }>): Promise<void> {
+    const ev = this.evidence.get(m.frameHash.toLowerCase());
+    const key = this.key;
+    if (!ev || !key) {
+      this.log('warn', `round ${m.round}: the validator sampled frame ${m.frameHash.slice(0, 10)}…, but this page no longer holds its evidence (reloaded?)`);
+      return;
+    }
+    try {
+      await this.api.postEvidence(m.run, m.round, key.account.address, encodeEvidence({ frame: ev.frame, residualBefore: ev.before, residualAfter: ev.after }));
+      this.log('info', `round ${m.round}: sampled for verification; evidence uploaded`);
+    } catch (e) {
+      this.log('error', `round ${m.round}: evidence upload failed: ${describeError(e)}`);
+    }
   }
 
   // ---- outbox ---------------------------------------------------------------------------
