@@ -10,7 +10,7 @@ import { startPlatformProcess, type PlatformProcess } from './platform-process.t
 import type { IdlegradTestHook } from '../web/src/client/test-hook.ts';
 import { DEFAULT_RUN } from '../shared/config.ts';
 
-const ARTIFACTS = process.env.IDLEGRAD_ARTIFACTS ?? 'test-results/volunteer-experience';
+const ARTIFACTS = process.env.IDLEGRAD_ARTIFACTS ?? 'e2e/test-results/volunteer-experience';
 mkdirSync(ARTIFACTS, { recursive: true });
 
 let browser: Browser;
