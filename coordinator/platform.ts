@@ -97,6 +97,12 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
         void api?.broadcastDashboard();
       },
     );
+    // An epoch opened by a coordinator that died before recording its transaction.
+    const reconciled = await rewards.reconcile().catch((e: Error) => {
+      log(`rewards: could not reconcile unposted epochs yet (${e.message}); the next epoch retries`);
+      return [];
+    });
+    if (reconciled.length) log(`rewards: reconciled unposted epoch(s) ${reconciled.join(', ')} with the chain`);
     const desk = new EvidenceDesk(run.paramCount, verificationOf(run).evidenceTimeoutMs);
     let engineRef: RoundEngine | null = null;
     const validator = new Validator({

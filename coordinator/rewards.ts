@@ -10,6 +10,8 @@ import { rewardDistributorAbi as distributorAbi } from '../shared/chain/abi.ts';
 import type { Ledger } from './db/ledger.ts';
 import { buildRewardTree } from './chain/merkle.ts';
 
+const epochPostedEvent = distributorAbi.find((x) => x.type === 'event' && x.name === 'EpochPosted') as Extract<(typeof distributorAbi)[number], { type: 'event'; name: 'EpochPosted' }>;
+
 export interface ChainPort {
   chainId: number;
   rpcUrl: string;
@@ -41,6 +43,7 @@ export class Rewards {
   }
 
   async postEpoch(round: number, modelHash: Hex): Promise<number | null> {
+    await this.reconcile();
     const { credit, ids } = await this.ledger.epochCredit();
     if (credit.length === 0) return null;
     const tree = buildRewardTree(credit.map((c) => ({ account: c.account, cumulative: c.cumulative })));
@@ -51,6 +54,38 @@ export class Rewards {
     await this.ledger.epochPosted(epoch, txHash);
     this.onEpoch(epoch);
     return epoch;
+  }
+
+  /**
+   * Epochs the ledger opened but never saw posted (the coordinator died between opening an
+   * epoch and recording its transaction, or the chain refused it): if the chain holds the
+   * epoch with the same root, record that transaction; otherwise post it now. Either way
+   * each epoch's root lands on chain exactly once.
+   */
+  async reconcile(): Promise<number[]> {
+    const done: number[] = [];
+    for (const e of await this.ledger.unpostedEpochs()) {
+      const logs = await this.client.getLogs({
+        address: this.chain.distributor,
+        event: epochPostedEvent,
+        args: { epoch: BigInt(e.epoch) },
+        fromBlock: 0n,
+      });
+      const onChain = logs.at(-1);
+      let txHash: Hex;
+      if (onChain) {
+        if ((onChain.args.root as Hex).toLowerCase() !== e.root.toLowerCase()) {
+          throw new IdlegradError('CHAIN_ERROR', `epoch ${e.epoch} is on chain with root ${onChain.args.root}, but the ledger opened it with ${e.root}`);
+        }
+        txHash = onChain.transactionHash!;
+      } else {
+        txHash = (await this.chain.postEpoch(e.epoch, e.root, e.modelHash)).txHash;
+      }
+      await this.ledger.epochPosted(e.epoch, txHash);
+      this.onEpoch(e.epoch);
+      done.push(e.epoch);
+    }
+    return done;
   }
 
   async claimable(account: Address): Promise<AccountSummary['claimable']> {

@@ -219,6 +219,12 @@ export class Ledger {
   }
 
   /** The latest posted epoch's tree dump (for proofs). */
+  /** Epochs opened in the ledger whose transaction was never recorded, oldest first. */
+  async unpostedEpochs(): Promise<{ epoch: number; root: Hex; modelHash: Hex }[]> {
+    const { rows } = await this.sql.query<{ epoch: number; root: string; model_hash: string }>(`select epoch, root, model_hash from epochs where tx_hash is null order by epoch`);
+    return rows.map((r) => ({ epoch: Number(r.epoch), root: r.root as Hex, modelHash: r.model_hash as Hex }));
+  }
+
   async latestPostedTree(): Promise<{ epoch: number; tree: unknown } | null> {
     const { rows } = await this.sql.query<{ epoch: number; tree: unknown }>(`select epoch, tree from epochs where tx_hash is not null order by epoch desc limit 1`);
     return rows[0] ?? null;
