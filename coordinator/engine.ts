@@ -202,12 +202,11 @@ export class RoundEngine {
     if (c.samples > maxSamplesPerReport(this.run) || c.steps > this.run.inner.steps) {
       throw new IdlegradError('LIMIT_EXCEEDED', `report claims ${c.samples} samples in ${c.steps} steps; the run allows ${maxSamplesPerReport(this.run)} in ${this.run.inner.steps}`);
     }
-    if (!msg.frameHashes.includes(c.frameHash)) throw new IdlegradError('BAD_MESSAGE', 'report.frameHashes does not contain the member\'s own frameHash');
     if (framesRoot(msg.frameHashes) !== c.framesRoot) throw new IdlegradError('BAD_MESSAGE', 'report.frameHashes does not hash to the signed framesRoot');
     if (open.reports.has(signer)) throw new IdlegradError('DUPLICATE', `${signer} already reported for round ${c.round}`);
     if (await this.ledger.nonceUsed(signer, c.nonce)) throw new IdlegradError('REPLAYED_NONCE', `nonce ${c.nonce} was already used by ${signer}`);
     const beneficiary = (await this.ledger.activeWallet(signer, Math.floor(this.now() / 1000))) ?? signer;
-    const id = await this.ledger.insertPending(this.run.id, signer, c, msg.signature, { beneficiary, residualHash: msg.residualHash });
+    const id = await this.ledger.insertPending(this.run.id, signer, c, msg.signature, { beneficiary, residualHash: c.residualHash });
     if (this.open !== open) {
       // The round committed while we were writing: the row can never be accepted.
       await this.ledger.reject(id, 'STALE_ROUND: the round committed before the report was recorded');
@@ -276,7 +275,7 @@ export class RoundEngine {
         for (const r of reports) {
           if (inAggregate.has(r.account)) continue;
           // Relay mode: a member whose aggregate is its own frame alone, uploaded by itself.
-          const relay = r.frameHashes.length === 1 && open.aggregates.has(r.aggregateHash) && !(winner && new Set(winner[1][0].frameHashes).has(r.frameHash));
+          const relay = r.frameHashes.length === 1 && r.frameHashes[0] === r.frameHash && open.aggregates.has(r.aggregateHash) && !(winner && new Set(winner[1][0].frameHashes).has(r.frameHash));
           if (relay && !chosen.some((c) => c.hash === r.aggregateHash)) {
             chosen.push({ hash: r.aggregateHash, frame: open.aggregates.get(r.aggregateHash)! });
             inAggregate.add(r.account);
@@ -284,6 +283,7 @@ export class RoundEngine {
         }
         for (const r of reports) {
           if (inAggregate.has(r.account)) accepted.push({ id: r.id, creditWei: BigInt(r.samples) * weiPerSample });
+          else if (winner && r.aggregateHash === winner[0]) rejected.push({ id: r.id, reason: 'LEFT_OUT: the cohort aggregate does not include this member\'s frame (refused by the aggregator)' });
           else if (!open.aggregates.has(r.aggregateHash)) rejected.push({ id: r.id, reason: 'AGGREGATE_MISSING: the aggregate this member signed was never uploaded' });
           else rejected.push({ id: r.id, reason: `NO_QUORUM: fewer than 2/3 of cohort ${cohort}'s reporting members signed this aggregate` });
         }

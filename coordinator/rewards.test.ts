@@ -34,7 +34,7 @@ async function setup(chain: Chain) {
   await ledger.createRun(run, { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) });
   const credit = async (account: Address, nonce: bigint, wei: bigint) => {
     const h = `0x${nonce.toString(16).padStart(64, '0')}` as Hex;
-    const id = await ledger.insertPending(run.id, account, { run: 1, round: 0, cohort: 0, frameHash: h, aggregateHash: h, framesRoot: h, samples: 1, steps: 1, lossBeforeMicro: 1, lossAfterMicro: 1, computeMs: 1, nonce, expiry: 9_999_999_999n }, '0x');
+    const id = await ledger.insertPending(run.id, account, { run: 1, round: 0, cohort: 0, frameHash: h, aggregateHash: h, framesRoot: h, residualHash: h, samples: 1, steps: 1, lossBeforeMicro: 1, lossAfterMicro: 1, computeMs: 1, nonce, expiry: 9_999_999_999n }, '0x');
     await sql.query(`update contributions set state = 'accepted', verification = 'skipped', credit_wei = $2 where id = $1`, [id, wei.toString()]);
   };
   const port: ChainPort = {

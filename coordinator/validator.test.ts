@@ -3,7 +3,7 @@
 // verified/rejected states, reputation — on an in-memory PGlite ledger.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Address, Hex } from 'viem';
+import { zeroHash, type Address, type Hex } from 'viem';
 import { privateKeyToAddress } from 'viem/accounts';
 import { DEFAULT_RUN, runSpecOf, type RunSpec } from '../shared/config.ts';
 import { encodeUpdate, hashFrame } from '../shared/codec.ts';
@@ -114,7 +114,7 @@ test('ledger: sampled credit waits for its check; passed → verified, failed �
   const cheat = work(addr(12), 0, theta0, zeros(), 2, 4);
   const legacy = addr(13);
   const contribution = (w: { claim: { frameHash: Hex; round: number; samples: number; steps: number } }, n: bigint): Contribution => ({
-    run: run.id, round: 0, cohort: 0, frameHash: w.claim.frameHash, aggregateHash: w.claim.frameHash, framesRoot: w.claim.frameHash, samples: w.claim.samples,
+    run: run.id, round: 0, cohort: 0, frameHash: w.claim.frameHash, aggregateHash: w.claim.frameHash, framesRoot: w.claim.frameHash, residualHash: zeroHash, samples: w.claim.samples,
     steps: w.claim.steps, lossBeforeMicro: 1, lossAfterMicro: 1, computeMs: 1, nonce: n, expiry: 9_999_999_999n,
   });
   const ids = [

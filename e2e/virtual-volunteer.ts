@@ -5,13 +5,13 @@ import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 
 import type { Hex } from 'viem';
 import { encodeEvidence, residualCommitment } from '../shared/evidence.ts';
 import { modelOf, type RunSpec } from '../shared/config.ts';
-import { encodeUpdate, encodeAggregate, decodeFrame, frameLimits, hashFrame, toDense } from '../shared/codec.ts';
-import { aggregateUpdates, framesRoot } from '../shared/aggregate.ts';
-import { applyOuterStep } from '../shared/outer.ts';
+import { decodeFrame, hashFrame } from '../shared/codec.ts';
+import { framesRoot } from '../shared/aggregate.ts';
 import { hashParams } from '../shared/model.ts';
+import { applyGlobalUpdate, buildContribution, cohortAggregate, encodeOwnUpdate, peerUpdateLimits, pseudoGradient, randomNonce } from '../shared/round.ts';
 import { trainLocalCpu, type Dataset } from '../shared/mlp.ts';
 import { assignmentIndices } from '../shared/assignment.ts';
-import { contributionTypedData, delegationTypedData, eip712Domain, toMicro, type Contribution, type Delegation } from '../shared/eip712.ts';
+import { contributionTypedData, delegationTypedData, eip712Domain, type Contribution, type Delegation } from '../shared/eip712.ts';
 import { contributionToJson, delegationToJson, helloMessage, parseServerMessage, PROTOCOL_VERSION, type ChainInfo, type ServerMessage } from '../shared/protocol.ts';
 
 export type RoundMsg = Extract<ServerMessage, { type: 'round' }>;
@@ -133,24 +133,22 @@ export class VirtualVolunteer {
     const idx = assignmentIndices(r.seed ^ 0, r.steps, B, this.run.dataset.trainCount);
     const batches = Array.from({ length: r.steps }, (_, s) => idx.subarray(s * B, (s + 1) * B));
     const res = trainLocalCpu(modelOf(this.run), this.params, data, batches, this.run.inner.adamw);
-    const v = new Float32Array(this.params.length);
-    for (let i = 0; i < v.length; i++) v[i] = this.params[i] - res.params[i] + this.residual[i];
     const samples = r.steps * B;
-    const { bytes, residual } = encodeUpdate(v, this.run.codec, { paramTableHash: this.run.paramTableHash, run: this.run.id, round: r.round, samples });
     const before = this.residual;
+    const own = encodeOwnUpdate(this.run, r.round, pseudoGradient(this.params, res.params, before), samples);
+    const { bytes, residual, hash: frameHash } = own;
     this.residual = residual;
-    const frameHash = hashFrame(bytes);
     this.evidence.set(frameHash, { round: r.round, frame: bytes, before, after: residual });
     return { frame: bytes, frameHash, samples, steps: r.steps, lossBefore: res.lossBefore, lossAfter: res.lossAfter, computeMs: Math.round(performance.now() - t0), residualHash: residualCommitment(before, residual) };
   }
 
   /** The cohort aggregate over the frames this member holds, exactly as the browser computes it. */
   aggregate(round: number, frames: Uint8Array[]): { bytes: Uint8Array; hash: Hex; frameHashes: Hex[] } {
-    const limits = frameLimits({ paramTableHash: this.run.paramTableHash, paramCount: this.run.paramCount, run: this.run.id, codec: this.run.codec, maxSamples: 1 << 30, round });
-    const updates = frames.map((f) => ({ hash: hashFrame(f), frame: decodeFrame(f, limits) }));
-    const { dense, samples } = aggregateUpdates(updates, this.run.paramCount, this.run.aggregator);
-    const bytes = encodeAggregate(dense, this.run.codec.chunkSize, { paramTableHash: this.run.paramTableHash, run: this.run.id, round, samples });
-    return { bytes, hash: hashFrame(bytes), frameHashes: updates.map((u) => u.hash) };
+    const limits = peerUpdateLimits(this.run, round);
+    // Addresses only choose the uploader, which these harnesses pick themselves.
+    const held = frames.map((f, i) => ({ address: `0x${String(i).padStart(40, '0')}` as Hex, hash: hashFrame(f), frame: decodeFrame(f, limits) }));
+    const agg = cohortAggregate(this.run, round, held[0], held.slice(1));
+    return { bytes: agg.bytes, hash: agg.aggregateHash, frameHashes: agg.hashes };
   }
 
   async uploadAggregate(round: number, bytes: Uint8Array): Promise<Response> {
@@ -158,13 +156,12 @@ export class VirtualVolunteer {
   }
 
   contribution(r: RoundMsg, u: LocalUpdate, agg: { hash: Hex; frameHashes: Hex[] }, overrides: Partial<Contribution> = {}): Contribution {
-    return {
+    const c = buildContribution({
       run: this.run.id, round: r.round, cohort: r.cohort.id, frameHash: u.frameHash, aggregateHash: agg.hash, framesRoot: framesRoot(agg.frameHashes),
-      samples: u.samples, steps: u.steps, lossBeforeMicro: toMicro(u.lossBefore), lossAfterMicro: toMicro(u.lossAfter), computeMs: u.computeMs,
-      nonce: BigInt(`0x${[...crypto.getRandomValues(new Uint8Array(7))].map((b) => b.toString(16).padStart(2, '0')).join('')}`),
-      expiry: BigInt(Math.floor(Date.now() / 1000) + 3600),
-      ...overrides,
-    };
+      residualHash: u.residualHash, samples: u.samples, steps: u.steps, lossBefore: u.lossBefore, lossAfter: u.lossAfter, computeMs: u.computeMs,
+      nowMs: Date.now(), nonce: randomNonce(),
+    });
+    return { ...c, ...overrides };
   }
 
   async sign(c: Contribution, domain = eip712Domain(this.chain.chainId, this.chain.distributor)): Promise<Hex> {
@@ -172,9 +169,7 @@ export class VirtualVolunteer {
   }
 
   async report(c: Contribution, frameHashes: Hex[], signature?: Hex): Promise<ServerMessage> {
-    const ev = this.evidence.get(c.frameHash);
-    const residualHash = ev ? residualCommitment(ev.before, ev.after) : undefined;
-    this.send({ type: 'report', contribution: contributionToJson(c), signature: signature ?? (await this.sign(c)), frameHashes, residualHash });
+    this.send({ type: 'report', contribution: contributionToJson(c), signature: signature ?? (await this.sign(c)), frameHashes });
     const nonce = c.nonce.toString();
     // The reply to this report: its ack, or the error that refused it (errors come in order).
     return this.next('ack', 30_000, (m) => m.nonce === nonce, 'error');
@@ -212,10 +207,8 @@ export class VirtualVolunteer {
     if (c.round !== this.round) await this.syncSnapshot();
     else if (c.accepted > 0) {
       const bytes = new Uint8Array(await (await fetch(new URL(`api/runs/${this.run.id}/updates/${c.round}`, this.baseUrl))).arrayBuffer());
-      const limits = frameLimits({ paramTableHash: this.run.paramTableHash, paramCount: this.run.paramCount, run: this.run.id, codec: this.run.codec, maxSamples: 1 << 30, round: c.round });
-      applyOuterStep(this.params, this.momentum, toDense(decodeFrame(bytes, limits)), this.run.outer);
-      this.round = c.round + 1;
-      this.modelHash = hashParams(this.params);
+      const next = applyGlobalUpdate({ run: this.run.id, paramTableHash: this.run.paramTableHash, round: this.round, modelHash: this.modelHash, params: this.params, momentum: this.momentum }, bytes, this.run);
+      Object.assign(this, { params: next.params, momentum: next.momentum, round: next.round, modelHash: next.modelHash });
     } else this.round = c.round + 1;
     return this.modelHash === c.modelHash;
   }

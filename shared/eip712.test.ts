@@ -11,7 +11,7 @@ const account = privateKeyToAccount(generatePrivateKey());
 const DELEGATION_VECTOR = '0x3df860cc7f7aa105d4a24b860266d07fd297df646306d3519706edd711c3eb03';
 const domain = eip712Domain(31337, '0x5FbDB2315678afecb367f032d93F642f64180aa3');
 const c: Contribution = {
-  run: 1, round: 4, cohort: 0, frameHash: `0x${'aa'.repeat(32)}`, aggregateHash: `0x${'bb'.repeat(32)}`, framesRoot: zeroHash,
+  run: 1, round: 4, cohort: 0, frameHash: `0x${'aa'.repeat(32)}`, aggregateHash: `0x${'bb'.repeat(32)}`, framesRoot: zeroHash, residualHash: `0x${'cc'.repeat(32)}`,
   samples: 640, steps: 20, lossBeforeMicro: 2_300_000, lossAfterMicro: 1_100_000, computeMs: 9000, nonce: 12345678901234n, expiry: 2_000_000_000n,
 };
 

@@ -25,6 +25,7 @@ export const contributionTypes = {
     { name: 'frameHash', type: 'bytes32' },
     { name: 'aggregateHash', type: 'bytes32' },
     { name: 'framesRoot', type: 'bytes32' },
+    { name: 'residualHash', type: 'bytes32' },
     { name: 'samples', type: 'uint32' },
     { name: 'steps', type: 'uint32' },
     { name: 'lossBeforeMicro', type: 'uint32' },
@@ -47,6 +48,8 @@ export interface Contribution {
   frameHash: Hex;
   aggregateHash: Hex;
   framesRoot: Hex;
+  /** keccak256(e_before ‖ e_after): the error-feedback residuals this frame was built between (shared/evidence.ts). */
+  residualHash: Hex;
   samples: number;
   steps: number;
   lossBeforeMicro: number;

@@ -98,12 +98,6 @@ export type ClientMessage =
       contribution: ContributionJson;
       signature: Hex;
       frameHashes: Hex[];
-      /**
-       * keccak256 of the member's error-feedback residual e (float32 LE) *before* this round,
-       * committed so a validator can later ask for e and redo C(Δ + e) exactly. Optional:
-       * reports without it cannot be spot-checked (`unverifiable`).
-       */
-      residualHash?: Hex;
     }
   /** Bind a wallet: the wallet's EIP-712 Delegation for this session's device key. */
   | { type: 'bind'; delegation: DelegationJson; signature: Hex }
@@ -167,6 +161,7 @@ export function parseContribution(v: unknown, path = 'contribution'): Contributi
     frameHash: hex32(o.frameHash, `${path}.frameHash`),
     aggregateHash: hex32(o.aggregateHash, `${path}.aggregateHash`),
     framesRoot: hex32(o.framesRoot, `${path}.framesRoot`),
+    residualHash: hex32(o.residualHash, `${path}.residualHash`),
     samples: u32(o.samples, `${path}.samples`),
     steps: u32(o.steps, `${path}.steps`),
     lossBeforeMicro: u32(o.lossBeforeMicro, `${path}.lossBeforeMicro`),
@@ -213,7 +208,6 @@ export function parseClientMessage(raw: unknown): ClientMessage {
         contribution: parseContribution(o.contribution, 'report.contribution'),
         signature: sig(o.signature, 'report.signature'),
         frameHashes: (o.frameHashes as unknown[]).map((h, i) => hex32(h, `report.frameHashes[${i}]`)),
-        ...(o.residualHash === undefined ? {} : { residualHash: hex32(o.residualHash, 'report.residualHash') }),
       };
     }
     case 'bind':

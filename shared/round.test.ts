@@ -57,7 +57,7 @@ test('relay mode: only our own frame, we upload it', () => {
 test('the contribution signs and verifies under the run domain', async () => {
   const acct = privateKeyToAccount(`0x${'11'.repeat(32)}` as Hex);
   const h = `0x${'22'.repeat(32)}` as Hex;
-  const c = buildContribution({ run: 5, round: 2, cohort: 1, frameHash: h, aggregateHash: h, framesRoot: h, samples: 960, steps: 30, lossBefore: 2.302585, lossAfter: Number.NaN, computeMs: 1234.6, nowMs: 1_700_000_000_500, nonce: randomNonce() });
+  const c = buildContribution({ run: 5, round: 2, cohort: 1, frameHash: h, aggregateHash: h, framesRoot: h, residualHash: h, samples: 960, steps: 30, lossBefore: 2.302585, lossAfter: Number.NaN, computeMs: 1234.6, nowMs: 1_700_000_000_500, nonce: randomNonce() });
   assert.equal(c.lossBeforeMicro, 2302585);
   assert.equal(c.lossAfterMicro, 0xffffffff);
   assert.equal(c.computeMs, 1235);

@@ -55,13 +55,15 @@ export interface CohortAggregate {
 /** The aggregate every member computes identically from the same held frames. */
 export function cohortAggregate(run: RunSpec, round: number, own: HeldUpdate, received: HeldUpdate[]): CohortAggregate {
   const held = [own, ...received];
-  const { dense, samples } = aggregateUpdates(
+  const { dense, samples, included } = aggregateUpdates(
     held.map((h) => ({ hash: h.hash, frame: h.frame })),
     run.paramCount,
     run.aggregator,
   );
   const bytes = encodeAggregate(dense, run.codec.chunkSize, { paramTableHash: run.paramTableHash, run: run.id, round, samples });
-  const hashes = held.map((h) => h.hash).sort();
+  // Only frames the aggregator kept are named (and credited): a refused copy, empty or
+  // out-of-limit frame is held but not inside the aggregate.
+  const hashes = [...included].sort();
   const uploader = held.map((h) => h.address.toLowerCase() as Address).sort()[0];
   return { bytes, aggregateHash: hashFrame(bytes), framesRoot: framesRoot(hashes), hashes, samples, uploader, relay: received.length === 0 };
 }
@@ -73,6 +75,7 @@ export interface ContributionInput {
   frameHash: Hex;
   aggregateHash: Hex;
   framesRoot: Hex;
+  residualHash: Hex;
   samples: number;
   steps: number;
   lossBefore: number;
@@ -94,6 +97,7 @@ export function buildContribution(c: ContributionInput): Contribution {
     frameHash: c.frameHash,
     aggregateHash: c.aggregateHash,
     framesRoot: c.framesRoot,
+    residualHash: c.residualHash,
     samples: c.samples,
     steps: c.steps,
     lossBeforeMicro: toMicro(c.lossBefore),

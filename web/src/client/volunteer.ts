@@ -912,6 +912,7 @@ export class VolunteerClient {
       frameHash: own.hash,
       aggregateHash: agg.aggregateHash,
       framesRoot: agg.framesRoot,
+      residualHash: residualCommitment(residual, own.residual),
       samples,
       steps: result.steps,
       lossBefore: result.lossBefore,
@@ -926,7 +927,7 @@ export class VolunteerClient {
       run: run.id,
       round: m.round,
       createdAt: this.now(),
-      report: { type: 'report', contribution: contributionToJson(contribution), signature, frameHashes: agg.hashes, residualHash: residualCommitment(residual, own.residual) },
+      report: { type: 'report', contribution: contributionToJson(contribution), signature, frameHashes: agg.hashes },
       aggregate: unsentAggregate,
     };
     // Written before it is sent; deleted only when the coordinator answers for this nonce.
