@@ -61,7 +61,7 @@ test('npm start serves the app, a fresh page contributes in its first round, Ctr
         if (!first) await new Promise((r) => setTimeout(r, 500));
       }
       assert.ok(first, 'the page reported for round 0 within 120 s');
-      assert.ok(['accepted', 'batched', 'claimable'].includes(first.state), `round 0 contribution is ${first.state}`);
+      assert.ok(['accepted', 'verified', 'batched', 'claimable'].includes(first.state), `round 0 contribution is ${first.state}`);
     } finally {
       await browser.close();
     }
