@@ -68,26 +68,15 @@ export function cohortAggregate(run: RunSpec, round: number, own: HeldUpdate, re
   return { bytes, aggregateHash: hashFrame(bytes), framesRoot: framesRoot(hashes), hashes, samples, uploader, relay: received.length === 0 };
 }
 
-export interface ContributionInput {
-  run: number;
-  round: number;
-  cohort: number;
-  frameHash: Hex;
-  aggregateHash: Hex;
-  framesRoot: Hex;
-  residualHash: Hex;
-  samples: number;
-  steps: number;
+/** A Contribution before signing: losses as floats, expiry from the server clock. */
+export type ContributionInput = Omit<Contribution, 'lossBeforeMicro' | 'lossAfterMicro' | 'expiry'> & {
   lossBefore: number;
   lossAfter: number;
-  computeMs: number;
   /** Server time, epoch ms. */
   nowMs: number;
-  /** Random uint64. */
-  nonce: bigint;
   /** Validity window. Default 3600 s. */
   ttlSeconds?: number;
-}
+};
 
 export function buildContribution(c: ContributionInput): Contribution {
   return {
