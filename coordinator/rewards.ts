@@ -5,7 +5,7 @@ import { StandardMerkleTree } from '@openzeppelin/merkle-tree';
 import { createPublicClient, http, parseEventLogs, type Address, type Hex } from 'viem';
 import type { RunSpec } from '../shared/config.ts';
 import { IdlegradError } from '../shared/errors.ts';
-import type { AccountSummary } from '../shared/protocol.ts';
+import type { AccountSummary, RewardProof } from '../shared/protocol.ts';
 import { rewardDistributorAbi as distributorAbi } from '../shared/chain/abi.ts';
 import type { Ledger } from './db/ledger.ts';
 import { buildRewardTree } from './chain/merkle.ts';
@@ -86,6 +86,18 @@ export class Rewards {
       done.push(e.epoch);
     }
     return done;
+  }
+
+  /** The account's leaf in the latest posted epoch, claimed or not: what "verify my reward" checks. */
+  async rewardProof(account: Address): Promise<RewardProof> {
+    const latest = await this.ledger.latestPostedTree();
+    if (latest) {
+      const tree = StandardMerkleTree.load(latest.tree as never) as StandardMerkleTree<[string, string]>;
+      for (const [i, [a, amount]] of tree.entries()) {
+        if (a.toLowerCase() === account.toLowerCase()) return { epoch: latest.epoch, root: tree.root as Hex, cumulativeWei: BigInt(amount).toString(), proof: tree.getProof(i) as Hex[] };
+      }
+    }
+    throw new IdlegradError('NOT_FOUND', `${account} has no credit in a posted reward epoch yet`);
   }
 
   async claimable(account: Address): Promise<AccountSummary['claimable']> {

@@ -134,6 +134,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
     }),
   );
   app.get('/api/accounts/:address', route(async (req, res) => void res.json(await rewards.summary(addressParam(req.params.address, 'address')))));
+  app.get('/api/accounts/:address/reward-proof', route(async (req, res) => void res.json(await rewards.rewardProof(addressParam(req.params.address, 'address')))));
   app.post('/api/faucet', json, route(async (req, res) => void res.json({ txHash: await rewards.faucet(addressParam(req.body?.address, 'address')) })));
   app.post('/api/accounts/:address/claimed', json, route(async (req, res) => {
     const account = addressParam(req.params.address, 'address');

@@ -57,6 +57,14 @@ export interface AccountSummary {
   }[];
 }
 
+/** GET /api/accounts/:address/reward-proof — the account's leaf in the latest posted epoch. */
+export interface RewardProof {
+  epoch: number;
+  root: Hex;
+  cumulativeWei: string;
+  proof: Hex[];
+}
+
 export interface RoundSummary {
   round: number;
   modelHash: Hex;

@@ -3,8 +3,9 @@
 // check its proof against the posted root before paying gas.
 
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree';
-import { encodeAbiParameters, getAddress, isAddress, keccak256, maxUint256, type Address, type Hex } from 'viem';
+import { getAddress, isAddress, maxUint256, type Address, type Hex } from 'viem';
 import { ChainError } from '../../shared/chain/errors.ts';
+import { rewardLeaf } from '../../shared/chain/proof.ts';
 
 /** Solidity types of a leaf, in order; the contract's `abi.encode(account, cumulativeAmount)`. */
 export const REWARD_LEAF_TYPES = ['address', 'uint256'] as const;
@@ -41,9 +42,7 @@ export interface RewardTree {
  * The double hash is OpenZeppelin's StandardMerkleTree convention; it stops a 64-byte leaf
  * preimage from being passed off as an inner node (second-preimage attack).
  */
-export function rewardLeaf(account: Address, cumulative: bigint): Hex {
-  return keccak256(keccak256(encodeAbiParameters([{ type: 'address' }, { type: 'uint256' }], [account, cumulative])));
-}
+export { rewardLeaf };
 
 function invalid(message: string): ChainError {
   return new ChainError('INVALID_TREE', message);

@@ -3,7 +3,7 @@
 import type { Address, Hex } from 'viem';
 import { IdlegradError } from '../../../shared/errors.ts';
 import type { Dataset } from '../../../shared/mlp.ts';
-import type { AccountSummary, DashboardState } from '../../../shared/protocol.ts';
+import type { AccountSummary, DashboardState, RewardProof } from '../../../shared/protocol.ts';
 import { httpError } from './errors.ts';
 
 export interface Snapshot {
@@ -128,6 +128,10 @@ export class CoordinatorApi {
       headers: { 'content-type': 'application/octet-stream' },
       body: body as Uint8Array<ArrayBuffer>,
     });
+  }
+
+  rewardProof(address: Address): Promise<RewardProof> {
+    return this.json('loading your reward proof', `/api/accounts/${address}/reward-proof`);
   }
 
   account(address: Address): Promise<AccountSummary> {

@@ -2,10 +2,12 @@
 // and the round pipeline (sync → train → compress → exchange → aggregate → report),
 // plus model commits and claims. UI-free: it publishes an immutable VolunteerSnapshot to
 // subscribers (the Svelte store, the test hook) and takes commands (consent, start, stop, claim).
-import { verifyMessage, type Address, type Hex } from 'viem';
+import { createPublicClient, http, verifyMessage, type Address, type Hex } from 'viem';
 import type { Peer } from 'peerjs';
 import { decodeFrame, kPerChunk } from '../../../shared/codec.ts';
 import { encodeEvidence, residualCommitment } from '../../../shared/evidence.ts';
+import { rewardDistributorAbi } from '../../../shared/chain/abi.ts';
+import { verifyRewardProof } from '../../../shared/chain/proof.ts';
 import { DEFAULT_RUN, type RunSpec } from '../../../shared/config.ts';
 import { contributionTypedData, eip712Domain } from '../../../shared/eip712.ts';
 import { assignmentIndices } from '../../../shared/assignment.ts';
@@ -54,6 +56,15 @@ export interface LogEntry {
   text: string;
 }
 
+export interface RewardCheck {
+  ok: boolean;
+  epoch: number;
+  cumulativeWei: string;
+  /** The distributor's merkleRoot() when checked. */
+  root: Hex;
+  checkedAt: number;
+}
+
 export interface VolunteerSnapshot {
   state: ClientState;
   phase: RoundPhase;
@@ -90,6 +101,8 @@ export interface VolunteerSnapshot {
   lastAck: { nonce: string; state: ContributionState; reason: string | null; round: number | null } | null;
   account: AccountSummary | null;
   claim: { busy: boolean; txHashes: Hex[] };
+  /** "Verify my reward": the ledger's leaf for this account checked against the root on chain. */
+  rewardCheck: RewardCheck | null;
   log: LogEntry[];
   errors: string[];
 }
@@ -195,6 +208,7 @@ export class VolunteerClient {
       lastAck: null,
       account: null,
       claim: { busy: false, txHashes: [] },
+      rewardCheck: null,
       log: [],
       errors: [],
     };
@@ -440,6 +454,31 @@ export class VolunteerClient {
     } catch (e) {
       this.set({ claim: { ...this.snap.claim, busy: false } });
       this.log('error', `claim failed: ${describeError(e)}`);
+      return null;
+    }
+  }
+
+  /**
+   * Verify my reward: fetch this account's leaf and proof from the coordinator, read the
+   * root the RewardDistributor holds now, and check the proof here, in the page.
+   */
+  async verifyReward(): Promise<RewardCheck | null> {
+    if (!this.key) return null;
+    const account = this.key.account.address;
+    try {
+      const chain = this.chain ?? (this.chain = (await this.api.dashboard()).chain);
+      const p = await this.api.rewardProof(account);
+      const client = createPublicClient({ transport: http(new URL(chain.rpcUrl, this.o.origin).href) });
+      const onChainRoot = await client.readContract({ address: chain.distributor, abi: rewardDistributorAbi, functionName: 'merkleRoot' });
+      const inRoot = verifyRewardProof({ account, cumulative: BigInt(p.cumulativeWei), proof: p.proof, root: onChainRoot });
+      const check: RewardCheck = { ok: inRoot && onChainRoot.toLowerCase() === p.root.toLowerCase(), epoch: p.epoch, cumulativeWei: p.cumulativeWei, root: onChainRoot, checkedAt: this.now() };
+      this.set({ rewardCheck: check });
+      this.log(check.ok ? 'info' : 'error', check.ok
+        ? `verified: your cumulative credit of ${p.cumulativeWei} wei (epoch ${p.epoch}) is in the root on chain ${onChainRoot.slice(0, 10)}…`
+        : `verification failed: the proof for epoch ${p.epoch} does not lead to the root on chain ${onChainRoot.slice(0, 10)}…`);
+      return check;
+    } catch (e) {
+      this.log('error', `verify my reward: ${describeError(e)}`);
       return null;
     }
   }

@@ -71,6 +71,7 @@ export class VolunteerStore {
   start = () => this.client.start();
   stop = () => this.client.stop();
   claim = () => this.client.claim();
+  verifyReward = () => this.client.verifyReward();
 }
 
 /** Opens storage, creates the client and the test hook; computes and connects nothing. */
