@@ -6,6 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunSettings } from '../shared/config.ts';
 
+/** Run settings are merged over the defaults at any depth (coordinator/config.ts). */
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
 export interface PlatformProcess {
   url: string;
   dataDir: string;
@@ -34,7 +37,7 @@ export function ensureWebBuild(force = false): void {
   if (r.status !== 0) throw new Error('vite build failed');
 }
 
-export async function startPlatformProcess(run: Partial<RunSettings> & Record<string, unknown> = {}, opts: { dataDir?: string; quiet?: boolean } = {}): Promise<PlatformProcess> {
+export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, opts: { dataDir?: string; quiet?: boolean } = {}): Promise<PlatformProcess> {
   ensureWebBuild();
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'idlegrad-'));
   const ownDir = !opts.dataDir;
