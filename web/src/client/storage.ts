@@ -11,6 +11,7 @@
 // Where IndexedDB is unavailable (a cross-site iframe with third-party storage blocked,
 // private modes), MemoryStorage keeps the same records for this page's lifetime only, and
 // says so: `persistent` is false and `reason` tells the UI why.
+import type { LocalModel } from '../../../shared/round.ts';
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { Address, Hex } from 'viem';
 import type { ClientMessage } from '../../../shared/protocol.ts';
@@ -37,13 +38,7 @@ export interface DatasetRecord {
   images: Uint8Array;
 }
 
-export interface ModelRecord {
-  run: number;
-  paramTableHash: Hex;
-  round: number;
-  modelHash: Hex;
-  params: Float32Array;
-  momentum: Float32Array;
+export interface ModelRecord extends LocalModel {
   savedAt: number;
 }
 

@@ -81,15 +81,7 @@ export interface TrainerWorkerApi {
 }
 
 /** The page's view of a trainer; GpuTrainer is the real one, tests may pass a fake. */
-export interface Trainer {
-  probe(): Promise<AdapterInfo>;
-  useCpu(): Promise<void>;
-  abort(): Promise<AbortReport | null>;
-  setThrottle(t: Throttle): Promise<void>;
-  init(sizes: number[], batchSize: number): Promise<AdapterInfo>;
-  setData(data: Dataset): Promise<void>;
-  train(args: TrainArgs): Promise<TrainResult>;
-  benchmark(steps?: number): Promise<BenchmarkResult>;
+export interface Trainer extends Omit<TrainerWorkerApi, 'deviceLost'> {
   /** Called once if the device is lost or the worker dies. */
   onLost(fn: (loss: DeviceLoss) => void): void;
   terminate(): void;
