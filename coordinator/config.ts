@@ -33,6 +33,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
   const port = Number(env.PORT ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT: expected an integer in [0, 65535], got ${JSON.stringify(env.PORT)}`);
   if (env.DEPLOYER_KEY !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(env.DEPLOYER_KEY)) throw new Error('DEPLOYER_KEY: expected a 32-byte 0x-hex private key');
+  if (env.DATABASE_URL && !/^postgres(ql)?:\/\//.test(env.DATABASE_URL)) throw new Error('DATABASE_URL: expected a postgres:// or postgresql:// connection URL');
   if (env.RPC_URL && !env.DEPLOYER_KEY) throw new Error('RPC_URL is set without DEPLOYER_KEY: the coordinator needs a key to deploy and post reward roots');
   let runOverride: unknown;
   try {

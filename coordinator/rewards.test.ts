@@ -10,7 +10,8 @@ import type { Address, Hex } from 'viem';
 import { DEFAULT_RUN, runSpecOf, modelOf } from '../shared/config.ts';
 import { hashParams, initParams } from '../shared/model.ts';
 import { claimReward, ClaimError } from '../shared/chain/claim.ts';
-import { openDatabase } from './db/sql.ts';
+import type { Sql } from './db/sql.ts';
+import { LEDGER_BACKENDS } from './db/test-databases.ts';
 import { Ledger } from './db/ledger.ts';
 import { startAnvil, DEV_ACCOUNT_KEYS } from './chain/anvil.ts';
 import { connectChain, type Chain } from './chain/chain.ts';
@@ -27,8 +28,8 @@ after(async () => {
 const run = runSpecOf(1, DEFAULT_RUN, { name: 'mnist', trainCount: 100, testCount: 10, features: 784, classes: 10 });
 const accounts = anvil.accounts.slice(1, 4).map((a) => a.address.toLowerCase() as Address);
 
-async function setup(chain: Chain) {
-  const sql = await openDatabase({});
+async function setup(chain: Chain, open: () => Promise<Sql>) {
+  const sql = await open();
   const ledger = new Ledger(sql);
   const params = initParams(modelOf(run), 1);
   await ledger.createRun(run, { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) });
@@ -45,10 +46,11 @@ async function setup(chain: Chain) {
   return { sql, ledger, credit, port };
 }
 
-for (const crash of ['after the transaction was sent', 'before the transaction was sent'] as const) {
-  test(`an epoch interrupted ${crash} is posted exactly once after a restart`, { timeout: 60_000 }, async () => {
+for (const backend of LEDGER_BACKENDS) for (const crash of ['after the transaction was sent', 'before the transaction was sent'] as const) {
+  test(`${backend.name}: an epoch interrupted ${crash} is posted exactly once after a restart`, { timeout: 60_000, skip: backend.skip }, async (t) => {
     const chain = await connectChain({ rpcUrl: anvil.rpcUrl, deployerKey: DEV_ACCOUNT_KEYS[0], cacheDir, pollingInterval: 100 });
-    const { ledger, credit, port } = await setup(chain);
+    const { sql, ledger, credit, port } = await setup(chain, backend.open);
+    t.after(() => sql.close());
     await credit(accounts[0], 1n, 3000n);
     await credit(accounts[1], 2n, 5000n);
     const modelHash = `0x${'77'.repeat(32)}` as Hex;

@@ -1,6 +1,8 @@
-// The narrow database surface the ledger needs. PGlite implements it directly; a
-// PostgreSQL pool (DATABASE_URL) can implement the same three methods.
+// The narrow database surface the ledger needs. PGlite (embedded, the default) and a
+// PostgreSQL server (DATABASE_URL, through a `pg` pool) implement it alike, and both run
+// the same migrations.
 import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
 import { mkdirSync } from 'node:fs';
 import { MIGRATIONS } from './migrations.ts';
 
@@ -11,37 +13,86 @@ export interface Sql {
   close(): Promise<void>;
 }
 
+/** DATABASE_URL without its password, for messages and logs. */
+export const redactUrl = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+
 export async function openDatabase(opts: { dataDir?: string; databaseUrl?: string }): Promise<Sql> {
-  if (opts.databaseUrl) {
-    throw new Error(`DATABASE_URL is set (${opts.databaseUrl.replace(/\/\/[^@]*@/, '//***@')}), but the PostgreSQL driver arrives with the multi-coordinator work; unset it to use the embedded PGlite ledger`);
+  const sql = opts.databaseUrl ? await openPostgres(opts.databaseUrl) : await openPglite(opts.dataDir);
+  try {
+    await migrate(sql);
+  } catch (e) {
+    await sql.close();
+    throw e;
   }
+  return sql;
+}
+
+async function openPglite(dataDir?: string): Promise<Sql> {
   let db: PGlite;
-  if (opts.dataDir) {
-    mkdirSync(opts.dataDir, { recursive: true });
-    db = new PGlite(opts.dataDir);
+  if (dataDir) {
+    mkdirSync(dataDir, { recursive: true });
+    db = new PGlite(dataDir);
   } else {
     db = new PGlite(); // in memory: tests
   }
   await db.waitReady;
-  const sql: Sql = {
+  return {
     query: (text, params) => db.query(text, params) as never,
     exec: (text) => db.exec(text),
     transaction: (fn) => db.transaction((tx) => fn({ query: (t, p) => tx.query(t, p) as never, exec: (t) => tx.exec(t) })),
     close: () => db.close(),
   };
-  await migrate(sql);
-  return sql;
 }
 
+// PGlite returns int8 (bigserial ids, bigint columns) as numbers; node-postgres as strings.
+// The ledger's int8 values are ids and millisecond times, well inside 2^53: parse them alike.
+const INT8_OID = 20;
+const types = { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser };
+
+async function openPostgres(databaseUrl: string): Promise<Sql> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, types, max: 8 });
+  // An idle client whose server went away must not crash the process: the next query fails instead.
+  pool.on('error', (e) => console.error(`[postgres] idle connection lost: ${e.message}`));
+  try {
+    await pool.query('select 1');
+  } catch (e) {
+    await pool.end();
+    throw new Error(`DATABASE_URL (${redactUrl(databaseUrl)}): cannot connect to PostgreSQL: ${(e as Error).message}`, { cause: e });
+  }
+  return {
+    query: (text, params) => pool.query(text, params) as never,
+    exec: (text) => pool.query(text),
+    async transaction(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('begin');
+        const out = await fn({ query: (t, p) => client.query(t, p) as never, exec: (t) => client.query(t) });
+        await client.query('commit');
+        return out;
+      } catch (e) {
+        await client.query('rollback').catch(() => undefined);
+        throw e;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+// Any fixed number: two coordinators starting on one PostgreSQL migrate one after the other.
+const MIGRATION_LOCK = 0x1d1e_0001;
+
 async function migrate(sql: Sql): Promise<void> {
-  await sql.exec(`create table if not exists schema_migrations (version integer primary key, applied_at timestamptz not null default now())`);
-  const { rows } = await sql.query<{ version: number }>(`select version from schema_migrations`);
-  const done = new Set(rows.map((r) => r.version));
-  for (let v = 0; v < MIGRATIONS.length; v++) {
-    if (done.has(v)) continue;
-    await sql.transaction(async (tx) => {
+  await sql.transaction(async (tx) => {
+    await tx.query(`select pg_advisory_xact_lock($1)`, [MIGRATION_LOCK]);
+    await tx.exec(`create table if not exists schema_migrations (version integer primary key, applied_at timestamptz not null default now())`);
+    const { rows } = await tx.query<{ version: number }>(`select version from schema_migrations`);
+    const done = new Set(rows.map((r) => r.version));
+    for (let v = 0; v < MIGRATIONS.length; v++) {
+      if (done.has(v)) continue;
       await tx.exec(MIGRATIONS[v]);
       await tx.query(`insert into schema_migrations (version) values ($1)`, [v]);
-    });
-  }
+    }
+  });
 }

@@ -1,0 +1,96 @@
+// The ledger on both backends (PGlite, and PostgreSQL when IDLEGRAD_TEST_DATABASE_URL is
+// set): the same migrations, and the values that differ between drivers (bytea, int8,
+// numeric, jsonb) read back alike; replays refused by the unique key; one epoch at a time.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Address, Hex } from 'viem';
+import { DEFAULT_RUN, runSpecOf, modelOf } from '../../shared/config.ts';
+import { hashParams, initParams } from '../../shared/model.ts';
+import { isIdlegradError } from '../../shared/errors.ts';
+import { MIGRATIONS } from './migrations.ts';
+import { openDatabase } from './sql.ts';
+import { Ledger } from './ledger.ts';
+import { LEDGER_BACKENDS } from './test-databases.ts';
+
+const run = runSpecOf(1, DEFAULT_RUN, { name: 'mnist', trainCount: 100, testCount: 10, features: 784, classes: 10 });
+const alice = `0x${'a1'.repeat(20)}` as Address;
+const h = (n: number) => `0x${n.toString(16).padStart(64, '0')}` as Hex;
+const contribution = (nonce: bigint, round = 0) => ({
+  run: 1, round, cohort: 0, frameHash: h(1), aggregateHash: h(2), framesRoot: h(3), residualHash: h(4), samples: 32, steps: 1,
+  lossBeforeMicro: 2_300_000, lossAfterMicro: 2_100_000, computeMs: 12, nonce, expiry: 9_999_999_999n,
+});
+
+for (const backend of LEDGER_BACKENDS) {
+  test(`${backend.name}: migrations, a round, an epoch and a claim read back alike`, { timeout: 60_000, skip: backend.skip }, async (t) => {
+    const sql = await backend.open();
+    t.after(() => sql.close());
+    const versions = (await sql.query<{ version: number }>('select version from schema_migrations order by version')).rows.map((r) => r.version);
+    assert.deepEqual(versions, MIGRATIONS.map((_, i) => i));
+
+    const ledger = new Ledger(sql);
+    const params = initParams(modelOf(run), 7);
+    const momentum = new Float32Array(params.length).fill(0.25);
+    await ledger.createRun(run, { round: 0, modelHash: hashParams(params), params, momentum });
+    const loaded = (await ledger.loadRun(run.id))!;
+    assert.deepEqual(loaded.spec, run, 'jsonb spec');
+    assert.equal(loaded.state.modelHash, hashParams(params));
+    assert.equal(hashParams(loaded.state.params), hashParams(params), 'bytea params, bit for bit');
+    assert.deepEqual(loaded.state.momentum, momentum);
+
+    // A report, then the same nonce again: refused by name, one row.
+    const nonce = 2n ** 63n + 5n; // past int8: numeric(20,0)
+    const id = await ledger.insertPending(run.id, alice, contribution(nonce), '0x01');
+    assert.equal(typeof id, 'number');
+    assert.equal(await ledger.nonceUsed(alice, nonce), true);
+    await assert.rejects(ledger.insertPending(run.id, alice, contribution(nonce), '0x01'), (e) => isIdlegradError(e) && e.code === 'REPLAYED_NONCE');
+    const next = { round: 1, modelHash: h(9), params: params.map((x) => x * 2), momentum };
+    const frame = new Uint8Array([1, 2, 3, 250]);
+    await ledger.commitRound({
+      runId: run.id,
+      summary: { round: 0, modelHash: h(9), committedAt: 1_790_000_000_123, heldOutAccuracy: 0.5, heldOutLoss: 1.5, trainLoss: null, contributions: 1, samples: 32, volunteers: 1, updateBytes: 4 },
+      state: next, update: frame, accepted: [{ id, creditWei: 10n ** 30n }], rejected: [],
+    });
+    assert.deepEqual([...(await ledger.update(run.id, 0))!], [...frame]);
+    const [r0] = await ledger.rounds(run.id);
+    assert.equal(r0.committedAt, 1_790_000_000_123, 'int8 as a number');
+    assert.equal(r0.trainLoss, null);
+    assert.equal((await ledger.loadRun(run.id))!.state.round, 1);
+    await ledger.setVerification([id], 'skipped');
+    assert.deepEqual(await ledger.cumulativeCredit(), [{ account: alice, cumulative: 10n ** 30n }], 'numeric(78,0) beyond 2^64');
+
+    const { credit, ids } = await ledger.epochCredit();
+    assert.deepEqual(ids, [id]);
+    await ledger.openEpoch({ epoch: 1, runId: run.id, round: 0, root: h(5), modelHash: h(9), totalWei: credit[0].cumulative, accounts: 1, tree: { leaves: [1] }, ids });
+    assert.deepEqual(await ledger.unpostedEpochs(), [{ epoch: 1, root: h(5), modelHash: h(9) }]);
+    await assert.rejects(ledger.openEpoch({ epoch: 1, runId: run.id, round: 0, root: h(6), modelHash: h(9), totalWei: 1n, accounts: 1, tree: {} }), 'an epoch opens once');
+    await ledger.epochPosted(1, h(7));
+    assert.equal(await ledger.lastEpoch(), 1);
+    assert.deepEqual((await ledger.latestPostedTree())!.tree, { leaves: [1] });
+    assert.equal(await ledger.recordClaim(h(8), alice, 10n ** 30n, 1), true);
+    assert.equal(await ledger.recordClaim(h(8), alice, 10n ** 30n, 1), false, 'a claim is recorded once');
+    assert.equal(await ledger.claimedWei(alice), 10n ** 30n);
+    const summary = await ledger.accountSummary(alice);
+    assert.equal(summary.contributions.claimed, 1);
+    assert.equal(summary.creditWei, (10n ** 30n).toString());
+  });
+}
+
+test('PostgreSQL: two coordinators migrating one database at once apply each migration once', { timeout: 60_000, skip: LEDGER_BACKENDS[1].skip }, async () => {
+  const db = await LEDGER_BACKENDS[1].createDatabase();
+  try {
+    const both = await Promise.all([openDatabase({ databaseUrl: db.url }), openDatabase({ databaseUrl: db.url })]);
+    const { rows } = await both[0].query<{ n: number }>('select count(*)::int as n from schema_migrations');
+    assert.equal(rows[0].n, MIGRATIONS.length);
+    for (const s of both) await s.close();
+  } finally {
+    await db.drop();
+  }
+});
+
+test('a DATABASE_URL that cannot be reached fails with its address and no password', { timeout: 30_000 }, async () => {
+  await assert.rejects(openDatabase({ databaseUrl: 'postgres://idlegrad:secret@127.0.0.1:1/ledger' }), (e: Error) => {
+    assert.match(e.message, /^DATABASE_URL \(postgres:\/\/idlegrad:\*\*\*@127\.0\.0\.1:1\/ledger\): cannot connect to PostgreSQL/);
+    assert.doesNotMatch(e.message, /secret/);
+    return true;
+  });
+});
