@@ -1,6 +1,7 @@
 // Platform configuration: one validated object, built from the environment once in
 // main.ts and passed down. Every field has a documented default.
 import type { Hex } from 'viem';
+import { parseEpochFault, type EpochFault } from './rewards.ts';
 import { DEFAULT_RUN, validateRunSettings, type RunSettings } from '../shared/config.ts';
 
 export interface PlatformConfig {
@@ -18,6 +19,8 @@ export interface PlatformConfig {
   deployerKey?: Hex;
   /** The built web app. Default dist/web. */
   webDir: string;
+  /** TEST ONLY: stop while posting an epoch (coordinator/rewards.ts EpochFault). Env IDLEGRAD_FAULT. Default unset. */
+  fault?: EpochFault;
   /** The default run's settings. Env IDLEGRAD_RUN: JSON merged over the defaults (e.g. {"timing":{"trainMs":8000}}). */
   run: RunSettings;
 }
@@ -50,6 +53,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
     deployerKey: env.DEPLOYER_KEY as Hex | undefined,
     webDir: 'dist/web',
     run: merge(DEFAULT_RUN, runOverride),
+    fault: parseEpochFault(env.IDLEGRAD_FAULT),
     ...overrides,
   };
   validateRunSettings(cfg.run);

@@ -21,6 +21,23 @@ export interface ChainPort {
   fundGas(account: Address, wei: bigint): Promise<Hex>;
 }
 
+/**
+ * TEST ONLY fault injection (env IDLEGRAD_FAULT, e.g. `epoch-sent:1`): the coordinator stops
+ * at that point of posting that epoch (`opened`: recorded in the ledger, no transaction yet;
+ * `sent`: the transaction mined, not yet recorded), prints a line and waits to be killed.
+ */
+export interface EpochFault {
+  at: 'opened' | 'sent';
+  epoch: number;
+}
+
+export function parseEpochFault(v: string | undefined): EpochFault | undefined {
+  if (!v) return undefined;
+  const m = /^epoch-(opened|sent):(\d+)$/.exec(v);
+  if (!m) throw new Error(`IDLEGRAD_FAULT: expected epoch-opened:N or epoch-sent:N, got ${JSON.stringify(v)}`);
+  return { at: m[1] as EpochFault['at'], epoch: Number(m[2]) };
+}
+
 export class Rewards {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly client;
@@ -30,6 +47,7 @@ export class Rewards {
     readonly chain: ChainPort,
     private readonly run: RunSpec,
     private readonly onEpoch: (epoch: number) => void,
+    private readonly fault?: EpochFault,
   ) {
     this.client = createPublicClient({ transport: http(chain.rpcUrl) });
   }
@@ -50,10 +68,18 @@ export class Rewards {
     const epoch = (await this.ledger.lastEpoch()) + 1;
     const totalWei = credit.reduce((s, c) => s + c.cumulative, 0n);
     await this.ledger.openEpoch({ epoch, runId: this.run.id, round, root: tree.root, modelHash, totalWei, accounts: credit.length, tree: tree.dump(), ids });
+    await this.faultPoint('opened', epoch);
     const { txHash } = await this.chain.postEpoch(epoch, tree.root, modelHash);
+    await this.faultPoint('sent', epoch, txHash);
     await this.ledger.epochPosted(epoch, txHash);
     this.onEpoch(epoch);
     return epoch;
+  }
+
+  private async faultPoint(at: EpochFault['at'], epoch: number, txHash?: Hex): Promise<void> {
+    if (this.fault?.at !== at || this.fault.epoch !== epoch) return;
+    console.log(`FAULT epoch-${at}:${epoch}${txHash ? ` tx ${txHash}` : ''}: stopping here until killed`);
+    await new Promise(() => {});
   }
 
   /**

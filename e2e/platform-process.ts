@@ -37,12 +37,12 @@ export function ensureWebBuild(force = false): void {
   if (r.status !== 0) throw new Error('vite build failed');
 }
 
-export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, opts: { dataDir?: string; quiet?: boolean } = {}): Promise<PlatformProcess> {
+export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, opts: { dataDir?: string; quiet?: boolean; env?: Record<string, string> } = {}): Promise<PlatformProcess> {
   ensureWebBuild();
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'idlegrad-'));
   const ownDir = !opts.dataDir;
   const child = spawn(process.execPath, ['--import', 'tsx', 'coordinator/main.ts'], {
-    env: { ...process.env, PORT: '0', IDLEGRAD_DATA_DIR: dataDir, IDLEGRAD_RUN: JSON.stringify(run) },
+    env: { ...process.env, PORT: '0', IDLEGRAD_DATA_DIR: dataDir, IDLEGRAD_RUN: JSON.stringify(run), ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
