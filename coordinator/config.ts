@@ -13,6 +13,8 @@ export interface PlatformConfig {
   dataDir: string;
   /** PostgreSQL instead of the embedded PGlite ledger. Env DATABASE_URL. Default unset. */
   databaseUrl?: string;
+  /** With DATABASE_URL: the URL other coordinators relay this one's volunteers to when it leads. Env IDLEGRAD_ADVERTISE_URL. Default: its own http://HOST:PORT/. */
+  advertiseUrl?: string;
   /** An EVM JSON-RPC endpoint instead of the embedded anvil. Env RPC_URL. Default unset. */
   rpcUrl?: string;
   /** Deployer/owner key for RPC_URL. Env DEPLOYER_KEY. Default: anvil's first dev account (embedded chain only). */
@@ -50,6 +52,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
     dataDir: env.IDLEGRAD_DATA_DIR ?? '.idlegrad',
     databaseUrl: env.DATABASE_URL || undefined,
     rpcUrl: env.RPC_URL || undefined,
+    advertiseUrl: env.IDLEGRAD_ADVERTISE_URL || undefined,
     deployerKey: env.DEPLOYER_KEY as Hex | undefined,
     webDir: 'dist/web',
     run: merge(DEFAULT_RUN, runOverride),

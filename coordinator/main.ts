@@ -1,15 +1,22 @@
 // `npm start`: the platform on its embedded defaults. Ctrl-C (SIGINT) or SIGTERM stops
-// everything it started (anvil included) before the process exits.
+// everything it started (anvil included) before the process exits. With DATABASE_URL the
+// coordinator joins the cluster of that database (coordinator/cluster.ts): it leads, or
+// follows the leader and takes over when it dies.
 import { configFromEnv } from './config.ts';
-import { startPlatform } from './platform.ts';
+import { startPlatform, type Platform } from './platform.ts';
+import { startClusterNode } from './cluster.ts';
 
 const cfg = configFromEnv(process.env);
-const platform = await startPlatform(cfg).catch((e: Error) => {
+const failed = (e: Error): never => {
   console.error(`idlegrad failed to start: ${e.message}`);
   process.exit(1);
-});
+};
+const node = cfg.databaseUrl ? await startClusterNode(cfg).catch(failed) : null;
+const platform: Platform | null = node ? node.platform() : await startPlatform(cfg).catch(failed);
+const stop = node ? node.stop : platform!.stop;
 
-console.log(`
+if (platform) {
+  console.log(`
 idlegrad is running (run ${platform.run.id} "${platform.run.name}", round ${platform.engine.round}, chain ${platform.chain.chainId})
 
   Volunteer page  ${platform.url}
@@ -19,6 +26,18 @@ idlegrad is running (run ${platform.run.id} "${platform.run.name}", round ${plat
   Ledger: ${cfg.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `PGlite in ${cfg.dataDir}/ledger`}   Chain: ${cfg.rpcUrl ? cfg.rpcUrl : 'embedded anvil'}
   Press Ctrl-C to stop.
 `);
+} else {
+  console.log(`
+idlegrad is running as a follower: its volunteers are relayed to the leading coordinator,
+and it takes over the run if that one stops.
+
+  Volunteer page  ${node!.url}
+  Dashboard       ${node!.url}dashboard.html
+
+  Ledger: PostgreSQL (DATABASE_URL)   Chain: ${cfg.rpcUrl}
+  Press Ctrl-C to stop.
+`);
+}
 
 let stopping = false;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -26,7 +45,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     if (stopping) return;
     stopping = true;
     console.log(`\n${sig}: stopping…`);
-    platform.stop().then(
+    stop().then(
       () => process.exit(0),
       (e) => {
         console.error(e);

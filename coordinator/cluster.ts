@@ -1,0 +1,229 @@
+// Two or more coordinators on one PostgreSQL (DATABASE_URL) serving one run.
+//
+// Leadership is a PostgreSQL session-level advisory lock: the coordinator whose connection
+// holds it runs the whole platform (round engine, validator, reward epochs: the only one
+// that commits rounds and posts roots) and records its address in `cluster_leader`. Every
+// other coordinator is a follower: it holds the WebSocket and HTTP connections of its own
+// volunteers and relays them, unchanged, to the leader it finds in PostgreSQL (hello
+// signatures, reports and uploads are checked once, by the leader). When the leader dies its
+// connection drops, PostgreSQL frees the lock, a follower takes it within `pollMs`, resumes
+// the run from the shared ledger on its own port and reconnecting volunteers go on there.
+// All coordinators share one chain (RPC_URL + DEPLOYER_KEY, the same owner key): the
+// contract addresses live in PostgreSQL, so a new leader re-attaches instead of deploying.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
+import WebSocket, { WebSocketServer, type RawData } from 'ws';
+import { redactUrl } from './db/sql.ts';
+import { startPlatform, type Platform } from './platform.ts';
+import type { PlatformConfig } from './config.ts';
+
+// Any fixed number, shared by every coordinator of one database.
+const LEADER_LOCK = 0x1d1e_0002;
+
+export interface ClusterNode {
+  /** This coordinator's own volunteer-facing URL (stays the same across a takeover). */
+  url: string;
+  role(): 'leader' | 'follower';
+  /** The platform once this node leads. */
+  platform(): Platform | null;
+  /** Resolves when this node has become the leader. */
+  leading: Promise<Platform>;
+  stop(): Promise<void>;
+}
+
+async function ensureTables(c: pg.Client): Promise<void> {
+  // Coordination state, not ledger data: created here so the ledger migrations stay the same
+  // for PGlite and PostgreSQL.
+  await c.query(`select pg_advisory_lock($1)`, [LEADER_LOCK + 1]);
+  try {
+    await c.query(`create table if not exists cluster_leader (id integer primary key check (id = 1), url text not null, pid integer not null, since timestamptz not null default now())`);
+    await c.query(`create table if not exists cluster_contracts (chain_id bigint primary key, addresses jsonb not null)`);
+  } finally {
+    await c.query(`select pg_advisory_unlock($1)`, [LEADER_LOCK + 1]);
+  }
+}
+
+export async function startClusterNode(cfg: PlatformConfig, log: (line: string) => void = console.log, opts: { pollMs?: number } = {}): Promise<ClusterNode> {
+  const databaseUrl = cfg.databaseUrl;
+  if (!databaseUrl) throw new Error('a coordinator cluster needs DATABASE_URL');
+  const pollMs = opts.pollMs ?? 250;
+  const lock = new pg.Client({ connectionString: databaseUrl });
+  await lock.connect().catch((e: Error) => {
+    throw new Error(`DATABASE_URL (${redactUrl(databaseUrl)}): cannot connect to PostgreSQL: ${e.message}`);
+  });
+  await ensureTables(lock);
+  const tryLead = async () => (await lock.query<{ ok: boolean }>(`select pg_try_advisory_lock($1) as ok`, [LEADER_LOCK])).rows[0].ok;
+
+  let platform: Platform | null = null;
+  let relay: Relay | null = null;
+  let stopped = false;
+  let onLead!: (p: Platform) => void;
+  let leadFailed!: (e: Error) => void;
+  const leading = new Promise<Platform>((res, rej) => ((onLead = res), (leadFailed = rej)));
+  leading.catch(() => undefined);
+
+  // Losing the lock's connection means another coordinator may lead now: stop at once
+  // rather than commit rounds beside it.
+  lock.on('error', (e) => {
+    if (stopped) return;
+    log(`cluster: lost the PostgreSQL session that holds leadership (${e.message}); exiting`);
+    process.exit(1);
+  });
+
+  const contractsFile = join(resolve(cfg.dataDir), 'contracts.rpc.json');
+  async function lead(port: number): Promise<Platform> {
+    if (cfg.rpcUrl) {
+      // The platform keeps the contract addresses in its data directory: give it the cluster's.
+      const { rows } = await lock.query<{ addresses: unknown }>(`select addresses from cluster_contracts where chain_id = (select max(chain_id) from cluster_contracts)`);
+      if (rows[0]) {
+        mkdirSync(resolve(cfg.dataDir), { recursive: true });
+        writeFileSync(contractsFile, JSON.stringify(rows[0].addresses, null, 2));
+      }
+    }
+    const p = await startPlatform({ ...cfg, port }, log);
+    if (cfg.rpcUrl && existsSync(contractsFile)) {
+      await lock.query(`insert into cluster_contracts (chain_id, addresses) values ($1, $2) on conflict (chain_id) do update set addresses = excluded.addresses`, [
+        p.chain.chainId, readFileSync(contractsFile, 'utf8'),
+      ]);
+    }
+    await lock.query(`insert into cluster_leader (id, url, pid) values (1, $1, $2) on conflict (id) do update set url = excluded.url, pid = excluded.pid, since = now()`, [
+      cfg.advertiseUrl ?? p.url, process.pid,
+    ]);
+    return p;
+  }
+
+  if (await tryLead()) {
+    platform = await lead(cfg.port);
+    onLead(platform);
+    const url = platform.url;
+    log(`cluster: leading (PostgreSQL advisory lock ${LEADER_LOCK})`);
+    return node(url);
+  }
+
+  // Follower.
+  if (!cfg.rpcUrl) throw new Error('another coordinator leads this database: a second coordinator needs RPC_URL and DEPLOYER_KEY so that all share one chain');
+  relay = await startRelay(cfg.port, cfg.host, async () => {
+    const { rows } = await lock.query<{ url: string }>(`select url from cluster_leader where id = 1`);
+    if (!rows[0]) throw new Error('no leader has registered yet');
+    return rows[0].url;
+  });
+  const host = cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host;
+  const url = `http://${host}:${relay.port}/`;
+  log(`cluster: following; volunteers here are relayed to the leader`);
+
+  void (async () => {
+    while (!stopped) {
+      await new Promise((r) => setTimeout(r, pollMs));
+      if (stopped) return;
+      let won = false;
+      try {
+        won = await tryLead();
+      } catch (e) {
+        log(`cluster: leadership check failed (${(e as Error).message})`);
+        continue;
+      }
+      if (!won) continue;
+      const t0 = Date.now();
+      log('cluster: the leader is gone; taking over');
+      try {
+        const port = relay!.port;
+        await relay!.close();
+        relay = null;
+        platform = await lead(port);
+        log(`cluster: took over as leader in ${Date.now() - t0} ms (round ${platform.engine.round})`);
+        onLead(platform);
+      } catch (e) {
+        log(`cluster: takeover failed: ${(e as Error).message}`);
+        leadFailed(e as Error);
+      }
+      return;
+    }
+  })();
+  return node(url);
+
+  function node(url: string): ClusterNode {
+    return {
+      url,
+      role: () => (platform ? 'leader' : 'follower'),
+      platform: () => platform,
+      leading,
+      async stop() {
+        stopped = true;
+        await relay?.close();
+        await platform?.stop();
+        await lock.end().catch(() => undefined);
+      },
+    };
+  }
+}
+
+interface Relay {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** HTTP and WebSocket traffic passed through to the current leader, both ways. */
+async function startRelay(port: number, host: string, leaderUrl: () => Promise<string>): Promise<Relay> {
+  const sockets = new Set<WebSocket>();
+  const server = http.createServer((req: IncomingMessage, res: ServerResponse) => {
+    const fail = (e: Error) => {
+      if (res.headersSent) return void res.destroy();
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'UNAVAILABLE', message: `the leading coordinator cannot be reached: ${e.message}` } }));
+    };
+    leaderUrl().then((base) => {
+      const target = new URL(req.url ?? '/', base);
+      const up = http.request(target, { method: req.method, headers: { ...req.headers, host: target.host } }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', fail);
+      req.pipe(up);
+    }, fail);
+  });
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    leaderUrl().then(
+      (base) => {
+        const upstream = new WebSocket(new URL(req.url ?? '/', base.replace(/^http/, 'ws')));
+        upstream.on('error', () => undefined); // handled with 'close' below
+        const pending: [RawData, boolean][] = [];
+        wss.handleUpgrade(req, socket, head, (client) => {
+          sockets.add(client).add(upstream);
+          client.on('message', (d, isBinary) => (upstream.readyState === upstream.OPEN ? upstream.send(d, { binary: isBinary }) : pending.push([d, isBinary])));
+          upstream.on('open', () => {
+            for (const [d, b] of pending.splice(0)) upstream.send(d, { binary: b });
+          });
+          upstream.on('message', (d, isBinary) => client.readyState === client.OPEN && client.send(d, { binary: isBinary }));
+          // Either side gone: close the other, so a volunteer reconnects rather than waits.
+          const end = () => {
+            sockets.delete(client);
+            sockets.delete(upstream);
+            client.terminate();
+            upstream.terminate();
+          };
+          client.on('close', end).on('error', end);
+          upstream.on('close', end).on('error', end);
+        });
+      },
+      () => socket.destroy(),
+    );
+  });
+  const actual = await new Promise<number>((res, rej) => {
+    server.once('error', rej);
+    server.listen(port, host, () => res((server.address() as { port: number }).port));
+  });
+  return {
+    port: actual,
+    close: () =>
+      new Promise((res) => {
+        for (const s of sockets) s.terminate();
+        wss.close();
+        server.closeAllConnections();
+        server.close(() => res());
+      }),
+  };
+}
