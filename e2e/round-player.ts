@@ -4,14 +4,14 @@
 import assert from 'node:assert/strict';
 import type { Hex } from 'viem';
 import type { Dataset } from '../shared/mlp.ts';
-import { decodeDataset, type CommittedMsg, type VirtualVolunteer } from './virtual-volunteer.ts';
+import { decodeDataset, type CommittedMsg, type RoundMsg, type VirtualVolunteer } from './virtual-volunteer.ts';
 
 export async function trainSet(baseUrl: string): Promise<Dataset> {
   return decodeDataset(new Uint8Array(await (await fetch(new URL('api/data/train', baseUrl))).arrayBuffer()));
 }
 
 /** One round with every volunteer in one cohort: the model it started from, and what each saw committed. */
-export async function playRound(vs: VirtualVolunteer[], data: Dataset): Promise<{ round: number; parent: Hex; committed: CommittedMsg[] }> {
+export async function playRound(vs: VirtualVolunteer[], data: Dataset): Promise<{ round: number; parent: Hex; rounds: RoundMsg[]; committed: CommittedMsg[] }> {
   const rounds = await Promise.all(vs.map((v) => v.next('round')));
   for (const r of rounds) assert.equal(r.cohort.members.length, vs.length, 'every volunteer is in the one cohort');
   const updates = await Promise.all(vs.map((v, i) => v.train(rounds[i], data)));
@@ -23,5 +23,5 @@ export async function playRound(vs: VirtualVolunteer[], data: Dataset): Promise<
   const committed = await Promise.all(vs.map((v) => v.next('committed')));
   for (const [i, v] of vs.entries()) assert.equal(await v.applyCommitted(committed[i]), true, `volunteer ${i} reproduces the model hash of round ${committed[i].round}`);
   for (const r of rounds) assert.equal(r.modelHash, rounds[0].modelHash, 'one parent model for the round');
-  return { round: rounds[0].round, parent: rounds[0].modelHash, committed };
+  return { round: rounds[0].round, parent: rounds[0].modelHash, rounds, committed };
 }
