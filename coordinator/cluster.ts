@@ -95,21 +95,25 @@ export async function startClusterNode(cfg: PlatformConfig, log: (line: string) 
     return p;
   }
 
-  if (await tryLead()) {
-    platform = await lead(cfg.port);
-    onLead(platform);
-    const url = platform.url;
-    log(`cluster: leading (PostgreSQL advisory lock ${LEADER_LOCK})`);
-    return node(url);
+  try {
+    if (await tryLead()) {
+      platform = await lead(cfg.port);
+      onLead(platform);
+      log(`cluster: leading (PostgreSQL advisory lock ${LEADER_LOCK})`);
+      return node(platform.url);
+    }
+    // Follower.
+    if (!cfg.rpcUrl) throw new Error('another coordinator leads this database: a second coordinator needs RPC_URL and DEPLOYER_KEY so that all share one chain');
+    relay = await startRelay(cfg.port, cfg.host, async () => {
+      const { rows } = await lock.query<{ url: string }>(`select url from cluster_leader where id = 1`);
+      if (!rows[0]) throw new Error('no leader has registered yet');
+      return rows[0].url;
+    });
+  } catch (e) {
+    stopped = true;
+    await lock.end().catch(() => undefined);
+    throw e;
   }
-
-  // Follower.
-  if (!cfg.rpcUrl) throw new Error('another coordinator leads this database: a second coordinator needs RPC_URL and DEPLOYER_KEY so that all share one chain');
-  relay = await startRelay(cfg.port, cfg.host, async () => {
-    const { rows } = await lock.query<{ url: string }>(`select url from cluster_leader where id = 1`);
-    if (!rows[0]) throw new Error('no leader has registered yet');
-    return rows[0].url;
-  });
   const host = cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host;
   const url = `http://${host}:${relay.port}/`;
   log(`cluster: following; volunteers here are relayed to the leader`);

@@ -1,0 +1,44 @@
+// The cluster's edges without a full platform (e2e/failover.test.ts covers the takeover):
+// a database whose leader lock another session holds makes a coordinator a follower, which
+// needs a shared chain, and answers plainly while no leader has registered.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import WebSocket from 'ws';
+import { configFromEnv } from './config.ts';
+import { startClusterNode } from './cluster.ts';
+import { createTestDatabase } from './db/test-databases.ts';
+
+const skip = process.env.IDLEGRAD_TEST_DATABASE_URL ? false : 'IDLEGRAD_TEST_DATABASE_URL is not set (start a server with .ci/postgres.sh)';
+const LEADER_LOCK = 0x1d1e_0002;
+
+test('a follower needs a shared chain, and says so while no leader is reachable', { timeout: 60_000, skip }, async (t) => {
+  const db = await createTestDatabase();
+  const leader = new pg.Client({ connectionString: db.url });
+  await leader.connect();
+  let node: Awaited<ReturnType<typeof startClusterNode>> | null = null;
+  t.after(async () => {
+    await node?.stop(); // before the database is dropped: a leader that loses its session exits
+    await leader.end();
+    await db.drop();
+  });
+  // Another session holds the leader lock, as a running leader's does.
+  assert.equal((await leader.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [LEADER_LOCK])).rows[0].ok, true);
+  const lines: string[] = [];
+  const log = (l: string) => lines.push(l);
+
+  await assert.rejects(
+    startClusterNode(configFromEnv({ DATABASE_URL: db.url, PORT: '0' }), log),
+    /another coordinator leads this database: a second coordinator needs RPC_URL and DEPLOYER_KEY/,
+  );
+
+  node = await startClusterNode(configFromEnv({ DATABASE_URL: db.url, PORT: '0', RPC_URL: 'http://127.0.0.1:1', DEPLOYER_KEY: `0x${'11'.repeat(32)}` }), log);
+  assert.equal(node.role(), 'follower');
+  assert.ok(lines.some((l) => l.startsWith('cluster: following')), lines.join('\n'));
+  const res = await fetch(new URL('api/run', node.url));
+  assert.equal(res.status, 503);
+  assert.match(((await res.json()) as { error: { message: string } }).error.message, /leading coordinator cannot be reached: no leader has registered yet/);
+  const ws = new WebSocket(node.url.replace(/^http/, 'ws') + 'ws');
+  await new Promise<void>((resolve) => ws.once('error', () => resolve()).once('close', () => resolve()));
+  assert.notEqual(ws.readyState, ws.OPEN, 'no WebSocket session without a leader');
+});
