@@ -1,8 +1,10 @@
 // The cluster's edges without a full platform (e2e/failover.test.ts covers the takeover):
 // a database whose leader lock another session holds makes a coordinator a follower, which
-// needs a shared chain, and answers plainly while no leader has registered.
+// needs a shared chain, and answers plainly while no leader has registered; and a
+// coordinator that loses its database session stops.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { configFromEnv } from './config.ts';
@@ -41,4 +43,31 @@ test('a follower needs a shared chain, and says so while no leader is reachable'
   const ws = new WebSocket(node.url.replace(/^http/, 'ws') + 'ws');
   await new Promise<void>((resolve) => ws.once('error', () => resolve()).once('close', () => resolve()));
   assert.notEqual(ws.readyState, ws.OPEN, 'no WebSocket session without a leader');
+});
+
+test('a coordinator whose PostgreSQL session is cut exits rather than run beside a new leader', { timeout: 60_000, skip }, async (t) => {
+  const db = await createTestDatabase();
+  const admin = new pg.Client({ connectionString: db.url });
+  await admin.connect();
+  let child: ChildProcess | null = null;
+  t.after(async () => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    await admin.end();
+    await db.drop();
+  });
+  await admin.query('select pg_advisory_lock($1)', [LEADER_LOCK]);
+  child = spawn(process.execPath, ['--import', 'tsx', 'coordinator/main.ts'], {
+    env: { ...process.env, DATABASE_URL: db.url, PORT: '0', RPC_URL: 'http://127.0.0.1:1', DEPLOYER_KEY: `0x${'11'.repeat(32)}` },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
+  for (const t0 = Date.now(); !out.includes('Volunteer page'); await new Promise((r) => setTimeout(r, 50))) {
+    assert.ok(Date.now() - t0 < 30_000 && child.exitCode === null, `the follower did not start:\n${out}`);
+  }
+  await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()');
+  assert.equal(await exited, 1, out);
+  assert.match(out, /cluster: lost the PostgreSQL session that holds or awaits leadership/);
 });

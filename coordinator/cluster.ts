@@ -67,11 +67,13 @@ export async function startClusterNode(cfg: PlatformConfig, log: (line: string) 
 
   // Losing the lock's connection means another coordinator may lead now: stop at once
   // rather than commit rounds beside it.
-  lock.on('error', (e) => {
+  const lost = (why: string) => {
     if (stopped) return;
-    log(`cluster: lost the PostgreSQL session that holds leadership (${e.message}); exiting`);
+    log(`cluster: lost the PostgreSQL session that holds or awaits leadership (${why}); exiting`);
     process.exit(1);
-  });
+  };
+  lock.on('error', (e) => lost(e.message));
+  lock.on('end', () => lost('connection ended'));
 
   const contractsFile = join(resolve(cfg.dataDir), 'contracts.rpc.json');
   async function lead(port: number): Promise<Platform> {
