@@ -1,7 +1,8 @@
 // Issue 8 item 5: two coordinator processes on one PostgreSQL serve one run, each holding
 // part of the volunteers; the leader commits rounds, and after it is killed with SIGKILL
 // the follower takes over: rounds keep committing on one model hash chain, no accepted
-// contribution is lost, and only one set of contracts receives one root per epoch.
+// contribution is lost, and only one set of contracts receives one root per epoch — the
+// leader dies in the middle of posting one, which the new leader reconciles.
 // Needs a PostgreSQL server: IDLEGRAD_TEST_DATABASE_URL (.ci/run starts one).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -46,7 +47,8 @@ test('two coordinators, one run: the follower takes over when the leader is SIGK
     throw new Error(`no line matching ${re} within ${timeoutMs} ms:\n${p.output()}`);
   };
 
-  const leader = await startPlatformProcess(settings, { dataDir: dirs[0], quiet: true, env });
+  // The leader is killed while it posts epoch 1: its root transaction mined, not yet recorded.
+  const leader = await startPlatformProcess(settings, { dataDir: dirs[0], quiet: true, env: { ...env, IDLEGRAD_FAULT: 'epoch-sent:1' } });
   procs.push(leader);
   assert.match(leader.output(), /cluster: leading/);
   const follower = await startPlatformProcess(settings, { dataDir: dirs[1], quiet: true, env });
@@ -68,17 +70,18 @@ test('two coordinators, one run: the follower takes over when the leader is SIGK
 
   const played: Awaited<ReturnType<typeof playRound>>[] = [];
   for (let r = 0; r < 2; r++) played.push(await playRound(vs, data));
-  await waitFor(leader, /epoch 1 posted/);
+  await waitFor(leader, /FAULT epoch-sent:1/);
   await client.connect();
   const accepted = async () => (await client.query<{ id: string }>(`select id::text from contributions where state not in ('pending', 'rejected') order by id`)).rows.map((r) => r.id);
   const before = await accepted();
   assert.equal(before.length, 8, 'two rounds × four contributions accepted');
 
-  // SIGKILL the leader. The follower's relayed volunteers are cut off too; all reconnect to it.
+  // SIGKILL the leader, stopped inside epoch 1's posting. The follower's relayed volunteers are cut off too; all reconnect to it.
   for (const v of vs) v.close();
   const killedAt = Date.now();
   leader.child.kill('SIGKILL');
   await waitFor(follower, /cluster: took over as leader in \d+ ms/);
+  assert.match(follower.output(), /reconciled unposted epoch\(s\) 1 with the chain/);
   const takeoverMs = Date.now() - killedAt;
   await connect(keys.map(() => follower.url));
   assert.deepEqual(vs[0].chain, chain, 'the new leader re-attached to the same contracts instead of deploying its own');
@@ -106,5 +109,5 @@ test('two coordinators, one run: the follower takes over when the leader is SIGK
   const epochs = (await client.query<{ epoch: number; root: string; tx_hash: string }>(`select epoch, root, tx_hash from epochs order by epoch`)).rows;
   assert.deepEqual(epochs.map((e) => [e.epoch, e.root, e.tx_hash]), logs.map((l) => [Number(l.args.epoch), l.args.root as Hex, l.transactionHash]));
 
-  console.log(`failover: leader SIGKILLed → follower leading in ${takeoverMs} ms; first round committed after the kill at +${firstCommitAfterKillMs} ms (volunteers reconnected and trained); rounds 0–3 on one hash chain, 16/16 accepted contributions kept, epochs 1–2 posted once each`);
+  console.log(`failover: leader SIGKILLed → follower leading in ${takeoverMs} ms; first round committed after the kill at +${firstCommitAfterKillMs} ms (volunteers reconnected and trained); rounds 0–3 on one hash chain, 16/16 accepted contributions kept, epochs 1–2 posted once each (epoch 1 sent by the killed leader, recorded by the new one)`);
 });
