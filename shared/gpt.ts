@@ -3,6 +3,7 @@
 // The GPU kernels' .ref.ts files and the GPU trainer are checked against these; the
 // coordinator evaluates committed rounds with gptEvaluate. Shapes: B sequences of T tokens,
 // C = width, NH heads of hs = C / NH, V = vocab.
+import { adamwStep, clipGradNorm, type AdamWConfig } from './mlp.ts';
 import type { GptSpec } from './model.ts';
 
 type Arr = ArrayLike<number>;
@@ -327,4 +328,30 @@ export function byteBatch(text: Uint8Array, starts: ArrayLike<number>, T: number
     }
   }
   return { tokens, targets };
+}
+
+/**
+ * One round of local training on the CPU from `start` (copied): per step, loss and gradient of
+ * the batch, gradient clipped to cfg.maxGradNorm, AdamW from zero state. The reference for the
+ * GPU trainer (kernels/gpt-trainer.ts) and for re-executing a GPT contribution.
+ */
+export function trainGptLocalCpu(
+  spec: GptSpec,
+  start: Float32Array,
+  batches: { tokens: ArrayLike<number>; targets: ArrayLike<number> }[],
+  B: number,
+  T: number,
+  cfg: AdamWConfig,
+): { params: Float32Array; losses: number[] } {
+  const params = start.slice();
+  const m = new Float32Array(params.length);
+  const v = new Float32Array(params.length);
+  const losses = batches.map(({ tokens, targets }, s) => {
+    const { loss, grad } = gptLossAndGrad(spec, params, tokens, targets, B, T);
+    const g = Float32Array.from(grad!);
+    clipGradNorm(g, cfg.maxGradNorm ?? 0);
+    adamwStep(params, g, m, v, s + 1, cfg);
+    return loss;
+  });
+  return { params, losses };
 }

@@ -1,0 +1,95 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AdamWConfig } from '../shared/mlp.ts';
+import { byteBatch, gptEvaluate, trainGptLocalCpu } from '../shared/gpt.ts';
+import { gptSpec, GPT_DEFAULT, initParams } from '../shared/model.ts';
+import { createRng } from '../shared/rng.ts';
+import { createGptTrainer } from './gpt-trainer.ts';
+import { assertClose, testGpu } from './test-gpu.ts';
+
+const { ctx, cache } = await testGpu();
+const device = ctx.device;
+
+test('3 steps on a small GPT (T < context, clipped and unclipped) match trainGptLocalCpu', async () => {
+  const spec = gptSpec({ vocab: 11, context: 7, width: 8, layers: 2, heads: 2, hidden: 12 });
+  const [B, T, steps] = [3, 5, 3];
+  const rand = createRng(21);
+  const tokens = Uint32Array.from({ length: steps * B * T }, () => Math.floor(rand() * 11));
+  const targets = Uint32Array.from({ length: steps * B * T }, () => Math.floor(rand() * 11));
+  const params = initParams(spec, 5).map((p) => p + (rand() - 0.5) * 0.2); // off the init's symmetric point
+  const trainer = createGptTrainer(device, spec, { batchSize: B, seqLen: T, cache });
+  try {
+    for (const maxGradNorm of [0, 0.3]) {
+      const cfg: AdamWConfig = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm };
+      const got = await trainer.train({ params, tokens, targets, steps, adamw: cfg });
+      const batches = Array.from({ length: steps }, (_, s) => ({ tokens: tokens.subarray(s * B * T, (s + 1) * B * T), targets: targets.subarray(s * B * T, (s + 1) * B * T) }));
+      const want = trainGptLocalCpu(spec, params, batches, B, T, cfg);
+      assertClose(got.losses, want.losses, { atol: 1e-5, rtol: 1e-5 }, `losses (clip ${maxGradNorm})`);
+      // The key bias's gradient is exactly 0 (softmax ignores a shift common to a row's scores);
+      // f32 leaves ~1e-9 of noise there that Adam's g/√v turns into ±lr steps. Compared apart.
+      const kBias = (i: number) => spec.tensors.some((t) => t.name.endsWith('qkv.b') && i >= t.offset + 8 && i < t.offset + 16);
+      const rest = (a: Float32Array) => a.filter((_, i) => !kBias(i));
+      assertClose(rest(got.params), rest(want.params), { atol: 2e-5, rtol: 1e-4 }, `params (clip ${maxGradNorm})`);
+      const kb = (a: Float32Array) => a.filter((_, i) => kBias(i));
+      assertClose(kb(got.params), kb(params), { atol: steps * cfg.lr * 1.01, rtol: 0 }, 'key biases move by at most lr a step');
+    }
+  } finally {
+    trainer.destroy();
+  }
+});
+
+/** A deterministic probabilistic grammar: sentences of words chosen by a seeded generator. */
+function grammarCorpus(bytes: number, seed: number): Uint8Array {
+  const rand = createRng(seed);
+  const pick = <T,>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
+  const det = ['the', 'a', 'one'];
+  const noun = ['cat', 'dog', 'bird', 'fox', 'mouse'];
+  const verb = ['sees', 'chases', 'likes', 'hears'];
+  const adj = ['red', 'big', 'small', 'quick'];
+  let s = '';
+  while (s.length < bytes) {
+    const np = () => `${pick(det)} ${rand() < 0.4 ? `${pick(adj)} ` : ''}${pick(noun)}`;
+    s += `${np()} ${pick(verb)} ${np()}. `;
+  }
+  return new TextEncoder().encode(s.slice(0, bytes));
+}
+
+/** Entropy in nats of the corpus's byte frequencies: the loss of the best context-free model. */
+function unigramEntropy(text: Uint8Array): number {
+  const counts = new Float64Array(256);
+  for (const b of text) counts[b]++;
+  let h = 0;
+  for (const c of counts) if (c > 0) h -= (c / text.length) * Math.log(c / text.length);
+  return h;
+}
+
+test('the default GPT trained on a generated grammar corpus gets below the unigram entropy (train and held out)', async (t) => {
+  const spec = gptSpec(GPT_DEFAULT);
+  const text = grammarCorpus(24_000, 7);
+  const [train, held] = [text.subarray(0, 20_000), text.subarray(20_000)];
+  const h1 = unigramEntropy(train);
+  const [B, T, rounds, steps] = [8, 32, 2, 12];
+  const trainer = createGptTrainer(device, spec, { batchSize: B, seqLen: T, cache });
+  const rand = createRng(3);
+  let params = initParams(spec, 1);
+  const cfg: AdamWConfig = { lr: 1e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 };
+  const losses: number[] = [];
+  try {
+    for (let r = 0; r < rounds; r++) {
+      const starts = Uint32Array.from({ length: steps * B }, () => Math.floor(rand() * (train.length - T - 1)));
+      const { tokens, targets } = byteBatch(train, starts, T);
+      const res = await trainer.train({ params, tokens, targets, steps, adamw: cfg });
+      params = res.params;
+      losses.push(...res.losses);
+      t.diagnostic(`round ${r}: loss ${res.losses[0].toFixed(3)} → ${res.losses[steps - 1].toFixed(3)} (${(res.gpuMs / steps).toFixed(0)} ms/step)`);
+    }
+  } finally {
+    trainer.destroy();
+  }
+  const tail = losses.slice(-5).reduce((a, b) => a + b, 0) / 5;
+  const heldOut = gptEvaluate(spec, params, held, T, 16).loss;
+  t.diagnostic(`unigram entropy ${h1.toFixed(3)} nats; initial loss ${losses[0].toFixed(3)}; mean of last 5 train losses ${tail.toFixed(3)}; held-out ${heldOut.toFixed(3)}`);
+  assert.ok(losses[0] > h1, `the untrained model (${losses[0]}) already beat the unigram entropy ${h1}: the check would be vacuous`);
+  assert.ok(tail < h1, `train loss ${tail} not below unigram entropy ${h1}`);
+  assert.ok(heldOut < h1, `held-out loss ${heldOut} not below unigram entropy ${h1}`);
+});
