@@ -98,8 +98,8 @@ export function mlpSpec(sizes: number[]): MlpSpec {
  */
 export function gptSpec(dims: GptDims = GPT_DEFAULT): GptSpec {
   const { vocab, context, width: C, layers, heads, hidden } = dims;
-  for (const [k, v] of Object.entries(dims)) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`gptSpec: ${k} must be a positive integer, got ${v}`);
+  for (const k of Object.keys(GPT_DEFAULT) as (keyof GptDims)[]) {
+    if (!Number.isInteger(dims[k]) || dims[k] < 1) throw new Error(`gptSpec: ${k} must be a positive integer, got ${dims[k]}`);
   }
   if (C % heads !== 0) throw new Error(`gptSpec: width ${C} is not a multiple of heads ${heads}`);
   const w = (name: string, shape: number[], std = 0.02) => ({ name, shape, init: 'normal' as const, fanIn: shape[0], std });
