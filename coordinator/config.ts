@@ -18,6 +18,8 @@ export interface PlatformConfig {
   deployerKey?: Hex;
   /** The built web app. Default dist/web. */
   webDir: string;
+  /** The text a GPT run (run.preset 'gpt') trains on: byte tokens. Env IDLEGRAD_TEXT. Default unset (required for 'gpt'). */
+  textPath?: string;
   /** The default run's settings. Env IDLEGRAD_RUN: JSON merged over the defaults (e.g. {"timing":{"trainMs":8000}}). */
   run: RunSettings;
 }
@@ -48,9 +50,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
     rpcUrl: env.RPC_URL || undefined,
     deployerKey: env.DEPLOYER_KEY as Hex | undefined,
     webDir: 'dist/web',
+    textPath: env.IDLEGRAD_TEXT || undefined,
     run: merge(DEFAULT_RUN, runOverride),
     ...overrides,
   };
   validateRunSettings(cfg.run);
+  if (cfg.run.preset === 'gpt' && !cfg.textPath) throw new Error('run.preset is "gpt" but IDLEGRAD_TEXT is not set: give the path of the text file to train on');
   return cfg;
 }

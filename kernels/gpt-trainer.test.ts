@@ -38,6 +38,31 @@ test('3 steps on a small GPT (T < context, clipped and unclipped) match trainGpt
   }
 });
 
+test('segmented rounds give bit-equal results; an abort stops between segments', async () => {
+  const spec = gptSpec({ vocab: 11, context: 6, width: 8, layers: 1, heads: 2, hidden: 8 });
+  const [B, T] = [2, 6];
+  const trainer = createGptTrainer(device, spec, { batchSize: B, cache });
+  try {
+    const ids = (steps: number, k: number) => Uint32Array.from({ length: steps * B * T }, (_, i) => (i * k) % 11);
+    const args = (steps: number) => ({ params: initParams(spec, 3), tokens: ids(steps, 7), targets: ids(steps, 5), steps, adamw: { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 } });
+    const whole = await trainer.train(args(6));
+    const split = await trainer.train({ ...args(6), segmentMs: 1e-6 });
+    assert.deepEqual(split.params, whole.params);
+    assert.deepEqual(split.losses, whole.losses);
+    await assert.rejects(trainer.train({ ...args(3), segmentMs: 1e-6, signal: AbortSignal.abort() }), /stopped after 0 of 3 steps/);
+    const stop = new AbortController();
+    await assert.rejects(
+      trainer.train({ ...args(20), segmentMs: 1e-6, signal: stop.signal, between: ({ stepsDone }) => void (stepsDone >= 2 && stop.abort()) }),
+      (e: Error & { stepsDone?: number }) => e.name === 'TrainingAbortedError' && e.stepsDone === 2,
+    );
+    assert.deepEqual((await trainer.train(args(6))).params, whole.params, 'an aborted round left state behind');
+    assert.throws(() => createGptTrainer(device, spec, { batchSize: 2, seqLen: 7 }), /seqLen must be in 1 … 6/);
+    await assert.rejects(trainer.train({ ...args(1), tokens: ids(1, 7).fill(11, 3, 4) }), /tokens\[3\] = 11 is not < vocab 11/);
+  } finally {
+    trainer.destroy();
+  }
+});
+
 /** A deterministic probabilistic grammar: sentences of words chosen by a seeded generator. */
 function grammarCorpus(bytes: number, seed: number): Uint8Array {
   const rand = createRng(seed);

@@ -1,7 +1,8 @@
 // The GPU executor for local training of the GPT preset (shared/model.ts gptSpec): `steps`
 // inner steps of embedding → L × (layernorm → qkv → causal attention → proj → residual →
 // layernorm → fc + GELU → out → residual) → layernorm → head → softmax cross-entropy →
-// the whole backward → Σ g² → clipped AdamW, all encoded up front and submitted at once.
+// the whole backward → Σ g² → clipped AdamW, all encoded up front and submitted at once (or,
+// to stop or throttle within a bound, in segments of about `segmentMs` of GPU work).
 // Matches shared/gpt.ts trainGptLocalCpu within fp32 summation-order tolerance.
 //
 // Host ↔ GPU traffic per train() call, and why:
@@ -26,7 +27,7 @@ import { attentionBackwardKernels, attentionForwardKernel } from './attention/at
 import { biasBackwardKernel, biasForwardKernel, geluBackwardKernel, geluForwardKernel } from './bias_relu/bias_relu.ts';
 import { withErrorScope } from './device.ts';
 import { embeddingForwardKernel, embeddingWpeKernel, embeddingWteKernel } from './embedding/embedding.ts';
-import { DeviceLostError, KernelError } from './errors.ts';
+import { DeviceLostError, KernelError, TrainingAbortedError } from './errors.ts';
 import { alignTo, createBindGroup, encodeDispatch, type Kernel, type KernelResources } from './kernel.ts';
 import { layernormDxKernel, layernormForwardKernel, layernormParamsKernel, LAYERNORM_STATS_BYTES } from './layernorm/layernorm.ts';
 import { deviceParamLayout } from './mlp-trainer.ts';
@@ -54,6 +55,15 @@ export interface GptTrainArgs {
   steps: number;
   /** AdamW from zero state each call; maxGradNorm clips by global norm (reduced on the GPU). */
   adamw: AdamWConfig;
+  /**
+   * Submit in segments of about this many ms of GPU work (default: all steps in one submission),
+   * as kernels/mlp-trainer.ts TrainArgs.segmentMs: between segments the queue drains, `signal`
+   * is checked and `between` awaited. Results do not depend on the segmentation.
+   */
+  segmentMs?: number;
+  /** Aborting rejects train() with TrainingAbortedError once the segment in flight finished. */
+  signal?: AbortSignal;
+  between?: (segment: { stepsDone: number; busyMs: number }) => Promise<void> | void;
 }
 
 export interface GptTrainResult {
@@ -64,8 +74,10 @@ export interface GptTrainResult {
   steps: number;
   /** Sequences trained on (steps × B). */
   samples: number;
-  /** Wall time from submit to the end of the readback, ms. */
+  /** Wall time from the first submit to the end of the readback, ms. */
   gpuMs: number;
+  /** Sum over segments of submit-to-drained time, ms. */
+  busyMs: number;
 }
 
 export interface GptTrainer {
@@ -74,7 +86,7 @@ export interface GptTrainer {
   readonly seqLen: number;
   /** Settles when every pipeline compiled; rejects with ShaderCompileError. train() awaits it. */
   readonly ready: Promise<void>;
-  /** One round of `steps` inner steps from `params`; one submission, one readback. */
+  /** One round of `steps` inner steps from `params`; one readback at the end. */
   train(args: GptTrainArgs): Promise<GptTrainResult>;
   destroy(): void;
 }
@@ -263,13 +275,14 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
     seqLen: T,
     ready,
 
-    async train({ params: start, tokens: tok, targets: tgt, steps, adamw: cfg }: GptTrainArgs): Promise<GptTrainResult> {
+    async train({ params: start, tokens: tok, targets: tgt, steps, adamw: cfg, segmentMs, signal, between }: GptTrainArgs): Promise<GptTrainResult> {
       assertUsable('train');
       if (busy) throw new KernelError('GptTrainer.train: a round is already running on this trainer.');
       if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`train: steps must be a positive integer, got ${steps}`);
       if (start.length !== spec.paramCount) throw new RangeError(`train: params has ${start.length} floats, the model ${spec.paramCount}`);
       checkTokens('tokens', tok, steps);
       checkTokens('targets', tgt, steps);
+      if (segmentMs !== undefined && !(segmentMs > 0)) throw new RangeError(`train: segmentMs must be positive, got ${segmentMs}`);
       busy = true;
       const temp: GPUBuffer[] = [];
       try {
@@ -290,16 +303,8 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
         const paramsOut = mk('params.out', layout.totalFloats * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
         const lossesOut = mk('losses.out', steps * lossStride, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
         const batchBytes = R * 4;
-        let t0 = 0;
-        await withErrorScope(device, 'encoding a GPT training round', () => {
-          device.queue.writeBuffer(params, 0, padded);
-          device.queue.writeBuffer(allTokens, 0, tok as Uint32Array<ArrayBuffer>);
-          device.queue.writeBuffer(allTargets, 0, tgt as Uint32Array<ArrayBuffer>);
-          device.queue.writeBuffer(hyper!, 0, hyperBytes);
-          const enc = device.createCommandEncoder({ label: `gpt.round.${steps}` });
-          enc.clearBuffer(m); // AdamW state restarts every round
-          enc.clearBuffer(v);
-          for (let s = 0; s < steps; s++) {
+        const encodeSteps = (enc: GPUCommandEncoder, from: number, to: number) => {
+          for (let s = from; s < to; s++) {
             enc.copyBufferToBuffer(allTokens, s * batchBytes, tokens, 0, batchBytes);
             enc.copyBufferToBuffer(allTargets, s * batchBytes, targets, 0, batchBytes);
             const pass = enc.beginComputePass({ label: `gpt.step${s}` });
@@ -310,15 +315,54 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
             encodeDispatch(pass, adamw, adamwGroup!, [s * hyperStride]);
             pass.end();
           }
-          enc.copyBufferToBuffer(params, 0, paramsOut, 0, paramsOut.size);
-          enc.copyBufferToBuffer(losses!, 0, lossesOut, 0, lossesOut.size);
-          t0 = performance.now();
-          device.queue.submit([enc.finish()]);
-        });
+        };
+        // Segments: the first is one step, to measure the step time; later ones hold as many
+        // steps as fit in segmentMs. Without segmentMs one segment holds every step.
+        let t0 = 0;
+        let done = 0;
+        let perStepMs = 0;
+        let busyMs = 0;
+        while (done < steps) {
+          if (signal?.aborted) throw new TrainingAbortedError(`Training stopped after ${done} of ${steps} steps.`, { stepsDone: done, idleAt: performance.timeOrigin + performance.now() });
+          const n = segmentMs === undefined ? steps : done === 0 ? 1 : Math.max(1, Math.min(steps - done, Math.floor(segmentMs / Math.max(perStepMs, 1e-3))));
+          const last = done + n >= steps;
+          const ts = performance.now();
+          await withErrorScope(device, 'encoding a GPT training round', () => {
+            const enc = device.createCommandEncoder({ label: `gpt.round.steps${done}-${done + n}` });
+            if (done === 0) {
+              device.queue.writeBuffer(params, 0, padded);
+              device.queue.writeBuffer(allTokens, 0, tok as Uint32Array<ArrayBuffer>);
+              device.queue.writeBuffer(allTargets, 0, tgt as Uint32Array<ArrayBuffer>);
+              device.queue.writeBuffer(hyper!, 0, hyperBytes);
+              enc.clearBuffer(m); // AdamW state restarts every round
+              enc.clearBuffer(v);
+              t0 = ts;
+            }
+            encodeSteps(enc, done, done + n);
+            if (last) {
+              enc.copyBufferToBuffer(params, 0, paramsOut, 0, paramsOut.size);
+              enc.copyBufferToBuffer(losses!, 0, lossesOut, 0, lossesOut.size);
+            }
+            device.queue.submit([enc.finish()]);
+          });
+          done += n;
+          if (!last) {
+            await device.queue.onSubmittedWorkDone().catch((err) => {
+              throw lostOr(err);
+            });
+            if (lost) throw lostOr(new Error('device lost between segments'));
+            const segMs = performance.now() - ts;
+            perStepMs = segMs / n;
+            busyMs += segMs;
+            if (between) await between({ stepsDone: done, busyMs: segMs });
+          }
+        }
+        const lastSubmit = performance.now();
         await Promise.all([paramsOut.mapAsync(GPUMapMode.READ), lossesOut.mapAsync(GPUMapMode.READ)]).catch((err) => {
           throw lostOr(err);
         });
         const gpuMs = performance.now() - t0;
+        busyMs += performance.now() - lastSubmit;
         const got = new Float32Array(paramsOut.getMappedRange());
         const result = new Float32Array(spec.paramCount);
         spec.tensors.forEach((t, i) => result.set(got.subarray(layout.offsets[i], layout.offsets[i] + t.size), t.offset));
@@ -326,7 +370,7 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
         const stepLosses = Float32Array.from({ length: steps }, (_, s) => strided[(s * lossStride) / 4]);
         paramsOut.unmap();
         lossesOut.unmap();
-        return { params: result, losses: stepLosses, steps, samples: steps * B, gpuMs };
+        return { params: result, losses: stepLosses, steps, samples: steps * B, gpuMs, busyMs };
       } finally {
         for (const b of temp) b.destroy();
         busy = false;
