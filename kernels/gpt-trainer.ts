@@ -184,8 +184,7 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
     const xin = l === 0 ? x0 : layerActs[l - 1].xout;
     const p = `h${l}.`;
     add(forward, lnFwd, { x: xin, gamma: P(`${p}ln1.g`), beta: P(`${p}ln1.b`), y: a.ln1, stats: a.stats1 });
-    add(forward, mm(R, 3 * C, C), { a: a.ln1, b: P(`${p}qkv.w`), c: a.qkv }); // qkv (R, 3C) = ln1 · Wqkv
-    add(forward, bias(3 * C), { x: a.qkv, bias: P(`${p}qkv.b`) });
+    add(forward, mm(R, 3 * C, C), { a: a.ln1, b: P(`${p}qkv.w`), c: a.qkv }); // qkv (R, 3C) = ln1 · Wqkv (no bias)
     add(forward, attFwd, { qkv: a.qkv, out: a.atty, att: a.att });
     add(forward, mm(R, C, C), { a: a.atty, b: P(`${p}proj.w`), c: a.xmid }); // xmid = atty · Wproj + b + xin
     add(forward, bias(C), { x: a.xmid, bias: P(`${p}proj.b`) });
@@ -225,7 +224,6 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
     add(backward, mm(R, C, C, false, true), { a: dres, b: P(`${p}proj.w`), c: dtmp });
     add(backward, attBwdQ, { qkv: a.qkv, att: a.att, dout: dtmp, dpre, dqkv });
     add(backward, attBwdKV, { qkv: a.qkv, att: a.att, dout: dtmp, dpre, dqkv });
-    add(backward, biasGrad(3 * C), { dy: dqkv, dbias: G(`${p}qkv.b`) });
     add(backward, mm(C, 3 * C, R, true), { a: a.ln1, b: dqkv, c: G(`${p}qkv.w`) });
     add(backward, mm(R, C, 3 * C, false, true), { a: dqkv, b: P(`${p}qkv.w`), c: dtmp });
     add(backward, lnParams, { x: xin, stats: a.stats1, dy: dtmp, dgamma: G(`${p}ln1.g`), dbeta: G(`${p}ln1.b`) });

@@ -36,9 +36,9 @@ test('GPT preset: default dims, one flat table, hash differs from the MLP and ac
   assert.deepEqual(spec.dims, { ...GPT_DEFAULT });
   const last = spec.tensors[spec.tensors.length - 1];
   assert.equal(last.offset + last.size, spec.paramCount);
-  // wte + wpe + 2 layers × (4C + 3C² + 3C + C² + C + 2·C·hidden + hidden + C) + 2C + C·V
+  // wte + wpe + 2 layers × (ln 4C + qkv 3C² + proj C² + C + fc C·hidden + hidden + out hidden·C + C) + lnf 2C + head C·V
   const C = 64;
-  assert.equal(spec.paramCount, 256 * C + 64 * C + 2 * (4 * C + 4 * C * C + 4 * C + 2 * C * 256 + 256 + C) + 2 * C + C * 256);
+  assert.equal(spec.paramCount, 256 * C + 64 * C + 2 * (4 * C + 4 * C * C + C + 2 * C * 256 + 256 + C) + 2 * C + C * 256);
   assert.notEqual(paramTableHash(spec), paramTableHash(gptSpec({ ...GPT_DEFAULT, layers: 3 })));
   assert.notEqual(paramTableHash(spec), paramTableHash(mlpSpec([784, 64, 10])));
   const p = initParams(spec, 1);

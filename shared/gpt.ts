@@ -209,7 +209,7 @@ export function gptOffsets(spec: GptSpec) {
     layers: Array.from({ length: spec.dims.layers }, (_, l) => {
       const p = `h${l}.`;
       return {
-        ln1g: o(`${p}ln1.g`), ln1b: o(`${p}ln1.b`), qkvw: o(`${p}qkv.w`), qkvb: o(`${p}qkv.b`), projw: o(`${p}proj.w`), projb: o(`${p}proj.b`),
+        ln1g: o(`${p}ln1.g`), ln1b: o(`${p}ln1.b`), qkvw: o(`${p}qkv.w`), projw: o(`${p}proj.w`), projb: o(`${p}proj.b`),
         ln2g: o(`${p}ln2.g`), ln2b: o(`${p}ln2.b`), fcw: o(`${p}fc.w`), fcb: o(`${p}fc.b`), outw: o(`${p}out.w`), outb: o(`${p}out.b`),
       };
     }),
@@ -242,7 +242,7 @@ export function gptLossAndGrad(spec: GptSpec, p: Arr, tokens: Arr, targets: Arr,
   const saved: Saved[] = [];
   function layerForward(x: Float64Array, L: (typeof O.layers)[number]) {
     const ln1 = layernormForward(x, sub(p, L.ln1g, C), sub(p, L.ln1b, C), R, C);
-    const qkv = linearForward(ln1.y, R, C, 3 * C, p, L.qkvw, L.qkvb);
+    const qkv = linearForward(ln1.y, R, C, 3 * C, p, L.qkvw, -1);
     const at = attentionForward(qkv, B, T, C, NH);
     const proj = linearForward(at.out, R, C, C, p, L.projw, L.projb);
     const x1 = x.map((v, i) => v + proj[i]);
@@ -283,7 +283,7 @@ export function gptLossAndGrad(spec: GptSpec, p: Arr, tokens: Arr, targets: Arr,
     const dx1 = dx.map((v, i) => v + l2.dx[i]);
     const dattOut = linearBackward(dx1, s.at.out, R, C, C, p, L.projw, L.projb, grad);
     const dqkv = attentionBackward(dattOut, s.qkv, s.at.att, B, T, C, NH);
-    const dln1 = linearBackward(dqkv, s.ln1.y, R, C, 3 * C, p, L.qkvw, L.qkvb, grad);
+    const dln1 = linearBackward(dqkv, s.ln1.y, R, C, 3 * C, p, L.qkvw, -1, grad);
     const l1 = layernormBackward(dln1, s.x, sub(p, L.ln1g, C), s.ln1.mean, s.ln1.rstd, R, C);
     addInto(grad, L.ln1g, l1.dgamma);
     addInto(grad, L.ln1b, l1.dbeta);

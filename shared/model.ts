@@ -88,12 +88,15 @@ export function mlpSpec(sizes: number[]): MlpSpec {
 /**
  * GPT (decoder-only, pre-layernorm), every matrix (in, out) row-major so that y = x · W + b:
  *   wte (vocab, C), wpe (context, C)
- *   per layer l, prefix `h{l}.`: ln1.g, ln1.b (C); qkv.w (C, 3C), qkv.b (3C) with q, k, v in
- *   that order and heads contiguous inside each; proj.w (C, C), proj.b (C); ln2.g, ln2.b (C);
+ *   per layer l, prefix `h{l}.`: ln1.g, ln1.b (C); qkv.w (C, 3C) with q, k, v in that order and
+ *   heads contiguous inside each, no bias; proj.w (C, C), proj.b (C); ln2.g, ln2.b (C);
  *   fc.w (C, hidden), fc.b (hidden); out.w (hidden, C), out.b (C)
  *   lnf.g, lnf.b (C); head.w (C, vocab)
  * The head is untied from wte (a separate (C, vocab) matrix, no bias): one more matrix of
  * C·vocab floats in exchange for one plain matmul each way and no gradient sum across ends.
+ * qkv has no bias: the key bias's gradient is identically zero (softmax ignores a shift common
+ * to a row's scores), and Adam turns the f32 rounding noise a GPU leaves there into ±lr steps,
+ * so honest GPU work would drift from the CPU re-execution that verifies it.
  * Init as GPT-2: N(0, 0.02²), residual projections N(0, (0.02/√(2·layers))²), gains 1.
  */
 export function gptSpec(dims: GptDims = GPT_DEFAULT): GptSpec {
@@ -109,7 +112,7 @@ export function gptSpec(dims: GptDims = GPT_DEFAULT): GptSpec {
   const entries: Omit<TensorSpec, 'offset' | 'size'>[] = [w('wte', [vocab, C]), w('wpe', [context, C])];
   for (let l = 0; l < layers; l++) {
     const p = `h${l}.`;
-    entries.push(ones(`${p}ln1.g`, C), zeros(`${p}ln1.b`, C), w(`${p}qkv.w`, [C, 3 * C]), zeros(`${p}qkv.b`, 3 * C));
+    entries.push(ones(`${p}ln1.g`, C), zeros(`${p}ln1.b`, C), w(`${p}qkv.w`, [C, 3 * C]));
     entries.push(w(`${p}proj.w`, [C, C], residualStd), zeros(`${p}proj.b`, C), ones(`${p}ln2.g`, C), zeros(`${p}ln2.b`, C));
     entries.push(w(`${p}fc.w`, [C, hidden]), zeros(`${p}fc.b`, hidden), w(`${p}out.w`, [hidden, C], residualStd), zeros(`${p}out.b`, C));
   }

@@ -1,6 +1,6 @@
 // A text file as the data of a GPT run: byte tokens, the last `heldOutFraction` of the bytes
 // held out. Both splits are shared/preset.ts textWindows datasets (windows of T + 1 bytes):
-// training windows overlap by half, held-out windows do not and are capped in number, since
+// training windows overlap by half, held-out windows do not and are capped in number (32 by default), since
 // the coordinator evaluates all of them on the CPU after every committed round.
 import { readFileSync } from 'node:fs';
 import type { Dataset } from '../../shared/mlp.ts';
@@ -16,11 +16,11 @@ export interface TextCorpusOptions {
   T: number;
   /** Default 0.1. */
   heldOutFraction?: number;
-  /** Most held-out windows kept (default 64). */
+  /** Most held-out windows kept (default 32). */
   maxHeldOutWindows?: number;
 }
 
-export function splitText(text: Uint8Array, { T, heldOutFraction = 0.1, maxHeldOutWindows = 64 }: TextCorpusOptions, source = 'text'): TextSplits {
+export function splitText(text: Uint8Array, { T, heldOutFraction = 0.1, maxHeldOutWindows = 32 }: TextCorpusOptions, source = 'text'): TextSplits {
   const held = Math.floor(text.length * heldOutFraction);
   const need = 2 * (T + 1);
   if (held < T + 1 || text.length - held < need) {
