@@ -7,7 +7,8 @@
 //
 // Host ↔ GPU traffic per train() call, and why:
 //   up    params (once), every step's tokens and targets (once, (steps, B, T) u32 each; each
-//         step copies its slice into the batch buffers on the GPU), the per-step AdamW uniforms.
+//         step copies its slice into the batch buffers on the GPU) with the tokens' counting-sort
+//         index for the embedding gradient (embedding.ts tokenIndex), the per-step AdamW uniforms.
 //   down  once, after the last step: the final params and the per-step losses. Nothing is read
 //         between steps: the global gradient norm for clipping is reduced and consumed on the
 //         GPU (adamw grad_sumsq → clipped), the loss of step s lands in slot s of a buffer.
@@ -26,7 +27,7 @@ import { adamwClippedKernels, ADAMW_HYPER, ADAMW_VALUES_PER_INVOCATION, GRAD_SUM
 import { attentionBackwardKernels, attentionForwardKernel } from './attention/attention.ts';
 import { biasBackwardKernel, biasForwardKernel, geluBackwardKernel, geluForwardKernel } from './bias_relu/bias_relu.ts';
 import { withErrorScope } from './device.ts';
-import { embeddingForwardKernel, embeddingWpeKernel, embeddingWteKernel } from './embedding/embedding.ts';
+import { embeddingForwardKernel, embeddingWpeKernel, embeddingWteKernel, tokenIndex } from './embedding/embedding.ts';
 import { DeviceLostError, KernelError, TrainingAbortedError } from './errors.ts';
 import { alignTo, createBindGroup, encodeDispatch, type Kernel, type KernelResources } from './kernel.ts';
 import { layernormDxKernel, layernormForwardKernel, layernormParamsKernel, LAYERNORM_STATS_BYTES } from './layernorm/layernorm.ts';
@@ -132,6 +133,9 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
 
   const tokens = buffer('tokens', R);
   const targets = buffer('targets', R);
+  // The step's tokens by value (embedding.ts tokenIndex), for the wte gradient.
+  const order = buffer('tokens.order', R);
+  const starts = buffer('tokens.starts', V + 1);
   const x0 = buffer('x0', R * C);
   const layerActs = Array.from({ length: L }, (_, l) => ({
     ln1: buffer(`h${l}.ln1`, R * C),
@@ -229,7 +233,7 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
     add(backward, lnParams, { x: xin, stats: a.stats1, dy: dtmp, dgamma: G(`${p}ln1.g`), dbeta: G(`${p}ln1.b`) });
     add(backward, lnDx, { x: xin, gamma: P(`${p}ln1.g`), stats: a.stats1, dy: dtmp, dx: dres }); // dres = d xin
   }
-  add(backward, embeddingWteKernel(cache, shape), { tokens, dx: dres, dwte: G('wte') });
+  add(backward, embeddingWteKernel(cache, shape), { dx: dres, dwte: G('wte'), order, starts });
   add(backward, embeddingWpeKernel(cache, shape), { dx: dres, dwpe: { ...G('wpe'), size: T * C * 4 } });
   const [sumsqKernel, adamw] = adamwClippedKernels(cache, layout.totalFloats);
   const sumsqGroup = createBindGroup(device, sumsqKernel, { grad, sumsq });
@@ -298,6 +302,13 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
         };
         const allTokens = mk('tokens', tok.byteLength, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
         const allTargets = mk('targets', tgt.byteLength, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+        const index = new Uint32Array(steps * (R + V + 1));
+        for (let s = 0; s < steps; s++) {
+          const { order: o, starts: st } = tokenIndex(tok.subarray(s * R, (s + 1) * R), V);
+          index.set(o, s * (R + V + 1));
+          index.set(st, s * (R + V + 1) + R);
+        }
+        const allIndex = mk('tokens.index', index.byteLength, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
         const paramsOut = mk('params.out', layout.totalFloats * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
         const lossesOut = mk('losses.out', steps * lossStride, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
         const batchBytes = R * 4;
@@ -305,6 +316,8 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
           for (let s = from; s < to; s++) {
             enc.copyBufferToBuffer(allTokens, s * batchBytes, tokens, 0, batchBytes);
             enc.copyBufferToBuffer(allTargets, s * batchBytes, targets, 0, batchBytes);
+            enc.copyBufferToBuffer(allIndex, s * (R + V + 1) * 4, order, 0, R * 4);
+            enc.copyBufferToBuffer(allIndex, (s * (R + V + 1) + R) * 4, starts, 0, (V + 1) * 4);
             const pass = enc.beginComputePass({ label: `gpt.step${s}` });
             for (const [k, g] of forward) encodeDispatch(pass, k, g);
             encodeDispatch(pass, xent, xentGroup!, [s * lossStride]);
@@ -331,6 +344,7 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
               device.queue.writeBuffer(params, 0, padded);
               device.queue.writeBuffer(allTokens, 0, tok as Uint32Array<ArrayBuffer>);
               device.queue.writeBuffer(allTargets, 0, tgt as Uint32Array<ArrayBuffer>);
+              device.queue.writeBuffer(allIndex, 0, index);
               device.queue.writeBuffer(hyper!, 0, hyperBytes);
               enc.clearBuffer(m); // AdamW state restarts every round
               enc.clearBuffer(v);

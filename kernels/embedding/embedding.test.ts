@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRng } from '../../shared/rng.ts';
 import { assertClose, dot, finiteDifference, randomArray, testGpu } from '../test-gpu.ts';
-import { embeddingBackward, embeddingForward, EMBEDDING_WG, type EmbeddingShape } from './embedding.ts';
+import { embeddingBackward, embeddingForward, EMBEDDING_WG, tokenIndex, type EmbeddingShape } from './embedding.ts';
 import { embeddingBackwardRef, embeddingForwardRef } from './embedding.ref.ts';
 
 const { cache } = await testGpu();
@@ -38,4 +38,10 @@ test('embedding backward matches finite differences of the forward', async () =>
 
 test('a token outside the vocabulary is refused by name before any dispatch', async () => {
   await assert.rejects(embeddingForward(cache, Uint32Array.from([1, 4]), new Float32Array(8), new Float32Array(4), { B: 1, T: 2, C: 2, V: 4 }), /token 4 at 1 is not < V 4/);
+});
+
+test('tokenIndex: positions sorted by token, stable, with the run of each token', () => {
+  const { order, starts } = tokenIndex([2, 0, 2, 1, 0], 4);
+  assert.deepEqual(Array.from(order), [1, 4, 3, 0, 2]);
+  assert.deepEqual(Array.from(starts), [0, 2, 3, 5, 5]);
 });

@@ -20,9 +20,10 @@ const FORWARD = [
   { binding: 3, name: 'x', kind: 'storage' },
 ] as const;
 const BACKWARD_WTE = [
-  { binding: 0, name: 'tokens', kind: 'read-only-storage' },
   { binding: 4, name: 'dx', kind: 'read-only-storage' },
   { binding: 5, name: 'dwte', kind: 'storage' },
+  { binding: 7, name: 'order', kind: 'read-only-storage' },
+  { binding: 8, name: 'starts', kind: 'read-only-storage' },
 ] as const;
 const BACKWARD_WPE = [
   { binding: 4, name: 'dx', kind: 'read-only-storage' },
@@ -46,6 +47,21 @@ export const embeddingForwardKernel = (cache: PipelineCache, s: EmbeddingShape):
 export const embeddingWteKernel = (cache: PipelineCache, s: EmbeddingShape): EmbeddingWteKernel => build(cache, s, 'backward_wte', BACKWARD_WTE, s.V * s.C);
 export const embeddingWpeKernel = (cache: PipelineCache, s: EmbeddingShape): EmbeddingWpeKernel => build(cache, s, 'backward_wpe', BACKWARD_WPE, s.T * s.C);
 
+/**
+ * The positions of each token, for backward_wte: `order` (B·T) lists positions sorted by token
+ * (stable: increasing position within a token), token v's run is order[starts[v] … starts[v+1]).
+ * A counting sort, O(B·T + V), done where the tokens are on the host anyway.
+ */
+export function tokenIndex(tokens: ArrayLike<number>, V: number): { order: Uint32Array; starts: Uint32Array } {
+  const starts = new Uint32Array(V + 1);
+  for (let i = 0; i < tokens.length; i++) starts[tokens[i] + 1]++;
+  for (let v = 0; v < V; v++) starts[v + 1] += starts[v];
+  const next = starts.slice(0, V);
+  const order = new Uint32Array(tokens.length);
+  for (let i = 0; i < tokens.length; i++) order[next[tokens[i]]++] = i;
+  return { order, starts };
+}
+
 function checkTokens(tokens: Uint32Array, { B, T, V }: EmbeddingShape): void {
   if (tokens.length !== B * T) throw new RangeError(`embedding: ${tokens.length} tokens, want B·T = ${B * T}`);
   const bad = tokens.findIndex((t) => t >= V);
@@ -63,7 +79,8 @@ export async function embeddingForward(cache: PipelineCache, tokens: Uint32Array
 export async function embeddingBackward(cache: PipelineCache, tokens: Uint32Array, dx: Float32Array, shape: EmbeddingShape): Promise<{ dwte: Float32Array; dwpe: Float32Array }> {
   checkTokens(tokens, shape);
   const { T, C, V } = shape;
-  const a = await runOnce(cache, embeddingWteKernel(cache, shape), { tokens, dx, dwte: V * C * 4 }, ['dwte']);
+  const { order, starts } = tokenIndex(tokens, V);
+  const a = await runOnce(cache, embeddingWteKernel(cache, shape), { dx, dwte: V * C * 4, order, starts }, ['dwte']);
   const b = await runOnce(cache, embeddingWpeKernel(cache, shape), { dx, dwpe: T * C * 4 }, ['dwpe']);
   return { dwte: new Float32Array(a.dwte), dwpe: new Float32Array(b.dwpe) };
 }
