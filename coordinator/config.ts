@@ -23,6 +23,8 @@ export interface PlatformConfig {
   webDir: string;
   /** TEST ONLY: stop while posting an epoch (coordinator/rewards.ts EpochFault). Env IDLEGRAD_FAULT. Default unset. */
   fault?: EpochFault;
+  /** The text a GPT run (run.preset 'gpt') trains on: byte tokens. Env IDLEGRAD_TEXT. Default unset (required for 'gpt'). */
+  textPath?: string;
   /** The default run's settings. Env IDLEGRAD_RUN: JSON merged over the defaults (e.g. {"timing":{"trainMs":8000}}). */
   run: RunSettings;
 }
@@ -55,10 +57,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
     advertiseUrl: env.IDLEGRAD_ADVERTISE_URL || undefined,
     deployerKey: env.DEPLOYER_KEY as Hex | undefined,
     webDir: 'dist/web',
+    textPath: env.IDLEGRAD_TEXT || undefined,
     run: merge(DEFAULT_RUN, runOverride),
     fault: parseEpochFault(env.IDLEGRAD_FAULT),
     ...overrides,
   };
   validateRunSettings(cfg.run);
+  if (cfg.run.preset === 'gpt' && !cfg.textPath) throw new Error('run.preset is "gpt" but IDLEGRAD_TEXT is not set: give the path of the text file to train on');
   return cfg;
 }

@@ -14,7 +14,8 @@ import { aggregateUpdates, framesRoot } from '../shared/aggregate.ts';
 import { applyOuterStep } from '../shared/outer.ts';
 import { hashParams } from '../shared/model.ts';
 import { assignmentSeed } from '../shared/assignment.ts';
-import { evaluate, type Dataset } from '../shared/mlp.ts';
+import type { Dataset } from '../shared/mlp.ts';
+import { evaluateModel } from '../shared/preset.ts';
 import { contributionTypedData, type Eip712Domain } from '../shared/eip712.ts';
 import { contributionFromJson, type ClientMessage, type RoundSummary, type ServerMessage } from '../shared/protocol.ts';
 import { IdlegradError } from '../shared/errors.ts';
@@ -300,7 +301,7 @@ export class RoundEngine {
         applyOuterStep(next.params, next.momentum, toDense(decodeFrame(update, this.updateLimits(open.round))), this.run.outer);
         next.modelHash = hashParams(next.params);
       }
-      const evalResult = evaluate(this.spec, next.params, this.heldOut);
+      const evalResult = evaluateModel(this.spec, next.params, this.heldOut);
       const acceptedReports = [...open.reports.values()].filter((r) => accepted.some((a) => a.id === r.id));
       const summary: RoundSummary = {
         round: open.round,

@@ -10,6 +10,7 @@ import type { ChainInfo } from '../shared/protocol.ts';
 import { openDatabase } from './db/sql.ts';
 import { Ledger } from './db/ledger.ts';
 import { loadMnist } from './data/mnist.ts';
+import { loadTextCorpus } from './data/text.ts';
 import { startAnvil, DEV_DEPLOYER_KEY, type Anvil } from './chain/anvil.ts';
 import { connectChain, type ChainAddresses, type Chain } from './chain/chain.ts';
 import { RoundEngine } from './engine.ts';
@@ -46,7 +47,8 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
     for (const s of stops.reverse()) await s().catch((e) => console.error('[stop]', e));
   };
   try {
-    const { train, test } = loadMnist();
+    const gpt = cfg.run.preset === 'gpt' ? modelOf(cfg.run) : null;
+    const { train, test } = gpt?.preset === 'gpt' ? loadTextCorpus(cfg.textPath ?? '', { T: gpt.dims.context }) : loadMnist();
     const sql = await openDatabase({ dataDir: join(dataDir, 'ledger'), databaseUrl: cfg.databaseUrl });
     stops.push(() => sql.close());
     const ledger = new Ledger(sql);
@@ -66,7 +68,7 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
 
     // The default run: resumed from the ledger, or created from the configured settings.
     let loaded = await ledger.loadRun(DEFAULT_RUN_ID);
-    const dataset = { name: 'mnist' as const, trainCount: train.count, testCount: test.count, features: train.features, classes: train.classes };
+    const dataset = { name: gpt ? ('text' as const) : ('mnist' as const), trainCount: train.count, testCount: test.count, features: train.features, classes: train.classes };
     if (!loaded) {
       const run = runSpecOf(DEFAULT_RUN_ID, cfg.run, dataset);
       const params = initParams(modelOf(run), run.seed);
@@ -117,7 +119,7 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
     });
     const engine = new RoundEngine(run, state, ledger, test, eip712Domain(chain.chainId, chain.distributor), {
       committed: (s) => {
-        log(`round ${s.round} committed: ${s.contributions} contributions, held-out accuracy ${(s.heldOutAccuracy * 100).toFixed(1)}%, h=${s.modelHash.slice(0, 10)}…`);
+        log(`round ${s.round} committed: ${s.contributions} contributions, held-out accuracy ${(s.heldOutAccuracy * 100).toFixed(1)}%, loss ${s.heldOutLoss.toFixed(3)}, h=${s.modelHash.slice(0, 10)}…`);
         void api?.broadcastDashboard();
         void rewards.afterCommit(s.round, s.modelHash).then(async () => {
           // After an epoch the accounts' claimable amounts change: push them.

@@ -45,7 +45,8 @@
 import type { Address, Hex } from 'viem';
 import { modelOf, type RunSpec, type VerificationSettings } from '../shared/config.ts';
 import { decodeFrame, encodeUpdate, frameLimits, hashFrame, toDense, type DecodedFrame } from '../shared/codec.ts';
-import { evaluate, trainLocalCpu, type Dataset } from '../shared/mlp.ts';
+import type { Dataset } from '../shared/mlp.ts';
+import { evaluateModel, trainLocal } from '../shared/preset.ts';
 import { assignmentIndices, assignmentSeed } from '../shared/assignment.ts';
 import { applyOuterStep } from '../shared/outer.ts';
 import { hashParams, initParams } from '../shared/model.ts';
@@ -122,7 +123,7 @@ export function referenceDelta(run: RunSpec, thetaR: Float32Array, train: Datase
   const B = run.inner.batchSize;
   const idx = assignmentIndices(assignmentSeed(run.seed, round, account), steps, B, run.dataset.trainCount);
   const batches = Array.from({ length: steps }, (_, s) => idx.subarray(s * B, (s + 1) * B));
-  const local = trainLocalCpu(modelOf(run), thetaR, train, batches, run.inner.adamw).params;
+  const local = trainLocal(modelOf(run), thetaR, train, batches, run.inner.adamw).params;
   const delta = new Float32Array(thetaR.length);
   for (let i = 0; i < delta.length; i++) delta[i] = thetaR[i] - local[i];
   return delta;
@@ -177,7 +178,7 @@ export function checkContribution(
   const applied = thetaR.slice();
   for (let i = 0; i < applied.length; i++) applied[i] -= sent[i];
   const n = Math.min(v.heldOutSamples, heldOut.count);
-  const lossGain = n > 0 ? evaluate(spec, thetaR, heldOut, n).loss - evaluate(spec, applied, heldOut, n).loss : 0;
+  const lossGain = n > 0 ? evaluateModel(spec, thetaR, heldOut, n).loss - evaluateModel(spec, applied, heldOut, n).loss : 0;
 
   const d = { relDelta, relFrame, lossGain };
   if (!(relDelta <= v.tolerance)) return fail(`WORK_MISMATCH: the update differs from re-executing ${claim.steps} steps by ${(relDelta * 100).toFixed(1)} % (tolerance ${(v.tolerance * 100).toFixed(1)} %)`, d);

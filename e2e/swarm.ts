@@ -1,9 +1,11 @@
-// `npm run swarm -- --volunteers N --rounds R [--url URL] [--json]`
+// `npm run swarm -- --volunteers N --rounds R [--preset mlp|gpt] [--url URL] [--json]`
 //
 // N headless Chromium volunteers (WebGPU on SwiftShader) train against a platform this
 // starts itself (or the one at --url) for R rounds, claim their rewards, and the figures
 // are read from the running system: the coordinator's ledger API, the pages' own
 // counters and the chain's event logs. With --json the last line is one JSON object.
+// --preset gpt runs the GPT preset on a generated grammar text (e2e/grammar-corpus.ts, given to
+// the platform as IDLEGRAD_TEXT) with settings sized for SwiftShader (GPT_SWARM_RUN).
 import { parseArgs } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import WebSocket from 'ws';
@@ -12,6 +14,29 @@ import { launchChromium } from './chromium.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
 import type { DashboardState } from '../shared/protocol.ts';
 import type { RunSpec } from '../shared/config.ts';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { grammarCorpus } from './grammar-corpus.ts';
+
+/** GPT run settings for the swarm: short rounds of small batches (about 1 s a step on SwiftShader). */
+export const GPT_SWARM_RUN = {
+  preset: 'gpt',
+  inner: { steps: 6, batchSize: 4, adamw: { lr: 0.006, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 } },
+  outer: { lr: 0.7, momentum: 0.9 },
+  timing: { trainMs: 40_000, exchangeMs: 10_000, reportMs: 8_000 },
+  // The coordinator re-executes GPT work with the float64 CPU reference (≈ 1 s a step here):
+  // check fewer new identities' rounds and score them on fewer held-out windows.
+  verification: { newIdentityRate: 0.34, heldOutSamples: 8 },
+};
+
+/** Writes a generated grammar text to a temporary file and points the platform at it. */
+export function useGeneratedText(bytes = 60_000): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'idlegrad-text-')), 'grammar.txt');
+  writeFileSync(path, grammarCorpus(bytes, 7));
+  process.env.IDLEGRAD_TEXT = path;
+  return path;
+}
 
 export interface SwarmOptions {
   volunteers: number;
@@ -26,6 +51,8 @@ export interface SwarmResult {
   rounds: number;
   volunteers: number;
   heldOutAccuracy: number;
+  /** Held-out loss after each committed round, in order. */
+  heldOutLosses: number[];
   modelHashesAgree: boolean;
   modelHash: string;
   p2pBytes: number;
@@ -123,7 +150,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       const last = committed.at(-1);
       if (last && last.round !== lastLogged) {
         lastLogged = last.round;
-        log(`round ${last.round} committed: ${last.contributions} contributions, held-out accuracy ${(last.heldOutAccuracy * 100).toFixed(1)}%`);
+        log(`round ${last.round} committed: ${last.contributions} contributions, held-out accuracy ${(last.heldOutAccuracy * 100).toFixed(1)}%, loss ${last.heldOutLoss.toFixed(3)}`);
       }
       return committed.length >= opts.rounds && s;
     });
@@ -186,6 +213,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       rounds: committed.length,
       volunteers: opts.volunteers,
       heldOutAccuracy: finalRound.heldOutAccuracy,
+      heldOutLosses: committed.map((r) => r.heldOutLoss),
       modelHashesAgree: hooks.every((h) => h.modelHash === agreedHash),
       modelHash: agreedHash,
       p2pBytes: hooks.reduce((s, h) => s + h.p2pBytes, 0),
@@ -216,6 +244,7 @@ async function main(): Promise<void> {
       volunteers: { type: 'string', default: '3' },
       rounds: { type: 'string', default: '8' },
       url: { type: 'string' },
+      preset: { type: 'string', default: 'mlp' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -223,11 +252,15 @@ async function main(): Promise<void> {
   const rounds = Number(values.rounds);
   if (!Number.isInteger(volunteers) || volunteers < 1 || volunteers > 64) throw new Error(`--volunteers: expected an integer in [1, 64], got ${values.volunteers}`);
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: expected a positive integer, got ${values.rounds}`);
-  const r = await runSwarm({ volunteers, rounds, url: values.url, log: (l) => console.log(l) });
+  if (values.preset !== 'mlp' && values.preset !== 'gpt') throw new Error(`--preset: expected mlp or gpt, got ${values.preset}`);
+  if (values.preset === 'gpt' && !values.url) console.log(`GPT on generated text ${useGeneratedText()}`);
+  const run = values.preset === 'gpt' ? GPT_SWARM_RUN : undefined;
+  const r = await runSwarm({ volunteers, rounds, url: values.url, run, log: (l) => console.log(l) });
   console.log(`
 swarm summary
   rounds committed         ${r.rounds} (${r.acceptedContributions} accepted contributions; ${r.firstRoundContributors} in the first round)
   held-out accuracy        ${(r.heldOutAccuracy * 100).toFixed(2)}%
+  held-out loss by round   ${r.heldOutLosses.map((l) => l.toFixed(3)).join(' → ')}
   model hashes agree       ${r.modelHashesAgree} (${r.modelHash.slice(0, 18)}…)
   WebRTC bytes received    ${r.p2pBytes}
   frame bytes/peer/round   ${r.frameBytesPerPeerPerRound} vs dense ${r.denseBytesPerPeerPerRound} (${r.compressionRatio}×)

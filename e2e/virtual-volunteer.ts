@@ -9,7 +9,8 @@ import { decodeFrame, hashFrame } from '../shared/codec.ts';
 import { framesRoot } from '../shared/aggregate.ts';
 import { hashParams } from '../shared/model.ts';
 import { applyGlobalUpdate, buildContribution, cohortAggregate, encodeOwnUpdate, peerUpdateLimits, pseudoGradient, randomNonce } from '../shared/round.ts';
-import { trainLocalCpu, type Dataset } from '../shared/mlp.ts';
+import type { Dataset } from '../shared/mlp.ts';
+import { trainLocal } from '../shared/preset.ts';
 import { assignmentIndices } from '../shared/assignment.ts';
 import { contributionTypedData, delegationTypedData, eip712Domain, type Contribution, type Delegation } from '../shared/eip712.ts';
 import { contributionToJson, delegationToJson, helloMessage, parseServerMessage, PROTOCOL_VERSION, type ChainInfo, type ServerMessage } from '../shared/protocol.ts';
@@ -132,7 +133,7 @@ export class VirtualVolunteer {
     const B = this.run.inner.batchSize;
     const idx = assignmentIndices(r.seed ^ 0, r.steps, B, this.run.dataset.trainCount);
     const batches = Array.from({ length: r.steps }, (_, s) => idx.subarray(s * B, (s + 1) * B));
-    const res = trainLocalCpu(modelOf(this.run), this.params, data, batches, this.run.inner.adamw);
+    const res = trainLocal(modelOf(this.run), this.params, data, batches, this.run.inner.adamw);
     const samples = r.steps * B;
     const before = this.residual;
     const own = encodeOwnUpdate(this.run, r.round, pseudoGradient(this.params, res.params, before), samples);

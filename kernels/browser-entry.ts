@@ -2,7 +2,7 @@
 // through navigator.gpu, runs the kernel conformance checks and one trainer round against the
 // CPU reference, and posts a BrowserReport back.
 import { acquireDevice, type AdapterSummary } from './device.ts';
-import { checkTrainerMatchesCpu, runKernelConformance, type CheckResult } from './conformance.ts';
+import { checkGptTrainerMatchesCpu, checkTrainerMatchesCpu, runKernelConformance, type CheckResult } from './conformance.ts';
 import { PipelineCache } from './pipeline-cache.ts';
 
 export type BrowserReport =
@@ -26,6 +26,7 @@ scope.onmessage = async () => {
         paramTol: { atol: 1e-4, rtol: 1e-4 }, lossTol: { atol: 1e-4, rtol: 1e-4 },
       }),
     );
+    results.push(await checkGptTrainerMatchesCpu(ctx.device, cache, { vocab: 11, context: 7, width: 8, layers: 2, heads: 2, hidden: 12 }, 3, 5, 3));
     report = { type: 'report', adapter: ctx.adapter, limits: ctx.limits, results };
     ctx.device.destroy();
   } catch (e) {

@@ -18,6 +18,21 @@ import { createMlpTrainer } from './mlp-trainer.ts';
 import type { PipelineCache } from './pipeline-cache.ts';
 import { softmaxXent } from './softmax_xent/softmax_xent.ts';
 import { softmaxXentRef } from './softmax_xent/softmax_xent.ref.ts';
+import { geluBackward, geluForward } from './bias_relu/bias_relu.ts';
+import { geluBackwardRef, geluForwardRef } from './bias_relu/bias_relu.ref.ts';
+import { residualAdd } from './residual/residual.ts';
+import { residualRef } from './residual/residual.ref.ts';
+import { layernormBackward, layernormForward } from './layernorm/layernorm.ts';
+import { layernormBackwardRef, layernormForwardRef } from './layernorm/layernorm.ref.ts';
+import { attentionBackward, attentionForward, type AttentionShape } from './attention/attention.ts';
+import { attentionBackwardRef, attentionForwardRef } from './attention/attention.ref.ts';
+import { embeddingBackward, embeddingForward, type EmbeddingShape } from './embedding/embedding.ts';
+import { embeddingBackwardRef, embeddingForwardRef } from './embedding/embedding.ref.ts';
+import { codecStats } from './codec_stats/codec_stats.ts';
+import { chunkStatsRef, pseudoGradRef } from './codec_stats/codec_stats.ref.ts';
+import { createGptTrainer } from './gpt-trainer.ts';
+import { trainGptLocalCpu } from '../shared/gpt.ts';
+import { gptSpec, type GptDims } from '../shared/model.ts';
 
 export interface CheckResult {
   name: string;
@@ -115,6 +130,120 @@ export async function checkGather(cache: PipelineCache, count: number, features:
   return c.result(`gather_batch ${JSON.stringify({ count, features, rows })}`);
 }
 
+export async function checkGelu(cache: PipelineCache, rows: number, n: number, seed = 7): Promise<CheckResult> {
+  const rand = createRng(seed);
+  const shape = { rows, n };
+  const [x, bias, dy] = [randomArray(rows * n, rand, -4, 4), randomArray(n, rand), randomArray(rows * n, rand)];
+  const c = new Checker();
+  const { pre, act } = await geluForward(cache, x, bias, shape);
+  c.compare('act', act, geluForwardRef(x, bias, shape), { atol: 2e-6, rtol: 1e-5 });
+  const got = await geluBackward(cache, dy, pre, shape);
+  const want = geluBackwardRef(dy, pre, shape);
+  c.compare('dx', got.dx, want.dx, { atol: 2e-6, rtol: 1e-5 });
+  c.compare('dbias', got.dbias, want.dbias, { atol: 1e-5, rtol: 1e-5 });
+  return c.result(`bias_gelu ${JSON.stringify(shape)}`);
+}
+
+export async function checkResidual(cache: PipelineCache, n: number, seed = 8): Promise<CheckResult> {
+  const rand = createRng(seed);
+  const [x, y] = [randomArray(n, rand), randomArray(n, rand)];
+  const c = new Checker();
+  c.compare('x + y', await residualAdd(cache, x, y), residualRef(x, y), { atol: 1e-7, rtol: 1e-7 });
+  return c.result(`residual n=${n}`);
+}
+
+export async function checkLayernorm(cache: PipelineCache, rows: number, C: number, seed = 9): Promise<CheckResult> {
+  const rand = createRng(seed);
+  const [x, gamma, beta, dy] = [randomArray(rows * C, rand, -2, 3), randomArray(C, rand, 0.5, 1.5), randomArray(C, rand), randomArray(rows * C, rand)];
+  const tol = { atol: 2e-5, rtol: 1e-4 };
+  const c = new Checker();
+  const { y, stats } = await layernormForward(cache, x, gamma, beta, { rows, C });
+  const ref = layernormForwardRef(x, gamma, beta, rows, C);
+  c.compare('y', y, ref.y, tol);
+  const got = await layernormBackward(cache, { dy, x, gamma, stats }, { rows, C });
+  const want = layernormBackwardRef(dy, x, gamma, ref.mean, ref.rstd, rows, C);
+  c.compare('dx', got.dx, want.dx, tol);
+  c.compare('dgamma', got.dgamma, want.dgamma, tol);
+  c.compare('dbeta', got.dbeta, want.dbeta, tol);
+  return c.result(`layernorm ${JSON.stringify({ rows, C })}`);
+}
+
+export async function checkAttention(cache: PipelineCache, shape: AttentionShape, seed = 10): Promise<CheckResult> {
+  const rand = createRng(seed);
+  const { B, T, C, NH } = shape;
+  const [qkv, dout] = [randomArray(B * T * 3 * C, rand, -2, 2), randomArray(B * T * C, rand)];
+  const tol = { atol: 1e-5, rtol: 1e-4 };
+  const c = new Checker();
+  const got = await attentionForward(cache, qkv, shape);
+  const want = attentionForwardRef(qkv, B, T, C, NH);
+  c.compare('out', got.out, want.out, tol);
+  c.compare('att', got.att, want.att, tol);
+  c.compare('dqkv', await attentionBackward(cache, dout, qkv, got.att, shape), attentionBackwardRef(dout, qkv, want.att, B, T, C, NH), tol);
+  return c.result(`attention ${JSON.stringify(shape)}`);
+}
+
+export async function checkEmbedding(cache: PipelineCache, shape: EmbeddingShape, seed = 11): Promise<CheckResult> {
+  const rand = createRng(seed);
+  const { B, T, C, V } = shape;
+  const tokens = Uint32Array.from({ length: B * T }, () => Math.floor(rand() * V));
+  const [wte, wpe, dx] = [randomArray(V * C, rand), randomArray(T * C, rand), randomArray(B * T * C, rand)];
+  const tol = { atol: 1e-6, rtol: 1e-5 };
+  const c = new Checker();
+  c.compare('x', await embeddingForward(cache, tokens, wte, wpe, shape), embeddingForwardRef(tokens, wte, wpe, shape), tol);
+  const got = await embeddingBackward(cache, tokens, dx, shape);
+  const want = embeddingBackwardRef(tokens, dx, shape);
+  c.compare('dwte', got.dwte, want.dwte, tol);
+  c.compare('dwpe', got.dwpe, want.dwpe, tol);
+  return c.result(`embedding ${JSON.stringify(shape)}`);
+}
+
+export async function checkAdamwClipped(cache: PipelineCache, n: number, maxGradNorm: number, seed = 12): Promise<CheckResult> {
+  const rand = createRng(seed);
+  const cfg: AdamWConfig = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, maxGradNorm };
+  const state = { params: randomArray(n, rand), m: randomArray(n, rand, 0, 1e-2), v: randomArray(n, rand, 0, 1e-4), grad: randomArray(n, rand, -0.1, 0.1) };
+  const got = await adamw(cache, state, 2, cfg);
+  const want = adamwRef(state, 2, cfg);
+  const c = new Checker();
+  c.compare('sumsq', [got.sumsq ?? NaN], [state.grad.reduce((s, g) => s + g * g, 0)], { atol: 0, rtol: 1e-5 });
+  c.compare('params', got.params, want.params, { atol: cfg.lr * 1e-4, rtol: 1e-6 });
+  c.compare('m', got.m, want.m, { atol: 1e-9, rtol: 1e-5 });
+  return c.result(`adamw clipped n=${n} maxGradNorm=${maxGradNorm}`);
+}
+
+export async function checkCodecStats(cache: PipelineCache, count: number, chunkSize: number, seed = 13): Promise<CheckResult> {
+  const rand = createRng(seed);
+  const [start, current, residual] = [randomArray(count, rand), randomArray(count, rand), randomArray(count, rand, -0.1, 0.1)];
+  const got = await codecStats(cache, { start, current, residual }, chunkSize);
+  const want = chunkStatsRef(got.v, chunkSize);
+  const c = new Checker();
+  c.compare('v', got.v, pseudoGradRef(start, current, residual), { atol: 0, rtol: 0 });
+  c.compare('maxabs', got.maxabs, want.maxabs, { atol: 0, rtol: 0 });
+  c.compare('hist', got.hist, want.hist, { atol: 0, rtol: 0 });
+  return c.result(`codec_stats ${JSON.stringify({ count, chunkSize })}`);
+}
+
+/** Steps of the GPU GPT trainer vs shared/gpt.ts trainGptLocalCpu on random tokens. */
+export async function checkGptTrainerMatchesCpu(device: GPUDevice, cache: PipelineCache, dims: GptDims, B: number, T: number, steps: number, seed = 14): Promise<CheckResult> {
+  const spec = gptSpec(dims);
+  const rand = createRng(seed);
+  const ids = () => Uint32Array.from({ length: steps * B * T }, () => Math.floor(rand() * dims.vocab));
+  const [tokens, targets] = [ids(), ids()];
+  const params = initParams(spec, seed).map((p) => p + (rand() - 0.5) * 0.2);
+  const cfg: AdamWConfig = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 0.3 };
+  const trainer = createGptTrainer(device, spec, { batchSize: B, seqLen: T, cache });
+  try {
+    const got = await trainer.train({ params, tokens, targets, steps, adamw: cfg });
+    const per = (a: Uint32Array, s: number) => a.subarray(s * B * T, (s + 1) * B * T);
+    const want = trainGptLocalCpu(spec, params, Array.from({ length: steps }, (_, s) => ({ tokens: per(tokens, s), targets: per(targets, s) })), B, T, cfg);
+    const c = new Checker();
+    c.compare('losses', got.losses, want.losses, { atol: 1e-5, rtol: 1e-5 });
+    c.compare('params', got.params, want.params, { atol: 2e-5, rtol: 1e-4 });
+    return c.result(`gpt trainer ${JSON.stringify(dims)} B=${B} T=${T} × ${steps} steps vs trainGptLocalCpu`);
+  } finally {
+    trainer.destroy();
+  }
+}
+
 export interface TrainerCheckOptions {
   sizes: number[];
   batchSize: number;
@@ -163,5 +292,11 @@ export async function runKernelConformance(cache: PipelineCache): Promise<CheckR
   results.push(await checkSoftmaxXent(cache, 9, 10), await checkSoftmaxXent(cache, 131, 7));
   results.push(await checkAdamw(cache, 1000));
   results.push(await checkGather(cache, 37, 7, 5));
+  results.push(await checkGelu(cache, 7, 70), await checkResidual(cache, 333));
+  results.push(await checkLayernorm(cache, 67, 37), await checkLayernorm(cache, 3, 5));
+  results.push(await checkAttention(cache, { B: 2, T: 9, C: 12, NH: 3 }), await checkAttention(cache, { B: 1, T: 67, C: 10, NH: 2 }));
+  results.push(await checkEmbedding(cache, { B: 3, T: 7, C: 67, V: 11 }));
+  results.push(await checkAdamwClipped(cache, 3007, 0.5), await checkAdamwClipped(cache, 1001, 1000));
+  results.push(await checkCodecStats(cache, 1000, 97), await checkCodecStats(cache, 333, 4096));
   return results;
 }

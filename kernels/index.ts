@@ -12,6 +12,9 @@ export type { BindingKind, BindingSpec, CachedPipeline, PipelineRequest } from '
 export { createMlpTrainer, deviceParamLayout } from './mlp-trainer.ts';
 export type { DeviceParamLayout, MlpTrainer, MlpTrainerOptions, TrainArgs, TrainResult } from './mlp-trainer.ts';
 
+export { createGptTrainer } from './gpt-trainer.ts';
+export type { GptTrainArgs, GptTrainer, GptTrainerOptions, GptTrainResult } from './gpt-trainer.ts';
+
 export { createBindGroup, encodeDispatch, readBuffer } from './kernel.ts';
 export type { Kernel } from './kernel.ts';
 
@@ -23,6 +26,7 @@ export { softmaxXent, softmaxXentKernel } from './softmax_xent/softmax_xent.ts';
 export type { XentShape } from './softmax_xent/softmax_xent.ts';
 export { adamw, adamwKernel, ADAMW_HYPER, writeAdamWHyper } from './adamw/adamw.ts';
 export { gatherBatchGpu, gatherKernel } from './gather_batch/gather_batch.ts';
+export { chunkStatsKernel, chunkThresholds, codecStats, pseudoGradKernel } from './codec_stats/codec_stats.ts';
 
 export { checkTrainerMatchesCpu, runKernelConformance } from './conformance.ts';
 export type { CheckResult, TrainerCheckOptions } from './conformance.ts';

@@ -16,7 +16,7 @@
 // minStorageBufferOffsetAlignment so that each can be bound on its own; params, grad, m and v
 // share that padded layout (padding stays zero: zero grad, zero state, zero update).
 import type { AdamWConfig, Dataset } from '../shared/mlp.ts';
-import type { MlpSpec } from '../shared/model.ts';
+import type { MlpSpec, ModelSpec } from '../shared/model.ts';
 import { adamwKernel, ADAMW_HYPER, ADAMW_VALUES_PER_INVOCATION, writeAdamWHyper, type AdamWKernel } from './adamw/adamw.ts';
 import { biasBackwardKernel, biasForwardKernel, type BiasForwardKernel, type BiasGradKernel, type ReluBiasGradKernel } from './bias_relu/bias_relu.ts';
 import { withErrorScope } from './device.ts';
@@ -94,7 +94,7 @@ export interface DeviceParamLayout {
   totalFloats: number;
 }
 
-export function deviceParamLayout(spec: MlpSpec, alignFloats: number): DeviceParamLayout {
+export function deviceParamLayout(spec: Pick<ModelSpec, 'tensors'>, alignFloats: number): DeviceParamLayout {
   let at = 0;
   const offsets = spec.tensors.map((t) => {
     const o = alignTo(at, alignFloats);

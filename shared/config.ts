@@ -5,13 +5,16 @@ import { VALUE_BITS, type CodecConfig, type ValueBits } from './codec.ts';
 import { AGGREGATOR_KINDS, type AggregatorConfig, type AggregatorKind } from './aggregate.ts';
 import type { OuterConfig } from './outer.ts';
 import type { AdamWConfig } from './mlp.ts';
-import { mlpSpec, paramTableHash, type MlpSpec } from './model.ts';
+import { gptSpec, GPT_DEFAULT, mlpSpec, paramTableHash, type GptDims, type ModelSpec } from './model.ts';
 
 export interface RunSettings {
   name: string;
-  preset: 'mlp';
-  /** MLP widths, input first. */
+  /** Which model: 'mlp' (on MNIST) or 'gpt' (byte-level, on a text file the coordinator is given). */
+  preset: 'mlp' | 'gpt';
+  /** MLP widths, input first (preset 'mlp'). */
   sizes: number[];
+  /** GPT dims (preset 'gpt'), merged over GPT_DEFAULT. Training windows are gpt.context bytes long. */
+  gpt?: Partial<GptDims>;
   /** Seeds the initial weights and the data assignment. */
   seed: number;
   inner: { steps: number; batchSize: number; adamw: AdamWConfig };
@@ -52,7 +55,7 @@ export interface RunSpec extends RunSettings {
   id: number;
   paramTableHash: Hex;
   paramCount: number;
-  dataset: { name: 'mnist'; trainCount: number; testCount: number; features: number; classes: number };
+  dataset: { name: 'mnist' | 'text'; trainCount: number; testCount: number; features: number; classes: number };
 }
 
 /** Defaults: a 784-64-10 MLP on MNIST, sized for CPU WebGPU (SwiftShader) volunteers. */
@@ -76,9 +79,11 @@ export const DEFAULT_RUN: RunSettings = {
   rewards: { epochRounds: 3, weiPerSample: '1000000000000000' },
 };
 
-export function modelOf(run: Pick<RunSpec, 'sizes'>): MlpSpec {
-  return mlpSpec(run.sizes);
+export function modelOf(run: Pick<RunSettings, 'sizes' | 'preset' | 'gpt'>): ModelSpec {
+  return run.preset === 'gpt' ? gptSpec({ ...GPT_DEFAULT, ...run.gpt }) : mlpSpec(run.sizes);
 }
+
+export const PRESETS: readonly RunSettings['preset'][] = ['mlp', 'gpt'];
 
 type Check = (v: unknown) => string | undefined;
 const num = (min: number, max: number, int = false): Check => (v) =>
@@ -89,6 +94,7 @@ const num = (min: number, max: number, int = false): Check => (v) =>
 /** Validate settings; the error names the keypath, e.g. `run.codec.density`. */
 export function validateRunSettings(s: RunSettings, path = 'run'): RunSettings {
   const checks: [string, unknown, Check][] = [
+    ['preset', s.preset, (v) => (PRESETS.includes(v as RunSettings['preset']) ? undefined : `expected one of ${PRESETS.join(', ')}, got ${JSON.stringify(v)}`)],
     ['inner.steps', s.inner?.steps, num(1, 10_000, true)],
     ['inner.batchSize', s.inner?.batchSize, num(1, 4096, true)],
     ['inner.adamw.lr', s.inner?.adamw?.lr, num(0, 1)],
@@ -116,13 +122,17 @@ export function validateRunSettings(s: RunSettings, path = 'run'): RunSettings {
     const msg = check(value);
     if (msg) throw new Error(`${path}.${key}: ${msg}`);
   }
-  mlpSpec(s.sizes);
+  try {
+    modelOf(s);
+  } catch (e) {
+    throw new Error(`${path}.${s.preset === 'gpt' ? 'gpt' : 'sizes'}: ${(e as Error).message}`);
+  }
   return s;
 }
 
 export function runSpecOf(id: number, settings: RunSettings, dataset: RunSpec['dataset']): RunSpec {
   validateRunSettings(settings);
-  const spec = mlpSpec(settings.sizes);
+  const spec = modelOf(settings);
   return { ...settings, id, paramTableHash: paramTableHash(spec), paramCount: spec.paramCount, dataset };
 }
 

@@ -19,6 +19,8 @@ export interface AdamWConfig {
   beta2: number;
   eps: number;
   weightDecay: number;
+  /** Clip the gradient to this global L2 norm before the step (GPT trainer); absent or 0: no clipping. */
+  maxGradNorm?: number;
 }
 
 /** x (B, features) as floats in [0, 1]; y (B) class ids. */
@@ -119,6 +121,15 @@ export function adamwStep(params: Float32Array, grad: Float32Array, m: Float32Ar
     const update = m[i] / c1 / (Math.sqrt(v[i] / c2) + cfg.eps);
     params[i] = params[i] - cfg.lr * (update + cfg.weightDecay * params[i]);
   }
+}
+
+/** Scales grad in place to global L2 norm ≤ maxNorm (no-op for maxNorm ≤ 0); returns the norm before clipping. */
+export function clipGradNorm(grad: Float32Array, maxNorm: number): number {
+  let sumsq = 0;
+  for (let i = 0; i < grad.length; i++) sumsq += grad[i] * grad[i];
+  const norm = Math.sqrt(sumsq);
+  if (maxNorm > 0 && norm > maxNorm) for (let i = 0; i < grad.length; i++) grad[i] *= maxNorm / norm;
+  return norm;
 }
 
 export interface EvalResult {

@@ -38,9 +38,30 @@ test('zero gradient and zero state leave only the weight decay', async () => {
 test('the uniform layout is derived once: offsets, size, WGSL declaration', () => {
   assert.deepEqual(ADAMW_HYPER.offsets, {
     lr: 0, beta1: 4, beta2: 8, oneMinusBeta1: 12, oneMinusBeta2: 16, eps: 20, weightDecay: 24,
-    biasCorrection1: 28, biasCorrection2: 32, step: 36,
+    biasCorrection1: 28, biasCorrection2: 32, maxGradNorm: 36, step: 40,
   });
   assert.equal(ADAMW_HYPER.size, 48);
   assert.match(ADAMW_HYPER.wgsl, /^struct AdamWHyper \{\n  lr: f32,\n[\s\S]*  step: u32,\n\}\n$/);
   assert.throws(() => ADAMW_HYPER.write(new DataView(new ArrayBuffer(48)), 0, { lr: 1 } as never), /beta1/);
+});
+
+test('clipping by global norm: Σ g² reduced on the GPU, the step matches the clipped CPU reference', async () => {
+  const rand = createRng(9);
+  // 3 × 1000 + 7 floats: many vec4s per invocation of the single reducing workgroup, padded tail.
+  for (const [n, maxGradNorm] of [[3007, 0.5], [ADAMW_WG * 4 + 1, 100]] as const) {
+    const state = { params: randomArray(n, rand), m: randomArray(n, rand, 0, 1e-2), v: randomArray(n, rand, 0, 1e-4), grad: randomArray(n, rand, -0.1, 0.1) };
+    const c = { ...cfg, maxGradNorm };
+    const got = await adamw(cache, state, 2, c);
+    const want = adamwRef(state, 2, c);
+    const sumsq = state.grad.reduce((s, g) => s + g * g, 0);
+    assertClose([got.sumsq!], [sumsq], { atol: 0, rtol: 1e-5 }, `n=${n} Σ g²`);
+    assertClose(got.params, want.params, { atol: cfg.lr * 1e-4, rtol: 1e-6 }, `n=${n} clip ${maxGradNorm} params`);
+    assertClose(got.m, want.m, { atol: 1e-9, rtol: 1e-5 }, `n=${n} clip ${maxGradNorm} m`);
+    assertClose(got.v, want.v, { atol: 1e-12, rtol: 1e-5 }, `n=${n} clip ${maxGradNorm} v`);
+  }
+  // The first case clips (‖g‖ ≈ 1.8 > 0.5): its m must be the clipped gradient's, not the raw one's.
+  const grad = Float32Array.from([3, 4, 0, 0]);
+  const zero = new Float32Array(4);
+  const out = await adamw(cache, { params: zero, grad, m: zero, v: zero }, 1, { ...cfg, maxGradNorm: 1 });
+  assertClose(out.m, [0.1 * 0.6, 0.1 * 0.8, 0, 0], { atol: 1e-7, rtol: 1e-5 }, 'm after clipping ‖(3,4)‖ = 5 to 1');
 });

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import { createRng } from '../../shared/rng.ts';
 import { assertClose, dot, finiteDifference, randomArray, testGpu } from '../test-gpu.ts';
-import { biasBackward, biasForward, BIAS_RELU_WG, type BiasShape } from './bias_relu.ts';
-import { biasBackwardRef, biasForwardRef } from './bias_relu.ref.ts';
+import { biasBackward, biasForward, BIAS_RELU_WG, geluBackward, geluForward, type BiasShape } from './bias_relu.ts';
+import { biasBackwardRef, biasForwardRef, geluBackwardRef, geluForwardRef } from './bias_relu.ref.ts';
 
 const { cache } = await testGpu();
 const tol = { atol: 1e-6, rtol: 1e-6 };
@@ -39,4 +39,33 @@ test('bias + ReLU backward matches finite differences of the forward', async () 
   const { dx, dbias } = await biasBackward(cache, g, y, shape);
   assertClose(dx, finiteDifference((xx) => dot(g, biasForwardRef(xx, bias, shape)), x), { atol: 1e-6, rtol: 1e-6 }, 'dx vs FD');
   assertClose(dbias, finiteDifference((bb) => dot(g, biasForwardRef(x, bb, shape)), bias), { atol: 1e-5, rtol: 1e-5 }, 'dbias vs FD');
+});
+
+test('bias + GELU forward and backward match the CPU reference', async () => {
+  const rand = createRng(40);
+  for (const [rows, n] of shapes) {
+    const shape = { rows, n };
+    const x = randomArray(rows * n, rand, -4, 4);
+    const bias = randomArray(n, rand);
+    const { pre, act } = await geluForward(cache, x, bias, shape);
+    assertClose(pre, Float64Array.from(x, (v, i) => v + bias[i % n]), tol, `pre ${JSON.stringify(shape)}`);
+    assertClose(act, geluForwardRef(x, bias, shape), { atol: 2e-6, rtol: 1e-5 }, `GELU forward ${JSON.stringify(shape)}`);
+    const dy = randomArray(rows * n, rand);
+    const got = await geluBackward(cache, dy, pre, shape);
+    const want = geluBackwardRef(dy, pre, shape);
+    assertClose(got.dx, want.dx, { atol: 2e-6, rtol: 1e-5 }, `GELU backward dx ${JSON.stringify(shape)}`);
+    assertClose(got.dbias, want.dbias, { atol: 1e-5, rtol: 1e-5 }, `GELU backward dbias ${JSON.stringify(shape)}`);
+  }
+});
+
+test('bias + GELU backward matches finite differences of the forward', async () => {
+  const rand = createRng(41);
+  const shape = { rows: 5, n: 11 };
+  const x = randomArray(55, rand, -3, 3);
+  const bias = randomArray(11, rand);
+  const g = randomArray(55, rand);
+  const { pre } = await geluForward(cache, x, bias, shape);
+  const { dx, dbias } = await geluBackward(cache, g, pre, shape);
+  assertClose(dx, finiteDifference((xx) => dot(g, geluForwardRef(xx, bias, shape)), x), { atol: 2e-5, rtol: 1e-4 }, 'GELU dx vs FD');
+  assertClose(dbias, finiteDifference((bb) => dot(g, geluForwardRef(x, bb, shape)), bias), { atol: 1e-4, rtol: 1e-4 }, 'GELU dbias vs FD');
 });

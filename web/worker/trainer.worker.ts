@@ -1,24 +1,28 @@
-// The training worker: owns the WebGPU device and the MLP trainer from kernels/ (or, on a
+// The training worker: owns the WebGPU device and the MLP or GPT trainer from kernels/ (or, on a
 // browser without WebGPU after useCpu(), the shared/ CPU reference math in cpu-trainer.ts). The page
 // talks to it only through web/src/client/trainer.ts (comlink). Errors cross the boundary as
 // plain Errors whose name is kept (WebGpuUnavailableError, DeviceLostError, …) and whose
 // message carries the details, since comlink drops other fields.
 import * as Comlink from 'comlink';
-import { acquireDevice, createMlpTrainer } from '../../kernels/index.ts';
+import { acquireDevice, createGptTrainer, createMlpTrainer } from '../../kernels/index.ts';
 import { trainCpuRound } from './cpu-trainer.ts';
-import { initParams, mlpSpec, type MlpSpec } from '../../shared/model.ts';
+import { gptSpec, initParams, mlpSpec, type GptDims, type GptSpec, type MlpSpec } from '../../shared/model.ts';
+import { trainLocal, windowBatch } from '../../shared/preset.ts';
 import type { Dataset } from '../../shared/mlp.ts';
 import type { AdapterInfo } from '../../shared/protocol.ts';
 import type { AbortReport, BenchmarkResult, DeviceLoss, Throttle, TrainArgs, TrainResult, TrainerWorkerApi } from '../src/client/trainer.ts';
 
 type GpuContext = Awaited<ReturnType<typeof acquireDevice>>;
 type MlpTrainer = ReturnType<typeof createMlpTrainer>;
+type GptTrainer = ReturnType<typeof createGptTrainer>;
 
 let ctx: GpuContext | null = null;
 let acquiring: Promise<GpuContext> | null = null;
 let trainer: MlpTrainer | null = null;
 let spec: MlpSpec | null = null;
 let batchSize = 0;
+/** Set while the run is a GPT (init with dims): the MLP state above is then unused. */
+let gpt: { spec: GptSpec; trainer: GptTrainer | null } | null = null;
 let data: Dataset | null = null;
 let cpu = false;
 /** The round in flight: its abort switch and its settling. */
@@ -103,6 +107,25 @@ function requireTrainer(): MlpTrainer {
 /** Weights only (biases are negligible): forward 2·Σ in·out FLOPs per sample, backward twice that. */
 const flopsPerSample = (s: MlpSpec) => 6 * s.sizes.slice(1).reduce((acc, out, l) => acc + s.sizes[l] * out, 0);
 
+/**
+ * A GPT round: the windows named by `batches` become (steps, B, T) tokens and targets. Without
+ * WebGPU the shared/ reference trains instead, in one piece (a Stop waits for the round).
+ */
+async function trainGpt(g: NonNullable<typeof gpt>, d: Dataset, args: TrainArgs, signal: AbortSignal): Promise<TrainResult> {
+  const t0 = performance.now();
+  if (!g.trainer) {
+    const B = args.batches.length / args.steps;
+    const per = Array.from({ length: args.steps }, (_, s) => args.batches.subarray(s * B, (s + 1) * B));
+    const r = trainLocal(g.spec, args.params, d, per, args.adamw);
+    const ms = performance.now() - t0;
+    return { params: r.params, lossBefore: r.lossBefore, lossAfter: r.lossAfter, steps: args.steps, samples: args.batches.length, gpuMs: ms, device: 'cpu', busyMs: ms, wallMs: ms };
+  }
+  ctx?.assertReady();
+  const { tokens, targets } = windowBatch(d, args.batches);
+  const r = await g.trainer.train({ params: args.params, tokens, targets, steps: args.steps, adamw: args.adamw, segmentMs: SEGMENT_MS, signal, between: (seg) => governor(seg.busyMs, signal) });
+  return { params: r.params, lossBefore: r.losses[0], lossAfter: r.losses[r.steps - 1], steps: r.steps, samples: r.samples, gpuMs: r.gpuMs, device: 'gpu', busyMs: r.busyMs, wallMs: performance.now() - t0 };
+}
+
 const api = {
   async probe(): Promise<AdapterInfo> {
     try {
@@ -116,8 +139,23 @@ const api = {
     cpu = true;
   },
 
-  async init(sizes: number[], batch: number): Promise<AdapterInfo> {
+  async init(sizes: number[], batch: number, dims?: GptDims): Promise<AdapterInfo> {
     try {
+      if (dims) {
+        const same = gpt && batchSize === batch && JSON.stringify(gpt.spec.dims) === JSON.stringify(gptSpec(dims).dims);
+        if (!same) {
+          gpt?.trainer?.destroy();
+          trainer?.destroy();
+          trainer = null;
+          spec = null;
+          const s = gptSpec(dims);
+          batchSize = batch;
+          gpt = { spec: s, trainer: cpu ? null : createGptTrainer((await device()).device, s, { batchSize: batch }) };
+        }
+        return cpu ? CPU_ADAPTER : adapterInfo(await device());
+      }
+      gpt?.trainer?.destroy();
+      gpt = null;
       if (cpu) {
         spec = mlpSpec(sizes);
         batchSize = batch;
@@ -142,7 +180,7 @@ const api = {
   async setData(d: Dataset): Promise<void> {
     try {
       data = d;
-      if (!cpu) requireTrainer().setData(d);
+      if (!cpu && !gpt) requireTrainer().setData(d);
     } catch (e) {
       rethrow(e);
     }
@@ -152,6 +190,7 @@ const api = {
     const ac = new AbortController();
     const run = (async (): Promise<TrainResult> => {
       if (!data) throw new Error('no training data: call setData first');
+      if (gpt) return trainGpt(gpt, data, args, ac.signal);
       if (cpu) {
         if (!spec) throw new Error('the trainer is not initialised: call init(sizes, batchSize) first');
         const r = await trainCpuRound(spec, args.params, data, args.batches, args.steps, args.adamw, { signal: ac.signal });

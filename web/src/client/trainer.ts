@@ -3,6 +3,7 @@
 // measured losses back, with every large buffer transferred rather than copied.
 import * as Comlink from 'comlink';
 import type { AdamWConfig, Dataset } from '../../../shared/mlp.ts';
+import type { GptDims } from '../../../shared/model.ts';
 import type { AdapterInfo } from '../../../shared/protocol.ts';
 
 export interface TrainArgs {
@@ -70,8 +71,11 @@ export interface TrainerWorkerApi {
   abort(): Promise<AbortReport | null>;
   /** Applies from the next segment of the round in flight. */
   setThrottle(t: Throttle): Promise<void>;
-  /** Build the MLP trainer for these widths and batch size (acquiring the device if needed). */
-  init(sizes: number[], batchSize: number): Promise<AdapterInfo>;
+  /**
+   * Build the MLP trainer for these widths and batch size (acquiring the device if needed); with
+   * `gpt`, the GPT trainer of those dims instead (sizes unused; data are shared/preset.ts windows).
+   */
+  init(sizes: number[], batchSize: number, gpt?: GptDims): Promise<AdapterInfo>;
   setData(data: Dataset): Promise<void>;
   train(args: TrainArgs): Promise<TrainResult>;
   /** A few steps on synthetic data: measured GFLOP/s for `hello`. Needs init(). */
@@ -121,8 +125,8 @@ export class GpuTrainer implements Trainer {
     return info;
   }
 
-  async init(sizes: number[], batchSize: number): Promise<AdapterInfo> {
-    const info = await this.remote.init(sizes, batchSize);
+  async init(sizes: number[], batchSize: number, gpt?: GptDims): Promise<AdapterInfo> {
+    const info = await this.remote.init(sizes, batchSize, gpt);
     this.watch();
     return info;
   }

@@ -8,7 +8,8 @@ import { decodeFrame, kPerChunk } from '../../../shared/codec.ts';
 import { encodeEvidence, residualCommitment } from '../../../shared/evidence.ts';
 import { rewardDistributorAbi } from '../../../shared/chain/abi.ts';
 import { verifyRewardProof } from '../../../shared/chain/proof.ts';
-import { DEFAULT_RUN, type RunSpec } from '../../../shared/config.ts';
+import { DEFAULT_RUN, modelOf, type RunSpec } from '../../../shared/config.ts';
+import type { GptDims } from '../../../shared/model.ts';
 import { contributionTypedData, eip712Domain } from '../../../shared/eip712.ts';
 import { assignmentIndices } from '../../../shared/assignment.ts';
 import { maxUpdateFrameBytes } from '../../../shared/p2p.ts';
@@ -574,10 +575,10 @@ export class VolunteerClient {
     return trainer;
   }
 
-  private async initTrainer(sizes: number[], batchSize: number): Promise<void> {
-    const shape = `${sizes.join('x')}/${batchSize}`;
+  private async initTrainer(sizes: number[], batchSize: number, gpt?: GptDims): Promise<void> {
+    const shape = `${gpt ? JSON.stringify(gpt) : sizes.join('x')}/${batchSize}`;
     if (this.trainerShape === shape) return;
-    await this.trainer!.init(sizes, batchSize);
+    await this.trainer!.init(sizes, batchSize, gpt);
     this.trainerShape = shape;
   }
 
@@ -760,7 +761,8 @@ export class VolunteerClient {
   private async prepare(run: RunSpec, round: number, modelHash: Hex, runChanged: boolean): Promise<void> {
     this.set({ phase: 'syncing' });
     if (!this.trainer) await this.ensureTrainer();
-    await this.initTrainer(run.sizes, run.inner.batchSize);
+    const model = modelOf(run);
+    await this.initTrainer(run.sizes, run.inner.batchSize, model.preset === 'gpt' ? model.dims : undefined);
     const dataKey = `${run.dataset.name}-train-${run.dataset.trainCount}x${run.dataset.features}`;
     if (this.dataLoadedFor !== dataKey) {
       const shape = { count: run.dataset.trainCount, features: run.dataset.features, classes: run.dataset.classes };
