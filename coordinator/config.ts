@@ -18,6 +18,8 @@ export interface PlatformConfig {
   deployerKey?: Hex;
   /** The built web app. Default dist/web. */
   webDir: string;
+  /** Bearer token for run creation and control (coordinator/lead.ts). Env IDLEGRAD_LEAD_TOKEN. Default: generated once and kept in dataDir/lead-token. */
+  leadToken?: string;
   /** The default run's settings. Env IDLEGRAD_RUN: JSON merged over the defaults (e.g. {"timing":{"trainMs":8000}}). */
   run: RunSettings;
 }
@@ -47,6 +49,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
     databaseUrl: env.DATABASE_URL || undefined,
     rpcUrl: env.RPC_URL || undefined,
     deployerKey: env.DEPLOYER_KEY as Hex | undefined,
+    leadToken: env.IDLEGRAD_LEAD_TOKEN || undefined,
     webDir: 'dist/web',
     run: merge(DEFAULT_RUN, runOverride),
     ...overrides,

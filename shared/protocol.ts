@@ -87,8 +87,11 @@ export interface EpochSummary {
   round: number;
 }
 
+/** A run's lead-controlled state: only an active run starts rounds (coordinator/lead.ts). */
+export type RunStatus = 'active' | 'paused' | 'stopped';
+
 export interface DashboardState {
-  run: { id: number; name: string; round: number; modelHash: Hex; paramCount: number };
+  run: { id: number; name: string; round: number; modelHash: Hex; paramCount: number; status?: RunStatus };
   volunteers: number;
   rounds: RoundSummary[];
   epochs: EpochSummary[];
