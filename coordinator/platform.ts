@@ -17,6 +17,7 @@ import { Rewards } from './rewards.ts';
 import { createApiServer, type ApiServer } from './server.ts';
 import { leadRoutes, resolveLeadToken, type RunControl } from './lead.ts';
 import { RunTable } from './db/runs.ts';
+import { runInsights } from './dashboard.ts';
 import { EvidenceDesk, Validator, verificationOf } from './validator.ts';
 import type { PlatformConfig } from './config.ts';
 
@@ -178,6 +179,7 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
       api = createApiServer({
         engine, ledger, rewards, train, evidence: desk, webDir: resolve(cfg.webDir), chainRpcUrl: rpcEndpoint, chain: browserChain,
         routes: leadRoutes({ token: leadToken, control, engine }),
+        insights: () => runInsights(sql, run),
       });
       port = await api.listen(port, cfg.host);
       hostStops.push(() => api!.close());

@@ -29,6 +29,8 @@ export interface ServerDeps {
   evidence?: EvidenceDesk;
   /** More routes (coordinator/lead.ts: run control, ONNX export), mounted before the web app. */
   routes?: express.Router;
+  /** Extra figures for the lead dashboard (coordinator/dashboard.ts). */
+  insights?: () => Promise<DashboardState['insights']>;
 }
 
 /** JSON-RPC methods the browser may use through /rpc: reads, gas estimates, signed transactions. */
@@ -172,6 +174,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
       epochs: await ledger.epochs(),
       chain: deps.chain,
       verification: await ledger.verificationStates(engine.run.id),
+      insights: await deps.insights?.(),
     };
   }
 

@@ -4,6 +4,7 @@ import { isAddress, isHex, type Address, type Hex } from 'viem';
 import type { RunSpec } from './config.ts';
 import type { Contribution, Delegation } from './eip712.ts';
 import { IdlegradError, type ErrorCode } from './errors.ts';
+import type { RunInsights } from './dashboard.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -98,6 +99,8 @@ export interface DashboardState {
   chain: ChainInfo;
   /** Spot checks so far: contributions per verification state (coordinator/validator.ts). */
   verification?: Partial<Record<VerificationState, number>>;
+  /** The lead dashboard's outcomes, leaderboard and flags (coordinator/dashboard.ts). */
+  insights?: RunInsights;
 }
 
 export type ClientMessage =
