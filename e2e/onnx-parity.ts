@@ -94,7 +94,8 @@ async function parityModels(args: Args): Promise<ParityModel[]> {
     const spec = modelOf(DEFAULT_RUN);
     models.push(mlpParity(`${DEFAULT_RUN.name} (initial, seed ${DEFAULT_RUN.seed})`, spec, initParams(spec, DEFAULT_RUN.seed), x, args.batch));
   }
-  // GPT preset: one more entry here once it is merged.
+  // GPT preset, once merged: exportGptOnnx(gptSpec(dims), params) fed int64 tokens, against
+  // the GPT trainer's forward logits — one more `models.push`.
   return models;
 }
 

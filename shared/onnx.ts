@@ -331,3 +331,105 @@ export function exportMlpOnnx(spec: MlpSpec, params: Float32Array): Uint8Array {
     { doc: 'idlegrad MLP: x (batch, features) in [0,1] -> logits (batch, classes)' },
   );
 }
+
+/**
+ * The decoder-only GPT preset's shape and parameter table, structurally the `GptSpec` of
+ * shared/model.ts on the `gpt` branch (pre-layernorm, (in, out) matrices, untied head):
+ *   wte (vocab, C), wpe (context, C); per layer `h{l}.`: ln1.g/b, qkv.w (C, 3C) + qkv.b
+ *   (q, k, v, heads contiguous in each), proj.w/b, ln2.g/b, fc.w (C, hidden)/b, out.w/b;
+ *   lnf.g/b, head.w (C, vocab).
+ */
+export interface GptOnnxSpec {
+  preset: 'gpt';
+  dims: { vocab: number; context: number; width: number; layers: number; heads: number; hidden: number };
+  tensors: { name: string; shape: number[]; offset: number; size: number }[];
+  paramCount: number;
+}
+
+/** LayerNorm epsilon and GELU form of the GPT reference (shared/gpt.ts on the gpt branch). */
+export const GPT_LN_EPS = 1e-5;
+
+/**
+ * The GPT as ONNX (opset 17): input "tokens" int64 (batch, seq) with seq ≤ context, output
+ * "logits" (batch, seq, vocab). Token + position embedding (Gather), per layer
+ * LayerNormalization → qkv MatMul → causal softmax attention (scale 1/√hs, −∞ above the
+ * diagonal) → projection, residual; LayerNormalization → fc → GELU (tanh form, as GPT-2 and
+ * our kernels) → out, residual; final LayerNormalization and head MatMul.
+ */
+export function exportGptOnnx(spec: GptOnnxSpec, params: Float32Array): Uint8Array {
+  if (params.length !== spec.paramCount) throw new RangeError(`exportGptOnnx: ${params.length} parameters for a model of ${spec.paramCount}`);
+  const { vocab, context, width: C, layers, heads } = spec.dims;
+  if (C % heads !== 0) throw new RangeError(`exportGptOnnx: width ${C} is not a multiple of heads ${heads}`);
+  const hs = C / heads;
+  const initializers: OnnxTensor[] = spec.tensors.map((t) => ({ name: t.name, dims: t.shape, type: 'float', data: params.subarray(t.offset, t.offset + t.size) }));
+  const scalar = (name: string, v: number): OnnxTensor => ({ name, dims: [], type: 'float', data: Float32Array.of(v) });
+  const ints = (name: string, v: number[]): OnnxTensor => ({ name, dims: [v.length], type: 'int64', data: v });
+  // Causal mask for the longest sequence; sliced to (seq, seq) at run time.
+  const mask = new Float32Array(context * context);
+  for (let i = 0; i < context; i++) for (let j = i + 1; j < context; j++) mask[i * context + j] = -Infinity;
+  initializers.push(
+    { name: 'causal_mask', dims: [context, context], type: 'float', data: mask },
+    scalar('att_scale', 1 / Math.sqrt(hs)),
+    scalar('gelu_half', 0.5), scalar('gelu_one', 1), scalar('gelu_cubic', 0.044715), scalar('gelu_k', Math.sqrt(2 / Math.PI)),
+    ints('i_zero', [0]), ints('i_one', [1]), ints('i_two', [2]), ints('i_zero2', [0, 0]),
+    { name: 's_zero', dims: [], type: 'int64', data: [0] }, { name: 's_one', dims: [], type: 'int64', data: [1] },
+    ints('qkv_split', [C, C, C]), ints('heads_shape', [0, 0, heads, hs]), ints('merge_shape', [0, 0, C]),
+  );
+  for (const name of ['wte', 'wpe', 'lnf.g', 'lnf.b', 'head.w']) if (!spec.tensors.some((t) => t.name === name)) throw new Error(`exportGptOnnx: the parameter table has no "${name}"`);
+
+  const nodes: OnnxNode[] = [];
+  const node = (op: string, inputs: string[], output: string, attrs?: Record<string, OnnxAttribute>) => {
+    nodes.push({ op, inputs, outputs: [output], attrs });
+    return output;
+  };
+  // seq as a 1-D [T] and a scalar; positions 0 … T−1; the (T, T) corner of the mask.
+  const shape = node('Shape', ['tokens'], 'tokens_shape');
+  const seq = node('Slice', [shape, 'i_one', 'i_two'], 'seq');
+  const seqScalar = node('Squeeze', [seq, 'i_zero'], 'seq_scalar');
+  const positions = node('Range', ['s_zero', seqScalar, 's_one'], 'positions');
+  const seq2 = node('Concat', [seq, seq], 'seq2', { axis: { int: 0 } });
+  const causal = node('Slice', ['causal_mask', 'i_zero2', seq2], 'causal');
+  const tokEmb = node('Gather', ['wte', 'tokens'], 'tok_emb', { axis: { int: 0 } });
+  const posEmb = node('Gather', ['wpe', positions], 'pos_emb', { axis: { int: 0 } });
+  let x = node('Add', [tokEmb, posEmb], 'x0');
+  const layerNorm = (input: string, g: string, b: string, out: string) => node('LayerNormalization', [input, g, b], out, { axis: { int: -1 }, epsilon: { float: GPT_LN_EPS } });
+  const linear = (input: string, w: string, b: string | null, out: string) => {
+    const mm = node('MatMul', [input, w], b ? `${out}.mm` : out);
+    return b ? node('Add', [mm, b], out) : mm;
+  };
+  for (let l = 0; l < layers; l++) {
+    const p = `h${l}.`;
+    const ln1 = layerNorm(x, `${p}ln1.g`, `${p}ln1.b`, `${p}ln1`);
+    const qkv = linear(ln1, `${p}qkv.w`, `${p}qkv.b`, `${p}qkv`);
+    nodes.push({ op: 'Split', inputs: [qkv, 'qkv_split'], outputs: [`${p}q`, `${p}k`, `${p}v`], attrs: { axis: { int: -1 } } });
+    // (B, T, C) → (B, NH, T, hs); k as (B, NH, hs, T)
+    const heads4 = (t: string, perm: number[]) => node('Transpose', [node('Reshape', [`${p}${t}`, 'heads_shape'], `${p}${t}.4d`)], `${p}${t}.h`, { perm: { ints: perm } });
+    const q = heads4('q', [0, 2, 1, 3]);
+    const kT = heads4('k', [0, 2, 3, 1]);
+    const v = heads4('v', [0, 2, 1, 3]);
+    const scores = node('Add', [node('Mul', [node('MatMul', [q, kT], `${p}qk`), 'att_scale'], `${p}qk.scaled`), causal], `${p}scores`);
+    const att = node('Softmax', [scores], `${p}att`, { axis: { int: -1 } });
+    const y = node('Reshape', [node('Transpose', [node('MatMul', [att, v], `${p}attv`)], `${p}attv.t`, { perm: { ints: [0, 2, 1, 3] } }), 'merge_shape'], `${p}attn`);
+    x = node('Add', [x, linear(y, `${p}proj.w`, `${p}proj.b`, `${p}proj`)], `${p}x1`);
+    const ln2 = layerNorm(x, `${p}ln2.g`, `${p}ln2.b`, `${p}ln2`);
+    const u = linear(ln2, `${p}fc.w`, `${p}fc.b`, `${p}fc`);
+    // GELU, tanh form: 0.5·u·(1 + tanh(√(2/π)·(u + 0.044715·u³)))
+    const u3 = node('Mul', [node('Mul', [u, u], `${p}u2`), u], `${p}u3`);
+    const inner = node('Mul', [node('Add', [u, node('Mul', [u3, 'gelu_cubic'], `${p}cu3`)], `${p}poly`), 'gelu_k'], `${p}inner`);
+    const gate = node('Add', [node('Tanh', [inner], `${p}tanh`), 'gelu_one'], `${p}gate`);
+    const act = node('Mul', [node('Mul', [u, gate], `${p}ugate`), 'gelu_half'], `${p}gelu`);
+    x = node('Add', [x, linear(act, `${p}out.w`, `${p}out.b`, `${p}out`)], `${p}x2`);
+  }
+  const lnf = layerNorm(x, 'lnf.g', 'lnf.b', 'lnf');
+  linear(lnf, 'head.w', null, 'logits');
+  return encodeOnnxModel(
+    {
+      name: `idlegrad_gpt_${layers}x${C}`,
+      nodes,
+      initializers,
+      inputs: [{ name: 'tokens', type: 'int64', shape: ['batch', 'seq'] }],
+      outputs: [{ name: 'logits', type: 'float', shape: ['batch', 'seq', vocab] }],
+    },
+    { doc: `idlegrad GPT: tokens (batch, seq ≤ ${context}) int64 -> logits (batch, seq, ${vocab})` },
+  );
+}
