@@ -115,6 +115,7 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
       host = null;
       await old?.stop();
       host = await hostRun(runId);
+      log(`lead: now hosting run ${runId} "${host.run.name}"`);
     };
 
     async function hostRun(runId: number): Promise<RunHost> {

@@ -32,7 +32,7 @@ test('dashboard: committed rounds show within 2 s, the lead pauses the run, the 
   mkdirSync(RESULTS, { recursive: true });
   const platform = await startPlatformProcess(
     { minVolunteers: 2, cohortSize: 2, inner: { steps: 5 }, timing: { trainMs: 3000, exchangeMs: 1000, reportMs: 4000 }, rewards: { epochRounds: 1 } },
-    { quiet: true },
+    { quiet: !process.env.IDLEGRAD_E2E_VERBOSE },
   );
   const token = readFileSync(`${platform.dataDir}/lead-token`, 'utf8').trim();
   const volunteers = [new VirtualVolunteer(platform.url, generatePrivateKey()), new VirtualVolunteer(platform.url, generatePrivateKey())];
@@ -104,6 +104,32 @@ test('dashboard: committed rounds show within 2 s, the lead pauses the run, the 
     await page.getByTestId('playground-prediction').waitFor({ timeout: 120_000 });
     assert.match(await page.getByTestId('playground-prediction').innerText(), /^[0-9]$/);
     await page.getByTestId('playground').screenshot({ path: `${RESULTS}/dashboard-playground.png` });
+
+    // A new run from the lead panel replaces the paused one; new volunteers train it and
+    // the page (reconnected by itself) follows. Virtual volunteers do not reconnect (pages
+    // do): the first two leave before the swap.
+    for (const v of volunteers) v.close();
+    const form = page.getByTestId('lead-create');
+    await form.getByLabel('Name').fill('second-run');
+    await form.getByLabel('Inner steps').fill('0');
+    await form.getByRole('button').click();
+    await page.getByTestId('lead-error').getByText('settings.inner.steps').waitFor({ timeout: 10_000 });
+    await form.getByLabel('Inner steps').fill('4');
+    await form.getByLabel('Cohort size').fill('2');
+    await form.getByLabel('Min volunteers').fill('2');
+    await form.getByRole('button').click();
+    await page.getByTestId('lead-message').getByText('run 2').waitFor({ timeout: 10_000 });
+    await page.locator('header').getByText('run 2 “second-run”').waitFor({ timeout: 20_000 });
+    const second = [new VirtualVolunteer(platform.url, generatePrivateKey()), new VirtualVolunteer(platform.url, generatePrivateKey())];
+    volunteers.push(...second);
+    await Promise.all(second.map((v) => v.connect()));
+    assert.equal(second[0].run.id, 2);
+    assert.equal(second[0].run.inner.steps, 4);
+    for (const v of second) v.send({ type: 'start' });
+    const c2 = await playRound(second, data);
+    assert.equal(c2.run, 2);
+    await page.waitForFunction(() => document.querySelector('[data-testid="dash-round"]')?.textContent === '1' && document.querySelector('[data-testid="dash-status"]')?.textContent === 'active', null, { timeout: 10_000 });
+    await page.screenshot({ path: `${RESULTS}/dashboard-second-run.png`, fullPage: true });
   } finally {
     for (const v of volunteers) v.close();
     await browser.close();

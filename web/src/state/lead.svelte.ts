@@ -9,6 +9,7 @@ export interface RunForm {
   density: number;
   bits: number;
   cohortSize: number;
+  minVolunteers: number;
   trainMs: number;
   verificationRate: number;
   weiPerSample: string;
@@ -16,7 +17,7 @@ export interface RunForm {
 }
 
 export const DEFAULT_FORM: RunForm = {
-  name: 'mnist-mlp', innerSteps: 100, density: 0.01, bits: 4, cohortSize: 8, trainMs: 20_000, verificationRate: 0.1, weiPerSample: '1000000000000000', epochRounds: 3,
+  name: 'mnist-mlp', innerSteps: 100, density: 0.01, bits: 4, cohortSize: 8, minVolunteers: 1, trainMs: 20_000, verificationRate: 0.1, weiPerSample: '1000000000000000', epochRounds: 3,
 };
 
 const TOKEN_KEY = 'idlegrad.leadToken';
@@ -80,6 +81,7 @@ export class LeadStore {
       inner: { steps: f.innerSteps },
       codec: { density: f.density, bits: f.bits },
       cohortSize: f.cohortSize,
+      minVolunteers: f.minVolunteers,
       timing: { trainMs: f.trainMs },
       verification: { rate: f.verificationRate },
       rewards: { weiPerSample: f.weiPerSample, epochRounds: f.epochRounds },
