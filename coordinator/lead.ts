@@ -63,6 +63,9 @@ export function requireLead(token: string) {
 
 class BadRequest extends Error {}
 
+/** The request is valid but the run is not in a state to take it (a swap in progress, a stopped run). */
+export class RunConflict extends Error {}
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const VERIFICATION_KEYS = ['rate', 'newIdentityRate', 'trustAfter', 'tolerance', 'codecTolerance', 'evidenceTimeoutMs', 'heldOutSamples'];
 
@@ -116,6 +119,7 @@ export function leadRoutes(opts: { token: string; control: RunControl; engine: R
   const json = express.json({ limit: '64kb' });
   const fail = (res: Response, e: unknown) => {
     if (e instanceof BadRequest) res.status(400).json({ error: { code: 'BAD_MESSAGE', message: e.message } });
+    else if (e instanceof RunConflict) res.status(409).json({ error: { code: 'CONFLICT', message: e.message } });
     else {
       console.error('[lead]', e);
       res.status(500).json({ error: { code: 'INTERNAL', message: (e as Error).message } });
@@ -142,7 +146,7 @@ export function leadRoutes(opts: { token: string; control: RunControl; engine: R
     const { run, status } = opts.control.current();
     if (id !== run.id) return res.status(404).json({ error: { code: 'NOT_FOUND', message: `run ${req.params.id} is not the current run (${run.id})` } });
     const next = STATUS_OF[action as keyof typeof STATUS_OF];
-    if (status === 'stopped') return res.status(409).json({ error: { code: 'STOPPED', message: `run ${id} is stopped; create a new run instead` } });
+    if (status === 'stopped') return fail(res, new RunConflict(`run ${id} is stopped; create a new run instead`));
     opts.control.setStatus(id, next).then(() => res.json({ run: { id, status: next } }), (e) => fail(res, e));
   });
 

@@ -15,7 +15,7 @@ import { connectChain, type ChainAddresses, type Chain } from './chain/chain.ts'
 import { RoundEngine } from './engine.ts';
 import { Rewards } from './rewards.ts';
 import { createApiServer, type ApiServer } from './server.ts';
-import { leadRoutes, resolveLeadToken, type RunControl } from './lead.ts';
+import { leadRoutes, resolveLeadToken, RunConflict, type RunControl } from './lead.ts';
 import { RunTable } from './db/runs.ts';
 import { runInsights } from './dashboard.ts';
 import { EvidenceDesk, Validator, verificationOf } from './validator.ts';
@@ -88,20 +88,28 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
     interface RunHost { run: RunSpec; engine: RoundEngine; validator: Validator; api: ApiServer; stop(): Promise<void> }
     let host: RunHost | null = null;
     let port = cfg.port;
+    let swapping = false;
     const control: RunControl = {
       current: () => ({ run: host!.run, status: host!.engine.status }),
       async create(settings) {
-        const run = runSpecOf(await runs.nextId(), settings, dataset);
-        const params = initParams(modelOf(run), run.seed);
-        const old = host!;
-        await ledger.createRun(run, { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) });
-        await runs.setStatus(run.id, 'active', 'create');
-        if (old.engine.status !== 'stopped') await runs.setStatus(old.run.id, 'stopped', 'stop');
-        old.engine.setStatus('stopped');
-        log(`lead: run ${run.id} "${run.name}" created; run ${old.run.id} stopped`);
-        // Answer the request first: the old server (and its sockets) closes with the swap.
-        setTimeout(() => void swapTo(run.id).catch((e: Error) => log(`lead: could not start run ${run.id}: ${e.message}`)), 50);
-        return run;
+        if (swapping) throw new RunConflict('a new run is starting; try again when the dashboard shows it');
+        swapping = true;
+        try {
+          const run = runSpecOf(await runs.nextId(), settings, dataset);
+          const params = initParams(modelOf(run), run.seed);
+          const old = host!;
+          await ledger.createRun(run, { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) });
+          await runs.setStatus(run.id, 'active', 'create');
+          if (old.engine.status !== 'stopped') await runs.setStatus(old.run.id, 'stopped', 'stop');
+          old.engine.setStatus('stopped');
+          log(`lead: run ${run.id} "${run.name}" created; run ${old.run.id} stopped`);
+          // Answer the request first: the old server (and its sockets) closes with the swap.
+          setTimeout(() => void swapTo(run.id).catch((e: Error) => log(`lead: could not start run ${run.id}: ${e.message}`)).finally(() => (swapping = false)), 50);
+          return run;
+        } catch (e) {
+          swapping = false;
+          throw e;
+        }
       },
       async setStatus(runId, status) {
         await runs.setStatus(runId, status, status === 'active' ? 'resume' : status === 'paused' ? 'pause' : 'stop');
