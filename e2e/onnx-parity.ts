@@ -20,6 +20,7 @@ import { loadMnist } from '../coordinator/data/mnist.ts';
 import { acquireDevice, type GpuContext } from '../kernels/device.ts';
 import { createNodeGpu } from '../kernels/node-gpu.ts';
 import { createMlpTrainer } from '../kernels/mlp-trainer.ts';
+import { parseSnapshot } from '../web/src/client/api.ts';
 
 interface ParityModel {
   name: string;
@@ -51,18 +52,14 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
-/** The live model of a coordinator: run spec and θ from the snapshot (head ‖ params ‖ momentum). */
+/** The live model of a coordinator: run spec and θ from its snapshot. */
 async function liveModel(url: string): Promise<{ run: RunSpec; params: Float32Array; round: number }> {
   const base = url.endsWith('/') ? url : `${url}/`;
   const info = (await (await fetch(`${base}api/run`)).json()) as { run: RunSpec };
   const res = await fetch(`${base}api/runs/${info.run.id}/snapshot`);
   if (!res.ok) throw new Error(`snapshot of run ${info.run.id}: HTTP ${res.status}`);
-  const bytes = new Uint8Array(await res.arrayBuffer());
-  const headLen = new DataView(bytes.buffer).getUint32(0, true);
-  const head = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + headLen))) as { round: number };
-  const off = 4 + headLen + ((4 - ((4 + headLen) % 4)) % 4);
-  const params = new Float32Array(bytes.slice(off, off + info.run.paramCount * 4).buffer);
-  return { run: info.run, params, round: head.round };
+  const snap = parseSnapshot(await res.arrayBuffer(), info.run.paramCount);
+  return { run: info.run, params: snap.params, round: snap.round };
 }
 
 function mlpParity(name: string, spec: MlpSpec, params: Float32Array, x: Float32Array, B: number): ParityModel {
