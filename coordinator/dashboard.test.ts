@@ -47,7 +47,7 @@ test('run insights: per-round outcomes with stragglers and rejection codes, lead
     assert.equal(ins.denseBytes, run.paramCount * 4);
     assert.equal(ins.flopsPerSample, 6 * (784 * 16 + 16 * 10));
     assert.deepEqual(ins.outcomes.map((o) => o.round), [0, 1]);
-    assert.deepEqual(ins.outcomes[0], { round: 0, reports: 2, accepted: 1, rejected: 1, verified: 0, failed: 0, sampled: 0, stragglers: 1, reasons: ['LEFT_OUT'] });
+    assert.deepEqual(ins.outcomes[0], { round: 0, reports: 2, accepted: 1, rejected: 1, verified: 0, failed: 0, sampled: 0, cohorts: 1, stragglers: 1, reasons: ['LEFT_OUT'] });
     const o1 = ins.outcomes[1];
     assert.deepEqual([o1.reports, o1.stragglers, o1.sampled, o1.failed], [2, 0, 1, 1]);
     // B's only accepted contribution failed its spot check (rejected): no accepted work left.

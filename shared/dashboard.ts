@@ -14,6 +14,8 @@ export interface RoundOutcome {
   verified: number;
   failed: number;
   sampled: number;
+  /** Cohorts that reported (distinct cohort ids among the round's reports). */
+  cohorts: number;
   /** Seated volunteers that never reported: volunteers − reports. */
   stragglers: number;
   /** Distinct rejection codes of the round (e.g. NO_QUORUM, LEFT_OUT). */
