@@ -25,6 +25,8 @@ export interface PlatformConfig {
   fault?: EpochFault;
   /** The text a GPT run (run.preset 'gpt') trains on: byte tokens. Env IDLEGRAD_TEXT. Default unset (required for 'gpt'). */
   textPath?: string;
+  /** Bearer token for run creation and control (coordinator/lead.ts). Env IDLEGRAD_LEAD_TOKEN. Default: generated once and kept in dataDir/lead-token. */
+  leadToken?: string;
   /** The default run's settings. Env IDLEGRAD_RUN: JSON merged over the defaults (e.g. {"timing":{"trainMs":8000}}). */
   run: RunSettings;
 }
@@ -56,6 +58,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
     rpcUrl: env.RPC_URL || undefined,
     advertiseUrl: env.IDLEGRAD_ADVERTISE_URL || undefined,
     deployerKey: env.DEPLOYER_KEY as Hex | undefined,
+    leadToken: env.IDLEGRAD_LEAD_TOKEN || undefined,
     webDir: 'dist/web',
     textPath: env.IDLEGRAD_TEXT || undefined,
     run: merge(DEFAULT_RUN, runOverride),

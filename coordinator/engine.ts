@@ -17,7 +17,7 @@ import { assignmentSeed } from '../shared/assignment.ts';
 import type { Dataset } from '../shared/mlp.ts';
 import { evaluateModel } from '../shared/preset.ts';
 import { contributionTypedData, type Eip712Domain } from '../shared/eip712.ts';
-import { contributionFromJson, type ClientMessage, type RoundSummary, type ServerMessage } from '../shared/protocol.ts';
+import { contributionFromJson, type ClientMessage, type RoundSummary, type RunStatus, type ServerMessage } from '../shared/protocol.ts';
 import { IdlegradError } from '../shared/errors.ts';
 import type { Ledger, ModelState } from './db/ledger.ts';
 
@@ -73,6 +73,8 @@ export class RoundEngine {
   private open: OpenRound | null = null;
   private committing = false;
   private stopped = false;
+  /** Set by the lead (coordinator/lead.ts): a paused or stopped run lets its open round commit and starts no new one. */
+  private runStatus: RunStatus = 'active';
   readonly spec;
 
   constructor(
@@ -124,6 +126,14 @@ export class RoundEngine {
     if (ready) this.maybeStartRound();
   }
 
+  get status(): RunStatus {
+    return this.runStatus;
+  }
+  setStatus(status: RunStatus): void {
+    this.runStatus = status;
+    if (status === 'active') this.maybeStartRound();
+  }
+
   stop(): void {
     this.stopped = true;
     if (this.open) clearTimeout(this.open.timer);
@@ -134,7 +144,7 @@ export class RoundEngine {
   }
 
   maybeStartRound(): void {
-    if (this.stopped || this.open || this.committing) return;
+    if (this.stopped || this.runStatus !== 'active' || this.open || this.committing) return;
     if (this.run.maxRounds > 0 && this.state.round >= this.run.maxRounds) return;
     const ready = [...this.sessions.values()].filter((s) => s.ready).sort((a, b) => (a.address < b.address ? -1 : 1));
     // One session per account: a second tab of the same key does not double its cohort seat.

@@ -22,6 +22,7 @@ idlegrad is running (run ${platform.run.id} "${platform.run.name}", round ${plat
   Volunteer page  ${platform.url}
   Dashboard       ${platform.dashboardUrl}
   Embed snippet   ${platform.embedSnippet}
+  Lead token      ${platform.leadToken}   (Authorization: Bearer …; paste it in the dashboard's lead panel)
 
   Ledger: ${cfg.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `PGlite in ${cfg.dataDir}/ledger`}   Chain: ${cfg.rpcUrl ? cfg.rpcUrl : 'embedded anvil'}
   Press Ctrl-C to stop.

@@ -15,7 +15,10 @@ import { startAnvil, DEV_DEPLOYER_KEY, type Anvil } from './chain/anvil.ts';
 import { connectChain, type ChainAddresses, type Chain } from './chain/chain.ts';
 import { RoundEngine } from './engine.ts';
 import { Rewards } from './rewards.ts';
-import { createApiServer } from './server.ts';
+import { createApiServer, type ApiServer } from './server.ts';
+import { leadRoutes, resolveLeadToken, RunConflict, type RunControl } from './lead.ts';
+import { RunTable } from './db/runs.ts';
+import { runInsights } from './dashboard.ts';
 import { EvidenceDesk, Validator, verificationOf } from './validator.ts';
 import type { PlatformConfig } from './config.ts';
 
@@ -30,6 +33,9 @@ export interface Platform {
   chain: Chain;
   run: RunSpec;
   validator: Validator;
+  /** Bearer token for the lead's routes (coordinator/lead.ts). */
+  leadToken: string;
+  control: RunControl;
   stop(): Promise<void>;
 }
 
@@ -60,94 +66,160 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
       stops.push(() => anvil!.stop());
       rpcUrl = anvil.rpcUrl;
     }
+    const rpcEndpoint: string = rpcUrl;
     const addressFile = join(dataDir, cfg.rpcUrl ? 'contracts.rpc.json' : 'contracts.anvil.json');
     const chain = await connectChain({ rpcUrl, deployerKey: cfg.deployerKey ?? DEV_DEPLOYER_KEY, cacheDir: join(dataDir, 'solc'), addresses: loadAddresses(addressFile), pollingInterval: 100 });
     if (chain.deployedNow) {
       writeFileSync(addressFile, JSON.stringify({ ...chain.addresses, deployBlock: chain.addresses.deployBlock.toString() }, null, 2));
     }
 
-    // The default run: resumed from the ledger, or created from the configured settings.
-    let loaded = await ledger.loadRun(DEFAULT_RUN_ID);
+    // The current run (the newest in the ledger), resumed; or the default run, created from the settings.
+    const runs = new RunTable(sql);
     const dataset = { name: gpt ? ('text' as const) : ('mnist' as const), trainCount: train.count, testCount: test.count, features: train.features, classes: train.classes };
-    if (!loaded) {
+    const latest = await runs.latest();
+    if (!latest) {
       const run = runSpecOf(DEFAULT_RUN_ID, cfg.run, dataset);
       const params = initParams(modelOf(run), run.seed);
       await ledger.createRun(run, { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) });
-      loaded = await ledger.loadRun(DEFAULT_RUN_ID);
-    } else {
-      const aborted = await ledger.abortPending(DEFAULT_RUN_ID, loaded.state.round);
-      if (aborted) log(`ledger: ${aborted} contributions of an interrupted round marked rejected (ROUND_ABORTED)`);
-      log(`resumed run ${DEFAULT_RUN_ID} at round ${loaded.state.round} (${loaded.state.modelHash.slice(0, 10)}…)`);
     }
-    const { spec: run, state } = loaded!;
-
     const browserChain: ChainInfo = { chainId: chain.chainId, distributor: chain.distributor, token: chain.token, rpcUrl: '/rpc' };
-    let api: ReturnType<typeof createApiServer> | null = null;
-    const rewards = new Rewards(
-      ledger,
-      {
-        chainId: chain.chainId,
-        rpcUrl,
-        distributor: chain.distributor,
-        token: chain.token,
-        postEpoch: (e, root, modelHash) => chain.postEpoch(e, root, modelHash),
-        fundGas: async (a, wei) => (await chain.fundGas(a, wei)).txHash,
+    const leadToken = resolveLeadToken(dataDir, cfg.leadToken);
+
+    // Everything bound to one run (rewards, validator, engine, the HTTP/WebSocket server) is
+    // one host; a run created by the lead replaces it on the same port (volunteers reconnect).
+    interface RunHost { run: RunSpec; engine: RoundEngine; validator: Validator; api: ApiServer; stop(): Promise<void> }
+    let host: RunHost | null = null;
+    let port = cfg.port;
+    let swapping = false;
+    const control: RunControl = {
+      current: () => ({ run: host!.run, status: host!.engine.status }),
+      async create(settings) {
+        if (swapping) throw new RunConflict('a new run is starting; try again when the dashboard shows it');
+        swapping = true;
+        try {
+          const run = runSpecOf(await runs.nextId(), settings, dataset);
+          const params = initParams(modelOf(run), run.seed);
+          const old = host!;
+          await ledger.createRun(run, { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) });
+          await runs.setStatus(run.id, 'active', 'create');
+          if (old.engine.status !== 'stopped') await runs.setStatus(old.run.id, 'stopped', 'stop');
+          old.engine.setStatus('stopped');
+          log(`lead: run ${run.id} "${run.name}" created; run ${old.run.id} stopped`);
+          // Answer the request first: the old server (and its sockets) closes with the swap.
+          setTimeout(() => void swapTo(run.id).catch((e: Error) => log(`lead: could not start run ${run.id}: ${e.message}`)).finally(() => (swapping = false)), 50);
+          return run;
+        } catch (e) {
+          swapping = false;
+          throw e;
+        }
       },
-      run,
-      (epoch) => {
-        log(`epoch ${epoch} posted`);
-        void api?.broadcastDashboard();
+      async setStatus(runId, status) {
+        await runs.setStatus(runId, status, status === 'active' ? 'resume' : status === 'paused' ? 'pause' : 'stop');
+        host!.engine.setStatus(status);
+        log(`lead: run ${runId} ${status}`);
+        void host!.api.broadcastDashboard();
       },
-      cfg.fault,
-    );
-    // An epoch opened by a coordinator that died before recording its transaction.
-    const reconciled = await rewards.reconcile().catch((e: Error) => {
-      log(`rewards: could not reconcile unposted epochs yet (${e.message}); the next epoch retries`);
-      return [];
+    };
+    const swapTo = async (runId: number) => {
+      const old = host;
+      host = null;
+      await old?.stop();
+      host = await hostRun(runId);
+      log(`lead: now hosting run ${runId} "${host.run.name}"`);
+    };
+
+    async function hostRun(runId: number): Promise<RunHost> {
+      const loaded = (await ledger.loadRun(runId))!;
+      const hostStops: (() => Promise<void>)[] = [];
+      const aborted = await ledger.abortPending(runId, loaded.state.round);
+      if (aborted) log(`ledger: ${aborted} contributions of an interrupted round marked rejected (ROUND_ABORTED)`);
+      if (loaded.state.round > 0) log(`resumed run ${runId} at round ${loaded.state.round} (${loaded.state.modelHash.slice(0, 10)}…)`);
+      const { spec: run, state } = loaded;
+      let api: ReturnType<typeof createApiServer> | null = null;
+      const rewards = new Rewards(
+        ledger,
+        {
+          chainId: chain.chainId,
+          rpcUrl: rpcEndpoint,
+          distributor: chain.distributor,
+          token: chain.token,
+          postEpoch: (e, root, modelHash) => chain.postEpoch(e, root, modelHash),
+          fundGas: async (a, wei) => (await chain.fundGas(a, wei)).txHash,
+        },
+        run,
+        (epoch) => {
+          log(`epoch ${epoch} posted`);
+          void api?.broadcastDashboard();
+        },
+      );
+      // An epoch opened by a coordinator that died before recording its transaction.
+      const reconciled = await rewards.reconcile().catch((e: Error) => {
+        log(`rewards: could not reconcile unposted epochs yet (${e.message}); the next epoch retries`);
+        return [];
+      });
+      if (reconciled.length) log(`rewards: reconciled unposted epoch(s) ${reconciled.join(', ')} with the chain`);
+      const desk = new EvidenceDesk(run.paramCount, verificationOf(run).evidenceTimeoutMs);
+      let engineRef: RoundEngine | null = null;
+      const validator = new Validator({
+        run, ledger, train, heldOut: test,
+        evidence: desk.source((c, deadline) =>
+          engineRef?.sendTo(c.account, { type: 'verify', run: run.id, round: c.round, frameHash: c.frameHash, deadline, serverTime: Date.now() }) ?? false),
+        onChecked: (c, r) => {
+          log(`validator: contribution ${c.id} (${c.account.slice(0, 10)}…, round ${c.round}) ${r.passed ? 'verified' : `rejected: ${r.reason}`}`);
+          void api?.pushAccounts([c.account]);
+        },
+      });
+      const engine = new RoundEngine(run, state, ledger, test, eip712Domain(chain.chainId, chain.distributor), {
+        committed: (s) => {
+          log(`round ${s.round} committed: ${s.contributions} contributions, held-out accuracy ${(s.heldOutAccuracy * 100).toFixed(1)}%, loss ${s.heldOutLoss.toFixed(3)}, h=${s.modelHash.slice(0, 10)}…`);
+          void api?.broadcastDashboard();
+          void rewards.afterCommit(s.round, s.modelHash).then(async () => {
+            // After an epoch the accounts' claimable amounts change: push them.
+            const accounts = (await ledger.cumulativeCredit()).map((c) => c.account);
+            await api?.pushAccounts(accounts);
+          });
+        },
+        accountsChanged: (accounts) => void api?.pushAccounts(accounts),
+        verify: (round, thetaR, ids) => validator.afterCommit(round, thetaR, ids),
+      });
+      engineRef = engine;
+      const resumed = await validator.resume();
+      if (resumed) log(`validator: ${resumed} spot checks resumed after a restart`);
+      hostStops.push(async () => engine.stop());
+      engine.setStatus((await runs.status(runId)) ?? 'active');
+      api = createApiServer({
+        engine, ledger, rewards, train, evidence: desk, webDir: resolve(cfg.webDir), chainRpcUrl: rpcEndpoint, chain: browserChain,
+        routes: leadRoutes({ token: leadToken, control, engine }),
+        insights: () => runInsights(sql, run),
+      });
+      port = await api.listen(port, cfg.host);
+      hostStops.push(() => api!.close());
+      return { run, engine, validator, api: api!, stop: async () => { for (const s of hostStops.reverse()) await s().catch((e) => console.error('[stop]', e)); } };
+    }
+
+    host = await hostRun((await runs.latest())!.id);
+    stops.push(async () => {
+      await host?.stop();
     });
-    if (reconciled.length) log(`rewards: reconciled unposted epoch(s) ${reconciled.join(', ')} with the chain`);
-    const desk = new EvidenceDesk(run.paramCount, verificationOf(run).evidenceTimeoutMs);
-    let engineRef: RoundEngine | null = null;
-    const validator = new Validator({
-      run, ledger, train, heldOut: test,
-      evidence: desk.source((c, deadline) =>
-        engineRef?.sendTo(c.account, { type: 'verify', run: run.id, round: c.round, frameHash: c.frameHash, deadline, serverTime: Date.now() }) ?? false),
-      onChecked: (c, r) => {
-        log(`validator: contribution ${c.id} (${c.account.slice(0, 10)}…, round ${c.round}) ${r.passed ? 'verified' : `rejected: ${r.reason}`}`);
-        void api?.pushAccounts([c.account]);
-      },
-    });
-    const engine = new RoundEngine(run, state, ledger, test, eip712Domain(chain.chainId, chain.distributor), {
-      committed: (s) => {
-        log(`round ${s.round} committed: ${s.contributions} contributions, held-out accuracy ${(s.heldOutAccuracy * 100).toFixed(1)}%, loss ${s.heldOutLoss.toFixed(3)}, h=${s.modelHash.slice(0, 10)}…`);
-        void api?.broadcastDashboard();
-        void rewards.afterCommit(s.round, s.modelHash).then(async () => {
-          // After an epoch the accounts' claimable amounts change: push them.
-          const accounts = (await ledger.cumulativeCredit()).map((c) => c.account);
-          await api?.pushAccounts(accounts);
-        });
-      },
-      accountsChanged: (accounts) => void api?.pushAccounts(accounts),
-      verify: (round, thetaR, ids) => validator.afterCommit(round, thetaR, ids),
-    });
-    engineRef = engine;
-    const resumed = await validator.resume();
-    if (resumed) log(`validator: ${resumed} spot checks resumed after a restart`);
-    stops.push(async () => engine.stop());
-    api = createApiServer({ engine, ledger, rewards, train, evidence: desk, webDir: resolve(cfg.webDir), chainRpcUrl: rpcUrl, chain: browserChain });
-    const port = await api.listen(cfg.port, cfg.host);
-    stops.push(() => api!.close());
-    const host = cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host;
-    const url = `http://${host}:${port}/`;
+    const address = cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host;
+    const url = `http://${address}:${port}/`;
     return {
       url,
       dashboardUrl: `${url}dashboard.html`,
       embedSnippet: `<script src="${url}embed.js" data-partner="YOUR-SITE" async></script>`,
-      engine,
+      get engine() {
+        return host!.engine;
+      },
       ledger,
       chain,
-      run,
-      validator,
+      get run() {
+        return host!.run;
+      },
+      get validator() {
+        return host!.validator;
+      },
+      leadToken,
+      control,
       stop: stopAll,
     };
   } catch (e) {

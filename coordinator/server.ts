@@ -27,6 +27,10 @@ export interface ServerDeps {
   chain: ChainInfo;
   /** Spot-check evidence uploads (coordinator/validator.ts). */
   evidence?: EvidenceDesk;
+  /** More routes (coordinator/lead.ts: run control, ONNX export), mounted before the web app. */
+  routes?: express.Router;
+  /** Extra figures for the lead dashboard (coordinator/dashboard.ts). */
+  insights?: () => Promise<DashboardState['insights']>;
 }
 
 /** JSON-RPC methods the browser may use through /rpc: reads, gas estimates, signed transactions. */
@@ -152,6 +156,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
     const upstream = await fetch(deps.chainRpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(req.body) });
     res.status(upstream.status).type('application/json').send(await upstream.text());
   }));
+  if (deps.routes) app.use(deps.routes);
   if (existsSync(deps.webDir)) app.use(express.static(deps.webDir, { index: 'index.html' }));
   else app.get('/', (_req, res) => void res.status(503).send('The web app is not built: run `npm run build` (npm start does it for you).'));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
@@ -163,12 +168,13 @@ export function createApiServer(deps: ServerDeps): ApiServer {
 
   async function dashboardState(): Promise<DashboardState> {
     return {
-      run: { id: engine.run.id, name: engine.run.name, round: engine.round, modelHash: engine.modelHash, paramCount: engine.run.paramCount },
+      run: { id: engine.run.id, name: engine.run.name, round: engine.round, modelHash: engine.modelHash, paramCount: engine.run.paramCount, status: engine.status },
       volunteers: engine.volunteers,
       rounds: await ledger.rounds(engine.run.id),
       epochs: await ledger.epochs(),
       chain: deps.chain,
       verification: await ledger.verificationStates(engine.run.id),
+      insights: await deps.insights?.(),
     };
   }
 

@@ -4,6 +4,7 @@ import { isAddress, isHex, type Address, type Hex } from 'viem';
 import type { RunSpec } from './config.ts';
 import type { Contribution, Delegation } from './eip712.ts';
 import { IdlegradError, type ErrorCode } from './errors.ts';
+import type { RunInsights } from './dashboard.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -87,14 +88,19 @@ export interface EpochSummary {
   round: number;
 }
 
+/** A run's lead-controlled state: only an active run starts rounds (coordinator/lead.ts). */
+export type RunStatus = 'active' | 'paused' | 'stopped';
+
 export interface DashboardState {
-  run: { id: number; name: string; round: number; modelHash: Hex; paramCount: number };
+  run: { id: number; name: string; round: number; modelHash: Hex; paramCount: number; status?: RunStatus };
   volunteers: number;
   rounds: RoundSummary[];
   epochs: EpochSummary[];
   chain: ChainInfo;
   /** Spot checks so far: contributions per verification state (coordinator/validator.ts). */
   verification?: Partial<Record<VerificationState, number>>;
+  /** The lead dashboard's outcomes, leaderboard and flags (coordinator/dashboard.ts). */
+  insights?: RunInsights;
 }
 
 export type ClientMessage =

@@ -108,4 +108,14 @@ export const MIGRATIONS: string[] = [
   update contributions set verification = 'unverifiable' where state = 'accepted';
   create index contributions_beneficiary on contributions (beneficiary);
   `,
+  // Issue 7: runs created and steered by the project lead (coordinator/lead.ts).
+  `
+  alter table runs add column status text not null default 'active' check (status in ('active','paused','stopped'));
+  create table run_events (
+    id bigserial primary key,
+    run_id integer not null references runs(id),
+    action text not null check (action in ('create','pause','resume','stop')),
+    at timestamptz not null default now()
+  );
+  `,
 ];

@@ -1,0 +1,168 @@
+// The project lead's HTTP surface: bearer-token access, run creation from a preset, pause /
+// resume / stop, and the current model as ONNX. Mounted by server.ts through ServerDeps.routes.
+//
+// Access: one lead token per data directory (or env IDLEGRAD_LEAD_TOKEN), printed by
+// `npm start`, sent as `Authorization: Bearer <token>`. Without it a change is refused with
+// 401; with any other token (a volunteer has none) with 403. Reads stay public.
+import express, { type Request, type Response, type NextFunction } from 'express';
+import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_RUN, modelOf, validateRunSettings, type RunSettings, type RunSpec } from '../shared/config.ts';
+import { exportModelOnnx } from '../shared/onnx.ts';
+import type { RunStatus } from '../shared/protocol.ts';
+import { verificationOf } from './validator.ts';
+import type { RoundEngine } from './engine.ts';
+
+export const LEAD_TOKEN_FILE = 'lead-token';
+
+/** The lead token: env IDLEGRAD_LEAD_TOKEN, else the one persisted in the data dir, else a new one (saved 0600). */
+export function resolveLeadToken(dataDir: string, envToken?: string): string {
+  if (envToken !== undefined && envToken !== '') {
+    if (envToken.length < 16) throw new Error('IDLEGRAD_LEAD_TOKEN: expected at least 16 characters');
+    return envToken;
+  }
+  const file = join(dataDir, LEAD_TOKEN_FILE);
+  if (existsSync(file)) {
+    const saved = readFileSync(file, 'utf8').trim();
+    if (saved.length >= 16) return saved;
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const token = randomBytes(24).toString('base64url');
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+/** Lead operations the routes call; platform.ts implements them over the hosted run. */
+export interface RunControl {
+  current(): { run: RunSpec; status: RunStatus };
+  /** Create a run from validated settings; it replaces the current one (which is stopped). */
+  create(settings: RunSettings): Promise<RunSpec>;
+  setStatus(runId: number, status: RunStatus): Promise<void>;
+}
+
+const deny = (res: Response, status: 401 | 403, message: string) => {
+  if (status === 401) res.setHeader('www-authenticate', 'Bearer realm="idlegrad lead"');
+  res.status(status).json({ error: { code: status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', message } });
+};
+
+/** Express middleware: passes only requests that carry the lead token. */
+export function requireLead(token: string) {
+  const want = createHash('sha256').update(token).digest();
+  return (req: Request, res: Response, next: NextFunction) => {
+    const header = req.headers.authorization;
+    if (!header) return deny(res, 401, 'lead access required: send "Authorization: Bearer <lead token>" (npm start prints the token)');
+    const m = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!m) return deny(res, 401, 'Authorization must be "Bearer <lead token>"');
+    // Compare digests so the comparison takes the same time whatever the length.
+    const got = createHash('sha256').update(m[1]).digest();
+    if (!timingSafeEqual(got, want)) return deny(res, 403, 'this token is not the lead token: only the project lead may create or change runs');
+    next();
+  };
+}
+
+class BadRequest extends Error {}
+
+/** The request is valid but the run is not in a state to take it (a swap in progress, a stopped run). */
+export class RunConflict extends Error {}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const VERIFICATION_KEYS = ['rate', 'newIdentityRate', 'trustAfter', 'tolerance', 'codecTolerance', 'evidenceTimeoutMs', 'heldOutSamples'];
+
+/** Every key of `over` must exist in `base` (so a typo is named, not ignored); objects merge, the rest replaces. */
+function mergeKnown(base: unknown, over: unknown, path: string): unknown {
+  if (!isObject(over)) return over;
+  if (!isObject(base)) throw new BadRequest(`${path}: expected ${JSON.stringify(base)}-like value, got an object`);
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (!(k in base)) throw new BadRequest(`${path}.${k}: unknown setting (known: ${Object.keys(base).join(', ')})`);
+    out[k] = mergeKnown(base[k], v, `${path}.${k}`);
+  }
+  return out;
+}
+
+/**
+ * A create-run request: { preset: 'mlp', settings?: partial RunSettings } merged over the
+ * preset's defaults. Errors name the failing keypath (`settings.codec.density: …`).
+ */
+export function parseRunRequest(body: unknown): RunSettings {
+  if (!isObject(body)) throw new BadRequest('body: expected a JSON object { preset, settings }');
+  if (body.preset !== 'mlp') throw new BadRequest(`preset: expected "mlp", got ${JSON.stringify(body.preset)}`);
+  const over = body.settings ?? {};
+  if (!isObject(over)) throw new BadRequest(`settings: expected an object, got ${JSON.stringify(over)}`);
+  const { verification, preset, ...rest } = over;
+  if (preset !== undefined && preset !== body.preset) throw new BadRequest(`settings.preset: must equal preset (${JSON.stringify(body.preset)})`);
+  const settings = mergeKnown(DEFAULT_RUN, rest, 'settings') as RunSettings;
+  if (verification !== undefined) {
+    if (!isObject(verification)) throw new BadRequest(`settings.verification: expected an object, got ${JSON.stringify(verification)}`);
+    for (const k of Object.keys(verification)) if (!VERIFICATION_KEYS.includes(k)) throw new BadRequest(`settings.verification.${k}: unknown setting (known: ${VERIFICATION_KEYS.join(', ')})`);
+    settings.verification = verification;
+  } else delete settings.verification;
+  if (typeof settings.name !== 'string' || !/^[\w .-]{1,64}$/.test(settings.name)) {
+    throw new BadRequest(`settings.name: expected 1–64 letters, digits, spaces, '.', '_' or '-', got ${JSON.stringify(settings.name)}`);
+  }
+  try {
+    validateRunSettings(settings, 'settings');
+    verificationOf(settings);
+  } catch (e) {
+    throw new BadRequest((e as Error).message.replace(/^run\./, 'settings.'));
+  }
+  return settings;
+}
+
+const STATUS_OF = { pause: 'paused', resume: 'active', stop: 'stopped' } as const satisfies Record<string, RunStatus>;
+
+/** Lead routes and the public ONNX export, for the engine that hosts the current run. */
+export function leadRoutes(opts: { token: string; control: RunControl; engine: RoundEngine }): express.Router {
+  const router = express.Router();
+  const lead = requireLead(opts.token);
+  const json = express.json({ limit: '64kb' });
+  const fail = (res: Response, e: unknown) => {
+    if (e instanceof BadRequest) res.status(400).json({ error: { code: 'BAD_MESSAGE', message: e.message } });
+    else if (e instanceof RunConflict) res.status(409).json({ error: { code: 'CONFLICT', message: e.message } });
+    else {
+      console.error('[lead]', e);
+      res.status(500).json({ error: { code: 'INTERNAL', message: (e as Error).message } });
+    }
+  };
+
+  router.get('/api/lead/session', lead, (_req, res) => {
+    const { run, status } = opts.control.current();
+    res.json({ ok: true, run: { id: run.id, name: run.name, status } });
+  });
+  router.post('/api/lead/runs', lead, json, (req, res) => {
+    let settings: RunSettings;
+    try {
+      settings = parseRunRequest(req.body);
+    } catch (e) {
+      return fail(res, e);
+    }
+    opts.control.create(settings).then((run) => res.status(201).json({ run: { id: run.id, name: run.name, paramCount: run.paramCount } }), (e) => fail(res, e));
+  });
+  router.post('/api/lead/runs/:id/:action', lead, (req, res) => {
+    const action = req.params.action;
+    if (!(action in STATUS_OF)) return fail(res, new BadRequest(`action: expected pause, resume or stop, got ${JSON.stringify(action)}`));
+    const id = Number(req.params.id);
+    const { run, status } = opts.control.current();
+    if (id !== run.id) return res.status(404).json({ error: { code: 'NOT_FOUND', message: `run ${req.params.id} is not the current run (${run.id})` } });
+    const next = STATUS_OF[action as keyof typeof STATUS_OF];
+    if (status === 'stopped') return fail(res, new RunConflict(`run ${id} is stopped; create a new run instead`));
+    opts.control.setStatus(id, next).then(() => res.json({ run: { id, status: next } }), (e) => fail(res, e));
+  });
+
+  // The current model as ONNX: public, like the snapshot it is made from.
+  router.get('/api/model.onnx', (_req, res) => {
+    const { engine } = opts;
+    const bytes = exportModelOnnx(modelOf(engine.run), engine.model.params);
+    res.setHeader('content-type', 'application/octet-stream');
+    res.setHeader('content-disposition', `attachment; filename="${engine.run.name}-run${engine.run.id}-round${engine.round}.onnx"`);
+    res.setHeader('x-model-hash', engine.modelHash);
+    res.setHeader('x-round', String(engine.round));
+    res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  });
+  router.use((err: { type?: string }, _req: Request, res: Response, next: NextFunction) => {
+    if (err?.type === 'entity.parse.failed') return fail(res, new BadRequest('body: not valid JSON'));
+    next(err);
+  });
+  return router;
+}

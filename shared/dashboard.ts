@@ -1,0 +1,110 @@
+// What the lead's dashboard adds to DashboardState (shared/protocol.ts `insights`): per-round
+// contribution outcomes, leaderboards, flagged identities, and the constants that turn
+// round summaries into throughput and compression figures. Built by coordinator/dashboard.ts.
+import type { Address } from 'viem';
+import type { RoundSummary } from './protocol.ts';
+
+export interface RoundOutcome {
+  round: number;
+  /** Reports received (rows in the ledger) for the round. */
+  reports: number;
+  accepted: number;
+  rejected: number;
+  /** Spot checks of the round's contributions: sampled-and-passed, failed, still open. */
+  verified: number;
+  failed: number;
+  sampled: number;
+  /** Cohorts that reported (distinct cohort ids among the round's reports). */
+  cohorts: number;
+  /** Seated volunteers that never reported: volunteers − reports. */
+  stragglers: number;
+  /** Distinct rejection codes of the round (e.g. NO_QUORUM, LEFT_OUT). */
+  reasons: string[];
+}
+
+export interface LeaderRow {
+  account: Address;
+  contributions: number;
+  samples: number;
+  /** Credit of accepted work, wei as a decimal string. */
+  creditWei: string;
+}
+
+export interface FlaggedIdentity {
+  account: Address;
+  checksFailed: number;
+  reputation: number;
+  lastFailure: string | null;
+}
+
+export interface RunInsights {
+  /** Bytes of one dense float32 update: paramCount × 4. */
+  denseBytes: number;
+  /** Training FLOPs per sample: 6 × multiply-adds of the forward pass (forward 2, backward 4). */
+  flopsPerSample: number;
+  outcomes: RoundOutcome[];
+  leaderboard: LeaderRow[];
+  flagged: FlaggedIdentity[];
+}
+
+/** One round's derived figures; rate-based ones use the time since the previous commit. */
+export interface RoundRates {
+  round: number;
+  seconds: number | null;
+  samplesPerSecond: number | null;
+  gflops: number | null;
+  compression: number | null;
+}
+
+/** Samples/s and GFLOP/s between consecutive commits, compression ratio vs a dense update. */
+export function roundRates(rounds: RoundSummary[], insights: Pick<RunInsights, 'denseBytes' | 'flopsPerSample'>): RoundRates[] {
+  return rounds.map((r, i) => {
+    const prev = rounds[i - 1];
+    const seconds = prev && prev.round === r.round - 1 ? (r.committedAt - prev.committedAt) / 1000 : null;
+    const sps = seconds && seconds > 0 ? r.samples / seconds : null;
+    return {
+      round: r.round,
+      seconds,
+      samplesPerSecond: sps,
+      gflops: sps === null ? null : (sps * insights.flopsPerSample) / 1e9,
+      compression: r.updateBytes > 0 ? insights.denseBytes / r.updateBytes : null,
+    };
+  });
+}
+
+/**
+ * Indices of at most ~`max` points of a series for charting: every bucket keeps its first,
+ * minimum and maximum points (so spikes survive); the last point is always kept.
+ */
+export function downsampleIndices(ys: (number | null)[], max: number): number[] {
+  if (ys.length <= max) return ys.map((_, i) => i);
+  const buckets = Math.max(1, Math.floor(max / 3));
+  const size = ys.length / buckets;
+  const keep = new Set<number>();
+  for (let b = 0; b < buckets; b++) {
+    const lo = Math.floor(b * size);
+    const hi = Math.min(ys.length, Math.floor((b + 1) * size));
+    let min = -1;
+    let maxI = -1;
+    for (let i = lo; i < hi; i++) {
+      const y = ys[i];
+      if (y === null) continue;
+      if (min < 0 || y < ys[min]!) min = i;
+      if (maxI < 0 || y > ys[maxI]!) maxI = i;
+    }
+    keep.add(lo);
+    if (min >= 0) keep.add(min);
+    if (maxI >= 0) keep.add(maxI);
+  }
+  keep.add(ys.length - 1);
+  return [...keep].sort((a, b) => a - b);
+}
+
+/** Several series over one x axis, thinned to the union of each series' kept points. */
+export function downsampleSeries(x: number[], ys: (number | null)[][], maxPerSeries: number): { x: number[]; ys: (number | null)[][] } {
+  if (x.length <= maxPerSeries) return { x, ys };
+  const keep = new Set<number>();
+  for (const y of ys) for (const i of downsampleIndices(y, maxPerSeries)) keep.add(i);
+  const idx = [...keep].sort((a, b) => a - b);
+  return { x: idx.map((i) => x[i]), ys: ys.map((y) => idx.map((i) => y[i])) };
+}
