@@ -714,6 +714,9 @@ export class VolunteerClient {
         signature,
         adapter: this.snap.gpu.adapter,
         gflops: this.snap.gpu.gflops,
+        partner: this.o.partner ?? null,
+        // Before the trainer exists (a connection only to deliver the outbox) this names no device.
+        ...(this.snap.gpu.device ? { device: this.snap.gpu.device === 'cpu' ? ('cpu' as const) : ('webgpu' as const) } : {}),
       });
       if (!sent) throw new Error('the coordinator connection closed before hello');
       this.set({ connection: 'connected' });
@@ -966,7 +969,7 @@ export class VolunteerClient {
       run: run.id,
       round: m.round,
       createdAt: this.now(),
-      report: { type: 'report', contribution: contributionToJson(contribution), signature, frameHashes: agg.hashes },
+      report: { type: 'report', contribution: contributionToJson(contribution), signature, frameHashes: agg.hashes, device: this.snap.gpu.device === 'cpu' ? 'cpu' : 'webgpu', partner: this.o.partner ?? null },
       aggregate: unsentAggregate,
     };
     // Written before it is sent; deleted only when the coordinator answers for this nonce.
