@@ -32,7 +32,7 @@ import { CohortExchange, type ExchangeResult, type PeerTimeouts } from './exchan
 import { ModelSync } from './local-model.ts';
 import type { IncomingRouter } from './peer-net.ts';
 import { buildContribution, cohortAggregate, encodeOwnUpdate, peerUpdateLimits, pseudoGradient, randomNonce } from '../../../shared/round.ts';
-import type { ClientStorage, OutboxRecord } from './storage.ts';
+import type { ClientStorage, OutboxRecord, SettingsRecord } from './storage.ts';
 import type { ComputeDevice, Trainer } from './trainer.ts';
 
 /** Bumped when what the volunteer agrees to changes. */
@@ -49,6 +49,36 @@ export const TRAINER_LOCK = 'idlegrad-trainer';
 export type ClientState = 'loading' | 'needs-consent' | 'ready' | 'starting' | 'running' | 'stopping' | 'stopped' | 'error';
 export type RoundPhase = 'idle' | 'syncing' | 'training' | 'exchanging' | 'uploading' | 'reporting' | 'waiting';
 export type LogLevel = 'info' | 'warn' | 'error';
+
+export type PauseReason = 'active' | 'hidden' | 'battery' | 'pressure';
+/** Compute Pressure API states (PressureObserver 'cpu'). */
+export type PressureState = 'nominal' | 'fair' | 'serious' | 'critical';
+
+export interface Governance extends SettingsRecord {
+  userActive: boolean;
+  hidden: boolean;
+  /** From the Battery Status API where it exists; null elsewhere. */
+  battery: { level: number; charging: boolean } | null;
+  /** From the Compute Pressure API where it exists; null elsewhere. */
+  pressure: PressureState | null;
+  pausedBy: PauseReason[];
+}
+
+/**
+ * What pauses training: the volunteer is active (idle-only mode), the tab is hidden (if chosen),
+ * the battery runs below the threshold while not charging, or the CPU is under critical pressure.
+ * Under 'serious' pressure the GPU budget drops to Light instead.
+ */
+export function pauseReasons(g: Omit<Governance, 'pausedBy'>): PauseReason[] {
+  const out: PauseReason[] = [];
+  if (g.idleOnly && g.userActive) out.push('active');
+  if (g.pauseWhenHidden && g.hidden) out.push('hidden');
+  if (g.battery && !g.battery.charging && g.battery.level < g.batteryMin) out.push('battery');
+  if (g.pressure === 'critical') out.push('pressure');
+  return out;
+}
+
+export const DEFAULT_SETTINGS: SettingsRecord = { preset: 'full', idleOnly: false, idleAfterS: 30, pauseWhenHidden: false, batteryMin: 0.2 };
 
 export interface LogEntry {
   at: number;
@@ -79,8 +109,12 @@ export interface VolunteerSnapshot {
   lastStop: { clickedAt: number; requestedAt: number; idleAt: number; stepsDone: number } | null;
   /** Signed reports written to the outbox and not yet answered by the coordinator. */
   outbox: number;
-  /** Throttle preset, idle-only mode, and whether the volunteer is active right now (pauses in idle-only mode). */
-  governance: { preset: DutyPreset; idleOnly: boolean; idleAfterS: number; userActive: boolean };
+  /**
+   * Throttle preset and pause rules (persisted), the signals they watch (is the volunteer
+   * active, is the tab hidden, the battery, the Compute Pressure API's CPU state), and what
+   * pauses training right now (`pausedBy`, empty while it may run).
+   */
+  governance: Governance;
   /** The last round's measured GPU duty: busy ms of the queue over wall ms in the worker. */
   lastDuty: { round: number; busyMs: number; wallMs: number; preset: DutyPreset } | null;
   partner: string | null;
@@ -117,6 +151,8 @@ export interface VolunteerOptions {
   partner?: string | null;
   /** Where the page runs: sets the consent lifetime (default 'app'). */
   surface?: 'app' | 'widget';
+  /** The run this page was asked to join (the widget's run="…"); a coordinator training another is refused. */
+  run?: number | null;
   /** Web Locks (navigator.locks by default); null where the browser has none. */
   locks?: LockManager | null;
   /** Whether this page has navigator.gpu (default: looked up); without it the worker trains on the CPU. */
@@ -124,6 +160,24 @@ export interface VolunteerOptions {
   now?: () => number;
   peerTimeouts?: Partial<PeerTimeouts>;
   maxLogEntries?: number;
+}
+
+export const PAUSE_TEXT: Record<PauseReason, string> = {
+  active: 'you are using this computer',
+  hidden: 'this tab is hidden',
+  battery: 'the battery is low and not charging',
+  pressure: 'the CPU is under critical pressure',
+};
+
+/** Saved settings from an older or tampered record: keep only well-formed fields. */
+function validSettings(r: Partial<SettingsRecord>): Partial<SettingsRecord> {
+  const out: Partial<SettingsRecord> = {};
+  if (r.preset && r.preset in DUTY_PRESETS) out.preset = r.preset;
+  if (typeof r.idleOnly === 'boolean') out.idleOnly = r.idleOnly;
+  if (typeof r.idleAfterS === 'number' && r.idleAfterS >= 1 && r.idleAfterS <= 3600) out.idleAfterS = r.idleAfterS;
+  if (typeof r.pauseWhenHidden === 'boolean') out.pauseWhenHidden = r.pauseWhenHidden;
+  if (typeof r.batteryMin === 'number' && r.batteryMin >= 0 && r.batteryMin <= 1) out.batteryMin = r.batteryMin;
+  return out;
 }
 
 const ZERO_COUNTS = (): Record<ContributionState, number> => ({ pending: 0, accepted: 0, verified: 0, rejected: 0, batched: 0, claimable: 0, claimed: 0 });
@@ -191,7 +245,7 @@ export class VolunteerClient {
       otherTabTraining: false,
       lastStop: null,
       outbox: 0,
-      governance: { preset: 'full', idleOnly: false, idleAfterS: 30, userActive: false },
+      governance: { ...DEFAULT_SETTINGS, userActive: false, hidden: false, battery: null, pressure: null, pausedBy: [] },
       lastDuty: null,
       partner: o.partner ?? null,
       gpu: { status: 'idle', device: null, adapter: null, gflops: null, message: null },
@@ -218,6 +272,12 @@ export class VolunteerClient {
   static async create(o: VolunteerOptions): Promise<VolunteerClient> {
     const c = new VolunteerClient(o);
     if (!o.storage.persistent && o.storage.reason) c.log('warn', o.storage.reason);
+    try {
+      const saved = await o.storage.getSettings();
+      if (saved) c.set({ governance: { ...c.snap.governance, ...validSettings(saved) } });
+    } catch (e) {
+      c.log('warn', `could not read your saved settings: ${describeError(e)}`);
+    }
     try {
       const consent = await o.storage.getConsent();
       const expiresAt = consent ? consent.at + c.ttl : 0;
@@ -396,35 +456,66 @@ export class VolunteerClient {
 
   /** Light / Medium / Full: applies from the next GPU segment, also mid-round. */
   setPreset(preset: DutyPreset): void {
-    this.set({ governance: { ...this.snap.governance, preset } });
+    this.govern({ preset });
     this.log('info', `GPU budget: ${preset} (${Math.round(DUTY_PRESETS[preset] * 100)} % of the time)`);
-    this.pushThrottle();
   }
 
   /** Idle-only mode: training pauses while the volunteer uses the machine (see setUserActive). */
   setIdleOnly(on: boolean): void {
-    this.set({ governance: { ...this.snap.governance, idleOnly: on } });
+    this.govern({ idleOnly: on });
     this.log('info', on ? 'idle-only: training pauses while you use this computer' : 'idle-only off');
-    this.pushThrottle();
   }
 
   /** Seconds without input before idle-only mode resumes (1 s to 1 h). */
   setIdleAfter(seconds: number): void {
     if (!Number.isFinite(seconds)) return;
-    this.set({ governance: { ...this.snap.governance, idleAfterS: Math.min(3600, Math.max(1, Math.round(seconds))) } });
+    this.govern({ idleAfterS: Math.min(3600, Math.max(1, Math.round(seconds))) });
+  }
+
+  /** Pause while this tab is hidden (another tab in front, window minimised). */
+  setPauseWhenHidden(on: boolean): void {
+    this.govern({ pauseWhenHidden: on });
+  }
+
+  /** Pause on battery below this level (0–1) while not charging; 0 turns it off. */
+  setBatteryMin(level: number): void {
+    if (!Number.isFinite(level)) return;
+    this.govern({ batteryMin: Math.min(1, Math.max(0, level)) });
   }
 
   /** From the page's activity watcher: true on input, false after N idle seconds. */
   setUserActive(active: boolean): void {
-    if (this.snap.governance.userActive === active) return;
-    this.set({ governance: { ...this.snap.governance, userActive: active } });
-    if (this.snap.governance.idleOnly) this.log('info', active ? 'you are active: training paused' : 'idle again: training resumes');
+    if (this.snap.governance.userActive !== active) this.govern({ userActive: active });
+  }
+
+  /** From the page: visibility, the Battery Status API, the Compute Pressure API. */
+  setEnvironment(env: Partial<Pick<Governance, 'hidden' | 'battery' | 'pressure'>>): void {
+    this.govern(env);
+  }
+
+  private govern(patch: Partial<Governance>): void {
+    const before = this.snap.governance;
+    const next = { ...before, ...patch };
+    const pausedBy = pauseReasons(next);
+    this.set({ governance: { ...next, pausedBy } });
+    const settingsChanged = (Object.keys(DEFAULT_SETTINGS) as (keyof SettingsRecord)[]).some((k) => k in patch && patch[k] !== before[k]);
+    if (settingsChanged) {
+      const rec: SettingsRecord = { preset: next.preset, idleOnly: next.idleOnly, idleAfterS: next.idleAfterS, pauseWhenHidden: next.pauseWhenHidden, batteryMin: next.batteryMin };
+      this.o.storage.putSettings(rec).catch((e: unknown) => this.log('warn', `could not save your settings: ${describeError(e)}`));
+    }
+    const was = before.pausedBy.join(',');
+    if (was !== pausedBy.join(',')) {
+      if (pausedBy.length) this.log('info', `training paused: ${pausedBy.map((r) => PAUSE_TEXT[r]).join('; ')}`);
+      else if (was) this.log('info', 'training resumes');
+    }
+    if (patch.pressure !== undefined && patch.pressure !== before.pressure && patch.pressure === 'serious') this.log('info', 'the CPU is under serious pressure: GPU budget held at Light');
     this.pushThrottle();
   }
 
   private pushThrottle(): void {
     const g = this.snap.governance;
-    this.trainer?.setThrottle({ duty: DUTY_PRESETS[g.preset], paused: g.idleOnly && g.userActive }).catch((e: unknown) => this.log('warn', `could not apply the GPU budget: ${describeError(e)}`));
+    const duty = g.pressure === 'serious' ? Math.min(DUTY_PRESETS[g.preset], DUTY_PRESETS.light) : DUTY_PRESETS[g.preset];
+    this.trainer?.setThrottle({ duty, paused: g.pausedBy.length > 0 }).catch((e: unknown) => this.log('warn', `could not apply the GPU budget: ${describeError(e)}`));
   }
 
   /** The network is back: deliver the outbox now rather than at the next backoff step. */
@@ -729,6 +820,13 @@ export class VolunteerClient {
   }
 
   private async onWelcome(run: RunSpec, round: number, modelHash: Hex, chain: ChainInfo): Promise<void> {
+    if (this.o.run != null && run.id !== this.o.run) {
+      this.log('error', `this widget asks for run ${this.o.run}, but the platform trains run ${run.id} "${run.name}": nothing is trained`);
+      this.wantRunning = false;
+      this.dropTrainerLock();
+      this.set({ state: 'error', phase: 'idle' });
+      return;
+    }
     const runChanged = this.runSpec?.id !== run.id || this.runSpec?.paramTableHash !== run.paramTableHash;
     const first = this.lastWelcome?.run !== run || this.lastWelcome.round !== round;
     this.runSpec = run;

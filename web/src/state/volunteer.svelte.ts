@@ -75,7 +75,7 @@ export class VolunteerStore {
 }
 
 /** Opens storage, creates the client and the test hook; computes and connects nothing. */
-export async function createVolunteerStore(opts: { partner?: string | null; storage?: ClientStorage; surface?: 'app' | 'widget' } = {}): Promise<VolunteerStore> {
+export async function createVolunteerStore(opts: { partner?: string | null; storage?: ClientStorage; surface?: 'app' | 'widget'; run?: number | null } = {}): Promise<VolunteerStore> {
   const storage = opts.storage ?? (await openStorage());
   const client = await VolunteerClient.create({
     origin: location.origin,
@@ -83,6 +83,7 @@ export async function createVolunteerStore(opts: { partner?: string | null; stor
     createTrainer: () => new GpuTrainer(),
     partner: opts.partner ?? null,
     surface: opts.surface ?? 'app',
+    run: opts.run ?? null,
   });
   installTestHook(client);
   return new VolunteerStore(client);
