@@ -26,6 +26,10 @@ export interface IdlegradTestHook {
   /** Signed reports waiting in the IndexedDB outbox. */
   readonly outbox: number;
   readonly lastDuty: { round: number; busyMs: number; wallMs: number; preset: string } | null;
+  /** Settings, the watched signals and what pauses training now. */
+  readonly governance: { preset: string; idleOnly: boolean; idleAfterS: number; pauseWhenHidden: boolean; batteryMin: number; hidden: boolean; battery: { level: number; charging: boolean } | null; pressure: string | null; pausedBy: string[] };
+  /** The device profile (measured before consent, on request). */
+  readonly profile: { status: string; samplesPerSec: number | null; limits: Record<string, number> | null; estimate: { samplesPerHour: number; weiPerHour: string; duty: number; fitsInRound: boolean } | null };
 }
 
 declare global {
@@ -58,6 +62,8 @@ export function installTestHook(client: VolunteerClient, target: Window = window
     get lastStop() { const l = s().lastStop; return l && { ...l }; },
     get outbox() { return s().outbox; },
     get lastDuty() { const d = s().lastDuty; return d && { ...d }; },
+    get governance() { const g = s().governance; return { ...g, battery: g.battery && { ...g.battery }, pausedBy: [...g.pausedBy] }; },
+    get profile() { const p = s().profile; return { status: p.status, samplesPerSec: p.samplesPerSec, limits: p.limits && { ...p.limits }, estimate: p.estimate && { ...p.estimate } }; },
   });
   Object.defineProperty(target, '__idlegrad', { value: hook, writable: false, configurable: true, enumerable: false });
   return hook;

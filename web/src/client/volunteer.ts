@@ -34,6 +34,7 @@ import type { IncomingRouter } from './peer-net.ts';
 import { buildContribution, cohortAggregate, encodeOwnUpdate, peerUpdateLimits, pseudoGradient, randomNonce } from '../../../shared/round.ts';
 import type { ClientStorage, OutboxRecord, SettingsRecord } from './storage.ts';
 import type { ComputeDevice, Trainer } from './trainer.ts';
+import { estimateContribution, type ContributionEstimate } from './estimate.ts';
 
 /** Bumped when what the volunteer agrees to changes. */
 export const CONSENT_VERSION = 1;
@@ -49,6 +50,17 @@ export const TRAINER_LOCK = 'idlegrad-trainer';
 export type ClientState = 'loading' | 'needs-consent' | 'ready' | 'starting' | 'running' | 'stopping' | 'stopped' | 'error';
 export type RoundPhase = 'idle' | 'syncing' | 'training' | 'exchanging' | 'uploading' | 'reporting' | 'waiting';
 export type LogLevel = 'info' | 'warn' | 'error';
+
+export interface DeviceProfile {
+  status: 'idle' | 'measuring' | 'done' | 'failed';
+  /** Measured on the run's model shape by the worker's micro-benchmark. */
+  samplesPerSec: number | null;
+  limits: Record<string, number> | null;
+  /** The run settings the estimate uses (public, from /api/run). */
+  run: Pick<RunSpec, 'id' | 'inner' | 'timing' | 'rewards'> | null;
+  estimate: ContributionEstimate | null;
+  message: string | null;
+}
 
 export type PauseReason = 'active' | 'hidden' | 'battery' | 'pressure';
 /** Compute Pressure API states (PressureObserver 'cpu'). */
@@ -115,6 +127,8 @@ export interface VolunteerSnapshot {
    * pauses training right now (`pausedBy`, empty while it may run).
    */
   governance: Governance;
+  /** The device profile before joining: measured speed, the device's limits, the estimate at the current preset. */
+  profile: DeviceProfile;
   /** The last round's measured GPU duty: busy ms of the queue over wall ms in the worker. */
   lastDuty: { round: number; busyMs: number; wallMs: number; preset: DutyPreset } | null;
   partner: string | null;
@@ -247,6 +261,7 @@ export class VolunteerClient {
       outbox: 0,
       governance: { ...DEFAULT_SETTINGS, userActive: false, hidden: false, battery: null, pressure: null, pausedBy: [] },
       lastDuty: null,
+      profile: { status: 'idle', samplesPerSec: null, limits: null, run: null, estimate: null, message: null },
       partner: o.partner ?? null,
       gpu: { status: 'idle', device: null, adapter: null, gflops: null, message: null },
       connection: 'offline',
@@ -498,6 +513,8 @@ export class VolunteerClient {
     const next = { ...before, ...patch };
     const pausedBy = pauseReasons(next);
     this.set({ governance: { ...next, pausedBy } });
+    const p = this.snap.profile;
+    if (patch.preset && p.run && p.samplesPerSec !== null) this.set({ profile: { ...p, estimate: estimateContribution(p.run, p.samplesPerSec, DUTY_PRESETS[patch.preset]) } });
     const settingsChanged = (Object.keys(DEFAULT_SETTINGS) as (keyof SettingsRecord)[]).some((k) => k in patch && patch[k] !== before[k]);
     if (settingsChanged) {
       const rec: SettingsRecord = { preset: next.preset, idleOnly: next.idleOnly, idleAfterS: next.idleAfterS, pauseWhenHidden: next.pauseWhenHidden, batteryMin: next.batteryMin };
@@ -516,6 +533,33 @@ export class VolunteerClient {
     const g = this.snap.governance;
     const duty = g.pressure === 'serious' ? Math.min(DUTY_PRESETS[g.preset], DUTY_PRESETS.light) : DUTY_PRESETS[g.preset];
     this.trainer?.setThrottle({ duty, paused: g.pausedBy.length > 0 }).catch((e: unknown) => this.log('warn', `could not apply the GPU budget: ${describeError(e)}`));
+  }
+
+  /**
+   * Device profile at join, on request (a button before consent): acquire the adapter, read its
+   * limits, run the worker's short micro-benchmark (a few training steps on synthetic data) on
+   * the run's model, and estimate contribution and credit per hour. No key, no connection.
+   */
+  async profileDevice(): Promise<ContributionEstimate | null> {
+    if (this.snap.profile.status === 'measuring') return null;
+    this.set({ profile: { ...this.snap.profile, status: 'measuring', message: null } });
+    try {
+      const { run } = await this.api.run();
+      const trainer = await this.ensureTrainer();
+      await this.initTrainer(run.sizes, run.inner.batchSize);
+      const b = await trainer.benchmark();
+      const limits = await trainer.limits();
+      const settings = { id: run.id, inner: run.inner, timing: run.timing, rewards: run.rewards };
+      const estimate = estimateContribution(settings, b.samplesPerSec, DUTY_PRESETS[this.snap.governance.preset]);
+      this.set({ profile: { status: 'done', samplesPerSec: b.samplesPerSec, limits, run: settings, estimate, message: null }, gpu: { ...this.snap.gpu, gflops: b.gflops } });
+      this.log('info', `device profile: ${Math.round(b.samplesPerSec)} samples/s on run ${run.id}'s model; estimate ${estimate.samplesPerHour} samples/h`);
+      return estimate;
+    } catch (e) {
+      const message = `could not measure this device: ${describeError(e)}`;
+      this.set({ profile: { ...this.snap.profile, status: 'failed', message } });
+      this.log('error', message);
+      return null;
+    }
   }
 
   /** The network is back: deliver the outbox now rather than at the next backoff step. */

@@ -3,7 +3,7 @@
 import { GpuTrainer } from '../client/trainer.ts';
 import { openStorage, type ClientStorage } from '../client/storage.ts';
 import { installTestHook } from '../client/test-hook.ts';
-import { VolunteerClient, type DutyPreset, type VolunteerSnapshot } from '../client/volunteer.ts';
+import { VolunteerClient, type DutyPreset, type PressureState, type VolunteerSnapshot } from '../client/volunteer.ts';
 import { formatWei } from '../client/format.ts';
 
 export class VolunteerStore {
@@ -12,6 +12,10 @@ export class VolunteerStore {
   constructor(readonly client: VolunteerClient) {
     this.s = client.snapshot();
     client.subscribe((snap) => (this.s = snap));
+    if (typeof window !== 'undefined') {
+      watchEnvironment(client);
+      if (this.s.governance.idleOnly) this.watchActivity();
+    }
   }
 
   get running(): boolean {
@@ -66,12 +70,59 @@ export class VolunteerStore {
     for (const ev of ['pointermove', 'pointerdown', 'keydown', 'wheel', 'touchstart']) addEventListener(ev, active, { passive: true });
   }
 
+  setPauseWhenHidden = (on: boolean) => this.client.setPauseWhenHidden(on);
+  setBatteryMin = (level: number) => this.client.setBatteryMin(level);
+  measure = () => this.client.profileDevice();
   consent = () => this.client.consent();
   revoke = () => this.client.revokeConsent();
   start = () => this.client.start();
   stop = () => this.client.stop();
   claim = () => this.client.claim();
   verifyReward = () => this.client.verifyReward();
+}
+
+interface BatteryLike extends EventTarget {
+  level: number;
+  charging: boolean;
+}
+interface PressureRecordLike {
+  state: PressureState;
+}
+type PressureObserverCtor = new (cb: (records: PressureRecordLike[]) => void) => { observe(source: 'cpu'): Promise<void> };
+
+/**
+ * Feeds the client what the browser says about the machine, where it says it: tab visibility,
+ * the Battery Status API (navigator.getBattery) and the Compute Pressure API (PressureObserver).
+ * Reading these computes nothing; they only pause or slow the trainer.
+ */
+function watchEnvironment(client: VolunteerClient): void {
+  const visibility = () => client.setEnvironment({ hidden: document.visibilityState === 'hidden' });
+  document.addEventListener('visibilitychange', visibility);
+  visibility();
+  const nav = navigator as Navigator & { getBattery?: () => Promise<BatteryLike> };
+  if (typeof nav.getBattery === 'function') {
+    nav.getBattery().then(
+      (b) => {
+        const read = () => client.setEnvironment({ battery: { level: b.level, charging: b.charging } });
+        b.addEventListener('levelchange', read);
+        b.addEventListener('chargingchange', read);
+        read();
+      },
+      (e: unknown) => client.log('info', `battery status unavailable: ${e instanceof Error ? e.message : String(e)}`),
+    );
+  }
+  const PO = (globalThis as { PressureObserver?: PressureObserverCtor }).PressureObserver;
+  if (typeof PO === 'function') {
+    try {
+      const po = new PO((records) => {
+        const last = records.at(-1);
+        if (last) client.setEnvironment({ pressure: last.state });
+      });
+      po.observe('cpu').catch((e: unknown) => client.log('info', `compute pressure unavailable: ${e instanceof Error ? e.message : String(e)}`));
+    } catch (e) {
+      client.log('info', `compute pressure unavailable: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
 }
 
 /** Opens storage, creates the client and the test hook; computes and connects nothing. */
