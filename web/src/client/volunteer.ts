@@ -15,6 +15,7 @@ import { maxUpdateFrameBytes } from '../../../shared/p2p.ts';
 import {
   PROTOCOL_VERSION,
   contributionToJson,
+  delegationToJson,
   helloMessage,
   type AccountSummary,
   type AdapterInfo,
@@ -23,7 +24,8 @@ import {
   type ServerMessage,
 } from '../../../shared/protocol.ts';
 import { CoordinatorApi, parseDataset } from './api.ts';
-import { claimTokens } from './claim.ts';
+import { claimTokens, claimWithWallet } from './claim.ts';
+import { signDelegation, type DiscoveredWallet, type Eip1193Provider, type WalletInfo } from './wallets.ts';
 import { ServerClock, clockScheduler } from './clock.ts';
 import { CoordinatorSocket, socketUrl } from './connection.ts';
 import { loadDeviceKey, loadOrCreateDeviceKey, type DeviceKey } from './device-key.ts';
@@ -149,6 +151,8 @@ export interface VolunteerSnapshot {
   lastAck: { nonce: string; state: ContributionState; reason: string | null; round: number | null } | null;
   account: AccountSummary | null;
   claim: { busy: boolean; txHashes: Hex[] };
+  /** Wallets: injected ones found by EIP-6963, the bound one (the Delegation's), its own account summary. */
+  wallets: { found: WalletInfo[]; busy: boolean; message: string | null; account: AccountSummary | null };
   /** "Verify my reward": the ledger's leaf for this account checked against the root on chain. */
   rewardCheck: RewardCheck | null;
   log: LogEntry[];
@@ -242,6 +246,10 @@ export class VolunteerClient {
   private releaseLock: (() => void) | null = null;
   private roundAbort: Promise<unknown> | null = null;
   private readonly now: () => number;
+  /** Providers of the wallets found (by EIP-6963 uuid), and the one whose Delegation this session made. */
+  private readonly walletProviders = new Map<string, Eip1193Provider>();
+  private boundProvider: { wallet: Address; provider: Eip1193Provider } | null = null;
+  private bindWaiter: ((error: string) => void) | null = null;
   /** PeerJS and its helpers, loaded on the first connection (not in the page's initial JS). */
   private net: typeof import('./peer-net.ts') | null = null;
 
@@ -278,6 +286,7 @@ export class VolunteerClient {
       account: null,
       claim: { busy: false, txHashes: [] },
       rewardCheck: null,
+      wallets: { found: [], busy: false, message: null, account: null },
       log: [],
       errors: [],
     };
@@ -574,8 +583,9 @@ export class VolunteerClient {
     else if (!this.socket) void this.connect();
   }
 
-  /** Claim what the ledger says is claimable, from the device key. */
+  /** Claim what the ledger says is claimable: the delegated wallet's leaf from the wallet, else the device key's. */
   async claim(): Promise<Hex | null> {
+    if (this.snap.account?.wallet) return this.claimToWallet(this.snap.account.wallet);
     const claimable = this.snap.account?.claimable;
     if (!this.key || !claimable || this.snap.claim.busy) return null;
     this.set({ claim: { ...this.snap.claim, busy: true } });
@@ -591,6 +601,91 @@ export class VolunteerClient {
       this.log('error', `claim failed: ${describeError(e)}`);
       return null;
     }
+  }
+
+  // ---- wallets -------------------------------------------------------------------------
+
+  /** From the page's EIP-6963 discovery. */
+  setWallets(list: DiscoveredWallet[]): void {
+    for (const w of list) this.walletProviders.set(w.info.uuid, w.provider);
+    this.set({ wallets: { ...this.snap.wallets, found: list.map((w) => w.info) } });
+  }
+
+  /**
+   * Bind a wallet: it signs an EIP-712 Delegation naming this device key; the coordinator
+   * checks it (coordinator/identity.ts) and from then on this device's credit accrues to the
+   * wallet, and claims pay the wallet.
+   */
+  async bindWallet(uuid: string): Promise<Address | null> {
+    const provider = this.walletProviders.get(uuid);
+    const key = this.key;
+    if (!provider || !key || this.snap.wallets.busy) return null;
+    this.set({ wallets: { ...this.snap.wallets, busy: true, message: null } });
+    try {
+      const chain = this.chain ?? (this.chain = (await this.api.dashboard()).chain);
+      const { delegation, signature } = await signDelegation(provider, key.account.address, eip712Domain(chain.chainId, chain.distributor), this.now());
+      await this.ensureSession();
+      const refused = new Promise<never>((_, reject) => (this.bindWaiter = (err) => reject(new Error(err))));
+      if (!this.socket?.send({ type: 'bind', delegation: delegationToJson(delegation), signature })) throw new Error('the coordinator connection closed');
+      await Promise.race([refused, this.until(() => this.snap.account?.wallet?.toLowerCase() === delegation.wallet, 15_000, 'the coordinator did not confirm the binding')]);
+      this.boundProvider = { wallet: delegation.wallet, provider };
+      this.set({ wallets: { ...this.snap.wallets, busy: false, message: null } });
+      this.log('info', `wallet ${delegation.wallet} bound: this device's credit now accrues to it, and claims pay it`);
+      void this.refreshAccount();
+      return delegation.wallet;
+    } catch (e) {
+      const message = `binding the wallet failed: ${describeError(e)}`;
+      this.set({ wallets: { ...this.snap.wallets, busy: false, message } });
+      this.log('error', message);
+      return null;
+    } finally {
+      this.bindWaiter = null;
+    }
+  }
+
+  private async claimToWallet(wallet: Address): Promise<Hex | null> {
+    const claimable = this.snap.wallets.account?.claimable;
+    const provider = this.boundProvider?.wallet === wallet.toLowerCase() ? this.boundProvider.provider : null;
+    if (!claimable || this.snap.claim.busy) return null;
+    if (!provider) {
+      this.log('warn', `your credit is claimed by the wallet ${wallet}: bind it again on this page (or claim from it) to claim`);
+      return null;
+    }
+    this.set({ claim: { ...this.snap.claim, busy: true } });
+    try {
+      const chain = this.chain ?? (this.chain = (await this.api.dashboard()).chain);
+      const hash = await claimWithWallet({ api: this.api, provider, wallet, chain, claimable, origin: this.o.origin, log: (l, t) => this.log(l, t) });
+      this.set({ claim: { busy: false, txHashes: [...this.snap.claim.txHashes, hash] } });
+      await this.refreshAccount();
+      return hash;
+    } catch (e) {
+      this.set({ claim: { ...this.snap.claim, busy: false } });
+      this.log('error', `claim failed: ${describeError(e)}`);
+      return null;
+    }
+  }
+
+  /** A welcomed coordinator session, connecting if needed (no training starts). */
+  private async ensureSession(): Promise<void> {
+    if (this.socket?.open && this.welcomed) return;
+    if (!this.socket) await this.connect();
+    await this.until(() => !!this.socket?.open && this.welcomed, 20_000, 'could not reach the coordinator');
+  }
+
+  private until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (cond()) return resolve();
+      const t0 = Date.now();
+      const timer = setInterval(() => {
+        if (cond()) {
+          clearInterval(timer);
+          resolve();
+        } else if (Date.now() - t0 > timeoutMs) {
+          clearInterval(timer);
+          reject(new Error(`${what} within ${Math.round(timeoutMs / 1000)} s`));
+        }
+      }, 100);
+    });
   }
 
   /**
@@ -654,11 +749,25 @@ export class VolunteerClient {
   private async refreshAccount(): Promise<void> {
     if (!this.key) return;
     try {
-      this.set({ account: await this.api.account(this.key.account.address) });
+      this.onAccount(await this.api.account(this.key.account.address));
     } catch (e) {
       // A fresh key has no account yet: that is not an error worth alarming anyone about.
       this.log((e as { code?: string }).code === 'NOT_FOUND' ? 'info' : 'warn', `account: ${describeError(e)}`);
     }
+  }
+
+  /** The device's summary; with a delegated wallet, also the wallet's (its leaf is what gets claimed). */
+  private onAccount(summary: AccountSummary): void {
+    this.set({ account: summary });
+    const wallet = summary.wallet;
+    if (!wallet) {
+      if (this.snap.wallets.account) this.set({ wallets: { ...this.snap.wallets, account: null } });
+      return;
+    }
+    this.api.account(wallet).then(
+      (w) => this.set({ wallets: { ...this.snap.wallets, account: w } }),
+      (e: unknown) => this.log('warn', `wallet account: ${describeError(e)}`),
+    );
   }
 
   // ---- GPU ----------------------------------------------------------------------------
@@ -819,9 +928,10 @@ export class VolunteerClient {
           return;
         }
         this.log('error', `coordinator: [${m.code}] ${m.message}${m.ref ? ` (${m.ref})` : ''}`);
+        this.bindWaiter?.(`[${m.code}] ${m.message}`);
         return;
       case 'account':
-        this.set({ account: m.summary });
+        this.onAccount(m.summary);
         return;
       case 'dashboard':
         return;
@@ -945,6 +1055,8 @@ export class VolunteerClient {
   private async onCommitted(run: number, round: number, modelHash: Hex, accepted: number): Promise<void> {
     if (!this.runSpec || run !== this.runSpec.id) return;
     this.log('info', `round ${round} committed: ${accepted} contribution(s) accepted, model ${modelHash.slice(0, 10)}…`);
+    // Epoch pushes go to the beneficiary's sessions: with a delegated wallet, ask for ours.
+    if (this.snap.account?.wallet) for (const ms of [1_500, 6_000]) setTimeout(() => void this.refreshAccount(), ms);
     await this.preparing?.catch(() => undefined);
     try {
       await this.models.committed(round, modelHash);

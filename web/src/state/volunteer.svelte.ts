@@ -5,6 +5,7 @@ import { openStorage, type ClientStorage } from '../client/storage.ts';
 import { installTestHook } from '../client/test-hook.ts';
 import { VolunteerClient, type DutyPreset, type PressureState, type VolunteerSnapshot } from '../client/volunteer.ts';
 import { formatWei } from '../client/format.ts';
+import { discoverWallets } from '../client/wallets.ts';
 
 export class VolunteerStore {
   s: VolunteerSnapshot = $state.raw(undefined as unknown as VolunteerSnapshot);
@@ -14,6 +15,7 @@ export class VolunteerStore {
     client.subscribe((snap) => (this.s = snap));
     if (typeof window !== 'undefined') {
       watchEnvironment(client);
+      discoverWallets(window, (list) => client.setWallets(list));
       if (this.s.governance.idleOnly) this.watchActivity();
     }
   }
@@ -30,9 +32,9 @@ export class VolunteerStore {
     return formatWei(this.s.account?.creditWei ?? '0');
   }
 
-  /** Wei not yet claimed from the latest posted epoch (cumulative − claimed). */
+  /** Wei not yet claimed from the latest posted epoch (cumulative − claimed): the delegated wallet's leaf when there is one. */
   get claimableWei(): bigint {
-    const a = this.s.account;
+    const a = this.s.account?.wallet ? this.s.wallets.account : this.s.account;
     if (!a?.claimable) return 0n;
     const rest = BigInt(a.claimable.cumulativeWei) - BigInt(a.claimedWei || '0');
     return rest > 0n ? rest : 0n;
@@ -73,6 +75,7 @@ export class VolunteerStore {
   setPauseWhenHidden = (on: boolean) => this.client.setPauseWhenHidden(on);
   setBatteryMin = (level: number) => this.client.setBatteryMin(level);
   measure = () => this.client.profileDevice();
+  bindWallet = (uuid: string) => this.client.bindWallet(uuid);
   consent = () => this.client.consent();
   revoke = () => this.client.revokeConsent();
   start = () => this.client.start();
