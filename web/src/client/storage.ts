@@ -65,6 +65,8 @@ export interface SettingsRecord {
   pauseWhenHidden: boolean;
   /** Pause on battery (not charging) below this level, 0–1; 0 never pauses. */
   batteryMin: number;
+  /** Follow the Compute Pressure API (ease off under serious, pause under critical CPU pressure). */
+  followPressure: boolean;
 }
 
 export interface ResidualRecord {

@@ -75,8 +75,20 @@ export interface Governance extends SettingsRecord {
   battery: { level: number; charging: boolean } | null;
   /** From the Compute Pressure API where it exists; null elsewhere. */
   pressure: PressureState | null;
+  /**
+   * The trainer computes on the CPU (the CPU path, or a software WebGPU adapter such as
+   * SwiftShader): then CPU pressure is largely this training's own load, and is not followed
+   * (following it would pause the training for its own sake, over and over).
+   */
+  softwareDevice: boolean;
   pausedBy: PauseReason[];
 }
+
+/** Whether CPU pressure readings steer the trainer now. */
+export const pressureApplies = (g: Pick<Governance, 'followPressure' | 'softwareDevice'>) => g.followPressure && !g.softwareDevice;
+
+/** Adapters that run WebGPU on the CPU. */
+export const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|software|basic render/i;
 
 /**
  * What pauses training: the volunteer is active (idle-only mode), the tab is hidden (if chosen),
@@ -88,11 +100,11 @@ export function pauseReasons(g: Omit<Governance, 'pausedBy'>): PauseReason[] {
   if (g.idleOnly && g.userActive) out.push('active');
   if (g.pauseWhenHidden && g.hidden) out.push('hidden');
   if (g.battery && !g.battery.charging && g.battery.level < g.batteryMin) out.push('battery');
-  if (g.pressure === 'critical') out.push('pressure');
+  if (g.pressure === 'critical' && pressureApplies(g)) out.push('pressure');
   return out;
 }
 
-export const DEFAULT_SETTINGS: SettingsRecord = { preset: 'full', idleOnly: false, idleAfterS: 30, pauseWhenHidden: false, batteryMin: 0.2 };
+export const DEFAULT_SETTINGS: SettingsRecord = { preset: 'full', idleOnly: false, idleAfterS: 30, pauseWhenHidden: false, batteryMin: 0.2, followPressure: true };
 
 export interface LogEntry {
   at: number;
@@ -195,6 +207,7 @@ function validSettings(r: Partial<SettingsRecord>): Partial<SettingsRecord> {
   if (typeof r.idleAfterS === 'number' && r.idleAfterS >= 1 && r.idleAfterS <= 3600) out.idleAfterS = r.idleAfterS;
   if (typeof r.pauseWhenHidden === 'boolean') out.pauseWhenHidden = r.pauseWhenHidden;
   if (typeof r.batteryMin === 'number' && r.batteryMin >= 0 && r.batteryMin <= 1) out.batteryMin = r.batteryMin;
+  if (typeof r.followPressure === 'boolean') out.followPressure = r.followPressure;
   return out;
 }
 
@@ -267,7 +280,7 @@ export class VolunteerClient {
       otherTabTraining: false,
       lastStop: null,
       outbox: 0,
-      governance: { ...DEFAULT_SETTINGS, userActive: false, hidden: false, battery: null, pressure: null, pausedBy: [] },
+      governance: { ...DEFAULT_SETTINGS, userActive: false, hidden: false, battery: null, pressure: null, softwareDevice: false, pausedBy: [] },
       lastDuty: null,
       profile: { status: 'idle', samplesPerSec: null, limits: null, run: null, estimate: null, message: null },
       partner: o.partner ?? null,
@@ -507,6 +520,11 @@ export class VolunteerClient {
     this.govern({ batteryMin: Math.min(1, Math.max(0, level)) });
   }
 
+  /** Follow the Compute Pressure API (where the browser has it). */
+  setFollowPressure(on: boolean): void {
+    this.govern({ followPressure: on });
+  }
+
   /** From the page's activity watcher: true on input, false after N idle seconds. */
   setUserActive(active: boolean): void {
     if (this.snap.governance.userActive !== active) this.govern({ userActive: active });
@@ -526,7 +544,7 @@ export class VolunteerClient {
     if (patch.preset && p.run && p.samplesPerSec !== null) this.set({ profile: { ...p, estimate: estimateContribution(p.run, p.samplesPerSec, DUTY_PRESETS[patch.preset]) } });
     const settingsChanged = (Object.keys(DEFAULT_SETTINGS) as (keyof SettingsRecord)[]).some((k) => k in patch && patch[k] !== before[k]);
     if (settingsChanged) {
-      const rec: SettingsRecord = { preset: next.preset, idleOnly: next.idleOnly, idleAfterS: next.idleAfterS, pauseWhenHidden: next.pauseWhenHidden, batteryMin: next.batteryMin };
+      const rec: SettingsRecord = { preset: next.preset, idleOnly: next.idleOnly, idleAfterS: next.idleAfterS, pauseWhenHidden: next.pauseWhenHidden, batteryMin: next.batteryMin, followPressure: next.followPressure };
       this.o.storage.putSettings(rec).catch((e: unknown) => this.log('warn', `could not save your settings: ${describeError(e)}`));
     }
     const was = before.pausedBy.join(',');
@@ -534,13 +552,13 @@ export class VolunteerClient {
       if (pausedBy.length) this.log('info', `training paused: ${pausedBy.map((r) => PAUSE_TEXT[r]).join('; ')}`);
       else if (was) this.log('info', 'training resumes');
     }
-    if (patch.pressure !== undefined && patch.pressure !== before.pressure && patch.pressure === 'serious') this.log('info', 'the CPU is under serious pressure: GPU budget held at Light');
+    if (patch.pressure !== undefined && patch.pressure !== before.pressure && patch.pressure === 'serious' && pressureApplies(next)) this.log('info', 'the CPU is under serious pressure: GPU budget held at Light');
     this.pushThrottle();
   }
 
   private pushThrottle(): void {
     const g = this.snap.governance;
-    const duty = g.pressure === 'serious' ? Math.min(DUTY_PRESETS[g.preset], DUTY_PRESETS.light) : DUTY_PRESETS[g.preset];
+    const duty = g.pressure === 'serious' && pressureApplies(g) ? Math.min(DUTY_PRESETS[g.preset], DUTY_PRESETS.light) : DUTY_PRESETS[g.preset];
     this.trainer?.setThrottle({ duty, paused: g.pausedBy.length > 0 }).catch((e: unknown) => this.log('warn', `could not apply the GPU budget: ${describeError(e)}`));
   }
 
@@ -801,7 +819,9 @@ export class VolunteerClient {
     }
     trainer.onLost((loss) => this.onDeviceLost(loss.reason, loss.message));
     this.trainer = trainer;
-    this.pushThrottle();
+    const software = !adapter || SOFTWARE_ADAPTER.test(`${adapter.vendor} ${adapter.architecture} ${adapter.description}`);
+    if (software && this.snap.governance.followPressure) this.log('info', 'training runs on the CPU here (no hardware GPU): CPU pressure is its own load, so it is not followed');
+    this.govern({ softwareDevice: software });
     if (adapter) {
       this.set({ gpu: { status: 'ready', device: 'gpu', adapter, gflops: null, message: null } });
       this.log('info', `GPU: ${[adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' · ') || 'unnamed adapter'}`);

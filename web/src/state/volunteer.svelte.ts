@@ -74,6 +74,7 @@ export class VolunteerStore {
 
   setPauseWhenHidden = (on: boolean) => this.client.setPauseWhenHidden(on);
   setBatteryMin = (level: number) => this.client.setBatteryMin(level);
+  setFollowPressure = (on: boolean) => this.client.setFollowPressure(on);
   measure = () => this.client.profileDevice();
   bindWallet = (uuid: string) => this.client.bindWallet(uuid);
   consent = () => this.client.consent();
