@@ -174,3 +174,30 @@ test('training pauses on a low battery, under critical CPU pressure and (if chos
     await context.close();
   }
 });
+
+// Last in this file: the coordinator's spot check of a CPU contribution re-executes it on the
+// server, which loads the shared machine for a while after the test ends.
+test('CPU work (no WebGPU) is recorded as CPU in the ledger and shown apart in the page once credited', { timeout: 240_000 }, async () => {
+  const context = await browser.newContext();
+  try {
+    await context.addInitScript('delete Navigator.prototype.gpu;');
+    const page = await context.newPage();
+    await page.goto(platform.url);
+    await page.getByTestId('consent').click();
+    await waitHook(page, "h.state === 'ready'", 20_000);
+    await page.getByTestId('start').click();
+    await page.getByTestId('cpu-mode').waitFor({ timeout: 30_000 });
+    await page.waitForFunction(() => /CPU [1-9]/.test(document.querySelector('[data-testid="cpu-credit"]')?.textContent ?? ''), null, { timeout: 200_000, polling: 250 });
+    const address = (await hook(page, (h) => h.address))!;
+    const summary = (await (await fetch(new URL(`api/accounts/${address}`, platform.url))).json()) as { byDevice: Record<string, { samples: number; creditWei: string }>; recent: { device: string }[] };
+    assert.equal(summary.recent[0].device, 'cpu');
+    assert.ok(summary.byDevice.cpu.samples > 0 && BigInt(summary.byDevice.cpu.creditWei) > 0n, JSON.stringify(summary.byDevice));
+    assert.equal(summary.byDevice.webgpu.samples, 0, 'CPU work counted as GPU work');
+    const { run } = (await (await fetch(new URL('api/run', platform.url))).json()) as { run: RunSpec };
+    assert.equal(BigInt(summary.byDevice.cpu.creditWei), BigInt(summary.byDevice.cpu.samples) * BigInt(run.rewards.weiPerSample), 'CPU samples credited at the run\'s weiPerSample');
+    await page.screenshot({ path: `${ARTIFACTS}/cpu-credit.png`, fullPage: true });
+    await page.getByTestId('stop').click();
+  } finally {
+    await context.close();
+  }
+});
