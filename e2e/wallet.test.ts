@@ -93,6 +93,17 @@ test('an EIP-6963 wallet binds the device by an EIP-712 Delegation; credit accru
     assert.equal((after - before).toString(), walletSummary.claimedWei, 'the wallet was paid a different amount than the ledger holds');
     const deviceBalance = await publicClient.readContract({ address: chain.token, abi: rewardTokenAbi, functionName: 'balanceOf', args: [device as Address] });
     assert.equal(deviceBalance, 0n, 'tokens went to the device key, not to the delegated wallet');
+    // The timeline reaches 'claimed', with the claim transaction, in the page and through the API.
+    await page.locator('[data-testid="timeline-row"][data-state="claimed"]').first().waitFor({ timeout: 30_000 });
+    const txText = await page.getByTestId('claim-tx').getAttribute('title');
+    const rows = ((await (await fetch(new URL(`api/accounts/${device}`, platform.url))).json()) as { recent: { id: number; state: string; beneficiary: string }[] }).recent;
+    const claimedRow = rows.find((r) => r.state === 'claimed')!;
+    assert.equal(claimedRow.beneficiary, wallet.address.toLowerCase());
+    const c = (await (await fetch(new URL(`api/contributions/${claimedRow.id}`, platform.url))).json()) as { timeline: { step: string; status: string; detail: string | null }[]; claimTx: string };
+    assert.equal(c.timeline.at(-1)?.step, 'claimed');
+    assert.equal(c.timeline.at(-1)?.status, 'current');
+    assert.equal(c.claimTx, txText);
+    assert.match(c.timeline.find((e) => e.step === 'batched')?.detail ?? '', /^epoch \d+$/);
     await page.getByTestId('stop').click().catch(() => undefined);
     await page.screenshot({ path: `${ARTIFACTS}/wallet-claimed.png`, fullPage: true });
     await context.close();
