@@ -17,7 +17,7 @@ import { assignmentSeed } from '../shared/assignment.ts';
 import type { Dataset } from '../shared/mlp.ts';
 import { evaluateModel } from '../shared/preset.ts';
 import { contributionTypedData, type Eip712Domain } from '../shared/eip712.ts';
-import { contributionFromJson, type ClientMessage, type RoundSummary, type RunStatus, type ServerMessage } from '../shared/protocol.ts';
+import { contributionFromJson, type ClientMessage, type DeviceKind, type RoundSummary, type RunStatus, type ServerMessage } from '../shared/protocol.ts';
 import { IdlegradError } from '../shared/errors.ts';
 import type { Ledger, ModelState } from './db/ledger.ts';
 
@@ -27,6 +27,9 @@ export interface Session {
   peerId: string;
   ready: boolean;
   send(msg: ServerMessage): void;
+  /** From hello: the partner widget this session runs in, and what trains its rounds (recorded per contribution). */
+  partner?: string | null;
+  device?: DeviceKind | null;
 }
 
 interface Member {
@@ -217,7 +220,7 @@ export class RoundEngine {
     if (open.reports.has(signer)) throw new IdlegradError('DUPLICATE', `${signer} already reported for round ${c.round}`);
     if (await this.ledger.nonceUsed(signer, c.nonce)) throw new IdlegradError('REPLAYED_NONCE', `nonce ${c.nonce} was already used by ${signer}`);
     const beneficiary = (await this.ledger.activeWallet(signer, Math.floor(this.now() / 1000))) ?? signer;
-    const id = await this.ledger.insertPending(this.run.id, signer, c, msg.signature, { beneficiary, residualHash: c.residualHash });
+    const id = await this.ledger.insertPending(this.run.id, signer, c, msg.signature, { beneficiary, residualHash: c.residualHash, partner: msg.partner ?? session.partner ?? null, device: msg.device ?? session.device ?? null });
     if (this.open !== open) {
       // The round committed while we were writing: the row can never be accepted.
       await this.ledger.reject(id, 'STALE_ROUND: the round committed before the report was recorded');

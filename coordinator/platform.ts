@@ -206,7 +206,7 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
     return {
       url,
       dashboardUrl: `${url}dashboard.html`,
-      embedSnippet: `<script src="${url}embed.js" data-partner="YOUR-SITE" async></script>`,
+      embedSnippet: `<script src="${url}embed.js" async></script> <idlegrad-widget run="${host!.run.id}" partner="YOUR-SITE"></idlegrad-widget>`,
       get engine() {
         return host!.engine;
       },

@@ -14,6 +14,7 @@ import type { RoundEngine, Session } from './engine.ts';
 import type { Ledger } from './db/ledger.ts';
 import type { Rewards } from './rewards.ts';
 import { bindWallet } from './identity.ts';
+import { contributionTimeline } from '../shared/timeline.ts';
 import type { EvidenceDesk } from './validator.ts';
 
 export interface ServerDeps {
@@ -147,6 +148,13 @@ export function createApiServer(deps: ServerDeps): ApiServer {
     res.json(await rewards.confirmClaim(account, tx as Hex));
     void api.pushAccounts([account]);
   }));
+  app.get('/api/partners', route(async (_req, res) => void res.json({ run: engine.run.id, partners: await ledger.partners(engine.run.id) })));
+  app.get('/api/contributions/:id', route(async (req, res) => {
+    const c = await ledger.contribution(intParam(req.params.id, 'contribution id'));
+    if (!c) throw new IdlegradError('NOT_FOUND', `no contribution ${req.params.id}`);
+    const proof = c.state === 'claimable' ? await rewards.rewardProof(c.beneficiary).catch(() => null) : null;
+    res.json({ ...c, timeline: contributionTimeline(c), proof });
+  }));
   app.get('/api/dashboard', route(async (_req, res) => void res.json(await dashboardState())));
   app.post('/rpc', json, route(async (req, res) => {
     const calls = Array.isArray(req.body) ? req.body : [req.body];
@@ -175,6 +183,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
       chain: deps.chain,
       verification: await ledger.verificationStates(engine.run.id),
       insights: await deps.insights?.(),
+      partners: await ledger.partners(engine.run.id, 20),
     };
   }
 
@@ -230,7 +239,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
           if (entry.session) throw new IdlegradError('DUPLICATE', 'hello was already received on this connection');
           const ok = await verifyMessage({ address: msg.address, message: helloMessage(challenge, msg.peerId), signature: msg.signature }).catch(() => false);
           if (!ok) throw new IdlegradError('BAD_SIGNATURE', `hello signature does not prove ownership of ${msg.address}`);
-          entry.session = { id, address: msg.address, peerId: msg.peerId, ready: false, send };
+          entry.session = { id, address: msg.address, peerId: msg.peerId, ready: false, send, partner: msg.partner ?? null, device: msg.device };
           engine.addSession(entry.session);
           send({ type: 'welcome', run: engine.run, round: engine.round, modelHash: engine.modelHash, chain: deps.chain, serverTime: Date.now() });
           send({ type: 'account', summary: await rewards.summary(msg.address) });

@@ -156,6 +156,10 @@ test('without WebGPU the page says so and trains on the CPU, reported as CPU wor
     assert.equal(gpu.vendor, null, 'the CPU path must not claim an adapter');
     const ack = await hook(page, (h) => h.lastAck);
     assert.equal(ack?.state, 'pending');
+    // The ledger records it as CPU work (the page's CPU credit: e2e/volunteer-governance.test.ts).
+    const address = (await hook(page, (h) => h.address))!;
+    const recent = ((await (await fetch(new URL(`api/accounts/${address}`, platform.url))).json()) as { recent: { device: string | null }[] }).recent;
+    assert.equal(recent[0]?.device, 'cpu');
     await page.screenshot({ path: `${ARTIFACTS}/cpu-mode.png` });
     await page.getByTestId('stop').click();
   } finally {

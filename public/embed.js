@@ -1,42 +1,101 @@
 /*
- * idlegrad embed loader. On a partner page:
+ * idlegrad widget loader. On a partner page:
  *
- *   <script src="https://COORDINATOR/embed.js" data-partner="NAME" async></script>
+ *   <script src="https://PLATFORM/embed.js" async></script>
+ *   <idlegrad-widget run="1" partner="your-site"></idlegrad-widget>
  *
- * It inserts, right after the script tag (or inside the element named by an optional
- * data-target="#css-selector"), a 360×220 iframe of COORDINATOR/embed.html?partner=NAME.
- * Everything runs inside that frame, on idlegrad's origin: this loader reads and writes no
- * cookies or storage on the host page, loads nothing else, and computes nothing.
+ * <idlegrad-widget> renders a small card holding an iframe of PLATFORM/embed.html. Keys,
+ * consent, storage and compute live inside that frame, on the platform's origin; this loader
+ * reads and writes no cookies or storage of the host page, loads nothing else and computes
+ * nothing. The frame never starts by itself: the volunteer opts in and presses Start in it.
+ *
+ * Events for the host page, dispatched on the element (and mirrored in its status line):
+ *   'idlegrad-state'        detail: { state, phase, round, creditWei, contributions }
+ *   'idlegrad-contribution' detail: { round, state, reason }
+ * They arrive by postMessage and are accepted only from the frame's own window with the
+ * platform's exact origin; the frame posts only to this page's exact origin. element.stop()
+ * asks the frame to stop (the host page can stop the widget, never start it).
  */
 (function () {
   'use strict';
-  var current = document.currentScript;
-  var scripts = current ? [current] : document.querySelectorAll('script[src*="embed.js"][data-partner]');
-  for (var i = 0; i < scripts.length; i++) mountOne(scripts[i]);
-
-  function mountOne(script) {
-    if (!script || script.hasAttribute('data-idlegrad-mounted')) return;
-    script.setAttribute('data-idlegrad-mounted', '');
-    var origin;
-    try {
-      origin = new URL(script.src, location.href).origin;
-    } catch (e) {
-      return;
-    }
-    var partner = script.getAttribute('data-partner') || '';
-    var frame = document.createElement('iframe');
-    frame.src = origin + '/embed.html?partner=' + encodeURIComponent(partner);
-    frame.title = 'idlegrad: lend your GPU to train a shared neural network';
-    frame.width = '360';
-    frame.height = '220';
-    frame.loading = 'lazy';
-    frame.referrerPolicy = 'no-referrer';
-    // Scripts and storage on idlegrad's own origin; popups for "continue in a full tab".
-    frame.setAttribute('sandbox', 'allow-scripts allow-same-origin allow-popups allow-popups-to-escape-sandbox');
-    frame.setAttribute('style', 'display:block;width:360px;height:220px;max-width:100%;border:1px solid #e2e6eb;border-radius:10px;background:transparent');
-    var selector = script.getAttribute('data-target');
-    var target = selector ? document.querySelector(selector) : null;
-    if (target) target.replaceChildren(frame);
-    else script.insertAdjacentElement('afterend', frame);
+  if (!window.customElements || customElements.get('idlegrad-widget')) return;
+  var script = document.currentScript || document.querySelector('script[src$="/embed.js"]');
+  var ORIGIN;
+  try {
+    ORIGIN = new URL(script.src, location.href).origin;
+  } catch (e) {
+    return;
   }
+  var PARTNER = /^[A-Za-z0-9][\w.\-]{0,63}$/;
+  var CSS =
+    ':host{display:block;max-width:100%;width:360px;font:14px/1.35 system-ui,sans-serif;color:#1d2733}' +
+    '.card{border:1px solid #e2e6eb;border-radius:10px;background:#fff;overflow:hidden}' +
+    '.bar{display:flex;gap:.5em;align-items:baseline;padding:.45em .8em;border-bottom:1px solid #e2e6eb;background:#f6f8fa;font-size:12px}' +
+    '.bar b{color:#2f6fdf}.st{margin-left:auto;color:#5b6673}' +
+    'iframe{display:block;width:100%;height:230px;border:0;background:transparent}';
+
+  class IdlegradWidget extends HTMLElement {
+    connectedCallback() {
+      if (!this._frame) this._render();
+      window.addEventListener('message', this._onMessage);
+    }
+
+    disconnectedCallback() {
+      window.removeEventListener('message', this._onMessage);
+    }
+
+    /** Ask the frame to stop training (it cannot be started from the host page). */
+    stop() {
+      if (this._frame && this._frame.contentWindow) this._frame.contentWindow.postMessage({ type: 'idlegrad:stop' }, ORIGIN);
+    }
+
+    _render() {
+      var partner = this.getAttribute('partner') || '';
+      var run = this.getAttribute('run') || '';
+      var root = this.attachShadow({ mode: 'open' });
+      var style = document.createElement('style');
+      style.textContent = CSS;
+      var card = document.createElement('div');
+      card.className = 'card';
+      var bar = document.createElement('div');
+      bar.className = 'bar';
+      var name = document.createElement('b');
+      name.textContent = 'idlegrad';
+      var what = document.createElement('span');
+      what.textContent = 'volunteer compute, only if you opt in';
+      var status = document.createElement('span');
+      status.className = 'st';
+      status.setAttribute('part', 'status');
+      status.textContent = 'not started';
+      bar.append(name, what, status);
+      var q = new URLSearchParams({ host: location.origin });
+      if (PARTNER.test(partner)) q.set('partner', partner);
+      if (/^\d{1,9}$/.test(run)) q.set('run', run);
+      var frame = document.createElement('iframe');
+      frame.src = ORIGIN + '/embed.html?' + q.toString();
+      frame.title = 'idlegrad: lend this computer to train a shared neural network';
+      frame.referrerPolicy = 'no-referrer';
+      // Scripts and storage on the platform's own origin; popups for "continue in a full tab".
+      frame.setAttribute('sandbox', 'allow-scripts allow-same-origin allow-popups allow-popups-to-escape-sandbox');
+      card.append(bar, frame);
+      root.append(style, card);
+      this._frame = frame;
+      var self = this;
+      this._onMessage = function (e) {
+        // Exact checks: this widget's own frame, on the platform's origin.
+        if (e.source !== frame.contentWindow || e.origin !== ORIGIN) return;
+        var d = e.data;
+        if (!d || typeof d !== 'object' || typeof d.type !== 'string') return;
+        if (d.type === 'idlegrad:state') {
+          self.state = d;
+          status.textContent = d.state + (d.round != null ? ' · round ' + d.round : '');
+          self.dispatchEvent(new CustomEvent('idlegrad-state', { detail: d }));
+        } else if (d.type === 'idlegrad:contribution') {
+          self.dispatchEvent(new CustomEvent('idlegrad-contribution', { detail: d }));
+        }
+      };
+    }
+  }
+
+  customElements.define('idlegrad-widget', IdlegradWidget);
 })();

@@ -14,6 +14,22 @@ export interface AdapterInfo {
   description: string;
 }
 
+/** What trained a contribution: the WebGPU kernels, or the CPU reference path without WebGPU. */
+export type DeviceKind = 'webgpu' | 'cpu';
+export const DEVICE_KINDS: readonly DeviceKind[] = ['webgpu', 'cpu'];
+
+/** A partner site's id as the widget passes it (`<idlegrad-widget partner="…">`). */
+export const PARTNER_ID = /^[A-Za-z0-9][\w.\-]{0,63}$/;
+
+/** GET /api/partners: credit earned through each partner's widget (credited states only). */
+export interface PartnerSummary {
+  partner: string;
+  volunteers: number;
+  contributions: number;
+  samples: number;
+  creditWei: string;
+}
+
 export interface ChainInfo {
   chainId: number;
   distributor: Address;
@@ -55,7 +71,14 @@ export interface AccountSummary {
     verification?: VerificationState | null;
     /** The claim transaction that paid this contribution's epoch (state `claimed`). */
     claimTx?: Hex | null;
+    /** What trained it (null for rows older than the column). */
+    device?: DeviceKind | null;
+    partner?: string | null;
+    /** The contribution's ledger id: GET /api/contributions/:id gives its whole timeline. */
+    id?: number;
   }[];
+  /** Credited work per device kind (CPU work is counted apart; see README "CPU credit"). */
+  byDevice?: Record<DeviceKind, { contributions: number; samples: number; creditWei: string }>;
 }
 
 /** GET /api/accounts/:address/reward-proof — the account's leaf in the latest posted epoch. */
@@ -101,10 +124,18 @@ export interface DashboardState {
   verification?: Partial<Record<VerificationState, number>>;
   /** The lead dashboard's outcomes, leaderboard and flags (coordinator/dashboard.ts). */
   insights?: RunInsights;
+  /** Credit earned through partner widgets, largest first. */
+  partners?: PartnerSummary[];
 }
 
 export type ClientMessage =
-  | { type: 'hello'; protocol: number; address: Address; peerId: string; signature: Hex; adapter: AdapterInfo | null; gflops: number | null }
+  | {
+      type: 'hello'; protocol: number; address: Address; peerId: string; signature: Hex; adapter: AdapterInfo | null; gflops: number | null;
+      /** The partner whose widget this session runs in (absent: none). */
+      partner?: string | null;
+      /** What trains this session's contributions (absent: not said, e.g. a connection that only delivers the outbox). */
+      device?: DeviceKind | null;
+    }
   | { type: 'start' }
   | { type: 'stop' }
   | {
@@ -112,6 +143,9 @@ export type ClientMessage =
       contribution: ContributionJson;
       signature: Hex;
       frameHashes: Hex[];
+      /** What trained it and through which partner widget (not signed: credit attribution only). */
+      device?: DeviceKind | null;
+      partner?: string | null;
     }
   /** Bind a wallet: the wallet's EIP-712 Delegation for this session's device key. */
   | { type: 'bind'; delegation: DelegationJson; signature: Hex }
@@ -166,6 +200,11 @@ const sig = (v: unknown, path: string): Hex => (typeof v === 'string' && isHex(v
 const addr = (v: unknown, path: string): Address => (typeof v === 'string' && isAddress(v, { strict: false }) ? (v.toLowerCase() as Address) : fail(path, 'an address', v));
 const decimal = (v: unknown, path: string): string => (typeof v === 'string' && /^[0-9]{1,20}$/.test(v) && BigInt(v) < 2n ** 64n ? v : fail(path, 'a uint64 decimal string', v));
 
+const deviceKind = (v: unknown, path: string): DeviceKind | null =>
+  v === null || v === undefined ? null : DEVICE_KINDS.includes(v as DeviceKind) ? (v as DeviceKind) : fail(path, `one of ${DEVICE_KINDS.join(', ')}`, v);
+const partnerId = (v: unknown, path: string): string | null =>
+  v === null || v === undefined ? null : typeof v === 'string' && PARTNER_ID.test(v) ? v : fail(path, 'a partner id (letters, digits, . _ -; at most 64)', v);
+
 export function parseContribution(v: unknown, path = 'contribution'): ContributionJson {
   const o = obj(v, path);
   return {
@@ -210,6 +249,8 @@ export function parseClientMessage(raw: unknown): ClientMessage {
         signature: sig(o.signature, 'hello.signature'),
         adapter: a ? { vendor: str(a.vendor, 'hello.adapter.vendor'), architecture: str(a.architecture, 'hello.adapter.architecture'), description: str(a.description, 'hello.adapter.description') } : null,
         gflops: o.gflops === null || o.gflops === undefined ? null : typeof o.gflops === 'number' && Number.isFinite(o.gflops) && o.gflops >= 0 ? o.gflops : fail('hello.gflops', 'a non-negative number', o.gflops),
+        partner: partnerId(o.partner, 'hello.partner'),
+        device: deviceKind(o.device, 'hello.device'),
       };
     }
     case 'start':
@@ -222,6 +263,8 @@ export function parseClientMessage(raw: unknown): ClientMessage {
         contribution: parseContribution(o.contribution, 'report.contribution'),
         signature: sig(o.signature, 'report.signature'),
         frameHashes: (o.frameHashes as unknown[]).map((h, i) => hex32(h, `report.frameHashes[${i}]`)),
+        device: deviceKind(o.device, 'report.device'),
+        partner: partnerId(o.partner, 'report.partner'),
       };
     }
     case 'bind':

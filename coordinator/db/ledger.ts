@@ -3,7 +3,7 @@
 // never leaves a half-written round or epoch.
 import type { Address, Hex } from 'viem';
 import type { RunSpec } from '../../shared/config.ts';
-import type { AccountSummary, ContributionState, EpochSummary, RoundSummary, VerificationState } from '../../shared/protocol.ts';
+import type { AccountSummary, ContributionState, DeviceKind, EpochSummary, PartnerSummary, RoundSummary, VerificationState } from '../../shared/protocol.ts';
 import type { Contribution, Delegation } from '../../shared/eip712.ts';
 import { IdlegradError } from '../../shared/errors.ts';
 import type { Sql } from './sql.ts';
@@ -44,6 +44,27 @@ export interface VerifiableContribution {
   steps: number;
   state: ContributionState;
   verification: VerificationState | null;
+}
+
+/** A contribution's ledger row as the timeline shows it. */
+export interface ContributionRecord {
+  id: number;
+  run: number;
+  round: number;
+  account: Address;
+  beneficiary: Address;
+  state: ContributionState;
+  reason: string | null;
+  samples: number;
+  creditWei: string;
+  epoch: number | null;
+  epochRoot: Hex | null;
+  epochTx: Hex | null;
+  claimTx: Hex | null;
+  verification: VerificationState | null;
+  device: DeviceKind | null;
+  partner: string | null;
+  nonce: string;
 }
 
 export interface IdentityRecord {
@@ -99,13 +120,13 @@ export class Ledger {
   }
 
   /** Records a verified, signed report as pending. The unique (account, nonce) key refuses replays even under races. */
-  async insertPending(runId: number, account: Address, c: Contribution, signature: Hex, extra: { beneficiary?: Address; residualHash?: Hex } = {}): Promise<number> {
+  async insertPending(runId: number, account: Address, c: Contribution, signature: Hex, extra: { beneficiary?: Address; residualHash?: Hex; partner?: string | null; device?: DeviceKind | null } = {}): Promise<number> {
     try {
       const { rows } = await this.sql.query<{ id: number }>(
-        `insert into contributions (run_id, round, cohort, account, frame_hash, aggregate_hash, samples, steps, loss_before, loss_after, compute_ms, nonce, expiry, signature, state, beneficiary, residual_hash)
-         values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'pending',$15,$16) returning id`,
+        `insert into contributions (run_id, round, cohort, account, frame_hash, aggregate_hash, samples, steps, loss_before, loss_after, compute_ms, nonce, expiry, signature, state, beneficiary, residual_hash, partner, device_kind)
+         values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'pending',$15,$16,$17,$18) returning id`,
         [runId, c.round, c.cohort, account, c.frameHash, c.aggregateHash, c.samples, c.steps, c.lossBeforeMicro / 1e6, c.lossAfterMicro / 1e6, c.computeMs, c.nonce.toString(), Number(c.expiry), signature,
-          extra.beneficiary ?? account, extra.residualHash ?? null],
+          extra.beneficiary ?? account, extra.residualHash ?? null, extra.partner ?? null, extra.device ?? null],
       );
       return Number(rows[0].id);
     } catch (e) {
@@ -258,7 +279,7 @@ export class Ledger {
       if (r.state !== 'rejected' && r.state !== 'pending') credit += BigInt(r.credit);
     }
     const recent = await this.sql.query<AccountSummary['recent'][number]>(
-      `select c.round, c.state, c.reason, c.samples, c.epoch, c.beneficiary, c.verification,
+      `select c.id::int as id, c.round, c.state, c.reason, c.samples, c.epoch, c.beneficiary, c.verification, c.device_kind as device, c.partner,
               (select k.tx_hash from claims k where k.account = c.beneficiary and k.epoch >= c.epoch and c.state = 'claimed' order by k.epoch limit 1) as "claimTx"
        from contributions c where c.beneficiary = $1 or c.account = $1 order by c.id desc limit 20`,
       [account],
@@ -270,6 +291,50 @@ export class Ledger {
     return {
       address: account, contributions: counts, creditWei: credit.toString(), claimedWei: (await this.claimedWei(account)).toString(),
       epochCreditWei: inEpochs.rows[0].t, wallet: await this.activeWallet(account, Math.floor(Date.now() / 1000)), recent: recent.rows,
+      byDevice: await this.creditByDevice(account),
+    };
+  }
+
+  /** Credited work of an account per device kind (rows from before the column count as WebGPU). */
+  async creditByDevice(account: Address): Promise<NonNullable<AccountSummary['byDevice']>> {
+    const { rows } = await this.sql.query<{ d: DeviceKind; n: number; samples: number; credit: string }>(
+      `select coalesce(device_kind, 'webgpu') as d, count(*)::int as n, coalesce(sum(samples), 0)::int as samples, coalesce(sum(credit_wei), 0)::text as credit
+       from contributions where (beneficiary = $1 or account = $1) and state not in ('pending','rejected') group by 1`,
+      [account],
+    );
+    const out: NonNullable<AccountSummary['byDevice']> = { webgpu: { contributions: 0, samples: 0, creditWei: '0' }, cpu: { contributions: 0, samples: 0, creditWei: '0' } };
+    for (const r of rows) out[r.d] = { contributions: r.n, samples: r.samples, creditWei: r.credit };
+    return out;
+  }
+
+  /** Credit earned through each partner's widget: credited states only, largest first. */
+  async partners(runId: number, limit = 100): Promise<PartnerSummary[]> {
+    const { rows } = await this.sql.query<{ partner: string; volunteers: number; n: number; samples: number; credit: string }>(
+      `select partner, count(distinct account)::int as volunteers, count(*)::int as n, coalesce(sum(samples), 0)::int as samples, coalesce(sum(credit_wei), 0)::text as credit
+       from contributions where run_id = $1 and partner is not null and state not in ('pending','rejected')
+       group by partner order by sum(credit_wei) desc, partner limit $2`,
+      [runId, limit],
+    );
+    return rows.map((r) => ({ partner: r.partner, volunteers: r.volunteers, contributions: r.n, samples: r.samples, creditWei: r.credit }));
+  }
+
+  /** One contribution with what its timeline needs (GET /api/contributions/:id). */
+  async contribution(id: number): Promise<ContributionRecord | null> {
+    const { rows } = await this.sql.query<Record<string, unknown>>(
+      `select c.id::int as id, c.run_id, c.round, c.account, c.beneficiary, c.state, c.reason, c.samples, c.credit_wei::text as credit, c.epoch, c.verification,
+              c.device_kind, c.partner, c.nonce::text as nonce, e.root, e.tx_hash as epoch_tx,
+              (select k.tx_hash from claims k where k.account = c.beneficiary and k.epoch >= c.epoch and c.state = 'claimed' order by k.epoch limit 1) as claim_tx
+       from contributions c left join epochs e on e.epoch = c.epoch where c.id = $1`,
+      [id],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      id: Number(r.id), run: Number(r.run_id), round: Number(r.round), account: r.account as Address, beneficiary: r.beneficiary as Address,
+      state: r.state as ContributionState, reason: (r.reason as string | null) ?? null, samples: Number(r.samples), creditWei: String(r.credit),
+      epoch: r.epoch === null ? null : Number(r.epoch), epochRoot: (r.root as Hex | null) ?? null, epochTx: (r.epoch_tx as Hex | null) ?? null,
+      claimTx: (r.claim_tx as Hex | null) ?? null, verification: (r.verification as VerificationState | null) ?? null,
+      device: (r.device_kind as DeviceKind | null) ?? null, partner: (r.partner as string | null) ?? null, nonce: String(r.nonce),
     };
   }
 

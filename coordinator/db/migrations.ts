@@ -118,4 +118,10 @@ export const MIGRATIONS: string[] = [
     at timestamptz not null default now()
   );
   `,
+  // Issue 6: the partner widget a contribution came through, and what trained it.
+  `
+  alter table contributions add column partner text;
+  alter table contributions add column device_kind text check (device_kind in ('webgpu','cpu'));
+  create index contributions_partner on contributions (partner) where partner is not null;
+  `,
 ];

@@ -265,6 +265,10 @@ const api = {
     }
   },
 
+  async limits(): Promise<Record<string, number> | null> {
+    return cpu || !ctx ? null : { ...ctx.limits };
+  },
+
   deviceLost(): Promise<DeviceLoss> {
     return lost;
   },

@@ -1,5 +1,6 @@
 // The coordinator's HTTP API, same origin. Binary bodies are parsed here and checked
 // against what the run spec says before anything sized by them is allocated.
+import type { RunSpec } from '../../../shared/config.ts';
 import type { Address, Hex } from 'viem';
 import { IdlegradError } from '../../../shared/errors.ts';
 import type { Dataset } from '../../../shared/mlp.ts';
@@ -95,6 +96,11 @@ export class CoordinatorApi {
 
   private postJson<T>(what: string, path: string, body: unknown): Promise<T> {
     return this.json<T>(what, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  }
+
+  /** The run being trained and its public settings (GET /api/run). */
+  run(): Promise<{ run: RunSpec; round: number }> {
+    return this.json('reading the run', '/api/run');
   }
 
   /** The raw training-set bytes (parse with parseDataset). */

@@ -4,6 +4,7 @@
 //   keys      'device'            DeviceKeyRecord   the secp256k1 device key
 //   meta      'consent'           ConsentRecord     when the volunteer opted in
 //   meta      'residual'          ResidualRecord    error-feedback residual e (one run at a time)
+//   meta      'settings'          SettingsRecord    GPU budget preset and pause rules
 //   datasets  dataset name        DatasetRecord     the training set, as served
 //   models    run id              ModelRecord       θ_r and the outer momentum at round r
 //   outbox    nonce               OutboxRecord      a signed report not yet acknowledged
@@ -56,6 +57,18 @@ export interface OutboxRecord {
   aggregate: Uint8Array | null;
 }
 
+/** The volunteer's governance choices, kept between visits. */
+export interface SettingsRecord {
+  preset: 'light' | 'medium' | 'full';
+  idleOnly: boolean;
+  idleAfterS: number;
+  pauseWhenHidden: boolean;
+  /** Pause on battery (not charging) below this level, 0–1; 0 never pauses. */
+  batteryMin: number;
+  /** Follow the Compute Pressure API (ease off under serious, pause under critical CPU pressure). */
+  followPressure: boolean;
+}
+
 export interface ResidualRecord {
   run: number;
   paramTableHash: Hex;
@@ -79,6 +92,8 @@ export interface ClientStorage {
   deleteOutbox(nonce: string): Promise<void>;
   getResidual(): Promise<ResidualRecord | undefined>;
   putResidual(rec: ResidualRecord): Promise<void>;
+  getSettings(): Promise<SettingsRecord | undefined>;
+  putSettings(rec: SettingsRecord): Promise<void>;
   getDataset(name: string): Promise<DatasetRecord | undefined>;
   putDataset(rec: DatasetRecord): Promise<void>;
   getModel(run: number): Promise<ModelRecord | undefined>;
@@ -87,7 +102,7 @@ export interface ClientStorage {
 
 interface IdlegradDb extends DBSchema {
   keys: { key: string; value: DeviceKeyRecord };
-  meta: { key: string; value: ConsentRecord | ResidualRecord };
+  meta: { key: string; value: ConsentRecord | ResidualRecord | SettingsRecord };
   datasets: { key: string; value: DatasetRecord };
   models: { key: number; value: ModelRecord };
   outbox: { key: string; value: OutboxRecord };
@@ -130,6 +145,12 @@ class IdbStorage implements ClientStorage {
   }
   async putResidual(rec: ResidualRecord) {
     await this.db.put('meta', rec, 'residual');
+  }
+  async getSettings() {
+    return (await this.db.get('meta', 'settings')) as SettingsRecord | undefined;
+  }
+  async putSettings(rec: SettingsRecord) {
+    await this.db.put('meta', rec, 'settings');
   }
   getDataset(name: string) {
     return this.db.get('datasets', name);
@@ -186,6 +207,13 @@ export class MemoryStorage implements ClientStorage {
   }
   async putResidual(rec: ResidualRecord) {
     this.residual = rec;
+  }
+  private settings?: SettingsRecord;
+  async getSettings() {
+    return this.settings;
+  }
+  async putSettings(rec: SettingsRecord) {
+    this.settings = rec;
   }
   async getDataset(name: string) {
     return this.datasets.get(name);

@@ -26,6 +26,13 @@ export interface IdlegradTestHook {
   /** Signed reports waiting in the IndexedDB outbox. */
   readonly outbox: number;
   readonly lastDuty: { round: number; busyMs: number; wallMs: number; preset: string } | null;
+  /** Settings, the watched signals and what pauses training now. */
+  readonly governance: { preset: string; idleOnly: boolean; idleAfterS: number; pauseWhenHidden: boolean; batteryMin: number; hidden: boolean; battery: { level: number; charging: boolean } | null; pressure: string | null; pausedBy: string[] };
+  /** The delegated wallet (from the ledger) and the wallets EIP-6963 found. */
+  readonly wallet: string | null;
+  readonly walletsFound: string[];
+  /** The device profile (measured before consent, on request). */
+  readonly profile: { status: string; samplesPerSec: number | null; limits: Record<string, number> | null; estimate: { samplesPerHour: number; weiPerHour: string; duty: number; fitsInRound: boolean } | null };
 }
 
 declare global {
@@ -58,6 +65,10 @@ export function installTestHook(client: VolunteerClient, target: Window = window
     get lastStop() { const l = s().lastStop; return l && { ...l }; },
     get outbox() { return s().outbox; },
     get lastDuty() { const d = s().lastDuty; return d && { ...d }; },
+    get wallet() { return s().account?.wallet ?? null; },
+    get walletsFound() { return s().wallets.found.map((w) => w.rdns); },
+    get governance() { const g = s().governance; return { ...g, battery: g.battery && { ...g.battery }, pausedBy: [...g.pausedBy] }; },
+    get profile() { const p = s().profile; return { status: p.status, samplesPerSec: p.samplesPerSec, limits: p.limits && { ...p.limits }, estimate: p.estimate && { ...p.estimate } }; },
   });
   Object.defineProperty(target, '__idlegrad', { value: hook, writable: false, configurable: true, enumerable: false });
   return hook;

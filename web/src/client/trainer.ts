@@ -80,6 +80,8 @@ export interface TrainerWorkerApi {
   train(args: TrainArgs): Promise<TrainResult>;
   /** A few steps on synthetic data: measured GFLOP/s for `hello`. Needs init(). */
   benchmark(steps?: number): Promise<BenchmarkResult>;
+  /** The device's limits (the device profile); null on the CPU path. */
+  limits(): Promise<Record<string, number> | null>;
   /** Settles when the device is lost. */
   deviceLost(): Promise<DeviceLoss>;
 }
@@ -147,6 +149,10 @@ export class GpuTrainer implements Trainer {
 
   useCpu(): Promise<void> {
     return this.remote.useCpu();
+  }
+
+  limits(): Promise<Record<string, number> | null> {
+    return this.remote.limits();
   }
 
   abort(): Promise<AbortReport | null> {

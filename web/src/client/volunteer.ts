@@ -16,6 +16,7 @@ import { maxUpdateFrameBytes } from '../../../shared/p2p.ts';
 import {
   PROTOCOL_VERSION,
   contributionToJson,
+  delegationToJson,
   helloMessage,
   type AccountSummary,
   type AdapterInfo,
@@ -24,7 +25,8 @@ import {
   type ServerMessage,
 } from '../../../shared/protocol.ts';
 import { CoordinatorApi, parseDataset } from './api.ts';
-import { claimTokens } from './claim.ts';
+import { claimTokens, claimWithWallet } from './claim.ts';
+import { signDelegation, type DiscoveredWallet, type Eip1193Provider, type WalletInfo } from './wallets.ts';
 import { ServerClock, clockScheduler } from './clock.ts';
 import { CoordinatorSocket, socketUrl } from './connection.ts';
 import { loadDeviceKey, loadOrCreateDeviceKey, type DeviceKey } from './device-key.ts';
@@ -33,8 +35,9 @@ import { CohortExchange, type ExchangeResult, type PeerTimeouts } from './exchan
 import { ModelSync } from './local-model.ts';
 import type { IncomingRouter } from './peer-net.ts';
 import { buildContribution, cohortAggregate, encodeOwnUpdate, peerUpdateLimits, pseudoGradient, randomNonce } from '../../../shared/round.ts';
-import type { ClientStorage, OutboxRecord } from './storage.ts';
+import type { ClientStorage, OutboxRecord, SettingsRecord } from './storage.ts';
 import type { ComputeDevice, Trainer } from './trainer.ts';
+import { estimateContribution, type ContributionEstimate } from './estimate.ts';
 
 /** Bumped when what the volunteer agrees to changes. */
 export const CONSENT_VERSION = 1;
@@ -50,6 +53,59 @@ export const TRAINER_LOCK = 'idlegrad-trainer';
 export type ClientState = 'loading' | 'needs-consent' | 'ready' | 'starting' | 'running' | 'stopping' | 'stopped' | 'error';
 export type RoundPhase = 'idle' | 'syncing' | 'training' | 'exchanging' | 'uploading' | 'reporting' | 'waiting';
 export type LogLevel = 'info' | 'warn' | 'error';
+
+export interface DeviceProfile {
+  status: 'idle' | 'measuring' | 'done' | 'failed';
+  /** Measured on the run's model shape by the worker's micro-benchmark. */
+  samplesPerSec: number | null;
+  limits: Record<string, number> | null;
+  /** The run settings the estimate uses (public, from /api/run). */
+  run: Pick<RunSpec, 'id' | 'inner' | 'timing' | 'rewards'> | null;
+  estimate: ContributionEstimate | null;
+  message: string | null;
+}
+
+export type PauseReason = 'active' | 'hidden' | 'battery' | 'pressure';
+/** Compute Pressure API states (PressureObserver 'cpu'). */
+export type PressureState = 'nominal' | 'fair' | 'serious' | 'critical';
+
+export interface Governance extends SettingsRecord {
+  userActive: boolean;
+  hidden: boolean;
+  /** From the Battery Status API where it exists; null elsewhere. */
+  battery: { level: number; charging: boolean } | null;
+  /** From the Compute Pressure API where it exists; null elsewhere. */
+  pressure: PressureState | null;
+  /**
+   * The trainer computes on the CPU (the CPU path, or a software WebGPU adapter such as
+   * SwiftShader): then CPU pressure is largely this training's own load, and is not followed
+   * (following it would pause the training for its own sake, over and over).
+   */
+  softwareDevice: boolean;
+  pausedBy: PauseReason[];
+}
+
+/** Whether CPU pressure readings steer the trainer now. */
+export const pressureApplies = (g: Pick<Governance, 'followPressure' | 'softwareDevice'>) => g.followPressure && !g.softwareDevice;
+
+/** Adapters that run WebGPU on the CPU. */
+export const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|software|basic render/i;
+
+/**
+ * What pauses training: the volunteer is active (idle-only mode), the tab is hidden (if chosen),
+ * the battery runs below the threshold while not charging, or the CPU is under critical pressure.
+ * Under 'serious' pressure the GPU budget drops to Light instead.
+ */
+export function pauseReasons(g: Omit<Governance, 'pausedBy'>): PauseReason[] {
+  const out: PauseReason[] = [];
+  if (g.idleOnly && g.userActive) out.push('active');
+  if (g.pauseWhenHidden && g.hidden) out.push('hidden');
+  if (g.battery && !g.battery.charging && g.battery.level < g.batteryMin) out.push('battery');
+  if (g.pressure === 'critical' && pressureApplies(g)) out.push('pressure');
+  return out;
+}
+
+export const DEFAULT_SETTINGS: SettingsRecord = { preset: 'full', idleOnly: false, idleAfterS: 30, pauseWhenHidden: false, batteryMin: 0.2, followPressure: true };
 
 export interface LogEntry {
   at: number;
@@ -80,8 +136,14 @@ export interface VolunteerSnapshot {
   lastStop: { clickedAt: number; requestedAt: number; idleAt: number; stepsDone: number } | null;
   /** Signed reports written to the outbox and not yet answered by the coordinator. */
   outbox: number;
-  /** Throttle preset, idle-only mode, and whether the volunteer is active right now (pauses in idle-only mode). */
-  governance: { preset: DutyPreset; idleOnly: boolean; idleAfterS: number; userActive: boolean };
+  /**
+   * Throttle preset and pause rules (persisted), the signals they watch (is the volunteer
+   * active, is the tab hidden, the battery, the Compute Pressure API's CPU state), and what
+   * pauses training right now (`pausedBy`, empty while it may run).
+   */
+  governance: Governance;
+  /** The device profile before joining: measured speed, the device's limits, the estimate at the current preset. */
+  profile: DeviceProfile;
   /** The last round's measured GPU duty: busy ms of the queue over wall ms in the worker. */
   lastDuty: { round: number; busyMs: number; wallMs: number; preset: DutyPreset } | null;
   partner: string | null;
@@ -102,6 +164,8 @@ export interface VolunteerSnapshot {
   lastAck: { nonce: string; state: ContributionState; reason: string | null; round: number | null } | null;
   account: AccountSummary | null;
   claim: { busy: boolean; txHashes: Hex[] };
+  /** Wallets: injected ones found by EIP-6963, the bound one (the Delegation's), its own account summary. */
+  wallets: { found: WalletInfo[]; busy: boolean; message: string | null; account: AccountSummary | null };
   /** "Verify my reward": the ledger's leaf for this account checked against the root on chain. */
   rewardCheck: RewardCheck | null;
   log: LogEntry[];
@@ -118,6 +182,8 @@ export interface VolunteerOptions {
   partner?: string | null;
   /** Where the page runs: sets the consent lifetime (default 'app'). */
   surface?: 'app' | 'widget';
+  /** The run this page was asked to join (the widget's run="…"); a coordinator training another is refused. */
+  run?: number | null;
   /** Web Locks (navigator.locks by default); null where the browser has none. */
   locks?: LockManager | null;
   /** Whether this page has navigator.gpu (default: looked up); without it the worker trains on the CPU. */
@@ -125,6 +191,25 @@ export interface VolunteerOptions {
   now?: () => number;
   peerTimeouts?: Partial<PeerTimeouts>;
   maxLogEntries?: number;
+}
+
+export const PAUSE_TEXT: Record<PauseReason, string> = {
+  active: 'you are using this computer',
+  hidden: 'this tab is hidden',
+  battery: 'the battery is low and not charging',
+  pressure: 'the CPU is under critical pressure',
+};
+
+/** Saved settings from an older or tampered record: keep only well-formed fields. */
+function validSettings(r: Partial<SettingsRecord>): Partial<SettingsRecord> {
+  const out: Partial<SettingsRecord> = {};
+  if (r.preset && r.preset in DUTY_PRESETS) out.preset = r.preset;
+  if (typeof r.idleOnly === 'boolean') out.idleOnly = r.idleOnly;
+  if (typeof r.idleAfterS === 'number' && r.idleAfterS >= 1 && r.idleAfterS <= 3600) out.idleAfterS = r.idleAfterS;
+  if (typeof r.pauseWhenHidden === 'boolean') out.pauseWhenHidden = r.pauseWhenHidden;
+  if (typeof r.batteryMin === 'number' && r.batteryMin >= 0 && r.batteryMin <= 1) out.batteryMin = r.batteryMin;
+  if (typeof r.followPressure === 'boolean') out.followPressure = r.followPressure;
+  return out;
 }
 
 const ZERO_COUNTS = (): Record<ContributionState, number> => ({ pending: 0, accepted: 0, verified: 0, rejected: 0, batched: 0, claimable: 0, claimed: 0 });
@@ -175,6 +260,10 @@ export class VolunteerClient {
   private releaseLock: (() => void) | null = null;
   private roundAbort: Promise<unknown> | null = null;
   private readonly now: () => number;
+  /** Providers of the wallets found (by EIP-6963 uuid), and the one whose Delegation this session made. */
+  private readonly walletProviders = new Map<string, Eip1193Provider>();
+  private boundProvider: { wallet: Address; provider: Eip1193Provider } | null = null;
+  private bindWaiter: ((error: string) => void) | null = null;
   /** PeerJS and its helpers, loaded on the first connection (not in the page's initial JS). */
   private net: typeof import('./peer-net.ts') | null = null;
 
@@ -192,8 +281,9 @@ export class VolunteerClient {
       otherTabTraining: false,
       lastStop: null,
       outbox: 0,
-      governance: { preset: 'full', idleOnly: false, idleAfterS: 30, userActive: false },
+      governance: { ...DEFAULT_SETTINGS, userActive: false, hidden: false, battery: null, pressure: null, softwareDevice: false, pausedBy: [] },
       lastDuty: null,
+      profile: { status: 'idle', samplesPerSec: null, limits: null, run: null, estimate: null, message: null },
       partner: o.partner ?? null,
       gpu: { status: 'idle', device: null, adapter: null, gflops: null, message: null },
       connection: 'offline',
@@ -210,6 +300,7 @@ export class VolunteerClient {
       account: null,
       claim: { busy: false, txHashes: [] },
       rewardCheck: null,
+      wallets: { found: [], busy: false, message: null, account: null },
       log: [],
       errors: [],
     };
@@ -219,6 +310,12 @@ export class VolunteerClient {
   static async create(o: VolunteerOptions): Promise<VolunteerClient> {
     const c = new VolunteerClient(o);
     if (!o.storage.persistent && o.storage.reason) c.log('warn', o.storage.reason);
+    try {
+      const saved = await o.storage.getSettings();
+      if (saved) c.set({ governance: { ...c.snap.governance, ...validSettings(saved) } });
+    } catch (e) {
+      c.log('warn', `could not read your saved settings: ${describeError(e)}`);
+    }
     try {
       const consent = await o.storage.getConsent();
       const expiresAt = consent ? consent.at + c.ttl : 0;
@@ -397,35 +494,100 @@ export class VolunteerClient {
 
   /** Light / Medium / Full: applies from the next GPU segment, also mid-round. */
   setPreset(preset: DutyPreset): void {
-    this.set({ governance: { ...this.snap.governance, preset } });
+    this.govern({ preset });
     this.log('info', `GPU budget: ${preset} (${Math.round(DUTY_PRESETS[preset] * 100)} % of the time)`);
-    this.pushThrottle();
   }
 
   /** Idle-only mode: training pauses while the volunteer uses the machine (see setUserActive). */
   setIdleOnly(on: boolean): void {
-    this.set({ governance: { ...this.snap.governance, idleOnly: on } });
+    this.govern({ idleOnly: on });
     this.log('info', on ? 'idle-only: training pauses while you use this computer' : 'idle-only off');
-    this.pushThrottle();
   }
 
   /** Seconds without input before idle-only mode resumes (1 s to 1 h). */
   setIdleAfter(seconds: number): void {
     if (!Number.isFinite(seconds)) return;
-    this.set({ governance: { ...this.snap.governance, idleAfterS: Math.min(3600, Math.max(1, Math.round(seconds))) } });
+    this.govern({ idleAfterS: Math.min(3600, Math.max(1, Math.round(seconds))) });
+  }
+
+  /** Pause while this tab is hidden (another tab in front, window minimised). */
+  setPauseWhenHidden(on: boolean): void {
+    this.govern({ pauseWhenHidden: on });
+  }
+
+  /** Pause on battery below this level (0–1) while not charging; 0 turns it off. */
+  setBatteryMin(level: number): void {
+    if (!Number.isFinite(level)) return;
+    this.govern({ batteryMin: Math.min(1, Math.max(0, level)) });
+  }
+
+  /** Follow the Compute Pressure API (where the browser has it). */
+  setFollowPressure(on: boolean): void {
+    this.govern({ followPressure: on });
   }
 
   /** From the page's activity watcher: true on input, false after N idle seconds. */
   setUserActive(active: boolean): void {
-    if (this.snap.governance.userActive === active) return;
-    this.set({ governance: { ...this.snap.governance, userActive: active } });
-    if (this.snap.governance.idleOnly) this.log('info', active ? 'you are active: training paused' : 'idle again: training resumes');
+    if (this.snap.governance.userActive !== active) this.govern({ userActive: active });
+  }
+
+  /** From the page: visibility, the Battery Status API, the Compute Pressure API. */
+  setEnvironment(env: Partial<Pick<Governance, 'hidden' | 'battery' | 'pressure'>>): void {
+    this.govern(env);
+  }
+
+  private govern(patch: Partial<Governance>): void {
+    const before = this.snap.governance;
+    const next = { ...before, ...patch };
+    const pausedBy = pauseReasons(next);
+    this.set({ governance: { ...next, pausedBy } });
+    const p = this.snap.profile;
+    if (patch.preset && p.run && p.samplesPerSec !== null) this.set({ profile: { ...p, estimate: estimateContribution(p.run, p.samplesPerSec, DUTY_PRESETS[patch.preset]) } });
+    const settingsChanged = (Object.keys(DEFAULT_SETTINGS) as (keyof SettingsRecord)[]).some((k) => k in patch && patch[k] !== before[k]);
+    if (settingsChanged) {
+      const rec: SettingsRecord = { preset: next.preset, idleOnly: next.idleOnly, idleAfterS: next.idleAfterS, pauseWhenHidden: next.pauseWhenHidden, batteryMin: next.batteryMin, followPressure: next.followPressure };
+      this.o.storage.putSettings(rec).catch((e: unknown) => this.log('warn', `could not save your settings: ${describeError(e)}`));
+    }
+    const was = before.pausedBy.join(',');
+    if (was !== pausedBy.join(',')) {
+      if (pausedBy.length) this.log('info', `training paused: ${pausedBy.map((r) => PAUSE_TEXT[r]).join('; ')}`);
+      else if (was) this.log('info', 'training resumes');
+    }
+    if (patch.pressure !== undefined && patch.pressure !== before.pressure && patch.pressure === 'serious' && pressureApplies(next)) this.log('info', 'the CPU is under serious pressure: GPU budget held at Light');
     this.pushThrottle();
   }
 
   private pushThrottle(): void {
     const g = this.snap.governance;
-    this.trainer?.setThrottle({ duty: DUTY_PRESETS[g.preset], paused: g.idleOnly && g.userActive }).catch((e: unknown) => this.log('warn', `could not apply the GPU budget: ${describeError(e)}`));
+    const duty = g.pressure === 'serious' && pressureApplies(g) ? Math.min(DUTY_PRESETS[g.preset], DUTY_PRESETS.light) : DUTY_PRESETS[g.preset];
+    this.trainer?.setThrottle({ duty, paused: g.pausedBy.length > 0 }).catch((e: unknown) => this.log('warn', `could not apply the GPU budget: ${describeError(e)}`));
+  }
+
+  /**
+   * Device profile at join, on request (a button before consent): acquire the adapter, read its
+   * limits, run the worker's short micro-benchmark (a few training steps on synthetic data) on
+   * the run's model, and estimate contribution and credit per hour. No key, no connection.
+   */
+  async profileDevice(): Promise<ContributionEstimate | null> {
+    if (this.snap.profile.status === 'measuring') return null;
+    this.set({ profile: { ...this.snap.profile, status: 'measuring', message: null } });
+    try {
+      const { run } = await this.api.run();
+      const trainer = await this.ensureTrainer();
+      await this.initTrainer(run.sizes, run.inner.batchSize);
+      const b = await trainer.benchmark();
+      const limits = await trainer.limits();
+      const settings = { id: run.id, inner: run.inner, timing: run.timing, rewards: run.rewards };
+      const estimate = estimateContribution(settings, b.samplesPerSec, DUTY_PRESETS[this.snap.governance.preset]);
+      this.set({ profile: { status: 'done', samplesPerSec: b.samplesPerSec, limits, run: settings, estimate, message: null }, gpu: { ...this.snap.gpu, gflops: b.gflops } });
+      this.log('info', `device profile: ${Math.round(b.samplesPerSec)} samples/s on run ${run.id}'s model; estimate ${estimate.samplesPerHour} samples/h`);
+      return estimate;
+    } catch (e) {
+      const message = `could not measure this device: ${describeError(e)}`;
+      this.set({ profile: { ...this.snap.profile, status: 'failed', message } });
+      this.log('error', message);
+      return null;
+    }
   }
 
   /** The network is back: deliver the outbox now rather than at the next backoff step. */
@@ -440,8 +602,9 @@ export class VolunteerClient {
     else if (!this.socket) void this.connect();
   }
 
-  /** Claim what the ledger says is claimable, from the device key. */
+  /** Claim what the ledger says is claimable: the delegated wallet's leaf from the wallet, else the device key's. */
   async claim(): Promise<Hex | null> {
+    if (this.snap.account?.wallet) return this.claimToWallet(this.snap.account.wallet);
     const claimable = this.snap.account?.claimable;
     if (!this.key || !claimable || this.snap.claim.busy) return null;
     this.set({ claim: { ...this.snap.claim, busy: true } });
@@ -457,6 +620,91 @@ export class VolunteerClient {
       this.log('error', `claim failed: ${describeError(e)}`);
       return null;
     }
+  }
+
+  // ---- wallets -------------------------------------------------------------------------
+
+  /** From the page's EIP-6963 discovery. */
+  setWallets(list: DiscoveredWallet[]): void {
+    for (const w of list) this.walletProviders.set(w.info.uuid, w.provider);
+    this.set({ wallets: { ...this.snap.wallets, found: list.map((w) => w.info) } });
+  }
+
+  /**
+   * Bind a wallet: it signs an EIP-712 Delegation naming this device key; the coordinator
+   * checks it (coordinator/identity.ts) and from then on this device's credit accrues to the
+   * wallet, and claims pay the wallet.
+   */
+  async bindWallet(uuid: string): Promise<Address | null> {
+    const provider = this.walletProviders.get(uuid);
+    const key = this.key;
+    if (!provider || !key || this.snap.wallets.busy) return null;
+    this.set({ wallets: { ...this.snap.wallets, busy: true, message: null } });
+    try {
+      const chain = this.chain ?? (this.chain = (await this.api.dashboard()).chain);
+      const { delegation, signature } = await signDelegation(provider, key.account.address, eip712Domain(chain.chainId, chain.distributor), this.now());
+      await this.ensureSession();
+      const refused = new Promise<never>((_, reject) => (this.bindWaiter = (err) => reject(new Error(err))));
+      if (!this.socket?.send({ type: 'bind', delegation: delegationToJson(delegation), signature })) throw new Error('the coordinator connection closed');
+      await Promise.race([refused, this.until(() => this.snap.account?.wallet?.toLowerCase() === delegation.wallet, 15_000, 'the coordinator did not confirm the binding')]);
+      this.boundProvider = { wallet: delegation.wallet, provider };
+      this.set({ wallets: { ...this.snap.wallets, busy: false, message: null } });
+      this.log('info', `wallet ${delegation.wallet} bound: this device's credit now accrues to it, and claims pay it`);
+      void this.refreshAccount();
+      return delegation.wallet;
+    } catch (e) {
+      const message = `binding the wallet failed: ${describeError(e)}`;
+      this.set({ wallets: { ...this.snap.wallets, busy: false, message } });
+      this.log('error', message);
+      return null;
+    } finally {
+      this.bindWaiter = null;
+    }
+  }
+
+  private async claimToWallet(wallet: Address): Promise<Hex | null> {
+    const claimable = this.snap.wallets.account?.claimable;
+    const provider = this.boundProvider?.wallet === wallet.toLowerCase() ? this.boundProvider.provider : null;
+    if (!claimable || this.snap.claim.busy) return null;
+    if (!provider) {
+      this.log('warn', `your credit is claimed by the wallet ${wallet}: bind it again on this page (or claim from it) to claim`);
+      return null;
+    }
+    this.set({ claim: { ...this.snap.claim, busy: true } });
+    try {
+      const chain = this.chain ?? (this.chain = (await this.api.dashboard()).chain);
+      const hash = await claimWithWallet({ api: this.api, provider, wallet, chain, claimable, origin: this.o.origin, log: (l, t) => this.log(l, t) });
+      this.set({ claim: { busy: false, txHashes: [...this.snap.claim.txHashes, hash] } });
+      await this.refreshAccount();
+      return hash;
+    } catch (e) {
+      this.set({ claim: { ...this.snap.claim, busy: false } });
+      this.log('error', `claim failed: ${describeError(e)}`);
+      return null;
+    }
+  }
+
+  /** A welcomed coordinator session, connecting if needed (no training starts). */
+  private async ensureSession(): Promise<void> {
+    if (this.socket?.open && this.welcomed) return;
+    if (!this.socket) await this.connect();
+    await this.until(() => !!this.socket?.open && this.welcomed, 20_000, 'could not reach the coordinator');
+  }
+
+  private until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (cond()) return resolve();
+      const t0 = Date.now();
+      const timer = setInterval(() => {
+        if (cond()) {
+          clearInterval(timer);
+          resolve();
+        } else if (Date.now() - t0 > timeoutMs) {
+          clearInterval(timer);
+          reject(new Error(`${what} within ${Math.round(timeoutMs / 1000)} s`));
+        }
+      }, 100);
+    });
   }
 
   /**
@@ -520,11 +768,25 @@ export class VolunteerClient {
   private async refreshAccount(): Promise<void> {
     if (!this.key) return;
     try {
-      this.set({ account: await this.api.account(this.key.account.address) });
+      this.onAccount(await this.api.account(this.key.account.address));
     } catch (e) {
       // A fresh key has no account yet: that is not an error worth alarming anyone about.
       this.log((e as { code?: string }).code === 'NOT_FOUND' ? 'info' : 'warn', `account: ${describeError(e)}`);
     }
+  }
+
+  /** The device's summary; with a delegated wallet, also the wallet's (its leaf is what gets claimed). */
+  private onAccount(summary: AccountSummary): void {
+    this.set({ account: summary });
+    const wallet = summary.wallet;
+    if (!wallet) {
+      if (this.snap.wallets.account) this.set({ wallets: { ...this.snap.wallets, account: null } });
+      return;
+    }
+    this.api.account(wallet).then(
+      (w) => this.set({ wallets: { ...this.snap.wallets, account: w } }),
+      (e: unknown) => this.log('warn', `wallet account: ${describeError(e)}`),
+    );
   }
 
   // ---- GPU ----------------------------------------------------------------------------
@@ -558,7 +820,9 @@ export class VolunteerClient {
     }
     trainer.onLost((loss) => this.onDeviceLost(loss.reason, loss.message));
     this.trainer = trainer;
-    this.pushThrottle();
+    const software = !adapter || SOFTWARE_ADAPTER.test(`${adapter.vendor} ${adapter.architecture} ${adapter.description}`);
+    if (software && this.snap.governance.followPressure) this.log('info', 'training runs on the CPU here (no hardware GPU): CPU pressure is its own load, so it is not followed');
+    this.govern({ softwareDevice: software });
     if (adapter) {
       this.set({ gpu: { status: 'ready', device: 'gpu', adapter, gflops: null, message: null } });
       this.log('info', `GPU: ${[adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' · ') || 'unnamed adapter'}`);
@@ -685,9 +949,10 @@ export class VolunteerClient {
           return;
         }
         this.log('error', `coordinator: [${m.code}] ${m.message}${m.ref ? ` (${m.ref})` : ''}`);
+        this.bindWaiter?.(`[${m.code}] ${m.message}`);
         return;
       case 'account':
-        this.set({ account: m.summary });
+        this.onAccount(m.summary);
         return;
       case 'dashboard':
         return;
@@ -715,6 +980,9 @@ export class VolunteerClient {
         signature,
         adapter: this.snap.gpu.adapter,
         gflops: this.snap.gpu.gflops,
+        partner: this.o.partner ?? null,
+        // Before the trainer exists (a connection only to deliver the outbox) this names no device.
+        ...(this.snap.gpu.device ? { device: this.snap.gpu.device === 'cpu' ? ('cpu' as const) : ('webgpu' as const) } : {}),
       });
       if (!sent) throw new Error('the coordinator connection closed before hello');
       this.set({ connection: 'connected' });
@@ -727,6 +995,13 @@ export class VolunteerClient {
   }
 
   private async onWelcome(run: RunSpec, round: number, modelHash: Hex, chain: ChainInfo): Promise<void> {
+    if (this.o.run != null && run.id !== this.o.run) {
+      this.log('error', `this widget asks for run ${this.o.run}, but the platform trains run ${run.id} "${run.name}": nothing is trained`);
+      this.wantRunning = false;
+      this.dropTrainerLock();
+      this.set({ state: 'error', phase: 'idle' });
+      return;
+    }
     const runChanged = this.runSpec?.id !== run.id || this.runSpec?.paramTableHash !== run.paramTableHash;
     const first = this.lastWelcome?.run !== run || this.lastWelcome.round !== round;
     this.runSpec = run;
@@ -802,6 +1077,8 @@ export class VolunteerClient {
   private async onCommitted(run: number, round: number, modelHash: Hex, accepted: number): Promise<void> {
     if (!this.runSpec || run !== this.runSpec.id) return;
     this.log('info', `round ${round} committed: ${accepted} contribution(s) accepted, model ${modelHash.slice(0, 10)}…`);
+    // Epoch pushes go to the beneficiary's sessions: with a delegated wallet, ask for ours.
+    if (this.snap.account?.wallet) for (const ms of [1_500, 6_000]) setTimeout(() => void this.refreshAccount(), ms);
     await this.preparing?.catch(() => undefined);
     try {
       await this.models.committed(round, modelHash);
@@ -968,7 +1245,7 @@ export class VolunteerClient {
       run: run.id,
       round: m.round,
       createdAt: this.now(),
-      report: { type: 'report', contribution: contributionToJson(contribution), signature, frameHashes: agg.hashes },
+      report: { type: 'report', contribution: contributionToJson(contribution), signature, frameHashes: agg.hashes, device: this.snap.gpu.device === 'cpu' ? 'cpu' : 'webgpu', partner: this.o.partner ?? null },
       aggregate: unsentAggregate,
     };
     // Written before it is sent; deleted only when the coordinator answers for this nonce.

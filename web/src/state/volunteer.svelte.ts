@@ -3,8 +3,9 @@
 import { GpuTrainer } from '../client/trainer.ts';
 import { openStorage, type ClientStorage } from '../client/storage.ts';
 import { installTestHook } from '../client/test-hook.ts';
-import { VolunteerClient, type DutyPreset, type VolunteerSnapshot } from '../client/volunteer.ts';
+import { VolunteerClient, type DutyPreset, type PressureState, type VolunteerSnapshot } from '../client/volunteer.ts';
 import { formatWei } from '../client/format.ts';
+import { discoverWallets } from '../client/wallets.ts';
 
 export class VolunteerStore {
   s: VolunteerSnapshot = $state.raw(undefined as unknown as VolunteerSnapshot);
@@ -12,6 +13,11 @@ export class VolunteerStore {
   constructor(readonly client: VolunteerClient) {
     this.s = client.snapshot();
     client.subscribe((snap) => (this.s = snap));
+    if (typeof window !== 'undefined') {
+      watchEnvironment(client);
+      discoverWallets(window, (list) => client.setWallets(list));
+      if (this.s.governance.idleOnly) this.watchActivity();
+    }
   }
 
   get running(): boolean {
@@ -26,9 +32,9 @@ export class VolunteerStore {
     return formatWei(this.s.account?.creditWei ?? '0');
   }
 
-  /** Wei not yet claimed from the latest posted epoch (cumulative − claimed). */
+  /** Wei not yet claimed from the latest posted epoch (cumulative − claimed): the delegated wallet's leaf when there is one. */
   get claimableWei(): bigint {
-    const a = this.s.account;
+    const a = this.s.account?.wallet ? this.s.wallets.account : this.s.account;
     if (!a?.claimable) return 0n;
     const rest = BigInt(a.claimable.cumulativeWei) - BigInt(a.claimedWei || '0');
     return rest > 0n ? rest : 0n;
@@ -66,6 +72,11 @@ export class VolunteerStore {
     for (const ev of ['pointermove', 'pointerdown', 'keydown', 'wheel', 'touchstart']) addEventListener(ev, active, { passive: true });
   }
 
+  setPauseWhenHidden = (on: boolean) => this.client.setPauseWhenHidden(on);
+  setBatteryMin = (level: number) => this.client.setBatteryMin(level);
+  setFollowPressure = (on: boolean) => this.client.setFollowPressure(on);
+  measure = () => this.client.profileDevice();
+  bindWallet = (uuid: string) => this.client.bindWallet(uuid);
   consent = () => this.client.consent();
   revoke = () => this.client.revokeConsent();
   start = () => this.client.start();
@@ -74,8 +85,52 @@ export class VolunteerStore {
   verifyReward = () => this.client.verifyReward();
 }
 
+interface BatteryLike extends EventTarget {
+  level: number;
+  charging: boolean;
+}
+interface PressureRecordLike {
+  state: PressureState;
+}
+type PressureObserverCtor = new (cb: (records: PressureRecordLike[]) => void) => { observe(source: 'cpu'): Promise<void> };
+
+/**
+ * Feeds the client what the browser says about the machine, where it says it: tab visibility,
+ * the Battery Status API (navigator.getBattery) and the Compute Pressure API (PressureObserver).
+ * Reading these computes nothing; they only pause or slow the trainer.
+ */
+function watchEnvironment(client: VolunteerClient): void {
+  const visibility = () => client.setEnvironment({ hidden: document.visibilityState === 'hidden' });
+  document.addEventListener('visibilitychange', visibility);
+  visibility();
+  const nav = navigator as Navigator & { getBattery?: () => Promise<BatteryLike> };
+  if (typeof nav.getBattery === 'function') {
+    nav.getBattery().then(
+      (b) => {
+        const read = () => client.setEnvironment({ battery: { level: b.level, charging: b.charging } });
+        b.addEventListener('levelchange', read);
+        b.addEventListener('chargingchange', read);
+        read();
+      },
+      (e: unknown) => client.log('info', `battery status unavailable: ${e instanceof Error ? e.message : String(e)}`),
+    );
+  }
+  const PO = (globalThis as { PressureObserver?: PressureObserverCtor }).PressureObserver;
+  if (typeof PO === 'function') {
+    try {
+      const po = new PO((records) => {
+        const last = records.at(-1);
+        if (last) client.setEnvironment({ pressure: last.state });
+      });
+      po.observe('cpu').catch((e: unknown) => client.log('info', `compute pressure unavailable: ${e instanceof Error ? e.message : String(e)}`));
+    } catch (e) {
+      client.log('info', `compute pressure unavailable: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+}
+
 /** Opens storage, creates the client and the test hook; computes and connects nothing. */
-export async function createVolunteerStore(opts: { partner?: string | null; storage?: ClientStorage; surface?: 'app' | 'widget' } = {}): Promise<VolunteerStore> {
+export async function createVolunteerStore(opts: { partner?: string | null; storage?: ClientStorage; surface?: 'app' | 'widget'; run?: number | null } = {}): Promise<VolunteerStore> {
   const storage = opts.storage ?? (await openStorage());
   const client = await VolunteerClient.create({
     origin: location.origin,
@@ -83,6 +138,7 @@ export async function createVolunteerStore(opts: { partner?: string | null; stor
     createTrainer: () => new GpuTrainer(),
     partner: opts.partner ?? null,
     surface: opts.surface ?? 'app',
+    run: opts.run ?? null,
   });
   installTestHook(client);
   return new VolunteerStore(client);

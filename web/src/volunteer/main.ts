@@ -3,9 +3,14 @@ import '../ui/theme.css';
 import App from './App.svelte';
 import { createVolunteerStore } from '../state/volunteer.svelte.ts';
 import { PwaState } from '../state/pwa.svelte.ts';
+import { PARTNER_ID } from '../../../shared/protocol.ts';
+
+// Arriving from a partner's widget ("continue in a full tab"): that partner keeps the credit.
+const partnerParam = new URLSearchParams(location.search).get('partner');
+const partner = partnerParam && PARTNER_ID.test(partnerParam) ? partnerParam : null;
 
 const target = document.getElementById('app')!;
-createVolunteerStore().then(
+createVolunteerStore({ partner }).then(
   (store) => {
     const pwa = new PwaState(() => store.client.deliverOutbox());
     pwa.register();
