@@ -18,8 +18,8 @@ export interface MatmulShape {
 
 /**
  * How the kernel tiles C (matmul.wgsl's overrides): a wg[0] × wg[1] workgroup (columns × rows of
- * C) of invocations that each own a 4×4 block; with `tiled`, op(A) and op(B) are staged through
- * workgroup memory `bk` values of K at a time, else read from storage directly.
+ * C) of invocations that each own a 4×4 block staged through workgroup memory `bk` values of K
+ * at a time (`tiled`), or an 8×8 block read from storage directly.
  */
 export interface MatmulConfig {
   wg: readonly [number, number];
@@ -28,8 +28,9 @@ export interface MatmulConfig {
   bk: number;
 }
 
-/** C elements per invocation, rows × columns: fixed by the shader's vec4 accumulators, read from it. */
+/** C elements per invocation, rows × columns, tiled / direct: fixed by the shader's accumulators, read from it. */
 export const MATMUL_THREAD_BLOCK = [wgslConst(body, 'TM'), wgslConst(body, 'TN')] as const;
+export const MATMUL_DIRECT_BLOCK = [wgslConst(body, 'DB'), wgslConst(body, 'DB')] as const;
 
 /**
  * What the autotune (autotune.ts) chooses among. Every entry is tested at shapes that are not
@@ -43,7 +44,7 @@ export const MATMUL_CANDIDATES: readonly MatmulConfig[] = [
   { wg: [8, 4], tiled: true, bk: 16 },
   { wg: [8, 8], tiled: false, bk: 0 },
   { wg: [4, 4], tiled: false, bk: 0 },
-  { wg: [16, 4], tiled: false, bk: 0 },
+  { wg: [8, 4], tiled: false, bk: 0 },
 ];
 
 /** The configuration used on a device the autotune has not seen: a GPU-friendly tiled one. */
@@ -51,7 +52,8 @@ export const MATMUL_DEFAULT: MatmulConfig = MATMUL_CANDIDATES[1];
 
 /** C elements per workgroup, rows × columns, under `config`. */
 export function matmulTile(config: MatmulConfig = MATMUL_DEFAULT): readonly [number, number] {
-  return [config.wg[1] * MATMUL_THREAD_BLOCK[0], config.wg[0] * MATMUL_THREAD_BLOCK[1]];
+  const block = config.tiled ? MATMUL_THREAD_BLOCK : MATMUL_DIRECT_BLOCK;
+  return [config.wg[1] * block[0], config.wg[0] * block[1]];
 }
 
 /** C elements per workgroup under the default configuration. */
