@@ -28,8 +28,9 @@ export interface BenchInput {
   reps: number;
   /** A timed matmul run lasts at least about this long (n grows until it does). */
   minRunMs: number;
-  /** Training steps per timed round. */
+  /** Training steps per timed round: MLP, GPT. */
   steps: number;
+  gptSteps: number;
 }
 
 export interface MatmulRow {
@@ -81,24 +82,43 @@ export function benchShapes(adapter: AdapterSummary): { name: string; shape: Mat
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
-/** GFLOP/s of `run(n)` (n matmuls of `shape`): warm-up, grow n to minRunMs, then the median of reps. */
-async function gflops(shape: MatmulShape, input: BenchInput, run: (n: number) => Promise<void>): Promise<number> {
-  await run(1); // warm-up: pipelines, allocations
-  let n = 1;
-  for (;;) {
-    const t0 = performance.now();
-    await run(n);
-    const ms = performance.now() - t0;
-    if (ms >= input.minRunMs || n >= 256) break;
-    n = Math.min(256, n * Math.max(2, Math.ceil(input.minRunMs / Math.max(ms, 1))));
+type Runner = (n: number) => Promise<void>;
+
+/**
+ * GFLOP/s of each runner's `run(n)` (n matmuls of `shape`): a warm-up, n grown until a run lasts
+ * minRunMs, then `reps` rounds that time every runner once each, interleaved, so that other load
+ * on the machine falls on all of them alike; the median per runner.
+ */
+async function gflops<Name extends string>(shape: MatmulShape, input: BenchInput, runners: Record<Name, Runner | null>): Promise<Record<Name, number | null>> {
+  const live = (Object.entries(runners) as [Name, Runner | null][]).filter((e): e is [Name, Runner] => e[1] !== null);
+  const counts = new Map<Name, number>();
+  for (const [name, run] of live) {
+    await run(1); // warm-up: pipelines, allocations
+    let n = 1;
+    for (;;) {
+      const t0 = performance.now();
+      await run(n);
+      const ms = performance.now() - t0;
+      if (ms >= input.minRunMs || n >= 256) break;
+      n = Math.min(256, n * Math.max(2, Math.ceil(input.minRunMs / Math.max(ms, 1))));
+    }
+    counts.set(name, n);
   }
-  const times: number[] = [];
+  const times = new Map<Name, number[]>(live.map(([name]) => [name, []]));
   for (let r = 0; r < input.reps; r++) {
-    const t0 = performance.now();
-    await run(n);
-    times.push((performance.now() - t0) / n);
+    for (const [name, run] of live) {
+      const n = counts.get(name)!;
+      const t0 = performance.now();
+      await run(n);
+      times.get(name)!.push((performance.now() - t0) / n);
+    }
   }
-  return (2 * shape.M * shape.N * shape.K) / median(times) / 1e6;
+  const out = {} as Record<Name, number | null>;
+  for (const name of Object.keys(runners) as Name[]) {
+    const t = times.get(name);
+    out[name] = t ? (2 * shape.M * shape.N * shape.K) / median(t) / 1e6 : null;
+  }
+  return out;
 }
 
 function oursMatmul(ctx: GpuContext, cache: PipelineCache, s: MatmulShape) {
@@ -158,13 +178,13 @@ async function ortMatmul(s: MatmulShape) {
   };
 }
 
-async function trainerRate(round: (steps: number) => Promise<unknown>, samplesPerStep: number, input: BenchInput): Promise<number> {
+async function trainerRate(round: (steps: number) => Promise<unknown>, samplesPerStep: number, steps: number, input: BenchInput): Promise<number> {
   await round(2); // warm-up: pipelines, buffers, shader JIT
   const rates: number[] = [];
   for (let r = 0; r < input.reps; r++) {
     const t0 = performance.now();
-    await round(input.steps);
-    rates.push((input.steps * samplesPerStep * 1000) / (performance.now() - t0));
+    await round(steps);
+    rates.push((steps * samplesPerStep * 1000) / (performance.now() - t0));
   }
   return median(rates);
 }
@@ -181,7 +201,7 @@ async function oursMlpStep(ctx: GpuContext, input: BenchInput): Promise<number> 
     return await trainerRate(async (steps) => {
       const batches = Uint32Array.from({ length: steps * MLP_BATCH }, () => Math.floor(rand() * count));
       await trainer.train({ params, batches, steps, adamw });
-    }, MLP_BATCH, input);
+    }, MLP_BATCH, input.steps, input);
   } finally {
     trainer.destroy();
   }
@@ -191,16 +211,16 @@ async function oursMlpStep(ctx: GpuContext, input: BenchInput): Promise<number> 
 // OURS: the GPT training step. The GPU GPT trainer comes from branch `gpt`; until it is merged
 // this returns null (the row is printed with ours: null and a note on stderr). To wire it:
 // import the trainer here, build it for GPT_BENCH at batch GPT_BATCH on ctx.device, and return
-// trainerRate(steps => trainer.train(...), GPT_BATCH, input) as oursMlpStep does.
+// trainerRate(steps => trainer.train(...), GPT_BATCH, input.gptSteps, input) as oursMlpStep does.
 // ============================================================================================
 async function oursGptStep(_ctx: GpuContext, _input: BenchInput): Promise<number | null> {
   return null;
 }
 
-async function tfjsRate(make: () => TfjsTrainer, samplesPerStep: number, input: BenchInput): Promise<number> {
+async function tfjsRate(make: () => TfjsTrainer, samplesPerStep: number, steps: number, input: BenchInput): Promise<number> {
   const t = make();
   try {
-    return await trainerRate((steps) => t.round(steps), samplesPerStep, input);
+    return await trainerRate((n) => t.round(n), samplesPerStep, steps, input);
   } finally {
     t.dispose();
   }
@@ -219,8 +239,9 @@ export async function runBench(gpu: GPU, input: BenchInput): Promise<BenchOutput
   const notes: string[] = [];
   const log = (line: string) => console.log(`[bench] ${line}`);
   const ctx = await acquireDevice(gpu, { label: 'bench' });
+  const tuneStart = performance.now();
   const tune = await autotuneMatmul(ctx);
-  log(`autotune (${tune.source}): ${JSON.stringify(tune.config)}${tune.timings ? ' ' + tune.timings.map((t) => `${JSON.stringify(t.config)} ${t.ms.toFixed(1)} ms`).join('; ') : ''}`);
+  log(`autotune (${tune.source}, ${(performance.now() - tuneStart).toFixed(0)} ms): ${JSON.stringify(tune.config)}${tune.timings ? ' ' + tune.timings.map((t) => `${JSON.stringify(t.config)} ${t.ms.toFixed(1)} ms`).join('; ') : ''}`);
   const cache = new PipelineCache(ctx.device);
   ort.env.wasm.wasmPaths = input.ortPath;
   ort.env.wasm.numThreads = 1;
@@ -230,34 +251,33 @@ export async function runBench(gpu: GPU, input: BenchInput): Promise<BenchOutput
 
   const matmul: MatmulRow[] = [];
   for (const { name, shape } of benchShapes(ctx.adapter)) {
-    const ours = await attempt(`ours ${name}`, notes, async () => {
+    const ours = await attempt(`ours ${name} setup`, notes, async () => {
       const m = oursMatmul(ctx, cache, shape);
       await cache.ready();
-      try { return await gflops(shape, input, m.run); } finally { m.dispose(); }
+      return m;
     });
-    const ortG = await attempt(`onnxruntime-web ${name}`, notes, async () => {
-      const m = await ortMatmul(shape);
-      try { return await gflops(shape, input, m.run); } finally { await m.dispose(); }
-    });
-    const tfjs = await attempt(`tfjs ${name}`, notes, async () => {
-      const m = tfjsMatmul(shape);
-      try { return await gflops(shape, input, m.run); } finally { m.dispose(); }
-    });
-    matmul.push({ name, shape, ours, ort: ortG, tfjs });
-    log(`${name} ${JSON.stringify(shape)}: ours ${ours?.toFixed(3)} ort ${ortG?.toFixed(3)} tfjs ${tfjs?.toFixed(3)} GFLOP/s`);
+    const ortM = await attempt(`onnxruntime-web ${name} setup`, notes, () => ortMatmul(shape));
+    const tfjsM = await attempt(`tfjs ${name} setup`, notes, async () => tfjsMatmul(shape));
+    const g = await attempt(`timing ${name}`, notes, () => gflops(shape, input, { ours: ours?.run ?? null, ort: ortM?.run ?? null, tfjs: tfjsM?.run ?? null }));
+    ours?.dispose();
+    await ortM?.dispose();
+    tfjsM?.dispose();
+    const row = { name, shape, ours: g?.ours ?? null, ort: g?.ort ?? null, tfjs: g?.tfjs ?? null };
+    matmul.push(row);
+    log(`${name} ${JSON.stringify(shape)}: ours ${row.ours?.toFixed(3)} ort ${row.ort?.toFixed(3)} tfjs ${row.tfjs?.toFixed(3)} GFLOP/s`);
   }
 
   const step: StepRow[] = [];
   {
     const ours = await attempt('ours mlp step', notes, () => oursMlpStep(ctx, input));
-    const tfjs = await attempt('tfjs mlp step', notes, () => tfjsRate(() => tfjsMlp(MLP_SIZES, MLP_BATCH), MLP_BATCH, input));
+    const tfjs = await attempt('tfjs mlp step', notes, () => tfjsRate(() => tfjsMlp(MLP_SIZES, MLP_BATCH), MLP_BATCH, input.steps, input));
     step.push({ model: 'mlp-784-64-10', ours, tfjs, batch: MLP_BATCH });
     log(`mlp step: ours ${ours?.toFixed(0)} tfjs ${tfjs?.toFixed(0)} samples/s`);
   }
   {
     const ours = await attempt('ours gpt step', notes, () => oursGptStep(ctx, input));
     if (ours === null) notes.push('gpt step: ours is null: the GPU GPT trainer (branch gpt) is not merged yet; see oursGptStep in kernels/bench-worker.ts');
-    const tfjs = await attempt('tfjs gpt step', notes, () => tfjsRate(() => tfjsGpt(GPT_BENCH, GPT_BATCH), GPT_BATCH, input));
+    const tfjs = await attempt('tfjs gpt step', notes, () => tfjsRate(() => tfjsGpt(GPT_BENCH, GPT_BATCH), GPT_BATCH, input.gptSteps, input));
     step.push({ model: 'gpt-2x64-h4-t64', ours, tfjs, batch: GPT_BATCH });
     log(`gpt step: ours ${ours?.toFixed(1)} tfjs ${tfjs?.toFixed(1)} sequences/s`);
   }

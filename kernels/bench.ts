@@ -4,7 +4,7 @@
 // Human-readable table on stdout; with --json the last stdout line is the machine-readable
 // summary { adapter, matmul: [{ m, k, n, ours, ort, tfjs }], step: [{ model, ours, tfjs }] }.
 // Progress and notes go to stderr. Env: BENCH_REPS (default 5), BENCH_MIN_RUN_MS (default 200),
-// BENCH_STEPS (steps per timed training round, default 20).
+// BENCH_STEPS / BENCH_GPT_STEPS (steps per timed MLP / GPT training round, default 20 / 5).
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -25,6 +25,7 @@ const input: BenchInput = {
   reps: envInt('BENCH_REPS', 5),
   minRunMs: envInt('BENCH_MIN_RUN_MS', 200),
   steps: envInt('BENCH_STEPS', 20),
+  gptSteps: envInt('BENCH_GPT_STEPS', 5),
 };
 const ortDist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web/webgpu'));
 const entry = fileURLToPath(new URL('./bench-worker.ts', import.meta.url));
