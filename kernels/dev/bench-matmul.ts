@@ -79,6 +79,8 @@ const sets: Record<string, [string, MatmulShape][]> = {
     ['dX', { M: 512, N: 64, K: 256, transB: true }], ['dW', { M: 64, N: 256, K: 512, transA: true }],
   ],
   square: [['512', { M: 512, N: 512, K: 512 }]],
+  // the shapes where npm run bench found ours < 3× TFJS or ORT (README)
+  misses: [['dW_up', { M: 64, N: 256, K: 512, transA: true }], ['dW0', { M: 784, N: 64, K: 32, transA: true }], ['fwd1', { M: 32, N: 10, K: 64 }]],
 };
 const rand = createRng(1);
 const totals: Record<string, number> = {};
