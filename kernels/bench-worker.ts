@@ -8,14 +8,17 @@
 // tf.matMul calls, which its backend batches into command buffers) and ends when the GPU is done
 // (ours, ORT: queue.onSubmittedWorkDone; TFJS: a 1×1 slice of the last product read back). Training steps: the dataset is
 // resident on the GPU; a round of steps ends with one readback for both (ours: params + losses;
-// TFJS: the last loss). Warm-up runs are excluded; figures are medians of `reps` runs.
+// TFJS: the last loss). Warm-up runs are excluded; figures are medians of `reps` runs. Our
+// matmul's output is checked against the CPU reference once per shape before it is timed.
 import * as ort from 'onnxruntime-web/webgpu';
 import { matmulOnnxModel } from '../shared/onnx.ts';
 import { initParams, mlpSpec } from '../shared/model.ts';
 import { createRng } from '../shared/rng.ts';
 import { randomDataset } from './conformance.ts';
 import { acquireDevice, type AdapterSummary, type GpuContext } from './device.ts';
-import { createBindGroup, encodeDispatch } from './kernel.ts';
+import { closeness, describeCloseness } from './compare.ts';
+import { createBindGroup, encodeDispatch, readBuffer } from './kernel.ts';
+import { matmulRef } from './matmul/matmul.ref.ts';
 import { autotuneMatmul } from './matmul/autotune.ts';
 import { matmulConfigFor, matmulKernel, type MatmulConfig, type MatmulShape } from './matmul/matmul.ts';
 import { createMlpTrainer } from './mlp-trainer.ts';
@@ -124,18 +127,28 @@ async function gflops<Name extends string>(shape: MatmulShape, input: BenchInput
 function oursMatmul(ctx: GpuContext, cache: PipelineCache, s: MatmulShape) {
   const { device } = ctx;
   const size = (n: number) => Math.ceil((n * 4) / 16) * 16;
-  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
   const bufs = {
     a: device.createBuffer({ size: size(s.M * s.K), usage }),
     b: device.createBuffer({ size: size(s.K * s.N), usage }),
     c: device.createBuffer({ size: size(s.M * s.N), usage }),
   };
   const rand = createRng(7);
-  device.queue.writeBuffer(bufs.a, 0, Float32Array.from({ length: s.M * s.K }, () => rand() - 0.5));
-  device.queue.writeBuffer(bufs.b, 0, Float32Array.from({ length: s.K * s.N }, () => rand() - 0.5));
+  const a = Float32Array.from({ length: s.M * s.K }, () => rand() - 0.5);
+  const b = Float32Array.from({ length: s.K * s.N }, () => rand() - 0.5);
+  device.queue.writeBuffer(bufs.a, 0, a);
+  device.queue.writeBuffer(bufs.b, 0, b);
   const kernel = matmulKernel(cache, s);
   const group = createBindGroup(device, kernel, bufs);
   return {
+    /** Throws unless one run's C matches the CPU reference: a wrong kernel gets no figure. */
+    async check() {
+      await this.run(1);
+      const got = new Float32Array(await readBuffer(device, bufs.c, 0, s.M * s.N * 4));
+      const tol = { atol: 1e-4, rtol: 1e-4 };
+      const c = closeness(got, matmulRef(a, b, s), tol);
+      if (!c.ok) throw new Error(describeCloseness(`our matmul ${JSON.stringify(s)} vs the CPU reference`, c, tol));
+    },
     async run(n: number) {
       const enc = device.createCommandEncoder();
       const pass = enc.beginComputePass();
@@ -253,8 +266,14 @@ export async function runBench(gpu: GPU, input: BenchInput): Promise<BenchOutput
   for (const { name, shape } of benchShapes(ctx.adapter)) {
     const ours = await attempt(`ours ${name} setup`, notes, async () => {
       const m = oursMatmul(ctx, cache, shape);
-      await cache.ready();
-      return m;
+      try {
+        await cache.ready();
+        await m.check();
+        return m;
+      } catch (e) {
+        m.dispose();
+        throw e;
+      }
     });
     const ortM = await attempt(`onnxruntime-web ${name} setup`, notes, () => ortMatmul(shape));
     const tfjsM = await attempt(`tfjs ${name} setup`, notes, async () => tfjsMatmul(shape));
