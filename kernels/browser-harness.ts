@@ -1,9 +1,9 @@
 // Test and benchmark harness: bundle a worker entry with esbuild (WGSL `?raw` imports as text,
 // as Vite does), serve it from a throwaway 127.0.0.1 server, run it in a dedicated Web Worker
 // inside headless Chromium and return what the worker posts back. Node-only.
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { extname, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { build, type Plugin } from 'esbuild';
 import { launchChromium } from '../e2e/chromium.ts';
@@ -50,7 +50,11 @@ export interface WorkerRunOptions {
   timeoutMs?: number;
   /** Forwarded browser console lines (debugging). */
   onConsole?: (line: string) => void;
+  /** Static files the worker fetches: URL path prefix (e.g. '/ort/') → directory on disk. */
+  files?: Record<string, string>;
 }
+
+const CONTENT_TYPES: Record<string, string> = { '.wasm': 'application/wasm', '.mjs': 'text/javascript', '.js': 'text/javascript' };
 
 /** Runs `entry` (a worker module that answers one postMessage) in headless Chromium. */
 export async function runInChromiumWorker<T>(entry: string, opts: WorkerRunOptions = {}): Promise<T> {
@@ -65,7 +69,7 @@ export async function runInChromiumWorkers<T>(entry: string, opts: WorkerRunOpti
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
     else if (path === '/worker.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(js);
-    else res.writeHead(404).end();
+    else void serveFile(res, path, opts.files ?? {});
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const { port } = server.address() as AddressInfo;
@@ -85,5 +89,17 @@ export async function runInChromiumWorkers<T>(entry: string, opts: WorkerRunOpti
   } finally {
     await browser.close();
     server.close();
+  }
+}
+
+async function serveFile(res: ServerResponse, path: string, files: Record<string, string>): Promise<void> {
+  const prefix = Object.keys(files).find((p) => path.startsWith(p));
+  const name = prefix === undefined ? '' : path.slice(prefix.length);
+  if (prefix === undefined || !/^[\w.-]+$/.test(name)) return void res.writeHead(404).end();
+  try {
+    const body = await readFile(resolve(files[prefix], name));
+    res.writeHead(200, { 'content-type': CONTENT_TYPES[extname(name)] ?? 'application/octet-stream' }).end(body);
+  } catch {
+    res.writeHead(404).end();
   }
 }

@@ -6,7 +6,7 @@ import * as kernels from './index.ts';
 test('kernels/index.ts exports exactly the public surface', () => {
   assert.deepEqual(Object.keys(kernels).sort(), [
     'ADAMW_HYPER', 'DeviceLostError', 'GpuValidationError', 'KernelError', 'MATMUL_TILE', 'PipelineCache',
-    'ShaderCompileError', 'TrainingAbortedError', 'WebGpuUnavailableError', 'acquireDevice', 'adamw', 'adamwKernel', 'biasBackward',
+    'ShaderCompileError', 'TrainingAbortedError', 'WebGpuUnavailableError', 'acquireDevice', 'adamw', 'adamwKernel', 'autotuneMatmul', 'biasBackward',
     'biasBackwardKernel', 'biasForward', 'biasForwardKernel', 'checkTrainerMatchesCpu', 'chunkStatsKernel', 'chunkThresholds',
     'codecStats', 'createBindGroup', 'createGptTrainer', 'createMlpTrainer', 'deviceParamLayout', 'encodeDispatch', 'gatherBatchGpu', 'gatherKernel', 'limitsToObject',
     'matmul', 'matmulKernel', 'pseudoGradKernel', 'readBuffer', 'runKernelConformance', 'softmaxXent', 'softmaxXentKernel',

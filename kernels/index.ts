@@ -19,7 +19,9 @@ export { createBindGroup, encodeDispatch, readBuffer } from './kernel.ts';
 export type { Kernel } from './kernel.ts';
 
 export { matmul, matmulKernel, MATMUL_TILE } from './matmul/matmul.ts';
-export type { MatmulShape } from './matmul/matmul.ts';
+export type { MatmulConfig, MatmulShape } from './matmul/matmul.ts';
+export { autotuneMatmul } from './matmul/autotune.ts';
+export type { MatmulAutotuneOptions, MatmulTuneResult, MatmulTuneStore } from './matmul/autotune.ts';
 export { biasBackward, biasBackwardKernel, biasForward, biasForwardKernel } from './bias_relu/bias_relu.ts';
 export type { BiasShape } from './bias_relu/bias_relu.ts';
 export { softmaxXent, softmaxXentKernel } from './softmax_xent/softmax_xent.ts';

@@ -4,7 +4,8 @@
 // plain Errors whose name is kept (WebGpuUnavailableError, DeviceLostError, …) and whose
 // message carries the details, since comlink drops other fields.
 import * as Comlink from 'comlink';
-import { acquireDevice, createGptTrainer, createMlpTrainer } from '../../kernels/index.ts';
+import { acquireDevice, autotuneMatmul, createGptTrainer, createMlpTrainer } from '../../kernels/index.ts';
+import { openTuneStore } from './tune-store.ts';
 import { trainCpuRound } from './cpu-trainer.ts';
 import { gptSpec, initParams, mlpSpec, type GptDims, type GptSpec, type MlpSpec } from '../../shared/model.ts';
 import { trainLocal, windowBatch } from '../../shared/preset.ts';
@@ -85,7 +86,9 @@ async function device(): Promise<GpuContext> {
     ctx.assertReady();
     return ctx;
   }
-  acquiring ??= acquireDevice(self.navigator.gpu, { label: 'idlegrad-trainer' }).then((c) => {
+  acquiring ??= acquireDevice(self.navigator.gpu, { label: 'idlegrad-trainer' }).then(async (c) => {
+    // At join: pick the matmul tiling for this adapter (measured once, then cached per adapter).
+    await autotuneMatmul(c, { store: await openTuneStore() });
     ctx = c;
     void c.lost.then((s) => resolveLost({ reason: s.reason, message: s.message }));
     return c;
