@@ -6,7 +6,7 @@
 //            (or a member's own single-frame upload: relay mode), combine them weighted by
 //            samples, apply the outer step on the CPU in float32, publish h_{r+1}.
 // A round that loses every cohort ends with the model unchanged.
-import { recoverTypedDataAddress, type Address, type Hex } from 'viem';
+import type { Address, Hex } from 'viem';
 import type { RunSpec } from '../shared/config.ts';
 import { maxSamplesPerReport, modelOf } from '../shared/config.ts';
 import { decodeFrame, encodeAggregate, frameLimits, hashFrame, toDense, type DecodedFrame } from '../shared/codec.ts';
@@ -15,10 +15,12 @@ import { applyOuterStep } from '../shared/outer.ts';
 import { hashParams } from '../shared/model.ts';
 import { assignmentSeed } from '../shared/assignment.ts';
 import { evaluate, type Dataset } from '../shared/mlp.ts';
-import { contributionTypedData, type Eip712Domain } from '../shared/eip712.ts';
+import type { Eip712Domain } from '../shared/eip712.ts';
 import { contributionFromJson, type ClientMessage, type RoundSummary, type ServerMessage } from '../shared/protocol.ts';
 import { IdlegradError } from '../shared/errors.ts';
 import type { Ledger, ModelState } from './db/ledger.ts';
+import { PendingWriter } from './db/pending-batch.ts';
+import { ContributionSigners } from './report-signature.ts';
 
 export interface Session {
   id: number;
@@ -73,6 +75,8 @@ export class RoundEngine {
   private committing = false;
   private stopped = false;
   readonly spec;
+  private readonly signers: ContributionSigners;
+  private readonly pending: PendingWriter;
 
   constructor(
     readonly run: RunSpec,
@@ -84,6 +88,8 @@ export class RoundEngine {
     private readonly now: () => number = Date.now,
   ) {
     this.spec = modelOf(run);
+    this.signers = new ContributionSigners(domain);
+    this.pending = new PendingWriter(ledger.sql);
   }
 
   get round(): number {
@@ -182,12 +188,7 @@ export class RoundEngine {
    */
   async handleReport(session: Session, msg: Extract<ClientMessage, { type: 'report' }>): Promise<{ id: number }> {
     const c = contributionFromJson(msg.contribution);
-    let signer: Address;
-    try {
-      signer = (await recoverTypedDataAddress({ ...contributionTypedData(this.domain, c), signature: msg.signature })).toLowerCase() as Address;
-    } catch (cause) {
-      throw new IdlegradError('BAD_SIGNATURE', 'report signature is malformed', { cause });
-    }
+    const signer = this.signers.signer(c, msg.signature);
     if (signer !== session.address) {
       throw new IdlegradError('BAD_SIGNATURE', `report is signed by ${signer}, not by this session's device key ${session.address}`, {
         details: 'a signature for another chain, contract or message recovers a different address',
@@ -204,13 +205,16 @@ export class RoundEngine {
     }
     if (framesRoot(msg.frameHashes) !== c.framesRoot) throw new IdlegradError('BAD_MESSAGE', 'report.frameHashes does not hash to the signed framesRoot');
     if (open.reports.has(signer)) throw new IdlegradError('DUPLICATE', `${signer} already reported for round ${c.round}`);
-    if (await this.ledger.nonceUsed(signer, c.nonce)) throw new IdlegradError('REPLAYED_NONCE', `nonce ${c.nonce} was already used by ${signer}`);
-    const beneficiary = (await this.ledger.activeWallet(signer, Math.floor(this.now() / 1000))) ?? signer;
-    const id = await this.ledger.insertPending(this.run.id, signer, c, msg.signature, { beneficiary, residualHash: c.residualHash });
+    const { id } = await this.pending.record(this.run.id, signer, c, msg.signature, c.residualHash, Math.floor(this.now() / 1000));
     if (this.open !== open) {
       // The round committed while we were writing: the row can never be accepted.
       await this.ledger.reject(id, 'STALE_ROUND: the round committed before the report was recorded');
       throw new IdlegradError('STALE_ROUND', `round ${c.round} committed before the report was recorded`);
+    }
+    if (open.reports.has(signer)) {
+      // A second session of the same key reported in the same round while this one was written.
+      await this.ledger.reject(id, `DUPLICATE: ${signer} already reported for round ${c.round}`);
+      throw new IdlegradError('DUPLICATE', `${signer} already reported for round ${c.round}`);
     }
     open.reports.set(signer, {
       id, account: signer, cohort: c.cohort, frameHash: c.frameHash, aggregateHash: c.aggregateHash.toLowerCase() as Hex,
