@@ -9,6 +9,7 @@ import type { AccountSummary, RewardProof } from '../shared/protocol.ts';
 import { rewardDistributorAbi as distributorAbi } from '../shared/chain/abi.ts';
 import type { Ledger } from './db/ledger.ts';
 import { buildRewardTree } from './chain/merkle.ts';
+import { accountSummaries } from './db/account-summaries.ts';
 
 const epochPostedEvent = distributorAbi.find((x) => x.type === 'event' && x.name === 'EpochPosted') as Extract<(typeof distributorAbi)[number], { type: 'event'; name: 'EpochPosted' }>;
 
@@ -114,6 +115,22 @@ export class Rewards {
 
   async summary(account: Address): Promise<AccountSummary> {
     return { ...(await this.ledger.accountSummary(account)), claimable: await this.claimable(account) };
+  }
+
+  /** summary() for many accounts at once: five ledger statements and one tree load in all. */
+  async summaries(accounts: Address[]): Promise<Map<Address, AccountSummary>> {
+    const base = await accountSummaries(this.ledger.sql, accounts, Math.floor(Date.now() / 1000));
+    const latest = await this.ledger.latestPostedTree();
+    const tree = latest && (StandardMerkleTree.load(latest.tree as never) as StandardMerkleTree<[string, string]>);
+    const leaves = new Map<string, [number, string]>();
+    if (tree) for (const [i, [a, amount]] of tree.entries()) leaves.set(a.toLowerCase(), [i, amount]);
+    const out = new Map<Address, AccountSummary>();
+    for (const [account, s] of base) {
+      const leaf = leaves.get(account);
+      const claimable = tree && leaf && BigInt(leaf[1]) > BigInt(s.claimedWei) ? { epoch: latest.epoch, cumulativeWei: BigInt(leaf[1]).toString(), proof: tree.getProof(leaf[0]) as Hex[] } : undefined;
+      out.set(account, { ...s, claimable });
+    }
+    return out;
   }
 
   /** Gas for a volunteer's claim on the dev chain: only for accounts with something to claim. */

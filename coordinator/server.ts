@@ -276,9 +276,12 @@ export function createApiServer(deps: ServerDeps): ApiServer {
     },
     async pushAccounts(accounts) {
       const wanted = new Set(accounts.map((a) => a.toLowerCase()));
-      for (const s of sockets.values()) {
-        if (!s.session || !wanted.has(s.session.address)) continue;
-        s.session.send({ type: 'account', summary: await rewards.summary(s.session.address) });
+      const targets = [...sockets.values()].filter((s) => s.session && wanted.has(s.session.address));
+      if (targets.length === 0) return;
+      const summaries = await rewards.summaries(targets.map((s) => s.session!.address));
+      for (const s of targets) {
+        const summary = summaries.get(s.session!.address);
+        if (summary) s.session!.send({ type: 'account', summary });
       }
     },
     close: () =>
