@@ -141,6 +141,10 @@ export class Rewards {
 
   /** Checks the receipt for the distributor's Claimed event before the ledger says "claimed". */
   async confirmClaim(account: Address, txHash: Hex): Promise<{ cumulativeWei: string }> {
+    // A hash the chain has never seen (forged, or from another chain) is refused at once,
+    // instead of holding the request for the receipt timeout.
+    const known = await this.client.getTransaction({ hash: txHash }).catch(() => null);
+    if (!known) throw new IdlegradError('NOT_FOUND', `transaction ${txHash} is not known to the chain`);
     const receipt = await this.client.waitForTransactionReceipt({ hash: txHash, timeout: 30_000 });
     const logs = parseEventLogs({ abi: distributorAbi, logs: receipt.logs, eventName: 'Claimed' }).filter(
       (l) => l.address.toLowerCase() === this.chain.distributor.toLowerCase() && (l.args.account as string).toLowerCase() === account.toLowerCase(),
