@@ -242,6 +242,8 @@ export class RoundEngine {
   private maybeCommitEarly(): void {
     const open = this.open;
     if (!open) return;
+    // Reports come only from members, one per account: fewer reports than seats is not everyone (O(1) per report).
+    if (open.reports.size < open.cohorts.reduce((n, members) => n + members.length, 0)) return;
     const everyone = open.cohorts.every((members) => members.every((m) => open.reports.has(m.address)));
     if (!everyone) return;
     const votedUploaded = [...open.reports.values()].every((r) => open.aggregates.has(r.aggregateHash));
@@ -259,8 +261,10 @@ export class RoundEngine {
       const rejected: { id: number; reason: string }[] = [];
       const chosen: { hash: Hex; frame: DecodedFrame }[] = [];
       const weiPerSample = BigInt(this.run.rewards.weiPerSample);
+      const byCohort = new Map<number, Report[]>();
+      for (const r of open.reports.values()) byCohort.get(r.cohort)?.push(r) ?? byCohort.set(r.cohort, [r]);
       open.cohorts.forEach((members, cohort) => {
-        const reports = [...open.reports.values()].filter((r) => r.cohort === cohort);
+        const reports = byCohort.get(cohort) ?? [];
         const byAgg = new Map<Hex, Report[]>();
         for (const r of reports) byAgg.set(r.aggregateHash, [...(byAgg.get(r.aggregateHash) ?? []), r]);
         const quorum = Math.ceil((2 * reports.length) / 3);
@@ -305,7 +309,8 @@ export class RoundEngine {
         next.modelHash = hashParams(next.params);
       }
       const evalResult = evaluate(this.spec, next.params, this.heldOut);
-      const acceptedReports = [...open.reports.values()].filter((r) => accepted.some((a) => a.id === r.id));
+      const acceptedIds = new Set(accepted.map((a) => a.id));
+      const acceptedReports = [...open.reports.values()].filter((r) => acceptedIds.has(r.id));
       const summary: RoundSummary = {
         round: open.round,
         modelHash: next.modelHash,

@@ -7,6 +7,15 @@ import type { Address } from 'viem';
 import type { AccountSummary, ContributionState } from '../../shared/protocol.ts';
 import type { Sql } from './sql.ts';
 
+/**
+ * Each account's rows (credited to it, or reported by it for another beneficiary), tagged
+ * with the account as c.a: two equi-joins, so the planner can hash them (an OR join condition
+ * compared every account with every row).
+ */
+const MINE = `(select q.a, c.* from unnest($1::text[]) q(a) join contributions c on c.beneficiary = q.a
+   union all
+   select q.a, c.* from unnest($1::text[]) q(a) join contributions c on c.account = q.a and c.beneficiary <> q.a) c`;
+
 const STATES: ContributionState[] = ['pending', 'accepted', 'verified', 'rejected', 'batched', 'claimable', 'claimed'];
 
 export async function accountSummaries(sql: Sql, accounts: Address[], nowSec: number): Promise<Map<Address, Omit<AccountSummary, 'claimable'>>> {
@@ -18,8 +27,8 @@ export async function accountSummaries(sql: Sql, accounts: Address[], nowSec: nu
     out.set(a, { address: a, contributions, creditWei: '0', claimedWei: '0', epochCreditWei: '0', wallet: null, recent: [] });
   }
   const counts = await sql.query<{ a: Address; state: ContributionState; n: number; credit: string }>(
-    `select q.a, c.state, count(*)::int as n, coalesce(sum(c.credit_wei), 0)::text as credit
-     from unnest($1::text[]) q(a) join contributions c on c.beneficiary = q.a or c.account = q.a group by q.a, c.state`,
+    `select c.a, c.state, count(*)::int as n, coalesce(sum(c.credit_wei), 0)::text as credit
+     from ${MINE} group by c.a, c.state`,
     [list],
   );
   const credit = new Map<Address, bigint>();
@@ -29,11 +38,10 @@ export async function accountSummaries(sql: Sql, accounts: Address[], nowSec: nu
   }
   for (const [a, c] of credit) out.get(a)!.creditWei = c.toString();
   const recent = await sql.query<AccountSummary['recent'][number] & { a: Address }>(
-    `select a, round, state, reason, samples, epoch, beneficiary, verification, "claimTx" from (
-       select q.a, c.round, c.state, c.reason, c.samples, c.epoch, c.beneficiary, c.verification,
-              (select k.tx_hash from claims k where k.account = c.beneficiary and k.epoch >= c.epoch and c.state = 'claimed' order by k.epoch limit 1) as "claimTx",
-              row_number() over (partition by q.a order by c.id desc) as rn
-       from unnest($1::text[]) q(a) join contributions c on c.beneficiary = q.a or c.account = q.a) t
+    `select a, round, state, reason, samples, epoch, beneficiary, verification,
+            (select k.tx_hash from claims k where k.account = t.beneficiary and k.epoch >= t.epoch and t.state = 'claimed' order by k.epoch limit 1) as "claimTx"
+     from (select c.a, c.round, c.state, c.reason, c.samples, c.epoch, c.beneficiary, c.verification, row_number() over (partition by c.a order by c.id desc) as rn
+           from ${MINE}) t
      where rn <= 20 order by a, rn`,
     [list],
   );

@@ -367,6 +367,18 @@ export class Ledger {
     });
   }
 
+  /** identity() for many accounts in one statement (the validator's sampling after each commit). */
+  async identities(accounts: Address[]): Promise<Map<Address, IdentityRecord>> {
+    const { rows } = await this.sql.query<{ account: Address; checks_passed: number; checks_failed: number; reputation: number }>(
+      `select account, checks_passed, checks_failed, reputation from identities where account = any($1::text[])`, [[...new Set(accounts)]],
+    );
+    const found = new Map(rows.map((r) => [r.account, r]));
+    return new Map(accounts.map((account) => {
+      const r = found.get(account);
+      return [account, { account, checksPassed: r?.checks_passed ?? 0, checksFailed: r?.checks_failed ?? 0, reputation: Number(r?.reputation ?? 0) }];
+    }));
+  }
+
   async identity(account: Address): Promise<IdentityRecord> {
     const { rows } = await this.sql.query<{ checks_passed: number; checks_failed: number; reputation: number }>(`select checks_passed, checks_failed, reputation from identities where account = $1`, [account]);
     const r = rows[0];

@@ -26,7 +26,7 @@ export class PendingWriter {
   private queue: Item[] = [];
   private writing = false;
 
-  constructor(private readonly sql: Sql, private readonly maxBatch = 1000) {}
+  constructor(private readonly sql: Sql, private readonly gatherMs = 5, private readonly maxBatch = 1000) {}
 
   /**
    * Records a verified, signed report as pending, credited to the device's active wallet
@@ -40,7 +40,11 @@ export class PendingWriter {
     if (c.expiry > INT8_MAX) return Promise.reject(new IdlegradError('LIMIT_EXCEEDED', `contribution.expiry ${c.expiry} exceeds the ledger's limit ${INT8_MAX}`));
     return new Promise((resolve, reject) => {
       this.queue.push({ runId, account, c, signature, residualHash, nowSec, resolve, reject });
-      if (!this.writing) void this.drain();
+      // The first report of a batch waits `gatherMs` for others: one transaction then carries many.
+      if (!this.writing) {
+        this.writing = true;
+        setTimeout(() => void this.drain(), this.gatherMs);
+      }
     });
   }
 
