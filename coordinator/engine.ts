@@ -20,7 +20,7 @@ import { contributionFromJson, type ClientMessage, type RoundSummary, type Serve
 import { IdlegradError } from '../shared/errors.ts';
 import type { Ledger, ModelState } from './db/ledger.ts';
 import { PendingWriter } from './db/pending-batch.ts';
-import { ContributionSigners } from './report-signature.ts';
+import { ContributionSigners, RecoveryThread } from './report-signature.ts';
 
 export interface Session {
   id: number;
@@ -77,6 +77,7 @@ export class RoundEngine {
   readonly spec;
   private readonly signers: ContributionSigners;
   private readonly pending: PendingWriter;
+  private readonly recovery = new RecoveryThread();
 
   constructor(
     readonly run: RunSpec,
@@ -131,6 +132,7 @@ export class RoundEngine {
 
   stop(): void {
     this.stopped = true;
+    this.recovery.stop();
     if (this.open) clearTimeout(this.open.timer);
   }
 
@@ -188,7 +190,7 @@ export class RoundEngine {
    */
   async handleReport(session: Session, msg: Extract<ClientMessage, { type: 'report' }>): Promise<{ id: number }> {
     const c = contributionFromJson(msg.contribution);
-    const signer = this.signers.signer(c, msg.signature);
+    const signer = await this.signers.signerOn(this.recovery, c, msg.signature);
     if (signer !== session.address) {
       throw new IdlegradError('BAD_SIGNATURE', `report is signed by ${signer}, not by this session's device key ${session.address}`, {
         details: 'a signature for another chain, contract or message recovers a different address',

@@ -8,7 +8,7 @@ import { bytesToHex, recoverTypedDataAddress, type Address, type Hex } from 'vie
 import { privateKeyToAccount } from 'viem/accounts';
 import { contributionTypedData, eip712Domain, type Contribution } from '../shared/eip712.ts';
 import { isIdlegradError } from '../shared/errors.ts';
-import { ContributionSigners } from './report-signature.ts';
+import { ContributionSigners, RecoveryThread } from './report-signature.ts';
 
 const domain = eip712Domain(31337, '0x5fbdb2315678afecb367f032d93f642f64180aa3');
 const signers = new ContributionSigners(domain);
@@ -73,4 +73,25 @@ test('random bytes as a signature: same answer as viem, and never the honest sig
     assert.equal(fastSigner({ run: 1, round: 0, cohort: 0, frameHash: `0x${'0'.repeat(64)}`, aggregateHash: `0x${'0'.repeat(64)}`, framesRoot: `0x${'0'.repeat(64)}`, residualHash: `0x${'0'.repeat(64)}`, samples: 0, steps: 0, lossBeforeMicro: 0, lossAfterMicro: 0, computeMs: 0, nonce: 0n, expiry: 0n }, bad), 'refused', bad);
   }
   console.log(`report-signature: ${runs} random signatures compared with viem`);
+});
+
+test('on the recovery thread: the same answers as in the event loop', async () => {
+  const thread = new RecoveryThread();
+  try {
+    let runs = 0;
+    await fc.assert(
+      fc.asyncProperty(contribution, fc.uint8Array({ minLength: 64, maxLength: 64 }), fc.constantFrom(0, 1, 27, 28, 29), async (c, rs, vb) => {
+        runs++;
+        const sig = bytesToHex(new Uint8Array([...rs, vb]));
+        const onThread = await signers.signerOn(thread, c, sig).catch((e: unknown) => (assert.ok(isIdlegradError(e, 'BAD_SIGNATURE'), String(e)), 'refused'));
+        assert.equal(onThread, fastSigner(c, sig));
+      }),
+      { numRuns: 300 },
+    );
+    const c = { run: 1, round: 0, cohort: 0, frameHash: `0x${'1'.repeat(64)}`, aggregateHash: `0x${'2'.repeat(64)}`, framesRoot: `0x${'3'.repeat(64)}`, residualHash: `0x${'4'.repeat(64)}`, samples: 1, steps: 1, lossBeforeMicro: 0, lossAfterMicro: 0, computeMs: 0, nonce: 1n, expiry: 2n } as Contribution;
+    assert.equal(await signers.signerOn(thread, c, await keys[0].signTypedData(contributionTypedData(domain, c))), keys[0].address.toLowerCase());
+    console.log(`report-signature: ${runs} random signatures compared between the thread and the event loop`);
+  } finally {
+    thread.stop();
+  }
 });

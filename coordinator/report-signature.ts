@@ -4,6 +4,7 @@
 // exactly what viem's recoverTypedDataAddress returns for the same input (the property
 // test beside this file checks that on valid, forged and malformed signatures), at about a
 // sixth of the cost (`npm run load` figures in README "Reliability").
+import { Worker } from 'node:worker_threads';
 import { recover } from 'tiny-secp256k1';
 import { domainSeparator, hexToBytes, keccak256, type Address, type Hex } from 'viem';
 import { contributionTypes, type Contribution, type Eip712Domain } from '../shared/eip712.ts';
@@ -54,18 +55,76 @@ export class ContributionSigners {
 
   /** The signer's address, lower case. Throws BAD_SIGNATURE when the signature is malformed or recovers nothing. */
   signer(c: Contribution, signature: Hex): Address {
+    const job = this.prepare(c, signature);
+    let pub: Uint8Array | null;
+    try {
+      pub = recover(job.digest, job.rs, job.parity, false);
+    } catch (cause) {
+      throw new IdlegradError('BAD_SIGNATURE', 'report signature is malformed', { cause, details: (cause as Error).message });
+    }
+    return addressOf(pub);
+  }
+
+  /** signer(), with the curve work on a worker thread (RecoveryThread) so the event loop keeps serving. */
+  async signerOn(thread: RecoveryThread, c: Contribution, signature: Hex): Promise<Address> {
+    const job = this.prepare(c, signature);
+    return addressOf(await thread.recover(job.digest, job.rs, job.parity));
+  }
+
+  private prepare(c: Contribution, signature: Hex): { digest: Uint8Array; rs: Uint8Array; parity: 0 | 1 } {
     const sig = /^0x[0-9a-fA-F]{130}$/.test(signature) ? hexToBytes(signature) : null;
     if (!sig) throw new IdlegradError('BAD_SIGNATURE', 'report signature is malformed', { details: 'expected 65 bytes as 0x-hex' });
     const v = sig[64];
     const parity = v === 0 || v === 27 ? 0 : v === 1 || v === 28 ? 1 : null;
     if (parity === null) throw new IdlegradError('BAD_SIGNATURE', 'report signature is malformed', { details: `recovery byte ${v} is not 0, 1, 27 or 28` });
-    let pub: Uint8Array | null;
-    try {
-      pub = recover(this.digest(c), sig.subarray(0, 64), parity, false);
-    } catch (cause) {
-      throw new IdlegradError('BAD_SIGNATURE', 'report signature is malformed', { cause, details: (cause as Error).message });
-    }
-    if (!pub) throw new IdlegradError('BAD_SIGNATURE', 'report signature is malformed', { details: 'no public key recovers from it' });
-    return `0x${keccak256(pub.subarray(1)).slice(26)}` as Address;
+    return { digest: this.digest(c), rs: sig.subarray(0, 64), parity };
+  }
+}
+
+function addressOf(pub: Uint8Array | null): Address {
+  if (!pub) throw new IdlegradError('BAD_SIGNATURE', 'report signature is malformed', { details: 'no public key recovers from it' });
+  return `0x${keccak256(pub.subarray(1)).slice(26)}` as Address;
+}
+
+/**
+ * One worker thread that recovers public keys (coordinator/recover-worker.mjs), answering
+ * in order. It does not keep the process alive; stop() ends it.
+ */
+export class RecoveryThread {
+  private worker: Worker | null = null;
+  private readonly pending = new Map<number, { resolve: (pub: Uint8Array | null) => void; reject: (e: unknown) => void }>();
+  private next = 0;
+
+  recover(digest: Uint8Array, rs: Uint8Array, parity: 0 | 1): Promise<Uint8Array | null> {
+    const w = (this.worker ??= this.start());
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      w.postMessage({ id, digest, rs, parity });
+    });
+  }
+
+  stop(): void {
+    void this.worker?.terminate();
+    this.worker = null;
+  }
+
+  private start(): Worker {
+    const w = new Worker(new URL('./recover-worker.mjs', import.meta.url));
+    w.unref();
+    w.on('message', (m: { id: number; pub: Uint8Array | null; error: string | null }) => {
+      const p = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      if (m.error !== null) p?.reject(new IdlegradError('BAD_SIGNATURE', 'report signature is malformed', { details: m.error }));
+      else p?.resolve(m.pub);
+    });
+    const fail = (e: unknown) => {
+      for (const p of this.pending.values()) p.reject(new IdlegradError('INTERNAL', `signature recovery thread stopped: ${String(e)}`));
+      this.pending.clear();
+      if (this.worker === w) this.worker = null;
+    };
+    w.on('error', fail);
+    w.on('exit', (code) => fail(`exit ${code}`));
+    return w;
   }
 }
