@@ -44,9 +44,9 @@ const log = (s: string) => console.log(s);
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-/** CPU seconds (user + system) a process has used so far. */
-const cpuS = (pid: number) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+/** CPU seconds (user + system) a process (or, with `thread`, one of its threads) has used so far. */
+const cpuS = (pid: number, thread?: number) => {
+  const f = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
 };
 const quantile = (xs: Float64Array, q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))];
@@ -117,11 +117,13 @@ try {
   const tEnd = tStart + seconds * 1000;
   const loads: string[] = [];
   const cpu: number[] = [];
+  const mainCpu: number[] = []; // the event-loop thread (its tid is the pid)
   while (Date.now() < tEnd + 1500) {
     await new Promise((r) => setTimeout(r, 1000));
     if (Date.now() >= tStart && Date.now() < tEnd) rss.push(rssMb(platform.child.pid!));
-    if (Date.now() >= tStart && loads.length === 0) (loads.push(load()), cpu.push(cpuS(platform.child.pid!)));
-    if (Date.now() >= tEnd && cpu.length === 1) cpu.push(cpuS(platform.child.pid!));
+    const pid = platform.child.pid!;
+    if (Date.now() >= tStart && loads.length === 0) (loads.push(load()), cpu.push(cpuS(pid)), mainCpu.push(cpuS(pid, pid)));
+    if (Date.now() >= tEnd && cpu.length === 1) (cpu.push(cpuS(pid)), mainCpu.push(cpuS(pid, pid)));
     if (exhausted > 0) break;
   }
   loads.push(load());
@@ -149,7 +151,9 @@ try {
   };
   log(`load: ${inWindow.length} reports acked in ${windowS.toFixed(1)} s = ${result.reportsPerSecond} verified reports/s (offered ${rate}/s); latency send→ack p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, max ${lat[lat.length - 1]?.toFixed(1)} ms`);
   const cpuUsed = (cpu[1] ?? cpuS(platform.child.pid!)) - cpu[0];
-  log(`load: coordinator CPU ${cpuUsed.toFixed(1)} s in the window (${((100 * cpuUsed) / windowS).toFixed(0)} % of one core), ${((1000 * cpuUsed) / Math.max(1, inWindow.length)).toFixed(2)} ms CPU per verified report`);
+  const mainUsed = (mainCpu[1] ?? cpuS(platform.child.pid!, platform.child.pid!)) - mainCpu[0];
+  const perReport = (x: number) => ((1000 * x) / Math.max(1, inWindow.length)).toFixed(2);
+  log(`load: coordinator CPU ${cpuUsed.toFixed(1)} s in the window (${((100 * cpuUsed) / windowS).toFixed(0)} % of one core), ${perReport(cpuUsed)} ms per verified report, of which the event-loop thread ${perReport(mainUsed)} ms`);
   log(`load: ${result.sessions} sessions held; coordinator RSS max ${result.rssMb} MB (${rss.length} samples); load average at window start ${loads[0]}, at end ${loads[1]}`);
   log(`load: ledger: ${committed.length} rounds committed in the window, ${committed.reduce((s, r) => s + r.contributions, 0)} contributions accepted (every member's, ${committed.length * sessions} expected)`);
   if (exhausted > 0) log(`load: the pre-signed reports ran out after ${windowS.toFixed(1)} s (raise --rounds)`);
