@@ -6,7 +6,7 @@
 //            (or a member's own single-frame upload: relay mode), combine them weighted by
 //            samples, apply the outer step on the CPU in float32, publish h_{r+1}.
 // A round that loses every cohort ends with the model unchanged.
-import { recoverTypedDataAddress, type Address, type Hex } from 'viem';
+import type { Address, Hex } from 'viem';
 import type { RunSpec } from '../shared/config.ts';
 import { maxSamplesPerReport, modelOf } from '../shared/config.ts';
 import { decodeFrame, encodeAggregate, frameLimits, hashFrame, toDense, type DecodedFrame } from '../shared/codec.ts';
@@ -16,10 +16,12 @@ import { hashParams } from '../shared/model.ts';
 import { assignmentSeed } from '../shared/assignment.ts';
 import type { Dataset } from '../shared/mlp.ts';
 import { evaluateModel } from '../shared/preset.ts';
-import { contributionTypedData, type Eip712Domain } from '../shared/eip712.ts';
+import type { Eip712Domain } from '../shared/eip712.ts';
 import { contributionFromJson, type ClientMessage, type DeviceKind, type RoundSummary, type RunStatus, type ServerMessage } from '../shared/protocol.ts';
 import { IdlegradError } from '../shared/errors.ts';
 import type { Ledger, ModelState } from './db/ledger.ts';
+import { PendingWriter } from './db/pending-batch.ts';
+import { ContributionSigners, RecoveryThread } from './report-signature.ts';
 
 export interface Session {
   id: number;
@@ -79,6 +81,9 @@ export class RoundEngine {
   /** Set by the lead (coordinator/lead.ts): a paused or stopped run lets its open round commit and starts no new one. */
   private runStatus: RunStatus = 'active';
   readonly spec;
+  private readonly signers: ContributionSigners;
+  private readonly pending: PendingWriter;
+  private readonly recovery = new RecoveryThread();
 
   constructor(
     readonly run: RunSpec,
@@ -90,6 +95,8 @@ export class RoundEngine {
     private readonly now: () => number = Date.now,
   ) {
     this.spec = modelOf(run);
+    this.signers = new ContributionSigners(domain);
+    this.pending = new PendingWriter(ledger.sql);
   }
 
   get round(): number {
@@ -139,6 +146,7 @@ export class RoundEngine {
 
   stop(): void {
     this.stopped = true;
+    this.recovery.stop();
     if (this.open) clearTimeout(this.open.timer);
   }
 
@@ -196,12 +204,7 @@ export class RoundEngine {
    */
   async handleReport(session: Session, msg: Extract<ClientMessage, { type: 'report' }>): Promise<{ id: number }> {
     const c = contributionFromJson(msg.contribution);
-    let signer: Address;
-    try {
-      signer = (await recoverTypedDataAddress({ ...contributionTypedData(this.domain, c), signature: msg.signature })).toLowerCase() as Address;
-    } catch (cause) {
-      throw new IdlegradError('BAD_SIGNATURE', 'report signature is malformed', { cause });
-    }
+    const signer = await this.signers.signerOn(this.recovery, c, msg.signature);
     if (signer !== session.address) {
       throw new IdlegradError('BAD_SIGNATURE', `report is signed by ${signer}, not by this session's device key ${session.address}`, {
         details: 'a signature for another chain, contract or message recovers a different address',
@@ -218,13 +221,19 @@ export class RoundEngine {
     }
     if (framesRoot(msg.frameHashes) !== c.framesRoot) throw new IdlegradError('BAD_MESSAGE', 'report.frameHashes does not hash to the signed framesRoot');
     if (open.reports.has(signer)) throw new IdlegradError('DUPLICATE', `${signer} already reported for round ${c.round}`);
-    if (await this.ledger.nonceUsed(signer, c.nonce)) throw new IdlegradError('REPLAYED_NONCE', `nonce ${c.nonce} was already used by ${signer}`);
-    const beneficiary = (await this.ledger.activeWallet(signer, Math.floor(this.now() / 1000))) ?? signer;
-    const id = await this.ledger.insertPending(this.run.id, signer, c, msg.signature, { beneficiary, residualHash: c.residualHash, partner: msg.partner ?? session.partner ?? null, device: msg.device ?? session.device ?? null });
+    const { id } = await this.pending.record(this.run.id, signer, c, msg.signature, c.residualHash, Math.floor(this.now() / 1000), {
+      partner: msg.partner ?? session.partner ?? null,
+      device: msg.device ?? session.device ?? null,
+    });
     if (this.open !== open) {
       // The round committed while we were writing: the row can never be accepted.
       await this.ledger.reject(id, 'STALE_ROUND: the round committed before the report was recorded');
       throw new IdlegradError('STALE_ROUND', `round ${c.round} committed before the report was recorded`);
+    }
+    if (open.reports.has(signer)) {
+      // A second session of the same key reported in the same round while this one was written.
+      await this.ledger.reject(id, `DUPLICATE: ${signer} already reported for round ${c.round}`);
+      throw new IdlegradError('DUPLICATE', `${signer} already reported for round ${c.round}`);
     }
     open.reports.set(signer, {
       id, account: signer, cohort: c.cohort, frameHash: c.frameHash, aggregateHash: c.aggregateHash.toLowerCase() as Hex,
@@ -252,6 +261,8 @@ export class RoundEngine {
   private maybeCommitEarly(): void {
     const open = this.open;
     if (!open) return;
+    // Reports come only from members, one per account: fewer reports than seats is not everyone (O(1) per report).
+    if (open.reports.size < open.cohorts.reduce((n, members) => n + members.length, 0)) return;
     const everyone = open.cohorts.every((members) => members.every((m) => open.reports.has(m.address)));
     if (!everyone) return;
     const votedUploaded = [...open.reports.values()].every((r) => open.aggregates.has(r.aggregateHash));
@@ -269,8 +280,10 @@ export class RoundEngine {
       const rejected: { id: number; reason: string }[] = [];
       const chosen: { hash: Hex; frame: DecodedFrame }[] = [];
       const weiPerSample = BigInt(this.run.rewards.weiPerSample);
+      const byCohort = new Map<number, Report[]>();
+      for (const r of open.reports.values()) byCohort.get(r.cohort)?.push(r) ?? byCohort.set(r.cohort, [r]);
       open.cohorts.forEach((members, cohort) => {
-        const reports = [...open.reports.values()].filter((r) => r.cohort === cohort);
+        const reports = byCohort.get(cohort) ?? [];
         const byAgg = new Map<Hex, Report[]>();
         for (const r of reports) byAgg.set(r.aggregateHash, [...(byAgg.get(r.aggregateHash) ?? []), r]);
         const quorum = Math.ceil((2 * reports.length) / 3);
@@ -315,7 +328,8 @@ export class RoundEngine {
         next.modelHash = hashParams(next.params);
       }
       const evalResult = evaluateModel(this.spec, next.params, this.heldOut);
-      const acceptedReports = [...open.reports.values()].filter((r) => accepted.some((a) => a.id === r.id));
+      const acceptedIds = new Set(accepted.map((a) => a.id));
+      const acceptedReports = [...open.reports.values()].filter((r) => acceptedIds.has(r.id));
       const summary: RoundSummary = {
         round: open.round,
         modelHash: next.modelHash,

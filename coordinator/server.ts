@@ -61,9 +61,10 @@ function addressParam(v: unknown, name: string): Address {
   if (typeof v !== 'string' || !isAddress(v, { strict: false })) throw new IdlegradError('BAD_MESSAGE', `${name}: expected an address, got ${JSON.stringify(v)}`);
   return v.toLowerCase() as Address;
 }
+/** A path number: plain decimal digits ("1e0", "0x1", " 1" are refused), below 2^31 (the ledger's integer columns). */
 function intParam(v: unknown, name: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new IdlegradError('BAD_MESSAGE', `${name}: expected a non-negative integer, got ${JSON.stringify(v)}`);
+  const n = typeof v === 'string' && /^(0|[1-9][0-9]{0,9})$/.test(v) ? Number(v) : NaN;
+  if (!(n <= 0x7fffffff)) throw new IdlegradError('BAD_MESSAGE', `${name}: expected a decimal integer in [0, 2^31), got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -158,6 +159,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
   app.get('/api/dashboard', route(async (_req, res) => void res.json(await dashboardState())));
   app.post('/rpc', json, route(async (req, res) => {
     const calls = Array.isArray(req.body) ? req.body : [req.body];
+    if (calls.length === 0 || calls.length > 100) throw new IdlegradError('BAD_MESSAGE', `rpc batch of ${calls.length} calls: expected 1 to 100`);
     for (const c of calls) {
       if (!c || typeof c.method !== 'string' || !RPC_ALLOWED.has(c.method)) throw new IdlegradError('BAD_MESSAGE', `rpc method ${JSON.stringify(c?.method)} is not allowed through /rpc`);
     }
@@ -291,9 +293,12 @@ export function createApiServer(deps: ServerDeps): ApiServer {
     },
     async pushAccounts(accounts) {
       const wanted = new Set(accounts.map((a) => a.toLowerCase()));
-      for (const s of sockets.values()) {
-        if (!s.session || !wanted.has(s.session.address)) continue;
-        s.session.send({ type: 'account', summary: await rewards.summary(s.session.address) });
+      const targets = [...sockets.values()].filter((s) => s.session && wanted.has(s.session.address));
+      if (targets.length === 0) return;
+      const summaries = await rewards.summaries(targets.map((s) => s.session!.address));
+      for (const s of targets) {
+        const summary = summaries.get(s.session!.address);
+        if (summary) s.session!.send({ type: 'account', summary });
       }
     },
     close: () =>

@@ -231,9 +231,10 @@ export class Validator {
     const sampled: number[] = [];
     const skipped: number[] = [];
     const unverifiable: number[] = [];
+    const identities = await this.deps.ledger.identities(rows.map((c) => c.account));
     for (const c of rows) {
       if (!c.residualHash) unverifiable.push(c.id);
-      else if (rand() < samplingRate(await this.deps.ledger.identity(c.account), this.settings)) sampled.push(c.id);
+      else if (rand() < samplingRate(identities.get(c.account)!, this.settings)) sampled.push(c.id);
       else skipped.push(c.id);
     }
     await this.deps.ledger.setVerification(sampled, 'sampled');

@@ -151,11 +151,16 @@ export class Ledger {
       await tx.query(`update model_state set round = $2, model_hash = $3, params = $4, momentum = $5 where run_id = $1`, [
         runId, state.round, state.modelHash, bytesOf(state.params), bytesOf(state.momentum),
       ]);
-      for (const a of commit.accepted) {
-        await tx.query(`update contributions set state = 'accepted', credit_wei = $2 where id = $1 and state = 'pending'`, [a.id, a.creditWei.toString()]);
+      // One statement each for the accepted and the rejected rows (thousands a round under load).
+      if (commit.accepted.length) {
+        await tx.query(`update contributions c set state = 'accepted', credit_wei = v.w from unnest($1::bigint[], $2::numeric[]) v(id, w) where c.id = v.id and c.state = 'pending'`, [
+          commit.accepted.map((a) => a.id), commit.accepted.map((a) => a.creditWei.toString()),
+        ]);
       }
-      for (const r of commit.rejected) {
-        await tx.query(`update contributions set state = 'rejected', reason = $2 where id = $1 and state = 'pending'`, [r.id, r.reason]);
+      if (commit.rejected.length) {
+        await tx.query(`update contributions c set state = 'rejected', reason = v.r from unnest($1::bigint[], $2::text[]) v(id, r) where c.id = v.id and c.state = 'pending'`, [
+          commit.rejected.map((r) => r.id), commit.rejected.map((r) => r.reason),
+        ]);
       }
     });
   }
@@ -425,6 +430,18 @@ export class Ledger {
         [account, passed ? 1 : 0, passed ? 0 : 1, passed ? reputationDelta.pass : -reputationDelta.fail, passed ? null : reason],
       );
     });
+  }
+
+  /** identity() for many accounts in one statement (the validator's sampling after each commit). */
+  async identities(accounts: Address[]): Promise<Map<Address, IdentityRecord>> {
+    const { rows } = await this.sql.query<{ account: Address; checks_passed: number; checks_failed: number; reputation: number }>(
+      `select account, checks_passed, checks_failed, reputation from identities where account = any($1::text[])`, [[...new Set(accounts)]],
+    );
+    const found = new Map(rows.map((r) => [r.account, r]));
+    return new Map(accounts.map((account) => {
+      const r = found.get(account);
+      return [account, { account, checksPassed: r?.checks_passed ?? 0, checksFailed: r?.checks_failed ?? 0, reputation: Number(r?.reputation ?? 0) }];
+    }));
   }
 
   async identity(account: Address): Promise<IdentityRecord> {

@@ -1,0 +1,63 @@
+// Account summaries for many accounts in five statements instead of five per account:
+// after each round the coordinator pushes every reporter its summary, and with thousands
+// of volunteers a round the per-account queries were most of the coordinator's time
+// (`npm run load`). Each summary is what Ledger.accountSummary returns for that account
+// (the test beside this file holds the two to the same answer).
+import type { Address } from 'viem';
+import type { AccountSummary, ContributionState } from '../../shared/protocol.ts';
+import type { Sql } from './sql.ts';
+
+/**
+ * Each account's rows (credited to it, or reported by it for another beneficiary), tagged
+ * with the account as c.a: two equi-joins, so the planner can hash them (an OR join condition
+ * compared every account with every row).
+ */
+const MINE = `(select q.a, c.* from unnest($1::text[]) q(a) join contributions c on c.beneficiary = q.a
+   union all
+   select q.a, c.* from unnest($1::text[]) q(a) join contributions c on c.account = q.a and c.beneficiary <> q.a) c`;
+
+const STATES: ContributionState[] = ['pending', 'accepted', 'verified', 'rejected', 'batched', 'claimable', 'claimed'];
+
+export async function accountSummaries(sql: Sql, accounts: Address[], nowSec: number): Promise<Map<Address, Omit<AccountSummary, 'claimable'>>> {
+  const list = [...new Set(accounts.map((a) => a.toLowerCase() as Address))];
+  const out = new Map<Address, Omit<AccountSummary, 'claimable'>>();
+  if (list.length === 0) return out;
+  for (const a of list) {
+    const contributions = Object.fromEntries(STATES.map((s) => [s, 0])) as Record<ContributionState, number>;
+    out.set(a, { address: a, contributions, creditWei: '0', claimedWei: '0', epochCreditWei: '0', wallet: null, recent: [] });
+  }
+  const counts = await sql.query<{ a: Address; state: ContributionState; n: number; credit: string }>(
+    `select c.a, c.state, count(*)::int as n, coalesce(sum(c.credit_wei), 0)::text as credit
+     from ${MINE} group by c.a, c.state`,
+    [list],
+  );
+  const credit = new Map<Address, bigint>();
+  for (const r of counts.rows) {
+    out.get(r.a)!.contributions[r.state] = r.n;
+    if (r.state !== 'rejected' && r.state !== 'pending') credit.set(r.a, (credit.get(r.a) ?? 0n) + BigInt(r.credit));
+  }
+  for (const [a, c] of credit) out.get(a)!.creditWei = c.toString();
+  const recent = await sql.query<AccountSummary['recent'][number] & { a: Address }>(
+    `select a, round, state, reason, samples, epoch, beneficiary, verification,
+            (select k.tx_hash from claims k where k.account = t.beneficiary and k.epoch >= t.epoch and t.state = 'claimed' order by k.epoch limit 1) as "claimTx"
+     from (select c.a, c.round, c.state, c.reason, c.samples, c.epoch, c.beneficiary, c.verification, row_number() over (partition by c.a order by c.id desc) as rn
+           from ${MINE}) t
+     where rn <= 20 order by a, rn`,
+    [list],
+  );
+  for (const { a, ...row } of recent.rows) out.get(a)!.recent.push(row);
+  const inEpochs = await sql.query<{ a: Address; t: string }>(
+    `select c.beneficiary as a, sum(c.credit_wei)::text as t from contributions c join epochs e on e.epoch = c.epoch
+     where c.beneficiary = any($1::text[]) and e.tx_hash is not null group by c.beneficiary`,
+    [list],
+  );
+  for (const r of inEpochs.rows) out.get(r.a)!.epochCreditWei = r.t;
+  const claimed = await sql.query<{ a: Address; m: string }>(`select account as a, max(cumulative_wei)::text as m from claims where account = any($1::text[]) group by account`, [list]);
+  for (const r of claimed.rows) out.get(r.a)!.claimedWei = BigInt(r.m ?? 0).toString();
+  const wallets = await sql.query<{ a: Address; wallet: Address; expiry: string }>(
+    `select distinct on (device) device as a, wallet, expiry::text from delegations where device = any($1::text[]) order by device, nonce desc`,
+    [list],
+  );
+  for (const r of wallets.rows) if (Number(r.expiry) >= nowSec) out.get(r.a)!.wallet = r.wallet;
+  return out;
+}

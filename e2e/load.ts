@@ -1,0 +1,172 @@
+// `npm run load -- [--json] [--sessions N] [--seconds S] [--rate R] [--workers W] [--rounds K]`
+//
+// Protocol clients without compute against one coordinator on this machine: the
+// coordinator runs as its own process (e2e/platform-process.ts, as `npm start` does);
+// W worker threads hold N WebSocket sessions (hello signed by each device key), sign all
+// the reports they will send before the measured window (signing is the client's cost,
+// not the coordinator's), then upload their cohorts' aggregate frames and send the
+// signed reports at R a second in total. Every report is verified (EIP-712 signature,
+// run, round, cohort membership, limits, framesRoot, nonce) and recorded as a ledger row
+// by the coordinator before it acks; rounds commit as soon as every report and aggregate
+// is in. Spot-check re-execution is off for this run (no-compute clients hold no evidence)
+// and reward epochs are not posted during it.
+//
+// Printed: sessions held, acked reports per second over the window, p50/p99 latency
+// from send to ack, the coordinator's resident memory, the load average, and the
+// ledger's own count of accepted contributions in the committed rounds. With --json the
+// last line is { sessions, reportsPerSecond, p50Ms, p99Ms, rssMb }.
+import { Worker } from 'node:worker_threads';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { pointFromScalar } from 'tiny-secp256k1';
+import { bytesToHex, keccak256, type Address, type Hex } from 'viem';
+import type { RunSpec } from '../shared/config.ts';
+import type { ChainInfo, RoundSummary } from '../shared/protocol.ts';
+import { startPlatformProcess } from './platform-process.ts';
+import type { ClientPlan, ClientReport } from './load-client.ts';
+
+function arg(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return dflt;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name}: expected a positive number, got ${JSON.stringify(process.argv[i + 1])}`);
+  return v;
+}
+const json = process.argv.includes('--json');
+const sessions = arg('sessions', 2000);
+const seconds = arg('seconds', 60);
+const rate = arg('rate', 1300);
+const workers = arg('workers', 2);
+const warmupS = arg('warmup', 5);
+const cohortSize = 8;
+const rounds = arg('rounds', Math.ceil(((seconds + warmupS + 15) * rate) / sessions) + 2);
+const log = (s: string) => console.log(s);
+const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+
+const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+/** CPU seconds (user + system) a process (or, with `thread`, one of its threads) has used so far. */
+const cpuS = (pid: number, thread?: number) => {
+  const f = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+};
+const quantile = (xs: Float64Array, q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+
+log(`load: ${sessions} sessions in ${workers} worker threads, ${rate} reports/s offered, ${seconds} s window after ${warmupS} s warm-up; load average ${load()}`);
+const platform = await startPlatformProcess(
+  {
+    minVolunteers: sessions,
+    cohortSize,
+    timing: { trainMs: 100, exchangeMs: 100, reportMs: 60_000 },
+    rewards: { epochRounds: 1_000_000 },
+    verification: { rate: 0, newIdentityRate: 0 },
+  },
+  { quiet: true },
+);
+const workersList: Worker[] = [];
+let exitCode = 0;
+try {
+  const info = (await (await fetch(new URL('api/run', platform.url))).json()) as { run: RunSpec; round: number; chain: ChainInfo };
+  // Device keys, and the coordinator's cohort assignment (seats sorted by address, i mod cohorts).
+  const keys = Array.from({ length: sessions }, () => {
+    const key = crypto.getRandomValues(new Uint8Array(32));
+    const pub = pointFromScalar(key, false)!;
+    return { key: bytesToHex(key), address: `0x${keccak256(pub.subarray(1)).slice(26)}` as Address };
+  }).sort((a, b) => (a.address < b.address ? -1 : 1));
+  const nCohorts = Math.ceil(sessions / cohortSize);
+  const cohorts = Array.from({ length: nCohorts }, (_, id) => ({ id, members: keys.filter((_, i) => i % nCohorts === id) as { key: Hex; address: Address }[] }));
+
+  const t0 = performance.now();
+  const ready: Promise<void>[] = [];
+  const acks: number[][] = [];
+  const errors: Record<string, number> = {};
+  let firstError: string | undefined;
+  const open = new Array<number>(workers).fill(0);
+  let exhausted = 0;
+  for (let w = 0; w < workers; w++) {
+    const plan: ClientPlan = {
+      url: platform.url, run: info.run, chain: info.chain, firstRound: info.round, rounds, rate: rate / workers,
+      cohorts: cohorts.filter((c) => c.id % workers === w),
+    };
+    // The worker loads the TypeScript client through tsx's API (loader flags do not reach workers on Node 20).
+    const entry = `import('tsx/esm/api').then((m) => m.tsImport(${JSON.stringify(new URL('./load-client.ts', import.meta.url).href)}, ${JSON.stringify(import.meta.url)}))`;
+    const worker = new Worker(entry, { eval: true, workerData: plan });
+    workersList.push(worker);
+    ready.push(
+      new Promise((resolve, reject) => {
+        worker.on('error', reject);
+        worker.on('message', (m: ClientReport) => {
+          if (m.kind === 'ready') resolve();
+          if (m.kind === 'acks') {
+            acks.push(m.samples);
+            Object.assign(errors, m.errors);
+            firstError ??= m.firstError;
+            open[w] = m.open;
+            exhausted = Math.max(exhausted, m.exhausted);
+          }
+        });
+      }),
+    );
+  }
+  await Promise.all(ready);
+  log(`load: ${sessions} sessions connected and ${sessions * rounds} reports pre-signed for rounds ${info.round}–${info.round + rounds - 1} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  for (const w of workersList) w.postMessage({ kind: 'go' });
+
+  // Warm-up, then the measured window; coordinator RSS sampled each second.
+  const rss: number[] = [];
+  const tStart = Date.now() + warmupS * 1000;
+  const tEnd = tStart + seconds * 1000;
+  const loads: string[] = [];
+  const cpu: number[] = [];
+  const mainCpu: number[] = []; // the event-loop thread (its tid is the pid)
+  while (Date.now() < tEnd + 1500) {
+    await new Promise((r) => setTimeout(r, 1000));
+    if (Date.now() >= tStart && Date.now() < tEnd) rss.push(rssMb(platform.child.pid!));
+    const pid = platform.child.pid!;
+    if (Date.now() >= tStart && loads.length === 0) (loads.push(load()), cpu.push(cpuS(pid)), mainCpu.push(cpuS(pid, pid)));
+    if (Date.now() >= tEnd && cpu.length === 1) (cpu.push(cpuS(pid)), mainCpu.push(cpuS(pid, pid)));
+    if (exhausted > 0) break;
+  }
+  loads.push(load());
+  const inWindow: number[] = [];
+  let firstT = Infinity;
+  let lastT = 0;
+  for (const batch of acks) {
+    for (let i = 0; i < batch.length; i += 2) {
+      if (batch[i] < tStart || batch[i] >= tEnd) continue;
+      inWindow.push(batch[i + 1]);
+      firstT = Math.min(firstT, batch[i]);
+      lastT = Math.max(lastT, batch[i]);
+    }
+  }
+  const windowS = exhausted > 0 ? (lastT - tStart) / 1000 : seconds;
+  const lat = Float64Array.from(inWindow).sort();
+  const dash = (await (await fetch(new URL('api/dashboard', platform.url))).json()) as { rounds: RoundSummary[] };
+  const committed = dash.rounds.filter((r) => r.committedAt >= tStart && r.committedAt < tEnd);
+  const result = {
+    sessions: Math.min(sessions, open.reduce((a, b) => a + b, 0)),
+    reportsPerSecond: Math.round(inWindow.length / windowS),
+    p50Ms: Number(quantile(lat, 0.5)?.toFixed(1) ?? NaN),
+    p99Ms: Number(quantile(lat, 0.99)?.toFixed(1) ?? NaN),
+    rssMb: Math.round(Math.max(...rss, 0)),
+  };
+  log(`load: ${inWindow.length} reports acked in ${windowS.toFixed(1)} s = ${result.reportsPerSecond} verified reports/s (offered ${rate}/s); latency send→ack p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, max ${lat[lat.length - 1]?.toFixed(1)} ms`);
+  const cpuUsed = (cpu[1] ?? cpuS(platform.child.pid!)) - cpu[0];
+  const mainUsed = (mainCpu[1] ?? cpuS(platform.child.pid!, platform.child.pid!)) - mainCpu[0];
+  const perReport = (x: number) => ((1000 * x) / Math.max(1, inWindow.length)).toFixed(2);
+  log(`load: coordinator CPU ${cpuUsed.toFixed(1)} s in the window (${((100 * cpuUsed) / windowS).toFixed(0)} % of one core), ${perReport(cpuUsed)} ms per verified report, of which the event-loop thread ${perReport(mainUsed)} ms`);
+  log(`load: ${result.sessions} sessions held; coordinator RSS max ${result.rssMb} MB (${rss.length} samples); load average at window start ${loads[0]}, at end ${loads[1]}`);
+  log(`load: ledger: ${committed.length} rounds committed in the window, ${committed.reduce((s, r) => s + r.contributions, 0)} contributions accepted (every member's, ${committed.length * sessions} expected)`);
+  if (exhausted > 0) log(`load: the pre-signed reports ran out after ${windowS.toFixed(1)} s (raise --rounds)`);
+  if (Object.keys(errors).length) log(`load: coordinator refusals ${JSON.stringify(errors)}; first: ${firstError}`);
+  const bars = [result.sessions >= 2000, result.reportsPerSecond >= 1000, result.p99Ms < 250];
+  log(`load: acceptance sessions ≥ 2000 ${bars[0] ? 'met' : 'MISSED'}, reportsPerSecond ≥ 1000 ${bars[1] ? 'met' : 'MISSED'}, p99Ms < 250 ${bars[2] ? 'met' : 'MISSED'}`);
+  if (json) console.log(JSON.stringify(result));
+} catch (e) {
+  console.error(e);
+  console.error(platform.output().slice(-3000));
+  exitCode = 1;
+} finally {
+  for (const w of workersList) await w.terminate();
+  await platform.stop();
+}
+process.exit(exitCode);
