@@ -15,6 +15,7 @@ import type { Ledger } from './db/ledger.ts';
 import type { Rewards } from './rewards.ts';
 import { bindWallet } from './identity.ts';
 import type { EvidenceDesk } from './validator.ts';
+import { flaggedSummary } from './flagged.ts';
 
 export interface ServerDeps {
   engine: RoundEngine;
@@ -169,6 +170,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
       epochs: await ledger.epochs(),
       chain: deps.chain,
       verification: await ledger.verificationStates(engine.run.id),
+      flagged: await flaggedSummary(ledger.sql, engine.run.id),
     };
   }
 

@@ -3,7 +3,7 @@
 import { GpuTrainer } from '../client/trainer.ts';
 import { openStorage, type ClientStorage } from '../client/storage.ts';
 import { installTestHook } from '../client/test-hook.ts';
-import { VolunteerClient, type DutyPreset, type VolunteerSnapshot } from '../client/volunteer.ts';
+import { VolunteerClient, type DutyPreset, type VolunteerOptions, type VolunteerSnapshot } from '../client/volunteer.ts';
 import { formatWei } from '../client/format.ts';
 
 export class VolunteerStore {
@@ -74,6 +74,20 @@ export class VolunteerStore {
   verifyReward = () => this.client.verifyReward();
 }
 
+/**
+ * TEST ONLY: an attacking page for e2e/swarm.ts --byzantine, set by a script the swarm injects
+ * before the app loads (`window.__idlegradAttack`). A production page never has the global,
+ * and never loads the attack module.
+ */
+async function injectedAttack(): Promise<VolunteerOptions['shapeTrained']> {
+  const name = (window as { __idlegradAttack?: unknown }).__idlegradAttack;
+  if (name === undefined) return undefined;
+  const { attackTrained, isPageAttack, PAGE_ATTACKS } = await import('../client/attack.ts');
+  if (!isPageAttack(name)) throw new Error(`__idlegradAttack: expected one of ${PAGE_ATTACKS.join(', ')}, got ${JSON.stringify(name)}`);
+  console.warn(`idlegrad: this page is a TEST ATTACKER (${name})`);
+  return (before, after, round) => attackTrained(name, before, after, round);
+}
+
 /** Opens storage, creates the client and the test hook; computes and connects nothing. */
 export async function createVolunteerStore(opts: { partner?: string | null; storage?: ClientStorage; surface?: 'app' | 'widget' } = {}): Promise<VolunteerStore> {
   const storage = opts.storage ?? (await openStorage());
@@ -83,6 +97,7 @@ export async function createVolunteerStore(opts: { partner?: string | null; stor
     createTrainer: () => new GpuTrainer(),
     partner: opts.partner ?? null,
     surface: opts.surface ?? 'app',
+    shapeTrained: await injectedAttack(),
   });
   installTestHook(client);
   return new VolunteerStore(client);
