@@ -16,6 +16,7 @@ import { RoundEngine } from './engine.ts';
 import { Rewards } from './rewards.ts';
 import { createApiServer } from './server.ts';
 import { EvidenceDesk, Validator, verificationOf } from './validator.ts';
+import { Quarantine } from './quarantine.ts';
 import type { PlatformConfig } from './config.ts';
 
 export const DEFAULT_RUN_ID = 1;
@@ -105,12 +106,15 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
     if (reconciled.length) log(`rewards: reconciled unposted epoch(s) ${reconciled.join(', ')} with the chain`);
     const desk = new EvidenceDesk(run.paramCount, verificationOf(run).evidenceTimeoutMs);
     let engineRef: RoundEngine | null = null;
+    const quarantine = new Quarantine(ledger.sql);
+    if (await quarantine.load()) log(`quarantine: ${quarantine.size} identities with a negative reputation train apart`);
     const validator = new Validator({
       run, ledger, train, heldOut: test,
       evidence: desk.source((c, deadline) =>
         engineRef?.sendTo(c.account, { type: 'verify', run: run.id, round: c.round, frameHash: c.frameHash, deadline, serverTime: Date.now() }) ?? false),
       onChecked: (c, r) => {
         log(`validator: contribution ${c.id} (${c.account.slice(0, 10)}…, round ${c.round}) ${r.passed ? 'verified' : `rejected: ${r.reason}`}`);
+        void quarantine.refresh(c.account).catch((e: Error) => log(`quarantine: ${e.message}`));
         void api?.pushAccounts([c.account]);
       },
     });
@@ -126,6 +130,7 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
       },
       accountsChanged: (accounts) => void api?.pushAccounts(accounts),
       verify: (round, thetaR, ids) => validator.afterCommit(round, thetaR, ids),
+      quarantined: (account) => quarantine.has(account),
     });
     engineRef = engine;
     const resumed = await validator.resume();

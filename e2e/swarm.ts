@@ -1,16 +1,29 @@
-// `npm run swarm -- --volunteers N --rounds R [--url URL] [--json]`
+// `npm run swarm -- --volunteers N --rounds R [--url URL] [--json]
+//                  [--byzantine K --attack sign-flip|noise|lazy] [--churn P] [--kill-coordinator-at ROUND] [--offline P]`
 //
 // N headless Chromium volunteers (WebGPU on SwiftShader) train against a platform this
 // starts itself (or the one at --url) for R rounds, claim their rewards, and the figures
 // are read from the running system: the coordinator's ledger API, the pages' own
 // counters and the chain's event logs. With --json the last line is one JSON object.
+//
+// Chaos (e2e/chaos.ts): K pages attack (a script injected before the app loads turns on the
+// test-only attack in web/src/client/attack.ts; they sign and answer spot checks like any
+// page); at each commit ⌈P·honest⌉ pages are closed and replaced, alternately between rounds
+// and mid-round; pages lose the network mid-round; and the platform's process group is
+// SIGKILLed when a round commits and restarted on the same data directory, port and chain
+// (anvil then runs outside it, started here), and the ledger is checked for lost credit.
 import { parseArgs } from 'node:util';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { createPublicClient, http, parseAbiItem, type Address } from 'viem';
 import { launchChromium } from './chromium.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
-import type { DashboardState } from '../shared/protocol.ts';
+import { attackerLedger, chaosOptionsOf, creditedRows, lostRows, NO_CHAOS, pagesFor, type AttackerLedger, type ChaosOptions } from './chaos.ts';
+import { DEV_DEPLOYER_KEY, startAnvil, type Anvil } from '../coordinator/chain/anvil.ts';
+import type { DashboardState, FlaggedSummary } from '../shared/protocol.ts';
 import type { RunSpec } from '../shared/config.ts';
 
 export interface SwarmOptions {
@@ -20,12 +33,35 @@ export interface SwarmOptions {
   log?: (line: string) => void;
   /** Run settings for a platform the swarm starts itself. */
   run?: Record<string, unknown>;
+  /** Attackers, churn, a coordinator kill, pages going offline (e2e/chaos.ts). Default: none. */
+  chaos?: Partial<ChaosOptions>;
+}
+
+export interface SwarmChaos {
+  attack: string | null;
+  /** Each attacking identity as the ledger sees it: credit must be 0, every contribution refused. */
+  attackers: AttackerLedger[];
+  /** Σ credit the ledger holds for the attackers (wei) and the tokens they hold on chain. */
+  attackerCreditWei: string;
+  attackerTokenWei: string;
+  /** Refused contributions by reason, and the identities flagged for their conduct (the dashboard's list). */
+  flagged: FlaggedSummary | null;
+  pagesClosed: number;
+  pagesOpened: number;
+  pagesWentOffline: number;
+  coordinatorRestarts: number;
+  killedAtRound: number | null;
+  roundsCommittedAfterKill: number;
+  /** Credited contributions recorded before the kill, and those of them no longer credited after it. */
+  creditedBeforeKill: number;
+  lostAfterKill: string[];
 }
 
 export interface SwarmResult {
   rounds: number;
   volunteers: number;
   heldOutAccuracy: number;
+  /** Every live honest page and the coordinator hold the same model hash. */
   modelHashesAgree: boolean;
   modelHash: string;
   p2pBytes: number;
@@ -34,7 +70,7 @@ export interface SwarmResult {
   compressionRatio: number;
   rewardEpochs: number;
   claims: number;
-  /** Every volunteer's token balance equals the credit the ledger placed in posted epochs. */
+  /** Every live honest volunteer's token balance equals the credit the ledger placed in posted epochs. */
   claimsMatchLedger: boolean;
   chainId: number;
   acceptedContributions: number;
@@ -43,6 +79,7 @@ export interface SwarmResult {
   /** Spot checks by outcome, from the coordinator's dashboard (coordinator/validator.ts). */
   verification: Record<string, number>;
   pageErrors: string[];
+  chaos: SwarmChaos;
 }
 
 interface Hook {
@@ -72,88 +109,172 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
   }
 }
 
-/** Dashboard pushes over the coordinator's WebSocket: the swarm watches like a project lead. */
+/** Dashboard pushes over the coordinator's WebSocket: the swarm watches like a project lead (and reconnects after a restart). */
 function watchDashboard(url: string): { latest: () => DashboardState | null; close: () => void } {
   let state: DashboardState | null = null;
-  const ws = new WebSocket(url.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws');
-  ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', topic: 'dashboard' })));
-  ws.on('message', (d) => {
-    const m = JSON.parse(d.toString());
-    if (m.type === 'dashboard') state = m.state;
-  });
-  return { latest: () => state, close: () => ws.close() };
+  let closed = false;
+  let ws: WebSocket;
+  const open = () => {
+    ws = new WebSocket(url.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws');
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', topic: 'dashboard' })));
+    ws.on('message', (d) => {
+      const m = JSON.parse(d.toString());
+      if (m.type === 'dashboard') state = m.state;
+    });
+    ws.on('error', () => {});
+    ws.on('close', () => void (closed || setTimeout(open, 500)));
+  };
+  open();
+  return { latest: () => state, close: () => ((closed = true), ws.close()) };
 }
+
+interface Volunteer {
+  index: number;
+  page: Page;
+  attacker: boolean;
+  live: boolean;
+  address: string | null;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
   const log = opts.log ?? (() => {});
+  const chaos: ChaosOptions = { ...NO_CHAOS, ...opts.chaos };
+  if (opts.url && chaos.killCoordinatorAt !== null) throw new Error('swarm: --kill-coordinator-at needs the platform the swarm starts itself (no --url)');
   const t0 = Date.now();
   let platform: PlatformProcess | null = null;
+  let anvil: Anvil | null = null;
+  let dataDir: string | null = null;
   let browser: Browser | null = null;
   let dash: ReturnType<typeof watchDashboard> | null = null;
   try {
+    const runSettings = { minVolunteers: opts.volunteers, maxRounds: opts.rounds, ...opts.run };
+    let platformEnv: NodeJS.ProcessEnv | undefined;
     if (!opts.url) {
       log(`starting the platform (run: ${opts.volunteers} volunteers, ${opts.rounds} rounds)…`);
-      platform = await startPlatformProcess({ minVolunteers: opts.volunteers, maxRounds: opts.rounds, ...opts.run }, { quiet: true });
+      if (chaos.killCoordinatorAt !== null) {
+        // The chain must outlive the coordinator: the swarm runs anvil itself, saving its state.
+        dataDir = mkdtempSync(join(tmpdir(), 'idlegrad-chaos-'));
+        anvil = await startAnvil({ dataDir: join(dataDir, 'external-chain'), stateIntervalS: 1 });
+        platformEnv = { RPC_URL: anvil.rpcUrl, DEPLOYER_KEY: DEV_DEPLOYER_KEY };
+      }
+      platform = await startPlatformProcess(runSettings, { quiet: true, dataDir: dataDir ?? undefined, env: platformEnv, processGroup: chaos.killCoordinatorAt !== null });
     }
     const url = opts.url ?? platform!.url;
-    const info = (await (await fetch(new URL('api/run', url))).json()) as { run: RunSpec; round: number; chain: { chainId: number; distributor: Address } };
+    const info = (await (await fetch(new URL('api/run', url))).json()) as { run: RunSpec; round: number; chain: { chainId: number; distributor: Address; token: Address } };
     const startRound = info.round;
     const targetRound = startRound + opts.rounds;
     dash = watchDashboard(url);
 
     const chromium = await launchChromium();
     browser = chromium;
-    const pages: Page[] = [];
+    const volunteers: Volunteer[] = [];
     const pageErrors: string[] = [];
-    for (let i = 0; i < opts.volunteers; i++) {
+    const counts = { closed: 0, opened: 0, offline: 0, restarts: 0 };
+    const openVolunteer = async (attacker: boolean): Promise<Volunteer> => {
+      const index = volunteers.length;
       const context = await chromium.newContext(); // own storage: own IndexedDB, own device key
+      if (attacker) await context.addInitScript(`window.__idlegradAttack = ${JSON.stringify(chaos.attack)};`);
       const page = await context.newPage();
-      page.on('pageerror', (e) => pageErrors.push(`volunteer ${i}: ${e.message}`));
+      page.on('pageerror', (e) => pageErrors.push(`volunteer ${index}: ${e.message}`));
       await page.goto(url);
       await page.getByTestId('consent').click();
       await page.getByTestId('start').click();
-      pages.push(page);
-      log(`volunteer ${i} consented and started`);
-    }
+      const v: Volunteer = { index, page, attacker, live: true, address: null };
+      volunteers.push(v);
+      log(`volunteer ${index}${attacker ? ` (attacker: ${chaos.attack})` : ''} consented and started`);
+      return v;
+    };
+    const closeVolunteer = async (v: Volunteer, when: string) => {
+      v.address = (await readHook(v.page).catch(() => null))?.address ?? v.address;
+      v.live = false;
+      await v.page.context().close();
+      counts.closed++;
+      log(`volunteer ${v.index} closed ${when}`);
+    };
+    const honestLive = () => volunteers.filter((v) => v.live && !v.attacker);
+    const pick = (n: number) => honestLive().sort(() => Math.random() - 0.5).slice(0, n);
+    for (let i = 0; i < opts.volunteers; i++) await openVolunteer(i < chaos.byzantine);
 
-    let lastLogged = -1;
+    // Chaos at each commit: alternately between rounds (now) and mid-round (once the next
+    // round has opened and its pages train), then a coordinator kill at its round.
+    let creditedBefore = new Set<string>();
+    let lastSeen = -1;
+    const midRoundMs = Math.min(1_500, (info.run.timing.trainMs * 2) / 3);
+    const afterCommit = async (round: number) => {
+      const midRound = round % 2 === 1;
+      if (midRound && (chaos.churn > 0 || chaos.offline > 0)) await sleep(midRoundMs);
+      const when = midRound ? `mid-round ${round + 1}` : `between rounds ${round} and ${round + 1}`;
+      for (const v of pick(pagesFor(chaos.churn, honestLive().length))) await closeVolunteer(v, when);
+      const toOpen = opts.volunteers - volunteers.filter((v) => v.live).length;
+      for (let i = 0; i < toOpen; i++) (await openVolunteer(false), counts.opened++);
+      if (chaos.offline > 0 && midRound) {
+        const off = pick(pagesFor(chaos.offline, honestLive().length));
+        for (const v of off) await v.page.context().setOffline(true);
+        counts.offline += off.length;
+        log(`volunteer(s) ${off.map((v) => v.index).join(', ')} offline ${when}`);
+        setTimeout(() => void Promise.all(off.map((v) => v.live && v.page.context().setOffline(false).catch(() => {}))), 4_000);
+      }
+    };
+    let chaosWork: Promise<void> = Promise.resolve();
     const done = await until(`${opts.rounds} committed rounds`, opts.rounds * 240_000, async () => {
       const s = dash!.latest();
       const committed = s ? s.rounds.filter((r) => r.round >= startRound) : [];
       const last = committed.at(-1);
-      if (last && last.round !== lastLogged) {
-        lastLogged = last.round;
+      if (last && last.round > lastSeen) {
+        lastSeen = last.round;
         log(`round ${last.round} committed: ${last.contributions} contributions, held-out accuracy ${(last.heldOutAccuracy * 100).toFixed(1)}%`);
+        if (last.round === chaos.killCoordinatorAt && counts.restarts === 0) {
+          await chaosWork;
+          creditedBefore = await creditedRows(url, await everyAddress());
+          log(`SIGKILL the platform after round ${last.round} (${creditedBefore.size} credited contributions in the ledger)`);
+          await platform!.kill();
+          const port = Number(new URL(url).port);
+          platform = await startPlatformProcess(runSettings, { quiet: true, dataDir: dataDir!, port, env: platformEnv, processGroup: true });
+          counts.restarts++;
+          log(`platform restarted on the same data dir, port ${port} and chain`);
+        } else if (last.round < targetRound - 1) {
+          chaosWork = chaosWork.then(() => afterCommit(last.round)).catch((e) => log(`chaos after round ${last.round}: ${(e as Error).message}`));
+        }
       }
       return committed.length >= opts.rounds && s;
     });
-    if (opts.url) for (const p of pages) await p.getByTestId('stop').click();
+    await chaosWork;
+    async function everyAddress(): Promise<string[]> {
+      for (const v of volunteers) if (v.live && !v.address) v.address = (await readHook(v.page))?.address ?? null;
+      return volunteers.flatMap((v) => (v.address ? [v.address] : []));
+    }
+    const live = volunteers.filter((v) => v.live);
+    const honest = live.filter((v) => !v.attacker);
+    if (opts.url) for (const v of live) await v.page.getByTestId('stop').click();
     const finalRound = done.rounds.filter((r) => r.round >= startRound).slice(0, opts.rounds).at(-1)!;
     const finalHash = finalRound.modelHash;
 
-    // Rewards: epochs the coordinator posted while these rounds ran, then every page claims.
+    // Rewards: epochs the coordinator posted while these rounds ran, then every live honest page claims.
     const epochRounds = info.run.rewards.epochRounds;
     const expectedEpochs = Math.floor(targetRound / epochRounds) - Math.floor(startRound / epochRounds);
     await until(`${expectedEpochs} reward epochs`, 60_000, async () => (dash!.latest()?.epochs.length ?? 0) >= expectedEpochs, 250).catch((e) => log(String(e)));
-    for (const [i, page] of pages.entries()) {
-      const claim = page.getByTestId('claim');
-      await until(`volunteer ${i}'s claimable reward`, 60_000, () => claim.isEnabled());
+    for (const v of honest) {
+      const claim = v.page.getByTestId('claim');
+      await until(`volunteer ${v.index}'s claimable reward`, 60_000, () => claim.isEnabled());
       await claim.click();
     }
     await until('every claim transaction', 120_000, async () => {
-      const hooks = await Promise.all(pages.map(readHook));
+      const hooks = await Promise.all(honest.map((v) => readHook(v.page)));
       return hooks.every((h) => h && h.claims.length > 0);
     }).catch((e) => log(String(e)));
 
-    // Every page must reach the coordinator's latest model hash by applying published
+    // Every live page must reach the coordinator's latest model hash by applying published
     // updates (with --url the pages were stopped, so the run settles on a last round).
     let agreedHash: string = finalHash;
     await until('pages to apply the last update', 60_000, async () => {
-      const [hooks, head] = await Promise.all([Promise.all(pages.map(readHook)), (await fetch(new URL('api/run', url))).json() as Promise<{ modelHash: string }>]);
+      const [hooks, head] = await Promise.all([Promise.all(live.map((v) => readHook(v.page))), (await fetch(new URL('api/run', url))).json() as Promise<{ modelHash: string }>]);
       agreedHash = head.modelHash;
       return hooks.every((h) => h?.modelHash === agreedHash);
     }).catch((e) => log(String(e)));
-    const hooks = (await Promise.all(pages.map(readHook))).map((h) => h!);
+    const hooks = (await Promise.all(live.map((v) => readHook(v.page)))).map((h) => h!);
+    const honestHooks = hooks.filter((_, i) => !live[i].attacker);
 
     const client = createPublicClient({ transport: http(new URL('rpc', url).toString()) });
     const distributor = info.chain.distributor;
@@ -166,21 +287,33 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
 
     // Each volunteer received exactly what the ledger credited it in the posted epochs.
     const tokenAbi = [parseAbiItem('function balanceOf(address) view returns (uint256)')];
-    const token = (info.chain as unknown as { token: Address }).token;
+    const token = info.chain.token;
+    const balanceOf = (account: Address) => client.readContract({ address: token, abi: tokenAbi, functionName: 'balanceOf', args: [account] });
     let claimsMatchLedger = true;
-    for (const h of hooks) {
+    for (const h of honestHooks) {
       const account = h.address as Address;
       const ledger = (await (await fetch(new URL(`api/accounts/${account}`, url))).json()) as { epochCreditWei: string };
-      const balance = await client.readContract({ address: token, abi: tokenAbi, functionName: 'balanceOf', args: [account] });
+      const balance = await balanceOf(account);
       if (balance !== BigInt(ledger.epochCreditWei)) {
         claimsMatchLedger = false;
         log(`${account}: holds ${balance} token wei, the ledger credited ${ledger.epochCreditWei}`);
       }
     }
 
+    // Attackers: wait until the validator has decided every one of their contributions.
+    const attackerAddresses = volunteers.filter((v) => v.attacker).map((v) => v.address ?? hooks[live.indexOf(v)]?.address).filter((a): a is string => !!a);
+    const attackers = await until('the attackers\' spot checks', 90_000, async () => {
+      const ls = await Promise.all(attackerAddresses.map((a) => attackerLedger(url, a)));
+      return ls.every((l) => l.contributions.pending === 0 && l.contributions.accepted === 0) && ls;
+    }).catch(async (e) => (log(String(e)), Promise.all(attackerAddresses.map((a) => attackerLedger(url, a)))));
+    let attackerTokenWei = 0n;
+    for (const a of attackerAddresses) attackerTokenWei += await balanceOf(a as Address);
+    const dashboard = (await (await fetch(new URL('api/dashboard', url))).json()) as DashboardState;
+    const lost = counts.restarts ? lostRows(creditedBefore, await creditedRows(url, await everyAddress())) : [];
+
     const committed = done.rounds.filter((r) => r.round >= startRound).slice(0, opts.rounds);
-    const framesSent = hooks.reduce((s, h) => s + h.framesSent, 0);
-    const frameBytes = hooks.reduce((s, h) => s + h.frameBytesSent, 0);
+    const framesSent = honestHooks.reduce((s, h) => s + h.framesSent, 0);
+    const frameBytes = honestHooks.reduce((s, h) => s + h.frameBytesSent, 0);
     const dense = info.run.paramCount * 4;
     const result: SwarmResult = {
       rounds: committed.length,
@@ -199,14 +332,31 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       acceptedContributions: committed.reduce((s, r) => s + r.contributions, 0),
       firstRoundContributors: committed[0]?.contributions ?? 0,
       wallSeconds: Math.round((Date.now() - t0) / 1000),
-      verification: ((await (await fetch(new URL('api/dashboard', url))).json()) as DashboardState).verification ?? {},
-      pageErrors: [...pageErrors, ...hooks.flatMap((h, i) => h.errors.map((e) => `volunteer ${i}: ${e}`))],
+      verification: dashboard.verification ?? {},
+      pageErrors: [...pageErrors, ...hooks.flatMap((h, i) => h.errors.map((e) => `volunteer ${live[i].index}: ${e}`))],
+      chaos: {
+        attack: chaos.attack,
+        attackers,
+        attackerCreditWei: attackers.reduce((s, a) => s + BigInt(a.creditWei), 0n).toString(),
+        attackerTokenWei: attackerTokenWei.toString(),
+        flagged: dashboard.flagged ?? null,
+        pagesClosed: counts.closed,
+        pagesOpened: counts.opened,
+        pagesWentOffline: counts.offline,
+        coordinatorRestarts: counts.restarts,
+        killedAtRound: counts.restarts ? chaos.killCoordinatorAt : null,
+        roundsCommittedAfterKill: counts.restarts ? committed.filter((r) => r.round > chaos.killCoordinatorAt!).length : 0,
+        creditedBeforeKill: creditedBefore.size,
+        lostAfterKill: lost,
+      },
     };
     return result;
   } finally {
     dash?.close();
     await browser?.close().catch(() => {});
     await platform?.stop();
+    await anvil?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -217,13 +367,20 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '8' },
       url: { type: 'string' },
       json: { type: 'boolean', default: false },
+      byzantine: { type: 'string' },
+      attack: { type: 'string' },
+      churn: { type: 'string' },
+      'kill-coordinator-at': { type: 'string' },
+      offline: { type: 'string' },
     },
   });
   const volunteers = Number(values.volunteers);
   const rounds = Number(values.rounds);
   if (!Number.isInteger(volunteers) || volunteers < 1 || volunteers > 64) throw new Error(`--volunteers: expected an integer in [1, 64], got ${values.volunteers}`);
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: expected a positive integer, got ${values.rounds}`);
-  const r = await runSwarm({ volunteers, rounds, url: values.url, log: (l) => console.log(l) });
+  const chaos = chaosOptionsOf({ ...values, killCoordinatorAt: values['kill-coordinator-at'] }, volunteers);
+  const r = await runSwarm({ volunteers, rounds, url: values.url, chaos, log: (l) => console.log(l) });
+  const c = r.chaos;
   console.log(`
 swarm summary
   rounds committed         ${r.rounds} (${r.acceptedContributions} accepted contributions; ${r.firstRoundContributors} in the first round)
@@ -234,6 +391,11 @@ swarm summary
   reward epochs on chain   ${r.rewardEpochs}
   claims on chain          ${r.claims} (chain ${r.chainId}); balances equal ledger credit: ${r.claimsMatchLedger}
   spot checks              ${Object.entries(r.verification).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}
+  attackers (${c.attack ?? 'none'})       ${c.attackers.map((a) => `${a.account.slice(0, 10)}… credit ${a.creditWei} wei, refused ${a.contributions.rejected} (${a.reasons.join(', ')})`).join('; ') || 'none'}; tokens held ${c.attackerTokenWei}
+  refusals by reason       ${Object.entries(c.flagged?.rejections ?? {}).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}
+  flagged identities       ${c.flagged?.identities.map((f) => `${f.account.slice(0, 10)}… reputation ${f.reputation}`).join(', ') || 'none'}
+  churn / offline          ${c.pagesClosed} pages closed, ${c.pagesOpened} opened, ${c.pagesWentOffline} went offline
+  coordinator kills        ${c.coordinatorRestarts} (at round ${c.killedAtRound ?? '—'}); ${c.roundsCommittedAfterKill} rounds committed after; ${c.lostAfterKill.length} of ${c.creditedBeforeKill} credited contributions lost
   wall time                ${r.wallSeconds} s
   page errors              ${r.pageErrors.length ? '\n    ' + r.pageErrors.join('\n    ') : 'none'}`);
   if (values.json) console.log(JSON.stringify(r));
