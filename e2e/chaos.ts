@@ -11,13 +11,15 @@ export interface ChaosOptions {
   attack: PageAttack | null;
   /** Fraction of the honest pages closed and replaced by new ones at each commit, alternately between rounds and mid-round. */
   churn: number;
+  /** At most this many churn events (a test's budget); null: one at every commit. */
+  churnEvents: number | null;
   /** SIGKILL the platform's process group when this round commits, and restart it on the same data, port and chain. */
   killCoordinatorAt: number | null;
   /** Fraction of the honest pages that lose the network mid-round (Playwright setOffline) and come back. */
   offline: number;
 }
 
-export const NO_CHAOS: ChaosOptions = { byzantine: 0, attack: null, churn: 0, killCoordinatorAt: null, offline: 0 };
+export const NO_CHAOS: ChaosOptions = { byzantine: 0, attack: null, churn: 0, churnEvents: null, killCoordinatorAt: null, offline: 0 };
 
 /** Validate chaos options against the swarm size; the error names the option. */
 export function chaosOptionsOf(raw: { byzantine?: string; attack?: string; churn?: string; killCoordinatorAt?: string; offline?: string }, volunteers: number): ChaosOptions {
@@ -35,7 +37,7 @@ export function chaosOptionsOf(raw: { byzantine?: string; attack?: string; churn
     killCoordinatorAt = Number(raw.killCoordinatorAt);
     if (!Number.isInteger(killCoordinatorAt) || killCoordinatorAt < 0) throw new Error(`--kill-coordinator-at: expected a round number ≥ 0, got ${raw.killCoordinatorAt}`);
   }
-  return { byzantine, attack: byzantine > 0 ? (raw.attack as PageAttack) : null, churn: fraction('churn', raw.churn), killCoordinatorAt, offline: fraction('offline', raw.offline) };
+  return { byzantine, attack: byzantine > 0 ? (raw.attack as PageAttack) : null, churn: fraction('churn', raw.churn), churnEvents: null, killCoordinatorAt, offline: fraction('offline', raw.offline) };
 }
 
 /** How many of `n` pages a fraction touches: at least one when the fraction is positive. */
@@ -50,19 +52,24 @@ export async function accountSummary(url: string, account: string): Promise<Acco
   return (await res.json()) as AccountSummary;
 }
 
-/** `account@round` for each credited contribution of these accounts (the ledger's 20 most recent each). */
-export async function creditedRows(url: string, accounts: string[]): Promise<Set<string>> {
-  const rows = new Set<string>();
+/**
+ * `account@round` for each credited contribution of these accounts (the ledger's 20 most
+ * recent each), split into settled ones and those still waiting for a spot check (which may
+ * yet be refused, crash or no crash).
+ */
+export async function creditedRows(url: string, accounts: string[]): Promise<{ settled: Set<string>; awaitingCheck: Set<string> }> {
+  const settled = new Set<string>();
+  const awaitingCheck = new Set<string>();
   for (const a of accounts) {
     const s = await accountSummary(url, a);
-    for (const r of s.recent) if (CREDITED.includes(r.state)) rows.add(`${a.toLowerCase()}@${r.round}`);
+    for (const r of s.recent) if (CREDITED.includes(r.state)) (r.verification === 'sampled' ? awaitingCheck : settled).add(`${a.toLowerCase()}@${r.round}`);
   }
-  return rows;
+  return { settled, awaitingCheck };
 }
 
-/** Credited rows of `before` that are not credited any more in `after`. */
-export function lostRows(before: Set<string>, after: Set<string>): string[] {
-  return [...before].filter((r) => !after.has(r));
+/** Rows of `before` that are not credited any more in `after`. */
+export function lostRows(before: Set<string>, after: { settled: Set<string>; awaitingCheck: Set<string> }): string[] {
+  return [...before].filter((r) => !after.settled.has(r) && !after.awaitingCheck.has(r));
 }
 
 export interface AttackerLedger {

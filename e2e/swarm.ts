@@ -21,7 +21,7 @@ import WebSocket from 'ws';
 import { createPublicClient, http, parseAbiItem, type Address } from 'viem';
 import { launchChromium } from './chromium.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
-import { attackerLedger, chaosOptionsOf, creditedRows, lostRows, NO_CHAOS, pagesFor, type AttackerLedger, type ChaosOptions } from './chaos.ts';
+import { accountSummary, attackerLedger, chaosOptionsOf, creditedRows, lostRows, NO_CHAOS, pagesFor, type AttackerLedger, type ChaosOptions } from './chaos.ts';
 import { DEV_DEPLOYER_KEY, startAnvil, type Anvil } from '../coordinator/chain/anvil.ts';
 import type { DashboardState, FlaggedSummary } from '../shared/protocol.ts';
 import type { RunSpec } from '../shared/config.ts';
@@ -52,9 +52,12 @@ export interface SwarmChaos {
   coordinatorRestarts: number;
   killedAtRound: number | null;
   roundsCommittedAfterKill: number;
-  /** Credited contributions recorded before the kill, and those of them no longer credited after it. */
+  /** Settled credited contributions (no spot check pending) before the kill, and those of them not credited after it. */
   creditedBeforeKill: number;
   lostAfterKill: string[];
+  /** Credited contributions whose spot check was pending at the kill, and those of them refused afterwards (with the check's reason, e.g. a closed page's withheld evidence). */
+  awaitingCheckAtKill: number;
+  refusedAfterKill: string[];
 }
 
 export interface SwarmResult {
@@ -197,16 +200,19 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     const pick = (n: number) => honestLive().sort(() => Math.random() - 0.5).slice(0, n);
     for (let i = 0; i < opts.volunteers; i++) await openVolunteer(i < chaos.byzantine);
 
-    // Chaos at each commit: alternately between rounds (now) and mid-round (once the next
-    // round has opened and its pages train), then a coordinator kill at its round.
-    let creditedBefore = new Set<string>();
+    // Chaos at each commit: alternately mid-round (once the next round has opened and its
+    // pages train; first) and between rounds (now), and a coordinator kill at its round.
+    let creditedBefore: Awaited<ReturnType<typeof creditedRows>> = { settled: new Set(), awaitingCheck: new Set() };
+    let killedAt: number | null = null;
     let lastSeen = -1;
+    let churnEvents = 0;
     const midRoundMs = Math.min(1_500, (info.run.timing.trainMs * 2) / 3);
     const afterCommit = async (round: number) => {
-      const midRound = round % 2 === 1;
+      const midRound = round % 2 === 0;
       if (midRound && (chaos.churn > 0 || chaos.offline > 0)) await sleep(midRoundMs);
       const when = midRound ? `mid-round ${round + 1}` : `between rounds ${round} and ${round + 1}`;
-      for (const v of pick(pagesFor(chaos.churn, honestLive().length))) await closeVolunteer(v, when);
+      const churnNow = chaos.churnEvents === null || churnEvents++ < chaos.churnEvents;
+      if (churnNow) for (const v of pick(pagesFor(chaos.churn, honestLive().length))) await closeVolunteer(v, when);
       const toOpen = opts.volunteers - volunteers.filter((v) => v.live).length;
       for (let i = 0; i < toOpen; i++) (await openVolunteer(false), counts.opened++);
       if (chaos.offline > 0 && midRound) {
@@ -226,10 +232,11 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
         lastSeen = last.round;
         log(`round ${last.round} committed: ${last.contributions} contributions, held-out accuracy ${(last.heldOutAccuracy * 100).toFixed(1)}%`);
         if (last.round === chaos.killCoordinatorAt && counts.restarts === 0) {
-          await chaosWork;
+          // No waiting for page churn: the kill lands as close to the commit as the ledger reads allow.
           creditedBefore = await creditedRows(url, await everyAddress());
-          log(`SIGKILL the platform after round ${last.round} (${creditedBefore.size} credited contributions in the ledger)`);
+          killedAt = ((await (await fetch(new URL('api/run', url))).json()) as { round: number }).round - 1;
           await platform!.kill();
+          log(`SIGKILLed the platform after round ${killedAt} committed (${creditedBefore.settled.size} settled and ${creditedBefore.awaitingCheck.size} spot-check-pending credited contributions in the ledger)`);
           const port = Number(new URL(url).port);
           platform = await startPlatformProcess(runSettings, { quiet: true, dataDir: dataDir!, port, env: platformEnv, processGroup: true });
           counts.restarts++;
@@ -255,13 +262,20 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     const epochRounds = info.run.rewards.epochRounds;
     const expectedEpochs = Math.floor(targetRound / epochRounds) - Math.floor(startRound / epochRounds);
     await until(`${expectedEpochs} reward epochs`, 60_000, async () => (dash!.latest()?.epochs.length ?? 0) >= expectedEpochs, 250).catch((e) => log(String(e)));
+    // A page that joined after the last posted epoch has nothing to claim yet (its balance must then be 0).
+    const claimers: Volunteer[] = [];
     for (const v of honest) {
+      const address = (await readHook(v.page))?.address;
+      if (address && BigInt((await accountSummary(url, address)).epochCreditWei) > 0n) claimers.push(v);
+      else log(`volunteer ${v.index} has no credit in a posted epoch: nothing to claim`);
+    }
+    for (const v of claimers) {
       const claim = v.page.getByTestId('claim');
       await until(`volunteer ${v.index}'s claimable reward`, 60_000, () => claim.isEnabled());
       await claim.click();
     }
     await until('every claim transaction', 120_000, async () => {
-      const hooks = await Promise.all(honest.map((v) => readHook(v.page)));
+      const hooks = await Promise.all(claimers.map((v) => readHook(v.page)));
       return hooks.every((h) => h && h.claims.length > 0);
     }).catch((e) => log(String(e)));
 
@@ -309,7 +323,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     let attackerTokenWei = 0n;
     for (const a of attackerAddresses) attackerTokenWei += await balanceOf(a as Address);
     const dashboard = (await (await fetch(new URL('api/dashboard', url))).json()) as DashboardState;
-    const lost = counts.restarts ? lostRows(creditedBefore, await creditedRows(url, await everyAddress())) : [];
+    const after = counts.restarts ? await creditedRows(url, await everyAddress()) : null;
 
     const committed = done.rounds.filter((r) => r.round >= startRound).slice(0, opts.rounds);
     const framesSent = honestHooks.reduce((s, h) => s + h.framesSent, 0);
@@ -344,10 +358,12 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
         pagesOpened: counts.opened,
         pagesWentOffline: counts.offline,
         coordinatorRestarts: counts.restarts,
-        killedAtRound: counts.restarts ? chaos.killCoordinatorAt : null,
-        roundsCommittedAfterKill: counts.restarts ? committed.filter((r) => r.round > chaos.killCoordinatorAt!).length : 0,
-        creditedBeforeKill: creditedBefore.size,
-        lostAfterKill: lost,
+        killedAtRound: killedAt,
+        roundsCommittedAfterKill: killedAt !== null ? committed.filter((r) => r.round > killedAt!).length : 0,
+        creditedBeforeKill: creditedBefore.settled.size,
+        lostAfterKill: after ? lostRows(creditedBefore.settled, after) : [],
+        awaitingCheckAtKill: creditedBefore.awaitingCheck.size,
+        refusedAfterKill: after ? lostRows(creditedBefore.awaitingCheck, after) : [],
       },
     };
     return result;
@@ -395,7 +411,7 @@ swarm summary
   refusals by reason       ${Object.entries(c.flagged?.rejections ?? {}).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}
   flagged identities       ${c.flagged?.identities.map((f) => `${f.account.slice(0, 10)}… reputation ${f.reputation}`).join(', ') || 'none'}
   churn / offline          ${c.pagesClosed} pages closed, ${c.pagesOpened} opened, ${c.pagesWentOffline} went offline
-  coordinator kills        ${c.coordinatorRestarts} (at round ${c.killedAtRound ?? '—'}); ${c.roundsCommittedAfterKill} rounds committed after; ${c.lostAfterKill.length} of ${c.creditedBeforeKill} credited contributions lost
+  coordinator kills        ${c.coordinatorRestarts} (at round ${c.killedAtRound ?? '—'}); ${c.roundsCommittedAfterKill} rounds committed after; ${c.lostAfterKill.length} of ${c.creditedBeforeKill} settled credited contributions lost; ${c.refusedAfterKill.length} of ${c.awaitingCheckAtKill} awaiting a spot check refused after
   wall time                ${r.wallSeconds} s
   page errors              ${r.pageErrors.length ? '\n    ' + r.pageErrors.join('\n    ') : 'none'}`);
   if (values.json) console.log(JSON.stringify(r));
