@@ -47,9 +47,17 @@ export const pagesFor = (fraction: number, n: number) => (fraction > 0 ? Math.ma
 export const CREDITED: readonly ContributionState[] = ['accepted', 'verified', 'batched', 'claimable', 'claimed'];
 
 export async function accountSummary(url: string, account: string): Promise<AccountSummary> {
-  const res = await fetch(new URL(`api/accounts/${account}`, url));
-  if (!res.ok) throw new Error(`GET api/accounts/${account}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as AccountSummary;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await fetch(new URL(`api/accounts/${account}`, url));
+      if (!res.ok) throw new Error(`GET api/accounts/${account}: ${res.status} ${await res.text()}`);
+      return (await res.json()) as AccountSummary;
+    } catch (e) {
+      // A reused keep-alive socket the server just closed fails as "fetch failed": ask again.
+      if (attempt >= 3 || !(e instanceof TypeError)) throw new Error(`GET api/accounts/${account}: ${(e as Error).message}${(e as Error).cause ? ` (${String((e as Error).cause)})` : ''}`, { cause: e });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 }
 
 /**
@@ -60,8 +68,9 @@ export async function accountSummary(url: string, account: string): Promise<Acco
 export async function creditedRows(url: string, accounts: string[]): Promise<{ settled: Set<string>; awaitingCheck: Set<string> }> {
   const settled = new Set<string>();
   const awaitingCheck = new Set<string>();
-  for (const a of accounts) {
-    const s = await accountSummary(url, a);
+  const summaries = await Promise.all(accounts.map((a) => accountSummary(url, a)));
+  for (const [i, a] of accounts.entries()) {
+    const s = summaries[i];
     for (const r of s.recent) if (CREDITED.includes(r.state)) (r.verification === 'sampled' ? awaitingCheck : settled).add(`${a.toLowerCase()}@${r.round}`);
   }
   return { settled, awaitingCheck };

@@ -136,7 +136,7 @@ interface Volunteer {
   page: Page;
   attacker: boolean;
   live: boolean;
-  address: string | null;
+  address: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -184,13 +184,14 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       await page.goto(url);
       await page.getByTestId('consent').click();
       await page.getByTestId('start').click();
-      const v: Volunteer = { index, page, attacker, live: true, address: null };
+      // Known up front, so the ledger can be read at a kill without asking pages that are still loading.
+      const address = await until(`volunteer ${index}'s device key`, 30_000, async () => (await readHook(page))?.address, 100);
+      const v: Volunteer = { index, page, attacker, live: true, address };
       volunteers.push(v);
       log(`volunteer ${index}${attacker ? ` (attacker: ${chaos.attack})` : ''} consented and started`);
       return v;
     };
     const closeVolunteer = async (v: Volunteer, when: string) => {
-      v.address = (await readHook(v.page).catch(() => null))?.address ?? v.address;
       v.live = false;
       await v.page.context().close();
       counts.closed++;
@@ -231,9 +232,9 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       if (last && last.round > lastSeen) {
         lastSeen = last.round;
         log(`round ${last.round} committed: ${last.contributions} contributions, held-out accuracy ${(last.heldOutAccuracy * 100).toFixed(1)}%`);
-        if (last.round === chaos.killCoordinatorAt && counts.restarts === 0) {
+        if (chaos.killCoordinatorAt !== null && last.round >= chaos.killCoordinatorAt && counts.restarts === 0) {
           // No waiting for page churn: the kill lands as close to the commit as the ledger reads allow.
-          creditedBefore = await creditedRows(url, await everyAddress());
+          creditedBefore = await creditedRows(url, everyAddress());
           killedAt = ((await (await fetch(new URL('api/run', url))).json()) as { round: number }).round - 1;
           await platform!.kill();
           log(`SIGKILLed the platform after round ${killedAt} committed (${creditedBefore.settled.size} settled and ${creditedBefore.awaitingCheck.size} spot-check-pending credited contributions in the ledger)`);
@@ -246,10 +247,9 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
         }
       }
       return committed.length >= opts.rounds && s;
-    });
+    }, 200);
     await chaosWork;
-    async function everyAddress(): Promise<string[]> {
-      for (const v of volunteers) if (v.live && !v.address) v.address = (await readHook(v.page))?.address ?? null;
+    function everyAddress(): string[] {
       return volunteers.flatMap((v) => (v.address ? [v.address] : []));
     }
     const live = volunteers.filter((v) => v.live);
@@ -315,7 +315,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     }
 
     // Attackers: wait until the validator has decided every one of their contributions.
-    const attackerAddresses = volunteers.filter((v) => v.attacker).map((v) => v.address ?? hooks[live.indexOf(v)]?.address).filter((a): a is string => !!a);
+    const attackerAddresses = volunteers.flatMap((v) => (v.attacker && v.address ? [v.address] : []));
     const attackers = await until('the attackers\' spot checks', 90_000, async () => {
       const ls = await Promise.all(attackerAddresses.map((a) => attackerLedger(url, a)));
       return ls.every((l) => l.contributions.pending === 0 && l.contributions.accepted === 0) && ls;
@@ -323,7 +323,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     let attackerTokenWei = 0n;
     for (const a of attackerAddresses) attackerTokenWei += await balanceOf(a as Address);
     const dashboard = (await (await fetch(new URL('api/dashboard', url))).json()) as DashboardState;
-    const after = counts.restarts ? await creditedRows(url, await everyAddress()) : null;
+    const after = counts.restarts ? await creditedRows(url, everyAddress()) : null;
 
     const committed = done.rounds.filter((r) => r.round >= startRound).slice(0, opts.rounds);
     const framesSent = honestHooks.reduce((s, h) => s + h.framesSent, 0);
@@ -419,7 +419,7 @@ swarm summary
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   main().catch((e) => {
-    console.error(e instanceof Error ? e.message : e);
+    console.error(e instanceof Error ? `${e.message}${e.cause ? ` (${String(e.cause)})` : ''}` : e);
     process.exit(1);
   });
 }
