@@ -264,7 +264,9 @@ export class RoundEngine {
       const accepted: { id: number; creditWei: bigint }[] = [];
       const rejected: { id: number; reason: string }[] = [];
       const chosen: { hash: Hex; frame: DecodedFrame }[] = [];
-      const withheld = new Set<Hex>(); // quarantined cohorts' aggregates: accepted for checking, not applied
+      // Quarantined cohorts' chosen aggregates (by entry, not hash: a member cannot withhold
+      // another cohort's aggregate by naming its hash): accepted for checking, not applied.
+      const withheld = new Set<(typeof chosen)[number]>();
       const weiPerSample = BigInt(this.run.rewards.weiPerSample);
       open.cohorts.forEach((members, cohort) => {
         const reports = [...open.reports.values()].filter((r) => r.cohort === cohort);
@@ -277,7 +279,7 @@ export class RoundEngine {
           .filter(([h, rs]) => open.aggregates.has(h) && rs.length >= quorum && rs.length >= 2)
           .sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1));
         const winner = candidates[0];
-        if (open.quarantined.has(cohort)) for (const r of reports) withheld.add(r.aggregateHash);
+        const chosenBefore = chosen.length;
         if (winner) {
           const [hash, voters] = winner;
           chosen.push({ hash, frame: open.aggregates.get(hash)! });
@@ -299,13 +301,14 @@ export class RoundEngine {
           else if (!open.aggregates.has(r.aggregateHash)) rejected.push({ id: r.id, reason: 'AGGREGATE_MISSING: the aggregate this member signed was never uploaded' });
           else rejected.push({ id: r.id, reason: `NO_QUORUM: fewer than 2/3 of cohort ${cohort}'s reporting members signed this aggregate` });
         }
+        if (open.quarantined.has(cohort)) for (const c of chosen.slice(chosenBefore)) withheld.add(c);
         void members;
       });
 
       // Combine cohort aggregates (weighted by samples) and apply the outer step.
       const next: ModelState = { round: open.round + 1, modelHash: this.state.modelHash, params: this.state.params.slice(), momentum: this.state.momentum.slice() };
       let update: Uint8Array | null = null;
-      const applied = chosen.filter((c) => !withheld.has(c.hash));
+      const applied = chosen.filter((c) => !withheld.has(c));
       if (applied.length > 0) {
         const combined = aggregateUpdates(applied, this.run.paramCount, { kind: 'mean', clip: 0 });
         update = encodeAggregate(combined.dense, this.run.codec.chunkSize, { paramTableHash: this.run.paramTableHash, run: this.run.id, round: open.round, samples: combined.samples });
