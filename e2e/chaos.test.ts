@@ -10,7 +10,8 @@ test('chaos: training continues past a coordinator kill, nothing credited is los
     rounds: 4,
     log: (l) => console.log(`  ${l}`),
     // A closed page's spot check waits evidenceTimeoutMs for evidence that never comes: keep it short.
-    run: { rewards: { epochRounds: 2 }, timing: { trainMs: 8_000, exchangeMs: 3_000, reportMs: 3_000 }, verification: { evidenceTimeoutMs: 4_000 } },
+    // Two ready pages start a round: one page that is slow to come back after the restart delays no round.
+    run: { minVolunteers: 2, rewards: { epochRounds: 2 }, timing: { trainMs: 8_000, exchangeMs: 3_000, reportMs: 3_000 }, verification: { evidenceTimeoutMs: 4_000 } },
     chaos: { byzantine: 1, attack: 'sign-flip', churn: 0.5, churnEvents: 1, killCoordinatorAt: 1 },
   });
   console.log(`  ${JSON.stringify(r)}`);

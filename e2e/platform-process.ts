@@ -83,6 +83,18 @@ export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, o
     });
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  if (opts.processGroup) {
+    // Its own group does not die with ours: take it down if this process exits first (a test timeout).
+    const reap = () => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
+    process.once('exit', reap);
+    void exited.then(() => process.off('exit', reap));
+  }
   return {
     url,
     dataDir,

@@ -205,6 +205,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     // pages train; first) and between rounds (now), and a coordinator kill at its round.
     let creditedBefore: Awaited<ReturnType<typeof creditedRows>> = { settled: new Set(), awaitingCheck: new Set() };
     let killedAt: number | null = null;
+    let lastProgressAt = Date.now();
     let lastSeen = -1;
     let churnEvents = 0;
     const midRoundMs = Math.min(1_500, (info.run.timing.trainMs * 2) / 3);
@@ -229,8 +230,17 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       const s = dash!.latest();
       const committed = s ? s.rounds.filter((r) => r.round >= startRound) : [];
       const last = committed.at(-1);
+      if (Date.now() - lastProgressAt > 60_000) {
+        // Stalled: say what each live page is doing.
+        lastProgressAt = Date.now();
+        for (const v of volunteers.filter((x) => x.live)) {
+          const h = await readHook(v.page).catch(() => null);
+          log(`stalled: volunteer ${v.index} state ${h?.state}, model round ${h?.modelRound}; last errors: ${h?.errors.slice(-2).join(' | ')}`);
+        }
+      }
       if (last && last.round > lastSeen) {
         lastSeen = last.round;
+        lastProgressAt = Date.now();
         log(`round ${last.round} committed: ${last.contributions} contributions, held-out accuracy ${(last.heldOutAccuracy * 100).toFixed(1)}%`);
         if (chaos.killCoordinatorAt !== null && last.round >= chaos.killCoordinatorAt && counts.restarts === 0) {
           // No waiting for page churn: the kill lands as close to the commit as the ledger reads allow.
@@ -286,7 +296,13 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       const [hooks, head] = await Promise.all([Promise.all(live.map((v) => readHook(v.page))), (await fetch(new URL('api/run', url))).json() as Promise<{ modelHash: string }>]);
       agreedHash = head.modelHash;
       return hooks.every((h) => h?.modelHash === agreedHash);
-    }).catch((e) => log(String(e)));
+    }).catch(async (e) => {
+      log(String(e));
+      for (const v of live) {
+        const h = await readHook(v.page).catch(() => null);
+        log(`volunteer ${v.index}: state ${h?.state}, model round ${h?.modelRound}, hash ${h?.modelHash?.slice(0, 10)}…; last errors: ${h?.errors.slice(-3).join(' | ')}`);
+      }
+    });
     const hooks = (await Promise.all(live.map((v) => readHook(v.page)))).map((h) => h!);
     const honestHooks = hooks.filter((_, i) => !live[i].attacker);
 
