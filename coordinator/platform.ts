@@ -133,11 +133,12 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
       quarantined: (account) => quarantine.has(account),
     });
     engineRef = engine;
-    const resumed = await validator.resume();
-    if (resumed) log(`validator: ${resumed} spot checks resumed after a restart`);
     stops.push(async () => engine.stop());
     api = createApiServer({ engine, ledger, rewards, train, evidence: desk, webDir: resolve(cfg.webDir), chainRpcUrl: rpcUrl, chain: browserChain });
     const port = await api.listen(cfg.port, cfg.host);
+    // After listen: a resumed check's evidence deadline starts once its member can reconnect.
+    const resumed = await validator.resume();
+    if (resumed) log(`validator: ${resumed} spot checks resumed after a restart`);
     stops.push(() => api!.close());
     const host = cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host;
     const url = `http://${host}:${port}/`;
