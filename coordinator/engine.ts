@@ -5,7 +5,9 @@
 // commit(r): accept cohort aggregates signed by ≥ 2/3 of the cohort's reporting members
 //            (or a member's own single-frame upload: relay mode), combine them weighted by
 //            samples, apply the outer step on the CPU in float32, publish h_{r+1}.
-// A round that loses every cohort ends with the model unchanged.
+// A round that loses every cohort ends with the model unchanged. A quarantined identity
+// (coordinator/quarantine.ts) is seated in a cohort of its own whose aggregate is accepted for
+// its spot check but left out of the combine.
 import type { Address, Hex } from 'viem';
 import type { RunSpec } from '../shared/config.ts';
 import { maxSamplesPerReport, modelOf } from '../shared/config.ts';
@@ -60,6 +62,8 @@ interface OpenRound {
   reports: Map<Address, Report>;
   aggregates: Map<Hex, DecodedFrame>;
   timer: NodeJS.Timeout;
+  /** Cohorts of one quarantined identity each: trained, reported and spot-checked, never applied. */
+  quarantined: Set<number>;
 }
 
 export interface EngineEvents {
@@ -71,6 +75,8 @@ export interface EngineEvents {
    * contribution is marked before any epoch can batch it. θ_r is the model they trained from.
    */
   verify?(round: number, thetaR: Float32Array, acceptedIds: number[]): Promise<unknown>;
+  /** Whether an identity is quarantined (coordinator/quarantine.ts): seated alone, its update never applied. */
+  quarantined?(account: Address): boolean;
 }
 
 export class RoundEngine {
@@ -161,9 +167,12 @@ export class RoundEngine {
     // One session per account: a second tab of the same key does not double its cohort seat.
     const seats = ready.filter((s, i) => i === 0 || s.address !== ready[i - 1].address);
     if (seats.length < this.run.minVolunteers) return;
-    const nCohorts = Math.ceil(seats.length / this.run.cohortSize);
+    const held = seats.filter((s) => this.events.quarantined?.(s.address));
+    const free = seats.filter((s) => !held.includes(s));
+    const nCohorts = Math.ceil(free.length / this.run.cohortSize);
     const cohorts: Member[][] = Array.from({ length: nCohorts }, () => []);
-    seats.forEach((s, i) => cohorts[i % nCohorts].push({ address: s.address, peerId: s.peerId, sessionId: s.id }));
+    free.forEach((s, i) => cohorts[i % nCohorts].push({ address: s.address, peerId: s.peerId, sessionId: s.id }));
+    const quarantined = new Set(held.map((s) => cohorts.push([{ address: s.address, peerId: s.peerId, sessionId: s.id }]) - 1));
     const startsAt = this.now();
     const { trainMs, exchangeMs, reportMs } = this.run.timing;
     const round = this.state.round;
@@ -176,6 +185,7 @@ export class RoundEngine {
       reports: new Map(),
       aggregates: new Map(),
       timer: setTimeout(() => void this.commit(), trainMs + exchangeMs + reportMs),
+      quarantined,
     };
     this.open = open;
     cohorts.forEach((members, id) => {
@@ -279,6 +289,9 @@ export class RoundEngine {
       const accepted: { id: number; creditWei: bigint }[] = [];
       const rejected: { id: number; reason: string }[] = [];
       const chosen: { hash: Hex; frame: DecodedFrame }[] = [];
+      // Quarantined cohorts' chosen aggregates (by entry, not hash: a member cannot withhold
+      // another cohort's aggregate by naming its hash): accepted for checking, not applied.
+      const withheld = new Set<(typeof chosen)[number]>();
       const weiPerSample = BigInt(this.run.rewards.weiPerSample);
       const byCohort = new Map<number, Report[]>();
       for (const r of open.reports.values()) byCohort.get(r.cohort)?.push(r) ?? byCohort.set(r.cohort, [r]);
@@ -293,6 +306,7 @@ export class RoundEngine {
           .filter(([h, rs]) => open.aggregates.has(h) && rs.length >= quorum && rs.length >= 2)
           .sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1));
         const winner = candidates[0];
+        const chosenBefore = chosen.length;
         if (winner) {
           const [hash, voters] = winner;
           chosen.push({ hash, frame: open.aggregates.get(hash)! });
@@ -314,14 +328,16 @@ export class RoundEngine {
           else if (!open.aggregates.has(r.aggregateHash)) rejected.push({ id: r.id, reason: 'AGGREGATE_MISSING: the aggregate this member signed was never uploaded' });
           else rejected.push({ id: r.id, reason: `NO_QUORUM: fewer than 2/3 of cohort ${cohort}'s reporting members signed this aggregate` });
         }
+        if (open.quarantined.has(cohort)) for (const c of chosen.slice(chosenBefore)) withheld.add(c);
         void members;
       });
 
       // Combine cohort aggregates (weighted by samples) and apply the outer step.
       const next: ModelState = { round: open.round + 1, modelHash: this.state.modelHash, params: this.state.params.slice(), momentum: this.state.momentum.slice() };
       let update: Uint8Array | null = null;
-      if (chosen.length > 0) {
-        const combined = aggregateUpdates(chosen, this.run.paramCount, { kind: 'mean', clip: 0 });
+      const applied = chosen.filter((c) => !withheld.has(c));
+      if (applied.length > 0) {
+        const combined = aggregateUpdates(applied, this.run.paramCount, { kind: 'mean', clip: 0 });
         update = encodeAggregate(combined.dense, this.run.codec.chunkSize, { paramTableHash: this.run.paramTableHash, run: this.run.id, round: open.round, samples: combined.samples });
         // Peers apply the decoded published bytes; so do we.
         applyOuterStep(next.params, next.momentum, toDense(decodeFrame(update, this.updateLimits(open.round))), this.run.outer);

@@ -20,6 +20,7 @@ import { leadRoutes, resolveLeadToken, RunConflict, type RunControl } from './le
 import { RunTable } from './db/runs.ts';
 import { runInsights } from './dashboard.ts';
 import { EvidenceDesk, Validator, verificationOf } from './validator.ts';
+import { Quarantine } from './quarantine.ts';
 import type { PlatformConfig } from './config.ts';
 
 export const DEFAULT_RUN_ID = 1;
@@ -160,12 +161,15 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
       if (reconciled.length) log(`rewards: reconciled unposted epoch(s) ${reconciled.join(', ')} with the chain`);
       const desk = new EvidenceDesk(run.paramCount, verificationOf(run).evidenceTimeoutMs);
       let engineRef: RoundEngine | null = null;
+      const quarantine = new Quarantine(ledger.sql);
+      if (await quarantine.load()) log(`quarantine: ${quarantine.size} identities with a negative reputation train apart`);
       const validator = new Validator({
         run, ledger, train, heldOut: test,
         evidence: desk.source((c, deadline) =>
           engineRef?.sendTo(c.account, { type: 'verify', run: run.id, round: c.round, frameHash: c.frameHash, deadline, serverTime: Date.now() }) ?? false),
         onChecked: (c, r) => {
           log(`validator: contribution ${c.id} (${c.account.slice(0, 10)}…, round ${c.round}) ${r.passed ? 'verified' : `rejected: ${r.reason}`}`);
+          void quarantine.refresh(c.account).catch((e: Error) => log(`quarantine: ${e.message}`));
           void api?.pushAccounts([c.account]);
         },
       });
@@ -181,10 +185,9 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
         },
         accountsChanged: (accounts) => void api?.pushAccounts(accounts),
         verify: (round, thetaR, ids) => validator.afterCommit(round, thetaR, ids),
+        quarantined: (account) => quarantine.has(account),
       });
       engineRef = engine;
-      const resumed = await validator.resume();
-      if (resumed) log(`validator: ${resumed} spot checks resumed after a restart`);
       hostStops.push(async () => engine.stop());
       engine.setStatus((await runs.status(runId)) ?? 'active');
       api = createApiServer({
@@ -193,6 +196,9 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
         insights: () => runInsights(sql, run),
       });
       port = await api.listen(port, cfg.host);
+      // After listen: a resumed check's evidence deadline starts once its member can reconnect.
+      const resumed = await validator.resume();
+      if (resumed) log(`validator: ${resumed} spot checks resumed after a restart`);
       hostStops.push(() => api!.close());
       return { run, engine, validator, api: api!, stop: async () => { for (const s of hostStops.reverse()) await s().catch((e) => console.error('[stop]', e)); } };
     }

@@ -16,6 +16,7 @@ import type { Rewards } from './rewards.ts';
 import { bindWallet } from './identity.ts';
 import { contributionTimeline } from '../shared/timeline.ts';
 import type { EvidenceDesk } from './validator.ts';
+import { flaggedSummary } from './flagged.ts';
 
 export interface ServerDeps {
   engine: RoundEngine;
@@ -186,6 +187,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
       verification: await ledger.verificationStates(engine.run.id),
       insights: await deps.insights?.(),
       partners: await ledger.partners(engine.run.id, 20),
+      flagged: await flaggedSummary(ledger.sql, engine.run.id),
     };
   }
 

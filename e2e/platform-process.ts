@@ -15,6 +15,8 @@ export interface PlatformProcess {
   child: ChildProcess;
   output: () => string;
   stop(): Promise<void>;
+  /** SIGKILL the platform's process group (only with `processGroup`): a crash, nothing saved on the way out. */
+  kill(): Promise<void>;
 }
 
 function newest(dir: string): number {
@@ -37,13 +39,26 @@ export function ensureWebBuild(force = false): void {
   if (r.status !== 0) throw new Error('vite build failed');
 }
 
-export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, opts: { dataDir?: string; quiet?: boolean; env?: Record<string, string> } = {}): Promise<PlatformProcess> {
+export interface PlatformProcessOptions {
+  /** Reuse a data directory (a restart); it is then left in place on stop(). Default: a new temporary one. */
+  dataDir?: string;
+  quiet?: boolean;
+  /** Port to listen on; default 0 (a free one). A restart passes the old one so pages find it again. */
+  port?: number;
+  /** Extra environment, e.g. RPC_URL and DEPLOYER_KEY for a chain that outlives the platform. */
+  env?: NodeJS.ProcessEnv;
+  /** Start it as its own process group, so kill() can take down everything it started. */
+  processGroup?: boolean;
+}
+
+export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, opts: PlatformProcessOptions = {}): Promise<PlatformProcess> {
   ensureWebBuild();
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'idlegrad-'));
   const ownDir = !opts.dataDir;
   const child = spawn(process.execPath, ['--import', 'tsx', 'coordinator/main.ts'], {
-    env: { ...process.env, PORT: '0', IDLEGRAD_DATA_DIR: dataDir, IDLEGRAD_RUN: JSON.stringify(run), ...opts.env },
+    env: { ...process.env, ...opts.env, PORT: String(opts.port ?? 0), IDLEGRAD_DATA_DIR: dataDir, IDLEGRAD_RUN: JSON.stringify(run) },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.processGroup ?? false,
   });
   let out = '';
   const onData = (d: Buffer) => {
@@ -68,6 +83,18 @@ export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, o
     });
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  if (opts.processGroup) {
+    // Its own group does not die with ours: take it down if this process exits first (a test timeout).
+    const reap = () => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
+    process.once('exit', reap);
+    void exited.then(() => process.off('exit', reap));
+  }
   return {
     url,
     dataDir,
@@ -81,6 +108,13 @@ export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, o
         clearTimeout(t);
       }
       if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+    async kill() {
+      if (!opts.processGroup) throw new Error('kill(): the platform was not started with processGroup');
+      if (child.exitCode === null && child.signalCode === null) {
+        process.kill(-child.pid!, 'SIGKILL');
+        await exited;
+      }
     },
   };
 }

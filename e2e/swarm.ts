@@ -1,4 +1,5 @@
-// `npm run swarm -- --volunteers N --rounds R [--preset mlp|gpt] [--url URL] [--json]`
+// `npm run swarm -- --volunteers N --rounds R [--preset mlp|gpt] [--url URL] [--json]
+//                  [--byzantine K --attack sign-flip|noise|lazy] [--churn P] [--kill-coordinator-at ROUND] [--offline P]`
 //
 // N headless Chromium volunteers (WebGPU on SwiftShader) train against a platform this
 // starts itself (or the one at --url) for R rounds, claim their rewards, and the figures
@@ -6,17 +7,26 @@
 // counters and the chain's event logs. With --json the last line is one JSON object.
 // --preset gpt runs the GPT preset on a generated grammar text (e2e/grammar-corpus.ts, given to
 // the platform as IDLEGRAD_TEXT) with settings sized for SwiftShader (GPT_SWARM_RUN).
+//
+// Chaos (e2e/chaos.ts): K pages attack (a script injected before the app loads turns on the
+// test-only attack in web/src/client/attack.ts; they sign and answer spot checks like any
+// page); at each commit ⌈P·honest⌉ pages are closed and replaced, alternately between rounds
+// and mid-round; pages lose the network mid-round; and the platform's process group is
+// SIGKILLed when a round commits and restarted on the same data directory, port and chain
+// (anvil then runs outside it, started here), and the ledger is checked for lost credit.
 import { parseArgs } from 'node:util';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { createPublicClient, http, parseAbiItem, type Address } from 'viem';
 import { launchChromium } from './chromium.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
-import type { DashboardState } from '../shared/protocol.ts';
+import { accountSummary, attackerLedger, chaosOptionsOf, creditedRows, lostRows, NO_CHAOS, pagesFor, type AttackerLedger, type ChaosOptions } from './chaos.ts';
+import { DEV_DEPLOYER_KEY, startAnvil, type Anvil } from '../coordinator/chain/anvil.ts';
+import type { DashboardState, FlaggedSummary } from '../shared/protocol.ts';
 import type { RunSpec } from '../shared/config.ts';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { grammarCorpus } from './grammar-corpus.ts';
 
 /** GPT run settings for the swarm: short rounds of small batches (about 1 s a step on SwiftShader). */
@@ -45,6 +55,31 @@ export interface SwarmOptions {
   log?: (line: string) => void;
   /** Run settings for a platform the swarm starts itself. */
   run?: Record<string, unknown>;
+  /** Attackers, churn, a coordinator kill, pages going offline (e2e/chaos.ts). Default: none. */
+  chaos?: Partial<ChaosOptions>;
+}
+
+export interface SwarmChaos {
+  attack: string | null;
+  /** Each attacking identity as the ledger sees it: credit must be 0, every contribution refused. */
+  attackers: AttackerLedger[];
+  /** Σ credit the ledger holds for the attackers (wei) and the tokens they hold on chain. */
+  attackerCreditWei: string;
+  attackerTokenWei: string;
+  /** Refused contributions by reason, and the identities flagged for their conduct (the dashboard's list). */
+  flagged: FlaggedSummary | null;
+  pagesClosed: number;
+  pagesOpened: number;
+  pagesWentOffline: number;
+  coordinatorRestarts: number;
+  killedAtRound: number | null;
+  roundsCommittedAfterKill: number;
+  /** Settled credited contributions (no spot check pending) before the kill, and those of them not credited after it. */
+  creditedBeforeKill: number;
+  lostAfterKill: string[];
+  /** Credited contributions whose spot check was pending at the kill, and those of them refused afterwards (with the check's reason, e.g. a closed page's withheld evidence). */
+  awaitingCheckAtKill: number;
+  refusedAfterKill: string[];
 }
 
 export interface SwarmResult {
@@ -53,6 +88,7 @@ export interface SwarmResult {
   heldOutAccuracy: number;
   /** Held-out loss after each committed round, in order. */
   heldOutLosses: number[];
+  /** Every live honest page and the coordinator hold the same model hash. */
   modelHashesAgree: boolean;
   modelHash: string;
   p2pBytes: number;
@@ -61,7 +97,7 @@ export interface SwarmResult {
   compressionRatio: number;
   rewardEpochs: number;
   claims: number;
-  /** Every volunteer's token balance equals the credit the ledger placed in posted epochs. */
+  /** Every live honest volunteer's token balance equals the credit the ledger placed in posted epochs. */
   claimsMatchLedger: boolean;
   chainId: number;
   acceptedContributions: number;
@@ -70,6 +106,7 @@ export interface SwarmResult {
   /** Spot checks by outcome, from the coordinator's dashboard (coordinator/validator.ts). */
   verification: Record<string, number>;
   pageErrors: string[];
+  chaos: SwarmChaos;
 }
 
 interface Hook {
@@ -99,88 +136,199 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
   }
 }
 
-/** Dashboard pushes over the coordinator's WebSocket: the swarm watches like a project lead. */
+/** Dashboard pushes over the coordinator's WebSocket: the swarm watches like a project lead (and reconnects after a restart). */
 function watchDashboard(url: string): { latest: () => DashboardState | null; close: () => void } {
   let state: DashboardState | null = null;
-  const ws = new WebSocket(url.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws');
-  ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', topic: 'dashboard' })));
-  ws.on('message', (d) => {
-    const m = JSON.parse(d.toString());
-    if (m.type === 'dashboard') state = m.state;
-  });
-  return { latest: () => state, close: () => ws.close() };
+  let closed = false;
+  let ws: WebSocket;
+  const open = () => {
+    ws = new WebSocket(url.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws');
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', topic: 'dashboard' })));
+    ws.on('message', (d) => {
+      const m = JSON.parse(d.toString());
+      if (m.type === 'dashboard') state = m.state;
+    });
+    ws.on('error', () => {});
+    ws.on('close', () => void (closed || setTimeout(open, 500)));
+  };
+  open();
+  return { latest: () => state, close: () => ((closed = true), ws.close()) };
 }
+
+interface Volunteer {
+  index: number;
+  page: Page;
+  attacker: boolean;
+  live: boolean;
+  address: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
   const log = opts.log ?? (() => {});
+  const chaos: ChaosOptions = { ...NO_CHAOS, ...opts.chaos };
+  if (opts.url && chaos.killCoordinatorAt !== null) throw new Error('swarm: --kill-coordinator-at needs the platform the swarm starts itself (no --url)');
   const t0 = Date.now();
   let platform: PlatformProcess | null = null;
+  let anvil: Anvil | null = null;
+  let dataDir: string | null = null;
   let browser: Browser | null = null;
   let dash: ReturnType<typeof watchDashboard> | null = null;
   try {
+    const runSettings = { minVolunteers: opts.volunteers, maxRounds: opts.rounds, ...opts.run };
+    let platformEnv: NodeJS.ProcessEnv | undefined;
     if (!opts.url) {
       log(`starting the platform (run: ${opts.volunteers} volunteers, ${opts.rounds} rounds)…`);
-      platform = await startPlatformProcess({ minVolunteers: opts.volunteers, maxRounds: opts.rounds, ...opts.run }, { quiet: true });
+      if (chaos.killCoordinatorAt !== null) {
+        // The chain must outlive the coordinator: the swarm runs anvil itself, saving its state.
+        dataDir = mkdtempSync(join(tmpdir(), 'idlegrad-chaos-'));
+        anvil = await startAnvil({ dataDir: join(dataDir, 'external-chain'), stateIntervalS: 1 });
+        platformEnv = { RPC_URL: anvil.rpcUrl, DEPLOYER_KEY: DEV_DEPLOYER_KEY };
+      }
+      platform = await startPlatformProcess(runSettings, { quiet: true, dataDir: dataDir ?? undefined, env: platformEnv, processGroup: chaos.killCoordinatorAt !== null });
     }
     const url = opts.url ?? platform!.url;
-    const info = (await (await fetch(new URL('api/run', url))).json()) as { run: RunSpec; round: number; chain: { chainId: number; distributor: Address } };
+    const info = (await (await fetch(new URL('api/run', url))).json()) as { run: RunSpec; round: number; chain: { chainId: number; distributor: Address; token: Address } };
     const startRound = info.round;
     const targetRound = startRound + opts.rounds;
     dash = watchDashboard(url);
 
     const chromium = await launchChromium();
     browser = chromium;
-    const pages: Page[] = [];
+    const volunteers: Volunteer[] = [];
     const pageErrors: string[] = [];
-    for (let i = 0; i < opts.volunteers; i++) {
+    const counts = { closed: 0, opened: 0, offline: 0, restarts: 0 };
+    const openVolunteer = async (attacker: boolean): Promise<Volunteer> => {
+      const index = volunteers.length;
       const context = await chromium.newContext(); // own storage: own IndexedDB, own device key
+      if (attacker) await context.addInitScript(`window.__idlegradAttack = ${JSON.stringify(chaos.attack)};`);
       const page = await context.newPage();
-      page.on('pageerror', (e) => pageErrors.push(`volunteer ${i}: ${e.message}`));
+      page.on('pageerror', (e) => pageErrors.push(`volunteer ${index}: ${e.message}`));
       await page.goto(url);
       await page.getByTestId('consent').click();
       await page.getByTestId('start').click();
-      pages.push(page);
-      log(`volunteer ${i} consented and started`);
-    }
+      // Known up front, so the ledger can be read at a kill without asking pages that are still loading.
+      const address = await until(`volunteer ${index}'s device key`, 30_000, async () => (await readHook(page))?.address, 100);
+      const v: Volunteer = { index, page, attacker, live: true, address };
+      volunteers.push(v);
+      log(`volunteer ${index}${attacker ? ` (attacker: ${chaos.attack})` : ''} consented and started`);
+      return v;
+    };
+    const closeVolunteer = async (v: Volunteer, when: string) => {
+      v.live = false;
+      await v.page.context().close();
+      counts.closed++;
+      log(`volunteer ${v.index} closed ${when}`);
+    };
+    const honestLive = () => volunteers.filter((v) => v.live && !v.attacker);
+    const pick = (n: number) => honestLive().sort(() => Math.random() - 0.5).slice(0, n);
+    for (let i = 0; i < opts.volunteers; i++) await openVolunteer(i < chaos.byzantine);
 
-    let lastLogged = -1;
+    // Chaos at each commit: alternately mid-round (once the next round has opened and its
+    // pages train; first) and between rounds (now), and a coordinator kill at its round.
+    let creditedBefore: Awaited<ReturnType<typeof creditedRows>> = { settled: new Set(), awaitingCheck: new Set() };
+    let killedAt: number | null = null;
+    let lastProgressAt = Date.now();
+    let lastSeen = -1;
+    let churnEvents = 0;
+    const midRoundMs = Math.min(1_500, (info.run.timing.trainMs * 2) / 3);
+    const afterCommit = async (round: number) => {
+      const midRound = round % 2 === 0;
+      if (midRound && (chaos.churn > 0 || chaos.offline > 0)) await sleep(midRoundMs);
+      const when = midRound ? `mid-round ${round + 1}` : `between rounds ${round} and ${round + 1}`;
+      const churnNow = chaos.churnEvents === null || churnEvents++ < chaos.churnEvents;
+      if (churnNow) for (const v of pick(pagesFor(chaos.churn, honestLive().length))) await closeVolunteer(v, when);
+      const toOpen = opts.volunteers - volunteers.filter((v) => v.live).length;
+      for (let i = 0; i < toOpen; i++) (await openVolunteer(false), counts.opened++);
+      if (chaos.offline > 0 && midRound) {
+        const off = pick(pagesFor(chaos.offline, honestLive().length));
+        for (const v of off) await v.page.context().setOffline(true);
+        counts.offline += off.length;
+        log(`volunteer(s) ${off.map((v) => v.index).join(', ')} offline ${when}`);
+        setTimeout(() => void Promise.all(off.map((v) => v.live && v.page.context().setOffline(false).catch(() => {}))), 4_000);
+      }
+    };
+    let chaosWork: Promise<void> = Promise.resolve();
     const done = await until(`${opts.rounds} committed rounds`, opts.rounds * 240_000, async () => {
       const s = dash!.latest();
       const committed = s ? s.rounds.filter((r) => r.round >= startRound) : [];
       const last = committed.at(-1);
-      if (last && last.round !== lastLogged) {
-        lastLogged = last.round;
+      if (Date.now() - lastProgressAt > 60_000) {
+        // Stalled: say what each live page is doing.
+        lastProgressAt = Date.now();
+        for (const v of volunteers.filter((x) => x.live)) {
+          const h = await readHook(v.page).catch(() => null);
+          log(`stalled: volunteer ${v.index} state ${h?.state}, model round ${h?.modelRound}; last errors: ${h?.errors.slice(-2).join(' | ')}`);
+        }
+      }
+      if (last && last.round > lastSeen) {
+        lastSeen = last.round;
+        lastProgressAt = Date.now();
         log(`round ${last.round} committed: ${last.contributions} contributions, held-out accuracy ${(last.heldOutAccuracy * 100).toFixed(1)}%, loss ${last.heldOutLoss.toFixed(3)}`);
+        if (chaos.killCoordinatorAt !== null && last.round >= chaos.killCoordinatorAt && counts.restarts === 0) {
+          // No waiting for page churn: the kill lands as close to the commit as the ledger reads allow.
+          creditedBefore = await creditedRows(url, everyAddress());
+          killedAt = ((await (await fetch(new URL('api/run', url))).json()) as { round: number }).round - 1;
+          await platform!.kill();
+          log(`SIGKILLed the platform after round ${killedAt} committed (${creditedBefore.settled.size} settled and ${creditedBefore.awaitingCheck.size} spot-check-pending credited contributions in the ledger)`);
+          const port = Number(new URL(url).port);
+          platform = await startPlatformProcess(runSettings, { quiet: true, dataDir: dataDir!, port, env: platformEnv, processGroup: true });
+          counts.restarts++;
+          log(`platform restarted on the same data dir, port ${port} and chain`);
+        } else if (last.round < targetRound - 1) {
+          chaosWork = chaosWork.then(() => afterCommit(last.round)).catch((e) => log(`chaos after round ${last.round}: ${(e as Error).message}`));
+        }
       }
       return committed.length >= opts.rounds && s;
-    });
-    if (opts.url) for (const p of pages) await p.getByTestId('stop').click();
+    }, 200);
+    await chaosWork;
+    function everyAddress(): string[] {
+      return volunteers.flatMap((v) => (v.address ? [v.address] : []));
+    }
+    const live = volunteers.filter((v) => v.live);
+    const honest = live.filter((v) => !v.attacker);
+    if (opts.url) for (const v of live) await v.page.getByTestId('stop').click();
     const finalRound = done.rounds.filter((r) => r.round >= startRound).slice(0, opts.rounds).at(-1)!;
     const finalHash = finalRound.modelHash;
 
-    // Rewards: epochs the coordinator posted while these rounds ran, then every page claims.
+    // Rewards: epochs the coordinator posted while these rounds ran, then every live honest page claims.
     const epochRounds = info.run.rewards.epochRounds;
     const expectedEpochs = Math.floor(targetRound / epochRounds) - Math.floor(startRound / epochRounds);
     await until(`${expectedEpochs} reward epochs`, 60_000, async () => (dash!.latest()?.epochs.length ?? 0) >= expectedEpochs, 250).catch((e) => log(String(e)));
-    for (const [i, page] of pages.entries()) {
-      const claim = page.getByTestId('claim');
-      await until(`volunteer ${i}'s claimable reward`, 60_000, () => claim.isEnabled());
+    // A page that joined after the last posted epoch has nothing to claim yet (its balance must then be 0).
+    const claimers: Volunteer[] = [];
+    for (const v of honest) {
+      const address = (await readHook(v.page))?.address;
+      if (address && BigInt((await accountSummary(url, address)).epochCreditWei) > 0n) claimers.push(v);
+      else log(`volunteer ${v.index} has no credit in a posted epoch: nothing to claim`);
+    }
+    for (const v of claimers) {
+      const claim = v.page.getByTestId('claim');
+      await until(`volunteer ${v.index}'s claimable reward`, 60_000, () => claim.isEnabled());
       await claim.click();
     }
     await until('every claim transaction', 120_000, async () => {
-      const hooks = await Promise.all(pages.map(readHook));
+      const hooks = await Promise.all(claimers.map((v) => readHook(v.page)));
       return hooks.every((h) => h && h.claims.length > 0);
     }).catch((e) => log(String(e)));
 
-    // Every page must reach the coordinator's latest model hash by applying published
+    // Every live page must reach the coordinator's latest model hash by applying published
     // updates (with --url the pages were stopped, so the run settles on a last round).
     let agreedHash: string = finalHash;
     await until('pages to apply the last update', 60_000, async () => {
-      const [hooks, head] = await Promise.all([Promise.all(pages.map(readHook)), (await fetch(new URL('api/run', url))).json() as Promise<{ modelHash: string }>]);
+      const [hooks, head] = await Promise.all([Promise.all(live.map((v) => readHook(v.page))), (await fetch(new URL('api/run', url))).json() as Promise<{ modelHash: string }>]);
       agreedHash = head.modelHash;
       return hooks.every((h) => h?.modelHash === agreedHash);
-    }).catch((e) => log(String(e)));
-    const hooks = (await Promise.all(pages.map(readHook))).map((h) => h!);
+    }).catch(async (e) => {
+      log(String(e));
+      for (const v of live) {
+        const h = await readHook(v.page).catch(() => null);
+        log(`volunteer ${v.index}: state ${h?.state}, model round ${h?.modelRound}, hash ${h?.modelHash?.slice(0, 10)}…; last errors: ${h?.errors.slice(-3).join(' | ')}`);
+      }
+    });
+    const hooks = (await Promise.all(live.map((v) => readHook(v.page)))).map((h) => h!);
+    const honestHooks = hooks.filter((_, i) => !live[i].attacker);
 
     const client = createPublicClient({ transport: http(new URL('rpc', url).toString()) });
     const distributor = info.chain.distributor;
@@ -193,21 +341,33 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
 
     // Each volunteer received exactly what the ledger credited it in the posted epochs.
     const tokenAbi = [parseAbiItem('function balanceOf(address) view returns (uint256)')];
-    const token = (info.chain as unknown as { token: Address }).token;
+    const token = info.chain.token;
+    const balanceOf = (account: Address) => client.readContract({ address: token, abi: tokenAbi, functionName: 'balanceOf', args: [account] });
     let claimsMatchLedger = true;
-    for (const h of hooks) {
+    for (const h of honestHooks) {
       const account = h.address as Address;
       const ledger = (await (await fetch(new URL(`api/accounts/${account}`, url))).json()) as { epochCreditWei: string };
-      const balance = await client.readContract({ address: token, abi: tokenAbi, functionName: 'balanceOf', args: [account] });
+      const balance = await balanceOf(account);
       if (balance !== BigInt(ledger.epochCreditWei)) {
         claimsMatchLedger = false;
         log(`${account}: holds ${balance} token wei, the ledger credited ${ledger.epochCreditWei}`);
       }
     }
 
+    // Attackers: wait until the validator has decided every one of their contributions.
+    const attackerAddresses = volunteers.flatMap((v) => (v.attacker && v.address ? [v.address] : []));
+    const attackers = await until('the attackers\' spot checks', 90_000, async () => {
+      const ls = await Promise.all(attackerAddresses.map((a) => attackerLedger(url, a)));
+      return ls.every((l) => l.contributions.pending === 0 && l.contributions.accepted === 0) && ls;
+    }).catch(async (e) => (log(String(e)), Promise.all(attackerAddresses.map((a) => attackerLedger(url, a)))));
+    let attackerTokenWei = 0n;
+    for (const a of attackerAddresses) attackerTokenWei += await balanceOf(a as Address);
+    const dashboard = (await (await fetch(new URL('api/dashboard', url))).json()) as DashboardState;
+    const after = counts.restarts ? await creditedRows(url, everyAddress()) : null;
+
     const committed = done.rounds.filter((r) => r.round >= startRound).slice(0, opts.rounds);
-    const framesSent = hooks.reduce((s, h) => s + h.framesSent, 0);
-    const frameBytes = hooks.reduce((s, h) => s + h.frameBytesSent, 0);
+    const framesSent = honestHooks.reduce((s, h) => s + h.framesSent, 0);
+    const frameBytes = honestHooks.reduce((s, h) => s + h.frameBytesSent, 0);
     const dense = info.run.paramCount * 4;
     const result: SwarmResult = {
       rounds: committed.length,
@@ -227,14 +387,33 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       acceptedContributions: committed.reduce((s, r) => s + r.contributions, 0),
       firstRoundContributors: committed[0]?.contributions ?? 0,
       wallSeconds: Math.round((Date.now() - t0) / 1000),
-      verification: ((await (await fetch(new URL('api/dashboard', url))).json()) as DashboardState).verification ?? {},
-      pageErrors: [...pageErrors, ...hooks.flatMap((h, i) => h.errors.map((e) => `volunteer ${i}: ${e}`))],
+      verification: dashboard.verification ?? {},
+      pageErrors: [...pageErrors, ...hooks.flatMap((h, i) => h.errors.map((e) => `volunteer ${live[i].index}: ${e}`))],
+      chaos: {
+        attack: chaos.attack,
+        attackers,
+        attackerCreditWei: attackers.reduce((s, a) => s + BigInt(a.creditWei), 0n).toString(),
+        attackerTokenWei: attackerTokenWei.toString(),
+        flagged: dashboard.flagged ?? null,
+        pagesClosed: counts.closed,
+        pagesOpened: counts.opened,
+        pagesWentOffline: counts.offline,
+        coordinatorRestarts: counts.restarts,
+        killedAtRound: killedAt,
+        roundsCommittedAfterKill: killedAt !== null ? committed.filter((r) => r.round > killedAt!).length : 0,
+        creditedBeforeKill: creditedBefore.settled.size,
+        lostAfterKill: after ? lostRows(creditedBefore.settled, after) : [],
+        awaitingCheckAtKill: creditedBefore.awaitingCheck.size,
+        refusedAfterKill: after ? lostRows(creditedBefore.awaitingCheck, after) : [],
+      },
     };
     return result;
   } finally {
     dash?.close();
     await browser?.close().catch(() => {});
     await platform?.stop();
+    await anvil?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -246,6 +425,11 @@ async function main(): Promise<void> {
       url: { type: 'string' },
       preset: { type: 'string', default: 'mlp' },
       json: { type: 'boolean', default: false },
+      byzantine: { type: 'string' },
+      attack: { type: 'string' },
+      churn: { type: 'string' },
+      'kill-coordinator-at': { type: 'string' },
+      offline: { type: 'string' },
     },
   });
   const volunteers = Number(values.volunteers);
@@ -255,7 +439,9 @@ async function main(): Promise<void> {
   if (values.preset !== 'mlp' && values.preset !== 'gpt') throw new Error(`--preset: expected mlp or gpt, got ${values.preset}`);
   if (values.preset === 'gpt' && !values.url) console.log(`GPT on generated text ${useGeneratedText()}`);
   const run = values.preset === 'gpt' ? GPT_SWARM_RUN : undefined;
-  const r = await runSwarm({ volunteers, rounds, url: values.url, run, log: (l) => console.log(l) });
+  const chaos = chaosOptionsOf({ ...values, killCoordinatorAt: values['kill-coordinator-at'] }, volunteers);
+  const r = await runSwarm({ volunteers, rounds, url: values.url, run, chaos, log: (l) => console.log(l) });
+  const c = r.chaos;
   console.log(`
 swarm summary
   rounds committed         ${r.rounds} (${r.acceptedContributions} accepted contributions; ${r.firstRoundContributors} in the first round)
@@ -267,6 +453,11 @@ swarm summary
   reward epochs on chain   ${r.rewardEpochs}
   claims on chain          ${r.claims} (chain ${r.chainId}); balances equal ledger credit: ${r.claimsMatchLedger}
   spot checks              ${Object.entries(r.verification).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}
+  attackers (${c.attack ?? 'none'})       ${c.attackers.map((a) => `${a.account.slice(0, 10)}… credit ${a.creditWei} wei, refused ${a.contributions.rejected} (${a.reasons.join(', ')})`).join('; ') || 'none'}; tokens held ${c.attackerTokenWei}
+  refusals by reason       ${Object.entries(c.flagged?.rejections ?? {}).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}
+  flagged identities       ${c.flagged?.identities.map((f) => `${f.account.slice(0, 10)}… reputation ${f.reputation}`).join(', ') || 'none'}
+  churn / offline          ${c.pagesClosed} pages closed, ${c.pagesOpened} opened, ${c.pagesWentOffline} went offline
+  coordinator kills        ${c.coordinatorRestarts} (at round ${c.killedAtRound ?? '—'}); ${c.roundsCommittedAfterKill} rounds committed after; ${c.lostAfterKill.length} of ${c.creditedBeforeKill} settled credited contributions lost; ${c.refusedAfterKill.length} of ${c.awaitingCheckAtKill} awaiting a spot check refused after
   wall time                ${r.wallSeconds} s
   page errors              ${r.pageErrors.length ? '\n    ' + r.pageErrors.join('\n    ') : 'none'}`);
   if (values.json) console.log(JSON.stringify(r));
@@ -274,7 +465,7 @@ swarm summary
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   main().catch((e) => {
-    console.error(e instanceof Error ? e.message : e);
+    console.error(e instanceof Error ? `${e.message}${e.cause ? ` (${String(e.cause)})` : ''}` : e);
     process.exit(1);
   });
 }

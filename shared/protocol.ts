@@ -126,6 +126,23 @@ export interface DashboardState {
   insights?: RunInsights;
   /** Credit earned through partner widgets, largest first. */
   partners?: PartnerSummary[];
+  /** Identities caught misbehaving and refused contributions by reason (coordinator/flagged.ts). */
+  flagged?: FlaggedSummary;
+}
+
+/** Refused contributions by reason code (the text before ':' in the ledger's reason), and the identities behind misbehaviour. */
+export interface FlaggedSummary {
+  rejections: Record<string, number>;
+  identities: {
+    account: Address;
+    reputation: number;
+    checksFailed: number;
+    /** Contributions of this identity refused for its own conduct (failed checks, left out by the aggregator). */
+    refused: number;
+    /** Credit the ledger holds for it (accepted or later states), wei as a decimal string. */
+    creditWei: string;
+    lastReason: string | null;
+  }[];
 }
 
 export type ClientMessage =

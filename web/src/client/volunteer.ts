@@ -191,6 +191,11 @@ export interface VolunteerOptions {
   now?: () => number;
   peerTimeouts?: Partial<PeerTimeouts>;
   maxLogEntries?: number;
+  /**
+   * TEST ONLY (e2e/swarm.ts --byzantine): replaces the trained θ_local (from θ_r = `before`)
+   * before the update is compressed, as an attacking page would. Never set in production.
+   */
+  shapeTrained?: (before: Float32Array, after: Float32Array, round: number) => Float32Array;
 }
 
 export const PAUSE_TEXT: Record<PauseReason, string> = {
@@ -1183,7 +1188,8 @@ export class VolunteerClient {
     // Compress with error feedback.
     const residual = this.residual && this.residual.length === run.paramCount ? this.residual : new Float32Array(run.paramCount);
     const samples = result.steps * batchSize;
-    const own = encodeOwnUpdate(run, m.round, pseudoGradient(before, result.params, residual), samples);
+    const trained = this.o.shapeTrained ? this.o.shapeTrained(before, result.params, m.round) : result.params;
+    const own = encodeOwnUpdate(run, m.round, pseudoGradient(before, trained, residual), samples);
     this.residual = own.residual;
     this.evidence.set(own.hash.toLowerCase(), { run: run.id, round: m.round, frame: own.bytes, before: residual, after: own.residual });
     for (const k of [...this.evidence.keys()].slice(0, -EVIDENCE_ROUNDS_KEPT)) this.evidence.delete(k);

@@ -3,7 +3,7 @@
 import { GpuTrainer } from '../client/trainer.ts';
 import { openStorage, type ClientStorage } from '../client/storage.ts';
 import { installTestHook } from '../client/test-hook.ts';
-import { VolunteerClient, type DutyPreset, type PressureState, type VolunteerSnapshot } from '../client/volunteer.ts';
+import { VolunteerClient, type DutyPreset, type PressureState, type VolunteerOptions, type VolunteerSnapshot } from '../client/volunteer.ts';
 import { formatWei } from '../client/format.ts';
 import { discoverWallets } from '../client/wallets.ts';
 
@@ -129,6 +129,20 @@ function watchEnvironment(client: VolunteerClient): void {
   }
 }
 
+/**
+ * TEST ONLY: an attacking page for e2e/swarm.ts --byzantine, set by a script the swarm injects
+ * before the app loads (`window.__idlegradAttack`). A production page never has the global,
+ * and never loads the attack module.
+ */
+async function injectedAttack(): Promise<VolunteerOptions['shapeTrained']> {
+  const name = (window as { __idlegradAttack?: unknown }).__idlegradAttack;
+  if (name === undefined) return undefined;
+  const { attackTrained, isPageAttack, PAGE_ATTACKS } = await import('../client/attack.ts');
+  if (!isPageAttack(name)) throw new Error(`__idlegradAttack: expected one of ${PAGE_ATTACKS.join(', ')}, got ${JSON.stringify(name)}`);
+  console.warn(`idlegrad: this page is a TEST ATTACKER (${name})`);
+  return (before, after, round) => attackTrained(name, before, after, round);
+}
+
 /** Opens storage, creates the client and the test hook; computes and connects nothing. */
 export async function createVolunteerStore(opts: { partner?: string | null; storage?: ClientStorage; surface?: 'app' | 'widget'; run?: number | null } = {}): Promise<VolunteerStore> {
   const storage = opts.storage ?? (await openStorage());
@@ -139,6 +153,7 @@ export async function createVolunteerStore(opts: { partner?: string | null; stor
     partner: opts.partner ?? null,
     surface: opts.surface ?? 'app',
     run: opts.run ?? null,
+    shapeTrained: await injectedAttack(),
   });
   installTestHook(client);
   return new VolunteerStore(client);

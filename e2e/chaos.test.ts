@@ -1,0 +1,36 @@
+// End to end under chaos: one attacking page, one page closed mid-round (and replaced), and the
+// coordinator's process group SIGKILLed when round 2 commits and restarted on the same ledger,
+// port and chain — real Chromium pages, PeerServer, PGlite, anvil.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runSwarm } from './swarm.ts';
+
+test('chaos: training continues past a coordinator kill, nothing credited is lost, the attacker earns nothing', { timeout: 10 * 60_000 }, async () => {
+  const r = await runSwarm({
+    volunteers: 3,
+    rounds: 5,
+    log: (l) => console.log(`  ${l}`),
+    // A closed page's spot check waits evidenceTimeoutMs for evidence that never comes; a live page
+    // must still reconnect within it after the restart: 12 s instead of 20.
+    // Two ready pages start a round: one page that is slow to come back after the restart delays no round.
+    run: { minVolunteers: 2, rewards: { epochRounds: 2 }, timing: { trainMs: 8_000, exchangeMs: 3_000, reportMs: 3_000 }, verification: { evidenceTimeoutMs: 12_000 } },
+    chaos: { byzantine: 1, attack: 'sign-flip', churn: 0.5, churnEvents: 1, killCoordinatorAt: 2 },
+  });
+  console.log(`  ${JSON.stringify(r)}`);
+  const c = r.chaos;
+  assert.equal(r.rounds, 5);
+  assert.equal(c.coordinatorRestarts, 1);
+  assert.ok(c.killedAtRound !== null && c.killedAtRound < 4, `killed after round ${c.killedAtRound}`);
+  assert.equal(c.roundsCommittedAfterKill, 4 - c.killedAtRound!, 'every round after the kill commits');
+  assert.ok(c.pagesClosed === 1 && c.pagesOpened === 1, `closed ${c.pagesClosed}, opened ${c.pagesOpened}`);
+  assert.equal(r.modelHashesAgree, true, 'every live page holds the coordinator\'s model hash');
+  assert.ok(c.creditedBeforeKill + c.awaitingCheckAtKill > 0, 'the ledger held credited work before the kill');
+  assert.deepEqual(c.lostAfterKill, [], 'every settled contribution credited before the kill is still credited after it');
+  assert.equal(c.attackerCreditWei, '0');
+  assert.equal(c.attackerTokenWei, '0');
+  assert.ok(c.attackers[0].contributions.rejected >= 1, JSON.stringify(c.attackers));
+  const flagged = c.flagged?.identities.find((f) => f.account.toLowerCase() === c.attackers[0].account.toLowerCase());
+  assert.ok(flagged && flagged.reputation < 0, `the dashboard flags the attacker: ${JSON.stringify(c.flagged)}`);
+  assert.ok(r.claims >= 1, 'honest pages claimed on chain');
+  assert.equal(r.claimsMatchLedger, true, 'each honest page holds exactly the tokens the ledger credited it');
+});

@@ -1,0 +1,34 @@
+// TEST ONLY: how an attacking page shapes its update (e2e/swarm.ts --byzantine K --attack NAME).
+// The swarm injects `window.__idlegradAttack = NAME` into K pages before the app loads; the
+// volunteer store then loads this module and hands the client `shapeTrained`. A production
+// page never has that global, and this module is only fetched when it is set. The attacker
+// otherwise behaves like any page: it exchanges, signs its report with its own device key,
+// and answers spot checks with its real evidence — as a real attacker's modified client would.
+//
+// The update is replaced before compression, the way `npm run sim` (e2e/sim.ts) does it, so the
+// page's error feedback stays bounded: the page reports θ_local' with Δ' = θ_r − θ_local' =
+//   sign-flip  −4Δ (the sim's SIGN_FLIP_SCALE)
+//   noise      N(0, 1) per parameter (the sim's NOISE_SIGMA): ~100× an honest update's scale
+//   lazy       0: no work; the frame carries only the old error-feedback residual
+import { createRng, gaussian } from '../../../shared/rng.ts';
+
+export const PAGE_ATTACKS = ['sign-flip', 'noise', 'lazy'] as const;
+export type PageAttack = (typeof PAGE_ATTACKS)[number];
+
+const SIGN_FLIP_SCALE = 4;
+const NOISE_SIGMA = 1;
+
+export function isPageAttack(name: unknown): name is PageAttack {
+  return typeof name === 'string' && (PAGE_ATTACKS as readonly string[]).includes(name);
+}
+
+/** θ_local' such that θ_r − θ_local' is the attack's update; `before` is θ_r, `after` the honest θ_local, (paramCount). */
+export function attackTrained(attack: PageAttack, before: Float32Array, after: Float32Array, round: number): Float32Array {
+  const out = new Float32Array(before.length);
+  const rand = createRng(0x5eed ^ round);
+  for (let i = 0; i < out.length; i++) {
+    const delta = attack === 'sign-flip' ? -SIGN_FLIP_SCALE * (before[i] - after[i]) : attack === 'noise' ? NOISE_SIGMA * gaussian(rand) : 0;
+    out[i] = before[i] - delta;
+  }
+  return out;
+}
