@@ -43,15 +43,11 @@ export async function runInsights(sql: Sql, run: RunSpec, opts: { rounds?: numbe
       group by beneficiary order by sum(credit_wei) desc, beneficiary limit $2`,
     [runId, opts.top ?? 20],
   );
-  const { rows: flagged } = await sql.query<{ account: Address; checks_failed: number; reputation: number; last_failure: string | null }>(
-    `select account, checks_failed, reputation, last_failure from identities where checks_failed > 0 or reputation < 0 order by reputation, account limit 50`,
-  );
   const macs = run.sizes.slice(1).reduce((s, out, l) => s + run.sizes[l] * out, 0);
   return {
     denseBytes: run.paramCount * 4,
     flopsPerSample: 6 * macs,
     outcomes: [...byRound.values()].sort((a, b) => a.round - b.round),
     leaderboard: leaders.map((l) => ({ account: l.account, contributions: Number(l.contributions), samples: Number(l.samples), creditWei: l.credit ?? '0' })),
-    flagged: flagged.map((f) => ({ account: f.account, checksFailed: Number(f.checks_failed), reputation: Number(f.reputation), lastFailure: f.last_failure })),
   };
 }

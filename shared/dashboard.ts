@@ -30,13 +30,6 @@ export interface LeaderRow {
   creditWei: string;
 }
 
-export interface FlaggedIdentity {
-  account: Address;
-  checksFailed: number;
-  reputation: number;
-  lastFailure: string | null;
-}
-
 export interface RunInsights {
   /** Bytes of one dense float32 update: paramCount × 4. */
   denseBytes: number;
@@ -44,7 +37,6 @@ export interface RunInsights {
   flopsPerSample: number;
   outcomes: RoundOutcome[];
   leaderboard: LeaderRow[];
-  flagged: FlaggedIdentity[];
 }
 
 /** One round's derived figures; rate-based ones use the time since the previous commit. */
