@@ -1,7 +1,8 @@
 // The lead dashboard's ledger queries (shared/dashboard.ts RunInsights), added to every
 // `dashboard` push by server.ts through ServerDeps.insights.
 import type { Address } from 'viem';
-import type { RunSpec } from '../shared/config.ts';
+import { modelOf, type RunSpec } from '../shared/config.ts';
+import { trainingFlopsPerSample } from '../shared/preset.ts';
 import type { RunInsights, RoundOutcome } from '../shared/dashboard.ts';
 import type { Sql } from './db/sql.ts';
 
@@ -43,10 +44,9 @@ export async function runInsights(sql: Sql, run: RunSpec, opts: { rounds?: numbe
       group by beneficiary order by sum(credit_wei) desc, beneficiary limit $2`,
     [runId, opts.top ?? 20],
   );
-  const macs = run.sizes.slice(1).reduce((s, out, l) => s + run.sizes[l] * out, 0);
   return {
     denseBytes: run.paramCount * 4,
-    flopsPerSample: 6 * macs,
+    flopsPerSample: trainingFlopsPerSample(modelOf(run)),
     outcomes: [...byRound.values()].sort((a, b) => a.round - b.round),
     leaderboard: leaders.map((l) => ({ account: l.account, contributions: Number(l.contributions), samples: Number(l.samples), creditWei: l.credit ?? '0' })),
   };

@@ -81,3 +81,16 @@ export function evaluateModel(spec: ModelSpec, params: Float32Array, data: Datas
   }
   return { loss: lossSum / n, accuracy: correct / (n * T), count: n };
 }
+
+/**
+ * Training FLOPs for one sample (an MLP input, or a GPT sequence of `context` tokens):
+ * 6 × the forward pass's multiply-adds (forward 2, backward 4). The GPT counts every matmul
+ * (qkv, projection, MLP, head) per token plus attention's QKᵀ and AV over the causal half.
+ */
+export function trainingFlopsPerSample(spec: ModelSpec): number {
+  if (spec.preset === 'mlp') return 6 * spec.sizes.slice(1).reduce((s, out, l) => s + spec.sizes[l] * out, 0);
+  const { context: T, width: C, layers: L, hidden: H, vocab: V } = spec.dims;
+  const perToken = L * (3 * C * C + C * C + 2 * C * H) + C * V;
+  const attention = L * 2 * C * ((T * (T + 1)) / 2);
+  return 6 * (T * perToken + attention);
+}
