@@ -10,18 +10,9 @@
 // peer sent per round (byte length of the honest peers' actual frames, averaged).
 //
 // One cohort holds every peer (as with cohortSize ≥ peers); the coordinator's cross-cohort
-// combine is then the identity. Byzantine peers occupy the last ⌊fraction·peers⌉ slots; they
-// see the honest peers' decoded updates of the round (an omniscient adversary):
-//   sign-flip  trains honestly and sends −4Δ through the codec (with its own error feedback)
-//   noise      top-k of N(0, 1) per parameter: ~100× an honest update's scale
-//   alie       μ − z·σ of the honest updates per coordinate (Baruch et al. 2019), z ≥ 1
-//   ipm        −0.5 × the honest mean (Xie et al. 2020)
-//   nan        an honest frame whose first chunk scale is NaN: decode refuses it
-//   lazy       even attackers send an empty (all-zero) frame, odd ones replay the update they
-//              trained once in round 0, relabelled for the current round
-//   copycat    replays an honest peer's frame byte for byte
-// Colluding attackers that send one vector (alie, ipm) are copies of one another, so copycat
-// rejection already keeps one of them; the remaining one meets the robust aggregator.
+// combine is then the identity. Byzantine peers occupy the last ⌊fraction·peers⌉ slots and
+// run the attacks of shared/attacks.ts (an omniscient adversary that sees the honest peers'
+// decoded updates of the round).
 // Scenarios run in parallel on worker threads (default 2); each is deterministic.
 //
 // `centralized` is one trainer that sees the same samples in the same number of sequential
@@ -32,17 +23,15 @@ import { resolve } from 'node:path';
 import { keccak256, toBytes } from 'viem';
 import { loadMnist } from '../coordinator/data/mnist.ts';
 import { aggregateUpdates, type AggregatorConfig, type WeightedUpdate } from '../shared/aggregate.ts';
-import { decodeFrame, encodeDenseUpdate, encodeUpdate, frameLimits, hashFrame, toDense, FRAME_HEADER_BYTES, type CodecConfig } from '../shared/codec.ts';
+import { decodeFrame, encodeDenseUpdate, encodeUpdate, frameLimits, hashFrame, toDense, type CodecConfig } from '../shared/codec.ts';
 import { DEFAULT_RUN } from '../shared/config.ts';
 import { isIdlegradError } from '../shared/errors.ts';
 import { evaluate, trainLocalCpu, type Dataset } from '../shared/mlp.ts';
 import { initParams, mlpSpec, paramTableHash } from '../shared/model.ts';
 import { applyOuterStep, type OuterConfig } from '../shared/outer.ts';
 import { assignmentIndices } from '../shared/assignment.ts';
-import { createRng, gaussian } from '../shared/rng.ts';
-
-export const ATTACKS = ['sign-flip', 'noise', 'alie', 'ipm', 'nan', 'lazy', 'copycat'] as const;
-export type Attack = (typeof ATTACKS)[number];
+import { createRng } from '../shared/rng.ts';
+import { ATTACKS, attackUpdate, type Attack } from '../shared/attacks.ts';
 
 export interface Scenario {
   name: string;
@@ -88,26 +77,6 @@ export interface ScenarioResult {
   seconds: number;
 }
 
-/** ALIE's z (Baruch et al. 2019): Φ⁻¹((n − s)/n) with s = ⌊n/2 + 1⌋ − f, at least 1 so the attack moves. */
-function alieZ(n: number, f: number): number {
-  const s = Math.floor(n / 2 + 1) - f;
-  const p = (n - s) / n;
-  // Φ⁻¹ by bisection on erf's series-free approximation (Abramowitz–Stegun 7.1.26).
-  const phi = (x: number) => {
-    const t = 1 / (1 + 0.3275911 * (Math.abs(x) / Math.SQRT2));
-    const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-(x * x) / 2);
-    return 0.5 * (1 + Math.sign(x) * y);
-  };
-  let [lo, hi] = [-6, 6];
-  for (let i = 0; i < 60; i++) (phi((lo + hi) / 2) < p ? (lo = (lo + hi) / 2) : (hi = (lo + hi) / 2));
-  return Math.max(1, (lo + hi) / 2);
-}
-/** Sign-flip strength: −4Δ (as in RSA, Li et al. 2019); a −1× flip only slows the mean down. */
-const SIGN_FLIP_SCALE = 4;
-/** IPM sends −ε × the honest mean (Xie et al. 2020). */
-const IPM_EPSILON = 0.5;
-const NOISE_SIGMA = 1;
-
 const seedOf = (...parts: (string | number)[]) => {
   const h = toBytes(keccak256(toBytes(parts.join(':'))));
   return ((h[0] << 24) | (h[1] << 16) | (h[2] << 8) | h[3]) >>> 0;
@@ -141,7 +110,7 @@ export function runScenario(sc: Scenario, st: SimSettings, data: { train: Datase
   const slots: { id: number; residual: Float32Array }[] = Array.from({ length: n }, (_, p) => ({ id: p, residual: new Float32Array(spec.paramCount) }));
   let nextId = n;
   const churnRand = createRng(seedOf(st.seed, sc.name, 'churn'));
-  const lazyStale = new Map<number, Float32Array>();
+  const attackerMemory = new Map<number, Map<string, Float32Array>>();
   let honestBytes = 0;
   let honestFrames = 0;
   let byzantineExcluded = 0;
@@ -191,52 +160,20 @@ export function runScenario(sc: Scenario, st: SimSettings, data: { train: Datase
       frames.push({ bytes, byzantine: false });
     }
     if (f > 0) {
-      const honestDense = frames.map((fr) => toDense(decodeFrame(fr.bytes, limits(round))));
-      const mean = new Float32Array(spec.paramCount);
-      const std = new Float32Array(spec.paramCount);
-      for (let i = 0; i < mean.length; i++) {
-        let s = 0;
-        let s2 = 0;
-        for (const d of honestDense) (s += d[i]), (s2 += d[i] * d[i]);
-        mean[i] = s / honest;
-        std[i] = Math.sqrt(Math.max(0, s2 / honest - (s / honest) ** 2));
-      }
+      const honestFrames = frames.map((fr) => fr.bytes);
+      const honestDense = honestFrames.map((b) => toDense(decodeFrame(b, limits(round))));
       for (let a = 0; a < f; a++) {
         const p = honest + a;
+        if (!attackerMemory.has(a)) attackerMemory.set(a, new Map());
+        const out = attackUpdate({
+          attack: sc.attack!, index: a, members: n, attackers: f, paramCount: spec.paramCount, seed: seedOf(st.seed, 'noise', round, a),
+          honest: honestDense, honestFrames, train: () => train(p), memory: attackerMemory.get(a)!,
+        });
         let bytes: Uint8Array;
-        switch (sc.attack!) {
-          case 'sign-flip':
-            bytes = encode(p, train(p).map((x) => -SIGN_FLIP_SCALE * x));
-            break;
-          case 'noise': {
-            const r = createRng(seedOf(st.seed, 'noise', round, a));
-            bytes = encode(p, Float32Array.from({ length: spec.paramCount }, () => NOISE_SIGMA * gaussian(r)), false);
-            break;
-          }
-          case 'alie': {
-            const z = alieZ(n, f);
-            bytes = encode(p, mean.map((m, i) => m - z * std[i]), false);
-            break;
-          }
-          case 'ipm':
-            bytes = encode(p, mean.map((m) => -IPM_EPSILON * m), false);
-            break;
-          case 'nan': {
-            bytes = encode(p, train(p));
-            new DataView(bytes.buffer, bytes.byteOffset).setFloat32(FRAME_HEADER_BYTES + 4, NaN, true);
-            break;
-          }
-          case 'lazy':
-            // Even attackers send zeros; odd ones train once and replay that update every round.
-            if (a % 2 === 0) bytes = encode(p, new Float32Array(spec.paramCount), false);
-            else {
-              if (!lazyStale.has(a)) lazyStale.set(a, train(p));
-              bytes = encode(p, lazyStale.get(a)!, false);
-            }
-            break;
-          case 'copycat':
-            bytes = frames[a % honest].bytes.slice();
-            break;
+        if (out.kind === 'frame') bytes = out.bytes;
+        else {
+          bytes = encode(p, out.v, out.errorFeedback);
+          out.corrupt?.(bytes);
         }
         frames.push({ bytes, byzantine: true });
         byzantineSent++;
