@@ -174,6 +174,11 @@ test('Rice-coded indices: the same values and offsets as u16 in about half the b
   assert.deepEqual(fr.values, fu.values);
   assert.deepEqual(rice.residual, u16.residual);
   assert.ok(rice.bytes.byteLength < 0.7 * u16.bytes.byteLength, `rice ${rice.bytes.byteLength} B vs u16 ${u16.bytes.byteLength} B`);
+  assert.ok(rice.bytes.byteLength <= maxUpdateFrameBytes(n, c.chunkSize, lim.maxUpdateK, 2, 'rice'));
+  // The p2p cap holds for the costliest valid stream too: one value at the end of each chunk.
+  const sparse = new Float32Array(n);
+  for (const i of [999, 1999, 2502]) sparse[i] = 1;
+  assert.ok(encodeUpdate(sparse, c, args).bytes.byteLength <= maxUpdateFrameBytes(n, c.chunkSize, lim.maxUpdateK, 2, 'rice'));
   const indexBytes = new DataView(rice.bytes.buffer).getUint32(FRAME_HEADER_BYTES + 8 * 3, true);
   assert.equal(rice.bytes.byteLength, riceFrameBytes(3, fr.header.totalK, indexBytes, 2));
   // The parameter is integer arithmetic: 2^r ≤ ⅔ · len / k.
