@@ -54,8 +54,9 @@
 //
 // Sizes for the MNIST MLP (50,890 parameters, chunks of 4096), measured by `npm run sim`: a
 // dense float32 frame (encodeDenseUpdate, indices implied) is 203,732 bytes; top-k at density
-// ρ costs about ρ·(2 + b/8) bytes a parameter plus 172 bytes of header and chunk table, so 1 %
-// at 4 bits is 1,447 bytes (141× smaller) and 1 % at 2 bits 1,320 bytes (154×).
+// ρ with u16 indices costs about ρ·(2 + b/8) bytes a parameter plus 172 bytes of header and
+// chunk table, so 1 % at 4 bits is 1,447 bytes (141× smaller); with Rice-coded indices 3 % at
+// 2 bits (the default run) is about 1,810 bytes (112×), where u16 indices would need 3,600.
 //
 // Decoding validates every length against the run's limits before it allocates anything
 // sized by the frame; a frame is either wholly valid or rejected with a named reason.
