@@ -1,0 +1,96 @@
+// The lead creates a GPT run on a text it uploads, against a real platform (child process:
+// PGlite ledger, anvil, HTTP/WS) started on the MNIST MLP: the new run is served its own text
+// (not MNIST), a virtual volunteer trains and commits a round of it, and after a restart the
+// platform hosts the run again from the stored text. An upload without the lead token is refused.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generatePrivateKey } from 'viem/accounts';
+import type { RunSpec } from '../shared/config.ts';
+import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
+import { decodeDataset, VirtualVolunteer } from './virtual-volunteer.ts';
+import { grammarCorpus } from './grammar-corpus.ts';
+
+const timing = { trainMs: 3000, exchangeMs: 1000, reportMs: 4000 };
+
+async function currentRun(url: string): Promise<RunSpec> {
+  return ((await (await fetch(new URL('api/run', url))).json()) as { run: RunSpec }).run;
+}
+
+async function waitForRun(url: string, id: number): Promise<RunSpec> {
+  const until = Date.now() + 30_000;
+  for (;;) {
+    const run = await currentRun(url).catch(() => null); // the server restarts during the swap
+    if (run?.id === id) return run;
+    if (Date.now() > until) throw new Error(`the platform did not start hosting run ${id} within 30 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+test('the lead uploads a text and creates a GPT run on it; a volunteer trains a round of it; it survives a restart', { timeout: 6 * 60_000 }, async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'idlegrad-lead-gpt-'));
+  let platform: PlatformProcess | null = await startPlatformProcess({ minVolunteers: 1, cohortSize: 1, inner: { steps: 2 }, timing }, { dataDir, quiet: !process.env.IDLEGRAD_E2E_VERBOSE });
+  const volunteer = new VirtualVolunteer(platform.url, generatePrivateKey());
+  try {
+    const token = readFileSync(join(dataDir, 'lead-token'), 'utf8').trim();
+    assert.equal((await currentRun(platform.url)).preset, 'mlp');
+    const corpus = grammarCorpus(6000, 3);
+    const upload = (authorization?: string) =>
+      fetch(new URL('api/lead/texts', platform!.url), { method: 'POST', headers: { 'content-type': 'text/plain', ...(authorization ? { authorization } : {}) }, body: Buffer.from(corpus) });
+    assert.equal((await upload()).status, 401, 'an anonymous upload is refused');
+    assert.equal((await upload(`Bearer ${volunteer.address}`)).status, 403, 'a volunteer upload is refused');
+    const up = await upload(`Bearer ${token}`);
+    assert.equal(up.status, 201);
+    const { text } = (await up.json()) as { text: { id: string; bytes: number } };
+
+    const create = await fetch(new URL('api/lead/runs', platform.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ preset: 'gpt', text: text.id, settings: { name: 'lead-gpt', gpt: { layers: 1, context: 16 }, inner: { steps: 2, batchSize: 2 }, minVolunteers: 1, cohortSize: 1, timing } }),
+    });
+    assert.equal(create.status, 201, await create.clone().text());
+    const run = await waitForRun(platform.url, 2);
+    assert.equal(run.preset, 'gpt');
+    // The held-out tail is 10 % of the text; training windows of 17 bytes every 8 bytes of the rest.
+    const trainBytes = corpus.length - Math.floor(corpus.length * 0.1);
+    assert.deepEqual(run.dataset, { name: 'text', text: text.id, trainCount: Math.floor((trainBytes - 17) / 8) + 1, testCount: 32, features: 17, classes: 256 });
+
+    // Served data is the run's text, window by window.
+    const data = decodeDataset(new Uint8Array(await (await fetch(new URL('api/data/train', platform.url))).arrayBuffer()));
+    assert.equal(data.count, run.dataset.trainCount);
+    assert.equal(data.features, 17);
+    for (const i of [0, 1, data.count - 1]) assert.deepEqual(data.images.subarray(i * 17, (i + 1) * 17), corpus.subarray(i * 8, i * 8 + 17), `window ${i}`);
+
+    // A volunteer trains a round of the GPT on it and the round commits.
+    await volunteer.connect();
+    assert.equal(volunteer.run.id, 2);
+    volunteer.send({ type: 'start' });
+    const r = await volunteer.next('round');
+    const update = await volunteer.train(r, { ...data, classes: 256 });
+    assert.ok(Number.isFinite(update.lossBefore) && update.lossBefore > 4, `initial loss ${update.lossBefore} (ln 256 ≈ 5.55)`);
+    const agg = volunteer.aggregate(r.round, [update.frame]);
+    assert.equal((await volunteer.uploadAggregate(r.round, agg.bytes)).status, 200);
+    const ack = await volunteer.report(volunteer.contribution(r, update, agg), agg.frameHashes);
+    assert.equal(ack.type, 'ack', JSON.stringify(ack));
+    const committed = await volunteer.next('committed');
+    assert.equal(committed.run, 2);
+    assert.equal(await volunteer.applyCommitted(committed), true);
+    assert.match(platform.output(), /round 0 committed: 1 contributions, held-out accuracy [\d.]+%, loss 5\.\d+/, "held-out next-byte loss near ln 256 after one round");
+    volunteer.close();
+
+    // After a restart the GPT run is hosted again on its stored text (no IDLEGRAD_TEXT given).
+    await platform.stop();
+    platform = null;
+    platform = await startPlatformProcess({}, { dataDir, quiet: !process.env.IDLEGRAD_E2E_VERBOSE });
+    const again = await currentRun(platform.url);
+    assert.deepEqual([again.id, again.preset, again.dataset.text], [2, 'gpt', text.id]);
+    const served = decodeDataset(new Uint8Array(await (await fetch(new URL('api/data/train', platform.url))).arrayBuffer()));
+    assert.deepEqual(served.images, data.images);
+  } finally {
+    volunteer.close();
+    await platform?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
