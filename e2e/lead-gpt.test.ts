@@ -1,10 +1,12 @@
 // The lead creates a GPT run on a text it uploads, against a real platform (child process:
 // PGlite ledger, anvil, HTTP/WS) started on the MNIST MLP: the new run is served its own text
-// (not MNIST), a virtual volunteer trains and commits a round of it, and after a restart the
-// platform hosts the run again from the stored text. An upload without the lead token is refused.
+// (not MNIST), a virtual volunteer trains and commits a round of it, the dashboard playground
+// samples text from the exported GPT in headless Chromium (onnxruntime-web), and after a restart
+// the platform hosts the run again from the stored text. An upload without the lead token is
+// refused. Screenshot: e2e/test-results/dashboard-gpt-playground.png.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generatePrivateKey } from 'viem/accounts';
@@ -12,6 +14,7 @@ import type { RunSpec } from '../shared/config.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
 import { decodeDataset, VirtualVolunteer } from './virtual-volunteer.ts';
 import { grammarCorpus } from './grammar-corpus.ts';
+import { launchChromium } from './chromium.ts';
 
 const timing = { trainMs: 3000, exchangeMs: 1000, reportMs: 4000 };
 
@@ -77,6 +80,23 @@ test('the lead uploads a text and creates a GPT run on it; a volunteer trains a 
     const committed = await volunteer.next('committed');
     assert.equal(committed.run, 2);
     assert.equal(await volunteer.applyCommitted(committed), true);
+    // The dashboard playground continues a prompt with the exported GPT of round 1.
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1300, height: 2400 } });
+      await page.goto(new URL('dashboard.html', platform.url).href);
+      await page.getByTestId('playground-load').click();
+      await page.getByTestId('playground-prompt').fill('the dog ');
+      await page.getByTestId('playground-generate').click();
+      await page.getByTestId('playground-sample').waitFor({ timeout: 120_000 });
+      const sample = await page.getByTestId('playground-sample').innerText();
+      assert.ok(sample.startsWith('the dog ') && sample.length > 'the dog '.length, `sample ${JSON.stringify(sample)}`);
+      assert.match(await page.getByTestId('playground').innerText(), /ONNX of round 1/);
+      mkdirSync('e2e/test-results', { recursive: true });
+      await page.getByTestId('playground').screenshot({ path: 'e2e/test-results/dashboard-gpt-playground.png' });
+    } finally {
+      await browser.close();
+    }
     assert.match(platform.output(), /round 0 committed: 1 contributions, held-out accuracy [\d.]+%, loss 5\.\d+/, "held-out next-byte loss near ln 256 after one round");
     volunteer.close();
 
