@@ -1,13 +1,15 @@
 // The lead creates a GPT run on a text it uploads, against a real platform (child process:
 // PGlite ledger, anvil, HTTP/WS) started on the MNIST MLP: the new run is served its own text
 // (not MNIST), a virtual volunteer trains and commits a round of it, the dashboard playground
-// samples text from the exported GPT in headless Chromium (onnxruntime-web), and after a restart
+// samples text from the exported GPT in headless Chromium (onnxruntime-web), onnx-parity --url
+// checks the live GPT against our WGSL forward, and after a restart
 // the platform hosts the run again from the stored text. An upload without the lead token is
 // refused. Screenshot: e2e/test-results/dashboard-gpt-playground.png.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { generatePrivateKey } from 'viem/accounts';
 import type { RunSpec } from '../shared/config.ts';
@@ -97,6 +99,15 @@ test('the lead uploads a text and creates a GPT run on it; a volunteer trains a 
     } finally {
       await browser.close();
     }
+    // onnx-parity --url: the live GPT's ONNX export agrees with our WGSL forward (Dawn).
+    const parity = spawnSync(process.execPath, ['--import', 'tsx', '--import', './kernels/wgsl-register.mjs', 'e2e/onnx-parity.ts', '--json', '--batch', '4', '--url', platform.url], { encoding: 'utf8', timeout: 180_000 });
+    assert.equal(parity.status, 0, parity.stderr);
+    assert.match(parity.stdout, /lead-gpt \(live, round 1\): \d+ bytes of ONNX, 16384 outputs/);
+    const summary = JSON.parse(parity.stdout.trim().split('\n').at(-1)!) as { models: number; maxAbsDiff: number };
+    assert.equal(summary.models, 1);
+    assert.ok(summary.maxAbsDiff <= 1e-4, `live GPT maxAbsDiff ${summary.maxAbsDiff}`);
+    console.log(`onnx-parity --url on the live GPT run: ${parity.stdout.trim().split('\n').at(-1)}`);
+
     assert.match(platform.output(), /round 0 committed: 1 contributions, held-out accuracy [\d.]+%, loss 5\.\d+/, "held-out next-byte loss near ln 256 after one round");
     volunteer.close();
 
