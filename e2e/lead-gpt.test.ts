@@ -2,7 +2,8 @@
 // PGlite ledger, anvil, HTTP/WS) started on the MNIST MLP: the new run is served its own text
 // (not MNIST), a virtual volunteer trains and commits a round of it, the dashboard playground
 // samples text from the exported GPT in headless Chromium (onnxruntime-web), onnx-parity --url
-// checks the live GPT against our WGSL forward, and after a restart
+// checks the live GPT against our WGSL forward, the lead panel creates a second GPT run on a
+// file it uploads, and after a restart
 // the platform hosts the run again from the stored text. An upload without the lead token is
 // refused. Screenshot: e2e/test-results/dashboard-gpt-playground.png.
 import { test } from 'node:test';
@@ -17,6 +18,7 @@ import { startPlatformProcess, type PlatformProcess } from './platform-process.t
 import { decodeDataset, VirtualVolunteer } from './virtual-volunteer.ts';
 import { grammarCorpus } from './grammar-corpus.ts';
 import { launchChromium } from './chromium.ts';
+import { textId } from '../coordinator/data/texts.ts';
 
 const timing = { trainMs: 3000, exchangeMs: 1000, reportMs: 4000 };
 
@@ -42,6 +44,7 @@ test('the lead uploads a text and creates a GPT run on it; a volunteer trains a 
     const token = readFileSync(join(dataDir, 'lead-token'), 'utf8').trim();
     assert.equal((await currentRun(platform.url)).preset, 'mlp');
     const corpus = grammarCorpus(6000, 3);
+    const panelCorpus = grammarCorpus(5000, 8);
     const upload = (authorization?: string) =>
       fetch(new URL('api/lead/texts', platform!.url), { method: 'POST', headers: { 'content-type': 'text/plain', ...(authorization ? { authorization } : {}) }, body: Buffer.from(corpus) });
     assert.equal((await upload()).status, 401, 'an anonymous upload is refused');
@@ -82,6 +85,16 @@ test('the lead uploads a text and creates a GPT run on it; a volunteer trains a 
     const committed = await volunteer.next('committed');
     assert.equal(committed.run, 2);
     assert.equal(await volunteer.applyCommitted(committed), true);
+
+    // onnx-parity --url: the live GPT's ONNX export agrees with our WGSL forward (Dawn).
+    const parity = spawnSync(process.execPath, ['--import', 'tsx', '--import', './kernels/wgsl-register.mjs', 'e2e/onnx-parity.ts', '--json', '--batch', '4', '--url', platform.url], { encoding: 'utf8', timeout: 180_000 });
+    assert.equal(parity.status, 0, parity.stderr);
+    assert.match(parity.stdout, /lead-gpt \(live, round 1\): \d+ bytes of ONNX, 16384 outputs/);
+    const summary = JSON.parse(parity.stdout.trim().split('\n').at(-1)!) as { models: number; maxAbsDiff: number };
+    assert.equal(summary.models, 1);
+    assert.ok(summary.maxAbsDiff <= 1e-4, `live GPT maxAbsDiff ${summary.maxAbsDiff}`);
+    console.log(`onnx-parity --url on the live GPT run: ${parity.stdout.trim().split('\n').at(-1)}`);
+
     // The dashboard playground continues a prompt with the exported GPT of round 1.
     const browser = await launchChromium();
     try {
@@ -96,29 +109,37 @@ test('the lead uploads a text and creates a GPT run on it; a volunteer trains a 
       assert.match(await page.getByTestId('playground').innerText(), /ONNX of round 1/);
       mkdirSync('e2e/test-results', { recursive: true });
       await page.getByTestId('playground').screenshot({ path: 'e2e/test-results/dashboard-gpt-playground.png' });
+
+      // The lead panel creates a GPT run on a file it uploads: run 3, on that text.
+      await page.getByTestId('lead-token').fill(token);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      const form = page.getByTestId('lead-create');
+      await form.getByLabel('Name').fill('panel-gpt');
+      await page.getByTestId('lead-preset').selectOption('gpt');
+      await form.getByRole('button', { name: /^Create run/ }).click();
+      await page.getByTestId('lead-error').getByText('text: choose the text file').waitFor({ timeout: 10_000 });
+      await page.getByTestId('lead-text').setInputFiles({ name: 'panel.txt', mimeType: 'text/plain', buffer: Buffer.from(panelCorpus) });
+      await form.getByRole('button', { name: /^Create run/ }).click();
+      await page.getByTestId('lead-message').getByText('run 3').waitFor({ timeout: 20_000 });
     } finally {
       await browser.close();
     }
-    // onnx-parity --url: the live GPT's ONNX export agrees with our WGSL forward (Dawn).
-    const parity = spawnSync(process.execPath, ['--import', 'tsx', '--import', './kernels/wgsl-register.mjs', 'e2e/onnx-parity.ts', '--json', '--batch', '4', '--url', platform.url], { encoding: 'utf8', timeout: 180_000 });
-    assert.equal(parity.status, 0, parity.stderr);
-    assert.match(parity.stdout, /lead-gpt \(live, round 1\): \d+ bytes of ONNX, 16384 outputs/);
-    const summary = JSON.parse(parity.stdout.trim().split('\n').at(-1)!) as { models: number; maxAbsDiff: number };
-    assert.equal(summary.models, 1);
-    assert.ok(summary.maxAbsDiff <= 1e-4, `live GPT maxAbsDiff ${summary.maxAbsDiff}`);
-    console.log(`onnx-parity --url on the live GPT run: ${parity.stdout.trim().split('\n').at(-1)}`);
-
     assert.match(platform.output(), /round 0 committed: 1 contributions, held-out accuracy [\d.]+%, loss 5\.\d+/, "held-out next-byte loss near ln 256 after one round");
     volunteer.close();
+
+    const panelRun = await waitForRun(platform.url, 3);
+    assert.deepEqual([panelRun.name, panelRun.preset, panelRun.dataset.text, panelRun.dataset.features], ['panel-gpt', 'gpt', textId(panelCorpus), 65]);
+    const panelData = decodeDataset(new Uint8Array(await (await fetch(new URL('api/data/train', platform.url))).arrayBuffer()));
+    assert.deepEqual(panelData.images.subarray(0, 65), panelCorpus.subarray(0, 65));
 
     // After a restart the GPT run is hosted again on its stored text (no IDLEGRAD_TEXT given).
     await platform.stop();
     platform = null;
     platform = await startPlatformProcess({}, { dataDir, quiet: !process.env.IDLEGRAD_E2E_VERBOSE });
     const again = await currentRun(platform.url);
-    assert.deepEqual([again.id, again.preset, again.dataset.text], [2, 'gpt', text.id]);
+    assert.deepEqual([again.id, again.preset, again.dataset.text], [3, 'gpt', textId(panelCorpus)]);
     const served = decodeDataset(new Uint8Array(await (await fetch(new URL('api/data/train', platform.url))).arrayBuffer()));
-    assert.deepEqual(served.images, data.images);
+    assert.deepEqual(served.images, panelData.images);
   } finally {
     volunteer.close();
     await platform?.stop();
