@@ -8,7 +8,7 @@
 // refused. Screenshot: e2e/test-results/dashboard-gpt-playground.png.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -144,5 +144,23 @@ test('the lead uploads a text and creates a GPT run on it; a volunteer trains a 
     volunteer.close();
     await platform?.stop();
     rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('npm start with IDLEGRAD_TEXT: the GPT run records the text by id and is served its windows', { timeout: 3 * 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'idlegrad-text-start-'));
+  const corpus = grammarCorpus(3000, 4);
+  writeFileSync(join(dir, 'corpus.txt'), corpus);
+  const platform = await startPlatformProcess({ preset: 'gpt', gpt: { layers: 1, context: 16 } }, { dataDir: join(dir, 'data'), quiet: !process.env.IDLEGRAD_E2E_VERBOSE, env: { IDLEGRAD_TEXT: join(dir, 'corpus.txt') } });
+  try {
+    const run = await currentRun(platform.url);
+    assert.deepEqual([run.id, run.preset, run.dataset.name, run.dataset.text, run.dataset.features], [1, 'gpt', 'text', textId(corpus), 17]);
+    assert.deepEqual(readFileSync(join(dir, 'data', 'texts', `${textId(corpus)}.txt`)), Buffer.from(corpus));
+    const data = decodeDataset(new Uint8Array(await (await fetch(new URL('api/data/train', platform.url))).arrayBuffer()));
+    assert.equal(data.count, run.dataset.trainCount);
+    assert.deepEqual(data.images.subarray(17, 34), corpus.subarray(8, 25));
+  } finally {
+    await platform.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
