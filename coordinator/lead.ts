@@ -1,5 +1,5 @@
-// The project lead's HTTP surface: bearer-token access, run creation from a preset, pause /
-// resume / stop, and the current model as ONNX. Mounted by server.ts through ServerDeps.routes.
+// The project lead's HTTP surface: bearer-token access, text upload for GPT runs, run
+// creation from a preset, pause / resume / stop, and the current model as ONNX. Mounted by server.ts through ServerDeps.routes.
 //
 // Access: one lead token per data directory (or env IDLEGRAD_LEAD_TOKEN), printed by
 // `npm start`, sent as `Authorization: Bearer <token>`. Without it a change is refused with
@@ -9,9 +9,11 @@ import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_RUN, modelOf, validateRunSettings, type RunSettings, type RunSpec } from '../shared/config.ts';
+import { GPT_DEFAULT } from '../shared/model.ts';
 import { exportModelOnnx } from '../shared/onnx.ts';
 import type { RunStatus } from '../shared/protocol.ts';
 import { verificationOf } from './validator.ts';
+import { MAX_TEXT_BYTES, type TextStore } from './data/texts.ts';
 import type { RoundEngine } from './engine.ts';
 
 export const LEAD_TOKEN_FILE = 'lead-token';
@@ -36,8 +38,12 @@ export function resolveLeadToken(dataDir: string, envToken?: string): string {
 /** Lead operations the routes call; platform.ts implements them over the hosted run. */
 export interface RunControl {
   current(): { run: RunSpec; status: RunStatus };
-  /** Create a run from validated settings; it replaces the current one (which is stopped). */
-  create(settings: RunSettings): Promise<RunSpec>;
+  /**
+   * Create a run from validated settings; it replaces the current one (which is stopped). A GPT
+   * run trains on the uploaded text `data.text` (its id); an MLP run on MNIST. A text that does
+   * not fit the run rejects with BadRequest naming `text`, before anything is written.
+   */
+  create(settings: RunSettings, data?: { text?: string }): Promise<RunSpec>;
   setStatus(runId: number, status: RunStatus): Promise<void>;
 }
 
@@ -61,7 +67,8 @@ export function requireLead(token: string) {
   };
 }
 
-class BadRequest extends Error {}
+/** A request the lead must correct; the message names the field. Answered 400. */
+export class BadRequest extends Error {}
 
 /** The request is valid but the run is not in a state to take it (a swap in progress, a stopped run). */
 export class RunConflict extends Error {}
@@ -81,18 +88,31 @@ function mergeKnown(base: unknown, over: unknown, path: string): unknown {
   return out;
 }
 
+/** Each preset's defaults for a lead-created run: the GPT's are DEFAULT_RUN's with the GPT dims. */
+const PRESET_DEFAULTS: Record<RunSettings['preset'], RunSettings> = {
+  mlp: DEFAULT_RUN,
+  gpt: { ...DEFAULT_RUN, name: 'gpt', preset: 'gpt', gpt: { ...GPT_DEFAULT } },
+};
+
 /**
- * A create-run request: { preset: 'mlp', settings?: partial RunSettings } merged over the
- * preset's defaults. Errors name the failing keypath (`settings.codec.density: …`).
+ * A create-run request: { preset: 'mlp' | 'gpt', text?: id, settings?: partial RunSettings }
+ * merged over the preset's defaults; a GPT run names the uploaded text it trains on
+ * (POST /api/lead/texts answers its id), an MLP run none. Errors name the failing keypath
+ * (`settings.codec.density: …`, `text: …`).
  */
-export function parseRunRequest(body: unknown): RunSettings {
+export function parseRunRequest(body: unknown): { settings: RunSettings; text?: string } {
   if (!isObject(body)) throw new BadRequest('body: expected a JSON object { preset, settings }');
-  if (body.preset !== 'mlp') throw new BadRequest(`preset: expected "mlp", got ${JSON.stringify(body.preset)}`);
+  if (body.preset !== 'mlp' && body.preset !== 'gpt') throw new BadRequest(`preset: expected "mlp" or "gpt", got ${JSON.stringify(body.preset)}`);
+  const text = body.text;
+  if (body.preset === 'gpt' && (typeof text !== 'string' || !/^[0-9a-f]{64}$/.test(text))) {
+    throw new BadRequest(`text: a GPT run needs the id of an uploaded text (64 hex digits, from POST /api/lead/texts), got ${JSON.stringify(text)}`);
+  }
+  if (body.preset === 'mlp' && text !== undefined) throw new BadRequest('text: an MLP run trains on MNIST; leave text out');
   const over = body.settings ?? {};
   if (!isObject(over)) throw new BadRequest(`settings: expected an object, got ${JSON.stringify(over)}`);
   const { verification, preset, ...rest } = over;
   if (preset !== undefined && preset !== body.preset) throw new BadRequest(`settings.preset: must equal preset (${JSON.stringify(body.preset)})`);
-  const settings = mergeKnown(DEFAULT_RUN, rest, 'settings') as RunSettings;
+  const settings = mergeKnown(PRESET_DEFAULTS[body.preset], rest, 'settings') as RunSettings;
   if (verification !== undefined) {
     if (!isObject(verification)) throw new BadRequest(`settings.verification: expected an object, got ${JSON.stringify(verification)}`);
     for (const k of Object.keys(verification)) if (!VERIFICATION_KEYS.includes(k)) throw new BadRequest(`settings.verification.${k}: unknown setting (known: ${VERIFICATION_KEYS.join(', ')})`);
@@ -107,13 +127,13 @@ export function parseRunRequest(body: unknown): RunSettings {
   } catch (e) {
     throw new BadRequest((e as Error).message.replace(/^run\./, 'settings.'));
   }
-  return settings;
+  return body.preset === 'gpt' ? { settings, text: text as string } : { settings };
 }
 
 const STATUS_OF = { pause: 'paused', resume: 'active', stop: 'stopped' } as const satisfies Record<string, RunStatus>;
 
 /** Lead routes and the public ONNX export, for the engine that hosts the current run. */
-export function leadRoutes(opts: { token: string; control: RunControl; engine: RoundEngine }): express.Router {
+export function leadRoutes(opts: { token: string; control: RunControl; engine: RoundEngine; texts?: TextStore }): express.Router {
   const router = express.Router();
   const lead = requireLead(opts.token);
   const json = express.json({ limit: '64kb' });
@@ -130,14 +150,27 @@ export function leadRoutes(opts: { token: string; control: RunControl; engine: R
     const { run, status } = opts.control.current();
     res.json({ ok: true, run: { id: run.id, name: run.name, status } });
   });
-  router.post('/api/lead/runs', lead, json, (req, res) => {
-    let settings: RunSettings;
+  // A text for GPT runs: the raw bytes (any content type), at most MAX_TEXT_BYTES; stored by
+  // its sha256, which is the id a create request names.
+  router.post('/api/lead/texts', lead, express.raw({ type: () => true, limit: MAX_TEXT_BYTES }), (req, res) => {
+    if (!opts.texts) return fail(res, new BadRequest('text uploads are not enabled on this server'));
+    const body = req.body as unknown;
+    if (!Buffer.isBuffer(body) || body.length === 0) return fail(res, new BadRequest('body: expected the text file\'s bytes, got an empty body'));
     try {
-      settings = parseRunRequest(req.body);
+      res.status(201).json({ text: opts.texts.put(new Uint8Array(body.buffer, body.byteOffset, body.length)) });
+    } catch (e) {
+      fail(res, e);
+    }
+  });
+  router.post('/api/lead/runs', lead, json, (req, res) => {
+    let request: ReturnType<typeof parseRunRequest>;
+    try {
+      request = parseRunRequest(req.body);
+      if (request.text !== undefined && opts.texts && !opts.texts.has(request.text)) throw new BadRequest(`text: no uploaded text has id ${request.text} (upload it with POST /api/lead/texts)`);
     } catch (e) {
       return fail(res, e);
     }
-    opts.control.create(settings).then((run) => res.status(201).json({ run: { id: run.id, name: run.name, paramCount: run.paramCount } }), (e) => fail(res, e));
+    opts.control.create(request.settings, { text: request.text }).then((run) => res.status(201).json({ run: { id: run.id, name: run.name, paramCount: run.paramCount } }), (e) => fail(res, e));
   });
   router.post('/api/lead/runs/:id/:action', lead, (req, res) => {
     const action = req.params.action;
@@ -160,8 +193,9 @@ export function leadRoutes(opts: { token: string; control: RunControl; engine: R
     res.setHeader('x-round', String(engine.round));
     res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   });
-  router.use((err: { type?: string }, _req: Request, res: Response, next: NextFunction) => {
+  router.use((err: { type?: string; limit?: number }, _req: Request, res: Response, next: NextFunction) => {
     if (err?.type === 'entity.parse.failed') return fail(res, new BadRequest('body: not valid JSON'));
+    if (err?.type === 'entity.too.large') return res.status(413).json({ error: { code: 'TOO_LARGE', message: `body: larger than the limit of ${err.limit} bytes` } });
     next(err);
   });
   return router;

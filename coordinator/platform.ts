@@ -10,13 +10,15 @@ import type { ChainInfo } from '../shared/protocol.ts';
 import { openDatabase } from './db/sql.ts';
 import { Ledger } from './db/ledger.ts';
 import { loadMnist } from './data/mnist.ts';
-import { loadTextCorpus } from './data/text.ts';
+import { readTextFile } from './data/text.ts';
+import { TextStore } from './data/texts.ts';
+import { checkRunData, runData } from './data/run-data.ts';
 import { startAnvil, DEV_DEPLOYER_KEY, type Anvil } from './chain/anvil.ts';
 import { connectChain, type ChainAddresses, type Chain } from './chain/chain.ts';
 import { RoundEngine } from './engine.ts';
 import { Rewards } from './rewards.ts';
 import { createApiServer, type ApiServer } from './server.ts';
-import { leadRoutes, resolveLeadToken, RunConflict, type RunControl } from './lead.ts';
+import { BadRequest, leadRoutes, resolveLeadToken, RunConflict, type RunControl } from './lead.ts';
 import { RunTable } from './db/runs.ts';
 import { runInsights } from './dashboard.ts';
 import { EvidenceDesk, Validator, verificationOf } from './validator.ts';
@@ -54,8 +56,13 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
     for (const s of stops.reverse()) await s().catch((e) => console.error('[stop]', e));
   };
   try {
-    const gpt = cfg.run.preset === 'gpt' ? modelOf(cfg.run) : null;
-    const { train, test } = gpt?.preset === 'gpt' ? loadTextCorpus(cfg.textPath ?? '', { T: gpt.dims.context }) : loadMnist();
+    // Each run's data follows its preset (coordinator/data/run-data.ts): MNIST, loaded once on
+    // first use, or the run's text from the store (IDLEGRAD_TEXT is put there for the default run).
+    const texts = new TextStore(join(dataDir, 'texts'));
+    let mnist: ReturnType<typeof loadMnist> | null = null;
+    const loadMnistOnce = () => (mnist ??= loadMnist());
+    const defaultText = cfg.textPath ? readTextFile(cfg.textPath) : null;
+    const defaultTextId = defaultText ? texts.put(defaultText).id : null;
     const sql = await openDatabase({ dataDir: join(dataDir, 'ledger'), databaseUrl: cfg.databaseUrl });
     stops.push(() => sql.close());
     const ledger = new Ledger(sql);
@@ -76,9 +83,9 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
 
     // The current run (the newest in the ledger), resumed; or the default run, created from the settings.
     const runs = new RunTable(sql);
-    const dataset = { name: gpt ? ('text' as const) : ('mnist' as const), trainCount: train.count, testCount: test.count, features: train.features, classes: train.classes };
     const latest = await runs.latest();
     if (!latest) {
+      const { dataset } = runData(cfg.run, cfg.run.preset === 'gpt' ? defaultText : null, loadMnistOnce);
       const run = runSpecOf(DEFAULT_RUN_ID, cfg.run, dataset);
       const params = initParams(modelOf(run), run.seed);
       await ledger.createRun(run, { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) });
@@ -94,10 +101,17 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
     let swapping = false;
     const control: RunControl = {
       current: () => ({ run: host!.run, status: host!.engine.status }),
-      async create(settings) {
+      async create(settings, data) {
         if (swapping) throw new RunConflict('a new run is starting; try again when the dashboard shows it');
         swapping = true;
         try {
+          // The run's data first: a text that is missing or too short is the lead's to fix, and nothing is written.
+          let dataset: RunSpec['dataset'];
+          try {
+            dataset = runData(settings, data?.text === undefined ? null : texts.get(data.text), loadMnistOnce).dataset;
+          } catch (e) {
+            throw new BadRequest((e as Error).message);
+          }
           const run = runSpecOf(await runs.nextId(), settings, dataset);
           const params = initParams(modelOf(run), run.seed);
           const old = host!;
@@ -136,6 +150,15 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
       if (aborted) log(`ledger: ${aborted} contributions of an interrupted round marked rejected (ROUND_ABORTED)`);
       if (loaded.state.round > 0) log(`resumed run ${runId} at round ${loaded.state.round} (${loaded.state.modelHash.slice(0, 10)}…)`);
       const { spec: run, state } = loaded;
+      // A text run made before texts were stored by id has none recorded: that is IDLEGRAD_TEXT's.
+      const textOf = (): Uint8Array => {
+        const id = run.dataset.text ?? defaultTextId;
+        if (!id) throw new Error(`run ${runId} is a GPT run and its text is unknown: set IDLEGRAD_TEXT to the file it trains on`);
+        return texts.get(id, `run ${runId} text`);
+      };
+      const data = runData(run, run.preset === 'gpt' ? textOf() : null, loadMnistOnce);
+      checkRunData(run, data);
+      const { train, test } = data;
       let api: ReturnType<typeof createApiServer> | null = null;
       const rewards = new Rewards(
         ledger,
@@ -192,7 +215,7 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
       engine.setStatus((await runs.status(runId)) ?? 'active');
       api = createApiServer({
         engine, ledger, rewards, train, evidence: desk, webDir: resolve(cfg.webDir), chainRpcUrl: rpcEndpoint, chain: browserChain,
-        routes: leadRoutes({ token: leadToken, control, engine }),
+        routes: leadRoutes({ token: leadToken, control, engine, texts }),
         insights: () => runInsights(sql, run),
       });
       port = await api.listen(port, cfg.host);

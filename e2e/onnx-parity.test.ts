@@ -11,9 +11,12 @@ test('onnx-parity --json: every preset model agrees with the WGSL forward within
   const r = parity(['--json', '--batch', '16']);
   assert.equal(r.status, 0, r.stderr);
   const last = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { models: number; maxAbsDiff: number };
-  assert.ok(last.models >= 1);
+  assert.ok(last.models >= 2, `models ${last.models}`);
   assert.ok(last.maxAbsDiff <= 1e-4, `maxAbsDiff ${last.maxAbsDiff}`);
   assert.match(r.stdout, /mnist-mlp \(initial, seed 1\): \d+ bytes of ONNX, 160 outputs/);
+  // GPT_DEFAULT: 8 sequences × context 64 × vocab 256 logits, at the init and after training.
+  assert.match(r.stdout, /GPT 2×64 \(initial, seed 1\): \d+ bytes of ONNX, 131072 outputs/);
+  assert.match(r.stdout, /GPT 2×64 \(after 5 AdamW steps on grammar text\): \d+ bytes of ONNX, 131072 outputs/);
 });
 
 test('onnx-parity refuses bad arguments by name', () => {

@@ -2,19 +2,26 @@
 //
 // For each preset: export the current model to ONNX (shared/onnx.ts), run the file with
 // onnxruntime-web (its wasm CPU backend, in Node) and run OUR forward pass — the WGSL
-// kernels through Dawn (kernels/mlp-trainer.ts) — on the same batch of held-out MNIST
-// images, and report the largest absolute difference of the outputs.
+// kernels through Dawn — on the same batch, and report the largest absolute difference of the
+// outputs. MLP: kernels/mlp-trainer.ts forward on held-out MNIST images. GPT (GPT_DEFAULT):
+// kernels/gpt-trainer.ts forwardLogits on (batch, context) byte windows of a generated grammar
+// text (e2e/grammar-corpus.ts), fed to ONNX as int64 tokens; logits (batch, context, vocab).
 //
 // The current model: with --url, the live run of that coordinator (/api/run + snapshot);
-// without, each preset's initial parameters (DEFAULT_RUN's seed). Adding a model (the GPT
-// preset) is one more entry in `parityModels`.
+// without, the MLP's initial parameters (DEFAULT_RUN's seed) and the GPT both at its initial
+// parameters and after a few AdamW steps of our GPU trainer on the grammar text (so the
+// check is not only at the init's near-uniform logits).
 //
 // With --json the last line is { "models": <count>, "maxAbsDiff": <largest over all models> }.
 import { existsSync } from 'node:fs';
 import * as ort from 'onnxruntime-web';
 import { DEFAULT_RUN, modelOf, type RunSpec } from '../shared/config.ts';
-import { initParams, mlpSpec, type MlpSpec } from '../shared/model.ts';
-import { exportMlpOnnx } from '../shared/onnx.ts';
+import { gptSpec, GPT_DEFAULT, initParams, mlpSpec, type GptSpec, type MlpSpec } from '../shared/model.ts';
+import { exportGptOnnx, exportMlpOnnx } from '../shared/onnx.ts';
+import { byteBatch } from '../shared/gpt.ts';
+import { createGptTrainer } from '../kernels/gpt-trainer.ts';
+import { PipelineCache } from '../kernels/pipeline-cache.ts';
+import { grammarCorpus } from './grammar-corpus.ts';
 import { gatherBatch } from '../shared/mlp.ts';
 import { loadMnist } from '../coordinator/data/mnist.ts';
 import { acquireDevice, type GpuContext } from '../kernels/device.ts';
@@ -79,7 +86,55 @@ function mlpParity(name: string, spec: MlpSpec, params: Float32Array, x: Float32
   };
 }
 
-async function parityModels(args: Args): Promise<ParityModel[]> {
+/** Sequences in the GPT batch: --batch, at most 8 (each is a whole context of 64 tokens). */
+const gptBatch = (args: Args) => Math.min(args.batch, 8);
+
+/** One pipeline cache for every GPT trainer of the run (the same kernels compile once). */
+const gptCaches = new WeakMap<GPUDevice, PipelineCache>();
+const gptCache = (device: GPUDevice) => gptCaches.get(device) ?? gptCaches.set(device, new PipelineCache(device)).get(device)!;
+
+/** GPT logits on `tokens` ((B, context) byte windows): ONNX gets them as int64. */
+function gptParity(name: string, spec: GptSpec, params: Float32Array, tokens: Uint32Array, B: number): ParityModel {
+  const T = spec.dims.context;
+  return {
+    name,
+    onnx: exportGptOnnx(spec, params),
+    feeds: { tokens: new ort.Tensor('int64', BigInt64Array.from(tokens, BigInt), [B, T]) },
+    output: 'logits',
+    async ours({ device }) {
+      const trainer = createGptTrainer(device, spec, { batchSize: B, seqLen: T, cache: gptCache(device) });
+      try {
+        return await trainer.forwardLogits(params, tokens);
+      } finally {
+        trainer.destroy();
+      }
+    },
+  };
+}
+
+/** `steps` AdamW steps of our GPU trainer from `params` on byte windows of `text`. */
+async function trainGpt({ device }: GpuContext, spec: GptSpec, params: Float32Array, text: Uint8Array, steps: number): Promise<Float32Array> {
+  const [B, T] = [4, spec.dims.context];
+  const starts = Array.from({ length: steps * B }, (_, i) => (i * 997) % (text.length - T - 1));
+  const { tokens, targets } = byteBatch(text, starts, T);
+  const trainer = createGptTrainer(device, spec, { batchSize: B, seqLen: T, cache: gptCache(device) });
+  try {
+    const r = await trainer.train({ params, tokens, targets, steps, adamw: { lr: 1e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 } });
+    return r.params;
+  } finally {
+    trainer.destroy();
+  }
+}
+
+/** The GPT batch: `B` windows of `context` bytes from the end of a generated grammar text. */
+function gptTokens(spec: GptSpec, B: number): { text: Uint8Array; tokens: Uint32Array } {
+  const T = spec.dims.context;
+  const text = grammarCorpus(20_000, 11);
+  const held = text.length - B * (T + 1) - 1;
+  return { text: text.subarray(0, held), tokens: byteBatch(text, Array.from({ length: B }, (_, b) => held + b * (T + 1)), T).tokens };
+}
+
+async function parityModels(args: Args, gpu: GpuContext): Promise<ParityModel[]> {
   const { test } = loadMnist();
   const indices = Array.from({ length: args.batch }, (_, i) => i);
   const { x } = gatherBatch(test, indices);
@@ -87,14 +142,19 @@ async function parityModels(args: Args): Promise<ParityModel[]> {
   if (args.url) {
     const live = await liveModel(args.url);
     const spec = modelOf(live.run);
-    if (spec.preset !== 'mlp') throw new Error(`onnx-parity --url: the live run is a ${spec.preset} run; only the MLP has a live parity check`);
-    models.push(mlpParity(`${live.run.name} (live, round ${live.round})`, spec, live.params, x, args.batch));
+    const name = `${live.run.name} (live, round ${live.round})`;
+    if (spec.preset === 'mlp') models.push(mlpParity(name, spec, live.params, x, args.batch));
+    else models.push(gptParity(name, spec, live.params, gptTokens(spec, gptBatch(args)).tokens, gptBatch(args)));
   } else {
     const spec = mlpSpec(DEFAULT_RUN.sizes);
     models.push(mlpParity(`${DEFAULT_RUN.name} (initial, seed ${DEFAULT_RUN.seed})`, spec, initParams(spec, DEFAULT_RUN.seed), x, args.batch));
+    const gpt = gptSpec(GPT_DEFAULT);
+    const init = initParams(gpt, DEFAULT_RUN.seed);
+    const { text, tokens } = gptTokens(gpt, gptBatch(args));
+    const steps = 5;
+    models.push(gptParity(`GPT ${GPT_DEFAULT.layers}×${GPT_DEFAULT.width} (initial, seed ${DEFAULT_RUN.seed})`, gpt, init, tokens, gptBatch(args)));
+    models.push(gptParity(`GPT ${GPT_DEFAULT.layers}×${GPT_DEFAULT.width} (after ${steps} AdamW steps on grammar text)`, gpt, await trainGpt(gpu, gpt, init, text, steps), tokens, gptBatch(args)));
   }
-  // GPT preset, once merged: exportGptOnnx(gptSpec(dims), params) fed int64 tokens, against
-  // the GPT trainer's forward logits — one more `models.push`.
   return models;
 }
 
@@ -105,8 +165,9 @@ async function main() {
   ort.env.wasm.numThreads = 1;
   const gpu = await acquireDevice(createNodeGpu());
   let worst = 0;
-  const models = await parityModels(args);
+  let models: ParityModel[] = [];
   try {
+    models = await parityModels(args, gpu);
     for (const m of models) {
       const session = await ort.InferenceSession.create(m.onnx, { executionProviders: ['wasm'] });
       const onnxOut = (await session.run(m.feeds))[m.output].data as Float32Array;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AdamWConfig } from '../shared/mlp.ts';
-import { byteBatch, gptEvaluate, trainGptLocalCpu } from '../shared/gpt.ts';
+import { byteBatch, gptEvaluate, gptLossAndGrad, trainGptLocalCpu } from '../shared/gpt.ts';
 import { gptSpec, GPT_DEFAULT, initParams } from '../shared/model.ts';
 import { createRng } from '../shared/rng.ts';
 import { createGptTrainer } from './gpt-trainer.ts';
@@ -28,6 +28,24 @@ test('3 steps on a small GPT (T < context, clipped and unclipped) match trainGpt
       assertClose(got.losses, want.losses, { atol: 1e-5, rtol: 1e-5 }, `losses (clip ${maxGradNorm})`);
       assertClose(got.params, want.params, { atol: 2e-5, rtol: 1e-4 }, `params (clip ${maxGradNorm})`);
     }
+  } finally {
+    trainer.destroy();
+  }
+});
+
+test('forwardLogits at a non-tile shape (B 3, T 5 < context 7, vocab 11) matches the CPU reference logits', async () => {
+  const spec = gptSpec({ vocab: 11, context: 7, width: 12, layers: 2, heads: 3, hidden: 20 });
+  const [B, T] = [3, 5];
+  const rand = createRng(8);
+  const tokens = Uint32Array.from({ length: B * T }, () => Math.floor(rand() * 11));
+  const params = initParams(spec, 9).map((p) => p + (rand() - 0.5) * 0.4);
+  const trainer = createGptTrainer(device, spec, { batchSize: B, seqLen: T, cache });
+  try {
+    const got = await trainer.forwardLogits(params, tokens);
+    const want = gptLossAndGrad(spec, params, tokens, tokens, B, T, false).logits;
+    assert.equal(got.length, B * T * 11);
+    assertClose(got, Float32Array.from(want), { atol: 1e-5, rtol: 1e-4 }, 'logits');
+    await assert.rejects(trainer.forwardLogits(params, tokens.subarray(1)), /tokens has 14 ids, expected B 3 × T 5/);
   } finally {
     trainer.destroy();
   }

@@ -89,6 +89,11 @@ export interface GptTrainer {
   readonly ready: Promise<void>;
   /** One round of `steps` inner steps from `params`; one readback at the end. */
   train(args: GptTrainArgs): Promise<GptTrainResult>;
+  /**
+   * The forward pass alone on one (B, T) batch of tokens: logits (B, T, vocab), row-major. Runs
+   * only the forward dispatch list (the same as a training step's) and reads back the logits.
+   */
+  forwardLogits(params: Float32Array, tokens: Uint32Array): Promise<Float32Array>;
   destroy(): void;
 }
 
@@ -385,6 +390,40 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
         return { params: result, losses: stepLosses, steps, samples: steps * B, gpuMs, busyMs };
       } finally {
         for (const b of temp) b.destroy();
+        busy = false;
+      }
+    },
+
+    async forwardLogits(start: Float32Array, tok: Uint32Array): Promise<Float32Array> {
+      assertUsable('forwardLogits');
+      if (busy) throw new KernelError('GptTrainer.forwardLogits: a round is already running on this trainer.');
+      if (start.length !== spec.paramCount) throw new RangeError(`forwardLogits: params has ${start.length} floats, the model ${spec.paramCount}`);
+      if (tok.length !== R) throw new RangeError(`forwardLogits: tokens has ${tok.length} ids, expected B ${B} × T ${T}`);
+      for (let i = 0; i < tok.length; i++) if (tok[i] >= V) throw new RangeError(`forwardLogits: tokens[${i}] = ${tok[i]} is not < vocab ${V}`);
+      busy = true;
+      const out = device.createBuffer({ label: 'gpt.forward.logits.out', size: R * V * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      try {
+        await ready;
+        const padded = new Float32Array(layout.totalFloats);
+        spec.tensors.forEach((t, i) => padded.set(start.subarray(t.offset, t.offset + t.size), layout.offsets[i]));
+        await withErrorScope(device, 'encoding a GPT forward pass', () => {
+          device.queue.writeBuffer(params, 0, padded);
+          device.queue.writeBuffer(tokens, 0, tok as Uint32Array<ArrayBuffer>);
+          const enc = device.createCommandEncoder({ label: 'gpt.forward' });
+          const pass = enc.beginComputePass({ label: 'gpt.forward' });
+          for (const [k, g] of forward) encodeDispatch(pass, k, g);
+          pass.end();
+          enc.copyBufferToBuffer(logits, 0, out, 0, out.size);
+          device.queue.submit([enc.finish()]);
+        });
+        await out.mapAsync(GPUMapMode.READ).catch((err) => {
+          throw lostOr(err);
+        });
+        const result = new Float32Array(out.getMappedRange().slice(0));
+        out.unmap();
+        return result;
+      } finally {
+        out.destroy();
         busy = false;
       }
     },

@@ -55,7 +55,8 @@ export interface RunSpec extends RunSettings {
   id: number;
   paramTableHash: Hex;
   paramCount: number;
-  dataset: { name: 'mnist' | 'text'; trainCount: number; testCount: number; features: number; classes: number };
+  /** `text`: the sha256 (hex) of the text a GPT run trains on (coordinator/data/texts.ts). */
+  dataset: { name: 'mnist' | 'text'; text?: string; trainCount: number; testCount: number; features: number; classes: number };
 }
 
 /** Defaults: a 784-64-10 MLP on MNIST, sized for CPU WebGPU (SwiftShader) volunteers. */

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-web';
-import { encodeOnnxModel, exportGptOnnx, exportMlpOnnx, matmulOnnxModel, type GptOnnxSpec } from './onnx.ts';
-import { initParams, mlpSpec } from './model.ts';
+import { encodeOnnxModel, exportGptOnnx, exportMlpOnnx, matmulOnnxModel } from './onnx.ts';
+import { gptLossAndGrad } from './gpt.ts';
+import { gptSpec, initParams, mlpSpec } from './model.ts';
 import { mlpForward } from './mlp.ts';
 import { createRng } from './rng.ts';
 
@@ -82,85 +83,8 @@ test('bad graphs are refused with the name of what is wrong', () => {
 
 // --- GPT ----------------------------------------------------------------------------------
 
-/** The gpt branch's table layout (shared/model.ts gptSpec), rebuilt here until it is merged. */
-function gptTable(dims: GptOnnxSpec['dims']): GptOnnxSpec {
-  const { vocab, context, width: C, layers, hidden } = dims;
-  const entries: [string, number[]][] = [['wte', [vocab, C]], ['wpe', [context, C]]];
-  for (let l = 0; l < layers; l++) {
-    const p = `h${l}.`;
-    entries.push([`${p}ln1.g`, [C]], [`${p}ln1.b`, [C]], [`${p}qkv.w`, [C, 3 * C]], [`${p}qkv.b`, [3 * C]], [`${p}proj.w`, [C, C]], [`${p}proj.b`, [C]]);
-    entries.push([`${p}ln2.g`, [C]], [`${p}ln2.b`, [C]], [`${p}fc.w`, [C, hidden]], [`${p}fc.b`, [hidden]], [`${p}out.w`, [hidden, C]], [`${p}out.b`, [C]]);
-  }
-  entries.push(['lnf.g', [C]], ['lnf.b', [C]], ['head.w', [C, vocab]]);
-  let offset = 0;
-  const tensors = entries.map(([name, shape]) => {
-    const size = shape.reduce((a, b) => a * b, 1);
-    const t = { name, shape, offset, size };
-    offset += size;
-    return t;
-  });
-  return { preset: 'gpt', dims, tensors, paramCount: offset };
-}
-
-/** Plain float64 forward of the GPT (pre-LN, causal attention, tanh GELU): logits (B, T, V). */
-function gptForwardRef(spec: GptOnnxSpec, p: Float32Array, tokens: number[], B: number, T: number): Float64Array {
-  const { vocab: V, width: C, layers, heads: NH, hidden: H } = spec.dims;
-  const o = (n: string) => spec.tensors.find((t) => t.name === n)!.offset;
-  const hs = C / NH;
-  const rows = B * T;
-  const linear = (x: Float64Array, fin: number, fout: number, w: number, b: number | null) => {
-    const y = new Float64Array(rows * fout);
-    for (let r = 0; r < rows; r++) for (let j = 0; j < fout; j++) {
-      let s = b === null ? 0 : p[b + j];
-      for (let i = 0; i < fin; i++) s += x[r * fin + i] * p[w + i * fout + j];
-      y[r * fout + j] = s;
-    }
-    return y;
-  };
-  const ln = (x: Float64Array, g: number, b: number) => {
-    const y = new Float64Array(rows * C);
-    for (let r = 0; r < rows; r++) {
-      let m = 0;
-      for (let c = 0; c < C; c++) m += x[r * C + c] / C;
-      let v = 0;
-      for (let c = 0; c < C; c++) v += (x[r * C + c] - m) ** 2 / C;
-      const s = 1 / Math.sqrt(v + 1e-5);
-      for (let c = 0; c < C; c++) y[r * C + c] = (x[r * C + c] - m) * s * p[g + c] + p[b + c];
-    }
-    return y;
-  };
-  let x = new Float64Array(rows * C);
-  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let c = 0; c < C; c++) x[(b * T + t) * C + c] = p[o('wte') + tokens[b * T + t] * C + c] + p[o('wpe') + t * C + c];
-  for (let l = 0; l < layers; l++) {
-    const pre = `h${l}.`;
-    const qkv = linear(ln(x, o(`${pre}ln1.g`), o(`${pre}ln1.b`)), C, 3 * C, o(`${pre}qkv.w`), o(`${pre}qkv.b`));
-    const y = new Float64Array(rows * C);
-    for (let b = 0; b < B; b++) for (let h = 0; h < NH; h++) for (let t = 0; t < T; t++) {
-      const q = (b * T + t) * 3 * C + h * hs;
-      const w = new Float64Array(t + 1);
-      let max = -Infinity;
-      for (let u = 0; u <= t; u++) {
-        let s = 0;
-        for (let i = 0; i < hs; i++) s += qkv[q + i] * qkv[(b * T + u) * 3 * C + C + h * hs + i];
-        w[u] = s / Math.sqrt(hs);
-        max = Math.max(max, w[u]);
-      }
-      let sum = 0;
-      for (let u = 0; u <= t; u++) sum += (w[u] = Math.exp(w[u] - max));
-      for (let u = 0; u <= t; u++) for (let i = 0; i < hs; i++) y[(b * T + t) * C + h * hs + i] += (w[u] / sum) * qkv[(b * T + u) * 3 * C + 2 * C + h * hs + i];
-    }
-    const proj = linear(y, C, C, o(`${pre}proj.w`), o(`${pre}proj.b`));
-    x = x.map((v, i) => v + proj[i]);
-    const u = linear(ln(x, o(`${pre}ln2.g`), o(`${pre}ln2.b`)), C, H, o(`${pre}fc.w`), o(`${pre}fc.b`));
-    const act = u.map((z) => 0.5 * z * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (z + 0.044715 * z ** 3))));
-    const out = linear(act, H, C, o(`${pre}out.w`), o(`${pre}out.b`));
-    x = x.map((v, i) => v + out[i]);
-  }
-  return linear(ln(x, o('lnf.g'), o('lnf.b')), C, V, o('head.w'), null);
-}
-
-test('GPT export matches a float64 reference forward pass at sequence lengths below the context', async () => {
-  const spec = gptTable({ vocab: 11, context: 8, width: 12, layers: 2, heads: 3, hidden: 20 });
+test('GPT export matches the float64 reference forward pass (shared/gpt.ts) at sequence lengths below the context', async () => {
+  const spec = gptSpec({ vocab: 11, context: 8, width: 12, layers: 2, heads: 3, hidden: 20 });
   const rand = createRng(4);
   const params = Float32Array.from({ length: spec.paramCount }, () => (rand() - 0.5) * 0.6);
   for (const t of spec.tensors) if (t.name.endsWith('.g')) for (let i = 0; i < t.size; i++) params[t.offset + i] += 1;
@@ -169,7 +93,7 @@ test('GPT export matches a float64 reference forward pass at sequence lengths be
     const tokens = Array.from({ length: B * T }, () => Math.floor(rand() * 11));
     const { logits } = await s.run({ tokens: new ort.Tensor('int64', BigInt64Array.from(tokens, BigInt), [B, T]) });
     assert.deepEqual(logits.dims, [B, T, 11]);
-    const want = gptForwardRef(spec, params, tokens, B, T);
+    const want = gptLossAndGrad(spec, params, tokens, tokens, B, T, false).logits;
     const diff = maxAbsDiff(logits.data as Float32Array, want);
     assert.ok(diff < 1e-4, `B=${B} T=${T}: max |ONNX − reference| = ${diff}`);
   }

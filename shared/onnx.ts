@@ -10,7 +10,8 @@
 // Builders here: `matmulOnnxModel` (one MatMul, used by the ONNX Runtime Web benchmark —
 // keep its signature stable) and `exportMlpOnnx` (the MNIST MLP from shared/model.ts).
 // A transformer export adds nodes through the same `OnnxGraph` description.
-import type { MlpSpec, ModelSpec } from './model.ts';
+import { LN_EPS } from './gpt.ts';
+import type { GptSpec, MlpSpec, ModelSpec } from './model.ts';
 
 /** TensorProto.DataType values used here. */
 export const OnnxDataType = { float: 1, int32: 6, int64: 7, bool: 9 } as const;
@@ -332,31 +333,16 @@ export function exportMlpOnnx(spec: MlpSpec, params: Float32Array): Uint8Array {
   );
 }
 
-/**
- * The decoder-only GPT preset's shape and parameter table, structurally the `GptSpec` of
- * shared/model.ts on the `gpt` branch (pre-layernorm, (in, out) matrices, untied head):
- *   wte (vocab, C), wpe (context, C); per layer `h{l}.`: ln1.g/b, qkv.w (C, 3C) + qkv.b
- *   (q, k, v, heads contiguous in each), proj.w/b, ln2.g/b, fc.w (C, hidden)/b, out.w/b;
- *   lnf.g/b, head.w (C, vocab).
- */
-export interface GptOnnxSpec {
-  preset: 'gpt';
-  dims: { vocab: number; context: number; width: number; layers: number; heads: number; hidden: number };
-  tensors: { name: string; shape: number[]; offset: number; size: number }[];
-  paramCount: number;
-}
-
-/** LayerNorm epsilon and GELU form of the GPT reference (shared/gpt.ts on the gpt branch). */
-export const GPT_LN_EPS = 1e-5;
 
 /**
- * The GPT as ONNX (opset 17): input "tokens" int64 (batch, seq) with seq ≤ context, output
+ * The GPT preset (shared/model.ts gptSpec: pre-layernorm, (in, out) matrices, qkv without
+ * bias, untied head) as ONNX (opset 17): input "tokens" int64 (batch, seq) with seq ≤ context, output
  * "logits" (batch, seq, vocab). Token + position embedding (Gather), per layer
  * LayerNormalization → qkv MatMul → causal softmax attention (scale 1/√hs, −∞ above the
  * diagonal) → projection, residual; LayerNormalization → fc → GELU (tanh form, as GPT-2 and
  * our kernels) → out, residual; final LayerNormalization and head MatMul.
  */
-export function exportGptOnnx(spec: GptOnnxSpec, params: Float32Array): Uint8Array {
+export function exportGptOnnx(spec: GptSpec, params: Float32Array): Uint8Array {
   if (params.length !== spec.paramCount) throw new RangeError(`exportGptOnnx: ${params.length} parameters for a model of ${spec.paramCount}`);
   const { vocab, context, width: C, layers, heads } = spec.dims;
   if (C % heads !== 0) throw new RangeError(`exportGptOnnx: width ${C} is not a multiple of heads ${heads}`);
@@ -375,6 +361,7 @@ export function exportGptOnnx(spec: GptOnnxSpec, params: Float32Array): Uint8Arr
     { name: 's_zero', dims: [], type: 'int64', data: [0] }, { name: 's_one', dims: [], type: 'int64', data: [1] },
     ints('qkv_split', [C, C, C]), ints('heads_shape', [0, 0, heads, hs]), ints('merge_shape', [0, 0, C]),
   );
+  if (spec.tensors.some((t) => /\.qkv\.b$/.test(t.name))) throw new Error('exportGptOnnx: the parameter table has a qkv bias; the GPT preset has none (shared/model.ts gptSpec)');
   for (const name of ['wte', 'wpe', 'lnf.g', 'lnf.b', 'head.w']) if (!spec.tensors.some((t) => t.name === name)) throw new Error(`exportGptOnnx: the parameter table has no "${name}"`);
 
   const nodes: OnnxNode[] = [];
@@ -392,7 +379,7 @@ export function exportGptOnnx(spec: GptOnnxSpec, params: Float32Array): Uint8Arr
   const tokEmb = node('Gather', ['wte', 'tokens'], 'tok_emb', { axis: { int: 0 } });
   const posEmb = node('Gather', ['wpe', positions], 'pos_emb', { axis: { int: 0 } });
   let x = node('Add', [tokEmb, posEmb], 'x0');
-  const layerNorm = (input: string, g: string, b: string, out: string) => node('LayerNormalization', [input, g, b], out, { axis: { int: -1 }, epsilon: { float: GPT_LN_EPS } });
+  const layerNorm = (input: string, g: string, b: string, out: string) => node('LayerNormalization', [input, g, b], out, { axis: { int: -1 }, epsilon: { float: LN_EPS } });
   const linear = (input: string, w: string, b: string | null, out: string) => {
     const mm = node('MatMul', [input, w], b ? `${out}.mm` : out);
     return b ? node('Add', [mm, b], out) : mm;
@@ -400,7 +387,7 @@ export function exportGptOnnx(spec: GptOnnxSpec, params: Float32Array): Uint8Arr
   for (let l = 0; l < layers; l++) {
     const p = `h${l}.`;
     const ln1 = layerNorm(x, `${p}ln1.g`, `${p}ln1.b`, `${p}ln1`);
-    const qkv = linear(ln1, `${p}qkv.w`, `${p}qkv.b`, `${p}qkv`);
+    const qkv = linear(ln1, `${p}qkv.w`, null, `${p}qkv`);
     nodes.push({ op: 'Split', inputs: [qkv, 'qkv_split'], outputs: [`${p}q`, `${p}k`, `${p}v`], attrs: { axis: { int: -1 } } });
     // (B, T, C) → (B, NH, T, hs); k as (B, NH, hs, T)
     const heads4 = (t: string, perm: number[]) => node('Transpose', [node('Reshape', [`${p}${t}`, 'heads_shape'], `${p}${t}.4d`)], `${p}${t}.h`, { perm: { ints: perm } });

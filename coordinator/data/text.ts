@@ -33,13 +33,16 @@ export function splitText(text: Uint8Array, { T, heldOutFraction = 0.1, maxHeldO
   return { train, test };
 }
 
-/** Reads `path` (IDLEGRAD_TEXT) and splits it; the error names the file. */
-export function loadTextCorpus(path: string, opts: TextCorpusOptions): TextSplits {
-  let bytes: Uint8Array;
+/** The bytes of `path` (IDLEGRAD_TEXT); the error names the file. */
+export function readTextFile(path: string): Uint8Array {
   try {
-    bytes = new Uint8Array(readFileSync(path));
+    return new Uint8Array(readFileSync(path));
   } catch (e) {
     throw new Error(`IDLEGRAD_TEXT: cannot read ${path} (${(e as Error).message})`);
   }
-  return splitText(bytes, opts, `IDLEGRAD_TEXT ${path}`);
+}
+
+/** Reads `path` (IDLEGRAD_TEXT) and splits it; the error names the file. */
+export function loadTextCorpus(path: string, opts: TextCorpusOptions): TextSplits {
+  return splitText(readTextFile(path), opts, `IDLEGRAD_TEXT ${path}`);
 }

@@ -1043,7 +1043,8 @@ export class VolunteerClient {
     if (!this.trainer) await this.ensureTrainer();
     const model = modelOf(run);
     await this.initTrainer(run.sizes, run.inner.batchSize, model.preset === 'gpt' ? model.dims : undefined);
-    const dataKey = `${run.dataset.name}-train-${run.dataset.trainCount}x${run.dataset.features}`;
+    // A text run's key carries its text's id: two texts of one size are different data.
+    const dataKey = `${run.dataset.name}${run.dataset.text ? `-${run.dataset.text.slice(0, 16)}` : ''}-train-${run.dataset.trainCount}x${run.dataset.features}`;
     if (this.dataLoadedFor !== dataKey) {
       const shape = { count: run.dataset.trainCount, features: run.dataset.features, classes: run.dataset.classes };
       const cached = await this.o.storage.getDataset(dataKey).catch(() => undefined);

@@ -4,6 +4,8 @@ export type RunAction = 'pause' | 'resume' | 'stop';
 
 /** The settings the panel edits; merged over the preset's defaults by the coordinator. */
 export interface RunForm {
+  /** 'gpt': trains on a text file the lead uploads with the request. */
+  preset: 'mlp' | 'gpt';
   name: string;
   innerSteps: number;
   density: number;
@@ -17,7 +19,7 @@ export interface RunForm {
 }
 
 export const DEFAULT_FORM: RunForm = {
-  name: 'mnist-mlp', innerSteps: 100, density: 0.01, bits: 4, cohortSize: 8, minVolunteers: 1, trainMs: 20_000, verificationRate: 0.1, weiPerSample: '1000000000000000', epochRounds: 3,
+  preset: 'mlp', name: 'mnist-mlp', innerSteps: 100, density: 0.01, bits: 4, cohortSize: 8, minVolunteers: 1, trainMs: 20_000, verificationRate: 0.1, weiPerSample: '1000000000000000', epochRounds: 3,
 };
 
 const TOKEN_KEY = 'idlegrad.leadToken';
@@ -75,7 +77,16 @@ export class LeadStore {
     this.session?.removeItem(TOKEN_KEY);
   }
 
-  async createRun(f: RunForm): Promise<void> {
+  /** Uploads a text for GPT runs (POST /api/lead/texts): its id. */
+  private async uploadText(file: Blob): Promise<string> {
+    const res = await fetch(`${this.origin}/api/lead/texts`, { method: 'POST', headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/octet-stream' }, body: file });
+    const json = (await res.json().catch(() => null)) as { text?: { id: string }; error?: { message?: string } } | null;
+    if (!res.ok || !json?.text) throw new Error(json?.error?.message ?? `HTTP ${res.status}`);
+    return json.text.id;
+  }
+
+  /** A run from the form; a GPT run first uploads `text` (required for it) and names it. */
+  async createRun(f: RunForm, text?: Blob | null): Promise<void> {
     const settings = {
       name: f.name,
       inner: { steps: f.innerSteps },
@@ -86,7 +97,11 @@ export class LeadStore {
       verification: { rate: f.verificationRate },
       rewards: { weiPerSample: f.weiPerSample, epochRounds: f.epochRounds },
     };
-    const r = (await this.run('create run', () => this.call('POST', '/api/lead/runs', { preset: 'mlp', settings }))) as { run: { id: number; name: string } } | null;
+    const r = (await this.run('create run', async () => {
+      if (f.preset === 'mlp') return this.call('POST', '/api/lead/runs', { preset: 'mlp', settings });
+      if (!text) throw new Error('text: choose the text file the GPT trains on');
+      return this.call('POST', '/api/lead/runs', { preset: 'gpt', text: await this.uploadText(text), settings });
+    })) as { run: { id: number; name: string } } | null;
     if (r) this.message = `run ${r.run.id} “${r.run.name}” created; it replaces the current run`;
   }
 
