@@ -1,10 +1,10 @@
-// Account summaries for many accounts in five statements instead of five per account:
+// Account summaries for many accounts in six statements instead of five per account:
 // after each round the coordinator pushes every reporter its summary, and with thousands
 // of volunteers a round the per-account queries were most of the coordinator's time
 // (`npm run load`). Each summary is what Ledger.accountSummary returns for that account
 // (the test beside this file holds the two to the same answer).
 import type { Address } from 'viem';
-import type { AccountSummary, ContributionState } from '../../shared/protocol.ts';
+import type { AccountSummary, ContributionState, DeviceKind } from '../../shared/protocol.ts';
 import type { Sql } from './sql.ts';
 
 /**
@@ -24,7 +24,8 @@ export async function accountSummaries(sql: Sql, accounts: Address[], nowSec: nu
   if (list.length === 0) return out;
   for (const a of list) {
     const contributions = Object.fromEntries(STATES.map((s) => [s, 0])) as Record<ContributionState, number>;
-    out.set(a, { address: a, contributions, creditWei: '0', claimedWei: '0', epochCreditWei: '0', wallet: null, recent: [] });
+    const none = { contributions: 0, samples: 0, creditWei: '0' };
+    out.set(a, { address: a, contributions, creditWei: '0', claimedWei: '0', epochCreditWei: '0', wallet: null, recent: [], byDevice: { webgpu: { ...none }, cpu: { ...none } } });
   }
   const counts = await sql.query<{ a: Address; state: ContributionState; n: number; credit: string }>(
     `select c.a, c.state, count(*)::int as n, coalesce(sum(c.credit_wei), 0)::text as credit
@@ -37,10 +38,18 @@ export async function accountSummaries(sql: Sql, accounts: Address[], nowSec: nu
     if (r.state !== 'rejected' && r.state !== 'pending') credit.set(r.a, (credit.get(r.a) ?? 0n) + BigInt(r.credit));
   }
   for (const [a, c] of credit) out.get(a)!.creditWei = c.toString();
+  // Credited work per device kind (rows from before the column count as WebGPU), as Ledger.creditByDevice.
+  const byDevice = await sql.query<{ a: Address; d: DeviceKind; n: number; samples: number; credit: string }>(
+    `select c.a, coalesce(c.device_kind, 'webgpu') as d, count(*)::int as n, coalesce(sum(c.samples), 0)::int as samples, coalesce(sum(c.credit_wei), 0)::text as credit
+     from ${MINE} where c.state not in ('pending','rejected') group by 1, 2`,
+    [list],
+  );
+  for (const r of byDevice.rows) out.get(r.a)!.byDevice![r.d] = { contributions: r.n, samples: r.samples, creditWei: r.credit };
   const recent = await sql.query<AccountSummary['recent'][number] & { a: Address }>(
-    `select a, round, state, reason, samples, epoch, beneficiary, verification,
+    `select a, id, round, state, reason, samples, epoch, beneficiary, verification, device, partner,
             (select k.tx_hash from claims k where k.account = t.beneficiary and k.epoch >= t.epoch and t.state = 'claimed' order by k.epoch limit 1) as "claimTx"
-     from (select c.a, c.round, c.state, c.reason, c.samples, c.epoch, c.beneficiary, c.verification, row_number() over (partition by c.a order by c.id desc) as rn
+     from (select c.a, c.id::int as id, c.round, c.state, c.reason, c.samples, c.epoch, c.beneficiary, c.verification, c.device_kind as device, c.partner,
+                  row_number() over (partition by c.a order by c.id desc) as rn
            from ${MINE}) t
      where rn <= 20 order by a, rn`,
     [list],
