@@ -175,6 +175,7 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
           log(`epoch ${epoch} posted`);
           void api?.broadcastDashboard();
         },
+        cfg.fault,
       );
       // An epoch opened by a coordinator that died before recording its transaction.
       const reconciled = await rewards.reconcile().catch((e: Error) => {
