@@ -174,7 +174,9 @@ export function leadRoutes(opts: { token: string; control: RunControl; engine: R
   });
   router.post('/api/lead/runs/:id/:action', lead, (req, res) => {
     const action = req.params.action;
-    if (!(action in STATUS_OF)) return fail(res, new BadRequest(`action: expected pause, resume or stop, got ${JSON.stringify(action)}`));
+    if (!Object.hasOwn(STATUS_OF, action)) return fail(res, new BadRequest(`action: expected pause, resume or stop, got ${JSON.stringify(action)}`));
+    // Canonical decimal only: " 1", "1e0", "0x1" or "01" do not name run 1.
+    if (!/^[1-9][0-9]{0,9}$/.test(req.params.id)) return fail(res, new BadRequest(`run id: expected a positive integer, got ${JSON.stringify(req.params.id)}`));
     const id = Number(req.params.id);
     const { run, status } = opts.control.current();
     if (id !== run.id) return res.status(404).json({ error: { code: 'NOT_FOUND', message: `run ${req.params.id} is not the current run (${run.id})` } });

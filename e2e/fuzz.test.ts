@@ -7,6 +7,9 @@
 //   POST /api/runs/:id/rounds/:round/evidence/:address (evidence bytes)
 //   GET  /api/accounts/:address            GET /api/accounts/:address/reward-proof
 //   POST /api/faucet  POST /api/accounts/:address/claimed  POST /rpc   (JSON)
+//   GET  /api/lead/session  POST /api/lead/texts /api/lead/runs /api/lead/runs/:id/:action
+//        (wrong or missing tokens; with the token, malformed requests)  GET /api/contributions/:id
+//   GET  /api/partners /api/model.onnx           (no input: only liveness)
 //   static files (path traversal), raw HTTP garbage, /peerjs (HTTP and WebSocket),
 //   WebSocket /ws: text, binary, oversized, and every message type before and after hello,
 //   with forged signatures (random, another key, another domain, tampered) and validly
@@ -437,12 +440,62 @@ test('every endpoint refuses malformed input by name, nothing crashes or wedges,
     tally('http peerjs');
   }
 
+  // ---- HTTP: lead routes and contribution states (issue 7, issue 6) ----------------------
+  // Without the lead token every lead route refuses (401 or 403), whatever the header says.
+  const leadRoutes: [string, string][] = [['GET', 'api/lead/session'], ['POST', 'api/lead/texts'], ['POST', 'api/lead/runs'], ['POST', `api/lead/runs/${run.id}/pause`]];
+  const badAuth = fc.oneof(
+    fc.stringMatching(/^[!-~][ -~]{0,60}$/).filter((h) => !h.includes(p.leadToken)),
+    fc.stringMatching(/^[!-~]{1,60}$/).filter((t) => t !== p.leadToken).map((t) => `Bearer ${t}`),
+    fc.constantFrom(`Bearer ${p.leadToken}x`, `Bearer x${p.leadToken}`, `Basic ${p.leadToken}`, `Bearer ${p.leadToken} ${p.leadToken}`, `Bearer ${p.leadToken.toUpperCase()}x`),
+  );
+  await pool(fc.sample(badAuth, { numRuns: 250, seed: 21 }), async (h) => {
+    for (const [method, path] of leadRoutes) {
+      const res = await http(path, { method, headers: { authorization: h, 'content-type': 'application/json' }, body: method === 'POST' ? '{"preset":"mlp"}' : undefined });
+      assert.ok(res.status === 401 || res.status === 403, `${method} ${path} with Authorization ${JSON.stringify(h)}: expected 401/403, got ${res.status}`);
+      await expect4xx(res, `${method} ${path} with a wrong token`);
+    }
+    tally('http lead route without the token', leadRoutes.length);
+  });
+  // With the token: create requests that are wrong in one way each are refused, naming the field.
+  const lead = { authorization: `Bearer ${p.leadToken}`, 'content-type': 'application/json' };
+  const KNOWN_SETTINGS = new Set([...Object.keys(run), 'verification', 'gpt', 'preset']);
+  const isPresetObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v) && ['mlp', 'gpt'].includes((v as { preset?: unknown }).preset as string);
+  const badCreate = fc.oneof(
+    fc.jsonValue({ maxDepth: 3 }).filter((v) => !isPresetObject(v)).map((v) => JSON.stringify(v)),
+    fc.string({ maxLength: 60 }).filter((t) => { try { JSON.parse(t); return false; } catch { return true; } }),
+    fc.record({ preset: fc.constantFrom('mlp', 'gpt'), settings: fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }).filter((k) => !KNOWN_SETTINGS.has(k)), fc.jsonValue({ maxDepth: 1 }), { minKeys: 1, maxKeys: 3 }) }).map((b) => JSON.stringify(b)),
+    fc.oneof(fc.double({ min: 1.0001, noNaN: true }), fc.double({ max: 0, noNaN: true }), fc.string(), fc.constant(null)).map((d) => JSON.stringify({ preset: 'mlp', settings: { codec: { density: d } } })),
+    fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 100_000 }), fc.double({ noNaN: true }).filter((x) => !Number.isInteger(x))).map((n) => JSON.stringify({ preset: 'mlp', settings: { inner: { steps: n } } })),
+    fc.oneof(fc.string({ maxLength: 70 }), hexChars(64, 64).map((h) => `0x${h}`)).map((t) => JSON.stringify({ preset: 'gpt', text: t })),
+    fc.constantFrom('{"preset":"mlp","settings":{"__proto__":{"polluted":1}}}', '{"preset":"mlp","settings":{"constructor":{"prototype":{"polluted":1}}}}', '{"preset":"mlp","settings":{"codec":{"__proto__":{"polluted":1}}}}'),
+  );
+  await pool(fc.sample(badCreate, { numRuns: 600, seed: 22 }), async (b) => {
+    await expect4xx(await http('api/lead/runs', { method: 'POST', headers: lead, body: b }), `create run ${b.slice(0, 80)}`, undefined, ['BAD_MESSAGE']);
+    tally('http lead: malformed create');
+  });
+  // Run actions: an id that is not the current run's canonical number, or an action that is not one.
+  const badAction = fc.oneof(fc.string({ minLength: 1, maxLength: 20 }), fc.constantFrom('constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf', 'PAUSE', 'pause ', 'Stop')).filter((a) => !['pause', 'resume', 'stop'].includes(a)).filter(notDots);
+  await pool(fc.sample(badAction, { numRuns: 200, seed: 23 }), async (a) => {
+    await expect4xx(await http(`api/lead/runs/${run.id}/${seg(a)}`, { method: 'POST', headers: lead }), `run action ${JSON.stringify(a)}`, undefined, ['BAD_MESSAGE', 'NOT_FOUND']);
+    tally('http lead: bad run action');
+  });
+  await pool(fc.sample(badInt, { numRuns: 200, seed: 24 }), async (x) => {
+    await expect4xx(await http(`api/lead/runs/${seg(x)}/pause`, { method: 'POST', headers: lead }), `pause run ${JSON.stringify(x)}`, undefined, ['BAD_MESSAGE', 'NOT_FOUND']);
+    await expect4xx(await http(`api/contributions/${seg(x)}`), `contribution ${JSON.stringify(x)}`, undefined, ['BAD_MESSAGE', 'NOT_FOUND']);
+    tally('http bad id (lead run, contribution)', 2);
+  });
+  // Texts: an empty body, and one past the size limit.
+  await expect4xx(await http('api/lead/texts', { method: 'POST', headers: { authorization: lead.authorization }, body: new Uint8Array(0) as unknown as BodyInit }), 'empty text', 'body');
+  await expect4xx(await http('api/lead/texts', { method: 'POST', headers: { authorization: lead.authorization, 'content-type': 'text/plain' }, body: new Uint8Array(8 * 1024 * 1024 + 1) as unknown as BodyInit }), 'oversized text');
+  tally('http lead: bad text', 2);
+  assert.equal(p.engine.status, 'active', 'no malformed lead request paused or stopped the run');
+
   // ---- after the fuzz ----------------------------------------------------------------------
   const fuzzS = (performance.now() - t0) / 1000;
   const t1 = performance.now();
   const health = await http('api/health');
   assert.equal(health.status, 200);
-  for (const path of ['api/run', 'api/dashboard', `api/accounts/${v.address}`, `api/runs/${run.id}/snapshot`]) assert.equal((await http(path)).status, 200, path);
+  for (const path of ['api/run', 'api/dashboard', 'api/partners', 'api/model.onnx', `api/accounts/${v.address}`, `api/runs/${run.id}/snapshot`]) assert.equal((await http(path)).status, 200, path);
   const fresh = new VirtualVolunteer(base);
   sessions.push(fresh);
   await fresh.connect();
