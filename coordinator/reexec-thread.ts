@@ -70,7 +70,12 @@ export class ReexecThread {
     this.worker = null;
     await Promise.race([
       new Promise<void>((resolve) => {
-        w.once('message', (m: { type: string }) => m.type === 'stopped' && resolve());
+        const stopped = (m: { type: string }) => {
+          if (m.type !== 'stopped') return;
+          w.off('message', stopped);
+          resolve();
+        };
+        w.on('message', stopped);
         w.postMessage({ type: 'stop' });
       }),
       new Promise((r) => setTimeout(r, 2000).unref()),

@@ -42,7 +42,8 @@
 // GPT 9.4e-7 … 1.6e-5 (9); Dawn vs CPU-trained work (virtual volunteers, e2e/protocol)
 // 1.2e-6 … 3.5e-6, 25 MNIST steps 2.6e-7 (validator.gpu.test.ts), small GPT 9.2e-7
 // (reexec.test.ts). The default tolerance, 5 % relative L2, is over 3,000× the largest of
-// these and far below every cheat measured by `npm run sim -- --verify` (e2e/sim-verify.ts).
+// these and far below every cheat measured by `npm run sim -- --verify` (e2e/sim-verify.ts;
+// smallest cheat 50 %, fewer-samples).
 //
 // Sampling is BOINC-style adaptive replication: an identity with fewer than `trustAfter`
 // passed checks is sampled at `newIdentityRate`, a trusted one at `rate`, and one whose
