@@ -51,6 +51,12 @@ export class ReexecThread {
 
   constructor(private readonly opts: ReexecThreadOptions) {}
 
+  /** Starts the thread (loading the datasets, Dawn and the trainer's pipelines) ahead of the first check. */
+  warm(): Promise<void> {
+    if (!this.worker) this.start();
+    return this.ready!;
+  }
+
   async check(thetaR: Float32Array, claim: CheckClaim, evidence: Evidence): Promise<CheckResult> {
     if (!this.worker) this.start();
     const w = this.worker!;

@@ -9,6 +9,7 @@ import type { Address } from 'viem';
 import { modelOf, type RunSpec, type VerificationSettings } from '../shared/config.ts';
 import type { Dataset } from '../shared/mlp.ts';
 import { windowBatch } from '../shared/preset.ts';
+import { initParams } from '../shared/model.ts';
 import type { Evidence } from '../shared/evidence.ts';
 import { acquireDevice, createGptTrainer, createMlpTrainer, type GpuContext } from '../kernels/index.ts';
 import { createNodeGpu } from '../kernels/node-gpu.ts';
@@ -45,6 +46,9 @@ export async function createReexecutor(run: RunSpec, v: VerificationSettings, tr
       ctx = await acquireDevice(createNodeGpu());
       adapter = [ctx.adapter?.vendor, ctx.adapter?.architecture].filter(Boolean).join(' ') || 'unknown adapter';
       trainer = dawnTrainer(run, ctx.device, train);
+      // One step from θ_0, as the page's worker warms up: compiles the pipelines and allocates
+      // the buffers now rather than inside the first check.
+      await trainer.delta(initParams(modelOf(run), run.seed), new Uint32Array(run.inner.batchSize), 1);
     } catch (e) {
       fallback = `Dawn could not start: ${(e as Error).message.split('\n')[0]}`;
       ctx?.device.destroy();

@@ -341,8 +341,13 @@ export class Validator {
     return sampled;
   }
 
-  /** Re-queue checks left unfinished by a restart; θ_r is rebuilt by replaying the published updates. */
+  /**
+   * Re-queue checks left unfinished by a restart; θ_r is rebuilt by replaying the published
+   * updates. Also starts the re-execution thread, whose start-up (Dawn, pipelines, the
+   * datasets' upload) would otherwise delay the first checks past the first reward epochs.
+   */
   async resume(): Promise<number> {
+    void this.thread.warm();
     const ids = await this.deps.ledger.awaitingVerification(this.deps.run.id);
     this.enqueue(await this.deps.ledger.contributionsForVerification(ids));
     return ids.length;
