@@ -254,7 +254,7 @@ function compareWithReference(
 
 /** " (dawn, relDelta 1.2e-4)": what re-executed a check and how far the member's Δ was from it, for the log. */
 export function checkFigures(r: CheckResult): string {
-  const parts = [r.detail.executor, r.detail.relDelta === undefined ? undefined : `relDelta ${r.detail.relDelta.toExponential(2)}`].filter(Boolean);
+  const parts = [r.detail.executor, r.detail.relDelta === undefined ? undefined : `relDelta ${r.detail.relDelta.toExponential(2)}`, r.detail.executor && `${r.detail.ms.toFixed(0)} ms`].filter(Boolean);
   return parts.length ? ` (${parts.join(', ')})` : '';
 }
 
