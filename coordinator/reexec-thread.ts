@@ -69,10 +69,14 @@ export class ReexecThread {
     });
   }
 
-  /** Releases the Dawn device and ends the thread. */
+  /**
+   * Releases the Dawn device and ends the thread. Terminating a thread while Dawn works in it
+   * aborts the process (napi_throw), so this waits for the start-up and the check in flight.
+   */
   async stop(): Promise<void> {
     const w = this.worker;
     if (!w) return;
+    await Promise.race([this.ready, new Promise((r) => setTimeout(r, 120_000).unref())]);
     this.worker = null;
     await Promise.race([
       new Promise<void>((resolve) => {
@@ -84,7 +88,7 @@ export class ReexecThread {
         w.on('message', stopped);
         w.postMessage({ type: 'stop' });
       }),
-      new Promise((r) => setTimeout(r, 2000).unref()),
+      new Promise((r) => setTimeout(r, 120_000).unref()),
     ]);
     await w.terminate();
   }

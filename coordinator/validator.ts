@@ -40,8 +40,8 @@
 // tiny gradients. Measured relDelta (SwiftShader here, 2026-11-22): Dawn re-execution vs
 // Chromium pages' WebGPU work in a 3-page swarm, MLP 3.7e-7 … 6.8e-6 (9 contributions),
 // GPT 9.4e-7 … 1.6e-5 (9); Dawn vs CPU-trained work (virtual volunteers, e2e/protocol)
-// 1.2e-6 … 3.5e-6, 25 MNIST steps 2.6e-7 (validator.gpu.test.ts), small GPT 9.2e-7
-// (reexec.test.ts). The default tolerance, 5 % relative L2, is over 3,000× the largest of
+// 2.5e-7 … 4.5e-5 (4 runs), 25 MNIST steps 2.6e-7 (validator.gpu.test.ts), small GPT 9.2e-7
+// (reexec.test.ts). The default tolerance, 5 % relative L2, is over 1,000× the largest of
 // these and far below every cheat measured by `npm run sim -- --verify` (e2e/sim-verify.ts;
 // smallest cheat 50 %, fewer-samples).
 //

@@ -43,7 +43,7 @@ export interface VerificationSettings {
   trustAfter: number;
   /**
    * Largest ‖Δ_claimed − Δ_ref‖ / ‖Δ_ref‖ that passes (float differences between the member's
-   * device and the re-execution). Measured honest drift ≤ 1.6e-5 (Dawn vs browser WebGPU and
+   * device and the re-execution). Measured honest drift ≤ 4.5e-5 (Dawn vs browser WebGPU and
    * vs the CPU reference; figures in coordinator/validator.ts): the default 0.05 is far above.
    */
   tolerance: number;
