@@ -1,5 +1,5 @@
 // `npm run sim -- [--json] [--quick] [--workers N] [--peers N] [--rounds N] [--steps N] [--only a,b]
-//                 [--density R] [--bits B] [--chunk N] [--index-coding u16|rice] [--aggregator KIND] [--clip C] [--trim T] [--tau T]
+//                 [--density R] [--bits B] [--chunk N] [--index-coding u16|rice] [--aggregator KIND] [--clip C] [--trim T] [--tau T] [--min-cosine X|off]
 //                 [--outer-lr X] [--outer-momentum X] [--inner-lr X] [--non-iid-steps N] [--trace]`   (defaults: DEFAULT_RUN and DEFAULT_SIM)
 // `npm run sim -- --verify …` runs the spot-check verification measurements (e2e/sim-verify.ts).
 //
@@ -355,6 +355,7 @@ async function main(argv: string[]) {
   if (opt('clip')) aggregator.clip = Number(opt('clip'));
   if (opt('trim')) aggregator.trim = Number(opt('trim'));
   if (opt('tau')) aggregator.tau = Number(opt('tau'));
+  if (opt('min-cosine')) aggregator.minCosine = opt('min-cosine') === 'off' ? undefined : Number(opt('min-cosine'));
   const only = opt('only')?.split(',');
   // --only picks from every row; --quick then only shortens the run.
   let scenarios = scenarioList({ quick: quick && !only, aggregator, codec, nonIidSteps: num('non-iid-steps', NON_IID_STEPS) });
