@@ -68,6 +68,12 @@ export interface Scenario {
 /** Inner steps per round of the non-IID row. */
 export const NON_IID_STEPS = 2;
 
+/**
+ * The non-IID row's outer optimizer: its rounds are 15× shorter, and at the run's momentum 0.6
+ * it fell to 72.22 % (87.41 % at 0.9), so this row is a run configured with DiLoCo's 0.9.
+ */
+export const NON_IID_OUTER: OuterConfig = { lr: DEFAULT_RUN.outer.lr, momentum: 0.9 };
+
 /** Relative device speeds of the heterogeneous scenario, by peer slot. */
 export const SPEEDS = [1, 0.75, 0.5, 0.25];
 
@@ -272,7 +278,7 @@ export function scenarioList(opts: { quick: boolean; aggregator?: AggregatorConf
     list.push({ ...clean, name: 'churn-50', churn: 0.5 });
     // Two classes a peer: local training drifts within a few steps, so this row exchanges
     // every NON_IID_STEPS steps (more rounds on the same samples).
-    list.push({ ...clean, name: 'non-iid', nonIid: true, innerSteps: opts.nonIidSteps ?? NON_IID_STEPS });
+    list.push({ ...clean, name: 'non-iid', nonIid: true, innerSteps: opts.nonIidSteps ?? NON_IID_STEPS, outer: NON_IID_OUTER });
     list.push({ ...clean, name: 'adaptive-steps', heterogeneous: true });
   }
   return list;

@@ -66,8 +66,10 @@ export const DEFAULT_RUN: RunSettings = {
   seed: 1,
   inner: { steps: 100, batchSize: 32, adamw: { lr: 0.003, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.0 } },
   // A larger outer lr than DiLoCo's 0.7: top-k with error feedback delivers each peer's update
-  // sparsely and late, and the mean with absent coordinates dilutes it (`npm run sim`).
-  outer: { lr: 2, momentum: 0.9 },
+  // sparsely and late, and the mean with absent coordinates dilutes it (`npm run sim`). Less
+  // outer momentum than DiLoCo's 0.9: error feedback already carries the past rounds (sim
+  // compressed 90.67 % at 0.9, 91.34 % at 0.8, 91.94 % at 0.7, 92.21 % at 0.6).
+  outer: { lr: 2, momentum: 0.6 },
   // 3 % of values at 2 bits with Rice-coded indices: ≈ 1.8 KiB a frame for the MLP, over 100×
   // less than dense float32 (measured by `npm run sim`, see e2e/sim.ts).
   codec: { density: 0.03, bits: 2, chunkSize: 4096, indexCoding: 'rice' },
