@@ -113,11 +113,9 @@ test('the widget never starts by itself, asks for a 24 h opt-in, talks to the ho
     assert.equal(contribution.state, 'pending');
     await page.screenshot({ path: `${ARTIFACTS}/partner-page-training.png` });
 
-    // The host page may stop the widget (never start it).
-    await page.evaluate(() => (document.querySelector('idlegrad-widget') as unknown as { stop(): void }).stop());
-    await waitHook(frame, "h.state === 'stopped'", 10_000);
-
-    // The partner's credit is in the ledger once the round commits.
+    // The partner's credit is in the ledger once the round commits. The widget keeps training
+    // until then: a page stopped before its cohort's aggregate is uploaded takes the round's
+    // work with it (the round cannot commit without the aggregate), so the host stops it after.
     let partners: PartnerSummary[] = [];
     for (let i = 0; i < 120 && !partners.some((p) => p.partner === PARTNER); i++) {
       partners = ((await (await fetch(new URL('api/partners', platform.url))).json()) as { partners: PartnerSummary[] }).partners;
@@ -125,6 +123,10 @@ test('the widget never starts by itself, asks for a 24 h opt-in, talks to the ho
     }
     const mine = partners.find((p) => p.partner === PARTNER);
     assert.ok(mine && mine.contributions >= 1 && BigInt(mine.creditWei) > 0n, `no credit for ${PARTNER}: ${JSON.stringify(partners)}`);
+
+    // The host page may stop the widget (never start it).
+    await page.evaluate(() => (document.querySelector('idlegrad-widget') as unknown as { stop(): void }).stop());
+    await waitHook(frame, "h.state === 'stopped'", 10_000);
     const account = (await (await fetch(new URL(`api/accounts/${address}`, platform.url))).json()) as { recent: { id: number; partner: string | null; device: string | null }[] };
     assert.equal(account.recent[0].partner, PARTNER);
     assert.equal(account.recent[0].device, 'webgpu');
