@@ -8,18 +8,48 @@
 // the service worker: live state comes from the coordinator or not at all. Large WebAssembly
 // (onnxruntime-web, loaded lazily) is cached at runtime, on first use. registerType 'prompt':
 // a new build waits until the volunteer accepts the update banner (web/src/volunteer/main.ts).
+//
+// WalletConnect (web/src/client/walletconnect.ts, with @walletconnect/ethereum-provider and the
+// QR modal it loads) is built as its own self-contained bundle into dist/web/wc/ after the
+// app, and the page imports it by URL only when a volunteer asks for it. Inside the app's
+// module graph a dynamic import would share viem/noble modules with the app and split the
+// app's initial JavaScript into many small chunks (≈ 8 KiB gzip more, over the 150 KiB
+// budget); as a separate bundle it carries its own copies and the app stays as it was. It is
+// not precached (it needs the network to reach a relay anyway).
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vite';
+import { build, defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { VitePWA } from 'vite-plugin-pwa';
 
 const fromRoot = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+/** After the app's build: dist/web/wc/walletconnect.js (and the chunks it loads lazily). */
+function walletConnectBundle(): Plugin {
+  return {
+    name: 'idlegrad-walletconnect-bundle',
+    apply: 'build',
+    async closeBundle() {
+      await build({
+        configFile: false,
+        logLevel: 'warn',
+        define: { 'process.env.NODE_ENV': '"production"' },
+        build: {
+          outDir: fromRoot('./dist/web/wc'),
+          emptyOutDir: true,
+          target: 'es2022',
+          lib: { entry: fromRoot('./web/src/client/walletconnect.ts'), formats: ['es'], fileName: 'walletconnect' },
+        },
+      });
+    },
+  };
+}
 
 export default defineConfig({
   root: fromRoot('./web'),
   publicDir: fromRoot('./public'),
   plugins: [
     svelte(),
+    walletConnectBundle(),
     VitePWA({
       registerType: 'prompt',
       injectRegister: false, // registered by the volunteer page itself (virtual:pwa-register)
@@ -43,7 +73,7 @@ export default defineConfig({
       workbox: {
         globPatterns: ['**/*.{html,js,css,svg,png,webmanifest}'],
         // embed.js is fetched by partner pages cross-origin: always from the network.
-        globIgnores: ['embed.js'],
+        globIgnores: ['embed.js', 'wc/**'],
         navigateFallback: '/index.html',
         navigateFallbackDenylist: [/^\/api\//, /^\/ws/, /^\/peerjs/, /^\/rpc/, /^\/embed\.js$/],
         cleanupOutdatedCaches: true,

@@ -11,3 +11,14 @@ test('a GPT run needs IDLEGRAD_TEXT; the preset is validated by name', () => {
   assert.throws(() => configFromEnv({ IDLEGRAD_RUN: '{"preset":"transformer"}' }), /run\.preset: expected one of mlp, gpt, got "transformer"/);
   assert.equal(configFromEnv({}).run.preset, 'mlp');
 });
+
+test('WalletConnect is off without a project id; a malformed project id or relay URL is named', () => {
+  const off = configFromEnv({});
+  assert.equal(off.walletConnectProjectId, undefined);
+  assert.equal(off.walletConnectRelayUrl, 'wss://relay.walletconnect.org');
+  const on = configFromEnv({ IDLEGRAD_WALLETCONNECT_PROJECT_ID: '0123456789abcdef0123456789ABCDEF', IDLEGRAD_WALLETCONNECT_RELAY_URL: 'ws://127.0.0.1:9000' });
+  assert.equal(on.walletConnectProjectId, '0123456789abcdef0123456789ABCDEF');
+  assert.equal(on.walletConnectRelayUrl, 'ws://127.0.0.1:9000');
+  assert.throws(() => configFromEnv({ IDLEGRAD_WALLETCONNECT_PROJECT_ID: 'my-project' }), /IDLEGRAD_WALLETCONNECT_PROJECT_ID: expected a WalletConnect Cloud project id \(32 hex digits\), got "my-project"/);
+  assert.throws(() => configFromEnv({ IDLEGRAD_WALLETCONNECT_RELAY_URL: 'https://relay.example' }), /IDLEGRAD_WALLETCONNECT_RELAY_URL: expected a ws:\/\/ or wss:\/\/ URL, got "https:\/\/relay.example"/);
+});

@@ -27,6 +27,10 @@ export interface PlatformConfig {
   textPath?: string;
   /** Bearer token for run creation and control (coordinator/lead.ts). Env IDLEGRAD_LEAD_TOKEN. Default: generated once and kept in dataDir/lead-token. */
   leadToken?: string;
+  /** WalletConnect Cloud project id (32 hex digits): offers WalletConnect to volunteers, loaded lazily. Env IDLEGRAD_WALLETCONNECT_PROJECT_ID. Default unset (no WalletConnect). */
+  walletConnectProjectId?: string;
+  /** The WalletConnect relay the page connects to. Env IDLEGRAD_WALLETCONNECT_RELAY_URL. Default wss://relay.walletconnect.org */
+  walletConnectRelayUrl: string;
   /** The default run's settings. Env IDLEGRAD_RUN: JSON merged over the defaults (e.g. {"timing":{"trainMs":8000}}). */
   run: RunSettings;
 }
@@ -43,6 +47,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT: expected an integer in [0, 65535], got ${JSON.stringify(env.PORT)}`);
   if (env.DEPLOYER_KEY !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(env.DEPLOYER_KEY)) throw new Error('DEPLOYER_KEY: expected a 32-byte 0x-hex private key');
   if (env.DATABASE_URL && !/^postgres(ql)?:\/\//.test(env.DATABASE_URL)) throw new Error('DATABASE_URL: expected a postgres:// or postgresql:// connection URL');
+  if (env.IDLEGRAD_WALLETCONNECT_PROJECT_ID && !/^[0-9a-f]{32}$/i.test(env.IDLEGRAD_WALLETCONNECT_PROJECT_ID)) {
+    throw new Error(`IDLEGRAD_WALLETCONNECT_PROJECT_ID: expected a WalletConnect Cloud project id (32 hex digits), got ${JSON.stringify(env.IDLEGRAD_WALLETCONNECT_PROJECT_ID)}`);
+  }
+  if (env.IDLEGRAD_WALLETCONNECT_RELAY_URL && !/^wss?:\/\/[^\s]+$/.test(env.IDLEGRAD_WALLETCONNECT_RELAY_URL)) {
+    throw new Error(`IDLEGRAD_WALLETCONNECT_RELAY_URL: expected a ws:// or wss:// URL, got ${JSON.stringify(env.IDLEGRAD_WALLETCONNECT_RELAY_URL)}`);
+  }
   if (env.RPC_URL && !env.DEPLOYER_KEY) throw new Error('RPC_URL is set without DEPLOYER_KEY: the coordinator needs a key to deploy and post reward roots');
   let runOverride: unknown;
   try {
@@ -61,6 +71,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
     leadToken: env.IDLEGRAD_LEAD_TOKEN || undefined,
     webDir: 'dist/web',
     textPath: env.IDLEGRAD_TEXT || undefined,
+    walletConnectProjectId: env.IDLEGRAD_WALLETCONNECT_PROJECT_ID || undefined,
+    walletConnectRelayUrl: env.IDLEGRAD_WALLETCONNECT_RELAY_URL || 'wss://relay.walletconnect.org',
     run: merge(DEFAULT_RUN, runOverride),
     fault: parseEpochFault(env.IDLEGRAD_FAULT),
     ...overrides,

@@ -91,6 +91,7 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
       await ledger.createRun(run, { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) });
     }
     const browserChain: ChainInfo = { chainId: chain.chainId, distributor: chain.distributor, token: chain.token, rpcUrl: '/rpc' };
+    if (cfg.walletConnectProjectId) browserChain.walletConnect = { projectId: cfg.walletConnectProjectId, relayUrl: cfg.walletConnectRelayUrl };
     const leadToken = resolveLeadToken(dataDir, cfg.leadToken);
 
     // Everything bound to one run (rewards, validator, engine, the HTTP/WebSocket server) is

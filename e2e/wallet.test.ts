@@ -71,10 +71,15 @@ test('an EIP-6963 wallet binds the device by an EIP-712 Delegation; credit accru
     });
     await context.addInitScript(INJECTED_WALLET);
     const page = await context.newPage();
+    const wcRequests: string[] = [];
+    page.on('request', (r) => { if (new URL(r.url()).pathname.startsWith('/wc/')) wcRequests.push(r.url()); });
     await page.goto(platform.url);
     await page.getByTestId('consent').click();
     const bind = page.getByTestId('bind-dev.idlegrad.testwallet');
     await bind.click({ timeout: 20_000 });
+    // No WalletConnect project id is configured here: no WalletConnect choice, and its bundle is never fetched.
+    assert.equal(chain.walletConnect, undefined);
+    assert.equal(await page.getByTestId('bind-walletconnect').count(), 0, 'WalletConnect is offered without a project id');
     await page.getByTestId('wallet').waitFor({ timeout: 30_000 });
     assert.deepEqual(signed, ['Delegation']);
     const device = (await page.evaluate(() => (window as unknown as { __idlegrad: { address: string } }).__idlegrad.address)).toLowerCase();
@@ -104,6 +109,7 @@ test('an EIP-6963 wallet binds the device by an EIP-712 Delegation; credit accru
     assert.equal(c.timeline.at(-1)?.status, 'current');
     assert.equal(c.claimTx, txText);
     assert.match(c.timeline.find((e) => e.step === 'batched')?.detail ?? '', /^epoch \d+$/);
+    assert.equal(wcRequests.length, 0, `the page fetched WalletConnect without a project id: ${wcRequests.join(', ')}`);
     await page.getByTestId('stop').click().catch(() => undefined);
     await page.screenshot({ path: `${ARTIFACTS}/wallet-claimed.png`, fullPage: true });
     await context.close();

@@ -36,6 +36,8 @@ export interface ChainInfo {
   token: Address;
   /** JSON-RPC endpoint reachable from the browser (the coordinator proxies one at /rpc). */
   rpcUrl: string;
+  /** WalletConnect for volunteers without an injected wallet: absent when no project id is configured. */
+  walletConnect?: { projectId: string; relayUrl: string };
 }
 
 /** Contribution as JSON: bigints as decimal strings. */

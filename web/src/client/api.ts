@@ -4,7 +4,7 @@ import type { RunSpec } from '../../../shared/config.ts';
 import type { Address, Hex } from 'viem';
 import { IdlegradError } from '../../../shared/errors.ts';
 import type { Dataset } from '../../../shared/mlp.ts';
-import type { AccountSummary, DashboardState, RewardProof } from '../../../shared/protocol.ts';
+import type { AccountSummary, ChainInfo, DashboardState, RewardProof } from '../../../shared/protocol.ts';
 import { httpError } from './errors.ts';
 
 export interface Snapshot {
@@ -99,7 +99,7 @@ export class CoordinatorApi {
   }
 
   /** The run being trained and its public settings (GET /api/run). */
-  run(): Promise<{ run: RunSpec; round: number }> {
+  run(): Promise<{ run: RunSpec; round: number; chain: ChainInfo }> {
     return this.json('reading the run', '/api/run');
   }
 

@@ -164,8 +164,12 @@ export interface VolunteerSnapshot {
   lastAck: { nonce: string; state: ContributionState; reason: string | null; round: number | null } | null;
   account: AccountSummary | null;
   claim: { busy: boolean; txHashes: Hex[] };
-  /** Wallets: injected ones found by EIP-6963, the bound one (the Delegation's), its own account summary. */
-  wallets: { found: WalletInfo[]; busy: boolean; message: string | null; account: AccountSummary | null };
+  /**
+   * Wallets: injected ones found by EIP-6963, the bound one (the Delegation's), its own account
+   * summary; WalletConnect when the platform configures it, with the pairing URI while a
+   * connection waits for the wallet's approval.
+   */
+  wallets: { found: WalletInfo[]; busy: boolean; message: string | null; account: AccountSummary | null; walletConnect: boolean; pairingUri: string | null };
   /** "Verify my reward": the ledger's leaf for this account checked against the root on chain. */
   rewardCheck: RewardCheck | null;
   log: LogEntry[];
@@ -220,6 +224,9 @@ function validSettings(r: Partial<SettingsRecord>): Partial<SettingsRecord> {
 const ZERO_COUNTS = (): Record<ContributionState, number> => ({ pending: 0, accepted: 0, verified: 0, rejected: 0, batched: 0, claimable: 0, claimed: 0 });
 
 type RoundMessage = Extract<ServerMessage, { type: 'round' }>;
+
+/** The key of a WalletConnect provider among the wallets' providers (EIP-6963 ones are keyed by uuid). */
+const WALLETCONNECT_ID = 'walletconnect';
 
 /** Rounds of spot-check evidence a page keeps (a validator asks within seconds of a commit). */
 const EVIDENCE_ROUNDS_KEPT = 4;
@@ -305,7 +312,7 @@ export class VolunteerClient {
       account: null,
       claim: { busy: false, txHashes: [] },
       rewardCheck: null,
-      wallets: { found: [], busy: false, message: null, account: null },
+      wallets: { found: [], busy: false, message: null, account: null, walletConnect: false, pairingUri: null },
       log: [],
       errors: [],
     };
@@ -329,6 +336,7 @@ export class VolunteerClient {
         if (c.key) {
           c.set({ consentAt: consent.at, consentExpiresAt: expiresAt, address: c.key.account.address });
           void c.refreshAccount();
+          void c.learnChain();
         }
       } else if (consent) {
         c.log('info', consent.version !== CONSENT_VERSION ? 'what you agree to has changed: please review and opt in again' : `your opt-in expired on ${new Date(expiresAt).toISOString()}: please opt in again`);
@@ -381,6 +389,7 @@ export class VolunteerClient {
       this.set({ consentAt: at, consentExpiresAt: at + this.ttl, address: key.account.address, state: 'ready' });
       this.log('info', key.created ? `created device key ${key.account.address}` : `using device key ${key.account.address}`);
       void this.refreshAccount();
+      void this.learnChain();
     } catch (e) {
       this.log('error', `could not record consent: ${describeError(e)}`);
     }
@@ -665,6 +674,47 @@ export class VolunteerClient {
     } finally {
       this.bindWaiter = null;
     }
+  }
+
+  /** The chain, and whether the platform offers WalletConnect, as soon as there is a key to bind (GET /api/run). */
+  private async learnChain(): Promise<void> {
+    if (this.chain) return;
+    try {
+      const { chain } = await this.api.run();
+      const known = (this.chain ??= chain);
+      this.set({ wallets: { ...this.snap.wallets, walletConnect: !!known.walletConnect } });
+    } catch (e) {
+      this.log('warn', `could not read the platform's chain settings: ${describeError(e)}`);
+    }
+  }
+
+  /**
+   * Bind a wallet connected through WalletConnect: loads the provider (a lazy chunk), shows the
+   * pairing URI and the QR modal, waits for the wallet to approve, then binds it like an
+   * injected one (it signs the Delegation; claims go to it).
+   */
+  async bindWalletConnect(): Promise<Address | null> {
+    if (this.snap.wallets.busy || !this.key) return null;
+    this.set({ wallets: { ...this.snap.wallets, busy: true, message: null, pairingUri: null } });
+    try {
+      const chain = this.chain ?? (this.chain = (await this.api.dashboard()).chain);
+      if (!chain.walletConnect) throw new Error('this platform has no WalletConnect project id configured');
+      // A separate bundle (vite.config.ts walletConnectBundle), loaded only now.
+      const { connectWalletConnect } = (await import(/* @vite-ignore */ new URL('/wc/walletconnect.js', this.o.origin).href)) as typeof import('./walletconnect.ts');
+      this.log('info', 'WalletConnect: waiting for a wallet to approve the connection');
+      const provider = await connectWalletConnect({
+        ...chain.walletConnect, chainId: chain.chainId, rpcUrl: new URL(chain.rpcUrl, this.o.origin).href, origin: this.o.origin,
+        onUri: (uri) => this.set({ wallets: { ...this.snap.wallets, pairingUri: uri } }),
+      });
+      this.walletProviders.set(WALLETCONNECT_ID, provider);
+    } catch (e) {
+      const message = `WalletConnect failed: ${describeError(e)}`;
+      this.set({ wallets: { ...this.snap.wallets, busy: false, message, pairingUri: null } });
+      this.log('error', message);
+      return null;
+    }
+    this.set({ wallets: { ...this.snap.wallets, busy: false, pairingUri: null } });
+    return this.bindWallet(WALLETCONNECT_ID);
   }
 
   private async claimToWallet(wallet: Address): Promise<Hex | null> {
@@ -1011,6 +1061,7 @@ export class VolunteerClient {
     const first = this.lastWelcome?.run !== run || this.lastWelcome.round !== round;
     this.runSpec = run;
     this.chain = chain;
+    if (this.snap.wallets.walletConnect !== !!chain.walletConnect) this.set({ wallets: { ...this.snap.wallets, walletConnect: !!chain.walletConnect } });
     this.lastWelcome = { run, round, modelHash };
     this.set({ run: { id: run.id, name: run.name, paramCount: run.paramCount, steps: run.inner.steps, batchSize: run.inner.batchSize }, round });
     if (first) {

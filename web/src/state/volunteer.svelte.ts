@@ -77,6 +77,7 @@ export class VolunteerStore {
   setFollowPressure = (on: boolean) => this.client.setFollowPressure(on);
   measure = () => this.client.profileDevice();
   bindWallet = (uuid: string) => this.client.bindWallet(uuid);
+  bindWalletConnect = () => this.client.bindWalletConnect();
   consent = () => this.client.consent();
   revoke = () => this.client.revokeConsent();
   start = () => this.client.start();
