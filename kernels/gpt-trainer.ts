@@ -28,13 +28,14 @@ import { attentionBackwardKernels, attentionForwardKernel } from './attention/at
 import { biasBackwardKernel, biasForwardKernel, geluBackwardKernel, geluForwardKernel } from './bias_relu/bias_relu.ts';
 import { withErrorScope } from './device.ts';
 import { embeddingForwardKernel, embeddingWpeKernel, embeddingWteKernel, tokenIndex } from './embedding/embedding.ts';
-import { DeviceLostError, KernelError, TrainingAbortedError } from './errors.ts';
+import { DeviceLostError, KernelError } from './errors.ts';
 import { alignTo, createBindGroup, encodeDispatch, type Kernel, type KernelResources } from './kernel.ts';
 import { layernormDxKernel, layernormForwardKernel, layernormParamsKernel, LAYERNORM_STATS_BYTES } from './layernorm/layernorm.ts';
 import { deviceParamLayout } from './mlp-trainer.ts';
 import { matmulKernel } from './matmul/matmul.ts';
 import { PipelineCache } from './pipeline-cache.ts';
 import { residualKernel } from './residual/residual.ts';
+import { runSegmentedRound } from './segments.ts';
 import { softmaxXentKernel, XENT_LOSS_BYTES } from './softmax_xent/softmax_xent.ts';
 
 export interface GptTrainerOptions {
@@ -332,54 +333,19 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
             pass.end();
           }
         };
-        // Segments: the first is one step, to measure the step time; later ones hold as many
-        // steps as fit in segmentMs. Without segmentMs one segment holds every step.
-        let t0 = 0;
-        let done = 0;
-        let perStepMs = 0;
-        let busyMs = 0;
-        while (done < steps) {
-          if (signal?.aborted) throw new TrainingAbortedError(`Training stopped after ${done} of ${steps} steps.`, { stepsDone: done, idleAt: performance.timeOrigin + performance.now() });
-          const n = segmentMs === undefined ? steps : done === 0 ? 1 : Math.max(1, Math.min(steps - done, Math.floor(segmentMs / Math.max(perStepMs, 1e-3))));
-          const last = done + n >= steps;
-          const ts = performance.now();
-          await withErrorScope(device, 'encoding a GPT training round', () => {
-            const enc = device.createCommandEncoder({ label: `gpt.round.steps${done}-${done + n}` });
-            if (done === 0) {
-              device.queue.writeBuffer(params, 0, padded);
-              device.queue.writeBuffer(allTokens, 0, tok as Uint32Array<ArrayBuffer>);
-              device.queue.writeBuffer(allTargets, 0, tgt as Uint32Array<ArrayBuffer>);
-              device.queue.writeBuffer(allIndex, 0, index);
-              device.queue.writeBuffer(hyper!, 0, hyperBytes);
-              enc.clearBuffer(m); // AdamW state restarts every round
-              enc.clearBuffer(v);
-              t0 = ts;
-            }
-            encodeSteps(enc, done, done + n);
-            if (last) {
-              enc.copyBufferToBuffer(params, 0, paramsOut, 0, paramsOut.size);
-              enc.copyBufferToBuffer(losses!, 0, lossesOut, 0, lossesOut.size);
-            }
-            device.queue.submit([enc.finish()]);
-          });
-          done += n;
-          if (!last) {
-            await device.queue.onSubmittedWorkDone().catch((err) => {
-              throw lostOr(err);
-            });
-            if (lost) throw lostOr(new Error('device lost between segments'));
-            const segMs = performance.now() - ts;
-            perStepMs = segMs / n;
-            busyMs += segMs;
-            if (between) await between({ stepsDone: done, busyMs: segMs });
-          }
-        }
-        const lastSubmit = performance.now();
-        await Promise.all([paramsOut.mapAsync(GPUMapMode.READ), lossesOut.mapAsync(GPUMapMode.READ)]).catch((err) => {
-          throw lostOr(err);
+        const { gpuMs, busyMs } = await runSegmentedRound({
+          device, steps, segmentMs, signal, between, label: 'gpt', encodeSteps, lostOr, isLost: () => lost !== null,
+          begin: (enc) => {
+            device.queue.writeBuffer(params, 0, padded);
+            device.queue.writeBuffer(allTokens, 0, tok as Uint32Array<ArrayBuffer>);
+            device.queue.writeBuffer(allTargets, 0, tgt as Uint32Array<ArrayBuffer>);
+            device.queue.writeBuffer(allIndex, 0, index);
+            device.queue.writeBuffer(hyper!, 0, hyperBytes);
+            enc.clearBuffer(m); // AdamW state restarts every round
+            enc.clearBuffer(v);
+          },
+          readback: [[params, paramsOut], [losses!, lossesOut]],
         });
-        const gpuMs = performance.now() - t0;
-        busyMs += performance.now() - lastSubmit;
         const got = new Float32Array(paramsOut.getMappedRange());
         const result = new Float32Array(spec.paramCount);
         spec.tensors.forEach((t, i) => result.set(got.subarray(layout.offsets[i], layout.offsets[i] + t.size), t.offset));

@@ -20,11 +20,12 @@ import type { MlpSpec, ModelSpec } from '../shared/model.ts';
 import { adamwKernel, ADAMW_HYPER, ADAMW_VALUES_PER_INVOCATION, writeAdamWHyper, type AdamWKernel } from './adamw/adamw.ts';
 import { biasBackwardKernel, biasForwardKernel, type BiasForwardKernel, type BiasGradKernel, type ReluBiasGradKernel } from './bias_relu/bias_relu.ts';
 import { withErrorScope } from './device.ts';
-import { DeviceLostError, KernelError, TrainingAbortedError } from './errors.ts';
+import { DeviceLostError, KernelError } from './errors.ts';
 import { gatherKernel, validateDataset, validateIndices, type GatherKernel } from './gather_batch/gather_batch.ts';
 import { alignTo, createBindGroup, encodeDispatch, readBuffer, writePadded } from './kernel.ts';
 import { matmulKernel, type MatmulKernel } from './matmul/matmul.ts';
 import { PipelineCache } from './pipeline-cache.ts';
+import { runSegmentedRound } from './segments.ts';
 import { softmaxXentKernel, XENT_LOSS_BYTES, type XentKernel } from './softmax_xent/softmax_xent.ts';
 
 export interface MlpTrainerOptions {
@@ -312,7 +313,6 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
         const paramsOut = device.createBuffer({ label: 'mlp.readback.params', size: layout.totalFloats * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
         const lossesOut = device.createBuffer({ label: 'mlp.readback.losses', size: steps * lossStride, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
         try {
-          let t0 = 0;
           const encodeSteps = (enc: GPUCommandEncoder, from: number, to: number) => {
             for (let s = from; s < to; s++) {
               const pass = enc.beginComputePass({ label: `mlp.step${s}` });
@@ -331,53 +331,17 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
               pass.end();
             }
           };
-          // Segments: the first one is a single step, to measure the step time; later ones hold
-          // as many steps as fit in segmentMs. Without segmentMs, one segment holds every step.
-          let done = 0;
-          let perStepMs = 0;
-          let busyMs = 0;
-          let lastSubmit = 0;
-          while (done < steps) {
-            if (signal?.aborted) throw new TrainingAbortedError(`Training stopped after ${done} of ${steps} steps.`, { stepsDone: done, idleAt: performance.timeOrigin + performance.now() });
-            const n = segmentMs === undefined ? steps : done === 0 ? 1 : Math.max(1, Math.min(steps - done, Math.floor(segmentMs / Math.max(perStepMs, 1e-3))));
-            const last = done + n >= steps;
-            const ts = performance.now();
-            await withErrorScope(device, 'encoding a training round', () => {
-              if (done === 0) {
-                writePadded(device, params, 0, packParams(spec, layout, start));
-                writePadded(device, indices!, 0, idx);
-                device.queue.writeBuffer(hyper!, 0, hyperBytes);
-              }
-              const enc = device.createCommandEncoder({ label: `mlp.round.steps${done}-${done + n}` });
-              if (done === 0) {
-                enc.clearBuffer(m); // AdamW state restarts every round
-                enc.clearBuffer(v);
-              }
-              encodeSteps(enc, done, done + n);
-              if (last) {
-                enc.copyBufferToBuffer(params, 0, paramsOut, 0, paramsOut.size);
-                enc.copyBufferToBuffer(losses!, 0, lossesOut, 0, lossesOut.size);
-              }
-              if (done === 0) t0 = performance.now();
-              lastSubmit = performance.now();
-              device.queue.submit([enc.finish()]);
-            });
-            done += n;
-            if (!last) {
-              await device.queue.onSubmittedWorkDone().catch((err) => {
-                throw lostOr(err);
-              });
-              if (lost) throw lostOr(new Error('device lost between segments'));
-              perStepMs = (performance.now() - ts) / n;
-              busyMs += performance.now() - lastSubmit;
-              if (between) await between({ stepsDone: done, busyMs: performance.now() - lastSubmit });
-            }
-          }
-          await Promise.all([paramsOut.mapAsync(GPUMapMode.READ), lossesOut.mapAsync(GPUMapMode.READ)]).catch((err) => {
-            throw lostOr(err);
+          const { gpuMs, busyMs } = await runSegmentedRound({
+            device, steps, segmentMs, signal, between, label: 'mlp', encodeSteps, lostOr, isLost: () => lost !== null,
+            begin: (enc) => {
+              writePadded(device, params, 0, packParams(spec, layout, start));
+              writePadded(device, indices!, 0, idx);
+              device.queue.writeBuffer(hyper!, 0, hyperBytes);
+              enc.clearBuffer(m); // AdamW state restarts every round
+              enc.clearBuffer(v);
+            },
+            readback: [[params, paramsOut], [losses!, lossesOut]],
           });
-          const gpuMs = performance.now() - t0;
-          busyMs += performance.now() - lastSubmit;
           const result = unpackParams(spec, layout, new Float32Array(paramsOut.getMappedRange()));
           const strided = new Float32Array(lossesOut.getMappedRange());
           const stepLosses = Float32Array.from({ length: steps }, (_, s) => strided[(s * lossStride) / 4]);
