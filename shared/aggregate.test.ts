@@ -140,3 +140,29 @@ test('trimmed mean treats a coordinate absent from a sparse frame as a zero', ()
   assert.equal(r.dense[0], 2);
   assert.equal(r.dense[5], 0, 'a value only one member sent is trimmed away');
 });
+
+test('unequal samples (adaptive inner steps): every aggregator weights by samples; capped weight keeps attackers bounded', () => {
+  const c = { ...codec, density: 1, bits: 32 as const };
+  const lim = frameLimits({ paramTableHash: pth, paramCount: n, run: 1, codec: c, maxSamples: 1e6 });
+  const mk = (v: Float32Array, samples: number) => {
+    const bytes = encodeUpdate(v, c, { paramTableHash: pth, run: 1, round: 0, samples }).bytes;
+    return { hash: hashFrame(bytes), frame: decodeFrame(bytes, lim) };
+  };
+  const r = createRng(5);
+  const a = Float32Array.from({ length: n }, () => gaussian(r));
+  const b = Float32Array.from({ length: n }, () => gaussian(r));
+  // A device that did 3× the steps counts 3×: (3a + b) / 4 when nothing is clipped or trimmed.
+  const pair = [mk(a, 96), mk(b, 32)];
+  for (const cfg of [{ kind: 'mean' as const, clip: 0 }, { kind: 'clipped-mean' as const, clip: 0 }, { kind: 'trimmed-mean' as const, clip: 0, trim: 0 }, { kind: 'centered-clip' as const, clip: 0, trim: 0, tau: 1e6 }]) {
+    const d = aggregateUpdates(pair, n, cfg).dense;
+    for (let i = 0; i < n; i += 97) assert.ok(Math.abs(d[i] - (3 * a[i] + b[i]) / 4) < 1e-5, `${cfg.kind} at ${i}: ${d[i]}`);
+  }
+  // Honest peers at mixed speeds (32 to 128 samples); attackers claim the most a report may (128).
+  const common = Float32Array.from({ length: n }, () => gaussian(r));
+  const rngs = Array.from({ length: 7 }, (_, k) => createRng(k + 50));
+  const honest = [32, 64, 96, 128, 32, 64, 128].map((s, k) => mk(common.map((x) => x + 0.5 * gaussian(rngs[k])), s));
+  const arngs = [0, 1, 2].map((k) => createRng(k + 90));
+  const attackers = [0, 1, 2].map((k) => mk(common.map((x) => -3 * x + 0.5 * gaussian(arngs[k])), 128));
+  const d = aggregateUpdates([...honest, ...attackers], n, { kind: 'centered-clip', clip: 3, trim: 0.2, tau: 1, iterations: 3 }).dense;
+  assert.ok(cos(d, common) > 0.5, `centered-clip holds with unequal weights: cos ${cos(d, common)}`);
+});

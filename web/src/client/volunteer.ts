@@ -34,7 +34,7 @@ import { describeError } from './errors.ts';
 import { CohortExchange, type ExchangeResult, type PeerTimeouts } from './exchange.ts';
 import { ModelSync } from './local-model.ts';
 import type { IncomingRouter } from './peer-net.ts';
-import { buildContribution, cohortAggregate, encodeOwnUpdate, peerUpdateLimits, pseudoGradient, randomNonce } from '../../../shared/round.ts';
+import { adaptiveSteps, buildContribution, cohortAggregate, encodeOwnUpdate, peerUpdateLimits, pseudoGradient, randomNonce } from '../../../shared/round.ts';
 import type { ClientStorage, OutboxRecord, SettingsRecord } from './storage.ts';
 import type { ComputeDevice, Trainer } from './trainer.ts';
 import { estimateContribution, type ContributionEstimate } from './estimate.ts';
@@ -1155,13 +1155,16 @@ export class VolunteerClient {
     // Train: the assignment is public (seed from the coordinator), so a validator can redo it.
     this.set({ phase: 'training' });
     const { batchSize } = run.inner;
-    const batches = assignmentIndices(m.seed, m.steps, batchSize, run.dataset.trainCount);
+    // Adaptive inner steps: what fits the rest of the training budget at last round's pace.
+    const pace = this.snap.samplesPerSec ? (1000 * batchSize) / this.snap.samplesPerSec : null;
+    const steps = adaptiveSteps(m.steps, m.startsAt + run.timing.trainMs - this.clock.now(), pace);
+    const batches = assignmentIndices(m.seed, steps, batchSize, run.dataset.trainCount);
     const before = model.params;
     this.training = true;
     let result;
     const t0 = performance.now();
     try {
-      result = await trainer.train({ params: before.slice(), batches, steps: m.steps, adamw: run.inner.adamw });
+      result = await trainer.train({ params: before.slice(), batches, steps, adamw: run.inner.adamw });
     } catch (e) {
       if (e instanceof Error && e.name === 'TrainingAbortedError') {
         this.log('info', `round ${m.round}: training stopped; nothing is reported for it`);
@@ -1357,7 +1360,7 @@ export class VolunteerClient {
       self,
       members,
       endsAt: m.exchangeEndsAt,
-      maxFrameBytes: maxUpdateFrameBytes(run.paramCount, run.codec.chunkSize, kPerChunk(run.codec, run.codec.chunkSize), run.codec.bits),
+      maxFrameBytes: maxUpdateFrameBytes(run.paramCount, run.codec.chunkSize, kPerChunk(run.codec, run.codec.chunkSize), run.codec.bits, run.codec.indexCoding),
       decode: (bytes) => decodeFrame(bytes, limits),
       sign: (message) => key.account.signMessage({ message }),
       verify: (address, message, signature) => verifyMessage({ address, message, signature }),
