@@ -5,6 +5,7 @@ import { decodeFrame, encodeUpdate, frameLimits, hashFrame } from './codec.ts';
 import { applyOuterStep } from './outer.ts';
 import { createRng, gaussian } from './rng.ts';
 import { hashParams } from './model.ts';
+import { DEFAULT_RUN, validateRunSettings } from './config.ts';
 
 const pth = `0x${'22'.repeat(32)}` as const;
 const codec = { density: 0.1, bits: 8 as const, chunkSize: 512 };
@@ -124,6 +125,34 @@ test('robust aggregators hold a sign-flip and a huge-noise minority that defeats
       assert.ok(l2(d) < 2 * l2(common), `${cfg.kind}: norm bounded`);
     }
   }
+});
+
+test('minCosine drops updates that oppose the trimmed mean, and only those', () => {
+  const common = (() => {
+    const r = createRng(7);
+    return Float32Array.from({ length: n }, () => gaussian(r));
+  })();
+  const dense = { ...codec, density: 1 };
+  const lim = frameLimits({ paramTableHash: pth, paramCount: n, run: 1, codec: dense, maxSamples: 1e6 });
+  const mk = (seed: number, sign: number) => {
+    const r = createRng(seed);
+    const bytes = encodeUpdate(Float32Array.from({ length: n }, (_, i) => sign * (common[i] + 1.5 * gaussian(r))), dense, { paramTableHash: pth, run: 1, round: 0, samples: 32 }).bytes;
+    return { hash: hashFrame(bytes), frame: decodeFrame(bytes, lim) };
+  };
+  const honest = Array.from({ length: 7 }, (_, i) => mk(50 + i, 1));
+  const flipped = [mk(60, -4), mk(61, -4)];
+  for (const kind of ['trimmed-mean', 'centered-clip'] as const) {
+    const cfg = { kind, clip: 3, minCosine: 0 };
+    const all = aggregateUpdates([...flipped, ...honest], n, cfg);
+    assert.deepEqual(all.excluded.map((x) => x.reason), ['opposed', 'opposed'], kind);
+    assert.deepEqual(new Set(all.excluded.map((x) => x.hash)), new Set(flipped.map((u) => u.hash)), `${kind}: the flipped ones are dropped`);
+    assert.equal(all.samples, 7 * 32);
+    assert.deepEqual(aggregateUpdates([...honest].reverse().concat(flipped), n, cfg).dense, all.dense, `${kind}: order-independent`);
+    assert.equal(aggregateUpdates(honest, n, cfg).excluded.length, 0, `${kind}: no honest update is dropped`);
+    const without = aggregateUpdates([...flipped, ...honest], n, { kind, clip: 3 }).dense;
+    assert.ok(cos(all.dense, common) > cos(without, common), `${kind}: closer to the honest direction (${cos(all.dense, common)} vs ${cos(without, common)})`);
+  }
+  assert.throws(() => validateRunSettings({ ...DEFAULT_RUN, aggregator: { ...DEFAULT_RUN.aggregator, minCosine: 1.5 } }), /run\.aggregator\.minCosine/);
 });
 
 test('trimmed mean treats a coordinate absent from a sparse frame as a zero', () => {
