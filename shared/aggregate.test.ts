@@ -152,6 +152,15 @@ test('minCosine drops updates that oppose the trimmed mean, and only those', () 
     const without = aggregateUpdates([...flipped, ...honest], n, { kind, clip: 3 }).dense;
     assert.ok(cos(all.dense, common) > cos(without, common), `${kind}: closer to the honest direction (${cos(all.dense, common)} vs ${cos(without, common)})`);
   }
+  // A cohort too small for the trimmed mean to trim anything (3 members at trim 0.2) has no
+  // robust centre: a member pointing away from the others is kept, not dropped as 'opposed'.
+  for (const kind of ['trimmed-mean', 'centered-clip'] as const) {
+    const three = aggregateUpdates([honest[0], honest[1], mk(62, -0.3)], n, { kind, clip: 3, minCosine: 0 });
+    assert.deepEqual(three.excluded, [], `${kind}: nothing dropped in a 3-member cohort`);
+    assert.equal(three.included.length, 3);
+    const five = aggregateUpdates([...honest.slice(0, 4), mk(62, -4)], n, { kind, clip: 3, minCosine: 0 });
+    assert.deepEqual(five.excluded.map((x) => x.reason), ['opposed'], `${kind}: from 5 members (one trimmed at each end) the filter applies`);
+  }
   assert.throws(() => validateRunSettings({ ...DEFAULT_RUN, aggregator: { ...DEFAULT_RUN.aggregator, minCosine: 1.5 } }), /run\.aggregator\.minCosine/);
 });
 

@@ -16,6 +16,9 @@
 //      oppose  — (trimmed-mean and centered-clip, when minCosine is set) an update whose cosine
 //                to the coordinate-wise trimmed mean of the clipped updates is below minCosine
 //                ('opposed': e.g. a sign-flipped update) is dropped, and the rest combined.
+//                Only where that trimmed mean trims (⌊trim·n⌋ ≥ 1, n ≥ 5 at trim 0.2): below
+//                that it is the plain mean, which one update can steer, and an honest member
+//                of a 3-member cohort can point away from it by sampling noise alone.
 //   3. combine — 'clipped-mean': sample-weighted mean;
 //                'trimmed-mean': per coordinate, over the members' dense updates (a coordinate
 //                absent from a sparse frame is a 0 contribution), drop the ⌊trim·n⌋ lowest and
@@ -44,7 +47,8 @@ export interface AggregatorConfig {
   copycatCosine?: number;
   /**
    * trimmed-mean and centered-clip: a clipped update whose cosine to the trimmed mean of all
-   * clipped updates is below this is dropped as 'opposed'. Unset: no such filter.
+   * clipped updates is below this is dropped as 'opposed', when at least ⌊trim·n⌋ ≥ 1 updates
+   * are trimmed at each end (a centre that trims nothing is no robust reference). Unset: no such filter.
    */
   minCosine?: number;
 }
@@ -106,9 +110,12 @@ function dot(a: Float64Array, b: Float64Array, support: Uint8Array): number {
  * Per coordinate of the support: drop the ⌊trim·m⌋ lowest and highest of the m rows' values
  * (ties by row order), weighted mean of the rest.
  */
+/** Values dropped at each end of a coordinate by a trimmed mean of m rows: ⌊trim·m⌋, leaving at least one. */
+const trimCount = (m: number, trim: number) => Math.min(Math.floor(trim * m), (m - 1) >> 1);
+
 function trimmedMean(rows: Float64Array[], weights: number[], support: Uint8Array, trim: number): Float64Array {
   const m = rows.length;
-  const t = Math.min(Math.floor(trim * m), (m - 1) >> 1);
+  const t = trimCount(m, trim);
   const est = new Float64Array(support.length);
   const col = Array.from({ length: m }, (_, j) => j);
   for (let i = 0; i < support.length; i++) {
@@ -192,7 +199,7 @@ export function aggregateUpdates(updates: WeightedUpdate[], paramCount: number, 
   const support = new Uint8Array(paramCount);
   for (const k of kept) for (const i of k.u.frame.indices) support[i] = 1;
   const trim = cfg.trim ?? 0.2;
-  if (cfg.minCosine !== undefined) {
+  if (cfg.minCosine !== undefined && trimCount(members.length, trim) >= 1) {
     const centre = trimmedMean(members.map((m) => m.row), members.map((m) => m.k.u.frame.header.samples), support, trim);
     const cn = Math.sqrt(dot(centre, centre, support));
     if (cn > 0) {
