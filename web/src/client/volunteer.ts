@@ -113,6 +113,9 @@ export interface LogEntry {
   text: string;
 }
 
+/** Verify my reward: how often to ask again while the chain's root and the proof's epoch differ (an epoch being posted). */
+const REWARD_CHECK_RETRIES = 6;
+
 export interface RewardCheck {
   ok: boolean;
   epoch: number;
@@ -721,9 +724,19 @@ export class VolunteerClient {
     const account = this.key.account.address;
     try {
       const chain = this.chain ?? (this.chain = (await this.api.dashboard()).chain);
-      const p = await this.api.rewardProof(account);
       const client = createPublicClient({ transport: http(new URL(chain.rpcUrl, this.o.origin).href) });
-      const onChainRoot = await client.readContract({ address: chain.distributor, abi: rewardDistributorAbi, functionName: 'merkleRoot' });
+      const readRoot = () => client.readContract({ address: chain.distributor, abi: rewardDistributorAbi, functionName: 'merkleRoot' });
+      // The coordinator records an epoch as posted just after its transaction mines, so a check
+      // that runs while the next epoch is being posted reads the proof of epoch N and the root
+      // of N + 1. Such a pair is no verdict: ask again (a few times) until the chain's root
+      // is the root the proof names; a proof that does not lead to that root fails below.
+      let p = await this.api.rewardProof(account);
+      let onChainRoot = await readRoot();
+      for (let retry = 0; retry < REWARD_CHECK_RETRIES && onChainRoot.toLowerCase() !== p.root.toLowerCase(); retry++) {
+        await new Promise((r) => setTimeout(r, 500));
+        p = await this.api.rewardProof(account);
+        onChainRoot = await readRoot();
+      }
       const inRoot = verifyRewardProof({ account, cumulative: BigInt(p.cumulativeWei), proof: p.proof, root: onChainRoot });
       const check: RewardCheck = { ok: inRoot && onChainRoot.toLowerCase() === p.root.toLowerCase(), epoch: p.epoch, cumulativeWei: p.cumulativeWei, root: onChainRoot, checkedAt: this.now() };
       this.set({ rewardCheck: check });
