@@ -1,6 +1,7 @@
 // `npm run sim -- [--json] [--quick] [--workers N] [--peers N] [--rounds N] [--steps N] [--only a,b]
 //                 [--density R] [--bits B] [--chunk N] [--index-coding u16|rice] [--aggregator KIND] [--clip C] [--trim T] [--tau T] [--min-cosine X|off]
-//                 [--outer-lr X] [--outer-momentum X] [--inner-lr X] [--non-iid-steps N] [--trace]`   (defaults: DEFAULT_RUN and DEFAULT_SIM)
+//                 [--outer-lr X] [--outer-momentum X] [--inner-lr X] [--non-iid-steps N] [--non-iid-outer-lr X]
+//                 [--non-iid-outer-momentum X] [--trace]`   (defaults: DEFAULT_RUN and DEFAULT_SIM)
 // `npm run sim -- --verify …` runs the spot-check verification measurements (e2e/sim-verify.ts).
 //
 // N virtual peers in one Node process train the MNIST MLP DiLoCo-style with the real code:
@@ -260,7 +261,7 @@ export function runScenario(sc: Scenario, st: SimSettings, data: { train: Datase
   };
 }
 
-export function scenarioList(opts: { quick: boolean; aggregator?: AggregatorConfig; codec?: CodecConfig; nonIidSteps?: number }): Scenario[] {
+export function scenarioList(opts: { quick: boolean; aggregator?: AggregatorConfig; codec?: CodecConfig; nonIidSteps?: number; nonIidOuter?: OuterConfig }): Scenario[] {
   const aggregator = opts.aggregator ?? DEFAULT_RUN.aggregator;
   const codec = opts.codec ?? DEFAULT_RUN.codec;
   const clean = { aggregator, codec, attack: null, byzantineFraction: 0, churn: 0, nonIid: false };
@@ -278,7 +279,7 @@ export function scenarioList(opts: { quick: boolean; aggregator?: AggregatorConf
     list.push({ ...clean, name: 'churn-50', churn: 0.5 });
     // Two classes a peer: local training drifts within a few steps, so this row exchanges
     // every NON_IID_STEPS steps (more rounds on the same samples).
-    list.push({ ...clean, name: 'non-iid', nonIid: true, innerSteps: opts.nonIidSteps ?? NON_IID_STEPS, outer: NON_IID_OUTER });
+    list.push({ ...clean, name: 'non-iid', nonIid: true, innerSteps: opts.nonIidSteps ?? NON_IID_STEPS, outer: opts.nonIidOuter ?? NON_IID_OUTER });
     list.push({ ...clean, name: 'adaptive-steps', heterogeneous: true });
   }
   return list;
@@ -364,7 +365,7 @@ async function main(argv: string[]) {
   if (opt('min-cosine')) aggregator.minCosine = opt('min-cosine') === 'off' ? undefined : Number(opt('min-cosine'));
   const only = opt('only')?.split(',');
   // --only picks from every row; --quick then only shortens the run.
-  let scenarios = scenarioList({ quick: quick && !only, aggregator, codec, nonIidSteps: num('non-iid-steps', NON_IID_STEPS) });
+  let scenarios = scenarioList({ quick: quick && !only, aggregator, codec, nonIidSteps: num('non-iid-steps', NON_IID_STEPS), nonIidOuter: { lr: num('non-iid-outer-lr', NON_IID_OUTER.lr), momentum: num('non-iid-outer-momentum', NON_IID_OUTER.momentum) } });
   if (only) scenarios = scenarios.filter((s) => only.includes(s.name));
   const json = flag('json');
   const t0 = performance.now();
