@@ -3,16 +3,18 @@
 // idle ──(≥ minVolunteers ready)──▶ open(r): cohorts assigned, `round` sent
 // open(r) ──(every member reported and its aggregate uploaded, or reportEndsAt)──▶ commit(r)
 // commit(r): accept cohort aggregates signed by ≥ 2/3 of the cohort's reporting members
-//            (or a member's own single-frame upload: relay mode), combine them weighted by
-//            samples, apply the outer step on the CPU in float32, publish h_{r+1}.
+//            (or a member's own single-frame upload: relay mode), combine them with the run's
+//            robust aggregator (weighted by samples; a cohort aggregate it refuses earns its
+//            members no credit), apply the outer step on the CPU in float32, publish h_{r+1}.
 // A round that loses every cohort ends with the model unchanged. A quarantined identity
 // (coordinator/quarantine.ts) is seated in a cohort of its own whose aggregate is accepted for
 // its spot check but left out of the combine.
 import type { Address, Hex } from 'viem';
 import type { RunSpec } from '../shared/config.ts';
 import { maxSamplesPerReport, modelOf } from '../shared/config.ts';
-import { decodeFrame, encodeAggregate, frameLimits, hashFrame, toDense, type DecodedFrame } from '../shared/codec.ts';
-import { aggregateUpdates, framesRoot } from '../shared/aggregate.ts';
+import { decodeFrame, frameLimits, hashFrame, toDense, type DecodedFrame } from '../shared/codec.ts';
+import { framesRoot } from '../shared/aggregate.ts';
+import { combineCohorts } from '../shared/round.ts';
 import { applyOuterStep } from '../shared/outer.ts';
 import { hashParams } from '../shared/model.ts';
 import { assignmentSeed } from '../shared/assignment.ts';
@@ -332,13 +334,21 @@ export class RoundEngine {
         void members;
       });
 
-      // Combine cohort aggregates (weighted by samples) and apply the outer step.
+      // Combine cohort aggregates with the run's aggregator and apply the outer step.
       const next: ModelState = { round: open.round + 1, modelHash: this.state.modelHash, params: this.state.params.slice(), momentum: this.state.momentum.slice() };
       let update: Uint8Array | null = null;
       const applied = chosen.filter((c) => !withheld.has(c));
       if (applied.length > 0) {
-        const combined = aggregateUpdates(applied, this.run.paramCount, { kind: 'mean', clip: 0 });
-        update = encodeAggregate(combined.dense, this.run.codec.chunkSize, { paramTableHash: this.run.paramTableHash, run: this.run.id, round: open.round, samples: combined.samples });
+        const combined = combineCohorts(this.run, open.round, applied);
+        update = combined.bytes;
+        for (const { hash, reason } of combined.excluded) {
+          for (const r of open.reports.values()) {
+            const i = accepted.findIndex((a) => a.id === r.id);
+            if (i < 0 || r.aggregateHash !== hash) continue;
+            accepted.splice(i, 1);
+            rejected.push({ id: r.id, reason: `COMBINE_REFUSED: the cross-cohort combine refused this member's cohort aggregate (${reason})` });
+          }
+        }
         // Peers apply the decoded published bytes; so do we.
         applyOuterStep(next.params, next.momentum, toDense(decodeFrame(update, this.updateLimits(open.round))), this.run.outer);
         next.modelHash = hashParams(next.params);

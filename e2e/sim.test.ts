@@ -28,3 +28,15 @@ test('sim: compression, a refused NaN attacker, and robustness the mean control 
   assert.equal(control.byzantineExcluded, 0, 'the control rejects nothing');
   assert.ok(robust.accuracy > control.accuracy + 0.1, `robust ${robust.accuracy} vs mean ${control.accuracy}`);
 });
+
+test('sim: adaptive inner steps — a faster peer does more steps in the budget and its update weighs its samples', () => {
+  const data = loadMnist();
+  const st = { ...DEFAULT_SIM, peers: 4, rounds: 3, steps: 8 };
+  const sc = scenarioList({ quick: false }).find((s) => s.name === 'adaptive-steps');
+  assert.ok(sc);
+  const r = runScenario(sc, st, data);
+  // Speeds 1, 0.75, 0.5, 0.25 of the fastest: 8, 6, 4, 2 steps of 32 samples a round.
+  assert.deepEqual(r.samplesPerSlot, [8, 6, 4, 2].map((s) => s * st.batchSize * st.rounds));
+  assert.equal(r.honestExcluded, 0, 'unequal updates are all kept');
+  assert.ok(r.accuracy > 0.5, `the run learns (${r.accuracy})`);
+});

@@ -5,6 +5,7 @@ import { decodeFrame, encodeUpdate, frameLimits, hashFrame } from './codec.ts';
 import { applyOuterStep } from './outer.ts';
 import { createRng, gaussian } from './rng.ts';
 import { hashParams } from './model.ts';
+import { DEFAULT_RUN, validateRunSettings } from './config.ts';
 
 const pth = `0x${'22'.repeat(32)}` as const;
 const codec = { density: 0.1, bits: 8 as const, chunkSize: 512 };
@@ -126,6 +127,43 @@ test('robust aggregators hold a sign-flip and a huge-noise minority that defeats
   }
 });
 
+test('minCosine drops updates that oppose the trimmed mean, and only those', () => {
+  const common = (() => {
+    const r = createRng(7);
+    return Float32Array.from({ length: n }, () => gaussian(r));
+  })();
+  const dense = { ...codec, density: 1 };
+  const lim = frameLimits({ paramTableHash: pth, paramCount: n, run: 1, codec: dense, maxSamples: 1e6 });
+  const mk = (seed: number, sign: number) => {
+    const r = createRng(seed);
+    const bytes = encodeUpdate(Float32Array.from({ length: n }, (_, i) => sign * (common[i] + 1.5 * gaussian(r))), dense, { paramTableHash: pth, run: 1, round: 0, samples: 32 }).bytes;
+    return { hash: hashFrame(bytes), frame: decodeFrame(bytes, lim) };
+  };
+  const honest = Array.from({ length: 7 }, (_, i) => mk(50 + i, 1));
+  const flipped = [mk(60, -4), mk(61, -4)];
+  for (const kind of ['trimmed-mean', 'centered-clip'] as const) {
+    const cfg = { kind, clip: 3, minCosine: 0 };
+    const all = aggregateUpdates([...flipped, ...honest], n, cfg);
+    assert.deepEqual(all.excluded.map((x) => x.reason), ['opposed', 'opposed'], kind);
+    assert.deepEqual(new Set(all.excluded.map((x) => x.hash)), new Set(flipped.map((u) => u.hash)), `${kind}: the flipped ones are dropped`);
+    assert.equal(all.samples, 7 * 32);
+    assert.deepEqual(aggregateUpdates([...honest].reverse().concat(flipped), n, cfg).dense, all.dense, `${kind}: order-independent`);
+    assert.equal(aggregateUpdates(honest, n, cfg).excluded.length, 0, `${kind}: no honest update is dropped`);
+    const without = aggregateUpdates([...flipped, ...honest], n, { kind, clip: 3 }).dense;
+    assert.ok(cos(all.dense, common) > cos(without, common), `${kind}: closer to the honest direction (${cos(all.dense, common)} vs ${cos(without, common)})`);
+  }
+  // A cohort too small for the trimmed mean to trim anything (3 members at trim 0.2) has no
+  // robust centre: a member pointing away from the others is kept, not dropped as 'opposed'.
+  for (const kind of ['trimmed-mean', 'centered-clip'] as const) {
+    const three = aggregateUpdates([honest[0], honest[1], mk(62, -0.3)], n, { kind, clip: 3, minCosine: 0 });
+    assert.deepEqual(three.excluded, [], `${kind}: nothing dropped in a 3-member cohort`);
+    assert.equal(three.included.length, 3);
+    const five = aggregateUpdates([...honest.slice(0, 4), mk(62, -4)], n, { kind, clip: 3, minCosine: 0 });
+    assert.deepEqual(five.excluded.map((x) => x.reason), ['opposed'], `${kind}: from 5 members (one trimmed at each end) the filter applies`);
+  }
+  assert.throws(() => validateRunSettings({ ...DEFAULT_RUN, aggregator: { ...DEFAULT_RUN.aggregator, minCosine: 1.5 } }), /run\.aggregator\.minCosine/);
+});
+
 test('trimmed mean treats a coordinate absent from a sparse frame as a zero', () => {
   const at = (pairs: [number, number][]) => {
     const v = new Float32Array(n);
@@ -139,4 +177,30 @@ test('trimmed mean treats a coordinate absent from a sparse frame as a zero', ()
   const r = aggregateUpdates(us, n, { kind: 'trimmed-mean', clip: 0, trim: 0.2 });
   assert.equal(r.dense[0], 2);
   assert.equal(r.dense[5], 0, 'a value only one member sent is trimmed away');
+});
+
+test('unequal samples (adaptive inner steps): every aggregator weights by samples; capped weight keeps attackers bounded', () => {
+  const c = { ...codec, density: 1, bits: 32 as const };
+  const lim = frameLimits({ paramTableHash: pth, paramCount: n, run: 1, codec: c, maxSamples: 1e6 });
+  const mk = (v: Float32Array, samples: number) => {
+    const bytes = encodeUpdate(v, c, { paramTableHash: pth, run: 1, round: 0, samples }).bytes;
+    return { hash: hashFrame(bytes), frame: decodeFrame(bytes, lim) };
+  };
+  const r = createRng(5);
+  const a = Float32Array.from({ length: n }, () => gaussian(r));
+  const b = Float32Array.from({ length: n }, () => gaussian(r));
+  // A device that did 3× the steps counts 3×: (3a + b) / 4 when nothing is clipped or trimmed.
+  const pair = [mk(a, 96), mk(b, 32)];
+  for (const cfg of [{ kind: 'mean' as const, clip: 0 }, { kind: 'clipped-mean' as const, clip: 0 }, { kind: 'trimmed-mean' as const, clip: 0, trim: 0 }, { kind: 'centered-clip' as const, clip: 0, trim: 0, tau: 1e6 }]) {
+    const d = aggregateUpdates(pair, n, cfg).dense;
+    for (let i = 0; i < n; i += 97) assert.ok(Math.abs(d[i] - (3 * a[i] + b[i]) / 4) < 1e-5, `${cfg.kind} at ${i}: ${d[i]}`);
+  }
+  // Honest peers at mixed speeds (32 to 128 samples); attackers claim the most a report may (128).
+  const common = Float32Array.from({ length: n }, () => gaussian(r));
+  const rngs = Array.from({ length: 7 }, (_, k) => createRng(k + 50));
+  const honest = [32, 64, 96, 128, 32, 64, 128].map((s, k) => mk(common.map((x) => x + 0.5 * gaussian(rngs[k])), s));
+  const arngs = [0, 1, 2].map((k) => createRng(k + 90));
+  const attackers = [0, 1, 2].map((k) => mk(common.map((x) => -3 * x + 0.5 * gaussian(arngs[k])), 128));
+  const d = aggregateUpdates([...honest, ...attackers], n, { kind: 'centered-clip', clip: 3, trim: 0.2, tau: 1, iterations: 3 }).dense;
+  assert.ok(cos(d, common) > 0.5, `centered-clip holds with unequal weights: cos ${cos(d, common)}`);
 });

@@ -13,6 +13,12 @@
 //                replaying its frame, and keeping one gives a copier no extra weight. Who
 //                earns credit for a copied frame is the ledger's call, not this function's.
 //   2. clip    — each update's L2 norm to clip × the median norm of the kept updates.
+//      oppose  — (trimmed-mean and centered-clip, when minCosine is set) an update whose cosine
+//                to the coordinate-wise trimmed mean of the clipped updates is below minCosine
+//                ('opposed': e.g. a sign-flipped update) is dropped, and the rest combined.
+//                Only where that trimmed mean trims (⌊trim·n⌋ ≥ 1, n ≥ 5 at trim 0.2): below
+//                that it is the plain mean, which one update can steer, and an honest member
+//                of a 3-member cohort can point away from it by sampling noise alone.
 //   3. combine — 'clipped-mean': sample-weighted mean;
 //                'trimmed-mean': per coordinate, over the members' dense updates (a coordinate
 //                absent from a sparse frame is a 0 contribution), drop the ⌊trim·n⌋ lowest and
@@ -39,6 +45,12 @@ export interface AggregatorConfig {
   iterations?: number;
   /** Cosine (over the union support) above which a frame is a copy of a lower-hash one. Default 0.99. */
   copycatCosine?: number;
+  /**
+   * trimmed-mean and centered-clip: a clipped update whose cosine to the trimmed mean of all
+   * clipped updates is below this is dropped as 'opposed', when at least ⌊trim·n⌋ ≥ 1 updates
+   * are trimmed at each end (a centre that trims nothing is no robust reference). Unset: no such filter.
+   */
+  minCosine?: number;
 }
 
 export interface WeightedUpdate {
@@ -46,7 +58,7 @@ export interface WeightedUpdate {
   frame: DecodedFrame;
 }
 
-export type ExclusionReason = 'limits' | 'not-finite' | 'duplicate' | 'empty' | 'copycat';
+export type ExclusionReason = 'limits' | 'not-finite' | 'duplicate' | 'empty' | 'copycat' | 'opposed';
 
 export interface AggregateResult {
   /** The aggregate pseudo-gradient (paramCount), float32. */
@@ -86,6 +98,36 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? 0 : s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+
+/** Σ a·b over the support, in index order. */
+function dot(a: Float64Array, b: Float64Array, support: Uint8Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) if (support[i]) s += a[i] * b[i];
+  return s;
+}
+
+/**
+ * Per coordinate of the support: drop the ⌊trim·m⌋ lowest and highest of the m rows' values
+ * (ties by row order), weighted mean of the rest.
+ */
+/** Values dropped at each end of a coordinate by a trimmed mean of m rows: ⌊trim·m⌋, leaving at least one. */
+const trimCount = (m: number, trim: number) => Math.min(Math.floor(trim * m), (m - 1) >> 1);
+
+function trimmedMean(rows: Float64Array[], weights: number[], support: Uint8Array, trim: number): Float64Array {
+  const m = rows.length;
+  const t = trimCount(m, trim);
+  const est = new Float64Array(support.length);
+  const col = Array.from({ length: m }, (_, j) => j);
+  for (let i = 0; i < support.length; i++) {
+    if (!support[i]) continue;
+    col.sort((a, b) => rows[a][i] - rows[b][i] || a - b);
+    let s = 0;
+    let ws = 0;
+    for (let r = t; r < m - t; r++) (s += weights[col[r]] * rows[col[r]][i]), (ws += weights[col[r]]);
+    est[i] = s / ws;
+  }
+  return est;
+}
 
 /**
  * Aggregate members' sparse updates into one dense float32 pseudo-gradient. Deterministic:
@@ -129,51 +171,57 @@ export function aggregateUpdates(updates: WeightedUpdate[], paramCount: number, 
     else if (kept.some((k) => sparseCosine(k.u.frame, f, k.norm, n) > copyCos)) excluded.push({ hash: u.hash, reason: 'copycat' });
     else kept.push({ u, norm: n });
   }
-  const total = kept.reduce((s, k) => s + k.u.frame.header.samples, 0);
-  const included = kept.map((k) => k.u.hash);
-  if (kept.length === 0) return { dense, samples: 0, included, excluded };
+  if (kept.length === 0) return { dense, samples: 0, included: [], excluded };
 
   // 2. Clip norms to clip × median.
   const med = median(kept.map((k) => k.norm));
-  const scales = kept.map((k) => (cfg.clip > 0 && k.norm > cfg.clip * med ? (cfg.clip * med) / k.norm : 1));
-  const weights = kept.map((k) => k.u.frame.header.samples / total);
+  const scaleOf = (k: { norm: number }) => (cfg.clip > 0 && k.norm > cfg.clip * med ? (cfg.clip * med) / k.norm : 1);
 
   // 3. Combine.
   if (cfg.kind === 'clipped-mean') {
-    kept.forEach((k, j) => {
-      const w = Math.fround(weights[j] * scales[j]);
+    const total = kept.reduce((s, k) => s + k.u.frame.header.samples, 0);
+    for (const k of kept) {
+      const w = Math.fround((k.u.frame.header.samples / total) * scaleOf(k));
       const { indices, values } = k.u.frame;
       for (let i = 0; i < indices.length; i++) dense[indices[i]] = dense[indices[i]] + w * values[i];
-    });
-    return { dense, samples: total, included, excluded };
+    }
+    return { dense, samples: total, included: kept.map((k) => k.u.hash), excluded };
   }
   // Dense clipped updates, (members, paramCount), in hash order. Float64 keeps the sums exact enough
   // and the order fixed; the result is rounded to float32 once.
-  const m = kept.length;
-  const rows = kept.map((k, j) => {
+  let members = kept.map((k) => {
     const row = new Float64Array(paramCount);
     const { indices, values } = k.u.frame;
-    for (let i = 0; i < indices.length; i++) row[indices[i]] = values[i] * scales[j];
-    return row;
+    const scale = scaleOf(k);
+    for (let i = 0; i < indices.length; i++) row[indices[i]] = values[i] * scale;
+    return { k, row };
   });
   const support = new Uint8Array(paramCount);
   for (const k of kept) for (const i of k.u.frame.indices) support[i] = 1;
-  const t = Math.min(Math.floor((cfg.trim ?? 0.2) * m), (m - 1) >> 1);
-  const est = new Float64Array(paramCount);
-  const col = Array.from({ length: m }, (_, j) => j);
-  for (let i = 0; i < paramCount; i++) {
-    if (!support[i]) continue;
-    col.sort((a, b) => rows[a][i] - rows[b][i] || a - b);
-    let s = 0;
-    let ws = 0;
-    for (let r = t; r < m - t; r++) (s += weights[col[r]] * rows[col[r]][i]), (ws += weights[col[r]]);
-    est[i] = s / ws;
+  const trim = cfg.trim ?? 0.2;
+  if (cfg.minCosine !== undefined && trimCount(members.length, trim) >= 1) {
+    const centre = trimmedMean(members.map((m) => m.row), members.map((m) => m.k.u.frame.header.samples), support, trim);
+    const cn = Math.sqrt(dot(centre, centre, support));
+    if (cn > 0) {
+      const agree = members.filter((m) => dot(m.row, centre, support) / (Math.sqrt(dot(m.row, m.row, support)) * cn) >= cfg.minCosine!);
+      // Every update opposing the centre cannot happen with a trimmed mean of them, but never leave nothing.
+      if (agree.length > 0) {
+        for (const m of members) if (!agree.includes(m)) excluded.push({ hash: m.k.u.hash, reason: 'opposed' });
+        excluded.sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0));
+        members = agree;
+      }
+    }
   }
+  const total = members.reduce((s, m) => s + m.k.u.frame.header.samples, 0);
+  const included = members.map((m) => m.k.u.hash);
+  const rows = members.map((m) => m.row);
+  const weights = members.map((m) => m.k.u.frame.header.samples / total);
+  const est = trimmedMean(rows, weights, support, trim);
   if (cfg.kind === 'centered-clip') {
     const tau = (cfg.tau ?? 1) * med;
     for (let it = 0; it < (cfg.iterations ?? 3); it++) {
       const step = new Float64Array(paramCount);
-      for (let j = 0; j < m; j++) {
+      for (let j = 0; j < rows.length; j++) {
         let d2 = 0;
         for (let i = 0; i < paramCount; i++) {
           if (!support[i]) continue;

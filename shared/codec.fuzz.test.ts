@@ -67,6 +67,11 @@ test('any other value in a strict header field is refused by name', () => {
       const bad = bytes.slice();
       bad.set(junk.subarray(0, size), at);
       if (bad.subarray(at, at + size).every((b, i) => b === bytes[at + i])) bad[at] ^= 1; // must differ
+      if (name === 'version' && bad[4] === 1 && bytes[7] === 0) {
+        // Version 1 is version 2 with byte 7 reserved as 0: the same frame, decoded alike.
+        checkInvariants(decodeFrame(bad, limits), limits);
+        return;
+      }
       refused(bad, limits, `header field ${name} overwritten`);
     }),
     { numRuns: 1500 },
@@ -113,7 +118,7 @@ test('random bytes and bit flips: refused by name, or a frame that keeps every i
         malformed++;
       }
     }),
-    { numRuns: 600 },
+    { numRuns: 1500 },
   );
   const limits = frameLimits({ paramTableHash: pth, paramCount: n, run: 9, codec: { density: 0.1, bits: 4, chunkSize }, maxSamples: 5000 });
   fc.assert(fc.property(fc.uint8Array({ maxLength: 2048 }), (b) => refused(b, limits, 'random bytes')), { numRuns: 400 });

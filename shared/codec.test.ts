@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRng, gaussian } from './rng.ts';
-import { decodeFrame, encodeAggregate, encodeDenseUpdate, encodeUpdate, frameBytes, frameLimits, hashFrame, kPerChunk, toDense, FRAME_HEADER_BYTES } from './codec.ts';
+import { decodeFrame, encodeAggregate, encodeDenseUpdate, encodeUpdate, frameBytes, frameLimits, hashFrame, kPerChunk, riceBits, riceFrameBytes, toDense, FRAME_HEADER_BYTES } from './codec.ts';
 import { DEFAULT_RUN, validateRunSettings } from './config.ts';
 import { isIdlegradError } from './errors.ts';
 import { maxUpdateFrameBytes } from './p2p.ts';
@@ -124,7 +124,9 @@ for (const bits of [2, 4, 8] as const) {
     const cases: [string, Uint8Array, string][] = [
       ['wrong width for the run', mutate((b) => (b[6] = bits === 8 ? 4 : 8)), 'LIMIT_EXCEEDED'],
       ['unknown width', mutate((b) => (b[6] = 3)), 'BAD_FRAME'],
-      ['reserved byte', mutate((b) => (b[7] = 1)), 'BAD_FRAME'],
+      ['unknown index coding', mutate((b) => (b[7] = 9)), 'BAD_FRAME'],
+      ['an index coding the run does not use', mutate((b) => (b[7] = 1)), 'LIMIT_EXCEEDED'],
+      ['version 1 with a nonzero reserved byte', mutate((b) => ((b[4] = 1), (b[7] = 1))), 'BAD_FRAME'],
       ['one value short', good.subarray(0, good.byteLength - 1), 'BAD_FRAME'],
       ['one byte long', Uint8Array.from([...good, 0]), 'BAD_FRAME'],
       ['infinite scale', mutate((_, dv) => dv.setFloat32(FRAME_HEADER_BYTES + 4, Infinity, true)), 'BAD_FRAME'],
@@ -157,4 +159,47 @@ test('dense float32 frames imply their indices: 4 bytes a parameter plus the chu
 test('the run spec validates the value width', () => {
   for (const bits of [2, 4, 8, 32]) assert.doesNotThrow(() => validateRunSettings({ ...DEFAULT_RUN, codec: { ...DEFAULT_RUN.codec, bits: bits as 8 } }));
   assert.throws(() => validateRunSettings({ ...DEFAULT_RUN, codec: { ...DEFAULT_RUN.codec, bits: 16 as 8 } }), /run\.codec\.bits/);
+});
+
+test('Rice-coded indices: the same values and offsets as u16 in about half the bytes; malformed streams are refused', () => {
+  const c = { ...codec, bits: 2 as const, density: 0.03, indexCoding: 'rice' as const };
+  const lim = frameLimits({ paramTableHash: pth, paramCount: n, run: 7, codec: c, maxSamples: 1000, round: 3 });
+  const v = randomVector(40);
+  const rice = encodeUpdate(v, c, args);
+  const u16 = encodeUpdate(v, { ...c, indexCoding: 'u16' }, args);
+  const fr = decodeFrame(rice.bytes, lim);
+  const fu = decodeFrame(u16.bytes, { ...lim, indexCoding: 'u16' });
+  assert.equal(fr.header.indexCoding, 'rice');
+  assert.deepEqual(fr.indices, fu.indices);
+  assert.deepEqual(fr.values, fu.values);
+  assert.deepEqual(rice.residual, u16.residual);
+  assert.ok(rice.bytes.byteLength < 0.7 * u16.bytes.byteLength, `rice ${rice.bytes.byteLength} B vs u16 ${u16.bytes.byteLength} B`);
+  assert.ok(rice.bytes.byteLength <= maxUpdateFrameBytes(n, c.chunkSize, lim.maxUpdateK, 2, 'rice'));
+  // The p2p cap holds for the costliest valid stream too: one value at the end of each chunk.
+  const sparse = new Float32Array(n);
+  for (const i of [999, 1999, 2502]) sparse[i] = 1;
+  assert.ok(encodeUpdate(sparse, c, args).bytes.byteLength <= maxUpdateFrameBytes(n, c.chunkSize, lim.maxUpdateK, 2, 'rice'));
+  const indexBytes = new DataView(rice.bytes.buffer).getUint32(FRAME_HEADER_BYTES + 8 * 3, true);
+  assert.equal(rice.bytes.byteLength, riceFrameBytes(3, fr.header.totalK, indexBytes, 2));
+  // The parameter is integer arithmetic: 2^r ≤ ⅔ · len / k.
+  assert.equal(riceBits(1000, 30), 4);
+  assert.equal(riceBits(4096, 66), 5);
+  assert.equal(riceBits(10, 10), 0);
+  // A run on u16 indices refuses the frame by name, and so does a Rice run a u16 frame.
+  assert.throws(() => decodeFrame(rice.bytes, limits), (e) => isIdlegradError(e, 'LIMIT_EXCEEDED'));
+  assert.throws(() => decodeFrame(u16.bytes, lim), (e) => isIdlegradError(e, 'LIMIT_EXCEEDED'));
+  const streamStart = FRAME_HEADER_BYTES + 8 * 3 + 4;
+  const mutate = (fn: (b: Uint8Array, dv: DataView) => void) => {
+    const b = rice.bytes.slice();
+    fn(b, new DataView(b.buffer));
+    return b;
+  };
+  const cases: [string, Uint8Array][] = [
+    ['index stream longer than the frame', mutate((_, dv) => dv.setUint32(streamStart - 4, 1 << 30, true))],
+    ['index stream length off by one', mutate((_, dv) => dv.setUint32(streamStart - 4, indexBytes + 1, true))],
+    ['an all-ones stream (gaps run past the chunk)', mutate((b) => b.fill(0xff, streamStart, streamStart + indexBytes))],
+    ['an all-zeros stream (repeated offsets)', mutate((b) => b.fill(0, streamStart, streamStart + indexBytes))],
+    ['truncated', rice.bytes.subarray(0, streamStart + 2)],
+  ];
+  for (const [name, bytes] of cases) assert.throws(() => decodeFrame(bytes, lim), (e) => isIdlegradError(e, 'BAD_FRAME'), name);
 });

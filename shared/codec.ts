@@ -1,14 +1,14 @@
 // The update codec: chunked top-k + low-bit quantization with error feedback, and the
 // binary frame that carries the result between peers and to the coordinator.
 //
-// Frame, version 1 (all integers little-endian):
+// Frame, version 2 (all integers little-endian):
 //
 //   offset  size  field
 //   0       4     magic            "IDLG" (0x474c4449 read as u32 LE)
 //   4       1     version          1
 //   5       1     kind             1 = peer update, 2 = aggregate
 //   6       1     bits             2 | 4 | 8 (signed integers q, value = q · chunk scale) | 32 (float32, scale 0)
-//   7       1     reserved         0
+//   7       1     indexCoding      0 = u16 indices, 1 = Rice-coded gaps (update frames only)
 //   8       32    paramTableHash   keccak256 of the model's parameter table
 //   40      4     run
 //   44      4     round
@@ -18,9 +18,17 @@
 //   60      4     chunkCount       = ceil(paramCount / chunkSize)
 //   64      4     totalK           Σ k over chunks
 //   68      8·n   chunk table      n × (u32 k, f32 scale)
-//   …       2·K'  indices          u16 offsets inside each chunk, strictly increasing per chunk;
-//                                  a full chunk (k = its length) sends none (all are implied),
-//                                  so K' = Σ k over the chunks that are not full
+//   …              indices          offsets inside each chunk, strictly increasing per chunk; a
+//                                  full chunk (k = its length) sends none (all are implied).
+//                                  indexCoding 0: 2·K' bytes, u16 each, K' = Σ k over the
+//                                  chunks that are not full.
+//                                  indexCoding 1: u32 indexBytes, then indexBytes bytes of a
+//                                  bit stream (least significant bit of each byte first): per
+//                                  chunk that is neither empty nor full, per index, the gap
+//                                  g = offset − previous offset − 1 (previous = −1 at a chunk's
+//                                  start) as ⌊g / 2^r⌋ one-bits, a zero-bit, then the r low
+//                                  bits of g, with r = riceBits(chunk length, k) (below). The
+//                                  stream ends in its last byte; unused bits there are zero.
 //   …       0–3   padding          zeros, to a 4-byte boundary
 //   …       ⌈K·b/8⌉ values         in index order, packed across chunks:
 //                                    b = 32: float32
@@ -37,10 +45,18 @@
 // value = fround(q · scale). The codes −128, −8 and −2 are never written and are refused on
 // decode, so every value has one encoding.
 //
+// Rice coding (indexCoding 1): top-k offsets at density ρ are near-geometric gaps of mean 1/ρ;
+// a Rice code costs about log2(1/ρ) + 1.5 bits an index instead of 16, so at ρ = 2 % an index
+// and a 2-bit value take ~9 bits instead of 18 and a frame carries twice the values for the
+// same bytes. riceBits is integer arithmetic only, so every peer derives the same r.
+//
+// Version 1 is version 2 with byte 7 reserved as 0 (u16 indices); decoders accept both.
+//
 // Sizes for the MNIST MLP (50,890 parameters, chunks of 4096), measured by `npm run sim`: a
 // dense float32 frame (encodeDenseUpdate, indices implied) is 203,732 bytes; top-k at density
-// ρ costs about ρ·(2 + b/8) bytes a parameter plus 172 bytes of header and chunk table, so 1 %
-// at 4 bits is 1,447 bytes (141× smaller) and 1 % at 2 bits 1,320 bytes (154×).
+// ρ with u16 indices costs about ρ·(2 + b/8) bytes a parameter plus 172 bytes of header and
+// chunk table, so 1 % at 4 bits is 1,447 bytes (141× smaller); with Rice-coded indices 3 % at
+// 2 bits (the default run) is about 1,810 bytes (112×), where u16 indices would need 3,600.
 //
 // Decoding validates every length against the run's limits before it allocates anything
 // sized by the frame; a frame is either wholly valid or rejected with a named reason.
@@ -48,7 +64,9 @@ import { keccak256, type Hex, hexToBytes, bytesToHex } from 'viem';
 import { IdlegradError } from './errors.ts';
 
 export const FRAME_MAGIC = 0x474c4449;
-export const FRAME_VERSION = 1;
+export const FRAME_VERSION = 2;
+/** Versions decodeFrame accepts: 1 is 2 with u16 indices only. */
+const FRAME_VERSIONS = [1, 2];
 export const FRAME_HEADER_BYTES = 68;
 const CHUNK_ENTRY_BYTES = 8;
 
@@ -59,12 +77,18 @@ export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 export type ValueBits = 2 | 4 | 8 | 32;
 export const VALUE_BITS: readonly ValueBits[] = [2, 4, 8, 32];
 
+/** How the kept values' chunk offsets travel: u16 each, or Rice-coded gaps. */
+export type IndexCoding = 'u16' | 'rice';
+export const INDEX_CODINGS: readonly IndexCoding[] = ['u16', 'rice'];
+
 export interface CodecConfig {
   /** Fraction of values kept per chunk (top-k by magnitude). */
   density: number;
   /** Bits per kept value: 2, 4 or 8 (signed integer × per-chunk scale) or 32 (float32). */
   bits: ValueBits;
   chunkSize: number;
+  /** Default 'u16'. */
+  indexCoding?: IndexCoding;
 }
 
 /** What a receiver accepts: taken from the run spec, never from the frame. */
@@ -78,6 +102,8 @@ export interface FrameLimits {
   maxSamples: number;
   /** The run's value width: update frames must use it (aggregates are always float32). */
   bits?: ValueBits;
+  /** The run's index coding: update frames must use it (aggregates always use u16). */
+  indexCoding?: IndexCoding;
   /** Expected round, when the receiver knows it. */
   round?: number;
 }
@@ -85,6 +111,7 @@ export interface FrameLimits {
 export interface FrameHeader {
   kind: FrameKind;
   bits: ValueBits;
+  indexCoding: IndexCoding;
   paramTableHash: Hex;
   run: number;
   round: number;
@@ -115,6 +142,7 @@ export function frameLimits(args: { paramTableHash: Hex; paramCount: number; run
     maxUpdateK: kPerChunk(args.codec, args.codec.chunkSize),
     maxSamples: args.maxSamples,
     bits: args.codec.bits,
+    indexCoding: args.codec.indexCoding ?? 'u16',
     round: args.round,
   };
 }
@@ -127,9 +155,44 @@ export function hashFrame(bytes: Uint8Array): Hex {
 const qmaxOf = (bits: 2 | 4 | 8) => (1 << (bits - 1)) - 1;
 /** Bytes of the values section for K values. */
 export const valueBytes = (totalK: number, bits: ValueBits) => (bits === 32 ? 4 * totalK : Math.ceil((totalK * bits) / 8));
-/** Bytes of a frame given its chunk count, its values and how many of them carry an index. */
+/** Bytes of a frame with u16 indices given its chunk count, its values and how many of them carry an index. */
 export const frameBytes = (chunkCount: number, totalK: number, indexedK: number, bits: ValueBits) =>
   align4(FRAME_HEADER_BYTES + CHUNK_ENTRY_BYTES * chunkCount + 2 * indexedK) + valueBytes(totalK, bits);
+/** Bytes of a frame with Rice-coded indices given the length of its index bit stream. */
+export const riceFrameBytes = (chunkCount: number, totalK: number, indexBytes: number, bits: ValueBits) =>
+  align4(FRAME_HEADER_BYTES + CHUNK_ENTRY_BYTES * chunkCount + 4 + indexBytes) + valueBytes(totalK, bits);
+
+/** Rice parameter for k offsets in a chunk of len: the largest r with 2^r ≤ ⅔·len/k (≈ ln 2 × the mean gap). */
+export function riceBits(len: number, k: number): number {
+  let r = 0;
+  while (r < 16 && 3 * k * 2 ** (r + 1) <= 2 * len) r++;
+  return r;
+}
+
+/** The Rice bit stream of the chunks' offsets (chunks that are empty or full contribute nothing). */
+function riceEncode(chunks: { idx: number[]; len: number }[]): Uint8Array {
+  const out: number[] = [];
+  let cur = 0;
+  let nbits = 0;
+  const put = (bit: number) => {
+    cur |= bit << nbits;
+    if (++nbits === 8) (out.push(cur), (cur = 0), (nbits = 0));
+  };
+  for (const c of chunks) {
+    if (c.idx.length === 0 || c.idx.length === c.len) continue;
+    const r = riceBits(c.len, c.idx.length);
+    let prev = -1;
+    for (const i of c.idx) {
+      const g = i - prev - 1;
+      prev = i;
+      for (let q = g >> r; q > 0; q--) put(1);
+      put(0);
+      for (let b = 0; b < r; b++) put((g >> b) & 1);
+    }
+  }
+  if (nbits > 0) out.push(cur);
+  return Uint8Array.from(out);
+}
 
 interface Sparse {
   /** Per chunk: ascending local offsets, their values (q codes, or floats at 32 bits) and the chunk's length. */
@@ -139,15 +202,21 @@ interface Sparse {
 function writeFrame(h: Omit<FrameHeader, 'chunkCount' | 'totalK'>, sparse: Sparse): Uint8Array {
   const chunkCount = sparse.chunks.length;
   const totalK = sparse.chunks.reduce((s, c) => s + c.idx.length, 0);
-  const indexedK = sparse.chunks.reduce((s, c) => s + (c.idx.length === c.len ? 0 : c.idx.length), 0);
+  const rice = h.indexCoding === 'rice' ? riceEncode(sparse.chunks) : null;
+  const indexedK = rice ? 0 : sparse.chunks.reduce((s, c) => s + (c.idx.length === c.len ? 0 : c.idx.length), 0);
   const idxStart = FRAME_HEADER_BYTES + CHUNK_ENTRY_BYTES * chunkCount;
-  const valStart = align4(idxStart + 2 * indexedK);
-  const bytes = new Uint8Array(frameBytes(chunkCount, totalK, indexedK, h.bits));
+  const valStart = rice ? align4(idxStart + 4 + rice.byteLength) : align4(idxStart + 2 * indexedK);
+  const bytes = new Uint8Array(rice ? riceFrameBytes(chunkCount, totalK, rice.byteLength, h.bits) : frameBytes(chunkCount, totalK, indexedK, h.bits));
   const dv = new DataView(bytes.buffer);
   dv.setUint32(0, FRAME_MAGIC, true);
   dv.setUint8(4, FRAME_VERSION);
   dv.setUint8(5, h.kind);
   dv.setUint8(6, h.bits);
+  dv.setUint8(7, INDEX_CODINGS.indexOf(h.indexCoding));
+  if (rice) {
+    dv.setUint32(idxStart, rice.byteLength, true);
+    bytes.set(rice, idxStart + 4);
+  }
   bytes.set(hexToBytes(h.paramTableHash), 8);
   dv.setUint32(40, h.run, true);
   dv.setUint32(44, h.round, true);
@@ -162,7 +231,7 @@ function writeFrame(h: Omit<FrameHeader, 'chunkCount' | 'totalK'>, sparse: Spars
   sparse.chunks.forEach((c, ci) => {
     dv.setUint32(FRAME_HEADER_BYTES + ci * CHUNK_ENTRY_BYTES, c.idx.length, true);
     dv.setFloat32(FRAME_HEADER_BYTES + ci * CHUNK_ENTRY_BYTES + 4, c.scale, true);
-    const full = c.idx.length === c.len;
+    const full = rice !== null || c.idx.length === c.len;
     for (let j = 0; j < c.idx.length; j++, k++) {
       if (!full) dv.setUint16(idxStart + 2 * ki++, c.idx[j], true);
       if (h.bits === 32) dv.setFloat32(valStart + 4 * k, c.val[j], true);
@@ -223,7 +292,7 @@ export function encodeUpdate(v: Float32Array, cfg: CodecConfig, args: EncodeArgs
     chunks.push({ idx, val, scale, len });
   }
   const bytes = writeFrame(
-    { kind: FrameKind.update, bits, paramTableHash: args.paramTableHash, run: args.run, round: args.round, samples: args.samples, paramCount: v.length, chunkSize: cfg.chunkSize },
+    { kind: FrameKind.update, bits, indexCoding: cfg.indexCoding ?? 'u16', paramTableHash: args.paramTableHash, run: args.run, round: args.round, samples: args.samples, paramCount: v.length, chunkSize: cfg.chunkSize },
     { chunks },
   );
   return { bytes, residual };
@@ -232,7 +301,7 @@ export function encodeUpdate(v: Float32Array, cfg: CodecConfig, args: EncodeArgs
 /** Exact (fp32) sparse encoding of a dense vector's nonzeros: used for aggregates and global updates. */
 export function encodeAggregate(dense: Float32Array, chunkSize: number, args: EncodeArgs): Uint8Array {
   return writeFrame(
-    { kind: FrameKind.aggregate, bits: 32, paramTableHash: args.paramTableHash, run: args.run, round: args.round, samples: args.samples, paramCount: dense.length, chunkSize },
+    { kind: FrameKind.aggregate, bits: 32, indexCoding: 'u16', paramTableHash: args.paramTableHash, run: args.run, round: args.round, samples: args.samples, paramCount: dense.length, chunkSize },
     { chunks: sparseChunks(dense, chunkSize) },
   );
 }
@@ -245,7 +314,7 @@ export function encodeDenseUpdate(dense: Float32Array, chunkSize: number, args: 
     chunks.push({ idx: Array.from({ length: len }, (_, i) => i), val: Array.from(dense.subarray(start, start + len)), scale: 0, len });
   }
   return writeFrame(
-    { kind: FrameKind.update, bits: 32, paramTableHash: args.paramTableHash, run: args.run, round: args.round, samples: args.samples, paramCount: dense.length, chunkSize },
+    { kind: FrameKind.update, bits: 32, indexCoding: 'u16', paramTableHash: args.paramTableHash, run: args.run, round: args.round, samples: args.samples, paramCount: dense.length, chunkSize },
     { chunks },
   );
 }
@@ -272,14 +341,22 @@ export function decodeFrame(bytes: Uint8Array, limits: FrameLimits): DecodedFram
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dv.getUint32(0, true) !== FRAME_MAGIC) bad('BAD_FRAME', 'frame magic is not "IDLG"');
   const version = dv.getUint8(4);
-  if (version !== FRAME_VERSION) bad('SCHEMA_MISMATCH', `frame version ${version} is not supported (expected ${FRAME_VERSION})`);
+  if (!FRAME_VERSIONS.includes(version)) bad('SCHEMA_MISMATCH', `frame version ${version} is not supported (expected ${FRAME_VERSIONS.join(' or ')})`);
   const kind = dv.getUint8(5);
   if (kind !== FrameKind.update && kind !== FrameKind.aggregate) bad('BAD_FRAME', `unknown frame kind ${kind}`);
   const bits = dv.getUint8(6) as ValueBits;
   if (!VALUE_BITS.includes(bits)) bad('BAD_FRAME', `unsupported value width ${bits} bits`);
   if (kind === FrameKind.aggregate && bits !== 32) bad('BAD_FRAME', 'aggregate frames carry float32 values');
   if (kind === FrameKind.update && limits.bits !== undefined && bits !== limits.bits) bad('LIMIT_EXCEEDED', `frame carries ${bits}-bit values, the run uses ${limits.bits}`);
-  if (dv.getUint8(7) !== 0) bad('BAD_FRAME', 'reserved header byte is not zero');
+  const codingByte = dv.getUint8(7);
+  if (version === 1 && codingByte !== 0) bad('BAD_FRAME', 'reserved header byte of a version 1 frame is not zero');
+  const indexCoding = INDEX_CODINGS[codingByte];
+  if (indexCoding === undefined) bad('BAD_FRAME', `unknown index coding ${codingByte}`);
+  if (kind === FrameKind.aggregate && indexCoding !== 'u16') bad('BAD_FRAME', 'aggregate frames carry u16 indices');
+  if (kind === FrameKind.update && limits.indexCoding !== undefined && indexCoding !== limits.indexCoding) {
+    bad('LIMIT_EXCEEDED', `frame carries ${indexCoding} indices, the run uses ${limits.indexCoding}`);
+  }
+  const rice = indexCoding === 'rice';
   const paramTableHash = bytesToHex(bytes.subarray(8, 40));
   if (paramTableHash !== limits.paramTableHash.toLowerCase()) {
     bad('SCHEMA_MISMATCH', 'frame parameter-table hash does not match the run', `frame ${paramTableHash}, run ${limits.paramTableHash}`);
@@ -316,8 +393,15 @@ export function decodeFrame(bytes: Uint8Array, limits: FrameLimits): DecodedFram
     if (ck !== chunkLen) indexedK += ck;
   }
   if (sumK !== totalK) bad('BAD_FRAME', `chunk table sums to ${sumK} values, header says ${totalK}`);
-  const valStart = align4(idxStart + 2 * indexedK);
-  const expectedLength = frameBytes(chunkCount, totalK, indexedK, bits);
+  let indexBytes = 2 * indexedK;
+  if (rice) {
+    if (bytes.byteLength < idxStart + 4) bad('BAD_FRAME', `frame length ${bytes.byteLength} bytes ends before its index length`);
+    indexBytes = dv.getUint32(idxStart, true);
+    if (indexBytes > bytes.byteLength) bad('BAD_FRAME', `index stream of ${indexBytes} bytes is longer than the frame`);
+  }
+  const streamStart = idxStart + (rice ? 4 : 0);
+  const valStart = align4(streamStart + indexBytes);
+  const expectedLength = rice ? riceFrameBytes(chunkCount, totalK, indexBytes, bits) : frameBytes(chunkCount, totalK, indexedK, bits);
   if (bytes.byteLength !== expectedLength) bad('BAD_FRAME', `frame length ${bytes.byteLength} bytes, its header implies ${expectedLength}`);
 
   // Lengths are now bounded by the run's limits: allocation is safe.
@@ -328,14 +412,33 @@ export function decodeFrame(bytes: Uint8Array, limits: FrameLimits): DecodedFram
   const qmax = bits === 32 ? 0 : qmaxOf(bits);
   let k = 0;
   let ki = 0;
+  // Rice bit reader over [streamStart, streamStart + indexBytes).
+  let bitPos = 0;
+  const streamBits = 8 * indexBytes;
+  const bit = () => {
+    if (bitPos >= streamBits) bad('BAD_FRAME', 'index stream ends early');
+    const b = (bytes[streamStart + (bitPos >> 3)] >> (bitPos & 7)) & 1;
+    bitPos++;
+    return b;
+  };
   for (let c = 0; c < chunkCount; c++) {
     const ck = dv.getUint32(FRAME_HEADER_BYTES + c * CHUNK_ENTRY_BYTES, true);
     const scale = dv.getFloat32(FRAME_HEADER_BYTES + c * CHUNK_ENTRY_BYTES + 4, true);
     const chunkLen = Math.min(chunkSize, paramCount - c * chunkSize);
     const full = ck === chunkLen;
+    const r = riceBits(chunkLen, ck);
     let prev = -1;
     for (let j = 0; j < ck; j++, k++) {
-      const local = full ? j : dv.getUint16(idxStart + 2 * ki++, true);
+      let local: number;
+      if (full) local = j;
+      else if (!rice) local = dv.getUint16(idxStart + 2 * ki++, true);
+      else {
+        let q = 0;
+        while (bit() === 1) if (++q > chunkLen >> r) bad('BAD_FRAME', `chunk ${c}: an index gap runs past the chunk`);
+        let g = q << r;
+        for (let b = 0; b < r; b++) g |= bit() << b;
+        local = prev + 1 + g;
+      }
       if (local <= prev || local >= chunkLen) bad('BAD_FRAME', `chunk ${c}: index ${local} is out of order or outside the chunk of ${chunkLen}`);
       prev = local;
       indices[k] = c * chunkSize + local;
@@ -350,10 +453,14 @@ export function decodeFrame(bytes: Uint8Array, limits: FrameLimits): DecodedFram
       values[k] = x;
     }
   }
-  for (let p = idxStart + 2 * indexedK; p < valStart; p++) if (bytes[p] !== 0) bad('BAD_FRAME', 'nonzero padding');
+  const tailBits = bitPos & 7 ? bytes[streamStart + indexBytes - 1] >> (bitPos & 7) : 0;
+  if (rice && (indexBytes !== Math.ceil(bitPos / 8) || tailBits !== 0)) {
+    bad('BAD_FRAME', `index stream: ${indexBytes} bytes declared, ${bitPos} bits used, the rest must be zero and under a byte`);
+  }
+  for (let p = streamStart + indexBytes; p < valStart; p++) if (bytes[p] !== 0) bad('BAD_FRAME', 'nonzero padding');
   if (perByte > 0 && totalK % perByte !== 0 && bytes[bytes.byteLength - 1] >> (bits * (totalK % perByte)) !== 0) bad('BAD_FRAME', 'nonzero bits after the last value');
   return {
-    header: { kind: kind as FrameKind, bits, paramTableHash, run, round, samples, paramCount, chunkSize, chunkCount, totalK },
+    header: { kind: kind as FrameKind, bits, indexCoding, paramTableHash, run, round, samples, paramCount, chunkSize, chunkCount, totalK },
     indices,
     values,
   };

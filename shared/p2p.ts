@@ -6,7 +6,7 @@
 // Chunk (little-endian):  0 u8 tag=1 | 1 u8 reserved | 2 u16 reserved | 4 u32 round |
 //                         8 u32 seq | 12 u32 count | 16 u32 totalBytes | 20 payload
 import { IdlegradError } from './errors.ts';
-import { frameBytes, type ValueBits } from './codec.ts';
+import { frameBytes, riceBits, riceFrameBytes, type IndexCoding, type ValueBits } from './codec.ts';
 
 export const P2P_CHUNK_BYTES = 16 * 1024;
 const CHUNK_HEADER = 20;
@@ -73,8 +73,22 @@ export class FrameAssembler {
 }
 
 /** Upper bound on an update frame's size for a run, used as the p2p cap. */
-export function maxUpdateFrameBytes(paramCount: number, chunkSize: number, maxK: number, bits: ValueBits): number {
+export function maxUpdateFrameBytes(paramCount: number, chunkSize: number, maxK: number, bits: ValueBits, indexCoding: IndexCoding = 'u16'): number {
   const chunks = Math.ceil(paramCount / chunkSize);
   const k = chunks * maxK;
-  return frameBytes(chunks, k, k, bits);
+  const u16 = frameBytes(chunks, k, k, bits);
+  if (indexCoding === 'u16') return u16;
+  // A Rice stream holds, per chunk of ck values, ck·(r + 1) bits plus its unary parts, which
+  // sum to at most (len − 1) >> r: the largest over every ck a valid frame may declare.
+  let streamBits = 0;
+  for (let c = 0; c < chunks; c++) {
+    const len = Math.min(chunkSize, paramCount - c * chunkSize);
+    let most = 0;
+    for (let ck = 1; ck <= Math.min(maxK, len - 1); ck++) {
+      const r = riceBits(len, ck);
+      most = Math.max(most, ck * (r + 1) + ((len - 1) >> r));
+    }
+    streamBits += most;
+  }
+  return Math.max(u16, riceFrameBytes(chunks, k, Math.ceil(streamBits / 8), bits));
 }

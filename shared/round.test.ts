@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { privateKeyToAccount } from 'viem/accounts';
 import { verifyTypedData, type Address, type Hex } from 'viem';
-import { decodeFrame, toDense } from './codec.ts';
+import { decodeFrame, encodeAggregate, hashFrame, toDense } from './codec.ts';
 import { DEFAULT_RUN, runSpecOf } from './config.ts';
 import { contributionTypedData, eip712Domain } from './eip712.ts';
 import { framesRoot } from './aggregate.ts';
-import { aggregateLimits, buildContribution, cohortAggregate, encodeOwnUpdate, peerUpdateLimits, pseudoGradient, randomNonce } from './round.ts';
+import { adaptiveSteps, aggregateLimits, buildContribution, cohortAggregate, combineCohorts, encodeOwnUpdate, peerUpdateLimits, pseudoGradient, randomNonce } from './round.ts';
 
 const run = runSpecOf(5, { ...DEFAULT_RUN, sizes: [20, 10, 4], codec: { density: 0.1, bits: 8, chunkSize: 64 } }, { name: 'mnist', trainCount: 10, testCount: 10, features: 20, classes: 4 });
 
@@ -66,4 +66,36 @@ test('the contribution signs and verifies under the run domain', async () => {
   const td = contributionTypedData(eip712Domain(31337, '0x00000000000000000000000000000000000000d1'), c);
   const signature = await acct.signTypedData(td);
   assert.equal(await verifyTypedData({ ...td, address: acct.address, signature }), true);
+});
+
+test('combineCohorts: the run\'s robust aggregator bounds an outlying cohort and refuses a copied one', () => {
+  const aggregate = (seed: number, scale: number) => {
+    const v = new Float32Array(run.paramCount).map((_, i) => Math.cos(seed * 7 + i) * 0.01 * scale + 0.01);
+    const bytes = encodeAggregate(v, run.codec.chunkSize, { paramTableHash: run.paramTableHash, run: run.id, round: 2, samples: 96 });
+    return { hash: hashFrame(bytes), frame: decodeFrame(bytes, aggregateLimits(run, 2)), v };
+  };
+  const honest = [aggregate(1, 1), aggregate(2, 1), aggregate(3, 1)];
+  const outlier = aggregate(4, -1000);
+  const norm = (x: Float32Array) => Math.hypot(...x);
+  const combined = combineCohorts(run, 2, [...honest, outlier]);
+  const g = toDense(decodeFrame(combined.bytes, aggregateLimits(run, 2)));
+  assert.equal(decodeFrame(combined.bytes, aggregateLimits(run, 2)).header.samples, 4 * 96);
+  assert.ok(norm(g) < 3 * Math.max(...honest.map((h) => norm(h.v))), `combined norm ${norm(g)}`);
+  const plainMean = combineCohorts({ ...run, aggregator: { kind: 'mean', clip: 0 } }, 2, [...honest, outlier]);
+  assert.ok(norm(toDense(decodeFrame(plainMean.bytes, aggregateLimits(run, 2)))) > 100 * norm(g), 'the mean control follows the outlier');
+  // A re-encoded near copy of a cohort's aggregate adds no weight.
+  const copy = { ...aggregate(1, 1.0001) };
+  const withCopy = combineCohorts(run, 2, [...honest, copy]);
+  assert.deepEqual(withCopy.excluded.map((x) => x.reason), ['copycat']);
+  // Deterministic: the same aggregates in any order give the same bytes.
+  assert.deepEqual(combineCohorts(run, 2, [outlier, ...honest].reverse()).bytes, combined.bytes);
+});
+
+test('adaptiveSteps: a faster device does more steps within the budget, capped by the run', () => {
+  assert.equal(adaptiveSteps(100, 20_000, 400), 50);
+  assert.equal(adaptiveSteps(100, 20_000, 100), 100, 'capped at the run\'s inner steps');
+  assert.equal(adaptiveSteps(100, 20_000, 1_000_000), 1, 'at least one step');
+  assert.equal(adaptiveSteps(100, -5, 10), 1, 'a budget already spent still trains one step');
+  assert.equal(adaptiveSteps(100, 20_000, null), 100, 'no measured pace yet: the full count');
+  assert.ok(adaptiveSteps(100, 20_000, 250) > adaptiveSteps(100, 20_000, 500));
 });

@@ -2,7 +2,7 @@
 // update frame, the cohort aggregate, and the contribution to sign. No I/O, so each is
 // testable and a validator could rerun it.
 import type { Address, Hex } from 'viem';
-import { aggregateUpdates, framesRoot } from './aggregate.ts';
+import { aggregateUpdates, framesRoot, type AggregateResult } from './aggregate.ts';
 import { decodeFrame, encodeAggregate, encodeUpdate, frameLimits, hashFrame, toDense, type DecodedFrame, type FrameLimits } from './codec.ts';
 import { maxSamplesPerReport, type RunSpec } from './config.ts';
 import { IdlegradError } from './errors.ts';
@@ -18,6 +18,18 @@ export function pseudoGradient(before: Float32Array, after: Float32Array, residu
   const v = new Float32Array(before.length);
   for (let i = 0; i < v.length; i++) v[i] = Math.fround(before[i] - after[i]) + residual[i];
   return v;
+}
+
+/**
+ * Adaptive inner steps: as many steps as fit in the time left of the round's training
+ * budget at the device's measured pace, at most the run's `inner.steps` (the limit a report
+ * may claim) and at least 1. A fast device does more steps, a slow one fewer; the
+ * aggregators weight each update by its samples (steps × batch). Without a measured pace
+ * (the first round) a device trains the full count.
+ */
+export function adaptiveSteps(maxSteps: number, budgetMs: number, msPerStep: number | null): number {
+  if (msPerStep === null || !(msPerStep > 0) || !Number.isFinite(budgetMs)) return maxSteps;
+  return Math.max(1, Math.min(maxSteps, Math.floor(budgetMs / msPerStep)));
 }
 
 export interface OwnUpdate {
@@ -66,6 +78,16 @@ export function cohortAggregate(run: RunSpec, round: number, own: HeldUpdate, re
   const hashes = [...included].sort();
   const uploader = held.map((h) => h.address.toLowerCase() as Address).sort()[0];
   return { bytes, aggregateHash: hashFrame(bytes), framesRoot: framesRoot(hashes), hashes, samples, uploader, relay: received.length === 0 };
+}
+
+/**
+ * The coordinator's cross-cohort combine: the cohort aggregates of a round (and relay members'
+ * own frames) through the run's robust aggregator, weighted by samples, as the round's global
+ * update frame. Refused aggregates are listed with why; their members earn no credit.
+ */
+export function combineCohorts(run: RunSpec, round: number, aggregates: { hash: Hex; frame: DecodedFrame }[]): { bytes: Uint8Array; excluded: AggregateResult['excluded'] } {
+  const { dense, samples, excluded } = aggregateUpdates(aggregates, run.paramCount, run.aggregator);
+  return { bytes: encodeAggregate(dense, run.codec.chunkSize, { paramTableHash: run.paramTableHash, run: run.id, round, samples }), excluded };
 }
 
 /** A Contribution before signing: losses as floats, expiry from the server clock. */

@@ -25,6 +25,20 @@ test('softmax cross-entropy loss and dlogits match the CPU reference', async () 
   }
 });
 
+test('confident rows: the label\'s dlogit −(1 − p) keeps its relative precision', async () => {
+  // The label's logit 9–14 above the rest: 1 − p between 1e-6 and 1e-4, where an f32 p − 1
+  // keeps 6e-8 of it (5–6 % error); the reference subtracts in float64.
+  const rand = createRng(8);
+  const [rows, C] = [33, 10];
+  const labels = labelsFor(rows, C, rand);
+  const logits = randomArray(rows * C, rand, -1, 1);
+  for (let r = 0; r < rows; r++) logits[r * C + labels[r]] = 9 + 5 * rand();
+  const got = await softmaxXent(cache, logits, labels, { rows, classes: C });
+  const want = softmaxXentRef(logits, labels, C);
+  const at = Array.from(labels, (l, r) => r * C + l);
+  assertClose(at.map((i) => got.dlogits[i]), at.map((i) => want.dlogits[i]), { atol: 0, rtol: 1e-4 }, 'label dlogits of confident rows');
+});
+
 test('the reference agrees with shared/mlp.ts softmaxCrossEntropy', () => {
   const rand = createRng(6);
   const logits = randomArray(9 * 4, rand, -3, 3);

@@ -3,6 +3,10 @@
 //   dlogits[r,c] = (softmax(z[r])_c − [c == label_r]) / ROWS
 // One workgroup: invocation t takes rows t, t+WG, …; the per-invocation partial losses are
 // summed by a fixed tree, so the result does not depend on scheduling.
+// The label's entry is −(Σ_{c≠label} exp(z_c − max)) / Σ_c exp(z_c − max), not softmax − 1: for a
+// confident row (1 − p = 1e-6) the f32 subtraction would keep only ~6e-8 / 1e-6 of it, and AdamW
+// normalises those rounding errors into full steps, so honest GPU training drifted from the
+// float64 CPU re-execution that verifies it (to 6–13 % after a few rounds, coordinator/validator.ts).
 // Labels must be < C (checked on the host where the data enters). Overrides set from softmax_xent.ts.
 
 override ROWS: u32;
@@ -24,13 +28,18 @@ fn main(@builtin(local_invocation_index) t: u32) {
     let base = r * C;
     var mx = logits[base];
     for (var c = 1u; c < C; c++) { mx = max(mx, logits[base + c]); }
-    var sum = 0.0;
-    for (var c = 0u; c < C; c++) { sum += exp(logits[base + c] - mx); }
     let label = labels[r];
+    var sum = 0.0;
+    var others = 0.0; // Σ over c ≠ label
+    for (var c = 0u; c < C; c++) {
+      let e = exp(logits[base + c] - mx);
+      sum += e;
+      if (c != label) { others += e; }
+    }
     lossSum += log(sum) + mx - logits[base + label];
     for (var c = 0u; c < C; c++) {
       let p = exp(logits[base + c] - mx) / sum;
-      dlogits[base + c] = (p - select(0.0, 1.0, c == label)) * scale;
+      dlogits[base + c] = select(p, -others / sum, c == label) * scale;
     }
   }
   partial[t] = lossSum;

@@ -7,16 +7,14 @@
 //
 // The update is replaced before compression, the way `npm run sim` (e2e/sim.ts) does it, so the
 // page's error feedback stays bounded: the page reports θ_local' with Δ' = θ_r − θ_local' =
-//   sign-flip  −4Δ (the sim's SIGN_FLIP_SCALE)
-//   noise      N(0, 1) per parameter (the sim's NOISE_SIGMA): ~100× an honest update's scale
+//   sign-flip  −SIGN_FLIP_SCALE·Δ (shared/attacks.ts, as the sim)
+//   noise      N(0, NOISE_SIGMA²) per parameter (shared/attacks.ts): ~100× an honest update's scale
 //   lazy       0: no work; the frame carries only the old error-feedback residual
 import { createRng, gaussian } from '../../../shared/rng.ts';
+import { NOISE_SIGMA, SIGN_FLIP_SCALE } from '../../../shared/attacks.ts';
 
 export const PAGE_ATTACKS = ['sign-flip', 'noise', 'lazy'] as const;
 export type PageAttack = (typeof PAGE_ATTACKS)[number];
-
-const SIGN_FLIP_SCALE = 4;
-const NOISE_SIGMA = 1;
 
 export function isPageAttack(name: unknown): name is PageAttack {
   return typeof name === 'string' && (PAGE_ATTACKS as readonly string[]).includes(name);

@@ -42,7 +42,7 @@ function cohort(n: number, opts: { endsIn?: number; net?: FakeNetwork; sched?: M
       self,
       members,
       endsAt: sched.now() + (opts.endsIn ?? 10_000),
-      maxFrameBytes: maxUpdateFrameBytes(run.paramCount, run.codec.chunkSize, kPerChunk(run.codec, run.codec.chunkSize), run.codec.bits),
+      maxFrameBytes: maxUpdateFrameBytes(run.paramCount, run.codec.chunkSize, kPerChunk(run.codec, run.codec.chunkSize), run.codec.bits, run.codec.indexCoding),
       decode: (b) => decodeFrame(b, limits),
       sign: (m) => (opts.sign ? opts.sign(i, m) : accounts[i].signMessage({ message: m })),
       verify: (address, message, signature) => verifyMessage({ address, message, signature }),

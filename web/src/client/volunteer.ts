@@ -34,7 +34,7 @@ import { describeError } from './errors.ts';
 import { CohortExchange, type ExchangeResult, type PeerTimeouts } from './exchange.ts';
 import { ModelSync } from './local-model.ts';
 import type { IncomingRouter } from './peer-net.ts';
-import { buildContribution, cohortAggregate, encodeOwnUpdate, peerUpdateLimits, pseudoGradient, randomNonce } from '../../../shared/round.ts';
+import { adaptiveSteps, buildContribution, cohortAggregate, encodeOwnUpdate, peerUpdateLimits, pseudoGradient, randomNonce } from '../../../shared/round.ts';
 import type { ClientStorage, OutboxRecord, SettingsRecord } from './storage.ts';
 import type { ComputeDevice, Trainer } from './trainer.ts';
 import { estimateContribution, type ContributionEstimate } from './estimate.ts';
@@ -112,6 +112,9 @@ export interface LogEntry {
   level: LogLevel;
   text: string;
 }
+
+/** Verify my reward: how often to ask again while the chain's root and the proof's epoch differ (an epoch being posted). */
+const REWARD_CHECK_RETRIES = 6;
 
 export interface RewardCheck {
   ok: boolean;
@@ -771,9 +774,19 @@ export class VolunteerClient {
     const account = this.key.account.address;
     try {
       const chain = this.chain ?? (this.chain = (await this.api.dashboard()).chain);
-      const p = await this.api.rewardProof(account);
       const client = createPublicClient({ transport: http(new URL(chain.rpcUrl, this.o.origin).href) });
-      const onChainRoot = await client.readContract({ address: chain.distributor, abi: rewardDistributorAbi, functionName: 'merkleRoot' });
+      const readRoot = () => client.readContract({ address: chain.distributor, abi: rewardDistributorAbi, functionName: 'merkleRoot' });
+      // The coordinator records an epoch as posted just after its transaction mines, so a check
+      // that runs while the next epoch is being posted reads the proof of epoch N and the root
+      // of N + 1. Such a pair is no verdict: ask again (a few times) until the chain's root
+      // is the root the proof names; a proof that does not lead to that root fails below.
+      let p = await this.api.rewardProof(account);
+      let onChainRoot = await readRoot();
+      for (let retry = 0; retry < REWARD_CHECK_RETRIES && onChainRoot.toLowerCase() !== p.root.toLowerCase(); retry++) {
+        await new Promise((r) => setTimeout(r, 500));
+        p = await this.api.rewardProof(account);
+        onChainRoot = await readRoot();
+      }
       const inRoot = verifyRewardProof({ account, cumulative: BigInt(p.cumulativeWei), proof: p.proof, root: onChainRoot });
       const check: RewardCheck = { ok: inRoot && onChainRoot.toLowerCase() === p.root.toLowerCase(), epoch: p.epoch, cumulativeWei: p.cumulativeWei, root: onChainRoot, checkedAt: this.now() };
       this.set({ rewardCheck: check });
@@ -1206,13 +1219,16 @@ export class VolunteerClient {
     // Train: the assignment is public (seed from the coordinator), so a validator can redo it.
     this.set({ phase: 'training' });
     const { batchSize } = run.inner;
-    const batches = assignmentIndices(m.seed, m.steps, batchSize, run.dataset.trainCount);
+    // Adaptive inner steps: what fits the rest of the training budget at last round's pace.
+    const pace = this.snap.samplesPerSec ? (1000 * batchSize) / this.snap.samplesPerSec : null;
+    const steps = adaptiveSteps(m.steps, m.startsAt + run.timing.trainMs - this.clock.now(), pace);
+    const batches = assignmentIndices(m.seed, steps, batchSize, run.dataset.trainCount);
     const before = model.params;
     this.training = true;
     let result;
     const t0 = performance.now();
     try {
-      result = await trainer.train({ params: before.slice(), batches, steps: m.steps, adamw: run.inner.adamw });
+      result = await trainer.train({ params: before.slice(), batches, steps, adamw: run.inner.adamw });
     } catch (e) {
       if (e instanceof Error && e.name === 'TrainingAbortedError') {
         this.log('info', `round ${m.round}: training stopped; nothing is reported for it`);
@@ -1408,7 +1424,7 @@ export class VolunteerClient {
       self,
       members,
       endsAt: m.exchangeEndsAt,
-      maxFrameBytes: maxUpdateFrameBytes(run.paramCount, run.codec.chunkSize, kPerChunk(run.codec, run.codec.chunkSize), run.codec.bits),
+      maxFrameBytes: maxUpdateFrameBytes(run.paramCount, run.codec.chunkSize, kPerChunk(run.codec, run.codec.chunkSize), run.codec.bits, run.codec.indexCoding),
       decode: (bytes) => decodeFrame(bytes, limits),
       sign: (message) => key.account.signMessage({ message }),
       verify: (address, message, signature) => verifyMessage({ address, message, signature }),
