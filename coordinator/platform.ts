@@ -21,7 +21,7 @@ import { createApiServer, type ApiServer } from './server.ts';
 import { BadRequest, leadRoutes, resolveLeadToken, RunConflict, type RunControl } from './lead.ts';
 import { RunTable } from './db/runs.ts';
 import { runInsights } from './dashboard.ts';
-import { EvidenceDesk, Validator, verificationOf } from './validator.ts';
+import { checkFigures, EvidenceDesk, Validator, verificationOf } from './validator.ts';
 import { Quarantine } from './quarantine.ts';
 import type { PlatformConfig } from './config.ts';
 
@@ -188,11 +188,11 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
       const quarantine = new Quarantine(ledger.sql);
       if (await quarantine.load()) log(`quarantine: ${quarantine.size} identities with a negative reputation train apart`);
       const validator = new Validator({
-        run, ledger, train, heldOut: test,
+        run, ledger, train, heldOut: test, log,
         evidence: desk.source((c, deadline) =>
           engineRef?.sendTo(c.account, { type: 'verify', run: run.id, round: c.round, frameHash: c.frameHash, deadline, serverTime: Date.now() }) ?? false),
         onChecked: (c, r) => {
-          log(`validator: contribution ${c.id} (${c.account.slice(0, 10)}…, round ${c.round}) ${r.passed ? 'verified' : `rejected: ${r.reason}`}`);
+          log(`validator: contribution ${c.id} (${c.account.slice(0, 10)}…, round ${c.round}) ${r.passed ? 'verified' : `rejected: ${r.reason}`}${checkFigures(r)}`);
           void quarantine.refresh(c.account).catch((e: Error) => log(`quarantine: ${e.message}`));
           void api?.pushAccounts([c.account]);
         },
@@ -212,6 +212,7 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
         quarantined: (account) => quarantine.has(account),
       });
       engineRef = engine;
+      hostStops.push(() => validator.stop());
       hostStops.push(async () => engine.stop());
       engine.setStatus((await runs.status(runId)) ?? 'active');
       api = createApiServer({

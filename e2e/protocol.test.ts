@@ -54,8 +54,14 @@ test('three volunteers commit a round, reproduce the model hash, and bad input i
     for (let i = 0; i < 100 && v.evidenceReplies.length === 0; i++) await new Promise((r) => setTimeout(r, 20)); // the HTTP reply trails the check
     assert.deepEqual(v.evidenceReplies.map(([status]) => status), [200], 'one evidence upload each, accepted');
   }
-  const checked = (await platform.ledger.sql.query<{ verification: string; detail: { relDelta: number } }>(`select verification, verify_detail as detail from contributions`)).rows;
-  for (const r of checked) assert.ok(r.verification === 'passed' && r.detail.relDelta < 1e-6, JSON.stringify(r));
+  // The virtual volunteers train with the CPU reference: a CPU re-execution matches it to the
+  // bit; a Dawn one (WGSL kernels) differs by float drift, far inside the tolerance.
+  const checked = (await platform.ledger.sql.query<{ verification: string; detail: { relDelta: number; executor: string } }>(`select verification, verify_detail as detail from contributions`)).rows;
+  for (const r of checked) {
+    const bound = r.detail.executor === 'dawn' ? platform.validator.settings.tolerance / 10 : 1e-6;
+    assert.ok(r.verification === 'passed' && ['dawn', 'cpu'].includes(r.detail.executor) && r.detail.relDelta < bound, JSON.stringify(r));
+  }
+  console.log(`  [protocol] Dawn vs CPU volunteers: relDelta ${checked.map((r) => `${r.detail.executor} ${r.detail.relDelta.toExponential(2)}`).join(', ')}`);
   const dash = (await (await fetch(new URL('api/dashboard', base))).json()) as { verification: Record<string, number> };
   assert.deepEqual(dash.verification, { passed: 3 });
 
