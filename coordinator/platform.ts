@@ -201,7 +201,9 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
         committed: (s) => {
           log(`round ${s.round} committed: ${s.contributions} contributions, held-out accuracy ${(s.heldOutAccuracy * 100).toFixed(1)}%, loss ${s.heldOutLoss.toFixed(3)}, h=${s.modelHash.slice(0, 10)}…`);
           void api?.broadcastDashboard();
-          void rewards.afterCommit(s.round, s.modelHash).then(async () => {
+          // An epoch closes once the spot checks queued so far have decided (they run on the
+          // re-execution thread, behind the rounds): their verdicts land in this epoch, not a later one.
+          void validator.idle().then(() => rewards.afterCommit(s.round, s.modelHash)).then(async () => {
             // After an epoch the accounts' claimable amounts change: push them.
             const accounts = (await ledger.cumulativeCredit()).map((c) => c.account);
             await api?.pushAccounts(accounts);
