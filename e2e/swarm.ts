@@ -15,9 +15,9 @@
 // SIGKILLed when a round commits and restarted on the same data directory, port and chain
 // (anvil then runs outside it, started here), and the ledger is checked for lost credit.
 import { parseArgs } from 'node:util';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { createPublicClient, http, parseAbiItem, type Address } from 'viem';
@@ -57,6 +57,8 @@ export interface SwarmOptions {
   run?: Record<string, unknown>;
   /** Attackers, churn, a coordinator kill, pages going offline (e2e/chaos.ts). Default: none. */
   chaos?: Partial<ChaosOptions>;
+  /** Write the coordinator's output (every platform process, restarts included) to this file when the swarm ends. */
+  platformLog?: string;
 }
 
 export interface SwarmChaos {
@@ -175,6 +177,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
   let dataDir: string | null = null;
   let browser: Browser | null = null;
   let dash: ReturnType<typeof watchDashboard> | null = null;
+  const platformOutputs: string[] = [];
   try {
     const runSettings = { minVolunteers: opts.volunteers, maxRounds: opts.rounds, ...opts.run };
     let platformEnv: NodeJS.ProcessEnv | undefined;
@@ -273,6 +276,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
           await platform!.kill();
           log(`SIGKILLed the platform after round ${killedAt} committed (${creditedBefore.settled.size} settled and ${creditedBefore.awaitingCheck.size} spot-check-pending credited contributions in the ledger)`);
           const port = Number(new URL(url).port);
+          platformOutputs.push(platform!.output());
           platform = await startPlatformProcess(runSettings, { quiet: true, dataDir: dataDir!, port, env: platformEnv, processGroup: true });
           counts.restarts++;
           log(`platform restarted on the same data dir, port ${port} and chain`);
@@ -412,6 +416,11 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     dash?.close();
     await browser?.close().catch(() => {});
     await platform?.stop();
+    if (opts.platformLog) {
+      if (platform) platformOutputs.push(platform.output());
+      mkdirSync(dirname(opts.platformLog), { recursive: true });
+      writeFileSync(opts.platformLog, platformOutputs.join('\n---- restarted ----\n'));
+    }
     await anvil?.stop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }
