@@ -38,8 +38,6 @@ export interface ReexecThreadOptions {
   heldOut: Dataset;
   /** false: the CPU reference only (default: Dawn, falling back to the CPU). */
   gpu?: boolean;
-  /** Dawn on a software adapter too (coordinator/reexec.ts ReexecOptions). Default false. */
-  dawnOnSoftware?: boolean;
   /** Told when the thread settles on its executor, and again if it changes. */
   onExecutor?: (s: ExecutorState) => void;
 }
@@ -97,8 +95,8 @@ export class ReexecThread {
 
   private start(): void {
     useSwiftShaderWhenNoDriver();
-    const { run, settings, train, heldOut, gpu = true, dawnOnSoftware = false } = this.opts;
-    const w = new Worker(new URL('./reexec-worker.mjs', import.meta.url), { workerData: { run, settings, train, heldOut, gpu, dawnOnSoftware } });
+    const { run, settings, train, heldOut, gpu = true } = this.opts;
+    const w = new Worker(new URL('./reexec-worker.mjs', import.meta.url), { workerData: { run, settings, train, heldOut, gpu } });
     w.unref();
     this.worker = w;
     let settle: () => void;

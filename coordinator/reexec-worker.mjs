@@ -9,10 +9,9 @@ register();
 await import('../kernels/wgsl-register.mjs');
 const { createReexecutor } = await import('./reexec.ts');
 
-const { run, settings, train, heldOut, gpu, dawnOnSoftware } = workerData;
+const { run, settings, train, heldOut, gpu } = workerData;
 const reexec = await createReexecutor(run, settings, train, heldOut, {
   gpu,
-  dawnOnSoftware,
   onFallback: (reason) => parentPort.postMessage({ type: 'executor', executor: 'cpu', adapter: null, fallback: reason }),
 });
 parentPort.postMessage({ type: 'executor', executor: reexec.executor, adapter: reexec.adapter, fallback: reexec.fallback });

@@ -48,7 +48,7 @@ test('MLP: Dawn re-execution passes honest CPU-trained work, fails each cheat by
   const train = mnistLike(512, 1);
   const heldOut = mnistLike(64, 2);
   const { run, v, theta, member, cpuDelta } = setup({ ...DEFAULT_RUN, sizes: [784, 32, 10], inner: { ...DEFAULT_RUN.inner, steps: 8, batchSize: 16 }, verification: { heldOutSamples: 32 } }, train, heldOut);
-  const rx = await createReexecutor(run, v, train, heldOut, { dawnOnSoftware: true });
+  const rx = await createReexecutor(run, v, train, heldOut);
   open.push(rx);
   assert.equal(rx.executor, 'dawn', `Dawn should start here (SwiftShader): ${rx.fallback}`);
   assert.equal(rx.fallback, null);
@@ -78,7 +78,7 @@ test('GPT: Dawn re-execution (the GPT trainer on windows of the text) passes hon
   const train = textWindows(text, T, 4);
   const heldOut = textWindows(text.subarray(0, 400), T);
   const { run, v, theta, member, cpuDelta } = setup({ ...DEFAULT_RUN, preset: 'gpt', gpt: { context: T, width: 32, layers: 1, heads: 2, hidden: 64 }, inner: { ...DEFAULT_RUN.inner, steps: 3, batchSize: 4 }, verification: { heldOutSamples: 8 } }, train, heldOut);
-  const rx = await createReexecutor(run, v, train, heldOut, { dawnOnSoftware: true });
+  const rx = await createReexecutor(run, v, train, heldOut);
   open.push(rx);
   assert.equal(rx.executor, 'dawn', `Dawn should start here (SwiftShader): ${rx.fallback}`);
   const honest = member(cpuDelta());
@@ -106,18 +106,4 @@ test('without Dawn the CPU reference re-executes, says why, and every result say
   const l = await rx.check(theta, lazy.claim, lazy.evidence);
   assert.equal(reason(l), 'WORK_MISMATCH');
   assert.equal(l.detail.executor, 'cpu');
-});
-
-test('on a software adapter (SwiftShader here) the CPU reference re-executes by default and says why', async () => {
-  const train = mnistLike(64, 5);
-  const heldOut = mnistLike(16, 6);
-  const { run, v, theta, member, cpuDelta } = setup({ ...DEFAULT_RUN, sizes: [784, 8, 10], inner: { ...DEFAULT_RUN.inner, steps: 2, batchSize: 8 }, verification: { heldOutSamples: 16 } }, train, heldOut);
-  const rx = await createReexecutor(run, v, train, heldOut);
-  open.push(rx);
-  assert.equal(rx.executor, 'cpu');
-  assert.match(rx.fallback ?? '', /software adapter/);
-  const honest = member(cpuDelta());
-  const r = await rx.check(theta, honest.claim, honest.evidence);
-  assert.ok(r.passed, JSON.stringify(r));
-  assert.equal(r.detail.executor, 'cpu');
 });

@@ -28,18 +28,9 @@ export interface Reexecutor {
 
 type Trainer = { delta(thetaR: Float32Array, batches: Uint32Array, steps: number): Promise<Float32Array>; destroy(): void };
 
-class SoftwareAdapter extends Error {}
-
 export interface ReexecOptions {
   /** false: the CPU reference only, without trying Dawn (the fallback's reason says so). */
   gpu?: boolean;
-  /**
-   * Re-execute through Dawn even when its adapter is a software one (SwiftShader). Default
-   * false: there the CPU reference, on the same thread, is faster — Dawn on SwiftShader took
-   * 1.6–5.0 s a check in a 3-page MLP swarm against rounds of ≈ 2 s, so checks (and the reward
-   * epochs that wait for them) fell behind. The fallback reason says so.
-   */
-  dawnOnSoftware?: boolean;
   /** Told when the executor changes after start (Dawn failing mid-check). */
   onFallback?: (reason: string) => void;
 }
@@ -54,15 +45,12 @@ export async function createReexecutor(run: RunSpec, v: VerificationSettings, tr
     try {
       ctx = await acquireDevice(createNodeGpu());
       adapter = [ctx.adapter?.vendor, ctx.adapter?.architecture].filter(Boolean).join(' ') || 'unknown adapter';
-      if (/swiftshader|llvmpipe|lavapipe/i.test(`${adapter} ${ctx.adapter?.description ?? ''}`) && !opts.dawnOnSoftware) {
-        throw new SoftwareAdapter(`${adapter} is a software adapter: the CPU reference re-executes faster here (dawnOnSoftware turns Dawn on)`);
-      }
       trainer = dawnTrainer(run, ctx.device, train);
       // One step from θ_0, as the page's worker warms up: compiles the pipelines and allocates
       // the buffers now rather than inside the first check.
       await trainer.delta(initParams(modelOf(run), run.seed), new Uint32Array(run.inner.batchSize), 1);
     } catch (e) {
-      fallback = e instanceof SoftwareAdapter ? e.message : `Dawn could not start: ${(e as Error).message.split('\n')[0]}`;
+      fallback = `Dawn could not start: ${(e as Error).message.split('\n')[0]}`;
       ctx?.device.destroy();
       ctx = null;
     }

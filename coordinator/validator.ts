@@ -272,8 +272,6 @@ export interface ValidatorDeps {
   onChecked?: (c: VerifiableContribution, r: CheckResult) => void;
   /** false: re-execute with the CPU reference without trying Dawn (default true). */
   gpu?: boolean;
-  /** Dawn on a software adapter (SwiftShader) too; default false (coordinator/reexec.ts says why). */
-  dawnOnSoftware?: boolean;
   /** Where the validator says which executor re-executes (default console.log). */
   log?: (line: string) => void;
 }
@@ -298,7 +296,7 @@ export class Validator {
     this.settings = verificationOf(deps.run);
     const log = deps.log ?? ((line: string) => console.log(line));
     this.thread = new ReexecThread({
-      run: deps.run, settings: this.settings, train: deps.train, heldOut: deps.heldOut, gpu: deps.gpu, dawnOnSoftware: deps.dawnOnSoftware,
+      run: deps.run, settings: this.settings, train: deps.train, heldOut: deps.heldOut, gpu: deps.gpu,
       onExecutor: (s) => log(s.executor === 'dawn'
         ? `validator: spot checks re-execute with the WGSL kernels through Dawn (${s.adapter})`
         : `validator: spot checks re-execute with the CPU reference, not Dawn (${s.fallback})`),
