@@ -60,6 +60,7 @@ import { applyOuterStep } from '../shared/outer.ts';
 import { hashParams, initParams } from '../shared/model.ts';
 import { IdlegradError, isIdlegradError } from '../shared/errors.ts';
 import { decodeEvidence, residualCommitment, type Evidence } from '../shared/evidence.ts';
+import type { ValidatorStatus } from '../shared/protocol.ts';
 import type { IdentityRecord, Ledger, VerifiableContribution } from './db/ledger.ts';
 import { ReexecThread, type ExecutorState } from './reexec-thread.ts';
 
@@ -280,15 +281,21 @@ const cryptoRandom = () => crypto.getRandomValues(new Uint32Array(1))[0] / 2 ** 
 
 /**
  * Sampling, the check queue and the ledger/reputation updates. `afterCommit` is awaited by
- * the engine before the round is published (it only marks rows); the re-executions run
- * afterwards, one at a time, off the commit path.
+ * the engine before the round is published (it only marks rows and asks the sampled members
+ * for their evidence); the re-executions run afterwards on the re-execution thread, one at a
+ * time, behind the rounds, never on the commit path. Evidence is asked for when a round is
+ * sampled, not when its check reaches the head of the queue: a page keeps a few rounds of
+ * evidence, and a backlog must not turn honest work into EVIDENCE_WITHHELD.
  */
 export class Validator {
   readonly settings: VerificationSettings;
   private readonly thetas = new Map<number, Float32Array>();
   private queue: Promise<void> = Promise.resolve();
   private pending = 0;
-  /** Validator milliseconds spent on checks so far (on the re-execution thread). */
+  private peak = 0;
+  private checks = 0;
+  private maxMs = 0;
+  /** Validator milliseconds spent on re-executions so far (on the re-execution thread). */
   computeMs = 0;
   private readonly thread: ReexecThread;
 
@@ -303,7 +310,7 @@ export class Validator {
     });
   }
 
-  /** What re-executes checks, once the re-execution thread has started (null before the first check). */
+  /** What re-executes checks, once the re-execution thread has started (null before). */
   get executor(): ExecutorState | null {
     return this.thread.state;
   }
@@ -316,6 +323,15 @@ export class Validator {
   /** Checks queued or running. */
   get backlog(): number {
     return this.pending;
+  }
+
+  status(): ValidatorStatus {
+    const e = this.thread.state;
+    return {
+      executor: e?.executor ?? null, adapter: e?.adapter ?? null, fallback: e?.fallback ?? null,
+      backlog: this.pending, peakBacklog: this.peak,
+      checks: this.checks, meanMs: this.checks ? this.computeMs / this.checks : null, maxMs: this.checks ? this.maxMs : null,
+    };
   }
 
   /** Decide which of a committed round's accepted contributions are checked; queue those. */
@@ -353,16 +369,24 @@ export class Validator {
     return ids.length;
   }
 
-  /** Resolves when every queued check has finished. */
-  idle(): Promise<void> {
-    return this.queue;
+  /**
+   * Resolves when every check queued so far has finished (checks queued later do not extend
+   * it), or after `timeoutMs`, whichever comes first.
+   */
+  idle(timeoutMs?: number): Promise<void> {
+    if (timeoutMs === undefined) return this.queue;
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([this.queue, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]).finally(() => clearTimeout(timer));
   }
 
   private enqueue(rows: VerifiableContribution[]): void {
     for (const c of rows) {
       this.pending++;
+      this.peak = Math.max(this.peak, this.pending);
+      // Asked now, while the member still holds it; the re-execution waits its turn.
+      const evidence = this.deps.evidence(c).catch(() => null);
       this.queue = this.queue
-        .then(() => this.verifyOne(c))
+        .then(() => this.verifyOne(c, evidence))
         .catch((e) => console.error(`[validator] contribution ${c.id}: ${(e as Error).message}`))
         .finally(() => {
           this.pending--;
@@ -371,17 +395,19 @@ export class Validator {
     }
   }
 
-  private async verifyOne(c: VerifiableContribution): Promise<void> {
+  private async verifyOne(c: VerifiableContribution, asked: Promise<Evidence | null>): Promise<void> {
     const penalty = { pass: 1, fail: FAIL_PENALTY };
-    const evidence = await this.deps.evidence(c).catch(() => null);
+    const evidence = await asked;
     let result: CheckResult;
     if (!evidence) {
       result = { passed: false, reason: 'EVIDENCE_WITHHELD: the member committed a residual but did not upload its evidence in time', detail: { ms: 0 } };
     } else {
       const theta = this.thetas.get(c.round) ?? (await this.modelAt(c.round));
       result = await this.thread.check(theta, c, evidence);
+      this.checks++;
+      this.computeMs += result.detail.ms;
+      this.maxMs = Math.max(this.maxMs, result.detail.ms);
     }
-    this.computeMs += result.detail.ms;
     await this.deps.ledger.recordCheck(c.id, c.account, result.passed, result.passed ? null : result.reason, result.detail, penalty);
     this.deps.onChecked?.(c, result);
   }

@@ -13,6 +13,7 @@ import { startPlatform, type Platform } from '../coordinator/platform.ts';
 import { eip712Domain } from '../shared/eip712.ts';
 import { encodeAggregate } from '../shared/codec.ts';
 import { hashParams } from '../shared/model.ts';
+import type { ValidatorStatus } from '../shared/protocol.ts';
 import { decodeDataset, VirtualVolunteer, type RoundMsg } from './virtual-volunteer.ts';
 import { playRound } from './round-player.ts';
 
@@ -62,8 +63,19 @@ test('three volunteers commit a round, reproduce the model hash, and bad input i
     assert.ok(r.verification === 'passed' && ['dawn', 'cpu'].includes(r.detail.executor) && r.detail.relDelta < bound, JSON.stringify(r));
   }
   console.log(`  [protocol] Dawn vs CPU volunteers: relDelta ${checked.map((r) => `${r.detail.executor} ${r.detail.relDelta.toExponential(2)}`).join(', ')}`);
-  const dash = (await (await fetch(new URL('api/dashboard', base))).json()) as { verification: Record<string, number> };
+  const dash = (await (await fetch(new URL('api/dashboard', base))).json()) as { verification: Record<string, number>; validator: ValidatorStatus };
   assert.deepEqual(dash.verification, { passed: 3 });
+  // The executor is recorded with each verdict and visible through the API, as is the validator's.
+  const executor = platform.validator.executor?.executor;
+  assert.equal(dash.validator.executor, executor);
+  assert.equal(dash.validator.checks, 3);
+  assert.ok(dash.validator.meanMs! > 0 && dash.validator.maxMs! >= dash.validator.meanMs!, JSON.stringify(dash.validator));
+  const ids = (await platform.ledger.sql.query<{ id: number }>(`select id::int as id from contributions order by id`)).rows.map((r) => r.id);
+  for (const id of ids) {
+    const c = (await (await fetch(new URL(`api/contributions/${id}`, base))).json()) as { verification: string; check: { executor: string; relDelta: number } };
+    assert.equal(c.verification, 'passed');
+    assert.equal(c.check.executor, executor, JSON.stringify(c.check));
+  }
 
   // Round 1 is open: every bad report below must be refused with its reason, writing nothing.
   const [a, b] = volunteers;
