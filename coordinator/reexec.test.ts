@@ -70,6 +70,13 @@ test('MLP: Dawn re-execution passes honest CPU-trained work, fails each cheat by
   const rand = createRng(9);
   const random = member(cpuDelta().map(() => (rand() - 0.5) * 1e-3));
   assert.equal(reason(await rx.check(theta, random.claim, random.evidence)), 'WORK_MISMATCH');
+
+  // Work a member trained on its CPU is re-executed by the CPU reference (bit-equal), Dawn or not.
+  const onCpu = await rx.check(theta, { ...honest.claim, device: 'cpu' }, honest.evidence);
+  assert.ok(onCpu.passed && onCpu.detail.executor === 'cpu' && onCpu.detail.relDelta! < 1e-6, JSON.stringify(onCpu));
+  const lazyOnCpu = await rx.check(theta, { ...lazy.claim, device: 'cpu' }, lazy.evidence);
+  assert.equal(reason(lazyOnCpu), 'WORK_MISMATCH');
+  assert.equal(rx.executor, 'dawn', 'the thread keeps Dawn for the next check');
 });
 
 test('GPT: Dawn re-execution (the GPT trainer on windows of the text) passes honest CPU-trained work and fails a lazy frame', { timeout: 300_000 }, async () => {

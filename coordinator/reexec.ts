@@ -1,9 +1,10 @@
 // Step 2 of a spot check (coordinator/validator.ts) with the kernels the volunteers train
 // with: the run's WGSL trainer (kernels/mlp-trainer.ts, kernels/gpt-trainer.ts) on a Dawn
 // device, fed the member's assigned batches exactly as the page's worker feeds them
-// (web/worker/trainer.worker.ts). Without a usable adapter, or once Dawn fails mid-check, the
-// CPU reference (shared/preset.ts trainLocal) re-executes instead and `fallback` says why;
-// every result names its executor. Runs on the re-execution thread (coordinator/reexec-thread.ts);
+// (web/worker/trainer.worker.ts). Work the member trained on its CPU (claim.device 'cpu': the
+// page's fallback, bit-equal to the CPU reference) is re-executed by the CPU reference. Without
+// a usable adapter, or once Dawn fails mid-check, the CPU reference re-executes everything
+// instead and `fallback` says why; every result names its executor. Runs on the re-execution thread (coordinator/reexec-thread.ts);
 // tests call it directly.
 import type { Address } from 'viem';
 import { modelOf, type RunSpec, type VerificationSettings } from '../shared/config.ts';
@@ -67,7 +68,9 @@ export async function createReexecutor(run: RunSpec, v: VerificationSettings, tr
       return trainer ? adapter : null;
     },
     async check(thetaR, claim, evidence) {
-      if (trainer) {
+      // Work trained on a CPU is re-executed by the same CPU arithmetic: the kernels would
+      // differ from it by float drift that grows as the model converges.
+      if (trainer && claim.device !== 'cpu') {
         const t = trainer;
         try {
           return await checkContributionWith(run, v, thetaR, heldOut, claim, evidence, {

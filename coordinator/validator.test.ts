@@ -92,7 +92,7 @@ test('evidence round-trips and the desk refuses uploads that do not match the co
   assert.deepEqual(back.frame, w.evidence.frame);
   assert.deepEqual(back.residualAfter, w.evidence.residualAfter);
   const desk = new EvidenceDesk(run.paramCount, 5_000);
-  const c = { id: 1, round: 3, cohort: 0, account: addr(9), frameHash: w.claim.frameHash, residualHash: w.claim.residualHash, samples: 32, steps: 4, state: 'accepted' as const, verification: 'sampled' as const };
+  const c = { id: 1, round: 3, cohort: 0, account: addr(9), frameHash: w.claim.frameHash, residualHash: w.claim.residualHash, samples: 32, steps: 4, state: 'accepted' as const, verification: 'sampled' as const, device: null };
   let asked = 0;
   const got = desk.source(() => (asked++, true))(c);
   assert.throws(() => desk.submit(3, addr(10), encodeEvidence(w.evidence)), (e: { code?: string }) => e.code === 'NOT_FOUND');

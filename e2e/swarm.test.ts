@@ -19,5 +19,6 @@ test('a swarm of 3 volunteers trains, agrees on the model hash, and claims its r
   assert.equal(r.claimsMatchLedger, true, 'each volunteer holds exactly the tokens the ledger credited');
   assert.ok((r.verification.passed ?? 0) >= 3, `new identities are spot-checked: ${JSON.stringify(r.verification)}`);
   assert.equal(r.verification.failed ?? 0, 0, 'honest browser work passes re-execution');
+  assert.ok(r.validator?.executor === 'dawn' || r.validator?.executor === 'cpu', `the validator names its executor: ${JSON.stringify(r.validator)}`);
   assert.deepEqual(r.pageErrors, []);
 });

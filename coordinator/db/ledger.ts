@@ -44,6 +44,8 @@ export interface VerifiableContribution {
   steps: number;
   state: ContributionState;
   verification: VerificationState | null;
+  /** What the member says it trained on (the report's `device`); null when it did not say. */
+  device: DeviceKind | null;
 }
 
 /** A contribution's ledger row as the timeline shows it. */
@@ -395,13 +397,14 @@ export class Ledger {
   async contributionsForVerification(ids: number[]): Promise<VerifiableContribution[]> {
     if (ids.length === 0) return [];
     const { rows } = await this.sql.query<Record<string, unknown>>(
-      `select id, round, cohort, account, frame_hash, residual_hash, samples, steps, state, verification from contributions where id = any($1::bigint[]) order by id`,
+      `select id, round, cohort, account, frame_hash, residual_hash, samples, steps, state, verification, device_kind from contributions where id = any($1::bigint[]) order by id`,
       [ids],
     );
     return rows.map((r) => ({
       id: Number(r.id), round: Number(r.round), cohort: Number(r.cohort), account: r.account as Address, frameHash: r.frame_hash as Hex,
       residualHash: (r.residual_hash as Hex | null) ?? null, samples: Number(r.samples), steps: Number(r.steps),
       state: r.state as ContributionState, verification: (r.verification as VerificationState | null) ?? null,
+      device: (r.device_kind as DeviceKind | null) ?? null,
     }));
   }
 
