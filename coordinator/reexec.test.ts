@@ -67,6 +67,10 @@ test('MLP: Dawn re-execution passes honest CPU-trained work, fails each cheat by
   const fewerRes = await rx.check(theta, fewer.claim, fewer.evidence);
   assert.equal(reason(fewerRes), 'WORK_MISMATCH');
   assert.equal(fewerRes.detail.executor, 'dawn');
+  // Far above drift: re-executed again with Dawn and with the CPU reference before the verdict; all agree.
+  const re = fewerRes.detail.recheck!;
+  assert.ok(re.first > v.tolerance && re.dawn > v.tolerance && re.cpu > v.tolerance, JSON.stringify(re));
+  assert.ok(Math.abs(re.first - re.dawn) < 1e-3 && r.detail.recheck === undefined, 'honest work is not rechecked');
   const rand = createRng(9);
   const random = member(cpuDelta().map(() => (rand() - 0.5) * 1e-3));
   assert.equal(reason(await rx.check(theta, random.claim, random.evidence)), 'WORK_MISMATCH');

@@ -128,6 +128,11 @@ export interface CheckDetail {
   ms: number;
   /** What re-executed the claimed steps: our WGSL kernels through Dawn, or the CPU reference (no usable adapter). */
   executor?: Executor;
+  /**
+   * Set when the first Dawn re-execution was more than tolerance / 10 away: its relDelta and
+   * those of a second Dawn run and of the CPU reference (coordinator/reexec.ts).
+   */
+  recheck?: { first: number; dawn: number; cpu: number };
 }
 
 export type Executor = 'dawn' | 'cpu';
@@ -268,7 +273,11 @@ function compareWithReference(
 
 /** " (dawn, relDelta 1.2e-4)": what re-executed a check and how far the member's Δ was from it, for the log. */
 export function checkFigures(r: CheckResult): string {
-  const parts = [r.detail.executor, r.detail.relDelta === undefined ? undefined : `relDelta ${r.detail.relDelta.toExponential(2)}`, r.detail.executor && `${r.detail.ms.toFixed(0)} ms`].filter(Boolean);
+  const re = r.detail.recheck;
+  const parts = [
+    r.detail.executor, r.detail.relDelta === undefined ? undefined : `relDelta ${r.detail.relDelta.toExponential(2)}`, r.detail.executor && `${r.detail.ms.toFixed(0)} ms`,
+    re && `rechecked: first Dawn run ${re.first.toExponential(2)}, second ${re.dawn.toExponential(2)}, CPU reference ${re.cpu.toExponential(2)}`,
+  ].filter(Boolean);
   return parts.length ? ` (${parts.join(', ')})` : '';
 }
 

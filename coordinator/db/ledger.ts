@@ -65,7 +65,7 @@ export interface ContributionRecord {
   claimTx: Hex | null;
   verification: VerificationState | null;
   /** The spot check's figures once it ended: what re-executed it ('dawn' | 'cpu'), relDelta, relFrame, lossGain, ms. */
-  check: { executor?: 'dawn' | 'cpu'; relDelta?: number; relFrame?: number; lossGain?: number; ms: number } | null;
+  check: { executor?: 'dawn' | 'cpu'; relDelta?: number; relFrame?: number; lossGain?: number; ms: number; recheck?: { first: number; dawn: number; cpu: number } } | null;
   device: DeviceKind | null;
   partner: string | null;
   nonce: string;
