@@ -21,7 +21,7 @@ import { createApiServer, type ApiServer } from './server.ts';
 import { BadRequest, leadRoutes, resolveLeadToken, RunConflict, type RunControl } from './lead.ts';
 import { RunTable } from './db/runs.ts';
 import { runInsights } from './dashboard.ts';
-import { EvidenceDesk, Validator, verificationOf } from './validator.ts';
+import { checkFigures, EvidenceDesk, Validator, verificationOf } from './validator.ts';
 import { Quarantine } from './quarantine.ts';
 import type { PlatformConfig } from './config.ts';
 
@@ -189,20 +189,26 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
       const quarantine = new Quarantine(ledger.sql);
       if (await quarantine.load()) log(`quarantine: ${quarantine.size} identities with a negative reputation train apart`);
       const validator = new Validator({
-        run, ledger, train, heldOut: test,
+        run, ledger, train, heldOut: test, log,
         evidence: desk.source((c, deadline) =>
           engineRef?.sendTo(c.account, { type: 'verify', run: run.id, round: c.round, frameHash: c.frameHash, deadline, serverTime: Date.now() }) ?? false),
         onChecked: (c, r) => {
-          log(`validator: contribution ${c.id} (${c.account.slice(0, 10)}…, round ${c.round}) ${r.passed ? 'verified' : `rejected: ${r.reason}`}`);
+          log(`validator: contribution ${c.id} (${c.account.slice(0, 10)}…, round ${c.round}) ${r.passed ? 'verified' : `rejected: ${r.reason}`}${checkFigures(r)}, backlog ${validator.backlog - 1}`);
           void quarantine.refresh(c.account).catch((e: Error) => log(`quarantine: ${e.message}`));
           void api?.pushAccounts([c.account]);
         },
       });
+      const { trainMs, exchangeMs, reportMs } = run.timing;
+      const epochWaitMs = run.rewards.epochRounds * (trainMs + exchangeMs + reportMs);
       const engine = new RoundEngine(run, state, ledger, test, eip712Domain(chain.chainId, chain.distributor), {
         committed: (s) => {
           log(`round ${s.round} committed: ${s.contributions} contributions, held-out accuracy ${(s.heldOutAccuracy * 100).toFixed(1)}%, loss ${s.heldOutLoss.toFixed(3)}, h=${s.modelHash.slice(0, 10)}…`);
           void api?.broadcastDashboard();
-          void rewards.afterCommit(s.round, s.modelHash).then(async () => {
+          // An epoch closes once the spot checks queued so far have decided (they run on the
+          // re-execution thread, behind the rounds), so their verdicts land in it, but waits no
+          // longer than the epoch's rounds take: a sampled contribution whose check is still
+          // queued is left out (Ledger.cumulativeCredit) and paid by a later epoch.
+          void validator.idle(epochWaitMs).then(() => rewards.afterCommit(s.round, s.modelHash)).then(async () => {
             // After an epoch the accounts' claimable amounts change: push them.
             const accounts = (await ledger.cumulativeCredit()).map((c) => c.account);
             await api?.pushAccounts(accounts);
@@ -213,12 +219,14 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
         quarantined: (account) => quarantine.has(account),
       });
       engineRef = engine;
+      hostStops.push(() => validator.stop());
       hostStops.push(async () => engine.stop());
       engine.setStatus((await runs.status(runId)) ?? 'active');
       api = createApiServer({
         engine, ledger, rewards, train, evidence: desk, webDir: resolve(cfg.webDir), chainRpcUrl: rpcEndpoint, chain: browserChain,
         routes: leadRoutes({ token: leadToken, control, engine, texts }),
         insights: () => runInsights(sql, run),
+        validator: () => validator.status(),
       });
       port = await api.listen(port, cfg.host);
       // After listen: a resumed check's evidence deadline starts once its member can reconnect.

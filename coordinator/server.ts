@@ -33,6 +33,8 @@ export interface ServerDeps {
   routes?: express.Router;
   /** Extra figures for the lead dashboard (coordinator/dashboard.ts). */
   insights?: () => Promise<DashboardState['insights']>;
+  /** The spot-check validator's executor, backlog and check times (coordinator/validator.ts). */
+  validator?: () => DashboardState['validator'];
 }
 
 /** JSON-RPC methods the browser may use through /rpc: reads, gas estimates, signed transactions. */
@@ -186,6 +188,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
       chain: deps.chain,
       verification: await ledger.verificationStates(engine.run.id),
       insights: await deps.insights?.(),
+      validator: deps.validator?.(),
       partners: await ledger.partners(engine.run.id, 20),
       flagged: await flaggedSummary(ledger.sql, engine.run.id),
     };

@@ -92,7 +92,7 @@ test('evidence round-trips and the desk refuses uploads that do not match the co
   assert.deepEqual(back.frame, w.evidence.frame);
   assert.deepEqual(back.residualAfter, w.evidence.residualAfter);
   const desk = new EvidenceDesk(run.paramCount, 5_000);
-  const c = { id: 1, round: 3, cohort: 0, account: addr(9), frameHash: w.claim.frameHash, residualHash: w.claim.residualHash, samples: 32, steps: 4, state: 'accepted' as const, verification: 'sampled' as const };
+  const c = { id: 1, round: 3, cohort: 0, account: addr(9), frameHash: w.claim.frameHash, residualHash: w.claim.residualHash, samples: 32, steps: 4, state: 'accepted' as const, verification: 'sampled' as const, device: null };
   let asked = 0;
   const got = desk.source(() => (asked++, true))(c);
   assert.throws(() => desk.submit(3, addr(10), encodeEvidence(w.evidence)), (e: { code?: string }) => e.code === 'NOT_FOUND');
@@ -126,9 +126,11 @@ test('ledger: sampled credit waits for its check; passed â†’ verified, failed â†
   assert.deepEqual(await ledger.cumulativeCredit(), [], 'accepted work with no sampling decision yet is in no epoch');
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
+  const asked: number[] = [];
   const validator = new Validator({
     run, ledger, train, heldOut, random: () => 0,
     evidence: async (c) => {
+      asked.push(c.id);
       await gate;
       return c.account === addr(11) ? honest.evidence : c.account === addr(12) ? cheat.evidence : null;
     },
@@ -137,8 +139,19 @@ test('ledger: sampled credit waits for its check; passed â†’ verified, failed â†
   assert.deepEqual(sampled, ids.slice(0, 2), 'reports without a residual commitment are not sampled');
   // While the checks wait, only the unverifiable (legacy) contribution's credit may enter an epoch.
   assert.deepEqual((await ledger.cumulativeCredit()).map((c) => c.account), [legacy]);
+  // Both members are asked for evidence when the round is sampled, not when each check reaches
+  // the head of the queue (a page keeps only a few rounds of it).
+  assert.deepEqual(asked, ids.slice(0, 2));
+  // A bounded wait (the reward epoch's) returns with the checks still queued.
+  await validator.idle(20);
+  assert.equal(validator.backlog, 2);
   release();
   await validator.idle();
+  assert.equal(validator.backlog, 0);
+  const status = validator.status();
+  assert.ok(status.executor === 'dawn' || status.executor === 'cpu', JSON.stringify(status));
+  assert.equal(status.checks, 2);
+  assert.equal(status.peakBacklog, 2);
   const rows = (await sql.query<{ account: string; state: string; verification: string; reason: string | null }>(`select account, state, verification, reason from contributions order by id`)).rows;
   assert.deepEqual(rows.map((r) => [r.state, r.verification]), [['verified', 'passed'], ['rejected', 'failed'], ['accepted', 'unverifiable']]);
   assert.match(rows[1].reason ?? '', /^WORK_MISMATCH/);

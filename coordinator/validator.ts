@@ -18,7 +18,12 @@
 //   1. checks keccak(F) against the signed frameHash and the residuals against the
 //      committed hash, F's header against the claim (run, round, samples = steps × batch);
 //   2. re-executes the claimed steps from θ_r on the member's public assignment
-//      (assignmentSeed(run.seed, round, account)) with the CPU reference → Δ_ref;
+//      (assignmentSeed(run.seed, round, account)) with the run's WGSL trainer through Dawn,
+//      on a worker thread (coordinator/reexec.ts, reexec-thread.ts) → Δ_ref, on any adapter
+//      (SwiftShader where the server has no GPU); only where Dawn cannot start, or fails, the
+//      CPU reference (shared/preset.ts) does it there instead, and the log, each verdict's
+//      `executor` ('dawn' | 'cpu', in the ledger and GET /api/contributions/:id) and the
+//      dashboard's `validator` say so;
 //   3. work check: the Δ the member actually sent, Δ_claimed = decode(F) + e_a − e_b (exact
 //      by the codec's definition, no quantization noise), must satisfy
 //      ‖Δ_claimed − Δ_ref‖ / ‖Δ_ref‖ ≤ tolerance (default 0.05);
@@ -32,10 +37,22 @@
 // noise, fewer steps than claimed, training from an old model or another member's frame
 // (whose Δ belongs to another shard) all give Δ_claimed ≠ Δ_ref. The residuals are free
 // values, so a member who did the work could still shape F through e_b; that is poisoning,
-// which the robust aggregator bounds, not unpaid work. Honest GPU training differs from
-// the CPU reference by float rounding that AdamW's normalisation amplifies for parameters
-// with tiny gradients; 5 % relative L2 is far above that drift and far below every cheat
-// measured by `npm run sim -- --verify` (e2e/sim-verify.ts).
+// which the robust aggregator bounds, not unpaid work. Honest work differs from the
+// re-execution by float rounding that AdamW's normalisation amplifies for parameters with
+// tiny gradients, and more so as the model converges. Why the kernels and not the CPU
+// reference: the same Chromium pages' work (MNIST MLP, a run with outer lr 2 that reaches
+// 90 % in 3 rounds) was within 3.5e-5 of Dawn in every round, but 4e-6, 4e-5, 1e-2 and
+// 3.5e-2 from the CPU reference in rounds 0–3: the honest WORK_MISMATCH (6.4–8.5 %) of the
+// first re-execution thread, whose late checks sampled later rounds with the CPU reference.
+// So WebGPU work is re-executed by the kernels; the CPU reference re-executes CPU-trained
+// work (bit-equal) and is the fallback when Dawn cannot run, where late rounds may drift.
+// Measured relDelta (SwiftShader here, 2026-11-22): Dawn re-execution vs
+// Chromium pages' WebGPU work in a 3-page swarm, MLP 3.7e-7 … 6.8e-6 (9 contributions),
+// GPT 9.4e-7 … 1.6e-5 (9); Dawn vs CPU-trained work (virtual volunteers, e2e/protocol)
+// 2.5e-7 … 4.5e-5 (4 runs), 25 MNIST steps 2.6e-7 (validator.gpu.test.ts), small GPT 9.2e-7
+// (reexec.test.ts). The default tolerance, 5 % relative L2, is over 1,000× the largest of
+// these and far below every cheat measured by `npm run sim -- --verify` (e2e/sim-verify.ts;
+// smallest cheat 50 %, fewer-samples).
 //
 // Sampling is BOINC-style adaptive replication: an identity with fewer than `trustAfter`
 // passed checks is sampled at `newIdentityRate`, a trusted one at `rate`, and one whose
@@ -52,7 +69,9 @@ import { applyOuterStep } from '../shared/outer.ts';
 import { hashParams, initParams } from '../shared/model.ts';
 import { IdlegradError, isIdlegradError } from '../shared/errors.ts';
 import { decodeEvidence, residualCommitment, type Evidence } from '../shared/evidence.ts';
+import type { DeviceKind, ValidatorStatus } from '../shared/protocol.ts';
 import type { IdentityRecord, Ledger, VerifiableContribution } from './db/ledger.ts';
+import { ReexecThread, type ExecutorState } from './reexec-thread.ts';
 
 export const DEFAULT_VERIFICATION: VerificationSettings = {
   rate: 0.025,
@@ -92,6 +111,11 @@ export interface CheckClaim {
   residualHash: Hex | null;
   samples: number;
   steps: number;
+  /**
+   * What the member trained on. 'cpu' work (the page's CPU fallback, bit-equal to the CPU
+   * reference) is re-executed with the CPU reference, everything else with the kernels.
+   */
+  device?: DeviceKind | null;
 }
 
 export interface CheckDetail {
@@ -101,9 +125,18 @@ export interface CheckDetail {
   relFrame?: number;
   /** Held-out loss of θ_r minus that of θ_r − decode(F) (positive: the update helps). */
   lossGain?: number;
-  /** Validator CPU time for this check. */
+  /** Validator time for this check (on the re-execution thread). */
   ms: number;
+  /** What re-executed the claimed steps: our WGSL kernels through Dawn, or the CPU reference (no usable adapter). */
+  executor?: Executor;
+  /**
+   * Set when the first Dawn re-execution was more than tolerance / 10 away: its relDelta and
+   * those of a second Dawn run and of the CPU reference (coordinator/reexec.ts).
+   */
+  recheck?: { first: number; dawn: number; cpu: number };
 }
+
+export type Executor = 'dawn' | 'cpu';
 
 export type CheckResult = { passed: true; detail: CheckDetail } | { passed: false; reason: string; detail: CheckDetail };
 
@@ -121,7 +154,7 @@ const distance = (a: Float32Array, b: Float32Array) => {
 /** Δ_ref = θ_r − θ_local after re-executing `steps` inner steps on the member's assignment (CPU reference). */
 export function referenceDelta(run: RunSpec, thetaR: Float32Array, train: Dataset, account: Address, round: number, steps: number): Float32Array {
   const B = run.inner.batchSize;
-  const idx = assignmentIndices(assignmentSeed(run.seed, round, account), steps, B, run.dataset.trainCount);
+  const idx = assignedBatches(run, account, round, steps);
   const batches = Array.from({ length: steps }, (_, s) => idx.subarray(s * B, (s + 1) * B));
   const local = trainLocal(modelOf(run), thetaR, train, batches, run.inner.adamw).params;
   const delta = new Float32Array(thetaR.length);
@@ -129,7 +162,7 @@ export function referenceDelta(run: RunSpec, thetaR: Float32Array, train: Datase
   return delta;
 }
 
-/** Steps 1–5 of the module comment, for one contribution. Pure: no ledger, no network. */
+/** Steps 1–5 of the module comment, for one contribution, re-executing on the CPU. Pure: no ledger, no network. */
 export function checkContribution(
   run: RunSpec,
   v: VerificationSettings,
@@ -140,7 +173,44 @@ export function checkContribution(
   evidence: Evidence,
 ): CheckResult {
   const t0 = performance.now();
-  const fail = (reason: string, d: Omit<CheckDetail, 'ms'> = {}): CheckResult => ({ passed: false, reason, detail: { ...d, ms: performance.now() - t0 } });
+  const opened = openEvidence(run, claim, evidence, t0);
+  if ('passed' in opened) return opened;
+  const ref = referenceDelta(run, thetaR, train, claim.account, claim.round, claim.steps);
+  return compareWithReference(run, v, thetaR, heldOut, claim, evidence, opened, ref, t0);
+}
+
+/**
+ * checkContribution with step 2 done by `reexecute` (the re-execution thread trains with the
+ * WGSL kernels through Dawn): the same checks, reasons and tolerances; `executor` names it.
+ */
+export async function checkContributionWith(
+  run: RunSpec,
+  v: VerificationSettings,
+  thetaR: Float32Array,
+  heldOut: Dataset,
+  claim: CheckClaim,
+  evidence: Evidence,
+  reexecute: { executor: Executor; delta: (steps: number) => Promise<Float32Array> },
+): Promise<CheckResult> {
+  const t0 = performance.now();
+  const opened = openEvidence(run, claim, evidence, t0);
+  if ('passed' in opened) return opened;
+  const ref = await reexecute.delta(claim.steps);
+  const r = compareWithReference(run, v, thetaR, heldOut, claim, evidence, opened, ref, t0);
+  r.detail.executor = reexecute.executor;
+  return r;
+}
+
+/** The member's public assignment for `round`, as `steps` batches of the run's batch size. */
+export function assignedBatches(run: RunSpec, account: Address, round: number, steps: number): Uint32Array {
+  return assignmentIndices(assignmentSeed(run.seed, round, account), steps, run.inner.batchSize, run.dataset.trainCount);
+}
+
+const failWith = (t0: number) => (reason: string, d: Omit<CheckDetail, 'ms'> = {}): CheckResult => ({ passed: false, reason, detail: { ...d, ms: performance.now() - t0 } });
+
+/** Step 1: the evidence against the commitments and the claim; the decoded frame, or the failure. */
+function openEvidence(run: RunSpec, claim: CheckClaim, evidence: Evidence, t0: number): DecodedFrame | CheckResult {
+  const fail = failWith(t0);
   if (hashFrame(evidence.frame) !== claim.frameHash.toLowerCase()) return fail('EVIDENCE_MISMATCH: the uploaded frame does not hash to the signed frameHash');
   if (!claim.residualHash || residualCommitment(evidence.residualBefore, evidence.residualAfter) !== claim.residualHash.toLowerCase()) {
     return fail('EVIDENCE_MISMATCH: the uploaded residuals do not hash to the committed residualHash');
@@ -158,8 +228,24 @@ export function checkContribution(
   const eb = evidence.residualBefore;
   const ea = evidence.residualAfter;
   for (let i = 0; i < eb.length; i++) if (!Number.isFinite(eb[i]) || !Number.isFinite(ea[i])) return fail('BAD_FRAME: residuals hold NaN or Inf');
+  return frame;
+}
 
-  const ref = referenceDelta(run, thetaR, train, claim.account, claim.round, claim.steps);
+/** Steps 3–5 against the re-executed Δ_ref. */
+function compareWithReference(
+  run: RunSpec,
+  v: VerificationSettings,
+  thetaR: Float32Array,
+  heldOut: Dataset,
+  claim: CheckClaim,
+  evidence: Evidence,
+  frame: DecodedFrame,
+  ref: Float32Array,
+  t0: number,
+): CheckResult {
+  const fail = failWith(t0);
+  const eb = evidence.residualBefore;
+  const ea = evidence.residualAfter;
   const sent = toDense(frame);
   const claimed = new Float32Array(ref.length);
   for (let i = 0; i < ref.length; i++) claimed[i] = sent[i] + ea[i] - eb[i];
@@ -186,6 +272,16 @@ export function checkContribution(
   return { passed: true, detail: { ...d, ms: performance.now() - t0 } };
 }
 
+/** " (dawn, relDelta 1.2e-4)": what re-executed a check and how far the member's Δ was from it, for the log. */
+export function checkFigures(r: CheckResult): string {
+  const re = r.detail.recheck;
+  const parts = [
+    r.detail.executor, r.detail.relDelta === undefined ? undefined : `relDelta ${r.detail.relDelta.toExponential(2)}`, r.detail.executor && `${r.detail.ms.toFixed(0)} ms`,
+    re && `rechecked: first Dawn run ${re.first.toExponential(2)}, second ${re.dawn.toExponential(2)}, CPU reference ${re.cpu.toExponential(2)}`,
+  ].filter(Boolean);
+  return parts.length ? ` (${parts.join(', ')})` : '';
+}
+
 /** Where the validator gets a sampled member's evidence (the platform asks over the WebSocket). */
 export type EvidenceSource = (c: VerifiableContribution) => Promise<Evidence | null>;
 
@@ -198,30 +294,67 @@ export interface ValidatorDeps {
   /** Uniform [0, 1): the sampling coin. Unpredictable to members (crypto) by default. */
   random?: () => number;
   onChecked?: (c: VerifiableContribution, r: CheckResult) => void;
+  /** false: re-execute with the CPU reference without trying Dawn (default true). */
+  gpu?: boolean;
+  /** Where the validator says which executor re-executes (default console.log). */
+  log?: (line: string) => void;
 }
 
 const cryptoRandom = () => crypto.getRandomValues(new Uint32Array(1))[0] / 2 ** 32;
 
 /**
  * Sampling, the check queue and the ledger/reputation updates. `afterCommit` is awaited by
- * the engine before the round is published (it only marks rows); the re-executions run
- * afterwards, one at a time, off the commit path.
+ * the engine before the round is published (it only marks rows and asks the sampled members
+ * for their evidence); the re-executions run afterwards on the re-execution thread, one at a
+ * time, behind the rounds, never on the commit path. Evidence is asked for when a round is
+ * sampled, not when its check reaches the head of the queue: a page keeps a few rounds of
+ * evidence, and a backlog must not turn honest work into EVIDENCE_WITHHELD.
  */
 export class Validator {
   readonly settings: VerificationSettings;
   private readonly thetas = new Map<number, Float32Array>();
   private queue: Promise<void> = Promise.resolve();
   private pending = 0;
-  /** Validator CPU milliseconds spent on checks so far. */
+  private peak = 0;
+  private checks = 0;
+  private maxMs = 0;
+  /** Validator milliseconds spent on re-executions so far (on the re-execution thread). */
   computeMs = 0;
+  private readonly thread: ReexecThread;
 
   constructor(private readonly deps: ValidatorDeps) {
     this.settings = verificationOf(deps.run);
+    const log = deps.log ?? ((line: string) => console.log(line));
+    this.thread = new ReexecThread({
+      run: deps.run, settings: this.settings, train: deps.train, heldOut: deps.heldOut, gpu: deps.gpu,
+      onExecutor: (s) => log(s.executor === 'dawn'
+        ? `validator: spot checks re-execute with the WGSL kernels through Dawn (${s.adapter})`
+        : `validator: spot checks re-execute with the CPU reference, not Dawn (${s.fallback})`),
+    });
+  }
+
+  /** What re-executes checks, once the re-execution thread has started (null before). */
+  get executor(): ExecutorState | null {
+    return this.thread.state;
+  }
+
+  /** Ends the re-execution thread (a later check starts it again). */
+  stop(): Promise<void> {
+    return this.thread.stop();
   }
 
   /** Checks queued or running. */
   get backlog(): number {
     return this.pending;
+  }
+
+  status(): ValidatorStatus {
+    const e = this.thread.state;
+    return {
+      executor: e?.executor ?? null, adapter: e?.adapter ?? null, fallback: e?.fallback ?? null,
+      backlog: this.pending, peakBacklog: this.peak,
+      checks: this.checks, meanMs: this.checks ? this.computeMs / this.checks : null, maxMs: this.checks ? this.maxMs : null,
+    };
   }
 
   /** Decide which of a committed round's accepted contributions are checked; queue those. */
@@ -247,23 +380,36 @@ export class Validator {
     return sampled;
   }
 
-  /** Re-queue checks left unfinished by a restart; θ_r is rebuilt by replaying the published updates. */
+  /**
+   * Re-queue checks left unfinished by a restart; θ_r is rebuilt by replaying the published
+   * updates. Also starts the re-execution thread, whose start-up (Dawn, pipelines, the
+   * datasets' upload) would otherwise delay the first checks past the first reward epochs.
+   */
   async resume(): Promise<number> {
+    void this.thread.warm();
     const ids = await this.deps.ledger.awaitingVerification(this.deps.run.id);
     this.enqueue(await this.deps.ledger.contributionsForVerification(ids));
     return ids.length;
   }
 
-  /** Resolves when every queued check has finished. */
-  idle(): Promise<void> {
-    return this.queue;
+  /**
+   * Resolves when every check queued so far has finished (checks queued later do not extend
+   * it), or after `timeoutMs`, whichever comes first.
+   */
+  idle(timeoutMs?: number): Promise<void> {
+    if (timeoutMs === undefined) return this.queue;
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([this.queue, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]).finally(() => clearTimeout(timer));
   }
 
   private enqueue(rows: VerifiableContribution[]): void {
     for (const c of rows) {
       this.pending++;
+      this.peak = Math.max(this.peak, this.pending);
+      // Asked now, while the member still holds it; the re-execution waits its turn.
+      const evidence = this.deps.evidence(c).catch(() => null);
       this.queue = this.queue
-        .then(() => this.verifyOne(c))
+        .then(() => this.verifyOne(c, evidence))
         .catch((e) => console.error(`[validator] contribution ${c.id}: ${(e as Error).message}`))
         .finally(() => {
           this.pending--;
@@ -272,18 +418,19 @@ export class Validator {
     }
   }
 
-  private async verifyOne(c: VerifiableContribution): Promise<void> {
+  private async verifyOne(c: VerifiableContribution, asked: Promise<Evidence | null>): Promise<void> {
     const penalty = { pass: 1, fail: FAIL_PENALTY };
-    const evidence = await this.deps.evidence(c).catch(() => null);
+    const evidence = await asked;
     let result: CheckResult;
     if (!evidence) {
       result = { passed: false, reason: 'EVIDENCE_WITHHELD: the member committed a residual but did not upload its evidence in time', detail: { ms: 0 } };
     } else {
       const theta = this.thetas.get(c.round) ?? (await this.modelAt(c.round));
-      await new Promise((r) => setImmediate(r)); // let pending I/O run before the CPU-bound re-execution
-      result = checkContribution(this.deps.run, this.settings, theta, this.deps.train, this.deps.heldOut, c, evidence);
+      result = await this.thread.check(theta, c, evidence);
+      this.checks++;
+      this.computeMs += result.detail.ms;
+      this.maxMs = Math.max(this.maxMs, result.detail.ms);
     }
-    this.computeMs += result.detail.ms;
     await this.deps.ledger.recordCheck(c.id, c.account, result.passed, result.passed ? null : result.reason, result.detail, penalty);
     this.deps.onChecked?.(c, result);
   }

@@ -1,9 +1,10 @@
 // `npm test`: every *.test.ts in the tree, through Node's test runner, one file at a time
 // (browser and GPU tests share two cores). Sets the Vulkan driver for Dawn to Chromium's
-// SwiftShader when the machine has no other (see DESIGN.md).
+// SwiftShader when the machine has no other (coordinator/reexec-thread.ts, DESIGN.md).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { useSwiftShaderWhenNoDriver } from '../coordinator/reexec-thread.ts';
 
 const roots = ['shared', 'kernels', 'coordinator', 'web', 'e2e'];
 const files: string[] = [];
@@ -21,8 +22,7 @@ const selected = only.length ? files.filter((f) => only.some((o) => f.includes(o
 files.sort();
 
 const env = { ...process.env };
-const swiftshader = '/usr/lib/chromium/vk_swiftshader_icd.json';
-if (!env.VK_ICD_FILENAMES && existsSync(swiftshader)) env.VK_ICD_FILENAMES = swiftshader;
+useSwiftShaderWhenNoDriver(env);
 
 console.log(`running ${selected.length} test files`);
 // --test-force-exit: the `peer` PeerServer re-arms two internal timers forever and has no

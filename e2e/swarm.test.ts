@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { runSwarm } from './swarm.ts';
 
 test('a swarm of 3 volunteers trains, agrees on the model hash, and claims its rewards', { timeout: 25 * 60_000 }, async () => {
-  const r = await runSwarm({ volunteers: 3, rounds: 4, log: (l) => console.log(`  ${l}`), run: { rewards: { epochRounds: 2 } } });
+  const r = await runSwarm({ volunteers: 3, rounds: 4, log: (l) => console.log(`  ${l}`), run: { rewards: { epochRounds: 2 } }, platformLog: `e2e/test-results/swarm-platform-${Date.now()}.log` });
   console.log(`  ${JSON.stringify(r)}`);
   assert.equal(r.rounds, 4);
   assert.equal(r.firstRoundContributors, 3, 'every page contributes in its first full round');
@@ -19,5 +19,6 @@ test('a swarm of 3 volunteers trains, agrees on the model hash, and claims its r
   assert.equal(r.claimsMatchLedger, true, 'each volunteer holds exactly the tokens the ledger credited');
   assert.ok((r.verification.passed ?? 0) >= 3, `new identities are spot-checked: ${JSON.stringify(r.verification)}`);
   assert.equal(r.verification.failed ?? 0, 0, 'honest browser work passes re-execution');
+  assert.ok(r.validator?.executor === 'dawn' || r.validator?.executor === 'cpu', `the validator names its executor: ${JSON.stringify(r.validator)}`);
   assert.deepEqual(r.pageErrors, []);
 });

@@ -15,9 +15,9 @@
 // SIGKILLed when a round commits and restarted on the same data directory, port and chain
 // (anvil then runs outside it, started here), and the ledger is checked for lost credit.
 import { parseArgs } from 'node:util';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { createPublicClient, http, parseAbiItem, type Address } from 'viem';
@@ -25,7 +25,7 @@ import { launchChromium } from './chromium.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
 import { accountSummary, attackerLedger, chaosOptionsOf, creditedRows, lostRows, NO_CHAOS, pagesFor, type AttackerLedger, type ChaosOptions } from './chaos.ts';
 import { DEV_DEPLOYER_KEY, startAnvil, type Anvil } from '../coordinator/chain/anvil.ts';
-import type { DashboardState, FlaggedSummary } from '../shared/protocol.ts';
+import type { DashboardState, FlaggedSummary, ValidatorStatus } from '../shared/protocol.ts';
 import type { RunSpec } from '../shared/config.ts';
 import { grammarCorpus } from './grammar-corpus.ts';
 
@@ -57,6 +57,8 @@ export interface SwarmOptions {
   run?: Record<string, unknown>;
   /** Attackers, churn, a coordinator kill, pages going offline (e2e/chaos.ts). Default: none. */
   chaos?: Partial<ChaosOptions>;
+  /** Write the coordinator's output (every platform process, restarts included) to this file when the swarm ends. */
+  platformLog?: string;
 }
 
 export interface SwarmChaos {
@@ -105,6 +107,8 @@ export interface SwarmResult {
   wallSeconds: number;
   /** Spot checks by outcome, from the coordinator's dashboard (coordinator/validator.ts). */
   verification: Record<string, number>;
+  /** What re-executed the spot checks, how many, how long they took and the backlog (coordinator/validator.ts). */
+  validator: ValidatorStatus | null;
   pageErrors: string[];
   chaos: SwarmChaos;
 }
@@ -137,6 +141,14 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
 }
 
 /** Dashboard pushes over the coordinator's WebSocket: the swarm watches like a project lead (and reconnects after a restart). */
+async function validatorStatus(url: string): Promise<ValidatorStatus | null> {
+  try {
+    return ((await (await fetch(new URL('api/dashboard', url))).json()) as DashboardState).validator ?? null;
+  } catch {
+    return null; // a restarting coordinator
+  }
+}
+
 function watchDashboard(url: string): { latest: () => DashboardState | null; close: () => void } {
   let state: DashboardState | null = null;
   let closed = false;
@@ -175,6 +187,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
   let dataDir: string | null = null;
   let browser: Browser | null = null;
   let dash: ReturnType<typeof watchDashboard> | null = null;
+  const platformOutputs: string[] = [];
   try {
     const runSettings = { minVolunteers: opts.volunteers, maxRounds: opts.rounds, ...opts.run };
     let platformEnv: NodeJS.ProcessEnv | undefined;
@@ -273,6 +286,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
           await platform!.kill();
           log(`SIGKILLed the platform after round ${killedAt} committed (${creditedBefore.settled.size} settled and ${creditedBefore.awaitingCheck.size} spot-check-pending credited contributions in the ledger)`);
           const port = Number(new URL(url).port);
+          platformOutputs.push(platform!.output());
           platform = await startPlatformProcess(runSettings, { quiet: true, dataDir: dataDir!, port, env: platformEnv, processGroup: true });
           counts.restarts++;
           log(`platform restarted on the same data dir, port ${port} and chain`);
@@ -295,7 +309,18 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     // Rewards: epochs the coordinator posted while these rounds ran, then every live honest page claims.
     const epochRounds = info.run.rewards.epochRounds;
     const expectedEpochs = Math.floor(targetRound / epochRounds) - Math.floor(startRound / epochRounds);
-    await until(`${expectedEpochs} reward epochs`, 60_000, async () => (dash!.latest()?.epochs.length ?? 0) >= expectedEpochs, 250).catch((e) => log(String(e)));
+    // An epoch waits for the spot checks queued before it (coordinator/platform.ts), which run
+    // behind the rounds: wait while the validator makes progress, give up after 60 s without any.
+    let progress = { checks: -1, at: Date.now() };
+    await until(`${expectedEpochs} reward epochs`, 15 * 60_000, async () => {
+      if ((dash!.latest()?.epochs.length ?? 0) >= expectedEpochs) return true;
+      const checks = (await validatorStatus(url))?.checks ?? 0;
+      if (checks !== progress.checks) progress = { checks, at: Date.now() };
+      if (Date.now() - progress.at > 60_000) throw new Error(`swarm: no reward epoch and no spot check finished in 60 s (${dash!.latest()?.epochs.length ?? 0} of ${expectedEpochs} epochs)`);
+      return false;
+    }, 250).catch((e) => log(String(e)));
+    const validator = await validatorStatus(url);
+    if (validator) log(`validator: ${validator.executor} (${validator.adapter ?? validator.fallback}), ${validator.checks} checks, mean ${validator.meanMs?.toFixed(0)} ms, max ${validator.maxMs?.toFixed(0)} ms, backlog now ${validator.backlog}, peak ${validator.peakBacklog}`);
     // A page that joined after the last posted epoch has nothing to claim yet (its balance must then be 0).
     const claimers: Volunteer[] = [];
     for (const v of honest) {
@@ -388,6 +413,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       firstRoundContributors: committed[0]?.contributions ?? 0,
       wallSeconds: Math.round((Date.now() - t0) / 1000),
       verification: dashboard.verification ?? {},
+      validator: dashboard.validator ?? null,
       pageErrors: [...pageErrors, ...hooks.flatMap((h, i) => h.errors.map((e) => `volunteer ${live[i].index}: ${e}`))],
       chaos: {
         attack: chaos.attack,
@@ -412,6 +438,11 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     dash?.close();
     await browser?.close().catch(() => {});
     await platform?.stop();
+    if (opts.platformLog) {
+      if (platform) platformOutputs.push(platform.output());
+      mkdirSync(dirname(opts.platformLog), { recursive: true });
+      writeFileSync(opts.platformLog, platformOutputs.join('\n---- restarted ----\n'));
+    }
     await anvil?.stop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }

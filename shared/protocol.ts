@@ -116,6 +116,22 @@ export interface EpochSummary {
 /** A run's lead-controlled state: only an active run starts rounds (coordinator/lead.ts). */
 export type RunStatus = 'active' | 'paused' | 'stopped';
 
+/** What the coordinator's spot-check validator is doing. */
+export interface ValidatorStatus {
+  /** What re-executes checks: 'dawn' (the WGSL kernels through Dawn) or 'cpu' (the fallback); null before the thread started. */
+  executor: 'dawn' | 'cpu' | null;
+  /** Dawn's adapter ("google swiftshader"), and why the CPU reference re-executes instead. */
+  adapter: string | null;
+  fallback: string | null;
+  /** Checks queued or running now, and the most there have been at once. */
+  backlog: number;
+  peakBacklog: number;
+  /** Re-executions finished (withheld evidence is not one), their mean and largest time, ms. */
+  checks: number;
+  meanMs: number | null;
+  maxMs: number | null;
+}
+
 export interface DashboardState {
   run: { id: number; name: string; round: number; modelHash: Hex; paramCount: number; status?: RunStatus };
   volunteers: number;
@@ -124,6 +140,8 @@ export interface DashboardState {
   chain: ChainInfo;
   /** Spot checks so far: contributions per verification state (coordinator/validator.ts). */
   verification?: Partial<Record<VerificationState, number>>;
+  /** The spot-check validator: what re-executes, its backlog and check times (coordinator/validator.ts). */
+  validator?: ValidatorStatus;
   /** The lead dashboard's outcomes, leaderboard and flags (coordinator/dashboard.ts). */
   insights?: RunInsights;
   /** Credit earned through partner widgets, largest first. */

@@ -44,6 +44,8 @@ export interface VerifiableContribution {
   steps: number;
   state: ContributionState;
   verification: VerificationState | null;
+  /** What the member says it trained on (the report's `device`); null when it did not say. */
+  device: DeviceKind | null;
 }
 
 /** A contribution's ledger row as the timeline shows it. */
@@ -62,6 +64,8 @@ export interface ContributionRecord {
   epochTx: Hex | null;
   claimTx: Hex | null;
   verification: VerificationState | null;
+  /** The spot check's figures once it ended: what re-executed it ('dawn' | 'cpu'), relDelta, relFrame, lossGain, ms. */
+  check: { executor?: 'dawn' | 'cpu'; relDelta?: number; relFrame?: number; lossGain?: number; ms: number; recheck?: { first: number; dawn: number; cpu: number } } | null;
   device: DeviceKind | null;
   partner: string | null;
   nonce: string;
@@ -326,7 +330,7 @@ export class Ledger {
   /** One contribution with what its timeline needs (GET /api/contributions/:id). */
   async contribution(id: number): Promise<ContributionRecord | null> {
     const { rows } = await this.sql.query<Record<string, unknown>>(
-      `select c.id::int as id, c.run_id, c.round, c.account, c.beneficiary, c.state, c.reason, c.samples, c.credit_wei::text as credit, c.epoch, c.verification,
+      `select c.id::int as id, c.run_id, c.round, c.account, c.beneficiary, c.state, c.reason, c.samples, c.credit_wei::text as credit, c.epoch, c.verification, c.verify_detail,
               c.device_kind, c.partner, c.nonce::text as nonce, e.root, e.tx_hash as epoch_tx,
               (select k.tx_hash from claims k where k.account = c.beneficiary and k.epoch >= c.epoch and c.state = 'claimed' order by k.epoch limit 1) as claim_tx
        from contributions c left join epochs e on e.epoch = c.epoch where c.id = $1`,
@@ -339,6 +343,7 @@ export class Ledger {
       state: r.state as ContributionState, reason: (r.reason as string | null) ?? null, samples: Number(r.samples), creditWei: String(r.credit),
       epoch: r.epoch === null ? null : Number(r.epoch), epochRoot: (r.root as Hex | null) ?? null, epochTx: (r.epoch_tx as Hex | null) ?? null,
       claimTx: (r.claim_tx as Hex | null) ?? null, verification: (r.verification as VerificationState | null) ?? null,
+      check: (r.verify_detail as ContributionRecord['check']) ?? null,
       device: (r.device_kind as DeviceKind | null) ?? null, partner: (r.partner as string | null) ?? null, nonce: String(r.nonce),
     };
   }
@@ -392,13 +397,14 @@ export class Ledger {
   async contributionsForVerification(ids: number[]): Promise<VerifiableContribution[]> {
     if (ids.length === 0) return [];
     const { rows } = await this.sql.query<Record<string, unknown>>(
-      `select id, round, cohort, account, frame_hash, residual_hash, samples, steps, state, verification from contributions where id = any($1::bigint[]) order by id`,
+      `select id, round, cohort, account, frame_hash, residual_hash, samples, steps, state, verification, device_kind from contributions where id = any($1::bigint[]) order by id`,
       [ids],
     );
     return rows.map((r) => ({
       id: Number(r.id), round: Number(r.round), cohort: Number(r.cohort), account: r.account as Address, frameHash: r.frame_hash as Hex,
       residualHash: (r.residual_hash as Hex | null) ?? null, samples: Number(r.samples), steps: Number(r.steps),
       state: r.state as ContributionState, verification: (r.verification as VerificationState | null) ?? null,
+      device: (r.device_kind as DeviceKind | null) ?? null,
     }));
   }
 
