@@ -1,4 +1,4 @@
-// `npm run load -- [--json] [--sessions N] [--seconds S] [--rate R] [--workers W] [--rounds K]`
+// `npm run load -- [--json] [--sessions N] [--seconds S] [--rate R] [--workers W] [--rounds K] [--cpu-prof DIR]`
 //
 // Protocol clients without compute against one coordinator on this machine: the
 // coordinator runs as its own process (e2e/platform-process.ts, as `npm start` does);
@@ -33,6 +33,9 @@ function arg(name: string, dflt: number): number {
   return v;
 }
 const json = process.argv.includes('--json');
+/** `--cpu-prof DIR`: the coordinator writes a V8 CPU profile there when it stops (open it in Chrome DevTools). */
+const profDir = process.argv.includes('--cpu-prof') ? process.argv[process.argv.indexOf('--cpu-prof') + 1] : undefined;
+if (process.argv.includes('--cpu-prof') && !profDir) throw new Error('--cpu-prof: expected a directory for the profile');
 const sessions = arg('sessions', 2000);
 const seconds = arg('seconds', 60);
 const rate = arg('rate', 1300);
@@ -60,7 +63,7 @@ const platform = await startPlatformProcess(
     rewards: { epochRounds: 1_000_000 },
     verification: { rate: 0, newIdentityRate: 0 },
   },
-  { quiet: true },
+  { quiet: true, nodeArgs: profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [] },
 );
 const workersList: Worker[] = [];
 let exitCode = 0;
