@@ -121,12 +121,13 @@ try {
   const loads: string[] = [];
   const cpu: number[] = [];
   const mainCpu: number[] = []; // the event-loop thread (its tid is the pid)
+  const clientCpu: number[] = []; // this process: the client worker threads (and this harness)
   while (Date.now() < tEnd + 1500) {
     await new Promise((r) => setTimeout(r, 1000));
     if (Date.now() >= tStart && Date.now() < tEnd) rss.push(rssMb(platform.child.pid!));
     const pid = platform.child.pid!;
-    if (Date.now() >= tStart && loads.length === 0) (loads.push(load()), cpu.push(cpuS(pid)), mainCpu.push(cpuS(pid, pid)));
-    if (Date.now() >= tEnd && cpu.length === 1) (cpu.push(cpuS(pid)), mainCpu.push(cpuS(pid, pid)));
+    if (Date.now() >= tStart && loads.length === 0) (loads.push(load()), cpu.push(cpuS(pid)), mainCpu.push(cpuS(pid, pid)), clientCpu.push(cpuS(process.pid)));
+    if (Date.now() >= tEnd && cpu.length === 1) (cpu.push(cpuS(pid)), mainCpu.push(cpuS(pid, pid)), clientCpu.push(cpuS(process.pid)));
     if (exhausted > 0) break;
   }
   loads.push(load());
@@ -156,7 +157,8 @@ try {
   const cpuUsed = (cpu[1] ?? cpuS(platform.child.pid!)) - cpu[0];
   const mainUsed = (mainCpu[1] ?? cpuS(platform.child.pid!, platform.child.pid!)) - mainCpu[0];
   const perReport = (x: number) => ((1000 * x) / Math.max(1, inWindow.length)).toFixed(2);
-  log(`load: coordinator CPU ${cpuUsed.toFixed(1)} s in the window (${((100 * cpuUsed) / windowS).toFixed(0)} % of one core), ${perReport(cpuUsed)} ms per verified report, of which the event-loop thread ${perReport(mainUsed)} ms`);
+  const clientUsed = (clientCpu[1] ?? cpuS(process.pid)) - clientCpu[0];
+  log(`load: coordinator CPU ${cpuUsed.toFixed(1)} s in the window (${((100 * cpuUsed) / windowS).toFixed(0)} % of one core), ${perReport(cpuUsed)} ms per verified report, of which the event-loop thread ${perReport(mainUsed)} ms; the clients (this process) ${perReport(clientUsed)} ms per report`);
   log(`load: ${result.sessions} sessions held; coordinator RSS max ${result.rssMb} MB (${rss.length} samples); load average at window start ${loads[0]}, at end ${loads[1]}`);
   log(`load: ledger: ${committed.length} rounds committed in the window, ${committed.reduce((s, r) => s + r.contributions, 0)} contributions accepted (every member's, ${committed.length * sessions} expected)`);
   if (exhausted > 0) log(`load: the pre-signed reports ran out after ${windowS.toFixed(1)} s (raise --rounds)`);
