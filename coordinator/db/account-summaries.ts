@@ -7,15 +7,6 @@ import type { Address } from 'viem';
 import type { AccountSummary, ContributionState, DeviceKind } from '../../shared/protocol.ts';
 import type { Sql } from './sql.ts';
 
-/**
- * Each account's rows (credited to it, or reported by it for another beneficiary), tagged
- * with the account as c.a: two equi-joins, so the planner can hash them (an OR join condition
- * compared every account with every row).
- */
-const MINE = `(select q.a, c.* from unnest($1::text[]) q(a) join contributions c on c.beneficiary = q.a
-   union all
-   select q.a, c.* from unnest($1::text[]) q(a) join contributions c on c.account = q.a and c.beneficiary <> q.a) c`;
-
 const STATES: ContributionState[] = ['pending', 'accepted', 'verified', 'rejected', 'batched', 'claimable', 'claimed'];
 
 export async function accountSummaries(sql: Sql, accounts: Address[], nowSec: number): Promise<Map<Address, Omit<AccountSummary, 'claimable'>>> {
@@ -27,10 +18,15 @@ export async function accountSummaries(sql: Sql, accounts: Address[], nowSec: nu
     const none = { contributions: 0, samples: 0, creditWei: '0' };
     out.set(a, { address: a, contributions, creditWei: '0', claimedWei: '0', epochCreditWei: '0', wallet: null, recent: [], byDevice: { webgpu: { ...none }, cpu: { ...none } } });
   }
-  // State counts and per-device credit from one pass over the accounts' rows.
+  // Each account's rows (credited to it, or reported by it for another beneficiary: the
+  // partial index holds those) by state and device kind: one pass over the table per side, the
+  // accounts matched by hash (a join on them had carried every column of every row).
   const groups = await sql.query<{ a: Address; state: ContributionState; d: DeviceKind; n: number; samples: number; credit: string }>(
-    `select c.a, c.state, coalesce(c.device_kind, 'webgpu') as d, count(*)::int as n, coalesce(sum(c.samples), 0)::int as samples, coalesce(sum(c.credit_wei), 0)::text as credit
-     from ${MINE} group by 1, 2, 3`,
+    `select beneficiary as a, state, coalesce(device_kind, 'webgpu') as d, count(*)::int as n, coalesce(sum(samples), 0)::int as samples, coalesce(sum(credit_wei), 0)::text as credit
+     from contributions where beneficiary = any($1::text[]) group by 1, 2, 3
+     union all
+     select account, state, coalesce(device_kind, 'webgpu'), count(*)::int, coalesce(sum(samples), 0)::int, coalesce(sum(credit_wei), 0)::text
+     from contributions where account = any($1::text[]) and beneficiary <> account group by 1, 2, 3`,
     [list],
   );
   const credit = new Map<Address, bigint>();
