@@ -12,6 +12,7 @@ import jsSha3 from 'js-sha3';
 import { domainSeparator, hexToBytes, keccak256, type Address, type Hex } from 'viem';
 import { contributionTypes, type Contribution, type Eip712Domain } from '../shared/eip712.ts';
 import { IdlegradError } from '../shared/errors.ts';
+import { WorkerCalls } from './worker-calls.ts';
 
 const FIELDS = contributionTypes.Contribution;
 /** keccak256 of EIP-712 encodeType: the struct has no nested types. */
@@ -104,46 +105,25 @@ function addressOf(pub: Uint8Array | null): Address {
 
 /**
  * One worker thread (coordinator/recover-worker.mjs) that hashes a Contribution's EIP-712
- * data to its digest and recovers the signer's address, answering in order. It does not
- * keep the process alive; stop() ends it.
+ * data to its digest and recovers the signer's address. A thread that stopped is replaced
+ * on the next call; stop() ends it.
  */
 export class RecoveryThread {
-  private worker: Worker | null = null;
-  private readonly pending = new Map<number, { resolve: (a: Address) => void; reject: (e: unknown) => void }>();
-  private next = 0;
+  private calls: WorkerCalls<{ id: number; address: Address | null; error: string | null }> | null = null;
 
   /** The address that signed keccak256(prefix ‖ keccak256(struct)); BAD_SIGNATURE when none recovers. */
-  signer(prefix: Uint8Array, struct: Uint8Array, rs: Uint8Array, parity: 0 | 1): Promise<Address> {
-    const w = (this.worker ??= this.start());
-    const id = this.next++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      w.postMessage({ id, prefix, struct, rs, parity });
+  async signer(prefix: Uint8Array, struct: Uint8Array, rs: Uint8Array, parity: 0 | 1): Promise<Address> {
+    if (!this.calls || this.calls.failed) this.calls = new WorkerCalls(new Worker(new URL('./recover-worker.mjs', import.meta.url)));
+    const m = await this.calls.call({ prefix, struct, rs, parity }).catch((e: Error) => {
+      throw new IdlegradError('INTERNAL', `signature recovery thread stopped: ${e.message}`);
     });
+    if (m.error !== null) throw new IdlegradError('BAD_SIGNATURE', 'report signature is malformed', { details: m.error });
+    if (m.address === null) throw new IdlegradError('BAD_SIGNATURE', 'report signature is malformed', { details: 'no public key recovers from it' });
+    return m.address;
   }
 
   stop(): void {
-    void this.worker?.terminate();
-    this.worker = null;
-  }
-
-  private start(): Worker {
-    const w = new Worker(new URL('./recover-worker.mjs', import.meta.url));
-    w.unref();
-    w.on('message', (m: { id: number; address: Address | null; error: string | null }) => {
-      const p = this.pending.get(m.id);
-      this.pending.delete(m.id);
-      if (m.error !== null) p?.reject(new IdlegradError('BAD_SIGNATURE', 'report signature is malformed', { details: m.error }));
-      else if (m.address === null) p?.reject(new IdlegradError('BAD_SIGNATURE', 'report signature is malformed', { details: 'no public key recovers from it' }));
-      else p?.resolve(m.address);
-    });
-    const fail = (e: unknown) => {
-      for (const p of this.pending.values()) p.reject(new IdlegradError('INTERNAL', `signature recovery thread stopped: ${String(e)}`));
-      this.pending.clear();
-      if (this.worker === w) this.worker = null;
-    };
-    w.on('error', fail);
-    w.on('exit', (code) => fail(`exit ${code}`));
-    return w;
+    void this.calls?.stop();
+    this.calls = null;
   }
 }

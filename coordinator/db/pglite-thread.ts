@@ -6,6 +6,7 @@
 // structured clone (numbers, strings, Uint8Array, Date, JSON values).
 import { Worker } from 'node:worker_threads';
 import type { Sql } from './sql.ts';
+import { WorkerCalls } from '../worker-calls.ts';
 
 interface Reply {
   id: number;
@@ -22,40 +23,19 @@ type Request =
 
 /** Opens PGlite on a worker thread: in `dataDir`, or in memory without one. */
 export async function openPgliteThread(dataDir?: string): Promise<Sql> {
-  const worker = new Worker(new URL('./pglite-worker.mjs', import.meta.url), { workerData: { dataDir } });
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
-  let next = 0;
+  const calls = new WorkerCalls<Reply>(new Worker(new URL('./pglite-worker.mjs', import.meta.url), { workerData: { dataDir } }));
   let nextTx = 0;
-  let dead: Error | null = null;
-  worker.on('message', (m: Reply) => {
-    const p = pending.get(m.id);
-    pending.delete(m.id);
-    if (pending.size === 0) worker.unref();
-    if (!p) return;
-    if (m.error) p.reject(Object.assign(new Error(m.error.message), { name: m.error.name }, m.error.fields));
-    else p.resolve(m.result);
-  });
-  const fail = (e: Error) => {
-    dead ??= e;
-    for (const p of pending.values()) p.reject(e);
-    pending.clear();
-  };
-  worker.on('error', (e) => fail(new Error(`ledger thread failed: ${e.message}`, { cause: e })));
-  worker.on('exit', (code) => fail(new Error(`ledger thread exited (code ${code})`)));
-  const call = <T>(req: Request): Promise<T> => {
-    if (dead) return Promise.reject(dead);
-    const id = next++;
-    return new Promise<T>((resolve, reject) => {
-      // The thread keeps the process alive only while a request waits on it (as in-process PGlite did).
-      if (pending.size === 0) worker.ref();
-      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      worker.postMessage({ id, ...req });
+  const call = async <T>(req: Request): Promise<T> => {
+    const m = await calls.call(req).catch((e: Error) => {
+      throw new Error(`ledger thread: ${e.message}`, { cause: e });
     });
+    if (m.error) throw Object.assign(new Error(m.error.message), { name: m.error.name }, m.error.fields);
+    return m.result as T;
   };
   try {
     await call({ op: 'open' });
   } catch (e) {
-    await worker.terminate();
+    await calls.stop();
     throw e;
   }
   const runner = (tx?: number): Pick<Sql, 'query' | 'exec'> => ({
@@ -81,7 +61,7 @@ export async function openPgliteThread(dataDir?: string): Promise<Sql> {
       try {
         await call({ op: 'close' });
       } finally {
-        await worker.terminate();
+        await calls.stop();
       }
     },
   };
