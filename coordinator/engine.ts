@@ -19,13 +19,13 @@ import { applyOuterStep } from '../shared/outer.ts';
 import { hashParams } from '../shared/model.ts';
 import { assignmentSeed } from '../shared/assignment.ts';
 import type { Dataset } from '../shared/mlp.ts';
-import { evaluateModel } from '../shared/preset.ts';
 import type { Eip712Domain } from '../shared/eip712.ts';
 import { contributionFromJson, type ClientMessage, type DeviceKind, type RoundSummary, type RunStatus, type ServerMessage } from '../shared/protocol.ts';
 import { IdlegradError } from '../shared/errors.ts';
 import type { Ledger, ModelState } from './db/ledger.ts';
 import { PendingWriter } from './db/pending-batch.ts';
 import { ContributionSigners, RecoveryThread } from './report-signature.ts';
+import { EvalThread } from './eval-thread.ts';
 
 export interface Session {
   id: number;
@@ -92,6 +92,7 @@ export class RoundEngine {
   private readonly signers: ContributionSigners;
   private readonly pending: PendingWriter;
   private readonly recovery = new RecoveryThread();
+  private readonly evaluator: EvalThread;
 
   constructor(
     readonly run: RunSpec,
@@ -105,6 +106,7 @@ export class RoundEngine {
     this.spec = modelOf(run);
     this.signers = new ContributionSigners(domain);
     this.pending = new PendingWriter(ledger.sql);
+    this.evaluator = new EvalThread(this.spec, heldOut);
   }
 
   get round(): number {
@@ -155,6 +157,7 @@ export class RoundEngine {
   stop(): void {
     this.stopped = true;
     this.recovery.stop();
+    this.evaluator.stop();
     if (this.open) clearTimeout(this.open.timer);
   }
 
@@ -353,7 +356,7 @@ export class RoundEngine {
         applyOuterStep(next.params, next.momentum, toDense(decodeFrame(update, this.updateLimits(open.round))), this.run.outer);
         next.modelHash = hashParams(next.params);
       }
-      const evalResult = evaluateModel(this.spec, next.params, this.heldOut);
+      const evalResult = await this.evaluator.evaluate(next.params);
       const acceptedIds = new Set(accepted.map((a) => a.id));
       const acceptedReports = [...open.reports.values()].filter((r) => acceptedIds.has(r.id));
       const summary: RoundSummary = {

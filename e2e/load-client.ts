@@ -109,6 +109,8 @@ function connect(key: Hex, address: Address, cohort: number, uploader: boolean):
         }
         return;
       }
+      // Account summaries and commit notices are not used here: not parsed (client CPU shares the machine).
+      if (text.startsWith('{"type":"account"') || text.startsWith('{"type":"committed"')) return;
       const m = JSON.parse(text) as { type: string; challenge?: string; round?: number; code?: string; message?: string };
       if (m.type === 'challenge') {
         ws.send(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, address, peerId, signature: sign(hexToBytes(hashMessage(helloMessage(m.challenge!, peerId))), c.key), adapter: null, gflops: null }));

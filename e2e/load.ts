@@ -1,4 +1,4 @@
-// `npm run load -- [--json] [--sessions N] [--seconds S] [--rate R] [--workers W] [--rounds K]`
+// `npm run load -- [--json] [--sessions N] [--seconds S] [--rate R] [--workers W] [--rounds K] [--cpu-prof DIR]`
 //
 // Protocol clients without compute against one coordinator on this machine: the
 // coordinator runs as its own process (e2e/platform-process.ts, as `npm start` does);
@@ -16,7 +16,7 @@
 // ledger's own count of accepted contributions in the committed rounds. With --json the
 // last line is { sessions, reportsPerSecond, p50Ms, p99Ms, rssMb }.
 import { Worker } from 'node:worker_threads';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { pointFromScalar } from 'tiny-secp256k1';
 import { bytesToHex, keccak256, type Address, type Hex } from 'viem';
@@ -33,6 +33,9 @@ function arg(name: string, dflt: number): number {
   return v;
 }
 const json = process.argv.includes('--json');
+/** `--cpu-prof DIR`: the coordinator writes a V8 CPU profile there when it stops (open it in Chrome DevTools). */
+const profDir = process.argv.includes('--cpu-prof') ? process.argv[process.argv.indexOf('--cpu-prof') + 1] : undefined;
+if (process.argv.includes('--cpu-prof') && !profDir) throw new Error('--cpu-prof: expected a directory for the profile');
 const sessions = arg('sessions', 2000);
 const seconds = arg('seconds', 60);
 const rate = arg('rate', 1300);
@@ -49,6 +52,9 @@ const cpuS = (pid: number, thread?: number) => {
   const f = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
 };
+/** CPU seconds per thread of a process, by thread id (with its name). */
+const threadsCpu = (pid: number) =>
+  new Map(readdirSync(`/proc/${pid}/task`).map((tid) => [tid, { name: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(), s: cpuS(pid, Number(tid)) }]));
 const quantile = (xs: Float64Array, q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 
 log(`load: ${sessions} sessions in ${workers} worker threads, ${rate} reports/s offered, ${seconds} s window after ${warmupS} s warm-up; load average ${load()}`);
@@ -60,7 +66,7 @@ const platform = await startPlatformProcess(
     rewards: { epochRounds: 1_000_000 },
     verification: { rate: 0, newIdentityRate: 0 },
   },
-  { quiet: true },
+  { quiet: true, nodeArgs: profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [] },
 );
 const workersList: Worker[] = [];
 let exitCode = 0;
@@ -118,12 +124,14 @@ try {
   const loads: string[] = [];
   const cpu: number[] = [];
   const mainCpu: number[] = []; // the event-loop thread (its tid is the pid)
+  const clientCpu: number[] = []; // this process: the client worker threads (and this harness)
+  const threads: ReturnType<typeof threadsCpu>[] = []; // the coordinator's threads, at window start and end
   while (Date.now() < tEnd + 1500) {
     await new Promise((r) => setTimeout(r, 1000));
     if (Date.now() >= tStart && Date.now() < tEnd) rss.push(rssMb(platform.child.pid!));
     const pid = platform.child.pid!;
-    if (Date.now() >= tStart && loads.length === 0) (loads.push(load()), cpu.push(cpuS(pid)), mainCpu.push(cpuS(pid, pid)));
-    if (Date.now() >= tEnd && cpu.length === 1) (cpu.push(cpuS(pid)), mainCpu.push(cpuS(pid, pid)));
+    if (Date.now() >= tStart && loads.length === 0) (loads.push(load()), cpu.push(cpuS(pid)), mainCpu.push(cpuS(pid, pid)), clientCpu.push(cpuS(process.pid)), threads.push(threadsCpu(pid)));
+    if (Date.now() >= tEnd && cpu.length === 1) (cpu.push(cpuS(pid)), mainCpu.push(cpuS(pid, pid)), clientCpu.push(cpuS(process.pid)), threads.push(threadsCpu(pid)));
     if (exhausted > 0) break;
   }
   loads.push(load());
@@ -153,7 +161,12 @@ try {
   const cpuUsed = (cpu[1] ?? cpuS(platform.child.pid!)) - cpu[0];
   const mainUsed = (mainCpu[1] ?? cpuS(platform.child.pid!, platform.child.pid!)) - mainCpu[0];
   const perReport = (x: number) => ((1000 * x) / Math.max(1, inWindow.length)).toFixed(2);
-  log(`load: coordinator CPU ${cpuUsed.toFixed(1)} s in the window (${((100 * cpuUsed) / windowS).toFixed(0)} % of one core), ${perReport(cpuUsed)} ms per verified report, of which the event-loop thread ${perReport(mainUsed)} ms`);
+  const clientUsed = (clientCpu[1] ?? cpuS(process.pid)) - clientCpu[0];
+  log(`load: coordinator CPU ${cpuUsed.toFixed(1)} s in the window (${((100 * cpuUsed) / windowS).toFixed(0)} % of one core), ${perReport(cpuUsed)} ms per verified report, of which the event-loop thread ${perReport(mainUsed)} ms; the clients (this process) ${perReport(clientUsed)} ms per report`);
+  if (threads.length === 2) {
+    const busiest = [...threads[1]].map(([tid, t]) => ({ tid, name: t.name, s: t.s - (threads[0].get(tid)?.s ?? 0) })).sort((a, b) => b.s - a.s).slice(0, 5);
+    log(`load: coordinator threads, CPU ms per verified report: ${busiest.map((t) => `${t.tid === String(platform.child.pid) ? 'event loop' : `${t.name} ${t.tid}`} ${perReport(t.s)}`).join(', ')}`);
+  }
   log(`load: ${result.sessions} sessions held; coordinator RSS max ${result.rssMb} MB (${rss.length} samples); load average at window start ${loads[0]}, at end ${loads[1]}`);
   log(`load: ledger: ${committed.length} rounds committed in the window, ${committed.reduce((s, r) => s + r.contributions, 0)} contributions accepted (every member's, ${committed.length * sessions} expected)`);
   if (exhausted > 0) log(`load: the pre-signed reports ran out after ${windowS.toFixed(1)} s (raise --rounds)`);

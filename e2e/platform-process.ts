@@ -49,13 +49,15 @@ export interface PlatformProcessOptions {
   env?: NodeJS.ProcessEnv;
   /** Start it as its own process group, so kill() can take down everything it started. */
   processGroup?: boolean;
+  /** Extra node flags for the platform process, e.g. `--cpu-prof` (NODE_OPTIONS refuses it). */
+  nodeArgs?: string[];
 }
 
 export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, opts: PlatformProcessOptions = {}): Promise<PlatformProcess> {
   ensureWebBuild();
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'idlegrad-'));
   const ownDir = !opts.dataDir;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'coordinator/main.ts'], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'coordinator/main.ts'], {
     env: { ...process.env, ...opts.env, PORT: String(opts.port ?? 0), IDLEGRAD_DATA_DIR: dataDir, IDLEGRAD_RUN: JSON.stringify(run) },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: opts.processGroup ?? false,

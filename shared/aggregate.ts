@@ -26,7 +26,8 @@
 //                'centered-clip': v ← v + Σ wᵢ·(xᵢ − v)·min(1, τ/‖xᵢ − v‖), `iterations`
 //                times from v = the coordinate-wise trimmed mean, τ = tau × median norm
 //                (Karimireddy et al. 2021).
-import { keccak256, concatHex, type Hex } from 'viem';
+import { concatHex, type Hex } from 'viem';
+import { keccak256 } from './keccak.ts';
 import type { DecodedFrame } from './codec.ts';
 
 export type AggregatorKind = 'mean' | 'clipped-mean' | 'trimmed-mean' | 'centered-clip';

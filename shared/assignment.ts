@@ -1,6 +1,7 @@
 // Data assignment: which training samples a volunteer uses in a round. Derived from
 // public values only (run seed, round, account) so a validator can redo the work.
-import { hexToBytes, keccak256, toBytes, type Hex } from 'viem';
+import { hexToBytes, toBytes, type Hex } from 'viem';
+import { keccak256 } from './keccak.ts';
 import { createRng } from './rng.ts';
 
 export function assignmentSeed(runSeed: number, round: number, account: Hex): number {

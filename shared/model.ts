@@ -4,7 +4,8 @@
 // tensor sits. Gradients, optimizer state, pseudo-gradients and update frames all use
 // the same layout, and the table's hash travels in every handshake and frame so that
 // peers with a different layout are refused before any byte is interpreted.
-import { keccak256, toBytes, type Hex } from 'viem';
+import { toBytes, type Hex } from 'viem';
+import { keccak256 } from './keccak.ts';
 import { createRng, gaussian } from './rng.ts';
 
 export interface TensorSpec {

@@ -124,4 +124,11 @@ export const MIGRATIONS: string[] = [
   alter table contributions add column device_kind text check (device_kind in ('webgpu','cpu'));
   create index contributions_partner on contributions (partner) where partner is not null;
   `,
+  // Issue 8: an account's newest rows read through an index, newest first (the account push
+  // after each round under `npm run load`), instead of every row of the account sorted.
+  `
+  create index contributions_beneficiary_id on contributions (beneficiary, id desc);
+  drop index contributions_beneficiary;
+  create index contributions_delegated_id on contributions (account, id desc) where beneficiary <> account;
+  `,
 ];

@@ -1,10 +1,9 @@
 // The narrow database surface the ledger needs. PGlite (embedded, the default) and a
 // PostgreSQL server (DATABASE_URL, through a `pg` pool) implement it alike, and both run
-// the same migrations.
-import { PGlite } from '@electric-sql/pglite';
+// the same migrations. PGlite runs on a thread of its own (coordinator/db/pglite-thread.ts).
 import pg from 'pg';
-import { mkdirSync } from 'node:fs';
 import { MIGRATIONS } from './migrations.ts';
+import { openPgliteThread } from './pglite-thread.ts';
 
 export interface Sql {
   query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: T[] }>;
@@ -17,7 +16,7 @@ export interface Sql {
 export const redactUrl = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 
 export async function openDatabase(opts: { dataDir?: string; databaseUrl?: string }): Promise<Sql> {
-  const sql = opts.databaseUrl ? await openPostgres(opts.databaseUrl) : await openPglite(opts.dataDir);
+  const sql = opts.databaseUrl ? await openPostgres(opts.databaseUrl) : await openPgliteThread(opts.dataDir);
   try {
     await migrate(sql);
   } catch (e) {
@@ -25,23 +24,6 @@ export async function openDatabase(opts: { dataDir?: string; databaseUrl?: strin
     throw e;
   }
   return sql;
-}
-
-async function openPglite(dataDir?: string): Promise<Sql> {
-  let db: PGlite;
-  if (dataDir) {
-    mkdirSync(dataDir, { recursive: true });
-    db = new PGlite(dataDir);
-  } else {
-    db = new PGlite(); // in memory: tests
-  }
-  await db.waitReady;
-  return {
-    query: (text, params) => db.query(text, params) as never,
-    exec: (text) => db.exec(text),
-    transaction: (fn) => db.transaction((tx) => fn({ query: (t, p) => tx.query(t, p) as never, exec: (t) => tx.exec(t) })),
-    close: () => db.close(),
-  };
 }
 
 // PGlite returns int8 (bigserial ids, bigint columns) as numbers; node-postgres as strings.

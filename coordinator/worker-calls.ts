@@ -1,0 +1,51 @@
+// Requests to a worker thread, each answered by one message carrying the request's id: the
+// coordinator's ledger (db/pglite-thread.ts), signature recovery (report-signature.ts) and
+// held-out evaluation (eval-thread.ts) threads. The thread keeps the process alive only while
+// a request waits on it; when it fails or exits, every waiting request rejects and so does
+// every later one.
+import type { Worker } from 'node:worker_threads';
+
+export class WorkerCalls<Reply extends { id: number }> {
+  private readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  private next = 0;
+  private failure: Error | null = null;
+
+  constructor(private readonly worker: Worker) {
+    worker.unref();
+    worker.on('message', (m: Reply) => {
+      const p = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      if (this.pending.size === 0) worker.unref();
+      p?.resolve(m);
+    });
+    worker.on('error', (e) => this.fail(e));
+    worker.on('exit', (code) => this.fail(new Error(`the thread exited (code ${code})`)));
+  }
+
+  /** Why the thread stopped answering, or null while it runs. */
+  get failed(): Error | null {
+    return this.failure;
+  }
+
+  /** Posts `{ id, ...request }`; resolves with the reply of that id. */
+  call(request: object): Promise<Reply> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, ...request });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.fail(new Error('the thread was stopped'));
+    await this.worker.terminate();
+  }
+
+  private fail(e: Error): void {
+    this.failure ??= e;
+    for (const p of this.pending.values()) p.reject(this.failure);
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,26 @@
+// `npm run load` end to end, small: 48 sessions, a few seconds. It checks the harness and
+// what it counts, not speed (the figures are the benchmark's, README "Reliability"): every
+// session held, reports acked with latencies, no refusals, the ledger's accepted
+// contributions in the window's rounds equal to every member's, the JSON line's shape.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+
+test('npm run load: sessions held, reports verified and acked, the ledger counts every member', { timeout: 300_000 }, () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'e2e/load.ts', '--json', '--sessions', '48', '--seconds', '6', '--warmup', '2', '--rate', '80'], { encoding: 'utf8', timeout: 280_000 });
+  const out = `${r.stdout}\n${r.stderr}`;
+  assert.equal(r.status, 0, out);
+  const lines = r.stdout.trim().split('\n');
+  const result = JSON.parse(lines[lines.length - 1]) as { sessions: number; reportsPerSecond: number; p50Ms: number; p99Ms: number; rssMb: number };
+  assert.deepEqual(Object.keys(result), ['sessions', 'reportsPerSecond', 'p50Ms', 'p99Ms', 'rssMb']);
+  assert.equal(result.sessions, 48, out);
+  assert.ok(result.reportsPerSecond > 0, out);
+  assert.ok(result.p50Ms > 0 && result.p99Ms >= result.p50Ms, out);
+  assert.ok(result.rssMb > 0, out);
+  assert.doesNotMatch(out, /refusals|ran out/, out);
+  const ledger = /ledger: (\d+) rounds committed in the window, (\d+) contributions accepted \(every member's, (\d+) expected\)/.exec(out);
+  assert.ok(ledger, out);
+  assert.ok(Number(ledger[1]) > 0, out);
+  assert.equal(ledger[2], ledger[3], out);
+  assert.match(out, /ms per verified report, of which the event-loop thread [\d.]+ ms; the clients \(this process\) [\d.]+ ms per report/);
+});

@@ -1,0 +1,10 @@
+// keccak-256 as viem's keccak256 computes it (bytes or 0x-hex in, 0x-hex out), from js-sha3:
+// about 4× faster than the pure-JS keccak viem uses (10 against 42 µs for 480 bytes on this
+// machine). It sits on hot paths: the model hash after every round, each report's framesRoot
+// and each member's data assignment (`npm run load`), in the coordinator and in the browser.
+import jsSha3 from 'js-sha3';
+import { hexToBytes, type Hex } from 'viem';
+
+export function keccak256(data: Uint8Array | Hex): Hex {
+  return `0x${jsSha3.keccak256(typeof data === 'string' ? hexToBytes(data) : data)}`;
+}
