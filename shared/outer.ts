@@ -37,7 +37,7 @@ function cosExact(x: number): number {
     term = (-term * x2) / ((2 * k - 1) * (2 * k));
     sum += term;
   }
-  return sum;
+  return Math.min(1, Math.max(-1, sum));
 }
 
 /** The outer lr of `round` (0-based) under `cfg.lrSchedule`. */
