@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyOuterStep, outerLrAt, type OuterConfig } from './outer.ts';
-import { DEFAULT_RUN, validateRunSettings } from './config.ts';
-import { hashParams } from './model.ts';
+import { DEFAULT_RUN, runSpecOf, validateRunSettings, type RunSettings } from './config.ts';
+import { hashParams, initParams, mlpSpec } from './model.ts';
+import { encodeAggregate } from './codec.ts';
+import { applyGlobalUpdate, type LocalModel } from './round.ts';
 
 const cosine = (rounds: number, floor: number): OuterConfig => ({ lr: 2, momentum: 0.9, lrSchedule: { kind: 'cosine', rounds, floor } });
 
@@ -54,4 +56,33 @@ test('a bad outer.lrSchedule is refused naming its field', () => {
   assert.throws(() => validateRunSettings(withSchedule({ kind: 'cosine', rounds: 180, floor: 1.5 })), /^Error: run\.outer\.lrSchedule\.floor: expected a number in \[0, 1\], got 1\.5$/);
   assert.throws(() => validateRunSettings(withSchedule({ kind: 'cosine', rounds: 180 })), /run\.outer\.lrSchedule\.floor: .*got undefined/);
   assert.throws(() => validateRunSettings(withSchedule('cosine')), /^Error: run\.outer\.lrSchedule: expected an object, got "cosine"$/);
+});
+
+test('a peer applying published updates under a scheduled run reaches the coordinator’s hashes, which the schedule changes', () => {
+  const specOf = (outer: RunSettings['outer']) => runSpecOf(3, { ...DEFAULT_RUN, sizes: [12, 6, 4], outer }, { name: 'mnist', trainCount: 10, testCount: 10, features: 12, classes: 4 });
+  const scheduled = specOf({ lr: 2, momentum: 0.9, lrSchedule: { kind: 'cosine', rounds: 4, floor: 0 } });
+  const constant = specOf({ lr: 2, momentum: 0.9 });
+  const g = (r: number) => Float32Array.from({ length: scheduled.paramCount }, (_, i) => Math.sin(r + i) * 0.01);
+  const frame = (r: number) => encodeAggregate(g(r), scheduled.codec.chunkSize, { paramTableHash: scheduled.paramTableHash, run: scheduled.id, round: r, samples: 64 });
+  const chains = (run: typeof scheduled) => {
+    // The coordinator's replay (engine, validator): the outer step with the round number.
+    const params = initParams(mlpSpec(run.sizes), run.seed);
+    const momentum = new Float32Array(params.length);
+    let peer: LocalModel = { run: run.id, paramTableHash: run.paramTableHash, round: 0, modelHash: hashParams(params), params: params.slice(), momentum: momentum.slice() };
+    const coordinator: string[] = [];
+    const peers: string[] = [];
+    for (let r = 0; r < 6; r++) {
+      applyOuterStep(params, momentum, g(r), run.outer, r);
+      peer = applyGlobalUpdate(peer, frame(r), run);
+      coordinator.push(hashParams(params));
+      peers.push(peer.modelHash);
+    }
+    return { coordinator, peers };
+  };
+  const s = chains(scheduled);
+  const c = chains(constant);
+  assert.deepEqual(s.peers, s.coordinator);
+  assert.deepEqual(c.peers, c.coordinator);
+  assert.equal(s.peers[0], c.peers[0], 'round 0 takes the full lr either way');
+  for (let r = 1; r < 6; r++) assert.notEqual(s.peers[r], c.peers[r], `round ${r}`);
 });
