@@ -353,7 +353,7 @@ export class RoundEngine {
           }
         }
         // Peers apply the decoded published bytes; so do we.
-        applyOuterStep(next.params, next.momentum, toDense(decodeFrame(update, this.updateLimits(open.round))), this.run.outer);
+        applyOuterStep(next.params, next.momentum, toDense(decodeFrame(update, this.updateLimits(open.round))), this.run.outer, open.round);
         next.modelHash = hashParams(next.params);
       }
       const evalResult = await this.evaluator.evaluate(next.params);

@@ -443,7 +443,7 @@ export class Validator {
     const limits = (r: number) => frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec: run.codec, maxSamples: 0xffffffff, round: r });
     for (let r = 0; r < round; r++) {
       const u = await ledger.update(run.id, r);
-      if (u) applyOuterStep(params, momentum, toDense(decodeFrame(u, limits(r))), run.outer);
+      if (u) applyOuterStep(params, momentum, toDense(decodeFrame(u, limits(r))), run.outer, r);
     }
     const rounds = await ledger.rounds(run.id);
     const want = rounds.find((x) => x.round === round - 1)?.modelHash;

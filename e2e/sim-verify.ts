@@ -161,7 +161,7 @@ export async function runVerifySim(opts: VerifySimOptions = {}): Promise<VerifyS
       const d = toDense(decodeFrame(p.frame, limits(round)));
       for (let i = 0; i < mean.length; i++) mean[i] += d[i] / frames.length;
     }
-    applyOuterStep(theta, momentum, mean, run.outer);
+    applyOuterStep(theta, momentum, mean, run.outer, round);
     history.push(theta.slice());
   };
   for (let round = 0; round < rounds; round++) {

@@ -3,7 +3,7 @@
 import type { Hex } from 'viem';
 import { INDEX_CODINGS, VALUE_BITS, type CodecConfig, type IndexCoding, type ValueBits } from './codec.ts';
 import { AGGREGATOR_KINDS, type AggregatorConfig, type AggregatorKind } from './aggregate.ts';
-import type { OuterConfig } from './outer.ts';
+import { outerLrScheduleErrors, type OuterConfig } from './outer.ts';
 import type { AdamWConfig } from './mlp.ts';
 import { gptSpec, GPT_DEFAULT, mlpSpec, paramTableHash, type GptDims, type ModelSpec } from './model.ts';
 
@@ -134,6 +134,7 @@ export function validateRunSettings(s: RunSettings, path = 'run'): RunSettings {
     const msg = check(value);
     if (msg) throw new Error(`${path}.${key}: ${msg}`);
   }
+  for (const [key, msg] of outerLrScheduleErrors(s.outer.lrSchedule)) throw new Error(`${path}.outer.lrSchedule${key ? `.${key}` : ''}: ${msg}`);
   try {
     modelOf(s);
   } catch (e) {

@@ -153,6 +153,6 @@ export function applyGlobalUpdate(model: LocalModel, frameBytes: Uint8Array, run
   if (frame.header.kind !== 2) throw new IdlegradError('BAD_FRAME', `the round ${model.round} global update is not an aggregate frame`);
   const params = model.params.slice();
   const momentum = model.momentum.slice();
-  applyOuterStep(params, momentum, toDense(frame), run.outer);
+  applyOuterStep(params, momentum, toDense(frame), run.outer, model.round);
   return { ...model, round: model.round + 1, modelHash: hashParams(params), params, momentum };
 }

@@ -25,7 +25,7 @@ function history(rounds: number): LocalModel[] {
   const momentum = new Float32Array(run.paramCount);
   const out: LocalModel[] = [{ run: run.id, paramTableHash: run.paramTableHash, round: 0, modelHash: hashParams(params), params: params.slice(), momentum: momentum.slice() }];
   for (let r = 0; r < rounds; r++) {
-    applyOuterStep(params, momentum, gFor(r), run.outer);
+    applyOuterStep(params, momentum, gFor(r), run.outer, r);
     out.push({ ...out[0], round: r + 1, modelHash: hashParams(params), params: params.slice(), momentum: momentum.slice() });
   }
   return out;
