@@ -1,4 +1,5 @@
-// Account summaries for many accounts in five statements instead of five per account:
+// Account summaries for many accounts in five statements per slice of a few hundred accounts
+// instead of five per account:
 // after each round the coordinator pushes every reporter its summary, and with thousands
 // of volunteers a round the per-account queries were most of the coordinator's time
 // (`npm run load`). Each summary is what Ledger.accountSummary returns for that account
@@ -7,11 +8,20 @@ import type { Address } from 'viem';
 import type { AccountSummary, ContributionState, DeviceKind } from '../../shared/protocol.ts';
 import type { Sql } from './sql.ts';
 
-const RECENT_SLICE = 250;
+const SLICE = 250;
 const STATES: ContributionState[] = ['pending', 'accepted', 'verified', 'rejected', 'batched', 'claimable', 'claimed'];
 
 export async function accountSummaries(sql: Sql, accounts: Address[], nowSec: number): Promise<Map<Address, Omit<AccountSummary, 'claimable'>>> {
   const list = [...new Set(accounts.map((a) => a.toLowerCase() as Address))];
+  // A few hundred accounts at a time: PGlite runs one statement at a time, and reports being
+  // recorded meanwhile wait for the statement in progress, so no statement covers every
+  // account of a large push (the cost is per account, so the slices add nothing).
+  const out = new Map<Address, Omit<AccountSummary, 'claimable'>>();
+  for (let i = 0; i < list.length; i += SLICE) for (const [a, s] of await sliceSummaries(sql, list.slice(i, i + SLICE), nowSec)) out.set(a, s);
+  return out;
+}
+
+async function sliceSummaries(sql: Sql, list: Address[], nowSec: number): Promise<Map<Address, Omit<AccountSummary, 'claimable'>>> {
   const out = new Map<Address, Omit<AccountSummary, 'claimable'>>();
   if (list.length === 0) return out;
   for (const a of list) {
@@ -47,10 +57,8 @@ export async function accountSummaries(sql: Sql, accounts: Address[], nowSec: nu
   }
   // Each account's newest 20 rows: credited to it, or reported by it for another beneficiary,
   // each side read newest-first through its index and cut at 20. One JSON array per account:
-  // PGlite decodes a JSON column far faster than 20 rows of 11 columns. A few hundred accounts
-  // a statement: PGlite runs one statement at a time, and reports being recorded meanwhile
-  // wait for it (the cost is per account, so the slices add nothing).
-  for (let i = 0; i < list.length; i += RECENT_SLICE) {
+  // PGlite decodes a JSON column far faster than 20 rows of 11 columns.
+  {
     const recent = await sql.query<{ a: Address; recent: AccountSummary['recent'] }>(
       `select q.a, (
          select coalesce(json_agg(json_build_object(
@@ -69,7 +77,7 @@ export async function accountSummaries(sql: Sql, accounts: Address[], nowSec: nu
          ) t
        ) as recent
        from unnest($1::text[]) q(a)`,
-      [list.slice(i, i + RECENT_SLICE)],
+      [list],
     );
     for (const r of recent.rows) out.get(r.a)!.recent = r.recent;
   }
