@@ -99,6 +99,9 @@ export default defineConfig({
       },
     },
   },
+  // js-sha3 (shared/keccak.ts, for the coordinator's speed) is replaced by viem's keccak in the
+  // browser: see web/src/shims/js-sha3.ts.
+  resolve: { alias: [{ find: /^js-sha3$/, replacement: fromRoot('./web/src/shims/js-sha3.ts') }] },
   worker: { format: 'es' },
   // web/ imports ../shared and ../kernels: let the dev server read the whole repository.
   server: { fs: { allow: [fromRoot('.')] } },
