@@ -20,8 +20,8 @@ parentPort.postMessage({ type: 'executor', executor: reexec.executor, adapter: r
 let queue = Promise.resolve();
 parentPort.on('message', (m) => {
   if (m.type === 'stop') {
-    queue = queue.then(() => {
-      reexec.destroy();
+    queue = queue.then(async () => {
+      await reexec.destroy(); // the device's loss delivered before the thread may be terminated
       parentPort.postMessage({ type: 'stopped' });
     });
     return;

@@ -21,7 +21,7 @@ useSwiftShaderWhenNoDriver();
 const account = privateKeyToAddress(`0x${'0b'.padStart(64, '0')}`).toLowerCase() as Address;
 const reason = (r: CheckResult) => (r.passed ? 'passed' : r.reason.split(':')[0]);
 const open: Reexecutor[] = [];
-after(() => open.forEach((r) => r.destroy()));
+after(() => Promise.all(open.map((r) => r.destroy())));
 
 function setup(settings: RunSettings, train: Dataset, heldOut: Dataset) {
   const run = runSpecOf(1, settings, { name: settings.preset === 'gpt' ? 'text' : 'mnist', trainCount: train.count, testCount: heldOut.count, features: train.features, classes: train.classes });

@@ -24,7 +24,12 @@ export interface Reexecutor {
   /** The adapter Dawn runs on ("google swiftshader", …), when it does. */
   readonly adapter: string | null;
   check(thetaR: Float32Array, claim: CheckClaim, evidence: Evidence): Promise<CheckResult>;
-  destroy(): void;
+  /**
+   * Releases the trainer and the Dawn device, and settles once the device's loss has been
+   * delivered (at most 5 s): a thread terminated before that callback runs aborts the whole
+   * process (napi_throw from the device-lost handler).
+   */
+  destroy(): Promise<void>;
 }
 
 type Trainer = { delta(thetaR: Float32Array, batches: Uint32Array, steps: number): Promise<Float32Array>; destroy(): void };
@@ -96,11 +101,15 @@ export async function createReexecutor(run: RunSpec, v: VerificationSettings, tr
       }
       return checkContributionWith(run, v, thetaR, heldOut, claim, evidence, { executor: 'cpu', delta: cpu.delta(thetaR, claim) });
     },
-    destroy() {
+    async destroy() {
       trainer?.destroy();
       trainer = null;
-      ctx?.device.destroy();
+      const c = ctx;
       ctx = null;
+      if (!c) return;
+      c.device.destroy();
+      await Promise.race([c.lost, new Promise((r) => setTimeout(r, 5_000))]);
+      await new Promise((r) => setTimeout(r, 0));
     },
   };
   return self;
