@@ -228,6 +228,8 @@ const ZERO_COUNTS = (): Record<ContributionState, number> => ({ pending: 0, acce
 
 type RoundMessage = Extract<ServerMessage, { type: 'round' }>;
 
+type Claimable = NonNullable<AccountSummary['claimable']>;
+
 /** The key of a WalletConnect provider among the wallets' providers (EIP-6963 ones are keyed by uuid). */
 const WALLETCONNECT_ID = 'walletconnect';
 
@@ -627,7 +629,8 @@ export class VolunteerClient {
     this.set({ claim: { ...this.snap.claim, busy: true } });
     try {
       const chain = this.chain ?? (this.chain = (await this.api.dashboard()).chain);
-      const hash = await claimTokens({ api: this.api, account: this.key.account, chain, claimable, origin: this.o.origin, log: (l, t) => this.log(l, t) });
+      const key = this.key;
+      const hash = await this.withFreshProof(key.account.address, claimable, (c) => claimTokens({ api: this.api, account: key.account, chain, claimable: c, origin: this.o.origin, log: (l, t) => this.log(l, t) }));
       this.set({ claim: { busy: false, txHashes: [...this.snap.claim.txHashes, hash] } });
       this.log('info', `claimed tokens in ${hash}`);
       await this.refreshAccount();
@@ -720,6 +723,22 @@ export class VolunteerClient {
     return this.bindWallet(WALLETCONNECT_ID);
   }
 
+  /**
+   * Sends a claim; if it fails and the ledger meanwhile holds a newer epoch for the account, once
+   * more with that epoch's proof. A reward epoch posted while a claim is on its way replaces
+   * the root its proof leads to, and the contract refuses it.
+   */
+  private async withFreshProof(account: Address, claimable: Claimable, send: (c: Claimable) => Promise<Hex>): Promise<Hex> {
+    try {
+      return await send(claimable);
+    } catch (first) {
+      const fresh = (await this.api.account(account).catch(() => null))?.claimable;
+      if (!fresh || (fresh.epoch === claimable.epoch && fresh.cumulativeWei === claimable.cumulativeWei)) throw first;
+      this.log('warn', `the claim failed (${describeError(first)}); epoch ${fresh.epoch} is on chain now: claiming again with its proof`);
+      return send(fresh);
+    }
+  }
+
   private async claimToWallet(wallet: Address): Promise<Hex | null> {
     const claimable = this.snap.wallets.account?.claimable;
     const provider = this.boundProvider?.wallet === wallet.toLowerCase() ? this.boundProvider.provider : null;
@@ -731,7 +750,7 @@ export class VolunteerClient {
     this.set({ claim: { ...this.snap.claim, busy: true } });
     try {
       const chain = this.chain ?? (this.chain = (await this.api.dashboard()).chain);
-      const hash = await claimWithWallet({ api: this.api, provider, wallet, chain, claimable, origin: this.o.origin, log: (l, t) => this.log(l, t) });
+      const hash = await this.withFreshProof(wallet, claimable, (c) => claimWithWallet({ api: this.api, provider, wallet, chain, claimable: c, origin: this.o.origin, log: (l, t) => this.log(l, t) }));
       this.set({ claim: { busy: false, txHashes: [...this.snap.claim.txHashes, hash] } });
       await this.refreshAccount();
       return hash;
