@@ -1,13 +1,13 @@
 // Samples/s of the MLP trainer, in Node/Dawn, in a headless-Chromium worker, and in three
 // Chromium tabs at once (volunteers sharing one machine), at the shapes rounds are sized for.
-// Not a test: `node --import tsx --import ./kernels/wgsl-register.mjs kernels/bench-trainer.ts
+// Not a test: `node --import tsx --import ./kernels/wgsl-register.mjs kernels/dev/bench-trainer.ts
 // [node|chromium|tabs]` (BENCH_STEPS: steps per timed round, default 50). Numbers compare
 // shapes on one adapter in one run; other load on the machine shows up in them.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { benchTrainer, type BenchCase, type BenchReport } from './bench-entry.ts';
 import { runInChromiumWorker, runInChromiumWorkers } from './browser-harness.ts';
-import { createNodeGpu } from './node-gpu.ts';
+import { createNodeGpu } from '../node-gpu.ts';
 
 const steps = Number(process.env.BENCH_STEPS ?? 50);
 const cases: BenchCase[] = [
