@@ -6,10 +6,10 @@ import * as kernels from './index.ts';
 test('kernels/index.ts exports exactly the public surface', () => {
   assert.deepEqual(Object.keys(kernels).sort(), [
     'ADAMW_HYPER', 'DeviceLostError', 'GpuValidationError', 'KernelError', 'MATMUL_TILE', 'PipelineCache',
-    'ShaderCompileError', 'TrainingAbortedError', 'WebGpuUnavailableError', 'acquireDevice', 'adamw', 'adamwKernel', 'autotuneMatmul', 'biasBackward',
+    'ShaderCompileError', 'TrainingAbortedError', 'WebGpuUnavailableError', 'acquireDevice', 'adamw', 'adamwKernel', 'autotuneKernels', 'autotuneMatmul', 'biasBackward',
     'biasBackwardKernel', 'biasForward', 'biasForwardKernel', 'checkTrainerMatchesCpu',
     'createBindGroup', 'createGptTrainer', 'createMlpTrainer', 'deviceParamLayout', 'encodeDispatch', 'gatherBatchGpu', 'gatherKernel', 'limitsToObject',
-    'matmul', 'matmulKernel', 'readBuffer', 'runKernelConformance', 'softmaxXent', 'softmaxXentKernel',
+    'matmul', 'matmulKernel', 'readBuffer', 'runKernelConformance', 'softmaxXent', 'softmaxXentKernels',
     'withErrorScope', 'writeAdamWHyper',
   ]);
 });

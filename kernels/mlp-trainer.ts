@@ -26,7 +26,7 @@ import { alignTo, createBindGroup, encodeDispatch, readBuffer, writePadded } fro
 import { matmulKernel, type MatmulKernel } from './matmul/matmul.ts';
 import { PipelineCache } from './pipeline-cache.ts';
 import { runSegmentedRound } from './segments.ts';
-import { softmaxXentKernel, XENT_LOSS_BYTES, type XentKernel } from './softmax_xent/softmax_xent.ts';
+import { softmaxXentKernels, XENT_LOSS_BYTES } from './softmax_xent/softmax_xent.ts';
 
 export interface MlpTrainerOptions {
   /** Samples per inner step (B). */
@@ -160,7 +160,7 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
   // ---- kernels: every pipeline of a round, created here and never per step ----
   const fwd = forwardPlan(cache, spec, B);
   const gather: GatherKernel = gatherKernel(cache, { rows: B, features: F });
-  const xent: XentKernel = softmaxXentKernel(cache, { rows: B, classes: C });
+  const xent = softmaxXentKernels(cache, { rows: B, classes: C });
   const outBiasGrad: BiasGradKernel = biasBackwardKernel(cache, { rows: B, n: C, relu: false });
   const dW: MatmulKernel[] = [];
   const dh: (MatmulKernel | null)[] = [];
@@ -189,6 +189,7 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
   const acts = sizes.map((n, l) => buffer(`act${l}`, B * n * 4)); // acts[0] = x (B, F), acts[L] = logits (B, C)
   const dActs = sizes.map((n, l) => (l > 0 ? buffer(`dact${l}`, B * n * 4) : null)); // gradient w.r.t. acts[l]
   const labels = buffer('labels', B * 4);
+  const rowLoss = buffer('xent.rowLoss', B * 4);
 
   // Per-step slices at dynamic offsets, sized for the longest round so far.
   const indexStride = alignTo(B * 4, storageAlign);
@@ -208,7 +209,8 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
     dh: dh.map((k, l) => k && createBindGroup(device, k, { a: dActs[l + 1]!, b: { buffer: params, ...W(l) }, c: dActs[l]! })),
     reluGrad: reluGrad.map((k, l) => k && createBindGroup(device, k, { dy: dActs[l]!, y: acts[l], dbias: { buffer: grad, ...b(l - 1) } })),
     gather: null as GPUBindGroup | null,
-    xent: null as GPUBindGroup | null,
+    xentRows: createBindGroup(device, xent.rows, { logits: acts[L], labels, dlogits: dActs[L]!, rowLoss }),
+    xentTotal: null as GPUBindGroup | null,
     adamw: null as GPUBindGroup | null,
   };
 
@@ -233,9 +235,7 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
     indices = device.createBuffer({ label: 'mlp.indices', size: capacity * indexStride, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
     losses = device.createBuffer({ label: 'mlp.losses', size: capacity * lossStride, usage: STORAGE });
     hyper = device.createBuffer({ label: 'mlp.hyper', size: capacity * hyperStride, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    groups.xent = createBindGroup(device, xent, {
-      logits: acts[L], labels, dlogits: dActs[L]!, loss: { buffer: losses, size: XENT_LOSS_BYTES },
-    });
+    groups.xentTotal = createBindGroup(device, xent.total, { rowLoss, loss: { buffer: losses, size: XENT_LOSS_BYTES } });
     groups.adamw = createBindGroup(device, adamw, { params, grad, m, v, hyper: { buffer: hyper, size: ADAMW_HYPER.size } });
     bindGather();
   }
@@ -318,7 +318,8 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
               const pass = enc.beginComputePass({ label: `mlp.step${s}` });
               encodeDispatch(pass, gather, groups.gather!, [s * indexStride]);
               encodeForward(pass, fwd, groups.fwd);
-              encodeDispatch(pass, xent, groups.xent!, [s * lossStride]);
+              encodeDispatch(pass, xent.rows, groups.xentRows);
+              encodeDispatch(pass, xent.total, groups.xentTotal!, [s * lossStride]);
               encodeDispatch(pass, outBiasGrad, groups.outBiasGrad);
               for (let l = L - 1; l >= 0; l--) {
                 encodeDispatch(pass, dW[l], groups.dW[l]);

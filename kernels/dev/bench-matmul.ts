@@ -1,10 +1,12 @@
 // dev: numbered matmul versions at the training shapes, Node/Dawn (llm.c's dev/cuda style).
 // Correctness vs matmulRef, then GFLOP/s (median of REPS timed batches of ITERS dispatches).
-//   node --import tsx --import ./kernels/wgsl-register.mjs kernels/dev/bench-matmul.ts [v2,v3,v4] [mlp|gpt|square]
+//   node --import tsx --import ./kernels/wgsl-register.mjs kernels/dev/bench-matmul.ts [v2,v3,v4,v6] [mlp|gpt|square|small] [--cpu]
+// (DIRECT_ONLY=1: v4 at its barrier-free configurations only)
 // v1: matmul_v1_tiled.wgsl (see its header; not run here any more).
 // v2: matmul_v2_regblock.wgsl (register-blocked 4×4, scalar loads, no workgroup memory).
 // v3: matmul_v3_wgtile.wgsl (workgroup-memory tiles + 4×4 register blocks + vec4 storage loads).
 // v5: matmul_v5_direct8x8.wgsl (v4's direct path with 8×8 outputs per invocation).
+// v6: matmul_v6_sgshareA.wgsl (v5 with op(A) shared by the 4 lanes of a subgroup through shuffles).
 // v4: the mainline, matmul/matmul.wgsl: v3's tiled path and a barrier-free path reading 4×4
 //     blocks with vec4 loads (mat4x4 FMAs), at every MATMUL_CANDIDATES configuration.
 import { existsSync, readFileSync } from 'node:fs';
@@ -21,6 +23,7 @@ import { randomArray } from '../conformance.ts';
 const icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
 if (!process.env.VK_ICD_FILENAMES && existsSync(icd)) process.env.VK_ICD_FILENAMES = icd;
 const ctx = await acquireDevice(createNodeGpu());
+const cpu = process.argv.includes('--cpu'); // time by this process's CPU time (dev/cpu-time.ts) instead of wall time
 const device = ctx.device;
 const cache = new PipelineCache(device);
 const reps = Number(process.env.REPS ?? 5);
@@ -65,8 +68,22 @@ if (which.includes('v5')) {
     };
   }
 }
+if (which.includes('v6')) {
+  const body = read('./matmul_v6_sgshareA.wgsl');
+  const [f32, vec4] = [read('../matmul/matmul_load_f32.wgsl'), read('../matmul/matmul_load_vec4.wgsl')];
+  for (const [x, y] of [[4, 4], [8, 8], [4, 16]]) {
+    variants[`v6 sg-shared A wg ${x}x${y}`] = (s) => {
+      const vec = (s.transA ? s.M : s.K) % 4 === 0 && (s.transB ? s.K : s.N) % 4 === 0;
+      // Directives (the first two lines) must come first: the load file goes after them.
+      const lines = body.split('\n');
+      const code = [...lines.slice(0, 2), vec ? vec4 : f32, ...lines.slice(2)].join('\n');
+      return buildKernel(cache, { label: 'v6', code, entryPoint: 'main', bindings: BINDINGS,
+        constants: { ...flags(s), WG_X: x, WG_Y: y } }, [Math.ceil(s.N / (8 * x)), Math.ceil(s.M / (8 * y)), 1]);
+    };
+  }
+}
 if (which.includes('v4')) {
-  for (const c of MATMUL_CANDIDATES) variants[`v4 ${c.tiled ? `tiled bk${c.bk}` : 'direct'} ${c.wg.join('x')}`] = (s) => matmulKernel(cache, s, c);
+  for (const c of MATMUL_CANDIDATES.filter((c) => !process.env.DIRECT_ONLY || !c.tiled)) variants[`v4 ${c.tiled ? `tiled bk${c.bk}` : c.subgroups ? 'direct+sg' : 'direct'} ${c.wg.join('x')}`] = (s) => matmulKernel(cache, s, c);
 }
 const set = process.argv[3] ?? 'mlp';
 const sets: Record<string, [string, MatmulShape][]> = {
@@ -79,6 +96,11 @@ const sets: Record<string, [string, MatmulShape][]> = {
     ['dX', { M: 512, N: 64, K: 256, transB: true }], ['dW', { M: 64, N: 256, K: 512, transA: true }],
   ],
   square: [['512', { M: 512, N: 512, K: 512 }]],
+  // gpt-small (width 384, MLP 1536) at B·T = 256 rows, as npm run bench times them
+  small: [
+    ['qkv', { M: 256, N: 1152, K: 384 }], ['up', { M: 256, N: 1536, K: 384 }], ['down', { M: 256, N: 384, K: 1536 }],
+    ['dW_up', { M: 384, N: 1536, K: 256, transA: true }], ['dx_qkv', { M: 256, N: 384, K: 1152, transB: true }],
+  ],
   // the shapes where npm run bench found ours < 3× TFJS or ORT (README)
   misses: [['dW_up', { M: 64, N: 256, K: 512, transA: true }], ['dW0', { M: 784, N: 64, K: 32, transA: true }], ['fwd1', { M: 32, N: 10, K: 64 }]],
 };
@@ -99,7 +121,12 @@ for (const [name, s] of sets[set]) {
     const run = async (n: number) => { const enc = device.createCommandEncoder(); const p = enc.beginComputePass(); for (let i = 0; i < n; i++) encodeDispatch(p, k, g); p.end(); device.queue.submit([enc.finish()]); return new Float32Array(await readBuffer(device, bufs.c)); };
     const ok = closeness(await run(1), want, { atol: 1e-4, rtol: 1e-4 }).ok;
     const times: number[] = [];
-    for (let rep = 0; rep < reps; rep++) { const t0 = performance.now(); await run(iters); times.push((performance.now() - t0) / iters); }
+    for (let rep = 0; rep < reps; rep++) {
+      const [t0, c0] = [performance.now(), process.cpuUsage()];
+      await run(iters);
+      const c = process.cpuUsage(c0);
+      times.push((cpu ? (c.user + c.system) / 1000 : performance.now() - t0) / iters);
+    }
     const ms = times.sort((x, y) => x - y)[reps >> 1];
     const gflops = (2 * s.M * s.N * s.K) / ms / 1e6;
     totals[vn] = (totals[vn] ?? 0) + ms;

@@ -7,7 +7,7 @@ import { PipelineCache } from '../pipeline-cache.ts';
 import { createBindGroup, encodeDispatch, readBuffer, type Kernel } from '../kernel.ts';
 import { matmulKernel } from '../matmul/matmul.ts';
 import { biasBackwardKernel, biasForwardKernel } from '../bias_relu/bias_relu.ts';
-import { softmaxXentKernel } from '../softmax_xent/softmax_xent.ts';
+import { softmaxXentKernels } from '../softmax_xent/softmax_xent.ts';
 import { adamwKernel, ADAMW_HYPER } from '../adamw/adamw.ts';
 import { gatherKernel } from '../gather_batch/gather_batch.ts';
 
@@ -50,7 +50,9 @@ total += await time(`fwd matmul (${B},${F})·(${F},${H})`, matmulKernel(cache, {
 total += await time('bias+relu fwd', biasForwardKernel(cache, { rows: B, n: H, relu: true }), { x: B * H, bias: H });
 total += await time(`fwd matmul (${B},${H})·(${H},${C})`, matmulKernel(cache, { M: B, N: C, K: H }), { a: B * H, b: H * C, c: B * C });
 total += await time('bias fwd', biasForwardKernel(cache, { rows: B, n: C, relu: false }), { x: B * C, bias: C });
-total += await time('softmax_xent', softmaxXentKernel(cache, { rows: B, classes: C }), { logits: B * C, labels: B, dlogits: B * C, loss: 1 }, [0]);
+const xent = softmaxXentKernels(cache, { rows: B, classes: C });
+total += await time('softmax_xent rows', xent.rows, { logits: B * C, labels: B, dlogits: B * C, rowLoss: B });
+total += await time('softmax_xent total', xent.total, { rowLoss: B, loss: 1 }, [0]);
 total += await time('bias grad', biasBackwardKernel(cache, { rows: B, n: C, relu: false }), { dy: B * C, dbias: C });
 total += await time(`dW1 (${H},${B})·(${B},${C})`, matmulKernel(cache, { M: H, N: C, K: B, transA: true }), { a: B * H, b: B * C, c: H * C });
 total += await time(`dh (${B},${C})·(${C},${H})`, matmulKernel(cache, { M: B, N: H, K: C, transB: true }), { a: B * C, b: H * C, c: B * H });

@@ -7,9 +7,10 @@
 // Host ↔ GPU: the inputs are uploaded once per shape; each timing waits on
 // onSubmittedWorkDone (no readback).
 import type { AdapterSummary } from '../device.ts';
+import { medianGpuMs } from '../gpu-timing.ts';
 import { createBindGroup, encodeDispatch } from '../kernel.ts';
 import { PipelineCache } from '../pipeline-cache.ts';
-import { MATMUL_CANDIDATES, matmulKernel, setMatmulConfig, type MatmulConfig, type MatmulShape } from './matmul.ts';
+import { MATMUL_CANDIDATES, matmulKernel, matmulUnsupported, setMatmulConfig, type MatmulConfig, type MatmulShape } from './matmul.ts';
 
 /** Where tuned configurations persist between visits (any key–value store; async allowed). */
 export interface MatmulTuneStore {
@@ -62,7 +63,7 @@ export async function autotuneMatmul(
   opts: MatmulAutotuneOptions = {},
 ): Promise<MatmulTuneResult> {
   const key = matmulTuneKey(ctx.adapter, ctx.limits);
-  const candidates = opts.candidates ?? MATMUL_CANDIDATES;
+  const candidates = (opts.candidates ?? MATMUL_CANDIDATES).filter((c) => !matmulUnsupported(c, ctx.device));
   if (!opts.force) {
     const known = memory.get(key);
     if (known) return apply(ctx.device, { key, config: known, source: 'memory' });
@@ -89,7 +90,7 @@ function parseStored(text: string | undefined, candidates: readonly MatmulConfig
   if (!text) return undefined;
   try {
     const c = JSON.parse(text) as MatmulConfig;
-    return candidates.find((x) => x.tiled === c.tiled && x.bk === c.bk && x.wg[0] === c.wg?.[0] && x.wg[1] === c.wg?.[1]);
+    return candidates.find((x) => x.tiled === c.tiled && x.bk === c.bk && x.wg[0] === c.wg?.[0] && x.wg[1] === c.wg?.[1] && !!x.subgroups === !!c.subgroups);
   } catch {
     return undefined;
   }
@@ -112,20 +113,7 @@ async function timeCandidates(device: GPUDevice, candidates: readonly MatmulConf
       let total = 0;
       for (const [j, k] of kernels[i].entries()) {
         const group = createBindGroup(device, k, buffers[j]);
-        const once = async () => {
-          const enc = device.createCommandEncoder({ label: 'tune' });
-          const pass = enc.beginComputePass();
-          encodeDispatch(pass, k, group);
-          pass.end();
-          const t0 = performance.now();
-          device.queue.submit([enc.finish()]);
-          await device.queue.onSubmittedWorkDone();
-          return performance.now() - t0;
-        };
-        await once(); // warm-up
-        const ms: number[] = [];
-        for (let r = 0; r < reps; r++) ms.push(await once());
-        total += ms.sort((x, y) => x - y)[reps >> 1];
+        total += await medianGpuMs(device, (pass) => encodeDispatch(pass, k, group), reps);
       }
       timings.push({ config, ms: total });
     }

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import { createRng } from '../../shared/rng.ts';
 import { assertClose, dot, finiteDifference, randomArray, testGpu } from '../test-gpu.ts';
-import { matmul, MATMUL_CANDIDATES, matmulTile, type MatmulShape } from './matmul.ts';
+import { matmul, MATMUL_CANDIDATES, matmulTile, matmulUnsupported, type MatmulShape } from './matmul.ts';
 import { matmulRef } from './matmul.ref.ts';
 
-const { cache } = await testGpu();
+const { ctx, cache } = await testGpu();
 const tol = { atol: 1e-5, rtol: 1e-5 };
 
 // None of these are multiples of the 4×4 block or any candidate's tile; 1s hit the edges;
@@ -13,27 +13,25 @@ const shapes: [number, number, number][] = [[1, 1, 1], [33, 17, 19], [20, 5, 41]
 // Multiples of 4 in every dimension take the vec4 storage path; 68×36 is still not a tile multiple.
 const vec4Shapes: [number, number, number][] = [[68, 36, 20]];
 
-function checkAll(shapeList: [number, number, number][], seed: number) {
-  return async () => {
-    const rand = createRng(seed);
-    for (const config of MATMUL_CANDIDATES) {
-      for (const [M, N, K] of shapeList) {
-        for (const transA of [false, true]) {
-          for (const transB of [false, true]) {
-            const shape: MatmulShape = { M, N, K, transA, transB };
-            const a = randomArray(M * K, rand);
-            const b = randomArray(K * N, rand);
-            const what = `matmul ${JSON.stringify(shape)} config ${JSON.stringify(config)} (tile ${matmulTile(config).join('×')})`;
-            assertClose(await matmul(cache, a, b, shape, config), matmulRef(a, b, shape), tol, what);
-          }
+// One test per autotune candidate, each layout, both storage paths; a candidate this device
+// cannot run is skipped, saying why (e.g. subgroup quads without the subgroups feature).
+for (const config of MATMUL_CANDIDATES) {
+  const skip = matmulUnsupported(config, ctx.device) ?? false;
+  test(`matmul ${JSON.stringify(config)}: every layout matches the CPU reference (scalar and vec4 paths)`, { skip }, async () => {
+    const rand = createRng(1);
+    for (const [M, N, K] of [...shapes, ...vec4Shapes]) {
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          const shape: MatmulShape = { M, N, K, transA, transB };
+          const a = randomArray(M * K, rand);
+          const b = randomArray(K * N, rand);
+          const what = `matmul ${JSON.stringify(shape)} config ${JSON.stringify(config)} (tile ${matmulTile(config).join('×')})`;
+          assertClose(await matmul(cache, a, b, shape, config), matmulRef(a, b, shape), tol, what);
         }
       }
     }
-  };
+  });
 }
-
-test('matmul: every layout and every autotune candidate matches the CPU reference (scalar path)', checkAll(shapes, 1));
-test('matmul: every layout and every autotune candidate matches the CPU reference (vec4 path)', checkAll(vec4Shapes, 3));
 
 // Backward of C = A·B with upstream G = dL/dC: dA = G·Bᵀ (transB), dB = Aᵀ·G (transA).
 // L = Σ G⊙C is linear in A and B, so central differences are exact up to rounding.
