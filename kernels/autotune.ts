@@ -6,14 +6,14 @@
 // survivors are timed at the GPT training shapes and the fastest becomes what the op specs build
 // on this device. Cached per adapter like the matmul's: in memory and in the caller's store.
 import { GPT_DEFAULT, type GptDims } from '../shared/model.ts';
-import { ATTENTION_CANDIDATES, attentionBackwardKernels, attentionChoice, attentionForwardKernel, type AttentionConfig } from './attention/attention.ts';
+import { ATTENTION_CANDIDATES, attentionBackwardKernels, attentionChoice, attentionForwardKernel, attentionUnsupported, type AttentionConfig } from './attention/attention.ts';
 import { checkAttention, checkLayernorm, checkSoftmaxXent, type CheckResult } from './conformance.ts';
 import type { AdapterSummary } from './device.ts';
 import { medianGpuMs } from './gpu-timing.ts';
 import { createBindGroup, encodeDispatch, type Kernel } from './kernel.ts';
 import { layernormDxKernel, layernormForwardKernel, layernormParamsKernel } from './layernorm/layernorm.ts';
 import { autotuneMatmul, matmulTuneKey, type MatmulTuneStore } from './matmul/autotune.ts';
-import type { MatmulConfig } from './matmul/matmul.ts';
+import type { MatmulConfig, MatmulShape } from './matmul/matmul.ts';
 import { PipelineCache } from './pipeline-cache.ts';
 import { ROW_REDUCE_CANDIDATES, rowReduceChoice, rowReduceUnsupported, subgroupMinSize, type RowReduceConfig } from './row-reduce/row-reduce.ts';
 import { softmaxXentKernels } from './softmax_xent/softmax_xent.ts';
@@ -33,6 +33,12 @@ export interface KernelAutotuneOptions {
   reps?: number;
   /** Measure even when a cached choice exists (default false). */
   force?: boolean;
+  /** The matmul's (MatmulAutotuneOptions.precision): 'f32' (default) or 'mixed' (f16 candidates too, where the adapter has shader-f16). */
+  precision?: 'f32' | 'mixed';
+  /** The matmul's tuning shapes (default MATMUL_TUNE_SHAPES). */
+  matmulShapes?: readonly MatmulShape[];
+  /** What to choose among (default ROW_REDUCE_CANDIDATES, ATTENTION_CANDIDATES). */
+  candidates?: { rowReduce?: readonly RowReduceConfig[]; attention?: readonly AttentionConfig[] };
 }
 
 export interface KernelTuneResult {
@@ -60,7 +66,7 @@ export function kernelTuneKey(ctx: Ctx): string {
 
 export async function autotuneKernels(ctx: Ctx, opts: KernelAutotuneOptions = {}): Promise<KernelTuneResult> {
   const { device } = ctx;
-  const matmul = await autotuneMatmul(ctx, { store: opts.store, force: opts.force, reps: opts.reps });
+  const matmul = await autotuneMatmul(ctx, { store: opts.store, force: opts.force, reps: opts.reps, precision: opts.precision, shapes: opts.matmulShapes });
   const key = kernelTuneKey(ctx);
   const result = (source: KernelTuneResult['source'], chosen: Stored, extra: Partial<KernelTuneResult> = {}): KernelTuneResult => {
     rowReduceChoice.set(device, chosen.rowReduce);
@@ -81,14 +87,14 @@ export async function autotuneKernels(ctx: Ctx, opts: KernelAutotuneOptions = {}
   const timings: NonNullable<KernelTuneResult['timings']> = [];
   const rejected: NonNullable<KernelTuneResult['rejected']> = [];
 
-  const rowReduce = await fastest(device, 'rowReduce', ROW_REDUCE_CANDIDATES, timings, rejected, {
+  const rowReduce = await fastest(device, 'rowReduce', opts.candidates?.rowReduce ?? ROW_REDUCE_CANDIDATES, timings, rejected, {
     unsupported: (c) => rowReduceUnsupported(c, device),
     check: async (cache, c) => [await checkLayernorm(cache, 67, 37, 9, c), await checkSoftmaxXent(cache, 67, 13, 3, c)],
     time: (cache, c) => timeRowReduce(cache, c, batch * dims.context, dims.width, dims.vocab, reps),
   });
-  const attention = await fastest(device, 'attention', ATTENTION_CANDIDATES, timings, rejected, {
-    unsupported: () => null,
-    check: async (cache, c) => [await checkAttention(cache, { B: 1, T: 37, C: 12, NH: 3 }, 10, c), await checkAttention(cache, { B: 2, T: 19, C: 16, NH: 2 }, 11, c)],
+  const attention = await fastest(device, 'attention', opts.candidates?.attention ?? ATTENTION_CANDIDATES, timings, rejected, {
+    unsupported: (c) => attentionUnsupported(c, device),
+    check: async (cache, c) => [await checkAttention(cache, { B: 2, T: 19, C: 16, NH: 2 }, 11, c)],
     time: (cache, c) => timeAttention(cache, c, { B: batch, T: dims.context, C: dims.width, NH: dims.heads }, reps),
   });
   const chosen = { rowReduce, attention };
@@ -198,7 +204,7 @@ function parseStored(text: string | undefined, device: GPUDevice): Stored | unde
     const s = JSON.parse(text) as Stored;
     const same = (a: object, b: object) => JSON.stringify(a) === JSON.stringify(b);
     const rowReduce = ROW_REDUCE_CANDIDATES.find((c) => same(c, s.rowReduce) && !rowReduceUnsupported(c, device));
-    const attention = ATTENTION_CANDIDATES.find((c) => same(c, s.attention));
+    const attention = ATTENTION_CANDIDATES.find((c) => same(c, s.attention) && !attentionUnsupported(c, device));
     return rowReduce && attention ? { rowReduce, attention } : undefined;
   } catch {
     return undefined;

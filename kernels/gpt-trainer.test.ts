@@ -5,33 +5,55 @@ import { byteBatch, gptEvaluate, gptLossAndGrad, trainGptLocalCpu } from '../sha
 import { gptSpec, GPT_DEFAULT, initParams } from '../shared/model.ts';
 import { createRng } from '../shared/rng.ts';
 import { createGptTrainer } from './gpt-trainer.ts';
+import { attentionChoice } from './attention/attention.ts';
+import { matmulUnsupported, setMatmulConfig } from './matmul/matmul.ts';
+import { rowReduceChoice } from './row-reduce/row-reduce.ts';
 import { assertClose, testGpu } from './test-gpu.ts';
 import { grammarCorpus, unigramEntropy } from '../e2e/grammar-corpus.ts';
 
 const { ctx, cache } = await testGpu();
 const device = ctx.device;
 
-test('3 steps on a small GPT (T < context, clipped and unclipped) match trainGptLocalCpu', async () => {
-  const spec = gptSpec({ vocab: 11, context: 7, width: 8, layers: 2, heads: 2, hidden: 12 });
-  const [B, T, steps] = [3, 5, 3];
-  const rand = createRng(21);
-  const tokens = Uint32Array.from({ length: steps * B * T }, () => Math.floor(rand() * 11));
-  const targets = Uint32Array.from({ length: steps * B * T }, () => Math.floor(rand() * 11));
-  const params = initParams(spec, 5).map((p) => p + (rand() - 0.5) * 0.2); // off the init's symmetric point
-  const trainer = createGptTrainer(device, spec, { batchSize: B, seqLen: T, cache });
-  try {
-    for (const maxGradNorm of [0, 0.3]) {
-      const cfg: AdamWConfig = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm };
-      const got = await trainer.train({ params, tokens, targets, steps, adamw: cfg });
-      const batches = Array.from({ length: steps }, (_, s) => ({ tokens: tokens.subarray(s * B * T, (s + 1) * B * T), targets: targets.subarray(s * B * T, (s + 1) * B * T) }));
-      const want = trainGptLocalCpu(spec, params, batches, B, T, cfg);
-      assertClose(got.losses, want.losses, { atol: 1e-5, rtol: 1e-5 }, `losses (clip ${maxGradNorm})`);
-      assertClose(got.params, want.params, { atol: 2e-5, rtol: 1e-4 }, `params (clip ${maxGradNorm})`);
+// The device's defaults (GPU-style: tiled matmul and attention, reductions across lanes) and what
+// the autotune picks on a CPU adapter (barrier-free matmul with subgroup quads where there are
+// subgroups, direct attention, a row per invocation): the trainer must match the reference with both.
+const choices: { name: string; apply(): void }[] = [
+  { name: 'defaults', apply() {} },
+  {
+    name: 'CPU-adapter variants',
+    apply() {
+      const sg = !matmulUnsupported({ wg: [8, 8], tiled: false, bk: 0, subgroups: true }, device);
+      setMatmulConfig(device, { wg: [8, 8], tiled: false, bk: 0, subgroups: sg });
+      attentionChoice.set(device, { tiled: false, wg: 16, bk: 0, lanes: 1 });
+      rowReduceChoice.set(device, { wg: 64, lanes: 1, subgroups: false });
+    },
+  },
+];
+
+for (const choice of choices) {
+  test(`3 steps on a small GPT (T < context, clipped and unclipped) match trainGptLocalCpu — ${choice.name}`, async () => {
+    choice.apply();
+    const spec = gptSpec({ vocab: 11, context: 7, width: 8, layers: 2, heads: 2, hidden: 12 });
+    const [B, T, steps] = [3, 5, 3];
+    const rand = createRng(21);
+    const tokens = Uint32Array.from({ length: steps * B * T }, () => Math.floor(rand() * 11));
+    const targets = Uint32Array.from({ length: steps * B * T }, () => Math.floor(rand() * 11));
+    const params = initParams(spec, 5).map((p) => p + (rand() - 0.5) * 0.2); // off the init's symmetric point
+    const trainer = createGptTrainer(device, spec, { batchSize: B, seqLen: T, cache });
+    try {
+      for (const maxGradNorm of [0, 0.3]) {
+        const cfg: AdamWConfig = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm };
+        const got = await trainer.train({ params, tokens, targets, steps, adamw: cfg });
+        const batches = Array.from({ length: steps }, (_, s) => ({ tokens: tokens.subarray(s * B * T, (s + 1) * B * T), targets: targets.subarray(s * B * T, (s + 1) * B * T) }));
+        const want = trainGptLocalCpu(spec, params, batches, B, T, cfg);
+        assertClose(got.losses, want.losses, { atol: 1e-5, rtol: 1e-5 }, `losses (clip ${maxGradNorm}, ${choice.name})`);
+        assertClose(got.params, want.params, { atol: 2e-5, rtol: 1e-4 }, `params (clip ${maxGradNorm}, ${choice.name})`);
+      }
+    } finally {
+      trainer.destroy();
     }
-  } finally {
-    trainer.destroy();
-  }
-});
+  });
+}
 
 test('forwardLogits at a non-tile shape (B 3, T 5 < context 7, vocab 11) matches the CPU reference logits', async () => {
   const spec = gptSpec({ vocab: 11, context: 7, width: 12, layers: 2, heads: 3, hidden: 20 });

@@ -195,7 +195,7 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
     const p = `h${l}.`;
     add(forward, lnFwd, { x: xin, gamma: P(`${p}ln1.g`), beta: P(`${p}ln1.b`), y: a.ln1, stats: a.stats1 });
     add(forward, mm(R, 3 * C, C), { a: a.ln1, b: P(`${p}qkv.w`), c: a.qkv }); // qkv (R, 3C) = ln1 · Wqkv (no bias)
-    add(forward, attFwd, { qkv: a.qkv, out: a.atty, lse: a.lse });
+    add(forward, attFwd, { qkv: a.qkv, out: a.atty, lse: a.lse, dout: dtmp, dd, dqkv }); // (the backward's buffers bound, untouched)
     add(forward, mm(R, C, C), { a: a.atty, b: P(`${p}proj.w`), c: a.xmid }); // xmid = atty · Wproj + b + xin
     add(forward, bias(C), { x: a.xmid, bias: P(`${p}proj.b`) });
     add(forward, residual, { x: a.xmid, y: xin });
@@ -235,7 +235,7 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
     add(backward, mm(C, C, R, true), { a: a.atty, b: dres, c: G(`${p}proj.w`) });
     add(backward, mm(R, C, C, false, true), { a: dres, b: P(`${p}proj.w`), c: dtmp });
     add(backward, attBwdQ, { qkv: a.qkv, out: a.atty, lse: a.lse, dout: dtmp, dd, dqkv });
-    add(backward, attBwdKV, { qkv: a.qkv, lse: a.lse, dout: dtmp, dd, dqkv });
+    add(backward, attBwdKV, { qkv: a.qkv, out: a.atty, lse: a.lse, dout: dtmp, dd, dqkv });
     add(backward, mm(C, 3 * C, R, true), { a: a.ln1, b: dqkv, c: G(`${p}qkv.w`) });
     add(backward, mm(R, C, 3 * C, false, true), { a: dqkv, b: P(`${p}qkv.w`), c: dtmp });
     add(backward, lnParams, { x: xin, stats: a.stats1, dy: dtmp, dgamma: G(`${p}ln1.g`), dbeta: G(`${p}ln1.b`) });

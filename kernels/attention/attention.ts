@@ -67,12 +67,9 @@ export const attentionChoice = deviceChoice<AttentionConfig>(() => ATTENTION_DEF
 /** Bytes of workgroup memory a stage of `bk` rows takes at head size hs (two row tiles and the (lse, D) pairs). */
 const stageBytes = (bk: number, hs: number) => bk * (2 * 16 * Math.ceil(hs / 4) + 8);
 
-const FORWARD = [
-  { binding: 0, name: 'qkv', kind: 'read-only-storage' },
-  { binding: 1, name: 'out', kind: 'storage' },
-  { binding: 2, name: 'lse', kind: 'storage' },
-] as const;
-const BACKWARD_Q = [
+// One layout for all three entry points (their helpers are shared, so each statically touches
+// every buffer): the forward binds the backward's buffers too and leaves them alone.
+const BINDINGS = [
   { binding: 0, name: 'qkv', kind: 'read-only-storage' },
   { binding: 1, name: 'out', kind: 'storage' },
   { binding: 2, name: 'lse', kind: 'storage' },
@@ -80,19 +77,10 @@ const BACKWARD_Q = [
   { binding: 4, name: 'dd', kind: 'storage' },
   { binding: 5, name: 'dqkv', kind: 'storage' },
 ] as const;
-const BACKWARD_KV = [
-  { binding: 0, name: 'qkv', kind: 'read-only-storage' },
-  { binding: 2, name: 'lse', kind: 'storage' },
-  { binding: 3, name: 'dout', kind: 'read-only-storage' },
-  { binding: 4, name: 'dd', kind: 'storage' },
-  { binding: 5, name: 'dqkv', kind: 'storage' },
-] as const;
 
-export type AttentionForwardKernel = Kernel<(typeof FORWARD)[number]['name']>;
-export type AttentionBackwardQKernel = Kernel<(typeof BACKWARD_Q)[number]['name']>;
-export type AttentionBackwardKVKernel = Kernel<(typeof BACKWARD_KV)[number]['name']>;
+export type AttentionKernel = Kernel<(typeof BINDINGS)[number]['name']>;
 
-function build<K extends Kernel>(cache: PipelineCache, shape: AttentionShape, entryPoint: string, bindings: K['bindings'], config: AttentionConfig): K {
+function build(cache: PipelineCache, shape: AttentionShape, entryPoint: string, config: AttentionConfig): AttentionKernel {
   const { B, T, C, NH } = shape;
   for (const [k, v] of Object.entries(shape)) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`attention: ${k} must be a positive integer, got ${v}`);
@@ -103,25 +91,27 @@ function build<K extends Kernel>(cache: PipelineCache, shape: AttentionShape, en
   if (B * NH > limits.maxComputeWorkgroupsPerDimension) throw new RangeError(`attention: B·NH ${B * NH} exceeds ${limits.maxComputeWorkgroupsPerDimension} workgroups`);
   const hs = C / NH;
   const hs4 = Math.ceil(hs / 4);
+  const { lanes } = config;
+  const chunks = Math.ceil(Math.ceil(hs4 / lanes) / 4);
+  if (chunks > 4) throw new RangeError(`attention: a head of ${hs} floats is more than 64 per lane (${lanes} lane${lanes > 1 ? 's' : ''}); the kernel holds at most 64 in registers`);
   let bk = 1;
   if (config.tiled) {
     bk = Math.min(config.bk, Math.floor(limits.maxComputeWorkgroupStorageSize / stageBytes(1, hs)));
     if (bk < 1) throw new RangeError(`attention: a head of ${hs} floats does not fit one row in ${limits.maxComputeWorkgroupStorageSize} bytes of workgroup memory`);
   }
-  const { lanes } = config;
-  const consts = `const HS = ${hs}u;\nconst HS4 = ${hs4}u;\nconst LANES = ${lanes}u;\nconst HSL = ${Math.ceil(hs4 / lanes)}u;\n`;
+  const consts = `const HS = ${hs}u;\nconst HS4 = ${hs4}u;\nconst LANES = ${lanes}u;\nconst HC = ${chunks}u;\n`;
   const code = laneReducePrelude(lanes) + consts + (hs % 4 === 0 ? loadVec4 : loadF32) + body;
   const label = `attention_${entryPoint}${config.tiled ? '_tiled' : ''}${lanes > 1 ? `_lanes${lanes}` : ''}`;
   return buildKernel(
     cache,
-    { label, code, entryPoint, constants: { B, T, C, NH, WG: config.wg, TILED: +config.tiled, BK: bk }, bindings },
+    { label, code, entryPoint, constants: { B, T, C, NH, WG: config.wg, TILED: +config.tiled, BK: bk }, bindings: BINDINGS },
     [Math.ceil(T / (config.wg / lanes)), B * NH, 1],
-  ) as K;
+  );
 }
 
 /** out (B, T, C), lse (B, NH, T) ← attention(qkv (B, T, 3C)). */
-export function attentionForwardKernel(cache: PipelineCache, shape: AttentionShape, config = attentionChoice.get(cache.device)): AttentionForwardKernel {
-  return build(cache, shape, 'forward', FORWARD, config);
+export function attentionForwardKernel(cache: PipelineCache, shape: AttentionShape, config = attentionChoice.get(cache.device)): AttentionKernel {
+  return build(cache, shape, 'forward', config);
 }
 
 /**
@@ -132,8 +122,8 @@ export function attentionBackwardKernels(
   cache: PipelineCache,
   shape: AttentionShape,
   config = attentionChoice.get(cache.device),
-): [AttentionBackwardQKernel, AttentionBackwardKVKernel] {
-  return [build(cache, shape, 'backward_q', BACKWARD_Q, config), build(cache, shape, 'backward_kv', BACKWARD_KV, config)];
+): [AttentionKernel, AttentionKernel] {
+  return [build(cache, shape, 'backward_q', config), build(cache, shape, 'backward_kv', config)];
 }
 
 /** Eager forward (tests, tools). */
@@ -142,7 +132,8 @@ export async function attentionForward(
 ): Promise<{ out: Float32Array; lse: Float32Array }> {
   const { B, T, C, NH } = shape;
   if (qkv.length !== B * T * 3 * C) throw new RangeError(`attentionForward: qkv has ${qkv.length} floats, want (B, T, 3C) = ${B * T * 3 * C}`);
-  const r = await runOnce(cache, attentionForwardKernel(cache, shape, config), { qkv, out: B * T * C * 4, lse: B * NH * T * 4 }, ['out', 'lse']);
+  const unused = 16; // the backward's buffers, bound and untouched
+  const r = await runOnce(cache, attentionForwardKernel(cache, shape, config), { qkv, out: B * T * C * 4, lse: B * NH * T * 4, dout: unused, dd: unused, dqkv: unused }, ['out', 'lse']);
   return { out: new Float32Array(r.out), lse: new Float32Array(r.lse) };
 }
 
@@ -161,6 +152,6 @@ export async function attentionBackward(
   const [kq, kkv] = attentionBackwardKernels(cache, shape, config);
   // Two dispatches sharing dd and dqkv: the first's outputs are the second's inputs.
   const first = await runOnce(cache, kq, { qkv, out, lse, dout, dd: lse.byteLength, dqkv: qkv.byteLength }, ['dd', 'dqkv']);
-  const second = await runOnce(cache, kkv, { qkv, lse, dout, dd: new Float32Array(first.dd), dqkv: new Float32Array(first.dqkv) }, ['dqkv']);
+  const second = await runOnce(cache, kkv, { qkv, out, lse, dout, dd: new Float32Array(first.dd), dqkv: new Float32Array(first.dqkv) }, ['dqkv']);
   return new Float32Array(second.dqkv);
 }

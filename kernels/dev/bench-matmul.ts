@@ -1,12 +1,13 @@
 // dev: numbered matmul versions at the training shapes, Node/Dawn (llm.c's dev/cuda style).
 // Correctness vs matmulRef, then GFLOP/s (median of REPS timed batches of ITERS dispatches).
-//   node --import tsx --import ./kernels/wgsl-register.mjs kernels/dev/bench-matmul.ts [v2,v3,v4,v6] [mlp|gpt|square|small] [--cpu]
+//   node --import tsx --import ./kernels/wgsl-register.mjs kernels/dev/bench-matmul.ts [v2,v3,v4] [mlp|gpt|square|small] [--cpu]
 // (DIRECT_ONLY=1: v4 at its barrier-free configurations only)
 // v1: matmul_v1_tiled.wgsl (see its header; not run here any more).
 // v2: matmul_v2_regblock.wgsl (register-blocked 4×4, scalar loads, no workgroup memory).
 // v3: matmul_v3_wgtile.wgsl (workgroup-memory tiles + 4×4 register blocks + vec4 storage loads).
 // v5: matmul_v5_direct8x8.wgsl (v4's direct path with 8×8 outputs per invocation).
-// v6: matmul_v6_sgshareA.wgsl (v5 with op(A) shared by the 4 lanes of a subgroup through shuffles).
+// v6: v5 with op(A) shared by the 4 lanes of a subgroup quad through shuffles, promoted as the
+//     mainline's `subgroups` candidates (matmul/matmul_subgroup.wgsl): it runs as part of v4 here.
 // v4: the mainline, matmul/matmul.wgsl: v3's tiled path and a barrier-free path reading 4×4
 //     blocks with vec4 loads (mat4x4 FMAs), at every MATMUL_CANDIDATES configuration.
 import { existsSync, readFileSync } from 'node:fs';
@@ -64,20 +65,6 @@ if (which.includes('v5')) {
     variants[`v5 8x8 blocks wg ${x}x${y}`] = (s) => {
       const vec = (s.transA ? s.M : s.K) % 4 === 0 && (s.transB ? s.K : s.N) % 4 === 0;
       return buildKernel(cache, { label: 'v5', code: (vec ? vec4 : f32) + body, entryPoint: 'main', bindings: BINDINGS,
-        constants: { ...flags(s), WG_X: x, WG_Y: y } }, [Math.ceil(s.N / (8 * x)), Math.ceil(s.M / (8 * y)), 1]);
-    };
-  }
-}
-if (which.includes('v6')) {
-  const body = read('./matmul_v6_sgshareA.wgsl');
-  const [f32, vec4] = [read('../matmul/matmul_load_f32.wgsl'), read('../matmul/matmul_load_vec4.wgsl')];
-  for (const [x, y] of [[4, 4], [8, 8], [4, 16]]) {
-    variants[`v6 sg-shared A wg ${x}x${y}`] = (s) => {
-      const vec = (s.transA ? s.M : s.K) % 4 === 0 && (s.transB ? s.K : s.N) % 4 === 0;
-      // Directives (the first two lines) must come first: the load file goes after them.
-      const lines = body.split('\n');
-      const code = [...lines.slice(0, 2), vec ? vec4 : f32, ...lines.slice(2)].join('\n');
-      return buildKernel(cache, { label: 'v6', code, entryPoint: 'main', bindings: BINDINGS,
         constants: { ...flags(s), WG_X: x, WG_Y: y } }, [Math.ceil(s.N / (8 * x)), Math.ceil(s.M / (8 * y)), 1]);
     };
   }

@@ -28,6 +28,12 @@ export interface MatmulAutotuneOptions {
   reps?: number;
   /** Measure even when a cached choice exists (default false). */
   force?: boolean;
+  /**
+   * 'f32' (default): fp32 candidates only, so that honest work stays within float drift of a
+   * validator's re-execution. 'mixed': f16 candidates too, where the adapter has shader-f16
+   * (about 1e-3 relative per matmul; for runs whose verification tolerance allows it).
+   */
+  precision?: 'f32' | 'mixed';
 }
 
 export interface MatmulTuneResult {
@@ -62,8 +68,9 @@ export async function autotuneMatmul(
   ctx: { device: GPUDevice; adapter: AdapterSummary; limits: Record<string, number> },
   opts: MatmulAutotuneOptions = {},
 ): Promise<MatmulTuneResult> {
-  const key = matmulTuneKey(ctx.adapter, ctx.limits);
-  const candidates = (opts.candidates ?? MATMUL_CANDIDATES).filter((c) => !matmulUnsupported(c, ctx.device));
+  const precision = opts.precision ?? 'f32';
+  const key = matmulTuneKey(ctx.adapter, ctx.limits) + (precision === 'mixed' ? '/mixed' : '');
+  const candidates = (opts.candidates ?? MATMUL_CANDIDATES).filter((c) => !matmulUnsupported(c, ctx.device) && (!c.f16 || precision === 'mixed'));
   if (!opts.force) {
     const known = memory.get(key);
     if (known) return apply(ctx.device, { key, config: known, source: 'memory' });
@@ -90,7 +97,7 @@ function parseStored(text: string | undefined, candidates: readonly MatmulConfig
   if (!text) return undefined;
   try {
     const c = JSON.parse(text) as MatmulConfig;
-    return candidates.find((x) => x.tiled === c.tiled && x.bk === c.bk && x.wg[0] === c.wg?.[0] && x.wg[1] === c.wg?.[1] && !!x.subgroups === !!c.subgroups);
+    return candidates.find((x) => x.tiled === c.tiled && x.bk === c.bk && x.wg[0] === c.wg?.[0] && x.wg[1] === c.wg?.[1] && !!x.subgroups === !!c.subgroups && !!x.f16 === !!c.f16);
   } catch {
     return undefined;
   }

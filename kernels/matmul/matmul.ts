@@ -3,6 +3,7 @@ import body from './matmul.wgsl?raw';
 import loadF32 from './matmul_load_f32.wgsl?raw';
 import loadVec4 from './matmul_load_vec4.wgsl?raw';
 import subgroupPath from './matmul_subgroup.wgsl?raw';
+import f16Path from './matmul_f16.wgsl?raw';
 import { deviceChoice } from '../device-choice.ts';
 import { buildKernel, runOnce, wgslConst, type Kernel } from '../kernel.ts';
 import type { PipelineCache } from '../pipeline-cache.ts';
@@ -22,7 +23,8 @@ export interface MatmulShape {
  * How the kernel tiles C (matmul.wgsl's overrides): a wg[0] × wg[1] workgroup (columns × rows of
  * C) of invocations that each own a 4×4 block staged through workgroup memory `bk` values of K
  * at a time (`tiled`), or an 8×8 block read from storage directly — with `subgroups`, the op(A)
- * blocks shared by four lanes through subgroup shuffles (matmul_subgroup.wgsl).
+ * blocks shared by four lanes through subgroup shuffles (matmul_subgroup.wgsl). `f16` stages the
+ * tiled path's operands in f16 (matmul_f16.wgsl: mixed precision, about 1e-3 relative).
  */
 export interface MatmulConfig {
   wg: readonly [number, number];
@@ -31,6 +33,8 @@ export interface MatmulConfig {
   bk: number;
   /** Direct path only: share op(A) within quads of a subgroup (needs the `subgroups` feature). */
   subgroups?: boolean;
+  /** Tiled path only: f16 tiles and per-stage f16 sums (needs `shader-f16`; chosen only when precision may be traded). */
+  f16?: boolean;
 }
 
 /** C elements per invocation, rows × columns, tiled / direct: fixed by the shader's accumulators, read from it. */
@@ -53,6 +57,8 @@ export const MATMUL_CANDIDATES: readonly MatmulConfig[] = [
   { wg: [8, 8], tiled: false, bk: 0, subgroups: true },
   { wg: [4, 4], tiled: false, bk: 0, subgroups: true },
   { wg: [4, 16], tiled: false, bk: 0, subgroups: true },
+  { wg: [8, 8], tiled: true, bk: 16, f16: true },
+  { wg: [16, 16], tiled: true, bk: 16, f16: true },
 ];
 
 /** The configuration used on a device the autotune has not seen: a GPU-friendly tiled one. */
@@ -81,6 +87,10 @@ export function matmulUnsupported(c: MatmulConfig, device: GPUDevice): string | 
   if (![x, y].every((v) => Number.isInteger(v) && v >= 1) || x * y > 256) return `wg must be two positive integers with a product ≤ 256, got [${x}, ${y}]`;
   if (c.tiled && (!Number.isInteger(c.bk) || c.bk < 4 || c.bk % 4 !== 0 || (x + y) * c.bk * 16 > 16384)) {
     return `bk must be a positive multiple of 4 within 16 KiB of workgroup memory, got ${c.bk}`;
+  }
+  if (c.f16) {
+    if (!c.tiled || c.subgroups) return 'f16 tiles are a variant of the tiled path only';
+    if (!device.features.has('shader-f16')) return 'the device has no shader-f16 feature';
   }
   if (c.subgroups) {
     if (c.tiled) return 'subgroups share op(A) on the direct path only';
@@ -122,13 +132,16 @@ export function matmulKernel(cache: PipelineCache, shape: MatmulShape, config: M
   const transA = shape.transA ?? false;
   const transB = shape.transB ?? false;
   const vec4 = (transA ? M : K) % 4 === 0 && (transB ? K : N) % 4 === 0;
+  const load = vec4 ? loadVec4 : loadF32;
   const [tileM, tileN] = matmulTile(config);
   return buildKernel(
     cache,
     {
-      label: `matmul${transA ? '_tA' : ''}${transB ? '_tB' : ''}${config.subgroups ? '_sg' : ''}`,
-      code: config.subgroups ? `${SUBGROUP_DIRECTIVES}${vec4 ? loadVec4 : loadF32}${body}${subgroupPath}` : (vec4 ? loadVec4 : loadF32) + body,
-      entryPoint: config.subgroups ? 'main_sg' : 'main',
+      label: `matmul${transA ? '_tA' : ''}${transB ? '_tB' : ''}${config.subgroups ? '_sg' : ''}${config.f16 ? '_f16' : ''}`,
+      code: config.subgroups
+        ? `${SUBGROUP_DIRECTIVES}${load}${body}${subgroupPath}`
+        : config.f16 ? `enable f16;\n${load}${body}${f16Path}` : load + body,
+      entryPoint: config.subgroups ? 'main_sg' : config.f16 ? 'main_f16' : 'main',
       constants: {
         M, N, K, TRANS_A: +transA, TRANS_B: +transB,
         TILED: +config.tiled, WG_X: config.wg[0], WG_Y: config.wg[1], BK: config.tiled ? config.bk : 4,
