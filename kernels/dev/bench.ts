@@ -61,7 +61,8 @@ for (const r of out.matmul) {
 console.log('training step (forward + backward + AdamW), dataset resident on the GPU, one readback per round; samples/s (GPT: sequences/s, seqLen tokens each)');
 for (const r of out.step) {
   const what = `${r.model} batch ${r.batch}${r.seqLen ? ` × ${r.seqLen} tokens` : ''}`;
-  console.log(`${what.padEnd(44)} ours ${f(r.ours, 2).padStart(9)}  tfjs ${f(r.tfjs, 2).padStart(9)}  ${ratio(r.ours, r.tfjs)}`);
+  const g = (x: number | null) => (x === null ? 'n/a' : x.toPrecision(3));
+  console.log(`${what.padEnd(44)} ours ${g(r.ours).padStart(9)}  tfjs ${g(r.tfjs).padStart(9)}  ${ratio(r.ours, r.tfjs)}`);
 }
 console.log('fused causal attention, forward + backward (ours), one sequence; per token = per call / T');
 for (const r of out.attention) {
