@@ -5,27 +5,44 @@ import { byteBatch, gptEvaluate, gptLossAndGrad, trainGptLocalCpu } from '../sha
 import { gptSpec, GPT_DEFAULT, initParams } from '../shared/model.ts';
 import { createRng } from '../shared/rng.ts';
 import { createGptTrainer } from './gpt-trainer.ts';
-import { attentionChoice } from './attention/attention.ts';
-import { matmulUnsupported, setMatmulConfig } from './matmul/matmul.ts';
-import { rowReduceChoice } from './row-reduce/row-reduce.ts';
+import { ATTENTION_DEFAULT, attentionChoice } from './attention/attention.ts';
+import { MATMUL_DEFAULT, matmulUnsupported, setMatmulConfig } from './matmul/matmul.ts';
+import { ROW_REDUCE_CANDIDATES, rowReduceChoice } from './row-reduce/row-reduce.ts';
 import { assertClose, testGpu } from './test-gpu.ts';
 import { grammarCorpus, unigramEntropy } from '../e2e/grammar-corpus.ts';
 
 const { ctx, cache } = await testGpu();
 const device = ctx.device;
 
-// The device's defaults (GPU-style: tiled matmul and attention, reductions across lanes) and what
-// the autotune picks on a CPU adapter (barrier-free matmul with subgroup quads where there are
-// subgroups, direct attention, a row per invocation): the trainer must match the reference with both.
+// The trainer must match the reference with the device's defaults (tiled matmul, direct attention,
+// a row per invocation), with what the autotune picks on SwiftShader (barrier-free matmul with
+// subgroup quads, direct attention in 16s), and with the GPU-style forms (tiled attention,
+// rows reduced across 8 lanes in workgroup memory).
+// Last the defaults, so that the tests after these run with them, as before.
 const choices: { name: string; apply(): void }[] = [
-  { name: 'defaults', apply() {} },
   {
-    name: 'CPU-adapter variants',
+    name: 'GPU-style variants',
     apply() {
-      const sg = !matmulUnsupported({ wg: [8, 8], tiled: false, bk: 0, subgroups: true }, device);
-      setMatmulConfig(device, { wg: [8, 8], tiled: false, bk: 0, subgroups: sg });
+      setMatmulConfig(device, { wg: [8, 8], tiled: true, bk: 16 });
+      attentionChoice.set(device, { tiled: true, wg: 32, bk: 16, lanes: 1 });
+      rowReduceChoice.set(device, { wg: 64, lanes: 8, subgroups: false });
+    },
+  },
+  {
+    name: 'SwiftShader autotune picks',
+    apply() {
+      const sg = !matmulUnsupported({ wg: [4, 16], tiled: false, bk: 0, subgroups: true }, device);
+      setMatmulConfig(device, { wg: [4, 16], tiled: false, bk: 0, subgroups: sg });
       attentionChoice.set(device, { tiled: false, wg: 16, bk: 0, lanes: 1 });
-      rowReduceChoice.set(device, { wg: 64, lanes: 1, subgroups: false });
+      rowReduceChoice.set(device, ROW_REDUCE_CANDIDATES[0]);
+    },
+  },
+  {
+    name: 'defaults',
+    apply() {
+      setMatmulConfig(device, MATMUL_DEFAULT);
+      attentionChoice.set(device, ATTENTION_DEFAULT);
+      rowReduceChoice.set(device, ROW_REDUCE_CANDIDATES[0]);
     },
   },
 ];

@@ -43,8 +43,12 @@ export const ATTENTION_CANDIDATES: readonly AttentionConfig[] = [
   { tiled: false, wg: 64, bk: 0, lanes: 32 },
 ];
 
-/** On a device the autotune has not seen: the GPU-friendly tiled feed. */
-export const ATTENTION_DEFAULT: AttentionConfig = ATTENTION_CANDIDATES[0];
+/**
+ * On a device the autotune has not seen (the Node validator re-executes untuned): the direct
+ * feed, a row per invocation — the unfused kernel's layout, slower than tiled on GPUs but never
+ * far off on any adapter, and the fastest on SwiftShader.
+ */
+export const ATTENTION_DEFAULT: AttentionConfig = ATTENTION_CANDIDATES[2];
 
 /** Why `c` cannot run on `device`, or null. */
 export function attentionUnsupported(c: AttentionConfig, device: GPUDevice): string | null {

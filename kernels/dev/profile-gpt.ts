@@ -6,7 +6,8 @@ import { GPT_DEFAULT, GPT_SMALL } from '../../shared/model.ts';
 import { acquireDevice } from '../device.ts';
 import { createNodeGpu } from '../node-gpu.ts';
 import { PipelineCache } from '../pipeline-cache.ts';
-import { createBindGroup, encodeDispatch, readBuffer, type Kernel } from '../kernel.ts';
+import type { Kernel } from '../kernel.ts';
+import { timeKernel } from './time-kernel.ts';
 import { matmulKernel } from '../matmul/matmul.ts';
 import { biasBackwardKernel, biasForwardKernel, geluBackwardKernel, geluForwardKernel } from '../bias_relu/bias_relu.ts';
 import { softmaxXentKernels } from '../softmax_xent/softmax_xent.ts';
@@ -30,28 +31,8 @@ const { width: C, hidden: Hd, vocab: V, heads: NH, context: T } = dims;
 const R = B * T;
 
 async function time(name: string, kernel: Kernel, times = 1) {
-  const bufs: Record<string, GPUBuffer> = {};
-  for (const b of kernel.bindings) {
-    const usage = (b.kind === 'uniform' ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE) | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    bufs[b.name] = device.createBuffer({ size: 64 << 20, usage });
-  }
-  const group = createBindGroup(device, kernel, Object.fromEntries(kernel.bindings.map((b) => [b.name, b.dynamicOffset ? { buffer: bufs[b.name], size: b.kind === 'uniform' ? 64 : 4 } : bufs[b.name]])));
-  await cache.ready();
-  const offsets = kernel.bindings.some((b) => b.dynamicOffset) ? [0] : undefined;
-  const run = async (n: number) => {
-    const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    for (let i = 0; i < n; i++) encodeDispatch(pass, kernel, group, offsets);
-    pass.end();
-    device.queue.submit([enc.finish()]);
-    await readBuffer(device, bufs[kernel.bindings[0].name], 0, 4);
-  };
-  await run(1);
-  const t0 = performance.now();
-  await run(reps);
-  const ms = ((performance.now() - t0) / reps) * times;
+  const ms = (await timeKernel(cache, kernel, () => 16 << 20, reps, 64)) * times;
   console.log(`${name.padEnd(44)} ${ms.toFixed(1).padStart(8)} ms${times > 1 ? ` (×${times})` : ''}  grid ${kernel.workgroups.join('×')}`);
-  Object.values(bufs).forEach((b) => b.destroy());
   return ms;
 }
 

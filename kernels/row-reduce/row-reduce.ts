@@ -48,12 +48,13 @@ export function rowReduceCandidates(device: GPUDevice): RowReduceConfig[] {
   return ROW_REDUCE_CANDIDATES.filter((c) => rowReduceUnsupported(c, device) === null);
 }
 
-/** On a device the autotune has not seen: a row per subgroup where it can, else a row per workgroup. */
+/**
+ * On a device the autotune has not seen (the Node validator re-executes untuned): a row per
+ * invocation, the layout before row-parallel reductions — no barrier, no feature needed, and the
+ * fastest on SwiftShader (autotune there: lanes 1 17.6 ms, 4 subgroup lanes 31.9, 64 lanes 199).
+ */
 export const rowReduceChoice = deviceChoice<RowReduceConfig>(
-  (device) => {
-    const min = subgroupMinSize(device);
-    return min >= 4 ? { wg: 64, lanes: Math.min(32, 2 ** Math.floor(Math.log2(min))), subgroups: true } : { wg: 64, lanes: 64, subgroups: false };
-  },
+  () => ROW_REDUCE_CANDIDATES[0],
   (config, device) => {
     const why = rowReduceUnsupported(config, device);
     if (why) throw new RangeError(`row reduction config ${JSON.stringify(config)}: ${why}`);
