@@ -103,7 +103,7 @@ export async function autotuneKernels(ctx: Ctx, opts: KernelAutotuneOptions = {}
   return result('measured', chosen, { timings, rejected });
 }
 
-async function fastest<Config>(
+async function fastest<Config extends RowReduceConfig | AttentionConfig>(
   device: GPUDevice,
   family: 'rowReduce' | 'attention',
   candidates: readonly Config[],
@@ -117,10 +117,9 @@ async function fastest<Config>(
 ): Promise<Config> {
   let best: { config: Config; ms: number } | null = null;
   for (const config of candidates) {
-    const c = config as RowReduceConfig & AttentionConfig;
     const why = how.unsupported(config);
     if (why) {
-      rejected.push({ family, config: c, why });
+      rejected.push({ family, config, why });
       continue;
     }
     // A cache per candidate: a pipeline that fails to compile rejects only its own candidate.
@@ -128,14 +127,14 @@ async function fastest<Config>(
     try {
       const bad = (await how.check(cache, config)).filter((r) => !r.ok);
       if (bad.length) {
-        rejected.push({ family, config: c, why: bad.map((r) => `${r.name}: ${r.detail.join('; ')}`).join(' | ') });
+        rejected.push({ family, config, why: bad.map((r) => `${r.name}: ${r.detail.join('; ')}`).join(' | ') });
         continue;
       }
       const ms = await how.time(cache, config);
-      timings.push({ family, config: c, ms });
+      timings.push({ family, config, ms });
       if (!best || ms < best.ms) best = { config, ms };
     } catch (e) {
-      rejected.push({ family, config: c, why: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
+      rejected.push({ family, config, why: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
     }
   }
   if (!best) throw new Error(`autotune: no ${family} candidate works on this device: ${JSON.stringify(rejected.filter((r) => r.family === family))}`);

@@ -1,5 +1,6 @@
 // Spec of the fused causal attention (attention.wgsl): the per-adapter feed (tiled through
-// workgroup memory, or direct from storage), bindings per entry point, overrides, grids.
+// workgroup memory, direct from storage, or a row per subgroup), the one binding layout of its
+// three entry points, the consts and overrides, the grids.
 import body from './attention.wgsl?raw';
 import loadF32 from './attention_load_f32.wgsl?raw';
 import loadVec4 from './attention_load_vec4.wgsl?raw';
