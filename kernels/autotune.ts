@@ -1,5 +1,5 @@
 // Per-adapter choice of every kernel family's variant, measured once when a device is acquired:
-// the matmul tiling (matmul/autotune.ts), the row reduction of layernorm and cross-entropy
+// the matmul tiling (matmul/autotune.ts, its subgroup candidates included), the row reduction of layernorm and cross-entropy
 // (row-reduce/), and how fused attention is fed (attention/). A candidate first has to match the
 // CPU reference on this device — a variant that computes wrong here (say, a subgroup layout the
 // shader assumes and this GPU does not have) is dropped with its reason, never timed — then the
@@ -13,7 +13,7 @@ import { medianGpuMs } from './gpu-timing.ts';
 import { createBindGroup, encodeDispatch, type Kernel } from './kernel.ts';
 import { layernormDxKernel, layernormForwardKernel, layernormParamsKernel } from './layernorm/layernorm.ts';
 import { autotuneMatmul, matmulTuneKey, type MatmulTuneStore } from './matmul/autotune.ts';
-import type { MatmulConfig, MatmulShape } from './matmul/matmul.ts';
+import { MATMUL_CANDIDATES, MATMUL_SUBGROUP_CANDIDATES, type MatmulConfig, type MatmulShape } from './matmul/matmul.ts';
 import { PipelineCache } from './pipeline-cache.ts';
 import { ROW_REDUCE_CANDIDATES, rowReduceChoice, rowReduceUnsupported, subgroupMinSize, type RowReduceConfig } from './row-reduce/row-reduce.ts';
 import { softmaxXentKernels } from './softmax_xent/softmax_xent.ts';
@@ -66,7 +66,10 @@ export function kernelTuneKey(ctx: Ctx): string {
 
 export async function autotuneKernels(ctx: Ctx, opts: KernelAutotuneOptions = {}): Promise<KernelTuneResult> {
   const { device } = ctx;
-  const matmul = await autotuneMatmul(ctx, { store: opts.store, force: opts.force, reps: opts.reps, precision: opts.precision, shapes: opts.matmulShapes });
+  const matmul = await autotuneMatmul(ctx, {
+    store: opts.store, force: opts.force, reps: opts.reps, precision: opts.precision, shapes: opts.matmulShapes,
+    candidates: [...MATMUL_CANDIDATES, ...MATMUL_SUBGROUP_CANDIDATES],
+  });
   const key = kernelTuneKey(ctx);
   const result = (source: KernelTuneResult['source'], chosen: Stored, extra: Partial<KernelTuneResult> = {}): KernelTuneResult => {
     rowReduceChoice.set(device, chosen.rowReduce);

@@ -15,7 +15,7 @@ import { acquireDevice } from '../device.ts';
 import { createNodeGpu } from '../node-gpu.ts';
 import { PipelineCache } from '../pipeline-cache.ts';
 import { buildKernel, createBindGroup, encodeDispatch, readBuffer, writePadded, type Kernel } from '../kernel.ts';
-import { MATMUL_CANDIDATES, matmulKernel, type MatmulShape } from '../matmul/matmul.ts';
+import { MATMUL_CANDIDATES, MATMUL_SUBGROUP_CANDIDATES, matmulKernel, type MatmulShape } from '../matmul/matmul.ts';
 import { matmulRef } from '../matmul/matmul.ref.ts';
 import { closeness } from '../compare.ts';
 import { createRng } from '../../shared/rng.ts';
@@ -70,7 +70,7 @@ if (which.includes('v5')) {
   }
 }
 if (which.includes('v4')) {
-  for (const c of MATMUL_CANDIDATES.filter((c) => !process.env.DIRECT_ONLY || !c.tiled)) variants[`v4 ${c.tiled ? `tiled bk${c.bk}` : c.subgroups ? 'direct+sg' : 'direct'} ${c.wg.join('x')}`] = (s) => matmulKernel(cache, s, c);
+  for (const c of [...MATMUL_CANDIDATES, ...MATMUL_SUBGROUP_CANDIDATES].filter((c) => !process.env.DIRECT_ONLY || !c.tiled)) variants[`v4 ${c.tiled ? `tiled bk${c.bk}` : c.subgroups ? 'direct+sg' : 'direct'} ${c.wg.join('x')}`] = (s) => matmulKernel(cache, s, c);
 }
 const set = process.argv[3] ?? 'mlp';
 const sets: Record<string, [string, MatmulShape][]> = {

@@ -40,8 +40,11 @@ export interface MatmulTuneResult {
   key: string;
   config: MatmulConfig;
   source: 'memory' | 'store' | 'measured';
-  /** Per candidate, the summed median ms over the shapes (only when measured). */
-  timings?: { config: MatmulConfig; ms: number }[];
+  /**
+   * Per candidate, the median ms of each shape it was timed on, in order, and their sum (only
+   * when measured): all shapes, unless it fell behind the best by PRUNE_FACTOR first.
+   */
+  timings?: { config: MatmulConfig; ms: number; perShape: number[] }[];
 }
 
 /**
@@ -81,7 +84,8 @@ export async function autotuneMatmul(
     }
   }
   const timings = await timeCandidates(ctx.device, candidates, opts.shapes ?? MATMUL_TUNE_SHAPES, opts.reps ?? 3);
-  const best = timings.reduce((x, y) => (y.ms < x.ms ? y : x));
+  const done = Math.max(...timings.map((t) => t.perShape.length));
+  const best = timings.filter((t) => t.perShape.length === done).reduce((x, y) => (y.ms < x.ms ? y : x));
   memory.set(key, best.config);
   await opts.store?.set(key, JSON.stringify(best.config));
   return apply(ctx.device, { key, config: best.config, source: 'measured', timings });
@@ -103,6 +107,13 @@ function parseStored(text: string | undefined, candidates: readonly MatmulConfig
   }
 }
 
+/**
+ * A candidate whose running total is past this multiple of the best running total after a shape
+ * is timed on no further shape: the slow tilings of an adapter (3–4× on SwiftShader) cost most of
+ * a first visit's wait, and while they run, the tab's GPU process draws nothing.
+ */
+export const PRUNE_FACTOR = 2;
+
 async function timeCandidates(device: GPUDevice, candidates: readonly MatmulConfig[], shapes: readonly MatmulShape[], reps: number) {
   const cache = new PipelineCache(device);
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
@@ -113,16 +124,19 @@ async function timeCandidates(device: GPUDevice, candidates: readonly MatmulConf
     c: device.createBuffer({ label: 'tune.c', size: bytes(s.M * s.N), usage }),
   }));
   try {
-    const kernels = candidates.map((config) => shapes.map((s) => matmulKernel(cache, s, config)));
-    await cache.ready();
-    const timings: { config: MatmulConfig; ms: number }[] = [];
-    for (const [i, config] of candidates.entries()) {
-      let total = 0;
-      for (const [j, k] of kernels[i].entries()) {
-        const group = createBindGroup(device, k, buffers[j]);
-        total += await medianGpuMs(device, (pass) => encodeDispatch(pass, k, group), reps);
+    const timings = candidates.map((config) => ({ config, ms: 0, perShape: [] as number[] }));
+    let alive = timings;
+    for (const [j, shape] of shapes.entries()) {
+      // Pipelines are compiled shape by shape, only for the candidates still in the running.
+      const kernels = alive.map((t) => matmulKernel(cache, shape, t.config));
+      await cache.ready();
+      for (const [n, t] of alive.entries()) {
+        const group = createBindGroup(device, kernels[n], buffers[j]);
+        t.perShape.push(await medianGpuMs(device, (pass) => encodeDispatch(pass, kernels[n], group), reps));
+        t.ms += t.perShape[j];
       }
-      timings.push({ config, ms: total });
+      const best = Math.min(...alive.map((t) => t.ms));
+      alive = alive.filter((t) => t.ms <= PRUNE_FACTOR * best);
     }
     return timings;
   } finally {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import { createRng } from '../../shared/rng.ts';
 import { assertClose, dot, finiteDifference, randomArray, testGpu } from '../test-gpu.ts';
-import { matmul, MATMUL_CANDIDATES, matmulTile, matmulUnsupported, type MatmulShape } from './matmul.ts';
+import { matmul, MATMUL_CANDIDATES, MATMUL_SUBGROUP_CANDIDATES, matmulTile, matmulUnsupported, type MatmulShape } from './matmul.ts';
 import { matmulRef } from './matmul.ref.ts';
 import { buildKernel, runOnce } from '../kernel.ts';
 import body from './matmul.wgsl?raw';
@@ -22,7 +22,7 @@ const vec4Shapes: [number, number, number][] = [[68, 36, 20]];
 
 // One test per autotune candidate, each layout, both storage paths; a candidate this device
 // cannot run is skipped, saying why (e.g. subgroup quads without the subgroups feature).
-for (const config of MATMUL_CANDIDATES) {
+for (const config of [...MATMUL_CANDIDATES, ...MATMUL_SUBGROUP_CANDIDATES]) {
   const skip = matmulUnsupported(config, ctx.device) ?? false;
   test(`matmul ${JSON.stringify(config)}: every layout matches the CPU reference (scalar and vec4 paths)`, { skip }, async () => {
     const rand = createRng(1);
