@@ -95,7 +95,7 @@ test('the lead uploads a text and creates a GPT run on it; a volunteer trains a 
     assert.ok(summary.maxAbsDiff <= 1e-4, `live GPT maxAbsDiff ${summary.maxAbsDiff}`);
     console.log(`onnx-parity --url on the live GPT run: ${parity.stdout.trim().split('\n').at(-1)}`);
 
-    // The dashboard playground continues a prompt with the exported GPT of round 1.
+    // The dashboard playground continues a prompt with the exported GPT of the latest committed round.
     const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1300, height: 2400 } });
@@ -106,7 +106,9 @@ test('the lead uploads a text and creates a GPT run on it; a volunteer trains a 
       await page.getByTestId('playground-sample').waitFor({ timeout: 120_000 });
       const sample = await page.getByTestId('playground-sample').innerText();
       assert.ok(sample.startsWith('the dog ') && sample.length > 'the dog '.length, `sample ${JSON.stringify(sample)}`);
-      assert.match(await page.getByTestId('playground').innerText(), /ONNX of round 1/);
+      // The volunteer keeps training while the page loads, so the playground holds round 1 or a later one.
+      const shown = /ONNX of round (\d+)/.exec(await page.getByTestId('playground').innerText());
+      assert.ok(shown && Number(shown[1]) >= 1, `playground model round ${shown?.[1]}`);
       mkdirSync('e2e/test-results', { recursive: true });
       await page.getByTestId('playground').screenshot({ path: 'e2e/test-results/dashboard-gpt-playground.png' });
 
