@@ -13,7 +13,7 @@ import type { Dataset } from '../shared/mlp.ts';
 import { textWindows } from '../shared/preset.ts';
 import { createRng } from '../shared/rng.ts';
 import { residualCommitment } from '../shared/evidence.ts';
-import { useSwiftShaderWhenNoDriver } from './reexec-thread.ts';
+import { useSwiftShaderWhenNoDriver } from '../kernels/swiftshader.ts';
 import { createReexecutor, type Reexecutor } from './reexec.ts';
 import { referenceDelta, verificationOf, type CheckResult } from './validator.ts';
 

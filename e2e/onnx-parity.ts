@@ -13,7 +13,7 @@
 // check is not only at the init's near-uniform logits).
 //
 // With --json the last line is { "models": <count>, "maxAbsDiff": <largest over all models> }.
-import { existsSync } from 'node:fs';
+import { useSwiftShaderWhenNoDriver } from '../kernels/swiftshader.ts';
 import * as ort from 'onnxruntime-web';
 import { DEFAULT_RUN, modelOf, type RunSpec } from '../shared/config.ts';
 import { gptSpec, GPT_DEFAULT, initParams, mlpSpec, type GptSpec, type MlpSpec } from '../shared/model.ts';
@@ -160,8 +160,7 @@ async function parityModels(args: Args, gpu: GpuContext): Promise<ParityModel[]>
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const swiftshader = '/usr/lib/chromium/vk_swiftshader_icd.json';
-  if (!process.env.VK_ICD_FILENAMES && existsSync(swiftshader)) process.env.VK_ICD_FILENAMES = swiftshader;
+  useSwiftShaderWhenNoDriver();
   ort.env.wasm.numThreads = 1;
   const gpu = await acquireDevice(createNodeGpu());
   let worst = 0;
