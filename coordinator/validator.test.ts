@@ -12,6 +12,7 @@ import { trainLocalCpu, type Dataset } from '../shared/mlp.ts';
 import { assignmentIndices, assignmentSeed } from '../shared/assignment.ts';
 import { createRng } from '../shared/rng.ts';
 import type { Contribution } from '../shared/eip712.ts';
+import { isIdlegradError } from '../shared/errors.ts';
 import { openDatabase } from './db/sql.ts';
 import { Ledger } from './db/ledger.ts';
 import { checkContribution, EvidenceDesk, FAIL_PENALTY, samplingRate, Validator, verificationOf } from './validator.ts';
@@ -95,8 +96,8 @@ test('evidence round-trips and the desk refuses uploads that do not match the co
   const c = { id: 1, round: 3, cohort: 0, account: addr(9), frameHash: w.claim.frameHash, residualHash: w.claim.residualHash, samples: 32, steps: 4, state: 'accepted' as const, verification: 'sampled' as const, device: null };
   let asked = 0;
   const got = desk.source(() => (asked++, true))(c);
-  assert.throws(() => desk.submit(3, addr(10), encodeEvidence(w.evidence)), (e: { code?: string }) => e.code === 'NOT_FOUND');
-  assert.throws(() => desk.submit(3, addr(9), encodeEvidence({ ...w.evidence, residualAfter: zeros() })), (e: { code?: string }) => e.code === 'BAD_FRAME');
+  assert.throws(() => desk.submit(3, addr(10), encodeEvidence(w.evidence)), (e) => isIdlegradError(e, 'NOT_FOUND'));
+  assert.throws(() => desk.submit(3, addr(9), encodeEvidence({ ...w.evidence, residualAfter: zeros() })), (e) => isIdlegradError(e, 'BAD_FRAME'));
   desk.submit(3, addr(9), encodeEvidence(w.evidence));
   assert.equal(asked, 1);
   assert.ok(await got);

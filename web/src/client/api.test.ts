@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hashParams } from '../../../shared/model.ts';
+import { isIdlegradError } from '../../../shared/errors.ts';
 import { CoordinatorApi, parseDataset, parseSnapshot } from './api.ts';
 
 function datasetBytes(count: number, features: number, label = (i: number) => i % 10): ArrayBuffer {
@@ -58,7 +59,7 @@ test('parseSnapshot refuses a snapshot sized for another model', () => {
 
 test('HTTP errors carry the coordinator error code and message', async () => {
   const api = new CoordinatorApi('http://c', async () => new Response(JSON.stringify({ error: { code: 'STALE_ROUND', message: 'round 3 is closed' } }), { status: 409 }));
-  await assert.rejects(api.postAggregate(1, 3, new Uint8Array(4)), (e: Error & { code?: string }) => e.code === 'STALE_ROUND' && /round 3 is closed/.test(e.message));
+  await assert.rejects(api.postAggregate(1, 3, new Uint8Array(4)), (e) => isIdlegradError(e, 'STALE_ROUND') && /round 3 is closed/.test(e.message));
   const down = new CoordinatorApi('http://c', async () => {
     throw new TypeError('fetch failed');
   });

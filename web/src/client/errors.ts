@@ -1,15 +1,14 @@
 // Turning any thrown value into one line a person can read, without losing the code.
-import { ERROR_CODES, IdlegradError, type ErrorCode } from '../../../shared/errors.ts';
+import { BaseError as ViemBaseError } from 'viem';
+import { BaseError, ERROR_CODES, IdlegradError, type ErrorCode } from '../../../shared/errors.ts';
 
-/** shortMessage (viem, IdlegradError, kernel errors) or message, plus details when present. */
+const withDetails = (short: string, details: string | undefined) => (details && !short.includes(details) ? `${short} (${details})` : short);
+
+/** "[CODE] shortMessage (details)" for our errors (shared/errors.ts BaseError); viem's shortMessage; else the message's first line. */
 export function describeError(e: unknown): string {
-  if (e instanceof Error) {
-    const withShort = e as Error & { shortMessage?: string; details?: string; code?: unknown };
-    const short = withShort.shortMessage ?? e.message.split('\n')[0];
-    const code = typeof withShort.code === 'string' ? `[${withShort.code}] ` : '';
-    const details = withShort.details && !short.includes(withShort.details) ? ` (${withShort.details})` : '';
-    return `${code}${short}${details}`;
-  }
+  if (e instanceof BaseError) return `[${e.code}] ${withDetails(e.shortMessage, e.details)}`;
+  if (e instanceof ViemBaseError) return withDetails(e.shortMessage, e.details);
+  if (e instanceof Error) return e.message.split('\n')[0];
   return String(e);
 }
 

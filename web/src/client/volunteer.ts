@@ -31,6 +31,8 @@ import { ServerClock, clockScheduler } from './clock.ts';
 import { CoordinatorSocket, socketUrl } from './connection.ts';
 import { loadDeviceKey, loadOrCreateDeviceKey, type DeviceKey } from './device-key.ts';
 import { describeError } from './errors.ts';
+import { TrainingAbortedError, WebGpuUnavailableError } from '../../../kernels/errors.ts';
+import { isIdlegradError } from '../../../shared/errors.ts';
 import { CohortExchange, type ExchangeResult, type PeerTimeouts } from './exchange.ts';
 import { ModelSync } from './local-model.ts';
 import type { IncomingRouter } from './peer-net.ts';
@@ -858,7 +860,7 @@ export class VolunteerClient {
       this.onAccount(await this.api.account(this.key.account.address));
     } catch (e) {
       // A fresh key has no account yet: that is not an error worth alarming anyone about.
-      this.log((e as { code?: string }).code === 'NOT_FOUND' ? 'info' : 'warn', `account: ${describeError(e)}`);
+      this.log(isIdlegradError(e, 'NOT_FOUND') ? 'info' : 'warn', `account: ${describeError(e)}`);
     }
   }
 
@@ -885,14 +887,10 @@ export class VolunteerClient {
     let adapter: AdapterInfo | null = null;
     try {
       const hasWebGpu = this.o.hasWebGpu ?? (typeof navigator !== 'undefined' && 'gpu' in navigator && !!navigator.gpu);
-      if (!hasWebGpu) {
-        const e = new Error('navigator.gpu is missing');
-        e.name = 'WebGpuUnavailableError';
-        throw e;
-      }
+      if (!hasWebGpu) throw new WebGpuUnavailableError('navigator.gpu is missing');
       adapter = await trainer.probe();
     } catch (e) {
-      const unavailable = e instanceof Error && e.name === 'WebGpuUnavailableError';
+      const unavailable = e instanceof WebGpuUnavailableError;
       if (!unavailable) {
         trainer.terminate();
         const message = `GPU setup failed: ${describeError(e)}`;
@@ -1249,7 +1247,7 @@ export class VolunteerClient {
     try {
       result = await trainer.train({ params: before.slice(), batches, steps, adamw: run.inner.adamw });
     } catch (e) {
-      if (e instanceof Error && e.name === 'TrainingAbortedError') {
+      if (e instanceof TrainingAbortedError) {
         this.log('info', `round ${m.round}: training stopped; nothing is reported for it`);
       } else {
         this.log('error', `round ${m.round}: training failed: ${describeError(e)}`);
