@@ -9,7 +9,7 @@ import { encodeUpdate, hashFrame } from '../shared/codec.ts';
 import { initParams, mlpSpec } from '../shared/model.ts';
 import type { Dataset } from '../shared/mlp.ts';
 import { createRng } from '../shared/rng.ts';
-import { residualCommitment } from '../shared/evidence.ts';
+import { residualCommitment } from '../shared/wire/index.ts';
 import { ReexecThread, type ExecutorState } from './reexec-thread.ts';
 import { referenceDelta, verificationOf } from './validator.ts';
 

@@ -5,7 +5,7 @@
 import { Worker } from 'node:worker_threads';
 import type { RunSpec, VerificationSettings } from '../shared/config.ts';
 import type { Dataset } from '../shared/mlp.ts';
-import type { Evidence } from '../shared/evidence.ts';
+import type { Evidence } from '../shared/wire/index.ts';
 import { IdlegradError } from '../shared/errors.ts';
 import { useSwiftShaderWhenNoDriver } from '../kernels/swiftshader.ts';
 import type { CheckClaim, CheckResult, Executor } from './validator.ts';

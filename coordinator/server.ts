@@ -7,7 +7,7 @@ import { ExpressPeerServer } from 'peer';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { isAddress, verifyMessage, type Address, type Hex } from 'viem';
 import { IdlegradError, isIdlegradError } from '../shared/errors.ts';
-import { delegationFromJson, helloMessage, parseClientMessage, PROTOCOL_VERSION, type ChainInfo, type DashboardState, type ServerMessage } from '../shared/protocol.ts';
+import { delegationFromJson, helloMessage, parseClientMessage, PROTOCOL_VERSION, type ChainInfo, type DashboardState, type ServerMessage } from '../shared/wire/index.ts';
 import type { Dataset } from '../shared/mlp.ts';
 import { encodeDataset } from './data/mnist.ts';
 import type { RoundEngine, Session } from './engine.ts';

@@ -27,7 +27,7 @@ import { loadMnist } from '../coordinator/data/mnist.ts';
 import { acquireDevice, type GpuContext } from '../kernels/device.ts';
 import { createNodeGpu } from '../kernels/node-gpu.ts';
 import { createMlpTrainer } from '../kernels/mlp-trainer.ts';
-import { parseSnapshot } from '../web/src/client/api.ts';
+import { CoordinatorApi } from '../web/src/client/api.ts';
 
 interface ParityModel {
   name: string;
@@ -61,12 +61,10 @@ function parseArgs(argv: string[]): Args {
 
 /** The live model of a coordinator: run spec and θ from its snapshot. */
 async function liveModel(url: string): Promise<{ run: RunSpec; params: Float32Array; round: number }> {
-  const base = url.endsWith('/') ? url : `${url}/`;
-  const info = (await (await fetch(`${base}api/run`)).json()) as { run: RunSpec };
-  const res = await fetch(`${base}api/runs/${info.run.id}/snapshot`);
-  if (!res.ok) throw new Error(`snapshot of run ${info.run.id}: HTTP ${res.status}`);
-  const snap = parseSnapshot(await res.arrayBuffer(), info.run.paramCount);
-  return { run: info.run, params: snap.params, round: snap.round };
+  const api = new CoordinatorApi(url);
+  const { run } = await api.run();
+  const snap = await api.snapshot(run.id, run.paramCount);
+  return { run, params: snap.params, round: snap.round };
 }
 
 function mlpParity(name: string, spec: MlpSpec, params: Float32Array, x: Float32Array, B: number): ParityModel {

@@ -10,7 +10,7 @@ import { trainCpuRound } from './cpu-trainer.ts';
 import { gptSpec, initParams, mlpSpec, type GptDims, type GptSpec, type MlpSpec } from '../../shared/model.ts';
 import { trainLocal, windowBatch } from '../../shared/preset.ts';
 import type { Dataset } from '../../shared/mlp.ts';
-import type { AdapterInfo } from '../../shared/protocol.ts';
+import type { AdapterInfo } from '../../shared/wire/index.ts';
 import { serializeError } from '../../shared/errors.ts';
 import type { AbortReport, BenchmarkResult, DeviceLoss, Throttle, TrainArgs, TrainResult, TrainerWorkerApi } from '../src/client/trainer.ts';
 

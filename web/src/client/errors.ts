@@ -1,6 +1,7 @@
 // Turning any thrown value into one line a person can read, without losing the code.
 import { BaseError as ViemBaseError } from 'viem';
-import { BaseError, ERROR_CODES, IdlegradError, type ErrorCode } from '../../../shared/errors.ts';
+import { BaseError, IdlegradError } from '../../../shared/errors.ts';
+import { parseErrorReply, type ErrorReply } from '../../../shared/wire/index.ts';
 
 const withDetails = (short: string, details: string | undefined) => (details && !short.includes(details) ? `${short} (${details})` : short);
 
@@ -12,22 +13,17 @@ export function describeError(e: unknown): string {
   return String(e);
 }
 
-export function asErrorCode(code: unknown): ErrorCode {
-  return typeof code === 'string' && (ERROR_CODES as readonly string[]).includes(code) ? (code as ErrorCode) : 'INTERNAL';
-}
-
-/** An HTTP error response as an IdlegradError: the coordinator answers 4xx/5xx with {error: {code, message}}. */
+/** An HTTP error response as an IdlegradError: the coordinator answers 4xx/5xx with {error: {code, message}} (shared/wire ErrorReply). */
 export async function httpError(what: string, res: Response): Promise<IdlegradError> {
-  let code: ErrorCode = res.status === 404 ? 'NOT_FOUND' : 'INTERNAL';
-  let message = `${res.status} ${res.statusText}`.trim();
+  const status = `${res.status} ${res.statusText}`.trim();
+  let body: ErrorReply | null = null;
+  let unparsed: string | undefined;
   try {
-    const body = (await res.json()) as { error?: { code?: unknown; message?: unknown } };
-    if (body?.error) {
-      code = asErrorCode(body.error.code);
-      if (typeof body.error.message === 'string') message = body.error.message;
-    }
-  } catch {
-    // Not JSON: the status line is all there is, and it is already in `message`.
+    body = parseErrorReply(await res.json(), 'error reply');
+  } catch (e) {
+    // Not JSON, or not our error shape (a proxy's page): the status line is all there is.
+    unparsed = e instanceof IdlegradError ? e.shortMessage : 'the body is not JSON';
   }
-  return new IdlegradError(code, `${what} failed: ${message}`, { details: `HTTP ${res.status}` });
+  const code = body?.error.code ?? (res.status === 404 ? 'NOT_FOUND' : 'INTERNAL');
+  return new IdlegradError(code, `${what} failed: ${body?.error.message ?? status}`, { details: unparsed ? `HTTP ${res.status}; ${unparsed}` : `HTTP ${res.status}` });
 }

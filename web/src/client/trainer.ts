@@ -4,7 +4,7 @@
 import * as Comlink from 'comlink';
 import type { AdamWConfig, Dataset } from '../../../shared/mlp.ts';
 import type { GptDims } from '../../../shared/model.ts';
-import type { AdapterInfo } from '../../../shared/protocol.ts';
+import type { AdapterInfo } from '../../../shared/wire/index.ts';
 import { isSerializedError } from '../../../shared/errors.ts';
 import { reviveKernelError } from '../../../kernels/errors.ts';
 

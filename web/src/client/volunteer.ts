@@ -5,26 +5,15 @@
 import { createPublicClient, http, verifyMessage, type Address, type Hex } from 'viem';
 import type { Peer } from 'peerjs';
 import { decodeFrame, kPerChunk } from '../../../shared/codec.ts';
-import { encodeEvidence, residualCommitment } from '../../../shared/evidence.ts';
+import { encodeEvidence, residualCommitment, trainShape, PROTOCOL_VERSION, contributionToJson, delegationToJson, helloMessage, type AccountSummary, type AdapterInfo, type ChainInfo, type ContributionState, type ServerMessage } from '../../../shared/wire/index.ts';
 import { rewardDistributorAbi } from '../../../shared/chain/abi.ts';
 import { verifyRewardProof } from '../../../shared/chain/proof.ts';
 import { DEFAULT_RUN, modelOf, type RunSpec } from '../../../shared/config.ts';
 import type { GptDims } from '../../../shared/model.ts';
 import { contributionTypedData, eip712Domain } from '../../../shared/eip712.ts';
 import { assignmentIndices } from '../../../shared/assignment.ts';
-import { maxUpdateFrameBytes } from '../../../shared/p2p.ts';
-import {
-  PROTOCOL_VERSION,
-  contributionToJson,
-  delegationToJson,
-  helloMessage,
-  type AccountSummary,
-  type AdapterInfo,
-  type ChainInfo,
-  type ContributionState,
-  type ServerMessage,
-} from '../../../shared/protocol.ts';
-import { CoordinatorApi, parseDataset } from './api.ts';
+import { maxUpdateFrameBytes } from '../../../shared/codec.ts';
+import { CoordinatorApi } from './api.ts';
 import { claimTokens, claimWithWallet } from './claim.ts';
 import { signDelegation, type DiscoveredWallet, type Eip1193Provider, type WalletInfo } from './wallets.ts';
 import { ServerClock, clockScheduler } from './clock.ts';
@@ -1127,14 +1116,14 @@ export class VolunteerClient {
     // A text run's key carries its text's id: two texts of one size are different data.
     const dataKey = `${run.dataset.name}${run.dataset.text ? `-${run.dataset.text.slice(0, 16)}` : ''}-train-${run.dataset.trainCount}x${run.dataset.features}`;
     if (this.dataLoadedFor !== dataKey) {
-      const shape = { count: run.dataset.trainCount, features: run.dataset.features, classes: run.dataset.classes };
+      const shape = trainShape(run.dataset);
       const cached = await this.o.storage.getDataset(dataKey).catch(() => undefined);
       let data;
       if (cached && cached.count === shape.count && cached.features === shape.features) {
         data = { ...cached, classes: shape.classes };
       } else {
         this.log('info', 'downloading the training set');
-        data = parseDataset(await this.api.trainData(), shape);
+        data = await this.api.trainData(shape);
         await this.o.storage.putDataset({ name: dataKey, count: data.count, features: data.features, labels: data.labels, images: data.images }).catch((e) => this.log('warn', `could not cache the training set: ${describeError(e)}`));
       }
       await this.trainer!.setData(data);

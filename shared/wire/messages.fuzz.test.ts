@@ -8,10 +8,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { hashTypedData } from 'viem';
-import { contributionFromJson, delegationFromJson, parseClientMessage, PROTOCOL_VERSION } from './protocol.ts';
-import { contributionTypedData, delegationTypedData, eip712Domain } from './eip712.ts';
+import { contributionFromJson, delegationFromJson, parseClientMessage, PROTOCOL_VERSION } from './messages.ts';
+import { contributionTypedData, delegationTypedData, eip712Domain } from '../eip712.ts';
 import { decodeEvidence } from './evidence.ts';
-import { IdlegradError } from './errors.ts';
+import { IdlegradError } from '../errors.ts';
 
 const h32 = `0x${'ab'.repeat(32)}`;
 const addr = `0x${'cd'.repeat(20)}`;
