@@ -3,7 +3,7 @@
 // (value, path) and returns the typed value or throws IdlegradError('BAD_MESSAGE'). Objects
 // come back as new objects holding only the declared fields, so nothing undeclared (and no
 // prototype key) passes through.
-import { isAddress, isHex, type Address, type Hex } from 'viem';
+import type { Address, Hex } from 'viem';
 import { IdlegradError } from '../errors.ts';
 
 export type Parser<T> = (v: unknown, path: string) => T;
@@ -21,9 +21,15 @@ export const u32: Parser<number> = (v, path) => (typeof v === 'number' && Number
 export const num: Parser<number> = (v, path) => (typeof v === 'number' && Number.isFinite(v) ? v : fail(path, 'a finite number', v));
 export const nonNegative: Parser<number> = (v, path) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : fail(path, 'a non-negative number', v));
 export const bool: Parser<boolean> = (v, path) => (typeof v === 'boolean' ? v : fail(path, 'a boolean', v));
-export const hex32: Parser<Hex> = (v, path) => (typeof v === 'string' && isHex(v) && v.length === 66 ? (v.toLowerCase() as Hex) : fail(path, 'a 32-byte hex string', v));
-export const sig: Parser<Hex> = (v, path) => (typeof v === 'string' && isHex(v) && v.length === 132 ? (v as Hex) : fail(path, 'a 65-byte hex signature', v));
-export const addr: Parser<Address> = (v, path) => (typeof v === 'string' && isAddress(v, { strict: false }) ? (v.toLowerCase() as Address) : fail(path, 'an address', v));
+/** 0x and exactly `bytes` bytes of hex digits, either case. */
+const hexOf = (bytes: number) => new RegExp(`^0x[0-9a-fA-F]{${2 * bytes}}$`);
+const HEX32 = hexOf(32);
+const SIG = hexOf(65);
+const ADDRESS = hexOf(20);
+export const hex32: Parser<Hex> = (v, path) => (typeof v === 'string' && HEX32.test(v) ? (v.toLowerCase() as Hex) : fail(path, 'a 32-byte hex string', v));
+export const sig: Parser<Hex> = (v, path) => (typeof v === 'string' && SIG.test(v) ? (v as Hex) : fail(path, 'a 65-byte hex signature', v));
+/** Any letter case (checksums are not checked), returned lower-case. */
+export const addr: Parser<Address> = (v, path) => (typeof v === 'string' && ADDRESS.test(v) ? (v.toLowerCase() as Address) : fail(path, 'an address', v));
 export const decimal: Parser<string> = (v, path) => (typeof v === 'string' && /^[0-9]{1,20}$/.test(v) && BigInt(v) < 2n ** 64n ? v : fail(path, 'a uint64 decimal string', v));
 /** A token amount in wei: a decimal string up to uint256. */
 export const wei: Parser<string> = (v, path) => (typeof v === 'string' && /^[0-9]{1,78}$/.test(v) && BigInt(v) < 2n ** 256n ? v : fail(path, 'a decimal wei string', v));

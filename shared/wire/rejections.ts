@@ -4,7 +4,15 @@
 // and the account summary read the code. `conduct`: the refusal blames the identity itself
 // (flagged on the dashboard); the others are nobody's fault (a restart, a late report, a
 // cohort that missed its quorum).
-export const REJECTIONS = {
+/** Every code, in the order of the table below. */
+export const REJECTION_CODES = [
+  'LEFT_OUT', 'NO_QUORUM', 'AGGREGATE_MISSING', 'COMBINE_REFUSED', 'STALE_ROUND', 'DUPLICATE', 'ROUND_ABORTED',
+  'WORK_MISMATCH', 'FRAME_MISMATCH', 'EVIDENCE_MISMATCH', 'EVIDENCE_WITHHELD', 'BAD_FRAME', 'CLAIM_MISMATCH',
+] as const;
+export type RejectionCode = (typeof REJECTION_CODES)[number];
+
+/** What each code means (a Record over the union: a code without an entry does not compile). */
+export const REJECTIONS: Record<RejectionCode, { conduct: boolean; meaning: string }> = {
   // At commit (coordinator/engine.ts):
   LEFT_OUT: { conduct: true, meaning: "the cohort's aggregate does not include this member's frame (refused by the robust aggregator)" },
   NO_QUORUM: { conduct: false, meaning: 'fewer than 2/3 of the cohort signed the aggregate this member signed' },
@@ -21,10 +29,7 @@ export const REJECTIONS = {
   EVIDENCE_WITHHELD: { conduct: true, meaning: 'the member did not upload its evidence in time' },
   BAD_FRAME: { conduct: true, meaning: "the member's frame or residuals are malformed" },
   CLAIM_MISMATCH: { conduct: true, meaning: 'the samples claimed do not match the steps, the batch size or the frame' },
-} as const satisfies Record<string, { conduct: boolean; meaning: string }>;
-
-export type RejectionCode = keyof typeof REJECTIONS;
-export const REJECTION_CODES = Object.keys(REJECTIONS) as RejectionCode[];
+};
 
 /** A refusal as the ledger stores it: the code, and one line of prose with the figures. */
 export interface Rejection {
@@ -32,4 +37,4 @@ export interface Rejection {
   prose: string;
 }
 
-export const isRejectionCode = (v: unknown): v is RejectionCode => typeof v === 'string' && Object.hasOwn(REJECTIONS, v);
+export const isRejectionCode = (v: unknown): v is RejectionCode => (REJECTION_CODES as readonly unknown[]).includes(v);

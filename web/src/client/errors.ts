@@ -1,14 +1,18 @@
 // Turning any thrown value into one line a person can read, without losing the code.
-import { BaseError as ViemBaseError } from 'viem';
 import { BaseError, IdlegradError } from '../../../shared/errors.ts';
 import { parseErrorReply, type ErrorReply } from '../../../shared/wire/index.ts';
 
 const withDetails = (short: string, details: string | undefined) => (details && !short.includes(details) ? `${short} (${details})` : short);
 
-/** "[CODE] shortMessage (details)" for our errors (shared/errors.ts BaseError); viem's shortMessage; else the message's first line. */
+/**
+ * "[CODE] shortMessage (details)" for our errors (shared/errors.ts BaseError); viem's errors have the
+ * same two fields, read as such (importing viem's class here would put viem in every page's first chunk);
+ * else the message's first line.
+ */
 export function describeError(e: unknown): string {
   if (e instanceof BaseError) return `[${e.code}] ${withDetails(e.shortMessage, e.details)}`;
-  if (e instanceof ViemBaseError) return withDetails(e.shortMessage, e.details);
+  const viem = e as { shortMessage?: unknown; details?: unknown };
+  if (e instanceof Error && typeof viem.shortMessage === 'string') return withDetails(viem.shortMessage, typeof viem.details === 'string' ? viem.details : undefined);
   if (e instanceof Error) return e.message.split('\n')[0];
   return String(e);
 }
