@@ -14,7 +14,6 @@ import { contributionTypedData, eip712Domain } from '../../../shared/eip712.ts';
 import { assignmentIndices } from '../../../shared/assignment.ts';
 import { maxUpdateFrameBytes } from '../../../shared/codec.ts';
 import { CoordinatorApi } from './api.ts';
-import { claimTokens, claimWithWallet } from './claim.ts';
 import { signDelegation, type DiscoveredWallet, type Eip1193Provider, type WalletInfo } from './wallets.ts';
 import { ServerClock, clockScheduler } from './clock.ts';
 import { CoordinatorSocket, socketUrl } from './connection.ts';
@@ -29,6 +28,12 @@ import { adaptiveSteps, buildContribution, cohortAggregate, encodeOwnUpdate, pee
 import type { ClientStorage, OutboxRecord, SettingsRecord } from './storage.ts';
 import type { ComputeDevice, Trainer } from './trainer.ts';
 import { estimateContribution, type ContributionEstimate } from './estimate.ts';
+
+/**
+ * The claim transaction's code (viem's wallet actions), loaded when a volunteer first claims: it
+ * kept the page's initial JavaScript over its budget once every reply was parsed (shared/wire).
+ */
+const claimModule = () => import('./claim.ts');
 
 /** Bumped when what the volunteer agrees to changes. */
 export const CONSENT_VERSION = 1;
@@ -621,7 +626,7 @@ export class VolunteerClient {
     try {
       const chain = this.chain ?? (this.chain = (await this.api.dashboard()).chain);
       const key = this.key;
-      const hash = await this.withFreshProof(key.account.address, claimable, (c) => claimTokens({ api: this.api, account: key.account, chain, claimable: c, origin: this.o.origin, log: (l, t) => this.log(l, t) }));
+      const hash = await this.withFreshProof(key.account.address, claimable, async (c) => (await claimModule()).claimTokens({ api: this.api, account: key.account, chain, claimable: c, origin: this.o.origin, log: (l, t) => this.log(l, t) }));
       this.set({ claim: { busy: false, txHashes: [...this.snap.claim.txHashes, hash] } });
       this.log('info', `claimed tokens in ${hash}`);
       await this.refreshAccount();
@@ -741,7 +746,7 @@ export class VolunteerClient {
     this.set({ claim: { ...this.snap.claim, busy: true } });
     try {
       const chain = this.chain ?? (this.chain = (await this.api.dashboard()).chain);
-      const hash = await this.withFreshProof(wallet, claimable, (c) => claimWithWallet({ api: this.api, provider, wallet, chain, claimable: c, origin: this.o.origin, log: (l, t) => this.log(l, t) }));
+      const hash = await this.withFreshProof(wallet, claimable, async (c) => (await claimModule()).claimWithWallet({ api: this.api, provider, wallet, chain, claimable: c, origin: this.o.origin, log: (l, t) => this.log(l, t) }));
       this.set({ claim: { busy: false, txHashes: [...this.snap.claim.txHashes, hash] } });
       await this.refreshAccount();
       return hash;
