@@ -30,7 +30,7 @@ function syntheticState(rounds: number): DashboardState {
     insights: {
       denseBytes: 50_890 * 4,
       flopsPerSample: 6 * (784 * 64 + 64 * 10),
-      outcomes: rs.map((r) => ({ round: r.round, reports: r.contributions + 2, accepted: r.contributions, rejected: 2, verified: 1, failed: r.round % 50 === 0 ? 1 : 0, sampled: 0, cohorts: 4, stragglers: r.volunteers - r.contributions - 2, codes: ['NO_QUORUM'] })),
+      outcomes: rs.map((r) => ({ round: r.round, reports: r.contributions + 2, accepted: r.contributions, rejected: 2, verified: 1, failed: r.round % 50 === 0 ? 1 : 0, sampled: 0, cohorts: 4, stragglers: Math.max(0, r.volunteers - r.contributions - 2), codes: ['NO_QUORUM'] })),
       leaderboard: Array.from({ length: 20 }, (_, i) => ({ account: hex(i + 100, 40) as Address, contributions: 900 - i, samples: 2_000_000 - i * 1000, creditWei: `${(20 - i) * 1e15}` })),
     },
   };

@@ -138,15 +138,14 @@ export interface LocalModel {
   momentum: Float32Array;
 }
 
-/** What a peer's update frame may be for this run and round. */
-export function peerUpdateLimits(run: RunSpec, round: number): FrameLimits {
-  return frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec: run.codec, maxSamples: maxSamplesPerReport(run), round });
-}
+const runLimits = (run: RunSpec, round: number, maxSamples: number): FrameLimits =>
+  frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec: run.codec, maxSamples, round });
 
-/** What a cohort aggregate or global update may be: sample weight is a sum over peers. */
-export function aggregateLimits(run: RunSpec, round: number): FrameLimits {
-  return frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec: run.codec, maxSamples: 0xffffffff, round });
-}
+/** What a peer's update frame may be for this run and round. */
+export const peerUpdateLimits = (run: RunSpec, round: number): FrameLimits => runLimits(run, round, maxSamplesPerReport(run));
+
+/** What a cohort aggregate or global update may be: sample weight is a sum over peers (any u32). */
+export const aggregateLimits = (run: RunSpec, round: number): FrameLimits => runLimits(run, round, 0xffffffff);
 
 /** θ_{r+1} from θ_r and the round-r global update frame. Pure: the input model is not touched. */
 export function applyGlobalUpdate(model: LocalModel, frameBytes: Uint8Array, run: RunSpec): LocalModel {
