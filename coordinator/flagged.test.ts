@@ -1,4 +1,4 @@
-// The dashboard's flagged list, on an in-memory PGlite ledger: refusals by reason code, and
+// The dashboard's flagged list, on an in-memory PGlite ledger: refusals by code (reason_code), and
 // only identities at fault for their own refusals are listed, with the credit they kept.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +12,7 @@ import { flaggedSummary } from './flagged.ts';
 const run = runSpecOf(1, { ...DEFAULT_RUN, sizes: [4, 2] }, { name: 'mnist', trainCount: 10, testCount: 10, features: 4, classes: 2 });
 const addr = (i: number) => `0x${i.toString(16).padStart(40, '0')}` as Address;
 
-test('refusals are counted by reason; the identities at fault are listed with their reputation and credit', async () => {
+test('refusals are counted by code; the identities at fault are listed with their reputation and credit', async () => {
   const sql = await openDatabase({});
   const ledger = new Ledger(sql);
   const params = new Float32Array(run.paramCount);

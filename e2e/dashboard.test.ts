@@ -11,7 +11,6 @@ import { generatePrivateKey } from 'viem/accounts';
 import { launchChromium } from './chromium.ts';
 import { startPlatformProcess } from './platform-process.ts';
 import { trainSet, VirtualVolunteer } from './virtual-volunteer.ts';
-import type { DashboardState } from '../shared/wire/index.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
 
 const RESULTS = 'e2e/test-results';

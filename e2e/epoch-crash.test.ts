@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { createPublicClient, http, type Address, type Hex } from 'viem';
 import { rewardDistributorAbi, rewardTokenAbi } from '../shared/chain/abi.ts';
 import { claimReward, ClaimError } from '../shared/chain/claim.ts';
-import type { AccountSummary, DashboardState } from '../shared/wire/index.ts';
 import { startAnvil, DEV_DEPLOYER_KEY } from '../coordinator/chain/anvil.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
 import { VirtualVolunteer } from './virtual-volunteer.ts';

@@ -20,8 +20,6 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { pointFromScalar } from 'tiny-secp256k1';
 import { bytesToHex, keccak256, type Address, type Hex } from 'viem';
-import type { RunSpec } from '../shared/config.ts';
-import type { ChainInfo, RoundSummary } from '../shared/wire/index.ts';
 import { startPlatformProcess } from './platform-process.ts';
 import type { ClientPlan, ClientReport } from './load-client.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';

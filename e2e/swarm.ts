@@ -26,7 +26,6 @@ import { startPlatformProcess, type PlatformProcess } from './platform-process.t
 import { accountSummary, attackerLedger, chaosOptionsOf, creditedRows, lostRows, NO_CHAOS, pagesFor, type AttackerLedger, type ChaosOptions } from './chaos.ts';
 import { DEV_DEPLOYER_KEY, startAnvil, type Anvil } from '../coordinator/chain/anvil.ts';
 import { parseServerMessage, type DashboardState, type FlaggedSummary, type ValidatorStatus } from '../shared/wire/index.ts';
-import type { RunSpec } from '../shared/config.ts';
 import { grammarCorpus } from './grammar-corpus.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
 

@@ -13,7 +13,6 @@ import { launchChromium } from './chromium.ts';
 import { startPlatformProcess } from './platform-process.ts';
 import { DEV_ACCOUNT_KEYS } from '../coordinator/chain/anvil.ts';
 import { rewardTokenAbi } from '../shared/chain/abi.ts';
-import type { ChainInfo } from '../shared/wire/index.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
 
 const ARTIFACTS = process.env.IDLEGRAD_ARTIFACTS ?? 'e2e/test-results/wallet';
