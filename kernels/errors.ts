@@ -7,63 +7,52 @@ import { BaseError, type ErrorOptions, type SerializedError } from '../shared/er
 export type KernelErrorCode = 'KERNEL_FAILED' | 'WEBGPU_UNAVAILABLE' | 'SHADER_COMPILE' | 'GPU_VALIDATION' | 'DEVICE_LOST' | 'TRAINING_ABORTED';
 
 export class KernelError extends BaseError<KernelErrorCode> {
+  /** Each class's code: the constructor takes it from the class it builds. */
+  static readonly code: KernelErrorCode = 'KERNEL_FAILED';
   override name = 'KernelError';
-  constructor(shortMessage: string, opts: ErrorOptions = {}, code: KernelErrorCode = 'KERNEL_FAILED') {
-    super(code, shortMessage, opts);
+  constructor(shortMessage: string, opts: ErrorOptions = {}) {
+    super((new.target as typeof KernelError).code, shortMessage, opts);
   }
 }
 
 /** navigator.gpu missing, or no adapter/device could be had. */
 export class WebGpuUnavailableError extends KernelError {
+  static override readonly code = 'WEBGPU_UNAVAILABLE';
   override name = 'WebGpuUnavailableError';
-  constructor(shortMessage: string, opts: ErrorOptions = {}) {
-    super(shortMessage, opts, 'WEBGPU_UNAVAILABLE');
-  }
 }
 
 /** A WGSL module failed to compile or a pipeline failed validation; details hold the compiler messages with line numbers. */
 export class ShaderCompileError extends KernelError {
+  static override readonly code = 'SHADER_COMPILE';
   override name = 'ShaderCompileError';
-  constructor(shortMessage: string, opts: ErrorOptions = {}) {
-    super(shortMessage, opts, 'SHADER_COMPILE');
-  }
 }
 
 /** A validation or out-of-memory error raised while encoding or submitting GPU work. */
 export class GpuValidationError extends KernelError {
+  static override readonly code = 'GPU_VALIDATION';
   override name = 'GpuValidationError';
-  constructor(shortMessage: string, opts: ErrorOptions = {}) {
-    super(shortMessage, opts, 'GPU_VALIDATION');
-  }
 }
 
 /** The device was lost (driver reset, tab backgrounded too long, destroy()); the work in flight is gone. */
 export class DeviceLostError extends KernelError {
+  static override readonly code = 'DEVICE_LOST';
   override name = 'DeviceLostError';
-  constructor(shortMessage: string, opts: ErrorOptions = {}) {
-    super(shortMessage, opts, 'DEVICE_LOST');
-  }
 }
 
 /** train() was aborted through its signal; the GPU queue had drained at `idleAt` (epoch ms). */
 export class TrainingAbortedError extends KernelError {
+  static override readonly code = 'TRAINING_ABORTED';
   override name = 'TrainingAbortedError';
   readonly stepsDone: number;
   readonly idleAt: number;
   constructor(shortMessage: string, opts: { stepsDone: number; idleAt: number }) {
-    super(shortMessage, {}, 'TRAINING_ABORTED');
+    super(shortMessage);
     this.stepsDone = opts.stepsDone;
     this.idleAt = opts.idleAt;
   }
 }
 
-const KERNEL_ERRORS: Record<Exclude<KernelErrorCode, 'TRAINING_ABORTED'>, new (shortMessage: string, opts?: ErrorOptions) => KernelError> = {
-  KERNEL_FAILED: KernelError,
-  WEBGPU_UNAVAILABLE: WebGpuUnavailableError,
-  SHADER_COMPILE: ShaderCompileError,
-  GPU_VALIDATION: GpuValidationError,
-  DEVICE_LOST: DeviceLostError,
-};
+const KERNEL_ERRORS = [KernelError, WebGpuUnavailableError, ShaderCompileError, GpuValidationError, DeviceLostError];
 
 /**
  * A serialized error from the training worker as the class it was thrown as, so the page tells
@@ -72,8 +61,9 @@ const KERNEL_ERRORS: Record<Exclude<KernelErrorCode, 'TRAINING_ABORTED'>, new (s
  */
 export function reviveKernelError(s: SerializedError): Error {
   const opts = s.details === null ? {} : { details: s.details };
-  if (s.code === 'TRAINING_ABORTED') return new TrainingAbortedError(s.shortMessage, { stepsDone: -1, idleAt: -1 });
-  if (s.code !== null && Object.hasOwn(KERNEL_ERRORS, s.code)) return new KERNEL_ERRORS[s.code as keyof typeof KERNEL_ERRORS](s.shortMessage, opts);
+  if (s.code === TrainingAbortedError.code) return new TrainingAbortedError(s.shortMessage, { stepsDone: -1, idleAt: -1 });
+  const Class = KERNEL_ERRORS.find((c) => c.code === s.code);
+  if (Class) return new Class(s.shortMessage, opts);
   const e = new Error(s.details === null ? s.shortMessage : `${s.shortMessage} (${s.details})`);
   e.name = s.name;
   return e;
