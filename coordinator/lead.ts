@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { DEFAULT_RUN, modelOf, validateRunSettings, type RunSettings, type RunSpec } from '../shared/config.ts';
 import { GPT_DEFAULT } from '../shared/model.ts';
 import { exportModelOnnx } from '../shared/onnx.ts';
-import type { RunStatus } from '../shared/protocol.ts';
+import type { RunStatus } from '../shared/wire/index.ts';
 import { verificationOf } from './validator.ts';
 import { MAX_TEXT_BYTES, type TextStore } from './data/texts.ts';
 import type { RoundEngine } from './engine.ts';
