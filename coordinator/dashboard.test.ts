@@ -32,14 +32,14 @@ test('run insights: per-round outcomes with stragglers and rejection codes, lead
     const a0 = await report(0, A, 100);
     const b0 = await report(0, B, 50);
     await ledger.commitRound({ runId: 1, summary: summary(0, 3, 1), state: { round: 1, modelHash: h(1), params, momentum: params }, update: null,
-      accepted: [{ id: a0, creditWei: 100n }], rejected: [{ id: b0, reason: 'LEFT_OUT: the cohort aggregate does not include this member' }] });
+      accepted: [{ id: a0, creditWei: 100n }], rejected: [{ id: b0, rejection: { code: 'LEFT_OUT', prose: 'the cohort aggregate does not include this member' } }] });
     // Round 1: 2 seated, both accepted; B's is then spot-checked and fails.
     const a1 = await report(1, A, 100);
     const b1 = await report(1, B, 80);
     await ledger.commitRound({ runId: 1, summary: summary(1, 2, 2), state: { round: 2, modelHash: h(2), params, momentum: params }, update: null,
       accepted: [{ id: a1, creditWei: 100n }, { id: b1, creditWei: 80n }], rejected: [] });
     await ledger.setVerification([a1], 'sampled');
-    await ledger.recordCheck(b1, B, false, 'WRONG_UPDATE', {}, { pass: 1, fail: 5 });
+    await ledger.recordCheck(b1, B, { code: 'WORK_MISMATCH', prose: 'far from the re-execution' }, {}, { pass: 1, fail: 5 });
     // The open round 2: reported but not committed, so not in the outcomes.
     await report(2, A, 100);
 
@@ -47,7 +47,7 @@ test('run insights: per-round outcomes with stragglers and rejection codes, lead
     assert.equal(ins.denseBytes, run.paramCount * 4);
     assert.equal(ins.flopsPerSample, 6 * (784 * 16 + 16 * 10));
     assert.deepEqual(ins.outcomes.map((o) => o.round), [0, 1]);
-    assert.deepEqual(ins.outcomes[0], { round: 0, reports: 2, accepted: 1, rejected: 1, verified: 0, failed: 0, sampled: 0, cohorts: 1, stragglers: 1, reasons: ['LEFT_OUT'] });
+    assert.deepEqual(ins.outcomes[0], { round: 0, reports: 2, accepted: 1, rejected: 1, verified: 0, failed: 0, sampled: 0, cohorts: 1, stragglers: 1, codes: ['LEFT_OUT'] });
     const o1 = ins.outcomes[1];
     assert.deepEqual([o1.reports, o1.stragglers, o1.sampled, o1.failed], [2, 0, 1, 1]);
     // B's only accepted contribution failed its spot check (rejected): no accepted work left.

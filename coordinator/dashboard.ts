@@ -3,16 +3,16 @@
 import type { Address } from 'viem';
 import { modelOf, type RunSpec } from '../shared/config.ts';
 import { trainingFlopsPerSample } from '../shared/preset.ts';
-import type { RunInsights, RoundOutcome } from '../shared/dashboard.ts';
+import type { RejectionCode, RoundOutcome, RunInsights } from '../shared/wire/index.ts';
 import type { Sql } from './db/sql.ts';
 
 /** Outcomes of the last `rounds` rounds; leaderboard of the top `top` accounts by credit. */
 export async function runInsights(sql: Sql, run: RunSpec, opts: { rounds?: number; top?: number } = {}): Promise<RunInsights> {
   const runId = run.id;
-  const { rows: perRound } = await sql.query<{ round: number; state: string; verification: string | null; reason: string | null; n: number }>(
-    `select round, state, verification, split_part(coalesce(reason, ''), ':', 1) as reason, count(*)::int as n
+  const { rows: perRound } = await sql.query<{ round: number; state: string; verification: string | null; code: RejectionCode | null; n: number }>(
+    `select round, state, verification, reason_code as code, count(*)::int as n
        from contributions where run_id = $1 and round >= (select coalesce(max(round), 0) from rounds where run_id = $1) - $2
-      group by round, state, verification, split_part(coalesce(reason, ''), ':', 1)`,
+      group by round, state, verification, reason_code`,
     [runId, opts.rounds ?? 1000],
   );
   const { rows: seats } = await sql.query<{ round: number; volunteers: number }>(
@@ -23,7 +23,7 @@ export async function runInsights(sql: Sql, run: RunSpec, opts: { rounds?: numbe
   const byRound = new Map<number, RoundOutcome>();
   for (const s of seats) {
     const round = Number(s.round);
-    byRound.set(round, { round, reports: 0, accepted: 0, rejected: 0, verified: 0, failed: 0, sampled: 0, cohorts: cohortsOf.get(round) ?? 0, stragglers: Number(s.volunteers), reasons: [] });
+    byRound.set(round, { round, reports: 0, accepted: 0, rejected: 0, verified: 0, failed: 0, sampled: 0, cohorts: cohortsOf.get(round) ?? 0, stragglers: Number(s.volunteers), codes: [] });
   }
   for (const r of perRound) {
     const o = byRound.get(Number(r.round));
@@ -32,7 +32,7 @@ export async function runInsights(sql: Sql, run: RunSpec, opts: { rounds?: numbe
     o.stragglers = Math.max(0, o.stragglers - r.n);
     if (r.state === 'rejected') {
       o.rejected += r.n;
-      if (r.reason && !o.reasons.includes(r.reason)) o.reasons.push(r.reason);
+      if (r.code && !o.codes.includes(r.code)) o.codes.push(r.code);
     } else if (r.state !== 'pending') o.accepted += r.n;
     if (r.verification === 'passed') o.verified += r.n;
     else if (r.verification === 'failed') o.failed += r.n;

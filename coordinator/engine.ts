@@ -12,17 +12,15 @@
 import type { Address, Hex } from 'viem';
 import type { RunSpec } from '../shared/config.ts';
 import { maxSamplesPerReport, modelOf } from '../shared/config.ts';
-import { decodeFrame, frameLimits, hashFrame, toDense, type DecodedFrame } from '../shared/codec.ts';
+import { decodeFrame, hashFrame, type DecodedFrame } from '../shared/codec.ts';
 import { framesRoot } from '../shared/aggregate.ts';
-import { combineCohorts } from '../shared/round.ts';
-import { applyOuterStep } from '../shared/outer.ts';
-import { hashParams } from '../shared/model.ts';
+import { aggregateLimits, applyGlobalUpdate, combineCohorts } from '../shared/round.ts';
 import { assignmentSeed } from '../shared/assignment.ts';
 import type { Dataset } from '../shared/mlp.ts';
 import type { Eip712Domain } from '../shared/eip712.ts';
-import { contributionFromJson, type ClientMessage, type DeviceKind, type RoundSummary, type RunStatus, type ServerMessage } from '../shared/protocol.ts';
+import { contributionFromJson, FrameKind, type ClientMessage, type DeviceKind, type RoundSummary, type RunStatus, type ServerMessage } from '../shared/wire/index.ts';
 import { IdlegradError } from '../shared/errors.ts';
-import type { Ledger, ModelState } from './db/ledger.ts';
+import type { Ledger, ModelState, RoundCommit } from './db/ledger.ts';
 import { PendingWriter } from './db/pending-batch.ts';
 import { ContributionSigners, RecoveryThread } from './report-signature.ts';
 import { EvalThread } from './eval-thread.ts';
@@ -161,10 +159,6 @@ export class RoundEngine {
     if (this.open) clearTimeout(this.open.timer);
   }
 
-  private updateLimits(round?: number) {
-    return frameLimits({ paramTableHash: this.run.paramTableHash, paramCount: this.run.paramCount, run: this.run.id, codec: this.run.codec, maxSamples: 0xffffffff, round });
-  }
-
   maybeStartRound(): void {
     if (this.stopped || this.runStatus !== 'active' || this.open || this.committing) return;
     if (this.run.maxRounds > 0 && this.state.round >= this.run.maxRounds) return;
@@ -242,12 +236,12 @@ export class RoundEngine {
     });
     if (this.open !== open) {
       // The round committed while we were writing: the row can never be accepted.
-      await this.ledger.reject(id, 'STALE_ROUND: the round committed before the report was recorded');
+      await this.ledger.reject(id, { code: 'STALE_ROUND', prose: 'the round committed before the report was recorded' });
       throw new IdlegradError('STALE_ROUND', `round ${c.round} committed before the report was recorded`);
     }
     if (open.reports.has(signer)) {
       // A second session of the same key reported in the same round while this one was written.
-      await this.ledger.reject(id, `DUPLICATE: ${signer} already reported for round ${c.round}`);
+      await this.ledger.reject(id, { code: 'DUPLICATE', prose: `${signer} already reported for round ${c.round}` });
       throw new IdlegradError('DUPLICATE', `${signer} already reported for round ${c.round}`);
     }
     open.reports.set(signer, {
@@ -262,8 +256,8 @@ export class RoundEngine {
   handleAggregate(round: number, bytes: Uint8Array): Hex {
     const open = this.open;
     if (!open || round !== open.round) throw new IdlegradError('STALE_ROUND', `aggregate is for round ${round}; the open round is ${open ? open.round : 'none'}`);
-    const frame = decodeFrame(bytes, this.updateLimits(round));
-    if (frame.header.kind !== 2) throw new IdlegradError('BAD_FRAME', 'aggregate uploads must be aggregate frames (kind 2)');
+    const frame = decodeFrame(bytes, aggregateLimits(this.run, round));
+    if (frame.header.kind !== FrameKind.aggregate) throw new IdlegradError('BAD_FRAME', `aggregate uploads must be aggregate frames (kind ${FrameKind.aggregate})`);
     if (frame.header.samples > maxSamplesPerReport(this.run) * this.run.cohortSize) {
       throw new IdlegradError('LIMIT_EXCEEDED', `aggregate claims ${frame.header.samples} samples, more than a full cohort can train`);
     }
@@ -292,7 +286,7 @@ export class RoundEngine {
     clearTimeout(open.timer);
     try {
       const accepted: { id: number; creditWei: bigint }[] = [];
-      const rejected: { id: number; reason: string }[] = [];
+      const rejected: RoundCommit['rejected'] = [];
       const chosen: { hash: Hex; frame: DecodedFrame }[] = [];
       // Quarantined cohorts' chosen aggregates (by entry, not hash: a member cannot withhold
       // another cohort's aggregate by naming its hash): accepted for checking, not applied.
@@ -329,16 +323,16 @@ export class RoundEngine {
         }
         for (const r of reports) {
           if (inAggregate.has(r.account)) accepted.push({ id: r.id, creditWei: BigInt(r.samples) * weiPerSample });
-          else if (winner && r.aggregateHash === winner[0]) rejected.push({ id: r.id, reason: 'LEFT_OUT: the cohort aggregate does not include this member\'s frame (refused by the aggregator)' });
-          else if (!open.aggregates.has(r.aggregateHash)) rejected.push({ id: r.id, reason: 'AGGREGATE_MISSING: the aggregate this member signed was never uploaded' });
-          else rejected.push({ id: r.id, reason: `NO_QUORUM: fewer than 2/3 of cohort ${cohort}'s reporting members signed this aggregate` });
+          else if (winner && r.aggregateHash === winner[0]) rejected.push({ id: r.id, rejection: { code: 'LEFT_OUT', prose: 'the cohort aggregate does not include this member\'s frame (refused by the aggregator)' } });
+          else if (!open.aggregates.has(r.aggregateHash)) rejected.push({ id: r.id, rejection: { code: 'AGGREGATE_MISSING', prose: 'the aggregate this member signed was never uploaded' } });
+          else rejected.push({ id: r.id, rejection: { code: 'NO_QUORUM', prose: `fewer than 2/3 of cohort ${cohort}'s reporting members signed this aggregate` } });
         }
         if (open.quarantined.has(cohort)) for (const c of chosen.slice(chosenBefore)) withheld.add(c);
         void members;
       });
 
       // Combine cohort aggregates with the run's aggregator and apply the outer step.
-      const next: ModelState = { round: open.round + 1, modelHash: this.state.modelHash, params: this.state.params.slice(), momentum: this.state.momentum.slice() };
+      let next: ModelState = { round: open.round + 1, modelHash: this.state.modelHash, params: this.state.params.slice(), momentum: this.state.momentum.slice() };
       let update: Uint8Array | null = null;
       const applied = chosen.filter((c) => !withheld.has(c));
       if (applied.length > 0) {
@@ -349,12 +343,12 @@ export class RoundEngine {
             const i = accepted.findIndex((a) => a.id === r.id);
             if (i < 0 || r.aggregateHash !== hash) continue;
             accepted.splice(i, 1);
-            rejected.push({ id: r.id, reason: `COMBINE_REFUSED: the cross-cohort combine refused this member's cohort aggregate (${reason})` });
+            rejected.push({ id: r.id, rejection: { code: 'COMBINE_REFUSED', prose: `the cross-cohort combine refused this member's cohort aggregate (${reason})` } });
           }
         }
-        // Peers apply the decoded published bytes; so do we.
-        applyOuterStep(next.params, next.momentum, toDense(decodeFrame(update, this.updateLimits(open.round))), this.run.outer, open.round);
-        next.modelHash = hashParams(next.params);
+        // Peers apply the published bytes with this same function; so do we.
+        const { round, modelHash, params, momentum } = applyGlobalUpdate({ ...this.state, run: this.run.id, paramTableHash: this.run.paramTableHash }, update, this.run);
+        next = { round, modelHash, params, momentum };
       }
       const evalResult = await this.evaluator.evaluate(next.params);
       const acceptedIds = new Set(accepted.map((a) => a.id));

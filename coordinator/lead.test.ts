@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-web';
 import { DEFAULT_GPT_RUN, DEFAULT_RUN, modelOf, runSpecOf, type RunSettings, type RunSpec } from '../shared/config.ts';
 import { gptSpec, GPT_DEFAULT, hashParams, initParams, mlpSpec } from '../shared/model.ts';
 import { gptLossAndGrad } from '../shared/gpt.ts';
-import type { RunStatus } from '../shared/protocol.ts';
+import type { RunStatus } from '../shared/wire/index.ts';
 import { eip712Domain } from '../shared/eip712.ts';
 import { mlpForward } from '../shared/mlp.ts';
 import { openDatabase } from './db/sql.ts';

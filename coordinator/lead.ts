@@ -10,7 +10,7 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { modelOf, PRESET_DEFAULTS, validateRunSettings, type RunSettings, type RunSpec } from '../shared/config.ts';
 import { exportModelOnnx } from '../shared/onnx.ts';
-import type { RunStatus } from '../shared/protocol.ts';
+import type { RunStatus } from '../shared/wire/index.ts';
 import { verificationOf } from './validator.ts';
 import { MAX_TEXT_BYTES, type TextStore } from './data/texts.ts';
 import type { RoundEngine } from './engine.ts';

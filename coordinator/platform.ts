@@ -6,7 +6,7 @@ import type { Hex } from 'viem';
 import { runSpecOf, modelOf, type RunSpec } from '../shared/config.ts';
 import { hashParams, initParams } from '../shared/model.ts';
 import { eip712Domain } from '../shared/eip712.ts';
-import type { ChainInfo } from '../shared/protocol.ts';
+import type { ChainInfo } from '../shared/wire/index.ts';
 import { openDatabase } from './db/sql.ts';
 import { Ledger } from './db/ledger.ts';
 import { loadMnist } from './data/mnist.ts';
@@ -193,7 +193,7 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
         evidence: desk.source((c, deadline) =>
           engineRef?.sendTo(c.account, { type: 'verify', run: run.id, round: c.round, frameHash: c.frameHash, deadline, serverTime: Date.now() }) ?? false),
         onChecked: (c, r) => {
-          log(`validator: contribution ${c.id} (${c.account.slice(0, 10)}…, round ${c.round}) ${r.passed ? 'verified' : `rejected: ${r.reason}`}${checkFigures(r)}, backlog ${validator.backlog - 1}`);
+          log(`validator: contribution ${c.id} (${c.account.slice(0, 10)}…, round ${c.round}) ${r.passed ? 'verified' : `rejected: ${r.rejection.code}: ${r.rejection.prose}`}${checkFigures(r)}, backlog ${validator.backlog - 1}`);
           void quarantine.refresh(c.account).catch((e: Error) => log(`quarantine: ${e.message}`));
           void api?.pushAccounts([c.account]);
         },

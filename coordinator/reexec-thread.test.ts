@@ -2,7 +2,6 @@
 // usable adapter (a Vulkan driver file that does not exist) re-executes on the CPU and says so.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import type { Address } from 'viem';
 import { privateKeyToAddress } from 'viem/accounts';
 import { DEFAULT_RUN, runSpecOf } from '../shared/config.ts';
@@ -10,19 +9,9 @@ import { encodeUpdate, hashFrame } from '../shared/codec.ts';
 import { initParams, mlpSpec } from '../shared/model.ts';
 import type { Dataset } from '../shared/mlp.ts';
 import { createRng } from '../shared/rng.ts';
-import { residualCommitment } from '../shared/evidence.ts';
-import { ReexecThread, useSwiftShaderWhenNoDriver, type ExecutorState } from './reexec-thread.ts';
+import { residualCommitment } from '../shared/wire/index.ts';
+import { ReexecThread, type ExecutorState } from './reexec-thread.ts';
 import { referenceDelta, verificationOf } from './validator.ts';
-
-test('useSwiftShaderWhenNoDriver: a driver the caller chose wins; otherwise SwiftShader when installed', () => {
-  const chosen = { VK_ICD_FILENAMES: '/opt/vendor_icd.json' };
-  assert.equal(useSwiftShaderWhenNoDriver(chosen), '/opt/vendor_icd.json');
-  const unset: NodeJS.ProcessEnv = {};
-  const got = useSwiftShaderWhenNoDriver(unset);
-  if (existsSync('/usr/lib/chromium/vk_swiftshader_icd.json')) assert.equal(got, '/usr/lib/chromium/vk_swiftshader_icd.json');
-  else assert.equal(got, undefined);
-  assert.equal(unset.VK_ICD_FILENAMES, got);
-});
 
 test('no usable adapter: the thread re-executes with the CPU reference, says why, and the event loop keeps turning', { timeout: 120_000 }, async () => {
   process.env.VK_ICD_FILENAMES = '/nonexistent/vk_icd.json'; // before the thread starts Dawn

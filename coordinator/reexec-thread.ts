@@ -2,26 +2,13 @@
 // contribution's check (coordinator/reexec.ts: the WGSL trainer through Dawn, or the CPU
 // reference when Dawn has no adapter) so that a check never blocks the coordinator's event
 // loop. The datasets are copied to the thread once, when it starts.
-import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { RunSpec, VerificationSettings } from '../shared/config.ts';
 import type { Dataset } from '../shared/mlp.ts';
-import type { Evidence } from '../shared/evidence.ts';
+import type { Evidence } from '../shared/wire/index.ts';
 import { IdlegradError } from '../shared/errors.ts';
+import { useSwiftShaderWhenNoDriver } from '../kernels/swiftshader.ts';
 import type { CheckClaim, CheckResult, Executor } from './validator.ts';
-
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
-
-/**
- * Points Vulkan (Dawn's backend on Linux) at Chromium's SwiftShader when the caller set no
- * driver and the file exists (see DESIGN.md): the one place the coordinator and the test
- * runner decide it. Must run on the main thread before Dawn starts: a worker's process.env is
- * its own copy, invisible to the Vulkan loader.
- */
-export function useSwiftShaderWhenNoDriver(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (!env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-  return env.VK_ICD_FILENAMES;
-}
 
 export interface ExecutorState {
   executor: Executor;

@@ -12,14 +12,14 @@ import { initParams } from '../shared/model.ts';
 import type { Dataset } from '../shared/mlp.ts';
 import { textWindows } from '../shared/preset.ts';
 import { createRng } from '../shared/rng.ts';
-import { residualCommitment } from '../shared/evidence.ts';
-import { useSwiftShaderWhenNoDriver } from './reexec-thread.ts';
+import { residualCommitment } from '../shared/wire/index.ts';
+import { useSwiftShaderWhenNoDriver } from '../kernels/swiftshader.ts';
 import { createReexecutor, type Reexecutor } from './reexec.ts';
 import { referenceDelta, verificationOf, type CheckResult } from './validator.ts';
 
 useSwiftShaderWhenNoDriver();
 const account = privateKeyToAddress(`0x${'0b'.padStart(64, '0')}`).toLowerCase() as Address;
-const reason = (r: CheckResult) => (r.passed ? 'passed' : r.reason.split(':')[0]);
+const reason = (r: CheckResult) => (r.passed ? 'passed' : r.rejection.code);
 const open: Reexecutor[] = [];
 after(() => Promise.all(open.map((r) => r.destroy())));
 

@@ -11,7 +11,7 @@ import { modelOf, type RunSpec, type VerificationSettings } from '../shared/conf
 import type { Dataset } from '../shared/mlp.ts';
 import { windowBatch } from '../shared/preset.ts';
 import { initParams } from '../shared/model.ts';
-import type { Evidence } from '../shared/evidence.ts';
+import type { Evidence } from '../shared/wire/index.ts';
 import { acquireDevice, createGptTrainer, createMlpTrainer, type GpuContext } from '../kernels/index.ts';
 import { createNodeGpu } from '../kernels/node-gpu.ts';
 import { assignedBatches, checkContributionWith, referenceDelta, type CheckClaim, type CheckResult, type Executor } from './validator.ts';

@@ -5,7 +5,7 @@ import { StandardMerkleTree } from '@openzeppelin/merkle-tree';
 import { createPublicClient, http, parseEventLogs, type Address, type Hex } from 'viem';
 import type { RunSpec } from '../shared/config.ts';
 import { IdlegradError } from '../shared/errors.ts';
-import type { AccountSummary, RewardProof } from '../shared/protocol.ts';
+import type { AccountSummary, RewardProof } from '../shared/wire/index.ts';
 import { rewardDistributorAbi as distributorAbi } from '../shared/chain/abi.ts';
 import type { Ledger } from './db/ledger.ts';
 import { buildRewardTree } from './chain/merkle.ts';

@@ -7,9 +7,8 @@ import { ExpressPeerServer } from 'peer';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { isAddress, verifyMessage, type Address, type Hex } from 'viem';
 import { IdlegradError, isIdlegradError } from '../shared/errors.ts';
-import { delegationFromJson, helloMessage, parseClientMessage, PROTOCOL_VERSION, type ChainInfo, type DashboardState, type ServerMessage } from '../shared/protocol.ts';
+import { delegationFromJson, encodeDataset, encodeSnapshot, helloMessage, parseClientMessage, PROTOCOL_VERSION, type ChainInfo, type DashboardState, type ServerMessage } from '../shared/wire/index.ts';
 import type { Dataset } from '../shared/mlp.ts';
-import { encodeDataset } from './data/mnist.ts';
 import type { RoundEngine, Session } from './engine.ts';
 import type { Ledger } from './db/ledger.ts';
 import type { Rewards } from './rewards.ts';
@@ -101,17 +100,9 @@ export function createApiServer(deps: ServerDeps): ApiServer {
   });
   app.get('/api/runs/:id/snapshot', route((req, res) => {
     if (intParam(req.params.id, 'run id') !== engine.run.id) throw new IdlegradError('NOT_FOUND', `no run ${req.params.id}`);
-    const m = engine.model;
-    const head = Buffer.from(JSON.stringify({ round: m.round, modelHash: m.modelHash }));
-    const pad = (4 - ((4 + head.length) % 4)) % 4;
-    const out = Buffer.alloc(4 + head.length + pad + m.params.byteLength * 2);
-    out.writeUInt32LE(head.length, 0);
-    head.copy(out, 4);
-    const off = 4 + head.length + pad;
-    Buffer.from(m.params.buffer, m.params.byteOffset, m.params.byteLength).copy(out, off);
-    Buffer.from(m.momentum.buffer, m.momentum.byteOffset, m.momentum.byteLength).copy(out, off + m.params.byteLength);
+    const bytes = encodeSnapshot(engine.model);
     res.setHeader('content-type', 'application/octet-stream');
-    res.end(out);
+    res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   }));
   app.get('/api/runs/:id/updates/:round', route(async (req, res) => {
     if (intParam(req.params.id, 'run id') !== engine.run.id) throw new IdlegradError('NOT_FOUND', `no run ${req.params.id}`);

@@ -14,7 +14,7 @@ import { hashFrame } from '../shared/codec.ts';
 import { initParams, mlpSpec } from '../shared/model.ts';
 import { assignmentIndices, assignmentSeed } from '../shared/assignment.ts';
 import { checkContribution, referenceDelta, verificationOf } from './validator.ts';
-import { residualCommitment } from '../shared/evidence.ts';
+import { residualCommitment } from '../shared/wire/index.ts';
 
 test('GPU (Dawn) training vs the CPU reference: drift far inside the tolerance; an honest GPU update passes', { timeout: 600_000 }, async () => {
   const { ctx, cache } = await testGpu();

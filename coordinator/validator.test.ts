@@ -12,10 +12,11 @@ import { trainLocalCpu, type Dataset } from '../shared/mlp.ts';
 import { assignmentIndices, assignmentSeed } from '../shared/assignment.ts';
 import { createRng } from '../shared/rng.ts';
 import type { Contribution } from '../shared/eip712.ts';
+import { isIdlegradError } from '../shared/errors.ts';
 import { openDatabase } from './db/sql.ts';
 import { Ledger } from './db/ledger.ts';
 import { checkContribution, EvidenceDesk, FAIL_PENALTY, samplingRate, Validator, verificationOf } from './validator.ts';
-import { decodeEvidence, encodeEvidence, residualCommitment, type Evidence } from '../shared/evidence.ts';
+import { decodeEvidence, encodeEvidence, residualCommitment, type Evidence } from '../shared/wire/index.ts';
 
 function dataset(count: number, seed: number): Dataset {
   const rand = createRng(seed);
@@ -55,7 +56,7 @@ test('an honest update passes, with an error-feedback residual carried from earl
 });
 
 test('every cheat fails by name: lazy, random, fewer samples, stale, copycat, tampered evidence', () => {
-  const reason = (r: ReturnType<typeof check>) => (r.passed ? 'passed' : r.reason.split(':')[0]);
+  const reason = (r: ReturnType<typeof check>) => (r.passed ? 'passed' : r.rejection.code);
   // lazy: an all-zero update.
   const lazy = encodeUpdate(zeros(), run.codec, { paramTableHash: run.paramTableHash, run: run.id, round: 0, samples: 32 }).bytes;
   assert.equal(reason(checkContribution(run, v, theta0, train, heldOut, { account: addr(2), round: 0, frameHash: hashFrame(lazy), residualHash: residualCommitment(zeros(), zeros()), samples: 32, steps: 4 }, { frame: lazy, residualBefore: zeros(), residualAfter: zeros() })), 'WORK_MISMATCH');
@@ -95,8 +96,8 @@ test('evidence round-trips and the desk refuses uploads that do not match the co
   const c = { id: 1, round: 3, cohort: 0, account: addr(9), frameHash: w.claim.frameHash, residualHash: w.claim.residualHash, samples: 32, steps: 4, state: 'accepted' as const, verification: 'sampled' as const, device: null };
   let asked = 0;
   const got = desk.source(() => (asked++, true))(c);
-  assert.throws(() => desk.submit(3, addr(10), encodeEvidence(w.evidence)), (e: { code?: string }) => e.code === 'NOT_FOUND');
-  assert.throws(() => desk.submit(3, addr(9), encodeEvidence({ ...w.evidence, residualAfter: zeros() })), (e: { code?: string }) => e.code === 'BAD_FRAME');
+  assert.throws(() => desk.submit(3, addr(10), encodeEvidence(w.evidence)), (e) => isIdlegradError(e, 'NOT_FOUND'));
+  assert.throws(() => desk.submit(3, addr(9), encodeEvidence({ ...w.evidence, residualAfter: zeros() })), (e) => isIdlegradError(e, 'BAD_FRAME'));
   desk.submit(3, addr(9), encodeEvidence(w.evidence));
   assert.equal(asked, 1);
   assert.ok(await got);
@@ -152,9 +153,10 @@ test('ledger: sampled credit waits for its check; passed â†’ verified, failed â†
   assert.ok(status.executor === 'dawn' || status.executor === 'cpu', JSON.stringify(status));
   assert.equal(status.checks, 2);
   assert.equal(status.peakBacklog, 2);
-  const rows = (await sql.query<{ account: string; state: string; verification: string; reason: string | null }>(`select account, state, verification, reason from contributions order by id`)).rows;
+  const rows = (await sql.query<{ account: string; state: string; verification: string; code: string | null; reason: string | null }>(`select account, state, verification, reason_code as code, reason from contributions order by id`)).rows;
   assert.deepEqual(rows.map((r) => [r.state, r.verification]), [['verified', 'passed'], ['rejected', 'failed'], ['accepted', 'unverifiable']]);
-  assert.match(rows[1].reason ?? '', /^WORK_MISMATCH/);
+  assert.equal(rows[1].code, 'WORK_MISMATCH');
+  assert.match(rows[1].reason ?? '', /^the update differs from re-executing/);
   assert.deepEqual((await ledger.cumulativeCredit()).map((c) => c.account).sort(), [addr(11), legacy].sort(), 'rejected credit never reaches an epoch');
   assert.deepEqual((await ledger.epochCredit()).ids.sort((x, y) => x - y), [ids[0], ids[2]], 'the next epoch batches exactly the rows its leaves cover');
   assert.equal((await ledger.identity(addr(12))).reputation, -FAIL_PENALTY);
@@ -169,8 +171,8 @@ test('ledger: sampled credit waits for its check; passed â†’ verified, failed â†
   const v2 = new Validator({ run, ledger, train, heldOut, random: () => 0, evidence: async () => null });
   await v2.afterCommit(0, theta0, [id]);
   await v2.idle();
-  const last = (await sql.query<{ state: string; reason: string }>(`select state, reason from contributions where id = $1`, [id])).rows[0];
+  const last = (await sql.query<{ state: string; code: string }>(`select state, reason_code as code from contributions where id = $1`, [id])).rows[0];
   assert.equal(last.state, 'rejected');
-  assert.match(last.reason, /^EVIDENCE_WITHHELD/);
+  assert.equal(last.code, 'EVIDENCE_WITHHELD');
   await sql.close();
 });

@@ -60,28 +60,17 @@
 // Reports without a residual commitment (the browser page does not upload evidence yet)
 // cannot be checked: they are marked `unverifiable` and paid like unsampled work.
 import type { Address, Hex } from 'viem';
-import { modelOf, type RunSpec, type VerificationSettings } from '../shared/config.ts';
-import { decodeFrame, encodeUpdate, frameLimits, hashFrame, toDense, type DecodedFrame } from '../shared/codec.ts';
+import { DEFAULT_VERIFICATION, modelOf, type RunSpec, type VerificationSettings } from '../shared/config.ts';
+import { decodeFrame, encodeUpdate, hashFrame, toDense, type DecodedFrame } from '../shared/codec.ts';
 import type { Dataset } from '../shared/mlp.ts';
 import { evaluateModel, trainLocal } from '../shared/preset.ts';
 import { assignmentIndices, assignmentSeed } from '../shared/assignment.ts';
-import { applyOuterStep } from '../shared/outer.ts';
+import { aggregateLimits, applyGlobalUpdate, type LocalModel } from '../shared/round.ts';
 import { hashParams, initParams } from '../shared/model.ts';
 import { IdlegradError, isIdlegradError } from '../shared/errors.ts';
-import { decodeEvidence, residualCommitment, type Evidence } from '../shared/evidence.ts';
-import type { DeviceKind, ValidatorStatus } from '../shared/protocol.ts';
+import { decodeEvidence, FrameKind, residualCommitment, type DeviceKind, type Evidence, type Rejection, type RejectionCode, type ValidatorStatus } from '../shared/wire/index.ts';
 import type { IdentityRecord, Ledger, VerifiableContribution } from './db/ledger.ts';
 import { ReexecThread, type ExecutorState } from './reexec-thread.ts';
-
-export const DEFAULT_VERIFICATION: VerificationSettings = {
-  rate: 0.025,
-  newIdentityRate: 1,
-  trustAfter: 3,
-  tolerance: 0.05,
-  codecTolerance: 0.25,
-  evidenceTimeoutMs: 20_000,
-  heldOutSamples: 256,
-};
 
 /** Reputation lost per failed check (a pass earns 1): one failure outweighs ten passes. */
 export const FAIL_PENALTY = 10;
@@ -138,7 +127,7 @@ export interface CheckDetail {
 
 export type Executor = 'dawn' | 'cpu';
 
-export type CheckResult = { passed: true; detail: CheckDetail } | { passed: false; reason: string; detail: CheckDetail };
+export type CheckResult = { passed: true; detail: CheckDetail } | { passed: false; rejection: Rejection; detail: CheckDetail };
 
 const norm = (a: Float32Array) => {
   let s = 0;
@@ -206,28 +195,29 @@ export function assignedBatches(run: RunSpec, account: Address, round: number, s
   return assignmentIndices(assignmentSeed(run.seed, round, account), steps, run.inner.batchSize, run.dataset.trainCount);
 }
 
-const failWith = (t0: number) => (reason: string, d: Omit<CheckDetail, 'ms'> = {}): CheckResult => ({ passed: false, reason, detail: { ...d, ms: performance.now() - t0 } });
+const failWith = (t0: number) => (code: RejectionCode, prose: string, d: Omit<CheckDetail, 'ms'> = {}): CheckResult => ({ passed: false, rejection: { code, prose }, detail: { ...d, ms: performance.now() - t0 } });
 
 /** Step 1: the evidence against the commitments and the claim; the decoded frame, or the failure. */
 function openEvidence(run: RunSpec, claim: CheckClaim, evidence: Evidence, t0: number): DecodedFrame | CheckResult {
   const fail = failWith(t0);
-  if (hashFrame(evidence.frame) !== claim.frameHash.toLowerCase()) return fail('EVIDENCE_MISMATCH: the uploaded frame does not hash to the signed frameHash');
+  if (hashFrame(evidence.frame) !== claim.frameHash.toLowerCase()) return fail('EVIDENCE_MISMATCH', 'the uploaded frame does not hash to the signed frameHash');
   if (!claim.residualHash || residualCommitment(evidence.residualBefore, evidence.residualAfter) !== claim.residualHash.toLowerCase()) {
-    return fail('EVIDENCE_MISMATCH: the uploaded residuals do not hash to the committed residualHash');
+    return fail('EVIDENCE_MISMATCH', 'the uploaded residuals do not hash to the committed residualHash');
   }
   let frame: DecodedFrame;
   try {
-    frame = decodeFrame(evidence.frame, frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec: run.codec, maxSamples: 0xffffffff, round: claim.round }));
+    // Any sample count: the claim check below compares it with the claim.
+    frame = decodeFrame(evidence.frame, aggregateLimits(run, claim.round));
   } catch (e) {
-    return fail(`BAD_FRAME: ${isIdlegradError(e) ? e.shortMessage : (e as Error).message}`);
+    return fail('BAD_FRAME', isIdlegradError(e) ? e.shortMessage : (e as Error).message);
   }
-  if (frame.header.kind !== 1) return fail('BAD_FRAME: a member frame must be an update frame (kind 1)');
+  if (frame.header.kind !== FrameKind.update) return fail('BAD_FRAME', 'a member frame must be an update frame');
   if (claim.steps < 1 || claim.samples !== claim.steps * run.inner.batchSize || frame.header.samples !== claim.samples) {
-    return fail(`CLAIM_MISMATCH: ${claim.samples} samples claimed for ${claim.steps} steps of batch ${run.inner.batchSize} (frame says ${frame.header.samples})`);
+    return fail('CLAIM_MISMATCH', `${claim.samples} samples claimed for ${claim.steps} steps of batch ${run.inner.batchSize} (frame says ${frame.header.samples})`);
   }
   const eb = evidence.residualBefore;
   const ea = evidence.residualAfter;
-  for (let i = 0; i < eb.length; i++) if (!Number.isFinite(eb[i]) || !Number.isFinite(ea[i])) return fail('BAD_FRAME: residuals hold NaN or Inf');
+  for (let i = 0; i < eb.length; i++) if (!Number.isFinite(eb[i]) || !Number.isFinite(ea[i])) return fail('BAD_FRAME', 'residuals hold NaN or Inf');
   return frame;
 }
 
@@ -256,7 +246,7 @@ function compareWithReference(
   for (let i = 0; i < ref.length; i++) v2[i] = eb[i] + ref[i];
   const honest = toDense(decodeFrame(
     encodeUpdate(v2, run.codec, { paramTableHash: run.paramTableHash, run: run.id, round: claim.round, samples: claim.samples }).bytes,
-    frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec: run.codec, maxSamples: 0xffffffff, round: claim.round }),
+    aggregateLimits(run, claim.round),
   ));
   const relFrame = distance(sent, honest) / Math.max(norm(honest), 1e-12);
 
@@ -267,8 +257,8 @@ function compareWithReference(
   const lossGain = n > 0 ? evaluateModel(spec, thetaR, heldOut, n).loss - evaluateModel(spec, applied, heldOut, n).loss : 0;
 
   const d = { relDelta, relFrame, lossGain };
-  if (!(relDelta <= v.tolerance)) return fail(`WORK_MISMATCH: the update differs from re-executing ${claim.steps} steps by ${(relDelta * 100).toFixed(1)} % (tolerance ${(v.tolerance * 100).toFixed(1)} %)`, d);
-  if (!(relFrame <= v.codecTolerance)) return fail(`FRAME_MISMATCH: the frame differs from the honest compression by ${(relFrame * 100).toFixed(1)} % (tolerance ${(v.codecTolerance * 100).toFixed(1)} %)`, d);
+  if (!(relDelta <= v.tolerance)) return fail('WORK_MISMATCH', `the update differs from re-executing ${claim.steps} steps by ${(relDelta * 100).toFixed(1)} % (tolerance ${(v.tolerance * 100).toFixed(1)} %)`, d);
+  if (!(relFrame <= v.codecTolerance)) return fail('FRAME_MISMATCH', `the frame differs from the honest compression by ${(relFrame * 100).toFixed(1)} % (tolerance ${(v.codecTolerance * 100).toFixed(1)} %)`, d);
   return { passed: true, detail: { ...d, ms: performance.now() - t0 } };
 }
 
@@ -423,7 +413,7 @@ export class Validator {
     const evidence = await asked;
     let result: CheckResult;
     if (!evidence) {
-      result = { passed: false, reason: 'EVIDENCE_WITHHELD: the member committed a residual but did not upload its evidence in time', detail: { ms: 0 } };
+      result = { passed: false, rejection: { code: 'EVIDENCE_WITHHELD', prose: 'the member committed a residual but did not upload its evidence in time' }, detail: { ms: 0 } };
     } else {
       const theta = this.thetas.get(c.round) ?? (await this.modelAt(c.round));
       result = await this.thread.check(theta, c, evidence);
@@ -431,7 +421,7 @@ export class Validator {
       this.computeMs += result.detail.ms;
       this.maxMs = Math.max(this.maxMs, result.detail.ms);
     }
-    await this.deps.ledger.recordCheck(c.id, c.account, result.passed, result.passed ? null : result.reason, result.detail, penalty);
+    await this.deps.ledger.recordCheck(c.id, c.account, result.passed ? null : result.rejection, result.detail, penalty);
     this.deps.onChecked?.(c, result);
   }
 
@@ -439,16 +429,16 @@ export class Validator {
   async modelAt(round: number): Promise<Float32Array> {
     const { run, ledger } = this.deps;
     const params = initParams(modelOf(run), run.seed);
-    const momentum = new Float32Array(params.length);
-    const limits = (r: number) => frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec: run.codec, maxSamples: 0xffffffff, round: r });
+    let m: LocalModel = { run: run.id, paramTableHash: run.paramTableHash, round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) };
     for (let r = 0; r < round; r++) {
       const u = await ledger.update(run.id, r);
-      if (u) applyOuterStep(params, momentum, toDense(decodeFrame(u, limits(r))), run.outer, r);
+      // A round that applied nothing published no update: θ stays.
+      m = u ? applyGlobalUpdate(m, u, run) : { ...m, round: r + 1 };
     }
     const rounds = await ledger.rounds(run.id);
     const want = rounds.find((x) => x.round === round - 1)?.modelHash;
-    if (want && hashParams(params) !== want) throw new IdlegradError('INTERNAL', `replayed θ_${round} does not match the ledger's model hash`);
-    return params;
+    if (want && m.modelHash !== want) throw new IdlegradError('INTERNAL', `replayed θ_${round} does not match the ledger's model hash`);
+    return m.params;
   }
 }
 

@@ -2,7 +2,9 @@
 // reads that judge a chaotic run — which credited contributions survived a coordinator kill,
 // and what the attacking identities were credited.
 import type { Address } from 'viem';
-import type { AccountSummary, ContributionState } from '../shared/protocol.ts';
+import type { AccountSummary, ContributionState, RejectionCode } from '../shared/wire/index.ts';
+import { isIdlegradError } from '../shared/errors.ts';
+import { CoordinatorApi } from '../web/src/client/api.ts';
 import { isPageAttack, PAGE_ATTACKS, type PageAttack } from '../web/src/client/attack.ts';
 
 export interface ChaosOptions {
@@ -47,14 +49,14 @@ export const pagesFor = (fraction: number, n: number) => (fraction > 0 ? Math.ma
 export const CREDITED: readonly ContributionState[] = ['accepted', 'verified', 'batched', 'claimable', 'claimed'];
 
 export async function accountSummary(url: string, account: string): Promise<AccountSummary> {
+  const api = new CoordinatorApi(url);
   for (let attempt = 1; ; attempt++) {
     try {
-      const res = await fetch(new URL(`api/accounts/${account}`, url));
-      if (!res.ok) throw new Error(`GET api/accounts/${account}: ${res.status} ${await res.text()}`);
-      return (await res.json()) as AccountSummary;
+      return await api.account(account as Address);
     } catch (e) {
-      // A reused keep-alive socket the server just closed fails as "fetch failed": ask again.
-      if (attempt >= 3 || !(e instanceof TypeError)) throw new Error(`GET api/accounts/${account}: ${(e as Error).message}${(e as Error).cause ? ` (${String((e as Error).cause)})` : ''}`, { cause: e });
+      // A reused keep-alive socket the server just closed fails as "fetch failed" (unreachable): ask again.
+      const unreachable = isIdlegradError(e, 'INTERNAL') && e.cause instanceof TypeError;
+      if (attempt >= 3 || !unreachable) throw new Error(`GET api/accounts/${account}: ${(e as Error).message}${(e as Error).cause ? ` (${String((e as Error).cause)})` : ''}`, { cause: e });
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -86,7 +88,8 @@ export interface AttackerLedger {
   creditWei: string;
   epochCreditWei: string;
   contributions: Record<ContributionState, number>;
-  reasons: string[];
+  /** Codes of its refused contributions (shared/wire/rejections.ts). */
+  codes: RejectionCode[];
 }
 
 export async function attackerLedger(url: string, account: string): Promise<AttackerLedger> {
@@ -96,6 +99,6 @@ export async function attackerLedger(url: string, account: string): Promise<Atta
     creditWei: s.creditWei,
     epochCreditWei: s.epochCreditWei,
     contributions: s.contributions,
-    reasons: [...new Set(s.recent.flatMap((r) => (r.reason ? [r.reason.split(':')[0]] : [])))],
+    codes: [...new Set(s.recent.flatMap((r) => (r.code ? [r.code] : [])))],
   };
 }

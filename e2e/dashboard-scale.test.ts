@@ -11,7 +11,7 @@ import type { WebSocketRoute } from 'playwright-core';
 import type { Hex, Address } from 'viem';
 import { launchChromium } from './chromium.ts';
 import { ensureWebBuild } from './platform-process.ts';
-import type { DashboardState, RoundSummary } from '../shared/protocol.ts';
+import type { DashboardState, RoundSummary } from '../shared/wire/index.ts';
 
 const hex = (n: number, len = 64) => `0x${n.toString(16).padStart(len, '0')}`;
 
@@ -30,7 +30,7 @@ function syntheticState(rounds: number): DashboardState {
     insights: {
       denseBytes: 50_890 * 4,
       flopsPerSample: 6 * (784 * 64 + 64 * 10),
-      outcomes: rs.map((r) => ({ round: r.round, reports: r.contributions + 2, accepted: r.contributions, rejected: 2, verified: 1, failed: r.round % 50 === 0 ? 1 : 0, sampled: 0, cohorts: 4, stragglers: r.volunteers - r.contributions - 2, reasons: ['NO_QUORUM'] })),
+      outcomes: rs.map((r) => ({ round: r.round, reports: r.contributions + 2, accepted: r.contributions, rejected: 2, verified: 1, failed: r.round % 50 === 0 ? 1 : 0, sampled: 0, cohorts: 4, stragglers: Math.max(0, r.volunteers - r.contributions - 2), codes: ['NO_QUORUM'] })),
       leaderboard: Array.from({ length: 20 }, (_, i) => ({ account: hex(i + 100, 40) as Address, contributions: 900 - i, samples: 2_000_000 - i * 1000, creditWei: `${(20 - i) * 1e15}` })),
     },
   };

@@ -10,13 +10,13 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { generatePrivateKey } from 'viem/accounts';
 import { launchChromium } from './chromium.ts';
 import { startPlatformProcess } from './platform-process.ts';
-import { decodeDataset, VirtualVolunteer } from './virtual-volunteer.ts';
-import type { DashboardState } from '../shared/protocol.ts';
+import { trainSet, VirtualVolunteer } from './virtual-volunteer.ts';
+import { CoordinatorApi } from '../web/src/client/api.ts';
 
 const RESULTS = 'e2e/test-results';
 const MAX_DISPLAY_LAG_MS = 2000;
 
-async function playRound(vs: VirtualVolunteer[], data: ReturnType<typeof decodeDataset>) {
+async function playRound(vs: VirtualVolunteer[], data: Awaited<ReturnType<typeof trainSet>>) {
   const rounds = await Promise.all(vs.map((v) => v.next('round')));
   const updates = await Promise.all(vs.map((v, i) => v.train(rounds[i], data)));
   const agg = vs[0].aggregate(rounds[0].round, updates.map((u) => u.frame));
@@ -63,7 +63,7 @@ test('dashboard: committed rounds show within 2 s, the lead pauses the run, the 
     await page.getByText('live', { exact: true }).waitFor({ timeout: 30_000 });
 
     await Promise.all(volunteers.map((v) => v.connect()));
-    const data = decodeDataset(new Uint8Array(await (await fetch(new URL('api/data/train', platform.url))).arrayBuffer()));
+    const data = await trainSet(platform.url);
     for (const v of volunteers) v.send({ type: 'start' });
 
     const lags: number[] = [];
@@ -72,7 +72,7 @@ test('dashboard: committed rounds show within 2 s, the lead pauses the run, the 
       // The page shows round r+1 (the next round index) once round r is committed.
       await page.waitForFunction((r) => String(r) in (window as unknown as { __shown: Record<string, number> }).__shown, c.round + 1, { timeout: 10_000 });
       const shownAt = await page.evaluate((r) => (window as unknown as { __shown: Record<string, number> }).__shown[String(r)], c.round + 1);
-      const state = (await (await fetch(new URL('api/dashboard', platform.url))).json()) as DashboardState;
+      const state = await new CoordinatorApi(platform.url).dashboard();
       const committedAt = state.rounds.find((r) => r.round === c.round)!.committedAt;
       lags.push(shownAt - committedAt);
     }
@@ -90,7 +90,7 @@ test('dashboard: committed rounds show within 2 s, the lead pauses the run, the 
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByTestId('lead-pause').click();
     await page.getByTestId('run-status').getByText('paused').waitFor({ timeout: 10_000 });
-    const run = (await (await fetch(new URL('api/dashboard', platform.url))).json()) as DashboardState;
+    const run = await new CoordinatorApi(platform.url).dashboard();
     assert.equal(run.run.status, 'paused');
 
     // The playground runs the exported model in onnxruntime-web.

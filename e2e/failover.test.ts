@@ -16,7 +16,8 @@ import { startAnvil, DEV_DEPLOYER_KEY } from '../coordinator/chain/anvil.ts';
 import { createTestDatabase } from '../coordinator/db/test-databases.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
 import { VirtualVolunteer } from './virtual-volunteer.ts';
-import { playRound, trainSet } from './round-player.ts';
+import { playRound } from './round-player.ts';
+import { trainSet } from './virtual-volunteer.ts';
 
 const settings = {
   minVolunteers: 4, cohortSize: 4, inner: { steps: 3 },

@@ -33,11 +33,11 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { configFromEnv } from '../coordinator/config.ts';
 import { startPlatform, type Platform } from '../coordinator/platform.ts';
 import { ContributionSigners } from '../coordinator/report-signature.ts';
-import { encodeAggregate, FRAME_HEADER_BYTES } from '../shared/codec.ts';
+import { encodeAggregate } from '../shared/codec.ts';
+import { CHUNK_ENTRY, FRAME_HEADER, FrameKind, contributionToJson, delegationToJson, parseErrorReply, parseServerMessage, PROTOCOL_VERSION, shape, str, type ServerMessage } from '../shared/wire/index.ts';
 import { framesRoot } from '../shared/aggregate.ts';
 import { maxSamplesPerReport } from '../shared/config.ts';
 import { delegationTypedData, eip712Domain, type Contribution, type Delegation } from '../shared/eip712.ts';
-import { contributionToJson, delegationToJson, PROTOCOL_VERSION } from '../shared/protocol.ts';
 import { VirtualVolunteer } from './virtual-volunteer.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'idlegrad-fuzz-'));
@@ -59,14 +59,17 @@ const counts: Record<string, number> = {};
 const tally = (what: string, n = 1) => (counts[what] = (counts[what] ?? 0) + n);
 const total = () => Object.values(counts).reduce((a, b) => a + b, 0);
 
-/** A WebSocket that queues what it receives. */
-class Conn {
-  readonly inbox: { type: string; code?: string; message?: string; ref?: string }[] = [];
+/** PeerJS's own signalling messages: only their tag is read. */
+const parsePeerJsMessage = (v: unknown) => shape<{ type: string }>({ type: str() })(v, 'peerjs message');
+
+/** A WebSocket that queues what it receives, each message through `parse` (ours: parseServerMessage). */
+class Conn<T = ServerMessage> {
+  readonly inbox: T[] = [];
   private wake: (() => void) | null = null;
   closed: { code: number } | null = null;
-  private constructor(readonly ws: WebSocket) {
+  private constructor(readonly ws: WebSocket, parse: (raw: unknown) => T) {
     ws.on('message', (d) => {
-      this.inbox.push(JSON.parse(d.toString()));
+      this.inbox.push(parse(JSON.parse(d.toString())));
       this.wake?.();
     });
     ws.on('close', (code) => {
@@ -74,15 +77,15 @@ class Conn {
       this.wake?.();
     });
   }
-  static open(url: string): Promise<Conn> {
+  static open<T = ServerMessage>(url: string, parse: (raw: unknown) => T = parseServerMessage as (raw: unknown) => T): Promise<Conn<T>> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url);
-      const c = new Conn(ws);
+      const c = new Conn(ws, parse);
       ws.once('open', () => resolve(c));
       ws.once('error', reject);
     });
   }
-  async next(timeoutMs = 20_000): Promise<{ type: string; code?: string; message?: string; ref?: string }> {
+  async next(timeoutMs = 20_000): Promise<T> {
     const end = Date.now() + timeoutMs;
     while (this.inbox.length === 0) {
       if (this.closed) throw new Error(`connection closed (${this.closed.code}) while a reply was due`);
@@ -115,7 +118,7 @@ async function expect4xx(res: Response, what: string, names?: string, codes?: st
   const text = await res.text();
   assert.ok(res.status >= 400 && res.status < 500, `${what}: expected a 4xx refusal, got ${res.status} ${text.slice(0, 200)}`);
   if (names !== undefined || codes) {
-    const body = JSON.parse(text) as { error: { code: string; message: string } };
+    const body = parseErrorReply(JSON.parse(text), `${what}: error reply`);
     assert.ok(body.error.message.length > 5, `${what}: an error message`);
     if (names !== undefined) assert.ok(body.error.message.includes(names), `${what}: the error names ${names}: ${body.error.message}`);
     if (codes) assert.ok(codes.includes(body.error.code), `${what}: code ${body.error.code} not in ${codes.join(',')}: ${body.error.message}`);
@@ -206,8 +209,8 @@ test('every endpoint refuses malformed input by name, nothing crashes or wedges,
       for (const m of batch) {
         const reply = await c.next();
         const what = 'binary' in m ? `binary frame of ${m.binary.length} bytes` : `text ${m.text.slice(0, 120)}`;
-        assert.equal(reply.type, 'error', `${what} was not refused: ${JSON.stringify(reply).slice(0, 200)}`);
-        assert.ok(reply.code && reply.message && reply.message.length > 5, `${what}: the refusal has a code and a message`);
+        if (reply.type !== 'error') assert.fail(`${what} was not refused: ${JSON.stringify(reply).slice(0, 200)}`);
+        assert.ok(reply.message.length > 5, `${what}: the refusal has a message`);
         assert.notEqual(reply.code, 'INTERNAL', `${what}: ${reply.message}`);
       }
     }
@@ -274,7 +277,7 @@ test('every endpoint refuses malformed input by name, nothing crashes or wedges,
     const batch = cases.slice(i, i + 100);
     for (const c of batch) w.send(c.msg);
     for (const c of batch) {
-      const reply = (await w.next('error', 20_000)) as { code: string; message: string; ref?: string };
+      const reply = await w.next('error', 20_000);
       assert.equal(reply.code, c.code, `${c.kind}: expected ${c.code}, got ${reply.code}: ${reply.message}`);
       assert.ok(reply.message.length > 5);
       if (c.msg.type === 'report') assert.equal(reply.ref, (c.msg.contribution as { nonce: string }).nonce, `${c.kind}: the refusal names the report`);
@@ -296,10 +299,10 @@ test('every endpoint refuses malformed input by name, nothing crashes or wedges,
   }
   for (const q of fc.sample(fc.dictionary(fc.constantFrom('key', 'id', 'token', 'x'), fc.string({ maxLength: 20 }), { maxKeys: 2 }), { numRuns: 30, seed: 5 })) {
     const qs = new URLSearchParams(q).toString();
-    const c = await Conn.open(base.replace(/^http/, 'ws') + `peerjs?${qs}`).catch(() => null);
+    const c = await Conn.open(base.replace(/^http/, 'ws') + `peerjs?${qs}`, parsePeerJsMessage).catch(() => null);
     if (c) {
       for (let t = 0; t < 50 && !c.closed && c.inbox.length === 0; t++) await new Promise((r) => setTimeout(r, 20));
-      const m = c.inbox[0] as { type?: string } | undefined;
+      const m = c.inbox[0];
       assert.ok(c.closed || m?.type === 'ERROR', `peerjs socket with ${qs}: refused, got ${JSON.stringify(m)}`);
       c.ws.terminate();
     }
@@ -332,7 +335,8 @@ test('every endpoint refuses malformed input by name, nothing crashes or wedges,
   dense[3] = 1e-3;
   dense[run.paramCount - 1] = -2e-3;
   const good = encodeAggregate(dense, run.codec.chunkSize, { paramTableHash: run.paramTableHash, run: run.id, round, samples: 10 });
-  const fields: [number, number][] = [[0, 4], [4, 1], [7, 1], [8, 32], [40, 4], [44, 4], [52, 4], [56, 4], [60, 4], [64, 4]];
+  const H = FRAME_HEADER.at;
+  const fields: [number, number][] = [[H.magic, 4], [H.version, 1], [H.indexCoding, 1], [H.paramTableHash, 32], [H.run, 4], [H.round, 4], [H.paramCount, 4], [H.chunkSize, 4], [H.chunkCount, 4], [H.totalK, 4]];
   const frames = fc.sample(
     fc.oneof(
       fc.nat(good.byteLength - 1).map((n) => good.slice(0, n)),
@@ -343,10 +347,10 @@ test('every endpoint refuses malformed input by name, nothing crashes or wedges,
         if (b.subarray(at, at + size).every((x, i) => x === good[at + i])) b[at] ^= 1;
         return b;
       }),
-      fc.integer({ min: 0, max: 255 }).filter((k) => k !== 2).map((k) => (((b) => ((b[5] = k), b))(good.slice()))),
+      fc.integer({ min: 0, max: 255 }).filter((k) => k !== FrameKind.aggregate).map((k) => (((b) => ((b[H.kind] = k), b))(good.slice()))),
       fc.tuple(fc.nat(Math.ceil(run.paramCount / run.codec.chunkSize) - 1), fc.float({ noNaN: true }).filter((x) => x !== 0)).map(([c, s]) => {
         const b = good.slice();
-        new DataView(b.buffer).setFloat32(FRAME_HEADER_BYTES + 8 * c + 4, s, true);
+        new DataView(b.buffer).setFloat32(FRAME_HEADER.bytes + CHUNK_ENTRY.bytes * c + CHUNK_ENTRY.at.scale, s, true);
         return b;
       }),
       fc.uint8Array({ maxLength: 4096 }),

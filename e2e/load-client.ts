@@ -10,7 +10,7 @@ import { bytesToHex, hashMessage, hexToBytes, keccak256, type Address, type Hex 
 import { encodeAggregate } from '../shared/codec.ts';
 import { framesRoot } from '../shared/aggregate.ts';
 import { eip712Domain, type Contribution } from '../shared/eip712.ts';
-import { contributionToJson, helloMessage, PROTOCOL_VERSION, type ChainInfo } from '../shared/protocol.ts';
+import { contributionToJson, helloMessage, parseServerMessage, PROTOCOL_VERSION, type ChainInfo } from '../shared/wire/index.ts';
 import type { RunSpec } from '../shared/config.ts';
 import { ContributionSigners } from '../coordinator/report-signature.ts';
 
@@ -100,7 +100,9 @@ function connect(key: Hex, address: Address, cohort: number, uploader: boolean):
       const text = d.toString();
       // Acks and rounds are the hot path: look at the tag before parsing the rest.
       if (text.startsWith('{"type":"ack"')) {
-        const { nonce } = JSON.parse(text) as { nonce: string };
+        const ack = parseServerMessage(JSON.parse(text));
+        if (ack.type !== 'ack') throw new Error(`${address}: a message tagged ack is a ${ack.type}`);
+        const { nonce } = ack;
         const t = sentAt.get(nonce);
         if (t !== undefined) {
           sentAt.delete(nonce);
@@ -111,13 +113,13 @@ function connect(key: Hex, address: Address, cohort: number, uploader: boolean):
       }
       // Account summaries and commit notices are not used here: not parsed (client CPU shares the machine).
       if (text.startsWith('{"type":"account"') || text.startsWith('{"type":"committed"')) return;
-      const m = JSON.parse(text) as { type: string; challenge?: string; round?: number; code?: string; message?: string };
+      const m = parseServerMessage(JSON.parse(text));
       if (m.type === 'challenge') {
-        ws.send(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, address, peerId, signature: sign(hexToBytes(hashMessage(helloMessage(m.challenge!, peerId))), c.key), adapter: null, gflops: null }));
+        ws.send(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, address, peerId, signature: sign(hexToBytes(hashMessage(helloMessage(m.challenge, peerId))), c.key), adapter: null, gflops: null }));
       } else if (m.type === 'welcome') {
         c.welcomed = true;
         resolve(c);
-      } else if (m.type === 'round') onRound(c, m.round!);
+      } else if (m.type === 'round') onRound(c, m.round);
       else if (m.type === 'error') {
         const k = `${m.code}`;
         errors[k] = (errors[k] ?? 0) + 1;

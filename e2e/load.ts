@@ -20,10 +20,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { pointFromScalar } from 'tiny-secp256k1';
 import { bytesToHex, keccak256, type Address, type Hex } from 'viem';
-import type { RunSpec } from '../shared/config.ts';
-import type { ChainInfo, RoundSummary } from '../shared/protocol.ts';
 import { startPlatformProcess } from './platform-process.ts';
 import type { ClientPlan, ClientReport } from './load-client.ts';
+import { CoordinatorApi } from '../web/src/client/api.ts';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -71,7 +70,7 @@ const platform = await startPlatformProcess(
 const workersList: Worker[] = [];
 let exitCode = 0;
 try {
-  const info = (await (await fetch(new URL('api/run', platform.url))).json()) as { run: RunSpec; round: number; chain: ChainInfo };
+  const info = await new CoordinatorApi(platform.url).run();
   // Device keys, and the coordinator's cohort assignment (seats sorted by address, i mod cohorts).
   const keys = Array.from({ length: sessions }, () => {
     const key = crypto.getRandomValues(new Uint8Array(32));
@@ -148,7 +147,7 @@ try {
   }
   const windowS = exhausted > 0 ? (lastT - tStart) / 1000 : seconds;
   const lat = Float64Array.from(inWindow).sort();
-  const dash = (await (await fetch(new URL('api/dashboard', platform.url))).json()) as { rounds: RoundSummary[] };
+  const dash = await new CoordinatorApi(platform.url).dashboard();
   const committed = dash.rounds.filter((r) => r.committedAt >= tStart && r.committedAt < tEnd);
   const result = {
     sessions: Math.min(sessions, open.reduce((a, b) => a + b, 0)),

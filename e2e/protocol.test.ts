@@ -13,8 +13,9 @@ import { startPlatform, type Platform } from '../coordinator/platform.ts';
 import { eip712Domain } from '../shared/eip712.ts';
 import { encodeAggregate } from '../shared/codec.ts';
 import { hashParams } from '../shared/model.ts';
-import type { ValidatorStatus } from '../shared/protocol.ts';
-import { decodeDataset, VirtualVolunteer, type RoundMsg } from './virtual-volunteer.ts';
+import { FRAME_HEADER, parseErrorReply } from '../shared/wire/index.ts';
+import { CoordinatorApi } from '../web/src/client/api.ts';
+import { trainSet, VirtualVolunteer, type RoundMsg } from './virtual-volunteer.ts';
 import { playRound } from './round-player.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'idlegrad-protocol-'));
@@ -38,7 +39,7 @@ test('three volunteers commit a round, reproduce the model hash, and bad input i
   const base = platform.url;
   for (let i = 0; i < 3; i++) volunteers.push(new VirtualVolunteer(base, generatePrivateKey()));
   await Promise.all(volunteers.map((v) => v.connect()));
-  const data = decodeDataset(new Uint8Array(await (await fetch(new URL('api/data/train', base))).arrayBuffer()));
+  const data = await trainSet(base);
   assert.equal(data.count, platform.run.dataset.trainCount);
   for (const v of volunteers) v.send({ type: 'start' });
 
@@ -63,18 +64,20 @@ test('three volunteers commit a round, reproduce the model hash, and bad input i
     assert.ok(r.verification === 'passed' && ['dawn', 'cpu'].includes(r.detail.executor) && r.detail.relDelta < bound, JSON.stringify(r));
   }
   console.log(`  [protocol] Dawn vs CPU volunteers: relDelta ${checked.map((r) => `${r.detail.executor} ${r.detail.relDelta.toExponential(2)}`).join(', ')}`);
-  const dash = (await (await fetch(new URL('api/dashboard', base))).json()) as { verification: Record<string, number>; validator: ValidatorStatus };
+  const api = new CoordinatorApi(base);
+  const dash = await api.dashboard();
   assert.deepEqual(dash.verification, { passed: 3 });
   // The executor is recorded with each verdict and visible through the API, as is the validator's.
   const executor = platform.validator.executor?.executor;
-  assert.equal(dash.validator.executor, executor);
-  assert.equal(dash.validator.checks, 3);
-  assert.ok(dash.validator.meanMs! > 0 && dash.validator.maxMs! >= dash.validator.meanMs!, JSON.stringify(dash.validator));
+  const validator = dash.validator!;
+  assert.equal(validator.executor, executor);
+  assert.equal(validator.checks, 3);
+  assert.ok(validator.meanMs! > 0 && validator.maxMs! >= validator.meanMs!, JSON.stringify(validator));
   const ids = (await platform.ledger.sql.query<{ id: number }>(`select id::int as id from contributions order by id`)).rows.map((r) => r.id);
   for (const id of ids) {
-    const c = (await (await fetch(new URL(`api/contributions/${id}`, base))).json()) as { verification: string; check: { executor: string; relDelta: number } };
+    const c = await api.contribution(id);
     assert.equal(c.verification, 'passed');
-    assert.equal(c.check.executor, executor, JSON.stringify(c.check));
+    assert.equal(c.check?.executor, executor, JSON.stringify(c.check));
   }
 
   // Round 1 is open: every bad report below must be refused with its reason, writing nothing.
@@ -111,15 +114,15 @@ test('three volunteers commit a round, reproduce the model hash, and bad input i
   // Frames: a wrong parameter-table hash, and lengths past the run's limits.
   const good = encodeAggregate(new Float32Array(platform.run.paramCount).fill(1e-3), platform.run.codec.chunkSize, { paramTableHash: platform.run.paramTableHash, run: platform.run.id, round: r1[0].round, samples: 1 });
   const wrongTable = good.slice();
-  wrongTable.set(hexToBytes(`0x${'ab'.repeat(32)}` as Hex), 8);
+  wrongTable.set(hexToBytes(`0x${'ab'.repeat(32)}` as Hex), FRAME_HEADER.at.paramTableHash);
   const r = await a.uploadAggregate(r1[0].round, wrongTable);
   assert.equal(r.status, 400);
-  assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'SCHEMA_MISMATCH');
+  assert.equal(parseErrorReply(await r.json(), 'error reply').error.code, 'SCHEMA_MISMATCH');
   const tooLong = good.slice();
-  new DataView(tooLong.buffer).setUint32(64, 0x7fffffff, true); // totalK far past paramCount
+  new DataView(tooLong.buffer).setUint32(FRAME_HEADER.at.totalK, 0x7fffffff, true); // totalK far past paramCount
   const r2 = await a.uploadAggregate(r1[0].round, tooLong);
   assert.equal(r2.status, 400);
-  const body = (await r2.json()) as { error: { code: string; message: string } };
+  const body = parseErrorReply(await r2.json(), 'error reply');
   assert.equal(body.error.code, 'LIMIT_EXCEEDED', body.error.message);
   assert.equal(await count(platform), before);
 
@@ -170,7 +173,7 @@ test('three volunteers commit a round, reproduce the model hash, and bad input i
   assert.ok(credit.some((x) => x.account === wallet.address.toLowerCase()), 'the wallet has a leaf in the next epoch');
   const deviceLeaf = credit.find((x) => x.account === c3.address)?.cumulative ?? 0n;
   assert.equal(deviceLeaf, BigInt((await platform.ledger.sql.query<{ c: string }>('select credit_wei::text as c from contributions where account = $1 and round = 0', [c3.address])).rows[0].c), 'the device keeps exactly its epoch-1 credit');
-  const walletView = (await (await fetch(new URL(`api/accounts/${wallet.address}`, platform.url))).json()) as { creditWei: string; recent: { beneficiary: string; verification: string | null }[] };
+  const walletView = await new CoordinatorApi(platform.url).account(wallet.address);
   assert.ok(BigInt(walletView.creditWei) > 0n, JSON.stringify(walletView));
   assert.equal(walletView.recent[0].beneficiary, wallet.address.toLowerCase());
 

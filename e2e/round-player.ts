@@ -4,11 +4,7 @@
 import assert from 'node:assert/strict';
 import type { Hex } from 'viem';
 import type { Dataset } from '../shared/mlp.ts';
-import { decodeDataset, type CommittedMsg, type RoundMsg, type VirtualVolunteer } from './virtual-volunteer.ts';
-
-export async function trainSet(baseUrl: string): Promise<Dataset> {
-  return decodeDataset(new Uint8Array(await (await fetch(new URL('api/data/train', baseUrl))).arrayBuffer()));
-}
+import type { CommittedMsg, RoundMsg, VirtualVolunteer } from './virtual-volunteer.ts';
 
 /** One round with every volunteer in one cohort: the model it started from, and what each saw committed. */
 export async function playRound(vs: VirtualVolunteer[], data: Dataset): Promise<{ round: number; parent: Hex; rounds: RoundMsg[]; committed: CommittedMsg[] }> {

@@ -26,7 +26,8 @@ import { resolve } from 'node:path';
 import type { Address } from 'viem';
 import { privateKeyToAddress } from 'viem/accounts';
 import { loadMnist } from '../coordinator/data/mnist.ts';
-import { decodeFrame, encodeUpdate, frameLimits, hashFrame, toDense } from '../shared/codec.ts';
+import { decodeFrame, encodeUpdate, hashFrame, toDense } from '../shared/codec.ts';
+import { aggregateLimits } from '../shared/round.ts';
 import { DEFAULT_RUN, runSpecOf, type RunSettings, type RunSpec } from '../shared/config.ts';
 import { trainLocalCpu, evaluate, type Dataset } from '../shared/mlp.ts';
 import { initParams, mlpSpec } from '../shared/model.ts';
@@ -34,7 +35,7 @@ import { applyOuterStep } from '../shared/outer.ts';
 import { assignmentIndices, assignmentSeed } from '../shared/assignment.ts';
 import { createRng, gaussian } from '../shared/rng.ts';
 import { checkContribution, FAIL_PENALTY, samplingRate, verificationOf, type CheckResult } from '../coordinator/validator.ts';
-import { residualCommitment } from '../shared/evidence.ts';
+import { residualCommitment } from '../shared/wire/index.ts';
 
 export const CHEATER_KINDS = ['lazy', 'random', 'fewer-samples', 'stale', 'copycat'] as const;
 export type CheaterKind = (typeof CHEATER_KINDS)[number];
@@ -110,7 +111,7 @@ export async function runVerifySim(opts: VerifySimOptions = {}): Promise<VerifyS
   const spec = mlpSpec(run.sizes);
   const B = run.inner.batchSize;
   const rand = createRng(opts.seed ?? 12345);
-  const limits = (round: number) => frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec: run.codec, maxSamples: 0xffffffff, round });
+  const limits = (round: number) => aggregateLimits(run, round);
   const keyOf = (i: number) => privateKeyToAddress(`0x${(0x1000 + i).toString(16).padStart(64, '0')}`).toLowerCase() as Address;
 
   let theta = initParams(spec, run.seed);
@@ -178,7 +179,7 @@ export async function runVerifySim(opts: VerifySimOptions = {}): Promise<VerifyS
       honestChecks++;
       if (!r.passed) {
         honestFalse++;
-        log(`honest ${h.address.slice(0, 8)} rejected in round ${round}: ${r.reason}`);
+        log(`honest ${h.address.slice(0, 8)} rejected in round ${round}: ${r.rejection.code}: ${r.rejection.prose}`);
       }
       honestMax.relDelta = Math.max(honestMax.relDelta, r.detail.relDelta ?? 0);
       honestMax.relFrame = Math.max(honestMax.relFrame, r.detail.relFrame ?? 0);

@@ -25,9 +25,9 @@ import { launchChromium } from './chromium.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
 import { accountSummary, attackerLedger, chaosOptionsOf, creditedRows, lostRows, NO_CHAOS, pagesFor, type AttackerLedger, type ChaosOptions } from './chaos.ts';
 import { DEV_DEPLOYER_KEY, startAnvil, type Anvil } from '../coordinator/chain/anvil.ts';
-import type { DashboardState, FlaggedSummary, ValidatorStatus } from '../shared/protocol.ts';
-import type { RunSpec } from '../shared/config.ts';
+import { parseServerMessage, type DashboardState, type FlaggedSummary, type ValidatorStatus } from '../shared/wire/index.ts';
 import { grammarCorpus } from './grammar-corpus.ts';
+import { CoordinatorApi } from '../web/src/client/api.ts';
 
 /** GPT run settings for the swarm: short rounds of small batches (about 1 s a step on SwiftShader). */
 export const GPT_SWARM_RUN = {
@@ -150,7 +150,7 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
 /** Dashboard pushes over the coordinator's WebSocket: the swarm watches like a project lead (and reconnects after a restart). */
 async function validatorStatus(url: string): Promise<ValidatorStatus | null> {
   try {
-    return ((await (await fetch(new URL('api/dashboard', url))).json()) as DashboardState).validator ?? null;
+    return (await new CoordinatorApi(url).dashboard()).validator ?? null;
   } catch {
     return null; // a restarting coordinator
   }
@@ -164,7 +164,7 @@ function watchDashboard(url: string): { latest: () => DashboardState | null; clo
     ws = new WebSocket(url.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws');
     ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', topic: 'dashboard' })));
     ws.on('message', (d) => {
-      const m = JSON.parse(d.toString());
+      const m = parseServerMessage(JSON.parse(d.toString()));
       if (m.type === 'dashboard') state = m.state;
     });
     ws.on('error', () => {});
@@ -209,7 +209,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       platform = await startPlatformProcess(runSettings, { quiet: true, dataDir: dataDir ?? undefined, env: platformEnv, processGroup: chaos.killCoordinatorAt !== null });
     }
     const url = opts.url ?? platform!.url;
-    const info = (await (await fetch(new URL('api/run', url))).json()) as { run: RunSpec; round: number; chain: { chainId: number; distributor: Address; token: Address } };
+    const info = await new CoordinatorApi(url).run();
     const startRound = info.round;
     const targetRound = startRound + opts.rounds;
     dash = watchDashboard(url);
@@ -289,7 +289,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
         if (chaos.killCoordinatorAt !== null && last.round >= chaos.killCoordinatorAt && counts.restarts === 0) {
           // No waiting for page churn: the kill lands as close to the commit as the ledger reads allow.
           creditedBefore = await creditedRows(url, everyAddress());
-          killedAt = ((await (await fetch(new URL('api/run', url))).json()) as { round: number }).round - 1;
+          killedAt = (await new CoordinatorApi(url).run()).round - 1;
           await platform!.kill();
           log(`SIGKILLed the platform after round ${killedAt} committed (${creditedBefore.settled.size} settled and ${creditedBefore.awaitingCheck.size} spot-check-pending credited contributions in the ledger)`);
           const port = Number(new URL(url).port);
@@ -349,7 +349,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     // updates (with --url the pages were stopped, so the run settles on a last round).
     let agreedHash: string = finalHash;
     await until('pages to apply the last update', 60_000, async () => {
-      const [hooks, head] = await Promise.all([Promise.all(live.map((v) => readHook(v.page))), (await fetch(new URL('api/run', url))).json() as Promise<{ modelHash: string }>]);
+      const [hooks, head] = await Promise.all([Promise.all(live.map((v) => readHook(v.page))), new CoordinatorApi(url).run()]);
       agreedHash = head.modelHash;
       return hooks.every((h) => h?.modelHash === agreedHash);
     }).catch(async (e) => {
@@ -378,7 +378,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     let claimsMatchLedger = true;
     for (const h of honestHooks) {
       const account = h.address as Address;
-      const ledger = (await (await fetch(new URL(`api/accounts/${account}`, url))).json()) as { epochCreditWei: string };
+      const ledger = await new CoordinatorApi(url).account(account);
       const balance = await balanceOf(account);
       if (balance !== BigInt(ledger.epochCreditWei)) {
         claimsMatchLedger = false;
@@ -394,7 +394,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     }).catch(async (e) => (log(String(e)), Promise.all(attackerAddresses.map((a) => attackerLedger(url, a)))));
     let attackerTokenWei = 0n;
     for (const a of attackerAddresses) attackerTokenWei += await balanceOf(a as Address);
-    const dashboard = (await (await fetch(new URL('api/dashboard', url))).json()) as DashboardState;
+    const dashboard = await new CoordinatorApi(url).dashboard();
     const after = counts.restarts ? await creditedRows(url, everyAddress()) : null;
 
     const committed = done.rounds.filter((r) => r.round >= startRound).slice(0, opts.rounds);
@@ -493,8 +493,8 @@ swarm summary
   reward epochs on chain   ${r.rewardEpochs}
   claims on chain          ${r.claims} (chain ${r.chainId}); balances equal ledger credit: ${r.claimsMatchLedger}
   spot checks              ${Object.entries(r.verification).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}
-  attackers (${c.attack ?? 'none'})       ${c.attackers.map((a) => `${a.account.slice(0, 10)}… credit ${a.creditWei} wei, refused ${a.contributions.rejected} (${a.reasons.join(', ')})`).join('; ') || 'none'}; tokens held ${c.attackerTokenWei}
-  refusals by reason       ${Object.entries(c.flagged?.rejections ?? {}).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}
+  attackers (${c.attack ?? 'none'})       ${c.attackers.map((a) => `${a.account.slice(0, 10)}… credit ${a.creditWei} wei, refused ${a.contributions.rejected} (${a.codes.join(', ')})`).join('; ') || 'none'}; tokens held ${c.attackerTokenWei}
+  refusals by code         ${Object.entries(c.flagged?.rejections ?? {}).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}
   flagged identities       ${c.flagged?.identities.map((f) => `${f.account.slice(0, 10)}… reputation ${f.reputation}`).join(', ') || 'none'}
   churn / offline          ${c.pagesClosed} pages closed, ${c.pagesOpened} opened, ${c.pagesWentOffline} went offline
   coordinator kills        ${c.coordinatorRestarts} (at round ${c.killedAtRound ?? '—'}); ${c.roundsCommittedAfterKill} rounds committed after; ${c.lostAfterKill.length} of ${c.creditedBeforeKill} settled credited contributions lost; ${c.refusedAfterKill.length} of ${c.awaitingCheckAtKill} awaiting a spot check refused after

@@ -3,7 +3,8 @@
 import WebSocket from 'ws';
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import type { Hex } from 'viem';
-import { encodeEvidence, residualCommitment } from '../shared/evidence.ts';
+import { encodeEvidence, residualCommitment, contributionToJson, delegationToJson, helloMessage, parseServerMessage, PROTOCOL_VERSION, trainShape, type ChainInfo, type ServerMessage } from '../shared/wire/index.ts';
+import { CoordinatorApi } from '../web/src/client/api.ts';
 import { modelOf, type RunSpec } from '../shared/config.ts';
 import { decodeFrame, hashFrame } from '../shared/codec.ts';
 import { framesRoot } from '../shared/aggregate.ts';
@@ -13,26 +14,14 @@ import type { Dataset } from '../shared/mlp.ts';
 import { trainLocal } from '../shared/preset.ts';
 import { assignmentIndices } from '../shared/assignment.ts';
 import { contributionTypedData, delegationTypedData, eip712Domain, type Contribution, type Delegation } from '../shared/eip712.ts';
-import { contributionToJson, delegationToJson, helloMessage, parseServerMessage, PROTOCOL_VERSION, type ChainInfo, type ServerMessage } from '../shared/protocol.ts';
 
 export type RoundMsg = Extract<ServerMessage, { type: 'round' }>;
 export type CommittedMsg = Extract<ServerMessage, { type: 'committed' }>;
 
-export function decodeDataset(bytes: Uint8Array): Dataset {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const count = dv.getUint32(0, true);
-  const features = dv.getUint32(4, true);
-  return { count, features, classes: 10, labels: bytes.slice(8, 8 + count), images: bytes.slice(8 + count, 8 + count + count * features) };
-}
-
-export function decodeSnapshot(bytes: Uint8Array): { round: number; modelHash: Hex; params: Float32Array; momentum: Float32Array } {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const len = dv.getUint32(0, true);
-  const head = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + len))) as { round: number; modelHash: Hex };
-  const off = 4 + len + ((4 - ((4 + len) % 4)) % 4);
-  const n = (bytes.byteLength - off) / 8;
-  const copy = bytes.slice(off);
-  return { ...head, params: new Float32Array(copy.buffer, 0, n), momentum: new Float32Array(copy.buffer, n * 4, n) };
+/** The run's training set as the coordinator serves it, checked against the run spec's shape. */
+export async function trainSet(baseUrl: string): Promise<Dataset> {
+  const api = new CoordinatorApi(baseUrl);
+  return api.trainData(trainShape((await api.run()).run.dataset));
 }
 
 export interface LocalUpdate {
@@ -67,8 +56,11 @@ export class VirtualVolunteer {
   readonly evidenceReplies: [number, string][] = [];
   private waiters: { pred: (m: ServerMessage) => boolean; resolve: (m: ServerMessage) => void }[] = [];
 
+  readonly api: CoordinatorApi;
+
   constructor(readonly baseUrl: string, key: Hex = generatePrivateKey()) {
     this.account = privateKeyToAccount(key);
+    this.api = new CoordinatorApi(baseUrl);
   }
 
   get address(): Hex {
@@ -99,7 +91,7 @@ export class VirtualVolunteer {
   }
 
   async syncSnapshot(): Promise<void> {
-    const snap = decodeSnapshot(new Uint8Array(await (await fetch(new URL(`api/runs/${this.run.id}/snapshot`, this.baseUrl))).arrayBuffer()));
+    const snap = await this.api.snapshot(this.run.id, this.run.paramCount);
     if (hashParams(snap.params) !== snap.modelHash) throw new Error('snapshot does not hash to its model hash');
     Object.assign(this, { params: snap.params, momentum: snap.momentum, round: snap.round, modelHash: snap.modelHash });
   }
@@ -207,7 +199,7 @@ export class VirtualVolunteer {
   async applyCommitted(c: CommittedMsg): Promise<boolean> {
     if (c.round !== this.round) await this.syncSnapshot();
     else if (c.accepted > 0) {
-      const bytes = new Uint8Array(await (await fetch(new URL(`api/runs/${this.run.id}/updates/${c.round}`, this.baseUrl))).arrayBuffer());
+      const bytes = await this.api.update(this.run.id, c.round);
       const next = applyGlobalUpdate({ run: this.run.id, paramTableHash: this.run.paramTableHash, round: this.round, modelHash: this.modelHash, params: this.params, momentum: this.momentum }, bytes, this.run);
       Object.assign(this, { params: next.params, momentum: next.momentum, round: next.round, modelHash: next.modelHash });
     } else this.round = c.round + 1;

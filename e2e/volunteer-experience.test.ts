@@ -1,6 +1,7 @@
 // Issue 6 in a real browser against a real coordinator: one-click Stop ends GPU work within a
 // second, one trainer per browser (Web Locks), the CPU path without WebGPU, and the outbox
 // that delivers a report signed while offline exactly once after the page is reopened.
+import type { Address } from 'viem';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -9,6 +10,9 @@ import { launchChromium } from './chromium.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
 import type { IdlegradTestHook } from '../web/src/client/test-hook.ts';
 import { DEFAULT_RUN } from '../shared/config.ts';
+import { CoordinatorApi } from '../web/src/client/api.ts';
+import { arrayOf, shape, str } from '../shared/wire/index.ts';
+import { isIdlegradError } from '../shared/errors.ts';
 
 const ARTIFACTS = process.env.IDLEGRAD_ARTIFACTS ?? 'e2e/test-results/volunteer-experience';
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -39,14 +43,18 @@ async function optIn(context: BrowserContext, url: string): Promise<Page> {
 }
 
 async function ledgerCount(url: string, address: string): Promise<{ total: number; rounds: number[] }> {
-  const res = await fetch(new URL(`api/accounts/${address}`, url));
-  if (res.status === 404) return { total: 0, rounds: [] };
-  const s = (await res.json()) as { contributions: Record<string, number>; recent: { round: number }[] };
+  const s = await new CoordinatorApi(url).account(address as Address).catch((e: unknown) => {
+    if (isIdlegradError(e, 'NOT_FOUND')) return null;
+    throw e;
+  });
+  if (!s) return { total: 0, rounds: [] };
   return { total: Object.values(s.contributions).reduce((a, b) => a + b, 0), rounds: s.recent.map((r) => r.round) };
 }
 
 test('the app is installable and opens offline to a clear offline state; live API paths are never cached', { timeout: 90_000 }, async () => {
-  const manifest = (await (await fetch(new URL('manifest.webmanifest', platform.url))).json()) as { display: string; start_url: string; icons: { sizes: string; src: string }[] };
+  const manifest = shape<{ display: string; start_url: string; icons: { sizes: string; src: string }[] }>({
+    display: str(), start_url: str(), icons: arrayOf(shape<{ sizes: string; src: string }>({ sizes: str(), src: str() })),
+  })(await (await fetch(new URL('manifest.webmanifest', platform.url))).json(), 'manifest');
   assert.equal(manifest.display, 'standalone');
   assert.equal(manifest.start_url, '/');
   assert.ok(manifest.icons.some((i) => i.sizes === '192x192') && manifest.icons.some((i) => i.sizes === '512x512'), 'installable icons');
@@ -158,7 +166,7 @@ test('without WebGPU the page says so and trains on the CPU, reported as CPU wor
     assert.equal(ack?.state, 'pending');
     // The ledger records it as CPU work (the page's CPU credit: e2e/volunteer-governance.test.ts).
     const address = (await hook(page, (h) => h.address))!;
-    const recent = ((await (await fetch(new URL(`api/accounts/${address}`, platform.url))).json()) as { recent: { device: string | null }[] }).recent;
+    const recent = (await new CoordinatorApi(platform.url).account(address as Address)).recent;
     assert.equal(recent[0]?.device, 'cpu');
     await page.screenshot({ path: `${ARTIFACTS}/cpu-mode.png` });
     await page.getByTestId('stop').click();

@@ -3,6 +3,7 @@
 // CPU pressure and while the tab is hidden (the Battery Status and Compute Pressure APIs and
 // the tab's visibility are faked with an init script: headless Chromium has neither a battery
 // nor pressure readings); settings kept across a reload; each contribution's state timeline.
+import type { Address } from 'viem';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -10,8 +11,9 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from './chromium.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
 import type { IdlegradTestHook } from '../web/src/client/test-hook.ts';
-import { DEFAULT_RUN, type RunSpec } from '../shared/config.ts';
+import { DEFAULT_RUN } from '../shared/config.ts';
 import { estimateContribution } from '../web/src/client/estimate.ts';
+import { CoordinatorApi } from '../web/src/client/api.ts';
 
 const ARTIFACTS = process.env.IDLEGRAD_ARTIFACTS ?? 'e2e/test-results/volunteer-governance';
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -45,7 +47,7 @@ test('before consent, the page measures the device on request and shows the expe
     assert.ok(p.samplesPerSec !== null && p.samplesPerSec > 0, `measured ${p.samplesPerSec} samples/s`);
     assert.ok((p.limits?.maxStorageBufferBindingSize ?? 0) > 0, `limits: ${JSON.stringify(p.limits)}`);
     // The estimate is the measured speed through the run's published settings, nothing else.
-    const { run } = (await (await fetch(new URL('api/run', platform.url))).json()) as { run: RunSpec };
+    const { run } = await new CoordinatorApi(platform.url).run();
     const expected = estimateContribution(run, p.samplesPerSec!, 1);
     assert.equal(p.estimate?.samplesPerHour, expected.samplesPerHour);
     assert.equal(p.estimate?.weiPerHour, expected.weiPerHour);
@@ -189,12 +191,13 @@ test('CPU work (no WebGPU) is recorded as CPU in the ledger and shown apart in t
     await page.getByTestId('cpu-mode').waitFor({ timeout: 30_000 });
     await page.waitForFunction(() => /CPU [1-9]/.test(document.querySelector('[data-testid="cpu-credit"]')?.textContent ?? ''), null, { timeout: 200_000, polling: 250 });
     const address = (await hook(page, (h) => h.address))!;
-    const summary = (await (await fetch(new URL(`api/accounts/${address}`, platform.url))).json()) as { byDevice: Record<string, { samples: number; creditWei: string }>; recent: { device: string }[] };
+    const summary = await new CoordinatorApi(platform.url).account(address as Address);
     assert.equal(summary.recent[0].device, 'cpu');
-    assert.ok(summary.byDevice.cpu.samples > 0 && BigInt(summary.byDevice.cpu.creditWei) > 0n, JSON.stringify(summary.byDevice));
-    assert.equal(summary.byDevice.webgpu.samples, 0, 'CPU work counted as GPU work');
-    const { run } = (await (await fetch(new URL('api/run', platform.url))).json()) as { run: RunSpec };
-    assert.equal(BigInt(summary.byDevice.cpu.creditWei), BigInt(summary.byDevice.cpu.samples) * BigInt(run.rewards.weiPerSample), 'CPU samples credited at the run\'s weiPerSample');
+    const byDevice = summary.byDevice!;
+    assert.ok(byDevice.cpu.samples > 0 && BigInt(byDevice.cpu.creditWei) > 0n, JSON.stringify(byDevice));
+    assert.equal(byDevice.webgpu.samples, 0, 'CPU work counted as GPU work');
+    const { run } = await new CoordinatorApi(platform.url).run();
+    assert.equal(BigInt(byDevice.cpu.creditWei), BigInt(byDevice.cpu.samples) * BigInt(run.rewards.weiPerSample), 'CPU samples credited at the run\'s weiPerSample');
     await page.screenshot({ path: `${ARTIFACTS}/cpu-credit.png`, fullPage: true });
     await page.getByTestId('stop').click();
   } finally {

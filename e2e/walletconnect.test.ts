@@ -16,7 +16,7 @@ import { startWcRelay } from './wc-relay.ts';
 import { startWcWallet } from './wc-wallet.ts';
 import { DEV_ACCOUNT_KEYS } from '../coordinator/chain/anvil.ts';
 import { rewardTokenAbi } from '../shared/chain/abi.ts';
-import type { ChainInfo } from '../shared/protocol.ts';
+import { CoordinatorApi } from '../web/src/client/api.ts';
 
 const ARTIFACTS = process.env.IDLEGRAD_ARTIFACTS ?? 'e2e/test-results/walletconnect';
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -31,7 +31,7 @@ test('WalletConnect loads only when asked, pairs a wallet on another device, bin
   const browser = await launchChromium();
   let wallet: Awaited<ReturnType<typeof startWcWallet>> | null = null;
   try {
-    const { chain } = (await (await fetch(new URL('api/run', platform.url))).json()) as { chain: ChainInfo };
+    const { chain } = await new CoordinatorApi(platform.url).run();
     assert.deepEqual(chain.walletConnect, { projectId: PROJECT_ID, relayUrl: relay.url }, 'the platform does not offer its WalletConnect settings');
     const rpc = new URL(chain.rpcUrl, platform.url).href;
     wallet = await startWcWallet({ projectId: PROJECT_ID, relayUrl: relay.url, key: DEV_ACCOUNT_KEYS[8], chainId: chain.chainId, rpcUrl: rpc });
@@ -63,7 +63,7 @@ test('WalletConnect loads only when asked, pairs a wallet on another device, bin
     });
     assert.deepEqual(wallet.requests.filter((m) => m.startsWith('eth_sign')), ['eth_signTypedData_v4'], 'the wallet was not asked to sign exactly the Delegation');
     const device = (await page.evaluate(() => (window as unknown as { __idlegrad: { address: string } }).__idlegrad.address)).toLowerCase();
-    const deviceSummary = (await (await fetch(new URL(`api/accounts/${device}`, platform.url))).json()) as { wallet: string | null };
+    const deviceSummary = await new CoordinatorApi(platform.url).account(device as Address);
     assert.equal(deviceSummary.wallet, wallet.address.toLowerCase(), 'the coordinator did not record the delegation to the WalletConnect wallet');
     for (const m of ['wc_proposeSession', 'wc_approveSession', 'irn_publish']) assert.ok(relay.methods.includes(m), `the session never used the relay's ${m}`);
 
@@ -74,7 +74,7 @@ test('WalletConnect loads only when asked, pairs a wallet on another device, bin
     await page.getByTestId('claim-tx').waitFor({ timeout: 90_000 });
     assert.ok(wallet.requests.includes('eth_sendTransaction'), `the claim was not sent through the wallet: ${JSON.stringify(wallet.requests)}`);
     const after = await publicClient.readContract({ address: chain.token, abi: rewardTokenAbi, functionName: 'balanceOf', args: [wallet.address] });
-    const walletSummary = (await (await fetch(new URL(`api/accounts/${wallet.address}`, platform.url))).json()) as { claimedWei: string };
+    const walletSummary = await new CoordinatorApi(platform.url).account(wallet.address);
     console.log(`# walletconnect: relay methods ${[...new Set(relay.methods)].join(', ')}; wallet requests ${wallet.requests.join(', ')}; claim paid ${after - before} wei`);
     assert.ok(after > before, 'the WalletConnect wallet received no tokens');
     assert.equal((after - before).toString(), walletSummary.claimedWei, 'the wallet was paid a different amount than the ledger holds');

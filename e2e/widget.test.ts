@@ -4,6 +4,7 @@
 // by postMessage with exact origin checks both ways; the partner's credit lands in the ledger;
 // where the frame's storage is blocked it works for the session and offers a full tab; and
 // the host page's main thread sees no long task while the widget trains.
+import type { Address } from 'viem';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -12,8 +13,9 @@ import { launchChromium } from './chromium.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
 import { startPartnerSite, type PartnerSite } from './partner-site.ts';
 import type { IdlegradTestHook } from '../web/src/client/test-hook.ts';
-import type { PartnerSummary } from '../shared/protocol.ts';
+import type { PartnerSummary } from '../shared/wire/index.ts';
 import { DEFAULT_RUN } from '../shared/config.ts';
+import { CoordinatorApi } from '../web/src/client/api.ts';
 
 const ARTIFACTS = process.env.IDLEGRAD_ARTIFACTS ?? 'e2e/test-results/widget';
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -29,7 +31,7 @@ let runId: number;
 before(async () => {
   // 400 steps: a round trains for several seconds, the window in which the host page is watched.
   platform = await startPlatformProcess({ inner: { ...DEFAULT_RUN.inner, steps: 400 }, timing: { trainMs: 40_000, exchangeMs: 3_000, reportMs: 4_000 } }, { quiet: true });
-  runId = ((await (await fetch(new URL('api/run', platform.url))).json()) as { run: { id: number } }).run.id;
+  runId = (await new CoordinatorApi(platform.url).run()).run.id;
   site = await startPartnerSite(platform.url, { run: runId, partner: PARTNER });
   partnerUrl = `http://localhost:${site.port}/`;
   framerUrl = `http://127.0.0.1:${site.port}/framer`;
@@ -118,7 +120,7 @@ test('the widget never starts by itself, asks for a 24 h opt-in, talks to the ho
     // work with it (the round cannot commit without the aggregate), so the host stops it after.
     let partners: PartnerSummary[] = [];
     for (let i = 0; i < 120 && !partners.some((p) => p.partner === PARTNER); i++) {
-      partners = ((await (await fetch(new URL('api/partners', platform.url))).json()) as { partners: PartnerSummary[] }).partners;
+      partners = (await new CoordinatorApi(platform.url).partners()).partners;
       if (!partners.some((p) => p.partner === PARTNER)) await page.waitForTimeout(500);
     }
     const mine = partners.find((p) => p.partner === PARTNER);
@@ -127,10 +129,10 @@ test('the widget never starts by itself, asks for a 24 h opt-in, talks to the ho
     // The host page may stop the widget (never start it).
     await page.evaluate(() => (document.querySelector('idlegrad-widget') as unknown as { stop(): void }).stop());
     await waitHook(frame, "h.state === 'stopped'", 10_000);
-    const account = (await (await fetch(new URL(`api/accounts/${address}`, platform.url))).json()) as { recent: { id: number; partner: string | null; device: string | null }[] };
+    const account = await new CoordinatorApi(platform.url).account(address as Address);
     assert.equal(account.recent[0].partner, PARTNER);
     assert.equal(account.recent[0].device, 'webgpu');
-    const c = (await (await fetch(new URL(`api/contributions/${account.recent[0].id}`, platform.url))).json()) as { partner: string; timeline: { step: string }[] };
+    const c = await new CoordinatorApi(platform.url).contribution(account.recent[0].id!);
     assert.equal(c.partner, PARTNER);
     assert.equal(c.timeline[0].step, 'pending');
     await page.screenshot({ path: `${ARTIFACTS}/partner-page.png` });

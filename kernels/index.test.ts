@@ -7,9 +7,9 @@ test('kernels/index.ts exports exactly the public surface', () => {
   assert.deepEqual(Object.keys(kernels).sort(), [
     'ADAMW_HYPER', 'DeviceLostError', 'GpuValidationError', 'KernelError', 'MATMUL_TILE', 'PipelineCache',
     'ShaderCompileError', 'TrainingAbortedError', 'WebGpuUnavailableError', 'acquireDevice', 'adamw', 'adamwKernel', 'autotuneMatmul', 'biasBackward',
-    'biasBackwardKernel', 'biasForward', 'biasForwardKernel', 'checkTrainerMatchesCpu', 'chunkStatsKernel', 'chunkThresholds',
-    'codecStats', 'createBindGroup', 'createGptTrainer', 'createMlpTrainer', 'deviceParamLayout', 'encodeDispatch', 'gatherBatchGpu', 'gatherKernel', 'limitsToObject',
-    'matmul', 'matmulKernel', 'pseudoGradKernel', 'readBuffer', 'runKernelConformance', 'softmaxXent', 'softmaxXentKernel',
+    'biasBackwardKernel', 'biasForward', 'biasForwardKernel', 'checkTrainerMatchesCpu',
+    'createBindGroup', 'createGptTrainer', 'createMlpTrainer', 'deviceParamLayout', 'encodeDispatch', 'gatherBatchGpu', 'gatherKernel', 'limitsToObject',
+    'matmul', 'matmulKernel', 'readBuffer', 'runKernelConformance', 'softmaxXent', 'softmaxXentKernel',
     'withErrorScope', 'writeAdamWHyper',
   ]);
 });

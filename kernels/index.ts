@@ -1,5 +1,7 @@
-// The public surface of kernels/: everything web/ and coordinator/ may import, by name.
-// Node-only pieces live in their own entries (node-gpu.ts: Dawn for Node).
+// kernels/: everything WebGPU — one folder per op (WGSL, spec, CPU reference, tests), device
+// acquisition, the pipeline cache, the MLP and GPT trainers; this file is its public surface,
+// what web/ and coordinator/ may import, by name. Node-only pieces have their own entry
+// (node-gpu.ts: Dawn for Node); benchmarks, harnesses and numbered kernel versions live in dev/.
 
 export { acquireDevice, limitsToObject, withErrorScope } from './device.ts';
 export type { AcquireOptions, AdapterSummary, DeviceState, GpuContext } from './device.ts';
@@ -28,7 +30,6 @@ export { softmaxXent, softmaxXentKernel } from './softmax_xent/softmax_xent.ts';
 export type { XentShape } from './softmax_xent/softmax_xent.ts';
 export { adamw, adamwKernel, ADAMW_HYPER, writeAdamWHyper } from './adamw/adamw.ts';
 export { gatherBatchGpu, gatherKernel } from './gather_batch/gather_batch.ts';
-export { chunkStatsKernel, chunkThresholds, codecStats, pseudoGradKernel } from './codec_stats/codec_stats.ts';
 
 export { checkTrainerMatchesCpu, runKernelConformance } from './conformance.ts';
 export type { CheckResult, TrainerCheckOptions } from './conformance.ts';

@@ -13,7 +13,7 @@
 //   copycat    replays an honest member's frame byte for byte
 // Colluding attackers that send one vector (alie, ipm) are copies of one another, so copycat
 // rejection already keeps one of them; the remaining one meets the robust aggregator.
-import { FRAME_HEADER_BYTES } from './codec.ts';
+import { CHUNK_ENTRY, FRAME_HEADER } from './wire/frame.ts';
 import { createRng, gaussian } from './rng.ts';
 
 export const ATTACKS = ['sign-flip', 'noise', 'alie', 'ipm', 'nan', 'lazy', 'copycat'] as const;
@@ -89,7 +89,7 @@ export type AttackOutput =
 
 /** Writes NaN into the first chunk's scale of an encoded frame (decode must refuse it). */
 export function corruptFirstScale(bytes: Uint8Array): void {
-  new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setFloat32(FRAME_HEADER_BYTES + 4, NaN, true);
+  new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setFloat32(FRAME_HEADER.bytes + CHUNK_ENTRY.at.scale, NaN, true);
 }
 
 export function attackUpdate(ctx: AttackContext): AttackOutput {

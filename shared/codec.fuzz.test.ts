@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeFrame, encodeAggregate, encodeUpdate, frameLimits, FRAME_HEADER_BYTES, type DecodedFrame, type ValueBits } from './codec.ts';
+import { decodeFrame, encodeAggregate, encodeUpdate, frameLimits, type DecodedFrame } from './codec.ts';
+import { CHUNK_ENTRY, FRAME_HEADER, type ValueBits } from './wire/frame.ts';
 import { IdlegradError } from './errors.ts';
 
 const pth = `0x${'5a'.repeat(32)}` as const;
@@ -25,9 +26,10 @@ const validFrame = fc.record({ v: vector, bits, aggregate: fc.boolean(), round: 
 });
 
 /** Header fields where any other value is invalid for these limits: [offset, size]. */
+const H = FRAME_HEADER.at;
 const STRICT_FIELDS: [string, number, number][] = [
-  ['magic', 0, 4], ['version', 4, 1], ['reserved', 7, 1], ['paramTableHash', 8, 32], ['run', 40, 4], ['round', 44, 4],
-  ['paramCount', 52, 4], ['chunkSize', 56, 4], ['chunkCount', 60, 4], ['totalK', 64, 4],
+  ['magic', H.magic, 4], ['version', H.version, 1], ['reserved', H.indexCoding, 1], ['paramTableHash', H.paramTableHash, 32], ['run', H.run, 4], ['round', H.round, 4],
+  ['paramCount', H.paramCount, 4], ['chunkSize', H.chunkSize, 4], ['chunkCount', H.chunkCount, 4], ['totalK', H.totalK, 4],
 ];
 
 let malformed = 0;
@@ -67,7 +69,7 @@ test('any other value in a strict header field is refused by name', () => {
       const bad = bytes.slice();
       bad.set(junk.subarray(0, size), at);
       if (bad.subarray(at, at + size).every((b, i) => b === bytes[at + i])) bad[at] ^= 1; // must differ
-      if (name === 'version' && bad[4] === 1 && bytes[7] === 0) {
+      if (name === 'version' && bad[H.version] === 1 && bytes[H.indexCoding] === 0) {
         // Version 1 is version 2 with byte 7 reserved as 0: the same frame, decoded alike.
         checkInvariants(decodeFrame(bad, limits), limits);
         return;
@@ -83,17 +85,17 @@ test('bad widths, kinds, chunk tables and scales are refused by name', () => {
     fc.property(validFrame, fc.nat(2), fc.integer({ min: 0, max: 255 }), fc.nat(), fc.float({ noDefaultInfinity: false }), ({ bytes, limits }, chunk, byte, k, scale) => {
       const dv = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
       const kind = bytes.slice();
-      kind[5] = byte === 1 || byte === 2 ? 3 : byte;
-      refused(kind, limits, `frame kind ${kind[5]}`);
+      kind[H.kind] = byte === 1 || byte === 2 ? 3 : byte;
+      refused(kind, limits, `frame kind ${kind[H.kind]}`);
       const width = bytes.slice();
-      width[6] = [2, 4, 8, 32].includes(byte) ? 3 : byte;
-      refused(width, limits, `value width ${width[6]}`);
+      width[H.bits] = [2, 4, 8, 32].includes(byte) ? 3 : byte;
+      refused(width, limits, `value width ${width[H.bits]}`);
       const table = bytes.slice();
-      const at = FRAME_HEADER_BYTES + 8 * chunk;
+      const at = FRAME_HEADER.bytes + CHUNK_ENTRY.bytes * chunk;
       const was = dv(table).getUint32(at, true);
       dv(table).setUint32(at, was === k ? k + 1 : k, true);
       refused(table, limits, `chunk ${chunk} count changed`);
-      const isFloat = bytes[6] === 32;
+      const isFloat = bytes[H.bits] === 32;
       const badScale = isFloat ? (scale === 0 || Number.isNaN(scale) ? 1 : scale) : scale < 0 || !Number.isFinite(scale) ? scale : -1 - Math.abs(scale);
       const sc = bytes.slice();
       dv(sc).setFloat32(at + 4, badScale, true);

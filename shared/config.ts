@@ -1,7 +1,8 @@
 // The run specification: everything peers must agree on to train one model together.
 // It is public (sent in `welcome`) and validated with the failing keypath in the message.
 import type { Hex } from 'viem';
-import { INDEX_CODINGS, VALUE_BITS, type CodecConfig, type IndexCoding, type ValueBits } from './codec.ts';
+import { type CodecConfig } from './codec.ts';
+import { INDEX_CODINGS, VALUE_BITS, type IndexCoding, type ValueBits } from './wire/frame.ts';
 import { AGGREGATOR_KINDS, type AggregatorConfig, type AggregatorKind } from './aggregate.ts';
 import { outerLrScheduleErrors, type OuterConfig } from './outer.ts';
 import type { AdamWConfig } from './mlp.ts';
@@ -54,6 +55,17 @@ export interface VerificationSettings {
   /** Held-out samples used to score an update by loss change. */
   heldOutSamples: number;
 }
+
+/** Spot-check defaults, each documented on VerificationSettings (coordinator/validator.ts applies them). */
+export const DEFAULT_VERIFICATION: VerificationSettings = {
+  rate: 0.025,
+  newIdentityRate: 1,
+  trustAfter: 3,
+  tolerance: 0.05,
+  codecTolerance: 0.25,
+  evidenceTimeoutMs: 20_000,
+  heldOutSamples: 256,
+};
 
 export interface RunSpec extends RunSettings {
   id: number;

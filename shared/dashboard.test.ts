@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { downsampleIndices, downsampleSeries, roundRates } from './dashboard.ts';
-import type { RoundSummary } from './protocol.ts';
+import type { RoundSummary } from './wire/http.ts';
 
 const round = (r: number, committedAt: number, samples: number, updateBytes: number): RoundSummary => ({
   round: r, modelHash: '0x00', committedAt, heldOutAccuracy: 0.5, heldOutLoss: 1, trainLoss: 1, contributions: 1, samples, volunteers: 1, updateBytes,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { privateKeyToAccount, generatePrivateKey } from 'viem/accounts';
 import { hashTypedData, recoverTypedDataAddress, zeroHash } from 'viem';
 import { contributionTypedData, delegationTypedData, eip712Domain, type Contribution, type Delegation } from './eip712.ts';
-import { contributionFromJson, contributionToJson, delegationFromJson, delegationToJson, parseClientMessage } from './protocol.ts';
+import { contributionFromJson, contributionToJson, delegationFromJson, delegationToJson, parseClientMessage } from './wire/messages.ts';
 import { isIdlegradError } from './errors.ts';
 
 const account = privateKeyToAccount(generatePrivateKey());

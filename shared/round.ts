@@ -9,6 +9,7 @@ import { IdlegradError } from './errors.ts';
 import { hashParams } from './model.ts';
 import { applyOuterStep } from './outer.ts';
 import { toMicro, type Contribution } from './eip712.ts';
+import { FrameKind } from './wire/frame.ts';
 
 /** v = (θ_r − θ_local) + e, in float32, (paramCount). */
 export function pseudoGradient(before: Float32Array, after: Float32Array, residual: Float32Array): Float32Array {
@@ -137,20 +138,19 @@ export interface LocalModel {
   momentum: Float32Array;
 }
 
-/** What a peer's update frame may be for this run and round. */
-export function peerUpdateLimits(run: RunSpec, round: number): FrameLimits {
-  return frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec: run.codec, maxSamples: maxSamplesPerReport(run), round });
-}
+const runLimits = (run: RunSpec, round: number, maxSamples: number): FrameLimits =>
+  frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec: run.codec, maxSamples, round });
 
-/** What a cohort aggregate or global update may be: sample weight is a sum over peers. */
-export function aggregateLimits(run: RunSpec, round: number): FrameLimits {
-  return frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec: run.codec, maxSamples: 0xffffffff, round });
-}
+/** What a peer's update frame may be for this run and round. */
+export const peerUpdateLimits = (run: RunSpec, round: number): FrameLimits => runLimits(run, round, maxSamplesPerReport(run));
+
+/** What a cohort aggregate or global update may be: sample weight is a sum over peers (any u32). */
+export const aggregateLimits = (run: RunSpec, round: number): FrameLimits => runLimits(run, round, 0xffffffff);
 
 /** θ_{r+1} from θ_r and the round-r global update frame. Pure: the input model is not touched. */
 export function applyGlobalUpdate(model: LocalModel, frameBytes: Uint8Array, run: RunSpec): LocalModel {
   const frame = decodeFrame(frameBytes, aggregateLimits(run, model.round));
-  if (frame.header.kind !== 2) throw new IdlegradError('BAD_FRAME', `the round ${model.round} global update is not an aggregate frame`);
+  if (frame.header.kind !== FrameKind.aggregate) throw new IdlegradError('BAD_FRAME', `the round ${model.round} global update is not an aggregate frame`);
   const params = model.params.slice();
   const momentum = model.momentum.slice();
   applyOuterStep(params, momentum, toDense(frame), run.outer, model.round);

@@ -19,8 +19,10 @@ test('a claimed contribution shows its epoch and claim transaction, and whether 
 });
 
 test('rejected at commit ends after pending with the reason; a failed spot check after accepted', () => {
-  assert.deepEqual(steps(contributionTimeline({ state: 'rejected', reason: 'NO_QUORUM: x', epoch: null })), ['pending:done', 'rejected:failed']);
-  const t = contributionTimeline({ state: 'rejected', reason: 'CHECK_FAILED: y', epoch: null, verification: 'failed' });
+  assert.deepEqual(steps(contributionTimeline({ state: 'rejected', code: 'NO_QUORUM', reason: 'x', epoch: null })), ['pending:done', 'rejected:failed']);
+  const t = contributionTimeline({ state: 'rejected', code: 'WORK_MISMATCH', reason: 'y', epoch: null, verification: 'failed' });
   assert.deepEqual(steps(t), ['pending:done', 'accepted:done', 'rejected:failed']);
-  assert.equal(t.at(-1)!.detail, 'CHECK_FAILED: y');
+  assert.equal(t.at(-1)!.detail, 'WORK_MISMATCH: y');
+  assert.equal(contributionTimeline({ state: 'rejected', code: null, reason: 'refused before the code column', epoch: null }).at(-1)!.detail, 'refused before the code column');
+  assert.equal(contributionTimeline({ state: 'rejected', reason: null, epoch: null }).at(-1)!.detail, 'no reason recorded');
 });

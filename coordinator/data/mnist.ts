@@ -53,14 +53,3 @@ export function loadMnist(heldOutFraction = 0.15, seed = 7): MnistSplits {
   shuffle(test, rand);
   return { train: build(train), test: build(test) };
 }
-
-/** Wire format served to browsers: u32 count | u32 features | labels (count) | images (count·features). */
-export function encodeDataset(d: Dataset): Uint8Array {
-  const out = new Uint8Array(8 + d.count + d.images.byteLength);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, d.count, true);
-  dv.setUint32(4, d.features, true);
-  out.set(d.labels, 8);
-  out.set(d.images, 8 + d.count);
-  return out;
-}

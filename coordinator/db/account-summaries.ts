@@ -5,7 +5,7 @@
 // (`npm run load`). Each summary is what Ledger.accountSummary returns for that account
 // (the test beside this file holds the two to the same answer).
 import type { Address } from 'viem';
-import type { AccountSummary, ContributionState, DeviceKind } from '../../shared/protocol.ts';
+import type { AccountSummary, ContributionState, DeviceKind } from '../../shared/wire/index.ts';
 import type { Sql } from './sql.ts';
 
 const SLICE = 250;
@@ -62,16 +62,16 @@ async function sliceSummaries(sql: Sql, list: Address[], nowSec: number): Promis
     const recent = await sql.query<{ a: Address; recent: AccountSummary['recent'] }>(
       `select q.a, (
          select coalesce(json_agg(json_build_object(
-                  'id', t.id, 'round', t.round, 'state', t.state, 'reason', t.reason, 'samples', t.samples, 'epoch', t.epoch,
+                  'id', t.id, 'round', t.round, 'state', t.state, 'code', t.reason_code, 'reason', t.reason, 'samples', t.samples, 'epoch', t.epoch,
                   'beneficiary', t.beneficiary, 'verification', t.verification, 'device', t.device_kind, 'partner', t.partner,
                   'claimTx', case when t.state = 'claimed' then (select k.tx_hash from claims k where k.account = t.beneficiary and k.epoch >= t.epoch order by k.epoch limit 1) end
                 ) order by t.id desc), '[]'::json)
          from (
            select * from (
-             (select c.id::int as id, c.round, c.state, c.reason, c.samples, c.epoch, c.beneficiary, c.verification, c.device_kind, c.partner
+             (select c.id::int as id, c.round, c.state, c.reason_code, c.reason, c.samples, c.epoch, c.beneficiary, c.verification, c.device_kind, c.partner
               from contributions c where c.beneficiary = q.a order by c.id desc limit 20)
              union all
-             (select c.id::int, c.round, c.state, c.reason, c.samples, c.epoch, c.beneficiary, c.verification, c.device_kind, c.partner
+             (select c.id::int, c.round, c.state, c.reason_code, c.reason, c.samples, c.epoch, c.beneficiary, c.verification, c.device_kind, c.partner
               from contributions c where c.account = q.a and c.beneficiary <> c.account order by c.id desc limit 20)
            ) u order by u.id desc limit 20
          ) t

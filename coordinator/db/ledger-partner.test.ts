@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { Address, Hex } from 'viem';
 import { DEFAULT_RUN, runSpecOf, modelOf } from '../../shared/config.ts';
 import { hashParams, initParams } from '../../shared/model.ts';
-import type { DeviceKind } from '../../shared/protocol.ts';
+import type { DeviceKind } from '../../shared/wire/index.ts';
 import { openDatabase } from './sql.ts';
 import { Ledger } from './ledger.ts';
 
@@ -23,7 +23,7 @@ async function ledgerWithRows(rows: { account: Address; partner: string | null; 
     const h = `0x${(i + 1).toString(16).padStart(64, '0')}` as Hex;
     const id = await ledger.insertPending(run.id, r.account, { run: 1, round: i, cohort: 0, frameHash: h, aggregateHash: h, framesRoot: h, residualHash: h, samples: r.samples, steps: 1, lossBeforeMicro: 1, lossAfterMicro: 1, computeMs: 1, nonce: BigInt(i + 1), expiry: 9_999_999_999n }, '0x', { partner: r.partner, device: r.device });
     if (r.state === 'accepted') await ledger.commitRound({ runId: run.id, summary: { round: i, modelHash: h, committedAt: 0, heldOutAccuracy: 0, heldOutLoss: 0, trainLoss: null, contributions: 1, samples: r.samples, volunteers: 1, updateBytes: 0 }, state: { round: i + 1, modelHash: h, params, momentum: new Float32Array(params.length) }, update: null, accepted: [{ id, creditWei: BigInt(r.samples) * 10n }], rejected: [] });
-    if (r.state === 'rejected') await ledger.reject(id, 'NO_QUORUM: test');
+    if (r.state === 'rejected') await ledger.reject(id, { code: 'NO_QUORUM', prose: 'test' });
     ids.push(id);
   }
   return { sql, ledger, ids };

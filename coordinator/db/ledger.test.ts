@@ -7,9 +7,13 @@ import type { Address, Hex } from 'viem';
 import { DEFAULT_RUN, runSpecOf, modelOf } from '../../shared/config.ts';
 import { hashParams, initParams } from '../../shared/model.ts';
 import { isIdlegradError } from '../../shared/errors.ts';
+import { parseAccountSummary, parseContributionDetail } from '../../shared/wire/index.ts';
+import { contributionTimeline } from '../../shared/timeline.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { openDatabase } from './sql.ts';
+import { migrate, openDatabase } from './sql.ts';
 import { Ledger } from './ledger.ts';
+import { accountSummaries } from './account-summaries.ts';
+import { flaggedSummary } from '../flagged.ts';
 import { LEDGER_BACKENDS } from './test-databases.ts';
 
 const run = runSpecOf(1, DEFAULT_RUN, { name: 'mnist', trainCount: 100, testCount: 10, features: 784, classes: 10 });
@@ -72,6 +76,63 @@ for (const backend of LEDGER_BACKENDS) {
     const summary = await ledger.accountSummary(alice);
     assert.equal(summary.contributions.claimed, 1);
     assert.equal(summary.creditWei, (10n ** 30n).toString());
+  });
+}
+
+for (const backend of LEDGER_BACKENDS) {
+  test(`${backend.name}: a ledger of "CODE: prose" reasons is migrated to a code column and reads back with codes`, { timeout: 60_000, skip: backend.skip }, async (t) => {
+    // The ledger as it stood before the code column: refusals written as "CODE: prose".
+    const sql = await backend.open({ migrateTo: MIGRATIONS.length - 1 });
+    t.after(() => sql.close());
+    const ledger = new Ledger(sql);
+    const params = new Float32Array(run.paramCount);
+    await ledger.createRun(run, { round: 0, modelHash: hashParams(params), params, momentum: params });
+    const old: [string, string | null][] = [
+      ['rejected', "LEFT_OUT: the cohort aggregate does not include this member's frame (refused by the aggregator)"],
+      ['rejected', 'WORK_MISMATCH: the update differs from re-executing 4 steps by 12.0 % (tolerance 5.0 %)'],
+      ['rejected', 'ROUND_ABORTED: the coordinator restarted before the round committed'],
+      ['rejected', 'refused by hand: no code here'],
+      ['rejected', 'NOT_A_CODE: looks like one, is not one'],
+      ['accepted', null],
+    ];
+    const ids: number[] = [];
+    for (const [i, [state, reason]] of old.entries()) {
+      const id = await ledger.insertPending(run.id, alice, contribution(BigInt(100 + i)), '0x01');
+      await sql.query(`update contributions set state = $2, reason = $3, verification = $4 where id = $1`, [id, state, reason, i === 1 ? 'failed' : null]);
+      ids.push(id);
+    }
+    await sql.query(`insert into identities (account, checks_failed, reputation, last_failure) values ($1, 1, -10, $2)`, [alice, 'WORK_MISMATCH: far from the re-execution']);
+    await migrate(sql);
+
+    const rows = (await sql.query<{ code: string | null; reason: string | null }>(`select reason_code as code, reason from contributions order by id`)).rows;
+    assert.deepEqual(rows.map((r) => [r.code, r.reason]), [
+      ['LEFT_OUT', "the cohort aggregate does not include this member's frame (refused by the aggregator)"],
+      ['WORK_MISMATCH', 'the update differs from re-executing 4 steps by 12.0 % (tolerance 5.0 %)'],
+      ['ROUND_ABORTED', 'the coordinator restarted before the round committed'],
+      [null, 'refused by hand: no code here'],
+      [null, 'NOT_A_CODE: looks like one, is not one'],
+      [null, null],
+    ]);
+    // What the dashboard, the account summaries and the timeline read: codes from the column.
+    const flagged = await flaggedSummary(sql, run.id);
+    assert.deepEqual(flagged.rejections, { LEFT_OUT: 1, WORK_MISMATCH: 1, ROUND_ABORTED: 1 });
+    assert.equal(flagged.uncoded, 2, 'rows whose reason did not parse are counted, not dropped');
+    assert.deepEqual(flagged.identities.map((i) => [i.account, i.lastCode, i.lastReason, i.refused]), [[alice, 'WORK_MISMATCH', 'far from the re-execution', 2]]);
+    const one = parseAccountSummary(JSON.parse(JSON.stringify({ ...(await ledger.accountSummary(alice)) })), 'summary');
+    const many = parseAccountSummary(JSON.parse(JSON.stringify((await accountSummaries(sql, [alice], 0)).get(alice))), 'summary');
+    for (const s of [one, many]) {
+      assert.deepEqual(s.recent.map((r) => r.code), [null, null, null, 'ROUND_ABORTED', 'WORK_MISMATCH', 'LEFT_OUT'], 'newest first');
+      assert.equal(s.contributions.rejected, 5);
+    }
+    const c = (await ledger.contribution(ids[1]))!;
+    const detail = parseContributionDetail(JSON.parse(JSON.stringify({ ...c, timeline: contributionTimeline(c), proof: null })), 'contribution');
+    assert.equal(detail.code, 'WORK_MISMATCH');
+    assert.equal(detail.timeline.at(-1)!.detail, 'WORK_MISMATCH: the update differs from re-executing 4 steps by 12.0 % (tolerance 5.0 %)');
+    // New refusals are written as { code, prose } beside the migrated ones.
+    const fresh = await ledger.insertPending(run.id, alice, contribution(200n), '0x01');
+    await ledger.reject(fresh, { code: 'NO_QUORUM', prose: "fewer than 2/3 of cohort 0's reporting members signed this aggregate" });
+    assert.equal((await ledger.contribution(fresh))!.code, 'NO_QUORUM');
+    assert.equal((await flaggedSummary(sql, run.id)).rejections.NO_QUORUM, 1);
   });
 }
 

@@ -3,7 +3,7 @@
 // never leaves a half-written round or epoch.
 import type { Address, Hex } from 'viem';
 import type { RunSpec } from '../../shared/config.ts';
-import type { AccountSummary, ContributionState, DeviceKind, EpochSummary, PartnerSummary, RoundSummary, VerificationState } from '../../shared/protocol.ts';
+import type { AccountSummary, CheckFigures, ContributionRecord, ContributionState, DeviceKind, EpochSummary, PartnerSummary, Rejection, RejectionCode, RoundSummary, VerificationState } from '../../shared/wire/index.ts';
 import type { Contribution, Delegation } from '../../shared/eip712.ts';
 import { IdlegradError } from '../../shared/errors.ts';
 import type { Sql } from './sql.ts';
@@ -27,7 +27,7 @@ export interface RoundCommit {
   state: ModelState;
   update: Uint8Array | null;
   accepted: { id: number; creditWei: bigint }[];
-  rejected: { id: number; reason: string }[];
+  rejected: { id: number; rejection: Rejection }[];
 }
 
 const f32 = (b: Uint8Array) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
@@ -46,29 +46,6 @@ export interface VerifiableContribution {
   verification: VerificationState | null;
   /** What the member says it trained on (the report's `device`); null when it did not say. */
   device: DeviceKind | null;
-}
-
-/** A contribution's ledger row as the timeline shows it. */
-export interface ContributionRecord {
-  id: number;
-  run: number;
-  round: number;
-  account: Address;
-  beneficiary: Address;
-  state: ContributionState;
-  reason: string | null;
-  samples: number;
-  creditWei: string;
-  epoch: number | null;
-  epochRoot: Hex | null;
-  epochTx: Hex | null;
-  claimTx: Hex | null;
-  verification: VerificationState | null;
-  /** The spot check's figures once it ended: what re-executed it ('dawn' | 'cpu'), relDelta, relFrame, lossGain, ms. */
-  check: { executor?: 'dawn' | 'cpu'; relDelta?: number; relFrame?: number; lossGain?: number; ms: number; recheck?: { first: number; dawn: number; cpu: number } } | null;
-  device: DeviceKind | null;
-  partner: string | null;
-  nonce: string;
 }
 
 export interface IdentityRecord {
@@ -111,7 +88,7 @@ export class Ledger {
   /** Contributions left pending by a coordinator that stopped mid-round can never be committed. */
   async abortPending(runId: number, beforeRound: number): Promise<number> {
     const { rows } = await this.sql.query<{ id: number }>(
-      `update contributions set state = 'rejected', reason = 'ROUND_ABORTED: the coordinator restarted before the round committed'
+      `update contributions set state = 'rejected', reason_code = 'ROUND_ABORTED', reason = 'the coordinator restarted before the round committed'
        where run_id = $1 and state = 'pending' and round <= $2 returning id`,
       [runId, beforeRound],
     );
@@ -139,8 +116,8 @@ export class Ledger {
     }
   }
 
-  async reject(id: number, reason: string): Promise<void> {
-    await this.sql.query(`update contributions set state = 'rejected', reason = $2 where id = $1 and state = 'pending'`, [id, reason]);
+  async reject(id: number, r: Rejection): Promise<void> {
+    await this.sql.query(`update contributions set state = 'rejected', reason_code = $2, reason = $3 where id = $1 and state = 'pending'`, [id, r.code, r.prose]);
   }
 
   async commitRound(commit: RoundCommit): Promise<void> {
@@ -162,9 +139,11 @@ export class Ledger {
         ]);
       }
       if (commit.rejected.length) {
-        await tx.query(`update contributions c set state = 'rejected', reason = v.r from unnest($1::bigint[], $2::text[]) v(id, r) where c.id = v.id and c.state = 'pending'`, [
-          commit.rejected.map((r) => r.id), commit.rejected.map((r) => r.reason),
-        ]);
+        await tx.query(
+          `update contributions c set state = 'rejected', reason_code = v.code, reason = v.prose from unnest($1::bigint[], $2::text[], $3::text[]) v(id, code, prose)
+           where c.id = v.id and c.state = 'pending'`,
+          [commit.rejected.map((r) => r.id), commit.rejected.map((r) => r.rejection.code), commit.rejected.map((r) => r.rejection.prose)],
+        );
       }
     });
   }
@@ -288,7 +267,7 @@ export class Ledger {
       if (r.state !== 'rejected' && r.state !== 'pending') credit += BigInt(r.credit);
     }
     const recent = await this.sql.query<AccountSummary['recent'][number]>(
-      `select c.id::int as id, c.round, c.state, c.reason, c.samples, c.epoch, c.beneficiary, c.verification, c.device_kind as device, c.partner,
+      `select c.id::int as id, c.round, c.state, c.reason_code as code, c.reason, c.samples, c.epoch, c.beneficiary, c.verification, c.device_kind as device, c.partner,
               (select k.tx_hash from claims k where k.account = c.beneficiary and k.epoch >= c.epoch and c.state = 'claimed' order by k.epoch limit 1) as "claimTx"
        from contributions c where c.beneficiary = $1 or c.account = $1 order by c.id desc limit 20`,
       [account],
@@ -330,7 +309,7 @@ export class Ledger {
   /** One contribution with what its timeline needs (GET /api/contributions/:id). */
   async contribution(id: number): Promise<ContributionRecord | null> {
     const { rows } = await this.sql.query<Record<string, unknown>>(
-      `select c.id::int as id, c.run_id, c.round, c.account, c.beneficiary, c.state, c.reason, c.samples, c.credit_wei::text as credit, c.epoch, c.verification, c.verify_detail,
+      `select c.id::int as id, c.run_id, c.round, c.account, c.beneficiary, c.state, c.reason_code, c.reason, c.samples, c.credit_wei::text as credit, c.epoch, c.verification, c.verify_detail,
               c.device_kind, c.partner, c.nonce::text as nonce, e.root, e.tx_hash as epoch_tx,
               (select k.tx_hash from claims k where k.account = c.beneficiary and k.epoch >= c.epoch and c.state = 'claimed' order by k.epoch limit 1) as claim_tx
        from contributions c left join epochs e on e.epoch = c.epoch where c.id = $1`,
@@ -340,10 +319,10 @@ export class Ledger {
     if (!r) return null;
     return {
       id: Number(r.id), run: Number(r.run_id), round: Number(r.round), account: r.account as Address, beneficiary: r.beneficiary as Address,
-      state: r.state as ContributionState, reason: (r.reason as string | null) ?? null, samples: Number(r.samples), creditWei: String(r.credit),
+      state: r.state as ContributionState, code: (r.reason_code as RejectionCode | null) ?? null, reason: (r.reason as string | null) ?? null, samples: Number(r.samples), creditWei: String(r.credit),
       epoch: r.epoch === null ? null : Number(r.epoch), epochRoot: (r.root as Hex | null) ?? null, epochTx: (r.epoch_tx as Hex | null) ?? null,
       claimTx: (r.claim_tx as Hex | null) ?? null, verification: (r.verification as VerificationState | null) ?? null,
-      check: (r.verify_detail as ContributionRecord['check']) ?? null,
+      check: (r.verify_detail as CheckFigures | null) ?? null,
       device: (r.device_kind as DeviceKind | null) ?? null, partner: (r.partner as string | null) ?? null, nonce: String(r.nonce),
     };
   }
@@ -419,21 +398,25 @@ export class Ledger {
     await this.sql.query(`update contributions set verification = $2 where id = any($1::bigint[]) and state = 'accepted'`, [ids, v]);
   }
 
-  /** A finished check: passed → `verified`; failed → `rejected` with its reason. Updates the identity's reputation. */
-  async recordCheck(id: number, account: Address, passed: boolean, reason: string | null, detail: unknown, reputationDelta: { pass: number; fail: number }): Promise<void> {
+  /** A finished check: passed (rejection null) → `verified`; failed → `rejected` with its code and prose. Updates the identity's reputation. */
+  async recordCheck(id: number, account: Address, rejection: Rejection | null, detail: unknown, reputationDelta: { pass: number; fail: number }): Promise<void> {
     await this.sql.transaction(async (tx) => {
-      if (passed) {
+      if (!rejection) {
         await tx.query(`update contributions set state = 'verified', verification = 'passed', verify_detail = $2 where id = $1 and state = 'accepted'`, [id, JSON.stringify(detail)]);
       } else {
-        await tx.query(`update contributions set state = 'rejected', verification = 'failed', reason = $2, verify_detail = $3 where id = $1 and state = 'accepted'`, [id, reason, JSON.stringify(detail)]);
+        await tx.query(`update contributions set state = 'rejected', verification = 'failed', reason_code = $2, reason = $3, verify_detail = $4 where id = $1 and state = 'accepted'`, [
+          id, rejection.code, rejection.prose, JSON.stringify(detail),
+        ]);
       }
+      const passed = rejection === null;
       await tx.query(
-        `insert into identities (account, checks_passed, checks_failed, reputation, last_failure) values ($1, $2, $3, $4, $5)
+        `insert into identities (account, checks_passed, checks_failed, reputation, last_failure_code, last_failure) values ($1, $2, $3, $4, $5, $6)
          on conflict (account) do update set checks_passed = identities.checks_passed + excluded.checks_passed,
            checks_failed = identities.checks_failed + excluded.checks_failed,
            reputation = identities.reputation + excluded.reputation,
+           last_failure_code = coalesce(excluded.last_failure_code, identities.last_failure_code),
            last_failure = coalesce(excluded.last_failure, identities.last_failure)`,
-        [account, passed ? 1 : 0, passed ? 0 : 1, passed ? reputationDelta.pass : -reputationDelta.fail, passed ? null : reason],
+        [account, passed ? 1 : 0, passed ? 0 : 1, passed ? reputationDelta.pass : -reputationDelta.fail, rejection?.code ?? null, rejection?.prose ?? null],
       );
     });
   }

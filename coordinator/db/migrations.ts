@@ -1,5 +1,10 @@
 // Ledger schema, applied in order. Plain PostgreSQL: the same statements run on PGlite
 // (embedded default) and on a PostgreSQL server (DATABASE_URL).
+
+/** The codes the ledger wrote as "CODE: prose" before issue 13 (frozen: later codes never were). */
+const OLD_CODES = 'LEFT_OUT|NO_QUORUM|AGGREGATE_MISSING|COMBINE_REFUSED|STALE_ROUND|DUPLICATE|ROUND_ABORTED|WORK_MISMATCH|FRAME_MISMATCH|EVIDENCE_MISMATCH|EVIDENCE_WITHHELD|BAD_FRAME|CLAIM_MISMATCH';
+const CODE_OF = `^(${OLD_CODES}):`;
+const PROSE_OF = `^(?:${OLD_CODES}):(.*)$`;
 export const MIGRATIONS: string[] = [
   `
   create table runs (
@@ -130,5 +135,17 @@ export const MIGRATIONS: string[] = [
   create index contributions_beneficiary_id on contributions (beneficiary, id desc);
   drop index contributions_beneficiary;
   create index contributions_delegated_id on contributions (account, id desc) where beneficiary <> account;
+  `,
+  // Issue 13: a refusal's code (shared/wire/rejections.ts) in a column of its own, the prose
+  // beside it in the old column. Rows written as "CODE: prose" get their code and keep the prose
+  // after it; a reason that does not start with one of the codes written until now keeps its
+  // text and a null code. The same for an identity's last failure.
+  `
+  alter table contributions add column reason_code text;
+  update contributions set reason_code = substring(reason from '${CODE_OF}'), reason = btrim(substring(reason from '${PROSE_OF}'))
+    where reason ~ '${CODE_OF}';
+  alter table identities add column last_failure_code text;
+  update identities set last_failure_code = substring(last_failure from '${CODE_OF}'), last_failure = btrim(substring(last_failure from '${PROSE_OF}'))
+    where last_failure ~ '${CODE_OF}';
   `,
 ];

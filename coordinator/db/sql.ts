@@ -15,10 +15,11 @@ export interface Sql {
 /** DATABASE_URL without its password, for messages and logs. */
 export const redactUrl = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 
-export async function openDatabase(opts: { dataDir?: string; databaseUrl?: string }): Promise<Sql> {
+/** `migrateTo`: apply only the first n migrations (a test that builds an older ledger, then migrate()s it). */
+export async function openDatabase(opts: { dataDir?: string; databaseUrl?: string; migrateTo?: number }): Promise<Sql> {
   const sql = opts.databaseUrl ? await openPostgres(opts.databaseUrl) : await openPgliteThread(opts.dataDir);
   try {
-    await migrate(sql);
+    await migrate(sql, opts.migrateTo);
   } catch (e) {
     await sql.close();
     throw e;
@@ -65,13 +66,14 @@ async function openPostgres(databaseUrl: string): Promise<Sql> {
 // Any fixed number: two coordinators starting on one PostgreSQL migrate one after the other.
 const MIGRATION_LOCK = 0x1d1e_0001;
 
-async function migrate(sql: Sql): Promise<void> {
+/** Applies the migrations not yet recorded in schema_migrations, up to the first `upTo`, in one transaction. */
+export async function migrate(sql: Sql, upTo = MIGRATIONS.length): Promise<void> {
   await sql.transaction(async (tx) => {
     await tx.query(`select pg_advisory_xact_lock($1)`, [MIGRATION_LOCK]);
     await tx.exec(`create table if not exists schema_migrations (version integer primary key, applied_at timestamptz not null default now())`);
     const { rows } = await tx.query<{ version: number }>(`select version from schema_migrations`);
     const done = new Set(rows.map((r) => r.version));
-    for (let v = 0; v < MIGRATIONS.length; v++) {
+    for (let v = 0; v < upTo; v++) {
       if (done.has(v)) continue;
       await tx.exec(MIGRATIONS[v]);
       await tx.query(`insert into schema_migrations (version) values ($1)`, [v]);

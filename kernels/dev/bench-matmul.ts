@@ -7,7 +7,8 @@
 // v5: matmul_v5_direct8x8.wgsl (v4's direct path with 8×8 outputs per invocation).
 // v4: the mainline, matmul/matmul.wgsl: v3's tiled path and a barrier-free path reading 4×4
 //     blocks with vec4 loads (mat4x4 FMAs), at every MATMUL_CANDIDATES configuration.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { useSwiftShaderWhenNoDriver } from '../swiftshader.ts';
 import { acquireDevice } from '../device.ts';
 import { createNodeGpu } from '../node-gpu.ts';
 import { PipelineCache } from '../pipeline-cache.ts';
@@ -18,8 +19,7 @@ import { closeness } from '../compare.ts';
 import { createRng } from '../../shared/rng.ts';
 import { randomArray } from '../conformance.ts';
 
-const icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
-if (!process.env.VK_ICD_FILENAMES && existsSync(icd)) process.env.VK_ICD_FILENAMES = icd;
+useSwiftShaderWhenNoDriver();
 const ctx = await acquireDevice(createNodeGpu());
 const device = ctx.device;
 const cache = new PipelineCache(device);

@@ -1,8 +1,8 @@
 // The training worker: owns the WebGPU device and the MLP or GPT trainer from kernels/ (or, on a
 // browser without WebGPU after useCpu(), the shared/ CPU reference math in cpu-trainer.ts). The page
 // talks to it only through web/src/client/trainer.ts (comlink). Errors cross the boundary as
-// plain Errors whose name is kept (WebGpuUnavailableError, DeviceLostError, …) and whose
-// message carries the details, since comlink drops other fields.
+// SerializedError data (shared/errors.ts: code, shortMessage, details), since comlink keeps only
+// an Error's name and message; the page revives them into the kernel error classes.
 import * as Comlink from 'comlink';
 import { acquireDevice, autotuneMatmul, createGptTrainer, createMlpTrainer } from '../../kernels/index.ts';
 import { openTuneStore } from './tune-store.ts';
@@ -10,7 +10,8 @@ import { trainCpuRound } from './cpu-trainer.ts';
 import { gptSpec, initParams, mlpSpec, type GptDims, type GptSpec, type MlpSpec } from '../../shared/model.ts';
 import { trainLocal, windowBatch } from '../../shared/preset.ts';
 import type { Dataset } from '../../shared/mlp.ts';
-import type { AdapterInfo } from '../../shared/protocol.ts';
+import type { AdapterInfo } from '../../shared/wire/index.ts';
+import { serializeError } from '../../shared/errors.ts';
 import type { AbortReport, BenchmarkResult, DeviceLoss, Throttle, TrainArgs, TrainResult, TrainerWorkerApi } from '../src/client/trainer.ts';
 
 type GpuContext = Awaited<ReturnType<typeof acquireDevice>>;
@@ -66,15 +67,9 @@ const lost = new Promise<DeviceLoss>((r) => (resolveLost = r));
 /** What a CPU trainer says where the page shows the adapter (never sent as an adapter). */
 const CPU_ADAPTER: AdapterInfo = { vendor: 'cpu', architecture: 'javascript', description: 'shared/ reference math in a worker' };
 
-/** Keep name and details across the comlink boundary. */
+/** Keep code and details across the comlink boundary (a thrown plain object is cloned as is). */
 function rethrow(e: unknown): never {
-  if (e instanceof Error) {
-    const x = e as Error & { shortMessage?: string; details?: string };
-    const err = new Error(x.details ? `${x.shortMessage ?? x.message} (${x.details})` : x.message);
-    err.name = x.name;
-    throw err;
-  }
-  throw new Error(String(e));
+  throw serializeError(e);
 }
 
 function adapterInfo(c: GpuContext): AdapterInfo {

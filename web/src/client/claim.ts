@@ -7,7 +7,7 @@ import { claimAbi } from '../../../shared/chain/abi.ts';
 import type { Eip1193Provider } from './wallets.ts';
 import type { PrivateKeyAccount } from 'viem/accounts';
 import { claimReward } from '../../../shared/chain/claim.ts';
-import type { AccountSummary, ChainInfo } from '../../../shared/protocol.ts';
+import type { AccountSummary, ChainInfo } from '../../../shared/wire/index.ts';
 import type { CoordinatorApi } from './api.ts';
 import { describeError } from './errors.ts';
 

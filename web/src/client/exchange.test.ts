@@ -2,12 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { privateKeyToAccount } from 'viem/accounts';
 import { verifyMessage, type Address, type Hex } from 'viem';
-import { decodeFrame, hashFrame, kPerChunk } from '../../../shared/codec.ts';
+import { decodeFrame, hashFrame, kPerChunk, maxUpdateFrameBytes } from '../../../shared/codec.ts';
 import { DEFAULT_RUN, runSpecOf, type RunSpec } from '../../../shared/config.ts';
-import { maxUpdateFrameBytes, splitFrame } from '../../../shared/p2p.ts';
-import { CohortExchange, dialsTo, parseHandshake, sendChunks, type ExchangeEvent } from './exchange.ts';
-import { peerUpdateLimits } from '../../../shared/round.ts';
-import { encodeOwnUpdate } from '../../../shared/round.ts';
+import { splitFrame } from '../../../shared/wire/index.ts';
+import { CohortExchange, dialsTo, sendChunks, type ExchangeEvent } from './exchange.ts';
+import { encodeOwnUpdate, peerUpdateLimits } from '../../../shared/round.ts';
 import { FakeNetwork, ManualScheduler, fakeLink, settle, until } from './testing.ts';
 
 const run: RunSpec = runSpecOf(7, { ...DEFAULT_RUN, sizes: [40, 30, 10], codec: { density: 0.25, bits: 8, chunkSize: 256 } }, { name: 'mnist', trainCount: 100, testCount: 10, features: 40, classes: 10 });
@@ -192,11 +191,6 @@ test('a transfer that stalls mid-frame is dropped after idleMs', async () => {
   // The acceptor cannot redial; the peer goes back to waiting until the deadline.
   assert.ok(b.events.some((e) => e.type === 'peer-failed' && e.code === 'PEER_TIMEOUT' && /stalled/.test(e.message)));
   assert.equal(link.closed, true);
-});
-
-test('handshake parsing is strict', () => {
-  assert.throws(() => parseHandshake('nope'), /not JSON/);
-  assert.throws(() => parseHandshake(JSON.stringify({ address: '0x1', peerId: 'x', round: 1, signature: '0x' })), /lacks/);
 });
 
 test('sendChunks waits for bufferedamountlow instead of polling', async () => {

@@ -19,8 +19,7 @@
 import type { Address, Hex } from 'viem';
 import { hashFrame, type DecodedFrame } from '../../../shared/codec.ts';
 import { IdlegradError, isIdlegradError, type ErrorCode } from '../../../shared/errors.ts';
-import { FrameAssembler, splitFrame } from '../../../shared/p2p.ts';
-import { cohortHandshakeMessage } from '../../../shared/protocol.ts';
+import { cohortHandshakeMessage, encodeHandshake, FrameAssembler, FrameKind, parsePeerMessage, splitFrame, type PeerMessage } from '../../../shared/wire/index.ts';
 import type { Scheduler } from './clock.ts';
 import { describeError } from './errors.ts';
 
@@ -49,14 +48,6 @@ export interface PeerLink {
   onOpen(fn: () => void): void;
   onData(fn: (data: string | Uint8Array) => void): void;
   onClose(fn: (reason: string) => void): void;
-}
-
-/** First message on every link, as JSON text. */
-export interface CohortHandshake {
-  address: Address;
-  peerId: string;
-  round: number;
-  signature: Hex;
 }
 
 export interface PeerTimeouts {
@@ -177,27 +168,6 @@ function drained(ch: ChannelLike): Promise<void> {
     ch.addEventListener('bufferedamountlow', low);
     ch.addEventListener('close', closed);
   });
-}
-
-/** Strict parse of a peer's handshake text. */
-export function parseHandshake(text: string): CohortHandshake {
-  let o: unknown;
-  try {
-    o = JSON.parse(text);
-  } catch {
-    throw new IdlegradError('BAD_MESSAGE', 'handshake is not JSON');
-  }
-  const h = o as Record<string, unknown>;
-  if (
-    typeof h !== 'object' || h === null ||
-    typeof h.address !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(h.address) ||
-    typeof h.peerId !== 'string' || h.peerId.length > 64 ||
-    typeof h.round !== 'number' || !Number.isInteger(h.round) ||
-    typeof h.signature !== 'string' || !/^0x[0-9a-fA-F]{130}$/.test(h.signature)
-  ) {
-    throw new IdlegradError('BAD_MESSAGE', 'handshake lacks address, peerId, round or signature');
-  }
-  return { address: h.address.toLowerCase() as Address, peerId: h.peerId, round: h.round, signature: h.signature as Hex };
 }
 
 interface Slot {
@@ -371,20 +341,21 @@ export class CohortExchange {
   private async sendHandshake(link: PeerLink): Promise<void> {
     this.handshakeText ??= this.o
       .sign(cohortHandshakeMessage(this.o.run, this.o.round, this.o.self.peerId))
-      .then((signature) => JSON.stringify({ address: this.o.self.address, peerId: this.o.self.peerId, round: this.o.round, signature } satisfies CohortHandshake));
+      .then((signature) => encodeHandshake({ address: this.o.self.address, peerId: this.o.self.peerId, round: this.o.round, signature }));
     link.send(await this.handshakeText);
   }
 
   private async receive(slot: Slot, data: string | Uint8Array, epoch: number): Promise<void> {
     if (slot.status === 'failed') return;
-    if (typeof data === 'string') {
+    let msg: PeerMessage;
+    try {
+      msg = parsePeerMessage(data);
+    } catch (e) {
+      return this.fatal(slot, 'BAD_MESSAGE', describeError(e));
+    }
+    if (msg.type === 'handshake') {
       if (slot.status !== 'linked') return this.fatal(slot, 'BAD_MESSAGE', 'second handshake on one link');
-      let hs: CohortHandshake;
-      try {
-        hs = parseHandshake(data);
-      } catch (e) {
-        return this.fatal(slot, 'BAD_MESSAGE', describeError(e));
-      }
+      const hs = msg.handshake;
       const m = slot.member;
       if (hs.peerId !== m.peerId || hs.address !== m.address) return this.fatal(slot, 'NOT_A_MEMBER', `handshake names ${hs.address}/${hs.peerId}, the cohort lists ${m.address}/${m.peerId}`);
       if (hs.round !== this.o.round) return this.fatal(slot, 'STALE_ROUND', `handshake for round ${hs.round}, expected ${this.o.round}`);
@@ -406,12 +377,13 @@ export class CohortExchange {
       return;
     }
     if (slot.status !== 'verified') return this.fatal(slot, 'BAD_MESSAGE', 'frame data before a verified handshake');
-    slot.bytesIn += data.byteLength;
-    this.bytesIn += data.byteLength;
-    this.o.onBytes?.('in', data.byteLength);
+    const chunk = msg.bytes;
+    slot.bytesIn += chunk.byteLength;
+    this.bytesIn += chunk.byteLength;
+    this.o.onBytes?.('in', chunk.byteLength);
     let whole: Uint8Array | null;
     try {
-      whole = slot.assembler.push(data);
+      whole = slot.assembler.push(chunk);
     } catch (e) {
       return this.fatal(slot, isIdlegradError(e) ? e.code : 'BAD_FRAME', describeError(e));
     }
@@ -437,7 +409,7 @@ export class CohortExchange {
     } catch (e) {
       return this.fatal(slot, isIdlegradError(e) ? e.code : 'BAD_FRAME', describeError(e));
     }
-    if (frame.header.kind !== 1) return this.fatal(slot, 'BAD_FRAME', 'peer sent an aggregate frame, not an update');
+    if (frame.header.kind !== FrameKind.update) return this.fatal(slot, 'BAD_FRAME', 'peer sent an aggregate frame, not an update');
     slot.received = { address: slot.member.address, peerId: slot.member.peerId, bytes: whole, hash, frame };
     this.o.onEvent?.({ type: 'frame', peerId: slot.member.peerId, address: slot.member.address, bytes: whole.byteLength, hash });
     this.checkDone();

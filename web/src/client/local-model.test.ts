@@ -5,7 +5,7 @@ import { encodeAggregate } from '../../../shared/codec.ts';
 import { DEFAULT_RUN, runSpecOf } from '../../../shared/config.ts';
 import { hashParams, initParams, mlpSpec } from '../../../shared/model.ts';
 import { applyOuterStep } from '../../../shared/outer.ts';
-import type { Snapshot } from './api.ts';
+import type { Snapshot } from '../../../shared/wire/index.ts';
 import { ModelSync } from './local-model.ts';
 import { applyGlobalUpdate, type LocalModel } from '../../../shared/round.ts';
 import type { ModelRecord } from './storage.ts';

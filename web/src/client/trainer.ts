@@ -4,7 +4,9 @@
 import * as Comlink from 'comlink';
 import type { AdamWConfig, Dataset } from '../../../shared/mlp.ts';
 import type { GptDims } from '../../../shared/model.ts';
-import type { AdapterInfo } from '../../../shared/protocol.ts';
+import type { AdapterInfo } from '../../../shared/wire/index.ts';
+import { isSerializedError } from '../../../shared/errors.ts';
+import { reviveKernelError } from '../../../kernels/errors.ts';
 
 export interface TrainArgs {
   /** θ_r, (paramCount) float32. Transferred: the caller's array is detached. */
@@ -93,6 +95,11 @@ export interface Trainer extends Omit<TrainerWorkerApi, 'deviceLost'> {
   terminate(): void;
 }
 
+/** The worker throws SerializedError (trainer.worker.ts): back into the kernel error classes. */
+const revive = (e: unknown): never => {
+  throw isSerializedError(e) ? reviveKernelError(e) : e;
+};
+
 export class GpuTrainer implements Trainer {
   private readonly worker: Worker;
   private readonly remote: Comlink.Remote<TrainerWorkerApi>;
@@ -122,45 +129,45 @@ export class GpuTrainer implements Trainer {
   }
 
   async probe(): Promise<AdapterInfo> {
-    const info = await this.remote.probe();
+    const info = await this.remote.probe().catch(revive);
     this.watch();
     return info;
   }
 
   async init(sizes: number[], batchSize: number, gpt?: GptDims): Promise<AdapterInfo> {
-    const info = await this.remote.init(sizes, batchSize, gpt);
+    const info = await this.remote.init(sizes, batchSize, gpt).catch(revive);
     this.watch();
     return info;
   }
 
   setData(data: Dataset): Promise<void> {
     const buffers = [...new Set([data.images.buffer, data.labels.buffer])] as ArrayBuffer[];
-    return this.remote.setData(Comlink.transfer(data, buffers));
+    return this.remote.setData(Comlink.transfer(data, buffers)).catch(revive);
   }
 
   train(args: TrainArgs): Promise<TrainResult> {
     const buffers = [...new Set([args.params.buffer, args.batches.buffer])] as ArrayBuffer[];
-    return this.remote.train(Comlink.transfer(args, buffers));
+    return this.remote.train(Comlink.transfer(args, buffers)).catch(revive);
   }
 
   benchmark(steps?: number): Promise<BenchmarkResult> {
-    return this.remote.benchmark(steps);
+    return this.remote.benchmark(steps).catch(revive);
   }
 
   useCpu(): Promise<void> {
-    return this.remote.useCpu();
+    return this.remote.useCpu().catch(revive);
   }
 
   limits(): Promise<Record<string, number> | null> {
-    return this.remote.limits();
+    return this.remote.limits().catch(revive);
   }
 
   abort(): Promise<AbortReport | null> {
-    return this.remote.abort();
+    return this.remote.abort().catch(revive);
   }
 
   setThrottle(t: Throttle): Promise<void> {
-    return this.remote.setThrottle(t);
+    return this.remote.setThrottle(t).catch(revive);
   }
 
   onLost(fn: (loss: DeviceLoss) => void): void {

@@ -5,32 +5,22 @@
 import { createPublicClient, http, verifyMessage, type Address, type Hex } from 'viem';
 import type { Peer } from 'peerjs';
 import { decodeFrame, kPerChunk } from '../../../shared/codec.ts';
-import { encodeEvidence, residualCommitment } from '../../../shared/evidence.ts';
+import { encodeEvidence, residualCommitment, trainShape, PROTOCOL_VERSION, contributionToJson, delegationToJson, helloMessage, type AccountSummary, type AdapterInfo, type ChainInfo, type ContributionState, type ServerMessage } from '../../../shared/wire/index.ts';
 import { rewardDistributorAbi } from '../../../shared/chain/abi.ts';
 import { verifyRewardProof } from '../../../shared/chain/proof.ts';
 import { DEFAULT_RUN, modelOf, type RunSpec } from '../../../shared/config.ts';
 import type { GptDims } from '../../../shared/model.ts';
 import { contributionTypedData, eip712Domain } from '../../../shared/eip712.ts';
 import { assignmentIndices } from '../../../shared/assignment.ts';
-import { maxUpdateFrameBytes } from '../../../shared/p2p.ts';
-import {
-  PROTOCOL_VERSION,
-  contributionToJson,
-  delegationToJson,
-  helloMessage,
-  type AccountSummary,
-  type AdapterInfo,
-  type ChainInfo,
-  type ContributionState,
-  type ServerMessage,
-} from '../../../shared/protocol.ts';
-import { CoordinatorApi, parseDataset } from './api.ts';
-import { claimTokens, claimWithWallet } from './claim.ts';
+import { maxUpdateFrameBytes } from '../../../shared/codec.ts';
+import { CoordinatorApi } from './api.ts';
 import { signDelegation, type DiscoveredWallet, type Eip1193Provider, type WalletInfo } from './wallets.ts';
 import { ServerClock, clockScheduler } from './clock.ts';
 import { CoordinatorSocket, socketUrl } from './connection.ts';
 import { loadDeviceKey, loadOrCreateDeviceKey, type DeviceKey } from './device-key.ts';
 import { describeError } from './errors.ts';
+import { TrainingAbortedError, WebGpuUnavailableError } from '../../../kernels/errors.ts';
+import { isIdlegradError } from '../../../shared/errors.ts';
 import { CohortExchange, type ExchangeResult, type PeerTimeouts } from './exchange.ts';
 import { ModelSync } from './local-model.ts';
 import type { IncomingRouter } from './peer-net.ts';
@@ -38,6 +28,12 @@ import { adaptiveSteps, buildContribution, cohortAggregate, encodeOwnUpdate, pee
 import type { ClientStorage, OutboxRecord, SettingsRecord } from './storage.ts';
 import type { ComputeDevice, Trainer } from './trainer.ts';
 import { estimateContribution, type ContributionEstimate } from './estimate.ts';
+
+/**
+ * The claim transaction's code (viem's wallet actions), loaded when a volunteer first claims: it
+ * kept the page's initial JavaScript over its budget once every reply was parsed (shared/wire).
+ */
+const claimModule = () => import('./claim.ts');
 
 /** Bumped when what the volunteer agrees to changes. */
 export const CONSENT_VERSION = 1;
@@ -630,7 +626,7 @@ export class VolunteerClient {
     try {
       const chain = this.chain ?? (this.chain = (await this.api.dashboard()).chain);
       const key = this.key;
-      const hash = await this.withFreshProof(key.account.address, claimable, (c) => claimTokens({ api: this.api, account: key.account, chain, claimable: c, origin: this.o.origin, log: (l, t) => this.log(l, t) }));
+      const hash = await this.withFreshProof(key.account.address, claimable, async (c) => (await claimModule()).claimTokens({ api: this.api, account: key.account, chain, claimable: c, origin: this.o.origin, log: (l, t) => this.log(l, t) }));
       this.set({ claim: { busy: false, txHashes: [...this.snap.claim.txHashes, hash] } });
       this.log('info', `claimed tokens in ${hash}`);
       await this.refreshAccount();
@@ -750,7 +746,7 @@ export class VolunteerClient {
     this.set({ claim: { ...this.snap.claim, busy: true } });
     try {
       const chain = this.chain ?? (this.chain = (await this.api.dashboard()).chain);
-      const hash = await this.withFreshProof(wallet, claimable, (c) => claimWithWallet({ api: this.api, provider, wallet, chain, claimable: c, origin: this.o.origin, log: (l, t) => this.log(l, t) }));
+      const hash = await this.withFreshProof(wallet, claimable, async (c) => (await claimModule()).claimWithWallet({ api: this.api, provider, wallet, chain, claimable: c, origin: this.o.origin, log: (l, t) => this.log(l, t) }));
       this.set({ claim: { busy: false, txHashes: [...this.snap.claim.txHashes, hash] } });
       await this.refreshAccount();
       return hash;
@@ -858,7 +854,7 @@ export class VolunteerClient {
       this.onAccount(await this.api.account(this.key.account.address));
     } catch (e) {
       // A fresh key has no account yet: that is not an error worth alarming anyone about.
-      this.log((e as { code?: string }).code === 'NOT_FOUND' ? 'info' : 'warn', `account: ${describeError(e)}`);
+      this.log(isIdlegradError(e, 'NOT_FOUND') ? 'info' : 'warn', `account: ${describeError(e)}`);
     }
   }
 
@@ -885,14 +881,10 @@ export class VolunteerClient {
     let adapter: AdapterInfo | null = null;
     try {
       const hasWebGpu = this.o.hasWebGpu ?? (typeof navigator !== 'undefined' && 'gpu' in navigator && !!navigator.gpu);
-      if (!hasWebGpu) {
-        const e = new Error('navigator.gpu is missing');
-        e.name = 'WebGpuUnavailableError';
-        throw e;
-      }
+      if (!hasWebGpu) throw new WebGpuUnavailableError('navigator.gpu is missing');
       adapter = await trainer.probe();
     } catch (e) {
-      const unavailable = e instanceof Error && e.name === 'WebGpuUnavailableError';
+      const unavailable = e instanceof WebGpuUnavailableError;
       if (!unavailable) {
         trainer.terminate();
         const message = `GPU setup failed: ${describeError(e)}`;
@@ -1129,14 +1121,14 @@ export class VolunteerClient {
     // A text run's key carries its text's id: two texts of one size are different data.
     const dataKey = `${run.dataset.name}${run.dataset.text ? `-${run.dataset.text.slice(0, 16)}` : ''}-train-${run.dataset.trainCount}x${run.dataset.features}`;
     if (this.dataLoadedFor !== dataKey) {
-      const shape = { count: run.dataset.trainCount, features: run.dataset.features, classes: run.dataset.classes };
+      const shape = trainShape(run.dataset);
       const cached = await this.o.storage.getDataset(dataKey).catch(() => undefined);
       let data;
       if (cached && cached.count === shape.count && cached.features === shape.features) {
         data = { ...cached, classes: shape.classes };
       } else {
         this.log('info', 'downloading the training set');
-        data = parseDataset(await this.api.trainData(), shape);
+        data = await this.api.trainData(shape);
         await this.o.storage.putDataset({ name: dataKey, count: data.count, features: data.features, labels: data.labels, images: data.images }).catch((e) => this.log('warn', `could not cache the training set: ${describeError(e)}`));
       }
       await this.trainer!.setData(data);
@@ -1249,7 +1241,7 @@ export class VolunteerClient {
     try {
       result = await trainer.train({ params: before.slice(), batches, steps, adamw: run.inner.adamw });
     } catch (e) {
-      if (e instanceof Error && e.name === 'TrainingAbortedError') {
+      if (e instanceof TrainingAbortedError) {
         this.log('info', `round ${m.round}: training stopped; nothing is reported for it`);
       } else {
         this.log('error', `round ${m.round}: training failed: ${describeError(e)}`);

@@ -4,6 +4,7 @@
 import type { InferenceSession } from 'onnxruntime-web/wasm';
 import { createRng } from '../../../shared/rng.ts';
 import { GPT_DEFAULT } from '../../../shared/model.ts';
+import { CoordinatorApi } from '../client/api.ts';
 
 /**
  * Grey levels (W×H, 0–255, ink high) to a 28×28 input in [0, 1] laid out like MNIST: the
@@ -110,8 +111,8 @@ export async function loadOnnxModel(origin: string): Promise<LoadedModel> {
   // The longest window the GPT takes: the run's context (its dims merged over GPT_DEFAULT).
   let context = 0;
   if (kind === 'gpt') {
-    const info = (await (await fetch(`${origin}/api/run`)).json()) as { run: { gpt?: { context?: number } } };
-    context = info.run.gpt?.context ?? GPT_DEFAULT.context;
+    const { run } = await new CoordinatorApi(origin).run();
+    context = run.gpt?.context ?? GPT_DEFAULT.context;
   }
   return {
     session,

@@ -2,7 +2,7 @@ import { mount } from 'svelte';
 import '../ui/theme.css';
 import Embed from './Embed.svelte';
 import { createVolunteerStore } from '../state/volunteer.svelte.ts';
-import { PARTNER_ID } from '../../../shared/protocol.ts';
+import { PARTNER_ID } from '../../../shared/wire/index.ts';
 import { connectHost, hostOriginOf } from './host-bridge.ts';
 
 const params = new URLSearchParams(location.search);

@@ -1,6 +1,6 @@
 // Live dashboard state: GET /api/dashboard on load, then `dashboard` pushes over a
 // WebSocket subscription, reconnecting with backoff. Exposes window.__idlegradDashboard.
-import { parseServerMessage, type DashboardState } from '../../../shared/protocol.ts';
+import { parseServerMessage, type DashboardState } from '../../../shared/wire/index.ts';
 import { CoordinatorApi } from '../client/api.ts';
 import { describeError } from '../client/errors.ts';
 import { socketUrl } from '../client/connection.ts';

@@ -3,7 +3,7 @@ import '../ui/theme.css';
 import App from './App.svelte';
 import { createVolunteerStore } from '../state/volunteer.svelte.ts';
 import { PwaState } from '../state/pwa.svelte.ts';
-import { PARTNER_ID } from '../../../shared/protocol.ts';
+import { PARTNER_ID } from '../../../shared/wire/index.ts';
 
 // Arriving from a partner's widget ("continue in a full tab"): that partner keeps the credit.
 const partnerParam = new URLSearchParams(location.search).get('partner');

@@ -1,6 +1,6 @@
 // `npm run bench -- [--json]`: matmul GFLOP/s and training-step rates of our kernels vs
 // onnxruntime-web and TensorFlow.js, all in one headless-Chromium worker on the one WebGPU
-// adapter there is (SwiftShader on a machine without a GPU). The work is kernels/bench-worker.ts.
+// adapter there is (SwiftShader on a machine without a GPU). The work is kernels/dev/bench-worker.ts.
 // Human-readable table on stdout; with --json the last stdout line is the machine-readable
 // summary { adapter, matmul: [{ m, k, n, ours, ort, tfjs }], step: [{ model, ours, tfjs }] }.
 // Progress and notes go to stderr. Env: BENCH_REPS (default 5), BENCH_MIN_RUN_MS (default 200),

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { build, type Plugin } from 'esbuild';
-import { launchChromium } from '../e2e/chromium.ts';
+import { launchChromium } from '../../e2e/chromium.ts';
 
 /** `import src from './x.wgsl?raw'` → the file's text. */
 export const wgslRawPlugin: Plugin = {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseClientMessage } from './protocol.ts';
+import { parseClientMessage } from './messages.ts';
 
 const hello = {
   type: 'hello', protocol: 1, address: '0x' + '11'.repeat(20), peerId: 'p1', signature: '0x' + '22'.repeat(65),

@@ -1,9 +1,9 @@
 // Runs inside a dedicated Web Worker in Chromium (see browser.test.ts): acquires the device
 // through navigator.gpu, runs the kernel conformance checks and one trainer round against the
 // CPU reference, and posts a BrowserReport back.
-import { acquireDevice, type AdapterSummary } from './device.ts';
-import { checkGptTrainerMatchesCpu, checkTrainerMatchesCpu, runKernelConformance, type CheckResult } from './conformance.ts';
-import { PipelineCache } from './pipeline-cache.ts';
+import { acquireDevice, type AdapterSummary } from '../device.ts';
+import { checkGptTrainerMatchesCpu, checkTrainerMatchesCpu, runKernelConformance, type CheckResult } from '../conformance.ts';
+import { PipelineCache } from '../pipeline-cache.ts';
 
 export type BrowserReport =
   | { type: 'report'; adapter: AdapterSummary; limits: Record<string, number>; results: CheckResult[] }

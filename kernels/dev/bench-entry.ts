@@ -1,10 +1,10 @@
 // Worker side of bench-trainer.ts: times MLP trainer rounds on navigator.gpu (Chromium) — or,
 // imported from Node, on whatever GPU object it is handed.
-import { initParams, mlpSpec } from '../shared/model.ts';
-import { createRng } from '../shared/rng.ts';
-import { randomDataset } from './conformance.ts';
-import { acquireDevice, type AdapterSummary } from './device.ts';
-import { createMlpTrainer } from './mlp-trainer.ts';
+import { initParams, mlpSpec } from '../../shared/model.ts';
+import { createRng } from '../../shared/rng.ts';
+import { randomDataset } from '../conformance.ts';
+import { acquireDevice, type AdapterSummary } from '../device.ts';
+import { createMlpTrainer } from '../mlp-trainer.ts';
 
 export interface BenchCase {
   sizes: number[];

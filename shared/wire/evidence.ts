@@ -4,7 +4,7 @@
 // keccak256(e_before ‖ e_after), and the evidence reveals both residuals and the frame.
 // Shared by the browser (which uploads) and the coordinator's validator (which checks).
 import { keccak256, type Hex } from 'viem';
-import { IdlegradError } from './errors.ts';
+import { IdlegradError } from '../errors.ts';
 
 export interface Evidence {
   frame: Uint8Array;

@@ -1,8 +1,9 @@
 // Spec of the codec helpers (pseudo-gradient, per-chunk magnitude statistics) and the host-side
-// threshold choice that consumes the statistics.
+// threshold choice that consumes the statistics. Kept in kernels/dev/ until the worker's
+// compression (shared/codec.ts on the CPU today) uses it; its test keeps it correct meanwhile.
 import src from './codec_stats.wgsl?raw';
-import { buildKernel, grid1d, runOnce, wgslConst, type Kernel } from '../kernel.ts';
-import type { PipelineCache } from '../pipeline-cache.ts';
+import { buildKernel, grid1d, runOnce, wgslConst, type Kernel } from '../../kernel.ts';
+import type { PipelineCache } from '../../pipeline-cache.ts';
 
 /** Histogram bins per chunk, read from the shader. */
 export const CODEC_HIST_BINS = wgslConst(src, 'NBINS');

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRng } from '../../shared/rng.ts';
-import { encodeUpdate, kPerChunk, decodeFrame, frameLimits } from '../../shared/codec.ts';
-import { assertClose, randomArray, testGpu } from '../test-gpu.ts';
+import { createRng } from '../../../shared/rng.ts';
+import { encodeUpdate, kPerChunk, decodeFrame, frameLimits } from '../../../shared/codec.ts';
+import { assertClose, randomArray, testGpu } from '../../test-gpu.ts';
 import { chunkThresholds, codecStats, CODEC_HIST_BINS } from './codec_stats.ts';
 import { chunkStatsRef, pseudoGradRef } from './codec_stats.ref.ts';
 

@@ -8,7 +8,7 @@ import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 import '@tensorflow/tfjs-core/dist/register_all_gradients'; // autodiff, as @tensorflow/tfjs has
 import '@tensorflow/tfjs-backend-webgpu';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import type { MatmulShape } from './matmul/matmul.ts';
+import type { MatmulShape } from '../matmul/matmul.ts';
 
 export async function tfjsReady(): Promise<GPUAdapterInfo | undefined> {
   if (!(await tf.setBackend('webgpu'))) throw new Error('TensorFlow.js could not start its WebGPU backend');

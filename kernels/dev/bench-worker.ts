@@ -1,4 +1,4 @@
-// Worker side of `npm run bench` (kernels/bench.ts): in one Chromium worker, on the one adapter
+// Worker side of `npm run bench` (kernels/dev/bench.ts): in one Chromium worker, on the one adapter
 // there is, time matmul in our kernels, onnxruntime-web (WebGPU EP, a one-MatMul ONNX model from
 // shared/onnx.ts) and TensorFlow.js (WebGPU backend), then full training steps of ours vs TFJS.
 //
@@ -11,19 +11,19 @@
 // TFJS: the last loss). Warm-up runs are excluded; figures are medians of `reps` runs. Our
 // matmul's output is checked against the CPU reference once per shape before it is timed.
 import * as ort from 'onnxruntime-web/webgpu';
-import { matmulOnnxModel } from '../shared/onnx.ts';
-import { GPT_DEFAULT, gptSpec, initParams, mlpSpec } from '../shared/model.ts';
-import { createRng } from '../shared/rng.ts';
-import { randomDataset } from './conformance.ts';
-import { acquireDevice, type AdapterSummary, type GpuContext } from './device.ts';
-import { closeness, describeCloseness } from './compare.ts';
-import { createBindGroup, encodeDispatch, readBuffer } from './kernel.ts';
-import { matmulRef } from './matmul/matmul.ref.ts';
-import { autotuneMatmul } from './matmul/autotune.ts';
-import { matmulConfigFor, matmulKernel, type MatmulConfig, type MatmulShape } from './matmul/matmul.ts';
-import { createMlpTrainer } from './mlp-trainer.ts';
-import { createGptTrainer } from './gpt-trainer.ts';
-import { PipelineCache } from './pipeline-cache.ts';
+import { matmulOnnxModel } from '../../shared/onnx.ts';
+import { GPT_DEFAULT, gptSpec, initParams, mlpSpec } from '../../shared/model.ts';
+import { createRng } from '../../shared/rng.ts';
+import { randomDataset } from '../conformance.ts';
+import { acquireDevice, type AdapterSummary, type GpuContext } from '../device.ts';
+import { closeness, describeCloseness } from '../compare.ts';
+import { createBindGroup, encodeDispatch, readBuffer } from '../kernel.ts';
+import { matmulRef } from '../matmul/matmul.ref.ts';
+import { autotuneMatmul } from '../matmul/autotune.ts';
+import { matmulConfigFor, matmulKernel, type MatmulConfig, type MatmulShape } from '../matmul/matmul.ts';
+import { createMlpTrainer } from '../mlp-trainer.ts';
+import { createGptTrainer } from '../gpt-trainer.ts';
+import { PipelineCache } from '../pipeline-cache.ts';
 import { tfjsGpt, tfjsMatmul, tfjsMlp, tfjsReady, type GptShape, type TfjsTrainer } from './bench-tfjs.ts';
 
 export interface BenchInput {

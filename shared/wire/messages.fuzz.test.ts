@@ -8,10 +8,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { hashTypedData } from 'viem';
-import { contributionFromJson, delegationFromJson, parseClientMessage, PROTOCOL_VERSION } from './protocol.ts';
-import { contributionTypedData, delegationTypedData, eip712Domain } from './eip712.ts';
+import { contributionFromJson, delegationFromJson, parseClientMessage, parseServerMessage, PROTOCOL_VERSION } from './messages.ts';
+import { parseAccountSummary, parseDashboardState, parseRunInfo } from './http.ts';
+import { contributionTypedData, delegationTypedData, eip712Domain } from '../eip712.ts';
 import { decodeEvidence } from './evidence.ts';
-import { IdlegradError } from './errors.ts';
+import { IdlegradError } from '../errors.ts';
 
 const h32 = `0x${'ab'.repeat(32)}`;
 const addr = `0x${'cd'.repeat(20)}`;
@@ -175,4 +176,26 @@ test('evidence bodies of every length: refused by name, or exactly split into fr
   );
   console.log(`evidence fuzz: ${refusedCount} too-short bodies refused by name`);
   assert.ok(refusedCount > 0);
+});
+
+test('arbitrary JSON to the server-message and reply parsers: refused with BAD_MESSAGE, never another exception', () => {
+  let refusedCount = 0;
+  const tagged = fc.record(
+    { type: fc.constantFrom('challenge', 'welcome', 'round', 'committed', 'ack', 'error', 'account', 'dashboard', 'verify', '__proto__'), summary: fc.jsonValue(), state: fc.jsonValue(), run: fc.jsonValue(), cohort: fc.jsonValue() },
+    { requiredKeys: ['type'] },
+  );
+  const parsers = [(v: unknown) => parseServerMessage(v), (v: unknown) => parseAccountSummary(v, 'reply'), (v: unknown) => parseDashboardState(v, 'reply'), (v: unknown) => parseRunInfo(v, 'reply')];
+  fc.assert(
+    fc.property(fc.oneof(fc.jsonValue(), tagged), fc.nat(parsers.length - 1), (raw, i) => {
+      try {
+        parsers[i](JSON.parse(JSON.stringify(raw ?? null)));
+      } catch (e) {
+        assert.ok(e instanceof IdlegradError && e.code === 'BAD_MESSAGE' && /: expected /.test(e.shortMessage), String(e));
+        refusedCount++;
+      }
+    }),
+    { numRuns: 2000 },
+  );
+  assert.equal(({} as Record<string, unknown>).polluted, undefined, 'nothing reached Object.prototype');
+  assert.ok(refusedCount > 1900, `${refusedCount} of 2,000 random values refused`);
 });
