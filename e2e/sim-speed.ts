@@ -5,7 +5,6 @@
 // Figures: ms per training step (forward, backward, AdamW), medians of timed repeats after a
 // warm-up, as wall time and as this process's CPU time (all its threads: Dawn on SwiftShader
 // runs a thread pool). The machine is shared; other load shows in the wall time first.
-import { existsSync } from 'node:fs';
 import { register } from 'node:module';
 import { trainLocalCpu, type AdamWConfig, type Dataset } from '../shared/mlp.ts';
 import { trainGptLocalCpu } from '../shared/gpt.ts';
@@ -75,8 +74,8 @@ export async function measureSpeed(opts: { dawn: boolean; onRow?: (r: SpeedRow) 
   }
   if (!opts.dawn) return rows;
 
-  const icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
-  if (!process.env.VK_ICD_FILENAMES && existsSync(icd)) process.env.VK_ICD_FILENAMES = icd;
+  const { useSwiftShaderWhenNoDriver } = await import('../kernels/swiftshader.ts');
+  useSwiftShaderWhenNoDriver();
   register('../kernels/wgsl-hooks.mjs', import.meta.url); // `.wgsl?raw` imports, as kernels/wgsl-register.mjs
   const { createNodeGpu } = await import('../kernels/node-gpu.ts');
   const { acquireDevice } = await import('../kernels/device.ts');
