@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { configFromEnv } from './config.ts';
+import { DEFAULT_GPT_RUN, DEFAULT_RUN } from '../shared/config.ts';
 
 test('a GPT run needs IDLEGRAD_TEXT; the preset is validated by name', () => {
   assert.throws(() => configFromEnv({ IDLEGRAD_RUN: '{"preset":"gpt"}' }), /run\.preset is "gpt" but IDLEGRAD_TEXT is not set/);
@@ -8,8 +9,13 @@ test('a GPT run needs IDLEGRAD_TEXT; the preset is validated by name', () => {
   assert.equal(cfg.textPath, '/data/corpus.txt');
   assert.equal(cfg.run.preset, 'gpt');
   assert.equal(cfg.run.gpt?.layers, 1);
+  // A GPT run starts from the GPT preset's defaults (its own codec and inner steps), not the MLP's.
+  assert.deepEqual(cfg.run.codec, DEFAULT_GPT_RUN.codec);
+  assert.deepEqual(cfg.run.inner, DEFAULT_GPT_RUN.inner);
+  assert.equal(cfg.run.gpt?.width, DEFAULT_GPT_RUN.gpt?.width);
   assert.throws(() => configFromEnv({ IDLEGRAD_RUN: '{"preset":"transformer"}' }), /run\.preset: expected one of mlp, gpt, got "transformer"/);
   assert.equal(configFromEnv({}).run.preset, 'mlp');
+  assert.deepEqual(configFromEnv({}).run.codec, DEFAULT_RUN.codec);
 });
 
 test('WalletConnect is off without a project id; a malformed project id or relay URL is named', () => {

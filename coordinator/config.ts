@@ -2,7 +2,7 @@
 // main.ts and passed down. Every field has a documented default.
 import type { Hex } from 'viem';
 import { parseEpochFault, type EpochFault } from './rewards.ts';
-import { DEFAULT_RUN, validateRunSettings, type RunSettings } from '../shared/config.ts';
+import { DEFAULT_GPT_RUN, DEFAULT_RUN, validateRunSettings, type RunSettings } from '../shared/config.ts';
 
 export interface PlatformConfig {
   /** Interface to listen on. Env HOST. Default 127.0.0.1. */
@@ -73,7 +73,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
     textPath: env.IDLEGRAD_TEXT || undefined,
     walletConnectProjectId: env.IDLEGRAD_WALLETCONNECT_PROJECT_ID || undefined,
     walletConnectRelayUrl: env.IDLEGRAD_WALLETCONNECT_RELAY_URL || 'wss://relay.walletconnect.org',
-    run: merge(DEFAULT_RUN, runOverride),
+    // A GPT run (IDLEGRAD_RUN {"preset":"gpt"}) starts from the GPT preset's defaults.
+    run: merge((runOverride as Partial<RunSettings> | undefined)?.preset === 'gpt' ? DEFAULT_GPT_RUN : DEFAULT_RUN, runOverride),
     fault: parseEpochFault(env.IDLEGRAD_FAULT),
     ...overrides,
   };

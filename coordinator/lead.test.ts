@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import express from 'express';
 import type { AddressInfo } from 'node:net';
 import * as ort from 'onnxruntime-web';
-import { DEFAULT_RUN, modelOf, runSpecOf, type RunSettings, type RunSpec } from '../shared/config.ts';
+import { DEFAULT_GPT_RUN, DEFAULT_RUN, modelOf, runSpecOf, type RunSettings, type RunSpec } from '../shared/config.ts';
 import { gptSpec, GPT_DEFAULT, hashParams, initParams, mlpSpec } from '../shared/model.ts';
 import { gptLossAndGrad } from '../shared/gpt.ts';
 import type { RunStatus } from '../shared/wire/index.ts';
@@ -189,6 +189,7 @@ test('the lead uploads a text (stored by its sha256, size-limited) and creates a
   assert.equal(ok.status, 201, await ok.clone().text());
   const s = created[0];
   assert.deepEqual([s.preset, s.name, s.gpt, s.inner.steps, s.paramCount], ['gpt', 'tiny-gpt', { ...GPT_DEFAULT, layers: 1 }, 4, gptSpec({ ...GPT_DEFAULT, layers: 1 }).paramCount]);
+  assert.deepEqual([s.codec, s.inner.adamw], [DEFAULT_GPT_RUN.codec, DEFAULT_GPT_RUN.inner.adamw], 'the GPT preset\'s own defaults under the settings given');
   assert.deepEqual(createdTexts, [text.id]);
 });
 

@@ -8,8 +8,7 @@ import express, { type Request, type Response, type NextFunction } from 'express
 import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_RUN, modelOf, validateRunSettings, type RunSettings, type RunSpec } from '../shared/config.ts';
-import { GPT_DEFAULT } from '../shared/model.ts';
+import { modelOf, PRESET_DEFAULTS, validateRunSettings, type RunSettings, type RunSpec } from '../shared/config.ts';
 import { exportModelOnnx } from '../shared/onnx.ts';
 import type { RunStatus } from '../shared/wire/index.ts';
 import { verificationOf } from './validator.ts';
@@ -87,12 +86,6 @@ function mergeKnown(base: unknown, over: unknown, path: string): unknown {
   }
   return out;
 }
-
-/** Each preset's defaults for a lead-created run: the GPT's are DEFAULT_RUN's with the GPT dims. */
-const PRESET_DEFAULTS: Record<RunSettings['preset'], RunSettings> = {
-  mlp: DEFAULT_RUN,
-  gpt: { ...DEFAULT_RUN, name: 'gpt', preset: 'gpt', gpt: { ...GPT_DEFAULT } },
-};
 
 /**
  * A create-run request: { preset: 'mlp' | 'gpt', text?: id, settings?: partial RunSettings }

@@ -93,6 +93,8 @@ export interface SwarmResult {
   rounds: number;
   volunteers: number;
   heldOutAccuracy: number;
+  /** Held-out loss after the last committed round (nats; nats per byte for a GPT run), from the coordinator's committed summary as heldOutAccuracy. */
+  heldOutLoss: number;
   /** Held-out loss after each committed round, in order. */
   heldOutLosses: number[];
   /** Every live honest page and the coordinator hold the same model hash. */
@@ -403,6 +405,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       rounds: committed.length,
       volunteers: opts.volunteers,
       heldOutAccuracy: finalRound.heldOutAccuracy,
+      heldOutLoss: finalRound.heldOutLoss,
       heldOutLosses: committed.map((r) => r.heldOutLoss),
       modelHashesAgree: hooks.every((h) => h.modelHash === agreedHash),
       modelHash: agreedHash,
@@ -482,6 +485,7 @@ async function main(): Promise<void> {
 swarm summary
   rounds committed         ${r.rounds} (${r.acceptedContributions} accepted contributions; ${r.firstRoundContributors} in the first round)
   held-out accuracy        ${(r.heldOutAccuracy * 100).toFixed(2)}%
+  held-out loss            ${r.heldOutLoss.toFixed(4)}
   held-out loss by round   ${r.heldOutLosses.map((l) => l.toFixed(3)).join(' → ')}
   model hashes agree       ${r.modelHashesAgree} (${r.modelHash.slice(0, 18)}…)
   WebRTC bytes received    ${r.p2pBytes}

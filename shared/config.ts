@@ -81,12 +81,8 @@ export const DEFAULT_RUN: RunSettings = {
   preset: 'mlp',
   sizes: [784, 64, 10],
   seed: 1,
-  inner: { steps: 100, batchSize: 32, adamw: { lr: 0.003, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.0 } },
-  // A larger outer lr than DiLoCo's 0.7: top-k with error feedback delivers each peer's update
-  // sparsely and late, and the mean with absent coordinates dilutes it (`npm run sim`). Less
-  // outer momentum than DiLoCo's 0.9: error feedback already carries the past rounds (sim
-  // compressed 90.67 % at 0.9, 91.34 % at 0.8, 91.94 % at 0.7, 92.21 % at 0.6).
-  outer: { lr: 2, momentum: 0.6 },
+  inner: { steps: 100, batchSize: 32, adamw: { lr: 0.003, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 } },
+  outer: { lr: 1, momentum: 0 },
   // 3 % of values at 2 bits with Rice-coded indices: ≈ 1.8 KiB a frame for the MLP, over 100×
   // less than dense float32 (measured by `npm run sim`, see e2e/sim.ts).
   codec: { density: 0.03, bits: 2, chunkSize: 4096, indexCoding: 'rice' },
@@ -100,6 +96,19 @@ export const DEFAULT_RUN: RunSettings = {
   maxRounds: 0,
   rewards: { epochRounds: 3, weiPerSample: '1000000000000000' },
 };
+
+/** The GPT preset's defaults: DEFAULT_RUN's, with what the GPT needs of its own. */
+export const DEFAULT_GPT_RUN: RunSettings = {
+  ...DEFAULT_RUN,
+  name: 'gpt',
+  preset: 'gpt',
+  gpt: { ...GPT_DEFAULT },
+  inner: { steps: 50, batchSize: 8, adamw: { lr: 0.003, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1, maxGradNorm: 1 } },
+  codec: { density: 0.1, bits: 4, chunkSize: 1024, indexCoding: 'rice' },
+};
+
+/** Each preset's defaults (a run created for a preset starts from these). */
+export const PRESET_DEFAULTS: Readonly<Record<RunSettings['preset'], RunSettings>> = { mlp: DEFAULT_RUN, gpt: DEFAULT_GPT_RUN };
 
 export function modelOf(run: Pick<RunSettings, 'sizes' | 'preset' | 'gpt'>): ModelSpec {
   return run.preset === 'gpt' ? gptSpec({ ...GPT_DEFAULT, ...run.gpt }) : mlpSpec(run.sizes);
