@@ -1,7 +1,7 @@
 // Platform configuration: one validated object, built from the environment once in
 // main.ts and passed down. Every field has a documented default.
 import type { Hex } from 'viem';
-import { parseEpochFault, type EpochFault } from './rewards.ts';
+import { parseEpochFault, type EpochFault } from './rewards/epochs.ts';
 import { DEFAULT_RUN, validateRunSettings, type RunSettings } from '../shared/config.ts';
 
 export interface PlatformConfig {
@@ -21,11 +21,11 @@ export interface PlatformConfig {
   deployerKey?: Hex;
   /** The built web app. Default dist/web. */
   webDir: string;
-  /** TEST ONLY: stop while posting an epoch (coordinator/rewards.ts EpochFault). Env IDLEGRAD_FAULT. Default unset. */
+  /** TEST ONLY: stop while posting an epoch (coordinator/rewards/epochs.ts EpochFault). Env IDLEGRAD_FAULT. Default unset. */
   fault?: EpochFault;
   /** The text a GPT run (run.preset 'gpt') trains on: byte tokens. Env IDLEGRAD_TEXT. Default unset (required for 'gpt'). */
   textPath?: string;
-  /** Bearer token for run creation and control (coordinator/lead.ts). Env IDLEGRAD_LEAD_TOKEN. Default: generated once and kept in dataDir/lead-token. */
+  /** Bearer token for run creation and control (coordinator/http/lead.ts). Env IDLEGRAD_LEAD_TOKEN. Default: generated once and kept in dataDir/lead-token. */
   leadToken?: string;
   /** WalletConnect Cloud project id (32 hex digits): offers WalletConnect to volunteers, loaded lazily. Env IDLEGRAD_WALLETCONNECT_PROJECT_ID. Default unset (no WalletConnect). */
   walletConnectProjectId?: string;

@@ -15,14 +15,14 @@ import { TextStore } from './data/texts.ts';
 import { checkRunData, runData } from './data/run-data.ts';
 import { startAnvil, DEV_DEPLOYER_KEY, type Anvil } from './chain/anvil.ts';
 import { connectChain, type ChainAddresses, type Chain } from './chain/chain.ts';
-import { RoundEngine } from './engine.ts';
-import { Rewards } from './rewards.ts';
-import { createApiServer, type ApiServer } from './server.ts';
-import { BadRequest, leadRoutes, resolveLeadToken, RunConflict, type RunControl } from './lead.ts';
+import { RoundEngine } from './round/engine.ts';
+import { Rewards } from './rewards/epochs.ts';
+import { createApiServer, type ApiServer } from './http/server.ts';
+import { BadRequest, leadRoutes, resolveLeadToken, RunConflict, type RunControl } from './http/lead.ts';
 import { RunTable } from './db/runs.ts';
-import { runInsights } from './dashboard.ts';
-import { checkFigures, EvidenceDesk, Validator, verificationOf } from './validator.ts';
-import { Quarantine } from './quarantine.ts';
+import { runInsights } from './http/dashboard.ts';
+import { checkFigures, EvidenceDesk, Validator, verificationOf } from './verify/validator.ts';
+import { Quarantine } from './verify/quarantine.ts';
 import type { PlatformConfig } from './config.ts';
 
 export const DEFAULT_RUN_ID = 1;
@@ -36,7 +36,7 @@ export interface Platform {
   chain: Chain;
   run: RunSpec;
   validator: Validator;
-  /** Bearer token for the lead's routes (coordinator/lead.ts). */
+  /** Bearer token for the lead's routes (coordinator/http/lead.ts). */
   leadToken: string;
   control: RunControl;
   stop(): Promise<void>;

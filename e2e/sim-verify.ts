@@ -1,7 +1,7 @@
 // `tsx e2e/sim-verify.ts [--json] [--peers N] [--rounds N] [--steps N] [--cheaters N]`
 // (wired as `npm run sim -- --verify` by e2e/sim.ts)
 //
-// Measures spot-check verification with the real validator code (coordinator/validator.ts:
+// Measures spot-check verification with the real validator code (coordinator/verify/validator.ts:
 // `samplingRate`, `checkContribution`, `FAIL_PENALTY`, the run's verification settings):
 //
 // Phase A, steady-state cost. `peers` honest identities train the MNIST MLP with the CPU
@@ -34,7 +34,7 @@ import { initParams, mlpSpec } from '../shared/model.ts';
 import { applyOuterStep } from '../shared/outer.ts';
 import { assignmentIndices, assignmentSeed } from '../shared/assignment.ts';
 import { createRng, gaussian } from '../shared/rng.ts';
-import { checkContribution, FAIL_PENALTY, samplingRate, verificationOf, type CheckResult } from '../coordinator/validator.ts';
+import { checkContribution, FAIL_PENALTY, samplingRate, verificationOf, type CheckResult } from '../coordinator/verify/validator.ts';
 import { residualCommitment } from '../shared/wire/index.ts';
 
 export const CHEATER_KINDS = ['lazy', 'random', 'fewer-samples', 'stale', 'copycat'] as const;

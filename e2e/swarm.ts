@@ -110,9 +110,9 @@ export interface SwarmResult {
   acceptedContributions: number;
   firstRoundContributors: number;
   wallSeconds: number;
-  /** Spot checks by outcome, from the coordinator's dashboard (coordinator/validator.ts). */
+  /** Spot checks by outcome, from the coordinator's dashboard (coordinator/verify/validator.ts). */
   verification: Record<string, number>;
-  /** What re-executed the spot checks, how many, how long they took and the backlog (coordinator/validator.ts). */
+  /** What re-executed the spot checks, how many, how long they took and the backlog (coordinator/verify/validator.ts). */
   validator: ValidatorStatus | null;
   pageErrors: string[];
   chaos: SwarmChaos;

@@ -1,13 +1,13 @@
 // Held-out evaluation of each committed round's model on a worker thread
-// (coordinator/eval-worker.ts): the same evaluateModel over the same data, so the figures
+// (coordinator/round/eval-worker.ts): the same evaluateModel over the same data, so the figures
 // recorded with the round are unchanged, but the forward passes over the held-out set (a
 // few hundred milliseconds a round for the default MNIST run) no longer stall the reports
 // waiting on the event loop. If the thread cannot run, the evaluation runs in place.
 import { Worker } from 'node:worker_threads';
-import type { ModelSpec } from '../shared/model.ts';
-import type { Dataset, EvalResult } from '../shared/mlp.ts';
-import { evaluateModel } from '../shared/preset.ts';
-import { WorkerCalls } from './worker-calls.ts';
+import type { ModelSpec } from '../../shared/model.ts';
+import type { Dataset, EvalResult } from '../../shared/mlp.ts';
+import { evaluateModel } from '../../shared/preset.ts';
+import { WorkerCalls } from '../worker-calls.ts';
 
 export class EvalThread {
   private readonly calls: WorkerCalls<{ id: number; result?: EvalResult; error?: string }>;

@@ -4,12 +4,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Address } from 'viem';
 import { privateKeyToAddress } from 'viem/accounts';
-import { DEFAULT_RUN, runSpecOf } from '../shared/config.ts';
-import { encodeUpdate, hashFrame } from '../shared/codec.ts';
-import { initParams, mlpSpec } from '../shared/model.ts';
-import type { Dataset } from '../shared/mlp.ts';
-import { createRng } from '../shared/rng.ts';
-import { residualCommitment } from '../shared/wire/index.ts';
+import { DEFAULT_RUN, runSpecOf } from '../../shared/config.ts';
+import { encodeUpdate, hashFrame } from '../../shared/codec.ts';
+import { initParams, mlpSpec } from '../../shared/model.ts';
+import type { Dataset } from '../../shared/mlp.ts';
+import { createRng } from '../../shared/rng.ts';
+import { residualCommitment } from '../../shared/wire/index.ts';
 import { ReexecThread, type ExecutorState } from './reexec-thread.ts';
 import { referenceDelta, verificationOf } from './validator.ts';
 

@@ -1,5 +1,5 @@
 // The hashing and curve half of report signature checks, off the coordinator's event loop
-// (RecoveryThread in coordinator/report-signature.ts): digest = keccak256(prefix ‖
+// (RecoveryThread in coordinator/round/report-signature.ts): digest = keccak256(prefix ‖
 // keccak256(struct)), the public key recovered from (rs, parity) over it, and its address.
 // Plain JavaScript: worker threads do not inherit the tsx loader.
 import { parentPort } from 'node:worker_threads';

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { bytesToHex, recoverTypedDataAddress, type Address, type Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { contributionTypedData, eip712Domain, type Contribution } from '../shared/eip712.ts';
-import { isIdlegradError } from '../shared/errors.ts';
+import { contributionTypedData, eip712Domain, type Contribution } from '../../shared/eip712.ts';
+import { isIdlegradError } from '../../shared/errors.ts';
 import { ContributionSigners, RecoveryThread } from './report-signature.ts';
 
 const domain = eip712Domain(31337, '0x5fbdb2315678afecb367f032d93f642f64180aa3');

@@ -6,15 +6,15 @@ import { existsSync } from 'node:fs';
 import { ExpressPeerServer } from 'peer';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { isAddress, verifyMessage, type Address, type Hex } from 'viem';
-import { IdlegradError, isIdlegradError } from '../shared/errors.ts';
-import { delegationFromJson, encodeDataset, encodeSnapshot, helloMessage, parseClientMessage, PROTOCOL_VERSION, type ChainInfo, type DashboardState, type ServerMessage } from '../shared/wire/index.ts';
-import type { Dataset } from '../shared/mlp.ts';
-import type { RoundEngine, Session } from './engine.ts';
-import type { Ledger } from './db/ledger.ts';
-import type { Rewards } from './rewards.ts';
-import { bindWallet } from './identity.ts';
-import { contributionTimeline } from '../shared/timeline.ts';
-import type { EvidenceDesk } from './validator.ts';
+import { IdlegradError, isIdlegradError } from '../../shared/errors.ts';
+import { delegationFromJson, encodeDataset, encodeSnapshot, helloMessage, parseClientMessage, PROTOCOL_VERSION, type ChainInfo, type DashboardState, type ServerMessage } from '../../shared/wire/index.ts';
+import type { Dataset } from '../../shared/mlp.ts';
+import type { RoundEngine, Session } from '../round/engine.ts';
+import type { Ledger } from '../db/ledger.ts';
+import type { Rewards } from '../rewards/epochs.ts';
+import { bindWallet } from '../rewards/identity.ts';
+import { contributionTimeline } from '../../shared/timeline.ts';
+import type { EvidenceDesk } from '../verify/validator.ts';
 import { flaggedSummary } from './flagged.ts';
 
 export interface ServerDeps {
@@ -26,13 +26,13 @@ export interface ServerDeps {
   chainRpcUrl: string;
   /** Chain info as the browser sees it (rpcUrl is the /rpc proxy). */
   chain: ChainInfo;
-  /** Spot-check evidence uploads (coordinator/validator.ts). */
+  /** Spot-check evidence uploads (coordinator/verify/validator.ts). */
   evidence?: EvidenceDesk;
-  /** More routes (coordinator/lead.ts: run control, ONNX export), mounted before the web app. */
+  /** More routes (coordinator/http/lead.ts: run control, ONNX export), mounted before the web app. */
   routes?: express.Router;
-  /** Extra figures for the lead dashboard (coordinator/dashboard.ts). */
+  /** Extra figures for the lead dashboard (coordinator/http/dashboard.ts). */
   insights?: () => Promise<DashboardState['insights']>;
-  /** The spot-check validator's executor, backlog and check times (coordinator/validator.ts). */
+  /** The spot-check validator's executor, backlog and check times (coordinator/verify/validator.ts). */
   validator?: () => DashboardState['validator'];
 }
 

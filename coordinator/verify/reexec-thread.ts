@@ -1,13 +1,13 @@
-// The validator's re-execution thread: coordinator/reexec-worker.mjs runs each sampled
-// contribution's check (coordinator/reexec.ts: the WGSL trainer through Dawn, or the CPU
+// The validator's re-execution thread: coordinator/verify/reexec-worker.mjs runs each sampled
+// contribution's check (coordinator/verify/reexec.ts: the WGSL trainer through Dawn, or the CPU
 // reference when Dawn has no adapter) so that a check never blocks the coordinator's event
 // loop. The datasets are copied to the thread once, when it starts.
 import { Worker } from 'node:worker_threads';
-import type { RunSpec, VerificationSettings } from '../shared/config.ts';
-import type { Dataset } from '../shared/mlp.ts';
-import type { Evidence } from '../shared/wire/index.ts';
-import { IdlegradError } from '../shared/errors.ts';
-import { useSwiftShaderWhenNoDriver } from '../kernels/swiftshader.ts';
+import type { RunSpec, VerificationSettings } from '../../shared/config.ts';
+import type { Dataset } from '../../shared/mlp.ts';
+import type { Evidence } from '../../shared/wire/index.ts';
+import { IdlegradError } from '../../shared/errors.ts';
+import { useSwiftShaderWhenNoDriver } from '../../kernels/swiftshader.ts';
 import type { CheckClaim, CheckResult, Executor } from './validator.ts';
 
 export interface ExecutorState {

@@ -1,4 +1,4 @@
-// Re-execution with the WGSL trainers through Dawn (coordinator/reexec.ts): an honest update
+// Re-execution with the WGSL trainers through Dawn (coordinator/verify/reexec.ts): an honest update
 // from the CPU reference (what the virtual volunteers and the pages' CPU fallback send) passes
 // a Dawn check for both presets, every cheat still fails by name, each result names its
 // executor, and without Dawn the CPU reference re-executes and says why.
@@ -6,14 +6,14 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Address } from 'viem';
 import { privateKeyToAddress } from 'viem/accounts';
-import { DEFAULT_RUN, modelOf, runSpecOf, type RunSettings } from '../shared/config.ts';
-import { encodeUpdate, hashFrame } from '../shared/codec.ts';
-import { initParams } from '../shared/model.ts';
-import type { Dataset } from '../shared/mlp.ts';
-import { textWindows } from '../shared/preset.ts';
-import { createRng } from '../shared/rng.ts';
-import { residualCommitment } from '../shared/wire/index.ts';
-import { useSwiftShaderWhenNoDriver } from '../kernels/swiftshader.ts';
+import { DEFAULT_RUN, modelOf, runSpecOf, type RunSettings } from '../../shared/config.ts';
+import { encodeUpdate, hashFrame } from '../../shared/codec.ts';
+import { initParams } from '../../shared/model.ts';
+import type { Dataset } from '../../shared/mlp.ts';
+import { textWindows } from '../../shared/preset.ts';
+import { createRng } from '../../shared/rng.ts';
+import { residualCommitment } from '../../shared/wire/index.ts';
+import { useSwiftShaderWhenNoDriver } from '../../kernels/swiftshader.ts';
 import { createReexecutor, type Reexecutor } from './reexec.ts';
 import { referenceDelta, verificationOf, type CheckResult } from './validator.ts';
 

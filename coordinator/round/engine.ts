@@ -7,21 +7,21 @@
 //            robust aggregator (weighted by samples; a cohort aggregate it refuses earns its
 //            members no credit), apply the outer step on the CPU in float32, publish h_{r+1}.
 // A round that loses every cohort ends with the model unchanged. A quarantined identity
-// (coordinator/quarantine.ts) is seated in a cohort of its own whose aggregate is accepted for
+// (coordinator/verify/quarantine.ts) is seated in a cohort of its own whose aggregate is accepted for
 // its spot check but left out of the combine.
 import type { Address, Hex } from 'viem';
-import type { RunSpec } from '../shared/config.ts';
-import { maxSamplesPerReport, modelOf } from '../shared/config.ts';
-import { decodeFrame, hashFrame, type DecodedFrame } from '../shared/codec.ts';
-import { framesRoot } from '../shared/aggregate.ts';
-import { aggregateLimits, applyGlobalUpdate, combineCohorts } from '../shared/round.ts';
-import { assignmentSeed } from '../shared/assignment.ts';
-import type { Dataset } from '../shared/mlp.ts';
-import type { Eip712Domain } from '../shared/eip712.ts';
-import { contributionFromJson, FrameKind, type ClientMessage, type DeviceKind, type RoundSummary, type RunStatus, type ServerMessage } from '../shared/wire/index.ts';
-import { IdlegradError } from '../shared/errors.ts';
-import type { Ledger, ModelState, RoundCommit } from './db/ledger.ts';
-import { PendingWriter } from './db/pending-batch.ts';
+import type { RunSpec } from '../../shared/config.ts';
+import { maxSamplesPerReport, modelOf } from '../../shared/config.ts';
+import { decodeFrame, hashFrame, type DecodedFrame } from '../../shared/codec.ts';
+import { framesRoot } from '../../shared/aggregate.ts';
+import { aggregateLimits, applyGlobalUpdate, combineCohorts } from '../../shared/round.ts';
+import { assignmentSeed } from '../../shared/assignment.ts';
+import type { Dataset } from '../../shared/mlp.ts';
+import type { Eip712Domain } from '../../shared/eip712.ts';
+import { contributionFromJson, FrameKind, type ClientMessage, type DeviceKind, type RoundSummary, type RunStatus, type ServerMessage } from '../../shared/wire/index.ts';
+import { IdlegradError } from '../../shared/errors.ts';
+import type { Ledger, ModelState, RoundCommit } from '../db/ledger.ts';
+import { PendingWriter } from '../db/pending-batch.ts';
 import { ContributionSigners, RecoveryThread } from './report-signature.ts';
 import { EvalThread } from './eval-thread.ts';
 
@@ -70,12 +70,12 @@ export interface EngineEvents {
   committed(summary: RoundSummary): void;
   accountsChanged(accounts: Address[]): void;
   /**
-   * Spot-check sampling for the round's accepted contributions (coordinator/validator.ts),
+   * Spot-check sampling for the round's accepted contributions (coordinator/verify/validator.ts),
    * awaited after the ledger commit and before the round is published, so a sampled
    * contribution is marked before any epoch can batch it. θ_r is the model they trained from.
    */
   verify?(round: number, thetaR: Float32Array, acceptedIds: number[]): Promise<unknown>;
-  /** Whether an identity is quarantined (coordinator/quarantine.ts): seated alone, its update never applied. */
+  /** Whether an identity is quarantined (coordinator/verify/quarantine.ts): seated alone, its update never applied. */
   quarantined?(account: Address): boolean;
 }
 
@@ -84,7 +84,7 @@ export class RoundEngine {
   private open: OpenRound | null = null;
   private committing = false;
   private stopped = false;
-  /** Set by the lead (coordinator/lead.ts): a paused or stopped run lets its open round commit and starts no new one. */
+  /** Set by the lead (coordinator/http/lead.ts): a paused or stopped run lets its open round commit and starts no new one. */
   private runStatus: RunStatus = 'active';
   readonly spec;
   private readonly signers: ContributionSigners;

@@ -1,19 +1,19 @@
-// Step 2 of a spot check (coordinator/validator.ts) with the kernels the volunteers train
+// Step 2 of a spot check (coordinator/verify/validator.ts) with the kernels the volunteers train
 // with: the run's WGSL trainer (kernels/mlp-trainer.ts, kernels/gpt-trainer.ts) on a Dawn
 // device, fed the member's assigned batches exactly as the page's worker feeds them
 // (web/worker/trainer.worker.ts). Work the member trained on its CPU (claim.device 'cpu': the
 // page's fallback, bit-equal to the CPU reference) is re-executed by the CPU reference. Without
 // a usable adapter, or once Dawn fails mid-check, the CPU reference re-executes everything
-// instead and `fallback` says why; every result names its executor. Runs on the re-execution thread (coordinator/reexec-thread.ts);
+// instead and `fallback` says why; every result names its executor. Runs on the re-execution thread (coordinator/verify/reexec-thread.ts);
 // tests call it directly.
 import type { Address } from 'viem';
-import { modelOf, type RunSpec, type VerificationSettings } from '../shared/config.ts';
-import type { Dataset } from '../shared/mlp.ts';
-import { windowBatch } from '../shared/preset.ts';
-import { initParams } from '../shared/model.ts';
-import type { Evidence } from '../shared/wire/index.ts';
-import { acquireDevice, createGptTrainer, createMlpTrainer, type GpuContext } from '../kernels/index.ts';
-import { createNodeGpu } from '../kernels/node-gpu.ts';
+import { modelOf, type RunSpec, type VerificationSettings } from '../../shared/config.ts';
+import type { Dataset } from '../../shared/mlp.ts';
+import { windowBatch } from '../../shared/preset.ts';
+import { initParams } from '../../shared/model.ts';
+import type { Evidence } from '../../shared/wire/index.ts';
+import { acquireDevice, createGptTrainer, createMlpTrainer, type GpuContext } from '../../kernels/index.ts';
+import { createNodeGpu } from '../../kernels/node-gpu.ts';
 import { assignedBatches, checkContributionWith, referenceDelta, type CheckClaim, type CheckResult, type Executor } from './validator.ts';
 
 export interface Reexecutor {

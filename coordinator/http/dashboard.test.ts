@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Address, Hex } from 'viem';
-import { DEFAULT_RUN, runSpecOf } from '../shared/config.ts';
-import { hashParams, initParams, mlpSpec } from '../shared/model.ts';
-import { openDatabase } from './db/sql.ts';
-import { Ledger } from './db/ledger.ts';
+import { DEFAULT_RUN, runSpecOf } from '../../shared/config.ts';
+import { hashParams, initParams, mlpSpec } from '../../shared/model.ts';
+import { openDatabase } from '../db/sql.ts';
+import { Ledger } from '../db/ledger.ts';
 import { runInsights } from './dashboard.ts';
 
 const A = '0x00000000000000000000000000000000000000aa' as Address;

@@ -3,9 +3,9 @@
 // device, and from then on the device's credit accrues to the wallet. Checked here, in the
 // order that gives each forgery its own named refusal; nothing is written unless all pass.
 import { recoverTypedDataAddress, type Address, type Hex } from 'viem';
-import { delegationTypedData, type Delegation, type Eip712Domain } from '../shared/eip712.ts';
-import { IdlegradError } from '../shared/errors.ts';
-import type { Ledger } from './db/ledger.ts';
+import { delegationTypedData, type Delegation, type Eip712Domain } from '../../shared/eip712.ts';
+import { IdlegradError } from '../../shared/errors.ts';
+import type { Ledger } from '../db/ledger.ts';
 
 /** Longest a delegation may run, so a leaked one does not bind a device forever. */
 export const MAX_DELEGATION_SECONDS = 366 * 24 * 3600;

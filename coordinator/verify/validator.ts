@@ -19,7 +19,7 @@
 //      committed hash, F's header against the claim (run, round, samples = steps × batch);
 //   2. re-executes the claimed steps from θ_r on the member's public assignment
 //      (assignmentSeed(run.seed, round, account)) with the run's WGSL trainer through Dawn,
-//      on a worker thread (coordinator/reexec.ts, reexec-thread.ts) → Δ_ref, on any adapter
+//      on a worker thread (coordinator/verify/reexec.ts, reexec-thread.ts) → Δ_ref, on any adapter
 //      (SwiftShader where the server has no GPU); only where Dawn cannot start, or fails, the
 //      CPU reference (shared/preset.ts) does it there instead, and the log, each verdict's
 //      `executor` ('dawn' | 'cpu', in the ledger and GET /api/contributions/:id) and the
@@ -60,16 +60,16 @@
 // Reports without a residual commitment (the browser page does not upload evidence yet)
 // cannot be checked: they are marked `unverifiable` and paid like unsampled work.
 import type { Address, Hex } from 'viem';
-import { DEFAULT_VERIFICATION, modelOf, type RunSpec, type VerificationSettings } from '../shared/config.ts';
-import { decodeFrame, encodeUpdate, hashFrame, toDense, type DecodedFrame } from '../shared/codec.ts';
-import type { Dataset } from '../shared/mlp.ts';
-import { evaluateModel, trainLocal } from '../shared/preset.ts';
-import { assignmentIndices, assignmentSeed } from '../shared/assignment.ts';
-import { aggregateLimits, applyGlobalUpdate, type LocalModel } from '../shared/round.ts';
-import { hashParams, initParams } from '../shared/model.ts';
-import { IdlegradError, isIdlegradError } from '../shared/errors.ts';
-import { decodeEvidence, FrameKind, residualCommitment, type DeviceKind, type Evidence, type Rejection, type RejectionCode, type ValidatorStatus } from '../shared/wire/index.ts';
-import type { IdentityRecord, Ledger, VerifiableContribution } from './db/ledger.ts';
+import { DEFAULT_VERIFICATION, modelOf, type RunSpec, type VerificationSettings } from '../../shared/config.ts';
+import { decodeFrame, encodeUpdate, hashFrame, toDense, type DecodedFrame } from '../../shared/codec.ts';
+import type { Dataset } from '../../shared/mlp.ts';
+import { evaluateModel, trainLocal } from '../../shared/preset.ts';
+import { assignmentIndices, assignmentSeed } from '../../shared/assignment.ts';
+import { aggregateLimits, applyGlobalUpdate, type LocalModel } from '../../shared/round.ts';
+import { hashParams, initParams } from '../../shared/model.ts';
+import { IdlegradError, isIdlegradError } from '../../shared/errors.ts';
+import { decodeEvidence, FrameKind, residualCommitment, type DeviceKind, type Evidence, type Rejection, type RejectionCode, type ValidatorStatus } from '../../shared/wire/index.ts';
+import type { IdentityRecord, Ledger, VerifiableContribution } from '../db/ledger.ts';
 import { ReexecThread, type ExecutorState } from './reexec-thread.ts';
 
 /** Reputation lost per failed check (a pass earns 1): one failure outweighs ten passes. */
@@ -120,7 +120,7 @@ export interface CheckDetail {
   executor?: Executor;
   /**
    * Set when the first Dawn re-execution was more than tolerance / 10 away: its relDelta and
-   * those of a second Dawn run and of the CPU reference (coordinator/reexec.ts).
+   * those of a second Dawn run and of the CPU reference (coordinator/verify/reexec.ts).
    */
   recheck?: { first: number; dawn: number; cpu: number };
 }

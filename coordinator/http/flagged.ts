@@ -1,12 +1,12 @@
 // Who misbehaved, read from the ledger for the dashboard: refused contributions counted by
 // code (contributions.reason_code), and the identities whose own conduct got work refused — a
 // code marked `conduct` in shared/wire/rejections.ts: a failed spot check (which also cost
-// reputation, coordinator/validator.ts) or a frame the cohort's robust aggregator left out.
+// reputation, coordinator/verify/validator.ts) or a frame the cohort's robust aggregator left out.
 // Refusals that are nobody's fault (an interrupted round, a report that arrived after its round
 // committed, a cohort that missed its quorum) are counted by code but flag no one.
 import type { Address } from 'viem';
-import { REJECTIONS, type FlaggedSummary, type RejectionCode } from '../shared/wire/index.ts';
-import type { Sql } from './db/sql.ts';
+import { REJECTIONS, type FlaggedSummary, type RejectionCode } from '../../shared/wire/index.ts';
+import type { Sql } from '../db/sql.ts';
 
 export async function flaggedSummary(sql: Pick<Sql, 'query'>, runId: number, limit = 50): Promise<FlaggedSummary> {
   const { rows } = await sql.query<{ account: string; code: RejectionCode | null; reason: string | null }>(

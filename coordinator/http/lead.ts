@@ -8,13 +8,13 @@ import express, { type Request, type Response, type NextFunction } from 'express
 import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_RUN, modelOf, validateRunSettings, type RunSettings, type RunSpec } from '../shared/config.ts';
-import { GPT_DEFAULT } from '../shared/model.ts';
-import { exportModelOnnx } from '../shared/onnx.ts';
-import type { RunStatus } from '../shared/wire/index.ts';
-import { verificationOf } from './validator.ts';
-import { MAX_TEXT_BYTES, type TextStore } from './data/texts.ts';
-import type { RoundEngine } from './engine.ts';
+import { DEFAULT_RUN, modelOf, validateRunSettings, type RunSettings, type RunSpec } from '../../shared/config.ts';
+import { GPT_DEFAULT } from '../../shared/model.ts';
+import { exportModelOnnx } from '../../shared/onnx.ts';
+import type { RunStatus } from '../../shared/wire/index.ts';
+import { verificationOf } from '../verify/validator.ts';
+import { MAX_TEXT_BYTES, type TextStore } from '../data/texts.ts';
+import type { RoundEngine } from '../round/engine.ts';
 
 export const LEAD_TOKEN_FILE = 'lead-token';
 

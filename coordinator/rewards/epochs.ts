@@ -3,13 +3,13 @@
 // with the latest model hash, to the RewardDistributor in one transaction.
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree';
 import { createPublicClient, http, parseEventLogs, type Address, type Hex } from 'viem';
-import type { RunSpec } from '../shared/config.ts';
-import { IdlegradError } from '../shared/errors.ts';
-import type { AccountSummary, RewardProof } from '../shared/wire/index.ts';
-import { rewardDistributorAbi as distributorAbi } from '../shared/chain/abi.ts';
-import type { Ledger } from './db/ledger.ts';
-import { buildRewardTree } from './chain/merkle.ts';
-import { accountSummaries } from './db/account-summaries.ts';
+import type { RunSpec } from '../../shared/config.ts';
+import { IdlegradError } from '../../shared/errors.ts';
+import type { AccountSummary, RewardProof } from '../../shared/wire/index.ts';
+import { rewardDistributorAbi as distributorAbi } from '../../shared/chain/abi.ts';
+import type { Ledger } from '../db/ledger.ts';
+import { buildRewardTree } from '../chain/merkle.ts';
+import { accountSummaries } from '../db/account-summaries.ts';
 
 const epochPostedEvent = distributorAbi.find((x) => x.type === 'event' && x.name === 'EpochPosted') as Extract<(typeof distributorAbi)[number], { type: 'event'; name: 'EpochPosted' }>;
 

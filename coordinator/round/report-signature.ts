@@ -10,9 +10,9 @@ import { Worker } from 'node:worker_threads';
 import { recover } from 'tiny-secp256k1';
 import jsSha3 from 'js-sha3';
 import { domainSeparator, hexToBytes, keccak256, type Address, type Hex } from 'viem';
-import { contributionTypes, type Contribution, type Eip712Domain } from '../shared/eip712.ts';
-import { IdlegradError } from '../shared/errors.ts';
-import { WorkerCalls } from './worker-calls.ts';
+import { contributionTypes, type Contribution, type Eip712Domain } from '../../shared/eip712.ts';
+import { IdlegradError } from '../../shared/errors.ts';
+import { WorkerCalls } from '../worker-calls.ts';
 
 const FIELDS = contributionTypes.Contribution;
 /** keccak256 of EIP-712 encodeType: the struct has no nested types. */
@@ -104,7 +104,7 @@ function addressOf(pub: Uint8Array | null): Address {
 }
 
 /**
- * One worker thread (coordinator/recover-worker.mjs) that hashes a Contribution's EIP-712
+ * One worker thread (coordinator/round/recover-worker.mjs) that hashes a Contribution's EIP-712
  * data to its digest and recovers the signer's address. A thread that stopped is replaced
  * on the next call; stop() ends it.
  */

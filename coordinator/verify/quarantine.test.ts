@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Address } from 'viem';
-import { openDatabase } from './db/sql.ts';
-import { Ledger } from './db/ledger.ts';
+import { openDatabase } from '../db/sql.ts';
+import { Ledger } from '../db/ledger.ts';
 import { Quarantine } from './quarantine.ts';
 
 const addr = (i: number) => `0x${i.toString(16).padStart(40, '0')}` as Address;

@@ -1,4 +1,4 @@
-// The spot checks' re-execution thread (ReexecThread in coordinator/reexec-thread.ts): the
+// The spot checks' re-execution thread (ReexecThread in coordinator/verify/reexec-thread.ts): the
 // WGSL trainer through Dawn, or the CPU reference, off the coordinator's event loop. Plain
 // JavaScript: worker threads do not inherit the tsx and .wgsl loaders, so it registers them
 // before importing the TypeScript it runs.
@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { register } from 'tsx/esm/api';
 
 register();
-await import('../kernels/wgsl-register.mjs');
+await import('../../kernels/wgsl-register.mjs');
 const { createReexecutor } = await import('./reexec.ts');
 
 const { run, settings, train, heldOut, gpu } = workerData;
