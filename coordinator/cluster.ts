@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import WebSocket, { WebSocketServer, type RawData } from 'ws';
-import { redactUrl } from './db/sql.ts';
+import { redactUrl } from './db/index.ts';
 import { startPlatform, type Platform } from './platform.ts';
 import type { PlatformConfig } from './config.ts';
 

@@ -1,8 +1,13 @@
 // Platform configuration: one validated object, built from the environment once in
 // main.ts and passed down. Every field has a documented default.
 import type { Hex } from 'viem';
-import { parseEpochFault, type EpochFault } from './rewards/epochs.ts';
+import type { EpochHooks } from './rewards/index.ts';
 import { DEFAULT_RUN, validateRunSettings, type RunSettings } from '../shared/config.ts';
+
+/** Test hooks, passed in by tests only (production code has no fault switch). */
+export interface PlatformHooks {
+  epoch?: EpochHooks;
+}
 
 export interface PlatformConfig {
   /** Interface to listen on. Env HOST. Default 127.0.0.1. */
@@ -21,8 +26,8 @@ export interface PlatformConfig {
   deployerKey?: Hex;
   /** The built web app. Default dist/web. */
   webDir: string;
-  /** TEST ONLY: stop while posting an epoch (coordinator/rewards/epochs.ts EpochFault). Env IDLEGRAD_FAULT. Default unset. */
-  fault?: EpochFault;
+  /** Points where a test stops or observes the platform (e2e/faulty-main.ts); never from the environment. Default none. */
+  hooks?: PlatformHooks;
   /** The text a GPT run (run.preset 'gpt') trains on: byte tokens. Env IDLEGRAD_TEXT. Default unset (required for 'gpt'). */
   textPath?: string;
   /** Bearer token for run creation and control (coordinator/http/lead.ts). Env IDLEGRAD_LEAD_TOKEN. Default: generated once and kept in dataDir/lead-token. */
@@ -74,7 +79,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
     walletConnectProjectId: env.IDLEGRAD_WALLETCONNECT_PROJECT_ID || undefined,
     walletConnectRelayUrl: env.IDLEGRAD_WALLETCONNECT_RELAY_URL || 'wss://relay.walletconnect.org',
     run: merge(DEFAULT_RUN, runOverride),
-    fault: parseEpochFault(env.IDLEGRAD_FAULT),
     ...overrides,
   };
   validateRunSettings(cfg.run);

@@ -2,7 +2,7 @@
 // aggregator and outer step, checked for what the full `npm run sim` is meant to show.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadMnist } from '../coordinator/data/mnist.ts';
+import { loadMnist } from '../coordinator/data/index.ts';
 import { DEFAULT_SIM, runScenario, scenarioList, type ScenarioResult } from './sim.ts';
 
 test('sim: compression, a refused NaN attacker, and robustness the mean control lacks', () => {

@@ -22,7 +22,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import { keccak256, toBytes } from 'viem';
-import { loadMnist } from '../coordinator/data/mnist.ts';
+import { loadMnist } from '../coordinator/data/index.ts';
 import { aggregateUpdates, type AggregatorConfig, type WeightedUpdate } from '../shared/aggregate.ts';
 import { decodeFrame, encodeDenseUpdate, encodeUpdate, frameLimits, hashFrame, toDense, type CodecConfig } from '../shared/codec.ts';
 import { DEFAULT_RUN } from '../shared/config.ts';

@@ -24,7 +24,7 @@ import { createPublicClient, http, parseAbiItem, type Address } from 'viem';
 import { launchChromium } from './chromium.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
 import { accountSummary, attackerLedger, chaosOptionsOf, creditedRows, lostRows, NO_CHAOS, pagesFor, type AttackerLedger, type ChaosOptions } from './chaos.ts';
-import { DEV_DEPLOYER_KEY, startAnvil, type Anvil } from '../coordinator/chain/anvil.ts';
+import { DEV_DEPLOYER_KEY, startAnvil, type Anvil } from '../coordinator/chain/index.ts';
 import { parseServerMessage, type DashboardState, type FlaggedSummary, type ValidatorStatus } from '../shared/wire/index.ts';
 import { grammarCorpus } from './grammar-corpus.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';

@@ -12,12 +12,10 @@ import { gptLossAndGrad } from '../../shared/gpt.ts';
 import type { RunStatus } from '../../shared/wire/index.ts';
 import { eip712Domain } from '../../shared/eip712.ts';
 import { mlpForward } from '../../shared/mlp.ts';
-import { openDatabase } from '../db/sql.ts';
-import { Ledger } from '../db/ledger.ts';
-import { RunTable } from '../db/runs.ts';
-import { RoundEngine } from '../round/engine.ts';
+import { openDatabase, Ledger, RunTable } from '../db/index.ts';
+import { RoundEngine } from '../round/index.ts';
 import { leadRoutes, parseRunRequest, resolveLeadToken, type RunControl } from './lead.ts';
-import { TextStore, textId } from '../data/texts.ts';
+import { TextStore, textId } from '../data/index.ts';
 import { grammarCorpus } from '../../e2e/grammar-corpus.ts';
 
 const TOKEN = 'lead-token-for-tests-0123456789';

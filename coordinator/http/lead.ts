@@ -12,9 +12,9 @@ import { DEFAULT_RUN, modelOf, validateRunSettings, type RunSettings, type RunSp
 import { GPT_DEFAULT } from '../../shared/model.ts';
 import { exportModelOnnx } from '../../shared/onnx.ts';
 import type { RunStatus } from '../../shared/wire/index.ts';
-import { verificationOf } from '../verify/validator.ts';
-import { MAX_TEXT_BYTES, type TextStore } from '../data/texts.ts';
-import type { RoundEngine } from '../round/engine.ts';
+import { verificationOf } from '../verify/index.ts';
+import { MAX_TEXT_BYTES, type TextStore } from '../data/index.ts';
+import type { RoundEngine } from '../round/index.ts';
 
 export const LEAD_TOKEN_FILE = 'lead-token';
 

@@ -9,13 +9,11 @@ import { isAddress, verifyMessage, type Address, type Hex } from 'viem';
 import { IdlegradError, isIdlegradError } from '../../shared/errors.ts';
 import { delegationFromJson, encodeDataset, encodeSnapshot, helloMessage, parseClientMessage, PROTOCOL_VERSION, type ChainInfo, type DashboardState, type ServerMessage } from '../../shared/wire/index.ts';
 import type { Dataset } from '../../shared/mlp.ts';
-import type { RoundEngine, Session } from '../round/engine.ts';
-import type { Ledger } from '../db/ledger.ts';
-import type { Rewards } from '../rewards/epochs.ts';
-import { bindWallet } from '../rewards/identity.ts';
+import type { RoundEngine, Session } from '../round/index.ts';
+import { type Ledger, flaggedSummary } from '../db/index.ts';
+import { type Rewards, bindWallet } from '../rewards/index.ts';
 import { contributionTimeline } from '../../shared/timeline.ts';
-import type { EvidenceDesk } from '../verify/validator.ts';
-import { flaggedSummary } from './flagged.ts';
+import type { EvidenceDesk } from '../verify/index.ts';
 
 export interface ServerDeps {
   engine: RoundEngine;

@@ -10,12 +10,9 @@ import type { Address, Hex } from 'viem';
 import { DEFAULT_RUN, runSpecOf, modelOf } from '../../shared/config.ts';
 import { hashParams, initParams } from '../../shared/model.ts';
 import { claimReward, ClaimError } from '../../shared/chain/claim.ts';
-import type { Sql } from '../db/sql.ts';
+import { type Sql, Ledger } from '../db/index.ts';
 import { LEDGER_BACKENDS } from '../db/test-databases.ts';
-import { Ledger } from '../db/ledger.ts';
-import { startAnvil, DEV_ACCOUNT_KEYS } from '../chain/anvil.ts';
-import { connectChain, type Chain } from '../chain/chain.ts';
-import { buildRewardTree } from '../chain/merkle.ts';
+import { startAnvil, DEV_ACCOUNT_KEYS, connectChain, type Chain, buildRewardTree } from '../chain/index.ts';
 import { Rewards, type ChainPort } from './epochs.ts';
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'idlegrad-rewards-'));

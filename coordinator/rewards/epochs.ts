@@ -7,9 +7,8 @@ import type { RunSpec } from '../../shared/config.ts';
 import { IdlegradError } from '../../shared/errors.ts';
 import type { AccountSummary, RewardProof } from '../../shared/wire/index.ts';
 import { rewardDistributorAbi as distributorAbi } from '../../shared/chain/abi.ts';
-import type { Ledger } from '../db/ledger.ts';
-import { buildRewardTree } from '../chain/merkle.ts';
-import { accountSummaries } from '../db/account-summaries.ts';
+import { type Ledger, accountSummaries } from '../db/index.ts';
+import { buildRewardTree } from '../chain/index.ts';
 
 const epochPostedEvent = distributorAbi.find((x) => x.type === 'event' && x.name === 'EpochPosted') as Extract<(typeof distributorAbi)[number], { type: 'event'; name: 'EpochPosted' }>;
 
@@ -23,20 +22,14 @@ export interface ChainPort {
 }
 
 /**
- * TEST ONLY fault injection (env IDLEGRAD_FAULT, e.g. `epoch-sent:1`): the coordinator stops
- * at that point of posting that epoch (`opened`: recorded in the ledger, no transaction yet;
- * `sent`: the transaction mined, not yet recorded), prints a line and waits to be killed.
+ * Points inside posting an epoch where a test may stop or observe the coordinator
+ * (e2e/faulty-main.ts, e2e/epoch-crash.test.ts); production passes none.
  */
-export interface EpochFault {
-  at: 'opened' | 'sent';
-  epoch: number;
-}
-
-export function parseEpochFault(v: string | undefined): EpochFault | undefined {
-  if (!v) return undefined;
-  const m = /^epoch-(opened|sent):(\d+)$/.exec(v);
-  if (!m) throw new Error(`IDLEGRAD_FAULT: expected epoch-opened:N or epoch-sent:N, got ${JSON.stringify(v)}`);
-  return { at: m[1] as EpochFault['at'], epoch: Number(m[2]) };
+export interface EpochHooks {
+  /** The epoch is recorded in the ledger; no transaction yet. */
+  opened?(epoch: number): Promise<void> | void;
+  /** The epoch's transaction is mined; the ledger has not recorded it yet. */
+  sent?(epoch: number, txHash: Hex): Promise<void> | void;
 }
 
 export class Rewards {
@@ -48,7 +41,7 @@ export class Rewards {
     readonly chain: ChainPort,
     private readonly run: RunSpec,
     private readonly onEpoch: (epoch: number) => void,
-    private readonly fault?: EpochFault,
+    private readonly hooks: EpochHooks = {},
   ) {
     this.client = createPublicClient({ transport: http(chain.rpcUrl) });
   }
@@ -69,18 +62,12 @@ export class Rewards {
     const epoch = (await this.ledger.lastEpoch()) + 1;
     const totalWei = credit.reduce((s, c) => s + c.cumulative, 0n);
     await this.ledger.openEpoch({ epoch, runId: this.run.id, round, root: tree.root, modelHash, totalWei, accounts: credit.length, tree: tree.dump(), ids });
-    await this.faultPoint('opened', epoch);
+    await this.hooks.opened?.(epoch);
     const { txHash } = await this.chain.postEpoch(epoch, tree.root, modelHash);
-    await this.faultPoint('sent', epoch, txHash);
+    await this.hooks.sent?.(epoch, txHash);
     await this.ledger.epochPosted(epoch, txHash);
     this.onEpoch(epoch);
     return epoch;
-  }
-
-  private async faultPoint(at: EpochFault['at'], epoch: number, txHash?: Hex): Promise<void> {
-    if (this.fault?.at !== at || this.fault.epoch !== epoch) return;
-    console.log(`FAULT epoch-${at}:${epoch}${txHash ? ` tx ${txHash}` : ''}: stopping here until killed`);
-    await new Promise(() => {});
   }
 
   /**

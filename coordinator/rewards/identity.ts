@@ -5,7 +5,7 @@
 import { recoverTypedDataAddress, type Address, type Hex } from 'viem';
 import { delegationTypedData, type Delegation, type Eip712Domain } from '../../shared/eip712.ts';
 import { IdlegradError } from '../../shared/errors.ts';
-import type { Ledger } from '../db/ledger.ts';
+import type { Ledger } from '../db/index.ts';
 
 /** Longest a delegation may run, so a leaked one does not bind a device forever. */
 export const MAX_DELEGATION_SECONDS = 366 * 24 * 3600;

@@ -3,7 +3,8 @@
 // idle ──(≥ minVolunteers ready)──▶ open(r): cohorts assigned, `round` sent
 // open(r) ──(every member reported and its aggregate uploaded, or reportEndsAt)──▶ commit(r)
 // commit(r): accept cohort aggregates signed by ≥ 2/3 of the cohort's reporting members
-//            (or a member's own single-frame upload: relay mode), combine them with the run's
+//            (or a member's own single-frame upload: relay mode; the pure decision is
+//            decide.ts decideRound), combine them with the run's
 //            robust aggregator (weighted by samples; a cohort aggregate it refuses earns its
 //            members no credit), apply the outer step on the CPU in float32, publish h_{r+1}.
 // A round that loses every cohort ends with the model unchanged. A quarantined identity
@@ -20,10 +21,10 @@ import type { Dataset } from '../../shared/mlp.ts';
 import type { Eip712Domain } from '../../shared/eip712.ts';
 import { contributionFromJson, FrameKind, type ClientMessage, type DeviceKind, type RoundSummary, type RunStatus, type ServerMessage } from '../../shared/wire/index.ts';
 import { IdlegradError } from '../../shared/errors.ts';
-import type { Ledger, ModelState, RoundCommit } from '../db/ledger.ts';
-import { PendingWriter } from '../db/pending-batch.ts';
+import { type Ledger, type ModelState, type RoundCommit, PendingWriter } from '../db/index.ts';
 import { ContributionSigners, RecoveryThread } from './report-signature.ts';
 import { EvalThread } from './eval-thread.ts';
+import { decideRound, type RoundReport } from './decide.ts';
 
 export interface Session {
   id: number;
@@ -42,14 +43,7 @@ interface Member {
   sessionId: number;
 }
 
-interface Report {
-  id: number;
-  account: Address;
-  cohort: number;
-  frameHash: Hex;
-  aggregateHash: Hex;
-  frameHashes: Hex[];
-  samples: number;
+interface Report extends RoundReport {
   lossAfter: number;
 }
 
@@ -285,56 +279,10 @@ export class RoundEngine {
     this.committing = true;
     clearTimeout(open.timer);
     try {
-      const accepted: { id: number; creditWei: bigint }[] = [];
-      const rejected: RoundCommit['rejected'] = [];
-      const chosen: { hash: Hex; frame: DecodedFrame }[] = [];
-      // Quarantined cohorts' chosen aggregates (by entry, not hash: a member cannot withhold
-      // another cohort's aggregate by naming its hash): accepted for checking, not applied.
-      const withheld = new Set<(typeof chosen)[number]>();
-      const weiPerSample = BigInt(this.run.rewards.weiPerSample);
-      const byCohort = new Map<number, Report[]>();
-      for (const r of open.reports.values()) byCohort.get(r.cohort)?.push(r) ?? byCohort.set(r.cohort, [r]);
-      open.cohorts.forEach((members, cohort) => {
-        const reports = byCohort.get(cohort) ?? [];
-        const byAgg = new Map<Hex, Report[]>();
-        for (const r of reports) byAgg.set(r.aggregateHash, [...(byAgg.get(r.aggregateHash) ?? []), r]);
-        const quorum = Math.ceil((2 * reports.length) / 3);
-        const inAggregate = new Set<Address>();
-        // The best-supported uploaded aggregate with a 2/3 quorum; ties by hash for determinism.
-        const candidates = [...byAgg.entries()]
-          .filter(([h, rs]) => open.aggregates.has(h) && rs.length >= quorum && rs.length >= 2)
-          .sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1));
-        const winner = candidates[0];
-        const chosenBefore = chosen.length;
-        if (winner) {
-          const [hash, voters] = winner;
-          chosen.push({ hash, frame: open.aggregates.get(hash)! });
-          const frames = new Set(voters[0].frameHashes);
-          for (const r of reports) if (frames.has(r.frameHash) && r.aggregateHash === hash) inAggregate.add(r.account);
-        }
-        for (const r of reports) {
-          if (inAggregate.has(r.account)) continue;
-          // Relay mode: a member whose aggregate is its own frame alone, uploaded by itself.
-          const relay = r.frameHashes.length === 1 && r.frameHashes[0] === r.frameHash && open.aggregates.has(r.aggregateHash) && !(winner && new Set(winner[1][0].frameHashes).has(r.frameHash));
-          if (relay && !chosen.some((c) => c.hash === r.aggregateHash)) {
-            chosen.push({ hash: r.aggregateHash, frame: open.aggregates.get(r.aggregateHash)! });
-            inAggregate.add(r.account);
-          }
-        }
-        for (const r of reports) {
-          if (inAggregate.has(r.account)) accepted.push({ id: r.id, creditWei: BigInt(r.samples) * weiPerSample });
-          else if (winner && r.aggregateHash === winner[0]) rejected.push({ id: r.id, rejection: { code: 'LEFT_OUT', prose: 'the cohort aggregate does not include this member\'s frame (refused by the aggregator)' } });
-          else if (!open.aggregates.has(r.aggregateHash)) rejected.push({ id: r.id, rejection: { code: 'AGGREGATE_MISSING', prose: 'the aggregate this member signed was never uploaded' } });
-          else rejected.push({ id: r.id, rejection: { code: 'NO_QUORUM', prose: `fewer than 2/3 of cohort ${cohort}'s reporting members signed this aggregate` } });
-        }
-        if (open.quarantined.has(cohort)) for (const c of chosen.slice(chosenBefore)) withheld.add(c);
-        void members;
-      });
-
+      const { accepted, rejected, applied } = decideRound({ ...open, reports: open.reports.values() }, this.run);
       // Combine cohort aggregates with the run's aggregator and apply the outer step.
       let next: ModelState = { round: open.round + 1, modelHash: this.state.modelHash, params: this.state.params.slice(), momentum: this.state.momentum.slice() };
       let update: Uint8Array | null = null;
-      const applied = chosen.filter((c) => !withheld.has(c));
       if (applied.length > 0) {
         const combined = combineCohorts(this.run, open.round, applied);
         update = combined.bytes;

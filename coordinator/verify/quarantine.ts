@@ -7,12 +7,12 @@
 // rejoins the swarm once its reputation is ≥ 0 again. Without quarantine a caught attacker
 // would keep feeding its cohort's robust aggregate, which only bounds its damage.
 import type { Address } from 'viem';
-import type { Sql } from '../db/sql.ts';
+import type { Ledger } from '../db/index.ts';
 
 export class Quarantine {
   private readonly held = new Set<Address>();
 
-  constructor(private readonly sql: Pick<Sql, 'query'>) {}
+  constructor(private readonly ledger: Pick<Ledger, 'negativeReputations' | 'identity'>) {}
 
   has(account: Address): boolean {
     return this.held.has(account.toLowerCase() as Address);
@@ -24,16 +24,15 @@ export class Quarantine {
 
   /** Every identity with a negative reputation (at startup). */
   async load(): Promise<number> {
-    const { rows } = await this.sql.query<{ account: string }>(`select account from identities where reputation < 0`);
-    for (const r of rows) this.held.add(r.account.toLowerCase() as Address);
-    return rows.length;
+    const accounts = await this.ledger.negativeReputations();
+    for (const a of accounts) this.held.add(a.toLowerCase() as Address);
+    return accounts.length;
   }
 
   /** After a check moved its reputation: true when the identity is (now) quarantined. */
   async refresh(account: Address): Promise<boolean> {
     const a = account.toLowerCase() as Address;
-    const { rows } = await this.sql.query<{ reputation: number }>(`select reputation from identities where account = $1`, [a]);
-    const quarantined = Number(rows[0]?.reputation ?? 0) < 0;
+    const quarantined = (await this.ledger.identity(a)).reputation < 0;
     if (quarantined) this.held.add(a);
     else this.held.delete(a);
     return quarantined;

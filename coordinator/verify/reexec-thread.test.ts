@@ -11,7 +11,7 @@ import type { Dataset } from '../../shared/mlp.ts';
 import { createRng } from '../../shared/rng.ts';
 import { residualCommitment } from '../../shared/wire/index.ts';
 import { ReexecThread, type ExecutorState } from './reexec-thread.ts';
-import { referenceDelta, verificationOf } from './validator.ts';
+import { referenceDelta, verificationOf } from './index.ts';
 
 test('no usable adapter: the thread re-executes with the CPU reference, says why, and the event loop keeps turning', { timeout: 120_000 }, async () => {
   process.env.VK_ICD_FILENAMES = '/nonexistent/vk_icd.json'; // before the thread starts Dawn

@@ -8,7 +8,7 @@ import type { Dataset } from '../../shared/mlp.ts';
 import type { Evidence } from '../../shared/wire/index.ts';
 import { IdlegradError } from '../../shared/errors.ts';
 import { useSwiftShaderWhenNoDriver } from '../../kernels/swiftshader.ts';
-import type { CheckClaim, CheckResult, Executor } from './validator.ts';
+import type { CheckClaim, CheckResult, Executor } from './checks.ts';
 
 export interface ExecutorState {
   executor: Executor;

@@ -15,7 +15,7 @@ import { createRng } from '../../shared/rng.ts';
 import { residualCommitment } from '../../shared/wire/index.ts';
 import { useSwiftShaderWhenNoDriver } from '../../kernels/swiftshader.ts';
 import { createReexecutor, type Reexecutor } from './reexec.ts';
-import { referenceDelta, verificationOf, type CheckResult } from './validator.ts';
+import { referenceDelta, verificationOf, type CheckResult } from './index.ts';
 
 useSwiftShaderWhenNoDriver();
 const account = privateKeyToAddress(`0x${'0b'.padStart(64, '0')}`).toLowerCase() as Address;

@@ -14,7 +14,7 @@ import { initParams } from '../../shared/model.ts';
 import type { Evidence } from '../../shared/wire/index.ts';
 import { acquireDevice, createGptTrainer, createMlpTrainer, type GpuContext } from '../../kernels/index.ts';
 import { createNodeGpu } from '../../kernels/node-gpu.ts';
-import { assignedBatches, checkContributionWith, referenceDelta, type CheckClaim, type CheckResult, type Executor } from './validator.ts';
+import { assignedBatches, checkContributionWith, referenceDelta, type CheckClaim, type CheckResult, type Executor } from './checks.ts';
 
 export interface Reexecutor {
   /** What re-executes the next check. */

@@ -7,13 +7,13 @@ import assert from 'node:assert/strict';
 import type { Address } from 'viem';
 import { createMlpTrainer } from '../../kernels/index.ts';
 import { testGpu } from '../../kernels/test-gpu.ts';
-import { loadMnist } from '../data/mnist.ts';
+import { loadMnist } from '../data/index.ts';
 import { DEFAULT_RUN, runSpecOf } from '../../shared/config.ts';
 import { encodeUpdate } from '../../shared/codec.ts';
 import { hashFrame } from '../../shared/codec.ts';
 import { initParams, mlpSpec } from '../../shared/model.ts';
 import { assignmentIndices, assignmentSeed } from '../../shared/assignment.ts';
-import { checkContribution, referenceDelta, verificationOf } from './validator.ts';
+import { checkContribution, referenceDelta, verificationOf } from './index.ts';
 import { residualCommitment } from '../../shared/wire/index.ts';
 
 test('GPU (Dawn) training vs the CPU reference: drift far inside the tolerance; an honest GPU update passes', { timeout: 600_000 }, async () => {

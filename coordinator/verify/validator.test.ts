@@ -13,9 +13,8 @@ import { assignmentIndices, assignmentSeed } from '../../shared/assignment.ts';
 import { createRng } from '../../shared/rng.ts';
 import type { Contribution } from '../../shared/eip712.ts';
 import { isIdlegradError } from '../../shared/errors.ts';
-import { openDatabase } from '../db/sql.ts';
-import { Ledger } from '../db/ledger.ts';
-import { checkContribution, EvidenceDesk, FAIL_PENALTY, samplingRate, Validator, verificationOf } from './validator.ts';
+import { openDatabase, Ledger } from '../db/index.ts';
+import { checkContribution, EvidenceDesk, FAIL_PENALTY, samplingRate, Validator, verificationOf } from './index.ts';
 import { decodeEvidence, encodeEvidence, residualCommitment, type Evidence } from '../../shared/wire/index.ts';
 
 function dataset(count: number, seed: number): Dataset {

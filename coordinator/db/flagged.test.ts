@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { zeroHash, type Address, type Hex } from 'viem';
 import { DEFAULT_RUN, runSpecOf } from '../../shared/config.ts';
 import type { Contribution } from '../../shared/eip712.ts';
-import { openDatabase } from '../db/sql.ts';
-import { Ledger } from '../db/ledger.ts';
+import { openDatabase } from './sql.ts';
+import { Ledger } from './ledger.ts';
 import { flaggedSummary } from './flagged.ts';
 
 const run = runSpecOf(1, { ...DEFAULT_RUN, sizes: [4, 2] }, { name: 'mnist', trainCount: 10, testCount: 10, features: 4, classes: 2 });

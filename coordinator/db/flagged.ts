@@ -6,7 +6,7 @@
 // committed, a cohort that missed its quorum) are counted by code but flag no one.
 import type { Address } from 'viem';
 import { REJECTIONS, type FlaggedSummary, type RejectionCode } from '../../shared/wire/index.ts';
-import type { Sql } from '../db/sql.ts';
+import type { Sql } from './sql.ts';
 
 export async function flaggedSummary(sql: Pick<Sql, 'query'>, runId: number, limit = 50): Promise<FlaggedSummary> {
   const { rows } = await sql.query<{ account: string; code: RejectionCode | null; reason: string | null }>(

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import type { Address, Hex } from 'viem';
 import { DEFAULT_RUN, runSpecOf } from '../../shared/config.ts';
 import { hashParams, initParams, mlpSpec } from '../../shared/model.ts';
-import { openDatabase } from '../db/sql.ts';
-import { Ledger } from '../db/ledger.ts';
-import { runInsights } from './dashboard.ts';
+import { openDatabase } from './sql.ts';
+import { Ledger } from './ledger.ts';
+import { runInsights } from './run-insights.ts';
 
 const A = '0x00000000000000000000000000000000000000aa' as Address;
 const B = '0x00000000000000000000000000000000000000bb' as Address;

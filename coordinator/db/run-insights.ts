@@ -4,7 +4,7 @@ import type { Address } from 'viem';
 import { modelOf, type RunSpec } from '../../shared/config.ts';
 import { trainingFlopsPerSample } from '../../shared/preset.ts';
 import type { RejectionCode, RoundOutcome, RunInsights } from '../../shared/wire/index.ts';
-import type { Sql } from '../db/sql.ts';
+import type { Sql } from './sql.ts';
 
 /** Outcomes of the last `rounds` rounds; leaderboard of the top `top` accounts by credit. */
 export async function runInsights(sql: Sql, run: RunSpec, opts: { rounds?: number; top?: number } = {}): Promise<RunInsights> {
