@@ -5,8 +5,8 @@
 // with `new URL('…', import.meta.url)` (a worker that imports back the module that starts it
 // is a cycle at run time). Tests (`*.test.ts`) may import from e2e/ (fixtures, the Chromium
 // launcher); so may kernels/dev/, the benchmark corner that drives Chromium. Also: the
-// coordinator's folders are entered through their index.ts, and no production file holds a
-// fault switch.
+// coordinator's folders are entered through their index.ts, its SQL lives in db/, and no
+// production file holds a fault switch.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -153,5 +153,13 @@ test('no fault switch in production code: fault points are hooks that tests pass
   const bad = [...importGraph(ROOTS).keys()]
     .filter((f) => !f.endsWith('.test.ts') && readFileSync(f, 'utf8').includes('IDLEGRAD_FAULT'))
     .map((f) => relative(ROOT, f));
+  assert.deepEqual(bad, []);
+});
+
+test('every SQL statement of the coordinator lives in coordinator/db/', () => {
+  const sql = /[`'"]\s*(select|insert into|update \w+ set|delete from|create table|alter table)\b/i;
+  const bad = [...importGraph(['coordinator']).keys()]
+    .map((f) => relative(ROOT, f))
+    .filter((f) => !f.endsWith('.test.ts') && !f.startsWith('coordinator/db/') && sql.test(readFileSync(join(ROOT, f), 'utf8')));
   assert.deepEqual(bad, []);
 });
