@@ -138,7 +138,7 @@ export function checkContribution(
   const opened = openEvidence(run, claim, evidence, t0);
   if ('passed' in opened) return opened;
   const ref = referenceDelta(run, thetaR, train, claim.account, claim.round, claim.steps);
-  return compareWithReference(run, v, thetaR, heldOut, claim, evidence, opened, ref, t0);
+  return compareWithReference({ run, v, thetaR, heldOut, claim, evidence }, opened, ref, t0);
 }
 
 /**
@@ -158,7 +158,7 @@ export async function checkContributionWith(
   const opened = openEvidence(run, claim, evidence, t0);
   if ('passed' in opened) return opened;
   const ref = await reexecute.delta(claim.steps);
-  const r = compareWithReference(run, v, thetaR, heldOut, claim, evidence, opened, ref, t0);
+  const r = compareWithReference({ run, v, thetaR, heldOut, claim, evidence }, opened, ref, t0);
   r.detail.executor = reexecute.executor;
   return r;
 }
@@ -194,18 +194,18 @@ function openEvidence(run: RunSpec, claim: CheckClaim, evidence: Evidence, t0: n
   return frame;
 }
 
+/** What steps 3–5 compare: the run, its settings, θ_r, the held-out set, the claim and its evidence. */
+interface Comparison {
+  run: RunSpec;
+  v: VerificationSettings;
+  thetaR: Float32Array;
+  heldOut: Dataset;
+  claim: CheckClaim;
+  evidence: Evidence;
+}
+
 /** Steps 3–5 against the re-executed Δ_ref. */
-function compareWithReference(
-  run: RunSpec,
-  v: VerificationSettings,
-  thetaR: Float32Array,
-  heldOut: Dataset,
-  claim: CheckClaim,
-  evidence: Evidence,
-  frame: DecodedFrame,
-  ref: Float32Array,
-  t0: number,
-): CheckResult {
+function compareWithReference({ run, v, thetaR, heldOut, claim, evidence }: Comparison, frame: DecodedFrame, ref: Float32Array, t0: number): CheckResult {
   const fail = failWith(t0);
   const eb = evidence.residualBefore;
   const ea = evidence.residualAfter;
