@@ -1,7 +1,7 @@
 // `tsx e2e/sim-verify.ts [--json] [--peers N] [--rounds N] [--steps N] [--cheaters N]`
 // (wired as `npm run sim -- --verify` by e2e/sim.ts)
 //
-// Measures spot-check verification with the real validator code (coordinator/verify/validator.ts:
+// Measures spot-check verification with the real validator code (coordinator/verify/checks.ts:
 // `samplingRate`, `checkContribution`, `FAIL_PENALTY`, the run's verification settings):
 //
 // Phase A, steady-state cost. `peers` honest identities train the MNIST MLP with the CPU

@@ -314,7 +314,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     // Rewards: epochs the coordinator posted while these rounds ran, then every live honest page claims.
     const epochRounds = info.run.rewards.epochRounds;
     const expectedEpochs = Math.floor(targetRound / epochRounds) - Math.floor(startRound / epochRounds);
-    // An epoch waits for the spot checks queued before it (coordinator/platform.ts), which run
+    // An epoch waits for the spot checks queued before it (coordinator/rewards/epoch-policy.ts), which run
     // behind the rounds: wait while the validator makes progress, give up after 60 s without any.
     let progress = { checks: -1, at: Date.now() };
     await until(`${expectedEpochs} reward epochs`, 15 * 60_000, async () => {

@@ -24,11 +24,11 @@ export interface ServerDeps {
   chainRpcUrl: string;
   /** Chain info as the browser sees it (rpcUrl is the /rpc proxy). */
   chain: ChainInfo;
-  /** Spot-check evidence uploads (coordinator/verify/validator.ts). */
+  /** Spot-check evidence uploads (coordinator/verify/evidence-desk.ts). */
   evidence?: EvidenceDesk;
   /** More routes (coordinator/http/lead.ts: run control, ONNX export), mounted before the web app. */
   routes?: express.Router;
-  /** Extra figures for the lead dashboard (coordinator/http/dashboard.ts). */
+  /** Extra figures for the lead dashboard (coordinator/db/run-insights.ts). */
   insights?: () => Promise<DashboardState['insights']>;
   /** The spot-check validator's executor, backlog and check times (coordinator/verify/validator.ts). */
   validator?: () => DashboardState['validator'];

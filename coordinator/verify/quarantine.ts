@@ -1,5 +1,5 @@
 // Quarantine: an identity whose reputation is negative — it failed a spot check, which costs
-// FAIL_PENALTY (coordinator/verify/validator.ts), and has not yet earned it back with passes — trains in
+// FAIL_PENALTY (coordinator/verify/settings.ts), and has not yet earned it back with passes — trains in
 // a cohort of its own, and the round engine leaves that cohort's aggregate out of the model.
 // Its contributions are still accepted and, at sampling rate 1 for such identities, each is
 // re-executed: an attacker's work is refused and earns nothing, while an honest device that

@@ -1,4 +1,4 @@
-// Step 2 of a spot check (coordinator/verify/validator.ts) with the kernels the volunteers train
+// Step 2 of a spot check (coordinator/verify/checks.ts) with the kernels the volunteers train
 // with: the run's WGSL trainer (kernels/mlp-trainer.ts, kernels/gpt-trainer.ts) on a Dawn
 // device, fed the member's assigned batches exactly as the page's worker feeds them
 // (web/worker/trainer.worker.ts). Work the member trained on its CPU (claim.device 'cpu': the
