@@ -1,8 +1,13 @@
 // Platform configuration: one validated object, built from the environment once in
 // main.ts and passed down. Every field has a documented default.
 import type { Hex } from 'viem';
-import { parseEpochFault, type EpochFault } from './rewards.ts';
+import type { EpochHooks } from './rewards/index.ts';
 import { DEFAULT_GPT_RUN, DEFAULT_RUN, validateRunSettings, type RunSettings } from '../shared/config.ts';
+
+/** Test hooks, passed in by tests only (production code has no fault switch). */
+export interface PlatformHooks {
+  epoch?: EpochHooks;
+}
 
 export interface PlatformConfig {
   /** Interface to listen on. Env HOST. Default 127.0.0.1. */
@@ -21,11 +26,11 @@ export interface PlatformConfig {
   deployerKey?: Hex;
   /** The built web app. Default dist/web. */
   webDir: string;
-  /** TEST ONLY: stop while posting an epoch (coordinator/rewards.ts EpochFault). Env IDLEGRAD_FAULT. Default unset. */
-  fault?: EpochFault;
+  /** Points where a test stops or observes the platform (e2e/faulty-main.ts); never from the environment. Default none. */
+  hooks?: PlatformHooks;
   /** The text a GPT run (run.preset 'gpt') trains on: byte tokens. Env IDLEGRAD_TEXT. Default unset (required for 'gpt'). */
   textPath?: string;
-  /** Bearer token for run creation and control (coordinator/lead.ts). Env IDLEGRAD_LEAD_TOKEN. Default: generated once and kept in dataDir/lead-token. */
+  /** Bearer token for run creation and control (coordinator/http/lead.ts). Env IDLEGRAD_LEAD_TOKEN. Default: generated once and kept in dataDir/lead-token. */
   leadToken?: string;
   /** WalletConnect Cloud project id (32 hex digits): offers WalletConnect to volunteers, loaded lazily. Env IDLEGRAD_WALLETCONNECT_PROJECT_ID. Default unset (no WalletConnect). */
   walletConnectProjectId?: string;
@@ -73,9 +78,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
     textPath: env.IDLEGRAD_TEXT || undefined,
     walletConnectProjectId: env.IDLEGRAD_WALLETCONNECT_PROJECT_ID || undefined,
     walletConnectRelayUrl: env.IDLEGRAD_WALLETCONNECT_RELAY_URL || 'wss://relay.walletconnect.org',
-    // A GPT run (IDLEGRAD_RUN {"preset":"gpt"}) starts from the GPT preset's defaults.
-    run: merge((runOverride as Partial<RunSettings> | undefined)?.preset === 'gpt' ? DEFAULT_GPT_RUN : DEFAULT_RUN, runOverride),
-    fault: parseEpochFault(env.IDLEGRAD_FAULT),
+import type { EpochHooks } from './rewards/index.ts';
+import { DEFAULT_GPT_RUN, DEFAULT_RUN, validateRunSettings, type RunSettings } from '../shared/config.ts';
     ...overrides,
   };
   validateRunSettings(cfg.run);

@@ -7,22 +7,13 @@ import { runSpecOf, modelOf, type RunSpec } from '../shared/config.ts';
 import { hashParams, initParams } from '../shared/model.ts';
 import { eip712Domain } from '../shared/eip712.ts';
 import type { ChainInfo } from '../shared/wire/index.ts';
-import { openDatabase } from './db/sql.ts';
-import { Ledger } from './db/ledger.ts';
-import { loadMnist } from './data/mnist.ts';
-import { readTextFile } from './data/text.ts';
-import { TextStore } from './data/texts.ts';
-import { checkRunData, runData } from './data/run-data.ts';
-import { startAnvil, DEV_DEPLOYER_KEY, type Anvil } from './chain/anvil.ts';
-import { connectChain, type ChainAddresses, type Chain } from './chain/chain.ts';
-import { RoundEngine } from './engine.ts';
-import { Rewards } from './rewards.ts';
-import { createApiServer, type ApiServer } from './server.ts';
-import { BadRequest, leadRoutes, resolveLeadToken, RunConflict, type RunControl } from './lead.ts';
-import { RunTable } from './db/runs.ts';
-import { runInsights } from './dashboard.ts';
-import { checkFigures, EvidenceDesk, Validator, verificationOf } from './validator.ts';
-import { Quarantine } from './quarantine.ts';
+import { openDatabase, Ledger, RunTable, runInsights } from './db/index.ts';
+import { loadMnist, readTextFile, TextStore, checkRunData, runData } from './data/index.ts';
+import { startAnvil, DEV_DEPLOYER_KEY, type Anvil, connectChain, type ChainAddresses, type Chain } from './chain/index.ts';
+import { RoundEngine } from './round/index.ts';
+import { Rewards, epochPolicy } from './rewards/index.ts';
+import { createApiServer, type ApiServer, BadRequest, leadRoutes, resolveLeadToken, RunConflict, type RunControl } from './http/index.ts';
+import { checkFigures, EvidenceDesk, Validator, verificationOf, Quarantine } from './verify/index.ts';
 import type { PlatformConfig } from './config.ts';
 
 export const DEFAULT_RUN_ID = 1;
@@ -36,7 +27,7 @@ export interface Platform {
   chain: Chain;
   run: RunSpec;
   validator: Validator;
-  /** Bearer token for the lead's routes (coordinator/lead.ts). */
+  /** Bearer token for the lead's routes (coordinator/http/lead.ts). */
   leadToken: string;
   control: RunControl;
   stop(): Promise<void>;
@@ -176,7 +167,7 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
           log(`epoch ${epoch} posted`);
           void api?.broadcastDashboard();
         },
-        cfg.fault,
+        cfg.hooks?.epoch,
       );
       // An epoch opened by a coordinator that died before recording its transaction.
       const reconciled = await rewards.reconcile().catch((e: Error) => {
@@ -186,7 +177,7 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
       if (reconciled.length) log(`rewards: reconciled unposted epoch(s) ${reconciled.join(', ')} with the chain`);
       const desk = new EvidenceDesk(run.paramCount, verificationOf(run).evidenceTimeoutMs);
       let engineRef: RoundEngine | null = null;
-      const quarantine = new Quarantine(ledger.sql);
+      const quarantine = new Quarantine(ledger);
       if (await quarantine.load()) log(`quarantine: ${quarantine.size} identities with a negative reputation train apart`);
       const validator = new Validator({
         run, ledger, train, heldOut: test, log,
@@ -198,21 +189,17 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
           void api?.pushAccounts([c.account]);
         },
       });
-      const { trainMs, exchangeMs, reportMs } = run.timing;
-      const epochWaitMs = run.rewards.epochRounds * (trainMs + exchangeMs + reportMs);
+      const afterCommit = epochPolicy(run, {
+        checksSettled: (ms) => validator.idle(ms),
+        postEpoch: (round, modelHash) => rewards.afterCommit(round, modelHash),
+        creditedAccounts: async () => (await ledger.cumulativeCredit()).map((c) => c.account),
+        pushAccounts: (accounts) => api?.pushAccounts(accounts),
+      });
       const engine = new RoundEngine(run, state, ledger, test, eip712Domain(chain.chainId, chain.distributor), {
         committed: (s) => {
           log(`round ${s.round} committed: ${s.contributions} contributions, held-out accuracy ${(s.heldOutAccuracy * 100).toFixed(1)}%, loss ${s.heldOutLoss.toFixed(3)}, h=${s.modelHash.slice(0, 10)}…`);
           void api?.broadcastDashboard();
-          // An epoch closes once the spot checks queued so far have decided (they run on the
-          // re-execution thread, behind the rounds), so their verdicts land in it, but waits no
-          // longer than the epoch's rounds take: a sampled contribution whose check is still
-          // queued is left out (Ledger.cumulativeCredit) and paid by a later epoch.
-          void validator.idle(epochWaitMs).then(() => rewards.afterCommit(s.round, s.modelHash)).then(async () => {
-            // After an epoch the accounts' claimable amounts change: push them.
-            const accounts = (await ledger.cumulativeCredit()).map((c) => c.account);
-            await api?.pushAccounts(accounts);
-          });
+          void afterCommit(s);
         },
         accountsChanged: (accounts) => void api?.pushAccounts(accounts),
         verify: (round, thetaR, ids) => validator.afterCommit(round, thetaR, ids),

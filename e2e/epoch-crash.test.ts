@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createPublicClient, http, type Address, type Hex } from 'viem';
 import { rewardDistributorAbi, rewardTokenAbi } from '../shared/chain/abi.ts';
 import { claimReward, ClaimError } from '../shared/chain/claim.ts';
-import { startAnvil, DEV_DEPLOYER_KEY } from '../coordinator/chain/anvil.ts';
+import { startAnvil, DEV_DEPLOYER_KEY } from '../coordinator/chain/index.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
 import { VirtualVolunteer } from './virtual-volunteer.ts';
 import { playRound } from './round-player.ts';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { createPublicClient, http, type Hex } from 'viem';
 import { rewardDistributorAbi } from '../shared/chain/abi.ts';
-import { startAnvil, DEV_DEPLOYER_KEY } from '../coordinator/chain/anvil.ts';
+import { startAnvil, DEV_DEPLOYER_KEY } from '../coordinator/chain/index.ts';
 import { createTestDatabase } from '../coordinator/db/test-databases.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
 import { VirtualVolunteer } from './virtual-volunteer.ts';

@@ -32,7 +32,7 @@ import { bytesToHex, hashTypedData, hexToBytes, keccak256, type Address, type He
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { configFromEnv } from '../coordinator/config.ts';
 import { startPlatform, type Platform } from '../coordinator/platform.ts';
-import { ContributionSigners } from '../coordinator/report-signature.ts';
+import { ContributionSigners } from '../coordinator/round/index.ts';
 import { encodeAggregate } from '../shared/codec.ts';
 import { CHUNK_ENTRY, FRAME_HEADER, FrameKind, contributionToJson, delegationToJson, parseErrorReply, parseServerMessage, PROTOCOL_VERSION, shape, str, type ServerMessage } from '../shared/wire/index.ts';
 import { framesRoot } from '../shared/aggregate.ts';

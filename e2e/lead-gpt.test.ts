@@ -18,7 +18,7 @@ import { startPlatformProcess, type PlatformProcess } from './platform-process.t
 import { trainSet, VirtualVolunteer } from './virtual-volunteer.ts';
 import { grammarCorpus } from './grammar-corpus.ts';
 import { launchChromium } from './chromium.ts';
-import { textId } from '../coordinator/data/texts.ts';
+import { textId } from '../coordinator/data/index.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
 import { parseTextUploaded } from '../shared/wire/index.ts';
 

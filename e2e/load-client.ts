@@ -12,7 +12,7 @@ import { framesRoot } from '../shared/aggregate.ts';
 import { eip712Domain, type Contribution } from '../shared/eip712.ts';
 import { contributionToJson, helloMessage, parseServerMessage, PROTOCOL_VERSION, type ChainInfo } from '../shared/wire/index.ts';
 import type { RunSpec } from '../shared/config.ts';
-import { ContributionSigners } from '../coordinator/report-signature.ts';
+import { ContributionSigners } from '../coordinator/round/index.ts';
 
 export interface ClientPlan {
   url: string;

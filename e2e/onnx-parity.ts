@@ -23,7 +23,7 @@ import { createGptTrainer } from '../kernels/gpt-trainer.ts';
 import { PipelineCache } from '../kernels/pipeline-cache.ts';
 import { grammarCorpus } from './grammar-corpus.ts';
 import { gatherBatch } from '../shared/mlp.ts';
-import { loadMnist } from '../coordinator/data/mnist.ts';
+import { loadMnist } from '../coordinator/data/index.ts';
 import { acquireDevice, type GpuContext } from '../kernels/device.ts';
 import { createNodeGpu } from '../kernels/node-gpu.ts';
 import { createMlpTrainer } from '../kernels/mlp-trainer.ts';

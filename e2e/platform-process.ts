@@ -57,7 +57,9 @@ export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, o
   ensureWebBuild();
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'idlegrad-'));
   const ownDir = !opts.dataDir;
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'coordinator/main.ts'], {
+  // With IDLEGRAD_FAULT, the test-only entry that injects it as hooks (e2e/faulty-main.ts).
+  const entry = opts.env?.IDLEGRAD_FAULT ? 'e2e/faulty-main.ts' : 'coordinator/main.ts';
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', entry], {
     env: { ...process.env, ...opts.env, PORT: String(opts.port ?? 0), IDLEGRAD_DATA_DIR: dataDir, IDLEGRAD_RUN: JSON.stringify(run) },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: opts.processGroup ?? false,

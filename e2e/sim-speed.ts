@@ -10,7 +10,7 @@ import { trainLocalCpu, type AdamWConfig, type Dataset } from '../shared/mlp.ts'
 import { trainGptLocalCpu } from '../shared/gpt.ts';
 import { gptSpec, initParams, mlpSpec } from '../shared/model.ts';
 import { createRng } from '../shared/rng.ts';
-import { loadMnist } from '../coordinator/data/mnist.ts';
+import { loadMnist } from '../coordinator/data/index.ts';
 
 const adamw: AdamWConfig = { lr: 3e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, maxGradNorm: 1 };
 

@@ -1,7 +1,7 @@
 // `tsx e2e/sim-verify.ts [--json] [--peers N] [--rounds N] [--steps N] [--cheaters N]`
 // (wired as `npm run sim -- --verify` by e2e/sim.ts)
 //
-// Measures spot-check verification with the real validator code (coordinator/validator.ts:
+// Measures spot-check verification with the real validator code (coordinator/verify/checks.ts:
 // `samplingRate`, `checkContribution`, `FAIL_PENALTY`, the run's verification settings):
 //
 // Phase A, steady-state cost. `peers` honest identities train the MNIST MLP with the CPU
@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import type { Address } from 'viem';
 import { privateKeyToAddress } from 'viem/accounts';
-import { loadMnist } from '../coordinator/data/mnist.ts';
+import { loadMnist } from '../coordinator/data/index.ts';
 import { decodeFrame, encodeUpdate, hashFrame, toDense } from '../shared/codec.ts';
 import { aggregateLimits } from '../shared/round.ts';
 import { DEFAULT_RUN, runSpecOf, type RunSettings, type RunSpec } from '../shared/config.ts';
@@ -34,7 +34,7 @@ import { initParams, mlpSpec } from '../shared/model.ts';
 import { applyOuterStep } from '../shared/outer.ts';
 import { assignmentIndices, assignmentSeed } from '../shared/assignment.ts';
 import { createRng, gaussian } from '../shared/rng.ts';
-import { checkContribution, FAIL_PENALTY, samplingRate, verificationOf, type CheckResult } from '../coordinator/validator.ts';
+import { checkContribution, FAIL_PENALTY, samplingRate, verificationOf, type CheckResult } from '../coordinator/verify/index.ts';
 import { residualCommitment } from '../shared/wire/index.ts';
 
 export const CHEATER_KINDS = ['lazy', 'random', 'fewer-samples', 'stale', 'copycat'] as const;

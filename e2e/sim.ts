@@ -34,8 +34,8 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import { keccak256, toBytes } from 'viem';
-import { loadMnist } from '../coordinator/data/mnist.ts';
-import { readTextFile, splitText } from '../coordinator/data/text.ts';
+import { loadMnist } from '../coordinator/data/index.ts';
+import { readTextFile, splitText } from '../coordinator/data/index.ts';
 import { aggregateUpdates, type AggregatorConfig, type WeightedUpdate } from '../shared/aggregate.ts';
 import { decodeFrame, encodeDenseUpdate, encodeUpdate, frameLimits, hashFrame, toDense, type CodecConfig } from '../shared/codec.ts';
 import { DEFAULT_GPT_RUN, DEFAULT_RUN } from '../shared/config.ts';

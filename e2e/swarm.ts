@@ -24,7 +24,7 @@ import { createPublicClient, http, parseAbiItem, type Address } from 'viem';
 import { launchChromium } from './chromium.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
 import { accountSummary, attackerLedger, chaosOptionsOf, creditedRows, lostRows, NO_CHAOS, pagesFor, type AttackerLedger, type ChaosOptions } from './chaos.ts';
-import { DEV_DEPLOYER_KEY, startAnvil, type Anvil } from '../coordinator/chain/anvil.ts';
+import { DEV_DEPLOYER_KEY, startAnvil, type Anvil } from '../coordinator/chain/index.ts';
 import { parseServerMessage, type DashboardState, type FlaggedSummary, type ValidatorStatus } from '../shared/wire/index.ts';
 import { grammarCorpus } from './grammar-corpus.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
@@ -112,9 +112,9 @@ export interface SwarmResult {
   acceptedContributions: number;
   firstRoundContributors: number;
   wallSeconds: number;
-  /** Spot checks by outcome, from the coordinator's dashboard (coordinator/validator.ts). */
+  /** Spot checks by outcome, from the coordinator's dashboard (coordinator/verify/validator.ts). */
   verification: Record<string, number>;
-  /** What re-executed the spot checks, how many, how long they took and the backlog (coordinator/validator.ts). */
+  /** What re-executed the spot checks, how many, how long they took and the backlog (coordinator/verify/validator.ts). */
   validator: ValidatorStatus | null;
   pageErrors: string[];
   chaos: SwarmChaos;
@@ -316,7 +316,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     // Rewards: epochs the coordinator posted while these rounds ran, then every live honest page claims.
     const epochRounds = info.run.rewards.epochRounds;
     const expectedEpochs = Math.floor(targetRound / epochRounds) - Math.floor(startRound / epochRounds);
-    // An epoch waits for the spot checks queued before it (coordinator/platform.ts), which run
+    // An epoch waits for the spot checks queued before it (coordinator/rewards/epoch-policy.ts), which run
     // behind the rounds: wait while the validator makes progress, give up after 60 s without any.
     let progress = { checks: -1, at: Date.now() };
     await until(`${expectedEpochs} reward epochs`, 15 * 60_000, async () => {

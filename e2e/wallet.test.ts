@@ -11,7 +11,7 @@ import { createPublicClient, createWalletClient, http, type Address, type Hex } 
 import { privateKeyToAccount } from 'viem/accounts';
 import { launchChromium } from './chromium.ts';
 import { startPlatformProcess } from './platform-process.ts';
-import { DEV_ACCOUNT_KEYS } from '../coordinator/chain/anvil.ts';
+import { DEV_ACCOUNT_KEYS } from '../coordinator/chain/index.ts';
 import { rewardTokenAbi } from '../shared/chain/abi.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
 

@@ -14,7 +14,7 @@ import { launchChromium } from './chromium.ts';
 import { startPlatformProcess } from './platform-process.ts';
 import { startWcRelay } from './wc-relay.ts';
 import { startWcWallet } from './wc-wallet.ts';
-import { DEV_ACCOUNT_KEYS } from '../coordinator/chain/anvil.ts';
+import { DEV_ACCOUNT_KEYS } from '../coordinator/chain/index.ts';
 import { rewardTokenAbi } from '../shared/chain/abi.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
 

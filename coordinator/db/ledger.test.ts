@@ -13,7 +13,7 @@ import { MIGRATIONS } from './migrations.ts';
 import { migrate, openDatabase } from './sql.ts';
 import { Ledger } from './ledger.ts';
 import { accountSummaries } from './account-summaries.ts';
-import { flaggedSummary } from '../flagged.ts';
+import { flaggedSummary } from './flagged.ts';
 import { LEDGER_BACKENDS } from './test-databases.ts';
 
 const run = runSpecOf(1, DEFAULT_RUN, { name: 'mnist', trainCount: 100, testCount: 10, features: 784, classes: 10 });

@@ -433,6 +433,12 @@ export class Ledger {
     }));
   }
 
+  /** Identities whose reputation is negative (verify/quarantine.ts seats them apart). */
+  async negativeReputations(): Promise<Address[]> {
+    const { rows } = await this.sql.query<{ account: Address }>(`select account from identities where reputation < 0`);
+    return rows.map((r) => r.account);
+  }
+
   async identity(account: Address): Promise<IdentityRecord> {
     const { rows } = await this.sql.query<{ checks_passed: number; checks_failed: number; reputation: number }>(`select checks_passed, checks_failed, reputation from identities where account = $1`, [account]);
     const r = rows[0];

@@ -113,7 +113,7 @@ export const MIGRATIONS: string[] = [
   update contributions set verification = 'unverifiable' where state = 'accepted';
   create index contributions_beneficiary on contributions (beneficiary);
   `,
-  // Issue 7: runs created and steered by the project lead (coordinator/lead.ts).
+  // Issue 7: runs created and steered by the project lead (coordinator/http/lead.ts).
   `
   alter table runs add column status text not null default 'active' check (status in ('active','paused','stopped'));
   create table run_events (

@@ -4,13 +4,9 @@
 import pg from 'pg';
 import { MIGRATIONS } from './migrations.ts';
 import { openPgliteThread } from './pglite-thread.ts';
+import type { Sql } from './sql-surface.ts';
 
-export interface Sql {
-  query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: T[] }>;
-  exec(text: string): Promise<unknown>;
-  transaction<T>(fn: (tx: Pick<Sql, 'query' | 'exec'>) => Promise<T>): Promise<T>;
-  close(): Promise<void>;
-}
+export type { Sql } from './sql-surface.ts';
 
 /** DATABASE_URL without its password, for messages and logs. */
 export const redactUrl = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
