@@ -171,6 +171,8 @@ async function startRelay(port: number, host: string, leaderUrl: () => Promise<s
       req.pipe(up);
     }, fail);
   });
+  server.keepAliveTimeout = 65_000; // as the coordinator's own server (http/server.ts): the client closes an idle socket first
+  server.headersTimeout = 66_000;
   const wss = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     leaderUrl().then(

@@ -78,8 +78,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
     textPath: env.IDLEGRAD_TEXT || undefined,
     walletConnectProjectId: env.IDLEGRAD_WALLETCONNECT_PROJECT_ID || undefined,
     walletConnectRelayUrl: env.IDLEGRAD_WALLETCONNECT_RELAY_URL || 'wss://relay.walletconnect.org',
-import type { EpochHooks } from './rewards/index.ts';
-import { DEFAULT_GPT_RUN, DEFAULT_RUN, validateRunSettings, type RunSettings } from '../shared/config.ts';
+    // A GPT run (IDLEGRAD_RUN {"preset":"gpt"}) starts from the GPT preset's defaults.
+    run: merge((runOverride as Partial<RunSettings> | undefined)?.preset === 'gpt' ? DEFAULT_GPT_RUN : DEFAULT_RUN, runOverride),
     ...overrides,
   };
   validateRunSettings(cfg.run);

@@ -81,6 +81,11 @@ export function createApiServer(deps: ServerDeps): ApiServer {
   const app = express();
   app.disable('x-powered-by');
   const server = createServer(app);
+  // An idle keep-alive socket is closed by the client first (undici and browsers keep one a few
+  // seconds): when the server closed it at Node's 5 s default, a client reusing it at that moment
+  // had its request fail with "other side closed" (seen in e2e/failover and e2e/protocol under load).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   const trainBytes = Buffer.from(encodeDataset(deps.train));
 
   // Signaling. PeerJS's own WebSocket server is created without a server of its own so
