@@ -2,6 +2,7 @@
 // main.ts and passed down. Every field has a documented default.
 import type { Hex } from 'viem';
 import { parseEpochFault, type EpochFault } from './rewards.ts';
+import { iceSettingsFromEnv, type IceSettings } from './ice.ts';
 import { DEFAULT_RUN, validateRunSettings, type RunSettings } from '../shared/config.ts';
 
 export interface PlatformConfig {
@@ -33,6 +34,8 @@ export interface PlatformConfig {
   walletConnectRelayUrl: string;
   /** The default run's settings. Env IDLEGRAD_RUN: JSON merged over the defaults (e.g. {"timing":{"trainMs":8000}}). */
   run: RunSettings;
+  /** STUN/TURN servers for the pages (coordinator/ice.ts). Env IDLEGRAD_ICE_SERVERS, IDLEGRAD_TURN_URLS, IDLEGRAD_TURN_SECRET, IDLEGRAD_TURN_TTL. Default none (host candidates only). */
+  ice: IceSettings;
 }
 
 function merge<T>(base: T, over: unknown): T {
@@ -75,6 +78,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
     walletConnectRelayUrl: env.IDLEGRAD_WALLETCONNECT_RELAY_URL || 'wss://relay.walletconnect.org',
     run: merge(DEFAULT_RUN, runOverride),
     fault: parseEpochFault(env.IDLEGRAD_FAULT),
+    ice: iceSettingsFromEnv(env),
     ...overrides,
   };
   validateRunSettings(cfg.run);
