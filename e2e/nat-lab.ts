@@ -99,17 +99,23 @@ export async function startNatLab(kinds: NatKind[]): Promise<NatLab> {
   let turnOut = '';
   const netns = (name: string) => (sh(['ip', 'netns', 'add', name]), namespaces.push(name), sh(['ip', '-n', name, 'link', 'set', 'lo', 'up']), name);
   const inNs = (ns: string, ...args: string[]) => sh(['ip', 'netns', 'exec', ns, ...args]);
+  // Deleting a namespace deletes its veth ends, and with them their peers (the host's included).
+  const teardown = () => {
+    if (turn && turn.exitCode === null) turn.kill('SIGKILL');
+    for (const ns of namespaces.splice(0).reverse()) spawnSync('ip', ['netns', 'del', ns]);
+    spawnSync('ip', ['link', 'del', hostIf], { stdio: 'ignore' });
+    rmSync(dir, { recursive: true, force: true });
+  };
+  // A test killed at its timeout leaves no namespace and no coturn behind.
+  process.once('exit', teardown);
   const stop = async () => {
+    process.off('exit', teardown);
     if (turn && turn.exitCode === null) {
       const exited = new Promise((r) => turn!.once('exit', r));
       turn.kill('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 3_000))]);
-      if (turn.exitCode === null) turn.kill('SIGKILL');
     }
-    // Deleting a namespace deletes its veth ends, and with them their peers (the host's included).
-    for (const ns of namespaces.reverse()) spawnSync('ip', ['netns', 'del', ns]);
-    spawnSync('ip', ['link', 'del', hostIf]);
-    rmSync(dir, { recursive: true, force: true });
+    teardown();
   };
   try {
     const pub = netns(`${lab}-pub`);
