@@ -28,8 +28,10 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { CHROMIUM_ARGS } from './chromium.ts';
+import { startPlatformProcess } from './platform-process.ts';
+import { CoordinatorApi } from '../web/src/client/api.ts';
 
 export type NatKind = 'cone' | 'symmetric';
 export type IceMode = 'none' | 'stun' | 'turn';
@@ -361,8 +363,6 @@ export const NAT_LAB_RUN = { timing: { trainMs: 5_000, exchangeMs: 8_000, report
 
 /** Runs `rounds` rounds on a platform started with `mode`'s ICE settings, one volunteer per lab host. */
 export async function runNatScenario(lab: NatLab, mode: IceMode, rounds: number, log: (l: string) => void = () => {}): Promise<NatScenario> {
-  const { startPlatformProcess } = await import('./platform-process.ts');
-  const { CoordinatorApi } = await import('../web/src/client/api.ts');
   const t0 = Date.now();
   const platform = await startPlatformProcess({ ...NAT_LAB_RUN, minVolunteers: lab.hosts.length, maxRounds: rounds }, { quiet: true, env: lab.platformEnv(mode) });
   const browsers: Browser[] = [];
@@ -438,8 +438,10 @@ export interface NatSwarmFigures {
 export interface NatSwarm {
   /** The platform's environment: HOST on the public segment, STUN and TURN with the lab's secret. */
   env: NodeJS.ProcessEnv;
-  /** A fresh browser context for volunteer `index`, in its host's namespace, its links recorded. */
-  newPage(index: number, url: string): Promise<Page>;
+  /** A fresh browser context (own storage, own device key) for volunteer `index`, in its host's namespace. */
+  newContext(index: number, url: string): Promise<BrowserContext>;
+  /** Record the page's links (before it loads the app). */
+  watch(page: Page, index: number): Promise<void>;
   figures(): Promise<NatSwarmFigures>;
   stop(): Promise<void>;
 }
@@ -452,15 +454,14 @@ export async function startNatSwarm(volunteers: number): Promise<NatSwarm> {
   const browsers = new Map<number, Browser>();
   return {
     env: lab.platformEnv('turn'),
-    async newPage(index, url) {
+    async newContext(index, url) {
       const host = index % nats.length;
-      // One browser per namespace; a replacement volunteer gets a fresh context (own storage, own key) in it.
+      // One browser per namespace; a replacement volunteer gets a fresh context in it.
       let browser = browsers.get(host);
       if (!browser) browsers.set(host, (browser = await lab.launchBrowser(host, url)));
-      const page = await (await browser.newContext()).newPage();
-      await recorder.watch(page, index);
-      return page;
+      return browser.newContext();
     },
+    watch: (page, index) => recorder.watch(page, index),
     async figures() {
       const attempts = await recorder.attempts();
       return {

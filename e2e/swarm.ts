@@ -18,7 +18,7 @@
 // --nat (e2e/nat-lab.ts, root on Linux): each volunteer's Chromium runs in its own network
 // namespace behind a NAT (every third a symmetric one), the platform listens on the lab's public
 // segment with STUN and TURN (coturn, the lab's REST secret) configured, and the result adds
-// `nat`: the selected pairs' candidate types (`iceCandidateTypes`) and the links that connected.
+// `iceCandidateTypes` (the selected pairs' candidate types) and `nat` (the links that connected).
 import { parseArgs } from 'node:util';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -233,9 +233,10 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     const counts = { closed: 0, opened: 0, offline: 0, restarts: 0 };
     const openVolunteer = async (attacker: boolean): Promise<Volunteer> => {
       const index = volunteers.length;
-      // Own storage: own IndexedDB, own device key.
-      const page = nat ? await nat.newPage(index, url) : await (await chromium!.newContext()).newPage();
-      if (attacker) await page.context().addInitScript(`window.__idlegradAttack = ${JSON.stringify(chaos.attack)};`);
+      const context = nat ? await nat.newContext(index, url) : await chromium!.newContext(); // own storage: own IndexedDB, own device key
+      if (attacker) await context.addInitScript(`window.__idlegradAttack = ${JSON.stringify(chaos.attack)};`);
+      const page = await context.newPage();
+      await nat?.watch(page, index);
       page.on('pageerror', (e) => pageErrors.push(`volunteer ${index}: ${e.message}`));
       await page.goto(url);
       await page.getByTestId('consent').click();
