@@ -2,6 +2,7 @@
 // main.ts and passed down. Every field has a documented default.
 import type { Hex } from 'viem';
 import type { EpochHooks } from './rewards/index.ts';
+import { iceSettingsFromEnv, type IceSettings } from './ice.ts';
 import { DEFAULT_GPT_RUN, DEFAULT_RUN, validateRunSettings, type RunSettings } from '../shared/config.ts';
 
 /** Test hooks, passed in by tests only (production code has no fault switch). */
@@ -38,6 +39,8 @@ export interface PlatformConfig {
   walletConnectRelayUrl: string;
   /** The default run's settings. Env IDLEGRAD_RUN: JSON merged over the defaults (e.g. {"timing":{"trainMs":8000}}). */
   run: RunSettings;
+  /** STUN/TURN servers for the pages (coordinator/ice.ts). Env IDLEGRAD_ICE_SERVERS, IDLEGRAD_TURN_URLS, IDLEGRAD_TURN_SECRET, IDLEGRAD_TURN_TTL. Default none (host candidates only). */
+  ice: IceSettings;
 }
 
 function merge<T>(base: T, over: unknown): T {
@@ -80,6 +83,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
     walletConnectRelayUrl: env.IDLEGRAD_WALLETCONNECT_RELAY_URL || 'wss://relay.walletconnect.org',
     // A GPT run (IDLEGRAD_RUN {"preset":"gpt"}) starts from the GPT preset's defaults.
     run: merge((runOverride as Partial<RunSettings> | undefined)?.preset === 'gpt' ? DEFAULT_GPT_RUN : DEFAULT_RUN, runOverride),
+    ice: iceSettingsFromEnv(env),
     ...overrides,
   };
   validateRunSettings(cfg.run);

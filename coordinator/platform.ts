@@ -214,6 +214,7 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
         routes: leadRoutes({ token: leadToken, control, engine, texts }),
         insights: () => runInsights(sql, run),
         validator: () => validator.status(),
+        ice: cfg.ice,
       });
       port = await api.listen(port, cfg.host);
       // After listen: a resumed check's evidence deadline starts once its member can reconnect.

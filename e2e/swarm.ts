@@ -1,5 +1,5 @@
 // `npm run swarm -- --volunteers N --rounds R [--preset mlp|gpt] [--url URL] [--json]
-//                  [--byzantine K --attack sign-flip|noise|lazy] [--churn P] [--kill-coordinator-at ROUND] [--offline P]`
+//                  [--byzantine K --attack sign-flip|noise|lazy] [--churn P] [--kill-coordinator-at ROUND] [--offline P] [--nat]`
 //
 // N headless Chromium volunteers (WebGPU on SwiftShader) train against a platform this
 // starts itself (or the one at --url) for R rounds, claim their rewards, and the figures
@@ -14,6 +14,11 @@
 // and mid-round; pages lose the network mid-round; and the platform's process group is
 // SIGKILLed when a round commits and restarted on the same data directory, port and chain
 // (anvil then runs outside it, started here), and the ledger is checked for lost credit.
+//
+// --nat (e2e/nat-lab.ts, root on Linux): each volunteer's Chromium runs in its own network
+// namespace behind a NAT (every third a symmetric one), the platform listens on the lab's public
+// segment with STUN and TURN (coturn, the lab's REST secret) configured, and the result adds
+// `iceCandidateTypes` (the selected pairs' candidate types) and `nat` (the links that connected).
 import { parseArgs } from 'node:util';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +33,7 @@ import { DEV_DEPLOYER_KEY, startAnvil, type Anvil } from '../coordinator/chain/i
 import { parseServerMessage, type DashboardState, type FlaggedSummary, type ValidatorStatus } from '../shared/wire/index.ts';
 import { grammarCorpus } from './grammar-corpus.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
+import { startNatSwarm, type NatSwarm, type NatSwarmFigures } from './nat-lab.ts';
 
 /** GPT run settings for the swarm: short rounds of small batches (about 1 s a step on SwiftShader). */
 export const GPT_SWARM_RUN = {
@@ -64,6 +70,8 @@ export interface SwarmOptions {
   chaos?: Partial<ChaosOptions>;
   /** Write the coordinator's output (every platform process, restarts included) to this file when the swarm ends. */
   platformLog?: string;
+  /** Volunteers behind NATs in the NAT lab, with TURN (e2e/nat-lab.ts). */
+  nat?: boolean;
 }
 
 export interface SwarmChaos {
@@ -118,6 +126,9 @@ export interface SwarmResult {
   validator: ValidatorStatus | null;
   pageErrors: string[];
   chaos: SwarmChaos;
+  /** With --nat (e2e/nat-lab.ts): the selected candidate pairs' types, the lab's NATs and the links that connected. */
+  iceCandidateTypes?: NatSwarmFigures['iceCandidateTypes'];
+  nat?: NatSwarmFigures['nat'];
 }
 
 interface Hook {
@@ -194,10 +205,13 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
   let dataDir: string | null = null;
   let browser: Browser | null = null;
   let dash: ReturnType<typeof watchDashboard> | null = null;
+  let nat: NatSwarm | null = null;
   const platformOutputs: string[] = [];
   try {
     const runSettings = { minVolunteers: opts.volunteers, maxRounds: opts.rounds, ...opts.run };
     let platformEnv: NodeJS.ProcessEnv | undefined;
+    if (opts.nat && opts.url) throw new Error('swarm: --nat needs the platform the swarm starts itself (no --url)');
+    if (opts.nat) nat = await startNatSwarm(opts.volunteers);
     if (!opts.url) {
       log(`starting the platform (run: ${opts.volunteers} volunteers, ${opts.rounds} rounds)…`);
       if (chaos.killCoordinatorAt !== null) {
@@ -206,7 +220,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
         anvil = await startAnvil({ dataDir: join(dataDir, 'external-chain'), stateIntervalS: 1 });
         platformEnv = { RPC_URL: anvil.rpcUrl, DEPLOYER_KEY: DEV_DEPLOYER_KEY };
       }
-      platform = await startPlatformProcess(runSettings, { quiet: true, dataDir: dataDir ?? undefined, env: platformEnv, processGroup: chaos.killCoordinatorAt !== null });
+      platform = await startPlatformProcess(runSettings, { quiet: true, dataDir: dataDir ?? undefined, env: { ...platformEnv, ...nat?.env }, processGroup: chaos.killCoordinatorAt !== null });
     }
     const url = opts.url ?? platform!.url;
     const info = await new CoordinatorApi(url).run();
@@ -214,16 +228,17 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     const targetRound = startRound + opts.rounds;
     dash = watchDashboard(url);
 
-    const chromium = await launchChromium();
+    const chromium = nat ? null : await launchChromium();
     browser = chromium;
     const volunteers: Volunteer[] = [];
     const pageErrors: string[] = [];
     const counts = { closed: 0, opened: 0, offline: 0, restarts: 0 };
     const openVolunteer = async (attacker: boolean): Promise<Volunteer> => {
       const index = volunteers.length;
-      const context = await chromium.newContext(); // own storage: own IndexedDB, own device key
+      const context = nat ? await nat.newContext(index, url) : await chromium!.newContext(); // own storage: own IndexedDB, own device key
       if (attacker) await context.addInitScript(`window.__idlegradAttack = ${JSON.stringify(chaos.attack)};`);
       const page = await context.newPage();
+      await nat?.watch(page, index);
       page.on('pageerror', (e) => pageErrors.push(`volunteer ${index}: ${e.message}`));
       await page.goto(url);
       await page.getByTestId('consent').click();
@@ -294,7 +309,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
           log(`SIGKILLed the platform after round ${killedAt} committed (${creditedBefore.settled.size} settled and ${creditedBefore.awaitingCheck.size} spot-check-pending credited contributions in the ledger)`);
           const port = Number(new URL(url).port);
           platformOutputs.push(platform!.output());
-          platform = await startPlatformProcess(runSettings, { quiet: true, dataDir: dataDir!, port, env: platformEnv, processGroup: true });
+          platform = await startPlatformProcess(runSettings, { quiet: true, dataDir: dataDir!, port, env: { ...platformEnv, ...nat?.env }, processGroup: true });
           counts.restarts++;
           log(`platform restarted on the same data dir, port ${port} and chain`);
         } else if (last.round < targetRound - 1) {
@@ -440,11 +455,13 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
         awaitingCheckAtKill: creditedBefore.awaitingCheck.size,
         refusedAfterKill: after ? lostRows(creditedBefore.awaitingCheck, after) : [],
       },
+      ...(nat ? await nat.figures() : {}),
     };
     return result;
   } finally {
     dash?.close();
     await browser?.close().catch(() => {});
+    await nat?.stop();
     await platform?.stop();
     if (opts.platformLog) {
       if (platform) platformOutputs.push(platform.output());
@@ -469,6 +486,7 @@ async function main(): Promise<void> {
       churn: { type: 'string' },
       'kill-coordinator-at': { type: 'string' },
       offline: { type: 'string' },
+      nat: { type: 'boolean', default: false },
     },
   });
   const volunteers = Number(values.volunteers);
@@ -479,7 +497,7 @@ async function main(): Promise<void> {
   if (values.preset === 'gpt' && !values.url) console.log(`GPT on generated text ${useGeneratedText()}`);
   const run = values.preset === 'gpt' ? GPT_SWARM_RUN : undefined;
   const chaos = chaosOptionsOf({ ...values, killCoordinatorAt: values['kill-coordinator-at'] }, volunteers);
-  const r = await runSwarm({ volunteers, rounds, url: values.url, run, chaos, log: (l) => console.log(l) });
+  const r = await runSwarm({ volunteers, rounds, url: values.url, run, chaos, nat: values.nat, log: (l) => console.log(l) });
   const c = r.chaos;
   console.log(`
 swarm summary
@@ -498,6 +516,7 @@ swarm summary
   flagged identities       ${c.flagged?.identities.map((f) => `${f.account.slice(0, 10)}… reputation ${f.reputation}`).join(', ') || 'none'}
   churn / offline          ${c.pagesClosed} pages closed, ${c.pagesOpened} opened, ${c.pagesWentOffline} went offline
   coordinator kills        ${c.coordinatorRestarts} (at round ${c.killedAtRound ?? '—'}); ${c.roundsCommittedAfterKill} rounds committed after; ${c.lostAfterKill.length} of ${c.creditedBeforeKill} settled credited contributions lost; ${c.refusedAfterKill.length} of ${c.awaitingCheckAtKill} awaiting a spot check refused after
+  NAT links (--nat)        ${r.nat ? `${r.nat.links.connected}/${r.nat.links.tried} connected behind ${r.nat.nats.join(', ')} NATs; selected candidates ${Object.entries(r.iceCandidateTypes ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}` : 'not in the lab'}
   wall time                ${r.wallSeconds} s
   page errors              ${r.pageErrors.length ? '\n    ' + r.pageErrors.join('\n    ') : 'none'}`);
   if (values.json) console.log(JSON.stringify(r));

@@ -14,6 +14,7 @@ import { type Ledger, flaggedSummary } from '../db/index.ts';
 import { type Rewards, bindWallet } from '../rewards/index.ts';
 import { contributionTimeline } from '../../shared/timeline.ts';
 import type { EvidenceDesk } from '../verify/index.ts';
+import { keepIceFresh, NO_ICE, type IceSettings } from '../ice.ts';
 
 export interface ServerDeps {
   engine: RoundEngine;
@@ -32,6 +33,8 @@ export interface ServerDeps {
   insights?: () => Promise<DashboardState['insights']>;
   /** The spot-check validator's executor, backlog and check times (coordinator/verify/validator.ts). */
   validator?: () => DashboardState['validator'];
+  /** STUN/TURN for the pages' RTCPeerConnections (coordinator/ice.ts). Default none. */
+  ice?: IceSettings;
 }
 
 /** JSON-RPC methods the browser may use through /rpc: reads, gas estimates, signed transactions. */
@@ -190,7 +193,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
 
   // The volunteer/dashboard protocol.
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
-  const sockets = new Map<number, { ws: WebSocket; session: Session | null; dashboard: boolean }>();
+  const sockets = new Map<number, { ws: WebSocket; session: Session | null; dashboard: boolean; stopIce?: () => void }>();
   let nextId = 1;
   server.on('upgrade', (req, socket, head) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
@@ -202,7 +205,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
   wss.on('connection', (ws: WebSocket) => {
     const id = nextId++;
     const challenge = randomBytes(16).toString('hex');
-    const entry: { ws: WebSocket; session: Session | null; dashboard: boolean } = { ws, session: null, dashboard: false };
+    const entry: { ws: WebSocket; session: Session | null; dashboard: boolean; stopIce?: () => void } = { ws, session: null, dashboard: false };
     sockets.set(id, entry);
     const send = (m: ServerMessage) => {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
@@ -221,6 +224,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
     });
     ws.on('close', () => {
       sockets.delete(id);
+      entry.stopIce?.();
       if (entry.session) engine.removeSession(entry.session.id);
     });
     ws.on('error', () => ws.close());
@@ -242,7 +246,9 @@ export function createApiServer(deps: ServerDeps): ApiServer {
           if (!ok) throw new IdlegradError('BAD_SIGNATURE', `hello signature does not prove ownership of ${msg.address}`);
           entry.session = { id, address: msg.address, peerId: msg.peerId, ready: false, send, partner: msg.partner ?? null, device: msg.device };
           engine.addSession(entry.session);
-          send({ type: 'welcome', run: engine.run, round: engine.round, modelHash: engine.modelHash, chain: deps.chain, serverTime: Date.now() });
+          const ice = keepIceFresh(deps.ice ?? NO_ICE, msg.address, (grant) => send({ type: 'ice', ice: grant, serverTime: Date.now() }));
+          entry.stopIce = ice.stop;
+          send({ type: 'welcome', run: engine.run, round: engine.round, modelHash: engine.modelHash, chain: deps.chain, serverTime: Date.now(), ice: ice.first });
           send({ type: 'account', summary: await rewards.summary(msg.address) });
           return;
         }

@@ -58,6 +58,8 @@ const REPLIES: [string, Parser<unknown>, unknown][] = [
 const MESSAGES: unknown[] = [
   { type: 'challenge', challenge: 'ab12', serverTime: 1 },
   { type: 'welcome', run, round: 2, modelHash: h32, chain, serverTime: 1 },
+  { type: 'welcome', run, round: 2, modelHash: h32, chain, serverTime: 1, ice: { servers: [{ urls: ['stun:s.example:3478'] }, { urls: 'turn:t.example:3478', username: '9:0xab', credential: 'c2' }], expiresAt: 9000 } },
+  { type: 'ice', ice: { servers: [{ urls: 'turn:t.example:3478', username: '9:0xab', credential: 'c2' }], expiresAt: 9000 }, serverTime: 1 },
   { type: 'round', run: 3, round: 2, modelHash: h32, cohort: { id: 0, members: [{ address: a20, peerId: 'ig-1' }] }, seed: 12345, steps: 100, startsAt: 1, exchangeEndsAt: 2, reportEndsAt: 3, serverTime: 1 },
   { type: 'committed', run: 3, round: 2, modelHash: h32, updateBytes: 1800, accepted: 2, serverTime: 1 },
   { type: 'ack', nonce: '7', state: 'pending', reason: null },

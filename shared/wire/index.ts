@@ -30,6 +30,7 @@ export {
   P2P_CHUNK, P2P_CHUNK_BYTES, FrameAssembler, cohortHandshakeMessage, encodeHandshake, parseHandshake, parsePeerMessage, splitFrame,
   type CohortHandshake, type PeerMessage,
 } from './p2p.ts';
+export { parseIceGrant, parseIceServer, parseIceServers, type IceGrant, type IceServer } from './ice.ts';
 export { decodeSnapshot, encodeSnapshot, type Snapshot } from './snapshot.ts';
 export { decodeDataset, encodeDataset, trainShape, type DatasetShape } from './dataset.ts';
 export { decodeEvidence, encodeEvidence, residualCommitment, type Evidence } from './evidence.ts';

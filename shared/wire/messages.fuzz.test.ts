@@ -181,7 +181,7 @@ test('evidence bodies of every length: refused by name, or exactly split into fr
 test('arbitrary JSON to the server-message and reply parsers: refused with BAD_MESSAGE, never another exception', () => {
   let refusedCount = 0;
   const tagged = fc.record(
-    { type: fc.constantFrom('challenge', 'welcome', 'round', 'committed', 'ack', 'error', 'account', 'dashboard', 'verify', '__proto__'), summary: fc.jsonValue(), state: fc.jsonValue(), run: fc.jsonValue(), cohort: fc.jsonValue() },
+    { type: fc.constantFrom('challenge', 'welcome', 'round', 'committed', 'ack', 'error', 'account', 'dashboard', 'verify', 'ice', '__proto__'), summary: fc.jsonValue(), state: fc.jsonValue(), run: fc.jsonValue(), cohort: fc.jsonValue() },
     { requiredKeys: ['type'] },
   );
   const parsers = [(v: unknown) => parseServerMessage(v), (v: unknown) => parseAccountSummary(v, 'reply'), (v: unknown) => parseDashboardState(v, 'reply'), (v: unknown) => parseRunInfo(v, 'reply')];

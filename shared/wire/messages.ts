@@ -10,6 +10,7 @@ import {
   type AccountSummary, type AdapterInfo, type ChainInfo, type ContributionState, type DashboardState, type DeviceKind,
 } from './http.ts';
 import { addr, arrayOf, decimal, fail, hex32, nonNegative, nullable, obj, oneOf, optional, shape, sig, str, u32, type Parser } from './parse.ts';
+import { parseIceGrant, type IceGrant } from './ice.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -49,7 +50,10 @@ export interface CohortSeat {
 
 export type ServerMessage =
   | { type: 'challenge'; challenge: string; serverTime: number }
-  | { type: 'welcome'; run: RunSpec; round: number; modelHash: Hex; chain: ChainInfo; serverTime: number }
+  /** `ice`: the ICE servers (STUN, TURN with short-lived credentials) for every RTCPeerConnection; absent: none. */
+  | { type: 'welcome'; run: RunSpec; round: number; modelHash: Hex; chain: ChainInfo; serverTime: number; ice?: IceGrant }
+  /** Fresh TURN credentials, sent before the last grant's expire (coordinator/ice.ts). */
+  | { type: 'ice'; ice: IceGrant; serverTime: number }
   | {
       type: 'round';
       run: number;
@@ -137,7 +141,8 @@ type Body<T extends ServerMessage['type']> = Omit<Extract<ServerMessage, { type:
 const time = nonNegative;
 const SERVER_BODIES: { [T in ServerMessage['type']]: Parser<Body<T>> } = {
   challenge: shape<Body<'challenge'>>({ challenge: str(128), serverTime: time }),
-  welcome: shape<Body<'welcome'>>({ run: parseRunSpec, round: u32, modelHash: hex32, chain: parseChainInfo, serverTime: time }),
+  welcome: shape<Body<'welcome'>>({ run: parseRunSpec, round: u32, modelHash: hex32, chain: parseChainInfo, serverTime: time, ice: optional(parseIceGrant) }),
+  ice: shape<Body<'ice'>>({ ice: parseIceGrant, serverTime: time }),
   round: shape<Body<'round'>>({
     run: u32, round: u32, modelHash: hex32,
     cohort: shape<CohortSeat>({ id: u32, members: arrayOf(shape<CohortSeat['members'][number]>({ address: addr, peerId: str(64) }), 1024) }),

@@ -3,6 +3,7 @@
 // exchange.ts; this file only adapts events.
 import { Peer, type DataConnection } from 'peerjs';
 import type { CohortExchange, PeerLink } from './exchange.ts';
+import type { IceServer } from '../../../shared/wire/index.ts';
 
 /** `ig-` + 16 hex characters from the CSPRNG. */
 export function randomPeerId(): string {
@@ -10,7 +11,7 @@ export function randomPeerId(): string {
   return `ig-${[...bytes].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
 }
 
-/** The coordinator's PeerServer at /peerjs on this origin; no ICE servers (host candidates). */
+/** The coordinator's PeerServer at /peerjs on this origin; no ICE servers (host candidates) until `useIceServers`. */
 export function createPeer(peerId: string, loc: Pick<Location, 'hostname' | 'port' | 'protocol'> = location): Peer {
   return new Peer(peerId, {
     host: loc.hostname,
@@ -20,6 +21,15 @@ export function createPeer(peerId: string, loc: Pick<Location, 'hostname' | 'por
     config: { iceServers: [] },
     debug: 0,
   });
+}
+
+/**
+ * The ICE servers (STUN, TURN with the coordinator's short-lived credentials) for every
+ * RTCPeerConnection this peer creates from now on: PeerJS reads `options.config` at each
+ * connect and answer, so a renewed grant reaches the next link without a new Peer.
+ */
+export function useIceServers(peer: Peer, servers: IceServer[]): void {
+  peer.options.config = { ...peer.options.config, iceServers: servers };
 }
 
 /** Resolves when the PeerServer registered the id; rejects on the first error before that. */

@@ -5,7 +5,7 @@
 import { createPublicClient, http, verifyMessage, type Address, type Hex } from 'viem';
 import type { Peer } from 'peerjs';
 import { decodeFrame, kPerChunk } from '../../../shared/codec.ts';
-import { encodeEvidence, residualCommitment, trainShape, PROTOCOL_VERSION, contributionToJson, delegationToJson, helloMessage, type AccountSummary, type AdapterInfo, type ChainInfo, type ContributionState, type ServerMessage } from '../../../shared/wire/index.ts';
+import { encodeEvidence, residualCommitment, trainShape, PROTOCOL_VERSION, contributionToJson, delegationToJson, helloMessage, type AccountSummary, type AdapterInfo, type ChainInfo, type ContributionState, type IceServer, type ServerMessage } from '../../../shared/wire/index.ts';
 import { rewardDistributorAbi } from '../../../shared/chain/abi.ts';
 import { verifyRewardProof } from '../../../shared/chain/proof.ts';
 import { DEFAULT_RUN, modelOf, type RunSpec } from '../../../shared/config.ts';
@@ -1006,7 +1006,11 @@ export class VolunteerClient {
         void this.sendHello(m.challenge);
         return;
       case 'welcome':
+        this.useIce(m.ice?.servers ?? []);
         void this.onWelcome(m.run, m.round, m.modelHash, m.chain);
+        return;
+      case 'ice':
+        this.useIce(m.ice.servers);
         return;
       case 'round':
         this.onRound(m);
@@ -1043,6 +1047,11 @@ export class VolunteerClient {
         this.log('warn', `unhandled message ${(never as { type: string }).type}`);
       }
     }
+  }
+
+  /** STUN/TURN from the coordinator for the links dialled or answered from now on. */
+  private useIce(servers: IceServer[]): void {
+    if (this.peer && this.net) this.net.useIceServers(this.peer, servers);
   }
 
   private async sendHello(challenge: string): Promise<void> {
