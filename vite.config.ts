@@ -9,7 +9,7 @@
 // (onnxruntime-web, loaded lazily) is cached at runtime, on first use. registerType 'prompt':
 // a new build waits until the volunteer accepts the update banner (web/src/volunteer/main.ts).
 //
-// WalletConnect (web/src/client/walletconnect.ts, with @walletconnect/ethereum-provider and the
+// WalletConnect (web/src/client/wallet/walletconnect.ts, with @walletconnect/ethereum-provider and the
 // QR modal it loads) is built as its own self-contained bundle into dist/web/wc/ after the
 // app, and the page imports it by URL only when a volunteer asks for it. Inside the app's
 // module graph a dynamic import would share viem/noble modules with the app and split the
@@ -37,7 +37,7 @@ function walletConnectBundle(): Plugin {
           outDir: fromRoot('./dist/web/wc'),
           emptyOutDir: true,
           target: 'es2022',
-          lib: { entry: fromRoot('./web/src/client/walletconnect.ts'), formats: ['es'], fileName: 'walletconnect' },
+          lib: { entry: fromRoot('./web/src/client/wallet/walletconnect.ts'), formats: ['es'], fileName: 'walletconnect' },
         },
       });
     },

@@ -5,7 +5,7 @@ import { openStorage, type ClientStorage } from '../client/storage.ts';
 import { installTestHook } from '../client/test-hook.ts';
 import { VolunteerClient, type DutyPreset, type PressureState, type VolunteerOptions, type VolunteerSnapshot } from '../client/volunteer.ts';
 import { formatWei } from '../client/format.ts';
-import { discoverWallets } from '../client/wallets.ts';
+import { discoverWallets } from '../client/wallet/wallets.ts';
 
 export class VolunteerStore {
   s: VolunteerSnapshot = $state.raw(undefined as unknown as VolunteerSnapshot);
@@ -135,13 +135,13 @@ function watchEnvironment(client: VolunteerClient): void {
  * before the app loads (`window.__idlegradAttack`). A production page never has the global,
  * and never loads the attack module.
  */
-async function injectedAttack(): Promise<VolunteerOptions['shapeTrained']> {
+async function injectedAttack(): Promise<VolunteerOptions['createTrainer']> {
   const name = (window as { __idlegradAttack?: unknown }).__idlegradAttack;
-  if (name === undefined) return undefined;
-  const { attackTrained, isPageAttack, PAGE_ATTACKS } = await import('../client/attack.ts');
+  if (name === undefined) return () => new GpuTrainer();
+  const { AttackingTrainer, isPageAttack, PAGE_ATTACKS } = await import('../client/attack.ts');
   if (!isPageAttack(name)) throw new Error(`__idlegradAttack: expected one of ${PAGE_ATTACKS.join(', ')}, got ${JSON.stringify(name)}`);
   console.warn(`idlegrad: this page is a TEST ATTACKER (${name})`);
-  return (before, after, round) => attackTrained(name, before, after, round);
+  return () => new AttackingTrainer(new GpuTrainer(), name);
 }
 
 /** Opens storage, creates the client and the test hook; computes and connects nothing. */
@@ -150,11 +150,10 @@ export async function createVolunteerStore(opts: { partner?: string | null; stor
   const client = await VolunteerClient.create({
     origin: location.origin,
     storage,
-    createTrainer: () => new GpuTrainer(),
+    createTrainer: await injectedAttack(),
     partner: opts.partner ?? null,
     surface: opts.surface ?? 'app',
     run: opts.run ?? null,
-    shapeTrained: await injectedAttack(),
   });
   installTestHook(client);
   return new VolunteerStore(client);

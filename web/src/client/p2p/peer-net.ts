@@ -2,7 +2,8 @@
 // connections to the current round's exchange. Everything protocol-shaped lives in
 // exchange.ts; this file only adapts events.
 import { Peer, type DataConnection } from 'peerjs';
-import type { CohortExchange, PeerLink } from './exchange.ts';
+import type { CohortExchange } from './exchange.ts';
+import type { PeerLink } from './links.ts';
 
 /** `ig-` + 16 hex characters from the CSPRNG. */
 export function randomPeerId(): string {
