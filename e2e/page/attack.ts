@@ -10,9 +10,9 @@
 //   sign-flip  −SIGN_FLIP_SCALE·Δ (shared/attacks.ts, as the sim)
 //   noise      N(0, NOISE_SIGMA²) per parameter (shared/attacks.ts): ~100× an honest update's scale
 //   lazy       0: no work; the frame carries only the old error-feedback residual
-import { createRng, gaussian } from '../../../shared/rng.ts';
-import { NOISE_SIGMA, SIGN_FLIP_SCALE } from '../../../shared/attacks.ts';
-import type { AbortReport, BenchmarkResult, DeviceLoss, Throttle, Trainer, TrainArgs, TrainResult } from './trainer.ts';
+import { createRng, gaussian } from '../../shared/rng.ts';
+import { NOISE_SIGMA, SIGN_FLIP_SCALE } from '../../shared/attacks.ts';
+import type { AbortReport, BenchmarkResult, DeviceLoss, Throttle, Trainer, TrainArgs, TrainResult } from '../../web/src/client/trainer.ts';
 
 export const PAGE_ATTACKS = ['sign-flip', 'noise', 'lazy'] as const;
 export type PageAttack = (typeof PAGE_ATTACKS)[number];
