@@ -25,7 +25,7 @@ export interface PlatformConfig {
   rpcUrl?: string;
   /** Deployer/owner key for RPC_URL. Env DEPLOYER_KEY. Default: anvil's first dev account (embedded chain only). */
   deployerKey?: Hex;
-  /** The built web app. Default dist/web. */
+  /** The built web app. Env IDLEGRAD_WEB_DIR (the browser tests serve their e2e build, dist/web-e2e). Default dist/web. */
   webDir: string;
   /** Points where a test stops or observes the platform (e2e/faulty-main.ts); never from the environment. Default none. */
   hooks?: PlatformHooks;
@@ -77,7 +77,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
     advertiseUrl: env.IDLEGRAD_ADVERTISE_URL || undefined,
     deployerKey: env.DEPLOYER_KEY as Hex | undefined,
     leadToken: env.IDLEGRAD_LEAD_TOKEN || undefined,
-    webDir: 'dist/web',
+    webDir: env.IDLEGRAD_WEB_DIR || 'dist/web',
     textPath: env.IDLEGRAD_TEXT || undefined,
     walletConnectProjectId: env.IDLEGRAD_WALLETCONNECT_PROJECT_ID || undefined,
     walletConnectRelayUrl: env.IDLEGRAD_WALLETCONNECT_RELAY_URL || 'wss://relay.walletconnect.org',

@@ -5,7 +5,7 @@ import type { Address } from 'viem';
 import type { AccountSummary, ContributionState, RejectionCode } from '../shared/wire/index.ts';
 import { isIdlegradError } from '../shared/errors.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
-import { isPageAttack, PAGE_ATTACKS, type PageAttack } from '../web/src/client/attack.ts';
+import { isPageAttack, PAGE_ATTACKS, type PageAttack } from './page/attack.ts';
 
 export interface ChaosOptions {
   /** Pages that attack (the first K opened); each sends `attack`'s update and signs it normally. */

@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from './chromium.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
-import type { IdlegradTestHook } from '../web/src/client/test-hook.ts';
+import type { IdlegradTestHook } from './page/test-hook.ts';
 import { DEFAULT_RUN } from '../shared/config.ts';
 import { estimateContribution } from '../web/src/client/estimate.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';

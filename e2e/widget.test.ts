@@ -12,7 +12,7 @@ import type { Browser, Frame, Page } from 'playwright-core';
 import { launchChromium } from './chromium.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
 import { startPartnerSite, type PartnerSite } from './partner-site.ts';
-import type { IdlegradTestHook } from '../web/src/client/test-hook.ts';
+import type { IdlegradTestHook } from './page/test-hook.ts';
 import type { PartnerSummary } from '../shared/wire/index.ts';
 import { DEFAULT_RUN } from '../shared/config.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';

@@ -3,13 +3,13 @@
 // then tell the ledger.
 import type { Address, Hex } from 'viem';
 import { createPublicClient, createWalletClient, custom, defineChain, http } from 'viem';
-import { claimAbi } from '../../../shared/chain/abi.ts';
+import { claimAbi } from '../../../../shared/chain/abi.ts';
 import type { Eip1193Provider } from './wallets.ts';
 import type { PrivateKeyAccount } from 'viem/accounts';
-import { claimReward } from '../../../shared/chain/claim.ts';
-import type { AccountSummary, ChainInfo } from '../../../shared/wire/index.ts';
-import type { CoordinatorApi } from './api.ts';
-import { describeError } from './errors.ts';
+import { claimReward } from '../../../../shared/chain/claim.ts';
+import type { AccountSummary, ChainInfo } from '../../../../shared/wire/index.ts';
+import type { CoordinatorApi } from '../api.ts';
+import { describeError } from '../errors.ts';
 
 export interface ClaimArgs {
   api: Pick<CoordinatorApi, 'faucet' | 'claimed'>;

@@ -1,6 +1,6 @@
 // window.__idlegrad: a read-only view of the client for Playwright. Getters read the
 // latest snapshot; arrays are copies, so a test cannot change the page's state.
-import type { VolunteerClient } from './volunteer.ts';
+import type { VolunteerClient } from '../../web/src/client/volunteer.ts';
 
 export interface IdlegradTestHook {
   readonly address: string | null;

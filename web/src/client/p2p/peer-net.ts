@@ -2,8 +2,9 @@
 // connections to the current round's exchange. Everything protocol-shaped lives in
 // exchange.ts; this file only adapts events.
 import { Peer, type DataConnection } from 'peerjs';
-import type { CohortExchange, PeerLink } from './exchange.ts';
-import type { IceServer } from '../../../shared/wire/index.ts';
+import type { CohortExchange } from './exchange.ts';
+import type { PeerLink } from './links.ts';
+import type { IceServer } from '../../../../shared/wire/index.ts';
 
 /** `ig-` + 16 hex characters from the CSPRNG. */
 export function randomPeerId(): string {

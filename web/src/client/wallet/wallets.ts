@@ -3,7 +3,7 @@
 // provider), and a wallet's signature of the EIP-712 Delegation that binds this device key.
 // UI-free; the page lists what is found and the volunteer picks one.
 import { serializeTypedData, type Address, type Hex } from 'viem';
-import { delegationTypedData, type Delegation, type Eip712Domain } from '../../../shared/eip712.ts';
+import { delegationTypedData, type Delegation, type Eip712Domain } from '../../../../shared/eip712.ts';
 
 /** EIP-1193: the one method every wallet provider has. */
 export interface Eip1193Provider {
