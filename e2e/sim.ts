@@ -1,4 +1,4 @@
-// `npm run sim -- [--json] [--quick] [--workers N] [--seeds N] [--only a,b] [--rounds N] [--steps N] [--peers 1,3,8,32]
+// `npm run sim -- [--json] [--quick] [--workers N] [--seeds N] [--first-seed N] [--only a,b] [--rounds N] [--steps N] [--peers 1,3,8,32]
 //                 [--attack-peers N] [--fractions 0.2,0.33] [--density R] [--bits B] [--chunk N] [--index-coding u16|rice]
 //                 [--aggregator KIND] [--clip C] [--trim T] [--tau T] [--min-cosine X|off]
 //                 [--outer-lr X] [--outer-momentum X] [--outer-lr-floor X] [--inner-lr X] [--weight-decay X]
@@ -94,8 +94,10 @@ export const NON_IID_STEPS = 2;
 export const SPEEDS = [1, 0.75, 0.5, 0.25];
 
 export interface SimSettings {
-  /** Runs per scenario, seeds 1 … seeds. */
+  /** Runs per scenario, seeds firstSeed … firstSeed + seeds − 1. */
   seeds: number;
+  /** The first seed (default 1): one table's seeds can be split over invocations. */
+  firstSeed?: number;
   rounds: number;
   steps: number;
   batchSize: number;
@@ -538,7 +540,7 @@ interface WorkerInit {
 
 /** Runs every scenario at every seed on `workers` threads (0 = this thread); rows in the scenarios' order. */
 export async function runScenarios(scenarios: Scenario[], st: SimSettings, text: TextSource | null, workers: number, onRun?: (sc: Scenario, r: RunResult) => void): Promise<ScenarioRow[]> {
-  const jobs = scenarios.flatMap((sc, i) => Array.from({ length: st.seeds }, (_, s) => ({ i, seed: s + 1 }))).sort((a, b) => costOf(scenarios[b.i]) - costOf(scenarios[a.i]));
+  const jobs = scenarios.flatMap((sc, i) => Array.from({ length: st.seeds }, (_, s) => ({ i, seed: s + (st.firstSeed ?? 1) }))).sort((a, b) => costOf(scenarios[b.i]) - costOf(scenarios[a.i]));
   const runs: RunResult[][] = scenarios.map(() => []);
   const done = (i: number, r: RunResult) => {
     runs[i].push(r);
@@ -633,6 +635,7 @@ export function settingsFrom(argv: string[]): { st: SimSettings; text: TextSourc
   const st: SimSettings = {
     ...base,
     seeds: num('seeds', base.seeds),
+    firstSeed: num('first-seed', 1),
     rounds,
     steps,
     peerCounts: opt('peers') ? opt('peers')!.split(',').map(Number) : base.peerCounts,
