@@ -32,6 +32,7 @@
 // Runs go to `--workers` threads (default 2), longest first; each run is deterministic.
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
+import { writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { keccak256, toBytes } from 'viem';
 import { loadMnist } from '../coordinator/data/mnist.ts';
@@ -267,6 +268,15 @@ export function maxRiseAfterWarmup(curve: number[], from = WARMUP_ROUNDS): numbe
   return rise;
 }
 
+/**
+ * A --trace line, written at once: a worker's console.log is queued until its thread yields,
+ * which a run (synchronous from its first round to its last) does only when it ends.
+ */
+function traceLine(line: string): void {
+  if (isMainThread) console.log(line);
+  else writeSync(1, `${line}\n`);
+}
+
 /** Local training from `start` on the batches; with `state`, AdamW goes on from it (the centralized rows). */
 function trainOn(spec: ModelSpec, start: Float32Array, train: Dataset, batches: Uint32Array[], adamw: AdamWConfig, state?: AdamWState): Float32Array {
   if (spec.preset === 'mlp') return trainLocalCpu(spec, start, train, batches, adamw, state).params;
@@ -287,7 +297,7 @@ export function runScenario(sc: Scenario, seed: number, data: SimData, trace = f
     const r = evaluateModel(spec, params, test);
     lossCurve.push(r.loss);
     accuracyCurve.push(r.accuracy);
-    if (trace) console.log(`${sc.name} seed ${seed} round ${round}: held-out loss ${r.loss.toFixed(4)}, accuracy ${(100 * r.accuracy).toFixed(2)} %${extra}`);
+    if (trace) traceLine(`${sc.name} seed ${seed} round ${round}: held-out loss ${r.loss.toFixed(4)}, accuracy ${(100 * r.accuracy).toFixed(2)} %${extra}`);
   };
   const result = (rest: Omit<RunResult, 'seed' | 'heldOutLoss' | 'accuracy' | 'lossCurve' | 'accuracyCurve' | 'maxAfterWarmup' | 'maxRiseAfterWarmup' | 'seconds'>): RunResult => ({
     seed,
