@@ -1,4 +1,4 @@
-// `npm run sim -- [--json] [--quick] [--workers N] [--seeds N] [--only a,b] [--rounds N] [--steps N] [--peers 1,3,8,32]
+// `npm run sim -- [--json] [--quick] [--workers N] [--seeds N] [--first-seed N] [--only a,b] [--rounds N] [--steps N] [--peers 1,3,8,32]
 //                 [--attack-peers N] [--fractions 0.2,0.33] [--density R] [--bits B] [--chunk N] [--index-coding u16|rice]
 //                 [--aggregator KIND] [--clip C] [--trim T] [--tau T] [--min-cosine X|off]
 //                 [--outer-lr X] [--outer-momentum X] [--outer-lr-floor X] [--inner-lr X] [--weight-decay X]
@@ -32,6 +32,7 @@
 // Runs go to `--workers` threads (default 2), longest first; each run is deterministic.
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
+import { writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { keccak256, toBytes } from 'viem';
 import { loadMnist } from '../coordinator/data/index.ts';
@@ -94,8 +95,10 @@ export const NON_IID_STEPS = 2;
 export const SPEEDS = [1, 0.75, 0.5, 0.25];
 
 export interface SimSettings {
-  /** Runs per scenario, seeds 1 … seeds. */
+  /** Runs per scenario, seeds firstSeed … firstSeed + seeds − 1. */
   seeds: number;
+  /** The first seed (default 1): one table's seeds can be split over invocations. */
+  firstSeed?: number;
   rounds: number;
   steps: number;
   batchSize: number;
@@ -265,6 +268,15 @@ export function maxRiseAfterWarmup(curve: number[], from = WARMUP_ROUNDS): numbe
   return rise;
 }
 
+/**
+ * A --trace line, written at once: a worker's console.log is queued until its thread yields,
+ * which a run (synchronous from its first round to its last) does only when it ends.
+ */
+function traceLine(line: string): void {
+  if (isMainThread) console.log(line);
+  else writeSync(1, `${line}\n`);
+}
+
 /** Local training from `start` on the batches; with `state`, AdamW goes on from it (the centralized rows). */
 function trainOn(spec: ModelSpec, start: Float32Array, train: Dataset, batches: Uint32Array[], adamw: AdamWConfig, state?: AdamWState): Float32Array {
   if (spec.preset === 'mlp') return trainLocalCpu(spec, start, train, batches, adamw, state).params;
@@ -285,7 +297,7 @@ export function runScenario(sc: Scenario, seed: number, data: SimData, trace = f
     const r = evaluateModel(spec, params, test);
     lossCurve.push(r.loss);
     accuracyCurve.push(r.accuracy);
-    if (trace) console.log(`${sc.name} seed ${seed} round ${round}: held-out loss ${r.loss.toFixed(4)}, accuracy ${(100 * r.accuracy).toFixed(2)} %${extra}`);
+    if (trace) traceLine(`${sc.name} seed ${seed} round ${round}: held-out loss ${r.loss.toFixed(4)}, accuracy ${(100 * r.accuracy).toFixed(2)} %${extra}`);
   };
   const result = (rest: Omit<RunResult, 'seed' | 'heldOutLoss' | 'accuracy' | 'lossCurve' | 'accuracyCurve' | 'maxAfterWarmup' | 'maxRiseAfterWarmup' | 'seconds'>): RunResult => ({
     seed,
@@ -538,7 +550,7 @@ interface WorkerInit {
 
 /** Runs every scenario at every seed on `workers` threads (0 = this thread); rows in the scenarios' order. */
 export async function runScenarios(scenarios: Scenario[], st: SimSettings, text: TextSource | null, workers: number, onRun?: (sc: Scenario, r: RunResult) => void): Promise<ScenarioRow[]> {
-  const jobs = scenarios.flatMap((sc, i) => Array.from({ length: st.seeds }, (_, s) => ({ i, seed: s + 1 }))).sort((a, b) => costOf(scenarios[b.i]) - costOf(scenarios[a.i]));
+  const jobs = scenarios.flatMap((sc, i) => Array.from({ length: st.seeds }, (_, s) => ({ i, seed: s + (st.firstSeed ?? 1) }))).sort((a, b) => costOf(scenarios[b.i]) - costOf(scenarios[a.i]));
   const runs: RunResult[][] = scenarios.map(() => []);
   const done = (i: number, r: RunResult) => {
     runs[i].push(r);
@@ -633,6 +645,7 @@ export function settingsFrom(argv: string[]): { st: SimSettings; text: TextSourc
   const st: SimSettings = {
     ...base,
     seeds: num('seeds', base.seeds),
+    firstSeed: num('first-seed', 1),
     rounds,
     steps,
     peerCounts: opt('peers') ? opt('peers')!.split(',').map(Number) : base.peerCounts,
