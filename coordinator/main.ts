@@ -5,6 +5,7 @@
 import { configFromEnv } from './config.ts';
 import { startPlatform, type Platform } from './platform.ts';
 import { startClusterNode } from './cluster.ts';
+import { keepServingOnFaults } from './process-handlers.ts';
 
 const cfg = configFromEnv(process.env);
 const failed = (e: Error): never => {
@@ -14,6 +15,8 @@ const failed = (e: Error): never => {
 const node = cfg.databaseUrl ? await startClusterNode(cfg).catch(failed) : null;
 const platform: Platform | null = node ? node.platform() : await startPlatform(cfg).catch(failed);
 const stop = node ? node.stop : platform!.stop;
+// Once it serves, a fault in a callback is logged and the coordinator keeps serving (a startup failure above still exits).
+keepServingOnFaults();
 
 if (platform) {
   console.log(`

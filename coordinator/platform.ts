@@ -13,10 +13,12 @@ import { loadMnist } from './data/mnist.ts';
 import { readTextFile } from './data/text.ts';
 import { TextStore } from './data/texts.ts';
 import { checkRunData, runData } from './data/run-data.ts';
-import { startAnvil, DEV_DEPLOYER_KEY, type Anvil } from './chain/anvil.ts';
+import { startAnvil, type Anvil } from './chain/anvil.ts';
+import { embeddedOwner } from './owner-key.ts';
 import { connectChain, type ChainAddresses, type Chain } from './chain/chain.ts';
 import { RoundEngine } from './engine.ts';
 import { Rewards } from './rewards.ts';
+import { EpochPoster } from './epoch-poster.ts';
 import { createApiServer, type ApiServer } from './server.ts';
 import { BadRequest, leadRoutes, resolveLeadToken, RunConflict, type RunControl } from './lead.ts';
 import { RunTable } from './db/runs.ts';
@@ -76,7 +78,11 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
     }
     const rpcEndpoint: string = rpcUrl;
     const addressFile = join(dataDir, cfg.rpcUrl ? 'contracts.rpc.json' : 'contracts.anvil.json');
-    const chain = await connectChain({ rpcUrl, deployerKey: cfg.deployerKey ?? DEV_DEPLOYER_KEY, cacheDir: join(dataDir, 'solc'), addresses: loadAddresses(addressFile), pollingInterval: 100 });
+    // The distributor's owner: DEPLOYER_KEY, or on the embedded chain this data directory's own key (coordinator/owner-key.ts).
+    const addresses = loadAddresses(addressFile);
+    const deployerKey = cfg.deployerKey ?? (anvil ? await embeddedOwner({ dataDir, rpcUrl, addresses, log }) : undefined);
+    if (!deployerKey) throw new Error('RPC_URL is set without DEPLOYER_KEY: the coordinator needs a key to deploy and post reward roots');
+    const chain = await connectChain({ rpcUrl, deployerKey, cacheDir: join(dataDir, 'solc'), addresses, pollingInterval: 100 });
     if (chain.deployedNow) {
       writeFileSync(addressFile, JSON.stringify({ ...chain.addresses, deployBlock: chain.addresses.deployBlock.toString() }, null, 2));
     }
@@ -178,6 +184,9 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
         },
         cfg.fault,
       );
+      // Posting failures are retried with backoff and shown on the dashboard, never thrown (coordinator/epoch-poster.ts).
+      const poster = new EpochPoster(rewards, sql, { epochRounds: run.rewards.epochRounds, runId, log, changed: () => void api?.broadcastDashboard() });
+      hostStops.push(async () => poster.stop());
       // An epoch opened by a coordinator that died before recording its transaction.
       const reconciled = await rewards.reconcile().catch((e: Error) => {
         log(`rewards: could not reconcile unposted epochs yet (${e.message}); the next epoch retries`);
@@ -208,11 +217,11 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
           // re-execution thread, behind the rounds), so their verdicts land in it, but waits no
           // longer than the epoch's rounds take: a sampled contribution whose check is still
           // queued is left out (Ledger.cumulativeCredit) and paid by a later epoch.
-          void validator.idle(epochWaitMs).then(() => rewards.afterCommit(s.round, s.modelHash)).then(async () => {
+          void validator.idle(epochWaitMs).then(() => poster.afterCommit(s.round, s.modelHash)).then(async () => {
             // After an epoch the accounts' claimable amounts change: push them.
             const accounts = (await ledger.cumulativeCredit()).map((c) => c.account);
             await api?.pushAccounts(accounts);
-          });
+          }).catch((e: Error) => log(`rewards: after round ${s.round}: ${e.message}`));
         },
         accountsChanged: (accounts) => void api?.pushAccounts(accounts),
         verify: (round, thetaR, ids) => validator.afterCommit(round, thetaR, ids),
@@ -227,6 +236,7 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
         routes: leadRoutes({ token: leadToken, control, engine, texts }),
         insights: () => runInsights(sql, run),
         validator: () => validator.status(),
+        epochPosting: () => poster.status,
       });
       port = await api.listen(port, cfg.host);
       // After listen: a resumed check's evidence deadline starts once its member can reconnect.

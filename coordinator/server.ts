@@ -16,6 +16,7 @@ import { bindWallet } from './identity.ts';
 import { contributionTimeline } from '../shared/timeline.ts';
 import type { EvidenceDesk } from './validator.ts';
 import { flaggedSummary } from './flagged.ts';
+import { checkRpcRequest } from './rpc-guard.ts';
 
 export interface ServerDeps {
   engine: RoundEngine;
@@ -34,20 +35,15 @@ export interface ServerDeps {
   insights?: () => Promise<DashboardState['insights']>;
   /** The spot-check validator's executor, backlog and check times (coordinator/validator.ts). */
   validator?: () => DashboardState['validator'];
+  /** Reward epoch posting: failing and retried, or fine (coordinator/epoch-poster.ts). */
+  epochPosting?: () => DashboardState['epochPosting'];
 }
-
-/** JSON-RPC methods the browser may use through /rpc: reads, gas estimates, signed transactions. */
-const RPC_ALLOWED = new Set([
-  'eth_chainId', 'eth_blockNumber', 'eth_call', 'eth_estimateGas', 'eth_gasPrice', 'eth_maxPriorityFeePerGas', 'eth_feeHistory',
-  'eth_getBalance', 'eth_getTransactionCount', 'eth_getTransactionReceipt', 'eth_getTransactionByHash', 'eth_getBlockByNumber',
-  'eth_getCode', 'eth_getLogs', 'eth_sendRawTransaction', 'net_version',
-]);
 
 const MAX_AGGREGATE_BYTES = 8 * 1024 * 1024;
 
 function sendError(res: Response, e: unknown): void {
   if (isIdlegradError(e)) {
-    const status = e.code === 'NOT_FOUND' ? 404 : e.code === 'INTERNAL' || e.code === 'CHAIN_ERROR' ? 502 : 400;
+    const status = e.code === 'NOT_FOUND' ? 404 : e.code === 'RPC_REFUSED' ? 403 : e.code === 'INTERNAL' || e.code === 'CHAIN_ERROR' ? 502 : 400;
     res.status(status).json({ error: { code: e.code, message: e.shortMessage } });
   } else {
     console.error('[http]', e);
@@ -152,11 +148,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
   }));
   app.get('/api/dashboard', route(async (_req, res) => void res.json(await dashboardState())));
   app.post('/rpc', json, route(async (req, res) => {
-    const calls = Array.isArray(req.body) ? req.body : [req.body];
-    if (calls.length === 0 || calls.length > 100) throw new IdlegradError('BAD_MESSAGE', `rpc batch of ${calls.length} calls: expected 1 to 100`);
-    for (const c of calls) {
-      if (!c || typeof c.method !== 'string' || !RPC_ALLOWED.has(c.method)) throw new IdlegradError('BAD_MESSAGE', `rpc method ${JSON.stringify(c?.method)} is not allowed through /rpc`);
-    }
+    checkRpcRequest(req.body, deps.chain.distributor);
     const upstream = await fetch(deps.chainRpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(req.body) });
     res.status(upstream.status).type('application/json').send(await upstream.text());
   }));
@@ -182,6 +174,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
       validator: deps.validator?.(),
       partners: await ledger.partners(engine.run.id, 20),
       flagged: await flaggedSummary(ledger.sql, engine.run.id),
+      epochPosting: deps.epochPosting?.(),
     };
   }
 

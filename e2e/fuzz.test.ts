@@ -403,11 +403,13 @@ test('every endpoint refuses malformed input by name, nothing crashes or wedges,
       fc.constant(JSON.stringify(Array.from({ length: 101 }, (_, id) => ({ jsonrpc: '2.0', id, method: 'eth_chainId' })))),
       fc.array(fc.record({ method: fc.constantFrom('eth_chainId', 'anvil_mine') }), { minLength: 1, maxLength: 5 }).filter((a) => a.some((c) => c.method === 'anvil_mine')).map((a) => JSON.stringify(a)),
       fc.jsonValue({ maxDepth: 2 }).filter((j) => typeof j !== 'object' || j === null || Array.isArray(j)).map((j) => JSON.stringify(j)),
+      // Raw "transactions" that are not a signed claim to the distributor (coordinator/rpc-guard.ts).
+      fc.oneof(fc.uint8Array({ maxLength: 300 }).map((b) => bytesToHex(b)), fc.jsonValue()).map((raw) => JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_sendRawTransaction', params: [raw] })),
     ),
     { numRuns: 300, seed: 18 },
   );
   await pool(rpcBodies, async (b) => {
-    await expect4xx(await http('rpc', json(b)), `rpc body ${b.slice(0, 80)}`, undefined, ['BAD_MESSAGE']);
+    await expect4xx(await http('rpc', json(b)), `rpc body ${b.slice(0, 80)}`, undefined, ['BAD_MESSAGE', 'RPC_REFUSED']);
     tally('http refused rpc');
   });
   for (let i = 0; i < 10; i++) {
