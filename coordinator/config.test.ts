@@ -22,3 +22,12 @@ test('WalletConnect is off without a project id; a malformed project id or relay
   assert.throws(() => configFromEnv({ IDLEGRAD_WALLETCONNECT_PROJECT_ID: 'my-project' }), /IDLEGRAD_WALLETCONNECT_PROJECT_ID: expected a WalletConnect Cloud project id \(32 hex digits\), got "my-project"/);
   assert.throws(() => configFromEnv({ IDLEGRAD_WALLETCONNECT_RELAY_URL: 'https://relay.example' }), /IDLEGRAD_WALLETCONNECT_RELAY_URL: expected a ws:\/\/ or wss:\/\/ URL, got "https:\/\/relay.example"/);
 });
+
+test('RPC_URL needs DEPLOYER_KEY (no default owner); the faucet follows IDLEGRAD_FAUCET, unset means the platform decides', () => {
+  assert.throws(() => configFromEnv({ RPC_URL: 'http://127.0.0.1:8545' }), /RPC_URL is set without DEPLOYER_KEY/);
+  assert.equal(configFromEnv({}).deployerKey, undefined);
+  assert.equal(configFromEnv({}).faucet, undefined);
+  assert.equal(configFromEnv({ IDLEGRAD_FAUCET: 'on' }).faucet, true);
+  assert.equal(configFromEnv({ IDLEGRAD_FAUCET: 'off' }).faucet, false);
+  assert.throws(() => configFromEnv({ IDLEGRAD_FAUCET: 'yes' }), /IDLEGRAD_FAUCET: expected on or off, got "yes"/);
+});

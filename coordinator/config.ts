@@ -17,8 +17,10 @@ export interface PlatformConfig {
   advertiseUrl?: string;
   /** An EVM JSON-RPC endpoint instead of the embedded anvil. Env RPC_URL. Default unset. */
   rpcUrl?: string;
-  /** Deployer/owner key for RPC_URL. Env DEPLOYER_KEY. Default: anvil's first dev account (embedded chain only). */
+  /** Deployer/owner key of the distributor. Env DEPLOYER_KEY. Required with RPC_URL (no default); on the embedded chain the default is the data directory's own key (coordinator/owner-key.ts), never a published anvil account. */
   deployerKey?: Hex;
+  /** The dev gas faucet (coordinator/faucet.ts): once per account and epoch, for accounts with a claim. Env IDLEGRAD_FAUCET=on|off. Default: on with the embedded chain, off with RPC_URL. */
+  faucet?: boolean;
   /** The built web app. Default dist/web. */
   webDir: string;
   /** TEST ONLY: stop while posting an epoch (coordinator/rewards.ts EpochFault). Env IDLEGRAD_FAULT. Default unset. */
@@ -54,6 +56,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
     throw new Error(`IDLEGRAD_WALLETCONNECT_RELAY_URL: expected a ws:// or wss:// URL, got ${JSON.stringify(env.IDLEGRAD_WALLETCONNECT_RELAY_URL)}`);
   }
   if (env.RPC_URL && !env.DEPLOYER_KEY) throw new Error('RPC_URL is set without DEPLOYER_KEY: the coordinator needs a key to deploy and post reward roots');
+  if (env.IDLEGRAD_FAUCET !== undefined && !['on', 'off'].includes(env.IDLEGRAD_FAUCET)) throw new Error(`IDLEGRAD_FAUCET: expected on or off, got ${JSON.stringify(env.IDLEGRAD_FAUCET)}`);
   let runOverride: unknown;
   try {
     runOverride = env.IDLEGRAD_RUN ? JSON.parse(env.IDLEGRAD_RUN) : undefined;
@@ -68,6 +71,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
     rpcUrl: env.RPC_URL || undefined,
     advertiseUrl: env.IDLEGRAD_ADVERTISE_URL || undefined,
     deployerKey: env.DEPLOYER_KEY as Hex | undefined,
+    faucet: env.IDLEGRAD_FAUCET === undefined ? undefined : env.IDLEGRAD_FAUCET === 'on',
     leadToken: env.IDLEGRAD_LEAD_TOKEN || undefined,
     webDir: 'dist/web',
     textPath: env.IDLEGRAD_TEXT || undefined,

@@ -19,6 +19,7 @@ import { connectChain, type ChainAddresses, type Chain } from './chain/chain.ts'
 import { RoundEngine } from './engine.ts';
 import { Rewards } from './rewards.ts';
 import { EpochPoster } from './epoch-poster.ts';
+import { Faucet } from './faucet.ts';
 import { createApiServer, type ApiServer } from './server.ts';
 import { BadRequest, leadRoutes, resolveLeadToken, RunConflict, type RunControl } from './lead.ts';
 import { RunTable } from './db/runs.ts';
@@ -232,7 +233,8 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
       hostStops.push(async () => engine.stop());
       engine.setStatus((await runs.status(runId)) ?? 'active');
       api = createApiServer({
-        engine, ledger, rewards, train, evidence: desk, webDir: resolve(cfg.webDir), chainRpcUrl: rpcEndpoint, chain: browserChain,
+        engine, ledger, rewards, train, evidence: desk,
+        faucet: new Faucet({ sql, enabled: cfg.faucet ?? !cfg.rpcUrl, claimable: (a) => rewards.claimable(a), send: (a, wei) => rewards.chain.fundGas(a, wei) }), webDir: resolve(cfg.webDir), chainRpcUrl: rpcEndpoint, chain: browserChain,
         routes: leadRoutes({ token: leadToken, control, engine, texts }),
         insights: () => runInsights(sql, run),
         validator: () => validator.status(),

@@ -17,11 +17,14 @@ import { contributionTimeline } from '../shared/timeline.ts';
 import type { EvidenceDesk } from './validator.ts';
 import { flaggedSummary } from './flagged.ts';
 import { checkRpcRequest } from './rpc-guard.ts';
+import type { Faucet } from './faucet.ts';
 
 export interface ServerDeps {
   engine: RoundEngine;
   ledger: Ledger;
   rewards: Rewards;
+  /** The dev gas faucet (coordinator/faucet.ts). */
+  faucet: Faucet;
   train: Dataset;
   webDir: string;
   chainRpcUrl: string;
@@ -43,7 +46,7 @@ const MAX_AGGREGATE_BYTES = 8 * 1024 * 1024;
 
 function sendError(res: Response, e: unknown): void {
   if (isIdlegradError(e)) {
-    const status = e.code === 'NOT_FOUND' ? 404 : e.code === 'RPC_REFUSED' ? 403 : e.code === 'INTERNAL' || e.code === 'CHAIN_ERROR' ? 502 : 400;
+    const status = e.code === 'NOT_FOUND' ? 404 : e.code === 'RPC_REFUSED' || e.code === 'FORBIDDEN' ? 403 : e.code === 'INTERNAL' || e.code === 'CHAIN_ERROR' ? 502 : 400;
     res.status(status).json({ error: { code: e.code, message: e.shortMessage } });
   } else {
     console.error('[http]', e);
@@ -131,7 +134,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
   );
   app.get('/api/accounts/:address', route(async (req, res) => void res.json(await rewards.summary(addressParam(req.params.address, 'address')))));
   app.get('/api/accounts/:address/reward-proof', route(async (req, res) => void res.json(await rewards.rewardProof(addressParam(req.params.address, 'address')))));
-  app.post('/api/faucet', json, route(async (req, res) => void res.json({ txHash: await rewards.faucet(addressParam(req.body?.address, 'address')) })));
+  app.post('/api/faucet', json, route(async (req, res) => void res.json({ txHash: await deps.faucet.grant(addressParam(req.body?.address, 'address')) })));
   app.post('/api/accounts/:address/claimed', json, route(async (req, res) => {
     const account = addressParam(req.params.address, 'address');
     const tx = req.body?.txHash;

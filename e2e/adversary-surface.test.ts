@@ -116,7 +116,11 @@ describe('the reward budget on a default npm start', () => {
     const api = new CoordinatorApi(p.url);
     const summary = await api.account(vs[0].address);
     assert.ok(summary.claimable, 'the volunteer has a claim');
-    await api.faucet(vs[0].address);
+    // The faucet: five calls, one grant (once per account and epoch); nothing for an account without a claim.
+    const faucetCalls = await Promise.allSettled(Array.from({ length: 5 }, () => api.faucet(vs[0].address)));
+    assert.equal(faucetCalls.filter((r) => r.status === 'fulfilled').length, 1, 'one grant');
+    for (const r of faucetCalls) if (r.status === 'rejected') assert.match(String(r.reason), /once per account and epoch/);
+    await assert.rejects(api.faucet(attacker), /nothing claimable/);
     const cumulative = BigInt(summary.claimable.cumulativeWei);
     await claimReward({ rpcUrl: rpc, chainId: chain.chainId, distributor, privateKey: keys[0], account: vs[0].address, cumulative, proof: summary.claimable.proof as Hex[], pollingInterval: 100 });
     assert.equal(await client.readContract({ address: token, abi: rewardTokenAbi, functionName: 'balanceOf', args: [vs[0].address] }), cumulative);
@@ -153,6 +157,7 @@ describe('a failed epoch post', () => {
     const chain = createPublicClient({ transport: http(anvil.rpcUrl) });
     const { chain: info } = await api.run();
     const epochCount = () => chain.readContract({ address: info.distributor as Address, abi: rewardDistributorAbi, functionName: 'epochCount' });
+    await assert.rejects(api.faucet(owner), /faucet is off/, 'with RPC_URL the faucet is off by default');
     const vs = await volunteers(p, [generatePrivateKey(), generatePrivateKey()]);
     const data = await trainSet(p.url);
 
