@@ -3,6 +3,7 @@
 import type { Hex } from 'viem';
 import { parseEpochFault, type EpochFault } from './rewards.ts';
 import { DEFAULT_RUN, validateRunSettings, type RunSettings } from '../shared/config.ts';
+import { surfaceLimitsOf, type SurfaceLimits } from './surface-limits.ts';
 
 export interface PlatformConfig {
   /** Interface to listen on. Env HOST. Default 127.0.0.1. */
@@ -21,6 +22,8 @@ export interface PlatformConfig {
   deployerKey?: Hex;
   /** The dev gas faucet (coordinator/faucet.ts): once per account and epoch, for accounts with a claim. Env IDLEGRAD_FAUCET=on|off. Default: on with the embedded chain, off with RPC_URL. */
   faucet?: boolean;
+  /** WebSocket limits: hello timeout, sockets per address, message rate (coordinator/surface-limits.ts). Env IDLEGRAD_LIMITS: JSON over the defaults, e.g. {"sessionsPerIp":4}. */
+  limits?: SurfaceLimits;
   /** The built web app. Default dist/web. */
   webDir: string;
   /** TEST ONLY: stop while posting an epoch (coordinator/rewards.ts EpochFault). Env IDLEGRAD_FAULT. Default unset. */
@@ -57,6 +60,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
   }
   if (env.RPC_URL && !env.DEPLOYER_KEY) throw new Error('RPC_URL is set without DEPLOYER_KEY: the coordinator needs a key to deploy and post reward roots');
   if (env.IDLEGRAD_FAUCET !== undefined && !['on', 'off'].includes(env.IDLEGRAD_FAUCET)) throw new Error(`IDLEGRAD_FAUCET: expected on or off, got ${JSON.stringify(env.IDLEGRAD_FAUCET)}`);
+  let limitsOverride: unknown;
+  try {
+    limitsOverride = env.IDLEGRAD_LIMITS ? JSON.parse(env.IDLEGRAD_LIMITS) : undefined;
+  } catch (e) {
+    throw new Error(`IDLEGRAD_LIMITS: not valid JSON (${(e as Error).message})`);
+  }
   let runOverride: unknown;
   try {
     runOverride = env.IDLEGRAD_RUN ? JSON.parse(env.IDLEGRAD_RUN) : undefined;
@@ -71,6 +80,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
     rpcUrl: env.RPC_URL || undefined,
     advertiseUrl: env.IDLEGRAD_ADVERTISE_URL || undefined,
     deployerKey: env.DEPLOYER_KEY as Hex | undefined,
+    limits: surfaceLimitsOf(limitsOverride),
     faucet: env.IDLEGRAD_FAUCET === undefined ? undefined : env.IDLEGRAD_FAUCET === 'on',
     leadToken: env.IDLEGRAD_LEAD_TOKEN || undefined,
     webDir: 'dist/web',

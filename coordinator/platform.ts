@@ -239,6 +239,7 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
         insights: () => runInsights(sql, run),
         validator: () => validator.status(),
         epochPosting: () => poster.status,
+        limits: cfg.limits,
       });
       port = await api.listen(port, cfg.host);
       // After listen: a resumed check's evidence deadline starts once its member can reconnect.

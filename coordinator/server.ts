@@ -18,6 +18,9 @@ import type { EvidenceDesk } from './validator.ts';
 import { flaggedSummary } from './flagged.ts';
 import { checkRpcRequest } from './rpc-guard.ts';
 import type { Faucet } from './faucet.ts';
+import { securityHeaders } from './security-headers.ts';
+import { assertLowS } from './low-s.ts';
+import { DEFAULT_SURFACE_LIMITS, messageBucket, SessionCounter, type SurfaceLimits } from './surface-limits.ts';
 
 export interface ServerDeps {
   engine: RoundEngine;
@@ -40,6 +43,8 @@ export interface ServerDeps {
   validator?: () => DashboardState['validator'];
   /** Reward epoch posting: failing and retried, or fine (coordinator/epoch-poster.ts). */
   epochPosting?: () => DashboardState['epochPosting'];
+  /** Hello timeout, sockets per address, message rate (coordinator/surface-limits.ts). Default DEFAULT_SURFACE_LIMITS. */
+  limits?: SurfaceLimits;
 }
 
 const MAX_AGGREGATE_BYTES = 8 * 1024 * 1024;
@@ -81,6 +86,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
   const { engine, ledger, rewards } = deps;
   const app = express();
   app.disable('x-powered-by');
+  app.use(securityHeaders);
   const server = createServer(app);
   const trainBytes = Buffer.from(encodeDataset(deps.train));
 
@@ -160,7 +166,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
   else app.get('/', (_req, res) => void res.status(503).send('The web app is not built: run `npm run build` (npm start does it for you).'));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e = err as { type?: string; message?: string };
-    if (e?.type === 'entity.too.large') return sendError(res, new IdlegradError('LIMIT_EXCEEDED', 'request body exceeds the size limit'));
+    if (e?.type === 'entity.too.large') return void res.status(413).json({ error: { code: 'TOO_LARGE', message: `request body exceeds the size limit of ${(err as { limit?: number }).limit} bytes` } });
     if (e?.type === 'entity.parse.failed') return sendError(res, new IdlegradError('BAD_MESSAGE', 'request body is not valid JSON'));
     sendError(res, err);
   });
@@ -192,18 +198,34 @@ export function createApiServer(deps: ServerDeps): ApiServer {
     else socket.destroy();
   });
 
-  wss.on('connection', (ws: WebSocket) => {
+  const limits = deps.limits ?? DEFAULT_SURFACE_LIMITS;
+  const perIp = new SessionCounter(limits);
+  wss.on('connection', (ws: WebSocket, req: import('node:http').IncomingMessage) => {
+    const send = (m: ServerMessage) => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
+    };
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    const admitted = perIp.admit(ip);
+    if (!admitted.ok) {
+      send({ type: 'error', code: 'LIMIT_EXCEEDED', message: `too many connections from one address (at most ${admitted.limit})` });
+      return void ws.close(1008, 'too many connections');
+    }
     const id = nextId++;
     const challenge = randomBytes(16).toString('hex');
     const entry: { ws: WebSocket; session: Session | null; dashboard: boolean } = { ws, session: null, dashboard: false };
     sockets.set(id, entry);
-    const send = (m: ServerMessage) => {
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
-    };
+    // A socket that never says hello (or subscribes, for a dashboard) is not kept open.
+    const helloTimer = setTimeout(() => {
+      if (entry.session || entry.dashboard) return;
+      send({ type: 'error', code: 'PEER_TIMEOUT', message: `no hello within ${limits.helloTimeoutMs} ms` });
+      ws.close(1008, 'hello timeout');
+    }, limits.helloTimeoutMs);
+    const withinRate = messageBucket(limits, ip);
     send({ type: 'challenge', challenge, serverTime: Date.now() });
     let chain = Promise.resolve();
     let refusedNonce: string | undefined;
     ws.on('message', (data, isBinary) => {
+      if (!withinRate()) return send({ type: 'error', code: 'LIMIT_EXCEEDED', message: 'too many messages per second on one connection (IDLEGRAD_LIMITS): message not handled' });
       // Handle one message at a time per socket, in arrival order.
       chain = chain.then(() => handle(data.toString(), isBinary)).catch((e) => {
         if (!isIdlegradError(e)) console.error('[ws]', e);
@@ -213,6 +235,8 @@ export function createApiServer(deps: ServerDeps): ApiServer {
       });
     });
     ws.on('close', () => {
+      clearTimeout(helloTimer);
+      perIp.release(ip);
       sockets.delete(id);
       if (entry.session) engine.removeSession(entry.session.id);
     });
@@ -231,6 +255,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
         case 'hello': {
           if (msg.protocol !== PROTOCOL_VERSION) throw new IdlegradError('SCHEMA_MISMATCH', `protocol ${msg.protocol} is not supported (expected ${PROTOCOL_VERSION})`);
           if (entry.session) throw new IdlegradError('DUPLICATE', 'hello was already received on this connection');
+          assertLowS(msg.signature, 'hello');
           const ok = await verifyMessage({ address: msg.address, message: helloMessage(challenge, msg.peerId), signature: msg.signature }).catch(() => false);
           if (!ok) throw new IdlegradError('BAD_SIGNATURE', `hello signature does not prove ownership of ${msg.address}`);
           entry.session = { id, address: msg.address, peerId: msg.peerId, ready: false, send, partner: msg.partner ?? null, device: msg.device };

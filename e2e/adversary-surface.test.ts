@@ -17,6 +17,22 @@ import { CoordinatorApi } from '../web/src/client/api.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
 import { VirtualVolunteer, trainSet } from './virtual-volunteer.ts';
 import { playRound } from './round-player.ts';
+import WebSocket from 'ws';
+import { helloMessage, PROTOCOL_VERSION } from '../shared/wire/index.ts';
+import { SECP256K1_HALF_N } from '../coordinator/low-s.ts';
+
+/** A raw protocol client: the messages it received, and when it closed. */
+async function rawSocket(base: string): Promise<{ ws: WebSocket; got: { type: string; code?: string; message?: string; challenge?: string }[]; closed: Promise<number> }> {
+  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}ws`);
+  const got: { type: string; code?: string; message?: string; challenge?: string }[] = [];
+  ws.on('message', (d) => got.push(JSON.parse(d.toString())));
+  const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+  await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
+  return { ws, got, closed };
+}
+const until = async (cond: () => boolean, ms = 10_000) => {
+  for (const t0 = Date.now(); !cond(); await new Promise((r) => setTimeout(r, 20))) if (Date.now() - t0 > ms) throw new Error('timed out');
+};
 
 const settings = {
   minVolunteers: 2, cohortSize: 2, inner: { steps: 2, batchSize: 16 },
@@ -125,6 +141,70 @@ describe('the reward budget on a default npm start', () => {
     await claimReward({ rpcUrl: rpc, chainId: chain.chainId, distributor, privateKey: keys[0], account: vs[0].address, cumulative, proof: summary.claimable.proof as Hex[], pollingInterval: 100 });
     assert.equal(await client.readContract({ address: token, abi: rewardTokenAbi, functionName: 'balanceOf', args: [vs[0].address] }), cumulative);
     assert.equal(await client.readContract({ address: token, abi: rewardTokenAbi, functionName: 'balanceOf', args: [distributor] }), budget - cumulative, 'the budget moved by the claim alone');
+    assert.equal((await fetch(`${p.url}api/health`)).status, 200);
+  });
+});
+
+describe('the public surface', () => {
+  test('headers, 413, a hello timeout, per-address and per-socket limits, capped errors, low-s only', { timeout: 120_000 }, async () => {
+    const limits = { helloTimeoutMs: 1500, loopbackSessionsPerIp: 6, loopbackMessagesPerSecond: 20 };
+    const p = await startPlatformProcess(settings, { quiet: true, env: { IDLEGRAD_LIMITS: JSON.stringify(limits) } });
+    live.p.push(p);
+    for (const path of ['', 'dashboard.html', 'embed.html']) {
+      const h = (await fetch(`${p.url}${path}`, { method: 'HEAD' })).headers;
+      assert.match(h.get('content-security-policy') ?? '', /script-src 'self' 'wasm-unsafe-eval'/, path);
+      assert.equal(h.get('x-content-type-options'), 'nosniff');
+      assert.ok(h.get('referrer-policy'));
+      if (path === 'embed.html') assert.equal(h.get('x-frame-options'), null);
+      else {
+        assert.equal(h.get('x-frame-options'), 'DENY', path);
+        assert.match(h.get('content-security-policy')!, /frame-ancestors 'none'/);
+      }
+    }
+    const big = await fetch(`${p.url}api/faucet`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address: 'x'.repeat(100_000) }) });
+    assert.equal(big.status, 413);
+    assert.equal(((await big.json()) as { error: { code: string } }).error.code, 'TOO_LARGE');
+
+    // A socket that never says hello is closed with a named reason.
+    const silent = await rawSocket(p.url);
+    const t0 = Date.now();
+    assert.equal(await silent.closed, 1008);
+    assert.ok(Date.now() - t0 < limits.helloTimeoutMs + 3000);
+    assert.ok(silent.got.some((m) => m.type === 'error' && m.code === 'PEER_TIMEOUT' && /no hello within 1500 ms/.test(m.message!)));
+
+    // A deeply nested message is BAD_MESSAGE with a short message; a high-s hello is BAD_SIGNATURE.
+    const s = await rawSocket(p.url);
+    await until(() => s.got.some((m) => m.type === 'challenge'));
+    s.ws.send(`{"type":"hello","protocol":${'['.repeat(20_000)}${']'.repeat(20_000)}}`);
+    await until(() => s.got.some((m) => m.type === 'error'));
+    const deep = s.got.find((m) => m.type === 'error')!;
+    assert.equal(deep.code, 'BAD_MESSAGE', deep.message);
+    assert.ok(deep.message!.length < 200, deep.message);
+    const key = privateKeyToAccount(generatePrivateKey());
+    const peerId = 'attacker-peer';
+    const challenge = s.got.find((m) => m.type === 'challenge')!.challenge!;
+    const low = await key.signMessage({ message: helloMessage(challenge, peerId) });
+    const n = SECP256K1_HALF_N * 2n + 1n;
+    const highS = `${low.slice(0, 66)}${(n - BigInt(`0x${low.slice(66, 130)}`)).toString(16).padStart(64, '0')}${low.endsWith('1b') ? '1c' : '1b'}`;
+    s.ws.send(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, address: key.address.toLowerCase(), peerId, signature: highS, adapter: null, gflops: null }));
+    await until(() => s.got.filter((m) => m.type === 'error').length >= 2);
+    assert.equal(s.got.filter((m) => m.type === 'error')[1].code, 'BAD_SIGNATURE');
+    assert.match(s.got.filter((m) => m.type === 'error')[1].message!, /high s/);
+
+    // More messages than the rate: the surplus is answered LIMIT_EXCEEDED, the socket and server live on.
+    for (let i = 0; i < 300; i++) s.ws.send(JSON.stringify({ type: 'start' }));
+    await until(() => s.got.length >= 300);
+    const limited = s.got.filter((m) => m.code === 'LIMIT_EXCEEDED').length;
+    assert.ok(limited >= 100, `${limited} of 300 messages over the rate were refused by name`);
+    assert.equal(s.ws.readyState, WebSocket.OPEN);
+
+    // More sockets from one address than allowed: refused by name.
+    const extra = await Promise.all(Array.from({ length: limits.loopbackSessionsPerIp }, () => rawSocket(p.url)));
+    await until(() => extra.some((x) => x.got.some((m) => m.code === 'LIMIT_EXCEEDED')));
+    const refused = extra.filter((x) => x.got.some((m) => m.code === 'LIMIT_EXCEEDED' && /too many connections/.test(m.message!)));
+    assert.equal(refused.length, 1, 'one socket over the limit of 6 (5 new + the one above)');
+    for (const x of extra) x.ws.close();
+    s.ws.close();
     assert.equal((await fetch(`${p.url}api/health`)).status, 200);
   });
 });
