@@ -3,8 +3,6 @@
 // on chain exactly once after the fault clears.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createPublicClient, createTestClient, http, parseEther, type Address, type Hex } from 'viem';
 import { DEFAULT_RUN, runSpecOf, modelOf } from '../shared/config.ts';
 import { hashParams, initParams } from '../shared/model.ts';
@@ -12,26 +10,16 @@ import { LEDGER_BACKENDS } from './db/test-databases.ts';
 import { Ledger } from './db/ledger.ts';
 import { startAnvil } from './chain/anvil.ts';
 import { connectChain } from './chain/chain.ts';
-import { TEST_CACHE_DIR, eventually } from './chain/test-support.ts';
+import { TEST_CACHE_DIR, eventually, startRpcProxy } from './chain/test-support.ts';
 import { Rewards } from './rewards.ts';
 import { EpochPoster } from './epoch-poster.ts';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 
 const anvil = await startAnvil();
-// The coordinator reaches the chain through this proxy; `down` makes it refuse every request.
-let down = false;
-const proxy = createServer((req, res) => {
-  if (down) return void res.socket?.destroy();
-  const up = request(anvil.rpcUrl, { method: req.method, headers: req.headers }, (r) => {
-    res.writeHead(r.statusCode ?? 502, r.headers);
-    r.pipe(res);
-  });
-  req.pipe(up);
-});
-await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-const rpcUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+// The coordinator reaches the chain through this proxy; `proxy.down` makes it refuse every request.
+const proxy = await startRpcProxy(anvil.rpcUrl);
+const rpcUrl = proxy.url;
 after(async () => {
-  proxy.closeAllConnections();
   proxy.close();
   await anvil.stop();
 });
@@ -66,13 +54,13 @@ test('RPC down, then the owner without gas: the post is retried and lands once t
 
   // 1. The RPC is down: afterCommit resolves (nothing thrown), the status says failing, nothing is on chain.
   await credit(a, 3000n);
-  down = true;
+  proxy.down = true;
   await poster.afterCommit(0, modelHash);
   assert.equal(poster.status.failing, true);
   assert.ok(poster.status.nextRetryAt! > Date.now() - 1000);
   assert.ok(await eventually(() => poster.status.attempts >= 3, 20_000), 'retried with backoff while down');
   assert.equal(await epochCount(), 0n);
-  down = false;
+  proxy.down = false;
   assert.ok(await eventually(() => !poster.status.failing, 20_000), `recovered: ${lines.join('\n')}`);
   assert.equal(await epochCount(), 1n);
   assert.deepEqual((await ledger.epochs()).map((e) => e.epoch), [1]);

@@ -4,8 +4,6 @@
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
-import { createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createPublicClient, createTestClient, encodeFunctionData, getAddress, http, parseEther, type Address, type Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
@@ -13,6 +11,7 @@ import { rewardDistributorAbi, rewardTokenAbi } from '../shared/chain/abi.ts';
 import { claimReward } from '../shared/chain/claim.ts';
 import { startAnvil, DEV_ACCOUNT_KEYS } from '../coordinator/chain/anvil.ts';
 import { OWNER_KEY_FILE } from '../coordinator/owner-key.ts';
+import { startRpcProxy } from '../coordinator/chain/test-support.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
 import { VirtualVolunteer, trainSet } from './virtual-volunteer.ts';
@@ -212,18 +211,8 @@ describe('the public surface', () => {
 describe('a failed epoch post', () => {
   test('RPC down, then the owner without gas: the coordinator keeps serving and posts once the fault clears', { timeout: 240_000 }, async () => {
     const anvil = await startAnvil();
-    let down = false;
-    const proxy = createServer((req, res) => {
-      if (down) return void res.socket?.destroy();
-      const up = request(anvil.rpcUrl, { method: req.method, headers: req.headers }, (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      });
-      req.pipe(up);
-    });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const proxy = await startRpcProxy(anvil.rpcUrl);
     after(async () => {
-      proxy.closeAllConnections();
       proxy.close();
       await anvil.stop();
     });
@@ -231,7 +220,7 @@ describe('a failed epoch post', () => {
     const owner = privateKeyToAccount(ownerKey).address;
     const cheats = createTestClient({ mode: 'anvil', transport: http(anvil.rpcUrl) });
     await cheats.setBalance({ address: owner, value: parseEther('10') });
-    const p = await startPlatformProcess(settings, { quiet: true, env: { RPC_URL: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, DEPLOYER_KEY: ownerKey } });
+    const p = await startPlatformProcess(settings, { quiet: true, env: { RPC_URL: proxy.url, DEPLOYER_KEY: ownerKey } });
     live.p.push(p);
     const api = new CoordinatorApi(p.url);
     const chain = createPublicClient({ transport: http(anvil.rpcUrl) });
@@ -242,14 +231,14 @@ describe('a failed epoch post', () => {
     const data = await trainSet(p.url);
 
     // The chain's RPC is down: round 0's epoch fails; rounds go on, the page and the API answer.
-    down = true;
+    proxy.down = true;
     await playRound(vs, data);
     await waitFor(p, /posting the epoch after round 0 failed \(attempt 1\)/);
     assert.equal((await fetch(`${p.url}api/health`)).status, 200);
     assert.equal((await fetch(p.url)).status, 200);
     assert.equal((await api.dashboard()).epochPosting?.failing, true, 'the dashboard shows the failing post');
     await playRound(vs, data);
-    down = false;
+    proxy.down = false;
     await waitFor(p, /epoch 1 posted/);
     assert.equal(await epochCount(), 1n);
     assert.equal((await api.dashboard()).epochPosting?.failing, false);
