@@ -35,3 +35,12 @@ test('ICE settings come from the environment (coordinator/ice.ts); none by defau
   assert.deepEqual(cfg.ice, { servers: [{ urls: 'stun:stun.example:3478' }], turn: { urls: ['turn:turn.example:3478'], secret: 'a-secret-of-16-chars', ttlS: 3600 } });
   assert.throws(() => configFromEnv({ IDLEGRAD_ICE_SERVERS: '[{"urls":"ftp:x"}]' }), /IDLEGRAD_ICE_SERVERS\[0\]\.urls: expected a stun:/);
 });
+
+test('RPC_URL needs DEPLOYER_KEY (no default owner); the faucet follows IDLEGRAD_FAUCET, unset means the platform decides', () => {
+  assert.throws(() => configFromEnv({ RPC_URL: 'http://127.0.0.1:8545' }), /RPC_URL is set without DEPLOYER_KEY/);
+  assert.equal(configFromEnv({}).deployerKey, undefined);
+  assert.equal(configFromEnv({}).faucet, undefined);
+  assert.equal(configFromEnv({ IDLEGRAD_FAUCET: 'on' }).faucet, true);
+  assert.equal(configFromEnv({ IDLEGRAD_FAUCET: 'off' }).faucet, false);
+  assert.throws(() => configFromEnv({ IDLEGRAD_FAUCET: 'yes' }), /IDLEGRAD_FAUCET: expected on or off, got "yes"/);
+});

@@ -9,6 +9,7 @@ import { DEFAULT_GPT_RUN, DEFAULT_RUN, validateRunSettings, type RunSettings } f
 export interface PlatformHooks {
   epoch?: EpochHooks;
 }
+import { surfaceLimitsOf, type SurfaceLimits } from './http/index.ts';
 
 export interface PlatformConfig {
   /** Interface to listen on. Env HOST. Default 127.0.0.1. */
@@ -23,8 +24,12 @@ export interface PlatformConfig {
   advertiseUrl?: string;
   /** An EVM JSON-RPC endpoint instead of the embedded anvil. Env RPC_URL. Default unset. */
   rpcUrl?: string;
-  /** Deployer/owner key for RPC_URL. Env DEPLOYER_KEY. Default: anvil's first dev account (embedded chain only). */
+  /** Deployer/owner key of the distributor. Env DEPLOYER_KEY. Required with RPC_URL (no default); on the embedded chain the default is the data directory's own key (coordinator/owner-key.ts), never a published anvil account. */
   deployerKey?: Hex;
+  /** The dev gas faucet (coordinator/faucet.ts): once per account and epoch, for accounts with a claim. Env IDLEGRAD_FAUCET=on|off. Default: on with the embedded chain, off with RPC_URL. */
+  faucet?: boolean;
+  /** WebSocket limits: hello timeout, sockets per address, message rate (coordinator/surface-limits.ts). Env IDLEGRAD_LIMITS: JSON over the defaults, e.g. {"sessionsPerIp":4}. */
+  limits?: SurfaceLimits;
   /** The built web app. Env IDLEGRAD_WEB_DIR (the browser tests serve their e2e build, dist/web-e2e). Default dist/web. */
   webDir: string;
   /** Points where a test stops or observes the platform (e2e/faulty-main.ts); never from the environment. Default none. */
@@ -62,6 +67,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
     throw new Error(`IDLEGRAD_WALLETCONNECT_RELAY_URL: expected a ws:// or wss:// URL, got ${JSON.stringify(env.IDLEGRAD_WALLETCONNECT_RELAY_URL)}`);
   }
   if (env.RPC_URL && !env.DEPLOYER_KEY) throw new Error('RPC_URL is set without DEPLOYER_KEY: the coordinator needs a key to deploy and post reward roots');
+  if (env.IDLEGRAD_FAUCET !== undefined && !['on', 'off'].includes(env.IDLEGRAD_FAUCET)) throw new Error(`IDLEGRAD_FAUCET: expected on or off, got ${JSON.stringify(env.IDLEGRAD_FAUCET)}`);
+  let limitsOverride: unknown;
+  try {
+    limitsOverride = env.IDLEGRAD_LIMITS ? JSON.parse(env.IDLEGRAD_LIMITS) : undefined;
+  } catch (e) {
+    throw new Error(`IDLEGRAD_LIMITS: not valid JSON (${(e as Error).message})`);
+  }
   let runOverride: unknown;
   try {
     runOverride = env.IDLEGRAD_RUN ? JSON.parse(env.IDLEGRAD_RUN) : undefined;
@@ -76,6 +88,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
     rpcUrl: env.RPC_URL || undefined,
     advertiseUrl: env.IDLEGRAD_ADVERTISE_URL || undefined,
     deployerKey: env.DEPLOYER_KEY as Hex | undefined,
+    limits: surfaceLimitsOf(limitsOverride),
+    faucet: env.IDLEGRAD_FAUCET === undefined ? undefined : env.IDLEGRAD_FAUCET === 'on',
     leadToken: env.IDLEGRAD_LEAD_TOKEN || undefined,
     webDir: env.IDLEGRAD_WEB_DIR || 'dist/web',
     textPath: env.IDLEGRAD_TEXT || undefined,

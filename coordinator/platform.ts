@@ -9,9 +9,9 @@ import { eip712Domain } from '../shared/eip712.ts';
 import type { ChainInfo } from '../shared/wire/index.ts';
 import { openDatabase, Ledger, RunTable, runInsights } from './db/index.ts';
 import { loadMnist, readTextFile, TextStore, checkRunData, runData } from './data/index.ts';
-import { startAnvil, DEV_DEPLOYER_KEY, type Anvil, connectChain, type ChainAddresses, type Chain } from './chain/index.ts';
+import { startAnvil, embeddedOwner, type Anvil, connectChain, type ChainAddresses, type Chain } from './chain/index.ts';
 import { RoundEngine } from './round/index.ts';
-import { Rewards, epochPolicy } from './rewards/index.ts';
+import { Rewards, epochPolicy, EpochPoster, Faucet } from './rewards/index.ts';
 import { createApiServer, type ApiServer, BadRequest, leadRoutes, resolveLeadToken, RunConflict, type RunControl } from './http/index.ts';
 import { checkFigures, EvidenceDesk, Validator, verificationOf, Quarantine } from './verify/index.ts';
 import type { PlatformConfig } from './config.ts';
@@ -67,7 +67,11 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
     }
     const rpcEndpoint: string = rpcUrl;
     const addressFile = join(dataDir, cfg.rpcUrl ? 'contracts.rpc.json' : 'contracts.anvil.json');
-    const chain = await connectChain({ rpcUrl, deployerKey: cfg.deployerKey ?? DEV_DEPLOYER_KEY, cacheDir: join(dataDir, 'solc'), addresses: loadAddresses(addressFile), pollingInterval: 100 });
+    // The distributor's owner: DEPLOYER_KEY, or on the embedded chain this data directory's own key (coordinator/owner-key.ts).
+    const addresses = loadAddresses(addressFile);
+    const deployerKey = cfg.deployerKey ?? (anvil ? await embeddedOwner({ dataDir, rpcUrl, addresses, log }) : undefined);
+    if (!deployerKey) throw new Error('RPC_URL is set without DEPLOYER_KEY: the coordinator needs a key to deploy and post reward roots');
+    const chain = await connectChain({ rpcUrl, deployerKey, cacheDir: join(dataDir, 'solc'), addresses, pollingInterval: 100 });
     if (chain.deployedNow) {
       writeFileSync(addressFile, JSON.stringify({ ...chain.addresses, deployBlock: chain.addresses.deployBlock.toString() }, null, 2));
     }
@@ -169,6 +173,9 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
         },
         cfg.hooks?.epoch,
       );
+      // Posting failures are retried with backoff and shown on the dashboard, never thrown (coordinator/epoch-poster.ts).
+      const poster = new EpochPoster(rewards, sql, { epochRounds: run.rewards.epochRounds, runId, log, changed: () => void api?.broadcastDashboard() });
+      hostStops.push(async () => poster.stop());
       // An epoch opened by a coordinator that died before recording its transaction.
       const reconciled = await rewards.reconcile().catch((e: Error) => {
         log(`rewards: could not reconcile unposted epochs yet (${e.message}); the next epoch retries`);
@@ -191,7 +198,8 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
       });
       const afterCommit = epochPolicy(run, {
         checksSettled: (ms) => validator.idle(ms),
-        postEpoch: (round, modelHash) => rewards.afterCommit(round, modelHash),
+        // Never rejects: a failed post is retried with backoff and shown on the dashboard (coordinator/epoch-poster.ts).
+        postEpoch: (round, modelHash) => poster.afterCommit(round, modelHash),
         creditedAccounts: async () => (await ledger.cumulativeCredit()).map((c) => c.account),
         pushAccounts: (accounts) => api?.pushAccounts(accounts),
       });
@@ -199,7 +207,7 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
         committed: (s) => {
           log(`round ${s.round} committed: ${s.contributions} contributions, held-out accuracy ${(s.heldOutAccuracy * 100).toFixed(1)}%, loss ${s.heldOutLoss.toFixed(3)}, h=${s.modelHash.slice(0, 10)}…`);
           void api?.broadcastDashboard();
-          void afterCommit(s);
+          void afterCommit(s).catch((e: Error) => log(`rewards: after round ${s.round}: ${e.message}`));
         },
         accountsChanged: (accounts) => void api?.pushAccounts(accounts),
         verify: (round, thetaR, ids) => validator.afterCommit(round, thetaR, ids),
@@ -210,11 +218,14 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
       hostStops.push(async () => engine.stop());
       engine.setStatus((await runs.status(runId)) ?? 'active');
       api = createApiServer({
-        engine, ledger, rewards, train, evidence: desk, webDir: resolve(cfg.webDir), chainRpcUrl: rpcEndpoint, chain: browserChain,
+        engine, ledger, rewards, train, evidence: desk,
+        faucet: new Faucet({ sql, enabled: cfg.faucet ?? !cfg.rpcUrl, claimable: (a) => rewards.claimable(a), send: (a, wei) => rewards.chain.fundGas(a, wei) }), webDir: resolve(cfg.webDir), chainRpcUrl: rpcEndpoint, chain: browserChain,
         routes: leadRoutes({ token: leadToken, control, engine, texts }),
         insights: () => runInsights(sql, run),
         validator: () => validator.status(),
         ice: cfg.ice,
+        epochPosting: () => poster.status,
+        limits: cfg.limits,
       });
       port = await api.listen(port, cfg.host);
       // After listen: a resumed check's evidence deadline starts once its member can reconnect.

@@ -6,6 +6,7 @@
 import type { PlatformConfig } from './config.ts';
 import { startPlatform, type Platform } from './platform.ts';
 import { startClusterNode } from './cluster.ts';
+import { keepServingOnFaults } from './process-handlers.ts';
 
 export async function serve(cfg: PlatformConfig): Promise<void> {
   const failed = (e: Error): never => {
@@ -15,6 +16,8 @@ export async function serve(cfg: PlatformConfig): Promise<void> {
   const node = cfg.databaseUrl ? await startClusterNode(cfg).catch(failed) : null;
   const platform: Platform | null = node ? node.platform() : await startPlatform(cfg).catch(failed);
   const stop = node ? node.stop : platform!.stop;
+  // Once it serves, a fault in a callback is logged and the coordinator keeps serving (a startup failure above still exits).
+  keepServingOnFaults();
 
   if (platform) {
     console.log(`

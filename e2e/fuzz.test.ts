@@ -403,18 +403,24 @@ test('every endpoint refuses malformed input by name, nothing crashes or wedges,
       fc.constant(JSON.stringify(Array.from({ length: 101 }, (_, id) => ({ jsonrpc: '2.0', id, method: 'eth_chainId' })))),
       fc.array(fc.record({ method: fc.constantFrom('eth_chainId', 'anvil_mine') }), { minLength: 1, maxLength: 5 }).filter((a) => a.some((c) => c.method === 'anvil_mine')).map((a) => JSON.stringify(a)),
       fc.jsonValue({ maxDepth: 2 }).filter((j) => typeof j !== 'object' || j === null || Array.isArray(j)).map((j) => JSON.stringify(j)),
+      // Raw "transactions" that are not a signed claim to the distributor (coordinator/rpc-guard.ts).
+      fc.oneof(fc.uint8Array({ maxLength: 300 }).map((b) => bytesToHex(b)), fc.jsonValue()).map((raw) => JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_sendRawTransaction', params: [raw] })),
     ),
     { numRuns: 300, seed: 18 },
   );
   await pool(rpcBodies, async (b) => {
-    await expect4xx(await http('rpc', json(b)), `rpc body ${b.slice(0, 80)}`, undefined, ['BAD_MESSAGE']);
+    await expect4xx(await http('rpc', json(b)), `rpc body ${b.slice(0, 80)}`, undefined, ['BAD_MESSAGE', 'RPC_REFUSED']);
     tally('http refused rpc');
   });
   for (let i = 0; i < 10; i++) {
-    await expect4xx(await http('api/faucet', json(JSON.stringify({ address: 'x'.repeat(70 * 1024 + i) }))), 'oversized JSON', undefined, ['LIMIT_EXCEEDED']);
+    const r = await http('api/faucet', json(JSON.stringify({ address: 'x'.repeat(70 * 1024 + i) })));
+    assert.equal(r.status, 413, 'oversized JSON: 413');
+    await expect4xx(r, 'oversized JSON', undefined, ['TOO_LARGE']);
     tally('http oversized JSON');
   }
-  await expect4xx(await http(`api/runs/${run.id}/rounds/${round}/aggregate`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array(8 * 1024 * 1024 + 1) as unknown as BodyInit }), 'oversized aggregate', undefined, ['LIMIT_EXCEEDED']);
+  const oversized = await http(`api/runs/${run.id}/rounds/${round}/aggregate`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array(8 * 1024 * 1024 + 1) as unknown as BodyInit });
+  assert.equal(oversized.status, 413, 'oversized aggregate: 413');
+  await expect4xx(oversized, 'oversized aggregate', undefined, ['TOO_LARGE']);
   tally('http oversized aggregate');
   // Static files: no way out of the web directory.
   for (const path of ['..%2F..%2Fpackage.json', '%2E%2E/%2E%2E/package.json', '..%5C..%5Cpackage.json', 'assets/..%2F..%2F..%2Fetc%2Fpasswd', '%00', 'index.html%00.js']) {

@@ -69,6 +69,8 @@ export const ERROR_CODES = [
   'FORBIDDEN',
   'CONFLICT',
   'TOO_LARGE',
+  // /rpc (coordinator/rpc-guard.ts): a method or transaction the coordinator does not forward to the chain.
+  'RPC_REFUSED',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -148,4 +148,15 @@ export const MIGRATIONS: string[] = [
   update identities set last_failure_code = substring(last_failure from '${CODE_OF}'), last_failure = btrim(substring(last_failure from '${PROSE_OF}'))
     where last_failure ~ '${CODE_OF}';
   `,
+  // Issue 14: the dev faucet's grants, at most one per account per reward epoch (coordinator/faucet.ts).
+  `
+  create table faucet_grants (
+    account text not null,
+    epoch integer not null,
+    wei numeric not null,
+    tx_hash text,
+    granted_at timestamptz not null default now(),
+    primary key (account, epoch)
+  );
+  `,
 ];

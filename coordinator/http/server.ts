@@ -15,11 +15,18 @@ import { type Rewards, bindWallet } from '../rewards/index.ts';
 import { contributionTimeline } from '../../shared/timeline.ts';
 import type { EvidenceDesk } from '../verify/index.ts';
 import { keepIceFresh, NO_ICE, type IceSettings } from '../ice.ts';
+import { checkRpcRequest } from './rpc-guard.ts';
+import type { Faucet } from '../rewards/index.ts';
+import { securityHeaders } from './security-headers.ts';
+import { assertLowS } from '../../shared/low-s.ts';
+import { DEFAULT_SURFACE_LIMITS, messageBucket, SessionCounter, type SurfaceLimits } from './surface-limits.ts';
 
 export interface ServerDeps {
   engine: RoundEngine;
   ledger: Ledger;
   rewards: Rewards;
+  /** The dev gas faucet (coordinator/faucet.ts). */
+  faucet: Faucet;
   train: Dataset;
   webDir: string;
   chainRpcUrl: string;
@@ -35,20 +42,17 @@ export interface ServerDeps {
   validator?: () => DashboardState['validator'];
   /** STUN/TURN for the pages' RTCPeerConnections (coordinator/ice.ts). Default none. */
   ice?: IceSettings;
+  /** Reward epoch posting: failing and retried, or fine (coordinator/epoch-poster.ts). */
+  epochPosting?: () => DashboardState['epochPosting'];
+  /** Hello timeout, sockets per address, message rate (coordinator/surface-limits.ts). Default DEFAULT_SURFACE_LIMITS. */
+  limits?: SurfaceLimits;
 }
-
-/** JSON-RPC methods the browser may use through /rpc: reads, gas estimates, signed transactions. */
-const RPC_ALLOWED = new Set([
-  'eth_chainId', 'eth_blockNumber', 'eth_call', 'eth_estimateGas', 'eth_gasPrice', 'eth_maxPriorityFeePerGas', 'eth_feeHistory',
-  'eth_getBalance', 'eth_getTransactionCount', 'eth_getTransactionReceipt', 'eth_getTransactionByHash', 'eth_getBlockByNumber',
-  'eth_getCode', 'eth_getLogs', 'eth_sendRawTransaction', 'net_version',
-]);
 
 const MAX_AGGREGATE_BYTES = 8 * 1024 * 1024;
 
 function sendError(res: Response, e: unknown): void {
   if (isIdlegradError(e)) {
-    const status = e.code === 'NOT_FOUND' ? 404 : e.code === 'INTERNAL' || e.code === 'CHAIN_ERROR' ? 502 : 400;
+    const status = e.code === 'NOT_FOUND' ? 404 : e.code === 'RPC_REFUSED' || e.code === 'FORBIDDEN' ? 403 : e.code === 'INTERNAL' || e.code === 'CHAIN_ERROR' ? 502 : 400;
     res.status(status).json({ error: { code: e.code, message: e.shortMessage } });
   } else {
     console.error('[http]', e);
@@ -83,6 +87,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
   const { engine, ledger, rewards } = deps;
   const app = express();
   app.disable('x-powered-by');
+  app.use(securityHeaders);
   const server = createServer(app);
   // An idle keep-alive socket is closed by the client first (undici and browsers keep one a few
   // seconds): when the server closed it at Node's 5 s default, a client reusing it at that moment
@@ -141,7 +146,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
   );
   app.get('/api/accounts/:address', route(async (req, res) => void res.json(await rewards.summary(addressParam(req.params.address, 'address')))));
   app.get('/api/accounts/:address/reward-proof', route(async (req, res) => void res.json(await rewards.rewardProof(addressParam(req.params.address, 'address')))));
-  app.post('/api/faucet', json, route(async (req, res) => void res.json({ txHash: await rewards.faucet(addressParam(req.body?.address, 'address')) })));
+  app.post('/api/faucet', json, route(async (req, res) => void res.json({ txHash: await deps.faucet.grant(addressParam(req.body?.address, 'address')) })));
   app.post('/api/accounts/:address/claimed', json, route(async (req, res) => {
     const account = addressParam(req.params.address, 'address');
     const tx = req.body?.txHash;
@@ -158,11 +163,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
   }));
   app.get('/api/dashboard', route(async (_req, res) => void res.json(await dashboardState())));
   app.post('/rpc', json, route(async (req, res) => {
-    const calls = Array.isArray(req.body) ? req.body : [req.body];
-    if (calls.length === 0 || calls.length > 100) throw new IdlegradError('BAD_MESSAGE', `rpc batch of ${calls.length} calls: expected 1 to 100`);
-    for (const c of calls) {
-      if (!c || typeof c.method !== 'string' || !RPC_ALLOWED.has(c.method)) throw new IdlegradError('BAD_MESSAGE', `rpc method ${JSON.stringify(c?.method)} is not allowed through /rpc`);
-    }
+    checkRpcRequest(req.body, deps.chain.distributor);
     const upstream = await fetch(deps.chainRpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(req.body) });
     res.status(upstream.status).type('application/json').send(await upstream.text());
   }));
@@ -171,7 +172,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
   else app.get('/', (_req, res) => void res.status(503).send('The web app is not built: run `npm run build` (npm start does it for you).'));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e = err as { type?: string; message?: string };
-    if (e?.type === 'entity.too.large') return sendError(res, new IdlegradError('LIMIT_EXCEEDED', 'request body exceeds the size limit'));
+    if (e?.type === 'entity.too.large') return void res.status(413).json({ error: { code: 'TOO_LARGE', message: `request body exceeds the size limit of ${(err as { limit?: number }).limit} bytes` } });
     if (e?.type === 'entity.parse.failed') return sendError(res, new IdlegradError('BAD_MESSAGE', 'request body is not valid JSON'));
     sendError(res, err);
   });
@@ -188,6 +189,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
       validator: deps.validator?.(),
       partners: await ledger.partners(engine.run.id, 20),
       flagged: await flaggedSummary(ledger.sql, engine.run.id),
+      epochPosting: deps.epochPosting?.(),
     };
   }
 
@@ -202,18 +204,34 @@ export function createApiServer(deps: ServerDeps): ApiServer {
     else socket.destroy();
   });
 
-  wss.on('connection', (ws: WebSocket) => {
+  const limits = deps.limits ?? DEFAULT_SURFACE_LIMITS;
+  const perIp = new SessionCounter(limits);
+  wss.on('connection', (ws: WebSocket, req: import('node:http').IncomingMessage) => {
+    const send = (m: ServerMessage) => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
+    };
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    const admitted = perIp.admit(ip);
+    if (!admitted.ok) {
+      send({ type: 'error', code: 'LIMIT_EXCEEDED', message: `too many connections from one address (at most ${admitted.limit})` });
+      return void ws.close(1008, 'too many connections');
+    }
     const id = nextId++;
     const challenge = randomBytes(16).toString('hex');
     const entry: { ws: WebSocket; session: Session | null; dashboard: boolean; stopIce?: () => void } = { ws, session: null, dashboard: false };
     sockets.set(id, entry);
-    const send = (m: ServerMessage) => {
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
-    };
+    // A socket that never says hello (or subscribes, for a dashboard) is not kept open.
+    const helloTimer = setTimeout(() => {
+      if (entry.session || entry.dashboard) return;
+      send({ type: 'error', code: 'PEER_TIMEOUT', message: `no hello within ${limits.helloTimeoutMs} ms` });
+      ws.close(1008, 'hello timeout');
+    }, limits.helloTimeoutMs);
+    const withinRate = messageBucket(limits, ip);
     send({ type: 'challenge', challenge, serverTime: Date.now() });
     let chain = Promise.resolve();
     let refusedNonce: string | undefined;
     ws.on('message', (data, isBinary) => {
+      if (!withinRate()) return send({ type: 'error', code: 'LIMIT_EXCEEDED', message: 'too many messages per second on one connection (IDLEGRAD_LIMITS): message not handled' });
       // Handle one message at a time per socket, in arrival order.
       chain = chain.then(() => handle(data.toString(), isBinary)).catch((e) => {
         if (!isIdlegradError(e)) console.error('[ws]', e);
@@ -223,6 +241,8 @@ export function createApiServer(deps: ServerDeps): ApiServer {
       });
     });
     ws.on('close', () => {
+      clearTimeout(helloTimer);
+      perIp.release(ip);
       sockets.delete(id);
       entry.stopIce?.();
       if (entry.session) engine.removeSession(entry.session.id);
@@ -242,6 +262,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
         case 'hello': {
           if (msg.protocol !== PROTOCOL_VERSION) throw new IdlegradError('SCHEMA_MISMATCH', `protocol ${msg.protocol} is not supported (expected ${PROTOCOL_VERSION})`);
           if (entry.session) throw new IdlegradError('DUPLICATE', 'hello was already received on this connection');
+          assertLowS(msg.signature, 'hello');
           const ok = await verifyMessage({ address: msg.address, message: helloMessage(challenge, msg.peerId), signature: msg.signature }).catch(() => false);
           if (!ok) throw new IdlegradError('BAD_SIGNATURE', `hello signature does not prove ownership of ${msg.address}`);
           entry.session = { id, address: msg.address, peerId: msg.peerId, ready: false, send, partner: msg.partner ?? null, device: msg.device };

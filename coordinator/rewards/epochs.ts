@@ -146,12 +146,6 @@ export class Rewards {
     return out;
   }
 
-  /** Gas for a volunteer's claim on the dev chain: only for accounts with something to claim. */
-  async faucet(account: Address): Promise<Hex> {
-    if (!(await this.claimable(account))) throw new IdlegradError('NOT_FOUND', `${account} has nothing claimable, so the faucet sends no gas`);
-    return this.chain.fundGas(account, 10n ** 16n);
-  }
-
   /** Checks the receipt for the distributor's Claimed event before the ledger says "claimed". */
   async confirmClaim(account: Address, txHash: Hex): Promise<{ cumulativeWei: string }> {
     // A hash the chain has never seen (forged, or from another chain) is refused at once,

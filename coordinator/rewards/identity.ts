@@ -6,6 +6,7 @@ import { recoverTypedDataAddress, type Address, type Hex } from 'viem';
 import { delegationTypedData, type Delegation, type Eip712Domain } from '../../shared/eip712.ts';
 import { IdlegradError } from '../../shared/errors.ts';
 import type { Ledger } from '../db/index.ts';
+import { assertLowS } from '../../shared/low-s.ts';
 
 /** Longest a delegation may run, so a leaked one does not bind a device forever. */
 export const MAX_DELEGATION_SECONDS = 366 * 24 * 3600;
@@ -23,6 +24,7 @@ export async function bindWallet(
   // The device must be the key that proved itself on this connection: a delegation
   // overheard elsewhere cannot bind somebody else's device.
   if (device !== sessionDevice) throw new IdlegradError('BAD_MESSAGE', `delegation names device ${device}, but this connection is ${sessionDevice}`);
+  assertLowS(signature, 'delegation');
   let signer: Address;
   try {
     signer = (await recoverTypedDataAddress({ ...delegationTypedData(domain, d), signature })).toLowerCase() as Address;

@@ -9,6 +9,7 @@ import { privateKeyToAccount } from 'viem/accounts';
 import { contributionTypedData, eip712Domain, type Contribution } from '../../shared/eip712.ts';
 import { isIdlegradError } from '../../shared/errors.ts';
 import { ContributionSigners, RecoveryThread } from './report-signature.ts';
+import { SECP256K1_HALF_N } from '../../shared/low-s.ts';
 
 const domain = eip712Domain(31337, '0x5fbdb2315678afecb367f032d93f642f64180aa3');
 const signers = new ContributionSigners(domain);
@@ -23,6 +24,8 @@ const contribution: fc.Arbitrary<Contribution> = fc.record({
 });
 
 async function viemSigner(c: Contribution, signature: Hex): Promise<Address | 'refused'> {
+  // The coordinator takes low-s signatures only (coordinator/low-s.ts): the reference is viem's answer under that rule.
+  if (/^0x[0-9a-fA-F]{130}$/.test(signature) && BigInt(`0x${signature.slice(66, 130)}`) > SECP256K1_HALF_N) return 'refused';
   try {
     return (await recoverTypedDataAddress({ ...contributionTypedData(domain, c), signature })).toLowerCase() as Address;
   } catch {

@@ -8,6 +8,7 @@
 // the hashing and the curve work both run on a worker thread (RecoveryThread).
 import { Worker } from 'node:worker_threads';
 import { recover } from 'tiny-secp256k1';
+import { assertLowS } from '../../shared/low-s.ts';
 import jsSha3 from 'js-sha3';
 import { domainSeparator, hexToBytes, keccak256, type Address, type Hex } from 'viem';
 import { contributionTypes, type Contribution, type Eip712Domain } from '../../shared/eip712.ts';
@@ -92,6 +93,7 @@ function structOf(c: Contribution): Uint8Array {
 function splitSignature(signature: Hex): { rs: Uint8Array; parity: 0 | 1 } {
   const sig = /^0x[0-9a-fA-F]{130}$/.test(signature) ? hexToBytes(signature) : null;
   if (!sig) throw new IdlegradError('BAD_SIGNATURE', 'report signature is malformed', { details: 'expected 65 bytes as 0x-hex' });
+  assertLowS(signature, 'report');
   const v = sig[64];
   const parity = v === 0 || v === 27 ? 0 : v === 1 || v === 28 ? 1 : null;
   if (parity === null) throw new IdlegradError('BAD_SIGNATURE', 'report signature is malformed', { details: `recovery byte ${v} is not 0, 1, 27 or 28` });

@@ -315,6 +315,17 @@ export interface EpochSummary {
   round: number;
 }
 
+/** Reward epoch posting (coordinator/epoch-poster.ts): failing while the last attempt failed and a retry is scheduled. */
+export interface EpochPostingStatus {
+  failing: boolean;
+  /** Failed attempts in a row. */
+  attempts: number;
+  lastError: string | null;
+  /** Unix ms. */
+  lastErrorAt: number | null;
+  nextRetryAt: number | null;
+}
+
 /** What the coordinator's spot-check validator is doing. */
 export interface ValidatorStatus {
   /** What re-executes checks: 'dawn' (the WGSL kernels through Dawn) or 'cpu' (the fallback); null before the thread started. */
@@ -403,6 +414,8 @@ export interface DashboardState {
   partners?: PartnerSummary[];
   /** Identities caught misbehaving and refused contributions by code (coordinator/flagged.ts). */
   flagged?: FlaggedSummary;
+  /** Whether reward epochs are being posted, or failing and retried (coordinator/epoch-poster.ts). */
+  epochPosting?: EpochPostingStatus;
 }
 
 const count = u32;
@@ -412,6 +425,7 @@ export const parseRoundSummary: Parser<RoundSummary> = shape<RoundSummary>({
   contributions: count, samples: count, volunteers: count, updateBytes: count,
 });
 const parseEpochSummary = shape<EpochSummary>({ epoch: u32, root: hex32, txHash: hex32, totalWei: wei, accounts: count, round: u32 });
+const parseEpochPostingStatus = shape<EpochPostingStatus>({ failing: bool, attempts: count, lastError: nullable(str(2000)), lastErrorAt: ms, nextRetryAt: ms });
 const parseValidatorStatus = shape<ValidatorStatus>({
   executor: nullable(oneOf(['dawn', 'cpu'] as const)), adapter: nullable(str()), fallback: nullable(str(2000)),
   backlog: count, peakBacklog: count, checks: count, meanMs: ms, maxMs: ms,
@@ -444,6 +458,7 @@ export const parseDashboardState: Parser<DashboardState> = shape<DashboardState>
   insights: optional(parseRunInsights),
   partners: optional(arrayOf(parsePartnerSummary, 1000)),
   flagged: optional(parseFlaggedSummary),
+  epochPosting: optional(parseEpochPostingStatus),
 });
 
 // ---- the lead's routes (coordinator/lead.ts) ------------------------------------------

@@ -15,7 +15,7 @@ export {
   type ContributionDetail, type ContributionRecord, type ContributionState, type DashboardState, type DeviceCredit, type DeviceKind, type EpochSummary,
   type ErrorReply, type FaucetReply, type FlaggedSummary, type Health, type LeaderRow, type LeadSession, type OkReply, type PartnersReply,
   type PartnerSummary, type RewardProof, type RoundOutcome, type RoundSummary, type RunCreated, type RunInfo, type RunInsights, type RunStatus,
-  type RunStatusChanged, type TextUploaded, type TimelineEntry, type TimelineStep, type ValidatorStatus, type VerificationState,
+  type RunStatusChanged, type TextUploaded, type TimelineEntry, type TimelineStep, type ValidatorStatus, type EpochPostingStatus, type VerificationState,
 } from './http.ts';
 export {
   PROTOCOL_VERSION, contributionFromJson, contributionToJson, delegationFromJson, delegationToJson, helloMessage, parseClientMessage, parseContribution,

@@ -8,9 +8,23 @@ import { IdlegradError } from '../errors.ts';
 
 export type Parser<T> = (v: unknown, path: string) => T;
 
+/** How a refused value is shown: at most 2 levels deep, 3 items per level, 120 characters in all, so a
+ *  deeply nested or huge value is named in a line (never stringified whole: that overflowed the stack). */
+export function showValue(v: unknown, depth = 0): string {
+  let out: string;
+  if (typeof v === 'string') out = v.length > 40 ? `${v.slice(0, 40)}…` : JSON.stringify(v);
+  else if (v === null || typeof v !== 'object') out = JSON.stringify(v) ?? String(v);
+  else if (depth >= 2) out = Array.isArray(v) ? '[…]' : '{…}';
+  else if (Array.isArray(v)) out = `[${v.slice(0, 3).map((x) => showValue(x, depth + 1)).join(',')}${v.length > 3 ? ',…' : ''}]`;
+  else {
+    const keys = Object.keys(v);
+    out = `{${keys.slice(0, 3).map((k) => `${JSON.stringify(k.slice(0, 40))}:${showValue((v as Record<string, unknown>)[k], depth + 1)}`).join(',')}${keys.length > 3 ? ',…' : ''}}`;
+  }
+  return out.length > 120 ? `${out.slice(0, 120)}…` : out;
+}
+
 export function fail(path: string, expected: string, got: unknown): never {
-  const shown = typeof got === 'string' && got.length > 40 ? `${got.slice(0, 40)}…` : JSON.stringify(got);
-  throw new IdlegradError('BAD_MESSAGE', `${path}: expected ${expected}, got ${shown ?? String(got)}`);
+  throw new IdlegradError('BAD_MESSAGE', `${path}: expected ${expected}, got ${showValue(got)}`);
 }
 
 export const obj: Parser<Record<string, unknown>> = (v, path) =>
