@@ -9,10 +9,11 @@
 //   p2p/                   the cohort exchange and its PeerJS transport
 //   wallet/                bind, claim, verify-reward (one action per file), EIP-6963, WalletConnect
 import type { Hex } from 'viem';
-import type { AccountSummary, ChainInfo, ServerMessage } from '../../../shared/wire/index.ts';
+import type { AccountSummary, ServerMessage } from '../../../shared/wire/index.ts';
 import { modelOf, type RunSpec } from '../../../shared/config.ts';
 import { isIdlegradError } from '../../../shared/errors.ts';
 import { CoordinatorApi } from './api.ts';
+import { ChainSource } from './chain-info.ts';
 import { ServerClock, clockScheduler } from './clock.ts';
 import { Consent } from './consent.ts';
 import type { DeviceKey } from './device-key.ts';
@@ -74,13 +75,13 @@ export class VolunteerClient {
   private key: DeviceKey | null = null;
   /** The run of the last welcome (kept across reconnects: a new run resets the residual). */
   private joined: RunSpec | null = null;
-  private chainKnown: ChainInfo | null = null;
-  private chainAsked: Promise<ChainInfo> | null = null;
+  private readonly chainInfo: ChainSource;
   private readonly consentGiven: Consent;
   private readonly wallets: WalletActions;
 
   private constructor(private readonly o: VolunteerOptions) {
     this.api = new CoordinatorApi(o.origin);
+    this.chainInfo = new ChainSource(() => this.api.run());
     this.now = o.now ?? Date.now;
     this.store = new SnapshotStore(initialSnapshot({ storage: o.storage, partner: o.partner ?? null, governance: DEFAULT_GOVERNANCE }), o.maxLogEntries);
     const { store } = this;
@@ -106,7 +107,7 @@ export class VolunteerClient {
       },
     });
     this.consentGiven = new Consent(store, o.storage, o.surface ?? 'app', this.now);
-    this.wallets = new WalletActions(store, () => this.key && { api: this.api, store, origin: o.origin, now: this.now, key: this.key, chain: () => this.chain(), refreshAccount: () => this.refreshAccount() }, {
+    this.wallets = new WalletActions(store, () => this.key && { api: this.api, store, origin: o.origin, now: this.now, key: this.key, chain: () => this.chainInfo.get(), refreshAccount: () => this.refreshAccount() }, {
       ensure: () => this.session.ensure(),
       send: (m) => this.session.send(m),
     });
@@ -116,7 +117,7 @@ export class VolunteerClient {
       account: () => this.key?.account ?? null,
       peerId: () => this.session.peerId,
       trainer: () => this.device.trainer,
-      chain: () => this.chainKnown,
+      chain: () => this.chainInfo.known,
       syncModel: (round, hash) => this.models.ensure(round, hash).then((m) => m.params).finally(() => this.publishModel()),
       prepared: () => (this.lifecycle.kind === 'preparing' ? this.lifecycle.done : Promise.resolve()),
       lending: () => this.lending,
@@ -193,7 +194,7 @@ export class VolunteerClient {
   /** With a key: its account, and whether the platform offers WalletConnect. */
   private afterKey(): void {
     void this.refreshAccount();
-    this.chain().then(
+    this.chainInfo.get().then(
       (chain) => this.store.set({ wallets: { ...this.store.get().wallets, walletConnect: !!chain.walletConnect } }),
       (e: unknown) => this.log('warn', `could not read the platform's chain settings: ${describeError(e)}`),
     );
@@ -295,18 +296,6 @@ export class VolunteerClient {
   // ---- wallets and rewards (wallet/) ------------------------------------------------------
 
   /** The platform's chain: from the welcome, else GET /api/run (asked once). */
-  private chain(): Promise<ChainInfo> {
-    if (this.chainKnown) return Promise.resolve(this.chainKnown);
-    this.chainAsked ??= this.api.run().then(
-      ({ chain }) => (this.chainKnown ??= chain),
-      (e: unknown) => {
-        this.chainAsked = null;
-        throw e;
-      },
-    );
-    return this.chainAsked;
-  }
-
   // Wallets and rewards (wallet/): nothing before there is a device key.
   setWallets = (list: DiscoveredWallet[]) => this.wallets.setFound(list);
   /** Bind a wallet found by EIP-6963: it signs a Delegation, and credit accrues to it from then on. */
@@ -388,7 +377,7 @@ export class VolunteerClient {
     }
     const runChanged = this.joined?.id !== run.id || this.joined.paramTableHash !== run.paramTableHash;
     this.joined = run;
-    this.chainKnown = w.chain;
+    this.chainInfo.learn(w.chain);
     if (store.get().wallets.walletConnect !== !!w.chain.walletConnect) store.set({ wallets: { ...store.get().wallets, walletConnect: !!w.chain.walletConnect } });
     store.set({ run: { id: run.id, name: run.name, paramCount: run.paramCount, steps: run.inner.steps, batchSize: run.inner.batchSize }, round: w.round });
     if (first) {
