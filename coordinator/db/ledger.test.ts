@@ -82,7 +82,7 @@ for (const backend of LEDGER_BACKENDS) {
 for (const backend of LEDGER_BACKENDS) {
   test(`${backend.name}: a ledger of "CODE: prose" reasons is migrated to a code column and reads back with codes`, { timeout: 60_000, skip: backend.skip }, async (t) => {
     // The ledger as it stood before the code column: refusals written as "CODE: prose".
-    const sql = await backend.open({ migrateTo: MIGRATIONS.length - 1 });
+    const sql = await backend.open({ migrateTo: MIGRATIONS.findIndex((m) => m.includes('add column reason_code')) });
     t.after(() => sql.close());
     const ledger = new Ledger(sql);
     const params = new Float32Array(run.paramCount);

@@ -148,4 +148,9 @@ export const MIGRATIONS: string[] = [
   update identities set last_failure_code = substring(last_failure from '${CODE_OF}'), last_failure = btrim(substring(last_failure from '${PROSE_OF}'))
     where last_failure ~ '${CODE_OF}';
   `,
+  // Issue 14: vesting. An accepted row's credit is payable only once the run has committed
+  // round vests_round (null: vested at once, as every row written before this migration).
+  `
+  alter table contributions add column vests_round integer;
+  `,
 ];

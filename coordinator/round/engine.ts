@@ -31,6 +31,7 @@ import { type Ledger, type ModelState, type RoundCommit, PendingWriter } from '.
 import { ContributionSigners, RecoveryThread } from './report-signature.ts';
 import { EvalThread } from './eval-thread.ts';
 import { decideRound, type ChosenAggregate, type RoundReport } from './decide.ts';
+import { verificationOf } from '../verify/settings.ts';
 
 export interface Session {
   id: number;
@@ -94,6 +95,8 @@ export class RoundEngine {
   private readonly pending: PendingWriter;
   private readonly recovery = new RecoveryThread();
   private readonly evaluator: EvalThread;
+  /** Rounds before accepted credit vests (coordinator/verify/settings.ts: the credit rule). */
+  private readonly vestingRounds: number;
 
   constructor(
     readonly run: RunSpec,
@@ -108,6 +111,7 @@ export class RoundEngine {
     this.signers = new ContributionSigners(domain);
     this.pending = new PendingWriter(ledger.sql);
     this.evaluator = new EvalThread(this.spec, heldOut);
+    this.vestingRounds = verificationOf(run).vestingRounds;
   }
 
   get round(): number {
@@ -363,7 +367,7 @@ export class RoundEngine {
         volunteers: open.cohorts.reduce((s, c) => s + c.length, 0),
         updateBytes: update?.byteLength ?? 0,
       };
-      await this.ledger.commitRound({ runId: this.run.id, summary, state: next, update, accepted, rejected });
+      await this.ledger.commitRound({ runId: this.run.id, summary, state: next, update, accepted, rejected, vestsRound: open.round + this.vestingRounds });
       const thetaR = this.state.params;
       this.state = next;
       this.open = null;
