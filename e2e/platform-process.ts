@@ -64,8 +64,12 @@ export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, o
   const ownDir = !opts.dataDir;
   // With IDLEGRAD_FAULT, the test-only entry that injects it as hooks (e2e/faulty-main.ts).
   const entry = opts.env?.IDLEGRAD_FAULT ? 'e2e/faulty-main.ts' : 'coordinator/main.ts';
+  // Credit vests at once here unless the test sets verification.vestingRounds: the flows these
+  // tests drive (epochs, claims) would otherwise wait the default 120 rounds (the credit rule:
+  // coordinator/verify/settings.ts; e2e/adversary.test.ts and the sim run it at its default).
+  const settings = { ...run, verification: { vestingRounds: 0, ...run.verification } };
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', entry], {
-    env: { ...process.env, IDLEGRAD_WEB_DIR: webDir, ...opts.env, PORT: String(opts.port ?? 0), IDLEGRAD_DATA_DIR: dataDir, IDLEGRAD_RUN: JSON.stringify(run) },
+    env: { ...process.env, IDLEGRAD_WEB_DIR: webDir, ...opts.env, PORT: String(opts.port ?? 0), IDLEGRAD_DATA_DIR: dataDir, IDLEGRAD_RUN: JSON.stringify(settings) },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: opts.processGroup ?? false,
   });

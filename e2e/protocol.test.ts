@@ -22,7 +22,7 @@ const dataDir = mkdtempSync(join(tmpdir(), 'idlegrad-protocol-'));
 const env = {
   IDLEGRAD_DATA_DIR: dataDir,
   PORT: '0',
-  IDLEGRAD_RUN: JSON.stringify({ minVolunteers: 3, cohortSize: 3, inner: { steps: 3 }, timing: { trainMs: 4000, exchangeMs: 2000, reportMs: 4000 }, rewards: { epochRounds: 1 } }),
+  IDLEGRAD_RUN: JSON.stringify({ minVolunteers: 3, cohortSize: 3, inner: { steps: 3 }, timing: { trainMs: 4000, exchangeMs: 2000, reportMs: 4000 }, rewards: { epochRounds: 1 }, verification: { vestingRounds: 0 } }),
 };
 let platform: Platform | null = null;
 const volunteers: VirtualVolunteer[] = [];

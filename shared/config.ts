@@ -54,6 +54,12 @@ export interface VerificationSettings {
   evidenceTimeoutMs: number;
   /** Held-out samples used to score an update by loss change. */
   heldOutSamples: number;
+  /**
+   * Rounds after its own round before an accepted contribution's credit vests (epochs pay only
+   * vested credit; a failed check claws back all of the identity's unbatched credit). The
+   * default 120 ≥ 3 / rate: the arithmetic is in coordinator/verify/settings.ts. 0: no vesting.
+   */
+  vestingRounds: number;
 }
 
 /** Spot-check defaults, each documented on VerificationSettings (coordinator/validator.ts applies them). */
@@ -65,6 +71,7 @@ export const DEFAULT_VERIFICATION: VerificationSettings = {
   codecTolerance: 0.25,
   evidenceTimeoutMs: 20_000,
   heldOutSamples: 256,
+  vestingRounds: 120,
 };
 
 export interface RunSpec extends RunSettings {

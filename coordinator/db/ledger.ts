@@ -28,6 +28,8 @@ export interface RoundCommit {
   update: Uint8Array | null;
   accepted: { id: number; creditWei: bigint }[];
   rejected: { id: number; rejection: Rejection }[];
+  /** The round after whose commit the accepted rows' credit vests (absent: at once). */
+  vestsRound?: number;
 }
 
 const f32 = (b: Uint8Array) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
@@ -59,7 +61,10 @@ export interface IdentityRecord {
 // decided not to check (skipped) or cannot check (unverifiable). A contribution just
 // accepted (no decision yet) or sampled (check running) stays out, so an epoch job that
 // runs concurrently with a commit can never batch unchecked credit.
-const CREDITABLE = `(state in ('verified','batched','claimable','claimed') or (state = 'accepted' and verification in ('skipped','unverifiable')))`;
+// Payable: checked and passed, or not sampled, and vested (its vests_round committed). Rows
+// already in an epoch were vested when batched.
+const VESTED = `(vests_round is null or vests_round < (select m.round from model_state m where m.run_id = contributions.run_id))`;
+const CREDITABLE = `(state in ('batched','claimable','claimed') or ((state = 'verified' or (state = 'accepted' and verification in ('skipped','unverifiable'))) and ${VESTED}))`;
 
 const STATES: ContributionState[] = ['pending', 'accepted', 'verified', 'rejected', 'batched', 'claimable', 'claimed'];
 
@@ -134,8 +139,8 @@ export class Ledger {
       ]);
       // One statement each for the accepted and the rejected rows (thousands a round under load).
       if (commit.accepted.length) {
-        await tx.query(`update contributions c set state = 'accepted', credit_wei = v.w from unnest($1::bigint[], $2::numeric[]) v(id, w) where c.id = v.id and c.state = 'pending'`, [
-          commit.accepted.map((a) => a.id), commit.accepted.map((a) => a.creditWei.toString()),
+        await tx.query(`update contributions c set state = 'accepted', credit_wei = v.w, vests_round = $3 from unnest($1::bigint[], $2::numeric[]) v(id, w) where c.id = v.id and c.state = 'pending'`, [
+          commit.accepted.map((a) => a.id), commit.accepted.map((a) => a.creditWei.toString()), commit.vestsRound ?? null,
         ]);
       }
       if (commit.rejected.length) {
@@ -399,14 +404,25 @@ export class Ledger {
   }
 
   /** A finished check: passed (rejection null) → `verified`; failed → `rejected` with its code and prose. Updates the identity's reputation. */
-  async recordCheck(id: number, account: Address, rejection: Rejection | null, detail: unknown, reputationDelta: { pass: number; fail: number }): Promise<void> {
-    await this.sql.transaction(async (tx) => {
+  /**
+   * A check's verdict. A failure rejects the checked row and claws back every other row of the
+   * identity not yet in an epoch (accepted or verified: unvested, or vested but unbatched) as
+   * CLAWED_BACK, in the same transaction. Returns how many rows were clawed back.
+   */
+  async recordCheck(id: number, account: Address, rejection: Rejection | null, detail: unknown, reputationDelta: { pass: number; fail: number }): Promise<number> {
+    return this.sql.transaction(async (tx) => {
+      let clawed = 0;
       if (!rejection) {
         await tx.query(`update contributions set state = 'verified', verification = 'passed', verify_detail = $2 where id = $1 and state = 'accepted'`, [id, JSON.stringify(detail)]);
       } else {
         await tx.query(`update contributions set state = 'rejected', verification = 'failed', reason_code = $2, reason = $3, verify_detail = $4 where id = $1 and state = 'accepted'`, [
           id, rejection.code, rejection.prose, JSON.stringify(detail),
         ]);
+        const { rows } = await tx.query<{ id: number }>(
+          `update contributions set state = 'rejected', reason_code = 'CLAWED_BACK', reason = $3 where account = $1 and id <> $2 and state in ('accepted','verified') returning id`,
+          [account, id, `contribution ${id} failed its spot check (${rejection.code}): this identity's credit not yet in an epoch is taken back`],
+        );
+        clawed = rows.length;
       }
       const passed = rejection === null;
       await tx.query(
@@ -418,6 +434,7 @@ export class Ledger {
            last_failure = coalesce(excluded.last_failure, identities.last_failure)`,
         [account, passed ? 1 : 0, passed ? 0 : 1, passed ? reputationDelta.pass : -reputationDelta.fail, rejection?.code ?? null, rejection?.prose ?? null],
       );
+      return clawed;
     });
   }
 

@@ -148,7 +148,7 @@ export const MIGRATIONS: string[] = [
   update identities set last_failure_code = substring(last_failure from '${CODE_OF}'), last_failure = btrim(substring(last_failure from '${PROSE_OF}'))
     where last_failure ~ '${CODE_OF}';
   `,
-  // Issue 14: the dev faucet's grants, at most one per account per reward epoch (coordinator/faucet.ts).
+  // Issue 14: the dev faucet's grants, at most one per account per reward epoch (coordinator/rewards/faucet.ts).
   `
   create table faucet_grants (
     account text not null,
@@ -158,5 +158,10 @@ export const MIGRATIONS: string[] = [
     granted_at timestamptz not null default now(),
     primary key (account, epoch)
   );
+  `,
+  // Issue 14: vesting. An accepted row's credit is payable only once the run has committed
+  // round vests_round (null: vested at once, as every row written before this migration).
+  `
+  alter table contributions add column vests_round integer;
   `,
 ];

@@ -73,7 +73,7 @@ export class BadRequest extends Error {}
 export class RunConflict extends Error {}
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const VERIFICATION_KEYS = ['rate', 'newIdentityRate', 'trustAfter', 'tolerance', 'codecTolerance', 'evidenceTimeoutMs', 'heldOutSamples'];
+const VERIFICATION_KEYS = ['rate', 'newIdentityRate', 'trustAfter', 'tolerance', 'codecTolerance', 'evidenceTimeoutMs', 'heldOutSamples', 'vestingRounds'];
 
 /** Every key of `over` must exist in `base` (so a typo is named, not ignored); objects merge, the rest replaces. */
 function mergeKnown(base: unknown, over: unknown, path: string): unknown {

@@ -21,6 +21,10 @@ interface Row {
   expect: Record<string, Outcome>;
   applied: string[];
   withheld?: string[];
+  /** Which applied aggregates are relays (a single member's frame); checked when given. */
+  relays?: string[];
+  /** Reports from accounts not seated in the cohort they name. */
+  outsiders?: Record<string, { cohort: number; frame: string; frames: string[]; votes: string }>;
 }
 
 // Short names stand for addresses and hashes; hashes compare as the names do.
@@ -148,7 +152,74 @@ const rows: Row[] = [
     reports: { a: { frame: 'fa', frames: ['fa', 'fb'], votes: 'g1' }, b: { frame: 'fb', frames: ['fa', 'fb'], votes: 'g1' }, q: { frame: 'fq', frames: ['fq'], votes: 'g1' } },
     uploaded: ['g1'],
     quarantined: [1],
-    expect: { a: 'accepted', b: 'accepted', q: 'NO_QUORUM' },
+    expect: { a: 'accepted', b: 'accepted', q: 'FOREIGN_AGGREGATE' },
+    applied: ['g1'],
+  },
+  // Issue 14 item 4: cohorts and relays.
+  {
+    name: 'a member names another cohort\'s aggregate as its relay: it is refused, the owners are credited, the aggregate is applied once',
+    cohorts: [['x'], ['a', 'b', 'c']],
+    reports: { x: { frame: 'fx', frames: ['fx'], votes: 'g1' }, a: { frame: 'fa', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, b: { frame: 'fb', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, c: { frame: 'fc', frames: ['fa', 'fb', 'fc'], votes: 'g1' } },
+    uploaded: ['g1'],
+    expect: { x: 'FOREIGN_AGGREGATE', a: 'accepted', b: 'accepted', c: 'accepted' },
+    applied: ['g1'],
+    relays: [],
+  },
+  {
+    name: 'two colluders of one cohort vote another cohort\'s aggregate: it holds none of their frames, so it is not theirs',
+    cohorts: [['x', 'y'], ['a', 'b', 'c']],
+    reports: {
+      x: { frame: 'fx', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, y: { frame: 'fy', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      a: { frame: 'fa', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, b: { frame: 'fb', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, c: { frame: 'fc', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+    },
+    uploaded: ['g1'],
+    expect: { x: 'FOREIGN_AGGREGATE', y: 'FOREIGN_AGGREGATE', a: 'accepted', b: 'accepted', c: 'accepted' },
+    applied: ['g1'],
+  },
+  {
+    name: 'colluders claiming their own frames are in another cohort\'s aggregate: it goes to the cohort with more of its frames inside',
+    cohorts: [['x', 'y'], ['a', 'b', 'c']],
+    reports: {
+      x: { frame: 'fx', frames: ['fx', 'fy', 'fz'], votes: 'g1' }, y: { frame: 'fy', frames: ['fx', 'fy', 'fz'], votes: 'g1' },
+      a: { frame: 'fa', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, b: { frame: 'fb', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, c: { frame: 'fc', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+    },
+    uploaded: ['g1'],
+    expect: { x: 'FOREIGN_AGGREGATE', y: 'FOREIGN_AGGREGATE', a: 'accepted', b: 'accepted', c: 'accepted' },
+    applied: ['g1'],
+  },
+  {
+    name: 'a relay names a lower-hash near-copy of another cohort\'s aggregate: decideRound chooses both, the copy marked a relay (the combine then refuses the relay, not the cohort: engine.test)',
+    cohorts: [['x'], ['a', 'b', 'c']],
+    reports: { x: { frame: 'fx', frames: ['fx'], votes: 'g0' }, a: { frame: 'fa', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, b: { frame: 'fb', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, c: { frame: 'fc', frames: ['fa', 'fb', 'fc'], votes: 'g1' } },
+    uploaded: ['g0', 'g1'],
+    expect: { x: 'accepted', a: 'accepted', b: 'accepted', c: 'accepted' },
+    applied: ['g0', 'g1'],
+    relays: ['g0'],
+  },
+  {
+    name: 'a relay upload of someone else\'s frame: the member who named it later is refused, its author keeps it',
+    cohorts: [['a', 'b'], ['x']],
+    reports: { a: { frame: 'fa', frames: ['fa'], votes: 'ra' }, b: { frame: 'fb', frames: ['fb'], votes: 'rb' }, x: { frame: 'fx', frames: ['fx'], votes: 'ra' } },
+    uploaded: ['ra', 'rb'],
+    expect: { a: 'accepted', b: 'accepted', x: 'FOREIGN_AGGREGATE' },
+    applied: ['ra', 'rb'],
+    relays: ['ra', 'rb'],
+  },
+  {
+    name: 'an upload no seated member names, and a report from an account not seated in its cohort, count for nothing',
+    cohorts: [['a', 'b']],
+    reports: { a: { frame: 'fa', frames: ['fa', 'fb'], votes: 'g1' }, b: { frame: 'fb', frames: ['fa', 'fb'], votes: 'g1' } },
+    outsiders: { z: { cohort: 0, frame: 'fz', frames: ['fz'], votes: 'gz' } },
+    uploaded: ['g1', 'gz'],
+    expect: { a: 'accepted', b: 'accepted', z: 'NO_QUORUM' },
+    applied: ['g1'],
+  },
+  {
+    name: 'the per-cohort bound: a flood of uploads beside a cohort\'s vote applies only what its members named',
+    cohorts: [['a', 'b']],
+    reports: { a: { frame: 'fa', frames: ['fa', 'fb'], votes: 'g1' }, b: { frame: 'fb', frames: ['fa', 'fb'], votes: 'g1' } },
+    uploaded: ['g1', 'g2', 'g3', 'g4', 'g5', 'g6'],
+    expect: { a: 'accepted', b: 'accepted' },
     applied: ['g1'],
   },
 ];
@@ -166,6 +237,11 @@ for (const row of rows) {
         reports.push({ id, account: addr(m), cohort, frameHash: hash(r.frame), aggregateHash: hash(r.votes), frameHashes: r.frames.map(hash), samples: SAMPLES });
       }
     });
+    for (const [m, r] of Object.entries(row.outsiders ?? {})) {
+      const id = reports.length + 1;
+      ids.set(id, m);
+      reports.push({ id, account: addr(m), cohort: r.cohort, frameHash: hash(r.frame), aggregateHash: hash(r.votes), frameHashes: r.frames.map(hash), samples: SAMPLES });
+    }
     const d = decideRound(
       {
         cohorts: row.cohorts.map((c) => c.map((m) => ({ address: addr(m) }))),
@@ -175,7 +251,7 @@ for (const row of rows) {
       },
       run,
     );
-    const got: Record<string, Outcome> = Object.fromEntries(row.cohorts.flat().map((m) => [m, 'no report' as Outcome]));
+    const got: Record<string, Outcome> = Object.fromEntries([...row.cohorts.flat(), ...Object.keys(row.outsiders ?? {})].map((m) => [m, 'no report' as Outcome]));
     for (const a of d.accepted) got[ids.get(a.id)!] = 'accepted';
     for (const r of d.rejected) got[ids.get(r.id)!] = r.rejection.code;
     assert.deepEqual(got, row.expect);
@@ -185,6 +261,8 @@ for (const row of rows) {
     assert.deepEqual(d.applied.map((c) => c.hash), row.applied.map(hash));
     assert.deepEqual(d.applied.map((c) => c.frame), row.applied.map((u) => `frame ${u}`), 'each chosen hash comes with its uploaded frame');
     assert.deepEqual(d.withheld.map((c) => c.hash), (row.withheld ?? []).map(hash));
+    assert.equal(new Set(d.applied.map((c) => c.hash)).size, d.applied.length, 'an aggregate is applied at most once');
+    if (row.relays) assert.deepEqual(d.applied.filter((c) => c.relay).map((c) => c.hash), row.relays.map(hash));
   });
 }
 

@@ -13,7 +13,7 @@ import { hashParams, initParams } from '../../shared/model.ts';
 import { decodeFrame } from '../../shared/codec.ts';
 import { contributionTypedData, eip712Domain } from '../../shared/eip712.ts';
 import { framesRoot } from '../../shared/aggregate.ts';
-import { applyGlobalUpdate, buildContribution, cohortAggregate, encodeOwnUpdate, peerUpdateLimits } from '../../shared/round.ts';
+import { aggregateLimits, applyGlobalUpdate, buildContribution, cohortAggregate, combineCohorts, encodeOwnUpdate, peerUpdateLimits } from '../../shared/round.ts';
 import { contributionToJson, type RoundSummary, type ServerMessage } from '../../shared/wire/index.ts';
 import type { Dataset } from '../../shared/mlp.ts';
 import { openDatabase, Ledger } from '../db/index.ts';
@@ -123,4 +123,82 @@ test('open → reports → aggregates → commit: the broadcast, the ledger rows
   assert.equal(openRound(), 1);
   const again = inbox.get(0)!.filter((m) => m.type === 'round').at(-1);
   assert.ok(again?.type === 'round' && again.round === 1 && again.modelHash === s.modelHash, 'round 1 is sent with the new model hash');
+});
+
+// Issue 14 item 4 at the engine: a flood of uploads nobody names is bounded (one per seat) and
+// never blocks an honest uploader, who reports and uploads again; a relay that uploads a
+// lower-hash near-copy of another cohort's aggregate is refused itself (FOREIGN_AGGREGATE)
+// while the cohort it copied is credited and applied; the honest relay beside it is credited.
+test('cohorts and relays: an upload flood is bounded, a copycat relay is refused and its victims are credited', { timeout: 60_000 }, async (t) => {
+  const run5 = runSpecOf(1, { ...DEFAULT_RUN, minVolunteers: 5, cohortSize: 3, timing: { trainMs: 100, exchangeMs: 600_000, reportMs: 100 } }, { name: 'mnist', trainCount: 100, testCount: 8, features: 784, classes: 10 });
+  const sql = await openDatabase({});
+  const ledger = new Ledger(sql);
+  const params = initParams(modelOf(run5), run5.seed);
+  const theta0 = { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) };
+  await ledger.createRun(run5, theta0);
+  let committed!: (s: RoundSummary) => void;
+  const summary = new Promise<RoundSummary>((r) => (committed = r));
+  const engine = new RoundEngine(run5, { ...theta0, params: params.slice(), momentum: theta0.momentum.slice() }, ledger, heldOut, domain, { committed: (s) => committed(s), accountsChanged: () => {} }, () => NOW);
+  t.after(async () => {
+    engine.stop();
+    await sql.close();
+  });
+  const keys = Array.from({ length: 5 }, () => privateKeyToAccount(generatePrivateKey()));
+  const seatOf = new Map<number, { cohort: number; members: number }>();
+  const sessions: Session[] = keys.map((k, i) => ({
+    id: i, address: k.address.toLowerCase() as Address, peerId: `peer-${i}`, ready: false,
+    send: (m) => void (m.type === 'round' && seatOf.set(i, { cohort: m.cohort.id, members: m.cohort.members.length })),
+  }));
+  for (const s of sessions) engine.addSession(s);
+  for (const s of sessions) engine.setReady(s.id, true);
+  assert.equal(seatOf.size, 5, 'every volunteer is seated');
+  const victims = sessions.filter((s) => seatOf.get(s.id)!.members === 3);
+  const [attacker, relay] = sessions.filter((s) => seatOf.get(s.id)!.members === 2);
+  const victimCohort = seatOf.get(victims[0].id)!.cohort;
+
+  const samples = Math.min(maxSamplesPerReport(run5), run5.inner.steps * run5.inner.batchSize);
+  const ownOf = (seed: number) => encodeOwnUpdate(run5, 0, new Float32Array(run5.paramCount).map((_, j) => Math.sin(seed * 13 + j) * 1e-3), samples);
+  const heldOf = (s: Session, u: ReturnType<typeof ownOf>) => ({ address: s.address, hash: u.hash, frame: decodeFrame(u.bytes, peerUpdateLimits(run5, 0)) });
+  const vOwn = victims.map((_, i) => ownOf(i + 1));
+  const full = cohortAggregate(run5, 0, heldOf(victims[0], vOwn[0]), victims.slice(1).map((s, i) => heldOf(s, vOwn[i + 1])));
+  const rOwn = ownOf(9);
+  const relayAgg = cohortAggregate(run5, 0, heldOf(relay, rOwn), []);
+  // The copycat: the victims' aggregate scaled by a hair, re-encoded until its hash is lower.
+  const fullFrame = decodeFrame(full.bytes, aggregateLimits(run5, 0));
+  const aOwn = ownOf(7);
+  let copy = cohortAggregate(run5, 0, { address: attacker.address, hash: aOwn.hash, frame: fullFrame }, []);
+  for (let k = 1; copy.aggregateHash >= full.aggregateHash; k++) {
+    copy = cohortAggregate(run5, 0, { address: attacker.address, hash: aOwn.hash, frame: { ...fullFrame, values: fullFrame.values.map((v) => v * (1 + k * 1e-4)) } }, []);
+  }
+
+  // The flood: aggregates no report names, one per seat, then refused; the victims' upload is among the refused.
+  const junk = Array.from({ length: 5 }, (_, i) => cohortAggregate(run5, 0, heldOf(attacker, ownOf(100 + i)), []));
+  for (const j of junk) assert.equal(engine.handleAggregate(0, j.bytes), j.aggregateHash);
+  assert.throws(() => engine.handleAggregate(0, cohortAggregate(run5, 0, heldOf(attacker, ownOf(200)), []).bytes), (e: Error & { code?: string }) => e.code === 'LIMIT_EXCEEDED');
+  assert.throws(() => engine.handleAggregate(0, full.bytes), (e: Error & { code?: string }) => e.code === 'LIMIT_EXCEEDED' && /report first/.test(e.message));
+
+  const report = async (s: Session, own: { hash: Hex }, agg: { aggregateHash: Hex; hashes: Hex[] }) => {
+    const c = buildContribution({
+      run: run5.id, round: 0, cohort: seatOf.get(s.id)!.cohort, frameHash: own.hash, aggregateHash: agg.aggregateHash, framesRoot: framesRoot(agg.hashes), residualHash: `0x${'00'.repeat(32)}`,
+      samples, steps: samples / run5.inner.batchSize, lossBefore: 2.3, lossAfter: 2.1, computeMs: 100, nowMs: NOW, nonce: 1n,
+    });
+    const signature = await keys[s.id].signTypedData(contributionTypedData(domain, c));
+    return (await engine.handleReport(s, { type: 'report', contribution: contributionToJson(c), signature, frameHashes: agg.hashes })).id;
+  };
+  const ids = new Map<Session, number>();
+  for (const v of victims) ids.set(v, await report(v, vOwn[victims.indexOf(v)], full));
+  ids.set(attacker, await report(attacker, aOwn, { aggregateHash: copy.aggregateHash, hashes: [aOwn.hash] }));
+  ids.set(relay, await report(relay, rOwn, relayAgg));
+  // Named now: every upload is admitted, the victims' retried one included.
+  for (const a of [full, copy, relayAgg]) assert.equal(engine.handleAggregate(0, a.bytes), a.aggregateHash);
+  const s = await summary;
+
+  const rows = new Map(await Promise.all([...ids].map(async ([sess, id]) => [sess, await ledger.contribution(id)] as const)));
+  for (const v of victims) assert.deepEqual([rows.get(v)!.state, rows.get(v)!.code], ['accepted', null], `victim in cohort ${victimCohort} is credited`);
+  assert.deepEqual([rows.get(attacker)!.state, rows.get(attacker)!.code, rows.get(attacker)!.creditWei], ['rejected', 'FOREIGN_AGGREGATE', '0'], 'the copycat relay is refused');
+  assert.deepEqual([rows.get(relay)!.state, rows.get(relay)!.code], ['accepted', null], 'the honest relay beside it is credited');
+  assert.equal(s.contributions, 4);
+  // The published update is the victims' aggregate and the honest relay's, not the copy's.
+  const expected = combineCohorts(run5, 0, [full, relayAgg].map((a) => ({ hash: a.aggregateHash, frame: decodeFrame(a.bytes, aggregateLimits(run5, 0)) }))).bytes;
+  assert.deepEqual(await ledger.update(run5.id, 0), expected);
 });

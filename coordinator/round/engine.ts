@@ -7,24 +7,31 @@
 //            decide.ts decideRound), combine them with the run's
 //            robust aggregator (weighted by samples; a cohort aggregate it refuses earns its
 //            members no credit), apply the outer step on the CPU in float32, publish h_{r+1}.
-// A round that loses every cohort ends with the model unchanged. A quarantined identity
+// A round that loses every cohort ends with the model unchanged.
+// Upload admission: an uploaded aggregate enters the round only once a seated member's report
+// names it (so each cohort holds at most one admitted aggregate per member); uploads nobody has
+// named yet wait in a pool of at most one per seat, and past that are refused LIMIT_EXCEEDED
+// (an honest uploader refused by a flood reports, and its outbox retries: a named hash is
+// always admitted). A combine refusal blames only the cohort that chose the aggregate; a relay
+// whose frame makes a cohort's quorum aggregate look like a copy is the copier, not the victim. A quarantined identity
 // (coordinator/verify/quarantine.ts) is seated in a cohort of its own whose aggregate is accepted for
 // its spot check but left out of the combine.
 import type { Address, Hex } from 'viem';
 import type { RunSpec } from '../../shared/config.ts';
 import { maxSamplesPerReport, modelOf } from '../../shared/config.ts';
 import { decodeFrame, hashFrame, type DecodedFrame } from '../../shared/codec.ts';
-import { framesRoot } from '../../shared/aggregate.ts';
+import { aggregateUpdates, framesRoot } from '../../shared/aggregate.ts';
 import { aggregateLimits, applyGlobalUpdate, combineCohorts } from '../../shared/round.ts';
 import { assignmentSeed } from '../../shared/assignment.ts';
 import type { Dataset } from '../../shared/mlp.ts';
 import type { Eip712Domain } from '../../shared/eip712.ts';
-import { contributionFromJson, FrameKind, type ClientMessage, type DeviceKind, type RoundSummary, type RunStatus, type ServerMessage } from '../../shared/wire/index.ts';
+import { contributionFromJson, FrameKind, type ClientMessage, type Rejection, type DeviceKind, type RoundSummary, type RunStatus, type ServerMessage } from '../../shared/wire/index.ts';
 import { IdlegradError } from '../../shared/errors.ts';
 import { type Ledger, type ModelState, type RoundCommit, PendingWriter } from '../db/index.ts';
 import { ContributionSigners, RecoveryThread } from './report-signature.ts';
 import { EvalThread } from './eval-thread.ts';
-import { decideRound, type RoundReport } from './decide.ts';
+import { decideRound, type ChosenAggregate, type RoundReport } from './decide.ts';
+import { verificationOf } from '../verify/settings.ts';
 
 export interface Session {
   id: number;
@@ -54,7 +61,10 @@ interface OpenRound {
   exchangeEndsAt: number;
   reportEndsAt: number;
   reports: Map<Address, Report>;
+  /** Admitted: named by a seated member's report. */
   aggregates: Map<Hex, DecodedFrame>;
+  /** Uploaded, not yet named by any report (at most one per seat). */
+  unnamed: Map<Hex, DecodedFrame>;
   timer: NodeJS.Timeout;
   /** Cohorts of one quarantined identity each: trained, reported and spot-checked, never applied. */
   quarantined: Set<number>;
@@ -85,6 +95,8 @@ export class RoundEngine {
   private readonly pending: PendingWriter;
   private readonly recovery = new RecoveryThread();
   private readonly evaluator: EvalThread;
+  /** Rounds before accepted credit vests (coordinator/verify/settings.ts: the credit rule). */
+  private readonly vestingRounds: number;
 
   constructor(
     readonly run: RunSpec,
@@ -99,6 +111,7 @@ export class RoundEngine {
     this.signers = new ContributionSigners(domain);
     this.pending = new PendingWriter(ledger.sql);
     this.evaluator = new EvalThread(this.spec, heldOut);
+    this.vestingRounds = verificationOf(run).vestingRounds;
   }
 
   get round(): number {
@@ -177,6 +190,7 @@ export class RoundEngine {
       reportEndsAt: startsAt + trainMs + exchangeMs + reportMs,
       reports: new Map(),
       aggregates: new Map(),
+      unnamed: new Map(),
       timer: setTimeout(() => void this.commit(), trainMs + exchangeMs + reportMs),
       quarantined,
     };
@@ -242,6 +256,12 @@ export class RoundEngine {
       id, account: signer, cohort: c.cohort, frameHash: c.frameHash, aggregateHash: c.aggregateHash.toLowerCase() as Hex,
       frameHashes: msg.frameHashes, samples: c.samples, lossAfter: c.lossAfterMicro / 1e6,
     });
+    const named = c.aggregateHash.toLowerCase() as Hex;
+    const waiting = open.unnamed.get(named);
+    if (waiting) {
+      open.unnamed.delete(named);
+      open.aggregates.set(named, waiting);
+    }
     this.maybeCommitEarly();
     return { id };
   }
@@ -256,7 +276,15 @@ export class RoundEngine {
       throw new IdlegradError('LIMIT_EXCEEDED', `aggregate claims ${frame.header.samples} samples, more than a full cohort can train`);
     }
     const hash = hashFrame(bytes);
-    open.aggregates.set(hash, frame);
+    if (open.aggregates.has(hash) || open.unnamed.has(hash)) return hash;
+    if ([...open.reports.values()].some((r) => r.aggregateHash === hash)) open.aggregates.set(hash, frame);
+    else {
+      const seats = open.cohorts.reduce((n, members) => n + members.length, 0);
+      if (open.unnamed.size >= seats) {
+        throw new IdlegradError('LIMIT_EXCEEDED', `round ${round} already holds ${open.unnamed.size} aggregates no report names (one per seat); report first, then upload again`);
+      }
+      open.unnamed.set(hash, frame);
+    }
     this.maybeCommitEarly();
     return hash;
   }
@@ -272,6 +300,41 @@ export class RoundEngine {
     if (votedUploaded) void this.commit();
   }
 
+  /**
+   * The cross-cohort combine with the blame kept where it belongs: a refusal of an aggregate
+   * rejects only the accepted members of the cohort that chose it; a relay aggregate that makes
+   * a cohort's quorum aggregate look like a duplicate or a copy is refused itself
+   * (FOREIGN_AGGREGATE) and the combine runs again without it.
+   */
+  private combine(round: number, applied: ChosenAggregate<DecodedFrame>[], accepted: { id: number; creditWei: bigint }[], rejected: { id: number; rejection: Rejection }[], reports: Report[]): Uint8Array {
+    const reject = (chosen: ChosenAggregate<DecodedFrame>, rejection: Rejection) => {
+      for (const r of reports) {
+        const i = accepted.findIndex((a) => a.id === r.id);
+        if (i < 0 || r.cohort !== chosen.cohort || r.aggregateHash !== chosen.hash) continue;
+        accepted.splice(i, 1);
+        rejected.push({ id: r.id, rejection });
+      }
+    };
+    let combined = combineCohorts(this.run, round, applied);
+    const victims = combined.excluded.filter((x) => (x.reason === 'copycat' || x.reason === 'duplicate') && applied.some((a) => a.hash === x.hash && !a.relay));
+    if (victims.length) {
+      const copiers = applied.filter((a) => a.relay && victims.some((v) => {
+        const victim = applied.find((b) => b.hash === v.hash)!;
+        return aggregateUpdates([victim, a], this.run.paramCount, this.run.aggregator).excluded.some((x) => x.hash === victim.hash);
+      }));
+      for (const c of copiers) reject(c, { code: 'FOREIGN_AGGREGATE', prose: `this relay aggregate is a copy of another cohort's aggregate (the combine refused that one as a ${victims[0].reason})` });
+      if (copiers.length) {
+        applied = applied.filter((a) => !copiers.includes(a));
+        combined = combineCohorts(this.run, round, applied);
+      }
+    }
+    for (const { hash, reason } of combined.excluded) {
+      const chosen = applied.find((a) => a.hash === hash);
+      if (chosen) reject(chosen, { code: 'COMBINE_REFUSED', prose: `the cross-cohort combine refused this member's cohort aggregate (${reason})` });
+    }
+    return combined.bytes;
+  }
+
   /** Decide the round: which aggregates count, the outer step, the ledger transaction. */
   async commit(): Promise<void> {
     const open = this.open;
@@ -284,16 +347,7 @@ export class RoundEngine {
       let next: ModelState = { round: open.round + 1, modelHash: this.state.modelHash, params: this.state.params.slice(), momentum: this.state.momentum.slice() };
       let update: Uint8Array | null = null;
       if (applied.length > 0) {
-        const combined = combineCohorts(this.run, open.round, applied);
-        update = combined.bytes;
-        for (const { hash, reason } of combined.excluded) {
-          for (const r of open.reports.values()) {
-            const i = accepted.findIndex((a) => a.id === r.id);
-            if (i < 0 || r.aggregateHash !== hash) continue;
-            accepted.splice(i, 1);
-            rejected.push({ id: r.id, rejection: { code: 'COMBINE_REFUSED', prose: `the cross-cohort combine refused this member's cohort aggregate (${reason})` } });
-          }
-        }
+        update = this.combine(open.round, applied, accepted, rejected, [...open.reports.values()]);
         // Peers apply the published bytes with this same function; so do we.
         const { round, modelHash, params, momentum } = applyGlobalUpdate({ ...this.state, run: this.run.id, paramTableHash: this.run.paramTableHash }, update, this.run);
         next = { round, modelHash, params, momentum };
@@ -313,7 +367,7 @@ export class RoundEngine {
         volunteers: open.cohorts.reduce((s, c) => s + c.length, 0),
         updateBytes: update?.byteLength ?? 0,
       };
-      await this.ledger.commitRound({ runId: this.run.id, summary, state: next, update, accepted, rejected });
+      await this.ledger.commitRound({ runId: this.run.id, summary, state: next, update, accepted, rejected, vestsRound: open.round + this.vestingRounds });
       const thetaR = this.state.params;
       this.state = next;
       this.open = null;
