@@ -78,7 +78,9 @@ let exhausted = 0;
 const epochNow = () => performance.timeOrigin + performance.now();
 const timings = new Map<number, RoundTiming>();
 const timing = (round: number) => timings.get(round) ?? (timings.set(round, { round, reportEndsAt: NaN, lastInputAt: 0, committedAt: NaN }), timings.get(round)!);
+const reported = new Set<number>(); // rounds whose timing went to the main thread
 const inputAcked = (round: number) => {
+  if (reported.has(round)) return;
   const t = timing(round);
   t.lastInputAt = Math.max(t.lastInputAt, epochNow());
 };
@@ -197,6 +199,7 @@ function connect(key: Hex, address: Address, cohort: number, uploader: boolean, 
       if (text.startsWith('{"type":"account"')) return;
       if (text.startsWith('{"type":"committed"')) {
         const round = Number(/"round":(\d+)/.exec(text)?.[1]);
+        if (reported.has(round)) return;
         const t = timing(round);
         if (Number.isNaN(t.committedAt)) t.committedAt = epochNow();
         return;
@@ -273,7 +276,7 @@ port.on('message', async (m: { kind: 'go' } | { kind: 'close' }) => {
     setInterval(pace, 5);
     setInterval(() => {
       const done = [...timings.values()].filter((t) => !Number.isNaN(t.committedAt));
-      for (const t of done) timings.delete(t.round);
+      for (const t of done) (timings.delete(t.round), reported.add(t.round));
       port.postMessage({ kind: 'acks', samples, errors: { ...errors }, firstError, open: clients.filter((c) => c.welcomed && c.ws.readyState === WebSocket.OPEN).length, exhausted, rounds: done } satisfies ClientReport);
       samples = [];
     }, 1000);

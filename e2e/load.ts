@@ -158,7 +158,12 @@ try {
             exhausted = Math.max(exhausted, m.exhausted);
             for (const t of m.rounds) {
               const seen = roundTimes.get(t.round);
-              roundTimes.set(t.round, seen ? { ...t, lastInputAt: Math.max(seen.lastInputAt, t.lastInputAt), committedAt: Math.min(seen.committedAt, t.committedAt) } : t);
+              roundTimes.set(
+                t.round,
+                seen
+                  ? { round: t.round, reportEndsAt: Number.isFinite(seen.reportEndsAt) ? seen.reportEndsAt : t.reportEndsAt, lastInputAt: Math.max(seen.lastInputAt, t.lastInputAt), committedAt: Math.min(seen.committedAt, t.committedAt) }
+                  : t,
+              );
             }
           }
         });
@@ -212,7 +217,9 @@ try {
   // The leader's commit work per round of the window: from the deadline (or the last input, when all came earlier) to the notice.
   const windowRounds = new Set(committed.map((r) => r.round));
   const commitTimes = Float64Array.from(
-    [...roundTimes.values()].filter((t) => windowRounds.has(t.round)).map((t) => t.committedAt - Math.min(t.reportEndsAt, t.lastInputAt)),
+    [...roundTimes.values()]
+      .filter((t) => windowRounds.has(t.round) && Number.isFinite(t.reportEndsAt) && Number.isFinite(t.committedAt))
+      .map((t) => t.committedAt - (t.lastInputAt > 0 ? Math.min(t.reportEndsAt, t.lastInputAt) : t.reportEndsAt)),
   ).sort();
   const volunteerRounds = committed.reduce((s, r) => s + r.volunteers, 0);
   const result = {

@@ -15,7 +15,7 @@ import type { RunSpec } from '../../shared/config.ts';
 import { maxSamplesPerReport, modelOf } from '../../shared/config.ts';
 import { decodeFrame, hashFrame, type DecodedFrame } from '../../shared/codec.ts';
 import { framesRoot } from '../../shared/aggregate.ts';
-import { aggregateLimits, applyGlobalUpdate, combineCohorts } from '../../shared/round.ts';
+import { aggregateLimits, applyGlobalUpdate } from '../../shared/round.ts';
 import { assignmentSeed } from '../../shared/assignment.ts';
 import type { Dataset } from '../../shared/mlp.ts';
 import type { Eip712Domain } from '../../shared/eip712.ts';
@@ -24,6 +24,7 @@ import { IdlegradError } from '../../shared/errors.ts';
 import { type Ledger, type ModelState, type RoundCommit, PendingWriter } from '../db/index.ts';
 import { ContributionSigners, RecoveryThread } from './report-signature.ts';
 import { EvalThread } from './eval-thread.ts';
+import { CombineThread } from './combine-thread.ts';
 import { decideRound, type RoundReport } from './decide.ts';
 
 export interface Session {
@@ -85,6 +86,7 @@ export class RoundEngine {
   private readonly pending: PendingWriter;
   private readonly recovery = new RecoveryThread();
   private readonly evaluator: EvalThread;
+  private readonly combiner: CombineThread;
 
   constructor(
     readonly run: RunSpec,
@@ -99,6 +101,7 @@ export class RoundEngine {
     this.signers = new ContributionSigners(domain);
     this.pending = new PendingWriter(ledger.sql);
     this.evaluator = new EvalThread(this.spec, heldOut);
+    this.combiner = new CombineThread(run);
   }
 
   get round(): number {
@@ -150,6 +153,7 @@ export class RoundEngine {
     this.stopped = true;
     this.recovery.stop();
     this.evaluator.stop();
+    this.combiner.stop();
     if (this.open) clearTimeout(this.open.timer);
   }
 
@@ -228,8 +232,8 @@ export class RoundEngine {
       partner: msg.partner ?? session.partner ?? null,
       device: msg.device ?? session.device ?? null,
     });
-    if (this.open !== open) {
-      // The round committed while we were writing: the row can never be accepted.
+    if (this.open !== open || this.committing) {
+      // The round committed (or its commit decided) while we were writing: the row can never be accepted.
       await this.ledger.reject(id, { code: 'STALE_ROUND', prose: 'the round committed before the report was recorded' });
       throw new IdlegradError('STALE_ROUND', `round ${c.round} committed before the report was recorded`);
     }
@@ -279,20 +283,31 @@ export class RoundEngine {
     this.committing = true;
     clearTimeout(open.timer);
     try {
-      const { accepted, rejected, applied } = decideRound({ ...open, reports: open.reports.values() }, this.run);
+      const decision = decideRound({ ...open, reports: open.reports.values() }, this.run);
+      const { rejected, applied } = decision;
+      let { accepted } = decision;
       // Combine cohort aggregates with the run's aggregator and apply the outer step.
       let next: ModelState = { round: open.round + 1, modelHash: this.state.modelHash, params: this.state.params.slice(), momentum: this.state.momentum.slice() };
       let update: Uint8Array | null = null;
       if (applied.length > 0) {
-        const combined = combineCohorts(this.run, open.round, applied);
+        // Off the event loop (combine-thread.ts): reports and sessions keep being served meanwhile.
+        const combined = await this.combiner.combine(open.round, applied);
         update = combined.bytes;
-        for (const { hash, reason } of combined.excluded) {
-          for (const r of open.reports.values()) {
-            const i = accepted.findIndex((a) => a.id === r.id);
-            if (i < 0 || r.aggregateHash !== hash) continue;
-            accepted.splice(i, 1);
-            rejected.push({ id: r.id, rejection: { code: 'COMBINE_REFUSED', prose: `the cross-cohort combine refused this member's cohort aggregate (${reason})` } });
+        // An accepted member whose aggregate the combine refused earns nothing: matched through
+        // maps (reports by aggregate hash, accepted ids), in the combine's order, then report order.
+        if (combined.excluded.length > 0) {
+          const byAggregate = new Map<Hex, Report[]>();
+          for (const r of open.reports.values()) byAggregate.get(r.aggregateHash)?.push(r) ?? byAggregate.set(r.aggregateHash, [r]);
+          const acceptedIds = new Set(accepted.map((a) => a.id));
+          const dropped = new Set<number>();
+          for (const { hash, reason } of combined.excluded) {
+            for (const r of byAggregate.get(hash) ?? []) {
+              if (!acceptedIds.has(r.id) || dropped.has(r.id)) continue;
+              dropped.add(r.id);
+              rejected.push({ id: r.id, rejection: { code: 'COMBINE_REFUSED', prose: `the cross-cohort combine refused this member's cohort aggregate (${reason})` } });
+            }
           }
+          accepted = accepted.filter((a) => !dropped.has(a.id));
         }
         // Peers apply the published bytes with this same function; so do we.
         const { round, modelHash, params, momentum } = applyGlobalUpdate({ ...this.state, run: this.run.id, paramTableHash: this.run.paramTableHash }, update, this.run);
