@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { aggregateUpdates, framesRoot } from './aggregate.ts';
+import { aggregateUpdatesDense } from './aggregate-dense.ts';
 import { decodeFrame, encodeUpdate, frameLimits, hashFrame } from './codec.ts';
 import { applyOuterStep } from './outer.ts';
 import { createRng, gaussian } from './rng.ts';
@@ -203,4 +204,46 @@ test('unequal samples (adaptive inner steps): every aggregator weights by sample
   const attackers = [0, 1, 2].map((k) => mk(common.map((x) => -3 * x + 0.5 * gaussian(arngs[k])), 128));
   const d = aggregateUpdates([...honest, ...attackers], n, { kind: 'centered-clip', clip: 3, trim: 0.2, tau: 1, iterations: 3 }).dense;
   assert.ok(cos(d, common) > 0.5, `centered-clip holds with unequal weights: cos ${cos(d, common)}`);
+});
+
+test('the chunked typed-array combine is bit-identical to the dense one (shared/aggregate-dense.ts) on random inputs', () => {
+  const r = createRng(2024);
+  const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+  // Values from a small set give ties (and ±0); some frames are out of order or repeat an index.
+  const pick = [-2, -1, -0.5, -0, 0, 0.5, 1, 2];
+  // Up to 5000 coordinates: supports longer than one chunk (2048) in most cases.
+  for (let c = 0; c < 120; c++) {
+    const paramCount = int(1, 5000);
+    const m = int(1, 40);
+    const density = [0.01, 0.05, 0.3, 1][int(0, 3)];
+    const tied = r() < 0.3;
+    const updates = Array.from({ length: m }, (_, j) => {
+      const idx: number[] = [];
+      for (let i = 0; i < paramCount; i++) if (r() < density) idx.push(i);
+      if (idx.length === 0) idx.push(int(0, paramCount - 1));
+      if (r() < 0.05) idx.reverse();
+      if (r() < 0.05) idx.push(idx[0]);
+      const values = Float32Array.from(idx, () => (tied ? pick[int(0, pick.length - 1)] : gaussian(r) * (r() < 0.1 ? 50 : 1)));
+      if (values.every((v) => v === 0)) values[0] = 1;
+      const samples = int(1, 512);
+      const hash = `0x${(c * 1000 + j).toString(16).padStart(64, '0')}` as const;
+      return { hash, frame: { header: { paramCount, samples }, indices: Uint32Array.from(idx), values } as unknown as Parameters<typeof aggregateUpdates>[0][0]['frame'] };
+    });
+    const cfg = {
+      kind: (['trimmed-mean', 'centered-clip'] as const)[int(0, 1)],
+      clip: [0, 1.5, 3][int(0, 2)],
+      trim: [0, 0.1, 0.2, 0.45][int(0, 3)],
+      tau: [0.1, 1, 5][int(0, 2)],
+      iterations: int(0, 4),
+      copycatCosine: 0.99,
+      minCosine: [undefined, -0.2, 0, 0.3][int(0, 3)],
+    };
+    const want = aggregateUpdatesDense(updates, paramCount, cfg);
+    const got = aggregateUpdates(updates, paramCount, cfg);
+    const what = `case ${c}: ${m} updates of ${paramCount}, density ${density}, ${JSON.stringify(cfg)}`;
+    assert.deepEqual(got.included, want.included, what);
+    assert.deepEqual(got.excluded, want.excluded, what);
+    assert.equal(got.samples, want.samples, what);
+    assert.ok(Buffer.from(got.dense.buffer).equals(Buffer.from(want.dense.buffer)), `${what}: the dense results differ in their bits`);
+  }
 });

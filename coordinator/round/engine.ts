@@ -21,7 +21,7 @@ import type { RunSpec } from '../../shared/config.ts';
 import { maxSamplesPerReport, modelOf } from '../../shared/config.ts';
 import { decodeFrame, hashFrame, type DecodedFrame } from '../../shared/codec.ts';
 import { aggregateUpdates, framesRoot } from '../../shared/aggregate.ts';
-import { aggregateLimits, applyGlobalUpdate, combineCohorts } from '../../shared/round.ts';
+import { aggregateLimits, applyGlobalUpdate } from '../../shared/round.ts';
 import { assignmentSeed } from '../../shared/assignment.ts';
 import type { Dataset } from '../../shared/mlp.ts';
 import type { Eip712Domain } from '../../shared/eip712.ts';
@@ -32,6 +32,7 @@ import { ContributionSigners, RecoveryThread } from './report-signature.ts';
 import { EvalThread } from './eval-thread.ts';
 import { decideRound, type ChosenAggregate, type RoundReport } from './decide.ts';
 import { verificationOf } from '../verify/settings.ts';
+import { CombineThread } from './combine-thread.ts';
 
 export interface Session {
   id: number;
@@ -97,6 +98,7 @@ export class RoundEngine {
   private readonly evaluator: EvalThread;
   /** Rounds before accepted credit vests (coordinator/verify/settings.ts: the credit rule). */
   private readonly vestingRounds: number;
+  private readonly combiner: CombineThread;
 
   constructor(
     readonly run: RunSpec,
@@ -112,6 +114,7 @@ export class RoundEngine {
     this.pending = new PendingWriter(ledger.sql);
     this.evaluator = new EvalThread(this.spec, heldOut);
     this.vestingRounds = verificationOf(run).vestingRounds;
+    this.combiner = new CombineThread(run);
   }
 
   get round(): number {
@@ -163,6 +166,7 @@ export class RoundEngine {
     this.stopped = true;
     this.recovery.stop();
     this.evaluator.stop();
+    this.combiner.stop();
     if (this.open) clearTimeout(this.open.timer);
   }
 
@@ -242,8 +246,8 @@ export class RoundEngine {
       partner: msg.partner ?? session.partner ?? null,
       device: msg.device ?? session.device ?? null,
     });
-    if (this.open !== open) {
-      // The round committed while we were writing: the row can never be accepted.
+    if (this.open !== open || this.committing) {
+      // The round committed (or its commit decided) while we were writing: the row can never be accepted.
       await this.ledger.reject(id, { code: 'STALE_ROUND', prose: 'the round committed before the report was recorded' });
       throw new IdlegradError('STALE_ROUND', `round ${c.round} committed before the report was recorded`);
     }
@@ -306,16 +310,27 @@ export class RoundEngine {
    * a cohort's quorum aggregate look like a duplicate or a copy is refused itself
    * (FOREIGN_AGGREGATE) and the combine runs again without it.
    */
-  private combine(round: number, applied: ChosenAggregate<DecodedFrame>[], accepted: { id: number; creditWei: bigint }[], rejected: { id: number; rejection: Rejection }[], reports: Report[]): Uint8Array {
+  /**
+   * The cross-cohort combine on the combine thread, and who it refuses: a relay that copied
+   * another cohort's aggregate (FOREIGN_AGGREGATE, then the combine runs again without it), and
+   * the members of only the cohort that chose a refused aggregate (COMBINE_REFUSED). Reports are
+   * matched by (cohort, aggregate hash) through a map, not scanned per refusal. `accepted` and
+   * `rejected` are updated in place.
+   */
+  private async combine(round: number, applied: ChosenAggregate<DecodedFrame>[], accepted: { id: number; creditWei: bigint }[], rejected: { id: number; rejection: Rejection }[], reports: Report[]): Promise<Uint8Array> {
+    const byChoice = new Map<string, Report[]>();
+    for (const r of reports) {
+      const key = `${r.cohort}:${r.aggregateHash}`;
+      byChoice.get(key)?.push(r) ?? byChoice.set(key, [r]);
+    }
+    const acceptedIds = new Set(accepted.map((a) => a.id));
     const reject = (chosen: ChosenAggregate<DecodedFrame>, rejection: Rejection) => {
-      for (const r of reports) {
-        const i = accepted.findIndex((a) => a.id === r.id);
-        if (i < 0 || r.cohort !== chosen.cohort || r.aggregateHash !== chosen.hash) continue;
-        accepted.splice(i, 1);
+      for (const r of byChoice.get(`${chosen.cohort}:${chosen.hash}`) ?? []) {
+        if (!acceptedIds.delete(r.id)) continue;
         rejected.push({ id: r.id, rejection });
       }
     };
-    let combined = combineCohorts(this.run, round, applied);
+    let combined = await this.combiner.combine(round, applied);
     const victims = combined.excluded.filter((x) => (x.reason === 'copycat' || x.reason === 'duplicate') && applied.some((a) => a.hash === x.hash && !a.relay));
     if (victims.length) {
       const copiers = applied.filter((a) => a.relay && victims.some((v) => {
@@ -325,12 +340,16 @@ export class RoundEngine {
       for (const c of copiers) reject(c, { code: 'FOREIGN_AGGREGATE', prose: `this relay aggregate is a copy of another cohort's aggregate (the combine refused that one as a ${victims[0].reason})` });
       if (copiers.length) {
         applied = applied.filter((a) => !copiers.includes(a));
-        combined = combineCohorts(this.run, round, applied);
+        combined = await this.combiner.combine(round, applied);
       }
     }
     for (const { hash, reason } of combined.excluded) {
       const chosen = applied.find((a) => a.hash === hash);
       if (chosen) reject(chosen, { code: 'COMBINE_REFUSED', prose: `the cross-cohort combine refused this member's cohort aggregate (${reason})` });
+    }
+    if (acceptedIds.size < accepted.length) {
+      const kept = accepted.filter((a) => acceptedIds.has(a.id));
+      accepted.splice(0, accepted.length, ...kept);
     }
     return combined.bytes;
   }
@@ -342,12 +361,15 @@ export class RoundEngine {
     this.committing = true;
     clearTimeout(open.timer);
     try {
-      const { accepted, rejected, applied } = decideRound({ ...open, reports: open.reports.values() }, this.run);
+      const decision = decideRound({ ...open, reports: open.reports.values() }, this.run);
+      const { rejected, applied } = decision;
+      let { accepted } = decision;
       // Combine cohort aggregates with the run's aggregator and apply the outer step.
       let next: ModelState = { round: open.round + 1, modelHash: this.state.modelHash, params: this.state.params.slice(), momentum: this.state.momentum.slice() };
       let update: Uint8Array | null = null;
       if (applied.length > 0) {
-        update = this.combine(open.round, applied, accepted, rejected, [...open.reports.values()]);
+        // Off the event loop (combine-thread.ts): reports and sessions keep being served meanwhile.
+        update = await this.combine(open.round, applied, accepted, rejected, [...open.reports.values()]);
         // Peers apply the published bytes with this same function; so do we.
         const { round, modelHash, params, momentum } = applyGlobalUpdate({ ...this.state, run: this.run.id, paramTableHash: this.run.paramTableHash }, update, this.run);
         next = { round, modelHash, params, momentum };
