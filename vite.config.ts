@@ -63,66 +63,66 @@ export default defineConfig(({ mode }) => {
   const e2e = mode === 'e2e';
   const outDir = fromRoot(e2e ? './dist/web-e2e' : './dist/web');
   return {
-  root: fromRoot('./web'),
-  publicDir: fromRoot('./public'),
-  plugins: [
-    ...(e2e ? [e2ePageEntries()] : []),
-    svelte(),
-    walletConnectBundle(outDir),
-    VitePWA({
-      registerType: 'prompt',
-      injectRegister: false, // registered by the volunteer page itself (virtual:pwa-register)
-      includeAssets: ['icon.svg'],
-      manifest: {
-        name: 'idlegrad — lend your idle GPU',
-        short_name: 'idlegrad',
-        description: 'Lend an idle GPU to train a shared neural network in your browser.',
-        start_url: '/',
-        scope: '/',
-        display: 'standalone',
-        background_color: '#ffffff',
-        theme_color: '#2f6fdf',
-        icons: [
-          { src: '/icon-192.png', sizes: '192x192', type: 'image/png' },
-          { src: '/icon-512.png', sizes: '512x512', type: 'image/png' },
-          { src: '/icon-512-maskable.png', sizes: '512x512', type: 'image/png', purpose: 'maskable' },
-          { src: '/icon.svg', sizes: 'any', type: 'image/svg+xml' },
-        ],
-      },
-      workbox: {
-        globPatterns: ['**/*.{html,js,css,svg,png,webmanifest}'],
-        // embed.js is fetched by partner pages cross-origin: always from the network.
-        globIgnores: ['embed.js', 'wc/**'],
-        navigateFallback: '/index.html',
-        navigateFallbackDenylist: [/^\/api\//, /^\/ws/, /^\/peerjs/, /^\/rpc/, /^\/embed\.js$/],
-        cleanupOutdatedCaches: true,
-        runtimeCaching: [
-          {
-            urlPattern: ({ url, sameOrigin }) => sameOrigin && url.pathname.endsWith('.wasm') && !/^\/(api|ws|peerjs|rpc)(\/|$)/.test(url.pathname),
-            handler: 'CacheFirst',
-            options: { cacheName: 'idlegrad-wasm', expiration: { maxEntries: 8 } },
-          },
-        ],
-      },
-    }),
-  ],
-  build: {
-    outDir,
-    emptyOutDir: true,
-    target: 'es2022',
-    rolldownOptions: {
-      input: {
-        index: fromRoot('./web/index.html'),
-        dashboard: fromRoot('./web/dashboard.html'),
-        embed: fromRoot('./web/embed.html'),
+    root: fromRoot('./web'),
+    publicDir: fromRoot('./public'),
+    plugins: [
+      ...(e2e ? [e2ePageEntries()] : []),
+      svelte(),
+      walletConnectBundle(outDir),
+      VitePWA({
+        registerType: 'prompt',
+        injectRegister: false, // registered by the volunteer page itself (virtual:pwa-register)
+        includeAssets: ['icon.svg'],
+        manifest: {
+          name: 'idlegrad — lend your idle GPU',
+          short_name: 'idlegrad',
+          description: 'Lend an idle GPU to train a shared neural network in your browser.',
+          start_url: '/',
+          scope: '/',
+          display: 'standalone',
+          background_color: '#ffffff',
+          theme_color: '#2f6fdf',
+          icons: [
+            { src: '/icon-192.png', sizes: '192x192', type: 'image/png' },
+            { src: '/icon-512.png', sizes: '512x512', type: 'image/png' },
+            { src: '/icon-512-maskable.png', sizes: '512x512', type: 'image/png', purpose: 'maskable' },
+            { src: '/icon.svg', sizes: 'any', type: 'image/svg+xml' },
+          ],
+        },
+        workbox: {
+          globPatterns: ['**/*.{html,js,css,svg,png,webmanifest}'],
+          // embed.js is fetched by partner pages cross-origin: always from the network.
+          globIgnores: ['embed.js', 'wc/**'],
+          navigateFallback: '/index.html',
+          navigateFallbackDenylist: [/^\/api\//, /^\/ws/, /^\/peerjs/, /^\/rpc/, /^\/embed\.js$/],
+          cleanupOutdatedCaches: true,
+          runtimeCaching: [
+            {
+              urlPattern: ({ url, sameOrigin }) => sameOrigin && url.pathname.endsWith('.wasm') && !/^\/(api|ws|peerjs|rpc)(\/|$)/.test(url.pathname),
+              handler: 'CacheFirst',
+              options: { cacheName: 'idlegrad-wasm', expiration: { maxEntries: 8 } },
+            },
+          ],
+        },
+      }),
+    ],
+    build: {
+      outDir,
+      emptyOutDir: true,
+      target: 'es2022',
+      rolldownOptions: {
+        input: {
+          index: fromRoot('./web/index.html'),
+          dashboard: fromRoot('./web/dashboard.html'),
+          embed: fromRoot('./web/embed.html'),
+        },
       },
     },
-  },
-  // js-sha3 (shared/keccak.ts, for the coordinator's speed) is replaced by viem's keccak in the
-  // browser: see web/src/shims/js-sha3.ts.
-  resolve: { alias: [{ find: /^js-sha3$/, replacement: fromRoot('./web/src/shims/js-sha3.ts') }] },
-  worker: { format: 'es' },
-  // web/ imports ../shared and ../kernels: let the dev server read the whole repository.
-  server: { fs: { allow: [fromRoot('.')] } },
+    // js-sha3 (shared/keccak.ts, for the coordinator's speed) is replaced by viem's keccak in the
+    // browser: see web/src/shims/js-sha3.ts.
+    resolve: { alias: [{ find: /^js-sha3$/, replacement: fromRoot('./web/src/shims/js-sha3.ts') }] },
+    worker: { format: 'es' },
+    // web/ imports ../shared and ../kernels: let the dev server read the whole repository.
+    server: { fs: { allow: [fromRoot('.')] } },
   };
 });

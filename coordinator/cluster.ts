@@ -86,7 +86,8 @@ export async function startClusterNode(cfg: PlatformConfig, log: (line: string) 
       return node(platform.url);
     }
     // Follower.
-    if (!cfg.rpcUrl) throw new Error('another coordinator leads this database: a second coordinator needs RPC_URL and DEPLOYER_KEY so that all share one chain');
+    if (!cfg.rpcUrl)
+      throw new Error('another coordinator leads this database: a second coordinator needs RPC_URL and DEPLOYER_KEY so that all share one chain');
     relay = await startRelay(cfg.port, cfg.host, async () => {
       const url = await leaderUrl(lock);
       if (!url) throw new Error('no leader has registered yet');

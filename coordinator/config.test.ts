@@ -25,14 +25,27 @@ test('WalletConnect is off without a project id; a malformed project id or relay
   const on = configFromEnv({ IDLEGRAD_WALLETCONNECT_PROJECT_ID: '0123456789abcdef0123456789ABCDEF', IDLEGRAD_WALLETCONNECT_RELAY_URL: 'ws://127.0.0.1:9000' });
   assert.equal(on.walletConnectProjectId, '0123456789abcdef0123456789ABCDEF');
   assert.equal(on.walletConnectRelayUrl, 'ws://127.0.0.1:9000');
-  assert.throws(() => configFromEnv({ IDLEGRAD_WALLETCONNECT_PROJECT_ID: 'my-project' }), /IDLEGRAD_WALLETCONNECT_PROJECT_ID: expected a WalletConnect Cloud project id \(32 hex digits\), got "my-project"/);
-  assert.throws(() => configFromEnv({ IDLEGRAD_WALLETCONNECT_RELAY_URL: 'https://relay.example' }), /IDLEGRAD_WALLETCONNECT_RELAY_URL: expected a ws:\/\/ or wss:\/\/ URL, got "https:\/\/relay.example"/);
+  assert.throws(
+    () => configFromEnv({ IDLEGRAD_WALLETCONNECT_PROJECT_ID: 'my-project' }),
+    /IDLEGRAD_WALLETCONNECT_PROJECT_ID: expected a WalletConnect Cloud project id \(32 hex digits\), got "my-project"/,
+  );
+  assert.throws(
+    () => configFromEnv({ IDLEGRAD_WALLETCONNECT_RELAY_URL: 'https://relay.example' }),
+    /IDLEGRAD_WALLETCONNECT_RELAY_URL: expected a ws:\/\/ or wss:\/\/ URL, got "https:\/\/relay.example"/,
+  );
 });
 
 test('ICE settings come from the environment (coordinator/ice.ts); none by default', () => {
   assert.deepEqual(configFromEnv({}).ice, { servers: [], turn: null });
-  const cfg = configFromEnv({ IDLEGRAD_ICE_SERVERS: '[{"urls":"stun:stun.example:3478"}]', IDLEGRAD_TURN_URLS: 'turn:turn.example:3478', IDLEGRAD_TURN_SECRET: 'a-secret-of-16-chars' });
-  assert.deepEqual(cfg.ice, { servers: [{ urls: 'stun:stun.example:3478' }], turn: { urls: ['turn:turn.example:3478'], secret: 'a-secret-of-16-chars', ttlS: 3600 } });
+  const cfg = configFromEnv({
+    IDLEGRAD_ICE_SERVERS: '[{"urls":"stun:stun.example:3478"}]',
+    IDLEGRAD_TURN_URLS: 'turn:turn.example:3478',
+    IDLEGRAD_TURN_SECRET: 'a-secret-of-16-chars',
+  });
+  assert.deepEqual(cfg.ice, {
+    servers: [{ urls: 'stun:stun.example:3478' }],
+    turn: { urls: ['turn:turn.example:3478'], secret: 'a-secret-of-16-chars', ttlS: 3600 },
+  });
   assert.throws(() => configFromEnv({ IDLEGRAD_ICE_SERVERS: '[{"urls":"ftp:x"}]' }), /IDLEGRAD_ICE_SERVERS\[0\]\.urls: expected a stun:/);
 });
 

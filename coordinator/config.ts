@@ -59,15 +59,19 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
   const port = Number(env.PORT ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT: expected an integer in [0, 65535], got ${JSON.stringify(env.PORT)}`);
   if (env.DEPLOYER_KEY !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(env.DEPLOYER_KEY)) throw new Error('DEPLOYER_KEY: expected a 32-byte 0x-hex private key');
-  if (env.DATABASE_URL && !/^postgres(ql)?:\/\//.test(env.DATABASE_URL)) throw new Error('DATABASE_URL: expected a postgres:// or postgresql:// connection URL');
+  if (env.DATABASE_URL && !/^postgres(ql)?:\/\//.test(env.DATABASE_URL))
+    throw new Error('DATABASE_URL: expected a postgres:// or postgresql:// connection URL');
   if (env.IDLEGRAD_WALLETCONNECT_PROJECT_ID && !/^[0-9a-f]{32}$/i.test(env.IDLEGRAD_WALLETCONNECT_PROJECT_ID)) {
-    throw new Error(`IDLEGRAD_WALLETCONNECT_PROJECT_ID: expected a WalletConnect Cloud project id (32 hex digits), got ${JSON.stringify(env.IDLEGRAD_WALLETCONNECT_PROJECT_ID)}`);
+    throw new Error(
+      `IDLEGRAD_WALLETCONNECT_PROJECT_ID: expected a WalletConnect Cloud project id (32 hex digits), got ${JSON.stringify(env.IDLEGRAD_WALLETCONNECT_PROJECT_ID)}`,
+    );
   }
   if (env.IDLEGRAD_WALLETCONNECT_RELAY_URL && !/^wss?:\/\/[^\s]+$/.test(env.IDLEGRAD_WALLETCONNECT_RELAY_URL)) {
     throw new Error(`IDLEGRAD_WALLETCONNECT_RELAY_URL: expected a ws:// or wss:// URL, got ${JSON.stringify(env.IDLEGRAD_WALLETCONNECT_RELAY_URL)}`);
   }
   if (env.RPC_URL && !env.DEPLOYER_KEY) throw new Error('RPC_URL is set without DEPLOYER_KEY: the coordinator needs a key to deploy and post reward roots');
-  if (env.IDLEGRAD_FAUCET !== undefined && !['on', 'off'].includes(env.IDLEGRAD_FAUCET)) throw new Error(`IDLEGRAD_FAUCET: expected on or off, got ${JSON.stringify(env.IDLEGRAD_FAUCET)}`);
+  if (env.IDLEGRAD_FAUCET !== undefined && !['on', 'off'].includes(env.IDLEGRAD_FAUCET))
+    throw new Error(`IDLEGRAD_FAUCET: expected on or off, got ${JSON.stringify(env.IDLEGRAD_FAUCET)}`);
   let limitsOverride: unknown;
   try {
     limitsOverride = env.IDLEGRAD_LIMITS ? JSON.parse(env.IDLEGRAD_LIMITS) : undefined;
@@ -101,6 +105,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
     ...overrides,
   };
   validateRunSettings(cfg.run);
-  if (cfg.run.preset === 'gpt' && !cfg.textPath) throw new Error('run.preset is "gpt" but IDLEGRAD_TEXT is not set: give the path of the text file to train on');
+  if (cfg.run.preset === 'gpt' && !cfg.textPath)
+    throw new Error('run.preset is "gpt" but IDLEGRAD_TEXT is not set: give the path of the text file to train on');
   return cfg;
 }

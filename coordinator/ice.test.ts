@@ -4,14 +4,20 @@ import { grantIce, iceSettingsFromEnv, keepIceFresh, turnCredential, type IceTim
 import { parseServerMessage, type IceGrant } from '../shared/wire/index.ts';
 
 const SECRET = 'north-wind-secret-0123';
-const TURN_ENV = { IDLEGRAD_TURN_URLS: 'turn:turn.example:3478?transport=udp, turns:turn.example:5349', IDLEGRAD_TURN_SECRET: SECRET, IDLEGRAD_TURN_TTL: '600' };
+const TURN_ENV = {
+  IDLEGRAD_TURN_URLS: 'turn:turn.example:3478?transport=udp, turns:turn.example:5349',
+  IDLEGRAD_TURN_SECRET: SECRET,
+  IDLEGRAD_TURN_TTL: '600',
+};
 
-test('TURN credentials follow coturn\'s REST scheme: username expiry:id, credential base64(HMAC-SHA1(secret, username))', () => {
+test("TURN credentials follow coturn's REST scheme: username expiry:id, credential base64(HMAC-SHA1(secret, username))", () => {
   // Pinned vector from `printf %s 1700003600:0xabc | openssl dgst -sha1 -hmac north-wind-secret-0123 -binary | base64`.
   assert.equal(turnCredential(SECRET, '1700003600:0xabc'), 'o2oCV198B9e49Wh38a9THhL9rBk=');
   const g = grantIce(iceSettingsFromEnv(TURN_ENV), '0xabc', 1_700_003_000_500);
   assert.equal(g.expiresAt, 1_700_003_600_000, 'ttl counted from the whole second');
-  assert.deepEqual(g.servers, [{ urls: ['turn:turn.example:3478?transport=udp', 'turns:turn.example:5349'], username: '1700003600:0xabc', credential: 'o2oCV198B9e49Wh38a9THhL9rBk=' }]);
+  assert.deepEqual(g.servers, [
+    { urls: ['turn:turn.example:3478?transport=udp', 'turns:turn.example:5349'], username: '1700003600:0xabc', credential: 'o2oCV198B9e49Wh38a9THhL9rBk=' },
+  ]);
 });
 
 test('IDLEGRAD_ICE_SERVERS is RTCIceServer JSON; what is wrong is named by variable and keypath', () => {
@@ -21,7 +27,10 @@ test('IDLEGRAD_ICE_SERVERS is RTCIceServer JSON; what is wrong is named by varia
   const bad = (v: unknown) => () => iceSettingsFromEnv({ IDLEGRAD_ICE_SERVERS: typeof v === 'string' ? v : JSON.stringify(v) });
   assert.throws(bad('[{urls:'), /^Error: IDLEGRAD_ICE_SERVERS is not valid JSON/);
   assert.throws(bad({ urls: 'stun:x' }), /IDLEGRAD_ICE_SERVERS: expected an array of at most 32 items/);
-  assert.throws(bad([{ urls: 'stun:a' }, { urls: ['stun:b', 'http://c'] }]), /IDLEGRAD_ICE_SERVERS\[1\]\.urls\[1\]: expected a stun:, stuns:, turn: or turns: URL, got "http:\/\/c"/);
+  assert.throws(
+    bad([{ urls: 'stun:a' }, { urls: ['stun:b', 'http://c'] }]),
+    /IDLEGRAD_ICE_SERVERS\[1\]\.urls\[1\]: expected a stun:, stuns:, turn: or turns: URL, got "http:\/\/c"/,
+  );
   assert.throws(bad([{ url: 'stun:a' }]), /IDLEGRAD_ICE_SERVERS\[0\]\.url: expected a key among urls, username, credential/);
   assert.throws(bad([{ urls: [] }]), /IDLEGRAD_ICE_SERVERS\[0\]\.urls: expected at least one URL/);
   assert.throws(bad([{ urls: 'turn:t.example', username: 'u' }]), /IDLEGRAD_ICE_SERVERS\[0\]\.credential: expected a credential for a turn:\/turns: URL/);
@@ -65,7 +74,7 @@ function fakeTimers(start: number): IceTimers & { advance(ms: number): void; pen
   };
 }
 
-test('a session\'s TURN grant is renewed at half its lifetime, each renewal valid past the next, until the session ends', () => {
+test("a session's TURN grant is renewed at half its lifetime, each renewal valid past the next, until the session ends", () => {
   const settings = iceSettingsFromEnv({ ...TURN_ENV, IDLEGRAD_ICE_SERVERS: '[{"urls":"stun:stun.example"}]' });
   const clock = fakeTimers(1_700_000_000_000);
   const sent: { at: number; grant: IceGrant }[] = [];
@@ -103,9 +112,12 @@ test('without TURN nothing expires and no renewal is scheduled', () => {
   assert.equal(clock.pending(), 0);
 });
 
-test('a renewal parses at the page\'s edge; a bad grant is refused naming its keypath', () => {
+test("a renewal parses at the page's edge; a bad grant is refused naming its keypath", () => {
   const ice = { servers: [{ urls: 'turn:t.example', username: '1:0xabc', credential: 'c' }], expiresAt: 1000 };
   assert.deepEqual(parseServerMessage({ type: 'ice', ice, serverTime: 5 }), { type: 'ice', ice, serverTime: 5 });
-  assert.throws(() => parseServerMessage({ type: 'ice', ice: { servers: [{ urls: 'turn:t.example' }], expiresAt: 1 }, serverTime: 5 }), /ice\.ice\.servers\[0\]\.username/);
+  assert.throws(
+    () => parseServerMessage({ type: 'ice', ice: { servers: [{ urls: 'turn:t.example' }], expiresAt: 1 }, serverTime: 5 }),
+    /ice\.ice\.servers\[0\]\.username/,
+  );
   assert.throws(() => parseServerMessage({ type: 'ice', ice: { servers: [], expiresAt: -1 }, serverTime: 5 }), /ice\.ice\.expiresAt/);
 });

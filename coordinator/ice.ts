@@ -40,12 +40,17 @@ export function iceSettingsFromEnv(env: NodeJS.ProcessEnv): IceSettings {
   } catch (e) {
     throw e instanceof IdlegradError ? new Error(e.shortMessage, { cause: e }) : e;
   }
-  const urlList = env.IDLEGRAD_TURN_URLS?.split(',').map((u) => u.trim()).filter(Boolean) ?? [];
+  const urlList =
+    env.IDLEGRAD_TURN_URLS?.split(',')
+      .map((u) => u.trim())
+      .filter(Boolean) ?? [];
   const secret = env.IDLEGRAD_TURN_SECRET || undefined;
   if (urlList.length && !secret) throw new Error('IDLEGRAD_TURN_URLS is set without IDLEGRAD_TURN_SECRET: give the secret coturn has as static-auth-secret');
-  if (secret && !urlList.length) throw new Error('IDLEGRAD_TURN_SECRET is set without IDLEGRAD_TURN_URLS: give the TURN server URLs (turn:host:3478,turns:host:5349)');
+  if (secret && !urlList.length)
+    throw new Error('IDLEGRAD_TURN_SECRET is set without IDLEGRAD_TURN_URLS: give the TURN server URLs (turn:host:3478,turns:host:5349)');
   for (const u of urlList) if (!/^turns?:[^\s]+$/.test(u)) throw new Error(`IDLEGRAD_TURN_URLS: expected turn: or turns: URLs, got ${JSON.stringify(u)}`);
-  if (secret !== undefined && secret.length < 16) throw new Error('IDLEGRAD_TURN_SECRET: expected at least 16 characters (anyone who guesses it can mint TURN credentials)');
+  if (secret !== undefined && secret.length < 16)
+    throw new Error('IDLEGRAD_TURN_SECRET: expected at least 16 characters (anyone who guesses it can mint TURN credentials)');
   const ttlS = env.IDLEGRAD_TURN_TTL === undefined ? DEFAULT_TURN_TTL_S : Number(env.IDLEGRAD_TURN_TTL);
   if (!Number.isInteger(ttlS) || ttlS < MIN_TURN_TTL_S || ttlS > 7 * 86_400) {
     throw new Error(`IDLEGRAD_TURN_TTL: expected whole seconds in [${MIN_TURN_TTL_S}, 604800], got ${JSON.stringify(env.IDLEGRAD_TURN_TTL)}`);
@@ -78,16 +83,24 @@ const REAL_TIMERS: IceTimers = { now: () => Date.now(), setTimeout: (fn, ms) => 
  * A session's grants: the first (for `welcome`), then `renew` with a fresh one at half of each
  * grant's lifetime, until stop(). Without TURN nothing expires and nothing is scheduled.
  */
-export function keepIceFresh(settings: IceSettings, id: string, renew: (grant: IceGrant) => void, timers: IceTimers = REAL_TIMERS): { first: IceGrant; stop(): void } {
+export function keepIceFresh(
+  settings: IceSettings,
+  id: string,
+  renew: (grant: IceGrant) => void,
+  timers: IceTimers = REAL_TIMERS,
+): { first: IceGrant; stop(): void } {
   let handle: unknown = null;
   let stopped = false;
   const schedule = (g: IceGrant) => {
     if (g.expiresAt === null || stopped) return;
-    handle = timers.setTimeout(() => {
-      const next = grantIce(settings, id, timers.now());
-      renew(next);
-      schedule(next);
-    }, Math.max(1_000, (g.expiresAt - timers.now()) / 2));
+    handle = timers.setTimeout(
+      () => {
+        const next = grantIce(settings, id, timers.now());
+        renew(next);
+        schedule(next);
+      },
+      Math.max(1_000, (g.expiresAt - timers.now()) / 2),
+    );
   };
   const first = grantIce(settings, id, timers.now());
   schedule(first);

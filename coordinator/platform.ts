@@ -91,7 +91,13 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
 
     // Everything bound to one run (rewards, validator, engine, the HTTP/WebSocket server) is
     // one host; a run created by the lead replaces it on the same port (volunteers reconnect).
-    interface RunHost { run: RunSpec; engine: RoundEngine; validator: Validator; api: ApiServer; stop(): Promise<void> }
+    interface RunHost {
+      run: RunSpec;
+      engine: RoundEngine;
+      validator: Validator;
+      api: ApiServer;
+      stop(): Promise<void>;
+    }
     let host: RunHost | null = null;
     let port = cfg.port;
     let swapping = false;
@@ -117,7 +123,13 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
           old.engine.setStatus('stopped');
           log(`lead: run ${run.id} "${run.name}" created; run ${old.run.id} stopped`);
           // Answer the request first: the old server (and its sockets) closes with the swap.
-          setTimeout(() => void swapTo(run.id).catch((e: Error) => log(`lead: could not start run ${run.id}: ${e.message}`)).finally(() => (swapping = false)), 50);
+          setTimeout(
+            () =>
+              void swapTo(run.id)
+                .catch((e: Error) => log(`lead: could not start run ${run.id}: ${e.message}`))
+                .finally(() => (swapping = false)),
+            50,
+          );
           return run;
         } catch (e) {
           swapping = false;
@@ -187,11 +199,19 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
       const quarantine = new Quarantine(ledger);
       if (await quarantine.load()) log(`quarantine: ${quarantine.size} identities with a negative reputation train apart`);
       const validator = new Validator({
-        run, ledger, train, heldOut: test, log,
-        evidence: desk.source((c, deadline) =>
-          engineRef?.sendTo(c.account, { type: 'verify', run: run.id, round: c.round, frameHash: c.frameHash, deadline, serverTime: Date.now() }) ?? false),
+        run,
+        ledger,
+        train,
+        heldOut: test,
+        log,
+        evidence: desk.source(
+          (c, deadline) =>
+            engineRef?.sendTo(c.account, { type: 'verify', run: run.id, round: c.round, frameHash: c.frameHash, deadline, serverTime: Date.now() }) ?? false,
+        ),
         onChecked: (c, r) => {
-          log(`validator: contribution ${c.id} (${c.account.slice(0, 10)}…, round ${c.round}) ${r.passed ? 'verified' : `rejected: ${r.rejection.code}: ${r.rejection.prose}`}${checkFigures(r)}, backlog ${validator.backlog - 1}`);
+          log(
+            `validator: contribution ${c.id} (${c.account.slice(0, 10)}…, round ${c.round}) ${r.passed ? 'verified' : `rejected: ${r.rejection.code}: ${r.rejection.prose}`}${checkFigures(r)}, backlog ${validator.backlog - 1}`,
+          );
           void quarantine.refresh(c.account).catch((e: Error) => log(`quarantine: ${e.message}`));
           void api?.pushAccounts([c.account]);
         },
@@ -205,7 +225,9 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
       });
       const engine = new RoundEngine(run, state, ledger, test, eip712Domain(chain.chainId, chain.distributor), {
         committed: (s) => {
-          log(`round ${s.round} committed: ${s.contributions} contributions, held-out accuracy ${(s.heldOutAccuracy * 100).toFixed(1)}%, loss ${s.heldOutLoss.toFixed(3)}, h=${s.modelHash.slice(0, 10)}…`);
+          log(
+            `round ${s.round} committed: ${s.contributions} contributions, held-out accuracy ${(s.heldOutAccuracy * 100).toFixed(1)}%, loss ${s.heldOutLoss.toFixed(3)}, h=${s.modelHash.slice(0, 10)}…`,
+          );
           void api?.broadcastDashboard();
           void afterCommit(s).catch((e: Error) => log(`rewards: after round ${s.round}: ${e.message}`));
         },
@@ -218,8 +240,20 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
       hostStops.push(async () => engine.stop());
       engine.setStatus((await runs.status(runId)) ?? 'active');
       api = createApiServer({
-        engine, ledger, rewards, train, evidence: desk,
-        faucet: new Faucet({ sql, enabled: cfg.faucet ?? !cfg.rpcUrl, claimable: (a) => rewards.claimable(a), send: (a, wei) => rewards.chain.fundGas(a, wei) }), webDir: resolve(cfg.webDir), chainRpcUrl: rpcEndpoint, chain: browserChain,
+        engine,
+        ledger,
+        rewards,
+        train,
+        evidence: desk,
+        faucet: new Faucet({
+          sql,
+          enabled: cfg.faucet ?? !cfg.rpcUrl,
+          claimable: (a) => rewards.claimable(a),
+          send: (a, wei) => rewards.chain.fundGas(a, wei),
+        }),
+        webDir: resolve(cfg.webDir),
+        chainRpcUrl: rpcEndpoint,
+        chain: browserChain,
         routes: leadRoutes({ token: leadToken, control, engine, texts }),
         insights: () => runInsights(sql, run),
         validator: () => validator.status(),
@@ -232,7 +266,15 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
       const resumed = await validator.resume();
       if (resumed) log(`validator: ${resumed} spot checks resumed after a restart`);
       hostStops.push(() => api!.close());
-      return { run, engine, validator, api: api!, stop: async () => { for (const s of hostStops.reverse()) await s().catch((e) => console.error('[stop]', e)); } };
+      return {
+        run,
+        engine,
+        validator,
+        api: api!,
+        stop: async () => {
+          for (const s of hostStops.reverse()) await s().catch((e) => console.error('[stop]', e));
+        },
+      };
     }
 
     host = await hostRun((await runs.latest())!.id);

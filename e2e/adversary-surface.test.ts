@@ -21,7 +21,9 @@ import { helloMessage, PROTOCOL_VERSION } from '../shared/wire/index.ts';
 import { SECP256K1_HALF_N } from '../shared/low-s.ts';
 
 /** A raw protocol client: the messages it received, and when it closed. */
-async function rawSocket(base: string): Promise<{ ws: WebSocket; got: { type: string; code?: string; message?: string; challenge?: string }[]; closed: Promise<number> }> {
+async function rawSocket(
+  base: string,
+): Promise<{ ws: WebSocket; got: { type: string; code?: string; message?: string; challenge?: string }[]; closed: Promise<number> }> {
   const ws = new WebSocket(`${base.replace(/^http/, 'ws')}ws`);
   const got: { type: string; code?: string; message?: string; challenge?: string }[] = [];
   ws.on('message', (d) => got.push(JSON.parse(d.toString())));
@@ -34,7 +36,9 @@ const until = async (cond: () => boolean, ms = 10_000) => {
 };
 
 const settings = {
-  minVolunteers: 2, cohortSize: 2, inner: { steps: 2, batchSize: 16 },
+  minVolunteers: 2,
+  cohortSize: 2,
+  inner: { steps: 2, batchSize: 16 },
   timing: { trainMs: 3000, exchangeMs: 2000, reportMs: 4000 },
   rewards: { epochRounds: 1 },
   verification: { rate: 0, newIdentityRate: 0 },
@@ -63,7 +67,7 @@ async function volunteers(p: PlatformProcess, keys: Hex[]): Promise<VirtualVolun
 }
 
 describe('the reward budget on a default npm start', () => {
-  test('no /rpc request moves tokens but a claim to its own leaf; the owner key is this data directory\'s and unreachable', { timeout: 180_000 }, async () => {
+  test("no /rpc request moves tokens but a claim to its own leaf; the owner key is this data directory's and unreachable", { timeout: 180_000 }, async () => {
     const p = await startPlatformProcess(settings, { quiet: true });
     live.p.push(p);
     const rpc = `${p.url}rpc`;
@@ -96,9 +100,21 @@ describe('the reward budget on a default npm start', () => {
     // postEpoch with the attacker's root, ownership, a token transfer, a plain transfer.
     for (const key of [DEV_ACCOUNT_KEYS[0], ownerKey]) {
       const signer = privateKeyToAccount(key);
-      const nonce = Number(((await call({ jsonrpc: '2.0', id: 1, method: 'eth_getTransactionCount', params: [signer.address, 'pending'] })).body.result as string));
+      const nonce = Number(
+        (await call({ jsonrpc: '2.0', id: 1, method: 'eth_getTransactionCount', params: [signer.address, 'pending'] })).body.result as string,
+      );
       const sign = (to: Address, data: Hex, value = 0n) =>
-        signer.signTransaction({ chainId: chain.chainId, type: 'eip1559', to, data, value, nonce, gas: 300_000n, maxFeePerGas: 10_000_000_000n, maxPriorityFeePerGas: 1n });
+        signer.signTransaction({
+          chainId: chain.chainId,
+          type: 'eip1559',
+          to,
+          data,
+          value,
+          nonce,
+          gas: 300_000n,
+          maxFeePerGas: 10_000_000_000n,
+          maxPriorityFeePerGas: 1n,
+        });
       const attacks: [string, Hex][] = [
         ['postEpoch', await sign(distributor, encodeFunctionData({ abi: rewardDistributorAbi, functionName: 'postEpoch', args: [1000n, h32, h32] }))],
         ['transferOwnership', await sign(distributor, encodeFunctionData({ abi: rewardDistributorAbi, functionName: 'transferOwnership', args: [attacker] }))],
@@ -127,7 +143,11 @@ describe('the reward budget on a default npm start', () => {
     const vs = await volunteers(p, keys);
     await playRound(vs, await trainSet(p.url));
     await waitFor(p, /epoch 1 posted/);
-    assert.equal(await client.readContract({ address: distributor, abi: rewardDistributorAbi, functionName: 'epochCount' }), 1n, 'only the coordinator\'s epoch is on chain');
+    assert.equal(
+      await client.readContract({ address: distributor, abi: rewardDistributorAbi, functionName: 'epochCount' }),
+      1n,
+      "only the coordinator's epoch is on chain",
+    );
     const api = new CoordinatorApi(p.url);
     const summary = await api.account(vs[0].address);
     assert.ok(summary.claimable, 'the volunteer has a claim');
@@ -137,9 +157,22 @@ describe('the reward budget on a default npm start', () => {
     for (const r of faucetCalls) if (r.status === 'rejected') assert.match(String(r.reason), /once per account and epoch/);
     await assert.rejects(api.faucet(attacker), /nothing claimable/);
     const cumulative = BigInt(summary.claimable.cumulativeWei);
-    await claimReward({ rpcUrl: rpc, chainId: chain.chainId, distributor, privateKey: keys[0], account: vs[0].address, cumulative, proof: summary.claimable.proof as Hex[], pollingInterval: 100 });
+    await claimReward({
+      rpcUrl: rpc,
+      chainId: chain.chainId,
+      distributor,
+      privateKey: keys[0],
+      account: vs[0].address,
+      cumulative,
+      proof: summary.claimable.proof as Hex[],
+      pollingInterval: 100,
+    });
     assert.equal(await client.readContract({ address: token, abi: rewardTokenAbi, functionName: 'balanceOf', args: [vs[0].address] }), cumulative);
-    assert.equal(await client.readContract({ address: token, abi: rewardTokenAbi, functionName: 'balanceOf', args: [distributor] }), budget - cumulative, 'the budget moved by the claim alone');
+    assert.equal(
+      await client.readContract({ address: token, abi: rewardTokenAbi, functionName: 'balanceOf', args: [distributor] }),
+      budget - cumulative,
+      'the budget moved by the claim alone',
+    );
     assert.equal((await fetch(`${p.url}api/health`)).status, 200);
   });
 });
@@ -160,7 +193,11 @@ describe('the public surface', () => {
         assert.match(h.get('content-security-policy')!, /frame-ancestors 'none'/);
       }
     }
-    const big = await fetch(`${p.url}api/faucet`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address: 'x'.repeat(100_000) }) });
+    const big = await fetch(`${p.url}api/faucet`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ address: 'x'.repeat(100_000) }),
+    });
     assert.equal(big.status, 413);
     assert.equal(((await big.json()) as { error: { code: string } }).error.code, 'TOO_LARGE');
 
@@ -185,7 +222,9 @@ describe('the public surface', () => {
     const low = await key.signMessage({ message: helloMessage(challenge, peerId) });
     const n = SECP256K1_HALF_N * 2n + 1n;
     const highS = `${low.slice(0, 66)}${(n - BigInt(`0x${low.slice(66, 130)}`)).toString(16).padStart(64, '0')}${low.endsWith('1b') ? '1c' : '1b'}`;
-    s.ws.send(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, address: key.address.toLowerCase(), peerId, signature: highS, adapter: null, gflops: null }));
+    s.ws.send(
+      JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, address: key.address.toLowerCase(), peerId, signature: highS, adapter: null, gflops: null }),
+    );
     await until(() => s.got.filter((m) => m.type === 'error').length >= 2);
     assert.equal(s.got.filter((m) => m.type === 'error')[1].code, 'BAD_SIGNATURE');
     assert.match(s.got.filter((m) => m.type === 'error')[1].message!, /high s/);
@@ -252,7 +291,10 @@ describe('a failed epoch post', () => {
     await waitFor(p, /epoch 2 posted/);
     assert.equal(await epochCount(), 2n, 'each epoch on chain once');
     const dash = await api.dashboard();
-    assert.deepEqual(dash.epochs.map((e) => e.epoch), [1, 2]);
+    assert.deepEqual(
+      dash.epochs.map((e) => e.epoch),
+      [1, 2],
+    );
     assert.equal(dash.rounds.length, 3, 'every round committed while posts failed');
     assert.equal(p.child.exitCode, null, 'the coordinator is still running');
     assert.doesNotMatch(p.output(), /unhandled promise rejection|uncaught exception/);

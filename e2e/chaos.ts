@@ -24,10 +24,15 @@ export interface ChaosOptions {
 export const NO_CHAOS: ChaosOptions = { byzantine: 0, attack: null, churn: 0, churnEvents: null, killCoordinatorAt: null, offline: 0 };
 
 /** Validate chaos options against the swarm size; the error names the option. */
-export function chaosOptionsOf(raw: { byzantine?: string; attack?: string; churn?: string; killCoordinatorAt?: string; offline?: string }, volunteers: number): ChaosOptions {
+export function chaosOptionsOf(
+  raw: { byzantine?: string; attack?: string; churn?: string; killCoordinatorAt?: string; offline?: string },
+  volunteers: number,
+): ChaosOptions {
   const byzantine = Number(raw.byzantine ?? 0);
-  if (!Number.isInteger(byzantine) || byzantine < 0 || byzantine >= volunteers) throw new Error(`--byzantine: expected an integer in [0, ${volunteers - 1}] (fewer than --volunteers), got ${raw.byzantine}`);
-  if (byzantine > 0 && !isPageAttack(raw.attack)) throw new Error(`--attack: expected one of ${PAGE_ATTACKS.join(', ')} with --byzantine, got ${raw.attack ?? 'nothing'}`);
+  if (!Number.isInteger(byzantine) || byzantine < 0 || byzantine >= volunteers)
+    throw new Error(`--byzantine: expected an integer in [0, ${volunteers - 1}] (fewer than --volunteers), got ${raw.byzantine}`);
+  if (byzantine > 0 && !isPageAttack(raw.attack))
+    throw new Error(`--attack: expected one of ${PAGE_ATTACKS.join(', ')} with --byzantine, got ${raw.attack ?? 'nothing'}`);
   if (byzantine === 0 && raw.attack !== undefined) throw new Error('--attack needs --byzantine K (K ≥ 1)');
   const fraction = (name: string, v: string | undefined) => {
     const x = Number(v ?? 0);
@@ -37,9 +42,17 @@ export function chaosOptionsOf(raw: { byzantine?: string; attack?: string; churn
   let killCoordinatorAt: number | null = null;
   if (raw.killCoordinatorAt !== undefined) {
     killCoordinatorAt = Number(raw.killCoordinatorAt);
-    if (!Number.isInteger(killCoordinatorAt) || killCoordinatorAt < 0) throw new Error(`--kill-coordinator-at: expected a round number ≥ 0, got ${raw.killCoordinatorAt}`);
+    if (!Number.isInteger(killCoordinatorAt) || killCoordinatorAt < 0)
+      throw new Error(`--kill-coordinator-at: expected a round number ≥ 0, got ${raw.killCoordinatorAt}`);
   }
-  return { byzantine, attack: byzantine > 0 ? (raw.attack as PageAttack) : null, churn: fraction('churn', raw.churn), churnEvents: null, killCoordinatorAt, offline: fraction('offline', raw.offline) };
+  return {
+    byzantine,
+    attack: byzantine > 0 ? (raw.attack as PageAttack) : null,
+    churn: fraction('churn', raw.churn),
+    churnEvents: null,
+    killCoordinatorAt,
+    offline: fraction('offline', raw.offline),
+  };
 }
 
 /** How many of `n` pages a fraction touches: at least one when the fraction is positive. */
@@ -56,7 +69,8 @@ export async function accountSummary(url: string, account: string): Promise<Acco
     } catch (e) {
       // A reused keep-alive socket the server just closed fails as "fetch failed" (unreachable): ask again.
       const unreachable = isIdlegradError(e, 'INTERNAL') && e.cause instanceof TypeError;
-      if (attempt >= 3 || !unreachable) throw new Error(`GET api/accounts/${account}: ${(e as Error).message}${(e as Error).cause ? ` (${String((e as Error).cause)})` : ''}`, { cause: e });
+      if (attempt >= 3 || !unreachable)
+        throw new Error(`GET api/accounts/${account}: ${(e as Error).message}${(e as Error).cause ? ` (${String((e as Error).cause)})` : ''}`, { cause: e });
       await new Promise((r) => setTimeout(r, 200));
     }
   }

@@ -52,7 +52,9 @@ export function importGraph(roots: string[]): Map<string, string[]> {
   const files = roots.flatMap((r) => (existsSync(join(ROOT, r)) ? walk(join(ROOT, r), []) : []));
   const graph = new Map<string, string[]>();
   for (const f of files) {
-    const deps = relativeImports(readFileSync(f, 'utf8')).map((s) => resolveImport(f, s)).filter((p): p is string => p !== null && SOURCE.test(p));
+    const deps = relativeImports(readFileSync(f, 'utf8'))
+      .map((s) => resolveImport(f, s))
+      .filter((p): p is string => p !== null && SOURCE.test(p));
     graph.set(f, [...new Set(deps)]);
   }
   return graph;
@@ -105,8 +107,17 @@ test('the walk sees every kind of edge: static, type-only, re-export, dynamic, w
     "import x from 'viem';",
   ].join('\n');
   assert.deepEqual(relativeImports(src).sort(), ['../b.ts', './a.ts', './c.ts', './d.ts', './side.ts', './w.mjs'].sort());
-  const g = new Map([['x', ['y']], ['y', ['z']], ['z', ['x']], ['q', ['x']]]);
-  assert.deepEqual(cycles(g).map((c) => c.length), [3], 'one three-module cycle; q only leads into it');
+  const g = new Map([
+    ['x', ['y']],
+    ['y', ['z']],
+    ['z', ['x']],
+    ['q', ['x']],
+  ]);
+  assert.deepEqual(
+    cycles(g).map((c) => c.length),
+    [3],
+    'one three-module cycle; q only leads into it',
+  );
 });
 
 test('no import cycles in coordinator/, shared/, kernels/, web/src/', () => {

@@ -40,7 +40,10 @@ async function waitForRun(url: string, id: number): Promise<RunSpec> {
 
 test('the lead uploads a text and creates a GPT run on it; a volunteer trains a round of it; it survives a restart', { timeout: 6 * 60_000 }, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'idlegrad-lead-gpt-'));
-  let platform: PlatformProcess | null = await startPlatformProcess({ minVolunteers: 1, cohortSize: 1, inner: { steps: 2 }, timing }, { dataDir, quiet: !process.env.IDLEGRAD_E2E_VERBOSE });
+  let platform: PlatformProcess | null = await startPlatformProcess(
+    { minVolunteers: 1, cohortSize: 1, inner: { steps: 2 }, timing },
+    { dataDir, quiet: !process.env.IDLEGRAD_E2E_VERBOSE },
+  );
   const volunteer = new VirtualVolunteer(platform.url, generatePrivateKey());
   try {
     const token = readFileSync(join(dataDir, 'lead-token'), 'utf8').trim();
@@ -48,7 +51,11 @@ test('the lead uploads a text and creates a GPT run on it; a volunteer trains a 
     const corpus = grammarCorpus(6000, 3);
     const panelCorpus = grammarCorpus(5000, 8);
     const upload = (authorization?: string) =>
-      fetch(new URL('api/lead/texts', platform!.url), { method: 'POST', headers: { 'content-type': 'text/plain', ...(authorization ? { authorization } : {}) }, body: Buffer.from(corpus) });
+      fetch(new URL('api/lead/texts', platform!.url), {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain', ...(authorization ? { authorization } : {}) },
+        body: Buffer.from(corpus),
+      });
     assert.equal((await upload()).status, 401, 'an anonymous upload is refused');
     assert.equal((await upload(`Bearer ${volunteer.address}`)).status, 403, 'a volunteer upload is refused');
     const up = await upload(`Bearer ${token}`);
@@ -58,14 +65,25 @@ test('the lead uploads a text and creates a GPT run on it; a volunteer trains a 
     const create = await fetch(new URL('api/lead/runs', platform.url), {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ preset: 'gpt', text: text.id, settings: { name: 'lead-gpt', gpt: { layers: 1, context: 16 }, inner: { steps: 2, batchSize: 2 }, minVolunteers: 1, cohortSize: 1, timing } }),
+      body: JSON.stringify({
+        preset: 'gpt',
+        text: text.id,
+        settings: { name: 'lead-gpt', gpt: { layers: 1, context: 16 }, inner: { steps: 2, batchSize: 2 }, minVolunteers: 1, cohortSize: 1, timing },
+      }),
     });
     assert.equal(create.status, 201, await create.clone().text());
     const run = await waitForRun(platform.url, 2);
     assert.equal(run.preset, 'gpt');
     // The held-out tail is 10 % of the text; training windows of 17 bytes every 8 bytes of the rest.
     const trainBytes = corpus.length - Math.floor(corpus.length * 0.1);
-    assert.deepEqual(run.dataset, { name: 'text', text: text.id, trainCount: Math.floor((trainBytes - 17) / 8) + 1, testCount: 32, features: 17, classes: 256 });
+    assert.deepEqual(run.dataset, {
+      name: 'text',
+      text: text.id,
+      trainCount: Math.floor((trainBytes - 17) / 8) + 1,
+      testCount: 32,
+      features: 17,
+      classes: 256,
+    });
 
     // Served data is the run's text, window by window.
     const data = await trainSet(platform.url);
@@ -89,7 +107,11 @@ test('the lead uploads a text and creates a GPT run on it; a volunteer trains a 
     assert.equal(await volunteer.applyCommitted(committed), true);
 
     // onnx-parity --url: the live GPT's ONNX export agrees with our WGSL forward (Dawn).
-    const parity = spawnSync(process.execPath, ['--import', 'tsx', '--import', './kernels/wgsl-register.mjs', 'e2e/onnx-parity.ts', '--json', '--batch', '4', '--url', platform.url], { encoding: 'utf8', timeout: 180_000 });
+    const parity = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--import', './kernels/wgsl-register.mjs', 'e2e/onnx-parity.ts', '--json', '--batch', '4', '--url', platform.url],
+      { encoding: 'utf8', timeout: 180_000 },
+    );
     assert.equal(parity.status, 0, parity.stderr);
     // The run keeps opening rounds (an empty one commits the same model), so the export is of round 1 or later.
     const live = /lead-gpt \(live, round (\d+)\): \d+ bytes of ONNX, 16384 outputs/.exec(parity.stdout);
@@ -130,7 +152,11 @@ test('the lead uploads a text and creates a GPT run on it; a volunteer trains a 
     } finally {
       await browser.close();
     }
-    assert.match(platform.output(), /round 0 committed: 1 contributions, held-out accuracy [\d.]+%, loss 5\.\d+/, "held-out next-byte loss near ln 256 after one round");
+    assert.match(
+      platform.output(),
+      /round 0 committed: 1 contributions, held-out accuracy [\d.]+%, loss 5\.\d+/,
+      'held-out next-byte loss near ln 256 after one round',
+    );
     volunteer.close();
 
     const panelRun = await waitForRun(platform.url, 3);
@@ -157,7 +183,10 @@ test('npm start with IDLEGRAD_TEXT: the GPT run records the text by id and is se
   const dir = mkdtempSync(join(tmpdir(), 'idlegrad-text-start-'));
   const corpus = grammarCorpus(3000, 4);
   writeFileSync(join(dir, 'corpus.txt'), corpus);
-  const platform = await startPlatformProcess({ preset: 'gpt', gpt: { layers: 1, context: 16 } }, { dataDir: join(dir, 'data'), quiet: !process.env.IDLEGRAD_E2E_VERBOSE, env: { IDLEGRAD_TEXT: join(dir, 'corpus.txt') } });
+  const platform = await startPlatformProcess(
+    { preset: 'gpt', gpt: { layers: 1, context: 16 } },
+    { dataDir: join(dir, 'data'), quiet: !process.env.IDLEGRAD_E2E_VERBOSE, env: { IDLEGRAD_TEXT: join(dir, 'corpus.txt') } },
+  );
   try {
     const run = await currentRun(platform.url);
     assert.deepEqual([run.id, run.preset, run.dataset.name, run.dataset.text, run.dataset.features], [1, 'gpt', 'text', textId(corpus), 17]);

@@ -77,7 +77,8 @@ let exhausted = 0;
 /** The epoch-ms clock of this thread (the coordinator's Date.now on the same machine). */
 const epochNow = () => performance.timeOrigin + performance.now();
 const timings = new Map<number, RoundTiming>();
-const timing = (round: number) => timings.get(round) ?? (timings.set(round, { round, reportEndsAt: NaN, lastInputAt: 0, committedAt: NaN }), timings.get(round)!);
+const timing = (round: number) =>
+  timings.get(round) ?? (timings.set(round, { round, reportEndsAt: NaN, lastInputAt: 0, committedAt: NaN }), timings.get(round)!);
 const reported = new Set<number>(); // rounds whose timing went to the main thread
 const inputAcked = (round: number) => {
   if (reported.has(round)) return;
@@ -110,7 +111,11 @@ function cohortContents(run: RunSpec, samplesPer: number): Map<number, { shared:
     });
     const together = held.filter((h) => !h.relay);
     const agg = cohortAggregate(run, 0, together[0], together.slice(1));
-    const relays = new Map(held.filter((h) => h.relay).map((h) => [h.address, dense(decodeFrame(cohortAggregate(run, 0, h, []).bytes, { ...peerUpdateLimits(run, 0), maxSamples: 0xffffffff }))]));
+    const relays = new Map(
+      held
+        .filter((h) => h.relay)
+        .map((h) => [h.address, dense(decodeFrame(cohortAggregate(run, 0, h, []).bytes, { ...peerUpdateLimits(run, 0), maxSamples: 0xffffffff }))]),
+    );
     out.set(cohort.id, { shared: dense(decodeFrame(agg.bytes, { ...peerUpdateLimits(run, 0), maxSamples: 0xffffffff })), relays });
   }
   return out;
@@ -118,7 +123,9 @@ function cohortContents(run: RunSpec, samplesPer: number): Map<number, { shared:
 
 /** Members in relay mode: a `relayShare` of each cohort's seats (at most all but two, so a quorum remains). */
 const relayMembers = new Set<Address>(
-  plan.cohorts.flatMap((c) => c.members.slice(0, Math.min(Math.max(0, c.members.length - 2), Math.round(plan.relayShare * c.members.length))).map((m) => m.address)),
+  plan.cohorts.flatMap((c) =>
+    c.members.slice(0, Math.min(Math.max(0, c.members.length - 2), Math.round(plan.relayShare * c.members.length))).map((m) => m.address),
+  ),
 );
 let aggregateDensity = 0;
 let aggregateBytes = 0;
@@ -160,12 +167,26 @@ function presign(): number {
           own = { aggregateHash: keccak256(mine), framesRoot: framesRoot([frameHash(m)]), frameHashes: [frameHash(m)] };
         }
         const c: Contribution = {
-          run: run.id, round, cohort: cohort.id, frameHash: frameHash(m), aggregateHash: own.aggregateHash, framesRoot: own.framesRoot,
-          residualHash: keccak256(new TextEncoder().encode(`residual:${m.address}:${round}`)), samples: samplesPer, steps: run.inner.steps,
-          lossBeforeMicro: 2_300_000, lossAfterMicro: 2_200_000, computeMs: 1000, nonce, expiry,
+          run: run.id,
+          round,
+          cohort: cohort.id,
+          frameHash: frameHash(m),
+          aggregateHash: own.aggregateHash,
+          framesRoot: own.framesRoot,
+          residualHash: keccak256(new TextEncoder().encode(`residual:${m.address}:${round}`)),
+          samples: samplesPer,
+          steps: run.inner.steps,
+          lossBeforeMicro: 2_300_000,
+          lossAfterMicro: 2_200_000,
+          computeMs: 1000,
+          nonce,
+          expiry,
         };
         const signature = sign(signers.digest(c), hexToBytes(m.key));
-        reports.set(m.address, { text: JSON.stringify({ type: 'report', contribution: contributionToJson(c), signature, frameHashes: own.frameHashes }), nonce: nonce.toString() });
+        reports.set(m.address, {
+          text: JSON.stringify({ type: 'report', contribution: contributionToJson(c), signature, frameHashes: own.frameHashes }),
+          nonce: nonce.toString(),
+        });
         n++;
       }
     }
@@ -206,15 +227,24 @@ function connect(key: Hex, address: Address, cohort: number, uploader: boolean, 
       }
       const m = parseServerMessage(JSON.parse(text));
       if (m.type === 'challenge') {
-        ws.send(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, address, peerId, signature: sign(hexToBytes(hashMessage(helloMessage(m.challenge, peerId))), c.key), adapter: null, gflops: null }));
+        ws.send(
+          JSON.stringify({
+            type: 'hello',
+            protocol: PROTOCOL_VERSION,
+            address,
+            peerId,
+            signature: sign(hexToBytes(hashMessage(helloMessage(m.challenge, peerId))), c.key),
+            adapter: null,
+            gflops: null,
+          }),
+        );
       } else if (m.type === 'welcome') {
         c.welcomed = true;
         resolve(c);
       } else if (m.type === 'round') {
         timing(m.round).reportEndsAt = m.reportEndsAt;
         onRound(c, m.round);
-      }
-      else if (m.type === 'error') {
+      } else if (m.type === 'error') {
         const k = `${m.code}`;
         errors[k] = (errors[k] ?? 0) + 1;
         firstError ??= `${m.code}: ${m.message}`;
@@ -234,7 +264,11 @@ function onRound(c: Client, round: number): void {
   }
   if (c.uploader || c.relay) {
     const bytes = aggregates.get(c.relay ? `${round}:${c.address}` : `${round}:${c.cohort}`)!;
-    void fetch(new URL(`api/runs/${plan.run.id}/rounds/${round}/aggregate`, plan.url), { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: bytes as unknown as BodyInit })
+    void fetch(new URL(`api/runs/${plan.run.id}/rounds/${round}/aggregate`, plan.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: bytes as unknown as BodyInit,
+    })
       .then(async (res) => {
         if (res.status !== 200) {
           errors[`upload ${res.status}`] = (errors[`upload ${res.status}`] ?? 0) + 1;
@@ -277,7 +311,15 @@ port.on('message', async (m: { kind: 'go' } | { kind: 'close' }) => {
     setInterval(() => {
       const done = [...timings.values()].filter((t) => !Number.isNaN(t.committedAt));
       for (const t of done) (timings.delete(t.round), reported.add(t.round));
-      port.postMessage({ kind: 'acks', samples, errors: { ...errors }, firstError, open: clients.filter((c) => c.welcomed && c.ws.readyState === WebSocket.OPEN).length, exhausted, rounds: done } satisfies ClientReport);
+      port.postMessage({
+        kind: 'acks',
+        samples,
+        errors: { ...errors },
+        firstError,
+        open: clients.filter((c) => c.welcomed && c.ws.readyState === WebSocket.OPEN).length,
+        exhausted,
+        rounds: done,
+      } satisfies ClientReport);
       samples = [];
     }, 1000);
   } else {

@@ -65,20 +65,29 @@ const relayShare = (() => {
 const reportMs = arg('report-ms', DEFAULT_RUN.timing.reportMs);
 const rounds = arg('rounds', Math.ceil(((seconds + warmupS + 15) * rate) / sessions) + 2);
 const log = (s: string) => console.log(s);
-const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 /** CPU seconds (user + system) a process (or, with `thread`, one of its threads) has used so far. */
 const cpuS = (pid: number, thread?: number) => {
-  const f = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8').split(') ')[1].split(' ');
+  const f = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8')
+    .split(') ')[1]
+    .split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
 };
 /** CPU seconds per thread of a process, by thread id (with its name). */
 const threadsCpu = (pid: number) =>
-  new Map(readdirSync(`/proc/${pid}/task`).map((tid) => [tid, { name: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(), s: cpuS(pid, Number(tid)) }]));
+  new Map(
+    readdirSync(`/proc/${pid}/task`).map((tid) => [tid, { name: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(), s: cpuS(pid, Number(tid)) }]),
+  );
 const quantile = (xs: Float64Array, q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 
-log(`load: ${sessions} sessions in ${workers} worker threads, ${rate} reports/s offered, ${seconds} s window after ${warmupS} s warm-up, report window ${reportMs} ms, relay share ${relayShare}; load average ${load()}`);
+log(
+  `load: ${sessions} sessions in ${workers} worker threads, ${rate} reports/s offered, ${seconds} s window after ${warmupS} s warm-up, report window ${reportMs} ms, relay share ${relayShare}; load average ${load()}`,
+);
 const probeFile = join(mkdtempSync(join(tmpdir(), 'idlegrad-load-')), 'event-loop.json');
 const platform = await startPlatformProcess(
   {
@@ -117,7 +126,10 @@ try {
     return { key: bytesToHex(key), address: `0x${keccak256(pub.subarray(1)).slice(26)}` as Address };
   }).sort((a, b) => (a.address < b.address ? -1 : 1));
   const nCohorts = Math.ceil(sessions / cohortSize);
-  const cohorts = Array.from({ length: nCohorts }, (_, id) => ({ id, members: keys.filter((_, i) => i % nCohorts === id) as { key: Hex; address: Address }[] }));
+  const cohorts = Array.from({ length: nCohorts }, (_, id) => ({
+    id,
+    members: keys.filter((_, i) => i % nCohorts === id) as { key: Hex; address: Address }[],
+  }));
 
   const t0 = performance.now();
   const ready: Promise<void>[] = [];
@@ -132,7 +144,13 @@ try {
   const roundTimes = new Map<number, RoundTiming>(); // merged over workers: the latest input, the first notice
   for (let w = 0; w < workers; w++) {
     const plan: ClientPlan = {
-      url: platform.url, run: info.run, chain: info.chain, firstRound: info.round, rounds, rate: rate / workers, relayShare,
+      url: platform.url,
+      run: info.run,
+      chain: info.chain,
+      firstRound: info.round,
+      rounds,
+      rate: rate / workers,
+      relayShare,
       cohorts: cohorts.filter((c) => c.id % workers === w),
     };
     // The worker loads the TypeScript client through tsx's API (loader flags do not reach workers on Node 20).
@@ -161,7 +179,12 @@ try {
               roundTimes.set(
                 t.round,
                 seen
-                  ? { round: t.round, reportEndsAt: Number.isFinite(seen.reportEndsAt) ? seen.reportEndsAt : t.reportEndsAt, lastInputAt: Math.max(seen.lastInputAt, t.lastInputAt), committedAt: Math.min(seen.committedAt, t.committedAt) }
+                  ? {
+                      round: t.round,
+                      reportEndsAt: Number.isFinite(seen.reportEndsAt) ? seen.reportEndsAt : t.reportEndsAt,
+                      lastInputAt: Math.max(seen.lastInputAt, t.lastInputAt),
+                      committedAt: Math.min(seen.committedAt, t.committedAt),
+                    }
                   : t,
               );
             }
@@ -174,8 +197,12 @@ try {
   const density = densities.reduce((a, b) => a + b, 0) / densities.length;
   const together = cohortSize - Math.min(Math.max(0, cohortSize - 2), Math.round(relayShare * cohortSize));
   const expected = 1 - (1 - info.run.codec.density) ** together;
-  log(`load: ${sessions} sessions connected and ${sessions * rounds} reports pre-signed for rounds ${info.round}–${info.round + rounds - 1} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  log(`load: cohort aggregates hold ${(100 * density).toFixed(1)} % of the ${info.run.paramCount} parameters at fp32 (1 − (1 − ${info.run.codec.density})^${together} = ${(100 * expected).toFixed(1)} %), up to ${(aggregateBytes / 1024).toFixed(0)} KiB a frame`);
+  log(
+    `load: ${sessions} sessions connected and ${sessions * rounds} reports pre-signed for rounds ${info.round}–${info.round + rounds - 1} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  log(
+    `load: cohort aggregates hold ${(100 * density).toFixed(1)} % of the ${info.run.paramCount} parameters at fp32 (1 − (1 − ${info.run.codec.density})^${together} = ${(100 * expected).toFixed(1)} %), up to ${(aggregateBytes / 1024).toFixed(0)} KiB a frame`,
+  );
   for (const w of workersList) w.postMessage({ kind: 'go' });
 
   // Warm-up, then the measured window; coordinator RSS sampled each second.
@@ -192,8 +219,19 @@ try {
     await new Promise((r) => setTimeout(r, 1000));
     if (Date.now() >= tStart && Date.now() < tEnd) rss.push(rssMb(platform.child.pid!));
     const pid = platform.child.pid!;
-    if (Date.now() >= tStart && loads.length === 0) (loads.push(load()), cpu.push(cpuS(pid)), mainCpu.push(cpuS(pid, pid)), clientCpu.push(cpuS(process.pid)), threads.push(threadsCpu(pid)), await eventLoopDelay());
-    if (Date.now() >= tEnd && cpu.length === 1) (cpu.push(cpuS(pid)), mainCpu.push(cpuS(pid, pid)), clientCpu.push(cpuS(process.pid)), threads.push(threadsCpu(pid)), (loopDelay = await eventLoopDelay()));
+    if (Date.now() >= tStart && loads.length === 0)
+      (loads.push(load()),
+        cpu.push(cpuS(pid)),
+        mainCpu.push(cpuS(pid, pid)),
+        clientCpu.push(cpuS(process.pid)),
+        threads.push(threadsCpu(pid)),
+        await eventLoopDelay());
+    if (Date.now() >= tEnd && cpu.length === 1)
+      (cpu.push(cpuS(pid)),
+        mainCpu.push(cpuS(pid, pid)),
+        clientCpu.push(cpuS(process.pid)),
+        threads.push(threadsCpu(pid)),
+        (loopDelay = await eventLoopDelay()));
     if (exhausted > 0) break;
   }
   loads.push(load());
@@ -223,7 +261,10 @@ try {
   ).sort();
   const volunteerRounds = committed.reduce((s, r) => s + r.volunteers, 0);
   const result = {
-    sessions: Math.min(sessions, open.reduce((a, b) => a + b, 0)),
+    sessions: Math.min(
+      sessions,
+      open.reduce((a, b) => a + b, 0),
+    ),
     reportsPerSecond: Math.round(inWindow.length / windowS),
     p50Ms: Number(quantile(lat, 0.5)?.toFixed(1) ?? NaN),
     p99Ms: Number(quantile(lat, 0.99)?.toFixed(1) ?? NaN),
@@ -235,23 +276,42 @@ try {
     aggregateDensity: Number(density.toFixed(4)),
     loadAverage: loads[0],
   };
-  log(`load: ${inWindow.length} reports acked in ${windowS.toFixed(1)} s = ${result.reportsPerSecond} verified reports/s (offered ${rate}/s); latency send→ack p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, max ${lat[lat.length - 1]?.toFixed(1)} ms`);
+  log(
+    `load: ${inWindow.length} reports acked in ${windowS.toFixed(1)} s = ${result.reportsPerSecond} verified reports/s (offered ${rate}/s); latency send→ack p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, max ${lat[lat.length - 1]?.toFixed(1)} ms`,
+  );
   const mainUsed = (mainCpu[1] ?? cpuS(platform.child.pid!, platform.child.pid!)) - mainCpu[0];
   const perReport = (x: number) => ((1000 * x) / Math.max(1, inWindow.length)).toFixed(2);
   const clientUsed = (clientCpu[1] ?? cpuS(process.pid)) - clientCpu[0];
-  log(`load: coordinator CPU ${cpuUsed.toFixed(1)} s in the window (${((100 * cpuUsed) / windowS).toFixed(0)} % of one core), ${perReport(cpuUsed)} ms per verified report, of which the event-loop thread ${perReport(mainUsed)} ms; the clients (this process) ${perReport(clientUsed)} ms per report`);
+  log(
+    `load: coordinator CPU ${cpuUsed.toFixed(1)} s in the window (${((100 * cpuUsed) / windowS).toFixed(0)} % of one core), ${perReport(cpuUsed)} ms per verified report, of which the event-loop thread ${perReport(mainUsed)} ms; the clients (this process) ${perReport(clientUsed)} ms per report`,
+  );
   if (threads.length === 2) {
-    const busiest = [...threads[1]].map(([tid, t]) => ({ tid, name: t.name, s: t.s - (threads[0].get(tid)?.s ?? 0) })).sort((a, b) => b.s - a.s).slice(0, 5);
-    log(`load: coordinator threads, CPU ms per verified report: ${busiest.map((t) => `${t.tid === String(platform.child.pid) ? 'event loop' : `${t.name} ${t.tid}`} ${perReport(t.s)}`).join(', ')}`);
+    const busiest = [...threads[1]]
+      .map(([tid, t]) => ({ tid, name: t.name, s: t.s - (threads[0].get(tid)?.s ?? 0) }))
+      .sort((a, b) => b.s - a.s)
+      .slice(0, 5);
+    log(
+      `load: coordinator threads, CPU ms per verified report: ${busiest.map((t) => `${t.tid === String(platform.child.pid) ? 'event loop' : `${t.name} ${t.tid}`} ${perReport(t.s)}`).join(', ')}`,
+    );
   }
-  log(`load: ${result.sessions} sessions held; coordinator RSS max ${result.rssMb} MB (${rss.length} samples); load average at window start ${loads[0]}, at end ${loads[1]}`);
-  log(`load: ledger: ${committed.length} rounds committed in the window, ${committed.reduce((s, r) => s + r.contributions, 0)} contributions accepted (every member's, ${committed.length * sessions} expected)`);
-  log(`load: commit (deadline or last input → committed notice) over ${commitTimes.length} rounds: p50 ${result.commitMs.p50} ms, p99 ${result.commitMs.p99} ms, max ${commitTimes[commitTimes.length - 1]?.toFixed(1)} ms`);
-  log(`load: coordinator event-loop delay in the window: p50 ${loopDelay.p50Ms} ms, p99 ${loopDelay.p99Ms} ms, max ${loopDelay.maxMs} ms; ${result.staleReports} stale reports; ${result.cpuMsPerVolunteerRound} coordinator CPU ms per volunteer-round (${volunteerRounds} volunteer-rounds)`);
+  log(
+    `load: ${result.sessions} sessions held; coordinator RSS max ${result.rssMb} MB (${rss.length} samples); load average at window start ${loads[0]}, at end ${loads[1]}`,
+  );
+  log(
+    `load: ledger: ${committed.length} rounds committed in the window, ${committed.reduce((s, r) => s + r.contributions, 0)} contributions accepted (every member's, ${committed.length * sessions} expected)`,
+  );
+  log(
+    `load: commit (deadline or last input → committed notice) over ${commitTimes.length} rounds: p50 ${result.commitMs.p50} ms, p99 ${result.commitMs.p99} ms, max ${commitTimes[commitTimes.length - 1]?.toFixed(1)} ms`,
+  );
+  log(
+    `load: coordinator event-loop delay in the window: p50 ${loopDelay.p50Ms} ms, p99 ${loopDelay.p99Ms} ms, max ${loopDelay.maxMs} ms; ${result.staleReports} stale reports; ${result.cpuMsPerVolunteerRound} coordinator CPU ms per volunteer-round (${volunteerRounds} volunteer-rounds)`,
+  );
   if (exhausted > 0) log(`load: the pre-signed reports ran out after ${windowS.toFixed(1)} s (raise --rounds)`);
   if (Object.keys(errors).length) log(`load: coordinator refusals ${JSON.stringify(errors)}; first: ${firstError}`);
   const bars = [result.sessions >= 2000, result.reportsPerSecond >= 1000, result.p99Ms < 250];
-  log(`load: acceptance sessions ≥ 2000 ${bars[0] ? 'met' : 'MISSED'}, reportsPerSecond ≥ 1000 ${bars[1] ? 'met' : 'MISSED'}, p99Ms < 250 ${bars[2] ? 'met' : 'MISSED'}`);
+  log(
+    `load: acceptance sessions ≥ 2000 ${bars[0] ? 'met' : 'MISSED'}, reportsPerSecond ≥ 1000 ${bars[1] ? 'met' : 'MISSED'}, p99Ms < 250 ${bars[2] ? 'met' : 'MISSED'}`,
+  );
   if (json) console.log(JSON.stringify(result));
 } catch (e) {
   console.error(e);

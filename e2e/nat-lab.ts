@@ -156,12 +156,30 @@ export async function startNatLab(kinds: NatKind[]): Promise<NatLab> {
     // coturn with the REST secret, on the public segment only.
     const secret = randomBytes(24).toString('base64url');
     const conf = join(dir, 'turnserver.conf');
-    writeFileSync(conf, [
-      `listening-ip=${net(2)}`, `relay-ip=${net(2)}`, 'listening-port=3478', 'min-port=49152', 'max-port=49999',
-      'use-auth-secret', `static-auth-secret=${secret}`, 'realm=idlegrad.lab', 'fingerprint',
-      'no-tls', 'no-dtls', 'no-cli', 'no-tcp-relay', `allowed-peer-ip=${net(0)}-${net(255)}`,
-      'log-file=stdout', 'simple-log', 'verbose', `pidfile=${join(dir, 'turnserver.pid')}`, `userdb=${join(dir, 'turndb')}`,
-    ].join('\n') + '\n');
+    writeFileSync(
+      conf,
+      [
+        `listening-ip=${net(2)}`,
+        `relay-ip=${net(2)}`,
+        'listening-port=3478',
+        'min-port=49152',
+        'max-port=49999',
+        'use-auth-secret',
+        `static-auth-secret=${secret}`,
+        'realm=idlegrad.lab',
+        'fingerprint',
+        'no-tls',
+        'no-dtls',
+        'no-cli',
+        'no-tcp-relay',
+        `allowed-peer-ip=${net(0)}-${net(255)}`,
+        'log-file=stdout',
+        'simple-log',
+        'verbose',
+        `pidfile=${join(dir, 'turnserver.pid')}`,
+        `userdb=${join(dir, 'turndb')}`,
+      ].join('\n') + '\n',
+    );
     turn = spawn('ip', ['netns', 'exec', pub, 'turnserver', '-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
     turn.stdout!.on('data', (d) => (turnOut += d.toString()));
     turn.stderr!.on('data', (d) => (turnOut += d.toString()));
@@ -249,7 +267,15 @@ export const RECORD_PEER_CONNECTIONS = `(() => {
   window.RTCPeerConnection = RecordedPeerConnection;
 })();`;
 
-interface PcRecord { label: string | null; dialer: boolean; state: string; connected: boolean; local: string | null; remote: string | null; iceServers: number }
+interface PcRecord {
+  label: string | null;
+  dialer: boolean;
+  state: string;
+  connected: boolean;
+  local: string | null;
+  remote: string | null;
+  iceServers: number;
+}
 
 export interface LinkAttempt {
   /** Volunteer indices: the one that dialled, the one dialled. */
@@ -296,7 +322,10 @@ export class LinkRecorder {
 
   /** The most ICE servers any of page `index`'s link RTCPeerConnections was given (dialled or answered). */
   async iceServers(index: number): Promise<number> {
-    const recs = (await this.pages.get(index)?.evaluate(() => (window as unknown as { __natLabLinks?: unknown[] }).__natLabLinks ?? []).catch(() => [])) as PcRecord[] | undefined;
+    const recs = (await this.pages
+      .get(index)
+      ?.evaluate(() => (window as unknown as { __natLabLinks?: unknown[] }).__natLabLinks ?? [])
+      .catch(() => [])) as PcRecord[] | undefined;
     // PeerJS's feature probe (an RTCPeerConnection with PeerJS's default servers) never leaves 'new'.
     return Math.max(0, ...(recs ?? []).filter((r) => r.state !== 'new').map((r) => r.iceServers));
   }
@@ -364,7 +393,10 @@ export const NAT_LAB_RUN = { timing: { trainMs: 5_000, exchangeMs: 8_000, report
 /** Runs `rounds` rounds on a platform started with `mode`'s ICE settings, one volunteer per lab host. */
 export async function runNatScenario(lab: NatLab, mode: IceMode, rounds: number, log: (l: string) => void = () => {}): Promise<NatScenario> {
   const t0 = Date.now();
-  const platform = await startPlatformProcess({ ...NAT_LAB_RUN, minVolunteers: lab.hosts.length, maxRounds: rounds }, { quiet: true, env: lab.platformEnv(mode) });
+  const platform = await startPlatformProcess(
+    { ...NAT_LAB_RUN, minVolunteers: lab.hosts.length, maxRounds: rounds },
+    { quiet: true, env: lab.platformEnv(mode) },
+  );
   const browsers: Browser[] = [];
   try {
     const url = platform.url;
@@ -372,17 +404,19 @@ export async function runNatScenario(lab: NatLab, mode: IceMode, rounds: number,
     const recorder = new LinkRecorder();
     const pageErrors: string[] = [];
     const pages: Page[] = [];
-    await Promise.all(lab.hosts.map(async (h) => {
-      const browser = await lab.launchBrowser(h.index, url);
-      browsers.push(browser);
-      const page = await (await browser.newContext()).newPage();
-      page.on('pageerror', (e) => pageErrors.push(`volunteer ${h.index}: ${e.message}`));
-      await recorder.watch(page, h.index);
-      await page.goto(url);
-      await page.getByTestId('consent').click();
-      await page.getByTestId('start').click();
-      pages[h.index] = page;
-    }));
+    await Promise.all(
+      lab.hosts.map(async (h) => {
+        const browser = await lab.launchBrowser(h.index, url);
+        browsers.push(browser);
+        const page = await (await browser.newContext()).newPage();
+        page.on('pageerror', (e) => pageErrors.push(`volunteer ${h.index}: ${e.message}`));
+        await recorder.watch(page, h.index);
+        await page.goto(url);
+        await page.getByTestId('consent').click();
+        await page.getByTestId('start').click();
+        pages[h.index] = page;
+      }),
+    );
     log(`${mode}: after ${Math.round((Date.now() - t0) / 1000)} s ${pages.length} volunteers started behind ${lab.hosts.map((h) => h.kind).join(', ')} NATs`);
     const end = Date.now() + rounds * 90_000;
     let committed: NatScenario['rounds'] = [];
@@ -394,9 +428,16 @@ export async function runNatScenario(lab: NatLab, mode: IceMode, rounds: number,
     log(`${mode}: after ${Math.round((Date.now() - t0) / 1000)} s ${rounds} round(s) committed`);
     const head = await api.run();
     type Hook = { modelHash: string | null; p2pBytes: number; errors: string[] };
-    const readHooks = () => Promise.all(pages.map((p) => p.evaluate(() => (window as unknown as { __idlegrad?: Hook }).__idlegrad).then((h) => h && { modelHash: h.modelHash, p2pBytes: h.p2pBytes, errors: h.errors })));
+    const readHooks = () =>
+      Promise.all(
+        pages.map((p) =>
+          p
+            .evaluate(() => (window as unknown as { __idlegrad?: Hook }).__idlegrad)
+            .then((h) => h && { modelHash: h.modelHash, p2pBytes: h.p2pBytes, errors: h.errors }),
+        ),
+      );
     let hooks = await readHooks();
-    for (let wait = Date.now() + 20_000; hooks.some((h) => h?.modelHash !== head.modelHash) && Date.now() < wait; ) {
+    for (let wait = Date.now() + 20_000; hooks.some((h) => h?.modelHash !== head.modelHash) && Date.now() < wait;) {
       await new Promise((r) => setTimeout(r, 500));
       hooks = await readHooks();
     }

@@ -129,7 +129,14 @@ function gptTokens(spec: GptSpec, B: number): { text: Uint8Array; tokens: Uint32
   const T = spec.dims.context;
   const text = grammarCorpus(20_000, 11);
   const held = text.length - B * (T + 1) - 1;
-  return { text: text.subarray(0, held), tokens: byteBatch(text, Array.from({ length: B }, (_, b) => held + b * (T + 1)), T).tokens };
+  return {
+    text: text.subarray(0, held),
+    tokens: byteBatch(
+      text,
+      Array.from({ length: B }, (_, b) => held + b * (T + 1)),
+      T,
+    ).tokens,
+  };
 }
 
 async function parityModels(args: Args, gpu: GpuContext): Promise<ParityModel[]> {
@@ -151,7 +158,15 @@ async function parityModels(args: Args, gpu: GpuContext): Promise<ParityModel[]>
     const { text, tokens } = gptTokens(gpt, gptBatch(args));
     const steps = 5;
     models.push(gptParity(`GPT ${GPT_DEFAULT.layers}×${GPT_DEFAULT.width} (initial, seed ${DEFAULT_RUN.seed})`, gpt, init, tokens, gptBatch(args)));
-    models.push(gptParity(`GPT ${GPT_DEFAULT.layers}×${GPT_DEFAULT.width} (after ${steps} AdamW steps on grammar text)`, gpt, await trainGpt(gpu, gpt, init, text, steps), tokens, gptBatch(args)));
+    models.push(
+      gptParity(
+        `GPT ${GPT_DEFAULT.layers}×${GPT_DEFAULT.width} (after ${steps} AdamW steps on grammar text)`,
+        gpt,
+        await trainGpt(gpu, gpt, init, text, steps),
+        tokens,
+        gptBatch(args),
+      ),
+    );
   }
   return models;
 }

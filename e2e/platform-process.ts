@@ -37,9 +37,14 @@ export const WEB_DIRS = { production: 'dist/web', e2e: 'dist/web-e2e' } as const
 export function ensureWebBuild(build: keyof typeof WEB_DIRS = 'production', force = false): string {
   const dir = WEB_DIRS[build];
   const index = `${dir}/index.html`;
-  const sources = Math.max(...['web', 'kernels', 'shared', 'public', ...(build === 'e2e' ? ['e2e/page'] : [])].filter(existsSync).map(newest), statSync('vite.config.ts').mtimeMs);
+  const sources = Math.max(
+    ...['web', 'kernels', 'shared', 'public', ...(build === 'e2e' ? ['e2e/page'] : [])].filter(existsSync).map(newest),
+    statSync('vite.config.ts').mtimeMs,
+  );
   if (!force && existsSync(index) && statSync(index).mtimeMs >= sources) return dir;
-  const r = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn', ...(build === 'e2e' ? ['--mode', 'e2e'] : [])], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn', ...(build === 'e2e' ? ['--mode', 'e2e'] : [])], {
+    stdio: 'inherit',
+  });
   if (r.status !== 0) throw new Error(`vite build (${build}) failed`);
   return dir;
 }
@@ -69,7 +74,14 @@ export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, o
   // coordinator/verify/settings.ts; e2e/adversary.test.ts and the sim run it at its default).
   const settings = { ...run, verification: { vestingRounds: 0, ...run.verification } };
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', entry], {
-    env: { ...process.env, IDLEGRAD_WEB_DIR: webDir, ...opts.env, PORT: String(opts.port ?? 0), IDLEGRAD_DATA_DIR: dataDir, IDLEGRAD_RUN: JSON.stringify(settings) },
+    env: {
+      ...process.env,
+      IDLEGRAD_WEB_DIR: webDir,
+      ...opts.env,
+      PORT: String(opts.port ?? 0),
+      IDLEGRAD_DATA_DIR: dataDir,
+      IDLEGRAD_RUN: JSON.stringify(settings),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: opts.processGroup ?? false,
   });

@@ -25,7 +25,14 @@ const dataDir = mkdtempSync(join(tmpdir(), 'idlegrad-protocol-'));
 const env = {
   IDLEGRAD_DATA_DIR: dataDir,
   PORT: '0',
-  IDLEGRAD_RUN: JSON.stringify({ minVolunteers: 3, cohortSize: 3, inner: { steps: 3 }, timing: { trainMs: 30000, exchangeMs: 5000, reportMs: 25000 }, rewards: { epochRounds: 1 }, verification: { vestingRounds: 0 } }),
+  IDLEGRAD_RUN: JSON.stringify({
+    minVolunteers: 3,
+    cohortSize: 3,
+    inner: { steps: 3 },
+    timing: { trainMs: 30000, exchangeMs: 5000, reportMs: 25000 },
+    rewards: { epochRounds: 1 },
+    verification: { vestingRounds: 0 },
+  }),
 };
 let platform: Platform | null = null;
 const volunteers: VirtualVolunteer[] = [];
@@ -57,11 +64,19 @@ test('three volunteers commit a round, reproduce the model hash, and bad input i
   assert.equal(states.verified, 3, JSON.stringify(states));
   for (const v of volunteers) {
     for (let i = 0; i < 100 && v.evidenceReplies.length === 0; i++) await new Promise((r) => setTimeout(r, 20)); // the HTTP reply trails the check
-    assert.deepEqual(v.evidenceReplies.map(([status]) => status), [200], 'one evidence upload each, accepted');
+    assert.deepEqual(
+      v.evidenceReplies.map(([status]) => status),
+      [200],
+      'one evidence upload each, accepted',
+    );
   }
   // The virtual volunteers train with the CPU reference: a CPU re-execution matches it to the
   // bit; a Dawn one (WGSL kernels) differs by float drift, far inside the tolerance.
-  const checked = (await platform.ledger.sql.query<{ verification: string; detail: { relDelta: number; executor: string } }>(`select verification, verify_detail as detail from contributions`)).rows;
+  const checked = (
+    await platform.ledger.sql.query<{ verification: string; detail: { relDelta: number; executor: string } }>(
+      `select verification, verify_detail as detail from contributions`,
+    )
+  ).rows;
   for (const r of checked) {
     const bound = r.detail.executor === 'dawn' ? platform.validator.settings.tolerance / 10 : 1e-6;
     assert.ok(r.verification === 'passed' && ['dawn', 'cpu'].includes(r.detail.executor) && r.detail.relDelta < bound, JSON.stringify(r));
@@ -115,7 +130,12 @@ test('three volunteers commit a round, reproduce the model hash, and bad input i
   await expectRefusal(await a.next('error'), 'BAD_MESSAGE');
 
   // Frames: a wrong parameter-table hash, and lengths past the run's limits.
-  const good = encodeAggregate(new Float32Array(platform.run.paramCount).fill(1e-3), platform.run.codec.chunkSize, { paramTableHash: platform.run.paramTableHash, run: platform.run.id, round: r1[0].round, samples: 1 });
+  const good = encodeAggregate(new Float32Array(platform.run.paramCount).fill(1e-3), platform.run.codec.chunkSize, {
+    paramTableHash: platform.run.paramTableHash,
+    run: platform.run.id,
+    round: r1[0].round,
+    samples: 1,
+  });
   const wrongTable = good.slice();
   wrongTable.set(hexToBytes(`0x${'ab'.repeat(32)}` as Hex), FRAME_HEADER.at.paramTableHash);
   const r = await a.uploadAggregate(r1[0].round, wrongTable);
@@ -159,7 +179,10 @@ test('three volunteers commit a round, reproduce the model hash, and bad input i
 
   // The honest reports of round 1 still go through.
   const updates = [u, ...(await Promise.all([volunteers[1].train(r1[1], data), volunteers[2].train(r1[2], data)]))];
-  const agg1 = a.aggregate(r1[0].round, updates.map((x) => x.frame));
+  const agg1 = a.aggregate(
+    r1[0].round,
+    updates.map((x) => x.frame),
+  );
   assert.equal((await a.uploadAggregate(r1[0].round, agg1.bytes)).status, 200);
   for (let i = 0; i < 3; i++) {
     const ack = await volunteers[i].report(volunteers[i].contribution(r1[i] as RoundMsg, updates[i], agg1), agg1.frameHashes);
@@ -170,12 +193,33 @@ test('three volunteers commit a round, reproduce the model hash, and bad input i
   await platform.validator.idle();
   // The bound device's credit accrues to the wallet from then on (round 1's); round 0's, already
   // in a posted cumulative root, stays with the device's leaf (see Ledger.insertDelegation).
-  const byRound = (await platform.ledger.sql.query<{ round: number; beneficiary: string; epoch: number | null }>('select round, beneficiary, epoch from contributions where account = $1 order by round', [c3.address])).rows;
-  assert.deepEqual(byRound.map((r) => [r.round, r.beneficiary, r.epoch]), [[0, c3.address, 1], [1, wallet.address.toLowerCase(), byRound[1].epoch]]);
+  const byRound = (
+    await platform.ledger.sql.query<{ round: number; beneficiary: string; epoch: number | null }>(
+      'select round, beneficiary, epoch from contributions where account = $1 order by round',
+      [c3.address],
+    )
+  ).rows;
+  assert.deepEqual(
+    byRound.map((r) => [r.round, r.beneficiary, r.epoch]),
+    [
+      [0, c3.address, 1],
+      [1, wallet.address.toLowerCase(), byRound[1].epoch],
+    ],
+  );
   const credit = await platform.ledger.cumulativeCredit();
-  assert.ok(credit.some((x) => x.account === wallet.address.toLowerCase()), 'the wallet has a leaf in the next epoch');
+  assert.ok(
+    credit.some((x) => x.account === wallet.address.toLowerCase()),
+    'the wallet has a leaf in the next epoch',
+  );
   const deviceLeaf = credit.find((x) => x.account === c3.address)?.cumulative ?? 0n;
-  assert.equal(deviceLeaf, BigInt((await platform.ledger.sql.query<{ c: string }>('select credit_wei::text as c from contributions where account = $1 and round = 0', [c3.address])).rows[0].c), 'the device keeps exactly its epoch-1 credit');
+  assert.equal(
+    deviceLeaf,
+    BigInt(
+      (await platform.ledger.sql.query<{ c: string }>('select credit_wei::text as c from contributions where account = $1 and round = 0', [c3.address])).rows[0]
+        .c,
+    ),
+    'the device keeps exactly its epoch-1 credit',
+  );
   const walletView = await new CoordinatorApi(platform.url).account(wallet.address);
   assert.ok(BigInt(walletView.creditWei) > 0n, JSON.stringify(walletView));
   assert.equal(walletView.recent[0].beneficiary, wallet.address.toLowerCase());

@@ -69,7 +69,10 @@ export async function measureSpeed(opts: { dawn: boolean; onRow?: (r: SpeedRow) 
   }
   for (const c of gptCases) {
     const p = initParams(gpt, 1);
-    const batches = Array.from({ length: c.steps }, (_, s) => ({ tokens: batchesOf(c.tokens, c.steps, c.B * T)[s], targets: batchesOf(c.targets, c.steps, c.B * T)[s] }));
+    const batches = Array.from({ length: c.steps }, (_, s) => ({
+      tokens: batchesOf(c.tokens, c.steps, c.B * T)[s],
+      targets: batchesOf(c.targets, c.steps, c.B * T)[s],
+    }));
     add({ trainer: 'cpu', shape: `gpt 2×64 T64 batch ${c.B}`, ...(await timeSteps(() => trainGptLocalCpu(gpt, p, batches, c.B, T, adamw), c.steps, 3)) });
   }
   if (!opts.dawn) return rows;
@@ -89,13 +92,21 @@ export async function measureSpeed(opts: { dawn: boolean; onRow?: (r: SpeedRow) 
       const t = createMlpTrainer(ctx.device, mlp, { batchSize: c.B, cache });
       t.setData(train);
       const p = initParams(mlp, 1);
-      add({ trainer: 'dawn', shape: `mlp 784-64-10 batch ${c.B}`, ...(await timeSteps(() => t.train({ params: p, batches: c.indices, steps: c.steps, adamw }), c.steps, 5)) });
+      add({
+        trainer: 'dawn',
+        shape: `mlp 784-64-10 batch ${c.B}`,
+        ...(await timeSteps(() => t.train({ params: p, batches: c.indices, steps: c.steps, adamw }), c.steps, 5)),
+      });
       t.destroy();
     }
     for (const c of gptCases) {
       const t = createGptTrainer(ctx.device, gpt, { batchSize: c.B, cache });
       const p = initParams(gpt, 1);
-      add({ trainer: 'dawn', shape: `gpt 2×64 T64 batch ${c.B}`, ...(await timeSteps(() => t.train({ params: p, tokens: c.tokens, targets: c.targets, steps: c.steps, adamw }), c.steps, 3)) });
+      add({
+        trainer: 'dawn',
+        shape: `gpt 2×64 T64 batch ${c.B}`,
+        ...(await timeSteps(() => t.train({ params: p, tokens: c.tokens, targets: c.targets, steps: c.steps, adamw }), c.steps, 3)),
+      });
       t.destroy();
     }
   } finally {
@@ -108,7 +119,10 @@ export async function speedMain(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
   const rows = await measureSpeed({
     dawn: argv.includes('--dawn'),
-    onRow: (r) => console.log(`${r.trainer.padEnd(5)} ${r.shape.padEnd(26)} ${r.wallMsPerStep.toFixed(1).padStart(8)} ms/step wall ${r.cpuMsPerStep.toFixed(1).padStart(8)} ms/step CPU`),
+    onRow: (r) =>
+      console.log(
+        `${r.trainer.padEnd(5)} ${r.shape.padEnd(26)} ${r.wallMsPerStep.toFixed(1).padStart(8)} ms/step wall ${r.cpuMsPerStep.toFixed(1).padStart(8)} ms/step CPU`,
+      ),
   });
   if (json) console.log(JSON.stringify({ rows }));
   return 0;

@@ -2,7 +2,19 @@
 // aggregator and outer step, checked for what the full `npm run sim` is meant to show.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadSimData, maxAfterWarmup, maxRiseAfterWarmup, QUICK_SIM, runScenario, runScenarios, scenarioList, specOf, std, WARMUP_ROUNDS, type Scenario } from './sim.ts';
+import {
+  loadSimData,
+  maxAfterWarmup,
+  maxRiseAfterWarmup,
+  QUICK_SIM,
+  runScenario,
+  runScenarios,
+  scenarioList,
+  specOf,
+  std,
+  WARMUP_ROUNDS,
+  type Scenario,
+} from './sim.ts';
 
 const st = QUICK_SIM;
 const all = scenarioList(st, { quick: false });
@@ -35,8 +47,14 @@ test('rows: held-out loss and accuracy over seeds (mean, std), the loss curve pe
     assert.ok(r.accuracy > 0.75, `${r.name} accuracy ${r.accuracy}`);
   }
   // Centralized sees what the peers saw together: peers × rounds × steps × batch.
-  assert.equal(central.runs[0].samplesPerSlot[0], compressed.runs[0].samplesPerSlot.reduce((a, b) => a + b, 0));
-  assert.ok(compressed.bytesPerPeerPerRound * 50 <= dense.bytesPerPeerPerRound, `compressed ${compressed.bytesPerPeerPerRound} B vs dense ${dense.bytesPerPeerPerRound} B`);
+  assert.equal(
+    central.runs[0].samplesPerSlot[0],
+    compressed.runs[0].samplesPerSlot.reduce((a, b) => a + b, 0),
+  );
+  assert.ok(
+    compressed.bytesPerPeerPerRound * 50 <= dense.bytesPerPeerPerRound,
+    `compressed ${compressed.bytesPerPeerPerRound} B vs dense ${dense.bytesPerPeerPerRound} B`,
+  );
 });
 
 test('maxAfterWarmup: the largest loss after the warm-up rounds over the best', () => {
@@ -58,13 +76,19 @@ test('attackers send honestly for the first quarter, then: NaN frames are all re
   assert.equal(nan.byzantineExcluded, nan.byzantineSent, 'every NaN frame is refused');
   assert.equal(nan.honestExcluded, 0);
   assert.equal(control.byzantineExcluded, 0, 'the control rejects nothing');
-  assert.ok(robust.heldOutLoss < control.heldOutLoss - 0.5 && robust.accuracy > control.accuracy + 0.2, `robust ${robust.heldOutLoss} / ${robust.accuracy} vs mean ${control.heldOutLoss} / ${control.accuracy}`);
+  assert.ok(
+    robust.heldOutLoss < control.heldOutLoss - 0.5 && robust.accuracy > control.accuracy + 0.2,
+    `robust ${robust.heldOutLoss} / ${robust.accuracy} vs mean ${control.heldOutLoss} / ${control.accuracy}`,
+  );
 });
 
 test('adaptive inner steps: a faster peer does more steps in the budget and its update weighs its samples', () => {
   const r = runScenario(pick('adaptive-steps'), 1, data);
   // Speeds 1, 0.75, 0.5, 0.25 of the fastest, by slot: 12, 9, 6, 3 steps of 32 samples a round.
-  assert.deepEqual(r.samplesPerSlot, [12, 9, 6, 3, 12, 9].map((s) => s * st.batchSize * st.rounds));
+  assert.deepEqual(
+    r.samplesPerSlot,
+    [12, 9, 6, 3, 12, 9].map((s) => s * st.batchSize * st.rounds),
+  );
   assert.equal(r.honestExcluded, 0, 'unequal updates are all kept');
   assert.ok(r.accuracy > 0.75, `the run learns (${r.accuracy})`);
 });
@@ -81,7 +105,13 @@ test('GPT rows on a text: held-out nats per byte by round, compressed frames, th
     assert.ok(r.heldOutLoss < Math.log(256) - 1.5, `learns below uniform (${r.heldOutLoss} nats/byte)`);
   }
   assert.ok(central.heldOutLoss < text.unigram, `centralized ${central.heldOutLoss} below the unigram level ${text.unigram}`);
-  assert.equal(central.samplesPerSlot[0], compressed.samplesPerSlot.reduce((a, b) => a + b, 0));
+  assert.equal(
+    central.samplesPerSlot[0],
+    compressed.samplesPerSlot.reduce((a, b) => a + b, 0),
+  );
   const dense = 4 * specOf(pick('gpt-compressed-2')).paramCount;
-  assert.ok(compressed.bytesPerPeerPerRound > 0 && compressed.bytesPerPeerPerRound * 5 < dense, `compressed ${compressed.bytesPerPeerPerRound} B vs ${dense} B dense`);
+  assert.ok(
+    compressed.bytesPerPeerPerRound > 0 && compressed.bytesPerPeerPerRound * 5 < dense,
+    `compressed ${compressed.bytesPerPeerPerRound} B vs ${dense} B dense`,
+  );
 });

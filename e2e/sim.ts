@@ -166,11 +166,32 @@ export const QUICK_SIM: SimSettings = {
   peerCounts: [1, 3],
   attackPeers: 6,
   attackFractions: [0.33],
-  gpt: { ...DEFAULT_SIM.gpt!, dims: { context: 16, width: 32, layers: 1, heads: 2, hidden: 64 }, peers: 2, batchSize: 4, steps: 5, budgetSteps: 40, heldOutWindows: 32 },
+  gpt: {
+    ...DEFAULT_SIM.gpt!,
+    dims: { context: 16, width: 32, layers: 1, heads: 2, hidden: 64 },
+    peers: 2,
+    batchSize: 4,
+    steps: 5,
+    budgetSteps: 40,
+    heldOutWindows: 32,
+  },
 };
 
 export function scenarioList(st: SimSettings, opts: { quick?: boolean } = {}): Scenario[] {
-  const clean = { preset: 'mlp' as const, rounds: st.rounds, steps: st.steps, batchSize: st.batchSize, adamw: st.adamw, outer: st.outer, codec: st.codec, aggregator: st.aggregator, attack: null, byzantineFraction: 0, churn: 0, nonIid: false };
+  const clean = {
+    preset: 'mlp' as const,
+    rounds: st.rounds,
+    steps: st.steps,
+    batchSize: st.batchSize,
+    adamw: st.adamw,
+    outer: st.outer,
+    codec: st.codec,
+    aggregator: st.aggregator,
+    attack: null,
+    byzantineFraction: 0,
+    churn: 0,
+    nonIid: false,
+  };
   const list: Scenario[] = [];
   for (const peers of st.peerCounts) {
     list.push({ ...clean, name: `centralized-${peers}`, peers, centralized: true });
@@ -195,7 +216,18 @@ export function scenarioList(st: SimSettings, opts: { quick?: boolean } = {}): S
   if (st.gpt) {
     const g = st.gpt;
     const rounds = Math.max(1, Math.round(g.budgetSteps / g.steps));
-    const gpt = { ...clean, preset: 'gpt' as const, gpt: g.dims, peers: g.peers, rounds, steps: g.steps, batchSize: g.batchSize, adamw: g.adamw, outer: g.outer, codec: g.codec };
+    const gpt = {
+      ...clean,
+      preset: 'gpt' as const,
+      gpt: g.dims,
+      peers: g.peers,
+      rounds,
+      steps: g.steps,
+      batchSize: g.batchSize,
+      adamw: g.adamw,
+      outer: g.outer,
+      codec: g.codec,
+    };
     list.push({ ...gpt, name: `gpt-centralized-${g.peers}`, centralized: true });
     list.push({ ...gpt, name: `gpt-compressed-${g.peers}` });
     list.push({ ...gpt, name: `gpt-dense-${g.peers}`, dense: true, codec: { density: 1, bits: 32, chunkSize: g.codec.chunkSize } });
@@ -281,7 +313,15 @@ function traceLine(line: string): void {
 function trainOn(spec: ModelSpec, start: Float32Array, train: Dataset, batches: Uint32Array[], adamw: AdamWConfig, state?: AdamWState): Float32Array {
   if (spec.preset === 'mlp') return trainLocalCpu(spec, start, train, batches, adamw, state).params;
   const T = train.features - 1;
-  return trainGptLocalCpu(spec, start, batches.map((idx) => windowBatch(train, idx)), batches[0]?.length ?? 0, T, adamw, state).params;
+  return trainGptLocalCpu(
+    spec,
+    start,
+    batches.map((idx) => windowBatch(train, idx)),
+    batches[0]?.length ?? 0,
+    T,
+    adamw,
+    state,
+  ).params;
 }
 
 export function runScenario(sc: Scenario, seed: number, data: SimData, trace = false): RunResult {
@@ -299,7 +339,9 @@ export function runScenario(sc: Scenario, seed: number, data: SimData, trace = f
     accuracyCurve.push(r.accuracy);
     if (trace) traceLine(`${sc.name} seed ${seed} round ${round}: held-out loss ${r.loss.toFixed(4)}, accuracy ${(100 * r.accuracy).toFixed(2)} %${extra}`);
   };
-  const result = (rest: Omit<RunResult, 'seed' | 'heldOutLoss' | 'accuracy' | 'lossCurve' | 'accuracyCurve' | 'maxAfterWarmup' | 'maxRiseAfterWarmup' | 'seconds'>): RunResult => ({
+  const result = (
+    rest: Omit<RunResult, 'seed' | 'heldOutLoss' | 'accuracy' | 'lossCurve' | 'accuracyCurve' | 'maxAfterWarmup' | 'maxRiseAfterWarmup' | 'seconds'>,
+  ): RunResult => ({
     seed,
     heldOutLoss: lossCurve[lossCurve.length - 1],
     accuracy: accuracyCurve[accuracyCurve.length - 1],
@@ -366,7 +408,13 @@ export function runScenario(sc: Scenario, seed: number, data: SimData, trace = f
         const pool = [...byClass[p % byClass.length], ...byClass[(p + 1) % byClass.length]];
         idx = idx.map((i) => pool[i % pool.length]);
       }
-      const after = trainOn(spec, params, train, Array.from({ length: steps }, (_, s) => idx.subarray(s * B, (s + 1) * B)), sc.adamw);
+      const after = trainOn(
+        spec,
+        params,
+        train,
+        Array.from({ length: steps }, (_, s) => idx.subarray(s * B, (s + 1) * B)),
+        sc.adamw,
+      );
       const delta = new Float32Array(spec.paramCount);
       for (let i = 0; i < delta.length; i++) delta[i] = Math.fround(params[i] - after[i]);
       return delta;
@@ -399,8 +447,16 @@ export function runScenario(sc: Scenario, seed: number, data: SimData, trace = f
         const p = honest + a;
         if (!attackerMemory.has(a)) attackerMemory.set(a, new Map());
         const out = attackUpdate({
-          attack: sc.attack!, index: a, members: n, attackers: f, paramCount: spec.paramCount, seed: seedOf(seed, 'noise', round, a),
-          honest: honestDense, honestFrames: honestFrameBytes, train: () => trainPeer(p), memory: attackerMemory.get(a)!,
+          attack: sc.attack!,
+          index: a,
+          members: n,
+          attackers: f,
+          paramCount: spec.paramCount,
+          seed: seedOf(seed, 'noise', round, a),
+          honest: honestDense,
+          honestFrames: honestFrameBytes,
+          train: () => trainPeer(p),
+          memory: attackerMemory.get(a)!,
         });
         let bytes: Uint8Array;
         if (out.kind === 'frame') bytes = out.bytes;
@@ -444,7 +500,13 @@ export function runScenario(sc: Scenario, seed: number, data: SimData, trace = f
     }
     score(round, extra);
   }
-  return result({ bytesPerPeerPerRound: Math.round(honestBytes / Math.max(1, honestFrames)), byzantineExcluded, byzantineSent, honestExcluded, samplesPerSlot });
+  return result({
+    bytesPerPeerPerRound: Math.round(honestBytes / Math.max(1, honestFrames)),
+    byzantineExcluded,
+    byzantineSent,
+    honestExcluded,
+    samplesPerSlot,
+  });
 }
 
 function fail(msg: string): never {
@@ -549,8 +611,16 @@ interface WorkerInit {
 }
 
 /** Runs every scenario at every seed on `workers` threads (0 = this thread); rows in the scenarios' order. */
-export async function runScenarios(scenarios: Scenario[], st: SimSettings, text: TextSource | null, workers: number, onRun?: (sc: Scenario, r: RunResult) => void): Promise<ScenarioRow[]> {
-  const jobs = scenarios.flatMap((sc, i) => Array.from({ length: st.seeds }, (_, s) => ({ i, seed: s + (st.firstSeed ?? 1) }))).sort((a, b) => costOf(scenarios[b.i]) - costOf(scenarios[a.i]));
+export async function runScenarios(
+  scenarios: Scenario[],
+  st: SimSettings,
+  text: TextSource | null,
+  workers: number,
+  onRun?: (sc: Scenario, r: RunResult) => void,
+): Promise<ScenarioRow[]> {
+  const jobs = scenarios
+    .flatMap((sc, i) => Array.from({ length: st.seeds }, (_, s) => ({ i, seed: s + (st.firstSeed ?? 1) })))
+    .sort((a, b) => costOf(scenarios[b.i]) - costOf(scenarios[a.i]));
   const runs: RunResult[][] = scenarios.map(() => []);
   const done = (i: number, r: RunResult) => {
     runs[i].push(r);
@@ -562,22 +632,24 @@ export async function runScenarios(scenarios: Scenario[], st: SimSettings, text:
   } else {
     let next = 0;
     await Promise.all(
-      Array.from({ length: Math.min(workers, jobs.length) }, () =>
-        new Promise<void>((resolve, reject) => {
-          const init: WorkerInit = { simWorker: { text, st, trace: !!st.trace } };
-          const w = new Worker(workerBootstrap, { eval: true, workerData: init });
-          const feed = () => {
-            if (next >= jobs.length) return void w.terminate().then(() => resolve());
-            const j = jobs[next++];
-            w.postMessage({ i: j.i, seed: j.seed, sc: scenarios[j.i] });
-          };
-          w.on('message', (m: { i: number; result: RunResult }) => {
-            done(m.i, m.result);
+      Array.from(
+        { length: Math.min(workers, jobs.length) },
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const init: WorkerInit = { simWorker: { text, st, trace: !!st.trace } };
+            const w = new Worker(workerBootstrap, { eval: true, workerData: init });
+            const feed = () => {
+              if (next >= jobs.length) return void w.terminate().then(() => resolve());
+              const j = jobs[next++];
+              w.postMessage({ i: j.i, seed: j.seed, sc: scenarios[j.i] });
+            };
+            w.on('message', (m: { i: number; result: RunResult }) => {
+              done(m.i, m.result);
+              feed();
+            });
+            w.on('error', reject);
             feed();
-          });
-          w.on('error', reject);
-          feed();
-        }),
+          }),
       ),
     );
   }
@@ -587,7 +659,9 @@ export async function runScenarios(scenarios: Scenario[], st: SimSettings, text:
 if (!isMainThread && parentPort && (workerData as Partial<WorkerInit>)?.simWorker) {
   const { text, st, trace } = (workerData as WorkerInit).simWorker;
   const data = loadSimData(text, st);
-  parentPort.on('message', (m: { i: number; seed: number; sc: Scenario }) => parentPort!.postMessage({ i: m.i, result: runScenario(m.sc, m.seed, data, trace) }));
+  parentPort.on('message', (m: { i: number; seed: number; sc: Scenario }) =>
+    parentPort!.postMessage({ i: m.i, result: runScenario(m.sc, m.seed, data, trace) }),
+  );
 }
 
 const pct = (x: number) => (100 * x).toFixed(2);
@@ -605,7 +679,14 @@ export function formatRow(r: ScenarioRow): string {
 }
 
 /** The settings from the command line, over DEFAULT_SIM (or QUICK_SIM with --quick). */
-export function settingsFrom(argv: string[]): { st: SimSettings; text: TextSource | null; only: string[] | undefined; quick: boolean; workers: number; json: boolean } {
+export function settingsFrom(argv: string[]): {
+  st: SimSettings;
+  text: TextSource | null;
+  only: string[] | undefined;
+  quick: boolean;
+  workers: number;
+  json: boolean;
+} {
   const flag = (name: string) => argv.includes(`--${name}`);
   const opt = (name: string) => {
     const i = argv.indexOf(`--${name}`);
@@ -706,12 +787,19 @@ async function main(argv: string[]) {
   );
   if (withText && st.gpt) {
     const g = st.gpt;
-    console.log(`sim: GPT ${JSON.stringify({ ...GPT_DEFAULT, ...g.dims })} on ${'file' in withText ? withText.file : `the grammar corpus (${withText.grammarBytes} bytes)`}: ${g.peers} peers × batch ${g.batchSize} × ${g.steps} steps a round, ${Math.round(g.budgetSteps / g.steps)} rounds (= ${g.budgetSteps} centralized steps of batch ${g.peers * g.batchSize}); codec ${JSON.stringify(g.codec)}; outer ${JSON.stringify(g.outer)}; inner AdamW ${JSON.stringify(g.adamw)}; ${g.heldOutWindows} held-out windows`);
+    console.log(
+      `sim: GPT ${JSON.stringify({ ...GPT_DEFAULT, ...g.dims })} on ${'file' in withText ? withText.file : `the grammar corpus (${withText.grammarBytes} bytes)`}: ${g.peers} peers × batch ${g.batchSize} × ${g.steps} steps a round, ${Math.round(g.budgetSteps / g.steps)} rounds (= ${g.budgetSteps} centralized steps of batch ${g.peers * g.batchSize}); codec ${JSON.stringify(g.codec)}; outer ${JSON.stringify(g.outer)}; inner AdamW ${JSON.stringify(g.adamw)}; ${g.heldOutWindows} held-out windows`,
+    );
   }
   const rows = await runScenarios(scenarios, st, withText, workers, (sc, r) =>
-    console.log(`  ${sc.name} seed ${r.seed}: loss ${r.heldOutLoss.toFixed(4)}, accuracy ${pct(r.accuracy)} %, maxAfterWarmup ${r.maxAfterWarmup.toFixed(3)} (rise ${r.maxRiseAfterWarmup.toFixed(3)}), ${r.bytesPerPeerPerRound} B/peer/round, ${r.seconds.toFixed(0)} s; loss by round ${r.lossCurve.map((x) => x.toFixed(3)).join(' ')}`),
+    console.log(
+      `  ${sc.name} seed ${r.seed}: loss ${r.heldOutLoss.toFixed(4)}, accuracy ${pct(r.accuracy)} %, maxAfterWarmup ${r.maxAfterWarmup.toFixed(3)} (rise ${r.maxRiseAfterWarmup.toFixed(3)}), ${r.bytesPerPeerPerRound} B/peer/round, ${r.seconds.toFixed(0)} s; loss by round ${r.lossCurve.map((x) => x.toFixed(3)).join(' ')}`,
+    ),
   );
-  if (withText && st.gpt) console.log(`sim: the text's held-out unigram entropy ${loadSimData(withText, st).text!.unigram.toFixed(3)} nats/byte (the best context-free model); uniform ${Math.log(256).toFixed(3)}`);
+  if (withText && st.gpt)
+    console.log(
+      `sim: the text's held-out unigram entropy ${loadSimData(withText, st).text!.unigram.toFixed(3)} nats/byte (the best context-free model); uniform ${Math.log(256).toFixed(3)}`,
+    );
   for (const r of rows) console.log(formatRow(r));
   console.log(`sim: done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   if (json) console.log(JSON.stringify({ settings: st, text: withText, scenarios: rows }));

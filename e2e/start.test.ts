@@ -56,7 +56,9 @@ test('npm start serves the app, a fresh page contributes in its first round, Ctr
       // is ready) must end with its contribution accepted in the ledger.
       // The shipped page has no test hook: the device key is read where the volunteer sees it.
       const keyCell = page.getByTestId('device-key');
-      await page.waitForFunction(() => /^0x[0-9a-fA-F]{40}$/.test(document.querySelector('[data-testid="device-key"]')?.textContent ?? ''), null, { timeout: 60_000 });
+      await page.waitForFunction(() => /^0x[0-9a-fA-F]{40}$/.test(document.querySelector('[data-testid="device-key"]')?.textContent ?? ''), null, {
+        timeout: 60_000,
+      });
       const address = ((await keyCell.textContent()) ?? '').trim();
       const deadline = Date.now() + 120_000;
       let first: { round: number; state: string } | undefined;

@@ -143,10 +143,23 @@ interface Hook {
   state: string;
 }
 
-const readHook = (page: Page) => page.evaluate(() => {
-  const h = (window as unknown as { __idlegrad?: Hook }).__idlegrad;
-  return h ? { address: h.address, modelHash: h.modelHash, modelRound: h.modelRound, p2pBytes: h.p2pBytes, frameBytesSent: h.frameBytesSent, framesSent: h.framesSent, claims: h.claims, errors: h.errors, state: h.state } : null;
-});
+const readHook = (page: Page) =>
+  page.evaluate(() => {
+    const h = (window as unknown as { __idlegrad?: Hook }).__idlegrad;
+    return h
+      ? {
+          address: h.address,
+          modelHash: h.modelHash,
+          modelRound: h.modelRound,
+          p2pBytes: h.p2pBytes,
+          frameBytesSent: h.frameBytesSent,
+          framesSent: h.framesSent,
+          claims: h.claims,
+          errors: h.errors,
+          state: h.state,
+        }
+      : null;
+  });
 
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | null | false>, everyMs = 500): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -220,7 +233,12 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
         anvil = await startAnvil({ dataDir: join(dataDir, 'external-chain'), stateIntervalS: 1 });
         platformEnv = { RPC_URL: anvil.rpcUrl, DEPLOYER_KEY: DEV_DEPLOYER_KEY };
       }
-      platform = await startPlatformProcess(runSettings, { quiet: true, dataDir: dataDir ?? undefined, env: { ...platformEnv, ...nat?.env }, processGroup: chaos.killCoordinatorAt !== null });
+      platform = await startPlatformProcess(runSettings, {
+        quiet: true,
+        dataDir: dataDir ?? undefined,
+        env: { ...platformEnv, ...nat?.env },
+        processGroup: chaos.killCoordinatorAt !== null,
+      });
     }
     const url = opts.url ?? platform!.url;
     const info = await new CoordinatorApi(url).run();
@@ -257,7 +275,10 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       log(`volunteer ${v.index} closed ${when}`);
     };
     const honestLive = () => volunteers.filter((v) => v.live && !v.attacker);
-    const pick = (n: number) => honestLive().sort(() => Math.random() - 0.5).slice(0, n);
+    const pick = (n: number) =>
+      honestLive()
+        .sort(() => Math.random() - 0.5)
+        .slice(0, n);
     for (let i = 0; i < opts.volunteers; i++) await openVolunteer(i < chaos.byzantine);
 
     // Chaos at each commit: alternately mid-round (once the next round has opened and its
@@ -281,43 +302,71 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
         for (const v of off) await v.page.context().setOffline(true);
         counts.offline += off.length;
         log(`volunteer(s) ${off.map((v) => v.index).join(', ')} offline ${when}`);
-        setTimeout(() => void Promise.all(off.map((v) => v.live && v.page.context().setOffline(false).catch(() => {}))), 4_000);
+        setTimeout(
+          () =>
+            void Promise.all(
+              off.map(
+                (v) =>
+                  v.live &&
+                  v.page
+                    .context()
+                    .setOffline(false)
+                    .catch(() => {}),
+              ),
+            ),
+          4_000,
+        );
       }
     };
     let chaosWork: Promise<void> = Promise.resolve();
-    const done = await until(`${opts.rounds} committed rounds`, opts.rounds * 240_000, async () => {
-      const s = dash!.latest();
-      const committed = s ? s.rounds.filter((r) => r.round >= startRound) : [];
-      const last = committed.at(-1);
-      if (Date.now() - lastProgressAt > 60_000) {
-        // Stalled: say what each live page is doing.
-        lastProgressAt = Date.now();
-        for (const v of volunteers.filter((x) => x.live)) {
-          const h = await readHook(v.page).catch(() => null);
-          log(`stalled: volunteer ${v.index} state ${h?.state}, model round ${h?.modelRound}; last errors: ${h?.errors.slice(-2).join(' | ')}`);
+    const done = await until(
+      `${opts.rounds} committed rounds`,
+      opts.rounds * 240_000,
+      async () => {
+        const s = dash!.latest();
+        const committed = s ? s.rounds.filter((r) => r.round >= startRound) : [];
+        const last = committed.at(-1);
+        if (Date.now() - lastProgressAt > 60_000) {
+          // Stalled: say what each live page is doing.
+          lastProgressAt = Date.now();
+          for (const v of volunteers.filter((x) => x.live)) {
+            const h = await readHook(v.page).catch(() => null);
+            log(`stalled: volunteer ${v.index} state ${h?.state}, model round ${h?.modelRound}; last errors: ${h?.errors.slice(-2).join(' | ')}`);
+          }
         }
-      }
-      if (last && last.round > lastSeen) {
-        lastSeen = last.round;
-        lastProgressAt = Date.now();
-        log(`round ${last.round} committed: ${last.contributions} contributions, held-out accuracy ${(last.heldOutAccuracy * 100).toFixed(1)}%, loss ${last.heldOutLoss.toFixed(3)}`);
-        if (chaos.killCoordinatorAt !== null && last.round >= chaos.killCoordinatorAt && counts.restarts === 0) {
-          // No waiting for page churn: the kill lands as close to the commit as the ledger reads allow.
-          creditedBefore = await creditedRows(url, everyAddress());
-          killedAt = (await new CoordinatorApi(url).run()).round - 1;
-          await platform!.kill();
-          log(`SIGKILLed the platform after round ${killedAt} committed (${creditedBefore.settled.size} settled and ${creditedBefore.awaitingCheck.size} spot-check-pending credited contributions in the ledger)`);
-          const port = Number(new URL(url).port);
-          platformOutputs.push(platform!.output());
-          platform = await startPlatformProcess(runSettings, { quiet: true, dataDir: dataDir!, port, env: { ...platformEnv, ...nat?.env }, processGroup: true });
-          counts.restarts++;
-          log(`platform restarted on the same data dir, port ${port} and chain`);
-        } else if (last.round < targetRound - 1) {
-          chaosWork = chaosWork.then(() => afterCommit(last.round)).catch((e) => log(`chaos after round ${last.round}: ${(e as Error).message}`));
+        if (last && last.round > lastSeen) {
+          lastSeen = last.round;
+          lastProgressAt = Date.now();
+          log(
+            `round ${last.round} committed: ${last.contributions} contributions, held-out accuracy ${(last.heldOutAccuracy * 100).toFixed(1)}%, loss ${last.heldOutLoss.toFixed(3)}`,
+          );
+          if (chaos.killCoordinatorAt !== null && last.round >= chaos.killCoordinatorAt && counts.restarts === 0) {
+            // No waiting for page churn: the kill lands as close to the commit as the ledger reads allow.
+            creditedBefore = await creditedRows(url, everyAddress());
+            killedAt = (await new CoordinatorApi(url).run()).round - 1;
+            await platform!.kill();
+            log(
+              `SIGKILLed the platform after round ${killedAt} committed (${creditedBefore.settled.size} settled and ${creditedBefore.awaitingCheck.size} spot-check-pending credited contributions in the ledger)`,
+            );
+            const port = Number(new URL(url).port);
+            platformOutputs.push(platform!.output());
+            platform = await startPlatformProcess(runSettings, {
+              quiet: true,
+              dataDir: dataDir!,
+              port,
+              env: { ...platformEnv, ...nat?.env },
+              processGroup: true,
+            });
+            counts.restarts++;
+            log(`platform restarted on the same data dir, port ${port} and chain`);
+          } else if (last.round < targetRound - 1) {
+            chaosWork = chaosWork.then(() => afterCommit(last.round)).catch((e) => log(`chaos after round ${last.round}: ${(e as Error).message}`));
+          }
         }
-      }
-      return committed.length >= opts.rounds && s;
-    }, 200);
+        return committed.length >= opts.rounds && s;
+      },
+      200,
+    );
     await chaosWork;
     function everyAddress(): string[] {
       return volunteers.flatMap((v) => (v.address ? [v.address] : []));
@@ -325,7 +374,10 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     const live = volunteers.filter((v) => v.live);
     const honest = live.filter((v) => !v.attacker);
     if (opts.url) for (const v of live) await v.page.getByTestId('stop').click();
-    const finalRound = done.rounds.filter((r) => r.round >= startRound).slice(0, opts.rounds).at(-1)!;
+    const finalRound = done.rounds
+      .filter((r) => r.round >= startRound)
+      .slice(0, opts.rounds)
+      .at(-1)!;
     const finalHash = finalRound.modelHash;
 
     // Rewards: epochs the coordinator posted while these rounds ran, then every live honest page claims.
@@ -334,15 +386,24 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     // An epoch waits for the spot checks queued before it (coordinator/rewards/epoch-policy.ts), which run
     // behind the rounds: wait while the validator makes progress, give up after 60 s without any.
     let progress = { checks: -1, at: Date.now() };
-    await until(`${expectedEpochs} reward epochs`, 15 * 60_000, async () => {
-      if ((dash!.latest()?.epochs.length ?? 0) >= expectedEpochs) return true;
-      const checks = (await validatorStatus(url))?.checks ?? 0;
-      if (checks !== progress.checks) progress = { checks, at: Date.now() };
-      if (Date.now() - progress.at > 60_000) throw new Error(`swarm: no reward epoch and no spot check finished in 60 s (${dash!.latest()?.epochs.length ?? 0} of ${expectedEpochs} epochs)`);
-      return false;
-    }, 250).catch((e) => log(String(e)));
+    await until(
+      `${expectedEpochs} reward epochs`,
+      15 * 60_000,
+      async () => {
+        if ((dash!.latest()?.epochs.length ?? 0) >= expectedEpochs) return true;
+        const checks = (await validatorStatus(url))?.checks ?? 0;
+        if (checks !== progress.checks) progress = { checks, at: Date.now() };
+        if (Date.now() - progress.at > 60_000)
+          throw new Error(`swarm: no reward epoch and no spot check finished in 60 s (${dash!.latest()?.epochs.length ?? 0} of ${expectedEpochs} epochs)`);
+        return false;
+      },
+      250,
+    ).catch((e) => log(String(e)));
     const validator = await validatorStatus(url);
-    if (validator) log(`validator: ${validator.executor} (${validator.adapter ?? validator.fallback}), ${validator.checks} checks, mean ${validator.meanMs?.toFixed(0)} ms, max ${validator.maxMs?.toFixed(0)} ms, backlog now ${validator.backlog}, peak ${validator.peakBacklog}`);
+    if (validator)
+      log(
+        `validator: ${validator.executor} (${validator.adapter ?? validator.fallback}), ${validator.checks} checks, mean ${validator.meanMs?.toFixed(0)} ms, max ${validator.maxMs?.toFixed(0)} ms, backlog now ${validator.backlog}, peak ${validator.peakBacklog}`,
+      );
     // A page that joined after the last posted epoch has nothing to claim yet (its balance must then be 0).
     const claimers: Volunteer[] = [];
     for (const v of honest) {
@@ -371,7 +432,9 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       log(String(e));
       for (const v of live) {
         const h = await readHook(v.page).catch(() => null);
-        log(`volunteer ${v.index}: state ${h?.state}, model round ${h?.modelRound}, hash ${h?.modelHash?.slice(0, 10)}…; last errors: ${h?.errors.slice(-3).join(' | ')}`);
+        log(
+          `volunteer ${v.index}: state ${h?.state}, model round ${h?.modelRound}, hash ${h?.modelHash?.slice(0, 10)}…; last errors: ${h?.errors.slice(-3).join(' | ')}`,
+        );
       }
     });
     const hooks = (await Promise.all(live.map((v) => readHook(v.page)))).map((h) => h!);
@@ -380,7 +443,11 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     const client = createPublicClient({ transport: http(new URL('rpc', url).toString()) });
     const distributor = info.chain.distributor;
     const [claimLogs, epochLogs] = await Promise.all([
-      client.getLogs({ address: distributor, event: parseAbiItem('event Claimed(address indexed account, uint256 amount, uint256 cumulativeAmount)'), fromBlock: 0n }),
+      client.getLogs({
+        address: distributor,
+        event: parseAbiItem('event Claimed(address indexed account, uint256 amount, uint256 cumulativeAmount)'),
+        fromBlock: 0n,
+      }),
       client.getLogs({ address: distributor, event: parseAbiItem('event EpochPosted(uint64 indexed epoch, bytes32 root, bytes32 modelHash)'), fromBlock: 0n }),
     ]);
     const swarmAccounts = new Set(hooks.map((h) => h.address?.toLowerCase()));
@@ -403,7 +470,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
 
     // Attackers: wait until the validator has decided every one of their contributions.
     const attackerAddresses = volunteers.flatMap((v) => (v.attacker && v.address ? [v.address] : []));
-    const attackers = await until('the attackers\' spot checks', 90_000, async () => {
+    const attackers = await until("the attackers' spot checks", 90_000, async () => {
       const ls = await Promise.all(attackerAddresses.map((a) => attackerLedger(url, a)));
       return ls.every((l) => l.contributions.pending === 0 && l.contributions.accepted === 0) && ls;
     }).catch(async (e) => (log(String(e)), Promise.all(attackerAddresses.map((a) => attackerLedger(url, a)))));
@@ -491,7 +558,8 @@ async function main(): Promise<void> {
   });
   const volunteers = Number(values.volunteers);
   const rounds = Number(values.rounds);
-  if (!Number.isInteger(volunteers) || volunteers < 1 || volunteers > 64) throw new Error(`--volunteers: expected an integer in [1, 64], got ${values.volunteers}`);
+  if (!Number.isInteger(volunteers) || volunteers < 1 || volunteers > 64)
+    throw new Error(`--volunteers: expected an integer in [1, 64], got ${values.volunteers}`);
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: expected a positive integer, got ${values.rounds}`);
   if (values.preset !== 'mlp' && values.preset !== 'gpt') throw new Error(`--preset: expected mlp or gpt, got ${values.preset}`);
   if (values.preset === 'gpt' && !values.url) console.log(`GPT on generated text ${useGeneratedText()}`);
@@ -510,13 +578,29 @@ swarm summary
   frame bytes/peer/round   ${r.frameBytesPerPeerPerRound} vs dense ${r.denseBytesPerPeerPerRound} (${r.compressionRatio}×)
   reward epochs on chain   ${r.rewardEpochs}
   claims on chain          ${r.claims} (chain ${r.chainId}); balances equal ledger credit: ${r.claimsMatchLedger}
-  spot checks              ${Object.entries(r.verification).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}
+  spot checks              ${
+    Object.entries(r.verification)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || 'none'
+  }
   attackers (${c.attack ?? 'none'})       ${c.attackers.map((a) => `${a.account.slice(0, 10)}… credit ${a.creditWei} wei, refused ${a.contributions.rejected} (${a.codes.join(', ')})`).join('; ') || 'none'}; tokens held ${c.attackerTokenWei}
-  refusals by code         ${Object.entries(c.flagged?.rejections ?? {}).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}
+  refusals by code         ${
+    Object.entries(c.flagged?.rejections ?? {})
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || 'none'
+  }
   flagged identities       ${c.flagged?.identities.map((f) => `${f.account.slice(0, 10)}… reputation ${f.reputation}`).join(', ') || 'none'}
   churn / offline          ${c.pagesClosed} pages closed, ${c.pagesOpened} opened, ${c.pagesWentOffline} went offline
   coordinator kills        ${c.coordinatorRestarts} (at round ${c.killedAtRound ?? '—'}); ${c.roundsCommittedAfterKill} rounds committed after; ${c.lostAfterKill.length} of ${c.creditedBeforeKill} settled credited contributions lost; ${c.refusedAfterKill.length} of ${c.awaitingCheckAtKill} awaiting a spot check refused after
-  NAT links (--nat)        ${r.nat ? `${r.nat.links.connected}/${r.nat.links.tried} connected behind ${r.nat.nats.join(', ')} NATs; selected candidates ${Object.entries(r.iceCandidateTypes ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}` : 'not in the lab'}
+  NAT links (--nat)        ${
+    r.nat
+      ? `${r.nat.links.connected}/${r.nat.links.tried} connected behind ${r.nat.nats.join(', ')} NATs; selected candidates ${Object.entries(
+          r.iceCandidateTypes ?? {},
+        )
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}`
+      : 'not in the lab'
+  }
   wall time                ${r.wallSeconds} s
   page errors              ${r.pageErrors.length ? '\n    ' + r.pageErrors.join('\n    ') : 'none'}`);
   if (values.json) console.log(JSON.stringify(r));

@@ -3,7 +3,18 @@
 import WebSocket from 'ws';
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import type { Hex } from 'viem';
-import { encodeEvidence, residualCommitment, contributionToJson, delegationToJson, helloMessage, parseServerMessage, PROTOCOL_VERSION, trainShape, type ChainInfo, type ServerMessage } from '../shared/wire/index.ts';
+import {
+  encodeEvidence,
+  residualCommitment,
+  contributionToJson,
+  delegationToJson,
+  helloMessage,
+  parseServerMessage,
+  PROTOCOL_VERSION,
+  trainShape,
+  type ChainInfo,
+  type ServerMessage,
+} from '../shared/wire/index.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
 import { modelOf, type RunSpec } from '../shared/config.ts';
 import { decodeFrame, hashFrame } from '../shared/codec.ts';
@@ -58,7 +69,10 @@ export class VirtualVolunteer {
 
   readonly api: CoordinatorApi;
 
-  constructor(readonly baseUrl: string, key: Hex = generatePrivateKey()) {
+  constructor(
+    readonly baseUrl: string,
+    key: Hex = generatePrivateKey(),
+  ) {
     this.account = privateKeyToAccount(key);
     this.api = new CoordinatorApi(baseUrl);
   }
@@ -80,8 +94,13 @@ export class VirtualVolunteer {
     });
     const challenge = (await this.next('challenge')) as Extract<ServerMessage, { type: 'challenge' }>;
     this.send({
-      type: 'hello', protocol: PROTOCOL_VERSION, address: this.address, peerId: this.peerId,
-      signature: await this.account.signMessage({ message: helloMessage(challenge.challenge, this.peerId) }), adapter: null, gflops: null,
+      type: 'hello',
+      protocol: PROTOCOL_VERSION,
+      address: this.address,
+      peerId: this.peerId,
+      signature: await this.account.signMessage({ message: helloMessage(challenge.challenge, this.peerId) }),
+      adapter: null,
+      gflops: null,
     });
     const welcome = (await this.next('welcome')) as Extract<ServerMessage, { type: 'welcome' }>;
     this.run = welcome.run;
@@ -132,7 +151,16 @@ export class VirtualVolunteer {
     const { bytes, residual, hash: frameHash } = own;
     this.residual = residual;
     this.evidence.set(frameHash, { round: r.round, frame: bytes, before, after: residual });
-    return { frame: bytes, frameHash, samples, steps: r.steps, lossBefore: res.lossBefore, lossAfter: res.lossAfter, computeMs: Math.round(performance.now() - t0), residualHash: residualCommitment(before, residual) };
+    return {
+      frame: bytes,
+      frameHash,
+      samples,
+      steps: r.steps,
+      lossBefore: res.lossBefore,
+      lossAfter: res.lossAfter,
+      computeMs: Math.round(performance.now() - t0),
+      residualHash: residualCommitment(before, residual),
+    };
   }
 
   /** The cohort aggregate over the frames this member holds, exactly as the browser computes it. */
@@ -145,14 +173,29 @@ export class VirtualVolunteer {
   }
 
   async uploadAggregate(round: number, bytes: Uint8Array): Promise<Response> {
-    return fetch(new URL(`api/runs/${this.run.id}/rounds/${round}/aggregate`, this.baseUrl), { method: "POST", headers: { "content-type": "application/octet-stream" }, body: bytes as unknown as BodyInit });
+    return fetch(new URL(`api/runs/${this.run.id}/rounds/${round}/aggregate`, this.baseUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: bytes as unknown as BodyInit,
+    });
   }
 
   contribution(r: RoundMsg, u: LocalUpdate, agg: { hash: Hex; frameHashes: Hex[] }, overrides: Partial<Contribution> = {}): Contribution {
     const c = buildContribution({
-      run: this.run.id, round: r.round, cohort: r.cohort.id, frameHash: u.frameHash, aggregateHash: agg.hash, framesRoot: framesRoot(agg.frameHashes),
-      residualHash: u.residualHash, samples: u.samples, steps: u.steps, lossBefore: u.lossBefore, lossAfter: u.lossAfter, computeMs: u.computeMs,
-      nowMs: Date.now(), nonce: randomNonce(),
+      run: this.run.id,
+      round: r.round,
+      cohort: r.cohort.id,
+      frameHash: u.frameHash,
+      aggregateHash: agg.hash,
+      framesRoot: framesRoot(agg.frameHashes),
+      residualHash: u.residualHash,
+      samples: u.samples,
+      steps: u.steps,
+      lossBefore: u.lossBefore,
+      lossAfter: u.lossAfter,
+      computeMs: u.computeMs,
+      nowMs: Date.now(),
+      nonce: randomNonce(),
     });
     return { ...c, ...overrides };
   }
@@ -174,15 +217,29 @@ export class VirtualVolunteer {
     if (!ev) return;
     const body = encodeEvidence({ frame: ev.frame, residualBefore: ev.before, residualAfter: ev.after });
     const res = await fetch(new URL(`api/runs/${this.run.id}/rounds/${round}/evidence/${this.address}`, this.baseUrl), {
-      method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: body as unknown as BodyInit,
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: body as unknown as BodyInit,
     });
     this.evidenceReplies.push([res.status, await res.text()]);
   }
 
   /** A Delegation for this device, signed by `wallet` (or by `signer` to forge one). */
-  async delegation(wallet: PrivateKeyAccount, overrides: Partial<Delegation> = {}, opts: { signer?: PrivateKeyAccount; domain?: ReturnType<typeof eip712Domain> } = {}) {
-    const d: Delegation = { wallet: wallet.address.toLowerCase() as Hex, device: this.address, nonce: 1n, expiry: BigInt(Math.floor(Date.now() / 1000) + 3600), ...overrides };
-    const signature = await (opts.signer ?? wallet).signTypedData(delegationTypedData(opts.domain ?? eip712Domain(this.chain.chainId, this.chain.distributor), d));
+  async delegation(
+    wallet: PrivateKeyAccount,
+    overrides: Partial<Delegation> = {},
+    opts: { signer?: PrivateKeyAccount; domain?: ReturnType<typeof eip712Domain> } = {},
+  ) {
+    const d: Delegation = {
+      wallet: wallet.address.toLowerCase() as Hex,
+      device: this.address,
+      nonce: 1n,
+      expiry: BigInt(Math.floor(Date.now() / 1000) + 3600),
+      ...overrides,
+    };
+    const signature = await (opts.signer ?? wallet).signTypedData(
+      delegationTypedData(opts.domain ?? eip712Domain(this.chain.chainId, this.chain.distributor), d),
+    );
     return { delegation: d, signature };
   }
 
@@ -200,7 +257,18 @@ export class VirtualVolunteer {
     if (c.round !== this.round) await this.syncSnapshot();
     else if (c.accepted > 0) {
       const bytes = await this.api.update(this.run.id, c.round);
-      const next = applyGlobalUpdate({ run: this.run.id, paramTableHash: this.run.paramTableHash, round: this.round, modelHash: this.modelHash, params: this.params, momentum: this.momentum }, bytes, this.run);
+      const next = applyGlobalUpdate(
+        {
+          run: this.run.id,
+          paramTableHash: this.run.paramTableHash,
+          round: this.round,
+          modelHash: this.modelHash,
+          params: this.params,
+          momentum: this.momentum,
+        },
+        bytes,
+        this.run,
+      );
       Object.assign(this, { params: next.params, momentum: next.momentum, round: next.round, modelHash: next.modelHash });
     } else this.round = c.round + 1;
     return this.modelHash === c.modelHash;

@@ -29,8 +29,7 @@ after(async () => {
   await platform?.stop();
 });
 
-const hook = <T>(page: Page, fn: (h: IdlegradTestHook) => T) =>
-  page.evaluate(`(${fn.toString()})(window.__idlegrad)`) as Promise<T>;
+const hook = <T>(page: Page, fn: (h: IdlegradTestHook) => T) => page.evaluate(`(${fn.toString()})(window.__idlegrad)`) as Promise<T>;
 const waitHook = (page: Page, body: string, timeout = 90_000) =>
   page.waitForFunction(`(() => { const h = window.__idlegrad; return !!h && (${body}); })()`, null, { timeout, polling: 100 });
 
@@ -53,7 +52,9 @@ async function ledgerCount(url: string, address: string): Promise<{ total: numbe
 
 test('the app is installable and opens offline to a clear offline state; live API paths are never cached', { timeout: 90_000 }, async () => {
   const manifest = shape<{ display: string; start_url: string; icons: { sizes: string; src: string }[] }>({
-    display: str(), start_url: str(), icons: arrayOf(shape<{ sizes: string; src: string }>({ sizes: str(), src: str() })),
+    display: str(),
+    start_url: str(),
+    icons: arrayOf(shape<{ sizes: string; src: string }>({ sizes: str(), src: str() })),
   })(await (await fetch(new URL('manifest.webmanifest', platform.url))).json(), 'manifest');
   assert.equal(manifest.display, 'standalone');
   assert.equal(manifest.start_url, '/');
@@ -71,15 +72,24 @@ test('the app is installable and opens offline to a clear offline state; live AP
     await page.reload();
     await page.getByTestId('offline').waitFor({ timeout: 20_000 });
     await page.getByTestId('consent').waitFor({ timeout: 10_000 }); // the app shell, not a browser error page
-    const api = await page.evaluate(() => fetch('/api/run').then((r) => `HTTP ${r.status}`, (e: Error) => e.name));
+    const api = await page.evaluate(() =>
+      fetch('/api/run').then(
+        (r) => `HTTP ${r.status}`,
+        (e: Error) => e.name,
+      ),
+    );
     assert.equal(api, 'TypeError', `/api/run answered offline (${api}): the service worker cached it`);
     const caches = await page.evaluate(async () => {
       const out: string[] = [];
-      for (const name of await globalThis.caches.keys()) for (const req of await (await globalThis.caches.open(name)).keys()) out.push(new URL(req.url).pathname);
+      for (const name of await globalThis.caches.keys())
+        for (const req of await (await globalThis.caches.open(name)).keys()) out.push(new URL(req.url).pathname);
       return out;
     });
     assert.ok(caches.includes('/index.html'), 'the app shell is precached');
-    assert.deepEqual(caches.filter((p) => /^\/(api|ws|peerjs|rpc)(\/|$)/.test(p)), []);
+    assert.deepEqual(
+      caches.filter((p) => /^\/(api|ws|peerjs|rpc)(\/|$)/.test(p)),
+      [],
+    );
     await page.screenshot({ path: `${ARTIFACTS}/offline.png` });
   } finally {
     await context.close();
@@ -111,7 +121,11 @@ test('a new build is offered as an update prompt, applied only when the voluntee
     await reloaded;
     await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 20_000 });
     assert.equal(await page.getByTestId('update').count(), 0);
-    assert.equal(await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.waiting ?? null), null, 'the new worker is active, none waits');
+    assert.equal(
+      await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.waiting ?? null),
+      null,
+      'the new worker is active, none waits',
+    );
   } finally {
     await context.close();
   }
@@ -190,7 +204,9 @@ test('Stop is one click and the worker reports its GPU work ended within one sec
     const seen = Date.now() - clicked;
     const workerMs = stop.idleAt - stop.requestedAt;
     const fromClickMs = stop.idleAt - stop.clickedAt;
-    console.log(`# stop: worker ${workerMs.toFixed(0)} ms from abort to idle, ${fromClickMs.toFixed(0)} ms from click; ${stop.stepsDone} steps done; seen by the test after ${seen} ms`);
+    console.log(
+      `# stop: worker ${workerMs.toFixed(0)} ms from abort to idle, ${fromClickMs.toFixed(0)} ms from click; ${stop.stepsDone} steps done; seen by the test after ${seen} ms`,
+    );
     assert.ok(stop.stepsDone >= 1 && stop.stepsDone < 600, `steps done: ${stop.stepsDone}`);
     assert.ok(workerMs < 1000, `GPU work ended ${workerMs} ms after the abort`);
     assert.ok(fromClickMs < 1000, `GPU work ended ${fromClickMs} ms after the click`);
@@ -220,10 +236,10 @@ test('the Light and Medium presets keep the GPU queue busy 25 % and 50 % ± 10 %
     await page.getByTestId('duty').waitFor({ timeout: 5_000 });
     await page.screenshot({ path: `${ARTIFACTS}/light-preset.png` });
     // Switch while training: the round in flight ends under both presets, so judge the one after it.
-    const before = (await hook(page, (h) => h.lastDuty!.round));
+    const before = await hook(page, (h) => h.lastDuty!.round);
     await page.getByTestId('preset-medium').check();
     await waitHook(page, `h.lastDuty.round > ${before}`, 120_000);
-    const mixed = (await hook(page, (h) => h.lastDuty!.round));
+    const mixed = await hook(page, (h) => h.lastDuty!.round);
     await waitHook(page, `h.lastDuty.round > ${mixed}`, 120_000);
     await report('medium', 0.5);
     await page.getByTestId('stop').click();
@@ -260,7 +276,10 @@ test('idle-only mode pauses GPU work while the volunteer is active and resumes a
 
 test('a report signed while offline waits in the outbox and is delivered exactly once after reopening', { timeout: 240_000 }, async () => {
   // Its own platform: the round must still be open when the page comes back.
-  const own = await startPlatformProcess({ inner: { ...DEFAULT_RUN.inner, steps: 30 }, timing: { trainMs: 60_000, exchangeMs: 2_000, reportMs: 60_000 } }, { quiet: true });
+  const own = await startPlatformProcess(
+    { inner: { ...DEFAULT_RUN.inner, steps: 30 }, timing: { trainMs: 60_000, exchangeMs: 2_000, reportMs: 60_000 } },
+    { quiet: true },
+  );
   const context = await browser.newContext();
   try {
     // Offline means nothing leaves the browser: HTTP fails (setOffline) and, since Chromium's
@@ -293,7 +312,7 @@ test('a report signed while offline waits in the outbox and is delivered exactly
     offline = false;
     const again = await context.newPage();
     await again.goto(own.url);
-    await waitHook(again, "h.outbox === 0 && h.lastAck !== null", 60_000);
+    await waitHook(again, 'h.outbox === 0 && h.lastAck !== null', 60_000);
     assert.equal(await hook(again, (h) => h.state), 'ready', 'delivering the outbox must not start training');
     const after1 = await ledgerCount(own.url, address);
     assert.equal(after1.total, 1);

@@ -49,7 +49,12 @@ test('an EIP-6963 wallet binds the device by an EIP-712 Delegation; credit accru
         case 'eth_signTypedData_v4': {
           const [who, json] = params as [string, string];
           assert.equal(who.toLowerCase(), wallet.address.toLowerCase());
-          const t = JSON.parse(json) as { domain: Record<string, unknown>; types: Record<string, unknown>; primaryType: string; message: Record<string, string> };
+          const t = JSON.parse(json) as {
+            domain: Record<string, unknown>;
+            types: Record<string, unknown>;
+            primaryType: string;
+            message: Record<string, string>;
+          };
           const { EIP712Domain: _, ...types } = t.types;
           signed.push(t.primaryType);
           const typed = {
@@ -72,7 +77,9 @@ test('an EIP-6963 wallet binds the device by an EIP-712 Delegation; credit accru
     await context.addInitScript(INJECTED_WALLET);
     const page = await context.newPage();
     const wcRequests: string[] = [];
-    page.on('request', (r) => { if (new URL(r.url()).pathname.startsWith('/wc/')) wcRequests.push(r.url()); });
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname.startsWith('/wc/')) wcRequests.push(r.url());
+    });
     await page.goto(platform.url);
     await page.getByTestId('consent').click();
     const bind = page.getByTestId('bind-dev.idlegrad.testwallet');
@@ -110,7 +117,10 @@ test('an EIP-6963 wallet binds the device by an EIP-712 Delegation; credit accru
     assert.equal(c.claimTx, txText);
     assert.match(c.timeline.find((e) => e.step === 'batched')?.detail ?? '', /^epoch \d+$/);
     assert.equal(wcRequests.length, 0, `the page fetched WalletConnect without a project id: ${wcRequests.join(', ')}`);
-    await page.getByTestId('stop').click().catch(() => undefined);
+    await page
+      .getByTestId('stop')
+      .click()
+      .catch(() => undefined);
     await page.screenshot({ path: `${ARTIFACTS}/wallet-claimed.png`, fullPage: true });
     await context.close();
   } finally {

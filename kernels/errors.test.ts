@@ -1,7 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BaseError, serializeError } from '../shared/errors.ts';
-import { DeviceLostError, GpuValidationError, KernelError, reviveKernelError, ShaderCompileError, TrainingAbortedError, WebGpuUnavailableError } from './errors.ts';
+import {
+  DeviceLostError,
+  GpuValidationError,
+  KernelError,
+  reviveKernelError,
+  ShaderCompileError,
+  TrainingAbortedError,
+  WebGpuUnavailableError,
+} from './errors.ts';
 
 test('kernel errors carry a code per class and come back as their class across a serialization', () => {
   const cases = [

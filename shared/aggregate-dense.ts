@@ -15,7 +15,7 @@ function norm(values: Float32Array): number {
 function sparseCosine(a: DecodedFrame, b: DecodedFrame, na: number, nb: number): number {
   if (na === 0 || nb === 0) return 0;
   let dot = 0;
-  for (let i = 0, j = 0; i < a.indices.length && j < b.indices.length; ) {
+  for (let i = 0, j = 0; i < a.indices.length && j < b.indices.length;) {
     if (a.indices[i] === b.indices[j]) dot += a.values[i++] * b.values[j++];
     else if (a.indices[i] < b.indices[j]) i++;
     else j++;
@@ -75,7 +75,7 @@ function trimmedMean(rows: Float64Array[], weights: number[], trim: number): Flo
     col.sort((a, b) => rows[a][i] - rows[b][i] || a - b);
     let s = 0;
     let ws = 0;
-    for (let r = t; r < m - t; r++) (s += weights[col[r]] * rows[col[r]][i]), (ws += weights[col[r]]);
+    for (let r = t; r < m - t; r++) ((s += weights[col[r]] * rows[col[r]][i]), (ws += weights[col[r]]));
     est[i] = s / ws;
   }
   return est;
@@ -121,7 +121,8 @@ export function aggregateUpdatesDense(updates: WeightedUpdate[], paramCount: num
     }
     const n = norm(f.values);
     if (n === 0 || f.header.samples === 0) excluded.push({ hash: u.hash, reason: 'empty' });
-    else if (copycatCandidates(f, n, copyCos, kept.length, holders).some((i) => sparseCosine(kept[i].u.frame, f, kept[i].norm, n) > copyCos)) excluded.push({ hash: u.hash, reason: 'copycat' });
+    else if (copycatCandidates(f, n, copyCos, kept.length, holders).some((i) => sparseCosine(kept[i].u.frame, f, kept[i].norm, n) > copyCos))
+      excluded.push({ hash: u.hash, reason: 'copycat' });
     else {
       for (const i of f.indices) holders.get(i)?.push(kept.length) ?? holders.set(i, [kept.length]);
       kept.push({ u, norm: n });
@@ -163,7 +164,11 @@ export function aggregateUpdatesDense(updates: WeightedUpdate[], paramCount: num
   });
   const trim = cfg.trim ?? 0.2;
   if (cfg.minCosine !== undefined && trimCount(members.length, trim) >= 1) {
-    const centre = trimmedMean(members.map((m) => m.row), members.map((m) => m.k.u.frame.header.samples), trim);
+    const centre = trimmedMean(
+      members.map((m) => m.row),
+      members.map((m) => m.k.u.frame.header.samples),
+      trim,
+    );
     const cn = Math.sqrt(dot(centre, centre));
     if (cn > 0) {
       const agree = members.filter((m) => dot(m.row, centre) / (Math.sqrt(dot(m.row, m.row)) * cn) >= cfg.minCosine!);

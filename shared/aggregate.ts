@@ -87,7 +87,7 @@ function norm(values: Float32Array): number {
 function sparseCosine(a: DecodedFrame, b: DecodedFrame, na: number, nb: number): number {
   if (na === 0 || nb === 0) return 0;
   let dot = 0;
-  for (let i = 0, j = 0; i < a.indices.length && j < b.indices.length; ) {
+  for (let i = 0, j = 0; i < a.indices.length && j < b.indices.length;) {
     if (a.indices[i] === b.indices[j]) dot += a.values[i++] * b.values[j++];
     else if (a.indices[i] < b.indices[j]) i++;
     else j++;
@@ -272,8 +272,8 @@ class TrimmedMean {
       let np = 0;
       for (let a = 0; a < m; a++) {
         const x = block[active[a] * CHUNK + k];
-        if (x < 0) (negV[nn] = x), (negR[nn++] = a);
-        else if (x > 0) (posV[np] = x), (posR[np++] = a);
+        if (x < 0) ((negV[nn] = x), (negR[nn++] = a));
+        else if (x > 0) ((posV[np] = x), (posR[np++] = a));
         else zeroR[nz++] = a;
       }
       // Ascending order: negatives [0, nn), zeros [nn, nn + nz), positives [nn + nz, m); keep ranks [t, m − t).
@@ -288,14 +288,14 @@ class TrimmedMean {
         if (from > 0) select(negV, negR, 0, nn - 1, from);
         if (to < nn) select(negV, negR, from, nn - 1, to);
         sortRange(negV, negR, from, to - 1);
-        for (let i = from; i < to; i++) (s += weights[negR[i]] * negV[i]), (ws += weights[negR[i]]);
+        for (let i = from; i < to; i++) ((s += weights[negR[i]] * negV[i]), (ws += weights[negR[i]]));
       }
       // zeros (±0 tie: row order)
       from = Math.max(0, lo - nn);
       to = Math.min(nz, hi - nn);
       for (let i = from; i < to; i++) {
         const a = zeroR[i];
-        (s += weights[a] * block[active[a] * CHUNK + k]), (ws += weights[a]);
+        ((s += weights[a] * block[active[a] * CHUNK + k]), (ws += weights[a]));
       }
       // positives
       from = Math.max(0, lo - nn - nz);
@@ -304,7 +304,7 @@ class TrimmedMean {
         if (from > 0) select(posV, posR, 0, np - 1, from);
         if (to < np) select(posV, posR, from, np - 1, to);
         sortRange(posV, posR, from, to - 1);
-        for (let i = from; i < to; i++) (s += weights[posR[i]] * posV[i]), (ws += weights[posR[i]]);
+        for (let i = from; i < to; i++) ((s += weights[posR[i]] * posV[i]), (ws += weights[posR[i]]));
       }
       out[c0 + k] = s / ws;
     }
@@ -351,7 +351,8 @@ export function aggregateUpdates(updates: WeightedUpdate[], paramCount: number, 
     }
     const n = norm(f.values);
     if (n === 0 || f.header.samples === 0) excluded.push({ hash: u.hash, reason: 'empty' });
-    else if (copycatCandidates(f, n, copyCos, kept.length, holders).some((i) => sparseCosine(kept[i].u.frame, f, kept[i].norm, n) > copyCos)) excluded.push({ hash: u.hash, reason: 'copycat' });
+    else if (copycatCandidates(f, n, copyCos, kept.length, holders).some((i) => sparseCosine(kept[i].u.frame, f, kept[i].norm, n) > copyCos))
+      excluded.push({ hash: u.hash, reason: 'copycat' });
     else {
       for (const i of f.indices) holders.get(i)?.push(kept.length) ?? holders.set(i, [kept.length]);
       kept.push({ u, norm: n });
@@ -405,7 +406,7 @@ export function aggregateUpdates(updates: WeightedUpdate[], paramCount: number, 
       for (let j = 0; j < kept.length; j++) {
         let dc = rowDotCentre[j];
         let dr = rowDotRow[j];
-        for (let k = 0, b = j * CHUNK; k < len; k++, b++) (dc += block[b] * centre[c0 + k]), (dr += block[b] * block[b]);
+        for (let k = 0, b = j * CHUNK; k < len; k++, b++) ((dc += block[b] * centre[c0 + k]), (dr += block[b] * block[b]));
         rowDotCentre[j] = dc;
         rowDotRow[j] = dr;
       }

@@ -1,7 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRng, gaussian } from './rng.ts';
-import { decodeFrame, encodeAggregate, encodeDenseUpdate, encodeUpdate, frameBytes, frameLimits, hashFrame, kPerChunk, riceBits, riceFrameBytes, toDense } from './codec.ts';
+import {
+  decodeFrame,
+  encodeAggregate,
+  encodeDenseUpdate,
+  encodeUpdate,
+  frameBytes,
+  frameLimits,
+  hashFrame,
+  kPerChunk,
+  riceBits,
+  riceFrameBytes,
+  toDense,
+} from './codec.ts';
 import { CHUNK_ENTRY, FRAME_HEADER } from './wire/frame.ts';
 
 const H = FRAME_HEADER.at;
@@ -84,7 +96,11 @@ test('decoding refuses every malformed frame with a named reason', () => {
     ['index order', mutate((_, dv) => dv.setUint16(CHUNKS + 3 * CHUNK_ENTRY.bytes, 0xffff, true)), 'BAD_FRAME'],
   ];
   for (const [name, bytes, code] of cases) {
-    assert.throws(() => decodeFrame(bytes, limits), (e) => isIdlegradError(e) && e.code === code, name);
+    assert.throws(
+      () => decodeFrame(bytes, limits),
+      (e) => isIdlegradError(e) && e.code === code,
+      name,
+    );
   }
   assert.equal(hashFrame(good), hashFrame(good.slice()));
 });
@@ -141,7 +157,11 @@ for (const bits of [2, 4, 8] as const) {
     ];
     if ((K * bits) % 8 !== 0) cases.push(['nonzero bits after the last value', mutate((b) => (b[b.byteLength - 1] |= 0x80)), 'BAD_FRAME']);
     for (const [name, bytes, code] of cases) {
-      assert.throws(() => decodeFrame(bytes, lim), (e) => isIdlegradError(e) && e.code === code, `${bits} bits: ${name}`);
+      assert.throws(
+        () => decodeFrame(bytes, lim),
+        (e) => isIdlegradError(e) && e.code === code,
+        `${bits} bits: ${name}`,
+      );
     }
   });
 }
@@ -153,11 +173,17 @@ test('dense float32 frames imply their indices: 4 bytes a parameter plus the chu
   assert.equal(bytes.byteLength, FRAME_HEADER.bytes + CHUNK_ENTRY.bytes * 3 + 4 * n);
   assert.deepEqual(toDense(decodeFrame(bytes, lim)), v);
   // The same frame is refused by a run whose update frames are sparse.
-  assert.throws(() => decodeFrame(bytes, limits), (e) => isIdlegradError(e, 'LIMIT_EXCEEDED'));
+  assert.throws(
+    () => decodeFrame(bytes, limits),
+    (e) => isIdlegradError(e, 'LIMIT_EXCEEDED'),
+  );
   // A float32 chunk may not carry a scale.
   const b = bytes.slice();
   new DataView(b.buffer).setFloat32(CHUNKS + CHUNK_ENTRY.at.scale, 1, true);
-  assert.throws(() => decodeFrame(b, lim), (e) => isIdlegradError(e, 'BAD_FRAME'));
+  assert.throws(
+    () => decodeFrame(b, lim),
+    (e) => isIdlegradError(e, 'BAD_FRAME'),
+  );
 });
 
 test('the run spec validates the value width', () => {
@@ -190,8 +216,14 @@ test('Rice-coded indices: the same values and offsets as u16 in about half the b
   assert.equal(riceBits(4096, 66), 5);
   assert.equal(riceBits(10, 10), 0);
   // A run on u16 indices refuses the frame by name, and so does a Rice run a u16 frame.
-  assert.throws(() => decodeFrame(rice.bytes, limits), (e) => isIdlegradError(e, 'LIMIT_EXCEEDED'));
-  assert.throws(() => decodeFrame(u16.bytes, lim), (e) => isIdlegradError(e, 'LIMIT_EXCEEDED'));
+  assert.throws(
+    () => decodeFrame(rice.bytes, limits),
+    (e) => isIdlegradError(e, 'LIMIT_EXCEEDED'),
+  );
+  assert.throws(
+    () => decodeFrame(u16.bytes, lim),
+    (e) => isIdlegradError(e, 'LIMIT_EXCEEDED'),
+  );
   const streamStart = FRAME_HEADER.bytes + CHUNK_ENTRY.bytes * 3 + 4;
   const mutate = (fn: (b: Uint8Array, dv: DataView) => void) => {
     const b = rice.bytes.slice();
@@ -205,5 +237,10 @@ test('Rice-coded indices: the same values and offsets as u16 in about half the b
     ['an all-zeros stream (repeated offsets)', mutate((b) => b.fill(0, streamStart, streamStart + indexBytes))],
     ['truncated', rice.bytes.subarray(0, streamStart + 2)],
   ];
-  for (const [name, bytes] of cases) assert.throws(() => decodeFrame(bytes, lim), (e) => isIdlegradError(e, 'BAD_FRAME'), name);
+  for (const [name, bytes] of cases)
+    assert.throws(
+      () => decodeFrame(bytes, lim),
+      (e) => isIdlegradError(e, 'BAD_FRAME'),
+      name,
+    );
 });

@@ -64,8 +64,20 @@
 import { keccak256, type Hex } from 'viem';
 import { IdlegradError } from './errors.ts';
 import {
-  CHUNK_ENTRY, FRAME_HEADER, FRAME_MAGIC, FRAME_VERSIONS, FrameKind, INDEX_CODINGS, readChunkEntry, readFrameHeader, VALUE_BITS, writeChunkEntry, writeFrameHeader,
-  type FrameHeader, type IndexCoding, type ValueBits,
+  CHUNK_ENTRY,
+  FRAME_HEADER,
+  FRAME_MAGIC,
+  FRAME_VERSIONS,
+  FrameKind,
+  INDEX_CODINGS,
+  readChunkEntry,
+  readFrameHeader,
+  VALUE_BITS,
+  writeChunkEntry,
+  writeFrameHeader,
+  type FrameHeader,
+  type IndexCoding,
+  type ValueBits,
 } from './wire/frame.ts';
 
 const FRAME_HEADER_BYTES = FRAME_HEADER.bytes;
@@ -109,7 +121,14 @@ export function kPerChunk(cfg: Pick<CodecConfig, 'density'>, chunkLength: number
   return Math.min(chunkLength, Math.max(1, Math.ceil(cfg.density * chunkLength)));
 }
 
-export function frameLimits(args: { paramTableHash: Hex; paramCount: number; run: number; codec: CodecConfig; maxSamples: number; round?: number }): FrameLimits {
+export function frameLimits(args: {
+  paramTableHash: Hex;
+  paramCount: number;
+  run: number;
+  codec: CodecConfig;
+  maxSamples: number;
+  round?: number;
+}): FrameLimits {
   return {
     paramTableHash: args.paramTableHash,
     paramCount: args.paramCount,
@@ -231,7 +250,10 @@ export function encodeUpdate(v: Float32Array, cfg: CodecConfig, args: EncodeArgs
     const order = Array.from({ length: len }, (_, i) => i);
     // Largest magnitude first; ties by index so every peer picks the same set.
     order.sort((a, b) => Math.abs(v[start + b]) - Math.abs(v[start + a]) || a - b);
-    const idx = order.slice(0, k).filter((i) => v[start + i] !== 0).sort((a, b) => a - b);
+    const idx = order
+      .slice(0, k)
+      .filter((i) => v[start + i] !== 0)
+      .sort((a, b) => a - b);
     let val: number[];
     let scale = 0;
     if (bits === 32) {
@@ -255,7 +277,17 @@ export function encodeUpdate(v: Float32Array, cfg: CodecConfig, args: EncodeArgs
     chunks.push({ idx, val, scale, len });
   }
   const bytes = writeFrame(
-    { kind: FrameKind.update, bits, indexCoding: cfg.indexCoding ?? 'u16', paramTableHash: args.paramTableHash, run: args.run, round: args.round, samples: args.samples, paramCount: v.length, chunkSize: cfg.chunkSize },
+    {
+      kind: FrameKind.update,
+      bits,
+      indexCoding: cfg.indexCoding ?? 'u16',
+      paramTableHash: args.paramTableHash,
+      run: args.run,
+      round: args.round,
+      samples: args.samples,
+      paramCount: v.length,
+      chunkSize: cfg.chunkSize,
+    },
     { chunks },
   );
   return { bytes, residual };
@@ -264,7 +296,17 @@ export function encodeUpdate(v: Float32Array, cfg: CodecConfig, args: EncodeArgs
 /** Exact (fp32) sparse encoding of a dense vector's nonzeros: used for aggregates and global updates. */
 export function encodeAggregate(dense: Float32Array, chunkSize: number, args: EncodeArgs): Uint8Array {
   return writeFrame(
-    { kind: FrameKind.aggregate, bits: 32, indexCoding: 'u16', paramTableHash: args.paramTableHash, run: args.run, round: args.round, samples: args.samples, paramCount: dense.length, chunkSize },
+    {
+      kind: FrameKind.aggregate,
+      bits: 32,
+      indexCoding: 'u16',
+      paramTableHash: args.paramTableHash,
+      run: args.run,
+      round: args.round,
+      samples: args.samples,
+      paramCount: dense.length,
+      chunkSize,
+    },
     { chunks: sparseChunks(dense, chunkSize) },
   );
 }
@@ -277,7 +319,17 @@ export function encodeDenseUpdate(dense: Float32Array, chunkSize: number, args: 
     chunks.push({ idx: Array.from({ length: len }, (_, i) => i), val: Array.from(dense.subarray(start, start + len)), scale: 0, len });
   }
   return writeFrame(
-    { kind: FrameKind.update, bits: 32, indexCoding: 'u16', paramTableHash: args.paramTableHash, run: args.run, round: args.round, samples: args.samples, paramCount: dense.length, chunkSize },
+    {
+      kind: FrameKind.update,
+      bits: 32,
+      indexCoding: 'u16',
+      paramTableHash: args.paramTableHash,
+      run: args.run,
+      round: args.round,
+      samples: args.samples,
+      paramCount: dense.length,
+      chunkSize,
+    },
     { chunks },
   );
 }
@@ -311,7 +363,8 @@ export function decodeFrame(bytes: Uint8Array, limits: FrameLimits): DecodedFram
   const bits = raw.bits as ValueBits;
   if (!VALUE_BITS.includes(bits)) bad('BAD_FRAME', `unsupported value width ${bits} bits`);
   if (kind === FrameKind.aggregate && bits !== 32) bad('BAD_FRAME', 'aggregate frames carry float32 values');
-  if (kind === FrameKind.update && limits.bits !== undefined && bits !== limits.bits) bad('LIMIT_EXCEEDED', `frame carries ${bits}-bit values, the run uses ${limits.bits}`);
+  if (kind === FrameKind.update && limits.bits !== undefined && bits !== limits.bits)
+    bad('LIMIT_EXCEEDED', `frame carries ${bits}-bit values, the run uses ${limits.bits}`);
   const codingByte = raw.indexCoding;
   if (version === 1 && codingByte !== 0) bad('BAD_FRAME', 'reserved header byte of a version 1 frame is not zero');
   const indexCoding = INDEX_CODINGS[codingByte];
@@ -420,7 +473,8 @@ export function decodeFrame(bytes: Uint8Array, limits: FrameLimits): DecodedFram
     bad('BAD_FRAME', `index stream: ${indexBytes} bytes declared, ${bitPos} bits used, the rest must be zero and under a byte`);
   }
   for (let p = streamStart + indexBytes; p < valStart; p++) if (bytes[p] !== 0) bad('BAD_FRAME', 'nonzero padding');
-  if (perByte > 0 && totalK % perByte !== 0 && bytes[bytes.byteLength - 1] >> (bits * (totalK % perByte)) !== 0) bad('BAD_FRAME', 'nonzero bits after the last value');
+  if (perByte > 0 && totalK % perByte !== 0 && bytes[bytes.byteLength - 1] >> (bits * (totalK % perByte)) !== 0)
+    bad('BAD_FRAME', 'nonzero bits after the last value');
   return {
     header: { kind: kind as FrameKind, bits, indexCoding, paramTableHash, run, round, samples, paramCount, chunkSize, chunkCount, totalK },
     indices,

@@ -143,10 +143,12 @@ export function modelOf(run: Pick<RunSettings, 'sizes' | 'preset' | 'gpt'>): Mod
 export const PRESETS: readonly RunSettings['preset'][] = ['mlp', 'gpt'];
 
 type Check = (v: unknown) => string | undefined;
-const num = (min: number, max: number, int = false): Check => (v) =>
-  typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (int && !Number.isInteger(v))
-    ? `expected ${int ? 'an integer' : 'a number'} in [${min}, ${max}], got ${JSON.stringify(v)}`
-    : undefined;
+const num =
+  (min: number, max: number, int = false): Check =>
+  (v) =>
+    typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (int && !Number.isInteger(v))
+      ? `expected ${int ? 'an integer' : 'a number'} in [${min}, ${max}], got ${JSON.stringify(v)}`
+      : undefined;
 
 /** Validate settings; the error names the keypath, e.g. `run.codec.density`. */
 export function validateRunSettings(s: RunSettings, path = 'run'): RunSettings {
@@ -158,10 +160,22 @@ export function validateRunSettings(s: RunSettings, path = 'run'): RunSettings {
     ['outer.lr', s.outer?.lr, num(0, 10)],
     ['outer.momentum', s.outer?.momentum, num(0, 0.999)],
     ['codec.density', s.codec?.density, num(1e-4, 1)],
-    ['codec.bits', s.codec?.bits, (v) => (VALUE_BITS.includes(v as ValueBits) ? undefined : `expected one of ${VALUE_BITS.join(', ')}, got ${JSON.stringify(v)}`)],
+    [
+      'codec.bits',
+      s.codec?.bits,
+      (v) => (VALUE_BITS.includes(v as ValueBits) ? undefined : `expected one of ${VALUE_BITS.join(', ')}, got ${JSON.stringify(v)}`),
+    ],
     ['codec.chunkSize', s.codec?.chunkSize, num(16, 65536, true)],
-    ['codec.indexCoding', s.codec?.indexCoding ?? 'u16', (v) => (INDEX_CODINGS.includes(v as IndexCoding) ? undefined : `expected one of ${INDEX_CODINGS.join(', ')}, got ${JSON.stringify(v)}`)],
-    ['aggregator.kind', s.aggregator?.kind, (v) => (AGGREGATOR_KINDS.includes(v as AggregatorKind) ? undefined : `expected one of ${AGGREGATOR_KINDS.join(', ')}, got ${JSON.stringify(v)}`)],
+    [
+      'codec.indexCoding',
+      s.codec?.indexCoding ?? 'u16',
+      (v) => (INDEX_CODINGS.includes(v as IndexCoding) ? undefined : `expected one of ${INDEX_CODINGS.join(', ')}, got ${JSON.stringify(v)}`),
+    ],
+    [
+      'aggregator.kind',
+      s.aggregator?.kind,
+      (v) => (AGGREGATOR_KINDS.includes(v as AggregatorKind) ? undefined : `expected one of ${AGGREGATOR_KINDS.join(', ')}, got ${JSON.stringify(v)}`),
+    ],
     ['aggregator.clip', s.aggregator?.clip, num(0, 1000)],
     ['aggregator.trim', s.aggregator?.trim ?? 0.2, num(0, 0.49)],
     ['aggregator.tau', s.aggregator?.tau ?? 1, num(1e-6, 1000)],
@@ -175,7 +189,11 @@ export function validateRunSettings(s: RunSettings, path = 'run'): RunSettings {
     ['minVolunteers', s.minVolunteers, num(1, 100_000, true)],
     ['maxRounds', s.maxRounds, num(0, 1e9, true)],
     ['rewards.epochRounds', s.rewards?.epochRounds, num(1, 1_000_000, true)],
-    ['rewards.weiPerSample', s.rewards?.weiPerSample, (v) => (typeof v === 'string' && /^[0-9]{1,30}$/.test(v) ? undefined : `expected a decimal wei string, got ${JSON.stringify(v)}`)],
+    [
+      'rewards.weiPerSample',
+      s.rewards?.weiPerSample,
+      (v) => (typeof v === 'string' && /^[0-9]{1,30}$/.test(v) ? undefined : `expected a decimal wei string, got ${JSON.stringify(v)}`),
+    ],
   ];
   for (const [key, value, check] of checks) {
     const msg = check(value);

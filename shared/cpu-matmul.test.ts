@@ -19,7 +19,13 @@ const rand = createRng(17);
 const values = (n: number, zeros = 0) => Float32Array.from({ length: n }, () => (rand() < zeros ? 0 : rand() - 0.5));
 
 test('matmulNT and matmulSparseA equal the naive loop to the bit, at shapes off the 2 × 4 block, with bias and accumulation', () => {
-  for (const [M, N, K] of [[1, 1, 1], [2, 4, 3], [5, 7, 9], [8, 10, 33], [3, 13, 1]]) {
+  for (const [M, N, K] of [
+    [1, 1, 1],
+    [2, 4, 3],
+    [5, 7, 9],
+    [8, 10, 33],
+    [3, 13, 1],
+  ]) {
     const a = values(M * K, 0.5);
     const b = values(K * N);
     const bias = values(N + 3);

@@ -27,8 +27,7 @@ export interface MatmulNTOptions {
 export function matmulNT(out: Float64Array, a: Float64Array, bt: Float64Array, M: number, N: number, K: number, opts: MatmulNTOptions = {}): void {
   const { aOff = 0, bOff = 0, outOff = 0, bias, biasOff = 0, accumulate = false } = opts;
   // Every output's starting value, in place, so that the blocks below read it as any other.
-  for (let m = 0; m < M; m++)
-    for (let n = 0; n < N; n++) if (!accumulate) out[outOff + m * N + n] = bias ? bias[biasOff + n] : 0;
+  for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) if (!accumulate) out[outOff + m * N + n] = bias ? bias[biasOff + n] : 0;
   // 2 × 4 outputs a pass: 8 sums and 6 operands fit x64's 16 float registers (4 × 4 spilled
   // and ran at 0.6–0.75 GMAC/s against 1.1 for 2 × 4 and 4 × 2 on 512×64×256 here).
   const M2 = M - (M % 2);
@@ -43,16 +42,38 @@ export function matmulNT(out: Float64Array, a: Float64Array, bt: Float64Array, M
       const b3 = b2 + K;
       const o0 = outOff + m * N + n;
       const o1 = o0 + N;
-      let s00 = out[o0], s01 = out[o0 + 1], s02 = out[o0 + 2], s03 = out[o0 + 3];
-      let s10 = out[o1], s11 = out[o1 + 1], s12 = out[o1 + 2], s13 = out[o1 + 3];
+      let s00 = out[o0],
+        s01 = out[o0 + 1],
+        s02 = out[o0 + 2],
+        s03 = out[o0 + 3];
+      let s10 = out[o1],
+        s11 = out[o1 + 1],
+        s12 = out[o1 + 2],
+        s13 = out[o1 + 3];
       for (let k = 0; k < K; k++) {
-        const x0 = a[a0 + k], x1 = a[a1 + k];
-        const y0 = bt[b0 + k], y1 = bt[b1 + k], y2 = bt[b2 + k], y3 = bt[b3 + k];
-        s00 += x0 * y0; s01 += x0 * y1; s02 += x0 * y2; s03 += x0 * y3;
-        s10 += x1 * y0; s11 += x1 * y1; s12 += x1 * y2; s13 += x1 * y3;
+        const x0 = a[a0 + k],
+          x1 = a[a1 + k];
+        const y0 = bt[b0 + k],
+          y1 = bt[b1 + k],
+          y2 = bt[b2 + k],
+          y3 = bt[b3 + k];
+        s00 += x0 * y0;
+        s01 += x0 * y1;
+        s02 += x0 * y2;
+        s03 += x0 * y3;
+        s10 += x1 * y0;
+        s11 += x1 * y1;
+        s12 += x1 * y2;
+        s13 += x1 * y3;
       }
-      out[o0] = s00; out[o0 + 1] = s01; out[o0 + 2] = s02; out[o0 + 3] = s03;
-      out[o1] = s10; out[o1 + 1] = s11; out[o1 + 2] = s12; out[o1 + 3] = s13;
+      out[o0] = s00;
+      out[o0 + 1] = s01;
+      out[o0 + 2] = s02;
+      out[o0 + 3] = s03;
+      out[o1] = s10;
+      out[o1 + 1] = s11;
+      out[o1 + 2] = s12;
+      out[o1 + 3] = s13;
     }
   }
   // Edges (M odd, N not a multiple of 4): one output at a time, the same order. (No closures
@@ -77,8 +98,7 @@ export function matmulNT(out: Float64Array, a: Float64Array, bt: Float64Array, M
  */
 export function matmulSparseA(out: Float64Array, a: Float32Array, b: Float32Array, M: number, N: number, K: number, opts: MatmulNTOptions = {}): void {
   const { aOff = 0, bOff = 0, outOff = 0, bias, biasOff = 0, accumulate = false } = opts;
-  for (let m = 0; m < M; m++)
-    for (let n = 0; n < N; n++) if (!accumulate) out[outOff + m * N + n] = bias ? bias[biasOff + n] : 0;
+  for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) if (!accumulate) out[outOff + m * N + n] = bias ? bias[biasOff + n] : 0;
   const cols = new Int32Array(K);
   const vals = new Float64Array(K);
   const N4 = N - (N % 4);
@@ -93,13 +113,22 @@ export function matmulSparseA(out: Float64Array, a: Float32Array, b: Float32Arra
     }
     const o = outOff + m * N;
     for (let n = 0; n < N4; n += 4) {
-      let s0 = out[o + n], s1 = out[o + n + 1], s2 = out[o + n + 2], s3 = out[o + n + 3];
+      let s0 = out[o + n],
+        s1 = out[o + n + 1],
+        s2 = out[o + n + 2],
+        s3 = out[o + n + 3];
       for (let j = 0; j < nz; j++) {
         const x = vals[j];
         const r = cols[j] + n;
-        s0 += x * b[r]; s1 += x * b[r + 1]; s2 += x * b[r + 2]; s3 += x * b[r + 3];
+        s0 += x * b[r];
+        s1 += x * b[r + 1];
+        s2 += x * b[r + 2];
+        s3 += x * b[r + 3];
       }
-      out[o + n] = s0; out[o + n + 1] = s1; out[o + n + 2] = s2; out[o + n + 3] = s3;
+      out[o + n] = s0;
+      out[o + n + 1] = s1;
+      out[o + n + 2] = s2;
+      out[o + n + 3] = s3;
     }
     for (let n = N4; n < N; n++) {
       let s = out[o + n];
@@ -124,7 +153,13 @@ export function f64(x: Arr, off = 0, n = x.length - off): Float64Array {
 }
 
 /** (rows, cols) row-major from off → (cols, rows) row-major, into `t` (float64 unless given). */
-export function transpose<T extends Float64Array | Float32Array = Float64Array>(x: Arr, rows: number, cols: number, off = 0, t: T = new Float64Array(rows * cols) as T): T {
+export function transpose<T extends Float64Array | Float32Array = Float64Array>(
+  x: Arr,
+  rows: number,
+  cols: number,
+  off = 0,
+  t: T = new Float64Array(rows * cols) as T,
+): T {
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = x[off + r * cols + c];
   return t;
 }

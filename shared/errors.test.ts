@@ -17,7 +17,10 @@ test('every platform error is a BaseError with code, shortMessage, details and c
     assert.equal(e.details, e.message.split('\n\nDetails: ')[1]);
     assert.equal(e.shortMessage, e.message.split('\n')[0]);
   }
-  assert.deepEqual(errors.map((e) => e.code), ['BAD_FRAME', 'TX_REVERTED', 'CLAIM_REJECTED']);
+  assert.deepEqual(
+    errors.map((e) => e.code),
+    ['BAD_FRAME', 'TX_REVERTED', 'CLAIM_REJECTED'],
+  );
   assert.ok(isIdlegradError(errors[0], 'BAD_FRAME') && !isIdlegradError(errors[0], 'BAD_MESSAGE') && !isIdlegradError(errors[1]));
 });
 
@@ -27,5 +30,7 @@ test('serializeError keeps code, shortMessage and details as plain data', () => 
   assert.deepEqual(structuredClone(s), s);
   assert.deepEqual(serializeError(new RangeError('out of range')), { name: 'RangeError', code: null, shortMessage: 'out of range', details: null });
   assert.deepEqual(serializeError('just a string'), { name: 'Error', code: null, shortMessage: 'just a string', details: null });
-  assert.ok(isSerializedError(s) && !isSerializedError(new Error('x')) && !isSerializedError(null) && !isSerializedError({ name: 'x', shortMessage: 'y', code: 3 }));
+  assert.ok(
+    isSerializedError(s) && !isSerializedError(new Error('x')) && !isSerializedError(null) && !isSerializedError({ name: 'x', shortMessage: 'y', code: 3 }),
+  );
 });

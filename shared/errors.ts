@@ -44,7 +44,9 @@ export function serializeError(e: unknown): SerializedError {
 
 export function isSerializedError(v: unknown): v is SerializedError {
   const o = v as Partial<SerializedError> | null;
-  return typeof o === 'object' && o !== null && typeof o.name === 'string' && typeof o.shortMessage === 'string' && (o.code === null || typeof o.code === 'string');
+  return (
+    typeof o === 'object' && o !== null && typeof o.name === 'string' && typeof o.shortMessage === 'string' && (o.code === null || typeof o.code === 'string')
+  );
 }
 
 export const ERROR_CODES = [

@@ -56,7 +56,15 @@ export function layernormForward(x: Arr, gamma: Arr, beta: Arr, rows: number, C:
 }
 
 /** dy, x (rows, C) → dx (rows, C), dgamma, dbeta (C). mean/rstd as layernormForward returned them. */
-export function layernormBackward(dy: Arr, x: Arr, gamma: Arr, mean: Arr, rstd: Arr, rows: number, C: number): { dx: Float64Array; dgamma: Float64Array; dbeta: Float64Array } {
+export function layernormBackward(
+  dy: Arr,
+  x: Arr,
+  gamma: Arr,
+  mean: Arr,
+  rstd: Arr,
+  rows: number,
+  C: number,
+): { dx: Float64Array; dgamma: Float64Array; dbeta: Float64Array } {
   const dx = new Float64Array(rows * C);
   const dgamma = new Float64Array(C);
   const dbeta = new Float64Array(C);
@@ -118,7 +126,7 @@ export function attentionForward(qkv: Arr, B: number, T: number, C: number, NH: 
           mx = Math.max(mx, row[u]);
         }
         let sum = 0;
-        for (let u = 0; u <= t; u++) sum += (row[u] = Math.exp(row[u] - mx));
+        for (let u = 0; u <= t; u++) sum += row[u] = Math.exp(row[u] - mx);
         const a = ((b * NH + h) * T + t) * T;
         for (let u = 0; u <= t; u++) {
           const p = row[u] / sum;
@@ -169,8 +177,7 @@ export function attentionBackward(dout: Arr, qkv: Arr, att: Arr, B: number, T: n
 export function embeddingForward(tokens: Arr, p: Arr, wteOff: number, wpeOff: number, B: number, T: number, C: number): Float64Array {
   const x = new Float64Array(B * T * C);
   for (let b = 0; b < B; b++)
-    for (let t = 0; t < T; t++)
-      for (let c = 0; c < C; c++) x[(b * T + t) * C + c] = p[wteOff + tokens[b * T + t] * C + c] + p[wpeOff + t * C + c];
+    for (let t = 0; t < T; t++) for (let c = 0; c < C; c++) x[(b * T + t) * C + c] = p[wteOff + tokens[b * T + t] * C + c] + p[wpeOff + t * C + c];
   return x;
 }
 
@@ -211,8 +218,17 @@ export function gptOffsets(spec: GptSpec) {
     layers: Array.from({ length: spec.dims.layers }, (_, l) => {
       const p = `h${l}.`;
       return {
-        ln1g: o(`${p}ln1.g`), ln1b: o(`${p}ln1.b`), qkvw: o(`${p}qkv.w`), projw: o(`${p}proj.w`), projb: o(`${p}proj.b`),
-        ln2g: o(`${p}ln2.g`), ln2b: o(`${p}ln2.b`), fcw: o(`${p}fc.w`), fcb: o(`${p}fc.b`), outw: o(`${p}out.w`), outb: o(`${p}out.b`),
+        ln1g: o(`${p}ln1.g`),
+        ln1b: o(`${p}ln1.b`),
+        qkvw: o(`${p}qkv.w`),
+        projw: o(`${p}proj.w`),
+        projb: o(`${p}proj.b`),
+        ln2g: o(`${p}ln2.g`),
+        ln2b: o(`${p}ln2.b`),
+        fcw: o(`${p}fc.w`),
+        fcb: o(`${p}fc.b`),
+        outw: o(`${p}out.w`),
+        outb: o(`${p}out.b`),
       };
     }),
     lnfg: o('lnf.g'),
@@ -228,12 +244,21 @@ export function checkTokens(spec: GptSpec, tokens: Arr, B: number, T: number): v
   if (!Number.isInteger(T) || T < 1 || T > spec.dims.context) throw new RangeError(`GPT: T = ${T} outside 1 … context ${spec.dims.context}`);
   if (tokens.length !== B * T) throw new RangeError(`GPT: ${tokens.length} tokens, expected B ${B} × T ${T}`);
   for (let i = 0; i < tokens.length; i++) {
-    if (!(tokens[i] >= 0 && tokens[i] < spec.dims.vocab && Number.isInteger(tokens[i]))) throw new RangeError(`GPT: token ${tokens[i]} at ${i} is not < vocab ${spec.dims.vocab}`);
+    if (!(tokens[i] >= 0 && tokens[i] < spec.dims.vocab && Number.isInteger(tokens[i])))
+      throw new RangeError(`GPT: token ${tokens[i]} at ${i} is not < vocab ${spec.dims.vocab}`);
   }
 }
 
 /** Mean next-token loss of (B, T) inputs against (B, T) targets, and its gradient in the flat layout. */
-export function gptLossAndGrad(spec: GptSpec, p: Arr, tokens: Arr, targets: Arr, B: number, T: number, wantGrad = true): { loss: number; grad: Float64Array | null; logits: Float64Array } {
+export function gptLossAndGrad(
+  spec: GptSpec,
+  p: Arr,
+  tokens: Arr,
+  targets: Arr,
+  B: number,
+  T: number,
+  wantGrad = true,
+): { loss: number; grad: Float64Array | null; logits: Float64Array } {
   checkTokens(spec, tokens, B, T);
   checkTokens(spec, targets, B, T);
   const { vocab: V, width: C, heads: NH, hidden: Hd } = spec.dims;

@@ -22,13 +22,17 @@ test('a high-s twin recovers the same signer, and only the low-s one is accepted
     const sig = await account.signMessage({ message });
     assertLowS(sig, 'hello');
     const twin = highS(sig);
-    const pub = (sg: Hex) => Buffer.from(recover(hexToBytes(hashMessage(message)), hexToBytes(sg).subarray(0, 64), (hexToBytes(sg)[64] - 27) as 0 | 1, false)!).toString('hex');
+    const pub = (sg: Hex) =>
+      Buffer.from(recover(hexToBytes(hashMessage(message)), hexToBytes(sg).subarray(0, 64), (hexToBytes(sg)[64] - 27) as 0 | 1, false)!).toString('hex');
     assert.equal(pub(twin), pub(sig), 'the twin recovers the same public key');
-    assert.throws(() => assertLowS(twin, 'report'), (e) => e instanceof IdlegradError && e.code === 'BAD_SIGNATURE' && /report signature has a high s value/.test(e.shortMessage));
+    assert.throws(
+      () => assertLowS(twin, 'report'),
+      (e) => e instanceof IdlegradError && e.code === 'BAD_SIGNATURE' && /report signature has a high s value/.test(e.shortMessage),
+    );
   }
   assert.throws(() => assertLowS('0x1234', 'delegation'), /delegation signature is malformed/);
 });
 
-test('n/2 is half of secp256k1\'s published group order n', () => {
+test("n/2 is half of secp256k1's published group order n", () => {
   assert.equal(SECP256K1_HALF_N * 2n + 1n, 115792089237316195423570985008687907852837564279074904382605163141518161494337n);
 });

@@ -86,7 +86,11 @@ export function cohortAggregate(run: RunSpec, round: number, own: HeldUpdate, re
  * own frames) through the run's robust aggregator, weighted by samples, as the round's global
  * update frame. Refused aggregates are listed with why; their members earn no credit.
  */
-export function combineCohorts(run: RunSpec, round: number, aggregates: { hash: Hex; frame: DecodedFrame }[]): { bytes: Uint8Array; excluded: AggregateResult['excluded'] } {
+export function combineCohorts(
+  run: RunSpec,
+  round: number,
+  aggregates: { hash: Hex; frame: DecodedFrame }[],
+): { bytes: Uint8Array; excluded: AggregateResult['excluded'] } {
   const { dense, samples, excluded } = aggregateUpdates(aggregates, run.paramCount, run.aggregator);
   return { bytes: encodeAggregate(dense, run.codec.chunkSize, { paramTableHash: run.paramTableHash, run: run.id, round, samples }), excluded };
 }

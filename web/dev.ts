@@ -7,7 +7,10 @@ import { createServer } from 'vite';
 
 const coordinatorPort = Number(process.env.IDLEGRAD_COORDINATOR_PORT ?? 8787);
 const target = `http://127.0.0.1:${coordinatorPort}`;
-const coordinator = spawn(process.execPath, ['--import', 'tsx', 'coordinator/main.ts'], { env: { ...process.env, PORT: String(coordinatorPort) }, stdio: 'inherit' });
+const coordinator = spawn(process.execPath, ['--import', 'tsx', 'coordinator/main.ts'], {
+  env: { ...process.env, PORT: String(coordinatorPort) },
+  stdio: 'inherit',
+});
 coordinator.once('exit', (code) => {
   console.error(`the coordinator exited (${code}): stopping the dev server`);
   void server.close().then(() => process.exit(code ?? 1));

@@ -8,12 +8,4 @@ export { connectChain, type Chain, type ChainAddresses, type ChainConfig, type T
 export { claimReward, ClaimError, type ClaimRewardParams, type ClaimRejection } from '../../shared/chain/claim.ts';
 export { compileContracts, type CompiledContract, type CompiledContracts } from './compile.ts';
 export { ChainError, decodeRevert, type ChainErrorCode } from '../../shared/chain/errors.ts';
-export {
-  buildRewardTree,
-  loadRewardTree,
-  rewardLeaf,
-  type RewardEntry,
-  type RewardProof,
-  type RewardTree,
-  type RewardTreeDump,
-} from './merkle.ts';
+export { buildRewardTree, loadRewardTree, rewardLeaf, type RewardEntry, type RewardProof, type RewardTree, type RewardTreeDump } from './merkle.ts';

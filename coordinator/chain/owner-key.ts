@@ -27,7 +27,8 @@ export function ownerKeyFor(dataDir: string): { key: Hex; created: boolean } {
   if (existsSync(file)) {
     const key = readFileSync(file, 'utf8').trim();
     if (!/^0x[0-9a-fA-F]{64}$/.test(key)) throw new IdlegradError('BAD_MESSAGE', `${file}: expected a 32-byte 0x-hex private key`);
-    if (DEV_KEYS.has(key.toLowerCase())) throw new IdlegradError('FORBIDDEN', `${file} holds one of anvil's published dev keys: delete it to get a fresh owner key`);
+    if (DEV_KEYS.has(key.toLowerCase()))
+      throw new IdlegradError('FORBIDDEN', `${file} holds one of anvil's published dev keys: delete it to get a fresh owner key`);
     // A key another user of the machine can read is not the owner's alone.
     if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
     return { key: key as Hex, created: false };
@@ -48,7 +49,12 @@ export async function embeddedOwner(opts: { dataDir: string; rpcUrl: string; add
   const funder = privateKeyToAccount(DEV_ACCOUNT_KEYS[0]);
   const client = createPublicClient({ transport: http(opts.rpcUrl) });
   const chainId = await client.getChainId();
-  const chain = { id: chainId, name: `chain ${chainId}`, nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [opts.rpcUrl] } } } as const;
+  const chain = {
+    id: chainId,
+    name: `chain ${chainId}`,
+    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+    rpcUrls: { default: { http: [opts.rpcUrl] } },
+  } as const;
   const wallet = createWalletClient({ chain, transport: http(opts.rpcUrl), account: funder });
   const balance = await client.getBalance({ address: owner });
   if (balance < OWNER_MIN_WEI) {
@@ -59,7 +65,12 @@ export async function embeddedOwner(opts: { dataDir: string; rpcUrl: string; add
   if (opts.addresses && (await client.getCode({ address: opts.addresses.distributor }))) {
     const current = getAddress(await client.readContract({ address: opts.addresses.distributor, abi: rewardDistributorAbi, functionName: 'owner' }));
     if (current === funder.address) {
-      const hash = await wallet.writeContract({ address: opts.addresses.distributor, abi: rewardDistributorAbi, functionName: 'transferOwnership', args: [owner] });
+      const hash = await wallet.writeContract({
+        address: opts.addresses.distributor,
+        abi: rewardDistributorAbi,
+        functionName: 'transferOwnership',
+        args: [owner],
+      });
       await client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
       opts.log?.(`chain: distributor ${opts.addresses.distributor} moved from anvil's published account 0 to this data directory's owner ${owner}`);
     }

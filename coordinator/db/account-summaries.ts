@@ -27,7 +27,16 @@ async function sliceSummaries(sql: Sql, list: Address[], nowSec: number): Promis
   for (const a of list) {
     const contributions = Object.fromEntries(STATES.map((s) => [s, 0])) as Record<ContributionState, number>;
     const none = { contributions: 0, samples: 0, creditWei: '0' };
-    out.set(a, { address: a, contributions, creditWei: '0', claimedWei: '0', epochCreditWei: '0', wallet: null, recent: [], byDevice: { webgpu: { ...none }, cpu: { ...none } } });
+    out.set(a, {
+      address: a,
+      contributions,
+      creditWei: '0',
+      claimedWei: '0',
+      epochCreditWei: '0',
+      wallet: null,
+      recent: [],
+      byDevice: { webgpu: { ...none }, cpu: { ...none } },
+    });
   }
   // Each account's rows (credited to it, or reported by it for another beneficiary: the
   // partial index holds those) by state and device kind: one pass over the table per side, the
@@ -87,7 +96,10 @@ async function sliceSummaries(sql: Sql, list: Address[], nowSec: number): Promis
     [list],
   );
   for (const r of inEpochs.rows) out.get(r.a)!.epochCreditWei = r.t;
-  const claimed = await sql.query<{ a: Address; m: string }>(`select account as a, max(cumulative_wei)::text as m from claims where account = any($1::text[]) group by account`, [list]);
+  const claimed = await sql.query<{ a: Address; m: string }>(
+    `select account as a, max(cumulative_wei)::text as m from claims where account = any($1::text[]) group by account`,
+    [list],
+  );
   for (const r of claimed.rows) out.get(r.a)!.claimedWei = BigInt(r.m ?? 0).toString();
   const wallets = await sql.query<{ a: Address; wallet: Address; expiry: string }>(
     `select distinct on (device) device as a, wallet, expiry::text from delegations where device = any($1::text[]) order by device, nonce desc`,

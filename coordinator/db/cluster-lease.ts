@@ -13,7 +13,9 @@ type Session = Pick<pg.Client, 'query'>;
 export async function ensureClusterTables(c: Session): Promise<void> {
   await c.query(`select pg_advisory_lock($1)`, [LEADER_LOCK + 1]);
   try {
-    await c.query(`create table if not exists cluster_leader (id integer primary key check (id = 1), url text not null, pid integer not null, since timestamptz not null default now())`);
+    await c.query(
+      `create table if not exists cluster_leader (id integer primary key check (id = 1), url text not null, pid integer not null, since timestamptz not null default now())`,
+    );
     await c.query(`create table if not exists cluster_contracts (chain_id bigint primary key, addresses jsonb not null)`);
   } finally {
     await c.query(`select pg_advisory_unlock($1)`, [LEADER_LOCK + 1]);
@@ -27,16 +29,24 @@ export async function tryLeaderLock(c: Session): Promise<boolean> {
 
 /** The contract addresses recorded for the newest chain, as the platform's contracts file holds them. */
 export async function clusterContracts(c: Session): Promise<unknown | null> {
-  const { rows } = await c.query<{ addresses: unknown }>(`select addresses from cluster_contracts where chain_id = (select max(chain_id) from cluster_contracts)`);
+  const { rows } = await c.query<{ addresses: unknown }>(
+    `select addresses from cluster_contracts where chain_id = (select max(chain_id) from cluster_contracts)`,
+  );
   return rows[0]?.addresses ?? null;
 }
 
 export async function saveClusterContracts(c: Session, chainId: number, addressesJson: string): Promise<void> {
-  await c.query(`insert into cluster_contracts (chain_id, addresses) values ($1, $2) on conflict (chain_id) do update set addresses = excluded.addresses`, [chainId, addressesJson]);
+  await c.query(`insert into cluster_contracts (chain_id, addresses) values ($1, $2) on conflict (chain_id) do update set addresses = excluded.addresses`, [
+    chainId,
+    addressesJson,
+  ]);
 }
 
 export async function registerLeader(c: Session, url: string, pid: number): Promise<void> {
-  await c.query(`insert into cluster_leader (id, url, pid) values (1, $1, $2) on conflict (id) do update set url = excluded.url, pid = excluded.pid, since = now()`, [url, pid]);
+  await c.query(
+    `insert into cluster_leader (id, url, pid) values (1, $1, $2) on conflict (id) do update set url = excluded.url, pid = excluded.pid, since = now()`,
+    [url, pid],
+  );
 }
 
 /** The leader's volunteer-facing URL, or null before any leader registered. */

@@ -5,7 +5,11 @@ import type { Sql } from './sql-surface.ts';
 
 /** Reserves the grant; false when this account already has one for this epoch. `account` lowercase. */
 export async function reserveFaucetGrant(sql: Sql, account: string, epoch: number, wei: bigint): Promise<boolean> {
-  const { rows } = await sql.query(`insert into faucet_grants (account, epoch, wei) values ($1, $2, $3) on conflict do nothing returning account`, [account, epoch, wei.toString()]);
+  const { rows } = await sql.query(`insert into faucet_grants (account, epoch, wei) values ($1, $2, $3) on conflict do nothing returning account`, [
+    account,
+    epoch,
+    wei.toString(),
+  ]);
   return rows.length > 0;
 }
 

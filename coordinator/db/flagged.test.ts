@@ -19,8 +19,20 @@ test('refusals are counted by code; the identities at fault are listed with thei
   await ledger.createRun(run, { round: 0, modelHash: zeroHash, params, momentum: params });
   const row = async (account: Address, n: bigint) => {
     const c: Contribution = {
-      run: run.id, round: 0, cohort: 0, frameHash: zeroHash, aggregateHash: zeroHash, framesRoot: zeroHash, residualHash: zeroHash, samples: 32,
-      steps: 1, lossBeforeMicro: 1, lossAfterMicro: 1, computeMs: 1, nonce: n, expiry: 9_999_999_999n,
+      run: run.id,
+      round: 0,
+      cohort: 0,
+      frameHash: zeroHash,
+      aggregateHash: zeroHash,
+      framesRoot: zeroHash,
+      residualHash: zeroHash,
+      samples: 32,
+      steps: 1,
+      lossBeforeMicro: 1,
+      lossAfterMicro: 1,
+      computeMs: 1,
+      nonce: n,
+      expiry: 9_999_999_999n,
     };
     return ledger.insertPending(run.id, account, c, '0x' as Hex);
   };
@@ -35,10 +47,19 @@ test('refusals are counted by code; the identities at fault are listed with thei
   const f = await flaggedSummary(sql, run.id);
   assert.deepEqual(f.rejections, { WORK_MISMATCH: 1, LEFT_OUT: 1, ROUND_ABORTED: 1 });
   assert.equal(f.uncoded, 0);
-  assert.deepEqual(f.identities.map((i) => [i.account, i.reputation, i.checksFailed, i.refused, i.creditWei]), [
-    [addr(2), -10, 1, 1, '0'],
-    [addr(3), 0, 0, 1, '0'],
-  ]);
-  assert.deepEqual(f.identities.map((i) => [i.lastCode, i.lastReason]), [['WORK_MISMATCH', 'far from the reference'], ['LEFT_OUT', 'refused by the aggregator']]);
+  assert.deepEqual(
+    f.identities.map((i) => [i.account, i.reputation, i.checksFailed, i.refused, i.creditWei]),
+    [
+      [addr(2), -10, 1, 1, '0'],
+      [addr(3), 0, 0, 1, '0'],
+    ],
+  );
+  assert.deepEqual(
+    f.identities.map((i) => [i.lastCode, i.lastReason]),
+    [
+      ['WORK_MISMATCH', 'far from the reference'],
+      ['LEFT_OUT', 'refused by the aggregator'],
+    ],
+  );
   await sql.close();
 });

@@ -10,7 +10,9 @@ import type { Sql } from './sql.ts';
 
 export async function flaggedSummary(sql: Pick<Sql, 'query'>, runId: number, limit = 50): Promise<FlaggedSummary> {
   const { rows } = await sql.query<{ account: string; code: RejectionCode | null; reason: string | null }>(
-    `select account, reason_code as code, reason from contributions where run_id = $1 and state = 'rejected' order by id`, [runId]);
+    `select account, reason_code as code, reason from contributions where run_id = $1 and state = 'rejected' order by id`,
+    [runId],
+  );
   const rejections: FlaggedSummary['rejections'] = {};
   let uncoded = 0;
   const refused = new Map<string, { n: number; code: RejectionCode | null; prose: string | null }>();
@@ -22,9 +24,13 @@ export async function flaggedSummary(sql: Pick<Sql, 'query'>, runId: number, lim
     rejections[r.code] = (rejections[r.code] ?? 0) + 1;
     if (REJECTIONS[r.code].conduct) refused.set(r.account, { n: (refused.get(r.account)?.n ?? 0) + 1, code: r.code, prose: r.reason });
   }
-  const ids = await sql.query<{ account: string; reputation: number; checks_failed: number; last_failure_code: RejectionCode | null; last_failure: string | null }>(
-    `select account, reputation, checks_failed, last_failure_code, last_failure from identities where checks_failed > 0 or reputation < 0`,
-  );
+  const ids = await sql.query<{
+    account: string;
+    reputation: number;
+    checks_failed: number;
+    last_failure_code: RejectionCode | null;
+    last_failure: string | null;
+  }>(`select account, reputation, checks_failed, last_failure_code, last_failure from identities where checks_failed > 0 or reputation < 0`);
   const accounts = [...new Set([...refused.keys(), ...ids.rows.map((r) => r.account)])];
   const credit = accounts.length
     ? await sql.query<{ account: string; credit: string }>(

@@ -3,14 +3,7 @@
 // contribution/round/epoch/identity tables (Ledger), runs, and the read models the dashboard
 // and the account pushes query, and the cluster's leader lease on PostgreSQL.
 export { openDatabase, migrate, redactUrl, type Sql } from './sql.ts';
-export {
-  Ledger,
-  type ModelState,
-  type PendingContribution,
-  type RoundCommit,
-  type VerifiableContribution,
-  type IdentityRecord,
-} from './ledger.ts';
+export { Ledger, type ModelState, type PendingContribution, type RoundCommit, type VerifiableContribution, type IdentityRecord } from './ledger.ts';
 export { PendingWriter, type ReportOrigin } from './pending-batch.ts';
 export { RunTable, type RunAction } from './runs.ts';
 export { accountSummaries } from './account-summaries.ts';

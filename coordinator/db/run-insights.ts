@@ -16,14 +16,29 @@ export async function runInsights(sql: Sql, run: RunSpec, opts: { rounds?: numbe
     [runId, opts.rounds ?? 1000],
   );
   const { rows: seats } = await sql.query<{ round: number; volunteers: number }>(
-    `select round, volunteers from rounds where run_id = $1 order by round desc limit $2`, [runId, opts.rounds ?? 1000]);
+    `select round, volunteers from rounds where run_id = $1 order by round desc limit $2`,
+    [runId, opts.rounds ?? 1000],
+  );
   const { rows: cohorts } = await sql.query<{ round: number; n: number }>(
-    `select round, count(distinct cohort)::int as n from contributions where run_id = $1 group by round`, [runId]);
+    `select round, count(distinct cohort)::int as n from contributions where run_id = $1 group by round`,
+    [runId],
+  );
   const cohortsOf = new Map(cohorts.map((c) => [Number(c.round), Number(c.n)]));
   const byRound = new Map<number, RoundOutcome>();
   for (const s of seats) {
     const round = Number(s.round);
-    byRound.set(round, { round, reports: 0, accepted: 0, rejected: 0, verified: 0, failed: 0, sampled: 0, cohorts: cohortsOf.get(round) ?? 0, stragglers: Number(s.volunteers), codes: [] });
+    byRound.set(round, {
+      round,
+      reports: 0,
+      accepted: 0,
+      rejected: 0,
+      verified: 0,
+      failed: 0,
+      sampled: 0,
+      cohorts: cohortsOf.get(round) ?? 0,
+      stragglers: Number(s.volunteers),
+      codes: [],
+    });
   }
   for (const r of perRound) {
     const o = byRound.get(Number(r.round));

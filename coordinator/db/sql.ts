@@ -26,7 +26,10 @@ export async function openDatabase(opts: { dataDir?: string; databaseUrl?: strin
 // PGlite returns int8 (bigserial ids, bigint columns) as numbers; node-postgres as strings.
 // The ledger's int8 values are ids and millisecond times, well inside 2^53: parse them alike.
 const INT8_OID = 20;
-const types = { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser };
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
 
 async function openPostgres(databaseUrl: string): Promise<Sql> {
   const pool = new pg.Pool({ connectionString: databaseUrl, types, max: 8 });

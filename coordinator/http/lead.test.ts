@@ -31,7 +31,10 @@ async function setup(settings: RunSettings = DEFAULT_RUN) {
   const params = initParams(modelOf(run), run.seed);
   const state = { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) };
   await ledger.createRun(run, state);
-  const engine = new RoundEngine(run, state, ledger, heldOut, eip712Domain(31337, '0x0000000000000000000000000000000000000001'), { committed() {}, accountsChanged() {} });
+  const engine = new RoundEngine(run, state, ledger, heldOut, eip712Domain(31337, '0x0000000000000000000000000000000000000001'), {
+    committed() {},
+    accountsChanged() {},
+  });
   const created: RunSpec[] = [];
   const createdTexts: (string | undefined)[] = [];
   const control: RunControl = {
@@ -64,7 +67,11 @@ async function setup(settings: RunSettings = DEFAULT_RUN) {
 }
 
 const post = (base: string, path: string, body: unknown, auth?: string) =>
-  fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) }, body: JSON.stringify(body) });
+  fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
+    body: JSON.stringify(body),
+  });
 
 test('run creation and changes without the lead token are refused (401 anonymous, 403 other tokens)', async () => {
   const { base, engine, runs, created } = await setup();
@@ -109,7 +116,10 @@ test('the lead pauses, resumes and stops the run; each change is persisted and l
   const again = await post(base, '/api/lead/runs/1/resume', {}, auth);
   assert.equal(again.status, 409);
   assert.equal(engine.status, 'stopped');
-  assert.deepEqual((await runs.events(1)).map((e) => e.action), ['pause', 'resume', 'stop']);
+  assert.deepEqual(
+    (await runs.events(1)).map((e) => e.action),
+    ['pause', 'resume', 'stop'],
+  );
 });
 
 test('run creation validates every setting and names the failing field', async () => {
@@ -143,11 +153,30 @@ test('run creation validates every setting and names the failing field', async (
   assert.equal(bodyNotJson.status, 400);
   assert.equal(created.length, 0, 'nothing is created from a bad request');
 
-  const ok = await post(base, '/api/lead/runs', { preset: 'mlp', settings: { name: 'wide', sizes: [784, 32, 10], inner: { steps: 20 }, codec: { density: 0.05, bits: 8 }, cohortSize: 4, verification: { rate: 0.2 }, rewards: { epochRounds: 2 } } }, auth);
+  const ok = await post(
+    base,
+    '/api/lead/runs',
+    {
+      preset: 'mlp',
+      settings: {
+        name: 'wide',
+        sizes: [784, 32, 10],
+        inner: { steps: 20 },
+        codec: { density: 0.05, bits: 8 },
+        cohortSize: 4,
+        verification: { rate: 0.2 },
+        rewards: { epochRounds: 2 },
+      },
+    },
+    auth,
+  );
   assert.equal(ok.status, 201);
   assert.equal((await ok.json()).run.id, 2);
   const s = created[0];
-  assert.deepEqual([s.name, s.sizes, s.inner.steps, s.inner.batchSize, s.codec.density, s.codec.bits, s.cohortSize, s.verification?.rate, s.rewards.epochRounds], ['wide', [784, 32, 10], 20, DEFAULT_RUN.inner.batchSize, 0.05, 8, 4, 0.2, 2]);
+  assert.deepEqual(
+    [s.name, s.sizes, s.inner.steps, s.inner.batchSize, s.codec.density, s.codec.bits, s.cohortSize, s.verification?.rate, s.rewards.epochRounds],
+    ['wide', [784, 32, 10], 20, DEFAULT_RUN.inner.batchSize, 0.05, 8, 4, 0.2, 2],
+  );
 });
 
 test('GET /api/model.onnx is the current model: onnxruntime-web reproduces our forward pass', async () => {
@@ -167,7 +196,12 @@ test('GET /api/model.onnx is the current model: onnxruntime-web reproduces our f
 test('the lead uploads a text (stored by its sha256, size-limited) and creates a GPT run on it', async () => {
   const { base, created, createdTexts, texts } = await setup();
   const auth = `Bearer ${TOKEN}`;
-  const upload = (body: Uint8Array | string, authorization = auth) => fetch(`${base}/api/lead/texts`, { method: 'POST', headers: { 'content-type': 'text/plain', authorization }, body: typeof body === 'string' ? body : Buffer.from(body) });
+  const upload = (body: Uint8Array | string, authorization = auth) =>
+    fetch(`${base}/api/lead/texts`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', authorization },
+      body: typeof body === 'string' ? body : Buffer.from(body),
+    });
   const corpus = grammarCorpus(4000, 5);
   const up = await upload(corpus);
   assert.equal(up.status, 201);
@@ -183,11 +217,19 @@ test('the lead uploads a text (stored by its sha256, size-limited) and creates a
   assert.match((await huge.json()).error.message, /^body: larger than the limit of 8388608 bytes/);
   assert.equal((await upload(corpus, 'Bearer not-the-lead-token-at-all')).status, 403);
 
-  const ok = await post(base, '/api/lead/runs', { preset: 'gpt', text: text.id, settings: { name: 'tiny-gpt', gpt: { layers: 1 }, inner: { steps: 4, batchSize: 2 } } }, auth);
+  const ok = await post(
+    base,
+    '/api/lead/runs',
+    { preset: 'gpt', text: text.id, settings: { name: 'tiny-gpt', gpt: { layers: 1 }, inner: { steps: 4, batchSize: 2 } } },
+    auth,
+  );
   assert.equal(ok.status, 201, await ok.clone().text());
   const s = created[0];
-  assert.deepEqual([s.preset, s.name, s.gpt, s.inner.steps, s.paramCount], ['gpt', 'tiny-gpt', { ...GPT_DEFAULT, layers: 1 }, 4, gptSpec({ ...GPT_DEFAULT, layers: 1 }).paramCount]);
-  assert.deepEqual([s.codec, s.inner.adamw], [DEFAULT_GPT_RUN.codec, DEFAULT_GPT_RUN.inner.adamw], 'the GPT preset\'s own defaults under the settings given');
+  assert.deepEqual(
+    [s.preset, s.name, s.gpt, s.inner.steps, s.paramCount],
+    ['gpt', 'tiny-gpt', { ...GPT_DEFAULT, layers: 1 }, 4, gptSpec({ ...GPT_DEFAULT, layers: 1 }).paramCount],
+  );
+  assert.deepEqual([s.codec, s.inner.adamw], [DEFAULT_GPT_RUN.codec, DEFAULT_GPT_RUN.inner.adamw], "the GPT preset's own defaults under the settings given");
   assert.deepEqual(createdTexts, [text.id]);
 });
 

@@ -108,7 +108,8 @@ export function parseRunRequest(body: unknown): { settings: RunSettings; text?: 
   const settings = mergeKnown(PRESET_DEFAULTS[body.preset], rest, 'settings') as RunSettings;
   if (verification !== undefined) {
     if (!isObject(verification)) throw new BadRequest(`settings.verification: expected an object, got ${JSON.stringify(verification)}`);
-    for (const k of Object.keys(verification)) if (!VERIFICATION_KEYS.includes(k)) throw new BadRequest(`settings.verification.${k}: unknown setting (known: ${VERIFICATION_KEYS.join(', ')})`);
+    for (const k of Object.keys(verification))
+      if (!VERIFICATION_KEYS.includes(k)) throw new BadRequest(`settings.verification.${k}: unknown setting (known: ${VERIFICATION_KEYS.join(', ')})`);
     settings.verification = verification;
   } else delete settings.verification;
   if (typeof settings.name !== 'string' || !/^[\w .-]{1,64}$/.test(settings.name)) {
@@ -148,7 +149,7 @@ export function leadRoutes(opts: { token: string; control: RunControl; engine: R
   router.post('/api/lead/texts', lead, express.raw({ type: () => true, limit: MAX_TEXT_BYTES }), (req, res) => {
     if (!opts.texts) return fail(res, new BadRequest('text uploads are not enabled on this server'));
     const body = req.body as unknown;
-    if (!Buffer.isBuffer(body) || body.length === 0) return fail(res, new BadRequest('body: expected the text file\'s bytes, got an empty body'));
+    if (!Buffer.isBuffer(body) || body.length === 0) return fail(res, new BadRequest("body: expected the text file's bytes, got an empty body"));
     try {
       res.status(201).json({ text: opts.texts.put(new Uint8Array(body.buffer, body.byteOffset, body.length)) });
     } catch (e) {
@@ -159,11 +160,15 @@ export function leadRoutes(opts: { token: string; control: RunControl; engine: R
     let request: ReturnType<typeof parseRunRequest>;
     try {
       request = parseRunRequest(req.body);
-      if (request.text !== undefined && opts.texts && !opts.texts.has(request.text)) throw new BadRequest(`text: no uploaded text has id ${request.text} (upload it with POST /api/lead/texts)`);
+      if (request.text !== undefined && opts.texts && !opts.texts.has(request.text))
+        throw new BadRequest(`text: no uploaded text has id ${request.text} (upload it with POST /api/lead/texts)`);
     } catch (e) {
       return fail(res, e);
     }
-    opts.control.create(request.settings, { text: request.text }).then((run) => res.status(201).json({ run: { id: run.id, name: run.name, paramCount: run.paramCount } }), (e) => fail(res, e));
+    opts.control.create(request.settings, { text: request.text }).then(
+      (run) => res.status(201).json({ run: { id: run.id, name: run.name, paramCount: run.paramCount } }),
+      (e) => fail(res, e),
+    );
   });
   router.post('/api/lead/runs/:id/:action', lead, (req, res) => {
     const action = req.params.action;
@@ -175,7 +180,10 @@ export function leadRoutes(opts: { token: string; control: RunControl; engine: R
     if (id !== run.id) return res.status(404).json({ error: { code: 'NOT_FOUND', message: `run ${req.params.id} is not the current run (${run.id})` } });
     const next = STATUS_OF[action as keyof typeof STATUS_OF];
     if (status === 'stopped') return fail(res, new RunConflict(`run ${id} is stopped; create a new run instead`));
-    opts.control.setStatus(id, next).then(() => res.json({ run: { id, status: next } }), (e) => fail(res, e));
+    opts.control.setStatus(id, next).then(
+      () => res.json({ run: { id, status: next } }),
+      (e) => fail(res, e),
+    );
   });
 
   // The current model as ONNX: public, like the snapshot it is made from.
@@ -190,7 +198,8 @@ export function leadRoutes(opts: { token: string; control: RunControl; engine: R
   });
   router.use((err: { type?: string; limit?: number }, _req: Request, res: Response, next: NextFunction) => {
     if (err?.type === 'entity.parse.failed') return fail(res, new BadRequest('body: not valid JSON'));
-    if (err?.type === 'entity.too.large') return res.status(413).json({ error: { code: 'TOO_LARGE', message: `body: larger than the limit of ${err.limit} bytes` } });
+    if (err?.type === 'entity.too.large')
+      return res.status(413).json({ error: { code: 'TOO_LARGE', message: `body: larger than the limit of ${err.limit} bytes` } });
     next(err);
   });
   return router;

@@ -18,7 +18,10 @@ const sign = (to: Address | undefined, data: Hex, value = 0n) =>
   signer.signTransaction({ chainId: 31337, type: 'eip1559', to, data, value, nonce: 0, gas: 200_000n, maxFeePerGas: 2_000_000_000n, maxPriorityFeePerGas: 1n });
 const send = (raw: unknown) => ({ jsonrpc: '2.0', id: 1, method: 'eth_sendRawTransaction', params: [raw] });
 const refused = (body: unknown, re: RegExp) =>
-  assert.throws(() => checkRpcRequest(body, distributor), (e) => e instanceof IdlegradError && e.code === 'RPC_REFUSED' && re.test(e.shortMessage));
+  assert.throws(
+    () => checkRpcRequest(body, distributor),
+    (e) => e instanceof IdlegradError && e.code === 'RPC_REFUSED' && re.test(e.shortMessage),
+  );
 
 const claimData = encodeFunctionData({ abi: rewardDistributorAbi, functionName: 'claim', args: [signer.address, 10n, [h32]] });
 
@@ -28,16 +31,33 @@ test('reads pass; a claim to the distributor passes, alone and in a batch', asyn
   checkRpcRequest(send(claim), distributor);
   checkRpcRequest([{ jsonrpc: '2.0', id: 1, method: 'eth_chainId' }, send(claim)], distributor);
   // A legacy (type 0) claim decodes as well.
-  const legacy = await signer.signTransaction({ chainId: 31337, type: 'legacy', to: distributor, data: claimData, nonce: 1, gas: 200_000n, gasPrice: 1_000_000_000n });
+  const legacy = await signer.signTransaction({
+    chainId: 31337,
+    type: 'legacy',
+    to: distributor,
+    data: claimData,
+    nonce: 1,
+    gas: 200_000n,
+    gasPrice: 1_000_000_000n,
+  });
   checkRpcRequest(send(legacy), distributor);
   assert.equal(CLAIM_SELECTOR, claimData.slice(0, 10));
 });
 
 test('every other transaction is refused by name, whoever signed it', async () => {
-  refused(send(await sign(distributor, encodeFunctionData({ abi: rewardDistributorAbi, functionName: 'postEpoch', args: [99n, h32, h32] }))), /only the distributor's claim .* not selector 0x/);
-  refused(send(await sign(distributor, encodeFunctionData({ abi: rewardDistributorAbi, functionName: 'transferOwnership', args: [victim] }))), /only the distributor's claim/);
+  refused(
+    send(await sign(distributor, encodeFunctionData({ abi: rewardDistributorAbi, functionName: 'postEpoch', args: [99n, h32, h32] }))),
+    /only the distributor's claim .* not selector 0x/,
+  );
+  refused(
+    send(await sign(distributor, encodeFunctionData({ abi: rewardDistributorAbi, functionName: 'transferOwnership', args: [victim] }))),
+    /only the distributor's claim/,
+  );
   refused(send(await sign(distributor, encodeFunctionData({ abi: rewardDistributorAbi, functionName: 'renounceOwnership' }))), /only the distributor's claim/);
-  refused(send(await sign(token, encodeFunctionData({ abi: rewardTokenAbi, functionName: 'transfer', args: [victim, parseEther('1')] }))), /only calls to the reward distributor/);
+  refused(
+    send(await sign(token, encodeFunctionData({ abi: rewardTokenAbi, functionName: 'transfer', args: [victim, parseEther('1')] }))),
+    /only calls to the reward distributor/,
+  );
   refused(send(await sign(victim, '0x', parseEther('1'))), /only calls to the reward distributor/);
   refused(send(await sign(undefined, '0x6080604052')), /not to a new contract/);
   refused(send(await sign(distributor, claimData, 1n)), /carries no value/);
@@ -52,7 +72,18 @@ test('every other transaction is refused by name, whoever signed it', async () =
 });
 
 test('methods that sign with node-held keys or change the node are refused', () => {
-  for (const method of ['eth_sendTransaction', 'eth_sign', 'personal_sign', 'eth_signTypedData_v4', 'anvil_setBalance', 'anvil_impersonateAccount', 'hardhat_setStorageAt', 'evm_mine', 'debug_traceTransaction', 'admin_peers']) {
+  for (const method of [
+    'eth_sendTransaction',
+    'eth_sign',
+    'personal_sign',
+    'eth_signTypedData_v4',
+    'anvil_setBalance',
+    'anvil_impersonateAccount',
+    'hardhat_setStorageAt',
+    'evm_mine',
+    'debug_traceTransaction',
+    'admin_peers',
+  ]) {
     refused({ jsonrpc: '2.0', id: 1, method, params: [] }, new RegExp(`rpc method "${method}" is not forwarded`));
   }
   refused({ jsonrpc: '2.0', id: 1 }, /string "method"/);

@@ -10,8 +10,21 @@ import { IdlegradError } from '../../shared/errors.ts';
 
 /** Read-only methods forwarded as they are. */
 export const RPC_READ_METHODS: readonly string[] = [
-  'eth_chainId', 'net_version', 'eth_blockNumber', 'eth_call', 'eth_estimateGas', 'eth_gasPrice', 'eth_maxPriorityFeePerGas', 'eth_feeHistory',
-  'eth_getBalance', 'eth_getTransactionCount', 'eth_getTransactionReceipt', 'eth_getTransactionByHash', 'eth_getBlockByNumber', 'eth_getCode', 'eth_getLogs',
+  'eth_chainId',
+  'net_version',
+  'eth_blockNumber',
+  'eth_call',
+  'eth_estimateGas',
+  'eth_gasPrice',
+  'eth_maxPriorityFeePerGas',
+  'eth_feeHistory',
+  'eth_getBalance',
+  'eth_getTransactionCount',
+  'eth_getTransactionReceipt',
+  'eth_getTransactionByHash',
+  'eth_getBlockByNumber',
+  'eth_getCode',
+  'eth_getLogs',
 ];
 const READS = new Set(RPC_READ_METHODS);
 export const MAX_RPC_BATCH = 100;
@@ -32,10 +45,12 @@ export function checkClaimTransaction(raw: unknown, distributor: Address): void 
   } catch (e) {
     return refuse(`eth_sendRawTransaction: not a signed transaction (${(e as Error).message.split('\n')[0]})`);
   }
-  if (!tx.to || !isAddressEqual(tx.to, distributor)) refuse(`eth_sendRawTransaction: only calls to the reward distributor ${distributor} are forwarded, not to ${tx.to ?? 'a new contract'}`);
+  if (!tx.to || !isAddressEqual(tx.to, distributor))
+    refuse(`eth_sendRawTransaction: only calls to the reward distributor ${distributor} are forwarded, not to ${tx.to ?? 'a new contract'}`);
   if (tx.value !== undefined && tx.value !== 0n) refuse('eth_sendRawTransaction: a claim carries no value');
   const data = tx.data ?? '0x';
-  if (data.slice(0, 10).toLowerCase() !== CLAIM_SELECTOR) refuse(`eth_sendRawTransaction: only the distributor's claim (${CLAIM_SELECTOR}) is forwarded, not selector ${data.slice(0, 10) || '(none)'}`);
+  if (data.slice(0, 10).toLowerCase() !== CLAIM_SELECTOR)
+    refuse(`eth_sendRawTransaction: only the distributor's claim (${CLAIM_SELECTOR}) is forwarded, not selector ${data.slice(0, 10) || '(none)'}`);
   try {
     decodeFunctionData({ abi: claimAbi, data });
   } catch {
@@ -48,7 +63,8 @@ export function checkRpcCall(call: unknown, distributor: Address): void {
   const c = call as { method?: unknown; params?: unknown } | null;
   if (typeof c !== 'object' || c === null || typeof c.method !== 'string') return refuse('rpc call: expected an object with a string "method"');
   if (READS.has(c.method)) return;
-  if (c.method !== 'eth_sendRawTransaction') return refuse(`rpc method ${JSON.stringify(c.method.slice(0, 64))} is not forwarded through /rpc (reads and reward claims only)`);
+  if (c.method !== 'eth_sendRawTransaction')
+    return refuse(`rpc method ${JSON.stringify(c.method.slice(0, 64))} is not forwarded through /rpc (reads and reward claims only)`);
   if (!Array.isArray(c.params) || c.params.length !== 1) return refuse('eth_sendRawTransaction: expected params [signedTransaction]');
   checkClaimTransaction(c.params[0], distributor);
 }
@@ -56,6 +72,7 @@ export function checkRpcCall(call: unknown, distributor: Address): void {
 /** Every call of a JSON-RPC request body (one call or a batch of 1 to MAX_RPC_BATCH). */
 export function checkRpcRequest(body: unknown, distributor: Address): void {
   const calls = Array.isArray(body) ? body : [body];
-  if (calls.length === 0 || calls.length > MAX_RPC_BATCH) throw new IdlegradError('BAD_MESSAGE', `rpc batch of ${calls.length} calls: expected 1 to ${MAX_RPC_BATCH}`);
+  if (calls.length === 0 || calls.length > MAX_RPC_BATCH)
+    throw new IdlegradError('BAD_MESSAGE', `rpc batch of ${calls.length} calls: expected 1 to ${MAX_RPC_BATCH}`);
   for (const c of calls) checkRpcCall(c, distributor);
 }

@@ -7,7 +7,17 @@ import { ExpressPeerServer } from 'peer';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { isAddress, verifyMessage, type Address, type Hex } from 'viem';
 import { IdlegradError, isIdlegradError } from '../../shared/errors.ts';
-import { delegationFromJson, encodeDataset, encodeSnapshot, helloMessage, parseClientMessage, PROTOCOL_VERSION, type ChainInfo, type DashboardState, type ServerMessage } from '../../shared/wire/index.ts';
+import {
+  delegationFromJson,
+  encodeDataset,
+  encodeSnapshot,
+  helloMessage,
+  parseClientMessage,
+  PROTOCOL_VERSION,
+  type ChainInfo,
+  type DashboardState,
+  type ServerMessage,
+} from '../../shared/wire/index.ts';
 import type { Dataset } from '../../shared/mlp.ts';
 import type { RoundEngine, Session } from '../round/index.ts';
 import { type Ledger, flaggedSummary } from '../db/index.ts';
@@ -52,7 +62,8 @@ const MAX_AGGREGATE_BYTES = 8 * 1024 * 1024;
 
 function sendError(res: Response, e: unknown): void {
   if (isIdlegradError(e)) {
-    const status = e.code === 'NOT_FOUND' ? 404 : e.code === 'RPC_REFUSED' || e.code === 'FORBIDDEN' ? 403 : e.code === 'INTERNAL' || e.code === 'CHAIN_ERROR' ? 502 : 400;
+    const status =
+      e.code === 'NOT_FOUND' ? 404 : e.code === 'RPC_REFUSED' || e.code === 'FORBIDDEN' ? 403 : e.code === 'INTERNAL' || e.code === 'CHAIN_ERROR' ? 502 : 400;
     res.status(status).json({ error: { code: e.code, message: e.shortMessage } });
   } else {
     console.error('[http]', e);
@@ -65,7 +76,8 @@ const route = (fn: (req: Request, res: Response) => Promise<void> | void) => (re
 };
 
 function addressParam(v: unknown, name: string): Address {
-  if (typeof v !== 'string' || !isAddress(v, { strict: false })) throw new IdlegradError('BAD_MESSAGE', `${name}: expected an address, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || !isAddress(v, { strict: false }))
+    throw new IdlegradError('BAD_MESSAGE', `${name}: expected an address, got ${JSON.stringify(v)}`);
   return v.toLowerCase() as Address;
 }
 /** A path number: plain decimal digits ("1e0", "0x1", " 1" are refused), below 2^31 (the ledger's integer columns). */
@@ -109,20 +121,26 @@ export function createApiServer(deps: ServerDeps): ApiServer {
     res.setHeader('cache-control', 'public, max-age=86400');
     res.end(trainBytes);
   });
-  app.get('/api/runs/:id/snapshot', route((req, res) => {
-    if (intParam(req.params.id, 'run id') !== engine.run.id) throw new IdlegradError('NOT_FOUND', `no run ${req.params.id}`);
-    const bytes = encodeSnapshot(engine.model);
-    res.setHeader('content-type', 'application/octet-stream');
-    res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  }));
-  app.get('/api/runs/:id/updates/:round', route(async (req, res) => {
-    if (intParam(req.params.id, 'run id') !== engine.run.id) throw new IdlegradError('NOT_FOUND', `no run ${req.params.id}`);
-    const frame = await ledger.update(engine.run.id, intParam(req.params.round, 'round'));
-    if (!frame) throw new IdlegradError('NOT_FOUND', `no published update for round ${req.params.round}`);
-    res.setHeader('content-type', 'application/octet-stream');
-    res.setHeader('cache-control', 'public, max-age=31536000, immutable');
-    res.end(Buffer.from(frame));
-  }));
+  app.get(
+    '/api/runs/:id/snapshot',
+    route((req, res) => {
+      if (intParam(req.params.id, 'run id') !== engine.run.id) throw new IdlegradError('NOT_FOUND', `no run ${req.params.id}`);
+      const bytes = encodeSnapshot(engine.model);
+      res.setHeader('content-type', 'application/octet-stream');
+      res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    }),
+  );
+  app.get(
+    '/api/runs/:id/updates/:round',
+    route(async (req, res) => {
+      if (intParam(req.params.id, 'run id') !== engine.run.id) throw new IdlegradError('NOT_FOUND', `no run ${req.params.id}`);
+      const frame = await ledger.update(engine.run.id, intParam(req.params.round, 'round'));
+      if (!frame) throw new IdlegradError('NOT_FOUND', `no published update for round ${req.params.round}`);
+      res.setHeader('content-type', 'application/octet-stream');
+      res.setHeader('cache-control', 'public, max-age=31536000, immutable');
+      res.end(Buffer.from(frame));
+    }),
+  );
   app.post(
     '/api/runs/:id/rounds/:round/aggregate',
     express.raw({ type: () => true, limit: MAX_AGGREGATE_BYTES }),
@@ -139,47 +157,93 @@ export function createApiServer(deps: ServerDeps): ApiServer {
     route((req, res) => {
       if (intParam(req.params.id, 'run id') !== engine.run.id) throw new IdlegradError('WRONG_RUN', `no run ${req.params.id} on this coordinator`);
       if (!deps.evidence) throw new IdlegradError('NOT_FOUND', 'this coordinator runs no validator');
-      if (!Buffer.isBuffer(req.body)) throw new IdlegradError('BAD_FRAME', 'evidence body must be frame ‖ residual before ‖ residual after (application/octet-stream)');
-      deps.evidence.submit(intParam(req.params.round, 'round'), addressParam(req.params.address, 'address'), new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.byteLength));
+      if (!Buffer.isBuffer(req.body))
+        throw new IdlegradError('BAD_FRAME', 'evidence body must be frame ‖ residual before ‖ residual after (application/octet-stream)');
+      deps.evidence.submit(
+        intParam(req.params.round, 'round'),
+        addressParam(req.params.address, 'address'),
+        new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.byteLength),
+      );
       res.json({ ok: true });
     }),
   );
-  app.get('/api/accounts/:address', route(async (req, res) => void res.json(await rewards.summary(addressParam(req.params.address, 'address')))));
-  app.get('/api/accounts/:address/reward-proof', route(async (req, res) => void res.json(await rewards.rewardProof(addressParam(req.params.address, 'address')))));
-  app.post('/api/faucet', json, route(async (req, res) => void res.json({ txHash: await deps.faucet.grant(addressParam(req.body?.address, 'address')) })));
-  app.post('/api/accounts/:address/claimed', json, route(async (req, res) => {
-    const account = addressParam(req.params.address, 'address');
-    const tx = req.body?.txHash;
-    if (typeof tx !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(tx)) throw new IdlegradError('BAD_MESSAGE', `txHash: expected a 32-byte hex string, got ${JSON.stringify(tx)}`);
-    res.json(await rewards.confirmClaim(account, tx as Hex));
-    void api.pushAccounts([account]);
-  }));
-  app.get('/api/partners', route(async (_req, res) => void res.json({ run: engine.run.id, partners: await ledger.partners(engine.run.id) })));
-  app.get('/api/contributions/:id', route(async (req, res) => {
-    const c = await ledger.contribution(intParam(req.params.id, 'contribution id'));
-    if (!c) throw new IdlegradError('NOT_FOUND', `no contribution ${req.params.id}`);
-    const proof = c.state === 'claimable' ? await rewards.rewardProof(c.beneficiary).catch(() => null) : null;
-    res.json({ ...c, timeline: contributionTimeline(c), proof });
-  }));
-  app.get('/api/dashboard', route(async (_req, res) => void res.json(await dashboardState())));
-  app.post('/rpc', json, route(async (req, res) => {
-    checkRpcRequest(req.body, deps.chain.distributor);
-    const upstream = await fetch(deps.chainRpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(req.body) });
-    res.status(upstream.status).type('application/json').send(await upstream.text());
-  }));
+  app.get(
+    '/api/accounts/:address',
+    route(async (req, res) => void res.json(await rewards.summary(addressParam(req.params.address, 'address')))),
+  );
+  app.get(
+    '/api/accounts/:address/reward-proof',
+    route(async (req, res) => void res.json(await rewards.rewardProof(addressParam(req.params.address, 'address')))),
+  );
+  app.post(
+    '/api/faucet',
+    json,
+    route(async (req, res) => void res.json({ txHash: await deps.faucet.grant(addressParam(req.body?.address, 'address')) })),
+  );
+  app.post(
+    '/api/accounts/:address/claimed',
+    json,
+    route(async (req, res) => {
+      const account = addressParam(req.params.address, 'address');
+      const tx = req.body?.txHash;
+      if (typeof tx !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(tx))
+        throw new IdlegradError('BAD_MESSAGE', `txHash: expected a 32-byte hex string, got ${JSON.stringify(tx)}`);
+      res.json(await rewards.confirmClaim(account, tx as Hex));
+      void api.pushAccounts([account]);
+    }),
+  );
+  app.get(
+    '/api/partners',
+    route(async (_req, res) => void res.json({ run: engine.run.id, partners: await ledger.partners(engine.run.id) })),
+  );
+  app.get(
+    '/api/contributions/:id',
+    route(async (req, res) => {
+      const c = await ledger.contribution(intParam(req.params.id, 'contribution id'));
+      if (!c) throw new IdlegradError('NOT_FOUND', `no contribution ${req.params.id}`);
+      const proof = c.state === 'claimable' ? await rewards.rewardProof(c.beneficiary).catch(() => null) : null;
+      res.json({ ...c, timeline: contributionTimeline(c), proof });
+    }),
+  );
+  app.get(
+    '/api/dashboard',
+    route(async (_req, res) => void res.json(await dashboardState())),
+  );
+  app.post(
+    '/rpc',
+    json,
+    route(async (req, res) => {
+      checkRpcRequest(req.body, deps.chain.distributor);
+      const upstream = await fetch(deps.chainRpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(req.body) });
+      res
+        .status(upstream.status)
+        .type('application/json')
+        .send(await upstream.text());
+    }),
+  );
   if (deps.routes) app.use(deps.routes);
   if (existsSync(deps.webDir)) app.use(express.static(deps.webDir, { index: 'index.html' }));
   else app.get('/', (_req, res) => void res.status(503).send('The web app is not built: run `npm run build` (npm start does it for you).'));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e = err as { type?: string; message?: string };
-    if (e?.type === 'entity.too.large') return void res.status(413).json({ error: { code: 'TOO_LARGE', message: `request body exceeds the size limit of ${(err as { limit?: number }).limit} bytes` } });
+    if (e?.type === 'entity.too.large')
+      return void res
+        .status(413)
+        .json({ error: { code: 'TOO_LARGE', message: `request body exceeds the size limit of ${(err as { limit?: number }).limit} bytes` } });
     if (e?.type === 'entity.parse.failed') return sendError(res, new IdlegradError('BAD_MESSAGE', 'request body is not valid JSON'));
     sendError(res, err);
   });
 
   async function dashboardState(): Promise<DashboardState> {
     return {
-      run: { id: engine.run.id, name: engine.run.name, round: engine.round, modelHash: engine.modelHash, paramCount: engine.run.paramCount, status: engine.status },
+      run: {
+        id: engine.run.id,
+        name: engine.run.name,
+        round: engine.round,
+        modelHash: engine.modelHash,
+        paramCount: engine.run.paramCount,
+        status: engine.status,
+      },
       volunteers: engine.volunteers,
       rounds: await ledger.rounds(engine.run.id),
       epochs: await ledger.epochs(),
@@ -231,14 +295,26 @@ export function createApiServer(deps: ServerDeps): ApiServer {
     let chain = Promise.resolve();
     let refusedNonce: string | undefined;
     ws.on('message', (data, isBinary) => {
-      if (!withinRate()) return send({ type: 'error', code: 'LIMIT_EXCEEDED', message: 'too many messages per second on one connection (IDLEGRAD_LIMITS): message not handled' });
+      if (!withinRate())
+        return send({
+          type: 'error',
+          code: 'LIMIT_EXCEEDED',
+          message: 'too many messages per second on one connection (IDLEGRAD_LIMITS): message not handled',
+        });
       // Handle one message at a time per socket, in arrival order.
-      chain = chain.then(() => handle(data.toString(), isBinary)).catch((e) => {
-        if (!isIdlegradError(e)) console.error('[ws]', e);
-        // ref: the report's nonce, so the client's outbox knows which report was refused.
-        send({ type: 'error', code: isIdlegradError(e) ? e.code : 'INTERNAL', message: isIdlegradError(e) ? e.shortMessage : 'internal error', ...(refusedNonce ? { ref: refusedNonce } : {}) });
-        refusedNonce = undefined;
-      });
+      chain = chain
+        .then(() => handle(data.toString(), isBinary))
+        .catch((e) => {
+          if (!isIdlegradError(e)) console.error('[ws]', e);
+          // ref: the report's nonce, so the client's outbox knows which report was refused.
+          send({
+            type: 'error',
+            code: isIdlegradError(e) ? e.code : 'INTERNAL',
+            message: isIdlegradError(e) ? e.shortMessage : 'internal error',
+            ...(refusedNonce ? { ref: refusedNonce } : {}),
+          });
+          refusedNonce = undefined;
+        });
     });
     ws.on('close', () => {
       clearTimeout(helloTimer);
@@ -260,7 +336,8 @@ export function createApiServer(deps: ServerDeps): ApiServer {
       const msg = parseClientMessage(raw);
       switch (msg.type) {
         case 'hello': {
-          if (msg.protocol !== PROTOCOL_VERSION) throw new IdlegradError('SCHEMA_MISMATCH', `protocol ${msg.protocol} is not supported (expected ${PROTOCOL_VERSION})`);
+          if (msg.protocol !== PROTOCOL_VERSION)
+            throw new IdlegradError('SCHEMA_MISMATCH', `protocol ${msg.protocol} is not supported (expected ${PROTOCOL_VERSION})`);
           if (entry.session) throw new IdlegradError('DUPLICATE', 'hello was already received on this connection');
           assertLowS(msg.signature, 'hello');
           const ok = await verifyMessage({ address: msg.address, message: helloMessage(challenge, msg.peerId), signature: msg.signature }).catch(() => false);
@@ -269,7 +346,15 @@ export function createApiServer(deps: ServerDeps): ApiServer {
           engine.addSession(entry.session);
           const ice = keepIceFresh(deps.ice ?? NO_ICE, msg.address, (grant) => send({ type: 'ice', ice: grant, serverTime: Date.now() }));
           entry.stopIce = ice.stop;
-          send({ type: 'welcome', run: engine.run, round: engine.round, modelHash: engine.modelHash, chain: deps.chain, serverTime: Date.now(), ice: ice.first });
+          send({
+            type: 'welcome',
+            run: engine.run,
+            round: engine.round,
+            modelHash: engine.modelHash,
+            chain: deps.chain,
+            serverTime: Date.now(),
+            ice: ice.first,
+          });
           send({ type: 'account', summary: await rewards.summary(msg.address) });
           return;
         }

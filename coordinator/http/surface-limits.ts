@@ -35,7 +35,8 @@ export function surfaceLimitsOf(over: unknown): SurfaceLimits {
   if (typeof over !== 'object' || over === null || Array.isArray(over)) throw new Error('IDLEGRAD_LIMITS: expected a JSON object');
   const out: SurfaceLimits = { ...DEFAULT_SURFACE_LIMITS };
   for (const [k, v] of Object.entries(over)) {
-    if (!(k in DEFAULT_SURFACE_LIMITS)) throw new Error(`IDLEGRAD_LIMITS.${k}: not a limit (expected one of ${Object.keys(DEFAULT_SURFACE_LIMITS).join(', ')})`);
+    if (!(k in DEFAULT_SURFACE_LIMITS))
+      throw new Error(`IDLEGRAD_LIMITS.${k}: not a limit (expected one of ${Object.keys(DEFAULT_SURFACE_LIMITS).join(', ')})`);
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new Error(`IDLEGRAD_LIMITS.${k}: expected a positive number, got ${JSON.stringify(v)}`);
     out[k as keyof SurfaceLimits] = v;
   }

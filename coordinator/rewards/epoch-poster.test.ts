@@ -24,7 +24,11 @@ after(async () => {
   await anvil.stop();
 });
 
-const run = runSpecOf(1, { ...DEFAULT_RUN, rewards: { ...DEFAULT_RUN.rewards, epochRounds: 1 } }, { name: 'mnist', trainCount: 100, testCount: 10, features: 784, classes: 10 });
+const run = runSpecOf(
+  1,
+  { ...DEFAULT_RUN, rewards: { ...DEFAULT_RUN.rewards, epochRounds: 1 } },
+  { name: 'mnist', trainCount: 100, testCount: 10, features: 784, classes: 10 },
+);
 const direct = createPublicClient({ transport: http(anvil.rpcUrl) });
 const cheats = createTestClient({ mode: 'anvil', transport: http(anvil.rpcUrl) });
 
@@ -41,14 +45,51 @@ test('RPC down, then the owner without gas: the post is retried and lands once t
   let nonce = 0n;
   const credit = async (account: Address, wei: bigint) => {
     const h = `0x${(++nonce).toString(16).padStart(64, '0')}` as Hex;
-    const id = await ledger.insertPending(run.id, account, { run: 1, round: 0, cohort: 0, frameHash: h, aggregateHash: h, framesRoot: h, residualHash: h, samples: 1, steps: 1, lossBeforeMicro: 1, lossAfterMicro: 1, computeMs: 1, nonce, expiry: 9_999_999_999n }, '0x');
+    const id = await ledger.insertPending(
+      run.id,
+      account,
+      {
+        run: 1,
+        round: 0,
+        cohort: 0,
+        frameHash: h,
+        aggregateHash: h,
+        framesRoot: h,
+        residualHash: h,
+        samples: 1,
+        steps: 1,
+        lossBeforeMicro: 1,
+        lossAfterMicro: 1,
+        computeMs: 1,
+        nonce,
+        expiry: 9_999_999_999n,
+      },
+      '0x',
+    );
     await sql.query(`update contributions set state = 'accepted', verification = 'skipped', credit_wei = $2 where id = $1`, [id, wei.toString()]);
   };
-  const rewards = new Rewards(ledger, { chainId: chain.chainId, rpcUrl, distributor: chain.distributor, token: chain.token, postEpoch: (e, r, m) => chain.postEpoch(e, r, m), fundGas: async (a, w) => (await chain.fundGas(a, w)).txHash }, run, () => {});
+  const rewards = new Rewards(
+    ledger,
+    {
+      chainId: chain.chainId,
+      rpcUrl,
+      distributor: chain.distributor,
+      token: chain.token,
+      postEpoch: (e, r, m) => chain.postEpoch(e, r, m),
+      fundGas: async (a, w) => (await chain.fundGas(a, w)).txHash,
+    },
+    run,
+    () => {},
+  );
   const lines: string[] = [];
   const poster = new EpochPoster(rewards, sql, { epochRounds: 1, runId: run.id, log: (l) => lines.push(l), baseDelayMs: 100, maxDelayMs: 400 });
   t.after(() => poster.stop());
-  const epochCount = () => direct.readContract({ address: chain.distributor, abi: [{ type: 'function', name: 'epochCount', stateMutability: 'view', inputs: [], outputs: [{ type: 'uint64' }] }] as const, functionName: 'epochCount' });
+  const epochCount = () =>
+    direct.readContract({
+      address: chain.distributor,
+      abi: [{ type: 'function', name: 'epochCount', stateMutability: 'view', inputs: [], outputs: [{ type: 'uint64' }] }] as const,
+      functionName: 'epochCount',
+    });
   const modelHash = `0x${'77'.repeat(32)}` as Hex;
   const [a, b] = [privateKeyToAccount(generatePrivateKey()).address, privateKeyToAccount(generatePrivateKey()).address];
 
@@ -63,7 +104,10 @@ test('RPC down, then the owner without gas: the post is retried and lands once t
   proxy.down = false;
   assert.ok(await eventually(() => !poster.status.failing, 20_000), `recovered: ${lines.join('\n')}`);
   assert.equal(await epochCount(), 1n);
-  assert.deepEqual((await ledger.epochs()).map((e) => e.epoch), [1]);
+  assert.deepEqual(
+    (await ledger.epochs()).map((e) => e.epoch),
+    [1],
+  );
 
   // 2. The owner has no gas: the ledger opens epoch 2, its transaction fails; once funded, the
   // same epoch is posted (reconciled), not a second copy.
@@ -77,8 +121,21 @@ test('RPC down, then the owner without gas: the post is retried and lands once t
   assert.ok(await eventually(() => !poster.status.failing, 20_000), `recovered: ${lines.join('\n')}`);
   assert.equal(await epochCount(), 2n, 'epoch 2 posted once');
   const epochs = await ledger.epochs();
-  assert.deepEqual(epochs.map((e) => [e.epoch, e.accounts, e.totalWei]), [[1, 1, '3000'], [2, 2, '8000']]);
-  assert.equal(await direct.readContract({ address: chain.distributor, abi: [{ type: 'function', name: 'merkleRoot', stateMutability: 'view', inputs: [], outputs: [{ type: 'bytes32' }] }] as const, functionName: 'merkleRoot' }), epochs[1].root);
+  assert.deepEqual(
+    epochs.map((e) => [e.epoch, e.accounts, e.totalWei]),
+    [
+      [1, 1, '3000'],
+      [2, 2, '8000'],
+    ],
+  );
+  assert.equal(
+    await direct.readContract({
+      address: chain.distributor,
+      abi: [{ type: 'function', name: 'merkleRoot', stateMutability: 'view', inputs: [], outputs: [{ type: 'bytes32' }] }] as const,
+      functionName: 'merkleRoot',
+    }),
+    epochs[1].root,
+  );
   assert.match(lines.join('\n'), /posting the epoch after round 0 failed \(attempt 1\)/);
   assert.match(lines.join('\n'), /recovered after \d+ failed attempt/);
 

@@ -10,7 +10,10 @@ import { rewardDistributorAbi as distributorAbi } from '../../shared/chain/abi.t
 import { type Ledger, accountSummaries } from '../db/index.ts';
 import { buildRewardTree } from '../chain/index.ts';
 
-const epochPostedEvent = distributorAbi.find((x) => x.type === 'event' && x.name === 'EpochPosted') as Extract<(typeof distributorAbi)[number], { type: 'event'; name: 'EpochPosted' }>;
+const epochPostedEvent = distributorAbi.find((x) => x.type === 'event' && x.name === 'EpochPosted') as Extract<
+  (typeof distributorAbi)[number],
+  { type: 'event'; name: 'EpochPosted' }
+>;
 
 export interface ChainPort {
   chainId: number;
@@ -108,7 +111,8 @@ export class Rewards {
     if (latest) {
       const tree = StandardMerkleTree.load(latest.tree as never) as StandardMerkleTree<[string, string]>;
       for (const [i, [a, amount]] of tree.entries()) {
-        if (a.toLowerCase() === account.toLowerCase()) return { epoch: latest.epoch, root: tree.root as Hex, cumulativeWei: BigInt(amount).toString(), proof: tree.getProof(i) as Hex[] };
+        if (a.toLowerCase() === account.toLowerCase())
+          return { epoch: latest.epoch, root: tree.root as Hex, cumulativeWei: BigInt(amount).toString(), proof: tree.getProof(i) as Hex[] };
       }
     }
     throw new IdlegradError('NOT_FOUND', `${account} has no credit in a posted reward epoch yet`);
@@ -140,7 +144,10 @@ export class Rewards {
     const out = new Map<Address, AccountSummary>();
     for (const [account, s] of base) {
       const leaf = leaves.get(account);
-      const claimable = tree && leaf && BigInt(leaf[1]) > BigInt(s.claimedWei) ? { epoch: latest.epoch, cumulativeWei: BigInt(leaf[1]).toString(), proof: tree.getProof(leaf[0]) as Hex[] } : undefined;
+      const claimable =
+        tree && leaf && BigInt(leaf[1]) > BigInt(s.claimedWei)
+          ? { epoch: latest.epoch, cumulativeWei: BigInt(leaf[1]).toString(), proof: tree.getProof(leaf[0]) as Hex[] }
+          : undefined;
       out.set(account, { ...s, claimable });
     }
     return out;
@@ -156,7 +163,8 @@ export class Rewards {
     const logs = parseEventLogs({ abi: distributorAbi, logs: receipt.logs, eventName: 'Claimed' }).filter(
       (l) => l.address.toLowerCase() === this.chain.distributor.toLowerCase() && (l.args.account as string).toLowerCase() === account.toLowerCase(),
     );
-    if (receipt.status !== 'success' || logs.length === 0) throw new IdlegradError('CHAIN_ERROR', `transaction ${txHash} holds no Claimed event for ${account}`);
+    if (receipt.status !== 'success' || logs.length === 0)
+      throw new IdlegradError('CHAIN_ERROR', `transaction ${txHash} holds no Claimed event for ${account}`);
     const cumulative = logs[0].args.cumulativeAmount as bigint;
     const latest = await this.ledger.latestPostedTree();
     await this.ledger.recordClaim(txHash, account, cumulative, latest?.epoch ?? 0);

@@ -20,7 +20,8 @@ for (const backend of LEDGER_BACKENDS) {
     const sent: [Address, bigint][] = [];
     let failNext = false;
     const faucet = new Faucet({
-      sql, enabled: true,
+      sql,
+      enabled: true,
       claimable: async (x) => (claims.has(x) ? { epoch, cumulativeWei: '5', proof: [] } : undefined),
       send: async (x, wei) => {
         if (failNext) throw new Error('insufficient funds for gas * price + value');
@@ -46,14 +47,28 @@ for (const backend of LEDGER_BACKENDS) {
     failNext = false;
     await faucet.grant(b);
     assert.equal(sent.length, 3);
-    const { rows } = await sql.query<{ account: string; epoch: number; tx_hash: string | null }>(`select account, epoch, tx_hash from faucet_grants order by account, epoch`);
-    assert.deepEqual(rows.map((r) => [r.account, Number(r.epoch), r.tx_hash !== null]), [[a, 1, true], [a, 2, true], [b, 2, true]]);
+    const { rows } = await sql.query<{ account: string; epoch: number; tx_hash: string | null }>(
+      `select account, epoch, tx_hash from faucet_grants order by account, epoch`,
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.account, Number(r.epoch), r.tx_hash !== null]),
+      [
+        [a, 1, true],
+        [a, 2, true],
+        [b, 2, true],
+      ],
+    );
   });
 }
 
 test('off: refused by name, nothing sent', async (t) => {
   const sql = await LEDGER_BACKENDS[0].open();
   t.after(() => sql.close());
-  const faucet = new Faucet({ sql, enabled: false, claimable: async () => ({ epoch: 1, cumulativeWei: '5', proof: [] }), send: async () => assert.fail('sent') });
+  const faucet = new Faucet({
+    sql,
+    enabled: false,
+    claimable: async () => ({ epoch: 1, cumulativeWei: '5', proof: [] }),
+    send: async () => assert.fail('sent'),
+  });
   await assert.rejects(faucet.grant(a), isCode('FORBIDDEN', /faucet is off/));
 });

@@ -25,13 +25,14 @@ export class Faucet {
   constructor(private readonly deps: FaucetDeps) {}
 
   async grant(account: Address): Promise<Hex> {
-    if (!this.deps.enabled) throw new IdlegradError('FORBIDDEN', 'the faucet is off on this coordinator (pay the claim\'s gas from your wallet)');
+    if (!this.deps.enabled) throw new IdlegradError('FORBIDDEN', "the faucet is off on this coordinator (pay the claim's gas from your wallet)");
     const claim = await this.deps.claimable(account);
     if (!claim) throw new IdlegradError('NOT_FOUND', `${account} has nothing claimable, so the faucet sends no gas`);
     const wei = this.deps.grantWei ?? FAUCET_GRANT_WEI;
     const who = account.toLowerCase();
     // Reserve the (account, epoch) grant first: two requests at once cannot both send.
-    if (!(await reserveFaucetGrant(this.deps.sql, who, claim.epoch, wei))) throw new IdlegradError('DUPLICATE', `the faucet already sent ${account} gas for reward epoch ${claim.epoch}; it grants once per account and epoch`);
+    if (!(await reserveFaucetGrant(this.deps.sql, who, claim.epoch, wei)))
+      throw new IdlegradError('DUPLICATE', `the faucet already sent ${account} gas for reward epoch ${claim.epoch}; it grants once per account and epoch`);
     let txHash: Hex;
     try {
       txHash = await this.deps.send(account, wei);

@@ -37,7 +37,8 @@ export async function bindWallet(
     });
   }
   if (d.expiry < BigInt(nowSec)) throw new IdlegradError('EXPIRED', `delegation expired at ${d.expiry}`);
-  if (d.expiry > BigInt(nowSec + MAX_DELEGATION_SECONDS)) throw new IdlegradError('LIMIT_EXCEEDED', `delegation expiry ${d.expiry} is more than ${MAX_DELEGATION_SECONDS} s away`);
+  if (d.expiry > BigInt(nowSec + MAX_DELEGATION_SECONDS))
+    throw new IdlegradError('LIMIT_EXCEEDED', `delegation expiry ${d.expiry} is more than ${MAX_DELEGATION_SECONDS} s away`);
   const last = await ledger.delegationNonce(device);
   if (d.nonce <= last) throw new IdlegradError('REPLAYED_NONCE', `delegation nonce ${d.nonce} is not above ${device}'s last delegation nonce ${last}`);
   await ledger.insertDelegation({ ...d, device, wallet }, signature);

@@ -28,7 +28,11 @@ interface Row {
 }
 
 // Short names stand for addresses and hashes; hashes compare as the names do.
-const addr = (name: string) => `0x${[...name].map((c) => c.charCodeAt(0).toString(16)).join('').padStart(40, '0')}` as Address;
+const addr = (name: string) =>
+  `0x${[...name]
+    .map((c) => c.charCodeAt(0).toString(16))
+    .join('')
+    .padStart(40, '0')}` as Address;
 const hash = (name: string) => `0x${name}` as Hex;
 const SAMPLES = 64;
 const run = { rewards: { weiPerSample: '1000', epochRounds: 1 } };
@@ -37,7 +41,11 @@ const rows: Row[] = [
   {
     name: 'everyone votes the uploaded aggregate of all three frames',
     cohorts: [['a', 'b', 'c']],
-    reports: { a: { frame: 'fa', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, b: { frame: 'fb', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, c: { frame: 'fc', frames: ['fa', 'fb', 'fc'], votes: 'g1' } },
+    reports: {
+      a: { frame: 'fa', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      b: { frame: 'fb', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      c: { frame: 'fc', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+    },
     uploaded: ['g1'],
     expect: { a: 'accepted', b: 'accepted', c: 'accepted' },
     applied: ['g1'],
@@ -45,7 +53,11 @@ const rows: Row[] = [
   {
     name: 'two of three is a quorum; the member who signed another aggregate gets NO_QUORUM',
     cohorts: [['a', 'b', 'c']],
-    reports: { a: { frame: 'fa', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, b: { frame: 'fb', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, c: { frame: 'fc', frames: ['fa', 'fc'], votes: 'g2' } },
+    reports: {
+      a: { frame: 'fa', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      b: { frame: 'fb', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      c: { frame: 'fc', frames: ['fa', 'fc'], votes: 'g2' },
+    },
     uploaded: ['g1', 'g2'],
     expect: { a: 'accepted', b: 'accepted', c: 'NO_QUORUM' },
     applied: ['g1'],
@@ -54,8 +66,11 @@ const rows: Row[] = [
     name: 'three of five is a majority but not two thirds: nobody is accepted',
     cohorts: [['a', 'b', 'c', 'd', 'e']],
     reports: {
-      a: { frame: 'fa', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, b: { frame: 'fb', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, c: { frame: 'fc', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
-      d: { frame: 'fd', frames: ['fd', 'fe'], votes: 'g2' }, e: { frame: 'fe', frames: ['fd', 'fe'], votes: 'g2' },
+      a: { frame: 'fa', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      b: { frame: 'fb', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      c: { frame: 'fc', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      d: { frame: 'fd', frames: ['fd', 'fe'], votes: 'g2' },
+      e: { frame: 'fe', frames: ['fd', 'fe'], votes: 'g2' },
     },
     uploaded: ['g1', 'g2'],
     expect: { a: 'NO_QUORUM', b: 'NO_QUORUM', c: 'NO_QUORUM', d: 'NO_QUORUM', e: 'NO_QUORUM' },
@@ -64,7 +79,11 @@ const rows: Row[] = [
   {
     name: 'a split vote among three: no aggregate reaches the quorum',
     cohorts: [['a', 'b', 'c']],
-    reports: { a: { frame: 'fa', frames: ['fa', 'fb'], votes: 'g1' }, b: { frame: 'fb', frames: ['fb', 'fc'], votes: 'g2' }, c: { frame: 'fc', frames: ['fa', 'fc'], votes: 'g3' } },
+    reports: {
+      a: { frame: 'fa', frames: ['fa', 'fb'], votes: 'g1' },
+      b: { frame: 'fb', frames: ['fb', 'fc'], votes: 'g2' },
+      c: { frame: 'fc', frames: ['fa', 'fc'], votes: 'g3' },
+    },
     uploaded: ['g1', 'g2', 'g3'],
     expect: { a: 'NO_QUORUM', b: 'NO_QUORUM', c: 'NO_QUORUM' },
     applied: [],
@@ -80,7 +99,11 @@ const rows: Row[] = [
   {
     name: 'a signed aggregate that was never uploaded: AGGREGATE_MISSING',
     cohorts: [['a', 'b', 'c']],
-    reports: { a: { frame: 'fa', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, b: { frame: 'fb', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, c: { frame: 'fc', frames: ['fa', 'fb', 'fc'], votes: 'g1' } },
+    reports: {
+      a: { frame: 'fa', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      b: { frame: 'fb', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      c: { frame: 'fc', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+    },
     uploaded: [],
     expect: { a: 'AGGREGATE_MISSING', b: 'AGGREGATE_MISSING', c: 'AGGREGATE_MISSING' },
     applied: [],
@@ -88,7 +111,11 @@ const rows: Row[] = [
   {
     name: 'the aggregator refused a frame: its member voted the winner but is LEFT_OUT',
     cohorts: [['a', 'b', 'c']],
-    reports: { a: { frame: 'fa', frames: ['fa', 'fb'], votes: 'g1' }, b: { frame: 'fb', frames: ['fa', 'fb'], votes: 'g1' }, c: { frame: 'fc', frames: ['fa', 'fb'], votes: 'g1' } },
+    reports: {
+      a: { frame: 'fa', frames: ['fa', 'fb'], votes: 'g1' },
+      b: { frame: 'fb', frames: ['fa', 'fb'], votes: 'g1' },
+      c: { frame: 'fc', frames: ['fa', 'fb'], votes: 'g1' },
+    },
     uploaded: ['g1'],
     expect: { a: 'accepted', b: 'accepted', c: 'LEFT_OUT' },
     applied: ['g1'],
@@ -112,7 +139,11 @@ const rows: Row[] = [
   {
     name: 'a frame already in the winner is not counted again as a relay',
     cohorts: [['a', 'b', 'c']],
-    reports: { a: { frame: 'fa', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, b: { frame: 'fb', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, c: { frame: 'fc', frames: ['fc'], votes: 'rc' } },
+    reports: {
+      a: { frame: 'fa', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      b: { frame: 'fb', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      c: { frame: 'fc', frames: ['fc'], votes: 'rc' },
+    },
     uploaded: ['g1', 'rc'],
     expect: { a: 'accepted', b: 'accepted', c: 'NO_QUORUM' },
     applied: ['g1'],
@@ -127,10 +158,17 @@ const rows: Row[] = [
   },
   {
     name: 'two cohorts decide independently; applied in cohort order',
-    cohorts: [['a', 'b', 'c'], ['d', 'e', 'f']],
+    cohorts: [
+      ['a', 'b', 'c'],
+      ['d', 'e', 'f'],
+    ],
     reports: {
-      a: { frame: 'fa', frames: ['fa', 'fb', 'fc'], votes: 'g2' }, b: { frame: 'fb', frames: ['fa', 'fb', 'fc'], votes: 'g2' }, c: { frame: 'fc', frames: ['fa', 'fb', 'fc'], votes: 'g2' },
-      d: { frame: 'fd', frames: ['fd', 'fe', 'ff'], votes: 'g1' }, e: { frame: 'fe', frames: ['fd', 'fe', 'ff'], votes: 'g1' }, f: { frame: 'ff', frames: ['ff'], votes: 'g9' },
+      a: { frame: 'fa', frames: ['fa', 'fb', 'fc'], votes: 'g2' },
+      b: { frame: 'fb', frames: ['fa', 'fb', 'fc'], votes: 'g2' },
+      c: { frame: 'fc', frames: ['fa', 'fb', 'fc'], votes: 'g2' },
+      d: { frame: 'fd', frames: ['fd', 'fe', 'ff'], votes: 'g1' },
+      e: { frame: 'fe', frames: ['fd', 'fe', 'ff'], votes: 'g1' },
+      f: { frame: 'ff', frames: ['ff'], votes: 'g9' },
     },
     uploaded: ['g1', 'g2'],
     expect: { a: 'accepted', b: 'accepted', c: 'accepted', d: 'accepted', e: 'accepted', f: 'AGGREGATE_MISSING' },
@@ -139,7 +177,11 @@ const rows: Row[] = [
   {
     name: 'a quarantined identity trains alone: accepted for its spot check, its update withheld',
     cohorts: [['a', 'b'], ['q']],
-    reports: { a: { frame: 'fa', frames: ['fa', 'fb'], votes: 'g1' }, b: { frame: 'fb', frames: ['fa', 'fb'], votes: 'g1' }, q: { frame: 'fq', frames: ['fq'], votes: 'rq' } },
+    reports: {
+      a: { frame: 'fa', frames: ['fa', 'fb'], votes: 'g1' },
+      b: { frame: 'fb', frames: ['fa', 'fb'], votes: 'g1' },
+      q: { frame: 'fq', frames: ['fq'], votes: 'rq' },
+    },
     uploaded: ['g1', 'rq'],
     quarantined: [1],
     expect: { a: 'accepted', b: 'accepted', q: 'accepted' },
@@ -147,9 +189,13 @@ const rows: Row[] = [
     withheld: ['rq'],
   },
   {
-    name: 'a quarantined member cannot withhold another cohort\'s aggregate by voting its hash',
+    name: "a quarantined member cannot withhold another cohort's aggregate by voting its hash",
     cohorts: [['a', 'b'], ['q']],
-    reports: { a: { frame: 'fa', frames: ['fa', 'fb'], votes: 'g1' }, b: { frame: 'fb', frames: ['fa', 'fb'], votes: 'g1' }, q: { frame: 'fq', frames: ['fq'], votes: 'g1' } },
+    reports: {
+      a: { frame: 'fa', frames: ['fa', 'fb'], votes: 'g1' },
+      b: { frame: 'fb', frames: ['fa', 'fb'], votes: 'g1' },
+      q: { frame: 'fq', frames: ['fq'], votes: 'g1' },
+    },
     uploaded: ['g1'],
     quarantined: [1],
     expect: { a: 'accepted', b: 'accepted', q: 'FOREIGN_AGGREGATE' },
@@ -157,49 +203,75 @@ const rows: Row[] = [
   },
   // Issue 14 item 4: cohorts and relays.
   {
-    name: 'a member names another cohort\'s aggregate as its relay: it is refused, the owners are credited, the aggregate is applied once',
+    name: "a member names another cohort's aggregate as its relay: it is refused, the owners are credited, the aggregate is applied once",
     cohorts: [['x'], ['a', 'b', 'c']],
-    reports: { x: { frame: 'fx', frames: ['fx'], votes: 'g1' }, a: { frame: 'fa', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, b: { frame: 'fb', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, c: { frame: 'fc', frames: ['fa', 'fb', 'fc'], votes: 'g1' } },
+    reports: {
+      x: { frame: 'fx', frames: ['fx'], votes: 'g1' },
+      a: { frame: 'fa', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      b: { frame: 'fb', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      c: { frame: 'fc', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+    },
     uploaded: ['g1'],
     expect: { x: 'FOREIGN_AGGREGATE', a: 'accepted', b: 'accepted', c: 'accepted' },
     applied: ['g1'],
     relays: [],
   },
   {
-    name: 'two colluders of one cohort vote another cohort\'s aggregate: it holds none of their frames, so it is not theirs',
-    cohorts: [['x', 'y'], ['a', 'b', 'c']],
+    name: "two colluders of one cohort vote another cohort's aggregate: it holds none of their frames, so it is not theirs",
+    cohorts: [
+      ['x', 'y'],
+      ['a', 'b', 'c'],
+    ],
     reports: {
-      x: { frame: 'fx', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, y: { frame: 'fy', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
-      a: { frame: 'fa', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, b: { frame: 'fb', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, c: { frame: 'fc', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      x: { frame: 'fx', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      y: { frame: 'fy', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      a: { frame: 'fa', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      b: { frame: 'fb', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      c: { frame: 'fc', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
     },
     uploaded: ['g1'],
     expect: { x: 'FOREIGN_AGGREGATE', y: 'FOREIGN_AGGREGATE', a: 'accepted', b: 'accepted', c: 'accepted' },
     applied: ['g1'],
   },
   {
-    name: 'colluders claiming their own frames are in another cohort\'s aggregate: it goes to the cohort with more of its frames inside',
-    cohorts: [['x', 'y'], ['a', 'b', 'c']],
+    name: "colluders claiming their own frames are in another cohort's aggregate: it goes to the cohort with more of its frames inside",
+    cohorts: [
+      ['x', 'y'],
+      ['a', 'b', 'c'],
+    ],
     reports: {
-      x: { frame: 'fx', frames: ['fx', 'fy', 'fz'], votes: 'g1' }, y: { frame: 'fy', frames: ['fx', 'fy', 'fz'], votes: 'g1' },
-      a: { frame: 'fa', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, b: { frame: 'fb', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, c: { frame: 'fc', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      x: { frame: 'fx', frames: ['fx', 'fy', 'fz'], votes: 'g1' },
+      y: { frame: 'fy', frames: ['fx', 'fy', 'fz'], votes: 'g1' },
+      a: { frame: 'fa', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      b: { frame: 'fb', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      c: { frame: 'fc', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
     },
     uploaded: ['g1'],
     expect: { x: 'FOREIGN_AGGREGATE', y: 'FOREIGN_AGGREGATE', a: 'accepted', b: 'accepted', c: 'accepted' },
     applied: ['g1'],
   },
   {
-    name: 'a relay names a lower-hash near-copy of another cohort\'s aggregate: decideRound chooses both, the copy marked a relay (the combine then refuses the relay, not the cohort: engine.test)',
+    name: "a relay names a lower-hash near-copy of another cohort's aggregate: decideRound chooses both, the copy marked a relay (the combine then refuses the relay, not the cohort: engine.test)",
     cohorts: [['x'], ['a', 'b', 'c']],
-    reports: { x: { frame: 'fx', frames: ['fx'], votes: 'g0' }, a: { frame: 'fa', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, b: { frame: 'fb', frames: ['fa', 'fb', 'fc'], votes: 'g1' }, c: { frame: 'fc', frames: ['fa', 'fb', 'fc'], votes: 'g1' } },
+    reports: {
+      x: { frame: 'fx', frames: ['fx'], votes: 'g0' },
+      a: { frame: 'fa', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      b: { frame: 'fb', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      c: { frame: 'fc', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+    },
     uploaded: ['g0', 'g1'],
     expect: { x: 'accepted', a: 'accepted', b: 'accepted', c: 'accepted' },
     applied: ['g0', 'g1'],
     relays: ['g0'],
   },
   {
-    name: 'a relay upload of someone else\'s frame: the member who named it later is refused, its author keeps it',
+    name: "a relay upload of someone else's frame: the member who named it later is refused, its author keeps it",
     cohorts: [['a', 'b'], ['x']],
-    reports: { a: { frame: 'fa', frames: ['fa'], votes: 'ra' }, b: { frame: 'fb', frames: ['fb'], votes: 'rb' }, x: { frame: 'fx', frames: ['fx'], votes: 'ra' } },
+    reports: {
+      a: { frame: 'fa', frames: ['fa'], votes: 'ra' },
+      b: { frame: 'fb', frames: ['fb'], votes: 'rb' },
+      x: { frame: 'fx', frames: ['fx'], votes: 'ra' },
+    },
     uploaded: ['ra', 'rb'],
     expect: { a: 'accepted', b: 'accepted', x: 'FOREIGN_AGGREGATE' },
     applied: ['ra', 'rb'],
@@ -215,7 +287,7 @@ const rows: Row[] = [
     applied: ['g1'],
   },
   {
-    name: 'the per-cohort bound: a flood of uploads beside a cohort\'s vote applies only what its members named',
+    name: "the per-cohort bound: a flood of uploads beside a cohort's vote applies only what its members named",
     cohorts: [['a', 'b']],
     reports: { a: { frame: 'fa', frames: ['fa', 'fb'], votes: 'g1' }, b: { frame: 'fb', frames: ['fa', 'fb'], votes: 'g1' } },
     uploaded: ['g1', 'g2', 'g3', 'g4', 'g5', 'g6'],
@@ -234,13 +306,29 @@ for (const row of rows) {
         if (!r) continue;
         const id = reports.length + 1;
         ids.set(id, m);
-        reports.push({ id, account: addr(m), cohort, frameHash: hash(r.frame), aggregateHash: hash(r.votes), frameHashes: r.frames.map(hash), samples: SAMPLES });
+        reports.push({
+          id,
+          account: addr(m),
+          cohort,
+          frameHash: hash(r.frame),
+          aggregateHash: hash(r.votes),
+          frameHashes: r.frames.map(hash),
+          samples: SAMPLES,
+        });
       }
     });
     for (const [m, r] of Object.entries(row.outsiders ?? {})) {
       const id = reports.length + 1;
       ids.set(id, m);
-      reports.push({ id, account: addr(m), cohort: r.cohort, frameHash: hash(r.frame), aggregateHash: hash(r.votes), frameHashes: r.frames.map(hash), samples: SAMPLES });
+      reports.push({
+        id,
+        account: addr(m),
+        cohort: r.cohort,
+        frameHash: hash(r.frame),
+        aggregateHash: hash(r.votes),
+        frameHashes: r.frames.map(hash),
+        samples: SAMPLES,
+      });
     }
     const d = decideRound(
       {
@@ -251,18 +339,34 @@ for (const row of rows) {
       },
       run,
     );
-    const got: Record<string, Outcome> = Object.fromEntries([...row.cohorts.flat(), ...Object.keys(row.outsiders ?? {})].map((m) => [m, 'no report' as Outcome]));
+    const got: Record<string, Outcome> = Object.fromEntries(
+      [...row.cohorts.flat(), ...Object.keys(row.outsiders ?? {})].map((m) => [m, 'no report' as Outcome]),
+    );
     for (const a of d.accepted) got[ids.get(a.id)!] = 'accepted';
     for (const r of d.rejected) got[ids.get(r.id)!] = r.rejection.code;
     assert.deepEqual(got, row.expect);
     assert.equal(d.accepted.length + d.rejected.length, reports.length, 'every report is decided exactly once');
     for (const a of d.accepted) assert.equal(a.creditWei, BigInt(SAMPLES) * 1000n, 'credit is samples × weiPerSample');
     for (const r of d.rejected) assert.ok(r.rejection.prose.length > 0, 'every rejection carries its prose');
-    assert.deepEqual(d.applied.map((c) => c.hash), row.applied.map(hash));
-    assert.deepEqual(d.applied.map((c) => c.frame), row.applied.map((u) => `frame ${u}`), 'each chosen hash comes with its uploaded frame');
-    assert.deepEqual(d.withheld.map((c) => c.hash), (row.withheld ?? []).map(hash));
+    assert.deepEqual(
+      d.applied.map((c) => c.hash),
+      row.applied.map(hash),
+    );
+    assert.deepEqual(
+      d.applied.map((c) => c.frame),
+      row.applied.map((u) => `frame ${u}`),
+      'each chosen hash comes with its uploaded frame',
+    );
+    assert.deepEqual(
+      d.withheld.map((c) => c.hash),
+      (row.withheld ?? []).map(hash),
+    );
     assert.equal(new Set(d.applied.map((c) => c.hash)).size, d.applied.length, 'an aggregate is applied at most once');
-    if (row.relays) assert.deepEqual(d.applied.filter((c) => c.relay).map((c) => c.hash), row.relays.map(hash));
+    if (row.relays)
+      assert.deepEqual(
+        d.applied.filter((c) => c.relay).map((c) => c.hash),
+        row.relays.map(hash),
+      );
   });
 }
 

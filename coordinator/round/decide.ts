@@ -87,7 +87,10 @@ export function decideRound<F>(open: OpenRoundView<F>, run: Pick<RunSpec, 'rewar
   const firstNamer = new Map<Hex, number>();
   for (const r of open.reports) {
     if (!seated[r.cohort]?.has(r.account.toLowerCase())) {
-      decision.rejected.push({ id: r.id, rejection: { code: 'NO_QUORUM', prose: `${r.account} is not seated in cohort ${r.cohort}: its vote is not counted` } });
+      decision.rejected.push({
+        id: r.id,
+        rejection: { code: 'NO_QUORUM', prose: `${r.account} is not seated in cohort ${r.cohort}: its vote is not counted` },
+      });
       continue;
     }
     byCohort.get(r.cohort)?.push(r) ?? byCohort.set(r.cohort, [r]);
@@ -139,7 +142,10 @@ export function decideRound<F>(open: OpenRoundView<F>, run: Pick<RunSpec, 'rewar
       const relay = r.frameHashes.length === 1 && r.frameHashes[0] === r.frameHash && open.aggregates.has(r.aggregateHash) && !inWinner.has(r.frameHash);
       if (!relay) continue;
       if (firstNamer.get(r.aggregateHash) !== r.id || chosenHashes.has(r.aggregateHash)) {
-        refused.set(r.id, foreign(`relay aggregate ${r.aggregateHash} was named first by another report, or is a cohort's aggregate; a relay uploads only its own frame`));
+        refused.set(
+          r.id,
+          foreign(`relay aggregate ${r.aggregateHash} was named first by another report, or is a cohort's aggregate; a relay uploads only its own frame`),
+        );
         continue;
       }
       choose(r.aggregateHash, true);
@@ -150,10 +156,23 @@ export function decideRound<F>(open: OpenRoundView<F>, run: Pick<RunSpec, 'rewar
       const refusal = refused.get(r.id);
       if (inAggregate.has(r.account)) decision.accepted.push({ id: r.id, creditWei: BigInt(r.samples) * weiPerSample });
       else if (refusal) decision.rejected.push({ id: r.id, rejection: refusal });
-      else if (winner && r.aggregateHash === winner[0]) decision.rejected.push({ id: r.id, rejection: { code: 'LEFT_OUT', prose: 'the cohort aggregate does not include this member\'s frame (refused by the aggregator)' } });
-      else if (!open.aggregates.has(r.aggregateHash)) decision.rejected.push({ id: r.id, rejection: { code: 'AGGREGATE_MISSING', prose: 'the aggregate this member signed was never uploaded' } });
-      else if (owner.has(r.aggregateHash) && owner.get(r.aggregateHash) !== cohort) decision.rejected.push({ id: r.id, rejection: foreign(`aggregate ${r.aggregateHash} is cohort ${owner.get(r.aggregateHash)}'s, not cohort ${cohort}'s`) });
-      else decision.rejected.push({ id: r.id, rejection: { code: 'NO_QUORUM', prose: `fewer than 2/3 of cohort ${cohort}'s reporting members signed this aggregate` } });
+      else if (winner && r.aggregateHash === winner[0])
+        decision.rejected.push({
+          id: r.id,
+          rejection: { code: 'LEFT_OUT', prose: "the cohort aggregate does not include this member's frame (refused by the aggregator)" },
+        });
+      else if (!open.aggregates.has(r.aggregateHash))
+        decision.rejected.push({ id: r.id, rejection: { code: 'AGGREGATE_MISSING', prose: 'the aggregate this member signed was never uploaded' } });
+      else if (owner.has(r.aggregateHash) && owner.get(r.aggregateHash) !== cohort)
+        decision.rejected.push({
+          id: r.id,
+          rejection: foreign(`aggregate ${r.aggregateHash} is cohort ${owner.get(r.aggregateHash)}'s, not cohort ${cohort}'s`),
+        });
+      else
+        decision.rejected.push({
+          id: r.id,
+          rejection: { code: 'NO_QUORUM', prose: `fewer than 2/3 of cohort ${cohort}'s reporting members signed this aggregate` },
+        });
     }
     (open.quarantined.has(cohort) ? decision.withheld : decision.applied).push(...chosen);
   });

@@ -25,7 +25,16 @@ import { aggregateLimits, applyGlobalUpdate } from '../../shared/round.ts';
 import { assignmentSeed } from '../../shared/assignment.ts';
 import type { Dataset } from '../../shared/mlp.ts';
 import type { Eip712Domain } from '../../shared/eip712.ts';
-import { contributionFromJson, FrameKind, type ClientMessage, type Rejection, type DeviceKind, type RoundSummary, type RunStatus, type ServerMessage } from '../../shared/wire/index.ts';
+import {
+  contributionFromJson,
+  FrameKind,
+  type ClientMessage,
+  type Rejection,
+  type DeviceKind,
+  type RoundSummary,
+  type RunStatus,
+  type ServerMessage,
+} from '../../shared/wire/index.ts';
 import { IdlegradError } from '../../shared/errors.ts';
 import { type Ledger, type ModelState, type RoundCommit, PendingWriter } from '../db/index.ts';
 import { ContributionSigners, RecoveryThread } from './report-signature.ts';
@@ -233,12 +242,17 @@ export class RoundEngine {
     }
     if (c.run !== this.run.id) throw new IdlegradError('WRONG_RUN', `report is for run ${c.run}; this coordinator trains run ${this.run.id}`);
     const open = this.open;
-    if (!open || c.round !== open.round) throw new IdlegradError('STALE_ROUND', `report is for round ${c.round}; the open round is ${open ? open.round : 'none'}`);
+    if (!open || c.round !== open.round)
+      throw new IdlegradError('STALE_ROUND', `report is for round ${c.round}; the open round is ${open ? open.round : 'none'}`);
     if (c.expiry < BigInt(Math.floor(this.now() / 1000))) throw new IdlegradError('EXPIRED', `report expired at ${c.expiry}`);
     const members = open.cohorts[c.cohort];
-    if (!members || !members.some((m) => m.address === signer)) throw new IdlegradError('NOT_A_MEMBER', `${signer} is not a member of cohort ${c.cohort} in round ${c.round}`);
+    if (!members || !members.some((m) => m.address === signer))
+      throw new IdlegradError('NOT_A_MEMBER', `${signer} is not a member of cohort ${c.cohort} in round ${c.round}`);
     if (c.samples > maxSamplesPerReport(this.run) || c.steps > this.run.inner.steps) {
-      throw new IdlegradError('LIMIT_EXCEEDED', `report claims ${c.samples} samples in ${c.steps} steps; the run allows ${maxSamplesPerReport(this.run)} in ${this.run.inner.steps}`);
+      throw new IdlegradError(
+        'LIMIT_EXCEEDED',
+        `report claims ${c.samples} samples in ${c.steps} steps; the run allows ${maxSamplesPerReport(this.run)} in ${this.run.inner.steps}`,
+      );
     }
     if (framesRoot(msg.frameHashes) !== c.framesRoot) throw new IdlegradError('BAD_MESSAGE', 'report.frameHashes does not hash to the signed framesRoot');
     if (open.reports.has(signer)) throw new IdlegradError('DUPLICATE', `${signer} already reported for round ${c.round}`);
@@ -257,8 +271,14 @@ export class RoundEngine {
       throw new IdlegradError('DUPLICATE', `${signer} already reported for round ${c.round}`);
     }
     open.reports.set(signer, {
-      id, account: signer, cohort: c.cohort, frameHash: c.frameHash, aggregateHash: c.aggregateHash.toLowerCase() as Hex,
-      frameHashes: msg.frameHashes, samples: c.samples, lossAfter: c.lossAfterMicro / 1e6,
+      id,
+      account: signer,
+      cohort: c.cohort,
+      frameHash: c.frameHash,
+      aggregateHash: c.aggregateHash.toLowerCase() as Hex,
+      frameHashes: msg.frameHashes,
+      samples: c.samples,
+      lossAfter: c.lossAfterMicro / 1e6,
     });
     const named = c.aggregateHash.toLowerCase() as Hex;
     const waiting = open.unnamed.get(named);
@@ -273,9 +293,11 @@ export class RoundEngine {
   /** An uploaded cohort aggregate (or a relay member's own frame). Returns its hash. */
   handleAggregate(round: number, bytes: Uint8Array): Hex {
     const open = this.open;
-    if (!open || round !== open.round) throw new IdlegradError('STALE_ROUND', `aggregate is for round ${round}; the open round is ${open ? open.round : 'none'}`);
+    if (!open || round !== open.round)
+      throw new IdlegradError('STALE_ROUND', `aggregate is for round ${round}; the open round is ${open ? open.round : 'none'}`);
     const frame = decodeFrame(bytes, aggregateLimits(this.run, round));
-    if (frame.header.kind !== FrameKind.aggregate) throw new IdlegradError('BAD_FRAME', `aggregate uploads must be aggregate frames (kind ${FrameKind.aggregate})`);
+    if (frame.header.kind !== FrameKind.aggregate)
+      throw new IdlegradError('BAD_FRAME', `aggregate uploads must be aggregate frames (kind ${FrameKind.aggregate})`);
     if (frame.header.samples > maxSamplesPerReport(this.run) * this.run.cohortSize) {
       throw new IdlegradError('LIMIT_EXCEEDED', `aggregate claims ${frame.header.samples} samples, more than a full cohort can train`);
     }
@@ -285,7 +307,10 @@ export class RoundEngine {
     else {
       const seats = open.cohorts.reduce((n, members) => n + members.length, 0);
       if (open.unnamed.size >= seats) {
-        throw new IdlegradError('LIMIT_EXCEEDED', `round ${round} already holds ${open.unnamed.size} aggregates no report names (one per seat); report first, then upload again`);
+        throw new IdlegradError(
+          'LIMIT_EXCEEDED',
+          `round ${round} already holds ${open.unnamed.size} aggregates no report names (one per seat); report first, then upload again`,
+        );
       }
       open.unnamed.set(hash, frame);
     }
@@ -317,7 +342,13 @@ export class RoundEngine {
    * matched by (cohort, aggregate hash) through a map, not scanned per refusal. `accepted` and
    * `rejected` are updated in place.
    */
-  private async combine(round: number, applied: ChosenAggregate<DecodedFrame>[], accepted: { id: number; creditWei: bigint }[], rejected: { id: number; rejection: Rejection }[], reports: Report[]): Promise<Uint8Array> {
+  private async combine(
+    round: number,
+    applied: ChosenAggregate<DecodedFrame>[],
+    accepted: { id: number; creditWei: bigint }[],
+    rejected: { id: number; rejection: Rejection }[],
+    reports: Report[],
+  ): Promise<Uint8Array> {
     const byChoice = new Map<string, Report[]>();
     for (const r of reports) {
       const key = `${r.cohort}:${r.aggregateHash}`;
@@ -333,11 +364,19 @@ export class RoundEngine {
     let combined = await this.combiner.combine(round, applied);
     const victims = combined.excluded.filter((x) => (x.reason === 'copycat' || x.reason === 'duplicate') && applied.some((a) => a.hash === x.hash && !a.relay));
     if (victims.length) {
-      const copiers = applied.filter((a) => a.relay && victims.some((v) => {
-        const victim = applied.find((b) => b.hash === v.hash)!;
-        return aggregateUpdates([victim, a], this.run.paramCount, this.run.aggregator).excluded.some((x) => x.hash === victim.hash);
-      }));
-      for (const c of copiers) reject(c, { code: 'FOREIGN_AGGREGATE', prose: `this relay aggregate is a copy of another cohort's aggregate (the combine refused that one as a ${victims[0].reason})` });
+      const copiers = applied.filter(
+        (a) =>
+          a.relay &&
+          victims.some((v) => {
+            const victim = applied.find((b) => b.hash === v.hash)!;
+            return aggregateUpdates([victim, a], this.run.paramCount, this.run.aggregator).excluded.some((x) => x.hash === victim.hash);
+          }),
+      );
+      for (const c of copiers)
+        reject(c, {
+          code: 'FOREIGN_AGGREGATE',
+          prose: `this relay aggregate is a copy of another cohort's aggregate (the combine refused that one as a ${victims[0].reason})`,
+        });
       if (copiers.length) {
         applied = applied.filter((a) => !copiers.includes(a));
         combined = await this.combiner.combine(round, applied);
@@ -365,13 +404,22 @@ export class RoundEngine {
       const { rejected, applied } = decision;
       let { accepted } = decision;
       // Combine cohort aggregates with the run's aggregator and apply the outer step.
-      let next: ModelState = { round: open.round + 1, modelHash: this.state.modelHash, params: this.state.params.slice(), momentum: this.state.momentum.slice() };
+      let next: ModelState = {
+        round: open.round + 1,
+        modelHash: this.state.modelHash,
+        params: this.state.params.slice(),
+        momentum: this.state.momentum.slice(),
+      };
       let update: Uint8Array | null = null;
       if (applied.length > 0) {
         // Off the event loop (combine-thread.ts): reports and sessions keep being served meanwhile.
         update = await this.combine(open.round, applied, accepted, rejected, [...open.reports.values()]);
         // Peers apply the published bytes with this same function; so do we.
-        const { round, modelHash, params, momentum } = applyGlobalUpdate({ ...this.state, run: this.run.id, paramTableHash: this.run.paramTableHash }, update, this.run);
+        const { round, modelHash, params, momentum } = applyGlobalUpdate(
+          { ...this.state, run: this.run.id, paramTableHash: this.run.paramTableHash },
+          update,
+          this.run,
+        );
         next = { round, modelHash, params, momentum };
       }
       const evalResult = await this.evaluator.evaluate(next.params);
@@ -394,9 +442,23 @@ export class RoundEngine {
       this.state = next;
       this.open = null;
       if (this.events.verify && accepted.length) {
-        await this.events.verify(open.round, thetaR, accepted.map((a) => a.id)).catch((e) => console.error(`[validator] sampling round ${open.round}: ${(e as Error).message}`));
+        await this.events
+          .verify(
+            open.round,
+            thetaR,
+            accepted.map((a) => a.id),
+          )
+          .catch((e) => console.error(`[validator] sampling round ${open.round}: ${(e as Error).message}`));
       }
-      const msg: ServerMessage = { type: 'committed', run: this.run.id, round: open.round, modelHash: next.modelHash, updateBytes: summary.updateBytes, accepted: accepted.length, serverTime: this.now() };
+      const msg: ServerMessage = {
+        type: 'committed',
+        run: this.run.id,
+        round: open.round,
+        modelHash: next.modelHash,
+        updateBytes: summary.updateBytes,
+        accepted: accepted.length,
+        serverTime: this.now(),
+      };
       for (const s of this.sessions.values()) s.send(msg);
       this.events.committed(summary);
       this.events.accountsChanged([...new Set([...open.reports.values()].map((r) => r.account))]);

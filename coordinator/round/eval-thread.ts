@@ -12,7 +12,10 @@ import { WorkerCalls } from '../worker-calls.ts';
 export class EvalThread {
   private readonly calls: WorkerCalls<{ id: number; result?: EvalResult; error?: string }>;
 
-  constructor(private readonly spec: ModelSpec, private readonly heldOut: Dataset) {
+  constructor(
+    private readonly spec: ModelSpec,
+    private readonly heldOut: Dataset,
+  ) {
     // The worker loads TypeScript through tsx's API (loader flags do not reach workers on Node 20).
     const entry = `import('tsx/esm/api').then((m) => m.tsImport(${JSON.stringify(new URL('./eval-worker.ts', import.meta.url).href)}, ${JSON.stringify(import.meta.url)}))`;
     this.calls = new WorkerCalls(new Worker(entry, { eval: true, workerData: { spec, heldOut } }));

@@ -19,8 +19,20 @@ const hex32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => bytesTo
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
 const contribution: fc.Arbitrary<Contribution> = fc.record({
-  run: u32, round: u32, cohort: u32, frameHash: hex32, aggregateHash: hex32, framesRoot: hex32, residualHash: hex32,
-  samples: u32, steps: u32, lossBeforeMicro: u32, lossAfterMicro: u32, computeMs: u32, nonce: u64, expiry: u64,
+  run: u32,
+  round: u32,
+  cohort: u32,
+  frameHash: hex32,
+  aggregateHash: hex32,
+  framesRoot: hex32,
+  residualHash: hex32,
+  samples: u32,
+  steps: u32,
+  lossBeforeMicro: u32,
+  lossAfterMicro: u32,
+  computeMs: u32,
+  nonce: u64,
+  expiry: u64,
 });
 
 async function viemSigner(c: Contribution, signature: Hex): Promise<Address | 'refused'> {
@@ -73,7 +85,29 @@ test('random bytes as a signature: same answer as viem, and never the honest sig
     { numRuns: 300 },
   );
   for (const bad of ['0x', '0x00', `0x${'ab'.repeat(64)}`, `0x${'ab'.repeat(66)}`, `0x${'zz'.repeat(65)}`, 'not hex'] as Hex[]) {
-    assert.equal(fastSigner({ run: 1, round: 0, cohort: 0, frameHash: `0x${'0'.repeat(64)}`, aggregateHash: `0x${'0'.repeat(64)}`, framesRoot: `0x${'0'.repeat(64)}`, residualHash: `0x${'0'.repeat(64)}`, samples: 0, steps: 0, lossBeforeMicro: 0, lossAfterMicro: 0, computeMs: 0, nonce: 0n, expiry: 0n }, bad), 'refused', bad);
+    assert.equal(
+      fastSigner(
+        {
+          run: 1,
+          round: 0,
+          cohort: 0,
+          frameHash: `0x${'0'.repeat(64)}`,
+          aggregateHash: `0x${'0'.repeat(64)}`,
+          framesRoot: `0x${'0'.repeat(64)}`,
+          residualHash: `0x${'0'.repeat(64)}`,
+          samples: 0,
+          steps: 0,
+          lossBeforeMicro: 0,
+          lossAfterMicro: 0,
+          computeMs: 0,
+          nonce: 0n,
+          expiry: 0n,
+        },
+        bad,
+      ),
+      'refused',
+      bad,
+    );
   }
   console.log(`report-signature: ${runs} random signatures compared with viem`);
 });
@@ -91,7 +125,22 @@ test('on the recovery thread: the same answers as in the event loop', async () =
       }),
       { numRuns: 300 },
     );
-    const c = { run: 1, round: 0, cohort: 0, frameHash: `0x${'1'.repeat(64)}`, aggregateHash: `0x${'2'.repeat(64)}`, framesRoot: `0x${'3'.repeat(64)}`, residualHash: `0x${'4'.repeat(64)}`, samples: 1, steps: 1, lossBeforeMicro: 0, lossAfterMicro: 0, computeMs: 0, nonce: 1n, expiry: 2n } as Contribution;
+    const c = {
+      run: 1,
+      round: 0,
+      cohort: 0,
+      frameHash: `0x${'1'.repeat(64)}`,
+      aggregateHash: `0x${'2'.repeat(64)}`,
+      framesRoot: `0x${'3'.repeat(64)}`,
+      residualHash: `0x${'4'.repeat(64)}`,
+      samples: 1,
+      steps: 1,
+      lossBeforeMicro: 0,
+      lossAfterMicro: 0,
+      computeMs: 0,
+      nonce: 1n,
+      expiry: 2n,
+    } as Contribution;
     assert.equal(await signers.signerOn(thread, c, await keys[0].signTypedData(contributionTypedData(domain, c))), keys[0].address.toLowerCase());
     console.log(`report-signature: ${runs} random signatures compared between the thread and the event loop`);
   } finally {

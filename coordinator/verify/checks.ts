@@ -168,7 +168,13 @@ export function assignedBatches(run: RunSpec, account: Address, round: number, s
   return assignmentIndices(assignmentSeed(run.seed, round, account), steps, run.inner.batchSize, run.dataset.trainCount);
 }
 
-const failWith = (t0: number) => (code: RejectionCode, prose: string, d: Omit<CheckDetail, 'ms'> = {}): CheckResult => ({ passed: false, rejection: { code, prose }, detail: { ...d, ms: performance.now() - t0 } });
+const failWith =
+  (t0: number) =>
+  (code: RejectionCode, prose: string, d: Omit<CheckDetail, 'ms'> = {}): CheckResult => ({
+    passed: false,
+    rejection: { code, prose },
+    detail: { ...d, ms: performance.now() - t0 },
+  });
 
 /** Step 1: the evidence against the commitments and the claim; the decoded frame, or the failure. */
 function openEvidence(run: RunSpec, claim: CheckClaim, evidence: Evidence, t0: number): DecodedFrame | CheckResult {
@@ -186,7 +192,10 @@ function openEvidence(run: RunSpec, claim: CheckClaim, evidence: Evidence, t0: n
   }
   if (frame.header.kind !== FrameKind.update) return fail('BAD_FRAME', 'a member frame must be an update frame');
   if (claim.steps < 1 || claim.samples !== claim.steps * run.inner.batchSize || frame.header.samples !== claim.samples) {
-    return fail('CLAIM_MISMATCH', `${claim.samples} samples claimed for ${claim.steps} steps of batch ${run.inner.batchSize} (frame says ${frame.header.samples})`);
+    return fail(
+      'CLAIM_MISMATCH',
+      `${claim.samples} samples claimed for ${claim.steps} steps of batch ${run.inner.batchSize} (frame says ${frame.header.samples})`,
+    );
   }
   const eb = evidence.residualBefore;
   const ea = evidence.residualAfter;
@@ -217,10 +226,12 @@ function compareWithReference({ run, v, thetaR, heldOut, claim, evidence }: Comp
 
   const v2 = new Float32Array(ref.length);
   for (let i = 0; i < ref.length; i++) v2[i] = eb[i] + ref[i];
-  const honest = toDense(decodeFrame(
-    encodeUpdate(v2, run.codec, { paramTableHash: run.paramTableHash, run: run.id, round: claim.round, samples: claim.samples }).bytes,
-    aggregateLimits(run, claim.round),
-  ));
+  const honest = toDense(
+    decodeFrame(
+      encodeUpdate(v2, run.codec, { paramTableHash: run.paramTableHash, run: run.id, round: claim.round, samples: claim.samples }).bytes,
+      aggregateLimits(run, claim.round),
+    ),
+  );
   const relFrame = distance(sent, honest) / Math.max(norm(honest), 1e-12);
 
   const spec = modelOf(run);
@@ -230,8 +241,18 @@ function compareWithReference({ run, v, thetaR, heldOut, claim, evidence }: Comp
   const lossGain = n > 0 ? evaluateModel(spec, thetaR, heldOut, n).loss - evaluateModel(spec, applied, heldOut, n).loss : 0;
 
   const d = { relDelta, relFrame, lossGain };
-  if (!(relDelta <= v.tolerance)) return fail('WORK_MISMATCH', `the update differs from re-executing ${claim.steps} steps by ${(relDelta * 100).toFixed(1)} % (tolerance ${(v.tolerance * 100).toFixed(1)} %)`, d);
-  if (!(relFrame <= v.codecTolerance)) return fail('FRAME_MISMATCH', `the frame differs from the honest compression by ${(relFrame * 100).toFixed(1)} % (tolerance ${(v.codecTolerance * 100).toFixed(1)} %)`, d);
+  if (!(relDelta <= v.tolerance))
+    return fail(
+      'WORK_MISMATCH',
+      `the update differs from re-executing ${claim.steps} steps by ${(relDelta * 100).toFixed(1)} % (tolerance ${(v.tolerance * 100).toFixed(1)} %)`,
+      d,
+    );
+  if (!(relFrame <= v.codecTolerance))
+    return fail(
+      'FRAME_MISMATCH',
+      `the frame differs from the honest compression by ${(relFrame * 100).toFixed(1)} % (tolerance ${(v.codecTolerance * 100).toFixed(1)} %)`,
+      d,
+    );
   return { passed: true, detail: { ...d, ms: performance.now() - t0 } };
 }
 
@@ -239,7 +260,9 @@ function compareWithReference({ run, v, thetaR, heldOut, claim, evidence }: Comp
 export function checkFigures(r: CheckResult): string {
   const re = r.detail.recheck;
   const parts = [
-    r.detail.executor, r.detail.relDelta === undefined ? undefined : `relDelta ${r.detail.relDelta.toExponential(2)}`, r.detail.executor && `${r.detail.ms.toFixed(0)} ms`,
+    r.detail.executor,
+    r.detail.relDelta === undefined ? undefined : `relDelta ${r.detail.relDelta.toExponential(2)}`,
+    r.detail.executor && `${r.detail.ms.toFixed(0)} ms`,
     re && `rechecked: first Dawn run ${re.first.toExponential(2)}, second ${re.dawn.toExponential(2)}, CPU reference ${re.cpu.toExponential(2)}`,
   ].filter(Boolean);
   return parts.length ? ` (${parts.join(', ')})` : '';

@@ -19,7 +19,11 @@ const ASK_RETRY_MS = 1000;
 export class EvidenceDesk {
   private readonly waiting = new Map<string, { c: VerifiableContribution; resolve: (e: Evidence | null) => void }>();
 
-  constructor(private readonly paramCount: number, private readonly timeoutMs: number, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly paramCount: number,
+    private readonly timeoutMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   source(ask: (c: VerifiableContribution, deadline: number) => boolean): EvidenceSource {
     return (c) =>

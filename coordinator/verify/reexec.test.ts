@@ -24,7 +24,13 @@ const open: Reexecutor[] = [];
 after(() => Promise.all(open.map((r) => r.destroy())));
 
 function setup(settings: RunSettings, train: Dataset, heldOut: Dataset) {
-  const run = runSpecOf(1, settings, { name: settings.preset === 'gpt' ? 'text' : 'mnist', trainCount: train.count, testCount: heldOut.count, features: train.features, classes: train.classes });
+  const run = runSpecOf(1, settings, {
+    name: settings.preset === 'gpt' ? 'text' : 'mnist',
+    trainCount: train.count,
+    testCount: heldOut.count,
+    features: train.features,
+    classes: train.classes,
+  });
   const theta = initParams(modelOf(run), run.seed);
   /** A member's frame with Δ = `delta` (no carried residual), claiming `steps` steps. */
   const member = (delta: Float32Array, steps = run.inner.steps) => {
@@ -41,13 +47,23 @@ function setup(settings: RunSettings, train: Dataset, heldOut: Dataset) {
 
 function mnistLike(count: number, seed: number): Dataset {
   const rand = createRng(seed);
-  return { images: Uint8Array.from({ length: count * 784 }, () => Math.floor(rand() * 256)), labels: Uint8Array.from({ length: count }, (_, i) => i % 10), count, features: 784, classes: 10 };
+  return {
+    images: Uint8Array.from({ length: count * 784 }, () => Math.floor(rand() * 256)),
+    labels: Uint8Array.from({ length: count }, (_, i) => i % 10),
+    count,
+    features: 784,
+    classes: 10,
+  };
 }
 
 test('MLP: Dawn re-execution passes honest CPU-trained work, fails each cheat by name, and says "dawn"', { timeout: 300_000 }, async () => {
   const train = mnistLike(512, 1);
   const heldOut = mnistLike(64, 2);
-  const { run, v, theta, member, cpuDelta } = setup({ ...DEFAULT_RUN, sizes: [784, 32, 10], inner: { ...DEFAULT_RUN.inner, steps: 8, batchSize: 16 }, verification: { heldOutSamples: 32 } }, train, heldOut);
+  const { run, v, theta, member, cpuDelta } = setup(
+    { ...DEFAULT_RUN, sizes: [784, 32, 10], inner: { ...DEFAULT_RUN.inner, steps: 8, batchSize: 16 }, verification: { heldOutSamples: 32 } },
+    train,
+    heldOut,
+  );
   const rx = await createReexecutor(run, v, train, heldOut);
   open.push(rx);
   assert.equal(rx.executor, 'dawn', `Dawn should start here (SwiftShader): ${rx.fallback}`);
@@ -83,29 +99,47 @@ test('MLP: Dawn re-execution passes honest CPU-trained work, fails each cheat by
   assert.equal(rx.executor, 'dawn', 'the thread keeps Dawn for the next check');
 });
 
-test('GPT: Dawn re-execution (the GPT trainer on windows of the text) passes honest CPU-trained work and fails a lazy frame', { timeout: 300_000 }, async () => {
-  const text = new TextEncoder().encode('the quick brown fox jumps over the lazy dog; '.repeat(40));
-  const T = 16;
-  const train = textWindows(text, T, 4);
-  const heldOut = textWindows(text.subarray(0, 400), T);
-  const { run, v, theta, member, cpuDelta } = setup({ ...DEFAULT_RUN, preset: 'gpt', gpt: { context: T, width: 32, layers: 1, heads: 2, hidden: 64 }, inner: { ...DEFAULT_RUN.inner, steps: 3, batchSize: 4 }, verification: { heldOutSamples: 8 } }, train, heldOut);
-  const rx = await createReexecutor(run, v, train, heldOut);
-  open.push(rx);
-  assert.equal(rx.executor, 'dawn', `Dawn should start here (SwiftShader): ${rx.fallback}`);
-  const honest = member(cpuDelta());
-  const r = await rx.check(theta, honest.claim, honest.evidence);
-  assert.ok(r.passed, JSON.stringify(r));
-  assert.equal(r.detail.executor, 'dawn');
-  assert.ok(r.detail.relDelta! < v.tolerance / 10, `Dawn vs CPU drift ${r.detail.relDelta}`);
-  console.log(`  [reexec] GPT Dawn vs CPU: relDelta ${r.detail.relDelta!.toExponential(2)}, relFrame ${r.detail.relFrame!.toExponential(2)}`);
-  const lazy = member(new Float32Array(run.paramCount));
-  assert.equal(reason(await rx.check(theta, lazy.claim, lazy.evidence)), 'WORK_MISMATCH');
-});
+test(
+  'GPT: Dawn re-execution (the GPT trainer on windows of the text) passes honest CPU-trained work and fails a lazy frame',
+  { timeout: 300_000 },
+  async () => {
+    const text = new TextEncoder().encode('the quick brown fox jumps over the lazy dog; '.repeat(40));
+    const T = 16;
+    const train = textWindows(text, T, 4);
+    const heldOut = textWindows(text.subarray(0, 400), T);
+    const { run, v, theta, member, cpuDelta } = setup(
+      {
+        ...DEFAULT_RUN,
+        preset: 'gpt',
+        gpt: { context: T, width: 32, layers: 1, heads: 2, hidden: 64 },
+        inner: { ...DEFAULT_RUN.inner, steps: 3, batchSize: 4 },
+        verification: { heldOutSamples: 8 },
+      },
+      train,
+      heldOut,
+    );
+    const rx = await createReexecutor(run, v, train, heldOut);
+    open.push(rx);
+    assert.equal(rx.executor, 'dawn', `Dawn should start here (SwiftShader): ${rx.fallback}`);
+    const honest = member(cpuDelta());
+    const r = await rx.check(theta, honest.claim, honest.evidence);
+    assert.ok(r.passed, JSON.stringify(r));
+    assert.equal(r.detail.executor, 'dawn');
+    assert.ok(r.detail.relDelta! < v.tolerance / 10, `Dawn vs CPU drift ${r.detail.relDelta}`);
+    console.log(`  [reexec] GPT Dawn vs CPU: relDelta ${r.detail.relDelta!.toExponential(2)}, relFrame ${r.detail.relFrame!.toExponential(2)}`);
+    const lazy = member(new Float32Array(run.paramCount));
+    assert.equal(reason(await rx.check(theta, lazy.claim, lazy.evidence)), 'WORK_MISMATCH');
+  },
+);
 
 test('without Dawn the CPU reference re-executes, says why, and every result says "cpu"', async () => {
   const train = mnistLike(128, 3);
   const heldOut = mnistLike(32, 4);
-  const { run, v, theta, member, cpuDelta } = setup({ ...DEFAULT_RUN, sizes: [784, 8, 10], inner: { ...DEFAULT_RUN.inner, steps: 2, batchSize: 8 }, verification: { heldOutSamples: 16 } }, train, heldOut);
+  const { run, v, theta, member, cpuDelta } = setup(
+    { ...DEFAULT_RUN, sizes: [784, 8, 10], inner: { ...DEFAULT_RUN.inner, steps: 2, batchSize: 8 }, verification: { heldOutSamples: 16 } },
+    train,
+    heldOut,
+  );
   const rx = await createReexecutor(run, v, train, heldOut, { gpu: false });
   assert.equal(rx.executor, 'cpu');
   assert.match(rx.fallback ?? '', /Dawn not requested/);

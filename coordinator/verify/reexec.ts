@@ -61,7 +61,10 @@ export async function createReexecutor(run: RunSpec, v: VerificationSettings, tr
       ctx = null;
     }
   }
-  const cpu = { executor: 'cpu' as const, delta: (thetaR: Float32Array, claim: CheckClaim) => async (steps: number) => referenceDelta(run, thetaR, train, claim.account, claim.round, steps) };
+  const cpu = {
+    executor: 'cpu' as const,
+    delta: (thetaR: Float32Array, claim: CheckClaim) => async (steps: number) => referenceDelta(run, thetaR, train, claim.account, claim.round, steps),
+  };
   const self: Reexecutor = {
     get executor() {
       return trainer ? 'dawn' : 'cpu';
@@ -77,7 +80,10 @@ export async function createReexecutor(run: RunSpec, v: VerificationSettings, tr
       // differ from it by float drift that grows as the model converges.
       if (trainer && claim.device !== 'cpu') {
         const t = trainer;
-        const dawn = { executor: 'dawn' as const, delta: (steps: number) => t.delta(thetaR, assignedBatches(run, claim.account as Address, claim.round, steps), steps) };
+        const dawn = {
+          executor: 'dawn' as const,
+          delta: (steps: number) => t.delta(thetaR, assignedBatches(run, claim.account as Address, claim.round, steps), steps),
+        };
         try {
           const first = await checkContributionWith(run, v, thetaR, heldOut, claim, evidence, dawn);
           if (!(first.detail.relDelta! > v.tolerance / 10)) return first;

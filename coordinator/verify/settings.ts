@@ -36,7 +36,9 @@ export const FAIL_PENALTY = 10;
 export function verificationOf(run: Pick<RunSpec, 'verification'>): VerificationSettings {
   const v = { ...DEFAULT_VERIFICATION, ...(run.verification ?? {}) };
   const unit = ['rate', 'newIdentityRate', 'tolerance', 'codecTolerance'] as const;
-  for (const k of unit) if (!(typeof v[k] === 'number' && v[k] >= 0 && v[k] <= 1)) throw new Error(`run.verification.${k}: expected a number in [0, 1], got ${JSON.stringify(v[k])}`);
+  for (const k of unit)
+    if (!(typeof v[k] === 'number' && v[k] >= 0 && v[k] <= 1))
+      throw new Error(`run.verification.${k}: expected a number in [0, 1], got ${JSON.stringify(v[k])}`);
   for (const k of ['trustAfter', 'evidenceTimeoutMs', 'heldOutSamples', 'vestingRounds'] as const) {
     if (!(Number.isInteger(v[k]) && v[k] >= 0)) throw new Error(`run.verification.${k}: expected a non-negative integer, got ${JSON.stringify(v[k])}`);
   }

@@ -20,7 +20,11 @@ test('GPU (Dawn) training vs the CPU reference: drift far inside the tolerance; 
   const { ctx, cache } = await testGpu();
   const { train, test: heldOut } = loadMnist();
   const steps = Number(process.env.IDLEGRAD_GPU_DRIFT_STEPS ?? 25);
-  const run = runSpecOf(1, { ...DEFAULT_RUN, inner: { ...DEFAULT_RUN.inner, steps } }, { name: 'mnist', trainCount: train.count, testCount: heldOut.count, features: train.features, classes: train.classes });
+  const run = runSpecOf(
+    1,
+    { ...DEFAULT_RUN, inner: { ...DEFAULT_RUN.inner, steps } },
+    { name: 'mnist', trainCount: train.count, testCount: heldOut.count, features: train.features, classes: train.classes },
+  );
   const v = verificationOf(run);
   const spec = mlpSpec(run.sizes);
   const theta = initParams(spec, run.seed);
@@ -40,12 +44,22 @@ test('GPU (Dawn) training vs the CPU reference: drift far inside the tolerance; 
       n += cpuDelta[i] ** 2;
     }
     const drift = Math.sqrt(d / n);
-    console.log(`[validator drift] ${ctx.adapter?.vendor ?? ''} ${ctx.adapter?.architecture ?? ''}: ‖Δ_gpu − Δ_cpu‖/‖Δ_cpu‖ = ${drift.toExponential(3)} after ${steps} steps (tolerance ${v.tolerance})`);
+    console.log(
+      `[validator drift] ${ctx.adapter?.vendor ?? ''} ${ctx.adapter?.architecture ?? ''}: ‖Δ_gpu − Δ_cpu‖/‖Δ_cpu‖ = ${drift.toExponential(3)} after ${steps} steps (tolerance ${v.tolerance})`,
+    );
     assert.ok(drift < v.tolerance / 10, `GPU drift ${drift} is not well inside the tolerance ${v.tolerance}`);
 
     const before = new Float32Array(theta.length);
     const { bytes, residual } = encodeUpdate(gpuDelta, run.codec, { paramTableHash: run.paramTableHash, run: run.id, round: 0, samples: steps * B });
-    const r = checkContribution(run, v, theta, train, heldOut, { account, round: 0, frameHash: hashFrame(bytes), residualHash: residualCommitment(before, residual), samples: steps * B, steps }, { frame: bytes, residualBefore: before, residualAfter: residual });
+    const r = checkContribution(
+      run,
+      v,
+      theta,
+      train,
+      heldOut,
+      { account, round: 0, frameHash: hashFrame(bytes), residualHash: residualCommitment(before, residual), samples: steps * B, steps },
+      { frame: bytes, residualBefore: before, residualAfter: residual },
+    );
     assert.ok(r.passed, JSON.stringify(r));
   } finally {
     trainer.destroy();

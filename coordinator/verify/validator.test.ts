@@ -25,9 +25,17 @@ function dataset(count: number, seed: number): Dataset {
 }
 const train = dataset(256, 1);
 const heldOut = dataset(64, 2);
-const run: RunSpec = runSpecOf(1, { ...DEFAULT_RUN, sizes: [784, 16, 10], inner: { ...DEFAULT_RUN.inner, steps: 4, batchSize: 8 }, verification: { heldOutSamples: 32 } }, {
-  name: 'mnist', trainCount: train.count, testCount: heldOut.count, features: 784, classes: 10,
-});
+const run: RunSpec = runSpecOf(
+  1,
+  { ...DEFAULT_RUN, sizes: [784, 16, 10], inner: { ...DEFAULT_RUN.inner, steps: 4, batchSize: 8 }, verification: { heldOutSamples: 32 } },
+  {
+    name: 'mnist',
+    trainCount: train.count,
+    testCount: heldOut.count,
+    features: 784,
+    classes: 10,
+  },
+);
 const v = verificationOf(run);
 const spec = mlpSpec(run.sizes);
 const theta0 = initParams(spec, run.seed);
@@ -37,11 +45,20 @@ const addr = (i: number) => privateKeyToAddress(`0x${(0x100 + i).toString(16).pa
 function work(account: Address, round: number, start: Float32Array, e: Float32Array, steps = run.inner.steps, claimed = steps) {
   const B = run.inner.batchSize;
   const idx = assignmentIndices(assignmentSeed(run.seed, round, account), steps, B, run.dataset.trainCount);
-  const local = trainLocalCpu(spec, start, train, Array.from({ length: steps }, (_, s) => idx.subarray(s * B, (s + 1) * B)), run.inner.adamw).params;
+  const local = trainLocalCpu(
+    spec,
+    start,
+    train,
+    Array.from({ length: steps }, (_, s) => idx.subarray(s * B, (s + 1) * B)),
+    run.inner.adamw,
+  ).params;
   const vec = start.map((x, i) => x - local[i] + e[i]);
   const { bytes, residual } = encodeUpdate(vec, run.codec, { paramTableHash: run.paramTableHash, run: run.id, round, samples: claimed * B });
   const evidence: Evidence = { frame: bytes, residualBefore: e, residualAfter: residual };
-  return { evidence, claim: { account, round, frameHash: hashFrame(bytes), residualHash: residualCommitment(e, residual), samples: claimed * B, steps: claimed } };
+  return {
+    evidence,
+    claim: { account, round, frameHash: hashFrame(bytes), residualHash: residualCommitment(e, residual), samples: claimed * B, steps: claimed },
+  };
 }
 const check = (w: ReturnType<typeof work>, account = w.claim.account) => checkContribution(run, v, theta0, train, heldOut, { ...w.claim, account }, w.evidence);
 const zeros = () => new Float32Array(run.paramCount);
@@ -58,12 +75,38 @@ test('every cheat fails by name: lazy, random, fewer samples, stale, copycat, ta
   const reason = (r: ReturnType<typeof check>) => (r.passed ? 'passed' : r.rejection.code);
   // lazy: an all-zero update.
   const lazy = encodeUpdate(zeros(), run.codec, { paramTableHash: run.paramTableHash, run: run.id, round: 0, samples: 32 }).bytes;
-  assert.equal(reason(checkContribution(run, v, theta0, train, heldOut, { account: addr(2), round: 0, frameHash: hashFrame(lazy), residualHash: residualCommitment(zeros(), zeros()), samples: 32, steps: 4 }, { frame: lazy, residualBefore: zeros(), residualAfter: zeros() })), 'WORK_MISMATCH');
+  assert.equal(
+    reason(
+      checkContribution(
+        run,
+        v,
+        theta0,
+        train,
+        heldOut,
+        { account: addr(2), round: 0, frameHash: hashFrame(lazy), residualHash: residualCommitment(zeros(), zeros()), samples: 32, steps: 4 },
+        { frame: lazy, residualBefore: zeros(), residualAfter: zeros() },
+      ),
+    ),
+    'WORK_MISMATCH',
+  );
   // random: noise through the codec with consistent residuals.
   const rand = createRng(9);
   const noise = zeros().map(() => (rand() - 0.5) * 1e-2);
   const enc = encodeUpdate(noise, run.codec, { paramTableHash: run.paramTableHash, run: run.id, round: 0, samples: 32 });
-  assert.equal(reason(checkContribution(run, v, theta0, train, heldOut, { account: addr(3), round: 0, frameHash: hashFrame(enc.bytes), residualHash: residualCommitment(zeros(), enc.residual), samples: 32, steps: 4 }, { frame: enc.bytes, residualBefore: zeros(), residualAfter: enc.residual })), 'WORK_MISMATCH');
+  assert.equal(
+    reason(
+      checkContribution(
+        run,
+        v,
+        theta0,
+        train,
+        heldOut,
+        { account: addr(3), round: 0, frameHash: hashFrame(enc.bytes), residualHash: residualCommitment(zeros(), enc.residual), samples: 32, steps: 4 },
+        { frame: enc.bytes, residualBefore: zeros(), residualAfter: enc.residual },
+      ),
+    ),
+    'WORK_MISMATCH',
+  );
   // fewer samples: 2 steps trained, 4 claimed.
   assert.equal(reason(check(work(addr(4), 0, theta0, zeros(), 2, 4))), 'WORK_MISMATCH');
   // stale: trained from another model than Î¸_r.
@@ -74,7 +117,10 @@ test('every cheat fails by name: lazy, random, fewer samples, stale, copycat, ta
   // a claim the frame does not carry, and evidence that does not match the commitments.
   const w = work(addr(8), 0, theta0, zeros());
   assert.equal(reason(checkContribution(run, v, theta0, train, heldOut, { ...w.claim, samples: w.claim.samples + 1 }, w.evidence)), 'CLAIM_MISMATCH');
-  assert.equal(reason(checkContribution(run, v, theta0, train, heldOut, { ...w.claim, residualHash: `0x${'11'.repeat(32)}` }, w.evidence)), 'EVIDENCE_MISMATCH');
+  assert.equal(
+    reason(checkContribution(run, v, theta0, train, heldOut, { ...w.claim, residualHash: `0x${'11'.repeat(32)}` }, w.evidence)),
+    'EVIDENCE_MISMATCH',
+  );
   assert.equal(reason(checkContribution(run, v, theta0, train, heldOut, { ...w.claim, frameHash: `0x${'22'.repeat(32)}` }, w.evidence)), 'EVIDENCE_MISMATCH');
 });
 
@@ -92,11 +138,29 @@ test('evidence round-trips and the desk refuses uploads that do not match the co
   assert.deepEqual(back.frame, w.evidence.frame);
   assert.deepEqual(back.residualAfter, w.evidence.residualAfter);
   const desk = new EvidenceDesk(run.paramCount, 5_000);
-  const c = { id: 1, round: 3, cohort: 0, account: addr(9), frameHash: w.claim.frameHash, residualHash: w.claim.residualHash, samples: 32, steps: 4, state: 'accepted' as const, verification: 'sampled' as const, device: null };
+  const c = {
+    id: 1,
+    round: 3,
+    cohort: 0,
+    account: addr(9),
+    frameHash: w.claim.frameHash,
+    residualHash: w.claim.residualHash,
+    samples: 32,
+    steps: 4,
+    state: 'accepted' as const,
+    verification: 'sampled' as const,
+    device: null,
+  };
   let asked = 0;
   const got = desk.source(() => (asked++, true))(c);
-  assert.throws(() => desk.submit(3, addr(10), encodeEvidence(w.evidence)), (e) => isIdlegradError(e, 'NOT_FOUND'));
-  assert.throws(() => desk.submit(3, addr(9), encodeEvidence({ ...w.evidence, residualAfter: zeros() })), (e) => isIdlegradError(e, 'BAD_FRAME'));
+  assert.throws(
+    () => desk.submit(3, addr(10), encodeEvidence(w.evidence)),
+    (e) => isIdlegradError(e, 'NOT_FOUND'),
+  );
+  assert.throws(
+    () => desk.submit(3, addr(9), encodeEvidence({ ...w.evidence, residualAfter: zeros() })),
+    (e) => isIdlegradError(e, 'BAD_FRAME'),
+  );
   desk.submit(3, addr(9), encodeEvidence(w.evidence));
   assert.equal(asked, 1);
   assert.ok(await got);
@@ -114,8 +178,20 @@ test('ledger: sampled credit waits for its check; passed â†’ verified, failed â†
   const cheat = work(addr(12), 0, theta0, zeros(), 2, 4);
   const legacy = addr(13);
   const contribution = (w: { claim: { frameHash: Hex; round: number; samples: number; steps: number } }, n: bigint): Contribution => ({
-    run: run.id, round: 0, cohort: 0, frameHash: w.claim.frameHash, aggregateHash: w.claim.frameHash, framesRoot: w.claim.frameHash, residualHash: zeroHash, samples: w.claim.samples,
-    steps: w.claim.steps, lossBeforeMicro: 1, lossAfterMicro: 1, computeMs: 1, nonce: n, expiry: 9_999_999_999n,
+    run: run.id,
+    round: 0,
+    cohort: 0,
+    frameHash: w.claim.frameHash,
+    aggregateHash: w.claim.frameHash,
+    framesRoot: w.claim.frameHash,
+    residualHash: zeroHash,
+    samples: w.claim.samples,
+    steps: w.claim.steps,
+    lossBeforeMicro: 1,
+    lossAfterMicro: 1,
+    computeMs: 1,
+    nonce: n,
+    expiry: 9_999_999_999n,
   });
   const ids = [
     await ledger.insertPending(run.id, addr(11), contribution(honest, 1n), '0x', { residualHash: honest.claim.residualHash }),
@@ -128,7 +204,11 @@ test('ledger: sampled credit waits for its check; passed â†’ verified, failed â†
   const gate = new Promise<void>((r) => (release = r));
   const asked: number[] = [];
   const validator = new Validator({
-    run, ledger, train, heldOut, random: () => 0,
+    run,
+    ledger,
+    train,
+    heldOut,
+    random: () => 0,
     evidence: async (c) => {
       asked.push(c.id);
       await gate;
@@ -138,7 +218,10 @@ test('ledger: sampled credit waits for its check; passed â†’ verified, failed â†
   const sampled = await validator.afterCommit(0, theta0, ids);
   assert.deepEqual(sampled, ids.slice(0, 2), 'reports without a residual commitment are not sampled');
   // While the checks wait, only the unverifiable (legacy) contribution's credit may enter an epoch.
-  assert.deepEqual((await ledger.cumulativeCredit()).map((c) => c.account), [legacy]);
+  assert.deepEqual(
+    (await ledger.cumulativeCredit()).map((c) => c.account),
+    [legacy],
+  );
   // Both members are asked for evidence when the round is sampled, not when each check reaches
   // the head of the queue (a page keeps only a few rounds of it).
   assert.deepEqual(asked, ids.slice(0, 2));
@@ -152,12 +235,27 @@ test('ledger: sampled credit waits for its check; passed â†’ verified, failed â†
   assert.ok(status.executor === 'dawn' || status.executor === 'cpu', JSON.stringify(status));
   assert.equal(status.checks, 2);
   assert.equal(status.peakBacklog, 2);
-  const rows = (await sql.query<{ account: string; state: string; verification: string; code: string | null; reason: string | null }>(`select account, state, verification, reason_code as code, reason from contributions order by id`)).rows;
-  assert.deepEqual(rows.map((r) => [r.state, r.verification]), [['verified', 'passed'], ['rejected', 'failed'], ['accepted', 'unverifiable']]);
+  const rows = (
+    await sql.query<{ account: string; state: string; verification: string; code: string | null; reason: string | null }>(
+      `select account, state, verification, reason_code as code, reason from contributions order by id`,
+    )
+  ).rows;
+  assert.deepEqual(
+    rows.map((r) => [r.state, r.verification]),
+    [
+      ['verified', 'passed'],
+      ['rejected', 'failed'],
+      ['accepted', 'unverifiable'],
+    ],
+  );
   assert.equal(rows[1].code, 'WORK_MISMATCH');
   assert.match(rows[1].reason ?? '', /^the update differs from re-executing/);
   assert.deepEqual((await ledger.cumulativeCredit()).map((c) => c.account).sort(), [addr(11), legacy].sort(), 'rejected credit never reaches an epoch');
-  assert.deepEqual((await ledger.epochCredit()).ids.sort((x, y) => x - y), [ids[0], ids[2]], 'the next epoch batches exactly the rows its leaves cover');
+  assert.deepEqual(
+    (await ledger.epochCredit()).ids.sort((x, y) => x - y),
+    [ids[0], ids[2]],
+    'the next epoch batches exactly the rows its leaves cover',
+  );
   assert.equal((await ledger.identity(addr(12))).reputation, -FAIL_PENALTY);
   assert.equal((await ledger.identity(addr(11))).checksPassed, 1);
   assert.equal(samplingRate(await ledger.identity(addr(12)), v), 1);

@@ -60,10 +60,17 @@ export class Validator {
     this.settings = verificationOf(deps.run);
     const log = deps.log ?? ((line: string) => console.log(line));
     this.thread = new ReexecThread({
-      run: deps.run, settings: this.settings, train: deps.train, heldOut: deps.heldOut, gpu: deps.gpu,
-      onExecutor: (s) => log(s.executor === 'dawn'
-        ? `validator: spot checks re-execute with the WGSL kernels through Dawn (${s.adapter})`
-        : `validator: spot checks re-execute with the CPU reference, not Dawn (${s.fallback})`),
+      run: deps.run,
+      settings: this.settings,
+      train: deps.train,
+      heldOut: deps.heldOut,
+      gpu: deps.gpu,
+      onExecutor: (s) =>
+        log(
+          s.executor === 'dawn'
+            ? `validator: spot checks re-execute with the WGSL kernels through Dawn (${s.adapter})`
+            : `validator: spot checks re-execute with the CPU reference, not Dawn (${s.fallback})`,
+        ),
     });
   }
 
@@ -85,9 +92,14 @@ export class Validator {
   status(): ValidatorStatus {
     const e = this.thread.state;
     return {
-      executor: e?.executor ?? null, adapter: e?.adapter ?? null, fallback: e?.fallback ?? null,
-      backlog: this.pending, peakBacklog: this.peak,
-      checks: this.checks, meanMs: this.checks ? this.computeMs / this.checks : null, maxMs: this.checks ? this.maxMs : null,
+      executor: e?.executor ?? null,
+      adapter: e?.adapter ?? null,
+      fallback: e?.fallback ?? null,
+      backlog: this.pending,
+      peakBacklog: this.peak,
+      checks: this.checks,
+      meanMs: this.checks ? this.computeMs / this.checks : null,
+      maxMs: this.checks ? this.maxMs : null,
     };
   }
 
@@ -157,7 +169,11 @@ export class Validator {
     const evidence = await asked;
     let result: CheckResult;
     if (!evidence) {
-      result = { passed: false, rejection: { code: 'EVIDENCE_WITHHELD', prose: 'the member committed a residual but did not upload its evidence in time' }, detail: { ms: 0 } };
+      result = {
+        passed: false,
+        rejection: { code: 'EVIDENCE_WITHHELD', prose: 'the member committed a residual but did not upload its evidence in time' },
+        detail: { ms: 0 },
+      };
     } else {
       const theta = this.thetas.get(c.round) ?? (await this.modelAt(c.round));
       result = await this.thread.check(theta, c, evidence);
@@ -173,7 +189,14 @@ export class Validator {
   async modelAt(round: number): Promise<Float32Array> {
     const { run, ledger } = this.deps;
     const params = initParams(modelOf(run), run.seed);
-    let m: LocalModel = { run: run.id, paramTableHash: run.paramTableHash, round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) };
+    let m: LocalModel = {
+      run: run.id,
+      paramTableHash: run.paramTableHash,
+      round: 0,
+      modelHash: hashParams(params),
+      params,
+      momentum: new Float32Array(params.length),
+    };
     for (let r = 0; r < round; r++) {
       const u = await ledger.update(run.id, r);
       // A round that applied nothing published no update: θ stays.

@@ -9,5 +9,13 @@ declare global {
 }
 
 bootDashboardPage({
-  onStore: (store) => Object.defineProperty(window, '__idlegradDashboard', { value: Object.freeze({ get state() { return store.state; } }), configurable: true }),
+  onStore: (store) =>
+    Object.defineProperty(window, '__idlegradDashboard', {
+      value: Object.freeze({
+        get state() {
+          return store.state;
+        },
+      }),
+      configurable: true,
+    }),
 });

@@ -11,7 +11,8 @@ import { installTestHook } from './test-hook.ts';
 /** The test hook, and for a page the swarm made an attacker, its decorated trainer. */
 export function pageHooks(): PageHooks {
   const attack = (window as { __idlegradAttack?: unknown }).__idlegradAttack;
-  if (attack !== undefined && !isPageAttack(attack)) throw new Error(`__idlegradAttack: expected one of ${PAGE_ATTACKS.join(', ')}, got ${JSON.stringify(attack)}`);
+  if (attack !== undefined && !isPageAttack(attack))
+    throw new Error(`__idlegradAttack: expected one of ${PAGE_ATTACKS.join(', ')}, got ${JSON.stringify(attack)}`);
   if (attack !== undefined) console.warn(`idlegrad: this page is a TEST ATTACKER (${attack})`);
   return {
     onClient: (client) => installTestHook(client),

@@ -27,12 +27,27 @@ export interface IdlegradTestHook {
   readonly outbox: number;
   readonly lastDuty: { round: number; busyMs: number; wallMs: number; preset: string } | null;
   /** Settings, the watched signals and what pauses training now. */
-  readonly governance: { preset: string; idleOnly: boolean; idleAfterS: number; pauseWhenHidden: boolean; batteryMin: number; hidden: boolean; battery: { level: number; charging: boolean } | null; pressure: string | null; pausedBy: string[] };
+  readonly governance: {
+    preset: string;
+    idleOnly: boolean;
+    idleAfterS: number;
+    pauseWhenHidden: boolean;
+    batteryMin: number;
+    hidden: boolean;
+    battery: { level: number; charging: boolean } | null;
+    pressure: string | null;
+    pausedBy: string[];
+  };
   /** The delegated wallet (from the ledger) and the wallets EIP-6963 found. */
   readonly wallet: string | null;
   readonly walletsFound: string[];
   /** The device profile (measured before consent, on request). */
-  readonly profile: { status: string; samplesPerSec: number | null; limits: Record<string, number> | null; estimate: { samplesPerHour: number; weiPerHour: string; duty: number; fitsInRound: boolean } | null };
+  readonly profile: {
+    status: string;
+    samplesPerSec: number | null;
+    limits: Record<string, number> | null;
+    estimate: { samplesPerHour: number; weiPerHour: string; duty: number; fitsInRound: boolean } | null;
+  };
 }
 
 declare global {
@@ -44,31 +59,87 @@ declare global {
 export function installTestHook(client: VolunteerClient, target: Window = window): IdlegradTestHook {
   const s = () => client.snapshot();
   const hook: IdlegradTestHook = Object.freeze({
-    get address() { return s().address; },
-    get round() { return s().round; },
-    get modelHash() { return s().model?.hash ?? null; },
-    get modelRound() { return s().model?.round ?? null; },
-    get p2pBytes() { return s().p2p.bytesIn; },
-    get p2pBytesOut() { return s().p2p.bytesOut; },
-    get framesSent() { return s().ownFrames.count; },
-    get frameBytesSent() { return s().ownFrames.bytes; },
-    get contributions() { return { ...(s().account?.contributions ?? {}) }; },
-    get reportsSent() { return s().reportsSent; },
-    get lastAck() { const a = s().lastAck; return a && { ...a }; },
-    get claims() { return [...s().claim.txHashes]; },
-    get errors() { return [...s().errors]; },
-    get state() { return s().state; },
-    get phase() { return s().phase; },
-    get gpu() { const g = s().gpu; return { status: g.status, device: g.device, vendor: g.adapter?.vendor ?? null, architecture: g.adapter?.architecture ?? null, message: g.message }; },
-    get consentExpiresAt() { return s().consentExpiresAt; },
-    get otherTabTraining() { return s().otherTabTraining; },
-    get lastStop() { const l = s().lastStop; return l && { ...l }; },
-    get outbox() { return s().outbox; },
-    get lastDuty() { const d = s().lastDuty; return d && { ...d }; },
-    get wallet() { return s().account?.wallet ?? null; },
-    get walletsFound() { return s().wallets.found.map((w) => w.rdns); },
-    get governance() { const g = s().governance; return { ...g, battery: g.battery && { ...g.battery }, pausedBy: [...g.pausedBy] }; },
-    get profile() { const p = s().profile; return { status: p.status, samplesPerSec: p.samplesPerSec, limits: p.limits && { ...p.limits }, estimate: p.estimate && { ...p.estimate } }; },
+    get address() {
+      return s().address;
+    },
+    get round() {
+      return s().round;
+    },
+    get modelHash() {
+      return s().model?.hash ?? null;
+    },
+    get modelRound() {
+      return s().model?.round ?? null;
+    },
+    get p2pBytes() {
+      return s().p2p.bytesIn;
+    },
+    get p2pBytesOut() {
+      return s().p2p.bytesOut;
+    },
+    get framesSent() {
+      return s().ownFrames.count;
+    },
+    get frameBytesSent() {
+      return s().ownFrames.bytes;
+    },
+    get contributions() {
+      return { ...(s().account?.contributions ?? {}) };
+    },
+    get reportsSent() {
+      return s().reportsSent;
+    },
+    get lastAck() {
+      const a = s().lastAck;
+      return a && { ...a };
+    },
+    get claims() {
+      return [...s().claim.txHashes];
+    },
+    get errors() {
+      return [...s().errors];
+    },
+    get state() {
+      return s().state;
+    },
+    get phase() {
+      return s().phase;
+    },
+    get gpu() {
+      const g = s().gpu;
+      return { status: g.status, device: g.device, vendor: g.adapter?.vendor ?? null, architecture: g.adapter?.architecture ?? null, message: g.message };
+    },
+    get consentExpiresAt() {
+      return s().consentExpiresAt;
+    },
+    get otherTabTraining() {
+      return s().otherTabTraining;
+    },
+    get lastStop() {
+      const l = s().lastStop;
+      return l && { ...l };
+    },
+    get outbox() {
+      return s().outbox;
+    },
+    get lastDuty() {
+      const d = s().lastDuty;
+      return d && { ...d };
+    },
+    get wallet() {
+      return s().account?.wallet ?? null;
+    },
+    get walletsFound() {
+      return s().wallets.found.map((w) => w.rdns);
+    },
+    get governance() {
+      const g = s().governance;
+      return { ...g, battery: g.battery && { ...g.battery }, pausedBy: [...g.pausedBy] };
+    },
+    get profile() {
+      const p = s().profile;
+      return { status: p.status, samplesPerSec: p.samplesPerSec, limits: p.limits && { ...p.limits }, estimate: p.estimate && { ...p.estimate } };
+    },
   });
   Object.defineProperty(target, '__idlegrad', { value: hook, writable: false, configurable: true, enumerable: false });
   return hook;

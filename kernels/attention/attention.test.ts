@@ -11,7 +11,12 @@ const tol = { atol: 1e-5, rtol: 1e-4 };
 test('attention forward and backward match the CPU reference (causal, multi-head)', async () => {
   const rand = createRng(70);
   // B·NH·T not a multiple of the workgroup; odd head sizes; one case past one workgroup.
-  const shapes: AttentionShape[] = [{ B: 1, T: 1, C: 3, NH: 1 }, { B: 2, T: 5, C: 6, NH: 2 }, { B: 3, T: 11, C: 12, NH: 4 }, { B: 1, T: ATTENTION_WG + 3, C: 10, NH: 2 }];
+  const shapes: AttentionShape[] = [
+    { B: 1, T: 1, C: 3, NH: 1 },
+    { B: 2, T: 5, C: 6, NH: 2 },
+    { B: 3, T: 11, C: 12, NH: 4 },
+    { B: 1, T: ATTENTION_WG + 3, C: 10, NH: 2 },
+  ];
   for (const shape of shapes) {
     const { B, T, C, NH } = shape;
     const qkv = randomArray(B * T * 3 * C, rand, -2, 2);

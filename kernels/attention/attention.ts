@@ -36,7 +36,10 @@ function request(cache: PipelineCache, shape: AttentionShape, entryPoint: string
   }
   if (C % NH !== 0) throw new RangeError(`attention: C ${C} is not a multiple of NH ${NH}`);
   const max = cache.device.limits.maxComputeWorkgroupsPerDimension;
-  return [{ label: `attention_${entryPoint}`, code: src, entryPoint, constants: { B, T, C, NH, WG: ATTENTION_WG } }, grid1d(B * NH * T, ATTENTION_WG, max)] as const;
+  return [
+    { label: `attention_${entryPoint}`, code: src, entryPoint, constants: { B, T, C, NH, WG: ATTENTION_WG } },
+    grid1d(B * NH * T, ATTENTION_WG, max),
+  ] as const;
 }
 
 /** out (B, T, C), att (B, NH, T, T) ← attention(qkv (B, T, 3C)). */
@@ -61,9 +64,16 @@ export async function attentionForward(cache: PipelineCache, qkv: Float32Array, 
 }
 
 /** Eager backward (tests, tools): dqkv (B, T, 3C) from dout and the forward's qkv and att. */
-export async function attentionBackward(cache: PipelineCache, dout: Float32Array, qkv: Float32Array, att: Float32Array, shape: AttentionShape): Promise<Float32Array> {
+export async function attentionBackward(
+  cache: PipelineCache,
+  dout: Float32Array,
+  qkv: Float32Array,
+  att: Float32Array,
+  shape: AttentionShape,
+): Promise<Float32Array> {
   const { B, T, C, NH } = shape;
-  if (dout.length !== B * T * C || qkv.length !== 3 * dout.length || att.length !== B * NH * T * T) throw new RangeError('attentionBackward: dout (B,T,C), qkv (B,T,3C), att (B,NH,T,T)');
+  if (dout.length !== B * T * C || qkv.length !== 3 * dout.length || att.length !== B * NH * T * T)
+    throw new RangeError('attentionBackward: dout (B,T,C), qkv (B,T,3C), att (B,NH,T,T)');
   const [kq, kkv] = attentionBackwardKernels(cache, shape);
   // Two dispatches sharing dpre: the first's output (dpre, the q third of dqkv) is the second's input.
   const first = await runOnce(cache, kq, { qkv, att, dout, dpre: att.byteLength, dqkv: qkv.byteLength }, ['dpre', 'dqkv']);

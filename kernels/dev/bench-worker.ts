@@ -55,7 +55,16 @@ export interface StepRow {
 }
 
 export type BenchOutput =
-  | { type: 'bench'; adapter: AdapterSummary; tfjsAdapter: string; config: MatmulConfig; tuneSource: string; matmul: MatmulRow[]; step: StepRow[]; notes: string[] }
+  | {
+      type: 'bench';
+      adapter: AdapterSummary;
+      tfjsAdapter: string;
+      config: MatmulConfig;
+      tuneSource: string;
+      matmul: MatmulRow[];
+      step: StepRow[];
+      notes: string[];
+    }
   | { type: 'error'; name: string; message: string };
 
 /** The GPT preset's default dims (shared/model.ts GPT_DEFAULT): 2 layers, width 64, 4 heads, context 64, MLP 256, bytes. */
@@ -170,12 +179,20 @@ async function ortMatmul(s: MatmulShape) {
   });
   const device = (await ort.env.webgpu.device) as GPUDevice;
   const upload = (rows: number, cols: number) => {
-    const buf = device.createBuffer({ size: Math.ceil((rows * cols * 4) / 16) * 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    const buf = device.createBuffer({
+      size: Math.ceil((rows * cols * 4) / 16) * 16,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
     const rand = createRng(rows * 31 + cols);
-    device.queue.writeBuffer(buf, 0, Float32Array.from({ length: rows * cols }, () => rand() - 0.5));
+    device.queue.writeBuffer(
+      buf,
+      0,
+      Float32Array.from({ length: rows * cols }, () => rand() - 0.5),
+    );
     return { buf, tensor: ort.Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims: [rows, cols] }) };
   };
-  const A = upload(s.M, s.K), B = upload(s.K, s.N);
+  const A = upload(s.M, s.K),
+    B = upload(s.K, s.N);
   return {
     async run(n: number) {
       for (let i = 0; i < n; i++) {
@@ -212,10 +229,15 @@ async function oursMlpStep(ctx: GpuContext, input: BenchInput): Promise<number> 
     trainer.setData(randomDataset(count, MLP_SIZES[0], MLP_SIZES[MLP_SIZES.length - 1], rand));
     const params = initParams(spec, 1);
     const adamw = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
-    return await trainerRate(async (steps) => {
-      const batches = Uint32Array.from({ length: steps * MLP_BATCH }, () => Math.floor(rand() * count));
-      await trainer.train({ params, batches, steps, adamw });
-    }, MLP_BATCH, input.steps, input);
+    return await trainerRate(
+      async (steps) => {
+        const batches = Uint32Array.from({ length: steps * MLP_BATCH }, () => Math.floor(rand() * count));
+        await trainer.train({ params, batches, steps, adamw });
+      },
+      MLP_BATCH,
+      input.steps,
+      input,
+    );
   } finally {
     trainer.destroy();
   }
@@ -230,12 +252,17 @@ async function oursGptStep(ctx: GpuContext, input: BenchInput): Promise<number> 
   try {
     const params = initParams(spec, 1);
     const adamw = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1 };
-    return await trainerRate(async (steps) => {
-      // A random byte stream: tokens and their next-byte targets, (steps, B, T).
-      const n = steps * GPT_BATCH * T;
-      const stream = Uint32Array.from({ length: n + 1 }, () => Math.floor(rand() * GPT_BENCH.vocab));
-      await trainer.train({ params, tokens: stream.subarray(0, n), targets: stream.subarray(1), steps, adamw });
-    }, GPT_BATCH, input.gptSteps, input);
+    return await trainerRate(
+      async (steps) => {
+        // A random byte stream: tokens and their next-byte targets, (steps, B, T).
+        const n = steps * GPT_BATCH * T;
+        const stream = Uint32Array.from({ length: n + 1 }, () => Math.floor(rand() * GPT_BENCH.vocab));
+        await trainer.train({ params, tokens: stream.subarray(0, n), targets: stream.subarray(1), steps, adamw });
+      },
+      GPT_BATCH,
+      input.gptSteps,
+      input,
+    );
   } finally {
     trainer.destroy();
   }
@@ -265,7 +292,9 @@ export async function runBench(gpu: GPU, input: BenchInput): Promise<BenchOutput
   const ctx = await acquireDevice(gpu, { label: 'bench' });
   const tuneStart = performance.now();
   const tune = await autotuneMatmul(ctx);
-  log(`autotune (${tune.source}, ${(performance.now() - tuneStart).toFixed(0)} ms): ${JSON.stringify(tune.config)}${tune.timings ? ' ' + tune.timings.map((t) => `${JSON.stringify(t.config)} ${t.ms.toFixed(1)} ms`).join('; ') : ''}`);
+  log(
+    `autotune (${tune.source}, ${(performance.now() - tuneStart).toFixed(0)} ms): ${JSON.stringify(tune.config)}${tune.timings ? ' ' + tune.timings.map((t) => `${JSON.stringify(t.config)} ${t.ms.toFixed(1)} ms`).join('; ') : ''}`,
+  );
   const cache = new PipelineCache(ctx.device);
   ort.env.wasm.wasmPaths = input.ortPath;
   ort.env.wasm.numThreads = 1;

@@ -30,7 +30,11 @@ const input: BenchInput = {
 const ortDist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web/webgpu'));
 const entry = fileURLToPath(new URL('./bench-worker.ts', import.meta.url));
 
-console.error(`bench: load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} (1/5/15 min) at start`);
+console.error(
+  `bench: load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')} (1/5/15 min) at start`,
+);
 const out = await runInChromiumWorker<BenchOutput>(entry, {
   input,
   timeoutMs: 3_600_000,
@@ -44,26 +48,36 @@ if (out.type === 'error') {
 
 const f = (x: number | null, digits: number) => (x === null ? 'n/a' : x.toFixed(digits));
 const ratio = (a: number | null, b: number | null) => (a === null || b === null ? 'n/a' : `${(a / b).toFixed(1)}×`);
-console.log(`adapter: ${out.adapter.vendor}/${out.adapter.architecture} ${out.adapter.description} (TFJS saw ${out.tfjsAdapter}); our matmul tiling: ${JSON.stringify(out.config)} (${out.tuneSource})`);
+console.log(
+  `adapter: ${out.adapter.vendor}/${out.adapter.architecture} ${out.adapter.description} (TFJS saw ${out.tfjsAdapter}); our matmul tiling: ${JSON.stringify(out.config)} (${out.tuneSource})`,
+);
 console.log('data resident on the GPU for all three; timings end at queue drain (onSubmittedWorkDone), no readback; warm-up excluded; medians');
 console.log('matmul GFLOP/s (ORT runs transposed layouts as the plain MatMul of the same M, K, N)');
 console.log(`${'shape'.padEnd(26)} ${'M×K×N'.padEnd(14)} ${'ours'.padStart(8)} ${'ort'.padStart(8)} ${'tfjs'.padStart(8)}  ours/ort ours/tfjs`);
 for (const r of out.matmul) {
   const s = r.shape;
   const dims = `${s.M}×${s.K}×${s.N}${s.transA ? ' Aᵀ' : ''}${s.transB ? ' Bᵀ' : ''}`;
-  console.log(`${r.name.padEnd(26)} ${dims.padEnd(14)} ${f(r.ours, 3).padStart(8)} ${f(r.ort, 3).padStart(8)} ${f(r.tfjs, 3).padStart(8)}  ${ratio(r.ours, r.ort).padStart(8)} ${ratio(r.ours, r.tfjs).padStart(9)}`);
+  console.log(
+    `${r.name.padEnd(26)} ${dims.padEnd(14)} ${f(r.ours, 3).padStart(8)} ${f(r.ort, 3).padStart(8)} ${f(r.tfjs, 3).padStart(8)}  ${ratio(r.ours, r.ort).padStart(8)} ${ratio(r.ours, r.tfjs).padStart(9)}`,
+  );
 }
 console.log('training step (forward + backward + AdamW), dataset resident on the GPU, one readback per round; samples/s (GPT: sequences of 64 tokens/s)');
 for (const r of out.step) {
   console.log(`${`${r.model} batch ${r.batch}`.padEnd(30)} ours ${f(r.ours, 1).padStart(8)}  tfjs ${f(r.tfjs, 1).padStart(8)}  ${ratio(r.ours, r.tfjs)}`);
 }
 for (const n of out.notes) console.error(`note: ${n}`);
-console.error(`bench: load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} (1/5/15 min) at end`);
+console.error(
+  `bench: load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')} (1/5/15 min) at end`,
+);
 if (json) {
   const round = (x: number | null) => (x === null ? null : Number(x.toPrecision(4)));
-  console.log(JSON.stringify({
-    adapter: out.adapter,
-    matmul: out.matmul.map((r) => ({ m: r.shape.M, k: r.shape.K, n: r.shape.N, ours: round(r.ours), ort: round(r.ort), tfjs: round(r.tfjs) })),
-    step: out.step.map((r) => ({ model: r.model, ours: round(r.ours), tfjs: round(r.tfjs) })),
-  }));
+  console.log(
+    JSON.stringify({
+      adapter: out.adapter,
+      matmul: out.matmul.map((r) => ({ m: r.shape.M, k: r.shape.K, n: r.shape.N, ours: round(r.ours), ort: round(r.ort), tfjs: round(r.tfjs) })),
+      step: out.step.map((r) => ({ model: r.model, ours: round(r.ours), tfjs: round(r.tfjs) })),
+    }),
+  );
 }

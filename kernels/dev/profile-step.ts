@@ -24,7 +24,13 @@ async function time(name: string, kernel: Kernel, sizes: Record<string, number>,
     const usage = (b.kind === 'uniform' ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE) | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     bufs[b.name] = device.createBuffer({ size: Math.max(256, sizes[b.name] * 4), usage });
   }
-  const group = createBindGroup(device, kernel, Object.fromEntries(kernel.bindings.map((b) => [b.name, b.dynamicOffset ? { buffer: bufs[b.name], size: b.kind === 'uniform' ? ADAMW_HYPER.size : 4 } : bufs[b.name]])));
+  const group = createBindGroup(
+    device,
+    kernel,
+    Object.fromEntries(
+      kernel.bindings.map((b) => [b.name, b.dynamicOffset ? { buffer: bufs[b.name], size: b.kind === 'uniform' ? ADAMW_HYPER.size : 4 } : bufs[b.name]]),
+    ),
+  );
   await cache.ready();
   const run = async (n: number) => {
     const enc = device.createCommandEncoder();
@@ -44,7 +50,7 @@ async function time(name: string, kernel: Kernel, sizes: Record<string, number>,
 }
 
 let total = 0;
-total += await time('gather', gatherKernel(cache, { rows: B, features: F }), { images: 8500 * F / 4, labels: 8500, indices: B, x: B * F, y: B }, [0]);
+total += await time('gather', gatherKernel(cache, { rows: B, features: F }), { images: (8500 * F) / 4, labels: 8500, indices: B, x: B * F, y: B }, [0]);
 total += await time(`fwd matmul (${B},${F})·(${F},${H})`, matmulKernel(cache, { M: B, N: H, K: F }), { a: B * F, b: F * H, c: B * H });
 total += await time('bias+relu fwd', biasForwardKernel(cache, { rows: B, n: H, relu: true }), { x: B * H, bias: H });
 total += await time(`fwd matmul (${B},${H})·(${H},${C})`, matmulKernel(cache, { M: B, N: C, K: H }), { a: B * H, b: H * C, c: B * C });

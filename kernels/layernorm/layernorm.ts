@@ -51,7 +51,11 @@ function constants({ rows, C, accumulate }: LayernormShape): Record<string, numb
 
 function kernel<K extends Kernel>(cache: PipelineCache, shape: LayernormShape, entryPoint: string, bindings: K['bindings'], count: number): K {
   const max = cache.device.limits.maxComputeWorkgroupsPerDimension;
-  return buildKernel(cache, { label: `layernorm_${entryPoint}`, code: src, entryPoint, constants: constants(shape), bindings }, grid1d(count, LAYERNORM_WG, max)) as K;
+  return buildKernel(
+    cache,
+    { label: `layernorm_${entryPoint}`, code: src, entryPoint, constants: constants(shape), bindings },
+    grid1d(count, LAYERNORM_WG, max),
+  ) as K;
 }
 
 /** y, stats ← layernorm(x; γ, β). */
@@ -65,10 +69,19 @@ export const layernormParamsKernel = (cache: PipelineCache, shape: LayernormShap
   kernel(cache, { ...shape, accumulate: false }, 'backward_params', BACKWARD_PARAMS, shape.C);
 
 /** Eager forward (tests, tools). stats is (rows, 2): μ, σ⁻¹. */
-export async function layernormForward(cache: PipelineCache, x: Float32Array, gamma: Float32Array, beta: Float32Array, shape: LayernormShape): Promise<{ y: Float32Array; stats: Float32Array }> {
+export async function layernormForward(
+  cache: PipelineCache,
+  x: Float32Array,
+  gamma: Float32Array,
+  beta: Float32Array,
+  shape: LayernormShape,
+): Promise<{ y: Float32Array; stats: Float32Array }> {
   const { rows, C } = shape;
   if (x.length !== rows * C || gamma.length !== C || beta.length !== C) throw new RangeError('layernormForward: x must be (rows, C), gamma and beta (C)');
-  const out = await runOnce(cache, layernormForwardKernel(cache, shape), { x, gamma, beta, y: x.byteLength, stats: rows * LAYERNORM_STATS_BYTES }, ['y', 'stats']);
+  const out = await runOnce(cache, layernormForwardKernel(cache, shape), { x, gamma, beta, y: x.byteLength, stats: rows * LAYERNORM_STATS_BYTES }, [
+    'y',
+    'stats',
+  ]);
   return { y: new Float32Array(out.y), stats: new Float32Array(out.stats) };
 }
 
@@ -80,7 +93,8 @@ export async function layernormBackward(
 ): Promise<{ dx: Float32Array; dgamma: Float32Array; dbeta: Float32Array }> {
   const { dy, x, gamma, stats, dxIn } = args;
   const { rows, C } = shape;
-  if ([dy, x].some((a) => a.length !== rows * C) || gamma.length !== C || stats.length !== 2 * rows) throw new RangeError('layernormBackward: dy, x (rows, C), gamma (C), stats (rows, 2)');
+  if ([dy, x].some((a) => a.length !== rows * C) || gamma.length !== C || stats.length !== 2 * rows)
+    throw new RangeError('layernormBackward: dy, x (rows, C), gamma (C), stats (rows, 2)');
   const dx = await runOnce(cache, layernormDxKernel(cache, { ...shape, accumulate: !!dxIn }), { x, gamma, stats, dy, dx: dxIn ?? x.byteLength }, ['dx']);
   const p = await runOnce(cache, layernormParamsKernel(cache, shape), { x, stats, dy, dgamma: C * 4, dbeta: C * 4 }, ['dgamma', 'dbeta']);
   return { dx: new Float32Array(dx.dx), dgamma: new Float32Array(p.dgamma), dbeta: new Float32Array(p.dbeta) };

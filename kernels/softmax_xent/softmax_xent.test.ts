@@ -15,7 +15,13 @@ function labelsFor(rows: number, C: number, rand: () => number): Uint32Array {
 test('softmax cross-entropy loss and dlogits match the CPU reference', async () => {
   const rand = createRng(5);
   // Batches below, at and above the workgroup (rows per invocation > 1), odd class counts.
-  for (const [rows, C] of [[1, 1], [1, 3], [7, 5], [SOFTMAX_XENT_WG, 10], [SOFTMAX_XENT_WG * 2 + 3, 7]]) {
+  for (const [rows, C] of [
+    [1, 1],
+    [1, 3],
+    [7, 5],
+    [SOFTMAX_XENT_WG, 10],
+    [SOFTMAX_XENT_WG * 2 + 3, 7],
+  ]) {
     const logits = randomArray(rows * C, rand, -4, 4);
     const labels = labelsFor(rows, C, rand);
     const got = await softmaxXent(cache, logits, labels, { rows, classes: C });
@@ -25,7 +31,7 @@ test('softmax cross-entropy loss and dlogits match the CPU reference', async () 
   }
 });
 
-test('confident rows: the label\'s dlogit −(1 − p) keeps its relative precision', async () => {
+test("confident rows: the label's dlogit −(1 − p) keeps its relative precision", async () => {
   // The label's logit 9–14 above the rest: 1 − p between 1e-6 and 1e-4, where an f32 p − 1
   // keeps 6e-8 of it (5–6 % error); the reference subtracts in float64.
   const rand = createRng(8);
@@ -36,7 +42,12 @@ test('confident rows: the label\'s dlogit −(1 − p) keeps its relative precis
   const got = await softmaxXent(cache, logits, labels, { rows, classes: C });
   const want = softmaxXentRef(logits, labels, C);
   const at = Array.from(labels, (l, r) => r * C + l);
-  assertClose(at.map((i) => got.dlogits[i]), at.map((i) => want.dlogits[i]), { atol: 0, rtol: 1e-4 }, 'label dlogits of confident rows');
+  assertClose(
+    at.map((i) => got.dlogits[i]),
+    at.map((i) => want.dlogits[i]),
+    { atol: 0, rtol: 1e-4 },
+    'label dlogits of confident rows',
+  );
 });
 
 test('the reference agrees with shared/mlp.ts softmaxCrossEntropy', () => {

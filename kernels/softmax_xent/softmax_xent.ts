@@ -48,11 +48,6 @@ export async function softmaxXent(
     throw new RangeError('softmaxXent: logits must be (rows, classes), labels (rows)');
   }
   if (labels.some((y) => y >= shape.classes)) throw new RangeError(`softmaxXent: label ≥ ${shape.classes}`);
-  const out = await runOnce(
-    cache,
-    softmaxXentKernel(cache, shape),
-    { logits, labels, dlogits: logits.byteLength, loss: XENT_LOSS_BYTES },
-    ['loss', 'dlogits'],
-  );
+  const out = await runOnce(cache, softmaxXentKernel(cache, shape), { logits, labels, dlogits: logits.byteLength, loss: XENT_LOSS_BYTES }, ['loss', 'dlogits']);
   return { loss: new Float32Array(out.loss)[0], dlogits: new Float32Array(out.dlogits) };
 }

@@ -5,7 +5,9 @@ import { decodeDataset, encodeDataset, trainShape } from './dataset.ts';
 import type { Dataset } from '../mlp.ts';
 
 const dataset = (count: number, features: number, classes = 10): Dataset => ({
-  count, features, classes,
+  count,
+  features,
+  classes,
   labels: Uint8Array.from({ length: count }, (_, i) => i % classes),
   images: Uint8Array.from({ length: count * features }, (_, i) => (i * 37) & 0xff),
 });
@@ -25,7 +27,7 @@ test('a dataset round-trips through the wire format: u32 count, u32 features, la
   assert.deepEqual(trainShape({ trainCount: 5, features: 7, classes: 10 }), { count: 5, features: 7, classes: 10 });
 });
 
-test('a dataset that is malformed or not the run\'s is refused by name before anything is read from it', () => {
+test("a dataset that is malformed or not the run's is refused by name before anything is read from it", () => {
   const bytes = encodeDataset(dataset(3, 4));
   const shape = { count: 3, features: 4, classes: 10 };
   const cases: [string, Uint8Array, typeof shape, RegExp][] = [
@@ -36,10 +38,18 @@ test('a dataset that is malformed or not the run\'s is refused by name before an
     ['one byte long', Uint8Array.from([...bytes, 0]), shape, /its header implies 23/],
     ['a label past the classes', encodeDataset({ ...dataset(3, 4), labels: Uint8Array.of(0, 12, 1) }), shape, /label 12 at 1 is not a class below 10/],
   ];
-  for (const [name, b, s, message] of cases) assert.throws(() => decodeDataset(b, s), (e) => isIdlegradError(e, 'BAD_FRAME') && message.test(e.message), name);
+  for (const [name, b, s, message] of cases)
+    assert.throws(
+      () => decodeDataset(b, s),
+      (e) => isIdlegradError(e, 'BAD_FRAME') && message.test(e.message),
+      name,
+    );
   // A header that claims 2^32 − 1 samples is refused by its length, not allocated.
   const huge = bytes.slice();
   new DataView(huge.buffer).setUint32(0, 0xffffffff, true);
-  assert.throws(() => decodeDataset(huge, { ...shape, count: 0xffffffff }), (e) => isIdlegradError(e, 'BAD_FRAME'));
+  assert.throws(
+    () => decodeDataset(huge, { ...shape, count: 0xffffffff }),
+    (e) => isIdlegradError(e, 'BAD_FRAME'),
+  );
   assert.throws(() => encodeDataset({ ...dataset(3, 4), labels: new Uint8Array(2) }), RangeError);
 });

@@ -52,4 +52,8 @@ export function decodeDataset(bytes: Uint8Array, shape: DatasetShape): Dataset {
 }
 
 /** The shape of a run's served training set. */
-export const trainShape = (d: { trainCount: number; features: number; classes: number }): DatasetShape => ({ count: d.trainCount, features: d.features, classes: d.classes });
+export const trainShape = (d: { trainCount: number; features: number; classes: number }): DatasetShape => ({
+  count: d.trainCount,
+  features: d.features,
+  classes: d.classes,
+});

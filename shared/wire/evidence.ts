@@ -35,6 +35,9 @@ export function decodeEvidence(body: Uint8Array, paramCount: number): Evidence {
   const frameLen = body.byteLength - 2 * n;
   if (frameLen <= 0) throw new IdlegradError('BAD_FRAME', `evidence of ${body.byteLength} bytes is shorter than the two residuals (${2 * n} bytes)`);
   const copy = body.slice(frameLen);
-  return { frame: body.slice(0, frameLen), residualBefore: new Float32Array(copy.buffer, 0, paramCount), residualAfter: new Float32Array(copy.buffer, n, paramCount) };
+  return {
+    frame: body.slice(0, frameLen),
+    residualBefore: new Float32Array(copy.buffer, 0, paramCount),
+    residualAfter: new Float32Array(copy.buffer, n, paramCount),
+  };
 }
-

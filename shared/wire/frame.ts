@@ -17,8 +17,19 @@ function layout<F extends Record<string, number>>(sizes: F): { at: { readonly [K
 
 /** The frame header: 68 bytes. `indexCoding` is reserved (0) in version 1. */
 export const FRAME_HEADER = layout({
-  magic: 4, version: 1, kind: 1, bits: 1, indexCoding: 1, paramTableHash: 32,
-  run: 4, round: 4, samples: 4, paramCount: 4, chunkSize: 4, chunkCount: 4, totalK: 4,
+  magic: 4,
+  version: 1,
+  kind: 1,
+  bits: 1,
+  indexCoding: 1,
+  paramTableHash: 32,
+  run: 4,
+  round: 4,
+  samples: 4,
+  paramCount: 4,
+  chunkSize: 4,
+  chunkCount: 4,
+  totalK: 4,
 });
 /** One entry of the chunk table after the header: values kept in the chunk, and their scale. */
 export const CHUNK_ENTRY = layout({ k: 4, scale: 4 });
@@ -67,14 +78,26 @@ export function writeFrameHeader(bytes: Uint8Array, h: FrameHeader): void {
 }
 
 /** The header's fields as they stand, unchecked (decodeFrame checks each against the run); `bytes` holds at least FRAME_HEADER.bytes. */
-export function readFrameHeader(bytes: Uint8Array): { magic: number; version: number; kind: number; bits: number; indexCoding: number } & Omit<FrameHeader, 'kind' | 'bits' | 'indexCoding'> {
+export function readFrameHeader(
+  bytes: Uint8Array,
+): { magic: number; version: number; kind: number; bits: number; indexCoding: number } & Omit<FrameHeader, 'kind' | 'bits' | 'indexCoding'> {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const at = FRAME_HEADER.at;
   const u32 = (o: number) => dv.getUint32(o, true);
   return {
-    magic: u32(at.magic), version: dv.getUint8(at.version), kind: dv.getUint8(at.kind), bits: dv.getUint8(at.bits), indexCoding: dv.getUint8(at.indexCoding),
+    magic: u32(at.magic),
+    version: dv.getUint8(at.version),
+    kind: dv.getUint8(at.kind),
+    bits: dv.getUint8(at.bits),
+    indexCoding: dv.getUint8(at.indexCoding),
     paramTableHash: bytesToHex(bytes.subarray(at.paramTableHash, at.paramTableHash + 32)),
-    run: u32(at.run), round: u32(at.round), samples: u32(at.samples), paramCount: u32(at.paramCount), chunkSize: u32(at.chunkSize), chunkCount: u32(at.chunkCount), totalK: u32(at.totalK),
+    run: u32(at.run),
+    round: u32(at.round),
+    samples: u32(at.samples),
+    paramCount: u32(at.paramCount),
+    chunkSize: u32(at.chunkSize),
+    chunkCount: u32(at.chunkCount),
+    totalK: u32(at.totalK),
   };
 }
 

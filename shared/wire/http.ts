@@ -9,7 +9,24 @@ import { paramTableHash } from '../model.ts';
 import { ERROR_CODES, IdlegradError, type ErrorCode } from '../errors.ts';
 import { REJECTION_CODES, type RejectionCode } from './rejections.ts';
 import {
-  addr, arrayOf, bool, decimal, fail, hex32, nonNegative, nullable, num, obj, oneOf, optional, recordOf, shape, str, u32, wei, type Parser,
+  addr,
+  arrayOf,
+  bool,
+  decimal,
+  fail,
+  hex32,
+  nonNegative,
+  nullable,
+  num,
+  obj,
+  oneOf,
+  optional,
+  recordOf,
+  shape,
+  str,
+  u32,
+  wei,
+  type Parser,
 } from './parse.ts';
 
 // ---- values shared by several replies ------------------------------------------------
@@ -50,7 +67,8 @@ export interface ChainInfo {
 
 export const deviceKind: Parser<DeviceKind | null> = nullable(oneOf(DEVICE_KINDS));
 export const partnerId: Parser<string | null> = nullable((v, path) =>
-  typeof v === 'string' && PARTNER_ID.test(v) ? v : fail(path, 'a partner id (letters, digits, . _ -; at most 64)', v));
+  typeof v === 'string' && PARTNER_ID.test(v) ? v : fail(path, 'a partner id (letters, digits, . _ -; at most 64)', v),
+);
 const rejectionCode: Parser<RejectionCode | null> = nullable(oneOf(REJECTION_CODES));
 const contributionState = oneOf(CONTRIBUTION_STATES);
 const verificationState = nullable(oneOf(VERIFICATION_STATES));
@@ -74,10 +92,24 @@ export const parseChainInfo: Parser<ChainInfo> = shape<ChainInfo>({
 export const parseRunSpec: Parser<RunSpec> = (v, path) => {
   const o = obj(v, path);
   shape<Pick<RunSpec, 'id' | 'name' | 'seed' | 'paramTableHash' | 'paramCount' | 'dataset'>>({
-    id: u32, name: str(64), seed: u32, paramTableHash: hex32, paramCount: u32,
-    dataset: shape<RunSpec['dataset']>({ name: oneOf(['mnist', 'text'] as const), text: optional(str(64)), trainCount: u32, testCount: u32, features: u32, classes: u32 }),
+    id: u32,
+    name: str(64),
+    seed: u32,
+    paramTableHash: hex32,
+    paramCount: u32,
+    dataset: shape<RunSpec['dataset']>({
+      name: oneOf(['mnist', 'text'] as const),
+      text: optional(str(64)),
+      trainCount: u32,
+      testCount: u32,
+      features: u32,
+      classes: u32,
+    }),
   })(o, path);
-  shape<RunSettings['inner']['adamw']>({ lr: num, beta1: num, beta2: num, eps: num, weightDecay: num, maxGradNorm: optional(nonNegative) })(obj(obj(o.inner, `${path}.inner`).adamw, `${path}.inner.adamw`), `${path}.inner.adamw`);
+  shape<RunSettings['inner']['adamw']>({ lr: num, beta1: num, beta2: num, eps: num, weightDecay: num, maxGradNorm: optional(nonNegative) })(
+    obj(obj(o.inner, `${path}.inner`).adamw, `${path}.inner.adamw`),
+    `${path}.inner.adamw`,
+  );
   if (o.verification !== undefined) obj(o.verification, `${path}.verification`);
   try {
     validateRunSettings(o as unknown as RunSettings, path);
@@ -156,9 +188,18 @@ export interface AccountSummary {
 
 const parseDeviceCredit = shape<DeviceCredit>({ contributions: u32, samples: u32, creditWei: wei });
 const parseAccountRow = shape<AccountRow>({
-  round: u32, state: contributionState, code: rejectionCode, reason: nullable(str(2000)), samples: u32, epoch: nullable(u32),
-  beneficiary: optional(addr), verification: optional(verificationState), claimTx: optional(nullable(hex32)), device: optional(deviceKind),
-  partner: optional(partnerId), id: optional(u32),
+  round: u32,
+  state: contributionState,
+  code: rejectionCode,
+  reason: nullable(str(2000)),
+  samples: u32,
+  epoch: nullable(u32),
+  beneficiary: optional(addr),
+  verification: optional(verificationState),
+  claimTx: optional(nullable(hex32)),
+  device: optional(deviceKind),
+  partner: optional(partnerId),
+  id: optional(u32),
 });
 const proofPath = arrayOf(hex32, 256);
 
@@ -248,18 +289,41 @@ export interface ContributionDetail extends ContributionRecord {
 }
 
 const parseCheckFigures = shape<CheckFigures>({
-  executor: optional(oneOf(['dawn', 'cpu'] as const)), relDelta: optional(num), relFrame: optional(num), lossGain: optional(num), ms: nonNegative,
+  executor: optional(oneOf(['dawn', 'cpu'] as const)),
+  relDelta: optional(num),
+  relFrame: optional(num),
+  lossGain: optional(num),
+  ms: nonNegative,
   recheck: optional(shape<{ first: number; dawn: number; cpu: number }>({ first: num, dawn: num, cpu: num })),
 });
 export const parseTimelineEntry: Parser<TimelineEntry> = shape<TimelineEntry>({
-  step: oneOf(TIMELINE_STEPS), status: oneOf(['done', 'current', 'todo', 'failed'] as const), detail: nullable(str(2000)),
+  step: oneOf(TIMELINE_STEPS),
+  status: oneOf(['done', 'current', 'todo', 'failed'] as const),
+  detail: nullable(str(2000)),
 });
 
 export const parseContributionDetail: Parser<ContributionDetail> = shape<ContributionDetail>({
-  id: u32, run: u32, round: u32, account: addr, beneficiary: addr, state: contributionState, code: rejectionCode, reason: nullable(str(2000)),
-  samples: u32, creditWei: wei, epoch: nullable(u32), epochRoot: nullable(hex32), epochTx: nullable(hex32), claimTx: nullable(hex32),
-  verification: verificationState, check: nullable(parseCheckFigures), device: deviceKind, partner: partnerId, nonce: decimal,
-  timeline: arrayOf(parseTimelineEntry, 16), proof: nullable(parseRewardProof),
+  id: u32,
+  run: u32,
+  round: u32,
+  account: addr,
+  beneficiary: addr,
+  state: contributionState,
+  code: rejectionCode,
+  reason: nullable(str(2000)),
+  samples: u32,
+  creditWei: wei,
+  epoch: nullable(u32),
+  epochRoot: nullable(hex32),
+  epochTx: nullable(hex32),
+  claimTx: nullable(hex32),
+  verification: verificationState,
+  check: nullable(parseCheckFigures),
+  device: deviceKind,
+  partner: partnerId,
+  nonce: decimal,
+  timeline: arrayOf(parseTimelineEntry, 16),
+  proof: nullable(parseRewardProof),
 });
 
 /** GET /api/partners: credit earned through each partner's widget (credited states only). */
@@ -275,7 +339,11 @@ export interface PartnersReply {
   partners: PartnerSummary[];
 }
 const parsePartnerSummary = shape<PartnerSummary>({
-  partner: (v, path) => partnerId(v, path) ?? fail(path, 'a partner id', v), volunteers: u32, contributions: u32, samples: u32, creditWei: wei,
+  partner: (v, path) => partnerId(v, path) ?? fail(path, 'a partner id', v),
+  volunteers: u32,
+  contributions: u32,
+  samples: u32,
+  creditWei: wei,
 });
 export const parsePartnersReply: Parser<PartnersReply> = shape<PartnersReply>({ run: u32, partners: arrayOf(parsePartnerSummary, 1000) });
 
@@ -421,30 +489,63 @@ export interface DashboardState {
 const count = u32;
 const ms = nullable(nonNegative);
 export const parseRoundSummary: Parser<RoundSummary> = shape<RoundSummary>({
-  round: u32, modelHash: hex32, committedAt: nonNegative, heldOutAccuracy: num, heldOutLoss: num, trainLoss: nullable(num),
-  contributions: count, samples: count, volunteers: count, updateBytes: count,
+  round: u32,
+  modelHash: hex32,
+  committedAt: nonNegative,
+  heldOutAccuracy: num,
+  heldOutLoss: num,
+  trainLoss: nullable(num),
+  contributions: count,
+  samples: count,
+  volunteers: count,
+  updateBytes: count,
 });
 const parseEpochSummary = shape<EpochSummary>({ epoch: u32, root: hex32, txHash: hex32, totalWei: wei, accounts: count, round: u32 });
 const parseEpochPostingStatus = shape<EpochPostingStatus>({ failing: bool, attempts: count, lastError: nullable(str(2000)), lastErrorAt: ms, nextRetryAt: ms });
 const parseValidatorStatus = shape<ValidatorStatus>({
-  executor: nullable(oneOf(['dawn', 'cpu'] as const)), adapter: nullable(str()), fallback: nullable(str(2000)),
-  backlog: count, peakBacklog: count, checks: count, meanMs: ms, maxMs: ms,
+  executor: nullable(oneOf(['dawn', 'cpu'] as const)),
+  adapter: nullable(str()),
+  fallback: nullable(str(2000)),
+  backlog: count,
+  peakBacklog: count,
+  checks: count,
+  meanMs: ms,
+  maxMs: ms,
 });
 const parseRunInsights = shape<RunInsights>({
   denseBytes: count,
   flopsPerSample: nonNegative,
-  outcomes: arrayOf(shape<RoundOutcome>({
-    round: u32, reports: count, accepted: count, rejected: count, verified: count, failed: count, sampled: count, cohorts: count, stragglers: count,
-    codes: arrayOf(oneOf(REJECTION_CODES), REJECTION_CODES.length),
-  })),
+  outcomes: arrayOf(
+    shape<RoundOutcome>({
+      round: u32,
+      reports: count,
+      accepted: count,
+      rejected: count,
+      verified: count,
+      failed: count,
+      sampled: count,
+      cohorts: count,
+      stragglers: count,
+      codes: arrayOf(oneOf(REJECTION_CODES), REJECTION_CODES.length),
+    }),
+  ),
   leaderboard: arrayOf(shape<LeaderRow>({ account: addr, contributions: count, samples: count, creditWei: wei }), 1000),
 });
 const parseFlaggedSummary = shape<FlaggedSummary>({
   rejections: recordOf(REJECTION_CODES, count),
   uncoded: count,
-  identities: arrayOf(shape<FlaggedSummary['identities'][number]>({
-    account: addr, reputation: num, checksFailed: count, refused: count, creditWei: wei, lastCode: rejectionCode, lastReason: nullable(str(2000)),
-  }), 1000),
+  identities: arrayOf(
+    shape<FlaggedSummary['identities'][number]>({
+      account: addr,
+      reputation: num,
+      checksFailed: count,
+      refused: count,
+      creditWei: wei,
+      lastCode: rejectionCode,
+      lastReason: nullable(str(2000)),
+    }),
+    1000,
+  ),
 });
 
 export const parseDashboardState: Parser<DashboardState> = shape<DashboardState>({
@@ -468,7 +569,8 @@ export interface LeadSession {
   run: { id: number; name: string; status: RunStatus };
 }
 export const parseLeadSession: Parser<LeadSession> = shape<LeadSession>({
-  ok: (v, path) => (v === true ? true : fail(path, 'true', v)), run: shape<LeadSession['run']>({ id: u32, name: str(64), status: oneOf(RUN_STATUSES) }),
+  ok: (v, path) => (v === true ? true : fail(path, 'true', v)),
+  run: shape<LeadSession['run']>({ id: u32, name: str(64), status: oneOf(RUN_STATUSES) }),
 });
 
 /** POST /api/lead/texts: the uploaded text's id (its sha256) and length. */
@@ -489,7 +591,9 @@ export const parseRunCreated: Parser<RunCreated> = shape<RunCreated>({ run: shap
 export interface RunStatusChanged {
   run: { id: number; status: RunStatus };
 }
-export const parseRunStatusChanged: Parser<RunStatusChanged> = shape<RunStatusChanged>({ run: shape<RunStatusChanged['run']>({ id: u32, status: oneOf(RUN_STATUSES) }) });
+export const parseRunStatusChanged: Parser<RunStatusChanged> = shape<RunStatusChanged>({
+  run: shape<RunStatusChanged['run']>({ id: u32, status: oneOf(RUN_STATUSES) }),
+});
 
 // ---- errors -------------------------------------------------------------------------
 

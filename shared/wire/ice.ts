@@ -20,7 +20,8 @@ export interface IceGrant {
 
 const ICE_URL = /^(stuns?|turns?):[^\s]+$/;
 const ICE_KEYS = ['urls', 'username', 'credential'];
-const iceUrl: Parser<string> = (v, path) => (typeof v === 'string' && v.length <= 512 && ICE_URL.test(v) ? v : fail(path, 'a stun:, stuns:, turn: or turns: URL', v));
+const iceUrl: Parser<string> = (v, path) =>
+  typeof v === 'string' && v.length <= 512 && ICE_URL.test(v) ? v : fail(path, 'a stun:, stuns:, turn: or turns: URL', v);
 
 export const parseIceServer: Parser<IceServer> = (v, path) => {
   const o = obj(v, path);
@@ -42,5 +43,3 @@ export const parseIceGrant: Parser<IceGrant> = (v, path) => {
   const o = obj(v, path);
   return { servers: parseIceServers(o.servers, `${path}.servers`), expiresAt: nullable(nonNegative)(o.expiresAt, `${path}.expiresAt`) };
 };
-
-

@@ -6,8 +6,20 @@ import type { RunSpec } from '../config.ts';
 import type { Contribution, Delegation } from '../eip712.ts';
 import { ERROR_CODES, type ErrorCode } from '../errors.ts';
 import {
-  CONTRIBUTION_STATES, deviceKind, parseAccountSummary, parseAdapterInfo, parseChainInfo, parseDashboardState, parseRunSpec, partnerId,
-  type AccountSummary, type AdapterInfo, type ChainInfo, type ContributionState, type DashboardState, type DeviceKind,
+  CONTRIBUTION_STATES,
+  deviceKind,
+  parseAccountSummary,
+  parseAdapterInfo,
+  parseChainInfo,
+  parseDashboardState,
+  parseRunSpec,
+  partnerId,
+  type AccountSummary,
+  type AdapterInfo,
+  type ChainInfo,
+  type ContributionState,
+  type DashboardState,
+  type DeviceKind,
 } from './http.ts';
 import { addr, arrayOf, decimal, fail, hex32, nonNegative, nullable, obj, oneOf, optional, shape, sig, str, u32, type Parser } from './parse.ts';
 import { parseIceGrant, type IceGrant } from './ice.ts';
@@ -22,7 +34,13 @@ export type DelegationJson = Omit<Delegation, 'nonce' | 'expiry'> & { nonce: str
 
 export type ClientMessage =
   | {
-      type: 'hello'; protocol: number; address: Address; peerId: string; signature: Hex; adapter: AdapterInfo | null; gflops: number | null;
+      type: 'hello';
+      protocol: number;
+      address: Address;
+      peerId: string;
+      signature: Hex;
+      adapter: AdapterInfo | null;
+      gflops: number | null;
       /** The partner whose widget this session runs in (absent: none). */
       partner?: string | null;
       /** What trains this session's contributions (absent: not said, e.g. a connection that only delivers the outbox). */
@@ -84,8 +102,20 @@ export const helloMessage = (challenge: string, peerId: string) => `idlegrad hel
 
 export function parseContribution(v: unknown, path = 'contribution'): ContributionJson {
   return shape<ContributionJson>({
-    run: u32, round: u32, cohort: u32, frameHash: hex32, aggregateHash: hex32, framesRoot: hex32, residualHash: hex32,
-    samples: u32, steps: u32, lossBeforeMicro: u32, lossAfterMicro: u32, computeMs: u32, nonce: decimal, expiry: decimal,
+    run: u32,
+    round: u32,
+    cohort: u32,
+    frameHash: hex32,
+    aggregateHash: hex32,
+    framesRoot: hex32,
+    residualHash: hex32,
+    samples: u32,
+    steps: u32,
+    lossBeforeMicro: u32,
+    lossAfterMicro: u32,
+    computeMs: u32,
+    nonce: decimal,
+    expiry: decimal,
   })(v, path);
 }
 
@@ -144,9 +174,16 @@ const SERVER_BODIES: { [T in ServerMessage['type']]: Parser<Body<T>> } = {
   welcome: shape<Body<'welcome'>>({ run: parseRunSpec, round: u32, modelHash: hex32, chain: parseChainInfo, serverTime: time, ice: optional(parseIceGrant) }),
   ice: shape<Body<'ice'>>({ ice: parseIceGrant, serverTime: time }),
   round: shape<Body<'round'>>({
-    run: u32, round: u32, modelHash: hex32,
+    run: u32,
+    round: u32,
+    modelHash: hex32,
     cohort: shape<CohortSeat>({ id: u32, members: arrayOf(shape<CohortSeat['members'][number]>({ address: addr, peerId: str(64) }), 1024) }),
-    seed: u32, steps: u32, startsAt: time, exchangeEndsAt: time, reportEndsAt: time, serverTime: time,
+    seed: u32,
+    steps: u32,
+    startsAt: time,
+    exchangeEndsAt: time,
+    reportEndsAt: time,
+    serverTime: time,
   }),
   committed: shape<Body<'committed'>>({ run: u32, round: u32, modelHash: hex32, updateBytes: u32, accepted: u32, serverTime: time }),
   ack: shape<Body<'ack'>>({ nonce: decimal, state: oneOf(CONTRIBUTION_STATES), reason: nullable(str(2000)) }),

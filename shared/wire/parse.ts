@@ -15,10 +15,17 @@ export function showValue(v: unknown, depth = 0): string {
   if (typeof v === 'string') out = v.length > 40 ? `${v.slice(0, 40)}…` : JSON.stringify(v);
   else if (v === null || typeof v !== 'object') out = JSON.stringify(v) ?? String(v);
   else if (depth >= 2) out = Array.isArray(v) ? '[…]' : '{…}';
-  else if (Array.isArray(v)) out = `[${v.slice(0, 3).map((x) => showValue(x, depth + 1)).join(',')}${v.length > 3 ? ',…' : ''}]`;
+  else if (Array.isArray(v))
+    out = `[${v
+      .slice(0, 3)
+      .map((x) => showValue(x, depth + 1))
+      .join(',')}${v.length > 3 ? ',…' : ''}]`;
   else {
     const keys = Object.keys(v);
-    out = `{${keys.slice(0, 3).map((k) => `${JSON.stringify(k.slice(0, 40))}:${showValue((v as Record<string, unknown>)[k], depth + 1)}`).join(',')}${keys.length > 3 ? ',…' : ''}}`;
+    out = `{${keys
+      .slice(0, 3)
+      .map((k) => `${JSON.stringify(k.slice(0, 40))}:${showValue((v as Record<string, unknown>)[k], depth + 1)}`)
+      .join(',')}${keys.length > 3 ? ',…' : ''}}`;
   }
   return out.length > 120 ? `${out.slice(0, 120)}…` : out;
 }
@@ -29,7 +36,10 @@ export function fail(path: string, expected: string, got: unknown): never {
 
 export const obj: Parser<Record<string, unknown>> = (v, path) =>
   typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : fail(path, 'an object', v);
-export const str = (max = 256): Parser<string> => (v, path) => (typeof v === 'string' && v.length <= max ? v : fail(path, `a string of at most ${max} chars`, v));
+export const str =
+  (max = 256): Parser<string> =>
+  (v, path) =>
+    typeof v === 'string' && v.length <= max ? v : fail(path, `a string of at most ${max} chars`, v);
 export const u32: Parser<number> = (v, path) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff ? v : fail(path, 'a uint32', v));
 /** A finite number (JSON has no NaN or Infinity). */
 export const num: Parser<number> = (v, path) => (typeof v === 'number' && Number.isFinite(v) ? v : fail(path, 'a finite number', v));
@@ -44,21 +54,33 @@ export const hex32: Parser<Hex> = (v, path) => (typeof v === 'string' && HEX32.t
 export const sig: Parser<Hex> = (v, path) => (typeof v === 'string' && SIG.test(v) ? (v as Hex) : fail(path, 'a 65-byte hex signature', v));
 /** Any letter case (checksums are not checked), returned lower-case. */
 export const addr: Parser<Address> = (v, path) => (typeof v === 'string' && ADDRESS.test(v) ? (v.toLowerCase() as Address) : fail(path, 'an address', v));
-export const decimal: Parser<string> = (v, path) => (typeof v === 'string' && /^[0-9]{1,20}$/.test(v) && BigInt(v) < 2n ** 64n ? v : fail(path, 'a uint64 decimal string', v));
+export const decimal: Parser<string> = (v, path) =>
+  typeof v === 'string' && /^[0-9]{1,20}$/.test(v) && BigInt(v) < 2n ** 64n ? v : fail(path, 'a uint64 decimal string', v);
 /** A token amount in wei: a decimal string up to uint256. */
-export const wei: Parser<string> = (v, path) => (typeof v === 'string' && /^[0-9]{1,78}$/.test(v) && BigInt(v) < 2n ** 256n ? v : fail(path, 'a decimal wei string', v));
+export const wei: Parser<string> = (v, path) =>
+  typeof v === 'string' && /^[0-9]{1,78}$/.test(v) && BigInt(v) < 2n ** 256n ? v : fail(path, 'a decimal wei string', v);
 
-export const oneOf = <T extends string>(values: readonly T[]): Parser<T> => (v, path) =>
-  values.includes(v as T) ? (v as T) : fail(path, `one of ${values.join(', ')}`, v);
+export const oneOf =
+  <T extends string>(values: readonly T[]): Parser<T> =>
+  (v, path) =>
+    values.includes(v as T) ? (v as T) : fail(path, `one of ${values.join(', ')}`, v);
 /** null or absent → null. */
-export const nullable = <T>(p: Parser<T>): Parser<T | null> => (v, path) => (v === null || v === undefined ? null : p(v, path));
+export const nullable =
+  <T>(p: Parser<T>): Parser<T | null> =>
+  (v, path) =>
+    v === null || v === undefined ? null : p(v, path);
 /** absent → undefined (the field is left out); present must parse. */
-export const optional = <T>(p: Parser<T>): Parser<T | undefined> => (v, path) => (v === undefined ? undefined : p(v, path));
+export const optional =
+  <T>(p: Parser<T>): Parser<T | undefined> =>
+  (v, path) =>
+    v === undefined ? undefined : p(v, path);
 
-export const arrayOf = <T>(p: Parser<T>, max = 100_000): Parser<T[]> => (v, path) => {
-  if (!Array.isArray(v) || v.length > max) fail(path, `an array of at most ${max} items`, v);
-  return (v as unknown[]).map((x, i) => p(x, `${path}[${i}]`));
-};
+export const arrayOf =
+  <T>(p: Parser<T>, max = 100_000): Parser<T[]> =>
+  (v, path) => {
+    if (!Array.isArray(v) || v.length > max) fail(path, `an array of at most ${max} items`, v);
+    return (v as unknown[]).map((x, i) => p(x, `${path}[${i}]`));
+  };
 
 /** An object whose keys are among `keys` (each value parsed by `p`); `complete` requires every key. */
 export function recordOf<K extends string, T>(keys: readonly K[], p: Parser<T>, complete: true): Parser<Record<K, T>>;
@@ -80,15 +102,17 @@ export function recordOf<K extends string, T>(keys: readonly K[], p: Parser<T>, 
 export type Fields<T> = { [K in keyof T]-?: Parser<T[K]> };
 
 /** An object with the declared fields only; a field whose parser gives undefined is left out. */
-export const shape = <T>(fields: Fields<T>): Parser<T> => (v, path) => {
-  const o = obj(v, path);
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(fields) as (keyof T & string)[]) {
-    const x = fields[k](Object.hasOwn(o, k) ? o[k] : undefined, `${path}.${k}`);
-    if (x !== undefined) out[k] = x;
-  }
-  return out as T;
-};
+export const shape =
+  <T>(fields: Fields<T>): Parser<T> =>
+  (v, path) => {
+    const o = obj(v, path);
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(fields) as (keyof T & string)[]) {
+      const x = fields[k](Object.hasOwn(o, k) ? o[k] : undefined, `${path}.${k}`);
+      if (x !== undefined) out[k] = x;
+    }
+    return out as T;
+  };
 
 /** JSON text to a value, refused as BAD_MESSAGE (naming `what`) when it is not JSON. */
 export function parseJson(text: string, what: string): unknown {

@@ -6,9 +6,21 @@
 // cohort that missed its quorum).
 /** Every code, in the order of the table below. */
 export const REJECTION_CODES = [
-  'LEFT_OUT', 'NO_QUORUM', 'AGGREGATE_MISSING', 'COMBINE_REFUSED', 'STALE_ROUND', 'DUPLICATE', 'ROUND_ABORTED',
-  'WORK_MISMATCH', 'FRAME_MISMATCH', 'EVIDENCE_MISMATCH', 'EVIDENCE_WITHHELD', 'BAD_FRAME', 'CLAIM_MISMATCH',
-  'FOREIGN_AGGREGATE', 'CLAWED_BACK',
+  'LEFT_OUT',
+  'NO_QUORUM',
+  'AGGREGATE_MISSING',
+  'COMBINE_REFUSED',
+  'STALE_ROUND',
+  'DUPLICATE',
+  'ROUND_ABORTED',
+  'WORK_MISMATCH',
+  'FRAME_MISMATCH',
+  'EVIDENCE_MISMATCH',
+  'EVIDENCE_WITHHELD',
+  'BAD_FRAME',
+  'CLAIM_MISMATCH',
+  'FOREIGN_AGGREGATE',
+  'CLAWED_BACK',
 ] as const;
 export type RejectionCode = (typeof REJECTION_CODES)[number];
 
@@ -32,8 +44,14 @@ export const REJECTIONS: Record<RejectionCode, { conduct: boolean; meaning: stri
   CLAIM_MISMATCH: { conduct: true, meaning: 'the samples claimed do not match the steps, the batch size or the frame' },
   // At commit, a relay or cohort vote that claims an aggregate it did not make (coordinator/round/decide.ts):
   // After a failed check of another contribution of the same identity (coordinator/db/ledger.ts recordCheck):
-  CLAWED_BACK: { conduct: true, meaning: "a spot check of another of this identity's contributions failed: all of its credit not yet in an epoch is taken back" },
-  FOREIGN_AGGREGATE: { conduct: true, meaning: "the aggregate this member signed is another member's or another cohort's (named by them, or a near-copy of theirs)" },
+  CLAWED_BACK: {
+    conduct: true,
+    meaning: "a spot check of another of this identity's contributions failed: all of its credit not yet in an epoch is taken back",
+  },
+  FOREIGN_AGGREGATE: {
+    conduct: true,
+    meaning: "the aggregate this member signed is another member's or another cohort's (named by them, or a near-copy of theirs)",
+  },
 };
 
 /** A refusal as the ledger stores it: the code, and one line of prose with the figures. */

@@ -41,9 +41,26 @@ test('a snapshot that is malformed or sized for another model is refused by name
     ['sized for 4 parameters', good, 4, 'BAD_FRAME', /a 4-parameter model needs/],
     ['one byte short', good.subarray(0, good.byteLength - 1), 3, 'BAD_FRAME', /a 3-parameter model needs/],
     ['a head that is not JSON', withHead('{round: 4'), 3, 'BAD_MESSAGE', /snapshot head is not valid JSON/],
-    ['a round that is not a number', withHead(JSON.stringify({ round: 'x', modelHash: hashParams(params) })), 3, 'BAD_MESSAGE', /snapshot\.round: expected a uint32/],
-    ['a hash that is not 32 bytes', withHead(JSON.stringify({ round: 1, modelHash: '0x12' })), 3, 'BAD_MESSAGE', /snapshot\.modelHash: expected a 32-byte hex string/],
+    [
+      'a round that is not a number',
+      withHead(JSON.stringify({ round: 'x', modelHash: hashParams(params) })),
+      3,
+      'BAD_MESSAGE',
+      /snapshot\.round: expected a uint32/,
+    ],
+    [
+      'a hash that is not 32 bytes',
+      withHead(JSON.stringify({ round: 1, modelHash: '0x12' })),
+      3,
+      'BAD_MESSAGE',
+      /snapshot\.modelHash: expected a 32-byte hex string/,
+    ],
   ];
-  for (const [name, b, n, code, message] of cases) assert.throws(() => decodeSnapshot(b, n), (e) => isIdlegradError(e) && e.code === code && message.test(e.message), name);
+  for (const [name, b, n, code, message] of cases)
+    assert.throws(
+      () => decodeSnapshot(b, n),
+      (e) => isIdlegradError(e) && e.code === code && message.test(e.message),
+      name,
+    );
   assert.throws(() => encodeSnapshot({ round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(2) }), RangeError);
 });

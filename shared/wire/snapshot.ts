@@ -43,9 +43,11 @@ const bad = (msg: string): never => {
 export function decodeSnapshot(bytes: Uint8Array, paramCount: number): Snapshot {
   if (bytes.byteLength < 4) bad(`snapshot of ${bytes.byteLength} bytes is shorter than its length prefix`);
   const headLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
-  if (headLength > MAX_HEAD_BYTES || 4 + headLength > bytes.byteLength) bad(`snapshot head of ${headLength} bytes is implausible for ${bytes.byteLength} bytes`);
+  if (headLength > MAX_HEAD_BYTES || 4 + headLength > bytes.byteLength)
+    bad(`snapshot head of ${headLength} bytes is implausible for ${bytes.byteLength} bytes`);
   const head = shape<{ round: number; modelHash: Hex }>({ round: u32, modelHash: hex32 })(
-    parseJson(new TextDecoder().decode(bytes.subarray(4, 4 + headLength)), 'snapshot head'), 'snapshot',
+    parseJson(new TextDecoder().decode(bytes.subarray(4, 4 + headLength)), 'snapshot head'),
+    'snapshot',
   );
   const start = paramsStart(headLength);
   const expected = start + 8 * paramCount;

@@ -14,7 +14,13 @@ function files(dir: string): string[] {
 
 test(`no file under web/src/ is longer than ${MAX_LINES} lines`, () => {
   const all = files(root);
-  assert.ok(all.some((f) => f.endsWith('volunteer.ts')), `found no sources under ${root}: the check would pass for nothing`);
+  assert.ok(
+    all.some((f) => f.endsWith('volunteer.ts')),
+    `found no sources under ${root}: the check would pass for nothing`,
+  );
   const long = all.map((f) => ({ f, lines: readFileSync(f, 'utf8').split('\n').length - 1 })).filter((x) => x.lines > MAX_LINES);
-  assert.deepEqual(long.map((x) => `${x.f.slice(root.length)}: ${x.lines} lines`), []);
+  assert.deepEqual(
+    long.map((x) => `${x.f.slice(root.length)}: ${x.lines} lines`),
+    [],
+  );
 });

@@ -21,7 +21,13 @@ const batches = Uint32Array.from({ length: steps * B }, (_, i) => (i * 7) % coun
 
 test('the CPU round equals trainLocalCpu bit for bit, even when sliced', async () => {
   const start = initParams(spec, 2);
-  const ref = trainLocalCpu(spec, start, data, Array.from({ length: steps }, (_, s) => batches.subarray(s * B, (s + 1) * B)), adamw);
+  const ref = trainLocalCpu(
+    spec,
+    start,
+    data,
+    Array.from({ length: steps }, (_, s) => batches.subarray(s * B, (s + 1) * B)),
+    adamw,
+  );
   const r = await trainCpuRound(spec, start, data, batches, steps, adamw, { sliceMs: 0 });
   assert.deepEqual(r.params, ref.params);
   assert.equal(r.lossBefore, ref.lossBefore);

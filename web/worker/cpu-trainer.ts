@@ -45,7 +45,8 @@ export async function trainCpuRound(
       await yieldToEvents();
       sliceStart = performance.now();
     }
-    if (opts.signal?.aborted) throw new TrainingAbortedError(`Training stopped after ${s} steps.`, { stepsDone: s, idleAt: performance.timeOrigin + performance.now() });
+    if (opts.signal?.aborted)
+      throw new TrainingAbortedError(`Training stopped after ${s} steps.`, { stepsDone: s, idleAt: performance.timeOrigin + performance.now() });
     const idx = batches.subarray(s * B, (s + 1) * B);
     const { x, y } = gatherBatch(data, idx);
     const acts = mlpForward(spec, params, x, B);

@@ -116,12 +116,41 @@ async function trainGpt(g: NonNullable<typeof gpt>, d: Dataset, args: TrainArgs,
     const per = Array.from({ length: args.steps }, (_, s) => args.batches.subarray(s * B, (s + 1) * B));
     const r = trainLocal(g.spec, args.params, d, per, args.adamw);
     const ms = performance.now() - t0;
-    return { params: r.params, lossBefore: r.lossBefore, lossAfter: r.lossAfter, steps: args.steps, samples: args.batches.length, gpuMs: ms, device: 'cpu', busyMs: ms, wallMs: ms };
+    return {
+      params: r.params,
+      lossBefore: r.lossBefore,
+      lossAfter: r.lossAfter,
+      steps: args.steps,
+      samples: args.batches.length,
+      gpuMs: ms,
+      device: 'cpu',
+      busyMs: ms,
+      wallMs: ms,
+    };
   }
   ctx?.assertReady();
   const { tokens, targets } = windowBatch(d, args.batches);
-  const r = await g.trainer.train({ params: args.params, tokens, targets, steps: args.steps, adamw: args.adamw, segmentMs: SEGMENT_MS, signal, between: (seg) => governor(seg.busyMs, signal) });
-  return { params: r.params, lossBefore: r.losses[0], lossAfter: r.losses[r.steps - 1], steps: r.steps, samples: r.samples, gpuMs: r.gpuMs, device: 'gpu', busyMs: r.busyMs, wallMs: performance.now() - t0 };
+  const r = await g.trainer.train({
+    params: args.params,
+    tokens,
+    targets,
+    steps: args.steps,
+    adamw: args.adamw,
+    segmentMs: SEGMENT_MS,
+    signal,
+    between: (seg) => governor(seg.busyMs, signal),
+  });
+  return {
+    params: r.params,
+    lossBefore: r.losses[0],
+    lossAfter: r.losses[r.steps - 1],
+    steps: r.steps,
+    samples: r.samples,
+    gpuMs: r.gpuMs,
+    device: 'gpu',
+    busyMs: r.busyMs,
+    wallMs: performance.now() - t0,
+  };
 }
 
 const api = {
@@ -192,13 +221,39 @@ const api = {
       if (cpu) {
         if (!spec) throw new Error('the trainer is not initialised: call init(sizes, batchSize) first');
         const r = await trainCpuRound(spec, args.params, data, args.batches, args.steps, args.adamw, { signal: ac.signal });
-        return { params: r.params, lossBefore: r.lossBefore, lossAfter: r.lossAfter, steps: r.steps, samples: r.samples, gpuMs: r.ms, device: 'cpu', busyMs: r.ms, wallMs: r.ms };
+        return {
+          params: r.params,
+          lossBefore: r.lossBefore,
+          lossAfter: r.lossAfter,
+          steps: r.steps,
+          samples: r.samples,
+          gpuMs: r.ms,
+          device: 'cpu',
+          busyMs: r.ms,
+          wallMs: r.ms,
+        };
       }
       const t0 = performance.now();
       const r = await requireTrainer().train({ ...args, segmentMs: SEGMENT_MS, signal: ac.signal, between: (seg) => governor(seg.busyMs, ac.signal) });
-      return { params: r.params, lossBefore: r.lossBefore, lossAfter: r.lossAfter, steps: r.steps, samples: r.samples, gpuMs: r.gpuMs, device: 'gpu', busyMs: r.busyMs, wallMs: performance.now() - t0 };
+      return {
+        params: r.params,
+        lossBefore: r.lossBefore,
+        lossAfter: r.lossAfter,
+        steps: r.steps,
+        samples: r.samples,
+        gpuMs: r.gpuMs,
+        device: 'gpu',
+        busyMs: r.busyMs,
+        wallMs: performance.now() - t0,
+      };
     })();
-    const mine = { ac, settled: run.then(() => null, (e: unknown) => e) };
+    const mine = {
+      ac,
+      settled: run.then(
+        () => null,
+        (e: unknown) => e,
+      ),
+    };
     current = mine;
     try {
       const out = await run;
@@ -243,7 +298,10 @@ const api = {
       const batches = (n: number) => Uint32Array.from({ length: n * batchSize }, (_, i) => i % count);
       const adamw = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
       const params = initParams(s, 1);
-      const rate = (samples: number, ms: number) => ({ gflops: (flopsPerSample(s) * samples) / (Math.max(ms, 1e-3) * 1e6), samplesPerSec: (samples * 1000) / Math.max(ms, 1e-3) });
+      const rate = (samples: number, ms: number) => ({
+        gflops: (flopsPerSample(s) * samples) / (Math.max(ms, 1e-3) * 1e6),
+        samplesPerSec: (samples * 1000) / Math.max(ms, 1e-3),
+      });
       if (cpu) {
         const r = await trainCpuRound(s, params, synthetic, batches(steps), steps, adamw);
         return rate(r.samples, r.ms);

@@ -4,7 +4,10 @@ import { isIdlegradError } from '../../../shared/errors.ts';
 import { CoordinatorApi } from './api.ts';
 
 test('HTTP errors carry the coordinator error code and message', async () => {
-  const api = new CoordinatorApi('http://c', async () => new Response(JSON.stringify({ error: { code: 'STALE_ROUND', message: 'round 3 is closed' } }), { status: 409 }));
+  const api = new CoordinatorApi(
+    'http://c',
+    async () => new Response(JSON.stringify({ error: { code: 'STALE_ROUND', message: 'round 3 is closed' } }), { status: 409 }),
+  );
   await assert.rejects(api.postAggregate(1, 3, new Uint8Array(4)), (e) => isIdlegradError(e, 'STALE_ROUND') && /round 3 is closed/.test(e.message));
   const down = new CoordinatorApi('http://c', async () => {
     throw new TypeError('fetch failed');
@@ -30,13 +33,36 @@ test('requests go to the documented paths with the documented bodies', async () 
 });
 
 test('a reply that does not parse is refused naming the request and the keypath; an error body that does not parse keeps the status', async () => {
-  const reply = (body: unknown, status = 200) => new CoordinatorApi('http://c/', async () => new Response(typeof body === 'string' ? body : JSON.stringify(body), { status }));
-  await assert.rejects(reply({ aggregateHash: '0x12' }).postAggregate(1, 3, new Uint8Array(4)), (e) => isIdlegradError(e, 'BAD_MESSAGE') && /^uploading the round 3 aggregate: reply\.aggregateHash: expected a 32-byte hex string/.test(e.shortMessage));
-  await assert.rejects(reply('<html>').faucet('0x0000000000000000000000000000000000000001'), (e) => isIdlegradError(e, 'BAD_MESSAGE') && /reply is not JSON/.test(e.shortMessage));
-  const summary = { address: `0x${'11'.repeat(20)}`, contributions: { pending: 0, accepted: 1, verified: 0, rejected: 1, batched: 0, claimable: 0, claimed: 0 }, creditWei: '10', claimedWei: '0', epochCreditWei: '0', recent: [{ round: 2, state: 'rejected', code: 'LEFT_OUT', reason: 'left out', samples: 32, epoch: null }] };
+  const reply = (body: unknown, status = 200) =>
+    new CoordinatorApi('http://c/', async () => new Response(typeof body === 'string' ? body : JSON.stringify(body), { status }));
+  await assert.rejects(
+    reply({ aggregateHash: '0x12' }).postAggregate(1, 3, new Uint8Array(4)),
+    (e) => isIdlegradError(e, 'BAD_MESSAGE') && /^uploading the round 3 aggregate: reply\.aggregateHash: expected a 32-byte hex string/.test(e.shortMessage),
+  );
+  await assert.rejects(
+    reply('<html>').faucet('0x0000000000000000000000000000000000000001'),
+    (e) => isIdlegradError(e, 'BAD_MESSAGE') && /reply is not JSON/.test(e.shortMessage),
+  );
+  const summary = {
+    address: `0x${'11'.repeat(20)}`,
+    contributions: { pending: 0, accepted: 1, verified: 0, rejected: 1, batched: 0, claimable: 0, claimed: 0 },
+    creditWei: '10',
+    claimedWei: '0',
+    epochCreditWei: '0',
+    recent: [{ round: 2, state: 'rejected', code: 'LEFT_OUT', reason: 'left out', samples: 32, epoch: null }],
+  };
   assert.equal((await reply(summary).account(`0x${'11'.repeat(20)}`)).recent[0].code, 'LEFT_OUT');
   const badCode = { ...summary, recent: [{ ...summary.recent[0], code: 'LEFT OUT' }] };
-  await assert.rejects(reply(badCode).account(`0x${'11'.repeat(20)}`), (e) => isIdlegradError(e, 'BAD_MESSAGE') && /reply\.recent\[0\]\.code: expected one of LEFT_OUT, /.test(e.shortMessage));
-  await assert.rejects(reply('Bad Gateway', 502).dashboard(), (e) => isIdlegradError(e, 'INTERNAL') && /loading the dashboard failed: 502/.test(e.shortMessage) && e.details === 'HTTP 502; the body is not JSON');
-  await assert.rejects(reply({ error: { code: 'NOT_FOUND', message: 'no contribution 9' } }, 404).contribution(9), (e) => isIdlegradError(e, 'NOT_FOUND') && /no contribution 9/.test(e.shortMessage));
+  await assert.rejects(
+    reply(badCode).account(`0x${'11'.repeat(20)}`),
+    (e) => isIdlegradError(e, 'BAD_MESSAGE') && /reply\.recent\[0\]\.code: expected one of LEFT_OUT, /.test(e.shortMessage),
+  );
+  await assert.rejects(
+    reply('Bad Gateway', 502).dashboard(),
+    (e) => isIdlegradError(e, 'INTERNAL') && /loading the dashboard failed: 502/.test(e.shortMessage) && e.details === 'HTTP 502; the body is not JSON',
+  );
+  await assert.rejects(
+    reply({ error: { code: 'NOT_FOUND', message: 'no contribution 9' } }, 404).contribution(9),
+    (e) => isIdlegradError(e, 'NOT_FOUND') && /no contribution 9/.test(e.shortMessage),
+  );
 });

@@ -6,10 +6,33 @@ import type { Address, Hex } from 'viem';
 import { IdlegradError } from '../../../shared/errors.ts';
 import type { Dataset } from '../../../shared/mlp.ts';
 import {
-  decodeDataset, decodeSnapshot, parseAccountSummary, parseAggregateReply, parseClaimedReply, parseContributionDetail, parseDashboardState,
-  parseFaucetReply, parseHealth, parseOkReply, parsePartnersReply, parseRewardProof, parseRunInfo,
-  type AccountSummary, type AggregateReply, type ClaimedReply, type ContributionDetail, type DashboardState, type DatasetShape, type FaucetReply,
-  type Health, type OkReply, type Parser, type PartnersReply, type RewardProof, type RunInfo, type Snapshot,
+  decodeDataset,
+  decodeSnapshot,
+  parseAccountSummary,
+  parseAggregateReply,
+  parseClaimedReply,
+  parseContributionDetail,
+  parseDashboardState,
+  parseFaucetReply,
+  parseHealth,
+  parseOkReply,
+  parsePartnersReply,
+  parseRewardProof,
+  parseRunInfo,
+  type AccountSummary,
+  type AggregateReply,
+  type ClaimedReply,
+  type ContributionDetail,
+  type DashboardState,
+  type DatasetShape,
+  type FaucetReply,
+  type Health,
+  type OkReply,
+  type Parser,
+  type PartnersReply,
+  type RewardProof,
+  type RunInfo,
+  type Snapshot,
 } from '../../../shared/wire/index.ts';
 import { httpError } from './errors.ts';
 
@@ -95,7 +118,12 @@ export class CoordinatorApi {
 
   /** Spot-check evidence (shared/wire/evidence.ts): own frame ‖ residual before ‖ residual after. */
   postEvidence(run: number, round: number, address: Address, body: Uint8Array): Promise<OkReply> {
-    return this.postBytes(`uploading the round ${round} verification evidence`, `/api/runs/${run}/rounds/${round}/evidence/${address.toLowerCase()}`, body, parseOkReply);
+    return this.postBytes(
+      `uploading the round ${round} verification evidence`,
+      `/api/runs/${run}/rounds/${round}/evidence/${address.toLowerCase()}`,
+      body,
+      parseOkReply,
+    );
   }
 
   rewardProof(address: Address): Promise<RewardProof> {

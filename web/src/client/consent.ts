@@ -38,7 +38,12 @@ export class Consent {
       key = await loadDeviceKey(this.storage);
       if (key) store.set({ consentAt: consent.at, consentExpiresAt: expiresAt, address: key.account.address });
     } else if (consent) {
-      store.log('info', consent.version !== CONSENT_VERSION ? 'what you agree to has changed: please review and opt in again' : `your opt-in expired on ${new Date(expiresAt).toISOString()}: please opt in again`);
+      store.log(
+        'info',
+        consent.version !== CONSENT_VERSION
+          ? 'what you agree to has changed: please review and opt in again'
+          : `your opt-in expired on ${new Date(expiresAt).toISOString()}: please opt in again`,
+      );
     }
     store.set({ state: key ? 'ready' : 'needs-consent' });
     return key;

@@ -66,7 +66,8 @@ export class DeviceHost {
     trainer.onLost((loss) => this.lost(loss.reason, loss.message));
     this.trainer = trainer;
     const software = !adapter || SOFTWARE_ADAPTER.test(`${adapter.vendor} ${adapter.architecture} ${adapter.description}`);
-    if (software && store.get().governance.followPressure) store.log('info', 'training runs on the CPU here (no hardware GPU): CPU pressure is its own load, so it is not followed');
+    if (software && store.get().governance.followPressure)
+      store.log('info', 'training runs on the CPU here (no hardware GPU): CPU pressure is its own load, so it is not followed');
     this.o.governor.update({ softwareDevice: software });
     if (adapter) {
       store.set({ gpu: { status: 'ready', device: 'gpu', adapter, gflops: null, message: null } });
@@ -106,7 +107,9 @@ export class DeviceHost {
     } else {
       store.log('info', 'downloading the training set');
       data = await this.o.api.trainData(shape);
-      await this.o.storage.putDataset({ name: dataKey, count: data.count, features: data.features, labels: data.labels, images: data.images }).catch((e) => store.log('warn', `could not cache the training set: ${describeError(e)}`));
+      await this.o.storage
+        .putDataset({ name: dataKey, count: data.count, features: data.features, labels: data.labels, images: data.images })
+        .catch((e) => store.log('warn', `could not cache the training set: ${describeError(e)}`));
     }
     await this.trainer!.setData(data);
     this.dataLoadedFor = dataKey;
@@ -130,7 +133,10 @@ export class DeviceHost {
       const limits = await trainer.limits();
       const settings = { id: run.id, inner: run.inner, timing: run.timing, rewards: run.rewards };
       const estimate = estimateContribution(settings, b.samplesPerSec, DUTY_PRESETS[store.get().governance.preset]);
-      store.set({ profile: { status: 'done', samplesPerSec: b.samplesPerSec, limits, run: settings, estimate, message: null }, gpu: { ...store.get().gpu, gflops: b.gflops } });
+      store.set({
+        profile: { status: 'done', samplesPerSec: b.samplesPerSec, limits, run: settings, estimate, message: null },
+        gpu: { ...store.get().gpu, gflops: b.gflops },
+      });
       store.log('info', `device profile: ${Math.round(b.samplesPerSec)} samples/s on run ${run.id}'s model; estimate ${estimate.samplesPerHour} samples/h`);
       return estimate;
     } catch (e) {
@@ -173,7 +179,11 @@ export class DeviceHost {
         });
     });
     store.set({ otherTabTraining: !got });
-    if (!got) store.log('warn', 'another tab of this browser is already training: only one trainer runs per device. Stop it there, or close it, then press Start here.');
+    if (!got)
+      store.log(
+        'warn',
+        'another tab of this browser is already training: only one trainer runs per device. Stop it there, or close it, then press Start here.',
+      );
     return got;
   }
 

@@ -12,7 +12,8 @@ const withDetails = (short: string, details: string | undefined) => (details && 
 export function describeError(e: unknown): string {
   if (e instanceof BaseError) return `[${e.code}] ${withDetails(e.shortMessage, e.details)}`;
   const viem = e as { shortMessage?: unknown; details?: unknown };
-  if (e instanceof Error && typeof viem.shortMessage === 'string') return withDetails(viem.shortMessage, typeof viem.details === 'string' ? viem.details : undefined);
+  if (e instanceof Error && typeof viem.shortMessage === 'string')
+    return withDetails(viem.shortMessage, typeof viem.details === 'string' ? viem.details : undefined);
   if (e instanceof Error) return e.message.split('\n')[0];
   return String(e);
 }
@@ -29,5 +30,7 @@ export async function httpError(what: string, res: Response): Promise<IdlegradEr
     unparsed = e instanceof IdlegradError ? e.shortMessage : 'the body is not JSON';
   }
   const code = body?.error.code ?? (res.status === 404 ? 'NOT_FOUND' : 'INTERNAL');
-  return new IdlegradError(code, `${what} failed: ${body?.error.message ?? status}`, { details: unparsed ? `HTTP ${res.status}; ${unparsed}` : `HTTP ${res.status}` });
+  return new IdlegradError(code, `${what} failed: ${body?.error.message ?? status}`, {
+    details: unparsed ? `HTTP ${res.status}; ${unparsed}` : `HTTP ${res.status}`,
+  });
 }

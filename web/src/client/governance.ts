@@ -49,9 +49,24 @@ export function pauseReasons(g: Omit<Governance, 'pausedBy'>): PauseReason[] {
   return out;
 }
 
-export const DEFAULT_SETTINGS: SettingsRecord = { preset: 'full', idleOnly: false, idleAfterS: 30, pauseWhenHidden: false, batteryMin: 0.2, followPressure: true };
+export const DEFAULT_SETTINGS: SettingsRecord = {
+  preset: 'full',
+  idleOnly: false,
+  idleAfterS: 30,
+  pauseWhenHidden: false,
+  batteryMin: 0.2,
+  followPressure: true,
+};
 
-export const DEFAULT_GOVERNANCE: Governance = { ...DEFAULT_SETTINGS, userActive: false, hidden: false, battery: null, pressure: null, softwareDevice: false, pausedBy: [] };
+export const DEFAULT_GOVERNANCE: Governance = {
+  ...DEFAULT_SETTINGS,
+  userActive: false,
+  hidden: false,
+  battery: null,
+  pressure: null,
+  softwareDevice: false,
+  pausedBy: [],
+};
 
 export const PAUSE_TEXT: Record<PauseReason, string> = {
   active: 'you are using this computer',

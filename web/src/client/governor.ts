@@ -22,10 +22,18 @@ export class Governor {
     const pausedBy = pauseReasons(next);
     store.set({ governance: { ...next, pausedBy } });
     const p = store.get().profile;
-    if (patch.preset && p.run && p.samplesPerSec !== null) store.set({ profile: { ...p, estimate: estimateContribution(p.run, p.samplesPerSec, DUTY_PRESETS[patch.preset]) } });
+    if (patch.preset && p.run && p.samplesPerSec !== null)
+      store.set({ profile: { ...p, estimate: estimateContribution(p.run, p.samplesPerSec, DUTY_PRESETS[patch.preset]) } });
     const settingsChanged = (Object.keys(DEFAULT_SETTINGS) as (keyof SettingsRecord)[]).some((k) => k in patch && patch[k] !== before[k]);
     if (settingsChanged) {
-      const rec: SettingsRecord = { preset: next.preset, idleOnly: next.idleOnly, idleAfterS: next.idleAfterS, pauseWhenHidden: next.pauseWhenHidden, batteryMin: next.batteryMin, followPressure: next.followPressure };
+      const rec: SettingsRecord = {
+        preset: next.preset,
+        idleOnly: next.idleOnly,
+        idleAfterS: next.idleAfterS,
+        pauseWhenHidden: next.pauseWhenHidden,
+        batteryMin: next.batteryMin,
+        followPressure: next.followPressure,
+      };
       this.storage.putSettings(rec).catch((e: unknown) => store.log('warn', `could not save your settings: ${describeError(e)}`));
     }
     const was = before.pausedBy.join(',');
@@ -33,7 +41,8 @@ export class Governor {
       if (pausedBy.length) store.log('info', `training paused: ${pausedBy.map((r) => PAUSE_TEXT[r]).join('; ')}`);
       else if (was) store.log('info', 'training resumes');
     }
-    if (patch.pressure !== undefined && patch.pressure !== before.pressure && patch.pressure === 'serious' && pressureApplies(next)) store.log('info', 'the CPU is under serious pressure: GPU budget held at Light');
+    if (patch.pressure !== undefined && patch.pressure !== before.pressure && patch.pressure === 'serious' && pressureApplies(next))
+      store.log('info', 'the CPU is under serious pressure: GPU budget held at Light');
     this.push();
   }
 
@@ -66,6 +75,8 @@ export class Governor {
 
   /** Sends the current throttle to the trainer (if there is one). */
   push(): void {
-    this.applyThrottle(throttleOf(this.store.get().governance))?.catch((e: unknown) => this.store.log('warn', `could not apply the GPU budget: ${describeError(e)}`));
+    this.applyThrottle(throttleOf(this.store.get().governance))?.catch((e: unknown) =>
+      this.store.log('warn', `could not apply the GPU budget: ${describeError(e)}`),
+    );
   }
 }

@@ -17,13 +17,16 @@ function gFor(round: number): Float32Array {
   for (let i = 0; i < g.length; i += 3) g[i] = Math.sin(round + i) * 0.01;
   return g;
 }
-const updateFrame = (round: number) => encodeAggregate(gFor(round), run.codec.chunkSize, { paramTableHash: run.paramTableHash, run: run.id, round, samples: 64 });
+const updateFrame = (round: number) =>
+  encodeAggregate(gFor(round), run.codec.chunkSize, { paramTableHash: run.paramTableHash, run: run.id, round, samples: 64 });
 
 /** The coordinator's side: θ_0 and every later θ_r with its momentum. */
 function history(rounds: number): LocalModel[] {
   const params = initParams(mlpSpec(run.sizes), run.seed);
   const momentum = new Float32Array(run.paramCount);
-  const out: LocalModel[] = [{ run: run.id, paramTableHash: run.paramTableHash, round: 0, modelHash: hashParams(params), params: params.slice(), momentum: momentum.slice() }];
+  const out: LocalModel[] = [
+    { run: run.id, paramTableHash: run.paramTableHash, round: 0, modelHash: hashParams(params), params: params.slice(), momentum: momentum.slice() },
+  ];
   for (let r = 0; r < rounds; r++) {
     applyOuterStep(params, momentum, gFor(r), run.outer, r);
     out.push({ ...out[0], round: r + 1, modelHash: hashParams(params), params: params.slice(), momentum: momentum.slice() });

@@ -79,7 +79,10 @@ export class Outbox {
     const round = this.pending.get(m.nonce) ?? null;
     this.pending.delete(m.nonce);
     this.o.store.set({ lastAck: { nonce: m.nonce, state: m.state, reason: m.reason, round } });
-    this.o.store.log(m.state === 'rejected' ? 'error' : 'info', `report${round !== null ? ` for round ${round}` : ''} ${m.state}${m.reason ? `: ${m.reason}` : ''}`);
+    this.o.store.log(
+      m.state === 'rejected' ? 'error' : 'info',
+      `report${round !== null ? ` for round ${round}` : ''} ${m.state}${m.reason ? `: ${m.reason}` : ''}`,
+    );
     await this.done(m.nonce);
   }
 
@@ -95,7 +98,11 @@ export class Outbox {
     this.pending.delete(nonce);
     const what = `report${round !== null ? ` for round ${round}` : ''} ${nonce.slice(0, 10)}…`;
     if (code === 'REPLAYED_NONCE' || code === 'DUPLICATE') store.log('info', `${what}: the coordinator already has it (${code}); removed from the outbox`);
-    else if (code === 'STALE_ROUND' || code === 'EXPIRED') store.log('warn', `${what} dropped from the outbox: its round is over (${code}: ${message}). If an earlier send arrived, its credit stands; otherwise none can be given for a round that committed without it.`);
+    else if (code === 'STALE_ROUND' || code === 'EXPIRED')
+      store.log(
+        'warn',
+        `${what} dropped from the outbox: its round is over (${code}: ${message}). If an earlier send arrived, its credit stands; otherwise none can be given for a round that committed without it.`,
+      );
     else store.log('error', `${what} refused [${code}] ${message}; dropped from the outbox`);
     await this.done(nonce);
   }
@@ -107,7 +114,10 @@ export class Outbox {
     } catch (e) {
       store.log('warn', `could not clear report ${nonce.slice(0, 10)}… from the outbox: ${describeError(e)}`);
     }
-    const left = await this.o.storage.listOutbox().then((l) => l.length, () => Math.max(0, store.get().outbox - 1));
+    const left = await this.o.storage.listOutbox().then(
+      (l) => l.length,
+      () => Math.max(0, store.get().outbox - 1),
+    );
     store.set({ outbox: left });
   }
 }

@@ -23,11 +23,7 @@ import type { SnapshotStore } from './snapshot.ts';
  *   disposed   the page is gone; nothing starts again
  */
 export type Lifecycle =
-  | { kind: 'idle' }
-  | { kind: 'starting' }
-  | { kind: 'preparing'; welcome: Welcome; done: Promise<void> }
-  | { kind: 'lending' }
-  | { kind: 'disposed' };
+  { kind: 'idle' } | { kind: 'starting' } | { kind: 'preparing'; welcome: Welcome; done: Promise<void> } | { kind: 'lending' } | { kind: 'disposed' };
 
 /** What the coordinator said when it let this session in. */
 export interface Welcome {
@@ -184,7 +180,11 @@ export class Session {
         this.useIce(m.ice?.servers ?? []);
         const prev = this.connection.kind === 'welcomed' ? this.connection : null;
         const first = prev?.welcome.run !== m.run || prev.welcome.round !== m.round;
-        this.connection = { kind: 'welcomed', welcome: { run: m.run, round: m.round, modelHash: m.modelHash, chain: m.chain }, prepared: prev?.prepared ?? false };
+        this.connection = {
+          kind: 'welcomed',
+          welcome: { run: m.run, round: m.round, modelHash: m.modelHash, chain: m.chain },
+          prepared: prev?.prepared ?? false,
+        };
         void this.o.onWelcome(this.connection.welcome, first);
         return;
       }

@@ -65,7 +65,13 @@ export interface VolunteerSnapshot {
   /** The last round's measured GPU duty: busy ms of the queue over wall ms in the worker. */
   lastDuty: { round: number; busyMs: number; wallMs: number; preset: DutyPreset } | null;
   partner: string | null;
-  gpu: { status: 'idle' | 'probing' | 'ready' | 'unavailable' | 'lost'; device: ComputeDevice | null; adapter: AdapterInfo | null; gflops: number | null; message: string | null };
+  gpu: {
+    status: 'idle' | 'probing' | 'ready' | 'unavailable' | 'lost';
+    device: ComputeDevice | null;
+    adapter: AdapterInfo | null;
+    gflops: number | null;
+    message: string | null;
+  };
   connection: 'offline' | 'connecting' | 'connected';
   run: { id: number; name: string; paramCount: number; steps: number; batchSize: number } | null;
   /** The coordinator's current round. */
@@ -94,7 +100,11 @@ export interface VolunteerSnapshot {
   errors: string[];
 }
 
-export function initialSnapshot(o: { storage: { persistent: boolean; reason: string | null }; partner: string | null; governance: Governance }): VolunteerSnapshot {
+export function initialSnapshot(o: {
+  storage: { persistent: boolean; reason: string | null };
+  partner: string | null;
+  governance: Governance;
+}): VolunteerSnapshot {
   return {
     state: 'loading',
     phase: 'idle',

@@ -33,7 +33,18 @@ import type { Trainer } from './trainer.ts';
 import { WalletActions, type DiscoveredWallet } from './wallet/index.ts';
 
 export type { ClientState, DeviceProfile, LogEntry, LogLevel, RewardCheck, RoundPhase, VolunteerSnapshot } from './snapshot.ts';
-export { DEFAULT_SETTINGS, DUTY_PRESETS, PAUSE_TEXT, SOFTWARE_ADAPTER, pauseReasons, pressureApplies, type DutyPreset, type Governance, type PauseReason, type PressureState } from './governance.ts';
+export {
+  DEFAULT_SETTINGS,
+  DUTY_PRESETS,
+  PAUSE_TEXT,
+  SOFTWARE_ADAPTER,
+  pauseReasons,
+  pressureApplies,
+  type DutyPreset,
+  type Governance,
+  type PauseReason,
+  type PressureState,
+} from './governance.ts';
 export { TRAINER_LOCK } from './device.ts';
 
 export { CONSENT_TTL_MS, CONSENT_VERSION } from './consent.ts';
@@ -107,10 +118,23 @@ export class VolunteerClient {
       },
     });
     this.consentGiven = new Consent(store, o.storage, o.surface ?? 'app', this.now);
-    this.wallets = new WalletActions(store, () => this.key && { api: this.api, store, origin: o.origin, now: this.now, key: this.key, chain: () => this.chainInfo.get(), refreshAccount: () => this.refreshAccount() }, {
-      ensure: () => this.session.ensure(),
-      send: (m) => this.session.send(m),
-    });
+    this.wallets = new WalletActions(
+      store,
+      () =>
+        this.key && {
+          api: this.api,
+          store,
+          origin: o.origin,
+          now: this.now,
+          key: this.key,
+          chain: () => this.chainInfo.get(),
+          refreshAccount: () => this.refreshAccount(),
+        },
+      {
+        ensure: () => this.session.ensure(),
+        send: (m) => this.session.send(m),
+      },
+    );
     this.outbox = new Outbox({ storage: o.storage, api: this.api, store, send: (report) => this.session.send(report) });
     this.rounds = new RoundRunner({
       store,
@@ -118,7 +142,11 @@ export class VolunteerClient {
       peerId: () => this.session.peerId,
       trainer: () => this.device.trainer,
       chain: () => this.chainInfo.known,
-      syncModel: (round, hash) => this.models.ensure(round, hash).then((m) => m.params).finally(() => this.publishModel()),
+      syncModel: (round, hash) =>
+        this.models
+          .ensure(round, hash)
+          .then((m) => m.params)
+          .finally(() => this.publishModel()),
       prepared: () => (this.lifecycle.kind === 'preparing' ? this.lifecycle.done : Promise.resolve()),
       lending: () => this.lending,
       scheduler: clockScheduler(this.clock),
@@ -257,7 +285,10 @@ export class VolunteerClient {
         const r = await trainer.abort();
         if (r) {
           store.set({ lastStop: { clickedAt, ...r } });
-          this.log('info', `stopped: ${store.get().gpu.device === 'cpu' ? 'CPU' : 'GPU'} work ended ${Math.round(r.idleAt - r.requestedAt)} ms after the request (${r.stepsDone} steps done; the round's result is dropped)`);
+          this.log(
+            'info',
+            `stopped: ${store.get().gpu.device === 'cpu' ? 'CPU' : 'GPU'} work ended ${Math.round(r.idleAt - r.requestedAt)} ms after the request (${r.stepsDone} steps done; the round's result is dropped)`,
+          );
         }
       } catch (e) {
         this.log('warn', `stopping the worker: ${describeError(e)}`);
@@ -378,7 +409,8 @@ export class VolunteerClient {
     const runChanged = this.joined?.id !== run.id || this.joined.paramTableHash !== run.paramTableHash;
     this.joined = run;
     this.chainInfo.learn(w.chain);
-    if (store.get().wallets.walletConnect !== !!w.chain.walletConnect) store.set({ wallets: { ...store.get().wallets, walletConnect: !!w.chain.walletConnect } });
+    if (store.get().wallets.walletConnect !== !!w.chain.walletConnect)
+      store.set({ wallets: { ...store.get().wallets, walletConnect: !!w.chain.walletConnect } });
     store.set({ run: { id: run.id, name: run.name, paramCount: run.paramCount, steps: run.inner.steps, batchSize: run.inner.batchSize }, round: w.round });
     if (first) {
       this.log('info', `joined run ${run.id} "${run.name}" at round ${w.round}`);

@@ -24,7 +24,8 @@ export function bootEmbedPage(hooks: PageHooks = {}): void {
     (store) => {
       target.replaceChildren();
       mount(Embed, { target, props: { store, partner, fullTabUrl: fullTab.href } });
-      if (host) connectHost({ host, parent: window.parent, subscribe: (fn) => store.client.subscribe(fn), stop: () => void store.client.stop(), events: window });
+      if (host)
+        connectHost({ host, parent: window.parent, subscribe: (fn) => store.client.subscribe(fn), stop: () => void store.client.stop(), events: window });
     },
     (e: unknown) => {
       target.textContent = `idlegrad could not start: ${e instanceof Error ? e.message : String(e)}`;

@@ -74,7 +74,8 @@ export function connectHost(d: BridgeDeps): () => void {
       if (r.id === undefined) continue;
       const was = seen.get(r.id);
       seen.set(r.id, r.state);
-      if (seeded && was !== r.state && !(was === undefined && r.state === 'pending')) post({ type: 'idlegrad:contribution', round: r.round, state: r.state, code: r.code, reason: r.reason });
+      if (seeded && was !== r.state && !(was === undefined && r.state === 'pending'))
+        post({ type: 'idlegrad:contribution', round: r.round, state: r.state, code: r.code, reason: r.reason });
     }
     if (s.account) seeded = true;
   });

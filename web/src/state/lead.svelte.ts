@@ -3,9 +3,7 @@
 // with the coordinator's own message.
 import { DEFAULT_RUN, DEFAULT_VERIFICATION } from '../../../shared/config.ts';
 import { BaseError } from '../../../shared/errors.ts';
-import {
-  parseLeadSession, parseRunCreated, parseRunStatusChanged, parseTextUploaded, type Parser, type ValueBits,
-} from '../../../shared/wire/index.ts';
+import { parseLeadSession, parseRunCreated, parseRunStatusChanged, parseTextUploaded, type Parser, type ValueBits } from '../../../shared/wire/index.ts';
 import { readReply } from '../client/api.ts';
 import { httpError } from '../client/errors.ts';
 
@@ -51,7 +49,10 @@ export class LeadStore {
   message: string | null = $state(null);
   error: string | null = $state(null);
 
-  constructor(private readonly origin: string = location.origin, private readonly session: Storage | null = globalThis.sessionStorage ?? null) {
+  constructor(
+    private readonly origin: string = location.origin,
+    private readonly session: Storage | null = globalThis.sessionStorage ?? null,
+  ) {
     const saved = this.session?.getItem(TOKEN_KEY);
     if (saved) {
       this.token = saved;
@@ -64,7 +65,10 @@ export class LeadStore {
     const raw = body instanceof Blob;
     const res = await fetch(`${this.origin}${path}`, {
       method,
-      headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': raw ? 'application/octet-stream' : 'application/json' }) },
+      headers: {
+        authorization: `Bearer ${this.token}`,
+        ...(body === undefined ? {} : { 'content-type': raw ? 'application/octet-stream' : 'application/json' }),
+      },
       body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
     });
     if (!res.ok) throw await httpError(what, res);

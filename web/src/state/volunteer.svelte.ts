@@ -136,7 +136,9 @@ export interface PageHooks {
 }
 
 /** Opens storage and creates the client; computes and connects nothing. */
-export async function createVolunteerStore(opts: PageHooks & { partner?: string | null; storage?: ClientStorage; surface?: 'app' | 'widget'; run?: number | null } = {}): Promise<VolunteerStore> {
+export async function createVolunteerStore(
+  opts: PageHooks & { partner?: string | null; storage?: ClientStorage; surface?: 'app' | 'widget'; run?: number | null } = {},
+): Promise<VolunteerStore> {
   const storage = opts.storage ?? (await openStorage());
   const client = await VolunteerClient.create({
     origin: location.origin,

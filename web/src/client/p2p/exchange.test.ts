@@ -10,7 +10,11 @@ import { dialsTo, sendChunks } from './links.ts';
 import { encodeOwnUpdate, peerUpdateLimits } from '../../../../shared/round.ts';
 import { FakeNetwork, ManualScheduler, fakeLink, settle, until } from '../testing.ts';
 
-const run: RunSpec = runSpecOf(7, { ...DEFAULT_RUN, sizes: [40, 30, 10], codec: { density: 0.25, bits: 8, chunkSize: 256 } }, { name: 'mnist', trainCount: 100, testCount: 10, features: 40, classes: 10 });
+const run: RunSpec = runSpecOf(
+  7,
+  { ...DEFAULT_RUN, sizes: [40, 30, 10], codec: { density: 0.25, bits: 8, chunkSize: 256 } },
+  { name: 'mnist', trainCount: 100, testCount: 10, features: 40, classes: 10 },
+);
 const ROUND = 3;
 const KEYS: Hex[] = [1, 2, 3, 4].map((i) => `0x${i.toString(16).padStart(64, '0')}` as Hex);
 
@@ -28,7 +32,10 @@ interface Node {
   frame: Uint8Array;
 }
 
-function cohort(n: number, opts: { endsIn?: number; net?: FakeNetwork; sched?: ManualScheduler; sign?: (i: number, msg: string) => Promise<Hex>; timeouts?: object } = {}) {
+function cohort(
+  n: number,
+  opts: { endsIn?: number; net?: FakeNetwork; sched?: ManualScheduler; sign?: (i: number, msg: string) => Promise<Hex>; timeouts?: object } = {},
+) {
   const sched = opts.sched ?? new ManualScheduler();
   const net = opts.net ?? new FakeNetwork();
   const accounts = KEYS.slice(0, n).map((k) => privateKeyToAccount(k));
@@ -75,10 +82,16 @@ test('a cohort of three all-gathers every frame, verified and decoded', async ()
   results.forEach((r, i) => {
     assert.equal(r.timedOut, false);
     assert.equal(r.frames.length, 2);
-    const want = nodes.filter((_, j) => j !== i).map((n) => hashFrame(n.frame)).sort();
+    const want = nodes
+      .filter((_, j) => j !== i)
+      .map((n) => hashFrame(n.frame))
+      .sort();
     assert.deepEqual(r.frames.map((f) => f.hash).sort(), want);
     assert.ok(r.peers.every((p) => p.status === 'complete' && p.failure === null));
-    assert.equal(r.bytesIn, r.frames.reduce((s, f) => s + splitFrame(f.bytes, ROUND).reduce((a, c) => a + c.byteLength, 0), 0));
+    assert.equal(
+      r.bytesIn,
+      r.frames.reduce((s, f) => s + splitFrame(f.bytes, ROUND).reduce((a, c) => a + c.byteLength, 0), 0),
+    );
   });
 });
 
@@ -106,7 +119,9 @@ test('a peer that never connects is left out at the deadline; the rest still fin
 
 test('a handshake signed by another key is refused and that peer is left out', async () => {
   const impostor = privateKeyToAccount(KEYS[3]);
-  const { sched, nodes } = cohort(2, { sign: (i, m) => (i === 1 ? impostor.signMessage({ message: m }) : privateKeyToAccount(KEYS[0]).signMessage({ message: m })) });
+  const { sched, nodes } = cohort(2, {
+    sign: (i, m) => (i === 1 ? impostor.signMessage({ message: m }) : privateKeyToAccount(KEYS[0]).signMessage({ message: m })),
+  });
   for (const n of nodes) n.ex.start();
   await settle();
   for (const n of nodes) n.ex.setOwnFrame(n.frame);
@@ -139,7 +154,12 @@ async function acceptorWithLink() {
   b.ex.accept(link);
   link.open();
   const a = privateKeyToAccount(KEYS[0]);
-  const hs = JSON.stringify({ address: members[0].address, peerId: members[0].peerId, round: ROUND, signature: await a.signMessage({ message: `idlegrad cohort\nrun: ${run.id}\nround: ${ROUND}\npeer: ${members[0].peerId}` }) });
+  const hs = JSON.stringify({
+    address: members[0].address,
+    peerId: members[0].peerId,
+    round: ROUND,
+    signature: await a.signMessage({ message: `idlegrad cohort\nrun: ${run.id}\nround: ${ROUND}\npeer: ${members[0].peerId}` }),
+  });
   link.deliver(hs);
   await until(() => b.events.some((e) => e.type === 'verified'), 'handshake verification');
   return { sched, b, link };
@@ -240,4 +260,3 @@ test('a dialler whose link drops redials and completes', async () => {
   assert.equal(r0.frames.length, 1);
   assert.equal(r1.frames.length, 1);
 });
-

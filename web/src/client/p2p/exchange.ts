@@ -19,7 +19,15 @@
 import type { Address, Hex } from 'viem';
 import { hashFrame, type DecodedFrame } from '../../../../shared/codec.ts';
 import { isIdlegradError, type ErrorCode } from '../../../../shared/errors.ts';
-import { cohortHandshakeMessage, encodeHandshake, FrameAssembler, FrameKind, parsePeerMessage, splitFrame, type PeerMessage } from '../../../../shared/wire/index.ts';
+import {
+  cohortHandshakeMessage,
+  encodeHandshake,
+  FrameAssembler,
+  FrameKind,
+  parsePeerMessage,
+  splitFrame,
+  type PeerMessage,
+} from '../../../../shared/wire/index.ts';
 import type { Scheduler } from '../clock.ts';
 import { DEFAULT_BACKPRESSURE, dialsTo, sendChunks, type Backpressure, type PeerLink } from './links.ts';
 import { describeError } from '../errors.ts';
@@ -100,7 +108,6 @@ export interface ExchangeResult {
   /** True when the deadline, not completion, ended the exchange. */
   timedOut: boolean;
 }
-
 
 interface Slot {
   member: CohortMember;
@@ -289,7 +296,8 @@ export class CohortExchange {
       if (slot.status !== 'linked') return this.fatal(slot, 'BAD_MESSAGE', 'second handshake on one link');
       const hs = msg.handshake;
       const m = slot.member;
-      if (hs.peerId !== m.peerId || hs.address !== m.address) return this.fatal(slot, 'NOT_A_MEMBER', `handshake names ${hs.address}/${hs.peerId}, the cohort lists ${m.address}/${m.peerId}`);
+      if (hs.peerId !== m.peerId || hs.address !== m.address)
+        return this.fatal(slot, 'NOT_A_MEMBER', `handshake names ${hs.address}/${hs.peerId}, the cohort lists ${m.address}/${m.peerId}`);
       if (hs.round !== this.o.round) return this.fatal(slot, 'STALE_ROUND', `handshake for round ${hs.round}, expected ${this.o.round}`);
       let ok = false;
       try {

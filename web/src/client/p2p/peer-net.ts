@@ -66,7 +66,14 @@ export function linkFromConnection(conn: DataConnection): PeerLink {
     openFn?.();
   });
   conn.on('data', (raw: unknown) => {
-    const d = typeof raw === 'string' ? raw : raw instanceof ArrayBuffer ? new Uint8Array(raw) : ArrayBuffer.isView(raw) ? new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength) : null;
+    const d =
+      typeof raw === 'string'
+        ? raw
+        : raw instanceof ArrayBuffer
+          ? new Uint8Array(raw)
+          : ArrayBuffer.isView(raw)
+            ? new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength)
+            : null;
     if (d === null) return; // raw mode only delivers strings and ArrayBuffers
     if (dataFn) dataFn(d);
     else pending.push(d);

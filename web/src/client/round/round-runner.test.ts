@@ -20,8 +20,17 @@ import type { TrainArgs, TrainResult } from '../trainer.ts';
 import { Outbox } from '../outbox.ts';
 import { EVIDENCE_ROUNDS_KEPT, RoundRunner, type RoundMessage } from './round-runner.ts';
 
-const run: RunSpec = runSpecOf(7, { ...DEFAULT_RUN, sizes: [40, 30, 10], codec: { density: 0.25, bits: 8, chunkSize: 256 } }, { name: 'mnist', trainCount: 100, testCount: 10, features: 40, classes: 10 });
-const chain: ChainInfo = { chainId: 31337, distributor: '0x00000000000000000000000000000000000000d1', token: '0x00000000000000000000000000000000000000d2', rpcUrl: '/rpc' };
+const run: RunSpec = runSpecOf(
+  7,
+  { ...DEFAULT_RUN, sizes: [40, 30, 10], codec: { density: 0.25, bits: 8, chunkSize: 256 } },
+  { name: 'mnist', trainCount: 100, testCount: 10, features: 40, classes: 10 },
+);
+const chain: ChainInfo = {
+  chainId: 31337,
+  distributor: '0x00000000000000000000000000000000000000d1',
+  token: '0x00000000000000000000000000000000000000d2',
+  rpcUrl: '/rpc',
+};
 const KEYS: Hex[] = [1, 2, 3, 4].map((i) => `0x${i.toString(16).padStart(64, '0')}` as Hex);
 const theta = Float32Array.from({ length: run.paramCount }, (_, i) => Math.cos(i) * 0.1);
 
@@ -39,7 +48,17 @@ function fakeTrainer(page: number) {
       calls++;
       const params = args.params.map((p, i) => p - 0.01 * Math.sin(page * 97 + calls * 13 + i));
       if (this.gate) await Promise.race([this.gate, new Promise<never>((_, reject) => (aborter = reject))]);
-      return { params, lossBefore: 2.3, lossAfter: 2.1 - 0.01 * page, steps: args.steps, samples: args.steps * run.inner.batchSize, gpuMs: 5, device: 'gpu', busyMs: 5, wallMs: 6 };
+      return {
+        params,
+        lossBefore: 2.3,
+        lossAfter: 2.1 - 0.01 * page,
+        steps: args.steps,
+        samples: args.steps * run.inner.batchSize,
+        gpuMs: 5,
+        device: 'gpu',
+        busyMs: 5,
+        wallMs: 6,
+      };
     },
   };
 }
@@ -86,27 +105,50 @@ function page(i: number, net: FakeNetwork, sched: ManualScheduler) {
     peerTimeouts: { handshakeMs: 2_000, idleMs: 1_000, redialMs: 500, maxDials: 2 },
   });
   return {
-    i, account, peerId, store, storage, trainer, reports, uploads, evidence, runner,
+    i,
+    account,
+    peerId,
+    store,
+    storage,
+    trainer,
+    reports,
+    uploads,
+    evidence,
+    runner,
     address: account.address.toLowerCase() as Address,
     stop: () => (lending = false),
     refuseAggregates: () => (aggregateRefused = true),
     dropSocket: () => (socketUp = false),
-    logs: () => store.get().log.map((l) => l.text).join('\n'),
+    logs: () =>
+      store
+        .get()
+        .log.map((l) => l.text)
+        .join('\n'),
   };
 }
 
 function roundFor(pages: { address: Address; peerId: string }[], sched: ManualScheduler, round: number): RoundMessage {
   const t = sched.now();
   return {
-    type: 'round', run: run.id, round, modelHash: `0x${'ab'.repeat(32)}`, seed: 42 + round, steps: 3,
+    type: 'round',
+    run: run.id,
+    round,
+    modelHash: `0x${'ab'.repeat(32)}`,
+    seed: 42 + round,
+    steps: 3,
     cohort: { id: 5, members: pages.map((p) => ({ address: p.address, peerId: p.peerId })) },
-    startsAt: t, exchangeEndsAt: t + 10_000, reportEndsAt: t + 20_000, serverTime: t,
+    startsAt: t,
+    exchangeEndsAt: t + 10_000,
+    reportEndsAt: t + 20_000,
+    serverTime: t,
   };
 }
 
 async function signer(rec: OutboxRecord): Promise<Address> {
   const c = contributionFromJson(rec.report.contribution);
-  return (await recoverTypedDataAddress({ ...contributionTypedData(eip712Domain(chain.chainId, chain.distributor), c), signature: rec.report.signature })).toLowerCase() as Address;
+  return (
+    await recoverTypedDataAddress({ ...contributionTypedData(eip712Domain(chain.chainId, chain.distributor), c), signature: rec.report.signature })
+  ).toLowerCase() as Address;
 }
 
 test('a cohort of three completes the round: one aggregate uploaded, every member reports it, signed', async () => {
@@ -144,13 +186,13 @@ test('a member that never answers is left out: the others aggregate and report w
   const live = pages.slice(0, 2);
   const done = Promise.all(live.map((p) => p.runner.begin(m, run)));
   // Signatures take real work: let the two live members swap frames, then pass the deadline.
-  await until(() => live.every((p) => p.store.get().cohort?.frames === 1), 'the live members\' frames');
+  await until(() => live.every((p) => p.store.get().cohort?.frames === 1), "the live members' frames");
   await sched.advance(m.exchangeEndsAt - sched.now() + 1);
   await done;
   for (const p of pages.slice(0, 2)) {
     assert.equal(p.reports.length, 1, p.logs());
     const names = p.reports[0].report.frameHashes;
-    assert.equal(names.length, 2, 'the silent member\'s frame is not in the aggregate');
+    assert.equal(names.length, 2, "the silent member's frame is not in the aggregate");
     assert.ok(names.includes(p.reports[0].report.contribution.frameHash));
     assert.match(p.logs(), new RegExp(`left out: ${pages[2].peerId}`));
   }
@@ -174,7 +216,14 @@ test('a refused report leaves the outbox: delivered when the coordinator holds i
   const storage = new MemoryStorage();
   const store = new SnapshotStore(initialSnapshot({ storage, partner: null, governance: DEFAULT_GOVERNANCE }));
   const outbox = new Outbox({ storage, api: { postAggregate: async () => ({ aggregateHash: `0x${'00'.repeat(32)}` }) }, store, send: () => true });
-  const rec = (nonce: string): OutboxRecord => ({ nonce, run: 7, round: 9, createdAt: 0, report: { type: 'report' } as OutboxRecord['report'], aggregate: null });
+  const rec = (nonce: string): OutboxRecord => ({
+    nonce,
+    run: 7,
+    round: 9,
+    createdAt: 0,
+    report: { type: 'report' } as OutboxRecord['report'],
+    aggregate: null,
+  });
   for (const n of ['1', '2', '3']) assert.equal(await outbox.add(rec(n)), true);
   assert.equal(store.get().outbox, 3);
   assert.ok(outbox.owns('2') && !outbox.owns('4'));
@@ -218,16 +267,33 @@ test(`evidence is kept for the last ${EVIDENCE_ROUNDS_KEPT} rounds and matches w
     const local = theta.map((t, i) => t - 0.01 * Math.sin(0 * 97 + (k + 1) * 13 + i)); // the fake trainer's θ_local of round k + 1
     const worst = Math.max(...decoded.map((d, i) => Math.abs(d + ev.after[i] - (Math.fround(theta[i] - local[i]) + ev.before[i]))));
     assert.ok(worst < 1e-6, `decode(frame) + e_after differs from θ_r − θ_local + e_before by ${worst}`);
-    assert.ok(decoded.some((d) => d !== 0), 'the frame carries an update');
+    assert.ok(
+      decoded.some((d) => d !== 0),
+      'the frame carries an update',
+    );
   }
   // A sampled contribution: the evidence goes up and decodes to the committed residuals.
   const last = p.reports.at(-1)!;
-  await p.runner.answerVerify({ type: 'verify', run: run.id, round: last.round, frameHash: last.report.contribution.frameHash, deadline: sched.now() + 1000, serverTime: sched.now() } as never);
+  await p.runner.answerVerify({
+    type: 'verify',
+    run: run.id,
+    round: last.round,
+    frameHash: last.report.contribution.frameHash,
+    deadline: sched.now() + 1000,
+    serverTime: sched.now(),
+  } as never);
   assert.equal(p.evidence.length, 1);
   const body = decodeEvidence(p.evidence[0], run.paramCount);
   assert.equal(residualCommitment(body.residualBefore, body.residualAfter), last.report.contribution.residualHash);
   // One that is no longer held: said, nothing uploaded.
-  await p.runner.answerVerify({ type: 'verify', run: run.id, round: 1, frameHash: p.reports[0].report.contribution.frameHash, deadline: 0, serverTime: 0 } as never);
+  await p.runner.answerVerify({
+    type: 'verify',
+    run: run.id,
+    round: 1,
+    frameHash: p.reports[0].report.contribution.frameHash,
+    deadline: 0,
+    serverTime: 0,
+  } as never);
   assert.equal(p.evidence.length, 1);
   assert.match(p.logs(), /no longer holds its evidence/);
 });

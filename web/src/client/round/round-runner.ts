@@ -103,7 +103,10 @@ export class RoundRunner {
   async loadResidual(run: RunSpec, runChanged: boolean): Promise<void> {
     if (!runChanged && this.residual) return;
     const stored = await this.o.storage.getResidual().catch(() => undefined);
-    this.residual = stored && stored.run === run.id && stored.paramTableHash === run.paramTableHash && stored.residual.length === run.paramCount ? stored.residual : new Float32Array(run.paramCount);
+    this.residual =
+      stored && stored.run === run.id && stored.paramTableHash === run.paramTableHash && stored.residual.length === run.paramCount
+        ? stored.residual
+        : new Float32Array(run.paramCount);
   }
 
   /** A round message for this run while lending: run it, unless the previous one still trains. Settles when the round ends. */
@@ -177,7 +180,10 @@ export class RoundRunner {
       samplesPerSec: result.samples / Math.max(wallMs / 1000, 1e-3),
       lastLoss: { round: m.round, before: result.lossBefore, after: result.lossAfter },
     });
-    store.log('info', `round ${m.round}: trained ${result.steps} steps (${result.samples} samples) in ${(wallMs / 1000).toFixed(1)} s, loss ${result.lossBefore.toFixed(4)} → ${result.lossAfter.toFixed(4)}`);
+    store.log(
+      'info',
+      `round ${m.round}: trained ${result.steps} steps (${result.samples} samples) in ${(wallMs / 1000).toFixed(1)} s, loss ${result.lossBefore.toFixed(4)} → ${result.lossAfter.toFixed(4)}`,
+    );
     if (token.cancelled) {
       store.log('warn', `round ${m.round}: a newer round arrived during training; result dropped`);
       return;
@@ -195,7 +201,9 @@ export class RoundRunner {
     this.evidence.set(own.hash.toLowerCase(), { run: run.id, round: m.round, frame: own.bytes, before: residual, after: own.residual });
     for (const k of [...this.evidence.keys()].slice(0, -EVIDENCE_ROUNDS_KEPT)) this.evidence.delete(k);
     store.set({ ownFrames: { count: store.get().ownFrames.count + 1, bytes: store.get().ownFrames.bytes + own.bytes.byteLength } });
-    this.o.storage.putResidual({ run: run.id, paramTableHash: run.paramTableHash, residual: own.residual }).catch((e) => store.log('warn', `could not save the residual: ${describeError(e)}`));
+    this.o.storage
+      .putResidual({ run: run.id, paramTableHash: run.paramTableHash, residual: own.residual })
+      .catch((e) => store.log('warn', `could not save the residual: ${describeError(e)}`));
 
     // 5. Exchange (never blocks reporting: it settles at the deadline at the latest).
     let exchanged: ExchangeResult | null = null;
@@ -204,21 +212,34 @@ export class RoundRunner {
       exchange.setOwnFrame(own.bytes);
       exchanged = await exchange.finished;
       const left = exchanged.peers.filter((p) => p.status !== 'complete');
-      store.log(left.length ? 'warn' : 'info', `round ${m.round}: exchange got ${exchanged.frames.length}/${members.length - 1} peer frame(s)${left.length ? `; left out: ${left.map((p) => `${p.peerId} (${p.failure?.code ?? p.status})`).join(', ')}` : ''}`);
+      store.log(
+        left.length ? 'warn' : 'info',
+        `round ${m.round}: exchange got ${exchanged.frames.length}/${members.length - 1} peer frame(s)${left.length ? `; left out: ${left.map((p) => `${p.peerId} (${p.failure?.code ?? p.status})`).join(', ')}` : ''}`,
+      );
     }
     if (token.cancelled) return;
 
     // Aggregate, and upload it when this peer is the designated uploader (or in relay mode).
     const ownFrame = decodeFrame(own.bytes, peerUpdateLimits(run, m.round));
-    const agg = cohortAggregate(run, m.round, { address: me, hash: own.hash, frame: ownFrame }, (exchanged?.frames ?? []).map((f) => ({ address: f.address, hash: f.hash, frame: f.frame })));
+    const agg = cohortAggregate(
+      run,
+      m.round,
+      { address: me, hash: own.hash, frame: ownFrame },
+      (exchanged?.frames ?? []).map((f) => ({ address: f.address, hash: f.hash, frame: f.frame })),
+    );
     let unsentAggregate: Uint8Array | null = null;
     if (agg.uploader === me) {
       store.set({ phase: 'uploading' });
       unsentAggregate = agg.bytes;
       try {
         const res = await this.o.api.postAggregate(run.id, m.round, agg.bytes);
-        if (res.aggregateHash?.toLowerCase() !== agg.aggregateHash) store.log('warn', `round ${m.round}: the coordinator hashed our aggregate to ${res.aggregateHash}, we hashed ${agg.aggregateHash}`);
-        else store.log('info', `round ${m.round}: uploaded the ${agg.relay ? 'relay' : 'cohort'} aggregate (${agg.hashes.length} frame(s), ${agg.bytes.byteLength} bytes)`);
+        if (res.aggregateHash?.toLowerCase() !== agg.aggregateHash)
+          store.log('warn', `round ${m.round}: the coordinator hashed our aggregate to ${res.aggregateHash}, we hashed ${agg.aggregateHash}`);
+        else
+          store.log(
+            'info',
+            `round ${m.round}: uploaded the ${agg.relay ? 'relay' : 'cohort'} aggregate (${agg.hashes.length} frame(s), ${agg.bytes.byteLength} bytes)`,
+          );
         unsentAggregate = null;
       } catch (e) {
         store.log('error', `round ${m.round}: aggregate upload failed: ${describeError(e)}`);
@@ -252,11 +273,19 @@ export class RoundRunner {
       run: run.id,
       round: m.round,
       createdAt: this.o.now(),
-      report: { type: 'report', contribution: contributionToJson(contribution), signature, frameHashes: agg.hashes, device: this.o.device(), partner: this.o.partner },
+      report: {
+        type: 'report',
+        contribution: contributionToJson(contribution),
+        signature,
+        frameHashes: agg.hashes,
+        device: this.o.device(),
+        partner: this.o.partner,
+      },
       aggregate: unsentAggregate,
     };
     // Written before it is sent; deleted only when the coordinator answers for this nonce.
-    if (await this.o.report(rec)) store.log('info', `round ${m.round}: reported frame ${own.hash.slice(0, 10)}… in aggregate ${agg.aggregateHash.slice(0, 10)}…`);
+    if (await this.o.report(rec))
+      store.log('info', `round ${m.round}: reported frame ${own.hash.slice(0, 10)}… in aggregate ${agg.aggregateHash.slice(0, 10)}…`);
     else store.log('warn', `round ${m.round}: the coordinator connection is down; the report waits in the outbox and is sent on reconnect`);
     if (this.token === token) store.set({ phase: 'waiting' });
   }
@@ -278,7 +307,13 @@ export class RoundRunner {
     }
   }
 
-  private openExchange(m: RoundMessage, run: RunSpec, key: RoundAccount, self: { address: Address; peerId: string }, members: { address: Address; peerId: string }[]): CohortExchange {
+  private openExchange(
+    m: RoundMessage,
+    run: RunSpec,
+    key: RoundAccount,
+    self: { address: Address; peerId: string },
+    members: { address: Address; peerId: string }[],
+  ): CohortExchange {
     const { store, scheduler } = this.o;
     const limits = peerUpdateLimits(run, m.round);
     const counts = () => store.set({ cohort: store.get().cohort && { ...store.get().cohort!, ...ex.counts() } });

@@ -55,10 +55,15 @@ export async function connectWalletConnect(ctx: Pick<WalletContext, 'store' | 'o
   try {
     const chain: ChainInfo = await ctx.chain();
     if (!chain.walletConnect) throw new Error('this platform has no WalletConnect project id configured');
-    const { connectWalletConnect: connect } = (await import(/* @vite-ignore */ new URL('/wc/walletconnect.js', ctx.origin).href)) as typeof import('./walletconnect.ts');
+    const { connectWalletConnect: connect } = (await import(
+      /* @vite-ignore */ new URL('/wc/walletconnect.js', ctx.origin).href
+    )) as typeof import('./walletconnect.ts');
     store.log('info', 'WalletConnect: waiting for a wallet to approve the connection');
     const provider = await connect({
-      ...chain.walletConnect, chainId: chain.chainId, rpcUrl: new URL(chain.rpcUrl, ctx.origin).href, origin: ctx.origin,
+      ...chain.walletConnect,
+      chainId: chain.chainId,
+      rpcUrl: new URL(chain.rpcUrl, ctx.origin).href,
+      origin: ctx.origin,
       onUri: (uri) => store.set({ wallets: { ...store.get().wallets, pairingUri: uri } }),
     });
     store.set({ wallets: { ...store.get().wallets, busy: false, pairingUri: null } });

@@ -37,8 +37,14 @@ export async function claimTokens(a: ClaimArgs): Promise<Hex> {
     a.log('warn', `faucet: ${describeError(e)}`);
   }
   const hash = await claimReward({
-    rpcUrl, chainId: a.chain.chainId, distributor: a.chain.distributor, signer: a.account,
-    account: address, cumulative: BigInt(a.claimable.cumulativeWei), proof: a.claimable.proof, pollingInterval,
+    rpcUrl,
+    chainId: a.chain.chainId,
+    distributor: a.chain.distributor,
+    signer: a.account,
+    account: address,
+    cumulative: BigInt(a.claimable.cumulativeWei),
+    proof: a.claimable.proof,
+    pollingInterval,
   });
   a.log('info', `claim mined (${hash.slice(0, 10)}…)`);
   try {
@@ -77,9 +83,19 @@ export async function claimWithWallet(a: WalletClaimArgs): Promise<Hex> {
   } catch (e) {
     a.log('warn', `faucet: ${describeError(e)}`);
   }
-  const chain = defineChain({ id: a.chain.chainId, name: `chain ${a.chain.chainId}`, nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [rpcUrl] } } });
+  const chain = defineChain({
+    id: a.chain.chainId,
+    name: `chain ${a.chain.chainId}`,
+    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+    rpcUrls: { default: { http: [rpcUrl] } },
+  });
   const walletClient = createWalletClient({ chain, account: a.wallet, transport: custom(a.provider) });
-  const hash = await walletClient.writeContract({ address: a.chain.distributor, abi: claimAbi, functionName: 'claim', args: [a.wallet, BigInt(a.claimable.cumulativeWei), a.claimable.proof] });
+  const hash = await walletClient.writeContract({
+    address: a.chain.distributor,
+    abi: claimAbi,
+    functionName: 'claim',
+    args: [a.wallet, BigInt(a.claimable.cumulativeWei), a.claimable.proof],
+  });
   const receipt = await publicClient.waitForTransactionReceipt({ hash, timeout: 60_000 });
   if (receipt.status !== 'success') throw new Error(`the claim transaction ${hash} reverted`);
   a.log('info', `claim to wallet ${a.wallet} mined (${hash.slice(0, 10)}…)`);

@@ -54,16 +54,20 @@ export class WalletActions {
     const provider = this.providers.get(uuid);
     const ctx = this.context();
     if (!provider || !ctx) return null;
-    const bound = await bindWallet(ctx, {
-      ensureSession: this.session.ensure,
-      send: this.session.send,
-      refusal: () => {
-        const refused = new Promise<never>((_, reject) => (this.bindWaiter = (err) => reject(new Error(err))));
-        refused.catch(() => undefined); // seen by the race; never unhandled
-        return { refused, done: () => (this.bindWaiter = null) };
+    const bound = await bindWallet(
+      ctx,
+      {
+        ensureSession: this.session.ensure,
+        send: this.session.send,
+        refusal: () => {
+          const refused = new Promise<never>((_, reject) => (this.bindWaiter = (err) => reject(new Error(err))));
+          refused.catch(() => undefined); // seen by the race; never unhandled
+          return { refused, done: () => (this.bindWaiter = null) };
+        },
+        confirmed: (wallet) => until(() => ctx.store.get().account?.wallet?.toLowerCase() === wallet, 15_000, 'the coordinator did not confirm the binding'),
       },
-      confirmed: (wallet) => until(() => ctx.store.get().account?.wallet?.toLowerCase() === wallet, 15_000, 'the coordinator did not confirm the binding'),
-    }, provider);
+      provider,
+    );
     if (bound) this.bound = bound;
     return bound?.wallet ?? null;
   }

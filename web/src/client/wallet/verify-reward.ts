@@ -29,11 +29,20 @@ export async function verifyReward(ctx: WalletContext): Promise<RewardCheck | nu
       onChainRoot = await readRoot();
     }
     const inRoot = verifyRewardProof({ account, cumulative: BigInt(p.cumulativeWei), proof: p.proof, root: onChainRoot });
-    const check: RewardCheck = { ok: inRoot && onChainRoot.toLowerCase() === p.root.toLowerCase(), epoch: p.epoch, cumulativeWei: p.cumulativeWei, root: onChainRoot, checkedAt: ctx.now() };
+    const check: RewardCheck = {
+      ok: inRoot && onChainRoot.toLowerCase() === p.root.toLowerCase(),
+      epoch: p.epoch,
+      cumulativeWei: p.cumulativeWei,
+      root: onChainRoot,
+      checkedAt: ctx.now(),
+    };
     store.set({ rewardCheck: check });
-    store.log(check.ok ? 'info' : 'error', check.ok
-      ? `verified: your cumulative credit of ${p.cumulativeWei} wei (epoch ${p.epoch}) is in the root on chain ${onChainRoot.slice(0, 10)}…`
-      : `verification failed: the proof for epoch ${p.epoch} does not lead to the root on chain ${onChainRoot.slice(0, 10)}…`);
+    store.log(
+      check.ok ? 'info' : 'error',
+      check.ok
+        ? `verified: your cumulative credit of ${p.cumulativeWei} wei (epoch ${p.epoch}) is in the root on chain ${onChainRoot.slice(0, 10)}…`
+        : `verification failed: the proof for epoch ${p.epoch} does not lead to the root on chain ${onChainRoot.slice(0, 10)}…`,
+    );
     return check;
   } catch (e) {
     store.log('error', `verify my reward: ${describeError(e)}`);

@@ -47,7 +47,12 @@ export async function connectWalletConnect(a: WalletConnectArgs): Promise<Wallet
       optionalChains: [a.chainId],
       rpcMap: { [a.chainId]: a.rpcUrl },
       showQrModal: a.showQrModal ?? true,
-      metadata: { name: 'idlegrad', description: 'Bind your wallet to this device: its training credit and claims go to the wallet.', url: a.origin, icons: [] },
+      metadata: {
+        name: 'idlegrad',
+        description: 'Bind your wallet to this device: its training credit and claims go to the wallet.',
+        url: a.origin,
+        icons: [],
+      },
     }),
     30_000,
     `WalletConnect did not start (relay ${a.relayUrl})`,

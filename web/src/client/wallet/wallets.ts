@@ -37,7 +37,10 @@ export function discoverWallets(target: Window, onChange: (wallets: DiscoveredWa
   const onAnnounce = (e: Event) => {
     const detail = (e as CustomEvent<{ info?: unknown; provider?: Eip1193Provider }>).detail;
     if (!detail || !validInfo(detail.info) || typeof detail.provider?.request !== 'function') return;
-    found.set(detail.info.uuid, { info: { uuid: detail.info.uuid, name: detail.info.name, icon: detail.info.icon, rdns: detail.info.rdns }, provider: detail.provider });
+    found.set(detail.info.uuid, {
+      info: { uuid: detail.info.uuid, name: detail.info.name, icon: detail.info.icon, rdns: detail.info.rdns },
+      provider: detail.provider,
+    });
     onChange([...found.values()]);
   };
   target.addEventListener('eip6963:announceProvider', onAnnounce);
@@ -60,14 +63,28 @@ export const DELEGATION_SECONDS = 180 * 24 * 3600;
  * Asks the wallet for its account and for an EIP-712 signature (eth_signTypedData_v4) of a
  * Delegation naming this device. The nonce is the current time in ms: it only grows.
  */
-export async function signDelegation(provider: Eip1193Provider, device: Address, domain: Eip712Domain, nowMs: number): Promise<{ delegation: Delegation; signature: Hex }> {
+export async function signDelegation(
+  provider: Eip1193Provider,
+  device: Address,
+  domain: Eip712Domain,
+  nowMs: number,
+): Promise<{ delegation: Delegation; signature: Hex }> {
   const accounts = (await provider.request({ method: 'eth_requestAccounts' })) as unknown;
   const wallet = Array.isArray(accounts) && typeof accounts[0] === 'string' ? (accounts[0].toLowerCase() as Address) : null;
   if (!wallet || !/^0x[0-9a-f]{40}$/.test(wallet)) throw new Error(`the wallet returned no account (${JSON.stringify(accounts)})`);
-  const delegation: Delegation = { wallet, device: device.toLowerCase() as Address, nonce: BigInt(Math.floor(nowMs)), expiry: BigInt(Math.floor(nowMs / 1000) + DELEGATION_SECONDS) };
+  const delegation: Delegation = {
+    wallet,
+    device: device.toLowerCase() as Address,
+    nonce: BigInt(Math.floor(nowMs)),
+    expiry: BigInt(Math.floor(nowMs / 1000) + DELEGATION_SECONDS),
+  };
   const typed = delegationTypedData(domain, delegation);
   // eth_signTypedData_v4 wants the domain's own type listed with the others.
-  const json = serializeTypedData({ ...typed, domain: { ...domain, chainId: BigInt(domain.chainId) }, types: { EIP712Domain: EIP712_DOMAIN_TYPES, ...typed.types } });
+  const json = serializeTypedData({
+    ...typed,
+    domain: { ...domain, chainId: BigInt(domain.chainId) },
+    types: { EIP712Domain: EIP712_DOMAIN_TYPES, ...typed.types },
+  });
   const signature = (await provider.request({ method: 'eth_signTypedData_v4', params: [wallet, json] })) as unknown;
   if (typeof signature !== 'string' || !/^0x[0-9a-fA-F]{130}$/.test(signature)) throw new Error('the wallet returned no 65-byte signature');
   return { delegation, signature: signature as Hex };
