@@ -40,7 +40,7 @@ import { type Ledger, type ModelState, type RoundCommit, PendingWriter } from '.
 import { ContributionSigners, RecoveryThread } from './report-signature.ts';
 import { EvalThread } from './eval-thread.ts';
 import { decideRound, type ChosenAggregate, type RoundReport } from './decide.ts';
-import { verificationOf } from '../verify/settings.ts';
+import { verificationOf } from '../verify/index.ts';
 import { CombineThread } from './combine-thread.ts';
 
 export interface Session {
