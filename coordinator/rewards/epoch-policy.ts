@@ -21,7 +21,8 @@ export interface EpochPolicyDeps {
 /** How long an epoch waits for the spot checks: as long as its rounds take. */
 export function epochWaitMs(run: Pick<RunSpec, 'rewards' | 'timing'>): number {
   const { trainMs, exchangeMs, reportMs } = run.timing;
-  return run.rewards.epochRounds * (trainMs + exchangeMs + reportMs);
+  // Capped at setTimeout's limit (2³¹ − 1 ms, about 24.8 days): past it Node fires the timer after 1 ms.
+  return Math.min(2 ** 31 - 1, run.rewards.epochRounds * (trainMs + exchangeMs + reportMs));
 }
 
 /** The policy for one run: call the returned function with each committed round. */
