@@ -231,7 +231,9 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
         // The chain must outlive the coordinator: the swarm runs anvil itself, saving its state.
         dataDir = mkdtempSync(join(tmpdir(), 'idlegrad-chaos-'));
         anvil = await startAnvil({ dataDir: join(dataDir, 'external-chain'), stateIntervalS: 1 });
-        platformEnv = { RPC_URL: anvil.rpcUrl, DEPLOYER_KEY: DEV_DEPLOYER_KEY };
+        // A dev chain the swarm owns: the claim-gas faucet stays on as on the embedded chain (with
+        // RPC_URL it is off by default, and the pages' keys would have no gas to claim with).
+        platformEnv = { RPC_URL: anvil.rpcUrl, DEPLOYER_KEY: DEV_DEPLOYER_KEY, IDLEGRAD_FAUCET: 'on' };
       }
       platform = await startPlatformProcess(runSettings, {
         quiet: true,
