@@ -13,6 +13,7 @@ import { DEFAULT_RUN } from '../shared/config.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
 import { arrayOf, shape, str } from '../shared/wire/index.ts';
 import { isIdlegradError } from '../shared/errors.ts';
+import { waitHook } from './hook-wait.ts';
 
 const ARTIFACTS = process.env.IDLEGRAD_ARTIFACTS ?? 'e2e/test-results/volunteer-experience';
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -30,8 +31,6 @@ after(async () => {
 });
 
 const hook = <T>(page: Page, fn: (h: IdlegradTestHook) => T) => page.evaluate(`(${fn.toString()})(window.__idlegrad)`) as Promise<T>;
-const waitHook = (page: Page, body: string, timeout = 90_000) =>
-  page.waitForFunction(`(() => { const h = window.__idlegrad; return !!h && (${body}); })()`, null, { timeout, polling: 100 });
 
 async function optIn(context: BrowserContext, url: string): Promise<Page> {
   const page = await context.newPage();

@@ -14,6 +14,7 @@ import type { IdlegradTestHook } from './page/test-hook.ts';
 import { DEFAULT_RUN } from '../shared/config.ts';
 import { estimateContribution } from '../web/src/client/estimate.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
+import { waitHook } from './hook-wait.ts';
 
 const ARTIFACTS = process.env.IDLEGRAD_ARTIFACTS ?? 'e2e/test-results/volunteer-governance';
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -34,8 +35,6 @@ after(async () => {
 });
 
 const hook = <T>(page: Page, fn: (h: IdlegradTestHook) => T) => page.evaluate(`(${fn.toString()})(window.__idlegrad)`) as Promise<T>;
-const waitHook = (page: Page, body: string, timeout = 90_000) =>
-  page.waitForFunction(`(() => { const h = window.__idlegrad; return !!h && (${body}); })()`, null, { timeout, polling: 100 });
 
 test(
   'before consent, the page measures the device on request and shows the expected contribution and reward per hour, labelled an estimate',

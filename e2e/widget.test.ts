@@ -16,6 +16,7 @@ import type { IdlegradTestHook } from './page/test-hook.ts';
 import type { PartnerSummary } from '../shared/wire/index.ts';
 import { DEFAULT_RUN } from '../shared/config.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
+import { waitHook } from './hook-wait.ts';
 
 const ARTIFACTS = process.env.IDLEGRAD_ARTIFACTS ?? 'e2e/test-results/widget';
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -66,8 +67,6 @@ async function widgetFrame(page: Page): Promise<Frame> {
   throw new Error('the widget frame did not load');
 }
 const hook = <T>(frame: Frame, fn: (h: IdlegradTestHook) => T) => frame.evaluate(`(${fn.toString()})(window.__idlegrad)`) as Promise<T>;
-const waitHook = (frame: Frame, body: string, timeout = 90_000) =>
-  frame.waitForFunction(`(() => { const h = window.__idlegrad; return !!h && (${body}); })()`, null, { timeout, polling: 100 });
 
 test(
   'the widget never starts by itself, asks for a 24 h opt-in, talks to the host by exact-origin postMessage, credits the partner, and adds no long task to the host page while it trains',
