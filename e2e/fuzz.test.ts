@@ -357,59 +357,45 @@ test('every endpoint refuses malformed input by name, nothing crashes or wedges,
     signature: sign(hexToBytes(hashTypedData(delegationTypedData(dom, d))), key),
   });
   const bindCase = fc.oneof(
-    fc
-      .constant(null)
-      .map((): Case => ({
-        kind: 'delegation signed by another key',
-        code: 'BAD_SIGNATURE',
-        msg: delegationMsg({ wallet: wallet.address, device: w.address, nonce: 1n, expiry: BigInt(now() + 60) }, generatePrivateKey()),
-      })),
-    fc
-      .constantFrom(0, 1)
-      .map((d): Case => ({
-        kind: 'delegation for another domain',
-        code: 'BAD_SIGNATURE',
-        msg: delegationMsg({ wallet: wallet.address, device: w.address, nonce: 1n, expiry: BigInt(now() + 60) }, walletKey, foreign[d]),
-      })),
-    fc
-      .constant(null)
-      .map((): Case => ({
-        kind: 'delegation for another device',
-        code: 'BAD_MESSAGE',
-        msg: delegationMsg({ wallet: wallet.address, device: v.address, nonce: 1n, expiry: BigInt(now() + 60) }, generatePrivateKey()),
-      })),
-    fc
-      .integer({ min: 0, max: 1_000_000 })
-      .map((x): Case => ({
-        kind: 'expired delegation',
-        code: 'EXPIRED',
-        msg: delegationMsg({ wallet: wallet.address, device: w.address, nonce: 1n, expiry: BigInt(x) }, walletKey),
-      })),
-    fc
-      .bigInt({ min: 10n ** 10n, max: (1n << 64n) - 1n })
-      .map((x): Case => ({
-        kind: 'delegation that never ends',
-        code: 'LIMIT_EXCEEDED',
-        msg: delegationMsg({ wallet: wallet.address, device: w.address, nonce: 1n, expiry: x }, walletKey),
-      })),
-    fc
-      .uint8Array({ minLength: 65, maxLength: 65 })
-      .map((b): Case => ({
-        kind: 'delegation with a random signature',
-        code: 'BAD_SIGNATURE',
-        msg: {
-          type: 'bind',
-          delegation: delegationToJson({ wallet: wallet.address, device: w.address, nonce: 1n, expiry: BigInt(now() + 60) }),
-          signature: bytesToHex(b),
-        },
-      })),
-    fc
-      .constant(null)
-      .map((): Case => ({
-        kind: 'a second hello',
-        code: 'DUPLICATE',
-        msg: { type: 'hello', protocol: PROTOCOL_VERSION, address: w.address, peerId: 'again', signature: `0x${'11'.repeat(65)}`, adapter: null, gflops: null },
-      })),
+    fc.constant(null).map((): Case => ({
+      kind: 'delegation signed by another key',
+      code: 'BAD_SIGNATURE',
+      msg: delegationMsg({ wallet: wallet.address, device: w.address, nonce: 1n, expiry: BigInt(now() + 60) }, generatePrivateKey()),
+    })),
+    fc.constantFrom(0, 1).map((d): Case => ({
+      kind: 'delegation for another domain',
+      code: 'BAD_SIGNATURE',
+      msg: delegationMsg({ wallet: wallet.address, device: w.address, nonce: 1n, expiry: BigInt(now() + 60) }, walletKey, foreign[d]),
+    })),
+    fc.constant(null).map((): Case => ({
+      kind: 'delegation for another device',
+      code: 'BAD_MESSAGE',
+      msg: delegationMsg({ wallet: wallet.address, device: v.address, nonce: 1n, expiry: BigInt(now() + 60) }, generatePrivateKey()),
+    })),
+    fc.integer({ min: 0, max: 1_000_000 }).map((x): Case => ({
+      kind: 'expired delegation',
+      code: 'EXPIRED',
+      msg: delegationMsg({ wallet: wallet.address, device: w.address, nonce: 1n, expiry: BigInt(x) }, walletKey),
+    })),
+    fc.bigInt({ min: 10n ** 10n, max: (1n << 64n) - 1n }).map((x): Case => ({
+      kind: 'delegation that never ends',
+      code: 'LIMIT_EXCEEDED',
+      msg: delegationMsg({ wallet: wallet.address, device: w.address, nonce: 1n, expiry: x }, walletKey),
+    })),
+    fc.uint8Array({ minLength: 65, maxLength: 65 }).map((b): Case => ({
+      kind: 'delegation with a random signature',
+      code: 'BAD_SIGNATURE',
+      msg: {
+        type: 'bind',
+        delegation: delegationToJson({ wallet: wallet.address, device: w.address, nonce: 1n, expiry: BigInt(now() + 60) }),
+        signature: bytesToHex(b),
+      },
+    })),
+    fc.constant(null).map((): Case => ({
+      kind: 'a second hello',
+      code: 'DUPLICATE',
+      msg: { type: 'hello', protocol: PROTOCOL_VERSION, address: w.address, peerId: 'again', signature: `0x${'11'.repeat(65)}`, adapter: null, gflops: null },
+    })),
   );
   const cases = fc.sample(fc.oneof({ weight: 5, arbitrary: reportCase }, { weight: 1, arbitrary: bindCase }), { numRuns: 2600, seed: 7 });
   // w's session is the VirtualVolunteer's socket: send there, read its replies in order.
