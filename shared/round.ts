@@ -3,7 +3,7 @@
 // testable and a validator could rerun it.
 import type { Address, Hex } from 'viem';
 import { aggregateUpdates, framesRoot, type AggregateResult } from './aggregate.ts';
-import { decodeFrame, encodeAggregate, encodeUpdate, frameLimits, hashFrame, toDense, type DecodedFrame, type FrameLimits } from './codec.ts';
+import { decodeFrame, encodeAggregate, encodeUpdate, frameLimits, hashFrame, toDense, type CodecConfig, type DecodedFrame, type FrameLimits } from './codec.ts';
 import { maxSamplesPerReport, type RunSpec } from './config.ts';
 import { IdlegradError } from './errors.ts';
 import { hashParams } from './model.ts';
@@ -41,9 +41,24 @@ export interface OwnUpdate {
   samples: number;
 }
 
-export function encodeOwnUpdate(run: RunSpec, round: number, v: Float32Array, samples: number): OwnUpdate {
-  const { bytes, residual } = encodeUpdate(v, run.codec, { paramTableHash: run.paramTableHash, run: run.id, round, samples });
+/** What a volunteer's own frame says about itself and how it is compressed: all the trainer needs to build it. */
+export interface UpdateHeader {
+  codec: CodecConfig;
+  paramTableHash: Hex;
+  run: number;
+  round: number;
+}
+
+export const updateHeader = (run: RunSpec, round: number): UpdateHeader => ({ codec: run.codec, paramTableHash: run.paramTableHash, run: run.id, round });
+
+/** Compress v with error feedback into this volunteer's frame for the round. */
+export function compressUpdate(header: UpdateHeader, v: Float32Array, samples: number): OwnUpdate {
+  const { bytes, residual } = encodeUpdate(v, header.codec, { paramTableHash: header.paramTableHash, run: header.run, round: header.round, samples });
   return { bytes, hash: hashFrame(bytes), residual, samples };
+}
+
+export function encodeOwnUpdate(run: RunSpec, round: number, v: Float32Array, samples: number): OwnUpdate {
+  return compressUpdate(updateHeader(run, round), v, samples);
 }
 
 export interface HeldUpdate {
@@ -79,6 +94,20 @@ export function cohortAggregate(run: RunSpec, round: number, own: HeldUpdate, re
   const hashes = [...included].sort();
   const uploader = held.map((h) => h.address.toLowerCase() as Address).sort()[0];
   return { bytes, aggregateHash: hashFrame(bytes), framesRoot: framesRoot(hashes), hashes, samples, uploader, relay: received.length === 0 };
+}
+
+/** A held frame as bytes: what crosses from the page to its worker. */
+export interface HeldBytes {
+  address: Address;
+  hash: Hex;
+  bytes: Uint8Array;
+}
+
+/** cohortAggregate from frame bytes (each decoded under the round's peer-update limits). */
+export function cohortAggregateOfBytes(run: RunSpec, round: number, own: HeldBytes, received: HeldBytes[]): CohortAggregate {
+  const limits = peerUpdateLimits(run, round);
+  const held = (h: HeldBytes): HeldUpdate => ({ address: h.address, hash: h.hash, frame: decodeFrame(h.bytes, limits) });
+  return cohortAggregate(run, round, held(own), received.map(held));
 }
 
 /**

@@ -6,11 +6,15 @@
 // and answers spot checks with its real evidence — as a real attacker's modified client would.
 //
 // The update is replaced before compression, the way `npm run sim` (e2e/sim.ts) does it, so the
-// page's error feedback stays bounded: the page reports θ_local' with Δ' = θ_r − θ_local' =
+// page's error feedback stays bounded. The worker hands back the honest frame and e'; the
+// attacker recovers the honest Δ = decode(frame) + e' − e and sends C(Δ' + e) instead, with
+//
 //   sign-flip  −SIGN_FLIP_SCALE·Δ (shared/attacks.ts, as the sim)
 //   noise      N(0, NOISE_SIGMA²) per parameter (shared/attacks.ts): ~100× an honest update's scale
 //   lazy       0: no work; the frame carries only the old error-feedback residual
 import { createRng, gaussian } from '../../shared/rng.ts';
+import { decodeFrame, frameLimits, toDense } from '../../shared/codec.ts';
+import { compressUpdate } from '../../shared/round.ts';
 import { NOISE_SIGMA, SIGN_FLIP_SCALE } from '../../shared/attacks.ts';
 import type { AbortReport, BenchmarkResult, DeviceLoss, Throttle, Trainer, TrainArgs, TrainResult } from '../../web/src/client/trainer.ts';
 
@@ -21,18 +25,15 @@ export function isPageAttack(name: unknown): name is PageAttack {
   return typeof name === 'string' && (PAGE_ATTACKS as readonly string[]).includes(name);
 }
 
-/** θ_local' such that θ_r − θ_local' is the attack's update; `before` is θ_r, `after` the honest θ_local, (paramCount). */
-export function attackTrained(attack: PageAttack, before: Float32Array, after: Float32Array, round: number): Float32Array {
-  const out = new Float32Array(before.length);
+/** The attack's update Δ' from the honest Δ = θ_r − θ_local, (paramCount). */
+export function attackDelta(attack: PageAttack, delta: Float32Array, round: number): Float32Array {
+  const out = new Float32Array(delta.length);
   const rand = createRng(0x5eed ^ round);
-  for (let i = 0; i < out.length; i++) {
-    const delta = attack === 'sign-flip' ? -SIGN_FLIP_SCALE * (before[i] - after[i]) : attack === 'noise' ? NOISE_SIGMA * gaussian(rand) : 0;
-    out[i] = before[i] - delta;
-  }
+  for (let i = 0; i < out.length; i++) out[i] = attack === 'sign-flip' ? -SIGN_FLIP_SCALE * delta[i] : attack === 'noise' ? NOISE_SIGMA * gaussian(rand) : 0;
   return out;
 }
 
-/** A Trainer decorator: trains honestly, then hands back the attack's θ_local' instead of θ_local. */
+/** A Trainer decorator: trains honestly, then hands back the frame of the attack's update instead. */
 export class AttackingTrainer implements Trainer {
   private rounds = 0;
   constructor(
@@ -41,9 +42,17 @@ export class AttackingTrainer implements Trainer {
   ) {}
 
   async train(args: TrainArgs): Promise<TrainResult> {
-    const before = args.params.slice(); // args.params is transferred to the worker
     const r = await this.inner.train(args);
-    return { ...r, params: attackTrained(this.attack, before, r.params, ++this.rounds) };
+    // decode(C(v)) + e' = v = Δ + e exactly (e' is defined so), hence Δ.
+    const sent = toDense(decodeFrame(r.frame, frameLimits({ ...args.update, paramCount: r.residual.length, maxSamples: 0xffffffff })));
+    const delta = sent.map((x, i) => x + r.residual[i] - r.residualBefore[i]);
+    const bad = attackDelta(this.attack, delta, ++this.rounds);
+    const own = compressUpdate(
+      args.update,
+      bad.map((d, i) => d + r.residualBefore[i]),
+      r.samples,
+    );
+    return { ...r, frame: own.bytes, frameHash: own.hash, residual: own.residual };
   }
 
   probe: Trainer['probe'] = () => this.inner.probe();
@@ -52,6 +61,7 @@ export class AttackingTrainer implements Trainer {
   setThrottle = (t: Throttle) => this.inner.setThrottle(t);
   init: Trainer['init'] = (sizes, batchSize, gpt) => this.inner.init(sizes, batchSize, gpt);
   setData: Trainer['setData'] = (data) => this.inner.setData(data);
+  aggregate: Trainer['aggregate'] = (args) => this.inner.aggregate(args);
   benchmark = (steps?: number): Promise<BenchmarkResult> => this.inner.benchmark(steps);
   limits: Trainer['limits'] = () => this.inner.limits();
   onLost = (fn: (loss: DeviceLoss) => void) => this.inner.onLost(fn);

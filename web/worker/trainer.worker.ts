@@ -9,12 +9,18 @@ import { openTuneStore } from './tune-store.ts';
 import { trainCpuRound } from './cpu-trainer.ts';
 import { gptSpec, initParams, mlpSpec, type GptDims, type GptSpec, type MlpSpec } from '../../shared/model.ts';
 import { trainLocal, windowBatch } from '../../shared/preset.ts';
+import { cohortAggregateOfBytes, compressUpdate, pseudoGradient, type CohortAggregate } from '../../shared/round.ts';
 import type { Dataset } from '../../shared/mlp.ts';
 import type { AdapterInfo } from '../../shared/wire/index.ts';
 import { serializeError } from '../../shared/errors.ts';
-import type { AbortReport, BenchmarkResult, DeviceLoss, Throttle, TrainArgs, TrainResult, TrainerWorkerApi } from '../src/client/trainer.ts';
+import type { AbortReport, AggregateArgs, BenchmarkResult, DeviceLoss, Throttle, TrainArgs, TrainResult, TrainerWorkerApi } from '../src/client/trainer.ts';
 
 type GpuContext = Awaited<ReturnType<typeof acquireDevice>>;
+
+/** A round's training before compression: θ_local and the measured figures. */
+interface Trained extends Omit<TrainResult, 'frame' | 'frameHash' | 'residual' | 'residualBefore'> {
+  params: Float32Array;
+}
 type MlpTrainer = ReturnType<typeof createMlpTrainer>;
 type GptTrainer = ReturnType<typeof createGptTrainer>;
 
@@ -109,7 +115,7 @@ const flopsPerSample = (s: MlpSpec) => 6 * s.sizes.slice(1).reduce((acc, out, l)
  * A GPT round: the windows named by `batches` become (steps, B, T) tokens and targets. Without
  * WebGPU the shared/ reference trains instead, in one piece (a Stop waits for the round).
  */
-async function trainGpt(g: NonNullable<typeof gpt>, d: Dataset, args: TrainArgs, signal: AbortSignal): Promise<TrainResult> {
+async function trainGpt(g: NonNullable<typeof gpt>, d: Dataset, args: TrainArgs, signal: AbortSignal): Promise<Trained> {
   const t0 = performance.now();
   if (!g.trainer) {
     const B = args.batches.length / args.steps;
@@ -118,8 +124,7 @@ async function trainGpt(g: NonNullable<typeof gpt>, d: Dataset, args: TrainArgs,
     const ms = performance.now() - t0;
     return {
       params: r.params,
-      lossBefore: r.lossBefore,
-      lossAfter: r.lossAfter,
+      losses: { before: r.lossBefore, after: r.lossAfter },
       steps: args.steps,
       samples: args.batches.length,
       gpuMs: ms,
@@ -142,8 +147,7 @@ async function trainGpt(g: NonNullable<typeof gpt>, d: Dataset, args: TrainArgs,
   });
   return {
     params: r.params,
-    lossBefore: r.losses[0],
-    lossAfter: r.losses[r.steps - 1],
+    losses: { before: r.losses[0], after: r.losses[r.steps - 1] },
     steps: r.steps,
     samples: r.samples,
     gpuMs: r.gpuMs,
@@ -151,6 +155,17 @@ async function trainGpt(g: NonNullable<typeof gpt>, d: Dataset, args: TrainArgs,
     busyMs: r.busyMs,
     wallMs: performance.now() - t0,
   };
+}
+
+/**
+ * Step 4 in the worker: v = θ_r − θ_local + e (args.params is still θ_r: every trainer copies
+ * its start), compressed with error feedback into the round's frame. The page gets bytes.
+ */
+function compress(args: TrainArgs, t: Trained): TrainResult {
+  const { params, ...figures } = t;
+  const samples = t.steps * (args.batches.length / args.steps);
+  const own = compressUpdate(args.update, pseudoGradient(args.params, params, args.residual), samples);
+  return { ...figures, frame: own.bytes, frameHash: own.hash, residual: own.residual, residualBefore: args.residual };
 }
 
 const api = {
@@ -215,7 +230,7 @@ const api = {
 
   async train(args: TrainArgs): Promise<TrainResult> {
     const ac = new AbortController();
-    const run = (async (): Promise<TrainResult> => {
+    const run = (async (): Promise<Trained> => {
       if (!data) throw new Error('no training data: call setData first');
       if (gpt) return trainGpt(gpt, data, args, ac.signal);
       if (cpu) {
@@ -223,8 +238,7 @@ const api = {
         const r = await trainCpuRound(spec, args.params, data, args.batches, args.steps, args.adamw, { signal: ac.signal });
         return {
           params: r.params,
-          lossBefore: r.lossBefore,
-          lossAfter: r.lossAfter,
+          losses: { before: r.lossBefore, after: r.lossAfter },
           steps: r.steps,
           samples: r.samples,
           gpuMs: r.ms,
@@ -237,8 +251,7 @@ const api = {
       const r = await requireTrainer().train({ ...args, segmentMs: SEGMENT_MS, signal: ac.signal, between: (seg) => governor(seg.busyMs, ac.signal) });
       return {
         params: r.params,
-        lossBefore: r.lossBefore,
-        lossAfter: r.lossAfter,
+        losses: { before: r.lossBefore, after: r.lossAfter },
         steps: r.steps,
         samples: r.samples,
         gpuMs: r.gpuMs,
@@ -256,12 +269,21 @@ const api = {
     };
     current = mine;
     try {
-      const out = await run;
-      return Comlink.transfer(out, [out.params.buffer as ArrayBuffer]);
+      const out = compress(args, await run);
+      return Comlink.transfer(out, [out.frame.buffer, out.residual.buffer, out.residualBefore.buffer] as ArrayBuffer[]);
     } catch (e) {
       rethrow(e);
     } finally {
       if (current === mine) current = null;
+    }
+  },
+
+  async aggregate(args: AggregateArgs): Promise<CohortAggregate> {
+    try {
+      const agg = cohortAggregateOfBytes(args.run, args.round, args.own, args.received);
+      return Comlink.transfer(agg, [agg.bytes.buffer as ArrayBuffer]);
+    } catch (e) {
+      rethrow(e);
     }
   },
 

@@ -8,7 +8,7 @@ import { decodeFrame, hashFrame, toDense } from '../../../../shared/codec.ts';
 import { DEFAULT_RUN, runSpecOf, type RunSpec } from '../../../../shared/config.ts';
 import { contributionTypedData, eip712Domain } from '../../../../shared/eip712.ts';
 import { framesRoot } from '../../../../shared/aggregate.ts';
-import { peerUpdateLimits } from '../../../../shared/round.ts';
+import { cohortAggregateOfBytes, compressUpdate, peerUpdateLimits, pseudoGradient } from '../../../../shared/round.ts';
 import { contributionFromJson, decodeEvidence, residualCommitment, type ChainInfo } from '../../../../shared/wire/index.ts';
 import { TrainingAbortedError } from '../../../../kernels/errors.ts';
 import type { CohortExchange } from '../p2p/exchange.ts';
@@ -16,7 +16,7 @@ import { initialSnapshot, SnapshotStore } from '../snapshot.ts';
 import { DEFAULT_GOVERNANCE } from '../governance.ts';
 import { MemoryStorage, type OutboxRecord } from '../storage.ts';
 import { FakeNetwork, ManualScheduler, settle, until } from '../testing.ts';
-import type { TrainArgs, TrainResult } from '../trainer.ts';
+import type { AggregateArgs, TrainArgs, TrainResult } from '../trainer.ts';
 import { Outbox } from '../outbox.ts';
 import { EVIDENCE_ROUNDS_KEPT, RoundRunner, type RoundMessage } from './round-runner.ts';
 
@@ -44,14 +44,19 @@ function fakeTrainer(page: number) {
     abort() {
       aborter?.(new TrainingAbortedError('stopped', { stepsDone: 1, idleAt: 0 }));
     },
+    aggregate: async (a: AggregateArgs) => cohortAggregateOfBytes(a.run, a.round, a.own, a.received),
     async train(args: TrainArgs): Promise<TrainResult> {
       calls++;
       const params = args.params.map((p, i) => p - 0.01 * Math.sin(page * 97 + calls * 13 + i));
       if (this.gate) await Promise.race([this.gate, new Promise<never>((_, reject) => (aborter = reject))]);
+      // What the worker does after training (web/worker/trainer.worker.ts compress()).
+      const own = compressUpdate(args.update, pseudoGradient(args.params, params, args.residual), args.batches.length);
       return {
-        params,
-        lossBefore: 2.3,
-        lossAfter: 2.1 - 0.01 * page,
+        frame: own.bytes,
+        frameHash: own.hash,
+        residual: own.residual,
+        residualBefore: args.residual,
+        losses: { before: 2.3, after: 2.1 - 0.01 * page },
         steps: args.steps,
         samples: args.steps * run.inner.batchSize,
         gpuMs: 5,
@@ -322,4 +327,31 @@ test('Stop mid-round: the training is aborted and nothing is compressed, kept or
   const p2 = page(0, new FakeNetwork(), sched);
   await p2.runner.begin(roundFor([p2], sched, 7), run);
   assert.equal(p2.reports.length, 1);
+});
+
+test('a round stopped in training keeps the residual: the next round starts from the last sent one', async () => {
+  const sched = new ManualScheduler();
+  const p = page(0, new FakeNetwork(), sched);
+  await p.runner.begin(roundFor([p], sched, 1), run);
+  await sched.advance(30_000);
+  const first = p.runner.evidenceFor(p.reports[0].report.contribution.frameHash)!;
+  assert.ok(
+    first.after.some((x) => x !== 0),
+    'round 1 left a residual',
+  );
+
+  // Round 2: the residual travels to the worker with the round, and the round is stopped.
+  p.trainer.gate = new Promise(() => undefined);
+  const stopped = p.runner.begin(roundFor([p], sched, 2), run);
+  await settle();
+  p.trainer.abort();
+  await stopped;
+  assert.equal(p.reports.length, 1);
+
+  p.trainer.gate = null;
+  await p.runner.begin(roundFor([p], sched, 3), run);
+  await sched.advance(30_000);
+  assert.equal(p.reports.length, 2);
+  const third = p.runner.evidenceFor(p.reports[1].report.contribution.frameHash)!;
+  assert.deepEqual(third.before, first.after, 'round 3 compresses on top of round 1’s residual');
 });

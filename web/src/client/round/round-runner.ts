@@ -11,7 +11,7 @@ import { decodeFrame, kPerChunk, maxUpdateFrameBytes } from '../../../../shared/
 import type { RunSpec } from '../../../../shared/config.ts';
 import { contributionTypedData, eip712Domain } from '../../../../shared/eip712.ts';
 import { assignmentIndices } from '../../../../shared/assignment.ts';
-import { adaptiveSteps, buildContribution, cohortAggregate, encodeOwnUpdate, peerUpdateLimits, pseudoGradient, randomNonce } from '../../../../shared/round.ts';
+import { adaptiveSteps, buildContribution, peerUpdateLimits, randomNonce, updateHeader } from '../../../../shared/round.ts';
 import { contributionToJson, encodeEvidence, residualCommitment, type ChainInfo, type ServerMessage } from '../../../../shared/wire/index.ts';
 import { TrainingAbortedError } from '../../../../kernels/errors.ts';
 import type { CoordinatorApi } from '../api.ts';
@@ -46,7 +46,7 @@ export interface RoundRunnerOptions {
   account: () => RoundAccount | null;
   /** This page's PeerJS id (the cohort lists members by address and peer id). */
   peerId: () => string | null;
-  trainer: () => Pick<Trainer, 'train'> | null;
+  trainer: () => Pick<Trainer, 'train' | 'aggregate'> | null;
   chain: () => ChainInfo | null;
   /** Step 2: θ_r with hash h_r (the page's model moved there, or an error). */
   syncModel: (round: number, modelHash: Hex) => Promise<Float32Array>;
@@ -161,29 +161,38 @@ export class RoundRunner {
     const pace = speed ? (1000 * batchSize) / speed : null;
     const steps = adaptiveSteps(m.steps, m.startsAt + run.timing.trainMs - scheduler.now(), pace);
     const batches = assignmentIndices(m.seed, steps, batchSize, run.dataset.trainCount);
+    // 4 happens in the worker too: it compresses v = θ_r − θ_local + e with error feedback and
+    // hands back the frame and e'. The residual travels there and back (transferred, not copied).
+    const residual = this.residual && this.residual.length === run.paramCount ? this.residual : new Float32Array(run.paramCount);
+    this.residual = null;
     this.trainingNow = true;
     let result;
     const t0 = performance.now();
     try {
-      result = await trainer.train({ params: before.slice(), batches, steps, adamw: run.inner.adamw });
+      result = await trainer.train({ params: before.slice(), batches, steps, adamw: run.inner.adamw, residual, update: updateHeader(run, m.round) });
     } catch (e) {
       if (e instanceof TrainingAbortedError) store.log('info', `round ${m.round}: training stopped; nothing is reported for it`);
       else store.log('error', `round ${m.round}: training failed: ${describeError(e)}`);
       store.set({ phase: 'idle' });
+      // The residual went to the worker with the round; the stored copy is the same e.
+      await this.loadResidual(run, true);
       return;
     } finally {
       this.trainingNow = false;
     }
     const wallMs = performance.now() - t0;
+    const { losses } = result;
     store.set({
       lastDuty: { round: m.round, busyMs: result.busyMs, wallMs: result.wallMs, preset: store.get().governance.preset },
       samplesPerSec: result.samples / Math.max(wallMs / 1000, 1e-3),
-      lastLoss: { round: m.round, before: result.lossBefore, after: result.lossAfter },
+      lastLoss: { round: m.round, before: losses.before, after: losses.after },
     });
     store.log(
       'info',
-      `round ${m.round}: trained ${result.steps} steps (${result.samples} samples) in ${(wallMs / 1000).toFixed(1)} s, loss ${result.lossBefore.toFixed(4)} → ${result.lossAfter.toFixed(4)}`,
+      `round ${m.round}: trained ${result.steps} steps (${result.samples} samples) in ${(wallMs / 1000).toFixed(1)} s, loss ${losses.before.toFixed(4)} → ${losses.after.toFixed(4)}`,
     );
+    // A frame that is never sent leaves the residual where it was.
+    this.residual = result.residualBefore;
     if (token.cancelled) {
       store.log('warn', `round ${m.round}: a newer round arrived during training; result dropped`);
       return;
@@ -192,17 +201,16 @@ export class RoundRunner {
       store.log('warn', `round ${m.round}: training finished after the report deadline; nothing to report`);
       return;
     }
+    this.residual = result.residual;
 
-    // 4. Compress with error feedback; keep the evidence.
-    const residual = this.residual && this.residual.length === run.paramCount ? this.residual : new Float32Array(run.paramCount);
+    // Keep the evidence and the new residual.
     const samples = result.steps * batchSize;
-    const own = encodeOwnUpdate(run, m.round, pseudoGradient(before, result.params, residual), samples);
-    this.residual = own.residual;
-    this.evidence.set(own.hash.toLowerCase(), { run: run.id, round: m.round, frame: own.bytes, before: residual, after: own.residual });
+    const own = { bytes: result.frame, hash: result.frameHash };
+    this.evidence.set(own.hash.toLowerCase(), { run: run.id, round: m.round, frame: own.bytes, before: result.residualBefore, after: result.residual });
     for (const k of [...this.evidence.keys()].slice(0, -EVIDENCE_ROUNDS_KEPT)) this.evidence.delete(k);
     store.set({ ownFrames: { count: store.get().ownFrames.count + 1, bytes: store.get().ownFrames.bytes + own.bytes.byteLength } });
     this.o.storage
-      .putResidual({ run: run.id, paramTableHash: run.paramTableHash, residual: own.residual })
+      .putResidual({ run: run.id, paramTableHash: run.paramTableHash, residual: result.residual })
       .catch((e) => store.log('warn', `could not save the residual: ${describeError(e)}`));
 
     // 5. Exchange (never blocks reporting: it settles at the deadline at the latest).
@@ -219,14 +227,21 @@ export class RoundRunner {
     }
     if (token.cancelled) return;
 
-    // Aggregate, and upload it when this peer is the designated uploader (or in relay mode).
-    const ownFrame = decodeFrame(own.bytes, peerUpdateLimits(run, m.round));
-    const agg = cohortAggregate(
-      run,
-      m.round,
-      { address: me, hash: own.hash, frame: ownFrame },
-      (exchanged?.frames ?? []).map((f) => ({ address: f.address, hash: f.hash, frame: f.frame })),
-    );
+    // Aggregate (in the worker), and upload it when this peer is the designated uploader (or in relay mode).
+    let agg;
+    try {
+      agg = await trainer.aggregate({
+        run,
+        round: m.round,
+        own: { address: me, hash: own.hash, bytes: own.bytes },
+        received: (exchanged?.frames ?? []).map((f) => ({ address: f.address, hash: f.hash, bytes: f.bytes })),
+      });
+    } catch (e) {
+      store.log('error', `round ${m.round}: could not aggregate the cohort's frames: ${describeError(e)}`);
+      store.set({ phase: 'waiting' });
+      return;
+    }
+    if (token.cancelled) return;
     let unsentAggregate: Uint8Array | null = null;
     if (agg.uploader === me) {
       store.set({ phase: 'uploading' });
@@ -258,11 +273,11 @@ export class RoundRunner {
       frameHash: own.hash,
       aggregateHash: agg.aggregateHash,
       framesRoot: agg.framesRoot,
-      residualHash: residualCommitment(residual, own.residual),
+      residualHash: residualCommitment(result.residualBefore, result.residual),
       samples,
       steps: result.steps,
-      lossBefore: result.lossBefore,
-      lossAfter: result.lossAfter,
+      lossBefore: losses.before,
+      lossAfter: losses.after,
       computeMs: wallMs,
       nowMs: scheduler.now(),
       nonce: randomNonce(),
