@@ -36,7 +36,10 @@ test('a follower needs a shared chain, and says so while no leader is reachable'
 
   node = await startClusterNode(configFromEnv({ DATABASE_URL: db.url, PORT: '0', RPC_URL: 'http://127.0.0.1:1', DEPLOYER_KEY: `0x${'11'.repeat(32)}` }), log);
   assert.equal(node.role(), 'follower');
-  assert.ok(lines.some((l) => l.startsWith('cluster: following')), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => l.startsWith('cluster: following')),
+    lines.join('\n'),
+  );
   const res = await fetch(new URL('api/run', node.url));
   assert.equal(res.status, 503);
   assert.match(((await res.json()) as { error: { message: string } }).error.message, /leading coordinator cannot be reached: no leader has registered yet/);

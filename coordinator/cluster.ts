@@ -16,12 +16,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import WebSocket, { WebSocketServer, type RawData } from 'ws';
-import { redactUrl } from './db/sql.ts';
+import { redactUrl, LEADER_LOCK, ensureClusterTables, tryLeaderLock, clusterContracts, saveClusterContracts, registerLeader, leaderUrl } from './db/index.ts';
 import { startPlatform, type Platform } from './platform.ts';
 import type { PlatformConfig } from './config.ts';
-
-// Any fixed number, shared by every coordinator of one database.
-const LEADER_LOCK = 0x1d1e_0002;
 
 export interface ClusterNode {
   /** This coordinator's own volunteer-facing URL (stays the same across a takeover). */
@@ -34,18 +31,6 @@ export interface ClusterNode {
   stop(): Promise<void>;
 }
 
-async function ensureTables(c: pg.Client): Promise<void> {
-  // Coordination state, not ledger data: created here so the ledger migrations stay the same
-  // for PGlite and PostgreSQL.
-  await c.query(`select pg_advisory_lock($1)`, [LEADER_LOCK + 1]);
-  try {
-    await c.query(`create table if not exists cluster_leader (id integer primary key check (id = 1), url text not null, pid integer not null, since timestamptz not null default now())`);
-    await c.query(`create table if not exists cluster_contracts (chain_id bigint primary key, addresses jsonb not null)`);
-  } finally {
-    await c.query(`select pg_advisory_unlock($1)`, [LEADER_LOCK + 1]);
-  }
-}
-
 export async function startClusterNode(cfg: PlatformConfig, log: (line: string) => void = console.log, opts: { pollMs?: number } = {}): Promise<ClusterNode> {
   const databaseUrl = cfg.databaseUrl;
   if (!databaseUrl) throw new Error('a coordinator cluster needs DATABASE_URL');
@@ -54,8 +39,8 @@ export async function startClusterNode(cfg: PlatformConfig, log: (line: string) 
   await lock.connect().catch((e: Error) => {
     throw new Error(`DATABASE_URL (${redactUrl(databaseUrl)}): cannot connect to PostgreSQL: ${e.message}`);
   });
-  await ensureTables(lock);
-  const tryLead = async () => (await lock.query<{ ok: boolean }>(`select pg_try_advisory_lock($1) as ok`, [LEADER_LOCK])).rows[0].ok;
+  await ensureClusterTables(lock);
+  const tryLead = () => tryLeaderLock(lock);
 
   let platform: Platform | null = null;
   let relay: Relay | null = null;
@@ -79,21 +64,17 @@ export async function startClusterNode(cfg: PlatformConfig, log: (line: string) 
   async function lead(port: number): Promise<Platform> {
     if (cfg.rpcUrl) {
       // The platform keeps the contract addresses in its data directory: give it the cluster's.
-      const { rows } = await lock.query<{ addresses: unknown }>(`select addresses from cluster_contracts where chain_id = (select max(chain_id) from cluster_contracts)`);
-      if (rows[0]) {
+      const addresses = await clusterContracts(lock);
+      if (addresses) {
         mkdirSync(resolve(cfg.dataDir), { recursive: true });
-        writeFileSync(contractsFile, JSON.stringify(rows[0].addresses, null, 2));
+        writeFileSync(contractsFile, JSON.stringify(addresses, null, 2));
       }
     }
     const p = await startPlatform({ ...cfg, port }, log);
     if (cfg.rpcUrl && existsSync(contractsFile)) {
-      await lock.query(`insert into cluster_contracts (chain_id, addresses) values ($1, $2) on conflict (chain_id) do update set addresses = excluded.addresses`, [
-        p.chain.chainId, readFileSync(contractsFile, 'utf8'),
-      ]);
+      await saveClusterContracts(lock, p.chain.chainId, readFileSync(contractsFile, 'utf8'));
     }
-    await lock.query(`insert into cluster_leader (id, url, pid) values (1, $1, $2) on conflict (id) do update set url = excluded.url, pid = excluded.pid, since = now()`, [
-      cfg.advertiseUrl ?? p.url, process.pid,
-    ]);
+    await registerLeader(lock, cfg.advertiseUrl ?? p.url, process.pid);
     return p;
   }
 
@@ -105,11 +86,12 @@ export async function startClusterNode(cfg: PlatformConfig, log: (line: string) 
       return node(platform.url);
     }
     // Follower.
-    if (!cfg.rpcUrl) throw new Error('another coordinator leads this database: a second coordinator needs RPC_URL and DEPLOYER_KEY so that all share one chain');
+    if (!cfg.rpcUrl)
+      throw new Error('another coordinator leads this database: a second coordinator needs RPC_URL and DEPLOYER_KEY so that all share one chain');
     relay = await startRelay(cfg.port, cfg.host, async () => {
-      const { rows } = await lock.query<{ url: string }>(`select url from cluster_leader where id = 1`);
-      if (!rows[0]) throw new Error('no leader has registered yet');
-      return rows[0].url;
+      const url = await leaderUrl(lock);
+      if (!url) throw new Error('no leader has registered yet');
+      return url;
     });
   } catch (e) {
     stopped = true;
@@ -190,6 +172,8 @@ async function startRelay(port: number, host: string, leaderUrl: () => Promise<s
       req.pipe(up);
     }, fail);
   });
+  server.keepAliveTimeout = 65_000; // as the coordinator's own server (http/server.ts): the client closes an idle socket first
+  server.headersTimeout = 66_000;
   const wss = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     leaderUrl().then(

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { configFromEnv } from './config.ts';
+import { DEFAULT_GPT_RUN, DEFAULT_RUN } from '../shared/config.ts';
 
 test('a GPT run needs IDLEGRAD_TEXT; the preset is validated by name', () => {
   assert.throws(() => configFromEnv({ IDLEGRAD_RUN: '{"preset":"gpt"}' }), /run\.preset is "gpt" but IDLEGRAD_TEXT is not set/);
@@ -8,8 +9,13 @@ test('a GPT run needs IDLEGRAD_TEXT; the preset is validated by name', () => {
   assert.equal(cfg.textPath, '/data/corpus.txt');
   assert.equal(cfg.run.preset, 'gpt');
   assert.equal(cfg.run.gpt?.layers, 1);
+  // A GPT run starts from the GPT preset's defaults (its own codec and inner steps), not the MLP's.
+  assert.deepEqual(cfg.run.codec, DEFAULT_GPT_RUN.codec);
+  assert.deepEqual(cfg.run.inner, DEFAULT_GPT_RUN.inner);
+  assert.equal(cfg.run.gpt?.width, DEFAULT_GPT_RUN.gpt?.width);
   assert.throws(() => configFromEnv({ IDLEGRAD_RUN: '{"preset":"transformer"}' }), /run\.preset: expected one of mlp, gpt, got "transformer"/);
   assert.equal(configFromEnv({}).run.preset, 'mlp');
+  assert.deepEqual(configFromEnv({}).run.codec, DEFAULT_RUN.codec);
 });
 
 test('WalletConnect is off without a project id; a malformed project id or relay URL is named', () => {
@@ -19,6 +25,35 @@ test('WalletConnect is off without a project id; a malformed project id or relay
   const on = configFromEnv({ IDLEGRAD_WALLETCONNECT_PROJECT_ID: '0123456789abcdef0123456789ABCDEF', IDLEGRAD_WALLETCONNECT_RELAY_URL: 'ws://127.0.0.1:9000' });
   assert.equal(on.walletConnectProjectId, '0123456789abcdef0123456789ABCDEF');
   assert.equal(on.walletConnectRelayUrl, 'ws://127.0.0.1:9000');
-  assert.throws(() => configFromEnv({ IDLEGRAD_WALLETCONNECT_PROJECT_ID: 'my-project' }), /IDLEGRAD_WALLETCONNECT_PROJECT_ID: expected a WalletConnect Cloud project id \(32 hex digits\), got "my-project"/);
-  assert.throws(() => configFromEnv({ IDLEGRAD_WALLETCONNECT_RELAY_URL: 'https://relay.example' }), /IDLEGRAD_WALLETCONNECT_RELAY_URL: expected a ws:\/\/ or wss:\/\/ URL, got "https:\/\/relay.example"/);
+  assert.throws(
+    () => configFromEnv({ IDLEGRAD_WALLETCONNECT_PROJECT_ID: 'my-project' }),
+    /IDLEGRAD_WALLETCONNECT_PROJECT_ID: expected a WalletConnect Cloud project id \(32 hex digits\), got "my-project"/,
+  );
+  assert.throws(
+    () => configFromEnv({ IDLEGRAD_WALLETCONNECT_RELAY_URL: 'https://relay.example' }),
+    /IDLEGRAD_WALLETCONNECT_RELAY_URL: expected a ws:\/\/ or wss:\/\/ URL, got "https:\/\/relay.example"/,
+  );
+});
+
+test('ICE settings come from the environment (coordinator/ice.ts); none by default', () => {
+  assert.deepEqual(configFromEnv({}).ice, { servers: [], turn: null });
+  const cfg = configFromEnv({
+    IDLEGRAD_ICE_SERVERS: '[{"urls":"stun:stun.example:3478"}]',
+    IDLEGRAD_TURN_URLS: 'turn:turn.example:3478',
+    IDLEGRAD_TURN_SECRET: 'a-secret-of-16-chars',
+  });
+  assert.deepEqual(cfg.ice, {
+    servers: [{ urls: 'stun:stun.example:3478' }],
+    turn: { urls: ['turn:turn.example:3478'], secret: 'a-secret-of-16-chars', ttlS: 3600 },
+  });
+  assert.throws(() => configFromEnv({ IDLEGRAD_ICE_SERVERS: '[{"urls":"ftp:x"}]' }), /IDLEGRAD_ICE_SERVERS\[0\]\.urls: expected a stun:/);
+});
+
+test('RPC_URL needs DEPLOYER_KEY (no default owner); the faucet follows IDLEGRAD_FAUCET, unset means the platform decides', () => {
+  assert.throws(() => configFromEnv({ RPC_URL: 'http://127.0.0.1:8545' }), /RPC_URL is set without DEPLOYER_KEY/);
+  assert.equal(configFromEnv({}).deployerKey, undefined);
+  assert.equal(configFromEnv({}).faucet, undefined);
+  assert.equal(configFromEnv({ IDLEGRAD_FAUCET: 'on' }).faucet, true);
+  assert.equal(configFromEnv({ IDLEGRAD_FAUCET: 'off' }).faucet, false);
+  assert.throws(() => configFromEnv({ IDLEGRAD_FAUCET: 'yes' }), /IDLEGRAD_FAUCET: expected on or off, got "yes"/);
 });

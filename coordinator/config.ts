@@ -1,8 +1,15 @@
 // Platform configuration: one validated object, built from the environment once in
 // main.ts and passed down. Every field has a documented default.
 import type { Hex } from 'viem';
-import { parseEpochFault, type EpochFault } from './rewards.ts';
-import { DEFAULT_RUN, validateRunSettings, type RunSettings } from '../shared/config.ts';
+import type { EpochHooks } from './rewards/index.ts';
+import { iceSettingsFromEnv, type IceSettings } from './ice.ts';
+import { DEFAULT_GPT_RUN, DEFAULT_RUN, validateRunSettings, type RunSettings } from '../shared/config.ts';
+
+/** Test hooks, passed in by tests only (production code has no fault switch). */
+export interface PlatformHooks {
+  epoch?: EpochHooks;
+}
+import { surfaceLimitsOf, type SurfaceLimits } from './http/index.ts';
 
 export interface PlatformConfig {
   /** Interface to listen on. Env HOST. Default 127.0.0.1. */
@@ -17,15 +24,19 @@ export interface PlatformConfig {
   advertiseUrl?: string;
   /** An EVM JSON-RPC endpoint instead of the embedded anvil. Env RPC_URL. Default unset. */
   rpcUrl?: string;
-  /** Deployer/owner key for RPC_URL. Env DEPLOYER_KEY. Default: anvil's first dev account (embedded chain only). */
+  /** Deployer/owner key of the distributor. Env DEPLOYER_KEY. Required with RPC_URL (no default); on the embedded chain the default is the data directory's own key (coordinator/owner-key.ts), never a published anvil account. */
   deployerKey?: Hex;
-  /** The built web app. Default dist/web. */
+  /** The dev gas faucet (coordinator/faucet.ts): once per account and epoch, for accounts with a claim. Env IDLEGRAD_FAUCET=on|off. Default: on with the embedded chain, off with RPC_URL. */
+  faucet?: boolean;
+  /** WebSocket limits: hello timeout, sockets per address, message rate (coordinator/surface-limits.ts). Env IDLEGRAD_LIMITS: JSON over the defaults, e.g. {"sessionsPerIp":4}. */
+  limits?: SurfaceLimits;
+  /** The built web app. Env IDLEGRAD_WEB_DIR (the browser tests serve their e2e build, dist/web-e2e). Default dist/web. */
   webDir: string;
-  /** TEST ONLY: stop while posting an epoch (coordinator/rewards.ts EpochFault). Env IDLEGRAD_FAULT. Default unset. */
-  fault?: EpochFault;
+  /** Points where a test stops or observes the platform (e2e/faulty-main.ts); never from the environment. Default none. */
+  hooks?: PlatformHooks;
   /** The text a GPT run (run.preset 'gpt') trains on: byte tokens. Env IDLEGRAD_TEXT. Default unset (required for 'gpt'). */
   textPath?: string;
-  /** Bearer token for run creation and control (coordinator/lead.ts). Env IDLEGRAD_LEAD_TOKEN. Default: generated once and kept in dataDir/lead-token. */
+  /** Bearer token for run creation and control (coordinator/http/lead.ts). Env IDLEGRAD_LEAD_TOKEN. Default: generated once and kept in dataDir/lead-token. */
   leadToken?: string;
   /** WalletConnect Cloud project id (32 hex digits): offers WalletConnect to volunteers, loaded lazily. Env IDLEGRAD_WALLETCONNECT_PROJECT_ID. Default unset (no WalletConnect). */
   walletConnectProjectId?: string;
@@ -33,6 +44,8 @@ export interface PlatformConfig {
   walletConnectRelayUrl: string;
   /** The default run's settings. Env IDLEGRAD_RUN: JSON merged over the defaults (e.g. {"timing":{"trainMs":8000}}). */
   run: RunSettings;
+  /** STUN/TURN servers for the pages (coordinator/ice.ts). Env IDLEGRAD_ICE_SERVERS, IDLEGRAD_TURN_URLS, IDLEGRAD_TURN_SECRET, IDLEGRAD_TURN_TTL. Default none (host candidates only). */
+  ice: IceSettings;
 }
 
 function merge<T>(base: T, over: unknown): T {
@@ -46,14 +59,25 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
   const port = Number(env.PORT ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT: expected an integer in [0, 65535], got ${JSON.stringify(env.PORT)}`);
   if (env.DEPLOYER_KEY !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(env.DEPLOYER_KEY)) throw new Error('DEPLOYER_KEY: expected a 32-byte 0x-hex private key');
-  if (env.DATABASE_URL && !/^postgres(ql)?:\/\//.test(env.DATABASE_URL)) throw new Error('DATABASE_URL: expected a postgres:// or postgresql:// connection URL');
+  if (env.DATABASE_URL && !/^postgres(ql)?:\/\//.test(env.DATABASE_URL))
+    throw new Error('DATABASE_URL: expected a postgres:// or postgresql:// connection URL');
   if (env.IDLEGRAD_WALLETCONNECT_PROJECT_ID && !/^[0-9a-f]{32}$/i.test(env.IDLEGRAD_WALLETCONNECT_PROJECT_ID)) {
-    throw new Error(`IDLEGRAD_WALLETCONNECT_PROJECT_ID: expected a WalletConnect Cloud project id (32 hex digits), got ${JSON.stringify(env.IDLEGRAD_WALLETCONNECT_PROJECT_ID)}`);
+    throw new Error(
+      `IDLEGRAD_WALLETCONNECT_PROJECT_ID: expected a WalletConnect Cloud project id (32 hex digits), got ${JSON.stringify(env.IDLEGRAD_WALLETCONNECT_PROJECT_ID)}`,
+    );
   }
   if (env.IDLEGRAD_WALLETCONNECT_RELAY_URL && !/^wss?:\/\/[^\s]+$/.test(env.IDLEGRAD_WALLETCONNECT_RELAY_URL)) {
     throw new Error(`IDLEGRAD_WALLETCONNECT_RELAY_URL: expected a ws:// or wss:// URL, got ${JSON.stringify(env.IDLEGRAD_WALLETCONNECT_RELAY_URL)}`);
   }
   if (env.RPC_URL && !env.DEPLOYER_KEY) throw new Error('RPC_URL is set without DEPLOYER_KEY: the coordinator needs a key to deploy and post reward roots');
+  if (env.IDLEGRAD_FAUCET !== undefined && !['on', 'off'].includes(env.IDLEGRAD_FAUCET))
+    throw new Error(`IDLEGRAD_FAUCET: expected on or off, got ${JSON.stringify(env.IDLEGRAD_FAUCET)}`);
+  let limitsOverride: unknown;
+  try {
+    limitsOverride = env.IDLEGRAD_LIMITS ? JSON.parse(env.IDLEGRAD_LIMITS) : undefined;
+  } catch (e) {
+    throw new Error(`IDLEGRAD_LIMITS: not valid JSON (${(e as Error).message})`);
+  }
   let runOverride: unknown;
   try {
     runOverride = env.IDLEGRAD_RUN ? JSON.parse(env.IDLEGRAD_RUN) : undefined;
@@ -68,16 +92,20 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
     rpcUrl: env.RPC_URL || undefined,
     advertiseUrl: env.IDLEGRAD_ADVERTISE_URL || undefined,
     deployerKey: env.DEPLOYER_KEY as Hex | undefined,
+    limits: surfaceLimitsOf(limitsOverride),
+    faucet: env.IDLEGRAD_FAUCET === undefined ? undefined : env.IDLEGRAD_FAUCET === 'on',
     leadToken: env.IDLEGRAD_LEAD_TOKEN || undefined,
-    webDir: 'dist/web',
+    webDir: env.IDLEGRAD_WEB_DIR || 'dist/web',
     textPath: env.IDLEGRAD_TEXT || undefined,
     walletConnectProjectId: env.IDLEGRAD_WALLETCONNECT_PROJECT_ID || undefined,
     walletConnectRelayUrl: env.IDLEGRAD_WALLETCONNECT_RELAY_URL || 'wss://relay.walletconnect.org',
-    run: merge(DEFAULT_RUN, runOverride),
-    fault: parseEpochFault(env.IDLEGRAD_FAULT),
+    // A GPT run (IDLEGRAD_RUN {"preset":"gpt"}) starts from the GPT preset's defaults.
+    run: merge((runOverride as Partial<RunSettings> | undefined)?.preset === 'gpt' ? DEFAULT_GPT_RUN : DEFAULT_RUN, runOverride),
+    ice: iceSettingsFromEnv(env),
     ...overrides,
   };
   validateRunSettings(cfg.run);
-  if (cfg.run.preset === 'gpt' && !cfg.textPath) throw new Error('run.preset is "gpt" but IDLEGRAD_TEXT is not set: give the path of the text file to train on');
+  if (cfg.run.preset === 'gpt' && !cfg.textPath)
+    throw new Error('run.preset is "gpt" but IDLEGRAD_TEXT is not set: give the path of the text file to train on');
   return cfg;
 }

@@ -6,23 +6,14 @@ import type { Hex } from 'viem';
 import { runSpecOf, modelOf, type RunSpec } from '../shared/config.ts';
 import { hashParams, initParams } from '../shared/model.ts';
 import { eip712Domain } from '../shared/eip712.ts';
-import type { ChainInfo } from '../shared/protocol.ts';
-import { openDatabase } from './db/sql.ts';
-import { Ledger } from './db/ledger.ts';
-import { loadMnist } from './data/mnist.ts';
-import { readTextFile } from './data/text.ts';
-import { TextStore } from './data/texts.ts';
-import { checkRunData, runData } from './data/run-data.ts';
-import { startAnvil, DEV_DEPLOYER_KEY, type Anvil } from './chain/anvil.ts';
-import { connectChain, type ChainAddresses, type Chain } from './chain/chain.ts';
-import { RoundEngine } from './engine.ts';
-import { Rewards } from './rewards.ts';
-import { createApiServer, type ApiServer } from './server.ts';
-import { BadRequest, leadRoutes, resolveLeadToken, RunConflict, type RunControl } from './lead.ts';
-import { RunTable } from './db/runs.ts';
-import { runInsights } from './dashboard.ts';
-import { checkFigures, EvidenceDesk, Validator, verificationOf } from './validator.ts';
-import { Quarantine } from './quarantine.ts';
+import type { ChainInfo } from '../shared/wire/index.ts';
+import { openDatabase, Ledger, RunTable, runInsights } from './db/index.ts';
+import { loadMnist, readTextFile, TextStore, checkRunData, runData } from './data/index.ts';
+import { startAnvil, embeddedOwner, type Anvil, connectChain, type ChainAddresses, type Chain } from './chain/index.ts';
+import { RoundEngine } from './round/index.ts';
+import { Rewards, epochPolicy, EpochPoster, Faucet } from './rewards/index.ts';
+import { createApiServer, type ApiServer, BadRequest, leadRoutes, resolveLeadToken, RunConflict, type RunControl } from './http/index.ts';
+import { checkFigures, EvidenceDesk, Validator, verificationOf, Quarantine } from './verify/index.ts';
 import type { PlatformConfig } from './config.ts';
 
 export const DEFAULT_RUN_ID = 1;
@@ -36,7 +27,7 @@ export interface Platform {
   chain: Chain;
   run: RunSpec;
   validator: Validator;
-  /** Bearer token for the lead's routes (coordinator/lead.ts). */
+  /** Bearer token for the lead's routes (coordinator/http/lead.ts). */
   leadToken: string;
   control: RunControl;
   stop(): Promise<void>;
@@ -76,7 +67,11 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
     }
     const rpcEndpoint: string = rpcUrl;
     const addressFile = join(dataDir, cfg.rpcUrl ? 'contracts.rpc.json' : 'contracts.anvil.json');
-    const chain = await connectChain({ rpcUrl, deployerKey: cfg.deployerKey ?? DEV_DEPLOYER_KEY, cacheDir: join(dataDir, 'solc'), addresses: loadAddresses(addressFile), pollingInterval: 100 });
+    // The distributor's owner: DEPLOYER_KEY, or on the embedded chain this data directory's own key (coordinator/owner-key.ts).
+    const addresses = loadAddresses(addressFile);
+    const deployerKey = cfg.deployerKey ?? (anvil ? await embeddedOwner({ dataDir, rpcUrl, addresses, log }) : undefined);
+    if (!deployerKey) throw new Error('RPC_URL is set without DEPLOYER_KEY: the coordinator needs a key to deploy and post reward roots');
+    const chain = await connectChain({ rpcUrl, deployerKey, cacheDir: join(dataDir, 'solc'), addresses, pollingInterval: 100 });
     if (chain.deployedNow) {
       writeFileSync(addressFile, JSON.stringify({ ...chain.addresses, deployBlock: chain.addresses.deployBlock.toString() }, null, 2));
     }
@@ -96,7 +91,13 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
 
     // Everything bound to one run (rewards, validator, engine, the HTTP/WebSocket server) is
     // one host; a run created by the lead replaces it on the same port (volunteers reconnect).
-    interface RunHost { run: RunSpec; engine: RoundEngine; validator: Validator; api: ApiServer; stop(): Promise<void> }
+    interface RunHost {
+      run: RunSpec;
+      engine: RoundEngine;
+      validator: Validator;
+      api: ApiServer;
+      stop(): Promise<void>;
+    }
     let host: RunHost | null = null;
     let port = cfg.port;
     let swapping = false;
@@ -122,7 +123,13 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
           old.engine.setStatus('stopped');
           log(`lead: run ${run.id} "${run.name}" created; run ${old.run.id} stopped`);
           // Answer the request first: the old server (and its sockets) closes with the swap.
-          setTimeout(() => void swapTo(run.id).catch((e: Error) => log(`lead: could not start run ${run.id}: ${e.message}`)).finally(() => (swapping = false)), 50);
+          setTimeout(
+            () =>
+              void swapTo(run.id)
+                .catch((e: Error) => log(`lead: could not start run ${run.id}: ${e.message}`))
+                .finally(() => (swapping = false)),
+            50,
+          );
           return run;
         } catch (e) {
           swapping = false;
@@ -176,8 +183,11 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
           log(`epoch ${epoch} posted`);
           void api?.broadcastDashboard();
         },
-        cfg.fault,
+        cfg.hooks?.epoch,
       );
+      // Posting failures are retried with backoff and shown on the dashboard, never thrown (coordinator/epoch-poster.ts).
+      const poster = new EpochPoster(rewards, sql, { epochRounds: run.rewards.epochRounds, runId, log, changed: () => void api?.broadcastDashboard() });
+      hostStops.push(async () => poster.stop());
       // An epoch opened by a coordinator that died before recording its transaction.
       const reconciled = await rewards.reconcile().catch((e: Error) => {
         log(`rewards: could not reconcile unposted epochs yet (${e.message}); the next epoch retries`);
@@ -186,33 +196,40 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
       if (reconciled.length) log(`rewards: reconciled unposted epoch(s) ${reconciled.join(', ')} with the chain`);
       const desk = new EvidenceDesk(run.paramCount, verificationOf(run).evidenceTimeoutMs);
       let engineRef: RoundEngine | null = null;
-      const quarantine = new Quarantine(ledger.sql);
+      const quarantine = new Quarantine(ledger);
       if (await quarantine.load()) log(`quarantine: ${quarantine.size} identities with a negative reputation train apart`);
       const validator = new Validator({
-        run, ledger, train, heldOut: test, log,
-        evidence: desk.source((c, deadline) =>
-          engineRef?.sendTo(c.account, { type: 'verify', run: run.id, round: c.round, frameHash: c.frameHash, deadline, serverTime: Date.now() }) ?? false),
+        run,
+        ledger,
+        train,
+        heldOut: test,
+        log,
+        evidence: desk.source(
+          (c, deadline) =>
+            engineRef?.sendTo(c.account, { type: 'verify', run: run.id, round: c.round, frameHash: c.frameHash, deadline, serverTime: Date.now() }) ?? false,
+        ),
         onChecked: (c, r) => {
-          log(`validator: contribution ${c.id} (${c.account.slice(0, 10)}…, round ${c.round}) ${r.passed ? 'verified' : `rejected: ${r.reason}`}${checkFigures(r)}, backlog ${validator.backlog - 1}`);
+          log(
+            `validator: contribution ${c.id} (${c.account.slice(0, 10)}…, round ${c.round}) ${r.passed ? 'verified' : `rejected: ${r.rejection.code}: ${r.rejection.prose}`}${checkFigures(r)}, backlog ${validator.backlog - 1}`,
+          );
           void quarantine.refresh(c.account).catch((e: Error) => log(`quarantine: ${e.message}`));
           void api?.pushAccounts([c.account]);
         },
       });
-      const { trainMs, exchangeMs, reportMs } = run.timing;
-      const epochWaitMs = run.rewards.epochRounds * (trainMs + exchangeMs + reportMs);
+      const afterCommit = epochPolicy(run, {
+        checksSettled: (ms) => validator.idle(ms),
+        // Never rejects: a failed post is retried with backoff and shown on the dashboard (coordinator/epoch-poster.ts).
+        postEpoch: (round, modelHash) => poster.afterCommit(round, modelHash),
+        creditedAccounts: async () => (await ledger.cumulativeCredit()).map((c) => c.account),
+        pushAccounts: (accounts) => api?.pushAccounts(accounts),
+      });
       const engine = new RoundEngine(run, state, ledger, test, eip712Domain(chain.chainId, chain.distributor), {
         committed: (s) => {
-          log(`round ${s.round} committed: ${s.contributions} contributions, held-out accuracy ${(s.heldOutAccuracy * 100).toFixed(1)}%, loss ${s.heldOutLoss.toFixed(3)}, h=${s.modelHash.slice(0, 10)}…`);
+          log(
+            `round ${s.round} committed: ${s.contributions} contributions, held-out accuracy ${(s.heldOutAccuracy * 100).toFixed(1)}%, loss ${s.heldOutLoss.toFixed(3)}, h=${s.modelHash.slice(0, 10)}…`,
+          );
           void api?.broadcastDashboard();
-          // An epoch closes once the spot checks queued so far have decided (they run on the
-          // re-execution thread, behind the rounds), so their verdicts land in it, but waits no
-          // longer than the epoch's rounds take: a sampled contribution whose check is still
-          // queued is left out (Ledger.cumulativeCredit) and paid by a later epoch.
-          void validator.idle(epochWaitMs).then(() => rewards.afterCommit(s.round, s.modelHash)).then(async () => {
-            // After an epoch the accounts' claimable amounts change: push them.
-            const accounts = (await ledger.cumulativeCredit()).map((c) => c.account);
-            await api?.pushAccounts(accounts);
-          });
+          void afterCommit(s).catch((e: Error) => log(`rewards: after round ${s.round}: ${e.message}`));
         },
         accountsChanged: (accounts) => void api?.pushAccounts(accounts),
         verify: (round, thetaR, ids) => validator.afterCommit(round, thetaR, ids),
@@ -223,17 +240,41 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
       hostStops.push(async () => engine.stop());
       engine.setStatus((await runs.status(runId)) ?? 'active');
       api = createApiServer({
-        engine, ledger, rewards, train, evidence: desk, webDir: resolve(cfg.webDir), chainRpcUrl: rpcEndpoint, chain: browserChain,
+        engine,
+        ledger,
+        rewards,
+        train,
+        evidence: desk,
+        faucet: new Faucet({
+          sql,
+          enabled: cfg.faucet ?? !cfg.rpcUrl,
+          claimable: (a) => rewards.claimable(a),
+          send: (a, wei) => rewards.chain.fundGas(a, wei),
+        }),
+        webDir: resolve(cfg.webDir),
+        chainRpcUrl: rpcEndpoint,
+        chain: browserChain,
         routes: leadRoutes({ token: leadToken, control, engine, texts }),
         insights: () => runInsights(sql, run),
         validator: () => validator.status(),
+        ice: cfg.ice,
+        epochPosting: () => poster.status,
+        limits: cfg.limits,
       });
       port = await api.listen(port, cfg.host);
       // After listen: a resumed check's evidence deadline starts once its member can reconnect.
       const resumed = await validator.resume();
       if (resumed) log(`validator: ${resumed} spot checks resumed after a restart`);
       hostStops.push(() => api!.close());
-      return { run, engine, validator, api: api!, stop: async () => { for (const s of hostStops.reverse()) await s().catch((e) => console.error('[stop]', e)); } };
+      return {
+        run,
+        engine,
+        validator,
+        api: api!,
+        stop: async () => {
+          for (const s of hostStops.reverse()) await s().catch((e) => console.error('[stop]', e));
+        },
+      };
     }
 
     host = await hostRun((await runs.latest())!.id);

@@ -4,7 +4,12 @@ import { chaosOptionsOf, lostRows, pagesFor } from './chaos.ts';
 
 test('chaos options: validated against the swarm size, each error names its option', () => {
   assert.deepEqual(chaosOptionsOf({ byzantine: '1', attack: 'sign-flip', churn: '0.25', killCoordinatorAt: '3', offline: '0.5' }, 4), {
-    byzantine: 1, attack: 'sign-flip', churn: 0.25, churnEvents: null, killCoordinatorAt: 3, offline: 0.5,
+    byzantine: 1,
+    attack: 'sign-flip',
+    churn: 0.25,
+    churnEvents: null,
+    killCoordinatorAt: 3,
+    offline: 0.5,
   });
   assert.throws(() => chaosOptionsOf({ byzantine: '4', attack: 'sign-flip' }, 4), /--byzantine/);
   assert.throws(() => chaosOptionsOf({ byzantine: '1', attack: 'alie' }, 4), /--attack: expected one of sign-flip/);

@@ -13,7 +13,12 @@ test('chaos: training continues past a coordinator kill, nothing credited is los
     // A closed page's spot check waits evidenceTimeoutMs for evidence that never comes; a live page
     // must still reconnect within it after the restart: 12 s instead of 20.
     // Two ready pages start a round: one page that is slow to come back after the restart delays no round.
-    run: { minVolunteers: 2, rewards: { epochRounds: 2 }, timing: { trainMs: 8_000, exchangeMs: 3_000, reportMs: 3_000 }, verification: { evidenceTimeoutMs: 12_000 } },
+    run: {
+      minVolunteers: 2,
+      rewards: { epochRounds: 2 },
+      timing: { trainMs: 8_000, exchangeMs: 3_000, reportMs: 3_000 },
+      verification: { evidenceTimeoutMs: 12_000 },
+    },
     chaos: { byzantine: 1, attack: 'sign-flip', churn: 0.5, churnEvents: 1, killCoordinatorAt: 2 },
   });
   console.log(`  ${JSON.stringify(r)}`);
@@ -23,7 +28,7 @@ test('chaos: training continues past a coordinator kill, nothing credited is los
   assert.ok(c.killedAtRound !== null && c.killedAtRound < 4, `killed after round ${c.killedAtRound}`);
   assert.equal(c.roundsCommittedAfterKill, 4 - c.killedAtRound!, 'every round after the kill commits');
   assert.ok(c.pagesClosed === 1 && c.pagesOpened === 1, `closed ${c.pagesClosed}, opened ${c.pagesOpened}`);
-  assert.equal(r.modelHashesAgree, true, 'every live page holds the coordinator\'s model hash');
+  assert.equal(r.modelHashesAgree, true, "every live page holds the coordinator's model hash");
   assert.ok(c.creditedBeforeKill + c.awaitingCheckAtKill > 0, 'the ledger held credited work before the kill');
   assert.deepEqual(c.lostAfterKill, [], 'every settled contribution credited before the kill is still credited after it');
   assert.equal(c.attackerCreditWei, '0');

@@ -2,8 +2,10 @@
 // reads that judge a chaotic run — which credited contributions survived a coordinator kill,
 // and what the attacking identities were credited.
 import type { Address } from 'viem';
-import type { AccountSummary, ContributionState } from '../shared/protocol.ts';
-import { isPageAttack, PAGE_ATTACKS, type PageAttack } from '../web/src/client/attack.ts';
+import type { AccountSummary, ContributionState, RejectionCode } from '../shared/wire/index.ts';
+import { isIdlegradError } from '../shared/errors.ts';
+import { CoordinatorApi } from '../web/src/client/api.ts';
+import { isPageAttack, PAGE_ATTACKS, type PageAttack } from './page/attack.ts';
 
 export interface ChaosOptions {
   /** Pages that attack (the first K opened); each sends `attack`'s update and signs it normally. */
@@ -22,10 +24,15 @@ export interface ChaosOptions {
 export const NO_CHAOS: ChaosOptions = { byzantine: 0, attack: null, churn: 0, churnEvents: null, killCoordinatorAt: null, offline: 0 };
 
 /** Validate chaos options against the swarm size; the error names the option. */
-export function chaosOptionsOf(raw: { byzantine?: string; attack?: string; churn?: string; killCoordinatorAt?: string; offline?: string }, volunteers: number): ChaosOptions {
+export function chaosOptionsOf(
+  raw: { byzantine?: string; attack?: string; churn?: string; killCoordinatorAt?: string; offline?: string },
+  volunteers: number,
+): ChaosOptions {
   const byzantine = Number(raw.byzantine ?? 0);
-  if (!Number.isInteger(byzantine) || byzantine < 0 || byzantine >= volunteers) throw new Error(`--byzantine: expected an integer in [0, ${volunteers - 1}] (fewer than --volunteers), got ${raw.byzantine}`);
-  if (byzantine > 0 && !isPageAttack(raw.attack)) throw new Error(`--attack: expected one of ${PAGE_ATTACKS.join(', ')} with --byzantine, got ${raw.attack ?? 'nothing'}`);
+  if (!Number.isInteger(byzantine) || byzantine < 0 || byzantine >= volunteers)
+    throw new Error(`--byzantine: expected an integer in [0, ${volunteers - 1}] (fewer than --volunteers), got ${raw.byzantine}`);
+  if (byzantine > 0 && !isPageAttack(raw.attack))
+    throw new Error(`--attack: expected one of ${PAGE_ATTACKS.join(', ')} with --byzantine, got ${raw.attack ?? 'nothing'}`);
   if (byzantine === 0 && raw.attack !== undefined) throw new Error('--attack needs --byzantine K (K ≥ 1)');
   const fraction = (name: string, v: string | undefined) => {
     const x = Number(v ?? 0);
@@ -35,9 +42,17 @@ export function chaosOptionsOf(raw: { byzantine?: string; attack?: string; churn
   let killCoordinatorAt: number | null = null;
   if (raw.killCoordinatorAt !== undefined) {
     killCoordinatorAt = Number(raw.killCoordinatorAt);
-    if (!Number.isInteger(killCoordinatorAt) || killCoordinatorAt < 0) throw new Error(`--kill-coordinator-at: expected a round number ≥ 0, got ${raw.killCoordinatorAt}`);
+    if (!Number.isInteger(killCoordinatorAt) || killCoordinatorAt < 0)
+      throw new Error(`--kill-coordinator-at: expected a round number ≥ 0, got ${raw.killCoordinatorAt}`);
   }
-  return { byzantine, attack: byzantine > 0 ? (raw.attack as PageAttack) : null, churn: fraction('churn', raw.churn), churnEvents: null, killCoordinatorAt, offline: fraction('offline', raw.offline) };
+  return {
+    byzantine,
+    attack: byzantine > 0 ? (raw.attack as PageAttack) : null,
+    churn: fraction('churn', raw.churn),
+    churnEvents: null,
+    killCoordinatorAt,
+    offline: fraction('offline', raw.offline),
+  };
 }
 
 /** How many of `n` pages a fraction touches: at least one when the fraction is positive. */
@@ -47,14 +62,15 @@ export const pagesFor = (fraction: number, n: number) => (fraction > 0 ? Math.ma
 export const CREDITED: readonly ContributionState[] = ['accepted', 'verified', 'batched', 'claimable', 'claimed'];
 
 export async function accountSummary(url: string, account: string): Promise<AccountSummary> {
+  const api = new CoordinatorApi(url);
   for (let attempt = 1; ; attempt++) {
     try {
-      const res = await fetch(new URL(`api/accounts/${account}`, url));
-      if (!res.ok) throw new Error(`GET api/accounts/${account}: ${res.status} ${await res.text()}`);
-      return (await res.json()) as AccountSummary;
+      return await api.account(account as Address);
     } catch (e) {
-      // A reused keep-alive socket the server just closed fails as "fetch failed": ask again.
-      if (attempt >= 3 || !(e instanceof TypeError)) throw new Error(`GET api/accounts/${account}: ${(e as Error).message}${(e as Error).cause ? ` (${String((e as Error).cause)})` : ''}`, { cause: e });
+      // A reused keep-alive socket the server just closed fails as "fetch failed" (unreachable): ask again.
+      const unreachable = isIdlegradError(e, 'INTERNAL') && e.cause instanceof TypeError;
+      if (attempt >= 3 || !unreachable)
+        throw new Error(`GET api/accounts/${account}: ${(e as Error).message}${(e as Error).cause ? ` (${String((e as Error).cause)})` : ''}`, { cause: e });
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -86,7 +102,8 @@ export interface AttackerLedger {
   creditWei: string;
   epochCreditWei: string;
   contributions: Record<ContributionState, number>;
-  reasons: string[];
+  /** Codes of its refused contributions (shared/wire/rejections.ts). */
+  codes: RejectionCode[];
 }
 
 export async function attackerLedger(url: string, account: string): Promise<AttackerLedger> {
@@ -96,6 +113,6 @@ export async function attackerLedger(url: string, account: string): Promise<Atta
     creditWei: s.creditWei,
     epochCreditWei: s.epochCreditWei,
     contributions: s.contributions,
-    reasons: [...new Set(s.recent.flatMap((r) => (r.reason ? [r.reason.split(':')[0]] : [])))],
+    codes: [...new Set(s.recent.flatMap((r) => (r.code ? [r.code] : [])))],
   };
 }

@@ -11,27 +11,57 @@ import type { WebSocketRoute } from 'playwright-core';
 import type { Hex, Address } from 'viem';
 import { launchChromium } from './chromium.ts';
 import { ensureWebBuild } from './platform-process.ts';
-import type { DashboardState, RoundSummary } from '../shared/protocol.ts';
+import type { DashboardState, RoundSummary } from '../shared/wire/index.ts';
 
 const hex = (n: number, len = 64) => `0x${n.toString(16).padStart(len, '0')}`;
 
 function syntheticState(rounds: number): DashboardState {
   const rs: RoundSummary[] = Array.from({ length: rounds }, (_, r) => ({
-    round: r, modelHash: hex(r + 1) as Hex, committedAt: 1_700_000_000_000 + r * 30_000 + (r % 7) * 900,
-    heldOutAccuracy: 0.9 * (1 - Math.exp(-r / 150)) + 0.02 * Math.sin(r), heldOutLoss: 2.3 * Math.exp(-r / 200) + 0.2, trainLoss: r % 13 === 0 ? null : 2.2 * Math.exp(-r / 180) + 0.15,
-    contributions: 20 + (r % 9), samples: 64_000 + (r % 11) * 3200, volunteers: 24 + (r % 5), updateBytes: 1400 + (r % 17) * 10,
+    round: r,
+    modelHash: hex(r + 1) as Hex,
+    committedAt: 1_700_000_000_000 + r * 30_000 + (r % 7) * 900,
+    heldOutAccuracy: 0.9 * (1 - Math.exp(-r / 150)) + 0.02 * Math.sin(r),
+    heldOutLoss: 2.3 * Math.exp(-r / 200) + 0.2,
+    trainLoss: r % 13 === 0 ? null : 2.2 * Math.exp(-r / 180) + 0.15,
+    contributions: 20 + (r % 9),
+    samples: 64_000 + (r % 11) * 3200,
+    volunteers: 24 + (r % 5),
+    updateBytes: 1400 + (r % 17) * 10,
   }));
   return {
     run: { id: 1, name: 'scale', round: rounds, modelHash: hex(rounds) as Hex, paramCount: 50_890, status: 'active' },
     volunteers: 27,
     rounds: rs,
-    epochs: Array.from({ length: Math.floor(rounds / 3) }, (_, e) => ({ epoch: e + 1, root: hex(e) as Hex, txHash: hex(e + 7) as Hex, totalWei: '1000000000000000000', accounts: 24, round: e * 3 + 2 })),
+    epochs: Array.from({ length: Math.floor(rounds / 3) }, (_, e) => ({
+      epoch: e + 1,
+      root: hex(e) as Hex,
+      txHash: hex(e + 7) as Hex,
+      totalWei: '1000000000000000000',
+      accounts: 24,
+      round: e * 3 + 2,
+    })),
     chain: { chainId: 31337, distributor: hex(1, 40) as Address, token: hex(2, 40) as Address, rpcUrl: '/rpc' },
     insights: {
       denseBytes: 50_890 * 4,
       flopsPerSample: 6 * (784 * 64 + 64 * 10),
-      outcomes: rs.map((r) => ({ round: r.round, reports: r.contributions + 2, accepted: r.contributions, rejected: 2, verified: 1, failed: r.round % 50 === 0 ? 1 : 0, sampled: 0, cohorts: 4, stragglers: r.volunteers - r.contributions - 2, reasons: ['NO_QUORUM'] })),
-      leaderboard: Array.from({ length: 20 }, (_, i) => ({ account: hex(i + 100, 40) as Address, contributions: 900 - i, samples: 2_000_000 - i * 1000, creditWei: `${(20 - i) * 1e15}` })),
+      outcomes: rs.map((r) => ({
+        round: r.round,
+        reports: r.contributions + 2,
+        accepted: r.contributions,
+        rejected: 2,
+        verified: 1,
+        failed: r.round % 50 === 0 ? 1 : 0,
+        sampled: 0,
+        cohorts: 4,
+        stragglers: Math.max(0, r.volunteers - r.contributions - 2),
+        codes: ['NO_QUORUM'],
+      })),
+      leaderboard: Array.from({ length: 20 }, (_, i) => ({
+        account: hex(i + 100, 40) as Address,
+        contributions: 900 - i,
+        samples: 2_000_000 - i * 1000,
+        creditWei: `${(20 - i) * 1e15}`,
+      })),
     },
   };
 }

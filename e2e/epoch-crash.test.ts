@@ -11,17 +11,20 @@ import { join } from 'node:path';
 import { createPublicClient, http, type Address, type Hex } from 'viem';
 import { rewardDistributorAbi, rewardTokenAbi } from '../shared/chain/abi.ts';
 import { claimReward, ClaimError } from '../shared/chain/claim.ts';
-import type { AccountSummary, DashboardState } from '../shared/protocol.ts';
-import { startAnvil, DEV_DEPLOYER_KEY } from '../coordinator/chain/anvil.ts';
+import { startAnvil, DEV_DEPLOYER_KEY } from '../coordinator/chain/index.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
 import { VirtualVolunteer } from './virtual-volunteer.ts';
-import { playRound, trainSet } from './round-player.ts';
+import { playRound } from './round-player.ts';
+import { trainSet } from './virtual-volunteer.ts';
+import { CoordinatorApi } from '../web/src/client/api.ts';
 
 const STEPS = 3;
 const BATCH = 32;
 const WEI_PER_SAMPLE = 10n ** 15n;
 const settings = {
-  minVolunteers: 2, cohortSize: 2, inner: { steps: STEPS, batchSize: BATCH },
+  minVolunteers: 2,
+  cohortSize: 2,
+  inner: { steps: STEPS, batchSize: BATCH },
   timing: { trainMs: 4000, exchangeMs: 2000, reportMs: 4000 },
   rewards: { epochRounds: 1, weiPerSample: WEI_PER_SAMPLE.toString() },
   // Every contribution payable at once: this test is about epochs, not spot checks.
@@ -92,21 +95,41 @@ test('SIGKILL while posting an epoch: each root on chain once, claims pay the le
   const client = createPublicClient({ transport: http(anvil.rpcUrl) });
   const run = live.vs[0].chain;
   const logs = await client.getContractEvents({ address: run.distributor, abi: rewardDistributorAbi, eventName: 'EpochPosted', fromBlock: 0n });
-  assert.deepEqual(logs.map((l) => Number(l.args.epoch)), [1, 2, 3], 'each epoch posted exactly once, in order');
+  assert.deepEqual(
+    logs.map((l) => Number(l.args.epoch)),
+    [1, 2, 3],
+    'each epoch posted exactly once, in order',
+  );
   assert.equal(logs[0].transactionHash, sent.split(' tx ')[1], 'epoch 1 is the transaction sent before the kill, recorded after the restart');
-  const dash = (await (await fetch(new URL('api/dashboard', p.url))).json()) as DashboardState;
-  assert.deepEqual(dash.epochs.map((e) => [e.epoch, e.root, e.txHash]), logs.map((l) => [Number(l.args.epoch), l.args.root, l.transactionHash]), 'the ledger records the roots and transactions on chain');
-  assert.deepEqual(dash.rounds.map((r) => r.round), [0, 1, 2]);
+  const dash = await new CoordinatorApi(p.url).dashboard();
+  assert.deepEqual(
+    dash.epochs.map((e) => [e.epoch, e.root, e.txHash]),
+    logs.map((l) => [Number(l.args.epoch), l.args.root, l.transactionHash]),
+    'the ledger records the roots and transactions on chain',
+  );
+  assert.deepEqual(
+    dash.rounds.map((r) => r.round),
+    [0, 1, 2],
+  );
 
   // Claims: each pays exactly the ledger's credit (3 rounds × STEPS × BATCH samples), once.
   for (const [i, v] of live.vs.entries()) {
     const account = v.address as Address;
-    const summary = (await (await fetch(new URL(`api/accounts/${account}`, p.url))).json()) as AccountSummary;
+    const summary = await new CoordinatorApi(p.url).account(account);
     const expected = 3n * BigInt(STEPS * BATCH) * WEI_PER_SAMPLE;
     assert.equal(BigInt(summary.creditWei), expected, `ledger credit of volunteer ${i}`);
     assert.ok(summary.claimable, `volunteer ${i} has a claim`);
     assert.equal(BigInt(summary.claimable.cumulativeWei), expected);
-    const claim = { rpcUrl: anvil.rpcUrl, chainId: run.chainId, distributor: run.distributor, privateKey: keys[i], account, cumulative: expected, proof: summary.claimable.proof as Hex[], pollingInterval: 100 };
+    const claim = {
+      rpcUrl: anvil.rpcUrl,
+      chainId: run.chainId,
+      distributor: run.distributor,
+      privateKey: keys[i],
+      account,
+      cumulative: expected,
+      proof: summary.claimable.proof as Hex[],
+      pollingInterval: 100,
+    };
     const before = await balanceOf(client, run.token, account);
     await claimReward(claim);
     assert.equal((await balanceOf(client, run.token, account)) - before, expected, `volunteer ${i} is paid exactly the ledger amount`);

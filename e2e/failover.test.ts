@@ -12,14 +12,17 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { createPublicClient, http, type Hex } from 'viem';
 import { rewardDistributorAbi } from '../shared/chain/abi.ts';
-import { startAnvil, DEV_DEPLOYER_KEY } from '../coordinator/chain/anvil.ts';
+import { startAnvil, DEV_DEPLOYER_KEY } from '../coordinator/chain/index.ts';
 import { createTestDatabase } from '../coordinator/db/test-databases.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
 import { VirtualVolunteer } from './virtual-volunteer.ts';
-import { playRound, trainSet } from './round-player.ts';
+import { playRound } from './round-player.ts';
+import { trainSet } from './virtual-volunteer.ts';
 
 const settings = {
-  minVolunteers: 4, cohortSize: 4, inner: { steps: 3 },
+  minVolunteers: 4,
+  cohortSize: 4,
+  inner: { steps: 3 },
   timing: { trainMs: 4000, exchangeMs: 2000, reportMs: 4000 },
   rewards: { epochRounds: 2 },
   verification: { rate: 0, newIdentityRate: 0 },
@@ -72,7 +75,8 @@ test('two coordinators, one run: the follower takes over when the leader is SIGK
   for (let r = 0; r < 2; r++) played.push(await playRound(vs, data));
   await waitFor(leader, /FAULT epoch-sent:1/);
   await client.connect();
-  const accepted = async () => (await client.query<{ id: string }>(`select id::text from contributions where state not in ('pending', 'rejected') order by id`)).rows.map((r) => r.id);
+  const accepted = async () =>
+    (await client.query<{ id: string }>(`select id::text from contributions where state not in ('pending', 'rejected') order by id`)).rows.map((r) => r.id);
   const before = await accepted();
   assert.equal(before.length, 8, 'two rounds × four contributions accepted');
 
@@ -90,10 +94,18 @@ test('two coordinators, one run: the follower takes over when the leader is SIGK
   await waitFor(follower, /epoch 2 posted/);
 
   // One model hash chain: each round starts from the model the previous round committed.
-  assert.deepEqual(played.map((p) => p.round), [0, 1, 2, 3]);
+  assert.deepEqual(
+    played.map((p) => p.round),
+    [0, 1, 2, 3],
+  );
   for (let r = 1; r < played.length; r++) assert.equal(played[r].parent, played[r - 1].committed[0].modelHash, `round ${r} starts from round ${r - 1}'s model`);
-  const rounds = (await client.query<{ round: number; model_hash: string; contributions: number }>(`select round, model_hash, contributions from rounds order by round`)).rows;
-  assert.deepEqual(rounds.map((r) => [r.round, r.model_hash, r.contributions]), played.map((p) => [p.round, p.committed[0].modelHash, 4]));
+  const rounds = (
+    await client.query<{ round: number; model_hash: string; contributions: number }>(`select round, model_hash, contributions from rounds order by round`)
+  ).rows;
+  assert.deepEqual(
+    rounds.map((r) => [r.round, r.model_hash, r.contributions]),
+    played.map((p) => [p.round, p.committed[0].modelHash, 4]),
+  );
   const state = (await client.query<{ round: number; model_hash: string }>(`select round, model_hash from model_state`)).rows;
   assert.deepEqual(state, [{ round: 4, model_hash: played[3].committed[0].modelHash }]);
 
@@ -105,9 +117,17 @@ test('two coordinators, one run: the follower takes over when the leader is SIGK
   // The chain: one set of contracts, one root per epoch, posted by whoever led at the time.
   const pub = createPublicClient({ transport: http(anvil.rpcUrl) });
   const logs = await pub.getContractEvents({ address: chain.distributor, abi: rewardDistributorAbi, eventName: 'EpochPosted', fromBlock: 0n });
-  assert.deepEqual(logs.map((l) => Number(l.args.epoch)), [1, 2]);
+  assert.deepEqual(
+    logs.map((l) => Number(l.args.epoch)),
+    [1, 2],
+  );
   const epochs = (await client.query<{ epoch: number; root: string; tx_hash: string }>(`select epoch, root, tx_hash from epochs order by epoch`)).rows;
-  assert.deepEqual(epochs.map((e) => [e.epoch, e.root, e.tx_hash]), logs.map((l) => [Number(l.args.epoch), l.args.root as Hex, l.transactionHash]));
+  assert.deepEqual(
+    epochs.map((e) => [e.epoch, e.root, e.tx_hash]),
+    logs.map((l) => [Number(l.args.epoch), l.args.root as Hex, l.transactionHash]),
+  );
 
-  console.log(`failover: leader SIGKILLed → follower leading in ${takeoverMs} ms; first round committed after the kill at +${firstCommitAfterKillMs} ms (volunteers reconnected and trained); rounds 0–3 on one hash chain, 16/16 accepted contributions kept, epochs 1–2 posted once each (epoch 1 sent by the killed leader, recorded by the new one)`);
+  console.log(
+    `failover: leader SIGKILLed → follower leading in ${takeoverMs} ms; first round committed after the kill at +${firstCommitAfterKillMs} ms (volunteers reconnected and trained); rounds 0–3 on one hash chain, 16/16 accepted contributions kept, epochs 1–2 posted once each (epoch 1 sent by the killed leader, recorded by the new one)`,
+  );
 });

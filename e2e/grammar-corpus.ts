@@ -6,7 +6,7 @@ import { createRng } from '../shared/rng.ts';
 /** A deterministic probabilistic grammar: sentences of words chosen by a seeded generator. */
 export function grammarCorpus(bytes: number, seed: number): Uint8Array {
   const rand = createRng(seed);
-  const pick = <T,>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
+  const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
   const det = ['the', 'a', 'one'];
   const noun = ['cat', 'dog', 'bird', 'fox', 'mouse'];
   const verb = ['sees', 'chases', 'likes', 'hears'];
@@ -27,4 +27,3 @@ export function unigramEntropy(text: Uint8Array): number {
   for (const c of counts) if (c > 0) h -= (c / text.length) * Math.log(c / text.length);
   return h;
 }
-

@@ -1,18 +1,24 @@
 // One worker thread of `npm run load` (e2e/load.ts): protocol clients without compute.
 // It holds the WebSocket sessions of whole cohorts (hello signed by each device key),
-// signs every report it will send before the measured window, and then, for each
-// `round` message, uploads its cohorts' aggregate frames and sends the pre-signed reports
-// at a paced rate, timing each from send to the coordinator's ack.
+// builds each cohort's aggregate with the real codec and aggregator (members' updates
+// top-k encoded at the run's density, combined by cohortAggregate, so the aggregate holds
+// ≈ 1 − (1 − ρ)^k of the parameters at fp32) and each relay member's own single-frame
+// aggregate, signs every report it will send before the measured window, and then, for each
+// `round` message, uploads its cohorts' aggregate frames (and relay members their own) and
+// sends the pre-signed reports at a paced rate, timing each from send to the coordinator's
+// ack, and each round from its last acked input to the `committed` notice.
 import { parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { signRecoverable } from 'tiny-secp256k1';
 import { bytesToHex, hashMessage, hexToBytes, keccak256, type Address, type Hex } from 'viem';
-import { encodeAggregate } from '../shared/codec.ts';
+import { decodeFrame, encodeAggregate, type DecodedFrame } from '../shared/codec.ts';
 import { framesRoot } from '../shared/aggregate.ts';
+import { cohortAggregate, encodeOwnUpdate, peerUpdateLimits, type HeldUpdate } from '../shared/round.ts';
+import { createRng, gaussian } from '../shared/rng.ts';
 import { eip712Domain, type Contribution } from '../shared/eip712.ts';
-import { contributionToJson, helloMessage, PROTOCOL_VERSION, type ChainInfo } from '../shared/protocol.ts';
+import { contributionToJson, helloMessage, parseServerMessage, PROTOCOL_VERSION, type ChainInfo } from '../shared/wire/index.ts';
 import type { RunSpec } from '../shared/config.ts';
-import { ContributionSigners } from '../coordinator/report-signature.ts';
+import { ContributionSigners } from '../coordinator/round/index.ts';
 
 export interface ClientPlan {
   url: string;
@@ -24,12 +30,22 @@ export interface ClientPlan {
   /** Reports per second this worker offers. */
   rate: number;
   cohorts: { id: number; members: { key: Hex; address: Address }[] }[];
+  /** Share of members in relay mode: each uploads and reports its own frame as its aggregate. */
+  relayShare: number;
+}
+
+/** Per round, what this worker saw: its last acked input (report or upload) and the committed notice, epoch ms. */
+export interface RoundTiming {
+  round: number;
+  reportEndsAt: number;
+  lastInputAt: number;
+  committedAt: number;
 }
 
 /** Worker → main messages. */
 export type ClientReport =
-  | { kind: 'ready'; sessions: number; presigned: number }
-  | { kind: 'acks'; samples: number[]; errors: Record<string, number>; firstError?: string; open: number; exhausted: number }
+  | { kind: 'ready'; sessions: number; presigned: number; aggregateDensity: number; aggregateBytes: number }
+  | { kind: 'acks'; samples: number[]; errors: Record<string, number>; firstError?: string; open: number; exhausted: number; rounds: RoundTiming[] }
   | { kind: 'closed' };
 
 const plan = workerData as ClientPlan;
@@ -44,6 +60,7 @@ interface Client {
   address: Address;
   cohort: number;
   uploader: boolean;
+  relay: boolean;
   ws: WebSocket;
   welcomed: boolean;
 }
@@ -57,32 +74,119 @@ const errors: Record<string, number> = {};
 let firstError: string | undefined;
 let exhausted = 0;
 
+/** The epoch-ms clock of this thread (the coordinator's Date.now on the same machine). */
+const epochNow = () => performance.timeOrigin + performance.now();
+const timings = new Map<number, RoundTiming>();
+const timing = (round: number) =>
+  timings.get(round) ?? (timings.set(round, { round, reportEndsAt: NaN, lastInputAt: 0, committedAt: NaN }), timings.get(round)!);
+const reported = new Set<number>(); // rounds whose timing went to the main thread
+const inputAcked = (round: number) => {
+  if (reported.has(round)) return;
+  const t = timing(round);
+  t.lastInputAt = Math.max(t.lastInputAt, epochNow());
+};
+
+/**
+ * Each cohort's aggregate content, built once with the real code: members' pseudo-gradients
+ * (a shared direction plus noise, as honest members' are) top-k encoded at the run's codec,
+ * the non-relay members' frames combined by cohortAggregate, each relay member's frame alone.
+ * Per round only the frame header (round, samples) differs, so per round it is re-encoded.
+ */
+function cohortContents(run: RunSpec, samplesPer: number): Map<number, { shared: Float32Array; relays: Map<Address, Float32Array> }> {
+  // One direction for the whole run (every worker the same), noise per worker.
+  const common = createRng(17);
+  const direction = Float32Array.from({ length: run.paramCount }, () => gaussian(common) * 1e-3);
+  const rand = createRng(1000 + (plan.cohorts[0]?.id ?? 0));
+  const out = new Map<number, { shared: Float32Array; relays: Map<Address, Float32Array> }>();
+  const dense = (f: DecodedFrame) => {
+    const d = new Float32Array(f.header.paramCount);
+    for (let i = 0; i < f.indices.length; i++) d[f.indices[i]] = f.values[i];
+    return d;
+  };
+  for (const cohort of plan.cohorts) {
+    const held: (HeldUpdate & { relay: boolean })[] = cohort.members.map((m) => {
+      const v = direction.map((x) => x + gaussian(rand) * 1e-3);
+      const own = encodeOwnUpdate(run, 0, v, samplesPer);
+      return { address: m.address, hash: own.hash, frame: decodeFrame(own.bytes, peerUpdateLimits(run, 0)), relay: relayMembers.has(m.address) };
+    });
+    const together = held.filter((h) => !h.relay);
+    const agg = cohortAggregate(run, 0, together[0], together.slice(1));
+    const relays = new Map(
+      held
+        .filter((h) => h.relay)
+        .map((h) => [h.address, dense(decodeFrame(cohortAggregate(run, 0, h, []).bytes, { ...peerUpdateLimits(run, 0), maxSamples: 0xffffffff }))]),
+    );
+    out.set(cohort.id, { shared: dense(decodeFrame(agg.bytes, { ...peerUpdateLimits(run, 0), maxSamples: 0xffffffff })), relays });
+  }
+  return out;
+}
+
+/** Members in relay mode: a `relayShare` of each cohort's seats (at most all but two, so a quorum remains). */
+const relayMembers = new Set<Address>(
+  plan.cohorts.flatMap((c) =>
+    c.members.slice(0, Math.min(Math.max(0, c.members.length - 2), Math.round(plan.relayShare * c.members.length))).map((m) => m.address),
+  ),
+);
+let aggregateDensity = 0;
+let aggregateBytes = 0;
+
 function presign(): number {
   const signers = new ContributionSigners(eip712Domain(plan.chain.chainId, plan.chain.distributor));
   const { run } = plan;
   const samplesPer = run.inner.steps * run.inner.batchSize;
   const expiry = BigInt(Math.floor(Date.now() / 1000) + 3 * 3600);
+  const contents = cohortContents(run, samplesPer);
+  let nnz = 0;
+  let count = 0;
+  for (const c of contents.values()) {
+    nnz += c.shared.reduce((n, x) => n + (x !== 0 ? 1 : 0), 0);
+    count++;
+  }
+  aggregateDensity = nnz / Math.max(1, count) / run.paramCount;
   let n = 0;
   for (let round = plan.firstRound; round < plan.firstRound + plan.rounds; round++) {
     const reports = new Map<Address, { text: string; nonce: string }>();
     for (const cohort of plan.cohorts) {
-      // The cohort's aggregate: a few small nonzero values, distinct per cohort and round.
-      const dense = new Float32Array(run.paramCount);
-      for (let j = 0; j < 4; j++) dense[(cohort.id * 7919 + round * 104729 + j * 12553) % run.paramCount] = 1e-6 * (j + 1);
-      const bytes = encodeAggregate(dense, run.codec.chunkSize, { paramTableHash: run.paramTableHash, run: run.id, round, samples: samplesPer * cohort.members.length });
+      const content = contents.get(cohort.id)!;
+      const header = (samples: number) => ({ paramTableHash: run.paramTableHash, run: run.id, round, samples });
+      const together = cohort.members.filter((m) => !relayMembers.has(m.address));
+      const bytes = encodeAggregate(content.shared, run.codec.chunkSize, header(samplesPer * together.length));
+      aggregateBytes = Math.max(aggregateBytes, bytes.byteLength);
       aggregates.set(`${round}:${cohort.id}`, bytes);
-      const aggregateHash = keccak256(bytes);
-      const frameHashes = cohort.members.map((m) => keccak256(new TextEncoder().encode(`${m.address}:${round}`))).sort();
+      const frameHash = (m: { address: Address }) => keccak256(new TextEncoder().encode(`${m.address}:${round}`));
+      const frameHashes = together.map(frameHash).sort();
       const root = framesRoot(frameHashes);
+      const aggregateHash = keccak256(bytes);
       for (const m of cohort.members) {
         const nonce = BigInt(round) * 1_000_000n + BigInt(n % 1_000_000);
+        const relay = relayMembers.has(m.address);
+        let own: { aggregateHash: Hex; framesRoot: Hex; frameHashes: Hex[] } = { aggregateHash, framesRoot: root, frameHashes };
+        if (relay) {
+          const mine = encodeAggregate(content.relays.get(m.address)!, run.codec.chunkSize, header(samplesPer));
+          aggregates.set(`${round}:${m.address}`, mine);
+          own = { aggregateHash: keccak256(mine), framesRoot: framesRoot([frameHash(m)]), frameHashes: [frameHash(m)] };
+        }
         const c: Contribution = {
-          run: run.id, round, cohort: cohort.id, frameHash: keccak256(new TextEncoder().encode(`${m.address}:${round}`)), aggregateHash, framesRoot: root,
-          residualHash: keccak256(new TextEncoder().encode(`residual:${m.address}:${round}`)), samples: samplesPer, steps: run.inner.steps,
-          lossBeforeMicro: 2_300_000, lossAfterMicro: 2_200_000, computeMs: 1000, nonce, expiry,
+          run: run.id,
+          round,
+          cohort: cohort.id,
+          frameHash: frameHash(m),
+          aggregateHash: own.aggregateHash,
+          framesRoot: own.framesRoot,
+          residualHash: keccak256(new TextEncoder().encode(`residual:${m.address}:${round}`)),
+          samples: samplesPer,
+          steps: run.inner.steps,
+          lossBeforeMicro: 2_300_000,
+          lossAfterMicro: 2_200_000,
+          computeMs: 1000,
+          nonce,
+          expiry,
         };
         const signature = sign(signers.digest(c), hexToBytes(m.key));
-        reports.set(m.address, { text: JSON.stringify({ type: 'report', contribution: contributionToJson(c), signature, frameHashes }), nonce: nonce.toString() });
+        reports.set(m.address, {
+          text: JSON.stringify({ type: 'report', contribution: contributionToJson(c), signature, frameHashes: own.frameHashes }),
+          nonce: nonce.toString(),
+        });
         n++;
       }
     }
@@ -91,34 +195,56 @@ function presign(): number {
   return n;
 }
 
-function connect(key: Hex, address: Address, cohort: number, uploader: boolean): Promise<Client> {
+function connect(key: Hex, address: Address, cohort: number, uploader: boolean, relay: boolean): Promise<Client> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(plan.url.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws');
-    const c: Client = { key: hexToBytes(key), address, cohort, uploader, ws, welcomed: false };
+    const c: Client = { key: hexToBytes(key), address, cohort, uploader, relay, ws, welcomed: false };
     const peerId = `load-${address.slice(2, 14)}`;
     ws.on('message', (d) => {
       const text = d.toString();
       // Acks and rounds are the hot path: look at the tag before parsing the rest.
       if (text.startsWith('{"type":"ack"')) {
-        const { nonce } = JSON.parse(text) as { nonce: string };
+        const ack = parseServerMessage(JSON.parse(text));
+        if (ack.type !== 'ack') throw new Error(`${address}: a message tagged ack is a ${ack.type}`);
+        const { nonce } = ack;
         const t = sentAt.get(nonce);
         if (t !== undefined) {
           sentAt.delete(nonce);
+          inputAcked(Number(BigInt(nonce) / 1_000_000n));
           const now = performance.now();
           samples.push(performance.timeOrigin + now, now - t);
         }
         return;
       }
-      // Account summaries and commit notices are not used here: not parsed (client CPU shares the machine).
-      if (text.startsWith('{"type":"account"') || text.startsWith('{"type":"committed"')) return;
-      const m = JSON.parse(text) as { type: string; challenge?: string; round?: number; code?: string; message?: string };
+      // Account summaries are not used here: not parsed (client CPU shares the machine).
+      if (text.startsWith('{"type":"account"')) return;
+      if (text.startsWith('{"type":"committed"')) {
+        const round = Number(/"round":(\d+)/.exec(text)?.[1]);
+        if (reported.has(round)) return;
+        const t = timing(round);
+        if (Number.isNaN(t.committedAt)) t.committedAt = epochNow();
+        return;
+      }
+      const m = parseServerMessage(JSON.parse(text));
       if (m.type === 'challenge') {
-        ws.send(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, address, peerId, signature: sign(hexToBytes(hashMessage(helloMessage(m.challenge!, peerId))), c.key), adapter: null, gflops: null }));
+        ws.send(
+          JSON.stringify({
+            type: 'hello',
+            protocol: PROTOCOL_VERSION,
+            address,
+            peerId,
+            signature: sign(hexToBytes(hashMessage(helloMessage(m.challenge, peerId))), c.key),
+            adapter: null,
+            gflops: null,
+          }),
+        );
       } else if (m.type === 'welcome') {
         c.welcomed = true;
         resolve(c);
-      } else if (m.type === 'round') onRound(c, m.round!);
-      else if (m.type === 'error') {
+      } else if (m.type === 'round') {
+        timing(m.round).reportEndsAt = m.reportEndsAt;
+        onRound(c, m.round);
+      } else if (m.type === 'error') {
         const k = `${m.code}`;
         errors[k] = (errors[k] ?? 0) + 1;
         firstError ??= `${m.code}: ${m.message}`;
@@ -136,14 +262,21 @@ function onRound(c: Client, round: number): void {
     exhausted++;
     return;
   }
-  if (c.uploader) {
-    const bytes = aggregates.get(`${round}:${c.cohort}`)!;
-    void fetch(new URL(`api/runs/${plan.run.id}/rounds/${round}/aggregate`, plan.url), { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: bytes as unknown as BodyInit })
+  if (c.uploader || c.relay) {
+    const bytes = aggregates.get(c.relay ? `${round}:${c.address}` : `${round}:${c.cohort}`)!;
+    void fetch(new URL(`api/runs/${plan.run.id}/rounds/${round}/aggregate`, plan.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: bytes as unknown as BodyInit,
+    })
       .then(async (res) => {
         if (res.status !== 200) {
           errors[`upload ${res.status}`] = (errors[`upload ${res.status}`] ?? 0) + 1;
           firstError ??= `aggregate upload: ${await res.text()}`;
-        } else await res.arrayBuffer();
+        } else {
+          await res.arrayBuffer();
+          inputAcked(round);
+        }
       })
       .catch((e) => (firstError ??= `aggregate upload: ${(e as Error).message}`));
   }
@@ -176,7 +309,17 @@ port.on('message', async (m: { kind: 'go' } | { kind: 'close' }) => {
     for (const c of clients) c.ws.send('{"type":"start"}');
     setInterval(pace, 5);
     setInterval(() => {
-      port.postMessage({ kind: 'acks', samples, errors: { ...errors }, firstError, open: clients.filter((c) => c.welcomed && c.ws.readyState === WebSocket.OPEN).length, exhausted } satisfies ClientReport);
+      const done = [...timings.values()].filter((t) => !Number.isNaN(t.committedAt));
+      for (const t of done) (timings.delete(t.round), reported.add(t.round));
+      port.postMessage({
+        kind: 'acks',
+        samples,
+        errors: { ...errors },
+        firstError,
+        open: clients.filter((c) => c.welcomed && c.ws.readyState === WebSocket.OPEN).length,
+        exhausted,
+        rounds: done,
+      } satisfies ClientReport);
       samples = [];
     }, 1000);
   } else {
@@ -186,9 +329,12 @@ port.on('message', async (m: { kind: 'go' } | { kind: 'close' }) => {
 });
 
 // Connect (a few dozen hellos at a time), then pre-sign everything this worker will send.
-const members = plan.cohorts.flatMap((co) => co.members.map((m, i) => ({ ...m, cohort: co.id, uploader: i === 0 })));
+const members = plan.cohorts.flatMap((co) => {
+  const firstTogether = co.members.find((m) => !relayMembers.has(m.address));
+  return co.members.map((m) => ({ ...m, cohort: co.id, uploader: m === firstTogether, relay: relayMembers.has(m.address) }));
+});
 for (let i = 0; i < members.length; i += 50) {
-  clients.push(...(await Promise.all(members.slice(i, i + 50).map((m) => connect(m.key, m.address, m.cohort, m.uploader)))));
+  clients.push(...(await Promise.all(members.slice(i, i + 50).map((m) => connect(m.key, m.address, m.cohort, m.uploader, m.relay)))));
 }
 const presigned = presign();
-port.postMessage({ kind: 'ready', sessions: clients.length, presigned } satisfies ClientReport);
+port.postMessage({ kind: 'ready', sessions: clients.length, presigned, aggregateDensity, aggregateBytes } satisfies ClientReport);

@@ -1,11 +1,16 @@
-// `npm run load -- [--json] [--sessions N] [--seconds S] [--rate R] [--workers W] [--rounds K] [--cpu-prof DIR]`
+// `npm run load -- [--json] [--sessions N] [--seconds S] [--rate R] [--workers W] [--rounds K] [--relay-share F] [--report-ms MS] [--cpu-prof DIR]`
 //
 // Protocol clients without compute against one coordinator on this machine: the
 // coordinator runs as its own process (e2e/platform-process.ts, as `npm start` does);
 // W worker threads hold N WebSocket sessions (hello signed by each device key), sign all
 // the reports they will send before the measured window (signing is the client's cost,
 // not the coordinator's), then upload their cohorts' aggregate frames and send the
-// signed reports at R a second in total. Every report is verified (EIP-712 signature,
+// signed reports at R a second in total. The aggregates are what a real round carries:
+// built with the real codec and cohortAggregate from members' updates at the run's codec
+// density ρ, so each holds ≈ 1 − (1 − ρ)^k of the parameters at fp32 (k members together);
+// a --relay-share F (default 0.1) of each cohort's members are in relay mode and upload
+// their own frame as their aggregate. The report window is the run's default (--report-ms,
+// 5 s); training and exchange are 100 ms each because these clients compute nothing. Every report is verified (EIP-712 signature,
 // run, round, cohort membership, limits, framesRoot, nonce) and recorded as a ledger row
 // by the coordinator before it acks; rounds commit as soon as every report and aggregate
 // is in. Spot-check re-execution is off for this run (no-compute clients hold no evidence)
@@ -13,17 +18,26 @@
 //
 // Printed: sessions held, acked reports per second over the window, p50/p99 latency
 // from send to ack, the coordinator's resident memory, the load average, and the
-// ledger's own count of accepted contributions in the committed rounds. With --json the
-// last line is { sessions, reportsPerSecond, p50Ms, p99Ms, rssMb }.
+// ledger's own count of accepted contributions in the committed rounds; commitMs (p50,
+// p99 over the window's rounds: from the report deadline, or from the round's last acked
+// input when every input came in before it, to the `committed` notice reaching a client),
+// the coordinator's event-loop delay p99 over the window (monitorEventLoopDelay, preloaded
+// by e2e/load-probe.mjs), staleReports (reports refused STALE_ROUND: they missed their
+// round) and the coordinator's CPU ms per volunteer-round (CPU in the window over the
+// seats of the rounds committed in it). With --json the last line is { sessions,
+// reportsPerSecond, p50Ms, p99Ms, rssMb, commitMs: { p50, p99 }, eventLoopDelayP99Ms,
+// staleReports, cpuMsPerVolunteerRound, aggregateDensity, loadAverage }.
 import { Worker } from 'node:worker_threads';
-import { readdirSync, readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_RUN } from '../shared/config.ts';
 import { pointFromScalar } from 'tiny-secp256k1';
 import { bytesToHex, keccak256, type Address, type Hex } from 'viem';
-import type { RunSpec } from '../shared/config.ts';
-import type { ChainInfo, RoundSummary } from '../shared/protocol.ts';
 import { startPlatformProcess } from './platform-process.ts';
-import type { ClientPlan, ClientReport } from './load-client.ts';
+import type { ClientPlan, ClientReport, RoundTiming } from './load-client.ts';
+import { CoordinatorApi } from '../web/src/client/api.ts';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -41,37 +55,70 @@ const seconds = arg('seconds', 60);
 const rate = arg('rate', 1300);
 const workers = arg('workers', 2);
 const warmupS = arg('warmup', 5);
-const cohortSize = 8;
+const cohortSize = DEFAULT_RUN.cohortSize;
+const relayShare = (() => {
+  const i = process.argv.indexOf('--relay-share');
+  const v = i < 0 ? 0.1 : Number(process.argv[i + 1]);
+  if (!(v >= 0 && v <= 1)) throw new Error(`--relay-share: expected a share in [0, 1], got ${JSON.stringify(process.argv[i + 1])}`);
+  return v;
+})();
+const reportMs = arg('report-ms', DEFAULT_RUN.timing.reportMs);
 const rounds = arg('rounds', Math.ceil(((seconds + warmupS + 15) * rate) / sessions) + 2);
 const log = (s: string) => console.log(s);
-const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 /** CPU seconds (user + system) a process (or, with `thread`, one of its threads) has used so far. */
 const cpuS = (pid: number, thread?: number) => {
-  const f = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8').split(') ')[1].split(' ');
+  const f = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8')
+    .split(') ')[1]
+    .split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
 };
 /** CPU seconds per thread of a process, by thread id (with its name). */
 const threadsCpu = (pid: number) =>
-  new Map(readdirSync(`/proc/${pid}/task`).map((tid) => [tid, { name: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(), s: cpuS(pid, Number(tid)) }]));
+  new Map(
+    readdirSync(`/proc/${pid}/task`).map((tid) => [tid, { name: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(), s: cpuS(pid, Number(tid)) }]),
+  );
 const quantile = (xs: Float64Array, q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 
-log(`load: ${sessions} sessions in ${workers} worker threads, ${rate} reports/s offered, ${seconds} s window after ${warmupS} s warm-up; load average ${load()}`);
+log(
+  `load: ${sessions} sessions in ${workers} worker threads, ${rate} reports/s offered, ${seconds} s window after ${warmupS} s warm-up, report window ${reportMs} ms, relay share ${relayShare}; load average ${load()}`,
+);
+const probeFile = join(mkdtempSync(join(tmpdir(), 'idlegrad-load-')), 'event-loop.json');
 const platform = await startPlatformProcess(
   {
     minVolunteers: sessions,
     cohortSize,
-    timing: { trainMs: 100, exchangeMs: 100, reportMs: 60_000 },
+    timing: { trainMs: 100, exchangeMs: 100, reportMs },
     rewards: { epochRounds: 1_000_000 },
     verification: { rate: 0, newIdentityRate: 0 },
   },
-  { quiet: true, nodeArgs: profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [] },
+  {
+    quiet: true,
+    env: { IDLEGRAD_LOAD_PROBE: probeFile },
+    nodeArgs: ['--import', fileURLToPath(new URL('./load-probe.mjs', import.meta.url)), ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])],
+  },
 );
+/** The coordinator's event-loop delay since the last call (e2e/load-probe.mjs), read back after SIGUSR2. */
+let probeSeq = 0;
+async function eventLoopDelay(): Promise<{ count: number; p50Ms: number; p99Ms: number; maxMs: number }> {
+  platform.child.kill('SIGUSR2');
+  for (let i = 0; i < 200; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    if (!existsSync(probeFile)) continue;
+    const snap = JSON.parse(readFileSync(probeFile, 'utf8')) as { seq: number; count: number; p50Ms: number; p99Ms: number; maxMs: number };
+    if (snap.seq > probeSeq) return ((probeSeq = snap.seq), snap);
+  }
+  throw new Error(`the coordinator's event-loop probe did not answer in 5 s (${probeFile})`);
+}
 const workersList: Worker[] = [];
 let exitCode = 0;
 try {
-  const info = (await (await fetch(new URL('api/run', platform.url))).json()) as { run: RunSpec; round: number; chain: ChainInfo };
+  const info = await new CoordinatorApi(platform.url).run();
   // Device keys, and the coordinator's cohort assignment (seats sorted by address, i mod cohorts).
   const keys = Array.from({ length: sessions }, () => {
     const key = crypto.getRandomValues(new Uint8Array(32));
@@ -79,18 +126,31 @@ try {
     return { key: bytesToHex(key), address: `0x${keccak256(pub.subarray(1)).slice(26)}` as Address };
   }).sort((a, b) => (a.address < b.address ? -1 : 1));
   const nCohorts = Math.ceil(sessions / cohortSize);
-  const cohorts = Array.from({ length: nCohorts }, (_, id) => ({ id, members: keys.filter((_, i) => i % nCohorts === id) as { key: Hex; address: Address }[] }));
+  const cohorts = Array.from({ length: nCohorts }, (_, id) => ({
+    id,
+    members: keys.filter((_, i) => i % nCohorts === id) as { key: Hex; address: Address }[],
+  }));
 
   const t0 = performance.now();
   const ready: Promise<void>[] = [];
   const acks: number[][] = [];
+  const errorsOf: Record<string, number>[] = []; // per worker, cumulative
   const errors: Record<string, number> = {};
   let firstError: string | undefined;
   const open = new Array<number>(workers).fill(0);
   let exhausted = 0;
+  const densities: number[] = [];
+  let aggregateBytes = 0;
+  const roundTimes = new Map<number, RoundTiming>(); // merged over workers: the latest input, the first notice
   for (let w = 0; w < workers; w++) {
     const plan: ClientPlan = {
-      url: platform.url, run: info.run, chain: info.chain, firstRound: info.round, rounds, rate: rate / workers,
+      url: platform.url,
+      run: info.run,
+      chain: info.chain,
+      firstRound: info.round,
+      rounds,
+      rate: rate / workers,
+      relayShare,
       cohorts: cohorts.filter((c) => c.id % workers === w),
     };
     // The worker loads the TypeScript client through tsx's API (loader flags do not reach workers on Node 20).
@@ -101,24 +161,53 @@ try {
       new Promise((resolve, reject) => {
         worker.on('error', reject);
         worker.on('message', (m: ClientReport) => {
-          if (m.kind === 'ready') resolve();
+          if (m.kind === 'ready') {
+            densities.push(m.aggregateDensity);
+            aggregateBytes = Math.max(aggregateBytes, m.aggregateBytes);
+            resolve();
+          }
           if (m.kind === 'acks') {
             acks.push(m.samples);
-            Object.assign(errors, m.errors);
+            errorsOf[w] = m.errors;
+            for (const k of Object.keys(errors)) delete errors[k];
+            for (const e of errorsOf) for (const [k, n] of Object.entries(e ?? {})) errors[k] = (errors[k] ?? 0) + n;
             firstError ??= m.firstError;
             open[w] = m.open;
             exhausted = Math.max(exhausted, m.exhausted);
+            for (const t of m.rounds) {
+              const seen = roundTimes.get(t.round);
+              roundTimes.set(
+                t.round,
+                seen
+                  ? {
+                      round: t.round,
+                      reportEndsAt: Number.isFinite(seen.reportEndsAt) ? seen.reportEndsAt : t.reportEndsAt,
+                      lastInputAt: Math.max(seen.lastInputAt, t.lastInputAt),
+                      committedAt: Math.min(seen.committedAt, t.committedAt),
+                    }
+                  : t,
+              );
+            }
           }
         });
       }),
     );
   }
   await Promise.all(ready);
-  log(`load: ${sessions} sessions connected and ${sessions * rounds} reports pre-signed for rounds ${info.round}–${info.round + rounds - 1} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const density = densities.reduce((a, b) => a + b, 0) / densities.length;
+  const together = cohortSize - Math.min(Math.max(0, cohortSize - 2), Math.round(relayShare * cohortSize));
+  const expected = 1 - (1 - info.run.codec.density) ** together;
+  log(
+    `load: ${sessions} sessions connected and ${sessions * rounds} reports pre-signed for rounds ${info.round}–${info.round + rounds - 1} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  log(
+    `load: cohort aggregates hold ${(100 * density).toFixed(1)} % of the ${info.run.paramCount} parameters at fp32 (1 − (1 − ${info.run.codec.density})^${together} = ${(100 * expected).toFixed(1)} %), up to ${(aggregateBytes / 1024).toFixed(0)} KiB a frame`,
+  );
   for (const w of workersList) w.postMessage({ kind: 'go' });
 
   // Warm-up, then the measured window; coordinator RSS sampled each second.
   const rss: number[] = [];
+  let loopDelay: Awaited<ReturnType<typeof eventLoopDelay>> | undefined;
   const tStart = Date.now() + warmupS * 1000;
   const tEnd = tStart + seconds * 1000;
   const loads: string[] = [];
@@ -130,8 +219,19 @@ try {
     await new Promise((r) => setTimeout(r, 1000));
     if (Date.now() >= tStart && Date.now() < tEnd) rss.push(rssMb(platform.child.pid!));
     const pid = platform.child.pid!;
-    if (Date.now() >= tStart && loads.length === 0) (loads.push(load()), cpu.push(cpuS(pid)), mainCpu.push(cpuS(pid, pid)), clientCpu.push(cpuS(process.pid)), threads.push(threadsCpu(pid)));
-    if (Date.now() >= tEnd && cpu.length === 1) (cpu.push(cpuS(pid)), mainCpu.push(cpuS(pid, pid)), clientCpu.push(cpuS(process.pid)), threads.push(threadsCpu(pid)));
+    if (Date.now() >= tStart && loads.length === 0)
+      (loads.push(load()),
+        cpu.push(cpuS(pid)),
+        mainCpu.push(cpuS(pid, pid)),
+        clientCpu.push(cpuS(process.pid)),
+        threads.push(threadsCpu(pid)),
+        await eventLoopDelay());
+    if (Date.now() >= tEnd && cpu.length === 1)
+      (cpu.push(cpuS(pid)),
+        mainCpu.push(cpuS(pid, pid)),
+        clientCpu.push(cpuS(process.pid)),
+        threads.push(threadsCpu(pid)),
+        (loopDelay = await eventLoopDelay()));
     if (exhausted > 0) break;
   }
   loads.push(load());
@@ -148,31 +248,70 @@ try {
   }
   const windowS = exhausted > 0 ? (lastT - tStart) / 1000 : seconds;
   const lat = Float64Array.from(inWindow).sort();
-  const dash = (await (await fetch(new URL('api/dashboard', platform.url))).json()) as { rounds: RoundSummary[] };
+  const dash = await new CoordinatorApi(platform.url).dashboard();
   const committed = dash.rounds.filter((r) => r.committedAt >= tStart && r.committedAt < tEnd);
+  const cpuUsed = (cpu[1] ?? cpuS(platform.child.pid!)) - cpu[0];
+  loopDelay ??= await eventLoopDelay();
+  // The leader's commit work per round of the window: from the deadline (or the last input, when all came earlier) to the notice.
+  const windowRounds = new Set(committed.map((r) => r.round));
+  const commitTimes = Float64Array.from(
+    [...roundTimes.values()]
+      .filter((t) => windowRounds.has(t.round) && Number.isFinite(t.reportEndsAt) && Number.isFinite(t.committedAt))
+      .map((t) => t.committedAt - (t.lastInputAt > 0 ? Math.min(t.reportEndsAt, t.lastInputAt) : t.reportEndsAt)),
+  ).sort();
+  const volunteerRounds = committed.reduce((s, r) => s + r.volunteers, 0);
   const result = {
-    sessions: Math.min(sessions, open.reduce((a, b) => a + b, 0)),
+    sessions: Math.min(
+      sessions,
+      open.reduce((a, b) => a + b, 0),
+    ),
     reportsPerSecond: Math.round(inWindow.length / windowS),
     p50Ms: Number(quantile(lat, 0.5)?.toFixed(1) ?? NaN),
     p99Ms: Number(quantile(lat, 0.99)?.toFixed(1) ?? NaN),
     rssMb: Math.round(Math.max(...rss, 0)),
+    commitMs: { p50: Number(quantile(commitTimes, 0.5)?.toFixed(1) ?? NaN), p99: Number(quantile(commitTimes, 0.99)?.toFixed(1) ?? NaN) },
+    eventLoopDelayP99Ms: loopDelay.p99Ms,
+    staleReports: errors.STALE_ROUND ?? 0,
+    cpuMsPerVolunteerRound: Number(((1000 * cpuUsed) / Math.max(1, volunteerRounds)).toFixed(3)),
+    aggregateDensity: Number(density.toFixed(4)),
+    loadAverage: loads[0],
   };
-  log(`load: ${inWindow.length} reports acked in ${windowS.toFixed(1)} s = ${result.reportsPerSecond} verified reports/s (offered ${rate}/s); latency send→ack p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, max ${lat[lat.length - 1]?.toFixed(1)} ms`);
-  const cpuUsed = (cpu[1] ?? cpuS(platform.child.pid!)) - cpu[0];
+  log(
+    `load: ${inWindow.length} reports acked in ${windowS.toFixed(1)} s = ${result.reportsPerSecond} verified reports/s (offered ${rate}/s); latency send→ack p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, max ${lat[lat.length - 1]?.toFixed(1)} ms`,
+  );
   const mainUsed = (mainCpu[1] ?? cpuS(platform.child.pid!, platform.child.pid!)) - mainCpu[0];
   const perReport = (x: number) => ((1000 * x) / Math.max(1, inWindow.length)).toFixed(2);
   const clientUsed = (clientCpu[1] ?? cpuS(process.pid)) - clientCpu[0];
-  log(`load: coordinator CPU ${cpuUsed.toFixed(1)} s in the window (${((100 * cpuUsed) / windowS).toFixed(0)} % of one core), ${perReport(cpuUsed)} ms per verified report, of which the event-loop thread ${perReport(mainUsed)} ms; the clients (this process) ${perReport(clientUsed)} ms per report`);
+  log(
+    `load: coordinator CPU ${cpuUsed.toFixed(1)} s in the window (${((100 * cpuUsed) / windowS).toFixed(0)} % of one core), ${perReport(cpuUsed)} ms per verified report, of which the event-loop thread ${perReport(mainUsed)} ms; the clients (this process) ${perReport(clientUsed)} ms per report`,
+  );
   if (threads.length === 2) {
-    const busiest = [...threads[1]].map(([tid, t]) => ({ tid, name: t.name, s: t.s - (threads[0].get(tid)?.s ?? 0) })).sort((a, b) => b.s - a.s).slice(0, 5);
-    log(`load: coordinator threads, CPU ms per verified report: ${busiest.map((t) => `${t.tid === String(platform.child.pid) ? 'event loop' : `${t.name} ${t.tid}`} ${perReport(t.s)}`).join(', ')}`);
+    const busiest = [...threads[1]]
+      .map(([tid, t]) => ({ tid, name: t.name, s: t.s - (threads[0].get(tid)?.s ?? 0) }))
+      .sort((a, b) => b.s - a.s)
+      .slice(0, 5);
+    log(
+      `load: coordinator threads, CPU ms per verified report: ${busiest.map((t) => `${t.tid === String(platform.child.pid) ? 'event loop' : `${t.name} ${t.tid}`} ${perReport(t.s)}`).join(', ')}`,
+    );
   }
-  log(`load: ${result.sessions} sessions held; coordinator RSS max ${result.rssMb} MB (${rss.length} samples); load average at window start ${loads[0]}, at end ${loads[1]}`);
-  log(`load: ledger: ${committed.length} rounds committed in the window, ${committed.reduce((s, r) => s + r.contributions, 0)} contributions accepted (every member's, ${committed.length * sessions} expected)`);
+  log(
+    `load: ${result.sessions} sessions held; coordinator RSS max ${result.rssMb} MB (${rss.length} samples); load average at window start ${loads[0]}, at end ${loads[1]}`,
+  );
+  log(
+    `load: ledger: ${committed.length} rounds committed in the window, ${committed.reduce((s, r) => s + r.contributions, 0)} contributions accepted (every member's, ${committed.length * sessions} expected)`,
+  );
+  log(
+    `load: commit (deadline or last input → committed notice) over ${commitTimes.length} rounds: p50 ${result.commitMs.p50} ms, p99 ${result.commitMs.p99} ms, max ${commitTimes[commitTimes.length - 1]?.toFixed(1)} ms`,
+  );
+  log(
+    `load: coordinator event-loop delay in the window: p50 ${loopDelay.p50Ms} ms, p99 ${loopDelay.p99Ms} ms, max ${loopDelay.maxMs} ms; ${result.staleReports} stale reports; ${result.cpuMsPerVolunteerRound} coordinator CPU ms per volunteer-round (${volunteerRounds} volunteer-rounds)`,
+  );
   if (exhausted > 0) log(`load: the pre-signed reports ran out after ${windowS.toFixed(1)} s (raise --rounds)`);
   if (Object.keys(errors).length) log(`load: coordinator refusals ${JSON.stringify(errors)}; first: ${firstError}`);
   const bars = [result.sessions >= 2000, result.reportsPerSecond >= 1000, result.p99Ms < 250];
-  log(`load: acceptance sessions ≥ 2000 ${bars[0] ? 'met' : 'MISSED'}, reportsPerSecond ≥ 1000 ${bars[1] ? 'met' : 'MISSED'}, p99Ms < 250 ${bars[2] ? 'met' : 'MISSED'}`);
+  log(
+    `load: acceptance sessions ≥ 2000 ${bars[0] ? 'met' : 'MISSED'}, reportsPerSecond ≥ 1000 ${bars[1] ? 'met' : 'MISSED'}, p99Ms < 250 ${bars[2] ? 'met' : 'MISSED'}`,
+  );
   if (json) console.log(JSON.stringify(result));
 } catch (e) {
   console.error(e);

@@ -5,7 +5,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 
 const parity = (args: string[]) =>
-  spawnSync(process.execPath, ['--import', 'tsx', '--import', './kernels/wgsl-register.mjs', 'e2e/onnx-parity.ts', ...args], { encoding: 'utf8', timeout: 120_000 });
+  spawnSync(process.execPath, ['--import', 'tsx', '--import', './kernels/wgsl-register.mjs', 'e2e/onnx-parity.ts', ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
 
 test('onnx-parity --json: every preset model agrees with the WGSL forward within 1e-4', () => {
   const r = parity(['--json', '--batch', '16']);

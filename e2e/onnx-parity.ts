@@ -13,7 +13,7 @@
 // check is not only at the init's near-uniform logits).
 //
 // With --json the last line is { "models": <count>, "maxAbsDiff": <largest over all models> }.
-import { existsSync } from 'node:fs';
+import { useSwiftShaderWhenNoDriver } from '../kernels/swiftshader.ts';
 import * as ort from 'onnxruntime-web';
 import { DEFAULT_RUN, modelOf, type RunSpec } from '../shared/config.ts';
 import { gptSpec, GPT_DEFAULT, initParams, mlpSpec, type GptSpec, type MlpSpec } from '../shared/model.ts';
@@ -23,11 +23,11 @@ import { createGptTrainer } from '../kernels/gpt-trainer.ts';
 import { PipelineCache } from '../kernels/pipeline-cache.ts';
 import { grammarCorpus } from './grammar-corpus.ts';
 import { gatherBatch } from '../shared/mlp.ts';
-import { loadMnist } from '../coordinator/data/mnist.ts';
+import { loadMnist } from '../coordinator/data/index.ts';
 import { acquireDevice, type GpuContext } from '../kernels/device.ts';
 import { createNodeGpu } from '../kernels/node-gpu.ts';
 import { createMlpTrainer } from '../kernels/mlp-trainer.ts';
-import { parseSnapshot } from '../web/src/client/api.ts';
+import { CoordinatorApi } from '../web/src/client/api.ts';
 
 interface ParityModel {
   name: string;
@@ -61,12 +61,10 @@ function parseArgs(argv: string[]): Args {
 
 /** The live model of a coordinator: run spec and θ from its snapshot. */
 async function liveModel(url: string): Promise<{ run: RunSpec; params: Float32Array; round: number }> {
-  const base = url.endsWith('/') ? url : `${url}/`;
-  const info = (await (await fetch(`${base}api/run`)).json()) as { run: RunSpec };
-  const res = await fetch(`${base}api/runs/${info.run.id}/snapshot`);
-  if (!res.ok) throw new Error(`snapshot of run ${info.run.id}: HTTP ${res.status}`);
-  const snap = parseSnapshot(await res.arrayBuffer(), info.run.paramCount);
-  return { run: info.run, params: snap.params, round: snap.round };
+  const api = new CoordinatorApi(url);
+  const { run } = await api.run();
+  const snap = await api.snapshot(run.id, run.paramCount);
+  return { run, params: snap.params, round: snap.round };
 }
 
 function mlpParity(name: string, spec: MlpSpec, params: Float32Array, x: Float32Array, B: number): ParityModel {
@@ -131,7 +129,14 @@ function gptTokens(spec: GptSpec, B: number): { text: Uint8Array; tokens: Uint32
   const T = spec.dims.context;
   const text = grammarCorpus(20_000, 11);
   const held = text.length - B * (T + 1) - 1;
-  return { text: text.subarray(0, held), tokens: byteBatch(text, Array.from({ length: B }, (_, b) => held + b * (T + 1)), T).tokens };
+  return {
+    text: text.subarray(0, held),
+    tokens: byteBatch(
+      text,
+      Array.from({ length: B }, (_, b) => held + b * (T + 1)),
+      T,
+    ).tokens,
+  };
 }
 
 async function parityModels(args: Args, gpu: GpuContext): Promise<ParityModel[]> {
@@ -153,15 +158,22 @@ async function parityModels(args: Args, gpu: GpuContext): Promise<ParityModel[]>
     const { text, tokens } = gptTokens(gpt, gptBatch(args));
     const steps = 5;
     models.push(gptParity(`GPT ${GPT_DEFAULT.layers}×${GPT_DEFAULT.width} (initial, seed ${DEFAULT_RUN.seed})`, gpt, init, tokens, gptBatch(args)));
-    models.push(gptParity(`GPT ${GPT_DEFAULT.layers}×${GPT_DEFAULT.width} (after ${steps} AdamW steps on grammar text)`, gpt, await trainGpt(gpu, gpt, init, text, steps), tokens, gptBatch(args)));
+    models.push(
+      gptParity(
+        `GPT ${GPT_DEFAULT.layers}×${GPT_DEFAULT.width} (after ${steps} AdamW steps on grammar text)`,
+        gpt,
+        await trainGpt(gpu, gpt, init, text, steps),
+        tokens,
+        gptBatch(args),
+      ),
+    );
   }
   return models;
 }
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const swiftshader = '/usr/lib/chromium/vk_swiftshader_icd.json';
-  if (!process.env.VK_ICD_FILENAMES && existsSync(swiftshader)) process.env.VK_ICD_FILENAMES = swiftshader;
+  useSwiftShaderWhenNoDriver();
   ort.env.wasm.numThreads = 1;
   const gpu = await acquireDevice(createNodeGpu());
   let worst = 0;

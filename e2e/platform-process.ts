@@ -30,13 +30,23 @@ function newest(dir: string): number {
   return t;
 }
 
-/** Build the web app when dist/web is missing or older than its sources. */
-export function ensureWebBuild(force = false): void {
-  const index = 'dist/web/index.html';
-  const sources = Math.max(...['web', 'kernels', 'shared', 'public'].filter(existsSync).map(newest), statSync('vite.config.ts').mtimeMs);
-  if (!force && existsSync(index) && statSync(index).mtimeMs >= sources) return;
-  const r = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn'], { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error('vite build failed');
+/** Where each build goes: the shipped pages, and the browser tests' pages with e2e/page/'s hooks (vite.config.ts). */
+export const WEB_DIRS = { production: 'dist/web', e2e: 'dist/web-e2e' } as const;
+
+/** Build the web app (`npm run build`, or the e2e pages) when its output is missing or older than its sources; returns its directory. */
+export function ensureWebBuild(build: keyof typeof WEB_DIRS = 'production', force = false): string {
+  const dir = WEB_DIRS[build];
+  const index = `${dir}/index.html`;
+  const sources = Math.max(
+    ...['web', 'kernels', 'shared', 'public', ...(build === 'e2e' ? ['e2e/page'] : [])].filter(existsSync).map(newest),
+    statSync('vite.config.ts').mtimeMs,
+  );
+  if (!force && existsSync(index) && statSync(index).mtimeMs >= sources) return dir;
+  const r = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn', ...(build === 'e2e' ? ['--mode', 'e2e'] : [])], {
+    stdio: 'inherit',
+  });
+  if (r.status !== 0) throw new Error(`vite build (${build}) failed`);
+  return dir;
 }
 
 export interface PlatformProcessOptions {
@@ -54,11 +64,24 @@ export interface PlatformProcessOptions {
 }
 
 export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, opts: PlatformProcessOptions = {}): Promise<PlatformProcess> {
-  ensureWebBuild();
+  const webDir = ensureWebBuild('e2e');
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'idlegrad-'));
   const ownDir = !opts.dataDir;
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'coordinator/main.ts'], {
-    env: { ...process.env, ...opts.env, PORT: String(opts.port ?? 0), IDLEGRAD_DATA_DIR: dataDir, IDLEGRAD_RUN: JSON.stringify(run) },
+  // With IDLEGRAD_FAULT, the test-only entry that injects it as hooks (e2e/faulty-main.ts).
+  const entry = opts.env?.IDLEGRAD_FAULT ? 'e2e/faulty-main.ts' : 'coordinator/main.ts';
+  // Credit vests at once here unless the test sets verification.vestingRounds: the flows these
+  // tests drive (epochs, claims) would otherwise wait the default 120 rounds (the credit rule:
+  // coordinator/verify/settings.ts; e2e/adversary.test.ts and the sim run it at its default).
+  const settings = { ...run, verification: { vestingRounds: 0, ...run.verification } };
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', entry], {
+    env: {
+      ...process.env,
+      IDLEGRAD_WEB_DIR: webDir,
+      ...opts.env,
+      PORT: String(opts.port ?? 0),
+      IDLEGRAD_DATA_DIR: dataDir,
+      IDLEGRAD_RUN: JSON.stringify(settings),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: opts.processGroup ?? false,
   });

@@ -1,10 +1,10 @@
 // `npm test`: every *.test.ts in the tree, through Node's test runner, one file at a time
 // (browser and GPU tests share two cores). Sets the Vulkan driver for Dawn to Chromium's
-// SwiftShader when the machine has no other (coordinator/reexec-thread.ts, DESIGN.md).
+// SwiftShader when the machine has no other (kernels/swiftshader.ts, DESIGN.md).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { useSwiftShaderWhenNoDriver } from '../coordinator/reexec-thread.ts';
+import { useSwiftShaderWhenNoDriver } from '../kernels/swiftshader.ts';
 
 const roots = ['shared', 'kernels', 'coordinator', 'web', 'e2e'];
 const files: string[] = [];

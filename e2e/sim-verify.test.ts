@@ -9,7 +9,10 @@ import { CHEATER_KINDS, runVerifySim } from './sim-verify.ts';
 test('verification sim: every cheater kind detected at its first contribution, honest peers never rejected', { timeout: 300_000 }, async () => {
   const r = await runVerifySim({ peers: 4, rounds: 6, steps: 6, cheaters: 2, horizon: 5 });
   const v = r.verification;
-  assert.deepEqual(v.cheaters.map((c) => c.kind), [...CHEATER_KINDS]);
+  assert.deepEqual(
+    v.cheaters.map((c) => c.kind),
+    [...CHEATER_KINDS],
+  );
   for (const c of v.cheaters) {
     assert.equal(c.detectionRate, 1, `${c.kind} detection`);
     assert.ok(c.meanContributionsToDetect <= 5, `${c.kind}: ${c.meanContributionsToDetect}`);

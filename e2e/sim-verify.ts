@@ -1,7 +1,7 @@
 // `tsx e2e/sim-verify.ts [--json] [--peers N] [--rounds N] [--steps N] [--cheaters N]`
 // (wired as `npm run sim -- --verify` by e2e/sim.ts)
 //
-// Measures spot-check verification with the real validator code (coordinator/validator.ts:
+// Measures spot-check verification with the real validator code (coordinator/verify/checks.ts:
 // `samplingRate`, `checkContribution`, `FAIL_PENALTY`, the run's verification settings):
 //
 // Phase A, steady-state cost. `peers` honest identities train the MNIST MLP with the CPU
@@ -25,16 +25,17 @@ import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import type { Address } from 'viem';
 import { privateKeyToAddress } from 'viem/accounts';
-import { loadMnist } from '../coordinator/data/mnist.ts';
-import { decodeFrame, encodeUpdate, frameLimits, hashFrame, toDense } from '../shared/codec.ts';
+import { loadMnist } from '../coordinator/data/index.ts';
+import { decodeFrame, encodeUpdate, hashFrame, toDense } from '../shared/codec.ts';
+import { aggregateLimits } from '../shared/round.ts';
 import { DEFAULT_RUN, runSpecOf, type RunSettings, type RunSpec } from '../shared/config.ts';
 import { trainLocalCpu, evaluate, type Dataset } from '../shared/mlp.ts';
 import { initParams, mlpSpec } from '../shared/model.ts';
 import { applyOuterStep } from '../shared/outer.ts';
 import { assignmentIndices, assignmentSeed } from '../shared/assignment.ts';
 import { createRng, gaussian } from '../shared/rng.ts';
-import { checkContribution, FAIL_PENALTY, samplingRate, verificationOf, type CheckResult } from '../coordinator/validator.ts';
-import { residualCommitment } from '../shared/evidence.ts';
+import { checkContribution, FAIL_PENALTY, samplingRate, verificationOf, type CheckResult } from '../coordinator/verify/index.ts';
+import { residualCommitment } from '../shared/wire/index.ts';
 
 export const CHEATER_KINDS = ['lazy', 'random', 'fewer-samples', 'stale', 'copycat'] as const;
 export type CheaterKind = (typeof CHEATER_KINDS)[number];
@@ -103,14 +104,22 @@ export async function runVerifySim(opts: VerifySimOptions = {}): Promise<VerifyS
   const horizon = opts.horizon ?? 10;
   const staleRounds = opts.staleRounds ?? 3;
   const { train, test } = loadMnist();
-  const run: RunSpec = runSpecOf(1, { ...DEFAULT_RUN, ...opts.run, inner: { ...DEFAULT_RUN.inner, steps }, verification: { heldOutSamples: 128, ...opts.run?.verification } }, {
-    name: 'mnist', trainCount: train.count, testCount: test.count, features: train.features, classes: train.classes,
-  });
+  const run: RunSpec = runSpecOf(
+    1,
+    { ...DEFAULT_RUN, ...opts.run, inner: { ...DEFAULT_RUN.inner, steps }, verification: { heldOutSamples: 128, ...opts.run?.verification } },
+    {
+      name: 'mnist',
+      trainCount: train.count,
+      testCount: test.count,
+      features: train.features,
+      classes: train.classes,
+    },
+  );
   const v = verificationOf(run);
   const spec = mlpSpec(run.sizes);
   const B = run.inner.batchSize;
   const rand = createRng(opts.seed ?? 12345);
-  const limits = (round: number) => frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec: run.codec, maxSamples: 0xffffffff, round });
+  const limits = (round: number) => aggregateLimits(run, round);
   const keyOf = (i: number) => privateKeyToAddress(`0x${(0x1000 + i).toString(16).padStart(64, '0')}`).toLowerCase() as Address;
 
   let theta = initParams(spec, run.seed);
@@ -136,9 +145,22 @@ export async function runVerifySim(opts: VerifySimOptions = {}): Promise<VerifyS
   /** Sample with the real policy; check with the real code; update reputation as the ledger does. */
   const maybeCheck = (id: Identity, round: number, p: Produced): CheckResult | null => {
     if (rand() >= samplingRate(id, v)) return null;
-    const r = checkContribution(run, v, history[round], train, test, {
-      account: id.address, round, frameHash: hashFrame(p.frame), residualHash: residualCommitment(p.before, p.after), samples: p.samples, steps: p.steps,
-    }, { frame: p.frame, residualBefore: p.before, residualAfter: p.after });
+    const r = checkContribution(
+      run,
+      v,
+      history[round],
+      train,
+      test,
+      {
+        account: id.address,
+        round,
+        frameHash: hashFrame(p.frame),
+        residualHash: residualCommitment(p.before, p.after),
+        samples: p.samples,
+        steps: p.steps,
+      },
+      { frame: p.frame, residualBefore: p.before, residualAfter: p.after },
+    );
     checkMs += r.detail.ms;
     if (r.passed) {
       id.checksPassed++;
@@ -148,7 +170,12 @@ export async function runVerifySim(opts: VerifySimOptions = {}): Promise<VerifyS
   };
 
   // ---- phase A: honest population, steady-state cost ----------------------------------
-  const honest: Identity[] = Array.from({ length: peers }, (_, i) => ({ address: keyOf(i), checksPassed: 0, reputation: 0, residual: new Float32Array(theta.length) }));
+  const honest: Identity[] = Array.from({ length: peers }, (_, i) => ({
+    address: keyOf(i),
+    checksPassed: 0,
+    reputation: 0,
+    residual: new Float32Array(theta.length),
+  }));
   let honestChecks = 0;
   let honestFalse = 0;
   const honestMax = { relDelta: 0, relFrame: 0 };
@@ -178,7 +205,7 @@ export async function runVerifySim(opts: VerifySimOptions = {}): Promise<VerifyS
       honestChecks++;
       if (!r.passed) {
         honestFalse++;
-        log(`honest ${h.address.slice(0, 8)} rejected in round ${round}: ${r.reason}`);
+        log(`honest ${h.address.slice(0, 8)} rejected in round ${round}: ${r.rejection.code}: ${r.rejection.prose}`);
       }
       honestMax.relDelta = Math.max(honestMax.relDelta, r.detail.relDelta ?? 0);
       honestMax.relFrame = Math.max(honestMax.relFrame, r.detail.relFrame ?? 0);
@@ -191,8 +218,10 @@ export async function runVerifySim(opts: VerifySimOptions = {}): Promise<VerifyS
   const warmupComputeFraction = warmup.check / Math.max(warmup.train, 1e-9);
   const heldOutAccuracy = evaluate(spec, theta, test).accuracy;
   const steadyChecksCount = honestChecks - steady.checks;
-  const expectedComputeFraction = v.rate * (checkMs / Math.max(honestChecks, 1)) / (trainMs / (rounds * peers));
-  log(`phase A: ${peers} peers × ${rounds} rounds, ${honestChecks} honest checks, ${honestFalse} false rejections, computeFraction ${computeFraction.toFixed(4)}, accuracy ${(heldOutAccuracy * 100).toFixed(1)} %`);
+  const expectedComputeFraction = (v.rate * (checkMs / Math.max(honestChecks, 1))) / (trainMs / (rounds * peers));
+  log(
+    `phase A: ${peers} peers × ${rounds} rounds, ${honestChecks} honest checks, ${honestFalse} false rejections, computeFraction ${computeFraction.toFixed(4)}, accuracy ${(heldOutAccuracy * 100).toFixed(1)} %`,
+  );
 
   // ---- phase B: cheaters join the trained population -----------------------------------
   // The honest peers keep training (one more round per cheater contribution index) so the
@@ -200,10 +229,15 @@ export async function runVerifySim(opts: VerifySimOptions = {}): Promise<VerifyS
   // All cheaters of all kinds join at once and cheat on every contribution; each phase-B
   // round the honest peers train first (the copycat copies one of their frames of this very
   // round), then every cheater still undetected contributes, then the round commits.
-  const cheaters = CHEATER_KINDS.flatMap((kind, k) => Array.from({ length: perKind }, (_, c) => ({
-    kind, c, detectedAt: 0, minRel: null as number | null,
-    id: { address: keyOf(10_000 + k * 1000 + c), checksPassed: 0, reputation: 0, residual: new Float32Array(theta.length) } as Identity,
-  })));
+  const cheaters = CHEATER_KINDS.flatMap((kind, k) =>
+    Array.from({ length: perKind }, (_, c) => ({
+      kind,
+      c,
+      detectedAt: 0,
+      minRel: null as number | null,
+      id: { address: keyOf(10_000 + k * 1000 + c), checksPassed: 0, reputation: 0, residual: new Float32Array(theta.length) } as Identity,
+    })),
+  );
   for (let n = 1; n <= horizon && cheaters.some((x) => !x.detectedAt); n++) {
     const round = history.length - 1;
     lastFrames = honest.map((h) => produce(h, round, theta, steps));
@@ -255,15 +289,29 @@ export async function runVerifySim(opts: VerifySimOptions = {}): Promise<VerifyS
       detectionRate: detected.length / mine.length,
       meanContributionsToDetect: detected.length ? detected.reduce((s, x) => s + x.detectedAt, 0) / detected.length : Infinity,
     };
-    log(`${kind}: detected ${detected.length}/${mine.length}, mean contributions to detect ${stats.meanContributionsToDetect.toFixed(2)}, smallest work error ${cheaterMinRelDelta[kind] === null ? 'n/a' : (cheaterMinRelDelta[kind]! * 100).toFixed(1) + ' %'}`);
+    log(
+      `${kind}: detected ${detected.length}/${mine.length}, mean contributions to detect ${stats.meanContributionsToDetect.toFixed(2)}, smallest work error ${cheaterMinRelDelta[kind] === null ? 'n/a' : (cheaterMinRelDelta[kind]! * 100).toFixed(1) + ' %'}`,
+    );
     return stats;
   });
 
   return {
     verification: {
-      computeFraction, cheaters: perKindStats, expectedComputeFraction, warmupComputeFraction, honestChecks, steadyChecks: steadyChecksCount, steadyContributions: (rounds - steady.round) * peers,
-      honestFalseRejections: honestFalse, honestMax, cheaterMinRelDelta,
-      heldOutAccuracy, settings: v, peers, rounds, steps,
+      computeFraction,
+      cheaters: perKindStats,
+      expectedComputeFraction,
+      warmupComputeFraction,
+      honestChecks,
+      steadyChecks: steadyChecksCount,
+      steadyContributions: (rounds - steady.round) * peers,
+      honestFalseRejections: honestFalse,
+      honestMax,
+      cheaterMinRelDelta,
+      heldOutAccuracy,
+      settings: v,
+      peers,
+      rounds,
+      steps,
     },
   };
 }
@@ -295,14 +343,22 @@ export async function verifySimMain(argv: string[]): Promise<number> {
   });
   const int = (s: unknown) => (typeof s === 'string' ? Number.parseInt(s, 10) : undefined);
   const result = await runVerifySim({
-    peers: int(values.peers), rounds: int(values.rounds), steps: int(values.steps), cheaters: int(values.cheaters),
+    peers: int(values.peers),
+    rounds: int(values.rounds),
+    steps: int(values.steps),
+    cheaters: int(values.cheaters),
     log: (l) => console.log(l),
   });
   const failures = verifyAcceptance(result);
   const v = result.verification;
   if (!values.json) {
-    console.log(`\nvalidator compute / training compute at steady state: ${(v.computeFraction * 100).toFixed(2)} % (warm-up ${(v.warmupComputeFraction * 100).toFixed(1)} %)`);
-    for (const c of v.cheaters) console.log(`  ${c.kind.padEnd(14)} detection ${(c.detectionRate * 100).toFixed(1)} %  mean contributions to detect ${c.meanContributionsToDetect.toFixed(2)}`);
+    console.log(
+      `\nvalidator compute / training compute at steady state: ${(v.computeFraction * 100).toFixed(2)} % (warm-up ${(v.warmupComputeFraction * 100).toFixed(1)} %)`,
+    );
+    for (const c of v.cheaters)
+      console.log(
+        `  ${c.kind.padEnd(14)} detection ${(c.detectionRate * 100).toFixed(1)} %  mean contributions to detect ${c.meanContributionsToDetect.toFixed(2)}`,
+      );
     console.log(failures.length ? `FAILED: ${failures.join('; ')}` : 'acceptance: pass');
   }
   if (values.json) console.log(JSON.stringify(result));
@@ -310,8 +366,11 @@ export async function verifySimMain(argv: string[]): Promise<number> {
 }
 
 if (resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) {
-  verifySimMain(process.argv.slice(2)).then((code) => process.exit(code), (e) => {
-    console.error(e);
-    process.exit(1);
-  });
+  verifySimMain(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
 }

@@ -1,42 +1,117 @@
-// A tiny run of the simulator (in this thread, about 30 s on a CI core): the real trainer, codec,
+// Small runs of the simulator (in this thread; no timing asserted): the real trainers, codec,
 // aggregator and outer step, checked for what the full `npm run sim` is meant to show.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadMnist } from '../coordinator/data/mnist.ts';
-import { DEFAULT_SIM, runScenario, scenarioList, type ScenarioResult } from './sim.ts';
+import {
+  loadSimData,
+  maxAfterWarmup,
+  maxRiseAfterWarmup,
+  QUICK_SIM,
+  runScenario,
+  runScenarios,
+  scenarioList,
+  specOf,
+  std,
+  WARMUP_ROUNDS,
+  type Scenario,
+} from './sim.ts';
 
-test('sim: compression, a refused NaN attacker, and robustness the mean control lacks', () => {
-  const data = loadMnist();
-  const st = { ...DEFAULT_SIM, peers: 6, rounds: 5, steps: 12 };
-  const all = scenarioList({ quick: false });
-  const pick = (name: string) => {
-    const sc = all.find((s) => s.name === name);
-    assert.ok(sc, name);
-    return sc;
-  };
-  const run = (name: string): ScenarioResult => runScenario(pick(name), st, data);
-  const dense = run('dense');
-  const compressed = run('compressed');
-  const nan = run('nan-33');
-  const robust = run('sign-flip-33');
-  const control = run('sign-flip-33-mean');
+const st = QUICK_SIM;
+const all = scenarioList(st, { quick: false });
+const pick = (name: string): Scenario => {
+  const sc = all.find((s) => s.name === name);
+  assert.ok(sc, name);
+  return sc;
+};
+const data = loadSimData({ grammarBytes: 20_000 }, st);
 
-  assert.ok(compressed.bytesPerPeerPerRound * 100 <= dense.bytesPerPeerPerRound, `compressed ${compressed.bytesPerPeerPerRound} B vs dense ${dense.bytesPerPeerPerRound} B`);
-  assert.ok(compressed.accuracy > 0.6, `compressed training learns (${compressed.accuracy})`);
-  assert.equal(nan.byzantineExcluded, nan.byzantineSent, 'every NaN frame is refused');
-  assert.ok(nan.byzantineSent === 2 * st.rounds && nan.honestExcluded === 0);
-  assert.equal(control.byzantineExcluded, 0, 'the control rejects nothing');
-  assert.ok(robust.accuracy > control.accuracy + 0.1, `robust ${robust.accuracy} vs mean ${control.accuracy}`);
+test('rows: held-out loss and accuracy over seeds (mean, std), the loss curve per round, maxAfterWarmup, the same samples as centralized', async () => {
+  const rows = await runScenarios([pick('centralized-3'), pick('compressed-3'), pick('dense-3')], { ...st, seeds: 2 }, null, 0);
+  const [central, compressed, dense] = rows;
+  for (const r of rows) {
+    assert.deepEqual(r.seeds, [1, 2]);
+    assert.equal(r.lossCurve.length, st.rounds);
+    for (const run of r.runs) {
+      assert.equal(run.lossCurve.length, st.rounds);
+      assert.equal(run.heldOutLoss, run.lossCurve.at(-1));
+      assert.equal(run.maxAfterWarmup, maxAfterWarmup(run.lossCurve));
+      assert.equal(run.maxRiseAfterWarmup, maxRiseAfterWarmup(run.lossCurve));
+    }
+    assert.equal(r.heldOutLoss, (r.runs[0].heldOutLoss + r.runs[1].heldOutLoss) / 2);
+    assert.equal(r.heldOutLossStd, std(r.runs.map((x) => x.heldOutLoss)));
+    assert.equal(r.accuracy, (r.runs[0].accuracy + r.runs[1].accuracy) / 2);
+    assert.equal(r.maxAfterWarmup, Math.max(...r.runs.map((x) => x.maxAfterWarmup)));
+    assert.ok(r.maxRiseAfterWarmup >= 1 && r.maxRiseAfterWarmup <= r.maxAfterWarmup);
+    assert.notEqual(r.runs[0].heldOutLoss, r.runs[1].heldOutLoss, `${r.name}: the seeds differ`);
+    assert.ok(r.heldOutLoss < r.lossCurve[0] && r.heldOutLoss < 0.7, `${r.name} learns: loss ${r.lossCurve[0]} → ${r.heldOutLoss}`);
+    assert.ok(r.accuracy > 0.75, `${r.name} accuracy ${r.accuracy}`);
+  }
+  // Centralized sees what the peers saw together: peers × rounds × steps × batch.
+  assert.equal(
+    central.runs[0].samplesPerSlot[0],
+    compressed.runs[0].samplesPerSlot.reduce((a, b) => a + b, 0),
+  );
+  assert.ok(
+    compressed.bytesPerPeerPerRound * 50 <= dense.bytesPerPeerPerRound,
+    `compressed ${compressed.bytesPerPeerPerRound} B vs dense ${dense.bytesPerPeerPerRound} B`,
+  );
 });
 
-test('sim: adaptive inner steps — a faster peer does more steps in the budget and its update weighs its samples', () => {
-  const data = loadMnist();
-  const st = { ...DEFAULT_SIM, peers: 4, rounds: 3, steps: 8 };
-  const sc = scenarioList({ quick: false }).find((s) => s.name === 'adaptive-steps');
-  assert.ok(sc);
-  const r = runScenario(sc, st, data);
-  // Speeds 1, 0.75, 0.5, 0.25 of the fastest: 8, 6, 4, 2 steps of 32 samples a round.
-  assert.deepEqual(r.samplesPerSlot, [8, 6, 4, 2].map((s) => s * st.batchSize * st.rounds));
+test('maxAfterWarmup: the largest loss after the warm-up rounds over the best', () => {
+  assert.equal(WARMUP_ROUNDS, 5);
+  assert.equal(maxAfterWarmup([2, 1, 0.5, 0.4, 0.3, 0.25, 0.2, 0.2]), 0.25 / 0.2);
+  assert.equal(maxAfterWarmup([2, 0.5, 0.4, 0.3, 0.25, 0.2, 0.6, 0.9]), 0.9 / 0.2, 'a run that diverges late');
+  assert.equal(maxAfterWarmup([3, 2, 1]), 1, 'a run shorter than the warm-up: its last round');
+  assert.equal(maxRiseAfterWarmup([2, 1, 0.5, 0.4, 0.3, 0.25, 0.2, 0.2]), 1, 'only improving');
+  assert.equal(maxRiseAfterWarmup([2, 0.5, 0.4, 0.3, 0.25, 0.2, 0.6, 0.9, 0.1]), 0.9 / 0.2, 'over the best so far');
+});
+
+test('attackers send honestly for the first quarter, then: NaN frames are all refused, sign-flip meets a robustness the mean control lacks', () => {
+  const nan = runScenario(pick('nan-33'), 1, data);
+  const robust = runScenario(pick('sign-flip-33'), 1, data);
+  const control = runScenario(pick('sign-flip-33-mean'), 1, data);
+  const attackers = Math.round(0.33 * st.attackPeers);
+  const attackRounds = st.rounds - Math.floor(st.rounds / 4);
+  assert.equal(nan.byzantineSent, attackers * attackRounds);
+  assert.equal(nan.byzantineExcluded, nan.byzantineSent, 'every NaN frame is refused');
+  assert.equal(nan.honestExcluded, 0);
+  assert.equal(control.byzantineExcluded, 0, 'the control rejects nothing');
+  assert.ok(
+    robust.heldOutLoss < control.heldOutLoss - 0.5 && robust.accuracy > control.accuracy + 0.2,
+    `robust ${robust.heldOutLoss} / ${robust.accuracy} vs mean ${control.heldOutLoss} / ${control.accuracy}`,
+  );
+});
+
+test('adaptive inner steps: a faster peer does more steps in the budget and its update weighs its samples', () => {
+  const r = runScenario(pick('adaptive-steps'), 1, data);
+  // Speeds 1, 0.75, 0.5, 0.25 of the fastest, by slot: 12, 9, 6, 3 steps of 32 samples a round.
+  assert.deepEqual(
+    r.samplesPerSlot,
+    [12, 9, 6, 3, 12, 9].map((s) => s * st.batchSize * st.rounds),
+  );
   assert.equal(r.honestExcluded, 0, 'unequal updates are all kept');
-  assert.ok(r.accuracy > 0.5, `the run learns (${r.accuracy})`);
+  assert.ok(r.accuracy > 0.75, `the run learns (${r.accuracy})`);
+});
+
+test('GPT rows on a text: held-out nats per byte by round, compressed frames, the same windows as centralized', () => {
+  const text = data.text!;
+  assert.ok(text.unigram > 2 && text.unigram < 3, `unigram entropy ${text.unigram}`);
+  const central = runScenario(pick('gpt-centralized-2'), 1, data);
+  const compressed = runScenario(pick('gpt-compressed-2'), 1, data);
+  const rounds = pick('gpt-compressed-2').rounds;
+  assert.equal(rounds, st.gpt!.budgetSteps / st.gpt!.steps);
+  for (const r of [central, compressed]) {
+    assert.equal(r.lossCurve.length, rounds);
+    assert.ok(r.heldOutLoss < Math.log(256) - 1.5, `learns below uniform (${r.heldOutLoss} nats/byte)`);
+  }
+  assert.ok(central.heldOutLoss < text.unigram, `centralized ${central.heldOutLoss} below the unigram level ${text.unigram}`);
+  assert.equal(
+    central.samplesPerSlot[0],
+    compressed.samplesPerSlot.reduce((a, b) => a + b, 0),
+  );
+  const dense = 4 * specOf(pick('gpt-compressed-2')).paramCount;
+  assert.ok(
+    compressed.bytesPerPeerPerRound > 0 && compressed.bytesPerPeerPerRound * 5 < dense,
+    `compressed ${compressed.bytesPerPeerPerRound} B vs ${dense} B dense`,
+  );
 });

@@ -1,6 +1,7 @@
 // `npm start` as a newcomer runs it: the volunteer page and dashboard are served, a page
 // opened in Chromium contributes in its first full round, and Ctrl-C (SIGINT to the
 // process group) stops everything it started, anvil included.
+import type { Address } from 'viem';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -8,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchChromium } from './chromium.ts';
+import { CoordinatorApi } from '../web/src/client/api.ts';
 
 const processesMentioning = (needle: string) => {
   try {
@@ -52,11 +54,16 @@ test('npm start serves the app, a fresh page contributes in its first round, Ctr
       await page.getByTestId('start').click();
       // The first round this page is part of (round 0: it starts when the first volunteer
       // is ready) must end with its contribution accepted in the ledger.
-      const address = (await (await page.waitForFunction(() => (window as unknown as { __idlegrad?: { address: string | null } }).__idlegrad?.address, null, { timeout: 60_000 })).jsonValue()) as string;
+      // The shipped page has no test hook: the device key is read where the volunteer sees it.
+      const keyCell = page.getByTestId('device-key');
+      await page.waitForFunction(() => /^0x[0-9a-fA-F]{40}$/.test(document.querySelector('[data-testid="device-key"]')?.textContent ?? ''), null, {
+        timeout: 60_000,
+      });
+      const address = ((await keyCell.textContent()) ?? '').trim();
       const deadline = Date.now() + 120_000;
       let first: { round: number; state: string } | undefined;
       while (!first && Date.now() < deadline) {
-        const summary = (await (await fetch(new URL(`api/accounts/${address}`, url))).json()) as { recent: { round: number; state: string }[] };
+        const summary = await new CoordinatorApi(url).account(address as Address);
         first = summary.recent.find((c) => c.round === 0 && c.state !== 'pending');
         if (!first) await new Promise((r) => setTimeout(r, 500));
       }

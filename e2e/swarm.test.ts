@@ -5,14 +5,23 @@ import assert from 'node:assert/strict';
 import { runSwarm } from './swarm.ts';
 
 test('a swarm of 3 volunteers trains, agrees on the model hash, and claims its rewards', { timeout: 25 * 60_000 }, async () => {
-  const r = await runSwarm({ volunteers: 3, rounds: 4, log: (l) => console.log(`  ${l}`), run: { rewards: { epochRounds: 2 } }, platformLog: `e2e/test-results/swarm-platform-${Date.now()}.log` });
+  const r = await runSwarm({
+    volunteers: 3,
+    rounds: 4,
+    log: (l) => console.log(`  ${l}`),
+    run: { rewards: { epochRounds: 2 } },
+    platformLog: `e2e/test-results/swarm-platform-${Date.now()}.log`,
+  });
   console.log(`  ${JSON.stringify(r)}`);
   assert.equal(r.rounds, 4);
   assert.equal(r.firstRoundContributors, 3, 'every page contributes in its first full round');
   assert.equal(r.acceptedContributions, 12);
   assert.equal(r.modelHashesAgree, true);
   assert.ok(r.p2pBytes > 0, 'frames travelled over WebRTC');
-  assert.ok(r.frameBytesPerPeerPerRound > 0 && r.frameBytesPerPeerPerRound <= r.denseBytesPerPeerPerRound / 20, `frame ${r.frameBytesPerPeerPerRound} B vs dense ${r.denseBytesPerPeerPerRound} B`);
+  assert.ok(
+    r.frameBytesPerPeerPerRound > 0 && r.frameBytesPerPeerPerRound <= r.denseBytesPerPeerPerRound / 20,
+    `frame ${r.frameBytesPerPeerPerRound} B vs dense ${r.denseBytesPerPeerPerRound} B`,
+  );
   assert.ok(r.heldOutAccuracy > 0.5, `held-out accuracy ${r.heldOutAccuracy}`);
   assert.equal(r.rewardEpochs, 2);
   assert.equal(r.claims, 3);

@@ -1,5 +1,5 @@
 // `npm run swarm -- --volunteers N --rounds R [--preset mlp|gpt] [--url URL] [--json]
-//                  [--byzantine K --attack sign-flip|noise|lazy] [--churn P] [--kill-coordinator-at ROUND] [--offline P]`
+//                  [--byzantine K --attack sign-flip|noise|lazy] [--churn P] [--kill-coordinator-at ROUND] [--offline P] [--nat]`
 //
 // N headless Chromium volunteers (WebGPU on SwiftShader) train against a platform this
 // starts itself (or the one at --url) for R rounds, claim their rewards, and the figures
@@ -14,6 +14,11 @@
 // and mid-round; pages lose the network mid-round; and the platform's process group is
 // SIGKILLed when a round commits and restarted on the same data directory, port and chain
 // (anvil then runs outside it, started here), and the ledger is checked for lost credit.
+//
+// --nat (e2e/nat-lab.ts, root on Linux): each volunteer's Chromium runs in its own network
+// namespace behind a NAT (every third a symmetric one), the platform listens on the lab's public
+// segment with STUN and TURN (coturn, the lab's REST secret) configured, and the result adds
+// `iceCandidateTypes` (the selected pairs' candidate types) and `nat` (the links that connected).
 import { parseArgs } from 'node:util';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,10 +29,11 @@ import { createPublicClient, http, parseAbiItem, type Address } from 'viem';
 import { launchChromium } from './chromium.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
 import { accountSummary, attackerLedger, chaosOptionsOf, creditedRows, lostRows, NO_CHAOS, pagesFor, type AttackerLedger, type ChaosOptions } from './chaos.ts';
-import { DEV_DEPLOYER_KEY, startAnvil, type Anvil } from '../coordinator/chain/anvil.ts';
-import type { DashboardState, FlaggedSummary, ValidatorStatus } from '../shared/protocol.ts';
-import type { RunSpec } from '../shared/config.ts';
+import { DEV_DEPLOYER_KEY, startAnvil, type Anvil } from '../coordinator/chain/index.ts';
+import { parseServerMessage, type DashboardState, type FlaggedSummary, type ValidatorStatus } from '../shared/wire/index.ts';
 import { grammarCorpus } from './grammar-corpus.ts';
+import { CoordinatorApi } from '../web/src/client/api.ts';
+import { startNatSwarm, type NatSwarm, type NatSwarmFigures } from './nat-lab.ts';
 
 /** GPT run settings for the swarm: short rounds of small batches (about 1 s a step on SwiftShader). */
 export const GPT_SWARM_RUN = {
@@ -64,6 +70,8 @@ export interface SwarmOptions {
   chaos?: Partial<ChaosOptions>;
   /** Write the coordinator's output (every platform process, restarts included) to this file when the swarm ends. */
   platformLog?: string;
+  /** Volunteers behind NATs in the NAT lab, with TURN (e2e/nat-lab.ts). */
+  nat?: boolean;
 }
 
 export interface SwarmChaos {
@@ -93,6 +101,8 @@ export interface SwarmResult {
   rounds: number;
   volunteers: number;
   heldOutAccuracy: number;
+  /** Held-out loss after the last committed round (nats; nats per byte for a GPT run), from the coordinator's committed summary as heldOutAccuracy. */
+  heldOutLoss: number;
   /** Held-out loss after each committed round, in order. */
   heldOutLosses: number[];
   /** Every live honest page and the coordinator hold the same model hash. */
@@ -110,12 +120,15 @@ export interface SwarmResult {
   acceptedContributions: number;
   firstRoundContributors: number;
   wallSeconds: number;
-  /** Spot checks by outcome, from the coordinator's dashboard (coordinator/validator.ts). */
+  /** Spot checks by outcome, from the coordinator's dashboard (coordinator/verify/validator.ts). */
   verification: Record<string, number>;
-  /** What re-executed the spot checks, how many, how long they took and the backlog (coordinator/validator.ts). */
+  /** What re-executed the spot checks, how many, how long they took and the backlog (coordinator/verify/validator.ts). */
   validator: ValidatorStatus | null;
   pageErrors: string[];
   chaos: SwarmChaos;
+  /** With --nat (e2e/nat-lab.ts): the selected candidate pairs' types, the lab's NATs and the links that connected. */
+  iceCandidateTypes?: NatSwarmFigures['iceCandidateTypes'];
+  nat?: NatSwarmFigures['nat'];
 }
 
 interface Hook {
@@ -130,10 +143,23 @@ interface Hook {
   state: string;
 }
 
-const readHook = (page: Page) => page.evaluate(() => {
-  const h = (window as unknown as { __idlegrad?: Hook }).__idlegrad;
-  return h ? { address: h.address, modelHash: h.modelHash, modelRound: h.modelRound, p2pBytes: h.p2pBytes, frameBytesSent: h.frameBytesSent, framesSent: h.framesSent, claims: h.claims, errors: h.errors, state: h.state } : null;
-});
+const readHook = (page: Page) =>
+  page.evaluate(() => {
+    const h = (window as unknown as { __idlegrad?: Hook }).__idlegrad;
+    return h
+      ? {
+          address: h.address,
+          modelHash: h.modelHash,
+          modelRound: h.modelRound,
+          p2pBytes: h.p2pBytes,
+          frameBytesSent: h.frameBytesSent,
+          framesSent: h.framesSent,
+          claims: h.claims,
+          errors: h.errors,
+          state: h.state,
+        }
+      : null;
+  });
 
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | null | false>, everyMs = 500): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -148,7 +174,7 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
 /** Dashboard pushes over the coordinator's WebSocket: the swarm watches like a project lead (and reconnects after a restart). */
 async function validatorStatus(url: string): Promise<ValidatorStatus | null> {
   try {
-    return ((await (await fetch(new URL('api/dashboard', url))).json()) as DashboardState).validator ?? null;
+    return (await new CoordinatorApi(url).dashboard()).validator ?? null;
   } catch {
     return null; // a restarting coordinator
   }
@@ -162,7 +188,7 @@ function watchDashboard(url: string): { latest: () => DashboardState | null; clo
     ws = new WebSocket(url.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws');
     ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', topic: 'dashboard' })));
     ws.on('message', (d) => {
-      const m = JSON.parse(d.toString());
+      const m = parseServerMessage(JSON.parse(d.toString()));
       if (m.type === 'dashboard') state = m.state;
     });
     ws.on('error', () => {});
@@ -192,36 +218,47 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
   let dataDir: string | null = null;
   let browser: Browser | null = null;
   let dash: ReturnType<typeof watchDashboard> | null = null;
+  let nat: NatSwarm | null = null;
   const platformOutputs: string[] = [];
   try {
     const runSettings = { minVolunteers: opts.volunteers, maxRounds: opts.rounds, ...opts.run };
     let platformEnv: NodeJS.ProcessEnv | undefined;
+    if (opts.nat && opts.url) throw new Error('swarm: --nat needs the platform the swarm starts itself (no --url)');
+    if (opts.nat) nat = await startNatSwarm(opts.volunteers);
     if (!opts.url) {
       log(`starting the platform (run: ${opts.volunteers} volunteers, ${opts.rounds} rounds)…`);
       if (chaos.killCoordinatorAt !== null) {
         // The chain must outlive the coordinator: the swarm runs anvil itself, saving its state.
         dataDir = mkdtempSync(join(tmpdir(), 'idlegrad-chaos-'));
         anvil = await startAnvil({ dataDir: join(dataDir, 'external-chain'), stateIntervalS: 1 });
-        platformEnv = { RPC_URL: anvil.rpcUrl, DEPLOYER_KEY: DEV_DEPLOYER_KEY };
+        // A dev chain the swarm owns: the claim-gas faucet stays on as on the embedded chain (with
+        // RPC_URL it is off by default, and the pages' keys would have no gas to claim with).
+        platformEnv = { RPC_URL: anvil.rpcUrl, DEPLOYER_KEY: DEV_DEPLOYER_KEY, IDLEGRAD_FAUCET: 'on' };
       }
-      platform = await startPlatformProcess(runSettings, { quiet: true, dataDir: dataDir ?? undefined, env: platformEnv, processGroup: chaos.killCoordinatorAt !== null });
+      platform = await startPlatformProcess(runSettings, {
+        quiet: true,
+        dataDir: dataDir ?? undefined,
+        env: { ...platformEnv, ...nat?.env },
+        processGroup: chaos.killCoordinatorAt !== null,
+      });
     }
     const url = opts.url ?? platform!.url;
-    const info = (await (await fetch(new URL('api/run', url))).json()) as { run: RunSpec; round: number; chain: { chainId: number; distributor: Address; token: Address } };
+    const info = await new CoordinatorApi(url).run();
     const startRound = info.round;
     const targetRound = startRound + opts.rounds;
     dash = watchDashboard(url);
 
-    const chromium = await launchChromium();
+    const chromium = nat ? null : await launchChromium();
     browser = chromium;
     const volunteers: Volunteer[] = [];
     const pageErrors: string[] = [];
     const counts = { closed: 0, opened: 0, offline: 0, restarts: 0 };
     const openVolunteer = async (attacker: boolean): Promise<Volunteer> => {
       const index = volunteers.length;
-      const context = await chromium.newContext(); // own storage: own IndexedDB, own device key
+      const context = nat ? await nat.newContext(index, url) : await chromium!.newContext(); // own storage: own IndexedDB, own device key
       if (attacker) await context.addInitScript(`window.__idlegradAttack = ${JSON.stringify(chaos.attack)};`);
       const page = await context.newPage();
+      await nat?.watch(page, index);
       page.on('pageerror', (e) => pageErrors.push(`volunteer ${index}: ${e.message}`));
       await page.goto(url);
       await page.getByTestId('consent').click();
@@ -240,7 +277,10 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       log(`volunteer ${v.index} closed ${when}`);
     };
     const honestLive = () => volunteers.filter((v) => v.live && !v.attacker);
-    const pick = (n: number) => honestLive().sort(() => Math.random() - 0.5).slice(0, n);
+    const pick = (n: number) =>
+      honestLive()
+        .sort(() => Math.random() - 0.5)
+        .slice(0, n);
     for (let i = 0; i < opts.volunteers; i++) await openVolunteer(i < chaos.byzantine);
 
     // Chaos at each commit: alternately mid-round (once the next round has opened and its
@@ -264,43 +304,71 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
         for (const v of off) await v.page.context().setOffline(true);
         counts.offline += off.length;
         log(`volunteer(s) ${off.map((v) => v.index).join(', ')} offline ${when}`);
-        setTimeout(() => void Promise.all(off.map((v) => v.live && v.page.context().setOffline(false).catch(() => {}))), 4_000);
+        setTimeout(
+          () =>
+            void Promise.all(
+              off.map(
+                (v) =>
+                  v.live &&
+                  v.page
+                    .context()
+                    .setOffline(false)
+                    .catch(() => {}),
+              ),
+            ),
+          4_000,
+        );
       }
     };
     let chaosWork: Promise<void> = Promise.resolve();
-    const done = await until(`${opts.rounds} committed rounds`, opts.rounds * 240_000, async () => {
-      const s = dash!.latest();
-      const committed = s ? s.rounds.filter((r) => r.round >= startRound) : [];
-      const last = committed.at(-1);
-      if (Date.now() - lastProgressAt > 60_000) {
-        // Stalled: say what each live page is doing.
-        lastProgressAt = Date.now();
-        for (const v of volunteers.filter((x) => x.live)) {
-          const h = await readHook(v.page).catch(() => null);
-          log(`stalled: volunteer ${v.index} state ${h?.state}, model round ${h?.modelRound}; last errors: ${h?.errors.slice(-2).join(' | ')}`);
+    const done = await until(
+      `${opts.rounds} committed rounds`,
+      opts.rounds * 240_000,
+      async () => {
+        const s = dash!.latest();
+        const committed = s ? s.rounds.filter((r) => r.round >= startRound) : [];
+        const last = committed.at(-1);
+        if (Date.now() - lastProgressAt > 60_000) {
+          // Stalled: say what each live page is doing.
+          lastProgressAt = Date.now();
+          for (const v of volunteers.filter((x) => x.live)) {
+            const h = await readHook(v.page).catch(() => null);
+            log(`stalled: volunteer ${v.index} state ${h?.state}, model round ${h?.modelRound}; last errors: ${h?.errors.slice(-2).join(' | ')}`);
+          }
         }
-      }
-      if (last && last.round > lastSeen) {
-        lastSeen = last.round;
-        lastProgressAt = Date.now();
-        log(`round ${last.round} committed: ${last.contributions} contributions, held-out accuracy ${(last.heldOutAccuracy * 100).toFixed(1)}%, loss ${last.heldOutLoss.toFixed(3)}`);
-        if (chaos.killCoordinatorAt !== null && last.round >= chaos.killCoordinatorAt && counts.restarts === 0) {
-          // No waiting for page churn: the kill lands as close to the commit as the ledger reads allow.
-          creditedBefore = await creditedRows(url, everyAddress());
-          killedAt = ((await (await fetch(new URL('api/run', url))).json()) as { round: number }).round - 1;
-          await platform!.kill();
-          log(`SIGKILLed the platform after round ${killedAt} committed (${creditedBefore.settled.size} settled and ${creditedBefore.awaitingCheck.size} spot-check-pending credited contributions in the ledger)`);
-          const port = Number(new URL(url).port);
-          platformOutputs.push(platform!.output());
-          platform = await startPlatformProcess(runSettings, { quiet: true, dataDir: dataDir!, port, env: platformEnv, processGroup: true });
-          counts.restarts++;
-          log(`platform restarted on the same data dir, port ${port} and chain`);
-        } else if (last.round < targetRound - 1) {
-          chaosWork = chaosWork.then(() => afterCommit(last.round)).catch((e) => log(`chaos after round ${last.round}: ${(e as Error).message}`));
+        if (last && last.round > lastSeen) {
+          lastSeen = last.round;
+          lastProgressAt = Date.now();
+          log(
+            `round ${last.round} committed: ${last.contributions} contributions, held-out accuracy ${(last.heldOutAccuracy * 100).toFixed(1)}%, loss ${last.heldOutLoss.toFixed(3)}`,
+          );
+          if (chaos.killCoordinatorAt !== null && last.round >= chaos.killCoordinatorAt && counts.restarts === 0) {
+            // No waiting for page churn: the kill lands as close to the commit as the ledger reads allow.
+            creditedBefore = await creditedRows(url, everyAddress());
+            killedAt = (await new CoordinatorApi(url).run()).round - 1;
+            await platform!.kill();
+            log(
+              `SIGKILLed the platform after round ${killedAt} committed (${creditedBefore.settled.size} settled and ${creditedBefore.awaitingCheck.size} spot-check-pending credited contributions in the ledger)`,
+            );
+            const port = Number(new URL(url).port);
+            platformOutputs.push(platform!.output());
+            platform = await startPlatformProcess(runSettings, {
+              quiet: true,
+              dataDir: dataDir!,
+              port,
+              env: { ...platformEnv, ...nat?.env },
+              processGroup: true,
+            });
+            counts.restarts++;
+            log(`platform restarted on the same data dir, port ${port} and chain`);
+          } else if (last.round < targetRound - 1) {
+            chaosWork = chaosWork.then(() => afterCommit(last.round)).catch((e) => log(`chaos after round ${last.round}: ${(e as Error).message}`));
+          }
         }
-      }
-      return committed.length >= opts.rounds && s;
-    }, 200);
+        return committed.length >= opts.rounds && s;
+      },
+      200,
+    );
     await chaosWork;
     function everyAddress(): string[] {
       return volunteers.flatMap((v) => (v.address ? [v.address] : []));
@@ -308,24 +376,36 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     const live = volunteers.filter((v) => v.live);
     const honest = live.filter((v) => !v.attacker);
     if (opts.url) for (const v of live) await v.page.getByTestId('stop').click();
-    const finalRound = done.rounds.filter((r) => r.round >= startRound).slice(0, opts.rounds).at(-1)!;
+    const finalRound = done.rounds
+      .filter((r) => r.round >= startRound)
+      .slice(0, opts.rounds)
+      .at(-1)!;
     const finalHash = finalRound.modelHash;
 
     // Rewards: epochs the coordinator posted while these rounds ran, then every live honest page claims.
     const epochRounds = info.run.rewards.epochRounds;
     const expectedEpochs = Math.floor(targetRound / epochRounds) - Math.floor(startRound / epochRounds);
-    // An epoch waits for the spot checks queued before it (coordinator/platform.ts), which run
+    // An epoch waits for the spot checks queued before it (coordinator/rewards/epoch-policy.ts), which run
     // behind the rounds: wait while the validator makes progress, give up after 60 s without any.
     let progress = { checks: -1, at: Date.now() };
-    await until(`${expectedEpochs} reward epochs`, 15 * 60_000, async () => {
-      if ((dash!.latest()?.epochs.length ?? 0) >= expectedEpochs) return true;
-      const checks = (await validatorStatus(url))?.checks ?? 0;
-      if (checks !== progress.checks) progress = { checks, at: Date.now() };
-      if (Date.now() - progress.at > 60_000) throw new Error(`swarm: no reward epoch and no spot check finished in 60 s (${dash!.latest()?.epochs.length ?? 0} of ${expectedEpochs} epochs)`);
-      return false;
-    }, 250).catch((e) => log(String(e)));
+    await until(
+      `${expectedEpochs} reward epochs`,
+      15 * 60_000,
+      async () => {
+        if ((dash!.latest()?.epochs.length ?? 0) >= expectedEpochs) return true;
+        const checks = (await validatorStatus(url))?.checks ?? 0;
+        if (checks !== progress.checks) progress = { checks, at: Date.now() };
+        if (Date.now() - progress.at > 60_000)
+          throw new Error(`swarm: no reward epoch and no spot check finished in 60 s (${dash!.latest()?.epochs.length ?? 0} of ${expectedEpochs} epochs)`);
+        return false;
+      },
+      250,
+    ).catch((e) => log(String(e)));
     const validator = await validatorStatus(url);
-    if (validator) log(`validator: ${validator.executor} (${validator.adapter ?? validator.fallback}), ${validator.checks} checks, mean ${validator.meanMs?.toFixed(0)} ms, max ${validator.maxMs?.toFixed(0)} ms, backlog now ${validator.backlog}, peak ${validator.peakBacklog}`);
+    if (validator)
+      log(
+        `validator: ${validator.executor} (${validator.adapter ?? validator.fallback}), ${validator.checks} checks, mean ${validator.meanMs?.toFixed(0)} ms, max ${validator.maxMs?.toFixed(0)} ms, backlog now ${validator.backlog}, peak ${validator.peakBacklog}`,
+      );
     // A page that joined after the last posted epoch has nothing to claim yet (its balance must then be 0).
     const claimers: Volunteer[] = [];
     for (const v of honest) {
@@ -347,14 +427,16 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     // updates (with --url the pages were stopped, so the run settles on a last round).
     let agreedHash: string = finalHash;
     await until('pages to apply the last update', 60_000, async () => {
-      const [hooks, head] = await Promise.all([Promise.all(live.map((v) => readHook(v.page))), (await fetch(new URL('api/run', url))).json() as Promise<{ modelHash: string }>]);
+      const [hooks, head] = await Promise.all([Promise.all(live.map((v) => readHook(v.page))), new CoordinatorApi(url).run()]);
       agreedHash = head.modelHash;
       return hooks.every((h) => h?.modelHash === agreedHash);
     }).catch(async (e) => {
       log(String(e));
       for (const v of live) {
         const h = await readHook(v.page).catch(() => null);
-        log(`volunteer ${v.index}: state ${h?.state}, model round ${h?.modelRound}, hash ${h?.modelHash?.slice(0, 10)}…; last errors: ${h?.errors.slice(-3).join(' | ')}`);
+        log(
+          `volunteer ${v.index}: state ${h?.state}, model round ${h?.modelRound}, hash ${h?.modelHash?.slice(0, 10)}…; last errors: ${h?.errors.slice(-3).join(' | ')}`,
+        );
       }
     });
     const hooks = (await Promise.all(live.map((v) => readHook(v.page)))).map((h) => h!);
@@ -363,7 +445,11 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     const client = createPublicClient({ transport: http(new URL('rpc', url).toString()) });
     const distributor = info.chain.distributor;
     const [claimLogs, epochLogs] = await Promise.all([
-      client.getLogs({ address: distributor, event: parseAbiItem('event Claimed(address indexed account, uint256 amount, uint256 cumulativeAmount)'), fromBlock: 0n }),
+      client.getLogs({
+        address: distributor,
+        event: parseAbiItem('event Claimed(address indexed account, uint256 amount, uint256 cumulativeAmount)'),
+        fromBlock: 0n,
+      }),
       client.getLogs({ address: distributor, event: parseAbiItem('event EpochPosted(uint64 indexed epoch, bytes32 root, bytes32 modelHash)'), fromBlock: 0n }),
     ]);
     const swarmAccounts = new Set(hooks.map((h) => h.address?.toLowerCase()));
@@ -376,7 +462,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     let claimsMatchLedger = true;
     for (const h of honestHooks) {
       const account = h.address as Address;
-      const ledger = (await (await fetch(new URL(`api/accounts/${account}`, url))).json()) as { epochCreditWei: string };
+      const ledger = await new CoordinatorApi(url).account(account);
       const balance = await balanceOf(account);
       if (balance !== BigInt(ledger.epochCreditWei)) {
         claimsMatchLedger = false;
@@ -386,13 +472,13 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
 
     // Attackers: wait until the validator has decided every one of their contributions.
     const attackerAddresses = volunteers.flatMap((v) => (v.attacker && v.address ? [v.address] : []));
-    const attackers = await until('the attackers\' spot checks', 90_000, async () => {
+    const attackers = await until("the attackers' spot checks", 90_000, async () => {
       const ls = await Promise.all(attackerAddresses.map((a) => attackerLedger(url, a)));
       return ls.every((l) => l.contributions.pending === 0 && l.contributions.accepted === 0) && ls;
     }).catch(async (e) => (log(String(e)), Promise.all(attackerAddresses.map((a) => attackerLedger(url, a)))));
     let attackerTokenWei = 0n;
     for (const a of attackerAddresses) attackerTokenWei += await balanceOf(a as Address);
-    const dashboard = (await (await fetch(new URL('api/dashboard', url))).json()) as DashboardState;
+    const dashboard = await new CoordinatorApi(url).dashboard();
     const after = counts.restarts ? await creditedRows(url, everyAddress()) : null;
 
     const committed = done.rounds.filter((r) => r.round >= startRound).slice(0, opts.rounds);
@@ -403,6 +489,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       rounds: committed.length,
       volunteers: opts.volunteers,
       heldOutAccuracy: finalRound.heldOutAccuracy,
+      heldOutLoss: finalRound.heldOutLoss,
       heldOutLosses: committed.map((r) => r.heldOutLoss),
       modelHashesAgree: hooks.every((h) => h.modelHash === agreedHash),
       modelHash: agreedHash,
@@ -437,11 +524,13 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
         awaitingCheckAtKill: creditedBefore.awaitingCheck.size,
         refusedAfterKill: after ? lostRows(creditedBefore.awaitingCheck, after) : [],
       },
+      ...(nat ? await nat.figures() : {}),
     };
     return result;
   } finally {
     dash?.close();
     await browser?.close().catch(() => {});
+    await nat?.stop();
     await platform?.stop();
     if (opts.platformLog) {
       if (platform) platformOutputs.push(platform.output());
@@ -466,34 +555,54 @@ async function main(): Promise<void> {
       churn: { type: 'string' },
       'kill-coordinator-at': { type: 'string' },
       offline: { type: 'string' },
+      nat: { type: 'boolean', default: false },
     },
   });
   const volunteers = Number(values.volunteers);
   const rounds = Number(values.rounds);
-  if (!Number.isInteger(volunteers) || volunteers < 1 || volunteers > 64) throw new Error(`--volunteers: expected an integer in [1, 64], got ${values.volunteers}`);
+  if (!Number.isInteger(volunteers) || volunteers < 1 || volunteers > 64)
+    throw new Error(`--volunteers: expected an integer in [1, 64], got ${values.volunteers}`);
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: expected a positive integer, got ${values.rounds}`);
   if (values.preset !== 'mlp' && values.preset !== 'gpt') throw new Error(`--preset: expected mlp or gpt, got ${values.preset}`);
   if (values.preset === 'gpt' && !values.url) console.log(`GPT on generated text ${useGeneratedText()}`);
   const run = values.preset === 'gpt' ? GPT_SWARM_RUN : undefined;
   const chaos = chaosOptionsOf({ ...values, killCoordinatorAt: values['kill-coordinator-at'] }, volunteers);
-  const r = await runSwarm({ volunteers, rounds, url: values.url, run, chaos, log: (l) => console.log(l) });
+  const r = await runSwarm({ volunteers, rounds, url: values.url, run, chaos, nat: values.nat, log: (l) => console.log(l) });
   const c = r.chaos;
   console.log(`
 swarm summary
   rounds committed         ${r.rounds} (${r.acceptedContributions} accepted contributions; ${r.firstRoundContributors} in the first round)
   held-out accuracy        ${(r.heldOutAccuracy * 100).toFixed(2)}%
+  held-out loss            ${r.heldOutLoss.toFixed(4)}
   held-out loss by round   ${r.heldOutLosses.map((l) => l.toFixed(3)).join(' → ')}
   model hashes agree       ${r.modelHashesAgree} (${r.modelHash.slice(0, 18)}…)
   WebRTC bytes received    ${r.p2pBytes}
   frame bytes/peer/round   ${r.frameBytesPerPeerPerRound} vs dense ${r.denseBytesPerPeerPerRound} (${r.compressionRatio}×)
   reward epochs on chain   ${r.rewardEpochs}
   claims on chain          ${r.claims} (chain ${r.chainId}); balances equal ledger credit: ${r.claimsMatchLedger}
-  spot checks              ${Object.entries(r.verification).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}
-  attackers (${c.attack ?? 'none'})       ${c.attackers.map((a) => `${a.account.slice(0, 10)}… credit ${a.creditWei} wei, refused ${a.contributions.rejected} (${a.reasons.join(', ')})`).join('; ') || 'none'}; tokens held ${c.attackerTokenWei}
-  refusals by reason       ${Object.entries(c.flagged?.rejections ?? {}).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}
+  spot checks              ${
+    Object.entries(r.verification)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || 'none'
+  }
+  attackers (${c.attack ?? 'none'})       ${c.attackers.map((a) => `${a.account.slice(0, 10)}… credit ${a.creditWei} wei, refused ${a.contributions.rejected} (${a.codes.join(', ')})`).join('; ') || 'none'}; tokens held ${c.attackerTokenWei}
+  refusals by code         ${
+    Object.entries(c.flagged?.rejections ?? {})
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || 'none'
+  }
   flagged identities       ${c.flagged?.identities.map((f) => `${f.account.slice(0, 10)}… reputation ${f.reputation}`).join(', ') || 'none'}
   churn / offline          ${c.pagesClosed} pages closed, ${c.pagesOpened} opened, ${c.pagesWentOffline} went offline
   coordinator kills        ${c.coordinatorRestarts} (at round ${c.killedAtRound ?? '—'}); ${c.roundsCommittedAfterKill} rounds committed after; ${c.lostAfterKill.length} of ${c.creditedBeforeKill} settled credited contributions lost; ${c.refusedAfterKill.length} of ${c.awaitingCheckAtKill} awaiting a spot check refused after
+  NAT links (--nat)        ${
+    r.nat
+      ? `${r.nat.links.connected}/${r.nat.links.tried} connected behind ${r.nat.nats.join(', ')} NATs; selected candidates ${Object.entries(
+          r.iceCandidateTypes ?? {},
+        )
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}`
+      : 'not in the lab'
+  }
   wall time                ${r.wallSeconds} s
   page errors              ${r.pageErrors.length ? '\n    ' + r.pageErrors.join('\n    ') : 'none'}`);
   if (values.json) console.log(JSON.stringify(r));

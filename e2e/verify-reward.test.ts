@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchChromium } from './chromium.ts';
 import { startPlatformProcess } from './platform-process.ts';
+import { parseRewardProof } from '../shared/wire/index.ts';
 
 test('a volunteer verifies its reward against the on-chain root; a tampered proof is caught', { timeout: 5 * 60_000 }, async () => {
   const platform = await startPlatformProcess({ maxRounds: 2, inner: { steps: 20 }, rewards: { epochRounds: 1 } }, { quiet: true });
@@ -22,7 +23,7 @@ test('a volunteer verifies its reward against the on-chain root; a tampered proo
     // The same check with a proof for one wei more: the page must refuse it.
     await page.route('**/reward-proof', async (route) => {
       const res = await route.fetch();
-      const body = (await res.json()) as { cumulativeWei: string };
+      const body = parseRewardProof(await res.json(), 'reward proof');
       await route.fulfill({ response: res, json: { ...body, cumulativeWei: (BigInt(body.cumulativeWei) + 1n).toString() } });
     });
     await verify.click();

@@ -3,7 +3,19 @@
 import WebSocket from 'ws';
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import type { Hex } from 'viem';
-import { encodeEvidence, residualCommitment } from '../shared/evidence.ts';
+import {
+  encodeEvidence,
+  residualCommitment,
+  contributionToJson,
+  delegationToJson,
+  helloMessage,
+  parseServerMessage,
+  PROTOCOL_VERSION,
+  trainShape,
+  type ChainInfo,
+  type ServerMessage,
+} from '../shared/wire/index.ts';
+import { CoordinatorApi } from '../web/src/client/api.ts';
 import { modelOf, type RunSpec } from '../shared/config.ts';
 import { decodeFrame, hashFrame } from '../shared/codec.ts';
 import { framesRoot } from '../shared/aggregate.ts';
@@ -13,26 +25,14 @@ import type { Dataset } from '../shared/mlp.ts';
 import { trainLocal } from '../shared/preset.ts';
 import { assignmentIndices } from '../shared/assignment.ts';
 import { contributionTypedData, delegationTypedData, eip712Domain, type Contribution, type Delegation } from '../shared/eip712.ts';
-import { contributionToJson, delegationToJson, helloMessage, parseServerMessage, PROTOCOL_VERSION, type ChainInfo, type ServerMessage } from '../shared/protocol.ts';
 
 export type RoundMsg = Extract<ServerMessage, { type: 'round' }>;
 export type CommittedMsg = Extract<ServerMessage, { type: 'committed' }>;
 
-export function decodeDataset(bytes: Uint8Array): Dataset {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const count = dv.getUint32(0, true);
-  const features = dv.getUint32(4, true);
-  return { count, features, classes: 10, labels: bytes.slice(8, 8 + count), images: bytes.slice(8 + count, 8 + count + count * features) };
-}
-
-export function decodeSnapshot(bytes: Uint8Array): { round: number; modelHash: Hex; params: Float32Array; momentum: Float32Array } {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const len = dv.getUint32(0, true);
-  const head = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + len))) as { round: number; modelHash: Hex };
-  const off = 4 + len + ((4 - ((4 + len) % 4)) % 4);
-  const n = (bytes.byteLength - off) / 8;
-  const copy = bytes.slice(off);
-  return { ...head, params: new Float32Array(copy.buffer, 0, n), momentum: new Float32Array(copy.buffer, n * 4, n) };
+/** The run's training set as the coordinator serves it, checked against the run spec's shape. */
+export async function trainSet(baseUrl: string): Promise<Dataset> {
+  const api = new CoordinatorApi(baseUrl);
+  return api.trainData(trainShape((await api.run()).run.dataset));
 }
 
 export interface LocalUpdate {
@@ -67,8 +67,14 @@ export class VirtualVolunteer {
   readonly evidenceReplies: [number, string][] = [];
   private waiters: { pred: (m: ServerMessage) => boolean; resolve: (m: ServerMessage) => void }[] = [];
 
-  constructor(readonly baseUrl: string, key: Hex = generatePrivateKey()) {
+  readonly api: CoordinatorApi;
+
+  constructor(
+    readonly baseUrl: string,
+    key: Hex = generatePrivateKey(),
+  ) {
     this.account = privateKeyToAccount(key);
+    this.api = new CoordinatorApi(baseUrl);
   }
 
   get address(): Hex {
@@ -88,8 +94,13 @@ export class VirtualVolunteer {
     });
     const challenge = (await this.next('challenge')) as Extract<ServerMessage, { type: 'challenge' }>;
     this.send({
-      type: 'hello', protocol: PROTOCOL_VERSION, address: this.address, peerId: this.peerId,
-      signature: await this.account.signMessage({ message: helloMessage(challenge.challenge, this.peerId) }), adapter: null, gflops: null,
+      type: 'hello',
+      protocol: PROTOCOL_VERSION,
+      address: this.address,
+      peerId: this.peerId,
+      signature: await this.account.signMessage({ message: helloMessage(challenge.challenge, this.peerId) }),
+      adapter: null,
+      gflops: null,
     });
     const welcome = (await this.next('welcome')) as Extract<ServerMessage, { type: 'welcome' }>;
     this.run = welcome.run;
@@ -99,7 +110,7 @@ export class VirtualVolunteer {
   }
 
   async syncSnapshot(): Promise<void> {
-    const snap = decodeSnapshot(new Uint8Array(await (await fetch(new URL(`api/runs/${this.run.id}/snapshot`, this.baseUrl))).arrayBuffer()));
+    const snap = await this.api.snapshot(this.run.id, this.run.paramCount);
     if (hashParams(snap.params) !== snap.modelHash) throw new Error('snapshot does not hash to its model hash');
     Object.assign(this, { params: snap.params, momentum: snap.momentum, round: snap.round, modelHash: snap.modelHash });
   }
@@ -140,7 +151,16 @@ export class VirtualVolunteer {
     const { bytes, residual, hash: frameHash } = own;
     this.residual = residual;
     this.evidence.set(frameHash, { round: r.round, frame: bytes, before, after: residual });
-    return { frame: bytes, frameHash, samples, steps: r.steps, lossBefore: res.lossBefore, lossAfter: res.lossAfter, computeMs: Math.round(performance.now() - t0), residualHash: residualCommitment(before, residual) };
+    return {
+      frame: bytes,
+      frameHash,
+      samples,
+      steps: r.steps,
+      lossBefore: res.lossBefore,
+      lossAfter: res.lossAfter,
+      computeMs: Math.round(performance.now() - t0),
+      residualHash: residualCommitment(before, residual),
+    };
   }
 
   /** The cohort aggregate over the frames this member holds, exactly as the browser computes it. */
@@ -153,14 +173,29 @@ export class VirtualVolunteer {
   }
 
   async uploadAggregate(round: number, bytes: Uint8Array): Promise<Response> {
-    return fetch(new URL(`api/runs/${this.run.id}/rounds/${round}/aggregate`, this.baseUrl), { method: "POST", headers: { "content-type": "application/octet-stream" }, body: bytes as unknown as BodyInit });
+    return fetch(new URL(`api/runs/${this.run.id}/rounds/${round}/aggregate`, this.baseUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: bytes as unknown as BodyInit,
+    });
   }
 
   contribution(r: RoundMsg, u: LocalUpdate, agg: { hash: Hex; frameHashes: Hex[] }, overrides: Partial<Contribution> = {}): Contribution {
     const c = buildContribution({
-      run: this.run.id, round: r.round, cohort: r.cohort.id, frameHash: u.frameHash, aggregateHash: agg.hash, framesRoot: framesRoot(agg.frameHashes),
-      residualHash: u.residualHash, samples: u.samples, steps: u.steps, lossBefore: u.lossBefore, lossAfter: u.lossAfter, computeMs: u.computeMs,
-      nowMs: Date.now(), nonce: randomNonce(),
+      run: this.run.id,
+      round: r.round,
+      cohort: r.cohort.id,
+      frameHash: u.frameHash,
+      aggregateHash: agg.hash,
+      framesRoot: framesRoot(agg.frameHashes),
+      residualHash: u.residualHash,
+      samples: u.samples,
+      steps: u.steps,
+      lossBefore: u.lossBefore,
+      lossAfter: u.lossAfter,
+      computeMs: u.computeMs,
+      nowMs: Date.now(),
+      nonce: randomNonce(),
     });
     return { ...c, ...overrides };
   }
@@ -182,15 +217,29 @@ export class VirtualVolunteer {
     if (!ev) return;
     const body = encodeEvidence({ frame: ev.frame, residualBefore: ev.before, residualAfter: ev.after });
     const res = await fetch(new URL(`api/runs/${this.run.id}/rounds/${round}/evidence/${this.address}`, this.baseUrl), {
-      method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: body as unknown as BodyInit,
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: body as unknown as BodyInit,
     });
     this.evidenceReplies.push([res.status, await res.text()]);
   }
 
   /** A Delegation for this device, signed by `wallet` (or by `signer` to forge one). */
-  async delegation(wallet: PrivateKeyAccount, overrides: Partial<Delegation> = {}, opts: { signer?: PrivateKeyAccount; domain?: ReturnType<typeof eip712Domain> } = {}) {
-    const d: Delegation = { wallet: wallet.address.toLowerCase() as Hex, device: this.address, nonce: 1n, expiry: BigInt(Math.floor(Date.now() / 1000) + 3600), ...overrides };
-    const signature = await (opts.signer ?? wallet).signTypedData(delegationTypedData(opts.domain ?? eip712Domain(this.chain.chainId, this.chain.distributor), d));
+  async delegation(
+    wallet: PrivateKeyAccount,
+    overrides: Partial<Delegation> = {},
+    opts: { signer?: PrivateKeyAccount; domain?: ReturnType<typeof eip712Domain> } = {},
+  ) {
+    const d: Delegation = {
+      wallet: wallet.address.toLowerCase() as Hex,
+      device: this.address,
+      nonce: 1n,
+      expiry: BigInt(Math.floor(Date.now() / 1000) + 3600),
+      ...overrides,
+    };
+    const signature = await (opts.signer ?? wallet).signTypedData(
+      delegationTypedData(opts.domain ?? eip712Domain(this.chain.chainId, this.chain.distributor), d),
+    );
     return { delegation: d, signature };
   }
 
@@ -207,8 +256,19 @@ export class VirtualVolunteer {
   async applyCommitted(c: CommittedMsg): Promise<boolean> {
     if (c.round !== this.round) await this.syncSnapshot();
     else if (c.accepted > 0) {
-      const bytes = new Uint8Array(await (await fetch(new URL(`api/runs/${this.run.id}/updates/${c.round}`, this.baseUrl))).arrayBuffer());
-      const next = applyGlobalUpdate({ run: this.run.id, paramTableHash: this.run.paramTableHash, round: this.round, modelHash: this.modelHash, params: this.params, momentum: this.momentum }, bytes, this.run);
+      const bytes = await this.api.update(this.run.id, c.round);
+      const next = applyGlobalUpdate(
+        {
+          run: this.run.id,
+          paramTableHash: this.run.paramTableHash,
+          round: this.round,
+          modelHash: this.modelHash,
+          params: this.params,
+          momentum: this.momentum,
+        },
+        bytes,
+        this.run,
+      );
       Object.assign(this, { params: next.params, momentum: next.momentum, round: next.round, modelHash: next.modelHash });
     } else this.round = c.round + 1;
     return this.modelHash === c.modelHash;

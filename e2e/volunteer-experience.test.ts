@@ -1,14 +1,19 @@
 // Issue 6 in a real browser against a real coordinator: one-click Stop ends GPU work within a
 // second, one trainer per browser (Web Locks), the CPU path without WebGPU, and the outbox
 // that delivers a report signed while offline exactly once after the page is reopened.
+import type { Address } from 'viem';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from './chromium.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
-import type { IdlegradTestHook } from '../web/src/client/test-hook.ts';
+import type { IdlegradTestHook } from './page/test-hook.ts';
 import { DEFAULT_RUN } from '../shared/config.ts';
+import { CoordinatorApi } from '../web/src/client/api.ts';
+import { arrayOf, shape, str } from '../shared/wire/index.ts';
+import { isIdlegradError } from '../shared/errors.ts';
+import { waitHook } from './hook-wait.ts';
 
 const ARTIFACTS = process.env.IDLEGRAD_ARTIFACTS ?? 'e2e/test-results/volunteer-experience';
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -25,10 +30,7 @@ after(async () => {
   await platform?.stop();
 });
 
-const hook = <T>(page: Page, fn: (h: IdlegradTestHook) => T) =>
-  page.evaluate(`(${fn.toString()})(window.__idlegrad)`) as Promise<T>;
-const waitHook = (page: Page, body: string, timeout = 90_000) =>
-  page.waitForFunction(`(() => { const h = window.__idlegrad; return !!h && (${body}); })()`, null, { timeout, polling: 100 });
+const hook = <T>(page: Page, fn: (h: IdlegradTestHook) => T) => page.evaluate(`(${fn.toString()})(window.__idlegrad)`) as Promise<T>;
 
 async function optIn(context: BrowserContext, url: string): Promise<Page> {
   const page = await context.newPage();
@@ -39,14 +41,20 @@ async function optIn(context: BrowserContext, url: string): Promise<Page> {
 }
 
 async function ledgerCount(url: string, address: string): Promise<{ total: number; rounds: number[] }> {
-  const res = await fetch(new URL(`api/accounts/${address}`, url));
-  if (res.status === 404) return { total: 0, rounds: [] };
-  const s = (await res.json()) as { contributions: Record<string, number>; recent: { round: number }[] };
+  const s = await new CoordinatorApi(url).account(address as Address).catch((e: unknown) => {
+    if (isIdlegradError(e, 'NOT_FOUND')) return null;
+    throw e;
+  });
+  if (!s) return { total: 0, rounds: [] };
   return { total: Object.values(s.contributions).reduce((a, b) => a + b, 0), rounds: s.recent.map((r) => r.round) };
 }
 
 test('the app is installable and opens offline to a clear offline state; live API paths are never cached', { timeout: 90_000 }, async () => {
-  const manifest = (await (await fetch(new URL('manifest.webmanifest', platform.url))).json()) as { display: string; start_url: string; icons: { sizes: string; src: string }[] };
+  const manifest = shape<{ display: string; start_url: string; icons: { sizes: string; src: string }[] }>({
+    display: str(),
+    start_url: str(),
+    icons: arrayOf(shape<{ sizes: string; src: string }>({ sizes: str(), src: str() })),
+  })(await (await fetch(new URL('manifest.webmanifest', platform.url))).json(), 'manifest');
   assert.equal(manifest.display, 'standalone');
   assert.equal(manifest.start_url, '/');
   assert.ok(manifest.icons.some((i) => i.sizes === '192x192') && manifest.icons.some((i) => i.sizes === '512x512'), 'installable icons');
@@ -63,15 +71,24 @@ test('the app is installable and opens offline to a clear offline state; live AP
     await page.reload();
     await page.getByTestId('offline').waitFor({ timeout: 20_000 });
     await page.getByTestId('consent').waitFor({ timeout: 10_000 }); // the app shell, not a browser error page
-    const api = await page.evaluate(() => fetch('/api/run').then((r) => `HTTP ${r.status}`, (e: Error) => e.name));
+    const api = await page.evaluate(() =>
+      fetch('/api/run').then(
+        (r) => `HTTP ${r.status}`,
+        (e: Error) => e.name,
+      ),
+    );
     assert.equal(api, 'TypeError', `/api/run answered offline (${api}): the service worker cached it`);
     const caches = await page.evaluate(async () => {
       const out: string[] = [];
-      for (const name of await globalThis.caches.keys()) for (const req of await (await globalThis.caches.open(name)).keys()) out.push(new URL(req.url).pathname);
+      for (const name of await globalThis.caches.keys())
+        for (const req of await (await globalThis.caches.open(name)).keys()) out.push(new URL(req.url).pathname);
       return out;
     });
     assert.ok(caches.includes('/index.html'), 'the app shell is precached');
-    assert.deepEqual(caches.filter((p) => /^\/(api|ws|peerjs|rpc)(\/|$)/.test(p)), []);
+    assert.deepEqual(
+      caches.filter((p) => /^\/(api|ws|peerjs|rpc)(\/|$)/.test(p)),
+      [],
+    );
     await page.screenshot({ path: `${ARTIFACTS}/offline.png` });
   } finally {
     await context.close();
@@ -103,7 +120,11 @@ test('a new build is offered as an update prompt, applied only when the voluntee
     await reloaded;
     await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 20_000 });
     assert.equal(await page.getByTestId('update').count(), 0);
-    assert.equal(await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.waiting ?? null), null, 'the new worker is active, none waits');
+    assert.equal(
+      await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.waiting ?? null),
+      null,
+      'the new worker is active, none waits',
+    );
   } finally {
     await context.close();
   }
@@ -158,7 +179,7 @@ test('without WebGPU the page says so and trains on the CPU, reported as CPU wor
     assert.equal(ack?.state, 'pending');
     // The ledger records it as CPU work (the page's CPU credit: e2e/volunteer-governance.test.ts).
     const address = (await hook(page, (h) => h.address))!;
-    const recent = ((await (await fetch(new URL(`api/accounts/${address}`, platform.url))).json()) as { recent: { device: string | null }[] }).recent;
+    const recent = (await new CoordinatorApi(platform.url).account(address as Address)).recent;
     assert.equal(recent[0]?.device, 'cpu');
     await page.screenshot({ path: `${ARTIFACTS}/cpu-mode.png` });
     await page.getByTestId('stop').click();
@@ -182,7 +203,9 @@ test('Stop is one click and the worker reports its GPU work ended within one sec
     const seen = Date.now() - clicked;
     const workerMs = stop.idleAt - stop.requestedAt;
     const fromClickMs = stop.idleAt - stop.clickedAt;
-    console.log(`# stop: worker ${workerMs.toFixed(0)} ms from abort to idle, ${fromClickMs.toFixed(0)} ms from click; ${stop.stepsDone} steps done; seen by the test after ${seen} ms`);
+    console.log(
+      `# stop: worker ${workerMs.toFixed(0)} ms from abort to idle, ${fromClickMs.toFixed(0)} ms from click; ${stop.stepsDone} steps done; seen by the test after ${seen} ms`,
+    );
     assert.ok(stop.stepsDone >= 1 && stop.stepsDone < 600, `steps done: ${stop.stepsDone}`);
     assert.ok(workerMs < 1000, `GPU work ended ${workerMs} ms after the abort`);
     assert.ok(fromClickMs < 1000, `GPU work ended ${fromClickMs} ms after the click`);
@@ -212,10 +235,10 @@ test('the Light and Medium presets keep the GPU queue busy 25 % and 50 % ± 10 %
     await page.getByTestId('duty').waitFor({ timeout: 5_000 });
     await page.screenshot({ path: `${ARTIFACTS}/light-preset.png` });
     // Switch while training: the round in flight ends under both presets, so judge the one after it.
-    const before = (await hook(page, (h) => h.lastDuty!.round));
+    const before = await hook(page, (h) => h.lastDuty!.round);
     await page.getByTestId('preset-medium').check();
     await waitHook(page, `h.lastDuty.round > ${before}`, 120_000);
-    const mixed = (await hook(page, (h) => h.lastDuty!.round));
+    const mixed = await hook(page, (h) => h.lastDuty!.round);
     await waitHook(page, `h.lastDuty.round > ${mixed}`, 120_000);
     await report('medium', 0.5);
     await page.getByTestId('stop').click();
@@ -252,7 +275,10 @@ test('idle-only mode pauses GPU work while the volunteer is active and resumes a
 
 test('a report signed while offline waits in the outbox and is delivered exactly once after reopening', { timeout: 240_000 }, async () => {
   // Its own platform: the round must still be open when the page comes back.
-  const own = await startPlatformProcess({ inner: { ...DEFAULT_RUN.inner, steps: 30 }, timing: { trainMs: 60_000, exchangeMs: 2_000, reportMs: 60_000 } }, { quiet: true });
+  const own = await startPlatformProcess(
+    { inner: { ...DEFAULT_RUN.inner, steps: 30 }, timing: { trainMs: 60_000, exchangeMs: 2_000, reportMs: 60_000 } },
+    { quiet: true },
+  );
   const context = await browser.newContext();
   try {
     // Offline means nothing leaves the browser: HTTP fails (setOffline) and, since Chromium's
@@ -285,7 +311,7 @@ test('a report signed while offline waits in the outbox and is delivered exactly
     offline = false;
     const again = await context.newPage();
     await again.goto(own.url);
-    await waitHook(again, "h.outbox === 0 && h.lastAck !== null", 60_000);
+    await waitHook(again, 'h.outbox === 0 && h.lastAck !== null', 60_000);
     assert.equal(await hook(again, (h) => h.state), 'ready', 'delivering the outbox must not start training');
     const after1 = await ledgerCount(own.url, address);
     assert.equal(after1.total, 1);

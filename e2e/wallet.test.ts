@@ -11,9 +11,9 @@ import { createPublicClient, createWalletClient, http, type Address, type Hex } 
 import { privateKeyToAccount } from 'viem/accounts';
 import { launchChromium } from './chromium.ts';
 import { startPlatformProcess } from './platform-process.ts';
-import { DEV_ACCOUNT_KEYS } from '../coordinator/chain/anvil.ts';
+import { DEV_ACCOUNT_KEYS } from '../coordinator/chain/index.ts';
 import { rewardTokenAbi } from '../shared/chain/abi.ts';
-import type { ChainInfo } from '../shared/protocol.ts';
+import { CoordinatorApi } from '../web/src/client/api.ts';
 
 const ARTIFACTS = process.env.IDLEGRAD_ARTIFACTS ?? 'e2e/test-results/wallet';
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -33,7 +33,7 @@ test('an EIP-6963 wallet binds the device by an EIP-712 Delegation; credit accru
   const platform = await startPlatformProcess({ maxRounds: 2, inner: { steps: 20 }, rewards: { epochRounds: 1 } }, { quiet: true });
   const browser = await launchChromium();
   try {
-    const { chain } = (await (await fetch(new URL('api/run', platform.url))).json()) as { chain: ChainInfo };
+    const { chain } = await new CoordinatorApi(platform.url).run();
     const rpc = new URL(chain.rpcUrl, platform.url).href;
     const wallet = privateKeyToAccount(DEV_ACCOUNT_KEYS[7]);
     const walletClient = createWalletClient({ account: wallet, transport: http(rpc) });
@@ -49,7 +49,12 @@ test('an EIP-6963 wallet binds the device by an EIP-712 Delegation; credit accru
         case 'eth_signTypedData_v4': {
           const [who, json] = params as [string, string];
           assert.equal(who.toLowerCase(), wallet.address.toLowerCase());
-          const t = JSON.parse(json) as { domain: Record<string, unknown>; types: Record<string, unknown>; primaryType: string; message: Record<string, string> };
+          const t = JSON.parse(json) as {
+            domain: Record<string, unknown>;
+            types: Record<string, unknown>;
+            primaryType: string;
+            message: Record<string, string>;
+          };
           const { EIP712Domain: _, ...types } = t.types;
           signed.push(t.primaryType);
           const typed = {
@@ -72,7 +77,9 @@ test('an EIP-6963 wallet binds the device by an EIP-712 Delegation; credit accru
     await context.addInitScript(INJECTED_WALLET);
     const page = await context.newPage();
     const wcRequests: string[] = [];
-    page.on('request', (r) => { if (new URL(r.url()).pathname.startsWith('/wc/')) wcRequests.push(r.url()); });
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname.startsWith('/wc/')) wcRequests.push(r.url());
+    });
     await page.goto(platform.url);
     await page.getByTestId('consent').click();
     const bind = page.getByTestId('bind-dev.idlegrad.testwallet');
@@ -83,7 +90,7 @@ test('an EIP-6963 wallet binds the device by an EIP-712 Delegation; credit accru
     await page.getByTestId('wallet').waitFor({ timeout: 30_000 });
     assert.deepEqual(signed, ['Delegation']);
     const device = (await page.evaluate(() => (window as unknown as { __idlegrad: { address: string } }).__idlegrad.address)).toLowerCase();
-    const deviceSummary = (await (await fetch(new URL(`api/accounts/${device}`, platform.url))).json()) as { wallet: string | null };
+    const deviceSummary = await new CoordinatorApi(platform.url).account(device as Address);
     assert.equal(deviceSummary.wallet, wallet.address.toLowerCase(), 'the coordinator did not record the delegation');
 
     const before = await publicClient.readContract({ address: chain.token, abi: rewardTokenAbi, functionName: 'balanceOf', args: [wallet.address] });
@@ -92,7 +99,7 @@ test('an EIP-6963 wallet binds the device by an EIP-712 Delegation; credit accru
     await claim.click({ timeout: 200_000 }); // enabled once an epoch holding the wallet's credit is posted
     await page.getByTestId('claim-tx').waitFor({ timeout: 60_000 });
     const after = await publicClient.readContract({ address: chain.token, abi: rewardTokenAbi, functionName: 'balanceOf', args: [wallet.address] });
-    const walletSummary = (await (await fetch(new URL(`api/accounts/${wallet.address}`, platform.url))).json()) as { claimedWei: string; contributions: Record<string, number> };
+    const walletSummary = await new CoordinatorApi(platform.url).account(wallet.address);
     console.log(`# wallet claim: ${after - before} wei to ${wallet.address}; ledger says ${walletSummary.claimedWei} claimed`);
     assert.ok(after > before, 'the wallet received no tokens');
     assert.equal((after - before).toString(), walletSummary.claimedWei, 'the wallet was paid a different amount than the ledger holds');
@@ -101,16 +108,19 @@ test('an EIP-6963 wallet binds the device by an EIP-712 Delegation; credit accru
     // The timeline reaches 'claimed', with the claim transaction, in the page and through the API.
     await page.locator('[data-testid="timeline-row"][data-state="claimed"]').first().waitFor({ timeout: 30_000 });
     const txText = await page.getByTestId('claim-tx').getAttribute('title');
-    const rows = ((await (await fetch(new URL(`api/accounts/${device}`, platform.url))).json()) as { recent: { id: number; state: string; beneficiary: string }[] }).recent;
+    const rows = (await new CoordinatorApi(platform.url).account(device as Address)).recent;
     const claimedRow = rows.find((r) => r.state === 'claimed')!;
     assert.equal(claimedRow.beneficiary, wallet.address.toLowerCase());
-    const c = (await (await fetch(new URL(`api/contributions/${claimedRow.id}`, platform.url))).json()) as { timeline: { step: string; status: string; detail: string | null }[]; claimTx: string };
+    const c = await new CoordinatorApi(platform.url).contribution(claimedRow.id!);
     assert.equal(c.timeline.at(-1)?.step, 'claimed');
     assert.equal(c.timeline.at(-1)?.status, 'current');
     assert.equal(c.claimTx, txText);
     assert.match(c.timeline.find((e) => e.step === 'batched')?.detail ?? '', /^epoch \d+$/);
     assert.equal(wcRequests.length, 0, `the page fetched WalletConnect without a project id: ${wcRequests.join(', ')}`);
-    await page.getByTestId('stop').click().catch(() => undefined);
+    await page
+      .getByTestId('stop')
+      .click()
+      .catch(() => undefined);
     await page.screenshot({ path: `${ARTIFACTS}/wallet-claimed.png`, fullPage: true });
     await context.close();
   } finally {

@@ -22,7 +22,14 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 
-interface Kept { topic: string; message: string; tag: number; publishedAt: number; expiresAt: number; from: WebSocket }
+interface Kept {
+  topic: string;
+  message: string;
+  tag: number;
+  publishedAt: number;
+  expiresAt: number;
+  from: WebSocket;
+}
 
 export interface WcRelay {
   /** ws://127.0.0.1:PORT — give it as `relayUrl`. */
@@ -50,10 +57,14 @@ export async function startWcRelay(): Promise<WcRelay> {
     delivered.set(ws, seen);
     if (seen.has(k)) return;
     seen.add(k);
-    ws.send(JSON.stringify({
-      id: Date.now() * 1000 + Math.floor(Math.random() * 1000), jsonrpc: '2.0', method: 'irn_subscription',
-      params: { id, data: { topic: k.topic, message: k.message, publishedAt: k.publishedAt, tag: k.tag } },
-    }));
+    ws.send(
+      JSON.stringify({
+        id: Date.now() * 1000 + Math.floor(Math.random() * 1000),
+        jsonrpc: '2.0',
+        method: 'irn_subscription',
+        params: { id, data: { topic: k.topic, message: k.message, publishedAt: k.publishedAt, tag: k.tag } },
+      }),
+    );
   };
   const publish = (from: WebSocket, topic: string, message: string, ttl: number, tag: number) => {
     const now = Date.now();
@@ -69,7 +80,9 @@ export async function startWcRelay(): Promise<WcRelay> {
       id = randomBytes(32).toString('hex');
       mine.set(topic, id);
       const now = Date.now();
-      setImmediate(() => { for (const k of kept) if (k.topic === topic && k.expiresAt >= now) deliver(ws, k); });
+      setImmediate(() => {
+        for (const k of kept) if (k.topic === topic && k.expiresAt >= now) deliver(ws, k);
+      });
     }
     return id;
   };
@@ -109,7 +122,8 @@ export async function startWcRelay(): Promise<WcRelay> {
           publish(ws, String(p.topic), String(p.message), ttl, Number(p.tag ?? 0));
           return reply(true);
         case 'irn_batchPublish':
-          for (const x of (p.messages as { topic: string; message: string; ttl?: number; tag?: number }[]) ?? []) publish(ws, x.topic, x.message, x.ttl ?? ttl, x.tag ?? 0);
+          for (const x of (p.messages as { topic: string; message: string; ttl?: number; tag?: number }[]) ?? [])
+            publish(ws, x.topic, x.message, x.ttl ?? ttl, x.tag ?? 0);
           return reply(true);
         case 'irn_batchFetchMessages':
           return reply({ messages: [], hasMore: false });
@@ -133,9 +147,10 @@ export async function startWcRelay(): Promise<WcRelay> {
     url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`,
     methods,
     unknown,
-    close: () => new Promise<void>((ok) => {
-      for (const ws of wss.clients) ws.terminate();
-      wss.close(() => ok());
-    }),
+    close: () =>
+      new Promise<void>((ok) => {
+        for (const ws of wss.clients) ws.terminate();
+        wss.close(() => ok());
+      }),
   };
 }

@@ -50,10 +50,20 @@ export async function startWcWallet(a: { projectId: string; relayUrl: string; ke
         case 'eth_signTypedData_v4': {
           const [who, json] = params as [string, string];
           if (who.toLowerCase() !== account.address.toLowerCase()) throw new Error(`asked to sign for ${who}`);
-          const t = JSON.parse(json) as { domain: Record<string, unknown>; types: Record<string, unknown>; primaryType: string; message: Record<string, string> };
+          const t = JSON.parse(json) as {
+            domain: Record<string, unknown>;
+            types: Record<string, unknown>;
+            primaryType: string;
+            message: Record<string, string>;
+          };
           const { EIP712Domain: _, ...types } = t.types;
           const message = Object.fromEntries(Object.entries(t.message).map(([k, v]) => [k, /^\d+$/.test(v) ? BigInt(v) : v]));
-          result = await account.signTypedData({ domain: { ...t.domain, chainId: Number(t.domain.chainId) }, types, primaryType: t.primaryType, message } as Parameters<typeof account.signTypedData>[0]);
+          result = await account.signTypedData({
+            domain: { ...t.domain, chainId: Number(t.domain.chainId) },
+            types,
+            primaryType: t.primaryType,
+            message,
+          } as Parameters<typeof account.signTypedData>[0]);
           break;
         }
         case 'eth_sendTransaction': {

@@ -211,7 +211,15 @@ export async function checkAdamwClipped(cache: PipelineCache, n: number, maxGrad
 }
 
 /** Steps of the GPU GPT trainer vs shared/gpt.ts trainGptLocalCpu on random tokens. */
-export async function checkGptTrainerMatchesCpu(device: GPUDevice, cache: PipelineCache, dims: GptDims, B: number, T: number, steps: number, seed = 14): Promise<CheckResult> {
+export async function checkGptTrainerMatchesCpu(
+  device: GPUDevice,
+  cache: PipelineCache,
+  dims: GptDims,
+  B: number,
+  T: number,
+  steps: number,
+  seed = 14,
+): Promise<CheckResult> {
   const spec = gptSpec(dims);
   const rand = createRng(seed);
   const ids = () => Uint32Array.from({ length: steps * B * T }, () => Math.floor(rand() * dims.vocab));
@@ -222,7 +230,14 @@ export async function checkGptTrainerMatchesCpu(device: GPUDevice, cache: Pipeli
   try {
     const got = await trainer.train({ params, tokens, targets, steps, adamw: cfg });
     const per = (a: Uint32Array, s: number) => a.subarray(s * B * T, (s + 1) * B * T);
-    const want = trainGptLocalCpu(spec, params, Array.from({ length: steps }, (_, s) => ({ tokens: per(tokens, s), targets: per(targets, s) })), B, T, cfg);
+    const want = trainGptLocalCpu(
+      spec,
+      params,
+      Array.from({ length: steps }, (_, s) => ({ tokens: per(tokens, s), targets: per(targets, s) })),
+      B,
+      T,
+      cfg,
+    );
     const c = new Checker();
     c.compare('losses', got.losses, want.losses, { atol: 1e-5, rtol: 1e-5 });
     c.compare('params', got.params, want.params, { atol: 2e-5, rtol: 1e-4 });
@@ -273,7 +288,10 @@ export async function checkTrainerMatchesCpu(device: GPUDevice, cache: PipelineC
 /** Every op at shapes that are not tile or workgroup multiples; small enough for SwiftShader. */
 export async function runKernelConformance(cache: PipelineCache): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
-  for (const [M, N, K] of [[7, 13, 5], [33, 17, 19]]) {
+  for (const [M, N, K] of [
+    [7, 13, 5],
+    [33, 17, 19],
+  ]) {
     for (const transA of [false, true]) for (const transB of [false, true]) results.push(await checkMatmul(cache, { M, N, K, transA, transB }));
   }
   results.push(await checkBiasRelu(cache, 7, 70, true), await checkBiasRelu(cache, 5, 13, false));

@@ -98,11 +98,20 @@ export async function acquireDevice(gpu: GPU | undefined, opts: AcquireOptions =
 }
 
 const LIMIT_NAMES = [
-  'maxBufferSize', 'maxStorageBufferBindingSize', 'maxUniformBufferBindingSize',
-  'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX',
-  'maxComputeWorkgroupSizeY', 'maxComputeWorkgroupSizeZ', 'maxComputeWorkgroupsPerDimension',
-  'maxStorageBuffersPerShaderStage', 'maxBindGroups', 'minStorageBufferOffsetAlignment',
-  'minUniformBufferOffsetAlignment', 'maxDynamicStorageBuffersPerPipelineLayout',
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxUniformBufferBindingSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupSizeZ',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+  'maxBindGroups',
+  'minStorageBufferOffsetAlignment',
+  'minUniformBufferOffsetAlignment',
+  'maxDynamicStorageBuffersPerPipelineLayout',
   'maxDynamicUniformBuffersPerPipelineLayout',
 ] as const;
 

@@ -172,7 +172,8 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
   type Dispatch = [Kernel, GPUBindGroup];
   const forward: Dispatch[] = [];
   const backward: Dispatch[] = [];
-  const add = <N extends string>(list: Dispatch[], kernel: Kernel<N>, res: KernelResources<N>) => list.push([kernel as Kernel, createBindGroup(device, kernel, res)]);
+  const add = <N extends string>(list: Dispatch[], kernel: Kernel<N>, res: KernelResources<N>) =>
+    list.push([kernel as Kernel, createBindGroup(device, kernel, res)]);
   const mm = (M: number, N: number, K: number, transA = false, transB = false) => matmulKernel(cache, { M, N, K, transA, transB });
 
   const shape = { B, T, C, V };
@@ -337,7 +338,15 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
           }
         };
         const { gpuMs, busyMs } = await runSegmentedRound({
-          device, steps, segmentMs, signal, between, label: 'gpt', encodeSteps, lostOr, isLost: () => lost !== null,
+          device,
+          steps,
+          segmentMs,
+          signal,
+          between,
+          label: 'gpt',
+          encodeSteps,
+          lostOr,
+          isLost: () => lost !== null,
           begin: (enc) => {
             device.queue.writeBuffer(params, 0, padded);
             device.queue.writeBuffer(allTokens, 0, tok as Uint32Array<ArrayBuffer>);
@@ -347,7 +356,10 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
             enc.clearBuffer(m); // AdamW state restarts every round
             enc.clearBuffer(v);
           },
-          readback: [[params, paramsOut], [losses!, lossesOut]],
+          readback: [
+            [params, paramsOut],
+            [losses!, lossesOut],
+          ],
         });
         const got = new Float32Array(paramsOut.getMappedRange());
         const result = new Float32Array(spec.paramCount);

@@ -40,11 +40,7 @@ export function grid1d(count: number, size: number, maxPerDimension = 65535): [n
 
 export type KernelResources<Name extends string> = Record<Name, GPUBuffer | GPUBufferBinding>;
 
-export function createBindGroup<Name extends string>(
-  device: GPUDevice,
-  kernel: Kernel<Name>,
-  resources: KernelResources<Name>,
-): GPUBindGroup {
+export function createBindGroup<Name extends string>(device: GPUDevice, kernel: Kernel<Name>, resources: KernelResources<Name>): GPUBindGroup {
   return device.createBindGroup({
     label: kernel.label,
     layout: kernel.layout,
@@ -60,12 +56,7 @@ function isBufferBinding(r: GPUBuffer | GPUBufferBinding): r is GPUBufferBinding
   return 'buffer' in r;
 }
 
-export function encodeDispatch(
-  pass: GPUComputePassEncoder,
-  kernel: Kernel,
-  group: GPUBindGroup,
-  dynamicOffsets?: number[],
-): void {
+export function encodeDispatch(pass: GPUComputePassEncoder, kernel: Kernel, group: GPUBindGroup, dynamicOffsets?: number[]): void {
   pass.setPipeline(kernel.pipeline);
   pass.setBindGroup(0, group, dynamicOffsets);
   pass.dispatchWorkgroups(...kernel.workgroups);
@@ -122,8 +113,7 @@ export async function runOnce<Name extends string>(
       for (const b of kernel.bindings) {
         const init = inputs[b.name];
         const bytes = typeof init === 'number' ? init : init.byteLength;
-        const usage =
-          (b.kind === 'uniform' ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE) | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+        const usage = (b.kind === 'uniform' ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE) | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
         const buf = device.createBuffer({ label: `${kernel.label}.${b.name}`, size: alignTo(Math.max(bytes, 4), 4), usage });
         if (typeof init !== 'number') writePadded(device, buf, 0, init);
         buffers[b.name] = buf;

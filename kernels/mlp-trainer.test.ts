@@ -21,7 +21,9 @@ test('3 steps of batch 8 on [20, 13, 5] match trainLocalCpu', async () => {
 
 test('two hidden layers [11, 9, 7, 3], batch 5 × 4 steps match trainLocalCpu (chained ReLU backward)', async () => {
   const tol = { atol: 1e-5, rtol: 1e-5 };
-  assertCheck(await checkTrainerMatchesCpu(device, cache, { sizes: [11, 9, 7, 3], batchSize: 5, steps: 4, count: 23, adamw, paramTol: tol, lossTol: tol, seed: 11 }));
+  assertCheck(
+    await checkTrainerMatchesCpu(device, cache, { sizes: [11, 9, 7, 3], batchSize: 5, steps: 4, count: 23, adamw, paramTol: tol, lossTol: tol, seed: 11 }),
+  );
 });
 
 test('the real shape [784, 128, 10], batch 32 × 2 steps matches trainLocalCpu', async () => {

@@ -27,7 +27,10 @@ test('equal requests share one pipeline; any differing override makes another', 
 test('a WGSL error surfaces as ShaderCompileError with label, line and source text', async () => {
   const broken = code.replace('out[gid.x] = 1.0;', 'out[gid.x] = undefinedThing;');
   cache.get({ label: 'broken', code: broken, entryPoint: 'main', constants: { WG: 64 }, bindings });
-  const err = await cache.ready().then(() => null, (e: unknown) => e);
+  const err = await cache.ready().then(
+    () => null,
+    (e: unknown) => e,
+  );
   assert.ok(err instanceof ShaderCompileError, `expected ShaderCompileError, got ${err}`);
   assert.match(err.shortMessage, /Kernel "broken" \(main; WG=64\) failed to compile/);
   assert.match(err.details ?? '', /broken:3:\d+: error: .*undefinedThing[\s\S]*out\[gid\.x\] = undefinedThing;/);

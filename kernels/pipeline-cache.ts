@@ -81,7 +81,9 @@ export class PipelineCache {
         if (!error && !compiled.hasError) return;
         this.pipelines.delete(key);
         this.modules.delete(req.code);
-        const consts = Object.entries(req.constants).map(([k, v]) => `${k}=${v}`).join(' ');
+        const consts = Object.entries(req.constants)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ');
         throw new ShaderCompileError(`Kernel "${req.label}" (${req.entryPoint}; ${consts}) failed to compile.`, {
           details: [compiled.text, error?.message].filter(Boolean).join('\n'),
         });
@@ -112,7 +114,9 @@ export class PipelineCache {
 
 /** Canonical serialization of the whole request (constants sorted), so equal pipelines share one key. */
 function cacheKey(req: PipelineRequest): string {
-  const constants = Object.keys(req.constants).sort().map((k) => [k, req.constants[k]]);
+  const constants = Object.keys(req.constants)
+    .sort()
+    .map((k) => [k, req.constants[k]]);
   const bindings = req.bindings.map((b) => [b.binding, b.kind, b.dynamicOffset ?? false]);
   return JSON.stringify([req.code, req.entryPoint, constants, bindings]);
 }

@@ -35,7 +35,11 @@ export async function runSegmentedRound(r: SegmentedRound): Promise<{ gpuMs: num
   let busyMs = 0;
   let lastSubmit = 0;
   while (done < steps) {
-    if (r.signal?.aborted) throw new TrainingAbortedError(`Training stopped after ${done} of ${steps} steps.`, { stepsDone: done, idleAt: performance.timeOrigin + performance.now() });
+    if (r.signal?.aborted)
+      throw new TrainingAbortedError(`Training stopped after ${done} of ${steps} steps.`, {
+        stepsDone: done,
+        idleAt: performance.timeOrigin + performance.now(),
+      });
     const n = segmentMs === undefined ? steps : done === 0 ? 1 : Math.max(1, Math.min(steps - done, Math.floor(segmentMs / Math.max(perStepMs, 1e-3))));
     const last = done + n >= steps;
     const ts = performance.now();

@@ -1,21 +1,19 @@
 // Test-only: one Dawn device per test file, and assertions on array closeness.
 // Without a GPU, Vulkan is pointed at Chromium's SwiftShader (see DESIGN.md); an explicit
 // VK_ICD_FILENAMES from the caller wins.
-import { existsSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { after } from 'node:test';
 import { acquireDevice, type GpuContext } from './device.ts';
 import { createNodeGpu } from './node-gpu.ts';
+import { useSwiftShaderWhenNoDriver } from './swiftshader.ts';
 import { PipelineCache } from './pipeline-cache.ts';
 import { closeness, describeCloseness, type Tolerance } from './compare.ts';
 import type { CheckResult } from './conformance.ts';
 
 export { randomArray, randomDataset } from './conformance.ts';
 
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
-
 export async function testGpu(): Promise<{ ctx: GpuContext; cache: PipelineCache }> {
-  if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+  useSwiftShaderWhenNoDriver();
   const ctx = await acquireDevice(createNodeGpu());
   // Dawn keeps the process alive while a device exists.
   after(() => ctx.device.destroy());

@@ -17,10 +17,7 @@ export interface UniformStruct<Field extends string> {
   write(view: DataView, byteOffset: number, values: Record<Field, number>): void;
 }
 
-export function defineUniformStruct<const Field extends string>(
-  name: string,
-  fields: readonly (readonly [Field, ScalarType])[],
-): UniformStruct<Field> {
+export function defineUniformStruct<const Field extends string>(name: string, fields: readonly (readonly [Field, ScalarType])[]): UniformStruct<Field> {
   const offsets = {} as Record<Field, number>;
   fields.forEach(([f], i) => (offsets[f] = 4 * i)); // 4-byte scalars: size = align = 4
   const size = Math.ceil((4 * fields.length) / 16) * 16;

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { aggregateUpdates, framesRoot } from './aggregate.ts';
+import { aggregateUpdatesDense } from './aggregate-dense.ts';
 import { decodeFrame, encodeUpdate, frameLimits, hashFrame } from './codec.ts';
 import { applyOuterStep } from './outer.ts';
 import { createRng, gaussian } from './rng.ts';
@@ -13,7 +14,11 @@ const n = 1500;
 const limits = frameLimits({ paramTableHash: pth, paramCount: n, run: 1, codec, maxSamples: 1e6 });
 const frame = (seed: number, samples: number, scale = 1) => {
   const r = createRng(seed);
-  const bytes = encodeUpdate(Float32Array.from({ length: n }, () => gaussian(r) * scale), codec, { paramTableHash: pth, run: 1, round: 0, samples }).bytes;
+  const bytes = encodeUpdate(
+    Float32Array.from({ length: n }, () => gaussian(r) * scale),
+    codec,
+    { paramTableHash: pth, run: 1, round: 0, samples },
+  ).bytes;
   return { hash: hashFrame(bytes), frame: decodeFrame(bytes, limits) };
 };
 
@@ -116,7 +121,10 @@ test('robust aggregators hold a sign-flip and a huge-noise minority that defeats
     return { hash: hashFrame(bytes), frame: decodeFrame(bytes, lim) };
   };
   const honest = Array.from({ length: 7 }, (_, i) => mk(10 + i, 1, 0));
-  for (const attackers of [[mk(30, -3, 0), mk(31, -3, 0), mk(32, -3, 0)], [mk(40, 0, 100), mk(41, 0, 100), mk(42, 0, 100)]]) {
+  for (const attackers of [
+    [mk(30, -3, 0), mk(31, -3, 0), mk(32, -3, 0)],
+    [mk(40, 0, 100), mk(41, 0, 100), mk(42, 0, 100)],
+  ]) {
     const mean = aggregateUpdates([...honest, ...attackers], n, { kind: 'mean', clip: 0 }).dense;
     assert.ok(cos(mean, common) < 0.3, `the mean is dragged away (cos ${cos(mean, common)})`);
     for (const cfg of robust.slice(1)) {
@@ -136,7 +144,11 @@ test('minCosine drops updates that oppose the trimmed mean, and only those', () 
   const lim = frameLimits({ paramTableHash: pth, paramCount: n, run: 1, codec: dense, maxSamples: 1e6 });
   const mk = (seed: number, sign: number) => {
     const r = createRng(seed);
-    const bytes = encodeUpdate(Float32Array.from({ length: n }, (_, i) => sign * (common[i] + 1.5 * gaussian(r))), dense, { paramTableHash: pth, run: 1, round: 0, samples: 32 }).bytes;
+    const bytes = encodeUpdate(
+      Float32Array.from({ length: n }, (_, i) => sign * (common[i] + 1.5 * gaussian(r))),
+      dense,
+      { paramTableHash: pth, run: 1, round: 0, samples: 32 },
+    ).bytes;
     return { hash: hashFrame(bytes), frame: decodeFrame(bytes, lim) };
   };
   const honest = Array.from({ length: 7 }, (_, i) => mk(50 + i, 1));
@@ -144,7 +156,11 @@ test('minCosine drops updates that oppose the trimmed mean, and only those', () 
   for (const kind of ['trimmed-mean', 'centered-clip'] as const) {
     const cfg = { kind, clip: 3, minCosine: 0 };
     const all = aggregateUpdates([...flipped, ...honest], n, cfg);
-    assert.deepEqual(all.excluded.map((x) => x.reason), ['opposed', 'opposed'], kind);
+    assert.deepEqual(
+      all.excluded.map((x) => x.reason),
+      ['opposed', 'opposed'],
+      kind,
+    );
     assert.deepEqual(new Set(all.excluded.map((x) => x.hash)), new Set(flipped.map((u) => u.hash)), `${kind}: the flipped ones are dropped`);
     assert.equal(all.samples, 7 * 32);
     assert.deepEqual(aggregateUpdates([...honest].reverse().concat(flipped), n, cfg).dense, all.dense, `${kind}: order-independent`);
@@ -159,7 +175,11 @@ test('minCosine drops updates that oppose the trimmed mean, and only those', () 
     assert.deepEqual(three.excluded, [], `${kind}: nothing dropped in a 3-member cohort`);
     assert.equal(three.included.length, 3);
     const five = aggregateUpdates([...honest.slice(0, 4), mk(62, -4)], n, { kind, clip: 3, minCosine: 0 });
-    assert.deepEqual(five.excluded.map((x) => x.reason), ['opposed'], `${kind}: from 5 members (one trimmed at each end) the filter applies`);
+    assert.deepEqual(
+      five.excluded.map((x) => x.reason),
+      ['opposed'],
+      `${kind}: from 5 members (one trimmed at each end) the filter applies`,
+    );
   }
   assert.throws(() => validateRunSettings({ ...DEFAULT_RUN, aggregator: { ...DEFAULT_RUN.aggregator, minCosine: 1.5 } }), /run\.aggregator\.minCosine/);
 });
@@ -173,7 +193,28 @@ test('trimmed mean treats a coordinate absent from a sparse frame as a zero', ()
     return { hash: hashFrame(bytes), frame: decodeFrame(bytes, lim) };
   };
   // Coordinate 0: values 1, 2, 3, 4 and one absent (0); trimming one at each end leaves 1, 2, 3.
-  const us = [at([[0, 1], [5, 1]]), at([[0, 2], [6, 1]]), at([[0, 3], [7, 1]]), at([[0, 4], [8, 1]]), at([[9, 1], [10, -1]])];
+  const us = [
+    at([
+      [0, 1],
+      [5, 1],
+    ]),
+    at([
+      [0, 2],
+      [6, 1],
+    ]),
+    at([
+      [0, 3],
+      [7, 1],
+    ]),
+    at([
+      [0, 4],
+      [8, 1],
+    ]),
+    at([
+      [9, 1],
+      [10, -1],
+    ]),
+  ];
   const r = aggregateUpdates(us, n, { kind: 'trimmed-mean', clip: 0, trim: 0.2 });
   assert.equal(r.dense[0], 2);
   assert.equal(r.dense[5], 0, 'a value only one member sent is trimmed away');
@@ -191,16 +232,76 @@ test('unequal samples (adaptive inner steps): every aggregator weights by sample
   const b = Float32Array.from({ length: n }, () => gaussian(r));
   // A device that did 3× the steps counts 3×: (3a + b) / 4 when nothing is clipped or trimmed.
   const pair = [mk(a, 96), mk(b, 32)];
-  for (const cfg of [{ kind: 'mean' as const, clip: 0 }, { kind: 'clipped-mean' as const, clip: 0 }, { kind: 'trimmed-mean' as const, clip: 0, trim: 0 }, { kind: 'centered-clip' as const, clip: 0, trim: 0, tau: 1e6 }]) {
+  for (const cfg of [
+    { kind: 'mean' as const, clip: 0 },
+    { kind: 'clipped-mean' as const, clip: 0 },
+    { kind: 'trimmed-mean' as const, clip: 0, trim: 0 },
+    { kind: 'centered-clip' as const, clip: 0, trim: 0, tau: 1e6 },
+  ]) {
     const d = aggregateUpdates(pair, n, cfg).dense;
     for (let i = 0; i < n; i += 97) assert.ok(Math.abs(d[i] - (3 * a[i] + b[i]) / 4) < 1e-5, `${cfg.kind} at ${i}: ${d[i]}`);
   }
   // Honest peers at mixed speeds (32 to 128 samples); attackers claim the most a report may (128).
   const common = Float32Array.from({ length: n }, () => gaussian(r));
   const rngs = Array.from({ length: 7 }, (_, k) => createRng(k + 50));
-  const honest = [32, 64, 96, 128, 32, 64, 128].map((s, k) => mk(common.map((x) => x + 0.5 * gaussian(rngs[k])), s));
+  const honest = [32, 64, 96, 128, 32, 64, 128].map((s, k) =>
+    mk(
+      common.map((x) => x + 0.5 * gaussian(rngs[k])),
+      s,
+    ),
+  );
   const arngs = [0, 1, 2].map((k) => createRng(k + 90));
-  const attackers = [0, 1, 2].map((k) => mk(common.map((x) => -3 * x + 0.5 * gaussian(arngs[k])), 128));
+  const attackers = [0, 1, 2].map((k) =>
+    mk(
+      common.map((x) => -3 * x + 0.5 * gaussian(arngs[k])),
+      128,
+    ),
+  );
   const d = aggregateUpdates([...honest, ...attackers], n, { kind: 'centered-clip', clip: 3, trim: 0.2, tau: 1, iterations: 3 }).dense;
   assert.ok(cos(d, common) > 0.5, `centered-clip holds with unequal weights: cos ${cos(d, common)}`);
+});
+
+test('the chunked typed-array combine is bit-identical to the dense one (shared/aggregate-dense.ts) on random inputs', () => {
+  const r = createRng(2024);
+  const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+  // Values from a small set give ties (and ±0); some frames are out of order or repeat an index.
+  const pick = [-2, -1, -0.5, -0, 0, 0.5, 1, 2];
+  // Up to 5000 coordinates: supports longer than one chunk (2048) in most cases.
+  for (let c = 0; c < 120; c++) {
+    const paramCount = int(1, 5000);
+    const m = int(1, 40);
+    const density = [0.01, 0.05, 0.3, 1][int(0, 3)];
+    const tied = r() < 0.3;
+    const updates = Array.from({ length: m }, (_, j) => {
+      const idx: number[] = [];
+      for (let i = 0; i < paramCount; i++) if (r() < density) idx.push(i);
+      if (idx.length === 0) idx.push(int(0, paramCount - 1));
+      if (r() < 0.05) idx.reverse();
+      if (r() < 0.05) idx.push(idx[0]);
+      const values = Float32Array.from(idx, () => (tied ? pick[int(0, pick.length - 1)] : gaussian(r) * (r() < 0.1 ? 50 : 1)));
+      if (values.every((v) => v === 0)) values[0] = 1;
+      const samples = int(1, 512);
+      const hash = `0x${(c * 1000 + j).toString(16).padStart(64, '0')}` as const;
+      return {
+        hash,
+        frame: { header: { paramCount, samples }, indices: Uint32Array.from(idx), values } as unknown as Parameters<typeof aggregateUpdates>[0][0]['frame'],
+      };
+    });
+    const cfg = {
+      kind: (['trimmed-mean', 'centered-clip'] as const)[int(0, 1)],
+      clip: [0, 1.5, 3][int(0, 2)],
+      trim: [0, 0.1, 0.2, 0.45][int(0, 3)],
+      tau: [0.1, 1, 5][int(0, 2)],
+      iterations: int(0, 4),
+      copycatCosine: 0.99,
+      minCosine: [undefined, -0.2, 0, 0.3][int(0, 3)],
+    };
+    const want = aggregateUpdatesDense(updates, paramCount, cfg);
+    const got = aggregateUpdates(updates, paramCount, cfg);
+    const what = `case ${c}: ${m} updates of ${paramCount}, density ${density}, ${JSON.stringify(cfg)}`;
+    assert.deepEqual(got.included, want.included, what);
+    assert.deepEqual(got.excluded, want.excluded, what);
+    assert.equal(got.samples, want.samples, what);
+    assert.ok(Buffer.from(got.dense.buffer).equals(Buffer.from(want.dense.buffer)), `${what}: the dense results differ in their bits`);
+  }
 });

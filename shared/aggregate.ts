@@ -87,7 +87,7 @@ function norm(values: Float32Array): number {
 function sparseCosine(a: DecodedFrame, b: DecodedFrame, na: number, nb: number): number {
   if (na === 0 || nb === 0) return 0;
   let dot = 0;
-  for (let i = 0, j = 0; i < a.indices.length && j < b.indices.length; ) {
+  for (let i = 0, j = 0; i < a.indices.length && j < b.indices.length;) {
     if (a.indices[i] === b.indices[j]) dot += a.values[i++] * b.values[j++];
     else if (a.indices[i] < b.indices[j]) i++;
     else j++;
@@ -124,33 +124,191 @@ const median = (xs: number[]) => {
   return s.length === 0 ? 0 : s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-/** Σ a·b, in order (rows over the support's coordinates, ascending). */
-function dot(a: Float64Array, b: Float64Array): number {
-  let s = 0;
-  for (let k = 0; k < a.length; k++) s += a[k] * b[k];
-  return s;
-}
-
-/**
- * Per coordinate of the support: drop the ⌊trim·m⌋ lowest and highest of the m rows' values
- * (ties by row order), weighted mean of the rest.
- */
 /** Values dropped at each end of a coordinate by a trimmed mean of m rows: ⌊trim·m⌋, leaving at least one. */
 const trimCount = (m: number, trim: number) => Math.min(Math.floor(trim * m), (m - 1) >> 1);
 
-function trimmedMean(rows: Float64Array[], weights: number[], trim: number): Float64Array {
-  const m = rows.length;
-  const t = trimCount(m, trim);
-  const est = new Float64Array(rows[0].length);
-  const col = Array.from({ length: m }, (_, j) => j);
-  for (let i = 0; i < est.length; i++) {
-    col.sort((a, b) => rows[a][i] - rows[b][i] || a - b);
-    let s = 0;
-    let ws = 0;
-    for (let r = t; r < m - t; r++) (s += weights[col[r]] * rows[col[r]][i]), (ws += weights[col[r]]);
-    est[i] = s / ws;
+// ---- the robust combine over coordinate chunks ---------------------------------------
+//
+// The kept updates are never laid out as dense (members × support) rows: each pass walks
+// the support in chunks of CHUNK coordinates, fills a (members × chunk) float64 block from
+// the sparse frames (a cursor per member), and works on it. Per coordinate the trimmed mean
+// needs the rows' values in ascending order (ties by row order) only inside the kept middle:
+// the values split by sign (zeros, either sign, keep row order), the trimmed ends are cut
+// off by quickselect and only the middle is sorted, on typed arrays, with no closures. Every
+// sum runs over the same terms in the same order as the dense formulation (rows in order,
+// coordinates ascending), so the result is bit-identical to it; shared/aggregate.test.ts
+// compares it with the pre-chunked code on random inputs.
+
+const CHUNK = 2048;
+
+/** a before b: by value, ties by row. */
+const before = (v: Float64Array, r: Int32Array, a: number, b: number) => v[a] < v[b] || (v[a] === v[b] && r[a] < r[b]);
+
+function swap(v: Float64Array, r: Int32Array, a: number, b: number): void {
+  const tv = v[a];
+  v[a] = v[b];
+  v[b] = tv;
+  const tr = r[a];
+  r[a] = r[b];
+  r[b] = tr;
+}
+
+/** Partition [lo, hi] around a median-of-three pivot; returns the pivot's final position. */
+function partition(v: Float64Array, r: Int32Array, lo: number, hi: number): number {
+  const mid = (lo + hi) >> 1;
+  if (before(v, r, mid, lo)) swap(v, r, mid, lo);
+  if (before(v, r, hi, lo)) swap(v, r, hi, lo);
+  if (before(v, r, mid, hi)) swap(v, r, mid, hi);
+  // pivot now at hi
+  let store = lo;
+  for (let i = lo; i < hi; i++) if (before(v, r, i, hi)) swap(v, r, i, store++);
+  swap(v, r, store, hi);
+  return store;
+}
+
+/** Quickselect: afterwards positions < k hold the k smallest of [lo, hi] (in some order), positions ≥ k the rest. */
+function select(v: Float64Array, r: Int32Array, lo: number, hi: number, k: number): void {
+  while (hi > lo) {
+    const p = partition(v, r, lo, hi);
+    if (p === k) return;
+    if (p < k) lo = p + 1;
+    else hi = p - 1;
   }
-  return est;
+}
+
+/** Sort [lo, hi] ascending (insertion sort below 16 elements, quicksort above). */
+function sortRange(v: Float64Array, r: Int32Array, lo: number, hi: number): void {
+  while (hi - lo >= 16) {
+    const p = partition(v, r, lo, hi);
+    if (p - lo < hi - p) (sortRange(v, r, lo, p - 1), (lo = p + 1));
+    else (sortRange(v, r, p + 1, hi), (hi = p - 1));
+  }
+  for (let i = lo + 1; i <= hi; i++) {
+    for (let j = i; j > lo && before(v, r, j, j - 1); j--) swap(v, r, j, j - 1);
+  }
+}
+
+/** A kept update as (support position, clipped value) pairs by ascending position; a repeated index keeps its last value. */
+interface SparseRow {
+  pos: Int32Array;
+  val: Float64Array;
+}
+
+function sparseRow(indices: Uint32Array, values: Float32Array, posOf: Int32Array, scale: number): SparseRow {
+  const n = indices.length;
+  let order: ArrayLike<number> | null = null;
+  for (let i = 1; i < n; i++) {
+    if (indices[i] < indices[i - 1]) {
+      // Out of order (a decoded frame never is): a stable sort keeps the last write of a repeated index last.
+      order = Array.from({ length: n }, (_, j) => j).sort((a, b) => indices[a] - indices[b] || a - b);
+      break;
+    }
+  }
+  const pos = new Int32Array(n);
+  const val = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const j = order ? order[i] : i;
+    pos[i] = posOf[indices[j]];
+    val[i] = values[j] * scale;
+  }
+  return { pos, val };
+}
+
+/** Walks the support in chunks, filling the active rows' block for each. */
+class ChunkedRows {
+  readonly block: Float64Array;
+  private readonly cursor: Int32Array;
+  constructor(
+    readonly rows: SparseRow[],
+    readonly supportCount: number,
+  ) {
+    this.block = new Float64Array(rows.length * CHUNK);
+    this.cursor = new Int32Array(rows.length);
+  }
+  /** Calls visit(c0, len) for each chunk in order, with block[j·CHUNK + k] = row j at coordinate c0 + k for every j in active. */
+  each(active: Int32Array, visit: (c0: number, len: number) => void): void {
+    this.cursor.fill(0);
+    for (let c0 = 0; c0 < this.supportCount; c0 += CHUNK) {
+      const c1 = Math.min(this.supportCount, c0 + CHUNK);
+      for (let a = 0; a < active.length; a++) {
+        const j = active[a];
+        const { pos, val } = this.rows[j];
+        const base = j * CHUNK - c0;
+        this.block.fill(0, j * CHUNK, j * CHUNK + (c1 - c0));
+        let c = this.cursor[j];
+        for (; c < pos.length && pos[c] < c1; c++) this.block[base + pos[c]] = val[c];
+        this.cursor[j] = c;
+      }
+      visit(c0, c1 - c0);
+    }
+  }
+}
+
+/**
+ * The trimmed mean of one chunk into out[c0 .. c0+len): per coordinate, over the active rows
+ * (weights by position in `active`), drop the t lowest and highest (ties by row order),
+ * weighted mean of the rest, summed in ascending order.
+ */
+class TrimmedMean {
+  private readonly negV: Float64Array;
+  private readonly negR: Int32Array;
+  private readonly posV: Float64Array;
+  private readonly posR: Int32Array;
+  private readonly zeroR: Int32Array;
+  constructor(m: number) {
+    this.negV = new Float64Array(m);
+    this.negR = new Int32Array(m);
+    this.posV = new Float64Array(m);
+    this.posR = new Int32Array(m);
+    this.zeroR = new Int32Array(m);
+  }
+
+  chunk(block: Float64Array, active: Int32Array, weights: Float64Array, t: number, c0: number, len: number, out: Float64Array): void {
+    const m = active.length;
+    const { negV, negR, posV, posR, zeroR } = this;
+    for (let k = 0; k < len; k++) {
+      let nn = 0;
+      let nz = 0;
+      let np = 0;
+      for (let a = 0; a < m; a++) {
+        const x = block[active[a] * CHUNK + k];
+        if (x < 0) ((negV[nn] = x), (negR[nn++] = a));
+        else if (x > 0) ((posV[np] = x), (posR[np++] = a));
+        else zeroR[nz++] = a;
+      }
+      // Ascending order: negatives [0, nn), zeros [nn, nn + nz), positives [nn + nz, m); keep ranks [t, m − t).
+      let s = 0;
+      let ws = 0;
+      const lo = t;
+      const hi = m - t;
+      // negatives
+      let from = Math.max(0, lo);
+      let to = Math.min(nn, hi);
+      if (from < to) {
+        if (from > 0) select(negV, negR, 0, nn - 1, from);
+        if (to < nn) select(negV, negR, from, nn - 1, to);
+        sortRange(negV, negR, from, to - 1);
+        for (let i = from; i < to; i++) ((s += weights[negR[i]] * negV[i]), (ws += weights[negR[i]]));
+      }
+      // zeros (±0 tie: row order)
+      from = Math.max(0, lo - nn);
+      to = Math.min(nz, hi - nn);
+      for (let i = from; i < to; i++) {
+        const a = zeroR[i];
+        ((s += weights[a] * block[active[a] * CHUNK + k]), (ws += weights[a]));
+      }
+      // positives
+      from = Math.max(0, lo - nn - nz);
+      to = Math.min(np, hi - nn - nz);
+      if (from < to) {
+        if (from > 0) select(posV, posR, 0, np - 1, from);
+        if (to < np) select(posV, posR, from, np - 1, to);
+        sortRange(posV, posR, from, to - 1);
+        for (let i = from; i < to; i++) ((s += weights[posR[i]] * posV[i]), (ws += weights[posR[i]]));
+      }
+      out[c0 + k] = s / ws;
+    }
+  }
 }
 
 /**
@@ -193,7 +351,8 @@ export function aggregateUpdates(updates: WeightedUpdate[], paramCount: number, 
     }
     const n = norm(f.values);
     if (n === 0 || f.header.samples === 0) excluded.push({ hash: u.hash, reason: 'empty' });
-    else if (copycatCandidates(f, n, copyCos, kept.length, holders).some((i) => sparseCosine(kept[i].u.frame, f, kept[i].norm, n) > copyCos)) excluded.push({ hash: u.hash, reason: 'copycat' });
+    else if (copycatCandidates(f, n, copyCos, kept.length, holders).some((i) => sparseCosine(kept[i].u.frame, f, kept[i].norm, n) > copyCos))
+      excluded.push({ hash: u.hash, reason: 'copycat' });
     else {
       for (const i of f.indices) holders.get(i)?.push(kept.length) ?? holders.set(i, [kept.length]);
       kept.push({ u, norm: n });
@@ -224,51 +383,86 @@ export function aggregateUpdates(updates: WeightedUpdate[], paramCount: number, 
   for (let i = 0; i < paramCount; i++) if (touched[i]) pos[i] = supportCount++;
   const support = new Int32Array(supportCount);
   for (let i = 0; i < paramCount; i++) if (touched[i]) support[pos[i]] = i;
-  // Clipped updates as dense rows over the support, (members, support), in hash order. Float64
-  // keeps the sums exact enough and the order fixed; the result is rounded to float32 once.
-  let members = kept.map((k) => {
-    const row = new Float64Array(supportCount);
-    const { indices, values } = k.u.frame;
-    const scale = scaleOf(k);
-    for (let i = 0; i < indices.length; i++) row[pos[indices[i]]] = values[i] * scale;
-    return { k, row };
-  });
+  // The clipped updates, as sparse rows over the support in hash order, walked chunk by chunk
+  // (ChunkedRows). Float64 keeps the sums exact enough and the order fixed; the result is
+  // rounded to float32 once.
+  const rows = kept.map((k) => sparseRow(k.u.frame.indices, k.u.frame.values, pos, scaleOf(k)));
+  const chunks = new ChunkedRows(rows, supportCount);
+  const { block } = chunks;
+  const trimmer = new TrimmedMean(kept.length);
   const trim = cfg.trim ?? 0.2;
-  if (cfg.minCosine !== undefined && trimCount(members.length, trim) >= 1) {
-    const centre = trimmedMean(members.map((m) => m.row), members.map((m) => m.k.u.frame.header.samples), trim);
-    const cn = Math.sqrt(dot(centre, centre));
+  let active = Int32Array.from(kept.keys());
+  if (cfg.minCosine !== undefined && trimCount(active.length, trim) >= 1) {
+    // The centre (trimmed mean weighted by samples), and each row's dot with it and with itself, in one pass.
+    const w = Float64Array.from(kept, (k) => k.u.frame.header.samples);
+    const t = trimCount(active.length, trim);
+    const centre = new Float64Array(supportCount);
+    const rowDotCentre = new Float64Array(kept.length);
+    const rowDotRow = new Float64Array(kept.length);
+    let cc = 0;
+    chunks.each(active, (c0, len) => {
+      trimmer.chunk(block, active, w, t, c0, len, centre);
+      for (let k = 0; k < len; k++) cc += centre[c0 + k] * centre[c0 + k];
+      for (let j = 0; j < kept.length; j++) {
+        let dc = rowDotCentre[j];
+        let dr = rowDotRow[j];
+        for (let k = 0, b = j * CHUNK; k < len; k++, b++) ((dc += block[b] * centre[c0 + k]), (dr += block[b] * block[b]));
+        rowDotCentre[j] = dc;
+        rowDotRow[j] = dr;
+      }
+    });
+    const cn = Math.sqrt(cc);
     if (cn > 0) {
-      const agree = members.filter((m) => dot(m.row, centre) / (Math.sqrt(dot(m.row, m.row)) * cn) >= cfg.minCosine!);
+      const agree = active.filter((j) => rowDotCentre[j] / (Math.sqrt(rowDotRow[j]) * cn) >= cfg.minCosine!);
       // Every update opposing the centre cannot happen with a trimmed mean of them, but never leave nothing.
       if (agree.length > 0) {
-        for (const m of members) if (!agree.includes(m)) excluded.push({ hash: m.k.u.hash, reason: 'opposed' });
+        for (const j of active) if (!agree.includes(j)) excluded.push({ hash: kept[j].u.hash, reason: 'opposed' });
         excluded.sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0));
-        members = agree;
+        active = agree;
       }
     }
   }
-  const total = members.reduce((s, m) => s + m.k.u.frame.header.samples, 0);
-  const included = members.map((m) => m.k.u.hash);
-  const rows = members.map((m) => m.row);
-  const weights = members.map((m) => m.k.u.frame.header.samples / total);
-  const est = trimmedMean(rows, weights, trim);
-  if (cfg.kind === 'centered-clip') {
-    const tau = (cfg.tau ?? 1) * med;
-    for (let it = 0; it < (cfg.iterations ?? 3); it++) {
-      const step = new Float64Array(supportCount);
-      for (let j = 0; j < rows.length; j++) {
-        const row = rows[j];
-        let d2 = 0;
-        for (let k = 0; k < supportCount; k++) {
-          const diff = row[k] - est[k];
-          d2 += diff * diff; // not `** 2`: plain IEEE products are the same in every engine
-        }
-        const d = Math.sqrt(d2);
-        const c = weights[j] * (d > tau ? tau / d : 1);
-        for (let k = 0; k < supportCount; k++) step[k] += c * (row[k] - est[k]);
+  const total = Array.from(active, (j) => kept[j].u.frame.header.samples).reduce((a, b) => a + b, 0);
+  const included = Array.from(active, (j) => kept[j].u.hash);
+  const weights = Float64Array.from(active, (j) => kept[j].u.frame.header.samples / total);
+  const t = trimCount(active.length, trim);
+  const est = new Float64Array(supportCount);
+  const iterations = cfg.kind === 'centered-clip' ? (cfg.iterations ?? 3) : 0;
+  const tau = (cfg.tau ?? 1) * med;
+  // d2[a]: ‖row − est‖² of active row a, accumulated chunk by chunk in coordinate order.
+  let d2 = new Float64Array(active.length);
+  const distances = (c0: number, len: number) => {
+    for (let a = 0; a < active.length; a++) {
+      let s = d2[a];
+      for (let k = 0, b = active[a] * CHUNK; k < len; k++, b++) {
+        const diff = block[b] - est[c0 + k];
+        s += diff * diff; // not `** 2`: plain IEEE products are the same in every engine
       }
-      for (let k = 0; k < supportCount; k++) est[k] += step[k];
+      d2[a] = s;
     }
+  };
+  chunks.each(active, (c0, len) => {
+    trimmer.chunk(block, active, weights, t, c0, len, est);
+    if (iterations > 0) distances(c0, len);
+  });
+  // centered-clip: v ← v + Σ c_a·(x_a − v), c_a = w_a·min(1, τ/‖x_a − v‖); each pass also measures the next iteration's distances.
+  const c = new Float64Array(active.length);
+  const step = new Float64Array(CHUNK);
+  for (let it = 0; it < iterations; it++) {
+    for (let a = 0; a < active.length; a++) {
+      const d = Math.sqrt(d2[a]);
+      c[a] = weights[a] * (d > tau ? tau / d : 1);
+    }
+    d2 = new Float64Array(active.length);
+    chunks.each(active, (c0, len) => {
+      step.fill(0, 0, len);
+      for (let a = 0; a < active.length; a++) {
+        const ca = c[a];
+        for (let k = 0, b = active[a] * CHUNK; k < len; k++, b++) step[k] += ca * (block[b] - est[c0 + k]);
+      }
+      for (let k = 0; k < len; k++) est[c0 + k] += step[k];
+      if (it + 1 < iterations) distances(c0, len);
+    });
   }
   for (let k = 0; k < supportCount; k++) dense[support[k]] = est[k];
   return { dense, samples: total, included, excluded };

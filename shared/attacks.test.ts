@@ -11,7 +11,13 @@ const limits = frameLimits({ paramTableHash: pth, paramCount: 100, run: 1, codec
 function ctx(attack: AttackContext['attack'], over: Partial<AttackContext> = {}): AttackContext {
   const honest = [Float32Array.from({ length: 100 }, (_, i) => i / 100), Float32Array.from({ length: 100 }, (_, i) => i / 50)];
   return {
-    attack, index: 0, members: 5, attackers: 2, paramCount: 100, seed: 7, honest,
+    attack,
+    index: 0,
+    members: 5,
+    attackers: 2,
+    paramCount: 100,
+    seed: 7,
+    honest,
     honestFrames: honest.map((h) => encodeUpdate(h, codec, args).bytes),
     train: () => Float32Array.from({ length: 100 }, () => 1),
     memory: new Map(),

@@ -13,7 +13,7 @@
 //   copycat    replays an honest member's frame byte for byte
 // Colluding attackers that send one vector (alie, ipm) are copies of one another, so copycat
 // rejection already keeps one of them; the remaining one meets the robust aggregator.
-import { FRAME_HEADER_BYTES } from './codec.ts';
+import { CHUNK_ENTRY, FRAME_HEADER } from './wire/frame.ts';
 import { createRng, gaussian } from './rng.ts';
 
 export const ATTACKS = ['sign-flip', 'noise', 'alie', 'ipm', 'nan', 'lazy', 'copycat'] as const;
@@ -40,7 +40,7 @@ export function alieZ(n: number, f: number): number {
     return 0.5 * (1 + Math.sign(x) * y);
   };
   let [lo, hi] = [-6, 6];
-  for (let i = 0; i < 60; i++) (phi((lo + hi) / 2) < p ? (lo = (lo + hi) / 2) : (hi = (lo + hi) / 2));
+  for (let i = 0; i < 60; i++) phi((lo + hi) / 2) < p ? (lo = (lo + hi) / 2) : (hi = (lo + hi) / 2);
   return Math.max(1, (lo + hi) / 2);
 }
 
@@ -52,7 +52,7 @@ export function honestMoments(honest: Float32Array[]): { mean: Float32Array; std
   for (let i = 0; i < n; i++) {
     let s = 0;
     let s2 = 0;
-    for (const d of honest) (s += d[i]), (s2 += d[i] * d[i]);
+    for (const d of honest) ((s += d[i]), (s2 += d[i] * d[i]));
     mean[i] = s / honest.length;
     std[i] = Math.sqrt(Math.max(0, s2 / honest.length - (s / honest.length) ** 2));
   }
@@ -84,12 +84,11 @@ export interface AttackContext {
  * feedback, and optionally with its encoded frame corrupted), or ready frame bytes.
  */
 export type AttackOutput =
-  | { kind: 'vector'; v: Float32Array; errorFeedback: boolean; corrupt?: (bytes: Uint8Array) => void }
-  | { kind: 'frame'; bytes: Uint8Array };
+  { kind: 'vector'; v: Float32Array; errorFeedback: boolean; corrupt?: (bytes: Uint8Array) => void } | { kind: 'frame'; bytes: Uint8Array };
 
 /** Writes NaN into the first chunk's scale of an encoded frame (decode must refuse it). */
 export function corruptFirstScale(bytes: Uint8Array): void {
-  new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setFloat32(FRAME_HEADER_BYTES + 4, NaN, true);
+  new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setFloat32(FRAME_HEADER.bytes + CHUNK_ENTRY.at.scale, NaN, true);
 }
 
 export function attackUpdate(ctx: AttackContext): AttackOutput {

@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeFrame, encodeAggregate, encodeUpdate, frameLimits, FRAME_HEADER_BYTES, type DecodedFrame, type ValueBits } from './codec.ts';
+import { decodeFrame, encodeAggregate, encodeUpdate, frameLimits, type DecodedFrame } from './codec.ts';
+import { CHUNK_ENTRY, FRAME_HEADER, type ValueBits } from './wire/frame.ts';
 import { IdlegradError } from './errors.ts';
 
 const pth = `0x${'5a'.repeat(32)}` as const;
@@ -17,17 +18,31 @@ const CODES = new Set(['BAD_FRAME', 'SCHEMA_MISMATCH', 'LIMIT_EXCEEDED', 'WRONG_
 const vector = fc.array(fc.float({ min: -4, max: 4, noNaN: true }), { minLength: n, maxLength: n }).map((a) => Float32Array.from(a));
 const bits = fc.constantFrom<ValueBits>(2, 4, 8, 32);
 /** A valid frame (update of some width, or aggregate) with the limits it was made for. */
-const validFrame = fc.record({ v: vector, bits, aggregate: fc.boolean(), round: fc.nat(1000), samples: fc.nat(5000) }).map(({ v, bits, aggregate, round, samples }) => {
-  const codec = { density: 0.1, bits, chunkSize };
-  const args = { paramTableHash: pth, run: 9, round, samples };
-  const bytes = aggregate ? encodeAggregate(v, chunkSize, args) : encodeUpdate(v, codec, args).bytes;
-  return { bytes, limits: frameLimits({ paramTableHash: pth, paramCount: n, run: 9, codec: { ...codec, bits: aggregate ? 4 : bits }, maxSamples: 5000, round }) };
-});
+const validFrame = fc
+  .record({ v: vector, bits, aggregate: fc.boolean(), round: fc.nat(1000), samples: fc.nat(5000) })
+  .map(({ v, bits, aggregate, round, samples }) => {
+    const codec = { density: 0.1, bits, chunkSize };
+    const args = { paramTableHash: pth, run: 9, round, samples };
+    const bytes = aggregate ? encodeAggregate(v, chunkSize, args) : encodeUpdate(v, codec, args).bytes;
+    return {
+      bytes,
+      limits: frameLimits({ paramTableHash: pth, paramCount: n, run: 9, codec: { ...codec, bits: aggregate ? 4 : bits }, maxSamples: 5000, round }),
+    };
+  });
 
 /** Header fields where any other value is invalid for these limits: [offset, size]. */
+const H = FRAME_HEADER.at;
 const STRICT_FIELDS: [string, number, number][] = [
-  ['magic', 0, 4], ['version', 4, 1], ['reserved', 7, 1], ['paramTableHash', 8, 32], ['run', 40, 4], ['round', 44, 4],
-  ['paramCount', 52, 4], ['chunkSize', 56, 4], ['chunkCount', 60, 4], ['totalK', 64, 4],
+  ['magic', H.magic, 4],
+  ['version', H.version, 1],
+  ['reserved', H.indexCoding, 1],
+  ['paramTableHash', H.paramTableHash, 32],
+  ['run', H.run, 4],
+  ['round', H.round, 4],
+  ['paramCount', H.paramCount, 4],
+  ['chunkSize', H.chunkSize, 4],
+  ['chunkCount', H.chunkCount, 4],
+  ['totalK', H.totalK, 4],
 ];
 
 let malformed = 0;
@@ -67,7 +82,7 @@ test('any other value in a strict header field is refused by name', () => {
       const bad = bytes.slice();
       bad.set(junk.subarray(0, size), at);
       if (bad.subarray(at, at + size).every((b, i) => b === bytes[at + i])) bad[at] ^= 1; // must differ
-      if (name === 'version' && bad[4] === 1 && bytes[7] === 0) {
+      if (name === 'version' && bad[H.version] === 1 && bytes[H.indexCoding] === 0) {
         // Version 1 is version 2 with byte 7 reserved as 0: the same frame, decoded alike.
         checkInvariants(decodeFrame(bad, limits), limits);
         return;
@@ -80,25 +95,32 @@ test('any other value in a strict header field is refused by name', () => {
 
 test('bad widths, kinds, chunk tables and scales are refused by name', () => {
   fc.assert(
-    fc.property(validFrame, fc.nat(2), fc.integer({ min: 0, max: 255 }), fc.nat(), fc.float({ noDefaultInfinity: false }), ({ bytes, limits }, chunk, byte, k, scale) => {
-      const dv = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
-      const kind = bytes.slice();
-      kind[5] = byte === 1 || byte === 2 ? 3 : byte;
-      refused(kind, limits, `frame kind ${kind[5]}`);
-      const width = bytes.slice();
-      width[6] = [2, 4, 8, 32].includes(byte) ? 3 : byte;
-      refused(width, limits, `value width ${width[6]}`);
-      const table = bytes.slice();
-      const at = FRAME_HEADER_BYTES + 8 * chunk;
-      const was = dv(table).getUint32(at, true);
-      dv(table).setUint32(at, was === k ? k + 1 : k, true);
-      refused(table, limits, `chunk ${chunk} count changed`);
-      const isFloat = bytes[6] === 32;
-      const badScale = isFloat ? (scale === 0 || Number.isNaN(scale) ? 1 : scale) : scale < 0 || !Number.isFinite(scale) ? scale : -1 - Math.abs(scale);
-      const sc = bytes.slice();
-      dv(sc).setFloat32(at + 4, badScale, true);
-      refused(sc, limits, `chunk ${chunk} scale ${badScale}`);
-    }),
+    fc.property(
+      validFrame,
+      fc.nat(2),
+      fc.integer({ min: 0, max: 255 }),
+      fc.nat(),
+      fc.float({ noDefaultInfinity: false }),
+      ({ bytes, limits }, chunk, byte, k, scale) => {
+        const dv = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+        const kind = bytes.slice();
+        kind[H.kind] = byte === 1 || byte === 2 ? 3 : byte;
+        refused(kind, limits, `frame kind ${kind[H.kind]}`);
+        const width = bytes.slice();
+        width[H.bits] = [2, 4, 8, 32].includes(byte) ? 3 : byte;
+        refused(width, limits, `value width ${width[H.bits]}`);
+        const table = bytes.slice();
+        const at = FRAME_HEADER.bytes + CHUNK_ENTRY.bytes * chunk;
+        const was = dv(table).getUint32(at, true);
+        dv(table).setUint32(at, was === k ? k + 1 : k, true);
+        refused(table, limits, `chunk ${chunk} count changed`);
+        const isFloat = bytes[H.bits] === 32;
+        const badScale = isFloat ? (scale === 0 || Number.isNaN(scale) ? 1 : scale) : scale < 0 || !Number.isFinite(scale) ? scale : -1 - Math.abs(scale);
+        const sc = bytes.slice();
+        dv(sc).setFloat32(at + 4, badScale, true);
+        refused(sc, limits, `chunk ${chunk} scale ${badScale}`);
+      },
+    ),
     { numRuns: 500 },
   );
 });
@@ -121,7 +143,10 @@ test('random bytes and bit flips: refused by name, or a frame that keeps every i
     { numRuns: 1500 },
   );
   const limits = frameLimits({ paramTableHash: pth, paramCount: n, run: 9, codec: { density: 0.1, bits: 4, chunkSize }, maxSamples: 5000 });
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 2048 }), (b) => refused(b, limits, 'random bytes')), { numRuns: 400 });
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 2048 }), (b) => refused(b, limits, 'random bytes')),
+    { numRuns: 400 },
+  );
   console.log(`codec fuzz: ${malformed} malformed frames refused by name (${decoded} bit-flipped frames still valid and consistent)`);
   assert.ok(malformed >= 5000, `at least 5,000 malformed frames, got ${malformed}`);
 });

@@ -1,10 +1,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRng, gaussian } from './rng.ts';
-import { decodeFrame, encodeAggregate, encodeDenseUpdate, encodeUpdate, frameBytes, frameLimits, hashFrame, kPerChunk, riceBits, riceFrameBytes, toDense, FRAME_HEADER_BYTES } from './codec.ts';
+import {
+  decodeFrame,
+  encodeAggregate,
+  encodeDenseUpdate,
+  encodeUpdate,
+  frameBytes,
+  frameLimits,
+  hashFrame,
+  kPerChunk,
+  riceBits,
+  riceFrameBytes,
+  toDense,
+} from './codec.ts';
+import { CHUNK_ENTRY, FRAME_HEADER } from './wire/frame.ts';
+
+const H = FRAME_HEADER.at;
+const CHUNKS = FRAME_HEADER.bytes;
 import { DEFAULT_RUN, validateRunSettings } from './config.ts';
 import { isIdlegradError } from './errors.ts';
-import { maxUpdateFrameBytes } from './p2p.ts';
+import { maxUpdateFrameBytes } from './codec.ts';
 
 const pth = `0x${'11'.repeat(32)}` as const;
 const codec = { density: 0.05, bits: 8 as const, chunkSize: 1000 };
@@ -64,23 +80,27 @@ test('decoding refuses every malformed frame with a named reason', () => {
   };
   const cases: [string, Uint8Array, string, typeof limits?][] = [
     ['short', good.subarray(0, 10), 'BAD_FRAME'],
-    ['magic', mutate((b) => (b[0] = 0)), 'BAD_FRAME'],
-    ['version', mutate((b) => (b[4] = 9)), 'SCHEMA_MISMATCH'],
-    ['table hash', mutate((b) => (b[8] ^= 1)), 'SCHEMA_MISMATCH'],
-    ['run', mutate((_, dv) => dv.setUint32(40, 8, true)), 'WRONG_RUN'],
-    ['round', mutate((_, dv) => dv.setUint32(44, 2, true)), 'STALE_ROUND'],
-    ['samples', mutate((_, dv) => dv.setUint32(48, 5000, true)), 'LIMIT_EXCEEDED'],
-    ['paramCount', mutate((_, dv) => dv.setUint32(52, n + 1, true)), 'LIMIT_EXCEEDED'],
-    ['chunkSize', mutate((_, dv) => dv.setUint32(56, 65536, true)), 'LIMIT_EXCEEDED'],
-    ['chunkCount', mutate((_, dv) => dv.setUint32(60, 1_000_000, true)), 'LIMIT_EXCEEDED'],
-    ['totalK past limit', mutate((_, dv) => dv.setUint32(64, 0xffffffff, true)), 'LIMIT_EXCEEDED'],
+    ['magic', mutate((b) => (b[H.magic] = 0)), 'BAD_FRAME'],
+    ['version', mutate((b) => (b[H.version] = 9)), 'SCHEMA_MISMATCH'],
+    ['table hash', mutate((b) => (b[H.paramTableHash] ^= 1)), 'SCHEMA_MISMATCH'],
+    ['run', mutate((_, dv) => dv.setUint32(H.run, 8, true)), 'WRONG_RUN'],
+    ['round', mutate((_, dv) => dv.setUint32(H.round, 2, true)), 'STALE_ROUND'],
+    ['samples', mutate((_, dv) => dv.setUint32(H.samples, 5000, true)), 'LIMIT_EXCEEDED'],
+    ['paramCount', mutate((_, dv) => dv.setUint32(H.paramCount, n + 1, true)), 'LIMIT_EXCEEDED'],
+    ['chunkSize', mutate((_, dv) => dv.setUint32(H.chunkSize, 65536, true)), 'LIMIT_EXCEEDED'],
+    ['chunkCount', mutate((_, dv) => dv.setUint32(H.chunkCount, 1_000_000, true)), 'LIMIT_EXCEEDED'],
+    ['totalK past limit', mutate((_, dv) => dv.setUint32(H.totalK, 0xffffffff, true)), 'LIMIT_EXCEEDED'],
     ['truncated', good.subarray(0, good.byteLength - 1), 'BAD_FRAME'],
-    ['chunk k past limit', mutate((_, dv) => dv.setUint32(FRAME_HEADER_BYTES, 999, true)), 'LIMIT_EXCEEDED'],
-    ['nan scale', mutate((_, dv) => dv.setFloat32(FRAME_HEADER_BYTES + 4, NaN, true)), 'BAD_FRAME'],
-    ['index order', mutate((_, dv) => dv.setUint16(FRAME_HEADER_BYTES + 24, 0xffff, true)), 'BAD_FRAME'],
+    ['chunk k past limit', mutate((_, dv) => dv.setUint32(CHUNKS + CHUNK_ENTRY.at.k, 999, true)), 'LIMIT_EXCEEDED'],
+    ['nan scale', mutate((_, dv) => dv.setFloat32(CHUNKS + CHUNK_ENTRY.at.scale, NaN, true)), 'BAD_FRAME'],
+    ['index order', mutate((_, dv) => dv.setUint16(CHUNKS + 3 * CHUNK_ENTRY.bytes, 0xffff, true)), 'BAD_FRAME'],
   ];
   for (const [name, bytes, code] of cases) {
-    assert.throws(() => decodeFrame(bytes, limits), (e) => isIdlegradError(e) && e.code === code, name);
+    assert.throws(
+      () => decodeFrame(bytes, limits),
+      (e) => isIdlegradError(e) && e.code === code,
+      name,
+    );
   }
   assert.equal(hashFrame(good), hashFrame(good.slice()));
 });
@@ -95,7 +115,7 @@ for (const bits of [2, 4, 8] as const) {
     const K = f.header.totalK;
     assert.equal(f.header.bits, bits);
     // header + chunk table + u16 indices, aligned, then ⌈K·bits/8⌉ bytes of values.
-    assert.equal(bytes.byteLength, ((FRAME_HEADER_BYTES + 8 * 3 + 2 * K + 3) & ~3) + Math.ceil((K * bits) / 8));
+    assert.equal(bytes.byteLength, ((FRAME_HEADER.bytes + CHUNK_ENTRY.bytes * 3 + 2 * K + 3) & ~3) + Math.ceil((K * bits) / 8));
     assert.equal(bytes.byteLength, frameBytes(3, K, K, bits));
     assert.ok(bytes.byteLength <= maxUpdateFrameBytes(n, c.chunkSize, lim.maxUpdateK, bits));
     const dense = toDense(f);
@@ -122,22 +142,26 @@ for (const bits of [2, 4, 8] as const) {
       return b;
     };
     const cases: [string, Uint8Array, string][] = [
-      ['wrong width for the run', mutate((b) => (b[6] = bits === 8 ? 4 : 8)), 'LIMIT_EXCEEDED'],
-      ['unknown width', mutate((b) => (b[6] = 3)), 'BAD_FRAME'],
-      ['unknown index coding', mutate((b) => (b[7] = 9)), 'BAD_FRAME'],
-      ['an index coding the run does not use', mutate((b) => (b[7] = 1)), 'LIMIT_EXCEEDED'],
-      ['version 1 with a nonzero reserved byte', mutate((b) => ((b[4] = 1), (b[7] = 1))), 'BAD_FRAME'],
+      ['wrong width for the run', mutate((b) => (b[H.bits] = bits === 8 ? 4 : 8)), 'LIMIT_EXCEEDED'],
+      ['unknown width', mutate((b) => (b[H.bits] = 3)), 'BAD_FRAME'],
+      ['unknown index coding', mutate((b) => (b[H.indexCoding] = 9)), 'BAD_FRAME'],
+      ['an index coding the run does not use', mutate((b) => (b[H.indexCoding] = 1)), 'LIMIT_EXCEEDED'],
+      ['version 1 with a nonzero reserved byte', mutate((b) => ((b[H.version] = 1), (b[H.indexCoding] = 1))), 'BAD_FRAME'],
       ['one value short', good.subarray(0, good.byteLength - 1), 'BAD_FRAME'],
       ['one byte long', Uint8Array.from([...good, 0]), 'BAD_FRAME'],
-      ['infinite scale', mutate((_, dv) => dv.setFloat32(FRAME_HEADER_BYTES + 4, Infinity, true)), 'BAD_FRAME'],
-      ['negative scale', mutate((_, dv) => dv.setFloat32(FRAME_HEADER_BYTES + 4, -1, true)), 'BAD_FRAME'],
+      ['infinite scale', mutate((_, dv) => dv.setFloat32(CHUNKS + CHUNK_ENTRY.at.scale, Infinity, true)), 'BAD_FRAME'],
+      ['negative scale', mutate((_, dv) => dv.setFloat32(CHUNKS + CHUNK_ENTRY.at.scale, -1, true)), 'BAD_FRAME'],
       // The most negative code (−128, −8, −2) is never written.
       ['most negative code', mutate((b) => (b[valStart] = (b[valStart] & ~((1 << bits) - 1)) | (1 << (bits - 1)))), 'BAD_FRAME'],
-      ['chunk sum ≠ totalK', mutate((_, dv) => dv.setUint32(64, K - 1, true)), 'BAD_FRAME'],
+      ['chunk sum ≠ totalK', mutate((_, dv) => dv.setUint32(H.totalK, K - 1, true)), 'BAD_FRAME'],
     ];
     if ((K * bits) % 8 !== 0) cases.push(['nonzero bits after the last value', mutate((b) => (b[b.byteLength - 1] |= 0x80)), 'BAD_FRAME']);
     for (const [name, bytes, code] of cases) {
-      assert.throws(() => decodeFrame(bytes, lim), (e) => isIdlegradError(e) && e.code === code, `${bits} bits: ${name}`);
+      assert.throws(
+        () => decodeFrame(bytes, lim),
+        (e) => isIdlegradError(e) && e.code === code,
+        `${bits} bits: ${name}`,
+      );
     }
   });
 }
@@ -146,14 +170,20 @@ test('dense float32 frames imply their indices: 4 bytes a parameter plus the chu
   const v = randomVector(30);
   const bytes = encodeDenseUpdate(v, codec.chunkSize, args);
   const lim = frameLimits({ paramTableHash: pth, paramCount: n, run: 7, codec: { density: 1, bits: 32, chunkSize: 1000 }, maxSamples: 1000, round: 3 });
-  assert.equal(bytes.byteLength, FRAME_HEADER_BYTES + 8 * 3 + 4 * n);
+  assert.equal(bytes.byteLength, FRAME_HEADER.bytes + CHUNK_ENTRY.bytes * 3 + 4 * n);
   assert.deepEqual(toDense(decodeFrame(bytes, lim)), v);
   // The same frame is refused by a run whose update frames are sparse.
-  assert.throws(() => decodeFrame(bytes, limits), (e) => isIdlegradError(e, 'LIMIT_EXCEEDED'));
+  assert.throws(
+    () => decodeFrame(bytes, limits),
+    (e) => isIdlegradError(e, 'LIMIT_EXCEEDED'),
+  );
   // A float32 chunk may not carry a scale.
   const b = bytes.slice();
-  new DataView(b.buffer).setFloat32(FRAME_HEADER_BYTES + 4, 1, true);
-  assert.throws(() => decodeFrame(b, lim), (e) => isIdlegradError(e, 'BAD_FRAME'));
+  new DataView(b.buffer).setFloat32(CHUNKS + CHUNK_ENTRY.at.scale, 1, true);
+  assert.throws(
+    () => decodeFrame(b, lim),
+    (e) => isIdlegradError(e, 'BAD_FRAME'),
+  );
 });
 
 test('the run spec validates the value width', () => {
@@ -179,16 +209,22 @@ test('Rice-coded indices: the same values and offsets as u16 in about half the b
   const sparse = new Float32Array(n);
   for (const i of [999, 1999, 2502]) sparse[i] = 1;
   assert.ok(encodeUpdate(sparse, c, args).bytes.byteLength <= maxUpdateFrameBytes(n, c.chunkSize, lim.maxUpdateK, 2, 'rice'));
-  const indexBytes = new DataView(rice.bytes.buffer).getUint32(FRAME_HEADER_BYTES + 8 * 3, true);
+  const indexBytes = new DataView(rice.bytes.buffer).getUint32(FRAME_HEADER.bytes + CHUNK_ENTRY.bytes * 3, true);
   assert.equal(rice.bytes.byteLength, riceFrameBytes(3, fr.header.totalK, indexBytes, 2));
   // The parameter is integer arithmetic: 2^r ≤ ⅔ · len / k.
   assert.equal(riceBits(1000, 30), 4);
   assert.equal(riceBits(4096, 66), 5);
   assert.equal(riceBits(10, 10), 0);
   // A run on u16 indices refuses the frame by name, and so does a Rice run a u16 frame.
-  assert.throws(() => decodeFrame(rice.bytes, limits), (e) => isIdlegradError(e, 'LIMIT_EXCEEDED'));
-  assert.throws(() => decodeFrame(u16.bytes, lim), (e) => isIdlegradError(e, 'LIMIT_EXCEEDED'));
-  const streamStart = FRAME_HEADER_BYTES + 8 * 3 + 4;
+  assert.throws(
+    () => decodeFrame(rice.bytes, limits),
+    (e) => isIdlegradError(e, 'LIMIT_EXCEEDED'),
+  );
+  assert.throws(
+    () => decodeFrame(u16.bytes, lim),
+    (e) => isIdlegradError(e, 'LIMIT_EXCEEDED'),
+  );
+  const streamStart = FRAME_HEADER.bytes + CHUNK_ENTRY.bytes * 3 + 4;
   const mutate = (fn: (b: Uint8Array, dv: DataView) => void) => {
     const b = rice.bytes.slice();
     fn(b, new DataView(b.buffer));
@@ -201,5 +237,10 @@ test('Rice-coded indices: the same values and offsets as u16 in about half the b
     ['an all-zeros stream (repeated offsets)', mutate((b) => b.fill(0, streamStart, streamStart + indexBytes))],
     ['truncated', rice.bytes.subarray(0, streamStart + 2)],
   ];
-  for (const [name, bytes] of cases) assert.throws(() => decodeFrame(bytes, lim), (e) => isIdlegradError(e, 'BAD_FRAME'), name);
+  for (const [name, bytes] of cases)
+    assert.throws(
+      () => decodeFrame(bytes, lim),
+      (e) => isIdlegradError(e, 'BAD_FRAME'),
+      name,
+    );
 });

@@ -1,7 +1,8 @@
 // The update codec: chunked top-k + low-bit quantization with error feedback, and the
 // binary frame that carries the result between peers and to the coordinator.
 //
-// Frame, version 2 (all integers little-endian):
+// Frame, version 2 (all integers little-endian; the header and chunk-entry offsets are named
+// once, in shared/wire/frame.ts FRAME_HEADER and CHUNK_ENTRY):
 //
 //   offset  size  field
 //   0       4     magic            "IDLG" (0x474c4449 read as u32 LE)
@@ -60,26 +61,27 @@
 //
 // Decoding validates every length against the run's limits before it allocates anything
 // sized by the frame; a frame is either wholly valid or rejected with a named reason.
-import { keccak256, type Hex, hexToBytes, bytesToHex } from 'viem';
+import { keccak256, type Hex } from 'viem';
 import { IdlegradError } from './errors.ts';
+import {
+  CHUNK_ENTRY,
+  FRAME_HEADER,
+  FRAME_MAGIC,
+  FRAME_VERSIONS,
+  FrameKind,
+  INDEX_CODINGS,
+  readChunkEntry,
+  readFrameHeader,
+  VALUE_BITS,
+  writeChunkEntry,
+  writeFrameHeader,
+  type FrameHeader,
+  type IndexCoding,
+  type ValueBits,
+} from './wire/frame.ts';
 
-export const FRAME_MAGIC = 0x474c4449;
-export const FRAME_VERSION = 2;
-/** Versions decodeFrame accepts: 1 is 2 with u16 indices only. */
-const FRAME_VERSIONS = [1, 2];
-export const FRAME_HEADER_BYTES = 68;
-const CHUNK_ENTRY_BYTES = 8;
-
-export const FrameKind = { update: 1, aggregate: 2 } as const;
-export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
-
-/** Bits per kept value on the wire. */
-export type ValueBits = 2 | 4 | 8 | 32;
-export const VALUE_BITS: readonly ValueBits[] = [2, 4, 8, 32];
-
-/** How the kept values' chunk offsets travel: u16 each, or Rice-coded gaps. */
-export type IndexCoding = 'u16' | 'rice';
-export const INDEX_CODINGS: readonly IndexCoding[] = ['u16', 'rice'];
+const FRAME_HEADER_BYTES = FRAME_HEADER.bytes;
+const CHUNK_ENTRY_BYTES = CHUNK_ENTRY.bytes;
 
 export interface CodecConfig {
   /** Fraction of values kept per chunk (top-k by magnitude). */
@@ -108,20 +110,6 @@ export interface FrameLimits {
   round?: number;
 }
 
-export interface FrameHeader {
-  kind: FrameKind;
-  bits: ValueBits;
-  indexCoding: IndexCoding;
-  paramTableHash: Hex;
-  run: number;
-  round: number;
-  samples: number;
-  paramCount: number;
-  chunkSize: number;
-  chunkCount: number;
-  totalK: number;
-}
-
 export interface DecodedFrame {
   header: FrameHeader;
   /** Flat parameter indices of the kept values, ascending. */
@@ -133,7 +121,14 @@ export function kPerChunk(cfg: Pick<CodecConfig, 'density'>, chunkLength: number
   return Math.min(chunkLength, Math.max(1, Math.ceil(cfg.density * chunkLength)));
 }
 
-export function frameLimits(args: { paramTableHash: Hex; paramCount: number; run: number; codec: CodecConfig; maxSamples: number; round?: number }): FrameLimits {
+export function frameLimits(args: {
+  paramTableHash: Hex;
+  paramCount: number;
+  run: number;
+  codec: CodecConfig;
+  maxSamples: number;
+  round?: number;
+}): FrameLimits {
   return {
     paramTableHash: args.paramTableHash,
     paramCount: args.paramCount,
@@ -208,29 +203,16 @@ function writeFrame(h: Omit<FrameHeader, 'chunkCount' | 'totalK'>, sparse: Spars
   const valStart = rice ? align4(idxStart + 4 + rice.byteLength) : align4(idxStart + 2 * indexedK);
   const bytes = new Uint8Array(rice ? riceFrameBytes(chunkCount, totalK, rice.byteLength, h.bits) : frameBytes(chunkCount, totalK, indexedK, h.bits));
   const dv = new DataView(bytes.buffer);
-  dv.setUint32(0, FRAME_MAGIC, true);
-  dv.setUint8(4, FRAME_VERSION);
-  dv.setUint8(5, h.kind);
-  dv.setUint8(6, h.bits);
-  dv.setUint8(7, INDEX_CODINGS.indexOf(h.indexCoding));
+  writeFrameHeader(bytes, { ...h, chunkCount, totalK });
   if (rice) {
     dv.setUint32(idxStart, rice.byteLength, true);
     bytes.set(rice, idxStart + 4);
   }
-  bytes.set(hexToBytes(h.paramTableHash), 8);
-  dv.setUint32(40, h.run, true);
-  dv.setUint32(44, h.round, true);
-  dv.setUint32(48, h.samples, true);
-  dv.setUint32(52, h.paramCount, true);
-  dv.setUint32(56, h.chunkSize, true);
-  dv.setUint32(60, chunkCount, true);
-  dv.setUint32(64, totalK, true);
   let k = 0;
   let ki = 0;
   const mask = (1 << h.bits) - 1;
   sparse.chunks.forEach((c, ci) => {
-    dv.setUint32(FRAME_HEADER_BYTES + ci * CHUNK_ENTRY_BYTES, c.idx.length, true);
-    dv.setFloat32(FRAME_HEADER_BYTES + ci * CHUNK_ENTRY_BYTES + 4, c.scale, true);
+    writeChunkEntry(dv, ci, c.idx.length, c.scale);
     const full = rice !== null || c.idx.length === c.len;
     for (let j = 0; j < c.idx.length; j++, k++) {
       if (!full) dv.setUint16(idxStart + 2 * ki++, c.idx[j], true);
@@ -268,7 +250,10 @@ export function encodeUpdate(v: Float32Array, cfg: CodecConfig, args: EncodeArgs
     const order = Array.from({ length: len }, (_, i) => i);
     // Largest magnitude first; ties by index so every peer picks the same set.
     order.sort((a, b) => Math.abs(v[start + b]) - Math.abs(v[start + a]) || a - b);
-    const idx = order.slice(0, k).filter((i) => v[start + i] !== 0).sort((a, b) => a - b);
+    const idx = order
+      .slice(0, k)
+      .filter((i) => v[start + i] !== 0)
+      .sort((a, b) => a - b);
     let val: number[];
     let scale = 0;
     if (bits === 32) {
@@ -292,7 +277,17 @@ export function encodeUpdate(v: Float32Array, cfg: CodecConfig, args: EncodeArgs
     chunks.push({ idx, val, scale, len });
   }
   const bytes = writeFrame(
-    { kind: FrameKind.update, bits, indexCoding: cfg.indexCoding ?? 'u16', paramTableHash: args.paramTableHash, run: args.run, round: args.round, samples: args.samples, paramCount: v.length, chunkSize: cfg.chunkSize },
+    {
+      kind: FrameKind.update,
+      bits,
+      indexCoding: cfg.indexCoding ?? 'u16',
+      paramTableHash: args.paramTableHash,
+      run: args.run,
+      round: args.round,
+      samples: args.samples,
+      paramCount: v.length,
+      chunkSize: cfg.chunkSize,
+    },
     { chunks },
   );
   return { bytes, residual };
@@ -301,7 +296,17 @@ export function encodeUpdate(v: Float32Array, cfg: CodecConfig, args: EncodeArgs
 /** Exact (fp32) sparse encoding of a dense vector's nonzeros: used for aggregates and global updates. */
 export function encodeAggregate(dense: Float32Array, chunkSize: number, args: EncodeArgs): Uint8Array {
   return writeFrame(
-    { kind: FrameKind.aggregate, bits: 32, indexCoding: 'u16', paramTableHash: args.paramTableHash, run: args.run, round: args.round, samples: args.samples, paramCount: dense.length, chunkSize },
+    {
+      kind: FrameKind.aggregate,
+      bits: 32,
+      indexCoding: 'u16',
+      paramTableHash: args.paramTableHash,
+      run: args.run,
+      round: args.round,
+      samples: args.samples,
+      paramCount: dense.length,
+      chunkSize,
+    },
     { chunks: sparseChunks(dense, chunkSize) },
   );
 }
@@ -314,7 +319,17 @@ export function encodeDenseUpdate(dense: Float32Array, chunkSize: number, args: 
     chunks.push({ idx: Array.from({ length: len }, (_, i) => i), val: Array.from(dense.subarray(start, start + len)), scale: 0, len });
   }
   return writeFrame(
-    { kind: FrameKind.update, bits: 32, indexCoding: 'u16', paramTableHash: args.paramTableHash, run: args.run, round: args.round, samples: args.samples, paramCount: dense.length, chunkSize },
+    {
+      kind: FrameKind.update,
+      bits: 32,
+      indexCoding: 'u16',
+      paramTableHash: args.paramTableHash,
+      run: args.run,
+      round: args.round,
+      samples: args.samples,
+      paramCount: dense.length,
+      chunkSize,
+    },
     { chunks },
   );
 }
@@ -339,16 +354,18 @@ function bad(code: 'BAD_FRAME' | 'SCHEMA_MISMATCH' | 'LIMIT_EXCEEDED' | 'WRONG_R
 export function decodeFrame(bytes: Uint8Array, limits: FrameLimits): DecodedFrame {
   if (bytes.byteLength < FRAME_HEADER_BYTES) bad('BAD_FRAME', `frame too short: ${bytes.byteLength} bytes, header needs ${FRAME_HEADER_BYTES}`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (dv.getUint32(0, true) !== FRAME_MAGIC) bad('BAD_FRAME', 'frame magic is not "IDLG"');
-  const version = dv.getUint8(4);
+  const raw = readFrameHeader(bytes);
+  if (raw.magic !== FRAME_MAGIC) bad('BAD_FRAME', 'frame magic is not "IDLG"');
+  const version = raw.version;
   if (!FRAME_VERSIONS.includes(version)) bad('SCHEMA_MISMATCH', `frame version ${version} is not supported (expected ${FRAME_VERSIONS.join(' or ')})`);
-  const kind = dv.getUint8(5);
+  const kind = raw.kind;
   if (kind !== FrameKind.update && kind !== FrameKind.aggregate) bad('BAD_FRAME', `unknown frame kind ${kind}`);
-  const bits = dv.getUint8(6) as ValueBits;
+  const bits = raw.bits as ValueBits;
   if (!VALUE_BITS.includes(bits)) bad('BAD_FRAME', `unsupported value width ${bits} bits`);
   if (kind === FrameKind.aggregate && bits !== 32) bad('BAD_FRAME', 'aggregate frames carry float32 values');
-  if (kind === FrameKind.update && limits.bits !== undefined && bits !== limits.bits) bad('LIMIT_EXCEEDED', `frame carries ${bits}-bit values, the run uses ${limits.bits}`);
-  const codingByte = dv.getUint8(7);
+  if (kind === FrameKind.update && limits.bits !== undefined && bits !== limits.bits)
+    bad('LIMIT_EXCEEDED', `frame carries ${bits}-bit values, the run uses ${limits.bits}`);
+  const codingByte = raw.indexCoding;
   if (version === 1 && codingByte !== 0) bad('BAD_FRAME', 'reserved header byte of a version 1 frame is not zero');
   const indexCoding = INDEX_CODINGS[codingByte];
   if (indexCoding === undefined) bad('BAD_FRAME', `unknown index coding ${codingByte}`);
@@ -357,24 +374,24 @@ export function decodeFrame(bytes: Uint8Array, limits: FrameLimits): DecodedFram
     bad('LIMIT_EXCEEDED', `frame carries ${indexCoding} indices, the run uses ${limits.indexCoding}`);
   }
   const rice = indexCoding === 'rice';
-  const paramTableHash = bytesToHex(bytes.subarray(8, 40));
+  const paramTableHash = raw.paramTableHash;
   if (paramTableHash !== limits.paramTableHash.toLowerCase()) {
     bad('SCHEMA_MISMATCH', 'frame parameter-table hash does not match the run', `frame ${paramTableHash}, run ${limits.paramTableHash}`);
   }
-  const run = dv.getUint32(40, true);
+  const run = raw.run;
   if (run !== limits.run) bad('WRONG_RUN', `frame is for run ${run}, expected run ${limits.run}`);
-  const round = dv.getUint32(44, true);
+  const round = raw.round;
   if (limits.round !== undefined && round !== limits.round) bad('STALE_ROUND', `frame is for round ${round}, expected round ${limits.round}`);
-  const samples = dv.getUint32(48, true);
+  const samples = raw.samples;
   if (samples > limits.maxSamples) bad('LIMIT_EXCEEDED', `frame claims ${samples} samples, the run allows at most ${limits.maxSamples}`);
-  const paramCount = dv.getUint32(52, true);
+  const paramCount = raw.paramCount;
   if (paramCount !== limits.paramCount) bad('LIMIT_EXCEEDED', `frame paramCount ${paramCount} ≠ model's ${limits.paramCount}`);
-  const chunkSize = dv.getUint32(56, true);
+  const chunkSize = raw.chunkSize;
   if (chunkSize !== limits.chunkSize) bad('LIMIT_EXCEEDED', `frame chunkSize ${chunkSize} ≠ run's ${limits.chunkSize}`);
-  const chunkCount = dv.getUint32(60, true);
+  const chunkCount = raw.chunkCount;
   const expectedChunks = Math.ceil(paramCount / chunkSize);
   if (chunkCount !== expectedChunks) bad('LIMIT_EXCEEDED', `frame has ${chunkCount} chunks, the model needs ${expectedChunks}`);
-  const totalK = dv.getUint32(64, true);
+  const totalK = raw.totalK;
   const maxK = kind === FrameKind.update ? limits.maxUpdateK : chunkSize;
   if (totalK > maxK * chunkCount) bad('LIMIT_EXCEEDED', `frame declares ${totalK} values, the run allows at most ${maxK * chunkCount}`);
   const idxStart = FRAME_HEADER_BYTES + CHUNK_ENTRY_BYTES * chunkCount;
@@ -383,8 +400,7 @@ export function decodeFrame(bytes: Uint8Array, limits: FrameLimits): DecodedFram
   let sumK = 0;
   let indexedK = 0;
   for (let c = 0; c < chunkCount; c++) {
-    const ck = dv.getUint32(FRAME_HEADER_BYTES + c * CHUNK_ENTRY_BYTES, true);
-    const scale = dv.getFloat32(FRAME_HEADER_BYTES + c * CHUNK_ENTRY_BYTES + 4, true);
+    const { k: ck, scale } = readChunkEntry(dv, c);
     const chunkLen = Math.min(chunkSize, paramCount - c * chunkSize);
     if (ck > Math.min(maxK, chunkLen)) bad('LIMIT_EXCEEDED', `chunk ${c} holds ${ck} values, at most ${Math.min(maxK, chunkLen)} allowed`);
     if (!Number.isFinite(scale) || scale < 0) bad('BAD_FRAME', `chunk ${c} has an invalid scale ${scale}`);
@@ -422,8 +438,7 @@ export function decodeFrame(bytes: Uint8Array, limits: FrameLimits): DecodedFram
     return b;
   };
   for (let c = 0; c < chunkCount; c++) {
-    const ck = dv.getUint32(FRAME_HEADER_BYTES + c * CHUNK_ENTRY_BYTES, true);
-    const scale = dv.getFloat32(FRAME_HEADER_BYTES + c * CHUNK_ENTRY_BYTES + 4, true);
+    const { k: ck, scale } = readChunkEntry(dv, c);
     const chunkLen = Math.min(chunkSize, paramCount - c * chunkSize);
     const full = ck === chunkLen;
     const r = riceBits(chunkLen, ck);
@@ -458,7 +473,8 @@ export function decodeFrame(bytes: Uint8Array, limits: FrameLimits): DecodedFram
     bad('BAD_FRAME', `index stream: ${indexBytes} bytes declared, ${bitPos} bits used, the rest must be zero and under a byte`);
   }
   for (let p = streamStart + indexBytes; p < valStart; p++) if (bytes[p] !== 0) bad('BAD_FRAME', 'nonzero padding');
-  if (perByte > 0 && totalK % perByte !== 0 && bytes[bytes.byteLength - 1] >> (bits * (totalK % perByte)) !== 0) bad('BAD_FRAME', 'nonzero bits after the last value');
+  if (perByte > 0 && totalK % perByte !== 0 && bytes[bytes.byteLength - 1] >> (bits * (totalK % perByte)) !== 0)
+    bad('BAD_FRAME', 'nonzero bits after the last value');
   return {
     header: { kind: kind as FrameKind, bits, indexCoding, paramTableHash, run, round, samples, paramCount, chunkSize, chunkCount, totalK },
     indices,
@@ -471,4 +487,25 @@ export function toDense(frame: DecodedFrame): Float32Array {
   const out = new Float32Array(frame.header.paramCount);
   for (let i = 0; i < frame.indices.length; i++) out[frame.indices[i]] = frame.values[i];
   return out;
+}
+
+/** Upper bound on an update frame's size for a run, used as the p2p cap. */
+export function maxUpdateFrameBytes(paramCount: number, chunkSize: number, maxK: number, bits: ValueBits, indexCoding: IndexCoding = 'u16'): number {
+  const chunks = Math.ceil(paramCount / chunkSize);
+  const k = chunks * maxK;
+  const u16 = frameBytes(chunks, k, k, bits);
+  if (indexCoding === 'u16') return u16;
+  // A Rice stream holds, per chunk of ck values, ck·(r + 1) bits plus its unary parts, which
+  // sum to at most (len − 1) >> r: the largest over every ck a valid frame may declare.
+  let streamBits = 0;
+  for (let c = 0; c < chunks; c++) {
+    const len = Math.min(chunkSize, paramCount - c * chunkSize);
+    let most = 0;
+    for (let ck = 1; ck <= Math.min(maxK, len - 1); ck++) {
+      const r = riceBits(len, ck);
+      most = Math.max(most, ck * (r + 1) + ((len - 1) >> r));
+    }
+    streamBits += most;
+  }
+  return Math.max(u16, riceFrameBytes(chunks, k, Math.ceil(streamBits / 8), bits));
 }

@@ -1,10 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { downsampleIndices, downsampleSeries, roundRates } from './dashboard.ts';
-import type { RoundSummary } from './protocol.ts';
+import type { RoundSummary } from './wire/http.ts';
 
 const round = (r: number, committedAt: number, samples: number, updateBytes: number): RoundSummary => ({
-  round: r, modelHash: '0x00', committedAt, heldOutAccuracy: 0.5, heldOutLoss: 1, trainLoss: 1, contributions: 1, samples, volunteers: 1, updateBytes,
+  round: r,
+  modelHash: '0x00',
+  committedAt,
+  heldOutAccuracy: 0.5,
+  heldOutLoss: 1,
+  trainLoss: 1,
+  contributions: 1,
+  samples,
+  volunteers: 1,
+  updateBytes,
 });
 
 test('round rates: samples/s and GFLOP/s between consecutive commits, compression vs dense', () => {
@@ -25,7 +34,10 @@ test('downsampling 1,000 rounds keeps ≤ max points, the extremes and the last 
   assert.ok(idx.length <= 301, `${idx.length} points`);
   assert.ok(idx.includes(417));
   assert.equal(idx.at(-1), 999);
-  assert.deepEqual([...idx].sort((a, b) => a - b), idx);
+  assert.deepEqual(
+    [...idx].sort((a, b) => a - b),
+    idx,
+  );
   const two = downsampleSeries(xs, [ys, xs.map((i) => -i)], 300);
   assert.ok(two.x.length <= 602 && two.x.length > 100, `${two.x.length} points`);
   assert.equal(two.ys[1][two.x.indexOf(417)], -417, 'series stay aligned with x');

@@ -1,43 +1,7 @@
-// What the lead's dashboard adds to DashboardState (shared/protocol.ts `insights`): per-round
-// contribution outcomes, leaderboards, flagged identities, and the constants that turn
-// round summaries into throughput and compression figures. Built by coordinator/dashboard.ts.
-import type { Address } from 'viem';
-import type { RoundSummary } from './protocol.ts';
-
-export interface RoundOutcome {
-  round: number;
-  /** Reports received (rows in the ledger) for the round. */
-  reports: number;
-  accepted: number;
-  rejected: number;
-  /** Spot checks of the round's contributions: sampled-and-passed, failed, still open. */
-  verified: number;
-  failed: number;
-  sampled: number;
-  /** Cohorts that reported (distinct cohort ids among the round's reports). */
-  cohorts: number;
-  /** Seated volunteers that never reported: volunteers − reports. */
-  stragglers: number;
-  /** Distinct rejection codes of the round (e.g. NO_QUORUM, LEFT_OUT). */
-  reasons: string[];
-}
-
-export interface LeaderRow {
-  account: Address;
-  contributions: number;
-  samples: number;
-  /** Credit of accepted work, wei as a decimal string. */
-  creditWei: string;
-}
-
-export interface RunInsights {
-  /** Bytes of one dense float32 update: paramCount × 4. */
-  denseBytes: number;
-  /** Training FLOPs per sample: 6 × multiply-adds of the forward pass (forward 2, backward 4). */
-  flopsPerSample: number;
-  outcomes: RoundOutcome[];
-  leaderboard: LeaderRow[];
-}
+// Figures the lead's dashboard derives from the DashboardState it receives (its DTOs, RunInsights
+// among them, are in shared/wire/http.ts): throughput and compression per round, and series
+// thinned for charting.
+import type { RoundSummary, RunInsights } from './wire/http.ts';
 
 /** One round's derived figures; rate-based ones use the time since the previous commit. */
 export interface RoundRates {

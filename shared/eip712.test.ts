@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { privateKeyToAccount, generatePrivateKey } from 'viem/accounts';
 import { hashTypedData, recoverTypedDataAddress, zeroHash } from 'viem';
 import { contributionTypedData, delegationTypedData, eip712Domain, type Contribution, type Delegation } from './eip712.ts';
-import { contributionFromJson, contributionToJson, delegationFromJson, delegationToJson, parseClientMessage } from './protocol.ts';
+import { contributionFromJson, contributionToJson, delegationFromJson, delegationToJson, parseClientMessage } from './wire/messages.ts';
 import { isIdlegradError } from './errors.ts';
 
 const account = privateKeyToAccount(generatePrivateKey());
@@ -11,8 +11,20 @@ const account = privateKeyToAccount(generatePrivateKey());
 const DELEGATION_VECTOR = '0x3df860cc7f7aa105d4a24b860266d07fd297df646306d3519706edd711c3eb03';
 const domain = eip712Domain(31337, '0x5FbDB2315678afecb367f032d93F642f64180aa3');
 const c: Contribution = {
-  run: 1, round: 4, cohort: 0, frameHash: `0x${'aa'.repeat(32)}`, aggregateHash: `0x${'bb'.repeat(32)}`, framesRoot: zeroHash, residualHash: `0x${'cc'.repeat(32)}`,
-  samples: 640, steps: 20, lossBeforeMicro: 2_300_000, lossAfterMicro: 1_100_000, computeMs: 9000, nonce: 12345678901234n, expiry: 2_000_000_000n,
+  run: 1,
+  round: 4,
+  cohort: 0,
+  frameHash: `0x${'aa'.repeat(32)}`,
+  aggregateHash: `0x${'bb'.repeat(32)}`,
+  framesRoot: zeroHash,
+  residualHash: `0x${'cc'.repeat(32)}`,
+  samples: 640,
+  steps: 20,
+  lossBeforeMicro: 2_300_000,
+  lossAfterMicro: 1_100_000,
+  computeMs: 9000,
+  nonce: 12345678901234n,
+  expiry: 2_000_000_000n,
 };
 
 test('a contribution signed by the device key recovers to it, and only in its own domain', async () => {
@@ -40,7 +52,12 @@ test('report messages survive JSON and are validated at the edge', async () => {
     null,
     [],
   ];
-  for (const b of bad) assert.throws(() => parseClientMessage(b), (e) => isIdlegradError(e, 'BAD_MESSAGE') && e.shortMessage.length > 10, JSON.stringify(b));
+  for (const b of bad)
+    assert.throws(
+      () => parseClientMessage(b),
+      (e) => isIdlegradError(e, 'BAD_MESSAGE') && e.shortMessage.length > 10,
+      JSON.stringify(b),
+    );
 });
 
 test('a delegation signed by the wallet recovers to it only in its own domain; the bind message is validated at the edge', async () => {
@@ -51,11 +68,22 @@ test('a delegation signed by the wallet recovers to it only in its own domain; t
   assert.notEqual(await recoverTypedDataAddress({ ...delegationTypedData(eip712Domain(1, domain.verifyingContract), d), signature }), wallet.address);
   assert.notEqual(await recoverTypedDataAddress({ ...delegationTypedData(domain, { ...d, device: wallet.address }), signature }), wallet.address);
   // The typed-data hash is pinned: a change to the struct is a protocol change.
-  assert.equal(hashTypedData(delegationTypedData(eip712Domain(31337, '0x5FbDB2315678afecb367f032d93F642f64180aa3'), {
-    wallet: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', device: '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC', nonce: 7n, expiry: 1_900_000_000n,
-  })), DELEGATION_VECTOR);
+  assert.equal(
+    hashTypedData(
+      delegationTypedData(eip712Domain(31337, '0x5FbDB2315678afecb367f032d93F642f64180aa3'), {
+        wallet: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
+        device: '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC',
+        nonce: 7n,
+        expiry: 1_900_000_000n,
+      }),
+    ),
+    DELEGATION_VECTOR,
+  );
   const msg = parseClientMessage(JSON.parse(JSON.stringify({ type: 'bind', delegation: delegationToJson(d), signature })));
   assert.ok(msg.type === 'bind');
   assert.deepEqual(delegationFromJson(msg.delegation), { ...d, wallet: d.wallet.toLowerCase(), device: d.device.toLowerCase() });
-  assert.throws(() => parseClientMessage({ type: 'bind', delegation: { ...delegationToJson(d), nonce: '-1' }, signature }), (e) => isIdlegradError(e, 'BAD_MESSAGE') && /bind\.delegation\.nonce/.test(e.message));
+  assert.throws(
+    () => parseClientMessage({ type: 'bind', delegation: { ...delegationToJson(d), nonce: '-1' }, signature }),
+    (e) => isIdlegradError(e, 'BAD_MESSAGE') && /bind\.delegation\.nonce/.test(e.message),
+  );
 });

@@ -48,7 +48,7 @@ export interface Contribution {
   frameHash: Hex;
   aggregateHash: Hex;
   framesRoot: Hex;
-  /** keccak256(e_before ‖ e_after): the error-feedback residuals this frame was built between (shared/evidence.ts). */
+  /** keccak256(e_before ‖ e_after): the error-feedback residuals this frame was built between (shared/wire/evidence.ts). */
   residualHash: Hex;
   samples: number;
   steps: number;

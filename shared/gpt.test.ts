@@ -42,7 +42,10 @@ test('GPT preset: default dims, one flat table, hash differs from the MLP and ac
   assert.notEqual(paramTableHash(spec), paramTableHash(gptSpec({ ...GPT_DEFAULT, layers: 3 })));
   assert.notEqual(paramTableHash(spec), paramTableHash(mlpSpec([784, 64, 10])));
   const p = initParams(spec, 1);
-  assert.ok(p.subarray(tensor(spec, 'h0.ln1.g').offset, tensor(spec, 'h0.ln1.g').offset + C).every((v) => v === 1), 'gains start at 1');
+  assert.ok(
+    p.subarray(tensor(spec, 'h0.ln1.g').offset, tensor(spec, 'h0.ln1.g').offset + C).every((v) => v === 1),
+    'gains start at 1',
+  );
   assert.throws(() => gptSpec({ ...GPT_DEFAULT, heads: 5 }), /multiple of heads/);
 });
 

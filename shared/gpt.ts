@@ -3,7 +3,8 @@
 // The GPU kernels' .ref.ts files and the GPU trainer are checked against these; the
 // coordinator evaluates committed rounds with gptEvaluate. Shapes: B sequences of T tokens,
 // C = width, NH heads of hs = C / NH, V = vocab.
-import { adamwStep, clipGradNorm, type AdamWConfig } from './mlp.ts';
+import { adamwStep, clipGradNorm, type AdamWConfig, type AdamWState } from './mlp.ts';
+import { f64, matmulNT, transpose } from './cpu-matmul.ts';
 import type { GptSpec } from './model.ts';
 
 type Arr = ArrayLike<number>;
@@ -14,29 +15,26 @@ export const LN_EPS = 1e-5;
 /** x (rows, fin) · w[wOff…] (fin, fout) + b[bOff…] (fout) → (rows, fout). bOff < 0: no bias. */
 export function linearForward(x: Arr, rows: number, fin: number, fout: number, p: Arr, wOff: number, bOff: number): Float64Array {
   const out = new Float64Array(rows * fout);
-  for (let r = 0; r < rows; r++)
-    for (let o = 0; o < fout; o++) {
-      let s = bOff >= 0 ? p[bOff + o] : 0;
-      for (let i = 0; i < fin; i++) s += x[r * fin + i] * p[wOff + i * fout + o];
-      out[r * fout + o] = s;
-    }
+  matmulNT(out, asF64(x), transpose(p, fin, fout, wOff), rows, fout, fin, bOff >= 0 ? { bias: p, biasOff: bOff } : {});
   return out;
 }
 
 /** Backward of linearForward: returns dx (rows, fin); adds dW, db into grad at the same offsets. */
 export function linearBackward(dy: Arr, x: Arr, rows: number, fin: number, fout: number, p: Arr, wOff: number, bOff: number, grad: Float64Array): Float64Array {
+  // dx (rows, fin) = dy · Wᵀ; dW (fin, fout) += xᵀ · dy and db += Σ_r dy, each summed over r in order.
   const dx = new Float64Array(rows * fin);
-  for (let r = 0; r < rows; r++)
+  matmulNT(dx, asF64(dy), f64(p, wOff, fin * fout), rows, fin, fout);
+  matmulNT(grad, transpose(x, rows, fin), transpose(dy, rows, fout), fin, fout, rows, { outOff: wOff, accumulate: true });
+  if (bOff >= 0)
     for (let o = 0; o < fout; o++) {
-      const g = dy[r * fout + o];
-      if (bOff >= 0) grad[bOff + o] += g;
-      for (let i = 0; i < fin; i++) {
-        dx[r * fin + i] += g * p[wOff + i * fout + o];
-        grad[wOff + i * fout + o] += g * x[r * fin + i];
-      }
+      let s = grad[bOff + o];
+      for (let r = 0; r < rows; r++) s += dy[r * fout + o];
+      grad[bOff + o] = s;
     }
   return dx;
 }
+
+const asF64 = (x: Arr) => (x instanceof Float64Array ? x : f64(x));
 
 /** x (rows, C) → y (rows, C), with mean and rstd = 1/√(var + ε) per row (rows). */
 export function layernormForward(x: Arr, gamma: Arr, beta: Arr, rows: number, C: number): { y: Float64Array; mean: Float64Array; rstd: Float64Array } {
@@ -58,7 +56,15 @@ export function layernormForward(x: Arr, gamma: Arr, beta: Arr, rows: number, C:
 }
 
 /** dy, x (rows, C) → dx (rows, C), dgamma, dbeta (C). mean/rstd as layernormForward returned them. */
-export function layernormBackward(dy: Arr, x: Arr, gamma: Arr, mean: Arr, rstd: Arr, rows: number, C: number): { dx: Float64Array; dgamma: Float64Array; dbeta: Float64Array } {
+export function layernormBackward(
+  dy: Arr,
+  x: Arr,
+  gamma: Arr,
+  mean: Arr,
+  rstd: Arr,
+  rows: number,
+  C: number,
+): { dx: Float64Array; dgamma: Float64Array; dbeta: Float64Array } {
   const dx = new Float64Array(rows * C);
   const dgamma = new Float64Array(C);
   const dbeta = new Float64Array(C);
@@ -83,14 +89,18 @@ export function layernormBackward(dy: Arr, x: Arr, gamma: Arr, mean: Arr, rstd: 
 
 const GELU_K = Math.sqrt(2 / Math.PI);
 
+/** tanh(√(2/π)·(u + 0.044715·u³)): GELU's gate, kept from the forward pass for the backward. */
+const geluTanh = (u: number) => Math.tanh(GELU_K * (u + 0.044715 * u ** 3));
+const geluOf = (u: number, t: number) => 0.5 * u * (1 + t);
+const geluGradOf = (u: number, t: number) => 0.5 * (1 + t) + 0.5 * u * (1 - t * t) * GELU_K * (1 + 3 * 0.044715 * u * u);
+
 /** GELU, tanh approximation (GPT-2): 0.5·u·(1 + tanh(√(2/π)·(u + 0.044715·u³))). */
 export function gelu(u: number): number {
-  return 0.5 * u * (1 + Math.tanh(GELU_K * (u + 0.044715 * u ** 3)));
+  return geluOf(u, geluTanh(u));
 }
 
 export function geluGrad(u: number): number {
-  const t = Math.tanh(GELU_K * (u + 0.044715 * u ** 3));
-  return 0.5 * (1 + t) + 0.5 * u * (1 - t * t) * GELU_K * (1 + 3 * 0.044715 * u * u);
+  return geluGradOf(u, geluTanh(u));
 }
 
 /**
@@ -116,7 +126,7 @@ export function attentionForward(qkv: Arr, B: number, T: number, C: number, NH: 
           mx = Math.max(mx, row[u]);
         }
         let sum = 0;
-        for (let u = 0; u <= t; u++) sum += (row[u] = Math.exp(row[u] - mx));
+        for (let u = 0; u <= t; u++) sum += row[u] = Math.exp(row[u] - mx);
         const a = ((b * NH + h) * T + t) * T;
         for (let u = 0; u <= t; u++) {
           const p = row[u] / sum;
@@ -167,8 +177,7 @@ export function attentionBackward(dout: Arr, qkv: Arr, att: Arr, B: number, T: n
 export function embeddingForward(tokens: Arr, p: Arr, wteOff: number, wpeOff: number, B: number, T: number, C: number): Float64Array {
   const x = new Float64Array(B * T * C);
   for (let b = 0; b < B; b++)
-    for (let t = 0; t < T; t++)
-      for (let c = 0; c < C; c++) x[(b * T + t) * C + c] = p[wteOff + tokens[b * T + t] * C + c] + p[wpeOff + t * C + c];
+    for (let t = 0; t < T; t++) for (let c = 0; c < C; c++) x[(b * T + t) * C + c] = p[wteOff + tokens[b * T + t] * C + c] + p[wpeOff + t * C + c];
   return x;
 }
 
@@ -209,8 +218,17 @@ export function gptOffsets(spec: GptSpec) {
     layers: Array.from({ length: spec.dims.layers }, (_, l) => {
       const p = `h${l}.`;
       return {
-        ln1g: o(`${p}ln1.g`), ln1b: o(`${p}ln1.b`), qkvw: o(`${p}qkv.w`), projw: o(`${p}proj.w`), projb: o(`${p}proj.b`),
-        ln2g: o(`${p}ln2.g`), ln2b: o(`${p}ln2.b`), fcw: o(`${p}fc.w`), fcb: o(`${p}fc.b`), outw: o(`${p}out.w`), outb: o(`${p}out.b`),
+        ln1g: o(`${p}ln1.g`),
+        ln1b: o(`${p}ln1.b`),
+        qkvw: o(`${p}qkv.w`),
+        projw: o(`${p}proj.w`),
+        projb: o(`${p}proj.b`),
+        ln2g: o(`${p}ln2.g`),
+        ln2b: o(`${p}ln2.b`),
+        fcw: o(`${p}fc.w`),
+        fcb: o(`${p}fc.b`),
+        outw: o(`${p}out.w`),
+        outb: o(`${p}out.b`),
       };
     }),
     lnfg: o('lnf.g'),
@@ -226,12 +244,21 @@ export function checkTokens(spec: GptSpec, tokens: Arr, B: number, T: number): v
   if (!Number.isInteger(T) || T < 1 || T > spec.dims.context) throw new RangeError(`GPT: T = ${T} outside 1 … context ${spec.dims.context}`);
   if (tokens.length !== B * T) throw new RangeError(`GPT: ${tokens.length} tokens, expected B ${B} × T ${T}`);
   for (let i = 0; i < tokens.length; i++) {
-    if (!(tokens[i] >= 0 && tokens[i] < spec.dims.vocab && Number.isInteger(tokens[i]))) throw new RangeError(`GPT: token ${tokens[i]} at ${i} is not < vocab ${spec.dims.vocab}`);
+    if (!(tokens[i] >= 0 && tokens[i] < spec.dims.vocab && Number.isInteger(tokens[i])))
+      throw new RangeError(`GPT: token ${tokens[i]} at ${i} is not < vocab ${spec.dims.vocab}`);
   }
 }
 
 /** Mean next-token loss of (B, T) inputs against (B, T) targets, and its gradient in the flat layout. */
-export function gptLossAndGrad(spec: GptSpec, p: Arr, tokens: Arr, targets: Arr, B: number, T: number, wantGrad = true): { loss: number; grad: Float64Array | null; logits: Float64Array } {
+export function gptLossAndGrad(
+  spec: GptSpec,
+  p: Arr,
+  tokens: Arr,
+  targets: Arr,
+  B: number,
+  T: number,
+  wantGrad = true,
+): { loss: number; grad: Float64Array | null; logits: Float64Array } {
   checkTokens(spec, tokens, B, T);
   checkTokens(spec, targets, B, T);
   const { vocab: V, width: C, heads: NH, hidden: Hd } = spec.dims;
@@ -245,13 +272,15 @@ export function gptLossAndGrad(spec: GptSpec, p: Arr, tokens: Arr, targets: Arr,
     const qkv = linearForward(ln1.y, R, C, 3 * C, p, L.qkvw, -1);
     const at = attentionForward(qkv, B, T, C, NH);
     const proj = linearForward(at.out, R, C, C, p, L.projw, L.projb);
-    const x1 = x.map((v, i) => v + proj[i]);
+    const x1 = sum(x, proj);
     const ln2 = layernormForward(x1, sub(p, L.ln2g, C), sub(p, L.ln2b, C), R, C);
     const pre = linearForward(ln2.y, R, C, Hd, p, L.fcw, L.fcb);
-    const act = pre.map(gelu);
+    const gate = new Float64Array(pre.length);
+    const act = new Float64Array(pre.length);
+    for (let i = 0; i < pre.length; i++) act[i] = geluOf(pre[i], (gate[i] = geluTanh(pre[i])));
     const mlp = linearForward(act, R, Hd, C, p, L.outw, L.outb);
-    const x2 = x1.map((v, i) => v + mlp[i]);
-    return { x, ln1, qkv, at, x1, ln2, pre, act, x2 };
+    const x2 = sum(x1, mlp);
+    return { x, ln1, qkv, at, x1, ln2, pre, gate, act, x2 };
   }
   let x = x0;
   for (const L of O.layers) {
@@ -275,22 +304,30 @@ export function gptLossAndGrad(spec: GptSpec, p: Arr, tokens: Arr, targets: Arr,
     const s = saved[l];
     // x2 = x1 + mlp(ln2(x1)): the residual passes dx through, the branch adds its input gradient.
     const dact = linearBackward(dx, s.act, R, Hd, C, p, L.outw, L.outb, grad);
-    const dpre = dact.map((g, i) => g * geluGrad(s.pre[i]));
+    const dpre = new Float64Array(dact.length);
+    for (let i = 0; i < dact.length; i++) dpre[i] = dact[i] * geluGradOf(s.pre[i], s.gate[i]);
     const dln2 = linearBackward(dpre, s.ln2.y, R, C, Hd, p, L.fcw, L.fcb, grad);
     const l2 = layernormBackward(dln2, s.x1, sub(p, L.ln2g, C), s.ln2.mean, s.ln2.rstd, R, C);
     addInto(grad, L.ln2g, l2.dgamma);
     addInto(grad, L.ln2b, l2.dbeta);
-    const dx1 = dx.map((v, i) => v + l2.dx[i]);
+    const dx1 = sum(dx, l2.dx);
     const dattOut = linearBackward(dx1, s.at.out, R, C, C, p, L.projw, L.projb, grad);
     const dqkv = attentionBackward(dattOut, s.qkv, s.at.att, B, T, C, NH);
     const dln1 = linearBackward(dqkv, s.ln1.y, R, C, 3 * C, p, L.qkvw, -1, grad);
     const l1 = layernormBackward(dln1, s.x, sub(p, L.ln1g, C), s.ln1.mean, s.ln1.rstd, R, C);
     addInto(grad, L.ln1g, l1.dgamma);
     addInto(grad, L.ln1b, l1.dbeta);
-    dx = dx1.map((v, i) => v + l1.dx[i]);
+    dx = sum(dx1, l1.dx);
   }
   embeddingBackward(dx, tokens, O.wte, O.wpe, B, T, C, grad);
   return { loss, grad, logits };
+}
+
+/** a + b, elementwise (the residual stream and its gradient). */
+function sum(a: Float64Array, b: Float64Array): Float64Array {
+  const out = new Float64Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i] + b[i];
+  return out;
 }
 
 function addInto(grad: Float64Array, off: number, g: Float64Array): void {
@@ -332,8 +369,9 @@ export function byteBatch(text: Uint8Array, starts: ArrayLike<number>, T: number
 
 /**
  * One round of local training on the CPU from `start` (copied): per step, loss and gradient of
- * the batch, gradient clipped to cfg.maxGradNorm, AdamW from zero state. The reference for the
- * GPU trainer (kernels/gpt-trainer.ts) and for re-executing a GPT contribution.
+ * the batch, gradient clipped to cfg.maxGradNorm, AdamW from zero state (or, with `state`, going
+ * on from it, as trainLocalCpu). The reference for the GPU trainer (kernels/gpt-trainer.ts) and
+ * for re-executing a GPT contribution.
  */
 export function trainGptLocalCpu(
   spec: GptSpec,
@@ -342,15 +380,15 @@ export function trainGptLocalCpu(
   B: number,
   T: number,
   cfg: AdamWConfig,
+  state: AdamWState = { m: new Float32Array(start.length), v: new Float32Array(start.length), t: 0 },
 ): { params: Float32Array; losses: number[] } {
   const params = start.slice();
-  const m = new Float32Array(params.length);
-  const v = new Float32Array(params.length);
-  const losses = batches.map(({ tokens, targets }, s) => {
+  const { m, v } = state;
+  const losses = batches.map(({ tokens, targets }) => {
     const { loss, grad } = gptLossAndGrad(spec, params, tokens, targets, B, T);
     const g = Float32Array.from(grad!);
     clipGradNorm(g, cfg.maxGradNorm ?? 0);
-    adamwStep(params, g, m, v, s + 1, cfg);
+    adamwStep(params, g, m, v, ++state.t, cfg);
     return loss;
   });
   return { params, losses };

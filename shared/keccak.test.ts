@@ -8,14 +8,20 @@ import { keccak256 } from './keccak.ts';
 
 test('keccak256 equals viem keccak256 on bytes and on hex', () => {
   fc.assert(
-    fc.property(fc.oneof(fc.uint8Array({ maxLength: 600 }), fc.integer({ min: 0, max: 3 }).chain((k) => fc.uint8Array({ minLength: 136 * k, maxLength: 136 * k + 1 }))), (bytes) => {
-      assert.equal(keccak256(bytes), viemKeccak(bytes));
-      assert.equal(keccak256(bytesToHex(bytes)), viemKeccak(bytesToHex(bytes)));
-      // a view into a larger buffer hashes only its own bytes
-      const big = new Uint8Array(bytes.length + 8);
-      big.set(bytes, 4);
-      assert.equal(keccak256(big.subarray(4, 4 + bytes.length)), viemKeccak(bytes));
-    }),
+    fc.property(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 600 }),
+        fc.integer({ min: 0, max: 3 }).chain((k) => fc.uint8Array({ minLength: 136 * k, maxLength: 136 * k + 1 })),
+      ),
+      (bytes) => {
+        assert.equal(keccak256(bytes), viemKeccak(bytes));
+        assert.equal(keccak256(bytesToHex(bytes)), viemKeccak(bytesToHex(bytes)));
+        // a view into a larger buffer hashes only its own bytes
+        const big = new Uint8Array(bytes.length + 8);
+        big.set(bytes, 4);
+        assert.equal(keccak256(big.subarray(4, 4 + bytes.length)), viemKeccak(bytes));
+      },
+    ),
     { numRuns: 500 },
   );
   assert.equal(keccak256(new Uint8Array()), '0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470');

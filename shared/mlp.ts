@@ -1,6 +1,7 @@
 // CPU reference for the MLP: forward, loss, backward and AdamW, in plain loops.
 // The GPU executor in kernels/ must match these; the coordinator uses the forward
 // pass to measure held-out accuracy; the simulator trains with all of it.
+import { f64, matmulNT, matmulSparseA, transpose, zeroFraction } from './cpu-matmul.ts';
 import type { MlpSpec } from './model.ts';
 
 /** Images as bytes (N, 784) scaled by 1/255 on use; labels (N). */
@@ -38,6 +39,13 @@ export function gatherBatch(data: Dataset, indices: ArrayLike<number>): { x: Flo
   return { x, y };
 }
 
+/**
+ * Above this fraction of zeros in a layer's input, the products skip them (matmulSparseA): the
+ * same sums, faster than the 4 × 4 blocked product below about 60 % of values set
+ * (`npx tsx shared/cpu-reference.bench.ts`).
+ */
+const SPARSE_ABOVE = 0.4;
+
 /** Activations of every layer: acts[0] = x, acts[L] = logits (B, classes). Hidden ones after ReLU. */
 export function mlpForward(spec: MlpSpec, params: Float32Array, x: Float32Array, B: number): Float32Array[] {
   const acts = [x];
@@ -46,15 +54,13 @@ export function mlpForward(spec: MlpSpec, params: Float32Array, x: Float32Array,
     const [fin, fout] = [spec.sizes[l], spec.sizes[l + 1]];
     const w = spec.tensors[2 * l].offset;
     const bOff = spec.tensors[2 * l + 1].offset;
+    // (B, fout) = bias + h (B, fin) · W (fin, fout), each sum in float64 (shared/cpu-matmul.ts).
+    const z = new Float64Array(B * fout);
     const h = acts[l];
+    if (zeroFraction(h) > SPARSE_ABOVE) matmulSparseA(z, h, params, B, fout, fin, { bOff: w, bias: params, biasOff: bOff });
+    else matmulNT(z, f64(h), transpose(params, fin, fout, w), B, fout, fin, { bias: params, biasOff: bOff });
     const out = new Float32Array(B * fout);
-    for (let b = 0; b < B; b++) {
-      for (let o = 0; o < fout; o++) {
-        let s = params[bOff + o];
-        for (let i = 0; i < fin; i++) s += h[b * fin + i] * params[w + i * fout + o];
-        out[b * fout + o] = l + 1 < L && s < 0 ? 0 : s;
-      }
-    }
+    for (let k = 0; k < out.length; k++) out[k] = l + 1 < L && z[k] < 0 ? 0 : z[k];
     acts.push(out);
   }
   return acts;
@@ -85,26 +91,22 @@ export function mlpBackward(spec: MlpSpec, params: Float32Array, acts: Float32Ar
     const w = spec.tensors[2 * l].offset;
     const bOff = spec.tensors[2 * l + 1].offset;
     const h = acts[l];
-    for (let i = 0; i < fin; i++)
-      for (let o = 0; o < fout; o++) {
-        let s = 0;
-        for (let b = 0; b < B; b++) s += h[b * fin + i] * dout[b * fout + o];
-        grad[w + i * fout + o] = s;
-      }
+    // dW (fin, fout) = hᵀ · dout, summed over the batch in float64; db the same over rows.
+    const dW = new Float64Array(fin * fout);
+    if (zeroFraction(h) > SPARSE_ABOVE) matmulSparseA(dW, transpose(h, B, fin, 0, new Float32Array(B * fin)), dout, fin, fout, B);
+    else matmulNT(dW, transpose(h, B, fin), transpose(dout, B, fout), fin, fout, B);
+    grad.set(dW, w);
     for (let o = 0; o < fout; o++) {
       let s = 0;
       for (let b = 0; b < B; b++) s += dout[b * fout + o];
       grad[bOff + o] = s;
     }
     if (l === 0) break;
+    // dh (B, fin) = dout · Wᵀ, through the ReLU gate (h is post-activation).
+    const dh64 = new Float64Array(B * fin);
+    matmulNT(dh64, f64(dout), f64(params, w, fin * fout), B, fin, fout);
     const dh = new Float32Array(B * fin);
-    for (let b = 0; b < B; b++)
-      for (let i = 0; i < fin; i++) {
-        if (h[b * fin + i] <= 0) continue; // ReLU gate: h is post-activation
-        let s = 0;
-        for (let o = 0; o < fout; o++) s += dout[b * fout + o] * params[w + i * fout + o];
-        dh[b * fin + i] = s;
-      }
+    for (let k = 0; k < dh.length; k++) dh[k] = h[k] <= 0 ? 0 : dh64[k];
     dout = dh;
   }
   return grad;
@@ -112,14 +114,18 @@ export function mlpBackward(spec: MlpSpec, params: Float32Array, acts: Float32Ar
 
 /** One AdamW step in place; `t` is the 1-based step count for bias correction. */
 export function adamwStep(params: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, t: number, cfg: AdamWConfig): void {
-  const c1 = 1 - cfg.beta1 ** t;
-  const c2 = 1 - cfg.beta2 ** t;
+  const { lr, beta1, beta2, eps, weightDecay } = cfg;
+  const c1 = 1 - beta1 ** t;
+  const c2 = 1 - beta2 ** t;
   for (let i = 0; i < params.length; i++) {
     const g = grad[i];
-    m[i] = cfg.beta1 * m[i] + (1 - cfg.beta1) * g;
-    v[i] = cfg.beta2 * v[i] + (1 - cfg.beta2) * g * g;
-    const update = m[i] / c1 / (Math.sqrt(v[i] / c2) + cfg.eps);
-    params[i] = params[i] - cfg.lr * (update + cfg.weightDecay * params[i]);
+    // m and v are read back as the float32 values they were stored as.
+    const mi = Math.fround(beta1 * m[i] + (1 - beta1) * g);
+    const vi = Math.fround(beta2 * v[i] + (1 - beta2) * g * g);
+    m[i] = mi;
+    v[i] = vi;
+    const update = mi / c1 / (Math.sqrt(vi / c2) + eps);
+    params[i] = params[i] - lr * (update + weightDecay * params[i]);
   }
 }
 
@@ -159,17 +165,29 @@ export function evaluate(spec: MlpSpec, params: Float32Array, data: Dataset, lim
   return { loss: lossSum / n, accuracy: correct / n, count: n };
 }
 
-/** Train H steps on the CPU from `params` (copied); the reference for one round's local work. */
+/** AdamW's moments and step count, for training that goes on across calls. */
+export interface AdamWState {
+  m: Float32Array;
+  v: Float32Array;
+  /** Steps taken so far (the next one is t + 1). */
+  t: number;
+}
+
+/**
+ * Train H steps on the CPU from `start` (copied); the reference for one round's local work, where
+ * AdamW starts from zero state. With `state`, AdamW goes on from it and leaves it updated (one
+ * long run in pieces: the simulator's centralized rows).
+ */
 export function trainLocalCpu(
   spec: MlpSpec,
   start: Float32Array,
   data: Dataset,
   batches: ArrayLike<number>[],
   cfg: AdamWConfig,
+  state: AdamWState = { m: new Float32Array(start.length), v: new Float32Array(start.length), t: 0 },
 ): { params: Float32Array; lossBefore: number; lossAfter: number } {
   const params = start.slice();
-  const m = new Float32Array(params.length);
-  const v = new Float32Array(params.length);
+  const { m, v } = state;
   let lossBefore = NaN;
   let lossAfter = NaN;
   const C = spec.sizes[spec.sizes.length - 1];
@@ -179,7 +197,7 @@ export function trainLocalCpu(
     const { loss, dlogits } = softmaxCrossEntropy(acts[acts.length - 1], y, C);
     if (s === 0) lossBefore = loss;
     lossAfter = loss;
-    adamwStep(params, mlpBackward(spec, params, acts, dlogits, idx.length), m, v, s + 1, cfg);
+    adamwStep(params, mlpBackward(spec, params, acts, dlogits, idx.length), m, v, ++state.t, cfg);
   });
   return { params, lossBefore, lossAfter };
 }

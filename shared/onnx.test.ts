@@ -76,7 +76,8 @@ test('bad graphs are refused with the name of what is wrong', () => {
   );
   assert.throws(() => exportMlpOnnx(mlpSpec([4, 2]), new Float32Array(3)), /3 parameters for a model of 10/);
   assert.throws(
-    () => encodeOnnxModel({ name: 'g', nodes: [], initializers: [{ name: 'w', dims: [2, 2], type: 'float', data: new Float32Array(3) }], inputs: [], outputs: [] }),
+    () =>
+      encodeOnnxModel({ name: 'g', nodes: [], initializers: [{ name: 'w', dims: [2, 2], type: 'float', data: new Float32Array(3) }], inputs: [], outputs: [] }),
     /tensor "w" has 3 values/,
   );
 });
@@ -89,7 +90,11 @@ test('GPT export matches the float64 reference forward pass (shared/gpt.ts) at s
   const params = Float32Array.from({ length: spec.paramCount }, () => (rand() - 0.5) * 0.6);
   for (const t of spec.tensors) if (t.name.endsWith('.g')) for (let i = 0; i < t.size; i++) params[t.offset + i] += 1;
   const s = await session(exportGptOnnx(spec, params));
-  for (const [B, T] of [[2, 8], [3, 5], [1, 1]]) {
+  for (const [B, T] of [
+    [2, 8],
+    [3, 5],
+    [1, 1],
+  ]) {
     const tokens = Array.from({ length: B * T }, () => Math.floor(rand() * 11));
     const { logits } = await s.run({ tokens: new ort.Tensor('int64', BigInt64Array.from(tokens, BigInt), [B, T]) });
     assert.deepEqual(logits.dims, [B, T, 11]);

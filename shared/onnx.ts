@@ -25,13 +25,7 @@ export type OnnxTensor =
   | { name: string; dims: number[]; type: 'bool'; data: ArrayLike<boolean> };
 
 /** A node attribute, tagged by its AttributeProto type. */
-export type OnnxAttribute =
-  | { int: number }
-  | { float: number }
-  | { ints: number[] }
-  | { floats: number[] }
-  | { string: string }
-  | { tensor: OnnxTensor };
+export type OnnxAttribute = { int: number } | { float: number } | { ints: number[] } | { floats: number[] } | { string: string } | { tensor: OnnxTensor };
 
 export interface OnnxNode {
   op: string;
@@ -230,7 +224,8 @@ function valueInfoProto(v: OnnxValueInfo): ProtoWriter {
   const shape = new ProtoWriter();
   for (const d of v.shape) {
     const dim = new ProtoWriter();
-    if (typeof d === 'number') dim.int(1, d); // dim_value
+    if (typeof d === 'number')
+      dim.int(1, d); // dim_value
     else dim.string(2, d); // dim_param
     shape.message(1, dim);
   }
@@ -333,7 +328,6 @@ export function exportMlpOnnx(spec: MlpSpec, params: Float32Array): Uint8Array {
   );
 }
 
-
 /**
  * The GPT preset (shared/model.ts gptSpec: pre-layernorm, (in, out) matrices, qkv without
  * bias, untied head) as ONNX (opset 17): input "tokens" int64 (batch, seq) with seq ≤ context, output
@@ -347,7 +341,12 @@ export function exportGptOnnx(spec: GptSpec, params: Float32Array): Uint8Array {
   const { vocab, context, width: C, layers, heads } = spec.dims;
   if (C % heads !== 0) throw new RangeError(`exportGptOnnx: width ${C} is not a multiple of heads ${heads}`);
   const hs = C / heads;
-  const initializers: OnnxTensor[] = spec.tensors.map((t) => ({ name: t.name, dims: t.shape, type: 'float', data: params.subarray(t.offset, t.offset + t.size) }));
+  const initializers: OnnxTensor[] = spec.tensors.map((t) => ({
+    name: t.name,
+    dims: t.shape,
+    type: 'float',
+    data: params.subarray(t.offset, t.offset + t.size),
+  }));
   const scalar = (name: string, v: number): OnnxTensor => ({ name, dims: [], type: 'float', data: Float32Array.of(v) });
   const ints = (name: string, v: number[]): OnnxTensor => ({ name, dims: [v.length], type: 'int64', data: v });
   // Causal mask for the longest sequence; sliced to (seq, seq) at run time.
@@ -356,13 +355,24 @@ export function exportGptOnnx(spec: GptSpec, params: Float32Array): Uint8Array {
   initializers.push(
     { name: 'causal_mask', dims: [context, context], type: 'float', data: mask },
     scalar('att_scale', 1 / Math.sqrt(hs)),
-    scalar('gelu_half', 0.5), scalar('gelu_one', 1), scalar('gelu_cubic', 0.044715), scalar('gelu_k', Math.sqrt(2 / Math.PI)),
-    ints('i_zero', [0]), ints('i_one', [1]), ints('i_two', [2]), ints('i_zero2', [0, 0]),
-    { name: 's_zero', dims: [], type: 'int64', data: [0] }, { name: 's_one', dims: [], type: 'int64', data: [1] },
-    ints('qkv_split', [C, C, C]), ints('heads_shape', [0, 0, heads, hs]), ints('merge_shape', [0, 0, C]),
+    scalar('gelu_half', 0.5),
+    scalar('gelu_one', 1),
+    scalar('gelu_cubic', 0.044715),
+    scalar('gelu_k', Math.sqrt(2 / Math.PI)),
+    ints('i_zero', [0]),
+    ints('i_one', [1]),
+    ints('i_two', [2]),
+    ints('i_zero2', [0, 0]),
+    { name: 's_zero', dims: [], type: 'int64', data: [0] },
+    { name: 's_one', dims: [], type: 'int64', data: [1] },
+    ints('qkv_split', [C, C, C]),
+    ints('heads_shape', [0, 0, heads, hs]),
+    ints('merge_shape', [0, 0, C]),
   );
-  if (spec.tensors.some((t) => /\.qkv\.b$/.test(t.name))) throw new Error('exportGptOnnx: the parameter table has a qkv bias; the GPT preset has none (shared/model.ts gptSpec)');
-  for (const name of ['wte', 'wpe', 'lnf.g', 'lnf.b', 'head.w']) if (!spec.tensors.some((t) => t.name === name)) throw new Error(`exportGptOnnx: the parameter table has no "${name}"`);
+  if (spec.tensors.some((t) => /\.qkv\.b$/.test(t.name)))
+    throw new Error('exportGptOnnx: the parameter table has a qkv bias; the GPT preset has none (shared/model.ts gptSpec)');
+  for (const name of ['wte', 'wpe', 'lnf.g', 'lnf.b', 'head.w'])
+    if (!spec.tensors.some((t) => t.name === name)) throw new Error(`exportGptOnnx: the parameter table has no "${name}"`);
 
   const nodes: OnnxNode[] = [];
   const node = (op: string, inputs: string[], output: string, attrs?: Record<string, OnnxAttribute>) => {
@@ -379,7 +389,8 @@ export function exportGptOnnx(spec: GptSpec, params: Float32Array): Uint8Array {
   const tokEmb = node('Gather', ['wte', 'tokens'], 'tok_emb', { axis: { int: 0 } });
   const posEmb = node('Gather', ['wpe', positions], 'pos_emb', { axis: { int: 0 } });
   let x = node('Add', [tokEmb, posEmb], 'x0');
-  const layerNorm = (input: string, g: string, b: string, out: string) => node('LayerNormalization', [input, g, b], out, { axis: { int: -1 }, epsilon: { float: LN_EPS } });
+  const layerNorm = (input: string, g: string, b: string, out: string) =>
+    node('LayerNormalization', [input, g, b], out, { axis: { int: -1 }, epsilon: { float: LN_EPS } });
   const linear = (input: string, w: string, b: string | null, out: string) => {
     const mm = node('MatMul', [input, w], b ? `${out}.mm` : out);
     return b ? node('Add', [mm, b], out) : mm;
@@ -390,13 +401,18 @@ export function exportGptOnnx(spec: GptSpec, params: Float32Array): Uint8Array {
     const qkv = linear(ln1, `${p}qkv.w`, null, `${p}qkv`);
     nodes.push({ op: 'Split', inputs: [qkv, 'qkv_split'], outputs: [`${p}q`, `${p}k`, `${p}v`], attrs: { axis: { int: -1 } } });
     // (B, T, C) → (B, NH, T, hs); k as (B, NH, hs, T)
-    const heads4 = (t: string, perm: number[]) => node('Transpose', [node('Reshape', [`${p}${t}`, 'heads_shape'], `${p}${t}.4d`)], `${p}${t}.h`, { perm: { ints: perm } });
+    const heads4 = (t: string, perm: number[]) =>
+      node('Transpose', [node('Reshape', [`${p}${t}`, 'heads_shape'], `${p}${t}.4d`)], `${p}${t}.h`, { perm: { ints: perm } });
     const q = heads4('q', [0, 2, 1, 3]);
     const kT = heads4('k', [0, 2, 3, 1]);
     const v = heads4('v', [0, 2, 1, 3]);
     const scores = node('Add', [node('Mul', [node('MatMul', [q, kT], `${p}qk`), 'att_scale'], `${p}qk.scaled`), causal], `${p}scores`);
     const att = node('Softmax', [scores], `${p}att`, { axis: { int: -1 } });
-    const y = node('Reshape', [node('Transpose', [node('MatMul', [att, v], `${p}attv`)], `${p}attv.t`, { perm: { ints: [0, 2, 1, 3] } }), 'merge_shape'], `${p}attn`);
+    const y = node(
+      'Reshape',
+      [node('Transpose', [node('MatMul', [att, v], `${p}attv`)], `${p}attv.t`, { perm: { ints: [0, 2, 1, 3] } }), 'merge_shape'],
+      `${p}attn`,
+    );
     x = node('Add', [x, linear(y, `${p}proj.w`, `${p}proj.b`, `${p}proj`)], `${p}x1`);
     const ln2 = layerNorm(x, `${p}ln2.g`, `${p}ln2.b`, `${p}ln2`);
     const u = linear(ln2, `${p}fc.w`, `${p}fc.b`, `${p}fc`);

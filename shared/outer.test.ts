@@ -9,7 +9,10 @@ import { applyGlobalUpdate, type LocalModel } from './round.ts';
 const cosine = (rounds: number, floor: number): OuterConfig => ({ lr: 2, momentum: 0.9, lrSchedule: { kind: 'cosine', rounds, floor } });
 
 test('without a schedule, or with constant, the outer lr is lr every round', () => {
-  for (const cfg of [{ lr: 2, momentum: 0.6 }, { lr: 2, momentum: 0.6, lrSchedule: { kind: 'constant' as const, rounds: 10, floor: 0 } }])
+  for (const cfg of [
+    { lr: 2, momentum: 0.6 },
+    { lr: 2, momentum: 0.6, lrSchedule: { kind: 'constant' as const, rounds: 10, floor: 0 } },
+  ])
     for (const r of [0, 1, 9, 10, 1000]) assert.equal(outerLrAt(cfg, r), 2);
 });
 
@@ -50,25 +53,43 @@ test('a bad outer.lrSchedule is refused naming its field', () => {
   const withSchedule = (lrSchedule: unknown) => ({ ...DEFAULT_RUN, outer: { ...DEFAULT_RUN.outer, lrSchedule } }) as typeof DEFAULT_RUN;
   assert.doesNotThrow(() => validateRunSettings(DEFAULT_RUN));
   assert.doesNotThrow(() => validateRunSettings(withSchedule({ kind: 'cosine', rounds: 180, floor: 0.1 })));
-  assert.throws(() => validateRunSettings(withSchedule({ kind: 'linear', rounds: 180, floor: 0.1 })), /^Error: run\.outer\.lrSchedule\.kind: expected one of constant, cosine, got "linear"$/);
-  assert.throws(() => validateRunSettings(withSchedule({ kind: 'cosine', rounds: 0, floor: 0.1 })), /^Error: run\.outer\.lrSchedule\.rounds: expected an integer/);
+  assert.throws(
+    () => validateRunSettings(withSchedule({ kind: 'linear', rounds: 180, floor: 0.1 })),
+    /^Error: run\.outer\.lrSchedule\.kind: expected one of constant, cosine, got "linear"$/,
+  );
+  assert.throws(
+    () => validateRunSettings(withSchedule({ kind: 'cosine', rounds: 0, floor: 0.1 })),
+    /^Error: run\.outer\.lrSchedule\.rounds: expected an integer/,
+  );
   assert.throws(() => validateRunSettings(withSchedule({ kind: 'cosine', rounds: 2.5, floor: 0.1 })), /^Error: run\.outer\.lrSchedule\.rounds: /);
-  assert.throws(() => validateRunSettings(withSchedule({ kind: 'cosine', rounds: 180, floor: 1.5 })), /^Error: run\.outer\.lrSchedule\.floor: expected a number in \[0, 1\], got 1\.5$/);
+  assert.throws(
+    () => validateRunSettings(withSchedule({ kind: 'cosine', rounds: 180, floor: 1.5 })),
+    /^Error: run\.outer\.lrSchedule\.floor: expected a number in \[0, 1\], got 1\.5$/,
+  );
   assert.throws(() => validateRunSettings(withSchedule({ kind: 'cosine', rounds: 180 })), /run\.outer\.lrSchedule\.floor: .*got undefined/);
   assert.throws(() => validateRunSettings(withSchedule('cosine')), /^Error: run\.outer\.lrSchedule: expected an object, got "cosine"$/);
 });
 
 test('a peer applying published updates under a scheduled run reaches the coordinator’s hashes, which the schedule changes', () => {
-  const specOf = (outer: RunSettings['outer']) => runSpecOf(3, { ...DEFAULT_RUN, sizes: [12, 6, 4], outer }, { name: 'mnist', trainCount: 10, testCount: 10, features: 12, classes: 4 });
+  const specOf = (outer: RunSettings['outer']) =>
+    runSpecOf(3, { ...DEFAULT_RUN, sizes: [12, 6, 4], outer }, { name: 'mnist', trainCount: 10, testCount: 10, features: 12, classes: 4 });
   const scheduled = specOf({ lr: 2, momentum: 0.9, lrSchedule: { kind: 'cosine', rounds: 4, floor: 0 } });
   const constant = specOf({ lr: 2, momentum: 0.9 });
   const g = (r: number) => Float32Array.from({ length: scheduled.paramCount }, (_, i) => Math.sin(r + i) * 0.01);
-  const frame = (r: number) => encodeAggregate(g(r), scheduled.codec.chunkSize, { paramTableHash: scheduled.paramTableHash, run: scheduled.id, round: r, samples: 64 });
+  const frame = (r: number) =>
+    encodeAggregate(g(r), scheduled.codec.chunkSize, { paramTableHash: scheduled.paramTableHash, run: scheduled.id, round: r, samples: 64 });
   const chains = (run: typeof scheduled) => {
     // The coordinator's replay (engine, validator): the outer step with the round number.
     const params = initParams(mlpSpec(run.sizes), run.seed);
     const momentum = new Float32Array(params.length);
-    let peer: LocalModel = { run: run.id, paramTableHash: run.paramTableHash, round: 0, modelHash: hashParams(params), params: params.slice(), momentum: momentum.slice() };
+    let peer: LocalModel = {
+      run: run.id,
+      paramTableHash: run.paramTableHash,
+      round: 0,
+      modelHash: hashParams(params),
+      params: params.slice(),
+      momentum: momentum.slice(),
+    };
     const coordinator: string[] = [];
     const peers: string[] = [];
     for (let r = 0; r < 6; r++) {

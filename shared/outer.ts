@@ -54,9 +54,12 @@ export function outerLrScheduleErrors(s: unknown): [string, string][] {
   if (typeof s !== 'object' || s === null) return [['', `expected an object, got ${JSON.stringify(s)}`]];
   const { kind, rounds, floor } = s as Partial<OuterLrSchedule>;
   const errors: [string, string][] = [];
-  if (!OUTER_LR_SCHEDULES.includes(kind as OuterLrSchedule['kind'])) errors.push(['kind', `expected one of ${OUTER_LR_SCHEDULES.join(', ')}, got ${JSON.stringify(kind)}`]);
-  if (typeof rounds !== 'number' || !Number.isInteger(rounds) || rounds < 1 || rounds > 1e9) errors.push(['rounds', `expected an integer in [1, 1000000000], got ${JSON.stringify(rounds)}`]);
-  if (typeof floor !== 'number' || !Number.isFinite(floor) || floor < 0 || floor > 1) errors.push(['floor', `expected a number in [0, 1], got ${JSON.stringify(floor)}`]);
+  if (!OUTER_LR_SCHEDULES.includes(kind as OuterLrSchedule['kind']))
+    errors.push(['kind', `expected one of ${OUTER_LR_SCHEDULES.join(', ')}, got ${JSON.stringify(kind)}`]);
+  if (typeof rounds !== 'number' || !Number.isInteger(rounds) || rounds < 1 || rounds > 1e9)
+    errors.push(['rounds', `expected an integer in [1, 1000000000], got ${JSON.stringify(rounds)}`]);
+  if (typeof floor !== 'number' || !Number.isFinite(floor) || floor < 0 || floor > 1)
+    errors.push(['floor', `expected a number in [0, 1], got ${JSON.stringify(floor)}`]);
   return errors;
 }
 

@@ -13,8 +13,14 @@ test('text windows: T + 1 bytes each at the stride; a batch gives inputs and nex
   assert.equal(d.count, Math.floor((80 - 5) / 3) + 1);
   assert.equal(new TextDecoder().decode(d.images.subarray(5, 10)), 'defgh');
   const { tokens, targets } = windowBatch(d, [1, 0]);
-  assert.deepEqual(Array.from(tokens), [...'defgabcd'].map((c) => c.charCodeAt(0)));
-  assert.deepEqual(Array.from(targets), [...'efghbcde'].map((c) => c.charCodeAt(0)));
+  assert.deepEqual(
+    Array.from(tokens),
+    [...'defgabcd'].map((c) => c.charCodeAt(0)),
+  );
+  assert.deepEqual(
+    Array.from(targets),
+    [...'efghbcde'].map((c) => c.charCodeAt(0)),
+  );
   assert.throws(() => windowBatch(d, [d.count]), /window index 26 outside dataset of 26/);
   assert.throws(() => textWindows(text.subarray(0, 4), 4), /4 bytes hold no window of 5 bytes/);
 });
@@ -27,7 +33,13 @@ test('GPT evaluation and local training through the preset interface', () => {
   assert.ok(Math.abs(ev.loss - gptEvaluate(spec, p, text, 8, 100).loss) < 1e-6, 'same windows, same loss as gptEvaluate');
   assert.ok(ev.accuracy >= 0 && ev.accuracy <= 1);
   const adamw = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 };
-  const r = trainLocal(spec, p, d, Array.from({ length: 30 }, () => [0, 1, 2]), adamw);
+  const r = trainLocal(
+    spec,
+    p,
+    d,
+    Array.from({ length: 30 }, () => [0, 1, 2]),
+    adamw,
+  );
   assert.ok(r.lossAfter < r.lossBefore - 1, `30 steps on 3 windows: ${r.lossBefore} → ${r.lossAfter}`);
   assert.throws(() => trainLocal(spec, p, textWindows(text, 9), [[0]], adamw), /windows of 10 bytes do not fit context 8/);
 });

@@ -13,7 +13,8 @@ import type { GptSpec, ModelSpec } from './model.ts';
 
 /** Windows of T + 1 bytes of `text` starting every `stride` bytes, as a Dataset. */
 export function textWindows(text: Uint8Array, T: number, stride = T): Dataset {
-  if (!Number.isInteger(T) || T < 1 || !Number.isInteger(stride) || stride < 1) throw new RangeError(`textWindows: T and stride must be positive integers, got ${T}, ${stride}`);
+  if (!Number.isInteger(T) || T < 1 || !Number.isInteger(stride) || stride < 1)
+    throw new RangeError(`textWindows: T and stride must be positive integers, got ${T}, ${stride}`);
   const count = text.length >= T + 1 ? Math.floor((text.length - T - 1) / stride) + 1 : 0;
   if (count < 1) throw new RangeError(`textWindows: ${text.length} bytes hold no window of ${T + 1} bytes`);
   const images = new Uint8Array(count * (T + 1));
@@ -53,7 +54,14 @@ export function trainLocal(
 ): { params: Float32Array; lossBefore: number; lossAfter: number } {
   if (spec.preset === 'mlp') return trainLocalCpu(spec, start, data, batches, cfg);
   const T = checkGptData(spec, data);
-  const r = trainGptLocalCpu(spec, start, batches.map((idx) => windowBatch(data, idx)), batches[0]?.length ?? 0, T, cfg);
+  const r = trainGptLocalCpu(
+    spec,
+    start,
+    batches.map((idx) => windowBatch(data, idx)),
+    batches[0]?.length ?? 0,
+    T,
+    cfg,
+  );
   return { params: r.params, lossBefore: r.losses[0] ?? NaN, lossAfter: r.losses.at(-1) ?? NaN };
 }
 

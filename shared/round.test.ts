@@ -6,9 +6,23 @@ import { decodeFrame, encodeAggregate, hashFrame, toDense } from './codec.ts';
 import { DEFAULT_RUN, runSpecOf } from './config.ts';
 import { contributionTypedData, eip712Domain } from './eip712.ts';
 import { framesRoot } from './aggregate.ts';
-import { adaptiveSteps, aggregateLimits, buildContribution, cohortAggregate, combineCohorts, encodeOwnUpdate, peerUpdateLimits, pseudoGradient, randomNonce } from './round.ts';
+import {
+  adaptiveSteps,
+  aggregateLimits,
+  buildContribution,
+  cohortAggregate,
+  combineCohorts,
+  encodeOwnUpdate,
+  peerUpdateLimits,
+  pseudoGradient,
+  randomNonce,
+} from './round.ts';
 
-const run = runSpecOf(5, { ...DEFAULT_RUN, sizes: [20, 10, 4], codec: { density: 0.1, bits: 8, chunkSize: 64 } }, { name: 'mnist', trainCount: 10, testCount: 10, features: 20, classes: 4 });
+const run = runSpecOf(
+  5,
+  { ...DEFAULT_RUN, sizes: [20, 10, 4], codec: { density: 0.1, bits: 8, chunkSize: 64 } },
+  { name: 'mnist', trainCount: 10, testCount: 10, features: 20, classes: 4 },
+);
 
 test('pseudoGradient is θ_r − θ_local plus the residual', () => {
   const v = pseudoGradient(Float32Array.from([1, 2]), Float32Array.from([0.5, 2.5]), Float32Array.from([0.1, 0]));
@@ -57,7 +71,22 @@ test('relay mode: only our own frame, we upload it', () => {
 test('the contribution signs and verifies under the run domain', async () => {
   const acct = privateKeyToAccount(`0x${'11'.repeat(32)}` as Hex);
   const h = `0x${'22'.repeat(32)}` as Hex;
-  const c = buildContribution({ run: 5, round: 2, cohort: 1, frameHash: h, aggregateHash: h, framesRoot: h, residualHash: h, samples: 960, steps: 30, lossBefore: 2.302585, lossAfter: Number.NaN, computeMs: 1234.6, nowMs: 1_700_000_000_500, nonce: randomNonce() });
+  const c = buildContribution({
+    run: 5,
+    round: 2,
+    cohort: 1,
+    frameHash: h,
+    aggregateHash: h,
+    framesRoot: h,
+    residualHash: h,
+    samples: 960,
+    steps: 30,
+    lossBefore: 2.302585,
+    lossAfter: Number.NaN,
+    computeMs: 1234.6,
+    nowMs: 1_700_000_000_500,
+    nonce: randomNonce(),
+  });
   assert.equal(c.lossBeforeMicro, 2302585);
   assert.equal(c.lossAfterMicro, 0xffffffff);
   assert.equal(c.computeMs, 1235);
@@ -68,7 +97,7 @@ test('the contribution signs and verifies under the run domain', async () => {
   assert.equal(await verifyTypedData({ ...td, address: acct.address, signature }), true);
 });
 
-test('combineCohorts: the run\'s robust aggregator bounds an outlying cohort and refuses a copied one', () => {
+test("combineCohorts: the run's robust aggregator bounds an outlying cohort and refuses a copied one", () => {
   const aggregate = (seed: number, scale: number) => {
     const v = new Float32Array(run.paramCount).map((_, i) => Math.cos(seed * 7 + i) * 0.01 * scale + 0.01);
     const bytes = encodeAggregate(v, run.codec.chunkSize, { paramTableHash: run.paramTableHash, run: run.id, round: 2, samples: 96 });
@@ -86,14 +115,17 @@ test('combineCohorts: the run\'s robust aggregator bounds an outlying cohort and
   // A re-encoded near copy of a cohort's aggregate adds no weight.
   const copy = { ...aggregate(1, 1.0001) };
   const withCopy = combineCohorts(run, 2, [...honest, copy]);
-  assert.deepEqual(withCopy.excluded.map((x) => x.reason), ['copycat']);
+  assert.deepEqual(
+    withCopy.excluded.map((x) => x.reason),
+    ['copycat'],
+  );
   // Deterministic: the same aggregates in any order give the same bytes.
   assert.deepEqual(combineCohorts(run, 2, [outlier, ...honest].reverse()).bytes, combined.bytes);
 });
 
 test('adaptiveSteps: a faster device does more steps within the budget, capped by the run', () => {
   assert.equal(adaptiveSteps(100, 20_000, 400), 50);
-  assert.equal(adaptiveSteps(100, 20_000, 100), 100, 'capped at the run\'s inner steps');
+  assert.equal(adaptiveSteps(100, 20_000, 100), 100, "capped at the run's inner steps");
   assert.equal(adaptiveSteps(100, 20_000, 1_000_000), 1, 'at least one step');
   assert.equal(adaptiveSteps(100, -5, 10), 1, 'a budget already spent still trains one step');
   assert.equal(adaptiveSteps(100, 20_000, null), 100, 'no measured pace yet: the full count');

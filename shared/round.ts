@@ -3,12 +3,13 @@
 // testable and a validator could rerun it.
 import type { Address, Hex } from 'viem';
 import { aggregateUpdates, framesRoot, type AggregateResult } from './aggregate.ts';
-import { decodeFrame, encodeAggregate, encodeUpdate, frameLimits, hashFrame, toDense, type DecodedFrame, type FrameLimits } from './codec.ts';
+import { decodeFrame, encodeAggregate, encodeUpdate, frameLimits, hashFrame, toDense, type CodecConfig, type DecodedFrame, type FrameLimits } from './codec.ts';
 import { maxSamplesPerReport, type RunSpec } from './config.ts';
 import { IdlegradError } from './errors.ts';
 import { hashParams } from './model.ts';
 import { applyOuterStep } from './outer.ts';
 import { toMicro, type Contribution } from './eip712.ts';
+import { FrameKind } from './wire/frame.ts';
 
 /** v = (θ_r − θ_local) + e, in float32, (paramCount). */
 export function pseudoGradient(before: Float32Array, after: Float32Array, residual: Float32Array): Float32Array {
@@ -40,9 +41,24 @@ export interface OwnUpdate {
   samples: number;
 }
 
-export function encodeOwnUpdate(run: RunSpec, round: number, v: Float32Array, samples: number): OwnUpdate {
-  const { bytes, residual } = encodeUpdate(v, run.codec, { paramTableHash: run.paramTableHash, run: run.id, round, samples });
+/** What a volunteer's own frame says about itself and how it is compressed: all the trainer needs to build it. */
+export interface UpdateHeader {
+  codec: CodecConfig;
+  paramTableHash: Hex;
+  run: number;
+  round: number;
+}
+
+export const updateHeader = (run: RunSpec, round: number): UpdateHeader => ({ codec: run.codec, paramTableHash: run.paramTableHash, run: run.id, round });
+
+/** Compress v with error feedback into this volunteer's frame for the round. */
+export function compressUpdate(header: UpdateHeader, v: Float32Array, samples: number): OwnUpdate {
+  const { bytes, residual } = encodeUpdate(v, header.codec, { paramTableHash: header.paramTableHash, run: header.run, round: header.round, samples });
   return { bytes, hash: hashFrame(bytes), residual, samples };
+}
+
+export function encodeOwnUpdate(run: RunSpec, round: number, v: Float32Array, samples: number): OwnUpdate {
+  return compressUpdate(updateHeader(run, round), v, samples);
 }
 
 export interface HeldUpdate {
@@ -80,12 +96,30 @@ export function cohortAggregate(run: RunSpec, round: number, own: HeldUpdate, re
   return { bytes, aggregateHash: hashFrame(bytes), framesRoot: framesRoot(hashes), hashes, samples, uploader, relay: received.length === 0 };
 }
 
+/** A held frame as bytes: what crosses from the page to its worker. */
+export interface HeldBytes {
+  address: Address;
+  hash: Hex;
+  bytes: Uint8Array;
+}
+
+/** cohortAggregate from frame bytes (each decoded under the round's peer-update limits). */
+export function cohortAggregateOfBytes(run: RunSpec, round: number, own: HeldBytes, received: HeldBytes[]): CohortAggregate {
+  const limits = peerUpdateLimits(run, round);
+  const held = (h: HeldBytes): HeldUpdate => ({ address: h.address, hash: h.hash, frame: decodeFrame(h.bytes, limits) });
+  return cohortAggregate(run, round, held(own), received.map(held));
+}
+
 /**
  * The coordinator's cross-cohort combine: the cohort aggregates of a round (and relay members'
  * own frames) through the run's robust aggregator, weighted by samples, as the round's global
  * update frame. Refused aggregates are listed with why; their members earn no credit.
  */
-export function combineCohorts(run: RunSpec, round: number, aggregates: { hash: Hex; frame: DecodedFrame }[]): { bytes: Uint8Array; excluded: AggregateResult['excluded'] } {
+export function combineCohorts(
+  run: RunSpec,
+  round: number,
+  aggregates: { hash: Hex; frame: DecodedFrame }[],
+): { bytes: Uint8Array; excluded: AggregateResult['excluded'] } {
   const { dense, samples, excluded } = aggregateUpdates(aggregates, run.paramCount, run.aggregator);
   return { bytes: encodeAggregate(dense, run.codec.chunkSize, { paramTableHash: run.paramTableHash, run: run.id, round, samples }), excluded };
 }
@@ -137,20 +171,19 @@ export interface LocalModel {
   momentum: Float32Array;
 }
 
-/** What a peer's update frame may be for this run and round. */
-export function peerUpdateLimits(run: RunSpec, round: number): FrameLimits {
-  return frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec: run.codec, maxSamples: maxSamplesPerReport(run), round });
-}
+const runLimits = (run: RunSpec, round: number, maxSamples: number): FrameLimits =>
+  frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec: run.codec, maxSamples, round });
 
-/** What a cohort aggregate or global update may be: sample weight is a sum over peers. */
-export function aggregateLimits(run: RunSpec, round: number): FrameLimits {
-  return frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec: run.codec, maxSamples: 0xffffffff, round });
-}
+/** What a peer's update frame may be for this run and round. */
+export const peerUpdateLimits = (run: RunSpec, round: number): FrameLimits => runLimits(run, round, maxSamplesPerReport(run));
+
+/** What a cohort aggregate or global update may be: sample weight is a sum over peers (any u32). */
+export const aggregateLimits = (run: RunSpec, round: number): FrameLimits => runLimits(run, round, 0xffffffff);
 
 /** θ_{r+1} from θ_r and the round-r global update frame. Pure: the input model is not touched. */
 export function applyGlobalUpdate(model: LocalModel, frameBytes: Uint8Array, run: RunSpec): LocalModel {
   const frame = decodeFrame(frameBytes, aggregateLimits(run, model.round));
-  if (frame.header.kind !== 2) throw new IdlegradError('BAD_FRAME', `the round ${model.round} global update is not an aggregate frame`);
+  if (frame.header.kind !== FrameKind.aggregate) throw new IdlegradError('BAD_FRAME', `the round ${model.round} global update is not an aggregate frame`);
   const params = model.params.slice();
   const momentum = model.momentum.slice();
   applyOuterStep(params, momentum, toDense(frame), run.outer, model.round);

@@ -6,7 +6,12 @@ const steps = (t: ReturnType<typeof contributionTimeline>) => t.map((e) => `${e.
 
 test('a pending contribution has every later step ahead of it', () => {
   assert.deepEqual(steps(contributionTimeline({ state: 'pending', reason: null, epoch: null })), [
-    'pending:current', 'accepted:todo', 'verified:todo', 'batched:todo', 'claimable:todo', 'claimed:todo',
+    'pending:current',
+    'accepted:todo',
+    'verified:todo',
+    'batched:todo',
+    'claimable:todo',
+    'claimed:todo',
   ]);
 });
 
@@ -19,8 +24,13 @@ test('a claimed contribution shows its epoch and claim transaction, and whether 
 });
 
 test('rejected at commit ends after pending with the reason; a failed spot check after accepted', () => {
-  assert.deepEqual(steps(contributionTimeline({ state: 'rejected', reason: 'NO_QUORUM: x', epoch: null })), ['pending:done', 'rejected:failed']);
-  const t = contributionTimeline({ state: 'rejected', reason: 'CHECK_FAILED: y', epoch: null, verification: 'failed' });
+  assert.deepEqual(steps(contributionTimeline({ state: 'rejected', code: 'NO_QUORUM', reason: 'x', epoch: null })), ['pending:done', 'rejected:failed']);
+  const t = contributionTimeline({ state: 'rejected', code: 'WORK_MISMATCH', reason: 'y', epoch: null, verification: 'failed' });
   assert.deepEqual(steps(t), ['pending:done', 'accepted:done', 'rejected:failed']);
-  assert.equal(t.at(-1)!.detail, 'CHECK_FAILED: y');
+  assert.equal(t.at(-1)!.detail, 'WORK_MISMATCH: y');
+  assert.equal(
+    contributionTimeline({ state: 'rejected', code: null, reason: 'refused before the code column', epoch: null }).at(-1)!.detail,
+    'refused before the code column',
+  );
+  assert.equal(contributionTimeline({ state: 'rejected', reason: null, epoch: null }).at(-1)!.detail, 'no reason recorded');
 });

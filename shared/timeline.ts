@@ -6,20 +6,13 @@
 // above. `verified` is a step only for sampled contributions: skipped or unverifiable work goes
 // from accepted straight to an epoch, and the step says so. The coordinator's
 // GET /api/contributions/:id and the volunteer page both draw it from here.
-import type { ContributionState, VerificationState } from './protocol.ts';
-
-export type TimelineStep = 'pending' | 'accepted' | 'verified' | 'rejected' | 'batched' | 'claimable' | 'claimed';
-
-export interface TimelineEntry {
-  step: TimelineStep;
-  /** 'done': passed; 'current': where it is now; 'todo': still ahead; 'failed': ended here. */
-  status: 'done' | 'current' | 'todo' | 'failed';
-  /** The step's evidence: the rejection reason, the epoch, the claim tx, the verification outcome. */
-  detail: string | null;
-}
+import type { ContributionState, TimelineEntry, TimelineStep, VerificationState } from './wire/http.ts';
+import type { RejectionCode } from './wire/rejections.ts';
 
 export interface TimelineInput {
   state: ContributionState;
+  /** A refusal's code and prose (the ledger's reason_code and reason). */
+  code?: RejectionCode | null;
   reason: string | null;
   epoch: number | null;
   verification?: VerificationState | null;
@@ -35,7 +28,7 @@ export function contributionTimeline(c: TimelineInput): TimelineEntry[] {
     return [
       { step: 'pending', status: 'done', detail: null },
       ...(afterAccept ? [{ step: 'accepted' as const, status: 'done' as const, detail: null }] : []),
-      { step: 'rejected', status: 'failed', detail: c.reason ?? 'no reason recorded' },
+      { step: 'rejected', status: 'failed', detail: [c.code, c.reason].filter(Boolean).join(': ') || 'no reason recorded' },
     ];
   }
   const at = ORDER.indexOf(c.state);

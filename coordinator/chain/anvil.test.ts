@@ -77,8 +77,7 @@ test('anvil is killed when the parent process exits without calling stop()', asy
   const anvilModule = path.join(path.dirname(fileURLToPath(import.meta.url)), 'anvil.ts');
   await writeFile(
     script,
-    `import { startAnvil } from ${JSON.stringify(anvilModule)};\n` +
-      `const a = await startAnvil();\nconsole.log('PID=' + a.pid);\nprocess.exit(0);\n`,
+    `import { startAnvil } from ${JSON.stringify(anvilModule)};\n` + `const a = await startAnvil();\nconsole.log('PID=' + a.pid);\nprocess.exit(0);\n`,
   );
   let pid: number | undefined;
   try {

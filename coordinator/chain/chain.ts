@@ -174,10 +174,7 @@ export async function connectChain(config: ChainConfig): Promise<Chain> {
   async function attach(given: ChainAddresses): Promise<ChainAddresses | undefined> {
     const token = checkAddress(given.token, 'addresses.token');
     const distributor = checkAddress(given.distributor, 'addresses.distributor');
-    const [tokenCode, distCode] = await Promise.all([
-      publicClient.getCode({ address: token }),
-      publicClient.getCode({ address: distributor }),
-    ]);
+    const [tokenCode, distCode] = await Promise.all([publicClient.getCode({ address: token }), publicClient.getCode({ address: distributor })]);
     if (!tokenCode || !distCode) return undefined;
     let wiredToken: Address;
     let owner: Address;
@@ -243,9 +240,7 @@ export async function connectChain(config: ChainConfig): Promise<Chain> {
     async fundGas(who, wei) {
       const to = checkAddress(who, 'account');
       if (wei <= 0n) throw new ChainError('INVALID_ARGUMENT', `fundGas amount must be positive, got ${wei}`);
-      const { txHash, blockNumber } = await serialized(() =>
-        transact(`fundGas(${to}, ${wei})`, () => walletClient.sendTransaction({ to, value: wei })),
-      );
+      const { txHash, blockNumber } = await serialized(() => transact(`fundGas(${to}, ${wei})`, () => walletClient.sendTransaction({ to, value: wei })));
       return { txHash, blockNumber };
     },
     async claimCount() {

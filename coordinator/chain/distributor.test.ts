@@ -3,17 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree';
-import {
-  createPublicClient,
-  createWalletClient,
-  encodeAbiParameters,
-  http,
-  keccak256,
-  parseAbiParameters,
-  toHex,
-  type Address,
-  type Hex,
-} from 'viem';
+import { createPublicClient, createWalletClient, encodeAbiParameters, http, keccak256, parseAbiParameters, toHex, type Address, type Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { rewardDistributorAbi } from '../../shared/chain/abi.ts';
 import { DEV_DEPLOYER_KEY, startAnvil, type Anvil, type DevAccount } from './anvil.ts';
@@ -234,7 +224,15 @@ test('claimCount counts the Claimed events of successful claims only, and the ev
 test('a claim for another chain id is refused before signing', async () => {
   const p = epoch2.proofOf(alice.address)!;
   await rejectsWith(
-    claimReward({ rpcUrl: anvil.rpcUrl, chainId: 1, distributor: chain.distributor, privateKey: alice.privateKey, account: alice.address, cumulative: p.cumulative, proof: p.proof }),
+    claimReward({
+      rpcUrl: anvil.rpcUrl,
+      chainId: 1,
+      distributor: chain.distributor,
+      privateKey: alice.privateKey,
+      account: alice.address,
+      cumulative: p.cumulative,
+      proof: p.proof,
+    }),
     'WrongChain',
   );
 });

@@ -3,16 +3,9 @@
 
 export { rewardDistributorAbi, rewardTokenAbi, claimAbi } from '../../shared/chain/abi.ts';
 export { startAnvil, DEV_ACCOUNT_KEYS, DEV_DEPLOYER_KEY, type Anvil, type AnvilOptions, type DevAccount } from './anvil.ts';
+export { embeddedOwner, ownerAddress, OWNER_KEY_FILE } from './owner-key.ts';
 export { connectChain, type Chain, type ChainAddresses, type ChainConfig, type TxResult } from './chain.ts';
 export { claimReward, ClaimError, type ClaimRewardParams, type ClaimRejection } from '../../shared/chain/claim.ts';
 export { compileContracts, type CompiledContract, type CompiledContracts } from './compile.ts';
 export { ChainError, decodeRevert, type ChainErrorCode } from '../../shared/chain/errors.ts';
-export {
-  buildRewardTree,
-  loadRewardTree,
-  rewardLeaf,
-  type RewardEntry,
-  type RewardProof,
-  type RewardTree,
-  type RewardTreeDump,
-} from './merkle.ts';
+export { buildRewardTree, loadRewardTree, rewardLeaf, type RewardEntry, type RewardProof, type RewardTree, type RewardTreeDump } from './merkle.ts';

@@ -58,7 +58,13 @@ test('bad input is rejected with a clear ChainError', () => {
       () => buildRewardTree(bad),
       (err: unknown) => err instanceof ChainError && err.code === 'INVALID_TREE' && pattern.test(err.message),
     );
-  rejects([{ account: A, cumulative: 1n }, { account: A.toLowerCase() as Address, cumulative: 2n }], /duplicate account 0x7099.*entries\[1\]/);
+  rejects(
+    [
+      { account: A, cumulative: 1n },
+      { account: A.toLowerCase() as Address, cumulative: 2n },
+    ],
+    /duplicate account 0x7099.*entries\[1\]/,
+  );
   rejects([{ account: B, cumulative: -1n }], /entries\[0\]\.cumulative is negative \(-1\)/);
   rejects([{ account: B, cumulative: 2n ** 256n }], /exceeds uint256/);
   rejects([{ account: '0x1234' as Address, cumulative: 1n }], /not a valid address: 0x1234/);

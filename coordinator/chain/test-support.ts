@@ -32,3 +32,25 @@ export async function eventually(cond: () => boolean, ms: number): Promise<boole
   }
   return true;
 }
+
+/** An HTTP proxy in front of a JSON-RPC URL that a test can take down (`down = true`: every
+ *  request's socket is destroyed, as when the RPC host is unreachable) and bring back. */
+export async function startRpcProxy(upstream: string): Promise<{ url: string; down: boolean; close(): void }> {
+  const { createServer, request } = await import('node:http');
+  const proxy = { url: '', down: false, close: () => {} };
+  const server = createServer((req, res) => {
+    if (proxy.down) return void res.socket?.destroy();
+    const up = request(upstream, { method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  proxy.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  proxy.close = () => {
+    server.closeAllConnections();
+    server.close();
+  };
+  return proxy;
+}

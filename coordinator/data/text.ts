@@ -24,7 +24,9 @@ export function splitText(text: Uint8Array, { T, heldOutFraction = 0.1, maxHeldO
   const held = Math.floor(text.length * heldOutFraction);
   const need = 2 * (T + 1);
   if (held < T + 1 || text.length - held < need) {
-    throw new Error(`${source}: ${text.length} bytes are too few for windows of ${T + 1} bytes (need ≥ ${Math.ceil((T + 1) / heldOutFraction)} for a held-out window and ≥ ${need} to train on)`);
+    throw new Error(
+      `${source}: ${text.length} bytes are too few for windows of ${T + 1} bytes (need ≥ ${Math.ceil((T + 1) / heldOutFraction)} for a held-out window and ≥ ${need} to train on)`,
+    );
   }
   const train = textWindows(text.subarray(0, text.length - held), T, Math.max(1, T >> 1));
   const all = textWindows(text.subarray(text.length - held), T, T);

@@ -24,12 +24,41 @@ test('accountSummaries equals accountSummary for each account', async () => {
   for (let round = 0; round < 25; round++) {
     for (const [k, who] of [a, b, c].entries()) {
       const h = `0x${(++nonce).toString(16).padStart(64, '0')}` as Hex;
-      const id = await ledger.insertPending(run.id, who, { run: 1, round, cohort: 0, frameHash: h, aggregateHash: h, framesRoot: h, residualHash: h, samples: 10 + k, steps: 1, lossBeforeMicro: 1, lossAfterMicro: 1, computeMs: 1, nonce, expiry: 9_999_999_999n }, '0x', { beneficiary: who === c ? wallet : who });
+      const id = await ledger.insertPending(
+        run.id,
+        who,
+        {
+          run: 1,
+          round,
+          cohort: 0,
+          frameHash: h,
+          aggregateHash: h,
+          framesRoot: h,
+          residualHash: h,
+          samples: 10 + k,
+          steps: 1,
+          lossBeforeMicro: 1,
+          lossAfterMicro: 1,
+          computeMs: 1,
+          nonce,
+          expiry: 9_999_999_999n,
+        },
+        '0x',
+        { beneficiary: who === c ? wallet : who },
+      );
       const state = states[(round + k) % states.length];
-      await sql.query(`update contributions set state = $2, credit_wei = $3, epoch = $4, reason = $5 where id = $1`, [id, state, (1000 * (round + 1)).toString(), ['batched', 'claimable', 'claimed'].includes(state) ? 1 : null, state === 'rejected' ? 'NO_QUORUM: test' : null]);
+      await sql.query(`update contributions set state = $2, credit_wei = $3, epoch = $4, reason = $5 where id = $1`, [
+        id,
+        state,
+        (1000 * (round + 1)).toString(),
+        ['batched', 'claimable', 'claimed'].includes(state) ? 1 : null,
+        state === 'rejected' ? 'NO_QUORUM: test' : null,
+      ]);
     }
   }
-  await sql.query(`insert into epochs (epoch, run_id, round, root, model_hash, total_wei, accounts, tree, tx_hash) values (1, 1, 3, '0x01', '0x02', 100, 2, '{}', '0xabc')`);
+  await sql.query(
+    `insert into epochs (epoch, run_id, round, root, model_hash, total_wei, accounts, tree, tx_hash) values (1, 1, 3, '0x01', '0x02', 100, 2, '{}', '0xabc')`,
+  );
   await sql.query(`insert into claims (tx_hash, account, cumulative_wei, epoch) values ('0xdef', $1, 12345, 1)`, [a]);
   const batched = await accountSummaries(sql, [a, b, c, wallet, idle, a], now);
   assert.equal(batched.size, 5);

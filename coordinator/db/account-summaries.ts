@@ -5,7 +5,7 @@
 // (`npm run load`). Each summary is what Ledger.accountSummary returns for that account
 // (the test beside this file holds the two to the same answer).
 import type { Address } from 'viem';
-import type { AccountSummary, ContributionState, DeviceKind } from '../../shared/protocol.ts';
+import type { AccountSummary, ContributionState, DeviceKind } from '../../shared/wire/index.ts';
 import type { Sql } from './sql.ts';
 
 const SLICE = 250;
@@ -27,7 +27,16 @@ async function sliceSummaries(sql: Sql, list: Address[], nowSec: number): Promis
   for (const a of list) {
     const contributions = Object.fromEntries(STATES.map((s) => [s, 0])) as Record<ContributionState, number>;
     const none = { contributions: 0, samples: 0, creditWei: '0' };
-    out.set(a, { address: a, contributions, creditWei: '0', claimedWei: '0', epochCreditWei: '0', wallet: null, recent: [], byDevice: { webgpu: { ...none }, cpu: { ...none } } });
+    out.set(a, {
+      address: a,
+      contributions,
+      creditWei: '0',
+      claimedWei: '0',
+      epochCreditWei: '0',
+      wallet: null,
+      recent: [],
+      byDevice: { webgpu: { ...none }, cpu: { ...none } },
+    });
   }
   // Each account's rows (credited to it, or reported by it for another beneficiary: the
   // partial index holds those) by state and device kind: one pass over the table per side, the
@@ -62,16 +71,16 @@ async function sliceSummaries(sql: Sql, list: Address[], nowSec: number): Promis
     const recent = await sql.query<{ a: Address; recent: AccountSummary['recent'] }>(
       `select q.a, (
          select coalesce(json_agg(json_build_object(
-                  'id', t.id, 'round', t.round, 'state', t.state, 'reason', t.reason, 'samples', t.samples, 'epoch', t.epoch,
+                  'id', t.id, 'round', t.round, 'state', t.state, 'code', t.reason_code, 'reason', t.reason, 'samples', t.samples, 'epoch', t.epoch,
                   'beneficiary', t.beneficiary, 'verification', t.verification, 'device', t.device_kind, 'partner', t.partner,
                   'claimTx', case when t.state = 'claimed' then (select k.tx_hash from claims k where k.account = t.beneficiary and k.epoch >= t.epoch order by k.epoch limit 1) end
                 ) order by t.id desc), '[]'::json)
          from (
            select * from (
-             (select c.id::int as id, c.round, c.state, c.reason, c.samples, c.epoch, c.beneficiary, c.verification, c.device_kind, c.partner
+             (select c.id::int as id, c.round, c.state, c.reason_code, c.reason, c.samples, c.epoch, c.beneficiary, c.verification, c.device_kind, c.partner
               from contributions c where c.beneficiary = q.a order by c.id desc limit 20)
              union all
-             (select c.id::int, c.round, c.state, c.reason, c.samples, c.epoch, c.beneficiary, c.verification, c.device_kind, c.partner
+             (select c.id::int, c.round, c.state, c.reason_code, c.reason, c.samples, c.epoch, c.beneficiary, c.verification, c.device_kind, c.partner
               from contributions c where c.account = q.a and c.beneficiary <> c.account order by c.id desc limit 20)
            ) u order by u.id desc limit 20
          ) t
@@ -87,7 +96,10 @@ async function sliceSummaries(sql: Sql, list: Address[], nowSec: number): Promis
     [list],
   );
   for (const r of inEpochs.rows) out.get(r.a)!.epochCreditWei = r.t;
-  const claimed = await sql.query<{ a: Address; m: string }>(`select account as a, max(cumulative_wei)::text as m from claims where account = any($1::text[]) group by account`, [list]);
+  const claimed = await sql.query<{ a: Address; m: string }>(
+    `select account as a, max(cumulative_wei)::text as m from claims where account = any($1::text[]) group by account`,
+    [list],
+  );
   for (const r of claimed.rows) out.get(r.a)!.claimedWei = BigInt(r.m ?? 0).toString();
   const wallets = await sql.query<{ a: Address; wallet: Address; expiry: string }>(
     `select distinct on (device) device as a, wallet, expiry::text from delegations where device = any($1::text[]) order by device, nonce desc`,

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { Address, Hex } from 'viem';
 import { DEFAULT_RUN, runSpecOf, modelOf } from '../../shared/config.ts';
 import { hashParams, initParams } from '../../shared/model.ts';
-import type { DeviceKind } from '../../shared/protocol.ts';
+import type { DeviceKind } from '../../shared/wire/index.ts';
 import { openDatabase } from './sql.ts';
 import { Ledger } from './ledger.ts';
 
@@ -13,7 +13,9 @@ const run = runSpecOf(1, DEFAULT_RUN, { name: 'mnist', trainCount: 100, testCoun
 const A = `0x${'a1'.repeat(20)}` as Address;
 const B = `0x${'b2'.repeat(20)}` as Address;
 
-async function ledgerWithRows(rows: { account: Address; partner: string | null; device: DeviceKind; samples: number; state: 'accepted' | 'pending' | 'rejected' }[]) {
+async function ledgerWithRows(
+  rows: { account: Address; partner: string | null; device: DeviceKind; samples: number; state: 'accepted' | 'pending' | 'rejected' }[],
+) {
   const sql = await openDatabase({});
   const ledger = new Ledger(sql);
   const params = initParams(modelOf(run), 1);
@@ -21,9 +23,49 @@ async function ledgerWithRows(rows: { account: Address; partner: string | null; 
   const ids: number[] = [];
   for (const [i, r] of rows.entries()) {
     const h = `0x${(i + 1).toString(16).padStart(64, '0')}` as Hex;
-    const id = await ledger.insertPending(run.id, r.account, { run: 1, round: i, cohort: 0, frameHash: h, aggregateHash: h, framesRoot: h, residualHash: h, samples: r.samples, steps: 1, lossBeforeMicro: 1, lossAfterMicro: 1, computeMs: 1, nonce: BigInt(i + 1), expiry: 9_999_999_999n }, '0x', { partner: r.partner, device: r.device });
-    if (r.state === 'accepted') await ledger.commitRound({ runId: run.id, summary: { round: i, modelHash: h, committedAt: 0, heldOutAccuracy: 0, heldOutLoss: 0, trainLoss: null, contributions: 1, samples: r.samples, volunteers: 1, updateBytes: 0 }, state: { round: i + 1, modelHash: h, params, momentum: new Float32Array(params.length) }, update: null, accepted: [{ id, creditWei: BigInt(r.samples) * 10n }], rejected: [] });
-    if (r.state === 'rejected') await ledger.reject(id, 'NO_QUORUM: test');
+    const id = await ledger.insertPending(
+      run.id,
+      r.account,
+      {
+        run: 1,
+        round: i,
+        cohort: 0,
+        frameHash: h,
+        aggregateHash: h,
+        framesRoot: h,
+        residualHash: h,
+        samples: r.samples,
+        steps: 1,
+        lossBeforeMicro: 1,
+        lossAfterMicro: 1,
+        computeMs: 1,
+        nonce: BigInt(i + 1),
+        expiry: 9_999_999_999n,
+      },
+      '0x',
+      { partner: r.partner, device: r.device },
+    );
+    if (r.state === 'accepted')
+      await ledger.commitRound({
+        runId: run.id,
+        summary: {
+          round: i,
+          modelHash: h,
+          committedAt: 0,
+          heldOutAccuracy: 0,
+          heldOutLoss: 0,
+          trainLoss: null,
+          contributions: 1,
+          samples: r.samples,
+          volunteers: 1,
+          updateBytes: 0,
+        },
+        state: { round: i + 1, modelHash: h, params, momentum: new Float32Array(params.length) },
+        update: null,
+        accepted: [{ id, creditWei: BigInt(r.samples) * 10n }],
+        rejected: [],
+      });
+    if (r.state === 'rejected') await ledger.reject(id, { code: 'NO_QUORUM', prose: 'test' });
     ids.push(id);
   }
   return { sql, ledger, ids };
@@ -53,7 +95,10 @@ test('CPU work is recorded as CPU and counted apart in the account summary', asy
   ]);
   const s = await ledger.accountSummary(A);
   assert.deepEqual(s.byDevice, { cpu: { contributions: 1, samples: 40, creditWei: '400' }, webgpu: { contributions: 1, samples: 60, creditWei: '600' } });
-  assert.deepEqual(s.recent.map((r) => r.device), ['cpu', 'webgpu', 'cpu']);
+  assert.deepEqual(
+    s.recent.map((r) => r.device),
+    ['cpu', 'webgpu', 'cpu'],
+  );
   const c = await ledger.contribution(ids[0]);
   assert.equal(c?.device, 'cpu');
   assert.equal(c?.state, 'accepted');

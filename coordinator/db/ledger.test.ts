@@ -7,17 +7,33 @@ import type { Address, Hex } from 'viem';
 import { DEFAULT_RUN, runSpecOf, modelOf } from '../../shared/config.ts';
 import { hashParams, initParams } from '../../shared/model.ts';
 import { isIdlegradError } from '../../shared/errors.ts';
+import { parseAccountSummary, parseContributionDetail } from '../../shared/wire/index.ts';
+import { contributionTimeline } from '../../shared/timeline.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { openDatabase } from './sql.ts';
+import { migrate, openDatabase } from './sql.ts';
 import { Ledger } from './ledger.ts';
+import { accountSummaries } from './account-summaries.ts';
+import { flaggedSummary } from './flagged.ts';
 import { LEDGER_BACKENDS } from './test-databases.ts';
 
 const run = runSpecOf(1, DEFAULT_RUN, { name: 'mnist', trainCount: 100, testCount: 10, features: 784, classes: 10 });
 const alice = `0x${'a1'.repeat(20)}` as Address;
 const h = (n: number) => `0x${n.toString(16).padStart(64, '0')}` as Hex;
 const contribution = (nonce: bigint, round = 0) => ({
-  run: 1, round, cohort: 0, frameHash: h(1), aggregateHash: h(2), framesRoot: h(3), residualHash: h(4), samples: 32, steps: 1,
-  lossBeforeMicro: 2_300_000, lossAfterMicro: 2_100_000, computeMs: 12, nonce, expiry: 9_999_999_999n,
+  run: 1,
+  round,
+  cohort: 0,
+  frameHash: h(1),
+  aggregateHash: h(2),
+  framesRoot: h(3),
+  residualHash: h(4),
+  samples: 32,
+  steps: 1,
+  lossBeforeMicro: 2_300_000,
+  lossAfterMicro: 2_100_000,
+  computeMs: 12,
+  nonce,
+  expiry: 9_999_999_999n,
 });
 
 for (const backend of LEDGER_BACKENDS) {
@@ -25,7 +41,10 @@ for (const backend of LEDGER_BACKENDS) {
     const sql = await backend.open();
     t.after(() => sql.close());
     const versions = (await sql.query<{ version: number }>('select version from schema_migrations order by version')).rows.map((r) => r.version);
-    assert.deepEqual(versions, MIGRATIONS.map((_, i) => i));
+    assert.deepEqual(
+      versions,
+      MIGRATIONS.map((_, i) => i),
+    );
 
     const ledger = new Ledger(sql);
     const params = initParams(modelOf(run), 7);
@@ -47,8 +66,22 @@ for (const backend of LEDGER_BACKENDS) {
     const frame = new Uint8Array([1, 2, 3, 250]);
     await ledger.commitRound({
       runId: run.id,
-      summary: { round: 0, modelHash: h(9), committedAt: 1_790_000_000_123, heldOutAccuracy: 0.5, heldOutLoss: 1.5, trainLoss: null, contributions: 1, samples: 32, volunteers: 1, updateBytes: 4 },
-      state: next, update: frame, accepted: [{ id, creditWei: 10n ** 30n }], rejected: [],
+      summary: {
+        round: 0,
+        modelHash: h(9),
+        committedAt: 1_790_000_000_123,
+        heldOutAccuracy: 0.5,
+        heldOutLoss: 1.5,
+        trainLoss: null,
+        contributions: 1,
+        samples: 32,
+        volunteers: 1,
+        updateBytes: 4,
+      },
+      state: next,
+      update: frame,
+      accepted: [{ id, creditWei: 10n ** 30n }],
+      rejected: [],
     });
     assert.deepEqual([...(await ledger.update(run.id, 0))!], [...frame]);
     const [r0] = await ledger.rounds(run.id);
@@ -60,9 +93,22 @@ for (const backend of LEDGER_BACKENDS) {
 
     const { credit, ids } = await ledger.epochCredit();
     assert.deepEqual(ids, [id]);
-    await ledger.openEpoch({ epoch: 1, runId: run.id, round: 0, root: h(5), modelHash: h(9), totalWei: credit[0].cumulative, accounts: 1, tree: { leaves: [1] }, ids });
+    await ledger.openEpoch({
+      epoch: 1,
+      runId: run.id,
+      round: 0,
+      root: h(5),
+      modelHash: h(9),
+      totalWei: credit[0].cumulative,
+      accounts: 1,
+      tree: { leaves: [1] },
+      ids,
+    });
     assert.deepEqual(await ledger.unpostedEpochs(), [{ epoch: 1, root: h(5), modelHash: h(9) }]);
-    await assert.rejects(ledger.openEpoch({ epoch: 1, runId: run.id, round: 0, root: h(6), modelHash: h(9), totalWei: 1n, accounts: 1, tree: {} }), 'an epoch opens once');
+    await assert.rejects(
+      ledger.openEpoch({ epoch: 1, runId: run.id, round: 0, root: h(6), modelHash: h(9), totalWei: 1n, accounts: 1, tree: {} }),
+      'an epoch opens once',
+    );
     await ledger.epochPosted(1, h(7));
     assert.equal(await ledger.lastEpoch(), 1);
     assert.deepEqual((await ledger.latestPostedTree())!.tree, { leaves: [1] });
@@ -73,6 +119,80 @@ for (const backend of LEDGER_BACKENDS) {
     assert.equal(summary.contributions.claimed, 1);
     assert.equal(summary.creditWei, (10n ** 30n).toString());
   });
+}
+
+for (const backend of LEDGER_BACKENDS) {
+  test(
+    `${backend.name}: a ledger of "CODE: prose" reasons is migrated to a code column and reads back with codes`,
+    { timeout: 60_000, skip: backend.skip },
+    async (t) => {
+      // The ledger as it stood before the code column: refusals written as "CODE: prose".
+      const sql = await backend.open({ migrateTo: MIGRATIONS.findIndex((m) => m.includes('add column reason_code')) });
+      t.after(() => sql.close());
+      const ledger = new Ledger(sql);
+      const params = new Float32Array(run.paramCount);
+      await ledger.createRun(run, { round: 0, modelHash: hashParams(params), params, momentum: params });
+      const old: [string, string | null][] = [
+        ['rejected', "LEFT_OUT: the cohort aggregate does not include this member's frame (refused by the aggregator)"],
+        ['rejected', 'WORK_MISMATCH: the update differs from re-executing 4 steps by 12.0 % (tolerance 5.0 %)'],
+        ['rejected', 'ROUND_ABORTED: the coordinator restarted before the round committed'],
+        ['rejected', 'refused by hand: no code here'],
+        ['rejected', 'NOT_A_CODE: looks like one, is not one'],
+        ['accepted', null],
+      ];
+      const ids: number[] = [];
+      for (const [i, [state, reason]] of old.entries()) {
+        const id = await ledger.insertPending(run.id, alice, contribution(BigInt(100 + i)), '0x01');
+        await sql.query(`update contributions set state = $2, reason = $3, verification = $4 where id = $1`, [id, state, reason, i === 1 ? 'failed' : null]);
+        ids.push(id);
+      }
+      await sql.query(`insert into identities (account, checks_failed, reputation, last_failure) values ($1, 1, -10, $2)`, [
+        alice,
+        'WORK_MISMATCH: far from the re-execution',
+      ]);
+      await migrate(sql);
+
+      const rows = (await sql.query<{ code: string | null; reason: string | null }>(`select reason_code as code, reason from contributions order by id`)).rows;
+      assert.deepEqual(
+        rows.map((r) => [r.code, r.reason]),
+        [
+          ['LEFT_OUT', "the cohort aggregate does not include this member's frame (refused by the aggregator)"],
+          ['WORK_MISMATCH', 'the update differs from re-executing 4 steps by 12.0 % (tolerance 5.0 %)'],
+          ['ROUND_ABORTED', 'the coordinator restarted before the round committed'],
+          [null, 'refused by hand: no code here'],
+          [null, 'NOT_A_CODE: looks like one, is not one'],
+          [null, null],
+        ],
+      );
+      // What the dashboard, the account summaries and the timeline read: codes from the column.
+      const flagged = await flaggedSummary(sql, run.id);
+      assert.deepEqual(flagged.rejections, { LEFT_OUT: 1, WORK_MISMATCH: 1, ROUND_ABORTED: 1 });
+      assert.equal(flagged.uncoded, 2, 'rows whose reason did not parse are counted, not dropped');
+      assert.deepEqual(
+        flagged.identities.map((i) => [i.account, i.lastCode, i.lastReason, i.refused]),
+        [[alice, 'WORK_MISMATCH', 'far from the re-execution', 2]],
+      );
+      const one = parseAccountSummary(JSON.parse(JSON.stringify({ ...(await ledger.accountSummary(alice)) })), 'summary');
+      const many = parseAccountSummary(JSON.parse(JSON.stringify((await accountSummaries(sql, [alice], 0)).get(alice))), 'summary');
+      for (const s of [one, many]) {
+        assert.deepEqual(
+          s.recent.map((r) => r.code),
+          [null, null, null, 'ROUND_ABORTED', 'WORK_MISMATCH', 'LEFT_OUT'],
+          'newest first',
+        );
+        assert.equal(s.contributions.rejected, 5);
+      }
+      const c = (await ledger.contribution(ids[1]))!;
+      const detail = parseContributionDetail(JSON.parse(JSON.stringify({ ...c, timeline: contributionTimeline(c), proof: null })), 'contribution');
+      assert.equal(detail.code, 'WORK_MISMATCH');
+      assert.equal(detail.timeline.at(-1)!.detail, 'WORK_MISMATCH: the update differs from re-executing 4 steps by 12.0 % (tolerance 5.0 %)');
+      // New refusals are written as { code, prose } beside the migrated ones.
+      const fresh = await ledger.insertPending(run.id, alice, contribution(200n), '0x01');
+      await ledger.reject(fresh, { code: 'NO_QUORUM', prose: "fewer than 2/3 of cohort 0's reporting members signed this aggregate" });
+      assert.equal((await ledger.contribution(fresh))!.code, 'NO_QUORUM');
+      assert.equal((await flaggedSummary(sql, run.id)).rejections.NO_QUORUM, 1);
+    },
+  );
 }
 
 test('PostgreSQL: two coordinators migrating one database at once apply each migration once', { timeout: 60_000, skip: LEDGER_BACKENDS[1].skip }, async () => {

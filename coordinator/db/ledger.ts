@@ -3,7 +3,19 @@
 // never leaves a half-written round or epoch.
 import type { Address, Hex } from 'viem';
 import type { RunSpec } from '../../shared/config.ts';
-import type { AccountSummary, ContributionState, DeviceKind, EpochSummary, PartnerSummary, RoundSummary, VerificationState } from '../../shared/protocol.ts';
+import type {
+  AccountSummary,
+  CheckFigures,
+  ContributionRecord,
+  ContributionState,
+  DeviceKind,
+  EpochSummary,
+  PartnerSummary,
+  Rejection,
+  RejectionCode,
+  RoundSummary,
+  VerificationState,
+} from '../../shared/wire/index.ts';
 import type { Contribution, Delegation } from '../../shared/eip712.ts';
 import { IdlegradError } from '../../shared/errors.ts';
 import type { Sql } from './sql.ts';
@@ -27,7 +39,9 @@ export interface RoundCommit {
   state: ModelState;
   update: Uint8Array | null;
   accepted: { id: number; creditWei: bigint }[];
-  rejected: { id: number; reason: string }[];
+  rejected: { id: number; rejection: Rejection }[];
+  /** The round after whose commit the accepted rows' credit vests (absent: at once). */
+  vestsRound?: number;
 }
 
 const f32 = (b: Uint8Array) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
@@ -48,29 +62,6 @@ export interface VerifiableContribution {
   device: DeviceKind | null;
 }
 
-/** A contribution's ledger row as the timeline shows it. */
-export interface ContributionRecord {
-  id: number;
-  run: number;
-  round: number;
-  account: Address;
-  beneficiary: Address;
-  state: ContributionState;
-  reason: string | null;
-  samples: number;
-  creditWei: string;
-  epoch: number | null;
-  epochRoot: Hex | null;
-  epochTx: Hex | null;
-  claimTx: Hex | null;
-  verification: VerificationState | null;
-  /** The spot check's figures once it ended: what re-executed it ('dawn' | 'cpu'), relDelta, relFrame, lossGain, ms. */
-  check: { executor?: 'dawn' | 'cpu'; relDelta?: number; relFrame?: number; lossGain?: number; ms: number; recheck?: { first: number; dawn: number; cpu: number } } | null;
-  device: DeviceKind | null;
-  partner: string | null;
-  nonce: string;
-}
-
 export interface IdentityRecord {
   account: Address;
   checksPassed: number;
@@ -82,7 +73,10 @@ export interface IdentityRecord {
 // decided not to check (skipped) or cannot check (unverifiable). A contribution just
 // accepted (no decision yet) or sampled (check running) stays out, so an epoch job that
 // runs concurrently with a commit can never batch unchecked credit.
-const CREDITABLE = `(state in ('verified','batched','claimable','claimed') or (state = 'accepted' and verification in ('skipped','unverifiable')))`;
+// Payable: checked and passed, or not sampled, and vested (its vests_round committed). Rows
+// already in an epoch were vested when batched.
+const VESTED = `(vests_round is null or vests_round < (select m.round from model_state m where m.run_id = contributions.run_id))`;
+const CREDITABLE = `(state in ('batched','claimable','claimed') or ((state = 'verified' or (state = 'accepted' and verification in ('skipped','unverifiable'))) and ${VESTED}))`;
 
 const STATES: ContributionState[] = ['pending', 'accepted', 'verified', 'rejected', 'batched', 'claimable', 'claimed'];
 
@@ -103,7 +97,11 @@ export class Ledger {
     await this.sql.transaction(async (tx) => {
       await tx.query(`insert into runs (id, name, spec) values ($1, $2, $3)`, [spec.id, spec.name, JSON.stringify(spec)]);
       await tx.query(`insert into model_state (run_id, round, model_hash, params, momentum) values ($1, $2, $3, $4, $5)`, [
-        spec.id, state.round, state.modelHash, bytesOf(state.params), bytesOf(state.momentum),
+        spec.id,
+        state.round,
+        state.modelHash,
+        bytesOf(state.params),
+        bytesOf(state.momentum),
       ]);
     });
   }
@@ -111,7 +109,7 @@ export class Ledger {
   /** Contributions left pending by a coordinator that stopped mid-round can never be committed. */
   async abortPending(runId: number, beforeRound: number): Promise<number> {
     const { rows } = await this.sql.query<{ id: number }>(
-      `update contributions set state = 'rejected', reason = 'ROUND_ABORTED: the coordinator restarted before the round committed'
+      `update contributions set state = 'rejected', reason_code = 'ROUND_ABORTED', reason = 'the coordinator restarted before the round committed'
        where run_id = $1 and state = 'pending' and round <= $2 returning id`,
       [runId, beforeRound],
     );
@@ -124,13 +122,37 @@ export class Ledger {
   }
 
   /** Records a verified, signed report as pending. The unique (account, nonce) key refuses replays even under races. */
-  async insertPending(runId: number, account: Address, c: Contribution, signature: Hex, extra: { beneficiary?: Address; residualHash?: Hex; partner?: string | null; device?: DeviceKind | null } = {}): Promise<number> {
+  async insertPending(
+    runId: number,
+    account: Address,
+    c: Contribution,
+    signature: Hex,
+    extra: { beneficiary?: Address; residualHash?: Hex; partner?: string | null; device?: DeviceKind | null } = {},
+  ): Promise<number> {
     try {
       const { rows } = await this.sql.query<{ id: number }>(
         `insert into contributions (run_id, round, cohort, account, frame_hash, aggregate_hash, samples, steps, loss_before, loss_after, compute_ms, nonce, expiry, signature, state, beneficiary, residual_hash, partner, device_kind)
          values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'pending',$15,$16,$17,$18) returning id`,
-        [runId, c.round, c.cohort, account, c.frameHash, c.aggregateHash, c.samples, c.steps, c.lossBeforeMicro / 1e6, c.lossAfterMicro / 1e6, c.computeMs, c.nonce.toString(), Number(c.expiry), signature,
-          extra.beneficiary ?? account, extra.residualHash ?? null, extra.partner ?? null, extra.device ?? null],
+        [
+          runId,
+          c.round,
+          c.cohort,
+          account,
+          c.frameHash,
+          c.aggregateHash,
+          c.samples,
+          c.steps,
+          c.lossBeforeMicro / 1e6,
+          c.lossAfterMicro / 1e6,
+          c.computeMs,
+          c.nonce.toString(),
+          Number(c.expiry),
+          signature,
+          extra.beneficiary ?? account,
+          extra.residualHash ?? null,
+          extra.partner ?? null,
+          extra.device ?? null,
+        ],
       );
       return Number(rows[0].id);
     } catch (e) {
@@ -139,8 +161,12 @@ export class Ledger {
     }
   }
 
-  async reject(id: number, reason: string): Promise<void> {
-    await this.sql.query(`update contributions set state = 'rejected', reason = $2 where id = $1 and state = 'pending'`, [id, reason]);
+  async reject(id: number, r: Rejection): Promise<void> {
+    await this.sql.query(`update contributions set state = 'rejected', reason_code = $2, reason = $3 where id = $1 and state = 'pending'`, [
+      id,
+      r.code,
+      r.prose,
+    ]);
   }
 
   async commitRound(commit: RoundCommit): Promise<void> {
@@ -153,18 +179,25 @@ export class Ledger {
       );
       if (commit.update) await tx.query(`insert into updates (run_id, round, frame) values ($1, $2, $3)`, [runId, s.round, commit.update]);
       await tx.query(`update model_state set round = $2, model_hash = $3, params = $4, momentum = $5 where run_id = $1`, [
-        runId, state.round, state.modelHash, bytesOf(state.params), bytesOf(state.momentum),
+        runId,
+        state.round,
+        state.modelHash,
+        bytesOf(state.params),
+        bytesOf(state.momentum),
       ]);
       // One statement each for the accepted and the rejected rows (thousands a round under load).
       if (commit.accepted.length) {
-        await tx.query(`update contributions c set state = 'accepted', credit_wei = v.w from unnest($1::bigint[], $2::numeric[]) v(id, w) where c.id = v.id and c.state = 'pending'`, [
-          commit.accepted.map((a) => a.id), commit.accepted.map((a) => a.creditWei.toString()),
-        ]);
+        await tx.query(
+          `update contributions c set state = 'accepted', credit_wei = v.w, vests_round = $3 from unnest($1::bigint[], $2::numeric[]) v(id, w) where c.id = v.id and c.state = 'pending'`,
+          [commit.accepted.map((a) => a.id), commit.accepted.map((a) => a.creditWei.toString()), commit.vestsRound ?? null],
+        );
       }
       if (commit.rejected.length) {
-        await tx.query(`update contributions c set state = 'rejected', reason = v.r from unnest($1::bigint[], $2::text[]) v(id, r) where c.id = v.id and c.state = 'pending'`, [
-          commit.rejected.map((r) => r.id), commit.rejected.map((r) => r.reason),
-        ]);
+        await tx.query(
+          `update contributions c set state = 'rejected', reason_code = v.code, reason = v.prose from unnest($1::bigint[], $2::text[], $3::text[]) v(id, code, prose)
+           where c.id = v.id and c.state = 'pending'`,
+          [commit.rejected.map((r) => r.id), commit.rejected.map((r) => r.rejection.code), commit.rejected.map((r) => r.rejection.prose)],
+        );
       }
     });
   }
@@ -223,12 +256,33 @@ export class Ledger {
   }
 
   /** Records a new epoch and moves every accepted contribution into it, atomically. */
-  async openEpoch(e: { epoch: number; runId: number; round: number; root: Hex; modelHash: Hex; totalWei: bigint; accounts: number; tree: unknown; ids?: number[] }): Promise<void> {
+  async openEpoch(e: {
+    epoch: number;
+    runId: number;
+    round: number;
+    root: Hex;
+    modelHash: Hex;
+    totalWei: bigint;
+    accounts: number;
+    tree: unknown;
+    ids?: number[];
+  }): Promise<void> {
     await this.sql.transaction(async (tx) => {
       await tx.query(`insert into epochs (epoch, run_id, round, root, model_hash, total_wei, accounts, tree) values ($1,$2,$3,$4,$5,$6,$7,$8)`, [
-        e.epoch, e.runId, e.round, e.root, e.modelHash, e.totalWei.toString(), e.accounts, JSON.stringify(e.tree),
+        e.epoch,
+        e.runId,
+        e.round,
+        e.root,
+        e.modelHash,
+        e.totalWei.toString(),
+        e.accounts,
+        JSON.stringify(e.tree),
       ]);
-      if (e.ids) await tx.query(`update contributions set state = 'batched', epoch = $1 where id = any($2::bigint[]) and state in ('accepted','verified')`, [e.epoch, e.ids]);
+      if (e.ids)
+        await tx.query(`update contributions set state = 'batched', epoch = $1 where id = any($2::bigint[]) and state in ('accepted','verified')`, [
+          e.epoch,
+          e.ids,
+        ]);
       else await tx.query(`update contributions set state = 'batched', epoch = $1 where state in ('accepted','verified') and ${CREDITABLE}`, [e.epoch]);
     });
   }
@@ -244,27 +298,37 @@ export class Ledger {
   async epochs(): Promise<EpochSummary[]> {
     const { rows } = await this.sql.query<Record<string, unknown>>(`select * from epochs where tx_hash is not null order by epoch`);
     return rows.map((r) => ({
-      epoch: Number(r.epoch), root: r.root as Hex, txHash: r.tx_hash as Hex, totalWei: String(r.total_wei), accounts: Number(r.accounts), round: Number(r.round),
+      epoch: Number(r.epoch),
+      root: r.root as Hex,
+      txHash: r.tx_hash as Hex,
+      totalWei: String(r.total_wei),
+      accounts: Number(r.accounts),
+      round: Number(r.round),
     }));
   }
 
   /** The latest posted epoch's tree dump (for proofs). */
   /** Epochs opened in the ledger whose transaction was never recorded, oldest first. */
   async unpostedEpochs(): Promise<{ epoch: number; root: Hex; modelHash: Hex }[]> {
-    const { rows } = await this.sql.query<{ epoch: number; root: string; model_hash: string }>(`select epoch, root, model_hash from epochs where tx_hash is null order by epoch`);
+    const { rows } = await this.sql.query<{ epoch: number; root: string; model_hash: string }>(
+      `select epoch, root, model_hash from epochs where tx_hash is null order by epoch`,
+    );
     return rows.map((r) => ({ epoch: Number(r.epoch), root: r.root as Hex, modelHash: r.model_hash as Hex }));
   }
 
   async latestPostedTree(): Promise<{ epoch: number; tree: unknown } | null> {
-    const { rows } = await this.sql.query<{ epoch: number; tree: unknown }>(`select epoch, tree from epochs where tx_hash is not null order by epoch desc limit 1`);
+    const { rows } = await this.sql.query<{ epoch: number; tree: unknown }>(
+      `select epoch, tree from epochs where tx_hash is not null order by epoch desc limit 1`,
+    );
     return rows[0] ?? null;
   }
 
   async recordClaim(txHash: Hex, account: Address, cumulativeWei: bigint, epoch: number): Promise<boolean> {
     return this.sql.transaction(async (tx) => {
-      const { rows } = await tx.query(`insert into claims (tx_hash, account, cumulative_wei, epoch) values ($1,$2,$3,$4) on conflict do nothing returning tx_hash`, [
-        txHash, account, cumulativeWei.toString(), epoch,
-      ]);
+      const { rows } = await tx.query(
+        `insert into claims (tx_hash, account, cumulative_wei, epoch) values ($1,$2,$3,$4) on conflict do nothing returning tx_hash`,
+        [txHash, account, cumulativeWei.toString(), epoch],
+      );
       if (rows.length === 0) return false;
       await tx.query(`update contributions set state = 'claimed' where beneficiary = $1 and state = 'claimable' and epoch <= $2`, [account, epoch]);
       return true;
@@ -288,7 +352,7 @@ export class Ledger {
       if (r.state !== 'rejected' && r.state !== 'pending') credit += BigInt(r.credit);
     }
     const recent = await this.sql.query<AccountSummary['recent'][number]>(
-      `select c.id::int as id, c.round, c.state, c.reason, c.samples, c.epoch, c.beneficiary, c.verification, c.device_kind as device, c.partner,
+      `select c.id::int as id, c.round, c.state, c.reason_code as code, c.reason, c.samples, c.epoch, c.beneficiary, c.verification, c.device_kind as device, c.partner,
               (select k.tx_hash from claims k where k.account = c.beneficiary and k.epoch >= c.epoch and c.state = 'claimed' order by k.epoch limit 1) as "claimTx"
        from contributions c where c.beneficiary = $1 or c.account = $1 order by c.id desc limit 20`,
       [account],
@@ -298,8 +362,13 @@ export class Ledger {
       [account],
     );
     return {
-      address: account, contributions: counts, creditWei: credit.toString(), claimedWei: (await this.claimedWei(account)).toString(),
-      epochCreditWei: inEpochs.rows[0].t, wallet: await this.activeWallet(account, Math.floor(Date.now() / 1000)), recent: recent.rows,
+      address: account,
+      contributions: counts,
+      creditWei: credit.toString(),
+      claimedWei: (await this.claimedWei(account)).toString(),
+      epochCreditWei: inEpochs.rows[0].t,
+      wallet: await this.activeWallet(account, Math.floor(Date.now() / 1000)),
+      recent: recent.rows,
       byDevice: await this.creditByDevice(account),
     };
   }
@@ -311,7 +380,10 @@ export class Ledger {
        from contributions where (beneficiary = $1 or account = $1) and state not in ('pending','rejected') group by 1`,
       [account],
     );
-    const out: NonNullable<AccountSummary['byDevice']> = { webgpu: { contributions: 0, samples: 0, creditWei: '0' }, cpu: { contributions: 0, samples: 0, creditWei: '0' } };
+    const out: NonNullable<AccountSummary['byDevice']> = {
+      webgpu: { contributions: 0, samples: 0, creditWei: '0' },
+      cpu: { contributions: 0, samples: 0, creditWei: '0' },
+    };
     for (const r of rows) out[r.d] = { contributions: r.n, samples: r.samples, creditWei: r.credit };
     return out;
   }
@@ -330,7 +402,7 @@ export class Ledger {
   /** One contribution with what its timeline needs (GET /api/contributions/:id). */
   async contribution(id: number): Promise<ContributionRecord | null> {
     const { rows } = await this.sql.query<Record<string, unknown>>(
-      `select c.id::int as id, c.run_id, c.round, c.account, c.beneficiary, c.state, c.reason, c.samples, c.credit_wei::text as credit, c.epoch, c.verification, c.verify_detail,
+      `select c.id::int as id, c.run_id, c.round, c.account, c.beneficiary, c.state, c.reason_code, c.reason, c.samples, c.credit_wei::text as credit, c.epoch, c.verification, c.verify_detail,
               c.device_kind, c.partner, c.nonce::text as nonce, e.root, e.tx_hash as epoch_tx,
               (select k.tx_hash from claims k where k.account = c.beneficiary and k.epoch >= c.epoch and c.state = 'claimed' order by k.epoch limit 1) as claim_tx
        from contributions c left join epochs e on e.epoch = c.epoch where c.id = $1`,
@@ -339,22 +411,41 @@ export class Ledger {
     const r = rows[0];
     if (!r) return null;
     return {
-      id: Number(r.id), run: Number(r.run_id), round: Number(r.round), account: r.account as Address, beneficiary: r.beneficiary as Address,
-      state: r.state as ContributionState, reason: (r.reason as string | null) ?? null, samples: Number(r.samples), creditWei: String(r.credit),
-      epoch: r.epoch === null ? null : Number(r.epoch), epochRoot: (r.root as Hex | null) ?? null, epochTx: (r.epoch_tx as Hex | null) ?? null,
-      claimTx: (r.claim_tx as Hex | null) ?? null, verification: (r.verification as VerificationState | null) ?? null,
-      check: (r.verify_detail as ContributionRecord['check']) ?? null,
-      device: (r.device_kind as DeviceKind | null) ?? null, partner: (r.partner as string | null) ?? null, nonce: String(r.nonce),
+      id: Number(r.id),
+      run: Number(r.run_id),
+      round: Number(r.round),
+      account: r.account as Address,
+      beneficiary: r.beneficiary as Address,
+      state: r.state as ContributionState,
+      code: (r.reason_code as RejectionCode | null) ?? null,
+      reason: (r.reason as string | null) ?? null,
+      samples: Number(r.samples),
+      creditWei: String(r.credit),
+      epoch: r.epoch === null ? null : Number(r.epoch),
+      epochRoot: (r.root as Hex | null) ?? null,
+      epochTx: (r.epoch_tx as Hex | null) ?? null,
+      claimTx: (r.claim_tx as Hex | null) ?? null,
+      verification: (r.verification as VerificationState | null) ?? null,
+      check: (r.verify_detail as CheckFigures | null) ?? null,
+      device: (r.device_kind as DeviceKind | null) ?? null,
+      partner: (r.partner as string | null) ?? null,
+      nonce: String(r.nonce),
     };
   }
 
   async verificationStates(runId: number): Promise<Record<string, number>> {
-    const { rows } = await this.sql.query<{ v: string; n: number }>(`select verification as v, count(*)::int as n from contributions where run_id = $1 and verification is not null group by verification`, [runId]);
+    const { rows } = await this.sql.query<{ v: string; n: number }>(
+      `select verification as v, count(*)::int as n from contributions where run_id = $1 and verification is not null group by verification`,
+      [runId],
+    );
     return Object.fromEntries(rows.map((r) => [r.v, r.n]));
   }
 
   async contributionStates(runId: number): Promise<Record<string, number>> {
-    const { rows } = await this.sql.query<{ state: string; n: number }>(`select state, count(*)::int as n from contributions where run_id = $1 group by state`, [runId]);
+    const { rows } = await this.sql.query<{ state: string; n: number }>(
+      `select state, count(*)::int as n from contributions where run_id = $1 group by state`,
+      [runId],
+    );
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
   }
 
@@ -383,11 +474,18 @@ export class Ledger {
   async insertDelegation(d: Delegation, signature: Hex): Promise<void> {
     try {
       await this.sql.transaction(async (tx) => {
-        await tx.query(`insert into delegations (device, nonce, wallet, expiry, signature) values ($1,$2,$3,$4,$5)`, [d.device, d.nonce.toString(), d.wallet, Number(d.expiry), signature]);
+        await tx.query(`insert into delegations (device, nonce, wallet, expiry, signature) values ($1,$2,$3,$4,$5)`, [
+          d.device,
+          d.nonce.toString(),
+          d.wallet,
+          Number(d.expiry),
+          signature,
+        ]);
         await tx.query(`update contributions set beneficiary = $2 where account = $1 and state in ('pending','accepted','verified')`, [d.device, d.wallet]);
       });
     } catch (e) {
-      if (String((e as Error).message).includes('duplicate key')) throw new IdlegradError('REPLAYED_NONCE', `delegation nonce ${d.nonce} was already used by ${d.device}`);
+      if (String((e as Error).message).includes('duplicate key'))
+        throw new IdlegradError('REPLAYED_NONCE', `delegation nonce ${d.nonce} was already used by ${d.device}`);
       throw e;
     }
   }
@@ -401,16 +499,26 @@ export class Ledger {
       [ids],
     );
     return rows.map((r) => ({
-      id: Number(r.id), round: Number(r.round), cohort: Number(r.cohort), account: r.account as Address, frameHash: r.frame_hash as Hex,
-      residualHash: (r.residual_hash as Hex | null) ?? null, samples: Number(r.samples), steps: Number(r.steps),
-      state: r.state as ContributionState, verification: (r.verification as VerificationState | null) ?? null,
+      id: Number(r.id),
+      round: Number(r.round),
+      cohort: Number(r.cohort),
+      account: r.account as Address,
+      frameHash: r.frame_hash as Hex,
+      residualHash: (r.residual_hash as Hex | null) ?? null,
+      samples: Number(r.samples),
+      steps: Number(r.steps),
+      state: r.state as ContributionState,
+      verification: (r.verification as VerificationState | null) ?? null,
       device: (r.device_kind as DeviceKind | null) ?? null,
     }));
   }
 
   /** Contributions sampled for a check that has not finished (e.g. across a restart). */
   async awaitingVerification(runId: number): Promise<number[]> {
-    const { rows } = await this.sql.query<{ id: number }>(`select id from contributions where run_id = $1 and state = 'accepted' and verification = 'sampled' order by id`, [runId]);
+    const { rows } = await this.sql.query<{ id: number }>(
+      `select id from contributions where run_id = $1 and state = 'accepted' and verification = 'sampled' order by id`,
+      [runId],
+    );
     return rows.map((r) => Number(r.id));
   }
 
@@ -419,39 +527,77 @@ export class Ledger {
     await this.sql.query(`update contributions set verification = $2 where id = any($1::bigint[]) and state = 'accepted'`, [ids, v]);
   }
 
-  /** A finished check: passed → `verified`; failed → `rejected` with its reason. Updates the identity's reputation. */
-  async recordCheck(id: number, account: Address, passed: boolean, reason: string | null, detail: unknown, reputationDelta: { pass: number; fail: number }): Promise<void> {
-    await this.sql.transaction(async (tx) => {
-      if (passed) {
-        await tx.query(`update contributions set state = 'verified', verification = 'passed', verify_detail = $2 where id = $1 and state = 'accepted'`, [id, JSON.stringify(detail)]);
+  /** A finished check: passed (rejection null) → `verified`; failed → `rejected` with its code and prose. Updates the identity's reputation. */
+  /**
+   * A check's verdict. A failure rejects the checked row and claws back every other row of the
+   * identity not yet in an epoch (accepted or verified: unvested, or vested but unbatched) as
+   * CLAWED_BACK, in the same transaction. Returns how many rows were clawed back.
+   */
+  async recordCheck(
+    id: number,
+    account: Address,
+    rejection: Rejection | null,
+    detail: unknown,
+    reputationDelta: { pass: number; fail: number },
+  ): Promise<number> {
+    return this.sql.transaction(async (tx) => {
+      let clawed = 0;
+      if (!rejection) {
+        await tx.query(`update contributions set state = 'verified', verification = 'passed', verify_detail = $2 where id = $1 and state = 'accepted'`, [
+          id,
+          JSON.stringify(detail),
+        ]);
       } else {
-        await tx.query(`update contributions set state = 'rejected', verification = 'failed', reason = $2, verify_detail = $3 where id = $1 and state = 'accepted'`, [id, reason, JSON.stringify(detail)]);
+        await tx.query(
+          `update contributions set state = 'rejected', verification = 'failed', reason_code = $2, reason = $3, verify_detail = $4 where id = $1 and state = 'accepted'`,
+          [id, rejection.code, rejection.prose, JSON.stringify(detail)],
+        );
+        const { rows } = await tx.query<{ id: number }>(
+          `update contributions set state = 'rejected', reason_code = 'CLAWED_BACK', reason = $3 where account = $1 and id <> $2 and state in ('accepted','verified') returning id`,
+          [account, id, `contribution ${id} failed its spot check (${rejection.code}): this identity's credit not yet in an epoch is taken back`],
+        );
+        clawed = rows.length;
       }
+      const passed = rejection === null;
       await tx.query(
-        `insert into identities (account, checks_passed, checks_failed, reputation, last_failure) values ($1, $2, $3, $4, $5)
+        `insert into identities (account, checks_passed, checks_failed, reputation, last_failure_code, last_failure) values ($1, $2, $3, $4, $5, $6)
          on conflict (account) do update set checks_passed = identities.checks_passed + excluded.checks_passed,
            checks_failed = identities.checks_failed + excluded.checks_failed,
            reputation = identities.reputation + excluded.reputation,
+           last_failure_code = coalesce(excluded.last_failure_code, identities.last_failure_code),
            last_failure = coalesce(excluded.last_failure, identities.last_failure)`,
-        [account, passed ? 1 : 0, passed ? 0 : 1, passed ? reputationDelta.pass : -reputationDelta.fail, passed ? null : reason],
+        [account, passed ? 1 : 0, passed ? 0 : 1, passed ? reputationDelta.pass : -reputationDelta.fail, rejection?.code ?? null, rejection?.prose ?? null],
       );
+      return clawed;
     });
   }
 
   /** identity() for many accounts in one statement (the validator's sampling after each commit). */
   async identities(accounts: Address[]): Promise<Map<Address, IdentityRecord>> {
     const { rows } = await this.sql.query<{ account: Address; checks_passed: number; checks_failed: number; reputation: number }>(
-      `select account, checks_passed, checks_failed, reputation from identities where account = any($1::text[])`, [[...new Set(accounts)]],
+      `select account, checks_passed, checks_failed, reputation from identities where account = any($1::text[])`,
+      [[...new Set(accounts)]],
     );
     const found = new Map(rows.map((r) => [r.account, r]));
-    return new Map(accounts.map((account) => {
-      const r = found.get(account);
-      return [account, { account, checksPassed: r?.checks_passed ?? 0, checksFailed: r?.checks_failed ?? 0, reputation: Number(r?.reputation ?? 0) }];
-    }));
+    return new Map(
+      accounts.map((account) => {
+        const r = found.get(account);
+        return [account, { account, checksPassed: r?.checks_passed ?? 0, checksFailed: r?.checks_failed ?? 0, reputation: Number(r?.reputation ?? 0) }];
+      }),
+    );
+  }
+
+  /** Identities whose reputation is negative (verify/quarantine.ts seats them apart). */
+  async negativeReputations(): Promise<Address[]> {
+    const { rows } = await this.sql.query<{ account: Address }>(`select account from identities where reputation < 0`);
+    return rows.map((r) => r.account);
   }
 
   async identity(account: Address): Promise<IdentityRecord> {
-    const { rows } = await this.sql.query<{ checks_passed: number; checks_failed: number; reputation: number }>(`select checks_passed, checks_failed, reputation from identities where account = $1`, [account]);
+    const { rows } = await this.sql.query<{ checks_passed: number; checks_failed: number; reputation: number }>(
+      `select checks_passed, checks_failed, reputation from identities where account = $1`,
+      [account],
+    );
     const r = rows[0];
     return { account, checksPassed: r?.checks_passed ?? 0, checksFailed: r?.checks_failed ?? 0, reputation: Number(r?.reputation ?? 0) };
   }

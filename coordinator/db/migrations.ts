@@ -1,5 +1,11 @@
 // Ledger schema, applied in order. Plain PostgreSQL: the same statements run on PGlite
 // (embedded default) and on a PostgreSQL server (DATABASE_URL).
+
+/** The codes the ledger wrote as "CODE: prose" before issue 13 (frozen: later codes never were). */
+const OLD_CODES =
+  'LEFT_OUT|NO_QUORUM|AGGREGATE_MISSING|COMBINE_REFUSED|STALE_ROUND|DUPLICATE|ROUND_ABORTED|WORK_MISMATCH|FRAME_MISMATCH|EVIDENCE_MISMATCH|EVIDENCE_WITHHELD|BAD_FRAME|CLAIM_MISMATCH';
+const CODE_OF = `^(${OLD_CODES}):`;
+const PROSE_OF = `^(?:${OLD_CODES}):(.*)$`;
 export const MIGRATIONS: string[] = [
   `
   create table runs (
@@ -108,7 +114,7 @@ export const MIGRATIONS: string[] = [
   update contributions set verification = 'unverifiable' where state = 'accepted';
   create index contributions_beneficiary on contributions (beneficiary);
   `,
-  // Issue 7: runs created and steered by the project lead (coordinator/lead.ts).
+  // Issue 7: runs created and steered by the project lead (coordinator/http/lead.ts).
   `
   alter table runs add column status text not null default 'active' check (status in ('active','paused','stopped'));
   create table run_events (
@@ -130,5 +136,33 @@ export const MIGRATIONS: string[] = [
   create index contributions_beneficiary_id on contributions (beneficiary, id desc);
   drop index contributions_beneficiary;
   create index contributions_delegated_id on contributions (account, id desc) where beneficiary <> account;
+  `,
+  // Issue 13: a refusal's code (shared/wire/rejections.ts) in a column of its own, the prose
+  // beside it in the old column. Rows written as "CODE: prose" get their code and keep the prose
+  // after it; a reason that does not start with one of the codes written until now keeps its
+  // text and a null code. The same for an identity's last failure.
+  `
+  alter table contributions add column reason_code text;
+  update contributions set reason_code = substring(reason from '${CODE_OF}'), reason = btrim(substring(reason from '${PROSE_OF}'))
+    where reason ~ '${CODE_OF}';
+  alter table identities add column last_failure_code text;
+  update identities set last_failure_code = substring(last_failure from '${CODE_OF}'), last_failure = btrim(substring(last_failure from '${PROSE_OF}'))
+    where last_failure ~ '${CODE_OF}';
+  `,
+  // Issue 14: the dev faucet's grants, at most one per account per reward epoch (coordinator/rewards/faucet.ts).
+  `
+  create table faucet_grants (
+    account text not null,
+    epoch integer not null,
+    wei numeric not null,
+    tx_hash text,
+    granted_at timestamptz not null default now(),
+    primary key (account, epoch)
+  );
+  `,
+  // Issue 14: vesting. An accepted row's credit is payable only once the run has committed
+  // round vests_round (null: vested at once, as every row written before this migration).
+  `
+  alter table contributions add column vests_round integer;
   `,
 ];

@@ -33,18 +33,31 @@ export class PendingWriter {
   private queue: Item[] = [];
   private writing = false;
 
-  constructor(private readonly sql: Sql, private readonly gatherMs = 5, private readonly maxBatch = 1000) {}
+  constructor(
+    private readonly sql: Sql,
+    private readonly gatherMs = 5,
+    private readonly maxBatch = 1000,
+  ) {}
 
   /**
    * Records a verified, signed report as pending, credited to the device's active wallet
    * delegation (else the device). The unique (account, nonce) key refuses replays, also
    * between two reports in the same batch: REPLAYED_NONCE.
    */
-  record(runId: number, account: Address, c: Contribution, signature: Hex, residualHash: Hex | null, nowSec: number, origin: ReportOrigin = { partner: null, device: null }): Promise<{ id: number; beneficiary: Address }> {
+  record(
+    runId: number,
+    account: Address,
+    c: Contribution,
+    signature: Hex,
+    residualHash: Hex | null,
+    nowSec: number,
+    origin: ReportOrigin = { partner: null, device: null },
+  ): Promise<{ id: number; beneficiary: Address }> {
     // A value its column cannot hold would fail the whole batch: refuse it alone, by name.
     const int4 = (['round', 'cohort', 'samples', 'steps', 'computeMs'] as const).find((k) => c[k] > INT4_MAX);
     if (int4) return Promise.reject(new IdlegradError('LIMIT_EXCEEDED', `contribution.${int4} ${c[int4]} exceeds the ledger's limit ${INT4_MAX}`));
-    if (c.expiry > INT8_MAX) return Promise.reject(new IdlegradError('LIMIT_EXCEEDED', `contribution.expiry ${c.expiry} exceeds the ledger's limit ${INT8_MAX}`));
+    if (c.expiry > INT8_MAX)
+      return Promise.reject(new IdlegradError('LIMIT_EXCEEDED', `contribution.expiry ${c.expiry} exceeds the ledger's limit ${INT8_MAX}`));
     return new Promise((resolve, reject) => {
       this.queue.push({ runId, account, c, signature, residualHash, nowSec, origin, resolve, reject });
       // The first report of a batch waits `gatherMs` for others: one transaction then carries many.
@@ -62,7 +75,9 @@ export class PendingWriter {
         const batch = this.queue.splice(0, this.maxBatch);
         try {
           const out = await this.write(batch);
-          batch.forEach((it, i) => (out[i] ? it.resolve(out[i]!) : it.reject(new IdlegradError('REPLAYED_NONCE', `nonce ${it.c.nonce} was already used by ${it.account}`))));
+          batch.forEach((it, i) =>
+            out[i] ? it.resolve(out[i]!) : it.reject(new IdlegradError('REPLAYED_NONCE', `nonce ${it.c.nonce} was already used by ${it.account}`)),
+          );
         } catch (e) {
           for (const it of batch) it.reject(e);
         }
@@ -92,10 +107,24 @@ export class PendingWriter {
            as t(r, rd, co, a, fh, ah, sa, st, lb, la, cm, n, ex, sg, b, rh, pa, dk)
          on conflict (account, nonce) do nothing returning id, account, nonce::text`,
         [
-          col((it) => it.runId), col((it) => it.c.round), col((it) => it.c.cohort), col((it) => it.account), col((it) => it.c.frameHash), col((it) => it.c.aggregateHash),
-          col((it) => it.c.samples), col((it) => it.c.steps), col((it) => it.c.lossBeforeMicro / 1e6), col((it) => it.c.lossAfterMicro / 1e6), col((it) => it.c.computeMs),
-          col((it) => it.c.nonce.toString()), col((it) => it.c.expiry.toString()), col((it) => it.signature), beneficiaries, col((it) => it.residualHash),
-          col((it) => it.origin.partner), col((it) => it.origin.device),
+          col((it) => it.runId),
+          col((it) => it.c.round),
+          col((it) => it.c.cohort),
+          col((it) => it.account),
+          col((it) => it.c.frameHash),
+          col((it) => it.c.aggregateHash),
+          col((it) => it.c.samples),
+          col((it) => it.c.steps),
+          col((it) => it.c.lossBeforeMicro / 1e6),
+          col((it) => it.c.lossAfterMicro / 1e6),
+          col((it) => it.c.computeMs),
+          col((it) => it.c.nonce.toString()),
+          col((it) => it.c.expiry.toString()),
+          col((it) => it.signature),
+          beneficiaries,
+          col((it) => it.residualHash),
+          col((it) => it.origin.partner),
+          col((it) => it.origin.device),
         ],
       );
       // A key inserted once answers the first report that carries it; a second one in the same batch is a replay.

@@ -5,7 +5,7 @@
 // errors (message and PostgreSQL fields such as `code`); values cross the thread boundary by
 // structured clone (numbers, strings, Uint8Array, Date, JSON values).
 import { Worker } from 'node:worker_threads';
-import type { Sql } from './sql.ts';
+import type { Sql } from './sql-surface.ts';
 import { WorkerCalls } from '../worker-calls.ts';
 
 interface Reply {

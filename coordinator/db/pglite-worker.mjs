@@ -48,10 +48,13 @@ async function handle(m) {
     case 'begin':
       // PGlite runs one transaction at a time and holds other statements until it ends.
       return new Promise((begun, failed) => {
-        const done = db.transaction((tx) => new Promise((commit, rollback) => {
-          open.set(m.tx, { tx, commit, rollback, done });
-          begun(null);
-        }));
+        const done = db.transaction(
+          (tx) =>
+            new Promise((commit, rollback) => {
+              open.set(m.tx, { tx, commit, rollback, done });
+              begun(null);
+            }),
+        );
         done.catch(failed);
       });
     case 'end': {

@@ -1,6 +1,6 @@
 // Run lifecycle rows (migration 2): which run is current, its lead-set status, and the
 // log of lead actions. Kept apart from ledger.ts, which owns training and reward rows.
-import type { RunStatus } from '../../shared/protocol.ts';
+import type { RunStatus } from '../../shared/wire/index.ts';
 import type { Sql } from './sql.ts';
 
 export type RunAction = 'create' | 'pause' | 'resume' | 'stop';

@@ -4,21 +4,18 @@
 import pg from 'pg';
 import { MIGRATIONS } from './migrations.ts';
 import { openPgliteThread } from './pglite-thread.ts';
+import type { Sql } from './sql-surface.ts';
 
-export interface Sql {
-  query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: T[] }>;
-  exec(text: string): Promise<unknown>;
-  transaction<T>(fn: (tx: Pick<Sql, 'query' | 'exec'>) => Promise<T>): Promise<T>;
-  close(): Promise<void>;
-}
+export type { Sql } from './sql-surface.ts';
 
 /** DATABASE_URL without its password, for messages and logs. */
 export const redactUrl = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 
-export async function openDatabase(opts: { dataDir?: string; databaseUrl?: string }): Promise<Sql> {
+/** `migrateTo`: apply only the first n migrations (a test that builds an older ledger, then migrate()s it). */
+export async function openDatabase(opts: { dataDir?: string; databaseUrl?: string; migrateTo?: number }): Promise<Sql> {
   const sql = opts.databaseUrl ? await openPostgres(opts.databaseUrl) : await openPgliteThread(opts.dataDir);
   try {
-    await migrate(sql);
+    await migrate(sql, opts.migrateTo);
   } catch (e) {
     await sql.close();
     throw e;
@@ -29,7 +26,10 @@ export async function openDatabase(opts: { dataDir?: string; databaseUrl?: strin
 // PGlite returns int8 (bigserial ids, bigint columns) as numbers; node-postgres as strings.
 // The ledger's int8 values are ids and millisecond times, well inside 2^53: parse them alike.
 const INT8_OID = 20;
-const types = { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser };
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
 
 async function openPostgres(databaseUrl: string): Promise<Sql> {
   const pool = new pg.Pool({ connectionString: databaseUrl, types, max: 8 });
@@ -65,13 +65,14 @@ async function openPostgres(databaseUrl: string): Promise<Sql> {
 // Any fixed number: two coordinators starting on one PostgreSQL migrate one after the other.
 const MIGRATION_LOCK = 0x1d1e_0001;
 
-async function migrate(sql: Sql): Promise<void> {
+/** Applies the migrations not yet recorded in schema_migrations, up to the first `upTo`, in one transaction. */
+export async function migrate(sql: Sql, upTo = MIGRATIONS.length): Promise<void> {
   await sql.transaction(async (tx) => {
     await tx.query(`select pg_advisory_xact_lock($1)`, [MIGRATION_LOCK]);
     await tx.exec(`create table if not exists schema_migrations (version integer primary key, applied_at timestamptz not null default now())`);
     const { rows } = await tx.query<{ version: number }>(`select version from schema_migrations`);
     const done = new Set(rows.map((r) => r.version));
-    for (let v = 0; v < MIGRATIONS.length; v++) {
+    for (let v = 0; v < upTo; v++) {
       if (done.has(v)) continue;
       await tx.exec(MIGRATIONS[v]);
       await tx.query(`insert into schema_migrations (version) values ($1)`, [v]);

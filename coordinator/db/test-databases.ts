@@ -10,8 +10,8 @@ export interface LedgerBackend {
   name: 'PGlite' | 'PostgreSQL';
   /** false, or why this backend is skipped here. */
   skip: string | false;
-  /** A migrated, empty ledger database; close() drops it. */
-  open(): Promise<Sql>;
+  /** A migrated (up to `migrateTo` migrations, default all), empty ledger database; close() drops it. */
+  open(opts?: { migrateTo?: number }): Promise<Sql>;
   /** A fresh, empty PostgreSQL database's URL (and how to drop it), for child processes. */
   createDatabase(): Promise<{ url: string; drop(): Promise<void> }>;
 }
@@ -48,15 +48,15 @@ export const LEDGER_BACKENDS: LedgerBackend[] = [
   {
     name: 'PGlite',
     skip: false,
-    open: () => openDatabase({}),
+    open: (opts = {}) => openDatabase(opts),
     createDatabase: () => Promise.reject(new Error('PGlite has no server database')),
   },
   {
     name: 'PostgreSQL',
     skip: serverUrl ? false : 'IDLEGRAD_TEST_DATABASE_URL is not set (start a server with .ci/postgres.sh)',
-    async open() {
+    async open(opts = {}) {
       const db = await createTestDatabase();
-      const sql = await openDatabase({ databaseUrl: db.url });
+      const sql = await openDatabase({ ...opts, databaseUrl: db.url });
       return { ...sql, close: async () => (await sql.close(), await db.drop()) };
     },
     createDatabase: createTestDatabase,

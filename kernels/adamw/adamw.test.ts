@@ -32,13 +32,27 @@ test('zero gradient and zero state leave only the weight decay', async () => {
   const params = Float32Array.from([1, -2, 0.5]);
   const zero = new Float32Array(3);
   const out = await adamw(cache, { params, grad: zero, m: zero, v: zero }, 1, cfg);
-  assertClose(out.params, params.map((p) => p * (1 - cfg.lr * cfg.weightDecay)), { atol: 1e-7, rtol: 1e-6 }, 'decay only');
+  assertClose(
+    out.params,
+    params.map((p) => p * (1 - cfg.lr * cfg.weightDecay)),
+    { atol: 1e-7, rtol: 1e-6 },
+    'decay only',
+  );
 });
 
 test('the uniform layout is derived once: offsets, size, WGSL declaration', () => {
   assert.deepEqual(ADAMW_HYPER.offsets, {
-    lr: 0, beta1: 4, beta2: 8, oneMinusBeta1: 12, oneMinusBeta2: 16, eps: 20, weightDecay: 24,
-    biasCorrection1: 28, biasCorrection2: 32, maxGradNorm: 36, step: 40,
+    lr: 0,
+    beta1: 4,
+    beta2: 8,
+    oneMinusBeta1: 12,
+    oneMinusBeta2: 16,
+    eps: 20,
+    weightDecay: 24,
+    biasCorrection1: 28,
+    biasCorrection2: 32,
+    maxGradNorm: 36,
+    step: 40,
   });
   assert.equal(ADAMW_HYPER.size, 48);
   assert.match(ADAMW_HYPER.wgsl, /^struct AdamWHyper \{\n  lr: f32,\n[\s\S]*  step: u32,\n\}\n$/);
@@ -48,7 +62,10 @@ test('the uniform layout is derived once: offsets, size, WGSL declaration', () =
 test('clipping by global norm: Σ g² reduced on the GPU, the step matches the clipped CPU reference', async () => {
   const rand = createRng(9);
   // 3 × 1000 + 7 floats: many vec4s per invocation of the single reducing workgroup, padded tail.
-  for (const [n, maxGradNorm] of [[3007, 0.5], [ADAMW_WG * 4 + 1, 100]] as const) {
+  for (const [n, maxGradNorm] of [
+    [3007, 0.5],
+    [ADAMW_WG * 4 + 1, 100],
+  ] as const) {
     const state = { params: randomArray(n, rand), m: randomArray(n, rand, 0, 1e-2), v: randomArray(n, rand, 0, 1e-4), grad: randomArray(n, rand, -0.1, 0.1) };
     const c = { ...cfg, maxGradNorm };
     const got = await adamw(cache, state, 2, c);

@@ -14,11 +14,7 @@ export function biasForwardRef(x: ArrayLike<number>, bias: ArrayLike<number>, { 
 }
 
 /** dy (rows, n), y = forward output (rows, n) → dx = dy ⊙ [y > 0] (rows, n), dbias = Σ_rows dx (n). */
-export function biasBackwardRef(
-  dy: ArrayLike<number>,
-  y: ArrayLike<number> | null,
-  { rows, n, relu }: BiasShape,
-): { dx: Float64Array; dbias: Float64Array } {
+export function biasBackwardRef(dy: ArrayLike<number>, y: ArrayLike<number> | null, { rows, n, relu }: BiasShape): { dx: Float64Array; dbias: Float64Array } {
   const dx = new Float64Array(rows * n);
   const dbias = new Float64Array(n);
   for (let r = 0; r < rows; r++)

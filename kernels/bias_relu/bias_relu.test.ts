@@ -7,7 +7,12 @@ import { biasBackwardRef, biasForwardRef, geluBackwardRef, geluForwardRef } from
 const { cache } = await testGpu();
 const tol = { atol: 1e-6, rtol: 1e-6 };
 // Not multiples of the workgroup size; 70 columns spill into a second workgroup of the column sums.
-const shapes: [number, number][] = [[1, 1], [7, 13], [33, 70], [5, BIAS_RELU_WG + 1]];
+const shapes: [number, number][] = [
+  [1, 1],
+  [7, 13],
+  [33, 70],
+  [5, BIAS_RELU_WG + 1],
+];
 
 test('bias (+ReLU) forward and backward match the CPU reference', async () => {
   const rand = createRng(3);
@@ -37,8 +42,18 @@ test('bias + ReLU backward matches finite differences of the forward', async () 
   const g = randomArray(54, rand);
   const y = await biasForward(cache, x, bias, shape);
   const { dx, dbias } = await biasBackward(cache, g, y, shape);
-  assertClose(dx, finiteDifference((xx) => dot(g, biasForwardRef(xx, bias, shape)), x), { atol: 1e-6, rtol: 1e-6 }, 'dx vs FD');
-  assertClose(dbias, finiteDifference((bb) => dot(g, biasForwardRef(x, bb, shape)), bias), { atol: 1e-5, rtol: 1e-5 }, 'dbias vs FD');
+  assertClose(
+    dx,
+    finiteDifference((xx) => dot(g, biasForwardRef(xx, bias, shape)), x),
+    { atol: 1e-6, rtol: 1e-6 },
+    'dx vs FD',
+  );
+  assertClose(
+    dbias,
+    finiteDifference((bb) => dot(g, biasForwardRef(x, bb, shape)), bias),
+    { atol: 1e-5, rtol: 1e-5 },
+    'dbias vs FD',
+  );
 });
 
 test('bias + GELU forward and backward match the CPU reference', async () => {
@@ -48,7 +63,12 @@ test('bias + GELU forward and backward match the CPU reference', async () => {
     const x = randomArray(rows * n, rand, -4, 4);
     const bias = randomArray(n, rand);
     const { pre, act } = await geluForward(cache, x, bias, shape);
-    assertClose(pre, Float64Array.from(x, (v, i) => v + bias[i % n]), tol, `pre ${JSON.stringify(shape)}`);
+    assertClose(
+      pre,
+      Float64Array.from(x, (v, i) => v + bias[i % n]),
+      tol,
+      `pre ${JSON.stringify(shape)}`,
+    );
     assertClose(act, geluForwardRef(x, bias, shape), { atol: 2e-6, rtol: 1e-5 }, `GELU forward ${JSON.stringify(shape)}`);
     const dy = randomArray(rows * n, rand);
     const got = await geluBackward(cache, dy, pre, shape);
@@ -66,6 +86,16 @@ test('bias + GELU backward matches finite differences of the forward', async () 
   const g = randomArray(55, rand);
   const { pre } = await geluForward(cache, x, bias, shape);
   const { dx, dbias } = await geluBackward(cache, g, pre, shape);
-  assertClose(dx, finiteDifference((xx) => dot(g, geluForwardRef(xx, bias, shape)), x), { atol: 2e-5, rtol: 1e-4 }, 'GELU dx vs FD');
-  assertClose(dbias, finiteDifference((bb) => dot(g, geluForwardRef(x, bb, shape)), bias), { atol: 1e-4, rtol: 1e-4 }, 'GELU dbias vs FD');
+  assertClose(
+    dx,
+    finiteDifference((xx) => dot(g, geluForwardRef(xx, bias, shape)), x),
+    { atol: 2e-5, rtol: 1e-4 },
+    'GELU dx vs FD',
+  );
+  assertClose(
+    dbias,
+    finiteDifference((bb) => dot(g, geluForwardRef(x, bb, shape)), bias),
+    { atol: 1e-4, rtol: 1e-4 },
+    'GELU dbias vs FD',
+  );
 });

@@ -124,14 +124,24 @@ export function geluBackwardKernel(cache: PipelineCache, shape: GeluShape): Gelu
 }
 
 /** Eager GELU forward (tests, tools): the pre-activation x + bias and GELU of it. */
-export async function geluForward(cache: PipelineCache, x: Float32Array, bias: Float32Array, shape: GeluShape): Promise<{ pre: Float32Array; act: Float32Array }> {
+export async function geluForward(
+  cache: PipelineCache,
+  x: Float32Array,
+  bias: Float32Array,
+  shape: GeluShape,
+): Promise<{ pre: Float32Array; act: Float32Array }> {
   if (x.length !== shape.rows * shape.n || bias.length !== shape.n) throw new RangeError('geluForward: x must be (rows, n), bias (n)');
   const out = await runOnce(cache, geluForwardKernel(cache, shape), { x, bias, act: x.byteLength }, ['x', 'act']);
   return { pre: new Float32Array(out.x), act: new Float32Array(out.act) };
 }
 
 /** Eager GELU backward (tests, tools): dx = dy ⊙ GELU'(pre) and dbias. */
-export async function geluBackward(cache: PipelineCache, dy: Float32Array, pre: Float32Array, shape: GeluShape): Promise<{ dx: Float32Array; dbias: Float32Array }> {
+export async function geluBackward(
+  cache: PipelineCache,
+  dy: Float32Array,
+  pre: Float32Array,
+  shape: GeluShape,
+): Promise<{ dx: Float32Array; dbias: Float32Array }> {
   if (dy.length !== shape.rows * shape.n || pre.length !== dy.length) throw new RangeError('geluBackward: dy and pre must be (rows, n)');
   const out = await runOnce(cache, geluBackwardKernel(cache, shape), { dy, pre, dbias: shape.n * 4 }, ['dy', 'dbias']);
   return { dx: new Float32Array(out.dy), dbias: new Float32Array(out.dbias) };

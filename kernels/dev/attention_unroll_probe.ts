@@ -5,15 +5,14 @@
 // Measured 2026-11-2x under load 6–8 (npm run bench beside it): mainline 852 / 676 ms, unrolled
 // 334 / 400 ms — about 2×. A mainline form would keep a head of ≤ 64 in four mat4x4f registers
 // (not done yet: see the README's kernel notes).
-import { existsSync } from 'node:fs';
+import { useSwiftShaderWhenNoDriver } from '../swiftshader.ts';
 import { acquireDevice } from '../device.ts';
 import { createNodeGpu } from '../node-gpu.ts';
 import { PipelineCache } from '../pipeline-cache.ts';
 import { buildKernel, createBindGroup, encodeDispatch } from '../kernel.ts';
 import { medianGpuMs } from '../gpu-timing.ts';
 import { attentionForwardKernel } from '../attention/attention.ts';
-const icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
-if (!process.env.VK_ICD_FILENAMES && existsSync(icd)) process.env.VK_ICD_FILENAMES = icd;
+useSwiftShaderWhenNoDriver();
 const ctx = await acquireDevice(createNodeGpu());
 const device = ctx.device;
 const [B, T, C, NH] = [1, 256, 384, 6];

@@ -3,7 +3,8 @@
 // contexts T (tokens = B·T): v1 (attention_v1_rows.wgsl: a row per invocation with the (T, T)
 // probabilities in storage, the mainline before the fused kernel) and every fused candidate.
 //   node --import tsx --import ./kernels/wgsl-register.mjs kernels/dev/bench-attention.ts [C NH B] [T,T,…] [v1,fused]
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { useSwiftShaderWhenNoDriver } from '../swiftshader.ts';
 import { acquireDevice } from '../device.ts';
 import { createNodeGpu } from '../node-gpu.ts';
 import { PipelineCache } from '../pipeline-cache.ts';
@@ -11,8 +12,7 @@ import { buildKernel, createBindGroup, encodeDispatch, grid1d, type Kernel } fro
 import { cpuMs } from './cpu-time.ts';
 import { ATTENTION_CANDIDATES, attentionBackwardKernels, attentionForwardKernel, type AttentionConfig, type AttentionShape } from '../attention/attention.ts';
 
-const icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
-if (!process.env.VK_ICD_FILENAMES && existsSync(icd)) process.env.VK_ICD_FILENAMES = icd;
+useSwiftShaderWhenNoDriver();
 const [C, NH, B] = (process.argv[2] ?? '384,6,1').split(',').map(Number);
 const Ts = (process.argv[3] ?? '256,1024').split(',').map(Number);
 const which = process.argv[4] ?? 'v1,fused';

@@ -10,7 +10,8 @@
 //     mainline's `subgroups` candidates (matmul/matmul_subgroup.wgsl): it runs as part of v4 here.
 // v4: the mainline, matmul/matmul.wgsl: v3's tiled path and a barrier-free path reading 4×4
 //     blocks with vec4 loads (mat4x4 FMAs), at every MATMUL_CANDIDATES configuration.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { useSwiftShaderWhenNoDriver } from '../swiftshader.ts';
 import { acquireDevice } from '../device.ts';
 import { createNodeGpu } from '../node-gpu.ts';
 import { PipelineCache } from '../pipeline-cache.ts';
@@ -21,8 +22,7 @@ import { closeness } from '../compare.ts';
 import { createRng } from '../../shared/rng.ts';
 import { randomArray } from '../conformance.ts';
 
-const icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
-if (!process.env.VK_ICD_FILENAMES && existsSync(icd)) process.env.VK_ICD_FILENAMES = icd;
+useSwiftShaderWhenNoDriver();
 const ctx = await acquireDevice(createNodeGpu());
 const cpu = process.argv.includes('--cpu'); // time by this process's CPU time (dev/cpu-time.ts) instead of wall time
 const device = ctx.device;

@@ -1,7 +1,7 @@
 // dev: ms per GPT training step (forward + backward + clipped AdamW) in Node/Dawn, at a preset's
 // dims, with the kernel variants the autotune picks here (or the defaults with --no-tune).
 //   node --import tsx --import ./kernels/wgsl-register.mjs kernels/dev/bench-step.ts [micro|small|base] [batch] [steps] [--no-tune]
-import { existsSync } from 'node:fs';
+import { useSwiftShaderWhenNoDriver } from '../swiftshader.ts';
 import { GPT_BASE, GPT_DEFAULT, GPT_SMALL, gptSpec, initParams } from '../../shared/model.ts';
 import { createRng } from '../../shared/rng.ts';
 import { acquireDevice } from '../device.ts';
@@ -9,8 +9,7 @@ import { createNodeGpu } from '../node-gpu.ts';
 import { createGptTrainer } from '../gpt-trainer.ts';
 import { autotuneKernels } from '../autotune.ts';
 
-const icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
-if (!process.env.VK_ICD_FILENAMES && existsSync(icd)) process.env.VK_ICD_FILENAMES = icd;
+useSwiftShaderWhenNoDriver();
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const dims = { micro: GPT_DEFAULT, small: GPT_SMALL, base: GPT_BASE }[args[0] ?? 'micro'];
 if (!dims) throw new Error(`unknown preset ${args[0]}: micro, small or base`);

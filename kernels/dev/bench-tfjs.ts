@@ -108,14 +108,30 @@ export function tfjsGpt(g: GptShape, batch: number, corpus = 1 << 16): TfjsTrain
   const v = (shape: number[]) => glorot(shape);
   const ones = (n: number) => tf.variable(tf.ones([n]));
   const zeros = (n: number) => tf.variable(tf.zeros([n]));
-  const wte = v([V, C]), wpe = v([T, C]);
+  const wte = v([V, C]),
+    wpe = v([T, C]);
   const blocks = Array.from({ length: layers }, () => ({
-    ln1g: ones(C), ln1b: zeros(C), wqkv: v([C, 3 * C]), bqkv: zeros(3 * C), wproj: v([C, C]), bproj: zeros(C),
-    ln2g: ones(C), ln2b: zeros(C), wfc: v([C, hidden]), bfc: zeros(hidden), wout: v([hidden, C]), bout: zeros(C),
+    ln1g: ones(C),
+    ln1b: zeros(C),
+    wqkv: v([C, 3 * C]),
+    bqkv: zeros(3 * C),
+    wproj: v([C, C]),
+    bproj: zeros(C),
+    ln2g: ones(C),
+    ln2b: zeros(C),
+    wfc: v([C, hidden]),
+    bfc: zeros(hidden),
+    wout: v([hidden, C]),
+    bout: zeros(C),
   }));
-  const lnfg = ones(C), lnfb = zeros(C), wlm = v([C, V]);
+  const lnfg = ones(C),
+    lnfb = zeros(C),
+    wlm = v([C, V]);
   const vars = [wte, wpe, ...blocks.flatMap((b) => Object.values(b)), lnfg, lnfb, wlm];
-  const mask = tf.linalg.bandPart(tf.ones([T, T]), -1, 0).sub(1).mul(1e9); // 0 on and below the diagonal, -1e9 above
+  const mask = tf.linalg
+    .bandPart(tf.ones([T, T]), -1, 0)
+    .sub(1)
+    .mul(1e9); // 0 on and below the diagonal, -1e9 above
   const opt = tf.train.adam(ADAMW.lr, ADAMW.beta1, ADAMW.beta2, ADAMW.eps);
   const ln = (x: tf.Tensor2D, gain: tf.Tensor, bias: tf.Tensor) => {
     const { mean, variance } = tf.moments(x, -1, true);
@@ -127,10 +143,22 @@ export function tfjsGpt(g: GptShape, batch: number, corpus = 1 << 16): TfjsTrain
     for (const b of blocks) {
       const qkv = ln(x, b.ln1g, b.ln1b).matMul(b.wqkv).add(b.bqkv).reshape([batch, T, 3, H, hd]).transpose([2, 0, 3, 1, 4]);
       const [q, k, vv] = tf.unstack(qkv) as tf.Tensor4D[]; // (B, H, T, hd)
-      const att = tf.softmax(tf.matMul(q, k, false, true).mul(1 / Math.sqrt(hd)).add(mask));
-      const y = tf.matMul(att, vv).transpose([0, 2, 1, 3]).reshape([batch * T, C]) as tf.Tensor2D;
+      const att = tf.softmax(
+        tf
+          .matMul(q, k, false, true)
+          .mul(1 / Math.sqrt(hd))
+          .add(mask),
+      );
+      const y = tf
+        .matMul(att, vv)
+        .transpose([0, 2, 1, 3])
+        .reshape([batch * T, C]) as tf.Tensor2D;
       x = x.add(y.matMul(b.wproj).add(b.bproj));
-      x = x.add(gelu(ln(x, b.ln2g, b.ln2b).matMul(b.wfc).add(b.bfc)).matMul(b.wout).add(b.bout));
+      x = x.add(
+        gelu(ln(x, b.ln2g, b.ln2b).matMul(b.wfc).add(b.bfc))
+          .matMul(b.wout)
+          .add(b.bout),
+      );
     }
     const logits = ln(x, lnfg, lnfb).matMul(wlm);
     return tf.losses.softmaxCrossEntropy(tf.oneHot(targets.flatten(), V), logits) as tf.Scalar;

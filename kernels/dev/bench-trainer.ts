@@ -3,7 +3,7 @@
 // Not a test: `node --import tsx --import ./kernels/wgsl-register.mjs kernels/dev/bench-trainer.ts
 // [node|chromium|tabs]` (BENCH_STEPS: steps per timed round, default 50). Numbers compare
 // shapes on one adapter in one run; other load on the machine shows up in them.
-import { existsSync } from 'node:fs';
+import { useSwiftShaderWhenNoDriver } from '../swiftshader.ts';
 import { fileURLToPath } from 'node:url';
 import { benchTrainer, type BenchCase, type BenchReport } from './bench-entry.ts';
 import { runInChromiumWorker, runInChromiumWorkers } from './browser-harness.ts';
@@ -32,8 +32,7 @@ function print(where: string, r: BenchReport) {
 
 const which = process.argv[2];
 if (!which || which === 'node') {
-  const icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
-  if (!process.env.VK_ICD_FILENAMES && existsSync(icd)) process.env.VK_ICD_FILENAMES = icd;
+  useSwiftShaderWhenNoDriver();
   print('node/dawn', await benchTrainer(createNodeGpu(), cases));
 }
 if (!which || which === 'chromium') {

@@ -11,8 +11,10 @@ test('kernels and trainer match the CPU reference inside a Chromium worker', { t
   const entry = fileURLToPath(new URL('./browser-entry.ts', import.meta.url));
   const report = await runInChromiumWorker<BrowserReport>(entry, { timeoutMs: 100_000 });
   if (report.type === 'error') {
-    assert.fail(`WebGPU run in Chromium failed (${report.name}): ${report.message}\n` +
-      `Is WebGPU available? Chromium needs --enable-unsafe-webgpu; without a GPU it uses SwiftShader.`);
+    assert.fail(
+      `WebGPU run in Chromium failed (${report.name}): ${report.message}\n` +
+        `Is WebGPU available? Chromium needs --enable-unsafe-webgpu; without a GPU it uses SwiftShader.`,
+    );
   }
   const { adapter } = report;
   t.diagnostic(`adapter: vendor=${adapter.vendor} architecture=${adapter.architecture} device=${adapter.device} description=${adapter.description}`);

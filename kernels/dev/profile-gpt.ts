@@ -1,7 +1,7 @@
 // dev corner: time each kind of kernel in one GPT layer's training step in isolation (Node/Dawn),
 // with the autotuned variants, to see where a step's time goes.
 //   node --import tsx --import ./kernels/wgsl-register.mjs kernels/dev/profile-gpt.ts [micro|small] [batch]
-import { existsSync } from 'node:fs';
+import { useSwiftShaderWhenNoDriver } from '../swiftshader.ts';
 import { GPT_DEFAULT, GPT_SMALL } from '../../shared/model.ts';
 import { acquireDevice } from '../device.ts';
 import { createNodeGpu } from '../node-gpu.ts';
@@ -18,8 +18,7 @@ import { residualKernel } from '../residual/residual.ts';
 import { adamwClippedKernels } from '../adamw/adamw.ts';
 import { autotuneKernels } from '../autotune.ts';
 
-const icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
-if (!process.env.VK_ICD_FILENAMES && existsSync(icd)) process.env.VK_ICD_FILENAMES = icd;
+useSwiftShaderWhenNoDriver();
 const dims = process.argv[2] === 'small' ? GPT_SMALL : GPT_DEFAULT;
 const B = Number(process.argv[3] ?? 8);
 const ctx = await acquireDevice(createNodeGpu());

@@ -1,6 +1,6 @@
 // dev corner: time each kernel of one training step in isolation (Node/Dawn), to see where a
 // step's time goes. `node --import tsx --import ./kernels/wgsl-register.mjs kernels/dev/profile-step.ts [in hidden out batch]`
-import { existsSync } from 'node:fs';
+import { useSwiftShaderWhenNoDriver } from '../swiftshader.ts';
 import { acquireDevice } from '../device.ts';
 import { createNodeGpu } from '../node-gpu.ts';
 import { PipelineCache } from '../pipeline-cache.ts';
@@ -12,8 +12,7 @@ import { softmaxXentKernels } from '../softmax_xent/softmax_xent.ts';
 import { adamwKernel, ADAMW_HYPER } from '../adamw/adamw.ts';
 import { gatherKernel } from '../gather_batch/gather_batch.ts';
 
-const icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
-if (!process.env.VK_ICD_FILENAMES && existsSync(icd)) process.env.VK_ICD_FILENAMES = icd;
+useSwiftShaderWhenNoDriver();
 const [F, H, C, B] = (process.argv.slice(2).length ? process.argv.slice(2) : ['784', '128', '10', '32']).map(Number);
 const ctx = await acquireDevice(createNodeGpu());
 const device = ctx.device;

@@ -8,7 +8,11 @@ export function embeddingForwardRef(tokens: ArrayLike<number>, wte: ArrayLike<nu
 }
 
 /** dx (B, T, C) → dwte (V, C), dwpe (T, C). */
-export function embeddingBackwardRef(tokens: ArrayLike<number>, dx: ArrayLike<number>, { B, T, C, V }: EmbeddingShape): { dwte: Float64Array; dwpe: Float64Array } {
+export function embeddingBackwardRef(
+  tokens: ArrayLike<number>,
+  dx: ArrayLike<number>,
+  { B, T, C, V }: EmbeddingShape,
+): { dwte: Float64Array; dwpe: Float64Array } {
   const grad = new Float64Array(V * C + T * C);
   embeddingBackward(dx, tokens, 0, V * C, B, T, C, grad);
   return { dwte: grad.subarray(0, V * C), dwpe: grad.subarray(V * C) };

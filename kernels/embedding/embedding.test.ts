@@ -11,7 +11,11 @@ const tokensFor = (n: number, V: number, rand: () => number) => Uint32Array.from
 
 test('embedding forward and backward (scatter-add, repeated tokens) match the CPU reference', async () => {
   const rand = createRng(80);
-  const shapes: EmbeddingShape[] = [{ B: 1, T: 1, C: 1, V: 1 }, { B: 3, T: 7, C: 5, V: 4 }, { B: 2, T: 9, C: EMBEDDING_WG + 3, V: 11 }];
+  const shapes: EmbeddingShape[] = [
+    { B: 1, T: 1, C: 1, V: 1 },
+    { B: 3, T: 7, C: 5, V: 4 },
+    { B: 2, T: 9, C: EMBEDDING_WG + 3, V: 11 },
+  ];
   for (const shape of shapes) {
     const { B, T, C, V } = shape;
     const tokens = tokensFor(B * T, V, rand);
@@ -32,12 +36,25 @@ test('embedding backward matches finite differences of the forward', async () =>
   const tokens = tokensFor(10, 4, rand);
   const [wte, wpe, g] = [randomArray(12, rand), randomArray(15, rand), randomArray(30, rand)];
   const got = await embeddingBackward(cache, tokens, g, shape);
-  assertClose(got.dwte, finiteDifference((w) => dot(g, embeddingForwardRef(tokens, w, wpe, shape)), wte), tol, 'dwte vs FD');
-  assertClose(got.dwpe, finiteDifference((w) => dot(g, embeddingForwardRef(tokens, wte, w, shape)), wpe), tol, 'dwpe vs FD');
+  assertClose(
+    got.dwte,
+    finiteDifference((w) => dot(g, embeddingForwardRef(tokens, w, wpe, shape)), wte),
+    tol,
+    'dwte vs FD',
+  );
+  assertClose(
+    got.dwpe,
+    finiteDifference((w) => dot(g, embeddingForwardRef(tokens, wte, w, shape)), wpe),
+    tol,
+    'dwpe vs FD',
+  );
 });
 
 test('a token outside the vocabulary is refused by name before any dispatch', async () => {
-  await assert.rejects(embeddingForward(cache, Uint32Array.from([1, 4]), new Float32Array(8), new Float32Array(4), { B: 1, T: 2, C: 2, V: 4 }), /token 4 at 1 is not < V 4/);
+  await assert.rejects(
+    embeddingForward(cache, Uint32Array.from([1, 4]), new Float32Array(8), new Float32Array(4), { B: 1, T: 2, C: 2, V: 4 }),
+    /token 4 at 1 is not < V 4/,
+  );
 });
 
 test('tokenIndex: positions sorted by token, stable, with the run of each token', () => {

@@ -40,7 +40,11 @@ function build<K extends Kernel>(cache: PipelineCache, shape: EmbeddingShape, en
   }
   const max = cache.device.limits.maxComputeWorkgroupsPerDimension;
   const { B, T, C, V } = shape;
-  return buildKernel(cache, { label: `embedding_${entryPoint}`, code: src, entryPoint, constants: { B, T, C, V, WG: EMBEDDING_WG }, bindings }, grid1d(count, EMBEDDING_WG, max)) as K;
+  return buildKernel(
+    cache,
+    { label: `embedding_${entryPoint}`, code: src, entryPoint, constants: { B, T, C, V, WG: EMBEDDING_WG }, bindings },
+    grid1d(count, EMBEDDING_WG, max),
+  ) as K;
 }
 
 export const embeddingForwardKernel = (cache: PipelineCache, s: EmbeddingShape): EmbeddingForwardKernel => build(cache, s, 'forward', FORWARD, s.B * s.T * s.C);
@@ -69,14 +73,25 @@ function checkTokens(tokens: Uint32Array, { B, T, V }: EmbeddingShape): void {
 }
 
 /** Eager forward (tests, tools): x (B, T, C). */
-export async function embeddingForward(cache: PipelineCache, tokens: Uint32Array, wte: Float32Array, wpe: Float32Array, shape: EmbeddingShape): Promise<Float32Array> {
+export async function embeddingForward(
+  cache: PipelineCache,
+  tokens: Uint32Array,
+  wte: Float32Array,
+  wpe: Float32Array,
+  shape: EmbeddingShape,
+): Promise<Float32Array> {
   checkTokens(tokens, shape);
   const r = await runOnce(cache, embeddingForwardKernel(cache, shape), { tokens, wte, wpe, x: shape.B * shape.T * shape.C * 4 }, ['x']);
   return new Float32Array(r.x);
 }
 
 /** Eager backward (tests, tools): dwte (V, C) and dwpe (T, C) from dx (B, T, C). */
-export async function embeddingBackward(cache: PipelineCache, tokens: Uint32Array, dx: Float32Array, shape: EmbeddingShape): Promise<{ dwte: Float32Array; dwpe: Float32Array }> {
+export async function embeddingBackward(
+  cache: PipelineCache,
+  tokens: Uint32Array,
+  dx: Float32Array,
+  shape: EmbeddingShape,
+): Promise<{ dwte: Float32Array; dwpe: Float32Array }> {
   checkTokens(tokens, shape);
   const { T, C, V } = shape;
   const { order, starts } = tokenIndex(tokens, V);

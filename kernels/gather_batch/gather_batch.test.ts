@@ -11,7 +11,12 @@ test('gathered batch matches shared/mlp.ts gatherBatch (odd feature counts, unal
   const rand = createRng(9);
   // features = 7 puts samples at byte offsets that are not word-aligned; 37 samples → odd label
   // words; features = 8 takes the one-word-per-invocation path that 784 (MNIST) takes.
-  for (const [count, features, rows] of [[37, 7, 5], [20, 13, 20], [11, 3, GATHER_WG + 1], [9, 8, 70]]) {
+  for (const [count, features, rows] of [
+    [37, 7, 5],
+    [20, 13, 20],
+    [11, 3, GATHER_WG + 1],
+    [9, 8, 70],
+  ]) {
     const data = randomDataset(count, features, 10, rand);
     const idx = Uint32Array.from({ length: rows }, () => Math.floor(rand() * count));
     idx[0] = count - 1; // the last sample, whose bytes end inside a padded word

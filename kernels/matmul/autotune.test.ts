@@ -55,7 +55,12 @@ test('autotune keys by adapter, takes a stored choice, and re-measures a stale o
   const other = { ...ctx, adapter: { ...ctx.adapter, description: 'another adapter' } };
   assert.notEqual(matmulTuneKey(other.adapter, other.limits), matmulTuneKey(ctx.adapter, ctx.limits));
   const third = { ...ctx, adapter: { ...ctx.adapter, description: 'a third adapter' } };
-  const probe = await autotuneMatmul(third, { store: { get: () => JSON.stringify({ wg: [3, 3], tiled: true, bk: 4 }), set: () => {} }, candidates, shapes, reps: 1 });
+  const probe = await autotuneMatmul(third, {
+    store: { get: () => JSON.stringify({ wg: [3, 3], tiled: true, bk: 4 }), set: () => {} },
+    candidates,
+    shapes,
+    reps: 1,
+  });
   assert.equal(probe.source, 'measured', 'a stored config that is no candidate is ignored');
 
   const fourth = { ...ctx, adapter: { ...ctx.adapter, description: 'a fourth adapter' } };

@@ -63,7 +63,9 @@ const memory = new Map<string, MatmulConfig>();
 /** The cache key: the adapter's identity and the limits that bound a tiling. */
 export function matmulTuneKey(adapter: AdapterSummary, limits: Record<string, number>): string {
   const { vendor, architecture, device, description } = adapter;
-  const lim = ['maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupStorageSize', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY'].map((k) => limits[k] ?? 0);
+  const lim = ['maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupStorageSize', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY'].map(
+    (k) => limits[k] ?? 0,
+  );
   return `matmul-tune/v1/${JSON.stringify([vendor, architecture, device, description, lim])}`;
 }
 

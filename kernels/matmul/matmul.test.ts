@@ -16,7 +16,12 @@ const f16Tol = { atol: 2e-2, rtol: 5e-3 };
 
 // None of these are multiples of the 4×4 block or any candidate's tile; 1s hit the edges;
 // 70×45 spans several workgroups in both directions; K 19/41 leave partial BK stages.
-const shapes: [number, number, number][] = [[1, 1, 1], [33, 17, 19], [20, 5, 41], [70, 45, 9]];
+const shapes: [number, number, number][] = [
+  [1, 1, 1],
+  [33, 17, 19],
+  [20, 5, 41],
+  [70, 45, 9],
+];
 // Multiples of 4 in every dimension take the vec4 storage path; 68×36 is still not a tile multiple.
 const vec4Shapes: [number, number, number][] = [[68, 36, 20]];
 

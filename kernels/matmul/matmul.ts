@@ -153,8 +153,15 @@ export function matmulKernel(cache: PipelineCache, shape: MatmulShape, config: M
         : config.f16 ? `enable f16;\n${load}${body}${f16Path}` : load + body,
       entryPoint: config.subgroups ? 'main_sg' : config.f16 ? 'main_f16' : 'main',
       constants: {
-        M, N, K, TRANS_A: +transA, TRANS_B: +transB,
-        TILED: +config.tiled, WG_X: config.wg[0], WG_Y: config.wg[1], BK: config.tiled ? config.bk : 4,
+        M,
+        N,
+        K,
+        TRANS_A: +transA,
+        TRANS_B: +transB,
+        TILED: +config.tiled,
+        WG_X: config.wg[0],
+        WG_Y: config.wg[1],
+        BK: config.tiled ? config.bk : 4,
       },
       bindings: BINDINGS,
     },
@@ -163,9 +170,7 @@ export function matmulKernel(cache: PipelineCache, shape: MatmulShape, config: M
 }
 
 /** Eager C = op(A)·op(B) (tests, tools). */
-export async function matmul(
-  cache: PipelineCache, a: Float32Array, b: Float32Array, shape: MatmulShape, config?: MatmulConfig,
-): Promise<Float32Array> {
+export async function matmul(cache: PipelineCache, a: Float32Array, b: Float32Array, shape: MatmulShape, config?: MatmulConfig): Promise<Float32Array> {
   const { M, N, K } = shape;
   if (a.length !== M * K || b.length !== K * N) {
     throw new RangeError(`matmul: got a[${a.length}], b[${b.length}], want a[${M * K}], b[${K * N}]`);

@@ -24,5 +24,10 @@ test('the backward use (dstream += dbranch) is the gradient of the forward, by f
   const fdY = finiteDifference((yy) => dot(g, residualRef(x, yy)), y);
   assertClose(fdX, g, { atol: 1e-9, rtol: 1e-9 }, 'dx = g');
   assertClose(fdY, g, { atol: 1e-9, rtol: 1e-9 }, 'dy = g');
-  assertClose(await residualAdd(cache, g, dbranch), Float64Array.from(g, (v, i) => v + dbranch[i]), { atol: 1e-7, rtol: 1e-7 }, 'accumulated gradient');
+  assertClose(
+    await residualAdd(cache, g, dbranch),
+    Float64Array.from(g, (v, i) => v + dbranch[i]),
+    { atol: 1e-7, rtol: 1e-7 },
+    'accumulated gradient',
+  );
 });

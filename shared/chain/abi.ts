@@ -168,4 +168,3 @@ export const rewardTokenAbi = [
     ],
   },
 ] as const;
-

@@ -1,8 +1,9 @@
 // The one error type of the chain module. Browser-safe (no node imports): claim.ts and
-// merkle.ts throw it too. Modelled on viem's BaseError: a short message a UI can show,
+// merkle.ts throw it too. A BaseError (shared/errors.ts): a short message a UI can show,
 // optional details for logs, and the underlying cause.
 
-import { BaseError, ContractFunctionRevertedError } from 'viem';
+import { BaseError as ViemBaseError, ContractFunctionRevertedError } from 'viem';
+import { BaseError } from '../errors.ts';
 
 /** Every way the chain module fails, as an enumerated state rather than a string match. */
 export type ChainErrorCode =
@@ -16,19 +17,8 @@ export type ChainErrorCode =
   | 'INVALID_TREE' // merkle input rejected: duplicate account, negative amount, empty
   | 'CLAIM_REJECTED'; // the distributor refused a claim (see ClaimError.reason)
 
-export class ChainError extends Error {
+export class ChainError extends BaseError<ChainErrorCode> {
   override name = 'ChainError';
-  readonly code: ChainErrorCode;
-  /** One line, safe to show to a user. `message` adds the details. */
-  readonly shortMessage: string;
-  readonly details: string | undefined;
-
-  constructor(code: ChainErrorCode, shortMessage: string, opts: { details?: string; cause?: unknown } = {}) {
-    super(opts.details ? `${shortMessage}\n\nDetails: ${opts.details}` : shortMessage, { cause: opts.cause });
-    this.code = code;
-    this.shortMessage = shortMessage;
-    this.details = opts.details;
-  }
 }
 
 /** A contract revert as viem decoded it: the custom error's name and arguments when the ABI
@@ -41,7 +31,7 @@ export interface DecodedRevert {
 
 /** Find the decoded revert inside a viem error chain; undefined if `err` is not a revert. */
 export function decodeRevert(err: unknown): DecodedRevert | undefined {
-  if (!(err instanceof BaseError)) return undefined;
+  if (!(err instanceof ViemBaseError)) return undefined;
   const reverted = err.walk((e) => e instanceof ContractFunctionRevertedError);
   if (!(reverted instanceof ContractFunctionRevertedError)) return undefined;
   return { errorName: reverted.data?.errorName, args: reverted.data?.args ?? [], reason: reverted.reason };
@@ -52,6 +42,6 @@ export function describeRevert(err: unknown): string {
   const r = decodeRevert(err);
   if (r?.errorName) return `${r.errorName}(${r.args.map(String).join(', ')})`;
   if (r?.reason) return `reverted: ${r.reason}`;
-  if (err instanceof BaseError) return err.shortMessage;
+  if (err instanceof ViemBaseError) return err.shortMessage;
   return err instanceof Error ? err.message : String(err);
 }

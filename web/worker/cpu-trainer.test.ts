@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { trainLocalCpu } from '../../shared/mlp.ts';
 import { initParams, mlpSpec } from '../../shared/model.ts';
 import { trainCpuRound } from './cpu-trainer.ts';
+import { TrainingAbortedError } from '../../kernels/errors.ts';
 
 const spec = mlpSpec([12, 7, 3]);
 const count = 30;
@@ -20,7 +21,13 @@ const batches = Uint32Array.from({ length: steps * B }, (_, i) => (i * 7) % coun
 
 test('the CPU round equals trainLocalCpu bit for bit, even when sliced', async () => {
   const start = initParams(spec, 2);
-  const ref = trainLocalCpu(spec, start, data, Array.from({ length: steps }, (_, s) => batches.subarray(s * B, (s + 1) * B)), adamw);
+  const ref = trainLocalCpu(
+    spec,
+    start,
+    data,
+    Array.from({ length: steps }, (_, s) => batches.subarray(s * B, (s + 1) * B)),
+    adamw,
+  );
   const r = await trainCpuRound(spec, start, data, batches, steps, adamw, { sliceMs: 0 });
   assert.deepEqual(r.params, ref.params);
   assert.equal(r.lossBefore, ref.lossBefore);
@@ -32,5 +39,5 @@ test('an abort ends the CPU round at the next slice with the steps done', async 
   const ac = new AbortController();
   const run = trainCpuRound(spec, initParams(spec, 2), data, batches, steps, adamw, { signal: ac.signal, sliceMs: 0 });
   ac.abort();
-  await assert.rejects(run, (e: Error & { stepsDone?: number }) => e.name === 'TrainingAbortedError' && e.stepsDone! < steps);
+  await assert.rejects(run, (e) => e instanceof TrainingAbortedError && e.stepsDone < steps);
 });

@@ -3,6 +3,7 @@
 // worker's event loop so that a Stop arrives and ends the work within one slice.
 import { adamwStep, gatherBatch, mlpBackward, mlpForward, softmaxCrossEntropy, type AdamWConfig, type Dataset } from '../../shared/mlp.ts';
 import type { MlpSpec } from '../../shared/model.ts';
+import { TrainingAbortedError } from '../../kernels/errors.ts';
 
 export interface CpuRoundResult {
   params: Float32Array;
@@ -11,14 +12,6 @@ export interface CpuRoundResult {
   steps: number;
   samples: number;
   ms: number;
-}
-
-/** Thrown when `signal` aborted the round; `idleAt` is the epoch ms at which the CPU stopped. */
-export class CpuTrainingAborted extends Error {
-  override name = 'TrainingAbortedError';
-  constructor(readonly stepsDone: number, readonly idleAt: number) {
-    super(`Training stopped after ${stepsDone} steps.`);
-  }
 }
 
 const yieldToEvents = () => new Promise<void>((r) => setTimeout(r, 0));
@@ -52,7 +45,8 @@ export async function trainCpuRound(
       await yieldToEvents();
       sliceStart = performance.now();
     }
-    if (opts.signal?.aborted) throw new CpuTrainingAborted(s, performance.timeOrigin + performance.now());
+    if (opts.signal?.aborted)
+      throw new TrainingAbortedError(`Training stopped after ${s} steps.`, { stepsDone: s, idleAt: performance.timeOrigin + performance.now() });
     const idx = batches.subarray(s * B, (s + 1) * B);
     const { x, y } = gatherBatch(data, idx);
     const acts = mlpForward(spec, params, x, B);

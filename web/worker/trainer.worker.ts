@@ -1,19 +1,26 @@
 // The training worker: owns the WebGPU device and the MLP or GPT trainer from kernels/ (or, on a
 // browser without WebGPU after useCpu(), the shared/ CPU reference math in cpu-trainer.ts). The page
 // talks to it only through web/src/client/trainer.ts (comlink). Errors cross the boundary as
-// plain Errors whose name is kept (WebGpuUnavailableError, DeviceLostError, …) and whose
-// message carries the details, since comlink drops other fields.
+// SerializedError data (shared/errors.ts: code, shortMessage, details), since comlink keeps only
+// an Error's name and message; the page revives them into the kernel error classes.
 import * as Comlink from 'comlink';
 import { acquireDevice, autotuneMatmul, createGptTrainer, createMlpTrainer } from '../../kernels/index.ts';
 import { openTuneStore } from './tune-store.ts';
 import { trainCpuRound } from './cpu-trainer.ts';
 import { gptSpec, initParams, mlpSpec, type GptDims, type GptSpec, type MlpSpec } from '../../shared/model.ts';
 import { trainLocal, windowBatch } from '../../shared/preset.ts';
+import { cohortAggregateOfBytes, compressUpdate, pseudoGradient, type CohortAggregate } from '../../shared/round.ts';
 import type { Dataset } from '../../shared/mlp.ts';
-import type { AdapterInfo } from '../../shared/protocol.ts';
-import type { AbortReport, BenchmarkResult, DeviceLoss, Throttle, TrainArgs, TrainResult, TrainerWorkerApi } from '../src/client/trainer.ts';
+import type { AdapterInfo } from '../../shared/wire/index.ts';
+import { serializeError } from '../../shared/errors.ts';
+import type { AbortReport, AggregateArgs, BenchmarkResult, DeviceLoss, Throttle, TrainArgs, TrainResult, TrainerWorkerApi } from '../src/client/trainer.ts';
 
 type GpuContext = Awaited<ReturnType<typeof acquireDevice>>;
+
+/** A round's training before compression: θ_local and the measured figures. */
+interface Trained extends Omit<TrainResult, 'frame' | 'frameHash' | 'residual' | 'residualBefore'> {
+  params: Float32Array;
+}
 type MlpTrainer = ReturnType<typeof createMlpTrainer>;
 type GptTrainer = ReturnType<typeof createGptTrainer>;
 
@@ -66,15 +73,9 @@ const lost = new Promise<DeviceLoss>((r) => (resolveLost = r));
 /** What a CPU trainer says where the page shows the adapter (never sent as an adapter). */
 const CPU_ADAPTER: AdapterInfo = { vendor: 'cpu', architecture: 'javascript', description: 'shared/ reference math in a worker' };
 
-/** Keep name and details across the comlink boundary. */
+/** Keep code and details across the comlink boundary (a thrown plain object is cloned as is). */
 function rethrow(e: unknown): never {
-  if (e instanceof Error) {
-    const x = e as Error & { shortMessage?: string; details?: string };
-    const err = new Error(x.details ? `${x.shortMessage ?? x.message} (${x.details})` : x.message);
-    err.name = x.name;
-    throw err;
-  }
-  throw new Error(String(e));
+  throw serializeError(e);
 }
 
 function adapterInfo(c: GpuContext): AdapterInfo {
@@ -114,19 +115,57 @@ const flopsPerSample = (s: MlpSpec) => 6 * s.sizes.slice(1).reduce((acc, out, l)
  * A GPT round: the windows named by `batches` become (steps, B, T) tokens and targets. Without
  * WebGPU the shared/ reference trains instead, in one piece (a Stop waits for the round).
  */
-async function trainGpt(g: NonNullable<typeof gpt>, d: Dataset, args: TrainArgs, signal: AbortSignal): Promise<TrainResult> {
+async function trainGpt(g: NonNullable<typeof gpt>, d: Dataset, args: TrainArgs, signal: AbortSignal): Promise<Trained> {
   const t0 = performance.now();
   if (!g.trainer) {
     const B = args.batches.length / args.steps;
     const per = Array.from({ length: args.steps }, (_, s) => args.batches.subarray(s * B, (s + 1) * B));
     const r = trainLocal(g.spec, args.params, d, per, args.adamw);
     const ms = performance.now() - t0;
-    return { params: r.params, lossBefore: r.lossBefore, lossAfter: r.lossAfter, steps: args.steps, samples: args.batches.length, gpuMs: ms, device: 'cpu', busyMs: ms, wallMs: ms };
+    return {
+      params: r.params,
+      losses: { before: r.lossBefore, after: r.lossAfter },
+      steps: args.steps,
+      samples: args.batches.length,
+      gpuMs: ms,
+      device: 'cpu',
+      busyMs: ms,
+      wallMs: ms,
+    };
   }
   ctx?.assertReady();
   const { tokens, targets } = windowBatch(d, args.batches);
-  const r = await g.trainer.train({ params: args.params, tokens, targets, steps: args.steps, adamw: args.adamw, segmentMs: SEGMENT_MS, signal, between: (seg) => governor(seg.busyMs, signal) });
-  return { params: r.params, lossBefore: r.losses[0], lossAfter: r.losses[r.steps - 1], steps: r.steps, samples: r.samples, gpuMs: r.gpuMs, device: 'gpu', busyMs: r.busyMs, wallMs: performance.now() - t0 };
+  const r = await g.trainer.train({
+    params: args.params,
+    tokens,
+    targets,
+    steps: args.steps,
+    adamw: args.adamw,
+    segmentMs: SEGMENT_MS,
+    signal,
+    between: (seg) => governor(seg.busyMs, signal),
+  });
+  return {
+    params: r.params,
+    losses: { before: r.losses[0], after: r.losses[r.steps - 1] },
+    steps: r.steps,
+    samples: r.samples,
+    gpuMs: r.gpuMs,
+    device: 'gpu',
+    busyMs: r.busyMs,
+    wallMs: performance.now() - t0,
+  };
+}
+
+/**
+ * Step 4 in the worker: v = θ_r − θ_local + e (args.params is still θ_r: every trainer copies
+ * its start), compressed with error feedback into the round's frame. The page gets bytes.
+ */
+function compress(args: TrainArgs, t: Trained): TrainResult {
+  const { params, ...figures } = t;
+  const samples = t.steps * (args.batches.length / args.steps);
+  const own = compressUpdate(args.update, pseudoGradient(args.params, params, args.residual), samples);
+  return { ...figures, frame: own.bytes, frameHash: own.hash, residual: own.residual, residualBefore: args.residual };
 }
 
 const api = {
@@ -191,27 +230,60 @@ const api = {
 
   async train(args: TrainArgs): Promise<TrainResult> {
     const ac = new AbortController();
-    const run = (async (): Promise<TrainResult> => {
+    const run = (async (): Promise<Trained> => {
       if (!data) throw new Error('no training data: call setData first');
       if (gpt) return trainGpt(gpt, data, args, ac.signal);
       if (cpu) {
         if (!spec) throw new Error('the trainer is not initialised: call init(sizes, batchSize) first');
         const r = await trainCpuRound(spec, args.params, data, args.batches, args.steps, args.adamw, { signal: ac.signal });
-        return { params: r.params, lossBefore: r.lossBefore, lossAfter: r.lossAfter, steps: r.steps, samples: r.samples, gpuMs: r.ms, device: 'cpu', busyMs: r.ms, wallMs: r.ms };
+        return {
+          params: r.params,
+          losses: { before: r.lossBefore, after: r.lossAfter },
+          steps: r.steps,
+          samples: r.samples,
+          gpuMs: r.ms,
+          device: 'cpu',
+          busyMs: r.ms,
+          wallMs: r.ms,
+        };
       }
       const t0 = performance.now();
       const r = await requireTrainer().train({ ...args, segmentMs: SEGMENT_MS, signal: ac.signal, between: (seg) => governor(seg.busyMs, ac.signal) });
-      return { params: r.params, lossBefore: r.lossBefore, lossAfter: r.lossAfter, steps: r.steps, samples: r.samples, gpuMs: r.gpuMs, device: 'gpu', busyMs: r.busyMs, wallMs: performance.now() - t0 };
+      return {
+        params: r.params,
+        losses: { before: r.lossBefore, after: r.lossAfter },
+        steps: r.steps,
+        samples: r.samples,
+        gpuMs: r.gpuMs,
+        device: 'gpu',
+        busyMs: r.busyMs,
+        wallMs: performance.now() - t0,
+      };
     })();
-    const mine = { ac, settled: run.then(() => null, (e: unknown) => e) };
+    const mine = {
+      ac,
+      settled: run.then(
+        () => null,
+        (e: unknown) => e,
+      ),
+    };
     current = mine;
     try {
-      const out = await run;
-      return Comlink.transfer(out, [out.params.buffer as ArrayBuffer]);
+      const out = compress(args, await run);
+      return Comlink.transfer(out, [out.frame.buffer, out.residual.buffer, out.residualBefore.buffer] as ArrayBuffer[]);
     } catch (e) {
       rethrow(e);
     } finally {
       if (current === mine) current = null;
+    }
+  },
+
+  async aggregate(args: AggregateArgs): Promise<CohortAggregate> {
+    try {
+      const agg = cohortAggregateOfBytes(args.run, args.round, args.own, args.received);
+      return Comlink.transfer(agg, [agg.bytes.buffer as ArrayBuffer]);
+    } catch (e) {
+      rethrow(e);
     }
   },
 
@@ -248,7 +320,10 @@ const api = {
       const batches = (n: number) => Uint32Array.from({ length: n * batchSize }, (_, i) => i % count);
       const adamw = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
       const params = initParams(s, 1);
-      const rate = (samples: number, ms: number) => ({ gflops: (flopsPerSample(s) * samples) / (Math.max(ms, 1e-3) * 1e6), samplesPerSec: (samples * 1000) / Math.max(ms, 1e-3) });
+      const rate = (samples: number, ms: number) => ({
+        gflops: (flopsPerSample(s) * samples) / (Math.max(ms, 1e-3) * 1e6),
+        samplesPerSec: (samples * 1000) / Math.max(ms, 1e-3),
+      });
       if (cpu) {
         const r = await trainCpuRound(s, params, synthetic, batches(steps), steps, adamw);
         return rate(r.samples, r.ms);

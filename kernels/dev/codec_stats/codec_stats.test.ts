@@ -11,7 +11,12 @@ const { cache } = await testGpu();
 test('pseudo-gradient and per-chunk max |v| and histogram match the CPU reference', async () => {
   const rand = createRng(90);
   // Chunks not multiples of the workgroup; a short last chunk; a single partial chunk; an all-zero chunk.
-  for (const [count, chunkSize] of [[1, 16], [1000, 97], [5 * 64 + 7, 64], [300, 4096]]) {
+  for (const [count, chunkSize] of [
+    [1, 16],
+    [1000, 97],
+    [5 * 64 + 7, 64],
+    [300, 4096],
+  ]) {
     const start = randomArray(count, rand);
     const current = randomArray(count, rand);
     const residual = randomArray(count, rand, -0.1, 0.1);

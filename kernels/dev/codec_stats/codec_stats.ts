@@ -43,7 +43,11 @@ export const chunkCount = ({ count, chunkSize }: CodecStatsShape) => Math.ceil(c
 /** v (count) ← residual + (start − current). */
 export function pseudoGradKernel(cache: PipelineCache, shape: CodecStatsShape): PseudoGradKernel {
   const max = cache.device.limits.maxComputeWorkgroupsPerDimension;
-  return buildKernel(cache, { label: 'pseudo_grad', code: src, entryPoint: 'pseudo_grad', constants: constants(shape), bindings: PSEUDO_GRAD }, grid1d(shape.count, CODEC_STATS_WG, max));
+  return buildKernel(
+    cache,
+    { label: 'pseudo_grad', code: src, entryPoint: 'pseudo_grad', constants: constants(shape), bindings: PSEUDO_GRAD },
+    grid1d(shape.count, CODEC_STATS_WG, max),
+  );
 }
 
 /** maxabs (chunks), hist (chunks, CODEC_HIST_BINS) of v: one workgroup per chunk. */
@@ -78,9 +82,15 @@ export async function codecStats(
   chunkSize: number,
 ): Promise<{ v: Float32Array; maxabs: Float32Array; hist: Uint32Array }> {
   const count = args.start.length;
-  if (args.current.length !== count || (args.residual && args.residual.length !== count)) throw new RangeError('codecStats: start, current, residual differ in length');
+  if (args.current.length !== count || (args.residual && args.residual.length !== count))
+    throw new RangeError('codecStats: start, current, residual differ in length');
   const shape = { count, chunkSize };
-  const a = await runOnce(cache, pseudoGradKernel(cache, shape), { start: args.start, current: args.current, residual: args.residual ?? count * 4, v: count * 4 }, ['v']);
+  const a = await runOnce(
+    cache,
+    pseudoGradKernel(cache, shape),
+    { start: args.start, current: args.current, residual: args.residual ?? count * 4, v: count * 4 },
+    ['v'],
+  );
   const v = new Float32Array(a.v);
   const chunks = chunkCount(shape);
   const b = await runOnce(cache, chunkStatsKernel(cache, shape), { v, maxabs: chunks * 4, hist: chunks * CODEC_HIST_BINS * 4 }, ['maxabs', 'hist']);

@@ -1,83 +1,66 @@
-// The coordinator's HTTP API, same origin. Binary bodies are parsed here and checked
-// against what the run spec says before anything sized by them is allocated.
-import type { RunSpec } from '../../../shared/config.ts';
+// The coordinator's HTTP API. Every reply is parsed with its shared/wire parser (a reply that
+// does not parse is an IdlegradError naming the keypath), binary bodies with their shared/wire
+// decoder, checked against what the run spec says before anything sized by them is allocated.
+// The page, the dashboard and the e2e clients all use this one client.
 import type { Address, Hex } from 'viem';
 import { IdlegradError } from '../../../shared/errors.ts';
 import type { Dataset } from '../../../shared/mlp.ts';
-import type { AccountSummary, ChainInfo, DashboardState, RewardProof } from '../../../shared/protocol.ts';
+import {
+  decodeDataset,
+  decodeSnapshot,
+  parseAccountSummary,
+  parseAggregateReply,
+  parseClaimedReply,
+  parseContributionDetail,
+  parseDashboardState,
+  parseFaucetReply,
+  parseHealth,
+  parseOkReply,
+  parsePartnersReply,
+  parseRewardProof,
+  parseRunInfo,
+  type AccountSummary,
+  type AggregateReply,
+  type ClaimedReply,
+  type ContributionDetail,
+  type DashboardState,
+  type DatasetShape,
+  type FaucetReply,
+  type Health,
+  type OkReply,
+  type Parser,
+  type PartnersReply,
+  type RewardProof,
+  type RunInfo,
+  type Snapshot,
+} from '../../../shared/wire/index.ts';
 import { httpError } from './errors.ts';
 
-export interface Snapshot {
-  round: number;
-  modelHash: Hex;
-  params: Float32Array;
-  momentum: Float32Array;
-}
-
-export interface DatasetShape {
-  /** Expected sample count and features per sample (from the run spec). */
-  count: number;
-  features: number;
-  classes: number;
-}
-
-const bad = (msg: string, details?: string): never => {
-  throw new IdlegradError('BAD_FRAME', msg, { details });
-};
-
-/**
- * Training set: u32 count | u32 features | labels[count] u8 | images[count·features] u8
- * (little-endian). The views share the response's buffer.
- */
-export function parseDataset(buf: ArrayBuffer, shape: DatasetShape): Dataset {
-  if (buf.byteLength < 8) bad(`dataset is ${buf.byteLength} bytes, shorter than its 8-byte header`);
-  const dv = new DataView(buf);
-  const count = dv.getUint32(0, true);
-  const features = dv.getUint32(4, true);
-  if (count !== shape.count || features !== shape.features) {
-    bad('dataset does not match the run', `served ${count}×${features}, run expects ${shape.count}×${shape.features}`);
-  }
-  const expected = 8 + count + count * features;
-  if (buf.byteLength !== expected) bad(`dataset is ${buf.byteLength} bytes, its header implies ${expected}`);
-  const labels = new Uint8Array(buf, 8, count);
-  for (let i = 0; i < count; i++) if (labels[i] >= shape.classes) bad(`dataset label ${labels[i]} at ${i} is not a class below ${shape.classes}`);
-  return { count, features, classes: shape.classes, labels, images: new Uint8Array(buf, 8 + count, count * features) };
-}
-
-/**
- * Snapshot: u32 jsonLength | JSON {round, modelHash} | zero padding to a multiple of 4 |
- * params f32[paramCount] | momentum f32[paramCount]. Copies the arrays out (aligned, owned).
- */
-export function parseSnapshot(buf: ArrayBuffer, paramCount: number): Snapshot {
-  if (buf.byteLength < 4) bad('snapshot shorter than its length prefix');
-  const jsonLength = new DataView(buf).getUint32(0, true);
-  if (jsonLength > 4096 || 4 + jsonLength > buf.byteLength) bad(`snapshot header of ${jsonLength} bytes is implausible`);
-  let head: { round?: unknown; modelHash?: unknown };
+/** A JSON reply through its parser; `what` names the request in the error. */
+export async function readReply<T>(what: string, res: Response, parse: Parser<T>): Promise<T> {
+  let body: unknown;
   try {
-    head = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 4, jsonLength)));
+    body = await res.json();
   } catch (cause) {
-    throw new IdlegradError('BAD_FRAME', 'snapshot header is not JSON', { cause });
+    throw new IdlegradError('BAD_MESSAGE', `${what}: the reply is not JSON`, { cause });
   }
-  const { round, modelHash } = head;
-  if (typeof round !== 'number' || !Number.isInteger(round) || round < 0) bad(`snapshot round ${JSON.stringify(round)} is not a round number`);
-  if (typeof modelHash !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(modelHash)) bad('snapshot modelHash is not a 32-byte hex string');
-  const start = (4 + jsonLength + 3) & ~3;
-  const expected = start + 8 * paramCount;
-  if (buf.byteLength !== expected) bad(`snapshot is ${buf.byteLength} bytes, a ${paramCount}-parameter model needs ${expected}`);
-  return {
-    round: round as number,
-    modelHash: (modelHash as string).toLowerCase() as Hex,
-    params: new Float32Array(buf.slice(start, start + 4 * paramCount)),
-    momentum: new Float32Array(buf.slice(start + 4 * paramCount, expected)),
-  };
+  try {
+    return parse(body, 'reply');
+  } catch (e) {
+    throw e instanceof IdlegradError ? new IdlegradError(e.code, `${what}: ${e.shortMessage}`, { cause: e }) : e;
+  }
 }
 
 export class CoordinatorApi {
+  private readonly base: string;
+
   constructor(
-    /** Origin of the coordinator; '' means this page's origin. */
-    private readonly base = '',
+    /** Origin of the coordinator (a trailing slash is fine); '' means this page's origin. */
+    base = '',
     private readonly fetchFn: typeof fetch = (...args) => fetch(...args),
-  ) {}
+  ) {
+    this.base = base.replace(/\/$/, '');
+  }
 
   private async request(what: string, path: string, init?: RequestInit): Promise<Response> {
     let res: Response;
@@ -90,70 +73,86 @@ export class CoordinatorApi {
     return res;
   }
 
-  private async json<T>(what: string, path: string, init?: RequestInit): Promise<T> {
-    return (await (await this.request(what, path, init)).json()) as T;
+  private async json<T>(what: string, path: string, parse: Parser<T>, init?: RequestInit): Promise<T> {
+    return readReply(what, await this.request(what, path, init), parse);
   }
 
-  private postJson<T>(what: string, path: string, body: unknown): Promise<T> {
-    return this.json<T>(what, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  private postJson<T>(what: string, path: string, body: unknown, parse: Parser<T>): Promise<T> {
+    return this.json(what, path, parse, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   }
 
-  /** The run being trained and its public settings (GET /api/run). */
-  run(): Promise<{ run: RunSpec; round: number; chain: ChainInfo }> {
-    return this.json('reading the run', '/api/run');
+  private async bytes(what: string, path: string): Promise<Uint8Array> {
+    return new Uint8Array(await (await this.request(what, path)).arrayBuffer());
   }
 
-  /** The raw training-set bytes (parse with parseDataset). */
-  async trainData(): Promise<ArrayBuffer> {
-    return (await this.request('downloading the training set', '/api/data/train')).arrayBuffer();
+  private postBytes<T>(what: string, path: string, body: Uint8Array, parse: Parser<T>): Promise<T> {
+    return this.json(what, path, parse, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: body as Uint8Array<ArrayBuffer> });
+  }
+
+  /** The run being trained, its round and model hash, and the chain (GET /api/run). */
+  run(): Promise<RunInfo> {
+    return this.json('reading the run', '/api/run', parseRunInfo);
+  }
+
+  health(): Promise<Health> {
+    return this.json('checking the coordinator', '/api/health', parseHealth);
+  }
+
+  /** The training set, checked against the shape the run spec gives (trainShape(run.dataset)). */
+  async trainData(shape: DatasetShape): Promise<Dataset> {
+    return decodeDataset(await this.bytes('downloading the training set', '/api/data/train'), shape);
   }
 
   async snapshot(run: number, paramCount: number): Promise<Snapshot> {
-    const res = await this.request('downloading the model snapshot', `/api/runs/${run}/snapshot`);
-    return parseSnapshot(await res.arrayBuffer(), paramCount);
+    return decodeSnapshot(await this.bytes('downloading the model snapshot', `/api/runs/${run}/snapshot`), paramCount);
   }
 
   /** The global update frame that takes θ_round to θ_round+1. */
-  async update(run: number, round: number): Promise<Uint8Array> {
-    const res = await this.request(`downloading the round ${round} update`, `/api/runs/${run}/updates/${round}`);
-    return new Uint8Array(await res.arrayBuffer());
+  update(run: number, round: number): Promise<Uint8Array> {
+    return this.bytes(`downloading the round ${round} update`, `/api/runs/${run}/updates/${round}`);
   }
 
-  async postAggregate(run: number, round: number, bytes: Uint8Array): Promise<{ aggregateHash: Hex }> {
-    return this.json(`uploading the round ${round} aggregate`, `/api/runs/${run}/rounds/${round}/aggregate`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/octet-stream' },
-      body: bytes as Uint8Array<ArrayBuffer>,
-    });
+  postAggregate(run: number, round: number, bytes: Uint8Array): Promise<AggregateReply> {
+    return this.postBytes(`uploading the round ${round} aggregate`, `/api/runs/${run}/rounds/${round}/aggregate`, bytes, parseAggregateReply);
   }
 
-  /** Spot-check evidence (shared/evidence.ts): own frame ‖ residual before ‖ residual after. */
-  async postEvidence(run: number, round: number, address: Address, body: Uint8Array): Promise<unknown> {
-    return this.json(`uploading the round ${round} verification evidence`, `/api/runs/${run}/rounds/${round}/evidence/${address.toLowerCase()}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/octet-stream' },
-      body: body as Uint8Array<ArrayBuffer>,
-    });
+  /** Spot-check evidence (shared/wire/evidence.ts): own frame ‖ residual before ‖ residual after. */
+  postEvidence(run: number, round: number, address: Address, body: Uint8Array): Promise<OkReply> {
+    return this.postBytes(
+      `uploading the round ${round} verification evidence`,
+      `/api/runs/${run}/rounds/${round}/evidence/${address.toLowerCase()}`,
+      body,
+      parseOkReply,
+    );
   }
 
   rewardProof(address: Address): Promise<RewardProof> {
-    return this.json('loading your reward proof', `/api/accounts/${address}/reward-proof`);
+    return this.json('loading your reward proof', `/api/accounts/${address}/reward-proof`, parseRewardProof);
   }
 
   account(address: Address): Promise<AccountSummary> {
-    return this.json('loading your account', `/api/accounts/${address}`);
+    return this.json('loading your account', `/api/accounts/${address}`, parseAccountSummary);
+  }
+
+  /** A contribution's ledger row and timeline (GET /api/contributions/:id). */
+  contribution(id: number): Promise<ContributionDetail> {
+    return this.json(`loading contribution ${id}`, `/api/contributions/${id}`, parseContributionDetail);
+  }
+
+  partners(): Promise<PartnersReply> {
+    return this.json('loading the partners', '/api/partners', parsePartnersReply);
   }
 
   /** Dev-chain gas for the device key, so it can pay for its claim. */
-  faucet(address: Address): Promise<{ txHash: Hex }> {
-    return this.postJson('asking the faucet for gas', '/api/faucet', { address });
+  faucet(address: Address): Promise<FaucetReply> {
+    return this.postJson('asking the faucet for gas', '/api/faucet', { address }, parseFaucetReply);
   }
 
-  claimed(address: Address, txHash: Hex): Promise<unknown> {
-    return this.postJson('recording the claim', `/api/accounts/${address}/claimed`, { txHash });
+  claimed(address: Address, txHash: Hex): Promise<ClaimedReply> {
+    return this.postJson('recording the claim', `/api/accounts/${address}/claimed`, { txHash }, parseClaimedReply);
   }
 
   dashboard(): Promise<DashboardState> {
-    return this.json('loading the dashboard', '/api/dashboard');
+    return this.json('loading the dashboard', '/api/dashboard', parseDashboardState);
   }
 }

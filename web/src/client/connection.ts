@@ -1,6 +1,6 @@
 // One WebSocket to the coordinator: typed sends, parsed receives, and a visible close.
 // Reconnecting is the owner's decision (it must redo the hello), so this class does not.
-import { parseServerMessage, type ClientMessage, type ServerMessage } from '../../../shared/protocol.ts';
+import { parseServerMessage, type ClientMessage, type ServerMessage } from '../../../shared/wire/index.ts';
 import { describeError } from './errors.ts';
 
 export interface SocketHandlers {

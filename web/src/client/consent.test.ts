@@ -13,7 +13,14 @@ const noTrainer = (): Trainer => {
 
 async function clientWith(consentAgeMs: number | null, surface: 'app' | 'widget', now = 1_800_000_000_000) {
   const storage = new MemoryStorage();
-  const first = await VolunteerClient.create({ origin: 'http://127.0.0.1:1', storage, createTrainer: noTrainer, surface, now: () => now - (consentAgeMs ?? 0), locks: null });
+  const first = await VolunteerClient.create({
+    origin: 'http://127.0.0.1:1',
+    storage,
+    createTrainer: noTrainer,
+    surface,
+    now: () => now - (consentAgeMs ?? 0),
+    locks: null,
+  });
   if (consentAgeMs !== null) await first.consent();
   first.dispose();
   const c = await VolunteerClient.create({ origin: 'http://127.0.0.1:1', storage, createTrainer: noTrainer, surface, now: () => now, locks: null });
@@ -31,7 +38,14 @@ test('app consent lasts 30 days, widget consent 24 hours; expired asks again', a
   ] as const) {
     const { c } = await clientWith(age, surface);
     assert.equal(c.snapshot().state, state, `${surface} consent ${age / 3600_000} h old`);
-    if (state === 'needs-consent') assert.match(c.snapshot().log.map((l) => l.text).join('\n'), /expired/);
+    if (state === 'needs-consent')
+      assert.match(
+        c
+          .snapshot()
+          .log.map((l) => l.text)
+          .join('\n'),
+        /expired/,
+      );
     else assert.equal(c.snapshot().consentExpiresAt, 1_800_000_000_000 - age + CONSENT_TTL_MS[surface]);
     await c.start(); // refused when expired: noTrainer would throw if anything tried to compute
     assert.notEqual(c.snapshot().state, 'starting');

@@ -3,7 +3,12 @@ import assert from 'node:assert/strict';
 import { DEFAULT_RUN } from '../../../shared/config.ts';
 import { estimateContribution } from './estimate.ts';
 
-const run = { ...DEFAULT_RUN, inner: { ...DEFAULT_RUN.inner, steps: 100, batchSize: 32 }, timing: { trainMs: 20_000, exchangeMs: 8_000, reportMs: 5_000 }, rewards: { epochRounds: 3, weiPerSample: '1000' } };
+const run = {
+  ...DEFAULT_RUN,
+  inner: { ...DEFAULT_RUN.inner, steps: 100, batchSize: 32 },
+  timing: { trainMs: 20_000, exchangeMs: 8_000, reportMs: 5_000 },
+  rewards: { epochRounds: 3, weiPerSample: '1000' },
+};
 
 test('a device fast enough for a round is credited every round: samples and wei per hour', () => {
   const e = estimateContribution(run, 1000, 1);

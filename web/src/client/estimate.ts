@@ -31,5 +31,13 @@ export function estimateContribution(run: Pick<RunSettings, 'inner' | 'timing' |
   const fitsInRound = secondsPerRound * 1000 <= run.timing.trainMs + run.timing.exchangeMs;
   const roundsPerHour = 3_600_000 / roundMs;
   const samplesPerHour = fitsInRound ? Math.floor(perRound * roundsPerHour) : 0;
-  return { samplesPerSec, duty, secondsPerRound, fitsInRound, roundsPerHour, samplesPerHour, weiPerHour: (BigInt(samplesPerHour) * BigInt(run.rewards.weiPerSample)).toString() };
+  return {
+    samplesPerSec,
+    duty,
+    secondsPerRound,
+    fitsInRound,
+    roundsPerHour,
+    samplesPerHour,
+    weiPerHour: (BigInt(samplesPerHour) * BigInt(run.rewards.weiPerSample)).toString(),
+  };
 }

@@ -5,7 +5,7 @@ import { encodeAggregate } from '../../../shared/codec.ts';
 import { DEFAULT_RUN, runSpecOf } from '../../../shared/config.ts';
 import { hashParams, initParams, mlpSpec } from '../../../shared/model.ts';
 import { applyOuterStep } from '../../../shared/outer.ts';
-import type { Snapshot } from './api.ts';
+import type { Snapshot } from '../../../shared/wire/index.ts';
 import { ModelSync } from './local-model.ts';
 import { applyGlobalUpdate, type LocalModel } from '../../../shared/round.ts';
 import type { ModelRecord } from './storage.ts';
@@ -17,13 +17,16 @@ function gFor(round: number): Float32Array {
   for (let i = 0; i < g.length; i += 3) g[i] = Math.sin(round + i) * 0.01;
   return g;
 }
-const updateFrame = (round: number) => encodeAggregate(gFor(round), run.codec.chunkSize, { paramTableHash: run.paramTableHash, run: run.id, round, samples: 64 });
+const updateFrame = (round: number) =>
+  encodeAggregate(gFor(round), run.codec.chunkSize, { paramTableHash: run.paramTableHash, run: run.id, round, samples: 64 });
 
 /** The coordinator's side: θ_0 and every later θ_r with its momentum. */
 function history(rounds: number): LocalModel[] {
   const params = initParams(mlpSpec(run.sizes), run.seed);
   const momentum = new Float32Array(run.paramCount);
-  const out: LocalModel[] = [{ run: run.id, paramTableHash: run.paramTableHash, round: 0, modelHash: hashParams(params), params: params.slice(), momentum: momentum.slice() }];
+  const out: LocalModel[] = [
+    { run: run.id, paramTableHash: run.paramTableHash, round: 0, modelHash: hashParams(params), params: params.slice(), momentum: momentum.slice() },
+  ];
   for (let r = 0; r < rounds; r++) {
     applyOuterStep(params, momentum, gFor(r), run.outer, r);
     out.push({ ...out[0], round: r + 1, modelHash: hashParams(params), params: params.slice(), momentum: momentum.slice() });

@@ -46,7 +46,14 @@ export class ModelSync {
       this.current = null;
       const stored = await this.deps.storage.getModel(run.id);
       if (stored && stored.paramTableHash === run.paramTableHash && stored.params.length === run.paramCount && hashParams(stored.params) === stored.modelHash) {
-        this.current = { run: stored.run, paramTableHash: stored.paramTableHash, round: stored.round, modelHash: stored.modelHash, params: stored.params, momentum: stored.momentum };
+        this.current = {
+          run: stored.run,
+          paramTableHash: stored.paramTableHash,
+          round: stored.round,
+          modelHash: stored.modelHash,
+          params: stored.params,
+          momentum: stored.momentum,
+        };
       }
     });
   }
@@ -62,7 +69,10 @@ export class ModelSync {
         try {
           const caught = await this.catchUp(cur, round, run);
           if (caught.modelHash === want) return this.adopt(caught, `caught up from round ${cur.round} to ${round} with ${round - cur.round} update(s)`);
-          this.deps.log('warn', `catching up from round ${cur.round} reached hash ${caught.modelHash.slice(0, 10)}…, expected ${want.slice(0, 10)}…; downloading a snapshot`);
+          this.deps.log(
+            'warn',
+            `catching up from round ${cur.round} reached hash ${caught.modelHash.slice(0, 10)}…, expected ${want.slice(0, 10)}…; downloading a snapshot`,
+          );
         } catch (e) {
           this.deps.log('warn', `catching up from round ${cur.round} failed: ${describeError(e)}; downloading a snapshot`);
         }
@@ -92,7 +102,10 @@ export class ModelSync {
         return;
       }
       if (next.modelHash !== want) {
-        this.deps.log('error', `MODEL HASH MISMATCH after round ${round}: local ${next.modelHash}, coordinator ${want}. The local model diverged; downloading a fresh snapshot.`);
+        this.deps.log(
+          'error',
+          `MODEL HASH MISMATCH after round ${round}: local ${next.modelHash}, coordinator ${want}. The local model diverged; downloading a fresh snapshot.`,
+        );
         await this.fromSnapshot(round + 1, want, run).catch((e2) => this.deps.log('error', describeError(e2)));
         return;
       }
@@ -117,7 +130,14 @@ export class ModelSync {
     if (actual !== snap.modelHash) {
       throw new IdlegradError('BAD_FRAME', `the snapshot's parameters hash to ${actual}, not the ${snap.modelHash} it claims`);
     }
-    let m: LocalModel = { run: run.id, paramTableHash: run.paramTableHash, round: snap.round, modelHash: snap.modelHash, params: snap.params, momentum: snap.momentum };
+    let m: LocalModel = {
+      run: run.id,
+      paramTableHash: run.paramTableHash,
+      round: snap.round,
+      modelHash: snap.modelHash,
+      params: snap.params,
+      momentum: snap.momentum,
+    };
     if (m.round < round && round - m.round <= this.maxCatchUp) m = await this.catchUp(m, round, run);
     if (m.round !== round || m.modelHash !== want) {
       // Keep the verified model anyway: it is valid for its own round.

@@ -15,7 +15,7 @@
 import type { LocalModel } from '../../../shared/round.ts';
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { Address, Hex } from 'viem';
-import type { ClientMessage } from '../../../shared/protocol.ts';
+import type { ClientMessage } from '../../../shared/wire/index.ts';
 
 export interface DeviceKeyRecord {
   privateKey: Hex;

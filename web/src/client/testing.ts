@@ -1,6 +1,6 @@
 // Test doubles shared by the client's tests: a manual clock and in-memory peer links.
 import type { Scheduler } from './clock.ts';
-import type { ChannelLike, PeerLink } from './exchange.ts';
+import type { ChannelLike, PeerLink } from './p2p/links.ts';
 
 /** Timers that fire only when the test advances time. */
 export class ManualScheduler implements Scheduler {

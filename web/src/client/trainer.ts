@@ -1,10 +1,17 @@
 // The one module that owns the training worker (web/worker/trainer.worker.ts). The page
-// never touches WebGPU: it sends parameters and sample indices in, gets parameters and
-// measured losses back, with every large buffer transferred rather than copied.
+// never touches WebGPU and never handles a parameter vector after sending θ_r: it sends θ_r,
+// the sample indices and its error-feedback residual in, and gets the compressed frame, the
+// new residual and the measured losses back (DESIGN.md steps 3–4 happen in the worker), with
+// every large buffer transferred rather than copied.
 import * as Comlink from 'comlink';
+import type { Hex } from 'viem';
 import type { AdamWConfig, Dataset } from '../../../shared/mlp.ts';
+import type { CohortAggregate, HeldBytes, UpdateHeader } from '../../../shared/round.ts';
+import type { RunSpec } from '../../../shared/config.ts';
 import type { GptDims } from '../../../shared/model.ts';
-import type { AdapterInfo } from '../../../shared/protocol.ts';
+import type { AdapterInfo } from '../../../shared/wire/index.ts';
+import { isSerializedError } from '../../../shared/errors.ts';
+import { reviveKernelError } from '../../../kernels/errors.ts';
 
 export interface TrainArgs {
   /** θ_r, (paramCount) float32. Transferred: the caller's array is detached. */
@@ -13,6 +20,10 @@ export interface TrainArgs {
   batches: Uint32Array;
   steps: number;
   adamw: AdamWConfig;
+  /** e, the error-feedback residual before this round, (paramCount). Transferred; it comes back as `residualBefore`. */
+  residual: Float32Array;
+  /** The frame's header and codec: the worker compresses v = θ_r − θ_local + e into it. */
+  update: UpdateHeader;
 }
 
 /**
@@ -37,11 +48,15 @@ export interface AbortReport {
 }
 
 export interface TrainResult {
-  /** θ_local after `steps` AdamW steps. */
-  params: Float32Array;
+  /** This volunteer's update frame for the round: C(θ_r − θ_local + e), and its hash. */
+  frame: Uint8Array;
+  frameHash: Hex;
+  /** e' = v − decode(frame): the residual after this round. */
+  residual: Float32Array;
+  /** e, handed back (the validator's evidence names both). */
+  residualBefore: Float32Array;
   /** Mean cross-entropy of the first and of the last batch, as measured on the GPU. */
-  lossBefore: number;
-  lossAfter: number;
+  losses: { before: number; after: number };
   steps: number;
   samples: number;
   gpuMs: number;
@@ -49,6 +64,14 @@ export interface TrainResult {
   /** Time the GPU queue was busy with this round, and the round's wall time in the worker, ms. */
   busyMs: number;
   wallMs: number;
+}
+
+/** The cohort aggregate's inputs (DESIGN.md step 5): this page's frame and the peers' it holds. */
+export interface AggregateArgs {
+  run: RunSpec;
+  round: number;
+  own: HeldBytes;
+  received: HeldBytes[];
 }
 
 export interface BenchmarkResult {
@@ -78,6 +101,8 @@ export interface TrainerWorkerApi {
   init(sizes: number[], batchSize: number, gpt?: GptDims): Promise<AdapterInfo>;
   setData(data: Dataset): Promise<void>;
   train(args: TrainArgs): Promise<TrainResult>;
+  /** The cohort aggregate, computed off the main thread (a dense paramCount vector on the way). */
+  aggregate(args: AggregateArgs): Promise<CohortAggregate>;
   /** A few steps on synthetic data: measured GFLOP/s for `hello`. Needs init(). */
   benchmark(steps?: number): Promise<BenchmarkResult>;
   /** The device's limits (the device profile); null on the CPU path. */
@@ -92,6 +117,11 @@ export interface Trainer extends Omit<TrainerWorkerApi, 'deviceLost'> {
   onLost(fn: (loss: DeviceLoss) => void): void;
   terminate(): void;
 }
+
+/** The worker throws SerializedError (trainer.worker.ts): back into the kernel error classes. */
+const revive = (e: unknown): never => {
+  throw isSerializedError(e) ? reviveKernelError(e) : e;
+};
 
 export class GpuTrainer implements Trainer {
   private readonly worker: Worker;
@@ -122,45 +152,49 @@ export class GpuTrainer implements Trainer {
   }
 
   async probe(): Promise<AdapterInfo> {
-    const info = await this.remote.probe();
+    const info = await this.remote.probe().catch(revive);
     this.watch();
     return info;
   }
 
   async init(sizes: number[], batchSize: number, gpt?: GptDims): Promise<AdapterInfo> {
-    const info = await this.remote.init(sizes, batchSize, gpt);
+    const info = await this.remote.init(sizes, batchSize, gpt).catch(revive);
     this.watch();
     return info;
   }
 
   setData(data: Dataset): Promise<void> {
     const buffers = [...new Set([data.images.buffer, data.labels.buffer])] as ArrayBuffer[];
-    return this.remote.setData(Comlink.transfer(data, buffers));
+    return this.remote.setData(Comlink.transfer(data, buffers)).catch(revive);
   }
 
   train(args: TrainArgs): Promise<TrainResult> {
-    const buffers = [...new Set([args.params.buffer, args.batches.buffer])] as ArrayBuffer[];
-    return this.remote.train(Comlink.transfer(args, buffers));
+    const buffers = [...new Set([args.params.buffer, args.batches.buffer, args.residual.buffer])] as ArrayBuffer[];
+    return this.remote.train(Comlink.transfer(args, buffers)).catch(revive);
+  }
+
+  aggregate(args: AggregateArgs): Promise<CohortAggregate> {
+    return this.remote.aggregate(args).catch(revive);
   }
 
   benchmark(steps?: number): Promise<BenchmarkResult> {
-    return this.remote.benchmark(steps);
+    return this.remote.benchmark(steps).catch(revive);
   }
 
   useCpu(): Promise<void> {
-    return this.remote.useCpu();
+    return this.remote.useCpu().catch(revive);
   }
 
   limits(): Promise<Record<string, number> | null> {
-    return this.remote.limits();
+    return this.remote.limits().catch(revive);
   }
 
   abort(): Promise<AbortReport | null> {
-    return this.remote.abort();
+    return this.remote.abort().catch(revive);
   }
 
   setThrottle(t: Throttle): Promise<void> {
-    return this.remote.setThrottle(t);
+    return this.remote.setThrottle(t).catch(revive);
   }
 
   onLost(fn: (loss: DeviceLoss) => void): void {

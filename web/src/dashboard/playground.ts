@@ -4,6 +4,7 @@
 import type { InferenceSession } from 'onnxruntime-web/wasm';
 import { createRng } from '../../../shared/rng.ts';
 import { GPT_DEFAULT } from '../../../shared/model.ts';
+import { CoordinatorApi } from '../client/api.ts';
 
 /**
  * Grey levels (W×H, 0–255, ink high) to a 28×28 input in [0, 1] laid out like MNIST: the
@@ -11,7 +12,8 @@ import { GPT_DEFAULT } from '../../../shared/model.ts';
  */
 export function toMnistInput(gray: Uint8ClampedArray | Uint8Array, W: number, H: number): Float32Array {
   let [x0, y0, x1, y1] = [W, H, -1, -1];
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if (gray[y * W + x] > 16) [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x), Math.max(y1, y)];
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) if (gray[y * W + x] > 16) [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x), Math.max(y1, y)];
   const out = new Float32Array(28 * 28);
   if (x1 < 0) return out;
   const side = Math.max(x1 - x0 + 1, y1 - y0 + 1);
@@ -71,10 +73,11 @@ export async function sampleBytes(nextLogits: (tokens: number[]) => Promise<Floa
       const p = softmax(Array.from(last, (z) => z / o.temperature));
       let u = rand();
       next = V - 1;
-      for (let v = 0; v < V; v++) if ((u -= p[v]) < 0) {
-        next = v;
-        break;
-      }
+      for (let v = 0; v < V; v++)
+        if ((u -= p[v]) < 0) {
+          next = v;
+          break;
+        }
     }
     tokens.push(next);
     out.push(next);
@@ -84,7 +87,8 @@ export async function sampleBytes(nextLogits: (tokens: number[]) => Promise<Floa
 
 /** The logits function of a GPT ONNX session: tokens (1, T) int64 → logits (1, T, vocab). */
 export function gptLogits(session: InferenceSession, Tensor: typeof import('onnxruntime-web/wasm').Tensor): (tokens: number[]) => Promise<Float32Array> {
-  return async (tokens) => (await session.run({ tokens: new Tensor('int64', BigInt64Array.from(tokens, BigInt), [1, tokens.length]) })).logits.data as Float32Array;
+  return async (tokens) =>
+    (await session.run({ tokens: new Tensor('int64', BigInt64Array.from(tokens, BigInt), [1, tokens.length]) })).logits.data as Float32Array;
 }
 
 export interface LoadedModel {
@@ -110,8 +114,8 @@ export async function loadOnnxModel(origin: string): Promise<LoadedModel> {
   // The longest window the GPT takes: the run's context (its dims merged over GPT_DEFAULT).
   let context = 0;
   if (kind === 'gpt') {
-    const info = (await (await fetch(`${origin}/api/run`)).json()) as { run: { gpt?: { context?: number } } };
-    context = info.run.gpt?.context ?? GPT_DEFAULT.context;
+    const { run } = await new CoordinatorApi(origin).run();
+    context = run.gpt?.context ?? GPT_DEFAULT.context;
   }
   return {
     session,

@@ -19,6 +19,8 @@ export interface HostContribution {
   type: 'idlegrad:contribution';
   round: number | null;
   state: string;
+  /** Why it was refused (shared/wire/rejections.ts), and the prose; null when it was not. */
+  code: string | null;
   reason: string | null;
 }
 
@@ -65,14 +67,15 @@ export function connectHost(d: BridgeDeps): () => void {
     }
     if (s.lastAck && s.lastAck.nonce !== lastAck) {
       lastAck = s.lastAck.nonce;
-      post({ type: 'idlegrad:contribution', round: s.lastAck.round, state: s.lastAck.state, reason: s.lastAck.reason });
+      post({ type: 'idlegrad:contribution', round: s.lastAck.round, state: s.lastAck.state, code: null, reason: s.lastAck.reason });
     }
     // Later states of recent contributions (accepted, verified, batched …) as the ledger moves them.
     for (const r of s.account?.recent ?? []) {
       if (r.id === undefined) continue;
       const was = seen.get(r.id);
       seen.set(r.id, r.state);
-      if (seeded && was !== r.state && !(was === undefined && r.state === 'pending')) post({ type: 'idlegrad:contribution', round: r.round, state: r.state, reason: r.reason });
+      if (seeded && was !== r.state && !(was === undefined && r.state === 'pending'))
+        post({ type: 'idlegrad:contribution', round: r.round, state: r.state, code: r.code, reason: r.reason });
     }
     if (s.account) seeded = true;
   });

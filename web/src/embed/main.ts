@@ -1,29 +1,4 @@
-import { mount } from 'svelte';
-import '../ui/theme.css';
-import Embed from './Embed.svelte';
-import { createVolunteerStore } from '../state/volunteer.svelte.ts';
-import { PARTNER_ID } from '../../../shared/protocol.ts';
-import { connectHost, hostOriginOf } from './host-bridge.ts';
+// The embed widget page (embed.html), framed by partner sites through public/embed.js.
+import { bootEmbedPage } from './boot.ts';
 
-const params = new URLSearchParams(location.search);
-const raw = params.get('partner');
-// A partner id is shown to the volunteer and recorded in the ledger: plain and short only.
-const partner = raw && PARTNER_ID.test(raw) ? raw : null;
-const runParam = params.get('run');
-const run = runParam && /^\d{1,9}$/.test(runParam) ? Number(runParam) : null;
-// "Continue in a full tab" keeps the partner's credit: the app page takes ?partner= too.
-const fullTab = new URL('./', location.href);
-if (partner) fullTab.searchParams.set('partner', partner);
-const host = window.parent !== window ? hostOriginOf(params.get('host')) : null;
-
-const target = document.getElementById('app')!;
-createVolunteerStore({ partner, surface: 'widget', run }).then(
-  (store) => {
-    target.replaceChildren();
-    mount(Embed, { target, props: { store, partner, fullTabUrl: fullTab.href } });
-    if (host) connectHost({ host, parent: window.parent, subscribe: (fn) => store.client.subscribe(fn), stop: () => void store.client.stop(), events: window });
-  },
-  (e: unknown) => {
-    target.textContent = `idlegrad could not start: ${e instanceof Error ? e.message : String(e)}`;
-  },
-);
+bootEmbedPage();

@@ -1,15 +1,9 @@
 // Live dashboard state: GET /api/dashboard on load, then `dashboard` pushes over a
-// WebSocket subscription, reconnecting with backoff. Exposes window.__idlegradDashboard.
-import { parseServerMessage, type DashboardState } from '../../../shared/protocol.ts';
+// WebSocket subscription, reconnecting with backoff.
+import { parseServerMessage, type DashboardState } from '../../../shared/wire/index.ts';
 import { CoordinatorApi } from '../client/api.ts';
 import { describeError } from '../client/errors.ts';
 import { socketUrl } from '../client/connection.ts';
-
-declare global {
-  interface Window {
-    __idlegradDashboard?: { readonly state: DashboardState | null };
-  }
-}
 
 export class DashboardStore {
   state: DashboardState | null = $state.raw(null);
@@ -24,17 +18,7 @@ export class DashboardStore {
   constructor(
     private readonly origin: string = location.origin,
     private readonly api = new CoordinatorApi(origin),
-  ) {
-    const self = this;
-    Object.defineProperty(window, '__idlegradDashboard', {
-      value: Object.freeze({
-        get state() {
-          return self.state;
-        },
-      }),
-      configurable: true,
-    });
-  }
+  ) {}
 
   async start(): Promise<void> {
     this.stopped = false;

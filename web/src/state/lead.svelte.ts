@@ -1,5 +1,12 @@
 // The lead panel's state: the lead token (kept for this tab only) and the run-control calls
-// of coordinator/lead.ts. Every refusal is shown with the coordinator's own message.
+// of coordinator/lead.ts. Every reply is parsed (shared/wire/http.ts); every refusal is shown
+// with the coordinator's own message.
+import { DEFAULT_RUN, DEFAULT_VERIFICATION } from '../../../shared/config.ts';
+import { BaseError } from '../../../shared/errors.ts';
+import { parseLeadSession, parseRunCreated, parseRunStatusChanged, parseTextUploaded, type Parser, type ValueBits } from '../../../shared/wire/index.ts';
+import { readReply } from '../client/api.ts';
+import { httpError } from '../client/errors.ts';
+
 export type RunAction = 'pause' | 'resume' | 'stop';
 
 /** The settings the panel edits; merged over the preset's defaults by the coordinator. */
@@ -9,7 +16,7 @@ export interface RunForm {
   name: string;
   innerSteps: number;
   density: number;
-  bits: number;
+  bits: ValueBits;
   cohortSize: number;
   minVolunteers: number;
   trainMs: number;
@@ -18,8 +25,19 @@ export interface RunForm {
   epochRounds: number;
 }
 
+/** The form starts from the run defaults (shared/config.ts DEFAULT_RUN), so it never drifts from them. */
 export const DEFAULT_FORM: RunForm = {
-  preset: 'mlp', name: 'mnist-mlp', innerSteps: 100, density: 0.01, bits: 4, cohortSize: 8, minVolunteers: 1, trainMs: 20_000, verificationRate: 0.1, weiPerSample: '1000000000000000', epochRounds: 3,
+  preset: DEFAULT_RUN.preset,
+  name: DEFAULT_RUN.name,
+  innerSteps: DEFAULT_RUN.inner.steps,
+  density: DEFAULT_RUN.codec.density,
+  bits: DEFAULT_RUN.codec.bits,
+  cohortSize: DEFAULT_RUN.cohortSize,
+  minVolunteers: DEFAULT_RUN.minVolunteers,
+  trainMs: DEFAULT_RUN.timing.trainMs,
+  verificationRate: DEFAULT_VERIFICATION.rate,
+  weiPerSample: DEFAULT_RUN.rewards.weiPerSample,
+  epochRounds: DEFAULT_RUN.rewards.epochRounds,
 };
 
 const TOKEN_KEY = 'idlegrad.leadToken';
@@ -31,7 +49,10 @@ export class LeadStore {
   message: string | null = $state(null);
   error: string | null = $state(null);
 
-  constructor(private readonly origin: string = location.origin, private readonly session: Storage | null = globalThis.sessionStorage ?? null) {
+  constructor(
+    private readonly origin: string = location.origin,
+    private readonly session: Storage | null = globalThis.sessionStorage ?? null,
+  ) {
     const saved = this.session?.getItem(TOKEN_KEY);
     if (saved) {
       this.token = saved;
@@ -39,15 +60,19 @@ export class LeadStore {
     }
   }
 
-  private async call(method: string, path: string, body?: unknown): Promise<unknown> {
+  /** A lead request with the token; a JSON body unless `body` is bytes. The reply through `parse`, a refusal as the coordinator's message. */
+  private async call<T>(what: string, method: string, path: string, parse: Parser<T>, body?: unknown): Promise<T> {
+    const raw = body instanceof Blob;
     const res = await fetch(`${this.origin}${path}`, {
       method,
-      headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: {
+        authorization: `Bearer ${this.token}`,
+        ...(body === undefined ? {} : { 'content-type': raw ? 'application/octet-stream' : 'application/json' }),
+      },
+      body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
     });
-    const json = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
-    if (!res.ok) throw new Error(json?.error?.message ?? `HTTP ${res.status}`);
-    return json;
+    if (!res.ok) throw await httpError(what, res);
+    return readReply(what, res, parse);
   }
 
   private async run<T>(what: string, fn: () => Promise<T>): Promise<T | null> {
@@ -57,7 +82,8 @@ export class LeadStore {
     try {
       return await fn();
     } catch (e) {
-      this.error = `${what}: ${(e as Error).message}`;
+      // Ours say what failed ("creating the run failed: settings.inner.steps: …"); a local check says it here.
+      this.error = e instanceof BaseError ? e.shortMessage : `${what}: ${(e as Error).message}`;
       return null;
     } finally {
       this.busy = false;
@@ -66,7 +92,7 @@ export class LeadStore {
 
   async signIn(token: string): Promise<void> {
     this.token = token.trim();
-    const ok = await this.run('sign-in', () => this.call('GET', '/api/lead/session'));
+    const ok = await this.run('sign-in', () => this.call('signing in', 'GET', '/api/lead/session', parseLeadSession));
     this.signedIn = ok !== null;
     if (this.signedIn) this.session?.setItem(TOKEN_KEY, this.token);
   }
@@ -79,10 +105,7 @@ export class LeadStore {
 
   /** Uploads a text for GPT runs (POST /api/lead/texts): its id. */
   private async uploadText(file: Blob): Promise<string> {
-    const res = await fetch(`${this.origin}/api/lead/texts`, { method: 'POST', headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/octet-stream' }, body: file });
-    const json = (await res.json().catch(() => null)) as { text?: { id: string }; error?: { message?: string } } | null;
-    if (!res.ok || !json?.text) throw new Error(json?.error?.message ?? `HTTP ${res.status}`);
-    return json.text.id;
+    return (await this.call('uploading the text', 'POST', '/api/lead/texts', parseTextUploaded, file)).text.id;
   }
 
   /** A run from the form; a GPT run first uploads `text` (required for it) and names it. */
@@ -97,16 +120,16 @@ export class LeadStore {
       verification: { rate: f.verificationRate },
       rewards: { weiPerSample: f.weiPerSample, epochRounds: f.epochRounds },
     };
-    const r = (await this.run('create run', async () => {
-      if (f.preset === 'mlp') return this.call('POST', '/api/lead/runs', { preset: 'mlp', settings });
+    const r = await this.run('create run', async () => {
+      if (f.preset === 'mlp') return this.call('creating the run', 'POST', '/api/lead/runs', parseRunCreated, { preset: 'mlp', settings });
       if (!text) throw new Error('text: choose the text file the GPT trains on');
-      return this.call('POST', '/api/lead/runs', { preset: 'gpt', text: await this.uploadText(text), settings });
-    })) as { run: { id: number; name: string } } | null;
+      return this.call('creating the run', 'POST', '/api/lead/runs', parseRunCreated, { preset: 'gpt', text: await this.uploadText(text), settings });
+    });
     if (r) this.message = `run ${r.run.id} “${r.run.name}” created; it replaces the current run`;
   }
 
   async act(runId: number, action: RunAction): Promise<void> {
-    const r = await this.run(action, () => this.call('POST', `/api/lead/runs/${runId}/${action}`));
+    const r = await this.run(action, () => this.call(`${action} run ${runId}`, 'POST', `/api/lead/runs/${runId}/${action}`, parseRunStatusChanged));
     if (r) this.message = `run ${runId}: ${action} done`;
   }
 }

@@ -1,11 +1,10 @@
 // Reactive view of the volunteer client for the Svelte components. The client owns all
 // behaviour; this class mirrors its snapshot into $state and derives display values.
-import { GpuTrainer } from '../client/trainer.ts';
+import { GpuTrainer, type Trainer } from '../client/trainer.ts';
 import { openStorage, type ClientStorage } from '../client/storage.ts';
-import { installTestHook } from '../client/test-hook.ts';
-import { VolunteerClient, type DutyPreset, type PressureState, type VolunteerOptions, type VolunteerSnapshot } from '../client/volunteer.ts';
+import { VolunteerClient, type DutyPreset, type PressureState, type VolunteerSnapshot } from '../client/volunteer.ts';
 import { formatWei } from '../client/format.ts';
-import { discoverWallets } from '../client/wallets.ts';
+import { discoverWallets } from '../client/wallet/wallets.ts';
 
 export class VolunteerStore {
   s: VolunteerSnapshot = $state.raw(undefined as unknown as VolunteerSnapshot);
@@ -130,32 +129,25 @@ function watchEnvironment(client: VolunteerClient): void {
   }
 }
 
-/**
- * TEST ONLY: an attacking page for e2e/swarm.ts --byzantine, set by a script the swarm injects
- * before the app loads (`window.__idlegradAttack`). A production page never has the global,
- * and never loads the attack module.
- */
-async function injectedAttack(): Promise<VolunteerOptions['shapeTrained']> {
-  const name = (window as { __idlegradAttack?: unknown }).__idlegradAttack;
-  if (name === undefined) return undefined;
-  const { attackTrained, isPageAttack, PAGE_ATTACKS } = await import('../client/attack.ts');
-  if (!isPageAttack(name)) throw new Error(`__idlegradAttack: expected one of ${PAGE_ATTACKS.join(', ')}, got ${JSON.stringify(name)}`);
-  console.warn(`idlegrad: this page is a TEST ATTACKER (${name})`);
-  return (before, after, round) => attackTrained(name, before, after, round);
+/** What a page entry may add: e2e/page/ passes its test hook and, for attacking pages, a decorated trainer. */
+export interface PageHooks {
+  createTrainer?: () => Trainer;
+  onClient?: (client: VolunteerClient) => void;
 }
 
-/** Opens storage, creates the client and the test hook; computes and connects nothing. */
-export async function createVolunteerStore(opts: { partner?: string | null; storage?: ClientStorage; surface?: 'app' | 'widget'; run?: number | null } = {}): Promise<VolunteerStore> {
+/** Opens storage and creates the client; computes and connects nothing. */
+export async function createVolunteerStore(
+  opts: PageHooks & { partner?: string | null; storage?: ClientStorage; surface?: 'app' | 'widget'; run?: number | null } = {},
+): Promise<VolunteerStore> {
   const storage = opts.storage ?? (await openStorage());
   const client = await VolunteerClient.create({
     origin: location.origin,
     storage,
-    createTrainer: () => new GpuTrainer(),
+    createTrainer: opts.createTrainer ?? (() => new GpuTrainer()),
     partner: opts.partner ?? null,
     surface: opts.surface ?? 'app',
     run: opts.run ?? null,
-    shapeTrained: await injectedAttack(),
   });
-  installTestHook(client);
+  opts.onClient?.(client);
   return new VolunteerStore(client);
 }

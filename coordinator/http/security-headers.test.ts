@@ -1,0 +1,33 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import express from 'express';
+import type { AddressInfo } from 'node:net';
+import { securityHeaders } from './security-headers.ts';
+
+test('every page has a CSP, nosniff and a referrer policy; only the embed page may be framed', async (t) => {
+  const app = express();
+  app.use(securityHeaders);
+  app.get(/.*/, (_req, res) => void res.send('ok'));
+  const server = app.listen(0, '127.0.0.1');
+  t.after(() => server.close());
+  await new Promise((r) => server.once('listening', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  for (const path of ['/', '/index.html', '/dashboard.html', '/api/health', '/embed.html', '/embed.html?partner=x']) {
+    const h = (await fetch(base + path)).headers;
+    const csp = h.get('content-security-policy') ?? '';
+    assert.match(csp, /default-src 'self'/, path);
+    assert.match(csp, /script-src 'self' 'wasm-unsafe-eval'(;|$)/, `${path}: WebAssembly, but no eval or inline script`);
+    assert.match(csp, /worker-src 'self' blob:/);
+    assert.match(csp, /connect-src 'self' ws: wss:/, `${path}: the PeerJS WebSocket`);
+    assert.match(csp, /object-src 'none'/);
+    assert.equal(h.get('x-content-type-options'), 'nosniff');
+    assert.equal(h.get('referrer-policy'), 'strict-origin-when-cross-origin');
+    if (path.startsWith('/embed.html')) {
+      assert.match(csp, /frame-ancestors \*/);
+      assert.equal(h.get('x-frame-options'), null);
+    } else {
+      assert.match(csp, /frame-ancestors 'none'/, path);
+      assert.equal(h.get('x-frame-options'), 'DENY', path);
+    }
+  }
+});

@@ -1,0 +1,426 @@
+// HTTP + WebSocket API, the PeerServer (signaling) and the built web app, on one port.
+import express, { type Request, type Response, type NextFunction } from 'express';
+import { createServer, type Server } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { ExpressPeerServer } from 'peer';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { isAddress, verifyMessage, type Address, type Hex } from 'viem';
+import { IdlegradError, isIdlegradError } from '../../shared/errors.ts';
+import {
+  delegationFromJson,
+  encodeDataset,
+  encodeSnapshot,
+  helloMessage,
+  parseClientMessage,
+  PROTOCOL_VERSION,
+  type ChainInfo,
+  type DashboardState,
+  type ServerMessage,
+} from '../../shared/wire/index.ts';
+import type { Dataset } from '../../shared/mlp.ts';
+import type { RoundEngine, Session } from '../round/index.ts';
+import { type Ledger, flaggedSummary } from '../db/index.ts';
+import { type Rewards, bindWallet } from '../rewards/index.ts';
+import { contributionTimeline } from '../../shared/timeline.ts';
+import type { EvidenceDesk } from '../verify/index.ts';
+import { keepIceFresh, NO_ICE, type IceSettings } from '../ice.ts';
+import { checkRpcRequest } from './rpc-guard.ts';
+import type { Faucet } from '../rewards/index.ts';
+import { securityHeaders } from './security-headers.ts';
+import { assertLowS } from '../../shared/low-s.ts';
+import { DEFAULT_SURFACE_LIMITS, messageBucket, SessionCounter, type SurfaceLimits } from './surface-limits.ts';
+
+export interface ServerDeps {
+  engine: RoundEngine;
+  ledger: Ledger;
+  rewards: Rewards;
+  /** The dev gas faucet (coordinator/faucet.ts). */
+  faucet: Faucet;
+  train: Dataset;
+  webDir: string;
+  chainRpcUrl: string;
+  /** Chain info as the browser sees it (rpcUrl is the /rpc proxy). */
+  chain: ChainInfo;
+  /** Spot-check evidence uploads (coordinator/verify/evidence-desk.ts). */
+  evidence?: EvidenceDesk;
+  /** More routes (coordinator/http/lead.ts: run control, ONNX export), mounted before the web app. */
+  routes?: express.Router;
+  /** Extra figures for the lead dashboard (coordinator/db/run-insights.ts). */
+  insights?: () => Promise<DashboardState['insights']>;
+  /** The spot-check validator's executor, backlog and check times (coordinator/verify/validator.ts). */
+  validator?: () => DashboardState['validator'];
+  /** STUN/TURN for the pages' RTCPeerConnections (coordinator/ice.ts). Default none. */
+  ice?: IceSettings;
+  /** Reward epoch posting: failing and retried, or fine (coordinator/epoch-poster.ts). */
+  epochPosting?: () => DashboardState['epochPosting'];
+  /** Hello timeout, sockets per address, message rate (coordinator/surface-limits.ts). Default DEFAULT_SURFACE_LIMITS. */
+  limits?: SurfaceLimits;
+}
+
+const MAX_AGGREGATE_BYTES = 8 * 1024 * 1024;
+
+function sendError(res: Response, e: unknown): void {
+  if (isIdlegradError(e)) {
+    const status =
+      e.code === 'NOT_FOUND' ? 404 : e.code === 'RPC_REFUSED' || e.code === 'FORBIDDEN' ? 403 : e.code === 'INTERNAL' || e.code === 'CHAIN_ERROR' ? 502 : 400;
+    res.status(status).json({ error: { code: e.code, message: e.shortMessage } });
+  } else {
+    console.error('[http]', e);
+    res.status(500).json({ error: { code: 'INTERNAL', message: (e as Error).message } });
+  }
+}
+
+const route = (fn: (req: Request, res: Response) => Promise<void> | void) => (req: Request, res: Response, _next: NextFunction) => {
+  Promise.resolve(fn(req, res)).catch((e) => sendError(res, e));
+};
+
+function addressParam(v: unknown, name: string): Address {
+  if (typeof v !== 'string' || !isAddress(v, { strict: false }))
+    throw new IdlegradError('BAD_MESSAGE', `${name}: expected an address, got ${JSON.stringify(v)}`);
+  return v.toLowerCase() as Address;
+}
+/** A path number: plain decimal digits ("1e0", "0x1", " 1" are refused), below 2^31 (the ledger's integer columns). */
+function intParam(v: unknown, name: string): number {
+  const n = typeof v === 'string' && /^(0|[1-9][0-9]{0,9})$/.test(v) ? Number(v) : NaN;
+  if (!(n <= 0x7fffffff)) throw new IdlegradError('BAD_MESSAGE', `${name}: expected a decimal integer in [0, 2^31), got ${JSON.stringify(v)}`);
+  return n;
+}
+
+export interface ApiServer {
+  server: Server;
+  listen(port: number, host: string): Promise<number>;
+  broadcastDashboard(): Promise<void>;
+  pushAccounts(accounts: Address[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createApiServer(deps: ServerDeps): ApiServer {
+  const { engine, ledger, rewards } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(securityHeaders);
+  const server = createServer(app);
+  // An idle keep-alive socket is closed by the client first (undici and browsers keep one a few
+  // seconds): when the server closed it at Node's 5 s default, a client reusing it at that moment
+  // had its request fail with "other side closed" (seen in e2e/failover and e2e/protocol under load).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  const trainBytes = Buffer.from(encodeDataset(deps.train));
+
+  // Signaling. PeerJS's own WebSocket server is created without a server of its own so
+  // that upgrades are routed by path below (two ws servers cannot share one `server`).
+  const peerWss = new WebSocketServer({ noServer: true });
+  app.use('/peerjs', ExpressPeerServer(server, { path: '/', createWebSocketServer: () => peerWss, allow_discovery: false }));
+
+  const json = express.json({ limit: '64kb' });
+  app.get('/api/health', (_req, res) => void res.json({ ok: true, round: engine.round }));
+  app.get('/api/run', (_req, res) => void res.json({ run: engine.run, round: engine.round, modelHash: engine.modelHash, chain: deps.chain }));
+  app.get('/api/data/train', (_req, res) => {
+    res.setHeader('content-type', 'application/octet-stream');
+    res.setHeader('cache-control', 'public, max-age=86400');
+    res.end(trainBytes);
+  });
+  app.get(
+    '/api/runs/:id/snapshot',
+    route((req, res) => {
+      if (intParam(req.params.id, 'run id') !== engine.run.id) throw new IdlegradError('NOT_FOUND', `no run ${req.params.id}`);
+      const bytes = encodeSnapshot(engine.model);
+      res.setHeader('content-type', 'application/octet-stream');
+      res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    }),
+  );
+  app.get(
+    '/api/runs/:id/updates/:round',
+    route(async (req, res) => {
+      if (intParam(req.params.id, 'run id') !== engine.run.id) throw new IdlegradError('NOT_FOUND', `no run ${req.params.id}`);
+      const frame = await ledger.update(engine.run.id, intParam(req.params.round, 'round'));
+      if (!frame) throw new IdlegradError('NOT_FOUND', `no published update for round ${req.params.round}`);
+      res.setHeader('content-type', 'application/octet-stream');
+      res.setHeader('cache-control', 'public, max-age=31536000, immutable');
+      res.end(Buffer.from(frame));
+    }),
+  );
+  app.post(
+    '/api/runs/:id/rounds/:round/aggregate',
+    express.raw({ type: () => true, limit: MAX_AGGREGATE_BYTES }),
+    route((req, res) => {
+      if (intParam(req.params.id, 'run id') !== engine.run.id) throw new IdlegradError('WRONG_RUN', `no run ${req.params.id} on this coordinator`);
+      if (!Buffer.isBuffer(req.body)) throw new IdlegradError('BAD_FRAME', 'aggregate body must be the frame bytes (application/octet-stream)');
+      const body = new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.byteLength);
+      res.json({ aggregateHash: engine.handleAggregate(intParam(req.params.round, 'round'), body) });
+    }),
+  );
+  app.post(
+    '/api/runs/:id/rounds/:round/evidence/:address',
+    express.raw({ type: () => true, limit: MAX_AGGREGATE_BYTES + 8 * engine.run.paramCount }),
+    route((req, res) => {
+      if (intParam(req.params.id, 'run id') !== engine.run.id) throw new IdlegradError('WRONG_RUN', `no run ${req.params.id} on this coordinator`);
+      if (!deps.evidence) throw new IdlegradError('NOT_FOUND', 'this coordinator runs no validator');
+      if (!Buffer.isBuffer(req.body))
+        throw new IdlegradError('BAD_FRAME', 'evidence body must be frame ‖ residual before ‖ residual after (application/octet-stream)');
+      deps.evidence.submit(
+        intParam(req.params.round, 'round'),
+        addressParam(req.params.address, 'address'),
+        new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.byteLength),
+      );
+      res.json({ ok: true });
+    }),
+  );
+  app.get(
+    '/api/accounts/:address',
+    route(async (req, res) => void res.json(await rewards.summary(addressParam(req.params.address, 'address')))),
+  );
+  app.get(
+    '/api/accounts/:address/reward-proof',
+    route(async (req, res) => void res.json(await rewards.rewardProof(addressParam(req.params.address, 'address')))),
+  );
+  app.post(
+    '/api/faucet',
+    json,
+    route(async (req, res) => void res.json({ txHash: await deps.faucet.grant(addressParam(req.body?.address, 'address')) })),
+  );
+  app.post(
+    '/api/accounts/:address/claimed',
+    json,
+    route(async (req, res) => {
+      const account = addressParam(req.params.address, 'address');
+      const tx = req.body?.txHash;
+      if (typeof tx !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(tx))
+        throw new IdlegradError('BAD_MESSAGE', `txHash: expected a 32-byte hex string, got ${JSON.stringify(tx)}`);
+      res.json(await rewards.confirmClaim(account, tx as Hex));
+      void api.pushAccounts([account]);
+    }),
+  );
+  app.get(
+    '/api/partners',
+    route(async (_req, res) => void res.json({ run: engine.run.id, partners: await ledger.partners(engine.run.id) })),
+  );
+  app.get(
+    '/api/contributions/:id',
+    route(async (req, res) => {
+      const c = await ledger.contribution(intParam(req.params.id, 'contribution id'));
+      if (!c) throw new IdlegradError('NOT_FOUND', `no contribution ${req.params.id}`);
+      const proof = c.state === 'claimable' ? await rewards.rewardProof(c.beneficiary).catch(() => null) : null;
+      res.json({ ...c, timeline: contributionTimeline(c), proof });
+    }),
+  );
+  app.get(
+    '/api/dashboard',
+    route(async (_req, res) => void res.json(await dashboardState())),
+  );
+  app.post(
+    '/rpc',
+    json,
+    route(async (req, res) => {
+      checkRpcRequest(req.body, deps.chain.distributor);
+      const upstream = await fetch(deps.chainRpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(req.body) });
+      res
+        .status(upstream.status)
+        .type('application/json')
+        .send(await upstream.text());
+    }),
+  );
+  if (deps.routes) app.use(deps.routes);
+  if (existsSync(deps.webDir)) app.use(express.static(deps.webDir, { index: 'index.html' }));
+  else app.get('/', (_req, res) => void res.status(503).send('The web app is not built: run `npm run build` (npm start does it for you).'));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const e = err as { type?: string; message?: string };
+    if (e?.type === 'entity.too.large')
+      return void res
+        .status(413)
+        .json({ error: { code: 'TOO_LARGE', message: `request body exceeds the size limit of ${(err as { limit?: number }).limit} bytes` } });
+    if (e?.type === 'entity.parse.failed') return sendError(res, new IdlegradError('BAD_MESSAGE', 'request body is not valid JSON'));
+    sendError(res, err);
+  });
+
+  async function dashboardState(): Promise<DashboardState> {
+    return {
+      run: {
+        id: engine.run.id,
+        name: engine.run.name,
+        round: engine.round,
+        modelHash: engine.modelHash,
+        paramCount: engine.run.paramCount,
+        status: engine.status,
+      },
+      volunteers: engine.volunteers,
+      rounds: await ledger.rounds(engine.run.id),
+      epochs: await ledger.epochs(),
+      chain: deps.chain,
+      verification: await ledger.verificationStates(engine.run.id),
+      insights: await deps.insights?.(),
+      validator: deps.validator?.(),
+      partners: await ledger.partners(engine.run.id, 20),
+      flagged: await flaggedSummary(ledger.sql, engine.run.id),
+      epochPosting: deps.epochPosting?.(),
+    };
+  }
+
+  // The volunteer/dashboard protocol.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const sockets = new Map<number, { ws: WebSocket; session: Session | null; dashboard: boolean; stopIce?: () => void }>();
+  let nextId = 1;
+  server.on('upgrade', (req, socket, head) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path === '/ws') wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    else if (path.startsWith('/peerjs')) peerWss.handleUpgrade(req, socket, head, (ws) => peerWss.emit('connection', ws, req));
+    else socket.destroy();
+  });
+
+  const limits = deps.limits ?? DEFAULT_SURFACE_LIMITS;
+  const perIp = new SessionCounter(limits);
+  wss.on('connection', (ws: WebSocket, req: import('node:http').IncomingMessage) => {
+    const send = (m: ServerMessage) => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
+    };
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    const admitted = perIp.admit(ip);
+    if (!admitted.ok) {
+      send({ type: 'error', code: 'LIMIT_EXCEEDED', message: `too many connections from one address (at most ${admitted.limit})` });
+      return void ws.close(1008, 'too many connections');
+    }
+    const id = nextId++;
+    const challenge = randomBytes(16).toString('hex');
+    const entry: { ws: WebSocket; session: Session | null; dashboard: boolean; stopIce?: () => void } = { ws, session: null, dashboard: false };
+    sockets.set(id, entry);
+    // A socket that never says hello (or subscribes, for a dashboard) is not kept open.
+    const helloTimer = setTimeout(() => {
+      if (entry.session || entry.dashboard) return;
+      send({ type: 'error', code: 'PEER_TIMEOUT', message: `no hello within ${limits.helloTimeoutMs} ms` });
+      ws.close(1008, 'hello timeout');
+    }, limits.helloTimeoutMs);
+    const withinRate = messageBucket(limits, ip);
+    send({ type: 'challenge', challenge, serverTime: Date.now() });
+    let chain = Promise.resolve();
+    let refusedNonce: string | undefined;
+    ws.on('message', (data, isBinary) => {
+      if (!withinRate())
+        return send({
+          type: 'error',
+          code: 'LIMIT_EXCEEDED',
+          message: 'too many messages per second on one connection (IDLEGRAD_LIMITS): message not handled',
+        });
+      // Handle one message at a time per socket, in arrival order.
+      chain = chain
+        .then(() => handle(data.toString(), isBinary))
+        .catch((e) => {
+          if (!isIdlegradError(e)) console.error('[ws]', e);
+          // ref: the report's nonce, so the client's outbox knows which report was refused.
+          send({
+            type: 'error',
+            code: isIdlegradError(e) ? e.code : 'INTERNAL',
+            message: isIdlegradError(e) ? e.shortMessage : 'internal error',
+            ...(refusedNonce ? { ref: refusedNonce } : {}),
+          });
+          refusedNonce = undefined;
+        });
+    });
+    ws.on('close', () => {
+      clearTimeout(helloTimer);
+      perIp.release(ip);
+      sockets.delete(id);
+      entry.stopIce?.();
+      if (entry.session) engine.removeSession(entry.session.id);
+    });
+    ws.on('error', () => ws.close());
+
+    async function handle(text: string, isBinary: boolean): Promise<void> {
+      if (isBinary) throw new IdlegradError('BAD_MESSAGE', 'binary WebSocket messages are not part of the protocol');
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch {
+        throw new IdlegradError('BAD_MESSAGE', 'message is not valid JSON');
+      }
+      const msg = parseClientMessage(raw);
+      switch (msg.type) {
+        case 'hello': {
+          if (msg.protocol !== PROTOCOL_VERSION)
+            throw new IdlegradError('SCHEMA_MISMATCH', `protocol ${msg.protocol} is not supported (expected ${PROTOCOL_VERSION})`);
+          if (entry.session) throw new IdlegradError('DUPLICATE', 'hello was already received on this connection');
+          assertLowS(msg.signature, 'hello');
+          const ok = await verifyMessage({ address: msg.address, message: helloMessage(challenge, msg.peerId), signature: msg.signature }).catch(() => false);
+          if (!ok) throw new IdlegradError('BAD_SIGNATURE', `hello signature does not prove ownership of ${msg.address}`);
+          entry.session = { id, address: msg.address, peerId: msg.peerId, ready: false, send, partner: msg.partner ?? null, device: msg.device };
+          engine.addSession(entry.session);
+          const ice = keepIceFresh(deps.ice ?? NO_ICE, msg.address, (grant) => send({ type: 'ice', ice: grant, serverTime: Date.now() }));
+          entry.stopIce = ice.stop;
+          send({
+            type: 'welcome',
+            run: engine.run,
+            round: engine.round,
+            modelHash: engine.modelHash,
+            chain: deps.chain,
+            serverTime: Date.now(),
+            ice: ice.first,
+          });
+          send({ type: 'account', summary: await rewards.summary(msg.address) });
+          return;
+        }
+        case 'start':
+        case 'stop':
+          if (!entry.session) throw new IdlegradError('BAD_MESSAGE', `${msg.type} before hello`);
+          engine.setReady(id, msg.type === 'start');
+          return;
+        case 'report': {
+          refusedNonce = msg.contribution.nonce;
+          if (!entry.session) throw new IdlegradError('BAD_MESSAGE', 'report before hello');
+          await engine.handleReport(entry.session, msg);
+          send({ type: 'ack', nonce: msg.contribution.nonce, state: 'pending', reason: null });
+          refusedNonce = undefined;
+          return;
+        }
+        case 'bind': {
+          if (!entry.session) throw new IdlegradError('BAD_MESSAGE', 'bind before hello');
+          await bindWallet(ledger, engine.domain, entry.session.address, delegationFromJson(msg.delegation), msg.signature, Math.floor(Date.now() / 1000));
+          send({ type: 'account', summary: await rewards.summary(entry.session.address) });
+          return;
+        }
+        case 'subscribe':
+          entry.dashboard = true;
+          send({ type: 'dashboard', state: await dashboardState() });
+          return;
+        default: {
+          const never: never = msg;
+          throw new IdlegradError('BAD_MESSAGE', `unhandled message ${JSON.stringify(never)}`);
+        }
+      }
+    }
+  });
+
+  const api: ApiServer = {
+    server,
+    listen: (port, host) =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => resolve((server.address() as { port: number }).port));
+      }),
+    async broadcastDashboard() {
+      const subs = [...sockets.values()].filter((s) => s.dashboard);
+      if (subs.length === 0) return;
+      const msg = JSON.stringify({ type: 'dashboard', state: await dashboardState() } satisfies ServerMessage);
+      for (const s of subs) if (s.ws.readyState === s.ws.OPEN) s.ws.send(msg);
+    },
+    async pushAccounts(accounts) {
+      const wanted = new Set(accounts.map((a) => a.toLowerCase()));
+      const targets = [...sockets.values()].filter((s) => s.session && wanted.has(s.session.address));
+      if (targets.length === 0) return;
+      const summaries = await rewards.summaries(targets.map((s) => s.session!.address));
+      for (const s of targets) {
+        const summary = summaries.get(s.session!.address);
+        if (summary) s.session!.send({ type: 'account', summary });
+      }
+    },
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets.values()) s.ws.terminate();
+        for (const c of peerWss.clients) c.terminate();
+        wss.close();
+        peerWss.close();
+        server.closeAllConnections?.();
+        server.close(() => resolve());
+      }),
+  };
+  return api;
+}

@@ -1,0 +1,322 @@
+// The round engine end to end in one process: a fake clock, fake sessions, an in-memory
+// PGlite ledger. Three members are seated; two sign the full cohort aggregate, one signs an
+// aggregate of its own choosing; both aggregates are uploaded; the round commits early once
+// everyone reported. Checked: the `round` and `committed` messages each session receives, the
+// ledger rows (accepted with credit, rejected with a code), the round summary, and that the
+// published update takes θ_0 to the announced model hash.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import type { Address, Hex } from 'viem';
+import { DEFAULT_RUN, maxSamplesPerReport, modelOf, runSpecOf } from '../../shared/config.ts';
+import { hashParams, initParams } from '../../shared/model.ts';
+import { decodeFrame } from '../../shared/codec.ts';
+import { contributionTypedData, eip712Domain } from '../../shared/eip712.ts';
+import { framesRoot } from '../../shared/aggregate.ts';
+import {
+  aggregateLimits,
+  applyGlobalUpdate,
+  buildContribution,
+  cohortAggregate,
+  combineCohorts,
+  encodeOwnUpdate,
+  peerUpdateLimits,
+} from '../../shared/round.ts';
+import { contributionToJson, type RoundSummary, type ServerMessage } from '../../shared/wire/index.ts';
+import type { Dataset } from '../../shared/mlp.ts';
+import { openDatabase, Ledger } from '../db/index.ts';
+import { RoundEngine, type Session } from './engine.ts';
+
+const NOW = 1_800_000_000_000;
+const run = runSpecOf(
+  1,
+  { ...DEFAULT_RUN, minVolunteers: 3, cohortSize: 3, timing: { trainMs: 600_000, exchangeMs: 100, reportMs: 100 } },
+  { name: 'mnist', trainCount: 100, testCount: 8, features: 784, classes: 10 },
+);
+const heldOut: Dataset = {
+  images: new Uint8Array(8 * 784).map((_, i) => (i * 37) % 256),
+  labels: new Uint8Array(8).map((_, i) => i % 10),
+  count: 8,
+  features: 784,
+  classes: 10,
+};
+const domain = eip712Domain(31337, '0x0000000000000000000000000000000000000d15');
+
+test('open → reports → aggregates → commit: the broadcast, the ledger rows and the published model', { timeout: 60_000 }, async (t) => {
+  const sql = await openDatabase({});
+  const ledger = new Ledger(sql);
+  const params = initParams(modelOf(run), run.seed);
+  const theta0 = { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) };
+  await ledger.createRun(run, theta0);
+
+  let committed!: (s: RoundSummary) => void;
+  const summary = new Promise<RoundSummary>((r) => (committed = r));
+  const changed: Address[][] = [];
+  const engine = new RoundEngine(
+    run,
+    { ...theta0, params: params.slice(), momentum: theta0.momentum.slice() },
+    ledger,
+    heldOut,
+    domain,
+    {
+      committed: (s) => committed(s),
+      accountsChanged: (a) => void changed.push(a),
+    },
+    () => NOW,
+  );
+  t.after(async () => {
+    engine.stop();
+    await sql.close();
+  });
+
+  const keys = [generatePrivateKey(), generatePrivateKey(), generatePrivateKey()].map((k) => privateKeyToAccount(k));
+  const inbox = new Map<number, ServerMessage[]>();
+  const sessions: Session[] = keys.map((k, i) => {
+    inbox.set(i, []);
+    return { id: i, address: k.address.toLowerCase() as Address, peerId: `peer-${i}`, ready: false, send: (m) => void inbox.get(i)!.push(m) };
+  });
+  for (const s of sessions) engine.addSession(s);
+  engine.setReady(0, true);
+  engine.setReady(1, true);
+  const openRound = () => engine.openRound?.round ?? null;
+  assert.equal(openRound(), null, 'two ready volunteers are fewer than minVolunteers: no round');
+  engine.setReady(2, true);
+
+  // Open: every member gets its seat in the one cohort.
+  const rounds = sessions.map((s) => inbox.get(s.id)!.find((m) => m.type === 'round'));
+  for (const r of rounds) {
+    assert.ok(r && r.type === 'round');
+    assert.equal(r.round, 0);
+    assert.equal(r.modelHash, theta0.modelHash);
+    assert.equal(r.cohort.members.length, 3);
+    assert.equal(r.reportEndsAt, NOW + 600_200);
+  }
+
+  // Train: each member's frame (deterministic pseudo-gradients), and the cohort's aggregates.
+  const samples = Math.min(maxSamplesPerReport(run), run.inner.steps * run.inner.batchSize);
+  const own = sessions.map((_, i) =>
+    encodeOwnUpdate(
+      run,
+      0,
+      new Float32Array(run.paramCount).map((_, j) => Math.sin(i * 7 + j) * 1e-3),
+      samples,
+    ),
+  );
+  const held = own.map((u, i) => ({ address: sessions[i].address, hash: u.hash, frame: decodeFrame(u.bytes, peerUpdateLimits(run, 0)) }));
+  const full = cohortAggregate(run, 0, held[0], held.slice(1));
+  const partial = cohortAggregate(run, 0, held[2], [held[0]]);
+  assert.equal(full.hashes.length, 3);
+
+  const report = async (i: number, agg: typeof full) => {
+    const c = buildContribution({
+      run: run.id,
+      round: 0,
+      cohort: 0,
+      frameHash: own[i].hash,
+      aggregateHash: agg.aggregateHash,
+      framesRoot: framesRoot(agg.hashes),
+      residualHash: `0x${'00'.repeat(32)}`,
+      samples,
+      steps: samples / run.inner.batchSize,
+      lossBefore: 2.3,
+      lossAfter: 2.1,
+      computeMs: 100,
+      nowMs: NOW,
+      nonce: BigInt(i + 1),
+    });
+    const signature = await keys[i].signTypedData(contributionTypedData(domain, c));
+    return engine.handleReport(sessions[i], { type: 'report', contribution: contributionToJson(c), signature, frameHashes: agg.hashes });
+  };
+  const ids = [await report(0, full), await report(1, full), await report(2, partial)].map((r) => r.id);
+  assert.equal(openRound(), 0, 'reports alone do not commit: the voted aggregates are not uploaded yet');
+  assert.equal(engine.handleAggregate(0, partial.bytes), partial.aggregateHash);
+  assert.equal(engine.handleAggregate(0, full.bytes), full.aggregateHash);
+
+  // Commit (early: everyone reported and every voted aggregate is uploaded).
+  const s = await summary;
+  assert.equal(s.round, 0);
+  assert.equal(s.contributions, 2);
+  assert.equal(s.samples, 2 * samples);
+  assert.equal(s.volunteers, 3);
+  assert.ok(s.updateBytes > 0);
+  assert.ok(Math.abs((s.trainLoss ?? 0) - 2.1) < 1e-9, "train loss is the accepted reports' mean");
+  assert.equal(engine.round, 1);
+  assert.equal(engine.modelHash, s.modelHash);
+  assert.notEqual(s.modelHash, theta0.modelHash);
+
+  for (const sess of sessions) {
+    const m = inbox.get(sess.id)!.find((x) => x.type === 'committed');
+    assert.ok(m && m.type === 'committed', `session ${sess.id} was told the round committed`);
+    assert.deepEqual(
+      { round: m.round, modelHash: m.modelHash, accepted: m.accepted, updateBytes: m.updateBytes },
+      { round: 0, modelHash: s.modelHash, accepted: 2, updateBytes: s.updateBytes },
+    );
+  }
+  assert.deepEqual(changed.flat().sort(), sessions.map((x) => x.address).sort(), 'every reporting account is pushed');
+
+  const rows = await Promise.all(ids.map((id) => ledger.contribution(id)));
+  const credit = (BigInt(samples) * BigInt(run.rewards.weiPerSample)).toString();
+  assert.deepEqual(
+    rows.map((r) => [r!.state, r!.code, r!.creditWei]),
+    [
+      ['accepted', null, credit],
+      ['accepted', null, credit],
+      ['rejected', 'NO_QUORUM', '0'],
+    ],
+  );
+  assert.deepEqual(
+    (await ledger.rounds(run.id)).map((r) => [r.round, r.modelHash, r.contributions]),
+    [[0, s.modelHash, 2]],
+  );
+
+  // A peer applying the published update to θ_0 reaches the announced hash.
+  const update = await ledger.update(run.id, 0);
+  assert.ok(update);
+  const next = applyGlobalUpdate({ ...theta0, run: run.id, paramTableHash: run.paramTableHash }, update, run);
+  assert.equal(next.modelHash, s.modelHash);
+
+  // The next round opens on the new model once the commit settles.
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(openRound(), 1);
+  const again = inbox
+    .get(0)!
+    .filter((m) => m.type === 'round')
+    .at(-1);
+  assert.ok(again?.type === 'round' && again.round === 1 && again.modelHash === s.modelHash, 'round 1 is sent with the new model hash');
+});
+
+// Issue 14 item 4 at the engine: a flood of uploads nobody names is bounded (one per seat) and
+// never blocks an honest uploader, who reports and uploads again; a relay that uploads a
+// lower-hash near-copy of another cohort's aggregate is refused itself (FOREIGN_AGGREGATE)
+// while the cohort it copied is credited and applied; the honest relay beside it is credited.
+test('cohorts and relays: an upload flood is bounded, a copycat relay is refused and its victims are credited', { timeout: 60_000 }, async (t) => {
+  const run5 = runSpecOf(
+    1,
+    { ...DEFAULT_RUN, minVolunteers: 5, cohortSize: 3, timing: { trainMs: 100, exchangeMs: 600_000, reportMs: 100 } },
+    { name: 'mnist', trainCount: 100, testCount: 8, features: 784, classes: 10 },
+  );
+  const sql = await openDatabase({});
+  const ledger = new Ledger(sql);
+  const params = initParams(modelOf(run5), run5.seed);
+  const theta0 = { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) };
+  await ledger.createRun(run5, theta0);
+  let committed!: (s: RoundSummary) => void;
+  const summary = new Promise<RoundSummary>((r) => (committed = r));
+  const engine = new RoundEngine(
+    run5,
+    { ...theta0, params: params.slice(), momentum: theta0.momentum.slice() },
+    ledger,
+    heldOut,
+    domain,
+    { committed: (s) => committed(s), accountsChanged: () => {} },
+    () => NOW,
+  );
+  t.after(async () => {
+    engine.stop();
+    await sql.close();
+  });
+  const keys = Array.from({ length: 5 }, () => privateKeyToAccount(generatePrivateKey()));
+  const seatOf = new Map<number, { cohort: number; members: number }>();
+  const sessions: Session[] = keys.map((k, i) => ({
+    id: i,
+    address: k.address.toLowerCase() as Address,
+    peerId: `peer-${i}`,
+    ready: false,
+    send: (m) => void (m.type === 'round' && seatOf.set(i, { cohort: m.cohort.id, members: m.cohort.members.length })),
+  }));
+  for (const s of sessions) engine.addSession(s);
+  for (const s of sessions) engine.setReady(s.id, true);
+  assert.equal(seatOf.size, 5, 'every volunteer is seated');
+  const victims = sessions.filter((s) => seatOf.get(s.id)!.members === 3);
+  const [attacker, relay] = sessions.filter((s) => seatOf.get(s.id)!.members === 2);
+  const victimCohort = seatOf.get(victims[0].id)!.cohort;
+
+  const samples = Math.min(maxSamplesPerReport(run5), run5.inner.steps * run5.inner.batchSize);
+  const ownOf = (seed: number) =>
+    encodeOwnUpdate(
+      run5,
+      0,
+      new Float32Array(run5.paramCount).map((_, j) => Math.sin(seed * 13 + j) * 1e-3),
+      samples,
+    );
+  const heldOf = (s: Session, u: ReturnType<typeof ownOf>) => ({ address: s.address, hash: u.hash, frame: decodeFrame(u.bytes, peerUpdateLimits(run5, 0)) });
+  const vOwn = victims.map((_, i) => ownOf(i + 1));
+  const full = cohortAggregate(
+    run5,
+    0,
+    heldOf(victims[0], vOwn[0]),
+    victims.slice(1).map((s, i) => heldOf(s, vOwn[i + 1])),
+  );
+  const rOwn = ownOf(9);
+  const relayAgg = cohortAggregate(run5, 0, heldOf(relay, rOwn), []);
+  // The copycat: the victims' aggregate scaled by a hair, re-encoded until its hash is lower.
+  const fullFrame = decodeFrame(full.bytes, aggregateLimits(run5, 0));
+  const aOwn = ownOf(7);
+  let copy = cohortAggregate(run5, 0, { address: attacker.address, hash: aOwn.hash, frame: fullFrame }, []);
+  for (let k = 1; copy.aggregateHash >= full.aggregateHash; k++) {
+    copy = cohortAggregate(
+      run5,
+      0,
+      { address: attacker.address, hash: aOwn.hash, frame: { ...fullFrame, values: fullFrame.values.map((v) => v * (1 + k * 1e-4)) } },
+      [],
+    );
+  }
+
+  // The flood: aggregates no report names, one per seat, then refused; the victims' upload is among the refused.
+  const junk = Array.from({ length: 5 }, (_, i) => cohortAggregate(run5, 0, heldOf(attacker, ownOf(100 + i)), []));
+  for (const j of junk) assert.equal(engine.handleAggregate(0, j.bytes), j.aggregateHash);
+  assert.throws(
+    () => engine.handleAggregate(0, cohortAggregate(run5, 0, heldOf(attacker, ownOf(200)), []).bytes),
+    (e: Error & { code?: string }) => e.code === 'LIMIT_EXCEEDED',
+  );
+  assert.throws(
+    () => engine.handleAggregate(0, full.bytes),
+    (e: Error & { code?: string }) => e.code === 'LIMIT_EXCEEDED' && /report first/.test(e.message),
+  );
+
+  const report = async (s: Session, own: { hash: Hex }, agg: { aggregateHash: Hex; hashes: Hex[] }) => {
+    const c = buildContribution({
+      run: run5.id,
+      round: 0,
+      cohort: seatOf.get(s.id)!.cohort,
+      frameHash: own.hash,
+      aggregateHash: agg.aggregateHash,
+      framesRoot: framesRoot(agg.hashes),
+      residualHash: `0x${'00'.repeat(32)}`,
+      samples,
+      steps: samples / run5.inner.batchSize,
+      lossBefore: 2.3,
+      lossAfter: 2.1,
+      computeMs: 100,
+      nowMs: NOW,
+      nonce: 1n,
+    });
+    const signature = await keys[s.id].signTypedData(contributionTypedData(domain, c));
+    return (await engine.handleReport(s, { type: 'report', contribution: contributionToJson(c), signature, frameHashes: agg.hashes })).id;
+  };
+  const ids = new Map<Session, number>();
+  for (const v of victims) ids.set(v, await report(v, vOwn[victims.indexOf(v)], full));
+  ids.set(attacker, await report(attacker, aOwn, { aggregateHash: copy.aggregateHash, hashes: [aOwn.hash] }));
+  ids.set(relay, await report(relay, rOwn, relayAgg));
+  // Named now: every upload is admitted, the victims' retried one included.
+  for (const a of [full, copy, relayAgg]) assert.equal(engine.handleAggregate(0, a.bytes), a.aggregateHash);
+  const s = await summary;
+
+  const rows = new Map(await Promise.all([...ids].map(async ([sess, id]) => [sess, await ledger.contribution(id)] as const)));
+  for (const v of victims) assert.deepEqual([rows.get(v)!.state, rows.get(v)!.code], ['accepted', null], `victim in cohort ${victimCohort} is credited`);
+  assert.deepEqual(
+    [rows.get(attacker)!.state, rows.get(attacker)!.code, rows.get(attacker)!.creditWei],
+    ['rejected', 'FOREIGN_AGGREGATE', '0'],
+    'the copycat relay is refused',
+  );
+  assert.deepEqual([rows.get(relay)!.state, rows.get(relay)!.code], ['accepted', null], 'the honest relay beside it is credited');
+  assert.equal(s.contributions, 4);
+  // The published update is the victims' aggregate and the honest relay's, not the copy's.
+  const expected = combineCohorts(
+    run5,
+    0,
+    [full, relayAgg].map((a) => ({ hash: a.aggregateHash, frame: decodeFrame(a.bytes, aggregateLimits(run5, 0)) })),
+  ).bytes;
+  assert.deepEqual(await ledger.update(run5.id, 0), expected);
+});

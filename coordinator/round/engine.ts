@@ -1,0 +1,470 @@
+// The run and round state machine (DESIGN.md "One round, end to end", steps 1 and 5–7).
+//
+// idle ──(≥ minVolunteers ready)──▶ open(r): cohorts assigned, `round` sent
+// open(r) ──(every member reported and its aggregate uploaded, or reportEndsAt)──▶ commit(r)
+// commit(r): accept cohort aggregates signed by ≥ 2/3 of the cohort's reporting members
+//            (or a member's own single-frame upload: relay mode; the pure decision is
+//            decide.ts decideRound), combine them with the run's
+//            robust aggregator (weighted by samples; a cohort aggregate it refuses earns its
+//            members no credit), apply the outer step on the CPU in float32, publish h_{r+1}.
+// A round that loses every cohort ends with the model unchanged.
+// Upload admission: an uploaded aggregate enters the round only once a seated member's report
+// names it (so each cohort holds at most one admitted aggregate per member); uploads nobody has
+// named yet wait in a pool of at most one per seat, and past that are refused LIMIT_EXCEEDED
+// (an honest uploader refused by a flood reports, and its outbox retries: a named hash is
+// always admitted). A combine refusal blames only the cohort that chose the aggregate; a relay
+// whose frame makes a cohort's quorum aggregate look like a copy is the copier, not the victim. A quarantined identity
+// (coordinator/verify/quarantine.ts) is seated in a cohort of its own whose aggregate is accepted for
+// its spot check but left out of the combine.
+import type { Address, Hex } from 'viem';
+import type { RunSpec } from '../../shared/config.ts';
+import { maxSamplesPerReport, modelOf } from '../../shared/config.ts';
+import { decodeFrame, hashFrame, type DecodedFrame } from '../../shared/codec.ts';
+import { aggregateUpdates, framesRoot } from '../../shared/aggregate.ts';
+import { aggregateLimits, applyGlobalUpdate } from '../../shared/round.ts';
+import { assignmentSeed } from '../../shared/assignment.ts';
+import type { Dataset } from '../../shared/mlp.ts';
+import type { Eip712Domain } from '../../shared/eip712.ts';
+import {
+  contributionFromJson,
+  FrameKind,
+  type ClientMessage,
+  type Rejection,
+  type DeviceKind,
+  type RoundSummary,
+  type RunStatus,
+  type ServerMessage,
+} from '../../shared/wire/index.ts';
+import { IdlegradError } from '../../shared/errors.ts';
+import { type Ledger, type ModelState, type RoundCommit, PendingWriter } from '../db/index.ts';
+import { ContributionSigners, RecoveryThread } from './report-signature.ts';
+import { EvalThread } from './eval-thread.ts';
+import { decideRound, type ChosenAggregate, type RoundReport } from './decide.ts';
+import { verificationOf } from '../verify/index.ts';
+import { CombineThread } from './combine-thread.ts';
+
+export interface Session {
+  id: number;
+  address: Address;
+  peerId: string;
+  ready: boolean;
+  send(msg: ServerMessage): void;
+  /** From hello: the partner widget this session runs in, and what trains its rounds (recorded per contribution). */
+  partner?: string | null;
+  device?: DeviceKind | null;
+}
+
+interface Member {
+  address: Address;
+  peerId: string;
+  sessionId: number;
+}
+
+interface Report extends RoundReport {
+  lossAfter: number;
+}
+
+interface OpenRound {
+  round: number;
+  cohorts: Member[][];
+  startsAt: number;
+  exchangeEndsAt: number;
+  reportEndsAt: number;
+  reports: Map<Address, Report>;
+  /** Admitted: named by a seated member's report. */
+  aggregates: Map<Hex, DecodedFrame>;
+  /** Uploaded, not yet named by any report (at most one per seat). */
+  unnamed: Map<Hex, DecodedFrame>;
+  timer: NodeJS.Timeout;
+  /** Cohorts of one quarantined identity each: trained, reported and spot-checked, never applied. */
+  quarantined: Set<number>;
+}
+
+export interface EngineEvents {
+  committed(summary: RoundSummary): void;
+  accountsChanged(accounts: Address[]): void;
+  /**
+   * Spot-check sampling for the round's accepted contributions (coordinator/verify/validator.ts),
+   * awaited after the ledger commit and before the round is published, so a sampled
+   * contribution is marked before any epoch can batch it. θ_r is the model they trained from.
+   */
+  verify?(round: number, thetaR: Float32Array, acceptedIds: number[]): Promise<unknown>;
+  /** Whether an identity is quarantined (coordinator/verify/quarantine.ts): seated alone, its update never applied. */
+  quarantined?(account: Address): boolean;
+}
+
+export class RoundEngine {
+  private readonly sessions = new Map<number, Session>();
+  private open: OpenRound | null = null;
+  private committing = false;
+  private stopped = false;
+  /** Set by the lead (coordinator/http/lead.ts): a paused or stopped run lets its open round commit and starts no new one. */
+  private runStatus: RunStatus = 'active';
+  readonly spec;
+  private readonly signers: ContributionSigners;
+  private readonly pending: PendingWriter;
+  private readonly recovery = new RecoveryThread();
+  private readonly evaluator: EvalThread;
+  /** Rounds before accepted credit vests (coordinator/verify/settings.ts: the credit rule). */
+  private readonly vestingRounds: number;
+  private readonly combiner: CombineThread;
+
+  constructor(
+    readonly run: RunSpec,
+    private state: ModelState,
+    private readonly ledger: Ledger,
+    private readonly heldOut: Dataset,
+    readonly domain: Eip712Domain,
+    private readonly events: EngineEvents,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.spec = modelOf(run);
+    this.signers = new ContributionSigners(domain);
+    this.pending = new PendingWriter(ledger.sql);
+    this.evaluator = new EvalThread(this.spec, heldOut);
+    this.vestingRounds = verificationOf(run).vestingRounds;
+    this.combiner = new CombineThread(run);
+  }
+
+  get round(): number {
+    return this.state.round;
+  }
+  get modelHash(): Hex {
+    return this.state.modelHash;
+  }
+  get model(): Readonly<ModelState> {
+    return this.state;
+  }
+  get volunteers(): number {
+    return [...this.sessions.values()].filter((s) => s.ready).length;
+  }
+  get openRound(): { round: number; cohorts: { address: Address; peerId: string }[][] } | null {
+    return this.open && { round: this.open.round, cohorts: this.open.cohorts.map((c) => c.map(({ address, peerId }) => ({ address, peerId }))) };
+  }
+
+  addSession(s: Session): void {
+    this.sessions.set(s.id, s);
+  }
+  /** Send to the ready-or-not session of `address` (the newest one). False when it is not connected. */
+  sendTo(address: Address, msg: ServerMessage): boolean {
+    const s = [...this.sessions.values()].reverse().find((x) => x.address === address);
+    if (!s) return false;
+    s.send(msg);
+    return true;
+  }
+  removeSession(id: number): void {
+    this.sessions.delete(id);
+  }
+
+  setReady(id: number, ready: boolean): void {
+    const s = this.sessions.get(id);
+    if (!s) return;
+    s.ready = ready;
+    if (ready) this.maybeStartRound();
+  }
+
+  get status(): RunStatus {
+    return this.runStatus;
+  }
+  setStatus(status: RunStatus): void {
+    this.runStatus = status;
+    if (status === 'active') this.maybeStartRound();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.recovery.stop();
+    this.evaluator.stop();
+    this.combiner.stop();
+    if (this.open) clearTimeout(this.open.timer);
+  }
+
+  maybeStartRound(): void {
+    if (this.stopped || this.runStatus !== 'active' || this.open || this.committing) return;
+    if (this.run.maxRounds > 0 && this.state.round >= this.run.maxRounds) return;
+    const ready = [...this.sessions.values()].filter((s) => s.ready).sort((a, b) => (a.address < b.address ? -1 : 1));
+    // One session per account: a second tab of the same key does not double its cohort seat.
+    const seats = ready.filter((s, i) => i === 0 || s.address !== ready[i - 1].address);
+    if (seats.length < this.run.minVolunteers) return;
+    const held = seats.filter((s) => this.events.quarantined?.(s.address));
+    const free = seats.filter((s) => !held.includes(s));
+    const nCohorts = Math.ceil(free.length / this.run.cohortSize);
+    const cohorts: Member[][] = Array.from({ length: nCohorts }, () => []);
+    free.forEach((s, i) => cohorts[i % nCohorts].push({ address: s.address, peerId: s.peerId, sessionId: s.id }));
+    const quarantined = new Set(held.map((s) => cohorts.push([{ address: s.address, peerId: s.peerId, sessionId: s.id }]) - 1));
+    const startsAt = this.now();
+    const { trainMs, exchangeMs, reportMs } = this.run.timing;
+    const round = this.state.round;
+    const open: OpenRound = {
+      round,
+      cohorts,
+      startsAt,
+      exchangeEndsAt: startsAt + trainMs + exchangeMs,
+      reportEndsAt: startsAt + trainMs + exchangeMs + reportMs,
+      reports: new Map(),
+      aggregates: new Map(),
+      unnamed: new Map(),
+      timer: setTimeout(() => void this.commit(), trainMs + exchangeMs + reportMs),
+      quarantined,
+    };
+    this.open = open;
+    cohorts.forEach((members, id) => {
+      for (const m of members) {
+        this.sessions.get(m.sessionId)?.send({
+          type: 'round',
+          run: this.run.id,
+          round,
+          modelHash: this.state.modelHash,
+          cohort: { id, members: members.map(({ address, peerId }) => ({ address, peerId })) },
+          // Each member its own shard order, derived from public values so a validator can redo it.
+          seed: assignmentSeed(this.run.seed, round, m.address),
+          steps: this.run.inner.steps,
+          startsAt,
+          exchangeEndsAt: open.exchangeEndsAt,
+          reportEndsAt: open.reportEndsAt,
+          serverTime: this.now(),
+        });
+      }
+    });
+  }
+
+  /**
+   * Validate and record a signed report. Every failure throws IdlegradError with a named
+   * code before anything is written; a success writes one pending ledger row.
+   */
+  async handleReport(session: Session, msg: Extract<ClientMessage, { type: 'report' }>): Promise<{ id: number }> {
+    const c = contributionFromJson(msg.contribution);
+    const signer = await this.signers.signerOn(this.recovery, c, msg.signature);
+    if (signer !== session.address) {
+      throw new IdlegradError('BAD_SIGNATURE', `report is signed by ${signer}, not by this session's device key ${session.address}`, {
+        details: 'a signature for another chain, contract or message recovers a different address',
+      });
+    }
+    if (c.run !== this.run.id) throw new IdlegradError('WRONG_RUN', `report is for run ${c.run}; this coordinator trains run ${this.run.id}`);
+    const open = this.open;
+    if (!open || c.round !== open.round)
+      throw new IdlegradError('STALE_ROUND', `report is for round ${c.round}; the open round is ${open ? open.round : 'none'}`);
+    if (c.expiry < BigInt(Math.floor(this.now() / 1000))) throw new IdlegradError('EXPIRED', `report expired at ${c.expiry}`);
+    const members = open.cohorts[c.cohort];
+    if (!members || !members.some((m) => m.address === signer))
+      throw new IdlegradError('NOT_A_MEMBER', `${signer} is not a member of cohort ${c.cohort} in round ${c.round}`);
+    if (c.samples > maxSamplesPerReport(this.run) || c.steps > this.run.inner.steps) {
+      throw new IdlegradError(
+        'LIMIT_EXCEEDED',
+        `report claims ${c.samples} samples in ${c.steps} steps; the run allows ${maxSamplesPerReport(this.run)} in ${this.run.inner.steps}`,
+      );
+    }
+    if (framesRoot(msg.frameHashes) !== c.framesRoot) throw new IdlegradError('BAD_MESSAGE', 'report.frameHashes does not hash to the signed framesRoot');
+    if (open.reports.has(signer)) throw new IdlegradError('DUPLICATE', `${signer} already reported for round ${c.round}`);
+    const { id } = await this.pending.record(this.run.id, signer, c, msg.signature, c.residualHash, Math.floor(this.now() / 1000), {
+      partner: msg.partner ?? session.partner ?? null,
+      device: msg.device ?? session.device ?? null,
+    });
+    if (this.open !== open || this.committing) {
+      // The round committed (or its commit decided) while we were writing: the row can never be accepted.
+      await this.ledger.reject(id, { code: 'STALE_ROUND', prose: 'the round committed before the report was recorded' });
+      throw new IdlegradError('STALE_ROUND', `round ${c.round} committed before the report was recorded`);
+    }
+    if (open.reports.has(signer)) {
+      // A second session of the same key reported in the same round while this one was written.
+      await this.ledger.reject(id, { code: 'DUPLICATE', prose: `${signer} already reported for round ${c.round}` });
+      throw new IdlegradError('DUPLICATE', `${signer} already reported for round ${c.round}`);
+    }
+    open.reports.set(signer, {
+      id,
+      account: signer,
+      cohort: c.cohort,
+      frameHash: c.frameHash,
+      aggregateHash: c.aggregateHash.toLowerCase() as Hex,
+      frameHashes: msg.frameHashes,
+      samples: c.samples,
+      lossAfter: c.lossAfterMicro / 1e6,
+    });
+    const named = c.aggregateHash.toLowerCase() as Hex;
+    const waiting = open.unnamed.get(named);
+    if (waiting) {
+      open.unnamed.delete(named);
+      open.aggregates.set(named, waiting);
+    }
+    this.maybeCommitEarly();
+    return { id };
+  }
+
+  /** An uploaded cohort aggregate (or a relay member's own frame). Returns its hash. */
+  handleAggregate(round: number, bytes: Uint8Array): Hex {
+    const open = this.open;
+    if (!open || round !== open.round)
+      throw new IdlegradError('STALE_ROUND', `aggregate is for round ${round}; the open round is ${open ? open.round : 'none'}`);
+    const frame = decodeFrame(bytes, aggregateLimits(this.run, round));
+    if (frame.header.kind !== FrameKind.aggregate)
+      throw new IdlegradError('BAD_FRAME', `aggregate uploads must be aggregate frames (kind ${FrameKind.aggregate})`);
+    if (frame.header.samples > maxSamplesPerReport(this.run) * this.run.cohortSize) {
+      throw new IdlegradError('LIMIT_EXCEEDED', `aggregate claims ${frame.header.samples} samples, more than a full cohort can train`);
+    }
+    const hash = hashFrame(bytes);
+    if (open.aggregates.has(hash) || open.unnamed.has(hash)) return hash;
+    if ([...open.reports.values()].some((r) => r.aggregateHash === hash)) open.aggregates.set(hash, frame);
+    else {
+      const seats = open.cohorts.reduce((n, members) => n + members.length, 0);
+      if (open.unnamed.size >= seats) {
+        throw new IdlegradError(
+          'LIMIT_EXCEEDED',
+          `round ${round} already holds ${open.unnamed.size} aggregates no report names (one per seat); report first, then upload again`,
+        );
+      }
+      open.unnamed.set(hash, frame);
+    }
+    this.maybeCommitEarly();
+    return hash;
+  }
+
+  private maybeCommitEarly(): void {
+    const open = this.open;
+    if (!open) return;
+    // Reports come only from members, one per account: fewer reports than seats is not everyone (O(1) per report).
+    if (open.reports.size < open.cohorts.reduce((n, members) => n + members.length, 0)) return;
+    const everyone = open.cohorts.every((members) => members.every((m) => open.reports.has(m.address)));
+    if (!everyone) return;
+    const votedUploaded = [...open.reports.values()].every((r) => open.aggregates.has(r.aggregateHash));
+    if (votedUploaded) void this.commit();
+  }
+
+  /**
+   * The cross-cohort combine with the blame kept where it belongs: a refusal of an aggregate
+   * rejects only the accepted members of the cohort that chose it; a relay aggregate that makes
+   * a cohort's quorum aggregate look like a duplicate or a copy is refused itself
+   * (FOREIGN_AGGREGATE) and the combine runs again without it.
+   */
+  /**
+   * The cross-cohort combine on the combine thread, and who it refuses: a relay that copied
+   * another cohort's aggregate (FOREIGN_AGGREGATE, then the combine runs again without it), and
+   * the members of only the cohort that chose a refused aggregate (COMBINE_REFUSED). Reports are
+   * matched by (cohort, aggregate hash) through a map, not scanned per refusal. `accepted` and
+   * `rejected` are updated in place.
+   */
+  private async combine(
+    round: number,
+    applied: ChosenAggregate<DecodedFrame>[],
+    accepted: { id: number; creditWei: bigint }[],
+    rejected: { id: number; rejection: Rejection }[],
+    reports: Report[],
+  ): Promise<Uint8Array> {
+    const byChoice = new Map<string, Report[]>();
+    for (const r of reports) {
+      const key = `${r.cohort}:${r.aggregateHash}`;
+      byChoice.get(key)?.push(r) ?? byChoice.set(key, [r]);
+    }
+    const acceptedIds = new Set(accepted.map((a) => a.id));
+    const reject = (chosen: ChosenAggregate<DecodedFrame>, rejection: Rejection) => {
+      for (const r of byChoice.get(`${chosen.cohort}:${chosen.hash}`) ?? []) {
+        if (!acceptedIds.delete(r.id)) continue;
+        rejected.push({ id: r.id, rejection });
+      }
+    };
+    let combined = await this.combiner.combine(round, applied);
+    const victims = combined.excluded.filter((x) => (x.reason === 'copycat' || x.reason === 'duplicate') && applied.some((a) => a.hash === x.hash && !a.relay));
+    if (victims.length) {
+      const copiers = applied.filter(
+        (a) =>
+          a.relay &&
+          victims.some((v) => {
+            const victim = applied.find((b) => b.hash === v.hash)!;
+            return aggregateUpdates([victim, a], this.run.paramCount, this.run.aggregator).excluded.some((x) => x.hash === victim.hash);
+          }),
+      );
+      for (const c of copiers)
+        reject(c, {
+          code: 'FOREIGN_AGGREGATE',
+          prose: `this relay aggregate is a copy of another cohort's aggregate (the combine refused that one as a ${victims[0].reason})`,
+        });
+      if (copiers.length) {
+        applied = applied.filter((a) => !copiers.includes(a));
+        combined = await this.combiner.combine(round, applied);
+      }
+    }
+    for (const { hash, reason } of combined.excluded) {
+      const chosen = applied.find((a) => a.hash === hash);
+      if (chosen) reject(chosen, { code: 'COMBINE_REFUSED', prose: `the cross-cohort combine refused this member's cohort aggregate (${reason})` });
+    }
+    if (acceptedIds.size < accepted.length) {
+      const kept = accepted.filter((a) => acceptedIds.has(a.id));
+      accepted.splice(0, accepted.length, ...kept);
+    }
+    return combined.bytes;
+  }
+
+  /** Decide the round: which aggregates count, the outer step, the ledger transaction. */
+  async commit(): Promise<void> {
+    const open = this.open;
+    if (!open || this.committing) return;
+    this.committing = true;
+    clearTimeout(open.timer);
+    try {
+      const decision = decideRound({ ...open, reports: open.reports.values() }, this.run);
+      const { rejected, applied } = decision;
+      let { accepted } = decision;
+      // Combine cohort aggregates with the run's aggregator and apply the outer step.
+      let next: ModelState = {
+        round: open.round + 1,
+        modelHash: this.state.modelHash,
+        params: this.state.params.slice(),
+        momentum: this.state.momentum.slice(),
+      };
+      let update: Uint8Array | null = null;
+      if (applied.length > 0) {
+        // Off the event loop (combine-thread.ts): reports and sessions keep being served meanwhile.
+        update = await this.combine(open.round, applied, accepted, rejected, [...open.reports.values()]);
+        // Peers apply the published bytes with this same function; so do we.
+        const { round, modelHash, params, momentum } = applyGlobalUpdate(
+          { ...this.state, run: this.run.id, paramTableHash: this.run.paramTableHash },
+          update,
+          this.run,
+        );
+        next = { round, modelHash, params, momentum };
+      }
+      const evalResult = await this.evaluator.evaluate(next.params);
+      const acceptedIds = new Set(accepted.map((a) => a.id));
+      const acceptedReports = [...open.reports.values()].filter((r) => acceptedIds.has(r.id));
+      const summary: RoundSummary = {
+        round: open.round,
+        modelHash: next.modelHash,
+        committedAt: this.now(),
+        heldOutAccuracy: evalResult.accuracy,
+        heldOutLoss: evalResult.loss,
+        trainLoss: acceptedReports.length ? acceptedReports.reduce((s, r) => s + r.lossAfter, 0) / acceptedReports.length : null,
+        contributions: accepted.length,
+        samples: acceptedReports.reduce((s, r) => s + r.samples, 0),
+        volunteers: open.cohorts.reduce((s, c) => s + c.length, 0),
+        updateBytes: update?.byteLength ?? 0,
+      };
+      await this.ledger.commitRound({ runId: this.run.id, summary, state: next, update, accepted, rejected, vestsRound: open.round + this.vestingRounds });
+      const thetaR = this.state.params;
+      this.state = next;
+      this.open = null;
+      if (this.events.verify && accepted.length) {
+        await this.events
+          .verify(
+            open.round,
+            thetaR,
+            accepted.map((a) => a.id),
+          )
+          .catch((e) => console.error(`[validator] sampling round ${open.round}: ${(e as Error).message}`));
+      }
+      const msg: ServerMessage = {
+        type: 'committed',
+        run: this.run.id,
+        round: open.round,
+        modelHash: next.modelHash,
+        updateBytes: summary.updateBytes,
+        accepted: accepted.length,
+        serverTime: this.now(),
+      };
+      for (const s of this.sessions.values()) s.send(msg);
+      this.events.committed(summary);
+      this.events.accountsChanged([...new Set([...open.reports.values()].map((r) => r.account))]);
+    } finally {
+      this.committing = false;
+    }
+    setImmediate(() => this.maybeStartRound());
+  }
+}

@@ -1,0 +1,149 @@
+// ContributionSigners must answer exactly as viem's recoverTypedDataAddress: the same
+// address for every signature viem accepts, a BAD_SIGNATURE refusal for every one it
+// throws on. Differential property test over valid, tampered and random signatures.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { bytesToHex, recoverTypedDataAddress, type Address, type Hex } from 'viem';
+import { privateKeyToAccount } from 'viem/accounts';
+import { contributionTypedData, eip712Domain, type Contribution } from '../../shared/eip712.ts';
+import { isIdlegradError } from '../../shared/errors.ts';
+import { ContributionSigners, RecoveryThread } from './report-signature.ts';
+import { SECP256K1_HALF_N } from '../../shared/low-s.ts';
+
+const domain = eip712Domain(31337, '0x5fbdb2315678afecb367f032d93f642f64180aa3');
+const signers = new ContributionSigners(domain);
+const keys = [1, 2, 3].map((i) => privateKeyToAccount(`0x${i.toString(16).padStart(64, '0')}`));
+
+const hex32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => bytesToHex(b));
+const u32 = fc.integer({ min: 0, max: 0xffffffff });
+const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
+const contribution: fc.Arbitrary<Contribution> = fc.record({
+  run: u32,
+  round: u32,
+  cohort: u32,
+  frameHash: hex32,
+  aggregateHash: hex32,
+  framesRoot: hex32,
+  residualHash: hex32,
+  samples: u32,
+  steps: u32,
+  lossBeforeMicro: u32,
+  lossAfterMicro: u32,
+  computeMs: u32,
+  nonce: u64,
+  expiry: u64,
+});
+
+async function viemSigner(c: Contribution, signature: Hex): Promise<Address | 'refused'> {
+  // The coordinator takes low-s signatures only (coordinator/low-s.ts): the reference is viem's answer under that rule.
+  if (/^0x[0-9a-fA-F]{130}$/.test(signature) && BigInt(`0x${signature.slice(66, 130)}`) > SECP256K1_HALF_N) return 'refused';
+  try {
+    return (await recoverTypedDataAddress({ ...contributionTypedData(domain, c), signature })).toLowerCase() as Address;
+  } catch {
+    return 'refused';
+  }
+}
+function fastSigner(c: Contribution, signature: Hex): Address | 'refused' {
+  try {
+    return signers.signer(c, signature);
+  } catch (e) {
+    assert.ok(isIdlegradError(e, 'BAD_SIGNATURE'), `refusals are BAD_SIGNATURE, got ${String(e)}`);
+    return 'refused';
+  }
+}
+
+test('a genuine signature recovers its key, as viem does; a tampered one recovers someone else or is refused', async () => {
+  let runs = 0;
+  await fc.assert(
+    fc.asyncProperty(contribution, fc.integer({ min: 0, max: 2 }), fc.nat(64), fc.integer({ min: 1, max: 255 }), async (c, k, at, flip) => {
+      runs++;
+      const sig = await keys[k].signTypedData(contributionTypedData(domain, c));
+      assert.equal(fastSigner(c, sig), keys[k].address.toLowerCase());
+      const bytes = Buffer.from(sig.slice(2), 'hex');
+      bytes[at] ^= flip;
+      const tampered = `0x${bytes.toString('hex')}` as Hex;
+      const fast = fastSigner(c, tampered);
+      assert.equal(fast, await viemSigner(c, tampered));
+      assert.notEqual(fast, keys[k].address.toLowerCase());
+    }),
+    { numRuns: 150 },
+  );
+  console.log(`report-signature: ${runs} genuine and ${runs} tampered signatures compared with viem`);
+});
+
+test('random bytes as a signature: same answer as viem, and never the honest signer', async () => {
+  let runs = 0;
+  const v = fc.constantFrom(0, 1, 27, 28, 2, 26, 29, 255);
+  await fc.assert(
+    fc.asyncProperty(contribution, fc.uint8Array({ minLength: 64, maxLength: 64 }), v, fc.boolean(), async (c, rs, vb, zeroR) => {
+      runs++;
+      if (zeroR) rs.fill(0, 0, 32);
+      const sig = bytesToHex(new Uint8Array([...rs, vb]));
+      assert.equal(fastSigner(c, sig), await viemSigner(c, sig));
+    }),
+    { numRuns: 300 },
+  );
+  for (const bad of ['0x', '0x00', `0x${'ab'.repeat(64)}`, `0x${'ab'.repeat(66)}`, `0x${'zz'.repeat(65)}`, 'not hex'] as Hex[]) {
+    assert.equal(
+      fastSigner(
+        {
+          run: 1,
+          round: 0,
+          cohort: 0,
+          frameHash: `0x${'0'.repeat(64)}`,
+          aggregateHash: `0x${'0'.repeat(64)}`,
+          framesRoot: `0x${'0'.repeat(64)}`,
+          residualHash: `0x${'0'.repeat(64)}`,
+          samples: 0,
+          steps: 0,
+          lossBeforeMicro: 0,
+          lossAfterMicro: 0,
+          computeMs: 0,
+          nonce: 0n,
+          expiry: 0n,
+        },
+        bad,
+      ),
+      'refused',
+      bad,
+    );
+  }
+  console.log(`report-signature: ${runs} random signatures compared with viem`);
+});
+
+test('on the recovery thread: the same answers as in the event loop', async () => {
+  const thread = new RecoveryThread();
+  try {
+    let runs = 0;
+    await fc.assert(
+      fc.asyncProperty(contribution, fc.uint8Array({ minLength: 64, maxLength: 64 }), fc.constantFrom(0, 1, 27, 28, 29), async (c, rs, vb) => {
+        runs++;
+        const sig = bytesToHex(new Uint8Array([...rs, vb]));
+        const onThread = await signers.signerOn(thread, c, sig).catch((e: unknown) => (assert.ok(isIdlegradError(e, 'BAD_SIGNATURE'), String(e)), 'refused'));
+        assert.equal(onThread, fastSigner(c, sig));
+      }),
+      { numRuns: 300 },
+    );
+    const c = {
+      run: 1,
+      round: 0,
+      cohort: 0,
+      frameHash: `0x${'1'.repeat(64)}`,
+      aggregateHash: `0x${'2'.repeat(64)}`,
+      framesRoot: `0x${'3'.repeat(64)}`,
+      residualHash: `0x${'4'.repeat(64)}`,
+      samples: 1,
+      steps: 1,
+      lossBeforeMicro: 0,
+      lossAfterMicro: 0,
+      computeMs: 0,
+      nonce: 1n,
+      expiry: 2n,
+    } as Contribution;
+    assert.equal(await signers.signerOn(thread, c, await keys[0].signTypedData(contributionTypedData(domain, c))), keys[0].address.toLowerCase());
+    console.log(`report-signature: ${runs} random signatures compared between the thread and the event loop`);
+  } finally {
+    thread.stop();
+  }
+});

@@ -1,0 +1,269 @@
+// Spot-check verification, the pure checks (DESIGN.md step 8): a sampled fraction of accepted contributions
+// is re-executed and compared with what the member committed; the result moves the
+// contribution `accepted → verified` or `accepted → rejected (reason)` and moves the
+// identity's reputation. Checks run after the round commits (they never delay a round) and
+// before the epoch that would pay the credit: a sampled contribution stays out of
+// `Ledger.cumulativeCredit` until its check ends.
+//
+// What is compared, and why not the frame bit for bit. A member's frame is F = C(Δ + e_b):
+// chunked top-k + 4-bit quantization of its pseudo-gradient Δ plus its private
+// error-feedback residual e_b, and it keeps e_a = Δ + e_b − decode(F). Neither e is public,
+// so the frame alone cannot be recomputed. Each report therefore commits
+// residualHash = keccak256(e_b ‖ e_a) (float32 LE, 2 × paramCount × 4 bytes), and a sampled
+// member uploads the evidence (F ‖ e_b ‖ e_a) on request (a `verify` message; the upload is
+// checked against both commitments, so nobody can answer for someone else). residualHash
+// rides in the report next to the EIP-712 Contribution, authenticated by the connection's
+// hello signature; moving it into the signed struct is a protocol-version change for the page.
+// The validator then
+//   1. checks keccak(F) against the signed frameHash and the residuals against the
+//      committed hash, F's header against the claim (run, round, samples = steps × batch);
+//   2. re-executes the claimed steps from θ_r on the member's public assignment
+//      (assignmentSeed(run.seed, round, account)) with the run's WGSL trainer through Dawn,
+//      on a worker thread (coordinator/verify/reexec.ts, reexec-thread.ts) → Δ_ref, on any adapter
+//      (SwiftShader where the server has no GPU); only where Dawn cannot start, or fails, the
+//      CPU reference (shared/preset.ts) does it there instead, and the log, each verdict's
+//      `executor` ('dawn' | 'cpu', in the ledger and GET /api/contributions/:id) and the
+//      dashboard's `validator` say so;
+//   3. work check: the Δ the member actually sent, Δ_claimed = decode(F) + e_a − e_b (exact
+//      by the codec's definition, no quantization noise), must satisfy
+//      ‖Δ_claimed − Δ_ref‖ / ‖Δ_ref‖ ≤ tolerance (default 0.05);
+//   4. codec check: F must be the honest compression of e_b + Δ_ref:
+//      ‖decode(F) − decode(C(e_b + Δ_ref))‖ / ‖decode(C(e_b + Δ_ref))‖ ≤ codecTolerance
+//      (default 0.25: a few top-k boundary or quantization-bucket flips from float noise);
+//   5. scores the update by held-out loss change, L(θ_r) − L(θ_r − decode(F)) on
+//      `heldOutSamples` test samples: recorded with the verdict, not itself a verdict (an
+//      honest frame carries old residual mass and can raise the loss alone).
+// A member cannot pass without computing Δ_ref — the real work on its own shard: zeros,
+// noise, fewer steps than claimed, training from an old model or another member's frame
+// (whose Δ belongs to another shard) all give Δ_claimed ≠ Δ_ref. The residuals are free
+// values, so a member who did the work could still shape F through e_b; that is poisoning,
+// which the robust aggregator bounds, not unpaid work. Honest work differs from the
+// re-execution by float rounding that AdamW's normalisation amplifies for parameters with
+// tiny gradients, and more so as the model converges. Why the kernels and not the CPU
+// reference: the same Chromium pages' work (MNIST MLP, a run with outer lr 2 that reaches
+// 90 % in 3 rounds) was within 3.5e-5 of Dawn in every round, but 4e-6, 4e-5, 1e-2 and
+// 3.5e-2 from the CPU reference in rounds 0–3: the honest WORK_MISMATCH (6.4–8.5 %) of the
+// first re-execution thread, whose late checks sampled later rounds with the CPU reference.
+// So WebGPU work is re-executed by the kernels; the CPU reference re-executes CPU-trained
+// work (bit-equal) and is the fallback when Dawn cannot run, where late rounds may drift.
+// Measured relDelta (SwiftShader here, 2026-11-22): Dawn re-execution vs
+// Chromium pages' WebGPU work in a 3-page swarm, MLP 3.7e-7 … 6.8e-6 (9 contributions),
+// GPT 9.4e-7 … 1.6e-5 (9); Dawn vs CPU-trained work (virtual volunteers, e2e/protocol)
+// 2.5e-7 … 4.5e-5 (4 runs), 25 MNIST steps 2.6e-7 (validator.gpu.test.ts), small GPT 9.2e-7
+// (reexec.test.ts). The default tolerance, 5 % relative L2, is over 1,000× the largest of
+// these and far below every cheat measured by `npm run sim -- --verify` (e2e/sim-verify.ts;
+// smallest cheat 50 %, fewer-samples).
+// Pure: no ledger, no network, no thread. The sampling queue is validator.ts; the sampling
+// rates and settings are settings.ts; the re-execution thread is reexec-thread.ts.
+import type { Address, Hex } from 'viem';
+import { modelOf, type RunSpec, type VerificationSettings } from '../../shared/config.ts';
+import { decodeFrame, encodeUpdate, hashFrame, toDense, type DecodedFrame } from '../../shared/codec.ts';
+import type { Dataset } from '../../shared/mlp.ts';
+import { evaluateModel, trainLocal } from '../../shared/preset.ts';
+import { assignmentIndices, assignmentSeed } from '../../shared/assignment.ts';
+import { aggregateLimits } from '../../shared/round.ts';
+import { isIdlegradError } from '../../shared/errors.ts';
+import { FrameKind, residualCommitment, type DeviceKind, type Evidence, type Rejection, type RejectionCode } from '../../shared/wire/index.ts';
+
+/** What a sampled member uploads: its frame and the residuals before and after it. */
+export interface CheckClaim {
+  account: Address;
+  round: number;
+  frameHash: Hex;
+  residualHash: Hex | null;
+  samples: number;
+  steps: number;
+  /**
+   * What the member trained on. 'cpu' work (the page's CPU fallback, bit-equal to the CPU
+   * reference) is re-executed with the CPU reference, everything else with the kernels.
+   */
+  device?: DeviceKind | null;
+}
+
+export interface CheckDetail {
+  /** ‖Δ_claimed − Δ_ref‖ / ‖Δ_ref‖. */
+  relDelta?: number;
+  /** ‖decode(F) − decode(C(e_b + Δ_ref))‖ / ‖decode(C(e_b + Δ_ref))‖. */
+  relFrame?: number;
+  /** Held-out loss of θ_r minus that of θ_r − decode(F) (positive: the update helps). */
+  lossGain?: number;
+  /** Validator time for this check (on the re-execution thread). */
+  ms: number;
+  /** What re-executed the claimed steps: our WGSL kernels through Dawn, or the CPU reference (no usable adapter). */
+  executor?: Executor;
+  /**
+   * Set when the first Dawn re-execution was more than tolerance / 10 away: its relDelta and
+   * those of a second Dawn run and of the CPU reference (coordinator/verify/reexec.ts).
+   */
+  recheck?: { first: number; dawn: number; cpu: number };
+}
+
+export type Executor = 'dawn' | 'cpu';
+
+export type CheckResult = { passed: true; detail: CheckDetail } | { passed: false; rejection: Rejection; detail: CheckDetail };
+
+const norm = (a: Float32Array) => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
+  return Math.sqrt(s);
+};
+const distance = (a: Float32Array, b: Float32Array) => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2;
+  return Math.sqrt(s);
+};
+
+/** Δ_ref = θ_r − θ_local after re-executing `steps` inner steps on the member's assignment (CPU reference). */
+export function referenceDelta(run: RunSpec, thetaR: Float32Array, train: Dataset, account: Address, round: number, steps: number): Float32Array {
+  const B = run.inner.batchSize;
+  const idx = assignedBatches(run, account, round, steps);
+  const batches = Array.from({ length: steps }, (_, s) => idx.subarray(s * B, (s + 1) * B));
+  const local = trainLocal(modelOf(run), thetaR, train, batches, run.inner.adamw).params;
+  const delta = new Float32Array(thetaR.length);
+  for (let i = 0; i < delta.length; i++) delta[i] = thetaR[i] - local[i];
+  return delta;
+}
+
+/** Steps 1–5 of the module comment, for one contribution, re-executing on the CPU. Pure: no ledger, no network. */
+export function checkContribution(
+  run: RunSpec,
+  v: VerificationSettings,
+  thetaR: Float32Array,
+  train: Dataset,
+  heldOut: Dataset,
+  claim: CheckClaim,
+  evidence: Evidence,
+): CheckResult {
+  const t0 = performance.now();
+  const opened = openEvidence(run, claim, evidence, t0);
+  if ('passed' in opened) return opened;
+  const ref = referenceDelta(run, thetaR, train, claim.account, claim.round, claim.steps);
+  return compareWithReference({ run, v, thetaR, heldOut, claim, evidence }, opened, ref, t0);
+}
+
+/**
+ * checkContribution with step 2 done by `reexecute` (the re-execution thread trains with the
+ * WGSL kernels through Dawn): the same checks, reasons and tolerances; `executor` names it.
+ */
+export async function checkContributionWith(
+  run: RunSpec,
+  v: VerificationSettings,
+  thetaR: Float32Array,
+  heldOut: Dataset,
+  claim: CheckClaim,
+  evidence: Evidence,
+  reexecute: { executor: Executor; delta: (steps: number) => Promise<Float32Array> },
+): Promise<CheckResult> {
+  const t0 = performance.now();
+  const opened = openEvidence(run, claim, evidence, t0);
+  if ('passed' in opened) return opened;
+  const ref = await reexecute.delta(claim.steps);
+  const r = compareWithReference({ run, v, thetaR, heldOut, claim, evidence }, opened, ref, t0);
+  r.detail.executor = reexecute.executor;
+  return r;
+}
+
+/** The member's public assignment for `round`, as `steps` batches of the run's batch size. */
+export function assignedBatches(run: RunSpec, account: Address, round: number, steps: number): Uint32Array {
+  return assignmentIndices(assignmentSeed(run.seed, round, account), steps, run.inner.batchSize, run.dataset.trainCount);
+}
+
+const failWith =
+  (t0: number) =>
+  (code: RejectionCode, prose: string, d: Omit<CheckDetail, 'ms'> = {}): CheckResult => ({
+    passed: false,
+    rejection: { code, prose },
+    detail: { ...d, ms: performance.now() - t0 },
+  });
+
+/** Step 1: the evidence against the commitments and the claim; the decoded frame, or the failure. */
+function openEvidence(run: RunSpec, claim: CheckClaim, evidence: Evidence, t0: number): DecodedFrame | CheckResult {
+  const fail = failWith(t0);
+  if (hashFrame(evidence.frame) !== claim.frameHash.toLowerCase()) return fail('EVIDENCE_MISMATCH', 'the uploaded frame does not hash to the signed frameHash');
+  if (!claim.residualHash || residualCommitment(evidence.residualBefore, evidence.residualAfter) !== claim.residualHash.toLowerCase()) {
+    return fail('EVIDENCE_MISMATCH', 'the uploaded residuals do not hash to the committed residualHash');
+  }
+  let frame: DecodedFrame;
+  try {
+    // Any sample count: the claim check below compares it with the claim.
+    frame = decodeFrame(evidence.frame, aggregateLimits(run, claim.round));
+  } catch (e) {
+    return fail('BAD_FRAME', isIdlegradError(e) ? e.shortMessage : (e as Error).message);
+  }
+  if (frame.header.kind !== FrameKind.update) return fail('BAD_FRAME', 'a member frame must be an update frame');
+  if (claim.steps < 1 || claim.samples !== claim.steps * run.inner.batchSize || frame.header.samples !== claim.samples) {
+    return fail(
+      'CLAIM_MISMATCH',
+      `${claim.samples} samples claimed for ${claim.steps} steps of batch ${run.inner.batchSize} (frame says ${frame.header.samples})`,
+    );
+  }
+  const eb = evidence.residualBefore;
+  const ea = evidence.residualAfter;
+  for (let i = 0; i < eb.length; i++) if (!Number.isFinite(eb[i]) || !Number.isFinite(ea[i])) return fail('BAD_FRAME', 'residuals hold NaN or Inf');
+  return frame;
+}
+
+/** What steps 3–5 compare: the run, its settings, θ_r, the held-out set, the claim and its evidence. */
+interface Comparison {
+  run: RunSpec;
+  v: VerificationSettings;
+  thetaR: Float32Array;
+  heldOut: Dataset;
+  claim: CheckClaim;
+  evidence: Evidence;
+}
+
+/** Steps 3–5 against the re-executed Δ_ref. */
+function compareWithReference({ run, v, thetaR, heldOut, claim, evidence }: Comparison, frame: DecodedFrame, ref: Float32Array, t0: number): CheckResult {
+  const fail = failWith(t0);
+  const eb = evidence.residualBefore;
+  const ea = evidence.residualAfter;
+  const sent = toDense(frame);
+  const claimed = new Float32Array(ref.length);
+  for (let i = 0; i < ref.length; i++) claimed[i] = sent[i] + ea[i] - eb[i];
+  const refNorm = Math.max(norm(ref), 1e-12);
+  const relDelta = distance(claimed, ref) / refNorm;
+
+  const v2 = new Float32Array(ref.length);
+  for (let i = 0; i < ref.length; i++) v2[i] = eb[i] + ref[i];
+  const honest = toDense(
+    decodeFrame(
+      encodeUpdate(v2, run.codec, { paramTableHash: run.paramTableHash, run: run.id, round: claim.round, samples: claim.samples }).bytes,
+      aggregateLimits(run, claim.round),
+    ),
+  );
+  const relFrame = distance(sent, honest) / Math.max(norm(honest), 1e-12);
+
+  const spec = modelOf(run);
+  const applied = thetaR.slice();
+  for (let i = 0; i < applied.length; i++) applied[i] -= sent[i];
+  const n = Math.min(v.heldOutSamples, heldOut.count);
+  const lossGain = n > 0 ? evaluateModel(spec, thetaR, heldOut, n).loss - evaluateModel(spec, applied, heldOut, n).loss : 0;
+
+  const d = { relDelta, relFrame, lossGain };
+  if (!(relDelta <= v.tolerance))
+    return fail(
+      'WORK_MISMATCH',
+      `the update differs from re-executing ${claim.steps} steps by ${(relDelta * 100).toFixed(1)} % (tolerance ${(v.tolerance * 100).toFixed(1)} %)`,
+      d,
+    );
+  if (!(relFrame <= v.codecTolerance))
+    return fail(
+      'FRAME_MISMATCH',
+      `the frame differs from the honest compression by ${(relFrame * 100).toFixed(1)} % (tolerance ${(v.codecTolerance * 100).toFixed(1)} %)`,
+      d,
+    );
+  return { passed: true, detail: { ...d, ms: performance.now() - t0 } };
+}
+
+/** " (dawn, relDelta 1.2e-4)": what re-executed a check and how far the member's Δ was from it, for the log. */
+export function checkFigures(r: CheckResult): string {
+  const re = r.detail.recheck;
+  const parts = [
+    r.detail.executor,
+    r.detail.relDelta === undefined ? undefined : `relDelta ${r.detail.relDelta.toExponential(2)}`,
+    r.detail.executor && `${r.detail.ms.toFixed(0)} ms`,
+    re && `rechecked: first Dawn run ${re.first.toExponential(2)}, second ${re.dawn.toExponential(2)}, CPU reference ${re.cpu.toExponential(2)}`,
+  ].filter(Boolean);
+  return parts.length ? ` (${parts.join(', ')})` : '';
+}

@@ -1,0 +1,64 @@
+// The re-execution thread: checks run off the event loop, and a thread whose Dawn finds no
+// usable adapter (a Vulkan driver file that does not exist) re-executes on the CPU and says so.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Address } from 'viem';
+import { privateKeyToAddress } from 'viem/accounts';
+import { DEFAULT_RUN, runSpecOf } from '../../shared/config.ts';
+import { encodeUpdate, hashFrame } from '../../shared/codec.ts';
+import { initParams, mlpSpec } from '../../shared/model.ts';
+import type { Dataset } from '../../shared/mlp.ts';
+import { createRng } from '../../shared/rng.ts';
+import { residualCommitment } from '../../shared/wire/index.ts';
+import { ReexecThread, type ExecutorState } from './reexec-thread.ts';
+import { referenceDelta, verificationOf } from './index.ts';
+
+test('no usable adapter: the thread re-executes with the CPU reference, says why, and the event loop keeps turning', { timeout: 120_000 }, async () => {
+  process.env.VK_ICD_FILENAMES = '/nonexistent/vk_icd.json'; // before the thread starts Dawn
+  const rand = createRng(5);
+  const ds = (count: number): Dataset => ({
+    images: Uint8Array.from({ length: count * 784 }, () => Math.floor(rand() * 256)),
+    labels: Uint8Array.from({ length: count }, (_, i) => i % 10),
+    count,
+    features: 784,
+    classes: 10,
+  });
+  const train = ds(512);
+  const heldOut = ds(64);
+  const run = runSpecOf(
+    1,
+    { ...DEFAULT_RUN, sizes: [784, 64, 10], inner: { ...DEFAULT_RUN.inner, steps: 30, batchSize: 32 }, verification: { heldOutSamples: 64 } },
+    { name: 'mnist', trainCount: train.count, testCount: heldOut.count, features: 784, classes: 10 },
+  );
+  const theta = initParams(mlpSpec(run.sizes), run.seed);
+  const account = privateKeyToAddress(`0x${'0c'.padStart(64, '0')}`).toLowerCase() as Address;
+  const states: ExecutorState[] = [];
+  const thread = new ReexecThread({ run, settings: verificationOf(run), train, heldOut, onExecutor: (s) => states.push(s) });
+  try {
+    const delta = referenceDelta(run, theta, train, account, 0, run.inner.steps);
+    const samples = run.inner.steps * run.inner.batchSize;
+    const before = new Float32Array(run.paramCount);
+    const { bytes, residual } = encodeUpdate(delta, run.codec, { paramTableHash: run.paramTableHash, run: run.id, round: 0, samples });
+    const claim = { account, round: 0, frameHash: hashFrame(bytes), residualHash: residualCommitment(before, residual), samples, steps: run.inner.steps };
+    let ticks = 0;
+    let done = false;
+    const spin = () => {
+      if (done) return;
+      ticks++;
+      setImmediate(spin);
+    };
+    const pending = thread.check(theta, claim, { frame: bytes, residualBefore: before, residualAfter: residual });
+    setImmediate(spin);
+    const r = await pending.finally(() => (done = true));
+    assert.ok(r.passed, JSON.stringify(r));
+    assert.equal(r.detail.executor, 'cpu');
+    assert.equal(states.length, 1);
+    assert.equal(states[0].executor, 'cpu');
+    assert.match(states[0].fallback ?? '', /^Dawn could not start: /);
+    // On the event loop the re-execution would have run in one macrotask: no turn between.
+    assert.ok(ticks > 10, `the event loop turned ${ticks} times during a ${r.detail.ms.toFixed(0)} ms check`);
+    console.log(`  [reexec-thread] fallback: ${states[0].fallback}; ${ticks} event-loop turns during a ${r.detail.ms.toFixed(0)} ms check`);
+  } finally {
+    await thread.stop();
+  }
+});

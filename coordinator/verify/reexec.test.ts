@@ -1,0 +1,154 @@
+// Re-execution with the WGSL trainers through Dawn (coordinator/verify/reexec.ts): an honest update
+// from the CPU reference (what the virtual volunteers and the pages' CPU fallback send) passes
+// a Dawn check for both presets, every cheat still fails by name, each result names its
+// executor, and without Dawn the CPU reference re-executes and says why.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Address } from 'viem';
+import { privateKeyToAddress } from 'viem/accounts';
+import { DEFAULT_RUN, modelOf, runSpecOf, type RunSettings } from '../../shared/config.ts';
+import { encodeUpdate, hashFrame } from '../../shared/codec.ts';
+import { initParams } from '../../shared/model.ts';
+import type { Dataset } from '../../shared/mlp.ts';
+import { textWindows } from '../../shared/preset.ts';
+import { createRng } from '../../shared/rng.ts';
+import { residualCommitment } from '../../shared/wire/index.ts';
+import { useSwiftShaderWhenNoDriver } from '../../kernels/swiftshader.ts';
+import { createReexecutor, type Reexecutor } from './reexec.ts';
+import { referenceDelta, verificationOf, type CheckResult } from './index.ts';
+
+useSwiftShaderWhenNoDriver();
+const account = privateKeyToAddress(`0x${'0b'.padStart(64, '0')}`).toLowerCase() as Address;
+const reason = (r: CheckResult) => (r.passed ? 'passed' : r.rejection.code);
+const open: Reexecutor[] = [];
+after(() => Promise.all(open.map((r) => r.destroy())));
+
+function setup(settings: RunSettings, train: Dataset, heldOut: Dataset) {
+  const run = runSpecOf(1, settings, {
+    name: settings.preset === 'gpt' ? 'text' : 'mnist',
+    trainCount: train.count,
+    testCount: heldOut.count,
+    features: train.features,
+    classes: train.classes,
+  });
+  const theta = initParams(modelOf(run), run.seed);
+  /** A member's frame with Δ = `delta` (no carried residual), claiming `steps` steps. */
+  const member = (delta: Float32Array, steps = run.inner.steps) => {
+    const samples = steps * run.inner.batchSize;
+    const before = new Float32Array(run.paramCount);
+    const { bytes, residual } = encodeUpdate(delta, run.codec, { paramTableHash: run.paramTableHash, run: run.id, round: 0, samples });
+    return {
+      claim: { account, round: 0, frameHash: hashFrame(bytes), residualHash: residualCommitment(before, residual), samples, steps },
+      evidence: { frame: bytes, residualBefore: before, residualAfter: residual },
+    };
+  };
+  return { run, v: verificationOf(run), theta, member, cpuDelta: (steps = run.inner.steps) => referenceDelta(run, theta, train, account, 0, steps) };
+}
+
+function mnistLike(count: number, seed: number): Dataset {
+  const rand = createRng(seed);
+  return {
+    images: Uint8Array.from({ length: count * 784 }, () => Math.floor(rand() * 256)),
+    labels: Uint8Array.from({ length: count }, (_, i) => i % 10),
+    count,
+    features: 784,
+    classes: 10,
+  };
+}
+
+test('MLP: Dawn re-execution passes honest CPU-trained work, fails each cheat by name, and says "dawn"', { timeout: 300_000 }, async () => {
+  const train = mnistLike(512, 1);
+  const heldOut = mnistLike(64, 2);
+  const { run, v, theta, member, cpuDelta } = setup(
+    { ...DEFAULT_RUN, sizes: [784, 32, 10], inner: { ...DEFAULT_RUN.inner, steps: 8, batchSize: 16 }, verification: { heldOutSamples: 32 } },
+    train,
+    heldOut,
+  );
+  const rx = await createReexecutor(run, v, train, heldOut);
+  open.push(rx);
+  assert.equal(rx.executor, 'dawn', `Dawn should start here (SwiftShader): ${rx.fallback}`);
+  assert.equal(rx.fallback, null);
+
+  const honest = member(cpuDelta());
+  const r = await rx.check(theta, honest.claim, honest.evidence);
+  assert.ok(r.passed, JSON.stringify(r));
+  assert.equal(r.detail.executor, 'dawn');
+  assert.ok(r.detail.relDelta! > 0 && r.detail.relDelta! < v.tolerance / 10, `Dawn vs CPU drift ${r.detail.relDelta}`);
+  console.log(`  [reexec] MLP Dawn vs CPU: relDelta ${r.detail.relDelta!.toExponential(2)}, relFrame ${r.detail.relFrame!.toExponential(2)}`);
+
+  const lazy = member(new Float32Array(run.paramCount));
+  assert.equal(reason(await rx.check(theta, lazy.claim, lazy.evidence)), 'WORK_MISMATCH');
+  // fewer samples: 4 steps of work in a frame that claims 8.
+  const fewer = member(cpuDelta(run.inner.steps / 2));
+  const fewerRes = await rx.check(theta, fewer.claim, fewer.evidence);
+  assert.equal(reason(fewerRes), 'WORK_MISMATCH');
+  assert.equal(fewerRes.detail.executor, 'dawn');
+  // Far above drift: re-executed again with Dawn and with the CPU reference before the verdict; all agree.
+  const re = fewerRes.detail.recheck!;
+  assert.ok(re.first > v.tolerance && re.dawn > v.tolerance && re.cpu > v.tolerance, JSON.stringify(re));
+  assert.ok(Math.abs(re.first - re.dawn) < 1e-3 && r.detail.recheck === undefined, 'honest work is not rechecked');
+  const rand = createRng(9);
+  const random = member(cpuDelta().map(() => (rand() - 0.5) * 1e-3));
+  assert.equal(reason(await rx.check(theta, random.claim, random.evidence)), 'WORK_MISMATCH');
+
+  // Work a member trained on its CPU is re-executed by the CPU reference (bit-equal), Dawn or not.
+  const onCpu = await rx.check(theta, { ...honest.claim, device: 'cpu' }, honest.evidence);
+  assert.ok(onCpu.passed && onCpu.detail.executor === 'cpu' && onCpu.detail.relDelta! < 1e-6, JSON.stringify(onCpu));
+  const lazyOnCpu = await rx.check(theta, { ...lazy.claim, device: 'cpu' }, lazy.evidence);
+  assert.equal(reason(lazyOnCpu), 'WORK_MISMATCH');
+  assert.equal(rx.executor, 'dawn', 'the thread keeps Dawn for the next check');
+});
+
+test(
+  'GPT: Dawn re-execution (the GPT trainer on windows of the text) passes honest CPU-trained work and fails a lazy frame',
+  { timeout: 300_000 },
+  async () => {
+    const text = new TextEncoder().encode('the quick brown fox jumps over the lazy dog; '.repeat(40));
+    const T = 16;
+    const train = textWindows(text, T, 4);
+    const heldOut = textWindows(text.subarray(0, 400), T);
+    const { run, v, theta, member, cpuDelta } = setup(
+      {
+        ...DEFAULT_RUN,
+        preset: 'gpt',
+        gpt: { context: T, width: 32, layers: 1, heads: 2, hidden: 64 },
+        inner: { ...DEFAULT_RUN.inner, steps: 3, batchSize: 4 },
+        verification: { heldOutSamples: 8 },
+      },
+      train,
+      heldOut,
+    );
+    const rx = await createReexecutor(run, v, train, heldOut);
+    open.push(rx);
+    assert.equal(rx.executor, 'dawn', `Dawn should start here (SwiftShader): ${rx.fallback}`);
+    const honest = member(cpuDelta());
+    const r = await rx.check(theta, honest.claim, honest.evidence);
+    assert.ok(r.passed, JSON.stringify(r));
+    assert.equal(r.detail.executor, 'dawn');
+    assert.ok(r.detail.relDelta! < v.tolerance / 10, `Dawn vs CPU drift ${r.detail.relDelta}`);
+    console.log(`  [reexec] GPT Dawn vs CPU: relDelta ${r.detail.relDelta!.toExponential(2)}, relFrame ${r.detail.relFrame!.toExponential(2)}`);
+    const lazy = member(new Float32Array(run.paramCount));
+    assert.equal(reason(await rx.check(theta, lazy.claim, lazy.evidence)), 'WORK_MISMATCH');
+  },
+);
+
+test('without Dawn the CPU reference re-executes, says why, and every result says "cpu"', async () => {
+  const train = mnistLike(128, 3);
+  const heldOut = mnistLike(32, 4);
+  const { run, v, theta, member, cpuDelta } = setup(
+    { ...DEFAULT_RUN, sizes: [784, 8, 10], inner: { ...DEFAULT_RUN.inner, steps: 2, batchSize: 8 }, verification: { heldOutSamples: 16 } },
+    train,
+    heldOut,
+  );
+  const rx = await createReexecutor(run, v, train, heldOut, { gpu: false });
+  assert.equal(rx.executor, 'cpu');
+  assert.match(rx.fallback ?? '', /Dawn not requested/);
+  const honest = member(cpuDelta());
+  const r = await rx.check(theta, honest.claim, honest.evidence);
+  assert.ok(r.passed && r.detail.relDelta! < 1e-6, JSON.stringify(r));
+  assert.equal(r.detail.executor, 'cpu');
+  const lazy = member(new Float32Array(run.paramCount));
+  const l = await rx.check(theta, lazy.claim, lazy.evidence);
+  assert.equal(reason(l), 'WORK_MISMATCH');
+  assert.equal(l.detail.executor, 'cpu');
+});

@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseClientMessage } from './messages.ts';
+
+const hello = {
+  type: 'hello',
+  protocol: 1,
+  address: '0x' + '11'.repeat(20),
+  peerId: 'p1',
+  signature: '0x' + '22'.repeat(65),
+  adapter: null,
+  gflops: null,
+};
+
+test('hello carries the partner and the device kind; older clients default them', () => {
+  const m = parseClientMessage({ ...hello, partner: 'news.example', device: 'cpu' });
+  assert.ok(m.type === 'hello');
+  assert.equal(m.partner, 'news.example');
+  assert.equal(m.device, 'cpu');
+  const old = parseClientMessage(hello);
+  assert.ok(old.type === 'hello');
+  assert.equal(old.partner, null);
+  assert.equal(old.device, null, 'not said');
+});
+
+test('a report carries its device kind and partner (what trained it, even when replayed later from the outbox)', () => {
+  const h = '0x' + '33'.repeat(32);
+  const c = {
+    run: 1,
+    round: 2,
+    cohort: 0,
+    frameHash: h,
+    aggregateHash: h,
+    framesRoot: h,
+    residualHash: h,
+    samples: 1,
+    steps: 1,
+    lossBeforeMicro: 1,
+    lossAfterMicro: 1,
+    computeMs: 1,
+    nonce: '1',
+    expiry: '2',
+  };
+  const m = parseClientMessage({ type: 'report', contribution: c, signature: hello.signature, frameHashes: [h], device: 'webgpu', partner: 'blog' });
+  assert.ok(m.type === 'report' && m.device === 'webgpu' && m.partner === 'blog');
+  assert.throws(() => parseClientMessage({ type: 'report', contribution: c, signature: hello.signature, frameHashes: [h], device: 'gpu' }), /report\.device/);
+});
+
+test('a bad partner id or device kind is refused, naming the field', () => {
+  assert.throws(() => parseClientMessage({ ...hello, partner: '<script>' }), /hello\.partner/);
+  assert.throws(() => parseClientMessage({ ...hello, partner: 'x'.repeat(65) }), /hello\.partner/);
+  assert.throws(() => parseClientMessage({ ...hello, device: 'tpu' }), /hello\.device/);
+});

@@ -1,0 +1,202 @@
+// Messages between the browser and the coordinator over the WebSocket (JSON), declared once.
+// Both sides parse what they receive with the functions below (every field checked, the
+// keypath named when one is wrong) and switch on `type` exhaustively.
+import type { Address, Hex } from 'viem';
+import type { RunSpec } from '../config.ts';
+import type { Contribution, Delegation } from '../eip712.ts';
+import { ERROR_CODES, type ErrorCode } from '../errors.ts';
+import {
+  CONTRIBUTION_STATES,
+  deviceKind,
+  parseAccountSummary,
+  parseAdapterInfo,
+  parseChainInfo,
+  parseDashboardState,
+  parseRunSpec,
+  partnerId,
+  type AccountSummary,
+  type AdapterInfo,
+  type ChainInfo,
+  type ContributionState,
+  type DashboardState,
+  type DeviceKind,
+} from './http.ts';
+import { addr, arrayOf, decimal, fail, hex32, nonNegative, nullable, obj, oneOf, optional, shape, sig, str, u32, type Parser } from './parse.ts';
+import { parseIceGrant, type IceGrant } from './ice.ts';
+
+export const PROTOCOL_VERSION = 1;
+
+/** Contribution as JSON: bigints as decimal strings. */
+export type ContributionJson = Omit<Contribution, 'nonce' | 'expiry'> & { nonce: string; expiry: string };
+
+/** Delegation as JSON: bigints as decimal strings. */
+export type DelegationJson = Omit<Delegation, 'nonce' | 'expiry'> & { nonce: string; expiry: string };
+
+export type ClientMessage =
+  | {
+      type: 'hello';
+      protocol: number;
+      address: Address;
+      peerId: string;
+      signature: Hex;
+      adapter: AdapterInfo | null;
+      gflops: number | null;
+      /** The partner whose widget this session runs in (absent: none). */
+      partner?: string | null;
+      /** What trains this session's contributions (absent: not said, e.g. a connection that only delivers the outbox). */
+      device?: DeviceKind | null;
+    }
+  | { type: 'start' }
+  | { type: 'stop' }
+  | {
+      type: 'report';
+      contribution: ContributionJson;
+      signature: Hex;
+      frameHashes: Hex[];
+      /** What trained it and through which partner widget (not signed: credit attribution only). */
+      device?: DeviceKind | null;
+      partner?: string | null;
+    }
+  /** Bind a wallet: the wallet's EIP-712 Delegation for this session's device key. */
+  | { type: 'bind'; delegation: DelegationJson; signature: Hex }
+  | { type: 'subscribe'; topic: 'dashboard' };
+
+export interface CohortSeat {
+  id: number;
+  members: { address: Address; peerId: string }[];
+}
+
+export type ServerMessage =
+  | { type: 'challenge'; challenge: string; serverTime: number }
+  /** `ice`: the ICE servers (STUN, TURN with short-lived credentials) for every RTCPeerConnection; absent: none. */
+  | { type: 'welcome'; run: RunSpec; round: number; modelHash: Hex; chain: ChainInfo; serverTime: number; ice?: IceGrant }
+  /** Fresh TURN credentials, sent before the last grant's expire (coordinator/ice.ts). */
+  | { type: 'ice'; ice: IceGrant; serverTime: number }
+  | {
+      type: 'round';
+      run: number;
+      round: number;
+      modelHash: Hex;
+      cohort: CohortSeat;
+      seed: number;
+      steps: number;
+      startsAt: number;
+      exchangeEndsAt: number;
+      reportEndsAt: number;
+      serverTime: number;
+    }
+  | { type: 'committed'; run: number; round: number; modelHash: Hex; updateBytes: number; accepted: number; serverTime: number }
+  | { type: 'ack'; nonce: string; state: ContributionState; reason: string | null }
+  | { type: 'error'; code: ErrorCode; message: string; ref?: string }
+  | { type: 'account'; summary: AccountSummary }
+  | { type: 'dashboard'; state: DashboardState }
+  /**
+   * The validator sampled this member's contribution: upload the evidence (own frame bytes
+   * followed by the committed residual, float32 LE) to
+   * POST /api/runs/:run/rounds/:round/evidence/:address before `deadline` (server ms).
+   */
+  | { type: 'verify'; run: number; round: number; frameHash: Hex; deadline: number; serverTime: number };
+
+/** The text a device key signs (EIP-191) to prove it owns `address` on this connection. */
+export const helloMessage = (challenge: string, peerId: string) => `idlegrad hello\nchallenge: ${challenge}\npeer: ${peerId}`;
+
+export function parseContribution(v: unknown, path = 'contribution'): ContributionJson {
+  return shape<ContributionJson>({
+    run: u32,
+    round: u32,
+    cohort: u32,
+    frameHash: hex32,
+    aggregateHash: hex32,
+    framesRoot: hex32,
+    residualHash: hex32,
+    samples: u32,
+    steps: u32,
+    lossBeforeMicro: u32,
+    lossAfterMicro: u32,
+    computeMs: u32,
+    nonce: decimal,
+    expiry: decimal,
+  })(v, path);
+}
+
+export function parseDelegation(v: unknown, path = 'delegation'): DelegationJson {
+  return shape<DelegationJson>({ wallet: addr, device: addr, nonce: decimal, expiry: decimal })(v, path);
+}
+export const delegationFromJson = (d: DelegationJson): Delegation => ({ ...d, nonce: BigInt(d.nonce), expiry: BigInt(d.expiry) });
+export const delegationToJson = (d: Delegation): DelegationJson => ({ ...d, nonce: d.nonce.toString(), expiry: d.expiry.toString() });
+
+export const contributionFromJson = (c: ContributionJson): Contribution => ({ ...c, nonce: BigInt(c.nonce), expiry: BigInt(c.expiry) });
+export const contributionToJson = (c: Contribution): ContributionJson => ({ ...c, nonce: c.nonce.toString(), expiry: c.expiry.toString() });
+
+const CLIENT_TYPES = ['hello', 'start', 'stop', 'report', 'bind', 'subscribe'] as const;
+
+/** Parse an untrusted client message (already JSON-decoded). Throws IdlegradError('BAD_MESSAGE'). */
+export function parseClientMessage(raw: unknown): ClientMessage {
+  const o = obj(raw, 'message');
+  const type = oneOf(CLIENT_TYPES)(o.type, 'message.type');
+  switch (type) {
+    case 'hello':
+      return {
+        type,
+        protocol: u32(o.protocol, 'hello.protocol'),
+        address: addr(o.address, 'hello.address'),
+        peerId: str(64)(o.peerId, 'hello.peerId'),
+        signature: sig(o.signature, 'hello.signature'),
+        adapter: nullable(parseAdapterInfo)(o.adapter, 'hello.adapter'),
+        gflops: nullable(nonNegative)(o.gflops, 'hello.gflops'),
+        partner: partnerId(o.partner, 'hello.partner'),
+        device: deviceKind(o.device, 'hello.device'),
+      };
+    case 'start':
+    case 'stop':
+      return { type };
+    case 'report':
+      return {
+        type,
+        contribution: parseContribution(o.contribution, 'report.contribution'),
+        signature: sig(o.signature, 'report.signature'),
+        frameHashes: arrayOf(hex32, 256)(o.frameHashes, 'report.frameHashes'),
+        device: deviceKind(o.device, 'report.device'),
+        partner: partnerId(o.partner, 'report.partner'),
+      };
+    case 'bind':
+      return { type, delegation: parseDelegation(o.delegation, 'bind.delegation'), signature: sig(o.signature, 'bind.signature') };
+    case 'subscribe':
+      if (o.topic !== 'dashboard') fail('subscribe.topic', '"dashboard"', o.topic);
+      return { type, topic: 'dashboard' };
+  }
+}
+
+type Body<T extends ServerMessage['type']> = Omit<Extract<ServerMessage, { type: T }>, 'type'>;
+const time = nonNegative;
+const SERVER_BODIES: { [T in ServerMessage['type']]: Parser<Body<T>> } = {
+  challenge: shape<Body<'challenge'>>({ challenge: str(128), serverTime: time }),
+  welcome: shape<Body<'welcome'>>({ run: parseRunSpec, round: u32, modelHash: hex32, chain: parseChainInfo, serverTime: time, ice: optional(parseIceGrant) }),
+  ice: shape<Body<'ice'>>({ ice: parseIceGrant, serverTime: time }),
+  round: shape<Body<'round'>>({
+    run: u32,
+    round: u32,
+    modelHash: hex32,
+    cohort: shape<CohortSeat>({ id: u32, members: arrayOf(shape<CohortSeat['members'][number]>({ address: addr, peerId: str(64) }), 1024) }),
+    seed: u32,
+    steps: u32,
+    startsAt: time,
+    exchangeEndsAt: time,
+    reportEndsAt: time,
+    serverTime: time,
+  }),
+  committed: shape<Body<'committed'>>({ run: u32, round: u32, modelHash: hex32, updateBytes: u32, accepted: u32, serverTime: time }),
+  ack: shape<Body<'ack'>>({ nonce: decimal, state: oneOf(CONTRIBUTION_STATES), reason: nullable(str(2000)) }),
+  error: shape<Body<'error'>>({ code: oneOf(ERROR_CODES), message: str(4000), ref: optional(str(64)) }),
+  account: shape<Body<'account'>>({ summary: parseAccountSummary }),
+  dashboard: shape<Body<'dashboard'>>({ state: parseDashboardState }),
+  verify: shape<Body<'verify'>>({ run: u32, round: u32, frameHash: hex32, deadline: time, serverTime: time }),
+};
+const SERVER_TYPES = Object.keys(SERVER_BODIES) as ServerMessage['type'][];
+
+/** Parse a coordinator message (already JSON-decoded): the tag and every field, keypaths named as `<type>.<field>`. */
+export function parseServerMessage(raw: unknown): ServerMessage {
+  const o = obj(raw, 'message');
+  const type = oneOf(SERVER_TYPES)(o.type, 'message.type');
+  return { type, ...SERVER_BODIES[type](o, type) } as ServerMessage;
+}

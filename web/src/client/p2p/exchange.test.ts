@@ -1,0 +1,262 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { privateKeyToAccount } from 'viem/accounts';
+import { verifyMessage, type Address, type Hex } from 'viem';
+import { decodeFrame, hashFrame, kPerChunk, maxUpdateFrameBytes } from '../../../../shared/codec.ts';
+import { DEFAULT_RUN, runSpecOf, type RunSpec } from '../../../../shared/config.ts';
+import { splitFrame } from '../../../../shared/wire/index.ts';
+import { CohortExchange, type ExchangeEvent } from './exchange.ts';
+import { dialsTo, sendChunks } from './links.ts';
+import { encodeOwnUpdate, peerUpdateLimits } from '../../../../shared/round.ts';
+import { FakeNetwork, ManualScheduler, fakeLink, settle, until } from '../testing.ts';
+
+const run: RunSpec = runSpecOf(
+  7,
+  { ...DEFAULT_RUN, sizes: [40, 30, 10], codec: { density: 0.25, bits: 8, chunkSize: 256 } },
+  { name: 'mnist', trainCount: 100, testCount: 10, features: 40, classes: 10 },
+);
+const ROUND = 3;
+const KEYS: Hex[] = [1, 2, 3, 4].map((i) => `0x${i.toString(16).padStart(64, '0')}` as Hex);
+
+function frameFor(seed: number, round = ROUND): Uint8Array {
+  const v = new Float32Array(run.paramCount);
+  for (let i = 0; i < v.length; i++) v[i] = Math.sin(seed * 1000 + i) * 0.01;
+  return encodeOwnUpdate(run, round, v, 64).bytes;
+}
+
+interface Node {
+  peerId: string;
+  address: Address;
+  ex: CohortExchange;
+  events: ExchangeEvent[];
+  frame: Uint8Array;
+}
+
+function cohort(
+  n: number,
+  opts: { endsIn?: number; net?: FakeNetwork; sched?: ManualScheduler; sign?: (i: number, msg: string) => Promise<Hex>; timeouts?: object } = {},
+) {
+  const sched = opts.sched ?? new ManualScheduler();
+  const net = opts.net ?? new FakeNetwork();
+  const accounts = KEYS.slice(0, n).map((k) => privateKeyToAccount(k));
+  const members = accounts.map((a, i) => ({ address: a.address.toLowerCase() as Address, peerId: `ig-${'abcdef'[i]}000000000000000` }));
+  const limits = peerUpdateLimits(run, ROUND);
+  const nodes: Node[] = members.map((self, i) => {
+    const events: ExchangeEvent[] = [];
+    const ex = new CohortExchange({
+      run: run.id,
+      round: ROUND,
+      self,
+      members,
+      endsAt: sched.now() + (opts.endsIn ?? 10_000),
+      maxFrameBytes: maxUpdateFrameBytes(run.paramCount, run.codec.chunkSize, kPerChunk(run.codec, run.codec.chunkSize), run.codec.bits, run.codec.indexCoding),
+      decode: (b) => decodeFrame(b, limits),
+      sign: (m) => (opts.sign ? opts.sign(i, m) : accounts[i].signMessage({ message: m })),
+      verify: (address, message, signature) => verifyMessage({ address, message, signature }),
+      dial: (to) => net.dial(self.peerId, to),
+      scheduler: sched,
+      timeouts: { handshakeMs: 2_000, idleMs: 1_000, redialMs: 500, maxDials: 2, ...opts.timeouts },
+      onEvent: (e) => events.push(e),
+    });
+    net.register(self.peerId, (link) => ex.accept(link));
+    return { peerId: self.peerId, address: self.address, ex, events, frame: frameFor(i) };
+  });
+  return { sched, net, nodes, members };
+}
+
+test('the smaller peer id dials', () => {
+  assert.equal(dialsTo('ig-a', 'ig-b'), true);
+  assert.equal(dialsTo('ig-b', 'ig-a'), false);
+});
+
+test('a cohort of three all-gathers every frame, verified and decoded', async () => {
+  const { sched, net, nodes } = cohort(3);
+  for (const n of nodes) n.ex.start();
+  await settle();
+  for (const n of nodes) n.ex.setOwnFrame(n.frame);
+  await sched.advance(100);
+  const results = await Promise.all(nodes.map((n) => n.ex.finished));
+  // Exactly one link per pair, dialled by the smaller id.
+  assert.equal(net.links.length, 3);
+  for (const l of net.links) assert.ok(l.from < l.to);
+  results.forEach((r, i) => {
+    assert.equal(r.timedOut, false);
+    assert.equal(r.frames.length, 2);
+    const want = nodes
+      .filter((_, j) => j !== i)
+      .map((n) => hashFrame(n.frame))
+      .sort();
+    assert.deepEqual(r.frames.map((f) => f.hash).sort(), want);
+    assert.ok(r.peers.every((p) => p.status === 'complete' && p.failure === null));
+    assert.equal(
+      r.bytesIn,
+      r.frames.reduce((s, f) => s + splitFrame(f.bytes, ROUND).reduce((a, c) => a + c.byteLength, 0), 0),
+    );
+  });
+});
+
+test('a peer that never connects is left out at the deadline; the rest still finish', async () => {
+  const { sched, net, nodes } = cohort(3, { endsIn: 5_000 });
+  net.dead.add(nodes[2].peerId);
+  // Node 2 never starts: it neither dials nor answers.
+  for (const n of nodes.slice(0, 2)) n.ex.start();
+  await settle();
+  for (const n of nodes.slice(0, 2)) n.ex.setOwnFrame(n.frame);
+  await until(() => nodes[0].events.some((e) => e.type === 'frame'), 'the live peer frame');
+  await sched.advance(4_000);
+  let settledEarly = false;
+  void nodes[0].ex.finished.then(() => (settledEarly = true));
+  await settle();
+  assert.equal(settledEarly, false, 'waits while the silent peer still has time');
+  await sched.advance(1_500);
+  const r = await nodes[0].ex.finished;
+  assert.equal(r.frames.length, 1);
+  assert.equal(r.frames[0].hash, hashFrame(nodes[1].frame));
+  const silent = r.peers.find((p) => p.peerId === nodes[2].peerId)!;
+  assert.equal(silent.status, 'failed');
+  assert.equal(silent.failure?.code, 'PEER_TIMEOUT');
+});
+
+test('a handshake signed by another key is refused and that peer is left out', async () => {
+  const impostor = privateKeyToAccount(KEYS[3]);
+  const { sched, nodes } = cohort(2, {
+    sign: (i, m) => (i === 1 ? impostor.signMessage({ message: m }) : privateKeyToAccount(KEYS[0]).signMessage({ message: m })),
+  });
+  for (const n of nodes) n.ex.start();
+  await settle();
+  for (const n of nodes) n.ex.setOwnFrame(n.frame);
+  await sched.advance(100);
+  const r0 = await nodes[0].ex.finished;
+  assert.equal(r0.frames.length, 0);
+  assert.equal(r0.peers[0].failure?.code, 'BAD_SIGNATURE');
+  assert.ok(nodes[0].events.some((e) => e.type === 'peer-failed' && e.code === 'BAD_SIGNATURE' && e.final));
+});
+
+test('links from non-members, or from members who should be dialled, are refused', async () => {
+  const { nodes } = cohort(3);
+  nodes[1].ex.start();
+  const stranger = fakeLink('ig-zzz0000000000000');
+  assert.equal(nodes[1].ex.accept(stranger), false);
+  assert.equal(stranger.closed, true);
+  // nodes[1] dials nodes[2] (smaller id), so an incoming link from nodes[2] is refused.
+  const wrongWay = fakeLink(nodes[2].peerId);
+  assert.equal(nodes[1].ex.accept(wrongWay), false);
+  const rightWay = fakeLink(nodes[0].peerId);
+  assert.equal(nodes[1].ex.accept(rightWay), true);
+  nodes[1].ex.dispose();
+});
+
+async function acceptorWithLink() {
+  const { sched, nodes, members } = cohort(2);
+  const b = nodes[1];
+  b.ex.start();
+  const link = fakeLink(nodes[0].peerId);
+  b.ex.accept(link);
+  link.open();
+  const a = privateKeyToAccount(KEYS[0]);
+  const hs = JSON.stringify({
+    address: members[0].address,
+    peerId: members[0].peerId,
+    round: ROUND,
+    signature: await a.signMessage({ message: `idlegrad cohort\nrun: ${run.id}\nround: ${ROUND}\npeer: ${members[0].peerId}` }),
+  });
+  link.deliver(hs);
+  await until(() => b.events.some((e) => e.type === 'verified'), 'handshake verification');
+  return { sched, b, link };
+}
+
+test('a frame larger than the run allows is rejected before it is buffered', async () => {
+  const { b, link } = await acceptorWithLink();
+  const huge = new Uint8Array(200_000);
+  link.deliver(splitFrame(huge, ROUND)[0]);
+  const r = await b.ex.finished;
+  assert.equal(r.peers[0].failure?.code, 'LIMIT_EXCEEDED');
+  assert.equal(link.closed, true);
+});
+
+test('a copy of our own frame is refused as a duplicate', async () => {
+  const { b, link } = await acceptorWithLink();
+  b.ex.setOwnFrame(b.frame);
+  for (const c of splitFrame(b.frame, ROUND)) link.deliver(c);
+  const r = await b.ex.finished;
+  assert.equal(r.peers[0].failure?.code, 'DUPLICATE');
+  assert.equal(r.frames.length, 0);
+});
+
+test('a frame for another round is refused', async () => {
+  const { b, link } = await acceptorWithLink();
+  for (const c of splitFrame(frameFor(0, ROUND + 1), ROUND)) link.deliver(c);
+  const r = await b.ex.finished;
+  assert.equal(r.peers[0].failure?.code, 'STALE_ROUND');
+});
+
+test('a transfer that stalls mid-frame is dropped after idleMs', async () => {
+  const { sched, b, link } = await acceptorWithLink();
+  // Chunk 0 of 2 of a 1400-byte frame (within the run's cap), then silence.
+  const chunk = new Uint8Array(20 + 700);
+  const dv = new DataView(chunk.buffer);
+  dv.setUint8(0, 1);
+  dv.setUint32(4, ROUND, true);
+  dv.setUint32(8, 0, true);
+  dv.setUint32(12, 2, true);
+  dv.setUint32(16, 1400, true);
+  link.deliver(chunk);
+  await until(() => b.ex.counts().verified === 1 && link.sent.length >= 1, 'the partial frame');
+  await settle();
+  await sched.advance(900);
+  let done = false;
+  void b.ex.finished.then(() => (done = true));
+  await settle();
+  assert.equal(done, false);
+  await sched.advance(200);
+  // The acceptor cannot redial; the peer goes back to waiting until the deadline.
+  assert.ok(b.events.some((e) => e.type === 'peer-failed' && e.code === 'PEER_TIMEOUT' && /stalled/.test(e.message)));
+  assert.equal(link.closed, true);
+});
+
+test('sendChunks waits for bufferedamountlow instead of polling', async () => {
+  const link = fakeLink('ig-x');
+  link.open();
+  const ch = link.fake;
+  const chunks = [new Uint8Array(100), new Uint8Array(100), new Uint8Array(100)];
+  const origSend = link.send;
+  link.send = (d) => {
+    origSend(d);
+    ch.bufferedAmount += (d as Uint8Array).byteLength;
+  };
+  const p = sendChunks(link, chunks, { highWaterBytes: 150, lowWaterBytes: 50 });
+  await settle();
+  assert.equal(link.sent.length, 2, 'stops once more than the high-water mark is buffered');
+  assert.equal(ch.bufferedAmountLowThreshold, 50);
+  ch.drainTo(100);
+  await settle();
+  assert.equal(link.sent.length, 2, 'still above the low-water mark: no event yet');
+  ch.drainTo(0);
+  await p;
+  assert.equal(link.sent.length, 3);
+});
+
+test('sendChunks rejects when the channel closes while paused', async () => {
+  const link = fakeLink('ig-x');
+  link.open();
+  link.fake.bufferedAmount = 10_000;
+  const p = sendChunks(link, [new Uint8Array(1)], { highWaterBytes: 100, lowWaterBytes: 10 });
+  link.close();
+  await assert.rejects(p, /closed/);
+});
+
+test('a dialler whose link drops redials and completes', async () => {
+  const { sched, net, nodes } = cohort(2);
+  for (const n of nodes) n.ex.start();
+  await settle();
+  // Cut the first link before any frame is sent.
+  net.links[0].b.close();
+  await settle();
+  await sched.advance(600);
+  for (const n of nodes) n.ex.setOwnFrame(n.frame);
+  await sched.advance(100);
+  const [r0, r1] = await Promise.all(nodes.map((n) => n.ex.finished));
+  assert.equal(net.links.length, 2);
+  assert.equal(r0.frames.length, 1);
+  assert.equal(r1.frames.length, 1);
+});

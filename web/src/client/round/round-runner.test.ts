@@ -1,0 +1,357 @@
+// The round runner with fakes: in-memory peer links, a manual scheduler (no real time), a fake
+// trainer, and the coordinator's calls recorded. DESIGN.md steps 2–6 end to end for a cohort.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { privateKeyToAccount } from 'viem/accounts';
+import { recoverTypedDataAddress, type Address, type Hex } from 'viem';
+import { decodeFrame, hashFrame, toDense } from '../../../../shared/codec.ts';
+import { DEFAULT_RUN, runSpecOf, type RunSpec } from '../../../../shared/config.ts';
+import { contributionTypedData, eip712Domain } from '../../../../shared/eip712.ts';
+import { framesRoot } from '../../../../shared/aggregate.ts';
+import { cohortAggregateOfBytes, compressUpdate, peerUpdateLimits, pseudoGradient } from '../../../../shared/round.ts';
+import { contributionFromJson, decodeEvidence, residualCommitment, type ChainInfo } from '../../../../shared/wire/index.ts';
+import { TrainingAbortedError } from '../../../../kernels/errors.ts';
+import type { CohortExchange } from '../p2p/exchange.ts';
+import { initialSnapshot, SnapshotStore } from '../snapshot.ts';
+import { DEFAULT_GOVERNANCE } from '../governance.ts';
+import { MemoryStorage, type OutboxRecord } from '../storage.ts';
+import { FakeNetwork, ManualScheduler, settle, until } from '../testing.ts';
+import type { AggregateArgs, TrainArgs, TrainResult } from '../trainer.ts';
+import { Outbox } from '../outbox.ts';
+import { EVIDENCE_ROUNDS_KEPT, RoundRunner, type RoundMessage } from './round-runner.ts';
+
+const run: RunSpec = runSpecOf(
+  7,
+  { ...DEFAULT_RUN, sizes: [40, 30, 10], codec: { density: 0.25, bits: 8, chunkSize: 256 } },
+  { name: 'mnist', trainCount: 100, testCount: 10, features: 40, classes: 10 },
+);
+const chain: ChainInfo = {
+  chainId: 31337,
+  distributor: '0x00000000000000000000000000000000000000d1',
+  token: '0x00000000000000000000000000000000000000d2',
+  rpcUrl: '/rpc',
+};
+const KEYS: Hex[] = [1, 2, 3, 4].map((i) => `0x${i.toString(16).padStart(64, '0')}` as Hex);
+const theta = Float32Array.from({ length: run.paramCount }, (_, i) => Math.cos(i) * 0.1);
+
+/** A trainer that moves θ by a per-page, per-round step; `gate` holds a round until the test lets go. */
+function fakeTrainer(page: number) {
+  let calls = 0;
+  let aborter: ((e: Error) => void) | null = null;
+  return {
+    gate: null as Promise<void> | null,
+    calls: () => calls,
+    abort() {
+      aborter?.(new TrainingAbortedError('stopped', { stepsDone: 1, idleAt: 0 }));
+    },
+    aggregate: async (a: AggregateArgs) => cohortAggregateOfBytes(a.run, a.round, a.own, a.received),
+    async train(args: TrainArgs): Promise<TrainResult> {
+      calls++;
+      const params = args.params.map((p, i) => p - 0.01 * Math.sin(page * 97 + calls * 13 + i));
+      if (this.gate) await Promise.race([this.gate, new Promise<never>((_, reject) => (aborter = reject))]);
+      // What the worker does after training (web/worker/trainer.worker.ts compress()).
+      const own = compressUpdate(args.update, pseudoGradient(args.params, params, args.residual), args.batches.length);
+      return {
+        frame: own.bytes,
+        frameHash: own.hash,
+        residual: own.residual,
+        residualBefore: args.residual,
+        losses: { before: 2.3, after: 2.1 - 0.01 * page },
+        steps: args.steps,
+        samples: args.steps * run.inner.batchSize,
+        gpuMs: 5,
+        device: 'gpu',
+        busyMs: 5,
+        wallMs: 6,
+      };
+    },
+  };
+}
+
+function page(i: number, net: FakeNetwork, sched: ManualScheduler) {
+  const account = privateKeyToAccount(KEYS[i]);
+  const peerId = `ig-${'abcdef'[i]}000000000000000`;
+  const store = new SnapshotStore(initialSnapshot({ storage: { persistent: false, reason: null }, partner: null, governance: DEFAULT_GOVERNANCE }));
+  const storage = new MemoryStorage();
+  const trainer = fakeTrainer(i);
+  const reports: OutboxRecord[] = [];
+  const uploads: Uint8Array[] = [];
+  const evidence: Uint8Array[] = [];
+  let lending = true;
+  let aggregateRefused = false;
+  let socketUp = true;
+  let current: CohortExchange | null = null;
+  net.register(peerId, (link) => current?.accept(link));
+  const runner = new RoundRunner({
+    store,
+    account: () => account,
+    peerId: () => peerId,
+    trainer: () => trainer,
+    chain: () => chain,
+    syncModel: async () => theta.slice(),
+    prepared: async () => undefined,
+    lending: () => lending,
+    scheduler: sched,
+    dial: (to) => net.dial(peerId, to),
+    route: (ex) => (current = ex),
+    api: {
+      postAggregate: async (_run, _round, bytes) => {
+        if (aggregateRefused) throw new Error('HTTP 409: refused');
+        uploads.push(bytes);
+        return { aggregateHash: hashFrame(bytes) };
+      },
+      postEvidence: async (_run, _round, _address, body) => (evidence.push(body), { ok: true as const }),
+    },
+    storage,
+    report: async (rec) => (reports.push(rec), socketUp),
+    device: () => 'webgpu',
+    partner: null,
+    now: () => sched.now(),
+    peerTimeouts: { handshakeMs: 2_000, idleMs: 1_000, redialMs: 500, maxDials: 2 },
+  });
+  return {
+    i,
+    account,
+    peerId,
+    store,
+    storage,
+    trainer,
+    reports,
+    uploads,
+    evidence,
+    runner,
+    address: account.address.toLowerCase() as Address,
+    stop: () => (lending = false),
+    refuseAggregates: () => (aggregateRefused = true),
+    dropSocket: () => (socketUp = false),
+    logs: () =>
+      store
+        .get()
+        .log.map((l) => l.text)
+        .join('\n'),
+  };
+}
+
+function roundFor(pages: { address: Address; peerId: string }[], sched: ManualScheduler, round: number): RoundMessage {
+  const t = sched.now();
+  return {
+    type: 'round',
+    run: run.id,
+    round,
+    modelHash: `0x${'ab'.repeat(32)}`,
+    seed: 42 + round,
+    steps: 3,
+    cohort: { id: 5, members: pages.map((p) => ({ address: p.address, peerId: p.peerId })) },
+    startsAt: t,
+    exchangeEndsAt: t + 10_000,
+    reportEndsAt: t + 20_000,
+    serverTime: t,
+  };
+}
+
+async function signer(rec: OutboxRecord): Promise<Address> {
+  const c = contributionFromJson(rec.report.contribution);
+  return (
+    await recoverTypedDataAddress({ ...contributionTypedData(eip712Domain(chain.chainId, chain.distributor), c), signature: rec.report.signature })
+  ).toLowerCase() as Address;
+}
+
+test('a cohort of three completes the round: one aggregate uploaded, every member reports it, signed', async () => {
+  const sched = new ManualScheduler();
+  const net = new FakeNetwork();
+  const pages = [0, 1, 2].map((i) => page(i, net, sched));
+  const m = roundFor(pages, sched, 3);
+  const done = Promise.all(pages.map((p) => p.runner.begin(m, run)));
+  await sched.advance(100);
+  await done;
+  const own = pages.map((p) => p.reports[0]?.report.contribution.frameHash);
+  for (const p of pages) {
+    assert.equal(p.reports.length, 1, `page ${p.i} reported ${p.reports.length} times:\n${p.logs()}`);
+    const r = p.reports[0].report;
+    assert.deepEqual([...r.frameHashes].sort(), [...own].sort(), `page ${p.i} names every member's frame`);
+    assert.equal(r.contribution.framesRoot, framesRoot([...own].sort()));
+    assert.equal(r.contribution.cohort, 5);
+    assert.equal(await signer(p.reports[0]), p.address, 'signed by the device key');
+    assert.equal(p.reports[0].aggregate, null);
+    assert.equal(p.store.get().phase, 'waiting');
+  }
+  assert.equal(new Set(pages.map((p) => p.reports[0].report.contribution.aggregateHash)).size, 1, 'one aggregate for the cohort');
+  // Exactly the designated uploader (smallest address) uploaded, and what it uploaded is what everyone signed.
+  const uploader = [...pages].sort((a, b) => (a.address < b.address ? -1 : 1))[0];
+  for (const p of pages) assert.equal(p.uploads.length, p === uploader ? 1 : 0, `page ${p.i} uploads`);
+  assert.equal(hashFrame(uploader.uploads[0]), pages[0].reports[0].report.contribution.aggregateHash);
+});
+
+test('a member that never answers is left out: the others aggregate and report without it at the deadline', async () => {
+  const sched = new ManualScheduler();
+  const net = new FakeNetwork();
+  const pages = [0, 1, 2].map((i) => page(i, net, sched));
+  net.dead.add(pages[2].peerId);
+  const m = roundFor(pages, sched, 4);
+  const live = pages.slice(0, 2);
+  const done = Promise.all(live.map((p) => p.runner.begin(m, run)));
+  // Signatures take real work: let the two live members swap frames, then pass the deadline.
+  await until(() => live.every((p) => p.store.get().cohort?.frames === 1), "the live members' frames");
+  await sched.advance(m.exchangeEndsAt - sched.now() + 1);
+  await done;
+  for (const p of pages.slice(0, 2)) {
+    assert.equal(p.reports.length, 1, p.logs());
+    const names = p.reports[0].report.frameHashes;
+    assert.equal(names.length, 2, "the silent member's frame is not in the aggregate");
+    assert.ok(names.includes(p.reports[0].report.contribution.frameHash));
+    assert.match(p.logs(), new RegExp(`left out: ${pages[2].peerId}`));
+  }
+  assert.equal(pages[0].reports[0].report.contribution.aggregateHash, pages[1].reports[0].report.contribution.aggregateHash);
+});
+
+test('a refused aggregate upload stays in the report for the outbox to retry; a socket that is down is said', async () => {
+  const sched = new ManualScheduler();
+  const p = page(0, new FakeNetwork(), sched);
+  p.refuseAggregates();
+  p.dropSocket();
+  await p.runner.begin(roundFor([p], sched, 2), run);
+  assert.equal(p.reports.length, 1);
+  assert.ok(p.reports[0].aggregate, 'the aggregate it could not upload is kept with the report');
+  assert.equal(hashFrame(p.reports[0].aggregate!), p.reports[0].report.contribution.aggregateHash);
+  assert.match(p.logs(), /aggregate upload failed: HTTP 409/);
+  assert.match(p.logs(), /connection is down; the report waits in the outbox/);
+});
+
+test('a refused report leaves the outbox: delivered when the coordinator holds it, dropped visibly otherwise', async () => {
+  const storage = new MemoryStorage();
+  const store = new SnapshotStore(initialSnapshot({ storage, partner: null, governance: DEFAULT_GOVERNANCE }));
+  const outbox = new Outbox({ storage, api: { postAggregate: async () => ({ aggregateHash: `0x${'00'.repeat(32)}` }) }, store, send: () => true });
+  const rec = (nonce: string): OutboxRecord => ({
+    nonce,
+    run: 7,
+    round: 9,
+    createdAt: 0,
+    report: { type: 'report' } as OutboxRecord['report'],
+    aggregate: null,
+  });
+  for (const n of ['1', '2', '3']) assert.equal(await outbox.add(rec(n)), true);
+  assert.equal(store.get().outbox, 3);
+  assert.ok(outbox.owns('2') && !outbox.owns('4'));
+  await outbox.refused('1', 'DUPLICATE', 'already held');
+  await outbox.refused('2', 'STALE_ROUND', 'round 9 is over');
+  await outbox.refused('3', 'BAD_SIGNATURE', 'does not recover');
+  assert.deepEqual(await storage.listOutbox(), []);
+  assert.equal(store.get().outbox, 0);
+  const log = store.get().log;
+  assert.match(log.find((l) => l.text.includes('DUPLICATE'))!.level, /info/);
+  assert.equal(log.find((l) => l.text.includes('STALE_ROUND'))!.level, 'warn');
+  assert.equal(log.find((l) => l.text.includes('BAD_SIGNATURE'))!.level, 'error');
+  assert.deepEqual(store.get().errors.length, 1);
+});
+
+test(`evidence is kept for the last ${EVIDENCE_ROUNDS_KEPT} rounds and matches what a validator re-derives`, async () => {
+  const sched = new ManualScheduler();
+  const p = page(0, new FakeNetwork(), sched);
+  const rounds = EVIDENCE_ROUNDS_KEPT + 2;
+  for (let r = 1; r <= rounds; r++) {
+    await p.runner.begin(roundFor([p], sched, r), run);
+    await sched.advance(30_000);
+  }
+  assert.equal(p.reports.length, rounds);
+  let previousAfter: Float32Array | null = null;
+  for (const [k, rec] of p.reports.entries()) {
+    const c = rec.report.contribution;
+    const ev = p.runner.evidenceFor(c.frameHash);
+    if (k < rounds - EVIDENCE_ROUNDS_KEPT) {
+      assert.equal(ev, undefined, `round ${rec.round}'s evidence is dropped`);
+      continue;
+    }
+    assert.ok(ev, `round ${rec.round}'s evidence is kept`);
+    assert.equal(hashFrame(ev.frame), c.frameHash);
+    // The residual commitment in the signed report is the evidence's, and error feedback holds:
+    // e_after = (θ_r − θ_local + e_before) − decode(frame), and the next round starts from e_after.
+    assert.equal(residualCommitment(ev.before, ev.after), c.residualHash);
+    if (previousAfter) assert.deepEqual(ev.before, previousAfter, 'each round starts from the previous residual');
+    previousAfter = ev.after;
+    const decoded = toDense(decodeFrame(ev.frame, peerUpdateLimits(run, rec.round)));
+    const local = theta.map((t, i) => t - 0.01 * Math.sin(0 * 97 + (k + 1) * 13 + i)); // the fake trainer's θ_local of round k + 1
+    const worst = Math.max(...decoded.map((d, i) => Math.abs(d + ev.after[i] - (Math.fround(theta[i] - local[i]) + ev.before[i]))));
+    assert.ok(worst < 1e-6, `decode(frame) + e_after differs from θ_r − θ_local + e_before by ${worst}`);
+    assert.ok(
+      decoded.some((d) => d !== 0),
+      'the frame carries an update',
+    );
+  }
+  // A sampled contribution: the evidence goes up and decodes to the committed residuals.
+  const last = p.reports.at(-1)!;
+  await p.runner.answerVerify({
+    type: 'verify',
+    run: run.id,
+    round: last.round,
+    frameHash: last.report.contribution.frameHash,
+    deadline: sched.now() + 1000,
+    serverTime: sched.now(),
+  } as never);
+  assert.equal(p.evidence.length, 1);
+  const body = decodeEvidence(p.evidence[0], run.paramCount);
+  assert.equal(residualCommitment(body.residualBefore, body.residualAfter), last.report.contribution.residualHash);
+  // One that is no longer held: said, nothing uploaded.
+  await p.runner.answerVerify({
+    type: 'verify',
+    run: run.id,
+    round: 1,
+    frameHash: p.reports[0].report.contribution.frameHash,
+    deadline: 0,
+    serverTime: 0,
+  } as never);
+  assert.equal(p.evidence.length, 1);
+  assert.match(p.logs(), /no longer holds its evidence/);
+});
+
+test('Stop mid-round: the training is aborted and nothing is compressed, kept or reported', async () => {
+  const sched = new ManualScheduler();
+  const net = new FakeNetwork();
+  const pages = [0, 1].map((i) => page(i, net, sched));
+  const p = pages[0];
+  p.trainer.gate = new Promise(() => undefined); // trains until stopped
+  const m = roundFor(pages, sched, 6);
+  const done = p.runner.begin(m, run);
+  await settle();
+  assert.equal(p.runner.training, true);
+  assert.equal(p.store.get().phase, 'training');
+  p.stop();
+  p.trainer.abort();
+  await done;
+  assert.equal(p.runner.training, false);
+  assert.equal(p.reports.length, 0);
+  assert.equal(p.store.get().ownFrames.count, 0);
+  assert.equal(p.store.get().phase, 'idle');
+  assert.match(p.logs(), /training stopped; nothing is reported for it/);
+  // The next round after Start is taken normally (lending again).
+  p.trainer.gate = null;
+  const p2 = page(0, new FakeNetwork(), sched);
+  await p2.runner.begin(roundFor([p2], sched, 7), run);
+  assert.equal(p2.reports.length, 1);
+});
+
+test('a round stopped in training keeps the residual: the next round starts from the last sent one', async () => {
+  const sched = new ManualScheduler();
+  const p = page(0, new FakeNetwork(), sched);
+  await p.runner.begin(roundFor([p], sched, 1), run);
+  await sched.advance(30_000);
+  const first = p.runner.evidenceFor(p.reports[0].report.contribution.frameHash)!;
+  assert.ok(
+    first.after.some((x) => x !== 0),
+    'round 1 left a residual',
+  );
+
+  // Round 2: the residual travels to the worker with the round, and the round is stopped.
+  p.trainer.gate = new Promise(() => undefined);
+  const stopped = p.runner.begin(roundFor([p], sched, 2), run);
+  await settle();
+  p.trainer.abort();
+  await stopped;
+  assert.equal(p.reports.length, 1);
+
+  p.trainer.gate = null;
+  await p.runner.begin(roundFor([p], sched, 3), run);
+  await sched.advance(30_000);
+  assert.equal(p.reports.length, 2);
+  const third = p.runner.evidenceFor(p.reports[1].report.contribution.frameHash)!;
+  assert.deepEqual(third.before, first.after, 'round 3 compresses on top of round 1’s residual');
+});

@@ -1,0 +1,395 @@
+// One round on this page, DESIGN.md steps 2–6: sync θ_r, train in the worker, compress with
+// error feedback, all-gather the cohort's frames, aggregate (and upload when this page is the
+// designated uploader, or in relay mode), and report a signed contribution through the
+// outbox. It keeps what a validator may ask for (the frame and the residuals it was built
+// between) for the last EVIDENCE_ROUNDS_KEPT rounds.
+//
+// Everything it touches is injected (trainer, model sync, links, clock, coordinator calls),
+// so round-runner.test.ts runs whole cohorts of it with fakes and no real time.
+import { verifyMessage, type Address, type Hex, type LocalAccount } from 'viem';
+import { decodeFrame, kPerChunk, maxUpdateFrameBytes } from '../../../../shared/codec.ts';
+import type { RunSpec } from '../../../../shared/config.ts';
+import { contributionTypedData, eip712Domain } from '../../../../shared/eip712.ts';
+import { assignmentIndices } from '../../../../shared/assignment.ts';
+import { adaptiveSteps, buildContribution, peerUpdateLimits, randomNonce, updateHeader } from '../../../../shared/round.ts';
+import { contributionToJson, encodeEvidence, residualCommitment, type ChainInfo, type ServerMessage } from '../../../../shared/wire/index.ts';
+import { TrainingAbortedError } from '../../../../kernels/errors.ts';
+import type { CoordinatorApi } from '../api.ts';
+import type { Scheduler } from '../clock.ts';
+import { describeError } from '../errors.ts';
+import { CohortExchange, type ExchangeResult, type PeerTimeouts } from '../p2p/exchange.ts';
+import type { PeerLink } from '../p2p/links.ts';
+import type { SnapshotStore } from '../snapshot.ts';
+import type { ClientStorage, OutboxRecord } from '../storage.ts';
+import type { Trainer } from '../trainer.ts';
+
+export type RoundMessage = Extract<ServerMessage, { type: 'round' }>;
+type VerifyMessage = Extract<ServerMessage, { type: 'verify' }>;
+
+/** Rounds of spot-check evidence a page keeps (a validator asks within seconds of a commit). */
+export const EVIDENCE_ROUNDS_KEPT = 4;
+
+/** The device key's part in a round: its address, the handshake and the report signatures. */
+export type RoundAccount = Pick<LocalAccount, 'address' | 'signMessage' | 'signTypedData'>;
+
+/** What a validator may ask for: the frame and the error-feedback residuals before and after it. */
+export interface Evidence {
+  run: number;
+  round: number;
+  frame: Uint8Array;
+  before: Float32Array;
+  after: Float32Array;
+}
+
+export interface RoundRunnerOptions {
+  store: SnapshotStore;
+  account: () => RoundAccount | null;
+  /** This page's PeerJS id (the cohort lists members by address and peer id). */
+  peerId: () => string | null;
+  trainer: () => Pick<Trainer, 'train' | 'aggregate'> | null;
+  chain: () => ChainInfo | null;
+  /** Step 2: θ_r with hash h_r (the page's model moved there, or an error). */
+  syncModel: (round: number, modelHash: Hex) => Promise<Float32Array>;
+  /** Settles when the page's preparation for the run (data, residual, model) has ended. */
+  prepared: () => Promise<void>;
+  /** Whether the volunteer still lends (Stop between steps skips the rest). */
+  lending: () => boolean;
+  scheduler: Scheduler;
+  dial: (peerId: string) => PeerLink;
+  /** Hands incoming links to the round's exchange (null: refuse them). */
+  route: (exchange: CohortExchange | null) => void;
+  api: Pick<CoordinatorApi, 'postAggregate' | 'postEvidence'>;
+  storage: Pick<ClientStorage, 'getResidual' | 'putResidual'>;
+  /** Step 6: writes the signed report to the outbox and sends it; false while the socket is down. */
+  report: (rec: OutboxRecord) => Promise<boolean>;
+  device: () => 'cpu' | 'webgpu';
+  partner: string | null;
+  /** Local epoch ms (the outbox record's createdAt). */
+  now: () => number;
+  peerTimeouts?: Partial<PeerTimeouts>;
+}
+
+interface Token {
+  round: number;
+  cancelled: boolean;
+}
+
+export class RoundRunner {
+  private token: Token | null = null;
+  private trainingNow = false;
+  private exchange: CohortExchange | null = null;
+  private cancelClose: (() => void) | null = null;
+  /** The error-feedback residual e (paramCount), kept in storage between visits. */
+  private residual: Float32Array | null = null;
+  /**
+   * By own frame hash: memory only, the last few rounds. After a reload a sampled contribution
+   * cannot be evidenced and is rejected as withheld.
+   */
+  private readonly evidence = new Map<string, Evidence>();
+
+  constructor(private readonly o: RoundRunnerOptions) {}
+
+  /** True while the worker trains a round (Stop aborts it then). */
+  get training(): boolean {
+    return this.trainingNow;
+  }
+
+  /** The evidence held for a frame, if it is still kept. */
+  evidenceFor(frameHash: Hex): Evidence | undefined {
+    return this.evidence.get(frameHash.toLowerCase());
+  }
+
+  /** The stored residual when it is this run's (same parameter table), else zeros. */
+  async loadResidual(run: RunSpec, runChanged: boolean): Promise<void> {
+    if (!runChanged && this.residual) return;
+    const stored = await this.o.storage.getResidual().catch(() => undefined);
+    this.residual =
+      stored && stored.run === run.id && stored.paramTableHash === run.paramTableHash && stored.residual.length === run.paramCount
+        ? stored.residual
+        : new Float32Array(run.paramCount);
+  }
+
+  /** A round message for this run while lending: run it, unless the previous one still trains. Settles when the round ends. */
+  begin(m: RoundMessage, run: RunSpec): Promise<void> {
+    if (this.trainingNow) {
+      this.o.store.log('warn', `still training the previous round: round ${m.round} skipped`);
+      return Promise.resolve();
+    }
+    if (this.token) this.token.cancelled = true;
+    const token = { round: m.round, cancelled: false };
+    this.token = token;
+    return this.run(m, run, token).catch((e) => this.o.store.log('error', `round ${m.round}: ${describeError(e)}`));
+  }
+
+  private async run(m: RoundMessage, run: RunSpec, token: Token): Promise<void> {
+    const { store, scheduler } = this.o;
+    const key = this.o.account();
+    const trainer = this.o.trainer();
+    if (!key) throw new Error('no device key');
+    if (!trainer) throw new Error('no GPU trainer');
+    const me = key.address.toLowerCase() as Address;
+    const peerId = this.o.peerId();
+    const members = m.cohort.members.map((x) => ({ address: x.address.toLowerCase() as Address, peerId: x.peerId }));
+    const self = members.find((x) => x.address === me && x.peerId === peerId);
+    if (!self) {
+      store.log('error', `round ${m.round}: this device (${me}, ${peerId}) is not in its cohort ${m.cohort.id}`);
+      return;
+    }
+
+    // Accept and dial cohort links while training, so the exchange starts warm.
+    this.closeExchange();
+    const exchange = members.length > 1 ? this.openExchange(m, run, key, self, members) : null;
+    store.set({ cohort: { id: m.cohort.id, round: m.round, members: members.length, verified: 0, frames: 0 }, phase: 'syncing' });
+
+    // 2. Sync.
+    await this.o.prepared().catch(() => undefined);
+    let before: Float32Array;
+    try {
+      before = await this.o.syncModel(m.round, m.modelHash);
+    } catch (e) {
+      store.log('error', `round ${m.round}: cannot get the round's model: ${describeError(e)}`);
+      store.set({ phase: 'waiting' });
+      return;
+    }
+    if (token.cancelled || !this.o.lending()) return;
+
+    // 3. Train: the assignment is public (seed from the coordinator), so a validator can redo it.
+    store.set({ phase: 'training' });
+    const { batchSize } = run.inner;
+    // Adaptive inner steps: what fits the rest of the training budget at last round's pace.
+    const speed = store.get().samplesPerSec;
+    const pace = speed ? (1000 * batchSize) / speed : null;
+    const steps = adaptiveSteps(m.steps, m.startsAt + run.timing.trainMs - scheduler.now(), pace);
+    const batches = assignmentIndices(m.seed, steps, batchSize, run.dataset.trainCount);
+    // 4 happens in the worker too: it compresses v = θ_r − θ_local + e with error feedback and
+    // hands back the frame and e'. The residual travels there and back (transferred, not copied).
+    const residual = this.residual && this.residual.length === run.paramCount ? this.residual : new Float32Array(run.paramCount);
+    this.residual = null;
+    this.trainingNow = true;
+    let result;
+    const t0 = performance.now();
+    try {
+      result = await trainer.train({ params: before.slice(), batches, steps, adamw: run.inner.adamw, residual, update: updateHeader(run, m.round) });
+    } catch (e) {
+      if (e instanceof TrainingAbortedError) store.log('info', `round ${m.round}: training stopped; nothing is reported for it`);
+      else store.log('error', `round ${m.round}: training failed: ${describeError(e)}`);
+      store.set({ phase: 'idle' });
+      // The residual went to the worker with the round; the stored copy is the same e.
+      await this.loadResidual(run, true);
+      return;
+    } finally {
+      this.trainingNow = false;
+    }
+    const wallMs = performance.now() - t0;
+    const { losses } = result;
+    store.set({
+      lastDuty: { round: m.round, busyMs: result.busyMs, wallMs: result.wallMs, preset: store.get().governance.preset },
+      samplesPerSec: result.samples / Math.max(wallMs / 1000, 1e-3),
+      lastLoss: { round: m.round, before: losses.before, after: losses.after },
+    });
+    store.log(
+      'info',
+      `round ${m.round}: trained ${result.steps} steps (${result.samples} samples) in ${(wallMs / 1000).toFixed(1)} s, loss ${losses.before.toFixed(4)} → ${losses.after.toFixed(4)}`,
+    );
+    // A frame that is never sent leaves the residual where it was.
+    this.residual = result.residualBefore;
+    if (token.cancelled) {
+      store.log('warn', `round ${m.round}: a newer round arrived during training; result dropped`);
+      return;
+    }
+    if (scheduler.now() > m.reportEndsAt) {
+      store.log('warn', `round ${m.round}: training finished after the report deadline; nothing to report`);
+      return;
+    }
+    this.residual = result.residual;
+
+    // Keep the evidence and the new residual.
+    const samples = result.steps * batchSize;
+    const own = { bytes: result.frame, hash: result.frameHash };
+    this.evidence.set(own.hash.toLowerCase(), { run: run.id, round: m.round, frame: own.bytes, before: result.residualBefore, after: result.residual });
+    for (const k of [...this.evidence.keys()].slice(0, -EVIDENCE_ROUNDS_KEPT)) this.evidence.delete(k);
+    store.set({ ownFrames: { count: store.get().ownFrames.count + 1, bytes: store.get().ownFrames.bytes + own.bytes.byteLength } });
+    this.o.storage
+      .putResidual({ run: run.id, paramTableHash: run.paramTableHash, residual: result.residual })
+      .catch((e) => store.log('warn', `could not save the residual: ${describeError(e)}`));
+
+    // 5. Exchange (never blocks reporting: it settles at the deadline at the latest).
+    let exchanged: ExchangeResult | null = null;
+    if (exchange) {
+      store.set({ phase: 'exchanging' });
+      exchange.setOwnFrame(own.bytes);
+      exchanged = await exchange.finished;
+      const left = exchanged.peers.filter((p) => p.status !== 'complete');
+      store.log(
+        left.length ? 'warn' : 'info',
+        `round ${m.round}: exchange got ${exchanged.frames.length}/${members.length - 1} peer frame(s)${left.length ? `; left out: ${left.map((p) => `${p.peerId} (${p.failure?.code ?? p.status})`).join(', ')}` : ''}`,
+      );
+    }
+    if (token.cancelled) return;
+
+    // Aggregate (in the worker), and upload it when this peer is the designated uploader (or in relay mode).
+    let agg;
+    try {
+      agg = await trainer.aggregate({
+        run,
+        round: m.round,
+        own: { address: me, hash: own.hash, bytes: own.bytes },
+        received: (exchanged?.frames ?? []).map((f) => ({ address: f.address, hash: f.hash, bytes: f.bytes })),
+      });
+    } catch (e) {
+      store.log('error', `round ${m.round}: could not aggregate the cohort's frames: ${describeError(e)}`);
+      store.set({ phase: 'waiting' });
+      return;
+    }
+    if (token.cancelled) return;
+    let unsentAggregate: Uint8Array | null = null;
+    if (agg.uploader === me) {
+      store.set({ phase: 'uploading' });
+      unsentAggregate = agg.bytes;
+      try {
+        const res = await this.o.api.postAggregate(run.id, m.round, agg.bytes);
+        if (res.aggregateHash?.toLowerCase() !== agg.aggregateHash)
+          store.log('warn', `round ${m.round}: the coordinator hashed our aggregate to ${res.aggregateHash}, we hashed ${agg.aggregateHash}`);
+        else
+          store.log(
+            'info',
+            `round ${m.round}: uploaded the ${agg.relay ? 'relay' : 'cohort'} aggregate (${agg.hashes.length} frame(s), ${agg.bytes.byteLength} bytes)`,
+          );
+        unsentAggregate = null;
+      } catch (e) {
+        store.log('error', `round ${m.round}: aggregate upload failed: ${describeError(e)}`);
+      }
+    }
+    if (token.cancelled) return;
+
+    // 6. Report: a signed contribution naming our frame and the aggregate we agree with.
+    store.set({ phase: 'reporting' });
+    const chain = this.o.chain();
+    if (!chain) throw new Error('no chain info from the coordinator');
+    const contribution = buildContribution({
+      run: run.id,
+      round: m.round,
+      cohort: m.cohort.id,
+      frameHash: own.hash,
+      aggregateHash: agg.aggregateHash,
+      framesRoot: agg.framesRoot,
+      residualHash: residualCommitment(result.residualBefore, result.residual),
+      samples,
+      steps: result.steps,
+      lossBefore: losses.before,
+      lossAfter: losses.after,
+      computeMs: wallMs,
+      nowMs: scheduler.now(),
+      nonce: randomNonce(),
+    });
+    const signature = await key.signTypedData(contributionTypedData(eip712Domain(chain.chainId, chain.distributor), contribution));
+    const rec: OutboxRecord = {
+      nonce: contribution.nonce.toString(),
+      run: run.id,
+      round: m.round,
+      createdAt: this.o.now(),
+      report: {
+        type: 'report',
+        contribution: contributionToJson(contribution),
+        signature,
+        frameHashes: agg.hashes,
+        device: this.o.device(),
+        partner: this.o.partner,
+      },
+      aggregate: unsentAggregate,
+    };
+    // Written before it is sent; deleted only when the coordinator answers for this nonce.
+    if (await this.o.report(rec))
+      store.log('info', `round ${m.round}: reported frame ${own.hash.slice(0, 10)}… in aggregate ${agg.aggregateHash.slice(0, 10)}…`);
+    else store.log('warn', `round ${m.round}: the coordinator connection is down; the report waits in the outbox and is sent on reconnect`);
+    if (this.token === token) store.set({ phase: 'waiting' });
+  }
+
+  /** Step 8 from our side: the validator sampled one of our contributions; upload its evidence. */
+  async answerVerify(m: VerifyMessage): Promise<void> {
+    const { store } = this.o;
+    const ev = this.evidenceFor(m.frameHash);
+    const key = this.o.account();
+    if (!ev || !key) {
+      store.log('warn', `round ${m.round}: the validator sampled frame ${m.frameHash.slice(0, 10)}…, but this page no longer holds its evidence (reloaded?)`);
+      return;
+    }
+    try {
+      await this.o.api.postEvidence(m.run, m.round, key.address, encodeEvidence({ frame: ev.frame, residualBefore: ev.before, residualAfter: ev.after }));
+      store.log('info', `round ${m.round}: sampled for verification; evidence uploaded`);
+    } catch (e) {
+      store.log('error', `round ${m.round}: evidence upload failed: ${describeError(e)}`);
+    }
+  }
+
+  private openExchange(
+    m: RoundMessage,
+    run: RunSpec,
+    key: RoundAccount,
+    self: { address: Address; peerId: string },
+    members: { address: Address; peerId: string }[],
+  ): CohortExchange {
+    const { store, scheduler } = this.o;
+    const limits = peerUpdateLimits(run, m.round);
+    const counts = () => store.set({ cohort: store.get().cohort && { ...store.get().cohort!, ...ex.counts() } });
+    const ex = new CohortExchange({
+      run: run.id,
+      round: m.round,
+      self,
+      members,
+      endsAt: m.exchangeEndsAt,
+      maxFrameBytes: maxUpdateFrameBytes(run.paramCount, run.codec.chunkSize, kPerChunk(run.codec, run.codec.chunkSize), run.codec.bits, run.codec.indexCoding),
+      decode: (bytes) => decodeFrame(bytes, limits),
+      sign: (message) => key.signMessage({ message }),
+      verify: (address, message, signature) => verifyMessage({ address, message, signature }),
+      dial: (peerId) => this.o.dial(peerId),
+      scheduler,
+      timeouts: this.o.peerTimeouts,
+      onEvent: (e) => {
+        switch (e.type) {
+          case 'verified':
+          case 'frame':
+            counts();
+            if (e.type === 'frame') store.log('info', `round ${m.round}: frame from ${e.peerId} (${e.bytes} bytes)`);
+            return;
+          case 'sent':
+            return;
+          case 'peer-failed':
+            counts();
+            store.log(e.final ? 'warn' : 'info', `round ${m.round}: peer ${e.peerId}: [${e.code}] ${e.message}${e.final ? ' — left out' : ''}`);
+            return;
+          case 'rejected-link':
+            store.log('warn', `round ${m.round}: refused a link from ${e.peerId}: ${e.message}`);
+            return;
+        }
+      },
+      onBytes: (dir, n) => {
+        const p = store.get().p2p;
+        store.set({ p2p: dir === 'in' ? { ...p, bytesIn: p.bytesIn + n } : { ...p, bytesOut: p.bytesOut + n } });
+      },
+    });
+    this.exchange = ex;
+    this.o.route(ex);
+    ex.start();
+    // Links stay open after our exchange settles so slower members still get our frame;
+    // they close at the report deadline or when the next round begins.
+    this.cancelClose = scheduler.after(Math.max(0, m.reportEndsAt - scheduler.now()), () => this.closeExchange(ex));
+    return ex;
+  }
+
+  private closeExchange(which: CohortExchange | null = this.exchange): void {
+    if (!which) return;
+    which.dispose();
+    if (this.exchange === which) {
+      this.exchange = null;
+      this.o.route(null);
+      this.cancelClose?.();
+      this.cancelClose = null;
+    }
+  }
+
+  dispose(): void {
+    if (this.token) this.token.cancelled = true;
+    this.closeExchange();
+  }
+}

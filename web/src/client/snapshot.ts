@@ -1,0 +1,185 @@
+// What the volunteer client shows: one immutable VolunteerSnapshot, replaced on every change
+// and published to subscribers (the Svelte store, the e2e page's test hook) once per
+// microtask. Every module of the client writes its part through one SnapshotStore.
+import type { Address, Hex } from 'viem';
+import type { AccountSummary, AdapterInfo, ContributionState } from '../../../shared/wire/index.ts';
+import type { RunSpec } from '../../../shared/config.ts';
+import type { ContributionEstimate } from './estimate.ts';
+import type { DutyPreset, Governance } from './governance.ts';
+import type { ComputeDevice } from './trainer.ts';
+import type { WalletInfo } from './wallet/wallets.ts';
+
+export type ClientState = 'loading' | 'needs-consent' | 'ready' | 'starting' | 'running' | 'stopping' | 'stopped' | 'error';
+export type RoundPhase = 'idle' | 'syncing' | 'training' | 'exchanging' | 'uploading' | 'reporting' | 'waiting';
+export type LogLevel = 'info' | 'warn' | 'error';
+export type Log = (level: LogLevel, text: string) => void;
+
+export interface DeviceProfile {
+  status: 'idle' | 'measuring' | 'done' | 'failed';
+  /** Measured on the run's model shape by the worker's micro-benchmark. */
+  samplesPerSec: number | null;
+  limits: Record<string, number> | null;
+  /** The run settings the estimate uses (public, from /api/run). */
+  run: Pick<RunSpec, 'id' | 'inner' | 'timing' | 'rewards'> | null;
+  estimate: ContributionEstimate | null;
+  message: string | null;
+}
+
+export interface LogEntry {
+  at: number;
+  level: LogLevel;
+  text: string;
+}
+
+export interface RewardCheck {
+  ok: boolean;
+  epoch: number;
+  cumulativeWei: string;
+  /** The distributor's merkleRoot() when checked. */
+  root: Hex;
+  checkedAt: number;
+}
+
+export interface VolunteerSnapshot {
+  state: ClientState;
+  phase: RoundPhase;
+  storage: { persistent: boolean; reason: string | null };
+  consentAt: number | null;
+  /** When the opt-in lapses and the page asks again (epoch ms). */
+  consentExpiresAt: number | null;
+  address: Address | null;
+  /** True while another tab of this browser holds the trainer (Web Locks). */
+  otherTabTraining: boolean;
+  /** The last Stop, as the worker measured it: GPU work ended `idleAt − requestedAt` ms after the request. */
+  lastStop: { clickedAt: number; requestedAt: number; idleAt: number; stepsDone: number } | null;
+  /** Signed reports written to the outbox and not yet answered by the coordinator. */
+  outbox: number;
+  /**
+   * Throttle preset and pause rules (persisted), the signals they watch (is the volunteer
+   * active, is the tab hidden, the battery, the Compute Pressure API's CPU state), and what
+   * pauses training right now (`pausedBy`, empty while it may run).
+   */
+  governance: Governance;
+  /** The device profile before joining: measured speed, the device's limits, the estimate at the current preset. */
+  profile: DeviceProfile;
+  /** The last round's measured GPU duty: busy ms of the queue over wall ms in the worker. */
+  lastDuty: { round: number; busyMs: number; wallMs: number; preset: DutyPreset } | null;
+  partner: string | null;
+  gpu: {
+    status: 'idle' | 'probing' | 'ready' | 'unavailable' | 'lost';
+    device: ComputeDevice | null;
+    adapter: AdapterInfo | null;
+    gflops: number | null;
+    message: string | null;
+  };
+  connection: 'offline' | 'connecting' | 'connected';
+  run: { id: number; name: string; paramCount: number; steps: number; batchSize: number } | null;
+  /** The coordinator's current round. */
+  round: number | null;
+  /** The local model: the round it is at and its hash. */
+  model: { round: number; hash: Hex } | null;
+  cohort: { id: number; round: number; members: number; verified: number; frames: number } | null;
+  samplesPerSec: number | null;
+  lastLoss: { round: number; before: number; after: number } | null;
+  p2p: { bytesIn: number; bytesOut: number };
+  /** This page's own update frames (one per round it trained) and their total size. */
+  ownFrames: { count: number; bytes: number };
+  reportsSent: number;
+  lastAck: { nonce: string; state: ContributionState; reason: string | null; round: number | null } | null;
+  account: AccountSummary | null;
+  claim: { busy: boolean; txHashes: Hex[] };
+  /**
+   * Wallets: injected ones found by EIP-6963, the bound one (the Delegation's), its own account
+   * summary; WalletConnect when the platform configures it, with the pairing URI while a
+   * connection waits for the wallet's approval.
+   */
+  wallets: { found: WalletInfo[]; busy: boolean; message: string | null; account: AccountSummary | null; walletConnect: boolean; pairingUri: string | null };
+  /** "Verify my reward": the ledger's leaf for this account checked against the root on chain. */
+  rewardCheck: RewardCheck | null;
+  log: LogEntry[];
+  errors: string[];
+}
+
+export function initialSnapshot(o: {
+  storage: { persistent: boolean; reason: string | null };
+  partner: string | null;
+  governance: Governance;
+}): VolunteerSnapshot {
+  return {
+    state: 'loading',
+    phase: 'idle',
+    storage: { persistent: o.storage.persistent, reason: o.storage.reason },
+    consentAt: null,
+    consentExpiresAt: null,
+    address: null,
+    otherTabTraining: false,
+    lastStop: null,
+    outbox: 0,
+    governance: o.governance,
+    lastDuty: null,
+    profile: { status: 'idle', samplesPerSec: null, limits: null, run: null, estimate: null, message: null },
+    partner: o.partner,
+    gpu: { status: 'idle', device: null, adapter: null, gflops: null, message: null },
+    connection: 'offline',
+    run: null,
+    round: null,
+    model: null,
+    cohort: null,
+    samplesPerSec: null,
+    lastLoss: null,
+    p2p: { bytesIn: 0, bytesOut: 0 },
+    ownFrames: { count: 0, bytes: 0 },
+    reportsSent: 0,
+    lastAck: null,
+    account: null,
+    claim: { busy: false, txHashes: [] },
+    rewardCheck: null,
+    wallets: { found: [], busy: false, message: null, account: null, walletConnect: false, pairingUri: null },
+    log: [],
+    errors: [],
+  };
+}
+
+/** The one writer of the snapshot: patches, the event log, and batched publication. */
+export class SnapshotStore {
+  private snap: VolunteerSnapshot;
+  private readonly listeners = new Set<(s: VolunteerSnapshot) => void>();
+  private emitQueued = false;
+
+  constructor(
+    initial: VolunteerSnapshot,
+    private readonly maxLogEntries = 200,
+  ) {
+    this.snap = initial;
+  }
+
+  get(): VolunteerSnapshot {
+    return this.snap;
+  }
+
+  subscribe(fn: (s: VolunteerSnapshot) => void): () => void {
+    this.listeners.add(fn);
+    fn(this.snap);
+    return () => this.listeners.delete(fn);
+  }
+
+  set(patch: Partial<VolunteerSnapshot>): void {
+    this.snap = { ...this.snap, ...patch };
+    if (this.emitQueued) return;
+    this.emitQueued = true;
+    queueMicrotask(() => {
+      this.emitQueued = false;
+      for (const fn of this.listeners) fn(this.snap);
+    });
+  }
+
+  readonly log: Log = (level, text) => {
+    const entry = { at: Date.now(), level, text };
+    const max = this.maxLogEntries;
+    this.set({
+      log: [...this.snap.log, entry].slice(-max),
+      errors: level === 'error' ? [...this.snap.errors, text].slice(-max) : this.snap.errors,
+    });
+    if (level === 'error') console.error(`[idlegrad] ${text}`);
+  };
+}

@@ -1,0 +1,93 @@
+// wallet/: binding a wallet to this device key, claiming, and verifying one's reward — one
+// action per file (bind.ts, claim.ts, verify-reward.ts) — plus EIP-6963 discovery
+// (wallets.ts), the lazy WalletConnect bundle (walletconnect.ts) and the claim transaction
+// (claim-tx.ts, loaded on the first claim). WalletActions holds what the actions share: the
+// providers found and the wallet this session bound.
+import type { Address, Hex } from 'viem';
+import type { ClientMessage } from '../../../../shared/wire/index.ts';
+import { until } from '../session.ts';
+import type { RewardCheck, SnapshotStore } from '../snapshot.ts';
+import { bindWallet, connectWalletConnect } from './bind.ts';
+import { claim } from './claim.ts';
+import type { BoundWallet, WalletContext } from './context.ts';
+import { verifyReward } from './verify-reward.ts';
+import type { DiscoveredWallet, Eip1193Provider } from './wallets.ts';
+
+export type { WalletContext } from './context.ts';
+export { discoverWallets, type DiscoveredWallet, type WalletInfo } from './wallets.ts';
+
+/** The key of a WalletConnect provider among the wallets' providers (EIP-6963 ones are keyed by uuid). */
+const WALLETCONNECT_ID = 'walletconnect';
+
+export interface WalletSession {
+  /** A welcomed coordinator session (connecting if needed). */
+  ensure: () => Promise<void>;
+  send: (m: ClientMessage) => boolean;
+}
+
+export class WalletActions {
+  private readonly providers = new Map<string, Eip1193Provider>();
+  private bound: BoundWallet | null = null;
+  private bindWaiter: ((error: string) => void) | null = null;
+
+  /** `context` is null until there is a device key (no wallet action before consent). */
+  constructor(
+    private readonly store: SnapshotStore,
+    private readonly context: () => WalletContext | null,
+    private readonly session: WalletSession,
+  ) {}
+
+  /** From the page's EIP-6963 discovery. */
+  setFound(list: DiscoveredWallet[]): void {
+    for (const w of list) this.providers.set(w.info.uuid, w.provider);
+    this.store.set({ wallets: { ...this.store.get().wallets, found: list.map((w) => w.info) } });
+  }
+
+  /** A coordinator error while a binding waits: the binding failed. Returns whether one waited. */
+  refuse(error: string): boolean {
+    if (!this.bindWaiter) return false;
+    this.bindWaiter(error);
+    return true;
+  }
+
+  async bind(uuid: string): Promise<Address | null> {
+    const provider = this.providers.get(uuid);
+    const ctx = this.context();
+    if (!provider || !ctx) return null;
+    const bound = await bindWallet(
+      ctx,
+      {
+        ensureSession: this.session.ensure,
+        send: this.session.send,
+        refusal: () => {
+          const refused = new Promise<never>((_, reject) => (this.bindWaiter = (err) => reject(new Error(err))));
+          refused.catch(() => undefined); // seen by the race; never unhandled
+          return { refused, done: () => (this.bindWaiter = null) };
+        },
+        confirmed: (wallet) => until(() => ctx.store.get().account?.wallet?.toLowerCase() === wallet, 15_000, 'the coordinator did not confirm the binding'),
+      },
+      provider,
+    );
+    if (bound) this.bound = bound;
+    return bound?.wallet ?? null;
+  }
+
+  async bindWalletConnect(): Promise<Address | null> {
+    const ctx = this.context();
+    if (!ctx) return null;
+    const provider = await connectWalletConnect(ctx);
+    if (!provider) return null;
+    this.providers.set(WALLETCONNECT_ID, provider);
+    return this.bind(WALLETCONNECT_ID);
+  }
+
+  claim(): Promise<Hex | null> {
+    const ctx = this.context();
+    return ctx ? claim(ctx, this.bound) : Promise.resolve(null);
+  }
+
+  verifyReward(): Promise<RewardCheck | null> {
+    const ctx = this.context();
+    return ctx ? verifyReward(ctx) : Promise.resolve(null);
+  }
+}
