@@ -12,7 +12,7 @@ import { biasBackwardRef, biasForwardRef } from './bias_relu/bias_relu.ref.ts';
 import { closeness, describeCloseness, type Tolerance } from './compare.ts';
 import { gatherBatchGpu } from './gather_batch/gather_batch.ts';
 import { gatherBatchRef } from './gather_batch/gather_batch.ref.ts';
-import { matmul, type MatmulShape } from './matmul/matmul.ts';
+import { matmul, type MatmulConfig, type MatmulShape } from './matmul/matmul.ts';
 import { matmulRef } from './matmul/matmul.ref.ts';
 import { createMlpTrainer } from './mlp-trainer.ts';
 import type { PipelineCache } from './pipeline-cache.ts';
@@ -24,8 +24,9 @@ import { residualAdd } from './residual/residual.ts';
 import { residualRef } from './residual/residual.ref.ts';
 import { layernormBackward, layernormForward } from './layernorm/layernorm.ts';
 import { layernormBackwardRef, layernormForwardRef } from './layernorm/layernorm.ref.ts';
-import { attentionBackward, attentionForward, type AttentionShape } from './attention/attention.ts';
-import { attentionBackwardRef, attentionForwardRef } from './attention/attention.ref.ts';
+import { attentionBackward, attentionForward, type AttentionConfig, type AttentionShape } from './attention/attention.ts';
+import type { RowReduceConfig } from './row-reduce/row-reduce.ts';
+import { attentionBackwardRef, attentionForwardRef, attentionLseRef } from './attention/attention.ref.ts';
 import { embeddingBackward, embeddingForward, type EmbeddingShape } from './embedding/embedding.ts';
 import { embeddingBackwardRef, embeddingForwardRef } from './embedding/embedding.ref.ts';
 import { createGptTrainer } from './gpt-trainer.ts';
@@ -65,13 +66,13 @@ export function randomDataset(count: number, features: number, classes: number, 
   return { images, labels, count, features, classes };
 }
 
-export async function checkMatmul(cache: PipelineCache, shape: MatmulShape, seed = 1): Promise<CheckResult> {
+export async function checkMatmul(cache: PipelineCache, shape: MatmulShape, seed = 1, config?: MatmulConfig): Promise<CheckResult> {
   const rand = createRng(seed);
   const a = randomArray(shape.M * shape.K, rand);
   const b = randomArray(shape.K * shape.N, rand);
   const c = new Checker();
-  c.compare('C', await matmul(cache, a, b, shape), matmulRef(a, b, shape), { atol: 1e-5, rtol: 1e-5 });
-  return c.result(`matmul ${JSON.stringify(shape)}`);
+  c.compare('C', await matmul(cache, a, b, shape, config), matmulRef(a, b, shape), { atol: 1e-5, rtol: 1e-5 });
+  return c.result(`matmul ${JSON.stringify(shape)}${config ? ` ${JSON.stringify(config)}` : ''}`);
 }
 
 export async function checkBiasRelu(cache: PipelineCache, rows: number, n: number, relu: boolean, seed = 2): Promise<CheckResult> {
@@ -90,16 +91,16 @@ export async function checkBiasRelu(cache: PipelineCache, rows: number, n: numbe
   return c.result(`bias_relu ${JSON.stringify(shape)}`);
 }
 
-export async function checkSoftmaxXent(cache: PipelineCache, rows: number, classes: number, seed = 3): Promise<CheckResult> {
+export async function checkSoftmaxXent(cache: PipelineCache, rows: number, classes: number, seed = 3, reduce?: RowReduceConfig): Promise<CheckResult> {
   const rand = createRng(seed);
   const logits = randomArray(rows * classes, rand, -4, 4);
   const labels = Uint32Array.from({ length: rows }, () => Math.floor(rand() * classes));
-  const got = await softmaxXent(cache, logits, labels, { rows, classes });
+  const got = await softmaxXent(cache, logits, labels, { rows, classes }, reduce);
   const want = softmaxXentRef(logits, labels, classes);
   const c = new Checker();
   c.compare('loss', [got.loss], [want.loss], { atol: 1e-6, rtol: 1e-6 });
   c.compare('dlogits', got.dlogits, want.dlogits, { atol: 1e-7, rtol: 1e-5 });
-  return c.result(`softmax_xent ${JSON.stringify({ rows, classes })}`);
+  return c.result(`softmax_xent ${JSON.stringify({ rows, classes })}${reduce ? ` ${JSON.stringify(reduce)}` : ''}`);
 }
 
 export async function checkAdamw(cache: PipelineCache, n: number, seed = 4): Promise<CheckResult> {
@@ -150,34 +151,35 @@ export async function checkResidual(cache: PipelineCache, n: number, seed = 8): 
   return c.result(`residual n=${n}`);
 }
 
-export async function checkLayernorm(cache: PipelineCache, rows: number, C: number, seed = 9): Promise<CheckResult> {
+export async function checkLayernorm(cache: PipelineCache, rows: number, C: number, seed = 9, reduce?: RowReduceConfig): Promise<CheckResult> {
   const rand = createRng(seed);
   const [x, gamma, beta, dy] = [randomArray(rows * C, rand, -2, 3), randomArray(C, rand, 0.5, 1.5), randomArray(C, rand), randomArray(rows * C, rand)];
   const tol = { atol: 2e-5, rtol: 1e-4 };
   const c = new Checker();
-  const { y, stats } = await layernormForward(cache, x, gamma, beta, { rows, C });
+  const { y, stats } = await layernormForward(cache, x, gamma, beta, { rows, C }, reduce);
   const ref = layernormForwardRef(x, gamma, beta, rows, C);
   c.compare('y', y, ref.y, tol);
-  const got = await layernormBackward(cache, { dy, x, gamma, stats }, { rows, C });
+  const got = await layernormBackward(cache, { dy, x, gamma, stats }, { rows, C }, reduce);
   const want = layernormBackwardRef(dy, x, gamma, ref.mean, ref.rstd, rows, C);
   c.compare('dx', got.dx, want.dx, tol);
   c.compare('dgamma', got.dgamma, want.dgamma, tol);
   c.compare('dbeta', got.dbeta, want.dbeta, tol);
-  return c.result(`layernorm ${JSON.stringify({ rows, C })}`);
+  return c.result(`layernorm ${JSON.stringify({ rows, C })}${reduce ? ` ${JSON.stringify(reduce)}` : ''}`);
 }
 
-export async function checkAttention(cache: PipelineCache, shape: AttentionShape, seed = 10): Promise<CheckResult> {
+export async function checkAttention(cache: PipelineCache, shape: AttentionShape, seed = 10, config?: AttentionConfig): Promise<CheckResult> {
   const rand = createRng(seed);
   const { B, T, C, NH } = shape;
   const [qkv, dout] = [randomArray(B * T * 3 * C, rand, -2, 2), randomArray(B * T * C, rand)];
   const tol = { atol: 1e-5, rtol: 1e-4 };
   const c = new Checker();
-  const got = await attentionForward(cache, qkv, shape);
+  const got = await attentionForward(cache, qkv, shape, config);
   const want = attentionForwardRef(qkv, B, T, C, NH);
   c.compare('out', got.out, want.out, tol);
-  c.compare('att', got.att, want.att, tol);
-  c.compare('dqkv', await attentionBackward(cache, dout, qkv, got.att, shape), attentionBackwardRef(dout, qkv, want.att, B, T, C, NH), tol);
-  return c.result(`attention ${JSON.stringify(shape)}`);
+  c.compare('lse', got.lse, attentionLseRef(qkv, B, T, C, NH), tol);
+  const dqkv = await attentionBackward(cache, { dout, qkv, out: got.out, lse: got.lse }, shape, config);
+  c.compare('dqkv', dqkv, attentionBackwardRef(dout, qkv, want.att, B, T, C, NH), tol);
+  return c.result(`attention ${JSON.stringify(shape)}${config ? ` ${JSON.stringify(config)}` : ''}`);
 }
 
 export async function checkEmbedding(cache: PipelineCache, shape: EmbeddingShape, seed = 11): Promise<CheckResult> {

@@ -35,9 +35,15 @@ export interface AcquireOptions {
    */
   raiseToAdapterMax?: (keyof GPUSupportedLimits)[];
   label?: string;
+  /**
+   * Optional features to enable where the adapter has them (default: `subgroups` and
+   * `shader-f16`, which kernel variants use; the autotune decides whether they pay off).
+   */
+  optionalFeatures?: GPUFeatureName[];
 }
 
 const DEFAULT_RAISED: (keyof GPUSupportedLimits)[] = ['maxStorageBufferBindingSize', 'maxBufferSize'];
+const DEFAULT_FEATURES: GPUFeatureName[] = ['subgroups', 'shader-f16'];
 
 export async function acquireDevice(gpu: GPU | undefined, opts: AcquireOptions = {}): Promise<GpuContext> {
   if (!gpu) {
@@ -53,9 +59,10 @@ export async function acquireDevice(gpu: GPU | undefined, opts: AcquireOptions =
   }
   const requiredLimits: Record<string, number> = {};
   for (const k of opts.raiseToAdapterMax ?? DEFAULT_RAISED) requiredLimits[k] = adapter.limits[k] as number;
+  const requiredFeatures = (opts.optionalFeatures ?? DEFAULT_FEATURES).filter((f) => adapter.features.has(f));
   let device: GPUDevice;
   try {
-    device = await adapter.requestDevice({ requiredLimits, label: opts.label ?? 'idlegrad' });
+    device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: opts.label ?? 'idlegrad' });
   } catch (cause) {
     throw new WebGpuUnavailableError('The WebGPU adapter refused to create a device.', { cause });
   }

@@ -1,5 +1,5 @@
 // The GPU executor for local training of the GPT preset (shared/model.ts gptSpec): `steps`
-// inner steps of embedding → L × (layernorm → qkv → causal attention → proj → residual →
+// inner steps of embedding → L × (layernorm → qkv → fused causal attention → proj → residual →
 // layernorm → fc + GELU → out → residual) → layernorm → head → softmax cross-entropy →
 // the whole backward → Σ g² → clipped AdamW, all encoded up front and submitted at once (or,
 // to stop or throttle within a bound, in segments of about `segmentMs` of GPU work).
@@ -36,7 +36,7 @@ import { matmulKernel } from './matmul/matmul.ts';
 import { PipelineCache } from './pipeline-cache.ts';
 import { residualKernel } from './residual/residual.ts';
 import { runSegmentedRound } from './segments.ts';
-import { softmaxXentKernel, XENT_LOSS_BYTES } from './softmax_xent/softmax_xent.ts';
+import { softmaxXentKernels, XENT_LOSS_BYTES } from './softmax_xent/softmax_xent.ts';
 
 export interface GptTrainerOptions {
   /** Sequences per inner step (B). */
@@ -147,7 +147,7 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
     ln1: buffer(`h${l}.ln1`, R * C),
     stats1: buffer(`h${l}.stats1`, (R * LAYERNORM_STATS_BYTES) / 4),
     qkv: buffer(`h${l}.qkv`, R * 3 * C),
-    att: buffer(`h${l}.att`, B * NH * T * T),
+    lse: buffer(`h${l}.lse`, B * NH * T), // attention's log-sum-exp per query row (its backward recomputes the probabilities)
     atty: buffer(`h${l}.atty`, R * C),
     xmid: buffer(`h${l}.xmid`, R * C),
     ln2: buffer(`h${l}.ln2`, R * C),
@@ -165,7 +165,7 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
   const dtmp = buffer('d.tmp', R * C);
   const dact = buffer('d.act', R * Hd);
   const dqkv = buffer('d.qkv', R * 3 * C);
-  const dpre = buffer('d.attpre', B * NH * T * T);
+  const dd = buffer('d.att.D', B * NH * T); // attention backward: dout·out per query row
   const dlogits = buffer('d.logits', R * V);
 
   // ---- the step as a list of (kernel, bind group), built once ----
@@ -196,7 +196,7 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
     const p = `h${l}.`;
     add(forward, lnFwd, { x: xin, gamma: P(`${p}ln1.g`), beta: P(`${p}ln1.b`), y: a.ln1, stats: a.stats1 });
     add(forward, mm(R, 3 * C, C), { a: a.ln1, b: P(`${p}qkv.w`), c: a.qkv }); // qkv (R, 3C) = ln1 · Wqkv (no bias)
-    add(forward, attFwd, { qkv: a.qkv, out: a.atty, att: a.att });
+    add(forward, attFwd, { qkv: a.qkv, out: a.atty, lse: a.lse, dout: dtmp, dd, dqkv }); // (the backward's buffers bound, untouched)
     add(forward, mm(R, C, C), { a: a.atty, b: P(`${p}proj.w`), c: a.xmid }); // xmid = atty · Wproj + b + xin
     add(forward, bias(C), { x: a.xmid, bias: P(`${p}proj.b`) });
     add(forward, residual, { x: a.xmid, y: xin });
@@ -209,7 +209,9 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
   }
   add(forward, lnFwd, { x: xL, gamma: P('lnf.g'), beta: P('lnf.b'), y: lnf, stats: statsf });
   add(forward, mm(R, V, C), { a: lnf, b: P('head.w'), c: logits }); // logits (R, V) = lnf · Whead
-  const xent = softmaxXentKernel(cache, { rows: R, classes: V });
+  const xent = softmaxXentKernels(cache, { rows: R, classes: V });
+  const rowLoss = buffer('xent.rowLoss', R);
+  const xentRowsGroup = createBindGroup(device, xent.rows, { logits, labels: targets, dlogits, rowLoss });
 
   // backward: dlogits (R, V) → dres = d xL
   add(backward, mm(C, V, R, true), { a: lnf, b: dlogits, c: G('head.w') }); // dWhead = lnfᵀ · dlogits
@@ -233,8 +235,8 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
     add(backward, biasGrad(C), { dy: dres, dbias: G(`${p}proj.b`) });
     add(backward, mm(C, C, R, true), { a: a.atty, b: dres, c: G(`${p}proj.w`) });
     add(backward, mm(R, C, C, false, true), { a: dres, b: P(`${p}proj.w`), c: dtmp });
-    add(backward, attBwdQ, { qkv: a.qkv, att: a.att, dout: dtmp, dpre, dqkv });
-    add(backward, attBwdKV, { qkv: a.qkv, att: a.att, dout: dtmp, dpre, dqkv });
+    add(backward, attBwdQ, { qkv: a.qkv, out: a.atty, lse: a.lse, dout: dtmp, dd, dqkv });
+    add(backward, attBwdKV, { qkv: a.qkv, out: a.atty, lse: a.lse, dout: dtmp, dd, dqkv });
     add(backward, mm(C, 3 * C, R, true), { a: a.ln1, b: dqkv, c: G(`${p}qkv.w`) });
     add(backward, mm(R, C, 3 * C, false, true), { a: dqkv, b: P(`${p}qkv.w`), c: dtmp });
     add(backward, lnParams, { x: xin, stats: a.stats1, dy: dtmp, dgamma: G(`${p}ln1.g`), dbeta: G(`${p}ln1.b`) });
@@ -254,7 +256,7 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
   let capacity = 0;
   let losses: GPUBuffer | null = null;
   let hyper: GPUBuffer | null = null;
-  let xentGroup: GPUBindGroup | null = null;
+  let xentTotalGroup: GPUBindGroup | null = null;
   let adamwGroup: GPUBindGroup | null = null;
   function ensureCapacity(steps: number) {
     if (steps <= capacity) return;
@@ -263,7 +265,7 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
     capacity = Math.max(steps, 2 * capacity);
     losses = device.createBuffer({ label: 'gpt.losses', size: capacity * lossStride, usage: STORAGE });
     hyper = device.createBuffer({ label: 'gpt.hyper', size: capacity * hyperStride, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    xentGroup = createBindGroup(device, xent, { logits, labels: targets, dlogits, loss: { buffer: losses, size: XENT_LOSS_BYTES } });
+    xentTotalGroup = createBindGroup(device, xent.total, { rowLoss, loss: { buffer: losses, size: XENT_LOSS_BYTES } });
     adamwGroup = createBindGroup(device, adamw, { params, grad, m, v, hyper: { buffer: hyper, size: ADAMW_HYPER.size }, sumsq });
   }
 
@@ -327,7 +329,8 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
             enc.copyBufferToBuffer(allIndex, (s * (R + V + 1) + R) * 4, starts, 0, (V + 1) * 4);
             const pass = enc.beginComputePass({ label: `gpt.step${s}` });
             for (const [k, g] of forward) encodeDispatch(pass, k, g);
-            encodeDispatch(pass, xent, xentGroup!, [s * lossStride]);
+            encodeDispatch(pass, xent.rows, xentRowsGroup);
+            encodeDispatch(pass, xent.total, xentTotalGroup!, [s * lossStride]);
             for (const [k, g] of backward) encodeDispatch(pass, k, g);
             encodeDispatch(pass, sumsqKernel, sumsqGroup);
             encodeDispatch(pass, adamw, adamwGroup!, [s * hyperStride]);

@@ -26,7 +26,7 @@ import { alignTo, createBindGroup, encodeDispatch, readBuffer, writePadded } fro
 import { matmulKernel, type MatmulKernel } from './matmul/matmul.ts';
 import { PipelineCache } from './pipeline-cache.ts';
 import { runSegmentedRound } from './segments.ts';
-import { softmaxXentKernel, XENT_LOSS_BYTES, type XentKernel } from './softmax_xent/softmax_xent.ts';
+import { softmaxXentKernels, XENT_LOSS_BYTES } from './softmax_xent/softmax_xent.ts';
 
 export interface MlpTrainerOptions {
   /** Samples per inner step (B). */
@@ -160,7 +160,7 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
   // ---- kernels: every pipeline of a round, created here and never per step ----
   const fwd = forwardPlan(cache, spec, B);
   const gather: GatherKernel = gatherKernel(cache, { rows: B, features: F });
-  const xent: XentKernel = softmaxXentKernel(cache, { rows: B, classes: C });
+  const xent = softmaxXentKernels(cache, { rows: B, classes: C });
   const outBiasGrad: BiasGradKernel = biasBackwardKernel(cache, { rows: B, n: C, relu: false });
   const dW: MatmulKernel[] = [];
   const dh: (MatmulKernel | null)[] = [];
@@ -189,6 +189,7 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
   const acts = sizes.map((n, l) => buffer(`act${l}`, B * n * 4)); // acts[0] = x (B, F), acts[L] = logits (B, C)
   const dActs = sizes.map((n, l) => (l > 0 ? buffer(`dact${l}`, B * n * 4) : null)); // gradient w.r.t. acts[l]
   const labels = buffer('labels', B * 4);
+  const rowLoss = buffer('xent.rowLoss', B * 4);
 
   // Per-step slices at dynamic offsets, sized for the longest round so far.
   const indexStride = alignTo(B * 4, storageAlign);
@@ -208,7 +209,8 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
     dh: dh.map((k, l) => k && createBindGroup(device, k, { a: dActs[l + 1]!, b: { buffer: params, ...W(l) }, c: dActs[l]! })),
     reluGrad: reluGrad.map((k, l) => k && createBindGroup(device, k, { dy: dActs[l]!, y: acts[l], dbias: { buffer: grad, ...b(l - 1) } })),
     gather: null as GPUBindGroup | null,
-    xent: null as GPUBindGroup | null,
+    xentRows: createBindGroup(device, xent.rows, { logits: acts[L], labels, dlogits: dActs[L]!, rowLoss }),
+    xentTotal: null as GPUBindGroup | null,
     adamw: null as GPUBindGroup | null,
   };
 
@@ -233,12 +235,7 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
     indices = device.createBuffer({ label: 'mlp.indices', size: capacity * indexStride, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
     losses = device.createBuffer({ label: 'mlp.losses', size: capacity * lossStride, usage: STORAGE });
     hyper = device.createBuffer({ label: 'mlp.hyper', size: capacity * hyperStride, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    groups.xent = createBindGroup(device, xent, {
-      logits: acts[L],
-      labels,
-      dlogits: dActs[L]!,
-      loss: { buffer: losses, size: XENT_LOSS_BYTES },
-    });
+    groups.xentTotal = createBindGroup(device, xent.total, { rowLoss, loss: { buffer: losses, size: XENT_LOSS_BYTES } });
     groups.adamw = createBindGroup(device, adamw, { params, grad, m, v, hyper: { buffer: hyper, size: ADAMW_HYPER.size } });
     bindGather();
   }
@@ -247,11 +244,7 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
     groups.gather =
       data && indices
         ? createBindGroup(device, gather, {
-            images: data.images,
-            labels: data.labels,
-            indices: { buffer: indices, size: B * 4 },
-            x: acts[0],
-            y: labels,
+            images: data.images, labels: data.labels, indices: { buffer: indices, size: B * 4 }, x: acts[0], y: labels,
           })
         : null;
   }
@@ -290,16 +283,8 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
         data.images.destroy();
         data.labels.destroy();
       }
-      const images = device.createBuffer({
-        label: 'mlp.data.images',
-        size: alignTo(d.images.byteLength, 4),
-        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
-      });
-      const lab = device.createBuffer({
-        label: 'mlp.data.labels',
-        size: alignTo(d.labels.byteLength, 4),
-        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
-      });
+      const images = device.createBuffer({ label: 'mlp.data.images', size: alignTo(d.images.byteLength, 4), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+      const lab = device.createBuffer({ label: 'mlp.data.labels', size: alignTo(d.labels.byteLength, 4), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
       writePadded(device, images, 0, d.images);
       writePadded(device, lab, 0, d.labels);
       data = { images, labels: lab, count: d.count };
@@ -325,23 +310,16 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
         const view = new DataView(hyperBytes);
         for (let s = 0; s < steps; s++) writeAdamWHyper(view, s * hyperStride, s + 1, cfg);
 
-        const paramsOut = device.createBuffer({
-          label: 'mlp.readback.params',
-          size: layout.totalFloats * 4,
-          usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-        });
-        const lossesOut = device.createBuffer({
-          label: 'mlp.readback.losses',
-          size: steps * lossStride,
-          usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-        });
+        const paramsOut = device.createBuffer({ label: 'mlp.readback.params', size: layout.totalFloats * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+        const lossesOut = device.createBuffer({ label: 'mlp.readback.losses', size: steps * lossStride, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
         try {
           const encodeSteps = (enc: GPUCommandEncoder, from: number, to: number) => {
             for (let s = from; s < to; s++) {
               const pass = enc.beginComputePass({ label: `mlp.step${s}` });
               encodeDispatch(pass, gather, groups.gather!, [s * indexStride]);
               encodeForward(pass, fwd, groups.fwd);
-              encodeDispatch(pass, xent, groups.xent!, [s * lossStride]);
+              encodeDispatch(pass, xent.rows, groups.xentRows);
+              encodeDispatch(pass, xent.total, groups.xentTotal!, [s * lossStride]);
               encodeDispatch(pass, outBiasGrad, groups.outBiasGrad);
               for (let l = L - 1; l >= 0; l--) {
                 encodeDispatch(pass, dW[l], groups.dW[l]);
@@ -355,15 +333,7 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
             }
           };
           const { gpuMs, busyMs } = await runSegmentedRound({
-            device,
-            steps,
-            segmentMs,
-            signal,
-            between,
-            label: 'mlp',
-            encodeSteps,
-            lostOr,
-            isLost: () => lost !== null,
+            device, steps, segmentMs, signal, between, label: 'mlp', encodeSteps, lostOr, isLost: () => lost !== null,
             begin: (enc) => {
               writePadded(device, params, 0, packParams(spec, layout, start));
               writePadded(device, indices!, 0, idx);
@@ -371,10 +341,7 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
               enc.clearBuffer(m); // AdamW state restarts every round
               enc.clearBuffer(v);
             },
-            readback: [
-              [params, paramsOut],
-              [losses!, lossesOut],
-            ],
+            readback: [[params, paramsOut], [losses!, lossesOut]],
           });
           const result = unpackParams(spec, layout, new Float32Array(paramsOut.getMappedRange()));
           const strided = new Float32Array(lossesOut.getMappedRange());
@@ -440,3 +407,4 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
     },
   };
 }
+

@@ -105,13 +105,16 @@ export function geluGrad(u: number): number {
 
 /**
  * Causal multi-head self-attention. qkv (B, T, 3C) as [q | k | v], heads contiguous in each →
- * out (B, T, C) and the softmax probabilities att (B, NH, T, T) (zero above the diagonal).
+ * out (B, T, C), the softmax probabilities att (B, NH, T, T) (zero above the diagonal) and each
+ * query row's log-sum-exp lse (B, NH, T) = log Σ_{u ≤ t} exp(q_t·k_u / √hs), which the fused GPU
+ * kernel keeps instead of att.
  */
-export function attentionForward(qkv: Arr, B: number, T: number, C: number, NH: number): { out: Float64Array; att: Float64Array } {
+export function attentionForward(qkv: Arr, B: number, T: number, C: number, NH: number): { out: Float64Array; att: Float64Array; lse: Float64Array } {
   const hs = C / NH;
   const scale = 1 / Math.sqrt(hs);
   const out = new Float64Array(B * T * C);
   const att = new Float64Array(B * NH * T * T);
+  const lse = new Float64Array(B * NH * T);
   const row = new Float64Array(T);
   for (let b = 0; b < B; b++)
     for (let h = 0; h < NH; h++)
@@ -127,6 +130,7 @@ export function attentionForward(qkv: Arr, B: number, T: number, C: number, NH: 
         }
         let sum = 0;
         for (let u = 0; u <= t; u++) sum += row[u] = Math.exp(row[u] - mx);
+        lse[(b * NH + h) * T + t] = mx + Math.log(sum);
         const a = ((b * NH + h) * T + t) * T;
         for (let u = 0; u <= t; u++) {
           const p = row[u] / sum;
@@ -135,7 +139,7 @@ export function attentionForward(qkv: Arr, B: number, T: number, C: number, NH: 
           for (let i = 0; i < hs; i++) out[(b * T + t) * C + h * hs + i] += p * qkv[v + i];
         }
       }
-  return { out, att };
+  return { out, att, lse };
 }
 
 /** dout (B, T, C), qkv and att as attentionForward used and returned them → dqkv (B, T, 3C). */

@@ -47,6 +47,10 @@ export interface GptDims {
 
 /** The GPT preset's default dims: byte vocabulary, 2 layers of width 64, 4 heads, context 64, MLP 256. */
 export const GPT_DEFAULT: Readonly<GptDims> = Object.freeze({ vocab: 256, context: 64, width: 64, layers: 2, heads: 4, hidden: 256 });
+/** gpt-small dims (~10.9 M parameters with bytes): 6 layers of width 384, 6 heads of 64, context 256, MLP 4×. */
+export const GPT_SMALL: Readonly<GptDims> = Object.freeze({ vocab: 256, context: 256, width: 384, layers: 6, heads: 6, hidden: 1536 });
+/** gpt-base dims (~25.6 M parameters with bytes): 8 layers of width 512, 8 heads of 64, context 256, MLP 4×. */
+export const GPT_BASE: Readonly<GptDims> = Object.freeze({ vocab: 256, context: 256, width: 512, layers: 8, heads: 8, hidden: 2048 });
 
 export interface GptSpec {
   preset: 'gpt';

@@ -2,44 +2,58 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRng } from '../../shared/rng.ts';
 import { assertClose, dot, finiteDifference, randomArray, testGpu } from '../test-gpu.ts';
-import { attentionBackward, attentionForward, ATTENTION_WG, type AttentionShape } from './attention.ts';
-import { attentionBackwardRef, attentionForwardRef } from './attention.ref.ts';
+import { attentionBackward, attentionForward, attentionForwardKernel, ATTENTION_CANDIDATES, ATTENTION_KEY_BLOCK, attentionUnsupported, type AttentionShape } from './attention.ts';
+import { attentionBackwardRef, attentionForwardRef, attentionLseRef } from './attention.ref.ts';
 
-const { cache } = await testGpu();
+const { ctx, cache } = await testGpu();
+// Every candidate the autotune may pick; one this device cannot run is skipped, saying why.
+const runnable = ATTENTION_CANDIDATES.filter((c) => !attentionUnsupported(c, ctx.device));
 const tol = { atol: 1e-5, rtol: 1e-4 };
 
-test('attention forward and backward match the CPU reference (causal, multi-head)', async () => {
-  const rand = createRng(70);
-  // B·NH·T not a multiple of the workgroup; odd head sizes; one case past one workgroup.
-  const shapes: AttentionShape[] = [
-    { B: 1, T: 1, C: 3, NH: 1 },
-    { B: 2, T: 5, C: 6, NH: 2 },
-    { B: 3, T: 11, C: 12, NH: 4 },
-    { B: 1, T: ATTENTION_WG + 3, C: 10, NH: 2 },
-  ];
-  for (const shape of shapes) {
-    const { B, T, C, NH } = shape;
-    const qkv = randomArray(B * T * 3 * C, rand, -2, 2);
-    const got = await attentionForward(cache, qkv, shape);
-    const want = attentionForwardRef(qkv, B, T, C, NH);
-    assertClose(got.out, want.out, tol, `out ${JSON.stringify(shape)}`);
-    assertClose(got.att, want.att, tol, `att ${JSON.stringify(shape)}`);
-    const dout = randomArray(B * T * C, rand);
-    const dqkv = await attentionBackward(cache, dout, qkv, got.att, shape);
-    assertClose(dqkv, attentionBackwardRef(dout, qkv, want.att, B, T, C, NH), tol, `dqkv ${JSON.stringify(shape)}`);
-  }
-});
+// No T here is a multiple of a workgroup (16, 32, 64), a stage (16, 32, or fewer rows where a
+// wide head caps it by workgroup memory) or the key block; 70 and 133 span several workgroups
+// and stages with a partial last one. Odd head sizes (3, 5) take the scalar storage path, 4, 8
+// and 64 the vec4 one.
+const shapes: AttentionShape[] = [
+  { B: 1, T: 1, C: 3, NH: 1 },
+  { B: 2, T: 5, C: 6, NH: 2 },
+  { B: 2, T: ATTENTION_KEY_BLOCK + 5, C: 16, NH: 2 },
+  { B: 1, T: 70, C: 12, NH: 3 },
+  { B: 1, T: 133, C: 10, NH: 2 },
+  { B: 1, T: 57, C: 64, NH: 1 }, // 16 KiB of workgroup memory (the default limit) hold 31 rows of it
+];
+
+for (const config of ATTENTION_CANDIDATES) {
+  const skip = attentionUnsupported(config, ctx.device) ?? false;
+  test(`fused attention ${JSON.stringify(config)}: out, lse and dqkv match the CPU reference at T off every tile`, { skip }, async () => {
+    const rand = createRng(70);
+    for (const shape of shapes) {
+      const { B, T, C, NH } = shape;
+      const what = `${JSON.stringify(shape)} config ${JSON.stringify(config)}`;
+      const qkv = randomArray(B * T * 3 * C, rand, -2, 2);
+      const got = await attentionForward(cache, qkv, shape, config);
+      const want = attentionForwardRef(qkv, B, T, C, NH);
+      assertClose(got.out, want.out, tol, `out ${what}`);
+      assertClose(got.lse, attentionLseRef(qkv, B, T, C, NH), tol, `lse ${what}`);
+      const dout = randomArray(B * T * C, rand);
+      const dqkv = await attentionBackward(cache, { dout, qkv, out: got.out, lse: got.lse }, shape, config);
+      assertClose(dqkv, attentionBackwardRef(dout, qkv, want.att, B, T, C, NH), tol, `dqkv ${what}`);
+    }
+  });
+}
 
 test('attention is causal: changing a later position leaves earlier outputs unchanged', async () => {
   const rand = createRng(71);
   const shape = { B: 1, T: 6, C: 4, NH: 2 };
   const qkv = randomArray(6 * 12, rand);
-  const a = await attentionForward(cache, qkv, shape);
-  const changed = qkv.slice();
-  for (let i = 5 * 12; i < 6 * 12; i++) changed[i] += 1;
-  const b = await attentionForward(cache, changed, shape);
-  assert.deepEqual(Array.from(b.out.subarray(0, 5 * 4)), Array.from(a.out.subarray(0, 5 * 4)));
-  assert.notDeepEqual(Array.from(b.out.subarray(20)), Array.from(a.out.subarray(20)));
+  for (const config of runnable) {
+    const a = await attentionForward(cache, qkv, shape, config);
+    const changed = qkv.slice();
+    for (let i = 5 * 12; i < 6 * 12; i++) changed[i] += 1;
+    const b = await attentionForward(cache, changed, shape, config);
+    assert.deepEqual(Array.from(b.out.subarray(0, 5 * 4)), Array.from(a.out.subarray(0, 5 * 4)));
+    assert.notDeepEqual(Array.from(b.out.subarray(20)), Array.from(a.out.subarray(20)));
+  }
 });
 
 test('attention backward matches finite differences of the forward', async () => {
@@ -48,8 +62,16 @@ test('attention backward matches finite differences of the forward', async () =>
   const { B, T, C, NH } = shape;
   const qkv = randomArray(B * T * 3 * C, rand);
   const g = randomArray(B * T * C, rand);
-  const { att } = await attentionForward(cache, qkv, shape);
-  const dqkv = await attentionBackward(cache, g, qkv, att, shape);
   const fd = finiteDifference((z) => dot(g, attentionForwardRef(z, B, T, C, NH).out), qkv);
-  assertClose(dqkv, fd, { atol: 1e-5, rtol: 1e-3 }, 'dqkv vs FD');
+  for (const config of runnable) {
+    const { out, lse } = await attentionForward(cache, qkv, shape, config);
+    const dqkv = await attentionBackward(cache, { dout: g, qkv, out, lse }, shape, config);
+    assertClose(dqkv, fd, { atol: 1e-5, rtol: 1e-3 }, `dqkv vs FD, config ${JSON.stringify(config)}`);
+  }
+});
+
+test('a head wider than the kernel holds in registers is refused with a clear error', () => {
+  for (const config of runnable.filter((c) => c.lanes === 1)) {
+    assert.throws(() => attentionForwardKernel(cache, { B: 1, T: 4, C: 72, NH: 1 }, config), /a head of 72 floats is more than 64 per lane/);
+  }
 });

@@ -10,21 +10,28 @@
 // resident on the GPU; a round of steps ends with one readback for both (ours: params + losses;
 // TFJS: the last loss). Warm-up runs are excluded; figures are medians of `reps` runs. Our
 // matmul's output is checked against the CPU reference once per shape before it is timed.
+// Rows at two model sizes: the GPT preset's default dims (gpt-micro) and gpt-small (6 × 384,
+// context 256), whose training step is slow enough on SwiftShader (tens of seconds for TFJS)
+// that it runs `smallSteps` steps per round and `smallReps` rounds. The fused attention row
+// times ours alone (forward + backward at gpt-small's width and heads, one sequence) at
+// contexts 256 and 1024, per token. Every kernel variant is the one autotuneKernels picks here.
 import * as ort from 'onnxruntime-web/webgpu';
 import { matmulOnnxModel } from '../../shared/onnx.ts';
-import { GPT_DEFAULT, gptSpec, initParams, mlpSpec } from '../../shared/model.ts';
+import { GPT_DEFAULT, GPT_SMALL, gptSpec, initParams, mlpSpec, type GptDims } from '../../shared/model.ts';
 import { createRng } from '../../shared/rng.ts';
 import { randomDataset } from '../conformance.ts';
 import { acquireDevice, type AdapterSummary, type GpuContext } from '../device.ts';
 import { closeness, describeCloseness } from '../compare.ts';
 import { createBindGroup, encodeDispatch, readBuffer } from '../kernel.ts';
+import { attentionBackwardRef, attentionForwardRef } from '../attention/attention.ref.ts';
 import { matmulRef } from '../matmul/matmul.ref.ts';
-import { autotuneMatmul } from '../matmul/autotune.ts';
+import { autotuneKernels, type KernelChoice } from '../autotune.ts';
+import { attentionBackwardKernels, attentionForwardKernel, type AttentionShape } from '../attention/attention.ts';
 import { matmulConfigFor, matmulKernel, type MatmulConfig, type MatmulShape } from '../matmul/matmul.ts';
 import { createMlpTrainer } from '../mlp-trainer.ts';
 import { createGptTrainer } from '../gpt-trainer.ts';
 import { PipelineCache } from '../pipeline-cache.ts';
-import { tfjsGpt, tfjsMatmul, tfjsMlp, tfjsReady, type GptShape, type TfjsTrainer } from './bench-tfjs.ts';
+import { tfjsGpt, tfjsMatmul, tfjsMlp, tfjsReady, type GptShape } from './bench-tfjs.ts';
 
 export interface BenchInput {
   /** Where the worker fetches onnxruntime-web's .wasm/.mjs files (served by bench.ts). */
@@ -35,6 +42,9 @@ export interface BenchInput {
   /** Training steps per timed round: MLP, GPT. */
   steps: number;
   gptSteps: number;
+  /** gpt-small: steps per timed round and timed rounds (after a 1-step warm-up round). */
+  smallSteps: number;
+  smallReps: number;
 }
 
 export interface MatmulRow {
@@ -52,31 +62,40 @@ export interface StepRow {
   ours: number | null;
   tfjs: number | null;
   batch: number;
+  /** Tokens per sequence (GPT; MLP 0). */
+  seqLen: number;
+}
+
+export interface AttentionRow {
+  shape: AttentionShape;
+  /** Fused forward + backward, ms per call and µs per token (B·T tokens); null if it failed. */
+  ms: number | null;
+  usPerToken: number | null;
 }
 
 export type BenchOutput =
   | {
-      type: 'bench';
-      adapter: AdapterSummary;
-      tfjsAdapter: string;
-      config: MatmulConfig;
-      tuneSource: string;
-      matmul: MatmulRow[];
-      step: StepRow[];
-      notes: string[];
+      type: 'bench'; adapter: AdapterSummary; tfjsAdapter: string; config: MatmulConfig; choice: KernelChoice; tuneSource: string;
+      matmul: MatmulRow[]; step: StepRow[]; attention: AttentionRow[]; notes: string[];
     }
   | { type: 'error'; name: string; message: string };
 
 /** The GPT preset's default dims (shared/model.ts GPT_DEFAULT): 2 layers, width 64, 4 heads, context 64, MLP 256, bytes. */
 export const GPT_BENCH: GptShape = { ...GPT_DEFAULT };
 const GPT_BATCH = 8;
+/** gpt-small (shared/model.ts GPT_SMALL): 6 layers, width 384, 6 heads, context 256, MLP 1536; one sequence of 256 tokens a step. */
+const SMALL_BENCH: GptShape = { ...GPT_SMALL };
+const SMALL_BATCH = 1;
+const ATTENTION_CONTEXTS = [256, 1024];
 const MLP_SIZES = [784, 64, 10];
 const MLP_BATCH = 32;
 
-/** MLP 784-64-10 at batch 32, GPT rows B·T = 512, and the square shapes. */
+/** MLP 784-64-10 at batch 32, GPT rows B·T = 512, gpt-small rows B·T = 256, and the square shapes. */
 export function benchShapes(adapter: AdapterSummary): { name: string; shape: MatmulShape }[] {
   const rows = GPT_BATCH * GPT_BENCH.context;
   const { width: C, hidden: Hd } = GPT_BENCH;
+  const small = SMALL_BATCH * SMALL_BENCH.context;
+  const { width: Cs, hidden: Hs, vocab: Vs } = SMALL_BENCH;
   const squares = adapter.architecture === 'swiftshader' ? [512] : [512, 1024, 4096];
   return [
     { name: 'mlp fwd x·W0', shape: { M: MLP_BATCH, N: 64, K: 784 } },
@@ -89,6 +108,12 @@ export function benchShapes(adapter: AdapterSummary): { name: string; shape: Mat
     { name: 'gpt mlp-down', shape: { M: rows, N: C, K: Hd } },
     { name: 'gpt dW_up = xᵀ·dy', shape: { M: C, N: Hd, K: rows, transA: true } },
     { name: 'gpt dx_qkv = dy·Wqkvᵀ', shape: { M: rows, N: C, K: 3 * C, transB: true } },
+    { name: 'small qkv x·Wqkv', shape: { M: small, N: 3 * Cs, K: Cs } },
+    { name: 'small mlp-up', shape: { M: small, N: Hs, K: Cs } },
+    { name: 'small mlp-down', shape: { M: small, N: Cs, K: Hs } },
+    { name: 'small lm-head', shape: { M: small, N: Vs, K: Cs } },
+    { name: 'small dW_up = xᵀ·dy', shape: { M: Cs, N: Hs, K: small, transA: true } },
+    { name: 'small dx_qkv = dy·Wqkvᵀ', shape: { M: small, N: Cs, K: 3 * Cs, transB: true } },
     ...squares.map((n) => ({ name: `square ${n}³`, shape: { M: n, N: n, K: n } })),
   ];
 }
@@ -97,12 +122,20 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 type Runner = (n: number) => Promise<void>;
 
-/**
- * GFLOP/s of each runner's `run(n)` (n matmuls of `shape`): a warm-up, n grown until a run lasts
- * minRunMs, then `reps` rounds that time every runner once each, interleaved, so that other load
- * on the machine falls on all of them alike; the median per runner.
- */
+/** GFLOP/s of each runner's `run(n)` (n matmuls of `shape`), timed by msPerRun. */
 async function gflops<Name extends string>(shape: MatmulShape, input: BenchInput, runners: Record<Name, Runner | null>): Promise<Record<Name, number | null>> {
+  const ms = await msPerRun(input, runners);
+  const out = {} as Record<Name, number | null>;
+  for (const name of Object.keys(runners) as Name[]) out[name] = ms[name] === null ? null : (2 * shape.M * shape.N * shape.K) / ms[name]! / 1e6;
+  return out;
+}
+
+/**
+ * Median ms per operation of each runner's `run(n)` (n operations): a warm-up, n grown until a
+ * run lasts minRunMs, then `reps` rounds that time every runner once each, interleaved, so that
+ * other load on the machine falls on all of them alike.
+ */
+async function msPerRun<Name extends string>(input: BenchInput, runners: Record<Name, Runner | null>): Promise<Record<Name, number | null>> {
   const live = (Object.entries(runners) as [Name, Runner | null][]).filter((e): e is [Name, Runner] => e[1] !== null);
   const counts = new Map<Name, number>();
   for (const [name, run] of live) {
@@ -129,7 +162,7 @@ async function gflops<Name extends string>(shape: MatmulShape, input: BenchInput
   const out = {} as Record<Name, number | null>;
   for (const name of Object.keys(runners) as Name[]) {
     const t = times.get(name);
-    out[name] = t ? (2 * shape.M * shape.N * shape.K) / median(t) / 1e6 : null;
+    out[name] = t ? median(t) : null;
   }
   return out;
 }
@@ -179,20 +212,12 @@ async function ortMatmul(s: MatmulShape) {
   });
   const device = (await ort.env.webgpu.device) as GPUDevice;
   const upload = (rows: number, cols: number) => {
-    const buf = device.createBuffer({
-      size: Math.ceil((rows * cols * 4) / 16) * 16,
-      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
-    });
+    const buf = device.createBuffer({ size: Math.ceil((rows * cols * 4) / 16) * 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
     const rand = createRng(rows * 31 + cols);
-    device.queue.writeBuffer(
-      buf,
-      0,
-      Float32Array.from({ length: rows * cols }, () => rand() - 0.5),
-    );
+    device.queue.writeBuffer(buf, 0, Float32Array.from({ length: rows * cols }, () => rand() - 0.5));
     return { buf, tensor: ort.Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims: [rows, cols] }) };
   };
-  const A = upload(s.M, s.K),
-    B = upload(s.K, s.N);
+  const A = upload(s.M, s.K), B = upload(s.K, s.N);
   return {
     async run(n: number) {
       for (let i = 0; i < n; i++) {
@@ -209,72 +234,124 @@ async function ortMatmul(s: MatmulShape) {
   };
 }
 
-async function trainerRate(round: (steps: number) => Promise<unknown>, samplesPerStep: number, steps: number, input: BenchInput): Promise<number> {
-  await round(2); // warm-up: pipelines, buffers, shader JIT
-  const rates: number[] = [];
-  for (let r = 0; r < input.reps; r++) {
-    const t0 = performance.now();
-    await round(steps);
-    rates.push((steps * samplesPerStep * 1000) / (performance.now() - t0));
-  }
-  return median(rates);
+/** What both frameworks' trainers offer the step timing: `round(steps)` ends with one readback. */
+interface RoundTrainer {
+  round(steps: number): Promise<unknown>;
+  dispose(): void;
 }
 
-async function oursMlpStep(ctx: GpuContext, input: BenchInput): Promise<number> {
+/**
+ * Samples/s of ours and TFJS at one model: a warm-up round each (pipelines, buffers, shader
+ * JIT), then `reps` rounds of `steps` steps alternating between the two, so that other load on
+ * the machine falls on both alike; the median per framework.
+ */
+async function stepRates(
+  what: string, notes: string[], make: { ours: () => RoundTrainer; tfjs: () => RoundTrainer },
+  samplesPerStep: number, steps: number, reps: number, warmup: number,
+): Promise<{ ours: number | null; tfjs: number | null }> {
+  const live: [keyof typeof make, RoundTrainer][] = [];
+  for (const name of ['ours', 'tfjs'] as const) {
+    const t = await attempt(`${name} ${what} setup`, notes, async () => {
+      const trainer = make[name]();
+      await trainer.round(warmup);
+      return trainer;
+    });
+    if (t) live.push([name, t]);
+  }
+  const rates = new Map<string, number[]>(live.map(([name]) => [name, []]));
+  try {
+    for (let r = 0; r < reps; r++) {
+      for (const [name, t] of live) {
+        const t0 = performance.now();
+        await t.round(steps);
+        rates.get(name)!.push((steps * samplesPerStep * 1000) / (performance.now() - t0));
+      }
+    }
+  } catch (e) {
+    notes.push(`${what} timing failed: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    return { ours: null, tfjs: null };
+  } finally {
+    for (const [, t] of live) t.dispose();
+  }
+  const rate = (name: string) => (rates.has(name) ? median(rates.get(name)!) : null);
+  return { ours: rate('ours'), tfjs: rate('tfjs') };
+}
+
+function oursMlp(ctx: GpuContext): RoundTrainer {
   const spec = mlpSpec(MLP_SIZES);
   const rand = createRng(1);
   const count = 8500;
   const trainer = createMlpTrainer(ctx.device, spec, { batchSize: MLP_BATCH });
-  try {
-    trainer.setData(randomDataset(count, MLP_SIZES[0], MLP_SIZES[MLP_SIZES.length - 1], rand));
-    const params = initParams(spec, 1);
-    const adamw = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
-    return await trainerRate(
-      async (steps) => {
-        const batches = Uint32Array.from({ length: steps * MLP_BATCH }, () => Math.floor(rand() * count));
-        await trainer.train({ params, batches, steps, adamw });
-      },
-      MLP_BATCH,
-      input.steps,
-      input,
-    );
-  } finally {
-    trainer.destroy();
-  }
+  trainer.setData(randomDataset(count, MLP_SIZES[0], MLP_SIZES[MLP_SIZES.length - 1], rand));
+  const params = initParams(spec, 1);
+  const adamw = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
+  return {
+    round: (steps) => trainer.train({ params, batches: Uint32Array.from({ length: steps * MLP_BATCH }, () => Math.floor(rand() * count)), steps, adamw }),
+    dispose: () => trainer.destroy(),
+  };
 }
 
-/** Ours: the GPT training step (kernels/gpt-trainer.ts) at GPT_BENCH, batch GPT_BATCH, AdamW clipped at norm 1. */
-async function oursGptStep(ctx: GpuContext, input: BenchInput): Promise<number> {
-  const spec = gptSpec(GPT_BENCH);
-  const T = GPT_BENCH.context;
+/** Ours: the GPT training step (kernels/gpt-trainer.ts) at `dims`, `batch` sequences of the full context, AdamW clipped at norm 1. */
+function oursGpt(ctx: GpuContext, dims: GptDims, batch: number): RoundTrainer {
+  const spec = gptSpec(dims);
+  const T = dims.context;
   const rand = createRng(2);
-  const trainer = createGptTrainer(ctx.device, spec, { batchSize: GPT_BATCH, seqLen: T });
-  try {
-    const params = initParams(spec, 1);
-    const adamw = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1 };
-    return await trainerRate(
-      async (steps) => {
-        // A random byte stream: tokens and their next-byte targets, (steps, B, T).
-        const n = steps * GPT_BATCH * T;
-        const stream = Uint32Array.from({ length: n + 1 }, () => Math.floor(rand() * GPT_BENCH.vocab));
-        await trainer.train({ params, tokens: stream.subarray(0, n), targets: stream.subarray(1), steps, adamw });
-      },
-      GPT_BATCH,
-      input.gptSteps,
-      input,
-    );
-  } finally {
-    trainer.destroy();
-  }
+  const trainer = createGptTrainer(ctx.device, spec, { batchSize: batch, seqLen: T });
+  const params = initParams(spec, 1);
+  const adamw = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1 };
+  return {
+    async round(steps) {
+      // A random byte stream: tokens and their next-byte targets, (steps, B, T).
+      const n = steps * batch * T;
+      const stream = Uint32Array.from({ length: n + 1 }, () => Math.floor(rand() * dims.vocab));
+      await trainer.train({ params, tokens: stream.subarray(0, n), targets: stream.subarray(1), steps, adamw });
+    },
+    dispose: () => trainer.destroy(),
+  };
 }
 
-async function tfjsRate(make: () => TfjsTrainer, samplesPerStep: number, steps: number, input: BenchInput): Promise<number> {
-  const t = make();
+/**
+ * Ours: fused causal attention forward + backward (both dispatches) at `shape`, on data resident
+ * on the GPU; checked once against the CPU reference before it is timed. `run(n)` encodes n calls
+ * in one pass and ends at queue drain.
+ */
+async function oursAttention(ctx: GpuContext, cache: PipelineCache, shape: AttentionShape) {
+  const { device } = ctx;
+  const { B, T, C, NH } = shape;
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+  const floats = { qkv: B * T * 3 * C, out: B * T * C, lse: B * NH * T, dout: B * T * C, dd: B * NH * T, dqkv: B * T * 3 * C };
+  const bufs = Object.fromEntries(Object.entries(floats).map(([k, n]) => [k, device.createBuffer({ label: `bench.att.${k}`, size: n * 4, usage })])) as Record<keyof typeof floats, GPUBuffer>;
+  const rand = createRng(T);
+  const qkv = Float32Array.from({ length: floats.qkv }, () => 2 * rand() - 1);
+  const dout = Float32Array.from({ length: floats.dout }, () => 2 * rand() - 1);
+  device.queue.writeBuffer(bufs.qkv, 0, qkv);
+  device.queue.writeBuffer(bufs.dout, 0, dout);
+  const kernels = [attentionForwardKernel(cache, shape), ...attentionBackwardKernels(cache, shape)];
+  const groups = kernels.map((k) => createBindGroup(device, k, bufs));
+  const run = async (n: number) => {
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    for (let i = 0; i < n; i++) kernels.forEach((k, j) => encodeDispatch(pass, k, groups[j]));
+    pass.end();
+    device.queue.submit([enc.finish()]);
+    await device.queue.onSubmittedWorkDone();
+  };
+  const dispose = () => Object.values(bufs).forEach((b) => b.destroy());
   try {
-    return await trainerRate((n) => t.round(n), samplesPerStep, steps, input);
-  } finally {
-    t.dispose();
+    await cache.ready();
+    await run(1);
+    const tol = { atol: 1e-4, rtol: 1e-3 };
+    const want = attentionForwardRef(qkv, B, T, C, NH);
+    const got = new Float32Array(await readBuffer(device, bufs.out));
+    const c1 = closeness(got, want.out, tol);
+    if (!c1.ok) throw new Error(describeCloseness(`fused attention out ${JSON.stringify(shape)} vs the CPU reference`, c1, tol));
+    const c2 = closeness(new Float32Array(await readBuffer(device, bufs.dqkv)), attentionBackwardRef(dout, qkv, want.att, B, T, C, NH), tol);
+    if (!c2.ok) throw new Error(describeCloseness(`fused attention dqkv ${JSON.stringify(shape)} vs the CPU reference`, c2, tol));
+  } catch (e) {
+    dispose();
+    throw e;
   }
+  return { run, dispose };
 }
 
 async function attempt<T>(what: string, notes: string[], fn: () => Promise<T>): Promise<T | null> {
@@ -291,10 +368,11 @@ export async function runBench(gpu: GPU, input: BenchInput): Promise<BenchOutput
   const log = (line: string) => console.log(`[bench] ${line}`);
   const ctx = await acquireDevice(gpu, { label: 'bench' });
   const tuneStart = performance.now();
-  const tune = await autotuneMatmul(ctx);
-  log(
-    `autotune (${tune.source}, ${(performance.now() - tuneStart).toFixed(0)} ms): ${JSON.stringify(tune.config)}${tune.timings ? ' ' + tune.timings.map((t) => `${JSON.stringify(t.config)} ${t.ms.toFixed(1)} ms`).join('; ') : ''}`,
-  );
+  const tune = await autotuneKernels(ctx, { gpt: { dims: SMALL_BENCH, batch: SMALL_BATCH } });
+  const timings = [...(tune.matmul.timings ?? []).map((t) => ({ family: 'matmul', ...t })), ...(tune.timings ?? [])];
+  log(`autotune (${tune.source}, ${(performance.now() - tuneStart).toFixed(0)} ms): ${JSON.stringify(tune.choice)}`);
+  for (const t of timings) log(`  ${t.family} ${JSON.stringify(t.config)} ${t.ms.toFixed(1)} ms`);
+  for (const r of tune.rejected ?? []) log(`  ${r.family} ${JSON.stringify(r.config)} not a candidate here: ${r.why}`);
   const cache = new PipelineCache(ctx.device);
   ort.env.wasm.wasmPaths = input.ortPath;
   ort.env.wasm.numThreads = 1;
@@ -326,21 +404,33 @@ export async function runBench(gpu: GPU, input: BenchInput): Promise<BenchOutput
     log(`${name} ${JSON.stringify(shape)}: ours ${row.ours?.toFixed(3)} ort ${row.ort?.toFixed(3)} tfjs ${row.tfjs?.toFixed(3)} GFLOP/s`);
   }
 
+  const attention: AttentionRow[] = [];
+  for (const T of ATTENTION_CONTEXTS) {
+    const shape = { B: 1, T, C: SMALL_BENCH.width, NH: SMALL_BENCH.heads };
+    const a = await attempt(`fused attention T ${T} setup`, notes, () => oursAttention(ctx, cache, shape));
+    const ms = a && (await attempt(`fused attention T ${T} timing`, notes, () => msPerRun(input, { ours: a.run })))?.ours;
+    a?.dispose();
+    attention.push({ shape, ms: ms ?? null, usPerToken: ms ? (ms * 1000) / (shape.B * T) : null });
+    log(`fused attention ${JSON.stringify(shape)}: ${ms?.toFixed(1)} ms fwd+bwd, ${ms ? ((ms * 1000) / T).toFixed(1) : '?'} µs/token`);
+  }
+
   const step: StepRow[] = [];
   {
-    const ours = await attempt('ours mlp step', notes, () => oursMlpStep(ctx, input));
-    const tfjs = await attempt('tfjs mlp step', notes, () => tfjsRate(() => tfjsMlp(MLP_SIZES, MLP_BATCH), MLP_BATCH, input.steps, input));
-    step.push({ model: 'mlp-784-64-10', ours, tfjs, batch: MLP_BATCH });
-    log(`mlp step: ours ${ours?.toFixed(0)} tfjs ${tfjs?.toFixed(0)} samples/s`);
+    const r = await stepRates('mlp step', notes, { ours: () => oursMlp(ctx), tfjs: () => tfjsMlp(MLP_SIZES, MLP_BATCH) }, MLP_BATCH, input.steps, input.reps, 2);
+    step.push({ model: 'mlp-784-64-10', ...r, batch: MLP_BATCH, seqLen: 0 });
+    log(`mlp step: ours ${r.ours?.toFixed(0)} tfjs ${r.tfjs?.toFixed(0)} samples/s`);
   }
-  {
-    const ours = await attempt('ours gpt step', notes, () => oursGptStep(ctx, input));
-    const tfjs = await attempt('tfjs gpt step', notes, () => tfjsRate(() => tfjsGpt(GPT_BENCH, GPT_BATCH), GPT_BATCH, input.gptSteps, input));
-    step.push({ model: 'gpt-2x64-h4-t64', ours, tfjs, batch: GPT_BATCH });
-    log(`gpt step: ours ${ours?.toFixed(1)} tfjs ${tfjs?.toFixed(1)} sequences/s`);
+  const gpts: [string, GptShape, number, number, number, number][] = [
+    ['gpt-micro 2x64-h4-t64', GPT_BENCH, GPT_BATCH, input.gptSteps, input.reps, 2],
+    ['gpt-small 6x384-h6-t256', SMALL_BENCH, SMALL_BATCH, input.smallSteps, input.smallReps, 1],
+  ];
+  for (const [model, dims, batch, steps, reps, warmup] of gpts) {
+    const r = await stepRates(`${model} step`, notes, { ours: () => oursGpt(ctx, dims, batch), tfjs: () => tfjsGpt(dims, batch) }, batch, steps, reps, warmup);
+    step.push({ model, ...r, batch, seqLen: dims.context });
+    log(`${model} step: ours ${r.ours?.toFixed(2)} tfjs ${r.tfjs?.toFixed(2)} sequences/s`);
   }
   ctx.device.destroy();
-  return { type: 'bench', adapter: ctx.adapter, tfjsAdapter, config: matmulConfigFor(ctx.device), tuneSource: tune.source, matmul, step, notes };
+  return { type: 'bench', adapter: ctx.adapter, tfjsAdapter, config: matmulConfigFor(ctx.device), choice: tune.choice, tuneSource: tune.source, matmul, step, attention, notes };
 }
 
 // In a worker: answer one message carrying a BenchInput.

@@ -1,10 +1,13 @@
 // `npm run bench -- [--json]`: matmul GFLOP/s and training-step rates of our kernels vs
-// onnxruntime-web and TensorFlow.js, all in one headless-Chromium worker on the one WebGPU
-// adapter there is (SwiftShader on a machine without a GPU). The work is kernels/dev/bench-worker.ts.
+// onnxruntime-web and TensorFlow.js, and our fused attention's time per token at two contexts,
+// all in one headless-Chromium worker on the one WebGPU adapter there is (SwiftShader on a
+// machine without a GPU). The work is kernels/dev/bench-worker.ts.
 // Human-readable table on stdout; with --json the last stdout line is the machine-readable
-// summary { adapter, matmul: [{ m, k, n, ours, ort, tfjs }], step: [{ model, ours, tfjs }] }.
+// summary { adapter, choice, matmul: [{ name, m, k, n, transA, transB, ours, ort, tfjs }],
+// step: [{ model, batch, seqLen, ours, tfjs }], attention: [{ T, C, NH, B, ms, usPerToken }] }.
 // Progress and notes go to stderr. Env: BENCH_REPS (default 5), BENCH_MIN_RUN_MS (default 200),
-// BENCH_STEPS / BENCH_GPT_STEPS (steps per timed MLP / GPT training round, default 20 / 5).
+// BENCH_STEPS / BENCH_GPT_STEPS (steps per timed MLP / gpt-micro round, default 20 / 5),
+// BENCH_SMALL_STEPS / BENCH_SMALL_REPS (gpt-small: steps per round, rounds; default 1 / 3).
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -26,15 +29,13 @@ const input: BenchInput = {
   minRunMs: envInt('BENCH_MIN_RUN_MS', 200),
   steps: envInt('BENCH_STEPS', 20),
   gptSteps: envInt('BENCH_GPT_STEPS', 5),
+  smallSteps: envInt('BENCH_SMALL_STEPS', 1),
+  smallReps: envInt('BENCH_SMALL_REPS', 3),
 };
 const ortDist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web/webgpu'));
 const entry = fileURLToPath(new URL('./bench-worker.ts', import.meta.url));
 
-console.error(
-  `bench: load average ${loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ')} (1/5/15 min) at start`,
-);
+console.error(`bench: load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} (1/5/15 min) at start`);
 const out = await runInChromiumWorker<BenchOutput>(entry, {
   input,
   timeoutMs: 3_600_000,
@@ -48,36 +49,38 @@ if (out.type === 'error') {
 
 const f = (x: number | null, digits: number) => (x === null ? 'n/a' : x.toFixed(digits));
 const ratio = (a: number | null, b: number | null) => (a === null || b === null ? 'n/a' : `${(a / b).toFixed(1)}×`);
-console.log(
-  `adapter: ${out.adapter.vendor}/${out.adapter.architecture} ${out.adapter.description} (TFJS saw ${out.tfjsAdapter}); our matmul tiling: ${JSON.stringify(out.config)} (${out.tuneSource})`,
-);
+console.log(`adapter: ${out.adapter.vendor}/${out.adapter.architecture} ${out.adapter.description} (TFJS saw ${out.tfjsAdapter}); our kernel variants (autotune, ${out.tuneSource}): ${JSON.stringify(out.choice)}`);
 console.log('data resident on the GPU for all three; timings end at queue drain (onSubmittedWorkDone), no readback; warm-up excluded; medians');
 console.log('matmul GFLOP/s (ORT runs transposed layouts as the plain MatMul of the same M, K, N)');
 console.log(`${'shape'.padEnd(26)} ${'M×K×N'.padEnd(14)} ${'ours'.padStart(8)} ${'ort'.padStart(8)} ${'tfjs'.padStart(8)}  ours/ort ours/tfjs`);
 for (const r of out.matmul) {
   const s = r.shape;
   const dims = `${s.M}×${s.K}×${s.N}${s.transA ? ' Aᵀ' : ''}${s.transB ? ' Bᵀ' : ''}`;
-  console.log(
-    `${r.name.padEnd(26)} ${dims.padEnd(14)} ${f(r.ours, 3).padStart(8)} ${f(r.ort, 3).padStart(8)} ${f(r.tfjs, 3).padStart(8)}  ${ratio(r.ours, r.ort).padStart(8)} ${ratio(r.ours, r.tfjs).padStart(9)}`,
-  );
+  console.log(`${r.name.padEnd(26)} ${dims.padEnd(14)} ${f(r.ours, 3).padStart(8)} ${f(r.ort, 3).padStart(8)} ${f(r.tfjs, 3).padStart(8)}  ${ratio(r.ours, r.ort).padStart(8)} ${ratio(r.ours, r.tfjs).padStart(9)}`);
 }
-console.log('training step (forward + backward + AdamW), dataset resident on the GPU, one readback per round; samples/s (GPT: sequences of 64 tokens/s)');
+console.log('training step (forward + backward + AdamW), dataset resident on the GPU, one readback per round; samples/s (GPT: sequences/s, seqLen tokens each)');
 for (const r of out.step) {
-  console.log(`${`${r.model} batch ${r.batch}`.padEnd(30)} ours ${f(r.ours, 1).padStart(8)}  tfjs ${f(r.tfjs, 1).padStart(8)}  ${ratio(r.ours, r.tfjs)}`);
+  const what = `${r.model} batch ${r.batch}${r.seqLen ? ` × ${r.seqLen} tokens` : ''}`;
+  const g = (x: number | null) => (x === null ? 'n/a' : x.toPrecision(3));
+  console.log(`${what.padEnd(44)} ours ${g(r.ours).padStart(9)}  tfjs ${g(r.tfjs).padStart(9)}  ${ratio(r.ours, r.tfjs)}`);
 }
+console.log('fused causal attention, forward + backward (ours), one sequence; per token = per call / T');
+for (const r of out.attention) {
+  console.log(`T ${String(r.shape.T).padStart(5)}  C ${r.shape.C} NH ${r.shape.NH}  ${f(r.ms, 1).padStart(9)} ms  ${f(r.usPerToken, 1).padStart(8)} µs/token`);
+}
+const [a0, a1] = [out.attention[0], out.attention[out.attention.length - 1]];
+if (a0 && a1 && a0 !== a1) console.log(`time per token at T ${a1.shape.T} / at T ${a0.shape.T}: ${ratio(a1.usPerToken, a0.usPerToken)} (causal attention does T/2 key visits per token: ${(a1.shape.T / a0.shape.T).toFixed(1)}× the work per token)`);
 for (const n of out.notes) console.error(`note: ${n}`);
-console.error(
-  `bench: load average ${loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ')} (1/5/15 min) at end`,
-);
+console.error(`bench: load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} (1/5/15 min) at end`);
 if (json) {
   const round = (x: number | null) => (x === null ? null : Number(x.toPrecision(4)));
-  console.log(
-    JSON.stringify({
-      adapter: out.adapter,
-      matmul: out.matmul.map((r) => ({ m: r.shape.M, k: r.shape.K, n: r.shape.N, ours: round(r.ours), ort: round(r.ort), tfjs: round(r.tfjs) })),
-      step: out.step.map((r) => ({ model: r.model, ours: round(r.ours), tfjs: round(r.tfjs) })),
-    }),
-  );
+  console.log(JSON.stringify({
+    adapter: out.adapter,
+    choice: out.choice,
+    matmul: out.matmul.map((r) => ({
+      name: r.name, m: r.shape.M, k: r.shape.K, n: r.shape.N, transA: !!r.shape.transA, transB: !!r.shape.transB, ours: round(r.ours), ort: round(r.ort), tfjs: round(r.tfjs),
+    })),
+    step: out.step.map((r) => ({ model: r.model, batch: r.batch, seqLen: r.seqLen, ours: round(r.ours), tfjs: round(r.tfjs) })),
+    attention: out.attention.map((r) => ({ ...r.shape, ms: round(r.ms), usPerToken: round(r.usPerToken) })),
+  }));
 }

@@ -1,8 +1,11 @@
 // Spec of the layernorm kernels: bindings per entry point, override values, dispatch grids.
+// The row reduction (lanes per row, workgroup memory or subgroups) is the device's
+// rowReduceChoice unless a config is passed.
 import src from './layernorm.wgsl?raw';
 import { LN_EPS } from '../../shared/gpt.ts';
 import { buildKernel, grid1d, runOnce, type Kernel } from '../kernel.ts';
 import type { PipelineCache } from '../pipeline-cache.ts';
+import { rowReduceChoice, rowReduceSource, type RowReduceConfig } from '../row-reduce/row-reduce.ts';
 
 /** A (rows, C) tensor normalised over C. */
 export interface LayernormShape {
@@ -12,7 +15,6 @@ export interface LayernormShape {
   accumulate?: boolean;
 }
 
-export const LAYERNORM_WG = 64;
 /** Bytes of stats per row (μ, σ⁻¹). */
 export const LAYERNORM_STATS_BYTES = 8;
 
@@ -42,46 +44,40 @@ export type LayernormForwardKernel = Kernel<(typeof FORWARD)[number]['name']>;
 export type LayernormDxKernel = Kernel<(typeof BACKWARD_DX)[number]['name']>;
 export type LayernormParamsKernel = Kernel<(typeof BACKWARD_PARAMS)[number]['name']>;
 
-function constants({ rows, C, accumulate }: LayernormShape): Record<string, number> {
+/** `units` rows (columns for backward_params) of `reduce.lanes` invocations each. */
+function kernel<K extends Kernel>(
+  cache: PipelineCache, shape: LayernormShape, entryPoint: string, bindings: K['bindings'], units: number, reduce: RowReduceConfig,
+): K {
+  const { rows, C, accumulate } = shape;
   if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(C) || C < 1) {
     throw new RangeError(`layernorm: rows and C must be positive integers, got ${rows}, ${C}`);
   }
-  return { ROWS: rows, C, EPS: LN_EPS, ACCUMULATE: +(accumulate ?? false), WG: LAYERNORM_WG };
-}
-
-function kernel<K extends Kernel>(cache: PipelineCache, shape: LayernormShape, entryPoint: string, bindings: K['bindings'], count: number): K {
+  const { prelude, constants } = rowReduceSource(reduce, cache.device);
   const max = cache.device.limits.maxComputeWorkgroupsPerDimension;
   return buildKernel(
     cache,
-    { label: `layernorm_${entryPoint}`, code: src, entryPoint, constants: constants(shape), bindings },
-    grid1d(count, LAYERNORM_WG, max),
+    { label: `layernorm_${entryPoint}`, code: prelude + src, entryPoint, constants: { ROWS: rows, C, EPS: LN_EPS, ACCUMULATE: +(accumulate ?? false), ...constants }, bindings },
+    grid1d(units * reduce.lanes, reduce.wg, max),
   ) as K;
 }
 
 /** y, stats ← layernorm(x; γ, β). */
-export const layernormForwardKernel = (cache: PipelineCache, shape: LayernormShape): LayernormForwardKernel =>
-  kernel(cache, { ...shape, accumulate: false }, 'forward', FORWARD, shape.rows);
+export const layernormForwardKernel = (cache: PipelineCache, shape: LayernormShape, reduce = rowReduceChoice.get(cache.device)): LayernormForwardKernel =>
+  kernel(cache, { ...shape, accumulate: false }, 'forward', FORWARD, shape.rows, reduce);
 /** dx (+)= ∂/∂x given dy (rows, C). */
-export const layernormDxKernel = (cache: PipelineCache, shape: LayernormShape): LayernormDxKernel =>
-  kernel(cache, shape, 'backward_dx', BACKWARD_DX, shape.rows);
+export const layernormDxKernel = (cache: PipelineCache, shape: LayernormShape, reduce = rowReduceChoice.get(cache.device)): LayernormDxKernel =>
+  kernel(cache, shape, 'backward_dx', BACKWARD_DX, shape.rows, reduce);
 /** dγ, dβ (C) ← column sums over rows. */
-export const layernormParamsKernel = (cache: PipelineCache, shape: LayernormShape): LayernormParamsKernel =>
-  kernel(cache, { ...shape, accumulate: false }, 'backward_params', BACKWARD_PARAMS, shape.C);
+export const layernormParamsKernel = (cache: PipelineCache, shape: LayernormShape, reduce = rowReduceChoice.get(cache.device)): LayernormParamsKernel =>
+  kernel(cache, { ...shape, accumulate: false }, 'backward_params', BACKWARD_PARAMS, shape.C, reduce);
 
 /** Eager forward (tests, tools). stats is (rows, 2): μ, σ⁻¹. */
 export async function layernormForward(
-  cache: PipelineCache,
-  x: Float32Array,
-  gamma: Float32Array,
-  beta: Float32Array,
-  shape: LayernormShape,
+  cache: PipelineCache, x: Float32Array, gamma: Float32Array, beta: Float32Array, shape: LayernormShape, reduce?: RowReduceConfig,
 ): Promise<{ y: Float32Array; stats: Float32Array }> {
   const { rows, C } = shape;
   if (x.length !== rows * C || gamma.length !== C || beta.length !== C) throw new RangeError('layernormForward: x must be (rows, C), gamma and beta (C)');
-  const out = await runOnce(cache, layernormForwardKernel(cache, shape), { x, gamma, beta, y: x.byteLength, stats: rows * LAYERNORM_STATS_BYTES }, [
-    'y',
-    'stats',
-  ]);
+  const out = await runOnce(cache, layernormForwardKernel(cache, shape, reduce), { x, gamma, beta, y: x.byteLength, stats: rows * LAYERNORM_STATS_BYTES }, ['y', 'stats']);
   return { y: new Float32Array(out.y), stats: new Float32Array(out.stats) };
 }
 
@@ -90,12 +86,12 @@ export async function layernormBackward(
   cache: PipelineCache,
   args: { dy: Float32Array; x: Float32Array; gamma: Float32Array; stats: Float32Array; dxIn?: Float32Array },
   shape: Omit<LayernormShape, 'accumulate'>,
+  reduce?: RowReduceConfig,
 ): Promise<{ dx: Float32Array; dgamma: Float32Array; dbeta: Float32Array }> {
   const { dy, x, gamma, stats, dxIn } = args;
   const { rows, C } = shape;
-  if ([dy, x].some((a) => a.length !== rows * C) || gamma.length !== C || stats.length !== 2 * rows)
-    throw new RangeError('layernormBackward: dy, x (rows, C), gamma (C), stats (rows, 2)');
-  const dx = await runOnce(cache, layernormDxKernel(cache, { ...shape, accumulate: !!dxIn }), { x, gamma, stats, dy, dx: dxIn ?? x.byteLength }, ['dx']);
-  const p = await runOnce(cache, layernormParamsKernel(cache, shape), { x, stats, dy, dgamma: C * 4, dbeta: C * 4 }, ['dgamma', 'dbeta']);
+  if ([dy, x].some((a) => a.length !== rows * C) || gamma.length !== C || stats.length !== 2 * rows) throw new RangeError('layernormBackward: dy, x (rows, C), gamma (C), stats (rows, 2)');
+  const dx = await runOnce(cache, layernormDxKernel(cache, { ...shape, accumulate: !!dxIn }, reduce), { x, gamma, stats, dy, dx: dxIn ?? x.byteLength }, ['dx']);
+  const p = await runOnce(cache, layernormParamsKernel(cache, shape, reduce), { x, stats, dy, dgamma: C * 4, dbeta: C * 4 }, ['dgamma', 'dbeta']);
   return { dx: new Float32Array(dx.dx), dgamma: new Float32Array(p.dgamma), dbeta: new Float32Array(p.dbeta) };
 }

@@ -7,9 +7,10 @@
 // Host ↔ GPU: the inputs are uploaded once per shape; each timing waits on
 // onSubmittedWorkDone (no readback).
 import type { AdapterSummary } from '../device.ts';
+import { medianGpuMs } from '../gpu-timing.ts';
 import { createBindGroup, encodeDispatch } from '../kernel.ts';
 import { PipelineCache } from '../pipeline-cache.ts';
-import { MATMUL_CANDIDATES, matmulKernel, setMatmulConfig, type MatmulConfig, type MatmulShape } from './matmul.ts';
+import { MATMUL_CANDIDATES, matmulKernel, matmulUnsupported, setMatmulConfig, type MatmulConfig, type MatmulShape } from './matmul.ts';
 
 /** Where tuned configurations persist between visits (any key–value store; async allowed). */
 export interface MatmulTuneStore {
@@ -27,14 +28,23 @@ export interface MatmulAutotuneOptions {
   reps?: number;
   /** Measure even when a cached choice exists (default false). */
   force?: boolean;
+  /**
+   * 'f32' (default): fp32 candidates only, so that honest work stays within float drift of a
+   * validator's re-execution. 'mixed': f16 candidates too, where the adapter has shader-f16
+   * (about 1e-3 relative per matmul; for runs whose verification tolerance allows it).
+   */
+  precision?: 'f32' | 'mixed';
 }
 
 export interface MatmulTuneResult {
   key: string;
   config: MatmulConfig;
   source: 'memory' | 'store' | 'measured';
-  /** Per candidate, the summed median ms over the shapes (only when measured). */
-  timings?: { config: MatmulConfig; ms: number }[];
+  /**
+   * Per candidate, the median ms of each shape it was timed on, in order, and their sum (only
+   * when measured): all shapes, unless it fell behind the best by PRUNE_FACTOR first.
+   */
+  timings?: { config: MatmulConfig; ms: number; perShape: number[] }[];
 }
 
 /**
@@ -63,8 +73,9 @@ export async function autotuneMatmul(
   ctx: { device: GPUDevice; adapter: AdapterSummary; limits: Record<string, number> },
   opts: MatmulAutotuneOptions = {},
 ): Promise<MatmulTuneResult> {
-  const key = matmulTuneKey(ctx.adapter, ctx.limits);
-  const candidates = opts.candidates ?? MATMUL_CANDIDATES;
+  const precision = opts.precision ?? 'f32';
+  const key = matmulTuneKey(ctx.adapter, ctx.limits) + (precision === 'mixed' ? '/mixed' : '');
+  const candidates = (opts.candidates ?? MATMUL_CANDIDATES).filter((c) => !matmulUnsupported(c, ctx.device) && (!c.f16 || precision === 'mixed'));
   if (!opts.force) {
     const known = memory.get(key);
     if (known) return apply(ctx.device, { key, config: known, source: 'memory' });
@@ -75,7 +86,8 @@ export async function autotuneMatmul(
     }
   }
   const timings = await timeCandidates(ctx.device, candidates, opts.shapes ?? MATMUL_TUNE_SHAPES, opts.reps ?? 3);
-  const best = timings.reduce((x, y) => (y.ms < x.ms ? y : x));
+  const done = Math.max(...timings.map((t) => t.perShape.length));
+  const best = timings.filter((t) => t.perShape.length === done).reduce((x, y) => (y.ms < x.ms ? y : x));
   memory.set(key, best.config);
   await opts.store?.set(key, JSON.stringify(best.config));
   return apply(ctx.device, { key, config: best.config, source: 'measured', timings });
@@ -91,11 +103,18 @@ function parseStored(text: string | undefined, candidates: readonly MatmulConfig
   if (!text) return undefined;
   try {
     const c = JSON.parse(text) as MatmulConfig;
-    return candidates.find((x) => x.tiled === c.tiled && x.bk === c.bk && x.wg[0] === c.wg?.[0] && x.wg[1] === c.wg?.[1]);
+    return candidates.find((x) => x.tiled === c.tiled && x.bk === c.bk && x.wg[0] === c.wg?.[0] && x.wg[1] === c.wg?.[1] && !!x.subgroups === !!c.subgroups && !!x.f16 === !!c.f16);
   } catch {
     return undefined;
   }
 }
+
+/**
+ * A candidate whose running total is past this multiple of the best running total after a shape
+ * is timed on no further shape: the slow tilings of an adapter (3–4× on SwiftShader) cost most of
+ * a first visit's wait, and while they run, the tab's GPU process draws nothing.
+ */
+export const PRUNE_FACTOR = 2;
 
 async function timeCandidates(device: GPUDevice, candidates: readonly MatmulConfig[], shapes: readonly MatmulShape[], reps: number) {
   const cache = new PipelineCache(device);
@@ -107,29 +126,19 @@ async function timeCandidates(device: GPUDevice, candidates: readonly MatmulConf
     c: device.createBuffer({ label: 'tune.c', size: bytes(s.M * s.N), usage }),
   }));
   try {
-    const kernels = candidates.map((config) => shapes.map((s) => matmulKernel(cache, s, config)));
-    await cache.ready();
-    const timings: { config: MatmulConfig; ms: number }[] = [];
-    for (const [i, config] of candidates.entries()) {
-      let total = 0;
-      for (const [j, k] of kernels[i].entries()) {
-        const group = createBindGroup(device, k, buffers[j]);
-        const once = async () => {
-          const enc = device.createCommandEncoder({ label: 'tune' });
-          const pass = enc.beginComputePass();
-          encodeDispatch(pass, k, group);
-          pass.end();
-          const t0 = performance.now();
-          device.queue.submit([enc.finish()]);
-          await device.queue.onSubmittedWorkDone();
-          return performance.now() - t0;
-        };
-        await once(); // warm-up
-        const ms: number[] = [];
-        for (let r = 0; r < reps; r++) ms.push(await once());
-        total += ms.sort((x, y) => x - y)[reps >> 1];
+    const timings = candidates.map((config) => ({ config, ms: 0, perShape: [] as number[] }));
+    let alive = timings;
+    for (const [j, shape] of shapes.entries()) {
+      // Pipelines are compiled shape by shape, only for the candidates still in the running.
+      const kernels = alive.map((t) => matmulKernel(cache, shape, t.config));
+      await cache.ready();
+      for (const [n, t] of alive.entries()) {
+        const group = createBindGroup(device, kernels[n], buffers[j]);
+        t.perShape.push(await medianGpuMs(device, (pass) => encodeDispatch(pass, kernels[n], group), reps));
+        t.ms += t.perShape[j];
       }
-      timings.push({ config, ms: total });
+      const best = Math.min(...alive.map((t) => t.ms));
+      alive = alive.filter((t) => t.ms <= PRUNE_FACTOR * best);
     }
     return timings;
   } finally {

@@ -2,6 +2,9 @@
 import body from './matmul.wgsl?raw';
 import loadF32 from './matmul_load_f32.wgsl?raw';
 import loadVec4 from './matmul_load_vec4.wgsl?raw';
+import subgroupPath from './matmul_subgroup.wgsl?raw';
+import f16Path from './matmul_f16.wgsl?raw';
+import { deviceChoice } from '../device-choice.ts';
 import { buildKernel, runOnce, wgslConst, type Kernel } from '../kernel.ts';
 import type { PipelineCache } from '../pipeline-cache.ts';
 
@@ -19,13 +22,19 @@ export interface MatmulShape {
 /**
  * How the kernel tiles C (matmul.wgsl's overrides): a wg[0] × wg[1] workgroup (columns × rows of
  * C) of invocations that each own a 4×4 block staged through workgroup memory `bk` values of K
- * at a time (`tiled`), or an 8×8 block read from storage directly.
+ * at a time (`tiled`), or an 8×8 block read from storage directly — with `subgroups`, the op(A)
+ * blocks shared by four lanes through subgroup shuffles (matmul_subgroup.wgsl). `f16` stages the
+ * tiled path's operands in f16 (matmul_f16.wgsl: mixed precision, about 1e-3 relative).
  */
 export interface MatmulConfig {
   wg: readonly [number, number];
   tiled: boolean;
   /** K per workgroup-memory stage (a multiple of 4); ignored when !tiled. */
   bk: number;
+  /** Direct path only: share op(A) within quads of a subgroup (needs the `subgroups` feature). */
+  subgroups?: boolean;
+  /** Tiled path only: f16 tiles and per-stage f16 sums (needs `shader-f16`; chosen only when precision may be traded). */
+  f16?: boolean;
 }
 
 /** C elements per invocation, rows × columns, tiled / direct: fixed by the shader's accumulators, read from it. */
@@ -45,6 +54,21 @@ export const MATMUL_CANDIDATES: readonly MatmulConfig[] = [
   { wg: [8, 8], tiled: false, bk: 0 },
   { wg: [4, 4], tiled: false, bk: 0 },
   { wg: [8, 4], tiled: false, bk: 0 },
+  { wg: [8, 8], tiled: true, bk: 16, f16: true },
+  { wg: [16, 16], tiled: true, bk: 16, f16: true },
+];
+
+/**
+ * The direct path with op(A) shared in subgroup quads: timed by autotuneKernels, not by
+ * autotuneMatmul's default list. On SwiftShader they win the gpt-small shapes (npm run bench),
+ * but each compiles in about 1.3 s against 0.3 s (Node/Dawn), and in Chromium the GPU process
+ * compiling them stalled other tabs' rendering past 30 s: e2e/swarm-gpt's second page could not
+ * be clicked while the first tuned (it passes without them).
+ */
+export const MATMUL_SUBGROUP_CANDIDATES: readonly MatmulConfig[] = [
+  { wg: [8, 8], tiled: false, bk: 0, subgroups: true },
+  { wg: [4, 4], tiled: false, bk: 0, subgroups: true },
+  { wg: [4, 16], tiled: false, bk: 0, subgroups: true },
 ];
 
 /** The configuration used on a device the autotune has not seen: a GPU-friendly tiled one. */
@@ -60,27 +84,41 @@ export function matmulTile(config: MatmulConfig = MATMUL_DEFAULT): readonly [num
 export const MATMUL_TILE = matmulTile();
 
 // The configuration the autotune picked for each device (setMatmulConfig); absent: MATMUL_DEFAULT.
-const chosen = new WeakMap<GPUDevice, MatmulConfig>();
+const chosen = deviceChoice<MatmulConfig>(() => MATMUL_DEFAULT, validateConfig);
 
 /** Makes `config` what matmulKernel builds on `device` from now on (autotune.ts calls this). */
-export function setMatmulConfig(device: GPUDevice, config: MatmulConfig): void {
-  validateConfig(config);
-  chosen.set(device, config);
-}
+export const setMatmulConfig = (device: GPUDevice, config: MatmulConfig): void => chosen.set(device, config);
 
-export function matmulConfigFor(device: GPUDevice): MatmulConfig {
-  return chosen.get(device) ?? MATMUL_DEFAULT;
-}
+export const matmulConfigFor = (device: GPUDevice): MatmulConfig => chosen.get(device);
 
-function validateConfig(c: MatmulConfig): void {
+/** Why `c` cannot run on `device`, or null. */
+export function matmulUnsupported(c: MatmulConfig, device: GPUDevice): string | null {
   const [x, y] = c.wg;
-  if (![x, y].every((v) => Number.isInteger(v) && v >= 1) || x * y > 256) {
-    throw new RangeError(`matmul config: wg must be two positive integers with a product ≤ 256, got [${x}, ${y}]`);
-  }
+  if (![x, y].every((v) => Number.isInteger(v) && v >= 1) || x * y > 256) return `wg must be two positive integers with a product ≤ 256, got [${x}, ${y}]`;
   if (c.tiled && (!Number.isInteger(c.bk) || c.bk < 4 || c.bk % 4 !== 0 || (x + y) * c.bk * 16 > 16384)) {
-    throw new RangeError(`matmul config: bk must be a positive multiple of 4 within 16 KiB of workgroup memory, got ${c.bk}`);
+    return `bk must be a positive multiple of 4 within 16 KiB of workgroup memory, got ${c.bk}`;
   }
+  if (c.f16) {
+    if (!c.tiled || c.subgroups) return 'f16 tiles are a variant of the tiled path only';
+    if (!device.features.has('shader-f16')) return 'the device has no shader-f16 feature';
+  }
+  if (c.subgroups) {
+    if (c.tiled) return 'subgroups share op(A) on the direct path only';
+    if (x % 4 !== 0) return `subgroup quads need wg[0] to be a multiple of 4, got ${x}`;
+    if (!device.features.has('subgroups')) return 'the device has no subgroups feature';
+    const min = device.adapterInfo?.subgroupMinSize ?? 0;
+    if (min < 4) return `subgroup quads need subgroups of at least 4 invocations; this device's smallest is ${min || 'unknown'}`;
+  }
+  return null;
 }
+
+function validateConfig(c: MatmulConfig, device: GPUDevice): void {
+  const why = matmulUnsupported(c, device);
+  if (why) throw new RangeError(`matmul config ${JSON.stringify(c)}: ${why}`);
+}
+
+// A quad's lanes share row0 and leave (the early return) together, which the uniformity analysis cannot see.
+const SUBGROUP_DIRECTIVES = 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n';
 
 const BINDINGS = [
   { binding: 0, name: 'a', kind: 'read-only-storage' },
@@ -100,17 +138,20 @@ export function matmulKernel(cache: PipelineCache, shape: MatmulShape, config: M
   for (const [k, v] of Object.entries({ M, N, K })) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`matmul: ${k} must be a positive integer, got ${v}`);
   }
-  validateConfig(config);
+  validateConfig(config, cache.device);
   const transA = shape.transA ?? false;
   const transB = shape.transB ?? false;
   const vec4 = (transA ? M : K) % 4 === 0 && (transB ? K : N) % 4 === 0;
+  const load = vec4 ? loadVec4 : loadF32;
   const [tileM, tileN] = matmulTile(config);
   return buildKernel(
     cache,
     {
-      label: `matmul${transA ? '_tA' : ''}${transB ? '_tB' : ''}`,
-      code: (vec4 ? loadVec4 : loadF32) + body,
-      entryPoint: 'main',
+      label: `matmul${transA ? '_tA' : ''}${transB ? '_tB' : ''}${config.subgroups ? '_sg' : ''}${config.f16 ? '_f16' : ''}`,
+      code: config.subgroups
+        ? `${SUBGROUP_DIRECTIVES}${load}${body}${subgroupPath}`
+        : config.f16 ? `enable f16;\n${load}${body}${f16Path}` : load + body,
+      entryPoint: config.subgroups ? 'main_sg' : config.f16 ? 'main_f16' : 'main',
       constants: {
         M,
         N,
