@@ -6,7 +6,14 @@
 // survivors are timed at the GPT training shapes and the fastest becomes what the op specs build
 // on this device. Cached per adapter like the matmul's: in memory and in the caller's store.
 import { GPT_DEFAULT, type GptDims } from '../shared/model.ts';
-import { ATTENTION_CANDIDATES, attentionBackwardKernels, attentionChoice, attentionForwardKernel, attentionUnsupported, type AttentionConfig } from './attention/attention.ts';
+import {
+  ATTENTION_CANDIDATES,
+  attentionBackwardKernels,
+  attentionChoice,
+  attentionForwardKernel,
+  attentionUnsupported,
+  type AttentionConfig,
+} from './attention/attention.ts';
 import { checkAttention, checkLayernorm, checkSoftmaxXent, type CheckResult } from './conformance.ts';
 import type { AdapterSummary } from './device.ts';
 import { medianGpuMs } from './gpu-timing.ts';
@@ -67,7 +74,11 @@ export function kernelTuneKey(ctx: Ctx): string {
 export async function autotuneKernels(ctx: Ctx, opts: KernelAutotuneOptions = {}): Promise<KernelTuneResult> {
   const { device } = ctx;
   const matmul = await autotuneMatmul(ctx, {
-    store: opts.store, force: opts.force, reps: opts.reps, precision: opts.precision, shapes: opts.matmulShapes,
+    store: opts.store,
+    force: opts.force,
+    reps: opts.reps,
+    precision: opts.precision,
+    shapes: opts.matmulShapes,
     candidates: [...MATMUL_CANDIDATES, ...MATMUL_SUBGROUP_CANDIDATES],
   });
   const key = kernelTuneKey(ctx);
@@ -176,8 +187,20 @@ async function timeRowReduce(cache: PipelineCache, c: RowReduceConfig, rows: num
   ];
   await cache.ready();
   const s = bindScratch(cache.device, kernels, {
-    x: rows * C, gamma: C, beta: C, y: rows * C, stats: 2 * rows, dy: rows * C, dx: rows * C, dgamma: C, dbeta: C,
-    logits: rows * V, labels: rows, dlogits: rows * V, rowLoss: rows, loss: 1,
+    x: rows * C,
+    gamma: C,
+    beta: C,
+    y: rows * C,
+    stats: 2 * rows,
+    dy: rows * C,
+    dx: rows * C,
+    dgamma: C,
+    dbeta: C,
+    logits: rows * V,
+    labels: rows,
+    dlogits: rows * V,
+    rowLoss: rows,
+    loss: 1,
   });
   try {
     return await medianGpuMs(cache.device, s.encode, reps);

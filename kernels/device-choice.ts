@@ -8,10 +8,7 @@ export interface DeviceChoice<Config> {
   set(device: GPUDevice, config: Config): void;
 }
 
-export function deviceChoice<Config>(
-  fallback: (device: GPUDevice) => Config,
-  validate: (config: Config, device: GPUDevice) => void,
-): DeviceChoice<Config> {
+export function deviceChoice<Config>(fallback: (device: GPUDevice) => Config, validate: (config: Config, device: GPUDevice) => void): DeviceChoice<Config> {
   const chosen = new WeakMap<GPUDevice, Config>();
   return {
     get: (device) => chosen.get(device) ?? fallback(device),

@@ -61,7 +61,10 @@ for (const choice of choices) {
       for (const maxGradNorm of [0, 0.3]) {
         const cfg: AdamWConfig = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm };
         const got = await trainer.train({ params, tokens, targets, steps, adamw: cfg });
-        const batches = Array.from({ length: steps }, (_, s) => ({ tokens: tokens.subarray(s * B * T, (s + 1) * B * T), targets: targets.subarray(s * B * T, (s + 1) * B * T) }));
+        const batches = Array.from({ length: steps }, (_, s) => ({
+          tokens: tokens.subarray(s * B * T, (s + 1) * B * T),
+          targets: targets.subarray(s * B * T, (s + 1) * B * T),
+        }));
         const want = trainGptLocalCpu(spec, params, batches, B, T, cfg);
         assertClose(got.losses, want.losses, { atol: 1e-5, rtol: 1e-5 }, `losses (clip ${maxGradNorm}, ${choice.name})`);
         assertClose(got.params, want.params, { atol: 2e-5, rtol: 1e-4 }, `params (clip ${maxGradNorm}, ${choice.name})`);
@@ -96,7 +99,13 @@ test('segmented rounds give bit-equal results; an abort stops between segments',
   const trainer = createGptTrainer(device, spec, { batchSize: B, cache });
   try {
     const ids = (steps: number, k: number) => Uint32Array.from({ length: steps * B * T }, (_, i) => (i * k) % 11);
-    const args = (steps: number) => ({ params: initParams(spec, 3), tokens: ids(steps, 7), targets: ids(steps, 5), steps, adamw: { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 } });
+    const args = (steps: number) => ({
+      params: initParams(spec, 3),
+      tokens: ids(steps, 7),
+      targets: ids(steps, 5),
+      steps,
+      adamw: { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 },
+    });
     const whole = await trainer.train(args(6));
     const split = await trainer.train({ ...args(6), segmentMs: 1e-6 });
     assert.deepEqual(split.params, whole.params);
@@ -140,7 +149,9 @@ test('the default GPT trained on a generated grammar corpus gets below the unigr
   }
   const tail = losses.slice(-5).reduce((a, b) => a + b, 0) / 5;
   const heldOut = gptEvaluate(spec, params, held, T, 16).loss;
-  t.diagnostic(`unigram entropy ${h1.toFixed(3)} nats; initial loss ${losses[0].toFixed(3)}; mean of last 5 train losses ${tail.toFixed(3)}; held-out ${heldOut.toFixed(3)}`);
+  t.diagnostic(
+    `unigram entropy ${h1.toFixed(3)} nats; initial loss ${losses[0].toFixed(3)}; mean of last 5 train losses ${tail.toFixed(3)}; held-out ${heldOut.toFixed(3)}`,
+  );
   assert.ok(losses[0] > h1, `the untrained model (${losses[0]}) already beat the unigram entropy ${h1}: the check would be vacuous`);
   assert.ok(tail < h1, `train loss ${tail} not below unigram entropy ${h1}`);
   assert.ok(heldOut < h1, `held-out loss ${heldOut} not below unigram entropy ${h1}`);

@@ -244,7 +244,11 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
     groups.gather =
       data && indices
         ? createBindGroup(device, gather, {
-            images: data.images, labels: data.labels, indices: { buffer: indices, size: B * 4 }, x: acts[0], y: labels,
+            images: data.images,
+            labels: data.labels,
+            indices: { buffer: indices, size: B * 4 },
+            x: acts[0],
+            y: labels,
           })
         : null;
   }
@@ -283,8 +287,16 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
         data.images.destroy();
         data.labels.destroy();
       }
-      const images = device.createBuffer({ label: 'mlp.data.images', size: alignTo(d.images.byteLength, 4), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
-      const lab = device.createBuffer({ label: 'mlp.data.labels', size: alignTo(d.labels.byteLength, 4), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+      const images = device.createBuffer({
+        label: 'mlp.data.images',
+        size: alignTo(d.images.byteLength, 4),
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+      });
+      const lab = device.createBuffer({
+        label: 'mlp.data.labels',
+        size: alignTo(d.labels.byteLength, 4),
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+      });
       writePadded(device, images, 0, d.images);
       writePadded(device, lab, 0, d.labels);
       data = { images, labels: lab, count: d.count };
@@ -310,8 +322,16 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
         const view = new DataView(hyperBytes);
         for (let s = 0; s < steps; s++) writeAdamWHyper(view, s * hyperStride, s + 1, cfg);
 
-        const paramsOut = device.createBuffer({ label: 'mlp.readback.params', size: layout.totalFloats * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-        const lossesOut = device.createBuffer({ label: 'mlp.readback.losses', size: steps * lossStride, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+        const paramsOut = device.createBuffer({
+          label: 'mlp.readback.params',
+          size: layout.totalFloats * 4,
+          usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+        });
+        const lossesOut = device.createBuffer({
+          label: 'mlp.readback.losses',
+          size: steps * lossStride,
+          usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+        });
         try {
           const encodeSteps = (enc: GPUCommandEncoder, from: number, to: number) => {
             for (let s = from; s < to; s++) {
@@ -333,7 +353,15 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
             }
           };
           const { gpuMs, busyMs } = await runSegmentedRound({
-            device, steps, segmentMs, signal, between, label: 'mlp', encodeSteps, lostOr, isLost: () => lost !== null,
+            device,
+            steps,
+            segmentMs,
+            signal,
+            between,
+            label: 'mlp',
+            encodeSteps,
+            lostOr,
+            isLost: () => lost !== null,
             begin: (enc) => {
               writePadded(device, params, 0, packParams(spec, layout, start));
               writePadded(device, indices!, 0, idx);
@@ -341,7 +369,10 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
               enc.clearBuffer(m); // AdamW state restarts every round
               enc.clearBuffer(v);
             },
-            readback: [[params, paramsOut], [losses!, lossesOut]],
+            readback: [
+              [params, paramsOut],
+              [losses!, lossesOut],
+            ],
           });
           const result = unpackParams(spec, layout, new Float32Array(paramsOut.getMappedRange()));
           const strided = new Float32Array(lossesOut.getMappedRange());
@@ -407,4 +438,3 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
     },
   };
 }
-

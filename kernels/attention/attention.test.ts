@@ -2,7 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRng } from '../../shared/rng.ts';
 import { assertClose, dot, finiteDifference, randomArray, testGpu } from '../test-gpu.ts';
-import { attentionBackward, attentionForward, attentionForwardKernel, ATTENTION_CANDIDATES, ATTENTION_KEY_BLOCK, attentionUnsupported, type AttentionShape } from './attention.ts';
+import {
+  attentionBackward,
+  attentionForward,
+  attentionForwardKernel,
+  ATTENTION_CANDIDATES,
+  ATTENTION_KEY_BLOCK,
+  attentionUnsupported,
+  type AttentionShape,
+} from './attention.ts';
 import { attentionBackwardRef, attentionForwardRef, attentionLseRef } from './attention.ref.ts';
 
 const { ctx, cache } = await testGpu();

@@ -93,25 +93,30 @@ function build(cache: PipelineCache, shape: AttentionShape, entryPoint: string, 
   if (C % NH !== 0) throw new RangeError(`attention: C ${C} is not a multiple of NH ${NH}`);
   validateConfig(config, cache.device);
   const limits = cache.device.limits;
-  if (B * NH > limits.maxComputeWorkgroupsPerDimension) throw new RangeError(`attention: B·NH ${B * NH} exceeds ${limits.maxComputeWorkgroupsPerDimension} workgroups`);
+  if (B * NH > limits.maxComputeWorkgroupsPerDimension)
+    throw new RangeError(`attention: B·NH ${B * NH} exceeds ${limits.maxComputeWorkgroupsPerDimension} workgroups`);
   const hs = C / NH;
   const hs4 = Math.ceil(hs / 4);
   const { lanes } = config;
   const chunks = Math.ceil(Math.ceil(hs4 / lanes) / 4);
-  if (chunks > 4) throw new RangeError(`attention: a head of ${hs} floats is more than 64 per lane (${lanes} lane${lanes > 1 ? 's' : ''}); the kernel holds at most 64 in registers`);
+  if (chunks > 4)
+    throw new RangeError(
+      `attention: a head of ${hs} floats is more than 64 per lane (${lanes} lane${lanes > 1 ? 's' : ''}); the kernel holds at most 64 in registers`,
+    );
   let bk = 1;
   if (config.tiled) {
     bk = Math.min(config.bk, Math.floor(limits.maxComputeWorkgroupStorageSize / stageBytes(1, hs)));
-    if (bk < 1) throw new RangeError(`attention: a head of ${hs} floats does not fit one row in ${limits.maxComputeWorkgroupStorageSize} bytes of workgroup memory`);
+    if (bk < 1)
+      throw new RangeError(`attention: a head of ${hs} floats does not fit one row in ${limits.maxComputeWorkgroupStorageSize} bytes of workgroup memory`);
   }
   const consts = `const HS = ${hs}u;\nconst HS4 = ${hs4}u;\nconst LANES = ${lanes}u;\nconst HC = ${chunks}u;\n`;
   const code = laneReducePrelude(lanes) + consts + (hs % 4 === 0 ? loadVec4 : loadF32) + body;
   const label = `attention_${entryPoint}${config.tiled ? '_tiled' : ''}${lanes > 1 ? `_lanes${lanes}` : ''}`;
-  return buildKernel(
-    cache,
-    { label, code, entryPoint, constants: { B, T, C, NH, WG: config.wg, TILED: +config.tiled, BK: bk }, bindings: BINDINGS },
-    [Math.ceil(T / (config.wg / lanes)), B * NH, 1],
-  );
+  return buildKernel(cache, { label, code, entryPoint, constants: { B, T, C, NH, WG: config.wg, TILED: +config.tiled, BK: bk }, bindings: BINDINGS }, [
+    Math.ceil(T / (config.wg / lanes)),
+    B * NH,
+    1,
+  ]);
 }
 
 /** out (B, T, C), lse (B, NH, T) ← attention(qkv (B, T, 3C)). */
@@ -133,12 +138,20 @@ export function attentionBackwardKernels(
 
 /** Eager forward (tests, tools). */
 export async function attentionForward(
-  cache: PipelineCache, qkv: Float32Array, shape: AttentionShape, config?: AttentionConfig,
+  cache: PipelineCache,
+  qkv: Float32Array,
+  shape: AttentionShape,
+  config?: AttentionConfig,
 ): Promise<{ out: Float32Array; lse: Float32Array }> {
   const { B, T, C, NH } = shape;
   if (qkv.length !== B * T * 3 * C) throw new RangeError(`attentionForward: qkv has ${qkv.length} floats, want (B, T, 3C) = ${B * T * 3 * C}`);
   const unused = 16; // the backward's buffers, bound and untouched
-  const r = await runOnce(cache, attentionForwardKernel(cache, shape, config), { qkv, out: B * T * C * 4, lse: B * NH * T * 4, dout: unused, dd: unused, dqkv: unused }, ['out', 'lse']);
+  const r = await runOnce(
+    cache,
+    attentionForwardKernel(cache, shape, config),
+    { qkv, out: B * T * C * 4, lse: B * NH * T * 4, dout: unused, dd: unused, dqkv: unused },
+    ['out', 'lse'],
+  );
   return { out: new Float32Array(r.out), lse: new Float32Array(r.lse) };
 }
 

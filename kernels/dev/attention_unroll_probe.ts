@@ -87,7 +87,11 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
   lse[(b * NH + h) * T + t] = m + log(l);
 }`;
 const cache = new PipelineCache(device);
-const bindings = [{ binding: 0, name: 'qkv', kind: 'read-only-storage' }, { binding: 1, name: 'out', kind: 'storage' }, { binding: 2, name: 'lse', kind: 'storage' }] as const;
+const bindings = [
+  { binding: 0, name: 'qkv', kind: 'read-only-storage' },
+  { binding: 1, name: 'out', kind: 'storage' },
+  { binding: 2, name: 'lse', kind: 'storage' },
+] as const;
 const unrolled = buildKernel(cache, { label: 'unrolled', code, entryPoint: 'main', constants: { B, T, C, NH }, bindings }, [T / 16, B * NH, 1]);
 const loopedK = buildKernel(cache, { label: 'looped', code: looped, entryPoint: 'main', constants: { B, T, C, NH }, bindings }, [T / 16, B * NH, 1]);
 const main = attentionForwardKernel(cache, { B, T, C, NH }, { tiled: false, wg: 16, bk: 0, lanes: 1 });
@@ -95,7 +99,11 @@ await cache.ready();
 const mk = (floats: number) => device.createBuffer({ size: floats * 4, usage: GPUBufferUsage.STORAGE });
 const bufs = { qkv: mk(B * T * 3 * C), out: mk(B * T * C), lse: mk(B * NH * T), dout: mk(B * T * C), dd: mk(B * NH * T), dqkv: mk(B * T * 3 * C) };
 for (let r = 0; r < 2; r++) {
-  for (const [name, k] of [['mainline direct wg16', main], ['unrolled, per-key rescale', unrolled], ['same with function-local arrays and loops', loopedK]] as const) {
+  for (const [name, k] of [
+    ['mainline direct wg16', main],
+    ['unrolled, per-key rescale', unrolled],
+    ['same with function-local arrays and loops', loopedK],
+  ] as const) {
     const g = createBindGroup(device, k as typeof main, bufs);
     console.log(name, (await medianGpuMs(device, (p) => encodeDispatch(p, k, g), 3)).toFixed(1), 'ms');
   }

@@ -25,11 +25,16 @@ function v1Kernels(cache: PipelineCache, s: AttentionShape): Kernel[] {
   const constants = { B: s.B, T: s.T, C: s.C, NH: s.NH, WG: 64 };
   const grid = grid1d(s.B * s.NH * s.T, 64);
   const fwd = [
-    { binding: 0, name: 'qkv', kind: 'read-only-storage' }, { binding: 1, name: 'out', kind: 'storage' }, { binding: 2, name: 'att', kind: 'storage' },
+    { binding: 0, name: 'qkv', kind: 'read-only-storage' },
+    { binding: 1, name: 'out', kind: 'storage' },
+    { binding: 2, name: 'att', kind: 'storage' },
   ] as const;
   const bwd = [
-    { binding: 0, name: 'qkv', kind: 'read-only-storage' }, { binding: 2, name: 'att', kind: 'storage' }, { binding: 3, name: 'dout', kind: 'read-only-storage' },
-    { binding: 4, name: 'dpre', kind: 'storage' }, { binding: 5, name: 'dqkv', kind: 'storage' },
+    { binding: 0, name: 'qkv', kind: 'read-only-storage' },
+    { binding: 2, name: 'att', kind: 'storage' },
+    { binding: 3, name: 'dout', kind: 'read-only-storage' },
+    { binding: 4, name: 'dpre', kind: 'storage' },
+    { binding: 5, name: 'dqkv', kind: 'storage' },
   ] as const;
   return [
     buildKernel(cache, { label: 'v1 fwd', code, entryPoint: 'forward', constants, bindings: fwd }, grid),
@@ -41,16 +46,28 @@ function v1Kernels(cache: PipelineCache, s: AttentionShape): Kernel[] {
 async function time(name: string, kernels: Kernel[], s: AttentionShape, cache: PipelineCache) {
   await cache.ready();
   const { B, T, C, NH } = s;
-  const floats: Record<string, number> = { qkv: B * T * 3 * C, out: B * T * C, dout: B * T * C, dqkv: B * T * 3 * C, lse: B * NH * T, dd: B * NH * T, att: B * NH * T * T, dpre: B * NH * T * T };
+  const floats: Record<string, number> = {
+    qkv: B * T * 3 * C,
+    out: B * T * C,
+    dout: B * T * C,
+    dqkv: B * T * 3 * C,
+    lse: B * NH * T,
+    dd: B * NH * T,
+    att: B * NH * T * T,
+    dpre: B * NH * T * T,
+  };
   const bufs = new Map<string, GPUBuffer>();
-  const buf = (n: string) => bufs.get(n) ?? (bufs.set(n, device.createBuffer({ size: Math.max(256, floats[n] * 4), usage: GPUBufferUsage.STORAGE })), bufs.get(n)!);
+  const buf = (n: string) =>
+    bufs.get(n) ?? (bufs.set(n, device.createBuffer({ size: Math.max(256, floats[n] * 4), usage: GPUBufferUsage.STORAGE })), bufs.get(n)!);
   const groups = kernels.map((k) => createBindGroup(device, k, Object.fromEntries(k.bindings.map((b) => [b.name, buf(b.name)]))));
   const fwd = await cpuMs(device, (p) => encodeDispatch(p, kernels[0], groups[0]), reps);
   const all = await cpuMs(device, (p) => kernels.forEach((k, i) => encodeDispatch(p, k, groups[i])), reps);
   const storage = [...bufs.values()].reduce((n, b) => n + b.size, 0);
   bufs.forEach((b) => b.destroy());
   const tokens = B * T;
-  console.log(`T ${String(T).padStart(5)} ${name.padEnd(52)} fwd ${fwd.toFixed(1).padStart(8)} ms  fwd+bwd ${all.toFixed(1).padStart(8)} ms  ${((all * 1000) / tokens).toFixed(0).padStart(7)} µs/token  storage ${(storage / 2 ** 20).toFixed(1)} MiB`);
+  console.log(
+    `T ${String(T).padStart(5)} ${name.padEnd(52)} fwd ${fwd.toFixed(1).padStart(8)} ms  fwd+bwd ${all.toFixed(1).padStart(8)} ms  ${((all * 1000) / tokens).toFixed(0).padStart(7)} µs/token  storage ${(storage / 2 ** 20).toFixed(1)} MiB`,
+  );
 }
 
 for (const T of Ts) {

@@ -35,6 +35,8 @@ const round = async (n: number) => {
 };
 await round(1); // warm-up: pipelines, buffers
 const r = await round(steps);
-console.log(`gpt ${JSON.stringify(dims)} (${spec.paramCount} params) batch ${B}: ${(r.ms / steps).toFixed(0)} ms/step, ${((steps * B * T * 1000) / r.ms).toFixed(1)} tokens/s (loss ${r.loss.toFixed(3)})`);
+console.log(
+  `gpt ${JSON.stringify(dims)} (${spec.paramCount} params) batch ${B}: ${(r.ms / steps).toFixed(0)} ms/step, ${((steps * B * T * 1000) / r.ms).toFixed(1)} tokens/s (loss ${r.loss.toFixed(3)})`,
+);
 trainer.destroy();
 ctx.device.destroy();

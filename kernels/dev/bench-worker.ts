@@ -75,8 +75,16 @@ export interface AttentionRow {
 
 export type BenchOutput =
   | {
-      type: 'bench'; adapter: AdapterSummary; tfjsAdapter: string; config: MatmulConfig; choice: KernelChoice; tuneSource: string;
-      matmul: MatmulRow[]; step: StepRow[]; attention: AttentionRow[]; notes: string[];
+      type: 'bench';
+      adapter: AdapterSummary;
+      tfjsAdapter: string;
+      config: MatmulConfig;
+      choice: KernelChoice;
+      tuneSource: string;
+      matmul: MatmulRow[];
+      step: StepRow[];
+      attention: AttentionRow[];
+      notes: string[];
     }
   | { type: 'error'; name: string; message: string };
 
@@ -212,12 +220,20 @@ async function ortMatmul(s: MatmulShape) {
   });
   const device = (await ort.env.webgpu.device) as GPUDevice;
   const upload = (rows: number, cols: number) => {
-    const buf = device.createBuffer({ size: Math.ceil((rows * cols * 4) / 16) * 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    const buf = device.createBuffer({
+      size: Math.ceil((rows * cols * 4) / 16) * 16,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
     const rand = createRng(rows * 31 + cols);
-    device.queue.writeBuffer(buf, 0, Float32Array.from({ length: rows * cols }, () => rand() - 0.5));
+    device.queue.writeBuffer(
+      buf,
+      0,
+      Float32Array.from({ length: rows * cols }, () => rand() - 0.5),
+    );
     return { buf, tensor: ort.Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims: [rows, cols] }) };
   };
-  const A = upload(s.M, s.K), B = upload(s.K, s.N);
+  const A = upload(s.M, s.K),
+    B = upload(s.K, s.N);
   return {
     async run(n: number) {
       for (let i = 0; i < n; i++) {
@@ -246,8 +262,13 @@ interface RoundTrainer {
  * the machine falls on both alike; the median per framework.
  */
 async function stepRates(
-  what: string, notes: string[], make: { ours: () => RoundTrainer; tfjs: () => RoundTrainer },
-  samplesPerStep: number, steps: number, reps: number, warmup: number,
+  what: string,
+  notes: string[],
+  make: { ours: () => RoundTrainer; tfjs: () => RoundTrainer },
+  samplesPerStep: number,
+  steps: number,
+  reps: number,
+  warmup: number,
 ): Promise<{ ours: number | null; tfjs: number | null }> {
   const live: [keyof typeof make, RoundTrainer][] = [];
   for (const name of ['ours', 'tfjs'] as const) {
@@ -320,7 +341,10 @@ async function oursAttention(ctx: GpuContext, cache: PipelineCache, shape: Atten
   const { B, T, C, NH } = shape;
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
   const floats = { qkv: B * T * 3 * C, out: B * T * C, lse: B * NH * T, dout: B * T * C, dd: B * NH * T, dqkv: B * T * 3 * C };
-  const bufs = Object.fromEntries(Object.entries(floats).map(([k, n]) => [k, device.createBuffer({ label: `bench.att.${k}`, size: n * 4, usage })])) as Record<keyof typeof floats, GPUBuffer>;
+  const bufs = Object.fromEntries(Object.entries(floats).map(([k, n]) => [k, device.createBuffer({ label: `bench.att.${k}`, size: n * 4, usage })])) as Record<
+    keyof typeof floats,
+    GPUBuffer
+  >;
   const rand = createRng(T);
   const qkv = Float32Array.from({ length: floats.qkv }, () => 2 * rand() - 1);
   const dout = Float32Array.from({ length: floats.dout }, () => 2 * rand() - 1);
@@ -416,7 +440,15 @@ export async function runBench(gpu: GPU, input: BenchInput): Promise<BenchOutput
 
   const step: StepRow[] = [];
   {
-    const r = await stepRates('mlp step', notes, { ours: () => oursMlp(ctx), tfjs: () => tfjsMlp(MLP_SIZES, MLP_BATCH) }, MLP_BATCH, input.steps, input.reps, 2);
+    const r = await stepRates(
+      'mlp step',
+      notes,
+      { ours: () => oursMlp(ctx), tfjs: () => tfjsMlp(MLP_SIZES, MLP_BATCH) },
+      MLP_BATCH,
+      input.steps,
+      input.reps,
+      2,
+    );
     step.push({ model: 'mlp-784-64-10', ...r, batch: MLP_BATCH, seqLen: 0 });
     log(`mlp step: ours ${r.ours?.toFixed(0)} tfjs ${r.tfjs?.toFixed(0)} samples/s`);
   }
@@ -430,7 +462,18 @@ export async function runBench(gpu: GPU, input: BenchInput): Promise<BenchOutput
     log(`${model} step: ours ${r.ours?.toFixed(2)} tfjs ${r.tfjs?.toFixed(2)} sequences/s`);
   }
   ctx.device.destroy();
-  return { type: 'bench', adapter: ctx.adapter, tfjsAdapter, config: matmulConfigFor(ctx.device), choice: tune.choice, tuneSource: tune.source, matmul, step, attention, notes };
+  return {
+    type: 'bench',
+    adapter: ctx.adapter,
+    tfjsAdapter,
+    config: matmulConfigFor(ctx.device),
+    choice: tune.choice,
+    tuneSource: tune.source,
+    matmul,
+    step,
+    attention,
+    notes,
+  };
 }
 
 // In a worker: answer one message carrying a BenchInput.

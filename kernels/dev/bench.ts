@@ -35,7 +35,11 @@ const input: BenchInput = {
 const ortDist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web/webgpu'));
 const entry = fileURLToPath(new URL('./bench-worker.ts', import.meta.url));
 
-console.error(`bench: load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} (1/5/15 min) at start`);
+console.error(
+  `bench: load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')} (1/5/15 min) at start`,
+);
 const out = await runInChromiumWorker<BenchOutput>(entry, {
   input,
   timeoutMs: 3_600_000,
@@ -49,16 +53,22 @@ if (out.type === 'error') {
 
 const f = (x: number | null, digits: number) => (x === null ? 'n/a' : x.toFixed(digits));
 const ratio = (a: number | null, b: number | null) => (a === null || b === null ? 'n/a' : `${(a / b).toFixed(1)}×`);
-console.log(`adapter: ${out.adapter.vendor}/${out.adapter.architecture} ${out.adapter.description} (TFJS saw ${out.tfjsAdapter}); our kernel variants (autotune, ${out.tuneSource}): ${JSON.stringify(out.choice)}`);
+console.log(
+  `adapter: ${out.adapter.vendor}/${out.adapter.architecture} ${out.adapter.description} (TFJS saw ${out.tfjsAdapter}); our kernel variants (autotune, ${out.tuneSource}): ${JSON.stringify(out.choice)}`,
+);
 console.log('data resident on the GPU for all three; timings end at queue drain (onSubmittedWorkDone), no readback; warm-up excluded; medians');
 console.log('matmul GFLOP/s (ORT runs transposed layouts as the plain MatMul of the same M, K, N)');
 console.log(`${'shape'.padEnd(26)} ${'M×K×N'.padEnd(14)} ${'ours'.padStart(8)} ${'ort'.padStart(8)} ${'tfjs'.padStart(8)}  ours/ort ours/tfjs`);
 for (const r of out.matmul) {
   const s = r.shape;
   const dims = `${s.M}×${s.K}×${s.N}${s.transA ? ' Aᵀ' : ''}${s.transB ? ' Bᵀ' : ''}`;
-  console.log(`${r.name.padEnd(26)} ${dims.padEnd(14)} ${f(r.ours, 3).padStart(8)} ${f(r.ort, 3).padStart(8)} ${f(r.tfjs, 3).padStart(8)}  ${ratio(r.ours, r.ort).padStart(8)} ${ratio(r.ours, r.tfjs).padStart(9)}`);
+  console.log(
+    `${r.name.padEnd(26)} ${dims.padEnd(14)} ${f(r.ours, 3).padStart(8)} ${f(r.ort, 3).padStart(8)} ${f(r.tfjs, 3).padStart(8)}  ${ratio(r.ours, r.ort).padStart(8)} ${ratio(r.ours, r.tfjs).padStart(9)}`,
+  );
 }
-console.log('training step (forward + backward + AdamW), dataset resident on the GPU, one readback per round; samples/s (GPT: sequences/s, seqLen tokens each)');
+console.log(
+  'training step (forward + backward + AdamW), dataset resident on the GPU, one readback per round; samples/s (GPT: sequences/s, seqLen tokens each)',
+);
 for (const r of out.step) {
   const what = `${r.model} batch ${r.batch}${r.seqLen ? ` × ${r.seqLen} tokens` : ''}`;
   const g = (x: number | null) => (x === null ? 'n/a' : x.toPrecision(3));
@@ -69,18 +79,35 @@ for (const r of out.attention) {
   console.log(`T ${String(r.shape.T).padStart(5)}  C ${r.shape.C} NH ${r.shape.NH}  ${f(r.ms, 1).padStart(9)} ms  ${f(r.usPerToken, 1).padStart(8)} µs/token`);
 }
 const [a0, a1] = [out.attention[0], out.attention[out.attention.length - 1]];
-if (a0 && a1 && a0 !== a1) console.log(`time per token at T ${a1.shape.T} / at T ${a0.shape.T}: ${ratio(a1.usPerToken, a0.usPerToken)} (causal attention does T/2 key visits per token: ${(a1.shape.T / a0.shape.T).toFixed(1)}× the work per token)`);
+if (a0 && a1 && a0 !== a1)
+  console.log(
+    `time per token at T ${a1.shape.T} / at T ${a0.shape.T}: ${ratio(a1.usPerToken, a0.usPerToken)} (causal attention does T/2 key visits per token: ${(a1.shape.T / a0.shape.T).toFixed(1)}× the work per token)`,
+  );
 for (const n of out.notes) console.error(`note: ${n}`);
-console.error(`bench: load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} (1/5/15 min) at end`);
+console.error(
+  `bench: load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')} (1/5/15 min) at end`,
+);
 if (json) {
   const round = (x: number | null) => (x === null ? null : Number(x.toPrecision(4)));
-  console.log(JSON.stringify({
-    adapter: out.adapter,
-    choice: out.choice,
-    matmul: out.matmul.map((r) => ({
-      name: r.name, m: r.shape.M, k: r.shape.K, n: r.shape.N, transA: !!r.shape.transA, transB: !!r.shape.transB, ours: round(r.ours), ort: round(r.ort), tfjs: round(r.tfjs),
-    })),
-    step: out.step.map((r) => ({ model: r.model, batch: r.batch, seqLen: r.seqLen, ours: round(r.ours), tfjs: round(r.tfjs) })),
-    attention: out.attention.map((r) => ({ ...r.shape, ms: round(r.ms), usPerToken: round(r.usPerToken) })),
-  }));
+  console.log(
+    JSON.stringify({
+      adapter: out.adapter,
+      choice: out.choice,
+      matmul: out.matmul.map((r) => ({
+        name: r.name,
+        m: r.shape.M,
+        k: r.shape.K,
+        n: r.shape.N,
+        transA: !!r.shape.transA,
+        transB: !!r.shape.transB,
+        ours: round(r.ours),
+        ort: round(r.ort),
+        tfjs: round(r.tfjs),
+      })),
+      step: out.step.map((r) => ({ model: r.model, batch: r.batch, seqLen: r.seqLen, ours: round(r.ours), tfjs: round(r.tfjs) })),
+      attention: out.attention.map((r) => ({ ...r.shape, ms: round(r.ms), usPerToken: round(r.usPerToken) })),
+    }),
+  );
 }

@@ -20,13 +20,19 @@ const cache = new PipelineCache(device);
 const reps = Number(process.env.REPS ?? 10);
 
 async function time(name: string, kernel: Kernel, sizes: Record<string, number>) {
-  const ms = await timeKernel(cache, kernel, (b) => sizes[b], reps, kernel.bindings.some((b) => b.kind === 'uniform' && b.dynamicOffset) ? ADAMW_HYPER.size : 4);
+  const ms = await timeKernel(
+    cache,
+    kernel,
+    (b) => sizes[b],
+    reps,
+    kernel.bindings.some((b) => b.kind === 'uniform' && b.dynamicOffset) ? ADAMW_HYPER.size : 4,
+  );
   console.log(`${name.padEnd(40)} ${ms.toFixed(2).padStart(8)} ms  grid ${kernel.workgroups.join('×')}`);
   return ms;
 }
 
 let total = 0;
-total += await time('gather', gatherKernel(cache, { rows: B, features: F }), { images: 8500 * F / 4, labels: 8500, indices: B, x: B * F, y: B });
+total += await time('gather', gatherKernel(cache, { rows: B, features: F }), { images: (8500 * F) / 4, labels: 8500, indices: B, x: B * F, y: B });
 total += await time(`fwd matmul (${B},${F})·(${F},${H})`, matmulKernel(cache, { M: B, N: H, K: F }), { a: B * F, b: F * H, c: B * H });
 total += await time('bias+relu fwd', biasForwardKernel(cache, { rows: B, n: H, relu: true }), { x: B * H, bias: H });
 total += await time(`fwd matmul (${B},${H})·(${H},${C})`, matmulKernel(cache, { M: B, N: C, K: H }), { a: B * H, b: H * C, c: B * C });

@@ -4,16 +4,18 @@
 import { createBindGroup, encodeDispatch, readBuffer, type Kernel } from '../kernel.ts';
 import type { PipelineCache } from '../pipeline-cache.ts';
 
-export async function timeKernel(
-  cache: PipelineCache, kernel: Kernel, floats: (binding: string) => number, reps: number, dynamicBytes = 4,
-): Promise<number> {
+export async function timeKernel(cache: PipelineCache, kernel: Kernel, floats: (binding: string) => number, reps: number, dynamicBytes = 4): Promise<number> {
   const device = cache.device;
   const bufs: Record<string, GPUBuffer> = {};
   for (const b of kernel.bindings) {
     const usage = (b.kind === 'uniform' ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE) | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     bufs[b.name] = device.createBuffer({ size: Math.max(256, floats(b.name) * 4), usage });
   }
-  const group = createBindGroup(device, kernel, Object.fromEntries(kernel.bindings.map((b) => [b.name, b.dynamicOffset ? { buffer: bufs[b.name], size: dynamicBytes } : bufs[b.name]])));
+  const group = createBindGroup(
+    device,
+    kernel,
+    Object.fromEntries(kernel.bindings.map((b) => [b.name, b.dynamicOffset ? { buffer: bufs[b.name], size: dynamicBytes } : bufs[b.name]])),
+  );
   const offsets = kernel.bindings.some((b) => b.dynamicOffset) ? kernel.bindings.filter((b) => b.dynamicOffset).map(() => 0) : undefined;
   await cache.ready();
   const run = async (n: number) => {

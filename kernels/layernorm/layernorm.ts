@@ -46,7 +46,12 @@ export type LayernormParamsKernel = Kernel<(typeof BACKWARD_PARAMS)[number]['nam
 
 /** `units` rows (columns for backward_params) of `reduce.lanes` invocations each. */
 function kernel<K extends Kernel>(
-  cache: PipelineCache, shape: LayernormShape, entryPoint: string, bindings: K['bindings'], units: number, reduce: RowReduceConfig,
+  cache: PipelineCache,
+  shape: LayernormShape,
+  entryPoint: string,
+  bindings: K['bindings'],
+  units: number,
+  reduce: RowReduceConfig,
 ): K {
   const { rows, C, accumulate } = shape;
   if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(C) || C < 1) {
@@ -56,7 +61,13 @@ function kernel<K extends Kernel>(
   const max = cache.device.limits.maxComputeWorkgroupsPerDimension;
   return buildKernel(
     cache,
-    { label: `layernorm_${entryPoint}`, code: prelude + src, entryPoint, constants: { ROWS: rows, C, EPS: LN_EPS, ACCUMULATE: +(accumulate ?? false), ...constants }, bindings },
+    {
+      label: `layernorm_${entryPoint}`,
+      code: prelude + src,
+      entryPoint,
+      constants: { ROWS: rows, C, EPS: LN_EPS, ACCUMULATE: +(accumulate ?? false), ...constants },
+      bindings,
+    },
     grid1d(units * reduce.lanes, reduce.wg, max),
   ) as K;
 }
@@ -73,11 +84,19 @@ export const layernormParamsKernel = (cache: PipelineCache, shape: LayernormShap
 
 /** Eager forward (tests, tools). stats is (rows, 2): μ, σ⁻¹. */
 export async function layernormForward(
-  cache: PipelineCache, x: Float32Array, gamma: Float32Array, beta: Float32Array, shape: LayernormShape, reduce?: RowReduceConfig,
+  cache: PipelineCache,
+  x: Float32Array,
+  gamma: Float32Array,
+  beta: Float32Array,
+  shape: LayernormShape,
+  reduce?: RowReduceConfig,
 ): Promise<{ y: Float32Array; stats: Float32Array }> {
   const { rows, C } = shape;
   if (x.length !== rows * C || gamma.length !== C || beta.length !== C) throw new RangeError('layernormForward: x must be (rows, C), gamma and beta (C)');
-  const out = await runOnce(cache, layernormForwardKernel(cache, shape, reduce), { x, gamma, beta, y: x.byteLength, stats: rows * LAYERNORM_STATS_BYTES }, ['y', 'stats']);
+  const out = await runOnce(cache, layernormForwardKernel(cache, shape, reduce), { x, gamma, beta, y: x.byteLength, stats: rows * LAYERNORM_STATS_BYTES }, [
+    'y',
+    'stats',
+  ]);
   return { y: new Float32Array(out.y), stats: new Float32Array(out.stats) };
 }
 
@@ -90,8 +109,11 @@ export async function layernormBackward(
 ): Promise<{ dx: Float32Array; dgamma: Float32Array; dbeta: Float32Array }> {
   const { dy, x, gamma, stats, dxIn } = args;
   const { rows, C } = shape;
-  if ([dy, x].some((a) => a.length !== rows * C) || gamma.length !== C || stats.length !== 2 * rows) throw new RangeError('layernormBackward: dy, x (rows, C), gamma (C), stats (rows, 2)');
-  const dx = await runOnce(cache, layernormDxKernel(cache, { ...shape, accumulate: !!dxIn }, reduce), { x, gamma, stats, dy, dx: dxIn ?? x.byteLength }, ['dx']);
+  if ([dy, x].some((a) => a.length !== rows * C) || gamma.length !== C || stats.length !== 2 * rows)
+    throw new RangeError('layernormBackward: dy, x (rows, C), gamma (C), stats (rows, 2)');
+  const dx = await runOnce(cache, layernormDxKernel(cache, { ...shape, accumulate: !!dxIn }, reduce), { x, gamma, stats, dy, dx: dxIn ?? x.byteLength }, [
+    'dx',
+  ]);
   const p = await runOnce(cache, layernormParamsKernel(cache, shape, reduce), { x, stats, dy, dgamma: C * 4, dbeta: C * 4 }, ['dgamma', 'dbeta']);
   return { dx: new Float32Array(dx.dx), dgamma: new Float32Array(p.dgamma), dbeta: new Float32Array(p.dbeta) };
 }

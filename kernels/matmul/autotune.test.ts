@@ -19,7 +19,11 @@ test('autotune measures every candidate once, stores the fastest, then answers f
   const store = mapStore();
   const first = await autotuneMatmul(ctx, { store, candidates: [...candidates, f16], shapes, reps: 1 });
   assert.equal(first.source, 'measured');
-  assert.deepEqual(first.timings?.map((t) => t.config), candidates, 'the f16 candidate was timed at precision f32');
+  assert.deepEqual(
+    first.timings?.map((t) => t.config),
+    candidates,
+    'the f16 candidate was timed at precision f32',
+  );
   const best = first.timings!.reduce((x, y) => (y.ms < x.ms ? y : x)); // one shape: nothing pruned
   assert.deepEqual(first.config, best.config);
   assert.deepEqual(JSON.parse(store.map.get(first.key)!), first.config);
@@ -30,7 +34,11 @@ test('autotune measures every candidate once, stores the fastest, then answers f
 });
 
 test('a candidate past PRUNE_FACTOR × the best running total is timed on no further shape; the winner ran every shape', async () => {
-  const shapes = [{ M: 64, N: 64, K: 64 }, { M: 40, N: 24, K: 36 }, { M: 33, N: 17, K: 19 }];
+  const shapes = [
+    { M: 64, N: 64, K: 64 },
+    { M: 40, N: 24, K: 36 },
+    { M: 33, N: 17, K: 19 },
+  ];
   const r = await autotuneMatmul(ctx, { candidates: MATMUL_CANDIDATES.filter((c) => !c.f16), shapes, reps: 1, force: true });
   const t = r.timings!;
   const winner = t.find((x) => x.config === r.config)!;

@@ -103,7 +103,9 @@ function parseStored(text: string | undefined, candidates: readonly MatmulConfig
   if (!text) return undefined;
   try {
     const c = JSON.parse(text) as MatmulConfig;
-    return candidates.find((x) => x.tiled === c.tiled && x.bk === c.bk && x.wg[0] === c.wg?.[0] && x.wg[1] === c.wg?.[1] && !!x.subgroups === !!c.subgroups && !!x.f16 === !!c.f16);
+    return candidates.find(
+      (x) => x.tiled === c.tiled && x.bk === c.bk && x.wg[0] === c.wg?.[0] && x.wg[1] === c.wg?.[1] && !!x.subgroups === !!c.subgroups && !!x.f16 === !!c.f16,
+    );
   } catch {
     return undefined;
   }

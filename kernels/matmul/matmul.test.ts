@@ -66,20 +66,37 @@ test('matmul backward (dA = G·Bᵀ, dB = Aᵀ·G) matches finite differences', 
 // above are skipped. Its staging and indexing are still checked: the same source with f16 spelled
 // f32 must match the reference (to fp32 tolerance) at shapes that straddle tiles and stages.
 test('matmul_f16.wgsl logic, with f16 spelled f32, matches the CPU reference (every layout)', async () => {
-  const asF32 = f16Path.replace('enable f16;', '').replaceAll('vec4h', 'vec4f').replaceAll('mat4x4h', 'mat4x4f').replace(/\bf16\(/g, 'f32(');
+  const asF32 = f16Path
+    .replace('enable f16;', '')
+    .replaceAll('vec4h', 'vec4f')
+    .replaceAll('mat4x4h', 'mat4x4f')
+    .replace(/\bf16\(/g, 'f32(');
   const rand = createRng(4);
   for (const config of MATMUL_CANDIDATES.filter((c) => c.f16)) {
-    for (const [M, N, K] of [[33, 17, 19], [68, 36, 20]]) {
+    for (const [M, N, K] of [
+      [33, 17, 19],
+      [68, 36, 20],
+    ]) {
       for (const transA of [false, true]) {
         for (const transB of [false, true]) {
           const shape: MatmulShape = { M, N, K, transA, transB };
           const vec4 = (transA ? M : K) % 4 === 0 && (transB ? K : N) % 4 === 0;
           const [tileM, tileN] = matmulTile(config);
-          const kernel = buildKernel(cache, {
-            label: 'matmul_f16_as_f32', code: (vec4 ? loadVec4 : loadF32) + body + asF32, entryPoint: 'main_f16',
-            constants: { M, N, K, TRANS_A: +transA, TRANS_B: +transB, TILED: 1, WG_X: config.wg[0], WG_Y: config.wg[1], BK: config.bk },
-            bindings: [{ binding: 0, name: 'a', kind: 'read-only-storage' }, { binding: 1, name: 'b', kind: 'read-only-storage' }, { binding: 2, name: 'c', kind: 'storage' }] as const,
-          }, [Math.ceil(N / tileN), Math.ceil(M / tileM), 1]);
+          const kernel = buildKernel(
+            cache,
+            {
+              label: 'matmul_f16_as_f32',
+              code: (vec4 ? loadVec4 : loadF32) + body + asF32,
+              entryPoint: 'main_f16',
+              constants: { M, N, K, TRANS_A: +transA, TRANS_B: +transB, TILED: 1, WG_X: config.wg[0], WG_Y: config.wg[1], BK: config.bk },
+              bindings: [
+                { binding: 0, name: 'a', kind: 'read-only-storage' },
+                { binding: 1, name: 'b', kind: 'read-only-storage' },
+                { binding: 2, name: 'c', kind: 'storage' },
+              ] as const,
+            },
+            [Math.ceil(N / tileN), Math.ceil(M / tileM), 1],
+          );
           const a = randomArray(M * K, rand);
           const b = randomArray(K * N, rand);
           const out = await runOnce(cache, kernel, { a, b, c: M * N * 4 }, ['c']);

@@ -148,9 +148,7 @@ export function matmulKernel(cache: PipelineCache, shape: MatmulShape, config: M
     cache,
     {
       label: `matmul${transA ? '_tA' : ''}${transB ? '_tB' : ''}${config.subgroups ? '_sg' : ''}${config.f16 ? '_f16' : ''}`,
-      code: config.subgroups
-        ? `${SUBGROUP_DIRECTIVES}${load}${body}${subgroupPath}`
-        : config.f16 ? `enable f16;\n${load}${body}${f16Path}` : load + body,
+      code: config.subgroups ? `${SUBGROUP_DIRECTIVES}${load}${body}${subgroupPath}` : config.f16 ? `enable f16;\n${load}${body}${f16Path}` : load + body,
       entryPoint: config.subgroups ? 'main_sg' : config.f16 ? 'main_f16' : 'main',
       constants: {
         M,

@@ -34,7 +34,8 @@ export function subgroupMinSize(device: GPUDevice): number {
 /** Why `config` cannot run on `device`, or null. */
 export function rowReduceUnsupported(config: RowReduceConfig, device: GPUDevice): string | null {
   const pow2 = (n: number) => Number.isInteger(n) && n >= 1 && (n & (n - 1)) === 0;
-  if (!pow2(config.wg) || config.wg > device.limits.maxComputeInvocationsPerWorkgroup) return `wg ${config.wg} is not a power of two within the device's workgroup size`;
+  if (!pow2(config.wg) || config.wg > device.limits.maxComputeInvocationsPerWorkgroup)
+    return `wg ${config.wg} is not a power of two within the device's workgroup size`;
   if (!pow2(config.lanes) || config.lanes > config.wg) return `lanes ${config.lanes} is not a power of two ≤ wg ${config.wg}`;
   if (config.subgroups) {
     const min = subgroupMinSize(device);
@@ -86,6 +87,7 @@ export function laneReducePrelude(lanes: number): string {
 export function notWholeSubgroup(lanes: number, device: GPUDevice): string | null {
   if (!device.features.has('subgroups')) return 'the device has no subgroups feature';
   const { subgroupMinSize: min, subgroupMaxSize: max } = device.adapterInfo ?? {};
-  if (min !== lanes || max !== lanes) return `a row of ${lanes} lanes must be one whole subgroup; this device's subgroups have ${min ?? '?'}–${max ?? '?'} invocations`;
+  if (min !== lanes || max !== lanes)
+    return `a row of ${lanes} lanes must be one whole subgroup; this device's subgroups have ${min ?? '?'}–${max ?? '?'} invocations`;
   return null;
 }

@@ -20,7 +20,14 @@ for (const reduce of ROW_REDUCE_CANDIDATES) {
     const rand = createRng(5);
     // Batches below, at and past a workgroup's rows at every lane count (131 > 64 rows: the
     // total's invocations take several rows each); class counts that no lane count divides.
-    for (const [rows, C] of [[1, 1], [1, 3], [7, 5], [64, 10], [131, 7], [9, 300]]) {
+    for (const [rows, C] of [
+      [1, 1],
+      [1, 3],
+      [7, 5],
+      [64, 10],
+      [131, 7],
+      [9, 300],
+    ]) {
       const what = `(${rows}, ${C}) ${JSON.stringify(reduce)}`;
       const logits = randomArray(rows * C, rand, -4, 4);
       const labels = labelsFor(rows, C, rand);
@@ -32,7 +39,7 @@ for (const reduce of ROW_REDUCE_CANDIDATES) {
   });
 }
 
-test('confident rows: the label\'s dlogit −(1 − p) keeps its relative precision, in every reduction variant', async () => {
+test("confident rows: the label's dlogit −(1 − p) keeps its relative precision, in every reduction variant", async () => {
   // The label's logit 9–14 above the rest: 1 − p between 1e-6 and 1e-4, where an f32 p − 1
   // keeps 6e-8 of it (5–6 % error); the reference subtracts in float64.
   const rand = createRng(8);
@@ -44,7 +51,12 @@ test('confident rows: the label\'s dlogit −(1 − p) keeps its relative precis
   const at = Array.from(labels, (l, r) => r * C + l);
   for (const reduce of ROW_REDUCE_CANDIDATES.filter((r) => !rowReduceUnsupported(r, ctx.device))) {
     const got = await softmaxXent(cache, logits, labels, { rows, classes: C }, reduce);
-    assertClose(at.map((i) => got.dlogits[i]), at.map((i) => want.dlogits[i]), { atol: 0, rtol: 1e-4 }, `label dlogits of confident rows ${JSON.stringify(reduce)}`);
+    assertClose(
+      at.map((i) => got.dlogits[i]),
+      at.map((i) => want.dlogits[i]),
+      { atol: 0, rtol: 1e-4 },
+      `label dlogits of confident rows ${JSON.stringify(reduce)}`,
+    );
   }
 });
 
