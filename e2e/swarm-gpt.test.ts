@@ -12,7 +12,7 @@ test('a 3-volunteer swarm on the GPT preset lowers held-out loss round over roun
   assert.equal(r.acceptedContributions, 9);
   assert.equal(r.modelHashesAgree, true);
   assert.equal(r.denseBytesPerPeerPerRound, 136_576 * 4, 'the GPT_DEFAULT parameter table travelled');
-  const losses = r.heldOutLosses;
+  const losses = r.heldOutLossByRound;
   assert.equal(losses.length, 3);
   // An untrained byte model scores ln 256 ≈ 5.55 nats.
   assert.ok(losses[0] < Math.log(256), `round 0 held-out loss ${losses[0]}`);

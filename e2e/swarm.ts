@@ -104,7 +104,9 @@ export interface SwarmResult {
   /** Held-out loss after the last committed round (nats; nats per byte for a GPT run), from the coordinator's committed summary as heldOutAccuracy. */
   heldOutLoss: number;
   /** Held-out loss after each committed round, in order. */
-  heldOutLosses: number[];
+  heldOutLossByRound: number[];
+  /** The run's parameter count, from the coordinator's run spec. */
+  paramCount: number;
   /** Every live honest page and the coordinator hold the same model hash. */
   modelHashesAgree: boolean;
   modelHash: string;
@@ -490,7 +492,8 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       volunteers: opts.volunteers,
       heldOutAccuracy: finalRound.heldOutAccuracy,
       heldOutLoss: finalRound.heldOutLoss,
-      heldOutLosses: committed.map((r) => r.heldOutLoss),
+      heldOutLossByRound: committed.map((r) => r.heldOutLoss),
+      paramCount: info.run.paramCount,
       modelHashesAgree: hooks.every((h) => h.modelHash === agreedHash),
       modelHash: agreedHash,
       p2pBytes: hooks.reduce((s, h) => s + h.p2pBytes, 0),
@@ -574,7 +577,7 @@ swarm summary
   rounds committed         ${r.rounds} (${r.acceptedContributions} accepted contributions; ${r.firstRoundContributors} in the first round)
   held-out accuracy        ${(r.heldOutAccuracy * 100).toFixed(2)}%
   held-out loss            ${r.heldOutLoss.toFixed(4)}
-  held-out loss by round   ${r.heldOutLosses.map((l) => l.toFixed(3)).join(' → ')}
+  held-out loss by round   ${r.heldOutLossByRound.map((l) => l.toFixed(3)).join(' → ')}
   model hashes agree       ${r.modelHashesAgree} (${r.modelHash.slice(0, 18)}…)
   WebRTC bytes received    ${r.p2pBytes}
   frame bytes/peer/round   ${r.frameBytesPerPeerPerRound} vs dense ${r.denseBytesPerPeerPerRound} (${r.compressionRatio}×)
