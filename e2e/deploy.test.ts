@@ -83,6 +83,8 @@ test('compose.yaml: the services a deployment needs, an environment the coordina
   assert.equal(interpolate(postgres.environment!.POSTGRES_PASSWORD, DOT_ENV), DOT_ENV.POSTGRES_PASSWORD);
   assert.equal(cfg.host, '0.0.0.0', 'the coordinator listens beyond its container');
   assert.equal(cfg.advertiseUrl, `https://${DOT_ENV.IDLEGRAD_DOMAIN}/`);
+  // Behind the proxy every socket comes from one address (no X-Forwarded-For yet): not 16 volunteers in all.
+  assert.ok((cfg.limits?.sessionsPerIp ?? 0) >= 10_000, `sessionsPerIp ${cfg.limits?.sessionsPerIp} behind a proxy`);
   assert.ok(cfg.ice.turn && cfg.ice.turn.urls.every((u) => u.startsWith(`turn:${DOT_ENV.IDLEGRAD_DOMAIN}:3478`)), JSON.stringify(cfg.ice.turn?.urls));
   // coturn checks the credentials the coordinator mints: the same secret on both sides.
   const coturnArgs = coturn.command!.map((a) => interpolate(a, DOT_ENV));

@@ -2,9 +2,9 @@
 // with dev dependencies the web app is built first when dist/web is missing or older than its
 // sources (and only then); in a production install (`npm ci --omit=dev` of a built package,
 // the Docker image) there is no Vite and the prebuilt dist/web is served as it is.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { canBuildWeb, ensureWebBuild, WEB_DIRS } from './web-build.ts';
+import { canBuildWeb, ensureWebBuild, WALLETCONNECT_ABSENT, WEB_DIRS } from './web-build.ts';
 
 const ROOT = new URL('../../', import.meta.url);
 if (!process.env.IDLEGRAD_WEB_DIR) {
@@ -17,4 +17,11 @@ if (!process.env.IDLEGRAD_WEB_DIR) {
     process.exit(1);
   }
 }
+// A lead who configured WalletConnect on a build without it hears so now, not from a volunteer.
+const wc = new URL(`${process.env.IDLEGRAD_WEB_DIR || WEB_DIRS.production}/wc/walletconnect.js`, ROOT);
+if (process.env.IDLEGRAD_WALLETCONNECT_PROJECT_ID && existsSync(wc) && readFileSync(wc, 'utf8').includes(WALLETCONNECT_ABSENT))
+  console.warn(
+    'IDLEGRAD_WALLETCONNECT_PROJECT_ID is set, but this build has no WalletConnect (an optional package): volunteers who ask for it are told to ' +
+      'install @walletconnect/ethereum-provider. Install it (npm install --no-save @walletconnect/ethereum-provider) and rebuild (npm run build).',
+  );
 await import('../main.ts');
