@@ -25,7 +25,7 @@ import { build, defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { pwa } from './web/pwa/vite-plugin.ts';
 import { missingPackages, OPTIONAL_PACKAGES } from './web/optional-packages.ts';
-import { WALLETCONNECT_ABSENT } from './coordinator/deploy/web-build.ts';
+import { WALLETCONNECT_ABSENT } from './coordinator/deploy/index.ts';
 
 const fromRoot = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 

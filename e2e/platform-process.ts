@@ -19,8 +19,8 @@ export interface PlatformProcess {
   kill(): Promise<void>;
 }
 
-export { ensureWebBuild, WEB_DIRS } from '../coordinator/deploy/web-build.ts';
-import { ensureWebBuild } from '../coordinator/deploy/web-build.ts';
+export { ensureWebBuild, WEB_DIRS } from '../coordinator/deploy/index.ts';
+import { ensureWebBuild } from '../coordinator/deploy/index.ts';
 
 export interface PlatformProcessOptions {
   /** Reuse a data directory (a restart); it is then left in place on stop(). Default: a new temporary one. */
