@@ -36,6 +36,8 @@ export type CompiledContracts = Record<ContractName, CompiledContract> & {
 export interface CompileOptions {
   /** Directory for the JSON cache; created if missing. */
   cacheDir: string;
+  /** Read first, never written: `npm run build`'s output. null: only the cache. Default PREBUILT_CONTRACTS_DIR. */
+  prebuiltDir?: string | null;
 }
 
 /**
@@ -150,7 +152,8 @@ export async function compileContracts(opts: CompileOptions): Promise<CompiledCo
   const key = cacheKey(sources, solcVersion, packageVersion('@openzeppelin/contracts'));
   const file = contractsFile(opts.cacheDir, key);
 
-  for (const f of [contractsFile(PREBUILT_CONTRACTS_DIR, key), file]) {
+  const prebuiltDir = opts.prebuiltDir === undefined ? PREBUILT_CONTRACTS_DIR : opts.prebuiltDir;
+  for (const f of [...(prebuiltDir ? [contractsFile(prebuiltDir, key)] : []), file]) {
     try {
       const cached = JSON.parse(await readFile(f, 'utf8')) as CompiledContracts;
       if (cached.key === key) return { ...cached, fromCache: true };
