@@ -4,12 +4,13 @@
 // entry in e2e/page/ (the test hook, the attacking trainer): nothing of those is in dist/web. WGSL comes in through `?raw` imports
 // in kernels/ (native in Vite); the training worker is an ES module worker.
 //
-// PWA (vite-plugin-pwa, Workbox): a web app manifest and a service worker that precaches the
-// app shell (the three pages, their JS/CSS, the worker, icons) so the app opens offline to a
-// clear offline state. Nothing under /api, /ws, /peerjs or /rpc is ever cached or answered by
-// the service worker: live state comes from the coordinator or not at all. Large WebAssembly
-// (onnxruntime-web, loaded lazily) is cached at runtime, on first use. registerType 'prompt':
-// a new build waits until the volunteer accepts the update banner (web/src/volunteer/main.ts).
+// PWA (web/pwa/: our own small plugin and service worker, no framework): a web app manifest and
+// a service worker that precaches the app shell (the three pages, their JS/CSS, the worker,
+// icons) so the app opens offline to a clear offline state. Nothing under /api, /ws, /peerjs or
+// /rpc is ever cached or answered by the service worker: live state comes from the coordinator
+// or not at all. Large WebAssembly (onnxruntime-web, loaded lazily) is cached at runtime, on
+// first use. A new build waits until the volunteer accepts the update banner
+// (web/src/state/pwa.svelte.ts).
 //
 // WalletConnect (web/src/client/wallet/walletconnect.ts, with @walletconnect/ethereum-provider and the
 // QR modal it loads) is built as its own self-contained bundle into dist/web/wc/ after the
@@ -18,10 +19,13 @@
 // app's initial JavaScript into many small chunks (≈ 8 KiB gzip more, over the 150 KiB
 // budget); as a separate bundle it carries its own copies and the app stays as it was. It is
 // not precached (it needs the network to reach a relay anyway).
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build, defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
-import { VitePWA } from 'vite-plugin-pwa';
+import { pwa } from './web/pwa/vite-plugin.ts';
+import { missingPackages, OPTIONAL_PACKAGES } from './web/optional-packages.ts';
+import { WALLETCONNECT_ABSENT } from './coordinator/deploy/index.ts';
 
 const fromRoot = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
@@ -38,12 +42,25 @@ function e2ePageEntries(): Plugin {
   };
 }
 
-/** After the app's build: <outDir>/wc/walletconnect.js (and the chunks it loads lazily). */
+/**
+ * After the app's build: <outDir>/wc/walletconnect.js (and the chunks it loads lazily). Without
+ * @walletconnect/ethereum-provider installed (an optional dependency), wc/walletconnect.js is a
+ * module whose connectWalletConnect rejects with what to install, which the page shows when a
+ * volunteer asks for WalletConnect on a platform whose lead configured it.
+ */
 function walletConnectBundle(outDir: string): Plugin {
   return {
     name: 'idlegrad-walletconnect-bundle',
     apply: 'build',
     async closeBundle() {
+      const missing = missingPackages(OPTIONAL_PACKAGES.walletConnect);
+      if (missing.length > 0) {
+        const why = `this platform was ${WALLETCONNECT_ABSENT}: install ${missing.join(', ')} (npm install --no-save ${missing.join(' ')}) and rebuild (npm run build)`;
+        mkdirSync(`${outDir}/wc`, { recursive: true });
+        writeFileSync(`${outDir}/wc/walletconnect.js`, `export async function connectWalletConnect() {\n  throw new Error(${JSON.stringify(why)});\n}\n`);
+        this.warn(`${missing.join(', ')} is not installed: dist/web/wc/walletconnect.js only says so (WalletConnect is optional)`);
+        return;
+      }
       await build({
         configFile: false,
         logLevel: 'warn',
@@ -65,47 +82,7 @@ export default defineConfig(({ mode }) => {
   return {
     root: fromRoot('./web'),
     publicDir: fromRoot('./public'),
-    plugins: [
-      ...(e2e ? [e2ePageEntries()] : []),
-      svelte(),
-      walletConnectBundle(outDir),
-      VitePWA({
-        registerType: 'prompt',
-        injectRegister: false, // registered by the volunteer page itself (virtual:pwa-register)
-        includeAssets: ['icon.svg'],
-        manifest: {
-          name: 'idlegrad — lend your idle GPU',
-          short_name: 'idlegrad',
-          description: 'Lend an idle GPU to train a shared neural network in your browser.',
-          start_url: '/',
-          scope: '/',
-          display: 'standalone',
-          background_color: '#ffffff',
-          theme_color: '#2f6fdf',
-          icons: [
-            { src: '/icon-192.png', sizes: '192x192', type: 'image/png' },
-            { src: '/icon-512.png', sizes: '512x512', type: 'image/png' },
-            { src: '/icon-512-maskable.png', sizes: '512x512', type: 'image/png', purpose: 'maskable' },
-            { src: '/icon.svg', sizes: 'any', type: 'image/svg+xml' },
-          ],
-        },
-        workbox: {
-          globPatterns: ['**/*.{html,js,css,svg,png,webmanifest}'],
-          // embed.js is fetched by partner pages cross-origin: always from the network.
-          globIgnores: ['embed.js', 'wc/**'],
-          navigateFallback: '/index.html',
-          navigateFallbackDenylist: [/^\/api\//, /^\/ws/, /^\/peerjs/, /^\/rpc/, /^\/embed\.js$/],
-          cleanupOutdatedCaches: true,
-          runtimeCaching: [
-            {
-              urlPattern: ({ url, sameOrigin }) => sameOrigin && url.pathname.endsWith('.wasm') && !/^\/(api|ws|peerjs|rpc)(\/|$)/.test(url.pathname),
-              handler: 'CacheFirst',
-              options: { cacheName: 'idlegrad-wasm', expiration: { maxEntries: 8 } },
-            },
-          ],
-        },
-      }),
-    ],
+    plugins: [...(e2e ? [e2ePageEntries()] : []), svelte(), walletConnectBundle(outDir), pwa(outDir)],
     build: {
       outDir,
       emptyOutDir: true,

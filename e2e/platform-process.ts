@@ -1,7 +1,7 @@
 // Start the platform as `npm start` does, in a child process (its own data directory,
 // a free port), for harnesses and end-to-end tests; stop it and everything it started.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunSettings } from '../shared/config.ts';
@@ -19,35 +19,8 @@ export interface PlatformProcess {
   kill(): Promise<void>;
 }
 
-function newest(dir: string): number {
-  let t = 0;
-  for (const name of readdirSync(dir)) {
-    if (name === 'node_modules') continue;
-    const p = join(dir, name);
-    const s = statSync(p);
-    t = Math.max(t, s.isDirectory() ? newest(p) : s.mtimeMs);
-  }
-  return t;
-}
-
-/** Where each build goes: the shipped pages, and the browser tests' pages with e2e/page/'s hooks (vite.config.ts). */
-export const WEB_DIRS = { production: 'dist/web', e2e: 'dist/web-e2e' } as const;
-
-/** Build the web app (`npm run build`, or the e2e pages) when its output is missing or older than its sources; returns its directory. */
-export function ensureWebBuild(build: keyof typeof WEB_DIRS = 'production', force = false): string {
-  const dir = WEB_DIRS[build];
-  const index = `${dir}/index.html`;
-  const sources = Math.max(
-    ...['web', 'kernels', 'shared', 'public', ...(build === 'e2e' ? ['e2e/page'] : [])].filter(existsSync).map(newest),
-    statSync('vite.config.ts').mtimeMs,
-  );
-  if (!force && existsSync(index) && statSync(index).mtimeMs >= sources) return dir;
-  const r = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn', ...(build === 'e2e' ? ['--mode', 'e2e'] : [])], {
-    stdio: 'inherit',
-  });
-  if (r.status !== 0) throw new Error(`vite build (${build}) failed`);
-  return dir;
-}
+export { ensureWebBuild, WEB_DIRS } from '../coordinator/deploy/index.ts';
+import { ensureWebBuild } from '../coordinator/deploy/index.ts';
 
 export interface PlatformProcessOptions {
   /** Reuse a data directory (a restart); it is then left in place on stop(). Default: a new temporary one. */

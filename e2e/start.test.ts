@@ -4,40 +4,22 @@
 import type { Address } from 'viem';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchChromium } from './chromium.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
-
-const processesMentioning = (needle: string) => {
-  try {
-    return execFileSync('pgrep', ['-f', needle], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
-  } catch {
-    return []; // pgrep exits 1 when nothing matches
-  }
-};
+import { npmStart, processesMentioning } from './npm-start.ts';
 
 test('npm start serves the app, a fresh page contributes in its first round, Ctrl-C leaves no process behind', { timeout: 6 * 60_000 }, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'idlegrad-start-'));
-  const child = spawn('npm', ['start'], {
-    env: { ...process.env, PORT: '0', IDLEGRAD_DATA_DIR: dataDir, IDLEGRAD_RUN: JSON.stringify({ inner: { steps: 20 } }) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true, // its own process group, as a terminal gives it
+  const started = await npmStart({
+    env: { PORT: '0', IDLEGRAD_DATA_DIR: dataDir, IDLEGRAD_RUN: JSON.stringify({ inner: { steps: 20 } }) },
+    timeoutMs: 180_000,
   });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const { url } = started;
+  const out = started.output();
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`npm start printed no URL within 180 s:\n${out}`)), 180_000);
-      child.stdout.on('data', () => {
-        const m = out.match(/Volunteer page\s+(http:\/\/\S+)/);
-        if (m) (clearTimeout(t), resolve(m[1]));
-      });
-    });
     assert.match(out, /Dashboard\s+http:\/\/\S+dashboard\.html/);
     assert.match(out, /Embed snippet\s+<script src="http:\/\/\S+embed\.js"/);
     for (const path of ['', 'dashboard.html', 'embed.html', 'embed.js']) {
@@ -73,11 +55,7 @@ test('npm start serves the app, a fresh page contributes in its first round, Ctr
       await browser.close();
     }
   } finally {
-    if (child.exitCode === null) process.kill(-child.pid!, 'SIGINT');
-    const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000))]);
-    const left = processesMentioning(dataDir);
-    if (code === 'hung') process.kill(-child.pid!, 'SIGKILL');
-    for (const pid of left) process.kill(Number(pid), 'SIGKILL');
+    const { code, left } = await started.interrupt();
     rmSync(dataDir, { recursive: true, force: true });
     assert.notEqual(code, 'hung', 'npm start exits on Ctrl-C');
     assert.deepEqual(left, [], 'no process of this platform outlives Ctrl-C');

@@ -5,7 +5,8 @@
 // account — pairs with it, approves, signs the EIP-712 Delegation, and later sends the claim
 // transaction that pays it. Everything goes through a WalletConnect relay on localhost
 // (e2e/wc-relay.ts), the real relay being out of reach here; both ends are WalletConnect's
-// real client libraries.
+// real client libraries. Both are optional dependencies (npm install leaves them out; .ci/run
+// installs them): without them this test fails, naming what to install.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { createPublicClient, http, type Address } from 'viem';
 import { launchChromium } from './chromium.ts';
 import { startPlatformProcess } from './platform-process.ts';
 import { startWcRelay } from './wc-relay.ts';
-import { startWcWallet } from './wc-wallet.ts';
+import { OPTIONAL_PACKAGES, requirePackages } from '../web/optional-packages.ts';
 import { DEV_ACCOUNT_KEYS } from '../coordinator/chain/index.ts';
 import { rewardTokenAbi } from '../shared/chain/abi.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
@@ -26,13 +27,15 @@ test(
   'WalletConnect loads only when asked, pairs a wallet on another device, binds it by its signed Delegation, and the claim pays it',
   { timeout: 5 * 60_000 },
   async () => {
+    requirePackages([...OPTIONAL_PACKAGES.walletConnect, ...OPTIONAL_PACKAGES.walletConnectWallet], 'the WalletConnect test');
+    const { startWcWallet } = await import('./wc-wallet.ts');
     const relay = await startWcRelay();
     const platform = await startPlatformProcess(
       { maxRounds: 2, inner: { steps: 20 }, rewards: { epochRounds: 1 } },
       { quiet: true, env: { IDLEGRAD_WALLETCONNECT_PROJECT_ID: PROJECT_ID, IDLEGRAD_WALLETCONNECT_RELAY_URL: relay.url } },
     );
     const browser = await launchChromium();
-    let wallet: Awaited<ReturnType<typeof startWcWallet>> | null = null;
+    let wallet: Awaited<ReturnType<typeof import('./wc-wallet.ts').startWcWallet>> | null = null;
     try {
       const { chain } = await new CoordinatorApi(platform.url).run();
       assert.deepEqual(chain.walletConnect, { projectId: PROJECT_ID, relayUrl: relay.url }, 'the platform does not offer its WalletConnect settings');

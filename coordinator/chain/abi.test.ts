@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Abi } from 'viem';
@@ -42,17 +42,27 @@ test('abi.ts RewardToken and claim fragments are subsets of the compiled ABIs', 
 test('contracts compile without warnings, and a second compile is served from the cache', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'idlegrad-compile-'));
   try {
-    const first = await compileContracts({ cacheDir: dir });
+    // prebuiltDir null: not `npm run build`'s dist/contracts, which would answer first.
+    const first = await compileContracts({ cacheDir: dir, prebuiltDir: null });
     assert.equal(first.fromCache, false);
     assert.deepEqual(first.warnings, []);
     assert.match(first.RewardDistributor.bytecode, /^0x[0-9a-f]+$/);
     assert.deepEqual(await readdir(dir), [`contracts-${first.key.slice(0, 16)}.json`]);
 
-    const second = await compileContracts({ cacheDir: dir });
+    const second = await compileContracts({ cacheDir: dir, prebuiltDir: null });
     assert.equal(second.fromCache, true);
     assert.equal(second.key, first.key);
     assert.equal(second.RewardDistributor.bytecode, first.RewardDistributor.bytecode);
     assert.equal(second.RewardToken.bytecode, first.RewardToken.bytecode);
+
+    // A prebuilt file (npm run build) answers before the cache, and is only read.
+    const prebuilt = await mkdtemp(path.join(os.tmpdir(), 'idlegrad-prebuilt-'));
+    await rename(path.join(dir, `contracts-${first.key.slice(0, 16)}.json`), path.join(prebuilt, `contracts-${first.key.slice(0, 16)}.json`));
+    const third = await compileContracts({ cacheDir: dir, prebuiltDir: prebuilt });
+    await rm(prebuilt, { recursive: true, force: true });
+    assert.equal(third.fromCache, true);
+    assert.equal(third.RewardDistributor.bytecode, first.RewardDistributor.bytecode);
+    assert.deepEqual(await readdir(dir), [], 'nothing compiled or written to the cache');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

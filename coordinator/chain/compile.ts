@@ -36,7 +36,17 @@ export type CompiledContracts = Record<ContractName, CompiledContract> & {
 export interface CompileOptions {
   /** Directory for the JSON cache; created if missing. */
   cacheDir: string;
+  /** Read first, never written: `npm run build`'s output. null: only the cache. Default PREBUILT_CONTRACTS_DIR. */
+  prebuiltDir?: string | null;
 }
+
+/**
+ * Where `npm run build` leaves the compiled contracts (coordinator/deploy/build-contracts.ts),
+ * so a built package starts without running solc: compileContracts reads the keyed file here
+ * first, then the cache.
+ */
+export const PREBUILT_CONTRACTS_DIR = path.join(HERE, '..', '..', 'dist', 'contracts');
+export const contractsFile = (dir: string, key: string) => path.join(dir, `contracts-${key.slice(0, 16)}.json`);
 
 // Pinned rather than solc's default (which follows the newest hardfork) so that the bytecode
 // also runs on an RPC_URL chain that lags behind anvil. Cancun is supported by mainnet and the
@@ -140,13 +150,16 @@ export async function compileContracts(opts: CompileOptions): Promise<CompiledCo
   const sources = await readSources();
   const solcVersion = packageVersion('solc');
   const key = cacheKey(sources, solcVersion, packageVersion('@openzeppelin/contracts'));
-  const file = path.join(opts.cacheDir, `contracts-${key.slice(0, 16)}.json`);
+  const file = contractsFile(opts.cacheDir, key);
 
-  try {
-    const cached = JSON.parse(await readFile(file, 'utf8')) as CompiledContracts;
-    if (cached.key === key) return { ...cached, fromCache: true };
-  } catch {
-    // Missing or unreadable cache: compile below and overwrite it.
+  const prebuiltDir = opts.prebuiltDir === undefined ? PREBUILT_CONTRACTS_DIR : opts.prebuiltDir;
+  for (const f of [...(prebuiltDir ? [contractsFile(prebuiltDir, key)] : []), file]) {
+    try {
+      const cached = JSON.parse(await readFile(f, 'utf8')) as CompiledContracts;
+      if (cached.key === key) return { ...cached, fromCache: true };
+    } catch {
+      // Missing or unreadable: the next place, else compile below and overwrite the cache.
+    }
   }
 
   const { contracts, warnings } = runSolc(sources);

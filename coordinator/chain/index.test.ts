@@ -9,6 +9,7 @@ test('the public surface is exactly this list (additions are deliberate)', () =>
     'DEV_ACCOUNT_KEYS',
     'DEV_DEPLOYER_KEY',
     'OWNER_KEY_FILE',
+    'PREBUILT_CONTRACTS_DIR',
     'buildRewardTree',
     'claimAbi',
     'claimReward',

@@ -6,6 +6,6 @@ export { startAnvil, DEV_ACCOUNT_KEYS, DEV_DEPLOYER_KEY, type Anvil, type AnvilO
 export { embeddedOwner, ownerAddress, OWNER_KEY_FILE } from './owner-key.ts';
 export { connectChain, type Chain, type ChainAddresses, type ChainConfig, type TxResult } from './chain.ts';
 export { claimReward, ClaimError, type ClaimRewardParams, type ClaimRejection } from '../../shared/chain/claim.ts';
-export { compileContracts, type CompiledContract, type CompiledContracts } from './compile.ts';
+export { compileContracts, PREBUILT_CONTRACTS_DIR, type CompiledContract, type CompiledContracts } from './compile.ts';
 export { ChainError, decodeRevert, type ChainErrorCode } from '../../shared/chain/errors.ts';
 export { buildRewardTree, loadRewardTree, rewardLeaf, type RewardEntry, type RewardProof, type RewardTree, type RewardTreeDump } from './merkle.ts';

@@ -1,4 +1,4 @@
-// A run's training data: the MNIST digits of the `mnist` package, a lead's text split into
+// A run's training data: the MNIST digits (mnist-digits.bin.gz), a lead's text split into
 // byte windows, the text store (by sha256), and which of them a run's preset trains on.
 export { loadMnist, MNIST_FEATURES, type MnistSplits } from './mnist.ts';
 export { readTextFile, splitText, loadTextCorpus, type TextSplits, type TextCorpusOptions } from './text.ts';

@@ -14,6 +14,10 @@ import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
 import { runInChromiumWorker } from './browser-harness.ts';
 import type { BenchInput, BenchOutput } from './bench-worker.ts';
+import { OPTIONAL_PACKAGES, requirePackages } from '../../web/optional-packages.ts';
+
+// TensorFlow.js, the comparison column, is an optional dependency (npm install leaves it out).
+requirePackages(OPTIONAL_PACKAGES.tfjs, 'npm run bench (its TensorFlow.js column)');
 
 const json = process.argv.includes('--json');
 const envInt = (name: string, dflt: number) => {
