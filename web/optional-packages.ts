@@ -1,7 +1,8 @@
 // Packages that `npm install` leaves out, so the install stays lean (package.json's
 // `optionalPackages`, name → version range), and what needs them: the WalletConnect bundle of
 // the page and the wallet of its test, and TensorFlow.js for the benchmark's comparison column.
-// .ci/run installs them all with `npm install --no-save`; a lead who wants WalletConnect
+// `npm test` (its pretest, coordinator/deploy/install-optional.mjs) and .ci/run install them
+// all with `npm install --no-save`; a lead who wants WalletConnect
 // installs its provider the same way and rebuilds. (Not optional peer dependencies: npm 11
 // answers `npm install --no-save` of a declared optional peer with "up to date" and installs
 // nothing.)
@@ -24,6 +25,6 @@ export function requirePackages(names: readonly string[], purpose: string): void
   if (missing.length === 0) return;
   throw new Error(
     `${purpose} needs ${missing.join(', ')}, an optional dependency that \`npm install\` leaves out: ` +
-      `npm install --no-save ${missing.join(' ')} (.ci/run installs every optional package)`,
+      `npm install --no-save ${missing.join(' ')} (npm test's pretest installs every optional package)`,
   );
 }
