@@ -383,7 +383,12 @@ test('commitAt: everyone in commits at the end of the training window at the ear
   const rows: { name: string; everyoneIn: boolean; timing?: typeof timing; expect: number }[] = [
     { name: 'every report in (however early): not before startsAt + trainMs', everyoneIn: true, expect: 21_000 },
     { name: 'reports missing: the report deadline', everyoneIn: false, expect: 34_000 },
-    { name: 'a training window longer than the round (misconfigured): the report deadline still ends it', everyoneIn: true, timing: { ...timing, trainMs: 99_000 }, expect: 34_000 },
+    {
+      name: 'a training window longer than the round (misconfigured): the report deadline still ends it',
+      everyoneIn: true,
+      timing: { ...timing, trainMs: 99_000 },
+      expect: 34_000,
+    },
   ];
   for (const row of rows) assert.equal(commitAt(open, { timing: row.timing ?? timing }, row.everyoneIn), row.expect, row.name);
 });

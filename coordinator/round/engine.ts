@@ -443,7 +443,15 @@ export class RoundEngine {
         volunteers: open.cohorts.reduce((s, c) => s + c.length, 0),
         updateBytes: update?.byteLength ?? 0,
       };
-      await this.ledger.commitRound({ runId: this.run.id, summary, state: next, update, accepted, rejected, vestsRound: vestsRoundOf(open.round, this.verification) });
+      await this.ledger.commitRound({
+        runId: this.run.id,
+        summary,
+        state: next,
+        update,
+        accepted,
+        rejected,
+        vestsRound: vestsRoundOf(open.round, this.verification),
+      });
       const thetaR = this.state.params;
       this.state = next;
       this.open = null;
