@@ -20,8 +20,9 @@ import { playRound } from './round-player.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'idlegrad-protocol-'));
 // Round windows long enough for round 1's refusal checks on a loaded 2-core machine (at 4/2/4 s,
-// round 1 closed on its timer mid-test in clean-clone runs); a round whose members all reported
-// commits at once, so the long window costs nothing on the happy path.
+// round 1 closed on its timer mid-test in clean-clone runs). A round whose members all reported
+// commits once its training window (trainMs) is over, so the slack sits in the exchange window:
+// virtual volunteers train at once, and a short trainMs costs nothing on the happy path.
 const env = {
   IDLEGRAD_DATA_DIR: dataDir,
   PORT: '0',
@@ -29,7 +30,7 @@ const env = {
     minVolunteers: 3,
     cohortSize: 3,
     inner: { steps: 3 },
-    timing: { trainMs: 30000, exchangeMs: 5000, reportMs: 25000 },
+    timing: { trainMs: 2000, exchangeMs: 33000, reportMs: 25000 },
     rewards: { epochRounds: 1 },
     verification: { vestingRounds: 0 },
   }),

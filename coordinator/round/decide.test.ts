@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Address, Hex } from 'viem';
 import type { RejectionCode } from '../../shared/wire/index.ts';
-import { decideRound, quorumOf, type RoundReport } from './decide.ts';
+import { commitAt, decideRound, quorumOf, type RoundReport } from './decide.ts';
 
 type Outcome = 'accepted' | RejectionCode | 'no report';
 
@@ -372,4 +372,23 @@ for (const row of rows) {
 
 test('quorumOf: two thirds of the reporting members, never fewer than two', () => {
   assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 9].map(quorumOf), [2, 2, 2, 3, 4, 4, 5, 6]);
+});
+
+// When a round commits (issue 14): never before startsAt + trainMs, even with every report in.
+// Each row: an open round (startsAt 1,000; trainMs 20,000, exchange 8,000, report 5,000 →
+// reportEndsAt 34,000), whether everyone is in, and the earliest commit time.
+test('commitAt: everyone in commits at the end of the training window at the earliest; otherwise at the report deadline', () => {
+  const timing = { trainMs: 20_000, exchangeMs: 8_000, reportMs: 5_000 };
+  const open = { startsAt: 1_000, reportEndsAt: 34_000 };
+  const rows: { name: string; everyoneIn: boolean; timing?: typeof timing; expect: number }[] = [
+    { name: 'every report in (however early): not before startsAt + trainMs', everyoneIn: true, expect: 21_000 },
+    { name: 'reports missing: the report deadline', everyoneIn: false, expect: 34_000 },
+    {
+      name: 'a training window longer than the round (misconfigured): the report deadline still ends it',
+      everyoneIn: true,
+      timing: { ...timing, trainMs: 99_000 },
+      expect: 34_000,
+    },
+  ];
+  for (const row of rows) assert.equal(commitAt(open, { timing: row.timing ?? timing }, row.everyoneIn), row.expect, row.name);
 });

@@ -1,4 +1,4 @@
-// The commit decision (DESIGN.md step 6), pure: from the open round's cohorts, the reports
+// The commit decision (DESIGN.md step 6), pure (and when to take it, commitAt): from the open round's cohorts, the reports
 // its members signed and the aggregates uploaded, which reports are accepted (with their
 // credit), which are rejected and why (a RejectionCode), which aggregates go into the combine
 // and which are withheld from it (quarantined cohorts). No ledger, no clock, no network:
@@ -76,10 +76,25 @@ export function quorumOf(reporting: number): number {
   return Math.max(2, Math.ceil((2 * reporting) / 3));
 }
 
+/**
+ * When an open round commits: at its report deadline, or once every seated member has
+ * reported and every aggregate they voted for is uploaded — but never before its training
+ * window ends at startsAt + trainMs, however early the reports came (issue 14). A member that
+ * skips its training gains no faster rounds: at most one contribution per trainMs, whatever
+ * it claims to have done (the spot check prices the claim; this bounds the pace).
+ */
+export function commitAt(open: { startsAt: number; reportEndsAt: number }, run: Pick<RunSpec, 'timing'>, everyoneIn: boolean): number {
+  return everyoneIn ? Math.min(open.reportEndsAt, open.startsAt + run.timing.trainMs) : open.reportEndsAt;
+}
+
+/** An accepted report's credit: its samples at the run's price per sample. */
+export function creditWeiOf(samples: number, run: Pick<RunSpec, 'rewards'>): bigint {
+  return BigInt(samples) * BigInt(run.rewards.weiPerSample);
+}
+
 const foreign = (prose: string): Rejection => ({ code: 'FOREIGN_AGGREGATE', prose });
 
 export function decideRound<F>(open: OpenRoundView<F>, run: Pick<RunSpec, 'rewards'>): RoundDecision<F> {
-  const weiPerSample = BigInt(run.rewards.weiPerSample);
   const decision: RoundDecision<F> = { accepted: [], rejected: [], applied: [], withheld: [] };
   const seated = open.cohorts.map((members) => new Set(members.map((m) => m.address.toLowerCase())));
   const byCohort = new Map<number, RoundReport[]>();
@@ -154,7 +169,7 @@ export function decideRound<F>(open: OpenRoundView<F>, run: Pick<RunSpec, 'rewar
     }
     for (const r of reports) {
       const refusal = refused.get(r.id);
-      if (inAggregate.has(r.account)) decision.accepted.push({ id: r.id, creditWei: BigInt(r.samples) * weiPerSample });
+      if (inAggregate.has(r.account)) decision.accepted.push({ id: r.id, creditWei: creditWeiOf(r.samples, run) });
       else if (refusal) decision.rejected.push({ id: r.id, rejection: refusal });
       else if (winner && r.aggregateHash === winner[0])
         decision.rejected.push({

@@ -52,6 +52,7 @@ test('open → reports → aggregates → commit: the broadcast, the ledger rows
   let committed!: (s: RoundSummary) => void;
   const summary = new Promise<RoundSummary>((r) => (committed = r));
   const changed: Address[][] = [];
+  let clock = NOW;
   const engine = new RoundEngine(
     run,
     { ...theta0, params: params.slice(), momentum: theta0.momentum.slice() },
@@ -62,7 +63,7 @@ test('open → reports → aggregates → commit: the broadcast, the ledger rows
       committed: (s) => committed(s),
       accountsChanged: (a) => void changed.push(a),
     },
-    () => NOW,
+    () => clock,
   );
   t.after(async () => {
     engine.stop();
@@ -130,10 +131,19 @@ test('open → reports → aggregates → commit: the broadcast, the ledger rows
   const ids = [await report(0, full), await report(1, full), await report(2, partial)].map((r) => r.id);
   assert.equal(openRound(), 0, 'reports alone do not commit: the voted aggregates are not uploaded yet');
   assert.equal(engine.handleAggregate(0, partial.bytes), partial.aggregateHash);
+  // Everything is in 1 ms before the training window ends: the round waits for it (a member
+  // that skipped training must not speed its rounds up), also when the wait's timer fires.
+  clock = NOW + run.timing.trainMs - 1;
   assert.equal(engine.handleAggregate(0, full.bytes), full.aggregateHash);
+  // A commit started now would finish well within 3 s (and report committedAt = the early clock).
+  const early = await Promise.race([summary.then((x) => `committed at ${x.committedAt}`), new Promise((r) => setTimeout(() => r('waiting'), 3_000))]);
+  assert.equal(early, 'waiting', 'every report is in, but startsAt + trainMs has not come: no commit');
+  assert.equal(openRound(), 0);
 
-  // Commit (early: everyone reported and every voted aggregate is uploaded).
+  // Commit (early: everyone reported, every voted aggregate is uploaded, the training window is over).
+  clock = NOW + run.timing.trainMs;
   const s = await summary;
+  assert.equal(s.committedAt, NOW + run.timing.trainMs);
   assert.equal(s.round, 0);
   assert.equal(s.contributions, 2);
   assert.equal(s.samples, 2 * samples);
@@ -201,6 +211,7 @@ test('cohorts and relays: an upload flood is bounded, a copycat relay is refused
   const params = initParams(modelOf(run5), run5.seed);
   const theta0 = { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) };
   await ledger.createRun(run5, theta0);
+  const started = performance.now();
   let committed!: (s: RoundSummary) => void;
   const summary = new Promise<RoundSummary>((r) => (committed = r));
   const engine = new RoundEngine(
@@ -210,7 +221,8 @@ test('cohorts and relays: an upload flood is bounded, a copycat relay is refused
     heldOut,
     domain,
     { committed: (s) => committed(s), accountsChanged: () => {} },
-    () => NOW,
+    // Advancing (from NOW): the round commits once its 100 ms training window is over.
+    () => NOW + Math.floor(performance.now() - started),
   );
   t.after(async () => {
     engine.stop();

@@ -1,7 +1,8 @@
 // The run and round state machine (DESIGN.md "One round, end to end", steps 1 and 5–7).
 //
 // idle ──(≥ minVolunteers ready)──▶ open(r): cohorts assigned, `round` sent
-// open(r) ──(every member reported and its aggregate uploaded, or reportEndsAt)──▶ commit(r)
+// open(r) ──(every member reported and its aggregate uploaded, or reportEndsAt)──▶ commit(r),
+//           never before startsAt + trainMs (decide.ts commitAt: skipping work buys no pace)
 // commit(r): accept cohort aggregates signed by ≥ 2/3 of the cohort's reporting members
 //            (or a member's own single-frame upload: relay mode; the pure decision is
 //            decide.ts decideRound), combine them with the run's
@@ -39,8 +40,8 @@ import { IdlegradError } from '../../shared/errors.ts';
 import { type Ledger, type ModelState, type RoundCommit, PendingWriter } from '../db/index.ts';
 import { ContributionSigners, RecoveryThread } from './report-signature.ts';
 import { EvalThread } from './eval-thread.ts';
-import { decideRound, type ChosenAggregate, type RoundReport } from './decide.ts';
-import { verificationOf } from '../verify/index.ts';
+import { commitAt, decideRound, type ChosenAggregate, type RoundReport } from './decide.ts';
+import { verificationOf, vestsRoundOf } from '../verify/index.ts';
 import { CombineThread } from './combine-thread.ts';
 
 export interface Session {
@@ -105,8 +106,8 @@ export class RoundEngine {
   private readonly pending: PendingWriter;
   private readonly recovery = new RecoveryThread();
   private readonly evaluator: EvalThread;
-  /** Rounds before accepted credit vests (coordinator/verify/settings.ts: the credit rule). */
-  private readonly vestingRounds: number;
+  /** The run's verification settings (vestingRounds: coordinator/verify/settings.ts, the credit rule). */
+  private readonly verification;
   private readonly combiner: CombineThread;
 
   constructor(
@@ -122,7 +123,7 @@ export class RoundEngine {
     this.signers = new ContributionSigners(domain);
     this.pending = new PendingWriter(ledger.sql);
     this.evaluator = new EvalThread(this.spec, heldOut);
-    this.vestingRounds = verificationOf(run).vestingRounds;
+    this.verification = verificationOf(run);
     this.combiner = new CombineThread(run);
   }
 
@@ -326,7 +327,12 @@ export class RoundEngine {
     const everyone = open.cohorts.every((members) => members.every((m) => open.reports.has(m.address)));
     if (!everyone) return;
     const votedUploaded = [...open.reports.values()].every((r) => open.aggregates.has(r.aggregateHash));
-    if (votedUploaded) void this.commit();
+    if (!votedUploaded) return;
+    // Everyone is in; the round still waits for its training window to end (re-checked when the timer fires).
+    const wait = commitAt(open, this.run, true) - this.now();
+    if (wait <= 0) return void this.commit();
+    clearTimeout(open.timer);
+    open.timer = setTimeout(() => this.maybeCommitEarly(), wait);
   }
 
   /**
@@ -437,7 +443,15 @@ export class RoundEngine {
         volunteers: open.cohorts.reduce((s, c) => s + c.length, 0),
         updateBytes: update?.byteLength ?? 0,
       };
-      await this.ledger.commitRound({ runId: this.run.id, summary, state: next, update, accepted, rejected, vestsRound: open.round + this.vestingRounds });
+      await this.ledger.commitRound({
+        runId: this.run.id,
+        summary,
+        state: next,
+        update,
+        accepted,
+        rejected,
+        vestsRound: vestsRoundOf(open.round, this.verification),
+      });
       const thetaR = this.state.params;
       this.state = next;
       this.open = null;

@@ -3,3 +3,4 @@
 // with, and the held-out evaluation thread it scores each commit on.
 export { RoundEngine, type Session, type EngineEvents } from './engine.ts';
 export { ContributionSigners, RecoveryThread } from './report-signature.ts';
+export { creditWeiOf } from './decide.ts';

@@ -1,7 +1,7 @@
 // Spot-check verification (DESIGN.md step 8): the settings and sampling rates, the pure
 // checks, the sampling validator and its queue, the evidence desk, the re-execution thread
 // and worker (WGSL kernels through Dawn), and the quarantine of identities that failed.
-export { FAIL_PENALTY, verificationOf, samplingRate } from './settings.ts';
+export { FAIL_PENALTY, verificationOf, samplingRate, vestsRoundOf } from './settings.ts';
 export {
   checkContribution,
   checkContributionWith,

@@ -25,7 +25,12 @@
 //      c·k·(1 − p)^k only if never caught and loses its honest stake if caught; with W ≥ 1/p
 //      the expectation is ≤ 0 for every k. The default W = 120 = 3/p makes the chance that a
 //      cheat vests before the first catch (1 − p)^W = e^−3 ≈ 0.05.
-//   4. Rounds never commit before trainMs is not part of this rule yet (see the README).
+//   4. Pace. A round never commits before startsAt + trainMs (coordinator/round/decide.ts
+//      commitAt), even when every report is in: an identity makes at most one contribution per
+//      trainMs however little work it does, so skipping the work buys no extra rounds, and c per
+//      round is the most any claim can earn before the checks above price it.
+//   Measured, with this code (the sim drives the Validator, Ledger and epoch policy):
+//   `npm run sim -- --verify --json` rows sleeper-KIND (e2e/sim-verify.ts; figures in the README).
 import { DEFAULT_VERIFICATION, type RunSpec, type VerificationSettings } from '../../shared/config.ts';
 import type { IdentityRecord } from '../db/index.ts';
 
@@ -43,6 +48,11 @@ export function verificationOf(run: Pick<RunSpec, 'verification'>): Verification
     if (!(Number.isInteger(v[k]) && v[k] >= 0)) throw new Error(`run.verification.${k}: expected a non-negative integer, got ${JSON.stringify(v[k])}`);
   }
   return v;
+}
+
+/** The round after whose commit credit accepted in `round` vests (the credit rule's step 1). */
+export function vestsRoundOf(round: number, v: Pick<VerificationSettings, 'vestingRounds'>): number {
+  return round + v.vestingRounds;
 }
 
 /** Probability that an identity's next contribution is re-executed. */
