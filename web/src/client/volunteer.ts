@@ -16,7 +16,8 @@ import { CoordinatorApi } from './api.ts';
 import { ChainSource } from './chain-info.ts';
 import { ServerClock, clockScheduler } from './clock.ts';
 import { Consent } from './consent.ts';
-import type { DeviceKey } from './device-key.ts';
+import { storeDeviceKey, type DeviceKey } from './device-key.ts';
+import type { ImportCandidate } from './key-backup.ts';
 import { DeviceHost } from './device.ts';
 import { describeError } from './errors.ts';
 import type { ContributionEstimate } from './estimate.ts';
@@ -70,6 +71,8 @@ export interface VolunteerOptions {
   peerTimeouts?: Partial<PeerTimeouts>;
   maxLogEntries?: number;
 }
+
+const keyBackup = () => import('./key-backup.ts');
 
 export class VolunteerClient {
   private readonly api: CoordinatorApi;
@@ -127,6 +130,7 @@ export class VolunteerClient {
           origin: o.origin,
           now: this.now,
           key: this.key,
+          storage: o.storage,
           chain: () => this.chainInfo.get(),
           refreshAccount: () => this.refreshAccount(),
         },
@@ -223,7 +227,11 @@ export class VolunteerClient {
   private afterKey(): void {
     void this.refreshAccount();
     this.chainInfo.get().then(
-      (chain) => this.store.set({ wallets: { ...this.store.get().wallets, walletConnect: !!chain.walletConnect } }),
+      (chain) => {
+        this.store.set({ wallets: { ...this.store.get().wallets, walletConnect: !!chain.walletConnect }, explorer: chain.explorerUrl ?? null });
+        void this.wallets.loadToken();
+        void this.wallets.resumeClaim();
+      },
       (e: unknown) => this.log('warn', `could not read the platform's chain settings: ${describeError(e)}`),
     );
   }
@@ -337,6 +345,44 @@ export class VolunteerClient {
   claim = () => this.wallets.claim();
   /** "Verify my reward": this account's leaf checked against the root on chain. */
   verifyReward = () => this.wallets.verifyReward();
+  /** "Add to wallet" (EIP-747): the bound wallet shows the reward token. */
+  watchToken = () => this.wallets.watchToken();
+
+  // ---- the device key's backup (key-backup.ts, loaded on demand) ---------------------------
+
+  /** The device key as an encrypted keystore v3 file, and the name to save it under. */
+  exportKey = async (passphrase: string): Promise<{ fileName: string; text: string }> => {
+    if (!this.key) throw new Error('there is no device key yet: opt in first');
+    return (await keyBackup()).exportDeviceKey(this.key, passphrase);
+  };
+
+  /** Reads and checks a backup file (its key, and that key's credit here); nothing changes until replaceDeviceKey. */
+  readKeyBackup = async (text: string, passphrase: string): Promise<ImportCandidate> => (await keyBackup()).readKeyBackup(text, passphrase, this.key, this.api);
+
+  /**
+   * Makes `candidate`'s key this browser's device key, once the volunteer confirmed: stops
+   * lending, stores the key, and signs in again as it. Refused while signed reports of the
+   * current key wait in the outbox (the coordinator takes a report only from its signer's session).
+   */
+  async replaceDeviceKey(candidate: Pick<ImportCandidate, 'privateKey'>): Promise<void> {
+    const { store } = this;
+    const waiting = store.get().outbox;
+    if (waiting > 0)
+      throw new Error(`${waiting} signed report(s) of the current key wait to be delivered: connect and let them go first, or their credit is lost`);
+    await this.stop();
+    const old = this.key?.account.address ?? null;
+    this.key = await storeDeviceKey(this.o.storage, candidate.privateKey, this.now());
+    this.session.signOut();
+    store.set({
+      address: this.key.account.address,
+      account: null,
+      rewardCheck: null,
+      claim: { busy: false, txHashes: [], pending: null },
+      wallets: { ...store.get().wallets, account: null, message: null },
+    });
+    this.log('info', `device key replaced from a backup: this browser now signs as ${this.key.account.address}${old ? ` (was ${old})` : ''}`);
+    await this.refreshAccount();
+  }
 
   dispose(): void {
     this.lifecycle = { kind: 'disposed' };
@@ -411,6 +457,7 @@ export class VolunteerClient {
     this.chainInfo.learn(w.chain);
     if (store.get().wallets.walletConnect !== !!w.chain.walletConnect)
       store.set({ wallets: { ...store.get().wallets, walletConnect: !!w.chain.walletConnect } });
+    if (store.get().explorer !== (w.chain.explorerUrl ?? null)) store.set({ explorer: w.chain.explorerUrl ?? null });
     store.set({ run: { id: run.id, name: run.name, paramCount: run.paramCount, steps: run.inner.steps, batchSize: run.inner.batchSize }, round: w.round });
     if (first) {
       this.log('info', `joined run ${run.id} "${run.name}" at round ${w.round}`);

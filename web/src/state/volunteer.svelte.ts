@@ -27,8 +27,16 @@ export class VolunteerStore {
     return this.s.address !== null && !this.running;
   }
 
+  /** The token's symbol from its contract ('tokens' until read). */
+  get tokenSymbol(): string {
+    return this.s.token?.symbol ?? 'tokens';
+  }
+
+  /** An amount in the token's base units, with the token's own decimals. */
+  amount = (wei: string | bigint | null | undefined): string => formatWei(wei, 4, this.s.token?.decimals);
+
   get creditTokens(): string {
-    return formatWei(this.s.account?.creditWei ?? '0');
+    return this.amount(this.s.account?.creditWei ?? '0');
   }
 
   /** Wei not yet claimed from the latest posted epoch (cumulative − claimed): the delegated wallet's leaf when there is one. */
@@ -40,7 +48,7 @@ export class VolunteerStore {
   }
 
   get claimableTokens(): string {
-    return formatWei(this.claimableWei);
+    return this.amount(this.claimableWei);
   }
 
   get canClaim(): boolean {
@@ -83,6 +91,7 @@ export class VolunteerStore {
   stop = () => this.client.stop();
   claim = () => this.client.claim();
   verifyReward = () => this.client.verifyReward();
+  watchToken = () => this.client.watchToken();
 }
 
 interface BatteryLike extends EventTarget {

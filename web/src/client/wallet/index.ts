@@ -5,12 +5,12 @@
 // providers found and the wallet this session bound.
 import type { Address, Hex } from 'viem';
 import type { ClientMessage } from '../../../../shared/wire/index.ts';
+import { describeError } from '../errors.ts';
 import { until } from '../session.ts';
 import type { RewardCheck, SnapshotStore } from '../snapshot.ts';
 import { bindWallet, connectWalletConnect } from './bind.ts';
-import { claim } from './claim.ts';
+import { claim, resumeClaim } from './claim.ts';
 import type { BoundWallet, WalletContext } from './context.ts';
-import { verifyReward } from './verify-reward.ts';
 import type { DiscoveredWallet, Eip1193Provider } from './wallets.ts';
 
 export type { WalletContext } from './context.ts';
@@ -68,7 +68,10 @@ export class WalletActions {
       },
       provider,
     );
-    if (bound) this.bound = bound;
+    if (bound) {
+      this.bound = bound;
+      this.store.set({ wallets: { ...this.store.get().wallets, bound: bound.wallet } });
+    }
     return bound?.wallet ?? null;
   }
 
@@ -86,8 +89,43 @@ export class WalletActions {
     return ctx ? claim(ctx, this.bound) : Promise.resolve(null);
   }
 
+  /** The last claim kept in storage: shown, and looked up on chain while pending. */
+  async resumeClaim(): Promise<void> {
+    const ctx = this.context();
+    if (ctx) await resumeClaim(ctx);
+  }
+
+  /** Reads the token's symbol and decimals from its contract (wallet/token.ts, loaded here). */
+  async loadToken(): Promise<void> {
+    const ctx = this.context();
+    if (!ctx || this.store.get().token) return;
+    try {
+      const chain = await ctx.chain();
+      this.store.set({ token: await (await import('./token.ts')).readToken(chain, ctx.origin) });
+    } catch (e) {
+      this.store.log('warn', `could not read the reward token's symbol and decimals: ${describeError(e)}`);
+    }
+  }
+
+  /** "Add to wallet" (EIP-747) in the wallet this session bound; false when there is none or it declined. */
+  async watchToken(): Promise<boolean> {
+    const ctx = this.context();
+    const token = this.store.get().token;
+    if (!ctx || !token || !this.bound) return false;
+    try {
+      const added = await (await import('./token.ts')).watchToken(this.bound.provider, await ctx.chain(), token, ctx.origin);
+      this.store.log('info', added ? `${token.symbol} added to your wallet` : `the wallet did not add ${token.symbol}`);
+      return added;
+    } catch (e) {
+      const message = `adding ${token.symbol} to the wallet failed: ${describeError(e)}`;
+      this.store.set({ wallets: { ...this.store.get().wallets, message } });
+      this.store.log('error', message);
+      return false;
+    }
+  }
+
   verifyReward(): Promise<RewardCheck | null> {
     const ctx = this.context();
-    return ctx ? verifyReward(ctx) : Promise.resolve(null);
+    return ctx ? import('./verify-reward.ts').then((m) => m.verifyReward(ctx)) : Promise.resolve(null);
   }
 }
