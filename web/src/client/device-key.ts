@@ -29,7 +29,7 @@ export async function loadOrCreateDeviceKey(storage: ClientStorage, now = Date.n
 }
 
 /** Writes `privateKey` as this browser's device key (a new one, or one restored from a backup file), replacing any stored before. */
-export async function storeDeviceKey(storage: ClientStorage, privateKey: Hex, createdAt: number): Promise<DeviceKey> {
+export async function storeDeviceKey(storage: Pick<ClientStorage, 'putKey'>, privateKey: Hex, createdAt: number): Promise<DeviceKey> {
   const account = privateKeyToAccount(privateKey);
   await storage.putKey({ privateKey, address: account.address, createdAt });
   return { account, privateKey, createdAt };

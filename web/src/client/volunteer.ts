@@ -16,8 +16,8 @@ import { CoordinatorApi } from './api.ts';
 import { ChainSource } from './chain-info.ts';
 import { ServerClock, clockScheduler } from './clock.ts';
 import { Consent } from './consent.ts';
-import { storeDeviceKey, type DeviceKey } from './device-key.ts';
-import type { ImportCandidate } from './key-backup.ts';
+import type { DeviceKey } from './device-key.ts';
+import type { KeyBackup } from './key-backup.ts';
 import { DeviceHost } from './device.ts';
 import { describeError } from './errors.ts';
 import type { ContributionEstimate } from './estimate.ts';
@@ -31,7 +31,7 @@ import { Session, type Lifecycle, type Welcome } from './session.ts';
 import { SnapshotStore, initialSnapshot, type LogLevel, type VolunteerSnapshot } from './snapshot.ts';
 import type { ClientStorage } from './storage.ts';
 import type { Trainer } from './trainer.ts';
-import { WalletActions, type DiscoveredWallet } from './wallet/index.ts';
+import { WalletActions } from './wallet/index.ts';
 
 export type { ClientState, DeviceProfile, LogEntry, LogLevel, RewardCheck, RoundPhase, VolunteerSnapshot } from './snapshot.ts';
 export {
@@ -72,8 +72,6 @@ export interface VolunteerOptions {
   maxLogEntries?: number;
 }
 
-const keyBackup = () => import('./key-backup.ts');
-
 export class VolunteerClient {
   private readonly api: CoordinatorApi;
   private readonly clock = new ServerClock();
@@ -91,7 +89,6 @@ export class VolunteerClient {
   private joined: RunSpec | null = null;
   private readonly chainInfo: ChainSource;
   private readonly consentGiven: Consent;
-  private readonly wallets: WalletActions;
 
   private constructor(private readonly o: VolunteerOptions) {
     this.api = new CoordinatorApi(o.origin);
@@ -223,15 +220,11 @@ export class VolunteerClient {
     this.afterKey();
   }
 
-  /** With a key: its account, and whether the platform offers WalletConnect. */
+  /** With a key: its account, the platform's wallet settings and token, the last claim. */
   private afterKey(): void {
     void this.refreshAccount();
     this.chainInfo.get().then(
-      (chain) => {
-        this.store.set({ wallets: { ...this.store.get().wallets, walletConnect: !!chain.walletConnect }, explorer: chain.explorerUrl ?? null });
-        void this.wallets.loadToken();
-        void this.wallets.resumeClaim();
-      },
+      (chain) => this.wallets.onChain(chain, true),
       (e: unknown) => this.log('warn', `could not read the platform's chain settings: ${describeError(e)}`),
     );
   }
@@ -332,57 +325,18 @@ export class VolunteerClient {
     else this.session.reconnectNow();
   }
 
-  // ---- wallets and rewards (wallet/) ------------------------------------------------------
+  // ---- wallets and rewards (wallet/), the key's backup -------------------------------------
 
-  /** The platform's chain: from the welcome, else GET /api/run (asked once). */
-  // Wallets and rewards (wallet/): nothing before there is a device key.
-  setWallets = (list: DiscoveredWallet[]) => this.wallets.setFound(list);
-  /** Bind a wallet found by EIP-6963: it signs a Delegation, and credit accrues to it from then on. */
-  bindWallet = (uuid: string) => this.wallets.bind(uuid);
-  /** Bind a wallet connected through WalletConnect (loaded on demand; its URI and QR shown). */
-  bindWalletConnect = () => this.wallets.bindWalletConnect();
-  /** Claim what the ledger says is claimable: the delegated wallet's leaf from the wallet, else the device key's. */
-  claim = () => this.wallets.claim();
-  /** "Verify my reward": this account's leaf checked against the root on chain. */
-  verifyReward = () => this.wallets.verifyReward();
-  /** "Add to wallet" (EIP-747): the bound wallet shows the reward token. */
-  watchToken = () => this.wallets.watchToken();
+  /** Bind (EIP-6963 or WalletConnect), claim, verify the reward, add the token (wallet/index.ts); nothing before a key exists. */
+  readonly wallets: WalletActions;
 
-  // ---- the device key's backup (key-backup.ts, loaded on demand) ---------------------------
-
-  /** The device key as an encrypted keystore v3 file, and the name to save it under. */
-  exportKey = async (passphrase: string): Promise<{ fileName: string; text: string }> => {
-    if (!this.key) throw new Error('there is no device key yet: opt in first');
-    return (await keyBackup()).exportDeviceKey(this.key, passphrase);
-  };
-
-  /** Reads and checks a backup file (its key, and that key's credit here); nothing changes until replaceDeviceKey. */
-  readKeyBackup = async (text: string, passphrase: string): Promise<ImportCandidate> => (await keyBackup()).readKeyBackup(text, passphrase, this.key, this.api);
-
-  /**
-   * Makes `candidate`'s key this browser's device key, once the volunteer confirmed: stops
-   * lending, stores the key, and signs in again as it. Refused while signed reports of the
-   * current key wait in the outbox (the coordinator takes a report only from its signer's session).
-   */
-  async replaceDeviceKey(candidate: Pick<ImportCandidate, 'privateKey'>): Promise<void> {
-    const { store } = this;
-    const waiting = store.get().outbox;
-    if (waiting > 0)
-      throw new Error(`${waiting} signed report(s) of the current key wait to be delivered: connect and let them go first, or their credit is lost`);
-    await this.stop();
-    const old = this.key?.account.address ?? null;
-    this.key = await storeDeviceKey(this.o.storage, candidate.privateKey, this.now());
-    this.session.signOut();
-    store.set({
-      address: this.key.account.address,
-      account: null,
-      rewardCheck: null,
-      claim: { busy: false, txHashes: [], pending: null },
-      wallets: { ...store.get().wallets, account: null, message: null },
+  /** The device key's backup (key-backup.ts, loaded on demand): export, read a file, replace the key once confirmed. */
+  keyBackup = async (): Promise<KeyBackup> =>
+    new (await import('./key-backup.ts')).KeyBackup({
+      ...{ key: () => this.key, api: this.api, storage: this.o.storage, store: this.store, now: this.now, stop: () => this.stop() },
+      // The coordinator session said hello as the old key: a new one says it as `key`.
+      adopt: (key) => ((this.key = key), this.session.signOut(), this.refreshAccount()),
     });
-    this.log('info', `device key replaced from a backup: this browser now signs as ${this.key.account.address}${old ? ` (was ${old})` : ''}`);
-    await this.refreshAccount();
-  }
 
   dispose(): void {
     this.lifecycle = { kind: 'disposed' };
@@ -455,9 +409,7 @@ export class VolunteerClient {
     const runChanged = this.joined?.id !== run.id || this.joined.paramTableHash !== run.paramTableHash;
     this.joined = run;
     this.chainInfo.learn(w.chain);
-    if (store.get().wallets.walletConnect !== !!w.chain.walletConnect)
-      store.set({ wallets: { ...store.get().wallets, walletConnect: !!w.chain.walletConnect } });
-    if (store.get().explorer !== (w.chain.explorerUrl ?? null)) store.set({ explorer: w.chain.explorerUrl ?? null });
+    this.wallets.onChain(w.chain, false);
     store.set({ run: { id: run.id, name: run.name, paramCount: run.paramCount, steps: run.inner.steps, batchSize: run.inner.batchSize }, round: w.round });
     if (first) {
       this.log('info', `joined run ${run.id} "${run.name}" at round ${w.round}`);

@@ -14,7 +14,7 @@ export class VolunteerStore {
     client.subscribe((snap) => (this.s = snap));
     if (typeof window !== 'undefined') {
       watchEnvironment(client);
-      discoverWallets(window, (list) => client.setWallets(list));
+      discoverWallets(window, (list) => client.wallets.setFound(list));
       if (this.s.governance.idleOnly) this.watchActivity();
     }
   }
@@ -83,15 +83,15 @@ export class VolunteerStore {
   setBatteryMin = (level: number) => this.client.setBatteryMin(level);
   setFollowPressure = (on: boolean) => this.client.setFollowPressure(on);
   measure = () => this.client.profileDevice();
-  bindWallet = (uuid: string) => this.client.bindWallet(uuid);
-  bindWalletConnect = () => this.client.bindWalletConnect();
+  bindWallet = (uuid: string) => this.client.wallets.bind(uuid);
+  bindWalletConnect = () => this.client.wallets.bindWalletConnect();
   consent = () => this.client.consent();
   revoke = () => this.client.revokeConsent();
   start = () => this.client.start();
   stop = () => this.client.stop();
-  claim = () => this.client.claim();
-  verifyReward = () => this.client.verifyReward();
-  watchToken = () => this.client.watchToken();
+  claim = () => this.client.wallets.claim();
+  verifyReward = () => this.client.wallets.verifyReward();
+  watchToken = () => this.client.wallets.watchToken();
 }
 
 interface BatteryLike extends EventTarget {

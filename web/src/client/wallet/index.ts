@@ -4,7 +4,7 @@
 // (claim-tx.ts, loaded on the first claim). WalletActions holds what the actions share: the
 // providers found and the wallet this session bound.
 import type { Address, Hex } from 'viem';
-import type { ClientMessage } from '../../../../shared/wire/index.ts';
+import type { ChainInfo, ClientMessage } from '../../../../shared/wire/index.ts';
 import { describeError } from '../errors.ts';
 import { until } from '../session.ts';
 import type { RewardCheck, SnapshotStore } from '../snapshot.ts';
@@ -50,6 +50,7 @@ export class WalletActions {
     return true;
   }
 
+  /** Binds a wallet found by EIP-6963: it signs a Delegation, and credit accrues to it from then on. */
   async bind(uuid: string): Promise<Address | null> {
     const provider = this.providers.get(uuid);
     const ctx = this.context();
@@ -75,6 +76,7 @@ export class WalletActions {
     return bound?.wallet ?? null;
   }
 
+  /** Binds a wallet connected through WalletConnect (loaded on demand; its URI and QR shown). */
   async bindWalletConnect(): Promise<Address | null> {
     const ctx = this.context();
     if (!ctx) return null;
@@ -84,15 +86,24 @@ export class WalletActions {
     return this.bind(WALLETCONNECT_ID);
   }
 
+  /** Claims what the ledger says is claimable: the delegated wallet's leaf from the wallet, else the device key's. */
   claim(): Promise<Hex | null> {
     const ctx = this.context();
     return ctx ? claim(ctx, this.bound) : Promise.resolve(null);
   }
 
-  /** The last claim kept in storage: shown, and looked up on chain while pending. */
-  async resumeClaim(): Promise<void> {
+  /**
+   * The platform's chain is known (an answered /api/run, or a welcome): WalletConnect offered or
+   * not, the explorer; on the first, with a key, also the token read and the last claim resumed.
+   */
+  onChain(chain: ChainInfo, first: boolean): void {
+    const s = this.store.get();
+    if (s.wallets.walletConnect !== !!chain.walletConnect || s.explorer !== (chain.explorerUrl ?? null))
+      this.store.set({ wallets: { ...s.wallets, walletConnect: !!chain.walletConnect }, explorer: chain.explorerUrl ?? null });
     const ctx = this.context();
-    if (ctx) await resumeClaim(ctx);
+    if (!first || !ctx) return;
+    void this.loadToken();
+    void resumeClaim(ctx);
   }
 
   /** Reads the token's symbol and decimals from its contract (wallet/token.ts, loaded here). */
@@ -124,6 +135,7 @@ export class WalletActions {
     }
   }
 
+  /** "Verify my reward": this account's leaf checked against the root on chain (verify-reward.ts, loaded on the click). */
   verifyReward(): Promise<RewardCheck | null> {
     const ctx = this.context();
     return ctx ? import('./verify-reward.ts').then((m) => m.verifyReward(ctx)) : Promise.resolve(null);
