@@ -74,6 +74,8 @@ export interface SettingsRecord {
 export interface ClaimRecord {
   /** The leaf's account (the device key, or the delegated wallet). */
   account: Address;
+  /** The device key of the page that sent it (a key restored from a backup does not inherit its claims). */
+  device: Address;
   txHash: Hex;
   state: 'pending' | 'mined' | 'reverted';
   /** Epoch ms the transaction was sent. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Hex } from 'viem';
+import type { Address, Hex } from 'viem';
 import { generatePrivateKey } from 'viem/accounts';
 import type { ChainInfo } from '../../../../shared/wire/index.ts';
 import type { CoordinatorApi } from '../api.ts';
@@ -13,6 +13,7 @@ import type { WalletContext } from './context.ts';
 
 const CHAIN = { chainId: 31337, distributor: `0x${'1'.repeat(40)}`, token: `0x${'2'.repeat(40)}`, rpcUrl: '/rpc' } as ChainInfo;
 const TX = `0x${'ab'.repeat(32)}` as Hex;
+const WALLET = `0x${'cd'.repeat(20)}` as Address;
 
 async function context() {
   const storage = new MemoryStorage();
@@ -34,7 +35,7 @@ async function context() {
 
 test('after a reload a pending claim is looked up again: once mined it shows as claimed, and the record says so', async () => {
   const { ctx, storage, store, key, refreshed } = await context();
-  await storage.putClaim({ account: key.account.address, txHash: TX, state: 'pending', sentAt: 1 });
+  await storage.putClaim({ account: key.account.address, device: key.account.address, txHash: TX, state: 'pending', sentAt: 1 });
   const asked: Hex[] = [];
   await resumeClaim(ctx, async (a) => {
     asked.push(a.hash);
@@ -49,21 +50,27 @@ test('after a reload a pending claim is looked up again: once mined it shows as 
 
 test('a pending claim that reverted, or is still not mined, is said; a mined one is shown without asking the chain', async () => {
   const reverted = await context();
-  await reverted.storage.putClaim({ account: reverted.key.account.address, txHash: TX, state: 'pending', sentAt: 1 });
+  await reverted.storage.putClaim({ account: reverted.key.account.address, device: reverted.key.account.address, txHash: TX, state: 'pending', sentAt: 1 });
   await resumeClaim(reverted.ctx, async () => 'reverted');
   assert.deepEqual(reverted.store.get().claim.txHashes, []);
   assert.equal((await reverted.storage.getClaim())?.state, 'reverted');
   assert.match(reverted.store.get().errors.at(-1) ?? '', /reverted: claim again/);
 
   const waiting = await context();
-  await waiting.storage.putClaim({ account: waiting.key.account.address, txHash: TX, state: 'pending', sentAt: 1 });
+  await waiting.storage.putClaim({ account: waiting.key.account.address, device: waiting.key.account.address, txHash: TX, state: 'pending', sentAt: 1 });
   await resumeClaim(waiting.ctx, async () => Promise.reject(new Error('timed out')));
   assert.equal(waiting.store.get().claim.pending, TX);
   assert.equal((await waiting.storage.getClaim())?.state, 'pending');
   assert.match(waiting.store.get().log.at(-1)?.text ?? '', /not mined yet \(timed out\); it is looked up again/);
 
   const mined = await context();
-  await mined.storage.putClaim({ account: mined.key.account.address, txHash: TX, state: 'mined', sentAt: 1 });
+  await mined.storage.putClaim({ account: mined.key.account.address, device: mined.key.account.address, txHash: TX, state: 'mined', sentAt: 1 });
   await resumeClaim(mined.ctx, async () => assert.fail('a mined claim was looked up'));
   assert.deepEqual(mined.store.get().claim.txHashes, [TX]);
+
+  // Another key's claim (this browser's key was replaced from a backup since) is not shown.
+  const other = await context();
+  await other.storage.putClaim({ account: WALLET, device: WALLET, txHash: TX, state: 'pending', sentAt: 1 });
+  await resumeClaim(other.ctx, async () => assert.fail("another key's claim was looked up"));
+  assert.deepEqual(other.store.get().claim, { busy: false, txHashes: [], pending: null });
 });

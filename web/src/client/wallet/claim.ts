@@ -30,7 +30,7 @@ export async function claim(ctx: WalletContext, bound: BoundWallet | null): Prom
   // Kept before it is mined: a reload while it is on its way looks it up again (resumeClaim).
   const keep = (txHash: Hex, state: ClaimRecord['state']) =>
     ctx.storage
-      .putClaim({ account, txHash, state, sentAt: ctx.now() })
+      .putClaim({ account, device: ctx.key.account.address, txHash, state, sentAt: ctx.now() })
       .catch((e: unknown) => store.log('warn', `could not keep the claim's state: ${describeError(e)}`));
   const onSent = (txHash: Hex) => {
     store.set({ claim: { ...store.get().claim, pending: txHash } });
@@ -72,7 +72,7 @@ export async function claim(ctx: WalletContext, bound: BoundWallet | null): Prom
 export async function resumeClaim(ctx: WalletContext, settle?: (a: SettleArgs) => Promise<'mined' | 'reverted'>): Promise<void> {
   const { store } = ctx;
   const rec = await ctx.storage.getClaim().catch(() => undefined);
-  if (!rec || rec.state === 'reverted') return;
+  if (!rec || rec.state === 'reverted' || rec.device !== ctx.key.account.address) return;
   if (rec.state === 'mined') {
     if (!store.get().claim.txHashes.includes(rec.txHash)) store.set({ claim: { ...store.get().claim, txHashes: [...store.get().claim.txHashes, rec.txHash] } });
     return;
