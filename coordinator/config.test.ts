@@ -35,6 +35,20 @@ test('WalletConnect is off without a project id; a malformed project id or relay
   );
 });
 
+test('the explorer URL and chain name are optional; a malformed one is named', () => {
+  const off = configFromEnv({});
+  assert.equal(off.explorerUrl, undefined);
+  assert.equal(off.chainName, undefined);
+  const on = configFromEnv({ IDLEGRAD_EXPLORER_URL: 'https://sepolia.basescan.org/', IDLEGRAD_CHAIN_NAME: 'Base Sepolia' });
+  assert.equal(on.explorerUrl, 'https://sepolia.basescan.org');
+  assert.equal(on.chainName, 'Base Sepolia');
+  assert.throws(
+    () => configFromEnv({ IDLEGRAD_EXPLORER_URL: 'basescan.org' }),
+    /IDLEGRAD_EXPLORER_URL: expected an http:\/\/ or https:\/\/ URL, got "basescan.org"/,
+  );
+  assert.throws(() => configFromEnv({ IDLEGRAD_CHAIN_NAME: '' }), /IDLEGRAD_CHAIN_NAME: expected 1 to 64 printable characters/);
+});
+
 test('ICE settings come from the environment (coordinator/ice.ts); none by default', () => {
   assert.deepEqual(configFromEnv({}).ice, { servers: [], turn: null });
   const cfg = configFromEnv({

@@ -42,6 +42,10 @@ export interface PlatformConfig {
   walletConnectProjectId?: string;
   /** The WalletConnect relay the page connects to. Env IDLEGRAD_WALLETCONNECT_RELAY_URL. Default wss://relay.walletconnect.org */
   walletConnectRelayUrl: string;
+  /** A block explorer for the chain (Etherscan/Blockscout paths /tx/, /address/, /token/): the volunteer page links every transaction and address to it. Env IDLEGRAD_EXPLORER_URL. Default unset (no links). */
+  explorerUrl?: string;
+  /** The chain's name, shown by a wallet asked to add it (EIP-3085). Env IDLEGRAD_CHAIN_NAME. Default unset ("chain <id>"). */
+  chainName?: string;
   /** The default run's settings. Env IDLEGRAD_RUN: JSON merged over the defaults (e.g. {"timing":{"trainMs":8000}}). */
   run: RunSettings;
   /** STUN/TURN servers for the pages (coordinator/ice.ts). Env IDLEGRAD_ICE_SERVERS, IDLEGRAD_TURN_URLS, IDLEGRAD_TURN_SECRET, IDLEGRAD_TURN_TTL. Default none (host candidates only). */
@@ -69,6 +73,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
   if (env.IDLEGRAD_WALLETCONNECT_RELAY_URL && !/^wss?:\/\/[^\s]+$/.test(env.IDLEGRAD_WALLETCONNECT_RELAY_URL)) {
     throw new Error(`IDLEGRAD_WALLETCONNECT_RELAY_URL: expected a ws:// or wss:// URL, got ${JSON.stringify(env.IDLEGRAD_WALLETCONNECT_RELAY_URL)}`);
   }
+  if (env.IDLEGRAD_EXPLORER_URL && !/^https?:\/\/[^\s]+$/.test(env.IDLEGRAD_EXPLORER_URL))
+    throw new Error(`IDLEGRAD_EXPLORER_URL: expected an http:// or https:// URL, got ${JSON.stringify(env.IDLEGRAD_EXPLORER_URL)}`);
+  if (env.IDLEGRAD_CHAIN_NAME !== undefined && !/^[^\x00-\x1f]{1,64}$/.test(env.IDLEGRAD_CHAIN_NAME))
+    throw new Error(`IDLEGRAD_CHAIN_NAME: expected 1 to 64 printable characters, got ${JSON.stringify(env.IDLEGRAD_CHAIN_NAME)}`);
   if (env.RPC_URL && !env.DEPLOYER_KEY) throw new Error('RPC_URL is set without DEPLOYER_KEY: the coordinator needs a key to deploy and post reward roots');
   if (env.IDLEGRAD_FAUCET !== undefined && !['on', 'off'].includes(env.IDLEGRAD_FAUCET))
     throw new Error(`IDLEGRAD_FAUCET: expected on or off, got ${JSON.stringify(env.IDLEGRAD_FAUCET)}`);
@@ -99,6 +107,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
     textPath: env.IDLEGRAD_TEXT || undefined,
     walletConnectProjectId: env.IDLEGRAD_WALLETCONNECT_PROJECT_ID || undefined,
     walletConnectRelayUrl: env.IDLEGRAD_WALLETCONNECT_RELAY_URL || 'wss://relay.walletconnect.org',
+    // Without a trailing slash: links append /tx/<hash>.
+    explorerUrl: env.IDLEGRAD_EXPLORER_URL?.replace(/\/+$/, '') || undefined,
+    chainName: env.IDLEGRAD_CHAIN_NAME || undefined,
     // A GPT run (IDLEGRAD_RUN {"preset":"gpt"}) starts from the GPT preset's defaults.
     run: merge((runOverride as Partial<RunSettings> | undefined)?.preset === 'gpt' ? DEFAULT_GPT_RUN : DEFAULT_RUN, runOverride),
     ice: iceSettingsFromEnv(env),

@@ -87,6 +87,8 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
     }
     const browserChain: ChainInfo = { chainId: chain.chainId, distributor: chain.distributor, token: chain.token, rpcUrl: '/rpc' };
     if (cfg.walletConnectProjectId) browserChain.walletConnect = { projectId: cfg.walletConnectProjectId, relayUrl: cfg.walletConnectRelayUrl };
+    if (cfg.explorerUrl) browserChain.explorerUrl = cfg.explorerUrl;
+    if (cfg.chainName) browserChain.chainName = cfg.chainName;
     const leadToken = resolveLeadToken(dataDir, cfg.leadToken);
 
     // Everything bound to one run (rewards, validator, engine, the HTTP/WebSocket server) is

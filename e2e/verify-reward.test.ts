@@ -18,7 +18,7 @@ test('a volunteer verifies its reward against the on-chain root; a tampered proo
     await verify.click({ timeout: 180_000 }); // enabled once an epoch holding this account's credit is posted
     const result = page.getByTestId('reward-check');
     await result.waitFor({ timeout: 30_000 });
-    assert.match(await result.innerText(), /^✓ .* tokens \(epoch \d+\) are in the on-chain root 0x/);
+    assert.match(await result.innerText(), /^✓ .* IDLE \(epoch \d+\) are in the on-chain root 0x/); // the symbol read from the token contract
 
     // The same check with a proof for one wei more: the page must refuse it.
     await page.route('**/reward-proof', async (route) => {

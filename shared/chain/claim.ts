@@ -25,6 +25,8 @@ export interface ClaimRewardParams {
   proof: readonly Hex[];
   /** Receipt polling interval. Default 1000 ms (the first check is immediate). */
   pollingInterval?: number;
+  /** Called with the transaction hash once it is sent, before it is mined (a page keeps it across reloads). */
+  onSubmitted?: (hash: Hex) => void;
 }
 
 /** Why a claim was refused, for a UI to choose its message. */
@@ -84,6 +86,7 @@ export async function claimReward(params: ClaimRewardParams): Promise<Hex> {
     }
   }
 
+  params.onSubmitted?.(txHash);
   const receipt = await publicClient.waitForTransactionReceipt({ hash: txHash });
   if (receipt.status !== 'success') {
     throw new ClaimError('Reverted', 'the claim transaction was mined but reverted', { details: `tx ${txHash}` });

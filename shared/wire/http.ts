@@ -63,6 +63,10 @@ export interface ChainInfo {
   rpcUrl: string;
   /** WalletConnect for volunteers without an injected wallet: absent when no project id is configured. */
   walletConnect?: { projectId: string; relayUrl: string };
+  /** The chain's name, as a wallet asked to add it shows it (absent: "chain <id>"). */
+  chainName?: string;
+  /** A block explorer (Etherscan/Blockscout paths: /tx/<hash>, /address/<address>, /token/<address>); absent: no links. */
+  explorerUrl?: string;
 }
 
 export const deviceKind: Parser<DeviceKind | null> = nullable(oneOf(DEVICE_KINDS));
@@ -82,6 +86,8 @@ export const parseChainInfo: Parser<ChainInfo> = shape<ChainInfo>({
   token: addr,
   rpcUrl: url,
   walletConnect: optional(shape<{ projectId: string; relayUrl: string }>({ projectId: str(64), relayUrl: url })),
+  chainName: optional(str(64)),
+  explorerUrl: optional((v, path) => (typeof v === 'string' && /^https?:\/\/[^\s]{1,2000}$/.test(v) ? v : fail(path, 'an http(s) URL', v))),
 });
 
 /**

@@ -25,9 +25,12 @@ export async function loadDeviceKey(storage: ClientStorage): Promise<DeviceKey |
 export async function loadOrCreateDeviceKey(storage: ClientStorage, now = Date.now): Promise<DeviceKey & { created: boolean }> {
   const existing = await loadDeviceKey(storage);
   if (existing) return { ...existing, created: false };
-  const privateKey = generatePrivateKey();
+  return { ...(await storeDeviceKey(storage, generatePrivateKey(), now())), created: true };
+}
+
+/** Writes `privateKey` as this browser's device key (a new one, or one restored from a backup file), replacing any stored before. */
+export async function storeDeviceKey(storage: Pick<ClientStorage, 'putKey'>, privateKey: Hex, createdAt: number): Promise<DeviceKey> {
   const account = privateKeyToAccount(privateKey);
-  const createdAt = now();
   await storage.putKey({ privateKey, address: account.address, createdAt });
-  return { account, privateKey, createdAt, created: true };
+  return { account, privateKey, createdAt };
 }

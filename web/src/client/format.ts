@@ -1,10 +1,10 @@
 // Display helpers: numbers a person reads. Units are in the names.
 import { formatUnits, type Hex } from 'viem';
 
-/** Token amount from wei (18 decimals), trimmed to `maxFraction` digits without rounding up. */
-export function formatWei(wei: string | bigint | null | undefined, maxFraction = 4): string {
+/** Token amount from base units (`decimals`, as the token's contract says; 18 by default), trimmed to `maxFraction` digits without rounding up. */
+export function formatWei(wei: string | bigint | null | undefined, maxFraction = 4, decimals = 18): string {
   if (wei === null || wei === undefined || wei === '') return '0';
-  const text = formatUnits(BigInt(wei), 18);
+  const text = formatUnits(BigInt(wei), decimals);
   const [whole, fraction = ''] = text.split('.');
   const cut = fraction.slice(0, maxFraction).replace(/0+$/, '');
   const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',');

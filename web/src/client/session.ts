@@ -234,6 +234,16 @@ export class Session {
     }
   }
 
+  /** The device key changed: close this connection (its hello named the old key); the next connect says hello as the new one. */
+  signOut(): void {
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.socket?.close();
+    this.socket = null;
+    this.connection = { kind: 'offline' };
+    this.o.store.set({ connection: 'offline' });
+  }
+
   dispose(): void {
     this.disposed = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);

@@ -8,6 +8,7 @@ import type { ContributionEstimate } from './estimate.ts';
 import type { DutyPreset, Governance } from './governance.ts';
 import type { ComputeDevice } from './trainer.ts';
 import type { WalletInfo } from './wallet/wallets.ts';
+import type { TokenInfo } from './wallet/token.ts';
 
 export type ClientState = 'loading' | 'needs-consent' | 'ready' | 'starting' | 'running' | 'stopping' | 'stopped' | 'error';
 export type RoundPhase = 'idle' | 'syncing' | 'training' | 'exchanging' | 'uploading' | 'reporting' | 'waiting';
@@ -87,13 +88,27 @@ export interface VolunteerSnapshot {
   reportsSent: number;
   lastAck: { nonce: string; state: ContributionState; reason: string | null; round: number | null } | null;
   account: AccountSummary | null;
-  claim: { busy: boolean; txHashes: Hex[] };
+  /** Claims: the transactions mined from this page, and one sent and not yet mined (kept across reloads: storage 'claim'). */
+  claim: { busy: boolean; txHashes: Hex[]; pending: Hex | null };
+  /** The reward token as its contract describes it (wallet/token.ts); null until read. */
+  token: TokenInfo | null;
+  /** The block explorer the platform links transactions and addresses to (ChainInfo.explorerUrl); null: none. */
+  explorer: string | null;
   /**
    * Wallets: injected ones found by EIP-6963, the bound one (the Delegation's), its own account
    * summary; WalletConnect when the platform configures it, with the pairing URI while a
    * connection waits for the wallet's approval.
    */
-  wallets: { found: WalletInfo[]; busy: boolean; message: string | null; account: AccountSummary | null; walletConnect: boolean; pairingUri: string | null };
+  wallets: {
+    found: WalletInfo[];
+    busy: boolean;
+    message: string | null;
+    account: AccountSummary | null;
+    walletConnect: boolean;
+    pairingUri: string | null;
+    /** The wallet this session bound (its provider can sign here: claim from it, add the token). */
+    bound: Address | null;
+  };
   /** "Verify my reward": the ledger's leaf for this account checked against the root on chain. */
   rewardCheck: RewardCheck | null;
   log: LogEntry[];
@@ -132,9 +147,11 @@ export function initialSnapshot(o: {
     reportsSent: 0,
     lastAck: null,
     account: null,
-    claim: { busy: false, txHashes: [] },
+    claim: { busy: false, txHashes: [], pending: null },
+    token: null,
+    explorer: null,
     rewardCheck: null,
-    wallets: { found: [], busy: false, message: null, account: null, walletConnect: false, pairingUri: null },
+    wallets: { found: [], busy: false, message: null, account: null, walletConnect: false, pairingUri: null, bound: null },
     log: [],
     errors: [],
   };

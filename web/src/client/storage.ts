@@ -5,6 +5,7 @@
 //   meta      'consent'           ConsentRecord     when the volunteer opted in
 //   meta      'residual'          ResidualRecord    error-feedback residual e (one run at a time)
 //   meta      'settings'          SettingsRecord    GPU budget preset and pause rules
+//   meta      'claim'             ClaimRecord       the last claim transaction (re-checked on load while pending)
 //   datasets  dataset name        DatasetRecord     the training set, as served
 //   models    run id              ModelRecord       θ_r and the outer momentum at round r
 //   outbox    nonce               OutboxRecord      a signed report not yet acknowledged
@@ -69,6 +70,18 @@ export interface SettingsRecord {
   followPressure: boolean;
 }
 
+/** The last claim sent from this page: a pending one is looked up on chain again after a reload. */
+export interface ClaimRecord {
+  /** The leaf's account (the device key, or the delegated wallet). */
+  account: Address;
+  /** The device key of the page that sent it (a key restored from a backup does not inherit its claims). */
+  device: Address;
+  txHash: Hex;
+  state: 'pending' | 'mined' | 'reverted';
+  /** Epoch ms the transaction was sent. */
+  sentAt: number;
+}
+
 export interface ResidualRecord {
   run: number;
   paramTableHash: Hex;
@@ -94,6 +107,8 @@ export interface ClientStorage {
   putResidual(rec: ResidualRecord): Promise<void>;
   getSettings(): Promise<SettingsRecord | undefined>;
   putSettings(rec: SettingsRecord): Promise<void>;
+  getClaim(): Promise<ClaimRecord | undefined>;
+  putClaim(rec: ClaimRecord): Promise<void>;
   getDataset(name: string): Promise<DatasetRecord | undefined>;
   putDataset(rec: DatasetRecord): Promise<void>;
   getModel(run: number): Promise<ModelRecord | undefined>;
@@ -102,7 +117,7 @@ export interface ClientStorage {
 
 interface IdlegradDb extends DBSchema {
   keys: { key: string; value: DeviceKeyRecord };
-  meta: { key: string; value: ConsentRecord | ResidualRecord | SettingsRecord };
+  meta: { key: string; value: ConsentRecord | ResidualRecord | SettingsRecord | ClaimRecord };
   datasets: { key: string; value: DatasetRecord };
   models: { key: number; value: ModelRecord };
   outbox: { key: string; value: OutboxRecord };
@@ -151,6 +166,12 @@ class IdbStorage implements ClientStorage {
   }
   async putSettings(rec: SettingsRecord) {
     await this.db.put('meta', rec, 'settings');
+  }
+  async getClaim() {
+    return (await this.db.get('meta', 'claim')) as ClaimRecord | undefined;
+  }
+  async putClaim(rec: ClaimRecord) {
+    await this.db.put('meta', rec, 'claim');
   }
   getDataset(name: string) {
     return this.db.get('datasets', name);
@@ -214,6 +235,13 @@ export class MemoryStorage implements ClientStorage {
   }
   async putSettings(rec: SettingsRecord) {
     this.settings = rec;
+  }
+  private claim?: ClaimRecord;
+  async getClaim() {
+    return this.claim;
+  }
+  async putClaim(rec: ClaimRecord) {
+    this.claim = rec;
   }
   async getDataset(name: string) {
     return this.datasets.get(name);

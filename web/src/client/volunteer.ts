@@ -17,6 +17,7 @@ import { ChainSource } from './chain-info.ts';
 import { ServerClock, clockScheduler } from './clock.ts';
 import { Consent } from './consent.ts';
 import type { DeviceKey } from './device-key.ts';
+import type { KeyBackup } from './key-backup.ts';
 import { DeviceHost } from './device.ts';
 import { describeError } from './errors.ts';
 import type { ContributionEstimate } from './estimate.ts';
@@ -30,7 +31,7 @@ import { Session, type Lifecycle, type Welcome } from './session.ts';
 import { SnapshotStore, initialSnapshot, type LogLevel, type VolunteerSnapshot } from './snapshot.ts';
 import type { ClientStorage } from './storage.ts';
 import type { Trainer } from './trainer.ts';
-import { WalletActions, type DiscoveredWallet } from './wallet/index.ts';
+import { WalletActions } from './wallet/index.ts';
 
 export type { ClientState, DeviceProfile, LogEntry, LogLevel, RewardCheck, RoundPhase, VolunteerSnapshot } from './snapshot.ts';
 export {
@@ -88,7 +89,6 @@ export class VolunteerClient {
   private joined: RunSpec | null = null;
   private readonly chainInfo: ChainSource;
   private readonly consentGiven: Consent;
-  private readonly wallets: WalletActions;
 
   private constructor(private readonly o: VolunteerOptions) {
     this.api = new CoordinatorApi(o.origin);
@@ -127,6 +127,7 @@ export class VolunteerClient {
           origin: o.origin,
           now: this.now,
           key: this.key,
+          storage: o.storage,
           chain: () => this.chainInfo.get(),
           refreshAccount: () => this.refreshAccount(),
         },
@@ -219,11 +220,11 @@ export class VolunteerClient {
     this.afterKey();
   }
 
-  /** With a key: its account, and whether the platform offers WalletConnect. */
+  /** With a key: its account, the platform's wallet settings and token, the last claim. */
   private afterKey(): void {
     void this.refreshAccount();
     this.chainInfo.get().then(
-      (chain) => this.store.set({ wallets: { ...this.store.get().wallets, walletConnect: !!chain.walletConnect } }),
+      (chain) => this.wallets.onChain(chain, true),
       (e: unknown) => this.log('warn', `could not read the platform's chain settings: ${describeError(e)}`),
     );
   }
@@ -324,19 +325,18 @@ export class VolunteerClient {
     else this.session.reconnectNow();
   }
 
-  // ---- wallets and rewards (wallet/) ------------------------------------------------------
+  // ---- wallets and rewards (wallet/), the key's backup -------------------------------------
 
-  /** The platform's chain: from the welcome, else GET /api/run (asked once). */
-  // Wallets and rewards (wallet/): nothing before there is a device key.
-  setWallets = (list: DiscoveredWallet[]) => this.wallets.setFound(list);
-  /** Bind a wallet found by EIP-6963: it signs a Delegation, and credit accrues to it from then on. */
-  bindWallet = (uuid: string) => this.wallets.bind(uuid);
-  /** Bind a wallet connected through WalletConnect (loaded on demand; its URI and QR shown). */
-  bindWalletConnect = () => this.wallets.bindWalletConnect();
-  /** Claim what the ledger says is claimable: the delegated wallet's leaf from the wallet, else the device key's. */
-  claim = () => this.wallets.claim();
-  /** "Verify my reward": this account's leaf checked against the root on chain. */
-  verifyReward = () => this.wallets.verifyReward();
+  /** Bind (EIP-6963 or WalletConnect), claim, verify the reward, add the token (wallet/index.ts); nothing before a key exists. */
+  readonly wallets: WalletActions;
+
+  /** The device key's backup (key-backup.ts, loaded on demand): export, read a file, replace the key once confirmed. */
+  keyBackup = async (): Promise<KeyBackup> =>
+    new (await import('./key-backup.ts')).KeyBackup({
+      ...{ key: () => this.key, api: this.api, storage: this.o.storage, store: this.store, now: this.now, stop: () => this.stop() },
+      // The coordinator session said hello as the old key: a new one says it as `key`.
+      adopt: (key) => ((this.key = key), this.session.signOut(), this.refreshAccount()),
+    });
 
   dispose(): void {
     this.lifecycle = { kind: 'disposed' };
@@ -409,8 +409,7 @@ export class VolunteerClient {
     const runChanged = this.joined?.id !== run.id || this.joined.paramTableHash !== run.paramTableHash;
     this.joined = run;
     this.chainInfo.learn(w.chain);
-    if (store.get().wallets.walletConnect !== !!w.chain.walletConnect)
-      store.set({ wallets: { ...store.get().wallets, walletConnect: !!w.chain.walletConnect } });
+    this.wallets.onChain(w.chain, false);
     store.set({ run: { id: run.id, name: run.name, paramCount: run.paramCount, steps: run.inner.steps, batchSize: run.inner.batchSize }, round: w.round });
     if (first) {
       this.log('info', `joined run ${run.id} "${run.name}" at round ${w.round}`);

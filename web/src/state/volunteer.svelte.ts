@@ -14,7 +14,7 @@ export class VolunteerStore {
     client.subscribe((snap) => (this.s = snap));
     if (typeof window !== 'undefined') {
       watchEnvironment(client);
-      discoverWallets(window, (list) => client.setWallets(list));
+      discoverWallets(window, (list) => client.wallets.setFound(list));
       if (this.s.governance.idleOnly) this.watchActivity();
     }
   }
@@ -27,8 +27,16 @@ export class VolunteerStore {
     return this.s.address !== null && !this.running;
   }
 
+  /** The token's symbol from its contract ('tokens' until read). */
+  get tokenSymbol(): string {
+    return this.s.token?.symbol ?? 'tokens';
+  }
+
+  /** An amount in the token's base units, with the token's own decimals. */
+  amount = (wei: string | bigint | null | undefined): string => formatWei(wei, 4, this.s.token?.decimals);
+
   get creditTokens(): string {
-    return formatWei(this.s.account?.creditWei ?? '0');
+    return this.amount(this.s.account?.creditWei ?? '0');
   }
 
   /** Wei not yet claimed from the latest posted epoch (cumulative − claimed): the delegated wallet's leaf when there is one. */
@@ -40,7 +48,7 @@ export class VolunteerStore {
   }
 
   get claimableTokens(): string {
-    return formatWei(this.claimableWei);
+    return this.amount(this.claimableWei);
   }
 
   get canClaim(): boolean {
@@ -75,14 +83,15 @@ export class VolunteerStore {
   setBatteryMin = (level: number) => this.client.setBatteryMin(level);
   setFollowPressure = (on: boolean) => this.client.setFollowPressure(on);
   measure = () => this.client.profileDevice();
-  bindWallet = (uuid: string) => this.client.bindWallet(uuid);
-  bindWalletConnect = () => this.client.bindWalletConnect();
+  bindWallet = (uuid: string) => this.client.wallets.bind(uuid);
+  bindWalletConnect = () => this.client.wallets.bindWalletConnect();
   consent = () => this.client.consent();
   revoke = () => this.client.revokeConsent();
   start = () => this.client.start();
   stop = () => this.client.stop();
-  claim = () => this.client.claim();
-  verifyReward = () => this.client.verifyReward();
+  claim = () => this.client.wallets.claim();
+  verifyReward = () => this.client.wallets.verifyReward();
+  watchToken = () => this.client.wallets.watchToken();
 }
 
 interface BatteryLike extends EventTarget {

@@ -6,6 +6,7 @@ import { eip712Domain } from '../../../../shared/eip712.ts';
 import { delegationToJson, type ChainInfo, type ClientMessage } from '../../../../shared/wire/index.ts';
 import { describeError } from '../errors.ts';
 import type { BoundWallet, WalletContext } from './context.ts';
+import { ensureWalletChain } from './switch-chain.ts';
 import { signDelegation, type Eip1193Provider } from './wallets.ts';
 
 export interface BindDeps {
@@ -26,6 +27,8 @@ export async function bindWallet(ctx: WalletContext, deps: BindDeps, provider: E
   const waiter = deps.refusal();
   try {
     const chain = await ctx.chain();
+    // A wallet signs EIP-712 for its active chain only: the Delegation's domain names the run's.
+    await ensureWalletChain(provider, chain, ctx.origin, 'to sign the binding');
     const { delegation, signature } = await signDelegation(provider, ctx.key.account.address, eip712Domain(chain.chainId, chain.distributor), ctx.now());
     await deps.ensureSession();
     if (!deps.send({ type: 'bind', delegation: delegationToJson(delegation), signature })) throw new Error('the coordinator connection closed');

@@ -4,9 +4,10 @@
 import type { Address, Hex } from 'viem';
 import { createPublicClient, createWalletClient, custom, defineChain, http } from 'viem';
 import { claimAbi } from '../../../../shared/chain/abi.ts';
+import { chainLabel, ensureWalletChain } from './switch-chain.ts';
 import type { Eip1193Provider } from './wallets.ts';
 import type { PrivateKeyAccount } from 'viem/accounts';
-import { claimReward } from '../../../../shared/chain/claim.ts';
+import { ClaimError, claimReward } from '../../../../shared/chain/claim.ts';
 import type { AccountSummary, ChainInfo } from '../../../../shared/wire/index.ts';
 import type { CoordinatorApi } from '../api.ts';
 import { describeError } from '../errors.ts';
@@ -21,6 +22,8 @@ export interface ClaimArgs {
   log: (level: 'info' | 'warn' | 'error', text: string) => void;
   /** Receipt polling interval in ms. Default 500. */
   pollingInterval?: number;
+  /** The claim transaction was sent (not yet mined). */
+  onSent?: (hash: Hex) => void;
 }
 
 /** Submits the claim and waits for it to be mined; returns the claim transaction hash. */
@@ -45,6 +48,7 @@ export async function claimTokens(a: ClaimArgs): Promise<Hex> {
     cumulative: BigInt(a.claimable.cumulativeWei),
     proof: a.claimable.proof,
     pollingInterval,
+    onSubmitted: a.onSent,
   });
   a.log('info', `claim mined (${hash.slice(0, 10)}…)`);
   try {
@@ -66,6 +70,7 @@ export interface WalletClaimArgs {
   origin: string;
   log: (level: 'info' | 'warn' | 'error', text: string) => void;
   pollingInterval?: number;
+  onSent?: (hash: Hex) => void;
 }
 
 /**
@@ -74,6 +79,8 @@ export interface WalletClaimArgs {
  * first sends the wallet gas.
  */
 export async function claimWithWallet(a: WalletClaimArgs): Promise<Hex> {
+  // The wallet sends to its active chain: make it the run's first (viem checks it again).
+  await ensureWalletChain(a.provider, a.chain, a.origin, 'to claim');
   const rpcUrl = new URL(a.chain.rpcUrl, a.origin).href;
   const pollingInterval = a.pollingInterval ?? 500;
   const publicClient = createPublicClient({ transport: http(rpcUrl), pollingInterval });
@@ -85,7 +92,7 @@ export async function claimWithWallet(a: WalletClaimArgs): Promise<Hex> {
   }
   const chain = defineChain({
     id: a.chain.chainId,
-    name: `chain ${a.chain.chainId}`,
+    name: chainLabel(a.chain),
     nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
     rpcUrls: { default: { http: [rpcUrl] } },
   });
@@ -96,8 +103,9 @@ export async function claimWithWallet(a: WalletClaimArgs): Promise<Hex> {
     functionName: 'claim',
     args: [a.wallet, BigInt(a.claimable.cumulativeWei), a.claimable.proof],
   });
+  a.onSent?.(hash);
   const receipt = await publicClient.waitForTransactionReceipt({ hash, timeout: 60_000 });
-  if (receipt.status !== 'success') throw new Error(`the claim transaction ${hash} reverted`);
+  if (receipt.status !== 'success') throw new ClaimError('Reverted', 'the claim transaction was mined but reverted', { details: `tx ${hash}` });
   a.log('info', `claim to wallet ${a.wallet} mined (${hash.slice(0, 10)}…)`);
   try {
     await a.api.claimed(a.wallet, hash);
@@ -105,4 +113,27 @@ export async function claimWithWallet(a: WalletClaimArgs): Promise<Hex> {
     a.log('warn', `the claim is on chain, but telling the coordinator failed: ${describeError(e)}`);
   }
   return hash;
+}
+
+export interface SettleArgs {
+  api: Pick<CoordinatorApi, 'claimed'>;
+  chain: ChainInfo;
+  origin: string;
+  account: Address;
+  hash: Hex;
+  /** How long to wait for the receipt. Default 60 s. */
+  timeoutMs?: number;
+  pollingInterval?: number;
+}
+
+/**
+ * A claim sent before a reload: waits for its receipt; once mined, tells the ledger (as the
+ * claim itself would have). Resolves 'mined' or 'reverted'; rejects when it is still not mined.
+ */
+export async function settleClaim(a: SettleArgs): Promise<'mined' | 'reverted'> {
+  const client = createPublicClient({ transport: http(new URL(a.chain.rpcUrl, a.origin).href), pollingInterval: a.pollingInterval ?? 500 });
+  const receipt = await client.waitForTransactionReceipt({ hash: a.hash, timeout: a.timeoutMs ?? 60_000 });
+  if (receipt.status !== 'success') return 'reverted';
+  await a.api.claimed(a.account, a.hash);
+  return 'mined';
 }

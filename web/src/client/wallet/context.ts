@@ -4,6 +4,7 @@ import type { ChainInfo } from '../../../../shared/wire/index.ts';
 import type { CoordinatorApi } from '../api.ts';
 import type { DeviceKey } from '../device-key.ts';
 import type { SnapshotStore } from '../snapshot.ts';
+import type { ClientStorage } from '../storage.ts';
 import type { Eip1193Provider } from './wallets.ts';
 
 export interface WalletContext {
@@ -13,6 +14,8 @@ export interface WalletContext {
   origin: string;
   now: () => number;
   key: DeviceKey;
+  /** Where the last claim transaction is kept across reloads. */
+  storage: Pick<ClientStorage, 'getClaim' | 'putClaim'>;
   /** The platform's chain (one source: the welcome, else GET /api/run once). */
   chain: () => Promise<ChainInfo>;
   /** Reads this device's (and its wallet's) account summary again. */

@@ -4,13 +4,13 @@
 // (claim-tx.ts, loaded on the first claim). WalletActions holds what the actions share: the
 // providers found and the wallet this session bound.
 import type { Address, Hex } from 'viem';
-import type { ClientMessage } from '../../../../shared/wire/index.ts';
+import type { ChainInfo, ClientMessage } from '../../../../shared/wire/index.ts';
+import { describeError } from '../errors.ts';
 import { until } from '../session.ts';
 import type { RewardCheck, SnapshotStore } from '../snapshot.ts';
 import { bindWallet, connectWalletConnect } from './bind.ts';
-import { claim } from './claim.ts';
+import { claim, resumeClaim } from './claim.ts';
 import type { BoundWallet, WalletContext } from './context.ts';
-import { verifyReward } from './verify-reward.ts';
 import type { DiscoveredWallet, Eip1193Provider } from './wallets.ts';
 
 export type { WalletContext } from './context.ts';
@@ -50,6 +50,7 @@ export class WalletActions {
     return true;
   }
 
+  /** Binds a wallet found by EIP-6963: it signs a Delegation, and credit accrues to it from then on. */
   async bind(uuid: string): Promise<Address | null> {
     const provider = this.providers.get(uuid);
     const ctx = this.context();
@@ -68,10 +69,14 @@ export class WalletActions {
       },
       provider,
     );
-    if (bound) this.bound = bound;
+    if (bound) {
+      this.bound = bound;
+      this.store.set({ wallets: { ...this.store.get().wallets, bound: bound.wallet } });
+    }
     return bound?.wallet ?? null;
   }
 
+  /** Binds a wallet connected through WalletConnect (loaded on demand; its URI and QR shown). */
   async bindWalletConnect(): Promise<Address | null> {
     const ctx = this.context();
     if (!ctx) return null;
@@ -81,13 +86,58 @@ export class WalletActions {
     return this.bind(WALLETCONNECT_ID);
   }
 
+  /** Claims what the ledger says is claimable: the delegated wallet's leaf from the wallet, else the device key's. */
   claim(): Promise<Hex | null> {
     const ctx = this.context();
     return ctx ? claim(ctx, this.bound) : Promise.resolve(null);
   }
 
+  /**
+   * The platform's chain is known (an answered /api/run, or a welcome): WalletConnect offered or
+   * not, the explorer; on the first, with a key, also the token read and the last claim resumed.
+   */
+  onChain(chain: ChainInfo, first: boolean): void {
+    const s = this.store.get();
+    if (s.wallets.walletConnect !== !!chain.walletConnect || s.explorer !== (chain.explorerUrl ?? null))
+      this.store.set({ wallets: { ...s.wallets, walletConnect: !!chain.walletConnect }, explorer: chain.explorerUrl ?? null });
+    const ctx = this.context();
+    if (!first || !ctx) return;
+    void this.loadToken();
+    void resumeClaim(ctx);
+  }
+
+  /** Reads the token's symbol and decimals from its contract (wallet/token.ts, loaded here). */
+  async loadToken(): Promise<void> {
+    const ctx = this.context();
+    if (!ctx || this.store.get().token) return;
+    try {
+      const chain = await ctx.chain();
+      this.store.set({ token: await (await import('./token.ts')).readToken(chain, ctx.origin) });
+    } catch (e) {
+      this.store.log('warn', `could not read the reward token's symbol and decimals: ${describeError(e)}`);
+    }
+  }
+
+  /** "Add to wallet" (EIP-747) in the wallet this session bound; false when there is none or it declined. */
+  async watchToken(): Promise<boolean> {
+    const ctx = this.context();
+    const token = this.store.get().token;
+    if (!ctx || !token || !this.bound) return false;
+    try {
+      const added = await (await import('./token.ts')).watchToken(this.bound.provider, await ctx.chain(), token, ctx.origin);
+      this.store.log('info', added ? `${token.symbol} added to your wallet` : `the wallet did not add ${token.symbol}`);
+      return added;
+    } catch (e) {
+      const message = `adding ${token.symbol} to the wallet failed: ${describeError(e)}`;
+      this.store.set({ wallets: { ...this.store.get().wallets, message } });
+      this.store.log('error', message);
+      return false;
+    }
+  }
+
+  /** "Verify my reward": this account's leaf checked against the root on chain (verify-reward.ts, loaded on the click). */
   verifyReward(): Promise<RewardCheck | null> {
     const ctx = this.context();
-    return ctx ? verifyReward(ctx) : Promise.resolve(null);
+    return ctx ? import('./verify-reward.ts').then((m) => m.verifyReward(ctx)) : Promise.resolve(null);
   }
 }

@@ -5,9 +5,9 @@
 import { serializeTypedData, type Address, type Hex } from 'viem';
 import { delegationTypedData, type Delegation, type Eip712Domain } from '../../../../shared/eip712.ts';
 
-/** EIP-1193: the one method every wallet provider has. */
+/** EIP-1193: the one method every wallet provider has (params by position, or by name as EIP-747 sends them). */
 export interface Eip1193Provider {
-  request(args: { method: string; params?: unknown[] }): Promise<unknown>;
+  request(args: { method: string; params?: unknown[] | Record<string, unknown> }): Promise<unknown>;
 }
 
 /** EIP-6963 provider info. */
