@@ -13,6 +13,7 @@ import { startPlatformProcess, type PlatformProcess } from './platform-process.t
 import type { IdlegradTestHook } from './page/test-hook.ts';
 import { DEFAULT_RUN } from '../shared/config.ts';
 import { estimateContribution } from '../web/src/client/estimate.ts';
+import { DEFAULT_SETTINGS, DUTY_PRESETS } from '../web/src/client/governance.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
 import { waitHook } from './hook-wait.ts';
 
@@ -53,7 +54,7 @@ test(
       assert.ok((p.limits?.maxStorageBufferBindingSize ?? 0) > 0, `limits: ${JSON.stringify(p.limits)}`);
       // The estimate is the measured speed through the run's published settings, nothing else.
       const { run } = await new CoordinatorApi(platform.url).run();
-      const expected = estimateContribution(run, p.samplesPerSec!, 1);
+      const expected = estimateContribution(run, p.samplesPerSec!, DUTY_PRESETS[DEFAULT_SETTINGS.preset]); // Medium by default
       assert.equal(p.estimate?.samplesPerHour, expected.samplesPerHour);
       assert.equal(p.estimate?.weiPerHour, expected.weiPerHour);
       assert.ok(expected.samplesPerHour > 0, 'this device should fit a 200-step round in 63 s');

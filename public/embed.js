@@ -4,6 +4,9 @@
  *   <script src="https://PLATFORM/embed.js" async></script>
  *   <idlegrad-widget run="1" partner="your-site"></idlegrad-widget>
  *
+ * Options (attributes): run, partner, and visible-only (present: the widget trains only while
+ * this page is visible, whatever the volunteer chose elsewhere).
+ *
  * <idlegrad-widget> renders a small card holding an iframe of PLATFORM/embed.html. Keys,
  * consent, storage and compute live inside that frame, on the platform's origin; this loader
  * reads and writes no cookies or storage of the host page, loads nothing else and computes
@@ -31,7 +34,7 @@
     ':host{display:block;max-width:100%;width:360px;font:14px/1.35 system-ui,sans-serif;color:#1d2733}' +
     '.card{border:1px solid #e2e6eb;border-radius:10px;background:#fff;overflow:hidden}' +
     '.bar{display:flex;gap:.5em;align-items:baseline;padding:.45em .8em;border-bottom:1px solid #e2e6eb;background:#f6f8fa;font-size:12px}' +
-    '.bar b{color:#2f6fdf}.st{margin-left:auto;color:#5b6673}' +
+    '.bar b{color:#2a62c9}.st{margin-left:auto;color:#5b6673}' +
     'iframe{display:block;width:100%;height:230px;border:0;background:transparent}';
 
   class IdlegradWidget extends HTMLElement {
@@ -71,12 +74,17 @@
       var q = new URLSearchParams({ host: location.origin });
       if (PARTNER.test(partner)) q.set('partner', partner);
       if (/^\d{1,9}$/.test(run)) q.set('run', run);
+      if (this.hasAttribute('visible-only')) q.set('visible', '1');
       var frame = document.createElement('iframe');
       frame.src = ORIGIN + '/embed.html?' + q.toString();
       frame.title = 'idlegrad: lend this computer to train a shared neural network';
       frame.referrerPolicy = 'no-referrer';
       // Scripts and storage on the platform's own origin; popups for "continue in a full tab".
       frame.setAttribute('sandbox', 'allow-scripts allow-same-origin allow-popups allow-popups-to-escape-sandbox');
+      // What the frame reads to be a good guest: the battery (pause on a low one, or off the
+      // charger) and CPU pressure (ease off when the computer is busy). Cross-origin frames get
+      // neither unless the embedding page delegates them here.
+      frame.setAttribute('allow', 'battery; compute-pressure');
       card.append(bar, frame);
       root.append(style, card);
       this._frame = frame;

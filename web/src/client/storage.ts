@@ -68,6 +68,21 @@ export interface SettingsRecord {
   batteryMin: number;
   /** Follow the Compute Pressure API (ease off under serious, pause under critical CPU pressure). */
   followPressure: boolean;
+  /** Train only while the battery charges (or there is no battery). */
+  chargingOnly: boolean;
+  /** Train only inside this weekly time-of-day window (local time); null: any time. */
+  schedule: WeeklySchedule | null;
+  /** Paused by the volunteer until this instant (epoch ms); null: not snoozed. */
+  snoozeUntil: number | null;
+}
+
+/** A weekly time-of-day window in the browser's local time. */
+export interface WeeklySchedule {
+  /** Days the window opens on, 0 = Sunday … 6 = Saturday (Date#getDay). */
+  days: number[];
+  /** Minutes after local midnight: the window is [from, to); to ≤ from runs past midnight into the next day. */
+  from: number;
+  to: number;
 }
 
 /** The last claim sent from this page: a pending one is looked up on chain again after a reload. */

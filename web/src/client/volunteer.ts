@@ -29,7 +29,7 @@ import type { PeerTimeouts } from './p2p/exchange.ts';
 import { RoundRunner, type RoundMessage } from './round/round-runner.ts';
 import { Session, type Lifecycle, type Welcome } from './session.ts';
 import { SnapshotStore, initialSnapshot, type LogLevel, type VolunteerSnapshot } from './snapshot.ts';
-import type { ClientStorage } from './storage.ts';
+import type { ClientStorage, WeeklySchedule } from './storage.ts';
 import type { Trainer } from './trainer.ts';
 import { WalletActions } from './wallet/index.ts';
 
@@ -37,7 +37,6 @@ export type { ClientState, DeviceProfile, LogEntry, LogLevel, RewardCheck, Round
 export {
   DEFAULT_SETTINGS,
   DUTY_PRESETS,
-  PAUSE_TEXT,
   SOFTWARE_ADAPTER,
   pauseReasons,
   pressureApplies,
@@ -170,7 +169,7 @@ export class VolunteerClient {
     if (!o.storage.persistent && o.storage.reason) c.log('warn', o.storage.reason);
     try {
       const saved = await o.storage.getSettings();
-      if (saved) store.set({ governance: { ...store.get().governance, ...validSettings(saved) } });
+      if (saved) c.governor.update(validSettings(saved));
     } catch (e) {
       c.log('warn', `could not read your saved settings: ${describeError(e)}`);
     }
@@ -306,12 +305,14 @@ export class VolunteerClient {
   setPreset = (preset: DutyPreset) => this.governor.setPreset(preset);
   setIdleOnly = (on: boolean) => this.governor.setIdleOnly(on);
   setIdleAfter = (seconds: number) => this.governor.setIdleAfter(seconds);
-  setPauseWhenHidden = (on: boolean) => this.governor.update({ pauseWhenHidden: on });
   setBatteryMin = (level: number) => this.governor.setBatteryMin(level);
-  setFollowPressure = (on: boolean) => this.governor.update({ followPressure: on });
   setUserActive = (active: boolean) => this.governor.setUserActive(active);
-  /** From the page: visibility, the Battery Status API, the Compute Pressure API. */
-  setEnvironment = (env: Partial<Pick<Governance, 'hidden' | 'battery' | 'pressure'>>) => this.governor.update(env);
+  /** The on/off rules: pause while hidden, follow CPU pressure, only while charging. */
+  setRule = (rule: Partial<Pick<Governance, 'pauseWhenHidden' | 'followPressure' | 'chargingOnly'>>) => this.governor.update(rule);
+  setSchedule = (schedule: WeeklySchedule | null) => this.governor.setSchedule(schedule);
+  snooze = (ms: number | 'tomorrow' | null) => this.governor.snooze(ms); // null ends it
+  /** From the page: visibility (and the widget host's wish), what measures idleness, the Battery Status API, the Compute Pressure API. */
+  setEnvironment = (env: Partial<Pick<Governance, 'hidden' | 'hostVisibleOnly' | 'idleSource' | 'battery' | 'pressure'>>) => this.governor.update(env);
 
   /** The device profile before joining (device.ts): measured speed, limits, the estimate. */
   profileDevice(): Promise<ContributionEstimate | null> {
@@ -340,6 +341,7 @@ export class VolunteerClient {
 
   dispose(): void {
     this.lifecycle = { kind: 'disposed' };
+    this.governor.dispose();
     this.rounds.dispose();
     this.session.dispose();
     this.device.dispose();

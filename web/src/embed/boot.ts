@@ -18,12 +18,15 @@ export function bootEmbedPage(hooks: PageHooks = {}): void {
   const fullTab = new URL('./', location.href);
   if (partner) fullTab.searchParams.set('partner', partner);
   const host = window.parent !== window ? hostOriginOf(params.get('host')) : null;
+  // The host page's visible-only option (public/embed.js): pause while that page is hidden.
+  const visibleOnly = params.get('visible') === '1';
 
   const target = document.getElementById('app')!;
   createVolunteerStore({ partner, surface: 'widget', run, ...hooks }).then(
     (store) => {
       target.replaceChildren();
-      mount(Embed, { target, props: { store, partner, fullTabUrl: fullTab.href } });
+      if (visibleOnly) store.client.setEnvironment({ hostVisibleOnly: true });
+      mount(Embed, { target, props: { store, partner, fullTabUrl: fullTab.href, visibleOnly } });
       if (host)
         connectHost({ host, parent: window.parent, subscribe: (fn) => store.client.subscribe(fn), stop: () => void store.client.stop(), events: window });
     },

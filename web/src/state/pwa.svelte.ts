@@ -1,14 +1,43 @@
-// The installable app's own state: online or not, and whether a new build waits for the
-// volunteer's go-ahead (an update never reloads a training tab by itself). The service worker
-// is web/pwa/service-worker.js, emitted as /sw.js by the build.
+// The installable app's own state: online or not, whether a new build waits for the
+// volunteer's go-ahead (an update never reloads a training tab by itself), and installing it:
+// the browser's prompt where it offers one (beforeinstallprompt), the Share-menu instructions
+// on iOS, which has no prompt. The service worker is web/pwa/service-worker.js, emitted as
+// /sw.js by the build.
+
+/** The `beforeinstallprompt` event (Chromium browsers; not in the DOM typings). */
+interface InstallPromptEvent extends Event {
+  prompt(): Promise<unknown>;
+  userChoice: Promise<{ outcome: 'accepted' | 'dismissed' }>;
+}
+
+/** iOS and iPadOS (which reports itself as a Mac with touch), not already opened from the home screen. */
+function iosBrowserTab(): boolean {
+  if (typeof navigator === 'undefined') return false;
+  const ios = /iPad|iPhone|iPod/.test(navigator.userAgent) || (/Macintosh/.test(navigator.userAgent) && navigator.maxTouchPoints > 1);
+  return ios && !(navigator as { standalone?: boolean }).standalone && !matchMedia('(display-mode: standalone)').matches;
+}
 
 export class PwaState {
   online = $state(typeof navigator === 'undefined' ? true : navigator.onLine);
   updateReady = $state(false);
   offlineReady = $state(false);
   private waiting: ServiceWorker | null = null;
+  /** The browser offered to install the app (beforeinstallprompt) and it is not installed yet. */
+  installable = $state(false);
+  /** iOS has no install prompt: the page explains Share → Add to Home Screen instead. */
+  readonly iosInstallHint = iosBrowserTab();
+  private installPrompt: InstallPromptEvent | null = null;
 
   constructor(onOnline: () => void = () => {}) {
+    addEventListener('beforeinstallprompt', (e) => {
+      e.preventDefault(); // shown as our button instead of the browser's mini-infobar
+      this.installPrompt = e as InstallPromptEvent;
+      this.installable = true;
+    });
+    addEventListener('appinstalled', () => {
+      this.installPrompt = null;
+      this.installable = false;
+    });
     addEventListener('online', () => {
       this.online = true;
       onOnline();
@@ -58,4 +87,14 @@ export class PwaState {
     if (!controlled) setTimeout(() => location.reload(), 500);
   };
   dismissUpdate = () => (this.updateReady = false);
+
+  /** The volunteer pressed Install: the browser's own prompt (usable once). */
+  install = async () => {
+    const e = this.installPrompt;
+    if (!e) return;
+    this.installPrompt = null;
+    this.installable = false;
+    await e.prompt();
+    if ((await e.userChoice).outcome === 'dismissed') console.info('[idlegrad] install dismissed');
+  };
 }

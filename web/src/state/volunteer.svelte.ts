@@ -2,7 +2,10 @@
 // behaviour; this class mirrors its snapshot into $state and derives display values.
 import { GpuTrainer, type Trainer } from '../client/trainer.ts';
 import { openStorage, type ClientStorage } from '../client/storage.ts';
-import { VolunteerClient, type DutyPreset, type PressureState, type VolunteerSnapshot } from '../client/volunteer.ts';
+import { VolunteerClient, type DutyPreset, type VolunteerSnapshot } from '../client/volunteer.ts';
+import type { WeeklySchedule } from '../client/storage.ts';
+import { watchEnvironment } from './environment.ts';
+import type { IdleWatcher } from './idle.ts';
 import { formatWei } from '../client/format.ts';
 import { discoverWallets } from '../client/wallet/wallets.ts';
 
@@ -15,7 +18,7 @@ export class VolunteerStore {
     if (typeof window !== 'undefined') {
       watchEnvironment(client);
       discoverWallets(window, (list) => client.wallets.setFound(list));
-      if (this.s.governance.idleOnly) this.watchActivity();
+      if (this.s.governance.idleOnly) void this.watchIdle(false);
     }
   }
 
@@ -55,33 +58,36 @@ export class VolunteerStore {
     return this.claimableWei > 0n && !this.s.claim.busy;
   }
 
-  private idleTimer: ReturnType<typeof setTimeout> | null = null;
-  private watching = false;
+  private idle: Promise<IdleWatcher> | null = null;
 
-  setPreset = (p: DutyPreset) => this.client.setPreset(p);
-  setIdleAfter = (seconds: number) => this.client.setIdleAfter(seconds);
-
-  setIdleOnly = (on: boolean) => {
-    this.client.setIdleOnly(on);
-    if (on) this.watchActivity();
-  };
-
-  /** Input on this page counts as activity (the Idle Detection API needs a permission prompt). */
-  private watchActivity(): void {
-    if (this.watching || typeof window === 'undefined') return;
-    this.watching = true;
-    const active = () => {
-      if (!this.s.governance.idleOnly) return;
-      this.client.setUserActive(true);
-      if (this.idleTimer) clearTimeout(this.idleTimer);
-      this.idleTimer = setTimeout(() => this.client.setUserActive(false), this.s.governance.idleAfterS * 1000);
-    };
-    for (const ev of ['pointermove', 'pointerdown', 'keydown', 'wheel', 'touchstart']) addEventListener(ev, active, { passive: true });
+  /** Starts the idle watcher (idle.ts, loaded on first use); `ask`: from a click, the browser may prompt. */
+  private async watchIdle(ask: boolean): Promise<void> {
+    this.idle ??= import('./idle.ts').then((m) => new m.IdleWatcher(this.client));
+    await (await this.idle).start(ask);
   }
 
-  setPauseWhenHidden = (on: boolean) => this.client.setPauseWhenHidden(on);
+  setPreset = (p: DutyPreset) => this.client.setPreset(p);
+  setIdleAfter = (seconds: number) => {
+    this.client.setIdleAfter(seconds);
+    void this.idle?.then((w) => w.restart());
+  };
+
+  /** From the volunteer's click: the browser may ask for the Idle Detection permission. */
+  setIdleOnly = (on: boolean) => {
+    this.client.setIdleOnly(on);
+    if (on) void this.watchIdle(true);
+    else void this.idle?.then((w) => w.stop());
+  };
+  /** The browser has the Idle Detection API (it may still need the volunteer's permission). */
+  readonly idleDetection = typeof window !== 'undefined' && 'IdleDetector' in window;
+  /** Asks again for the Idle Detection API (the volunteer's click). */
+  useSystemIdle = () => void this.watchIdle(true);
+  setChargingOnly = (on: boolean) => this.client.setRule({ chargingOnly: on });
+  setSchedule = (s: WeeklySchedule | null) => this.client.setSchedule(s);
+  snooze = (ms: number | 'tomorrow' | null) => this.client.snooze(ms);
+  setPauseWhenHidden = (on: boolean) => this.client.setRule({ pauseWhenHidden: on });
   setBatteryMin = (level: number) => this.client.setBatteryMin(level);
-  setFollowPressure = (on: boolean) => this.client.setFollowPressure(on);
+  setFollowPressure = (on: boolean) => this.client.setRule({ followPressure: on });
   measure = () => this.client.profileDevice();
   bindWallet = (uuid: string) => this.client.wallets.bind(uuid);
   bindWalletConnect = () => this.client.wallets.bindWalletConnect();
@@ -92,50 +98,6 @@ export class VolunteerStore {
   claim = () => this.client.wallets.claim();
   verifyReward = () => this.client.wallets.verifyReward();
   watchToken = () => this.client.wallets.watchToken();
-}
-
-interface BatteryLike extends EventTarget {
-  level: number;
-  charging: boolean;
-}
-interface PressureRecordLike {
-  state: PressureState;
-}
-type PressureObserverCtor = new (cb: (records: PressureRecordLike[]) => void) => { observe(source: 'cpu'): Promise<void> };
-
-/**
- * Feeds the client what the browser says about the machine, where it says it: tab visibility,
- * the Battery Status API (navigator.getBattery) and the Compute Pressure API (PressureObserver).
- * Reading these computes nothing; they only pause or slow the trainer.
- */
-function watchEnvironment(client: VolunteerClient): void {
-  const visibility = () => client.setEnvironment({ hidden: document.visibilityState === 'hidden' });
-  document.addEventListener('visibilitychange', visibility);
-  visibility();
-  const nav = navigator as Navigator & { getBattery?: () => Promise<BatteryLike> };
-  if (typeof nav.getBattery === 'function') {
-    nav.getBattery().then(
-      (b) => {
-        const read = () => client.setEnvironment({ battery: { level: b.level, charging: b.charging } });
-        b.addEventListener('levelchange', read);
-        b.addEventListener('chargingchange', read);
-        read();
-      },
-      (e: unknown) => client.log('info', `battery status unavailable: ${e instanceof Error ? e.message : String(e)}`),
-    );
-  }
-  const PO = (globalThis as { PressureObserver?: PressureObserverCtor }).PressureObserver;
-  if (typeof PO === 'function') {
-    try {
-      const po = new PO((records) => {
-        const last = records.at(-1);
-        if (last) client.setEnvironment({ pressure: last.state });
-      });
-      po.observe('cpu').catch((e: unknown) => client.log('info', `compute pressure unavailable: ${e instanceof Error ? e.message : String(e)}`));
-    } catch (e) {
-      client.log('info', `compute pressure unavailable: ${e instanceof Error ? e.message : String(e)}`);
-    }
-  }
 }
 
 /** What a page entry may add: e2e/page/ passes its test hook and, for attacking pages, a decorated trainer. */
