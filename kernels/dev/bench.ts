@@ -1,9 +1,10 @@
 // `npm run bench -- [--json]`: matmul GFLOP/s and training-step rates of our kernels vs
 // onnxruntime-web and TensorFlow.js, all in one headless-Chromium worker on the one WebGPU
 // adapter there is (SwiftShader on a machine without a GPU). The work is kernels/dev/bench-worker.ts.
-// Human-readable table on stdout; with --json the last stdout line is the machine-readable
-// summary { adapter, matmul: [{ m, k, n, ours, ort, tfjs }], step: [{ model, ours, tfjs }] }.
-// Progress and notes go to stderr. Env: BENCH_REPS (default 5), BENCH_MIN_RUN_MS (default 200),
+// Human-readable table on stdout; with --json stdout holds only the machine-readable summary
+// { adapter, matmul: [{ m, k, n, ours, ort, tfjs }], step: [{ model, ours, tfjs }] } (the table
+// then goes to stderr). Progress and notes go to stderr. A figure has no bar here: it is a ratio
+// on one adapter, so only a failed run exits non-zero. Env: BENCH_REPS (default 5), BENCH_MIN_RUN_MS (default 200),
 // BENCH_STEPS / BENCH_GPT_STEPS (steps per timed MLP / GPT training round, default 20 / 5).
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,73 +12,80 @@ import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
 import { runInChromiumWorker } from './browser-harness.ts';
 import type { BenchInput, BenchOutput } from './bench-worker.ts';
+import { cliOutput, parseCli, runCli, type CliOption, type CliSpec } from '../../shared/cli.ts';
 
-const json = process.argv.includes('--json');
-const envInt = (name: string, dflt: number) => {
-  const v = process.env[name];
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got "${v}"`);
-  return n;
-};
-const input: BenchInput = {
-  ortPath: '/ort/',
-  reps: envInt('BENCH_REPS', 5),
-  minRunMs: envInt('BENCH_MIN_RUN_MS', 200),
-  steps: envInt('BENCH_STEPS', 20),
-  gptSteps: envInt('BENCH_GPT_STEPS', 5),
-};
-const ortDist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web/webgpu'));
-const entry = fileURLToPath(new URL('./bench-worker.ts', import.meta.url));
+const BENCH_CLI = {
+  command: 'npm run bench --',
+  summary: `Matmul GFLOP/s and training-step rates of our kernels vs onnxruntime-web and TensorFlow.js in one
+headless-Chromium worker. Env: BENCH_REPS (default 5), BENCH_MIN_RUN_MS (200), BENCH_STEPS (20), BENCH_GPT_STEPS (5).`,
+  options: { json: { type: 'boolean', help: 'stdout holds only the summary as one JSON object' } },
+} as const satisfies CliSpec<Record<string, CliOption>>;
 
-console.error(
-  `bench: load average ${loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ')} (1/5/15 min) at start`,
-);
-const out = await runInChromiumWorker<BenchOutput>(entry, {
-  input,
-  timeoutMs: 3_600_000,
-  files: { '/ort/': ortDist },
-  onConsole: (line) => console.error(line),
-});
-if (out.type === 'error') {
-  console.error(`bench failed: ${out.name}: ${out.message}`);
-  process.exit(1);
-}
+async function main(): Promise<string[]> {
+  const { json } = parseCli(BENCH_CLI);
+  const log = cliOutput(!!json);
+  const envInt = (name: string, dflt: number) => {
+    const v = process.env[name];
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got "${v}"`);
+    return n;
+  };
+  const input: BenchInput = {
+    ortPath: '/ort/',
+    reps: envInt('BENCH_REPS', 5),
+    minRunMs: envInt('BENCH_MIN_RUN_MS', 200),
+    steps: envInt('BENCH_STEPS', 20),
+    gptSteps: envInt('BENCH_GPT_STEPS', 5),
+  };
+  const ortDist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web/webgpu'));
+  const entry = fileURLToPath(new URL('./bench-worker.ts', import.meta.url));
 
-const f = (x: number | null, digits: number) => (x === null ? 'n/a' : x.toFixed(digits));
-const ratio = (a: number | null, b: number | null) => (a === null || b === null ? 'n/a' : `${(a / b).toFixed(1)}×`);
-console.log(
-  `adapter: ${out.adapter.vendor}/${out.adapter.architecture} ${out.adapter.description} (TFJS saw ${out.tfjsAdapter}); our matmul tiling: ${JSON.stringify(out.config)} (${out.tuneSource})`,
-);
-console.log('data resident on the GPU for all three; timings end at queue drain (onSubmittedWorkDone), no readback; warm-up excluded; medians');
-console.log('matmul GFLOP/s (ORT runs transposed layouts as the plain MatMul of the same M, K, N)');
-console.log(`${'shape'.padEnd(26)} ${'M×K×N'.padEnd(14)} ${'ours'.padStart(8)} ${'ort'.padStart(8)} ${'tfjs'.padStart(8)}  ours/ort ours/tfjs`);
-for (const r of out.matmul) {
-  const s = r.shape;
-  const dims = `${s.M}×${s.K}×${s.N}${s.transA ? ' Aᵀ' : ''}${s.transB ? ' Bᵀ' : ''}`;
-  console.log(
-    `${r.name.padEnd(26)} ${dims.padEnd(14)} ${f(r.ours, 3).padStart(8)} ${f(r.ort, 3).padStart(8)} ${f(r.tfjs, 3).padStart(8)}  ${ratio(r.ours, r.ort).padStart(8)} ${ratio(r.ours, r.tfjs).padStart(9)}`,
+  console.error(
+    `bench: load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} (1/5/15 min) at start`,
   );
-}
-console.log('training step (forward + backward + AdamW), dataset resident on the GPU, one readback per round; samples/s (GPT: sequences of 64 tokens/s)');
-for (const r of out.step) {
-  console.log(`${`${r.model} batch ${r.batch}`.padEnd(30)} ours ${f(r.ours, 1).padStart(8)}  tfjs ${f(r.tfjs, 1).padStart(8)}  ${ratio(r.ours, r.tfjs)}`);
-}
-for (const n of out.notes) console.error(`note: ${n}`);
-console.error(
-  `bench: load average ${loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ')} (1/5/15 min) at end`,
-);
-if (json) {
+  const out = await runInChromiumWorker<BenchOutput>(entry, {
+    input,
+    timeoutMs: 3_600_000,
+    files: { '/ort/': ortDist },
+    onConsole: (line) => console.error(line),
+  });
+  if (out.type === 'error') return [`${out.name}: ${out.message}`];
+
+  const f = (x: number | null, digits: number) => (x === null ? 'n/a' : x.toFixed(digits));
+  const ratio = (a: number | null, b: number | null) => (a === null || b === null ? 'n/a' : `${(a / b).toFixed(1)}×`);
+  log.summary(
+    `adapter: ${out.adapter.vendor}/${out.adapter.architecture} ${out.adapter.description} (TFJS saw ${out.tfjsAdapter}); our matmul tiling: ${JSON.stringify(out.config)} (${out.tuneSource})`,
+  );
+  log.summary('data resident on the GPU for all three; timings end at queue drain (onSubmittedWorkDone), no readback; warm-up excluded; medians');
+  log.summary('matmul GFLOP/s (ORT runs transposed layouts as the plain MatMul of the same M, K, N)');
+  log.summary(`${'shape'.padEnd(26)} ${'M×K×N'.padEnd(14)} ${'ours'.padStart(8)} ${'ort'.padStart(8)} ${'tfjs'.padStart(8)}  ours/ort ours/tfjs`);
+  for (const r of out.matmul) {
+    const s = r.shape;
+    const dims = `${s.M}×${s.K}×${s.N}${s.transA ? ' Aᵀ' : ''}${s.transB ? ' Bᵀ' : ''}`;
+    log.summary(
+      `${r.name.padEnd(26)} ${dims.padEnd(14)} ${f(r.ours, 3).padStart(8)} ${f(r.ort, 3).padStart(8)} ${f(r.tfjs, 3).padStart(8)}  ${ratio(r.ours, r.ort).padStart(8)} ${ratio(r.ours, r.tfjs).padStart(9)}`,
+    );
+  }
+  log.summary('training step (forward + backward + AdamW), dataset resident on the GPU, one readback per round; samples/s (GPT: sequences of 64 tokens/s)');
+  for (const r of out.step) {
+    log.summary(`${`${r.model} batch ${r.batch}`.padEnd(30)} ours ${f(r.ours, 1).padStart(8)}  tfjs ${f(r.tfjs, 1).padStart(8)}  ${ratio(r.ours, r.tfjs)}`);
+  }
+  for (const n of out.notes) console.error(`note: ${n}`);
+  console.error(
+    `bench: load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} (1/5/15 min) at end`,
+  );
   const round = (x: number | null) => (x === null ? null : Number(x.toPrecision(4)));
-  console.log(
-    JSON.stringify({
-      adapter: out.adapter,
-      matmul: out.matmul.map((r) => ({ m: r.shape.M, k: r.shape.K, n: r.shape.N, ours: round(r.ours), ort: round(r.ort), tfjs: round(r.tfjs) })),
-      step: out.step.map((r) => ({ model: r.model, ours: round(r.ours), tfjs: round(r.tfjs) })),
-    }),
-  );
+  log.json({
+    adapter: out.adapter,
+    matmul: out.matmul.map((r) => ({ m: r.shape.M, k: r.shape.K, n: r.shape.N, ours: round(r.ours), ort: round(r.ort), tfjs: round(r.tfjs) })),
+    step: out.step.map((r) => ({ model: r.model, ours: round(r.ours), tfjs: round(r.tfjs) })),
+  });
+  return [];
 }
+
+runCli(BENCH_CLI, main);
