@@ -36,7 +36,7 @@ import { writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { keccak256, toBytes } from 'viem';
 import { loadMnist } from '../coordinator/data/index.ts';
-import { cliOutput, listOption, numberOption, parseCli, runCli, UsageError, type CliOption, type CliSpec, type CliValues } from '../shared/cli.ts';
+import { cliOutput, listOption, numberOption, parseCli, runCli, UsageError, type CliOption, type CliSpec } from '../shared/cli.ts';
 import { readTextFile, splitText } from '../coordinator/data/index.ts';
 import { aggregateUpdates, type AggregatorConfig, type WeightedUpdate } from '../shared/aggregate.ts';
 import { decodeFrame, encodeDenseUpdate, encodeUpdate, frameLimits, hashFrame, toDense, type CodecConfig } from '../shared/codec.ts';
@@ -678,7 +678,22 @@ export function formatRow(r: ScenarioRow): string {
   );
 }
 
-export const SIM_CLI = {
+/** The codec options of a row family (prefix '' for the MLP rows, 'gpt-'), read back by settingsFrom's codecOf. */
+const codecOptions = (prefix: string, what: string): Record<string, CliOption> => ({
+  [`${prefix}density`]: { type: 'string', arg: 'R', help: `${what} codec density` },
+  [`${prefix}bits`]: { type: 'string', arg: 'B', help: `${what} codec bits` },
+  [`${prefix}chunk`]: { type: 'string', arg: 'N', help: `${what} codec chunk size` },
+  [`${prefix}index-coding`]: { type: 'string', arg: 'u16|rice', help: `${what} codec index coding` },
+});
+/** The outer-step options of a row family ('', 'non-iid-', 'gpt-'), read back by settingsFrom's outerOf. */
+const outerOptions = (prefix: string, what: string): Record<string, CliOption> => ({
+  [`${prefix}outer-lr`]: { type: 'string', arg: 'X', help: `${what} outer learning rate` },
+  [`${prefix}outer-momentum`]: { type: 'string', arg: 'X', help: `${what} outer momentum` },
+  [`${prefix}outer-lr-floor`]: { type: 'string', arg: 'X', help: `${what}: a cosine outer-lr schedule down to this floor` },
+  [`${prefix}lr-floor`]: { type: 'string', arg: 'X', help: `same as --${prefix}outer-lr-floor` },
+});
+
+export const SIM_CLI: CliSpec<Record<string, CliOption>> = {
   command: 'npm run sim --',
   summary: `Virtual peers in one Node process train DiLoCo-style with the real trainers, codec, aggregator and
 outer step; every scenario over several seeds, scored by held-out loss and accuracy (defaults:
@@ -704,26 +719,11 @@ DEFAULT_RUN, DEFAULT_GPT_RUN and DEFAULT_SIM). Two other modes, each with its ow
     trim: { type: 'string', arg: 'T', help: 'aggregator trim' },
     tau: { type: 'string', arg: 'T', help: 'aggregator tau' },
     'min-cosine': { type: 'string', arg: 'X|off', help: 'aggregator minimum cosine' },
-    density: { type: 'string', arg: 'R', help: 'MLP codec density' },
-    bits: { type: 'string', arg: 'B', help: 'MLP codec bits' },
-    chunk: { type: 'string', arg: 'N', help: 'MLP codec chunk size' },
-    'index-coding': { type: 'string', arg: 'u16|rice', help: 'MLP codec index coding' },
-    'gpt-density': { type: 'string', arg: 'R', help: 'GPT codec density' },
-    'gpt-bits': { type: 'string', arg: 'B', help: 'GPT codec bits' },
-    'gpt-chunk': { type: 'string', arg: 'N', help: 'GPT codec chunk size' },
-    'gpt-index-coding': { type: 'string', arg: 'u16|rice', help: 'GPT codec index coding' },
-    'outer-lr': { type: 'string', arg: 'X', help: 'MLP outer learning rate' },
-    'outer-momentum': { type: 'string', arg: 'X', help: 'MLP outer momentum' },
-    'outer-lr-floor': { type: 'string', arg: 'X', help: 'MLP cosine outer-lr schedule to this floor' },
-    'lr-floor': { type: 'string', arg: 'X', help: 'same as --outer-lr-floor' },
-    'non-iid-outer-lr': { type: 'string', arg: 'X', help: 'non-IID MLP outer learning rate' },
-    'non-iid-outer-momentum': { type: 'string', arg: 'X', help: 'non-IID MLP outer momentum' },
-    'non-iid-outer-lr-floor': { type: 'string', arg: 'X', help: 'non-IID MLP cosine outer-lr schedule to this floor' },
-    'non-iid-lr-floor': { type: 'string', arg: 'X', help: 'same as --non-iid-outer-lr-floor' },
-    'gpt-outer-lr': { type: 'string', arg: 'X', help: 'GPT outer learning rate' },
-    'gpt-outer-momentum': { type: 'string', arg: 'X', help: 'GPT outer momentum' },
-    'gpt-outer-lr-floor': { type: 'string', arg: 'X', help: 'GPT cosine outer-lr schedule to this floor' },
-    'gpt-lr-floor': { type: 'string', arg: 'X', help: 'same as --gpt-outer-lr-floor' },
+    ...codecOptions('', 'MLP'),
+    ...codecOptions('gpt-', 'GPT'),
+    ...outerOptions('', 'MLP'),
+    ...outerOptions('non-iid-', 'non-IID MLP'),
+    ...outerOptions('gpt-', 'GPT'),
     'inner-lr': { type: 'string', arg: 'X', help: 'MLP inner AdamW learning rate' },
     'weight-decay': { type: 'string', arg: 'X', help: 'MLP inner AdamW weight decay' },
     'non-iid-steps': { type: 'string', arg: 'N', help: 'inner steps of the non-IID rows' },
@@ -735,10 +735,10 @@ DEFAULT_RUN, DEFAULT_GPT_RUN and DEFAULT_SIM). Two other modes, each with its ow
     'gpt-weight-decay': { type: 'string', arg: 'X', help: 'GPT inner AdamW weight decay' },
     'gpt-held-out': { type: 'string', arg: 'N', help: 'GPT held-out windows' },
   },
-} as const satisfies CliSpec<Record<string, CliOption>>;
+};
 
 /** The settings from the parsed command line, over DEFAULT_SIM (or QUICK_SIM with --quick). */
-export function settingsFrom(values: CliValues<typeof SIM_CLI.options>): {
+export function settingsFrom(values: Record<string, unknown>): {
   st: SimSettings;
   text: TextSource | null;
   only: string[] | undefined;
