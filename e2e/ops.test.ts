@@ -168,7 +168,7 @@ test(
       assert.equal(committed.accepted, 1);
       assert.deepEqual(await Promise.all(closes), [1012, 1012], 'service restart: the pages reconnect');
       assert.equal(await exit, 0, p.output().slice(-3000));
-      assert.match(p.output(), /"component":"shutdown".*"msg":"drained in \d+ ms \(round 0 committed\), sockets closed with 1012"/);
+      assert.match(p.output(), /"component":"shutdown".*"msg":"shutdown: drained in \d+ ms \(round 0 committed\), sockets closed with 1012"/);
 
       // The same data directory and port: the report is an accepted contribution, not ROUND_ABORTED.
       p = await startPlatformProcess(run, { dataDir, port, quiet: true });

@@ -65,7 +65,7 @@ test("the coordinator's `component: message` lines become records with a compone
   lineLogger(logger, 'warn')('rewards: posting failed');
   assert.deepEqual(
     records().map(({ level, component, msg }) => ({ level, component, msg })),
-    [{ level: 'warn', component: 'rewards', msg: 'posting failed' }],
+    [{ level: 'warn', component: 'rewards', msg: 'rewards: posting failed' }],
   );
 });
 
@@ -80,8 +80,8 @@ test('console.* is captured as records (an Error keeps its stack under err) and 
     restore();
   }
   const [a, b] = records();
-  assert.deepEqual([a.level, a.component, a.msg], ['info', 'lead', 'run 2 created']);
-  assert.deepEqual([b.level, b.component, b.msg], ['error', 'ws', 'socket broke']);
+  assert.deepEqual([a.level, a.component, a.msg], ['info', 'lead', 'lead: run 2 created']);
+  assert.deepEqual([b.level, b.component, b.msg], ['error', 'ws', '[ws]']);
   assert.match(String((b.err as { message: string }).message), /socket broke/);
   assert.equal(console.log, original, 'restored');
 });

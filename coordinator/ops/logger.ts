@@ -82,9 +82,10 @@ export function splitComponent(line: string): { component?: string; msg: string 
 
 /** A `log(line)` callback (platform, validator, epoch poster …) writing records at `level`. */
 export function lineLogger(logger: Logger, level: 'info' | 'warn' | 'error' = 'info'): (line: string) => void {
+  // The message stays the whole line (so `grep 'cluster: leading'` finds it in either format); the component is a field too.
   return (line) => {
-    const { component, msg } = splitComponent(line);
-    logger[level](component ? { component } : {}, msg);
+    const { component } = splitComponent(line);
+    logger[level](component ? { component } : {}, line);
   };
 }
 
@@ -98,8 +99,9 @@ export function captureConsole(logger: Logger): () => void {
     (level: 'info' | 'warn' | 'error' | 'debug') =>
     (...args: unknown[]) => {
       const err = args.find((a): a is Error => a instanceof Error);
-      const { component, msg } = splitComponent(format(...args.filter((a) => a !== err)));
-      logger[level]({ ...(component ? { component } : {}), ...(err ? { err } : {}) }, msg || (err?.message ?? ''));
+      const line = format(...args.filter((a) => a !== err));
+      const { component } = splitComponent(line);
+      logger[level]({ ...(component ? { component } : {}), ...(err ? { err } : {}) }, line || (err?.message ?? ''));
     };
   console.log = to('info');
   console.info = to('info');
@@ -117,7 +119,9 @@ function prettyStream(out: NodeJS.WriteStream): DestinationStream {
         const { time, level, component, msg, err, pid: _pid, ...rest } = JSON.parse(line) as Record<string, unknown>;
         const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
         const stack = err && typeof err === 'object' && 'stack' in err ? `\n${String((err as { stack: string }).stack)}` : '';
-        out.write(`${String(time).slice(11, 19)} ${String(level).toUpperCase().padEnd(5)} ${component ? `${component}: ` : ''}${msg ?? ''}${extra}${stack}\n`);
+        const text = String(msg ?? '');
+        const named = !component || text.startsWith(`${String(component)}: `) || text.startsWith(`[${String(component)}]`);
+        out.write(`${String(time).slice(11, 19)} ${String(level).toUpperCase().padEnd(5)} ${named ? '' : `${String(component)}: `}${text}${extra}${stack}\n`);
       } catch {
         out.write(line);
       }
