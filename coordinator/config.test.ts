@@ -71,3 +71,20 @@ test('RPC_URL needs DEPLOYER_KEY (no default owner); the faucet follows IDLEGRAD
   assert.equal(configFromEnv({ IDLEGRAD_FAUCET: 'off' }).faucet, false);
   assert.throws(() => configFromEnv({ IDLEGRAD_FAUCET: 'yes' }), /IDLEGRAD_FAUCET: expected on or off, got "yes"/);
 });
+
+test('operations settings: log level and format, shutdown timeout, heartbeat; a bad value is named', () => {
+  const d = configFromEnv({});
+  assert.deepEqual([d.logLevel, d.logFormat, d.shutdownTimeoutMs, d.heartbeatMs], ['info', undefined, 15_000, 30_000]);
+  const cfg = configFromEnv({ IDLEGRAD_LOG_LEVEL: 'debug', IDLEGRAD_LOG_FORMAT: 'json', IDLEGRAD_SHUTDOWN_TIMEOUT_MS: '5000', IDLEGRAD_HEARTBEAT_MS: '1000' });
+  assert.deepEqual([cfg.logLevel, cfg.logFormat, cfg.shutdownTimeoutMs, cfg.heartbeatMs], ['debug', 'json', 5_000, 1_000]);
+  assert.throws(
+    () => configFromEnv({ IDLEGRAD_LOG_LEVEL: 'loud' }),
+    /IDLEGRAD_LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"/,
+  );
+  assert.throws(() => configFromEnv({ IDLEGRAD_LOG_FORMAT: 'xml' }), /IDLEGRAD_LOG_FORMAT: expected json or pretty/);
+  assert.throws(
+    () => configFromEnv({ IDLEGRAD_SHUTDOWN_TIMEOUT_MS: '0' }),
+    /IDLEGRAD_SHUTDOWN_TIMEOUT_MS: expected a positive integer of milliseconds, got "0"/,
+  );
+  assert.throws(() => configFromEnv({ IDLEGRAD_HEARTBEAT_MS: '1.5' }), /IDLEGRAD_HEARTBEAT_MS/);
+});

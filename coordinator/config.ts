@@ -10,6 +10,15 @@ export interface PlatformHooks {
   epoch?: EpochHooks;
 }
 import { surfaceLimitsOf, type SurfaceLimits } from './http/index.ts';
+import { LOG_LEVELS, type LogFormat, type LogLevel } from './ops/index.ts';
+
+function positiveMs(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${name}: expected a positive integer of milliseconds, got ${JSON.stringify(raw)}`);
+  return v;
+}
 
 export interface PlatformConfig {
   /** Interface to listen on. Env HOST. Default 127.0.0.1. */
@@ -48,6 +57,14 @@ export interface PlatformConfig {
   chainName?: string;
   /** The default run's settings. Env IDLEGRAD_RUN: JSON merged over the defaults (e.g. {"timing":{"trainMs":8000}}). */
   run: RunSettings;
+  /** Log records at this level and above (coordinator/ops/logger.ts). Env IDLEGRAD_LOG_LEVEL: fatal|error|warn|info|debug|trace|silent. Default info. */
+  logLevel: LogLevel;
+  /** One JSON object per line, or text. Env IDLEGRAD_LOG_FORMAT=json|pretty. Default: pretty on a terminal, json otherwise. */
+  logFormat?: LogFormat;
+  /** SIGTERM/SIGINT: how long the open round may take to commit and the sockets to close before the process stops anyway (coordinator/ops/shutdown.ts). Env IDLEGRAD_SHUTDOWN_TIMEOUT_MS. Default 15000. */
+  shutdownTimeoutMs: number;
+  /** WebSocket ping interval; a socket that missed a ping is closed (coordinator/ops/heartbeat.ts). Env IDLEGRAD_HEARTBEAT_MS. Default 30000. */
+  heartbeatMs: number;
   /** STUN/TURN servers for the pages (coordinator/ice.ts). Env IDLEGRAD_ICE_SERVERS, IDLEGRAD_TURN_URLS, IDLEGRAD_TURN_SECRET, IDLEGRAD_TURN_TTL. Default none (host candidates only). */
   ice: IceSettings;
 }
@@ -92,6 +109,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
   } catch (e) {
     throw new Error(`IDLEGRAD_RUN: not valid JSON (${(e as Error).message})`);
   }
+  if (env.IDLEGRAD_LOG_LEVEL && !(LOG_LEVELS as readonly string[]).includes(env.IDLEGRAD_LOG_LEVEL))
+    throw new Error(`IDLEGRAD_LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(env.IDLEGRAD_LOG_LEVEL)}`);
+  if (env.IDLEGRAD_LOG_FORMAT && !['json', 'pretty'].includes(env.IDLEGRAD_LOG_FORMAT))
+    throw new Error(`IDLEGRAD_LOG_FORMAT: expected json or pretty, got ${JSON.stringify(env.IDLEGRAD_LOG_FORMAT)}`);
   const cfg: PlatformConfig = {
     host: env.HOST ?? '127.0.0.1',
     port,
@@ -113,6 +134,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
     // A GPT run (IDLEGRAD_RUN {"preset":"gpt"}) starts from the GPT preset's defaults.
     run: merge((runOverride as Partial<RunSettings> | undefined)?.preset === 'gpt' ? DEFAULT_GPT_RUN : DEFAULT_RUN, runOverride),
     ice: iceSettingsFromEnv(env),
+    logLevel: (env.IDLEGRAD_LOG_LEVEL || 'info') as LogLevel,
+    logFormat: (env.IDLEGRAD_LOG_FORMAT || undefined) as LogFormat | undefined,
+    shutdownTimeoutMs: positiveMs(env, 'IDLEGRAD_SHUTDOWN_TIMEOUT_MS', 15_000),
+    heartbeatMs: positiveMs(env, 'IDLEGRAD_HEARTBEAT_MS', 30_000),
     ...overrides,
   };
   validateRunSettings(cfg.run);

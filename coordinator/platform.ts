@@ -15,6 +15,8 @@ import { Rewards, epochPolicy, EpochPoster, Faucet } from './rewards/index.ts';
 import { createApiServer, type ApiServer, BadRequest, leadRoutes, resolveLeadToken, RunConflict, type RunControl } from './http/index.ts';
 import { checkFigures, EvidenceDesk, Validator, verificationOf, Quarantine } from './verify/index.ts';
 import type { PlatformConfig } from './config.ts';
+import express from 'express';
+import { drain, OpsMetrics, opsRoutes, rpcCheck, type DrainResult, type ReadinessCheck } from './ops/index.ts';
 
 export const DEFAULT_RUN_ID = 1;
 
@@ -30,6 +32,10 @@ export interface Platform {
   /** Bearer token for the lead's routes (coordinator/http/lead.ts). */
   leadToken: string;
   control: RunControl;
+  /** Counted from the running platform (coordinator/ops/metrics.ts), served at /metrics. */
+  metrics: OpsMetrics;
+  /** Graceful shutdown (coordinator/ops/shutdown.ts): stop accepting, commit the open round, close sockets; then stop(). */
+  drain(signal: 'SIGTERM' | 'SIGINT', timeoutMs: number): Promise<DrainResult>;
   stop(): Promise<void>;
 }
 
@@ -39,8 +45,10 @@ function loadAddresses(file: string): ChainAddresses | undefined {
   return { token: raw.token, distributor: raw.distributor, deployBlock: BigInt(raw.deployBlock) };
 }
 
-export async function startPlatform(cfg: PlatformConfig, log: (line: string) => void = console.log): Promise<Platform> {
+export async function startPlatform(cfg: PlatformConfig, log: (line: string) => void = console.log, scrub?: (s: string) => string): Promise<Platform> {
   const dataDir = resolve(cfg.dataDir);
+  const metrics = new OpsMetrics();
+  let draining = false;
   mkdirSync(dataDir, { recursive: true });
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
@@ -54,7 +62,8 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
     const loadMnistOnce = () => (mnist ??= loadMnist());
     const defaultText = cfg.textPath ? readTextFile(cfg.textPath) : null;
     const defaultTextId = defaultText ? texts.put(defaultText).id : null;
-    const sql = await openDatabase({ dataDir: join(dataDir, 'ledger'), databaseUrl: cfg.databaseUrl });
+    // Every ledger statement timed (idlegrad_ledger_seconds).
+    const sql = metrics.timedSql(await openDatabase({ dataDir: join(dataDir, 'ledger'), databaseUrl: cfg.databaseUrl }));
     stops.push(() => sql.close());
     const ledger = new Ledger(sql);
 
@@ -101,6 +110,9 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
       stop(): Promise<void>;
     }
     let host: RunHost | null = null;
+    // /healthz, /readyz (the ledger answers, the chain's RPC answers, not draining) and /metrics, on every run's server.
+    const ledgerCheck: ReadinessCheck = { name: 'ledger', check: async () => void (await runs.latest()) };
+    const opsRouter = opsRoutes({ metrics, checks: () => [ledgerCheck, rpcCheck(rpcEndpoint, 2_000)], draining: () => draining, scrub });
     let port = cfg.port;
     let swapping = false;
     const control: RunControl = {
@@ -183,12 +195,22 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
         run,
         (epoch) => {
           log(`epoch ${epoch} posted`);
+          metrics.epochPosted();
           void api?.broadcastDashboard();
         },
         cfg.hooks?.epoch,
       );
       // Posting failures are retried with backoff and shown on the dashboard, never thrown (coordinator/epoch-poster.ts).
-      const poster = new EpochPoster(rewards, sql, { epochRounds: run.rewards.epochRounds, runId, log, changed: () => void api?.broadcastDashboard() });
+      const poster: EpochPoster = new EpochPoster(rewards, sql, {
+        epochRounds: run.rewards.epochRounds,
+        runId,
+        log,
+        changed: () => {
+          // Called after every attempt: a failing status here is the attempt that just failed.
+          if (poster.status.failing) metrics.epochFailed();
+          void api?.broadcastDashboard();
+        },
+      });
       hostStops.push(async () => poster.stop());
       // An epoch opened by a coordinator that died before recording its transaction.
       const reconciled = await rewards.reconcile().catch((e: Error) => {
@@ -214,6 +236,7 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
           log(
             `validator: contribution ${c.id} (${c.account.slice(0, 10)}…, round ${c.round}) ${r.passed ? 'verified' : `rejected: ${r.rejection.code}: ${r.rejection.prose}`}${checkFigures(r)}, backlog ${validator.backlog - 1}`,
           );
+          metrics.checked(r.passed ? 'verified' : r.rejection.code);
           void quarantine.refresh(c.account).catch((e: Error) => log(`quarantine: ${e.message}`));
           void api?.pushAccounts([c.account]);
         },
@@ -236,7 +259,10 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
         accountsChanged: (accounts) => void api?.pushAccounts(accounts),
         verify: (round, thetaR, ids) => validator.afterCommit(round, thetaR, ids),
         quarantined: (account) => quarantine.has(account),
+        phase: (phase) => metrics.roundPhase(phase),
+        decided: (accepted, rejected) => metrics.decided(accepted, rejected),
       });
+      metrics.live = { validatorBacklog: () => validator.backlog, epochPostingFailing: () => poster.status.failing };
       engineRef = engine;
       hostStops.push(() => validator.stop());
       hostStops.push(async () => engine.stop());
@@ -256,7 +282,9 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
         webDir: resolve(cfg.webDir),
         chainRpcUrl: rpcEndpoint,
         chain: browserChain,
-        routes: leadRoutes({ token: leadToken, control, engine, texts }),
+        routes: express.Router().use(opsRouter, leadRoutes({ token: leadToken, control, engine, texts })),
+        metrics,
+        heartbeatMs: cfg.heartbeatMs,
         insights: () => runInsights(sql, run),
         validator: () => validator.status(),
         ice: cfg.ice,
@@ -302,6 +330,16 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
       },
       leadToken,
       control,
+      metrics,
+      async drain(signal, timeoutMs) {
+        draining = true;
+        const h = host;
+        if (!h) return { roundFinished: true, committedRound: null, ms: 0 };
+        return drain(
+          { stopAccepting: () => h.api.stopAccepting(), finishRound: () => h.engine.drain(), closeSockets: (going) => h.api.close(going) },
+          { signal, timeoutMs, log },
+        );
+      },
       stop: stopAll,
     };
   } catch (e) {

@@ -114,12 +114,13 @@ test('the lead uploads a text and creates a GPT run on it; a volunteer trains a 
     );
     assert.equal(parity.status, 0, parity.stderr);
     // The run keeps opening rounds (an empty one commits the same model), so the export is of round 1 or later.
-    const live = /lead-gpt \(live, round (\d+)\): \d+ bytes of ONNX, 16384 outputs/.exec(parity.stdout);
-    assert.ok(live && Number(live[1]) >= 1, parity.stdout);
-    const summary = JSON.parse(parity.stdout.trim().split('\n').at(-1)!) as { models: number; maxAbsDiff: number };
+    // With --json the per-model line is on stderr and stdout is the JSON object alone.
+    const live = /lead-gpt \(live, round (\d+)\): \d+ bytes of ONNX, 16384 outputs/.exec(parity.stderr);
+    assert.ok(live && Number(live[1]) >= 1, parity.stderr);
+    const summary = JSON.parse(parity.stdout) as { models: number; maxAbsDiff: number };
     assert.equal(summary.models, 1);
     assert.ok(summary.maxAbsDiff <= 1e-4, `live GPT maxAbsDiff ${summary.maxAbsDiff}`);
-    console.log(`onnx-parity --url on the live GPT run: ${parity.stdout.trim().split('\n').at(-1)}`);
+    console.log(`onnx-parity --url on the live GPT run: ${parity.stdout.trim()}`);
 
     // The dashboard playground continues a prompt with the exported GPT of the latest committed round.
     const browser = await launchChromium();

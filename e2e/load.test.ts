@@ -13,8 +13,8 @@ test('npm run load: sessions held, reports verified and acked, the ledger counts
   });
   const out = `${r.stdout}\n${r.stderr}`;
   assert.equal(r.status, 0, out);
-  const lines = r.stdout.trim().split('\n');
-  const result = JSON.parse(lines[lines.length - 1]) as { sessions: number; reportsPerSecond: number; p50Ms: number; p99Ms: number; rssMb: number };
+  // With --json stdout is the JSON object alone; the progress lines are on stderr.
+  const result = JSON.parse(r.stdout) as { sessions: number; reportsPerSecond: number; p50Ms: number; p99Ms: number; rssMb: number };
   assert.deepEqual(Object.keys(result), [
     'sessions',
     'reportsPerSecond',

@@ -1,4 +1,4 @@
-// `npm run onnx-parity -- [--json] [--url http://127.0.0.1:8080/] [--batch N]`
+// `npm run onnx-parity -- [--json] [--url http://127.0.0.1:8080/] [--batch N] [--tolerance X]`
 //
 // For each preset: export the current model to ONNX (shared/onnx.ts), run the file with
 // onnxruntime-web (its wasm CPU backend, in Node) and run OUR forward pass — the WGSL
@@ -12,7 +12,8 @@
 // parameters and after a few AdamW steps of our GPU trainer on the grammar text (so the
 // check is not only at the init's near-uniform logits).
 //
-// With --json the last line is { "models": <count>, "maxAbsDiff": <largest over all models> }.
+// With --json stdout holds only { "models": <count>, "maxAbsDiff": <largest over all models>, "tolerance" };
+// it exits 1 when maxAbsDiff exceeds --tolerance (default 1e-4).
 import { useSwiftShaderWhenNoDriver } from '../kernels/swiftshader.ts';
 import * as ort from 'onnxruntime-web';
 import { DEFAULT_RUN, modelOf, type RunSpec } from '../shared/config.ts';
@@ -28,6 +29,7 @@ import { acquireDevice, type GpuContext } from '../kernels/device.ts';
 import { createNodeGpu } from '../kernels/node-gpu.ts';
 import { createMlpTrainer } from '../kernels/mlp-trainer.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
+import { cliOutput, numberOption, parseCli, runCli, UsageError, type CliOption, type CliSpec } from '../shared/cli.ts';
 
 interface ParityModel {
   name: string;
@@ -43,20 +45,34 @@ interface Args {
   json: boolean;
   url?: string;
   batch: number;
+  preset: 'mlp' | 'all';
 }
 
-function parseArgs(argv: string[]): Args {
-  const args: Args = { json: false, batch: 64 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--json') args.json = true;
-    else if (a === '--url') args.url = argv[++i];
-    else if (a === '--batch') args.batch = Number(argv[++i]);
-    else throw new Error(`onnx-parity: unknown argument ${a} (expected --json, --url URL, --batch N)`);
-  }
-  if (!Number.isInteger(args.batch) || args.batch < 1 || args.batch > 4096) throw new Error(`--batch: expected an integer in [1, 4096], got ${args.batch}`);
-  if (args.url !== undefined && !/^https?:\/\//.test(args.url)) throw new Error(`--url: expected http(s)://host:port/, got ${JSON.stringify(args.url)}`);
-  return args;
+export const ONNX_PARITY_CLI = {
+  command: 'npm run onnx-parity --',
+  summary: `Exports each preset's current model to ONNX, runs it with onnxruntime-web and our WGSL forward pass
+(Dawn) on the same batch, and reports the largest absolute difference. Exits 1 when it exceeds --tolerance.`,
+  options: {
+    json: { type: 'boolean', help: 'stdout holds only { models, maxAbsDiff, tolerance } as one JSON object' },
+    url: { type: 'string', arg: 'URL', help: "a running coordinator's live model (http(s)://host:port/) instead of the presets' initial ones" },
+    batch: { type: 'string', arg: 'N', default: '64', help: 'batch size, 1 to 4096 (GPT: at most 8)' },
+    tolerance: { type: 'string', arg: 'X', default: '1e-4', help: 'the largest |ONNX − WGSL| that passes' },
+    preset: { type: 'string', arg: 'mlp|all', default: 'all', help: 'without --url: the MLP only, or every preset' },
+  },
+} as const satisfies CliSpec<Record<string, CliOption>>;
+
+function argsFrom(argv: string[]): Args & { tolerance: number } {
+  const values = parseCli(ONNX_PARITY_CLI, argv);
+  if (values.preset !== 'mlp' && values.preset !== 'all') throw new UsageError(`--preset: expected mlp or all, got ${JSON.stringify(values.preset)}`);
+  if (values.url !== undefined && !/^https?:\/\//.test(values.url))
+    throw new UsageError(`--url: expected http(s)://host:port/, got ${JSON.stringify(values.url)}`);
+  return {
+    json: !!values.json,
+    url: values.url,
+    batch: numberOption(values, 'batch', { min: 1, max: 4096, integer: true })!,
+    tolerance: numberOption(values, 'tolerance', { min: 0 })!,
+    preset: values.preset,
+  };
 }
 
 /** The live model of a coordinator: run spec and θ from its snapshot. */
@@ -153,6 +169,7 @@ async function parityModels(args: Args, gpu: GpuContext): Promise<ParityModel[]>
   } else {
     const spec = mlpSpec(DEFAULT_RUN.sizes);
     models.push(mlpParity(`${DEFAULT_RUN.name} (initial, seed ${DEFAULT_RUN.seed})`, spec, initParams(spec, DEFAULT_RUN.seed), x, args.batch));
+    if (args.preset === 'mlp') return models;
     const gpt = gptSpec(GPT_DEFAULT);
     const init = initParams(gpt, DEFAULT_RUN.seed);
     const { text, tokens } = gptTokens(gpt, gptBatch(args));
@@ -171,8 +188,9 @@ async function parityModels(args: Args, gpu: GpuContext): Promise<ParityModel[]>
   return models;
 }
 
-async function main() {
-  const args = parseArgs(process.argv.slice(2));
+async function main(): Promise<string[]> {
+  const args = argsFrom(process.argv.slice(2));
+  const out = cliOutput(args.json);
   useSwiftShaderWhenNoDriver();
   ort.env.wasm.numThreads = 1;
   const gpu = await acquireDevice(createNodeGpu());
@@ -192,18 +210,13 @@ async function main() {
         if (!(d <= diff)) diff = Number.isNaN(d) ? Infinity : d; // a NaN on either side is a failure, not a zero
       }
       worst = Math.max(worst, diff);
-      console.log(`${m.name}: ${m.onnx.byteLength} bytes of ONNX, ${ours.length} outputs, max |ONNX − WGSL| = ${diff.toExponential(3)}`);
+      out.summary(`${m.name}: ${m.onnx.byteLength} bytes of ONNX, ${ours.length} outputs, max |ONNX − WGSL| = ${diff.toExponential(3)}`);
     }
   } finally {
     gpu.device.destroy();
   }
-  if (args.json) console.log(JSON.stringify({ models: models.length, maxAbsDiff: worst }));
+  out.json({ models: models.length, maxAbsDiff: worst, tolerance: args.tolerance });
+  return worst <= args.tolerance ? [] : [`max |ONNX − WGSL| ${worst.toExponential(3)} exceeds the tolerance ${args.tolerance}`];
 }
 
-main().then(
-  () => process.exit(0),
-  (e: Error) => {
-    console.error(`onnx-parity failed: ${e.message}`);
-    process.exit(1);
-  },
-);
+runCli(ONNX_PARITY_CLI, main);

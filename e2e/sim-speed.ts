@@ -11,6 +11,7 @@ import { trainGptLocalCpu } from '../shared/gpt.ts';
 import { gptSpec, initParams, mlpSpec } from '../shared/model.ts';
 import { createRng } from '../shared/rng.ts';
 import { loadMnist } from '../coordinator/data/index.ts';
+import { cliOutput, parseCli, type CliOption, type CliSpec } from '../shared/cli.ts';
 
 const adamw: AdamWConfig = { lr: 3e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, maxGradNorm: 1 };
 
@@ -115,15 +116,26 @@ export async function measureSpeed(opts: { dawn: boolean; onRow?: (r: SpeedRow) 
   return rows;
 }
 
-export async function speedMain(argv: string[]): Promise<number> {
-  const json = argv.includes('--json');
+export const SIM_SPEED_CLI = {
+  command: 'npm run sim -- --speed',
+  summary: 'Times the trainers the simulator could use (CPU reference; with --dawn also the WGSL kernels through Dawn).',
+  options: {
+    json: { type: 'boolean', help: 'stdout holds only the rows as one JSON object' },
+    dawn: { type: 'boolean', help: 'also time the WGSL trainers through Dawn' },
+  },
+} as const satisfies CliSpec<Record<string, CliOption>>;
+
+/** `npm run sim -- --speed` (argv without --speed): a measurement with no bar, so no failed check. */
+export async function speedMain(argv: string[]): Promise<string[]> {
+  const values = parseCli(SIM_SPEED_CLI, argv);
+  const out = cliOutput(!!values.json);
   const rows = await measureSpeed({
-    dawn: argv.includes('--dawn'),
+    dawn: !!values.dawn,
     onRow: (r) =>
-      console.log(
+      out.summary(
         `${r.trainer.padEnd(5)} ${r.shape.padEnd(26)} ${r.wallMsPerStep.toFixed(1).padStart(8)} ms/step wall ${r.cpuMsPerStep.toFixed(1).padStart(8)} ms/step CPU`,
       ),
   });
-  if (json) console.log(JSON.stringify({ rows }));
-  return 0;
+  out.json({ rows });
+  return [];
 }

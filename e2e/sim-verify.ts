@@ -34,7 +34,7 @@
 // catch), netGainFromCheating (mean tokens claimable at the end minus the credit, vested or
 // not, the identity held at its first cheat: what it would have been paid had it left then).
 // With --json the last line is { "verification": { computeFraction, cheaters: [...] , ... } }.
-import { parseArgs } from 'node:util';
+import { cliOutput, numberOption, parseCli, runCli, type CliOption, type CliSpec } from '../shared/cli.ts';
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import type { Address, Hex } from 'viem';
@@ -551,52 +551,45 @@ export function verifyAcceptance(r: VerifySimResult): string[] {
   return out;
 }
 
-export async function verifySimMain(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      json: { type: 'boolean', default: false },
-      verify: { type: 'boolean', default: true },
-      peers: { type: 'string' },
-      rounds: { type: 'string' },
-      steps: { type: 'string' },
-      cheaters: { type: 'string' },
-      sleepers: { type: 'string' },
-    },
-    allowPositionals: false,
-    strict: false,
-  });
-  const int = (s: unknown) => (typeof s === 'string' ? Number.parseInt(s, 10) : undefined);
+export const SIM_VERIFY_CLI = {
+  command: 'npm run sim -- --verify',
+  summary: `Spot-check verification measurements: validator compute against training compute, and how fast each
+kind of cheater is detected. Exits 1 when a figure misses its acceptance bar.`,
+  options: {
+    json: { type: 'boolean', help: 'stdout holds only the result as one JSON object' },
+    peers: { type: 'string', arg: 'N', help: 'peers' },
+    rounds: { type: 'string', arg: 'N', help: 'rounds' },
+    steps: { type: 'string', arg: 'N', help: 'inner steps a round' },
+    cheaters: { type: 'string', arg: 'N', help: 'cheaters of each kind' },
+    sleepers: { type: 'string', arg: 'N', help: 'sleepers of each kind (honest for trustAfter + 10 contributions, then cheating)' },
+  },
+} as const satisfies CliSpec<Record<string, CliOption>>;
+
+/** `npm run sim -- --verify` (argv without --verify): resolves to the acceptance bars it missed. */
+export async function verifySimMain(argv: string[]): Promise<string[]> {
+  const values = parseCli(SIM_VERIFY_CLI, argv);
+  const out = cliOutput(!!values.json);
+  const int = (name: string) => numberOption(values, name, { min: 1, integer: true });
   const result = await runVerifySim({
-    peers: int(values.peers),
-    rounds: int(values.rounds),
-    steps: int(values.steps),
-    cheaters: int(values.cheaters),
-    sleepers: int(values.sleepers),
-    log: (l) => console.log(l),
+    peers: int('peers'),
+    rounds: int('rounds'),
+    steps: int('steps'),
+    cheaters: int('cheaters'),
+    sleepers: numberOption(values, 'sleepers', { min: 0, integer: true }),
+    log: out.progress,
   });
   const failures = verifyAcceptance(result);
   const v = result.verification;
-  if (!values.json) {
-    console.log(
-      `\nvalidator compute / training compute at steady state: ${(v.computeFraction * 100).toFixed(2)} % (warm-up ${(v.warmupComputeFraction * 100).toFixed(1)} %)`,
+  out.summary(
+    `\nvalidator compute / training compute at steady state: ${(v.computeFraction * 100).toFixed(2)} % (warm-up ${(v.warmupComputeFraction * 100).toFixed(1)} %)`,
+  );
+  for (const c of v.cheaters)
+    out.summary(
+      `  ${c.kind.padEnd(22)} detection ${(c.detectionRate * 100).toFixed(1)} %  mean contributions to detect ${c.meanContributionsToDetect.toFixed(2)}  credited cheats ${(c.creditedCheatFraction * 100).toFixed(1)} %  net gain ${c.netGainFromCheating.toFixed(4)} tokens`,
     );
-    for (const c of v.cheaters)
-      console.log(
-        `  ${c.kind.padEnd(22)} detection ${(c.detectionRate * 100).toFixed(1)} %  mean contributions to detect ${c.meanContributionsToDetect.toFixed(2)}  credited cheats ${(c.creditedCheatFraction * 100).toFixed(1)} %  net gain ${c.netGainFromCheating.toFixed(4)} tokens`,
-      );
-    console.log(failures.length ? `FAILED: ${failures.join('; ')}` : 'acceptance: pass');
-  }
-  if (values.json) console.log(JSON.stringify(result));
-  return failures.length ? 1 : 0;
+  out.summary(failures.length ? `FAILED: ${failures.join('; ')}` : 'acceptance: pass');
+  out.json(result);
+  return failures;
 }
 
-if (resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) {
-  verifySimMain(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+if (resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) runCli(SIM_VERIFY_CLI, () => verifySimMain(process.argv.slice(2)));

@@ -36,6 +36,7 @@ import { writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { keccak256, toBytes } from 'viem';
 import { loadMnist } from '../coordinator/data/index.ts';
+import { cliOutput, listOption, numberOption, parseCli, runCli, UsageError, type CliOption, type CliSpec } from '../shared/cli.ts';
 import { readTextFile, splitText } from '../coordinator/data/index.ts';
 import { aggregateUpdates, type AggregatorConfig, type WeightedUpdate } from '../shared/aggregate.ts';
 import { decodeFrame, encodeDenseUpdate, encodeUpdate, frameLimits, hashFrame, toDense, type CodecConfig } from '../shared/codec.ts';
@@ -301,12 +302,11 @@ export function maxRiseAfterWarmup(curve: number[], from = WARMUP_ROUNDS): numbe
 }
 
 /**
- * A --trace line, written at once: a worker's console.log is queued until its thread yields,
- * which a run (synchronous from its first round to its last) does only when it ends.
+ * A --trace line (progress: stderr), written at once: a worker's console output is queued until
+ * its thread yields, which a run (synchronous from its first round to its last) does only when it ends.
  */
 function traceLine(line: string): void {
-  if (isMainThread) console.log(line);
-  else writeSync(1, `${line}\n`);
+  writeSync(2, `${line}\n`);
 }
 
 /** Local training from `start` on the batches; with `state`, AdamW goes on from it (the centralized rows). */
@@ -678,8 +678,67 @@ export function formatRow(r: ScenarioRow): string {
   );
 }
 
-/** The settings from the command line, over DEFAULT_SIM (or QUICK_SIM with --quick). */
-export function settingsFrom(argv: string[]): {
+/** The codec options of a row family (prefix '' for the MLP rows, 'gpt-'), read back by settingsFrom's codecOf. */
+const codecOptions = (prefix: string, what: string): Record<string, CliOption> => ({
+  [`${prefix}density`]: { type: 'string', arg: 'R', help: `${what} codec density` },
+  [`${prefix}bits`]: { type: 'string', arg: 'B', help: `${what} codec bits` },
+  [`${prefix}chunk`]: { type: 'string', arg: 'N', help: `${what} codec chunk size` },
+  [`${prefix}index-coding`]: { type: 'string', arg: 'u16|rice', help: `${what} codec index coding` },
+});
+/** The outer-step options of a row family ('', 'non-iid-', 'gpt-'), read back by settingsFrom's outerOf. */
+const outerOptions = (prefix: string, what: string): Record<string, CliOption> => ({
+  [`${prefix}outer-lr`]: { type: 'string', arg: 'X', help: `${what} outer learning rate` },
+  [`${prefix}outer-momentum`]: { type: 'string', arg: 'X', help: `${what} outer momentum` },
+  [`${prefix}outer-lr-floor`]: { type: 'string', arg: 'X', help: `${what}: a cosine outer-lr schedule down to this floor` },
+  [`${prefix}lr-floor`]: { type: 'string', arg: 'X', help: `same as --${prefix}outer-lr-floor` },
+});
+
+export const SIM_CLI: CliSpec<Record<string, CliOption>> = {
+  command: 'npm run sim --',
+  summary: `Virtual peers in one Node process train DiLoCo-style with the real trainers, codec, aggregator and
+outer step; every scenario over several seeds, scored by held-out loss and accuracy (defaults:
+DEFAULT_RUN, DEFAULT_GPT_RUN and DEFAULT_SIM). Two other modes, each with its own --help:
+  npm run sim -- --verify …   the spot-check verification measurements (e2e/sim-verify.ts)
+  npm run sim -- --speed …    the trainers' step times (e2e/sim-speed.ts)`,
+  options: {
+    json: { type: 'boolean', help: 'stdout holds only the result as one JSON object' },
+    quick: { type: 'boolean', help: 'the quick settings (QUICK_SIM): fewer rounds, seeds and scenarios' },
+    workers: { type: 'string', arg: 'N', help: 'worker threads (default 2)' },
+    seeds: { type: 'string', arg: 'N', help: 'seeds per scenario' },
+    'first-seed': { type: 'string', arg: 'N', help: 'the first seed (default 1)' },
+    only: { type: 'string', arg: 'a,b', help: 'only these scenarios, by name' },
+    rounds: { type: 'string', arg: 'N', help: 'MLP rounds' },
+    steps: { type: 'string', arg: 'N', help: 'MLP inner steps a round' },
+    peers: { type: 'string', arg: '1,3,8,32', help: 'peer counts of the compressed rows' },
+    'attack-peers': { type: 'string', arg: 'N', help: 'peers in the attack rows' },
+    fractions: { type: 'string', arg: '0.2,0.33', help: 'byzantine fractions of the attack rows' },
+    text: { type: 'string', arg: 'FILE', help: 'the GPT rows train on this text (default: a generated grammar corpus)' },
+    trace: { type: 'boolean', help: 'one line per round of every run' },
+    aggregator: { type: 'string', arg: 'KIND', help: 'robust aggregator kind' },
+    clip: { type: 'string', arg: 'C', help: 'aggregator clip' },
+    trim: { type: 'string', arg: 'T', help: 'aggregator trim' },
+    tau: { type: 'string', arg: 'T', help: 'aggregator tau' },
+    'min-cosine': { type: 'string', arg: 'X|off', help: 'aggregator minimum cosine' },
+    ...codecOptions('', 'MLP'),
+    ...codecOptions('gpt-', 'GPT'),
+    ...outerOptions('', 'MLP'),
+    ...outerOptions('non-iid-', 'non-IID MLP'),
+    ...outerOptions('gpt-', 'GPT'),
+    'inner-lr': { type: 'string', arg: 'X', help: 'MLP inner AdamW learning rate' },
+    'weight-decay': { type: 'string', arg: 'X', help: 'MLP inner AdamW weight decay' },
+    'non-iid-steps': { type: 'string', arg: 'N', help: 'inner steps of the non-IID rows' },
+    'gpt-peers': { type: 'string', arg: 'N', help: 'GPT peers' },
+    'gpt-batch': { type: 'string', arg: 'N', help: 'GPT batch size' },
+    'gpt-steps': { type: 'string', arg: 'N', help: 'GPT inner steps a round' },
+    'gpt-budget': { type: 'string', arg: 'N', help: 'GPT centralized step budget' },
+    'gpt-inner-lr': { type: 'string', arg: 'X', help: 'GPT inner AdamW learning rate' },
+    'gpt-weight-decay': { type: 'string', arg: 'X', help: 'GPT inner AdamW weight decay' },
+    'gpt-held-out': { type: 'string', arg: 'N', help: 'GPT held-out windows' },
+  },
+};
+
+/** The settings from the parsed command line, over DEFAULT_SIM (or QUICK_SIM with --quick). */
+export function settingsFrom(values: Record<string, unknown>): {
   st: SimSettings;
   text: TextSource | null;
   only: string[] | undefined;
@@ -687,21 +746,11 @@ export function settingsFrom(argv: string[]): {
   workers: number;
   json: boolean;
 } {
-  const flag = (name: string) => argv.includes(`--${name}`);
-  const opt = (name: string) => {
-    const i = argv.indexOf(`--${name}`);
-    if (i < 0) return undefined;
-    const v = argv[i + 1];
-    if (v === undefined || v.startsWith('--')) throw new Error(`--${name}: expected a value`);
-    return v;
-  };
-  const num = (name: string, dflt: number) => {
-    const v = opt(name);
-    if (v === undefined) return dflt;
-    const x = Number(v);
-    if (!Number.isFinite(x)) throw new Error(`--${name}: expected a number, got ${JSON.stringify(v)}`);
-    return x;
-  };
+  const given = values as Record<string, string | boolean | undefined>;
+  const flag = (name: string) => given[name] === true;
+  const opt = (name: string) => given[name] as string | undefined;
+  const num = (name: string, dflt: number) => numberOption(given, name) ?? dflt;
+  const list = (name: string) => listOption(given, name)?.map((x) => numberOption({ [name]: x }, name)!);
   const quick = flag('quick');
   const base = quick ? QUICK_SIM : DEFAULT_SIM;
   const codecOf = (prefix: string, c: CodecConfig): CodecConfig => ({
@@ -712,8 +761,8 @@ export function settingsFrom(argv: string[]): {
   });
   const outerOf = (prefix: string, o: OuterConfig, rounds: number): OuterConfig => {
     const out: OuterConfig = { lr: num(`${prefix}outer-lr`, o.lr), momentum: num(`${prefix}outer-momentum`, o.momentum) };
-    const floor = opt(`${prefix}lr-floor`) ?? opt(`${prefix}outer-lr-floor`);
-    return floor === undefined ? out : { ...out, lrSchedule: { kind: 'cosine', rounds, floor: Number(floor) } };
+    const floor = numberOption(given, `${prefix}lr-floor`) ?? numberOption(given, `${prefix}outer-lr-floor`);
+    return floor === undefined ? out : { ...out, lrSchedule: { kind: 'cosine', rounds, floor } };
   };
   const aggregator: AggregatorConfig = { ...base.aggregator, ...(opt('aggregator') ? { kind: opt('aggregator') as AggregatorConfig['kind'] } : {}) };
   if (opt('clip')) aggregator.clip = num('clip', 0);
@@ -729,9 +778,9 @@ export function settingsFrom(argv: string[]): {
     firstSeed: num('first-seed', 1),
     rounds,
     steps,
-    peerCounts: opt('peers') ? opt('peers')!.split(',').map(Number) : base.peerCounts,
+    peerCounts: list('peers') ?? base.peerCounts,
     attackPeers: num('attack-peers', base.attackPeers),
-    attackFractions: opt('fractions') ? opt('fractions')!.split(',').map(Number) : base.attackFractions,
+    attackFractions: list('fractions') ?? base.attackFractions,
     outer: outerOf('', base.outer, rounds),
     adamw: { ...base.adamw, lr: num('inner-lr', base.adamw.lr), weightDecay: num('weight-decay', base.adamw.weightDecay) },
     codec: codecOf('', base.codec),
@@ -755,59 +804,56 @@ export function settingsFrom(argv: string[]): {
       heldOutWindows: num('gpt-held-out', g.heldOutWindows),
     };
   }
-  const only = opt('only')?.split(',');
+  const only = listOption(given, 'only');
   const text: TextSource = opt('text') ? { file: opt('text')! } : { grammarBytes: quick ? 20_000 : GRAMMAR_BYTES };
   return { st, text, only, quick, workers: num('workers', 2), json: flag('json') };
 }
 
-async function main(argv: string[]) {
+async function main(argv: string[]): Promise<string[]> {
   if (argv.includes('--verify')) {
-    // Spot-check verification measurements live in their own module (issue 5).
+    // Spot-check verification measurements live in their own module (issue 5), with their own options.
     const { verifySimMain } = await import('./sim-verify.ts');
-    process.exitCode = await verifySimMain(argv.filter((a) => a !== '--verify'));
-    return;
+    return verifySimMain(argv.filter((a) => a !== '--verify'));
   }
   if (argv.includes('--speed')) {
     const { speedMain } = await import('./sim-speed.ts');
-    process.exitCode = await speedMain(argv);
-    return;
+    return speedMain(argv.filter((a) => a !== '--speed'));
   }
-  const { st, text, only, quick, workers, json } = settingsFrom(argv);
+  const { st, text, only, quick, workers, json } = settingsFrom(parseCli(SIM_CLI, argv));
+  const out = cliOutput(json);
   let scenarios = scenarioList(st, { quick: quick && !only });
   if (only) {
     const unknown = only.filter((name) => !scenarios.some((s) => s.name === name));
-    if (unknown.length) throw new Error(`--only: no scenario named ${unknown.join(', ')} (known: ${scenarios.map((s) => s.name).join(', ')})`);
+    if (unknown.length) throw new UsageError(`--only: no scenario named ${unknown.join(', ')} (known: ${scenarios.map((s) => s.name).join(', ')})`);
     scenarios = scenarios.filter((s) => only.includes(s.name));
   }
   const withText = scenarios.some((s) => s.preset === 'gpt') ? text : null;
   const t0 = performance.now();
-  console.log(
+  out.progress(
     `sim: ${scenarios.length} scenarios × ${st.seeds} seeds on ${workers} workers; MLP ${st.rounds} rounds × ${st.steps} steps × batch ${st.batchSize}, peers ${st.peerCounts.join('/')}, ` +
       `attack rows ${st.attackPeers} peers; codec ${JSON.stringify(st.codec)}; outer ${JSON.stringify(st.outer)}; inner AdamW ${JSON.stringify(st.adamw)}; aggregator ${JSON.stringify(st.aggregator)}`,
   );
   if (withText && st.gpt) {
     const g = st.gpt;
-    console.log(
+    out.progress(
       `sim: GPT ${JSON.stringify({ ...GPT_DEFAULT, ...g.dims })} on ${'file' in withText ? withText.file : `the grammar corpus (${withText.grammarBytes} bytes)`}: ${g.peers} peers × batch ${g.batchSize} × ${g.steps} steps a round, ${Math.round(g.budgetSteps / g.steps)} rounds (= ${g.budgetSteps} centralized steps of batch ${g.peers * g.batchSize}); codec ${JSON.stringify(g.codec)}; outer ${JSON.stringify(g.outer)}; inner AdamW ${JSON.stringify(g.adamw)}; ${g.heldOutWindows} held-out windows`,
     );
   }
   const rows = await runScenarios(scenarios, st, withText, workers, (sc, r) =>
-    console.log(
+    out.progress(
       `  ${sc.name} seed ${r.seed}: loss ${r.heldOutLoss.toFixed(4)}, accuracy ${pct(r.accuracy)} %, maxAfterWarmup ${r.maxAfterWarmup.toFixed(3)} (rise ${r.maxRiseAfterWarmup.toFixed(3)}), ${r.bytesPerPeerPerRound} B/peer/round, ${r.seconds.toFixed(0)} s; loss by round ${r.lossCurve.map((x) => x.toFixed(3)).join(' ')}`,
     ),
   );
   if (withText && st.gpt)
-    console.log(
+    out.progress(
       `sim: the text's held-out unigram entropy ${loadSimData(withText, st).text!.unigram.toFixed(3)} nats/byte (the best context-free model); uniform ${Math.log(256).toFixed(3)}`,
     );
-  for (const r of rows) console.log(formatRow(r));
-  console.log(`sim: done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-  if (json) console.log(JSON.stringify({ settings: st, text: withText, scenarios: rows }));
+  for (const r of rows) out.summary(formatRow(r));
+  out.progress(`sim: done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  out.json({ settings: st, text: withText, scenarios: rows });
+  return [];
 }
 
 if (isMainThread && process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  main(process.argv.slice(2)).catch((e) => {
-    console.error(e);
-    process.exit(1);
-  });
+  runCli(SIM_CLI, () => main(process.argv.slice(2)));
 }

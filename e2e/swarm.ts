@@ -19,7 +19,6 @@
 // namespace behind a NAT (every third a symmetric one), the platform listens on the lab's public
 // segment with STUN and TURN (coturn, the lab's REST secret) configured, and the result adds
 // `iceCandidateTypes` (the selected pairs' candidate types) and `nat` (the links that connected).
-import { parseArgs } from 'node:util';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -32,6 +31,7 @@ import { accountSummary, attackerLedger, chaosOptionsOf, creditedRows, lostRows,
 import { DEV_DEPLOYER_KEY, startAnvil, type Anvil } from '../coordinator/chain/index.ts';
 import { parseServerMessage, type DashboardState, type FlaggedSummary, type ValidatorStatus } from '../shared/wire/index.ts';
 import { grammarCorpus } from './grammar-corpus.ts';
+import { cliOutput, numberOption, parseCli, runCli, UsageError, type CliOption, type CliSpec } from '../shared/cli.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
 import { startNatSwarm, type NatSwarm, type NatSwarmFigures } from './nat-lab.ts';
 
@@ -545,34 +545,43 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
   }
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      volunteers: { type: 'string', default: '3' },
-      rounds: { type: 'string', default: '8' },
-      url: { type: 'string' },
-      preset: { type: 'string', default: 'mlp' },
-      json: { type: 'boolean', default: false },
-      byzantine: { type: 'string' },
-      attack: { type: 'string' },
-      churn: { type: 'string' },
-      'kill-coordinator-at': { type: 'string' },
-      offline: { type: 'string' },
-      nat: { type: 'boolean', default: false },
-    },
-  });
-  const volunteers = Number(values.volunteers);
-  const rounds = Number(values.rounds);
-  if (!Number.isInteger(volunteers) || volunteers < 1 || volunteers > 64)
-    throw new Error(`--volunteers: expected an integer in [1, 64], got ${values.volunteers}`);
-  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: expected a positive integer, got ${values.rounds}`);
-  if (values.preset !== 'mlp' && values.preset !== 'gpt') throw new Error(`--preset: expected mlp or gpt, got ${values.preset}`);
-  if (values.preset === 'gpt' && !values.url) console.log(`GPT on generated text ${useGeneratedText()}`);
+export const SWARM_CLI = {
+  command: 'npm run swarm --',
+  summary: `N headless Chromium volunteers train against a platform this starts (or the one at --url) for R
+rounds and claim their rewards; figures are read from the running system. Exits 1 when the
+pages' model hashes disagree or the chaos run lost settled credit.`,
+  options: {
+    volunteers: { type: 'string', arg: 'N', default: '3', help: 'Chromium volunteers, 1 to 64' },
+    rounds: { type: 'string', arg: 'R', default: '8', help: 'rounds to train' },
+    url: { type: 'string', arg: 'URL', help: 'a running platform instead of starting one' },
+    preset: { type: 'string', arg: 'mlp|gpt', default: 'mlp', help: 'the model preset (gpt: on a generated grammar text)' },
+    json: { type: 'boolean', help: 'stdout holds only the result as one JSON object' },
+    byzantine: { type: 'string', arg: 'K', help: 'pages that attack (with --attack)' },
+    attack: { type: 'string', arg: 'KIND', help: "the attackers' attack: sign-flip, noise, lazy …" },
+    churn: { type: 'string', arg: 'P', help: 'share of honest pages closed and replaced at each commit' },
+    'kill-coordinator-at': { type: 'string', arg: 'ROUND', help: 'SIGKILL the platform when this round commits, then restart it' },
+    offline: { type: 'string', arg: 'P', help: 'share of pages that lose the network mid-round' },
+    nat: { type: 'boolean', help: 'volunteers behind NATs in network namespaces (root, Linux; e2e/nat-lab.ts)' },
+  },
+} as const satisfies CliSpec<Record<string, CliOption>>;
+
+async function main(): Promise<string[]> {
+  const values = parseCli(SWARM_CLI);
+  const out = cliOutput(!!values.json);
+  const volunteers = numberOption(values, 'volunteers', { min: 1, max: 64, integer: true })!;
+  const rounds = numberOption(values, 'rounds', { min: 1, integer: true })!;
+  if (values.preset !== 'mlp' && values.preset !== 'gpt') throw new UsageError(`--preset: expected mlp or gpt, got ${values.preset}`);
+  let chaos: ChaosOptions;
+  try {
+    chaos = chaosOptionsOf({ ...values, killCoordinatorAt: values['kill-coordinator-at'] }, volunteers);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (values.preset === 'gpt' && !values.url) out.progress(`GPT on generated text ${useGeneratedText()}`);
   const run = values.preset === 'gpt' ? GPT_SWARM_RUN : undefined;
-  const chaos = chaosOptionsOf({ ...values, killCoordinatorAt: values['kill-coordinator-at'] }, volunteers);
-  const r = await runSwarm({ volunteers, rounds, url: values.url, run, chaos, nat: values.nat, log: (l) => console.log(l) });
+  const r = await runSwarm({ volunteers, rounds, url: values.url, run, chaos, nat: values.nat, log: out.progress });
   const c = r.chaos;
-  console.log(`
+  out.summary(`
 swarm summary
   rounds committed         ${r.rounds} (${r.acceptedContributions} accepted contributions; ${r.firstRoundContributors} in the first round)
   held-out accuracy        ${(r.heldOutAccuracy * 100).toFixed(2)}%
@@ -608,12 +617,11 @@ swarm summary
   }
   wall time                ${r.wallSeconds} s
   page errors              ${r.pageErrors.length ? '\n    ' + r.pageErrors.join('\n    ') : 'none'}`);
-  if (values.json) console.log(JSON.stringify(r));
+  out.json(r);
+  return [
+    ...(r.modelHashesAgree ? [] : ["the pages' model hashes disagree"]),
+    ...(c.lostAfterKill.length ? [`${c.lostAfterKill.length} settled credited contributions lost after the coordinator kill`] : []),
+  ];
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  main().catch((e) => {
-    console.error(e instanceof Error ? `${e.message}${e.cause ? ` (${String(e.cause)})` : ''}` : e);
-    process.exit(1);
-  });
-}
+if (import.meta.url === `file://${process.argv[1]}`) runCli(SWARM_CLI, main);

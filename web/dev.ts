@@ -4,6 +4,16 @@
 // the coordinator. Ctrl-C stops both.
 import { spawn } from 'node:child_process';
 import { createServer } from 'vite';
+import { parseCli, type CliOption, type CliSpec } from '../shared/cli.ts';
+
+const DEV_CLI = {
+  command: 'npm run dev --',
+  summary: `For UI work: the coordinator (as npm start runs it) on IDLEGRAD_COORDINATOR_PORT (default 8787) behind
+Vite's dev server on PORT (default 5173) with hot reload; /api, /ws, /peerjs, /rpc and the
+operations routes are forwarded. Configured by the environment like npm start. Ctrl-C stops both.`,
+  options: {},
+} as const satisfies CliSpec<Record<string, CliOption>>;
+parseCli(DEV_CLI);
 
 const coordinatorPort = Number(process.env.IDLEGRAD_COORDINATOR_PORT ?? 8787);
 const target = `http://127.0.0.1:${coordinatorPort}`;
@@ -24,6 +34,9 @@ const server = await createServer({
     proxy: {
       '/api': target,
       '/rpc': target,
+      '/healthz': target,
+      '/readyz': target,
+      '/metrics': target,
       '/ws': { target, ws: true },
       '/peerjs': { target, ws: true },
     },

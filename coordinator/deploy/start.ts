@@ -5,6 +5,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canBuildWeb, ensureWebBuild, WALLETCONNECT_ABSENT, WEB_DIRS } from './web-build.ts';
+import { parseCli } from '../../shared/cli.ts';
+import { START_CLI } from '../start-cli.ts';
+
+// --help and a refused flag answer before anything is built.
+parseCli(START_CLI);
 
 const ROOT = new URL('../../', import.meta.url);
 if (!process.env.IDLEGRAD_WEB_DIR) {

@@ -30,6 +30,7 @@ import type { Faucet } from '../rewards/index.ts';
 import { securityHeaders } from './security-headers.ts';
 import { assertLowS } from '../../shared/low-s.ts';
 import { DEFAULT_SURFACE_LIMITS, messageBucket, SessionCounter, type SurfaceLimits } from './surface-limits.ts';
+import { keepSocketsAlive, type OpsMetrics } from '../ops/index.ts';
 
 export interface ServerDeps {
   engine: RoundEngine;
@@ -56,6 +57,10 @@ export interface ServerDeps {
   epochPosting?: () => DashboardState['epochPosting'];
   /** Hello timeout, sockets per address, message rate (coordinator/surface-limits.ts). Default DEFAULT_SURFACE_LIMITS. */
   limits?: SurfaceLimits;
+  /** Sessions and reports counted where they happen (coordinator/ops/metrics.ts). */
+  metrics?: Pick<OpsMetrics, 'sessionOpened' | 'sessionClosed' | 'report'>;
+  /** WebSocket ping interval; a socket that missed the previous ping is terminated (coordinator/ops/heartbeat.ts). Default 30 000 ms. */
+  heartbeatMs?: number;
 }
 
 const MAX_AGGREGATE_BYTES = 8 * 1024 * 1024;
@@ -92,7 +97,10 @@ export interface ApiServer {
   listen(port: number, host: string): Promise<number>;
   broadcastDashboard(): Promise<void>;
   pushAccounts(accounts: Address[]): Promise<void>;
-  close(): Promise<void>;
+  /** Shutdown, first step: no new connection or socket is taken (sockets open now keep working). */
+  stopAccepting(): void;
+  /** Closes everything. With `going`, sockets get that close frame first (1001 going away, 1012 restart) and a moment to answer it. */
+  close(going?: { code: number; reason: string }): Promise<void>;
 }
 
 export function createApiServer(deps: ServerDeps): ApiServer {
@@ -261,7 +269,10 @@ export function createApiServer(deps: ServerDeps): ApiServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   const sockets = new Map<number, { ws: WebSocket; session: Session | null; dashboard: boolean; stopIce?: () => void }>();
   let nextId = 1;
+  let accepting = true;
+  const stopBeats = [wss, peerWss].map((w) => keepSocketsAlive(w, deps.heartbeatMs ?? 30_000));
   server.on('upgrade', (req, socket, head) => {
+    if (!accepting) return void socket.destroy();
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (path === '/ws') wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
     else if (path.startsWith('/peerjs')) peerWss.handleUpgrade(req, socket, head, (ws) => peerWss.emit('connection', ws, req));
@@ -306,6 +317,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
         .then(() => handle(data.toString(), isBinary))
         .catch((e) => {
           if (!isIdlegradError(e)) console.error('[ws]', e);
+          if (refusedNonce) deps.metrics?.report(isIdlegradError(e) ? e.code : 'INTERNAL');
           // ref: the report's nonce, so the client's outbox knows which report was refused.
           send({
             type: 'error',
@@ -321,7 +333,10 @@ export function createApiServer(deps: ServerDeps): ApiServer {
       perIp.release(ip);
       sockets.delete(id);
       entry.stopIce?.();
-      if (entry.session) engine.removeSession(entry.session.id);
+      if (entry.session) {
+        engine.removeSession(entry.session.id);
+        deps.metrics?.sessionClosed();
+      }
     });
     ws.on('error', () => ws.close());
 
@@ -344,6 +359,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
           if (!ok) throw new IdlegradError('BAD_SIGNATURE', `hello signature does not prove ownership of ${msg.address}`);
           entry.session = { id, address: msg.address, peerId: msg.peerId, ready: false, send, partner: msg.partner ?? null, device: msg.device };
           engine.addSession(entry.session);
+          deps.metrics?.sessionOpened();
           const ice = keepIceFresh(deps.ice ?? NO_ICE, msg.address, (grant) => send({ type: 'ice', ice: grant, serverTime: Date.now() }));
           entry.stopIce = ice.stop;
           send({
@@ -368,6 +384,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
           if (!entry.session) throw new IdlegradError('BAD_MESSAGE', 'report before hello');
           await engine.handleReport(entry.session, msg);
           send({ type: 'ack', nonce: msg.contribution.nonce, state: 'pending', reason: null });
+          deps.metrics?.report('acked');
           refusedNonce = undefined;
           return;
         }
@@ -412,15 +429,27 @@ export function createApiServer(deps: ServerDeps): ApiServer {
         if (summary) s.session!.send({ type: 'account', summary });
       }
     },
-    close: () =>
-      new Promise((resolve) => {
+    stopAccepting() {
+      accepting = false;
+      server.close();
+    },
+    close: async (going) => {
+      for (const stop of stopBeats) stop();
+      if (going) {
+        const all = [...[...sockets.values()].map((s) => s.ws), ...peerWss.clients];
+        const closed = Promise.all(all.map((ws) => new Promise((r) => (ws.readyState === ws.CLOSED ? r(null) : ws.once('close', r)))));
+        for (const ws of all) ws.close(going.code, going.reason);
+        await Promise.race([closed, new Promise((r) => setTimeout(r, 1_000))]);
+      }
+      return new Promise((resolve) => {
         for (const s of sockets.values()) s.ws.terminate();
         for (const c of peerWss.clients) c.terminate();
         wss.close();
         peerWss.close();
         server.closeAllConnections?.();
         server.close(() => resolve());
-      }),
+      });
+    },
   };
   return api;
 }

@@ -92,13 +92,21 @@ export interface EngineEvents {
   verify?(round: number, thetaR: Float32Array, acceptedIds: number[]): Promise<unknown>;
   /** Whether an identity is quarantined (coordinator/verify/quarantine.ts): seated alone, its update never applied. */
   quarantined?(account: Address): boolean;
+  /** The round's phase changed (coordinator/ops metrics): open, committing, then idle (or open again when a commit failed). */
+  phase?(phase: 'open' | 'committing' | 'idle', round: number): void;
+  /** A commit decided its contributions: how many were accepted, and each refusal's code. */
+  decided?(accepted: number, rejected: Rejection['code'][]): void;
 }
 
 export class RoundEngine {
   private readonly sessions = new Map<number, Session>();
   private open: OpenRound | null = null;
   private committing = false;
+  /** The commit running now (or the last one), for drain(). */
+  private commitDone: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** Shutting down (drain): no new round opens. */
+  private draining = false;
   /** Set by the lead (coordinator/http/lead.ts): a paused or stopped run lets its open round commit and starts no new one. */
   private runStatus: RunStatus = 'active';
   readonly spec;
@@ -180,8 +188,20 @@ export class RoundEngine {
     if (this.open) clearTimeout(this.open.timer);
   }
 
+  /**
+   * Graceful shutdown (coordinator/ops/shutdown.ts): no new round opens, the open round commits
+   * now with what it holds (so every acknowledged report is decided, not aborted on restart),
+   * and this resolves when no commit runs: to the round it committed, or null when none was open.
+   */
+  async drain(): Promise<number | null> {
+    this.draining = true;
+    const round = this.open?.round ?? null;
+    await this.commit();
+    return round;
+  }
+
   maybeStartRound(): void {
-    if (this.stopped || this.runStatus !== 'active' || this.open || this.committing) return;
+    if (this.stopped || this.draining || this.runStatus !== 'active' || this.open || this.committing) return;
     if (this.run.maxRounds > 0 && this.state.round >= this.run.maxRounds) return;
     const ready = [...this.sessions.values()].filter((s) => s.ready).sort((a, b) => (a.address < b.address ? -1 : 1));
     // One session per account: a second tab of the same key does not double its cohort seat.
@@ -209,6 +229,7 @@ export class RoundEngine {
       quarantined,
     };
     this.open = open;
+    this.events.phase?.('open', round);
     cohorts.forEach((members, id) => {
       for (const m of members) {
         this.sessions.get(m.sessionId)?.send({
@@ -399,12 +420,19 @@ export class RoundEngine {
     return combined.bytes;
   }
 
+  /** Decide the open round now; while a commit runs, that commit's promise. */
+  commit(): Promise<void> {
+    if (this.open && !this.committing) this.commitDone = this.commitOpen();
+    return this.commitDone;
+  }
+
   /** Decide the round: which aggregates count, the outer step, the ledger transaction. */
-  async commit(): Promise<void> {
+  private async commitOpen(): Promise<void> {
     const open = this.open;
     if (!open || this.committing) return;
     this.committing = true;
     clearTimeout(open.timer);
+    this.events.phase?.('committing', open.round);
     try {
       const decision = decideRound({ ...open, reports: open.reports.values() }, this.run);
       const { rejected, applied } = decision;
@@ -452,6 +480,10 @@ export class RoundEngine {
         rejected,
         vestsRound: vestsRoundOf(open.round, this.verification),
       });
+      this.events.decided?.(
+        accepted.length,
+        rejected.map((r) => r.rejection.code),
+      );
       const thetaR = this.state.params;
       this.state = next;
       this.open = null;
@@ -478,6 +510,7 @@ export class RoundEngine {
       this.events.accountsChanged([...new Set([...open.reports.values()].map((r) => r.account))]);
     } finally {
       this.committing = false;
+      this.events.phase?.(this.open === open ? 'open' : 'idle', open.round);
     }
     setImmediate(() => this.maybeStartRound());
   }

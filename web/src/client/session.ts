@@ -13,6 +13,7 @@ import type { CohortExchange } from './p2p/exchange.ts';
 import type { PeerLink } from './p2p/links.ts';
 import type { IncomingRouter } from './p2p/peer-net.ts';
 import type { SnapshotStore } from './snapshot.ts';
+import { reconnectDelayMs } from './backoff.ts';
 
 /**
  * Lending, from Start to Stop: one union instead of flags.
@@ -65,7 +66,8 @@ export class Session {
   private router: IncomingRouter | null = null;
   /** PeerJS and its helpers, loaded on the first connection (not in the page's initial JS). */
   private net: typeof import('./p2p/peer-net.ts') | null = null;
-  private reconnectDelay = 1_000;
+  /** Failed connections since the last welcome: the backoff step (backoff.ts). */
+  private reconnectAttempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private disposed = false;
   /** The latest ICE grant, for a peer created after it (a destroyed peer is replaced on reconnect). */
@@ -137,7 +139,7 @@ export class Session {
       clearTimeout(this.reconnectTimer);
       this.reconnectTimer = null;
     }
-    this.reconnectDelay = 1_000;
+    this.reconnectAttempt = 0;
     if (!this.socket) void this.connect();
   }
 
@@ -161,8 +163,8 @@ export class Session {
     store.set({ connection: 'offline' });
     store.log(wasOpen ? 'warn' : 'error', `coordinator connection ${wasOpen ? 'closed' : 'failed'} (${code}${reason ? `: ${reason}` : ''})`);
     if (this.disposed || !this.o.wantsConnection()) return;
-    const delay = this.reconnectDelay;
-    this.reconnectDelay = Math.min(this.reconnectDelay * 2, 30_000);
+    // Jittered (backoff.ts): after a coordinator restart the pages do not all return on the same beat.
+    const delay = reconnectDelayMs(this.reconnectAttempt++);
     store.log('info', `reconnecting in ${Math.round(delay / 1000)} s`);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
@@ -226,7 +228,7 @@ export class Session {
       });
       if (!sent) throw new Error('the coordinator connection closed before hello');
       store.set({ connection: 'connected' });
-      this.reconnectDelay = 1_000;
+      this.reconnectAttempt = 0;
     } catch (e) {
       store.log('error', `hello failed: ${describeError(e)}`);
       this.socket?.close();
