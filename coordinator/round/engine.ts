@@ -21,7 +21,7 @@ import type { RunSpec } from '../../shared/config.ts';
 import { maxSamplesPerReport, modelOf } from '../../shared/config.ts';
 import { decodeFrame, hashFrame, type DecodedFrame } from '../../shared/codec.ts';
 import { aggregateUpdates, framesRoot } from '../../shared/aggregate.ts';
-import { aggregateLimits, applyGlobalUpdate } from '../../shared/round.ts';
+import { aggregateLimits, applyGlobalUpdate, peerUpdateLimits } from '../../shared/round.ts';
 import { assignmentSeed } from '../../shared/assignment.ts';
 import type { Dataset } from '../../shared/mlp.ts';
 import type { Eip712Domain } from '../../shared/eip712.ts';
@@ -78,6 +78,10 @@ interface OpenRound {
   timer: NodeJS.Timeout;
   /** Cohorts of one quarantined identity each: trained, reported and spot-checked, never applied. */
   quarantined: Set<number>;
+  /** Members that relayed their frame this round (one relay each; nothing of it is kept). */
+  relayed: Set<Address>;
+  /** Cohorts whose frame set was announced (the first announcement per cohort stands). */
+  announced: Set<number>;
 }
 
 export interface EngineEvents {
@@ -206,6 +210,8 @@ export class RoundEngine {
       unnamed: new Map(),
       timer: setTimeout(() => void this.commit(), trainMs + exchangeMs + reportMs),
       quarantined,
+      relayed: new Set(),
+      announced: new Set(),
     };
     this.open = open;
     cohorts.forEach((members, id) => {
@@ -316,6 +322,57 @@ export class RoundEngine {
     }
     this.maybeCommitEarly();
     return hash;
+  }
+
+  /** The open round's cohort seating `address`, or a NOT_A_MEMBER / STALE_ROUND error. */
+  private seatOf(address: Address, round: number, what: string): { open: OpenRound; cohort: number; members: Member[] } {
+    const open = this.open;
+    if (!open || round !== open.round || this.committing)
+      throw new IdlegradError('STALE_ROUND', `${what} is for round ${round}; the open round is ${open && !this.committing ? open.round : 'none'}`);
+    const cohort = open.cohorts.findIndex((members) => members.some((m) => m.address === address));
+    if (cohort < 0) throw new IdlegradError('NOT_A_MEMBER', `${address} is not seated in round ${round}`);
+    return { open, cohort, members: open.cohorts[cohort] };
+  }
+
+  /**
+   * Relay (issue 16 item 2): a member's own frame for the cohort members it could not reach over
+   * WebRTC, forwarded to them at once and never stored. One relay per member per round, each
+   * frame checked under the round's peer-update limits. Returns how many members it reached.
+   */
+  handleRelay(session: Session, msg: Extract<ClientMessage, { type: 'relay' }>, bytes: Uint8Array): number {
+    const { open, cohort, members } = this.seatOf(session.address, msg.round, 'relay');
+    const to = new Set(msg.to.map((a) => a.toLowerCase() as Address));
+    const strangers = [...to].filter((a) => a === session.address || !members.some((m) => m.address === a));
+    if (strangers.length) throw new IdlegradError('NOT_A_MEMBER', `relay to ${strangers.join(', ')}: not another member of cohort ${cohort}`);
+    if (open.relayed.has(session.address)) throw new IdlegradError('DUPLICATE', `${session.address} already relayed its frame in round ${msg.round}`);
+    const frame = decodeFrame(bytes, peerUpdateLimits(this.run, msg.round));
+    if (frame.header.kind !== FrameKind.update) throw new IdlegradError('BAD_FRAME', `a relayed frame must be an update frame (kind ${FrameKind.update})`);
+    open.relayed.add(session.address);
+    let reached = 0;
+    for (const m of members) {
+      if (!to.has(m.address)) continue;
+      const s = this.sessions.get(m.sessionId);
+      if (!s) continue;
+      s.send({ type: 'relayed-frame', round: msg.round, cohort, from: session.address, frame: msg.frame });
+      reached++;
+    }
+    return reached;
+  }
+
+  /**
+   * Agreement (DESIGN.md "Agreeing on a cohort's aggregate"): the uploader's announcement of the
+   * frames inside the aggregate it uploaded, forwarded to every member of its cohort. The first
+   * announcement per cohort stands; the aggregate must already be uploaded.
+   */
+  handleAnnounce(session: Session, msg: Extract<ClientMessage, { type: 'announce' }>): void {
+    const { open, cohort, members } = this.seatOf(session.address, msg.round, 'announcement');
+    if (open.announced.has(cohort)) throw new IdlegradError('DUPLICATE', `cohort ${cohort}'s frames were already announced in round ${msg.round}`);
+    const hash = msg.aggregateHash.toLowerCase() as Hex;
+    if (!open.aggregates.has(hash) && !open.unnamed.has(hash))
+      throw new IdlegradError('NOT_FOUND', `announced aggregate ${hash} was not uploaded; upload it first`);
+    open.announced.add(cohort);
+    const m: ServerMessage = { type: 'announced', round: msg.round, cohort, from: session.address, aggregateHash: hash, frameHashes: msg.frameHashes };
+    for (const member of members) if (member.address !== session.address) this.sessions.get(member.sessionId)?.send(m);
   }
 
   private maybeCommitEarly(): void {
