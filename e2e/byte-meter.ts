@@ -18,6 +18,8 @@ export interface PageBytes {
   dcOut: number;
   /** Bytes of published global updates and snapshots downloaded (transferSize). */
   updateIn: number;
+  /** Spot-check evidence uploaded (part of httpOut): frame and two residuals, dense float32. */
+  evidenceOut: number;
   /** (round, cohort id, members) of each round message received. */
   cohorts: { round: number; cohort: number; members: number }[];
   /** Frames received through the coordinator's relay. */
@@ -30,7 +32,7 @@ export const PAGE_BYTES_GLOBAL = '__idlegradBytes';
 export function installByteMeter(): void {
   const w = window as unknown as Record<string, unknown> & Window & typeof globalThis;
   if (w.__idlegradBytes) return;
-  const c: PageBytes = { wsIn: 0, wsOut: 0, httpIn: 0, httpOut: 0, dcIn: 0, dcOut: 0, updateIn: 0, cohorts: [], relayedFrames: 0 };
+  const c: PageBytes = { wsIn: 0, wsOut: 0, httpIn: 0, httpOut: 0, dcIn: 0, dcOut: 0, updateIn: 0, evidenceOut: 0, cohorts: [], relayedFrames: 0 };
   Object.defineProperty(w, '__idlegradBytes', { value: c, enumerable: false });
   const enc = new TextEncoder();
   const size = (d: unknown): number =>
@@ -76,6 +78,7 @@ export function installByteMeter(): void {
   const nativeFetch = w.fetch.bind(w);
   w.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
     c.httpOut += size(init?.body);
+    if (/\/evidence\//.test(String(input instanceof Request ? input.url : input))) c.evidenceOut += size(init?.body);
     return nativeFetch(input, init);
   };
   // transferSize: the response's header and body bytes as fetched (0 from the cache).

@@ -41,12 +41,11 @@ export const GPT_SWARM_RUN = {
   preset: 'gpt',
   inner: { steps: 6, batchSize: 4, adamw: { lr: 0.006, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 } },
   outer: { lr: 0.7, momentum: 0.9 },
-  // A long exchange: on 2 cores three SwiftShader pages train while the coordinator's Dawn
-  // validator re-executes the last round's GPT work, and a frame that reaches one member of a
-  // 3-member cohort after its exchange deadline but another before it splits the cohort's
-  // aggregates (a fresh-clone CI run lost round 1 that way with 10 s: AGGREGATE_MISSING 1,
-  // NO_QUORUM 2). DESIGN.md's frame announcement would close this in the protocol.
-  timing: { trainMs: 40_000, exchangeMs: 25_000, reportMs: 8_000 },
+  // A 10 s exchange again (it was 25 s to hide lost rounds: a frame that reached one member of a
+  // 3-member cohort after its exchange deadline and another before it split the aggregates).
+  // The agreement step (web/src/client/round/agreement.ts) closes that in the protocol: the
+  // uploader announces the frames that are in, late frames come through the relay.
+  timing: { trainMs: 40_000, exchangeMs: 10_000, reportMs: 8_000 },
   // The coordinator re-executes GPT work with the float64 CPU reference (≈ 1 s a step here):
   // check fewer new identities' rounds and score them on fewer held-out windows.
   verification: { newIdentityRate: 0.34, heldOutSamples: 8 },
@@ -121,6 +120,8 @@ export interface SwarmResult {
   downBytesPerPeerPerRound: number;
   /** Global updates and snapshots a page downloaded per round (part of downBytesPerPeerPerRound). */
   updateBytesPerPeerPerRound: number;
+  /** Spot-check evidence a page uploaded per round (part of upBytesPerPeerPerRound; the validator's sampling rate sets it). */
+  evidenceBytesPerPeerPerRound: number;
   /** Mean members per cohort, over every (round, cohort) the pages were seated in. */
   cohortSize: number;
   /** Frames pages received through the coordinator's relay (all pages, all rounds). */
@@ -171,9 +172,12 @@ export function pageTraffic(
   first: Map<{ attacker: boolean }, PageBytes | null>,
   last: Map<{ attacker: boolean }, PageBytes | null>,
   rounds: number,
-): Pick<SwarmResult, 'upBytesPerPeerPerRound' | 'downBytesPerPeerPerRound' | 'updateBytesPerPeerPerRound' | 'cohortSize' | 'relayedFrames'> {
+): Pick<
+  SwarmResult,
+  'upBytesPerPeerPerRound' | 'downBytesPerPeerPerRound' | 'updateBytesPerPeerPerRound' | 'evidenceBytesPerPeerPerRound' | 'cohortSize' | 'relayedFrames'
+> {
   let pages = 0;
-  const sum = { up: 0, down: 0, update: 0 };
+  const sum = { up: 0, down: 0, update: 0, evidence: 0 };
   const seats = new Map<string, number>();
   let relayedFrames = 0;
   for (const [v, b] of last) {
@@ -186,6 +190,7 @@ export function pageTraffic(
     sum.up += b.wsOut + b.httpOut + b.dcOut - (a.wsOut + a.httpOut + a.dcOut);
     sum.down += b.wsIn + b.httpIn + b.dcIn - (a.wsIn + a.httpIn + a.dcIn);
     sum.update += b.updateIn - a.updateIn;
+    sum.evidence += b.evidenceOut - a.evidenceOut;
   }
   const per = (x: number) => (pages && rounds > 0 ? Math.round(x / pages / rounds) : 0);
   const sizes = [...seats.values()];
@@ -193,6 +198,7 @@ export function pageTraffic(
     upBytesPerPeerPerRound: per(sum.up),
     downBytesPerPeerPerRound: per(sum.down),
     updateBytesPerPeerPerRound: per(sum.update),
+    evidenceBytesPerPeerPerRound: per(sum.evidence),
     cohortSize: sizes.length ? Number((sizes.reduce((s, x) => s + x, 0) / sizes.length).toFixed(2)) : 0,
     relayedFrames,
   };
@@ -642,7 +648,7 @@ swarm summary
   model hashes agree       ${r.modelHashesAgree} (${r.modelHash.slice(0, 18)}…)
   WebRTC bytes received    ${r.p2pBytes}
   frame bytes/peer/round   ${r.frameBytesPerPeerPerRound} vs dense ${r.denseBytesPerPeerPerRound} (${r.compressionRatio}×)
-  bytes/peer/round         up ${r.upBytesPerPeerPerRound}, down ${r.downBytesPerPeerPerRound} (global update ${r.updateBytesPerPeerPerRound}); mean cohort ${r.cohortSize}; ${r.relayedFrames} relayed frames
+  bytes/peer/round         up ${r.upBytesPerPeerPerRound}, down ${r.downBytesPerPeerPerRound} (global update ${r.updateBytesPerPeerPerRound}, spot-check evidence up ${r.evidenceBytesPerPeerPerRound}); mean cohort ${r.cohortSize}; ${r.relayedFrames} relayed frames
   lost rounds              ${r.lostRounds} (committed with no accepted contribution)
   reward epochs on chain   ${r.rewardEpochs}
   claims on chain          ${r.claims} (chain ${r.chainId}); balances equal ledger credit: ${r.claimsMatchLedger}

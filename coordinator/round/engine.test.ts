@@ -19,6 +19,7 @@ import {
   buildContribution,
   cohortAggregate,
   combineCohorts,
+  compressGlobalUpdate,
   encodeOwnUpdate,
   peerUpdateLimits,
 } from '../../shared/round.ts';
@@ -312,13 +313,18 @@ test('cohorts and relays: an upload flood is bounded, a copycat relay is refused
   );
   assert.deepEqual([rows.get(relay)!.state, rows.get(relay)!.code], ['accepted', null], 'the honest relay beside it is credited');
   assert.equal(s.contributions, 4);
-  // The published update is the victims' aggregate and the honest relay's, not the copy's.
-  const expected = combineCohorts(
+  // The published update is the victims' aggregate and the honest relay's, not the copy's,
+  // compressed with the coordinator's (so far zero) error-feedback residual: one frame down.
+  const combined = combineCohorts(
     run5,
     0,
     [full, relayAgg].map((a) => ({ hash: a.aggregateHash, frame: decodeFrame(a.bytes, aggregateLimits(run5, 0)) })),
   ).bytes;
-  assert.deepEqual(await ledger.update(run5.id, 0), expected);
+  const down = compressGlobalUpdate(run5, 0, combined, new Float32Array(run5.paramCount));
+  assert.deepEqual(await ledger.update(run5.id, 0), down.bytes);
+  assert.ok(down.bytes.byteLength < combined.byteLength / 4, `the published update is ${down.bytes.byteLength} bytes, the exact one ${combined.byteLength}`);
+  // The residual it leaves is what the ledger keeps with the model (a restart publishes the same frames).
+  assert.deepEqual((await ledger.loadRun(run5.id))!.state.residual, down.residual);
 });
 
 test(

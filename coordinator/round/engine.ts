@@ -21,7 +21,7 @@ import type { RunSpec } from '../../shared/config.ts';
 import { maxSamplesPerReport, modelOf } from '../../shared/config.ts';
 import { decodeFrame, hashFrame, type DecodedFrame } from '../../shared/codec.ts';
 import { aggregateUpdates, framesRoot } from '../../shared/aggregate.ts';
-import { aggregateLimits, applyGlobalUpdate, peerUpdateLimits } from '../../shared/round.ts';
+import { aggregateLimits, applyGlobalUpdate, compressGlobalUpdate, peerUpdateLimits } from '../../shared/round.ts';
 import { assignmentSeed } from '../../shared/assignment.ts';
 import type { Dataset } from '../../shared/mlp.ts';
 import type { Eip712Domain } from '../../shared/eip712.ts';
@@ -466,18 +466,24 @@ export class RoundEngine {
         modelHash: this.state.modelHash,
         params: this.state.params.slice(),
         momentum: this.state.momentum.slice(),
+        residual: this.state.residual?.slice(),
       };
       let update: Uint8Array | null = null;
+      let residual = next.residual;
       if (applied.length > 0) {
         // Off the event loop (combine-thread.ts): reports and sessions keep being served meanwhile.
-        update = await this.combine(open.round, applied, accepted, rejected, [...open.reports.values()]);
+        const combined = await this.combine(open.round, applied, accepted, rejected, [...open.reports.values()]);
+        // One frame down: the exact combine compressed with the coordinator's error feedback.
+        const down = compressGlobalUpdate(this.run, open.round, combined, this.state.residual ?? new Float32Array(this.run.paramCount));
+        update = down.bytes;
+        residual = down.residual;
         // Peers apply the published bytes with this same function; so do we.
         const { round, modelHash, params, momentum } = applyGlobalUpdate(
           { ...this.state, run: this.run.id, paramTableHash: this.run.paramTableHash },
           update,
           this.run,
         );
-        next = { round, modelHash, params, momentum };
+        next = { round, modelHash, params, momentum, residual };
       }
       const evalResult = await this.evaluator.evaluate(next.params);
       const acceptedIds = new Set(accepted.map((a) => a.id));

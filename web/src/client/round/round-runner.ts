@@ -357,7 +357,8 @@ export class RoundRunner {
     if (agreement) {
       agreement.hold(own);
       for (const f of exchanged?.frames ?? []) agreement.hold({ address: f.address, hash: f.hash, bytes: f.bytes });
-      const unsent = (exchanged?.peers ?? []).filter((p) => !p.sentOurs).map((p) => p.address);
+      // A link that failed before our frame was handed to it; a live one still delivers it.
+      const unsent = (exchanged?.peers ?? []).filter((p) => p.status === 'failed' && !p.sentOurs).map((p) => p.address);
       await agreement.relay(own, unsent);
       if (token.cancelled) return null;
     }
