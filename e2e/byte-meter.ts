@@ -113,3 +113,22 @@ export function installByteMeter(): void {
     w.RTCPeerConnection = MeteredPeerConnection;
   }
 }
+
+/**
+ * Runs in the page (serialized by addInitScript, after installByteMeter): every RTCPeerConnection
+ * gathers no candidate (relay-only ICE with no TURN server), so no link of this page ever connects
+ * and its exchange fails as behind a NAT WebRTC cannot cross. Test-only (e2e/swarm.ts noWebRtc).
+ */
+export function blockWebRtc(): void {
+  const w = window as unknown as { RTCPeerConnection?: typeof RTCPeerConnection };
+  const Native = w.RTCPeerConnection;
+  if (!Native) return;
+  w.RTCPeerConnection = class BlockedPeerConnection extends Native {
+    constructor(config?: RTCConfiguration) {
+      super({ ...config, iceServers: [], iceTransportPolicy: 'relay' });
+    }
+    override setConfiguration(config?: RTCConfiguration): void {
+      super.setConfiguration({ ...config, iceServers: [], iceTransportPolicy: 'relay' });
+    }
+  };
+}

@@ -34,7 +34,7 @@ import { parseServerMessage, type DashboardState, type FlaggedSummary, type Vali
 import { grammarCorpus } from './grammar-corpus.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
 import { startNatSwarm, type NatSwarm, type NatSwarmFigures } from './nat-lab.ts';
-import { installByteMeter, type PageBytes } from './byte-meter.ts';
+import { blockWebRtc, installByteMeter, type PageBytes } from './byte-meter.ts';
 
 /** GPT run settings for the swarm: short rounds of small batches (about 1 s a step on SwiftShader). */
 export const GPT_SWARM_RUN = {
@@ -72,6 +72,12 @@ export interface SwarmOptions {
   platformLog?: string;
   /** Volunteers behind NATs in the NAT lab, with TURN (e2e/nat-lab.ts). */
   nat?: boolean;
+  /**
+   * Volunteers (by index) whose WebRTC never connects (e2e/byte-meter.ts blockWebRtc): every
+   * link to or from them fails, as behind a NAT no candidate crosses; their frames must take the
+   * coordinator's relay. Every index: a swarm with no WebRTC at all.
+   */
+  noWebRtc?: number[];
 }
 
 export interface SwarmChaos {
@@ -161,6 +167,7 @@ interface Hook {
 
 // tsx compiles named functions and classes with esbuild's __name helper, which the page lacks.
 const byteMeterScript = `var __name = (f) => f; (${installByteMeter.toString()})();`;
+const blockWebRtcScript = `var __name = (f) => f; (${blockWebRtc.toString()})();`;
 const readBytes = (page: Page) => page.evaluate(() => (window as unknown as { __idlegradBytes?: PageBytes }).__idlegradBytes ?? null);
 
 /**
@@ -319,6 +326,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       const context = nat ? await nat.newContext(index, url) : await chromium!.newContext(); // own storage: own IndexedDB, own device key
       if (attacker) await context.addInitScript(`window.__idlegradAttack = ${JSON.stringify(chaos.attack)};`);
       await context.addInitScript({ content: byteMeterScript });
+      if (opts.noWebRtc?.includes(index)) await context.addInitScript({ content: blockWebRtcScript });
       const page = await context.newPage();
       await nat?.watch(page, index);
       page.on('pageerror', (e) => pageErrors.push(`volunteer ${index}: ${e.message}`));

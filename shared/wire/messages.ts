@@ -205,7 +205,7 @@ export function parseClientMessage(raw: unknown): ClientMessage {
         type,
         round: u32(o.round, 'announce.round'),
         aggregateHash: hex32(o.aggregateHash, 'announce.aggregateHash'),
-        frameHashes: arrayOf(hex32, 1024)(o.frameHashes, 'announce.frameHashes'),
+        frameHashes: arrayOf(hex32, 256)(o.frameHashes, 'announce.frameHashes'),
       };
     case 'bind':
       return { type, delegation: parseDelegation(o.delegation, 'bind.delegation'), signature: sig(o.signature, 'bind.signature') };
@@ -235,7 +235,7 @@ const SERVER_BODIES: { [T in ServerMessage['type']]: Parser<Body<T>> } = {
   }),
   committed: shape<Body<'committed'>>({ run: u32, round: u32, modelHash: hex32, updateBytes: u32, accepted: u32, serverTime: time }),
   'relayed-frame': shape<Body<'relayed-frame'>>({ round: u32, cohort: u32, from: addr, frame: base64 }),
-  announced: shape<Body<'announced'>>({ round: u32, cohort: u32, from: addr, aggregateHash: hex32, frameHashes: arrayOf(hex32, 1024) }),
+  announced: shape<Body<'announced'>>({ round: u32, cohort: u32, from: addr, aggregateHash: hex32, frameHashes: arrayOf(hex32, 256) }),
   ack: shape<Body<'ack'>>({ nonce: decimal, state: oneOf(CONTRIBUTION_STATES), reason: nullable(str(2000)) }),
   error: shape<Body<'error'>>({ code: oneOf(ERROR_CODES), message: str(4000), ref: optional(str(64)) }),
   account: shape<Body<'account'>>({ summary: parseAccountSummary }),
