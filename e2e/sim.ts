@@ -48,7 +48,7 @@ import { gptSpec, GPT_DEFAULT, initParams, mlpSpec, paramTableHash, type GptDims
 import { evaluateModel, windowBatch } from '../shared/preset.ts';
 import { applyOuterStep, outerLrScheduleErrors, type OuterConfig } from '../shared/outer.ts';
 import { assignmentIndices } from '../shared/assignment.ts';
-import { adaptiveSteps } from '../shared/round.ts';
+import { adaptiveSteps, compressWithFeedback } from '../shared/round.ts';
 import { createRng } from '../shared/rng.ts';
 import { ATTACKS, attackUpdate, type Attack } from '../shared/attacks.ts';
 import { grammarCorpus, unigramEntropy } from './grammar-corpus.ts';
@@ -70,6 +70,8 @@ export interface Scenario {
   aggregator: AggregatorConfig;
   /** fp32 dense frames (indices implied) instead of the codec. */
   dense?: boolean;
+  /** The global update compressed with the coordinator's error feedback (one frame down), as the coordinator publishes it. */
+  compressDown?: boolean;
   /** One trainer with batch peers × batchSize for rounds × steps steps: the same samples and sequential steps. */
   centralized?: boolean;
   attack: Attack | null;
@@ -198,6 +200,8 @@ export function scenarioList(st: SimSettings, opts: { quick?: boolean } = {}): S
     list.push({ ...clean, name: `centralized-${peers}`, peers, centralized: true });
     list.push({ ...clean, name: `compressed-${peers}`, peers });
   }
+  const downPeers = st.peerCounts.includes(8) ? 8 : st.peerCounts[st.peerCounts.length - 1];
+  list.push({ ...clean, name: `compressed-down-${downPeers}`, peers: downPeers, compressDown: true });
   const midPeers = st.peerCounts.includes(8) ? 8 : st.peerCounts[st.peerCounts.length - 1];
   list.push({ ...clean, name: `dense-${midPeers}`, peers: midPeers, dense: true, codec: { density: 1, bits: 32, chunkSize: st.codec.chunkSize } });
 
@@ -372,6 +376,7 @@ export function runScenario(sc: Scenario, seed: number, data: SimData, trace = f
   const attackFrom = Math.floor(sc.rounds / 4);
   const honest = n - f;
   const momentum = new Float32Array(spec.paramCount);
+  let downResidual: Float32Array = new Float32Array(spec.paramCount);
   const limits = (round: number) => frameLimits({ paramTableHash: pth, paramCount: spec.paramCount, run: 1, codec: sc.codec, maxSamples: sc.steps * B, round });
   // Non-IID: peer slot p sees classes p and p + 1 (mod classes).
   const byClass: number[][] = Array.from({ length: train.classes }, () => []);
@@ -491,7 +496,13 @@ export function runScenario(sc: Scenario, seed: number, data: SimData, trace = f
       if (u.byzantine) byzantineExcluded++;
       else honestExcluded++;
     }
-    applyOuterStep(params, momentum, agg.dense, outer, round);
+    let globalUpdate = agg.dense;
+    if (sc.compressDown) {
+      const down = compressWithFeedback(agg.dense, downResidual, sc.codec, { paramTableHash: pth, run: 1, round, samples: 0 });
+      downResidual = down.residual;
+      globalUpdate = toDense(decodeFrame(down.bytes, limits(round)));
+    }
+    applyOuterStep(params, momentum, globalUpdate, outer, round);
     let extra = '';
     if (trace) {
       let e2 = 0;

@@ -9,6 +9,7 @@ test('a 3-volunteer swarm on the GPT preset lowers held-out loss round over roun
   const r = await runSwarm({ volunteers: 3, rounds: 3, log: (l) => console.log(`  ${l}`), run: { ...GPT_SWARM_RUN, rewards: { epochRounds: 3 } } });
   console.log(`  ${JSON.stringify(r)}`);
   assert.equal(r.rounds, 3);
+  assert.equal(r.lostRounds, 0, 'no round commits without a contribution');
   assert.equal(r.acceptedContributions, 9);
   assert.equal(r.modelHashesAgree, true);
   assert.equal(r.denseBytesPerPeerPerRound, 136_576 * 4, 'the GPT_DEFAULT parameter table travelled');

@@ -16,6 +16,11 @@ test('a swarm of 3 volunteers trains, agrees on the model hash, and claims its r
   assert.equal(r.rounds, 4);
   assert.equal(r.firstRoundContributors, 3, 'every page contributes in its first full round');
   assert.equal(r.acceptedContributions, 12);
+  assert.equal(r.lostRounds, 0);
+  // Measured at the pages' transports: a round costs the all-gather, the global update and the control messages.
+  assert.ok(r.upBytesPerPeerPerRound > r.frameBytesPerPeerPerRound, `up ${r.upBytesPerPeerPerRound} B/round carries at least the frame`);
+  assert.ok(r.downBytesPerPeerPerRound > r.updateBytesPerPeerPerRound && r.updateBytesPerPeerPerRound > 0, JSON.stringify(r));
+  assert.equal(r.cohortSize, 3);
   assert.equal(r.modelHashesAgree, true);
   assert.ok(r.p2pBytes > 0, 'frames travelled over WebRTC');
   assert.ok(

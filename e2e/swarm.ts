@@ -34,18 +34,18 @@ import { grammarCorpus } from './grammar-corpus.ts';
 import { cliOutput, numberOption, parseCli, runCli, UsageError, type CliOption, type CliSpec } from '../shared/cli.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
 import { startNatSwarm, type NatSwarm, type NatSwarmFigures } from './nat-lab.ts';
+import { blockWebRtc, installByteMeter, type PageBytes } from './byte-meter.ts';
 
 /** GPT run settings for the swarm: short rounds of small batches (about 1 s a step on SwiftShader). */
 export const GPT_SWARM_RUN = {
   preset: 'gpt',
   inner: { steps: 6, batchSize: 4, adamw: { lr: 0.006, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 } },
   outer: { lr: 0.7, momentum: 0.9 },
-  // A long exchange: on 2 cores three SwiftShader pages train while the coordinator's Dawn
-  // validator re-executes the last round's GPT work, and a frame that reaches one member of a
-  // 3-member cohort after its exchange deadline but another before it splits the cohort's
-  // aggregates (a fresh-clone CI run lost round 1 that way with 10 s: AGGREGATE_MISSING 1,
-  // NO_QUORUM 2). DESIGN.md's frame announcement would close this in the protocol.
-  timing: { trainMs: 40_000, exchangeMs: 25_000, reportMs: 8_000 },
+  // A 10 s exchange again (it was 25 s to hide lost rounds: a frame that reached one member of a
+  // 3-member cohort after its exchange deadline and another before it split the aggregates).
+  // The agreement step (web/src/client/round/agreement.ts) closes that in the protocol: the
+  // uploader announces the frames that are in, late frames come through the relay.
+  timing: { trainMs: 40_000, exchangeMs: 10_000, reportMs: 8_000 },
   // The coordinator re-executes GPT work with the float64 CPU reference (≈ 1 s a step here):
   // check fewer new identities' rounds and score them on fewer held-out windows.
   verification: { newIdentityRate: 0.34, heldOutSamples: 8 },
@@ -72,6 +72,12 @@ export interface SwarmOptions {
   platformLog?: string;
   /** Volunteers behind NATs in the NAT lab, with TURN (e2e/nat-lab.ts). */
   nat?: boolean;
+  /**
+   * Volunteers (by index) whose WebRTC never connects (e2e/byte-meter.ts blockWebRtc): every
+   * link to or from them fails, as behind a NAT no candidate crosses; their frames must take the
+   * coordinator's relay. Every index: a swarm with no WebRTC at all.
+   */
+  noWebRtc?: number[];
 }
 
 export interface SwarmChaos {
@@ -114,6 +120,22 @@ export interface SwarmResult {
   frameBytesPerPeerPerRound: number;
   denseBytesPerPeerPerRound: number;
   compressionRatio: number;
+  /**
+   * Measured at each page's transports (e2e/byte-meter.ts: WebSocket, HTTP, data channels) from the
+   * first committed round to the last, per live page present at both, per round between them.
+   */
+  upBytesPerPeerPerRound: number;
+  downBytesPerPeerPerRound: number;
+  /** Global updates and snapshots a page downloaded per round (part of downBytesPerPeerPerRound). */
+  updateBytesPerPeerPerRound: number;
+  /** Spot-check evidence a page uploaded per round (part of upBytesPerPeerPerRound; the validator's sampling rate sets it). */
+  evidenceBytesPerPeerPerRound: number;
+  /** Mean members per cohort, over every (round, cohort) the pages were seated in. */
+  cohortSize: number;
+  /** Frames pages received through the coordinator's relay (all pages, all rounds). */
+  relayedFrames: number;
+  /** Committed rounds with no accepted contribution. */
+  lostRounds: number;
   rewardEpochs: number;
   claims: number;
   /** Every live honest volunteer's token balance equals the credit the ledger placed in posted epochs. */
@@ -143,6 +165,52 @@ interface Hook {
   claims: string[];
   errors: string[];
   state: string;
+}
+
+// tsx compiles named functions and classes with esbuild's __name helper, which the page lacks.
+const byteMeterScript = `var __name = (f) => f; (${installByteMeter.toString()})();`;
+const blockWebRtcScript = `var __name = (f) => f; (${blockWebRtc.toString()})();`;
+const readBytes = (page: Page) => page.evaluate(() => (window as unknown as { __idlegradBytes?: PageBytes }).__idlegradBytes ?? null);
+
+/**
+ * Per page per round, from two readings of the pages' byte meters `rounds` rounds apart (only
+ * pages read both times and not attackers' — the caller passes what it read), and the mean
+ * cohort size and relayed frames over everything the pages saw.
+ */
+export function pageTraffic(
+  first: Map<{ attacker: boolean }, PageBytes | null>,
+  last: Map<{ attacker: boolean }, PageBytes | null>,
+  rounds: number,
+): Pick<
+  SwarmResult,
+  'upBytesPerPeerPerRound' | 'downBytesPerPeerPerRound' | 'updateBytesPerPeerPerRound' | 'evidenceBytesPerPeerPerRound' | 'cohortSize' | 'relayedFrames'
+> {
+  let pages = 0;
+  const sum = { up: 0, down: 0, update: 0, evidence: 0 };
+  const seats = new Map<string, number>();
+  let relayedFrames = 0;
+  for (const [v, b] of last) {
+    if (!b) continue;
+    for (const s of b.cohorts) seats.set(`${s.round}/${s.cohort}`, s.members);
+    relayedFrames += b.relayedFrames;
+    const a = first.get(v);
+    if (!a || v.attacker) continue;
+    pages++;
+    sum.up += b.wsOut + b.httpOut + b.dcOut - (a.wsOut + a.httpOut + a.dcOut);
+    sum.down += b.wsIn + b.httpIn + b.dcIn - (a.wsIn + a.httpIn + a.dcIn);
+    sum.update += b.updateIn - a.updateIn;
+    sum.evidence += b.evidenceOut - a.evidenceOut;
+  }
+  const per = (x: number) => (pages && rounds > 0 ? Math.round(x / pages / rounds) : 0);
+  const sizes = [...seats.values()];
+  return {
+    upBytesPerPeerPerRound: per(sum.up),
+    downBytesPerPeerPerRound: per(sum.down),
+    updateBytesPerPeerPerRound: per(sum.update),
+    evidenceBytesPerPeerPerRound: per(sum.evidence),
+    cohortSize: sizes.length ? Number((sizes.reduce((s, x) => s + x, 0) / sizes.length).toFixed(2)) : 0,
+    relayedFrames,
+  };
 }
 
 const readHook = (page: Page) =>
@@ -259,6 +327,8 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       const index = volunteers.length;
       const context = nat ? await nat.newContext(index, url) : await chromium!.newContext(); // own storage: own IndexedDB, own device key
       if (attacker) await context.addInitScript(`window.__idlegradAttack = ${JSON.stringify(chaos.attack)};`);
+      await context.addInitScript({ content: byteMeterScript });
+      if (opts.noWebRtc?.includes(index)) await context.addInitScript({ content: blockWebRtcScript });
       const page = await context.newPage();
       await nat?.watch(page, index);
       page.on('pageerror', (e) => pageErrors.push(`volunteer ${index}: ${e.message}`));
@@ -323,6 +393,9 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       }
     };
     let chaosWork: Promise<void> = Promise.resolve();
+    const readAllBytes = async () =>
+      new Map(await Promise.all(volunteers.filter((v) => v.live).map(async (v) => [v, await readBytes(v.page).catch(() => null)] as const)));
+    let bytesAtFirstCommit = new Map<Volunteer, PageBytes | null>();
     const done = await until(
       `${opts.rounds} committed rounds`,
       opts.rounds * 240_000,
@@ -339,6 +412,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
           }
         }
         if (last && last.round > lastSeen) {
+          if (lastSeen < 0) bytesAtFirstCommit = await readAllBytes();
           lastSeen = last.round;
           lastProgressAt = Date.now();
           log(
@@ -371,6 +445,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       },
       200,
     );
+    const bytesAtLastCommit = await readAllBytes();
     await chaosWork;
     function everyAddress(): string[] {
       return volunteers.flatMap((v) => (v.address ? [v.address] : []));
@@ -487,6 +562,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     const framesSent = honestHooks.reduce((s, h) => s + h.framesSent, 0);
     const frameBytes = honestHooks.reduce((s, h) => s + h.frameBytesSent, 0);
     const dense = info.run.paramCount * 4;
+    const traffic = pageTraffic(bytesAtFirstCommit, bytesAtLastCommit, committed.length - 1);
     const result: SwarmResult = {
       rounds: committed.length,
       volunteers: opts.volunteers,
@@ -500,6 +576,8 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       frameBytesPerPeerPerRound: framesSent ? Math.round(frameBytes / framesSent) : 0,
       denseBytesPerPeerPerRound: dense,
       compressionRatio: frameBytes ? Number((dense / (frameBytes / framesSent)).toFixed(1)) : 0,
+      ...traffic,
+      lostRounds: committed.filter((r) => r.contributions === 0).length,
       rewardEpochs: epochLogs.length,
       claims: ours.length,
       claimsMatchLedger,
@@ -590,6 +668,8 @@ swarm summary
   model hashes agree       ${r.modelHashesAgree} (${r.modelHash.slice(0, 18)}…)
   WebRTC bytes received    ${r.p2pBytes}
   frame bytes/peer/round   ${r.frameBytesPerPeerPerRound} vs dense ${r.denseBytesPerPeerPerRound} (${r.compressionRatio}×)
+  bytes/peer/round         up ${r.upBytesPerPeerPerRound}, down ${r.downBytesPerPeerPerRound} (global update ${r.updateBytesPerPeerPerRound}, spot-check evidence up ${r.evidenceBytesPerPeerPerRound}); mean cohort ${r.cohortSize}; ${r.relayedFrames} relayed frames
+  lost rounds              ${r.lostRounds} (committed with no accepted contribution)
   reward epochs on chain   ${r.rewardEpochs}
   claims on chain          ${r.claims} (chain ${r.chainId}); balances equal ledger credit: ${r.claimsMatchLedger}
   spot checks              ${

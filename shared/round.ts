@@ -124,6 +124,31 @@ export function combineCohorts(
   return { bytes: encodeAggregate(dense, run.codec.chunkSize, { paramTableHash: run.paramTableHash, run: run.id, round, samples }), excluded };
 }
 
+/**
+ * One frame down (DESIGN.md "Small downloads too"): the combined global update g, compressed
+ * with the page's codec (chunked top-k, low-bit values) and the coordinator's own error-feedback
+ * residual e_c: v = g + e_c, frame = C(v), e_c' = v − decode(frame). Deterministic in float32 and
+ * in chunk order, so a restarted coordinator with the same e_c publishes the same bytes. The
+ * frame is an update-kind frame (low-bit values); applyGlobalUpdate reads either kind.
+ */
+export function compressGlobalUpdate(run: RunSpec, round: number, combined: Uint8Array, residual: Float32Array): { bytes: Uint8Array; residual: Float32Array } {
+  const frame = decodeFrame(combined, aggregateLimits(run, round));
+  const { header } = frame;
+  return compressWithFeedback(toDense(frame), residual, run.codec, { paramTableHash: header.paramTableHash, run: header.run, round, samples: header.samples });
+}
+
+/** C(g + e) and the new residual g + e − decode(C(g + e)), in float32 (the global update's error feedback; e2e/sim.ts uses it too). */
+export function compressWithFeedback(
+  dense: Float32Array,
+  residual: Float32Array,
+  codec: CodecConfig,
+  args: Parameters<typeof encodeUpdate>[2],
+): { bytes: Uint8Array; residual: Float32Array } {
+  const v = new Float32Array(dense.length);
+  for (let i = 0; i < v.length; i++) v[i] = dense[i] + residual[i];
+  return encodeUpdate(v, codec, args);
+}
+
 /** A Contribution before signing: losses as floats, expiry from the server clock. */
 export type ContributionInput = Omit<Contribution, 'lossBeforeMicro' | 'lossAfterMicro' | 'expiry'> & {
   lossBefore: number;
@@ -180,10 +205,12 @@ export const peerUpdateLimits = (run: RunSpec, round: number): FrameLimits => ru
 /** What a cohort aggregate or global update may be: sample weight is a sum over peers (any u32). */
 export const aggregateLimits = (run: RunSpec, round: number): FrameLimits => runLimits(run, round, 0xffffffff);
 
-/** θ_{r+1} from θ_r and the round-r global update frame. Pure: the input model is not touched. */
+/**
+ * θ_{r+1} from θ_r and the round-r global update frame: exact (an aggregate frame) or compressed
+ * by the coordinator (an update frame, compressGlobalUpdate). Pure: the input model is not touched.
+ */
 export function applyGlobalUpdate(model: LocalModel, frameBytes: Uint8Array, run: RunSpec): LocalModel {
   const frame = decodeFrame(frameBytes, aggregateLimits(run, model.round));
-  if (frame.header.kind !== FrameKind.aggregate) throw new IdlegradError('BAD_FRAME', `the round ${model.round} global update is not an aggregate frame`);
   const params = model.params.slice();
   const momentum = model.momentum.slice();
   applyOuterStep(params, momentum, toDense(frame), run.outer, model.round);

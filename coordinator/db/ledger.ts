@@ -25,6 +25,8 @@ export interface ModelState {
   modelHash: Hex;
   params: Float32Array;
   momentum: Float32Array;
+  /** The coordinator's error-feedback residual of the compressed global update (absent: zeros). */
+  residual?: Float32Array;
 }
 
 export interface PendingContribution {
@@ -84,13 +86,19 @@ export class Ledger {
   constructor(readonly sql: Sql) {}
 
   async loadRun(id: number): Promise<{ spec: RunSpec; state: ModelState } | null> {
-    const { rows } = await this.sql.query<{ spec: RunSpec; round: number; model_hash: string; params: Uint8Array; momentum: Uint8Array }>(
-      `select r.spec, m.round, m.model_hash, m.params, m.momentum from runs r join model_state m on m.run_id = r.id where r.id = $1`,
-      [id],
-    );
+    const { rows } = await this.sql.query<{
+      spec: RunSpec;
+      round: number;
+      model_hash: string;
+      params: Uint8Array;
+      momentum: Uint8Array;
+      residual: Uint8Array | null;
+    }>(`select r.spec, m.round, m.model_hash, m.params, m.momentum, m.residual from runs r join model_state m on m.run_id = r.id where r.id = $1`, [id]);
     const r = rows[0];
     if (!r) return null;
-    return { spec: r.spec, state: { round: r.round, modelHash: r.model_hash as Hex, params: f32(r.params), momentum: f32(r.momentum) } };
+    const state: ModelState = { round: r.round, modelHash: r.model_hash as Hex, params: f32(r.params), momentum: f32(r.momentum) };
+    if (r.residual) state.residual = f32(r.residual);
+    return { spec: r.spec, state };
   }
 
   async createRun(spec: RunSpec, state: ModelState): Promise<void> {
@@ -103,6 +111,8 @@ export class Ledger {
         bytesOf(state.params),
         bytesOf(state.momentum),
       ]);
+      // A new run's coordinator residual is zeros: the column (issue 16) is written from the first commit on.
+      if (state.residual) await tx.query(`update model_state set residual = $2 where run_id = $1`, [spec.id, bytesOf(state.residual)]);
     });
   }
 
@@ -178,12 +188,13 @@ export class Ledger {
         [runId, s.round, s.modelHash, s.committedAt, s.heldOutAccuracy, s.heldOutLoss, s.trainLoss, s.contributions, s.samples, s.volunteers, s.updateBytes],
       );
       if (commit.update) await tx.query(`insert into updates (run_id, round, frame) values ($1, $2, $3)`, [runId, s.round, commit.update]);
-      await tx.query(`update model_state set round = $2, model_hash = $3, params = $4, momentum = $5 where run_id = $1`, [
+      await tx.query(`update model_state set round = $2, model_hash = $3, params = $4, momentum = $5, residual = $6 where run_id = $1`, [
         runId,
         state.round,
         state.modelHash,
         bytesOf(state.params),
         bytesOf(state.momentum),
+        state.residual ? bytesOf(state.residual) : null,
       ]);
       // One statement each for the accepted and the rejected rows (thousands a round under load).
       if (commit.accepted.length) {

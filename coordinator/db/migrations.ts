@@ -165,4 +165,9 @@ export const MIGRATIONS: string[] = [
   `
   alter table contributions add column vests_round integer;
   `,
+  // Issue 16: the coordinator's error-feedback residual of the compressed global update, kept
+  // with the model so a restart publishes the same frames (null: zeros, as before this migration).
+  `
+  alter table model_state add column residual bytea;
+  `,
 ];

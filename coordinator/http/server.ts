@@ -7,7 +7,9 @@ import { ExpressPeerServer } from 'peer';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { isAddress, verifyMessage, type Address, type Hex } from 'viem';
 import { IdlegradError, isIdlegradError } from '../../shared/errors.ts';
+import { kPerChunk, maxUpdateFrameBytes } from '../../shared/codec.ts';
 import {
+  base64ToBytes,
   delegationFromJson,
   encodeDataset,
   encodeSnapshot,
@@ -266,7 +268,10 @@ export function createApiServer(deps: ServerDeps): ApiServer {
   }
 
   // The volunteer/dashboard protocol.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  // 64 KiB of control messages, or a relay message carrying the run's largest update frame (base64).
+  const run = engine.run;
+  const maxFrame = maxUpdateFrameBytes(run.paramCount, run.codec.chunkSize, kPerChunk(run.codec, run.codec.chunkSize), run.codec.bits, run.codec.indexCoding);
+  const wss = new WebSocketServer({ noServer: true, maxPayload: Math.max(64 * 1024, Math.ceil(maxFrame / 3) * 4 + 4096) });
   const sockets = new Map<number, { ws: WebSocket; session: Session | null; dashboard: boolean; stopIce?: () => void }>();
   let nextId = 1;
   let accepting = true;
@@ -388,6 +393,14 @@ export function createApiServer(deps: ServerDeps): ApiServer {
           refusedNonce = undefined;
           return;
         }
+        case 'relay':
+          if (!entry.session) throw new IdlegradError('BAD_MESSAGE', 'relay before hello');
+          engine.handleRelay(entry.session, msg, base64ToBytes(msg.frame));
+          return;
+        case 'announce':
+          if (!entry.session) throw new IdlegradError('BAD_MESSAGE', 'announce before hello');
+          engine.handleAnnounce(entry.session, msg);
+          return;
         case 'bind': {
           if (!entry.session) throw new IdlegradError('BAD_MESSAGE', 'bind before hello');
           await bindWallet(ledger, engine.domain, entry.session.address, delegationFromJson(msg.delegation), msg.signature, Math.floor(Date.now() / 1000));

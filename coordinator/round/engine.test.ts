@@ -19,6 +19,7 @@ import {
   buildContribution,
   cohortAggregate,
   combineCohorts,
+  compressGlobalUpdate,
   encodeOwnUpdate,
   peerUpdateLimits,
 } from '../../shared/round.ts';
@@ -324,11 +325,112 @@ test('cohorts and relays: an upload flood is bounded, a copycat relay is refused
   );
   assert.deepEqual([rows.get(relay)!.state, rows.get(relay)!.code], ['accepted', null], 'the honest relay beside it is credited');
   assert.equal(s.contributions, 4);
-  // The published update is the victims' aggregate and the honest relay's, not the copy's.
-  const expected = combineCohorts(
+  // The published update is the victims' aggregate and the honest relay's, not the copy's,
+  // compressed with the coordinator's (so far zero) error-feedback residual: one frame down.
+  const combined = combineCohorts(
     run5,
     0,
     [full, relayAgg].map((a) => ({ hash: a.aggregateHash, frame: decodeFrame(a.bytes, aggregateLimits(run5, 0)) })),
   ).bytes;
-  assert.deepEqual(await ledger.update(run5.id, 0), expected);
+  const down = compressGlobalUpdate(run5, 0, combined, new Float32Array(run5.paramCount));
+  assert.deepEqual(await ledger.update(run5.id, 0), down.bytes);
+  assert.ok(down.bytes.byteLength < combined.byteLength / 4, `the published update is ${down.bytes.byteLength} bytes, the exact one ${combined.byteLength}`);
+  // The residual it leaves is what the ledger keeps with the model (a restart publishes the same frames).
+  assert.deepEqual((await ledger.loadRun(run5.id))!.state.residual, down.residual);
 });
+
+test(
+  'relay and announcement: a frame goes only to the members named, once per member; the first announcement of an uploaded aggregate reaches the cohort',
+  { timeout: 60_000 },
+  async (t) => {
+    const sql = await openDatabase({});
+    const ledger = new Ledger(sql);
+    const params = initParams(modelOf(run), run.seed);
+    const theta0 = { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) };
+    await ledger.createRun(run, theta0);
+    const engine = new RoundEngine(run, theta0, ledger, heldOut, domain, { committed: () => undefined, accountsChanged: () => undefined }, () => NOW);
+    t.after(async () => {
+      engine.stop();
+      await sql.close();
+    });
+    const inbox = new Map<number, ServerMessage[]>();
+    const sessions: Session[] = [0, 1, 2, 3].map((i) => {
+      inbox.set(i, []);
+      const address = privateKeyToAccount(generatePrivateKey()).address.toLowerCase() as Address;
+      return { id: i, address, peerId: `peer-${i}`, ready: false, send: (m) => void inbox.get(i)!.push(m) };
+    });
+    for (const s of sessions) engine.addSession(s);
+    for (const i of [0, 1, 2]) engine.setReady(i, true);
+    const [a, b, c] = sessions;
+    const outsider = sessions[3];
+    const samples = Math.min(maxSamplesPerReport(run), run.inner.steps * run.inner.batchSize);
+    const own = encodeOwnUpdate(
+      run,
+      0,
+      new Float32Array(run.paramCount).map((_, j) => Math.sin(j) * 1e-3),
+      samples,
+    );
+    const frame = Buffer.from(own.bytes).toString('base64');
+    const got = (s: Session, type: ServerMessage['type']) => inbox.get(s.id)!.filter((m) => m.type === type);
+
+    assert.equal(engine.handleRelay(a, { type: 'relay', round: 0, to: [c.address], frame }, own.bytes), 1);
+    const relayed = got(c, 'relayed-frame');
+    assert.equal(relayed.length, 1);
+    assert.deepEqual(relayed[0], { type: 'relayed-frame', round: 0, cohort: 0, from: a.address, frame });
+    assert.equal(got(b, 'relayed-frame').length, 0, 'a member not named gets nothing');
+    const code = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return (e as { code?: string }).code;
+      }
+      return 'none';
+    };
+    assert.equal(
+      code(() => engine.handleRelay(a, { type: 'relay', round: 0, to: [b.address], frame }, own.bytes)),
+      'DUPLICATE',
+    );
+    assert.equal(
+      code(() => engine.handleRelay(b, { type: 'relay', round: 0, to: [outsider.address], frame }, own.bytes)),
+      'NOT_A_MEMBER',
+    );
+    assert.equal(
+      code(() => engine.handleRelay(outsider, { type: 'relay', round: 0, to: [a.address], frame }, own.bytes)),
+      'NOT_A_MEMBER',
+    );
+    assert.equal(
+      code(() => engine.handleRelay(b, { type: 'relay', round: 1, to: [a.address], frame }, own.bytes)),
+      'STALE_ROUND',
+    );
+    const agg = cohortAggregate(run, 0, { address: a.address, hash: own.hash, frame: decodeFrame(own.bytes, peerUpdateLimits(run, 0)) }, []);
+    assert.equal(
+      code(() => engine.handleRelay(b, { type: 'relay', round: 0, to: [a.address], frame }, agg.bytes)),
+      'BAD_FRAME',
+      'an aggregate is not an update frame',
+    );
+    assert.equal(
+      code(() => engine.handleRelay(b, { type: 'relay', round: 0, to: [a.address], frame }, own.bytes.subarray(0, 20))),
+      'BAD_FRAME',
+    );
+
+    const announce = { type: 'announce' as const, round: 0, aggregateHash: agg.aggregateHash, frameHashes: agg.hashes };
+    assert.equal(
+      code(() => engine.handleAnnounce(a, announce)),
+      'NOT_FOUND',
+      'an aggregate that was not uploaded cannot be announced',
+    );
+    engine.handleAggregate(0, agg.bytes);
+    engine.handleAnnounce(a, announce);
+    for (const s of [b, c])
+      assert.deepEqual(got(s, 'announced'), [
+        { type: 'announced', round: 0, cohort: 0, from: a.address, aggregateHash: agg.aggregateHash, frameHashes: agg.hashes },
+      ]);
+    assert.equal(got(a, 'announced').length, 0, 'not back to the uploader');
+    assert.equal(
+      code(() => engine.handleAnnounce(b, announce)),
+      'DUPLICATE',
+      'the first announcement stands',
+    );
+    assert.equal(got(outsider, 'announced').length + got(outsider, 'relayed-frame').length, 0);
+  },
+);

@@ -22,7 +22,7 @@ import type { RunSpec } from '../../shared/config.ts';
 import { maxSamplesPerReport, modelOf } from '../../shared/config.ts';
 import { decodeFrame, hashFrame, type DecodedFrame } from '../../shared/codec.ts';
 import { aggregateUpdates, framesRoot } from '../../shared/aggregate.ts';
-import { aggregateLimits, applyGlobalUpdate } from '../../shared/round.ts';
+import { aggregateLimits, applyGlobalUpdate, compressGlobalUpdate, peerUpdateLimits } from '../../shared/round.ts';
 import { assignmentSeed } from '../../shared/assignment.ts';
 import type { Dataset } from '../../shared/mlp.ts';
 import type { Eip712Domain } from '../../shared/eip712.ts';
@@ -79,6 +79,10 @@ interface OpenRound {
   timer: NodeJS.Timeout;
   /** Cohorts of one quarantined identity each: trained, reported and spot-checked, never applied. */
   quarantined: Set<number>;
+  /** Members that relayed their frame this round (one relay each; nothing of it is kept). */
+  relayed: Set<Address>;
+  /** Cohorts whose frame set was announced (the first announcement per cohort stands). */
+  announced: Set<number>;
 }
 
 export interface EngineEvents {
@@ -227,6 +231,8 @@ export class RoundEngine {
       unnamed: new Map(),
       timer: setTimeout(() => void this.commit(), trainMs + exchangeMs + reportMs),
       quarantined,
+      relayed: new Set(),
+      announced: new Set(),
     };
     this.open = open;
     this.events.phase?.('open', round);
@@ -340,6 +346,57 @@ export class RoundEngine {
     return hash;
   }
 
+  /** The open round's cohort seating `address`, or a NOT_A_MEMBER / STALE_ROUND error. */
+  private seatOf(address: Address, round: number, what: string): { open: OpenRound; cohort: number; members: Member[] } {
+    const open = this.open;
+    if (!open || round !== open.round || this.committing)
+      throw new IdlegradError('STALE_ROUND', `${what} is for round ${round}; the open round is ${open && !this.committing ? open.round : 'none'}`);
+    const cohort = open.cohorts.findIndex((members) => members.some((m) => m.address === address));
+    if (cohort < 0) throw new IdlegradError('NOT_A_MEMBER', `${address} is not seated in round ${round}`);
+    return { open, cohort, members: open.cohorts[cohort] };
+  }
+
+  /**
+   * Relay (issue 16 item 2): a member's own frame for the cohort members it could not reach over
+   * WebRTC, forwarded to them at once and never stored. One relay per member per round, each
+   * frame checked under the round's peer-update limits. Returns how many members it reached.
+   */
+  handleRelay(session: Session, msg: Extract<ClientMessage, { type: 'relay' }>, bytes: Uint8Array): number {
+    const { open, cohort, members } = this.seatOf(session.address, msg.round, 'relay');
+    const to = new Set(msg.to.map((a) => a.toLowerCase() as Address));
+    const strangers = [...to].filter((a) => a === session.address || !members.some((m) => m.address === a));
+    if (strangers.length) throw new IdlegradError('NOT_A_MEMBER', `relay to ${strangers.join(', ')}: not another member of cohort ${cohort}`);
+    if (open.relayed.has(session.address)) throw new IdlegradError('DUPLICATE', `${session.address} already relayed its frame in round ${msg.round}`);
+    const frame = decodeFrame(bytes, peerUpdateLimits(this.run, msg.round));
+    if (frame.header.kind !== FrameKind.update) throw new IdlegradError('BAD_FRAME', `a relayed frame must be an update frame (kind ${FrameKind.update})`);
+    open.relayed.add(session.address);
+    let reached = 0;
+    for (const m of members) {
+      if (!to.has(m.address)) continue;
+      const s = this.sessions.get(m.sessionId);
+      if (!s) continue;
+      s.send({ type: 'relayed-frame', round: msg.round, cohort, from: session.address, frame: msg.frame });
+      reached++;
+    }
+    return reached;
+  }
+
+  /**
+   * Agreement (DESIGN.md "Agreeing on a cohort's aggregate"): the uploader's announcement of the
+   * frames inside the aggregate it uploaded, forwarded to every member of its cohort. The first
+   * announcement per cohort stands; the aggregate must already be uploaded.
+   */
+  handleAnnounce(session: Session, msg: Extract<ClientMessage, { type: 'announce' }>): void {
+    const { open, cohort, members } = this.seatOf(session.address, msg.round, 'announcement');
+    if (open.announced.has(cohort)) throw new IdlegradError('DUPLICATE', `cohort ${cohort}'s frames were already announced in round ${msg.round}`);
+    const hash = msg.aggregateHash.toLowerCase() as Hex;
+    if (!open.aggregates.has(hash) && !open.unnamed.has(hash))
+      throw new IdlegradError('NOT_FOUND', `announced aggregate ${hash} was not uploaded; upload it first`);
+    open.announced.add(cohort);
+    const m: ServerMessage = { type: 'announced', round: msg.round, cohort, from: session.address, aggregateHash: hash, frameHashes: msg.frameHashes };
+    for (const member of members) if (member.address !== session.address) this.sessions.get(member.sessionId)?.send(m);
+  }
+
   private maybeCommitEarly(): void {
     const open = this.open;
     if (!open) return;
@@ -443,18 +500,24 @@ export class RoundEngine {
         modelHash: this.state.modelHash,
         params: this.state.params.slice(),
         momentum: this.state.momentum.slice(),
+        residual: this.state.residual?.slice(),
       };
       let update: Uint8Array | null = null;
+      let residual = next.residual;
       if (applied.length > 0) {
         // Off the event loop (combine-thread.ts): reports and sessions keep being served meanwhile.
-        update = await this.combine(open.round, applied, accepted, rejected, [...open.reports.values()]);
+        const combined = await this.combine(open.round, applied, accepted, rejected, [...open.reports.values()]);
+        // One frame down: the exact combine compressed with the coordinator's error feedback.
+        const down = compressGlobalUpdate(this.run, open.round, combined, this.state.residual ?? new Float32Array(this.run.paramCount));
+        update = down.bytes;
+        residual = down.residual;
         // Peers apply the published bytes with this same function; so do we.
         const { round, modelHash, params, momentum } = applyGlobalUpdate(
           { ...this.state, run: this.run.id, paramTableHash: this.run.paramTableHash },
           update,
           this.run,
         );
-        next = { round, modelHash, params, momentum };
+        next = { round, modelHash, params, momentum, residual };
       }
       const evalResult = await this.evaluator.evaluate(next.params);
       const acceptedIds = new Set(accepted.map((a) => a.id));

@@ -89,7 +89,10 @@ export {
   type VerificationState,
 } from './http.ts';
 export {
+  MAX_RELAY_BASE64,
   PROTOCOL_VERSION,
+  base64ToBytes,
+  bytesToBase64,
   contributionFromJson,
   contributionToJson,
   delegationFromJson,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseClientMessage } from './messages.ts';
+import { base64ToBytes, bytesToBase64, parseClientMessage, parseServerMessage } from './messages.ts';
 
 const hello = {
   type: 'hello',
@@ -50,4 +50,20 @@ test('a bad partner id or device kind is refused, naming the field', () => {
   assert.throws(() => parseClientMessage({ ...hello, partner: '<script>' }), /hello\.partner/);
   assert.throws(() => parseClientMessage({ ...hello, partner: 'x'.repeat(65) }), /hello\.partner/);
   assert.throws(() => parseClientMessage({ ...hello, device: 'tpu' }), /hello\.device/);
+});
+
+test('relay and announcement messages: frames as base64 round-trip; a bad field is refused by name', () => {
+  const bytes = Uint8Array.from({ length: 70_001 }, (_, i) => (i * 31) % 256);
+  const frame = bytesToBase64(bytes);
+  assert.deepEqual(base64ToBytes(frame), bytes);
+  const relay = parseClientMessage({ type: 'relay', round: 3, to: ['0x' + 'AB'.repeat(20)], frame });
+  assert.ok(relay.type === 'relay');
+  assert.deepEqual(relay.to, ['0x' + 'ab'.repeat(20)], 'addresses are lower-cased');
+  assert.throws(() => parseClientMessage({ type: 'relay', round: 3, to: [], frame: 'not base64!' }), /relay\.frame/);
+  assert.throws(() => parseClientMessage({ type: 'relay', round: 3, to: ['0x12'], frame }), /relay\.to\[0\]/);
+  const h = '0x' + '44'.repeat(32);
+  assert.throws(() => parseClientMessage({ type: 'announce', round: 3, aggregateHash: h, frameHashes: [h, 'x'] }), /announce\.frameHashes\[1\]/);
+  const fromServer = parseServerMessage({ type: 'announced', round: 3, cohort: 1, from: '0x' + '11'.repeat(20), aggregateHash: h, frameHashes: [h] });
+  assert.ok(fromServer.type === 'announced' && fromServer.frameHashes[0] === h);
+  assert.throws(() => parseServerMessage({ type: 'relayed-frame', round: 3, cohort: 1, from: '0x' + '11'.repeat(20), frame: 'abc' }), /relayed-frame\.frame/);
 });

@@ -57,6 +57,17 @@ export type ClientMessage =
       device?: DeviceKind | null;
       partner?: string | null;
     }
+  /**
+   * Relay (issue 16): this member's own update frame (base64) for the cohort members it could
+   * not exchange with over WebRTC; the coordinator forwards it to them as `relayed-frame` and
+   * keeps nothing past that.
+   */
+  | { type: 'relay'; round: number; to: Address[]; frame: string }
+  /**
+   * Agreement: the designated uploader names the frames (by hash) inside the aggregate it
+   * uploaded; the coordinator forwards the first announcement per cohort as `announced`.
+   */
+  | { type: 'announce'; round: number; aggregateHash: Hex; frameHashes: Hex[] }
   /** Bind a wallet: the wallet's EIP-712 Delegation for this session's device key. */
   | { type: 'bind'; delegation: DelegationJson; signature: Hex }
   | { type: 'subscribe'; topic: 'dashboard' };
@@ -86,6 +97,10 @@ export type ServerMessage =
       serverTime: number;
     }
   | { type: 'committed'; run: number; round: number; modelHash: Hex; updateBytes: number; accepted: number; serverTime: number }
+  /** A cohort member's own frame (base64), relayed because this page had no WebRTC path to it. */
+  | { type: 'relayed-frame'; round: number; cohort: number; from: Address; frame: string }
+  /** The cohort's agreed frame set: sign `aggregateHash` only when holding exactly these frames and computing the same hash. */
+  | { type: 'announced'; round: number; cohort: number; from: Address; aggregateHash: Hex; frameHashes: Hex[] }
   | { type: 'ack'; nonce: string; state: ContributionState; reason: string | null }
   | { type: 'error'; code: ErrorCode; message: string; ref?: string }
   | { type: 'account'; summary: AccountSummary }
@@ -128,7 +143,31 @@ export const delegationToJson = (d: Delegation): DelegationJson => ({ ...d, nonc
 export const contributionFromJson = (c: ContributionJson): Contribution => ({ ...c, nonce: BigInt(c.nonce), expiry: BigInt(c.expiry) });
 export const contributionToJson = (c: Contribution): ContributionJson => ({ ...c, nonce: c.nonce.toString(), expiry: c.expiry.toString() });
 
-const CLIENT_TYPES = ['hello', 'start', 'stop', 'report', 'bind', 'subscribe'] as const;
+/**
+ * The longest base64 frame a relay message carries: 4/3 of the largest update frame any run
+ * allows over the WebSocket (the coordinator checks the decoded frame against its run's cap).
+ */
+export const MAX_RELAY_BASE64 = 4 * 1024 * 1024;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const base64: Parser<string> = (v, path) =>
+  typeof v === 'string' && v.length <= MAX_RELAY_BASE64 && v.length % 4 === 0 && BASE64.test(v)
+    ? v
+    : fail(path, `base64 of at most ${MAX_RELAY_BASE64} characters`, v);
+
+/** Frame bytes as the relay messages carry them (no Buffer: this runs in the page too). */
+export function bytesToBase64(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+export function base64ToBytes(text: string): Uint8Array {
+  const s = atob(text);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+const CLIENT_TYPES = ['hello', 'start', 'stop', 'report', 'relay', 'announce', 'bind', 'subscribe'] as const;
 
 /** Parse an untrusted client message (already JSON-decoded). Throws IdlegradError('BAD_MESSAGE'). */
 export function parseClientMessage(raw: unknown): ClientMessage {
@@ -159,6 +198,15 @@ export function parseClientMessage(raw: unknown): ClientMessage {
         device: deviceKind(o.device, 'report.device'),
         partner: partnerId(o.partner, 'report.partner'),
       };
+    case 'relay':
+      return { type, round: u32(o.round, 'relay.round'), to: arrayOf(addr, 1024)(o.to, 'relay.to'), frame: base64(o.frame, 'relay.frame') };
+    case 'announce':
+      return {
+        type,
+        round: u32(o.round, 'announce.round'),
+        aggregateHash: hex32(o.aggregateHash, 'announce.aggregateHash'),
+        frameHashes: arrayOf(hex32, 256)(o.frameHashes, 'announce.frameHashes'),
+      };
     case 'bind':
       return { type, delegation: parseDelegation(o.delegation, 'bind.delegation'), signature: sig(o.signature, 'bind.signature') };
     case 'subscribe':
@@ -186,6 +234,8 @@ const SERVER_BODIES: { [T in ServerMessage['type']]: Parser<Body<T>> } = {
     serverTime: time,
   }),
   committed: shape<Body<'committed'>>({ run: u32, round: u32, modelHash: hex32, updateBytes: u32, accepted: u32, serverTime: time }),
+  'relayed-frame': shape<Body<'relayed-frame'>>({ round: u32, cohort: u32, from: addr, frame: base64 }),
+  announced: shape<Body<'announced'>>({ round: u32, cohort: u32, from: addr, aggregateHash: hex32, frameHashes: arrayOf(hex32, 256) }),
   ack: shape<Body<'ack'>>({ nonce: decimal, state: oneOf(CONTRIBUTION_STATES), reason: nullable(str(2000)) }),
   error: shape<Body<'error'>>({ code: oneOf(ERROR_CODES), message: str(4000), ref: optional(str(64)) }),
   account: shape<Body<'account'>>({ summary: parseAccountSummary }),

@@ -129,6 +129,12 @@ export class FakeNetwork {
   readonly links: { from: string; to: string; a: FakeLink; b: FakeLink }[] = [];
   /** Peer ids that never answer (dials to them never open). */
   readonly dead = new Set<string>();
+  /** Pairs with no path between them (a NAT that WebRTC cannot cross): their dials never open. */
+  private readonly blocked = new Set<string>();
+
+  block(a: string, b: string): void {
+    this.blocked.add([a, b].sort().join('|'));
+  }
 
   register(peerId: string, accept: (link: PeerLink) => void): void {
     this.acceptors.set(peerId, accept);
@@ -144,7 +150,7 @@ export class FakeNetwork {
     a.close = () => (origCloseA(), b.remoteClose('peer closed'));
     b.close = () => (origCloseB(), a.remoteClose('peer closed'));
     this.links.push({ from, to, a, b });
-    if (!this.dead.has(to)) {
+    if (!this.dead.has(to) && !this.blocked.has([from, to].sort().join('|'))) {
       setImmediate(() => {
         this.acceptors.get(to)?.(b);
         setImmediate(() => (a.open(), b.open()));

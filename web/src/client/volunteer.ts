@@ -114,6 +114,8 @@ export class VolunteerClient {
         error: (m) => this.onCoordinatorError(m),
         account: (m) => this.onAccount(m.summary),
         verify: (m) => void this.rounds.answerVerify(m),
+        'relayed-frame': (m) => this.rounds.receive(m),
+        announced: (m) => this.rounds.receive(m),
       },
     });
     this.consentGiven = new Consent(store, o.storage, o.surface ?? 'app', this.now);
@@ -158,6 +160,7 @@ export class VolunteerClient {
       device: () => (store.get().gpu.device === 'cpu' ? 'cpu' : 'webgpu'),
       partner: o.partner ?? null,
       now: this.now,
+      send: (m) => this.session.send(m),
       peerTimeouts: o.peerTimeouts,
     });
   }

@@ -9,7 +9,7 @@ import { DEFAULT_RUN, runSpecOf, type RunSpec } from '../../../../shared/config.
 import { contributionTypedData, eip712Domain } from '../../../../shared/eip712.ts';
 import { framesRoot } from '../../../../shared/aggregate.ts';
 import { cohortAggregateOfBytes, compressUpdate, peerUpdateLimits, pseudoGradient } from '../../../../shared/round.ts';
-import { contributionFromJson, decodeEvidence, residualCommitment, type ChainInfo } from '../../../../shared/wire/index.ts';
+import { contributionFromJson, decodeEvidence, residualCommitment, type ChainInfo, type ServerMessage } from '../../../../shared/wire/index.ts';
 import { TrainingAbortedError } from '../../../../kernels/errors.ts';
 import type { CohortExchange } from '../p2p/exchange.ts';
 import { initialSnapshot, SnapshotStore } from '../snapshot.ts';
@@ -19,6 +19,45 @@ import { FakeNetwork, ManualScheduler, settle, until } from '../testing.ts';
 import type { AggregateArgs, TrainArgs, TrainResult } from '../trainer.ts';
 import { Outbox } from '../outbox.ts';
 import { EVIDENCE_ROUNDS_KEPT, RoundRunner, type RoundMessage } from './round-runner.ts';
+import type { RelayMessage } from './agreement.ts';
+
+/**
+ * The coordinator's part in the agreement (RoundEngine.handleRelay / handleAnnounce): a relay is
+ * forwarded to the named members, the first announcement per round to the others. Counts both.
+ */
+class FakeRelay {
+  readonly runners = new Map<Address, RoundRunner>();
+  readonly relays: { from: Address; to: Address[] }[] = [];
+  readonly announcements: { from: Address; aggregateHash: Hex }[] = [];
+  /** Members the coordinator cannot reach either (no path at all). */
+  readonly offline = new Set<Address>();
+
+  send(from: Address, m: RelayMessage): boolean {
+    if (this.offline.has(from)) return false;
+    const deliver = (to: Address, msg: Extract<ServerMessage, { type: 'relayed-frame' | 'announced' }>) =>
+      setImmediate(() => !this.offline.has(to) && this.runners.get(to)?.receive(msg));
+    if (m.type === 'relay') {
+      this.relays.push({ from, to: m.to });
+      for (const to of m.to) deliver(to, { type: 'relayed-frame', round: m.round, cohort: 5, from, frame: m.frame });
+    } else if (this.announcedRound !== m.round) {
+      this.announcedRound = m.round;
+      this.announcements.push({ from, aggregateHash: m.aggregateHash });
+      for (const to of this.runners.keys())
+        if (to !== from) deliver(to, { type: 'announced', round: m.round, cohort: 5, from, aggregateHash: m.aggregateHash, frameHashes: m.frameHashes });
+    }
+    return true;
+  }
+  private announcedRound = -1;
+}
+
+/** Moves the manual clock in steps until `done` settles (the agreement waits on server-time deadlines). */
+async function finish<T>(sched: ManualScheduler, done: Promise<T>, stepMs = 250, maxMs = 60_000): Promise<T> {
+  let settled = false;
+  void done.then(() => (settled = true));
+  for (let t = 0; t < maxMs && !settled; t += stepMs) await sched.advance(stepMs);
+  assert.ok(settled, `the round did not settle within ${maxMs} ms of server time`);
+  return done;
+}
 
 const run: RunSpec = runSpecOf(
   7,
@@ -68,7 +107,11 @@ function fakeTrainer(page: number) {
   };
 }
 
-function page(i: number, net: FakeNetwork, sched: ManualScheduler) {
+/** One coordinator relay per fake network: the pages of a test share it. */
+const relays = new WeakMap<FakeNetwork, FakeRelay>();
+const relayOf = (net: FakeNetwork) => relays.get(net) ?? (relays.set(net, new FakeRelay()), relays.get(net)!);
+
+function page(i: number, net: FakeNetwork, sched: ManualScheduler, relay = relayOf(net)) {
   const account = privateKeyToAccount(KEYS[i]);
   const peerId = `ig-${'abcdef'[i]}000000000000000`;
   const store = new SnapshotStore(initialSnapshot({ storage: { persistent: false, reason: null }, partner: null, governance: DEFAULT_GOVERNANCE }));
@@ -108,7 +151,9 @@ function page(i: number, net: FakeNetwork, sched: ManualScheduler) {
     partner: null,
     now: () => sched.now(),
     peerTimeouts: { handshakeMs: 2_000, idleMs: 1_000, redialMs: 500, maxDials: 2 },
+    send: (m) => relay.send(account.address.toLowerCase() as Address, m),
   });
+  relay.runners.set(account.address.toLowerCase() as Address, runner);
   return {
     i,
     account,
@@ -192,8 +237,7 @@ test('a member that never answers is left out: the others aggregate and report w
   const done = Promise.all(live.map((p) => p.runner.begin(m, run)));
   // Signatures take real work: let the two live members swap frames, then pass the deadline.
   await until(() => live.every((p) => p.store.get().cohort?.frames === 1), "the live members' frames");
-  await sched.advance(m.exchangeEndsAt - sched.now() + 1);
-  await done;
+  await finish(sched, done);
   for (const p of pages.slice(0, 2)) {
     assert.equal(p.reports.length, 1, p.logs());
     const names = p.reports[0].report.frameHashes;
@@ -354,4 +398,73 @@ test('a round stopped in training keeps the residual: the next round starts from
   assert.equal(p.reports.length, 2);
   const third = p.runner.evidenceFor(p.reports[1].report.contribution.frameHash)!;
   assert.deepEqual(third.before, first.after, 'round 3 compresses on top of round 1’s residual');
+});
+
+test('partial connectivity (A–B, B–C, not A–C): the missing frames travel through the relay and all three sign one aggregate of all three frames', async () => {
+  const sched = new ManualScheduler();
+  const net = new FakeNetwork();
+  const pages = [0, 1, 2].map((i) => page(i, net, sched));
+  net.block(pages[0].peerId, pages[2].peerId);
+  const m = roundFor(pages, sched, 3);
+  await finish(sched, Promise.all(pages.map((p) => p.runner.begin(m, run))));
+  const own = pages.map((p) => p.reports[0]?.report.contribution.frameHash);
+  for (const p of pages) {
+    assert.equal(p.reports.length, 1, `page ${p.i} reported:\n${p.logs()}`);
+    assert.deepEqual([...p.reports[0].report.frameHashes].sort(), [...own].sort(), `page ${p.i} signs every member's frame`);
+  }
+  assert.equal(new Set(pages.map((p) => p.reports[0].report.contribution.aggregateHash)).size, 1, 'one aggregate');
+  const relay = relayOf(net);
+  const relayed = relay.relays.map((r) => `${r.from}>${r.to.join(',')}`).sort();
+  assert.deepEqual(relayed, [`${pages[0].address}>${pages[2].address}`, `${pages[2].address}>${pages[0].address}`].sort(), 'only A and C relay, to each other');
+  assert.equal(relay.announcements.length, 1, 'one announcement');
+  for (const p of [pages[0], pages[2]]) assert.match(p.logs(), /relayed our frame through the coordinator to 1 member/);
+});
+
+test('no WebRTC path at all: every frame goes through the relay and the cohort still signs one aggregate of every frame', async () => {
+  const sched = new ManualScheduler();
+  const net = new FakeNetwork();
+  const pages = [0, 1, 2].map((i) => page(i, net, sched));
+  for (const a of pages) for (const b of pages) if (a !== b) net.block(a.peerId, b.peerId);
+  const m = roundFor(pages, sched, 4);
+  await finish(sched, Promise.all(pages.map((p) => p.runner.begin(m, run))));
+  const hashes = pages.map((p) => p.reports[0]?.report.frameHashes.length);
+  assert.deepEqual(hashes, [3, 3, 3], pages.map((p) => p.logs()).join('\n----\n'));
+  assert.equal(new Set(pages.map((p) => p.reports[0].report.contribution.aggregateHash)).size, 1);
+  assert.equal(relayOf(net).relays.length, 3, 'each member relays once');
+});
+
+test('a member whose frame is not in the announced set signs it and keeps its whole update in the residual', async () => {
+  const sched = new ManualScheduler();
+  const net = new FakeNetwork();
+  const pages = [0, 1, 2].map((i) => page(i, net, sched));
+  const late = pages[2];
+  let release!: () => void;
+  late.trainer.gate = new Promise<void>((r) => (release = r));
+  const m = roundFor(pages, sched, 5);
+  const done = Promise.all(pages.map((p) => p.runner.begin(m, run)));
+  // The two on time announce without the late member's frame once the relay wait has passed.
+  for (let t = 0; t < 14_000 && relayOf(net).announcements.length === 0; t += 250) await sched.advance(250);
+  assert.equal(relayOf(net).announcements.length, 1, 'the uploader announced');
+  late.trainer.gate = null;
+  release();
+  await finish(sched, done);
+  const announced = pages[0].reports[0].report.frameHashes;
+  assert.equal(announced.length, 2);
+  assert.equal(late.reports.length, 1, late.logs());
+  const lateReport = late.reports[0].report;
+  assert.deepEqual(lateReport.frameHashes, announced, 'the late member signs the announced set');
+  assert.equal(lateReport.contribution.aggregateHash, pages[0].reports[0].report.contribution.aggregateHash);
+  assert.ok(!announced.includes(lateReport.contribution.frameHash), 'its own frame is not in it');
+  assert.match(late.logs(), /its whole update stays in the residual/);
+  // e' + decode(frame) = v: the residual kept is the whole update, the evidence's e' is not.
+  const ev = late.runner.evidenceFor(lateReport.contribution.frameHash)!;
+  const kept = (await late.storage.getResidual())!.residual;
+  const decoded = toDense(decodeFrame(ev.frame, peerUpdateLimits(run, m.round)));
+  const worst = Math.max(...kept.map((x, i) => Math.abs(x - (ev.after[i] + decoded[i]))));
+  assert.ok(worst < 1e-7, `the kept residual differs from e' + decode(frame) by ${worst}`);
+  // The members inside the aggregate advanced theirs to e'.
+  for (const p of pages.slice(0, 2)) {
+    const e = p.runner.evidenceFor(p.reports[0].report.contribution.frameHash)!;
+    assert.deepEqual((await p.storage.getResidual())!.residual, e.after, `page ${p.i} advanced its residual`);
+  }
 });

@@ -7,7 +7,7 @@
 // Everything it touches is injected (trainer, model sync, links, clock, coordinator calls),
 // so round-runner.test.ts runs whole cohorts of it with fakes and no real time.
 import { verifyMessage, type Address, type Hex, type LocalAccount } from 'viem';
-import { decodeFrame, kPerChunk, maxUpdateFrameBytes } from '../../../../shared/codec.ts';
+import { decodeFrame, kPerChunk, maxUpdateFrameBytes, toDense } from '../../../../shared/codec.ts';
 import type { RunSpec } from '../../../../shared/config.ts';
 import { contributionTypedData, eip712Domain } from '../../../../shared/eip712.ts';
 import { assignmentIndices } from '../../../../shared/assignment.ts';
@@ -21,7 +21,9 @@ import { CohortExchange, type ExchangeResult, type PeerTimeouts } from '../p2p/e
 import type { PeerLink } from '../p2p/links.ts';
 import type { SnapshotStore } from '../snapshot.ts';
 import type { ClientStorage, OutboxRecord } from '../storage.ts';
+import type { CohortAggregate } from '../../../../shared/round.ts';
 import type { Trainer } from '../trainer.ts';
+import { CohortAgreement, type AgreementMessage, type HeldFrameBytes, type RelayMessage } from './agreement.ts';
 
 export type RoundMessage = Extract<ServerMessage, { type: 'round' }>;
 type VerifyMessage = Extract<ServerMessage, { type: 'verify' }>;
@@ -67,6 +69,15 @@ export interface RoundRunnerOptions {
   /** Local epoch ms (the outbox record's createdAt). */
   now: () => number;
   peerTimeouts?: Partial<PeerTimeouts>;
+  /** Relay and announcement messages to the coordinator (agreement.ts); false while the socket is down. */
+  send: (m: RelayMessage) => boolean;
+}
+
+/** What this page signs after the agreement step, or null when it abstains. */
+interface Settled {
+  agg: CohortAggregate;
+  /** The aggregate bytes when this page uploads and the upload failed (the outbox retries it). */
+  unsentAggregate: Uint8Array | null;
 }
 
 interface Token {
@@ -78,6 +89,7 @@ export class RoundRunner {
   private token: Token | null = null;
   private trainingNow = false;
   private exchange: CohortExchange | null = null;
+  private agreement: CohortAgreement | null = null;
   private cancelClose: (() => void) | null = null;
   /** The error-feedback residual e (paramCount), kept in storage between visits. */
   private residual: Float32Array | null = null;
@@ -92,6 +104,11 @@ export class RoundRunner {
   /** True while the worker trains a round (Stop aborts it then). */
   get training(): boolean {
     return this.trainingNow;
+  }
+
+  /** A relayed frame or an announcement from the coordinator, for the round in progress. */
+  receive(m: AgreementMessage): void {
+    this.agreement?.receive(m);
   }
 
   /** The evidence held for a frame, if it is still kept. */
@@ -139,6 +156,24 @@ export class RoundRunner {
     // Accept and dial cohort links while training, so the exchange starts warm.
     this.closeExchange();
     const exchange = members.length > 1 ? this.openExchange(m, run, key, self, members) : null;
+    // Relayed frames and the announcement may arrive while this page still trains.
+    this.agreement?.dispose();
+    const limits = peerUpdateLimits(run, m.round);
+    const agreement =
+      members.length > 1
+        ? new CohortAgreement({
+            round: m.round,
+            self: me,
+            members: members.map((x) => x.address),
+            exchangeEndsAt: m.exchangeEndsAt,
+            reportEndsAt: m.reportEndsAt,
+            check: (bytes) => void decodeFrame(bytes, limits),
+            send: this.o.send,
+            scheduler,
+            log: (level, text) => store.log(level, text),
+          })
+        : null;
+    this.agreement = agreement;
     store.set({ cohort: { id: m.cohort.id, round: m.round, members: members.length, verified: 0, frames: 0 }, phase: 'syncing' });
 
     // 2. Sync.
@@ -201,17 +236,29 @@ export class RoundRunner {
       store.log('warn', `round ${m.round}: training finished after the report deadline; nothing to report`);
       return;
     }
-    this.residual = result.residual;
+    // Until the agreement step says the frame is inside the aggregate this page signs, the whole
+    // update v = e' + decode(frame) stays in the residual (a left-out frame is not lost).
+    const wholeUpdate = () => {
+      const v = result.residual.slice();
+      const d = toDense(decodeFrame(result.frame, limits));
+      for (let i = 0; i < v.length; i++) v[i] += d[i];
+      return v;
+    };
+    this.residual = wholeUpdate();
 
-    // Keep the evidence and the new residual.
+    // Keep the evidence.
     const samples = result.steps * batchSize;
     const own = { bytes: result.frame, hash: result.frameHash };
     this.evidence.set(own.hash.toLowerCase(), { run: run.id, round: m.round, frame: own.bytes, before: result.residualBefore, after: result.residual });
     for (const k of [...this.evidence.keys()].slice(0, -EVIDENCE_ROUNDS_KEPT)) this.evidence.delete(k);
     store.set({ ownFrames: { count: store.get().ownFrames.count + 1, bytes: store.get().ownFrames.bytes + own.bytes.byteLength } });
-    this.o.storage
-      .putResidual({ run: run.id, paramTableHash: run.paramTableHash, residual: result.residual })
-      .catch((e) => store.log('warn', `could not save the residual: ${describeError(e)}`));
+    const keepResidual = (residual: Float32Array) => {
+      this.residual = residual;
+      this.o.storage
+        .putResidual({ run: run.id, paramTableHash: run.paramTableHash, residual })
+        .catch((e) => store.log('warn', `could not save the residual: ${describeError(e)}`));
+    };
+    keepResidual(this.residual);
 
     // 5. Exchange (never blocks reporting: it settles at the deadline at the latest).
     let exchanged: ExchangeResult | null = null;
@@ -227,40 +274,24 @@ export class RoundRunner {
     }
     if (token.cancelled) return;
 
-    // Aggregate (in the worker), and upload it when this peer is the designated uploader (or in relay mode).
-    let agg;
+    // Relay what WebRTC could not carry, aggregate, and sign the cohort's announced frame set.
+    let settled: Settled | null;
     try {
-      agg = await trainer.aggregate({
-        run,
-        round: m.round,
-        own: { address: me, hash: own.hash, bytes: own.bytes },
-        received: (exchanged?.frames ?? []).map((f) => ({ address: f.address, hash: f.hash, bytes: f.bytes })),
-      });
+      settled = await this.settleAggregate(m, run, trainer, { address: me, hash: own.hash, bytes: own.bytes }, exchanged, agreement, token);
     } catch (e) {
       store.log('error', `round ${m.round}: could not aggregate the cohort's frames: ${describeError(e)}`);
       store.set({ phase: 'waiting' });
       return;
     }
     if (token.cancelled) return;
-    let unsentAggregate: Uint8Array | null = null;
-    if (agg.uploader === me) {
-      store.set({ phase: 'uploading' });
-      unsentAggregate = agg.bytes;
-      try {
-        const res = await this.o.api.postAggregate(run.id, m.round, agg.bytes);
-        if (res.aggregateHash?.toLowerCase() !== agg.aggregateHash)
-          store.log('warn', `round ${m.round}: the coordinator hashed our aggregate to ${res.aggregateHash}, we hashed ${agg.aggregateHash}`);
-        else
-          store.log(
-            'info',
-            `round ${m.round}: uploaded the ${agg.relay ? 'relay' : 'cohort'} aggregate (${agg.hashes.length} frame(s), ${agg.bytes.byteLength} bytes)`,
-          );
-        unsentAggregate = null;
-      } catch (e) {
-        store.log('error', `round ${m.round}: aggregate upload failed: ${describeError(e)}`);
-      }
+    if (!settled) {
+      store.set({ phase: 'waiting' });
+      return;
     }
-    if (token.cancelled) return;
+    const { agg, unsentAggregate } = settled;
+    // The residual advances only for a frame inside the aggregate this page signs.
+    if (agg.hashes.includes(own.hash.toLowerCase() as Hex)) keepResidual(result.residual);
+    else store.log('warn', `round ${m.round}: our frame is not in the cohort's aggregate; its whole update stays in the residual`);
 
     // 6. Report: a signed contribution naming our frame and the aggregate we agree with.
     store.set({ phase: 'reporting' });
@@ -303,6 +334,75 @@ export class RoundRunner {
       store.log('info', `round ${m.round}: reported frame ${own.hash.slice(0, 10)}… in aggregate ${agg.aggregateHash.slice(0, 10)}…`);
     else store.log('warn', `round ${m.round}: the coordinator connection is down; the report waits in the outbox and is sent on reconnect`);
     if (this.token === token) store.set({ phase: 'waiting' });
+  }
+
+  /**
+   * The aggregate this page signs (agreement.ts): alone, its own frame in relay mode; in a
+   * cohort, after relaying, the designated uploader uploads and announces its aggregate, and
+   * every other member signs the announcement only if it holds exactly those frames and
+   * computes the same hash (null: it abstains). With no announcement by the deadline a member
+   * signs what it holds, as before the agreement step.
+   */
+  private async settleAggregate(
+    m: RoundMessage,
+    run: RunSpec,
+    trainer: Pick<Trainer, 'aggregate'>,
+    own: HeldFrameBytes,
+    exchanged: ExchangeResult | null,
+    agreement: CohortAgreement | null,
+    token: Token,
+  ): Promise<Settled | null> {
+    const { store } = this.o;
+    const aggregateOf = (frames: HeldFrameBytes[]) => trainer.aggregate({ run, round: m.round, own: frames[0], received: frames.slice(1) });
+    if (agreement) {
+      agreement.hold(own);
+      for (const f of exchanged?.frames ?? []) agreement.hold({ address: f.address, hash: f.hash, bytes: f.bytes });
+      // A link that failed before our frame was handed to it; a live one still delivers it.
+      const unsent = (exchanged?.peers ?? []).filter((p) => p.status === 'failed' && !p.sentOurs).map((p) => p.address);
+      await agreement.relay(own, unsent);
+      if (token.cancelled) return null;
+    }
+    let agg = await aggregateOf(agreement ? agreement.frames() : [own]);
+    if (token.cancelled) return null;
+    const early = agreement?.announcedNow ?? null;
+    if (!early && agg.uploader === own.address) {
+      store.set({ phase: 'uploading' });
+      try {
+        const res = await this.o.api.postAggregate(run.id, m.round, agg.bytes);
+        if (res.aggregateHash?.toLowerCase() !== agg.aggregateHash)
+          store.log('warn', `round ${m.round}: the coordinator hashed our aggregate to ${res.aggregateHash}, we hashed ${agg.aggregateHash}`);
+        else
+          store.log(
+            'info',
+            `round ${m.round}: uploaded the ${agg.relay ? 'relay' : 'cohort'} aggregate (${agg.hashes.length} frame(s), ${agg.bytes.byteLength} bytes)`,
+          );
+      } catch (e) {
+        store.log('error', `round ${m.round}: aggregate upload failed: ${describeError(e)}`);
+        return { agg, unsentAggregate: agg.bytes };
+      }
+      if (agreement && !agreement.announce(agg.aggregateHash, agg.hashes))
+        store.log('warn', `round ${m.round}: could not announce the aggregate (socket down)`);
+      return { agg, unsentAggregate: null };
+    }
+    if (!agreement) return { agg, unsentAggregate: null };
+    const announced = early ?? (await agreement.announced());
+    if (token.cancelled) return null;
+    if (!announced) {
+      store.log('warn', `round ${m.round}: no announcement from the cohort's uploader by the deadline; signing the ${agg.hashes.length} frame(s) held`);
+      return { agg, unsentAggregate: null };
+    }
+    const frames = await agreement.framesFor(announced, m.reportEndsAt - 0.2 * (m.reportEndsAt - m.exchangeEndsAt));
+    if (token.cancelled) return null;
+    if (!frames) {
+      store.log('warn', `round ${m.round}: the announced aggregate names a frame this page never received; abstaining`);
+      return null;
+    }
+    if (agg.aggregateHash !== announced.aggregateHash) agg = await aggregateOf(frames);
+    if (agg.aggregateHash !== announced.aggregateHash) {
+      store.log('warn', `round ${m.round}: the announced frames aggregate to ${agg.aggregateHash} here, not ${announced.aggregateHash}; abstaining`);
+      return null;
+    }
+    return { agg, unsentAggregate: null };
   }
 
   /** Step 8 from our side: the validator sampled one of our contributions; upload its evidence. */
@@ -390,6 +490,7 @@ export class RoundRunner {
 
   dispose(): void {
     if (this.token) this.token.cancelled = true;
+    this.agreement?.dispose();
     this.closeExchange();
   }
 }
