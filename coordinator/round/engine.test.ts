@@ -204,7 +204,7 @@ test('open → reports → aggregates → commit: the broadcast, the ledger rows
 test('cohorts and relays: an upload flood is bounded, a copycat relay is refused and its victims are credited', { timeout: 60_000 }, async (t) => {
   const run5 = runSpecOf(
     1,
-    { ...DEFAULT_RUN, minVolunteers: 5, cohortSize: 3, timing: { trainMs: 100, exchangeMs: 600_000, reportMs: 100 } },
+    { ...DEFAULT_RUN, minVolunteers: 5, cohortSize: 3, globalUpdate: 'compressed', timing: { trainMs: 100, exchangeMs: 600_000, reportMs: 100 } },
     { name: 'mnist', trainCount: 100, testCount: 8, features: 784, classes: 10 },
   );
   const sql = await openDatabase({});

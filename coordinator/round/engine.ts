@@ -507,10 +507,12 @@ export class RoundEngine {
       if (applied.length > 0) {
         // Off the event loop (combine-thread.ts): reports and sessions keep being served meanwhile.
         const combined = await this.combine(open.round, applied, accepted, rejected, [...open.reports.values()]);
-        // One frame down: the exact combine compressed with the coordinator's error feedback.
-        const down = compressGlobalUpdate(this.run, open.round, combined, this.state.residual ?? new Float32Array(this.run.paramCount));
-        update = down.bytes;
-        residual = down.residual;
+        if (this.run.globalUpdate === 'compressed') {
+          // One frame down: the exact combine compressed with the coordinator's error feedback.
+          const down = compressGlobalUpdate(this.run, open.round, combined, this.state.residual ?? new Float32Array(this.run.paramCount));
+          update = down.bytes;
+          residual = down.residual;
+        } else update = combined;
         // Peers apply the published bytes with this same function; so do we.
         const { round, modelHash, params, momentum } = applyGlobalUpdate(
           { ...this.state, run: this.run.id, paramTableHash: this.run.paramTableHash },
