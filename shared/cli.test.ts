@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { cliOutput, listOption, numberOption, parseCommandLine, UsageError, usageText, type CliOption, type CliSpec } from './cli.ts';
 
 const SPEC = {
@@ -84,4 +85,30 @@ test('cliOutput: progress on stderr; the summary on stdout, or on stderr with --
   const j = run(true);
   assert.deepEqual(JSON.parse(j.out), { n: 3, big: '2' });
   assert.equal(j.err, 'step 1\nresult: 3\n');
+});
+
+test('runCli: exit 0 when every check passed, 1 naming the failed ones, 1 on a crash, 2 on a usage error', () => {
+  const script = (body: string) =>
+    spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        `import { runCli, UsageError } from ${JSON.stringify(new URL('./cli.ts', import.meta.url).href)};
+         runCli({ command: 'npm run demo --', summary: 'demo', options: {} }, async () => { ${body} });`,
+      ],
+      { encoding: 'utf8' },
+    );
+  assert.equal(script('return [];').status, 0);
+  const failed = script("return ['heldOutAccuracy 0.41 < 0.85', 'modelHashesAgree false'];");
+  assert.equal(failed.status, 1);
+  assert.match(failed.stderr, /FAILED: heldOutAccuracy 0\.41 < 0\.85; modelHashesAgree false/);
+  const crashed = script("throw new Error('the platform did not start');");
+  assert.equal(crashed.status, 1);
+  assert.match(crashed.stderr, /the platform did not start/);
+  const usage = script('throw new UsageError(\'--rounds: expected an integer ≥ 1, got "x"\');');
+  assert.equal(usage.status, 2);
+  assert.match(usage.stderr, /--rounds: expected an integer/);
 });
