@@ -700,6 +700,10 @@ swarm summary
   out.json(r);
   return [
     ...(r.modelHashesAgree ? [] : ["the pages' model hashes disagree"]),
+    // Without chaos (no kill, churn or offline pages) every round must carry work (issue 16).
+    ...(r.lostRounds && c.coordinatorRestarts === 0 && c.pagesClosed === 0 && c.pagesWentOffline === 0
+      ? [`${r.lostRounds} round(s) committed with no accepted contribution`]
+      : []),
     ...(c.lostAfterKill.length ? [`${c.lostAfterKill.length} settled credited contributions lost after the coordinator kill`] : []),
   ];
 }
