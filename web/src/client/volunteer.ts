@@ -334,11 +334,10 @@ export class VolunteerClient {
   /** Bind (EIP-6963 or WalletConnect), claim, verify the reward, add the token (wallet/index.ts); nothing before a key exists. */
   readonly wallets: WalletActions;
 
-  /** The device key's backup (key-backup.ts, loaded on demand): export, read a file, replace the key once confirmed. */
+  /** The device key's backup (key-backup.ts, on demand): export, read a file, adopt its key once confirmed; the session then says hello as it. */
   keyBackup = async (): Promise<KeyBackup> =>
     new (await import('./key-backup.ts')).KeyBackup({
       ...{ key: () => this.key, api: this.api, storage: this.o.storage, store: this.store, now: this.now, stop: () => this.stop() },
-      // The coordinator session said hello as the old key: a new one says it as `key`.
       adopt: (key) => ((this.key = key), this.session.signOut(), this.refreshAccount()),
     });
 
