@@ -21,6 +21,19 @@ const SAMPLES: Samples = {
     atRound: { round: 12 },
     cohortHint: { id: 5, linked: 2 },
   },
+  prefs: {
+    batteryCharging: { level: '80 %' },
+    batteryDischarging: { level: '35 %' },
+    pressure: { state: 'serious' },
+    paused: { reasons: 'this tab is hidden' },
+  },
+  profile: {
+    samplesPerSec: { samples: '1,234' },
+    atBudget: { preset: 'medium', percent: 50 },
+    tooSlow: { preset: 'light', seconds: '93' },
+  },
+  log: {},
+  claim: { watch: { symbol: 'IDLE' } },
 };
 
 function entries(m: Messages): [string, string, unknown][] {
