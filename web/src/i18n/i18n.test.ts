@@ -34,6 +34,23 @@ const SAMPLES: Samples = {
   },
   log: {},
   claim: { watch: { symbol: 'IDLE' } },
+  credit: {
+    verified: { amount: '1.25', symbol: 'IDLE', epoch: 4, root: '0xabc…def' },
+    notVerified: { root: '0x123…456' },
+    creditedGpu: { samples: '12,800' },
+    cpuSamples: { samples: '640' },
+    round: { round: 9 },
+    via: { partner: 'example-news' },
+    reportsSent: { count: 13 },
+  },
+  backup: {
+    lossWallet: { wallet: '0x1111…2222' },
+    saved: { name: 'idlegrad-key-0xabcd.json' },
+    candidate: { address: '0x3333…4444', credit: '2.5', symbol: 'IDLE', count: 21 },
+    candidateNew: { address: '0x5555…6666' },
+    replaceWarning: { current: '0x7777…8888', credit: '0.75', symbol: 'IDLE' },
+    replaced: { address: '0x9999…aaaa' },
+  },
 };
 
 function entries(m: Messages): [string, string, unknown][] {
