@@ -190,4 +190,18 @@ export const de: Messages = {
     cancel: 'Abbrechen',
     replaced: (p) => `Dieser Browser nutzt jetzt den Schlüssel ${p.address}.`,
   },
+  widget: {
+    openFull: 'ganze Seite öffnen ↗',
+    storageBlocked: 'Speicher ist in diesem Rahmen blockiert: Ihr Schlüssel und Ihre Gutschrift gelten nur für diesen Besuch.',
+    continueFull: 'In einem eigenen Tab fortfahren',
+    toKeepThem: 'und sie so behalten.',
+    speed: 'Tempo',
+    forPartner: (p) => `Für ${p.partner}`,
+    partnerWork: (p) =>
+      plural('de', p.rounds, { one: '# Runde', other: '# Runden' }, new Intl.NumberFormat('de').format(p.rounds)) + `, ${p.samples} Beispiele`,
+    pending: (p) => `, ${p.pending} ausstehend`,
+    latest: '(neueste)',
+    visibleOnly: 'trainiert nur, solange diese Seite sichtbar ist',
+    otherTab: 'Ein anderer Tab dieses Browsers trainiert bereits.',
+  },
 };

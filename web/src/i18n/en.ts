@@ -188,6 +188,20 @@ export const en = {
     cancel: 'Cancel',
     replaced: (p: { address: string }) => `This browser now uses key ${p.address}.`,
   },
+  widget: {
+    openFull: 'open full page ↗',
+    storageBlocked: 'Storage is blocked in this frame: your key and credit last only for this visit.',
+    continueFull: 'Continue in a full tab',
+    toKeepThem: 'to keep them.',
+    speed: 'Speed',
+    forPartner: (p: { partner: string }) => `For ${p.partner}`,
+    partnerWork: (p: { rounds: number; samples: string }) =>
+      plural('en', p.rounds, { one: '# round', other: '# rounds' }, new Intl.NumberFormat('en').format(p.rounds)) + `, ${p.samples} samples`,
+    pending: (p: { pending: string }) => `, ${p.pending} pending`,
+    latest: '(latest)',
+    visibleOnly: 'trains only while this page is visible',
+    otherTab: 'Another tab of this browser is already training.',
+  },
 };
 
 /** The shape every language's catalog has: the same keys, strings where English has strings, functions of the same parameters where English has functions. */

@@ -51,6 +51,11 @@ const SAMPLES: Samples = {
     replaceWarning: { current: '0x7777…8888', credit: '0.75', symbol: 'IDLE' },
     replaced: { address: '0x9999…aaaa' },
   },
+  widget: {
+    forPartner: { partner: 'example-news' },
+    partnerWork: { rounds: 8, samples: '3,200' },
+    pending: { pending: '2' },
+  },
 };
 
 function entries(m: Messages): [string, string, unknown][] {
