@@ -41,15 +41,22 @@ test('a de-DE browser shows the volunteer page in German, before and after conse
     assert.equal(await page.getByRole('heading', { level: 2 }).first().textContent(), GERMAN_HEADING);
     assert.equal((await page.getByTestId('consent').textContent())?.trim(), 'Ich stimme zu — dieser Tab darf meine GPU nutzen');
     assert.equal(await page.getByTestId('state').count(), 0);
-    assert.ok(scripts.some((s) => s.includes(GERMAN_HEADING)), 'the German catalog was fetched');
+    assert.ok(
+      scripts.some((s) => s.includes(GERMAN_HEADING)),
+      'the German catalog was fetched',
+    );
     await page.getByTestId('consent').click();
     await page.getByTestId('revoke').waitFor({ timeout: 20_000 });
     assert.equal((await page.getByTestId('revoke').textContent())?.trim(), 'Zustimmung widerrufen');
     await page.getByRole('heading', { name: 'Training' }).waitFor();
     await page.getByText('Lokaler Verlust').waitFor();
-    await page.waitForFunction(() => ['bereit', 'rechnet', 'wartet auf Zustimmung'].includes(document.querySelector('[data-testid=state]')?.textContent ?? ''), null, {
-      timeout: 20_000,
-    });
+    await page.waitForFunction(
+      () => ['bereit', 'rechnet', 'wartet auf Zustimmung'].includes(document.querySelector('[data-testid=state]')?.textContent ?? ''),
+      null,
+      {
+        timeout: 20_000,
+      },
+    );
   } finally {
     await close();
   }
