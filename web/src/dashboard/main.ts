@@ -1,4 +1,4 @@
 // The project lead's dashboard page (dashboard.html).
 import { bootDashboardPage } from './boot.ts';
 
-bootDashboardPage();
+void bootDashboardPage();

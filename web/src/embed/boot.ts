@@ -6,6 +6,7 @@ import Embed from './Embed.svelte';
 import { createVolunteerStore, type PageHooks } from '../state/volunteer.svelte.ts';
 import { PARTNER_ID } from '../../../shared/wire/index.ts';
 import { connectHost, hostOriginOf } from './host-bridge.ts';
+import { activateLanguage, messages } from '../i18n/index.ts';
 
 export function bootEmbedPage(hooks: PageHooks = {}): void {
   const params = new URLSearchParams(location.search);
@@ -22,8 +23,8 @@ export function bootEmbedPage(hooks: PageHooks = {}): void {
   const visibleOnly = params.get('visible') === '1';
 
   const target = document.getElementById('app')!;
-  createVolunteerStore({ partner, surface: 'widget', run, ...hooks }).then(
-    (store) => {
+  Promise.all([createVolunteerStore({ partner, surface: 'widget', run, ...hooks }), activateLanguage()]).then(
+    ([store]) => {
       target.replaceChildren();
       if (visibleOnly) store.client.setEnvironment({ hostVisibleOnly: true });
       mount(Embed, { target, props: { store, partner, fullTabUrl: fullTab.href, visibleOnly } });
@@ -31,7 +32,7 @@ export function bootEmbedPage(hooks: PageHooks = {}): void {
         connectHost({ host, parent: window.parent, subscribe: (fn) => store.client.subscribe(fn), stop: () => void store.client.stop(), events: window });
     },
     (e: unknown) => {
-      target.textContent = `idlegrad could not start: ${e instanceof Error ? e.message : String(e)}`;
+      target.textContent = messages().app.couldNotStart({ reason: e instanceof Error ? e.message : String(e) });
     },
   );
 }

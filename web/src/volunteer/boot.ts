@@ -6,6 +6,7 @@ import App from './App.svelte';
 import { createVolunteerStore, type PageHooks } from '../state/volunteer.svelte.ts';
 import { PwaState } from '../state/pwa.svelte.ts';
 import { PARTNER_ID } from '../../../shared/wire/index.ts';
+import { activateLanguage, messages } from '../i18n/index.ts';
 
 export function bootVolunteerPage(hooks: PageHooks = {}): void {
   // Arriving from a partner's widget ("continue in a full tab"): that partner keeps the credit.
@@ -13,15 +14,16 @@ export function bootVolunteerPage(hooks: PageHooks = {}): void {
   const partner = partnerParam && PARTNER_ID.test(partnerParam) ? partnerParam : null;
 
   const target = document.getElementById('app')!;
-  createVolunteerStore({ partner, ...hooks }).then(
-    (store) => {
+  // The reader's language loads beside the store (German is a separate chunk), before mounting.
+  Promise.all([createVolunteerStore({ partner, ...hooks }), activateLanguage()]).then(
+    ([store]) => {
       const pwa = new PwaState(() => store.client.deliverOutbox());
       pwa.register();
       target.replaceChildren();
       mount(App, { target, props: { store, pwa } });
     },
     (e: unknown) => {
-      target.textContent = `idlegrad could not start: ${e instanceof Error ? e.message : String(e)}`;
+      target.textContent = messages().app.couldNotStart({ reason: e instanceof Error ? e.message : String(e) });
       console.error(e);
     },
   );
