@@ -1,4 +1,6 @@
 // Test doubles shared by the client's tests: a manual clock and in-memory peer links.
+import { verifyMessage } from 'viem';
+import { privateKeyToAccount } from 'viem/accounts';
 import type { Scheduler } from './clock.ts';
 import type { ChannelLike, PeerLink } from './p2p/links.ts';
 
@@ -171,4 +173,17 @@ export async function until(cond: () => boolean, what = 'condition', maxMs = 10_
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => (i < 1000 ? setImmediate(r) : setTimeout(r, 2)));
   }
+}
+
+/**
+ * viem loads its secp256k1 code on the first signature check (a dynamic import: real file I/O).
+ * Tests on the ManualScheduler call this first: on a busy machine that load could otherwise take
+ * longer than the event-loop turns a fake-time step waits, and a handshake deadline would pass
+ * in fake time while the check was still loading.
+ */
+export async function warmSignatureChecks(): Promise<void> {
+  const account = privateKeyToAccount(`0x${'11'.repeat(32)}`);
+  const message = 'warm-up';
+  if (!(await verifyMessage({ address: account.address, message, signature: await account.signMessage({ message }) })))
+    throw new Error('warmSignatureChecks: a signature did not verify');
 }

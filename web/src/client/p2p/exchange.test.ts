@@ -8,7 +8,7 @@ import { splitFrame } from '../../../../shared/wire/index.ts';
 import { CohortExchange, type ExchangeEvent } from './exchange.ts';
 import { dialsTo, sendChunks } from './links.ts';
 import { encodeOwnUpdate, peerUpdateLimits } from '../../../../shared/round.ts';
-import { FakeNetwork, ManualScheduler, fakeLink, settle, until } from '../testing.ts';
+import { FakeNetwork, ManualScheduler, fakeLink, settle, until, warmSignatureChecks } from '../testing.ts';
 
 const run: RunSpec = runSpecOf(
   7,
@@ -16,6 +16,8 @@ const run: RunSpec = runSpecOf(
   { name: 'mnist', trainCount: 100, testCount: 10, features: 40, classes: 10 },
 );
 const ROUND = 3;
+await warmSignatureChecks();
+
 const KEYS: Hex[] = [1, 2, 3, 4].map((i) => `0x${i.toString(16).padStart(64, '0')}` as Hex);
 
 function frameFor(seed: number, round = ROUND): Uint8Array {

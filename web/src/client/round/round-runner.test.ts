@@ -15,7 +15,7 @@ import type { CohortExchange } from '../p2p/exchange.ts';
 import { initialSnapshot, SnapshotStore } from '../snapshot.ts';
 import { DEFAULT_GOVERNANCE } from '../governance.ts';
 import { MemoryStorage, type OutboxRecord } from '../storage.ts';
-import { FakeNetwork, ManualScheduler, settle, until } from '../testing.ts';
+import { FakeNetwork, ManualScheduler, settle, until, warmSignatureChecks } from '../testing.ts';
 import type { AggregateArgs, TrainArgs, TrainResult } from '../trainer.ts';
 import { Outbox } from '../outbox.ts';
 import { EVIDENCE_ROUNDS_KEPT, RoundRunner, type RoundMessage } from './round-runner.ts';
@@ -70,6 +70,8 @@ const chain: ChainInfo = {
   token: '0x00000000000000000000000000000000000000d2',
   rpcUrl: '/rpc',
 };
+await warmSignatureChecks();
+
 const KEYS: Hex[] = [1, 2, 3, 4].map((i) => `0x${i.toString(16).padStart(64, '0')}` as Hex);
 const theta = Float32Array.from({ length: run.paramCount }, (_, i) => Math.cos(i) * 0.1);
 
