@@ -1,6 +1,7 @@
 // Test doubles shared by the client's tests: a manual clock and in-memory peer links.
-import { verifyMessage } from 'viem';
-import { privateKeyToAccount } from 'viem/accounts';
+import { hashMessage, hexToBigInt, parseSignature, type Address, type Hex } from 'viem';
+import { publicKeyToAddress } from 'viem/accounts';
+import { secp256k1 } from '@noble/curves/secp256k1';
 import type { Scheduler } from './clock.ts';
 import type { ChannelLike, PeerLink } from './p2p/links.ts';
 
@@ -176,14 +177,15 @@ export async function until(cond: () => boolean, what = 'condition', maxMs = 10_
 }
 
 /**
- * viem loads its secp256k1 code on the first signature check (a dynamic import: real file I/O).
- * Tests on the ManualScheduler call this first: on a busy machine that load could otherwise take
- * longer than the event-loop turns a fake-time step waits, and a handshake deadline would pass
- * in fake time while the check was still loading.
+ * A peer-signature check with no dynamic import, for tests on the ManualScheduler. viem's
+ * verifyMessage imports its secp256k1 code with import() on every check, and under tsx every
+ * import() is resolved by the loader thread: real cross-thread time that a fake-time step does
+ * not wait for, so a handshake deadline could pass in fake time while a check was still in
+ * flight (round-runner's partial-connectivity test failed about 1 run in 7 that way).
  */
-export async function warmSignatureChecks(): Promise<void> {
-  const account = privateKeyToAccount(`0x${'11'.repeat(32)}`);
-  const message = 'warm-up';
-  if (!(await verifyMessage({ address: account.address, message, signature: await account.signMessage({ message }) })))
-    throw new Error('warmSignatureChecks: a signature did not verify');
+export async function verifyMessageSync(address: Address, message: string, signature: Hex): Promise<boolean> {
+  const { r, s, yParity } = parseSignature(signature);
+  const sig = new secp256k1.Signature(hexToBigInt(r), hexToBigInt(s)).addRecoveryBit(yParity ?? 0);
+  const publicKey = sig.recoverPublicKey(hashMessage(message).slice(2)).toHex(false);
+  return publicKeyToAddress(`0x${publicKey}`).toLowerCase() === address.toLowerCase();
 }

@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { privateKeyToAccount } from 'viem/accounts';
-import { verifyMessage, type Address, type Hex } from 'viem';
+import type { Address, Hex } from 'viem';
 import { decodeFrame, hashFrame, kPerChunk, maxUpdateFrameBytes } from '../../../../shared/codec.ts';
 import { DEFAULT_RUN, runSpecOf, type RunSpec } from '../../../../shared/config.ts';
 import { splitFrame } from '../../../../shared/wire/index.ts';
 import { CohortExchange, type ExchangeEvent } from './exchange.ts';
 import { dialsTo, sendChunks } from './links.ts';
 import { encodeOwnUpdate, peerUpdateLimits } from '../../../../shared/round.ts';
-import { FakeNetwork, ManualScheduler, fakeLink, settle, until, warmSignatureChecks } from '../testing.ts';
+import { FakeNetwork, ManualScheduler, fakeLink, settle, until, verifyMessageSync } from '../testing.ts';
 
 const run: RunSpec = runSpecOf(
   7,
@@ -16,8 +16,6 @@ const run: RunSpec = runSpecOf(
   { name: 'mnist', trainCount: 100, testCount: 10, features: 40, classes: 10 },
 );
 const ROUND = 3;
-await warmSignatureChecks();
-
 const KEYS: Hex[] = [1, 2, 3, 4].map((i) => `0x${i.toString(16).padStart(64, '0')}` as Hex);
 
 function frameFor(seed: number, round = ROUND): Uint8Array {
@@ -54,7 +52,7 @@ function cohort(
       maxFrameBytes: maxUpdateFrameBytes(run.paramCount, run.codec.chunkSize, kPerChunk(run.codec, run.codec.chunkSize), run.codec.bits, run.codec.indexCoding),
       decode: (b) => decodeFrame(b, limits),
       sign: (m) => (opts.sign ? opts.sign(i, m) : accounts[i].signMessage({ message: m })),
-      verify: (address, message, signature) => verifyMessage({ address, message, signature }),
+      verify: verifyMessageSync,
       dial: (to) => net.dial(self.peerId, to),
       scheduler: sched,
       timeouts: { handshakeMs: 2_000, idleMs: 1_000, redialMs: 500, maxDials: 2, ...opts.timeouts },

@@ -15,7 +15,7 @@ import type { CohortExchange } from '../p2p/exchange.ts';
 import { initialSnapshot, SnapshotStore } from '../snapshot.ts';
 import { DEFAULT_GOVERNANCE } from '../governance.ts';
 import { MemoryStorage, type OutboxRecord } from '../storage.ts';
-import { FakeNetwork, ManualScheduler, settle, until, warmSignatureChecks } from '../testing.ts';
+import { FakeNetwork, ManualScheduler, settle, until, verifyMessageSync } from '../testing.ts';
 import type { AggregateArgs, TrainArgs, TrainResult } from '../trainer.ts';
 import { Outbox } from '../outbox.ts';
 import { EVIDENCE_ROUNDS_KEPT, RoundRunner, type RoundMessage } from './round-runner.ts';
@@ -70,8 +70,6 @@ const chain: ChainInfo = {
   token: '0x00000000000000000000000000000000000000d2',
   rpcUrl: '/rpc',
 };
-await warmSignatureChecks();
-
 const KEYS: Hex[] = [1, 2, 3, 4].map((i) => `0x${i.toString(16).padStart(64, '0')}` as Hex);
 const theta = Float32Array.from({ length: run.paramCount }, (_, i) => Math.cos(i) * 0.1);
 
@@ -153,6 +151,7 @@ function page(i: number, net: FakeNetwork, sched: ManualScheduler, relay = relay
     partner: null,
     now: () => sched.now(),
     peerTimeouts: { handshakeMs: 2_000, idleMs: 1_000, redialMs: 500, maxDials: 2 },
+    verifySignature: verifyMessageSync,
     send: (m) => relay.send(account.address.toLowerCase() as Address, m),
   });
   relay.runners.set(account.address.toLowerCase() as Address, runner);

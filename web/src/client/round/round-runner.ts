@@ -71,6 +71,8 @@ export interface RoundRunnerOptions {
   peerTimeouts?: Partial<PeerTimeouts>;
   /** Relay and announcement messages to the coordinator (agreement.ts); false while the socket is down. */
   send: (m: RelayMessage) => boolean;
+  /** Checks a peer's handshake signature (default: viem's verifyMessage). */
+  verifySignature?: (address: Address, message: string, signature: Hex) => Promise<boolean>;
 }
 
 /** What this page signs after the agreement step, or null when it abstains. */
@@ -441,7 +443,7 @@ export class RoundRunner {
       maxFrameBytes: maxUpdateFrameBytes(run.paramCount, run.codec.chunkSize, kPerChunk(run.codec, run.codec.chunkSize), run.codec.bits, run.codec.indexCoding),
       decode: (bytes) => decodeFrame(bytes, limits),
       sign: (message) => key.signMessage({ message }),
-      verify: (address, message, signature) => verifyMessage({ address, message, signature }),
+      verify: this.o.verifySignature ?? ((address, message, signature) => verifyMessage({ address, message, signature })),
       dial: (peerId) => this.o.dial(peerId),
       scheduler,
       timeouts: this.o.peerTimeouts,
