@@ -11,4 +11,3 @@ DATABASE_URL, RPC_URL, DEPLOYER_KEY, IDLEGRAD_RUN, IDLEGRAD_LOG_LEVEL … (coord
 Operations: /healthz, /readyz and /metrics on the same port; SIGTERM drains and stops.`,
   options: {},
 } as const satisfies CliSpec<Record<string, CliOption>>;
-

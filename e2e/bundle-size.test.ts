@@ -40,9 +40,7 @@ test("the production build keeps embed.js and the volunteer page's initial JavaS
   assert.doesNotMatch(sw, /"\/wc\//, 'the service worker precaches the WalletConnect bundle');
   // onnxruntime-web: its chunk exists and is not initial. Found by the name of its wasm file,
   // which only its code holds (the message catalog mentions "onnxruntime-web" in a sentence).
-  const ortChunks = readdirSync('dist/web/assets').filter(
-    (f) => f.endsWith('.js') && /ort-wasm/.test(readFileSync(join('dist/web/assets', f), 'utf8')),
-  );
+  const ortChunks = readdirSync('dist/web/assets').filter((f) => f.endsWith('.js') && /ort-wasm/.test(readFileSync(join('dist/web/assets', f), 'utf8')));
   assert.ok(ortChunks.length > 0, 'no chunk holds onnxruntime-web: the check below would pass for nothing');
   for (const c of ortChunks) assert.ok(!s.initial.some((f) => f.file.endsWith(c)), `onnxruntime-web (${c}) is in the initial JS`);
 });
