@@ -2,6 +2,8 @@
 // Polled with evaluate (DevTools protocol evaluation), not waitForFunction: Playwright builds a
 // string predicate with `new Function` inside the page, which the pages' CSP (script-src without
 // 'unsafe-eval', coordinator/http/security-headers.ts) refuses.
+import type { IdlegradTestHook } from './page/test-hook.ts';
+
 export interface Evaluates {
   evaluate(expression: string): Promise<unknown>;
 }
@@ -13,3 +15,7 @@ export async function waitHook(target: Evaluates, body: string, timeout = 90_000
     if (Date.now() - t0 > timeout) throw new Error(`waitHook: ${body} did not hold within ${timeout} ms`);
   }
 }
+
+/** A value read from the page's test hook: `fn` runs in the page with h = window.__idlegrad. */
+export const readHook = <T>(page: Evaluates, fn: (h: IdlegradTestHook) => T): Promise<T> =>
+  page.evaluate(`(${fn.toString()})(window.__idlegrad)`) as Promise<T>;

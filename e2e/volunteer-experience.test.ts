@@ -8,12 +8,11 @@ import { mkdirSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from './chromium.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
-import type { IdlegradTestHook } from './page/test-hook.ts';
 import { DEFAULT_RUN } from '../shared/config.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
 import { arrayOf, shape, str } from '../shared/wire/index.ts';
 import { isIdlegradError } from '../shared/errors.ts';
-import { waitHook } from './hook-wait.ts';
+import { readHook, waitHook } from './hook-wait.ts';
 
 const ARTIFACTS = process.env.IDLEGRAD_ARTIFACTS ?? 'e2e/test-results/volunteer-experience';
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -30,7 +29,7 @@ after(async () => {
   await platform?.stop();
 });
 
-const hook = <T>(page: Page, fn: (h: IdlegradTestHook) => T) => page.evaluate(`(${fn.toString()})(window.__idlegrad)`) as Promise<T>;
+const hook = readHook;
 
 async function optIn(context: BrowserContext, url: string): Promise<Page> {
   const page = await context.newPage();

@@ -4,47 +4,30 @@
 // the tab's visibility are faked with an init script: headless Chromium has neither a battery
 // nor pressure readings); settings kept across a reload; each contribution's state timeline.
 import type { Address } from 'viem';
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from './chromium.ts';
-import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
-import type { IdlegradTestHook } from './page/test-hook.ts';
-import { DEFAULT_RUN } from '../shared/config.ts';
+import type { Page } from 'playwright-core';
 import { estimateContribution } from '../web/src/client/estimate.ts';
 import { DEFAULT_SETTINGS, DUTY_PRESETS } from '../web/src/client/governance.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
-import { waitHook } from './hook-wait.ts';
+import { readHook, waitHook } from './hook-wait.ts';
+import { governedPlatform } from './governed-platform.ts';
 
 const ARTIFACTS = process.env.IDLEGRAD_ARTIFACTS ?? 'e2e/test-results/volunteer-governance';
 mkdirSync(ARTIFACTS, { recursive: true });
 
-let browser: Browser;
-let platform: PlatformProcess;
-
-before(async () => {
-  platform = await startPlatformProcess(
-    { inner: { ...DEFAULT_RUN.inner, steps: 200 }, timing: { trainMs: 60_000, exchangeMs: 3_000, reportMs: 5_000 } },
-    { quiet: true },
-  );
-  browser = await launchChromium();
-});
-after(async () => {
-  await browser?.close();
-  await platform?.stop();
-});
-
-const hook = <T>(page: Page, fn: (h: IdlegradTestHook) => T) => page.evaluate(`(${fn.toString()})(window.__idlegrad)`) as Promise<T>;
+const fx = governedPlatform();
+const hook = readHook;
 
 test(
   'before consent, the page measures the device on request and shows the expected contribution and reward per hour, labelled an estimate',
   { timeout: 120_000 },
   async () => {
-    const context = await browser.newContext();
+    const context = await fx.browser.newContext();
     try {
       const page = await context.newPage();
-      await page.goto(platform.url);
+      await page.goto(fx.platform.url);
       await page.getByTestId('consent').waitFor({ timeout: 20_000 });
       assert.equal(await hook(page, (h) => h.gpu.status), 'idle', 'the GPU was touched before the volunteer asked');
       await page.getByTestId('measure').click();
@@ -53,7 +36,7 @@ test(
       assert.ok(p.samplesPerSec !== null && p.samplesPerSec > 0, `measured ${p.samplesPerSec} samples/s`);
       assert.ok((p.limits?.maxStorageBufferBindingSize ?? 0) > 0, `limits: ${JSON.stringify(p.limits)}`);
       // The estimate is the measured speed through the run's published settings, nothing else.
-      const { run } = await new CoordinatorApi(platform.url).run();
+      const { run } = await new CoordinatorApi(fx.platform.url).run();
       const expected = estimateContribution(run, p.samplesPerSec!, DUTY_PRESETS[DEFAULT_SETTINGS.preset]); // Medium by default
       assert.equal(p.estimate?.samplesPerHour, expected.samplesPerHour);
       assert.equal(p.estimate?.weiPerHour, expected.weiPerHour);
@@ -101,11 +84,11 @@ test(
   'training pauses on a low battery, under critical CPU pressure and (if chosen) while hidden; settings survive a reload; each contribution shows its state timeline',
   { timeout: 300_000 },
   async () => {
-    const context = await browser.newContext();
+    const context = await fx.browser.newContext();
     try {
       await context.addInitScript(FAKE_MACHINE);
       const page = await context.newPage();
-      await page.goto(platform.url);
+      await page.goto(fx.platform.url);
       await page.getByTestId('consent').click();
       await waitHook(page, "h.state === 'ready'", 20_000);
       // 10 % and discharging, below the default 20 %: paused before it starts.
@@ -202,11 +185,11 @@ test(
 // Last in this file: the coordinator's spot check of a CPU contribution re-executes it on the
 // server, which loads the shared machine for a while after the test ends.
 test('CPU work (no WebGPU) is recorded as CPU in the ledger and shown apart in the page once credited', { timeout: 240_000 }, async () => {
-  const context = await browser.newContext();
+  const context = await fx.browser.newContext();
   try {
     await context.addInitScript('delete Navigator.prototype.gpu;');
     const page = await context.newPage();
-    await page.goto(platform.url);
+    await page.goto(fx.platform.url);
     await page.getByTestId('consent').click();
     await waitHook(page, "h.state === 'ready'", 20_000);
     await page.getByTestId('start').click();
@@ -216,12 +199,12 @@ test('CPU work (no WebGPU) is recorded as CPU in the ledger and shown apart in t
       polling: 250,
     });
     const address = (await hook(page, (h) => h.address))!;
-    const summary = await new CoordinatorApi(platform.url).account(address as Address);
+    const summary = await new CoordinatorApi(fx.platform.url).account(address as Address);
     assert.equal(summary.recent[0].device, 'cpu');
     const byDevice = summary.byDevice!;
     assert.ok(byDevice.cpu.samples > 0 && BigInt(byDevice.cpu.creditWei) > 0n, JSON.stringify(byDevice));
     assert.equal(byDevice.webgpu.samples, 0, 'CPU work counted as GPU work');
-    const { run } = await new CoordinatorApi(platform.url).run();
+    const { run } = await new CoordinatorApi(fx.platform.url).run();
     assert.equal(
       BigInt(byDevice.cpu.creditWei),
       BigInt(byDevice.cpu.samples) * BigInt(run.rewards.weiPerSample),

@@ -4,36 +4,19 @@
 // rules survive a reload. The clock and the Battery Status API are stubbed by an init script:
 // the page's clock is moved less than a minute ahead, to just before a minute boundary, so a
 // schedule that opens at that minute opens seconds later.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from './chromium.ts';
-import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
-import type { IdlegradTestHook } from './page/test-hook.ts';
+import type { Page } from 'playwright-core';
 import type { Governance } from '../web/src/client/governance.ts';
-import { DEFAULT_RUN } from '../shared/config.ts';
-import { waitHook } from './hook-wait.ts';
+import { readHook, waitHook } from './hook-wait.ts';
+import { governedPlatform } from './governed-platform.ts';
 
 const ARTIFACTS = process.env.IDLEGRAD_ARTIFACTS ?? 'e2e/test-results/volunteer-schedule';
 mkdirSync(ARTIFACTS, { recursive: true });
 
-let browser: Browser;
-let platform: PlatformProcess;
-
-before(async () => {
-  platform = await startPlatformProcess(
-    { inner: { ...DEFAULT_RUN.inner, steps: 200 }, timing: { trainMs: 60_000, exchangeMs: 3_000, reportMs: 5_000 } },
-    { quiet: true },
-  );
-  browser = await launchChromium();
-});
-after(async () => {
-  await browser?.close();
-  await platform?.stop();
-});
-
-const hook = <T>(page: Page, fn: (h: IdlegradTestHook) => T) => page.evaluate(`(${fn.toString()})(window.__idlegrad)`) as Promise<T>;
+const fx = governedPlatform();
+const hook = readHook;
 
 // A string, not a function: tsx keeps names with a helper (__name) the page does not have.
 const FAKE_MACHINE = `
@@ -82,11 +65,11 @@ test(
   'the schedule and "only while charging" pause training in the worker and resume it on their own; the rules survive a reload',
   { timeout: 420_000 },
   async () => {
-    const context = await browser.newContext();
+    const context = await fx.browser.newContext();
     try {
       await context.addInitScript(FAKE_MACHINE);
       const page = await context.newPage();
-      await page.goto(platform.url);
+      await page.goto(fx.platform.url);
       await page.getByTestId('consent').click();
       await waitHook(page, "h.address !== null && h.state === 'ready'", 20_000);
       assert.equal((await governance(page)).preset, 'medium', 'the default budget is Medium');
