@@ -19,8 +19,8 @@
 // Phase B, cheating. Into the trained population (min(peers, 4) honest peers keep training)
 // come `cheaters` fresh identities of each kind that cheat on every contribution (for at most
 // `horizon`), and `sleepers` of each kind (rows `sleeper-KIND`) that are honest for their first
-// trustAfter + 10 contributions and then cheat on every one for up to vestingRounds + ⌈2/rate⌉
-// rounds. A caught identity is burnt (its unbatched credit clawed back, sampled at 1) and
+// trustAfter + 10 contributions and then cheat on every one for up to 2 × vestingRounds +
+// ⌈2/rate⌉ rounds (past the credit rule's longest vesting path). A caught identity is burnt (its unbatched credit clawed back, sampled at 1) and
 // leaves. Then rounds with no work go on until everything sent has vested or been taken back.
 //   lazy           an all-zero update (empty frame), zero residuals
 //   random         C(noise) scaled like an honest update, consistent residuals
@@ -73,7 +73,7 @@ export interface VerifySimOptions {
   sleepers?: number;
   /** A sleeper's honest contributions before it cheats (default: trustAfter + 10). */
   honestFor?: number;
-  /** Rounds the sleepers cheat for (default: vestingRounds + ⌈2 / rate⌉, so vesting matters). */
+  /** Rounds the sleepers cheat for (default: 2 × vestingRounds + ⌈2 / rate⌉, past the longest vesting path, so vesting matters). */
   cheatRounds?: number;
   /** Honest peers that keep training while the cheaters play (default min(peers, 4)). */
   phaseBPeers?: number;
@@ -184,7 +184,7 @@ export async function runVerifySim(opts: VerifySimOptions = {}): Promise<VerifyS
   );
   const v = verificationOf(run);
   const honestFor = opts.honestFor ?? v.trustAfter + 10;
-  const cheatRounds = opts.cheatRounds ?? v.vestingRounds + Math.ceil(2 / Math.max(v.rate, 1e-3));
+  const cheatRounds = opts.cheatRounds ?? 2 * v.vestingRounds + Math.ceil(2 / Math.max(v.rate, 1e-3));
   const spec = mlpSpec(run.sizes);
   const B = run.inner.batchSize;
   const rand = createRng(opts.seed ?? 12345);
@@ -441,9 +441,10 @@ export async function runVerifySim(opts: VerifySimOptions = {}): Promise<VerifyS
     const sleepers = CHEATER_KINDS.flatMap((kind) => Array.from({ length: sleepersPerKind }, (_, c) => actor(kind, key++, c, honestFor, true)));
     const playing = (x: Actor) => !x.detectedAt && (x.sleeper ? x.cheats < cheatRounds : x.contributions < horizon);
     // After the last cheat, rounds go on (with no work: nothing in them is measured) until
-    // everything sent has vested and an epoch has batched it, or been clawed back.
+    // everything sent has vested and an epoch has batched it, or been clawed back: a row with no
+    // later passed check vests at round + 2 × vestingRounds (coordinator/verify/settings.ts).
     let quiet = 0;
-    for (; quiet <= v.vestingRounds + run.rewards.epochRounds; round++) {
+    for (; quiet <= 2 * v.vestingRounds + run.rewards.epochRounds; round++) {
       const active = [...cheaters, ...sleepers].filter(playing);
       if (!active.length) {
         quiet++;

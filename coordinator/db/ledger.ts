@@ -75,9 +75,14 @@ export interface IdentityRecord {
 // decided not to check (skipped) or cannot check (unverifiable). A contribution just
 // accepted (no decision yet) or sampled (check running) stays out, so an epoch job that
 // runs concurrently with a commit can never batch unchecked credit.
-// Payable: checked and passed, or not sampled, and vested (its vests_round committed). Rows
-// already in an epoch were vested when batched.
-const VESTED = `(vests_round is null or vests_round < (select m.round from model_state m where m.run_id = contributions.run_id))`;
+// Payable: checked and passed, or not sampled, and vested. A row vests (coordinator/verify/
+// settings.ts, the credit rule's step 1) once its vests_round (round + W) has committed AND its
+// identity has passed a check of this row or a later one (identities.last_passed_id ≥ id), or
+// else once round + 2W has committed (2·vests_round − round: an honest volunteer who leaves is
+// paid late, never lost). Rows already in an epoch were vested when batched.
+const COMMITTED_ROUND = `(select m.round from model_state m where m.run_id = contributions.run_id)`;
+const LAST_PASSED = `coalesce((select i.last_passed_id from identities i where i.account = contributions.account), 0)`;
+const VESTED = `(contributions.vests_round is null or (contributions.vests_round < ${COMMITTED_ROUND} and (contributions.id <= ${LAST_PASSED} or 2 * contributions.vests_round - contributions.round < ${COMMITTED_ROUND})))`;
 const CREDITABLE = `(state in ('batched','claimable','claimed') or ((state = 'verified' or (state = 'accepted' and verification in ('skipped','unverifiable'))) and ${VESTED}))`;
 
 const STATES: ContributionState[] = ['pending', 'accepted', 'verified', 'rejected', 'batched', 'claimable', 'claimed'];
@@ -571,13 +576,14 @@ export class Ledger {
       }
       const passed = rejection === null;
       await tx.query(
-        `insert into identities (account, checks_passed, checks_failed, reputation, last_failure_code, last_failure) values ($1, $2, $3, $4, $5, $6)
+        `insert into identities (account, checks_passed, checks_failed, reputation, last_failure_code, last_failure, last_passed_id) values ($1, $2, $3, $4, $5, $6, $7)
          on conflict (account) do update set checks_passed = identities.checks_passed + excluded.checks_passed,
+           last_passed_id = greatest(identities.last_passed_id, excluded.last_passed_id),
            checks_failed = identities.checks_failed + excluded.checks_failed,
            reputation = identities.reputation + excluded.reputation,
            last_failure_code = coalesce(excluded.last_failure_code, identities.last_failure_code),
            last_failure = coalesce(excluded.last_failure, identities.last_failure)`,
-        [account, passed ? 1 : 0, passed ? 0 : 1, passed ? reputationDelta.pass : -reputationDelta.fail, rejection?.code ?? null, rejection?.prose ?? null],
+        [account, passed ? 1 : 0, passed ? 0 : 1, passed ? reputationDelta.pass : -reputationDelta.fail, rejection?.code ?? null, rejection?.prose ?? null, passed ? id : null],
       );
       return clawed;
     });

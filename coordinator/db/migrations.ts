@@ -170,4 +170,9 @@ export const MIGRATIONS: string[] = [
   `
   alter table model_state add column residual bytea;
   `,
+  // Issue 14: vesting needs a later passed check (coordinator/verify/settings.ts): the newest
+  // contribution id of this identity that passed its check (null: none yet).
+  `
+  alter table identities add column last_passed_id bigint;
+  `,
 ];

@@ -17,73 +17,86 @@ const h = (n: number) => `0x${n.toString(16).padStart(64, '0')}` as Hex;
 const W = 3;
 const CREDIT = 1000n;
 
+/** A fresh ledger with one run and `round(r)`: both identities contribute, accepted, not sampled, vesting at r + W. */
+async function ledgerWithRounds() {
+  const sql = await openDatabase({});
+  const ledger = new Ledger(sql);
+  const params = initParams(modelOf(run), 7);
+  await ledger.createRun(run, { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) });
+  const ids: Record<string, number[]> = { [cheat]: [], [honest]: [] };
+  let nonce = 1n;
+  // One round: both identities contribute, accepted, not sampled (paid like unsampled work once vested).
+  const round = async (r: number) => {
+    const now: number[] = [];
+    for (const account of [cheat, honest]) {
+      const id = await ledger.insertPending(
+        run.id,
+        account,
+        {
+          run: 1,
+          round: r,
+          cohort: 0,
+          frameHash: h(r * 10 + 1),
+          aggregateHash: h(2),
+          framesRoot: h(3),
+          residualHash: h(4),
+          samples: 32,
+          steps: 1,
+          lossBeforeMicro: 2_300_000,
+          lossAfterMicro: 2_100_000,
+          computeMs: 12,
+          nonce: nonce++,
+          expiry: 9_999_999_999n,
+        },
+        '0x01',
+      );
+      ids[account].push(id);
+      now.push(id);
+    }
+    await ledger.commitRound({
+      runId: run.id,
+      summary: {
+        round: r,
+        modelHash: h(900 + r),
+        committedAt: 1_790_000_000_000 + r,
+        heldOutAccuracy: 0.5,
+        heldOutLoss: 1.5,
+        trainLoss: null,
+        contributions: 2,
+        samples: 64,
+        volunteers: 2,
+        updateBytes: 0,
+      },
+      state: { round: r + 1, modelHash: h(900 + r), params, momentum: new Float32Array(params.length) },
+      update: null,
+      accepted: now.map((id) => ({ id, creditWei: CREDIT })),
+      rejected: [],
+      vestsRound: r + W,
+    });
+    await ledger.setVerification(now, 'skipped');
+  };
+  const payable = async () => Object.fromEntries((await ledger.cumulativeCredit()).map((c) => [c.account, c.cumulative]));
+  const pass = async (account: Address, id: number) => {
+    await ledger.setVerification([id], 'sampled');
+    assert.equal(await ledger.recordCheck(id, account, null, { ms: 1 }, { pass: 1, fail: 10 }), 0);
+  };
+  return { sql, ledger, ids, round, payable, pass };
+}
+
 test(
   'vesting and clawback: epochs pay only vested credit; a failed check takes back all unbatched credit of that identity only',
   { timeout: 60_000 },
   async (t) => {
-    const sql = await openDatabase({});
+    const { sql, ledger, ids, round, payable, pass } = await ledgerWithRounds();
     t.after(() => sql.close());
-    const ledger = new Ledger(sql);
-    const params = initParams(modelOf(run), 7);
-    await ledger.createRun(run, { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) });
-    const ids: Record<string, number[]> = { [cheat]: [], [honest]: [] };
-    let nonce = 1n;
-    // One round: both identities contribute, accepted, not sampled (paid like unsampled work once vested).
-    const round = async (r: number) => {
-      const now: number[] = [];
-      for (const account of [cheat, honest]) {
-        const id = await ledger.insertPending(
-          run.id,
-          account,
-          {
-            run: 1,
-            round: r,
-            cohort: 0,
-            frameHash: h(r * 10 + 1),
-            aggregateHash: h(2),
-            framesRoot: h(3),
-            residualHash: h(4),
-            samples: 32,
-            steps: 1,
-            lossBeforeMicro: 2_300_000,
-            lossAfterMicro: 2_100_000,
-            computeMs: 12,
-            nonce: nonce++,
-            expiry: 9_999_999_999n,
-          },
-          '0x01',
-        );
-        ids[account].push(id);
-        now.push(id);
-      }
-      await ledger.commitRound({
-        runId: run.id,
-        summary: {
-          round: r,
-          modelHash: h(900 + r),
-          committedAt: 1_790_000_000_000 + r,
-          heldOutAccuracy: 0.5,
-          heldOutLoss: 1.5,
-          trainLoss: null,
-          contributions: 2,
-          samples: 64,
-          volunteers: 2,
-          updateBytes: 0,
-        },
-        state: { round: r + 1, modelHash: h(900 + r), params, momentum: new Float32Array(params.length) },
-        update: null,
-        accepted: now.map((id) => ({ id, creditWei: CREDIT })),
-        rejected: [],
-        vestsRound: r + W,
-      });
-      await ledger.setVerification(now, 'skipped');
-    };
-    const payable = async () => Object.fromEntries((await ledger.cumulativeCredit()).map((c) => [c.account, c.cumulative]));
 
     for (let r = 0; r < W; r++) await round(r);
     assert.deepEqual(await payable(), {}, `nothing vests before round ${W} has committed`);
     await round(W);
-    assert.deepEqual(await payable(), { [cheat]: CREDIT, [honest]: CREDIT }, 'round 0 vests once round 0 + W has committed');
+    assert.deepEqual(await payable(), {}, 'round 0 + W has committed, but no check of round 0 or later has passed yet');
+    // A passed check of each identity's round-W row: round 0 (vests_round W, committed) vests.
+    for (const account of [cheat, honest]) await pass(account, ids[account][W]);
+    assert.deepEqual(await payable(), { [cheat]: CREDIT, [honest]: CREDIT }, 'round 0 vests once round 0 + W has committed and a later check passed');
 
     // An epoch takes exactly the vested rows; the rest stay accepted.
     const { credit, ids: batched } = await ledger.epochCredit();
@@ -135,6 +148,37 @@ test(
     const after = await payable();
     assert.equal(after[cheat], CREDIT, 'the cheat keeps only what a posted epoch already paid');
     assert.equal(after[honest], 3n * CREDIT, 'the honest identity: epoch 1 plus rounds 1 and 2, vested');
-    assert.equal((await ledger.identity(cheat)).reputation, -10);
+    assert.equal((await ledger.identity(cheat)).reputation, 1 - 10, 'one pass, then one failure');
+  },
+);
+
+test(
+  'vesting needs a later passed check: without one a row vests only at round + 2W, and a check vests only what came before it',
+  { timeout: 60_000 },
+  async (t) => {
+    const { sql, ids, round, payable, pass } = await ledgerWithRounds();
+    t.after(() => sql.close());
+    // Rounds 0 … 2W − 1 committed: the honest identity passes a check of its round-1 row; the other is never checked.
+    for (let r = 0; r < 2 * W; r++) {
+      await round(r);
+      if (r === 1) await pass(honest, ids[honest][1]);
+    }
+    // Committed through round 2W − 1: rows 0 and 1 of the checked identity vest (round + W committed, a check at or after them passed);
+    // rows 2 … W − 1 of it have vested by round but not by check; the unchecked identity has nothing yet (round 0 + 2W not committed).
+    assert.deepEqual(await payable(), { [honest]: 2n * CREDIT });
+    await round(2 * W);
+    assert.deepEqual(
+      await payable(),
+      { [cheat]: CREDIT, [honest]: 2n * CREDIT },
+      "round 0 + 2W committed: the unchecked identity's round 0 vests without a check",
+    );
+    await round(2 * W + 1);
+    assert.deepEqual(await payable(), { [cheat]: 2n * CREDIT, [honest]: 2n * CREDIT });
+    await round(2 * W + 2);
+    assert.deepEqual(
+      await payable(),
+      { [cheat]: 3n * CREDIT, [honest]: 3n * CREDIT },
+      "the checked identity's round 2 (after its check) also waits for round + 2W",
+    );
   },
 );

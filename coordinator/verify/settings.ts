@@ -8,23 +8,27 @@
 //
 // Why cheating does not pay (issue 14): the credit rule.
 //   1. Vesting. A contribution accepted in round r vests once round r + W has committed
-//      (W = `vestingRounds`); an epoch pays only vested credit (Ledger CREDITABLE), so nothing
-//      unvested ever reaches a posted root and a later clawback never meets paid tokens.
+//      (W = `vestingRounds`) AND its identity has since passed a check of that contribution or
+//      a later one; without such a check it vests only once round r + 2W has committed (an
+//      honest volunteer who stops is paid late, never lost). An epoch pays only vested credit
+//      (Ledger CREDITABLE), so nothing unvested ever reaches a posted root and a later
+//      clawback never meets paid tokens.
 //   2. Clawback. A failed check rejects the checked row AND every other row of the identity
 //      not yet in an epoch (CLAWED_BACK, one transaction: Ledger.recordCheck); its reputation
 //      drops by FAIL_PENALTY, so it is sampled at rate 1 from then on (and quarantined).
 //   3. The arithmetic, per contribution of credit c, trusted sampling rate p (default 0.025),
 //      and an identity contributing once a round. A cheater that starts cheating at some
-//      round is first caught after k ~ Geometric(p) cheats (mean 1/p = 40). At that moment
-//      every row of its last W rounds is unvested and clawed back: its cheats (≤ k of them)
-//      and its honest rows inside the window (W − k of them when k < W). Only cheats older
-//      than W rounds at the first catch ever vest: E[max(0, k − W)] = (1 − p)^W / p rows.
-//      Expected net from cheating ≈ c · (E[max(0, k − W)] − E[max(0, W − k)]) = c · (1/p − W),
-//      which is ≤ 0 exactly when W ≥ 1/p: the stake at risk (W·c of unvested credit) is at
-//      least the gain divided by the sampling rate. A cheat-and-leave identity gains
-//      c·k·(1 − p)^k only if never caught and loses its honest stake if caught; with W ≥ 1/p
-//      the expectation is ≤ 0 for every k. The default W = 120 = 3/p makes the chance that a
-//      cheat vests before the first catch (1 − p)^W = e^−3 ≈ 0.05.
+//      round — after any number of honest ones — is first caught after k ~ Geometric(p) cheats
+//      (mean 1/p = 40). No check of a cheat passes, so no cheat vests by step 1's first path;
+//      at the first catch every row not yet in an epoch is clawed back. Only cheats older than
+//      2W rounds at the first catch ever vest: E[max(0, k − 2W)] = (1 − p)^(2W) / p rows, a
+//      fraction (1 − p)^(2W) of its cheats — e^−6 ≈ 0.25 % at the default W = 120 = 3/p
+//      (with vesting after W alone it was (1 − p)^W ≈ 4.8 %, on the 5 % bar: issue 14's
+//      sleeper rows measured 6.2 % and 14.5 %). Its honest rows after its last passed check
+//      are at stake too, so the expected net from cheating is ≤ c · ((1 − p)^(2W)/p − E[lost
+//      honest rows]) < 0. The honest cost: a row waits for round r + W and a passed check at
+//      or after it; P(no check in W rounds) = (1 − p)^W ≈ 5 %, so about 95 % of honest credit
+//      vests at r + W as before, the rest at its identity's next passed check or r + 2W.
 //   4. Pace. A round never commits before startsAt + trainMs (coordinator/round/decide.ts
 //      commitAt), even when every report is in: an identity makes at most one contribution per
 //      trainMs however little work it does, so skipping the work buys no extra rounds, and c per
