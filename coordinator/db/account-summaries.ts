@@ -7,6 +7,7 @@
 import type { Address } from 'viem';
 import type { AccountSummary, ContributionState, DeviceKind } from '../../shared/wire/index.ts';
 import type { Sql } from './sql.ts';
+import { VESTED } from './creditable.ts';
 
 const SLICE = 250;
 const STATES: ContributionState[] = ['pending', 'accepted', 'verified', 'rejected', 'batched', 'claimable', 'claimed'];
@@ -96,6 +97,7 @@ async function sliceSummaries(sql: Sql, list: Address[], nowSec: number): Promis
     [list],
   );
   for (const r of inEpochs.rows) out.get(r.a)!.epochCreditWei = r.t;
+  for (const [a, v] of await vestingOf(sql, list)) Object.assign(out.get(a)!, v);
   const claimed = await sql.query<{ a: Address; m: string }>(
     `select account as a, max(cumulative_wei)::text as m from claims where account = any($1::text[]) group by account`,
     [list],
@@ -106,5 +108,22 @@ async function sliceSummaries(sql: Sql, list: Address[], nowSec: number): Promis
     [list],
   );
   for (const r of wallets.rows) if (Number(r.expiry) >= nowSec) out.get(r.a)!.wallet = r.wallet;
+  return out;
+}
+
+/**
+ * Credited rows not yet in an epoch, split by the credit rule (creditable.ts VESTED): vesting
+ * (waits for round + W and a later passed check, or round + 2W) and vested (waits for the next
+ * epoch). A row still being checked counts as vesting.
+ */
+export async function vestingOf(sql: Sql, accounts: Address[]): Promise<Map<Address, { vestingWei: string; vestedWei: string }>> {
+  const out = new Map(accounts.map((a) => [a, { vestingWei: '0', vestedWei: '0' }]));
+  const { rows } = await sql.query<{ a: Address; vested: string; total: string }>(
+    `select beneficiary as a, coalesce(sum(credit_wei) filter (where ${VESTED} and (state = 'verified' or verification in ('skipped','unverifiable'))), 0)::text as vested,
+            coalesce(sum(credit_wei), 0)::text as total
+     from contributions where beneficiary = any($1::text[]) and state in ('accepted','verified') group by beneficiary`,
+    [[...new Set(accounts)]],
+  );
+  for (const r of rows) out.set(r.a, { vestingWei: (BigInt(r.total) - BigInt(r.vested)).toString(), vestedWei: r.vested });
   return out;
 }

@@ -19,6 +19,8 @@ import type {
 import type { Contribution, Delegation } from '../../shared/eip712.ts';
 import { IdlegradError } from '../../shared/errors.ts';
 import type { Sql } from './sql.ts';
+import { CREDITABLE } from './creditable.ts';
+import { vestingOf } from './account-summaries.ts';
 
 export interface ModelState {
   round: number;
@@ -70,20 +72,6 @@ export interface IdentityRecord {
   checksFailed: number;
   reputation: number;
 }
-
-// Credit that may enter a reward epoch: verified work, and accepted work the validator
-// decided not to check (skipped) or cannot check (unverifiable). A contribution just
-// accepted (no decision yet) or sampled (check running) stays out, so an epoch job that
-// runs concurrently with a commit can never batch unchecked credit.
-// Payable: checked and passed, or not sampled, and vested. A row vests (coordinator/verify/
-// settings.ts, the credit rule's step 1) once its vests_round (round + W) has committed AND its
-// identity has passed a check of this row or a later one (identities.last_passed_id ≥ id), or
-// else once round + 2W has committed (2·vests_round − round: an honest volunteer who leaves is
-// paid late, never lost). Rows already in an epoch were vested when batched.
-const COMMITTED_ROUND = `(select m.round from model_state m where m.run_id = contributions.run_id)`;
-const LAST_PASSED = `coalesce((select i.last_passed_id from identities i where i.account = contributions.account), 0)`;
-const VESTED = `(contributions.vests_round is null or (contributions.vests_round < ${COMMITTED_ROUND} and (contributions.id <= ${LAST_PASSED} or 2 * contributions.vests_round - contributions.round < ${COMMITTED_ROUND})))`;
-const CREDITABLE = `(state in ('batched','claimable','claimed') or ((state = 'verified' or (state = 'accepted' and verification in ('skipped','unverifiable'))) and ${VESTED}))`;
 
 const STATES: ContributionState[] = ['pending', 'accepted', 'verified', 'rejected', 'batched', 'claimable', 'claimed'];
 
@@ -386,6 +374,7 @@ export class Ledger {
       wallet: await this.activeWallet(account, Math.floor(Date.now() / 1000)),
       recent: recent.rows,
       byDevice: await this.creditByDevice(account),
+      ...(await vestingOf(this.sql, [account])).get(account),
     };
   }
 
@@ -583,7 +572,15 @@ export class Ledger {
            reputation = identities.reputation + excluded.reputation,
            last_failure_code = coalesce(excluded.last_failure_code, identities.last_failure_code),
            last_failure = coalesce(excluded.last_failure, identities.last_failure)`,
-        [account, passed ? 1 : 0, passed ? 0 : 1, passed ? reputationDelta.pass : -reputationDelta.fail, rejection?.code ?? null, rejection?.prose ?? null, passed ? id : null],
+        [
+          account,
+          passed ? 1 : 0,
+          passed ? 0 : 1,
+          passed ? reputationDelta.pass : -reputationDelta.fail,
+          rejection?.code ?? null,
+          rejection?.prose ?? null,
+          passed ? id : null,
+        ],
       );
       return clawed;
     });

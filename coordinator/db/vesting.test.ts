@@ -156,7 +156,7 @@ test(
   'vesting needs a later passed check: without one a row vests only at round + 2W, and a check vests only what came before it',
   { timeout: 60_000 },
   async (t) => {
-    const { sql, ids, round, payable, pass } = await ledgerWithRounds();
+    const { sql, ledger, ids, round, payable, pass } = await ledgerWithRounds();
     t.after(() => sql.close());
     // Rounds 0 … 2W − 1 committed: the honest identity passes a check of its round-1 row; the other is never checked.
     for (let r = 0; r < 2 * W; r++) {
@@ -166,6 +166,9 @@ test(
     // Committed through round 2W − 1: rows 0 and 1 of the checked identity vest (round + W committed, a check at or after them passed);
     // rows 2 … W − 1 of it have vested by round but not by check; the unchecked identity has nothing yet (round 0 + 2W not committed).
     assert.deepEqual(await payable(), { [honest]: 2n * CREDIT });
+    // What the volunteer page shows (AccountSummary): vested credit waiting for an epoch, and the rest still vesting.
+    const { vestedWei, vestingWei } = await ledger.accountSummary(honest);
+    assert.deepEqual({ vestedWei, vestingWei }, { vestedWei: (2n * CREDIT).toString(), vestingWei: (BigInt(2 * W - 2) * CREDIT).toString() });
     await round(2 * W);
     assert.deepEqual(
       await payable(),

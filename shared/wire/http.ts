@@ -185,6 +185,10 @@ export interface AccountSummary {
   claimedWei: string;
   /** Credit already placed in posted reward epochs (what the chain's cumulative leaf holds). */
   epochCreditWei: string;
+  /** Credit accepted but not yet vested (coordinator/verify/settings.ts: round + W committed and a later check passed, or round + 2W). */
+  vestingWei?: string;
+  /** Vested credit that waits for the next reward epoch. */
+  vestedWei?: string;
   /** The wallet this device key currently delegates its credit to (EIP-712 Delegation), if any. */
   wallet?: Address | null;
   recent: AccountRow[];
@@ -216,6 +220,8 @@ export const parseAccountSummary: Parser<AccountSummary> = shape<AccountSummary>
   claimable: optional(shape<NonNullable<AccountSummary['claimable']>>({ epoch: u32, cumulativeWei: wei, proof: proofPath })),
   claimedWei: wei,
   epochCreditWei: wei,
+  vestingWei: optional(wei),
+  vestedWei: optional(wei),
   wallet: optional(nullable(addr)),
   recent: arrayOf(parseAccountRow, 100),
   byDevice: optional(recordOf(DEVICE_KINDS, parseDeviceCredit, true)),

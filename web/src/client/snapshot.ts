@@ -3,7 +3,7 @@
 // microtask. Every module of the client writes its part through one SnapshotStore.
 import type { Address, Hex } from 'viem';
 import type { AccountSummary, AdapterInfo, ContributionState } from '../../../shared/wire/index.ts';
-import type { RunSpec } from '../../../shared/config.ts';
+import { DEFAULT_VERIFICATION, type RunSpec } from '../../../shared/config.ts';
 import type { ContributionEstimate } from './estimate.ts';
 import type { DutyPreset, Governance } from './governance.ts';
 import type { ComputeDevice } from './trainer.ts';
@@ -74,7 +74,8 @@ export interface VolunteerSnapshot {
     message: string | null;
   };
   connection: 'offline' | 'connecting' | 'connected';
-  run: { id: number; name: string; paramCount: number; steps: number; batchSize: number } | null;
+  /** The joined run; vestingRounds is its credit rule's W (coordinator/verify/settings.ts). */
+  run: { id: number; name: string; paramCount: number; steps: number; batchSize: number; vestingRounds: number } | null;
   /** The coordinator's current round. */
   round: number | null;
   /** The local model: the round it is at and its hash. */
@@ -113,6 +114,19 @@ export interface VolunteerSnapshot {
   rewardCheck: RewardCheck | null;
   log: LogEntry[];
   errors: string[];
+}
+
+/** What the page shows of the run it joined. */
+export function runSummaryOf(run: RunSpec): NonNullable<VolunteerSnapshot['run']> {
+  const { id, name, paramCount, inner } = run;
+  return {
+    id,
+    name,
+    paramCount,
+    steps: inner.steps,
+    batchSize: inner.batchSize,
+    vestingRounds: run.verification?.vestingRounds ?? DEFAULT_VERIFICATION.vestingRounds,
+  };
 }
 
 export function initialSnapshot(o: {

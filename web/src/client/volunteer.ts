@@ -28,7 +28,7 @@ import { Outbox } from './outbox.ts';
 import type { PeerTimeouts } from './p2p/exchange.ts';
 import { RoundRunner, type RoundMessage } from './round/round-runner.ts';
 import { Session, type Lifecycle, type Welcome } from './session.ts';
-import { SnapshotStore, initialSnapshot, type LogLevel, type VolunteerSnapshot } from './snapshot.ts';
+import { SnapshotStore, initialSnapshot, runSummaryOf, type LogLevel, type VolunteerSnapshot } from './snapshot.ts';
 import type { ClientStorage, WeeklySchedule } from './storage.ts';
 import type { Trainer } from './trainer.ts';
 import { WalletActions } from './wallet/index.ts';
@@ -414,7 +414,7 @@ export class VolunteerClient {
     this.joined = run;
     this.chainInfo.learn(w.chain);
     this.wallets.onChain(w.chain, false);
-    store.set({ run: { id: run.id, name: run.name, paramCount: run.paramCount, steps: run.inner.steps, batchSize: run.inner.batchSize }, round: w.round });
+    store.set({ run: runSummaryOf(run), round: w.round });
     if (first) {
       this.log('info', `joined run ${run.id} "${run.name}" at round ${w.round}`);
       await this.outbox.flush();

@@ -145,6 +145,10 @@ export const de: Messages = {
     tokens: 'Token',
     earned: 'Verdient',
     claimableNow: 'Jetzt abrufbar',
+    vesting: 'Noch gesperrt',
+    vestingHint: (p: { rounds: number }) =>
+      `Guthaben wird ausgezahlt, sobald ${p.rounds} Runden vergangen sind und eine spätere Stichprobe Ihrer Arbeit bestanden wurde (ohne Stichprobe nach ${2 * p.rounds} Runden). Eine nicht bestandene Stichprobe nimmt alles noch nicht ausgezahlte Guthaben zurück.`,
+    nextEpoch: 'In der nächsten Belohnungsepoche',
     claim: 'Abrufen',
     claiming: 'Wird abgerufen …',
     goesToWallet: 'Gutschriften und Abrufe gehen an Ihre Wallet',

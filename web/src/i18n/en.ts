@@ -143,6 +143,10 @@ export const en = {
     tokens: 'tokens',
     earned: 'Earned',
     claimableNow: 'Claimable now',
+    vesting: 'Vesting',
+    vestingHint: (p: { rounds: number }) =>
+      `Credit is paid once ${p.rounds} rounds have passed and a later spot check of your work passed (or after ${2 * p.rounds} rounds without one). A failed check takes back all credit not yet paid.`,
+    nextEpoch: 'In the next reward epoch',
     claim: 'Claim',
     claiming: 'Claiming…',
     goesToWallet: 'Credit and claims go to your wallet',

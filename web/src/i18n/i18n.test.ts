@@ -35,6 +35,7 @@ const SAMPLES: Samples = {
   log: {},
   claim: { watch: { symbol: 'IDLE' } },
   credit: {
+    vestingHint: { rounds: 120 },
     verified: { amount: '1.25', symbol: 'IDLE', epoch: 4, root: '0xabc…def' },
     notVerified: { root: '0x123…456' },
     creditedGpu: { samples: '12,800' },
