@@ -37,3 +37,17 @@ test('non-finite stamps are ignored', () => {
   c.observe(Number.NaN);
   assert.equal(c.offset, 0);
 });
+
+test('by default the server clock ignores a wall-clock step: a page whose Date jumps a minute keeps its round budget', () => {
+  const realNow = Date.now;
+  const c = new ServerClock();
+  c.observe(realNow() + 5_000);
+  const before = c.now();
+  try {
+    Date.now = () => realNow() + 60_000;
+    c.observe(realNow() + 5_000);
+    assert.ok(Math.abs(c.now() - before) < 1_000, `server time moved ${c.now() - before} ms with the wall clock`);
+  } finally {
+    Date.now = realNow;
+  }
+});

@@ -5,12 +5,21 @@
 // An observation `serverTime − localReceipt` underestimates the true offset by the
 // message's one-way delay (never negative), so the best estimate over a recent window is
 // the largest observation (NTP's minimum-delay filter). The window lets a clock step age out.
+//
+// Local time is the page's monotonic clock (performance.timeOrigin + performance.now()), not
+// Date.now(): a wall-clock step — NTP correcting a drifted laptop, a volunteer setting the
+// time — would otherwise stay in the max filter for `window` messages, and a clock stepped
+// 30 s forward read every round's training budget (startsAt + trainMs − now) as spent, so the
+// page trained one step a round until the step aged out.
+
+/** Epoch milliseconds from the page's monotonic clock: immune to wall-clock steps. */
+export const monotonicNow = (): number => performance.timeOrigin + performance.now();
 
 export class ServerClock {
   private readonly samples: number[] = [];
 
   constructor(
-    private readonly localNow: () => number = Date.now,
+    private readonly localNow: () => number = monotonicNow,
     /** Observations kept (most recent). */
     private readonly window = 16,
   ) {}
