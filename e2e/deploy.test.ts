@@ -61,7 +61,11 @@ test('compose.yaml: the services a deployment needs, an environment the coordina
   const stages = dockerfile.split(/^FROM /m).slice(1);
   assert.ok(stages.length >= 2, 'the Dockerfile is multi-stage');
   assert.match(stages.at(-1)!, /npm ci --omit=dev/, 'the runtime stage installs production dependencies only');
-  assert.match(stages.at(-1)!, /CMD \["npm", "start"\]/);
+  // It runs the compiled coordinator with node, as the package's `npm start` does: no tsx.
+  assert.match(stages.at(-1)!, /CMD \["node", "--enable-source-maps", "dist\/server\/start\.js"\]/);
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string>; dependencies: Record<string, string> };
+  assert.equal(pkg.scripts.start, 'node --enable-source-maps dist/server/start.js', "the Dockerfile's CMD is npm start's command");
+  assert.ok(!('tsx' in pkg.dependencies), 'tsx is a devDependency');
   for (const [name, s] of Object.entries(compose.services))
     if (name !== 'coordinator') assert.match(s.image ?? '', /^[\w./-]+:\d[\w.-]*$/, `${name}: an image pinned to a version`);
 
