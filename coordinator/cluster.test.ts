@@ -1,15 +1,18 @@
 // The cluster's edges without a full platform (e2e/failover.test.ts covers the takeover):
 // a database whose leader lock another session holds makes a coordinator a follower, which
-// needs a shared chain, and answers plainly while no leader has registered; and a
-// coordinator that loses its database session stops.
+// needs a shared chain, and answers plainly while no leader has registered; its /readyz names
+// its role and fails while its leader cannot be reached; the leader's lease check sees whether
+// its session holds the lock; and a coordinator that loses its database session stops.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { configFromEnv } from './config.ts';
 import { startClusterNode } from './cluster.ts';
 import { createTestDatabase } from './db/test-databases.ts';
+import { holdsLeaderLock, registerLeader, tryLeaderLock } from './db/index.ts';
 
 const skip = process.env.IDLEGRAD_TEST_DATABASE_URL ? false : 'IDLEGRAD_TEST_DATABASE_URL is not set (start a server with .ci/postgres.sh)';
 const LEADER_LOCK = 0x1d1e_0002;
@@ -46,6 +49,46 @@ test('a follower needs a shared chain, and says so while no leader is reachable'
   const ws = new WebSocket(node.url.replace(/^http/, 'ws') + 'ws');
   await new Promise<void>((resolve) => ws.once('error', () => resolve()).once('close', () => resolve()));
   assert.notEqual(ws.readyState, ws.OPEN, 'no WebSocket session without a leader');
+
+  // /readyz is the follower's own: its role, and whether the leader it relays to answers.
+  type Ready = { ready: boolean; role: string; failed: string[]; checks: Record<string, { ok: boolean; error?: string }> };
+  const readyz = async () => {
+    const r = await fetch(new URL('readyz', node!.url));
+    return { status: r.status, body: (await r.json()) as Ready };
+  };
+  const none = await readyz();
+  assert.deepEqual([none.status, none.body.role, none.body.failed], [503, 'follower', ['leader']], JSON.stringify(none.body));
+  assert.match(none.body.checks.leader.error!, /no leader has registered yet/);
+  assert.equal(none.body.checks.ledger.ok, true);
+  // A leader registers (a stand-in that answers /healthz), then goes away.
+  const stand = http.createServer((req, res) => void res.writeHead(req.url === '/healthz' ? 200 : 404).end());
+  await new Promise<void>((r) => stand.listen(0, '127.0.0.1', r));
+  await registerLeader(leader, `http://127.0.0.1:${(stand.address() as { port: number }).port}/`, process.pid);
+  const up = await readyz();
+  assert.deepEqual([up.status, up.body.role, up.body.failed], [200, 'follower', []], JSON.stringify(up.body));
+  assert.equal((await fetch(new URL('healthz', node.url))).status, 200);
+  stand.closeAllConnections();
+  await new Promise((r) => stand.close(r));
+  const unreachable = await readyz();
+  assert.deepEqual([unreachable.status, unreachable.body.failed], [503, ['leader']], JSON.stringify(unreachable.body));
+});
+
+test("the leader's lease: held by the session that took the lock, by no other, and no longer once released", { timeout: 60_000, skip }, async (t) => {
+  const db = await createTestDatabase();
+  const [a, b] = [new pg.Client({ connectionString: db.url }), new pg.Client({ connectionString: db.url })];
+  await a.connect();
+  await b.connect();
+  t.after(async () => {
+    await a.end();
+    await b.end();
+    await db.drop();
+  });
+  assert.equal(await holdsLeaderLock(a), false);
+  assert.equal(await tryLeaderLock(a), true);
+  assert.deepEqual([await holdsLeaderLock(a), await holdsLeaderLock(b)], [true, false]);
+  assert.equal(await tryLeaderLock(b), false);
+  await a.query('select pg_advisory_unlock($1)', [LEADER_LOCK]);
+  assert.equal(await holdsLeaderLock(a), false, 'released: the lease is lost');
 });
 
 test('a coordinator whose PostgreSQL session is cut exits rather than run beside a new leader', { timeout: 60_000, skip }, async (t) => {

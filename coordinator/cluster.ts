@@ -16,9 +16,21 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import WebSocket, { WebSocketServer, type RawData } from 'ws';
-import { redactUrl, LEADER_LOCK, ensureClusterTables, tryLeaderLock, clusterContracts, saveClusterContracts, registerLeader, leaderUrl } from './db/index.ts';
+import {
+  redactUrl,
+  LEADER_LOCK,
+  ensureClusterTables,
+  tryLeaderLock,
+  holdsLeaderLock,
+  clusterContracts,
+  saveClusterContracts,
+  registerLeader,
+  leaderUrl,
+} from './db/index.ts';
 import { startPlatform, type Platform } from './platform.ts';
 import type { PlatformConfig } from './config.ts';
+import { readiness, type Readiness, type ReadinessCheck } from './ops/index.ts';
+import { forwardedFor } from './http/index.ts';
 
 export interface ClusterNode {
   /** This coordinator's own volunteer-facing URL (stays the same across a takeover). */
@@ -31,7 +43,11 @@ export interface ClusterNode {
   stop(): Promise<void>;
 }
 
-export async function startClusterNode(cfg: PlatformConfig, log: (line: string) => void = console.log, opts: { pollMs?: number } = {}): Promise<ClusterNode> {
+export async function startClusterNode(
+  cfg: PlatformConfig,
+  log: (line: string) => void = console.log,
+  opts: { pollMs?: number; scrub?: (s: string) => string } = {},
+): Promise<ClusterNode> {
   const databaseUrl = cfg.databaseUrl;
   if (!databaseUrl) throw new Error('a coordinator cluster needs DATABASE_URL');
   const pollMs = opts.pollMs ?? 250;
@@ -70,7 +86,14 @@ export async function startClusterNode(cfg: PlatformConfig, log: (line: string) 
         writeFileSync(contractsFile, JSON.stringify(addresses, null, 2));
       }
     }
-    const p = await startPlatform({ ...cfg, port }, log);
+    // /readyz: the leader, while this session still holds the lock.
+    const lease: ReadinessCheck = {
+      name: 'lease',
+      check: async () => {
+        if (!(await holdsLeaderLock(lock))) throw new Error('this coordinator no longer holds the leader lock');
+      },
+    };
+    const p = await startPlatform({ ...cfg, port }, log, opts.scrub, { role: 'leader', checks: [lease] });
     if (cfg.rpcUrl && existsSync(contractsFile)) {
       await saveClusterContracts(lock, p.chain.chainId, readFileSync(contractsFile, 'utf8'));
     }
@@ -88,11 +111,30 @@ export async function startClusterNode(cfg: PlatformConfig, log: (line: string) 
     // Follower.
     if (!cfg.rpcUrl)
       throw new Error('another coordinator leads this database: a second coordinator needs RPC_URL and DEPLOYER_KEY so that all share one chain');
-    relay = await startRelay(cfg.port, cfg.host, async () => {
+    const leader = async () => {
       const url = await leaderUrl(lock);
       if (!url) throw new Error('no leader has registered yet');
       return url;
-    });
+    };
+    // /readyz here: its own ledger session answers and the leader it relays to is up.
+    const ready = () =>
+      readiness(
+        [
+          { name: 'ledger', check: async () => void (await leaderUrl(lock)) },
+          {
+            name: 'leader',
+            check: async () => {
+              const url = await leader();
+              const r = await fetch(new URL('healthz', url), { signal: AbortSignal.timeout(2_000) });
+              if (!r.ok) throw new Error(`the leader ${url} answered /healthz with HTTP ${r.status}`);
+            },
+          },
+        ],
+        2_000,
+        opts.scrub,
+        'follower',
+      );
+    relay = await startRelay(cfg.port, cfg.host, leader, ready);
   } catch (e) {
     stopped = true;
     await lock.end().catch(() => undefined);
@@ -153,10 +195,21 @@ interface Relay {
   close(): Promise<void>;
 }
 
-/** HTTP and WebSocket traffic passed through to the current leader, both ways. */
-async function startRelay(port: number, host: string, leaderUrl: () => Promise<string>): Promise<Relay> {
+/** HTTP and WebSocket traffic passed through to the current leader, both ways; /healthz and /readyz answered here. */
+async function startRelay(port: number, host: string, leaderUrl: () => Promise<string>, ready: () => Promise<Readiness>): Promise<Relay> {
   const sockets = new Set<WebSocket>();
   const server = http.createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const json = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (path === '/healthz') return json(200, { ok: true, role: 'follower' });
+    if (path === '/readyz')
+      return void ready().then(
+        (r) => json(r.ready ? 200 : 503, r),
+        (e: Error) => json(503, { ready: false, role: 'follower', failed: ['readiness'], checks: {}, error: e.message }),
+      );
     const fail = (e: Error) => {
       if (res.headersSent) return void res.destroy();
       res.writeHead(503, { 'content-type': 'application/json' });
@@ -164,7 +217,8 @@ async function startRelay(port: number, host: string, leaderUrl: () => Promise<s
     };
     leaderUrl().then((base) => {
       const target = new URL(req.url ?? '/', base);
-      const up = http.request(target, { method: req.method, headers: { ...req.headers, host: target.host } }, (r) => {
+      // The leader counts this volunteer under its own address when it trusts this follower (IDLEGRAD_TRUSTED_PROXIES).
+      const up = http.request(target, { method: req.method, headers: { ...req.headers, host: target.host, 'x-forwarded-for': forwardedFor(req) } }, (r) => {
         res.writeHead(r.statusCode ?? 502, r.headers);
         r.pipe(res);
       });
@@ -178,7 +232,7 @@ async function startRelay(port: number, host: string, leaderUrl: () => Promise<s
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     leaderUrl().then(
       (base) => {
-        const upstream = new WebSocket(new URL(req.url ?? '/', base.replace(/^http/, 'ws')));
+        const upstream = new WebSocket(new URL(req.url ?? '/', base.replace(/^http/, 'ws')), { headers: { 'x-forwarded-for': forwardedFor(req) } });
         upstream.on('error', () => undefined); // handled with 'close' below
         const pending: [RawData, boolean][] = [];
         wss.handleUpgrade(req, socket, head, (client) => {

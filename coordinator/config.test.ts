@@ -46,7 +46,8 @@ test('the explorer URL and chain name are optional; a malformed one is named', (
     () => configFromEnv({ IDLEGRAD_EXPLORER_URL: 'basescan.org' }),
     /IDLEGRAD_EXPLORER_URL: expected an http:\/\/ or https:\/\/ URL, got "basescan.org"/,
   );
-  assert.throws(() => configFromEnv({ IDLEGRAD_CHAIN_NAME: '' }), /IDLEGRAD_CHAIN_NAME: expected 1 to 64 printable characters/);
+  assert.equal(configFromEnv({ IDLEGRAD_CHAIN_NAME: '' }).chainName, undefined, 'empty: unset');
+  assert.throws(() => configFromEnv({ IDLEGRAD_CHAIN_NAME: 'x'.repeat(65) }), /IDLEGRAD_CHAIN_NAME: expected 1 to 64 printable characters/);
 });
 
 test('ICE settings come from the environment (coordinator/ice.ts); none by default', () => {
@@ -87,4 +88,34 @@ test('operations settings: log level and format, shutdown timeout, heartbeat; a 
     /IDLEGRAD_SHUTDOWN_TIMEOUT_MS: expected a positive integer of milliseconds, got "0"/,
   );
   assert.throws(() => configFromEnv({ IDLEGRAD_HEARTBEAT_MS: '1.5' }), /IDLEGRAD_HEARTBEAT_MS/);
+});
+
+test('an empty variable counts as unset: the default applies, nothing is refused', () => {
+  const names = [
+    'HOST',
+    'PORT',
+    'IDLEGRAD_DATA_DIR',
+    'IDLEGRAD_TRUSTED_PROXIES',
+    'DEPLOYER_KEY',
+    'RPC_URL',
+    'DATABASE_URL',
+    'IDLEGRAD_FAUCET',
+    'IDLEGRAD_LIMITS',
+    'IDLEGRAD_RUN',
+    'IDLEGRAD_LOG_LEVEL',
+  ];
+  const empty = configFromEnv(Object.fromEntries(names.map((n) => [n, ''])));
+  assert.deepEqual(empty, configFromEnv({}));
+  assert.equal(empty.deployerKey, undefined);
+  assert.equal(empty.port, 8080);
+  assert.equal(empty.host, '127.0.0.1');
+  assert.equal(empty.faucet, undefined);
+  // A value that is there is still checked.
+  assert.throws(() => configFromEnv({ DEPLOYER_KEY: '0x12' }), /DEPLOYER_KEY: expected a 32-byte 0x-hex private key/);
+});
+
+test('IDLEGRAD_TRUSTED_PROXIES: none by default; addresses and subnets; a bad entry is named', () => {
+  assert.deepEqual(configFromEnv({}).trustedProxies, []);
+  assert.deepEqual(configFromEnv({ IDLEGRAD_TRUSTED_PROXIES: '172.28.0.10,fd00::/8' }).trustedProxies, ['172.28.0.10', 'fd00::/8']);
+  assert.throws(() => configFromEnv({ IDLEGRAD_TRUSTED_PROXIES: 'caddy' }), /IDLEGRAD_TRUSTED_PROXIES: "caddy" is not an IP address/);
 });

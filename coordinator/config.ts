@@ -9,7 +9,7 @@ import { DEFAULT_GPT_RUN, DEFAULT_RUN, validateRunSettings, type RunSettings } f
 export interface PlatformHooks {
   epoch?: EpochHooks;
 }
-import { surfaceLimitsOf, type SurfaceLimits } from './http/index.ts';
+import { surfaceLimitsOf, trustedProxiesOf, type SurfaceLimits } from './http/index.ts';
 import { LOG_LEVELS, type LogFormat, type LogLevel } from './ops/index.ts';
 
 function positiveMs(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
@@ -39,6 +39,8 @@ export interface PlatformConfig {
   faucet?: boolean;
   /** WebSocket limits: hello timeout, sockets per address, message rate (coordinator/surface-limits.ts). Env IDLEGRAD_LIMITS: JSON over the defaults, e.g. {"sessionsPerIp":4}. */
   limits?: SurfaceLimits;
+  /** Reverse proxies (addresses, CIDR subnets) whose X-Forwarded-For names the client for the per-address limits (coordinator/http/client-address.ts). Env IDLEGRAD_TRUSTED_PROXIES, comma-separated, e.g. 172.28.0.10 or 10.0.0.0/8. Default none: the direct peer is the client. */
+  trustedProxies: string[];
   /** The built web app. Env IDLEGRAD_WEB_DIR (the browser tests serve their e2e build, dist/web-e2e). Default dist/web. */
   webDir: string;
   /** Points where a test stops or observes the platform (e2e/faulty-main.ts); never from the environment. Default none. */
@@ -76,7 +78,12 @@ function merge<T>(base: T, over: unknown): T {
   return out as T;
 }
 
-export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<PlatformConfig> = {}): PlatformConfig {
+/**
+ * The platform's configuration from environment variables. An empty value counts as unset
+ * (`DEPLOYER_KEY=` in a compose file or an env file means "no key", not a malformed one).
+ */
+export function configFromEnv(environment: NodeJS.ProcessEnv, overrides: Partial<PlatformConfig> = {}): PlatformConfig {
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(environment).filter(([, v]) => v !== ''));
   const port = Number(env.PORT ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT: expected an integer in [0, 65535], got ${JSON.stringify(env.PORT)}`);
   if (env.DEPLOYER_KEY !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(env.DEPLOYER_KEY)) throw new Error('DEPLOYER_KEY: expected a 32-byte 0x-hex private key');
@@ -122,6 +129,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<Platfor
     advertiseUrl: env.IDLEGRAD_ADVERTISE_URL || undefined,
     deployerKey: env.DEPLOYER_KEY as Hex | undefined,
     limits: surfaceLimitsOf(limitsOverride),
+    trustedProxies: [...trustedProxiesOf(env.IDLEGRAD_TRUSTED_PROXIES).entries],
     faucet: env.IDLEGRAD_FAUCET === undefined ? undefined : env.IDLEGRAD_FAUCET === 'on',
     leadToken: env.IDLEGRAD_LEAD_TOKEN || undefined,
     webDir: env.IDLEGRAD_WEB_DIR || 'dist/web',

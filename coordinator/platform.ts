@@ -12,11 +12,11 @@ import { loadMnist, readTextFile, TextStore, checkRunData, runData } from './dat
 import { startAnvil, embeddedOwner, type Anvil, connectChain, type ChainAddresses, type Chain } from './chain/index.ts';
 import { RoundEngine } from './round/index.ts';
 import { Rewards, epochPolicy, EpochPoster, Faucet } from './rewards/index.ts';
-import { createApiServer, type ApiServer, BadRequest, leadRoutes, resolveLeadToken, RunConflict, type RunControl } from './http/index.ts';
+import { createApiServer, type ApiServer, BadRequest, leadRoutes, resolveLeadToken, RunConflict, trustedProxiesOf, type RunControl } from './http/index.ts';
 import { checkFigures, EvidenceDesk, Validator, verificationOf, Quarantine } from './verify/index.ts';
 import type { PlatformConfig } from './config.ts';
 import express from 'express';
-import { drain, OpsMetrics, opsRoutes, rpcCheck, type DrainResult, type ReadinessCheck } from './ops/index.ts';
+import { drain, OpsMetrics, opsRoutes, rpcCheck, type DrainResult, type ReadinessCheck, type Role } from './ops/index.ts';
 
 export const DEFAULT_RUN_ID = 1;
 
@@ -45,7 +45,16 @@ function loadAddresses(file: string): ChainAddresses | undefined {
   return { token: raw.token, distributor: raw.distributor, deployBlock: BigInt(raw.deployBlock) };
 }
 
-export async function startPlatform(cfg: PlatformConfig, log: (line: string) => void = console.log, scrub?: (s: string) => string): Promise<Platform> {
+/**
+ * The whole platform on `cfg`. `role`: what /readyz reports (coordinator/ops/health.ts), with
+ * the role's own checks; a cluster's leader passes its lease check (coordinator/cluster.ts).
+ */
+export async function startPlatform(
+  cfg: PlatformConfig,
+  log: (line: string) => void = console.log,
+  scrub?: (s: string) => string,
+  role?: { role: Role; checks: ReadinessCheck[] },
+): Promise<Platform> {
   const dataDir = resolve(cfg.dataDir);
   const metrics = new OpsMetrics();
   let draining = false;
@@ -112,7 +121,7 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
     let host: RunHost | null = null;
     // /healthz, /readyz (the ledger answers, the chain's RPC answers, not draining) and /metrics, on every run's server.
     const ledgerCheck: ReadinessCheck = { name: 'ledger', check: async () => void (await runs.latest()) };
-    const opsRouter = opsRoutes({ metrics, checks: () => [ledgerCheck, rpcCheck(rpcEndpoint, 2_000)], draining: () => draining, scrub });
+    const opsRouter = opsRoutes({ metrics, checks: () => [ledgerCheck, rpcCheck(rpcEndpoint, 2_000)], draining: () => draining, role, scrub });
     let port = cfg.port;
     let swapping = false;
     const control: RunControl = {
@@ -290,6 +299,7 @@ export async function startPlatform(cfg: PlatformConfig, log: (line: string) => 
         ice: cfg.ice,
         epochPosting: () => poster.status,
         limits: cfg.limits,
+        trustedProxies: trustedProxiesOf(cfg.trustedProxies),
       });
       port = await api.listen(port, cfg.host);
       // After listen: a resumed check's evidence deadline starts once its member can reconnect.

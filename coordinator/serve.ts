@@ -6,6 +6,7 @@
 // and takes over when it dies. Tests that inject hooks (e2e/faulty-main.ts) start it the same way.
 // Logs: one JSON object per line on stdout after the startup banner (coordinator/ops/logger.ts),
 // with the lead token, keys and database URLs redacted.
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { PlatformConfig } from './config.ts';
 import { startPlatform, type Platform } from './platform.ts';
@@ -21,12 +22,21 @@ export async function serve(cfg: PlatformConfig): Promise<void> {
   // Libraries and the coordinator's remaining console calls become records too: stdout stays JSON lines.
   captureConsole(logger);
   const log = lineLogger(logger);
+  // Dawn's Vulkan loader (libwayland) writes "error: XDG_RUNTIME_DIR is invalid or not set" to
+  // stderr, outside the JSON log stream, when the variable is unset (a container, a service): a
+  // private runtime directory in the data directory keeps it quiet. A set one is left alone.
+  if (!process.env.XDG_RUNTIME_DIR) {
+    const runtimeDir = join(resolve(cfg.dataDir), 'runtime');
+    mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
+    process.env.XDG_RUNTIME_DIR = runtimeDir;
+  }
   const failed = (e: Error): never => {
     logger.fatal({ err: e }, `idlegrad failed to start: ${e.message}`);
     process.exit(1);
   };
-  const node = cfg.databaseUrl ? await startClusterNode(cfg, log).catch(failed) : null;
-  const platform: Platform | null = node ? node.platform() : await startPlatform(cfg, log, (s) => redactor.scrub(s)).catch(failed);
+  const scrub = (s: string) => redactor.scrub(s);
+  const node = cfg.databaseUrl ? await startClusterNode(cfg, log, { scrub }).catch(failed) : null;
+  const platform: Platform | null = node ? node.platform() : await startPlatform(cfg, log, scrub).catch(failed);
   const stop = node ? node.stop : platform!.stop;
   if (platform) redactor.add(platform.leadToken);
   // Once it serves, a fault in a callback is logged and the coordinator keeps serving (a startup failure above still exits).

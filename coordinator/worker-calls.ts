@@ -3,7 +3,26 @@
 // held-out evaluation (eval-thread.ts) threads. The thread keeps the process alive only while
 // a request waits on it; when it fails or exits, every waiting request rejects and so does
 // every later one.
-import type { Worker } from 'node:worker_threads';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
+import { basename } from 'node:path';
+
+/** Defined (as true) only inside the compiled coordinator, dist/server (coordinator/deploy/build-server.mjs). */
+declare const __IDLEGRAD_SERVER_BUILD__: true | undefined;
+
+/**
+ * A worker thread running `entry`, one of the coordinator's TypeScript worker modules
+ * (`coordinator/…/<name>-worker.ts`). In the compiled coordinator the thread runs that module's
+ * bundle, dist/server/<name>-worker.js, with plain `node`; run from source (tsx: the tests, the
+ * scripts) it loads the TypeScript through tsx's API and the `.wgsl?raw` loader first (loader
+ * flags do not reach worker threads on Node 20).
+ */
+export function startWorker(entry: URL, options: WorkerOptions): Worker {
+  if (typeof __IDLEGRAD_SERVER_BUILD__ !== 'undefined')
+    return new Worker(new URL(`../dist/server/${basename(entry.pathname, '.ts')}.js`, import.meta.url), options);
+  const wgsl = new URL('../kernels/wgsl-register.mjs', import.meta.url).href;
+  const code = `import('tsx/esm/api').then((m) => m.register()).then(() => import(${JSON.stringify(wgsl)})).then(() => import(${JSON.stringify(entry.href)}))`;
+  return new Worker(code, { ...options, eval: true });
+}
 
 export class WorkerCalls<Reply extends { id: number }> {
   private readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();

@@ -15,11 +15,15 @@ const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as
  * Scripts that are other tools' command lines (tsc, vite, prettier, the test runner) or npm's
  * lifecycle hooks, which npm runs itself and never with a person's flags: not ours to parse.
  */
-const TOOLS = new Set(['build', 'typecheck', 'test', 'format', 'format:check', 'pretest', 'postinstall', 'prepack', 'postpack']);
+const TOOLS = new Set(['build', 'typecheck', 'test', 'format', 'format:check', 'pretest', 'prestart', 'postinstall', 'prepack', 'postpack']);
 
-/** The command a script runs, for our arguments (`start` parses before it builds anything). */
+/**
+ * The command a script runs, for our arguments, after its pre-script as npm runs it (`start`:
+ * the compiled coordinator brought up to date, then `node dist/server/start.js`, which parses
+ * before it builds the web app or starts anything).
+ */
 function commandOf(name: string): string {
-  return scripts[name];
+  return scripts[`pre${name}`] ? `${scripts[`pre${name}`]} && ${scripts[name]}` : scripts[name];
 }
 
 function run(command: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { WebSocket } from 'ws';
 import { configFromEnv } from '../coordinator/config.ts';
+import { DEFAULT_SURFACE_LIMITS, trustedProxiesOf } from '../coordinator/http/index.ts';
 import { createTestDatabase } from '../coordinator/db/test-databases.ts';
 import { startPlatformProcess } from './platform-process.ts';
 
@@ -26,6 +27,7 @@ interface Service {
   volumes?: string[];
   command?: string[];
   network_mode?: string;
+  networks?: Record<string, { ipv4_address?: string }>;
 }
 
 /** A deployment's .env as the README describes it. */
@@ -51,7 +53,11 @@ const readVariables = () =>
   new Set(['coordinator/config.ts', 'coordinator/ice.ts'].flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/env\.([A-Z][A-Z0-9_]+)/g)].map((m) => m[1])));
 
 test('compose.yaml: the services a deployment needs, an environment the coordinator accepts, volumes for the ledger and the data directory', () => {
-  const compose = parse(readFileSync('compose.yaml', 'utf8')) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+  const compose = parse(readFileSync('compose.yaml', 'utf8')) as {
+    services: Record<string, Service>;
+    volumes: Record<string, unknown>;
+    networks: Record<string, { ipam: { config: { subnet: string }[] } }>;
+  };
   const { coordinator, postgres, caddy, coturn } = compose.services;
   assert.ok(coordinator && postgres && caddy && coturn, `services: ${Object.keys(compose.services).join(', ')}`);
 
@@ -61,7 +67,11 @@ test('compose.yaml: the services a deployment needs, an environment the coordina
   const stages = dockerfile.split(/^FROM /m).slice(1);
   assert.ok(stages.length >= 2, 'the Dockerfile is multi-stage');
   assert.match(stages.at(-1)!, /npm ci --omit=dev/, 'the runtime stage installs production dependencies only');
-  assert.match(stages.at(-1)!, /CMD \["npm", "start"\]/);
+  // It runs the compiled coordinator with node, as the package's `npm start` does: no tsx.
+  assert.match(stages.at(-1)!, /CMD \["node", "--enable-source-maps", "dist\/server\/start\.js"\]/);
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string>; dependencies: Record<string, string> };
+  assert.equal(pkg.scripts.start, 'node --enable-source-maps dist/server/start.js', "the Dockerfile's CMD is npm start's command");
+  assert.ok(!('tsx' in pkg.dependencies), 'tsx is a devDependency');
   for (const [name, s] of Object.entries(compose.services))
     if (name !== 'coordinator') assert.match(s.image ?? '', /^[\w./-]+:\d[\w.-]*$/, `${name}: an image pinned to a version`);
 
@@ -83,8 +93,14 @@ test('compose.yaml: the services a deployment needs, an environment the coordina
   assert.equal(interpolate(postgres.environment!.POSTGRES_PASSWORD, DOT_ENV), DOT_ENV.POSTGRES_PASSWORD);
   assert.equal(cfg.host, '0.0.0.0', 'the coordinator listens beyond its container');
   assert.equal(cfg.advertiseUrl, `https://${DOT_ENV.IDLEGRAD_DOMAIN}/`);
-  // Behind the proxy every socket comes from one address (no X-Forwarded-For yet): not 16 volunteers in all.
-  assert.ok((cfg.limits?.sessionsPerIp ?? 0) >= 10_000, `sessionsPerIp ${cfg.limits?.sessionsPerIp} behind a proxy`);
+  // Behind the proxy the per-address limits count each volunteer's address: Caddy's X-Forwarded-For
+  // is believed, from Caddy's fixed address only, and the limits are the defaults.
+  assert.deepEqual(cfg.limits, DEFAULT_SURFACE_LIMITS, 'no limit raised to make up for the proxy');
+  const caddyAddress = caddy.networks?.default?.ipv4_address;
+  assert.ok(caddyAddress, 'Caddy has a fixed address on the compose network');
+  assert.deepEqual(cfg.trustedProxies, [caddyAddress], 'the coordinator trusts X-Forwarded-For from Caddy alone');
+  const subnet = compose.networks.default.ipam.config[0].subnet;
+  assert.ok(trustedProxiesOf(subnet).trusts(caddyAddress), `Caddy's ${caddyAddress} lies in the network's ${subnet}`);
   assert.ok(cfg.ice.turn && cfg.ice.turn.urls.every((u) => u.startsWith(`turn:${DOT_ENV.IDLEGRAD_DOMAIN}:3478`)), JSON.stringify(cfg.ice.turn?.urls));
   // coturn checks the credentials the coordinator mints: the same secret on both sides.
   const coturnArgs = coturn.command!.map((a) => interpolate(a, DOT_ENV));
@@ -142,73 +158,109 @@ async function postgres(): Promise<{ url: string; stop(): Promise<void> }> {
   };
 }
 
-test('without Docker: the coordinator on PostgreSQL behind Caddy (tls internal) answers HTTPS and a WebSocket', { timeout: 4 * 60_000 }, async () => {
-  assert.equal(spawnSync('caddy', ['version']).status, 0, 'caddy is not installed: apt-get install caddy (.ci/run installs it)');
-  const db = await postgres();
-  const caddyHome = mkdtempSync(join(tmpdir(), 'idlegrad-deploy-caddy-'));
-  let caddy: ReturnType<typeof spawn> | null = null;
-  const platform = await startPlatformProcess({}, { quiet: true, env: { DATABASE_URL: db.url } }).catch(async (e: unknown) => {
-    await db.stop();
-    throw e;
+/** The first message a WebSocket receives (the coordinator's challenge, or the refusal of a limit). */
+const firstMessage = (url: string, opts: ConstructorParameters<typeof WebSocket>[2]) =>
+  new Promise<{ ws: WebSocket; first: { type: string; code?: string } }>((resolve, reject) => {
+    const ws = new WebSocket(url, opts);
+    ws.once('message', (d) => resolve({ ws, first: JSON.parse(String(d)) as { type: string; code?: string } }));
+    ws.once('error', reject);
   });
-  try {
-    const upstream = new URL(platform.url);
-    const [httpPort, httpsPort] = [await freePort(), await freePort()];
-    let log = '';
-    caddy = spawn('caddy', ['run', '--config', 'coordinator/deploy/Caddyfile', '--adapter', 'caddyfile'], {
-      env: {
-        ...process.env,
-        HOME: caddyHome,
-        XDG_DATA_HOME: join(caddyHome, 'data'),
-        XDG_CONFIG_HOME: join(caddyHome, 'config'),
-        IDLEGRAD_DOMAIN: 'localhost',
-        IDLEGRAD_TLS: 'internal',
-        IDLEGRAD_UPSTREAM: upstream.host,
-        IDLEGRAD_HTTP_PORT: String(httpPort),
-        IDLEGRAD_HTTPS_PORT: String(httpsPort),
-        IDLEGRAD_CADDY_ADMIN: 'off',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    caddy.stdout!.on('data', (d) => (log += d));
-    caddy.stderr!.on('data', (d) => (log += d));
-    const rootCert = join(caddyHome, 'data/caddy/pki/authorities/local/root.crt');
-    const origin = `https://localhost:${httpsPort}`;
-    // Caddy writes its root, then issues the site's certificate: poll until a request succeeds.
-    let page: Awaited<ReturnType<typeof getTls>> | null = null;
-    let lastError: unknown = null;
-    for (const deadline = Date.now() + 60_000; !page && Date.now() < deadline;) {
-      if (caddy.exitCode !== null) assert.fail(`caddy exited with ${caddy.exitCode}:\n${log}`);
-      if (existsSync(rootCert)) page = await getTls(`${origin}/`, readFileSync(rootCert)).catch((e: unknown) => ((lastError = e), null));
-      if (!page) await new Promise((r) => setTimeout(r, 250));
-    }
-    assert.ok(page, `no HTTPS answer through Caddy within 60 s (${String(lastError)}):\n${log}`);
-    const ca = readFileSync(rootCert);
-    assert.equal(page.status, 200);
-    assert.match(page.body, /<link rel="manifest"/, 'the volunteer page, served by the coordinator');
-    assert.match(String(page.headers['content-security-policy']), /frame-ancestors 'none'/, "the coordinator's own security headers pass through");
 
-    const run = await getTls(`${origin}/api/run`, ca);
-    assert.equal(run.status, 200, run.body);
-    assert.equal((JSON.parse(run.body) as { run: { id: number } }).run.id, 1);
-    await assert.rejects(() => getTls(`${origin}/api/run`, Buffer.from('')), 'without the CA the certificate is not trusted');
-
-    // The WebSocket upgrade goes through: the coordinator's first message is its challenge.
-    const ws = new WebSocket(`wss://localhost:${httpsPort}/ws`, { ca });
-    const first = await new Promise<{ type: string }>((resolve, reject) => {
-      ws.once('message', (d) => resolve(JSON.parse(String(d)) as { type: string }));
-      ws.once('error', reject);
+test(
+  'without Docker: the coordinator on PostgreSQL behind Caddy (tls internal) answers HTTPS and a WebSocket, with per-address limits per volunteer',
+  { timeout: 4 * 60_000 },
+  async () => {
+    assert.equal(spawnSync('caddy', ['version']).status, 0, 'caddy is not installed: apt-get install caddy (.ci/run installs it)');
+    const db = await postgres();
+    const caddyHome = mkdtempSync(join(tmpdir(), 'idlegrad-deploy-caddy-'));
+    let caddy: ReturnType<typeof spawn> | null = null;
+    // One socket per address, loopback included (the test's clients are 127.0.0.x); Caddy connects from 127.0.0.1.
+    const env = {
+      DATABASE_URL: db.url,
+      IDLEGRAD_TRUSTED_PROXIES: '127.0.0.1',
+      IDLEGRAD_LIMITS: JSON.stringify({ sessionsPerIp: 1, loopbackSessionsPerIp: 1 }),
+    };
+    const platform = await startPlatformProcess({}, { quiet: true, env }).catch(async (e: unknown) => {
+      await db.stop();
+      throw e;
     });
-    ws.close();
-    assert.equal(first.type, 'challenge');
-  } finally {
-    if (caddy && caddy.exitCode === null) {
-      const exited = new Promise((r) => caddy!.once('exit', r));
-      caddy.kill('SIGTERM');
-      await exited;
+    try {
+      const upstream = new URL(platform.url);
+      const [httpPort, httpsPort] = [await freePort(), await freePort()];
+      let log = '';
+      caddy = spawn('caddy', ['run', '--config', 'coordinator/deploy/Caddyfile', '--adapter', 'caddyfile'], {
+        env: {
+          ...process.env,
+          HOME: caddyHome,
+          XDG_DATA_HOME: join(caddyHome, 'data'),
+          XDG_CONFIG_HOME: join(caddyHome, 'config'),
+          IDLEGRAD_DOMAIN: 'localhost',
+          IDLEGRAD_TLS: 'internal',
+          IDLEGRAD_UPSTREAM: upstream.host,
+          IDLEGRAD_HTTP_PORT: String(httpPort),
+          IDLEGRAD_HTTPS_PORT: String(httpsPort),
+          IDLEGRAD_CADDY_ADMIN: 'off',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      caddy.stdout!.on('data', (d) => (log += d));
+      caddy.stderr!.on('data', (d) => (log += d));
+      const rootCert = join(caddyHome, 'data/caddy/pki/authorities/local/root.crt');
+      const origin = `https://localhost:${httpsPort}`;
+      // Caddy writes its root, then issues the site's certificate: poll until a request succeeds.
+      let page: Awaited<ReturnType<typeof getTls>> | null = null;
+      let lastError: unknown = null;
+      for (const deadline = Date.now() + 60_000; !page && Date.now() < deadline;) {
+        if (caddy.exitCode !== null) assert.fail(`caddy exited with ${caddy.exitCode}:\n${log}`);
+        if (existsSync(rootCert)) page = await getTls(`${origin}/`, readFileSync(rootCert)).catch((e: unknown) => ((lastError = e), null));
+        if (!page) await new Promise((r) => setTimeout(r, 250));
+      }
+      assert.ok(page, `no HTTPS answer through Caddy within 60 s (${String(lastError)}):\n${log}`);
+      const ca = readFileSync(rootCert);
+      assert.equal(page.status, 200);
+      assert.match(page.body, /<link rel="manifest"/, 'the volunteer page, served by the coordinator');
+      assert.match(String(page.headers['content-security-policy']), /frame-ancestors 'none'/, "the coordinator's own security headers pass through");
+
+      const run = await getTls(`${origin}/api/run`, ca);
+      assert.equal(run.status, 200, run.body);
+      assert.equal((JSON.parse(run.body) as { run: { id: number } }).run.id, 1);
+      await assert.rejects(() => getTls(`${origin}/api/run`, Buffer.from('')), 'without the CA the certificate is not trusted');
+
+      // The WebSocket upgrade goes through: the coordinator's first message is its challenge. Each
+      // volunteer (a local address of its own) has its own one-socket limit behind the one proxy,
+      // and a header the volunteer writes itself does not get it a second socket.
+      const wss = `wss://localhost:${httpsPort}/ws`;
+      const sockets: WebSocket[] = [];
+      try {
+        const a = await firstMessage(wss, { ca, localAddress: '127.0.0.2' });
+        sockets.push(a.ws);
+        assert.equal(a.first.type, 'challenge');
+        const again = await firstMessage(wss, { ca, localAddress: '127.0.0.2', headers: { 'X-Forwarded-For': '127.0.0.77' } });
+        sockets.push(again.ws);
+        assert.deepEqual([again.first.type, again.first.code], ['error', 'LIMIT_EXCEEDED'], 'a second socket of 127.0.0.2, spoofed header or not');
+        const b = await firstMessage(wss, { ca, localAddress: '127.0.0.3' });
+        sockets.push(b.ws);
+        assert.equal(b.first.type, 'challenge', 'another volunteer behind the same proxy has its own limit');
+        // Straight to the coordinator, from a peer that is not the trusted proxy: its header is ignored.
+        const direct = `ws://${upstream.host}/ws`;
+        const d1 = await firstMessage(direct, { localAddress: '127.0.0.4', headers: { 'X-Forwarded-For': '127.0.0.5' } });
+        sockets.push(d1.ws);
+        assert.equal(d1.first.type, 'challenge');
+        const d2 = await firstMessage(direct, { localAddress: '127.0.0.4', headers: { 'X-Forwarded-For': '127.0.0.6' } });
+        sockets.push(d2.ws);
+        assert.deepEqual([d2.first.type, d2.first.code], ['error', 'LIMIT_EXCEEDED'], 'a forged X-Forwarded-For from an untrusted peer changes nothing');
+      } finally {
+        for (const ws of sockets) ws.close();
+      }
+    } finally {
+      if (caddy && caddy.exitCode === null) {
+        const exited = new Promise((r) => caddy!.once('exit', r));
+        caddy.kill('SIGTERM');
+        await exited;
+      }
+      await platform.stop();
+      await db.stop();
+      rmSync(caddyHome, { recursive: true, force: true });
     }
-    await platform.stop();
-    await db.stop();
-    rmSync(caddyHome, { recursive: true, force: true });
-  }
-});
+  },
+);

@@ -58,6 +58,14 @@ test('two coordinators, one run: the follower takes over when the leader is SIGK
   procs.push(follower);
   assert.match(follower.output(), /cluster: following/);
   assert.notEqual(follower.url, leader.url);
+  // /readyz names each process's role: the leader holds its lease, the follower reaches its leader.
+  const readyz = async (url: string) => {
+    const r = await fetch(new URL('readyz', url));
+    const body = (await r.json()) as { role: string; checks: Record<string, { ok: boolean }> };
+    return [r.status, body.role, body.checks.lease?.ok ?? body.checks.leader?.ok];
+  };
+  assert.deepEqual(await readyz(leader.url), [200, 'leader', true]);
+  assert.deepEqual(await readyz(follower.url), [200, 'follower', true]);
 
   // Four volunteers, two on each coordinator, in one cohort.
   const keys = anvil.accounts.slice(1, 5).map((a) => a.privateKey);
@@ -85,6 +93,7 @@ test('two coordinators, one run: the follower takes over when the leader is SIGK
   const killedAt = Date.now();
   leader.child.kill('SIGKILL');
   await waitFor(follower, /cluster: took over as leader in \d+ ms/);
+  assert.deepEqual(await readyz(follower.url), [200, 'leader', true], 'the new leader answers /readyz as the leader');
   assert.match(follower.output(), /reconciled unposted epoch\(s\) 1 with the chain/);
   const takeoverMs = Date.now() - killedAt;
   await connect(keys.map(() => follower.url));

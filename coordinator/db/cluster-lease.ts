@@ -27,6 +27,18 @@ export async function tryLeaderLock(c: Session): Promise<boolean> {
   return (await c.query<{ ok: boolean }>(`select pg_try_advisory_lock($1) as ok`, [LEADER_LOCK])).rows[0].ok;
 }
 
+/**
+ * True while this session holds the leader lock (a leader's /readyz `lease` check). A bigint
+ * advisory key below 2^32 shows in pg_locks as classid 0, objid = the key, objsubid 1.
+ */
+export async function holdsLeaderLock(c: Session): Promise<boolean> {
+  const { rows } = await c.query<{ held: boolean }>(
+    `select exists (select 1 from pg_locks where locktype = 'advisory' and granted and pid = pg_backend_pid() and classid = 0 and objid = $1 and objsubid = 1) as held`,
+    [LEADER_LOCK],
+  );
+  return rows[0].held;
+}
+
 /** The contract addresses recorded for the newest chain, as the platform's contracts file holds them. */
 export async function clusterContracts(c: Session): Promise<unknown | null> {
   const { rows } = await c.query<{ addresses: unknown }>(

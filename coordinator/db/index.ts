@@ -9,5 +9,14 @@ export { RunTable, type RunAction } from './runs.ts';
 export { accountSummaries } from './account-summaries.ts';
 export { runInsights } from './run-insights.ts';
 export { flaggedSummary } from './flagged.ts';
-export { LEADER_LOCK, ensureClusterTables, tryLeaderLock, clusterContracts, saveClusterContracts, registerLeader, leaderUrl } from './cluster-lease.ts';
+export {
+  LEADER_LOCK,
+  ensureClusterTables,
+  tryLeaderLock,
+  holdsLeaderLock,
+  clusterContracts,
+  saveClusterContracts,
+  registerLeader,
+  leaderUrl,
+} from './cluster-lease.ts';
 export { reserveFaucetGrant, releaseFaucetGrant, recordFaucetTx, epochCoversRound } from './faucet-grants.ts';

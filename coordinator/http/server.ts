@@ -32,6 +32,7 @@ import type { Faucet } from '../rewards/index.ts';
 import { securityHeaders } from './security-headers.ts';
 import { assertLowS } from '../../shared/low-s.ts';
 import { DEFAULT_SURFACE_LIMITS, messageBucket, SessionCounter, type SurfaceLimits } from './surface-limits.ts';
+import { clientAddress, NO_TRUSTED_PROXIES, type TrustedProxies } from './client-address.ts';
 import { keepSocketsAlive, type OpsMetrics } from '../ops/index.ts';
 
 export interface ServerDeps {
@@ -59,6 +60,8 @@ export interface ServerDeps {
   epochPosting?: () => DashboardState['epochPosting'];
   /** Hello timeout, sockets per address, message rate (coordinator/surface-limits.ts). Default DEFAULT_SURFACE_LIMITS. */
   limits?: SurfaceLimits;
+  /** Proxies whose X-Forwarded-For names the client for those limits (coordinator/http/client-address.ts). Default none. */
+  trustedProxies?: TrustedProxies;
   /** Sessions and reports counted where they happen (coordinator/ops/metrics.ts). */
   metrics?: Pick<OpsMetrics, 'sessionOpened' | 'sessionClosed' | 'report'>;
   /** WebSocket ping interval; a socket that missed the previous ping is terminated (coordinator/ops/heartbeat.ts). Default 30 000 ms. */
@@ -108,6 +111,9 @@ export interface ApiServer {
 export function createApiServer(deps: ServerDeps): ApiServer {
   const { engine, ledger, rewards } = deps;
   const app = express();
+  const trustedProxies = deps.trustedProxies ?? NO_TRUSTED_PROXIES;
+  // req.ip: the same right-most untrusted hop as the WebSocket's clientAddress.
+  app.set('trust proxy', (address: string) => trustedProxies.trusts(address));
   app.disable('x-powered-by');
   app.use(securityHeaders);
   const server = createServer(app);
@@ -290,7 +296,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
     const send = (m: ServerMessage) => {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
     };
-    const ip = req.socket.remoteAddress ?? 'unknown';
+    const ip = clientAddress(req, trustedProxies);
     const admitted = perIp.admit(ip);
     if (!admitted.ok) {
       send({ type: 'error', code: 'LIMIT_EXCEEDED', message: `too many connections from one address (at most ${admitted.limit})` });

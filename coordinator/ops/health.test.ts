@@ -55,7 +55,8 @@ test('/healthz, /readyz (200, then 503 naming what failed, and while draining), 
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
     const ok = await fetch(`${base}/readyz`);
     assert.equal(ok.status, 200);
-    assert.deepEqual(((await ok.json()) as { failed: string[] }).failed, []);
+    assert.deepEqual(((await ok.json()) as { role: string; failed: string[] }).role, 'single', 'one coordinator, no cluster');
+    assert.deepEqual(((await (await fetch(`${base}/readyz`)).json()) as { failed: string[] }).failed, []);
     ledgerUp = false;
     rpcUp = false;
     const down = await fetch(`${base}/readyz`);
@@ -75,5 +76,33 @@ test('/healthz, /readyz (200, then 503 naming what failed, and while draining), 
   } finally {
     server.close();
     rpc.close();
+  }
+});
+
+test("/readyz of a cluster's leader names its role and fails once its lease is lost", async () => {
+  let held = true;
+  const lease = { name: 'lease', check: async () => void (held || (await Promise.reject(new Error('this coordinator no longer holds the leader lock')))) };
+  const app = express().use(
+    opsRoutes({
+      metrics: new OpsMetrics(),
+      checks: () => [{ name: 'ledger', check: async () => {} }],
+      draining: () => false,
+      role: { role: 'leader', checks: [lease] },
+    }),
+  );
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/readyz`;
+  try {
+    const up = await fetch(url);
+    const body = (await up.json()) as { role: string; checks: Record<string, { ok: boolean }> };
+    assert.deepEqual([up.status, body.role, body.checks.lease.ok], [200, 'leader', true]);
+    held = false;
+    const lost = await fetch(url);
+    const gone = (await lost.json()) as { role: string; failed: string[]; checks: Record<string, { error?: string }> };
+    assert.deepEqual([lost.status, gone.role, gone.failed], [503, 'leader', ['lease']]);
+    assert.equal(gone.checks.lease.error, 'this coordinator no longer holds the leader lock');
+  } finally {
+    server.close();
   }
 });

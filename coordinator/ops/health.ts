@@ -1,7 +1,10 @@
 // GET /healthz: the process is up and serving HTTP (200, always, while it answers).
 // GET /readyz: it can do its work: the ledger answers a statement and the chain's RPC answers
-// eth_blockNumber, each within a timeout; and it is not draining for a shutdown. 200 with
-// every check's result, or 503 with a JSON body naming what failed.
+// eth_blockNumber, each within a timeout; and it is not draining for a shutdown. In a cluster
+// (coordinator/cluster.ts) the answer names the process's role, and a leader also checks that
+// its session still holds the leader lock (`lease`); a follower answers from its relay: its
+// ledger session and its leader (coordinator/cluster.ts). 200 with every check's result, or
+// 503 with a JSON body naming what failed.
 // GET /metrics: the Prometheus text of coordinator/ops/metrics.ts.
 import express from 'express';
 import type { OpsMetrics } from './metrics.ts';
@@ -12,14 +15,23 @@ export interface ReadinessCheck {
   check(): Promise<void>;
 }
 
+/** One coordinator alone (no DATABASE_URL), or the leader or a follower of a cluster. */
+export type Role = 'single' | 'leader' | 'follower';
+
 export interface Readiness {
   ready: boolean;
+  role: Role;
   /** The names of the checks that failed. */
   failed: string[];
   checks: Record<string, { ok: boolean; ms: number; error?: string }>;
 }
 
-export async function readiness(checks: ReadinessCheck[], timeoutMs: number, scrub: (s: string) => string = (s) => s): Promise<Readiness> {
+export async function readiness(
+  checks: ReadinessCheck[],
+  timeoutMs: number,
+  scrub: (s: string) => string = (s) => s,
+  role: Role = 'single',
+): Promise<Readiness> {
   const results = await Promise.all(
     checks.map(async (c) => {
       const t0 = performance.now();
@@ -39,7 +51,7 @@ export async function readiness(checks: ReadinessCheck[], timeoutMs: number, scr
     }),
   );
   const failed = results.filter(([, r]) => !r.ok).map(([n]) => n);
-  return { ready: failed.length === 0, failed, checks: Object.fromEntries(results) };
+  return { ready: failed.length === 0, role, failed, checks: Object.fromEntries(results) };
 }
 
 /** An EVM JSON-RPC endpoint answering eth_blockNumber. */
@@ -66,6 +78,8 @@ export interface OpsRouteOptions {
   checks: () => ReadinessCheck[];
   /** True once a shutdown began: /readyz then answers 503 so that a balancer stops sending volunteers. */
   draining: () => boolean;
+  /** What /readyz reports as its role, and the role's own checks (a leader's lease). Default: 'single', none. */
+  role?: { role: Role; checks: ReadinessCheck[] };
   timeoutMs?: number;
   scrub?: (s: string) => string;
 }
@@ -81,7 +95,11 @@ export function opsRoutes(o: OpsRouteOptions): express.Router {
         if (o.draining()) throw new Error('the coordinator is shutting down');
       },
     };
-    readiness([draining, ...o.checks()], o.timeoutMs ?? 2_000, o.scrub).then((r) => void res.status(r.ready ? 200 : 503).json(r), next);
+    const role = o.role ?? { role: 'single', checks: [] };
+    readiness([draining, ...o.checks(), ...role.checks], o.timeoutMs ?? 2_000, o.scrub, role.role).then(
+      (r) => void res.status(r.ready ? 200 : 503).json(r),
+      next,
+    );
   });
   r.get('/metrics', (_req, res, next) => {
     o.metrics.text().then((text) => void res.type(o.metrics.contentType).send(text), next);

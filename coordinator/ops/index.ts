@@ -14,6 +14,6 @@ export {
   type Logger,
 } from './logger.ts';
 export { OpsMetrics, sampleOf, type RoundPhase, type ReportOutcome, type LiveReadings } from './metrics.ts';
-export { opsRoutes, readiness, rpcCheck, type ReadinessCheck, type Readiness } from './health.ts';
+export { opsRoutes, readiness, rpcCheck, type ReadinessCheck, type Readiness, type Role } from './health.ts';
 export { keepSocketsAlive } from './heartbeat.ts';
 export { drain, CLOSE_GOING_AWAY, CLOSE_SERVICE_RESTART, type Drainable, type DrainResult } from './shutdown.ts';

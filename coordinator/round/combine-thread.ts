@@ -3,12 +3,11 @@
 // the same deterministic code, so the global update's bytes are unchanged, but its seconds
 // at hundreds of cohorts no longer stall the reports and sessions waiting on the event
 // loop. If the thread cannot run, the combine runs in place.
-import { Worker } from 'node:worker_threads';
 import type { Hex } from 'viem';
 import type { RunSpec } from '../../shared/config.ts';
 import type { DecodedFrame } from '../../shared/codec.ts';
 import { combineCohorts } from '../../shared/round.ts';
-import { WorkerCalls } from '../worker-calls.ts';
+import { startWorker, WorkerCalls } from '../worker-calls.ts';
 
 export type Combined = ReturnType<typeof combineCohorts>;
 
@@ -16,9 +15,7 @@ export class CombineThread {
   private readonly calls: WorkerCalls<{ id: number; result?: Combined; error?: string }>;
 
   constructor(private readonly run: RunSpec) {
-    // The worker loads TypeScript through tsx's API (loader flags do not reach workers on Node 20).
-    const entry = `import('tsx/esm/api').then((m) => m.tsImport(${JSON.stringify(new URL('./combine-worker.ts', import.meta.url).href)}, ${JSON.stringify(import.meta.url)}))`;
-    this.calls = new WorkerCalls(new Worker(entry, { eval: true, workerData: { run } }));
+    this.calls = new WorkerCalls(startWorker(new URL('./combine-worker.ts', import.meta.url), { workerData: { run } }));
   }
 
   /** combineCohorts(run, round, aggregates), off the event loop. */

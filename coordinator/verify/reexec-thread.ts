@@ -1,14 +1,15 @@
-// The validator's re-execution thread: coordinator/verify/reexec-worker.mjs runs each sampled
+// The validator's re-execution thread: coordinator/verify/reexec-worker.ts runs each sampled
 // contribution's check (coordinator/verify/reexec.ts: the WGSL trainer through Dawn, or the CPU
 // reference when Dawn has no adapter) so that a check never blocks the coordinator's event
 // loop. The datasets are copied to the thread once, when it starts.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { RunSpec, VerificationSettings } from '../../shared/config.ts';
 import type { Dataset } from '../../shared/mlp.ts';
 import type { Evidence } from '../../shared/wire/index.ts';
 import { IdlegradError } from '../../shared/errors.ts';
 import { useSwiftShaderWhenNoDriver } from '../../kernels/swiftshader.ts';
 import type { CheckClaim, CheckResult, Executor } from './checks.ts';
+import { startWorker } from '../worker-calls.ts';
 
 export interface ExecutorState {
   executor: Executor;
@@ -83,7 +84,7 @@ export class ReexecThread {
   private start(): void {
     useSwiftShaderWhenNoDriver();
     const { run, settings, train, heldOut, gpu = true } = this.opts;
-    const w = new Worker(new URL('./reexec-worker.mjs', import.meta.url), { workerData: { run, settings, train, heldOut, gpu } });
+    const w = startWorker(new URL('./reexec-worker.ts', import.meta.url), { workerData: { run, settings, train, heldOut, gpu } });
     w.unref();
     this.worker = w;
     let settle: () => void;
