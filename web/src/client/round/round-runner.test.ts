@@ -322,29 +322,40 @@ test(`evidence is kept for the last ${EVIDENCE_ROUNDS_KEPT} rounds and matches w
       'the frame carries an update',
     );
   }
-  // A sampled contribution: the evidence goes up and decodes to the committed residuals.
+  // A sampled contribution: the evidence goes up with what the validator asked for in full and
+  // the other residual as its digest, and both match the committed residual hash.
   const last = p.reports.at(-1)!;
-  await p.runner.answerVerify({
-    type: 'verify',
-    run: run.id,
-    round: last.round,
-    frameHash: last.report.contribution.frameHash,
-    deadline: sched.now() + 1000,
-    serverTime: sched.now(),
-  } as never);
+  const ask = (needs: { before: boolean; after: boolean }) =>
+    p.runner.answerVerify({
+      type: 'verify',
+      run: run.id,
+      round: last.round,
+      frameHash: last.report.contribution.frameHash,
+      needs,
+      deadline: sched.now() + 1000,
+      serverTime: sched.now(),
+    });
+  await ask({ before: false, after: false });
   assert.equal(p.evidence.length, 1);
-  const body = decodeEvidence(p.evidence[0], run.paramCount);
-  assert.equal(residualCommitment(body.residualBefore, body.residualAfter), last.report.contribution.residualHash);
+  const light = decodeEvidence(p.evidence[0], run.paramCount);
+  assert.ok(typeof light.before === 'string' && typeof light.after === 'string', 'digests only');
+  assert.ok(p.evidence[0].byteLength < 1 + 64 + 16_384, `${p.evidence[0].byteLength} bytes: a frame and two digests`);
+  assert.equal(residualCommitment(light.before, light.after), last.report.contribution.residualHash);
+  await ask({ before: false, after: true });
+  const body = decodeEvidence(p.evidence[1], run.paramCount);
+  assert.ok(typeof body.before === 'string' && body.after instanceof Float32Array && body.after.length === run.paramCount);
+  assert.equal(residualCommitment(body.before, body.after), last.report.contribution.residualHash);
   // One that is no longer held: said, nothing uploaded.
   await p.runner.answerVerify({
     type: 'verify',
     run: run.id,
     round: 1,
     frameHash: p.reports[0].report.contribution.frameHash,
+    needs: { before: true, after: true },
     deadline: 0,
     serverTime: 0,
-  } as never);
-  assert.equal(p.evidence.length, 1);
+  });
+  assert.equal(p.evidence.length, 2);
   assert.match(p.logs(), /no longer holds its evidence/);
 });
 

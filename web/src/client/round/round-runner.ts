@@ -12,7 +12,7 @@ import type { RunSpec } from '../../../../shared/config.ts';
 import { contributionTypedData, eip712Domain } from '../../../../shared/eip712.ts';
 import { assignmentIndices } from '../../../../shared/assignment.ts';
 import { adaptiveSteps, buildContribution, peerUpdateLimits, randomNonce, updateHeader } from '../../../../shared/round.ts';
-import { contributionToJson, encodeEvidence, residualCommitment, type ChainInfo, type ServerMessage } from '../../../../shared/wire/index.ts';
+import { contributionToJson, encodeEvidence, residualCommitment, uploadFor, type ChainInfo, type ServerMessage } from '../../../../shared/wire/index.ts';
 import { TrainingAbortedError } from '../../../../kernels/errors.ts';
 import type { CoordinatorApi } from '../api.ts';
 import type { Scheduler } from '../clock.ts';
@@ -30,6 +30,11 @@ type VerifyMessage = Extract<ServerMessage, { type: 'verify' }>;
 
 /** Rounds of spot-check evidence a page keeps (a validator asks within seconds of a commit). */
 export const EVIDENCE_ROUNDS_KEPT = 4;
+/**
+ * Rounds a validator asked for that a page keeps besides: it may ask again for a residual in
+ * full when its check runs, behind a backlog (coordinator/verify/validator.ts).
+ */
+export const EVIDENCE_ASKED_KEPT = 4;
 
 /** The device key's part in a round: its address, the handshake and the report signatures. */
 export type RoundAccount = Pick<LocalAccount, 'address' | 'signMessage' | 'signTypedData'>;
@@ -100,6 +105,8 @@ export class RoundRunner {
    * cannot be evidenced and is rejected as withheld.
    */
   private readonly evidence = new Map<string, Evidence>();
+  /** Evidence a validator asked for, kept after it leaves `evidence` (the oldest EVIDENCE_ASKED_KEPT). */
+  private readonly asked = new Map<string, Evidence>();
 
   constructor(private readonly o: RoundRunnerOptions) {}
 
@@ -115,7 +122,7 @@ export class RoundRunner {
 
   /** The evidence held for a frame, if it is still kept. */
   evidenceFor(frameHash: Hex): Evidence | undefined {
-    return this.evidence.get(frameHash.toLowerCase());
+    return this.evidence.get(frameHash.toLowerCase()) ?? this.asked.get(frameHash.toLowerCase());
   }
 
   /** The stored residual when it is this run's (same parameter table), else zeros. */
@@ -416,9 +423,15 @@ export class RoundRunner {
       store.log('warn', `round ${m.round}: the validator sampled frame ${m.frameHash.slice(0, 10)}…, but this page no longer holds its evidence (reloaded?)`);
       return;
     }
+    const hash = m.frameHash.toLowerCase();
+    this.asked.delete(hash);
+    this.asked.set(hash, ev);
+    for (const k of [...this.asked.keys()].slice(0, -EVIDENCE_ASKED_KEPT)) this.asked.delete(k);
+    // A residual the validator did not ask for travels as its digest (it holds the residual).
+    const body = encodeEvidence(uploadFor({ frame: ev.frame, residualBefore: ev.before, residualAfter: ev.after }, m.needs));
     try {
-      await this.o.api.postEvidence(m.run, m.round, key.address, encodeEvidence({ frame: ev.frame, residualBefore: ev.before, residualAfter: ev.after }));
-      store.log('info', `round ${m.round}: sampled for verification; evidence uploaded`);
+      await this.o.api.postEvidence(m.run, m.round, key.address, body);
+      store.log('info', `round ${m.round}: sampled for verification; evidence uploaded (${body.byteLength} bytes)`);
     } catch (e) {
       store.log('error', `round ${m.round}: evidence upload failed: ${describeError(e)}`);
     }
