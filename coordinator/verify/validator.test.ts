@@ -355,10 +355,10 @@ test('residuals the validator knows are not uploaded: chained checks cost a fram
   );
   assert.deepEqual(
     asks.map((a) => a.needs),
-    [{ before: false, after: true }, LIGHT, LIGHT],
-    'e_b: zeros, then carried from the last check; e_a: uploaded once, then derived from the re-execution',
+    [LIGHT, LIGHT, LIGHT],
+    'e_b: zeros, then carried from the last check; e_a: derived from the re-execution (CPU-trained work, CPU reference)',
   );
-  assert.deepEqual(validator.residuals, { known: 5, uploaded: 1, askedAgain: 0 });
+  assert.deepEqual(validator.residuals, { known: 6, uploaded: 0, askedAgain: 0 });
 
   // Lie 1: the page says its e_b was zero (a digest that is not the one it committed).
   const w3 = work(member, 3, theta0, e);

@@ -177,13 +177,16 @@ export class Validator {
   /**
    * What to ask for in full when a contribution is sampled: e_b unless this validator will hold
    * it (the identity's previous accepted contribution was sampled here, or this is a new
-   * identity's first: zeros), e_a unless the last re-execution of the identity reproduced it.
+   * identity's first: zeros), e_a unless the last re-execution of the identity reproduced it
+   * (before its first check: unless it trained on its CPU).
    * A wrong guess costs a second request when the check runs (withResidualBefore, verifyOne).
    */
   private needsAtSampling(c: VerifiableContribution, id: { checksPassed: number; reputation: number }): EvidenceNeeds {
     const account = c.account.toLowerCase();
     const first = id.checksPassed === 0 && id.reputation === 0;
-    return { before: !(this.lastSampled.get(account) ?? first), after: !this.derivable.get(account) };
+    // Work trained on a CPU is re-executed by the same CPU arithmetic (bit-identical); WebGPU work
+    // is re-executed by Dawn, which was measured within float drift of the pages, not equal to them.
+    return { before: !(this.lastSampled.get(account) ?? first), after: !(this.derivable.get(account) ?? c.device === 'cpu') };
   }
 
   private enqueue(rows: { c: VerifiableContribution; needs: EvidenceNeeds }[]): void {
