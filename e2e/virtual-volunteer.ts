@@ -209,8 +209,9 @@ export class VirtualVolunteer {
   async report(c: Contribution, frameHashes: Hex[], signature?: Hex): Promise<ServerMessage> {
     this.send({ type: 'report', contribution: contributionToJson(c), signature: signature ?? (await this.sign(c)), frameHashes });
     const nonce = c.nonce.toString();
-    // The reply to this report: its ack, or the error that refused it (errors come in order).
-    return this.next('ack', 30_000, (m) => m.nonce === nonce, 'error');
+    // The reply to this report: its receipt ack (state pending; the commit's verdict for the same
+    // nonce comes later as another ack), or the error that refused it (errors come in order).
+    return this.next('ack', 30_000, (m) => m.nonce === nonce && m.state === 'pending', 'error');
   }
 
   /** Upload the evidence for a sampled contribution: own frame bytes and the residuals, in full where `needs` says so. */

@@ -480,3 +480,35 @@ test('a member whose frame is not in the announced set signs it and keeps its wh
     assert.deepEqual((await p.storage.getResidual())!.residual, e.after, `page ${p.i} advanced its residual`);
   }
 });
+
+test("a contribution refused at commit gives its whole update back to the residual; an accepted one keeps e'", async () => {
+  const sched = new ManualScheduler();
+  const net = new FakeNetwork();
+  const pages = [0, 1, 2].map((i) => page(i, net, sched));
+  const m = roundFor(pages, sched, 3);
+  const done = Promise.all(pages.map((p) => p.runner.begin(m, run)));
+  await sched.advance(100);
+  await done;
+  const verdict = (p: (typeof pages)[number], state: 'accepted' | 'rejected') =>
+    p.runner.settled({ type: 'ack', nonce: p.reports[0].report.contribution.nonce, state, reason: state === 'rejected' ? 'no quorum' : null });
+  const kept = async (p: (typeof pages)[number]) => (await p.storage.getResidual())!.residual.slice();
+  const evidenceOf = (p: (typeof pages)[number]) => p.runner.evidenceFor(p.reports[0].report.contribution.frameHash)!;
+  for (const p of pages) assert.deepEqual(await kept(p), evidenceOf(p).after, `page ${p.i} advanced to e'`);
+
+  // Refused (NO_QUORUM, a refused aggregate): e' + decode(frame) = v, the whole update.
+  verdict(pages[0], 'rejected');
+  await settle();
+  const ev = evidenceOf(pages[0]);
+  const decoded = toDense(decodeFrame(ev.frame, peerUpdateLimits(run, m.round)));
+  const whole = ev.after.map((x, i) => x + decoded[i]);
+  assert.deepEqual(await kept(pages[0]), whole);
+  assert.match(pages[0].logs(), /refused at commit \(no quorum\); its update goes back into the residual/);
+  // The same verdict again (a resent ack) gives nothing back twice.
+  verdict(pages[0], 'rejected');
+  await settle();
+  assert.deepEqual(await kept(pages[0]), whole);
+  // Accepted: e' stays.
+  verdict(pages[1], 'accepted');
+  await settle();
+  assert.deepEqual(await kept(pages[1]), evidenceOf(pages[1]).after);
+});
