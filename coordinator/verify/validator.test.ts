@@ -187,6 +187,24 @@ test('evidence round-trips and the desk refuses uploads that do not match the co
   assert.equal(tries, 2);
 });
 
+/** A signed-report row for `w` in `round` (the ledger tests' contributions). */
+const contribution = (w: { claim: { frameHash: Hex; samples: number; steps: number } }, n: bigint, round = 0): Contribution => ({
+  run: run.id,
+  round,
+  cohort: 0,
+  frameHash: w.claim.frameHash,
+  aggregateHash: w.claim.frameHash,
+  framesRoot: w.claim.frameHash,
+  residualHash: zeroHash,
+  samples: w.claim.samples,
+  steps: w.claim.steps,
+  lossBeforeMicro: 1,
+  lossAfterMicro: 1,
+  computeMs: 1,
+  nonce: n,
+  expiry: 9_999_999_999n,
+});
+
 test('ledger: sampled credit waits for its check; passed → verified, failed → rejected with reason and reputation lost', async () => {
   const sql = await openDatabase({});
   const ledger = new Ledger(sql);
@@ -194,22 +212,6 @@ test('ledger: sampled credit waits for its check; passed → verified, failed �
   const honest = work(addr(11), 0, theta0, zeros());
   const cheat = work(addr(12), 0, theta0, zeros(), 2, 4);
   const legacy = addr(13);
-  const contribution = (w: { claim: { frameHash: Hex; round: number; samples: number; steps: number } }, n: bigint): Contribution => ({
-    run: run.id,
-    round: 0,
-    cohort: 0,
-    frameHash: w.claim.frameHash,
-    aggregateHash: w.claim.frameHash,
-    framesRoot: w.claim.frameHash,
-    residualHash: zeroHash,
-    samples: w.claim.samples,
-    steps: w.claim.steps,
-    lossBeforeMicro: 1,
-    lossAfterMicro: 1,
-    computeMs: 1,
-    nonce: n,
-    expiry: 9_999_999_999n,
-  });
   const ids = [
     await ledger.insertPending(run.id, addr(11), contribution(honest, 1n), '0x', { residualHash: honest.claim.residualHash }),
     await ledger.insertPending(run.id, addr(12), contribution(cheat, 2n), '0x', { residualHash: cheat.claim.residualHash }),
@@ -301,22 +303,7 @@ test('residuals the validator knows are not uploaded: chained checks cost a fram
   const asks: { round: number; needs: EvidenceNeeds }[] = [];
   let nonce = 100n;
   const submit = async (round: number, w: ReturnType<typeof work>) => {
-    const c: Contribution = {
-      run: run.id,
-      round,
-      cohort: 0,
-      frameHash: w.claim.frameHash,
-      aggregateHash: w.claim.frameHash,
-      framesRoot: w.claim.frameHash,
-      residualHash: zeroHash,
-      samples: w.claim.samples,
-      steps: w.claim.steps,
-      lossBeforeMicro: 1,
-      lossAfterMicro: 1,
-      computeMs: 1,
-      nonce: nonce++,
-      expiry: 9_999_999_999n,
-    };
+    const c = contribution(w, nonce++, round);
     // CPU-trained work: the CPU reference re-executes it bit for bit, so e_a can be derived.
     const id = await ledger.insertPending(run.id, member, c, '0x', { residualHash: w.claim.residualHash, device: 'cpu' });
     await sql.query(`update contributions set state = 'accepted', credit_wei = 1000 where id = $1`, [id]);

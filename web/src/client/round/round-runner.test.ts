@@ -202,7 +202,8 @@ async function signer(rec: OutboxRecord): Promise<Address> {
   ).toLowerCase() as Address;
 }
 
-test('a cohort of three completes the round: one aggregate uploaded, every member reports it, signed', async () => {
+/** Three pages in cohort 5 run round 3 to the end. */
+async function cohortOfThree() {
   const sched = new ManualScheduler();
   const net = new FakeNetwork();
   const pages = [0, 1, 2].map((i) => page(i, net, sched));
@@ -210,6 +211,11 @@ test('a cohort of three completes the round: one aggregate uploaded, every membe
   const done = Promise.all(pages.map((p) => p.runner.begin(m, run)));
   await sched.advance(100);
   await done;
+  return { pages, m };
+}
+
+test('a cohort of three completes the round: one aggregate uploaded, every member reports it, signed', async () => {
+  const { pages } = await cohortOfThree();
   const own = pages.map((p) => p.reports[0]?.report.contribution.frameHash);
   for (const p of pages) {
     assert.equal(p.reports.length, 1, `page ${p.i} reported ${p.reports.length} times:\n${p.logs()}`);
@@ -482,13 +488,7 @@ test('a member whose frame is not in the announced set signs it and keeps its wh
 });
 
 test("a contribution refused at commit gives its whole update back to the residual; an accepted one keeps e'", async () => {
-  const sched = new ManualScheduler();
-  const net = new FakeNetwork();
-  const pages = [0, 1, 2].map((i) => page(i, net, sched));
-  const m = roundFor(pages, sched, 3);
-  const done = Promise.all(pages.map((p) => p.runner.begin(m, run)));
-  await sched.advance(100);
-  await done;
+  const { pages, m } = await cohortOfThree();
   const verdict = (p: (typeof pages)[number], state: 'accepted' | 'rejected') =>
     p.runner.settled({ type: 'ack', nonce: p.reports[0].report.contribution.nonce, state, reason: state === 'rejected' ? 'no quorum' : null });
   const kept = async (p: (typeof pages)[number]) => (await p.storage.getResidual())!.residual.slice();
