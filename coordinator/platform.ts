@@ -238,8 +238,9 @@ export async function startPlatform(
         heldOut: test,
         log,
         evidence: desk.source(
-          (c, deadline) =>
-            engineRef?.sendTo(c.account, { type: 'verify', run: run.id, round: c.round, frameHash: c.frameHash, deadline, serverTime: Date.now() }) ?? false,
+          (c, deadline, needs) =>
+            engineRef?.sendTo(c.account, { type: 'verify', run: run.id, round: c.round, frameHash: c.frameHash, needs, deadline, serverTime: Date.now() }) ??
+            false,
         ),
         onChecked: (c, r) => {
           log(

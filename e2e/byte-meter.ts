@@ -18,7 +18,7 @@ export interface PageBytes {
   dcOut: number;
   /** Bytes of published global updates and snapshots downloaded (transferSize). */
   updateIn: number;
-  /** Spot-check evidence uploaded (part of httpOut): frame and two residuals, dense float32. */
+  /** Spot-check evidence uploaded (part of httpOut): the frame, each residual the validator asked for (dense float32) or its digest. */
   evidenceOut: number;
   /** (round, cohort id, members) of each round message received. */
   cohorts: { round: number; cohort: number; members: number }[];

@@ -63,6 +63,10 @@ test('three volunteers commit a round, reproduce the model hash, and bad input i
   await platform.validator.idle();
   const states = await platform.ledger.contributionStates(platform.run.id);
   assert.equal(states.verified, 3, JSON.stringify(states));
+  // Each uploads its frame, e_a (a new identity's e_b is zeros, which the validator knows) and
+  // e_b's digest, in one upload: the validator asked for what it could not supply.
+  const { known, uploaded, askedAgain } = platform.validator.residuals;
+  assert.deepEqual({ known, uploaded, askedAgain }, { known: 3, uploaded: 3, askedAgain: 0 });
   for (const v of volunteers) {
     for (let i = 0; i < 100 && v.evidenceReplies.length === 0; i++) await new Promise((r) => setTimeout(r, 20)); // the HTTP reply trails the check
     assert.deepEqual(

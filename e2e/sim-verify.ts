@@ -54,7 +54,7 @@ import { applyOuterStep } from '../shared/outer.ts';
 import { assignmentIndices, assignmentSeed } from '../shared/assignment.ts';
 import { createRng, gaussian } from '../shared/rng.ts';
 import { NOISE_SIGMA } from '../shared/attacks.ts';
-import { residualCommitment, type Evidence } from '../shared/wire/index.ts';
+import { residualCommitment, uploadFor, type Evidence } from '../shared/wire/index.ts';
 
 export const CHEATER_KINDS = ['lazy', 'random', 'noise', 'stale', 'copycat', 'fewer-samples'] as const;
 export type CheaterKind = (typeof CHEATER_KINDS)[number];
@@ -233,7 +233,10 @@ export async function runVerifySim(opts: VerifySimOptions = {}): Promise<VerifyS
     ledger,
     train,
     heldOut: test,
-    evidence: async (c) => evidence.get(c.id) ?? null,
+    evidence: async (c, needs) => {
+      const e = evidence.get(c.id);
+      return e ? uploadFor(e, needs) : null;
+    },
     random: rand,
     gpu: false,
     log: () => {},

@@ -5,6 +5,8 @@ import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 
 import type { Hex } from 'viem';
 import {
   encodeEvidence,
+  uploadFor,
+  type EvidenceNeeds,
   residualCommitment,
   contributionToJson,
   delegationToJson,
@@ -85,7 +87,7 @@ export class VirtualVolunteer {
     this.ws = new WebSocket(this.baseUrl.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws');
     this.ws.on('message', (d) => {
       const m = parseServerMessage(JSON.parse(d.toString()));
-      if (m.type === 'verify' && this.answerVerify) void this.uploadEvidence(m.round, m.frameHash);
+      if (m.type === 'verify' && this.answerVerify) void this.uploadEvidence(m.round, m.frameHash, m.needs);
       const w = this.waiters.find((x) => x.pred(m));
       if (w) {
         this.waiters.splice(this.waiters.indexOf(w), 1);
@@ -207,15 +209,16 @@ export class VirtualVolunteer {
   async report(c: Contribution, frameHashes: Hex[], signature?: Hex): Promise<ServerMessage> {
     this.send({ type: 'report', contribution: contributionToJson(c), signature: signature ?? (await this.sign(c)), frameHashes });
     const nonce = c.nonce.toString();
-    // The reply to this report: its ack, or the error that refused it (errors come in order).
-    return this.next('ack', 30_000, (m) => m.nonce === nonce, 'error');
+    // The reply to this report: its receipt ack (state pending; the commit's verdict for the same
+    // nonce comes later as another ack), or the error that refused it (errors come in order).
+    return this.next('ack', 30_000, (m) => m.nonce === nonce && m.state === 'pending', 'error');
   }
 
-  /** Upload the evidence for a sampled contribution: own frame bytes, then the residual. */
-  async uploadEvidence(round: number, frameHash: Hex): Promise<void> {
+  /** Upload the evidence for a sampled contribution: own frame bytes and the residuals, in full where `needs` says so. */
+  async uploadEvidence(round: number, frameHash: Hex, needs: EvidenceNeeds = { before: true, after: true }): Promise<void> {
     const ev = this.evidence.get(frameHash);
     if (!ev) return;
-    const body = encodeEvidence({ frame: ev.frame, residualBefore: ev.before, residualAfter: ev.after });
+    const body = encodeEvidence(uploadFor({ frame: ev.frame, residualBefore: ev.before, residualAfter: ev.after }, needs));
     const res = await fetch(new URL(`api/runs/${this.run.id}/rounds/${round}/evidence/${this.address}`, this.baseUrl), {
       method: 'POST',
       headers: { 'content-type': 'application/octet-stream' },

@@ -169,12 +169,15 @@ export function createApiServer(deps: ServerDeps): ApiServer {
   );
   app.post(
     '/api/runs/:id/rounds/:round/evidence/:address',
-    express.raw({ type: () => true, limit: MAX_AGGREGATE_BYTES + 8 * engine.run.paramCount }),
+    express.raw({ type: () => true, limit: MAX_AGGREGATE_BYTES + 1 + 8 * engine.run.paramCount }),
     route((req, res) => {
       if (intParam(req.params.id, 'run id') !== engine.run.id) throw new IdlegradError('WRONG_RUN', `no run ${req.params.id} on this coordinator`);
       if (!deps.evidence) throw new IdlegradError('NOT_FOUND', 'this coordinator runs no validator');
       if (!Buffer.isBuffer(req.body))
-        throw new IdlegradError('BAD_FRAME', 'evidence body must be frame ‖ residual before ‖ residual after (application/octet-stream)');
+        throw new IdlegradError(
+          'BAD_FRAME',
+          'evidence body must be flags ‖ residual before or its digest ‖ residual after or its digest ‖ frame (application/octet-stream)',
+        );
       deps.evidence.submit(
         intParam(req.params.round, 'round'),
         addressParam(req.params.address, 'address'),

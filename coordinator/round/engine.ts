@@ -63,6 +63,8 @@ interface Member {
 
 interface Report extends RoundReport {
   lossAfter: number;
+  /** The signed report's nonce: the commit's verdict goes back to the member as an `ack` for it. */
+  nonce: string;
 }
 
 interface OpenRound {
@@ -307,6 +309,7 @@ export class RoundEngine {
       frameHashes: msg.frameHashes,
       samples: c.samples,
       lossAfter: c.lossAfterMicro / 1e6,
+      nonce: c.nonce.toString(),
     });
     const named = c.aggregateHash.toLowerCase() as Hex;
     const waiting = open.unnamed.get(named);
@@ -560,6 +563,19 @@ export class RoundEngine {
             accepted.map((a) => a.id),
           )
           .catch((e) => console.error(`[validator] sampling round ${open.round}: ${(e as Error).message}`));
+      }
+      // Each member hears its report's verdict before the round's end: a page whose refused
+      // contribution's update would otherwise be lost gives it back to its residual.
+      const verdicts = new Map<number, string | null>([
+        ...accepted.map((a) => [a.id, null] as const),
+        ...rejected.map((r) => [r.id, r.rejection.prose] as const),
+      ]);
+      const newest = new Map<Address, Session>();
+      for (const s of this.sessions.values()) if (s.address) newest.set(s.address, s);
+      for (const r of open.reports.values()) {
+        const verdict = verdicts.get(r.id);
+        if (verdict !== undefined)
+          newest.get(r.account)?.send({ type: 'ack', nonce: r.nonce, state: verdict === null ? 'accepted' : 'rejected', reason: verdict });
       }
       const msg: ServerMessage = {
         type: 'committed',

@@ -9,9 +9,15 @@
 // chunked top-k + 4-bit quantization of its pseudo-gradient Δ plus its private
 // error-feedback residual e_b, and it keeps e_a = Δ + e_b − decode(F). Neither e is public,
 // so the frame alone cannot be recomputed. Each report therefore commits
-// residualHash = keccak256(e_b ‖ e_a) (float32 LE, 2 × paramCount × 4 bytes), and a sampled
-// member uploads the evidence (F ‖ e_b ‖ e_a) on request (a `verify` message; the upload is
-// checked against both commitments, so nobody can answer for someone else). residualHash
+// residualHash = keccak256(keccak256(e_b) ‖ keccak256(e_a)) (float32 LE), and a sampled member
+// uploads the evidence on request (a `verify` message; the upload is checked against both
+// commitments, so nobody can answer for someone else): F, and each residual in full or only
+// its digest (shared/wire/evidence.ts). The validator supplies a residual it was not sent from
+// what it knows, checked against that digest bit for bit: e_b is the e_a of the identity's
+// previous contribution when the validator checked that one (or zeros), and e_a is what the
+// re-execution gives (honestCompression) when it is bit-identical to the member's; only where
+// neither holds does it ask for the residual itself (coordinator/verify/validator.ts,
+// reexec.ts). The checks below always compare the member's exact residuals. residualHash
 // rides in the report next to the EIP-712 Contribution, authenticated by the connection's
 // hello signature; moving it into the signed struct is a protocol-version change for the page.
 // The validator then
@@ -163,6 +169,22 @@ export async function checkContributionWith(
   return r;
 }
 
+/**
+ * C(e_b + Δ_ref) and its residual e' = e_b + Δ_ref − decode(C(e_b + Δ_ref)), in the page's float32
+ * arithmetic (shared/round.ts pseudoGradient, shared/codec.ts encodeUpdate): the frame an honest
+ * member sends, and — when Δ_ref is bit-identical to its Δ — exactly the residual it keeps.
+ */
+export function honestCompression(
+  run: RunSpec,
+  claim: Pick<CheckClaim, 'round' | 'samples'>,
+  residualBefore: Float32Array,
+  ref: Float32Array,
+): { bytes: Uint8Array; residual: Float32Array } {
+  const v = new Float32Array(ref.length);
+  for (let i = 0; i < ref.length; i++) v[i] = ref[i] + residualBefore[i];
+  return encodeUpdate(v, run.codec, { paramTableHash: run.paramTableHash, run: run.id, round: claim.round, samples: claim.samples });
+}
+
 /** The member's public assignment for `round`, as `steps` batches of the run's batch size. */
 export function assignedBatches(run: RunSpec, account: Address, round: number, steps: number): Uint32Array {
   return assignmentIndices(assignmentSeed(run.seed, round, account), steps, run.inner.batchSize, run.dataset.trainCount);
@@ -224,14 +246,7 @@ function compareWithReference({ run, v, thetaR, heldOut, claim, evidence }: Comp
   const refNorm = Math.max(norm(ref), 1e-12);
   const relDelta = distance(claimed, ref) / refNorm;
 
-  const v2 = new Float32Array(ref.length);
-  for (let i = 0; i < ref.length; i++) v2[i] = eb[i] + ref[i];
-  const honest = toDense(
-    decodeFrame(
-      encodeUpdate(v2, run.codec, { paramTableHash: run.paramTableHash, run: run.id, round: claim.round, samples: claim.samples }).bytes,
-      aggregateLimits(run, claim.round),
-    ),
-  );
+  const honest = toDense(decodeFrame(honestCompression(run, claim, eb, ref).bytes, aggregateLimits(run, claim.round)));
   const relFrame = distance(sent, honest) / Math.max(norm(honest), 1e-12);
 
   const spec = modelOf(run);

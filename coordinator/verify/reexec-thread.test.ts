@@ -49,7 +49,9 @@ test('no usable adapter: the thread re-executes with the CPU reference, says why
     };
     const pending = thread.check(theta, claim, { frame: bytes, residualBefore: before, residualAfter: residual });
     setImmediate(spin);
-    const r = await pending.finally(() => (done = true));
+    const outcome = await pending.finally(() => (done = true));
+    assert.ok('result' in outcome, 'both residuals were given in full');
+    const r = outcome.result;
     assert.ok(r.passed, JSON.stringify(r));
     assert.equal(r.detail.executor, 'cpu');
     assert.equal(states.length, 1);

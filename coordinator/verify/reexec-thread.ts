@@ -5,10 +5,10 @@
 import type { Worker } from 'node:worker_threads';
 import type { RunSpec, VerificationSettings } from '../../shared/config.ts';
 import type { Dataset } from '../../shared/mlp.ts';
-import type { Evidence } from '../../shared/wire/index.ts';
 import { IdlegradError } from '../../shared/errors.ts';
 import { useSwiftShaderWhenNoDriver } from '../../kernels/swiftshader.ts';
-import type { CheckClaim, CheckResult, Executor } from './checks.ts';
+import type { CheckClaim, Executor } from './checks.ts';
+import type { CheckEvidence, ReexecOutcome } from './reexec.ts';
 import { startWorker } from '../worker-calls.ts';
 
 export interface ExecutorState {
@@ -33,7 +33,7 @@ export interface ReexecThreadOptions {
 export class ReexecThread {
   private worker: Worker | null = null;
   private ready: Promise<void> | null = null;
-  private readonly pending = new Map<number, { resolve: (r: CheckResult) => void; reject: (e: unknown) => void }>();
+  private readonly pending = new Map<number, { resolve: (r: ReexecOutcome) => void; reject: (e: unknown) => void }>();
   private next = 0;
   state: ExecutorState | null = null;
 
@@ -45,7 +45,7 @@ export class ReexecThread {
     return this.ready!;
   }
 
-  async check(thetaR: Float32Array, claim: CheckClaim, evidence: Evidence): Promise<CheckResult> {
+  async check(thetaR: Float32Array, claim: CheckClaim, evidence: CheckEvidence): Promise<ReexecOutcome> {
     if (!this.worker) this.start();
     const w = this.worker!;
     await this.ready;
@@ -89,7 +89,7 @@ export class ReexecThread {
     this.worker = w;
     let settle: () => void;
     this.ready = new Promise((r) => (settle = r));
-    w.on('message', (m: { type: string; id: number; result: CheckResult; message: string } & ExecutorState) => {
+    w.on('message', (m: { type: string; id: number; result: ReexecOutcome; message: string } & ExecutorState) => {
       if (m.type === 'executor') {
         this.state = { executor: m.executor, adapter: m.adapter, fallback: m.fallback };
         this.opts.onExecutor?.(this.state);

@@ -12,7 +12,7 @@ import { initParams } from '../../shared/model.ts';
 import type { Dataset } from '../../shared/mlp.ts';
 import { textWindows } from '../../shared/preset.ts';
 import { createRng } from '../../shared/rng.ts';
-import { residualCommitment } from '../../shared/wire/index.ts';
+import { residualCommitment, residualDigest } from '../../shared/wire/index.ts';
 import { useSwiftShaderWhenNoDriver } from '../../kernels/swiftshader.ts';
 import { createReexecutor, type Reexecutor } from './reexec.ts';
 import { referenceDelta, verificationOf, type CheckResult } from './index.ts';
@@ -20,6 +20,14 @@ import { referenceDelta, verificationOf, type CheckResult } from './index.ts';
 useSwiftShaderWhenNoDriver();
 const account = privateKeyToAddress(`0x${'0b'.padStart(64, '0')}`).toLowerCase() as Address;
 const reason = (r: CheckResult) => (r.passed ? 'passed' : r.rejection.code);
+/** rx.check for evidence with both residuals in full: always a verdict. */
+const resultOf =
+  (rx: Reexecutor) =>
+  async (...args: Parameters<Reexecutor['check']>): Promise<CheckResult> => {
+    const o = await rx.check(...args);
+    assert.ok('result' in o, 'a check with both residuals in full needs nothing more');
+    return o.result;
+  };
 const open: Reexecutor[] = [];
 after(() => Promise.all(open.map((r) => r.destroy())));
 
@@ -70,17 +78,22 @@ test('MLP: Dawn re-execution passes honest CPU-trained work, fails each cheat by
   assert.equal(rx.fallback, null);
 
   const honest = member(cpuDelta());
-  const r = await rx.check(theta, honest.claim, honest.evidence);
+  const r = await resultOf(rx)(theta, honest.claim, honest.evidence);
   assert.ok(r.passed, JSON.stringify(r));
   assert.equal(r.detail.executor, 'dawn');
   assert.ok(r.detail.relDelta! > 0 && r.detail.relDelta! < v.tolerance / 10, `Dawn vs CPU drift ${r.detail.relDelta}`);
   console.log(`  [reexec] MLP Dawn vs CPU: relDelta ${r.detail.relDelta!.toExponential(2)}, relFrame ${r.detail.relFrame!.toExponential(2)}`);
 
+  // e_a sent as its digest only: Dawn's Δ is not bit-identical to this CPU-trained one (relDelta > 0
+  // above), so it cannot be derived and the member must upload it.
+  const digestOnly = await rx.check(theta, honest.claim, { ...honest.evidence, residualAfter: residualDigest(honest.evidence.residualAfter) });
+  assert.deepEqual(digestOnly, { needs: 'after' });
+
   const lazy = member(new Float32Array(run.paramCount));
-  assert.equal(reason(await rx.check(theta, lazy.claim, lazy.evidence)), 'WORK_MISMATCH');
+  assert.equal(reason(await resultOf(rx)(theta, lazy.claim, lazy.evidence)), 'WORK_MISMATCH');
   // fewer samples: 4 steps of work in a frame that claims 8.
   const fewer = member(cpuDelta(run.inner.steps / 2));
-  const fewerRes = await rx.check(theta, fewer.claim, fewer.evidence);
+  const fewerRes = await resultOf(rx)(theta, fewer.claim, fewer.evidence);
   assert.equal(reason(fewerRes), 'WORK_MISMATCH');
   assert.equal(fewerRes.detail.executor, 'dawn');
   // Far above drift: re-executed again with Dawn and with the CPU reference before the verdict; all agree.
@@ -89,12 +102,12 @@ test('MLP: Dawn re-execution passes honest CPU-trained work, fails each cheat by
   assert.ok(Math.abs(re.first - re.dawn) < 1e-3 && r.detail.recheck === undefined, 'honest work is not rechecked');
   const rand = createRng(9);
   const random = member(cpuDelta().map(() => (rand() - 0.5) * 1e-3));
-  assert.equal(reason(await rx.check(theta, random.claim, random.evidence)), 'WORK_MISMATCH');
+  assert.equal(reason(await resultOf(rx)(theta, random.claim, random.evidence)), 'WORK_MISMATCH');
 
   // Work a member trained on its CPU is re-executed by the CPU reference (bit-equal), Dawn or not.
-  const onCpu = await rx.check(theta, { ...honest.claim, device: 'cpu' }, honest.evidence);
+  const onCpu = await resultOf(rx)(theta, { ...honest.claim, device: 'cpu' }, honest.evidence);
   assert.ok(onCpu.passed && onCpu.detail.executor === 'cpu' && onCpu.detail.relDelta! < 1e-6, JSON.stringify(onCpu));
-  const lazyOnCpu = await rx.check(theta, { ...lazy.claim, device: 'cpu' }, lazy.evidence);
+  const lazyOnCpu = await resultOf(rx)(theta, { ...lazy.claim, device: 'cpu' }, lazy.evidence);
   assert.equal(reason(lazyOnCpu), 'WORK_MISMATCH');
   assert.equal(rx.executor, 'dawn', 'the thread keeps Dawn for the next check');
 });
@@ -122,13 +135,13 @@ test(
     open.push(rx);
     assert.equal(rx.executor, 'dawn', `Dawn should start here (SwiftShader): ${rx.fallback}`);
     const honest = member(cpuDelta());
-    const r = await rx.check(theta, honest.claim, honest.evidence);
+    const r = await resultOf(rx)(theta, honest.claim, honest.evidence);
     assert.ok(r.passed, JSON.stringify(r));
     assert.equal(r.detail.executor, 'dawn');
     assert.ok(r.detail.relDelta! < v.tolerance / 10, `Dawn vs CPU drift ${r.detail.relDelta}`);
     console.log(`  [reexec] GPT Dawn vs CPU: relDelta ${r.detail.relDelta!.toExponential(2)}, relFrame ${r.detail.relFrame!.toExponential(2)}`);
     const lazy = member(new Float32Array(run.paramCount));
-    assert.equal(reason(await rx.check(theta, lazy.claim, lazy.evidence)), 'WORK_MISMATCH');
+    assert.equal(reason(await resultOf(rx)(theta, lazy.claim, lazy.evidence)), 'WORK_MISMATCH');
   },
 );
 
@@ -144,11 +157,19 @@ test('without Dawn the CPU reference re-executes, says why, and every result say
   assert.equal(rx.executor, 'cpu');
   assert.match(rx.fallback ?? '', /Dawn not requested/);
   const honest = member(cpuDelta());
-  const r = await rx.check(theta, honest.claim, honest.evidence);
+  const r = await resultOf(rx)(theta, honest.claim, honest.evidence);
   assert.ok(r.passed && r.detail.relDelta! < 1e-6, JSON.stringify(r));
   assert.equal(r.detail.executor, 'cpu');
   const lazy = member(new Float32Array(run.paramCount));
-  const l = await rx.check(theta, lazy.claim, lazy.evidence);
+  const l = await resultOf(rx)(theta, lazy.claim, lazy.evidence);
   assert.equal(reason(l), 'WORK_MISMATCH');
   assert.equal(l.detail.executor, 'cpu');
+
+  // e_a as its digest only: a bit-identical re-execution derives it (the residual the validator
+  // carries forward is the member's, bit for bit); a lazy frame's e_a cannot be derived.
+  const derived = await rx.check(theta, honest.claim, { ...honest.evidence, residualAfter: residualDigest(honest.evidence.residualAfter) });
+  assert.ok('result' in derived && derived.result.passed, JSON.stringify(derived));
+  assert.deepEqual(derived.residualAfter, honest.evidence.residualAfter);
+  const lazyDigest = await rx.check(theta, lazy.claim, { ...lazy.evidence, residualAfter: residualDigest(lazy.evidence.residualAfter) });
+  assert.deepEqual(lazyDigest, { needs: 'after' });
 });

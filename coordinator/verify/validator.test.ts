@@ -11,11 +11,12 @@ import { initParams, mlpSpec, hashParams } from '../../shared/model.ts';
 import { trainLocalCpu, type Dataset } from '../../shared/mlp.ts';
 import { assignmentIndices, assignmentSeed } from '../../shared/assignment.ts';
 import { createRng } from '../../shared/rng.ts';
+import { pseudoGradient } from '../../shared/round.ts';
 import type { Contribution } from '../../shared/eip712.ts';
 import { isIdlegradError } from '../../shared/errors.ts';
 import { openDatabase, Ledger } from '../db/index.ts';
 import { checkContribution, EvidenceDesk, FAIL_PENALTY, samplingRate, Validator, verificationOf } from './index.ts';
-import { decodeEvidence, encodeEvidence, residualCommitment, type Evidence } from '../../shared/wire/index.ts';
+import { decodeEvidence, encodeEvidence, residualCommitment, residualDigest, uploadFor, type Evidence, type EvidenceNeeds } from '../../shared/wire/index.ts';
 
 function dataset(count: number, seed: number): Dataset {
   const rand = createRng(seed);
@@ -52,7 +53,8 @@ function work(account: Address, round: number, start: Float32Array, e: Float32Ar
     Array.from({ length: steps }, (_, s) => idx.subarray(s * B, (s + 1) * B)),
     run.inner.adamw,
   ).params;
-  const vec = start.map((x, i) => x - local[i] + e[i]);
+  // The page's float32 arithmetic (shared/round.ts): v = fround(θ − θ_local) + e.
+  const vec = pseudoGradient(start, local, e);
   const { bytes, residual } = encodeUpdate(vec, run.codec, { paramTableHash: run.paramTableHash, run: run.id, round, samples: claimed * B });
   const evidence: Evidence = { frame: bytes, residualBefore: e, residualAfter: residual };
   return {
@@ -132,11 +134,17 @@ test('sampling: new identities at newIdentityRate, trusted ones at rate, failed 
   assert.throws(() => verificationOf({ verification: { rate: 2 } }), /run\.verification\.rate/);
 });
 
-test('evidence round-trips and the desk refuses uploads that do not match the commitments', async () => {
+const FULL: EvidenceNeeds = { before: true, after: true };
+const LIGHT: EvidenceNeeds = { before: false, after: false };
+
+test('evidence round-trips and the desk refuses uploads that do not match the commitments or what was asked', async () => {
   const w = work(addr(9), 3, theta0, zeros());
-  const back = decodeEvidence(encodeEvidence(w.evidence), run.paramCount);
+  const back = decodeEvidence(encodeEvidence(uploadFor(w.evidence, FULL)), run.paramCount);
   assert.deepEqual(back.frame, w.evidence.frame);
-  assert.deepEqual(back.residualAfter, w.evidence.residualAfter);
+  assert.deepEqual(back.after, w.evidence.residualAfter);
+  const light = decodeEvidence(encodeEvidence(uploadFor(w.evidence, { before: false, after: true })), run.paramCount);
+  assert.equal(light.before, residualDigest(w.evidence.residualBefore));
+  assert.deepEqual(light.after, w.evidence.residualAfter);
   const desk = new EvidenceDesk(run.paramCount, 5_000);
   const c = {
     id: 1,
@@ -152,22 +160,49 @@ test('evidence round-trips and the desk refuses uploads that do not match the co
     device: null,
   };
   let asked = 0;
-  const got = desk.source(() => (asked++, true))(c);
+  const got = desk.source(() => (asked++, true))(c, { before: false, after: true });
   assert.throws(
-    () => desk.submit(3, addr(10), encodeEvidence(w.evidence)),
+    () => desk.submit(3, addr(10), encodeEvidence(uploadFor(w.evidence, FULL))),
     (e) => isIdlegradError(e, 'NOT_FOUND'),
   );
   assert.throws(
-    () => desk.submit(3, addr(9), encodeEvidence({ ...w.evidence, residualAfter: zeros() })),
+    () => desk.submit(3, addr(9), encodeEvidence(uploadFor({ ...w.evidence, residualAfter: zeros().fill(1e-3) }, FULL))),
     (e) => isIdlegradError(e, 'BAD_FRAME'),
   );
-  desk.submit(3, addr(9), encodeEvidence(w.evidence));
+  // A digest that does not belong to the committed residual, and an upload without the residual asked for.
+  assert.throws(
+    () => desk.submit(3, addr(9), encodeEvidence({ ...uploadFor(w.evidence, { before: false, after: true }), before: residualDigest(zeros().fill(1)) })),
+    (e) => isIdlegradError(e, 'BAD_FRAME') && /residualHash/.test(e.message),
+  );
+  assert.throws(
+    () => desk.submit(3, addr(9), encodeEvidence(uploadFor(w.evidence, LIGHT))),
+    (e) => isIdlegradError(e, 'BAD_FRAME') && /residual after in full/.test(e.message),
+  );
+  desk.submit(3, addr(9), encodeEvidence(uploadFor(w.evidence, { before: false, after: true })));
   assert.equal(asked, 1);
   assert.ok(await got);
   // A member that is not connected is asked again until the deadline, then: no evidence.
   let tries = 0;
-  assert.equal(await new EvidenceDesk(run.paramCount, 1_500).source(() => (tries++, false))(c), null);
+  assert.equal(await new EvidenceDesk(run.paramCount, 1_500).source(() => (tries++, false))(c, LIGHT), null);
   assert.equal(tries, 2);
+});
+
+/** A signed-report row for `w` in `round` (the ledger tests' contributions). */
+const contribution = (w: { claim: { frameHash: Hex; samples: number; steps: number } }, n: bigint, round = 0): Contribution => ({
+  run: run.id,
+  round,
+  cohort: 0,
+  frameHash: w.claim.frameHash,
+  aggregateHash: w.claim.frameHash,
+  framesRoot: w.claim.frameHash,
+  residualHash: zeroHash,
+  samples: w.claim.samples,
+  steps: w.claim.steps,
+  lossBeforeMicro: 1,
+  lossAfterMicro: 1,
+  computeMs: 1,
+  nonce: n,
+  expiry: 9_999_999_999n,
 });
 
 test('ledger: sampled credit waits for its check; passed → verified, failed → rejected with reason and reputation lost', async () => {
@@ -177,22 +212,6 @@ test('ledger: sampled credit waits for its check; passed → verified, failed �
   const honest = work(addr(11), 0, theta0, zeros());
   const cheat = work(addr(12), 0, theta0, zeros(), 2, 4);
   const legacy = addr(13);
-  const contribution = (w: { claim: { frameHash: Hex; round: number; samples: number; steps: number } }, n: bigint): Contribution => ({
-    run: run.id,
-    round: 0,
-    cohort: 0,
-    frameHash: w.claim.frameHash,
-    aggregateHash: w.claim.frameHash,
-    framesRoot: w.claim.frameHash,
-    residualHash: zeroHash,
-    samples: w.claim.samples,
-    steps: w.claim.steps,
-    lossBeforeMicro: 1,
-    lossAfterMicro: 1,
-    computeMs: 1,
-    nonce: n,
-    expiry: 9_999_999_999n,
-  });
   const ids = [
     await ledger.insertPending(run.id, addr(11), contribution(honest, 1n), '0x', { residualHash: honest.claim.residualHash }),
     await ledger.insertPending(run.id, addr(12), contribution(cheat, 2n), '0x', { residualHash: cheat.claim.residualHash }),
@@ -209,10 +228,11 @@ test('ledger: sampled credit waits for its check; passed → verified, failed �
     train,
     heldOut,
     random: () => 0,
-    evidence: async (c) => {
+    evidence: async (c, needs) => {
       asked.push(c.id);
       await gate;
-      return c.account === addr(11) ? honest.evidence : c.account === addr(12) ? cheat.evidence : null;
+      const e = c.account === addr(11) ? honest.evidence : c.account === addr(12) ? cheat.evidence : null;
+      return e && uploadFor(e, needs);
     },
   });
   const sampled = await validator.afterCommit(0, theta0, ids);
@@ -271,5 +291,92 @@ test('ledger: sampled credit waits for its check; passed → verified, failed �
   const last = (await sql.query<{ state: string; code: string }>(`select state, reason_code as code from contributions where id = $1`, [id])).rows[0];
   assert.equal(last.state, 'rejected');
   assert.equal(last.code, 'EVIDENCE_WITHHELD');
+  await sql.close();
+});
+
+test('residuals the validator knows are not uploaded: chained checks cost a frame and two digests; a page that lies about e is caught', async () => {
+  const sql = await openDatabase({});
+  const ledger = new Ledger(sql);
+  await ledger.createRun(run, { round: 0, modelHash: hashParams(theta0), params: theta0, momentum: zeros() });
+  const member = addr(21);
+  const held = new Map<number, Evidence>();
+  const asks: { round: number; needs: EvidenceNeeds }[] = [];
+  let nonce = 100n;
+  const submit = async (round: number, w: ReturnType<typeof work>) => {
+    const c = contribution(w, nonce++, round);
+    // CPU-trained work: the CPU reference re-executes it bit for bit, so e_a can be derived.
+    const id = await ledger.insertPending(run.id, member, c, '0x', { residualHash: w.claim.residualHash, device: 'cpu' });
+    await sql.query(`update contributions set state = 'accepted', credit_wei = 1000 where id = $1`, [id]);
+    held.set(id, w.evidence);
+    return id;
+  };
+  const validator = new Validator({
+    run,
+    ledger,
+    train,
+    heldOut,
+    random: () => 0,
+    gpu: false,
+    evidence: async (c, needs) => {
+      asks.push({ round: c.round, needs });
+      return uploadFor(held.get(c.id)!, needs);
+    },
+  });
+  const verdicts = async () =>
+    (
+      await sql.query<{ round: number; verification: string; code: string | null }>(
+        `select round, verification, reason_code as code from contributions order by id`,
+      )
+    ).rows;
+  // Three honest rounds, the residual carried from each to the next as a page does.
+  let e: Float32Array = zeros();
+  for (let round = 0; round < 3; round++) {
+    const w = work(member, round, theta0, e);
+    await validator.afterCommit(round, theta0, [await submit(round, w)]);
+    await validator.idle();
+    e = w.evidence.residualAfter;
+  }
+  assert.deepEqual(
+    (await verdicts()).map((r) => r.verification),
+    ['passed', 'passed', 'passed'],
+  );
+  assert.deepEqual(
+    asks.map((a) => a.needs),
+    [LIGHT, LIGHT, LIGHT],
+    'e_b: zeros, then carried from the last check; e_a: derived from the re-execution (CPU-trained work, CPU reference)',
+  );
+  assert.deepEqual(validator.residuals, { known: 6, uploaded: 0, askedAgain: 0 });
+
+  // Lie 1: the page says its e_b was zero (a digest that is not the one it committed).
+  const w3 = work(member, 3, theta0, e);
+  const id3 = await submit(3, w3);
+  const honest3 = held.get(id3)!;
+  const lyingSource = { ...honest3, residualBefore: zeros() };
+  held.set(id3, lyingSource);
+  await validator.afterCommit(3, theta0, [id3]);
+  await validator.idle();
+  assert.equal((await verdicts()).at(-1)!.code, 'EVIDENCE_MISMATCH');
+
+  // Lie 2: a lazy page that did no work commits to a forged e_b and the honest-looking frame of it
+  // (the chain from its last checked contribution breaks): the validator asks for e_b, and the
+  // work check on the member's own residuals fails.
+  const forged = e.map((x, i) => x + (i % 5 === 0 ? 1e-2 : 0));
+  const lazy = encodeUpdate(forged, run.codec, { paramTableHash: run.paramTableHash, run: run.id, round: 4, samples: run.inner.steps * run.inner.batchSize });
+  const lazyWork = {
+    evidence: { frame: lazy.bytes, residualBefore: forged, residualAfter: lazy.residual },
+    claim: { ...w3.claim, round: 4, frameHash: hashFrame(lazy.bytes), residualHash: residualCommitment(forged, lazy.residual) },
+  };
+  asks.length = 0;
+  await validator.afterCommit(4, theta0, [await submit(4, lazyWork)]);
+  await validator.idle();
+  assert.deepEqual(
+    asks.map((a) => a.needs),
+    // e_a in full at once: the lie above left no derivable e_a; e_b again when the check finds the chain broken.
+    [
+      { before: false, after: true },
+      { before: true, after: false },
+    ],
+  );
+  assert.equal((await verdicts()).at(-1)!.code, 'WORK_MISMATCH');
   await sql.close();
 });

@@ -10,14 +10,25 @@ import type { Dataset } from '../../shared/mlp.ts';
 import { applyGlobalUpdate, type LocalModel } from '../../shared/round.ts';
 import { hashParams, initParams } from '../../shared/model.ts';
 import { IdlegradError } from '../../shared/errors.ts';
-import type { Evidence, ValidatorStatus } from '../../shared/wire/index.ts';
+import { residualDigest, type EvidenceNeeds, type EvidenceUpload, type ValidatorStatus } from '../../shared/wire/index.ts';
 import type { Ledger, VerifiableContribution } from '../db/index.ts';
 import { ReexecThread, type ExecutorState } from './reexec-thread.ts';
+import type { CheckEvidence, ReexecOutcome } from './reexec.ts';
 import type { CheckResult } from './checks.ts';
 import { FAIL_PENALTY, samplingRate, verificationOf } from './settings.ts';
 
-/** Where the validator gets a sampled member's evidence (the platform asks over the WebSocket). */
-export type EvidenceSource = (c: VerifiableContribution) => Promise<Evidence | null>;
+/**
+ * Where the validator gets a sampled member's evidence (the platform asks over the WebSocket):
+ * the frame, and the residuals `needs` names in full, the others as digests.
+ */
+export type EvidenceSource = (c: VerifiableContribution, needs: EvidenceNeeds) => Promise<EvidenceUpload | null>;
+
+/**
+ * Bytes of residuals the validator carries between an identity's checks (each identity's e_a
+ * of its last checked contribution); past it the least recently checked identity's is dropped
+ * and its next check asks the member for e_b.
+ */
+export const CARRIED_RESIDUAL_BYTES = 64 * 1024 * 1024;
 
 export interface ValidatorDeps {
   run: RunSpec;
@@ -55,6 +66,18 @@ export class Validator {
   /** Validator milliseconds spent on re-executions so far (on the re-execution thread). */
   computeMs = 0;
   private readonly thread: ReexecThread;
+  /** By account: the member's e_a of its last checked contribution (its next e_b while its chain holds). */
+  private readonly carried = new Map<string, Float32Array>();
+  /** By account: whether its last accepted contribution seen here was sampled (then its e_a is, or will be, carried). */
+  private readonly lastSampled = new Map<string, boolean>();
+  /** By account: whether the last re-execution reproduced its e_a bit for bit (then it is not asked for). */
+  private readonly derivable = new Map<string, boolean>();
+  private zeroDigest: string | null = null;
+  /**
+   * Residuals checks took from what the validator knew (carried, zeros, derived) and those the
+   * members uploaded; `askedAgain`: second requests, when a guess at sampling time was wrong.
+   */
+  readonly residuals = { known: 0, uploaded: 0, askedAgain: 0 };
 
   constructor(private readonly deps: ValidatorDeps) {
     this.settings = verificationOf(deps.run);
@@ -119,9 +142,11 @@ export class Validator {
     await this.deps.ledger.setVerification(sampled, 'sampled');
     await this.deps.ledger.setVerification(skipped, 'skipped');
     await this.deps.ledger.setVerification(unverifiable, 'unverifiable');
-    if (sampled.length) {
+    const queued = rows.filter((c) => sampled.includes(c.id)).map((c) => ({ c, needs: this.needsAtSampling(c, identities.get(c.account)!) }));
+    for (const c of rows) this.lastSampled.set(c.account.toLowerCase(), sampled.includes(c.id));
+    if (queued.length) {
       this.thetas.set(round, thetaR);
-      this.enqueue(rows.filter((c) => sampled.includes(c.id)));
+      this.enqueue(queued);
     }
     return sampled;
   }
@@ -134,7 +159,8 @@ export class Validator {
   async resume(): Promise<number> {
     void this.thread.warm();
     const ids = await this.deps.ledger.awaitingVerification(this.deps.run.id);
-    this.enqueue(await this.deps.ledger.contributionsForVerification(ids));
+    // After a restart nothing is carried: both residuals are asked for with the frame.
+    this.enqueue((await this.deps.ledger.contributionsForVerification(ids)).map((c) => ({ c, needs: { before: true, after: true } })));
     return ids.length;
   }
 
@@ -148,12 +174,29 @@ export class Validator {
     return Promise.race([this.queue, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]).finally(() => clearTimeout(timer));
   }
 
-  private enqueue(rows: VerifiableContribution[]): void {
-    for (const c of rows) {
+  /**
+   * What to ask for in full when a contribution is sampled: e_b unless this validator will hold
+   * it (the identity's previous accepted contribution was sampled here, or this is a new
+   * identity's first: zeros), e_a unless the last re-execution of the identity reproduced it
+   * (before its first check: unless it trained on its CPU).
+   * A wrong guess costs a second request when the check runs (withResidualBefore, verifyOne).
+   */
+  private needsAtSampling(c: VerifiableContribution, id: { checksPassed: number; reputation: number }): EvidenceNeeds {
+    const account = c.account.toLowerCase();
+    const first = id.checksPassed === 0 && id.reputation === 0;
+    // Work trained on a CPU is re-executed by the same CPU arithmetic (bit-identical); WebGPU work
+    // is re-executed by Dawn, which was measured within float drift of the pages, not equal to them.
+    return { before: !(this.lastSampled.get(account) ?? first), after: !(this.derivable.get(account) ?? c.device === 'cpu') };
+  }
+
+  private enqueue(rows: { c: VerifiableContribution; needs: EvidenceNeeds }[]): void {
+    for (const { c, needs } of rows) {
       this.pending++;
       this.peak = Math.max(this.peak, this.pending);
-      // Asked now, while the member still holds it; the re-execution waits its turn.
-      const evidence = this.deps.evidence(c).catch(() => null);
+      // Asked now, while the member still holds it (a page keeps a few rounds of evidence, and
+      // a backlog must not turn honest work into EVIDENCE_WITHHELD): the frame, the residuals
+      // this validator cannot supply, and the others' digests.
+      const evidence = this.ask(c, needs);
       this.queue = this.queue
         .then(() => this.verifyOne(c, evidence))
         .catch((e) => console.error(`[validator] contribution ${c.id}: ${(e as Error).message}`))
@@ -164,25 +207,83 @@ export class Validator {
     }
   }
 
-  private async verifyOne(c: VerifiableContribution, asked: Promise<Evidence | null>): Promise<void> {
+  private ask(c: VerifiableContribution, needs: EvidenceNeeds): Promise<EvidenceUpload | null> {
+    return this.deps.evidence(c, needs).catch(() => null);
+  }
+
+  private async verifyOne(c: VerifiableContribution, asked: Promise<EvidenceUpload | null>): Promise<void> {
     const penalty = { pass: 1, fail: FAIL_PENALTY };
-    const evidence = await asked;
+    const upload = await asked;
+    const evidence = upload && (await this.withResidualBefore(c, upload));
+    let out: ReexecOutcome | null = null;
+    if (evidence) {
+      const theta = this.thetas.get(c.round) ?? (await this.modelAt(c.round));
+      out = await this.thread.check(theta, c, evidence);
+      if ('needs' in out) {
+        // The re-execution is not bit-identical to the member's: its e_a cannot be derived.
+        this.residuals.uploaded++;
+        this.residuals.askedAgain++;
+        const more = await this.ask(c, { before: false, after: true });
+        out = more && typeof more.after !== 'string' ? await this.thread.check(theta, c, { ...evidence, residualAfter: more.after }) : null;
+      } else if (typeof evidence.residualAfter === 'string') this.residuals.known++;
+      else this.residuals.uploaded++;
+    }
     let result: CheckResult;
-    if (!evidence) {
+    if (!out || 'needs' in out) {
       result = {
         passed: false,
-        rejection: { code: 'EVIDENCE_WITHHELD', prose: 'the member committed a residual but did not upload its evidence in time' },
+        rejection: {
+          code: 'EVIDENCE_WITHHELD',
+          prose: upload
+            ? 'the member did not upload the residual the validator asked for in time'
+            : 'the member committed a residual but did not upload its evidence in time',
+        },
         detail: { ms: 0 },
       };
     } else {
-      const theta = this.thetas.get(c.round) ?? (await this.modelAt(c.round));
-      result = await this.thread.check(theta, c, evidence);
+      result = out.result;
+      this.carry(c.account, out.residualAfter);
+      this.derivable.set(c.account.toLowerCase(), out.derivable);
       this.checks++;
       this.computeMs += result.detail.ms;
       this.maxMs = Math.max(this.maxMs, result.detail.ms);
     }
     await this.deps.ledger.recordCheck(c.id, c.account, result.passed ? null : result.rejection, result.detail, penalty);
     this.deps.onChecked?.(c, result);
+  }
+
+  /**
+   * The evidence with e_b in full: as uploaded, else the e_a this validator carried from the
+   * identity's last checked contribution, else zeros (a page's first contribution), whichever
+   * hashes to the uploaded digest, else asked of the member (null: not uploaded in time).
+   */
+  private async withResidualBefore(c: VerifiableContribution, upload: EvidenceUpload): Promise<CheckEvidence | null> {
+    const full = (before: Float32Array): CheckEvidence => ({ frame: upload.frame, residualBefore: before, residualAfter: upload.after });
+    if (typeof upload.before !== 'string') return (this.residuals.uploaded++, full(upload.before));
+    const zeros = new Float32Array(this.deps.run.paramCount);
+    this.zeroDigest ??= residualDigest(zeros);
+    const carried = this.carried.get(c.account.toLowerCase());
+    if (carried && residualDigest(carried) === upload.before.toLowerCase()) return (this.residuals.known++, full(carried));
+    if (upload.before.toLowerCase() === this.zeroDigest) return (this.residuals.known++, full(zeros));
+    // The chain broke (a contribution this validator did not check, a page that lost its residual).
+    this.carried.delete(c.account.toLowerCase());
+    this.residuals.uploaded++;
+    this.residuals.askedAgain++;
+    const more = await this.ask(c, { before: true, after: false });
+    return more && typeof more.before !== 'string' ? full(more.before) : null;
+  }
+
+  private carry(account: string, residual: Float32Array): void {
+    const key = account.toLowerCase();
+    this.carried.delete(key);
+    this.carried.set(key, residual);
+    let bytes = 0;
+    for (const r of this.carried.values()) bytes += r.byteLength;
+    for (const [k, r] of this.carried) {
+      if (bytes <= CARRIED_RESIDUAL_BYTES) break;
+      this.carried.delete(k);
+      bytes -= r.byteLength;
+    }
   }
 
   /** θ_round from the initial parameters and the published global updates, checked against the ledger's hash. */

@@ -138,5 +138,16 @@ export {
 export { parseIceGrant, parseIceServer, parseIceServers, type IceGrant, type IceServer } from './ice.ts';
 export { decodeSnapshot, encodeSnapshot, type Snapshot } from './snapshot.ts';
 export { decodeDataset, encodeDataset, trainShape, type DatasetShape } from './dataset.ts';
-export { decodeEvidence, encodeEvidence, residualCommitment, type Evidence } from './evidence.ts';
+export {
+  decodeEvidence,
+  encodeEvidence,
+  meetsNeeds,
+  residualCommitment,
+  residualDigest,
+  uploadFor,
+  type Evidence,
+  type EvidenceNeeds,
+  type EvidenceUpload,
+  type ResidualPart,
+} from './evidence.ts';
 export { REJECTIONS, REJECTION_CODES, isRejectionCode, type Rejection, type RejectionCode } from './rejections.ts';

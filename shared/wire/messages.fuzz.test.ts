@@ -266,26 +266,33 @@ test('arbitrary JSON: refused with BAD_MESSAGE, or a message whose signed parts 
   assert.ok(malformed >= 3000, `at least 3,000 malformed messages, got ${malformed}`);
 });
 
-test('evidence bodies of every length: refused by name, or exactly split into frame and two residuals', () => {
+test('evidence bodies of every length and flag byte: refused by name, or exactly split into the parts the flags name and a frame', () => {
   let refusedCount = 0;
   fc.assert(
-    fc.property(fc.nat(600), fc.integer({ min: 1, max: 50 }), (len, paramCount) => {
+    fc.property(fc.nat(600), fc.integer({ min: 1, max: 50 }), fc.oneof(fc.nat(3), fc.nat(255)), (len, paramCount, flags) => {
       const body = new Uint8Array(len);
+      if (len) body[0] = flags;
+      const partLen = (inFull: boolean) => (inFull ? 4 * paramCount : 32);
       try {
         const e = decodeEvidence(body, paramCount);
-        assert.ok(e.frame.byteLength > 0 && e.frame.byteLength + 8 * paramCount === len);
-        assert.equal(e.residualBefore.length, paramCount);
-        assert.equal(e.residualAfter.length, paramCount);
+        assert.ok(flags <= 3, `flags 0x${flags.toString(16)} accepted`);
+        const parts = [e.before, e.after];
+        parts.forEach((p, i) => {
+          const inFull = (flags & (1 << i)) !== 0;
+          if (inFull) assert.ok(p instanceof Float32Array && p.length === paramCount);
+          else assert.ok(typeof p === 'string' && p.length === 66);
+        });
+        assert.ok(e.frame.byteLength > 0 && e.frame.byteLength + 1 + partLen((flags & 1) !== 0) + partLen((flags & 2) !== 0) === len);
       } catch (e) {
         if (e instanceof assert.AssertionError) throw e;
         assert.ok(e instanceof IdlegradError && e.code === 'BAD_FRAME', String(e));
-        assert.ok(len <= 8 * paramCount);
+        assert.ok(len === 0 || flags > 3 || len <= 1 + partLen((flags & 1) !== 0) + partLen((flags & 2) !== 0));
         refusedCount++;
       }
     }),
     { numRuns: 500 },
   );
-  console.log(`evidence fuzz: ${refusedCount} too-short bodies refused by name`);
+  console.log(`evidence fuzz: ${refusedCount} too-short bodies or unknown flags refused by name`);
   assert.ok(refusedCount > 0);
 });
 

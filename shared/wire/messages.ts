@@ -21,8 +21,9 @@ import {
   type DashboardState,
   type DeviceKind,
 } from './http.ts';
-import { addr, arrayOf, decimal, fail, hex32, nonNegative, nullable, obj, oneOf, optional, shape, sig, str, u32, type Parser } from './parse.ts';
+import { addr, arrayOf, bool, decimal, fail, hex32, nonNegative, nullable, obj, oneOf, optional, shape, sig, str, u32, type Parser } from './parse.ts';
 import { parseIceGrant, type IceGrant } from './ice.ts';
+import type { EvidenceNeeds } from './evidence.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -106,11 +107,13 @@ export type ServerMessage =
   | { type: 'account'; summary: AccountSummary }
   | { type: 'dashboard'; state: DashboardState }
   /**
-   * The validator sampled this member's contribution: upload the evidence (own frame bytes
-   * followed by the committed residual, float32 LE) to
-   * POST /api/runs/:run/rounds/:round/evidence/:address before `deadline` (server ms).
+   * The validator sampled this member's contribution: upload the evidence (shared/wire/evidence.ts:
+   * own frame bytes, and each residual in full where `needs` says so, else its digest) to
+   * POST /api/runs/:run/rounds/:round/evidence/:address before `deadline` (server ms). A
+   * validator may ask again for the same round with other `needs`: the page keeps the
+   * evidence of a round it was asked for a while longer.
    */
-  | { type: 'verify'; run: number; round: number; frameHash: Hex; deadline: number; serverTime: number };
+  | { type: 'verify'; run: number; round: number; frameHash: Hex; needs: EvidenceNeeds; deadline: number; serverTime: number };
 
 /** The text a device key signs (EIP-191) to prove it owns `address` on this connection. */
 export const helloMessage = (challenge: string, peerId: string) => `idlegrad hello\nchallenge: ${challenge}\npeer: ${peerId}`;
@@ -240,7 +243,14 @@ const SERVER_BODIES: { [T in ServerMessage['type']]: Parser<Body<T>> } = {
   error: shape<Body<'error'>>({ code: oneOf(ERROR_CODES), message: str(4000), ref: optional(str(64)) }),
   account: shape<Body<'account'>>({ summary: parseAccountSummary }),
   dashboard: shape<Body<'dashboard'>>({ state: parseDashboardState }),
-  verify: shape<Body<'verify'>>({ run: u32, round: u32, frameHash: hex32, deadline: time, serverTime: time }),
+  verify: shape<Body<'verify'>>({
+    run: u32,
+    round: u32,
+    frameHash: hex32,
+    needs: shape<EvidenceNeeds>({ before: bool, after: bool }),
+    deadline: time,
+    serverTime: time,
+  }),
 };
 const SERVER_TYPES = Object.keys(SERVER_BODIES) as ServerMessage['type'][];
 

@@ -116,7 +116,7 @@ export class CoordinatorApi {
     return this.postBytes(`uploading the round ${round} aggregate`, `/api/runs/${run}/rounds/${round}/aggregate`, bytes, parseAggregateReply);
   }
 
-  /** Spot-check evidence (shared/wire/evidence.ts): own frame ‖ residual before ‖ residual after. */
+  /** Spot-check evidence (shared/wire/evidence.ts): own frame and each residual in full or as its digest. */
   postEvidence(run: number, round: number, address: Address, body: Uint8Array): Promise<OkReply> {
     return this.postBytes(
       `uploading the round ${round} verification evidence`,

@@ -110,7 +110,7 @@ export class VolunteerClient {
       handlers: {
         round: (m) => this.onRound(m),
         committed: (m) => void this.onCommitted(m.run, m.round, m.modelHash, m.accepted),
-        ack: (m) => void this.outbox.acked(m),
+        ack: (m) => void (this.rounds.settled(m), this.outbox.acked(m)),
         error: (m) => this.onCoordinatorError(m),
         account: (m) => this.onAccount(m.summary),
         verify: (m) => void this.rounds.answerVerify(m),

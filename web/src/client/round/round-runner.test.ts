@@ -202,7 +202,8 @@ async function signer(rec: OutboxRecord): Promise<Address> {
   ).toLowerCase() as Address;
 }
 
-test('a cohort of three completes the round: one aggregate uploaded, every member reports it, signed', async () => {
+/** Three pages in cohort 5 run round 3 to the end. */
+async function cohortOfThree() {
   const sched = new ManualScheduler();
   const net = new FakeNetwork();
   const pages = [0, 1, 2].map((i) => page(i, net, sched));
@@ -210,6 +211,11 @@ test('a cohort of three completes the round: one aggregate uploaded, every membe
   const done = Promise.all(pages.map((p) => p.runner.begin(m, run)));
   await sched.advance(100);
   await done;
+  return { pages, m };
+}
+
+test('a cohort of three completes the round: one aggregate uploaded, every member reports it, signed', async () => {
+  const { pages } = await cohortOfThree();
   const own = pages.map((p) => p.reports[0]?.report.contribution.frameHash);
   for (const p of pages) {
     assert.equal(p.reports.length, 1, `page ${p.i} reported ${p.reports.length} times:\n${p.logs()}`);
@@ -322,29 +328,40 @@ test(`evidence is kept for the last ${EVIDENCE_ROUNDS_KEPT} rounds and matches w
       'the frame carries an update',
     );
   }
-  // A sampled contribution: the evidence goes up and decodes to the committed residuals.
+  // A sampled contribution: the evidence goes up with what the validator asked for in full and
+  // the other residual as its digest, and both match the committed residual hash.
   const last = p.reports.at(-1)!;
-  await p.runner.answerVerify({
-    type: 'verify',
-    run: run.id,
-    round: last.round,
-    frameHash: last.report.contribution.frameHash,
-    deadline: sched.now() + 1000,
-    serverTime: sched.now(),
-  } as never);
+  const ask = (needs: { before: boolean; after: boolean }) =>
+    p.runner.answerVerify({
+      type: 'verify',
+      run: run.id,
+      round: last.round,
+      frameHash: last.report.contribution.frameHash,
+      needs,
+      deadline: sched.now() + 1000,
+      serverTime: sched.now(),
+    });
+  await ask({ before: false, after: false });
   assert.equal(p.evidence.length, 1);
-  const body = decodeEvidence(p.evidence[0], run.paramCount);
-  assert.equal(residualCommitment(body.residualBefore, body.residualAfter), last.report.contribution.residualHash);
+  const light = decodeEvidence(p.evidence[0], run.paramCount);
+  assert.ok(typeof light.before === 'string' && typeof light.after === 'string', 'digests only');
+  assert.ok(p.evidence[0].byteLength < 1 + 64 + 16_384, `${p.evidence[0].byteLength} bytes: a frame and two digests`);
+  assert.equal(residualCommitment(light.before, light.after), last.report.contribution.residualHash);
+  await ask({ before: false, after: true });
+  const body = decodeEvidence(p.evidence[1], run.paramCount);
+  assert.ok(typeof body.before === 'string' && body.after instanceof Float32Array && body.after.length === run.paramCount);
+  assert.equal(residualCommitment(body.before, body.after), last.report.contribution.residualHash);
   // One that is no longer held: said, nothing uploaded.
   await p.runner.answerVerify({
     type: 'verify',
     run: run.id,
     round: 1,
     frameHash: p.reports[0].report.contribution.frameHash,
+    needs: { before: true, after: true },
     deadline: 0,
     serverTime: 0,
-  } as never);
-  assert.equal(p.evidence.length, 1);
+  });
+  assert.equal(p.evidence.length, 2);
   assert.match(p.logs(), /no longer holds its evidence/);
 });
 
@@ -468,4 +485,30 @@ test('a member whose frame is not in the announced set signs it and keeps its wh
     const e = p.runner.evidenceFor(p.reports[0].report.contribution.frameHash)!;
     assert.deepEqual((await p.storage.getResidual())!.residual, e.after, `page ${p.i} advanced its residual`);
   }
+});
+
+test("a contribution refused at commit gives its whole update back to the residual; an accepted one keeps e'", async () => {
+  const { pages, m } = await cohortOfThree();
+  const verdict = (p: (typeof pages)[number], state: 'accepted' | 'rejected') =>
+    p.runner.settled({ type: 'ack', nonce: p.reports[0].report.contribution.nonce, state, reason: state === 'rejected' ? 'no quorum' : null });
+  const kept = async (p: (typeof pages)[number]) => (await p.storage.getResidual())!.residual.slice();
+  const evidenceOf = (p: (typeof pages)[number]) => p.runner.evidenceFor(p.reports[0].report.contribution.frameHash)!;
+  for (const p of pages) assert.deepEqual(await kept(p), evidenceOf(p).after, `page ${p.i} advanced to e'`);
+
+  // Refused (NO_QUORUM, a refused aggregate): e' + decode(frame) = v, the whole update.
+  verdict(pages[0], 'rejected');
+  await settle();
+  const ev = evidenceOf(pages[0]);
+  const decoded = toDense(decodeFrame(ev.frame, peerUpdateLimits(run, m.round)));
+  const whole = ev.after.map((x, i) => x + decoded[i]);
+  assert.deepEqual(await kept(pages[0]), whole);
+  assert.match(pages[0].logs(), /refused at commit \(no quorum\); its update goes back into the residual/);
+  // The same verdict again (a resent ack) gives nothing back twice.
+  verdict(pages[0], 'rejected');
+  await settle();
+  assert.deepEqual(await kept(pages[0]), whole);
+  // Accepted: e' stays.
+  verdict(pages[1], 'accepted');
+  await settle();
+  assert.deepEqual(await kept(pages[1]), evidenceOf(pages[1]).after);
 });

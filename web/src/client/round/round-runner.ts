@@ -12,7 +12,7 @@ import type { RunSpec } from '../../../../shared/config.ts';
 import { contributionTypedData, eip712Domain } from '../../../../shared/eip712.ts';
 import { assignmentIndices } from '../../../../shared/assignment.ts';
 import { adaptiveSteps, buildContribution, peerUpdateLimits, randomNonce, updateHeader } from '../../../../shared/round.ts';
-import { contributionToJson, encodeEvidence, residualCommitment, type ChainInfo, type ServerMessage } from '../../../../shared/wire/index.ts';
+import { contributionToJson, encodeEvidence, residualCommitment, uploadFor, type ChainInfo, type ServerMessage } from '../../../../shared/wire/index.ts';
 import { TrainingAbortedError } from '../../../../kernels/errors.ts';
 import type { CoordinatorApi } from '../api.ts';
 import type { Scheduler } from '../clock.ts';
@@ -27,9 +27,18 @@ import { CohortAgreement, type AgreementMessage, type HeldFrameBytes, type Relay
 
 export type RoundMessage = Extract<ServerMessage, { type: 'round' }>;
 type VerifyMessage = Extract<ServerMessage, { type: 'verify' }>;
+type AckMessage = Extract<ServerMessage, { type: 'ack' }>;
+
+/** Reports whose commit verdict a page waits for (a verdict comes within a round of the report). */
+const VERDICTS_AWAITED = 4;
 
 /** Rounds of spot-check evidence a page keeps (a validator asks within seconds of a commit). */
 export const EVIDENCE_ROUNDS_KEPT = 4;
+/**
+ * Rounds a validator asked for that a page keeps besides: it may ask again for a residual in
+ * full when its check runs, behind a backlog (coordinator/verify/validator.ts).
+ */
+export const EVIDENCE_ASKED_KEPT = 4;
 
 /** The device key's part in a round: its address, the handshake and the report signatures. */
 export type RoundAccount = Pick<LocalAccount, 'address' | 'signMessage' | 'signTypedData'>;
@@ -100,6 +109,15 @@ export class RoundRunner {
    * cannot be evidenced and is rejected as withheld.
    */
   private readonly evidence = new Map<string, Evidence>();
+  /** Evidence a validator asked for, kept after it leaves `evidence` (the oldest EVIDENCE_ASKED_KEPT). */
+  private readonly asked = new Map<string, Evidence>();
+  /**
+   * By report nonce: reported frames the residual advanced past (e ← e'), until the commit's
+   * verdict. A refused one gives decode(frame) back: e ← e + decode(frame), the whole update.
+   */
+  private readonly advanced = new Map<string, { run: RunSpec; round: number; frame: Uint8Array }>();
+  /** Updates given back while the residual was in the worker: added before the next round trains. */
+  private givenBack: { run: number; update: Float32Array }[] = [];
 
   constructor(private readonly o: RoundRunnerOptions) {}
 
@@ -115,7 +133,7 @@ export class RoundRunner {
 
   /** The evidence held for a frame, if it is still kept. */
   evidenceFor(frameHash: Hex): Evidence | undefined {
-    return this.evidence.get(frameHash.toLowerCase());
+    return this.evidence.get(frameHash.toLowerCase()) ?? this.asked.get(frameHash.toLowerCase());
   }
 
   /** The stored residual when it is this run's (same parameter table), else zeros. */
@@ -198,6 +216,7 @@ export class RoundRunner {
     const pace = speed ? (1000 * batchSize) / speed : null;
     const steps = adaptiveSteps(m.steps, m.startsAt + run.timing.trainMs - scheduler.now(), pace);
     const batches = assignmentIndices(m.seed, steps, batchSize, run.dataset.trainCount);
+    this.takeGivenBack(run);
     // 4 happens in the worker too: it compresses v = θ_r − θ_local + e with error feedback and
     // hands back the frame and e'. The residual travels there and back (transferred, not copied).
     const residual = this.residual && this.residual.length === run.paramCount ? this.residual : new Float32Array(run.paramCount);
@@ -251,14 +270,14 @@ export class RoundRunner {
     // Keep the evidence.
     const samples = result.steps * batchSize;
     const own = { bytes: result.frame, hash: result.frameHash };
-    this.evidence.set(own.hash.toLowerCase(), { run: run.id, round: m.round, frame: own.bytes, before: result.residualBefore, after: result.residual });
+    // Its own copy of e': the residual itself goes to the worker (transferred, so detached here)
+    // when the next round trains, and a validator may ask for e' after that.
+    this.evidence.set(own.hash.toLowerCase(), { run: run.id, round: m.round, frame: own.bytes, before: result.residualBefore, after: result.residual.slice() });
     for (const k of [...this.evidence.keys()].slice(0, -EVIDENCE_ROUNDS_KEPT)) this.evidence.delete(k);
     store.set({ ownFrames: { count: store.get().ownFrames.count + 1, bytes: store.get().ownFrames.bytes + own.bytes.byteLength } });
     const keepResidual = (residual: Float32Array) => {
       this.residual = residual;
-      this.o.storage
-        .putResidual({ run: run.id, paramTableHash: run.paramTableHash, residual })
-        .catch((e) => store.log('warn', `could not save the residual: ${describeError(e)}`));
+      this.saveResidual(run);
     };
     keepResidual(this.residual);
 
@@ -291,8 +310,10 @@ export class RoundRunner {
       return;
     }
     const { agg, unsentAggregate } = settled;
-    // The residual advances only for a frame inside the aggregate this page signs.
-    if (agg.hashes.includes(own.hash.toLowerCase() as Hex)) keepResidual(result.residual);
+    // The residual advances only for a frame inside the aggregate this page signs, and comes
+    // back if the commit refuses the contribution (settled).
+    const advanced = agg.hashes.includes(own.hash.toLowerCase() as Hex);
+    if (advanced) keepResidual(result.residual);
     else store.log('warn', `round ${m.round}: our frame is not in the cohort's aggregate; its whole update stays in the residual`);
 
     // 6. Report: a signed contribution naming our frame and the aggregate we agree with.
@@ -331,6 +352,10 @@ export class RoundRunner {
       },
       aggregate: unsentAggregate,
     };
+    if (advanced) {
+      this.advanced.set(rec.nonce, { run, round: m.round, frame: own.bytes });
+      for (const k of [...this.advanced.keys()].slice(0, -VERDICTS_AWAITED)) this.advanced.delete(k);
+    }
     // Written before it is sent; deleted only when the coordinator answers for this nonce.
     if (await this.o.report(rec))
       store.log('info', `round ${m.round}: reported frame ${own.hash.slice(0, 10)}… in aggregate ${agg.aggregateHash.slice(0, 10)}…`);
@@ -407,6 +432,43 @@ export class RoundRunner {
     return { agg, unsentAggregate: null };
   }
 
+  /**
+   * The coordinator's verdict on one of our reports at commit. A refused contribution (no
+   * quorum, a refused aggregate) was never applied: its update goes back into the residual
+   * (now, or before the next round trains while the residual is in the worker).
+   */
+  settled(m: AckMessage): void {
+    const a = this.advanced.get(m.nonce);
+    if (!a || m.state === 'pending') return;
+    this.advanced.delete(m.nonce);
+    if (m.state !== 'rejected') return;
+    this.givenBack.push({ run: a.run.id, update: toDense(decodeFrame(a.frame, peerUpdateLimits(a.run, a.round))) });
+    this.o.store.log(
+      'warn',
+      `round ${a.round}: the contribution was refused at commit (${m.reason ?? 'no reason given'}); its update goes back into the residual`,
+    );
+    if (this.residual && !this.trainingNow) this.takeGivenBack(a.run);
+  }
+
+  /** Adds the updates given back for `run` to the residual it holds, and saves it. */
+  private takeGivenBack(run: RunSpec): void {
+    const e = this.residual;
+    if (!this.givenBack.length || !e || e.length !== run.paramCount) return;
+    // An update given back under another run has no residual to go to.
+    const mine = this.givenBack.filter((g) => g.run === run.id);
+    this.givenBack = [];
+    for (const { update } of mine) for (let i = 0; i < e.length; i++) e[i] += update[i];
+    this.saveResidual(run);
+  }
+
+  private saveResidual(run: RunSpec): void {
+    const residual = this.residual;
+    if (!residual) return;
+    this.o.storage
+      .putResidual({ run: run.id, paramTableHash: run.paramTableHash, residual })
+      .catch((e) => this.o.store.log('warn', `could not save the residual: ${describeError(e)}`));
+  }
+
   /** Step 8 from our side: the validator sampled one of our contributions; upload its evidence. */
   async answerVerify(m: VerifyMessage): Promise<void> {
     const { store } = this.o;
@@ -416,9 +478,15 @@ export class RoundRunner {
       store.log('warn', `round ${m.round}: the validator sampled frame ${m.frameHash.slice(0, 10)}…, but this page no longer holds its evidence (reloaded?)`);
       return;
     }
+    const hash = m.frameHash.toLowerCase();
+    this.asked.delete(hash);
+    this.asked.set(hash, ev);
+    for (const k of [...this.asked.keys()].slice(0, -EVIDENCE_ASKED_KEPT)) this.asked.delete(k);
+    // A residual the validator did not ask for travels as its digest (it holds the residual).
+    const body = encodeEvidence(uploadFor({ frame: ev.frame, residualBefore: ev.before, residualAfter: ev.after }, m.needs));
     try {
-      await this.o.api.postEvidence(m.run, m.round, key.address, encodeEvidence({ frame: ev.frame, residualBefore: ev.before, residualAfter: ev.after }));
-      store.log('info', `round ${m.round}: sampled for verification; evidence uploaded`);
+      await this.o.api.postEvidence(m.run, m.round, key.address, body);
+      store.log('info', `round ${m.round}: sampled for verification; evidence uploaded (${body.byteLength} bytes)`);
     } catch (e) {
       store.log('error', `round ${m.round}: evidence upload failed: ${describeError(e)}`);
     }
