@@ -11,3 +11,5 @@ export { runInsights } from './run-insights.ts';
 export { flaggedSummary } from './flagged.ts';
 export { LEADER_LOCK, ensureClusterTables, tryLeaderLock, clusterContracts, saveClusterContracts, registerLeader, leaderUrl } from './cluster-lease.ts';
 export { reserveFaucetGrant, releaseFaucetGrant, recordFaucetTx, epochCoversRound } from './faucet-grants.ts';
+export { epochInputs, postedEpochNumbers, type EpochInputs, type EpochRow, type BatchedContribution } from './epoch-inputs.ts';
+export { PartnerRegistry, type PartnerRecord } from './partners.ts';

@@ -50,6 +50,7 @@ test(
             computeMs: 12,
             nonce: nonce++,
             expiry: 9_999_999_999n,
+            partner: '',
           },
           '0x01',
         );

@@ -192,6 +192,7 @@ test('ledger: sampled credit waits for its check; passed â†’ verified, failed â†
     computeMs: 1,
     nonce: n,
     expiry: 9_999_999_999n,
+    partner: '',
   });
   const ids = [
     await ledger.insertPending(run.id, addr(11), contribution(honest, 1n), '0x', { residualHash: honest.claim.residualHash }),

@@ -140,3 +140,13 @@ export { decodeSnapshot, encodeSnapshot, type Snapshot } from './snapshot.ts';
 export { decodeDataset, encodeDataset, trainShape, type DatasetShape } from './dataset.ts';
 export { decodeEvidence, encodeEvidence, residualCommitment, type Evidence } from './evidence.ts';
 export { REJECTIONS, REJECTION_CODES, isRejectionCode, type Rejection, type RejectionCode } from './rejections.ts';
+export {
+  EPOCH_FILE_FORMAT,
+  parseEpochFile,
+  parseEpochListing,
+  type CreditedReport,
+  type EpochBalance,
+  type EpochFile,
+  type EpochListing,
+  type EpochVerdict,
+} from './epoch-file.ts';
