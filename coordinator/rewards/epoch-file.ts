@@ -79,31 +79,29 @@ export function epochFileOf(inputs: EpochInputs, chain: { chainId: number; distr
 
 /** The posted epochs' files, built on first request and kept (a posted epoch's inputs never change). */
 export class EpochFiles {
-  private readonly built = new Map<number, { bytes: Buffer; hash: Hex }>();
+  private readonly built = new Map<number, { bytes: Buffer; hash: Hex; entry: EpochListing['epochs'][number] }>();
 
   constructor(
     private readonly sql: Sql,
     private readonly chain: { chainId: number; distributor: Address },
   ) {}
 
-  async file(epoch: number): Promise<{ bytes: Buffer; hash: Hex }> {
+  async file(epoch: number): Promise<{ bytes: Buffer; hash: Hex; entry: EpochListing['epochs'][number] }> {
     const kept = this.built.get(epoch);
     if (kept) return kept;
     const inputs = await epochInputs(this.sql, epoch);
     if (!inputs || !inputs.epoch.txHash) throw new IdlegradError('NOT_FOUND', `epoch ${epoch} is not a posted reward epoch`);
-    const bytes = Buffer.from(JSON.stringify(epochFileOf(inputs, this.chain)));
-    const out = { bytes, hash: keccak256(bytes) };
+    const file = epochFileOf(inputs, this.chain);
+    const bytes = Buffer.from(JSON.stringify(file));
+    const hash = keccak256(bytes);
+    const out = { bytes, hash, entry: { epoch, root: file.root, txHash: file.txHash, round: file.round, file: `/api/epochs/${epoch}.json`, fileHash: hash } };
     this.built.set(epoch, out);
     return out;
   }
 
   async listing(): Promise<EpochListing> {
     const epochs: EpochListing['epochs'] = [];
-    for (const epoch of await postedEpochNumbers(this.sql)) {
-      const { bytes, hash } = await this.file(epoch);
-      const f = JSON.parse(bytes.toString('utf8')) as EpochFile;
-      epochs.push({ epoch, root: f.root, txHash: f.txHash, round: f.round, file: `/api/epochs/${epoch}.json`, fileHash: hash });
-    }
+    for (const epoch of await postedEpochNumbers(this.sql)) epochs.push((await this.file(epoch)).entry);
     return { epochs };
   }
 
