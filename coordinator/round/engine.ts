@@ -50,7 +50,7 @@ export interface Session {
   peerId: string;
   ready: boolean;
   send(msg: ServerMessage): void;
-  /** From hello: the partner widget this session runs in, and what trains its rounds (recorded per contribution). */
+  /** From hello: the partner widget this session runs in (shown only: credit follows the partner signed in each report), and what trains its rounds. */
   partner?: string | null;
   device?: DeviceKind | null;
 }
