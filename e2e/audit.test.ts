@@ -93,6 +93,12 @@ test(
       assert.equal(row.partner, i === 0 ? 'blog' : null, 'only the registered partner is credited');
     }
 
+    const listed = await (await fetch(new URL('api/lead/partners', platform.url), { headers: lead })).json();
+    assert.deepEqual(listed, {
+      partners: [{ id: 'blog', origins: ['https://blog.example'] }],
+      unregistered: [{ id: 'not-registered', contributions: ROUNDS }],
+    });
+
     // Every round closes an epoch; wait until the last one is posted and published.
     const deadline = Date.now() + 60_000;
     let posted = 0;

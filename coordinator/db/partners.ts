@@ -48,6 +48,16 @@ export class PartnerRegistry {
     this.ids.add(p.id);
   }
 
+  /** Partner ids reports signed that were not registered when they arrived (credited to no partner), most used first. */
+  async unregistered(limit = 100): Promise<{ id: string; contributions: number }[]> {
+    const { rows } = await this.sql.query<{ id: string; contributions: number }>(
+      `select signed_partner as id, count(*)::int as contributions from contributions
+       where signed_partner <> '' and partner is null group by signed_partner order by count(*) desc, signed_partner limit $1`,
+      [limit],
+    );
+    return rows;
+  }
+
   async list(): Promise<PartnerRecord[]> {
     const { rows } = await this.sql.query<{ id: string; origins: string[] }>(`select id, origins from partners order by id`);
     return rows.map((r) => ({ id: r.id, origins: r.origins }));

@@ -206,8 +206,10 @@ export function leadRoutes(opts: { token: string; control: RunControl; engine: R
   // the lead registered it here, with the origins its widget is embedded on.
   router.get('/api/lead/partners', lead, (_req, res) => {
     if (!opts.partners) return fail(res, new BadRequest('the partner registry is not enabled on this server'));
-    opts.partners.list().then(
-      (partners) => void res.json({ partners }),
+    // With the ids reports signed that were never registered: who embeds the widget without being a partner.
+    const registry = opts.partners;
+    Promise.all([registry.list(), registry.unregistered()]).then(
+      ([partners, unregistered]) => void res.json({ partners, unregistered }),
       (e) => fail(res, e),
     );
   });
