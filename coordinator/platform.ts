@@ -7,11 +7,11 @@ import { runSpecOf, modelOf, type RunSpec } from '../shared/config.ts';
 import { hashParams, initParams } from '../shared/model.ts';
 import { eip712Domain } from '../shared/eip712.ts';
 import type { ChainInfo } from '../shared/wire/index.ts';
-import { openDatabase, Ledger, RunTable, runInsights } from './db/index.ts';
+import { openDatabase, Ledger, PartnerRegistry, RunTable, runInsights } from './db/index.ts';
 import { loadMnist, readTextFile, TextStore, checkRunData, runData } from './data/index.ts';
 import { startAnvil, embeddedOwner, type Anvil, connectChain, type ChainAddresses, type Chain } from './chain/index.ts';
 import { RoundEngine } from './round/index.ts';
-import { Rewards, epochPolicy, EpochPoster, Faucet } from './rewards/index.ts';
+import { Rewards, epochPolicy, EpochPoster, EpochFiles, Faucet } from './rewards/index.ts';
 import { createApiServer, type ApiServer, BadRequest, leadRoutes, resolveLeadToken, RunConflict, trustedProxiesOf, type RunControl } from './http/index.ts';
 import { checkFigures, EvidenceDesk, Validator, verificationOf, Quarantine } from './verify/index.ts';
 import type { PlatformConfig } from './config.ts';
@@ -166,6 +166,11 @@ export async function startPlatform(
         void host!.api.broadcastDashboard();
       },
     };
+    // Epoch files are the ledger's, not one run's: one cache for every run this process hosts.
+    const epochFiles = new EpochFiles(sql, { chainId: chain.chainId, distributor: chain.distributor });
+    // The partners the lead registered: only they earn credit for their widgets' reports.
+    const partners = new PartnerRegistry(sql);
+    await partners.load();
     const swapTo = async (runId: number) => {
       const old = host;
       host = null;
@@ -271,6 +276,7 @@ export async function startPlatform(
         quarantined: (account) => quarantine.has(account),
         phase: (phase) => metrics.roundPhase(phase),
         decided: (accepted, rejected) => metrics.decided(accepted, rejected),
+        partnerRegistered: (id) => partners.has(id),
       });
       metrics.live = { validatorBacklog: () => validator.backlog, epochPostingFailing: () => poster.status.failing };
       engineRef = engine;
@@ -292,7 +298,8 @@ export async function startPlatform(
         webDir: resolve(cfg.webDir),
         chainRpcUrl: rpcEndpoint,
         chain: browserChain,
-        routes: express.Router().use(opsRouter, leadRoutes({ token: leadToken, control, engine, texts })),
+        // The published inputs of every posted epoch, for `npm run audit` (coordinator/rewards/epoch-file.ts).
+        routes: express.Router().use(opsRouter, leadRoutes({ token: leadToken, control, engine, texts, partners }), epochFiles.routes()),
         metrics,
         heartbeatMs: cfg.heartbeatMs,
         insights: () => runInsights(sql, run),

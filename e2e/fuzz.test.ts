@@ -214,6 +214,7 @@ test('every endpoint refuses malformed input by name, nothing crashes or wedges,
       computeMs: 1000,
       nonce: BigInt(Math.floor(Math.random() * 2 ** 52)),
       expiry: BigInt(Math.floor(Date.now() / 1000) + 3600),
+      partner: '',
       ...extra,
     };
     return { c, frameHashes: [frameHash] };
@@ -253,7 +254,10 @@ test('every endpoint refuses malformed input by name, nothing crashes or wedges,
     {
       weight: 1,
       arbitrary: fc
-        .record({ sig: fc.uint8Array({ minLength: 65, maxLength: 65 }), protocol: fc.constantFrom(PROTOCOL_VERSION, 0, 2, 999) })
+        .record({
+          sig: fc.uint8Array({ minLength: 65, maxLength: 65 }),
+          protocol: fc.constantFrom(PROTOCOL_VERSION, 0, PROTOCOL_VERSION - 1, PROTOCOL_VERSION + 1, 999),
+        })
         .map(({ sig, protocol }) => ({
           text: JSON.stringify({ type: 'hello', protocol, address: outsider.address, peerId: 'p', signature: bytesToHex(sig), adapter: null, gflops: null }),
         })),

@@ -181,6 +181,7 @@ function presign(): number {
           computeMs: 1000,
           nonce,
           expiry,
+          partner: '',
         };
         const signature = sign(signers.digest(c), hexToBytes(m.key));
         reports.set(m.address, {

@@ -6,6 +6,23 @@
 //   /framer    a page that frames embed.html itself while claiming to be `claimHost`
 //              (a forged host: it must receive nothing and command nothing).
 import { createServer, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LEAD_TOKEN_FILE } from '../coordinator/http/index.ts';
+
+/**
+ * Registers `id` as a partner of the platform (only registered partners are credited for their
+ * widget's reports), with the lead token `npm start` keeps in its data directory.
+ */
+export async function registerPartner(platform: { url: string; dataDir: string }, id: string, origins: string[]): Promise<void> {
+  const token = readFileSync(join(platform.dataDir, LEAD_TOKEN_FILE), 'utf8').trim();
+  const res = await fetch(new URL('api/lead/partners', platform.url), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ id, origins }),
+  });
+  if (res.status !== 201) throw new Error(`registering partner ${id}: HTTP ${res.status} ${await res.text()}`);
+}
 
 export interface PartnerSite {
   port: number;

@@ -337,6 +337,7 @@ export async function runVerifySim(opts: VerifySimOptions = {}): Promise<VerifyS
           computeMs: Math.round(p.trainMs),
           nonce: nonce++,
           expiry: 2n ** 40n,
+          partner: '',
         },
         '0x00',
         { residualHash, device: 'cpu' },

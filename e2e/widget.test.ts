@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import type { Browser, Frame, Page } from 'playwright-core';
 import { launchChromium } from './chromium.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
-import { startPartnerSite, type PartnerSite } from './partner-site.ts';
+import { registerPartner, startPartnerSite, type PartnerSite } from './partner-site.ts';
 import type { IdlegradTestHook } from './page/test-hook.ts';
 import type { PartnerSummary } from '../shared/wire/index.ts';
 import { DEFAULT_RUN } from '../shared/config.ts';
@@ -38,6 +38,8 @@ before(async () => {
   runId = (await new CoordinatorApi(platform.url).run()).run.id;
   site = await startPartnerSite(platform.url, { run: runId, partner: PARTNER });
   partnerUrl = `http://localhost:${site.port}/`;
+  // Only a partner the lead registered is credited for its widget's reports.
+  await registerPartner(platform, PARTNER, [`http://localhost:${site.port}`]);
   framerUrl = `http://127.0.0.1:${site.port}/framer`;
   browser = await launchChromium();
 });

@@ -25,6 +25,7 @@ const c: Contribution = {
   computeMs: 9000,
   nonce: 12345678901234n,
   expiry: 2_000_000_000n,
+  partner: '',
 };
 
 test('a contribution signed by the device key recovers to it, and only in its own domain', async () => {

@@ -33,6 +33,7 @@ export const contributionTypes = {
     { name: 'computeMs', type: 'uint32' },
     { name: 'nonce', type: 'uint64' },
     { name: 'expiry', type: 'uint64' },
+    { name: 'partner', type: 'string' },
   ],
 } as const;
 
@@ -57,6 +58,12 @@ export interface Contribution {
   computeMs: number;
   nonce: bigint;
   expiry: bigint;
+  /**
+   * The partner site whose widget this work came through ('' for none): inside the signature,
+   * so nobody but the volunteer can name who is credited for its compute (issue 14). The
+   * coordinator credits only partners the lead registered.
+   */
+  partner: string;
 }
 
 export function contributionTypedData(domain: Eip712Domain, message: Contribution) {

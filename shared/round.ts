@@ -150,7 +150,9 @@ export function compressWithFeedback(
 }
 
 /** A Contribution before signing: losses as floats, expiry from the server clock. */
-export type ContributionInput = Omit<Contribution, 'lossBeforeMicro' | 'lossAfterMicro' | 'expiry'> & {
+export type ContributionInput = Omit<Contribution, 'lossBeforeMicro' | 'lossAfterMicro' | 'expiry' | 'partner'> & {
+  /** The partner widget the work came through (signed); absent or null: none (''). */
+  partner?: string | null;
   lossBefore: number;
   lossAfter: number;
   /** Server time, epoch ms. */
@@ -175,6 +177,7 @@ export function buildContribution(c: ContributionInput): Contribution {
     computeMs: Math.min(0xffffffff, Math.max(0, Math.round(c.computeMs))),
     nonce: c.nonce,
     expiry: BigInt(Math.floor(c.nowMs / 1000) + (c.ttlSeconds ?? 3600)),
+    partner: c.partner ?? '',
   };
 }
 

@@ -42,6 +42,7 @@ test('accountSummaries equals accountSummary for each account', async () => {
           computeMs: 1,
           nonce,
           expiry: 9_999_999_999n,
+          partner: '',
         },
         '0x',
         { beneficiary: who === c ? wallet : who },

@@ -33,6 +33,7 @@ test('refusals are counted by code; the identities at fault are listed with thei
       computeMs: 1,
       nonce: n,
       expiry: 9_999_999_999n,
+      partner: '',
     };
     return ledger.insertPending(run.id, account, c, '0x' as Hex);
   };

@@ -41,6 +41,7 @@ async function ledgerWithRows(
         computeMs: 1,
         nonce: BigInt(i + 1),
         expiry: 9_999_999_999n,
+        partner: '',
       },
       '0x',
       { partner: r.partner, device: r.device },

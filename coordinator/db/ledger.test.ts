@@ -10,7 +10,7 @@ import { isIdlegradError } from '../../shared/errors.ts';
 import { parseAccountSummary, parseContributionDetail } from '../../shared/wire/index.ts';
 import { contributionTimeline } from '../../shared/timeline.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { migrate, openDatabase } from './sql.ts';
+import { migrate, openDatabase, type Sql } from './sql.ts';
 import { Ledger } from './ledger.ts';
 import { accountSummaries } from './account-summaries.ts';
 import { flaggedSummary } from './flagged.ts';
@@ -34,7 +34,19 @@ const contribution = (nonce: bigint, round = 0) => ({
   computeMs: 12,
   nonce,
   expiry: 9_999_999_999n,
+  partner: '',
 });
+/** A report row as the ledger wrote it before issue 14's signed-fields migration (no frames root, no signed partner). */
+const insertOldRow = async (sql: Sql, nonce: bigint): Promise<number> =>
+  Number(
+    (
+      await sql.query<{ id: number }>(
+        `insert into contributions (run_id, round, cohort, account, frame_hash, aggregate_hash, samples, steps, loss_before, loss_after, compute_ms, nonce, expiry, signature, state, beneficiary)
+         values (1, 0, 0, $1, $2, $3, 32, 1, 2.3, 2.1, 12, $4, 9999999999, '0x01', 'pending', $1) returning id`,
+        [alice, h(1), h(2), nonce.toString()],
+      )
+    ).rows[0].id,
+  );
 
 for (const backend of LEDGER_BACKENDS) {
   test(`${backend.name}: migrations, a round, an epoch and a claim read back alike`, { timeout: 60_000, skip: backend.skip }, async (t) => {
@@ -142,7 +154,7 @@ for (const backend of LEDGER_BACKENDS) {
       ];
       const ids: number[] = [];
       for (const [i, [state, reason]] of old.entries()) {
-        const id = await ledger.insertPending(run.id, alice, contribution(BigInt(100 + i)), '0x01');
+        const id = await insertOldRow(sql, BigInt(100 + i));
         await sql.query(`update contributions set state = $2, reason = $3, verification = $4 where id = $1`, [id, state, reason, i === 1 ? 'failed' : null]);
         ids.push(id);
       }

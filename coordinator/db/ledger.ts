@@ -134,8 +134,8 @@ export class Ledger {
   ): Promise<number> {
     try {
       const { rows } = await this.sql.query<{ id: number }>(
-        `insert into contributions (run_id, round, cohort, account, frame_hash, aggregate_hash, samples, steps, loss_before, loss_after, compute_ms, nonce, expiry, signature, state, beneficiary, residual_hash, partner, device_kind)
-         values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'pending',$15,$16,$17,$18) returning id`,
+        `insert into contributions (run_id, round, cohort, account, frame_hash, aggregate_hash, samples, steps, loss_before, loss_after, compute_ms, nonce, expiry, signature, state, beneficiary, residual_hash, partner, device_kind, frames_root, signed_partner)
+         values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'pending',$15,$16,$17,$18,$19,$20) returning id`,
         [
           runId,
           c.round,
@@ -155,6 +155,8 @@ export class Ledger {
           extra.residualHash ?? null,
           extra.partner ?? null,
           extra.device ?? null,
+          c.framesRoot,
+          c.partner,
         ],
       );
       return Number(rows[0].id);

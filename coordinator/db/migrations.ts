@@ -175,4 +175,18 @@ export const MIGRATIONS: string[] = [
   `
   alter table identities add column last_passed_id bigint;
   `,
+  // Issue 14: every field a report's signature covers is kept, so an epoch's published file
+  // (coordinator/rewards/epoch-file.ts) lets anyone check it: the signed frames root, and the
+  // partner id inside the signature ('' for none). Rows written before stay readable with nulls
+  // (published as unverifiable). The partner registry the lead controls: a report credits a
+  // partner only if its signed id is registered here.
+  `
+  alter table contributions add column frames_root text;
+  alter table contributions add column signed_partner text;
+  create table partners (
+    id text primary key,
+    origins jsonb not null default '[]',
+    created_at timestamptz not null default now()
+  );
+  `,
 ];

@@ -20,7 +20,10 @@ interface Item {
   reject(e: unknown): void;
 }
 
-/** Where a report came from: the partner widget (issue 6) and what trained it; null when not said. */
+/**
+ * Where a report came from: the registered partner it credits (its signed `partner`, when the
+ * lead registered it; else null) and what trained it; null when not said.
+ */
 export interface ReportOrigin {
   partner: string | null;
   device: 'webgpu' | 'cpu' | null;
@@ -101,10 +104,10 @@ export class PendingWriter {
       });
       const col = <T>(f: (it: Item) => T) => batch.map(f);
       const { rows } = await tx.query<{ id: string | number; account: string; nonce: string }>(
-        `insert into contributions (run_id, round, cohort, account, frame_hash, aggregate_hash, samples, steps, loss_before, loss_after, compute_ms, nonce, expiry, signature, state, beneficiary, residual_hash, partner, device_kind)
-         select r, rd, co, a, fh, ah, sa, st, lb, la, cm, n, ex, sg, 'pending', b, rh, pa, dk
-         from unnest($1::int[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[], $9::float8[], $10::float8[], $11::int[], $12::numeric[], $13::bigint[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[])
-           as t(r, rd, co, a, fh, ah, sa, st, lb, la, cm, n, ex, sg, b, rh, pa, dk)
+        `insert into contributions (run_id, round, cohort, account, frame_hash, aggregate_hash, samples, steps, loss_before, loss_after, compute_ms, nonce, expiry, signature, state, beneficiary, residual_hash, partner, device_kind, frames_root, signed_partner)
+         select r, rd, co, a, fh, ah, sa, st, lb, la, cm, n, ex, sg, 'pending', b, rh, pa, dk, fr, sp
+         from unnest($1::int[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[], $9::float8[], $10::float8[], $11::int[], $12::numeric[], $13::bigint[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[])
+           as t(r, rd, co, a, fh, ah, sa, st, lb, la, cm, n, ex, sg, b, rh, pa, dk, fr, sp)
          on conflict (account, nonce) do nothing returning id, account, nonce::text`,
         [
           col((it) => it.runId),
@@ -125,6 +128,8 @@ export class PendingWriter {
           col((it) => it.residualHash),
           col((it) => it.origin.partner),
           col((it) => it.origin.device),
+          col((it) => it.c.framesRoot),
+          col((it) => it.c.partner),
         ],
       );
       // A key inserted once answers the first report that carries it; a second one in the same batch is a replay.

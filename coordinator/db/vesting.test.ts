@@ -47,6 +47,7 @@ async function ledgerWithRounds() {
           computeMs: 12,
           nonce: nonce++,
           expiry: 9_999_999_999n,
+          partner: '',
         },
         '0x01',
       );

@@ -14,7 +14,7 @@ import { eip712Domain } from '../../shared/eip712.ts';
 import { mlpForward } from '../../shared/mlp.ts';
 import { openDatabase, Ledger, RunTable } from '../db/index.ts';
 import { RoundEngine } from '../round/index.ts';
-import { leadRoutes, parseRunRequest, resolveLeadToken, type RunControl } from './lead.ts';
+import { BadRequest, leadRoutes, parsePartnerRequest, parseRunRequest, resolveLeadToken, type RunControl } from './lead.ts';
 import { TextStore, textId } from '../data/index.ts';
 import { grammarCorpus } from '../../e2e/grammar-corpus.ts';
 
@@ -267,4 +267,25 @@ test('the lead token persists per data dir, 0600; the environment overrides it',
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('partner registrations: an id as a widget signs it and http(s) origins; anything else is refused naming the field', () => {
+  assert.deepEqual(parsePartnerRequest({ id: 'daily.example', origins: ['https://daily.example', 'http://localhost:8080'] }), {
+    id: 'daily.example',
+    origins: ['https://daily.example', 'http://localhost:8080'],
+  });
+  for (const [body, field] of [
+    [null, /body/],
+    [{ id: '<script>', origins: [] }, /^id/],
+    [{ id: '', origins: [] }, /^id/],
+    [{ id: 'x'.repeat(65), origins: [] }, /^id/],
+    [{ id: 'blog', origins: 'https://blog.example' }, /^origins/],
+    [{ id: 'blog', origins: ['https://blog.example/path'] }, /^origins\[0\]/],
+    [{ id: 'blog', origins: ['javascript:alert(1)'] }, /^origins\[0\]/],
+  ] as const)
+    assert.throws(
+      () => parsePartnerRequest(body),
+      (e: Error) => e instanceof BadRequest && field.test(e.message),
+      JSON.stringify(body),
+    );
 });

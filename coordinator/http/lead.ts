@@ -14,6 +14,8 @@ import type { RunStatus } from '../../shared/wire/index.ts';
 import { verificationOf } from '../verify/index.ts';
 import { MAX_TEXT_BYTES, type TextStore } from '../data/index.ts';
 import type { RoundEngine } from '../round/index.ts';
+import type { PartnerRecord, PartnerRegistry } from '../db/index.ts';
+import { PARTNER_ID } from '../../shared/wire/index.ts';
 
 export const LEAD_TOKEN_FILE = 'lead-token';
 
@@ -126,8 +128,22 @@ export function parseRunRequest(body: unknown): { settings: RunSettings; text?: 
 
 const STATUS_OF = { pause: 'paused', resume: 'active', stop: 'stopped' } as const satisfies Record<string, RunStatus>;
 
+/** A partner registration: `{ id, origins }`, the id as a widget signs it, origins as `https://host[:port]`. */
+export function parsePartnerRequest(body: unknown): PartnerRecord {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequest('body: expected an object { id, origins }');
+  const { id, origins } = body as Record<string, unknown>;
+  if (typeof id !== 'string' || !PARTNER_ID.test(id))
+    throw new BadRequest(`id: expected a partner id (letters, digits, . _ -; at most 64), got ${JSON.stringify(id)}`);
+  if (!Array.isArray(origins) || origins.length > 32) throw new BadRequest('origins: expected an array of at most 32 origins');
+  origins.forEach((o, i) => {
+    if (typeof o !== 'string' || !/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?$/.test(o))
+      throw new BadRequest(`origins[${i}]: expected an origin like https://example.org, got ${JSON.stringify(o)}`);
+  });
+  return { id, origins: origins as string[] };
+}
+
 /** Lead routes and the public ONNX export, for the engine that hosts the current run. */
-export function leadRoutes(opts: { token: string; control: RunControl; engine: RoundEngine; texts?: TextStore }): express.Router {
+export function leadRoutes(opts: { token: string; control: RunControl; engine: RoundEngine; texts?: TextStore; partners?: PartnerRegistry }): express.Router {
   const router = express.Router();
   const lead = requireLead(opts.token);
   const json = express.json({ limit: '64kb' });
@@ -182,6 +198,31 @@ export function leadRoutes(opts: { token: string; control: RunControl; engine: R
     if (status === 'stopped') return fail(res, new RunConflict(`run ${id} is stopped; create a new run instead`));
     opts.control.setStatus(id, next).then(
       () => res.json({ run: { id, status: next } }),
+      (e) => fail(res, e),
+    );
+  });
+
+  // The partner registry (issue 14): a widget's reports credit their signed partner only when
+  // the lead registered it here, with the origins its widget is embedded on.
+  router.get('/api/lead/partners', lead, (_req, res) => {
+    if (!opts.partners) return fail(res, new BadRequest('the partner registry is not enabled on this server'));
+    // With the ids reports signed that were never registered: who embeds the widget without being a partner.
+    const registry = opts.partners;
+    Promise.all([registry.list(), registry.unregistered()]).then(
+      ([partners, unregistered]) => void res.json({ partners, unregistered }),
+      (e) => fail(res, e),
+    );
+  });
+  router.post('/api/lead/partners', lead, json, (req, res) => {
+    if (!opts.partners) return fail(res, new BadRequest('the partner registry is not enabled on this server'));
+    let p: PartnerRecord;
+    try {
+      p = parsePartnerRequest(req.body);
+    } catch (e) {
+      return fail(res, e);
+    }
+    opts.partners.register(p).then(
+      () => void res.status(201).json({ partner: p }),
       (e) => fail(res, e),
     );
   });

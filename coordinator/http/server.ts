@@ -362,6 +362,11 @@ export function createApiServer(deps: ServerDeps): ApiServer {
       } catch {
         throw new IdlegradError('BAD_MESSAGE', 'message is not valid JSON');
       }
+      // A report refused at the edge (malformed, or signed under an older protocol: SCHEMA_MISMATCH)
+      // still names its nonce, so the page's outbox settles it instead of resending it forever.
+      const claimed = (raw as { type?: unknown; contribution?: { nonce?: unknown } } | null) ?? {};
+      if (claimed.type === 'report' && typeof claimed.contribution?.nonce === 'string' && /^[0-9]{1,20}$/.test(claimed.contribution.nonce))
+        refusedNonce = claimed.contribution.nonce;
       const msg = parseClientMessage(raw);
       switch (msg.type) {
         case 'hello': {
@@ -396,8 +401,8 @@ export function createApiServer(deps: ServerDeps): ApiServer {
         case 'report': {
           refusedNonce = msg.contribution.nonce;
           if (!entry.session) throw new IdlegradError('BAD_MESSAGE', 'report before hello');
-          await engine.handleReport(entry.session, msg);
-          send({ type: 'ack', nonce: msg.contribution.nonce, state: 'pending', reason: null });
+          const { note } = await engine.handleReport(entry.session, msg);
+          send({ type: 'ack', nonce: msg.contribution.nonce, state: 'pending', reason: note });
           deps.metrics?.report('acked');
           refusedNonce = undefined;
           return;

@@ -63,6 +63,7 @@ test('RPC down, then the owner without gas: the post is retried and lands once t
         computeMs: 1,
         nonce,
         expiry: 9_999_999_999n,
+        partner: '',
       },
       '0x',
     );

@@ -50,6 +50,7 @@ async function setup(chain: Chain, open: () => Promise<Sql>) {
         computeMs: 1,
         nonce,
         expiry: 9_999_999_999n,
+        partner: '',
       },
       '0x',
     );

@@ -6,4 +6,6 @@ export { Rewards, type ChainPort, type EpochHooks } from './epochs.ts';
 export { epochPolicy, epochWaitMs, type EpochPolicyDeps } from './epoch-policy.ts';
 export { bindWallet, MAX_DELEGATION_SECONDS } from './identity.ts';
 export { EpochPoster, type EpochPosterOptions } from './epoch-poster.ts';
+export { EpochFiles, epochFileOf, signedContribution } from './epoch-file.ts';
+export { auditEpochFile, auditPlatform, type AuditResult, type AuditMismatch } from './audit.ts';
 export { Faucet, FAUCET_GRANT_WEI, type FaucetDeps } from './faucet.ts';

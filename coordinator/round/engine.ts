@@ -50,7 +50,7 @@ export interface Session {
   peerId: string;
   ready: boolean;
   send(msg: ServerMessage): void;
-  /** From hello: the partner widget this session runs in, and what trains its rounds (recorded per contribution). */
+  /** From hello: the partner widget this session runs in (shown only: credit follows the partner signed in each report), and what trains its rounds. */
   partner?: string | null;
   device?: DeviceKind | null;
 }
@@ -102,6 +102,11 @@ export interface EngineEvents {
   phase?(phase: 'open' | 'committing' | 'idle', round: number): void;
   /** A commit decided its contributions: how many were accepted, and each refusal's code. */
   decided?(accepted: number, rejected: Rejection['code'][]): void;
+  /**
+   * Whether the lead registered this partner id (coordinator/db/partners.ts). A report's signed
+   * partner earns partner credit only then; absent: no partner is registered.
+   */
+  partnerRegistered?(id: string): boolean;
 }
 
 export class RoundEngine {
@@ -260,9 +265,11 @@ export class RoundEngine {
 
   /**
    * Validate and record a signed report. Every failure throws IdlegradError with a named
-   * code before anything is written; a success writes one pending ledger row.
+   * code before anything is written; a success writes one pending ledger row. A signed partner
+   * the lead never registered is no refusal: the report is recorded and credited, the partner
+   * is not, and `note` says so (the ack carries it to the page).
    */
-  async handleReport(session: Session, msg: Extract<ClientMessage, { type: 'report' }>): Promise<{ id: number }> {
+  async handleReport(session: Session, msg: Extract<ClientMessage, { type: 'report' }>): Promise<{ id: number; note: string | null }> {
     const c = contributionFromJson(msg.contribution);
     const signer = await this.signers.signerOn(this.recovery, c, msg.signature);
     if (signer !== session.address) {
@@ -286,8 +293,10 @@ export class RoundEngine {
     }
     if (framesRoot(msg.frameHashes) !== c.framesRoot) throw new IdlegradError('BAD_MESSAGE', 'report.frameHashes does not hash to the signed framesRoot');
     if (open.reports.has(signer)) throw new IdlegradError('DUPLICATE', `${signer} already reported for round ${c.round}`);
+    const registered = c.partner !== '' && (this.events.partnerRegistered?.(c.partner) ?? false);
+    const note = c.partner !== '' && !registered ? `partner "${c.partner}" is not registered: this report earns it no partner credit` : null;
     const { id } = await this.pending.record(this.run.id, signer, c, msg.signature, c.residualHash, Math.floor(this.now() / 1000), {
-      partner: msg.partner ?? session.partner ?? null,
+      partner: registered ? c.partner : null,
       device: msg.device ?? session.device ?? null,
     });
     if (this.open !== open || this.committing) {
@@ -318,7 +327,7 @@ export class RoundEngine {
       open.aggregates.set(named, waiting);
     }
     this.maybeCommitEarly();
-    return { id };
+    return { id, note };
   }
 
   /** An uploaded cohort aggregate (or a relay member's own frame). Returns its hash. */

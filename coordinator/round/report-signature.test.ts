@@ -33,6 +33,8 @@ const contribution: fc.Arbitrary<Contribution> = fc.record({
   computeMs: u32,
   nonce: u64,
   expiry: u64,
+  // '' (no partner) as often as an id; the id is hashed as an EIP-712 string.
+  partner: fc.oneof(fc.constant(''), fc.stringMatching(/^[A-Za-z0-9][\w.-]{0,63}$/)),
 });
 
 async function viemSigner(c: Contribution, signature: Hex): Promise<Address | 'refused'> {
@@ -102,6 +104,7 @@ test('random bytes as a signature: same answer as viem, and never the honest sig
           computeMs: 0,
           nonce: 0n,
           expiry: 0n,
+          partner: '',
         },
         bad,
       ),
@@ -140,6 +143,7 @@ test('on the recovery thread: the same answers as in the event loop', async () =
       computeMs: 0,
       nonce: 1n,
       expiry: 2n,
+      partner: 'blog',
     } as Contribution;
     assert.equal(await signers.signerOn(thread, c, await keys[0].signTypedData(contributionTypedData(domain, c))), keys[0].address.toLowerCase());
     console.log(`report-signature: ${runs} random signatures compared between the thread and the event loop`);

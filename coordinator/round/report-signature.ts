@@ -73,7 +73,11 @@ function structOf(c: Contribution): Uint8Array {
   FIELDS.forEach((f, i) => {
     const at = 32 * (i + 1);
     const v = c[f.name];
-    if (f.type === 'bytes32') {
+    if (f.type === 'string') {
+      // EIP-712 encodes a dynamic string as the keccak256 of its UTF-8 bytes.
+      if (typeof v !== 'string') throw new IdlegradError('BAD_MESSAGE', `contribution.${f.name}: expected a string`);
+      struct.set(keccak(new TextEncoder().encode(v)), at);
+    } else if (f.type === 'bytes32') {
       const b = hexToBytes(v as Hex);
       if (b.length !== 32) throw new IdlegradError('BAD_MESSAGE', `contribution.${f.name}: expected 32 bytes, got ${b.length}`);
       struct.set(b, at);

@@ -203,6 +203,7 @@ const contribution = (w: { claim: { frameHash: Hex; samples: number; steps: numb
   computeMs: 1,
   nonce: n,
   expiry: 9_999_999_999n,
+  partner: '',
 });
 
 test('ledger: sampled credit waits for its check; passed → verified, failed → rejected with reason and reputation lost', async () => {

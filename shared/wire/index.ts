@@ -151,3 +151,13 @@ export {
   type ResidualPart,
 } from './evidence.ts';
 export { REJECTIONS, REJECTION_CODES, isRejectionCode, type Rejection, type RejectionCode } from './rejections.ts';
+export {
+  EPOCH_FILE_FORMAT,
+  parseEpochFile,
+  parseEpochListing,
+  type CreditedReport,
+  type EpochBalance,
+  type EpochFile,
+  type EpochListing,
+  type EpochVerdict,
+} from './epoch-file.ts';

@@ -23,7 +23,7 @@ test('hello carries the partner and the device kind; older clients default them'
   assert.equal(old.device, null, 'not said');
 });
 
-test('a report carries its device kind and partner (what trained it, even when replayed later from the outbox)', () => {
+test('a report carries its device kind and its signed partner (even when replayed later from the outbox); a protocol-1 report is refused naming the version', () => {
   const h = '0x' + '33'.repeat(32);
   const c = {
     run: 1,
@@ -41,9 +41,23 @@ test('a report carries its device kind and partner (what trained it, even when r
     nonce: '1',
     expiry: '2',
   };
-  const m = parseClientMessage({ type: 'report', contribution: c, signature: hello.signature, frameHashes: [h], device: 'webgpu', partner: 'blog' });
-  assert.ok(m.type === 'report' && m.device === 'webgpu' && m.partner === 'blog');
-  assert.throws(() => parseClientMessage({ type: 'report', contribution: c, signature: hello.signature, frameHashes: [h], device: 'gpu' }), /report\.device/);
+  const m = parseClientMessage({ type: 'report', contribution: { ...c, partner: 'blog' }, signature: hello.signature, frameHashes: [h], device: 'webgpu' });
+  assert.ok(m.type === 'report' && m.device === 'webgpu' && m.contribution.partner === 'blog');
+  const none = parseClientMessage({ type: 'report', contribution: { ...c, partner: '' }, signature: hello.signature, frameHashes: [h] });
+  assert.ok(none.type === 'report' && none.contribution.partner === '');
+  // Protocol 1 signed no partner: such a report (an old page, an old outbox) is refused by version.
+  assert.throws(
+    () => parseClientMessage({ type: 'report', contribution: c, signature: hello.signature, frameHashes: [h], partner: 'blog' }),
+    (e: Error & { code?: string }) => e.code === 'SCHEMA_MISMATCH' && /protocol 1/.test(e.message) && /protocol 2/.test(e.message),
+  );
+  assert.throws(
+    () => parseClientMessage({ type: 'report', contribution: { ...c, partner: '<script>' }, signature: hello.signature, frameHashes: [h] }),
+    /report\.contribution\.partner/,
+  );
+  assert.throws(
+    () => parseClientMessage({ type: 'report', contribution: { ...c, partner: '' }, signature: hello.signature, frameHashes: [h], device: 'gpu' }),
+    /report\.device/,
+  );
 });
 
 test('a bad partner id or device kind is refused, naming the field', () => {

@@ -4,7 +4,7 @@
 import type { Address, Hex } from 'viem';
 import type { RunSpec } from '../config.ts';
 import type { Contribution, Delegation } from '../eip712.ts';
-import { ERROR_CODES, type ErrorCode } from '../errors.ts';
+import { ERROR_CODES, IdlegradError, type ErrorCode } from '../errors.ts';
 import {
   CONTRIBUTION_STATES,
   deviceKind,
@@ -14,6 +14,7 @@ import {
   parseDashboardState,
   parseRunSpec,
   partnerId,
+  PARTNER_ID,
   type AccountSummary,
   type AdapterInfo,
   type ChainInfo,
@@ -25,7 +26,11 @@ import { addr, arrayOf, bool, decimal, fail, hex32, nonNegative, nullable, obj, 
 import { parseIceGrant, type IceGrant } from './ice.ts';
 import type { EvidenceNeeds } from './evidence.ts';
 
-export const PROTOCOL_VERSION = 1;
+/**
+ * 2: the partner id is inside the signed Contribution (issue 14). A report signed under 1 has
+ * no `partner` field and is refused with SCHEMA_MISMATCH naming the version.
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** Contribution as JSON: bigints as decimal strings. */
 export type ContributionJson = Omit<Contribution, 'nonce' | 'expiry'> & { nonce: string; expiry: string };
@@ -54,9 +59,8 @@ export type ClientMessage =
       contribution: ContributionJson;
       signature: Hex;
       frameHashes: Hex[];
-      /** What trained it and through which partner widget (not signed: credit attribution only). */
+      /** What trained it (not signed: a statistic). The partner it came through is signed, in `contribution.partner`. */
       device?: DeviceKind | null;
-      partner?: string | null;
     }
   /**
    * Relay (issue 16): this member's own update frame (base64) for the cohort members it could
@@ -118,23 +122,38 @@ export type ServerMessage =
 /** The text a device key signs (EIP-191) to prove it owns `address` on this connection. */
 export const helloMessage = (challenge: string, peerId: string) => `idlegrad hello\nchallenge: ${challenge}\npeer: ${peerId}`;
 
+/** A signed partner id: '' for none, else a partner id (shared/wire/http.ts PARTNER_ID). */
+const signedPartner: Parser<string> = (v, path) =>
+  v === '' || (typeof v === 'string' && PARTNER_ID.test(v)) ? v : fail(path, "'' or a partner id (letters, digits, . _ -; at most 64)", v);
+
+const CONTRIBUTION_V1_FIELDS = {
+  run: u32,
+  round: u32,
+  cohort: u32,
+  frameHash: hex32,
+  aggregateHash: hex32,
+  framesRoot: hex32,
+  residualHash: hex32,
+  samples: u32,
+  steps: u32,
+  lossBeforeMicro: u32,
+  lossAfterMicro: u32,
+  computeMs: u32,
+  nonce: decimal,
+  expiry: decimal,
+};
+
 export function parseContribution(v: unknown, path = 'contribution'): ContributionJson {
-  return shape<ContributionJson>({
-    run: u32,
-    round: u32,
-    cohort: u32,
-    frameHash: hex32,
-    aggregateHash: hex32,
-    framesRoot: hex32,
-    residualHash: hex32,
-    samples: u32,
-    steps: u32,
-    lossBeforeMicro: u32,
-    lossAfterMicro: u32,
-    computeMs: u32,
-    nonce: decimal,
-    expiry: decimal,
-  })(v, path);
+  if (typeof v === 'object' && v !== null && !Array.isArray(v) && !Object.hasOwn(v, 'partner')) {
+    // A well-formed report of protocol 1 (no partner in its signature) is refused by version;
+    // anything else malformed is refused by the field that is wrong.
+    shape<Omit<ContributionJson, 'partner'>>(CONTRIBUTION_V1_FIELDS)(v, path);
+    throw new IdlegradError(
+      'SCHEMA_MISMATCH',
+      `${path} has no partner field: it was signed under protocol 1; this coordinator takes protocol ${PROTOCOL_VERSION} reports (the partner is signed)`,
+    );
+  }
+  return shape<ContributionJson>({ ...CONTRIBUTION_V1_FIELDS, partner: signedPartner })(v, path);
 }
 
 export function parseDelegation(v: unknown, path = 'delegation'): DelegationJson {
@@ -199,7 +218,6 @@ export function parseClientMessage(raw: unknown): ClientMessage {
         signature: sig(o.signature, 'report.signature'),
         frameHashes: arrayOf(hex32, 256)(o.frameHashes, 'report.frameHashes'),
         device: deviceKind(o.device, 'report.device'),
-        partner: partnerId(o.partner, 'report.partner'),
       };
     case 'relay':
       return { type, round: u32(o.round, 'relay.round'), to: arrayOf(addr, 1024)(o.to, 'relay.to'), frame: base64(o.frame, 'relay.frame') };

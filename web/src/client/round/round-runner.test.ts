@@ -111,7 +111,7 @@ function fakeTrainer(page: number) {
 const relays = new WeakMap<FakeNetwork, FakeRelay>();
 const relayOf = (net: FakeNetwork) => relays.get(net) ?? (relays.set(net, new FakeRelay()), relays.get(net)!);
 
-function page(i: number, net: FakeNetwork, sched: ManualScheduler, relay = relayOf(net)) {
+function page(i: number, net: FakeNetwork, sched: ManualScheduler, relay = relayOf(net), partner: string | null = null) {
   const account = privateKeyToAccount(KEYS[i]);
   const peerId = `ig-${'abcdef'[i]}000000000000000`;
   const store = new SnapshotStore(initialSnapshot({ storage: { persistent: false, reason: null }, partner: null, governance: DEFAULT_GOVERNANCE }));
@@ -148,7 +148,7 @@ function page(i: number, net: FakeNetwork, sched: ManualScheduler, relay = relay
     storage,
     report: async (rec) => (reports.push(rec), socketUp),
     device: () => 'webgpu',
-    partner: null,
+    partner,
     now: () => sched.now(),
     peerTimeouts: { handshakeMs: 2_000, idleMs: 1_000, redialMs: 500, maxDials: 2 },
     verifySignature: verifyMessageSync,
@@ -206,7 +206,8 @@ async function signer(rec: OutboxRecord): Promise<Address> {
 async function cohortOfThree() {
   const sched = new ManualScheduler();
   const net = new FakeNetwork();
-  const pages = [0, 1, 2].map((i) => page(i, net, sched));
+  // Page 0 runs in a partner's widget: the partner is inside what it signs.
+  const pages = [0, 1, 2].map((i) => page(i, net, sched, undefined, i === 0 ? 'blog' : null));
   const m = roundFor(pages, sched, 3);
   const done = Promise.all(pages.map((p) => p.runner.begin(m, run)));
   await sched.advance(100);
@@ -220,6 +221,7 @@ test('a cohort of three completes the round: one aggregate uploaded, every membe
   for (const p of pages) {
     assert.equal(p.reports.length, 1, `page ${p.i} reported ${p.reports.length} times:\n${p.logs()}`);
     const r = p.reports[0].report;
+    assert.equal(r.contribution.partner, p.i === 0 ? 'blog' : '');
     assert.deepEqual([...r.frameHashes].sort(), [...own].sort(), `page ${p.i} names every member's frame`);
     assert.equal(r.contribution.framesRoot, framesRoot([...own].sort()));
     assert.equal(r.contribution.cohort, 5);

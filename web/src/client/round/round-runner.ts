@@ -335,6 +335,8 @@ export class RoundRunner {
       computeMs: wallMs,
       nowMs: scheduler.now(),
       nonce: randomNonce(),
+      // Signed: the partner whose widget this page runs in is credited only through this field.
+      partner: this.o.partner,
     });
     const signature = await key.signTypedData(contributionTypedData(eip712Domain(chain.chainId, chain.distributor), contribution));
     const rec: OutboxRecord = {
@@ -348,7 +350,6 @@ export class RoundRunner {
         signature,
         frameHashes: agg.hashes,
         device: this.o.device(),
-        partner: this.o.partner,
       },
       aggregate: unsentAggregate,
     };
