@@ -318,7 +318,6 @@ export class Ledger {
     }));
   }
 
-  /** The latest posted epoch's tree dump (for proofs). */
   /** Epochs opened in the ledger whose transaction was never recorded, oldest first. */
   async unpostedEpochs(): Promise<{ epoch: number; root: Hex; modelHash: Hex }[]> {
     const { rows } = await this.sql.query<{ epoch: number; root: string; model_hash: string }>(
@@ -327,6 +326,13 @@ export class Ledger {
     return rows.map((r) => ({ epoch: Number(r.epoch), root: r.root as Hex, modelHash: r.model_hash as Hex }));
   }
 
+  /** The latest posted epoch's number (no tree: what a hello checks its cached proofs against). */
+  async latestPostedEpoch(): Promise<number | null> {
+    const { rows } = await this.sql.query<{ e: number | null }>(`select max(epoch) as e from epochs where tx_hash is not null`);
+    return rows[0]?.e ?? null;
+  }
+
+  /** The latest posted epoch's tree dump (for proofs). */
   async latestPostedTree(): Promise<{ epoch: number; tree: unknown } | null> {
     const { rows } = await this.sql.query<{ epoch: number; tree: unknown }>(
       `select epoch, tree from epochs where tx_hash is not null order by epoch desc limit 1`,
