@@ -296,10 +296,6 @@ async function main(cfg: ScaleRunConfig): Promise<void> {
     }
   });
 
-  await phase('upload', uploads.length, async () => {
-    for (const bytes of uploads) engine.handleAggregate(open.round, bytes);
-  });
-  uploads.length = 0;
   // The first report starts the recovery thread: its thread id is the one that appears then.
   t = tids();
   let recoverySeen = false;
@@ -316,6 +312,12 @@ async function main(cfg: ScaleRunConfig): Promise<void> {
   });
   for (const tid of newTids(t)) if (!groupOf.has(tid)) groupOf.set(tid, 'recovery');
   reports.length = 0;
+  // The uploads come after the reports, as a cohort's aggregate (tens of KiB to MiB) reaches the
+  // coordinator after its members' small reports: each upload then meets every report of the round.
+  await phase('upload', uploads.length, async () => {
+    for (const bytes of uploads) engine.handleAggregate(open.round, bytes);
+  });
+  uploads.length = 0;
 
   clock += 3 * 3_600_000; // the report deadline
   await phase('commit', cfg.volunteers, () => engine.commit());

@@ -53,7 +53,7 @@ test('npm run scale at 100 and 1,000 volunteers: measured phases, roles, fits an
     assert.equal(row.accepted, row.volunteers, `every member's report is accepted\n${out}`);
     assert.deepEqual(
       row.phases.map((p) => p.phase),
-      ['open', 'upload', 'report', 'commit', 'push', 'validator', 'epoch', 'hello'],
+      ['open', 'report', 'upload', 'commit', 'push', 'validator', 'epoch', 'hello'],
     );
     assert.ok(row.aggregateDensity! > 0.15 && row.aggregateDensity! < 0.25, `aggregates at realistic density: ${row.aggregateDensity}`);
     const commit = row.phases.find((p) => p.phase === 'commit')!;

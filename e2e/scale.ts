@@ -47,7 +47,7 @@ Exits 1 when a bar of issue 17 is missed (committer CPU per round ≤ N^0.2; CPU
   },
 } as const satisfies CliSpec<Record<string, CliOption>>;
 
-const ROUND_PHASES = ['open', 'upload', 'report', 'commit', 'push', 'validator'] as const;
+const ROUND_PHASES = ['open', 'report', 'upload', 'commit', 'push', 'validator'] as const;
 export type Role = 'gateway' | 'committer' | 'aggregation' | 'ledger';
 
 export interface ScaleRow {
