@@ -329,7 +329,10 @@ port.on('message', async (m: { kind: 'go' } | { kind: 'close' }) => {
   }
 });
 
-// Connect (a few dozen hellos at a time), then pre-sign everything this worker will send.
+// Pre-sign everything this worker will send, then connect (a few dozen hellos at a time). In
+// that order: signing blocks this thread for minutes on a loaded machine, and sockets already
+// open would miss the coordinator's pings meanwhile and be closed (0 sessions held, 0 acks).
+const presigned = presign();
 const members = plan.cohorts.flatMap((co) => {
   const firstTogether = co.members.find((m) => !relayMembers.has(m.address));
   return co.members.map((m) => ({ ...m, cohort: co.id, uploader: m === firstTogether, relay: relayMembers.has(m.address) }));
@@ -337,5 +340,4 @@ const members = plan.cohorts.flatMap((co) => {
 for (let i = 0; i < members.length; i += 50) {
   clients.push(...(await Promise.all(members.slice(i, i + 50).map((m) => connect(m.key, m.address, m.cohort, m.uploader, m.relay)))));
 }
-const presigned = presign();
 port.postMessage({ kind: 'ready', sessions: clients.length, presigned, aggregateDensity, aggregateBytes } satisfies ClientReport);

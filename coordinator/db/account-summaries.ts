@@ -7,7 +7,7 @@
 import type { Address } from 'viem';
 import type { AccountSummary, ContributionState, DeviceKind } from '../../shared/wire/index.ts';
 import type { Sql } from './sql.ts';
-import { VESTED } from './creditable.ts';
+import { UNBATCHED_PAYABLE } from './creditable.ts';
 
 const SLICE = 250;
 const STATES: ContributionState[] = ['pending', 'accepted', 'verified', 'rejected', 'batched', 'claimable', 'claimed'];
@@ -119,7 +119,7 @@ async function sliceSummaries(sql: Sql, list: Address[], nowSec: number): Promis
 export async function vestingOf(sql: Sql, accounts: Address[]): Promise<Map<Address, { vestingWei: string; vestedWei: string }>> {
   const out = new Map(accounts.map((a) => [a, { vestingWei: '0', vestedWei: '0' }]));
   const { rows } = await sql.query<{ a: Address; vested: string; total: string }>(
-    `select beneficiary as a, coalesce(sum(credit_wei) filter (where ${VESTED} and (state = 'verified' or verification in ('skipped','unverifiable'))), 0)::text as vested,
+    `select beneficiary as a, coalesce(sum(credit_wei) filter (where ${UNBATCHED_PAYABLE}), 0)::text as vested,
             coalesce(sum(credit_wei), 0)::text as total
      from contributions where beneficiary = any($1::text[]) and state in ('accepted','verified') group by beneficiary`,
     [[...new Set(accounts)]],

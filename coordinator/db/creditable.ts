@@ -1,5 +1,6 @@
 // Which contribution rows are payable: the credit rule's SQL (coordinator/verify/settings.ts),
-// one definition for the ledger's epochs and the account summaries' vesting figures.
+// one definition for the ledger's epochs and the account summaries' vesting figures. Rows
+// already in an epoch (batched, claimable, claimed) are summed in epoch_balances.
 //
 // Credit that may enter a reward epoch: verified work, and accepted work the validator
 // decided not to check (skipped) or cannot check (unverifiable). A contribution just
@@ -13,4 +14,5 @@
 const COMMITTED_ROUND = `(select m.round from model_state m where m.run_id = contributions.run_id)`;
 const LAST_PASSED = `coalesce((select i.last_passed_id from identities i where i.account = contributions.account), 0)`;
 export const VESTED = `(contributions.vests_round is null or (contributions.vests_round < ${COMMITTED_ROUND} and (contributions.id <= ${LAST_PASSED} or 2 * contributions.vests_round - contributions.round < ${COMMITTED_ROUND})))`;
-export const CREDITABLE = `(state in ('batched','claimable','claimed') or ((state = 'verified' or (state = 'accepted' and verification in ('skipped','unverifiable'))) and ${VESTED}))`;
+/** Payable and not yet in an epoch (rows already in one are summed in epoch_balances). */
+export const UNBATCHED_PAYABLE = `(state in ('accepted','verified') and (state = 'verified' or verification in ('skipped','unverifiable')) and ${VESTED})`;

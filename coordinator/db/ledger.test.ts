@@ -226,3 +226,81 @@ test('a DATABASE_URL that cannot be reached fails with its address and no passwo
     return true;
   });
 });
+
+for (const backend of LEDGER_BACKENDS) {
+  test(
+    `${backend.name}: epoch balances — the migration backfills batched credit, and epochs' leaves equal the whole history's sums`,
+    { timeout: 60_000, skip: backend.skip },
+    async (t) => {
+      // A ledger from before the balance table, with one epoch already batched in it.
+      const sql = await backend.open({ migrateTo: MIGRATIONS.length - 1 });
+      t.after(() => sql.close());
+      const ledger = new Ledger(sql);
+      const params = initParams(modelOf(run), 7);
+      await ledger.createRun(run, { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) });
+      const bob = `0x${'b0'.repeat(20)}` as Address;
+      let nonce = 0n;
+      const credit = async (account: Address, wei: bigint, verification: 'skipped' | null = 'skipped') => {
+        const id = await ledger.insertPending(run.id, account, contribution(++nonce), '0x01');
+        await sql.query(`update contributions set state = 'accepted', verification = $3, credit_wei = $2 where id = $1`, [id, wei.toString(), verification]);
+        return id;
+      };
+      /** What an epoch's leaves were before the balance table: a sum over every contribution ever written. */
+      const fromHistory = async () =>
+        (
+          await sql.query<{ account: Address; total: string }>(
+            `select beneficiary as account, sum(credit_wei)::text as total from contributions
+           where state in ('batched','claimable','claimed') or (state = 'verified' or (state = 'accepted' and verification in ('skipped','unverifiable')))
+           group by beneficiary having sum(credit_wei) > 0 order by beneficiary`,
+          )
+        ).rows.map((r) => ({ account: r.account, cumulative: BigInt(r.total) }));
+      await credit(alice, 100n);
+      await credit(bob, 7n);
+      await sql.query(`insert into epochs (epoch, run_id, round, root, model_hash, total_wei, accounts, tree) values (1, 1, 0, $1, $1, 107, 2, '{}')`, [h(1)]);
+      await sql.query(`update contributions set state = 'batched', epoch = 1`);
+      await migrate(sql);
+      const balances = async () =>
+        (await sql.query<{ b: string; w: string }>(`select beneficiary as b, batched_wei::text as w from epoch_balances order by 1`)).rows.map((r) => [
+          r.b,
+          r.w,
+        ]);
+      assert.deepEqual(await balances(), [
+        [alice, '100'],
+        [bob, '7'],
+      ]);
+
+      // Epochs on the new table: new credit, credit not yet payable (no sampling decision), a clawback.
+      const pendingCheck = await credit(alice, 1000n, null);
+      await credit(bob, 30n);
+      for (let epoch = 2; epoch <= 4; epoch++) {
+        const { credit: leaves, ids } = await ledger.epochCredit();
+        assert.deepEqual(leaves, await fromHistory(), `epoch ${epoch}: the leaves are the history's sums`);
+        assert.deepEqual(await ledger.cumulativeCredit(), leaves);
+        const total = leaves.reduce((s, l) => s + l.cumulative, 0n);
+        await ledger.openEpoch({
+          epoch,
+          runId: run.id,
+          round: epoch,
+          root: h(epoch),
+          modelHash: h(9),
+          totalWei: total,
+          accounts: leaves.length,
+          tree: {},
+          ids,
+        });
+        await ledger.epochPosted(epoch, h(100 + epoch));
+        if (epoch === 2) await sql.query(`update contributions set verification = 'skipped' where id = $1`, [pendingCheck]);
+        if (epoch === 3) {
+          const clawed = await credit(bob, 500n);
+          await sql.query(`update contributions set state = 'rejected', reason_code = 'CLAWED_BACK' where id = $1`, [clawed]);
+          await credit(alice, 1n);
+        }
+      }
+      assert.deepEqual(await balances(), [
+        [alice, '1101'],
+        [bob, '37'],
+      ]);
+      assert.deepEqual(await ledger.epochCredit(), { credit: await fromHistory(), ids: [] }, 'everything payable is batched');
+    },
+  );
+}

@@ -19,7 +19,7 @@ import type {
 import type { Contribution, Delegation } from '../../shared/eip712.ts';
 import { IdlegradError } from '../../shared/errors.ts';
 import type { Sql } from './sql.ts';
-import { CREDITABLE } from './creditable.ts';
+import { UNBATCHED_PAYABLE } from './creditable.ts';
 import { vestingOf } from './account-summaries.ts';
 
 export interface ModelState {
@@ -72,6 +72,11 @@ export interface IdentityRecord {
   checksFailed: number;
   reputation: number;
 }
+
+/** Moves rows into epoch $1 and adds their credit to epoch_balances, in one statement. */
+const BATCH = (where: string) => `with moved as (update contributions set state = 'batched', epoch = $1 where ${where} returning beneficiary, credit_wei)
+  insert into epoch_balances (beneficiary, batched_wei) select beneficiary, sum(credit_wei) from moved group by beneficiary
+  on conflict (beneficiary) do update set batched_wei = epoch_balances.batched_wei + excluded.batched_wei`;
 
 const STATES: ContributionState[] = ['pending', 'accepted', 'verified', 'rejected', 'batched', 'claimable', 'claimed'];
 
@@ -232,25 +237,24 @@ export class Ledger {
     }));
   }
 
-  /** Cumulative credit per account over everything accepted so far (the next epoch's leaves). */
+  /** Cumulative credit per account over everything payable so far (the next epoch's leaves: epochCredit's). */
   async cumulativeCredit(): Promise<{ account: Address; cumulative: bigint }[]> {
-    const { rows } = await this.sql.query<{ account: string; total: string }>(
-      `select beneficiary as account, sum(credit_wei)::text as total from contributions
-       where ${CREDITABLE} group by beneficiary order by beneficiary`,
-    );
-    return rows.map((r) => ({ account: r.account as Address, cumulative: BigInt(r.total) })).filter((r) => r.cumulative > 0n);
+    return (await this.epochCredit()).credit;
   }
 
   /**
-   * The next epoch's leaves and exactly the unbatched contributions they cover, read in one
-   * statement: a spot check that ends while an epoch is built can neither slip credit into
-   * the tree without its row nor batch a row whose credit the tree lacks.
+   * The one computation of an epoch's per-account amounts: each beneficiary's cumulative
+   * payable credit (what it was batched before, from epoch_balances, plus its payable rows not
+   * yet batched), and exactly the unbatched contributions they cover, read in one statement: a
+   * spot check that ends while an epoch is built can neither slip credit into the tree without
+   * its row nor batch a row whose credit the tree lacks. Its cost follows the accounts and the
+   * rows since the last epoch, not the whole contribution history.
    */
   async epochCredit(): Promise<{ credit: { account: Address; cumulative: bigint }[]; ids: number[] }> {
     const { rows } = await this.sql.query<{ account: string; total: string; ids: number[] | null }>(
-      `select beneficiary as account, sum(credit_wei)::text as total,
-              array_agg(id) filter (where state in ('accepted','verified')) as ids
-       from contributions where ${CREDITABLE} group by beneficiary order by beneficiary`,
+      `with fresh as (select beneficiary, sum(credit_wei) as wei, array_agg(id) as ids from contributions where ${UNBATCHED_PAYABLE} group by beneficiary)
+       select coalesce(b.beneficiary, f.beneficiary) as account, (coalesce(b.batched_wei, 0) + coalesce(f.wei, 0))::text as total, f.ids
+       from epoch_balances b full join fresh f on f.beneficiary = b.beneficiary order by 1`,
     );
     const credit = rows.map((r) => ({ account: r.account as Address, cumulative: BigInt(r.total) })).filter((r) => r.cumulative > 0n);
     return { credit, ids: rows.flatMap((r) => (r.ids ?? []).map(Number)) };
@@ -284,12 +288,8 @@ export class Ledger {
         e.accounts,
         JSON.stringify(e.tree),
       ]);
-      if (e.ids)
-        await tx.query(`update contributions set state = 'batched', epoch = $1 where id = any($2::bigint[]) and state in ('accepted','verified')`, [
-          e.epoch,
-          e.ids,
-        ]);
-      else await tx.query(`update contributions set state = 'batched', epoch = $1 where state in ('accepted','verified') and ${CREDITABLE}`, [e.epoch]);
+      if (e.ids) await tx.query(BATCH(`id = any($2::bigint[]) and state in ('accepted','verified')`), [e.epoch, e.ids]);
+      else await tx.query(BATCH(UNBATCHED_PAYABLE), [e.epoch]);
     });
   }
 
@@ -313,7 +313,6 @@ export class Ledger {
     }));
   }
 
-  /** The latest posted epoch's tree dump (for proofs). */
   /** Epochs opened in the ledger whose transaction was never recorded, oldest first. */
   async unpostedEpochs(): Promise<{ epoch: number; root: Hex; modelHash: Hex }[]> {
     const { rows } = await this.sql.query<{ epoch: number; root: string; model_hash: string }>(
@@ -322,6 +321,13 @@ export class Ledger {
     return rows.map((r) => ({ epoch: Number(r.epoch), root: r.root as Hex, modelHash: r.model_hash as Hex }));
   }
 
+  /** The latest posted epoch's number (no tree: what a hello checks its cached proofs against). */
+  async latestPostedEpoch(): Promise<number | null> {
+    const { rows } = await this.sql.query<{ e: number | null }>(`select max(epoch) as e from epochs where tx_hash is not null`);
+    return rows[0]?.e ?? null;
+  }
+
+  /** The latest posted epoch's tree dump (for proofs). */
   async latestPostedTree(): Promise<{ epoch: number; tree: unknown } | null> {
     const { rows } = await this.sql.query<{ epoch: number; tree: unknown }>(
       `select epoch, tree from epochs where tx_hash is not null order by epoch desc limit 1`,

@@ -189,4 +189,17 @@ export const MIGRATIONS: string[] = [
     created_at timestamptz not null default now()
   );
   `,
+  // Issue 17: each beneficiary's credit already batched into an epoch, added to as epochs are
+  // opened (Ledger.openEpoch), so that an epoch's leaves are this table plus the rows not yet
+  // batched (read through the partial index) instead of a scan of every contribution ever
+  // written. Batched credit is final (a clawback touches only unbatched rows).
+  `
+  create table epoch_balances (
+    beneficiary text primary key,
+    batched_wei numeric(78, 0) not null
+  );
+  insert into epoch_balances (beneficiary, batched_wei)
+    select beneficiary, sum(credit_wei) from contributions where state in ('batched','claimable','claimed') group by beneficiary;
+  create index contributions_unbatched on contributions (beneficiary) where state in ('accepted','verified');
+  `,
 ];

@@ -74,7 +74,7 @@ export interface AuditResult {
   mismatches: AuditMismatch[];
 }
 
-/** The spot-check states a payable contribution may be in (db/ledger.ts CREDITABLE). */
+/** The spot-check states a payable contribution may be in (db/creditable.ts UNBATCHED_PAYABLE). */
 const PAYABLE: readonly (VerificationState | null)[] = ['passed', 'skipped', 'unverifiable'];
 
 const toMap = (balances: readonly EpochBalance[]) => new Map(balances.map((b) => [b.account.toLowerCase() as Address, BigInt(b.cumulativeWei)]));

@@ -132,3 +132,45 @@ for (const backend of LEDGER_BACKENDS)
       }
     });
   }
+
+test('proofs: a hello reads the epoch tree held in memory; it is loaded once per epoch, after a restart or an epoch posted elsewhere', async (t) => {
+  const chain = await connectChain({ rpcUrl: anvil.rpcUrl, deployerKey: DEV_ACCOUNT_KEYS[0], cacheDir, pollingInterval: 100 });
+  const { sql, ledger, credit, port } = await setup(chain, LEDGER_BACKENDS[0].open);
+  t.after(() => sql.close());
+  let loads = 0;
+  const latestPostedTree = ledger.latestPostedTree.bind(ledger);
+  ledger.latestPostedTree = () => (loads++, latestPostedTree());
+  const modelHash = `0x${'55'.repeat(32)}` as Hex;
+  await credit(accounts[0], 11n, 3000n);
+  await credit(accounts[1], 12n, 5000n);
+
+  const rewards = new Rewards(ledger, port, run, () => {});
+  assert.equal(await rewards.claimable(accounts[0]), undefined, 'no epoch posted yet');
+  assert.equal(await rewards.postEpoch(2, modelHash), 1);
+  const tree = buildRewardTree([
+    { account: accounts[0], cumulative: 3000n },
+    { account: accounts[1], cumulative: 5000n },
+  ]);
+  for (let i = 0; i < 3; i++) {
+    const c = await rewards.claimable(accounts[0]);
+    assert.deepEqual(c, { epoch: 1, cumulativeWei: '3000', proof: tree.proofOf(accounts[0])!.proof });
+    assert.equal((await rewards.rewardProof(accounts[1])).root, tree.root);
+  }
+  assert.equal((await rewards.summaries([accounts[0], accounts[1], accounts[2]])).get(accounts[2])!.claimable, undefined);
+  await assert.rejects(rewards.rewardProof(accounts[2]), /has no credit in a posted reward epoch/);
+  assert.equal(loads, 0, 'the epoch it posted is held: no tree load per hello');
+
+  // A restarted coordinator loads the tree once for any number of hellos.
+  const restarted = new Rewards(ledger, port, run, () => {});
+  await Promise.all([restarted.claimable(accounts[0]), restarted.claimable(accounts[1]), restarted.summary(accounts[0])]);
+  assert.deepEqual((await restarted.claimable(accounts[1]))?.proof, tree.proofOf(accounts[1])!.proof);
+  assert.equal(loads, 1);
+
+  // An epoch posted by another process: the next hello sees it, with the new cumulative amounts.
+  await credit(accounts[0], 13n, 1000n);
+  assert.equal(await rewards.postEpoch(5, modelHash), 2);
+  assert.deepEqual(await restarted.claimable(accounts[0]), (await rewards.claimable(accounts[0]))!);
+  assert.equal((await restarted.claimable(accounts[0]))!.cumulativeWei, '4000');
+  assert.equal((await restarted.claimable(accounts[0]))!.epoch, 2);
+  assert.equal(loads, 2);
+});

@@ -74,6 +74,12 @@ interface OpenRound {
   exchangeEndsAt: number;
   reportEndsAt: number;
   reports: Map<Address, Report>;
+  /** Each seated account's cohort, and how many seats there are: membership by lookup, not by scanning cohorts. */
+  seats: Map<Address, number>;
+  /** How many reports name each aggregate hash (so an upload knows at once whether it is named). */
+  namedBy: Map<Hex, number>;
+  /** Reports whose named aggregate is not uploaded yet: the round is complete when this is 0 and every seat reported. */
+  awaiting: number;
   /** Admitted: named by a seated member's report. */
   aggregates: Map<Hex, DecodedFrame>;
   /** Uploaded, not yet named by any report (at most one per seat). */
@@ -219,7 +225,8 @@ export class RoundEngine {
     const seats = ready.filter((s, i) => i === 0 || s.address !== ready[i - 1].address);
     if (seats.length < this.run.minVolunteers) return;
     const held = seats.filter((s) => this.events.quarantined?.(s.address));
-    const free = seats.filter((s) => !held.includes(s));
+    const heldIds = new Set(held.map((s) => s.id));
+    const free = seats.filter((s) => !heldIds.has(s.id));
     const nCohorts = Math.ceil(free.length / this.run.cohortSize);
     const cohorts: Member[][] = Array.from({ length: nCohorts }, () => []);
     free.forEach((s, i) => cohorts[i % nCohorts].push({ address: s.address, peerId: s.peerId, sessionId: s.id }));
@@ -234,6 +241,9 @@ export class RoundEngine {
       exchangeEndsAt: startsAt + trainMs + exchangeMs,
       reportEndsAt: startsAt + trainMs + exchangeMs + reportMs,
       reports: new Map(),
+      seats: new Map(cohorts.flatMap((members, cohort) => members.map((m) => [m.address, cohort] as const))),
+      namedBy: new Map(),
+      awaiting: 0,
       aggregates: new Map(),
       unnamed: new Map(),
       timer: setTimeout(() => void this.commit(), trainMs + exchangeMs + reportMs),
@@ -282,9 +292,7 @@ export class RoundEngine {
     if (!open || c.round !== open.round)
       throw new IdlegradError('STALE_ROUND', `report is for round ${c.round}; the open round is ${open ? open.round : 'none'}`);
     if (c.expiry < BigInt(Math.floor(this.now() / 1000))) throw new IdlegradError('EXPIRED', `report expired at ${c.expiry}`);
-    const members = open.cohorts[c.cohort];
-    if (!members || !members.some((m) => m.address === signer))
-      throw new IdlegradError('NOT_A_MEMBER', `${signer} is not a member of cohort ${c.cohort} in round ${c.round}`);
+    if (open.seats.get(signer) !== c.cohort) throw new IdlegradError('NOT_A_MEMBER', `${signer} is not a member of cohort ${c.cohort} in round ${c.round}`);
     if (c.samples > maxSamplesPerReport(this.run) || c.steps > this.run.inner.steps) {
       throw new IdlegradError(
         'LIMIT_EXCEEDED',
@@ -321,11 +329,13 @@ export class RoundEngine {
       nonce: c.nonce.toString(),
     });
     const named = c.aggregateHash.toLowerCase() as Hex;
+    open.namedBy.set(named, (open.namedBy.get(named) ?? 0) + 1);
     const waiting = open.unnamed.get(named);
     if (waiting) {
+      // Uploaded before any report named it (so no earlier report awaits it).
       open.unnamed.delete(named);
       open.aggregates.set(named, waiting);
-    }
+    } else if (!open.aggregates.has(named)) open.awaiting++;
     this.maybeCommitEarly();
     return { id, note };
   }
@@ -343,10 +353,12 @@ export class RoundEngine {
     }
     const hash = hashFrame(bytes);
     if (open.aggregates.has(hash) || open.unnamed.has(hash)) return hash;
-    if ([...open.reports.values()].some((r) => r.aggregateHash === hash)) open.aggregates.set(hash, frame);
-    else {
-      const seats = open.cohorts.reduce((n, members) => n + members.length, 0);
-      if (open.unnamed.size >= seats) {
+    const named = open.namedBy.get(hash);
+    if (named) {
+      open.aggregates.set(hash, frame);
+      open.awaiting -= named;
+    } else {
+      if (open.unnamed.size >= open.seats.size) {
         throw new IdlegradError(
           'LIMIT_EXCEEDED',
           `round ${round} already holds ${open.unnamed.size} aggregates no report names (one per seat); report first, then upload again`,
@@ -363,8 +375,8 @@ export class RoundEngine {
     const open = this.open;
     if (!open || round !== open.round || this.committing)
       throw new IdlegradError('STALE_ROUND', `${what} is for round ${round}; the open round is ${open && !this.committing ? open.round : 'none'}`);
-    const cohort = open.cohorts.findIndex((members) => members.some((m) => m.address === address));
-    if (cohort < 0) throw new IdlegradError('NOT_A_MEMBER', `${address} is not seated in round ${round}`);
+    const cohort = open.seats.get(address);
+    if (cohort === undefined) throw new IdlegradError('NOT_A_MEMBER', `${address} is not seated in round ${round}`);
     return { open, cohort, members: open.cohorts[cohort] };
   }
 
@@ -412,12 +424,9 @@ export class RoundEngine {
   private maybeCommitEarly(): void {
     const open = this.open;
     if (!open) return;
-    // Reports come only from members, one per account: fewer reports than seats is not everyone (O(1) per report).
-    if (open.reports.size < open.cohorts.reduce((n, members) => n + members.length, 0)) return;
-    const everyone = open.cohorts.every((members) => members.every((m) => open.reports.has(m.address)));
-    if (!everyone) return;
-    const votedUploaded = [...open.reports.values()].every((r) => open.aggregates.has(r.aggregateHash));
-    if (!votedUploaded) return;
+    // Reports come only from seated members, one per account: as many reports as seats is everyone;
+    // and every aggregate they voted for is uploaded when none awaits one (O(1) per report and upload).
+    if (open.reports.size < open.seats.size || open.awaiting > 0) return;
     // Everyone is in; the round still waits for its training window to end (re-checked when the timer fires).
     const wait = commitAt(open, this.run, true) - this.now();
     if (wait <= 0) return void this.commit();
@@ -458,13 +467,15 @@ export class RoundEngine {
       }
     };
     let combined = await this.combiner.combine(round, applied);
-    const victims = combined.excluded.filter((x) => (x.reason === 'copycat' || x.reason === 'duplicate') && applied.some((a) => a.hash === x.hash && !a.relay));
+    // decideRound chooses each hash once: the chosen aggregates by hash, for lookups instead of scans.
+    let byHash = new Map(applied.map((a) => [a.hash, a]));
+    const victims = combined.excluded.filter((x) => (x.reason === 'copycat' || x.reason === 'duplicate') && byHash.get(x.hash)?.relay === false);
     if (victims.length) {
       const copiers = applied.filter(
         (a) =>
           a.relay &&
           victims.some((v) => {
-            const victim = applied.find((b) => b.hash === v.hash)!;
+            const victim = byHash.get(v.hash)!;
             return aggregateUpdates([victim, a], this.run.paramCount, this.run.aggregator).excluded.some((x) => x.hash === victim.hash);
           }),
       );
@@ -474,12 +485,14 @@ export class RoundEngine {
           prose: `this relay aggregate is a copy of another cohort's aggregate (the combine refused that one as a ${victims[0].reason})`,
         });
       if (copiers.length) {
-        applied = applied.filter((a) => !copiers.includes(a));
+        const copied = new Set(copiers);
+        applied = applied.filter((a) => !copied.has(a));
+        byHash = new Map(applied.map((a) => [a.hash, a]));
         combined = await this.combiner.combine(round, applied);
       }
     }
     for (const { hash, reason } of combined.excluded) {
-      const chosen = applied.find((a) => a.hash === hash);
+      const chosen = byHash.get(hash);
       if (chosen) reject(chosen, { code: 'COMBINE_REFUSED', prose: `the cross-cohort combine refused this member's cohort aggregate (${reason})` });
     }
     if (acceptedIds.size < accepted.length) {

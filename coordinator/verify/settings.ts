@@ -11,7 +11,7 @@
 //      (W = `vestingRounds`) AND its identity has since passed a check of that contribution or
 //      a later one; without such a check it vests only once round r + 2W has committed (an
 //      honest volunteer who stops is paid late, never lost). An epoch pays only vested credit
-//      (Ledger CREDITABLE), so nothing unvested ever reaches a posted root and a later
+//      (db/creditable.ts), so nothing unvested ever reaches a posted root and a later
 //      clawback never meets paid tokens.
 //   2. Clawback. A failed check rejects the checked row AND every other row of the identity
 //      not yet in an epoch (CLAWED_BACK, one transaction: Ledger.recordCheck); its reputation

@@ -1,0 +1,376 @@
+// One configuration of `npm run scale` (e2e/scale.ts), in a process of its own so that its
+// memory and CPU are its alone: N volunteers and a model of P parameters through one round of
+// the coordinator's own code — RoundEngine (cohort assignment, report and upload checks with
+// real EIP-712 signatures recovered on its recovery thread, decideRound, the robust combine on
+// its combine thread, the outer step, the held-out evaluation, the ledger transaction), the
+// account push after the round, the validator's sampling decision, a reward epoch (Rewards:
+// ledger credit, Merkle tree, the epoch rows; the chain is a stub that records the root) and
+// hellos' account summaries — on an in-memory PGlite ledger, with a virtual clock: the round's
+// deadlines are the engine's `now()`, never waited for.
+//
+// The inputs are what a real round carries and are built before each phase is measured:
+// each cohort's aggregate holds ≈ 1 − (1 − ρ)^k of the parameters at fp32 (k non-relay
+// members; a shared direction plus noise per cohort, as honest updates are), a relay share of
+// members upload their own frame at density ρ, and every member signs its report with its own
+// secp256k1 key. Reports arrive `concurrency` at a time, as many sessions' reports do.
+//
+// CPU is read per thread from /proc/self/task/TID/stat (utime + stime, 10 ms ticks) and
+// attributed by thread: the main thread, the PGlite thread (the ledger), the engine's eval and
+// combine threads, the signature recovery thread, and the runtime's own threads (GC, libuv).
+// Each phase prints one JSON line on stdout: { phase, wallMs, cpuMs: { thread: ms }, rssMb,
+// heapMb }; the last line is { done: … } with what the round decided.
+import { readdirSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { pointFromScalar, signRecoverable } from 'tiny-secp256k1';
+import { bytesToHex, keccak256, type Address, type Hex } from 'viem';
+import { DEFAULT_RUN, maxSamplesPerReport, modelOf, runSpecOf, type RunSpec } from '../shared/config.ts';
+import { hashParams, initParams } from '../shared/model.ts';
+import { encodeAggregate } from '../shared/codec.ts';
+import { framesRoot } from '../shared/aggregate.ts';
+import { createRng, gaussian } from '../shared/rng.ts';
+import { eip712Domain, type Contribution } from '../shared/eip712.ts';
+import { contributionToJson, type ClientMessage, type ServerMessage } from '../shared/wire/index.ts';
+import type { Dataset } from '../shared/mlp.ts';
+import { openDatabase, Ledger } from '../coordinator/db/index.ts';
+import { RoundEngine, ContributionSigners, type Session } from '../coordinator/round/index.ts';
+import { Rewards, type ChainPort } from '../coordinator/rewards/index.ts';
+
+export interface ScaleRunConfig {
+  volunteers: number;
+  /** Parameters wanted: the MLP 784-h-10 with the smallest h that holds at least this many. */
+  params: number;
+  relayShare: number;
+  /** Reports in flight at once. */
+  concurrency: number;
+  /** Accounts whose hello (account summary with its reward proof) is timed one by one. */
+  helloSample: number;
+}
+
+export type ThreadGroup = 'main' | 'recovery' | 'combine' | 'eval' | 'ledger' | 'runtime';
+export interface PhaseLine {
+  phase: string;
+  wallMs: number;
+  cpuMs: Record<ThreadGroup, number>;
+  rssMb: number;
+  heapMb: number;
+  /** How many items the phase handled (sessions, uploads, reports, accounts …). */
+  items: number;
+}
+export interface DoneLine {
+  done: {
+    paramCount: number;
+    cohorts: number;
+    aggregates: number;
+    aggregateDensity: number;
+    accepted: number;
+    rejected: Record<string, number>;
+    modelHash: Hex;
+    maxRssMb: number;
+    epochAccounts: number;
+  };
+}
+
+const TICK_MS = 1000 / 100; // USER_HZ: /proc stat times are in 1/100 s on Linux
+
+/** CPU ms per thread id of this process, from /proc. */
+function threadCpu(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const t of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
+      out.set(Number(t), (Number(f[11]) + Number(f[12])) * TICK_MS); // fields 14, 15: utime, stime
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
+const tids = () => new Set(threadCpu().keys());
+const newTids = (before: Set<number>) => [...tids()].filter((t) => !before.has(t)).sort((a, b) => a - b);
+
+const groupOf = new Map<number, ThreadGroup>();
+
+/**
+ * Waits until the process's threads other than the main one have been idle for 300 ms (the
+ * engine's threads compile their modules when they start): start-up is not a phase's cost.
+ */
+async function settle(limitMs = 30_000): Promise<void> {
+  const busy = () => [...threadCpu()].reduce((s, [tid, ms]) => (tid === process.pid ? s : s + ms), 0);
+  const until = Date.now() + limitMs;
+  for (let last = busy(); Date.now() < until;) {
+    await new Promise((r) => setTimeout(r, 300));
+    const now = busy();
+    if (now - last <= TICK_MS) return;
+    last = now;
+  }
+}
+function phase(name: string, items: number, fn: () => Promise<void>): Promise<void> {
+  return (async () => {
+    const before = threadCpu();
+    const t0 = performance.now();
+    await fn();
+    const wallMs = performance.now() - t0;
+    const after = threadCpu();
+    const cpuMs: Record<ThreadGroup, number> = { main: 0, recovery: 0, combine: 0, eval: 0, ledger: 0, runtime: 0 };
+    for (const [tid, ms] of after) cpuMs[groupOf.get(tid) ?? 'runtime'] += ms - (before.get(tid) ?? 0);
+    if (process.env.SCALE_DEBUG)
+      for (const [tid, ms] of after)
+        if (ms - (before.get(tid) ?? 0) > 0)
+          process.stderr.write(
+            `${name} ${tid} ${groupOf.get(tid)} ${ms - (before.get(tid) ?? 0)} ${readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim()}\n`,
+          );
+    const mem = process.memoryUsage();
+    const line: PhaseLine = {
+      phase: name,
+      wallMs: Math.round(wallMs),
+      cpuMs,
+      rssMb: Math.round(mem.rss / 2 ** 20),
+      heapMb: Math.round(mem.heapUsed / 2 ** 20),
+      items,
+    };
+    process.stdout.write(JSON.stringify(line) + '\n');
+  })();
+}
+
+/** The MLP 784-h-10 with the fewest hidden units that reaches `params` parameters. */
+export function runForParams(params: number): RunSpec {
+  const hidden = Math.max(1, Math.ceil((params - 10) / (784 + 1 + 10)));
+  return runSpecOf(
+    1,
+    {
+      ...DEFAULT_RUN,
+      sizes: [784, hidden, 10],
+      // No vesting: the round's credit is payable at once, so the epoch after it carries every account.
+      verification: { vestingRounds: 0 },
+      // The deadlines are virtual: the harness commits at the report deadline by advancing the clock.
+      timing: { trainMs: 3_600_000, exchangeMs: 3_600_000, reportMs: 3_600_000 },
+    },
+    { name: 'mnist', trainCount: 1000, testCount: 64, features: 784, classes: 10 },
+  );
+}
+
+async function main(cfg: ScaleRunConfig): Promise<void> {
+  const run = runForParams(cfg.params);
+  const domain = eip712Domain(31337, '0x0000000000000000000000000000000000000d15');
+  const heldOut: Dataset = {
+    images: new Uint8Array(64 * 784).map((_, i) => (i * 37) % 256),
+    labels: new Uint8Array(64).map((_, i) => i % 10),
+    count: 64,
+    features: 784,
+    classes: 10,
+  };
+  const base = tids();
+  for (const t of base) groupOf.set(t, 'runtime');
+  groupOf.set(process.pid, 'main');
+
+  let t = tids();
+  const sql = await openDatabase({});
+  for (const tid of newTids(t)) groupOf.set(tid, 'ledger');
+  const ledger = new Ledger(sql);
+  const params = initParams(modelOf(run), run.seed);
+  const theta0 = { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) };
+  await ledger.createRun(run, theta0);
+
+  let clock = 1_800_000_000_000;
+  t = tids();
+  const engine = new RoundEngine(
+    run,
+    { ...theta0, params: params.slice(), momentum: theta0.momentum.slice() },
+    ledger,
+    heldOut,
+    domain,
+    {
+      committed: () => {},
+      accountsChanged: (a) => void (changed = a),
+    },
+    () => clock,
+  );
+  let changed: Address[] = [];
+  // The engine starts its eval thread, then its combine thread.
+  const engineThreads = newTids(t);
+  if (engineThreads.length === 2) (groupOf.set(engineThreads[0], 'eval'), groupOf.set(engineThreads[1], 'combine'));
+  else for (const tid of engineThreads) groupOf.set(tid, 'combine');
+  const chain: ChainPort = {
+    chainId: 31337,
+    rpcUrl: 'http://127.0.0.1:9', // never called: no epoch is left unposted
+    distributor: domain.verifyingContract,
+    token: '0x0000000000000000000000000000000000000001',
+    postEpoch: async () => ({ txHash: bytesToHex(randomBytes(32)) }),
+    fundGas: async () => bytesToHex(randomBytes(32)),
+  };
+  const rewards = new Rewards(ledger, chain, run, () => {});
+  await settle();
+
+  // Volunteers: device keys and ready sessions whose messages are serialized as the server's would be.
+  const keys = Array.from({ length: cfg.volunteers }, () => {
+    let key: Uint8Array;
+    let pub: Uint8Array | null;
+    do ((key = randomBytes(32)), (pub = pointFromScalar(key, false)));
+    while (!pub);
+    return { key, address: `0x${keccak256(pub.subarray(1)).slice(26)}` as Address };
+  });
+  let sentBytes = 0;
+  const sessions: Session[] = keys.map((k, i) => ({
+    id: i,
+    address: k.address,
+    peerId: `peer-${i}`,
+    ready: true,
+    send: (m: ServerMessage) => void (sentBytes += JSON.stringify(m).length),
+  }));
+  const bySession = new Map(sessions.map((s) => [s.address, s]));
+  for (const s of sessions) engine.addSession(s);
+
+  await phase('open', cfg.volunteers, async () => engine.maybeStartRound());
+  const open = engine.openRound;
+  if (!open) throw new Error('no round opened');
+
+  // The round's inputs, built with the real codec before they are measured.
+  const rho = run.codec.density;
+  const rand = createRng(17);
+  const direction = Float32Array.from({ length: run.paramCount }, () => gaussian(rand) * 1e-3);
+  const samplesPer = maxSamplesPerReport(run);
+  const signers = new ContributionSigners(domain);
+  const expiry = BigInt(Math.floor(clock / 1000) + 3 * 3600);
+  const uploads: Uint8Array[] = [];
+  const reports: { session: Session; msg: Extract<ClientMessage, { type: 'report' }> }[] = [];
+  const keyOf = new Map(keys.map((k) => [k.address, k.key]));
+  let nnz = 0;
+  let cohortAggregates = 0;
+  const dense = new Float32Array(run.paramCount);
+  /** A sparse update of density d: each coordinate kept with probability d (geometric skips), the direction plus noise. */
+  const sparse = (d: number) => {
+    dense.fill(0);
+    let kept = 0;
+    for (let i = Math.floor(Math.log(1 - rand()) / Math.log(1 - d)); i < dense.length; i += 1 + Math.floor(Math.log(1 - rand()) / Math.log(1 - d))) {
+      dense[i] = direction[i] + gaussian(rand) * 1e-3;
+      kept++;
+    }
+    return { dense, kept };
+  };
+  const header = (samples: number) => ({ paramTableHash: run.paramTableHash, run: run.id, round: open.round, samples });
+  const frameHash = (a: Address) => keccak256(new TextEncoder().encode(`${a}:${open.round}`));
+  open.cohorts.forEach((members, cohort) => {
+    const relays = new Set(members.slice(0, Math.min(Math.max(0, members.length - 2), Math.round(cfg.relayShare * members.length))).map((m) => m.address));
+    const together = members.filter((m) => !relays.has(m.address));
+    const agg = sparse(1 - (1 - rho) ** together.length);
+    nnz += agg.kept;
+    cohortAggregates++;
+    const bytes = encodeAggregate(agg.dense, run.codec.chunkSize, header(samplesPer * together.length));
+    uploads.push(bytes);
+    const frameHashes = together.map((m) => frameHash(m.address)).sort();
+    const shared = { aggregateHash: keccak256(bytes), framesRoot: framesRoot(frameHashes), frameHashes };
+    for (const m of members) {
+      let own = shared;
+      if (relays.has(m.address)) {
+        const mine = encodeAggregate(sparse(rho).dense, run.codec.chunkSize, header(samplesPer));
+        uploads.push(mine);
+        own = { aggregateHash: keccak256(mine), framesRoot: framesRoot([frameHash(m.address)]), frameHashes: [frameHash(m.address)] };
+      }
+      const c: Contribution = {
+        run: run.id,
+        round: open.round,
+        cohort,
+        frameHash: frameHash(m.address),
+        aggregateHash: own.aggregateHash,
+        framesRoot: own.framesRoot,
+        residualHash: keccak256(new TextEncoder().encode(`residual:${m.address}`)),
+        samples: samplesPer,
+        steps: run.inner.steps,
+        lossBeforeMicro: 2_300_000,
+        lossAfterMicro: 2_200_000,
+        computeMs: 1000,
+        nonce: BigInt(reports.length + 1),
+        expiry,
+        partner: '',
+      };
+      const { signature, recoveryId } = signRecoverable(signers.digest(c), keyOf.get(m.address)!);
+      reports.push({
+        session: bySession.get(m.address)!,
+        msg: {
+          type: 'report',
+          contribution: contributionToJson(c),
+          signature: bytesToHex(new Uint8Array([...signature, 27 + recoveryId])),
+          frameHashes: own.frameHashes,
+        },
+      });
+    }
+  });
+
+  // The first report starts the recovery thread: its thread id is the one that appears then.
+  t = tids();
+  let recoverySeen = false;
+  await phase('report', reports.length, async () => {
+    let next = 0;
+    const lane = async () => {
+      while (next < reports.length) {
+        const { session, msg } = reports[next++];
+        await engine.handleReport(session, msg);
+        if (!recoverySeen) for (const tid of newTids(t)) (groupOf.set(tid, 'recovery'), (recoverySeen = true));
+      }
+    };
+    await Promise.all(Array.from({ length: cfg.concurrency }, lane));
+  });
+  for (const tid of newTids(t)) if (!groupOf.has(tid)) groupOf.set(tid, 'recovery');
+  reports.length = 0;
+  // The uploads come after the reports, as a cohort's aggregate (tens of KiB to MiB) reaches the
+  // coordinator after its members' small reports: each upload then meets every report of the round.
+  await phase('upload', uploads.length, async () => {
+    for (const bytes of uploads) engine.handleAggregate(open.round, bytes);
+  });
+  uploads.length = 0;
+
+  clock += 3 * 3_600_000; // the report deadline
+  await phase('commit', cfg.volunteers, () => engine.commit());
+  const round = await ledger.rounds(run.id, 1);
+  if (round.length !== 1) throw new Error('the round did not commit');
+  await phase('push', changed.length, async () => void (await rewards.summaries(changed)));
+
+  const { rows } = await sql.query<{ id: number; state: string; reason_code: string | null }>(
+    `select id::int as id, state, reason_code from contributions where run_id = $1`,
+    [run.id],
+  );
+  const accepted = rows.filter((r) => r.state === 'accepted').map((r) => r.id);
+  const rejected: Record<string, number> = {};
+  for (const r of rows) if (r.state === 'rejected') rejected[r.reason_code ?? '?'] = (rejected[r.reason_code ?? '?'] ?? 0) + 1;
+  // The validator's decision for the round's accepted rows (none sampled here: no evidence exists).
+  await phase('validator', accepted.length, () => ledger.setVerification(accepted, 'skipped'));
+  let epochAccounts = 0;
+  await phase('epoch', accepted.length, async () => {
+    if ((await rewards.postEpoch(open.round, engine.modelHash)) === null) throw new Error('the epoch carried no credit');
+    epochAccounts = (await ledger.epochs()).at(-1)!.accounts;
+  });
+  const sample = keys.slice(0, Math.min(cfg.helloSample, keys.length)).map((k) => k.address);
+  await phase('hello', sample.length, async () => {
+    for (const a of sample) {
+      const s = await rewards.summary(a);
+      if (!s.claimable) throw new Error(`hello for ${a}: no claimable proof after the epoch`);
+    }
+  });
+
+  engine.stop();
+  await sql.close();
+  const done: DoneLine = {
+    done: {
+      paramCount: run.paramCount,
+      cohorts: open.cohorts.length,
+      aggregates: cohortAggregates,
+      aggregateDensity: nnz / Math.max(1, cohortAggregates) / run.paramCount,
+      accepted: accepted.length,
+      rejected,
+      modelHash: engine.modelHash,
+      maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+      epochAccounts,
+    },
+  };
+  process.stdout.write(JSON.stringify(done) + '\n');
+  if (sentBytes === 0) throw new Error('no message was sent to any session');
+}
+
+main(JSON.parse(process.argv[2]) as ScaleRunConfig).then(
+  () => process.exit(0),
+  (e: Error) => {
+    process.stderr.write(`scale-run: ${e.stack ?? e.message}\n`);
+    process.exit(1);
+  },
+);
