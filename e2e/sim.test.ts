@@ -64,7 +64,9 @@ test("inner state kept across rounds: each peer's AdamW goes on from its moments
   assert.notDeepEqual(kept.lossCurve, round.lossCurve);
   assert.equal(kept.lossCurve[0], round.lossCurve[0], 'round 0 starts from zero moments either way');
   assert.ok(kept.heldOutLoss < kept.lossCurve[0] && kept.heldOutLoss < 0.7, `kept learns: ${kept.lossCurve.join(' ')}`);
-  assert.equal(settingsFrom({ 'inner-state': 'kept' }).st.innerState, 'kept');
+  const keptSettings = settingsFrom({ 'inner-state': 'kept' }).st;
+  assert.equal(keptSettings.innerState, 'kept');
+  for (const sc of scenarioList(keptSettings).filter((x) => !x.centralized)) assert.equal(sc.innerState, 'kept', sc.name);
   assert.equal(settingsFrom({}).st.innerState, 'round');
   assert.throws(() => settingsFrom({ 'inner-state': 'forever' }), /--inner-state: expected one of round, kept/);
 });
