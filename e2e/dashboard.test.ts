@@ -95,6 +95,11 @@ test(
       for (const l of lags) assert.ok(l >= 0, `round shown ${l} ms before its commit`);
       await page.getByTestId('leaderboard').getByText('0x', { exact: false }).first().waitFor({ timeout: 10_000 });
       assert.ok(Number(await page.getByTestId('chart-quality').getAttribute('data-points')) >= 2);
+      // Held-out loss is charted beside accuracy, in its unit (nats; nats/byte for a GPT run), and
+      // a run whose loss has not risen for several rounds in a row carries no warning.
+      await page.getByTestId('chart-quality').getByText('held-out loss (nats)').first().waitFor({ timeout: 10_000 });
+      assert.match(await page.getByTestId('dash-loss').innerText(), /[0-9]\.[0-9]{3}/);
+      assert.equal(await page.getByTestId('loss-rising').count(), 0);
       await page.screenshot({ path: `${RESULTS}/dashboard-live.png`, fullPage: true });
 
       // The lead panel: a wrong token is refused in the page; the right one pauses the run.

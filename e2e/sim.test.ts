@@ -10,6 +10,7 @@ import {
   runScenario,
   runScenarios,
   scenarioList,
+  settingsFrom,
   specOf,
   std,
   WARMUP_ROUNDS,
@@ -55,6 +56,19 @@ test('rows: held-out loss and accuracy over seeds (mean, std), the loss curve pe
     compressed.bytesPerPeerPerRound * 50 <= dense.bytesPerPeerPerRound,
     `compressed ${compressed.bytesPerPeerPerRound} B vs dense ${dense.bytesPerPeerPerRound} B`,
   );
+});
+
+test("inner state kept across rounds: each peer's AdamW goes on from its moments (a churned-in peer from zero); refused when unknown", () => {
+  const round = runScenario(pick('compressed-1'), 1, data);
+  const kept = runScenario({ ...pick('compressed-1'), innerState: 'kept' }, 1, data);
+  assert.notDeepEqual(kept.lossCurve, round.lossCurve);
+  assert.equal(kept.lossCurve[0], round.lossCurve[0], 'round 0 starts from zero moments either way');
+  assert.ok(kept.heldOutLoss < kept.lossCurve[0] && kept.heldOutLoss < 0.7, `kept learns: ${kept.lossCurve.join(' ')}`);
+  const keptSettings = settingsFrom({ 'inner-state': 'kept' }).st;
+  assert.equal(keptSettings.innerState, 'kept');
+  for (const sc of scenarioList(keptSettings).filter((x) => !x.centralized)) assert.equal(sc.innerState, 'kept', sc.name);
+  assert.equal(settingsFrom({}).st.innerState, 'round');
+  assert.throws(() => settingsFrom({ 'inner-state': 'forever' }), /--inner-state: expected one of round, kept/);
 });
 
 test('maxAfterWarmup: the largest loss after the warm-up rounds over the best', () => {

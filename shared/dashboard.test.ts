@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { downsampleIndices, downsampleSeries, roundRates } from './dashboard.ts';
+import { downsampleIndices, downsampleSeries, risingLoss, roundRates } from './dashboard.ts';
 import type { RoundSummary } from './wire/http.ts';
 
 const round = (r: number, committedAt: number, samples: number, updateBytes: number): RoundSummary => ({
@@ -42,4 +42,24 @@ test('downsampling 1,000 rounds keeps ≤ max points, the extremes and the last 
   assert.ok(two.x.length <= 602 && two.x.length > 100, `${two.x.length} points`);
   assert.equal(two.ys[1][two.x.indexOf(417)], -417, 'series stay aligned with x');
   assert.deepEqual(downsampleSeries([1, 2], [[3, 4]], 300), { x: [1, 2], ys: [[3, 4]] });
+});
+
+test('rising loss: the streak of consecutive rises that ends at the last round, broken by a fall, a gap or a non-finite loss', () => {
+  const of = (...losses: number[]) => losses.map((heldOutLoss, round) => ({ round, heldOutLoss }));
+  assert.equal(risingLoss([]), null);
+  assert.equal(risingLoss(of(0.5)), null);
+  assert.equal(risingLoss(of(0.5, 0.4, 0.3)), null);
+  assert.equal(risingLoss(of(0.5, 0.4, 0.4)), null, 'an equal loss is not a rise');
+  assert.deepEqual(risingLoss(of(0.5, 0.3, 0.31)), { rounds: 1, since: 1 });
+  assert.deepEqual(risingLoss(of(0.9, 0.2, 0.25, 0.3, 0.4)), { rounds: 3, since: 1 });
+  assert.deepEqual(risingLoss(of(0.2, 0.3, 0.1, 0.2, 0.3)), { rounds: 2, since: 2 }, 'only the latest streak counts');
+  assert.equal(risingLoss(of(0.2, 0.3, 0.4, 0.3)), null, 'a fall at the end ends it');
+  const gap = [
+    { round: 0, heldOutLoss: 0.2 },
+    { round: 1, heldOutLoss: 0.3 },
+    { round: 3, heldOutLoss: 0.4 },
+    { round: 4, heldOutLoss: 0.5 },
+  ];
+  assert.deepEqual(risingLoss(gap), { rounds: 1, since: 3 }, 'no rise is counted across an uncommitted round');
+  assert.deepEqual(risingLoss(of(0.2, NaN, 0.3, 0.4)), { rounds: 1, since: 2 });
 });

@@ -64,3 +64,21 @@ export function downsampleSeries(x: number[], ys: (number | null)[][], maxPerSer
   const idx = [...keep].sort((a, b) => a - b);
   return { x: idx.map((i) => x[i]), ys: ys.map((y) => idx.map((i) => y[i])) };
 }
+
+/** Consecutive rises of the held-out loss after which the dashboard marks a run (issue 15). */
+export const RISING_LOSS_ROUNDS = 3;
+
+/**
+ * The run's latest streak of rising held-out loss: how many consecutive rounds, ending at the
+ * last one, each had a higher loss than the round before, and the round whose loss they rose
+ * from. A gap in the rounds (one not committed) ends a streak; so does a loss that is not finite.
+ */
+export function risingLoss(rounds: Pick<RoundSummary, 'round' | 'heldOutLoss'>[]): { rounds: number; since: number } | null {
+  let n = 0;
+  for (let i = rounds.length - 1; i > 0; i--) {
+    const [prev, cur] = [rounds[i - 1], rounds[i]];
+    if (cur.round !== prev.round + 1 || !Number.isFinite(cur.heldOutLoss) || !Number.isFinite(prev.heldOutLoss) || !(cur.heldOutLoss > prev.heldOutLoss)) break;
+    n++;
+  }
+  return n === 0 ? null : { rounds: n, since: rounds[rounds.length - 1 - n].round };
+}

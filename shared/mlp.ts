@@ -185,11 +185,12 @@ export function trainLocalCpu(
   batches: ArrayLike<number>[],
   cfg: AdamWConfig,
   state: AdamWState = { m: new Float32Array(start.length), v: new Float32Array(start.length), t: 0 },
-): { params: Float32Array; lossBefore: number; lossAfter: number } {
+): { params: Float32Array; lossBefore: number; lossAfter: number; lossMean: number } {
   const params = start.slice();
   const { m, v } = state;
   let lossBefore = NaN;
   let lossAfter = NaN;
+  let lossSum = 0;
   const C = spec.sizes[spec.sizes.length - 1];
   batches.forEach((idx, s) => {
     const { x, y } = gatherBatch(data, idx);
@@ -197,7 +198,8 @@ export function trainLocalCpu(
     const { loss, dlogits } = softmaxCrossEntropy(acts[acts.length - 1], y, C);
     if (s === 0) lossBefore = loss;
     lossAfter = loss;
+    lossSum += loss;
     adamwStep(params, mlpBackward(spec, params, acts, dlogits, idx.length), m, v, ++state.t, cfg);
   });
-  return { params, lossBefore, lossAfter };
+  return { params, lossBefore, lossAfter, lossMean: lossSum / batches.length };
 }

@@ -44,6 +44,13 @@ function checkGptData(spec: GptSpec, data: Dataset): number {
   return T;
 }
 
+/** The mean of a round's per-step losses (NaN for none). */
+export function meanOf(xs: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < xs.length; i++) s += xs[i];
+  return xs.length ? s / xs.length : NaN;
+}
+
 /** Train `batches` steps on the CPU from `start` (copied): the reference for one round of local work. */
 export function trainLocal(
   spec: ModelSpec,
@@ -51,7 +58,7 @@ export function trainLocal(
   data: Dataset,
   batches: ArrayLike<number>[],
   cfg: AdamWConfig,
-): { params: Float32Array; lossBefore: number; lossAfter: number } {
+): { params: Float32Array; lossBefore: number; lossAfter: number; lossMean: number } {
   if (spec.preset === 'mlp') return trainLocalCpu(spec, start, data, batches, cfg);
   const T = checkGptData(spec, data);
   const r = trainGptLocalCpu(
@@ -62,7 +69,7 @@ export function trainLocal(
     T,
     cfg,
   );
-  return { params: r.params, lossBefore: r.losses[0] ?? NaN, lossAfter: r.losses.at(-1) ?? NaN };
+  return { params: r.params, lossBefore: r.losses[0] ?? NaN, lossAfter: r.losses.at(-1) ?? NaN, lossMean: meanOf(r.losses) };
 }
 
 /**

@@ -262,6 +262,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
         modelHash: engine.modelHash,
         paramCount: engine.run.paramCount,
         status: engine.status,
+        preset: engine.run.preset,
       },
       volunteers: engine.volunteers,
       rounds: await ledger.rounds(engine.run.id),

@@ -27,7 +27,7 @@ test('the decorator replaces the worker’s honest frame by the attack’s, on t
   const honestWorker = {
     async train(args: TrainArgs): Promise<TrainResult> {
       const own = compressUpdate(args.update, pseudoGradient(args.params, local, args.residual), 96);
-      const r = { frame: own.bytes, frameHash: own.hash, residual: own.residual, residualBefore: args.residual, losses: { before: 2, after: 1 } };
+      const r = { frame: own.bytes, frameHash: own.hash, residual: own.residual, residualBefore: args.residual, losses: { before: 2, after: 1, mean: 1.5 } };
       return { ...r, steps: 3, samples: 96, gpuMs: 1, device: 'gpu', busyMs: 1, wallMs: 1 };
     },
   } as unknown as Trainer;

@@ -479,7 +479,8 @@ export interface FlaggedSummary {
 
 /** GET /api/dashboard, and the `dashboard` push. */
 export interface DashboardState {
-  run: { id: number; name: string; round: number; modelHash: Hex; paramCount: number; status?: RunStatus };
+  /** `preset`: which model (a GPT's held-out loss is in nats per byte). */
+  run: { id: number; name: string; round: number; modelHash: Hex; paramCount: number; status?: RunStatus; preset?: 'mlp' | 'gpt' };
   volunteers: number;
   rounds: RoundSummary[];
   epochs: EpochSummary[];
@@ -561,7 +562,15 @@ const parseFlaggedSummary = shape<FlaggedSummary>({
 });
 
 export const parseDashboardState: Parser<DashboardState> = shape<DashboardState>({
-  run: shape<DashboardState['run']>({ id: u32, name: str(64), round: u32, modelHash: hex32, paramCount: u32, status: optional(oneOf(RUN_STATUSES)) }),
+  run: shape<DashboardState['run']>({
+    id: u32,
+    name: str(64),
+    round: u32,
+    modelHash: hex32,
+    paramCount: u32,
+    status: optional(oneOf(RUN_STATUSES)),
+    preset: optional(oneOf(['mlp', 'gpt'] as const)),
+  }),
   volunteers: count,
   rounds: arrayOf(parseRoundSummary),
   epochs: arrayOf(parseEpochSummary),

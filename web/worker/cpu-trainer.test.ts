@@ -32,6 +32,21 @@ test('the CPU round equals trainLocalCpu bit for bit, even when sliced', async (
   assert.deepEqual(r.params, ref.params);
   assert.equal(r.lossBefore, ref.lossBefore);
   assert.equal(r.lossAfter, ref.lossAfter);
+  // The mean over the round's steps (what the page shows): step s's loss is the last loss of the
+  // same training cut after s steps.
+  const perStep = Array.from(
+    { length: steps },
+    (_, s) =>
+      trainLocalCpu(
+        spec,
+        start,
+        data,
+        Array.from({ length: s + 1 }, (_, k) => batches.subarray(k * B, (k + 1) * B)),
+        adamw,
+      ).lossAfter,
+  );
+  assert.ok(Math.abs(r.lossMean - perStep.reduce((a, x) => a + x, 0) / steps) < 1e-12, `mean ${r.lossMean} vs ${perStep.join(', ')}`);
+  assert.equal(r.lossMean, ref.lossMean);
   assert.equal(r.samples, steps * B);
 });
 

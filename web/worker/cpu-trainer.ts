@@ -9,6 +9,8 @@ export interface CpuRoundResult {
   params: Float32Array;
   lossBefore: number;
   lossAfter: number;
+  /** Mean over the round's steps. */
+  lossMean: number;
   steps: number;
   samples: number;
   ms: number;
@@ -38,6 +40,7 @@ export async function trainCpuRound(
   const v = new Float32Array(params.length);
   let lossBefore = NaN;
   let lossAfter = NaN;
+  let lossSum = 0;
   const t0 = performance.now();
   let sliceStart = t0;
   for (let s = 0; s < steps; s++) {
@@ -53,7 +56,8 @@ export async function trainCpuRound(
     const { loss, dlogits } = softmaxCrossEntropy(acts[acts.length - 1], y, C);
     if (s === 0) lossBefore = loss;
     lossAfter = loss;
+    lossSum += loss;
     adamwStep(params, mlpBackward(spec, params, acts, dlogits, B), m, v, s + 1, cfg);
   }
-  return { params, lossBefore, lossAfter, steps, samples: steps * B, ms: performance.now() - t0 };
+  return { params, lossBefore, lossAfter, lossMean: lossSum / steps, steps, samples: steps * B, ms: performance.now() - t0 };
 }

@@ -8,7 +8,7 @@ import { acquireDevice, autotuneMatmul, createGptTrainer, createMlpTrainer } fro
 import { openTuneStore } from './tune-store.ts';
 import { trainCpuRound } from './cpu-trainer.ts';
 import { gptSpec, initParams, mlpSpec, type GptDims, type GptSpec, type MlpSpec } from '../../shared/model.ts';
-import { trainLocal, windowBatch } from '../../shared/preset.ts';
+import { meanOf, trainLocal, windowBatch } from '../../shared/preset.ts';
 import { cohortAggregateOfBytes, compressUpdate, pseudoGradient, type CohortAggregate } from '../../shared/round.ts';
 import type { Dataset } from '../../shared/mlp.ts';
 import type { AdapterInfo } from '../../shared/wire/index.ts';
@@ -124,7 +124,7 @@ async function trainGpt(g: NonNullable<typeof gpt>, d: Dataset, args: TrainArgs,
     const ms = performance.now() - t0;
     return {
       params: r.params,
-      losses: { before: r.lossBefore, after: r.lossAfter },
+      losses: { before: r.lossBefore, after: r.lossAfter, mean: r.lossMean },
       steps: args.steps,
       samples: args.batches.length,
       gpuMs: ms,
@@ -147,7 +147,7 @@ async function trainGpt(g: NonNullable<typeof gpt>, d: Dataset, args: TrainArgs,
   });
   return {
     params: r.params,
-    losses: { before: r.losses[0], after: r.losses[r.steps - 1] },
+    losses: { before: r.losses[0], after: r.losses[r.steps - 1], mean: meanOf(r.losses.subarray(0, r.steps)) },
     steps: r.steps,
     samples: r.samples,
     gpuMs: r.gpuMs,
@@ -238,7 +238,7 @@ const api = {
         const r = await trainCpuRound(spec, args.params, data, args.batches, args.steps, args.adamw, { signal: ac.signal });
         return {
           params: r.params,
-          losses: { before: r.lossBefore, after: r.lossAfter },
+          losses: { before: r.lossBefore, after: r.lossAfter, mean: r.lossMean },
           steps: r.steps,
           samples: r.samples,
           gpuMs: r.ms,
@@ -251,7 +251,7 @@ const api = {
       const r = await requireTrainer().train({ ...args, segmentMs: SEGMENT_MS, signal: ac.signal, between: (seg) => governor(seg.busyMs, ac.signal) });
       return {
         params: r.params,
-        losses: { before: r.lossBefore, after: r.lossAfter },
+        losses: { before: r.lossBefore, after: r.lossAfter, mean: meanOf(r.losses.subarray(0, r.steps)) },
         steps: r.steps,
         samples: r.samples,
         gpuMs: r.gpuMs,

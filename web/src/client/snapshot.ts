@@ -82,7 +82,8 @@ export interface VolunteerSnapshot {
   model: { round: number; hash: Hex } | null;
   cohort: { id: number; round: number; members: number; verified: number; frames: number } | null;
   samplesPerSec: number | null;
-  lastLoss: { round: number; before: number; after: number } | null;
+  /** The latest round's training loss: its first and last batch, and the mean over its `steps` steps (the figure shown). */
+  lastLoss: { round: number; before: number; after: number; mean: number; steps: number } | null;
   p2p: { bytesIn: number; bytesOut: number };
   /** This page's own update frames (one per round it trained) and their total size. */
   ownFrames: { count: number; bytes: number };

@@ -55,8 +55,11 @@ export interface TrainResult {
   residual: Float32Array;
   /** e, handed back (the validator's evidence names both). */
   residualBefore: Float32Array;
-  /** Mean cross-entropy of the first and of the last batch, as measured on the GPU. */
-  losses: { before: number; after: number };
+  /**
+   * Mean cross-entropy of the first and of the last batch, as measured on the GPU, and over all
+   * the round's steps (`mean`: what the page shows; one batch of 32 is too noisy to read).
+   */
+  losses: { before: number; after: number; mean: number };
   steps: number;
   samples: number;
   gpuMs: number;

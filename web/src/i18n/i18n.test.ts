@@ -17,7 +17,7 @@ const SAMPLES: Samples = {
   training: {
     runHint: { id: 3, name: 'mnist-mlp' },
     perRound: { steps: 25, batchSize: 64 },
-    lossHint: { round: 11 },
+    lossHint: { round: 11, steps: 100 },
     atRound: { round: 12 },
     cohortHint: { id: 5, linked: 2 },
   },
@@ -59,6 +59,7 @@ const SAMPLES: Samples = {
   },
   dashboard: {
     runLine: { id: 2, name: 'second-run', params: '109,386' },
+    lossRising: { rounds: 4, since: 17 },
     roundN: { round: 31 },
     thetaOf: { round: 32 },
     afterRound: { round: 33 },
@@ -109,6 +110,7 @@ const SAME_IN_GERMAN = new Set([
   'training.heading',
   'prefs.seconds',
   'dashboard.chain',
+  'dashboard.nats',
   'lead.name',
 ]);
 

@@ -95,7 +95,7 @@ function fakeTrainer(page: number) {
         frameHash: own.hash,
         residual: own.residual,
         residualBefore: args.residual,
-        losses: { before: 2.3, after: 2.1 - 0.01 * page },
+        losses: { before: 2.3, after: 2.1 - 0.01 * page, mean: 2.2 - 0.01 * page },
         steps: args.steps,
         samples: args.steps * run.inner.batchSize,
         gpuMs: 5,

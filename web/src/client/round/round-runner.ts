@@ -241,11 +241,11 @@ export class RoundRunner {
     store.set({
       lastDuty: { round: m.round, busyMs: result.busyMs, wallMs: result.wallMs, preset: store.get().governance.preset },
       samplesPerSec: result.samples / Math.max(wallMs / 1000, 1e-3),
-      lastLoss: { round: m.round, before: losses.before, after: losses.after },
+      lastLoss: { round: m.round, before: losses.before, after: losses.after, mean: losses.mean, steps: result.steps },
     });
     store.log(
       'info',
-      `round ${m.round}: trained ${result.steps} steps (${result.samples} samples) in ${(wallMs / 1000).toFixed(1)} s, loss ${losses.before.toFixed(4)} → ${losses.after.toFixed(4)}`,
+      `round ${m.round}: trained ${result.steps} steps (${result.samples} samples) in ${(wallMs / 1000).toFixed(1)} s, loss ${losses.before.toFixed(4)} → ${losses.after.toFixed(4)}, mean ${losses.mean.toFixed(4)}`,
     );
     // A frame that is never sent leaves the residual where it was.
     this.residual = result.residualBefore;
