@@ -48,7 +48,7 @@ import {
   type ServerMessage,
 } from '../shared/wire/index.ts';
 import { framesRoot } from '../shared/aggregate.ts';
-import { maxSamplesPerReport } from '../shared/config.ts';
+import { maxSamplesPerReport, PRESETS } from '../shared/config.ts';
 import { delegationTypedData, eip712Domain, type Contribution, type Delegation } from '../shared/eip712.ts';
 import { VirtualVolunteer } from './virtual-volunteer.ts';
 
@@ -744,7 +744,7 @@ test('every endpoint refuses malformed input by name, nothing crashes or wedges,
   const lead = { authorization: `Bearer ${p.leadToken}`, 'content-type': 'application/json' };
   const KNOWN_SETTINGS = new Set([...Object.keys(run), 'verification', 'gpt', 'preset']);
   const isPresetObject = (v: unknown) =>
-    typeof v === 'object' && v !== null && !Array.isArray(v) && ['mlp', 'gpt'].includes((v as { preset?: unknown }).preset as string);
+    typeof v === 'object' && v !== null && !Array.isArray(v) && (PRESETS as readonly string[]).includes((v as { preset?: unknown }).preset as string);
   const badCreate = fc.oneof(
     fc
       .jsonValue({ maxDepth: 3 })
@@ -760,7 +760,7 @@ test('every endpoint refuses malformed input by name, nothing crashes or wedges,
     }),
     fc
       .record({
-        preset: fc.constantFrom('mlp', 'gpt'),
+        preset: fc.constantFrom(...PRESETS),
         settings: fc.dictionary(
           fc.string({ minLength: 1, maxLength: 12 }).filter((k) => !KNOWN_SETTINGS.has(k)),
           fc.jsonValue({ maxDepth: 1 }),

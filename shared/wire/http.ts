@@ -6,6 +6,7 @@
 import type { Address, Hex } from 'viem';
 import { modelOf, validateRunSettings, type RunSettings, type RunSpec } from '../config.ts';
 import { paramTableHash } from '../model.ts';
+import { deviceNeeds } from '../device-needs.ts';
 import { ERROR_CODES, IdlegradError, type ErrorCode } from '../errors.ts';
 import { REJECTION_CODES, type RejectionCode } from './rejections.ts';
 import {
@@ -125,6 +126,13 @@ export const parseRunSpec: Parser<RunSpec> = (v, path) => {
   const spec = modelOf(o as unknown as RunSettings);
   if (paramTableHash(spec) !== o.paramTableHash || spec.paramCount !== o.paramCount) {
     fail(`${path}.paramTableHash`, `the table of its own model (${paramTableHash(spec)}, ${spec.paramCount} parameters)`, o.paramTableHash);
+  }
+  // What a device needs is computed from the model and batch: a spec that says otherwise is refused.
+  if (o.needs !== undefined) {
+    const needs = obj(o.needs, `${path}.needs`);
+    const want = deviceNeeds(spec, (o as unknown as RunSpec).inner, o.dataset as RunSpec['dataset']);
+    for (const [k, v] of Object.entries(want))
+      if (JSON.stringify(needs[k]) !== JSON.stringify(v)) fail(`${path}.needs.${k}`, `${JSON.stringify(v)} (computed from its model and batch)`, needs[k]);
   }
   return o as unknown as RunSpec;
 };
