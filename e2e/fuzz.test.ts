@@ -48,6 +48,7 @@ import {
   type ServerMessage,
 } from '../shared/wire/index.ts';
 import { framesRoot } from '../shared/aggregate.ts';
+import { maxCohortAggregateBytes } from '../shared/round.ts';
 import { maxSamplesPerReport, PRESETS } from '../shared/config.ts';
 import { delegationTypedData, eip712Domain, type Contribution, type Delegation } from '../shared/eip712.ts';
 import { VirtualVolunteer } from './virtual-volunteer.ts';
@@ -647,9 +648,9 @@ test('every endpoint refuses malformed input by name, nothing crashes or wedges,
   const oversized = await http(`api/runs/${run.id}/rounds/${round}/aggregate`, {
     method: 'POST',
     headers: { 'content-type': 'application/octet-stream' },
-    body: new Uint8Array(8 * 1024 * 1024 + 1) as unknown as BodyInit,
+    body: new Uint8Array(maxCohortAggregateBytes(run) + 1) as unknown as BodyInit,
   });
-  assert.equal(oversized.status, 413, 'oversized aggregate: 413');
+  assert.equal(oversized.status, 413, "oversized aggregate (one byte past the run's own bound): 413");
   await expect4xx(oversized, 'oversized aggregate', undefined, ['TOO_LARGE']);
   tally('http oversized aggregate');
   // Static files: no way out of the web directory.

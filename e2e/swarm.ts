@@ -58,22 +58,23 @@ export const GPT_SWARM_RUN = {
  * sequence with minutes to train; gpt-base's one. Outer step plain averaging (gain 1, DESIGN.md
  * "Training defaults"); the preset's own codec (2 % at 4 bits).
  */
+const GPT_SMALL_SWARM_RUN = {
+  preset: 'gpt-small',
+  inner: { steps: 2, batchSize: 1, adamw: { lr: 0.003, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 } },
+  outer: { lr: 1, momentum: 0 },
+  timing: { trainMs: 300_000, exchangeMs: 30_000, reportMs: 20_000 },
+  verification: { newIdentityRate: 0.34, heldOutSamples: 2 },
+};
+
 export const GPT_SWARM_RUNS: Readonly<Record<'gpt' | 'gpt-micro' | 'gpt-small' | 'gpt-base', Record<string, unknown>>> = {
   gpt: GPT_SWARM_RUN,
   'gpt-micro': { ...GPT_SWARM_RUN, preset: 'gpt-micro' },
-  'gpt-small': {
-    preset: 'gpt-small',
-    inner: { steps: 2, batchSize: 1, adamw: { lr: 0.003, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 } },
-    outer: { lr: 1, momentum: 0 },
-    timing: { trainMs: 300_000, exchangeMs: 30_000, reportMs: 20_000 },
-    verification: { newIdentityRate: 0.34, heldOutSamples: 2 },
-  },
+  'gpt-small': GPT_SMALL_SWARM_RUN,
   'gpt-base': {
+    ...GPT_SMALL_SWARM_RUN,
     preset: 'gpt-base',
-    inner: { steps: 1, batchSize: 1, adamw: { lr: 0.003, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 } },
-    outer: { lr: 1, momentum: 0 },
+    inner: { ...GPT_SMALL_SWARM_RUN.inner, steps: 1 },
     timing: { trainMs: 480_000, exchangeMs: 60_000, reportMs: 30_000 },
-    verification: { newIdentityRate: 0.34, heldOutSamples: 2 },
   },
 };
 

@@ -144,6 +144,8 @@ test('run creation validates every setting and names the failing field', async (
     [{ preset: 'mlp', settings: { verification: { sometimes: true } } }, /^settings\.verification\.sometimes: unknown setting/],
     [{ preset: 'mlp', settings: { rewards: { weiPerSample: '-1' } } }, /^settings\.rewards\.weiPerSample:/],
     [{ preset: 'mlp', settings: { codec: { densty: 0.1 } } }, /^settings\.codec\.densty: unknown setting/],
+    [{ preset: 'mlp', settings: { valueOf: [false, 1] } }, /^settings\.valueOf: unknown setting/],
+    [{ preset: 'mlp', settings: { codec: { toString: 'x' } } }, /^settings\.codec\.toString: unknown setting/],
     [{ preset: 'mlp', settings: { name: '<script>' } }, /^settings\.name:/],
   ];
   for (const [body, message] of bad) {

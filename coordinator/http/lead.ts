@@ -81,7 +81,8 @@ function mergeKnown(base: unknown, over: unknown, path: string): unknown {
   if (!isObject(base)) throw new BadRequest(`${path}: expected ${JSON.stringify(base)}-like value, got an object`);
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
-    if (!(k in base)) throw new BadRequest(`${path}.${k}: unknown setting (known: ${Object.keys(base).join(', ')})`);
+    // Own keys only: `valueOf`, `toString` … are on every object's prototype, not settings.
+    if (!Object.hasOwn(base, k)) throw new BadRequest(`${path}.${k}: unknown setting (known: ${Object.keys(base).join(', ')})`);
     out[k] = mergeKnown(base[k], v, `${path}.${k}`);
   }
   return out;
