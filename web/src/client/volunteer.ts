@@ -192,8 +192,10 @@ export class VolunteerClient {
       c.log('error', `could not read stored consent or key: ${describeError(e)}`);
       store.set({ state: 'needs-consent' });
     }
-    // Before consent: whether the run fits this GPU's limits (an adapter's limits, no device, no compute).
-    if (store.get().state === 'needs-consent') void c.device.checkFit();
+    // Before consent, in the full app: whether the run fits this GPU's limits (the public run spec
+    // and an adapter's limits: no device, no compute, no session). Not in a partner's widget,
+    // where the host page should see no GPU access before its visitor opts in.
+    if (store.get().state === 'needs-consent' && (o.surface ?? 'app') === 'app') void c.device.checkFit();
     return c;
   }
 
