@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { configFromEnv } from './config.ts';
-import { DEFAULT_GPT_RUN, DEFAULT_RUN } from '../shared/config.ts';
+import { DEFAULT_GPT_RUN, DEFAULT_RUN, PRESET_DEFAULTS } from '../shared/config.ts';
+import { GPT_SMALL } from '../shared/model.ts';
 
 test('a GPT run needs IDLEGRAD_TEXT; the preset is validated by name', () => {
   assert.throws(() => configFromEnv({ IDLEGRAD_RUN: '{"preset":"gpt"}' }), /run\.preset is "gpt" but IDLEGRAD_TEXT is not set/);
@@ -13,7 +14,14 @@ test('a GPT run needs IDLEGRAD_TEXT; the preset is validated by name', () => {
   assert.deepEqual(cfg.run.codec, DEFAULT_GPT_RUN.codec);
   assert.deepEqual(cfg.run.inner, DEFAULT_GPT_RUN.inner);
   assert.equal(cfg.run.gpt?.width, DEFAULT_GPT_RUN.gpt?.width);
-  assert.throws(() => configFromEnv({ IDLEGRAD_RUN: '{"preset":"transformer"}' }), /run\.preset: expected one of mlp, gpt, got "transformer"/);
+  assert.throws(
+    () => configFromEnv({ IDLEGRAD_RUN: '{"preset":"transformer"}' }),
+    /run\.preset: expected one of mlp, gpt-micro, gpt-small, gpt-base, gpt, got "transformer"/,
+  );
+  // A GPT by size starts from its own preset's defaults.
+  assert.throws(() => configFromEnv({ IDLEGRAD_RUN: '{"preset":"gpt-small"}' }), /run\.preset is "gpt-small" but IDLEGRAD_TEXT is not set/);
+  const small = configFromEnv({ IDLEGRAD_RUN: '{"preset":"gpt-small","inner":{"steps":2}}', IDLEGRAD_TEXT: '/data/corpus.txt' }).run;
+  assert.deepEqual([small.gpt, small.inner.steps, small.inner.batchSize, small.codec], [GPT_SMALL, 2, 4, PRESET_DEFAULTS['gpt-small'].codec]);
   assert.equal(configFromEnv({}).run.preset, 'mlp');
   assert.deepEqual(configFromEnv({}).run.codec, DEFAULT_RUN.codec);
 });

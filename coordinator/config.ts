@@ -3,7 +3,7 @@
 import type { Hex } from 'viem';
 import type { EpochHooks } from './rewards/index.ts';
 import { iceSettingsFromEnv, type IceSettings } from './ice.ts';
-import { DEFAULT_GPT_RUN, DEFAULT_RUN, validateRunSettings, type RunSettings } from '../shared/config.ts';
+import { DEFAULT_RUN, isGptPreset, PRESET_DEFAULTS, PRESETS, validateRunSettings, type Preset, type RunSettings } from '../shared/config.ts';
 
 /** Test hooks, passed in by tests only (production code has no fault switch). */
 export interface PlatformHooks {
@@ -78,6 +78,9 @@ function merge<T>(base: T, over: unknown): T {
   return out as T;
 }
 
+/** The defaults a run override starts from: its preset's, DEFAULT_RUN's when it names none (an unknown one fails validation). */
+const presetDefaultsOf = (preset: unknown): RunSettings => (PRESETS.includes(preset as Preset) ? PRESET_DEFAULTS[preset as Preset] : DEFAULT_RUN);
+
 /**
  * The platform's configuration from environment variables. An empty value counts as unset
  * (`DEPLOYER_KEY=` in a compose file or an env file means "no key", not a malformed one).
@@ -139,8 +142,8 @@ export function configFromEnv(environment: NodeJS.ProcessEnv, overrides: Partial
     // Without a trailing slash: links append /tx/<hash>.
     explorerUrl: env.IDLEGRAD_EXPLORER_URL?.replace(/\/+$/, '') || undefined,
     chainName: env.IDLEGRAD_CHAIN_NAME || undefined,
-    // A GPT run (IDLEGRAD_RUN {"preset":"gpt"}) starts from the GPT preset's defaults.
-    run: merge((runOverride as Partial<RunSettings> | undefined)?.preset === 'gpt' ? DEFAULT_GPT_RUN : DEFAULT_RUN, runOverride),
+    // A GPT run (IDLEGRAD_RUN {"preset":"gpt-small"}, …) starts from its preset's defaults.
+    run: merge(presetDefaultsOf((runOverride as Partial<RunSettings> | undefined)?.preset), runOverride),
     ice: iceSettingsFromEnv(env),
     logLevel: (env.IDLEGRAD_LOG_LEVEL || 'info') as LogLevel,
     logFormat: (env.IDLEGRAD_LOG_FORMAT || undefined) as LogFormat | undefined,
@@ -149,7 +152,7 @@ export function configFromEnv(environment: NodeJS.ProcessEnv, overrides: Partial
     ...overrides,
   };
   validateRunSettings(cfg.run);
-  if (cfg.run.preset === 'gpt' && !cfg.textPath)
-    throw new Error('run.preset is "gpt" but IDLEGRAD_TEXT is not set: give the path of the text file to train on');
+  if (isGptPreset(cfg.run.preset) && !cfg.textPath)
+    throw new Error(`run.preset is "${cfg.run.preset}" but IDLEGRAD_TEXT is not set: give the path of the text file to train on`);
   return cfg;
 }

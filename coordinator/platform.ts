@@ -3,7 +3,7 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Hex } from 'viem';
-import { runSpecOf, modelOf, type RunSpec } from '../shared/config.ts';
+import { isGptPreset, runSpecOf, modelOf, type RunSpec } from '../shared/config.ts';
 import { hashParams, initParams } from '../shared/model.ts';
 import { eip712Domain } from '../shared/eip712.ts';
 import type { ChainInfo } from '../shared/wire/index.ts';
@@ -98,7 +98,7 @@ export async function startPlatform(
     const runs = new RunTable(sql);
     const latest = await runs.latest();
     if (!latest) {
-      const { dataset } = runData(cfg.run, cfg.run.preset === 'gpt' ? defaultText : null, loadMnistOnce);
+      const { dataset } = runData(cfg.run, isGptPreset(cfg.run.preset) ? defaultText : null, loadMnistOnce);
       const run = runSpecOf(DEFAULT_RUN_ID, cfg.run, dataset);
       const params = initParams(modelOf(run), run.seed);
       await ledger.createRun(run, { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) });
@@ -192,7 +192,7 @@ export async function startPlatform(
         if (!id) throw new Error(`run ${runId} is a GPT run and its text is unknown: set IDLEGRAD_TEXT to the file it trains on`);
         return texts.get(id, `run ${runId} text`);
       };
-      const data = runData(run, run.preset === 'gpt' ? textOf() : null, loadMnistOnce);
+      const data = runData(run, isGptPreset(run.preset) ? textOf() : null, loadMnistOnce);
       checkRunData(run, data);
       const { train, test } = data;
       let api: ReturnType<typeof createApiServer> | null = null;

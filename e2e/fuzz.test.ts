@@ -48,7 +48,8 @@ import {
   type ServerMessage,
 } from '../shared/wire/index.ts';
 import { framesRoot } from '../shared/aggregate.ts';
-import { maxSamplesPerReport } from '../shared/config.ts';
+import { maxCohortAggregateBytes } from '../shared/round.ts';
+import { maxSamplesPerReport, PRESETS } from '../shared/config.ts';
 import { delegationTypedData, eip712Domain, type Contribution, type Delegation } from '../shared/eip712.ts';
 import { VirtualVolunteer } from './virtual-volunteer.ts';
 
@@ -651,9 +652,9 @@ test('every endpoint refuses malformed input by name, nothing crashes or wedges,
   const oversized = await http(`api/runs/${run.id}/rounds/${round}/aggregate`, {
     method: 'POST',
     headers: { 'content-type': 'application/octet-stream' },
-    body: new Uint8Array(8 * 1024 * 1024 + 1) as unknown as BodyInit,
+    body: new Uint8Array(maxCohortAggregateBytes(run) + 1) as unknown as BodyInit,
   });
-  assert.equal(oversized.status, 413, 'oversized aggregate: 413');
+  assert.equal(oversized.status, 413, "oversized aggregate (one byte past the run's own bound): 413");
   await expect4xx(oversized, 'oversized aggregate', undefined, ['TOO_LARGE']);
   tally('http oversized aggregate');
   // Static files: no way out of the web directory.
@@ -748,7 +749,7 @@ test('every endpoint refuses malformed input by name, nothing crashes or wedges,
   const lead = { authorization: `Bearer ${p.leadToken}`, 'content-type': 'application/json' };
   const KNOWN_SETTINGS = new Set([...Object.keys(run), 'verification', 'gpt', 'preset']);
   const isPresetObject = (v: unknown) =>
-    typeof v === 'object' && v !== null && !Array.isArray(v) && ['mlp', 'gpt'].includes((v as { preset?: unknown }).preset as string);
+    typeof v === 'object' && v !== null && !Array.isArray(v) && (PRESETS as readonly string[]).includes((v as { preset?: unknown }).preset as string);
   const badCreate = fc.oneof(
     fc
       .jsonValue({ maxDepth: 3 })
@@ -764,7 +765,7 @@ test('every endpoint refuses malformed input by name, nothing crashes or wedges,
     }),
     fc
       .record({
-        preset: fc.constantFrom('mlp', 'gpt'),
+        preset: fc.constantFrom(...PRESETS),
         settings: fc.dictionary(
           fc.string({ minLength: 1, maxLength: 12 }).filter((k) => !KNOWN_SETTINGS.has(k)),
           fc.jsonValue({ maxDepth: 1 }),

@@ -143,8 +143,10 @@ test('the lead uploads a text and creates a GPT run on it; a volunteer trains a 
       await page.getByTestId('lead-token').fill(token);
       await page.getByRole('button', { name: 'Sign in' }).click();
       const form = page.getByTestId('lead-create');
+      // Choosing a preset resets the form to its defaults (gpt-micro's codec and steps, not the MLP's): name it after.
+      await page.getByTestId('lead-preset').selectOption('gpt-micro');
+      assert.equal(await form.getByLabel('Name').inputValue(), 'gpt-micro');
       await form.getByLabel('Name').fill('panel-gpt');
-      await page.getByTestId('lead-preset').selectOption('gpt');
       await form.getByRole('button', { name: /^Create run/ }).click();
       await page.getByTestId('lead-error').getByText('text: choose the text file').waitFor({ timeout: 10_000 });
       await page.getByTestId('lead-text').setInputFiles({ name: 'panel.txt', mimeType: 'text/plain', buffer: Buffer.from(panelCorpus) });
@@ -161,7 +163,8 @@ test('the lead uploads a text and creates a GPT run on it; a volunteer trains a 
     volunteer.close();
 
     const panelRun = await waitForRun(platform.url, 3);
-    assert.deepEqual([panelRun.name, panelRun.preset, panelRun.dataset.text, panelRun.dataset.features], ['panel-gpt', 'gpt', textId(panelCorpus), 65]);
+    assert.deepEqual([panelRun.name, panelRun.preset, panelRun.dataset.text, panelRun.dataset.features], ['panel-gpt', 'gpt-micro', textId(panelCorpus), 65]);
+    assert.deepEqual([panelRun.codec.density, panelRun.inner.steps], [0.1, 50], "gpt-micro's own defaults from the form");
     const panelData = await trainSet(platform.url);
     assert.deepEqual(panelData.images.subarray(0, 65), panelCorpus.subarray(0, 65));
 
@@ -170,7 +173,7 @@ test('the lead uploads a text and creates a GPT run on it; a volunteer trains a 
     platform = null;
     platform = await startPlatformProcess({}, { dataDir, quiet: !process.env.IDLEGRAD_E2E_VERBOSE });
     const again = await currentRun(platform.url);
-    assert.deepEqual([again.id, again.preset, again.dataset.text], [3, 'gpt', textId(panelCorpus)]);
+    assert.deepEqual([again.id, again.preset, again.dataset.text], [3, 'gpt-micro', textId(panelCorpus)]);
     const served = await trainSet(platform.url);
     assert.deepEqual(served.images, panelData.images);
   } finally {

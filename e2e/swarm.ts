@@ -1,12 +1,13 @@
-// `npm run swarm -- --volunteers N --rounds R [--preset mlp|gpt] [--url URL] [--json]
+// `npm run swarm -- --volunteers N --rounds R [--preset mlp|gpt-micro|gpt-small|gpt-base] [--url URL] [--json]
 //                  [--byzantine K --attack sign-flip|noise|lazy] [--churn P] [--kill-coordinator-at ROUND] [--offline P] [--nat]`
 //
 // N headless Chromium volunteers (WebGPU on SwiftShader) train against a platform this
 // starts itself (or the one at --url) for R rounds, claim their rewards, and the figures
 // are read from the running system: the coordinator's ledger API, the pages' own
 // counters and the chain's event logs. With --json the last line is one JSON object.
-// --preset gpt runs the GPT preset on a generated grammar text (e2e/grammar-corpus.ts, given to
-// the platform as IDLEGRAD_TEXT) with settings sized for SwiftShader (GPT_SWARM_RUN).
+// --preset gpt-micro (or its older name gpt), gpt-small, gpt-base runs that GPT on a generated
+// grammar text (e2e/grammar-corpus.ts, given to the platform as IDLEGRAD_TEXT) with settings sized
+// for SwiftShader (GPT_SWARM_RUNS).
 //
 // Chaos (e2e/chaos.ts): K pages attack (a script injected before the app loads turns on the
 // test-only attack in web/src/client/attack.ts; they sign and answer spot checks like any
@@ -49,6 +50,32 @@ export const GPT_SWARM_RUN = {
   // The coordinator re-executes GPT work with the float64 CPU reference (≈ 1 s a step here):
   // check fewer new identities' rounds and score them on fewer held-out windows.
   verification: { newIdentityRate: 0.34, heldOutSamples: 8 },
+};
+
+/**
+ * Swarm settings of each GPT preset, sized for SwiftShader: gpt-small's step takes about 40 s a
+ * sequence there alone (README bench: 0.026 sequences/s), so its rounds are 2 steps of one
+ * sequence with minutes to train; gpt-base's one. Outer step plain averaging (gain 1, DESIGN.md
+ * "Training defaults"); the preset's own codec (2 % at 4 bits).
+ */
+const GPT_SMALL_SWARM_RUN = {
+  preset: 'gpt-small',
+  inner: { steps: 2, batchSize: 1, adamw: { lr: 0.003, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 } },
+  outer: { lr: 1, momentum: 0 },
+  timing: { trainMs: 300_000, exchangeMs: 30_000, reportMs: 20_000 },
+  verification: { newIdentityRate: 0.34, heldOutSamples: 2 },
+};
+
+export const GPT_SWARM_RUNS: Readonly<Record<'gpt' | 'gpt-micro' | 'gpt-small' | 'gpt-base', Record<string, unknown>>> = {
+  gpt: GPT_SWARM_RUN,
+  'gpt-micro': { ...GPT_SWARM_RUN, preset: 'gpt-micro' },
+  'gpt-small': GPT_SMALL_SWARM_RUN,
+  'gpt-base': {
+    ...GPT_SMALL_SWARM_RUN,
+    preset: 'gpt-base',
+    inner: { ...GPT_SMALL_SWARM_RUN.inner, steps: 1 },
+    timing: { trainMs: 480_000, exchangeMs: 60_000, reportMs: 30_000 },
+  },
 };
 
 /** Writes a generated grammar text to a temporary file and points the platform at it. */
@@ -632,7 +659,7 @@ pages' model hashes disagree or the chaos run lost settled credit.`,
     volunteers: { type: 'string', arg: 'N', default: '3', help: 'Chromium volunteers, 1 to 64' },
     rounds: { type: 'string', arg: 'R', default: '8', help: 'rounds to train' },
     url: { type: 'string', arg: 'URL', help: 'a running platform instead of starting one' },
-    preset: { type: 'string', arg: 'mlp|gpt', default: 'mlp', help: 'the model preset (gpt: on a generated grammar text)' },
+    preset: { type: 'string', arg: 'mlp|gpt-micro|gpt-small|gpt-base', default: 'mlp', help: 'the model preset (a GPT: on a generated grammar text)' },
     json: { type: 'boolean', help: 'stdout holds only the result as one JSON object' },
     byzantine: { type: 'string', arg: 'K', help: 'pages that attack (with --attack)' },
     attack: { type: 'string', arg: 'KIND', help: "the attackers' attack: sign-flip, noise, lazy …" },
@@ -648,15 +675,17 @@ async function main(): Promise<string[]> {
   const out = cliOutput(!!values.json);
   const volunteers = numberOption(values, 'volunteers', { min: 1, max: 64, integer: true })!;
   const rounds = numberOption(values, 'rounds', { min: 1, integer: true })!;
-  if (values.preset !== 'mlp' && values.preset !== 'gpt') throw new UsageError(`--preset: expected mlp or gpt, got ${values.preset}`);
+  const preset = values.preset as string;
+  if (preset !== 'mlp' && !Object.hasOwn(GPT_SWARM_RUNS, preset))
+    throw new UsageError(`--preset: expected mlp, ${Object.keys(GPT_SWARM_RUNS).join(', ')}, got ${preset}`);
   let chaos: ChaosOptions;
   try {
     chaos = chaosOptionsOf({ ...values, killCoordinatorAt: values['kill-coordinator-at'] }, volunteers);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  if (values.preset === 'gpt' && !values.url) out.progress(`GPT on generated text ${useGeneratedText()}`);
-  const run = values.preset === 'gpt' ? GPT_SWARM_RUN : undefined;
+  const run = preset === 'mlp' ? undefined : GPT_SWARM_RUNS[preset as keyof typeof GPT_SWARM_RUNS];
+  if (run && !values.url) out.progress(`${preset} on generated text ${useGeneratedText()}`);
   const r = await runSwarm({ volunteers, rounds, url: values.url, run, chaos, nat: values.nat, log: out.progress });
   const c = r.chaos;
   out.summary(`

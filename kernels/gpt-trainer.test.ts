@@ -5,6 +5,7 @@ import { byteBatch, gptEvaluate, gptLossAndGrad, trainGptLocalCpu } from '../sha
 import { gptSpec, GPT_DEFAULT, initParams } from '../shared/model.ts';
 import { createRng } from '../shared/rng.ts';
 import { createGptTrainer } from './gpt-trainer.ts';
+import { deviceNeeds } from '../shared/device-needs.ts';
 import { ATTENTION_DEFAULT, attentionChoice } from './attention/attention.ts';
 import { MATMUL_DEFAULT, matmulUnsupported, setMatmulConfig } from './matmul/matmul.ts';
 import { ROW_REDUCE_CANDIDATES, rowReduceChoice } from './row-reduce/row-reduce.ts';
@@ -121,6 +122,22 @@ test('segmented rounds give bit-equal results; an abort stops between segments',
     await assert.rejects(trainer.train({ ...args(1), tokens: ids(1, 7).fill(11, 3, 4) }), /tokens\[3\] = 11 is not < vocab 11/);
   } finally {
     trainer.destroy();
+  }
+});
+
+test('the buffers a GPT trainer holds are what shared/device-needs.ts says a device needs (parameters, optimizer, activations)', () => {
+  for (const [dims, B] of [
+    [{ vocab: 11, context: 7, width: 8, layers: 2, heads: 2, hidden: 12 }, 3],
+    [{ ...GPT_DEFAULT, layers: 1 }, 2],
+  ] as const) {
+    const spec = gptSpec(dims);
+    const trainer = createGptTrainer(device, spec, { batchSize: B, cache });
+    try {
+      const n = deviceNeeds(spec, { steps: 1, batchSize: B });
+      assert.equal(trainer.residentBytes, n.paramBytes + n.optimizerBytes + n.activationBytes, JSON.stringify(dims));
+    } finally {
+      trainer.destroy();
+    }
   }
 });
 

@@ -88,6 +88,8 @@ export interface GptTrainer {
   readonly seqLen: number;
   /** Settles when every pipeline compiled; rejects with ShaderCompileError. train() awaits it. */
   readonly ready: Promise<void>;
+  /** Bytes of the buffers held between rounds (θ, gradient, AdamW state, activations): shared/device-needs.ts computes the same. */
+  readonly residentBytes: number;
   /** One round of `steps` inner steps from `params`; one readback at the end. */
   train(args: GptTrainArgs): Promise<GptTrainResult>;
   /**
@@ -285,6 +287,7 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
     batchSize: B,
     seqLen: T,
     ready,
+    residentBytes: owned.reduce((sum, b) => sum + b.size, 0),
 
     async train({ params: start, tokens: tok, targets: tgt, steps, adamw: cfg, segmentMs, signal, between }: GptTrainArgs): Promise<GptTrainResult> {
       assertUsable('train');

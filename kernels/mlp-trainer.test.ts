@@ -7,12 +7,29 @@ import { acquireDevice } from './device.ts';
 import { DeviceLostError } from './errors.ts';
 import { checkTrainerMatchesCpu } from './conformance.ts';
 import { createMlpTrainer, deviceParamLayout } from './mlp-trainer.ts';
+import { deviceNeeds } from '../shared/device-needs.ts';
 import { createNodeGpu } from './node-gpu.ts';
 import { assertCheck, assertClose, randomArray, randomDataset, testGpu } from './test-gpu.ts';
 
 const { ctx, cache } = await testGpu();
 const device = ctx.device;
 const adamw: AdamWConfig = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
+
+test('the buffers an MLP trainer holds are what shared/device-needs.ts says a device needs (parameters, optimizer, activations)', async () => {
+  for (const sizes of [
+    [20, 13, 5],
+    [784, 64, 10],
+  ]) {
+    const spec = mlpSpec(sizes);
+    const trainer = createMlpTrainer(ctx.device, spec, { batchSize: 7, cache });
+    try {
+      const n = deviceNeeds(spec, { steps: 1, batchSize: 7 });
+      assert.equal(trainer.residentBytes, n.paramBytes + n.optimizerBytes + n.activationBytes, sizes.join('-'));
+    } finally {
+      trainer.destroy();
+    }
+  }
+});
 
 test('3 steps of batch 8 on [20, 13, 5] match trainLocalCpu', async () => {
   const tol = { atol: 1e-5, rtol: 1e-5 };

@@ -80,6 +80,8 @@ export interface MlpTrainer {
   readonly batchSize: number;
   /** Settles when every pipeline compiled; rejects with ShaderCompileError. train() awaits it. */
   readonly ready: Promise<void>;
+  /** Bytes of the buffers held between rounds (θ, gradient, AdamW state, activations; not the training set): shared/device-needs.ts computes the same. */
+  readonly residentBytes: number;
   /** Uploads the training set once (bytes, unpacked on the GPU); replaces any previous one. */
   setData(data: Dataset): void;
   /** One round of local training from `params`, AdamW state reset to zero. */
@@ -271,6 +273,7 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
     spec,
     batchSize: B,
     ready,
+    residentBytes: owned.reduce((sum, b) => sum + b.size, 0),
 
     setData(d: Dataset) {
       assertUsable('setData');

@@ -489,6 +489,18 @@ export function toDense(frame: DecodedFrame): Float32Array {
   return out;
 }
 
+/**
+ * Upper bound on an aggregate frame (float32 values, u16 indices) holding at most `maxK` values
+ * in each chunk (a chunk's length at most): a cohort's aggregate is nonzero only where one of its
+ * members' frames was, so a run bounds it by cohortSize × an update's k (shared/round.ts).
+ */
+export function maxAggregateFrameBytes(paramCount: number, chunkSize: number, maxK: number): number {
+  const chunks = Math.ceil(paramCount / chunkSize);
+  let k = 0;
+  for (let c = 0; c < chunks; c++) k += Math.min(maxK, chunkSize, paramCount - c * chunkSize);
+  return frameBytes(chunks, k, k, 32);
+}
+
 /** Upper bound on an update frame's size for a run, used as the p2p cap. */
 export function maxUpdateFrameBytes(paramCount: number, chunkSize: number, maxK: number, bits: ValueBits, indexCoding: IndexCoding = 'u16'): number {
   const chunks = Math.ceil(paramCount / chunkSize);

@@ -6,15 +6,21 @@ import { INDEX_CODINGS, VALUE_BITS, type IndexCoding, type ValueBits } from './w
 import { AGGREGATOR_KINDS, type AggregatorConfig, type AggregatorKind } from './aggregate.ts';
 import { outerLrScheduleErrors, type OuterConfig } from './outer.ts';
 import type { AdamWConfig } from './mlp.ts';
-import { gptSpec, GPT_DEFAULT, mlpSpec, paramTableHash, type GptDims, type ModelSpec } from './model.ts';
+import { gptSpec, GPT_BASE, GPT_DEFAULT, GPT_SMALL, mlpSpec, paramTableHash, type GptDims, type ModelSpec } from './model.ts';
+import { deviceNeeds, type DeviceNeeds } from './device-needs.ts';
 
 export interface RunSettings {
   name: string;
-  /** Which model: 'mlp' (on MNIST) or 'gpt' (byte-level, on a text file the coordinator is given). */
-  preset: 'mlp' | 'gpt';
+  /**
+   * Which model: 'mlp' (on MNIST) or a GPT by size (byte-level, on a text file the coordinator is
+   * given): 'gpt-micro', 'gpt-small', 'gpt-base' (GPT_PRESET_DIMS). 'gpt' is the name runs were
+   * created with before the sizes existed: the same model as 'gpt-micro', kept so that their
+   * specs load and hash as they did.
+   */
+  preset: Preset;
   /** MLP widths, input first (preset 'mlp'). */
   sizes: number[];
-  /** GPT dims (preset 'gpt'), merged over GPT_DEFAULT. Training windows are gpt.context bytes long. */
+  /** GPT dims (a GPT preset), merged over the preset's (GPT_PRESET_DIMS). Training windows are gpt.context bytes long. */
   gpt?: Partial<GptDims>;
   /** Seeds the initial weights and the data assignment. */
   seed: number;
@@ -88,6 +94,11 @@ export interface RunSpec extends RunSettings {
   id: number;
   paramTableHash: Hex;
   paramCount: number;
+  /**
+   * What a device must offer to train this run (shared/device-needs.ts deviceNeeds, computed from
+   * the model and the batch). Absent in specs created before it existed: compute it then.
+   */
+  needs?: DeviceNeeds;
   /** `text`: the sha256 (hex) of the text a GPT run trains on (coordinator/data/texts.ts). */
   dataset: { name: 'mnist' | 'text'; text?: string; trainCount: number; testCount: number; features: number; classes: number };
 }
@@ -151,14 +162,74 @@ export const DEFAULT_GPT_RUN: RunSettings = {
   codec: { density: 0.1, bits: 4, chunkSize: 1024, indexCoding: 'rice' },
 };
 
+// ---- GPT presets by size (issue 18) ----------------------------------------------------------
+
+export type GptPreset = 'gpt-micro' | 'gpt-small' | 'gpt-base';
+/** Every preset a run spec may name; 'gpt' is the alias of 'gpt-micro' that older runs carry. */
+export type Preset = 'mlp' | GptPreset | 'gpt';
+
+/** Each GPT preset's dims (a run's `gpt` settings are merged over them). */
+export const GPT_PRESET_DIMS: Readonly<Record<GptPreset | 'gpt', Readonly<GptDims>>> = {
+  gpt: GPT_DEFAULT,
+  'gpt-micro': GPT_DEFAULT,
+  'gpt-small': GPT_SMALL,
+  'gpt-base': GPT_BASE,
+};
+
+export const isGptPreset = (preset: Preset): preset is GptPreset | 'gpt' => preset !== 'mlp';
+
+/**
+ * gpt-small (10.9 M parameters) and gpt-base (25.6 M). How the defaults were chosen:
+ * - batch: a device keeps activations for the backward pass in proportion to B·T, and what a
+ *   device needs in all (deviceNeeds; README "Presets") should stay well under 1 GiB so that
+ *   integrated GPUs can join: gpt-small at B 4 needs 372 MiB, gpt-base at B 2 629 MiB, and no
+ *   buffer above 98 MiB (under WebGPU's default 128 MiB binding limit).
+ * - codec: frames must stay ≤ dense/100 (issue 18): 2 % of values at 4 bits with Rice-coded
+ *   indices, inside the 1–3 % the published DiLoCo systems exchange. Measured on a random
+ *   vector (encodeOwnUpdate): gpt-small 393,741 bytes, gpt-base 921,695, both dense/111;
+ *   gpt-micro's 10 % at 4 bits is dense/33. Chunks of 1024 values as gpt-micro's.
+ * - inner steps: H = 50 as gpt-micro's. A round is then 3.5 (gpt-small) and 4.0 (gpt-base)
+ *   TFLOP of work (trainingFlopsPerSample × 50 × B), so the 3-minute train phase asks for about
+ *   20–25 GFLOP/s sustained: any discrete or recent integrated GPU; a slower device is told by the
+ *   profile's estimate that it cannot finish a round. SwiftShader (under 1 GFLOP/s here) cannot:
+ *   the swarm sets its own steps and timing (e2e/swarm.ts).
+ * Not yet measured for loss over long runs: judge them by held-out loss before relying on them.
+ */
+export const DEFAULT_GPT_SMALL_RUN: RunSettings = {
+  ...DEFAULT_GPT_RUN,
+  name: 'gpt-small',
+  preset: 'gpt-small',
+  gpt: { ...GPT_SMALL },
+  inner: { ...DEFAULT_GPT_RUN.inner, steps: 50, batchSize: 4 },
+  codec: { density: 0.02, bits: 4, chunkSize: 1024, indexCoding: 'rice' },
+  timing: { trainMs: 180_000, exchangeMs: 30_000, reportMs: 15_000 },
+};
+
+export const DEFAULT_GPT_BASE_RUN: RunSettings = {
+  ...DEFAULT_GPT_SMALL_RUN,
+  name: 'gpt-base',
+  preset: 'gpt-base',
+  gpt: { ...GPT_BASE },
+  inner: { ...DEFAULT_GPT_RUN.inner, steps: 50, batchSize: 2 },
+};
+
 /** Each preset's defaults (a run created for a preset starts from these). */
-export const PRESET_DEFAULTS: Readonly<Record<RunSettings['preset'], RunSettings>> = { mlp: DEFAULT_RUN, gpt: DEFAULT_GPT_RUN };
+export const PRESET_DEFAULTS: Readonly<Record<Preset, RunSettings>> = {
+  mlp: DEFAULT_RUN,
+  gpt: DEFAULT_GPT_RUN,
+  'gpt-micro': { ...DEFAULT_GPT_RUN, name: 'gpt-micro', preset: 'gpt-micro' },
+  'gpt-small': DEFAULT_GPT_SMALL_RUN,
+  'gpt-base': DEFAULT_GPT_BASE_RUN,
+};
 
 export function modelOf(run: Pick<RunSettings, 'sizes' | 'preset' | 'gpt'>): ModelSpec {
-  return run.preset === 'gpt' ? gptSpec({ ...GPT_DEFAULT, ...run.gpt }) : mlpSpec(run.sizes);
+  return isGptPreset(run.preset) ? gptSpec({ ...GPT_PRESET_DIMS[run.preset], ...run.gpt }) : mlpSpec(run.sizes);
 }
 
-export const PRESETS: readonly RunSettings['preset'][] = ['mlp', 'gpt'];
+/** The presets a run may name (the alias 'gpt' last). */
+export const PRESETS: readonly Preset[] = ['mlp', 'gpt-micro', 'gpt-small', 'gpt-base', 'gpt'];
+/** The presets a lead chooses from (no alias). */
+export const PRESET_CHOICES: readonly Exclude<Preset, 'gpt'>[] = ['mlp', 'gpt-micro', 'gpt-small', 'gpt-base'];
 
 type Check = (v: unknown) => string | undefined;
 const num =
@@ -171,7 +242,7 @@ const num =
 /** Validate settings; the error names the keypath, e.g. `run.codec.density`. */
 export function validateRunSettings(s: RunSettings, path = 'run'): RunSettings {
   const checks: [string, unknown, Check][] = [
-    ['preset', s.preset, (v) => (PRESETS.includes(v as RunSettings['preset']) ? undefined : `expected one of ${PRESETS.join(', ')}, got ${JSON.stringify(v)}`)],
+    ['preset', s.preset, (v) => (PRESETS.includes(v as Preset) ? undefined : `expected one of ${PRESETS.join(', ')}, got ${JSON.stringify(v)}`)],
     ['inner.steps', s.inner?.steps, num(1, 10_000, true)],
     ['inner.batchSize', s.inner?.batchSize, num(1, 4096, true)],
     ['inner.adamw.lr', s.inner?.adamw?.lr, num(0, 1)],
@@ -226,7 +297,7 @@ export function validateRunSettings(s: RunSettings, path = 'run'): RunSettings {
   try {
     modelOf(s);
   } catch (e) {
-    throw new Error(`${path}.${s.preset === 'gpt' ? 'gpt' : 'sizes'}: ${(e as Error).message}`);
+    throw new Error(`${path}.${isGptPreset(s.preset) ? 'gpt' : 'sizes'}: ${(e as Error).message}`);
   }
   return s;
 }
@@ -234,7 +305,7 @@ export function validateRunSettings(s: RunSettings, path = 'run'): RunSettings {
 export function runSpecOf(id: number, settings: RunSettings, dataset: RunSpec['dataset']): RunSpec {
   validateRunSettings(settings);
   const spec = modelOf(settings);
-  return { ...settings, id, paramTableHash: paramTableHash(spec), paramCount: spec.paramCount, dataset };
+  return { ...settings, id, paramTableHash: paramTableHash(spec), paramCount: spec.paramCount, needs: deviceNeeds(spec, settings.inner, dataset), dataset };
 }
 
 /** Most samples one report may claim in a round. */

@@ -50,7 +50,10 @@ test('run settings: preset is validated by name; GPT dims merge over GPT_DEFAULT
   assert.notEqual(paramTableHash(modelOf({ ...gpt, gpt: { layers: 3 } })), paramTableHash(gptSpec(GPT_DEFAULT)));
   const spec = runSpecOf(1, gpt, { name: 'text', trainCount: 10, testCount: 2, features: 65, classes: 256 });
   assert.equal(spec.paramCount, gptSpec(GPT_DEFAULT).paramCount);
-  assert.throws(() => validateRunSettings({ ...DEFAULT_RUN, preset: 'rnn' as 'mlp' }), /^Error: run\.preset: expected one of mlp, gpt, got "rnn"/);
+  assert.throws(
+    () => validateRunSettings({ ...DEFAULT_RUN, preset: 'rnn' as 'mlp' }),
+    /^Error: run\.preset: expected one of mlp, gpt-micro, gpt-small, gpt-base, gpt, got "rnn"/,
+  );
   assert.throws(() => validateRunSettings({ ...gpt, gpt: { heads: 5 } }), /^Error: run\.gpt: gptSpec: width 64 is not a multiple of heads 5/);
   assert.throws(() => validateRunSettings({ ...gpt, gpt: { layers: 0 } }), /run\.gpt: gptSpec: layers must be a positive integer, got 0/);
   assert.equal(modelOf(DEFAULT_RUN).preset, 'mlp');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { privateKeyToAccount } from 'viem/accounts';
 import { verifyTypedData, type Address, type Hex } from 'viem';
 import { decodeFrame, encodeAggregate, hashFrame, toDense } from './codec.ts';
-import { DEFAULT_RUN, runSpecOf } from './config.ts';
+import { DEFAULT_RUN, PRESET_DEFAULTS, runSpecOf } from './config.ts';
 import { contributionTypedData, eip712Domain } from './eip712.ts';
 import { framesRoot } from './aggregate.ts';
 import {
@@ -13,6 +13,8 @@ import {
   cohortAggregate,
   combineCohorts,
   encodeOwnUpdate,
+  maxCohortAggregateBytes,
+  maxPeerFrameBytes,
   peerUpdateLimits,
   pseudoGradient,
   randomNonce,
@@ -130,4 +132,34 @@ test('adaptiveSteps: a faster device does more steps within the budget, capped b
   assert.equal(adaptiveSteps(100, -5, 10), 1, 'a budget already spent still trains one step');
   assert.equal(adaptiveSteps(100, 20_000, null), 100, 'no measured pace yet: the full count');
   assert.ok(adaptiveSteps(100, 20_000, 250) > adaptiveSteps(100, 20_000, 500));
+});
+
+test('the size caps come from the run: a cohort aggregate fits cohortSize × an update per chunk, and no cap is fixed below the model', () => {
+  const cohort = runSpecOf(6, { ...DEFAULT_RUN, sizes: [20, 10, 4], cohortSize: 3, codec: { density: 0.1, bits: 8, chunkSize: 64 } }, run.dataset);
+  const k = 7; // kPerChunk(0.1, 64)
+  // Three members whose largest values sit on disjoint positions: the aggregate's support is their union.
+  const member = (m: number, address: Address) => {
+    const v = new Float32Array(cohort.paramCount).map((_, i) => (i % 3 === m ? 1 + (i % 5) * 0.1 : 0.001));
+    const own = encodeOwnUpdate(cohort, 2, v, 8);
+    return { address, hash: own.hash, frame: decodeFrame(own.bytes, peerUpdateLimits(cohort, 2)) };
+  };
+  const agg = cohortAggregate(cohort, 2, member(0, '0x00000000000000000000000000000000000000a1'), [
+    member(1, '0x00000000000000000000000000000000000000a2'),
+    member(2, '0x00000000000000000000000000000000000000a3'),
+  ]);
+  const bound = maxCohortAggregateBytes(cohort);
+  assert.ok(agg.bytes.length <= bound, `${agg.bytes.length} > ${bound}`);
+  assert.ok(agg.bytes.length > 0.8 * bound, `the bound is tight: ${agg.bytes.length} of ${bound}`);
+  // Exactly the bound: min(len, 3k) nonzeros in every chunk; one more value is over it.
+  const full = (extra: number) => {
+    const dense = new Float32Array(cohort.paramCount);
+    for (let c = 0; c * 64 < dense.length; c++) for (let j = 0; j < Math.min(3 * k + extra, 64, dense.length - c * 64); j++) dense[c * 64 + j] = 1;
+    return encodeAggregate(dense, 64, { paramTableHash: cohort.paramTableHash, run: cohort.id, round: 2, samples: 1 }).length;
+  };
+  assert.equal(full(0), bound);
+  assert.ok(full(1) > bound);
+  assert.ok(maxPeerFrameBytes(cohort) < bound);
+  // gpt-base's cohort aggregate may pass the old fixed 8 MiB cap: the run's bound lets it through.
+  const base = runSpecOf(7, PRESET_DEFAULTS['gpt-base'], { name: 'text', text: 'ab'.repeat(32), trainCount: 500, testCount: 20, features: 257, classes: 256 });
+  assert.equal(maxCohortAggregateBytes(base), 25_401_084);
 });

@@ -3,7 +3,20 @@
 // testable and a validator could rerun it.
 import type { Address, Hex } from 'viem';
 import { aggregateUpdates, framesRoot, type AggregateResult } from './aggregate.ts';
-import { decodeFrame, encodeAggregate, encodeUpdate, frameLimits, hashFrame, toDense, type CodecConfig, type DecodedFrame, type FrameLimits } from './codec.ts';
+import {
+  decodeFrame,
+  encodeAggregate,
+  encodeUpdate,
+  frameLimits,
+  hashFrame,
+  kPerChunk,
+  maxAggregateFrameBytes,
+  maxUpdateFrameBytes,
+  toDense,
+  type CodecConfig,
+  type DecodedFrame,
+  type FrameLimits,
+} from './codec.ts';
 import { maxSamplesPerReport, type RunSpec } from './config.ts';
 import { IdlegradError } from './errors.ts';
 import { hashParams } from './model.ts';
@@ -204,6 +217,18 @@ const runLimits = (run: RunSpec, round: number, maxSamples: number): FrameLimits
 
 /** What a peer's update frame may be for this run and round. */
 export const peerUpdateLimits = (run: RunSpec, round: number): FrameLimits => runLimits(run, round, maxSamplesPerReport(run));
+
+/** The largest update frame a peer of this run may send: the cap of the p2p exchange, the relay and evidence. */
+export const maxPeerFrameBytes = (run: Pick<RunSpec, 'paramCount' | 'codec'>): number =>
+  maxUpdateFrameBytes(run.paramCount, run.codec.chunkSize, kPerChunk(run.codec, run.codec.chunkSize), run.codec.bits, run.codec.indexCoding);
+
+/**
+ * The largest cohort aggregate an uploader may send: nonzero only where one of the cohort's
+ * members' frames was, so at most cohortSize × an update's k values in a chunk (issue 18: no
+ * fixed cap below the model; gpt-base at cohort 8 reaches 24.6 MB, over the old 8 MiB).
+ */
+export const maxCohortAggregateBytes = (run: Pick<RunSpec, 'paramCount' | 'codec' | 'cohortSize'>): number =>
+  maxAggregateFrameBytes(run.paramCount, run.codec.chunkSize, run.cohortSize * kPerChunk(run.codec, run.codec.chunkSize));
 
 /** What a cohort aggregate or global update may be: sample weight is a sum over peers (any u32). */
 export const aggregateLimits = (run: RunSpec, round: number): FrameLimits => runLimits(run, round, 0xffffffff);

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import express from 'express';
 import type { AddressInfo } from 'node:net';
 import * as ort from 'onnxruntime-web';
-import { DEFAULT_GPT_RUN, DEFAULT_RUN, modelOf, runSpecOf, type RunSettings, type RunSpec } from '../../shared/config.ts';
-import { gptSpec, GPT_DEFAULT, hashParams, initParams, mlpSpec } from '../../shared/model.ts';
+import { DEFAULT_GPT_RUN, DEFAULT_RUN, modelOf, PRESET_DEFAULTS, runSpecOf, type RunSettings, type RunSpec } from '../../shared/config.ts';
+import { gptSpec, GPT_BASE, GPT_DEFAULT, GPT_SMALL, hashParams, initParams, mlpSpec } from '../../shared/model.ts';
 import { gptLossAndGrad } from '../../shared/gpt.ts';
 import type { RunStatus } from '../../shared/wire/index.ts';
 import { eip712Domain } from '../../shared/eip712.ts';
@@ -126,7 +126,9 @@ test('run creation validates every setting and names the failing field', async (
   const { base, created } = await setup();
   const auth = `Bearer ${TOKEN}`;
   const bad: [unknown, RegExp][] = [
-    [{ preset: 'gpt2' }, /^preset: expected "mlp" or "gpt"/],
+    [{ preset: 'gpt2' }, /^preset: expected one of "mlp", "gpt-micro", "gpt-small", "gpt-base", "gpt", got "gpt2"/],
+    [{ preset: 'gpt-small' }, /^text: a GPT run needs the id of an uploaded text/],
+    [{ preset: 'gpt-base', text: 'ab'.repeat(32), settings: { preset: 'gpt-small' } }, /^settings\.preset: must equal preset \("gpt-base"\)/],
     [{ preset: 'gpt' }, /^text: a GPT run needs the id of an uploaded text/],
     [{ preset: 'gpt', text: 'corpus.txt' }, /^text: a GPT run needs the id of an uploaded text/],
     [{ preset: 'gpt', text: 'ab'.repeat(32) }, /^text: no uploaded text has id abab/],
@@ -142,6 +144,8 @@ test('run creation validates every setting and names the failing field', async (
     [{ preset: 'mlp', settings: { verification: { sometimes: true } } }, /^settings\.verification\.sometimes: unknown setting/],
     [{ preset: 'mlp', settings: { rewards: { weiPerSample: '-1' } } }, /^settings\.rewards\.weiPerSample:/],
     [{ preset: 'mlp', settings: { codec: { densty: 0.1 } } }, /^settings\.codec\.densty: unknown setting/],
+    [{ preset: 'mlp', settings: { valueOf: [false, 1] } }, /^settings\.valueOf: unknown setting/],
+    [{ preset: 'mlp', settings: { codec: { toString: 'x' } } }, /^settings\.codec\.toString: unknown setting/],
     [{ preset: 'mlp', settings: { name: '<script>' } }, /^settings\.name:/],
   ];
   for (const [body, message] of bad) {
@@ -231,6 +235,19 @@ test('the lead uploads a text (stored by its sha256, size-limited) and creates a
   );
   assert.deepEqual([s.codec, s.inner.adamw], [DEFAULT_GPT_RUN.codec, DEFAULT_GPT_RUN.inner.adamw], "the GPT preset's own defaults under the settings given");
   assert.deepEqual(createdTexts, [text.id]);
+});
+
+test('a create request for a GPT by size starts from that preset: its dims, batch and codec under the settings given', () => {
+  const text = 'ab'.repeat(32);
+  const small = parseRunRequest({ preset: 'gpt-small', text, settings: { name: 'small', inner: { steps: 3 } } });
+  assert.equal(small.text, text);
+  assert.deepEqual([small.settings.preset, small.settings.gpt, small.settings.inner.steps, small.settings.inner.batchSize], ['gpt-small', GPT_SMALL, 3, 4]);
+  assert.deepEqual(small.settings.codec, PRESET_DEFAULTS['gpt-small'].codec);
+  assert.equal(modelOf(small.settings).paramCount, 10_935_552);
+  const base = parseRunRequest({ preset: 'gpt-base', text, settings: { gpt: { layers: 2 } } });
+  assert.deepEqual(base.settings.gpt, { ...GPT_BASE, layers: 2 });
+  const micro = parseRunRequest({ preset: 'gpt-micro', text });
+  assert.deepEqual([micro.settings.preset, micro.settings.gpt], ['gpt-micro', GPT_DEFAULT]);
 });
 
 test('GET /api/model.onnx of a GPT run is the GPT: onnxruntime-web reproduces the reference logits', async () => {

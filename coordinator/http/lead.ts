@@ -8,7 +8,7 @@ import express, { type Request, type Response, type NextFunction } from 'express
 import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { modelOf, PRESET_DEFAULTS, validateRunSettings, type RunSettings, type RunSpec } from '../../shared/config.ts';
+import { isGptPreset, modelOf, PRESET_DEFAULTS, PRESETS, validateRunSettings, type Preset, type RunSettings, type RunSpec } from '../../shared/config.ts';
 import { exportModelOnnx } from '../../shared/onnx.ts';
 import type { RunStatus } from '../../shared/wire/index.ts';
 import { verificationOf } from '../verify/index.ts';
@@ -83,31 +83,34 @@ function mergeKnown(base: unknown, over: unknown, path: string): unknown {
   if (!isObject(base)) throw new BadRequest(`${path}: expected ${JSON.stringify(base)}-like value, got an object`);
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
-    if (!(k in base)) throw new BadRequest(`${path}.${k}: unknown setting (known: ${Object.keys(base).join(', ')})`);
+    // Own keys only: `valueOf`, `toString` … are on every object's prototype, not settings.
+    if (!Object.hasOwn(base, k)) throw new BadRequest(`${path}.${k}: unknown setting (known: ${Object.keys(base).join(', ')})`);
     out[k] = mergeKnown(base[k], v, `${path}.${k}`);
   }
   return out;
 }
 
 /**
- * A create-run request: { preset: 'mlp' | 'gpt', text?: id, settings?: partial RunSettings }
+ * A create-run request: { preset: 'mlp' | 'gpt-micro' | 'gpt-small' | 'gpt-base' (or 'gpt', gpt-micro's older name), text?: id, settings?: partial RunSettings }
  * merged over the preset's defaults; a GPT run names the uploaded text it trains on
  * (POST /api/lead/texts answers its id), an MLP run none. Errors name the failing keypath
  * (`settings.codec.density: …`, `text: …`).
  */
 export function parseRunRequest(body: unknown): { settings: RunSettings; text?: string } {
   if (!isObject(body)) throw new BadRequest('body: expected a JSON object { preset, settings }');
-  if (body.preset !== 'mlp' && body.preset !== 'gpt') throw new BadRequest(`preset: expected "mlp" or "gpt", got ${JSON.stringify(body.preset)}`);
+  if (!PRESETS.includes(body.preset as Preset))
+    throw new BadRequest(`preset: expected one of ${PRESETS.map((p) => `"${p}"`).join(', ')}, got ${JSON.stringify(body.preset)}`);
+  const preset = body.preset as Preset;
   const text = body.text;
-  if (body.preset === 'gpt' && (typeof text !== 'string' || !/^[0-9a-f]{64}$/.test(text))) {
+  if (isGptPreset(preset) && (typeof text !== 'string' || !/^[0-9a-f]{64}$/.test(text))) {
     throw new BadRequest(`text: a GPT run needs the id of an uploaded text (64 hex digits, from POST /api/lead/texts), got ${JSON.stringify(text)}`);
   }
-  if (body.preset === 'mlp' && text !== undefined) throw new BadRequest('text: an MLP run trains on MNIST; leave text out');
+  if (preset === 'mlp' && text !== undefined) throw new BadRequest('text: an MLP run trains on MNIST; leave text out');
   const over = body.settings ?? {};
   if (!isObject(over)) throw new BadRequest(`settings: expected an object, got ${JSON.stringify(over)}`);
-  const { verification, preset, ...rest } = over;
-  if (preset !== undefined && preset !== body.preset) throw new BadRequest(`settings.preset: must equal preset (${JSON.stringify(body.preset)})`);
-  const settings = mergeKnown(PRESET_DEFAULTS[body.preset], rest, 'settings') as RunSettings;
+  const { verification, preset: overPreset, ...rest } = over;
+  if (overPreset !== undefined && overPreset !== preset) throw new BadRequest(`settings.preset: must equal preset (${JSON.stringify(preset)})`);
+  const settings = mergeKnown(PRESET_DEFAULTS[preset], rest, 'settings') as RunSettings;
   if (verification !== undefined) {
     if (!isObject(verification)) throw new BadRequest(`settings.verification: expected an object, got ${JSON.stringify(verification)}`);
     for (const k of Object.keys(verification))
@@ -123,7 +126,7 @@ export function parseRunRequest(body: unknown): { settings: RunSettings; text?: 
   } catch (e) {
     throw new BadRequest((e as Error).message.replace(/^run\./, 'settings.'));
   }
-  return body.preset === 'gpt' ? { settings, text: text as string } : { settings };
+  return isGptPreset(preset) ? { settings, text: text as string } : { settings };
 }
 
 const STATUS_OF = { pause: 'paused', resume: 'active', stop: 'stopped' } as const satisfies Record<string, RunStatus>;

@@ -7,7 +7,7 @@ import { ExpressPeerServer } from 'peer';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { isAddress, verifyMessage, type Address, type Hex } from 'viem';
 import { IdlegradError, isIdlegradError } from '../../shared/errors.ts';
-import { kPerChunk, maxUpdateFrameBytes } from '../../shared/codec.ts';
+import { maxCohortAggregateBytes, maxPeerFrameBytes } from '../../shared/round.ts';
 import {
   base64ToBytes,
   delegationFromJson,
@@ -67,8 +67,6 @@ export interface ServerDeps {
   /** WebSocket ping interval; a socket that missed the previous ping is terminated (coordinator/ops/heartbeat.ts). Default 30 000 ms. */
   heartbeatMs?: number;
 }
-
-const MAX_AGGREGATE_BYTES = 8 * 1024 * 1024;
 
 function sendError(res: Response, e: unknown): void {
   if (isIdlegradError(e)) {
@@ -159,7 +157,8 @@ export function createApiServer(deps: ServerDeps): ApiServer {
   );
   app.post(
     '/api/runs/:id/rounds/:round/aggregate',
-    express.raw({ type: () => true, limit: MAX_AGGREGATE_BYTES }),
+    // The run's own bound (a cohort's aggregate holds at most cohortSize × an update's values a chunk), not a fixed cap.
+    express.raw({ type: () => true, limit: maxCohortAggregateBytes(engine.run) }),
     route((req, res) => {
       if (intParam(req.params.id, 'run id') !== engine.run.id) throw new IdlegradError('WRONG_RUN', `no run ${req.params.id} on this coordinator`);
       if (!Buffer.isBuffer(req.body)) throw new IdlegradError('BAD_FRAME', 'aggregate body must be the frame bytes (application/octet-stream)');
@@ -169,7 +168,8 @@ export function createApiServer(deps: ServerDeps): ApiServer {
   );
   app.post(
     '/api/runs/:id/rounds/:round/evidence/:address',
-    express.raw({ type: () => true, limit: MAX_AGGREGATE_BYTES + 1 + 8 * engine.run.paramCount }),
+    // flags ‖ residuals (each in full or as its digest: shared/wire/evidence.ts) ‖ frame: at most the run's largest update frame and two float32 residuals.
+    express.raw({ type: () => true, limit: maxPeerFrameBytes(engine.run) + 1 + 8 * engine.run.paramCount }),
     route((req, res) => {
       if (intParam(req.params.id, 'run id') !== engine.run.id) throw new IdlegradError('WRONG_RUN', `no run ${req.params.id} on this coordinator`);
       if (!deps.evidence) throw new IdlegradError('NOT_FOUND', 'this coordinator runs no validator');
@@ -280,7 +280,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
   // The volunteer/dashboard protocol.
   // 64 KiB of control messages, or a relay message carrying the run's largest update frame (base64).
   const run = engine.run;
-  const maxFrame = maxUpdateFrameBytes(run.paramCount, run.codec.chunkSize, kPerChunk(run.codec, run.codec.chunkSize), run.codec.bits, run.codec.indexCoding);
+  const maxFrame = maxPeerFrameBytes(run);
   const wss = new WebSocketServer({ noServer: true, maxPayload: Math.max(64 * 1024, Math.ceil(maxFrame / 3) * 4 + 4096) });
   const sockets = new Map<number, { ws: WebSocket; session: Session | null; dashboard: boolean; stopIce?: () => void }>();
   let nextId = 1;

@@ -4,8 +4,9 @@
 // IdlegradError('BAD_MESSAGE') naming the keypath, never a cast. The same DTOs ride in the
 // WebSocket messages (messages.ts): `account`, `dashboard`, `welcome`.
 import type { Address, Hex } from 'viem';
-import { modelOf, validateRunSettings, type RunSettings, type RunSpec } from '../config.ts';
+import { modelOf, PRESETS, validateRunSettings, type Preset, type RunSettings, type RunSpec } from '../config.ts';
 import { paramTableHash } from '../model.ts';
+import { deviceNeeds } from '../device-needs.ts';
 import { ERROR_CODES, IdlegradError, type ErrorCode } from '../errors.ts';
 import { REJECTION_CODES, type RejectionCode } from './rejections.ts';
 import {
@@ -125,6 +126,13 @@ export const parseRunSpec: Parser<RunSpec> = (v, path) => {
   const spec = modelOf(o as unknown as RunSettings);
   if (paramTableHash(spec) !== o.paramTableHash || spec.paramCount !== o.paramCount) {
     fail(`${path}.paramTableHash`, `the table of its own model (${paramTableHash(spec)}, ${spec.paramCount} parameters)`, o.paramTableHash);
+  }
+  // What a device needs is computed from the model and batch: a spec that says otherwise is refused.
+  if (o.needs !== undefined) {
+    const needs = obj(o.needs, `${path}.needs`);
+    const want = deviceNeeds(spec, (o as unknown as RunSpec).inner, o.dataset as RunSpec['dataset']);
+    for (const [k, v] of Object.entries(want))
+      if (JSON.stringify(needs[k]) !== JSON.stringify(v)) fail(`${path}.needs.${k}`, `${JSON.stringify(v)} (computed from its model and batch)`, needs[k]);
   }
   return o as unknown as RunSpec;
 };
@@ -480,7 +488,7 @@ export interface FlaggedSummary {
 /** GET /api/dashboard, and the `dashboard` push. */
 export interface DashboardState {
   /** `preset`: which model (a GPT's held-out loss is in nats per byte). */
-  run: { id: number; name: string; round: number; modelHash: Hex; paramCount: number; status?: RunStatus; preset?: 'mlp' | 'gpt' };
+  run: { id: number; name: string; round: number; modelHash: Hex; paramCount: number; status?: RunStatus; preset?: Preset };
   volunteers: number;
   rounds: RoundSummary[];
   epochs: EpochSummary[];
@@ -569,7 +577,7 @@ export const parseDashboardState: Parser<DashboardState> = shape<DashboardState>
     modelHash: hex32,
     paramCount: u32,
     status: optional(oneOf(RUN_STATUSES)),
-    preset: optional(oneOf(['mlp', 'gpt'] as const)),
+    preset: optional(oneOf(PRESETS)),
   }),
   volunteers: count,
   rounds: arrayOf(parseRoundSummary),

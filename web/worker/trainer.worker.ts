@@ -8,7 +8,7 @@ import { acquireDevice, autotuneMatmul, createGptTrainer, createMlpTrainer } fro
 import { openTuneStore } from './tune-store.ts';
 import { trainCpuRound } from './cpu-trainer.ts';
 import { gptSpec, initParams, mlpSpec, type GptDims, type GptSpec, type MlpSpec } from '../../shared/model.ts';
-import { meanOf, trainLocal, windowBatch } from '../../shared/preset.ts';
+import { meanOf, trainingFlopsPerSample, trainLocal, windowBatch } from '../../shared/preset.ts';
 import { cohortAggregateOfBytes, compressUpdate, pseudoGradient, type CohortAggregate } from '../../shared/round.ts';
 import type { Dataset } from '../../shared/mlp.ts';
 import type { AdapterInfo } from '../../shared/wire/index.ts';
@@ -168,6 +168,36 @@ function compress(args: TrainArgs, t: Trained): TrainResult {
   return { ...figures, frame: own.bytes, frameHash: own.hash, residual: own.residual, residualBefore: args.residual };
 }
 
+/**
+ * The GPT benchmark: `steps` steps of the run's own batch on synthetic tokens, after the
+ * pipelines compiled (no warm-up step: one gpt-small step takes about 40 s a sequence on
+ * SwiftShader). On the CPU path, one step of the shared/ reference.
+ */
+async function benchmarkGpt(g: NonNullable<typeof gpt>, steps: number): Promise<BenchmarkResult> {
+  const T = g.spec.dims.context;
+  const R = batchSize * T;
+  const tokens = Uint32Array.from({ length: steps * R }, (_, i) => ((i * 2654435761) >>> 24) % g.spec.dims.vocab);
+  const targets = Uint32Array.from({ length: steps * R }, (_, i) => tokens[(i + 1) % tokens.length]);
+  const adamw = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+  const params = initParams(g.spec, 1);
+  let samples: number;
+  let ms: number;
+  if (g.trainer) {
+    await g.trainer.ready;
+    const t0 = performance.now();
+    samples = (await g.trainer.train({ params, tokens, targets, steps, adamw })).samples;
+    ms = performance.now() - t0;
+  } else {
+    const windows = { images: new Uint8Array(batchSize * (T + 1)), labels: new Uint8Array(batchSize), count: batchSize, features: T + 1, classes: 256 };
+    for (let i = 0; i < windows.images.length; i++) windows.images[i] = tokens[i % tokens.length];
+    const t0 = performance.now();
+    trainLocal(g.spec, params, windows, [Array.from({ length: batchSize }, (_, i) => i)], adamw);
+    samples = batchSize;
+    ms = performance.now() - t0;
+  }
+  return { gflops: (trainingFlopsPerSample(g.spec) * samples) / (Math.max(ms, 1e-3) * 1e6), samplesPerSec: (samples * 1000) / Math.max(ms, 1e-3) };
+}
+
 const api = {
   async probe(): Promise<AdapterInfo> {
     try {
@@ -304,8 +334,10 @@ const api = {
     return { requestedAt, idleAt: now(), stepsDone };
   },
 
-  async benchmark(steps = 3): Promise<BenchmarkResult> {
+  async benchmark(stepsAsked?: number): Promise<BenchmarkResult> {
     try {
+      if (gpt) return await benchmarkGpt(gpt, stepsAsked ?? 1);
+      const steps = stepsAsked ?? 3;
       if (!spec) throw new Error('the trainer is not initialised: call init(sizes, batchSize) first');
       const s = spec;
       // Synthetic samples, so the benchmark neither needs nor disturbs the real data.

@@ -1,7 +1,8 @@
 // The compute device as the page holds it: the trainer (WebGPU, or the CPU path said plainly),
 // its model shape and training set, the Web Lock that keeps one trainer per browser, and
 // the device profile measured before joining.
-import { DEFAULT_RUN, type RunSpec } from '../../../shared/config.ts';
+import { DEFAULT_RUN, modelOf, type RunSpec } from '../../../shared/config.ts';
+import { deviceNeeds, deviceShortfalls, type DeviceNeeds } from '../../../shared/device-needs.ts';
 import type { GptDims } from '../../../shared/model.ts';
 import { trainShape, type AdapterInfo } from '../../../shared/wire/index.ts';
 import { WebGpuUnavailableError } from '../../../kernels/errors.ts';
@@ -29,6 +30,24 @@ export interface DeviceOptions {
   governor: Governor;
   /** The device was lost (or the worker died): the trainer is gone. */
   onLost: (reason: string, message: string) => void;
+  /**
+   * The adapter's limits without a device (no compute): navigator.gpu.requestAdapter()'s by
+   * default; null where there is no WebGPU. Read before consent to tell whether the run fits.
+   */
+  adapterLimits?: () => Promise<Record<string, number> | null>;
+}
+
+/** The limits a run's needs are checked against, read from an adapter (no device is created). */
+async function navigatorAdapterLimits(): Promise<Record<string, number> | null> {
+  const gpu = typeof navigator !== 'undefined' ? navigator.gpu : undefined;
+  const adapter = await gpu?.requestAdapter();
+  if (!adapter) return null;
+  return { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize };
+}
+
+/** Why this device cannot join `run`, in one sentence for the volunteer. */
+export function unfitMessage(run: Pick<RunSpec, 'id' | 'name'>, needs: DeviceNeeds, shortfalls: string[]): string {
+  return `This device cannot join run ${run.id} "${run.name}": ${shortfalls.join('; ')}. The run needs ${Math.ceil(needs.totalBytes / 2 ** 20)} MiB of GPU memory in all; try a device with a larger GPU.`;
 }
 
 export class DeviceHost {
@@ -85,6 +104,44 @@ export class DeviceHost {
     return trainer;
   }
 
+  /**
+   * Before consent, with no device and no compute: does the current run fit this adapter's
+   * limits? A run that does not is shown (profile status 'unfit') with the reasons; one that
+   * fits leaves the profile as it was. Failures are logged and change nothing.
+   */
+  async checkFit(): Promise<boolean> {
+    const { store } = this.o;
+    try {
+      const [{ run }, limits] = await Promise.all([this.o.api.run(), (this.o.adapterLimits ?? navigatorAdapterLimits)()]);
+      if (!limits) return true;
+      const needs = deviceNeeds(modelOf(run), run.inner, run.dataset);
+      const shortfalls = deviceShortfalls(needs, limits);
+      if (!shortfalls.length) return true;
+      if (store.get().profile.status === 'measuring') return false;
+      const settings = { id: run.id, inner: run.inner, timing: run.timing, rewards: run.rewards };
+      const message = unfitMessage(run, needs, shortfalls);
+      store.set({ profile: { status: 'unfit', samplesPerSec: null, limits, run: settings, estimate: null, needs, shortfalls, message } });
+      store.log('warn', message);
+      return false;
+    } catch (e) {
+      store.log('warn', `could not check whether this device fits the run: ${describeError(e)}`);
+      return true;
+    }
+  }
+
+  /**
+   * The trainer for `run`'s model and batch, once its needs are checked against the device's
+   * limits: a run that cannot fit is refused here with the reasons, before any buffer is made.
+   */
+  async initFor(run: RunSpec): Promise<void> {
+    const model = modelOf(run);
+    const limits = await this.trainer!.limits();
+    const needs = deviceNeeds(model, run.inner, run.dataset);
+    const shortfalls = limits ? deviceShortfalls(needs, limits) : [];
+    if (shortfalls.length) throw new Error(unfitMessage(run, needs, shortfalls));
+    await this.init(run.sizes, run.inner.batchSize, model.preset === 'gpt' ? model.dims : undefined);
+  }
+
   /** Builds the trainer for a model shape (once per shape). */
   async init(sizes: number[], batchSize: number, gpt?: GptDims): Promise<void> {
     const shape = `${gpt ? JSON.stringify(gpt) : sizes.join('x')}/${batchSize}`;
@@ -128,13 +185,22 @@ export class DeviceHost {
     try {
       const { run } = await this.o.api.run();
       const trainer = await this.ensure();
-      await this.init(run.sizes, run.inner.batchSize);
-      const b = await trainer.benchmark();
       const limits = await trainer.limits();
       const settings = { id: run.id, inner: run.inner, timing: run.timing, rewards: run.rewards };
+      // The run's needs against the device's limits first: a run that cannot fit is said so, not benchmarked.
+      const needs = deviceNeeds(modelOf(run), run.inner, run.dataset);
+      const shortfalls = limits ? deviceShortfalls(needs, limits) : [];
+      if (shortfalls.length) {
+        const message = unfitMessage(run, needs, shortfalls);
+        store.set({ profile: { status: 'unfit', samplesPerSec: null, limits, run: settings, estimate: null, needs, shortfalls, message } });
+        store.log('warn', message);
+        return null;
+      }
+      await this.initFor(run);
+      const b = await trainer.benchmark();
       const estimate = estimateContribution(settings, b.samplesPerSec, DUTY_PRESETS[store.get().governance.preset]);
       store.set({
-        profile: { status: 'done', samplesPerSec: b.samplesPerSec, limits, run: settings, estimate, message: null },
+        profile: { status: 'done', samplesPerSec: b.samplesPerSec, limits, run: settings, estimate, needs, shortfalls, message: null },
         gpu: { ...store.get().gpu, gflops: b.gflops },
       });
       store.log('info', `device profile: ${Math.round(b.samplesPerSec)} samples/s on run ${run.id}'s model; estimate ${estimate.samplesPerHour} samples/h`);

@@ -4,6 +4,7 @@
 import type { Address, Hex } from 'viem';
 import type { AccountSummary, AdapterInfo, ContributionState } from '../../../shared/wire/index.ts';
 import { DEFAULT_VERIFICATION, type RunSpec } from '../../../shared/config.ts';
+import type { DeviceNeeds } from '../../../shared/device-needs.ts';
 import type { ContributionEstimate } from './estimate.ts';
 import type { DutyPreset, Governance } from './governance.ts';
 import type { ComputeDevice } from './trainer.ts';
@@ -16,13 +17,18 @@ export type LogLevel = 'info' | 'warn' | 'error';
 export type Log = (level: LogLevel, text: string) => void;
 
 export interface DeviceProfile {
-  status: 'idle' | 'measuring' | 'done' | 'failed';
+  /** 'unfit': the run needs more than this device's GPU offers (`shortfalls` say what); nothing was measured. */
+  status: 'idle' | 'measuring' | 'done' | 'failed' | 'unfit';
   /** Measured on the run's model shape by the worker's micro-benchmark. */
   samplesPerSec: number | null;
   limits: Record<string, number> | null;
   /** The run settings the estimate uses (public, from /api/run). */
   run: Pick<RunSpec, 'id' | 'inner' | 'timing' | 'rewards'> | null;
   estimate: ContributionEstimate | null;
+  /** What the run needs of a device (shared/device-needs.ts), once the run is known. */
+  needs: DeviceNeeds | null;
+  /** Why this device cannot join the run (deviceShortfalls); empty when it fits or is not checked yet. */
+  shortfalls: string[];
   message: string | null;
 }
 
@@ -147,7 +153,7 @@ export function initialSnapshot(o: {
     outbox: 0,
     governance: o.governance,
     lastDuty: null,
-    profile: { status: 'idle', samplesPerSec: null, limits: null, run: null, estimate: null, message: null },
+    profile: { status: 'idle', samplesPerSec: null, limits: null, run: null, estimate: null, needs: null, shortfalls: [], message: null },
     partner: o.partner,
     gpu: { status: 'idle', device: null, adapter: null, gflops: null, message: null },
     connection: 'offline',

@@ -106,7 +106,7 @@ export interface TrainerWorkerApi {
   train(args: TrainArgs): Promise<TrainResult>;
   /** The cohort aggregate, computed off the main thread (a dense paramCount vector on the way). */
   aggregate(args: AggregateArgs): Promise<CohortAggregate>;
-  /** A few steps on synthetic data: measured GFLOP/s for `hello`. Needs init(). */
+  /** A few steps on synthetic data (an MLP: 3 after a warm-up; a GPT: 1 of the run's batch): measured GFLOP/s. Needs init(). */
   benchmark(steps?: number): Promise<BenchmarkResult>;
   /** The device's limits (the device profile); null on the CPU path. */
   limits(): Promise<Record<string, number> | null>;

@@ -10,7 +10,7 @@
 //   wallet/                bind, claim, verify-reward (one action per file), EIP-6963, WalletConnect
 import type { Hex } from 'viem';
 import type { AccountSummary, ServerMessage } from '../../../shared/wire/index.ts';
-import { modelOf, type RunSpec } from '../../../shared/config.ts';
+import type { RunSpec } from '../../../shared/config.ts';
 import { isIdlegradError } from '../../../shared/errors.ts';
 import { CoordinatorApi } from './api.ts';
 import { ChainSource } from './chain-info.ts';
@@ -192,6 +192,10 @@ export class VolunteerClient {
       c.log('error', `could not read stored consent or key: ${describeError(e)}`);
       store.set({ state: 'needs-consent' });
     }
+    // Before consent, in the full app: whether the run fits this GPU's limits (the public run spec
+    // and an adapter's limits: no device, no compute, no session). Not in a partner's widget,
+    // where the host page should see no GPU access before its visitor opts in.
+    if (store.get().state === 'needs-consent' && (o.surface ?? 'app') === 'app') void c.device.checkFit();
     return c;
   }
 
@@ -445,8 +449,7 @@ export class VolunteerClient {
     const { run } = w;
     this.store.set({ phase: 'syncing' });
     await this.device.ensure();
-    const model = modelOf(run);
-    await this.device.init(run.sizes, run.inner.batchSize, model.preset === 'gpt' ? model.dims : undefined);
+    await this.device.initFor(run);
     await this.device.loadData(run);
     await this.rounds.loadResidual(run, runChanged);
     await this.models.setRun(run);

@@ -120,6 +120,8 @@ export const de: Messages = {
     device: 'Gerät',
     webgpuAdapter: 'WebGPU-Adapter',
     limits: 'Grenzen',
+    needs: 'Der Lauf braucht',
+    needsBytes: (p: { total: string; largest: string }) => `${p.total} GPU-Speicher, Puffer bis ${p.largest}`,
     measured: 'Gemessen',
     samplesPerSec: (p) => `${p.samples} Beispiele/s`,
     estimate: 'Schätzung',
@@ -307,7 +309,8 @@ export const de: Messages = {
     name: 'Name',
     preset: 'Vorlage',
     presetMlp: 'MNIST-MLP',
-    presetGpt: 'GPT auf einer Textdatei',
+    presetGpt: (p: { size: string; params: string; memory: string }) =>
+      `GPT ${p.size} (${p.params} Parameter, ein Gerät braucht ${p.memory}) auf einer Textdatei`,
     textFile: 'Textdatei (≤ 8 MiB, Bytes sind Token)',
     innerSteps: 'Innere Schritte',
     density: 'Codec-Dichte',

@@ -31,6 +31,7 @@ const SAMPLES: Samples = {
     samplesPerSec: { samples: '1,234' },
     atBudget: { preset: 'medium', percent: 50 },
     tooSlow: { preset: 'light', seconds: '93' },
+    needsBytes: { total: '372.0 MiB', largest: '41.7 MiB' },
   },
   log: {},
   claim: { watch: { symbol: 'IDLE' } },
@@ -70,7 +71,7 @@ const SAMPLES: Samples = {
     updated: { at: '10:41:59' },
     hashChainRow: { round: 34, updates: 6 },
   },
-  lead: { runIs: { id: 7 } },
+  lead: { runIs: { id: 7 }, presetGpt: { size: 'small', params: '10,935,552', memory: '372 MiB' } },
   playground: { onnxOf: { round: 40, hash: '0x12ab34cd' }, penDown: { x: 14, y: 9 } },
 };
 

@@ -1,7 +1,7 @@
 // The lead panel's state: the lead token (kept for this tab only) and the run-control calls
 // of coordinator/lead.ts. Every reply is parsed (shared/wire/http.ts); every refusal is shown
 // with the coordinator's own message.
-import { DEFAULT_RUN, DEFAULT_VERIFICATION } from '../../../shared/config.ts';
+import { DEFAULT_VERIFICATION, isGptPreset, PRESET_DEFAULTS, type Preset } from '../../../shared/config.ts';
 import { BaseError } from '../../../shared/errors.ts';
 import { parseLeadSession, parseRunCreated, parseRunStatusChanged, parseTextUploaded, type Parser, type ValueBits } from '../../../shared/wire/index.ts';
 import { readReply } from '../client/api.ts';
@@ -11,8 +11,8 @@ export type RunAction = 'pause' | 'resume' | 'stop';
 
 /** The settings the panel edits; merged over the preset's defaults by the coordinator. */
 export interface RunForm {
-  /** 'gpt': trains on a text file the lead uploads with the request. */
-  preset: 'mlp' | 'gpt';
+  /** A GPT preset trains on a text file the lead uploads with the request. */
+  preset: Preset;
   name: string;
   innerSteps: number;
   density: number;
@@ -25,20 +25,25 @@ export interface RunForm {
   epochRounds: number;
 }
 
-/** The form starts from the run defaults (shared/config.ts DEFAULT_RUN), so it never drifts from them. */
-export const DEFAULT_FORM: RunForm = {
-  preset: DEFAULT_RUN.preset,
-  name: DEFAULT_RUN.name,
-  innerSteps: DEFAULT_RUN.inner.steps,
-  density: DEFAULT_RUN.codec.density,
-  bits: DEFAULT_RUN.codec.bits,
-  cohortSize: DEFAULT_RUN.cohortSize,
-  minVolunteers: DEFAULT_RUN.minVolunteers,
-  trainMs: DEFAULT_RUN.timing.trainMs,
-  verificationRate: DEFAULT_VERIFICATION.rate,
-  weiPerSample: DEFAULT_RUN.rewards.weiPerSample,
-  epochRounds: DEFAULT_RUN.rewards.epochRounds,
-};
+/** The form for a preset starts from its defaults (shared/config.ts PRESET_DEFAULTS), so it never drifts from them. */
+export function formFor(preset: Preset): RunForm {
+  const run = PRESET_DEFAULTS[preset];
+  return {
+    preset,
+    name: run.name,
+    innerSteps: run.inner.steps,
+    density: run.codec.density,
+    bits: run.codec.bits,
+    cohortSize: run.cohortSize,
+    minVolunteers: run.minVolunteers,
+    trainMs: run.timing.trainMs,
+    verificationRate: DEFAULT_VERIFICATION.rate,
+    weiPerSample: run.rewards.weiPerSample,
+    epochRounds: run.rewards.epochRounds,
+  };
+}
+
+export const DEFAULT_FORM: RunForm = formFor('mlp');
 
 const TOKEN_KEY = 'idlegrad.leadToken';
 
@@ -121,9 +126,9 @@ export class LeadStore {
       rewards: { weiPerSample: f.weiPerSample, epochRounds: f.epochRounds },
     };
     const r = await this.run('create run', async () => {
-      if (f.preset === 'mlp') return this.call('creating the run', 'POST', '/api/lead/runs', parseRunCreated, { preset: 'mlp', settings });
+      if (!isGptPreset(f.preset)) return this.call('creating the run', 'POST', '/api/lead/runs', parseRunCreated, { preset: f.preset, settings });
       if (!text) throw new Error('text: choose the text file the GPT trains on');
-      return this.call('creating the run', 'POST', '/api/lead/runs', parseRunCreated, { preset: 'gpt', text: await this.uploadText(text), settings });
+      return this.call('creating the run', 'POST', '/api/lead/runs', parseRunCreated, { preset: f.preset, text: await this.uploadText(text), settings });
     });
     if (r) this.message = `run ${r.run.id} “${r.run.name}” created; it replaces the current run`;
   }

@@ -7,11 +7,11 @@
 // Everything it touches is injected (trainer, model sync, links, clock, coordinator calls),
 // so round-runner.test.ts runs whole cohorts of it with fakes and no real time.
 import { verifyMessage, type Address, type Hex, type LocalAccount } from 'viem';
-import { decodeFrame, kPerChunk, maxUpdateFrameBytes, toDense } from '../../../../shared/codec.ts';
+import { decodeFrame, toDense } from '../../../../shared/codec.ts';
 import type { RunSpec } from '../../../../shared/config.ts';
 import { contributionTypedData, eip712Domain } from '../../../../shared/eip712.ts';
 import { assignmentIndices } from '../../../../shared/assignment.ts';
-import { adaptiveSteps, buildContribution, peerUpdateLimits, randomNonce, updateHeader } from '../../../../shared/round.ts';
+import { adaptiveSteps, buildContribution, maxPeerFrameBytes, peerUpdateLimits, randomNonce, updateHeader } from '../../../../shared/round.ts';
 import { contributionToJson, encodeEvidence, residualCommitment, uploadFor, type ChainInfo, type ServerMessage } from '../../../../shared/wire/index.ts';
 import { TrainingAbortedError } from '../../../../kernels/errors.ts';
 import type { CoordinatorApi } from '../api.ts';
@@ -509,7 +509,7 @@ export class RoundRunner {
       self,
       members,
       endsAt: m.exchangeEndsAt,
-      maxFrameBytes: maxUpdateFrameBytes(run.paramCount, run.codec.chunkSize, kPerChunk(run.codec, run.codec.chunkSize), run.codec.bits, run.codec.indexCoding),
+      maxFrameBytes: maxPeerFrameBytes(run),
       decode: (bytes) => decodeFrame(bytes, limits),
       sign: (message) => key.signMessage({ message }),
       verify: this.o.verifySignature ?? ((address, message, signature) => verifyMessage({ address, message, signature })),

@@ -1,0 +1,66 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isGptPreset, modelOf, PRESET_CHOICES, PRESET_DEFAULTS, PRESETS, runSpecOf, validateRunSettings, type RunSpec } from './config.ts';
+import { deviceNeeds } from './device-needs.ts';
+import { gptSpec, GPT_BASE, GPT_DEFAULT, GPT_SMALL, hashParams, initParams, paramTableHash } from './model.ts';
+import { parseRunSpec } from './wire/index.ts';
+
+// A GPT run spec exactly as the coordinator served and stored it before the presets by size
+// (commit 4c70a5f): preset 'gpt', no `needs`.
+const OLD_GPT_SPEC =
+  '{"name":"gpt","preset":"gpt","sizes":[784,64,10],"seed":1,"inner":{"steps":50,"batchSize":8,"adamw":{"lr":0.003,"beta1":0.9,"beta2":0.99,"eps":1e-8,"weightDecay":0.1,"maxGradNorm":1}},"outer":{"lr":1,"momentum":0},"codec":{"density":0.1,"bits":4,"chunkSize":1024,"indexCoding":"rice"},"globalUpdate":"exact","aggregator":{"kind":"centered-clip","clip":3,"trim":0.2,"tau":1,"iterations":3,"copycatCosine":0.99,"minCosine":0},"cohortSize":8,"timing":{"trainMs":20000,"exchangeMs":8000,"reportMs":5000},"minVolunteers":1,"maxRounds":0,"rewards":{"epochRounds":3,"weiPerSample":"1000000000000000"},"gpt":{"vocab":256,"context":64,"width":64,"layers":2,"heads":4,"hidden":256},"id":7,"paramTableHash":"0xdf1f423e5dcab4249d5eca0d732310e3518140cb77a91c71a92ce58eb096321d","paramCount":136576,"dataset":{"name":"text","text":"abababababababababababababababababababababababababababababababab","trainCount":100,"testCount":10,"features":65,"classes":256}}';
+/** keccak of initParams(gpt, seed 1) before the change: the model hash h_0 such a run started from. */
+const OLD_GPT_H0 = '0x455e21e2d5effd89e595dee770d2fcd74e387c6429e92a70fbb077a866d5f1f1';
+
+test("an old run spec with preset 'gpt' still loads, and its model and hashes are gpt-micro's as before", () => {
+  const old = parseRunSpec(JSON.parse(OLD_GPT_SPEC), 'run');
+  assert.equal(old.preset, 'gpt');
+  const model = modelOf(old);
+  assert.equal(paramTableHash(model), old.paramTableHash);
+  assert.equal(model.paramCount, 136_576);
+  assert.equal(hashParams(initParams(model, old.seed)), OLD_GPT_H0);
+  const micro = modelOf({ ...old, preset: 'gpt-micro' });
+  assert.equal(paramTableHash(micro), old.paramTableHash, "gpt-micro is the same model as 'gpt'");
+  // A run created today under the old name hashes as before too (and now carries its needs).
+  const again = runSpecOf(7, PRESET_DEFAULTS.gpt, old.dataset);
+  assert.equal(again.paramTableHash, old.paramTableHash);
+  assert.deepEqual({ ...again, needs: undefined }, { ...JSON.parse(OLD_GPT_SPEC), needs: undefined });
+});
+
+test('the presets by size: parameter counts and table hashes pinned, each trainable by the same GPT layout', () => {
+  const pinned = {
+    mlp: [50_890, null],
+    'gpt-micro': [136_576, '0xdf1f423e5dcab4249d5eca0d732310e3518140cb77a91c71a92ce58eb096321d'],
+    'gpt-small': [10_935_552, '0x0ac281e2deac79db8c63c21ed649a3b7234bcf5ad1195b3deb3042aeab3ec399'],
+    'gpt-base': [25_601_024, '0x812104e6f1ea927afc75a4048575ce9df94cdac333b22771f50c227c9d688788'],
+  } as const;
+  assert.deepEqual(PRESET_CHOICES, ['mlp', 'gpt-micro', 'gpt-small', 'gpt-base']);
+  assert.deepEqual(PRESETS, [...PRESET_CHOICES, 'gpt']);
+  for (const p of PRESET_CHOICES) {
+    const run = validateRunSettings(PRESET_DEFAULTS[p]);
+    assert.equal(run.preset, p);
+    const model = modelOf(run);
+    assert.equal(model.paramCount, pinned[p][0], p);
+    if (pinned[p][1]) assert.equal(paramTableHash(model), pinned[p][1], p);
+    assert.equal(isGptPreset(p), p !== 'mlp');
+  }
+  assert.deepEqual(modelOf(PRESET_DEFAULTS['gpt-small']), gptSpec(GPT_SMALL));
+  assert.deepEqual(modelOf(PRESET_DEFAULTS['gpt-base']), gptSpec(GPT_BASE));
+  // A run's gpt settings are merged over its own preset's dims, not gpt-micro's.
+  assert.deepEqual(modelOf({ ...PRESET_DEFAULTS['gpt-small'], gpt: { layers: 2 } }), gptSpec({ ...GPT_SMALL, layers: 2 }));
+  assert.deepEqual(modelOf({ ...PRESET_DEFAULTS.gpt, gpt: undefined }), gptSpec(GPT_DEFAULT));
+  assert.throws(
+    () => validateRunSettings({ ...PRESET_DEFAULTS.mlp, preset: 'gpt-huge' as 'mlp' }),
+    /^Error: run\.preset: expected one of mlp, gpt-micro, gpt-small, gpt-base, gpt, got "gpt-huge"/,
+  );
+});
+
+test('a run spec carries its device needs, computed from the model and batch; a spec whose needs are not its own is refused', () => {
+  const dataset: RunSpec['dataset'] = { name: 'text', text: 'cd'.repeat(32), trainCount: 500, testCount: 20, features: 257, classes: 256 };
+  const spec = runSpecOf(3, PRESET_DEFAULTS['gpt-small'], dataset);
+  assert.deepEqual(spec.needs, deviceNeeds(gptSpec(GPT_SMALL), { steps: 50, batchSize: 4 }));
+  const wire = JSON.parse(JSON.stringify(spec));
+  assert.deepEqual(parseRunSpec(wire, 'run'), wire);
+  assert.throws(() => parseRunSpec({ ...wire, needs: { ...wire.needs, totalBytes: 1 } }, 'run'), /run\.needs/);
+  assert.throws(() => parseRunSpec({ ...wire, inner: { ...wire.inner, batchSize: 8 } }, 'run'), /run\.needs/, 'a batch the needs were not computed for');
+});
