@@ -46,7 +46,6 @@ export {
   type PressureState,
 } from './governance.ts';
 export { TRAINER_LOCK } from './device.ts';
-
 export { CONSENT_TTL_MS, CONSENT_VERSION } from './consent.ts';
 
 export interface VolunteerOptions {
@@ -192,9 +191,7 @@ export class VolunteerClient {
       c.log('error', `could not read stored consent or key: ${describeError(e)}`);
       store.set({ state: 'needs-consent' });
     }
-    // Before consent, in the full app: whether the run fits this GPU's limits (the public run spec
-    // and an adapter's limits: no device, no compute, no session). Not in a partner's widget,
-    // where the host page should see no GPU access before its visitor opts in.
+    // Before consent, in the full app only (not a partner's widget): does the run fit this GPU? No device, no compute, no session.
     if (store.get().state === 'needs-consent' && (o.surface ?? 'app') === 'app') void c.device.checkFit();
     return c;
   }
