@@ -134,13 +134,20 @@ test('three volunteers commit a round, reproduce the model hash, and bad input i
   a.send('{"type":"report","contribution":{"run":"x"}}');
   await expectRefusal(await a.next('error'), 'BAD_MESSAGE');
 
-  // Frames: a wrong parameter-table hash, and lengths past the run's limits.
-  const good = encodeAggregate(new Float32Array(platform.run.paramCount).fill(1e-3), platform.run.codec.chunkSize, {
-    paramTableHash: platform.run.paramTableHash,
-    run: platform.run.id,
-    round: r1[0].round,
-    samples: 1,
-  });
+  // Frames: a wrong parameter-table hash, and lengths past the run's limits. An aggregate holds at
+  // most what a cohort's frames can (shared/round.ts maxCohortAggregateBytes): a dense one is
+  // refused by size before it is read.
+  const header = { paramTableHash: platform.run.paramTableHash, run: platform.run.id, round: r1[0].round, samples: 1 };
+  const dense = await a.uploadAggregate(
+    r1[0].round,
+    encodeAggregate(new Float32Array(platform.run.paramCount).fill(1e-3), platform.run.codec.chunkSize, header),
+  );
+  assert.equal(dense.status, 413, 'a dense aggregate is larger than any cohort can send');
+  const good = encodeAggregate(
+    new Float32Array(platform.run.paramCount).map((_, i) => (i % 512 === 0 ? 1e-3 : 0)),
+    platform.run.codec.chunkSize,
+    header,
+  );
   const wrongTable = good.slice();
   wrongTable.set(hexToBytes(`0x${'ab'.repeat(32)}` as Hex), FRAME_HEADER.at.paramTableHash);
   const r = await a.uploadAggregate(r1[0].round, wrongTable);
