@@ -1,8 +1,7 @@
 // One round on this page, DESIGN.md steps 2–6: sync θ_r, train in the worker, compress with
 // error feedback, all-gather the cohort's frames, aggregate (and upload when this page is the
 // designated uploader, or in relay mode), and report a signed contribution through the
-// outbox. It keeps what a validator may ask for (the frame and the residuals it was built
-// between) for the last EVIDENCE_ROUNDS_KEPT rounds.
+// outbox. It keeps what a validator may ask for (evidence.ts) and the reports awaiting a verdict (verdicts.ts).
 //
 // Everything it touches is injected (trainer, model sync, links, clock, coordinator calls),
 // so round-runner.test.ts runs whole cohorts of it with fakes and no real time.
@@ -12,7 +11,7 @@ import type { RunSpec } from '../../../../shared/config.ts';
 import { contributionTypedData, eip712Domain } from '../../../../shared/eip712.ts';
 import { assignmentIndices } from '../../../../shared/assignment.ts';
 import { adaptiveSteps, buildContribution, maxPeerFrameBytes, peerUpdateLimits, randomNonce, updateHeader } from '../../../../shared/round.ts';
-import { contributionToJson, encodeEvidence, residualCommitment, uploadFor, type ChainInfo, type ServerMessage } from '../../../../shared/wire/index.ts';
+import { contributionToJson, residualCommitment, type ChainInfo, type ServerMessage } from '../../../../shared/wire/index.ts';
 import { TrainingAbortedError } from '../../../../kernels/errors.ts';
 import type { CoordinatorApi } from '../api.ts';
 import type { Scheduler } from '../clock.ts';
@@ -24,33 +23,15 @@ import type { ClientStorage, OutboxRecord } from '../storage.ts';
 import type { CohortAggregate } from '../../../../shared/round.ts';
 import type { Trainer } from '../trainer.ts';
 import { CohortAgreement, type AgreementMessage, type HeldFrameBytes, type RelayMessage } from './agreement.ts';
+import { EvidenceKeeper, type Evidence, type VerifyMessage } from './evidence.ts';
+import { Verdicts, type AckMessage } from './verdicts.ts';
+
+export { EVIDENCE_ASKED_KEPT, EVIDENCE_ROUNDS_KEPT, type Evidence } from './evidence.ts';
 
 export type RoundMessage = Extract<ServerMessage, { type: 'round' }>;
-type VerifyMessage = Extract<ServerMessage, { type: 'verify' }>;
-type AckMessage = Extract<ServerMessage, { type: 'ack' }>;
-
-/** Reports whose commit verdict a page waits for (a verdict comes within a round of the report). */
-const VERDICTS_AWAITED = 4;
-
-/** Rounds of spot-check evidence a page keeps (a validator asks within seconds of a commit). */
-export const EVIDENCE_ROUNDS_KEPT = 4;
-/**
- * Rounds a validator asked for that a page keeps besides: it may ask again for a residual in
- * full when its check runs, behind a backlog (coordinator/verify/validator.ts).
- */
-export const EVIDENCE_ASKED_KEPT = 4;
 
 /** The device key's part in a round: its address, the handshake and the report signatures. */
 export type RoundAccount = Pick<LocalAccount, 'address' | 'signMessage' | 'signTypedData'>;
-
-/** What a validator may ask for: the frame and the error-feedback residuals before and after it. */
-export interface Evidence {
-  run: number;
-  round: number;
-  frame: Uint8Array;
-  before: Float32Array;
-  after: Float32Array;
-}
 
 export interface RoundRunnerOptions {
   store: SnapshotStore;
@@ -104,20 +85,10 @@ export class RoundRunner {
   private cancelClose: (() => void) | null = null;
   /** The error-feedback residual e (paramCount), kept in storage between visits. */
   private residual: Float32Array | null = null;
-  /**
-   * By own frame hash: memory only, the last few rounds. After a reload a sampled contribution
-   * cannot be evidenced and is rejected as withheld.
-   */
-  private readonly evidence = new Map<string, Evidence>();
-  /** Evidence a validator asked for, kept after it leaves `evidence` (the oldest EVIDENCE_ASKED_KEPT). */
-  private readonly asked = new Map<string, Evidence>();
-  /**
-   * By report nonce: reported frames the residual advanced past (e ← e'), until the commit's
-   * verdict. A refused one gives decode(frame) back: e ← e + decode(frame), the whole update.
-   */
-  private readonly advanced = new Map<string, { run: RunSpec; round: number; frame: Uint8Array }>();
-  /** Updates given back while the residual was in the worker: added before the next round trains. */
-  private givenBack: { run: number; update: Float32Array }[] = [];
+  /** What a validator may ask for, by own frame hash: memory only (evidence.ts). */
+  private readonly evidence = new EvidenceKeeper();
+  /** Reported frames the residual advanced past, until the commit's verdict (verdicts.ts). */
+  private readonly verdicts = new Verdicts();
 
   constructor(private readonly o: RoundRunnerOptions) {}
 
@@ -133,7 +104,7 @@ export class RoundRunner {
 
   /** The evidence held for a frame, if it is still kept. */
   evidenceFor(frameHash: Hex): Evidence | undefined {
-    return this.evidence.get(frameHash.toLowerCase()) ?? this.asked.get(frameHash.toLowerCase());
+    return this.evidence.get(frameHash);
   }
 
   /** The stored residual when it is this run's (same parameter table), else zeros. */
@@ -272,8 +243,7 @@ export class RoundRunner {
     const own = { bytes: result.frame, hash: result.frameHash };
     // Its own copy of e': the residual itself goes to the worker (transferred, so detached here)
     // when the next round trains, and a validator may ask for e' after that.
-    this.evidence.set(own.hash.toLowerCase(), { run: run.id, round: m.round, frame: own.bytes, before: result.residualBefore, after: result.residual.slice() });
-    for (const k of [...this.evidence.keys()].slice(0, -EVIDENCE_ROUNDS_KEPT)) this.evidence.delete(k);
+    this.evidence.keep(own.hash, { run: run.id, round: m.round, frame: own.bytes, before: result.residualBefore, after: result.residual.slice() });
     store.set({ ownFrames: { count: store.get().ownFrames.count + 1, bytes: store.get().ownFrames.bytes + own.bytes.byteLength } });
     const keepResidual = (residual: Float32Array) => {
       this.residual = residual;
@@ -354,8 +324,7 @@ export class RoundRunner {
       aggregate: unsentAggregate,
     };
     if (advanced) {
-      this.advanced.set(rec.nonce, { run, round: m.round, frame: own.bytes });
-      for (const k of [...this.advanced.keys()].slice(0, -VERDICTS_AWAITED)) this.advanced.delete(k);
+      this.verdicts.track(rec.nonce, { run, round: m.round, frame: own.bytes });
     }
     // Written before it is sent; deleted only when the coordinator answers for this nonce.
     if (await this.o.report(rec))
@@ -433,33 +402,15 @@ export class RoundRunner {
     return { agg, unsentAggregate: null };
   }
 
-  /**
-   * The coordinator's verdict on one of our reports at commit. A refused contribution (no
-   * quorum, a refused aggregate) was never applied: its update goes back into the residual
-   * (now, or before the next round trains while the residual is in the worker).
-   */
+  /** The coordinator's verdict on one of our reports at commit: a refused update goes back into the residual. */
   settled(m: AckMessage): void {
-    const a = this.advanced.get(m.nonce);
-    if (!a || m.state === 'pending') return;
-    this.advanced.delete(m.nonce);
-    if (m.state !== 'rejected') return;
-    this.givenBack.push({ run: a.run.id, update: toDense(decodeFrame(a.frame, peerUpdateLimits(a.run, a.round))) });
-    this.o.store.log(
-      'warn',
-      `round ${a.round}: the contribution was refused at commit (${m.reason ?? 'no reason given'}); its update goes back into the residual`,
-    );
-    if (this.residual && !this.trainingNow) this.takeGivenBack(a.run);
+    const run = this.verdicts.settle(m, this.o.store);
+    if (run && this.residual && !this.trainingNow) this.takeGivenBack(run);
   }
 
   /** Adds the updates given back for `run` to the residual it holds, and saves it. */
   private takeGivenBack(run: RunSpec): void {
-    const e = this.residual;
-    if (!this.givenBack.length || !e || e.length !== run.paramCount) return;
-    // An update given back under another run has no residual to go to.
-    const mine = this.givenBack.filter((g) => g.run === run.id);
-    this.givenBack = [];
-    for (const { update } of mine) for (let i = 0; i < e.length; i++) e[i] += update[i];
-    this.saveResidual(run);
+    if (this.verdicts.giveBackInto(run, this.residual)) this.saveResidual(run);
   }
 
   private saveResidual(run: RunSpec): void {
@@ -471,26 +422,8 @@ export class RoundRunner {
   }
 
   /** Step 8 from our side: the validator sampled one of our contributions; upload its evidence. */
-  async answerVerify(m: VerifyMessage): Promise<void> {
-    const { store } = this.o;
-    const ev = this.evidenceFor(m.frameHash);
-    const key = this.o.account();
-    if (!ev || !key) {
-      store.log('warn', `round ${m.round}: the validator sampled frame ${m.frameHash.slice(0, 10)}…, but this page no longer holds its evidence (reloaded?)`);
-      return;
-    }
-    const hash = m.frameHash.toLowerCase();
-    this.asked.delete(hash);
-    this.asked.set(hash, ev);
-    for (const k of [...this.asked.keys()].slice(0, -EVIDENCE_ASKED_KEPT)) this.asked.delete(k);
-    // A residual the validator did not ask for travels as its digest (it holds the residual).
-    const body = encodeEvidence(uploadFor({ frame: ev.frame, residualBefore: ev.before, residualAfter: ev.after }, m.needs));
-    try {
-      await this.o.api.postEvidence(m.run, m.round, key.address, body);
-      store.log('info', `round ${m.round}: sampled for verification; evidence uploaded (${body.byteLength} bytes)`);
-    } catch (e) {
-      store.log('error', `round ${m.round}: evidence upload failed: ${describeError(e)}`);
-    }
+  answerVerify(m: VerifyMessage): Promise<void> {
+    return this.evidence.answer(m, this.o);
   }
 
   private openExchange(

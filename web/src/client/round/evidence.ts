@@ -1,0 +1,71 @@
+// What a validator may ask of this page (DESIGN.md step 8): for the last few rounds, each own
+// frame with the error-feedback residuals it was built between, and the upload when the
+// validator samples one. Memory only: after a reload a sampled contribution cannot be
+// evidenced and is rejected as withheld.
+import type { Address, Hex } from 'viem';
+import { encodeEvidence, uploadFor, type ServerMessage } from '../../../../shared/wire/index.ts';
+import type { CoordinatorApi } from '../api.ts';
+import { describeError } from '../errors.ts';
+import type { SnapshotStore } from '../snapshot.ts';
+
+export type VerifyMessage = Extract<ServerMessage, { type: 'verify' }>;
+
+/** Rounds of spot-check evidence a page keeps (a validator asks within seconds of a commit). */
+export const EVIDENCE_ROUNDS_KEPT = 4;
+/**
+ * Rounds a validator asked for that a page keeps besides: it may ask again for a residual in
+ * full when its check runs, behind a backlog (coordinator/verify/validator.ts).
+ */
+export const EVIDENCE_ASKED_KEPT = 4;
+
+/** What a validator may ask for: the frame and the error-feedback residuals before and after it. */
+export interface Evidence {
+  run: number;
+  round: number;
+  frame: Uint8Array;
+  before: Float32Array;
+  after: Float32Array;
+}
+
+export class EvidenceKeeper {
+  /** By own frame hash (lower case), the last EVIDENCE_ROUNDS_KEPT rounds. */
+  private readonly recent = new Map<string, Evidence>();
+  /** Evidence a validator asked for, kept after it leaves `recent` (the newest EVIDENCE_ASKED_KEPT). */
+  private readonly asked = new Map<string, Evidence>();
+
+  keep(frameHash: Hex, ev: Evidence): void {
+    this.recent.set(frameHash.toLowerCase(), ev);
+    for (const k of [...this.recent.keys()].slice(0, -EVIDENCE_ROUNDS_KEPT)) this.recent.delete(k);
+  }
+
+  get(frameHash: Hex): Evidence | undefined {
+    const hash = frameHash.toLowerCase();
+    return this.recent.get(hash) ?? this.asked.get(hash);
+  }
+
+  /** Uploads the evidence of a sampled frame: in full what the validator asked for, the rest as digests. */
+  async answer(
+    m: VerifyMessage,
+    o: { store: SnapshotStore; account: () => { address: Address } | null; api: Pick<CoordinatorApi, 'postEvidence'> },
+  ): Promise<void> {
+    const { store } = o;
+    const ev = this.get(m.frameHash);
+    const key = o.account();
+    if (!ev || !key) {
+      store.log('warn', `round ${m.round}: the validator sampled frame ${m.frameHash.slice(0, 10)}…, but this page no longer holds its evidence (reloaded?)`);
+      return;
+    }
+    const hash = m.frameHash.toLowerCase();
+    this.asked.delete(hash);
+    this.asked.set(hash, ev);
+    for (const k of [...this.asked.keys()].slice(0, -EVIDENCE_ASKED_KEPT)) this.asked.delete(k);
+    // A residual the validator did not ask for travels as its digest (it holds the residual).
+    const body = encodeEvidence(uploadFor({ frame: ev.frame, residualBefore: ev.before, residualAfter: ev.after }, m.needs));
+    try {
+      await o.api.postEvidence(m.run, m.round, key.address, body);
+      store.log('info', `round ${m.round}: sampled for verification; evidence uploaded (${body.byteLength} bytes)`);
+    } catch (e) {
+      store.log('error', `round ${m.round}: evidence upload failed: ${describeError(e)}`);
+    }
+  }
+}

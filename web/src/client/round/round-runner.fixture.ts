@@ -1,0 +1,215 @@
+// The round runner's test fixture (round-runner.test.ts): in-memory peer links, a relay that
+// plays the coordinator's part, a manual scheduler, a fake trainer, and pages built on them.
+import assert from 'node:assert/strict';
+import { privateKeyToAccount } from 'viem/accounts';
+import { recoverTypedDataAddress, type Address, type Hex } from 'viem';
+import { decodeFrame, hashFrame, toDense } from '../../../../shared/codec.ts';
+import { DEFAULT_RUN, runSpecOf, type RunSpec } from '../../../../shared/config.ts';
+import { contributionTypedData, eip712Domain } from '../../../../shared/eip712.ts';
+import { framesRoot } from '../../../../shared/aggregate.ts';
+import { cohortAggregateOfBytes, compressUpdate, peerUpdateLimits, pseudoGradient } from '../../../../shared/round.ts';
+import { contributionFromJson, decodeEvidence, residualCommitment, type ChainInfo, type ServerMessage } from '../../../../shared/wire/index.ts';
+import { TrainingAbortedError } from '../../../../kernels/errors.ts';
+import type { CohortExchange } from '../p2p/exchange.ts';
+import { initialSnapshot, SnapshotStore } from '../snapshot.ts';
+import { DEFAULT_GOVERNANCE } from '../governance.ts';
+import { MemoryStorage, type OutboxRecord } from '../storage.ts';
+import { FakeNetwork, ManualScheduler, settle, until, verifyMessageSync } from '../testing.ts';
+import type { AggregateArgs, TrainArgs, TrainResult } from '../trainer.ts';
+import { Outbox } from '../outbox.ts';
+import { EVIDENCE_ROUNDS_KEPT, RoundRunner, type RoundMessage } from './round-runner.ts';
+import type { RelayMessage } from './agreement.ts';
+
+/**
+ * The coordinator's part in the agreement (RoundEngine.handleRelay / handleAnnounce): a relay is
+ * forwarded to the named members, the first announcement per round to the others. Counts both.
+ */
+export class FakeRelay {
+  readonly runners = new Map<Address, RoundRunner>();
+  readonly relays: { from: Address; to: Address[] }[] = [];
+  readonly announcements: { from: Address; aggregateHash: Hex }[] = [];
+  /** Members the coordinator cannot reach either (no path at all). */
+  readonly offline = new Set<Address>();
+
+  send(from: Address, m: RelayMessage): boolean {
+    if (this.offline.has(from)) return false;
+    const deliver = (to: Address, msg: Extract<ServerMessage, { type: 'relayed-frame' | 'announced' }>) =>
+      setImmediate(() => !this.offline.has(to) && this.runners.get(to)?.receive(msg));
+    if (m.type === 'relay') {
+      this.relays.push({ from, to: m.to });
+      for (const to of m.to) deliver(to, { type: 'relayed-frame', round: m.round, cohort: 5, from, frame: m.frame });
+    } else if (this.announcedRound !== m.round) {
+      this.announcedRound = m.round;
+      this.announcements.push({ from, aggregateHash: m.aggregateHash });
+      for (const to of this.runners.keys())
+        if (to !== from) deliver(to, { type: 'announced', round: m.round, cohort: 5, from, aggregateHash: m.aggregateHash, frameHashes: m.frameHashes });
+    }
+    return true;
+  }
+  private announcedRound = -1;
+}
+
+/** Moves the manual clock in steps until `done` settles (the agreement waits on server-time deadlines). */
+export async function finish<T>(sched: ManualScheduler, done: Promise<T>, stepMs = 250, maxMs = 60_000): Promise<T> {
+  let settled = false;
+  void done.then(() => (settled = true));
+  for (let t = 0; t < maxMs && !settled; t += stepMs) await sched.advance(stepMs);
+  assert.ok(settled, `the round did not settle within ${maxMs} ms of server time`);
+  return done;
+}
+
+export const run: RunSpec = runSpecOf(
+  7,
+  { ...DEFAULT_RUN, sizes: [40, 30, 10], codec: { density: 0.25, bits: 8, chunkSize: 256 } },
+  { name: 'mnist', trainCount: 100, testCount: 10, features: 40, classes: 10 },
+);
+export const chain: ChainInfo = {
+  chainId: 31337,
+  distributor: '0x00000000000000000000000000000000000000d1',
+  token: '0x00000000000000000000000000000000000000d2',
+  rpcUrl: '/rpc',
+};
+export const KEYS: Hex[] = [1, 2, 3, 4].map((i) => `0x${i.toString(16).padStart(64, '0')}` as Hex);
+export const theta = Float32Array.from({ length: run.paramCount }, (_, i) => Math.cos(i) * 0.1);
+
+/** A trainer that moves θ by a per-page, per-round step; `gate` holds a round until the test lets go. */
+export function fakeTrainer(page: number) {
+  let calls = 0;
+  let aborter: ((e: Error) => void) | null = null;
+  return {
+    gate: null as Promise<void> | null,
+    calls: () => calls,
+    abort() {
+      aborter?.(new TrainingAbortedError('stopped', { stepsDone: 1, idleAt: 0 }));
+    },
+    aggregate: async (a: AggregateArgs) => cohortAggregateOfBytes(a.run, a.round, a.own, a.received),
+    async train(args: TrainArgs): Promise<TrainResult> {
+      calls++;
+      const params = args.params.map((p, i) => p - 0.01 * Math.sin(page * 97 + calls * 13 + i));
+      if (this.gate) await Promise.race([this.gate, new Promise<never>((_, reject) => (aborter = reject))]);
+      // What the worker does after training (web/worker/trainer.worker.ts compress()).
+      const own = compressUpdate(args.update, pseudoGradient(args.params, params, args.residual), args.batches.length);
+      return {
+        frame: own.bytes,
+        frameHash: own.hash,
+        residual: own.residual,
+        residualBefore: args.residual,
+        losses: { before: 2.3, after: 2.1 - 0.01 * page, mean: 2.2 - 0.01 * page },
+        steps: args.steps,
+        samples: args.steps * run.inner.batchSize,
+        gpuMs: 5,
+        device: 'gpu',
+        busyMs: 5,
+        wallMs: 6,
+      };
+    },
+  };
+}
+
+/** One coordinator relay per fake network: the pages of a test share it. */
+export const relays = new WeakMap<FakeNetwork, FakeRelay>();
+export const relayOf = (net: FakeNetwork) => relays.get(net) ?? (relays.set(net, new FakeRelay()), relays.get(net)!);
+
+export function page(i: number, net: FakeNetwork, sched: ManualScheduler, relay = relayOf(net), partner: string | null = null) {
+  const account = privateKeyToAccount(KEYS[i]);
+  const peerId = `ig-${'abcdef'[i]}000000000000000`;
+  const store = new SnapshotStore(initialSnapshot({ storage: { persistent: false, reason: null }, partner: null, governance: DEFAULT_GOVERNANCE }));
+  const storage = new MemoryStorage();
+  const trainer = fakeTrainer(i);
+  const reports: OutboxRecord[] = [];
+  const uploads: Uint8Array[] = [];
+  const evidence: Uint8Array[] = [];
+  let lending = true;
+  let aggregateRefused = false;
+  let socketUp = true;
+  let current: CohortExchange | null = null;
+  net.register(peerId, (link) => current?.accept(link));
+  const runner = new RoundRunner({
+    store,
+    account: () => account,
+    peerId: () => peerId,
+    trainer: () => trainer,
+    chain: () => chain,
+    syncModel: async () => theta.slice(),
+    prepared: async () => undefined,
+    lending: () => lending,
+    scheduler: sched,
+    dial: (to) => net.dial(peerId, to),
+    route: (ex) => (current = ex),
+    api: {
+      postAggregate: async (_run, _round, bytes) => {
+        if (aggregateRefused) throw new Error('HTTP 409: refused');
+        uploads.push(bytes);
+        return { aggregateHash: hashFrame(bytes) };
+      },
+      postEvidence: async (_run, _round, _address, body) => (evidence.push(body), { ok: true as const }),
+    },
+    storage,
+    report: async (rec) => (reports.push(rec), socketUp),
+    device: () => 'webgpu',
+    partner,
+    now: () => sched.now(),
+    peerTimeouts: { handshakeMs: 2_000, idleMs: 1_000, redialMs: 500, maxDials: 2 },
+    verifySignature: verifyMessageSync,
+    send: (m) => relay.send(account.address.toLowerCase() as Address, m),
+  });
+  relay.runners.set(account.address.toLowerCase() as Address, runner);
+  return {
+    i,
+    account,
+    peerId,
+    store,
+    storage,
+    trainer,
+    reports,
+    uploads,
+    evidence,
+    runner,
+    address: account.address.toLowerCase() as Address,
+    stop: () => (lending = false),
+    refuseAggregates: () => (aggregateRefused = true),
+    dropSocket: () => (socketUp = false),
+    logs: () =>
+      store
+        .get()
+        .log.map((l) => l.text)
+        .join('\n'),
+  };
+}
+
+export function roundFor(pages: { address: Address; peerId: string }[], sched: ManualScheduler, round: number): RoundMessage {
+  const t = sched.now();
+  return {
+    type: 'round',
+    run: run.id,
+    round,
+    modelHash: `0x${'ab'.repeat(32)}`,
+    seed: 42 + round,
+    steps: 3,
+    cohort: { id: 5, members: pages.map((p) => ({ address: p.address, peerId: p.peerId })) },
+    startsAt: t,
+    exchangeEndsAt: t + 10_000,
+    reportEndsAt: t + 20_000,
+    serverTime: t,
+  };
+}
+
+export async function signer(rec: OutboxRecord): Promise<Address> {
+  const c = contributionFromJson(rec.report.contribution);
+  return (
+    await recoverTypedDataAddress({ ...contributionTypedData(eip712Domain(chain.chainId, chain.distributor), c), signature: rec.report.signature })
+  ).toLowerCase() as Address;
+}
+
+/** Three pages in cohort 5 run round 3 to the end. */
+export async function cohortOfThree() {
+  const sched = new ManualScheduler();
+  const net = new FakeNetwork();
+  // Page 0 runs in a partner's widget: the partner is inside what it signs.
+  const pages = [0, 1, 2].map((i) => page(i, net, sched, undefined, i === 0 ? 'blog' : null));
+  const m = roundFor(pages, sched, 3);
+  const done = Promise.all(pages.map((p) => p.runner.begin(m, run)));
+  await sched.advance(100);
+  await done;
+  return { pages, m };
+}
