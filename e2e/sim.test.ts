@@ -71,6 +71,22 @@ test("inner state kept across rounds: each peer's AdamW goes on from its moments
   assert.throws(() => settingsFrom({ 'inner-state': 'forever' }), /--inner-state: expected one of round, kept/);
 });
 
+test('inner lr schedule: every row follows it by round (centralized too), from the run spec; none by default', () => {
+  const sched = settingsFrom({ 'inner-lr-floor': '0.1', 'gpt-inner-lr-floor': '0.5' }).st;
+  assert.deepEqual(sched.innerLrSchedule, { kind: 'cosine', rounds: sched.rounds, floor: 0.1 });
+  const list = scenarioList(sched);
+  for (const sc of list.filter((x) => x.preset === 'mlp'))
+    assert.deepEqual(sc.innerLrSchedule, { kind: 'cosine', rounds: sc.rounds, floor: 0.1 }, sc.name);
+  for (const sc of list.filter((x) => x.preset === 'gpt')) assert.deepEqual(sc.innerLrSchedule, { kind: 'cosine', rounds: sc.rounds, floor: 0.5 }, sc.name);
+  for (const sc of scenarioList(settingsFrom({}).st)) assert.equal(sc.innerLrSchedule, undefined, sc.name);
+  for (const name of ['centralized-1', 'compressed-1']) {
+    const plain = runScenario(pick(name), 1, data);
+    const annealed = runScenario({ ...pick(name), innerLrSchedule: { kind: 'cosine', rounds: st.rounds, floor: 0 } }, 1, data);
+    assert.equal(annealed.lossCurve[0], plain.lossCurve[0], `${name}: round 0 trains at the full lr`);
+    assert.notEqual(annealed.heldOutLoss, plain.heldOutLoss, `${name}: later rounds at the annealed lr`);
+  }
+});
+
 test('maxAfterWarmup: the largest loss after the warm-up rounds over the best', () => {
   assert.equal(WARMUP_ROUNDS, 5);
   assert.equal(maxAfterWarmup([2, 1, 0.5, 0.4, 0.3, 0.25, 0.2, 0.2]), 0.25 / 0.2);

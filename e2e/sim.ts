@@ -1,10 +1,10 @@
 // `npm run sim -- [--json] [--quick] [--workers N] [--seeds N] [--first-seed N] [--only a,b] [--rounds N] [--steps N] [--peers 1,3,8,32]
 //                 [--attack-peers N] [--fractions 0.2,0.33] [--density R] [--bits B] [--chunk N] [--index-coding u16|rice]
 //                 [--aggregator KIND] [--clip C] [--trim T] [--tau T] [--min-cosine X|off]
-//                 [--outer-lr X] [--outer-momentum X] [--outer-lr-floor X] [--inner-lr X] [--weight-decay X]
+//                 [--outer-lr X] [--outer-momentum X] [--outer-lr-floor X] [--inner-lr X] [--inner-lr-floor X] [--weight-decay X]
 //                 [--non-iid-steps N] [--non-iid-outer-lr X] [--non-iid-outer-momentum X] [--non-iid-lr-floor X]
 //                 [--text FILE] [--gpt-peers N] [--gpt-batch N] [--gpt-steps N] [--gpt-budget N] [--gpt-density R]
-//                 [--gpt-bits B] [--gpt-chunk N] [--gpt-outer-lr X] [--gpt-outer-momentum X] [--gpt-inner-lr X]
+//                 [--gpt-bits B] [--gpt-chunk N] [--gpt-outer-lr X] [--gpt-outer-momentum X] [--gpt-inner-lr X] [--gpt-inner-lr-floor X]
 //                 [--gpt-held-out N] [--trace]`   (defaults: DEFAULT_RUN, DEFAULT_GPT_RUN and DEFAULT_SIM)
 // `npm run sim -- --verify …` runs the spot-check verification measurements (e2e/sim-verify.ts);
 // `npm run sim -- --speed [--dawn]` times the trainers it could use (e2e/sim-speed.ts).
@@ -46,7 +46,7 @@ import { trainLocalCpu, type AdamWConfig, type AdamWState, type Dataset } from '
 import { trainGptLocalCpu } from '../shared/gpt.ts';
 import { gptSpec, GPT_DEFAULT, initParams, mlpSpec, paramTableHash, type GptDims, type ModelSpec } from '../shared/model.ts';
 import { evaluateModel, windowBatch } from '../shared/preset.ts';
-import { applyOuterStep, outerLrScheduleErrors, type OuterConfig } from '../shared/outer.ts';
+import { applyOuterStep, outerLrScheduleErrors, scheduledLr, type OuterConfig, type OuterLrSchedule } from '../shared/outer.ts';
 import { assignmentIndices } from '../shared/assignment.ts';
 import { adaptiveSteps, compressWithFeedback } from '../shared/round.ts';
 import { createRng } from '../shared/rng.ts';
@@ -93,6 +93,12 @@ export interface Scenario {
    * keeps one peer above centralized, see DEFAULT_SIM.innerState).
    */
   innerState?: InnerState;
+  /**
+   * The inner AdamW lr by round: adamw.lr at round 0, cosine-annealed to floor × adamw.lr at the
+   * run's last round (shared/outer.ts scheduledLr, a function of the round number a validator
+   * knows); absent: constant. The centralized rows follow it per round as well.
+   */
+  innerLrSchedule?: OuterLrSchedule;
 }
 
 export type InnerState = 'round' | 'kept';
@@ -136,6 +142,7 @@ export interface SimSettings {
     outer: OuterConfig;
     adamw: AdamWConfig;
     codec: CodecConfig;
+    innerLrSchedule?: OuterLrSchedule;
     /** Held-out windows scored each round. */
     heldOutWindows: number;
   } | null;
@@ -143,6 +150,8 @@ export interface SimSettings {
   trace?: boolean;
   /** The distributed rows' inner AdamW state between rounds (Scenario.innerState). */
   innerState: InnerState;
+  /** The MLP rows' inner lr schedule (Scenario.innerLrSchedule); absent: constant. */
+  innerLrSchedule?: OuterLrSchedule;
 }
 
 export const DEFAULT_SIM: SimSettings = {
@@ -214,6 +223,7 @@ export function scenarioList(st: SimSettings, opts: { quick?: boolean } = {}): S
     churn: 0,
     nonIid: false,
     innerState: st.innerState,
+    innerLrSchedule: st.innerLrSchedule,
   };
   const list: Scenario[] = [];
   for (const peers of st.peerCounts) {
@@ -235,7 +245,8 @@ export function scenarioList(st: SimSettings, opts: { quick?: boolean } = {}): S
   // Two classes a peer: local training drifts within a few steps, so this row exchanges every
   // st.nonIid.steps steps (more rounds on the same samples).
   const nonIidRounds = Math.round((st.rounds * st.steps) / st.nonIid.steps);
-  list.push({ ...at, name: 'non-iid', nonIid: true, steps: st.nonIid.steps, rounds: nonIidRounds, outer: st.nonIid.outer });
+  const nonIidLr = st.innerLrSchedule && { ...st.innerLrSchedule, rounds: nonIidRounds };
+  list.push({ ...at, name: 'non-iid', nonIid: true, steps: st.nonIid.steps, rounds: nonIidRounds, outer: st.nonIid.outer, innerLrSchedule: nonIidLr });
   list.push({ ...at, name: 'adaptive-steps', heterogeneous: true });
 
   if (st.gpt) {
@@ -252,6 +263,7 @@ export function scenarioList(st: SimSettings, opts: { quick?: boolean } = {}): S
       adamw: g.adamw,
       outer: g.outer,
       codec: g.codec,
+      innerLrSchedule: g.innerLrSchedule,
     };
     list.push({ ...gpt, name: `gpt-centralized-${g.peers}`, centralized: true });
     list.push({ ...gpt, name: `gpt-compressed-${g.peers}` });
@@ -377,13 +389,15 @@ export function runScenario(sc: Scenario, seed: number, data: SimData, trace = f
     seconds: (performance.now() - t0) / 1000,
   });
 
+  const adamwAt = (round: number): AdamWConfig =>
+    sc.innerLrSchedule ? { ...sc.adamw, lr: scheduledLr(sc.adamw.lr, sc.innerLrSchedule, round) } : sc.adamw;
   if (sc.centralized) {
     const batch = sc.peers * B;
     const idx = assignmentIndices(seedOf(seed, 'centralized'), sc.rounds * sc.steps, batch, train.count);
     const state: AdamWState = { m: new Float32Array(spec.paramCount), v: new Float32Array(spec.paramCount), t: 0 };
     for (let round = 0; round < sc.rounds; round++) {
       const batches = Array.from({ length: sc.steps }, (_, s) => idx.subarray((round * sc.steps + s) * batch, (round * sc.steps + s + 1) * batch));
-      params.set(trainOn(spec, params, train, batches, sc.adamw, state));
+      params.set(trainOn(spec, params, train, batches, adamwAt(round), state));
       score(round);
     }
     return result({ bytesPerPeerPerRound: 0, byzantineExcluded: 0, byzantineSent: 0, honestExcluded: 0, samplesPerSlot: [sc.rounds * sc.steps * batch] });
@@ -443,7 +457,7 @@ export function runScenario(sc: Scenario, seed: number, data: SimData, trace = f
         params,
         train,
         Array.from({ length: steps }, (_, s) => idx.subarray(s * B, (s + 1) * B)),
-        sc.adamw,
+        adamwAt(round),
         slots[p].adam,
       );
       const delta = new Float32Array(spec.paramCount);
@@ -578,6 +592,7 @@ export interface ScenarioRow {
   churn: number;
   nonIid: boolean;
   innerState: InnerState;
+  innerLrSchedule: OuterLrSchedule | null;
   byzantineExcluded: number;
   byzantineSent: number;
   honestExcluded: number;
@@ -616,6 +631,7 @@ export function summarize(sc: Scenario, runs: RunResult[]): ScenarioRow {
     churn: sc.churn,
     nonIid: sc.nonIid,
     innerState: sc.innerState ?? 'round',
+    innerLrSchedule: sc.innerLrSchedule ?? null,
     byzantineExcluded: sumOf('byzantineExcluded'),
     byzantineSent: sumOf('byzantineSent'),
     honestExcluded: sumOf('honestExcluded'),
@@ -764,6 +780,8 @@ DEFAULT_RUN, DEFAULT_GPT_RUN and DEFAULT_SIM). Two other modes, each with its ow
     ...outerOptions('non-iid-', 'non-IID MLP'),
     ...outerOptions('gpt-', 'GPT'),
     'inner-lr': { type: 'string', arg: 'X', help: 'MLP inner AdamW learning rate' },
+    'inner-lr-floor': { type: 'string', arg: 'X', help: "MLP: the inner lr cosine-annealed over the run's rounds down to this fraction" },
+    'gpt-inner-lr-floor': { type: 'string', arg: 'X', help: "GPT: the inner lr cosine-annealed over the run's rounds down to this fraction" },
     'weight-decay': { type: 'string', arg: 'X', help: 'MLP inner AdamW weight decay' },
     'non-iid-steps': { type: 'string', arg: 'N', help: 'inner steps of the non-IID rows' },
     'inner-state': { type: 'string', arg: 'round|kept', help: "the peers' inner AdamW state between rounds: from zero each round (default) or kept" },
@@ -804,6 +822,10 @@ export function settingsFrom(values: Record<string, unknown>): {
     chunkSize: num(`${prefix}chunk`, c.chunkSize),
     indexCoding: (opt(`${prefix}index-coding`) ?? c.indexCoding) as CodecConfig['indexCoding'],
   });
+  const lrScheduleOf = (name: string, rounds: number): OuterLrSchedule | undefined => {
+    const floor = numberOption(given, name);
+    return floor === undefined ? undefined : { kind: 'cosine', rounds, floor };
+  };
   const outerOf = (prefix: string, o: OuterConfig, rounds: number): OuterConfig => {
     const out: OuterConfig = { lr: num(`${prefix}outer-lr`, o.lr), momentum: num(`${prefix}outer-momentum`, o.momentum) };
     const floor = numberOption(given, `${prefix}lr-floor`) ?? numberOption(given, `${prefix}outer-lr-floor`);
@@ -833,6 +855,7 @@ export function settingsFrom(values: Record<string, unknown>): {
     nonIid: { steps: nonIidSteps, outer: outerOf('non-iid-', base.nonIid.outer, Math.round((rounds * steps) / nonIidSteps)) },
     trace: flag('trace'),
     innerState: innerStateOf(opt('inner-state') ?? base.innerState),
+    innerLrSchedule: lrScheduleOf('inner-lr-floor', rounds) ?? base.innerLrSchedule,
   };
   if (base.gpt) {
     const g = base.gpt;
@@ -847,6 +870,7 @@ export function settingsFrom(values: Record<string, unknown>): {
       outer: outerOf('gpt-', g.outer, Math.max(1, Math.round(budgetSteps / gSteps))),
       adamw: { ...g.adamw, lr: num('gpt-inner-lr', g.adamw.lr), weightDecay: num('gpt-weight-decay', g.adamw.weightDecay) },
       codec: codecOf('gpt-', g.codec),
+      innerLrSchedule: lrScheduleOf('gpt-inner-lr-floor', Math.max(1, Math.round(budgetSteps / gSteps))) ?? g.innerLrSchedule,
       heldOutWindows: num('gpt-held-out', g.heldOutWindows),
     };
   }
@@ -877,12 +901,12 @@ async function main(argv: string[]): Promise<string[]> {
   const t0 = performance.now();
   out.progress(
     `sim: ${scenarios.length} scenarios × ${st.seeds} seeds on ${workers} workers; MLP ${st.rounds} rounds × ${st.steps} steps × batch ${st.batchSize}, peers ${st.peerCounts.join('/')}, ` +
-      `attack rows ${st.attackPeers} peers; codec ${JSON.stringify(st.codec)}; outer ${JSON.stringify(st.outer)}; inner AdamW ${JSON.stringify(st.adamw)}; aggregator ${JSON.stringify(st.aggregator)}`,
+      `attack rows ${st.attackPeers} peers; codec ${JSON.stringify(st.codec)}; outer ${JSON.stringify(st.outer)}; inner AdamW ${JSON.stringify(st.adamw)}${st.innerLrSchedule ? ` lr schedule ${JSON.stringify(st.innerLrSchedule)}` : ''}; aggregator ${JSON.stringify(st.aggregator)}`,
   );
   if (withText && st.gpt) {
     const g = st.gpt;
     out.progress(
-      `sim: GPT ${JSON.stringify({ ...GPT_DEFAULT, ...g.dims })} on ${'file' in withText ? withText.file : `the grammar corpus (${withText.grammarBytes} bytes)`}: ${g.peers} peers × batch ${g.batchSize} × ${g.steps} steps a round, ${Math.round(g.budgetSteps / g.steps)} rounds (= ${g.budgetSteps} centralized steps of batch ${g.peers * g.batchSize}); codec ${JSON.stringify(g.codec)}; outer ${JSON.stringify(g.outer)}; inner AdamW ${JSON.stringify(g.adamw)}; ${g.heldOutWindows} held-out windows`,
+      `sim: GPT ${JSON.stringify({ ...GPT_DEFAULT, ...g.dims })} on ${'file' in withText ? withText.file : `the grammar corpus (${withText.grammarBytes} bytes)`}: ${g.peers} peers × batch ${g.batchSize} × ${g.steps} steps a round, ${Math.round(g.budgetSteps / g.steps)} rounds (= ${g.budgetSteps} centralized steps of batch ${g.peers * g.batchSize}); codec ${JSON.stringify(g.codec)}; outer ${JSON.stringify(g.outer)}; inner AdamW ${JSON.stringify(g.adamw)}${g.innerLrSchedule ? ` lr schedule ${JSON.stringify(g.innerLrSchedule)}` : ''}; ${g.heldOutWindows} held-out windows`,
     );
   }
   const rows = await runScenarios(scenarios, st, withText, workers, (sc, r) =>

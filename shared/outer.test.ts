@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyOuterStep, outerLrAt, type OuterConfig } from './outer.ts';
+import { applyOuterStep, outerLrAt, scheduledLr, type OuterConfig } from './outer.ts';
 import { DEFAULT_RUN, runSpecOf, validateRunSettings, type RunSettings } from './config.ts';
 import { hashParams, initParams, mlpSpec } from './model.ts';
 import { encodeAggregate } from './codec.ts';
@@ -26,6 +26,14 @@ test('cosine: lr at round 0, half-way at rounds/2, floor·lr from `rounds` on, d
   for (let r = 1; r <= 100; r++) assert.ok(outerLrAt(cfg, r) < outerLrAt(cfg, r - 1), `round ${r}`);
   // Within an ulp or so of Math.cos everywhere, without depending on it.
   for (let r = 0; r <= 100; r++) assert.ok(Math.abs(outerLrAt(cfg, r) - 2 * (0.1 + 0.45 * (1 + Math.cos((Math.PI * r) / 100)))) < 1e-14, `round ${r}`);
+});
+
+test('scheduledLr is the schedule outerLrAt follows, for any base lr (the inner lr schedule of e2e/sim.ts)', () => {
+  const s = { kind: 'cosine' as const, rounds: 40, floor: 0.1 };
+  for (const r of [0, 7, 20, 39, 40, 41]) assert.equal(scheduledLr(2, s, r), outerLrAt({ lr: 2, momentum: 0, lrSchedule: s }, r));
+  assert.equal(scheduledLr(0.006, s, 0), 0.006);
+  assert.ok(Math.abs(scheduledLr(0.006, s, 40) - 0.0006) < 1e-15);
+  assert.equal(scheduledLr(0.003, undefined, 17), 0.003);
 });
 
 test('the scheduled step uses the round’s lr, and replaying the rounds reaches the same bytes', () => {

@@ -40,12 +40,21 @@ function cosExact(x: number): number {
   return Math.min(1, Math.max(-1, sum));
 }
 
+/**
+ * `lr` at `round` (0-based) under schedule `s` (absent: constant). A function of the round number
+ * alone, exactly rounded, so that whoever knows the round (a peer, the coordinator, a validator
+ * re-executing it) computes the same value: the outer step's lr, and the inner lr schedule the
+ * simulator measures (e2e/sim.ts Scenario.innerLrSchedule).
+ */
+export function scheduledLr(lr: number, s: OuterLrSchedule | undefined, round: number): number {
+  if (!s || s.kind === 'constant') return lr;
+  const t = Math.min(Math.max(round, 0), s.rounds) / s.rounds;
+  return lr * (s.floor + (1 - s.floor) * 0.5 * (1 + cosExact(Math.PI * t)));
+}
+
 /** The outer lr of `round` (0-based) under `cfg.lrSchedule`. */
 export function outerLrAt(cfg: OuterConfig, round: number): number {
-  const s = cfg.lrSchedule;
-  if (!s || s.kind === 'constant') return cfg.lr;
-  const t = Math.min(Math.max(round, 0), s.rounds) / s.rounds;
-  return cfg.lr * (s.floor + (1 - s.floor) * 0.5 * (1 + cosExact(Math.PI * t)));
+  return scheduledLr(cfg.lr, cfg.lrSchedule, round);
 }
 
 /** Validation messages for an outer lr schedule, keyed by field; empty when valid. */
