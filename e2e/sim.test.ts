@@ -75,8 +75,7 @@ test('inner lr schedule: every row follows it by round (centralized too), from t
   const sched = settingsFrom({ 'inner-lr-floor': '0.1', 'gpt-inner-lr-floor': '0.5' }).st;
   assert.deepEqual(sched.innerLrSchedule, { kind: 'cosine', rounds: sched.rounds, floor: 0.1 });
   const list = scenarioList(sched);
-  for (const sc of list.filter((x) => x.preset === 'mlp'))
-    assert.deepEqual(sc.innerLrSchedule, { kind: 'cosine', rounds: sc.rounds, floor: 0.1 }, sc.name);
+  for (const sc of list.filter((x) => x.preset === 'mlp')) assert.deepEqual(sc.innerLrSchedule, { kind: 'cosine', rounds: sc.rounds, floor: 0.1 }, sc.name);
   for (const sc of list.filter((x) => x.preset === 'gpt')) assert.deepEqual(sc.innerLrSchedule, { kind: 'cosine', rounds: sc.rounds, floor: 0.5 }, sc.name);
   for (const sc of scenarioList(settingsFrom({}).st)) assert.equal(sc.innerLrSchedule, undefined, sc.name);
   for (const name of ['centralized-1', 'compressed-1']) {

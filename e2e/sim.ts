@@ -389,8 +389,7 @@ export function runScenario(sc: Scenario, seed: number, data: SimData, trace = f
     seconds: (performance.now() - t0) / 1000,
   });
 
-  const adamwAt = (round: number): AdamWConfig =>
-    sc.innerLrSchedule ? { ...sc.adamw, lr: scheduledLr(sc.adamw.lr, sc.innerLrSchedule, round) } : sc.adamw;
+  const adamwAt = (round: number): AdamWConfig => (sc.innerLrSchedule ? { ...sc.adamw, lr: scheduledLr(sc.adamw.lr, sc.innerLrSchedule, round) } : sc.adamw);
   if (sc.centralized) {
     const batch = sc.peers * B;
     const idx = assignmentIndices(seedOf(seed, 'centralized'), sc.rounds * sc.steps, batch, train.count);
