@@ -111,6 +111,10 @@ export const DEFAULT_RUN: RunSettings = {
   seed: 1,
   // Inner weight decay 0.1: a 40-round run is ~16 epochs of the 8,500 training digits, and
   // without decay the weights grew 12 → 160 and the model turned overconfident (issue 15).
+  // A constant lr: annealed by round from 0.006 to 0.0006 over 40 rounds (`npm run sim --
+  // --inner-lr 0.006 --inner-lr-floor 0.1`, 3 seeds, 2026-12-06, README "Training algorithm")
+  // one peer compressed ends at 0.1911 ± 0.0094 but centralized-1 at 0.1462 ± 0.0047 (1.31×,
+  // against 1.24× constant), and maxAfterWarmup still exceeds 1.5 (1.56–1.72; centralized 1.40–1.65).
   inner: { steps: 100, batchSize: 32, adamw: { lr: 0.003, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 } },
   // Plain averaging: long-run gain lr/(1−μ) = 1. Each peer's pseudo-gradient is already a
   // nearly finished 100-step AdamW run, and consecutive ones are nearly orthogonal (cosine ≈
