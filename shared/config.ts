@@ -162,7 +162,10 @@ export const DEFAULT_GPT_RUN: RunSettings = {
   // (2.70 compressed against 1.97 dense, issue 15), with its residual still growing: the GPT
   // sends more (10 % at 4 bits) in smaller chunks (1024 values, so that each chunk's scale
   // fits its values).
-  // Not yet measured at the sim's 1,000-step budget (README "Training algorithm").
+  // Not yet measured at the sim's 1,000-step budget (README "Training algorithm"): the first
+  // three rounds of `gpt-compressed-4` (2026-12-06, seed 1, load 8–44) gave 4.48, 3.69, 3.14
+  // nats/byte against centralized's 2.60, 2.48, 2.40, with the residual still growing; 30 % at
+  // 4 bits gave 3.58, 2.80 in rounds 0–1. Whether either meets the bar at 1,000 steps is open.
   codec: { density: 0.1, bits: 4, chunkSize: 1024, indexCoding: 'rice' },
 };
 
