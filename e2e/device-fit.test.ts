@@ -36,6 +36,12 @@ test('a run needing more than the adapter offers: the page says why this device 
       ),
     );
     assert.match(text, /GPU memory in all; try a device with a larger GPU\.$/);
+    // The consent card names the run's own model, read with the same GET /api/run.
+    const params = new Intl.NumberFormat('en-US').format(run.paramCount);
+    assert.equal(
+      await page.getByTestId('consent-intro').textContent(),
+      `idlegrad trains a shared neural network (a GPT language model of ${params} parameters) on volunteers' GPUs. If you opt in:`,
+    );
     assert.equal(await readHook(page, (h) => h.state), 'needs-consent', 'before consent');
     assert.equal(await readHook(page, (h) => h.gpu.status), 'idle', 'no device was acquired to find this out');
     await page.screenshot({ path: 'e2e/test-results/device-fit-unfit.png', fullPage: true }).catch(() => undefined);

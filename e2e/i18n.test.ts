@@ -40,6 +40,8 @@ test('a de-DE browser shows the volunteer page in German, before and after conse
     assert.equal(await page.locator('html').getAttribute('lang'), 'de');
     assert.equal(await page.getByRole('heading', { level: 2 }).first().textContent(), GERMAN_HEADING);
     assert.equal((await page.getByTestId('consent').textContent())?.trim(), 'Ich stimme zu — dieser Tab darf meine GPU nutzen');
+    // The run's own model (the default MLP run), once the page has read it.
+    await page.getByText('(einen MNIST-Ziffernklassifikator)', { exact: false }).waitFor({ timeout: 20_000 });
     assert.equal(await page.getByTestId('state').count(), 0);
     assert.ok(
       scripts.some((s) => s.includes(GERMAN_HEADING)),

@@ -34,6 +34,8 @@ export interface PlatformProcessOptions {
   processGroup?: boolean;
   /** Extra node flags for the platform process, e.g. `--cpu-prof` (NODE_OPTIONS refuses it). */
   nodeArgs?: string[];
+  /** How long it may take to say it is ready. Default 120 s. */
+  startTimeoutMs?: number;
 }
 
 export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, opts: PlatformProcessOptions = {}): Promise<PlatformProcess> {
@@ -66,7 +68,8 @@ export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, o
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`platform did not start within 120 s:\n${out}`)), 120_000);
+    const startTimeoutMs = opts.startTimeoutMs ?? 120_000;
+    const timer = setTimeout(() => reject(new Error(`platform did not start within ${startTimeoutMs / 1000} s:\n${out}`)), startTimeoutMs);
     const check = () => {
       const m = out.match(/Volunteer page\s+(http:\/\/\S+)/);
       if (m) {

@@ -66,6 +66,8 @@ const GPT_SMALL_SWARM_RUN = {
   verification: { newIdentityRate: 0.34, heldOutSamples: 2 },
 };
 
+const BIG_PRESETS = ['gpt-small', 'gpt-base'];
+
 export const GPT_SWARM_RUNS: Readonly<Record<'gpt' | 'gpt-micro' | 'gpt-small' | 'gpt-base', Record<string, unknown>>> = {
   gpt: GPT_SWARM_RUN,
   'gpt-micro': { ...GPT_SWARM_RUN, preset: 'gpt-micro' },
@@ -334,6 +336,8 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       }
       platform = await startPlatformProcess(runSettings, {
         quiet: true,
+        // gpt-small and gpt-base: θ and momentum (42–98 MiB each) are made, hashed and written to the ledger before it listens.
+        startTimeoutMs: BIG_PRESETS.includes(String(opts.run?.preset)) ? 600_000 : undefined,
         dataDir: dataDir ?? undefined,
         env: { ...platformEnv, ...nat?.env },
         processGroup: chaos.killCoordinatorAt !== null,
@@ -423,9 +427,11 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     const readAllBytes = async () =>
       new Map(await Promise.all(volunteers.filter((v) => v.live).map(async (v) => [v, await readBytes(v.page).catch(() => null)] as const)));
     let bytesAtFirstCommit = new Map<Volunteer, PageBytes | null>();
+    // 4 minutes a round, or twice the run's own round where that is longer (gpt-small's is 6 minutes on SwiftShader).
+    const { trainMs, exchangeMs, reportMs } = info.run.timing;
     const done = await until(
       `${opts.rounds} committed rounds`,
-      opts.rounds * 240_000,
+      opts.rounds * Math.max(240_000, 2 * (trainMs + exchangeMs + reportMs)),
       async () => {
         const s = dash!.latest();
         const committed = s ? s.rounds.filter((r) => r.round >= startRound) : [];
@@ -667,6 +673,7 @@ pages' model hashes disagree or the chaos run lost settled credit.`,
     'kill-coordinator-at': { type: 'string', arg: 'ROUND', help: 'SIGKILL the platform when this round commits, then restart it' },
     offline: { type: 'string', arg: 'P', help: 'share of pages that lose the network mid-round' },
     nat: { type: 'boolean', help: 'volunteers behind NATs in network namespaces (root, Linux; e2e/nat-lab.ts)' },
+    'platform-log': { type: 'string', arg: 'FILE', help: "write the platform's output (restarts included) to FILE when the swarm ends" },
   },
 } as const satisfies CliSpec<Record<string, CliOption>>;
 
@@ -686,7 +693,7 @@ async function main(): Promise<string[]> {
   }
   const run = preset === 'mlp' ? undefined : GPT_SWARM_RUNS[preset as keyof typeof GPT_SWARM_RUNS];
   if (run && !values.url) out.progress(`${preset} on generated text ${useGeneratedText()}`);
-  const r = await runSwarm({ volunteers, rounds, url: values.url, run, chaos, nat: values.nat, log: out.progress });
+  const r = await runSwarm({ volunteers, rounds, url: values.url, run, chaos, nat: values.nat, platformLog: values['platform-log'], log: out.progress });
   const c = r.chaos;
   out.summary(`
 swarm summary

@@ -1,6 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isGptPreset, modelOf, PRESET_CHOICES, PRESET_DEFAULTS, PRESETS, runSpecOf, validateRunSettings, type RunSpec } from './config.ts';
+import {
+  HELD_OUT_EVAL_FLOPS,
+  heldOutWindowsWithin,
+  isGptPreset,
+  modelOf,
+  PRESET_CHOICES,
+  PRESET_DEFAULTS,
+  PRESETS,
+  runSpecOf,
+  validateRunSettings,
+  type RunSpec,
+} from './config.ts';
+import { trainingFlopsPerSample } from './preset.ts';
 import { deviceNeeds } from './device-needs.ts';
 import { gptSpec, GPT_BASE, GPT_DEFAULT, GPT_SMALL, hashParams, initParams, paramTableHash } from './model.ts';
 import { parseRunSpec } from './wire/index.ts';
@@ -63,4 +75,19 @@ test('a run spec carries its device needs, computed from the model and batch; a 
   assert.deepEqual(parseRunSpec(wire, 'run'), wire);
   assert.throws(() => parseRunSpec({ ...wire, needs: { ...wire.needs, totalBytes: 1 } }, 'run'), /run\.needs/);
   assert.throws(() => parseRunSpec({ ...wire, inner: { ...wire.inner, batchSize: 8 } }, 'run'), /run\.needs/, 'a batch the needs were not computed for');
+});
+
+test('gpt-small and gpt-base evaluate a seeded held-out sample sized by the forward FLOPs; gpt-micro and the MLP their whole split', () => {
+  assert.deepEqual(PRESET_DEFAULTS['gpt-small'].heldOut, { windows: 5 });
+  assert.deepEqual(PRESET_DEFAULTS['gpt-base'].heldOut, { windows: 2 });
+  assert.equal(heldOutWindowsWithin(gptSpec(GPT_SMALL)), Math.floor(HELD_OUT_EVAL_FLOPS / (trainingFlopsPerSample(gptSpec(GPT_SMALL)) / 3)));
+  for (const p of ['mlp', 'gpt', 'gpt-micro'] as const) assert.equal(PRESET_DEFAULTS[p].heldOut, undefined, p);
+  assert.throws(
+    () => validateRunSettings({ ...PRESET_DEFAULTS['gpt-small'], heldOut: { windows: 0 } }),
+    /^Error: run\.heldOut\.windows: expected an integer in \[1, 100000\], got 0/,
+  );
+  assert.throws(() => validateRunSettings({ ...PRESET_DEFAULTS.mlp, heldOut: { windows: 4 } }), /^Error: run\.heldOut\.windows: expected no held-out sample/);
+  const dataset: RunSpec['dataset'] = { name: 'text', text: 'cd'.repeat(32), trainCount: 500, testCount: 5, features: 257, classes: 256 };
+  const wire = JSON.parse(JSON.stringify(runSpecOf(3, PRESET_DEFAULTS['gpt-small'], dataset)));
+  assert.deepEqual(parseRunSpec(wire, 'run').heldOut, { windows: 5 }, 'recorded in the run spec every party reads');
 });

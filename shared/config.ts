@@ -8,6 +8,7 @@ import { outerLrScheduleErrors, type OuterConfig } from './outer.ts';
 import type { AdamWConfig } from './mlp.ts';
 import { gptSpec, GPT_BASE, GPT_DEFAULT, GPT_SMALL, mlpSpec, paramTableHash, type GptDims, type ModelSpec } from './model.ts';
 import { deviceNeeds, type DeviceNeeds } from './device-needs.ts';
+import { trainingFlopsPerSample } from './preset.ts';
 
 export interface RunSettings {
   name: string;
@@ -49,6 +50,15 @@ export interface RunSettings {
   rewards: { epochRounds: number; weiPerSample: string };
   /** Spot-check verification; each field defaults as documented in coordinator/validator.ts (issue 5). */
   verification?: Partial<VerificationSettings>;
+  /**
+   * The held-out set of a text run — what the coordinator evaluates after every committed round
+   * and the validator scores updates on: `windows` windows drawn once with the run's seed from
+   * the whole held-out split (coordinator/data/text.ts splitText), so every party evaluates the
+   * same ones. Absent: the split's first 32 windows, as before (gpt-micro, and runs made before
+   * this field). gpt-small and gpt-base set it (heldOutWindowsWithin): 32 windows of their forward
+   * pass cost the coordinator's float64 CPU reference minutes a round.
+   */
+  heldOut?: { windows: number };
 }
 
 export interface VerificationSettings {
@@ -171,6 +181,17 @@ export const DEFAULT_GPT_RUN: RunSettings = {
 
 // ---- GPT presets by size (issue 18) ----------------------------------------------------------
 
+/**
+ * Forward FLOPs the coordinator spends on one held-out evaluation: 32 GFLOP, about 30–60 s of the
+ * float64 CPU reference on this project's 2-core machines (a gpt-small window, 5.8 GFLOP forward,
+ * took 11.3 s at load 23). gpt-micro's whole 32-window set is 0.5 GFLOP, far inside it.
+ */
+export const HELD_OUT_EVAL_FLOPS = 32e9;
+
+/** The held-out windows whose forward passes fit `flops` (at least 1): each a third of its training FLOPs. */
+export const heldOutWindowsWithin = (spec: ModelSpec, flops = HELD_OUT_EVAL_FLOPS): number =>
+  Math.max(1, Math.floor(flops / (trainingFlopsPerSample(spec) / 3)));
+
 export type GptPreset = 'gpt-micro' | 'gpt-small' | 'gpt-base';
 /** Every preset a run spec may name; 'gpt' is the alias of 'gpt-micro' that older runs carry. */
 export type Preset = 'mlp' | GptPreset | 'gpt';
@@ -210,6 +231,7 @@ export const DEFAULT_GPT_SMALL_RUN: RunSettings = {
   inner: { ...DEFAULT_GPT_RUN.inner, steps: 50, batchSize: 4 },
   codec: { density: 0.02, bits: 4, chunkSize: 1024, indexCoding: 'rice' },
   timing: { trainMs: 180_000, exchangeMs: 30_000, reportMs: 15_000 },
+  heldOut: { windows: heldOutWindowsWithin(gptSpec(GPT_SMALL)) },
 };
 
 export const DEFAULT_GPT_BASE_RUN: RunSettings = {
@@ -218,6 +240,7 @@ export const DEFAULT_GPT_BASE_RUN: RunSettings = {
   preset: 'gpt-base',
   gpt: { ...GPT_BASE },
   inner: { ...DEFAULT_GPT_RUN.inner, steps: 50, batchSize: 2 },
+  heldOut: { windows: heldOutWindowsWithin(gptSpec(GPT_BASE)) },
 };
 
 /** Each preset's defaults (a run created for a preset starts from these). */
@@ -290,6 +313,16 @@ export function validateRunSettings(s: RunSettings, path = 'run'): RunSettings {
     ['minVolunteers', s.minVolunteers, num(1, 100_000, true)],
     ['maxRounds', s.maxRounds, num(0, 1e9, true)],
     ['rewards.epochRounds', s.rewards?.epochRounds, num(1, 1_000_000, true)],
+    [
+      'heldOut.windows',
+      s.heldOut,
+      (v) =>
+        v === undefined
+          ? undefined
+          : isGptPreset(s.preset)
+            ? num(1, 100_000, true)((v as { windows?: unknown } | null)?.windows)
+            : 'expected no held-out sample: an MLP run evaluates its whole held-out split',
+    ],
     [
       'rewards.weiPerSample',
       s.rewards?.weiPerSample,

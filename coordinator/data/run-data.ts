@@ -15,10 +15,11 @@ export interface RunData {
 }
 
 /**
- * The splits of `run`'s data: `text` for a GPT run (required; windows of the GPT's context),
+ * The splits of `run`'s data: `text` for a GPT run (required; windows of the GPT's context; the
+ * held-out split sampled as `run.heldOut` says, with the run's seed),
  * MNIST (`mnist()`, loaded on first use by the caller) for an MLP. Errors name `text`.
  */
-export function runData(run: Pick<RunSettings, 'preset' | 'sizes' | 'gpt'>, text: Uint8Array | null, mnist: () => MnistSplits): RunData {
+export function runData(run: Pick<RunSettings, 'preset' | 'sizes' | 'gpt' | 'heldOut' | 'seed'>, text: Uint8Array | null, mnist: () => MnistSplits): RunData {
   const spec = modelOf(run);
   if (spec.preset === 'mlp') {
     if (text) throw new Error('text: an MLP run trains on MNIST, not on a text');
@@ -27,7 +28,8 @@ export function runData(run: Pick<RunSettings, 'preset' | 'sizes' | 'gpt'>, text
   }
   if (!text) throw new Error('text: a GPT run needs a text to train on');
   const id = textId(text);
-  const { train, test } = splitText(text, { T: spec.dims.context }, `text ${id.slice(0, 12)}…`);
+  const sample = run.heldOut && { windows: run.heldOut.windows, seed: run.seed };
+  const { train, test } = splitText(text, { T: spec.dims.context, sample }, `text ${id.slice(0, 12)}…`);
   return { train, test, dataset: { name: 'text', text: id, trainCount: train.count, testCount: test.count, features: train.features, classes: train.classes } };
 }
 

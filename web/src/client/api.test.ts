@@ -26,6 +26,9 @@ test('requests go to the documented paths with the documented bodies', async () 
   await api.claimed('0x0000000000000000000000000000000000000001', `0x${'ab'.repeat(32)}`);
   assert.equal(calls[0].url, 'http://c/api/runs/2/rounds/9/aggregate');
   assert.equal((calls[0].init?.headers as Record<string, string>)['content-type'], 'application/octet-stream');
+  // Binary bodies go as a Blob of exactly those bytes (a typed array is copied into DevTools' events: api.ts postBytes).
+  assert.ok(calls[0].init?.body instanceof Blob);
+  assert.deepEqual(new Uint8Array(await (calls[0].init.body as Blob).arrayBuffer()), new Uint8Array([1, 2]));
   assert.equal(calls[1].url, 'http://c/api/faucet');
   assert.deepEqual(JSON.parse(String(calls[1].init?.body)), { address: '0x0000000000000000000000000000000000000001' });
   assert.equal(calls[2].url, 'http://c/api/accounts/0x0000000000000000000000000000000000000001/claimed');

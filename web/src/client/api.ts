@@ -85,8 +85,15 @@ export class CoordinatorApi {
     return new Uint8Array(await (await this.request(what, path)).arrayBuffer());
   }
 
+  /**
+   * A binary body goes as a Blob: DevTools (and Playwright, which drives the swarm's pages through
+   * it) copies a typed-array body into its requestWillBeSent event as escaped text and base64, 5–7×
+   * the body — a 42 MiB gpt-small residual became a 214 MiB event, and a body of about 80 MiB
+   * overran V8's 512 MiB string limit (ERR_STRING_TOO_LONG) in the driver. A Blob it does not read.
+   */
   private postBytes<T>(what: string, path: string, body: Uint8Array, parse: Parser<T>): Promise<T> {
-    return this.json(what, path, parse, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: body as Uint8Array<ArrayBuffer> });
+    const blob = new Blob([body as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' });
+    return this.json(what, path, parse, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: blob });
   }
 
   /** The run being trained, its round and model hash, and the chain (GET /api/run). */

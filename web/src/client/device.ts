@@ -113,6 +113,7 @@ export class DeviceHost {
     const { store } = this.o;
     try {
       const [{ run }, limits] = await Promise.all([this.o.api.run(), (this.o.adapterLimits ?? navigatorAdapterLimits)()]);
+      store.set({ offer: { preset: run.preset, paramCount: run.paramCount } });
       if (!limits) return true;
       const needs = deviceNeeds(modelOf(run), run.inner, run.dataset);
       const shortfalls = deviceShortfalls(needs, limits);

@@ -3,7 +3,7 @@
 // microtask. Every module of the client writes its part through one SnapshotStore.
 import type { Address, Hex } from 'viem';
 import type { AccountSummary, AdapterInfo, ContributionState } from '../../../shared/wire/index.ts';
-import { DEFAULT_VERIFICATION, type RunSpec } from '../../../shared/config.ts';
+import { DEFAULT_VERIFICATION, type Preset, type RunSpec } from '../../../shared/config.ts';
 import type { DeviceNeeds } from '../../../shared/device-needs.ts';
 import type { ContributionEstimate } from './estimate.ts';
 import type { DutyPreset, Governance } from './governance.ts';
@@ -80,6 +80,8 @@ export interface VolunteerSnapshot {
     message: string | null;
   };
   connection: 'offline' | 'connecting' | 'connected';
+  /** The run this page would join, read before consent (GET /api/run, no session): what the consent card describes. */
+  offer: { preset: Preset; paramCount: number } | null;
   /** The joined run; vestingRounds is its credit rule's W (coordinator/verify/settings.ts). */
   run: { id: number; name: string; paramCount: number; steps: number; batchSize: number; vestingRounds: number } | null;
   /** The coordinator's current round. */
@@ -157,6 +159,7 @@ export function initialSnapshot(o: {
     partner: o.partner,
     gpu: { status: 'idle', device: null, adapter: null, gflops: null, message: null },
     connection: 'offline',
+    offer: null,
     run: null,
     round: null,
     model: null,

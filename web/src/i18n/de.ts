@@ -24,7 +24,10 @@ export const de: Messages = {
   },
   consent: {
     heading: 'Bevor irgendetwas läuft',
-    intro: 'idlegrad trainiert ein gemeinsames neuronales Netz (einen MNIST-Klassifikator) auf den GPUs von Freiwilligen. Wenn Sie zustimmen:',
+    intro: (p) => `idlegrad trainiert ein gemeinsames neuronales Netz (${p.model}) auf den GPUs von Freiwilligen. Wenn Sie zustimmen:`,
+    introAnyModel: 'idlegrad trainiert ein gemeinsames neuronales Netz auf den GPUs von Freiwilligen. Wenn Sie zustimmen:',
+    modelMlp: 'einen MNIST-Ziffernklassifikator',
+    modelGpt: (p) => `ein GPT-Sprachmodell mit ${p.params} Parametern`,
     gpuBefore: 'nutzt dieser Tab Ihre GPU über WebGPU ',
     gpuStrong: 'nur, während Sie Start gedrückt haben',
     gpuAfter: ', und hört auf, wenn Sie Stopp drücken oder den Tab schließen;',

@@ -25,7 +25,11 @@ export const en = {
   },
   consent: {
     heading: 'Before anything runs',
-    intro: "idlegrad trains a shared neural network (an MNIST classifier) on volunteers' GPUs. If you opt in:",
+    intro: (p: { model: string }) => `idlegrad trains a shared neural network (${p.model}) on volunteers' GPUs. If you opt in:`,
+    /** Before the run is known (or when it cannot be read). */
+    introAnyModel: "idlegrad trains a shared neural network on volunteers' GPUs. If you opt in:",
+    modelMlp: 'an MNIST digit classifier',
+    modelGpt: (p: { params: string }) => `a GPT language model of ${p.params} parameters`,
     gpuBefore: 'this tab uses your GPU through WebGPU ',
     gpuStrong: 'only while you press Start',
     gpuAfter: ', and stops when you press Stop or close the tab;',

@@ -11,7 +11,7 @@ type ParamsOf<T> = { [K in keyof T as T[K] extends (p: never) => string ? K : ne
 type Samples = { [S in keyof Messages]: ParamsOf<Messages[S]> };
 const SAMPLES: Samples = {
   app: { outboxWaiting: { count: 7 }, couldNotStart: { reason: 'disk full' } },
-  consent: { lasts: { lasts: '30 days' }, compact: { lasts: '24 hours' } },
+  consent: { intro: { model: 'an MNIST digit classifier' }, modelGpt: { params: '10,935,552' }, lasts: { lasts: '30 days' }, compact: { lasts: '24 hours' } },
   state: {},
   controls: { gpuBusy: { percent: 42, round: 17 }, until: { when: '6 Dec 2026, 10:00' } },
   training: {
