@@ -21,19 +21,23 @@ function processesOf(dataDir: string): number[] {
 }
 
 for (const processGroup of [false, true]) {
-  test(`a platform not ready within its startup time is stopped and the start fails (processGroup ${processGroup})`, { skip: process.platform !== 'linux' && 'reads /proc', timeout: 60_000 }, async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'idlegrad-startup-'));
-    try {
-      const started = startPlatformProcess({}, { quiet: true, dataDir, processGroup, startupTimeoutMs: 1_500 });
-      // While it starts, it is there to be stopped.
-      await new Promise((r) => setTimeout(r, 500));
-      assert.ok(processesOf(dataDir).length > 0, 'the platform process is running while it starts');
-      await assert.rejects(started, /did not start within 1\.5 s and was stopped/);
-      // Its children (anvil) get the coordinator's SIGTERM or the group's signal; give them a moment.
-      for (let i = 0; i < 50 && processesOf(dataDir).length; i++) await new Promise((r) => setTimeout(r, 100));
-      assert.deepEqual(processesOf(dataDir), [], 'nothing of the platform is left running');
-    } finally {
-      rmSync(dataDir, { recursive: true, force: true });
-    }
-  });
+  test(
+    `a platform not ready within its startup time is stopped and the start fails (processGroup ${processGroup})`,
+    { skip: process.platform !== 'linux' && 'reads /proc', timeout: 60_000 },
+    async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'idlegrad-startup-'));
+      try {
+        const started = startPlatformProcess({}, { quiet: true, dataDir, processGroup, startupTimeoutMs: 1_500 });
+        // While it starts, it is there to be stopped.
+        await new Promise((r) => setTimeout(r, 500));
+        assert.ok(processesOf(dataDir).length > 0, 'the platform process is running while it starts');
+        await assert.rejects(started, /did not start within 1\.5 s and was stopped/);
+        // Its children (anvil) get the coordinator's SIGTERM or the group's signal; give them a moment.
+        for (let i = 0; i < 50 && processesOf(dataDir).length; i++) await new Promise((r) => setTimeout(r, 100));
+        assert.deepEqual(processesOf(dataDir), [], 'nothing of the platform is left running');
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+  );
 }

@@ -64,7 +64,7 @@ function descendantsOf(pid: number): number[] {
     }
   }
   const out: number[] = [];
-  for (let todo = [pid]; todo.length; ) {
+  for (let todo = [pid]; todo.length;) {
     const next = todo.flatMap((q) => children.get(q) ?? []);
     out.push(...next);
     todo = next;
