@@ -9,7 +9,7 @@ import { SERIAL_MARK, serialTestFiles } from './test-lanes.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
-test('browser, platform, npm start and build tests run alone, each named with the harness it reaches; unit tests do not', () => {
+test('browser, platform, npm start, build and live-round tests run alone, each named with the harness it reaches; unit tests do not', () => {
   const lanes = serialTestFiles([
     'e2e/swarm.test.ts',
     'e2e/nat.test.ts', // through e2e/nat-lab.ts
@@ -18,8 +18,9 @@ test('browser, platform, npm start and build tests run alone, each named with th
     'e2e/bundle-size.test.ts',
     'shared/codec.test.ts',
     'coordinator/round/engine.test.ts',
-    'e2e/protocol.test.ts', // an in-process coordinator on a free port
+    'e2e/protocol.test.ts', // virtual volunteers in a live coordinator's round windows
     'e2e/sim.test.ts',
+    'e2e/cli.test.ts',
   ]);
   assert.deepEqual(Object.fromEntries(lanes), {
     'e2e/swarm.test.ts': 'e2e/chromium.ts',
@@ -27,6 +28,7 @@ test('browser, platform, npm start and build tests run alone, each named with th
     'kernels/dev/browser.test.ts': 'e2e/chromium.ts',
     'e2e/package.test.ts': 'e2e/npm-start.ts',
     'e2e/bundle-size.test.ts': 'e2e/platform-process.ts',
+    'e2e/protocol.test.ts': 'e2e/virtual-volunteer.ts',
   });
 });
 
