@@ -37,6 +37,8 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force \
 USER node
 VOLUME ["/data"]
 EXPOSE 8080
+# Healthy when ready (README "Operations"): /readyz checks the ledger and the chain answer and that
+# no drain is under way; /api/run only said the process served HTTP.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
-  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/api/run').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 CMD ["node", "--enable-source-maps", "dist/server/start.js"]

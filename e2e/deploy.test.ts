@@ -72,6 +72,7 @@ test('compose.yaml: the services a deployment needs, an environment the coordina
   const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string>; dependencies: Record<string, string> };
   assert.equal(pkg.scripts.start, 'node --enable-source-maps dist/server/start.js', "the Dockerfile's CMD is npm start's command");
   assert.ok(!('tsx' in pkg.dependencies), 'tsx is a devDependency');
+  assert.match(healthcheckOf(stages.at(-1)!), /\/readyz'/, 'the container is healthy when ready (ledger and chain answer), not merely serving HTTP');
   for (const [name, s] of Object.entries(compose.services))
     if (name !== 'coordinator') assert.match(s.image ?? '', /^[\w./-]+:\d[\w.-]*$/, `${name}: an image pinned to a version`);
 
@@ -140,6 +141,19 @@ const getTls = (url: string, ca: Buffer) =>
       .on('error', reject)
       .end();
   });
+
+/** The shell command of a Dockerfile stage's HEALTHCHECK (its CMD, continuation lines joined). */
+function healthcheckOf(stage: string): string {
+  const m = stage.replace(/\\\n\s*/g, ' ').match(/^HEALTHCHECK\b.*?\bCMD (.+)$/m);
+  assert.ok(m, 'the runtime stage has a HEALTHCHECK');
+  return m[1];
+}
+
+/** Runs the Dockerfile's HEALTHCHECK command against a coordinator on `port`: its exit code. */
+function runHealthcheck(port: number): number | null {
+  const stages = readFileSync('Dockerfile', 'utf8').split(/^FROM /m);
+  return spawnSync('sh', ['-c', healthcheckOf(stages.at(-1)!)], { env: { ...process.env, PORT: String(port) }, timeout: 10_000 }).status;
+}
 
 /** A PostgreSQL database: a fresh one on IDLEGRAD_TEST_DATABASE_URL's server, else a private server of its own (.ci/postgres.sh). */
 async function postgres(): Promise<{ url: string; stop(): Promise<void> }> {
@@ -220,6 +234,11 @@ test(
       assert.equal(page.status, 200);
       assert.match(page.body, /<link rel="manifest"/, 'the volunteer page, served by the coordinator');
       assert.match(String(page.headers['content-security-policy']), /frame-ancestors 'none'/, "the coordinator's own security headers pass through");
+
+      // The image's HEALTHCHECK, run here against the same coordinator: healthy while it is ready,
+      // unhealthy where nothing answers.
+      assert.equal(runHealthcheck(Number(upstream.port)), 0, 'the HEALTHCHECK fails against a ready coordinator');
+      assert.equal(runHealthcheck(await freePort()), 1, 'the HEALTHCHECK passes where no coordinator listens');
 
       const run = await getTls(`${origin}/api/run`, ca);
       assert.equal(run.status, 200, run.body);

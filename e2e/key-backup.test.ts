@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Address } from 'viem';
 import type { BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from './chromium.ts';
-import { startPlatformProcess } from './platform-process.ts';
+import { startPlatformProcess, TEST_ROUND_TIMING } from './platform-process.ts';
 import { waitHook } from './hook-wait.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
 import { formatWei } from '../web/src/client/format.ts';
@@ -37,7 +37,7 @@ async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | nu
 }
 
 test('a device key exported from one browser context and imported into a fresh one carries its credit', { timeout: 5 * 60_000 }, async () => {
-  const platform = await startPlatformProcess({ maxRounds: 3, inner: { steps: 20 } }, { quiet: true });
+  const platform = await startPlatformProcess({ maxRounds: 3, inner: { steps: 20 }, timing: TEST_ROUND_TIMING }, { quiet: true });
   const browser = await launchChromium();
   const api = new CoordinatorApi(platform.url);
   try {

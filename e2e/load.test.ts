@@ -1,3 +1,5 @@
+// test-lane: serial — e2e/load.ts (spawned, not imported) drives virtual sessions through a live
+// coordinator's real-time rounds; beside another file at load 40 no round committed in its window.
 // `npm run load` end to end, small: 48 sessions, a few seconds. It checks the harness and
 // what it counts, not speed (the figures are the benchmark's, README "Reliability"): every
 // session held, reports acked with latencies, no refusals, the ledger's accepted

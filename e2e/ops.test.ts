@@ -21,8 +21,10 @@ import { trainSet, VirtualVolunteer } from './virtual-volunteer.ts';
 const RUN = {
   cohortSize: 3,
   inner: { steps: 3 },
-  // Long windows: a round commits when every member reported (or on the drain), never on its timer mid-test.
-  timing: { trainMs: 60_000, exchangeMs: 5_000, reportMs: 60_000 },
+  // A round commits once every member reported (or on the drain), never on its timer mid-test: long
+  // exchange and report windows. The training window is short, as a round never commits before
+  // it ends (coordinator/round/decide.ts commitAt): 60 s here held the metrics test a minute idle.
+  timing: { trainMs: 2_000, exchangeMs: 60_000, reportMs: 60_000 },
   rewards: { epochRounds: 1 },
 };
 

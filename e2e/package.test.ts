@@ -64,8 +64,9 @@ test('npm pack → npm ci --omit=dev → npm start serves the app and the API wi
           cohortSize: 3,
           minVolunteers: 3,
           inner: { steps: 2 },
-          // Long windows: the round commits when every member reported, never on its timer.
-          timing: { trainMs: 60_000, exchangeMs: 5_000, reportMs: 60_000 },
+          // The round commits when every member reported, never on its timer: long exchange and
+          // report windows, a short training window (a round never commits before it ends).
+          timing: { trainMs: 2_000, exchangeMs: 60_000, reportMs: 60_000 },
           verification: { vestingRounds: 0 },
         }),
       },

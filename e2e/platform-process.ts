@@ -1,7 +1,7 @@
 // Start the platform as `npm start` does, in a child process (its own data directory,
 // a free port), for harnesses and end-to-end tests; stop it and everything it started.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunSettings } from '../shared/config.ts';
@@ -22,6 +22,16 @@ export interface PlatformProcess {
 export { ensureWebBuild, WEB_DIRS } from '../coordinator/deploy/index.ts';
 import { ensureWebBuild } from '../coordinator/deploy/index.ts';
 
+/**
+ * Round timing for end-to-end tests whose claims are about what rounds carry (contributions,
+ * credit, claims, relays), not how long they wait. The default 20 s training window
+ * (shared/config.ts) is mostly idle there: 100 MLP steps of batch 32 take about a second on
+ * SwiftShader, and a round never commits before its training window ends
+ * (coordinator/round/decide.ts commitAt). The exchange and report windows keep room for a
+ * blocked page's relay (its frame goes out at exchangeMs) and the cohort's agreement.
+ */
+export const TEST_ROUND_TIMING = { trainMs: 6_000, exchangeMs: 4_000, reportMs: 5_000 };
+
 export interface PlatformProcessOptions {
   /** Reuse a data directory (a restart); it is then left in place on stop(). Default: a new temporary one. */
   dataDir?: string;
@@ -34,8 +44,32 @@ export interface PlatformProcessOptions {
   processGroup?: boolean;
   /** Extra node flags for the platform process, e.g. `--cpu-prof` (NODE_OPTIONS refuses it). */
   nodeArgs?: string[];
-  /** How long it may take to say it is ready. Default 120 s. */
-  startTimeoutMs?: number;
+  /** How long the platform may take to print its volunteer URL; past it the process is stopped and the start fails. Default 120 s. */
+  startupTimeoutMs?: number;
+}
+
+/** Every live descendant of `pid`, from /proc (Linux; elsewhere none: the group kill still works). */
+function descendantsOf(pid: number): number[] {
+  if (!existsSync('/proc')) return [];
+  const children = new Map<number, number[]>();
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      // /proc/<pid>/stat: "pid (comm) state ppid …"; comm may hold spaces and parentheses.
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(p)]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const out: number[] = [];
+  for (let todo = [pid]; todo.length;) {
+    const next = todo.flatMap((q) => children.get(q) ?? []);
+    out.push(...next);
+    todo = next;
+  }
+  return out;
 }
 
 export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, opts: PlatformProcessOptions = {}): Promise<PlatformProcess> {
@@ -67,21 +101,50 @@ export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, o
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
+  const startupTimeoutMs = opts.startupTimeoutMs ?? 120_000;
   const url = await new Promise<string>((resolve, reject) => {
-    const startTimeoutMs = opts.startTimeoutMs ?? 120_000;
-    const timer = setTimeout(() => reject(new Error(`platform did not start within ${startTimeoutMs / 1000} s:\n${out}`)), startTimeoutMs);
+    let timedOut = false;
+    let hardKill: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      // Not ready in time, but running (anvil, a half-open ledger): stop it and what it started,
+      // or they outlive the test. The coordinator handles SIGTERM only once it is up, so its
+      // children (read now, before they are orphaned) get the signal too; SIGKILL after 5 s.
+      timedOut = true;
+      const pids = opts.processGroup ? [-child.pid!] : [child.pid!, ...descendantsOf(child.pid!)];
+      const signal = (s: NodeJS.Signals) => {
+        for (const pid of pids) {
+          try {
+            process.kill(pid, s);
+          } catch {
+            // already gone
+          }
+        }
+      };
+      signal('SIGTERM');
+      hardKill = setTimeout(() => signal('SIGKILL'), 5_000);
+    }, startupTimeoutMs);
     const check = () => {
       const m = out.match(/Volunteer page\s+(http:\/\/\S+)/);
       if (m) {
         clearTimeout(timer);
+        child.off('exit', failed);
         resolve(m[1]);
       }
     };
     child.stdout!.on('data', check);
-    child.once('exit', (code) => {
+    const failed = (code: number | null, sig: NodeJS.Signals | null) => {
       clearTimeout(timer);
-      reject(new Error(`platform exited with code ${code} before it was ready:\n${out}`));
-    });
+      clearTimeout(hardKill);
+      if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+      reject(
+        new Error(
+          timedOut
+            ? `platform did not start within ${startupTimeoutMs / 1000} s and was stopped (${sig ?? `code ${code}`}):\n${out}`
+            : `platform exited with code ${code} before it was ready:\n${out}`,
+        ),
+      );
+    };
+    child.once('exit', failed);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   if (opts.processGroup) {

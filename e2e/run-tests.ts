@@ -1,12 +1,15 @@
-// `npm test`: every *.test.ts in the tree, through Node's test runner, one file at a time
-// (browser and GPU tests share two cores). Sets the Vulkan driver for Dawn to Chromium's
-// SwiftShader when the machine has no other (kernels/swiftshader.ts, DESIGN.md).
+// `npm test`: every *.test.ts in the tree, through Node's test runner, in two lanes
+// (e2e/test-lanes.ts): first the files that share nothing with another, two at a time; then
+// those that drive Chromium, start a platform, build dist/ or measure wall time, one at a time
+// (a second file on the two cores would move their figures). Sets the Vulkan driver for Dawn to
+// Chromium's SwiftShader when the machine has no other (kernels/swiftshader.ts, DESIGN.md).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { useSwiftShaderWhenNoDriver } from '../kernels/swiftshader.ts';
+import { compileContracts, PREBUILT_CONTRACTS_DIR } from '../coordinator/chain/index.ts';
+import { serialTestFiles, TEST_ROOTS } from './test-lanes.ts';
 
-const roots = ['shared', 'kernels', 'coordinator', 'web', 'e2e'];
 const files: string[] = [];
 const walk = (dir: string) => {
   for (const name of readdirSync(dir)) {
@@ -16,20 +19,35 @@ const walk = (dir: string) => {
     else if (name.endsWith('.test.ts')) files.push(p);
   }
 };
-for (const r of roots) if (existsSync(r)) walk(r);
+for (const r of TEST_ROOTS) if (existsSync(r)) walk(r);
 const only = process.argv.slice(2);
-const selected = only.length ? files.filter((f) => only.some((o) => f.includes(o))) : files;
-files.sort();
+const selected = (only.length ? files.filter((f) => only.some((o) => f.includes(o))) : files).sort();
+
+const lanes = serialTestFiles(selected);
+const serial = selected.filter((f) => lanes.has(f));
+const parallel = selected.filter((f) => !lanes.has(f));
 
 const env = { ...process.env };
 useSwiftShaderWhenNoDriver(env);
 
-console.log(`running ${selected.length} test files`);
 // --test-force-exit: the `peer` PeerServer re-arms two internal timers forever and has no
 // way to stop them, so a test file that ran the coordinator in-process would never exit.
-const r = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--import', './kernels/wgsl-register.mjs', '--test', '--test-concurrency=1', '--test-force-exit', ...selected.sort()],
-  { stdio: 'inherit', env },
-);
-process.exit(r.status ?? 1);
+const lane = (group: string[], concurrency: number): number => {
+  if (!group.length) return 0;
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--import', './kernels/wgsl-register.mjs', '--test', `--test-concurrency=${concurrency}`, '--test-force-exit', ...group],
+    { stdio: 'inherit', env },
+  );
+  return r.status ?? 1;
+};
+
+// Every platform a test starts on a fresh data directory would compile the reward contracts
+// (solc-js, seconds of CPU each): compile them once, as `npm run build` does, into dist/contracts,
+// which a coordinator reads first when its content key matches (coordinator/chain/compile.ts).
+await compileContracts({ cacheDir: PREBUILT_CONTRACTS_DIR });
+
+console.log(`running ${selected.length} test files: ${parallel.length} two at a time, then ${serial.length} one at a time`);
+const first = lane(parallel, 2);
+const second = lane(serial, 1);
+process.exit(first || second);

@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runSwarm } from './swarm.ts';
+import { TEST_ROUND_TIMING } from './platform-process.ts';
 
 const ROUNDS = 3;
 
@@ -20,7 +21,7 @@ for (const [name, blocked] of [
       rounds: ROUNDS,
       noWebRtc: [...blocked],
       log: (l) => console.log(`  ${l}`),
-      run: { rewards: { epochRounds: ROUNDS } },
+      run: { rewards: { epochRounds: ROUNDS }, timing: TEST_ROUND_TIMING },
     });
     console.log(`  ${JSON.stringify({ ...r, chaos: undefined, validator: undefined })}`);
     assert.equal(r.rounds, ROUNDS);

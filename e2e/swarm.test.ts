@@ -3,13 +3,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runSwarm } from './swarm.ts';
+import { TEST_ROUND_TIMING } from './platform-process.ts';
 
 test('a swarm of 3 volunteers trains, agrees on the model hash, and claims its rewards', { timeout: 25 * 60_000 }, async () => {
   const r = await runSwarm({
     volunteers: 3,
     rounds: 4,
     log: (l) => console.log(`  ${l}`),
-    run: { rewards: { epochRounds: 2 } },
+    run: { rewards: { epochRounds: 2 }, timing: TEST_ROUND_TIMING },
     platformLog: `e2e/test-results/swarm-platform-${Date.now()}.log`,
   });
   console.log(`  ${JSON.stringify(r)}`);

@@ -337,7 +337,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       platform = await startPlatformProcess(runSettings, {
         quiet: true,
         // gpt-small and gpt-base: θ and momentum (42–98 MiB each) are made, hashed and written to the ledger before it listens.
-        startTimeoutMs: BIG_PRESETS.includes(String(opts.run?.preset)) ? 600_000 : undefined,
+        startupTimeoutMs: BIG_PRESETS.includes(String(opts.run?.preset)) ? 600_000 : undefined,
         dataDir: dataDir ?? undefined,
         env: { ...platformEnv, ...nat?.env },
         processGroup: chaos.killCoordinatorAt !== null,

@@ -3,11 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchChromium } from './chromium.ts';
-import { startPlatformProcess } from './platform-process.ts';
+import { startPlatformProcess, TEST_ROUND_TIMING } from './platform-process.ts';
 import { parseRewardProof } from '../shared/wire/index.ts';
 
 test('a volunteer verifies its reward against the on-chain root; a tampered proof is caught', { timeout: 5 * 60_000 }, async () => {
-  const platform = await startPlatformProcess({ maxRounds: 2, inner: { steps: 20 }, rewards: { epochRounds: 1 } }, { quiet: true });
+  const platform = await startPlatformProcess({ maxRounds: 2, inner: { steps: 20 }, rewards: { epochRounds: 1 }, timing: TEST_ROUND_TIMING }, { quiet: true });
   const browser = await launchChromium();
   try {
     const page = await browser.newPage();

@@ -14,7 +14,7 @@ import { mkdirSync } from 'node:fs';
 import { createPublicClient, http, type Address } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { launchChromium } from './chromium.ts';
-import { startPlatformProcess } from './platform-process.ts';
+import { startPlatformProcess, TEST_ROUND_TIMING } from './platform-process.ts';
 import { DEV_ACCOUNT_KEYS } from '../coordinator/chain/index.ts';
 import { rewardTokenAbi } from '../shared/chain/abi.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
@@ -27,7 +27,7 @@ const EXPLORER = 'https://explorer.example';
 
 test('an EIP-6963 wallet binds the device by an EIP-712 Delegation; credit accrues to it and the claim pays it', { timeout: 5 * 60_000 }, async () => {
   const platform = await startPlatformProcess(
-    { maxRounds: 2, inner: { steps: 20 }, rewards: { epochRounds: 1 } },
+    { maxRounds: 2, inner: { steps: 20 }, rewards: { epochRounds: 1 }, timing: TEST_ROUND_TIMING },
     { quiet: true, env: { IDLEGRAD_EXPLORER_URL: EXPLORER } },
   );
   const browser = await launchChromium();

@@ -1,3 +1,5 @@
+// test-lane: serial — readiness checks here time out after 500 ms of real time; a file beside it on
+// the two cores must not be what makes a local answer late (e2e/test-lanes.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';

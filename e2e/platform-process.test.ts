@@ -1,0 +1,43 @@
+// The harness's platform process: one that is not ready within its startup time is stopped,
+// with everything it started, and the start fails saying so (it used to keep running).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startPlatformProcess } from './platform-process.ts';
+
+/** Pids of live processes whose environment names this data directory (the platform and its children). */
+function processesOf(dataDir: string): number[] {
+  const mark = `IDLEGRAD_DATA_DIR=${dataDir}\0`;
+  return readdirSync('/proc').flatMap((p) => {
+    if (!/^\d+$/.test(p)) return [];
+    try {
+      return readFileSync(`/proc/${p}/environ`, 'latin1').includes(mark) ? [Number(p)] : [];
+    } catch {
+      return []; // exited meanwhile, or not ours to read
+    }
+  });
+}
+
+for (const processGroup of [false, true]) {
+  test(
+    `a platform not ready within its startup time is stopped and the start fails (processGroup ${processGroup})`,
+    { skip: process.platform !== 'linux' && 'reads /proc', timeout: 60_000 },
+    async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'idlegrad-startup-'));
+      try {
+        const started = startPlatformProcess({}, { quiet: true, dataDir, processGroup, startupTimeoutMs: 1_500 });
+        // While it starts, it is there to be stopped.
+        await new Promise((r) => setTimeout(r, 500));
+        assert.ok(processesOf(dataDir).length > 0, 'the platform process is running while it starts');
+        await assert.rejects(started, /did not start within 1\.5 s and was stopped/);
+        // Its children (anvil) get the coordinator's SIGTERM or the group's signal; give them a moment.
+        for (let i = 0; i < 50 && processesOf(dataDir).length; i++) await new Promise((r) => setTimeout(r, 100));
+        assert.deepEqual(processesOf(dataDir), [], 'nothing of the platform is left running');
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+  );
+}
