@@ -8,11 +8,14 @@
 // followed by a planted near-copy of one (×1.001 plus noise at 1 % of its norm: cosine ≈ 0.9999,
 // another hash), and the bench checks that every planted copy is refused as 'copycat'.
 // Prints per N the aggregates, the CPU time of the checks alone (the run's aggregator as
-// 'clipped-mean': the rejections, then one weighted sum) and of the whole combine, and the copies caught of those planted.
+// 'clipped-mean': the rejections, then one weighted sum), of the whole flat combine, of the
+// hierarchical one (shared/robust-combine.ts, in this thread), of its largest level-1 group and
+// of its last level (the committer's share), and the copies caught of those planted.
 import { DEFAULT_RUN, runSpecOf } from './config.ts';
 import { decodeFrame, encodeAggregate, hashFrame, type DecodedFrame } from './codec.ts';
 import { aggregateLimits } from './round.ts';
 import { aggregateUpdates } from './aggregate.ts';
+import { combineCohorts, combineGroup } from './robust-combine.ts';
 import { createRng, gaussian } from './rng.ts';
 import { cliOutput, listOption, numberOption, parseCli, runCli, type CliOption, type CliSpec } from './cli.ts';
 import type { Hex } from 'viem';
@@ -33,6 +36,10 @@ interface Row {
   aggregates: number;
   checksMs: number;
   combineMs: number;
+  hierarchicalMs: number;
+  groups: number;
+  groupMsMax: number;
+  topMs: number;
   planted: number;
   caught: number;
   excluded: Record<string, number>;
@@ -96,11 +103,28 @@ async function main(): Promise<string[]> {
     t0 = process.cpuUsage();
     const result = aggregateUpdates(aggregates, run.paramCount, run.aggregator);
     const combineMs = cpuMsSince(t0);
+    // The hierarchical combine in this thread: all its groups' CPU, then the last group's alone (what the committer's level costs).
+    t0 = process.cpuUsage();
+    const hierarchical = await combineCohorts(run, 0, aggregates);
+    const hierarchicalMs = cpuMsSince(t0);
+    const top = hierarchical.groups[hierarchical.groups.length - 1];
+    const frames = new Map(aggregates.map((a) => [a.hash, a.frame]));
+    const below = new Map<Hex, Uint8Array>();
+    const groupMs: number[] = [];
+    for (const g of hierarchical.groups.filter((x) => x.level === 1)) {
+      const t1 = process.cpuUsage();
+      const out = combineGroup(run, 0, 1, g.inputs.map((h) => ({ hash: h, frame: frames.get(h)! })));
+      groupMs.push(cpuMsSince(t1));
+      below.set(out.hash, out.bytes);
+    }
+    t0 = process.cpuUsage();
+    if (top.level > 1) combineGroup(run, 0, top.level, top.inputs.map((h) => ({ hash: h, bytes: below.get(h)! })));
+    const topMs = top.level > 1 ? cpuMsSince(t0) : groupMs[0];
     const copycat = new Set(result.excluded.filter((x) => x.reason === 'copycat').map((x) => x.hash));
     const excluded: Record<string, number> = {};
     for (const x of result.excluded) excluded[x.reason] = (excluded[x.reason] ?? 0) + 1;
-    const row = { volunteers: n, aggregates: aggregates.length, checksMs: Math.round(checksMs), combineMs: Math.round(combineMs), planted: planted.length, caught: planted.filter((h) => copycat.has(h)).length, excluded };
-    out.summary(`${n} volunteers, ${row.aggregates} aggregates: CPU of the checks (copycat …) ${row.checksMs} ms, of the whole combine ${row.combineMs} ms, copies caught ${row.caught}/${row.planted}, excluded ${JSON.stringify(excluded)}`);
+    const row = { volunteers: n, aggregates: aggregates.length, checksMs: Math.round(checksMs), combineMs: Math.round(combineMs), hierarchicalMs: Math.round(hierarchicalMs), groups: hierarchical.groups.length, groupMsMax: Math.round(Math.max(...groupMs)), topMs: Math.round(topMs), planted: planted.length, caught: planted.filter((h) => copycat.has(h)).length, excluded };
+    out.summary(`${n} volunteers, ${row.aggregates} aggregates: CPU of the checks (copycat …) ${row.checksMs} ms, of the whole flat combine ${row.combineMs} ms, hierarchical ${row.hierarchicalMs} ms in ${row.groups} groups (largest level-1 group ${row.groupMsMax} ms, last level ${row.topMs} ms), copies caught ${row.caught}/${row.planted}, excluded ${JSON.stringify(excluded)}`);
     rows.push(row);
   }
   out.json({ rows });

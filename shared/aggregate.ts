@@ -78,7 +78,8 @@ export function framesRoot(hashes: Hex[]): Hex {
   return keccak256(concatHex([...hashes].sort()));
 }
 
-function norm(values: Float32Array): number {
+/** The L2 norm of a frame's values, summed in order (the norm every step of the combine uses). */
+export function l2Norm(values: Float32Array): number {
   let s = 0;
   for (let i = 0; i < values.length; i++) s += values[i] * values[i];
   return Math.sqrt(s);
@@ -456,7 +457,7 @@ export function screenUpdates(updates: WeightedUpdate[], paramCount: number, cfg
       excluded.push({ hash: u.hash, reason });
       continue;
     }
-    const n = norm(f.values);
+    const n = l2Norm(f.values);
     if (n === 0 || f.header.samples === 0) {
       excluded.push({ hash: u.hash, reason: 'empty' });
       continue;

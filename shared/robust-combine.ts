@@ -23,7 +23,7 @@
 // group results of the same honest direction are legitimately near one another.
 // 'mean' and 'clipped-mean' (linear, one pass) are always flat.
 import { concatHex, type Hex } from 'viem';
-import { aggregateUpdates, combineScreened, framesRoot, screenUpdates, type AggregateResult, type WeightedUpdate } from './aggregate.ts';
+import { aggregateUpdates, combineScreened, framesRoot, l2Norm, screenUpdates, type AggregateResult, type WeightedUpdate } from './aggregate.ts';
 import { decodeFrame, encodeAggregate, hashFrame, type DecodedFrame } from './codec.ts';
 import type { RunSpec } from './config.ts';
 import { keccak256 } from './keccak.ts';
@@ -69,12 +69,6 @@ export interface CombineRunner {
   group(level: number, inputs: GroupInput[]): Promise<GroupOutput>;
 }
 
-const l2 = (values: Float32Array) => {
-  let s = 0;
-  for (let i = 0; i < values.length; i++) s += values[i] * values[i];
-  return Math.sqrt(s);
-};
-
 /** Screen step: which aggregates enter the combine (hashes, ascending) and which are refused. */
 export function screenCohorts(run: RunSpec, aggregates: WeightedUpdate[]): { kept: Hex[]; excluded: AggregateResult['excluded'] } {
   const { kept, excluded } = screenUpdates(aggregates, run.paramCount, run.aggregator);
@@ -87,7 +81,7 @@ export function combineGroup(run: RunSpec, round: number, level: number, inputs:
   const updates = inputs
     .map((i) => ({ hash: i.hash, frame: 'frame' in i ? i.frame : decodeFrame(i.bytes, limits) }))
     .sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0))
-    .map((u) => ({ u, norm: l2(u.frame.values) }))
+    .map((u) => ({ u, norm: l2Norm(u.frame.values) }))
     // Above level 1 a group frame that came out zero carries nothing (level 1's were screened).
     .filter((s) => level === 1 || (s.norm > 0 && s.u.frame.header.samples > 0));
   const cfg = level === 1 ? run.aggregator : { ...run.aggregator, minCosine: undefined };
