@@ -187,10 +187,8 @@ async function main(cfg: ScaleRunConfig): Promise<void> {
     () => clock,
   );
   let changed: Address[] = [];
-  // The engine starts its eval thread, then its combine thread.
-  const engineThreads = newTids(t);
-  if (engineThreads.length === 2) (groupOf.set(engineThreads[0], 'eval'), groupOf.set(engineThreads[1], 'combine'));
-  else for (const tid of engineThreads) groupOf.set(tid, 'combine');
+  // The engine starts its eval thread, then its combine (aggregation) threads.
+  newTids(t).forEach((tid, i) => groupOf.set(tid, i === 0 ? 'eval' : 'combine'));
   const chain: ChainPort = {
     chainId: 31337,
     rpcUrl: 'http://127.0.0.1:9', // never called: no epoch is left unposted

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { aggregateUpdates, framesRoot } from './aggregate.ts';
+import { aggregateUpdates, COPYCAT_EXHAUSTIVE, framesRoot } from './aggregate.ts';
 import { aggregateUpdatesDense } from './aggregate-dense.ts';
 import { decodeFrame, encodeUpdate, frameLimits, hashFrame } from './codec.ts';
 import { applyOuterStep } from './outer.ts';
@@ -304,4 +304,73 @@ test('the chunked typed-array combine is bit-identical to the dense one (shared/
     assert.equal(got.samples, want.samples, what);
     assert.ok(Buffer.from(got.dense.buffer).equals(Buffer.from(want.dense.buffer)), `${what}: the dense results differ in their bits`);
   }
+});
+
+test('past COPYCAT_EXHAUSTIVE updates the sketch finds every near-copy the exhaustive check finds, and refuses nothing else', () => {
+  const r = createRng(77);
+  const paramCount = 6000;
+  const direction = Float32Array.from({ length: paramCount }, () => gaussian(r));
+  let serial = 0;
+  const mk = (indices: number[], values: number[], samples = 64) => ({
+    hash: `0x${(++serial * 7919).toString(16).padStart(64, '0')}` as const,
+    frame: { header: { paramCount, samples }, indices: Uint32Array.from(indices), values: Float32Array.from(values) } as unknown as Parameters<typeof aggregateUpdates>[0][0]['frame'],
+  });
+  /** An honest update: the common direction plus as much noise on a random support of density d. */
+  const honest = (d: number) => {
+    const idx: number[] = [];
+    for (let i = 0; i < paramCount; i++) if (r() < d) idx.push(i);
+    return mk(idx, idx.map((i) => direction[i] + gaussian(r)));
+  };
+  const cosine = (a: Parameters<typeof aggregateUpdates>[0][0], b: Parameters<typeof aggregateUpdates>[0][0]) => {
+    const da = new Float64Array(paramCount);
+    a.frame.indices.forEach((i, j) => (da[i] = a.frame.values[j]));
+    let dot = 0;
+    b.frame.indices.forEach((i, j) => (dot += da[i] * b.frame.values[j]));
+    const n = (u: typeof a) => Math.sqrt(u.frame.values.reduce((s, v) => s + v * v, 0));
+    return dot / (n(a) * n(b));
+  };
+  const originals = Array.from({ length: 120 }, (_, k) => honest(k % 2 ? 0.03 : 0.2));
+  const noiseOf = (u: (typeof originals)[0], rel: number) => {
+    const rms = Math.sqrt(u.frame.values.reduce((s, v) => s + v * v, 0) / u.frame.values.length);
+    return Array.from(u.frame.values, (v) => v + gaussian(r) * rms * rel);
+  };
+  const copies = [
+    // scaled: the same support, every value × 1.001 (cosine 1)
+    ...originals.slice(0, 10).map((u) => mk(Array.from(u.frame.indices), Array.from(u.frame.values, (v) => v * 1.001))),
+    // re-noised at 10 % of the values' size: the same support, cosine ≈ 0.995
+    ...originals.slice(10, 20).map((u) => mk(Array.from(u.frame.indices), noiseOf(u, 0.1))),
+    // another support: the smallest 5 % of the values dropped and as many new small ones added, plus 3 % noise
+    ...originals.slice(20, 30).map((u) => {
+      const bySize = Array.from(u.frame.indices.keys()).sort((a, b) => Math.abs(u.frame.values[a]) - Math.abs(u.frame.values[b]));
+      const keep = bySize.slice(Math.ceil(bySize.length * 0.05)).sort((a, b) => a - b);
+      const values = noiseOf(u, 0.03);
+      const added = new Map(keep.map((j) => [u.frame.indices[j], values[j]]));
+      for (let t = 0; t < u.frame.indices.length * 0.05; t++) {
+        const i = Math.floor(r() * paramCount);
+        if (!added.has(i)) added.set(i, gaussian(r) * 0.05);
+      }
+      const idx = [...added.keys()].sort((a, b) => a - b);
+      return mk(idx, idx.map((i) => added.get(i)!));
+    }),
+  ];
+  for (const [k, c] of copies.entries()) assert.ok(cosine(c, originals[k]) > 0.99, `copy ${k} is a near-copy (cosine ${cosine(c, originals[k])})`);
+  // A different update at cosine ≈ 0.98 to an original: not a copy, and kept.
+  const far = mk(Array.from(originals[40].frame.indices), noiseOf(originals[40], 0.2));
+  assert.ok(cosine(far, originals[40]) < 0.99);
+  const updates = [...originals, ...copies, far];
+  assert.ok(updates.length > COPYCAT_EXHAUSTIVE);
+  const cfg = { kind: 'centered-clip' as const, clip: 3, trim: 0.2, tau: 1, iterations: 3, copycatCosine: 0.99, minCosine: 0 };
+  const got = aggregateUpdates(updates, paramCount, cfg);
+  // Of each pair the higher hash is refused: the copies' hashes are all higher than their originals'.
+  assert.deepEqual(
+    got.excluded.filter((x) => x.reason === 'copycat').map((x) => x.hash),
+    copies.map((c) => c.hash),
+    'every planted copy is refused as a copycat',
+  );
+  assert.ok(got.included.includes(far.hash), 'an update at cosine 0.98 to another is kept');
+  // The exhaustive oracle (every pair compared) reaches the same verdicts and the same bits.
+  const want = aggregateUpdatesDense(updates, paramCount, cfg);
+  assert.deepEqual(got.excluded, want.excluded);
+  assert.deepEqual(got.included, want.included);
+  assert.ok(Buffer.from(got.dense.buffer).equals(Buffer.from(want.dense.buffer)));
 });

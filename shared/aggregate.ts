@@ -8,7 +8,8 @@
 //   1. reject  — a frame for another model size ('limits'), a non-finite value ('not-finite'),
 //                a second copy of a hash ('duplicate'), an empty frame ('empty': a lazy
 //                zero update), a near-copy of a lower-hash frame ('copycat': cosine over the
-//                union of their supports > copycatCosine). Copies keep the LOWEST hash and
+//                union of their supports > copycatCosine; past COPYCAT_EXHAUSTIVE updates
+//                only the pairs a sketch puts in one bucket are compared). Copies keep the LOWEST hash and
 //                drop the rest: dropping both would let anyone censor an honest peer by
 //                replaying its frame, and keeping one gives a copier no extra weight. Who
 //                earns credit for a copied frame is the ledger's call, not this function's.
@@ -77,7 +78,8 @@ export function framesRoot(hashes: Hex[]): Hex {
   return keccak256(concatHex([...hashes].sort()));
 }
 
-function norm(values: Float32Array): number {
+/** The L2 norm of a frame's values, summed in order (the norm every step of the combine uses). */
+export function l2Norm(values: Float32Array): number {
   let s = 0;
   for (let i = 0; i < values.length; i++) s += values[i] * values[i];
   return Math.sqrt(s);
@@ -101,10 +103,11 @@ function sparseCosine(a: DecodedFrame, b: DecodedFrame, na: number, nb: number):
  * coordinates holding mass M_T of f̂, then |f̂ − b̂|² ≥ M_T. So with T = f's largest
  * coordinates up to M_T ≥ 2(1 − minCos), an update with cosine above minCos is nonzero somewhere
  * on T: the candidates are the holders of T's indices (the same verdicts as comparing with
- * every kept update, without the all-pairs cost over many cohorts). Where no such T exists
- * (minCos ≤ 0.5, or too little mass), every kept update is a candidate.
+ * every kept update). Where no such T exists (minCos ≤ 0.5, or too little mass), every kept
+ * update is a candidate. At realistic density every kept update holds some of T, so this is
+ * all pairs: used only up to COPYCAT_EXHAUSTIVE updates (a cohort's frames, a small combine).
  */
-function copycatCandidates(f: DecodedFrame, n: number, minCos: number, keptCount: number, holders: Map<number, number[]>): number[] {
+function exactCandidates(f: DecodedFrame, n: number, minCos: number, keptCount: number, holders: Map<number, number[]>): number[] {
   const all = () => Array.from({ length: keptCount }, (_, i) => i);
   const need = 2 * (1 - minCos) * (1 + 1e-9);
   if (!(need < 1)) return all();
@@ -117,6 +120,89 @@ function copycatCandidates(f: DecodedFrame, n: number, minCos: number, keptCount
     if (mass >= need) return [...candidates].sort((x, y) => x - y);
   }
   return all();
+}
+
+/**
+ * Up to this many updates the copycat check compares each with every kept lower-hash update
+ * that can be near it (exactCandidates): a cohort's frames (cohortSize ≤ 64) and a small
+ * combine keep today's verdicts exactly. Above it, with the updates its sketch shares a bucket
+ * with (CopycatSketch), so the check is near-linear in the number of updates.
+ */
+export const COPYCAT_EXHAUSTIVE = 64;
+
+// The sketch: each coordinate i goes to one of SKETCH_BUCKETS buckets with a sign (both from a
+// fixed integer hash of i), and bucket b holds Σ sign(i)·x_i over its coordinates (a count
+// sketch: linear, so a near-copy's buckets differ from the original's by the sketch of the
+// small difference). A bucket's sign is then a random-hyperplane bit of x over a random subset
+// of coordinates, which two vectors share with probability ≈ 1 − angle/π (Charikar's SimHash):
+// ≈ 0.955 at cosine 0.99, 0.5 for unrelated updates. SKETCH_BANDS bands of BAND_WIDTH buckets
+// each key a bucket table; two updates are candidates when any band's signs agree exactly. At
+// cosine 0.99 a band agrees with probability ≈ 0.955^16 ≈ 0.48, so a near-copy at the threshold
+// escapes every band with probability ≈ 0.52^16 ≈ 3·10⁻⁵ (a copy at cosine 0.9999, ~10⁻¹⁰⁰);
+// two unrelated updates meet in some band with probability ≈ 16·2⁻¹⁶ ≈ 2·10⁻⁴. A further key,
+// the hash of the index set, catches every copy that kept the support (a scaled or re-noised
+// copy) whatever its values. Every candidate is then checked exactly (sparseCosine), so the
+// sketch can miss a copy but never refuses an update that is not one. The hashes are public,
+// so an attacker who knows them can shape a near-copy that shares no band; it can as easily
+// add noise down to a cosine of 0.98, which the exact check lets pass too: the check is for
+// replays and lazy copies, and a copy that passes it gets no more weight than one honest update.
+const BAND_WIDTH = 16;
+const SKETCH_BANDS = 16;
+const SKETCH_BUCKETS = BAND_WIDTH * SKETCH_BANDS; // 256: an 8-bit bucket number
+const THREE_TO_BAND = 3 ** BAND_WIDTH;
+
+/** A coordinate's bucket (8 bits) and sign (1 bit), from one 32-bit mix of its index (murmur3's finalizer). */
+function mixIndex(i: number): number {
+  let h = Math.imul(i ^ 0x2545f491, 0x9e3779b1);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+class CopycatSketch {
+  private readonly table = new Map<number, number[]>();
+  private readonly sketch = new Float64Array(SKETCH_BUCKETS);
+  private readonly keys = new Array<number>(SKETCH_BANDS + 1);
+  private readonly seen: number[] = [];
+  private stamp = 0;
+
+  /** The table keys of f: one per band (its buckets' signs in base 3), and its index set's hash. */
+  private keysOf(f: DecodedFrame): number[] {
+    const { sketch, keys } = this;
+    sketch.fill(0);
+    let indexHash = 0x811c9dc5;
+    for (let j = 0; j < f.indices.length; j++) {
+      const h = mixIndex(f.indices[j]);
+      sketch[h >>> 24] += h & 1 ? -f.values[j] : f.values[j];
+      indexHash = Math.imul(indexHash ^ f.indices[j], 0x01000193);
+    }
+    for (let band = 0; band < SKETCH_BANDS; band++) {
+      let code = 0;
+      for (let b = band * BAND_WIDTH; b < (band + 1) * BAND_WIDTH; b++) code = code * 3 + (sketch[b] > 0 ? 1 : sketch[b] < 0 ? 2 : 0);
+      keys[band] = band * THREE_TO_BAND + code;
+    }
+    keys[SKETCH_BANDS] = SKETCH_BANDS * THREE_TO_BAND + (indexHash >>> 0);
+    return keys;
+  }
+
+  /** The kept updates sharing a key with f, ascending. */
+  candidates(f: DecodedFrame): number[] {
+    const stamp = ++this.stamp;
+    const out: number[] = [];
+    for (const key of this.keysOf(f)) {
+      for (const k of this.table.get(key) ?? []) {
+        if (this.seen[k] !== stamp) ((this.seen[k] = stamp), out.push(k));
+      }
+    }
+    return out.sort((a, b) => a - b);
+  }
+
+  /** Files the update last passed to candidates() as kept update `position`. */
+  fileLast(position: number): void {
+    for (const key of this.keys) this.table.get(key)?.push(position) ?? this.table.set(key, [position]);
+  }
 }
 
 const median = (xs: number[]) => {
@@ -316,25 +402,47 @@ class TrimmedMean {
  * the same set of frames in any order gives a bit-identical result.
  */
 export function aggregateUpdates(updates: WeightedUpdate[], paramCount: number, cfg: AggregatorConfig): AggregateResult {
-  const ordered = [...updates].sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0));
-  const excluded: AggregateResult['excluded'] = [];
-  const dense = new Float32Array(paramCount);
-  if (cfg.kind === 'mean') {
-    const total = ordered.reduce((s, u) => s + u.frame.header.samples, 0);
-    if (total > 0) {
-      for (const u of ordered) {
-        const w = Math.fround(u.frame.header.samples / total);
-        const { indices, values } = u.frame;
-        for (let i = 0; i < indices.length; i++) dense[indices[i]] = dense[indices[i]] + w * values[i];
-      }
-    }
-    return { dense, samples: total, included: ordered.map((u) => u.hash), excluded };
-  }
+  if (cfg.kind === 'mean') return meanOf(updates, paramCount);
+  const { kept, excluded } = screenUpdates(updates, paramCount, cfg);
+  return combineScreened(kept, excluded, paramCount, cfg);
+}
 
-  // 1. Reject.
+/** A kept update (screenUpdates) with its L2 norm. */
+export interface ScreenedUpdate {
+  u: WeightedUpdate;
+  norm: number;
+}
+
+const byHash = <T extends { hash: Hex }>(a: T, b: T) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0);
+
+/** 'mean', the unprotected control: sample-weighted, nothing refused. */
+function meanOf(updates: WeightedUpdate[], paramCount: number): AggregateResult {
+  const ordered = [...updates].sort(byHash);
+  const dense = new Float32Array(paramCount);
+  const total = ordered.reduce((s, u) => s + u.frame.header.samples, 0);
+  if (total > 0) {
+    for (const u of ordered) {
+      const w = Math.fround(u.frame.header.samples / total);
+      const { indices, values } = u.frame;
+      for (let i = 0; i < indices.length; i++) dense[indices[i]] = dense[indices[i]] + w * values[i];
+    }
+  }
+  return { dense, samples: total, included: ordered.map((u) => u.hash), excluded: [] };
+}
+
+/**
+ * Step 1 of the pipeline, reject: the updates that enter the combine (in hash order, with their
+ * norms) and the refused ones with why, in hash order.
+ */
+export function screenUpdates(updates: WeightedUpdate[], paramCount: number, cfg: AggregatorConfig): { kept: ScreenedUpdate[]; excluded: AggregateResult['excluded'] } {
+  const ordered = [...updates].sort(byHash);
+  const excluded: AggregateResult['excluded'] = [];
   const copyCos = cfg.copycatCosine ?? 0.99;
   const kept: { u: WeightedUpdate; norm: number }[] = [];
-  const holders = new Map<number, number[]>(); // index → positions in `kept` of the updates nonzero there
+  const keptHashes = new Set<Hex>();
+  // Up to COPYCAT_EXHAUSTIVE updates: index → positions in `kept` of the updates nonzero there (exactCandidates); above, the sketch.
+  const holders = ordered.length <= COPYCAT_EXHAUSTIVE ? new Map<number, number[]>() : null;
+  const sketch = holders ? null : new CopycatSketch();
   for (const u of ordered) {
     const f = u.frame;
     const reason: ExclusionReason | null =
@@ -342,22 +450,43 @@ export function aggregateUpdates(updates: WeightedUpdate[], paramCount: number, 
         ? 'limits'
         : !f.values.every(Number.isFinite)
           ? 'not-finite'
-          : kept.some((k) => k.u.hash === u.hash)
+          : keptHashes.has(u.hash)
             ? 'duplicate'
             : null;
     if (reason) {
       excluded.push({ hash: u.hash, reason });
       continue;
     }
-    const n = norm(f.values);
-    if (n === 0 || f.header.samples === 0) excluded.push({ hash: u.hash, reason: 'empty' });
-    else if (copycatCandidates(f, n, copyCos, kept.length, holders).some((i) => sparseCosine(kept[i].u.frame, f, kept[i].norm, n) > copyCos))
-      excluded.push({ hash: u.hash, reason: 'copycat' });
+    const n = l2Norm(f.values);
+    if (n === 0 || f.header.samples === 0) {
+      excluded.push({ hash: u.hash, reason: 'empty' });
+      continue;
+    }
+    const candidates = holders ? exactCandidates(f, n, copyCos, kept.length, holders) : sketch!.candidates(f);
+    if (candidates.some((i) => sparseCosine(kept[i].u.frame, f, kept[i].norm, n) > copyCos)) excluded.push({ hash: u.hash, reason: 'copycat' });
     else {
-      for (const i of f.indices) holders.get(i)?.push(kept.length) ?? holders.set(i, [kept.length]);
+      if (holders) for (const i of f.indices) holders.get(i)?.push(kept.length) ?? holders.set(i, [kept.length]);
+      else sketch!.fileLast(kept.length);
+      keptHashes.add(u.hash);
       kept.push({ u, norm: n });
     }
   }
+  return { kept, excluded };
+}
+
+/**
+ * Steps 2 and 3 of the pipeline (clip, oppose, combine) over screened updates in hash order;
+ * `excluded` (hash order) is extended with the 'opposed' ones. aggregateUpdates is screenUpdates
+ * then this; the hierarchical combine (shared/round.ts) screens once and runs this per group.
+ */
+export function combineScreened(
+  kept: ScreenedUpdate[],
+  screenedOut: AggregateResult['excluded'],
+  paramCount: number,
+  cfg: AggregatorConfig,
+): AggregateResult {
+  const excluded = [...screenedOut];
+  const dense = new Float32Array(paramCount);
   if (kept.length === 0) return { dense, samples: 0, included: [], excluded };
 
   // 2. Clip norms to clip × median.
@@ -416,8 +545,10 @@ export function aggregateUpdates(updates: WeightedUpdate[], paramCount: number, 
       const agree = active.filter((j) => rowDotCentre[j] / (Math.sqrt(rowDotRow[j]) * cn) >= cfg.minCosine!);
       // Every update opposing the centre cannot happen with a trimmed mean of them, but never leave nothing.
       if (agree.length > 0) {
-        for (const j of active) if (!agree.includes(j)) excluded.push({ hash: kept[j].u.hash, reason: 'opposed' });
-        excluded.sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0));
+        const agrees = new Uint8Array(kept.length);
+        for (const j of agree) agrees[j] = 1;
+        for (const j of active) if (!agrees[j]) excluded.push({ hash: kept[j].u.hash, reason: 'opposed' });
+        excluded.sort(byHash);
         active = agree;
       }
     }

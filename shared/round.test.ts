@@ -11,7 +11,6 @@ import {
   aggregateLimits,
   buildContribution,
   cohortAggregate,
-  combineCohorts,
   encodeOwnUpdate,
   maxCohortAggregateBytes,
   maxPeerFrameBytes,
@@ -97,32 +96,6 @@ test('the contribution signs and verifies under the run domain', async () => {
   const td = contributionTypedData(eip712Domain(31337, '0x00000000000000000000000000000000000000d1'), c);
   const signature = await acct.signTypedData(td);
   assert.equal(await verifyTypedData({ ...td, address: acct.address, signature }), true);
-});
-
-test("combineCohorts: the run's robust aggregator bounds an outlying cohort and refuses a copied one", () => {
-  const aggregate = (seed: number, scale: number) => {
-    const v = new Float32Array(run.paramCount).map((_, i) => Math.cos(seed * 7 + i) * 0.01 * scale + 0.01);
-    const bytes = encodeAggregate(v, run.codec.chunkSize, { paramTableHash: run.paramTableHash, run: run.id, round: 2, samples: 96 });
-    return { hash: hashFrame(bytes), frame: decodeFrame(bytes, aggregateLimits(run, 2)), v };
-  };
-  const honest = [aggregate(1, 1), aggregate(2, 1), aggregate(3, 1)];
-  const outlier = aggregate(4, -1000);
-  const norm = (x: Float32Array) => Math.hypot(...x);
-  const combined = combineCohorts(run, 2, [...honest, outlier]);
-  const g = toDense(decodeFrame(combined.bytes, aggregateLimits(run, 2)));
-  assert.equal(decodeFrame(combined.bytes, aggregateLimits(run, 2)).header.samples, 4 * 96);
-  assert.ok(norm(g) < 3 * Math.max(...honest.map((h) => norm(h.v))), `combined norm ${norm(g)}`);
-  const plainMean = combineCohorts({ ...run, aggregator: { kind: 'mean', clip: 0 } }, 2, [...honest, outlier]);
-  assert.ok(norm(toDense(decodeFrame(plainMean.bytes, aggregateLimits(run, 2)))) > 100 * norm(g), 'the mean control follows the outlier');
-  // A re-encoded near copy of a cohort's aggregate adds no weight.
-  const copy = { ...aggregate(1, 1.0001) };
-  const withCopy = combineCohorts(run, 2, [...honest, copy]);
-  assert.deepEqual(
-    withCopy.excluded.map((x) => x.reason),
-    ['copycat'],
-  );
-  // Deterministic: the same aggregates in any order give the same bytes.
-  assert.deepEqual(combineCohorts(run, 2, [outlier, ...honest].reverse()).bytes, combined.bytes);
 });
 
 test('adaptiveSteps: a faster device does more steps within the budget, capped by the run', () => {

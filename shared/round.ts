@@ -2,7 +2,7 @@
 // update frame, the cohort aggregate, and the contribution to sign. No I/O, so each is
 // testable and a validator could rerun it.
 import type { Address, Hex } from 'viem';
-import { aggregateUpdates, framesRoot, type AggregateResult } from './aggregate.ts';
+import { aggregateUpdates, framesRoot } from './aggregate.ts';
 import {
   decodeFrame,
   encodeAggregate,
@@ -121,20 +121,6 @@ export function cohortAggregateOfBytes(run: RunSpec, round: number, own: HeldByt
   const limits = peerUpdateLimits(run, round);
   const held = (h: HeldBytes): HeldUpdate => ({ address: h.address, hash: h.hash, frame: decodeFrame(h.bytes, limits) });
   return cohortAggregate(run, round, held(own), received.map(held));
-}
-
-/**
- * The coordinator's cross-cohort combine: the cohort aggregates of a round (and relay members'
- * own frames) through the run's robust aggregator, weighted by samples, as the round's global
- * update frame. Refused aggregates are listed with why; their members earn no credit.
- */
-export function combineCohorts(
-  run: RunSpec,
-  round: number,
-  aggregates: { hash: Hex; frame: DecodedFrame }[],
-): { bytes: Uint8Array; excluded: AggregateResult['excluded'] } {
-  const { dense, samples, excluded } = aggregateUpdates(aggregates, run.paramCount, run.aggregator);
-  return { bytes: encodeAggregate(dense, run.codec.chunkSize, { paramTableHash: run.paramTableHash, run: run.id, round, samples }), excluded };
 }
 
 /**

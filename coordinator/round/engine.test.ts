@@ -18,11 +18,11 @@ import {
   applyGlobalUpdate,
   buildContribution,
   cohortAggregate,
-  combineCohorts,
   compressGlobalUpdate,
   encodeOwnUpdate,
   peerUpdateLimits,
 } from '../../shared/round.ts';
+import { combineCohorts } from '../../shared/robust-combine.ts';
 import { contributionToJson, type RoundSummary, type ServerMessage } from '../../shared/wire/index.ts';
 import type { Dataset } from '../../shared/mlp.ts';
 import { openDatabase, Ledger } from '../db/index.ts';
@@ -327,10 +327,12 @@ test('cohorts and relays: an upload flood is bounded, a copycat relay is refused
   assert.equal(s.contributions, 4);
   // The published update is the victims' aggregate and the honest relay's, not the copy's,
   // compressed with the coordinator's (so far zero) error-feedback residual: one frame down.
-  const combined = combineCohorts(
+  const combined = (
+    await combineCohorts(
     run5,
     0,
     [full, relayAgg].map((a) => ({ hash: a.aggregateHash, frame: decodeFrame(a.bytes, aggregateLimits(run5, 0)) })),
+  )
   ).bytes;
   const down = compressGlobalUpdate(run5, 0, combined, new Float32Array(run5.paramCount));
   assert.deepEqual(await ledger.update(run5.id, 0), down.bytes);

@@ -43,6 +43,7 @@ import { EvalThread } from './eval-thread.ts';
 import { commitAt, decideRound, type ChosenAggregate, type RoundReport } from './decide.ts';
 import { verificationOf, vestsRoundOf } from '../verify/index.ts';
 import { CombineThread } from './combine-thread.ts';
+import type { CombineGroup } from '../../shared/robust-combine.ts';
 
 export interface Session {
   id: number;
@@ -113,6 +114,12 @@ export interface EngineEvents {
    * partner earns partner credit only then; absent: no partner is registered.
    */
   partnerRegistered?(id: string): boolean;
+  /**
+   * The cross-cohort combine's groups for the round (shared/robust-combine.ts: level, input
+   * hashes, output hash, samples), for an auditor to redo any of them: called once per commit
+   * that combined something, before the ledger transaction.
+   */
+  combined?(round: number, groups: CombineGroup[]): void;
 }
 
 export class RoundEngine {
@@ -499,6 +506,7 @@ export class RoundEngine {
       const kept = accepted.filter((a) => acceptedIds.has(a.id));
       accepted.splice(0, accepted.length, ...kept);
     }
+    this.events.combined?.(round, combined.groups);
     return combined.bytes;
   }
 

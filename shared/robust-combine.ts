@@ -1,0 +1,147 @@
+// The coordinator's cross-cohort combine, hierarchical (issue 17 item 2). The round's cohort
+// aggregates (and relay members' own frames) are screened once, all together (limits, non-finite,
+// duplicates, empty, copycat: shared/aggregate.ts screenUpdates, near-linear), and the kept ones
+// are combined in groups of at most COMBINE_GROUP_SIZE by the run's robust aggregator
+// (combineScreened: clip, oppose, trimmed mean, centered-clip) into one aggregate frame per
+// group; the group frames are combined the same way, level after level, until one group is left,
+// whose frame is the round's global update. Each level's groups are independent, so aggregation
+// workers run them in parallel (coordinator/round/combine-thread.ts); whoever commits touches
+// only the last level's ≤ COMBINE_GROUP_SIZE frames.
+//
+// Deterministic: a group is a function of its inputs' bytes, and who is in which group is a
+// function of the level's input hashes alone (ordered by keccak256(root ‖ hash), root = the
+// framesRoot of all of them, so no one chooses their group by grinding a hash without knowing
+// every other input). Every group is recorded (level, input hashes, output hash, samples): an
+// auditor holding the inputs redoes any group with combineGroup and checks its hash.
+//
+// Up to COMBINE_GROUP_SIZE kept aggregates there is one group, and its frame is bit-identical
+// to the flat combine (aggregateUpdates then encodeAggregate) of before. Above, the result is a
+// robust combine of robust combines: not the flat one's numbers (a different estimator), though
+// the same where the inputs agree. Only level 1 drops 'opposed' updates: a group result that
+// points away from the others stands for up to 64 cohorts, and refusing it would blame them
+// all; centered-clip still bounds its weight. The copycat check is not repeated above level 1:
+// group results of the same honest direction are legitimately near one another.
+// 'mean' and 'clipped-mean' (linear, one pass) are always flat.
+import { concatHex, type Hex } from 'viem';
+import { aggregateUpdates, combineScreened, framesRoot, l2Norm, screenUpdates, type AggregateResult, type WeightedUpdate } from './aggregate.ts';
+import { decodeFrame, encodeAggregate, hashFrame, type DecodedFrame } from './codec.ts';
+import type { RunSpec } from './config.ts';
+import { keccak256 } from './keccak.ts';
+import { aggregateLimits } from './round.ts';
+
+/** Inputs per group of the hierarchical combine. */
+export const COMBINE_GROUP_SIZE = 64;
+
+/** One group of the hierarchical combine, as an auditor redoes it. */
+export interface CombineGroup {
+  /** 1: cohort aggregates; 2 and up: the level below's group frames. */
+  level: number;
+  /** Input frame hashes, ascending (level 1: the kept cohort aggregates of the group). */
+  inputs: Hex[];
+  /** Hash of the group's aggregate frame (the last group's is the global update's). */
+  output: Hex;
+  samples: number;
+}
+
+export interface Combined {
+  /** The round's global update: an aggregate frame of the run, for `round`. */
+  bytes: Uint8Array;
+  /** Refused cohort aggregates (screen and level-1 'opposed'), in hash order. */
+  excluded: AggregateResult['excluded'];
+  /** Every group, level by level (one group when the combine was flat). */
+  groups: CombineGroup[];
+}
+
+/** A group's input: a decoded frame (level 1), or a lower group's frame bytes. */
+export type GroupInput = { hash: Hex; frame: DecodedFrame } | { hash: Hex; bytes: Uint8Array };
+
+export interface GroupOutput {
+  bytes: Uint8Array;
+  hash: Hex;
+  samples: number;
+  /** Level 1: the group's 'opposed' aggregates. */
+  excluded: AggregateResult['excluded'];
+}
+
+/** Where the steps run: in this thread (inThread), or on aggregation workers. */
+export interface CombineRunner {
+  screen(aggregates: WeightedUpdate[]): Promise<{ kept: Hex[]; excluded: AggregateResult['excluded'] }>;
+  group(level: number, inputs: GroupInput[]): Promise<GroupOutput>;
+}
+
+/** Screen step: which aggregates enter the combine (hashes, ascending) and which are refused. */
+export function screenCohorts(run: RunSpec, aggregates: WeightedUpdate[]): { kept: Hex[]; excluded: AggregateResult['excluded'] } {
+  const { kept, excluded } = screenUpdates(aggregates, run.paramCount, run.aggregator);
+  return { kept: kept.map((k) => k.u.hash), excluded };
+}
+
+/** One group: its inputs (already screened) through the run's robust combine, as an aggregate frame. */
+export function combineGroup(run: RunSpec, round: number, level: number, inputs: GroupInput[]): GroupOutput {
+  const limits = aggregateLimits(run, round);
+  const updates = inputs
+    .map((i) => ({ hash: i.hash, frame: 'frame' in i ? i.frame : decodeFrame(i.bytes, limits) }))
+    .sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0))
+    .map((u) => ({ u, norm: l2Norm(u.frame.values) }))
+    // Above level 1 a group frame that came out zero carries nothing (level 1's were screened).
+    .filter((s) => level === 1 || (s.norm > 0 && s.u.frame.header.samples > 0));
+  const cfg = level === 1 ? run.aggregator : { ...run.aggregator, minCosine: undefined };
+  const { dense, samples, excluded } = combineScreened(updates, [], run.paramCount, cfg);
+  const bytes = encodeAggregate(dense, run.codec.chunkSize, { paramTableHash: run.paramTableHash, run: run.id, round, samples });
+  return { bytes, hash: hashFrame(bytes), samples, excluded };
+}
+
+/** The level's inputs split into ⌈n / COMBINE_GROUP_SIZE⌉ groups of near-equal size, in keccak256(root ‖ hash) order. */
+export function groupsOf(hashes: Hex[]): Hex[][] {
+  const root = framesRoot(hashes);
+  const keyed = hashes.map((h) => ({ h, key: keccak256(concatHex([root, h])) })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const count = Math.ceil(keyed.length / COMBINE_GROUP_SIZE);
+  return Array.from({ length: count }, (_, g) =>
+    keyed
+      .slice(Math.floor((g * keyed.length) / count), Math.floor(((g + 1) * keyed.length) / count))
+      .map((k) => k.h)
+      .sort(),
+  );
+}
+
+export const inThread = (run: RunSpec, round: number): CombineRunner => ({
+  screen: async (aggregates) => screenCohorts(run, aggregates),
+  group: async (level, inputs) => combineGroup(run, round, level, inputs),
+});
+
+/**
+ * The coordinator's cross-cohort combine: the cohort aggregates of a round (and relay members'
+ * own frames) through the run's robust aggregator, weighted by samples, as the round's global
+ * update frame; hierarchical past COMBINE_GROUP_SIZE kept aggregates (see the top of this file).
+ * Refused aggregates are listed with why; their members earn no credit.
+ */
+export async function combineCohorts(run: RunSpec, round: number, aggregates: WeightedUpdate[], runner = inThread(run, round)): Promise<Combined> {
+  const header = { paramTableHash: run.paramTableHash, run: run.id, round };
+  if (run.aggregator.kind === 'mean' || run.aggregator.kind === 'clipped-mean') {
+    const { dense, samples, included, excluded } = aggregateUpdates(aggregates, run.paramCount, run.aggregator);
+    const bytes = encodeAggregate(dense, run.codec.chunkSize, { ...header, samples });
+    return { bytes, excluded, groups: [{ level: 1, inputs: included, output: hashFrame(bytes), samples }] };
+  }
+  const screened = await runner.screen(aggregates);
+  const excluded = [...screened.excluded];
+  if (screened.kept.length === 0) {
+    const bytes = encodeAggregate(new Float32Array(run.paramCount), run.codec.chunkSize, { ...header, samples: 0 });
+    return { bytes, excluded, groups: [] };
+  }
+  const frames = new Map(aggregates.map((a) => [a.hash, a.frame]));
+  let inputs: GroupInput[] = screened.kept.map((hash) => ({ hash, frame: frames.get(hash)! }));
+  const groups: CombineGroup[] = [];
+  for (let level = 1; ; level++) {
+    const byHash = new Map(inputs.map((i) => [i.hash, i]));
+    const members = inputs.length <= COMBINE_GROUP_SIZE ? [inputs.map((i) => i.hash).sort()] : groupsOf(inputs.map((i) => i.hash));
+    const outputs = await Promise.all(members.map((hashes) => runner.group(level, hashes.map((h) => byHash.get(h)!))));
+    outputs.forEach((o, g) => {
+      groups.push({ level, inputs: members[g], output: o.hash, samples: o.samples });
+      excluded.push(...o.excluded);
+    });
+    if (outputs.length === 1) {
+      excluded.sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0));
+      return { bytes: outputs[0].bytes, excluded, groups };
+    }
+    inputs = outputs.map((o) => ({ hash: o.hash, bytes: o.bytes }));
+  }
+}
