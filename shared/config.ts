@@ -37,6 +37,8 @@ export interface RunSettings {
    * swarm it cut the update a page downloads from 40,266 to 2,113 bytes a round.
    */
   globalUpdate?: 'exact' | 'compressed';
+  /** How the compressed global update is coded (DownCodecConfig; absent: the run's codec density and bits, no decay). */
+  downCodec?: DownCodecConfig;
   aggregator: AggregatorConfig;
   /** Peers per cohort. */
   cohortSize: number;
@@ -103,6 +105,33 @@ export interface RunSpec extends RunSettings {
   dataset: { name: 'mnist' | 'text'; text?: string; trainCount: number; testCount: number; features: number; classes: number };
 }
 
+// ---- one frame down (issue 16): how the coordinator codes the global update it publishes ----
+
+/**
+ * The coordinator's codec for the compressed global update: top-k at `density` with `bits`-bit
+ * values, in the run codec's chunks and index coding (so the frame's header, limits and decoder
+ * are the peers'), with its own error-feedback residual e_c: v = g + residualDecay · e_c,
+ * frame = C(v), e_c' = v − decode(frame). It may be denser than a peer's frame as long as the
+ * download stays about one frame (issue 16: update ≤ 1.5 × frame).
+ */
+export interface DownCodecConfig {
+  density: number;
+  bits: ValueBits;
+  /** Factor on the carried residual each round, in (0, 1]; 1 (absent) is plain error feedback. */
+  residualDecay?: number;
+}
+
+/**
+ * MEASURED_LATER
+ */
+export const DEFAULT_DOWN_CODEC: DownCodecConfig = { density: 0.045, bits: 2 };
+
+/** The global update's full codec: the run codec's chunks and index coding with the down density and bits. */
+export function downCodecOf(run: Pick<RunSettings, 'codec' | 'downCodec'>): CodecConfig {
+  const down = run.downCodec ?? run.codec;
+  return { ...run.codec, density: down.density, bits: down.bits };
+}
+
 /** Defaults: a 784-64-10 MLP on MNIST, sized for CPU WebGPU (SwiftShader) volunteers. */
 export const DEFAULT_RUN: RunSettings = {
   name: 'mnist-mlp',
@@ -136,6 +165,7 @@ export const DEFAULT_RUN: RunSettings = {
   // less than dense float32 (measured by `npm run sim`, see e2e/sim.ts).
   codec: { density: 0.03, bits: 2, chunkSize: 4096, indexCoding: 'rice' },
   globalUpdate: 'exact',
+  downCodec: DEFAULT_DOWN_CODEC,
   // CenteredClip from a 20 %-trimmed mean, after norm clipping at 3× the median, copycat
   // rejection and dropping updates that point away from the trimmed mean (minCosine 0: a
   // sign-flip at 20 % went from 4.3 to 0.6 points below clean in `npm run sim`).
@@ -147,9 +177,18 @@ export const DEFAULT_RUN: RunSettings = {
   rewards: { epochRounds: 3, weiPerSample: '1000000000000000' },
 };
 
+/** Settings without a down codec (the key absent, so specs serialize as before it existed). */
+function exactDownload(s: RunSettings): RunSettings {
+  const out = { ...s, globalUpdate: 'exact' as const };
+  delete out.downCodec;
+  return out;
+}
+
 /** The GPT preset's defaults: DEFAULT_RUN's, with what the GPT needs of its own. */
 export const DEFAULT_GPT_RUN: RunSettings = {
-  ...DEFAULT_RUN,
+  // The down codec is measured for the MLP only (DEFAULT_DOWN_CODEC): the GPT presets carry
+  // none (a compressed GPT run would use its peers' codec) until a GPT sim row measures one.
+  ...exactDownload(DEFAULT_RUN),
   name: 'gpt',
   preset: 'gpt',
   gpt: { ...GPT_DEFAULT },
@@ -260,6 +299,17 @@ export function validateRunSettings(s: RunSettings, path = 'run'): RunSettings {
       s.globalUpdate,
       (v) => (v === undefined || v === 'exact' || v === 'compressed' ? undefined : `expected "exact" or "compressed", got ${JSON.stringify(v)}`),
     ],
+    ...(s.downCodec === undefined
+      ? []
+      : ([
+          ['downCodec.density', s.downCodec?.density, num(1e-4, 1)],
+          [
+            'downCodec.bits',
+            s.downCodec?.bits,
+            (v) => (VALUE_BITS.includes(v as ValueBits) ? undefined : `expected one of ${VALUE_BITS.join(', ')}, got ${JSON.stringify(v)}`),
+          ],
+          ['downCodec.residualDecay', s.downCodec?.residualDecay ?? 1, num(0.01, 1)],
+        ] as [string, unknown, Check][])),
     [
       'codec.indexCoding',
       s.codec?.indexCoding ?? 'u16',
