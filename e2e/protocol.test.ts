@@ -7,13 +7,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import { hexToBytes, type Hex } from 'viem';
+import { hexToBytes, sha256, type Hex } from 'viem';
 import { configFromEnv } from '../coordinator/config.ts';
 import { startPlatform, type Platform } from '../coordinator/platform.ts';
 import { eip712Domain } from '../shared/eip712.ts';
 import { encodeAggregate } from '../shared/codec.ts';
 import { hashParams } from '../shared/model.ts';
-import { FRAME_HEADER, parseErrorReply } from '../shared/wire/index.ts';
+import { decodeSnapshot, FRAME_HEADER, parseErrorReply } from '../shared/wire/index.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
 import { trainSet, VirtualVolunteer, type RoundMsg } from './virtual-volunteer.ts';
 import { playRound } from './round-player.ts';
@@ -58,6 +58,31 @@ test('three volunteers commit a round, reproduce the model hash, and bad input i
   assert.equal(r0.committed[0].accepted, 3);
   assert.equal(platform.engine.modelHash, r0.committed[0].modelHash);
   assert.notEqual(r0.committed[0].modelHash, r0.rounds[0].modelHash, 'the model changed');
+  // Published by content address (issue 16): `committed` names the update, the sync index lists
+  // it and the snapshot with their sizes, and both URLs are immutable (ETag = the hash, 304 on match).
+  const c0 = r0.committed[0];
+  const index = await new CoordinatorApi(base).syncIndex(platform.run.id, 0);
+  assert.deepEqual(
+    { round: index.round, modelHash: index.modelHash, updates: index.updates },
+    { round: 1, modelHash: c0.modelHash, updates: [{ round: 0, hash: c0.updateHash, bytes: c0.updateBytes }] },
+  );
+  for (const [path, hash, bytes] of [
+    [`api/runs/${platform.run.id}/updates/0/${c0.updateHash}`, c0.updateHash!, c0.updateBytes],
+    [`api/runs/${platform.run.id}/snapshots/${index.snapshot.hash}`, index.snapshot.hash, index.snapshot.bytes],
+  ] as const) {
+    const res = await fetch(new URL(path, base));
+    assert.equal(res.status, 200, path);
+    assert.equal(res.headers.get('cache-control'), 'public, max-age=31536000, immutable', path);
+    assert.equal(res.headers.get('etag'), `"${hash}"`, path);
+    const body = new Uint8Array(await res.arrayBuffer());
+    assert.equal(body.byteLength, bytes, path);
+    assert.equal(sha256(body), hash, `${path}: the bytes hash to their address`);
+    assert.equal((await fetch(new URL(path, base), { headers: { 'if-none-match': `"${hash}"` } })).status, 304, path);
+    assert.equal((await fetch(new URL(path.replace(hash, `0x${'0'.repeat(64)}`), base))).status, 404, `${path}: another hash`);
+  }
+  const snap = decodeSnapshot(new Uint8Array(await (await fetch(new URL(`api/runs/${platform.run.id}/snapshots/${index.snapshot.hash}`, base))).arrayBuffer()), platform.run.paramCount);
+  assert.equal(snap.modelHash, c0.modelHash);
+  assert.equal(platform.engine.published.snapshot(), platform.engine.published.snapshot(), 'encoded once per model state');
   // New identities are spot-checked (verification.newIdentityRate = 1): the validator asks
   // each volunteer for its evidence, re-executes its steps and marks the rows verified.
   await platform.validator.idle();

@@ -39,8 +39,8 @@ import { loadMnist } from '../coordinator/data/index.ts';
 import { cliOutput, listOption, numberOption, parseCli, runCli, UsageError, type CliOption, type CliSpec } from '../shared/cli.ts';
 import { readTextFile, splitText } from '../coordinator/data/index.ts';
 import { aggregateUpdates, type AggregatorConfig, type WeightedUpdate } from '../shared/aggregate.ts';
-import { decodeFrame, encodeDenseUpdate, encodeUpdate, frameLimits, hashFrame, toDense, type CodecConfig } from '../shared/codec.ts';
-import { DEFAULT_GPT_RUN, DEFAULT_RUN } from '../shared/config.ts';
+import { decodeFrame, encodeAggregate, encodeDenseUpdate, encodeUpdate, frameLimits, hashFrame, toDense, type CodecConfig } from '../shared/codec.ts';
+import { DEFAULT_GPT_RUN, DEFAULT_RUN, downCodecOf, type DownCodecConfig } from '../shared/config.ts';
 import { isIdlegradError } from '../shared/errors.ts';
 import { trainLocalCpu, type AdamWConfig, type AdamWState, type Dataset } from '../shared/mlp.ts';
 import { trainGptLocalCpu } from '../shared/gpt.ts';
@@ -70,8 +70,8 @@ export interface Scenario {
   aggregator: AggregatorConfig;
   /** fp32 dense frames (indices implied) instead of the codec. */
   dense?: boolean;
-  /** The global update compressed with the coordinator's error feedback (one frame down), as the coordinator publishes it. */
-  compressDown?: boolean;
+  /** The global update compressed with this codec and the coordinator's error feedback (one frame down), as the coordinator publishes it. */
+  compressDown?: DownCodecConfig;
   /** One trainer with batch peers × batchSize for rounds × steps steps: the same samples and sequential steps. */
   centralized?: boolean;
   attack: Attack | null;
@@ -130,6 +130,8 @@ export interface SimSettings {
   outer: OuterConfig;
   adamw: AdamWConfig;
   codec: CodecConfig;
+  /** The compressed-down row's global-update codec (RunSettings.downCodec). */
+  downCodec: DownCodecConfig;
   aggregator: AggregatorConfig;
   nonIid: { steps: number; outer: OuterConfig };
   gpt: {
@@ -167,6 +169,7 @@ export const DEFAULT_SIM: SimSettings = {
   outer: DEFAULT_RUN.outer,
   adamw: DEFAULT_RUN.inner.adamw,
   codec: DEFAULT_RUN.codec,
+  downCodec: DEFAULT_RUN.downCodec ?? DEFAULT_RUN.codec,
   aggregator: DEFAULT_RUN.aggregator,
   nonIid: { steps: NON_IID_STEPS, outer: DEFAULT_RUN.outer },
   // 'round', as pages train today. With the state kept (`--inner-state kept`; 2026-12-06, 3 seeds,
@@ -231,7 +234,7 @@ export function scenarioList(st: SimSettings, opts: { quick?: boolean } = {}): S
     list.push({ ...clean, name: `compressed-${peers}`, peers });
   }
   const downPeers = st.peerCounts.includes(8) ? 8 : st.peerCounts[st.peerCounts.length - 1];
-  list.push({ ...clean, name: `compressed-down-${downPeers}`, peers: downPeers, compressDown: true });
+  list.push({ ...clean, name: `compressed-down-${downPeers}`, peers: downPeers, compressDown: st.downCodec });
   const midPeers = st.peerCounts.includes(8) ? 8 : st.peerCounts[st.peerCounts.length - 1];
   list.push({ ...clean, name: `dense-${midPeers}`, peers: midPeers, dense: true, codec: { density: 1, bits: 32, chunkSize: st.codec.chunkSize } });
 
@@ -293,6 +296,8 @@ export interface RunResult {
   /** The largest loss after WARMUP_ROUNDS over the best before it (maxRiseAfterWarmup). */
   maxRiseAfterWarmup: number;
   bytesPerPeerPerRound: number;
+  /** The global update's bytes a round (what every peer downloads): the exact aggregate, or the compressed-down frame; 0 centralized. */
+  updateBytesPerRound: number;
   /** Attacker frames refused (decode or aggregator) / attacker frames sent; honest frames refused. */
   byzantineExcluded: number;
   byzantineSent: number;
@@ -399,7 +404,7 @@ export function runScenario(sc: Scenario, seed: number, data: SimData, trace = f
       params.set(trainOn(spec, params, train, batches, adamwAt(round), state));
       score(round);
     }
-    return result({ bytesPerPeerPerRound: 0, byzantineExcluded: 0, byzantineSent: 0, honestExcluded: 0, samplesPerSlot: [sc.rounds * sc.steps * batch] });
+    return result({ bytesPerPeerPerRound: 0, updateBytesPerRound: 0, byzantineExcluded: 0, byzantineSent: 0, honestExcluded: 0, samplesPerSlot: [sc.rounds * sc.steps * batch] });
   }
 
   const n = sc.peers;
@@ -423,6 +428,8 @@ export function runScenario(sc: Scenario, seed: number, data: SimData, trace = f
   const churnRand = createRng(seedOf(seed, sc.name, 'churn'));
   const attackerMemory = new Map<number, Map<string, Float32Array>>();
   let honestBytes = 0;
+  // The global update a peer downloads each round: the exact aggregate, or the compressed frame.
+  let downBytes = 0;
   let honestFrames = 0;
   let byzantineExcluded = 0;
   let byzantineSent = 0;
@@ -536,10 +543,13 @@ export function runScenario(sc: Scenario, seed: number, data: SimData, trace = f
       else honestExcluded++;
     }
     let globalUpdate = agg.dense;
-    if (sc.compressDown) {
-      const down = compressWithFeedback(agg.dense, downResidual, sc.codec, { paramTableHash: pth, run: 1, round, samples: 0 });
+    if (!sc.compressDown) downBytes += encodeAggregate(agg.dense, sc.codec.chunkSize, { paramTableHash: pth, run: 1, round, samples: 0 }).byteLength;
+    else {
+      const downCodec = downCodecOf({ codec: sc.codec, downCodec: sc.compressDown });
+      const down = compressWithFeedback(agg.dense, downResidual, downCodec, sc.compressDown.residualDecay ?? 1, { paramTableHash: pth, run: 1, round, samples: 0 });
       downResidual = down.residual;
-      globalUpdate = toDense(decodeFrame(down.bytes, limits(round)));
+      downBytes += down.bytes.byteLength;
+      globalUpdate = toDense(decodeFrame(down.bytes, frameLimits({ paramTableHash: pth, paramCount: spec.paramCount, run: 1, codec: downCodec, maxSamples: 0, round })));
     }
     applyOuterStep(params, momentum, globalUpdate, outer, round);
     let extra = '';
@@ -552,6 +562,7 @@ export function runScenario(sc: Scenario, seed: number, data: SimData, trace = f
   }
   return result({
     bytesPerPeerPerRound: Math.round(honestBytes / Math.max(1, honestFrames)),
+    updateBytesPerRound: Math.round(downBytes / sc.rounds),
     byzantineExcluded,
     byzantineSent,
     honestExcluded,
@@ -581,6 +592,7 @@ export interface ScenarioRow {
   maxAfterWarmup: number;
   maxRiseAfterWarmup: number;
   bytesPerPeerPerRound: number;
+  updateBytesPerRound: number;
   /** Mean over the seeds of the held-out loss after each round. */
   lossCurve: number[];
   aggregator: string;
@@ -621,6 +633,7 @@ export function summarize(sc: Scenario, runs: RunResult[]): ScenarioRow {
     maxAfterWarmup: Math.max(...sorted.map((r) => r.maxAfterWarmup)),
     maxRiseAfterWarmup: Math.max(...sorted.map((r) => r.maxRiseAfterWarmup)),
     bytesPerPeerPerRound: Math.round(mean(sorted.map((r) => r.bytesPerPeerPerRound))),
+    updateBytesPerRound: Math.round(mean(sorted.map((r) => r.updateBytesPerRound))),
     lossCurve: sorted[0].lossCurve.map((_, i) => mean(sorted.map((r) => r.lossCurve[i]))),
     aggregator: sc.aggregator.kind,
     codec: sc.codec,
@@ -726,6 +739,7 @@ export function formatRow(r: ScenarioRow): string {
     `${r.name.padEnd(20)} ${String(r.peers).padStart(3)} peers ${String(r.rounds).padStart(4)} × ${String(r.steps).padStart(3)}  ` +
     `loss ${r.heldOutLoss.toFixed(4)} ± ${r.heldOutLoss > 0 ? r.heldOutLossStd.toFixed(4) : '—'}  ${acc}  maxAfterWarmup ${r.maxAfterWarmup.toFixed(3)} (rise ${r.maxRiseAfterWarmup.toFixed(3)})  ` +
     `${String(r.bytesPerPeerPerRound).padStart(7)} B/peer/round` +
+    (r.updateBytesPerRound ? `  update ${r.updateBytesPerRound} B/round` : '') +
     (r.attack ? `  byz refused ${r.byzantineExcluded}/${r.byzantineSent}` : '') +
     (r.honestExcluded ? `  honest refused ${r.honestExcluded}` : '') +
     `  ${r.seconds.toFixed(0)} s`
@@ -775,6 +789,9 @@ DEFAULT_RUN, DEFAULT_GPT_RUN and DEFAULT_SIM). Two other modes, each with its ow
     'min-cosine': { type: 'string', arg: 'X|off', help: 'aggregator minimum cosine' },
     ...codecOptions('', 'MLP'),
     ...codecOptions('gpt-', 'GPT'),
+    'down-density': { type: 'string', arg: 'R', help: 'compressed-down row: the global update codec density' },
+    'down-bits': { type: 'string', arg: 'B', help: 'compressed-down row: the global update codec bits' },
+    'down-decay': { type: 'string', arg: 'X', help: "compressed-down row: the factor on the coordinator's carried residual" },
     ...outerOptions('', 'MLP'),
     ...outerOptions('non-iid-', 'non-IID MLP'),
     ...outerOptions('gpt-', 'GPT'),
@@ -850,6 +867,11 @@ export function settingsFrom(values: Record<string, unknown>): {
     outer: outerOf('', base.outer, rounds),
     adamw: { ...base.adamw, lr: num('inner-lr', base.adamw.lr), weightDecay: num('weight-decay', base.adamw.weightDecay) },
     codec: codecOf('', base.codec),
+    downCodec: {
+      density: num('down-density', base.downCodec.density),
+      bits: num('down-bits', base.downCodec.bits) as DownCodecConfig['bits'],
+      residualDecay: num('down-decay', base.downCodec.residualDecay ?? 1),
+    },
     aggregator,
     nonIid: { steps: nonIidSteps, outer: outerOf('non-iid-', base.nonIid.outer, Math.round((rounds * steps) / nonIidSteps)) },
     trace: flag('trace'),

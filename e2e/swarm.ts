@@ -1,5 +1,6 @@
 // `npm run swarm -- --volunteers N --rounds R [--preset mlp|gpt-micro|gpt-small|gpt-base] [--url URL] [--json]
-//                  [--byzantine K --attack sign-flip|noise|lazy] [--churn P] [--kill-coordinator-at ROUND] [--offline P] [--nat]`
+//                  [--byzantine K --attack sign-flip|noise|lazy] [--churn P] [--kill-coordinator-at ROUND] [--offline P] [--nat]
+//                  [--global-update exact|compressed]`
 //
 // N headless Chromium volunteers (WebGPU on SwiftShader) train against a platform this
 // starts itself (or the one at --url) for R rounds, claim their rewards, and the figures
@@ -674,6 +675,7 @@ pages' model hashes disagree or the chaos run lost settled credit.`,
     offline: { type: 'string', arg: 'P', help: 'share of pages that lose the network mid-round' },
     nat: { type: 'boolean', help: 'volunteers behind NATs in network namespaces (root, Linux; e2e/nat-lab.ts)' },
     'platform-log': { type: 'string', arg: 'FILE', help: "write the platform's output (restarts included) to FILE when the swarm ends" },
+    'global-update': { type: 'string', arg: 'exact|compressed', help: "what the coordinator publishes each round (the run's globalUpdate; default the preset's)" },
   },
 } as const satisfies CliSpec<Record<string, CliOption>>;
 
@@ -691,8 +693,12 @@ async function main(): Promise<string[]> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const run = preset === 'mlp' ? undefined : GPT_SWARM_RUNS[preset as keyof typeof GPT_SWARM_RUNS];
-  if (run && !values.url) out.progress(`${preset} on generated text ${useGeneratedText()}`);
+  const globalUpdate = values['global-update'];
+  if (globalUpdate !== undefined && globalUpdate !== 'exact' && globalUpdate !== 'compressed')
+    throw new UsageError(`--global-update: expected exact or compressed, got ${globalUpdate}`);
+  const presetRun = preset === 'mlp' ? undefined : GPT_SWARM_RUNS[preset as keyof typeof GPT_SWARM_RUNS];
+  const run = globalUpdate ? { ...presetRun, globalUpdate } : presetRun;
+  if (presetRun && !values.url) out.progress(`${preset} on generated text ${useGeneratedText()}`);
   const r = await runSwarm({ volunteers, rounds, url: values.url, run, chaos, nat: values.nat, platformLog: values['platform-log'], log: out.progress });
   const c = r.chaos;
   out.summary(`

@@ -259,7 +259,8 @@ export class VirtualVolunteer {
   async applyCommitted(c: CommittedMsg): Promise<boolean> {
     if (c.round !== this.round) await this.syncSnapshot();
     else if (c.accepted > 0) {
-      const bytes = await this.api.update(this.run.id, c.round);
+      // By its content address when the coordinator named one (as pages fetch it).
+      const bytes = c.updateHash ? await this.api.updateByHash(this.run.id, c.round, c.updateHash) : await this.api.update(this.run.id, c.round);
       const next = applyGlobalUpdate(
         {
           run: this.run.id,

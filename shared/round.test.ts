@@ -3,15 +3,19 @@ import assert from 'node:assert/strict';
 import { privateKeyToAccount } from 'viem/accounts';
 import { verifyTypedData, type Address, type Hex } from 'viem';
 import { decodeFrame, encodeAggregate, hashFrame, toDense } from './codec.ts';
-import { DEFAULT_RUN, PRESET_DEFAULTS, runSpecOf } from './config.ts';
+import { DEFAULT_RUN, PRESET_DEFAULTS, runSpecOf, type RunSpec } from './config.ts';
+import { hashParams } from './model.ts';
 import { contributionTypedData, eip712Domain } from './eip712.ts';
 import { framesRoot } from './aggregate.ts';
 import {
   adaptiveSteps,
   aggregateLimits,
   buildContribution,
+  applyGlobalUpdate,
   cohortAggregate,
+  compressGlobalUpdate,
   encodeOwnUpdate,
+  globalUpdateLimits,
   maxCohortAggregateBytes,
   maxPeerFrameBytes,
   peerUpdateLimits,
@@ -135,4 +139,30 @@ test('the size caps come from the run: a cohort aggregate fits cohortSize × an 
   // gpt-base's cohort aggregate may pass the old fixed 8 MiB cap: the run's bound lets it through.
   const base = runSpecOf(7, PRESET_DEFAULTS['gpt-base'], { name: 'text', text: 'ab'.repeat(32), trainCount: 500, testCount: 20, features: 257, classes: 256 });
   assert.equal(maxCohortAggregateBytes(base), 25_401_084);
+});
+
+test('one frame down: the global update in the down codec with decaying error feedback applies to one hash everywhere', () => {
+  const downRun: RunSpec = { ...run, globalUpdate: 'compressed', downCodec: { density: 0.3, bits: 4, residualDecay: 0.5 } };
+  const g = new Float32Array(run.paramCount).map((_, i) => (i % 3 === 0 ? Math.sin(i) * 0.01 : 0));
+  const e = new Float32Array(run.paramCount).map((_, i) => Math.cos(i) * 0.004);
+  const combined = encodeAggregate(g, run.codec.chunkSize, { paramTableHash: run.paramTableHash, run: run.id, round: 2, samples: 96 });
+  const down = compressGlobalUpdate(downRun, 2, combined, e);
+  // v = g + β·e, and decode(frame) + e' = v: nothing is lost, only delayed (and β-decayed).
+  const decoded = decodeFrame(down.bytes, globalUpdateLimits(downRun, 2));
+  assert.equal(decoded.header.bits, 4);
+  assert.equal(decoded.header.samples, 96);
+  const dense = toDense(decoded);
+  for (let i = 0; i < g.length; i++) assert.ok(Math.abs(dense[i] + down.residual[i] - (g[i] + Math.fround(0.5 * e[i]))) < 1e-7, `index ${i}`);
+  // It is not a peer's frame: the run's peer limits (8 bits, 10 %) refuse it.
+  assert.throws(() => decodeFrame(down.bytes, peerUpdateLimits(downRun, 2)), /4-bit values, the run uses 8/);
+  // The coordinator and a page apply the same bytes to separate copies and reach one hash.
+  const params = new Float32Array(run.paramCount).map((_, i) => Math.sin(3 * i));
+  const model = { run: run.id, paramTableHash: run.paramTableHash, round: 2, modelHash: hashParams(params), params, momentum: new Float32Array(run.paramCount) };
+  const coordinator = applyGlobalUpdate(model, down.bytes, downRun);
+  const page = applyGlobalUpdate({ ...model, params: params.slice(), momentum: model.momentum.slice() }, Uint8Array.from(down.bytes), downRun);
+  assert.equal(page.modelHash, coordinator.modelHash);
+  assert.notEqual(coordinator.modelHash, model.modelHash);
+  // A run without a down codec (created before it existed) codes the global update with its peers' codec.
+  const plain = compressGlobalUpdate({ ...run, globalUpdate: 'compressed', downCodec: undefined }, 2, combined, new Float32Array(run.paramCount));
+  assert.equal(decodeFrame(plain.bytes, peerUpdateLimits(run, 2)).header.bits, 8);
 });

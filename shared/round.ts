@@ -17,7 +17,7 @@ import {
   type DecodedFrame,
   type FrameLimits,
 } from './codec.ts';
-import { maxSamplesPerReport, type RunSpec } from './config.ts';
+import { downCodecOf, maxSamplesPerReport, type RunSpec } from './config.ts';
 import { IdlegradError } from './errors.ts';
 import { hashParams } from './model.ts';
 import { applyOuterStep } from './outer.ts';
@@ -133,18 +133,25 @@ export function cohortAggregateOfBytes(run: RunSpec, round: number, own: HeldByt
 export function compressGlobalUpdate(run: RunSpec, round: number, combined: Uint8Array, residual: Float32Array): { bytes: Uint8Array; residual: Float32Array } {
   const frame = decodeFrame(combined, aggregateLimits(run, round));
   const { header } = frame;
-  return compressWithFeedback(toDense(frame), residual, run.codec, { paramTableHash: header.paramTableHash, run: header.run, round, samples: header.samples });
+  return compressWithFeedback(toDense(frame), residual, downCodecOf(run), run.downCodec?.residualDecay ?? 1, {
+    paramTableHash: header.paramTableHash,
+    run: header.run,
+    round,
+    samples: header.samples,
+  });
 }
 
-/** C(g + e) and the new residual g + e − decode(C(g + e)), in float32 (the global update's error feedback; e2e/sim.ts uses it too). */
+/** C(g + β·e) and the new residual g + β·e − decode(C(g + β·e)), in float32 (the global update's error feedback; e2e/sim.ts uses it too). */
 export function compressWithFeedback(
   dense: Float32Array,
   residual: Float32Array,
   codec: CodecConfig,
+  decay: number,
   args: Parameters<typeof encodeUpdate>[2],
 ): { bytes: Uint8Array; residual: Float32Array } {
   const v = new Float32Array(dense.length);
-  for (let i = 0; i < v.length; i++) v[i] = dense[i] + residual[i];
+  const beta = Math.fround(decay);
+  for (let i = 0; i < v.length; i++) v[i] = dense[i] + (beta === 1 ? residual[i] : Math.fround(beta * residual[i]));
   return encodeUpdate(v, codec, args);
 }
 
@@ -198,8 +205,8 @@ export interface LocalModel {
   momentum: Float32Array;
 }
 
-const runLimits = (run: RunSpec, round: number, maxSamples: number): FrameLimits =>
-  frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec: run.codec, maxSamples, round });
+const runLimits = (run: RunSpec, round: number, maxSamples: number, codec = run.codec): FrameLimits =>
+  frameLimits({ paramTableHash: run.paramTableHash, paramCount: run.paramCount, run: run.id, codec, maxSamples, round });
 
 /** What a peer's update frame may be for this run and round. */
 export const peerUpdateLimits = (run: RunSpec, round: number): FrameLimits => runLimits(run, round, maxSamplesPerReport(run));
@@ -219,12 +226,15 @@ export const maxCohortAggregateBytes = (run: Pick<RunSpec, 'paramCount' | 'codec
 /** What a cohort aggregate or global update may be: sample weight is a sum over peers (any u32). */
 export const aggregateLimits = (run: RunSpec, round: number): FrameLimits => runLimits(run, round, 0xffffffff);
 
+/** What a published global update may be: an exact aggregate, or an update frame in the run's down codec (downCodecOf). */
+export const globalUpdateLimits = (run: RunSpec, round: number): FrameLimits => runLimits(run, round, 0xffffffff, downCodecOf(run));
+
 /**
  * θ_{r+1} from θ_r and the round-r global update frame: exact (an aggregate frame) or compressed
  * by the coordinator (an update frame, compressGlobalUpdate). Pure: the input model is not touched.
  */
 export function applyGlobalUpdate(model: LocalModel, frameBytes: Uint8Array, run: RunSpec): LocalModel {
-  const frame = decodeFrame(frameBytes, aggregateLimits(run, model.round));
+  const frame = decodeFrame(frameBytes, globalUpdateLimits(run, model.round));
   const params = model.params.slice();
   const momentum = model.momentum.slice();
   applyOuterStep(params, momentum, toDense(frame), run.outer, model.round);

@@ -12,7 +12,6 @@ import {
   base64ToBytes,
   delegationFromJson,
   encodeDataset,
-  encodeSnapshot,
   helloMessage,
   parseClientMessage,
   PROTOCOL_VERSION,
@@ -135,24 +134,69 @@ export function createApiServer(deps: ServerDeps): ApiServer {
     res.setHeader('cache-control', 'public, max-age=86400');
     res.end(trainBytes);
   });
+  // Published updates and snapshots (coordinator/round/published.ts). A URL with the content
+  // hash in it is immutable (any CDN may keep it a year); the round-named update is as final
+  // (a committed round never changes); /snapshot and /sync move with every commit.
+  const runParam = (req: Request) => {
+    if (intParam(req.params.id, 'run id') !== engine.run.id) throw new IdlegradError('NOT_FOUND', `no run ${req.params.id}`);
+  };
+  const sendObject = (req: Request, res: Response, bytes: Uint8Array, etag: string, immutable: boolean) => {
+    res.setHeader('etag', `"${etag}"`);
+    res.setHeader('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
+    if (req.headers['if-none-match'] === `"${etag}"`) return void res.status(304).end();
+    res.setHeader('content-type', 'application/octet-stream');
+    res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  };
+  const hashParam = (v: unknown): Hex => {
+    if (typeof v !== 'string' || !/^0x[0-9a-f]{64}$/i.test(v)) throw new IdlegradError('BAD_MESSAGE', `hash: expected 0x and 64 hex digits, got ${JSON.stringify(v)}`);
+    return v.toLowerCase() as Hex;
+  };
+  app.get(
+    '/api/runs/:id/sync',
+    route(async (req, res) => {
+      runParam(req);
+      res.setHeader('cache-control', 'no-cache');
+      res.json(await engine.published.index(intParam(req.query.from ?? String(engine.round), 'from')));
+    }),
+  );
   app.get(
     '/api/runs/:id/snapshot',
     route((req, res) => {
-      if (intParam(req.params.id, 'run id') !== engine.run.id) throw new IdlegradError('NOT_FOUND', `no run ${req.params.id}`);
-      const bytes = encodeSnapshot(engine.model);
-      res.setHeader('content-type', 'application/octet-stream');
-      res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      runParam(req);
+      const snap = engine.published.snapshot();
+      sendObject(req, res, snap.body, snap.hash, false);
+    }),
+  );
+  app.get(
+    '/api/runs/:id/snapshots/:hash',
+    route((req, res) => {
+      runParam(req);
+      const hash = hashParam(req.params.hash);
+      const body = engine.published.snapshotByHash(hash);
+      if (!body) throw new IdlegradError('NOT_FOUND', `no snapshot ${hash} (a newer round replaced it: read /api/runs/${engine.run.id}/sync again)`);
+      sendObject(req, res, body, hash, true);
+    }),
+  );
+  app.get(
+    '/api/runs/:id/updates/:round/:hash',
+    route(async (req, res) => {
+      runParam(req);
+      const round = intParam(req.params.round, 'round');
+      const hash = hashParam(req.params.hash);
+      const frame = await engine.published.update(round, hash);
+      if (!frame) throw new IdlegradError('NOT_FOUND', `no published update ${hash} for round ${round}`);
+      sendObject(req, res, frame, hash, true);
     }),
   );
   app.get(
     '/api/runs/:id/updates/:round',
     route(async (req, res) => {
-      if (intParam(req.params.id, 'run id') !== engine.run.id) throw new IdlegradError('NOT_FOUND', `no run ${req.params.id}`);
-      const frame = await ledger.update(engine.run.id, intParam(req.params.round, 'round'));
-      if (!frame) throw new IdlegradError('NOT_FOUND', `no published update for round ${req.params.round}`);
-      res.setHeader('content-type', 'application/octet-stream');
-      res.setHeader('cache-control', 'public, max-age=31536000, immutable');
-      res.end(Buffer.from(frame));
+      runParam(req);
+      const round = intParam(req.params.round, 'round');
+      const obj = await engine.published.updateObject(round);
+      const frame = obj && (await engine.published.update(round, obj.hash));
+      if (!obj || !frame) throw new IdlegradError('NOT_FOUND', `no published update for round ${round}`);
+      sendObject(req, res, frame, obj.hash, true);
     }),
   );
   app.post(

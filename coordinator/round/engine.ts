@@ -44,6 +44,7 @@ import { commitAt, decideRound, type ChosenAggregate, type RoundReport } from '.
 import { verificationOf, vestsRoundOf } from '../verify/index.ts';
 import { CombineThread } from './combine-thread.ts';
 import type { CombineGroup } from '../../shared/robust-combine.ts';
+import { PublishedObjects } from './published.ts';
 
 export interface Session {
   id: number;
@@ -141,6 +142,8 @@ export class RoundEngine {
   /** The run's verification settings (vestingRounds: coordinator/verify/settings.ts, the credit rule). */
   private readonly verification;
   private readonly combiner: CombineThread;
+  /** The published updates and snapshots, content-addressed (published.ts). */
+  readonly published: PublishedObjects;
 
   constructor(
     readonly run: RunSpec,
@@ -157,6 +160,7 @@ export class RoundEngine {
     this.evaluator = new EvalThread(this.spec, heldOut);
     this.verification = verificationOf(run);
     this.combiner = new CombineThread(run);
+    this.published = new PublishedObjects({ run: run.id, update: (round) => ledger.update(run.id, round), model: () => this.state });
   }
 
   get round(): number {
@@ -582,6 +586,7 @@ export class RoundEngine {
         accepted.length,
         rejected.map((r) => r.rejection.code),
       );
+      const published = this.published.noteUpdate(open.round, update);
       const thetaR = this.state.params;
       this.state = next;
       this.open = null;
@@ -613,6 +618,7 @@ export class RoundEngine {
         round: open.round,
         modelHash: next.modelHash,
         updateBytes: summary.updateBytes,
+        updateHash: published?.hash ?? null,
         accepted: accepted.length,
         serverTime: this.now(),
       };

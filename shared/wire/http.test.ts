@@ -150,7 +150,7 @@ const MESSAGES: unknown[] = [
     reportEndsAt: 3,
     serverTime: 1,
   },
-  { type: 'committed', run: 3, round: 2, modelHash: h32, updateBytes: 1800, accepted: 2, serverTime: 1 },
+  { type: 'committed', run: 3, round: 2, modelHash: h32, updateBytes: 1800, updateHash: h32, accepted: 2, serverTime: 1 },
   { type: 'ack', nonce: '7', state: 'pending', reason: null },
   { type: 'error', code: 'STALE_ROUND', message: 'report is for round 1', ref: '7' },
   { type: 'account', summary: account },

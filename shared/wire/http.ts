@@ -367,6 +367,42 @@ const parsePartnerSummary = shape<PartnerSummary>({
 });
 export const parsePartnersReply: Parser<PartnersReply> = shape<PartnersReply>({ run: u32, partners: arrayOf(parsePartnerSummary, 1000) });
 
+// ---- GET /api/runs/:run/sync: content-addressed updates and snapshots (issue 16) ----------
+
+/** A published object, named by the sha256 of its bytes (the last segment of its immutable URL). */
+export interface PublishedObject {
+  hash: Hex;
+  bytes: number;
+}
+
+/** The most updates a sync index lists: a page further behind loads the snapshot. */
+export const MAX_SYNC_UPDATES = 256;
+
+/**
+ * GET /api/runs/:run/sync?from=R: what takes a page at round R to the current round, by either
+ * path, with each object's size so that the page fetches whichever is fewer bytes. The objects
+ * themselves are immutable (/api/runs/:run/updates/:round/:hash, /api/runs/:run/snapshots/:hash).
+ */
+export interface SyncIndex {
+  run: number;
+  round: number;
+  modelHash: Hex;
+  /**
+   * The global updates of rounds from … round − 1 in order (`hash` null: nothing was accepted that
+   * round, the model carried over); null when from > round or more than MAX_SYNC_UPDATES are needed.
+   */
+  updates: { round: number; hash: Hex | null; bytes: number }[] | null;
+  /** θ_round and the outer momentum (shared/wire/snapshot.ts). */
+  snapshot: PublishedObject;
+}
+export const parseSyncIndex: Parser<SyncIndex> = shape<SyncIndex>({
+  run: u32,
+  round: u32,
+  modelHash: hex32,
+  updates: nullable(arrayOf(shape<NonNullable<SyncIndex['updates']>[number]>({ round: u32, hash: nullable(hex32), bytes: u32 }), MAX_SYNC_UPDATES)),
+  snapshot: shape<PublishedObject>({ hash: hex32, bytes: u32 }),
+});
+
 /** POST /api/runs/:run/rounds/:round/aggregate. */
 export interface AggregateReply {
   aggregateHash: Hex;

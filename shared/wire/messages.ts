@@ -101,7 +101,8 @@ export type ServerMessage =
       reportEndsAt: number;
       serverTime: number;
     }
-  | { type: 'committed'; run: number; round: number; modelHash: Hex; updateBytes: number; accepted: number; serverTime: number }
+  /** `updateHash`: the content address of the round's global update (GET /api/runs/:run/updates/:round/:hash); null: none published. */
+  | { type: 'committed'; run: number; round: number; modelHash: Hex; updateBytes: number; updateHash: Hex | null; accepted: number; serverTime: number }
   /** A cohort member's own frame (base64), relayed because this page had no WebRTC path to it. */
   | { type: 'relayed-frame'; round: number; cohort: number; from: Address; frame: string }
   /** The cohort's agreed frame set: sign `aggregateHash` only when holding exactly these frames and computing the same hash. */
@@ -254,7 +255,15 @@ const SERVER_BODIES: { [T in ServerMessage['type']]: Parser<Body<T>> } = {
     reportEndsAt: time,
     serverTime: time,
   }),
-  committed: shape<Body<'committed'>>({ run: u32, round: u32, modelHash: hex32, updateBytes: u32, accepted: u32, serverTime: time }),
+  committed: shape<Body<'committed'>>({
+    run: u32,
+    round: u32,
+    modelHash: hex32,
+    updateBytes: u32,
+    updateHash: nullable(hex32),
+    accepted: u32,
+    serverTime: time,
+  }),
   'relayed-frame': shape<Body<'relayed-frame'>>({ round: u32, cohort: u32, from: addr, frame: base64 }),
   announced: shape<Body<'announced'>>({ round: u32, cohort: u32, from: addr, aggregateHash: hex32, frameHashes: arrayOf(hex32, 256) }),
   ack: shape<Body<'ack'>>({ nonce: decimal, state: oneOf(CONTRIBUTION_STATES), reason: nullable(str(2000)) }),

@@ -19,6 +19,7 @@ import {
   parsePartnersReply,
   parseRewardProof,
   parseRunInfo,
+  parseSyncIndex,
   type AccountSummary,
   type AggregateReply,
   type ClaimedReply,
@@ -33,6 +34,7 @@ import {
   type RewardProof,
   type RunInfo,
   type Snapshot,
+  type SyncIndex,
 } from '../../../shared/wire/index.ts';
 import { httpError } from './errors.ts';
 
@@ -117,6 +119,21 @@ export class CoordinatorApi {
   /** The global update frame that takes θ_round to θ_round+1. */
   update(run: number, round: number): Promise<Uint8Array> {
     return this.bytes(`downloading the round ${round} update`, `/api/runs/${run}/updates/${round}`);
+  }
+
+  /** What takes a model at round `from` to the current one: the updates and the snapshot, by content address and size. */
+  syncIndex(run: number, from: number): Promise<SyncIndex> {
+    return this.json('reading the model sync index', `/api/runs/${run}/sync?from=${from}`, parseSyncIndex);
+  }
+
+  /** A round's global update by its content address (an immutable URL: caches keep it). */
+  updateByHash(run: number, round: number, hash: Hex): Promise<Uint8Array> {
+    return this.bytes(`downloading the round ${round} update`, `/api/runs/${run}/updates/${round}/${hash}`);
+  }
+
+  /** A snapshot by its content address (from the sync index), checked against the run's parameter count. */
+  async snapshotByHash(run: number, hash: Hex, paramCount: number): Promise<Snapshot> {
+    return decodeSnapshot(await this.bytes('downloading the model snapshot', `/api/runs/${run}/snapshots/${hash}`), paramCount);
   }
 
   postAggregate(run: number, round: number, bytes: Uint8Array): Promise<AggregateReply> {

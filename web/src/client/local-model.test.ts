@@ -5,7 +5,8 @@ import { encodeAggregate } from '../../../shared/codec.ts';
 import { DEFAULT_RUN, runSpecOf } from '../../../shared/config.ts';
 import { hashParams, initParams, mlpSpec } from '../../../shared/model.ts';
 import { applyOuterStep } from '../../../shared/outer.ts';
-import type { Snapshot } from '../../../shared/wire/index.ts';
+import { sha256, toBytes } from 'viem';
+import type { Snapshot, SyncIndex } from '../../../shared/wire/index.ts';
 import { ModelSync } from './local-model.ts';
 import { applyGlobalUpdate, type LocalModel } from '../../../shared/round.ts';
 import type { ModelRecord } from './storage.ts';
@@ -34,15 +35,32 @@ function history(rounds: number): LocalModel[] {
   return out;
 }
 
-function fakes(h: LocalModel[], snapshotAt: number) {
-  const calls = { updates: [] as number[], snapshots: 0 };
+/** A fake coordinator at the history's last round, serving the snapshot of round `snapshotAt`: the sync index, updates and snapshot by content address. */
+function fakes(h: LocalModel[], snapshotAt: number, o: { snapshotBytes?: number } = {}) {
+  const calls = { updates: [] as number[], snapshots: 0, indexes: [] as number[] };
   const stored = new Map<number, ModelRecord>();
   const logs: string[] = [];
+  const snapshotHash = sha256(toBytes(`snapshot ${snapshotAt}`));
   const sync = new ModelSync({
     api: {
-      update: async (_run, round) => (calls.updates.push(round), updateFrame(round)),
-      snapshot: async (): Promise<Snapshot> => {
+      syncIndex: async (_run, from): Promise<SyncIndex> => {
+        calls.indexes.push(from);
+        const head = h[h.length - 1].round;
+        const updates = Array.from({ length: Math.max(0, head - from) }, (_, i) => {
+          const bytes = updateFrame(from + i);
+          return { round: from + i, hash: sha256(bytes), bytes: bytes.byteLength };
+        });
+        return { run: run.id, round: head, modelHash: h[head].modelHash, updates, snapshot: { hash: snapshotHash, bytes: o.snapshotBytes ?? 1_000_000 } };
+      },
+      updateByHash: async (_run, round, hash) => {
+        calls.updates.push(round);
+        const bytes = updateFrame(round);
+        assert.equal(hash, sha256(bytes), `round ${round} fetched by its content address`);
+        return bytes;
+      },
+      snapshotByHash: async (_run, hash): Promise<Snapshot> => {
         calls.snapshots++;
+        assert.equal(hash, snapshotHash);
         const m = h[snapshotAt];
         return { round: m.round, modelHash: m.modelHash, params: m.params.slice(), momentum: m.momentum.slice() };
       },
@@ -93,6 +111,26 @@ test('ensure: a cached model catches up with updates instead of a snapshot', asy
   assert.deepEqual(calls.updates, [1, 2, 3]);
   assert.equal(calls.snapshots, 1);
   assert.equal(sync.current?.modelHash, h[4].modelHash);
+});
+
+test('ensure: a returning page takes the snapshot when it is fewer bytes than the updates', async () => {
+  const h = history(4);
+  const updateBytes = [1, 2, 3].reduce((s, r) => s + updateFrame(r).byteLength, 0);
+  // The same gap twice: the snapshot one byte below, then one byte above, the updates' total.
+  for (const [snapshotBytes, path] of [
+    [updateBytes - 1, 'snapshot'],
+    [updateBytes + 1, 'updates'],
+  ] as const) {
+    const { sync, calls, stored, logs } = fakes(h, 4, { snapshotBytes });
+    stored.set(run.id, { ...h[1], savedAt: 0 });
+    await sync.setRun(run);
+    await sync.ensure(4, h[4].modelHash);
+    assert.equal(sync.current?.modelHash, h[4].modelHash);
+    assert.deepEqual(calls.indexes, [1], 'one index read, from the cached round');
+    assert.deepEqual(calls.updates, path === 'updates' ? [1, 2, 3] : [], path);
+    assert.equal(calls.snapshots, path === 'snapshot' ? 1 : 0, path);
+    if (path === 'updates') assert.ok(logs.some((l) => l.includes(`3 update(s), ${updateBytes} bytes (the snapshot is ${snapshotBytes})`)));
+  }
 });
 
 test('committed: a hash mismatch is logged loudly and the snapshot is refetched', async () => {

@@ -108,7 +108,7 @@ export class VolunteerClient {
       wantsConnection: () => this.lending || store.get().outbox > 0,
       handlers: {
         round: (m) => this.onRound(m),
-        committed: (m) => void this.onCommitted(m.run, m.round, m.modelHash, m.accepted),
+        committed: (m) => void this.onCommitted(m),
         ack: (m) => void (this.rounds.settled(m), this.outbox.acked(m)),
         error: (m) => this.onCoordinatorError(m),
         account: (m) => this.onAccount(m.summary),
@@ -465,14 +465,14 @@ export class VolunteerClient {
     this.store.set({ model: m ? { round: m.round, hash: m.modelHash } : null });
   }
 
-  private async onCommitted(run: number, round: number, modelHash: Hex, accepted: number): Promise<void> {
+  private async onCommitted({ run, round, modelHash, updateHash, accepted }: Extract<ServerMessage, { type: 'committed' }>): Promise<void> {
     if (this.joined?.id !== run) return;
     this.log('info', `round ${round} committed: ${accepted} contribution(s) accepted, model ${modelHash.slice(0, 10)}…`);
     // Epoch pushes go to the beneficiary's sessions: with a delegated wallet, ask for ours.
     if (this.store.get().account?.wallet) for (const ms of [1_500, 6_000]) setTimeout(() => void this.refreshAccount(), ms);
     if (this.lifecycle.kind === 'preparing') await this.lifecycle.done.catch(() => undefined);
     try {
-      await this.models.committed(round, modelHash);
+      await this.models.committed(round, modelHash, updateHash);
     } catch (e) {
       this.log('error', `applying the round ${round} update failed: ${describeError(e)}`);
     }
