@@ -166,8 +166,9 @@ export async function startPlatform(
         void host!.api.broadcastDashboard();
       },
     };
-    // Epoch files are the ledger's, not one run's: one cache for every run this process hosts.
-    const epochFiles = new EpochFiles(sql, { chainId: chain.chainId, distributor: chain.distributor });
+    // Epoch files are the ledger's, not one run's: one store for every run this process hosts,
+    // kept under the data directory so that a file and its hash outlive a restart.
+    const epochFiles = new EpochFiles(sql, { chainId: chain.chainId, distributor: chain.distributor }, join(dataDir, 'epochs'));
     // The partners the lead registered: only they earn credit for their widgets' reports.
     const partners = new PartnerRegistry(sql);
     await partners.load();
@@ -209,6 +210,8 @@ export async function startPlatform(
         run,
         (epoch) => {
           log(`epoch ${epoch} posted`);
+          // Its published file is stored now, from the ledger as it stands at the post.
+          epochFiles.file(epoch).catch((e: Error) => log(`epoch ${epoch}: its file could not be stored: ${e.message}`));
           metrics.epochPosted();
           void api?.broadcastDashboard();
         },

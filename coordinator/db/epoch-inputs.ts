@@ -76,6 +76,12 @@ export async function postedEpochNumbers(sql: Sql): Promise<number[]> {
   return rows.map((r) => Number(r.epoch));
 }
 
+/** The root and transaction the ledger recorded for posted epoch `epoch`; null when it has none. */
+export async function postedEpoch(sql: Sql, epoch: number): Promise<{ root: Hex; txHash: Hex } | null> {
+  const { rows } = await sql.query<{ root: Hex; tx_hash: Hex }>(`select root, tx_hash from epochs where epoch = $1 and tx_hash is not null`, [epoch]);
+  return rows[0] ? { root: rows[0].root, txHash: rows[0].tx_hash } : null;
+}
+
 /** Everything epoch `epoch`'s root was computed from; null when the ledger has no such epoch. */
 export async function epochInputs(sql: Sql, epoch: number): Promise<EpochInputs | null> {
   const { rows: es } = await sql.query<Record<string, unknown>>(`select * from epochs where epoch <= $1 order by epoch desc limit 2`, [epoch]);

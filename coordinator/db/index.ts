@@ -20,5 +20,5 @@ export {
   leaderUrl,
 } from './cluster-lease.ts';
 export { reserveFaucetGrant, releaseFaucetGrant, recordFaucetTx, epochCoversRound } from './faucet-grants.ts';
-export { epochInputs, postedEpochNumbers, type EpochInputs, type EpochRow, type BatchedContribution } from './epoch-inputs.ts';
+export { epochInputs, postedEpochNumbers, postedEpoch, type EpochInputs, type EpochRow, type BatchedContribution } from './epoch-inputs.ts';
 export { PartnerRegistry, type PartnerRecord } from './partners.ts';

@@ -4,15 +4,20 @@
 // previous epoch's leaves and this epoch's. `npm run audit` (coordinator/rewards/audit.ts)
 // recomputes the posted root from these files and the chain alone.
 //
-// A file is built from the ledger through one function (db/epoch-inputs.ts epochInputs) and
-// never changes once its epoch is posted (batched rows are frozen), so its bytes — and the hash
-// the listing names — are computed once per process and kept.
+// A file is built from the ledger through one function (db/epoch-inputs.ts epochInputs) when its
+// epoch is posted (or first asked for) and then stored under the data directory, written once
+// and never rebuilt: the ledger does not freeze everything a file holds (a check or a clawback
+// that lands after the post adds a verdict on the epoch's rounds), and the hash the listing
+// names must stay the hash of the same bytes across restarts.
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import express from 'express';
 import type { Address, Hex } from 'viem';
 import { keccak256 } from '../../shared/keccak.ts';
 import { IdlegradError } from '../../shared/errors.ts';
 import { EPOCH_FILE_FORMAT, type ContributionJson, type EpochBalance, type EpochFile, type EpochListing } from '../../shared/wire/index.ts';
-import { epochInputs, postedEpochNumbers, type BatchedContribution, type EpochInputs, type Sql } from '../db/index.ts';
+import { epochInputs, postedEpoch, postedEpochNumbers, type BatchedContribution, type EpochInputs, type Sql } from '../db/index.ts';
 import { loadRewardTree, type RewardTreeDump } from '../chain/index.ts';
 
 /** The Contribution a batched row's signature covers; null when the row predates a signed field's column. */
@@ -77,26 +82,81 @@ export function epochFileOf(inputs: EpochInputs, chain: { chainId: number; distr
   };
 }
 
-/** The posted epochs' files, built on first request and kept (a posted epoch's inputs never change). */
+/**
+ * The posted epochs' files: built once, stored as `dir`/N.json (written once: the first bytes
+ * stored are the file for good, whoever built them) and kept in memory. Without `dir` they live
+ * only as long as the process (tests that need no restart).
+ */
 export class EpochFiles {
   private readonly built = new Map<number, { bytes: Buffer; hash: Hex; entry: EpochListing['epochs'][number] }>();
 
   constructor(
     private readonly sql: Sql,
     private readonly chain: { chainId: number; distributor: Address },
+    private readonly dir: string | null = null,
   ) {}
 
   async file(epoch: number): Promise<{ bytes: Buffer; hash: Hex; entry: EpochListing['epochs'][number] }> {
     const kept = this.built.get(epoch);
     if (kept) return kept;
-    const inputs = await epochInputs(this.sql, epoch);
-    if (!inputs || !inputs.epoch.txHash) throw new IdlegradError('NOT_FOUND', `epoch ${epoch} is not a posted reward epoch`);
-    const file = epochFileOf(inputs, this.chain);
-    const bytes = Buffer.from(JSON.stringify(file));
+    const bytes = this.stored(epoch) ?? this.store(epoch, await this.build(epoch));
+    let file: EpochFile;
+    try {
+      file = JSON.parse(bytes.toString('utf8')) as EpochFile;
+    } catch (e) {
+      throw new IdlegradError('INTERNAL', `stored epoch file ${this.path(epoch)} is not JSON: ${(e as Error).message}`);
+    }
+    if (file.format !== EPOCH_FILE_FORMAT || file.epoch !== epoch)
+      throw new IdlegradError('INTERNAL', `stored epoch file ${this.path(epoch)} is not epoch ${epoch}'s (format ${file.format}, epoch ${file.epoch})`);
+    // A stored file from another ledger (a data directory reused with another database) is refused, not served.
+    const posted = await postedEpoch(this.sql, epoch);
+    if (!posted) throw new IdlegradError('NOT_FOUND', `epoch ${epoch} is not a posted reward epoch`);
+    if (file.root !== posted.root || file.txHash !== posted.txHash)
+      throw new IdlegradError(
+        'INTERNAL',
+        `stored epoch file ${this.path(epoch)} is not this ledger's epoch ${epoch} (root ${file.root}, tx ${file.txHash}; the ledger: root ${posted.root}, tx ${posted.txHash})`,
+      );
     const hash = keccak256(bytes);
     const out = { bytes, hash, entry: { epoch, root: file.root, txHash: file.txHash, round: file.round, file: `/api/epochs/${epoch}.json`, fileHash: hash } };
     this.built.set(epoch, out);
     return out;
+  }
+
+  private async build(epoch: number): Promise<Buffer> {
+    const inputs = await epochInputs(this.sql, epoch);
+    if (!inputs || !inputs.epoch.txHash) throw new IdlegradError('NOT_FOUND', `epoch ${epoch} is not a posted reward epoch`);
+    return Buffer.from(JSON.stringify(epochFileOf(inputs, this.chain)));
+  }
+
+  private path(epoch: number): string {
+    return this.dir ? join(this.dir, `${epoch}.json`) : `(memory) epoch ${epoch}`;
+  }
+
+  /** The stored file's bytes, or null when none is stored (or there is no store). */
+  private stored(epoch: number): Buffer | null {
+    if (!this.dir) return null;
+    try {
+      return readFileSync(this.path(epoch));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
+  /** Stores `bytes` unless a file is already there (a link never replaces one); answers the stored bytes. */
+  private store(epoch: number, bytes: Buffer): Buffer {
+    if (!this.dir) return bytes;
+    mkdirSync(this.dir, { recursive: true });
+    const tmp = `${this.path(epoch)}.${process.pid}.${randomUUID()}.tmp`;
+    writeFileSync(tmp, bytes);
+    try {
+      linkSync(tmp, this.path(epoch));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    } finally {
+      unlinkSync(tmp);
+    }
+    return readFileSync(this.path(epoch));
   }
 
   async listing(): Promise<EpochListing> {

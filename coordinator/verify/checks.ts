@@ -69,7 +69,7 @@ import { evaluateModel, trainLocal } from '../../shared/preset.ts';
 import { assignmentIndices, assignmentSeed } from '../../shared/assignment.ts';
 import { aggregateLimits } from '../../shared/round.ts';
 import { isIdlegradError } from '../../shared/errors.ts';
-import { FrameKind, residualCommitment, type DeviceKind, type Evidence, type Rejection, type RejectionCode } from '../../shared/wire/index.ts';
+import { FrameKind, residualCommitment, residualDigest, type DeviceKind, type Evidence, type Rejection, type RejectionCode, type ResidualPart } from '../../shared/wire/index.ts';
 
 /** What a sampled member uploads: its frame and the residuals before and after it. */
 export interface CheckClaim {
@@ -141,33 +141,16 @@ export function checkContribution(
   evidence: Evidence,
 ): CheckResult {
   const t0 = performance.now();
-  const opened = openEvidence(run, claim, evidence, t0);
+  const opened = openEvidence(run, claim, evidence);
   if ('passed' in opened) return opened;
   const ref = referenceDelta(run, thetaR, train, claim.account, claim.round, claim.steps);
-  return compareWithReference({ run, v, thetaR, heldOut, claim, evidence }, opened, ref, t0);
-}
-
-/**
- * checkContribution with step 2 done by `reexecute` (the re-execution thread trains with the
- * WGSL kernels through Dawn): the same checks, reasons and tolerances; `executor` names it.
- */
-export async function checkContributionWith(
-  run: RunSpec,
-  v: VerificationSettings,
-  thetaR: Float32Array,
-  heldOut: Dataset,
-  claim: CheckClaim,
-  evidence: Evidence,
-  reexecute: { executor: Executor; delta: (steps: number) => Promise<Float32Array> },
-): Promise<CheckResult> {
-  const t0 = performance.now();
-  const opened = openEvidence(run, claim, evidence, t0);
-  if ('passed' in opened) return opened;
-  const ref = await reexecute.delta(claim.steps);
-  const r = compareWithReference({ run, v, thetaR, heldOut, claim, evidence }, opened, ref, t0);
-  r.detail.executor = reexecute.executor;
+  const r = compareWithReference({ run, v, thetaR, heldOut, claim, evidence }, opened.frame, ref);
+  r.detail.ms = performance.now() - t0;
   return r;
 }
+
+/** The frame an honest member sends for Δ_ref and the residual it keeps (honestCompression). */
+export type HonestFrame = { bytes: Uint8Array; residual: Float32Array };
 
 /**
  * C(e_b + Δ_ref) and its residual e' = e_b + Δ_ref − decode(C(e_b + Δ_ref)), in the page's float32
@@ -198,11 +181,30 @@ const failWith =
     detail: { ...d, ms: performance.now() - t0 },
   });
 
-/** Step 1: the evidence against the commitments and the claim; the decoded frame, or the failure. */
-function openEvidence(run: RunSpec, claim: CheckClaim, evidence: Evidence, t0: number): DecodedFrame | CheckResult {
-  const fail = failWith(t0);
+/** The evidence opened by step 1: its decoded frame and the digests of both residuals (each hashed at most once). */
+export interface OpenedEvidence {
+  frame: DecodedFrame;
+  beforeDigest: Hex;
+  afterDigest: Hex;
+}
+
+/**
+ * Step 1: the evidence against the commitments and the claim; the decoded frame, or the failure.
+ * e_a may still be a digest (the re-execution derives it; the caller then checks the derived
+ * residual against `afterDigest`), and `beforeDigest` is e_b's digest when the caller already
+ * computed it from this very array (the validator carries it from the identity's last check), so
+ * no residual is hashed twice.
+ */
+export function openEvidence(
+  run: RunSpec,
+  claim: CheckClaim,
+  evidence: { frame: Uint8Array; residualBefore: Float32Array; residualAfter: ResidualPart },
+  beforeDigest?: Hex,
+): OpenedEvidence | CheckResult {
+  const fail = failWith(performance.now());
   if (hashFrame(evidence.frame) !== claim.frameHash.toLowerCase()) return fail('EVIDENCE_MISMATCH', 'the uploaded frame does not hash to the signed frameHash');
-  if (!claim.residualHash || residualCommitment(evidence.residualBefore, evidence.residualAfter) !== claim.residualHash.toLowerCase()) {
+  const digests = { beforeDigest: beforeDigest ?? residualDigest(evidence.residualBefore), afterDigest: residualDigest(evidence.residualAfter) };
+  if (!claim.residualHash || residualCommitment(digests.beforeDigest, digests.afterDigest) !== claim.residualHash.toLowerCase()) {
     return fail('EVIDENCE_MISMATCH', 'the uploaded residuals do not hash to the committed residualHash');
   }
   let frame: DecodedFrame;
@@ -219,41 +221,66 @@ function openEvidence(run: RunSpec, claim: CheckClaim, evidence: Evidence, t0: n
       `${claim.samples} samples claimed for ${claim.steps} steps of batch ${run.inner.batchSize} (frame says ${frame.header.samples})`,
     );
   }
-  const eb = evidence.residualBefore;
-  const ea = evidence.residualAfter;
-  for (let i = 0; i < eb.length; i++) if (!Number.isFinite(eb[i]) || !Number.isFinite(ea[i])) return fail('BAD_FRAME', 'residuals hold NaN or Inf');
-  return frame;
+  return { frame, ...digests };
+}
+
+/** Whether two float32 arrays hold the same bits (what equal residual digests say, without hashing). */
+export function sameBits(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
+/** Mean loss of `params` on the first `heldOutSamples` held-out samples (0 when none): step 5's score. */
+export function heldOutLoss(run: RunSpec, v: Pick<VerificationSettings, 'heldOutSamples'>, params: Float32Array, heldOut: Dataset): number {
+  const n = Math.min(v.heldOutSamples, heldOut.count);
+  return n > 0 ? evaluateModel(modelOf(run), params, heldOut, n).loss : 0;
 }
 
 /** What steps 3–5 compare: the run, its settings, θ_r, the held-out set, the claim and its evidence. */
-interface Comparison {
+export interface Comparison {
   run: RunSpec;
   v: VerificationSettings;
   thetaR: Float32Array;
   heldOut: Dataset;
   claim: CheckClaim;
   evidence: Evidence;
+  /**
+   * The held-out loss of θ_r (heldOutLoss), when the caller keeps it: it is the same for every
+   * check of a round, so the re-execution thread evaluates it once per θ_r, not once per check.
+   */
+  baseLoss?: () => number;
 }
 
-/** Steps 3–5 against the re-executed Δ_ref. */
-function compareWithReference({ run, v, thetaR, heldOut, claim, evidence }: Comparison, frame: DecodedFrame, ref: Float32Array, t0: number): CheckResult {
-  const fail = failWith(t0);
+/**
+ * Steps 3–5 against the re-executed Δ_ref. `honest` is honestCompression(e_b + Δ_ref) when the
+ * caller already made it (to derive e_a) for this very Δ_ref; `detail.ms` is left to the caller,
+ * which times the whole check.
+ */
+export function compareWithReference(
+  { run, v, thetaR, heldOut, claim, evidence, baseLoss }: Comparison,
+  frame: DecodedFrame,
+  ref: Float32Array,
+  honest: HonestFrame = honestCompression(run, claim, evidence.residualBefore, ref),
+): CheckResult {
+  const fail = failWith(performance.now());
   const eb = evidence.residualBefore;
   const ea = evidence.residualAfter;
+  for (let i = 0; i < eb.length; i++) if (!Number.isFinite(eb[i]) || !Number.isFinite(ea[i])) return fail('BAD_FRAME', 'residuals hold NaN or Inf');
   const sent = toDense(frame);
   const claimed = new Float32Array(ref.length);
   for (let i = 0; i < ref.length; i++) claimed[i] = sent[i] + ea[i] - eb[i];
   const refNorm = Math.max(norm(ref), 1e-12);
   const relDelta = distance(claimed, ref) / refNorm;
 
-  const honest = toDense(decodeFrame(honestCompression(run, claim, eb, ref).bytes, aggregateLimits(run, claim.round)));
-  const relFrame = distance(sent, honest) / Math.max(norm(honest), 1e-12);
+  const honestSent = toDense(decodeFrame(honest.bytes, aggregateLimits(run, claim.round)));
+  const relFrame = distance(sent, honestSent) / Math.max(norm(honestSent), 1e-12);
 
-  const spec = modelOf(run);
-  const applied = thetaR.slice();
-  for (let i = 0; i < applied.length; i++) applied[i] -= sent[i];
-  const n = Math.min(v.heldOutSamples, heldOut.count);
-  const lossGain = n > 0 ? evaluateModel(spec, thetaR, heldOut, n).loss - evaluateModel(spec, applied, heldOut, n).loss : 0;
+  const applied = new Float32Array(thetaR.length);
+  for (let i = 0; i < applied.length; i++) applied[i] = thetaR[i] - sent[i];
+  const lossGain = (baseLoss ? baseLoss() : heldOutLoss(run, v, thetaR, heldOut)) - heldOutLoss(run, v, applied, heldOut);
 
   const d = { relDelta, relFrame, lossGain };
   if (!(relDelta <= v.tolerance))
@@ -268,7 +295,7 @@ function compareWithReference({ run, v, thetaR, heldOut, claim, evidence }: Comp
       `the frame differs from the honest compression by ${(relFrame * 100).toFixed(1)} % (tolerance ${(v.codecTolerance * 100).toFixed(1)} %)`,
       d,
     );
-  return { passed: true, detail: { ...d, ms: performance.now() - t0 } };
+  return { passed: true, detail: { ...d, ms: 0 } };
 }
 
 /** " (dawn, relDelta 1.2e-4)": what re-executed a check and how far the member's Δ was from it, for the log. */

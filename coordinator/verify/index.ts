@@ -4,7 +4,6 @@
 export { FAIL_PENALTY, verificationOf, samplingRate, vestsRoundOf } from './settings.ts';
 export {
   checkContribution,
-  checkContributionWith,
   referenceDelta,
   assignedBatches,
   checkFigures,

@@ -15,7 +15,7 @@ import { createRng } from '../../shared/rng.ts';
 import { residualCommitment, residualDigest } from '../../shared/wire/index.ts';
 import { useSwiftShaderWhenNoDriver } from '../../kernels/swiftshader.ts';
 import { createReexecutor, type Reexecutor } from './reexec.ts';
-import { referenceDelta, verificationOf, type CheckResult } from './index.ts';
+import { checkContribution, referenceDelta, verificationOf, type CheckResult } from './index.ts';
 
 useSwiftShaderWhenNoDriver();
 const account = privateKeyToAddress(`0x${'0b'.padStart(64, '0')}`).toLowerCase() as Address;
@@ -87,7 +87,7 @@ test('MLP: Dawn re-execution passes honest CPU-trained work, fails each cheat by
   // e_a sent as its digest only: Dawn's Δ is not bit-identical to this CPU-trained one (relDelta > 0
   // above), so it cannot be derived and the member must upload it.
   const digestOnly = await rx.check(theta, honest.claim, { ...honest.evidence, residualAfter: residualDigest(honest.evidence.residualAfter) });
-  assert.deepEqual(digestOnly, { needs: 'after' });
+  assert.ok('needs' in digestOnly && digestOnly.needs === 'after' && digestOnly.ms > 0, JSON.stringify(digestOnly));
 
   const lazy = member(new Float32Array(run.paramCount));
   assert.equal(reason(await resultOf(rx)(theta, lazy.claim, lazy.evidence)), 'WORK_MISMATCH');
@@ -169,7 +169,19 @@ test('without Dawn the CPU reference re-executes, says why, and every result say
   // carries forward is the member's, bit for bit); a lazy frame's e_a cannot be derived.
   const derived = await rx.check(theta, honest.claim, { ...honest.evidence, residualAfter: residualDigest(honest.evidence.residualAfter) });
   assert.ok('result' in derived && derived.result.passed, JSON.stringify(derived));
-  assert.deepEqual(derived.residualAfter, honest.evidence.residualAfter);
+  assert.deepEqual(derived.residualAfter, { values: honest.evidence.residualAfter, digest: residualDigest(honest.evidence.residualAfter) });
   const lazyDigest = await rx.check(theta, lazy.claim, { ...lazy.evidence, residualAfter: residualDigest(lazy.evidence.residualAfter) });
-  assert.deepEqual(lazyDigest, { needs: 'after' });
+  assert.ok('needs' in lazyDigest && lazyDigest.needs === 'after', JSON.stringify(lazyDigest));
+
+  // The held-out loss of θ_r is kept between checks of one θ_r and evaluated again for another:
+  // each check's lossGain is the pure check's, for this θ_r and for a different one.
+  const other = theta.map((x) => 0.5 * x);
+  for (const t of [theta, other, theta]) {
+    const kept = await resultOf(rx)(t, honest.claim, honest.evidence);
+    assert.equal(kept.detail.lossGain, checkContribution(run, v, t, train, heldOut, honest.claim, honest.evidence).detail.lossGain);
+  }
+  assert.notEqual(
+    checkContribution(run, v, other, train, heldOut, honest.claim, honest.evidence).detail.lossGain,
+    checkContribution(run, v, theta, train, heldOut, honest.claim, honest.evidence).detail.lossGain,
+  );
 });

@@ -11,25 +11,48 @@ import { modelOf, type RunSpec, type VerificationSettings } from '../../shared/c
 import type { Dataset } from '../../shared/mlp.ts';
 import { windowBatch } from '../../shared/preset.ts';
 import { initParams } from '../../shared/model.ts';
-import { residualDigest, type Evidence, type ResidualPart } from '../../shared/wire/index.ts';
+import type { Hex } from 'viem';
+import { residualDigest, type ResidualPart } from '../../shared/wire/index.ts';
 import { acquireDevice, createGptTrainer, createMlpTrainer, type GpuContext } from '../../kernels/index.ts';
 import { createNodeGpu } from '../../kernels/node-gpu.ts';
-import { assignedBatches, checkContributionWith, honestCompression, referenceDelta, type CheckClaim, type CheckResult, type Executor } from './checks.ts';
+import {
+  assignedBatches,
+  compareWithReference,
+  heldOutLoss,
+  honestCompression,
+  openEvidence,
+  referenceDelta,
+  sameBits,
+  type CheckClaim,
+  type CheckResult,
+  type Comparison,
+  type Executor,
+} from './checks.ts';
 
-/** What a check is given: the frame, e_b in full, and e_a in full or only its digest (reexec derives it then). */
+/**
+ * What a check is given: the frame, e_b in full (with its digest when the validator already knows
+ * it: carried from the identity's last check, or the zeros' digest), and e_a in full or only its
+ * digest (reexec derives it then).
+ */
 export interface CheckEvidence {
   frame: Uint8Array;
   residualBefore: Float32Array;
   residualAfter: ResidualPart;
+  /** keccak256 of `residualBefore`, computed by this validator from those very values; hashed here when absent. */
+  beforeDigest?: Hex;
 }
 
 /**
- * A check's outcome with the member's e_a it used (uploaded, or derived and matching its digest:
- * the validator carries it as the identity's next e_b) and whether the re-execution reproduces
- * it bit for bit (so the validator need not ask for it next time), or 'after' when e_a was not
- * sent and cannot be derived: the member must upload it.
+ * A check's outcome with the member's e_a it used and that residual's digest (uploaded, or
+ * derived and matching its digest: the validator carries both as the identity's next e_b; null
+ * when the evidence failed before e_a was known) and whether the re-execution reproduces it bit
+ * for bit (so the validator need not ask for it next time), or 'after' when e_a was not sent and
+ * cannot be derived: the member must upload it. `ms` there is what the check spent before it
+ * found that out (the validator adds it to the check's time).
  */
-export type ReexecOutcome = { result: CheckResult; residualAfter: Float32Array; derivable: boolean } | { needs: 'after' };
+export type ReexecOutcome =
+  | { result: CheckResult; residualAfter: { values: Float32Array; digest: Hex } | null; derivable: boolean }
+  | { needs: 'after'; ms: number };
 
 export interface Reexecutor {
   /** What re-executes the next check. */
@@ -38,6 +61,10 @@ export interface Reexecutor {
   readonly fallback: string | null;
   /** The adapter Dawn runs on ("google swiftshader", …), when it does. */
   readonly adapter: string | null;
+  /**
+   * One check; its `detail.ms` is the whole check on this thread: opening the evidence, the
+   * re-execution(s), the honest compression, residual hashing and the held-out evaluation.
+   */
   check(thetaR: Float32Array, claim: CheckClaim, evidence: CheckEvidence): Promise<ReexecOutcome>;
   /**
    * Releases the trainer and the Dawn device, and settles once the device's loss has been
@@ -82,15 +109,79 @@ export async function createReexecutor(run: RunSpec, v: VerificationSettings, tr
   const remembered =
     (key: string, thetaR: Float32Array, f: (steps: number) => Promise<Float32Array>) =>
     (steps: number): Promise<Float32Array> => {
-      if (last?.key !== key || last.thetaR !== thetaR || last.steps !== steps) last = { key, thetaR, steps, delta: f(steps) };
+      if (last?.key !== key || !sameBits(last.thetaR, thetaR) || last.steps !== steps) last = { key, thetaR, steps, delta: f(steps) };
       const mine = last.delta;
       mine.catch(() => last?.delta === mine && (last = null));
       return mine;
     };
-  const cpu = {
-    executor: 'cpu' as const,
-    delta: (thetaR: Float32Array, claim: CheckClaim) => async (steps: number) => referenceDelta(run, thetaR, train, claim.account, claim.round, steps),
+  const cpuDelta = (thetaR: Float32Array, claim: CheckClaim) => async (steps: number) => referenceDelta(run, thetaR, train, claim.account, claim.round, steps);
+  // The held-out loss of θ_r is the same for every check of a round: evaluated once per θ_r.
+  let base: { thetaR: Float32Array; loss: number } | null = null;
+  const baseLoss = (thetaR: Float32Array) => () => {
+    if (!base || !sameBits(base.thetaR, thetaR)) base = { thetaR: thetaR.slice(), loss: heldOutLoss(run, v, thetaR, heldOut) };
+    return base.loss;
   };
+
+  /** Steps 1–5 of checks.ts with `delta` re-executing; the recheck (dawn only) when it is far off. */
+  async function checkWith(
+    thetaR: Float32Array,
+    claim: CheckClaim,
+    given: CheckEvidence,
+    executor: Executor,
+    delta: (steps: number) => Promise<Float32Array>,
+    recheck: ((steps: number) => Promise<Float32Array>) | null,
+  ): Promise<ReexecOutcome> {
+    const opened = openEvidence(run, claim, given, given.beforeDigest);
+    if ('passed' in opened) return { result: opened, residualAfter: null, derivable: false };
+    const ref = await delta(claim.steps);
+    // One compression of e_b + Δ_ref serves twice: it derives e_a, and it is the honest frame step 4 compares with.
+    const honest = honestCompression(run, claim, given.residualBefore, ref);
+    let residualAfter: Float32Array;
+    let derivable: boolean;
+    if (typeof given.residualAfter === 'string') {
+      if (residualDigest(honest.residual) !== opened.afterDigest) return { needs: 'after', ms: 0 };
+      residualAfter = honest.residual;
+      derivable = true;
+    } else {
+      residualAfter = given.residualAfter;
+      derivable = sameBits(honest.residual, residualAfter);
+    }
+    const cmp: Comparison = { run, v, thetaR, heldOut, claim, evidence: { frame: given.frame, residualBefore: given.residualBefore, residualAfter }, baseLoss: baseLoss(thetaR) };
+    const outcome = (result: CheckResult) => ({ result, residualAfter: { values: residualAfter, digest: opened.afterDigest }, derivable });
+    const first = compareWithReference(cmp, opened.frame, ref, honest);
+    first.detail.executor = executor;
+    if (!recheck || !(first.detail.relDelta! > v.tolerance / 10)) return outcome(first);
+    // Far above float drift (≤ 3.5e-5 measured): re-execute once more with Dawn and with
+    // the CPU reference, record both, and reject only when the second Dawn run agrees,
+    // so a transient fault of this executor cannot reject honest work.
+    const again = compareWithReference(cmp, opened.frame, await recheck(claim.steps));
+    again.detail.executor = executor;
+    const cpuRun = compareWithReference(cmp, opened.frame, await cpuDelta(thetaR, claim)(claim.steps));
+    const decided = again.passed ? again : first;
+    decided.detail.recheck = { first: first.detail.relDelta!, dawn: again.detail.relDelta!, cpu: cpuRun.detail.relDelta! };
+    return outcome(decided);
+  }
+
+  async function checkOnce(thetaR: Float32Array, claim: CheckClaim, given: CheckEvidence): Promise<ReexecOutcome> {
+    // Work trained on a CPU is re-executed by the same CPU arithmetic: the kernels would
+    // differ from it by float drift that grows as the model converges.
+    if (trainer && claim.device !== 'cpu') {
+      const t = trainer;
+      const fresh = (steps: number) => t.delta(thetaR, assignedBatches(run, claim.account as Address, claim.round, steps), steps);
+      try {
+        return await checkWith(thetaR, claim, given, 'dawn', remembered(`dawn:${claim.account}:${claim.round}`, thetaR, fresh), fresh);
+      } catch (e) {
+        fallback = `Dawn failed during a check: ${(e as Error).message.split('\n')[0]}`;
+        trainer = null;
+        t.destroy();
+        ctx?.device.destroy();
+        ctx = null;
+        opts.onFallback?.(fallback);
+      }
+    }
+    return checkWith(thetaR, claim, given, 'cpu', remembered(`cpu:${claim.account}:${claim.round}`, thetaR, cpuDelta(thetaR, claim)), null);
+  }
+
   const self: Reexecutor = {
     get executor() {
       return trainer ? 'dawn' : 'cpu';
@@ -102,54 +193,12 @@ export async function createReexecutor(run: RunSpec, v: VerificationSettings, tr
       return trainer ? adapter : null;
     },
     async check(thetaR, claim, given) {
-      // Work trained on a CPU is re-executed by the same CPU arithmetic: the kernels would
-      // differ from it by float drift that grows as the model converges.
-      if (trainer && claim.device !== 'cpu') {
-        const t = trainer;
-        const fresh = (steps: number) => t.delta(thetaR, assignedBatches(run, claim.account as Address, claim.round, steps), steps);
-        const dawn = { executor: 'dawn' as const, delta: remembered(`dawn:${claim.account}:${claim.round}`, thetaR, fresh) };
-        try {
-          const completed = await complete(given, dawn.delta);
-          if (!completed) return { needs: 'after' };
-          const { evidence, derivable } = completed;
-          const first = await checkContributionWith(run, v, thetaR, heldOut, claim, evidence, dawn);
-          if (!(first.detail.relDelta! > v.tolerance / 10)) return { result: first, residualAfter: evidence.residualAfter, derivable };
-          // Far above float drift (≤ 3.5e-5 measured): re-execute once more with Dawn and with
-          // the CPU reference, record both, and reject only when the second Dawn run agrees,
-          // so a transient fault of this executor cannot reject honest work.
-          const again = await checkContributionWith(run, v, thetaR, heldOut, claim, evidence, { executor: 'dawn', delta: fresh });
-          const cpuRun = await checkContributionWith(run, v, thetaR, heldOut, claim, evidence, { executor: 'cpu', delta: cpu.delta(thetaR, claim) });
-          const decided = again.passed ? again : first;
-          decided.detail.recheck = { first: first.detail.relDelta!, dawn: again.detail.relDelta!, cpu: cpuRun.detail.relDelta! };
-          decided.detail.ms = first.detail.ms + again.detail.ms + cpuRun.detail.ms;
-          return { result: decided, residualAfter: evidence.residualAfter, derivable };
-        } catch (e) {
-          fallback = `Dawn failed during a check: ${(e as Error).message.split('\n')[0]}`;
-          trainer = null;
-          t.destroy();
-          ctx?.device.destroy();
-          ctx = null;
-          opts.onFallback?.(fallback);
-        }
-      }
-      const reference = { executor: 'cpu' as const, delta: remembered(`cpu:${claim.account}:${claim.round}`, thetaR, cpu.delta(thetaR, claim)) };
-      const completed = await complete(given, reference.delta);
-      if (!completed) return { needs: 'after' };
-      const { evidence, derivable } = completed;
-      return { result: await checkContributionWith(run, v, thetaR, heldOut, claim, evidence, reference), residualAfter: evidence.residualAfter, derivable };
-
-      /**
-       * e_a in full: as given, or derived from the re-execution when it hashes to the given digest
-       * (null: it does not), and whether the derivation reproduces the member's e_a.
-       */
-      async function complete(ev: CheckEvidence, delta: (steps: number) => Promise<Float32Array>): Promise<{ evidence: Evidence; derivable: boolean } | null> {
-        // No step to re-execute: the check's step 1 refuses the claim once e_a is in full.
-        if (claim.steps < 1) return typeof ev.residualAfter === 'string' ? null : { evidence: { ...ev, residualAfter: ev.residualAfter }, derivable: false };
-        const derived = honestCompression(run, claim, ev.residualBefore, await delta(claim.steps)).residual;
-        const derivable = residualDigest(derived) === residualDigest(ev.residualAfter);
-        if (typeof ev.residualAfter !== 'string') return { evidence: { ...ev, residualAfter: ev.residualAfter }, derivable };
-        return derivable ? { evidence: { ...ev, residualAfter: derived }, derivable } : null;
-      }
+      const t0 = performance.now();
+      const out = await checkOnce(thetaR, claim, given);
+      const ms = performance.now() - t0;
+      if ('needs' in out) return { needs: out.needs, ms };
+      out.result.detail.ms = ms;
+      return out;
     },
     async destroy() {
       trainer?.destroy();

@@ -5,6 +5,7 @@
 // run after the round commits (they never delay a round) and before the epoch that would
 // pay the credit: a sampled contribution stays out of `Ledger.cumulativeCredit` until its
 // check ends.
+import type { Hex } from 'viem';
 import { modelOf, type RunSpec, type VerificationSettings } from '../../shared/config.ts';
 import type { Dataset } from '../../shared/mlp.ts';
 import { applyGlobalUpdate, type LocalModel } from '../../shared/round.ts';
@@ -66,13 +67,16 @@ export class Validator {
   /** Validator milliseconds spent on re-executions so far (on the re-execution thread). */
   computeMs = 0;
   private readonly thread: ReexecThread;
-  /** By account: the member's e_a of its last checked contribution (its next e_b while its chain holds). */
-  private readonly carried = new Map<string, Float32Array>();
+  /**
+   * By account: the member's e_a of its last checked contribution (its next e_b while its chain
+   * holds) and its digest, computed by the check that opened it: a carried e_b is never hashed again.
+   */
+  private readonly carried = new Map<string, { values: Float32Array; digest: Hex }>();
   /** By account: whether its last accepted contribution seen here was sampled (then its e_a is, or will be, carried). */
   private readonly lastSampled = new Map<string, boolean>();
   /** By account: whether the last re-execution reproduced its e_a bit for bit (then it is not asked for). */
   private readonly derivable = new Map<string, boolean>();
-  private zeroDigest: string | null = null;
+  private zeroDigest: Hex | null = null;
   /**
    * Residuals checks took from what the validator knew (carried, zeros, derived) and those the
    * members uploaded; `askedAgain`: second requests, when a guess at sampling time was wrong.
@@ -223,8 +227,11 @@ export class Validator {
         // The re-execution is not bit-identical to the member's: its e_a cannot be derived.
         this.residuals.uploaded++;
         this.residuals.askedAgain++;
+        const spent = out.ms;
         const more = await this.ask(c, { before: false, after: true });
         out = more && typeof more.after !== 'string' ? await this.thread.check(theta, c, { ...evidence, residualAfter: more.after }) : null;
+        // The first attempt's re-execution is reused by the second (reexec.ts); its time counts.
+        if (out && !('needs' in out)) out.result.detail.ms += spent;
       } else if (typeof evidence.residualAfter === 'string') this.residuals.known++;
       else this.residuals.uploaded++;
     }
@@ -242,7 +249,7 @@ export class Validator {
       };
     } else {
       result = out.result;
-      this.carry(c.account, out.residualAfter);
+      if (out.residualAfter) this.carry(c.account, out.residualAfter);
       this.derivable.set(c.account.toLowerCase(), out.derivable);
       this.checks++;
       this.computeMs += result.detail.ms;
@@ -258,13 +265,14 @@ export class Validator {
    * hashes to the uploaded digest, else asked of the member (null: not uploaded in time).
    */
   private async withResidualBefore(c: VerifiableContribution, upload: EvidenceUpload): Promise<CheckEvidence | null> {
-    const full = (before: Float32Array): CheckEvidence => ({ frame: upload.frame, residualBefore: before, residualAfter: upload.after });
+    const full = (before: Float32Array, beforeDigest?: Hex): CheckEvidence => ({ frame: upload.frame, residualBefore: before, residualAfter: upload.after, beforeDigest });
     if (typeof upload.before !== 'string') return (this.residuals.uploaded++, full(upload.before));
     const zeros = new Float32Array(this.deps.run.paramCount);
     this.zeroDigest ??= residualDigest(zeros);
     const carried = this.carried.get(c.account.toLowerCase());
-    if (carried && residualDigest(carried) === upload.before.toLowerCase()) return (this.residuals.known++, full(carried));
-    if (upload.before.toLowerCase() === this.zeroDigest) return (this.residuals.known++, full(zeros));
+    const digest = upload.before.toLowerCase();
+    if (carried && carried.digest === digest) return (this.residuals.known++, full(carried.values, carried.digest));
+    if (digest === this.zeroDigest) return (this.residuals.known++, full(zeros, this.zeroDigest));
     // The chain broke (a contribution this validator did not check, a page that lost its residual).
     this.carried.delete(c.account.toLowerCase());
     this.residuals.uploaded++;
@@ -273,16 +281,16 @@ export class Validator {
     return more && typeof more.before !== 'string' ? full(more.before) : null;
   }
 
-  private carry(account: string, residual: Float32Array): void {
+  private carry(account: string, residual: { values: Float32Array; digest: Hex }): void {
     const key = account.toLowerCase();
     this.carried.delete(key);
     this.carried.set(key, residual);
     let bytes = 0;
-    for (const r of this.carried.values()) bytes += r.byteLength;
+    for (const r of this.carried.values()) bytes += r.values.byteLength;
     for (const [k, r] of this.carried) {
       if (bytes <= CARRIED_RESIDUAL_BYTES) break;
       this.carried.delete(k);
-      bytes -= r.byteLength;
+      bytes -= r.values.byteLength;
     }
   }
 
