@@ -80,7 +80,10 @@ test('three volunteers commit a round, reproduce the model hash, and bad input i
     assert.equal((await fetch(new URL(path, base), { headers: { 'if-none-match': `"${hash}"` } })).status, 304, path);
     assert.equal((await fetch(new URL(path.replace(hash, `0x${'0'.repeat(64)}`), base))).status, 404, `${path}: another hash`);
   }
-  const snap = decodeSnapshot(new Uint8Array(await (await fetch(new URL(`api/runs/${platform.run.id}/snapshots/${index.snapshot.hash}`, base))).arrayBuffer()), platform.run.paramCount);
+  const snap = decodeSnapshot(
+    new Uint8Array(await (await fetch(new URL(`api/runs/${platform.run.id}/snapshots/${index.snapshot.hash}`, base))).arrayBuffer()),
+    platform.run.paramCount,
+  );
   assert.equal(snap.modelHash, c0.modelHash);
   assert.equal(platform.engine.published.snapshot(), platform.engine.published.snapshot(), 'encoded once per model state');
   // New identities are spot-checked (verification.newIdentityRate = 1): the validator asks

@@ -404,7 +404,14 @@ export function runScenario(sc: Scenario, seed: number, data: SimData, trace = f
       params.set(trainOn(spec, params, train, batches, adamwAt(round), state));
       score(round);
     }
-    return result({ bytesPerPeerPerRound: 0, updateBytesPerRound: 0, byzantineExcluded: 0, byzantineSent: 0, honestExcluded: 0, samplesPerSlot: [sc.rounds * sc.steps * batch] });
+    return result({
+      bytesPerPeerPerRound: 0,
+      updateBytesPerRound: 0,
+      byzantineExcluded: 0,
+      byzantineSent: 0,
+      honestExcluded: 0,
+      samplesPerSlot: [sc.rounds * sc.steps * batch],
+    });
   }
 
   const n = sc.peers;
@@ -546,10 +553,17 @@ export function runScenario(sc: Scenario, seed: number, data: SimData, trace = f
     if (!sc.compressDown) downBytes += encodeAggregate(agg.dense, sc.codec.chunkSize, { paramTableHash: pth, run: 1, round, samples: 0 }).byteLength;
     else {
       const downCodec = downCodecOf({ codec: sc.codec, downCodec: sc.compressDown });
-      const down = compressWithFeedback(agg.dense, downResidual, downCodec, sc.compressDown.residualDecay ?? 1, { paramTableHash: pth, run: 1, round, samples: 0 });
+      const down = compressWithFeedback(agg.dense, downResidual, downCodec, sc.compressDown.residualDecay ?? 1, {
+        paramTableHash: pth,
+        run: 1,
+        round,
+        samples: 0,
+      });
       downResidual = down.residual;
       downBytes += down.bytes.byteLength;
-      globalUpdate = toDense(decodeFrame(down.bytes, frameLimits({ paramTableHash: pth, paramCount: spec.paramCount, run: 1, codec: downCodec, maxSamples: 0, round })));
+      globalUpdate = toDense(
+        decodeFrame(down.bytes, frameLimits({ paramTableHash: pth, paramCount: spec.paramCount, run: 1, codec: downCodec, maxSamples: 0, round })),
+      );
     }
     applyOuterStep(params, momentum, globalUpdate, outer, round);
     let extra = '';

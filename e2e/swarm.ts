@@ -675,7 +675,11 @@ pages' model hashes disagree or the chaos run lost settled credit.`,
     offline: { type: 'string', arg: 'P', help: 'share of pages that lose the network mid-round' },
     nat: { type: 'boolean', help: 'volunteers behind NATs in network namespaces (root, Linux; e2e/nat-lab.ts)' },
     'platform-log': { type: 'string', arg: 'FILE', help: "write the platform's output (restarts included) to FILE when the swarm ends" },
-    'global-update': { type: 'string', arg: 'exact|compressed', help: "what the coordinator publishes each round (the run's globalUpdate; default the preset's)" },
+    'global-update': {
+      type: 'string',
+      arg: 'exact|compressed',
+      help: "what the coordinator publishes each round (the run's globalUpdate; default the preset's)",
+    },
   },
 } as const satisfies CliSpec<Record<string, CliOption>>;
 

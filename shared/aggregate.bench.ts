@@ -113,18 +113,43 @@ async function main(): Promise<string[]> {
     const groupMs: number[] = [];
     for (const g of hierarchical.groups.filter((x) => x.level === 1)) {
       const t1 = process.cpuUsage();
-      const out = combineGroup(run, 0, 1, g.inputs.map((h) => ({ hash: h, frame: frames.get(h)! })));
+      const out = combineGroup(
+        run,
+        0,
+        1,
+        g.inputs.map((h) => ({ hash: h, frame: frames.get(h)! })),
+      );
       groupMs.push(cpuMsSince(t1));
       below.set(out.hash, out.bytes);
     }
     t0 = process.cpuUsage();
-    if (top.level > 1) combineGroup(run, 0, top.level, top.inputs.map((h) => ({ hash: h, bytes: below.get(h)! })));
+    if (top.level > 1)
+      combineGroup(
+        run,
+        0,
+        top.level,
+        top.inputs.map((h) => ({ hash: h, bytes: below.get(h)! })),
+      );
     const topMs = top.level > 1 ? cpuMsSince(t0) : groupMs[0];
     const copycat = new Set(result.excluded.filter((x) => x.reason === 'copycat').map((x) => x.hash));
     const excluded: Record<string, number> = {};
     for (const x of result.excluded) excluded[x.reason] = (excluded[x.reason] ?? 0) + 1;
-    const row = { volunteers: n, aggregates: aggregates.length, checksMs: Math.round(checksMs), combineMs: Math.round(combineMs), hierarchicalMs: Math.round(hierarchicalMs), groups: hierarchical.groups.length, groupMsMax: Math.round(Math.max(...groupMs)), topMs: Math.round(topMs), planted: planted.length, caught: planted.filter((h) => copycat.has(h)).length, excluded };
-    out.summary(`${n} volunteers, ${row.aggregates} aggregates: CPU of the checks (copycat …) ${row.checksMs} ms, of the whole flat combine ${row.combineMs} ms, hierarchical ${row.hierarchicalMs} ms in ${row.groups} groups (largest level-1 group ${row.groupMsMax} ms, last level ${row.topMs} ms), copies caught ${row.caught}/${row.planted}, excluded ${JSON.stringify(excluded)}`);
+    const row = {
+      volunteers: n,
+      aggregates: aggregates.length,
+      checksMs: Math.round(checksMs),
+      combineMs: Math.round(combineMs),
+      hierarchicalMs: Math.round(hierarchicalMs),
+      groups: hierarchical.groups.length,
+      groupMsMax: Math.round(Math.max(...groupMs)),
+      topMs: Math.round(topMs),
+      planted: planted.length,
+      caught: planted.filter((h) => copycat.has(h)).length,
+      excluded,
+    };
+    out.summary(
+      `${n} volunteers, ${row.aggregates} aggregates: CPU of the checks (copycat …) ${row.checksMs} ms, of the whole flat combine ${row.combineMs} ms, hierarchical ${row.hierarchicalMs} ms in ${row.groups} groups (largest level-1 group ${row.groupMsMax} ms, last level ${row.topMs} ms), copies caught ${row.caught}/${row.planted}, excluded ${JSON.stringify(excluded)}`,
+    );
     rows.push(row);
   }
   out.json({ rows });

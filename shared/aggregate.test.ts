@@ -313,13 +313,18 @@ test('past COPYCAT_EXHAUSTIVE updates the sketch finds every near-copy the exhau
   let serial = 0;
   const mk = (indices: number[], values: number[], samples = 64) => ({
     hash: `0x${(++serial * 7919).toString(16).padStart(64, '0')}` as const,
-    frame: { header: { paramCount, samples }, indices: Uint32Array.from(indices), values: Float32Array.from(values) } as unknown as Parameters<typeof aggregateUpdates>[0][0]['frame'],
+    frame: { header: { paramCount, samples }, indices: Uint32Array.from(indices), values: Float32Array.from(values) } as unknown as Parameters<
+      typeof aggregateUpdates
+    >[0][0]['frame'],
   });
   /** An honest update: the common direction plus as much noise on a random support of density d. */
   const honest = (d: number) => {
     const idx: number[] = [];
     for (let i = 0; i < paramCount; i++) if (r() < d) idx.push(i);
-    return mk(idx, idx.map((i) => direction[i] + gaussian(r)));
+    return mk(
+      idx,
+      idx.map((i) => direction[i] + gaussian(r)),
+    );
   };
   const cosine = (a: Parameters<typeof aggregateUpdates>[0][0], b: Parameters<typeof aggregateUpdates>[0][0]) => {
     const da = new Float64Array(paramCount);
@@ -336,7 +341,12 @@ test('past COPYCAT_EXHAUSTIVE updates the sketch finds every near-copy the exhau
   };
   const copies = [
     // scaled: the same support, every value × 1.001 (cosine 1)
-    ...originals.slice(0, 10).map((u) => mk(Array.from(u.frame.indices), Array.from(u.frame.values, (v) => v * 1.001))),
+    ...originals.slice(0, 10).map((u) =>
+      mk(
+        Array.from(u.frame.indices),
+        Array.from(u.frame.values, (v) => v * 1.001),
+      ),
+    ),
     // re-noised at 10 % of the values' size: the same support, cosine ≈ 0.995
     ...originals.slice(10, 20).map((u) => mk(Array.from(u.frame.indices), noiseOf(u, 0.1))),
     // another support: the smallest 5 % of the values dropped and as many new small ones added, plus 3 % noise
@@ -350,7 +360,10 @@ test('past COPYCAT_EXHAUSTIVE updates the sketch finds every near-copy the exhau
         if (!added.has(i)) added.set(i, gaussian(r) * 0.05);
       }
       const idx = [...added.keys()].sort((a, b) => a - b);
-      return mk(idx, idx.map((i) => added.get(i)!));
+      return mk(
+        idx,
+        idx.map((i) => added.get(i)!),
+      );
     }),
   ];
   for (const [k, c] of copies.entries()) assert.ok(cosine(c, originals[k]) > 0.99, `copy ${k} is a near-copy (cosine ${cosine(c, originals[k])})`);

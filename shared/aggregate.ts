@@ -434,7 +434,11 @@ function meanOf(updates: WeightedUpdate[], paramCount: number): AggregateResult 
  * Step 1 of the pipeline, reject: the updates that enter the combine (in hash order, with their
  * norms) and the refused ones with why, in hash order.
  */
-export function screenUpdates(updates: WeightedUpdate[], paramCount: number, cfg: AggregatorConfig): { kept: ScreenedUpdate[]; excluded: AggregateResult['excluded'] } {
+export function screenUpdates(
+  updates: WeightedUpdate[],
+  paramCount: number,
+  cfg: AggregatorConfig,
+): { kept: ScreenedUpdate[]; excluded: AggregateResult['excluded'] } {
   const ordered = [...updates].sort(byHash);
   const excluded: AggregateResult['excluded'] = [];
   const copyCos = cfg.copycatCosine ?? 0.99;
@@ -479,12 +483,7 @@ export function screenUpdates(updates: WeightedUpdate[], paramCount: number, cfg
  * `excluded` (hash order) is extended with the 'opposed' ones. aggregateUpdates is screenUpdates
  * then this; the hierarchical combine (shared/round.ts) screens once and runs this per group.
  */
-export function combineScreened(
-  kept: ScreenedUpdate[],
-  screenedOut: AggregateResult['excluded'],
-  paramCount: number,
-  cfg: AggregatorConfig,
-): AggregateResult {
+export function combineScreened(kept: ScreenedUpdate[], screenedOut: AggregateResult['excluded'], paramCount: number, cfg: AggregatorConfig): AggregateResult {
   const excluded = [...screenedOut];
   const dense = new Float32Array(paramCount);
   if (kept.length === 0) return { dense, samples: 0, included: [], excluded };

@@ -40,7 +40,6 @@ test("combineCohorts: the run's robust aggregator bounds an outlying cohort and 
   assert.deepEqual((await combineCohorts(run, 2, [outlier, ...honest].reverse())).bytes, combined.bytes);
 });
 
-
 /** n cohort aggregates of `run`: a common direction plus as much noise on a support of density 0.2; `bad` of them sign-flipped ×3. */
 export function aggregatesOf(n: number, seed: number, bad = 0) {
   const r = createRng(seed);
@@ -71,7 +70,12 @@ test('up to COMBINE_GROUP_SIZE aggregates the combine is one group, bit-identica
     assert.deepEqual(got.bytes, bytes, `${n} aggregates`);
     assert.deepEqual(got.excluded, flat.excluded);
     assert.equal(got.groups.length, 1);
-    assert.deepEqual(got.groups[0], { level: 1, inputs: [...flat.included, ...flat.excluded.filter((x) => x.reason === 'opposed').map((x) => x.hash)].sort(), output: hashFrame(bytes), samples: flat.samples });
+    assert.deepEqual(got.groups[0], {
+      level: 1,
+      inputs: [...flat.included, ...flat.excluded.filter((x) => x.reason === 'opposed').map((x) => x.hash)].sort(),
+      output: hashFrame(bytes),
+      samples: flat.samples,
+    });
   }
 });
 
@@ -89,14 +93,21 @@ test('past COMBINE_GROUP_SIZE: groups of near-equal size, each redone by an audi
   assert.ok(all.length > COPYCAT_EXHAUSTIVE);
   const got = await combineCohorts(run, 2, all);
   const refusedCopy = [victim.hash, copy.hash].sort()[1];
-  assert.deepEqual(got.excluded.filter((x) => x.reason === 'copycat').map((x) => x.hash), [refusedCopy], 'the copy is refused whichever group it would be in');
+  assert.deepEqual(
+    got.excluded.filter((x) => x.reason === 'copycat').map((x) => x.hash),
+    [refusedCopy],
+    'the copy is refused whichever group it would be in',
+  );
   // Level 1: ⌈kept / 64⌉ groups of near-equal size that partition the kept aggregates; level 2: one group of their frames.
   const level1 = got.groups.filter((g) => g.level === 1);
   const kept = all.map((a) => a.hash).filter((h) => h !== refusedCopy);
   assert.equal(level1.length, Math.ceil(kept.length / COMBINE_GROUP_SIZE));
   assert.ok(Math.max(...level1.map((g) => g.inputs.length)) - Math.min(...level1.map((g) => g.inputs.length)) <= 1);
   assert.deepEqual(level1.flatMap((g) => g.inputs).sort(), kept.sort());
-  assert.deepEqual(level1.map((g) => g.inputs), groupsOf(kept));
+  assert.deepEqual(
+    level1.map((g) => g.inputs),
+    groupsOf(kept),
+  );
   const top = got.groups.filter((g) => g.level === 2);
   assert.equal(top.length, 1);
   assert.deepEqual(top[0].inputs, level1.map((g) => g.output).sort());
@@ -105,12 +116,25 @@ test('past COMBINE_GROUP_SIZE: groups of near-equal size, each redone by an audi
   // An auditor with the inputs redoes every group and reaches its recorded hash and samples.
   const byHash = new Map<Hex, GroupInput>(all.map((a) => [a.hash, a]));
   for (const g of level1) {
-    const out = combineGroup(run, 2, 1, g.inputs.map((h) => byHash.get(h)!));
+    const out = combineGroup(
+      run,
+      2,
+      1,
+      g.inputs.map((h) => byHash.get(h)!),
+    );
     assert.equal(out.hash, g.output);
     assert.equal(out.samples, g.samples);
     byHash.set(out.hash, { hash: out.hash, bytes: out.bytes });
   }
-  assert.equal(combineGroup(run, 2, 2, top[0].inputs.map((h) => byHash.get(h)!)).hash, top[0].output);
+  assert.equal(
+    combineGroup(
+      run,
+      2,
+      2,
+      top[0].inputs.map((h) => byHash.get(h)!),
+    ).hash,
+    top[0].output,
+  );
   // The same aggregates in any order: the same bytes.
   const shuffled = [...all];
   shuffle(shuffled, createRng(3));

@@ -133,7 +133,14 @@ export async function combineCohorts(run: RunSpec, round: number, aggregates: We
   for (let level = 1; ; level++) {
     const byHash = new Map(inputs.map((i) => [i.hash, i]));
     const members = inputs.length <= COMBINE_GROUP_SIZE ? [inputs.map((i) => i.hash).sort()] : groupsOf(inputs.map((i) => i.hash));
-    const outputs = await Promise.all(members.map((hashes) => runner.group(level, hashes.map((h) => byHash.get(h)!))));
+    const outputs = await Promise.all(
+      members.map((hashes) =>
+        runner.group(
+          level,
+          hashes.map((h) => byHash.get(h)!),
+        ),
+      ),
+    );
     outputs.forEach((o, g) => {
       groups.push({ level, inputs: members[g], output: o.hash, samples: o.samples });
       excluded.push(...o.excluded);

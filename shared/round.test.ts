@@ -157,7 +157,14 @@ test('one frame down: the global update in the down codec with decaying error fe
   assert.throws(() => decodeFrame(down.bytes, peerUpdateLimits(downRun, 2)), /4-bit values, the run uses 8/);
   // The coordinator and a page apply the same bytes to separate copies and reach one hash.
   const params = new Float32Array(run.paramCount).map((_, i) => Math.sin(3 * i));
-  const model = { run: run.id, paramTableHash: run.paramTableHash, round: 2, modelHash: hashParams(params), params, momentum: new Float32Array(run.paramCount) };
+  const model = {
+    run: run.id,
+    paramTableHash: run.paramTableHash,
+    round: 2,
+    modelHash: hashParams(params),
+    params,
+    momentum: new Float32Array(run.paramCount),
+  };
   const coordinator = applyGlobalUpdate(model, down.bytes, downRun);
   const page = applyGlobalUpdate({ ...model, params: params.slice(), momentum: model.momentum.slice() }, Uint8Array.from(down.bytes), downRun);
   assert.equal(page.modelHash, coordinator.modelHash);

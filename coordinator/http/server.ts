@@ -148,7 +148,8 @@ export function createApiServer(deps: ServerDeps): ApiServer {
     res.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   };
   const hashParam = (v: unknown): Hex => {
-    if (typeof v !== 'string' || !/^0x[0-9a-f]{64}$/i.test(v)) throw new IdlegradError('BAD_MESSAGE', `hash: expected 0x and 64 hex digits, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'string' || !/^0x[0-9a-f]{64}$/i.test(v))
+      throw new IdlegradError('BAD_MESSAGE', `hash: expected 0x and 64 hex digits, got ${JSON.stringify(v)}`);
     return v.toLowerCase() as Hex;
   };
   app.get(

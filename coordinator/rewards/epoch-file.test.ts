@@ -17,7 +17,11 @@ const dir = mkdtempSync(join(tmpdir(), 'idlegrad-epoch-files-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('an epoch file is stored once and served unchanged after a restart, whatever the ledger says since', async () => {
-  const run = runSpecOf(1, { ...DEFAULT_RUN, rewards: { ...DEFAULT_RUN.rewards, epochRounds: 1 } }, { name: 'mnist', trainCount: 100, testCount: 10, features: 784, classes: 10 });
+  const run = runSpecOf(
+    1,
+    { ...DEFAULT_RUN, rewards: { ...DEFAULT_RUN.rewards, epochRounds: 1 } },
+    { name: 'mnist', trainCount: 100, testCount: 10, features: 784, classes: 10 },
+  );
   const sql = await openDatabase({});
   try {
     const ledger = new Ledger(sql);
@@ -27,7 +31,12 @@ test('an epoch file is stored once and served unchanged after a restart, whateve
     const contribute = async (nonce: bigint, state: string, verification: string, reasonCode: string | null) => {
       const h = `0x${nonce.toString(16).padStart(64, '0')}` as Hex;
       const fields = { run: 1, round: 0, cohort: 0, frameHash: h, aggregateHash: h, framesRoot: h, residualHash: h, samples: 1, steps: 1 };
-      const id = await ledger.insertPending(run.id, account, { ...fields, lossBeforeMicro: 1, lossAfterMicro: 1, computeMs: 1, nonce, expiry: 9_999_999_999n, partner: '' }, '0x');
+      const id = await ledger.insertPending(
+        run.id,
+        account,
+        { ...fields, lossBeforeMicro: 1, lossAfterMicro: 1, computeMs: 1, nonce, expiry: 9_999_999_999n, partner: '' },
+        '0x',
+      );
       await sql.query(`update contributions set state = $2, verification = $3, reason_code = $4, reason = 'late', credit_wei = 1000 where id = $1`, [
         id,
         state,

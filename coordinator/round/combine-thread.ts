@@ -26,7 +26,10 @@ export class CombineThread {
     private readonly run: RunSpec,
     threads = defaultCombineThreads(),
   ) {
-    this.threads = Array.from({ length: threads }, () => new WorkerCalls<Reply>(startWorker(new URL('./combine-worker.ts', import.meta.url), { workerData: { run } })));
+    this.threads = Array.from(
+      { length: threads },
+      () => new WorkerCalls<Reply>(startWorker(new URL('./combine-worker.ts', import.meta.url), { workerData: { run } })),
+    );
   }
 
   /** combineCohorts(run, round, aggregates), off the event loop. */

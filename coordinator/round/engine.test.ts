@@ -329,10 +329,10 @@ test('cohorts and relays: an upload flood is bounded, a copycat relay is refused
   // compressed with the coordinator's (so far zero) error-feedback residual: one frame down.
   const combined = (
     await combineCohorts(
-    run5,
-    0,
-    [full, relayAgg].map((a) => ({ hash: a.aggregateHash, frame: decodeFrame(a.bytes, aggregateLimits(run5, 0)) })),
-  )
+      run5,
+      0,
+      [full, relayAgg].map((a) => ({ hash: a.aggregateHash, frame: decodeFrame(a.bytes, aggregateLimits(run5, 0)) })),
+    )
   ).bytes;
   const down = compressGlobalUpdate(run5, 0, combined, new Float32Array(run5.paramCount));
   assert.deepEqual(await ledger.update(run5.id, 0), down.bytes);

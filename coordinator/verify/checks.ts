@@ -69,7 +69,16 @@ import { evaluateModel, trainLocal } from '../../shared/preset.ts';
 import { assignmentIndices, assignmentSeed } from '../../shared/assignment.ts';
 import { aggregateLimits } from '../../shared/round.ts';
 import { isIdlegradError } from '../../shared/errors.ts';
-import { FrameKind, residualCommitment, residualDigest, type DeviceKind, type Evidence, type Rejection, type RejectionCode, type ResidualPart } from '../../shared/wire/index.ts';
+import {
+  FrameKind,
+  residualCommitment,
+  residualDigest,
+  type DeviceKind,
+  type Evidence,
+  type Rejection,
+  type RejectionCode,
+  type ResidualPart,
+} from '../../shared/wire/index.ts';
 
 /** What a sampled member uploads: its frame and the residuals before and after it. */
 export interface CheckClaim {

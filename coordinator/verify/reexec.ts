@@ -51,8 +51,7 @@ export interface CheckEvidence {
  * found that out (the validator adds it to the check's time).
  */
 export type ReexecOutcome =
-  | { result: CheckResult; residualAfter: { values: Float32Array; digest: Hex } | null; derivable: boolean }
-  | { needs: 'after'; ms: number };
+  { result: CheckResult; residualAfter: { values: Float32Array; digest: Hex } | null; derivable: boolean } | { needs: 'after'; ms: number };
 
 export interface Reexecutor {
   /** What re-executes the next check. */
@@ -146,7 +145,15 @@ export async function createReexecutor(run: RunSpec, v: VerificationSettings, tr
       residualAfter = given.residualAfter;
       derivable = sameBits(honest.residual, residualAfter);
     }
-    const cmp: Comparison = { run, v, thetaR, heldOut, claim, evidence: { frame: given.frame, residualBefore: given.residualBefore, residualAfter }, baseLoss: baseLoss(thetaR) };
+    const cmp: Comparison = {
+      run,
+      v,
+      thetaR,
+      heldOut,
+      claim,
+      evidence: { frame: given.frame, residualBefore: given.residualBefore, residualAfter },
+      baseLoss: baseLoss(thetaR),
+    };
     const outcome = (result: CheckResult) => ({ result, residualAfter: { values: residualAfter, digest: opened.afterDigest }, derivable });
     const first = compareWithReference(cmp, opened.frame, ref, honest);
     first.detail.executor = executor;

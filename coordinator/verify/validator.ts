@@ -265,7 +265,12 @@ export class Validator {
    * hashes to the uploaded digest, else asked of the member (null: not uploaded in time).
    */
   private async withResidualBefore(c: VerifiableContribution, upload: EvidenceUpload): Promise<CheckEvidence | null> {
-    const full = (before: Float32Array, beforeDigest?: Hex): CheckEvidence => ({ frame: upload.frame, residualBefore: before, residualAfter: upload.after, beforeDigest });
+    const full = (before: Float32Array, beforeDigest?: Hex): CheckEvidence => ({
+      frame: upload.frame,
+      residualBefore: before,
+      residualAfter: upload.after,
+      beforeDigest,
+    });
     if (typeof upload.before !== 'string') return (this.residuals.uploaded++, full(upload.before));
     const zeros = new Float32Array(this.deps.run.paramCount);
     this.zeroDigest ??= residualDigest(zeros);
