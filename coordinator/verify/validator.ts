@@ -181,16 +181,21 @@ export class Validator {
   /**
    * What to ask for in full when a contribution is sampled: e_b unless this validator will hold
    * it (the identity's previous accepted contribution was sampled here, or this is a new
-   * identity's first: zeros), e_a unless the last re-execution of the identity reproduced it
-   * (before its first check: unless it trained on its CPU).
+   * identity's first: zeros), e_a for WebGPU work always, for CPU work unless the last
+   * re-execution of the identity failed to reproduce it.
    * A wrong guess costs a second request when the check runs (withResidualBefore, verifyOne).
    */
   private needsAtSampling(c: VerifiableContribution, id: { checksPassed: number; reputation: number }): EvidenceNeeds {
     const account = c.account.toLowerCase();
     const first = id.checksPassed === 0 && id.reputation === 0;
     // Work trained on a CPU is re-executed by the same CPU arithmetic (bit-identical); WebGPU work
-    // is re-executed by Dawn, which was measured within float drift of the pages, not equal to them.
-    return { before: !(this.lastSampled.get(account) ?? first), after: !(this.derivable.get(account) ?? c.device === 'cpu') };
+    // is re-executed by Dawn, which was measured within float drift of the pages, not equal to them,
+    // so its e_a is always asked for now: an earlier re-execution that happened to reproduce it
+    // says little about this one, and asking again when the check runs behind a backlog found
+    // honest pages no longer holding that round (EVIDENCE_ASKED_KEPT) — EVIDENCE_WITHHELD and a
+    // clawback for honest work (6-volunteer swarm, backlog 36–46, 2026-12-06).
+    const after = c.device !== 'cpu' || !(this.derivable.get(account) ?? true);
+    return { before: !(this.lastSampled.get(account) ?? first), after };
   }
 
   private enqueue(rows: { c: VerifiableContribution; needs: EvidenceNeeds }[]): void {
