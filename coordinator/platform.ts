@@ -305,6 +305,7 @@ export async function startPlatform(
         routes: express.Router().use(opsRouter, leadRoutes({ token: leadToken, control, engine, texts, partners }), epochFiles.routes()),
         metrics,
         heartbeatMs: cfg.heartbeatMs,
+        partnerOrigins: (id) => partners.origins(id),
         insights: () => runInsights(sql, run),
         validator: () => validator.status(),
         ice: cfg.ice,

@@ -12,7 +12,7 @@ export interface PartnerRecord {
 }
 
 export class PartnerRegistry {
-  private ids = new Set<string>();
+  private byId = new Map<string, string[]>();
   private loadedAt = -Infinity;
   private loading: Promise<void> | null = null;
 
@@ -24,19 +24,24 @@ export class PartnerRegistry {
 
   /** Reads the registry (await once at start-up). */
   async load(): Promise<void> {
-    const { rows } = await this.sql.query<{ id: string }>(`select id from partners`);
-    this.ids = new Set(rows.map((r) => r.id));
+    const { rows } = await this.sql.query<{ id: string; origins: string[] }>(`select id, origins from partners`);
+    this.byId = new Map(rows.map((r) => [r.id, r.origins]));
     this.loadedAt = this.now();
   }
 
   /** Whether `id` is a registered partner (from memory; a stale set is re-read in the background). */
   has(id: string): boolean {
+    return this.origins(id) !== undefined;
+  }
+
+  /** A registered partner's origins (from memory, like `has`), or undefined when `id` is not registered. */
+  origins(id: string): readonly string[] | undefined {
     if (this.now() - this.loadedAt > this.refreshMs && !this.loading) {
       this.loading = this.load()
         .catch(() => {})
         .finally(() => (this.loading = null));
     }
-    return this.ids.has(id);
+    return this.byId.get(id);
   }
 
   /** Registers a partner, or replaces its origins. */
@@ -45,7 +50,7 @@ export class PartnerRegistry {
       p.id,
       JSON.stringify(p.origins),
     ]);
-    this.ids.add(p.id);
+    this.byId.set(p.id, [...p.origins]);
   }
 
   /** Partner ids reports signed that were not registered when they arrived (credited to no partner), most used first. */

@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import express from 'express';
 import type { AddressInfo } from 'node:net';
-import { securityHeaders } from './security-headers.ts';
+import { contentSecurityPolicy, securityHeaders } from './security-headers.ts';
 
 test('every page has a CSP, nosniff and a referrer policy; only the embed page may be framed', async (t) => {
   const app = express();
-  app.use(securityHeaders);
+  app.use(securityHeaders());
   app.get(/.*/, (_req, res) => void res.send('ok'));
   const server = app.listen(0, '127.0.0.1');
   t.after(() => server.close());
@@ -30,4 +30,27 @@ test('every page has a CSP, nosniff and a referrer policy; only the embed page m
       assert.equal(h.get('x-frame-options'), 'DENY', path);
     }
   }
+});
+
+test("a registered partner's widget may be framed only by the origins the lead registered for it", async (t) => {
+  const registry = new Map<string, string[]>([
+    ['news', ['https://news.example', 'http://localhost:8080']],
+    ['nobody', []],
+  ]);
+  const app = express();
+  app.use(securityHeaders((id) => registry.get(id)));
+  app.get(/.*/, (_req, res) => void res.send('ok'));
+  const server = app.listen(0, '127.0.0.1');
+  t.after(() => server.close());
+  await new Promise((r) => server.once('listening', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const ancestors = async (path: string) => /frame-ancestors ([^;]*)/.exec((await fetch(base + path)).headers.get('content-security-policy') ?? '')?.[1];
+  assert.equal(await ancestors('/embed.html?partner=news'), 'https://news.example http://localhost:8080');
+  assert.equal(await ancestors('/embed.html?partner=nobody'), "'none'", 'registered with no origins: framed by nobody');
+  assert.equal(await ancestors('/embed.html?partner=stranger'), '*', 'an unregistered id earns no partner credit: any site');
+  assert.equal(await ancestors('/embed.html'), '*');
+  assert.equal(await ancestors('/?partner=news'), "'none'", 'the volunteer page is never framed');
+  assert.equal((await fetch(base + '/embed.html?partner=news')).headers.get('x-frame-options'), null);
+  // An origin that could split the header is never written into it.
+  assert.equal(contentSecurityPolicy('/embed.html', 'x', () => ['https://a.example; script-src *']).match(/frame-ancestors ([^;]*)/)?.[1], "'none'");
 });

@@ -8,7 +8,12 @@
 //   style attributes, the noscript note);
 // - frame-ancestors 'none' and X-Frame-Options DENY everywhere except /embed.html, the widget
 //   partner sites frame (public/embed.js): the volunteer page (consent, Start, Claim) and the
-//   dashboard cannot be framed by another site;
+//   dashboard cannot be framed by another site. A widget that names a registered partner
+//   (`?partner=ID`, whose reports then credit that partner) may be framed only by the origins
+//   the lead registered for it, so another site cannot collect a partner's credit by framing
+//   its widget (a browser enforces it; a volunteer who signs reports by hand can name any
+//   partner, which pays that partner for the volunteer's own work, never the volunteer); a
+//   widget with no partner, or one nobody registered (credited to no partner), by any site;
 // - X-Content-Type-Options: nosniff and a referrer policy on every response.
 import type { NextFunction, Request, Response } from 'express';
 
@@ -28,17 +33,37 @@ const COMMON = [
   "form-action 'self'",
 ];
 
-/** The policy of the page at `path`: only the embed page may be framed, by any site. */
-export function contentSecurityPolicy(path: string): string {
-  return [...COMMON, isEmbed(path) ? 'frame-ancestors *' : "frame-ancestors 'none'"].join('; ');
+/** A registered partner's allowed origins (e.g. `https://news.example`), or undefined for an id nobody registered. */
+export type PartnerOrigins = (id: string) => readonly string[] | undefined;
+
+/**
+ * The policy of the page at `path`: only the embed page may be framed — for a registered
+ * `partner`, by its origins alone (none registered: by nobody), else by any site.
+ */
+export function contentSecurityPolicy(path: string, partner?: string, originsOf?: PartnerOrigins): string {
+  return [...COMMON, `frame-ancestors ${isEmbed(path) ? embedAncestors(partner, originsOf) : "'none'"}`].join('; ');
 }
 
 const isEmbed = (path: string) => path === '/embed.html' || path === '/embed';
 
-export function securityHeaders(req: Request, res: Response, next: NextFunction): void {
-  res.setHeader('Content-Security-Policy', contentSecurityPolicy(req.path));
-  if (!isEmbed(req.path)) res.setHeader('X-Frame-Options', 'DENY');
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('Referrer-Policy', 'strict-origin-when-cross-origin');
-  next();
+/** A CSP source expression: scheme://host[:port], nothing a header could be split on. */
+const ORIGIN = /^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$/i;
+
+function embedAncestors(partner: string | undefined, originsOf: PartnerOrigins | undefined): string {
+  const origins = partner && originsOf ? originsOf(partner) : undefined;
+  if (!origins) return '*';
+  const valid = origins.filter((o) => ORIGIN.test(o));
+  return valid.length ? valid.join(' ') : "'none'";
+}
+
+/** The headers middleware; `originsOf` answers from memory (coordinator/db/partners.ts). */
+export function securityHeaders(originsOf?: PartnerOrigins) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const partner = typeof req.query.partner === 'string' ? req.query.partner : undefined;
+    res.setHeader('Content-Security-Policy', contentSecurityPolicy(req.path, partner, originsOf));
+    if (!isEmbed(req.path)) res.setHeader('X-Frame-Options', 'DENY');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'strict-origin-when-cross-origin');
+    next();
+  };
 }

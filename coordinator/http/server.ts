@@ -28,7 +28,7 @@ import type { EvidenceDesk } from '../verify/index.ts';
 import { keepIceFresh, NO_ICE, type IceSettings } from '../ice.ts';
 import { checkRpcRequest } from './rpc-guard.ts';
 import type { Faucet } from '../rewards/index.ts';
-import { securityHeaders } from './security-headers.ts';
+import { securityHeaders, type PartnerOrigins } from './security-headers.ts';
 import { assertLowS } from '../../shared/low-s.ts';
 import { DEFAULT_SURFACE_LIMITS, messageBucket, SessionCounter, type SurfaceLimits } from './surface-limits.ts';
 import { clientAddress, NO_TRUSTED_PROXIES, type TrustedProxies } from './client-address.ts';
@@ -63,6 +63,8 @@ export interface ServerDeps {
   trustedProxies?: TrustedProxies;
   /** Sessions and reports counted where they happen (coordinator/ops/metrics.ts). */
   metrics?: Pick<OpsMetrics, 'sessionOpened' | 'sessionClosed' | 'report'>;
+  /** A registered partner's origins: its widget may be framed only by them (coordinator/http/security-headers.ts). */
+  partnerOrigins?: PartnerOrigins;
   /** WebSocket ping interval; a socket that missed the previous ping is terminated (coordinator/ops/heartbeat.ts). Default 30 000 ms. */
   heartbeatMs?: number;
 }
@@ -112,7 +114,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
   // req.ip: the same right-most untrusted hop as the WebSocket's clientAddress.
   app.set('trust proxy', (address: string) => trustedProxies.trusts(address));
   app.disable('x-powered-by');
-  app.use(securityHeaders);
+  app.use(securityHeaders(deps.partnerOrigins));
   const server = createServer(app);
   // An idle keep-alive socket is closed by the client first (undici and browsers keep one a few
   // seconds): when the server closed it at Node's 5 s default, a client reusing it at that moment
