@@ -7,7 +7,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runSwarm } from './swarm.ts';
-import { TEST_ROUND_TIMING } from './platform-process.ts';
 
 const ROUNDS = 3;
 
@@ -21,7 +20,9 @@ for (const [name, blocked] of [
       rounds: ROUNDS,
       noWebRtc: [...blocked],
       log: (l) => console.log(`  ${l}`),
-      run: { rewards: { epochRounds: ROUNDS }, timing: TEST_ROUND_TIMING },
+      // The default round timing: with TEST_ROUND_TIMING's 4 s exchange a relayed frame missed
+      // its window once in a whole `npm test` at load ~3 (7 of 9 accepted), so these stay on 20/8/5 s.
+      run: { rewards: { epochRounds: ROUNDS } },
     });
     console.log(`  ${JSON.stringify({ ...r, chaos: undefined, validator: undefined })}`);
     assert.equal(r.rounds, ROUNDS);
