@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import express from 'express';
 import type { AddressInfo } from 'node:net';
-import { contentSecurityPolicy, securityHeaders } from './security-headers.ts';
+import { API_POLICY, contentSecurityPolicy, securityHeaders } from './security-headers.ts';
 
 test('every page has a CSP, nosniff and a referrer policy; only the embed page may be framed', async (t) => {
   const app = express();
@@ -12,7 +12,7 @@ test('every page has a CSP, nosniff and a referrer policy; only the embed page m
   t.after(() => server.close());
   await new Promise((r) => server.once('listening', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  for (const path of ['/', '/index.html', '/dashboard.html', '/api/health', '/embed.html', '/embed.html?partner=x']) {
+  for (const path of ['/', '/index.html', '/dashboard.html', '/embed.html', '/embed.html?partner=x']) {
     const h = (await fetch(base + path)).headers;
     const csp = h.get('content-security-policy') ?? '';
     assert.match(csp, /default-src 'self'/, path);
@@ -29,6 +29,34 @@ test('every page has a CSP, nosniff and a referrer policy; only the embed page m
       assert.match(csp, /frame-ancestors 'none'/, path);
       assert.equal(h.get('x-frame-options'), 'DENY', path);
     }
+  }
+});
+
+test('API responses forbid everything with a short policy: none is a page, and a global update stays about one frame', async (t) => {
+  const app = express();
+  app.use(securityHeaders(() => ['https://news.example']));
+  app.get(/.*/, (_req, res) => void res.send('ok'));
+  app.post('/rpc', (_req, res) => void res.json({}));
+  const server = app.listen(0, '127.0.0.1');
+  t.after(() => server.close());
+  await new Promise((r) => server.once('listening', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  for (const [path, method] of [
+    ['/api/health', 'GET'],
+    ['/api/runs/1/updates/3/0x' + 'ab'.repeat(32), 'GET'],
+    ['/api/data/train?partner=news', 'GET'],
+    ['/rpc', 'POST'],
+  ]) {
+    const h = (await fetch(base + path, { method })).headers;
+    assert.equal(h.get('content-security-policy'), API_POLICY, path);
+    assert.equal(h.get('x-content-type-options'), 'nosniff', path);
+    assert.equal(h.get('referrer-policy'), 'strict-origin-when-cross-origin', path);
+  }
+  // Only the API prefix: a page whose name merely starts like it keeps a page's policy.
+  for (const path of ['/api', '/apidocs.html', '/rpc.html']) {
+    const csp = (await fetch(base + path)).headers.get('content-security-policy') ?? '';
+    assert.match(csp, /default-src 'self'/, path);
+    assert.match(csp, /frame-ancestors 'none'/, path);
   }
 });
 
