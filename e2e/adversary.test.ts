@@ -69,10 +69,15 @@ async function seat() {
   return { round: rx.round, x, h, victims, roundOf, updates, aggB, relayH };
 }
 
+/** Asserts the coordinator acknowledged a report; anything else fails with the whole reply (its error code and prose). */
+function assertAck(reply: { type: string }, who: string) {
+  assert.equal(reply.type, 'ack', `${who}'s report: ${JSON.stringify(reply)}`);
+}
+
 /** Honest members report (then upload: a named upload is always admitted); returns after the round commits. */
 async function honest(s: Awaited<ReturnType<typeof seat>>) {
-  for (const v of s.victims) assert.equal((await v.report(v.contribution(s.roundOf(v), s.updates.get(v)!, s.aggB), s.aggB.frameHashes)).type, 'ack');
-  assert.equal((await s.h.report(s.h.contribution(s.roundOf(s.h), s.updates.get(s.h)!, s.relayH), s.relayH.frameHashes)).type, 'ack');
+  for (const v of s.victims) assertAck(await v.report(v.contribution(s.roundOf(v), s.updates.get(v)!, s.aggB), s.aggB.frameHashes), 'a victim');
+  assertAck(await s.h.report(s.h.contribution(s.roundOf(s.h), s.updates.get(s.h)!, s.relayH), s.relayH.frameHashes), 'H');
   for (const [v, agg] of [
     [s.victims[0], s.aggB],
     [s.h, s.relayH],
@@ -107,7 +112,7 @@ describe('cohorts and relays', () => {
   test("relay duplicate: naming another cohort's aggregate as one's relay is refused; the victims are credited", { timeout: 90_000 }, async () => {
     const s = await seat();
     const ux = s.updates.get(s.x)!;
-    assert.equal((await s.x.report(s.x.contribution(s.roundOf(s.x), ux, { hash: s.aggB.hash, frameHashes: [ux.frameHash] }), [ux.frameHash])).type, 'ack');
+    assertAck(await s.x.report(s.x.contribution(s.roundOf(s.x), ux, { hash: s.aggB.hash, frameHashes: [ux.frameHash] }), [ux.frameHash]), 'X');
     await honest(s);
     const o = await outcome(s.round);
     assert.deepEqual(o.get(s.x.account.address.toLowerCase()), {
@@ -133,10 +138,7 @@ describe('cohorts and relays', () => {
         [],
       );
     }
-    assert.equal(
-      (await s.x.report(s.x.contribution(s.roundOf(s.x), ux, { hash: copy.aggregateHash, frameHashes: [ux.frameHash] }), [ux.frameHash])).type,
-      'ack',
-    );
+    assertAck(await s.x.report(s.x.contribution(s.roundOf(s.x), ux, { hash: copy.aggregateHash, frameHashes: [ux.frameHash] }), [ux.frameHash]), 'X');
     assert.equal((await s.x.uploadAggregate(s.round, copy.bytes)).status, 200);
     await honest(s);
     const o = await outcome(s.round);
@@ -178,7 +180,7 @@ describe('cohorts and relays', () => {
     // X then plays honestly as a relay: everyone is credited, none of the junk is applied.
     const ux = s.updates.get(s.x)!;
     const relayX = s.x.aggregate(s.round, [ux.frame]);
-    assert.equal((await s.x.report(s.x.contribution(s.roundOf(s.x), ux, relayX), relayX.frameHashes)).type, 'ack');
+    assertAck(await s.x.report(s.x.contribution(s.roundOf(s.x), ux, relayX), relayX.frameHashes), 'X');
     assert.equal((await s.x.uploadAggregate(s.round, relayX.bytes)).status, 200);
     await honest(s);
     const o = await outcome(s.round);
@@ -204,14 +206,14 @@ describe('sleepers', () => {
       const lazy = await sleeper.train({ ...r, steps: 1 }, data);
       const relay = sleeper.aggregate(s.round, [lazy.frame]);
       const c = sleeper.contribution(r, lazy, relay, { samples: s.updates.get(sleeper)!.samples, steps: r.steps });
-      assert.equal((await sleeper.report(c, relay.frameHashes)).type, 'ack');
+      assertAck(await sleeper.report(c, relay.frameHashes), 'the sleeper');
       assert.equal((await sleeper.uploadAggregate(s.round, relay.bytes)).status, 200);
       // X and the victims play honestly this round.
       const ux = s.updates.get(s.x)!;
       const relayX = s.x.aggregate(s.round, [ux.frame]);
-      assert.equal((await s.x.report(s.x.contribution(s.roundOf(s.x), ux, relayX), relayX.frameHashes)).type, 'ack');
+      assertAck(await s.x.report(s.x.contribution(s.roundOf(s.x), ux, relayX), relayX.frameHashes), 'X');
       assert.equal((await s.x.uploadAggregate(s.round, relayX.bytes)).status, 200);
-      for (const v of s.victims) assert.equal((await v.report(v.contribution(s.roundOf(v), s.updates.get(v)!, s.aggB), s.aggB.frameHashes)).type, 'ack');
+      for (const v of s.victims) assertAck(await v.report(v.contribution(s.roundOf(v), s.updates.get(v)!, s.aggB), s.aggB.frameHashes), 'a victim');
       assert.equal((await s.victims[0].uploadAggregate(s.round, s.aggB.bytes)).status, 200);
       const o = await outcome(s.round);
       const caught = o.get(account)!;
