@@ -45,6 +45,8 @@ export interface RoundTiming {
 /** Worker → main messages. */
 export type ClientReport =
   | { kind: 'ready'; sessions: number; presigned: number; aggregateDensity: number; aggregateBytes: number }
+  /** While building aggregates, pre-signing and connecting (minutes on a loaded machine): how far it got. */
+  | { kind: 'progress'; step: 'aggregates' | 'signed' | 'connected'; done: number; total: number }
   | { kind: 'acks'; samples: number[]; errors: Record<string, number>; firstError?: string; open: number; exhausted: number; rounds: RoundTiming[] }
   | { kind: 'closed' };
 
@@ -136,6 +138,9 @@ function presign(): number {
   const samplesPer = run.inner.steps * run.inner.batchSize;
   const expiry = BigInt(Math.floor(Date.now() / 1000) + 3 * 3600);
   const contents = cohortContents(run, samplesPer);
+  port.postMessage({ kind: 'progress', step: 'aggregates', done: contents.size, total: plan.cohorts.length } satisfies ClientReport);
+  const total = plan.rounds * plan.cohorts.reduce((s, c) => s + c.members.length, 0);
+  let told = performance.now();
   let nnz = 0;
   let count = 0;
   for (const c of contents.values()) {
@@ -192,6 +197,10 @@ function presign(): number {
       }
     }
     byRound.set(round, reports);
+    if (performance.now() - told > 5000) {
+      told = performance.now();
+      port.postMessage({ kind: 'progress', step: 'signed', done: n, total } satisfies ClientReport);
+    }
   }
   return n;
 }
@@ -339,5 +348,6 @@ const members = plan.cohorts.flatMap((co) => {
 });
 for (let i = 0; i < members.length; i += 50) {
   clients.push(...(await Promise.all(members.slice(i, i + 50).map((m) => connect(m.key, m.address, m.cohort, m.uploader, m.relay)))));
+  if (clients.length % 1000 < 50) port.postMessage({ kind: 'progress', step: 'connected', done: clients.length, total: members.length } satisfies ClientReport);
 }
 port.postMessage({ kind: 'ready', sessions: clients.length, presigned, aggregateDensity, aggregateBytes } satisfies ClientReport);

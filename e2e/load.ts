@@ -152,6 +152,7 @@ try {
   }));
 
   const t0 = performance.now();
+  log(`load: ${workers} client workers build their cohorts' aggregates, pre-sign ${sessions * rounds} reports (${rounds} rounds), then connect; progress every 5 s`);
   const ready: Promise<void>[] = [];
   const acks: number[][] = [];
   const errorsOf: Record<string, number>[] = []; // per worker, cumulative
@@ -181,6 +182,10 @@ try {
       new Promise((resolve, reject) => {
         worker.on('error', reject);
         worker.on('message', (m: ClientReport) => {
+          if (m.kind === 'progress') {
+            const what = { aggregates: 'cohort aggregates built', signed: 'reports pre-signed', connected: 'sessions connected' }[m.step];
+            log(`load: worker ${w}: ${m.done} of ${m.total} ${what} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+          }
           if (m.kind === 'ready') {
             densities.push(m.aggregateDensity);
             aggregateBytes = Math.max(aggregateBytes, m.aggregateBytes);
