@@ -11,7 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { signRecoverable } from 'tiny-secp256k1';
 import { bytesToHex, hashMessage, hexToBytes, keccak256, type Address, type Hex } from 'viem';
-import { decodeFrame, encodeAggregate, type DecodedFrame } from '../shared/codec.ts';
+import { decodeFrame, encodeAggregate, hashFrame, type DecodedFrame } from '../shared/codec.ts';
 import { framesRoot } from '../shared/aggregate.ts';
 import { cohortAggregate, encodeOwnUpdate, peerUpdateLimits, type HeldUpdate } from '../shared/round.ts';
 import { createRng, gaussian } from '../shared/rng.ts';
@@ -105,7 +105,12 @@ function cohortContents(run: RunSpec, samplesPer: number): Map<number, { shared:
     for (let i = 0; i < f.indices.length; i++) d[f.indices[i]] = f.values[i];
     return d;
   };
+  let told = performance.now();
   for (const cohort of plan.cohorts) {
+    if (performance.now() - told > 5000) {
+      told = performance.now();
+      port.postMessage({ kind: 'progress', step: 'aggregates', done: out.size, total: plan.cohorts.length } satisfies ClientReport);
+    }
     const held: (HeldUpdate & { relay: boolean })[] = cohort.members.map((m) => {
       const v = direction.map((x) => x + gaussian(rand) * 1e-3);
       const own = encodeOwnUpdate(run, 0, v, samplesPer);
@@ -161,7 +166,7 @@ function presign(): number {
       const frameHash = (m: { address: Address }) => keccak256(new TextEncoder().encode(`${m.address}:${round}`));
       const frameHashes = together.map(frameHash).sort();
       const root = framesRoot(frameHashes);
-      const aggregateHash = keccak256(bytes);
+      const aggregateHash = hashFrame(bytes);
       for (const m of cohort.members) {
         const nonce = BigInt(round) * 1_000_000n + BigInt(n % 1_000_000);
         const relay = relayMembers.has(m.address);
@@ -169,7 +174,7 @@ function presign(): number {
         if (relay) {
           const mine = encodeAggregate(content.relays.get(m.address)!, run.codec.chunkSize, header(samplesPer));
           aggregates.set(`${round}:${m.address}`, mine);
-          own = { aggregateHash: keccak256(mine), framesRoot: framesRoot([frameHash(m)]), frameHashes: [frameHash(m)] };
+          own = { aggregateHash: hashFrame(mine), framesRoot: framesRoot([frameHash(m)]), frameHashes: [frameHash(m)] };
         }
         const c: Contribution = {
           run: run.id,
