@@ -38,6 +38,7 @@ import { bytesToHex, keccak256, type Address, type Hex } from 'viem';
 import { startPlatformProcess } from './platform-process.ts';
 import type { ClientPlan, ClientReport, RoundTiming } from './load-client.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
+import { parseCombineRecord } from '../shared/robust-combine.ts';
 import { cliOutput, numberOption, parseCli, usageExit, type CliOption, type CliSpec } from '../shared/cli.ts';
 
 export const LOAD_CLI = {
@@ -334,6 +335,17 @@ try {
   log(
     `load: ledger: ${committed.length} rounds committed in the window, ${committed.reduce((s, r) => s + r.contributions, 0)} contributions accepted (every member's, ${committed.length * sessions} expected)`,
   );
+  // The combine record an auditor reads (GET /api/runs/:id/rounds/:round/combine), for the window's last committed round.
+  const audited = committed.filter((r) => r.contributions > 0).at(-1);
+  if (audited) {
+    const res = await fetch(new URL(`api/runs/${info.run.id}/rounds/${audited.round}/combine`, platform.url));
+    if (!res.ok) throw new Error(`combine record of round ${audited.round}: HTTP ${res.status} ${await res.text()}`);
+    const record = parseCombineRecord(await res.json());
+    const inputs = record.groups.filter((g) => g.level === 1).reduce((n, g) => n + g.inputs.length, 0);
+    log(
+      `load: combine record of round ${record.round}: ${record.groups.length} groups in ${Math.max(...record.groups.map((g) => g.level))} levels over ${inputs} aggregates, ${record.groups.at(-1)!.samples} samples`,
+    );
+  }
   log(
     `load: commit (deadline or last input → committed notice) over ${commitTimes.length} rounds: p50 ${result.commitMs.p50} ms, p99 ${result.commitMs.p99} ms, max ${commitTimes[commitTimes.length - 1]?.toFixed(1)} ms`,
   );
