@@ -11,7 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { signRecoverable } from 'tiny-secp256k1';
 import { bytesToHex, hashMessage, hexToBytes, keccak256, type Address, type Hex } from 'viem';
-import { decodeFrame, encodeAggregate, type DecodedFrame } from '../shared/codec.ts';
+import { decodeFrame, encodeAggregate, hashFrame, type DecodedFrame } from '../shared/codec.ts';
 import { framesRoot } from '../shared/aggregate.ts';
 import { cohortAggregate, encodeOwnUpdate, peerUpdateLimits, type HeldUpdate } from '../shared/round.ts';
 import { createRng, gaussian } from '../shared/rng.ts';
@@ -45,6 +45,8 @@ export interface RoundTiming {
 /** Worker → main messages. */
 export type ClientReport =
   | { kind: 'ready'; sessions: number; presigned: number; aggregateDensity: number; aggregateBytes: number }
+  /** While building aggregates, pre-signing and connecting (minutes on a loaded machine): how far it got. */
+  | { kind: 'progress'; step: 'aggregates' | 'signed' | 'connected'; done: number; total: number }
   | { kind: 'acks'; samples: number[]; errors: Record<string, number>; firstError?: string; open: number; exhausted: number; rounds: RoundTiming[] }
   | { kind: 'closed' };
 
@@ -103,7 +105,12 @@ function cohortContents(run: RunSpec, samplesPer: number): Map<number, { shared:
     for (let i = 0; i < f.indices.length; i++) d[f.indices[i]] = f.values[i];
     return d;
   };
+  let told = performance.now();
   for (const cohort of plan.cohorts) {
+    if (performance.now() - told > 5000) {
+      told = performance.now();
+      port.postMessage({ kind: 'progress', step: 'aggregates', done: out.size, total: plan.cohorts.length } satisfies ClientReport);
+    }
     const held: (HeldUpdate & { relay: boolean })[] = cohort.members.map((m) => {
       const v = direction.map((x) => x + gaussian(rand) * 1e-3);
       const own = encodeOwnUpdate(run, 0, v, samplesPer);
@@ -136,6 +143,9 @@ function presign(): number {
   const samplesPer = run.inner.steps * run.inner.batchSize;
   const expiry = BigInt(Math.floor(Date.now() / 1000) + 3 * 3600);
   const contents = cohortContents(run, samplesPer);
+  port.postMessage({ kind: 'progress', step: 'aggregates', done: contents.size, total: plan.cohorts.length } satisfies ClientReport);
+  const total = plan.rounds * plan.cohorts.reduce((s, c) => s + c.members.length, 0);
+  let told = performance.now();
   let nnz = 0;
   let count = 0;
   for (const c of contents.values()) {
@@ -156,7 +166,7 @@ function presign(): number {
       const frameHash = (m: { address: Address }) => keccak256(new TextEncoder().encode(`${m.address}:${round}`));
       const frameHashes = together.map(frameHash).sort();
       const root = framesRoot(frameHashes);
-      const aggregateHash = keccak256(bytes);
+      const aggregateHash = hashFrame(bytes);
       for (const m of cohort.members) {
         const nonce = BigInt(round) * 1_000_000n + BigInt(n % 1_000_000);
         const relay = relayMembers.has(m.address);
@@ -164,7 +174,7 @@ function presign(): number {
         if (relay) {
           const mine = encodeAggregate(content.relays.get(m.address)!, run.codec.chunkSize, header(samplesPer));
           aggregates.set(`${round}:${m.address}`, mine);
-          own = { aggregateHash: keccak256(mine), framesRoot: framesRoot([frameHash(m)]), frameHashes: [frameHash(m)] };
+          own = { aggregateHash: hashFrame(mine), framesRoot: framesRoot([frameHash(m)]), frameHashes: [frameHash(m)] };
         }
         const c: Contribution = {
           run: run.id,
@@ -192,6 +202,10 @@ function presign(): number {
       }
     }
     byRound.set(round, reports);
+    if (performance.now() - told > 5000) {
+      told = performance.now();
+      port.postMessage({ kind: 'progress', step: 'signed', done: n, total } satisfies ClientReport);
+    }
   }
   return n;
 }
@@ -339,5 +353,6 @@ const members = plan.cohorts.flatMap((co) => {
 });
 for (let i = 0; i < members.length; i += 50) {
   clients.push(...(await Promise.all(members.slice(i, i + 50).map((m) => connect(m.key, m.address, m.cohort, m.uploader, m.relay)))));
+  if (clients.length % 1000 < 50) port.postMessage({ kind: 'progress', step: 'connected', done: clients.length, total: members.length } satisfies ClientReport);
 }
 port.postMessage({ kind: 'ready', sessions: clients.length, presigned, aggregateDensity, aggregateBytes } satisfies ClientReport);

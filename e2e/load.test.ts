@@ -3,7 +3,8 @@
 // `npm run load` end to end, small: 48 sessions, a few seconds. It checks the harness and
 // what it counts, not speed (the figures are the benchmark's, README "Reliability"): every
 // session held, reports acked with latencies, no refusals, the ledger's accepted
-// contributions in the window's rounds equal to every member's, the JSON line's shape.
+// contributions in the window's rounds equal to every member's, the JSON line's shape, and the
+// round's combine record served at GET /api/runs/:id/rounds/:round/combine.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -40,4 +41,6 @@ test('npm run load: sessions held, reports verified and acked, the ledger counts
   assert.ok(Number(ledger[1]) > 0, out);
   assert.equal(ledger[2], ledger[3], out);
   assert.match(out, /ms per verified report, of which the event-loop thread [\d.]+ ms; the clients \(this process\) [\d.]+ ms per report/);
+  // The combine record is served for a committed round: 6 cohorts' aggregates and their relay frames, one group.
+  assert.match(out, /combine record of round \d+: 1 groups in 1 levels over \d+ aggregates/, out);
 });

@@ -25,7 +25,7 @@ import { pointFromScalar, signRecoverable } from 'tiny-secp256k1';
 import { bytesToHex, keccak256, type Address, type Hex } from 'viem';
 import { DEFAULT_RUN, maxSamplesPerReport, modelOf, runSpecOf, type RunSpec } from '../shared/config.ts';
 import { hashParams, initParams } from '../shared/model.ts';
-import { encodeAggregate } from '../shared/codec.ts';
+import { encodeAggregate, hashFrame } from '../shared/codec.ts';
 import { framesRoot } from '../shared/aggregate.ts';
 import { createRng, gaussian } from '../shared/rng.ts';
 import { eip712Domain, type Contribution } from '../shared/eip712.ts';
@@ -257,13 +257,13 @@ async function main(cfg: ScaleRunConfig): Promise<void> {
     const bytes = encodeAggregate(agg.dense, run.codec.chunkSize, header(samplesPer * together.length));
     uploads.push(bytes);
     const frameHashes = together.map((m) => frameHash(m.address)).sort();
-    const shared = { aggregateHash: keccak256(bytes), framesRoot: framesRoot(frameHashes), frameHashes };
+    const shared = { aggregateHash: hashFrame(bytes), framesRoot: framesRoot(frameHashes), frameHashes };
     for (const m of members) {
       let own = shared;
       if (relays.has(m.address)) {
         const mine = encodeAggregate(sparse(rho).dense, run.codec.chunkSize, header(samplesPer));
         uploads.push(mine);
-        own = { aggregateHash: keccak256(mine), framesRoot: framesRoot([frameHash(m.address)]), frameHashes: [frameHash(m.address)] };
+        own = { aggregateHash: hashFrame(mine), framesRoot: framesRoot([frameHash(m.address)]), frameHashes: [frameHash(m.address)] };
       }
       const c: Contribution = {
         run: run.id,

@@ -61,7 +61,8 @@
 //
 // Decoding validates every length against the run's limits before it allocates anything
 // sized by the frame; a frame is either wholly valid or rejected with a named reason.
-import { keccak256, type Hex } from 'viem';
+import type { Hex } from 'viem';
+import { keccak256 } from './keccak.ts';
 import { IdlegradError } from './errors.ts';
 import {
   CHUNK_ENTRY,
@@ -142,6 +143,11 @@ export function frameLimits(args: {
   };
 }
 
+/**
+ * keccak256 of a frame's bytes, through shared/keccak.ts (js-sha3 in Node: 1.8 against 6.4 ms of
+ * CPU for a 61 KB cohort aggregate with viem's; the coordinator hashes every upload on its event
+ * loop and every combine group's output).
+ */
 export function hashFrame(bytes: Uint8Array): Hex {
   return keccak256(bytes);
 }

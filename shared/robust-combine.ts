@@ -152,3 +152,81 @@ export async function combineCohorts(run: RunSpec, round: number, aggregates: We
     inputs = outputs.map((o) => ({ hash: o.hash, bytes: o.bytes }));
   }
 }
+
+/** A committed round's combine record as the coordinator serves it (GET /api/runs/:run/rounds/:round/combine). */
+export interface CombineRecord {
+  run: number;
+  round: number;
+  groups: CombineGroup[];
+}
+
+const HASH = /^0x[0-9a-f]{64}$/;
+/** Parses a served combine record, naming the failing keypath. */
+export function parseCombineRecord(x: unknown): CombineRecord {
+  const fail = (path: string, want: string, got: unknown): never => {
+    throw new Error(`combine record ${path}: expected ${want}, got ${JSON.stringify(got)?.slice(0, 80)}`);
+  };
+  const int = (path: string, v: unknown, min: number) => (Number.isSafeInteger(v) && (v as number) >= min ? (v as number) : fail(path, `an integer ≥ ${min}`, v));
+  const hash = (path: string, v: unknown) => (typeof v === 'string' && HASH.test(v) ? (v as Hex) : fail(path, 'a 0x-prefixed 32-byte lowercase hex hash', v));
+  if (typeof x !== 'object' || x === null) return fail('', 'an object', x);
+  const r = x as Record<string, unknown>;
+  if (!Array.isArray(r.groups)) return fail('groups', 'an array', r.groups);
+  return {
+    run: int('run', r.run, 0),
+    round: int('round', r.round, 0),
+    groups: r.groups.map((g: unknown, i) => {
+      if (typeof g !== 'object' || g === null) return fail(`groups[${i}]`, 'an object', g);
+      const o = g as Record<string, unknown>;
+      if (!Array.isArray(o.inputs) || o.inputs.length === 0) return fail(`groups[${i}].inputs`, 'a non-empty array', o.inputs);
+      return {
+        level: int(`groups[${i}].level`, o.level, 1),
+        inputs: o.inputs.map((h, j) => hash(`groups[${i}].inputs[${j}]`, h)),
+        output: hash(`groups[${i}].output`, o.output),
+        samples: int(`groups[${i}].samples`, o.samples, 0),
+      };
+    }),
+  };
+}
+
+export interface CombineAudit {
+  /** Groups whose redone output hash matched the record. */
+  matched: number;
+  /** Groups redone with a different output, or that could not be redone (an input frame missing or not decodable). */
+  mismatches: { level: number; group: number; detail: string }[];
+  /** The last group's frame when every group matched: the round's combined update (before any down-compression). */
+  combined: Uint8Array | null;
+}
+
+/**
+ * An auditor's check of a round's combine: every level-1 group redone from the cohort aggregates'
+ * bytes (`frameOf(hash)`, e.g. what the cohorts' members hold), every higher group from the
+ * redone frames below, each output hash compared with the record. The same combineGroup the
+ * coordinator ran, so an honest record matches bit for bit.
+ */
+export function auditCombine(run: RunSpec, record: CombineRecord, frameOf: (hash: Hex) => Uint8Array | undefined): CombineAudit {
+  const limits = aggregateLimits(run, record.round);
+  const redone = new Map<Hex, Uint8Array>();
+  const mismatches: CombineAudit['mismatches'] = [];
+  let matched = 0;
+  record.groups.forEach((g, i) => {
+    const inputs: GroupInput[] = [];
+    for (const hash of g.inputs) {
+      const bytes = g.level === 1 ? frameOf(hash) : redone.get(hash);
+      if (!bytes) return void mismatches.push({ level: g.level, group: i, detail: `input ${hash} is not held (level ${g.level})` });
+      if (hashFrame(bytes) !== hash) return void mismatches.push({ level: g.level, group: i, detail: `the bytes held for ${hash} hash to ${hashFrame(bytes)}` });
+      try {
+        inputs.push({ hash, frame: decodeFrame(bytes, limits) });
+      } catch (e) {
+        return void mismatches.push({ level: g.level, group: i, detail: `input ${hash} does not decode: ${(e as Error).message}` });
+      }
+    }
+    if (inputs.length < g.inputs.length) return;
+    const out = combineGroup(run, record.round, g.level, inputs);
+    if (out.hash !== g.output || out.samples !== g.samples)
+      return void mismatches.push({ level: g.level, group: i, detail: `redone output ${out.hash} (${out.samples} samples), recorded ${g.output} (${g.samples})` });
+    redone.set(out.hash, out.bytes);
+    matched++;
+  });
+  const last = record.groups.at(-1);
+  return { matched, mismatches, combined: mismatches.length === 0 && last ? redone.get(last.output)! : null };
+}

@@ -18,6 +18,7 @@ import type {
 } from '../../shared/wire/index.ts';
 import type { Contribution, Delegation } from '../../shared/eip712.ts';
 import { IdlegradError } from '../../shared/errors.ts';
+import type { CombineGroup } from '../../shared/robust-combine.ts';
 import type { Sql } from './sql.ts';
 import { UNBATCHED_PAYABLE } from './creditable.ts';
 import { vestingOf } from './account-summaries.ts';
@@ -46,6 +47,8 @@ export interface RoundCommit {
   rejected: { id: number; rejection: Rejection }[];
   /** The round after whose commit the accepted rows' credit vests (absent: at once). */
   vestsRound?: number;
+  /** The cross-cohort combine's groups (shared/robust-combine.ts), kept for auditors; absent or empty: nothing was combined. */
+  groups?: CombineGroup[];
 }
 
 const f32 = (b: Uint8Array) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
@@ -188,6 +191,8 @@ export class Ledger {
         [runId, s.round, s.modelHash, s.committedAt, s.heldOutAccuracy, s.heldOutLoss, s.trainLoss, s.contributions, s.samples, s.volunteers, s.updateBytes],
       );
       if (commit.update) await tx.query(`insert into updates (run_id, round, frame) values ($1, $2, $3)`, [runId, s.round, commit.update]);
+      if (commit.groups?.length)
+        await tx.query(`insert into round_combines (run_id, round, groups) values ($1, $2, $3)`, [runId, s.round, JSON.stringify(commit.groups)]);
       await tx.query(`update model_state set round = $2, model_hash = $3, params = $4, momentum = $5, residual = $6 where run_id = $1`, [
         runId,
         state.round,
@@ -216,6 +221,12 @@ export class Ledger {
   async update(runId: number, round: number): Promise<Uint8Array | null> {
     const { rows } = await this.sql.query<{ frame: Uint8Array }>(`select frame from updates where run_id = $1 and round = $2`, [runId, round]);
     return rows[0]?.frame ?? null;
+  }
+
+  /** A committed round's combine groups, level by level as the combine ran them; null when the round combined nothing (or is not committed). */
+  async combineGroups(runId: number, round: number): Promise<CombineGroup[] | null> {
+    const { rows } = await this.sql.query<{ groups: CombineGroup[] }>(`select groups from round_combines where run_id = $1 and round = $2`, [runId, round]);
+    return rows[0]?.groups ?? null;
   }
 
   async rounds(runId: number, limit = 1000): Promise<RoundSummary[]> {

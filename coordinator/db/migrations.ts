@@ -202,4 +202,17 @@ export const MIGRATIONS: string[] = [
     select beneficiary, sum(credit_wei) from contributions where state in ('batched','claimable','claimed') group by beneficiary;
   create index contributions_unbatched on contributions (beneficiary) where state in ('accepted','verified');
   `,
+  // Issue 17 item 3: the cross-cohort combine's groups of each committed round
+  // (shared/robust-combine.ts CombineGroup: level, input frame hashes, output hash, samples), so an
+  // auditor holding the cohort aggregates redoes any group and follows the hashes up to the round's
+  // combined update. A table of its own: at 100,000 volunteers a round's record is ≈ 1.5 MB,
+  // which the rounds listing must not drag along. No row: the round combined nothing.
+  `
+  create table round_combines (
+    run_id integer not null references runs(id),
+    round integer not null,
+    groups jsonb not null,
+    primary key (run_id, round)
+  );
+  `,
 ];

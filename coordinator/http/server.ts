@@ -202,6 +202,20 @@ export function createApiServer(deps: ServerDeps): ApiServer {
       sendObject(req, res, frame, obj.hash, true);
     }),
   );
+  // The cross-cohort combine's record of a committed round (issue 17): every group's level, input
+  // frame hashes, output hash and samples, for an auditor to redo (shared/robust-combine.ts
+  // combineGroup). Read-only and final once the round is committed.
+  app.get(
+    '/api/runs/:id/rounds/:round/combine',
+    route(async (req, res) => {
+      runParam(req);
+      const round = intParam(req.params.round, 'round');
+      const groups = await ledger.combineGroups(engine.run.id, round);
+      if (!groups) throw new IdlegradError('NOT_FOUND', `no combine record for round ${round} (not committed yet, or it combined no aggregate)`);
+      res.setHeader('cache-control', 'public, max-age=31536000, immutable');
+      res.json({ run: engine.run.id, round, groups });
+    }),
+  );
   app.post(
     '/api/runs/:id/rounds/:round/aggregate',
     // The run's own bound (a cohort's aggregate holds at most cohortSize × an update's values a chunk), not a fixed cap.

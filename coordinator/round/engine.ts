@@ -115,12 +115,6 @@ export interface EngineEvents {
    * partner earns partner credit only then; absent: no partner is registered.
    */
   partnerRegistered?(id: string): boolean;
-  /**
-   * The cross-cohort combine's groups for the round (shared/robust-combine.ts: level, input
-   * hashes, output hash, samples), for an auditor to redo any of them: called once per commit
-   * that combined something, before the ledger transaction.
-   */
-  combined?(round: number, groups: CombineGroup[]): void;
 }
 
 export class RoundEngine {
@@ -464,7 +458,7 @@ export class RoundEngine {
     accepted: { id: number; creditWei: bigint }[],
     rejected: { id: number; rejection: Rejection }[],
     reports: Report[],
-  ): Promise<Uint8Array> {
+  ): Promise<{ bytes: Uint8Array; groups: CombineGroup[] }> {
     const byChoice = new Map<string, Report[]>();
     for (const r of reports) {
       const key = `${r.cohort}:${r.aggregateHash}`;
@@ -510,8 +504,7 @@ export class RoundEngine {
       const kept = accepted.filter((a) => acceptedIds.has(a.id));
       accepted.splice(0, accepted.length, ...kept);
     }
-    this.events.combined?.(round, combined.groups);
-    return combined.bytes;
+    return { bytes: combined.bytes, groups: combined.groups };
   }
 
   /** Decide the open round now; while a commit runs, that commit's promise. */
@@ -541,9 +534,13 @@ export class RoundEngine {
       };
       let update: Uint8Array | null = null;
       let residual = next.residual;
+      /** The combine's groups, stored with the round for auditors (ledger round_combines, served at /api/runs/:id/rounds/:round/combine). */
+      let groups: CombineGroup[] = [];
       if (applied.length > 0) {
         // Off the event loop (combine-thread.ts): reports and sessions keep being served meanwhile.
-        const combined = await this.combine(open.round, applied, accepted, rejected, [...open.reports.values()]);
+        const done = await this.combine(open.round, applied, accepted, rejected, [...open.reports.values()]);
+        const combined = done.bytes;
+        groups = done.groups;
         if (this.run.globalUpdate === 'compressed') {
           // One frame down: the exact combine compressed with the coordinator's error feedback.
           const down = compressGlobalUpdate(this.run, open.round, combined, this.state.residual ?? new Float32Array(this.run.paramCount));
@@ -581,6 +578,7 @@ export class RoundEngine {
         accepted,
         rejected,
         vestsRound: vestsRoundOf(open.round, this.verification),
+        groups,
       });
       this.events.decided?.(
         accepted.length,

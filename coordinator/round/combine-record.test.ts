@@ -1,0 +1,156 @@
+// Issue 17 item 3: the hierarchical combine's record, stored with the committed round, lets an
+// auditor redo it. 70 one-member cohorts (each member uploads its own single-frame aggregate, as a
+// relay member does) make 70 kept aggregates: two level-1 groups and one level-2 group. The
+// engine commits the round on an in-memory PGlite ledger; the record read back from the ledger is
+// redone from the uploaded frames alone (shared/robust-combine.ts auditCombine), and its last
+// group's frame is the published update, which takes θ_0 to the committed model hash. A record
+// with one input swapped, or an auditor missing a frame, does not pass.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import type { Address, Hex } from 'viem';
+import { DEFAULT_RUN, maxSamplesPerReport, modelOf, runSpecOf } from '../../shared/config.ts';
+import { hashParams, initParams } from '../../shared/model.ts';
+import { decodeFrame } from '../../shared/codec.ts';
+import { contributionTypedData, eip712Domain } from '../../shared/eip712.ts';
+import { framesRoot } from '../../shared/aggregate.ts';
+import { applyGlobalUpdate, buildContribution, cohortAggregate, encodeOwnUpdate, peerUpdateLimits } from '../../shared/round.ts';
+import { auditCombine, COMBINE_GROUP_SIZE, parseCombineRecord } from '../../shared/robust-combine.ts';
+import { createRng, gaussian } from '../../shared/rng.ts';
+import { contributionToJson, type RoundSummary } from '../../shared/wire/index.ts';
+import type { Dataset } from '../../shared/mlp.ts';
+import { openDatabase, Ledger } from '../db/index.ts';
+import { RoundEngine, type Session } from './engine.ts';
+
+const MEMBERS = 70;
+const NOW = 1_800_000_000_000;
+const run = runSpecOf(
+  1,
+  // A small MLP (784-8-10, 6,370 parameters): the combine's groups are what is tested, not its speed.
+  { ...DEFAULT_RUN, sizes: [784, 8, 10], minVolunteers: MEMBERS, cohortSize: 1, timing: { trainMs: 600_000, exchangeMs: 100, reportMs: 100 } },
+  { name: 'mnist', trainCount: 100, testCount: 8, features: 784, classes: 10 },
+);
+const heldOut: Dataset = {
+  images: new Uint8Array(8 * 784).map((_, i) => (i * 37) % 256),
+  labels: new Uint8Array(8).map((_, i) => i % 10),
+  count: 8,
+  features: 784,
+  classes: 10,
+};
+const domain = eip712Domain(31337, '0x0000000000000000000000000000000000000d15');
+
+test('a round of 70 cohort aggregates: its combine groups are stored, and an auditor redoes them from the frames', { timeout: 120_000 }, async (t) => {
+  assert.ok(MEMBERS > COMBINE_GROUP_SIZE, 'enough aggregates for a second level');
+  const sql = await openDatabase({});
+  const ledger = new Ledger(sql);
+  const params = initParams(modelOf(run), run.seed);
+  const theta0 = { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) };
+  await ledger.createRun(run, theta0);
+  let committed!: (s: RoundSummary) => void;
+  const summary = new Promise<RoundSummary>((r) => (committed = r));
+  let clock = NOW;
+  const engine = new RoundEngine(
+    run,
+    { ...theta0, params: params.slice(), momentum: theta0.momentum.slice() },
+    ledger,
+    heldOut,
+    domain,
+    { committed: (s) => committed(s), accountsChanged: () => {} },
+    () => clock,
+  );
+  t.after(async () => {
+    engine.stop();
+    await sql.close();
+  });
+
+  const keys = Array.from({ length: MEMBERS }, () => privateKeyToAccount(generatePrivateKey()));
+  const sessions: Session[] = keys.map((k, i) => ({ id: i, address: k.address.toLowerCase() as Address, peerId: `peer-${i}`, ready: false, send: () => {} }));
+  for (const s of sessions) engine.addSession(s);
+  for (const s of sessions) engine.setReady(s.id, true);
+  assert.equal(engine.openRound?.cohorts.length, MEMBERS);
+
+  // Honest pseudo-gradients: one direction plus each member's noise.
+  const rng = createRng(5);
+  const direction = Float32Array.from({ length: run.paramCount }, () => gaussian(rng) * 1e-3);
+  const samples = Math.min(maxSamplesPerReport(run), run.inner.steps * run.inner.batchSize);
+  const uploaded = new Map<Hex, Uint8Array>();
+  const cohortOf = new Map(engine.openRound!.cohorts.map((c, id) => [c[0].address, id]));
+  for (const [i, s] of sessions.entries()) {
+    const own = encodeOwnUpdate(
+      run,
+      0,
+      direction.map((x) => x + gaussian(rng) * 1e-3),
+      samples,
+    );
+    const agg = cohortAggregate(run, 0, { address: s.address, hash: own.hash, frame: decodeFrame(own.bytes, peerUpdateLimits(run, 0)) }, []);
+    const c = buildContribution({
+      run: run.id,
+      round: 0,
+      cohort: cohortOf.get(s.address)!,
+      frameHash: own.hash,
+      aggregateHash: agg.aggregateHash,
+      framesRoot: framesRoot(agg.hashes),
+      residualHash: `0x${'00'.repeat(32)}`,
+      samples,
+      steps: samples / run.inner.batchSize,
+      lossBefore: 2.3,
+      lossAfter: 2.1,
+      computeMs: 100,
+      nowMs: NOW,
+      nonce: BigInt(i + 1),
+    });
+    const signature = await keys[i].signTypedData(contributionTypedData(domain, c));
+    await engine.handleReport(s, { type: 'report', contribution: contributionToJson(c), signature, frameHashes: agg.hashes });
+    // Everything is in only once the training window has ended (the round commits then, not before).
+    if (i === MEMBERS - 1) clock = NOW + run.timing.trainMs;
+    uploaded.set(engine.handleAggregate(0, agg.bytes), agg.bytes);
+  }
+  const s = await summary;
+  assert.equal(s.contributions, MEMBERS, 'every honest aggregate is accepted');
+
+  // The stored record: every uploaded aggregate in exactly one level-1 group, then one group above.
+  const groups = await ledger.combineGroups(run.id, 0);
+  assert.ok(groups);
+  const record = parseCombineRecord(JSON.parse(JSON.stringify({ run: run.id, round: 0, groups })));
+  assert.deepEqual(
+    record.groups.map((g) => g.level),
+    [1, 1, 2],
+  );
+  assert.deepEqual(record.groups.filter((g) => g.level === 1).flatMap((g) => g.inputs).sort(), [...uploaded.keys()].sort());
+  assert.deepEqual(
+    record.groups[2].inputs,
+    [record.groups[0].output, record.groups[1].output].sort(),
+    'the second level combines the first level outputs',
+  );
+  assert.equal(record.groups[2].samples, MEMBERS * samples);
+  assert.equal(await ledger.combineGroups(run.id, 1), null, 'no record for a round not committed');
+
+  // The auditor redoes every group from the uploaded frames and reaches the published update.
+  const audit = auditCombine(run, record, (h) => uploaded.get(h));
+  assert.deepEqual(audit.mismatches, []);
+  assert.equal(audit.matched, 3);
+  const update = await ledger.update(run.id, 0);
+  assert.ok(update && audit.combined);
+  assert.deepEqual(audit.combined, update, "the last group's frame is the published (exact) update");
+  assert.equal(applyGlobalUpdate({ ...theta0, run: run.id, paramTableHash: run.paramTableHash }, audit.combined, run).modelHash, s.modelHash);
+
+  // A record that lies about a group's membership, or an auditor without one input, does not pass.
+  const [a, b] = [record.groups[0], record.groups[1]];
+  const swapped = {
+    ...record,
+    groups: [{ ...a, inputs: [...a.inputs.slice(1), b.inputs[0]].sort() }, { ...b, inputs: [...b.inputs.slice(1), a.inputs[0]].sort() }, record.groups[2]],
+  };
+  const lie = auditCombine(run, swapped, (h) => uploaded.get(h));
+  assert.deepEqual(
+    lie.mismatches.map((m) => [m.level, m.group]),
+    [
+      [1, 0],
+      [1, 1],
+      [2, 2],
+    ],
+  );
+  assert.equal(lie.combined, null);
+  const partial = auditCombine(run, record, (h) => (h === a.inputs[0] ? undefined : uploaded.get(h)));
+  assert.match(partial.mismatches[0]?.detail ?? '', /is not held/);
+  assert.throws(() => parseCombineRecord({ run: 1, round: 0, groups: [{ level: 0, inputs: [a.output], output: a.output, samples: 1 }] }), /groups\[0\]\.level/);
+});
