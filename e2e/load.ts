@@ -162,7 +162,9 @@ try {
   }));
 
   const t0 = performance.now();
-  log(`load: ${workers} client workers build their cohorts' aggregates, pre-sign ${sessions * rounds} reports (${rounds} rounds), then connect; progress every 5 s`);
+  log(
+    `load: ${workers} client workers build their cohorts' aggregates, pre-sign ${sessions * rounds} reports (${rounds} rounds), then connect; progress every 5 s`,
+  );
   const ready: Promise<void>[] = [];
   const acks: number[][] = [];
   const errorsOf: Record<string, number>[] = []; // per worker, cumulative

@@ -166,7 +166,8 @@ export function parseCombineRecord(x: unknown): CombineRecord {
   const fail = (path: string, want: string, got: unknown): never => {
     throw new Error(`combine record ${path}: expected ${want}, got ${JSON.stringify(got)?.slice(0, 80)}`);
   };
-  const int = (path: string, v: unknown, min: number) => (Number.isSafeInteger(v) && (v as number) >= min ? (v as number) : fail(path, `an integer ≥ ${min}`, v));
+  const int = (path: string, v: unknown, min: number) =>
+    Number.isSafeInteger(v) && (v as number) >= min ? (v as number) : fail(path, `an integer ≥ ${min}`, v);
   const hash = (path: string, v: unknown) => (typeof v === 'string' && HASH.test(v) ? (v as Hex) : fail(path, 'a 0x-prefixed 32-byte lowercase hex hash', v));
   if (typeof x !== 'object' || x === null) return fail('', 'an object', x);
   const r = x as Record<string, unknown>;
@@ -213,7 +214,8 @@ export function auditCombine(run: RunSpec, record: CombineRecord, frameOf: (hash
     for (const hash of g.inputs) {
       const bytes = g.level === 1 ? frameOf(hash) : redone.get(hash);
       if (!bytes) return void mismatches.push({ level: g.level, group: i, detail: `input ${hash} is not held (level ${g.level})` });
-      if (hashFrame(bytes) !== hash) return void mismatches.push({ level: g.level, group: i, detail: `the bytes held for ${hash} hash to ${hashFrame(bytes)}` });
+      if (hashFrame(bytes) !== hash)
+        return void mismatches.push({ level: g.level, group: i, detail: `the bytes held for ${hash} hash to ${hashFrame(bytes)}` });
       try {
         inputs.push({ hash, frame: decodeFrame(bytes, limits) });
       } catch (e) {
@@ -223,7 +225,11 @@ export function auditCombine(run: RunSpec, record: CombineRecord, frameOf: (hash
     if (inputs.length < g.inputs.length) return;
     const out = combineGroup(run, record.round, g.level, inputs);
     if (out.hash !== g.output || out.samples !== g.samples)
-      return void mismatches.push({ level: g.level, group: i, detail: `redone output ${out.hash} (${out.samples} samples), recorded ${g.output} (${g.samples})` });
+      return void mismatches.push({
+        level: g.level,
+        group: i,
+        detail: `redone output ${out.hash} (${out.samples} samples), recorded ${g.output} (${g.samples})`,
+      });
     redone.set(out.hash, out.bytes);
     matched++;
   });

@@ -116,12 +116,14 @@ test('a round of 70 cohort aggregates: its combine groups are stored, and an aud
     record.groups.map((g) => g.level),
     [1, 1, 2],
   );
-  assert.deepEqual(record.groups.filter((g) => g.level === 1).flatMap((g) => g.inputs).sort(), [...uploaded.keys()].sort());
   assert.deepEqual(
-    record.groups[2].inputs,
-    [record.groups[0].output, record.groups[1].output].sort(),
-    'the second level combines the first level outputs',
+    record.groups
+      .filter((g) => g.level === 1)
+      .flatMap((g) => g.inputs)
+      .sort(),
+    [...uploaded.keys()].sort(),
   );
+  assert.deepEqual(record.groups[2].inputs, [record.groups[0].output, record.groups[1].output].sort(), 'the second level combines the first level outputs');
   assert.equal(record.groups[2].samples, MEMBERS * samples);
   assert.equal(await ledger.combineGroups(run.id, 1), null, 'no record for a round not committed');
 
