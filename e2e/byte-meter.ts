@@ -7,7 +7,8 @@
 // headers are not counted (a few hundred bytes per request or round on loopback).
 //
 // It also notes, from the coordinator's WebSocket messages the page receives, each round's
-// cohort (for the mean cohort size) and how many frames reached the page through the relay.
+// cohort (for the mean cohort size) and how many frames reached the page through the relay,
+// and counts the page's WebRTC dials and peer connections (links kept across rounds: issue 16).
 
 export interface PageBytes {
   wsIn: number;
@@ -24,6 +25,10 @@ export interface PageBytes {
   cohorts: { round: number; cohort: number; members: number }[];
   /** Frames received through the coordinator's relay. */
   relayedFrames: number;
+  /** Data channels this page opened (PeerJS's dialling side creates the channel): its dials. */
+  dials: number;
+  /** RTCPeerConnections created, dialled or answered: each is one ICE and DTLS handshake. */
+  peerConnections: number;
 }
 
 export const PAGE_BYTES_GLOBAL = '__idlegradBytes';
@@ -32,7 +37,7 @@ export const PAGE_BYTES_GLOBAL = '__idlegradBytes';
 export function installByteMeter(): void {
   const w = window as unknown as Record<string, unknown> & Window & typeof globalThis;
   if (w.__idlegradBytes) return;
-  const c: PageBytes = { wsIn: 0, wsOut: 0, httpIn: 0, httpOut: 0, dcIn: 0, dcOut: 0, updateIn: 0, evidenceOut: 0, cohorts: [], relayedFrames: 0 };
+  const c: PageBytes = { wsIn: 0, wsOut: 0, httpIn: 0, httpOut: 0, dcIn: 0, dcOut: 0, updateIn: 0, evidenceOut: 0, cohorts: [], relayedFrames: 0, dials: 0, peerConnections: 0 };
   Object.defineProperty(w, '__idlegradBytes', { value: c, enumerable: false });
   const enc = new TextEncoder();
   const size = (d: unknown): number =>
@@ -102,9 +107,11 @@ export function installByteMeter(): void {
     class MeteredPeerConnection extends NativePeerConnection {
       constructor(config?: RTCConfiguration) {
         super(config);
+        c.peerConnections++;
         this.addEventListener('datachannel', (e) => meterChannel(e.channel));
       }
       override createDataChannel(label: string, init?: RTCDataChannelInit): RTCDataChannel {
+        c.dials++;
         const ch = super.createDataChannel(label, init);
         meterChannel(ch);
         return ch;

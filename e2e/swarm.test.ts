@@ -22,6 +22,9 @@ test('a swarm of 3 volunteers trains, agrees on the model hash, and claims its r
   assert.ok(r.upBytesPerPeerPerRound > r.frameBytesPerPeerPerRound, `up ${r.upBytesPerPeerPerRound} B/round carries at least the frame`);
   assert.ok(r.downBytesPerPeerPerRound > r.updateBytesPerPeerPerRound && r.updateBytesPerPeerPerRound > 0, JSON.stringify(r));
   assert.equal(r.cohortSize, 3);
+  // Links persist across rounds while the cohort does: each page dials and answers in round 0 (2 peer
+  // connections), then reuses them (a link that drops is redialled, so not exactly 0 under load).
+  assert.ok(r.peerConnectionsPerPeerPerRound < 1, `peer connections a page a round after round 0: ${r.peerConnectionsPerPeerPerRound}`);
   assert.equal(r.modelHashesAgree, true);
   assert.ok(r.p2pBytes > 0, 'frames travelled over WebRTC');
   assert.ok(

@@ -164,6 +164,9 @@ export interface SwarmResult {
   cohortSize: number;
   /** Frames pages received through the coordinator's relay (all pages, all rounds). */
   relayedFrames: number;
+  /** WebRTC dials a page made per round (data channels it opened, counted in the page), and RTCPeerConnections (dialled or answered: ICE and DTLS handshakes) per page per round. */
+  dialsPerPeerPerRound: number;
+  peerConnectionsPerPeerPerRound: number;
   /** Committed rounds with no accepted contribution. */
   lostRounds: number;
   rewardEpochs: number;
@@ -213,10 +216,17 @@ export function pageTraffic(
   rounds: number,
 ): Pick<
   SwarmResult,
-  'upBytesPerPeerPerRound' | 'downBytesPerPeerPerRound' | 'updateBytesPerPeerPerRound' | 'evidenceBytesPerPeerPerRound' | 'cohortSize' | 'relayedFrames'
+  | 'upBytesPerPeerPerRound'
+  | 'downBytesPerPeerPerRound'
+  | 'updateBytesPerPeerPerRound'
+  | 'evidenceBytesPerPeerPerRound'
+  | 'cohortSize'
+  | 'relayedFrames'
+  | 'dialsPerPeerPerRound'
+  | 'peerConnectionsPerPeerPerRound'
 > {
   let pages = 0;
-  const sum = { up: 0, down: 0, update: 0, evidence: 0 };
+  const sum = { up: 0, down: 0, update: 0, evidence: 0, dials: 0, peerConnections: 0 };
   const seats = new Map<string, number>();
   let relayedFrames = 0;
   for (const [v, b] of last) {
@@ -230,8 +240,11 @@ export function pageTraffic(
     sum.down += b.wsIn + b.httpIn + b.dcIn - (a.wsIn + a.httpIn + a.dcIn);
     sum.update += b.updateIn - a.updateIn;
     sum.evidence += b.evidenceOut - a.evidenceOut;
+    sum.dials += b.dials - a.dials;
+    sum.peerConnections += b.peerConnections - a.peerConnections;
   }
   const per = (x: number) => (pages && rounds > 0 ? Math.round(x / pages / rounds) : 0);
+  const perFine = (x: number) => (pages && rounds > 0 ? Number((x / pages / rounds).toFixed(2)) : 0);
   const sizes = [...seats.values()];
   return {
     upBytesPerPeerPerRound: per(sum.up),
@@ -240,6 +253,8 @@ export function pageTraffic(
     evidenceBytesPerPeerPerRound: per(sum.evidence),
     cohortSize: sizes.length ? Number((sizes.reduce((s, x) => s + x, 0) / sizes.length).toFixed(2)) : 0,
     relayedFrames,
+    dialsPerPeerPerRound: perFine(sum.dials),
+    peerConnectionsPerPeerPerRound: perFine(sum.peerConnections),
   };
 }
 
@@ -715,6 +730,7 @@ swarm summary
   WebRTC bytes received    ${r.p2pBytes}
   frame bytes/peer/round   ${r.frameBytesPerPeerPerRound} vs dense ${r.denseBytesPerPeerPerRound} (${r.compressionRatio}×)
   bytes/peer/round         up ${r.upBytesPerPeerPerRound}, down ${r.downBytesPerPeerPerRound} (global update ${r.updateBytesPerPeerPerRound}, spot-check evidence up ${r.evidenceBytesPerPeerPerRound}); mean cohort ${r.cohortSize}; ${r.relayedFrames} relayed frames
+  WebRTC dials/peer/round  ${r.dialsPerPeerPerRound} (peer connections ${r.peerConnectionsPerPeerPerRound})
   lost rounds              ${r.lostRounds} (committed with no accepted contribution)
   reward epochs on chain   ${r.rewardEpochs}
   claims on chain          ${r.claims} (chain ${r.chainId}); balances equal ledger credit: ${r.claimsMatchLedger}

@@ -1,6 +1,6 @@
 // The run and round state machine (DESIGN.md "One round, end to end", steps 1 and 5–7).
 //
-// idle ──(≥ minVolunteers ready)──▶ open(r): cohorts assigned, `round` sent
+// idle ──(≥ minVolunteers ready)──▶ open(r): cohorts assigned (cohorts.ts: last round's where still ready), `round` sent
 // open(r) ──(every member reported and its aggregate uploaded, or reportEndsAt)──▶ commit(r),
 //           never before startsAt + trainMs (decide.ts commitAt: skipping work buys no pace)
 // commit(r): accept cohort aggregates signed by ≥ 2/3 of the cohort's reporting members
@@ -45,6 +45,7 @@ import { verificationOf, vestsRoundOf } from '../verify/index.ts';
 import { CombineThread } from './combine-thread.ts';
 import type { CombineGroup } from '../../shared/robust-combine.ts';
 import { PublishedObjects } from './published.ts';
+import { CohortSeating } from './cohorts.ts';
 
 export interface Session {
   id: number;
@@ -138,6 +139,8 @@ export class RoundEngine {
   private readonly combiner: CombineThread;
   /** The published updates and snapshots, content-addressed (published.ts). */
   readonly published: PublishedObjects;
+  /** Last round's cohorts and the links that did not connect in them (cohorts.ts). */
+  private readonly seating: CohortSeating;
 
   constructor(
     readonly run: RunSpec,
@@ -154,6 +157,7 @@ export class RoundEngine {
     this.evaluator = new EvalThread(this.spec, heldOut);
     this.verification = verificationOf(run);
     this.combiner = new CombineThread(run);
+    this.seating = new CohortSeating(run.cohortSize);
     this.published = new PublishedObjects({ run: run.id, update: (round) => ledger.update(run.id, round), model: () => this.state });
   }
 
@@ -232,9 +236,14 @@ export class RoundEngine {
     const held = seats.filter((s) => this.events.quarantined?.(s.address));
     const heldIds = new Set(held.map((s) => s.id));
     const free = seats.filter((s) => !heldIds.has(s.id));
-    const nCohorts = Math.ceil(free.length / this.run.cohortSize);
-    const cohorts: Member[][] = Array.from({ length: nCohorts }, () => []);
-    free.forEach((s, i) => cohorts[i % nCohorts].push({ address: s.address, peerId: s.peerId, sessionId: s.id }));
+    // Last round's cohorts where their members are still ready (cohorts.ts): pages keep their links.
+    const byAddress = new Map(free.map((s) => [s.address, s]));
+    const cohorts: Member[][] = this.seating.form(free.map((s) => s.address)).map((c) =>
+      c.map((a) => {
+        const s = byAddress.get(a)!;
+        return { address: s.address, peerId: s.peerId, sessionId: s.id };
+      }),
+    );
     const quarantined = new Set(held.map((s) => cohorts.push([{ address: s.address, peerId: s.peerId, sessionId: s.id }]) - 1));
     const startsAt = this.now();
     const { trainMs, exchangeMs, reportMs } = this.run.timing;
@@ -399,6 +408,7 @@ export class RoundEngine {
     const frame = decodeFrame(bytes, peerUpdateLimits(this.run, msg.round));
     if (frame.header.kind !== FrameKind.update) throw new IdlegradError('BAD_FRAME', `a relayed frame must be an update frame (kind ${FrameKind.update})`);
     open.relayed.add(session.address);
+    this.seating.noteUnreached(session.address, to);
     let reached = 0;
     for (const m of members) {
       if (!to.has(m.address)) continue;

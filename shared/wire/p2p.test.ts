@@ -52,8 +52,9 @@ test('a handshake round-trips, and a malformed one is refused naming the field',
   const h = { address: `0x${'ab'.repeat(20)}` as const, peerId: 'ig-1', round: 3, signature: `0x${'cd'.repeat(65)}` as const };
   assert.deepEqual(parseHandshake(encodeHandshake(h)), h);
   assert.deepEqual(parsePeerMessage(encodeHandshake(h)), { type: 'handshake', handshake: h });
-  const bytes = new Uint8Array(30);
-  assert.deepEqual(parsePeerMessage(bytes), { type: 'chunk', bytes });
+  const [bytes] = splitFrame(new Uint8Array(30), 9);
+  assert.deepEqual(parsePeerMessage(bytes), { type: 'chunk', round: 9, bytes });
+  assert.throws(() => parsePeerMessage(new Uint8Array(P2P_CHUNK.payload - 1)), (e) => isIdlegradError(e, 'BAD_FRAME') && /outside/.test(e.message));
   const bad = (over: Record<string, unknown>) => () => parseHandshake(JSON.stringify({ ...h, ...over }));
   assert.throws(
     () => parseHandshake('nope'),

@@ -33,11 +33,19 @@ export function parseHandshake(text: string): CohortHandshake {
   return shape<CohortHandshake>({ address: addr, peerId: str(64), round: u32, signature: sig })(parseJson(text, 'handshake'), 'handshake');
 }
 
-export type PeerMessage = { type: 'handshake'; handshake: CohortHandshake } | { type: 'chunk'; bytes: Uint8Array };
+/**
+ * A link outlives a round (web/src/client/p2p/link-pool.ts), so both messages name theirs: a
+ * chunk's `round` is its header's, read here so a late chunk of round r is refused by round r+1
+ * before anything is assembled.
+ */
+export type PeerMessage = { type: 'handshake'; handshake: CohortHandshake } | { type: 'chunk'; round: number; bytes: Uint8Array };
 
-/** What a link delivered: text is a handshake (parsed here), bytes are a frame chunk (FrameAssembler checks them). */
+/** What a link delivered: text is a handshake (parsed here), bytes are a frame chunk (its round read here, the rest checked by FrameAssembler). */
 export function parsePeerMessage(data: string | Uint8Array): PeerMessage {
-  return typeof data === 'string' ? { type: 'handshake', handshake: parseHandshake(data) } : { type: 'chunk', bytes: data };
+  if (typeof data === 'string') return { type: 'handshake', handshake: parseHandshake(data) };
+  if (data.byteLength < P2P_CHUNK.payload || data.byteLength > P2P_CHUNK_BYTES)
+    throw new IdlegradError('BAD_FRAME', `p2p chunk of ${data.byteLength} bytes is outside [${P2P_CHUNK.payload}, ${P2P_CHUNK_BYTES}]`);
+  return { type: 'chunk', round: new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(P2P_CHUNK.round, true), bytes: data };
 }
 
 export function splitFrame(frame: Uint8Array, round: number): Uint8Array[] {

@@ -7,6 +7,7 @@ import { DEFAULT_RUN, runSpecOf, type RunSpec } from '../../../../shared/config.
 import { splitFrame } from '../../../../shared/wire/index.ts';
 import { CohortExchange, type ExchangeEvent } from './exchange.ts';
 import { dialsTo, sendChunks } from './links.ts';
+import { LinkPool } from './link-pool.ts';
 import { encodeOwnUpdate, peerUpdateLimits } from '../../../../shared/round.ts';
 import { FakeNetwork, ManualScheduler, fakeLink, settle, until, verifyMessageSync } from '../testing.ts';
 
@@ -259,4 +260,163 @@ test('a dialler whose link drops redials and completes', async () => {
   assert.equal(net.links.length, 2);
   assert.equal(r0.frames.length, 1);
   assert.equal(r1.frames.length, 1);
+});
+
+// ---- links that persist across rounds (link-pool.ts) ------------------------------------
+
+/** Pages that keep a LinkPool across rounds, as RoundRunner does: each round a new exchange over the kept links. */
+function pages(n: number) {
+  const sched = new ManualScheduler();
+  const net = new FakeNetwork();
+  const accounts = KEYS.slice(0, n).map((k) => privateKeyToAccount(k));
+  const all = accounts.map((a, i) => ({ address: a.address.toLowerCase() as Address, peerId: `ig-${'abcdef'[i]}000000000000000` }));
+  const list = all.map((self, i) => {
+    const pool = new LinkPool(sched, (peerId, what) => page.poolEvents.push(`${peerId}: ${what}`));
+    const page = {
+      self,
+      pool,
+      poolEvents: [] as string[],
+      ex: null as CohortExchange | null,
+      events: [] as ExchangeEvent[],
+      /** Round `round` with these members: the previous exchange parks its links, links to others close. */
+      open(round: number, members: typeof all) {
+        page.ex?.dispose();
+        pool.keepOnly(new Set(members.map((m) => m.peerId)));
+        const limits = peerUpdateLimits(run, round);
+        const ex = new CohortExchange({
+          run: run.id,
+          round,
+          self,
+          members,
+          endsAt: sched.now() + 10_000,
+          maxFrameBytes: maxUpdateFrameBytes(run.paramCount, run.codec.chunkSize, kPerChunk(run.codec, run.codec.chunkSize), run.codec.bits, run.codec.indexCoding),
+          decode: (b) => decodeFrame(b, limits),
+          sign: (m) => accounts[i].signMessage({ message: m }),
+          verify: verifyMessageSync,
+          dial: (to) => net.dial(self.peerId, to),
+          scheduler: sched,
+          timeouts: { handshakeMs: 2_000, idleMs: 1_000, redialMs: 500, maxDials: 2 },
+          onEvent: (e) => page.events.push(e),
+          reuse: (peerId) => pool.take(peerId),
+          park: (link, pending) => pool.park(link, 30_000, pending),
+        });
+        page.ex = ex;
+        ex.start();
+        return ex;
+      },
+    };
+    net.register(self.peerId, (link) => page.ex?.accept(link));
+    return page;
+  });
+  return { sched, net, pages: list, all };
+}
+
+async function exchangeRound(ps: ReturnType<typeof pages>, round: number, who: number[]) {
+  const members = who.map((i) => ps.all[i]);
+  const exs = who.map((i) => ps.pages[i].open(round, members));
+  await settle();
+  exs.forEach((ex, k) => ex.setOwnFrame(frameFor(10 * round + who[k], round)));
+  await ps.sched.advance(100);
+  return Promise.all(exs.map((ex) => ex.finished));
+}
+
+test("round r+1 runs over round r's links: no new dial, every frame in, each link marked reused", async () => {
+  const ps = pages(3);
+  const first = await exchangeRound(ps, ROUND, [0, 1, 2]);
+  assert.ok(first.every((r) => r.frames.length === 2 && r.peers.every((p) => !p.reused)));
+  assert.equal(ps.net.links.length, 3);
+  for (const round of [ROUND + 1, ROUND + 2]) {
+    const results = await exchangeRound(ps, round, [0, 1, 2]);
+    assert.equal(ps.net.links.length, 3, `round ${round} dialled nothing`);
+    results.forEach((r, i) => {
+      assert.equal(r.frames.length, 2);
+      assert.deepEqual(
+        r.frames.map((f) => f.hash).sort(),
+        [0, 1, 2].filter((j) => j !== i).map((j) => hashFrame(frameFor(10 * round + j, round))).sort(),
+      );
+      assert.ok(r.peers.every((p) => p.status === 'complete' && p.reused));
+    });
+  }
+  assert.ok(ps.net.links.every((l) => !l.a.closed && !l.b.closed));
+});
+
+test('a member that left the cohort has its link closed; the others keep theirs', async () => {
+  const ps = pages(3);
+  await exchangeRound(ps, ROUND, [0, 1, 2]);
+  const results = await exchangeRound(ps, ROUND + 1, [0, 1]);
+  ps.pages[2].ex!.dispose();
+  assert.equal(ps.net.links.length, 3, 'nothing dialled');
+  for (const l of ps.net.links) {
+    const toLeaver = l.from === ps.all[2].peerId || l.to === ps.all[2].peerId;
+    assert.equal(l.a.closed, toLeaver, `${l.from}→${l.to}`);
+  }
+  assert.ok(results.every((r) => r.frames.length === 1 && r.peers[0].reused));
+  assert.equal(ps.pages[2].pool.size, 0, "the leaver's parked links closed with the others' ends");
+});
+
+test('a late chunk of the previous round on a kept link is refused as STALE_ROUND; the link and the round go on', async () => {
+  const ps = pages(2);
+  await exchangeRound(ps, ROUND, [0, 1]);
+  const members = [ps.all[0], ps.all[1]];
+  const [a, b] = [ps.pages[0].open(ROUND + 1, members), ps.pages[1].open(ROUND + 1, members)];
+  await settle();
+  // The dialler's end of the kept link, as node 1 sees it: deliver a chunk of round ROUND there.
+  const late = splitFrame(frameFor(5, ROUND), ROUND)[0];
+  ps.net.links[0].b.deliver(late);
+  await settle();
+  const stale = ps.pages[1].events.filter((e) => e.type === 'stale');
+  assert.equal(stale.length, 1);
+  assert.ok(stale[0].type === 'stale' && stale[0].code === 'STALE_ROUND' && /round 3 refused: this link is in round 4/.test(stale[0].message));
+  a.setOwnFrame(frameFor(40, ROUND + 1));
+  b.setOwnFrame(frameFor(41, ROUND + 1));
+  await ps.sched.advance(100);
+  const [ra, rb] = await Promise.all([a.finished, b.finished]);
+  assert.equal(rb.frames[0]?.hash, hashFrame(frameFor(40, ROUND + 1)));
+  assert.equal(ra.frames[0]?.hash, hashFrame(frameFor(41, ROUND + 1)));
+  assert.equal(ps.net.links.length, 1);
+});
+
+test("a peer that reaches the next round first: its handshake moves the link to the pool, and our next exchange verifies it there", async () => {
+  const ps = pages(2);
+  const members = [ps.all[0], ps.all[1]];
+  await exchangeRound(ps, ROUND, [0, 1]);
+  // Node 0 already runs round ROUND+1; node 1's round-ROUND exchange is still open.
+  const a = ps.pages[0].open(ROUND + 1, members);
+  await settle();
+  assert.equal(ps.pages[1].pool.size, 1, "node 0's handshake moved the link into node 1's pool");
+  const b = ps.pages[1].open(ROUND + 1, members);
+  await settle();
+  a.setOwnFrame(frameFor(50, ROUND + 1));
+  b.setOwnFrame(frameFor(51, ROUND + 1));
+  await ps.sched.advance(100);
+  const [ra, rb] = await Promise.all([a.finished, b.finished]);
+  assert.equal(ra.frames.length, 1);
+  assert.equal(rb.frames.length, 1);
+  assert.ok(rb.peers[0].reused && ra.peers[0].reused);
+  assert.equal(ps.net.links.length, 1);
+});
+
+test('a parked link nobody takes closes after keepMs; a chunk on it is dropped and said', async () => {
+  const sched = new ManualScheduler();
+  const events: string[] = [];
+  const pool = new LinkPool(sched, (peerId, what) => events.push(`${peerId}: ${what}`));
+  const link = fakeLink('ig-x');
+  link.open();
+  pool.park(link, 1_000);
+  link.deliver(new Uint8Array(40));
+  link.deliver('{"handshake":1}');
+  link.deliver('{"handshake":2}');
+  assert.match(events[0], /ig-x: dropped a 40-byte frame chunk/);
+  await sched.advance(999);
+  assert.equal(link.closed, false);
+  const other = fakeLink('ig-y');
+  other.open();
+  pool.park(other, 5_000);
+  await sched.advance(1);
+  assert.equal(link.closed, true);
+  assert.equal(pool.take('ig-x'), null);
+  // The newest handshake is what a taker gets.
+  other.deliver('{"h":"a"}');
+  other.deliver('{"h":"b"}');
+  assert.deepEqual(pool.take('ig-y')?.pending, ['{"h":"b"}']);
 });

@@ -11,6 +11,14 @@
 // valid) or failed, or when the round's exchange deadline passes. A failed peer is left
 // out; the exchange never throws, so reporting always happens.
 //
+// Links persist across rounds while the cohort does (link-pool.ts): with `reuse` and `park`,
+// the exchange starts on the previous round's open link to a member instead of dialling, and
+// at its end parks every link whose handshake verified instead of closing it. So one link
+// carries several rounds, and each message names its round: the handshake opens the round on
+// the link (a peer sends its frame only after ours verified), a chunk of another round is
+// refused as stale (never fatal: a finished round's late frame), and a handshake of a later
+// round means the peer moved on: the link goes to the pool for our next exchange.
+//
 // Per peer, in server-time milliseconds:
 //   handshakeMs  a dialled link must open and the peer's handshake verify within this
 //   idleMs       once a peer's frame has started, each next chunk must arrive within this
@@ -30,6 +38,7 @@ import {
 } from '../../../../shared/wire/index.ts';
 import type { Scheduler } from '../clock.ts';
 import { DEFAULT_BACKPRESSURE, dialsTo, sendChunks, type Backpressure, type PeerLink } from './links.ts';
+import type { ReusedLink } from './link-pool.ts';
 import { describeError } from '../errors.ts';
 
 export interface CohortMember {
@@ -69,6 +78,10 @@ export interface ExchangeOptions {
   onEvent?: (e: ExchangeEvent) => void;
   /** Every byte received or sent on any link (for the p2p counters). */
   onBytes?: (direction: 'in' | 'out', bytes: number) => void;
+  /** The previous round's open link to a member (and what arrived on it since), used instead of a dial. */
+  reuse?: (peerId: string) => ReusedLink | null;
+  /** Keeps a verified link open for the next round (instead of closing it); `pending`: messages for that round. */
+  park?: (link: PeerLink, pending: string[]) => void;
 }
 
 export type ExchangeEvent =
@@ -76,7 +89,9 @@ export type ExchangeEvent =
   | { type: 'frame'; peerId: string; address: Address; bytes: number; hash: Hex }
   | { type: 'sent'; peerId: string; bytes: number }
   | { type: 'peer-failed'; peerId: string; code: ErrorCode; message: string; final: boolean }
-  | { type: 'rejected-link'; peerId: string; message: string };
+  | { type: 'rejected-link'; peerId: string; message: string }
+  /** A message of another round on a link that outlives rounds: refused, the link kept. */
+  | { type: 'stale'; peerId: string; code: 'STALE_ROUND'; message: string };
 
 export type PeerStatus = 'waiting' | 'linked' | 'verified' | 'complete' | 'failed';
 
@@ -89,6 +104,8 @@ export interface PeerOutcome {
   bytesOut: number;
   /** Whether our whole frame was handed to this peer's channel. */
   sentOurs: boolean;
+  /** Whether the link this round ended on came from the previous round (no dial). */
+  reused: boolean;
 }
 
 export interface HeldFrame {
@@ -113,6 +130,9 @@ interface Slot {
   member: CohortMember;
   weDial: boolean;
   link: PeerLink | null;
+  /** The link came from the previous round; its handshake verified this round. */
+  reused: boolean;
+  verifiedLink: boolean;
   /** Incremented per link so late events from a dropped link are ignored. */
   epoch: number;
   /** Link state; a peer is settled once `received` is set or status is 'failed'. */
@@ -153,6 +173,8 @@ export class CohortExchange {
         member: { address: m.address.toLowerCase() as Address, peerId: m.peerId },
         weDial: dialsTo(o.self.peerId, m.peerId),
         link: null,
+        reused: false,
+        verifiedLink: false,
         epoch: 0,
         status: 'waiting',
         failure: null,
@@ -189,10 +211,14 @@ export class CohortExchange {
     return { members: this.slots.size + 1, verified, frames };
   }
 
-  /** Dial the members this peer dials and arm the deadline. */
+  /** Take over the previous round's links, dial the other members this peer dials, and arm the deadline. */
   start(): void {
     this.cancelDeadline = this.o.scheduler.after(this.o.endsAt - this.o.scheduler.now(), () => this.finish(true));
-    for (const slot of this.slots.values()) if (slot.weDial) this.dial(slot);
+    for (const slot of this.slots.values()) {
+      const kept = this.o.reuse?.(slot.member.peerId);
+      if (kept) this.attach(slot, kept.link, kept.pending, true);
+      else if (slot.weDial) this.dial(slot);
+    }
     this.checkDone();
   }
 
@@ -220,7 +246,7 @@ export class CohortExchange {
     for (const slot of this.slots.values()) if (slot.status === 'verified') void this.sendOurs(slot);
   }
 
-  /** Close every link (end of round). Settles `finished` if it has not settled. */
+  /** End of round: park every open link whose handshake verified (with `park`), close the rest. Settles `finished` if it has not settled. */
   dispose(): void {
     if (this.disposed) return;
     this.finish(false);
@@ -229,8 +255,10 @@ export class CohortExchange {
     for (const slot of this.slots.values()) {
       slot.epoch++;
       slot.cancelTimer?.();
-      slot.link?.close();
+      const link = slot.link;
       slot.link = null;
+      if (link && slot.verifiedLink && link.channel && this.o.park) this.o.park(link, []);
+      else link?.close();
     }
   }
 
@@ -249,9 +277,11 @@ export class CohortExchange {
     this.attach(slot, link);
   }
 
-  private attach(slot: Slot, link: PeerLink): void {
+  private attach(slot: Slot, link: PeerLink, pending: string[] = [], reused = false): void {
     const epoch = ++slot.epoch;
     slot.link = link;
+    slot.reused = reused;
+    slot.verifiedLink = false;
     slot.status = 'linked';
     slot.assembler = new FrameAssembler(this.o.round, this.o.maxFrameBytes);
     slot.inbox = Promise.resolve();
@@ -261,7 +291,7 @@ export class CohortExchange {
       if (!live()) return;
       this.sendHandshake(link).catch((e) => live() && this.transientFailure(slot, 'INTERNAL', `handshake send failed: ${describeError(e)}`));
     });
-    link.onData((data) => {
+    const onData = (data: string | Uint8Array) => {
       if (!live()) return;
       slot.inbox = slot.inbox.then(async () => {
         if (!live()) return;
@@ -271,7 +301,10 @@ export class CohortExchange {
           this.fatal(slot, 'INTERNAL', `handling a message failed: ${describeError(e)}`);
         }
       });
-    });
+    };
+    link.onData(onData);
+    // What arrived while the link was parked (the peer's handshake for this round).
+    for (const d of pending) onData(d);
     link.onClose((reason) => {
       if (live()) this.transientFailure(slot, 'PEER_TIMEOUT', `link closed: ${reason}`);
     });
@@ -285,20 +318,25 @@ export class CohortExchange {
   }
 
   private async receive(slot: Slot, data: string | Uint8Array, epoch: number): Promise<void> {
-    if (slot.status === 'failed') return;
     let msg: PeerMessage;
     try {
       msg = parsePeerMessage(data);
     } catch (e) {
-      return this.fatal(slot, 'BAD_MESSAGE', describeError(e));
+      if (slot.status !== 'failed') this.fatal(slot, isIdlegradError(e) ? e.code : 'BAD_MESSAGE', describeError(e));
+      return;
     }
+    const m = slot.member;
+    const fromMember = msg.type === 'handshake' && msg.handshake.peerId === m.peerId && msg.handshake.address === m.address;
+    // A peer left out of this round (late, say) may still be in our next cohort: its link moves on.
+    if (fromMember && msg.type === 'handshake' && msg.handshake.round > this.o.round && this.o.park) return this.handOff(slot, data as string, msg.handshake.round);
+    if (slot.status === 'failed') return;
     if (msg.type === 'handshake') {
-      if (slot.status !== 'linked') return this.fatal(slot, 'BAD_MESSAGE', 'second handshake on one link');
       const hs = msg.handshake;
-      const m = slot.member;
-      if (hs.peerId !== m.peerId || hs.address !== m.address)
+      if (!fromMember)
         return this.fatal(slot, 'NOT_A_MEMBER', `handshake names ${hs.address}/${hs.peerId}, the cohort lists ${m.address}/${m.peerId}`);
+      if (hs.round < this.o.round && slot.reused) return this.stale(slot, `handshake for round ${hs.round} refused: this link is in round ${this.o.round}`);
       if (hs.round !== this.o.round) return this.fatal(slot, 'STALE_ROUND', `handshake for round ${hs.round}, expected ${this.o.round}`);
+      if (slot.status !== 'linked') return this.fatal(slot, 'BAD_MESSAGE', 'second handshake on one link');
       let ok = false;
       try {
         ok = await this.o.verify(m.address, cohortHandshakeMessage(this.o.run, hs.round, hs.peerId), hs.signature);
@@ -309,6 +347,7 @@ export class CohortExchange {
       if (slot.epoch !== epoch || this.disposed || slot.status !== 'linked') return;
       if (!ok) return this.fatal(slot, 'BAD_SIGNATURE', 'handshake signature does not verify for the listed address');
       slot.status = 'verified';
+      slot.verifiedLink = true;
       // Until their frame starts, only the exchange deadline applies (they may still be training).
       slot.cancelTimer?.();
       slot.cancelTimer = null;
@@ -316,6 +355,8 @@ export class CohortExchange {
       void this.sendOurs(slot);
       return;
     }
+    // Before the handshake check: a late chunk of the previous round may precede this round's handshake.
+    if (msg.round !== this.o.round) return this.stale(slot, `a ${msg.bytes.byteLength}-byte frame chunk of round ${msg.round} refused: this link is in round ${this.o.round}`);
     if (slot.status !== 'verified') return this.fatal(slot, 'BAD_MESSAGE', 'frame data before a verified handshake');
     const chunk = msg.bytes;
     slot.bytesIn += chunk.byteLength;
@@ -383,6 +424,26 @@ export class CohortExchange {
   }
 
   // ---- failures and timers ----------------------------------------------------------
+
+  private stale(slot: Slot, message: string): void {
+    this.o.onEvent?.({ type: 'stale', peerId: slot.member.peerId, code: 'STALE_ROUND', message });
+  }
+
+  /**
+   * The peer's handshake for a later round: it moved on (its round message came before ours).
+   * Its frames for this round came before on the ordered link, so what is not in never will be;
+   * the link and the handshake go to the pool for our exchange of that round.
+   */
+  private handOff(slot: Slot, handshake: string, round: number): void {
+    const link = slot.link!;
+    slot.epoch++;
+    slot.cancelTimer?.();
+    slot.cancelTimer = null;
+    slot.link = null;
+    slot.sending = false;
+    this.o.park!(link, [handshake]);
+    if (!slot.received && slot.status !== 'failed') this.fail(slot, 'STALE_ROUND', `peer moved on to round ${round} before its frame of round ${this.o.round} came`);
+  }
 
   private arm(slot: Slot, ms: number, why: string): void {
     slot.cancelTimer?.();
@@ -467,6 +528,7 @@ export class CohortExchange {
         bytesIn: s.bytesIn,
         bytesOut: s.bytesOut,
         sentOurs: s.sentOurs,
+        reused: s.reused,
       })),
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,

@@ -18,6 +18,7 @@ import type { Scheduler } from '../clock.ts';
 import { describeError } from '../errors.ts';
 import { CohortExchange, type ExchangeResult, type PeerTimeouts } from '../p2p/exchange.ts';
 import type { PeerLink } from '../p2p/links.ts';
+import { LinkPool } from '../p2p/link-pool.ts';
 import type { SnapshotStore } from '../snapshot.ts';
 import type { ClientStorage, OutboxRecord } from '../storage.ts';
 import type { CohortAggregate } from '../../../../shared/round.ts';
@@ -89,8 +90,12 @@ export class RoundRunner {
   private readonly evidence = new EvidenceKeeper();
   /** Reported frames the residual advanced past, until the commit's verdict (verdicts.ts). */
   private readonly verdicts = new Verdicts();
+  /** Verified links kept between rounds for members that stay in this page's cohort (link-pool.ts). */
+  private readonly links: LinkPool;
 
-  constructor(private readonly o: RoundRunnerOptions) {}
+  constructor(private readonly o: RoundRunnerOptions) {
+    this.links = new LinkPool(o.scheduler, (peerId, what) => o.store.log('info', `p2p: ${peerId}: ${what}`));
+  }
 
   /** True while the worker trains a round (Stop aborts it then). */
   get training(): boolean {
@@ -146,6 +151,8 @@ export class RoundRunner {
 
     // Accept and dial cohort links while training, so the exchange starts warm.
     this.closeExchange();
+    // Links to members who left this page's cohort close; those to members who stayed are reused.
+    this.links.keepOnly(new Set(members.map((x) => x.peerId)));
     const exchange = members.length > 1 ? this.openExchange(m, run, key, self, members) : null;
     // Relayed frames and the announcement may arrive while this page still trains.
     this.agreement?.dispose();
@@ -465,8 +472,14 @@ export class RoundRunner {
           case 'rejected-link':
             store.log('warn', `round ${m.round}: refused a link from ${e.peerId}: ${e.message}`);
             return;
+          case 'stale':
+            store.log('info', `round ${m.round}: peer ${e.peerId}: [${e.code}] ${e.message}`);
+            return;
         }
       },
+      reuse: (peerId) => this.links.take(peerId),
+      // Parked for at most a round's length: the next round's exchange takes them or they close.
+      park: (link, pending) => this.links.park(link, run.timing.trainMs + run.timing.exchangeMs + run.timing.reportMs, pending),
       onBytes: (dir, n) => {
         const p = store.get().p2p;
         store.set({ p2p: dir === 'in' ? { ...p, bytesIn: p.bytesIn + n } : { ...p, bytesOut: p.bytesOut + n } });
@@ -475,8 +488,8 @@ export class RoundRunner {
     this.exchange = ex;
     this.o.route(ex);
     ex.start();
-    // Links stay open after our exchange settles so slower members still get our frame;
-    // they close at the report deadline or when the next round begins.
+    // Links stay open after our exchange settles so slower members still get our frame; at the
+    // report deadline or when the next round begins they are parked for the next round.
     this.cancelClose = scheduler.after(Math.max(0, m.reportEndsAt - scheduler.now()), () => this.closeExchange(ex));
     return ex;
   }
@@ -496,5 +509,6 @@ export class RoundRunner {
     if (this.token) this.token.cancelled = true;
     this.agreement?.dispose();
     this.closeExchange();
+    this.links.closeAll();
   }
 }
