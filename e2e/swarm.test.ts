@@ -25,6 +25,8 @@ test('a swarm of 3 volunteers trains, agrees on the model hash, and claims its r
   // Links persist across rounds while the cohort does: each page dials and answers in round 0 (2 peer
   // connections), then reuses them (a link that drops is redialled, so not exactly 0 under load).
   assert.ok(r.peerConnectionsPerPeerPerRound < 1, `peer connections a page a round after round 0: ${r.peerConnectionsPerPeerPerRound}`);
+  // …and the counter counts: over the whole run, round 0 included, a page opened its 2 links.
+  assert.ok(r.peerConnectionsPerPeer >= 2, `peer connections a page made in all: ${r.peerConnectionsPerPeer}`);
   assert.equal(r.modelHashesAgree, true);
   assert.ok(r.p2pBytes > 0, 'frames travelled over WebRTC');
   assert.ok(

@@ -167,6 +167,8 @@ export interface SwarmResult {
   /** WebRTC dials a page made per round (data channels it opened, counted in the page), and RTCPeerConnections (dialled or answered: ICE and DTLS handshakes) per page per round. */
   dialsPerPeerPerRound: number;
   peerConnectionsPerPeerPerRound: number;
+  /** RTCPeerConnections a page made over its whole life, round 0 included (so a counter that never counts shows here as 0). */
+  peerConnectionsPerPeer: number;
   /** Committed rounds with no accepted contribution. */
   lostRounds: number;
   rewardEpochs: number;
@@ -224,9 +226,10 @@ export function pageTraffic(
   | 'relayedFrames'
   | 'dialsPerPeerPerRound'
   | 'peerConnectionsPerPeerPerRound'
+  | 'peerConnectionsPerPeer'
 > {
   let pages = 0;
-  const sum = { up: 0, down: 0, update: 0, evidence: 0, dials: 0, peerConnections: 0 };
+  const sum = { up: 0, down: 0, update: 0, evidence: 0, dials: 0, peerConnections: 0, peerConnectionsEver: 0 };
   const seats = new Map<string, number>();
   let relayedFrames = 0;
   for (const [v, b] of last) {
@@ -242,6 +245,7 @@ export function pageTraffic(
     sum.evidence += b.evidenceOut - a.evidenceOut;
     sum.dials += b.dials - a.dials;
     sum.peerConnections += b.peerConnections - a.peerConnections;
+    sum.peerConnectionsEver += b.peerConnections;
   }
   const per = (x: number) => (pages && rounds > 0 ? Math.round(x / pages / rounds) : 0);
   const perFine = (x: number) => (pages && rounds > 0 ? Number((x / pages / rounds).toFixed(2)) : 0);
@@ -255,6 +259,7 @@ export function pageTraffic(
     relayedFrames,
     dialsPerPeerPerRound: perFine(sum.dials),
     peerConnectionsPerPeerPerRound: perFine(sum.peerConnections),
+    peerConnectionsPerPeer: pages ? Number((sum.peerConnectionsEver / pages).toFixed(2)) : 0,
   };
 }
 
@@ -730,7 +735,7 @@ swarm summary
   WebRTC bytes received    ${r.p2pBytes}
   frame bytes/peer/round   ${r.frameBytesPerPeerPerRound} vs dense ${r.denseBytesPerPeerPerRound} (${r.compressionRatio}×)
   bytes/peer/round         up ${r.upBytesPerPeerPerRound}, down ${r.downBytesPerPeerPerRound} (global update ${r.updateBytesPerPeerPerRound}, spot-check evidence up ${r.evidenceBytesPerPeerPerRound}); mean cohort ${r.cohortSize}; ${r.relayedFrames} relayed frames
-  WebRTC dials/peer/round  ${r.dialsPerPeerPerRound} (peer connections ${r.peerConnectionsPerPeerPerRound})
+  WebRTC dials/peer/round  ${r.dialsPerPeerPerRound} (peer connections ${r.peerConnectionsPerPeerPerRound}; ${r.peerConnectionsPerPeer} a page in all, round 0 included)
   lost rounds              ${r.lostRounds} (committed with no accepted contribution)
   reward epochs on chain   ${r.rewardEpochs}
   claims on chain          ${r.claims} (chain ${r.chainId}); balances equal ledger credit: ${r.claimsMatchLedger}
