@@ -235,7 +235,7 @@ export async function startPlatform(
         return [];
       });
       if (reconciled.length) log(`rewards: reconciled unposted epoch(s) ${reconciled.join(', ')} with the chain`);
-      const desk = new EvidenceDesk(run.paramCount, verificationOf(run).evidenceTimeoutMs);
+      const desk = new EvidenceDesk(run.paramCount, verificationOf(run).evidenceTimeoutMs, Date.now, log);
       let engineRef: RoundEngine | null = null;
       const quarantine = new Quarantine(ledger);
       if (await quarantine.load()) log(`quarantine: ${quarantine.size} identities with a negative reputation train apart`);

@@ -17,21 +17,48 @@ import type { EvidenceSource } from './validator.ts';
  */
 const ASK_RETRY_MS = 1000;
 
+/**
+ * The slowest uplink a sampled member is given time for, in bytes a second: 1 MiB/s (8 Mbit/s,
+ * under the few tens of Mbit/s of a median home uplink, DESIGN.md "Numbers"). A residual is the
+ * model's size, so a fixed window is a constant smaller than the model (issue 18): gpt-small's
+ * two residuals in full are 83.4 MiB, 35 s at 20 Mbit/s, where the window was 20 s for any run.
+ */
+export const EVIDENCE_UPLINK_FLOOR_BYTES_PER_S = 1 << 20;
+
+/** How long a member has to upload: the run's evidenceTimeoutMs plus the residuals asked in full at the uplink floor. */
+export function evidenceWindowMs(paramCount: number, timeoutMs: number, needs: EvidenceNeeds): number {
+  const fullBytes = 4 * paramCount * (Number(needs.before) + Number(needs.after));
+  return timeoutMs + Math.ceil((1000 * fullBytes) / EVIDENCE_UPLINK_FLOOR_BYTES_PER_S);
+}
+
 export class EvidenceDesk {
-  private readonly waiting = new Map<string, { c: VerifiableContribution; needs: EvidenceNeeds; resolve: (e: EvidenceUpload | null) => void }>();
+  private readonly waiting = new Map<
+    string,
+    { c: VerifiableContribution; needs: EvidenceNeeds; askedAt: number; resolve: (e: EvidenceUpload | null) => void }
+  >();
+  /** When each recent request closed unanswered, so that a late upload can say how late it was. */
+  private readonly expired = new Map<string, number>();
 
   constructor(
     private readonly paramCount: number,
     private readonly timeoutMs: number,
     private readonly now: () => number = Date.now,
+    private readonly log: (line: string) => void = () => {},
   ) {}
 
   source(ask: (c: VerifiableContribution, deadline: number, needs: EvidenceNeeds) => boolean): EvidenceSource {
     return (c, needs) =>
       new Promise((resolve) => {
         const key = `${c.round}:${c.account}`;
-        const deadline = this.now() + this.timeoutMs;
-        const timer = setTimeout(() => finish(null), this.timeoutMs);
+        const windowMs = evidenceWindowMs(this.paramCount, this.timeoutMs, needs);
+        const askedAt = this.now();
+        const deadline = askedAt + windowMs;
+        const timer = setTimeout(() => {
+          this.log(`evidence: no upload from ${c.account.slice(0, 10)}… for round ${c.round} within ${windowMs} ms`);
+          this.expired.set(key, this.now());
+          for (const k of [...this.expired.keys()].slice(0, -64)) this.expired.delete(k);
+          finish(null);
+        }, windowMs);
         // A member that is not connected (a reload, a coordinator restart) is asked again
         // once a second until the deadline.
         let retry: NodeJS.Timeout | undefined;
@@ -44,15 +71,21 @@ export class EvidenceDesk {
           this.waiting.delete(key);
           resolve(e);
         };
-        this.waiting.set(key, { c, needs, resolve: finish });
+        this.waiting.set(key, { c, needs, askedAt, resolve: finish });
         tryAsk();
       });
   }
 
   /** An upload for (round, account). Throws a named error when nothing waits for it or it does not match the commitments. */
   submit(round: number, account: Address, body: Uint8Array): void {
-    const w = this.waiting.get(`${round}:${account.toLowerCase()}`);
-    if (!w) throw new IdlegradError('NOT_FOUND', `no spot check of ${account} in round ${round} is waiting for evidence`);
+    const key = `${round}:${account.toLowerCase()}`;
+    const w = this.waiting.get(key);
+    if (!w) {
+      const closedAt = this.expired.get(key);
+      const late = closedAt === undefined ? '' : `: its request closed unanswered ${this.now() - closedAt} ms before this upload`;
+      if (late) this.log(`evidence: an upload from ${account.slice(0, 10)}… for round ${round} came late${late}`);
+      throw new IdlegradError('NOT_FOUND', `no spot check of ${account} in round ${round} is waiting for evidence${late}`);
+    }
     const e = decodeEvidence(body, this.paramCount);
     if (hashFrame(e.frame) !== w.c.frameHash.toLowerCase()) throw new IdlegradError('BAD_FRAME', 'evidence frame does not hash to the signed frameHash');
     if (!w.c.residualHash || residualCommitment(e.before, e.after) !== w.c.residualHash.toLowerCase()) {
@@ -63,6 +96,7 @@ export class EvidenceDesk {
         'BAD_FRAME',
         `the validator asked for ${[w.needs.before && 'the residual before', w.needs.after && 'the residual after'].filter(Boolean).join(' and ')} in full`,
       );
+    this.log(`evidence: ${body.byteLength} bytes from ${account.slice(0, 10)}… for round ${round}, ${this.now() - w.askedAt} ms after the ask`);
     w.resolve(e);
   }
 }

@@ -13,5 +13,5 @@ export {
   type Executor,
 } from './checks.ts';
 export { Validator, type ValidatorDeps, type EvidenceSource } from './validator.ts';
-export { EvidenceDesk } from './evidence-desk.ts';
+export { EvidenceDesk, evidenceWindowMs } from './evidence-desk.ts';
 export { Quarantine } from './quarantine.ts';

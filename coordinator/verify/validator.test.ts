@@ -15,7 +15,7 @@ import { pseudoGradient } from '../../shared/round.ts';
 import type { Contribution } from '../../shared/eip712.ts';
 import { isIdlegradError } from '../../shared/errors.ts';
 import { openDatabase, Ledger } from '../db/index.ts';
-import { checkContribution, EvidenceDesk, FAIL_PENALTY, samplingRate, Validator, verificationOf } from './index.ts';
+import { checkContribution, EvidenceDesk, evidenceWindowMs, FAIL_PENALTY, samplingRate, Validator, verificationOf } from './index.ts';
 import { decodeEvidence, encodeEvidence, residualCommitment, residualDigest, uploadFor, type Evidence, type EvidenceNeeds } from '../../shared/wire/index.ts';
 
 function dataset(count: number, seed: number): Dataset {
@@ -185,6 +185,22 @@ test('evidence round-trips and the desk refuses uploads that do not match the co
   let tries = 0;
   assert.equal(await new EvidenceDesk(run.paramCount, 1_500).source(() => (tries++, false))(c, LIGHT), null);
   assert.equal(tries, 2);
+  // An upload after the window closed is refused, saying how late it came.
+  const lines: string[] = [];
+  const shortDesk = new EvidenceDesk(run.paramCount, 30, Date.now, (line) => lines.push(line));
+  assert.equal(await shortDesk.source(() => true)(c, LIGHT), null);
+  assert.throws(
+    () => shortDesk.submit(3, addr(9), encodeEvidence(uploadFor(w.evidence, LIGHT))),
+    (e) => isIdlegradError(e, 'NOT_FOUND') && /closed unanswered \d+ ms before this upload/.test(e.message),
+  );
+  assert.match(lines.join('\n'), /no upload from .* within 30 ms/);
+});
+
+test('the evidence window grows with the residuals asked in full, at a 1 MiB/s uplink', () => {
+  assert.equal(evidenceWindowMs(run.paramCount, 20_000, LIGHT), 20_000);
+  // gpt-small: 10,935,552 floats, both residuals in full = 83.4 MiB, 83.4 s more than the run's 20 s.
+  assert.equal(evidenceWindowMs(10_935_552, 20_000, FULL), 20_000 + Math.ceil((1000 * 8 * 10_935_552) / 2 ** 20));
+  assert.equal(evidenceWindowMs(10_935_552, 20_000, { before: false, after: true }) - 20_000, 41_716);
 });
 
 /** A signed-report row for `w` in `round` (the ledger tests' contributions). */

@@ -60,12 +60,24 @@ export class EvidenceKeeper {
     this.asked.set(hash, ev);
     for (const k of [...this.asked.keys()].slice(0, -EVIDENCE_ASKED_KEPT)) this.asked.delete(k);
     // A residual the validator did not ask for travels as its digest (it holds the residual).
+    // How long after the ask this page got to it (by its own clock against the server's stamp).
+    const lateMs = Date.now() - m.serverTime;
+    const started = performance.now();
     const body = encodeEvidence(uploadFor({ frame: ev.frame, residualBefore: ev.before, residualAfter: ev.after }, m.needs));
+    const encodedMs = performance.now() - started;
     try {
       await o.api.postEvidence(m.run, m.round, key.address, body);
-      store.log('info', `round ${m.round}: sampled for verification; evidence uploaded (${body.byteLength} bytes)`);
+      const ms = performance.now() - started;
+      store.log(
+        'info',
+        `round ${m.round}: sampled for verification; evidence uploaded (${body.byteLength} bytes, started ${lateMs} ms after the ask, ${encodedMs.toFixed(0)} ms to encode, ${ms.toFixed(0)} ms in all)`,
+      );
     } catch (e) {
-      store.log('error', `round ${m.round}: evidence upload failed: ${describeError(e)}`);
+      const ms = performance.now() - started;
+      store.log(
+        'error',
+        `round ${m.round}: evidence upload failed (started ${lateMs} ms after the ask, ${encodedMs.toFixed(0)} ms to encode, ${ms.toFixed(0)} ms in all): ${describeError(e)}`,
+      );
     }
   }
 }
