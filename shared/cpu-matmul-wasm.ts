@@ -131,9 +131,17 @@ export interface WasmMatmul {
   memory: WebAssembly.Memory;
 }
 
-/** The kernel, or null where WebAssembly SIMD is missing (the caller then runs the JavaScript loops, which give the same bits). */
+/**
+ * The kernel, or null where WebAssembly SIMD is missing or compiling is refused (a page whose
+ * Content-Security-Policy lacks 'wasm-unsafe-eval'): the caller then runs the JavaScript loops,
+ * which give the same bits.
+ */
 export function instantiateMatmulWasm(): WasmMatmul | null {
   if (typeof WebAssembly !== 'object' || !WebAssembly.validate(MATMUL_WASM)) return null;
-  const { exports } = new WebAssembly.Instance(new WebAssembly.Module(MATMUL_WASM));
-  return { mm: exports.mm as WasmMatmul['mm'], memory: exports.mem as WebAssembly.Memory };
+  try {
+    const { exports } = new WebAssembly.Instance(new WebAssembly.Module(MATMUL_WASM));
+    return { mm: exports.mm as WasmMatmul['mm'], memory: exports.mem as WebAssembly.Memory };
+  } catch {
+    return null;
+  }
 }
