@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { generatePrivateKey } from 'viem/accounts';
-import type { RunSpec } from '../shared/config.ts';
+import { PRESET_DEFAULTS, type RunSpec } from '../shared/config.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
 import { trainSet, VirtualVolunteer } from './virtual-volunteer.ts';
 import { grammarCorpus } from './grammar-corpus.ts';
@@ -164,7 +164,12 @@ test('the lead uploads a text and creates a GPT run on it; a volunteer trains a 
 
     const panelRun = await waitForRun(platform.url, 3);
     assert.deepEqual([panelRun.name, panelRun.preset, panelRun.dataset.text, panelRun.dataset.features], ['panel-gpt', 'gpt-micro', textId(panelCorpus), 65]);
-    assert.deepEqual([panelRun.codec.density, panelRun.inner.steps], [0.1, 50], "gpt-micro's own defaults from the form");
+    assert.deepEqual(
+      [panelRun.codec.density, panelRun.inner.steps],
+      [PRESET_DEFAULTS['gpt-micro'].codec.density, PRESET_DEFAULTS['gpt-micro'].inner.steps],
+      "gpt-micro's own defaults from the form",
+    );
+    assert.notEqual(PRESET_DEFAULTS['gpt-micro'].codec.density, PRESET_DEFAULTS.mlp.codec.density, "the form's density is gpt-micro's, not the MLP's");
     const panelData = await trainSet(platform.url);
     assert.deepEqual(panelData.images.subarray(0, 65), panelCorpus.subarray(0, 65));
 

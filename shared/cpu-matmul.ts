@@ -1,9 +1,13 @@
 // The CPU reference's one matrix product, written for speed but summing exactly as the naive
 // loop does: every output is start + a₀b₀ + a₁b₁ + … in float64, k ascending, so the MLP and GPT
 // references (shared/mlp.ts, shared/gpt.ts) give the same bits as their plain triple loops.
-// Both operands have k contiguous ("NT": A (M, K) row-major times Bᵀ given as (N, K) row-major);
-// A block of outputs is kept in registers per pass over k, so each loaded value is used several times.
-// Operands are Float64Array only, so that V8 compiles one monomorphic loop.
+// matmul (the GPT's) runs a WebAssembly SIMD kernel (shared/cpu-matmul-wasm.ts) on float64 copies
+// of its operands, or matmulNT where WebAssembly SIMD is missing; matmulNT (the MLP's) has both
+// operands k contiguous ("NT": A (M, K) row-major times Bᵀ given as (N, K) row-major), and keeps
+// a block of outputs in registers per pass over k, so each loaded value is used several times;
+// its operands are Float64Array only, so that V8 compiles one monomorphic loop.
+
+import { instantiateMatmulWasm, type WasmMatmul } from './cpu-matmul-wasm.ts';
 
 type Arr = ArrayLike<number>;
 
@@ -87,6 +91,67 @@ export function matmulNT(out: Float64Array, a: Float64Array, bt: Float64Array, M
       for (let k = 0; k < K; k++) s += a[am + k] * bt[bn + k];
       out[o] = s;
     }
+}
+
+/** Which operands of matmul arrive transposed. */
+export interface MatmulOptions extends MatmulNTOptions {
+  /** a holds Aᵀ: (K, M) row-major (a linear layer's input, for its weight gradient). */
+  aT?: boolean;
+  /** b holds Bᵀ: (N, K) row-major (a weight, for its input gradient). */
+  bT?: boolean;
+}
+
+let wasm: WasmMatmul | null | undefined;
+let mem = new Float64Array(0);
+
+/**
+ * out (M, N) = start + A (M, K) · B (K, N), each output summed over k ascending onto its start in
+ * float64 (the same bits as matmulNT and the naive loop). Operands of any numeric array type, at
+ * offsets, either transposed (opts.aT, opts.bT): they are copied as float64 into the WebAssembly
+ * SIMD kernel's memory (shared/cpu-matmul-wasm.ts), or, where WebAssembly SIMD is missing, into
+ * matmulNT's layout.
+ */
+export function matmul(out: Float64Array, a: Arr, b: Arr, M: number, N: number, K: number, opts: MatmulOptions = {}): void {
+  if (wasm === undefined) wasm = instantiateMatmulWasm();
+  if (wasm) matmulWasm(wasm, out, a, b, M, N, K, opts);
+  else matmulJs(out, a, b, M, N, K, opts);
+}
+
+/** matmul without WebAssembly: the operands rearranged for matmulNT. */
+export function matmulJs(out: Float64Array, a: Arr, b: Arr, M: number, N: number, K: number, opts: MatmulOptions = {}): void {
+  const { aOff = 0, bOff = 0, aT = false, bT = false, ...rest } = opts;
+  const a64 = aT ? transpose(a, K, M, aOff) : f64(a, aOff, M * K);
+  const bt = bT ? f64(b, bOff, N * K) : transpose(b, K, N, bOff);
+  matmulNT(out, a64, bt, M, N, K, rest);
+}
+
+function matmulWasm(w: WasmMatmul, out: Float64Array, a: Arr, b: Arr, M: number, N: number, K: number, opts: MatmulOptions): void {
+  const { aOff = 0, bOff = 0, outOff = 0, bias, biasOff = 0, accumulate = false, aT = false, bT = false } = opts;
+  // Floats in memory: out (M, N) at 0, a (M, K) after it, b (K, N) after that.
+  const [o0, a0, b0] = [0, M * N, M * N + M * K];
+  const floats = b0 + K * N;
+  if (mem.buffer !== w.memory.buffer || mem.length < floats) {
+    const pages = Math.ceil((floats * 8) / 65536) - w.memory.buffer.byteLength / 65536;
+    if (pages > 0) w.memory.grow(pages);
+    mem = new Float64Array(w.memory.buffer);
+  }
+  const f = mem;
+  for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) f[o0 + m * N + n] = accumulate ? out[outOff + m * N + n] : bias ? bias[biasOff + n] : 0;
+  if (aT) transpose(a, K, M, aOff, f.subarray(a0, a0 + M * K));
+  else for (let i = 0; i < M * K; i++) f[a0 + i] = a[aOff + i];
+  if (bT) transpose(b, N, K, bOff, f.subarray(b0, b0 + K * N));
+  else for (let i = 0; i < K * N; i++) f[b0 + i] = b[bOff + i];
+  const M2 = M - (M % 2);
+  const N8 = N - (N % 8);
+  w.mm(o0 * 8, a0 * 8, b0 * 8, M, N, K, M2, N8);
+  // Edges (columns past N8, a last odd row): one output at a time, the same order.
+  for (let m = 0; m < M; m++)
+    for (let n = m < M2 ? N8 : 0; n < N; n++) {
+      let s = f[o0 + m * N + n];
+      for (let k = 0; k < K; k++) s += f[a0 + m * K + k] * f[b0 + k * N + n];
+      f[o0 + m * N + n] = s;
+    }
+  out.set(f.subarray(o0, o0 + M * N), outOff);
 }
 
 /**
