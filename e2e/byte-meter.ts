@@ -37,7 +37,20 @@ export const PAGE_BYTES_GLOBAL = '__idlegradBytes';
 export function installByteMeter(): void {
   const w = window as unknown as Record<string, unknown> & Window & typeof globalThis;
   if (w.__idlegradBytes) return;
-  const c: PageBytes = { wsIn: 0, wsOut: 0, httpIn: 0, httpOut: 0, dcIn: 0, dcOut: 0, updateIn: 0, evidenceOut: 0, cohorts: [], relayedFrames: 0, dials: 0, peerConnections: 0 };
+  const c: PageBytes = {
+    wsIn: 0,
+    wsOut: 0,
+    httpIn: 0,
+    httpOut: 0,
+    dcIn: 0,
+    dcOut: 0,
+    updateIn: 0,
+    evidenceOut: 0,
+    cohorts: [],
+    relayedFrames: 0,
+    dials: 0,
+    peerConnections: 0,
+  };
   Object.defineProperty(w, '__idlegradBytes', { value: c, enumerable: false });
   const enc = new TextEncoder();
   const size = (d: unknown): number =>

@@ -60,7 +60,10 @@ test('one leave changes only its cohort while sizes stay in bounds; one join onl
 test('a leave that takes a cohort below ⌈cohortSize/2⌉ dissolves it into one with room; a join with every cohort full takes donors', () => {
   const ready = accounts(range(1, 10)); // 9 → 5, 4 with cohortSize 8
   const first = formCohorts({ ready, previous: [], unreached: NONE, cohortSize: 8 });
-  assert.deepEqual(first.map((c) => c.length), [5, 4]);
+  assert.deepEqual(
+    first.map((c) => c.length),
+    [5, 4],
+  );
   const left = ready.filter((a) => a !== first[1][0]);
   const merged = formCohorts({ ready: left, previous: first, unreached: NONE, cohortSize: 8 });
   assert.deepEqual(merged, [[...first[0], ...first[1].slice(1)]], 'the 3 left join the 5: one cohort of 8');

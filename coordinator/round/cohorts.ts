@@ -66,8 +66,7 @@ export function formCohorts({ ready, previous, unreached, cohortSize: hi }: Seat
 
   // 3: newcomers first fill the cohorts below lo.
   let next = 0;
-  for (let i = 0; i < cohorts.length && next < newcomers.length; i++)
-    while (cohorts[i].length < lo && next < newcomers.length) rooms.add(i, newcomers[next++]);
+  for (let i = 0; i < cohorts.length && next < newcomers.length; i++) while (cohorts[i].length < lo && next < newcomers.length) rooms.add(i, newcomers[next++]);
 
   // 4: what is still below lo (the newcomers ran out) merges: two cohorts below lo never exceed hi.
   let target = -1;
@@ -108,8 +107,7 @@ export function formCohorts({ ready, previous, unreached, cohortSize: hi }: Seat
 function takeDonors(cohorts: Address[][], to: number, lo: number, rooms?: SizeQueue): void {
   while (cohorts[to].length < lo) {
     let donor = -1;
-    for (let i = 0; i < cohorts.length; i++)
-      if (i !== to && cohorts[i].length > lo && (donor < 0 || cohorts[i].length > cohorts[donor].length)) donor = i;
+    for (let i = 0; i < cohorts.length; i++) if (i !== to && cohorts[i].length > lo && (donor < 0 || cohorts[i].length > cohorts[donor].length)) donor = i;
     if (donor < 0) return;
     while (cohorts[to].length < lo && cohorts[donor].length > lo) cohorts[to].push(cohorts[donor].pop()!);
     rooms?.queue(donor);

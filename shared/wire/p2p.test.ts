@@ -54,7 +54,10 @@ test('a handshake round-trips, and a malformed one is refused naming the field',
   assert.deepEqual(parsePeerMessage(encodeHandshake(h)), { type: 'handshake', handshake: h });
   const [bytes] = splitFrame(new Uint8Array(30), 9);
   assert.deepEqual(parsePeerMessage(bytes), { type: 'chunk', round: 9, bytes });
-  assert.throws(() => parsePeerMessage(new Uint8Array(P2P_CHUNK.payload - 1)), (e) => isIdlegradError(e, 'BAD_FRAME') && /outside/.test(e.message));
+  assert.throws(
+    () => parsePeerMessage(new Uint8Array(P2P_CHUNK.payload - 1)),
+    (e) => isIdlegradError(e, 'BAD_FRAME') && /outside/.test(e.message),
+  );
   const bad = (over: Record<string, unknown>) => () => parseHandshake(JSON.stringify({ ...h, ...over }));
   assert.throws(
     () => parseHandshake('nope'),

@@ -289,7 +289,13 @@ function pages(n: number) {
           self,
           members,
           endsAt: sched.now() + 10_000,
-          maxFrameBytes: maxUpdateFrameBytes(run.paramCount, run.codec.chunkSize, kPerChunk(run.codec, run.codec.chunkSize), run.codec.bits, run.codec.indexCoding),
+          maxFrameBytes: maxUpdateFrameBytes(
+            run.paramCount,
+            run.codec.chunkSize,
+            kPerChunk(run.codec, run.codec.chunkSize),
+            run.codec.bits,
+            run.codec.indexCoding,
+          ),
           decode: (b) => decodeFrame(b, limits),
           sign: (m) => accounts[i].signMessage({ message: m }),
           verify: verifyMessageSync,
@@ -332,7 +338,10 @@ test("round r+1 runs over round r's links: no new dial, every frame in, each lin
       assert.equal(r.frames.length, 2);
       assert.deepEqual(
         r.frames.map((f) => f.hash).sort(),
-        [0, 1, 2].filter((j) => j !== i).map((j) => hashFrame(frameFor(10 * round + j, round))).sort(),
+        [0, 1, 2]
+          .filter((j) => j !== i)
+          .map((j) => hashFrame(frameFor(10 * round + j, round)))
+          .sort(),
       );
       assert.ok(r.peers.every((p) => p.status === 'complete' && p.reused));
     });
@@ -376,7 +385,7 @@ test('a late chunk of the previous round on a kept link is refused as STALE_ROUN
   assert.equal(ps.net.links.length, 1);
 });
 
-test("a peer that reaches the next round first: its handshake moves the link to the pool, and our next exchange verifies it there", async () => {
+test('a peer that reaches the next round first: its handshake moves the link to the pool, and our next exchange verifies it there', async () => {
   const ps = pages(2);
   const members = [ps.all[0], ps.all[1]];
   await exchangeRound(ps, ROUND, [0, 1]);

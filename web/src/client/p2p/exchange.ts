@@ -328,12 +328,12 @@ export class CohortExchange {
     const m = slot.member;
     const fromMember = msg.type === 'handshake' && msg.handshake.peerId === m.peerId && msg.handshake.address === m.address;
     // A peer left out of this round (late, say) may still be in our next cohort: its link moves on.
-    if (fromMember && msg.type === 'handshake' && msg.handshake.round > this.o.round && this.o.park) return this.handOff(slot, data as string, msg.handshake.round);
+    if (fromMember && msg.type === 'handshake' && msg.handshake.round > this.o.round && this.o.park)
+      return this.handOff(slot, data as string, msg.handshake.round);
     if (slot.status === 'failed') return;
     if (msg.type === 'handshake') {
       const hs = msg.handshake;
-      if (!fromMember)
-        return this.fatal(slot, 'NOT_A_MEMBER', `handshake names ${hs.address}/${hs.peerId}, the cohort lists ${m.address}/${m.peerId}`);
+      if (!fromMember) return this.fatal(slot, 'NOT_A_MEMBER', `handshake names ${hs.address}/${hs.peerId}, the cohort lists ${m.address}/${m.peerId}`);
       if (hs.round < this.o.round && slot.reused) return this.stale(slot, `handshake for round ${hs.round} refused: this link is in round ${this.o.round}`);
       if (hs.round !== this.o.round) return this.fatal(slot, 'STALE_ROUND', `handshake for round ${hs.round}, expected ${this.o.round}`);
       if (slot.status !== 'linked') return this.fatal(slot, 'BAD_MESSAGE', 'second handshake on one link');
@@ -356,7 +356,8 @@ export class CohortExchange {
       return;
     }
     // Before the handshake check: a late chunk of the previous round may precede this round's handshake.
-    if (msg.round !== this.o.round) return this.stale(slot, `a ${msg.bytes.byteLength}-byte frame chunk of round ${msg.round} refused: this link is in round ${this.o.round}`);
+    if (msg.round !== this.o.round)
+      return this.stale(slot, `a ${msg.bytes.byteLength}-byte frame chunk of round ${msg.round} refused: this link is in round ${this.o.round}`);
     if (slot.status !== 'verified') return this.fatal(slot, 'BAD_MESSAGE', 'frame data before a verified handshake');
     const chunk = msg.bytes;
     slot.bytesIn += chunk.byteLength;
@@ -442,7 +443,8 @@ export class CohortExchange {
     slot.link = null;
     slot.sending = false;
     this.o.park!(link, [handshake]);
-    if (!slot.received && slot.status !== 'failed') this.fail(slot, 'STALE_ROUND', `peer moved on to round ${round} before its frame of round ${this.o.round} came`);
+    if (!slot.received && slot.status !== 'failed')
+      this.fail(slot, 'STALE_ROUND', `peer moved on to round ${round} before its frame of round ${this.o.round} came`);
   }
 
   private arm(slot: Slot, ms: number, why: string): void {
