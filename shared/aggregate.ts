@@ -25,9 +25,11 @@
 //                nothing and at least 3 updates are kept: each update's cosine to the sum of the
 //                OTHER updates' unit directions (one vote each, whatever their norms or samples);
 //                the lowest, if below minCosine, is dropped as 'opposed' and the vote repeated,
-//                while at least 3 remain (leaveOneOutOpposed). A 1-of-3 sign flip is the lowest
-//                (≈ −1.4·c against ≈ 0 for the honest two, c their cosine); before the norms
-//                are clipped, so the dropped update sets neither the median nor the radius.
+//                while at least 3 remain (leaveOneOutOpposed); two left whose cosine is below
+//                minCosine are both dropped (a 1-of-2 flip: neither can be told honest). A 1-of-3
+//                sign flip is the lowest (≈ −1.4·c against ≈ 0 for the honest two, c their
+//                cosine); before the norms are clipped, so a dropped update sets neither the
+//                median nor the radius.
 //   3. combine — 'clipped-mean': sample-weighted mean;
 //                'trimmed-mean': per coordinate, over the members' dense updates (a coordinate
 //                absent from a sparse frame is a 0 contribution), drop the ⌊trim·n⌋ lowest and
@@ -63,7 +65,7 @@ export interface AggregatorConfig {
   minCosine?: number;
   /**
    * trimmed-mean and centered-clip with minCosine set: where the trimmed mean trims nothing
-   * (fewer than 5 updates at trim 0.2) and at least 3 are kept, the leave-one-out direction
+   * (fewer than 5 updates at trim 0.2) and at least 2 are kept, the leave-one-out direction
    * vote (leaveOneOutOpposed) drops updates that oppose the others. The in-cohort aggregate
    * turns it on (shared/round.ts cohortAggregator); the cross-cohort combine does not.
    */
@@ -500,7 +502,9 @@ export function screenUpdates(
  * every member computes the same verdicts); the lowest score (ties: the lower position) is
  * dropped if it is below minCos, else the vote ends. One vote per update: a large or heavily
  * weighted attacker cannot outvote the others' directions. With 3 updates one opposing the two
- * others is the lowest; 2 cannot be told apart, so nothing is dropped below 3.
+ * others is the lowest. 2 cannot be told apart: if their cosine is below minCos both are dropped
+ * (e2e/chaos's first round seats 2 pages, the attacker and one honest page, and the attacker's
+ * −4Δ, unclipped at 2 — the median of two norms is their mean — took held-out loss to 2.99).
  */
 export function leaveOneOutOpposed(kept: readonly ScreenedUpdate[], minCos: number): number[] {
   const n = kept.length;
@@ -529,13 +533,16 @@ export function leaveOneOutOpposed(kept: readonly ScreenedUpdate[], minCos: numb
     dropped.push(worst);
     active.splice(active.indexOf(worst), 1);
   }
+  // Two left that oppose each other carry no agreed direction, and neither can be told to be the
+  // honest one: both are dropped (the cohort applies nothing; each member keeps its update).
+  if (active.length === 2 && gram[active[0] * n + active[1]] < minCos) dropped.push(...active);
   return dropped;
 }
 
 /** kept without the leave-one-out vote's 'opposed' updates (cfg.leaveOneOut), which are added to `excluded` (kept in hash order). */
 export function leaveOneOutFilter(kept: ScreenedUpdate[], excluded: AggregateResult['excluded'], cfg: AggregatorConfig): ScreenedUpdate[] {
   if (!cfg.leaveOneOut || cfg.minCosine === undefined || (cfg.kind !== 'trimmed-mean' && cfg.kind !== 'centered-clip')) return kept;
-  if (kept.length < 3 || trimCount(kept.length, cfg.trim ?? 0.2) >= 1) return kept;
+  if (kept.length < 2 || trimCount(kept.length, cfg.trim ?? 0.2) >= 1) return kept;
   const dropped = new Set(leaveOneOutOpposed(kept, cfg.minCosine));
   if (dropped.size === 0) return kept;
   for (const j of dropped) excluded.push({ hash: kept[j].u.hash, reason: 'opposed' });

@@ -203,7 +203,20 @@ const along = (bytes: Uint8Array, common: Float32Array) => {
 };
 const withoutVote: RunSpec = { ...cohortRun, aggregator: { ...cohortRun.aggregator, leaveOneOut: false } };
 
-test('a −4Δ member of a cohort of 3 or 8 is refused as opposed and cannot move the aggregate against the honest direction', () => {
+test('a −4Δ member of a cohort of 2, 3, 4 or 8 is refused as opposed and cannot move the aggregate against the honest direction', () => {
+  // A cohort of 2: the flip and one honest member oppose each other; neither is applied, and the
+  // cohort's aggregate is empty (its reports name no frame: no winner, both NO_QUORUM, no credit).
+  for (let trial = 0; trial < 5; trial++) {
+    const common = signal(900 + trial);
+    const honest = memberOf(common, 700 + trial);
+    const attacker = memberOf(common, 750 + trial, -4);
+    const agg = cohortAggregate(cohortRun, 3, honest, [attacker]);
+    assert.deepEqual(agg.hashes, [], `pair ${trial}`);
+    assert.deepEqual(agg.excluded.map((x) => x.reason), ['opposed', 'opposed']);
+    assert.equal(agg.samples, 0);
+    assert.equal(along(agg.bytes, common), 0);
+    assert.deepEqual(cohortAggregate(cohortRun, 3, honest, [memberOf(common, 760 + trial)]).excluded, [], `an honest pair ${trial} keeps both`);
+  }
   for (const size of [3, 4, 8]) {
     for (let trial = 0; trial < 5; trial++) {
       const common = signal(1000 + 10 * size + trial);
@@ -228,8 +241,8 @@ test('a −4Δ member of a cohort of 3 or 8 is refused as opposed and cannot mov
   }
 });
 
-test('an honest cohort of 3 or 4 loses nothing to the vote: the same bytes as the aggregate without it', () => {
-  for (const size of [3, 4]) {
+test('an honest cohort of 2, 3 or 4 loses nothing to the vote: the same bytes as the aggregate without it', () => {
+  for (const size of [2, 3, 4]) {
     for (let trial = 0; trial < 10; trial++) {
       const common = signal(2000 + 10 * size + trial);
       const honest = Array.from({ length: size }, (_, i) => memberOf(common, 300 + 10 * trial + i));
