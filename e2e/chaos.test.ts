@@ -34,8 +34,18 @@ test('chaos: training continues past a coordinator kill, nothing credited is los
   assert.equal(c.attackerCreditWei, '0');
   assert.equal(c.attackerTokenWei, '0');
   assert.ok(c.attackers[0].contributions.rejected >= 1, JSON.stringify(c.attackers));
+  // Flagged for its own conduct: its frame refused by its cohort's aggregate (LEFT_OUT: the
+  // leave-one-out vote of a cohort of 3, issue 15) or its work by a spot check (negative reputation).
   const flagged = c.flagged?.identities.find((f) => f.account.toLowerCase() === c.attackers[0].account.toLowerCase());
-  assert.ok(flagged && flagged.reputation < 0, `the dashboard flags the attacker: ${JSON.stringify(c.flagged)}`);
+  assert.ok(flagged && (flagged.reputation < 0 || flagged.refused >= 1), `the dashboard flags the attacker: ${JSON.stringify(c.flagged)}`);
+  // The model learns through the attack and the kill. An untrained 10-class model scores ln 10 ≈ 2.30
+  // nats; three honest pages reach ≈ 90 % in 4 rounds without an attacker (e2e/swarm.test.ts).
+  // Before the vote the attacker's −4Δ reached the model through its cohort of 3 (CI at 7cb912a:
+  // round 0 took the loss from 2.30 to 2.93).
+  const losses = r.heldOutLossByRound;
+  console.log(`  held-out loss by round ${losses.map((l) => l.toFixed(3)).join(' → ')}, accuracy ${(100 * r.heldOutAccuracy).toFixed(1)} %; attacker refused as ${c.attackers[0].codes.join(', ')}`);
+  assert.ok(r.heldOutLoss < 1 && r.heldOutLoss < losses[c.killedAtRound!], `held-out loss ${losses.join(' → ')}: no progress past the kill`);
+  assert.ok(r.heldOutAccuracy >= 0.7, `held-out accuracy ${r.heldOutAccuracy} after ${r.rounds} rounds`);
   assert.ok(r.claims >= 1, 'honest pages claimed on chain');
   assert.equal(r.claimsMatchLedger, true, 'each honest page holds exactly the tokens the ledger credited it');
 });

@@ -20,8 +20,13 @@
 // still improves a lot after the warm-up), beside `maxRiseAfterWarmup`, over the best so far
 // (1 for a run that only improves). Bytes are MEASURED: the byte length of the honest peers' frames.
 //
-// One cohort holds every peer (as with cohortSize ≥ peers); the coordinator's cross-cohort
-// combine is then the identity. Byzantine peers occupy the last ⌊fraction·peers⌉ slots; they
+// One cohort holds every peer (as with cohortSize ≥ peers; the coordinator's cross-cohort
+// combine is then the identity), except in a row with `cohortSize`: peer slot p sits in cohort
+// p mod ⌈peers / cohortSize⌉, each cohort's frames go through the in-cohort aggregator
+// (shared/round.ts cohortAggregator), and the cohort aggregates, as aggregate frames, through
+// the run's aggregator (the coordinator's flat combine, as shared/robust-combine.ts does up to
+// 64 cohorts). Byzantine peers occupy the last ⌊fraction·peers⌉ slots (with cohorts: one in each
+// of the first cohorts, beside honest members — the in-cohort attacker); they
 // train and send honestly for the first quarter of the rounds (earning trust, as a real
 // attacker would) and then run the attacks of shared/attacks.ts (an omniscient adversary that
 // sees the honest peers' decoded updates of the round).
@@ -34,11 +39,11 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { fileURLToPath } from 'node:url';
 import { writeSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { keccak256, toBytes } from 'viem';
+import { keccak256, toBytes, type Hex } from 'viem';
 import { loadMnist } from '../coordinator/data/index.ts';
 import { cliOutput, listOption, numberOption, parseCli, runCli, UsageError, type CliOption, type CliSpec } from '../shared/cli.ts';
 import { readTextFile, splitText } from '../coordinator/data/index.ts';
-import { aggregateUpdates, type AggregatorConfig, type WeightedUpdate } from '../shared/aggregate.ts';
+import { aggregateUpdates, type AggregateResult, type AggregatorConfig, type WeightedUpdate } from '../shared/aggregate.ts';
 import { decodeFrame, encodeAggregate, encodeDenseUpdate, encodeUpdate, frameLimits, hashFrame, toDense, type CodecConfig } from '../shared/codec.ts';
 import { DEFAULT_GPT_RUN, DEFAULT_RUN, downCodecOf, type DownCodecConfig } from '../shared/config.ts';
 import { isIdlegradError } from '../shared/errors.ts';
@@ -48,7 +53,7 @@ import { gptSpec, GPT_DEFAULT, initParams, mlpSpec, paramTableHash, type GptDims
 import { evaluateModel, windowBatch } from '../shared/preset.ts';
 import { applyOuterStep, outerLrScheduleErrors, scheduledLr, type OuterConfig, type OuterLrSchedule } from '../shared/outer.ts';
 import { assignmentIndices } from '../shared/assignment.ts';
-import { adaptiveSteps, compressWithFeedback } from '../shared/round.ts';
+import { adaptiveSteps, cohortAggregator, compressWithFeedback } from '../shared/round.ts';
 import { createRng } from '../shared/rng.ts';
 import { ATTACKS, attackUpdate, type Attack } from '../shared/attacks.ts';
 import { grammarCorpus, unigramEntropy } from './grammar-corpus.ts';
@@ -80,6 +85,8 @@ export interface Scenario {
   churn: number;
   /** Each peer samples only two digit classes. */
   nonIid: boolean;
+  /** Cohorts of at most this many peers (slot p in cohort p mod ⌈peers / cohortSize⌉); absent: one cohort of every peer. */
+  cohortSize?: number;
   /**
    * Adaptive inner steps: peer slot p trains at SPEEDS[p mod 4] × the fastest pace and does
    * adaptiveSteps(steps, budget, its ms per step) steps, the budget being what the fastest
@@ -106,6 +113,9 @@ export const INNER_STATES: readonly InnerState[] = ['round', 'kept'];
 
 /** Rounds excluded from maxAfterWarmup: the loss is still falling fast there. */
 export const WARMUP_ROUNDS = 5;
+
+/** Cohort size of the in-cohort attack rows: the chaos test's cohort of 3 pages, one attacking. */
+export const IN_COHORT_SIZE = 3;
 
 /** Inner steps per round of the non-IID row (its rounds grow so that it trains on the same samples). */
 export const NON_IID_STEPS = 2;
@@ -243,6 +253,14 @@ export function scenarioList(st: SimSettings, opts: { quick?: boolean } = {}): S
   for (const attack of opts.quick ? (['sign-flip', 'nan'] as Attack[]) : ATTACKS)
     for (const frac of st.attackFractions) list.push({ ...at, name: `${attack}-${Math.round(frac * 100)}`, attack, byzantineFraction: frac });
   list.push({ ...at, name: 'sign-flip-33-mean', aggregator: { kind: 'mean', clip: 0 }, attack: 'sign-flip', byzantineFraction: 0.33 });
+  // The in-cohort attacker (issue 15): cohorts of 3, each attacker alone among honest members of
+  // its cohort (10 peers: cohorts of 3, 3, 2, 2, an attacker in each of the two of 3), against
+  // the same cohorts clean and the in-cohort aggregate without its leave-one-out vote (the control).
+  const cohortFrac = st.attackFractions[0];
+  const inCohort = { ...at, cohortSize: IN_COHORT_SIZE, attack: 'sign-flip' as const, byzantineFraction: cohortFrac };
+  list.push({ ...at, name: `compressed-${st.attackPeers}-cohort${IN_COHORT_SIZE}`, cohortSize: IN_COHORT_SIZE });
+  list.push({ ...inCohort, name: `sign-flip-${Math.round(cohortFrac * 100)}-cohort${IN_COHORT_SIZE}` });
+  list.push({ ...inCohort, name: `sign-flip-${Math.round(cohortFrac * 100)}-cohort${IN_COHORT_SIZE}-no-vote`, aggregator: { ...st.aggregator, leaveOneOut: false } });
   list.push({ ...at, name: 'churn-30', churn: 0.3 });
   list.push({ ...at, name: 'churn-50', churn: 0.5 });
   // Two classes a peer: local training drifts within a few steps, so this row exchanges every
@@ -488,7 +506,7 @@ export function runScenario(sc: Scenario, seed: number, data: SimData, trace = f
     };
 
     const attacking = f > 0 && round >= attackFrom;
-    const frames: { bytes: Uint8Array; byzantine: boolean }[] = [];
+    const frames: { bytes: Uint8Array; byzantine: boolean; slot: number }[] = [];
     for (let p = 0; p < (attacking ? honest : n); p++) {
       const bytes = encode(p, trainPeer(p));
       if (p < honest) {
@@ -496,7 +514,7 @@ export function runScenario(sc: Scenario, seed: number, data: SimData, trace = f
         samplesPerSlot[p] += stepsOf(p) * B;
         honestFrames++;
       }
-      frames.push({ bytes, byzantine: false }); // an attacker slot before its attack is honest
+      frames.push({ bytes, byzantine: false, slot: p }); // an attacker slot before its attack is honest
     }
     if (attacking) {
       const honestFrameBytes = frames.map((fr) => fr.bytes);
@@ -522,30 +540,24 @@ export function runScenario(sc: Scenario, seed: number, data: SimData, trace = f
           bytes = encode(p, out.v, out.errorFeedback);
           out.corrupt?.(bytes);
         }
-        frames.push({ bytes, byzantine: true });
+        frames.push({ bytes, byzantine: true, slot: p });
         byzantineSent++;
       }
     }
 
     // Every member decodes with the run's limits, then aggregates.
-    const updates: (WeightedUpdate & { byzantine: boolean })[] = [];
+    const updates: SimUpdate[] = [];
     for (const fr of frames) {
       try {
-        updates.push({ hash: hashFrame(fr.bytes), frame: decodeFrame(fr.bytes, limits(round)), byzantine: fr.byzantine });
+        updates.push({ hash: hashFrame(fr.bytes), frame: decodeFrame(fr.bytes, limits(round)), byzantine: fr.byzantine, slot: fr.slot });
       } catch (e) {
         if (!isIdlegradError(e)) throw e;
         if (fr.byzantine) byzantineExcluded++;
         else honestExcluded++;
       }
     }
-    const agg = aggregateUpdates(updates, spec.paramCount, sc.aggregator);
-    const excludedHashes = new Set(agg.excluded.map((x) => x.hash));
-    // A duplicate hash is one frame: count each sender once it was refused.
-    const seen = new Set<string>();
-    for (const u of updates) {
-      const refused = excludedHashes.has(u.hash) && (!agg.included.includes(u.hash) || seen.has(u.hash));
-      seen.add(u.hash);
-      if (!refused) continue;
+    const agg = aggregateRound(sc, spec.paramCount, pth, round, updates);
+    for (const u of agg.refused) {
       if (u.byzantine) byzantineExcluded++;
       else honestExcluded++;
     }
@@ -584,6 +596,42 @@ export function runScenario(sc: Scenario, seed: number, data: SimData, trace = f
   });
 }
 
+/** A decoded frame of the round with who sent it. */
+type SimUpdate = WeightedUpdate & { byzantine: boolean; slot: number };
+
+/**
+ * The round's global update before the outer step: each cohort's frames through the in-cohort
+ * aggregator, then (more than one cohort) the cohort aggregates, as aggregate frames, through
+ * the run's aggregator. `refused`: each sender once, whose frame its cohort's aggregator refused
+ * or whose cohort's aggregate the combine refused (a duplicate hash is one frame).
+ */
+function aggregateRound(sc: Scenario, paramCount: number, pth: Hex, round: number, updates: SimUpdate[]): { dense: Float32Array; refused: SimUpdate[] } {
+  const cohorts = sc.cohortSize ? Math.ceil(sc.peers / sc.cohortSize) : 1;
+  const members = Array.from({ length: cohorts }, (_, c) => updates.filter((u) => u.slot % cohorts === c));
+  const refusedIn = (us: SimUpdate[], agg: AggregateResult) => {
+    const excluded = new Set(agg.excluded.map((x) => x.hash));
+    const seen = new Set<string>();
+    return us.filter((u) => {
+      const refused = excluded.has(u.hash) && (!agg.included.includes(u.hash) || seen.has(u.hash));
+      seen.add(u.hash);
+      return refused;
+    });
+  };
+  const inCohort = members.map((us) => ({ us, agg: aggregateUpdates(us, paramCount, cohortAggregator(sc.aggregator)) }));
+  const refused = inCohort.flatMap(({ us, agg }) => refusedIn(us, agg));
+  if (cohorts === 1) return { dense: inCohort[0].agg.dense, refused };
+  const limits = frameLimits({ paramTableHash: pth, paramCount, run: 1, codec: sc.codec, maxSamples: 0xffffffff, round });
+  const aggregates = inCohort
+    .filter(({ agg }) => agg.samples > 0)
+    .map(({ us, agg }) => {
+      const bytes = encodeAggregate(agg.dense, sc.codec.chunkSize, { paramTableHash: pth, run: 1, round, samples: agg.samples });
+      return { hash: hashFrame(bytes), frame: decodeFrame(bytes, limits), members: us.filter((u) => agg.included.includes(u.hash)) };
+    });
+  const combined = aggregateUpdates(aggregates, paramCount, sc.aggregator);
+  const refusedCohorts = new Set(combined.excluded.map((x) => x.hash));
+  return { dense: combined.dense, refused: [...refused, ...aggregates.filter((a) => refusedCohorts.has(a.hash)).flatMap((a) => a.members)] };
+}
+
 function fail(msg: string): never {
   throw new Error(msg);
 }
@@ -616,6 +664,8 @@ export interface ScenarioRow {
   byzantineFraction: number;
   churn: number;
   nonIid: boolean;
+  /** Scenario.cohortSize; null: one cohort. */
+  cohortSize: number | null;
   innerState: InnerState;
   innerLrSchedule: OuterLrSchedule | null;
   byzantineExcluded: number;
@@ -656,6 +706,7 @@ export function summarize(sc: Scenario, runs: RunResult[]): ScenarioRow {
     byzantineFraction: sc.byzantineFraction,
     churn: sc.churn,
     nonIid: sc.nonIid,
+    cohortSize: sc.cohortSize ?? null,
     innerState: sc.innerState ?? 'round',
     innerLrSchedule: sc.innerLrSchedule ?? null,
     byzantineExcluded: sumOf('byzantineExcluded'),

@@ -3,7 +3,7 @@
 // chunked, typed-array aggregateUpdates with, bit for bit, on random inputs. Not used by
 // the platform.
 import type { DecodedFrame } from './codec.ts';
-import type { AggregateResult, AggregatorConfig, ExclusionReason, WeightedUpdate } from './aggregate.ts';
+import { leaveOneOutFilter, type AggregateResult, type AggregatorConfig, type ExclusionReason, type WeightedUpdate } from './aggregate.ts';
 
 function norm(values: Float32Array): number {
   let s = 0;
@@ -103,7 +103,7 @@ export function aggregateUpdatesDense(updates: WeightedUpdate[], paramCount: num
 
   // 1. Reject.
   const copyCos = cfg.copycatCosine ?? 0.99;
-  const kept: { u: WeightedUpdate; norm: number }[] = [];
+  let kept: { u: WeightedUpdate; norm: number }[] = [];
   const holders = new Map<number, number[]>(); // index → positions in `kept` of the updates nonzero there
   for (const u of ordered) {
     const f = u.frame;
@@ -128,6 +128,8 @@ export function aggregateUpdatesDense(updates: WeightedUpdate[], paramCount: num
       kept.push({ u, norm: n });
     }
   }
+  // The leave-one-out vote is the same code as aggregateUpdates' (not what the chunking changed).
+  kept = leaveOneOutFilter(kept, excluded, cfg);
   if (kept.length === 0) return { dense, samples: 0, included: [], excluded };
 
   // 2. Clip norms to clip × median.

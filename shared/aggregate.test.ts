@@ -169,11 +169,23 @@ test('minCosine drops updates that oppose the trimmed mean, and only those', () 
     assert.ok(cos(all.dense, common) > cos(without, common), `${kind}: closer to the honest direction (${cos(all.dense, common)} vs ${cos(without, common)})`);
   }
   // A cohort too small for the trimmed mean to trim anything (3 members at trim 0.2) has no
-  // robust centre: a member pointing away from the others is kept, not dropped as 'opposed'.
+  // robust centre: a member pointing away from the others is kept, not dropped as 'opposed' —
+  // unless the leave-one-out vote is on (the in-cohort aggregate): then it is the one dropped,
+  // and a third member is never dropped from two.
   for (const kind of ['trimmed-mean', 'centered-clip'] as const) {
-    const three = aggregateUpdates([honest[0], honest[1], mk(62, -0.3)], n, { kind, clip: 3, minCosine: 0 });
+    const away = mk(62, -0.3);
+    const three = aggregateUpdates([honest[0], honest[1], away], n, { kind, clip: 3, minCosine: 0 });
     assert.deepEqual(three.excluded, [], `${kind}: nothing dropped in a 3-member cohort`);
     assert.equal(three.included.length, 3);
+    const voted = aggregateUpdates([honest[0], honest[1], away], n, { kind, clip: 3, minCosine: 0, leaveOneOut: true });
+    assert.deepEqual(voted.excluded, [{ hash: away.hash, reason: 'opposed' }], `${kind}: the vote drops the member pointing away`);
+    assert.deepEqual(voted.dense, aggregateUpdates([honest[0], honest[1]], n, { kind, clip: 3, minCosine: 0 }).dense);
+    const pair = aggregateUpdates([honest[0], away], n, { kind, clip: 3, minCosine: 0, leaveOneOut: true });
+    assert.deepEqual(pair.excluded.map((x) => x.hash).sort(), [honest[0].hash, away.hash].sort(), `${kind}: an opposed pair cannot be told apart: both dropped`);
+    assert.equal(pair.samples, 0);
+    assert.ok(pair.dense.every((x) => x === 0));
+    assert.deepEqual(aggregateUpdates([honest[0], honest[1]], n, { kind, clip: 3, minCosine: 0, leaveOneOut: true }).excluded, [], `${kind}: an honest pair keeps both`);
+    assert.deepEqual(aggregateUpdates(honest.slice(0, 4), n, { kind, clip: 3, minCosine: 0, leaveOneOut: true }).excluded, [], `${kind}: an honest 4 keeps all`);
     const five = aggregateUpdates([...honest.slice(0, 4), mk(62, -4)], n, { kind, clip: 3, minCosine: 0 });
     assert.deepEqual(
       five.excluded.map((x) => x.reason),
@@ -295,6 +307,7 @@ test('the chunked typed-array combine is bit-identical to the dense one (shared/
       iterations: int(0, 4),
       copycatCosine: 0.99,
       minCosine: [undefined, -0.2, 0, 0.3][int(0, 3)],
+      leaveOneOut: r() < 0.5,
     };
     const want = aggregateUpdatesDense(updates, paramCount, cfg);
     const got = aggregateUpdates(updates, paramCount, cfg);

@@ -20,6 +20,16 @@
 //                Only where that trimmed mean trims (⌊trim·n⌋ ≥ 1, n ≥ 5 at trim 0.2): below
 //                that it is the plain mean, which one update can steer, and an honest member
 //                of a 3-member cohort can point away from it by sampling noise alone.
+//      vote    — (trimmed-mean and centered-clip with minCosine and leaveOneOut: the in-cohort
+//                aggregate, shared/round.ts cohortAggregator) where that trimmed mean trims
+//                nothing and at least 3 updates are kept: each update's cosine to the sum of the
+//                OTHER updates' unit directions (one vote each, whatever their norms or samples);
+//                the lowest, if below minCosine, is dropped as 'opposed' and the vote repeated,
+//                while at least 3 remain (leaveOneOutOpposed); two left whose cosine is below
+//                minCosine are both dropped (a 1-of-2 flip: neither can be told honest). A 1-of-3
+//                sign flip is the lowest (≈ −1.4·c against ≈ 0 for the honest two, c their
+//                cosine); before the norms are clipped, so a dropped update sets neither the
+//                median nor the radius.
 //   3. combine — 'clipped-mean': sample-weighted mean;
 //                'trimmed-mean': per coordinate, over the members' dense updates (a coordinate
 //                absent from a sparse frame is a 0 contribution), drop the ⌊trim·n⌋ lowest and
@@ -53,6 +63,13 @@ export interface AggregatorConfig {
    * are trimmed at each end (a centre that trims nothing is no robust reference). Unset: no such filter.
    */
   minCosine?: number;
+  /**
+   * trimmed-mean and centered-clip with minCosine set: where the trimmed mean trims nothing
+   * (fewer than 5 updates at trim 0.2) and at least 2 are kept, the leave-one-out direction
+   * vote (leaveOneOutOpposed) drops updates that oppose the others. The in-cohort aggregate
+   * turns it on (shared/round.ts cohortAggregator); the cross-cohort combine does not.
+   */
+  leaveOneOut?: boolean;
 }
 
 export interface WeightedUpdate {
@@ -479,13 +496,69 @@ export function screenUpdates(
 }
 
 /**
+ * The leave-one-out direction vote over kept updates (hash order): positions in `kept` to drop
+ * as 'opposed', in the order dropped. While at least 3 remain, each remaining update j scores
+ * cos(x_j, Σ_{i≠j} x_i/‖x_i‖) from the pairwise cosines (float64 sums in position order, so
+ * every member computes the same verdicts); the lowest score (ties: the lower position) is
+ * dropped if it is below minCos, else the vote ends. One vote per update: a large or heavily
+ * weighted attacker cannot outvote the others' directions. With 3 updates one opposing the two
+ * others is the lowest. 2 cannot be told apart: if their cosine is below minCos both are dropped
+ * (e2e/chaos's first round seats 2 pages, the attacker and one honest page, and the attacker's
+ * −4Δ, unclipped at 2 — the median of two norms is their mean — took held-out loss to 2.99).
+ */
+export function leaveOneOutOpposed(kept: readonly ScreenedUpdate[], minCos: number): number[] {
+  const n = kept.length;
+  const gram = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    gram[i * n + i] = 1;
+    for (let j = i + 1; j < n; j++) gram[i * n + j] = gram[j * n + i] = sparseCosine(kept[i].u.frame, kept[j].u.frame, kept[i].norm, kept[j].norm);
+  }
+  const active = Array.from({ length: n }, (_, i) => i);
+  const dropped: number[] = [];
+  while (active.length >= 3) {
+    let worst = -1;
+    let worstScore = Infinity;
+    for (const j of active) {
+      let dotOthers = 0;
+      let othersSquared = 0;
+      for (const i of active) {
+        if (i === j) continue;
+        dotOthers += gram[j * n + i];
+        for (const k of active) if (k !== j) othersSquared += gram[i * n + k];
+      }
+      const score = othersSquared > 0 ? dotOthers / Math.sqrt(othersSquared) : 0;
+      if (score < worstScore) ((worst = j), (worstScore = score));
+    }
+    if (!(worstScore < minCos)) break;
+    dropped.push(worst);
+    active.splice(active.indexOf(worst), 1);
+  }
+  // Two left that oppose each other carry no agreed direction, and neither can be told to be the
+  // honest one: both are dropped (the cohort applies nothing; each member keeps its update).
+  if (active.length === 2 && gram[active[0] * n + active[1]] < minCos) dropped.push(...active);
+  return dropped;
+}
+
+/** kept without the leave-one-out vote's 'opposed' updates (cfg.leaveOneOut), which are added to `excluded` (kept in hash order). */
+export function leaveOneOutFilter(kept: ScreenedUpdate[], excluded: AggregateResult['excluded'], cfg: AggregatorConfig): ScreenedUpdate[] {
+  if (!cfg.leaveOneOut || cfg.minCosine === undefined || (cfg.kind !== 'trimmed-mean' && cfg.kind !== 'centered-clip')) return kept;
+  if (kept.length < 2 || trimCount(kept.length, cfg.trim ?? 0.2) >= 1) return kept;
+  const dropped = new Set(leaveOneOutOpposed(kept, cfg.minCosine));
+  if (dropped.size === 0) return kept;
+  for (const j of dropped) excluded.push({ hash: kept[j].u.hash, reason: 'opposed' });
+  excluded.sort(byHash);
+  return kept.filter((_, j) => !dropped.has(j));
+}
+
+/**
  * Steps 2 and 3 of the pipeline (clip, oppose, combine) over screened updates in hash order;
  * `excluded` (hash order) is extended with the 'opposed' ones. aggregateUpdates is screenUpdates
  * then this; the hierarchical combine (shared/round.ts) screens once and runs this per group.
  */
-export function combineScreened(kept: ScreenedUpdate[], screenedOut: AggregateResult['excluded'], paramCount: number, cfg: AggregatorConfig): AggregateResult {
+export function combineScreened(screened: ScreenedUpdate[], screenedOut: AggregateResult['excluded'], paramCount: number, cfg: AggregatorConfig): AggregateResult {
   const excluded = [...screenedOut];
   const dense = new Float32Array(paramCount);
+  const kept = leaveOneOutFilter(screened, excluded, cfg);
   if (kept.length === 0) return { dense, samples: 0, included: [], excluded };
 
   // 2. Clip norms to clip × median.

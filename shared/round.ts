@@ -2,7 +2,7 @@
 // update frame, the cohort aggregate, and the contribution to sign. No I/O, so each is
 // testable and a validator could rerun it.
 import type { Address, Hex } from 'viem';
-import { aggregateUpdates, framesRoot } from './aggregate.ts';
+import { aggregateUpdates, framesRoot, type AggregateResult, type AggregatorConfig } from './aggregate.ts';
 import {
   decodeFrame,
   encodeAggregate,
@@ -86,6 +86,13 @@ export interface CohortAggregate {
   framesRoot: Hex;
   /** Frame hashes inside the aggregate, ascending (the report's frameHashes). */
   hashes: Hex[];
+  /**
+   * Held frames the aggregator refused, in hash order, each with why ('opposed': it points away
+   * from the cohort's other frames). Their members are not named in the report, so the
+   * coordinator refuses their contributions as LEFT_OUT (no credit), and each such page keeps
+   * its whole update in its error-feedback residual (web/src/client/round/round-runner.ts).
+   */
+  excluded: AggregateResult['excluded'];
   samples: number;
   /** Lowest address among the members whose frames are held: who uploads. */
   uploader: Address;
@@ -93,20 +100,30 @@ export interface CohortAggregate {
   relay: boolean;
 }
 
+/**
+ * The in-cohort aggregator: the run's robust aggregator with the leave-one-out direction vote
+ * (shared/aggregate.ts leaveOneOutOpposed), unless a config turns it off explicitly (the sim's
+ * control row). A cohort of 3 or 4 is below the size where the trimmed-mean centre trims
+ * anything (5 at trim 0.2), so without the vote a 1-of-3 sign flip −4Δ reached the model
+ * (issue 15: the e2e/chaos round that took held-out loss from 2.30 to 2.93). The cross-cohort
+ * combine (shared/robust-combine.ts) keeps the run's aggregator as it is.
+ */
+export const cohortAggregator = (cfg: AggregatorConfig): AggregatorConfig => ({ ...cfg, leaveOneOut: cfg.leaveOneOut ?? true });
+
 /** The aggregate every member computes identically from the same held frames. */
 export function cohortAggregate(run: RunSpec, round: number, own: HeldUpdate, received: HeldUpdate[]): CohortAggregate {
   const held = [own, ...received];
-  const { dense, samples, included } = aggregateUpdates(
+  const { dense, samples, included, excluded } = aggregateUpdates(
     held.map((h) => ({ hash: h.hash, frame: h.frame })),
     run.paramCount,
-    run.aggregator,
+    cohortAggregator(run.aggregator),
   );
   const bytes = encodeAggregate(dense, run.codec.chunkSize, { paramTableHash: run.paramTableHash, run: run.id, round, samples });
   // Only frames the aggregator kept are named (and credited): a refused copy, empty or
   // out-of-limit frame is held but not inside the aggregate.
   const hashes = [...included].sort();
   const uploader = held.map((h) => h.address.toLowerCase() as Address).sort()[0];
-  return { bytes, aggregateHash: hashFrame(bytes), framesRoot: framesRoot(hashes), hashes, samples, uploader, relay: received.length === 0 };
+  return { bytes, aggregateHash: hashFrame(bytes), framesRoot: framesRoot(hashes), hashes, excluded, samples, uploader, relay: received.length === 0 };
 }
 
 /** A held frame as bytes: what crosses from the page to its worker. */

@@ -29,8 +29,11 @@ import type { EvidenceNeeds } from './evidence.ts';
 /**
  * 2: the partner id is inside the signed Contribution (issue 14). A report signed under 1 has
  * no `partner` field and is refused with SCHEMA_MISMATCH naming the version.
+ * 3: the in-cohort aggregate drops a member frame that opposes the others' directions in a
+ * cohort of 3 or 4 (shared/round.ts cohortAggregator, issue 15): a page of protocol 2 would
+ * compute other bytes for such a cohort, so its hello is refused naming the version.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** Contribution as JSON: bigints as decimal strings. */
 export type ContributionJson = Omit<Contribution, 'nonce' | 'expiry'> & { nonce: string; expiry: string };

@@ -72,6 +72,14 @@ export const chain: ChainInfo = {
 export const KEYS: Hex[] = [1, 2, 3, 4].map((i) => `0x${i.toString(16).padStart(64, '0')}` as Hex);
 export const theta = Float32Array.from({ length: run.paramCount }, (_, i) => Math.cos(i) * 0.1);
 
+/**
+ * The fake trainer's θ_local for a page's `call`-th round: a direction every page shares plus the
+ * page's own, as honest pages' pseudo-gradients agree in part (so the in-cohort vote,
+ * shared/round.ts cohortAggregator, keeps every frame).
+ */
+export const fakeLocal = (params: Float32Array, page: number, call: number): Float32Array =>
+  params.map((p, i) => p - 0.01 * (Math.sin(i) + Math.sin(page * 97 + call * 13 + i)));
+
 /** A trainer that moves θ by a per-page, per-round step; `gate` holds a round until the test lets go. */
 export function fakeTrainer(page: number) {
   let calls = 0;
@@ -85,7 +93,7 @@ export function fakeTrainer(page: number) {
     aggregate: async (a: AggregateArgs) => cohortAggregateOfBytes(a.run, a.round, a.own, a.received),
     async train(args: TrainArgs): Promise<TrainResult> {
       calls++;
-      const params = args.params.map((p, i) => p - 0.01 * Math.sin(page * 97 + calls * 13 + i));
+      const params = fakeLocal(args.params, page, calls);
       if (this.gate) await Promise.race([this.gate, new Promise<never>((_, reject) => (aborter = reject))]);
       // What the worker does after training (web/worker/trainer.worker.ts compress()).
       const own = compressUpdate(args.update, pseudoGradient(args.params, params, args.residual), args.batches.length);

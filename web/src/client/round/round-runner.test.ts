@@ -20,7 +20,7 @@ import type { AggregateArgs, TrainArgs, TrainResult } from '../trainer.ts';
 import { Outbox } from '../outbox.ts';
 import { EVIDENCE_ROUNDS_KEPT, RoundRunner, type RoundMessage } from './round-runner.ts';
 import type { RelayMessage } from './agreement.ts';
-import { FakeRelay, finish, run, chain, KEYS, theta, fakeTrainer, relays, relayOf, page, roundFor, signer, cohortOfThree } from './round-runner.fixture.ts';
+import { FakeRelay, finish, run, chain, KEYS, theta, fakeTrainer, fakeLocal, relays, relayOf, page, roundFor, signer, cohortOfThree } from './round-runner.fixture.ts';
 
 test('a cohort of three completes the round: one aggregate uploaded, every member reports it, signed', async () => {
   const { pages } = await cohortOfThree();
@@ -129,7 +129,7 @@ test(`evidence is kept for the last ${EVIDENCE_ROUNDS_KEPT} rounds and matches w
     if (previousAfter) assert.deepEqual(ev.before, previousAfter, 'each round starts from the previous residual');
     previousAfter = ev.after;
     const decoded = toDense(decodeFrame(ev.frame, peerUpdateLimits(run, rec.round)));
-    const local = theta.map((t, i) => t - 0.01 * Math.sin(0 * 97 + (k + 1) * 13 + i)); // the fake trainer's θ_local of round k + 1
+    const local = fakeLocal(theta, 0, k + 1); // the fake trainer's θ_local of round k + 1
     const worst = Math.max(...decoded.map((d, i) => Math.abs(d + ev.after[i] - (Math.fround(theta[i] - local[i]) + ev.before[i]))));
     assert.ok(worst < 1e-6, `decode(frame) + e_after differs from θ_r − θ_local + e_before by ${worst}`);
     assert.ok(

@@ -291,7 +291,11 @@ export class RoundRunner {
     // back if the commit refuses the contribution (settled).
     const advanced = agg.hashes.includes(own.hash.toLowerCase() as Hex);
     if (advanced) keepResidual(result.residual);
-    else store.log('warn', `round ${m.round}: our frame is not in the cohort's aggregate; its whole update stays in the residual`);
+    else {
+      // Why the aggregator refused it ('opposed': it pointed away from the cohort's other frames), when it did.
+      const why = agg.excluded.find((x) => x.hash === own.hash.toLowerCase())?.reason;
+      store.log('warn', `round ${m.round}: our frame is not in the cohort's aggregate${why ? ` (refused: ${why})` : ''}; its whole update stays in the residual`);
+    }
 
     // 6. Report: a signed contribution naming our frame and the aggregate we agree with.
     store.set({ phase: 'reporting' });
