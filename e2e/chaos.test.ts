@@ -43,7 +43,9 @@ test('chaos: training continues past a coordinator kill, nothing credited is los
   // Before the vote the attacker's −4Δ reached the model through its cohort of 3 (CI at 7cb912a:
   // round 0 took the loss from 2.30 to 2.93).
   const losses = r.heldOutLossByRound;
-  console.log(`  held-out loss by round ${losses.map((l) => l.toFixed(3)).join(' → ')}, accuracy ${(100 * r.heldOutAccuracy).toFixed(1)} %; attacker refused as ${c.attackers[0].codes.join(', ')}`);
+  console.log(
+    `  held-out loss by round ${losses.map((l) => l.toFixed(3)).join(' → ')}, accuracy ${(100 * r.heldOutAccuracy).toFixed(1)} %; attacker refused as ${c.attackers[0].codes.join(', ')}`,
+  );
   assert.ok(r.heldOutLoss < 1 && r.heldOutLoss < losses[c.killedAtRound!], `held-out loss ${losses.join(' → ')}: no progress past the kill`);
   assert.ok(r.heldOutAccuracy >= 0.7, `held-out accuracy ${r.heldOutAccuracy} after ${r.rounds} rounds`);
   assert.ok(r.claims >= 1, 'honest pages claimed on chain');

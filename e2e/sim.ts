@@ -260,7 +260,11 @@ export function scenarioList(st: SimSettings, opts: { quick?: boolean } = {}): S
   const inCohort = { ...at, cohortSize: IN_COHORT_SIZE, attack: 'sign-flip' as const, byzantineFraction: cohortFrac };
   list.push({ ...at, name: `compressed-${st.attackPeers}-cohort${IN_COHORT_SIZE}`, cohortSize: IN_COHORT_SIZE });
   list.push({ ...inCohort, name: `sign-flip-${Math.round(cohortFrac * 100)}-cohort${IN_COHORT_SIZE}` });
-  list.push({ ...inCohort, name: `sign-flip-${Math.round(cohortFrac * 100)}-cohort${IN_COHORT_SIZE}-no-vote`, aggregator: { ...st.aggregator, leaveOneOut: false } });
+  list.push({
+    ...inCohort,
+    name: `sign-flip-${Math.round(cohortFrac * 100)}-cohort${IN_COHORT_SIZE}-no-vote`,
+    aggregator: { ...st.aggregator, leaveOneOut: false },
+  });
   list.push({ ...at, name: 'churn-30', churn: 0.3 });
   list.push({ ...at, name: 'churn-50', churn: 0.5 });
   // Two classes a peer: local training drifts within a few steps, so this row exchanges every

@@ -181,11 +181,23 @@ test('minCosine drops updates that oppose the trimmed mean, and only those', () 
     assert.deepEqual(voted.excluded, [{ hash: away.hash, reason: 'opposed' }], `${kind}: the vote drops the member pointing away`);
     assert.deepEqual(voted.dense, aggregateUpdates([honest[0], honest[1]], n, { kind, clip: 3, minCosine: 0 }).dense);
     const pair = aggregateUpdates([honest[0], away], n, { kind, clip: 3, minCosine: 0, leaveOneOut: true });
-    assert.deepEqual(pair.excluded.map((x) => x.hash).sort(), [honest[0].hash, away.hash].sort(), `${kind}: an opposed pair cannot be told apart: both dropped`);
+    assert.deepEqual(
+      pair.excluded.map((x) => x.hash).sort(),
+      [honest[0].hash, away.hash].sort(),
+      `${kind}: an opposed pair cannot be told apart: both dropped`,
+    );
     assert.equal(pair.samples, 0);
     assert.ok(pair.dense.every((x) => x === 0));
-    assert.deepEqual(aggregateUpdates([honest[0], honest[1]], n, { kind, clip: 3, minCosine: 0, leaveOneOut: true }).excluded, [], `${kind}: an honest pair keeps both`);
-    assert.deepEqual(aggregateUpdates(honest.slice(0, 4), n, { kind, clip: 3, minCosine: 0, leaveOneOut: true }).excluded, [], `${kind}: an honest 4 keeps all`);
+    assert.deepEqual(
+      aggregateUpdates([honest[0], honest[1]], n, { kind, clip: 3, minCosine: 0, leaveOneOut: true }).excluded,
+      [],
+      `${kind}: an honest pair keeps both`,
+    );
+    assert.deepEqual(
+      aggregateUpdates(honest.slice(0, 4), n, { kind, clip: 3, minCosine: 0, leaveOneOut: true }).excluded,
+      [],
+      `${kind}: an honest 4 keeps all`,
+    );
     const five = aggregateUpdates([...honest.slice(0, 4), mk(62, -4)], n, { kind, clip: 3, minCosine: 0 });
     assert.deepEqual(
       five.excluded.map((x) => x.reason),

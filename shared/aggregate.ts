@@ -555,7 +555,12 @@ export function leaveOneOutFilter(kept: ScreenedUpdate[], excluded: AggregateRes
  * `excluded` (hash order) is extended with the 'opposed' ones. aggregateUpdates is screenUpdates
  * then this; the hierarchical combine (shared/round.ts) screens once and runs this per group.
  */
-export function combineScreened(screened: ScreenedUpdate[], screenedOut: AggregateResult['excluded'], paramCount: number, cfg: AggregatorConfig): AggregateResult {
+export function combineScreened(
+  screened: ScreenedUpdate[],
+  screenedOut: AggregateResult['excluded'],
+  paramCount: number,
+  cfg: AggregatorConfig,
+): AggregateResult {
   const excluded = [...screenedOut];
   const dense = new Float32Array(paramCount);
   const kept = leaveOneOutFilter(screened, excluded, cfg);

@@ -212,7 +212,10 @@ test('a −4Δ member of a cohort of 2, 3, 4 or 8 is refused as opposed and cann
     const attacker = memberOf(common, 750 + trial, -4);
     const agg = cohortAggregate(cohortRun, 3, honest, [attacker]);
     assert.deepEqual(agg.hashes, [], `pair ${trial}`);
-    assert.deepEqual(agg.excluded.map((x) => x.reason), ['opposed', 'opposed']);
+    assert.deepEqual(
+      agg.excluded.map((x) => x.reason),
+      ['opposed', 'opposed'],
+    );
     assert.equal(agg.samples, 0);
     assert.equal(along(agg.bytes, common), 0);
     assert.deepEqual(cohortAggregate(cohortRun, 3, honest, [memberOf(common, 760 + trial)]).excluded, [], `an honest pair ${trial} keeps both`);
@@ -236,7 +239,8 @@ test('a −4Δ member of a cohort of 2, 3, 4 or 8 is refused as opposed and cann
       // The control: without the vote a 1-of-3 flip drags the aggregate against the honest direction.
       // The control: without the vote the clipped flip (3× the median norm) costs a 1-of-3 cohort
       // most of its progress (measured: 0.23–0.31 of the protected aggregate's, these trials).
-      if (size === 3) assert.ok(along(cohortAggregate(withoutVote, 3, attacker, honest).bytes, common) < 0.5 * along(agg.bytes, common), `${what}: the control is moved`);
+      if (size === 3)
+        assert.ok(along(cohortAggregate(withoutVote, 3, attacker, honest).bytes, common) < 0.5 * along(agg.bytes, common), `${what}: the control is moved`);
     }
   }
 });

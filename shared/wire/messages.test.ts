@@ -48,7 +48,8 @@ test('a report carries its device kind and its signed partner (even when replaye
   // Protocol 1 signed no partner: such a report (an old page, an old outbox) is refused by version.
   assert.throws(
     () => parseClientMessage({ type: 'report', contribution: c, signature: hello.signature, frameHashes: [h], partner: 'blog' }),
-    (e: Error & { code?: string }) => e.code === 'SCHEMA_MISMATCH' && /protocol 1/.test(e.message) && new RegExp(`protocol ${PROTOCOL_VERSION}`).test(e.message),
+    (e: Error & { code?: string }) =>
+      e.code === 'SCHEMA_MISMATCH' && /protocol 1/.test(e.message) && new RegExp(`protocol ${PROTOCOL_VERSION}`).test(e.message),
   );
   assert.throws(
     () => parseClientMessage({ type: 'report', contribution: { ...c, partner: '<script>' }, signature: hello.signature, frameHashes: [h] }),

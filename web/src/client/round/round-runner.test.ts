@@ -20,7 +20,22 @@ import type { AggregateArgs, TrainArgs, TrainResult } from '../trainer.ts';
 import { Outbox } from '../outbox.ts';
 import { EVIDENCE_ROUNDS_KEPT, RoundRunner, type RoundMessage } from './round-runner.ts';
 import type { RelayMessage } from './agreement.ts';
-import { FakeRelay, finish, run, chain, KEYS, theta, fakeTrainer, fakeLocal, relays, relayOf, page, roundFor, signer, cohortOfThree } from './round-runner.fixture.ts';
+import {
+  FakeRelay,
+  finish,
+  run,
+  chain,
+  KEYS,
+  theta,
+  fakeTrainer,
+  fakeLocal,
+  relays,
+  relayOf,
+  page,
+  roundFor,
+  signer,
+  cohortOfThree,
+} from './round-runner.fixture.ts';
 
 test('a cohort of three completes the round: one aggregate uploaded, every member reports it, signed', async () => {
   const { pages } = await cohortOfThree();

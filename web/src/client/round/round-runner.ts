@@ -294,7 +294,10 @@ export class RoundRunner {
     else {
       // Why the aggregator refused it ('opposed': it pointed away from the cohort's other frames), when it did.
       const why = agg.excluded.find((x) => x.hash === own.hash.toLowerCase())?.reason;
-      store.log('warn', `round ${m.round}: our frame is not in the cohort's aggregate${why ? ` (refused: ${why})` : ''}; its whole update stays in the residual`);
+      store.log(
+        'warn',
+        `round ${m.round}: our frame is not in the cohort's aggregate${why ? ` (refused: ${why})` : ''}; its whole update stays in the residual`,
+      );
     }
 
     // 6. Report: a signed contribution naming our frame and the aggregate we agree with.
