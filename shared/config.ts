@@ -271,7 +271,7 @@ export const isGptPreset = (preset: Preset): preset is GptPreset | 'gpt' => pres
  * - codec: frames must stay ≤ dense/100 (issue 18): 2 % of values at 4 bits with Rice-coded
  *   indices, inside the 1–3 % the published DiLoCo systems exchange. Measured on a random
  *   vector (encodeOwnUpdate): gpt-small 393,741 bytes, gpt-base 921,695, both dense/111;
- *   gpt-micro's 10 % at 4 bits is dense/33. Chunks of 1024 values as gpt-micro's.
+ *   gpt-micro's 30 % at 4 bits (DEFAULT_GPT_RUN) is dense/14.8. Chunks of 1024 values as gpt-micro's.
  * - inner steps: H = 50 as gpt-micro's. A round is then 3.5 (gpt-small) and 4.0 (gpt-base)
  *   TFLOP of work (trainingFlopsPerSample × 50 × B), so the 3-minute train phase asks for about
  *   20–25 GFLOP/s sustained: any discrete or recent integrated GPU; a slower device is told by the
