@@ -9,43 +9,24 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import type { Address, Hex } from 'viem';
-import { DEFAULT_RUN, maxSamplesPerReport, modelOf, runSpecOf } from '../../shared/config.ts';
-import { hashParams, initParams } from '../../shared/model.ts';
+import { maxSamplesPerReport } from '../../shared/config.ts';
 import { decodeFrame } from '../../shared/codec.ts';
-import { contributionTypedData, eip712Domain } from '../../shared/eip712.ts';
+import { contributionTypedData } from '../../shared/eip712.ts';
 import { framesRoot } from '../../shared/aggregate.ts';
 import { applyGlobalUpdate, buildContribution, cohortAggregate, encodeOwnUpdate, peerUpdateLimits } from '../../shared/round.ts';
 import { auditCombine, COMBINE_GROUP_SIZE, parseCombineRecord } from '../../shared/robust-combine.ts';
 import { createRng, gaussian } from '../../shared/rng.ts';
 import { contributionToJson, type RoundSummary } from '../../shared/wire/index.ts';
-import type { Dataset } from '../../shared/mlp.ts';
-import { openDatabase, Ledger } from '../db/index.ts';
 import { RoundEngine, type Session } from './engine.ts';
+import { domain, engineTestRun, heldOut, ledgerAtTheta0, NOW } from './engine.fixture.ts';
 
 const MEMBERS = 70;
-const NOW = 1_800_000_000_000;
-const run = runSpecOf(
-  1,
-  // A small MLP (784-8-10, 6,370 parameters): the combine's groups are what is tested, not its speed.
-  { ...DEFAULT_RUN, sizes: [784, 8, 10], minVolunteers: MEMBERS, cohortSize: 1, timing: { trainMs: 600_000, exchangeMs: 100, reportMs: 100 } },
-  { name: 'mnist', trainCount: 100, testCount: 8, features: 784, classes: 10 },
-);
-const heldOut: Dataset = {
-  images: new Uint8Array(8 * 784).map((_, i) => (i * 37) % 256),
-  labels: new Uint8Array(8).map((_, i) => i % 10),
-  count: 8,
-  features: 784,
-  classes: 10,
-};
-const domain = eip712Domain(31337, '0x0000000000000000000000000000000000000d15');
+// A small MLP (784-8-10, 6,370 parameters): the combine's groups are what is tested, not its speed.
+const run = engineTestRun({ sizes: [784, 8, 10], minVolunteers: MEMBERS, cohortSize: 1 });
 
 test('a round of 70 cohort aggregates: its combine groups are stored, and an auditor redoes them from the frames', { timeout: 120_000 }, async (t) => {
   assert.ok(MEMBERS > COMBINE_GROUP_SIZE, 'enough aggregates for a second level');
-  const sql = await openDatabase({});
-  const ledger = new Ledger(sql);
-  const params = initParams(modelOf(run), run.seed);
-  const theta0 = { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) };
-  await ledger.createRun(run, theta0);
+  const { sql, ledger, params, theta0 } = await ledgerAtTheta0(run);
   let committed!: (s: RoundSummary) => void;
   const summary = new Promise<RoundSummary>((r) => (committed = r));
   let clock = NOW;

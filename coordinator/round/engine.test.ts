@@ -8,10 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import type { Address, Hex } from 'viem';
-import { DEFAULT_RUN, maxSamplesPerReport, modelOf, runSpecOf } from '../../shared/config.ts';
-import { hashParams, initParams } from '../../shared/model.ts';
+import { maxSamplesPerReport } from '../../shared/config.ts';
 import { decodeFrame } from '../../shared/codec.ts';
-import { contributionTypedData, eip712Domain } from '../../shared/eip712.ts';
+import { contributionTypedData } from '../../shared/eip712.ts';
 import { framesRoot } from '../../shared/aggregate.ts';
 import {
   aggregateLimits,
@@ -24,31 +23,13 @@ import {
 } from '../../shared/round.ts';
 import { combineCohorts } from '../../shared/robust-combine.ts';
 import { contributionToJson, type RoundSummary, type ServerMessage } from '../../shared/wire/index.ts';
-import type { Dataset } from '../../shared/mlp.ts';
-import { openDatabase, Ledger } from '../db/index.ts';
 import { RoundEngine, type Session } from './engine.ts';
+import { domain, engineTestRun, heldOut, ledgerAtTheta0, NOW } from './engine.fixture.ts';
 
-const NOW = 1_800_000_000_000;
-const run = runSpecOf(
-  1,
-  { ...DEFAULT_RUN, minVolunteers: 3, cohortSize: 3, timing: { trainMs: 600_000, exchangeMs: 100, reportMs: 100 } },
-  { name: 'mnist', trainCount: 100, testCount: 8, features: 784, classes: 10 },
-);
-const heldOut: Dataset = {
-  images: new Uint8Array(8 * 784).map((_, i) => (i * 37) % 256),
-  labels: new Uint8Array(8).map((_, i) => i % 10),
-  count: 8,
-  features: 784,
-  classes: 10,
-};
-const domain = eip712Domain(31337, '0x0000000000000000000000000000000000000d15');
+const run = engineTestRun({ minVolunteers: 3, cohortSize: 3 });
 
 test('open → reports → aggregates → commit: the broadcast, the ledger rows and the published model', { timeout: 60_000 }, async (t) => {
-  const sql = await openDatabase({});
-  const ledger = new Ledger(sql);
-  const params = initParams(modelOf(run), run.seed);
-  const theta0 = { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) };
-  await ledger.createRun(run, theta0);
+  const { sql, ledger, params, theta0 } = await ledgerAtTheta0(run);
 
   let committed!: (s: RoundSummary) => void;
   const summary = new Promise<RoundSummary>((r) => (committed = r));
@@ -202,16 +183,8 @@ test('open → reports → aggregates → commit: the broadcast, the ledger rows
 // lower-hash near-copy of another cohort's aggregate is refused itself (FOREIGN_AGGREGATE)
 // while the cohort it copied is credited and applied; the honest relay beside it is credited.
 test('cohorts and relays: an upload flood is bounded, a copycat relay is refused and its victims are credited', { timeout: 60_000 }, async (t) => {
-  const run5 = runSpecOf(
-    1,
-    { ...DEFAULT_RUN, minVolunteers: 5, cohortSize: 3, globalUpdate: 'compressed', timing: { trainMs: 100, exchangeMs: 600_000, reportMs: 100 } },
-    { name: 'mnist', trainCount: 100, testCount: 8, features: 784, classes: 10 },
-  );
-  const sql = await openDatabase({});
-  const ledger = new Ledger(sql);
-  const params = initParams(modelOf(run5), run5.seed);
-  const theta0 = { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) };
-  await ledger.createRun(run5, theta0);
+  const run5 = engineTestRun({ minVolunteers: 5, cohortSize: 3, globalUpdate: 'compressed', timing: { trainMs: 100, exchangeMs: 600_000, reportMs: 100 } });
+  const { sql, ledger, params, theta0 } = await ledgerAtTheta0(run5);
   const started = performance.now();
   let committed!: (s: RoundSummary) => void;
   const summary = new Promise<RoundSummary>((r) => (committed = r));
@@ -345,11 +318,7 @@ test(
   'relay and announcement: a frame goes only to the members named, once per member; the first announcement of an uploaded aggregate reaches the cohort',
   { timeout: 60_000 },
   async (t) => {
-    const sql = await openDatabase({});
-    const ledger = new Ledger(sql);
-    const params = initParams(modelOf(run), run.seed);
-    const theta0 = { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) };
-    await ledger.createRun(run, theta0);
+    const { sql, ledger, params, theta0 } = await ledgerAtTheta0(run);
     const engine = new RoundEngine(run, theta0, ledger, heldOut, domain, { committed: () => undefined, accountsChanged: () => undefined }, () => NOW);
     t.after(async () => {
       engine.stop();

@@ -1,0 +1,39 @@
+// What the in-process round-engine tests share (engine.test.ts, combine-record.test.ts): a fixed
+// clock start, an MLP run spec on a tiny MNIST-shaped dataset, an 8-sample held-out set, the
+// EIP-712 domain reports are signed for, and a fresh in-memory ledger holding the run at θ_0.
+import { DEFAULT_RUN, modelOf, runSpecOf, type RunSettings, type RunSpec } from '../../shared/config.ts';
+import { hashParams, initParams } from '../../shared/model.ts';
+import { eip712Domain } from '../../shared/eip712.ts';
+import type { Dataset } from '../../shared/mlp.ts';
+import { openDatabase, Ledger } from '../db/index.ts';
+
+export const NOW = 1_800_000_000_000;
+
+/** Run 1 over DEFAULT_RUN with `settings`; a long training window, 100 ms exchange and report phases unless `settings` says otherwise. */
+export function engineTestRun(settings: Partial<RunSettings>): RunSpec {
+  return runSpecOf(
+    1,
+    { ...DEFAULT_RUN, timing: { trainMs: 600_000, exchangeMs: 100, reportMs: 100 }, ...settings },
+    { name: 'mnist', trainCount: 100, testCount: 8, features: 784, classes: 10 },
+  );
+}
+
+export const heldOut: Dataset = {
+  images: new Uint8Array(8 * 784).map((_, i) => (i * 37) % 256),
+  labels: new Uint8Array(8).map((_, i) => i % 10),
+  count: 8,
+  features: 784,
+  classes: 10,
+};
+
+export const domain = eip712Domain(31337, '0x0000000000000000000000000000000000000d15');
+
+/** An in-memory PGlite ledger (and its database, to close) with `run` created at its seed's θ_0 (returned with it). */
+export async function ledgerAtTheta0(run: RunSpec) {
+  const sql = await openDatabase({});
+  const ledger = new Ledger(sql);
+  const params = initParams(modelOf(run), run.seed);
+  const theta0 = { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) };
+  await ledger.createRun(run, theta0);
+  return { sql, ledger, params, theta0 };
+}
