@@ -26,6 +26,7 @@ import type { Trainer } from '../trainer.ts';
 import { CohortAgreement, type AgreementMessage, type HeldFrameBytes, type RelayMessage } from './agreement.ts';
 import { EvidenceKeeper, type Evidence, type VerifyMessage } from './evidence.ts';
 import { Verdicts, type AckMessage } from './verdicts.ts';
+import { countP2pBytes, exchangeEventLog } from './exchange-events.ts';
 
 export { EVIDENCE_ASKED_KEPT, EVIDENCE_ROUNDS_KEPT, type Evidence } from './evidence.ts';
 
@@ -463,34 +464,11 @@ export class RoundRunner {
       dial: (peerId) => this.o.dial(peerId),
       scheduler,
       timeouts: this.o.peerTimeouts,
-      onEvent: (e) => {
-        switch (e.type) {
-          case 'verified':
-          case 'frame':
-            counts();
-            if (e.type === 'frame') store.log('info', `round ${m.round}: frame from ${e.peerId} (${e.bytes} bytes)`);
-            return;
-          case 'sent':
-            return;
-          case 'peer-failed':
-            counts();
-            store.log(e.final ? 'warn' : 'info', `round ${m.round}: peer ${e.peerId}: [${e.code}] ${e.message}${e.final ? ' — left out' : ''}`);
-            return;
-          case 'rejected-link':
-            store.log('warn', `round ${m.round}: refused a link from ${e.peerId}: ${e.message}`);
-            return;
-          case 'stale':
-            store.log('info', `round ${m.round}: peer ${e.peerId}: [${e.code}] ${e.message}`);
-            return;
-        }
-      },
+      onEvent: exchangeEventLog(store, m.round, counts),
       reuse: (peerId) => this.links.take(peerId),
       // Parked for at most a round's length: the next round's exchange takes them or they close.
       park: (link, pending) => this.links.park(link, run.timing.trainMs + run.timing.exchangeMs + run.timing.reportMs, pending),
-      onBytes: (dir, n) => {
-        const p = store.get().p2p;
-        store.set({ p2p: dir === 'in' ? { ...p, bytesIn: p.bytesIn + n } : { ...p, bytesOut: p.bytesOut + n } });
-      },
+      onBytes: countP2pBytes(store),
     });
     this.exchange = ex;
     this.o.route(ex);
