@@ -11,14 +11,12 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import type { Address, Hex } from 'viem';
 import { maxSamplesPerReport } from '../../shared/config.ts';
 import { decodeFrame } from '../../shared/codec.ts';
-import { contributionTypedData } from '../../shared/eip712.ts';
-import { framesRoot } from '../../shared/aggregate.ts';
-import { applyGlobalUpdate, buildContribution, cohortAggregate, encodeOwnUpdate, peerUpdateLimits } from '../../shared/round.ts';
+import { applyGlobalUpdate, cohortAggregate, encodeOwnUpdate, peerUpdateLimits } from '../../shared/round.ts';
 import { auditCombine, COMBINE_GROUP_SIZE, parseCombineRecord } from '../../shared/robust-combine.ts';
 import { createRng, gaussian } from '../../shared/rng.ts';
-import { contributionToJson, type RoundSummary } from '../../shared/wire/index.ts';
+import type { RoundSummary } from '../../shared/wire/index.ts';
 import { RoundEngine, type Session } from './engine.ts';
-import { domain, engineTestRun, heldOut, ledgerAtTheta0, NOW } from './engine.fixture.ts';
+import { domain, engineTestRun, heldOut, ledgerAtTheta0, NOW, reportRound0 } from './engine.fixture.ts';
 
 const MEMBERS = 70;
 // A small MLP (784-8-10, 6,370 parameters): the combine's groups are what is tested, not its speed.
@@ -64,24 +62,13 @@ test('a round of 70 cohort aggregates: its combine groups are stored, and an aud
       samples,
     );
     const agg = cohortAggregate(run, 0, { address: s.address, hash: own.hash, frame: decodeFrame(own.bytes, peerUpdateLimits(run, 0)) }, []);
-    const c = buildContribution({
-      run: run.id,
-      round: 0,
+    await reportRound0(engine, run, s, keys[i], {
       cohort: cohortOf.get(s.address)!,
-      frameHash: own.hash,
-      aggregateHash: agg.aggregateHash,
-      framesRoot: framesRoot(agg.hashes),
-      residualHash: `0x${'00'.repeat(32)}`,
+      own,
+      agg: { aggregateHash: agg.aggregateHash, hashes: agg.hashes },
       samples,
-      steps: samples / run.inner.batchSize,
-      lossBefore: 2.3,
-      lossAfter: 2.1,
-      computeMs: 100,
-      nowMs: NOW,
       nonce: BigInt(i + 1),
     });
-    const signature = await keys[i].signTypedData(contributionTypedData(domain, c));
-    await engine.handleReport(s, { type: 'report', contribution: contributionToJson(c), signature, frameHashes: agg.hashes });
     // Everything is in only once the training window has ended (the round commits then, not before).
     if (i === MEMBERS - 1) clock = NOW + run.timing.trainMs;
     uploaded.set(engine.handleAggregate(0, agg.bytes), agg.bytes);

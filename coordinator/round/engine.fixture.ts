@@ -3,9 +3,14 @@
 // EIP-712 domain reports are signed for, and a fresh in-memory ledger holding the run at θ_0.
 import { DEFAULT_RUN, modelOf, runSpecOf, type RunSettings, type RunSpec } from '../../shared/config.ts';
 import { hashParams, initParams } from '../../shared/model.ts';
-import { eip712Domain } from '../../shared/eip712.ts';
+import type { Hex, LocalAccount } from 'viem';
+import { contributionTypedData, eip712Domain } from '../../shared/eip712.ts';
+import { framesRoot } from '../../shared/aggregate.ts';
+import { buildContribution } from '../../shared/round.ts';
+import { contributionToJson } from '../../shared/wire/index.ts';
 import type { Dataset } from '../../shared/mlp.ts';
 import { openDatabase, Ledger } from '../db/index.ts';
+import type { RoundEngine, Session } from './engine.ts';
 
 export const NOW = 1_800_000_000_000;
 
@@ -36,4 +41,35 @@ export async function ledgerAtTheta0(run: RunSpec) {
   const theta0 = { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) };
   await ledger.createRun(run, theta0);
   return { sql, ledger, params, theta0 };
+}
+
+/**
+ * `key` signs and `session` sends round 0's report of `samples` samples for its frame `own` in
+ * cohort `cohort`, naming the aggregate `agg` (its hash and frame hashes); the engine's answer.
+ */
+export async function reportRound0(
+  engine: RoundEngine,
+  run: RunSpec,
+  session: Session,
+  key: Pick<LocalAccount, 'signTypedData'>,
+  r: { cohort: number; own: { hash: Hex }; agg: { aggregateHash: Hex; hashes: Hex[] }; samples: number; nonce: bigint },
+) {
+  const c = buildContribution({
+    run: run.id,
+    round: 0,
+    cohort: r.cohort,
+    frameHash: r.own.hash,
+    aggregateHash: r.agg.aggregateHash,
+    framesRoot: framesRoot(r.agg.hashes),
+    residualHash: `0x${'00'.repeat(32)}`,
+    samples: r.samples,
+    steps: r.samples / run.inner.batchSize,
+    lossBefore: 2.3,
+    lossAfter: 2.1,
+    computeMs: 100,
+    nowMs: NOW,
+    nonce: r.nonce,
+  });
+  const signature = await key.signTypedData(contributionTypedData(domain, c));
+  return engine.handleReport(session, { type: 'report', contribution: contributionToJson(c), signature, frameHashes: r.agg.hashes });
 }

@@ -10,21 +10,11 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import type { Address, Hex } from 'viem';
 import { maxSamplesPerReport } from '../../shared/config.ts';
 import { decodeFrame } from '../../shared/codec.ts';
-import { contributionTypedData } from '../../shared/eip712.ts';
-import { framesRoot } from '../../shared/aggregate.ts';
-import {
-  aggregateLimits,
-  applyGlobalUpdate,
-  buildContribution,
-  cohortAggregate,
-  compressGlobalUpdate,
-  encodeOwnUpdate,
-  peerUpdateLimits,
-} from '../../shared/round.ts';
+import { aggregateLimits, applyGlobalUpdate, cohortAggregate, compressGlobalUpdate, encodeOwnUpdate, peerUpdateLimits } from '../../shared/round.ts';
 import { combineCohorts } from '../../shared/robust-combine.ts';
-import { contributionToJson, type RoundSummary, type ServerMessage } from '../../shared/wire/index.ts';
+import { type RoundSummary, type ServerMessage } from '../../shared/wire/index.ts';
 import { RoundEngine, type Session } from './engine.ts';
-import { domain, engineTestRun, heldOut, ledgerAtTheta0, NOW } from './engine.fixture.ts';
+import { domain, engineTestRun, heldOut, ledgerAtTheta0, NOW, reportRound0 } from './engine.fixture.ts';
 
 const run = engineTestRun({ minVolunteers: 3, cohortSize: 3 });
 
@@ -91,24 +81,7 @@ test('open → reports → aggregates → commit: the broadcast, the ledger rows
   assert.equal(full.hashes.length, 3);
 
   const report = async (i: number, agg: typeof full) => {
-    const c = buildContribution({
-      run: run.id,
-      round: 0,
-      cohort: 0,
-      frameHash: own[i].hash,
-      aggregateHash: agg.aggregateHash,
-      framesRoot: framesRoot(agg.hashes),
-      residualHash: `0x${'00'.repeat(32)}`,
-      samples,
-      steps: samples / run.inner.batchSize,
-      lossBefore: 2.3,
-      lossAfter: 2.1,
-      computeMs: 100,
-      nowMs: NOW,
-      nonce: BigInt(i + 1),
-    });
-    const signature = await keys[i].signTypedData(contributionTypedData(domain, c));
-    return engine.handleReport(sessions[i], { type: 'report', contribution: contributionToJson(c), signature, frameHashes: agg.hashes });
+    return reportRound0(engine, run, sessions[i], keys[i], { cohort: 0, own: own[i], agg, samples, nonce: BigInt(i + 1) });
   };
   const ids = [await report(0, full), await report(1, full), await report(2, partial)].map((r) => r.id);
   assert.equal(openRound(), 0, 'reports alone do not commit: the voted aggregates are not uploaded yet');
@@ -262,24 +235,7 @@ test('cohorts and relays: an upload flood is bounded, a copycat relay is refused
   );
 
   const report = async (s: Session, own: { hash: Hex }, agg: { aggregateHash: Hex; hashes: Hex[] }) => {
-    const c = buildContribution({
-      run: run5.id,
-      round: 0,
-      cohort: seatOf.get(s.id)!.cohort,
-      frameHash: own.hash,
-      aggregateHash: agg.aggregateHash,
-      framesRoot: framesRoot(agg.hashes),
-      residualHash: `0x${'00'.repeat(32)}`,
-      samples,
-      steps: samples / run5.inner.batchSize,
-      lossBefore: 2.3,
-      lossAfter: 2.1,
-      computeMs: 100,
-      nowMs: NOW,
-      nonce: 1n,
-    });
-    const signature = await keys[s.id].signTypedData(contributionTypedData(domain, c));
-    return (await engine.handleReport(s, { type: 'report', contribution: contributionToJson(c), signature, frameHashes: agg.hashes })).id;
+    return (await reportRound0(engine, run5, s, keys[s.id], { cohort: seatOf.get(s.id)!.cohort, own, agg, samples, nonce: 1n })).id;
   };
   const ids = new Map<Session, number>();
   for (const v of victims) ids.set(v, await report(v, vOwn[victims.indexOf(v)], full));
