@@ -9,7 +9,7 @@
 // another hash), and the bench checks that every planted copy is refused as 'copycat'.
 // Prints per N the aggregates, the CPU time of the checks alone (the run's aggregator as
 // 'clipped-mean': the rejections, then one weighted sum), of the whole flat combine, of the
-// hierarchical one (shared/robust-combine.ts, in this thread), of its largest level-1 group and
+// hierarchical one (shared/robust-combine.ts, in this thread), of its level-1 groups (median, largest) and
 // of its last level (the committer's share), and the copies caught of those planted.
 import { DEFAULT_RUN, runSpecOf } from './config.ts';
 import { decodeFrame, encodeAggregate, hashFrame, type DecodedFrame } from './codec.ts';
@@ -39,6 +39,7 @@ interface Row {
   hierarchicalMs: number;
   groups: number;
   groupMsMax: number;
+  groupMsMedian: number;
   topMs: number;
   planted: number;
   caught: number;
@@ -142,13 +143,14 @@ async function main(): Promise<string[]> {
       hierarchicalMs: Math.round(hierarchicalMs),
       groups: hierarchical.groups.length,
       groupMsMax: Math.round(Math.max(...groupMs)),
+      groupMsMedian: Math.round([...groupMs].sort((a, b) => a - b)[groupMs.length >> 1]),
       topMs: Math.round(topMs),
       planted: planted.length,
       caught: planted.filter((h) => copycat.has(h)).length,
       excluded,
     };
     out.summary(
-      `${n} volunteers, ${row.aggregates} aggregates: CPU of the checks (copycat …) ${row.checksMs} ms, of the whole flat combine ${row.combineMs} ms, hierarchical ${row.hierarchicalMs} ms in ${row.groups} groups (largest level-1 group ${row.groupMsMax} ms, last level ${row.topMs} ms), copies caught ${row.caught}/${row.planted}, excluded ${JSON.stringify(excluded)}`,
+      `${n} volunteers, ${row.aggregates} aggregates: CPU of the checks (copycat …) ${row.checksMs} ms, of the whole flat combine ${row.combineMs} ms, hierarchical ${row.hierarchicalMs} ms in ${row.groups} groups (level-1 groups: median ${row.groupMsMedian} ms, largest ${row.groupMsMax} ms; last level ${row.topMs} ms), copies caught ${row.caught}/${row.planted}, excluded ${JSON.stringify(excluded)}`,
     );
     rows.push(row);
   }

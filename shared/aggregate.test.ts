@@ -331,6 +331,60 @@ test('the chunked typed-array combine is bit-identical to the dense one (shared/
   }
 });
 
+test("the sparse-aware combine is bit-identical to the dense one on groups shaped like a round's (64 sparse inputs, shared signs, ties, all-zero coordinates)", () => {
+  const r = createRng(1719);
+  const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+  const pick = [-2, -1, -0.5, -0, 0, 0.5, 1, 2];
+  for (let c = 0; c < 24; c++) {
+    const paramCount = int(200, 900);
+    // A level-1 group: cohort aggregates at 1 − (1 − ρ)^7 and relay frames at ρ; sometimes dense (a level-2 group).
+    const m = int(40, 70);
+    const dense = c % 6 === 5;
+    const direction = Float32Array.from({ length: paramCount }, () => gaussian(r));
+    // Some coordinates are carried (as explicit ±0) by many inputs but nonzero in none.
+    const zeroCoordinates = new Set(Array.from({ length: int(0, 20) }, () => int(0, paramCount - 1)));
+    // Top-k picks the large coordinates of a shared direction, so a few coordinates are in most inputs.
+    const hot = new Set(Array.from({ length: int(5, 30) }, () => int(0, paramCount - 1)));
+    const tied = c % 4 === 1;
+    const updates = Array.from({ length: m }, (_, j) => {
+      const density = dense ? 1 : j % 2 ? 0.03 : 0.19;
+      const idx: number[] = [];
+      for (let i = 0; i < paramCount; i++) if (r() < (hot.has(i) ? 0.9 : density) || (zeroCoordinates.has(i) && r() < 0.5)) idx.push(i);
+      if (idx.length === 0) idx.push(int(0, paramCount - 1));
+      const values = Float32Array.from(idx, (i) =>
+        zeroCoordinates.has(i)
+          ? r() < 0.5
+            ? -0
+            : 0
+          : tied
+            ? Math.sign(direction[i]) * (r() < 0.8 ? 1 : -1) * Math.abs(pick[int(0, pick.length - 1)])
+            : direction[i] + gaussian(r) * (j % 9 === 0 ? 4 : 0.5),
+      );
+      if (values.every((v) => v === 0)) ((values[0] = 1), zeroCoordinates.delete(idx[0]));
+      const samples = j % 2 ? 800 : 5600 - int(0, 3) * 800;
+      const hash = `0x${(c * 1000 + j).toString(16).padStart(64, '0')}` as const;
+      return {
+        hash,
+        frame: { header: { paramCount, samples }, indices: Uint32Array.from(idx), values } as unknown as Parameters<typeof aggregateUpdates>[0][0]['frame'],
+      };
+    });
+    for (const kind of ['trimmed-mean', 'centered-clip'] as const) {
+      const cfg = { kind, clip: 3, trim: c % 5 === 4 ? 0.45 : 0.2, tau: 1, iterations: 3, copycatCosine: 0.99, minCosine: c % 2 ? undefined : 0 };
+      const want = aggregateUpdatesDense(updates, paramCount, cfg);
+      const got = aggregateUpdates(updates, paramCount, cfg);
+      const what = `case ${c}: ${m} updates of ${paramCount}${dense ? ', dense' : ''}${tied ? ', tied' : ''}, ${JSON.stringify(cfg)}`;
+      assert.ok(want.included.length >= 30, `${what}: the group kept ${want.included.length}`);
+      assert.deepEqual(got.included, want.included, what);
+      assert.deepEqual(got.excluded, want.excluded, what);
+      assert.ok(Buffer.from(got.dense.buffer).equals(Buffer.from(want.dense.buffer)), `${what}: the dense results differ in their bits`);
+      for (const i of zeroCoordinates) assert.ok(Object.is(got.dense[i], 0), `${what}: coordinate ${i}, zero in every input, is ${got.dense[i]}`);
+      // The trimmed mean took both of its paths: coordinates whose kept ranks are all zeros (sparse groups), and coordinates with kept nonzeros.
+      if (kind === 'trimmed-mean' && cfg.trim === 0.2)
+        assert.ok(got.dense.some((v) => v !== 0) && (dense || got.dense.some((v, i) => v === 0 && !zeroCoordinates.has(i))), what);
+    }
+  }
+});
+
 test('past COPYCAT_EXHAUSTIVE updates the sketch finds every near-copy the exhaustive check finds, and refuses nothing else', () => {
   const r = createRng(77);
   const paramCount = 6000;

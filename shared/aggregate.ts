@@ -230,19 +230,27 @@ const median = (xs: number[]) => {
 /** Values dropped at each end of a coordinate by a trimmed mean of m rows: ⌊trim·m⌋, leaving at least one. */
 const trimCount = (m: number, trim: number) => Math.min(Math.floor(trim * m), (m - 1) >> 1);
 
-// ---- the robust combine over coordinate chunks ---------------------------------------
+// ---- the robust combine, sparse-aware ---------------------------------------------------
 //
-// The kept updates are never laid out as dense (members × support) rows: each pass walks
-// the support in chunks of CHUNK coordinates, fills a (members × chunk) float64 block from
-// the sparse frames (a cursor per member), and works on it. Per coordinate the trimmed mean
-// needs the rows' values in ascending order (ties by row order) only inside the kept middle:
-// the values split by sign (zeros, either sign, keep row order), the trimmed ends are cut
-// off by quickselect and only the middle is sorted, on typed arrays, with no closures. Every
-// sum runs over the same terms in the same order as the dense formulation (rows in order,
-// coordinates ascending), so the result is bit-identical to it; shared/aggregate.test.ts
-// compares it with the pre-chunked code on random inputs.
-
-const CHUNK = 2048;
+// The kept updates are never laid out as dense (members × support) rows. A realistic group's
+// inputs are sparse (a cohort aggregate carries about 1 − (1 − ρ)^k of the coordinates, a relay
+// member's frame ρ), so most coordinates are zero in most inputs, and every step works from the
+// nonzeros:
+// - the trimmed mean walks each coordinate's nonzeros (Columns: rows ascending). Where at most
+//   t are negative and at most t positive, every kept rank [t, m − t) is a zero and the result
+//   is +0 without touching the zeros; elsewhere the values split by sign, the trimmed ends are
+//   cut off by quickselect and only the middle is sorted (ties by row order), and the kept zeros
+//   add their weights in row order.
+// - a row's dot products walk its nonzeros; while the estimate is sparse (after the trimmed
+//   mean of a sparse group), a row's distance to it and its share of a centered-clip step walk
+//   the union of the row's and the estimate's nonzeros (distanceSquared, addStep): where both
+//   are zero a term is ±0, which leaves a float sum that starts at +0 unchanged.
+// Every sum runs over the same nonzero terms in the same order as the dense formulation (rows
+// in order, coordinates ascending), so the result is bit-identical to it; shared/aggregate.test.ts
+// compares it with shared/aggregate-dense.ts on random sparse and dense inputs. Once the
+// estimate is dense (centered-clip after its first step, every group above level 1) a row is
+// laid out densely and the passes cost members × support again, as they must for sums in that
+// order; rows that cover the whole support (groups above level 1) are read as they are.
 
 /** a before b: by value, ties by row. */
 const before = (v: Float64Array, r: Int32Array, a: number, b: number) => v[a] < v[b] || (v[a] === v[b] && r[a] < r[b]);
@@ -291,7 +299,7 @@ function sortRange(v: Float64Array, r: Int32Array, lo: number, hi: number): void
   }
 }
 
-/** A kept update as (support position, clipped value) pairs by ascending position; a repeated index keeps its last value. */
+/** A kept update as (support position, clipped value) pairs, positions strictly ascending; a repeated index keeps its last value. */
 interface SparseRow {
   pos: Int32Array;
   val: Float64Array;
@@ -301,85 +309,100 @@ function sparseRow(indices: Uint32Array, values: Float32Array, posOf: Int32Array
   const n = indices.length;
   let order: ArrayLike<number> | null = null;
   for (let i = 1; i < n; i++) {
-    if (indices[i] < indices[i - 1]) {
-      // Out of order (a decoded frame never is): a stable sort keeps the last write of a repeated index last.
+    if (indices[i] <= indices[i - 1]) {
+      // Out of order or repeated (a decoded frame is neither): a stable sort keeps the last write of a repeated index last.
       order = Array.from({ length: n }, (_, j) => j).sort((a, b) => indices[a] - indices[b] || a - b);
       break;
     }
   }
   const pos = new Int32Array(n);
   const val = new Float64Array(n);
+  let len = 0;
   for (let i = 0; i < n; i++) {
     const j = order ? order[i] : i;
-    pos[i] = posOf[indices[j]];
-    val[i] = values[j] * scale;
+    const p = posOf[indices[j]];
+    if (len > 0 && pos[len - 1] === p) len--;
+    pos[len] = p;
+    val[len++] = values[j] * scale;
   }
-  return { pos, val };
+  return len === n ? { pos, val } : { pos: pos.slice(0, len), val: val.slice(0, len) };
 }
 
-/** Walks the support in chunks, filling the active rows' block for each. */
-class ChunkedRows {
-  readonly block: Float64Array;
-  private readonly cursor: Int32Array;
-  constructor(
-    readonly rows: SparseRow[],
-    readonly supportCount: number,
-  ) {
-    this.block = new Float64Array(rows.length * CHUNK);
-    this.cursor = new Int32Array(rows.length);
-  }
-  /** Calls visit(c0, len) for each chunk in order, with block[j·CHUNK + k] = row j at coordinate c0 + k for every j in active. */
-  each(active: Int32Array, visit: (c0: number, len: number) => void): void {
-    this.cursor.fill(0);
-    for (let c0 = 0; c0 < this.supportCount; c0 += CHUNK) {
-      const c1 = Math.min(this.supportCount, c0 + CHUNK);
-      for (let a = 0; a < active.length; a++) {
-        const j = active[a];
-        const { pos, val } = this.rows[j];
-        const base = j * CHUNK - c0;
-        this.block.fill(0, j * CHUNK, j * CHUNK + (c1 - c0));
-        let c = this.cursor[j];
-        for (; c < pos.length && pos[c] < c1; c++) this.block[base + pos[c]] = val[c];
-        this.cursor[j] = c;
+/** The rows' nonzero values by support position, rows ascending within each: column k is [start[k], start[k + 1]). */
+class Columns {
+  readonly start: Int32Array;
+  readonly row: Int32Array;
+  readonly val: Float64Array;
+  constructor(rows: SparseRow[], supportCount: number) {
+    const start = new Int32Array(supportCount + 1);
+    for (const { pos, val } of rows) for (let i = 0; i < pos.length; i++) if (val[i] !== 0) start[pos[i] + 1]++;
+    for (let k = 0; k < supportCount; k++) start[k + 1] += start[k];
+    const fill = start.slice(0, supportCount);
+    this.row = new Int32Array(start[supportCount]);
+    this.val = new Float64Array(start[supportCount]);
+    rows.forEach(({ pos, val }, j) => {
+      for (let i = 0; i < pos.length; i++) {
+        if (val[i] === 0) continue;
+        const e = fill[pos[i]]++;
+        this.row[e] = j;
+        this.val[e] = val[i];
       }
-      visit(c0, c1 - c0);
-    }
+    });
+    this.start = start;
   }
 }
 
 /**
- * The trimmed mean of one chunk into out[c0 .. c0+len): per coordinate, over the active rows
- * (weights by position in `active`), drop the t lowest and highest (ties by row order),
- * weighted mean of the rest, summed in ascending order.
+ * The trimmed mean into out (zeroed, one per support position): per coordinate, over the active
+ * rows (weights by position in `active`), drop the t lowest and highest values (ties by row
+ * order), weighted mean of the rest, summed in ascending order.
  */
 class TrimmedMean {
   private readonly negV: Float64Array;
   private readonly negR: Int32Array;
   private readonly posV: Float64Array;
   private readonly posR: Int32Array;
-  private readonly zeroR: Int32Array;
+  private readonly stamp: Int32Array;
   constructor(m: number) {
     this.negV = new Float64Array(m);
     this.negR = new Int32Array(m);
     this.posV = new Float64Array(m);
     this.posR = new Int32Array(m);
-    this.zeroR = new Int32Array(m);
+    this.stamp = new Int32Array(m);
   }
 
-  chunk(block: Float64Array, active: Int32Array, weights: Float64Array, t: number, c0: number, len: number, out: Float64Array): void {
+  run(source: Columns | Float64Array[], active: Int32Array, weights: Float64Array, t: number, out: Float64Array): void {
+    const { negV, negR, posV, posR, stamp } = this;
     const m = active.length;
-    const { negV, negR, posV, posR, zeroR } = this;
-    for (let k = 0; k < len; k++) {
+    // By columns (sparse rows), or straight from the rows when every row covers the whole support (groups above level 1).
+    const cols = source instanceof Columns ? source : null;
+    const dense = cols ? [] : (source as Float64Array[]);
+    // A row's position in `active` (−1: not active), for the column walk; stamp has one entry per row.
+    const activeOf = new Int32Array(cols ? stamp.length : 0).fill(-1);
+    if (cols) active.forEach((j, a) => (activeOf[j] = a));
+    stamp.fill(0);
+    for (let k = 0; k < out.length; k++) {
       let nn = 0;
-      let nz = 0;
       let np = 0;
-      for (let a = 0; a < m; a++) {
-        const x = block[active[a] * CHUNK + k];
-        if (x < 0) ((negV[nn] = x), (negR[nn++] = a));
-        else if (x > 0) ((posV[np] = x), (posR[np++] = a));
-        else zeroR[nz++] = a;
+      if (cols) {
+        for (let e = cols.start[k]; e < cols.start[k + 1]; e++) {
+          const a = activeOf[cols.row[e]];
+          if (a < 0) continue;
+          const x = cols.val[e];
+          if (x < 0) ((negV[nn] = x), (negR[nn++] = a));
+          else ((posV[np] = x), (posR[np++] = a));
+        }
+      } else {
+        for (let a = 0; a < m; a++) {
+          const x = dense[active[a]][k];
+          if (x < 0) ((negV[nn] = x), (negR[nn++] = a));
+          else if (x > 0) ((posV[np] = x), (posR[np++] = a));
+        }
       }
-      // Ascending order: negatives [0, nn), zeros [nn, nn + nz), positives [nn + nz, m); keep ranks [t, m − t).
+      // Ascending order: negatives [0, nn), zeros [nn, m − np), positives [m − np, m); keep ranks [t, m − t).
+      // No negative and no positive among them: the kept values are all zeros, and +0 / Σw is +0.
+      if (nn <= t && np <= t) continue;
+      const nz = m - nn - np;
       let s = 0;
       let ws = 0;
       const lo = t;
@@ -393,12 +416,16 @@ class TrimmedMean {
         sortRange(negV, negR, from, to - 1);
         for (let i = from; i < to; i++) ((s += weights[negR[i]] * negV[i]), (ws += weights[negR[i]]));
       }
-      // zeros (±0 tie: row order)
+      // zeros, in row order: each adds its weight (and w·±0 to s, which changes nothing)
       from = Math.max(0, lo - nn);
       to = Math.min(nz, hi - nn);
-      for (let i = from; i < to; i++) {
-        const a = zeroR[i];
-        ((s += weights[a] * block[active[a] * CHUNK + k]), (ws += weights[a]));
+      if (from < to) {
+        for (let i = 0; i < nn; i++) stamp[negR[i]] = k + 1;
+        for (let i = 0; i < np; i++) stamp[posR[i]] = k + 1;
+        for (let a = 0, z = 0; a < m && z < to; a++) {
+          if (stamp[a] === k + 1) continue;
+          if (z++ >= from) ws += weights[a];
+        }
       }
       // positives
       from = Math.max(0, lo - nn - nz);
@@ -409,9 +436,68 @@ class TrimmedMean {
         sortRange(posV, posR, from, to - 1);
         for (let i = from; i < to; i++) ((s += weights[posR[i]] * posV[i]), (ws += weights[posR[i]]));
       }
-      out[c0 + k] = s / ws;
+      out[k] = s / ws;
     }
   }
+}
+
+/** The support positions where est is nonzero, ascending. */
+function nonzerosOf(est: Float64Array): Int32Array {
+  let n = 0;
+  for (let k = 0; k < est.length; k++) if (est[k] !== 0) n++;
+  const out = new Int32Array(n);
+  for (let k = 0, i = 0; k < est.length; k++) if (est[k] !== 0) out[i++] = k;
+  return out;
+}
+
+// The row's distance to the estimate and its share of a centered-clip step walk the coordinates
+// where the row or the estimate is nonzero, ascending (a merge of the two position lists);
+// elsewhere x − est[k] is ±0, a term that changes no sum.
+const END = 0x7fffffff;
+
+/** ‖row − est‖², summed over the coordinates in ascending order. */
+function distanceSquared(row: SparseRow, est: Float64Array, estNonzeros: Int32Array): number {
+  const { pos, val } = row;
+  let s = 0;
+  for (let i = 0, j = 0; i < pos.length || j < estNonzeros.length;) {
+    const p = i < pos.length ? pos[i] : END;
+    const q = j < estNonzeros.length ? estNonzeros[j] : END;
+    const diff = q < p ? -est[q] : val[i] - est[p];
+    s += diff * diff; // not `** 2`: plain IEEE products are the same in every engine
+    if (p <= q) i++;
+    if (q <= p) j++;
+  }
+  return s;
+}
+
+/** step[k] += c·(x_k − est[k]) at every coordinate, one row after another in row order. */
+function addStep(row: SparseRow, est: Float64Array, estNonzeros: Int32Array, c: number, step: Float64Array): void {
+  const { pos, val } = row;
+  for (let i = 0, j = 0; i < pos.length || j < estNonzeros.length;) {
+    const p = i < pos.length ? pos[i] : END;
+    const q = j < estNonzeros.length ? estNonzeros[j] : END;
+    if (q < p) ((step[q] += c * -est[q]), j++);
+    else {
+      step[p] += c * (val[i] - est[p]);
+      i++;
+      if (q === p) j++;
+    }
+  }
+}
+
+// Once the estimate is dense, a row is laid out densely (x, zeros and all) and both passes run
+// branch-free over every coordinate: the same terms in the same order as the merges above.
+function distanceSquaredDense(x: Float64Array, est: Float64Array): number {
+  let s = 0;
+  for (let k = 0; k < est.length; k++) {
+    const diff = x[k] - est[k];
+    s += diff * diff;
+  }
+  return s;
+}
+
+function addStepDense(x: Float64Array, est: Float64Array, c: number, step: Float64Array): void {
+  for (let k = 0; k < est.length; k++) step[k] += c * (x[k] - est[k]);
 }
 
 /**
@@ -589,37 +675,30 @@ export function combineScreened(
   for (let i = 0; i < paramCount; i++) if (touched[i]) pos[i] = supportCount++;
   const support = new Int32Array(supportCount);
   for (let i = 0; i < paramCount; i++) if (touched[i]) support[pos[i]] = i;
-  // The clipped updates, as sparse rows over the support in hash order, walked chunk by chunk
-  // (ChunkedRows). Float64 keeps the sums exact enough and the order fixed; the result is
-  // rounded to float32 once.
+  // The clipped updates as sparse rows over the support in hash order, and the same nonzeros by
+  // coordinate. Float64 keeps the sums exact enough and the order fixed; the result is rounded
+  // to float32 once.
   const rows = kept.map((k) => sparseRow(k.u.frame.indices, k.u.frame.values, pos, scaleOf(k)));
-  const chunks = new ChunkedRows(rows, supportCount);
-  const { block } = chunks;
+  const byCoordinate = rows.every((r) => r.pos.length === supportCount) ? rows.map((r) => r.val) : new Columns(rows, supportCount);
   const trimmer = new TrimmedMean(kept.length);
   const trim = cfg.trim ?? 0.2;
   let active = Int32Array.from(kept.keys());
   if (cfg.minCosine !== undefined && trimCount(active.length, trim) >= 1) {
-    // The centre (trimmed mean weighted by samples), and each row's dot with it and with itself, in one pass.
+    // The centre (trimmed mean weighted by samples), and each row's dot with it and with itself.
     const w = Float64Array.from(kept, (k) => k.u.frame.header.samples);
-    const t = trimCount(active.length, trim);
     const centre = new Float64Array(supportCount);
-    const rowDotCentre = new Float64Array(kept.length);
-    const rowDotRow = new Float64Array(kept.length);
+    trimmer.run(byCoordinate, active, w, trimCount(active.length, trim), centre);
     let cc = 0;
-    chunks.each(active, (c0, len) => {
-      trimmer.chunk(block, active, w, t, c0, len, centre);
-      for (let k = 0; k < len; k++) cc += centre[c0 + k] * centre[c0 + k];
-      for (let j = 0; j < kept.length; j++) {
-        let dc = rowDotCentre[j];
-        let dr = rowDotRow[j];
-        for (let k = 0, b = j * CHUNK; k < len; k++, b++) ((dc += block[b] * centre[c0 + k]), (dr += block[b] * block[b]));
-        rowDotCentre[j] = dc;
-        rowDotRow[j] = dr;
-      }
-    });
+    for (let k = 0; k < supportCount; k++) cc += centre[k] * centre[k];
     const cn = Math.sqrt(cc);
     if (cn > 0) {
-      const agree = active.filter((j) => rowDotCentre[j] / (Math.sqrt(rowDotRow[j]) * cn) >= cfg.minCosine!);
+      const agree = active.filter((j) => {
+        const { pos: p, val } = rows[j];
+        let dc = 0;
+        let dr = 0;
+        for (let i = 0; i < p.length; i++) ((dc += val[i] * centre[p[i]]), (dr += val[i] * val[i]));
+        return dc / (Math.sqrt(dr) * cn) >= cfg.minCosine!;
+      });
       // Every update opposing the centre cannot happen with a trimmed mean of them, but never leave nothing.
       if (agree.length > 0) {
         const agrees = new Uint8Array(kept.length);
@@ -633,44 +712,32 @@ export function combineScreened(
   const total = Array.from(active, (j) => kept[j].u.frame.header.samples).reduce((a, b) => a + b, 0);
   const included = Array.from(active, (j) => kept[j].u.hash);
   const weights = Float64Array.from(active, (j) => kept[j].u.frame.header.samples / total);
-  const t = trimCount(active.length, trim);
   const est = new Float64Array(supportCount);
+  trimmer.run(byCoordinate, active, weights, trimCount(active.length, trim), est);
+  // centered-clip: v ← v + Σ c_a·(x_a − v), c_a = w_a·min(1, τ/‖x_a − v‖), from v = the trimmed mean.
   const iterations = cfg.kind === 'centered-clip' ? (cfg.iterations ?? 3) : 0;
   const tau = (cfg.tau ?? 1) * med;
-  // d2[a]: ‖row − est‖² of active row a, accumulated chunk by chunk in coordinate order.
-  let d2 = new Float64Array(active.length);
-  const distances = (c0: number, len: number) => {
-    for (let a = 0; a < active.length; a++) {
-      let s = d2[a];
-      for (let k = 0, b = active[a] * CHUNK; k < len; k++, b++) {
-        const diff = block[b] - est[c0 + k];
-        s += diff * diff; // not `** 2`: plain IEEE products are the same in every engine
-      }
-      d2[a] = s;
-    }
-  };
-  chunks.each(active, (c0, len) => {
-    trimmer.chunk(block, active, weights, t, c0, len, est);
-    if (iterations > 0) distances(c0, len);
-  });
-  // centered-clip: v ← v + Σ c_a·(x_a − v), c_a = w_a·min(1, τ/‖x_a − v‖); each pass also measures the next iteration's distances.
-  const c = new Float64Array(active.length);
-  const step = new Float64Array(CHUNK);
+  const step = new Float64Array(iterations > 0 ? supportCount : 0);
+  const x = new Float64Array(iterations > 0 ? supportCount : 0);
   for (let it = 0; it < iterations; it++) {
-    for (let a = 0; a < active.length; a++) {
-      const d = Math.sqrt(d2[a]);
-      c[a] = weights[a] * (d > tau ? tau / d : 1);
-    }
-    d2 = new Float64Array(active.length);
-    chunks.each(active, (c0, len) => {
-      step.fill(0, 0, len);
-      for (let a = 0; a < active.length; a++) {
-        const ca = c[a];
-        for (let k = 0, b = active[a] * CHUNK; k < len; k++, b++) step[k] += ca * (block[b] - est[c0 + k]);
+    const estNonzeros = nonzerosOf(est);
+    step.fill(0);
+    const denseEst = estNonzeros.length === supportCount;
+    active.forEach((j, a) => {
+      const row = rows[j];
+      if (!denseEst) {
+        const d = Math.sqrt(distanceSquared(row, est, estNonzeros));
+        return addStep(row, est, estNonzeros, weights[a] * (d > tau ? tau / d : 1), step);
       }
-      for (let k = 0; k < len; k++) est[c0 + k] += step[k];
-      if (it + 1 < iterations) distances(c0, len);
+      // A row over the whole support (every group above level 1) is its own dense layout.
+      const full = row.pos.length === supportCount;
+      if (!full) for (let i = 0; i < row.pos.length; i++) x[row.pos[i]] = row.val[i];
+      const values = full ? row.val : x;
+      const d = Math.sqrt(distanceSquaredDense(values, est));
+      addStepDense(values, est, weights[a] * (d > tau ? tau / d : 1), step);
+      if (!full) for (let i = 0; i < row.pos.length; i++) x[row.pos[i]] = 0;
     });
+    for (let k = 0; k < supportCount; k++) est[k] += step[k];
   }
   for (let k = 0; k < supportCount; k++) dense[support[k]] = est[k];
   return { dense, samples: total, included, excluded };
