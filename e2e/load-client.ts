@@ -1,23 +1,21 @@
 // One worker thread of `npm run load` (e2e/load.ts): protocol clients without compute.
 // It holds the WebSocket sessions of whole cohorts (hello signed by each device key),
-// builds each cohort's aggregate with the real codec and aggregator (members' updates
-// top-k encoded at the run's density, combined by cohortAggregate, so the aggregate holds
-// ≈ 1 − (1 − ρ)^k of the parameters at fp32) and each relay member's own single-frame
-// aggregate, signs every report it will send before the measured window, and then, for each
+// encodes each cohort's aggregate once with the real codec (e2e/scale-inputs.ts: ≈ 1 − (1 − ρ)^k
+// of the parameters at fp32, a shared direction plus noise) and each relay member's own frame
+// (ρ), re-stamped per round, signs every report it will send before the measured window, and then, for each
 // `round` message, uploads its cohorts' aggregate frames (and relay members their own) and
 // sends the pre-signed reports at a paced rate, timing each from send to the coordinator's
 // ack, and each round from its last acked input to the `committed` notice.
 import { parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { signRecoverable } from 'tiny-secp256k1';
-import { bytesToHex, hashMessage, hexToBytes, keccak256, type Address, type Hex } from 'viem';
-import { decodeFrame, encodeAggregate, hashFrame, type DecodedFrame } from '../shared/codec.ts';
+import { bytesToHex, hashMessage, hexToBytes, type Address, type Hex } from 'viem';
+import { encodeAggregate } from '../shared/codec.ts';
 import { framesRoot } from '../shared/aggregate.ts';
-import { cohortAggregate, encodeOwnUpdate, peerUpdateLimits, type HeldUpdate } from '../shared/round.ts';
-import { createRng, gaussian } from '../shared/rng.ts';
-import { eip712Domain, type Contribution } from '../shared/eip712.ts';
+import { eip712Domain } from '../shared/eip712.ts';
 import { contributionToJson, helloMessage, parseServerMessage, PROTOCOL_VERSION, type ChainInfo } from '../shared/wire/index.ts';
 import type { RunSpec } from '../shared/config.ts';
+import { fastFrameHash, frameForRound, keptIn, relayMembersOf, sparseUpdates, syntheticContribution, syntheticFrameHash } from './scale-inputs.ts';
 import { ContributionSigners } from '../coordinator/round/index.ts';
 
 export interface ClientPlan {
@@ -68,7 +66,6 @@ interface Client {
 }
 const clients: Client[] = [];
 const byRound = new Map<number, Map<Address, { text: string; nonce: string }>>();
-const aggregates = new Map<string, Uint8Array>(); // `${round}:${cohort}`
 const sentAt = new Map<string, number>();
 const queue: { text: string; nonce: string }[] = [];
 let samples: number[] = [];
@@ -89,110 +86,63 @@ const inputAcked = (round: number) => {
 };
 
 /**
- * Each cohort's aggregate content, built once with the real code: members' pseudo-gradients
- * (a shared direction plus noise, as honest members' are) top-k encoded at the run's codec,
- * the non-relay members' frames combined by cohortAggregate, each relay member's frame alone.
- * Per round only the frame header (round, samples) differs, so per round it is re-encoded.
+ * Each cohort's aggregate frame and each relay member's own, encoded once (e2e/scale-inputs.ts:
+ * a shared direction plus noise at 1 − (1 − ρ)^k and ρ of the parameters, fp32) for the first
+ * round and re-stamped per round: only the header's round differs between rounds.
  */
-function cohortContents(run: RunSpec, samplesPer: number): Map<number, { shared: Float32Array; relays: Map<Address, Float32Array> }> {
-  // One direction for the whole run (every worker the same), noise per worker.
-  const common = createRng(17);
-  const direction = Float32Array.from({ length: run.paramCount }, () => gaussian(common) * 1e-3);
-  const rand = createRng(1000 + (plan.cohorts[0]?.id ?? 0));
-  const out = new Map<number, { shared: Float32Array; relays: Map<Address, Float32Array> }>();
-  const dense = (f: DecodedFrame) => {
-    const d = new Float32Array(f.header.paramCount);
-    for (let i = 0; i < f.indices.length; i++) d[f.indices[i]] = f.values[i];
-    return d;
-  };
+function baseFrames(run: RunSpec, samplesPer: number): { cohorts: Map<number, Uint8Array>; relays: Map<Address, Uint8Array> } {
+  const sparse = sparseUpdates(run, 1000 + (plan.cohorts[0]?.id ?? 0));
+  const header = (samples: number) => ({ paramTableHash: run.paramTableHash, run: run.id, round: plan.firstRound, samples });
+  const cohorts = new Map<number, Uint8Array>();
+  const relays = new Map<Address, Uint8Array>();
   let told = performance.now();
   for (const cohort of plan.cohorts) {
     if (performance.now() - told > 5000) {
       told = performance.now();
-      port.postMessage({ kind: 'progress', step: 'aggregates', done: out.size, total: plan.cohorts.length } satisfies ClientReport);
+      port.postMessage({ kind: 'progress', step: 'aggregates', done: cohorts.size, total: plan.cohorts.length } satisfies ClientReport);
     }
-    const held: (HeldUpdate & { relay: boolean })[] = cohort.members.map((m) => {
-      const v = direction.map((x) => x + gaussian(rand) * 1e-3);
-      const own = encodeOwnUpdate(run, 0, v, samplesPer);
-      return { address: m.address, hash: own.hash, frame: decodeFrame(own.bytes, peerUpdateLimits(run, 0)), relay: relayMembers.has(m.address) };
-    });
-    const together = held.filter((h) => !h.relay);
-    const agg = cohortAggregate(run, 0, together[0], together.slice(1));
-    const relays = new Map(
-      held
-        .filter((h) => h.relay)
-        .map((h) => [h.address, dense(decodeFrame(cohortAggregate(run, 0, h, []).bytes, { ...peerUpdateLimits(run, 0), maxSamples: 0xffffffff }))]),
+    const together = cohort.members.filter((m) => !relayMembers.has(m.address));
+    cohorts.set(
+      cohort.id,
+      encodeAggregate(sparse(1 - (1 - run.codec.density) ** together.length).dense, run.codec.chunkSize, header(samplesPer * together.length)),
     );
-    out.set(cohort.id, { shared: dense(decodeFrame(agg.bytes, { ...peerUpdateLimits(run, 0), maxSamples: 0xffffffff })), relays });
+    for (const m of cohort.members)
+      if (relayMembers.has(m.address)) relays.set(m.address, encodeAggregate(sparse(run.codec.density).dense, run.codec.chunkSize, header(samplesPer)));
   }
-  return out;
+  return { cohorts, relays };
 }
 
-/** Members in relay mode: a `relayShare` of each cohort's seats (at most all but two, so a quorum remains). */
-const relayMembers = new Set<Address>(
-  plan.cohorts.flatMap((c) =>
-    c.members.slice(0, Math.min(Math.max(0, c.members.length - 2), Math.round(plan.relayShare * c.members.length))).map((m) => m.address),
-  ),
-);
+/** Members in relay mode (e2e/scale-inputs.ts relayMembersOf). */
+const relayMembers = new Set<Address>(plan.cohorts.flatMap((c) => relayMembersOf(c.members, plan.relayShare)));
 let aggregateDensity = 0;
 let aggregateBytes = 0;
+let frames: ReturnType<typeof baseFrames>;
 
 function presign(): number {
   const signers = new ContributionSigners(eip712Domain(plan.chain.chainId, plan.chain.distributor));
   const { run } = plan;
   const samplesPer = run.inner.steps * run.inner.batchSize;
   const expiry = BigInt(Math.floor(Date.now() / 1000) + 3 * 3600);
-  const contents = cohortContents(run, samplesPer);
-  port.postMessage({ kind: 'progress', step: 'aggregates', done: contents.size, total: plan.cohorts.length } satisfies ClientReport);
+  frames = baseFrames(run, samplesPer);
+  port.postMessage({ kind: 'progress', step: 'aggregates', done: frames.cohorts.size, total: plan.cohorts.length } satisfies ClientReport);
   const total = plan.rounds * plan.cohorts.reduce((s, c) => s + c.members.length, 0);
   let told = performance.now();
-  let nnz = 0;
-  let count = 0;
-  for (const c of contents.values()) {
-    nnz += c.shared.reduce((n, x) => n + (x !== 0 ? 1 : 0), 0);
-    count++;
-  }
-  aggregateDensity = nnz / Math.max(1, count) / run.paramCount;
+  aggregateDensity = [...frames.cohorts.values()].reduce((n, b) => n + keptIn(b), 0) / Math.max(1, frames.cohorts.size) / run.paramCount;
+  aggregateBytes = Math.max(0, ...[...frames.cohorts.values()].map((b) => b.byteLength));
   let n = 0;
   for (let round = plan.firstRound; round < plan.firstRound + plan.rounds; round++) {
     const reports = new Map<Address, { text: string; nonce: string }>();
     for (const cohort of plan.cohorts) {
-      const content = contents.get(cohort.id)!;
-      const header = (samples: number) => ({ paramTableHash: run.paramTableHash, run: run.id, round, samples });
       const together = cohort.members.filter((m) => !relayMembers.has(m.address));
-      const bytes = encodeAggregate(content.shared, run.codec.chunkSize, header(samplesPer * together.length));
-      aggregateBytes = Math.max(aggregateBytes, bytes.byteLength);
-      aggregates.set(`${round}:${cohort.id}`, bytes);
-      const frameHash = (m: { address: Address }) => keccak256(new TextEncoder().encode(`${m.address}:${round}`));
-      const frameHashes = together.map(frameHash).sort();
-      const root = framesRoot(frameHashes);
-      const aggregateHash = hashFrame(bytes);
+      const frameHashes = together.map((m) => syntheticFrameHash(m.address, round)).sort();
+      const shared = { aggregateHash: fastFrameHash(frameForRound(frames.cohorts.get(cohort.id)!, round)), framesRoot: framesRoot(frameHashes), frameHashes };
       for (const m of cohort.members) {
         const nonce = BigInt(round) * 1_000_000n + BigInt(n % 1_000_000);
-        const relay = relayMembers.has(m.address);
-        let own: { aggregateHash: Hex; framesRoot: Hex; frameHashes: Hex[] } = { aggregateHash, framesRoot: root, frameHashes };
-        if (relay) {
-          const mine = encodeAggregate(content.relays.get(m.address)!, run.codec.chunkSize, header(samplesPer));
-          aggregates.set(`${round}:${m.address}`, mine);
-          own = { aggregateHash: hashFrame(mine), framesRoot: framesRoot([frameHash(m)]), frameHashes: [frameHash(m)] };
-        }
-        const c: Contribution = {
-          run: run.id,
-          round,
-          cohort: cohort.id,
-          frameHash: frameHash(m),
-          aggregateHash: own.aggregateHash,
-          framesRoot: own.framesRoot,
-          residualHash: keccak256(new TextEncoder().encode(`residual:${m.address}:${round}`)),
-          samples: samplesPer,
-          steps: run.inner.steps,
-          lossBeforeMicro: 2_300_000,
-          lossAfterMicro: 2_200_000,
-          computeMs: 1000,
-          nonce,
-          expiry,
-          partner: '',
-        };
+        const frameHash = syntheticFrameHash(m.address, round);
+        const own = relayMembers.has(m.address)
+          ? { aggregateHash: fastFrameHash(frameForRound(frames.relays.get(m.address)!, round)), framesRoot: framesRoot([frameHash]), frameHashes: [frameHash] }
+          : shared;
+        const c = syntheticContribution(run, { round, cohort: cohort.id, address: m.address, frameHash, ...own, samples: samplesPer, nonce, expiry });
         const signature = sign(signers.digest(c), hexToBytes(m.key));
         reports.set(m.address, {
           text: JSON.stringify({ type: 'report', contribution: contributionToJson(c), signature, frameHashes: own.frameHashes }),
@@ -278,7 +228,7 @@ function onRound(c: Client, round: number): void {
     return;
   }
   if (c.uploader || c.relay) {
-    const bytes = aggregates.get(c.relay ? `${round}:${c.address}` : `${round}:${c.cohort}`)!;
+    const bytes = frameForRound(c.relay ? frames.relays.get(c.address)! : frames.cohorts.get(c.cohort)!, round);
     void fetch(new URL(`api/runs/${plan.run.id}/rounds/${round}/aggregate`, plan.url), {
       method: 'POST',
       headers: { 'content-type': 'application/octet-stream' },

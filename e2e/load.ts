@@ -5,11 +5,11 @@
 // W worker threads hold N WebSocket sessions (hello signed by each device key), sign all
 // the reports they will send before the measured window (signing is the client's cost,
 // not the coordinator's), then upload their cohorts' aggregate frames and send the
-// signed reports at R a second in total. The aggregates are what a real round carries:
-// built with the real codec and cohortAggregate from members' updates at the run's codec
-// density ρ, so each holds ≈ 1 − (1 − ρ)^k of the parameters at fp32 (k members together);
-// a --relay-share F (default 0.1) of each cohort's members are in relay mode and upload
-// their own frame as their aggregate. The report window is the run's default (--report-ms,
+// signed reports at R a second in total. The aggregates are what a real round carries
+// (e2e/scale-inputs.ts, as `npm run scale` builds them): encoded with the real codec, each
+// holds ≈ 1 − (1 − ρ)^k of the parameters at fp32 (k members together, ρ the run's codec
+// density); a --relay-share F (default 0.1) of each cohort's members are in relay mode and
+// upload their own frame (ρ) as their aggregate. The report window is the run's default (--report-ms,
 // 5 s); training and exchange are 100 ms each because these clients compute nothing. Every report is verified (EIP-712 signature,
 // run, round, cohort membership, limits, framesRoot, nonce) and recorded as a ledger row
 // by the coordinator before it acks; rounds commit as soon as every report and aggregate

@@ -27,12 +27,12 @@ import { DEFAULT_RUN, maxSamplesPerReport, modelOf, runSpecOf, type RunSpec } fr
 import { hashParams, initParams } from '../shared/model.ts';
 import { encodeAggregate, hashFrame } from '../shared/codec.ts';
 import { framesRoot } from '../shared/aggregate.ts';
-import { createRng, gaussian } from '../shared/rng.ts';
-import { eip712Domain, type Contribution } from '../shared/eip712.ts';
+import { eip712Domain } from '../shared/eip712.ts';
 import { contributionToJson, type ClientMessage, type ServerMessage } from '../shared/wire/index.ts';
 import type { Dataset } from '../shared/mlp.ts';
 import { openDatabase, Ledger } from '../coordinator/db/index.ts';
 import { RoundEngine, ContributionSigners, type Session } from '../coordinator/round/index.ts';
+import { relayMembersOf, sparseUpdates, syntheticContribution, syntheticFrameHash } from './scale-inputs.ts';
 import { Rewards, type ChainPort } from '../coordinator/rewards/index.ts';
 
 export interface ScaleRunConfig {
@@ -225,8 +225,7 @@ async function main(cfg: ScaleRunConfig): Promise<void> {
 
   // The round's inputs, built with the real codec before they are measured.
   const rho = run.codec.density;
-  const rand = createRng(17);
-  const direction = Float32Array.from({ length: run.paramCount }, () => gaussian(rand) * 1e-3);
+  const sparse = sparseUpdates(run, 18);
   const samplesPer = maxSamplesPerReport(run);
   const signers = new ContributionSigners(domain);
   const expiry = BigInt(Math.floor(clock / 1000) + 3 * 3600);
@@ -235,21 +234,10 @@ async function main(cfg: ScaleRunConfig): Promise<void> {
   const keyOf = new Map(keys.map((k) => [k.address, k.key]));
   let nnz = 0;
   let cohortAggregates = 0;
-  const dense = new Float32Array(run.paramCount);
-  /** A sparse update of density d: each coordinate kept with probability d (geometric skips), the direction plus noise. */
-  const sparse = (d: number) => {
-    dense.fill(0);
-    let kept = 0;
-    for (let i = Math.floor(Math.log(1 - rand()) / Math.log(1 - d)); i < dense.length; i += 1 + Math.floor(Math.log(1 - rand()) / Math.log(1 - d))) {
-      dense[i] = direction[i] + gaussian(rand) * 1e-3;
-      kept++;
-    }
-    return { dense, kept };
-  };
   const header = (samples: number) => ({ paramTableHash: run.paramTableHash, run: run.id, round: open.round, samples });
-  const frameHash = (a: Address) => keccak256(new TextEncoder().encode(`${a}:${open.round}`));
+  const frameHash = (a: Address) => syntheticFrameHash(a, open.round);
   open.cohorts.forEach((members, cohort) => {
-    const relays = new Set(members.slice(0, Math.min(Math.max(0, members.length - 2), Math.round(cfg.relayShare * members.length))).map((m) => m.address));
+    const relays = new Set(relayMembersOf(members, cfg.relayShare));
     const together = members.filter((m) => !relays.has(m.address));
     const agg = sparse(1 - (1 - rho) ** together.length);
     nnz += agg.kept;
@@ -265,23 +253,16 @@ async function main(cfg: ScaleRunConfig): Promise<void> {
         uploads.push(mine);
         own = { aggregateHash: hashFrame(mine), framesRoot: framesRoot([frameHash(m.address)]), frameHashes: [frameHash(m.address)] };
       }
-      const c: Contribution = {
-        run: run.id,
+      const c = syntheticContribution(run, {
         round: open.round,
         cohort,
+        address: m.address,
         frameHash: frameHash(m.address),
-        aggregateHash: own.aggregateHash,
-        framesRoot: own.framesRoot,
-        residualHash: keccak256(new TextEncoder().encode(`residual:${m.address}`)),
+        ...own,
         samples: samplesPer,
-        steps: run.inner.steps,
-        lossBeforeMicro: 2_300_000,
-        lossAfterMicro: 2_200_000,
-        computeMs: 1000,
         nonce: BigInt(reports.length + 1),
         expiry,
-        partner: '',
-      };
+      });
       const { signature, recoveryId } = signRecoverable(signers.digest(c), keyOf.get(m.address)!);
       reports.push({
         session: bySession.get(m.address)!,
