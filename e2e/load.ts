@@ -337,6 +337,26 @@ try {
   log(
     `load: ledger: ${committed.length} rounds committed in the window, ${committed.reduce((s, r) => s + r.contributions, 0)} contributions accepted (every member's, ${committed.length * sessions} expected)`,
   );
+  // Every round of the run, warm-up included (round 0 meets every session's first report and
+  // upload at once), and why contributions were or were not accepted: the coordinator's own
+  // counters (GET /metrics, idlegrad_contributions_decided_total and idlegrad_reports_total).
+  log(
+    `load: every committed round, contributions accepted of seats: ${dash.rounds
+      .map((r) => `${r.round}${r.committedAt < tStart ? ' (warm-up)' : r.committedAt >= tEnd ? ' (after)' : ''} ${r.contributions}/${r.volunteers}`)
+      .join(', ')}`,
+  );
+  const metrics = await fetch(new URL('metrics', platform.url));
+  const text = metrics.ok ? await metrics.text() : '';
+  const counted = (name: string) =>
+    metrics.ok
+      ? [...text.matchAll(new RegExp(`^${name}\\{outcome="([^"]+)"\\} (\\d+)`, 'gm'))]
+          .filter((m) => m[2] !== '0')
+          .map((m) => `${m[1]} ${m[2]}`)
+          .join(', ') || 'none'
+      : `GET /metrics answered HTTP ${metrics.status}`;
+  log(
+    `load: reports at the door over the run: ${counted('idlegrad_reports_total')}; contributions decided: ${counted('idlegrad_contributions_decided_total')}`,
+  );
   // The combine record an auditor reads (GET /api/runs/:id/rounds/:round/combine), for the window's last committed round.
   const audited = committed.filter((r) => r.contributions > 0).at(-1);
   if (audited) {
