@@ -5,11 +5,13 @@
 // (a second file on the two cores would move their figures). Sets the Vulkan driver for Dawn to
 // Chromium's SwiftShader when the machine has no other (kernels/swiftshader.ts, DESIGN.md).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useSwiftShaderWhenNoDriver } from '../kernels/swiftshader.ts';
 import { compileContracts, PREBUILT_CONTRACTS_DIR } from '../coordinator/chain/index.ts';
 import { serialTestFiles, TEST_ROOTS } from './test-lanes.ts';
+import { durationSummary, readDurations } from './test-durations.ts';
 
 const files: string[] = [];
 const walk = (dir: string) => {
@@ -31,14 +33,32 @@ const parallel = selected.filter((f) => !lanes.has(f));
 const env = { ...process.env };
 useSwiftShaderWhenNoDriver(env);
 
+// Each file's wall time goes to a JSON-lines file beside the usual report (the test runner's
+// default: spec on a terminal, TAP otherwise), for the summary at the end.
+const durationsDir = mkdtempSync(join(tmpdir(), 'idlegrad-test-durations-'));
+const reporter = process.stdout.isTTY ? 'spec' : 'tap';
+
 // --test-force-exit: the `peer` PeerServer re-arms two internal timers forever and has no
 // way to stop them, so a test file that ran the coordinator in-process would never exit.
-const lane = (group: string[], concurrency: number): number => {
+const lane = (name: string, group: string[], concurrency: number): number => {
   if (!group.length) return 0;
   const r = spawnSync(
     process.execPath,
-    ['--import', 'tsx', '--import', './kernels/wgsl-register.mjs', '--test', `--test-concurrency=${concurrency}`, '--test-force-exit', ...group],
-    { stdio: 'inherit', env },
+    [
+      '--import',
+      'tsx',
+      '--import',
+      './kernels/wgsl-register.mjs',
+      '--test',
+      `--test-concurrency=${concurrency}`,
+      '--test-force-exit',
+      `--test-reporter=${reporter}`,
+      '--test-reporter-destination=stdout',
+      '--test-reporter=./e2e/test-durations-reporter.mjs',
+      `--test-reporter-destination=${join(durationsDir, `${name}.jsonl`)}`,
+      ...group,
+    ],
+    { stdio: 'inherit', env: { ...env, IDLEGRAD_TEST_LANE: name } },
   );
   return r.status ?? 1;
 };
@@ -53,6 +73,14 @@ await compileContracts({ cacheDir: PREBUILT_CONTRACTS_DIR });
 // IDLEGRAD_TEST_CONCURRENCY=2 asks for it.
 const concurrency = Math.max(1, Math.min(4, Number(process.env.IDLEGRAD_TEST_CONCURRENCY) || 1));
 console.log(`running ${selected.length} test files: ${parallel.length} ${concurrency} at a time, then ${serial.length} one at a time`);
-const first = lane(parallel, concurrency);
-const second = lane(serial, 1);
+const t0 = Date.now();
+const first = lane('shared-nothing', parallel, concurrency);
+const second = lane('serial', serial, 1);
+try {
+  const ran = [parallel.length ? 'shared-nothing' : '', serial.length ? 'serial' : ''].filter(Boolean);
+  console.log(`\n${durationSummary(ran.flatMap((l) => readDurations(join(durationsDir, `${l}.jsonl`))), Date.now() - t0)}`);
+} catch (e) {
+  console.error((e as Error).message);
+}
+rmSync(durationsDir, { recursive: true, force: true });
 process.exit(first || second);

@@ -329,10 +329,11 @@ interface Volunteer {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
-  const log = opts.log ?? (() => {});
+  const t0 = Date.now();
+  // Each line with the seconds since the swarm began, so a log shows where its time went.
+  const log = (line: string) => opts.log?.(`${((Date.now() - t0) / 1000).toFixed(1).padStart(5)} s  ${line}`);
   const chaos: ChaosOptions = { ...NO_CHAOS, ...opts.chaos };
   if (opts.url && chaos.killCoordinatorAt !== null) throw new Error('swarm: --kill-coordinator-at needs the platform the swarm starts itself (no --url)');
-  const t0 = Date.now();
   let platform: PlatformProcess | null = null;
   let anvil: Anvil | null = null;
   let dataDir: string | null = null;
