@@ -145,13 +145,21 @@ export { decodeDataset, encodeDataset, trainShape, type DatasetShape } from './d
 export {
   decodeEvidence,
   encodeEvidence,
+  exactLeaves,
+  leafRange,
   meetsNeeds,
+  openResidual,
   residualCommitment,
   residualDigest,
+  residualLeafCount,
+  residualRoot,
   uploadFor,
+  withOpenedLeaves,
+  RESIDUAL_LEAF,
   type Evidence,
   type EvidenceNeeds,
   type EvidenceUpload,
+  type ResidualOpening,
   type ResidualPart,
 } from './evidence.ts';
 export { REJECTIONS, REJECTION_CODES, isRejectionCode, type Rejection, type RejectionCode } from './rejections.ts';

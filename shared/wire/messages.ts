@@ -32,8 +32,11 @@ import type { EvidenceNeeds } from './evidence.ts';
  * 3: the in-cohort aggregate drops a member frame that opposes the others' directions in a
  * cohort of 3 or 4 (shared/round.ts cohortAggregator, issue 15): a page of protocol 2 would
  * compute other bytes for such a cohort, so its hello is refused naming the version.
+ * 5: the residual commitment is over Merkle roots of the residuals, and a `verify` names the
+ * leaves to open (shared/wire/evidence.ts, issue 16): a page of an earlier protocol would commit
+ * and upload what this validator cannot check. (4 is the model hash's change, issue 19.)
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 5;
 
 /** Contribution as JSON: bigints as decimal strings. */
 export type ContributionJson = Omit<Contribution, 'nonce' | 'expiry'> & { nonce: string; expiry: string };
@@ -242,6 +245,13 @@ export function parseClientMessage(raw: unknown): ClientMessage {
 
 type Body<T extends ServerMessage['type']> = Omit<Extract<ServerMessage, { type: T }>, 'type'>;
 const time = nonNegative;
+/** The leaves a validator samples (shared/wire/evidence.ts): at most 64, strictly increasing. */
+const sampledLeaves: Parser<number[]> = (v, path) => {
+  const leaves = arrayOf(u32, 64)(v, path);
+  leaves.forEach((x, i) => i > 0 && x <= leaves[i - 1] && fail(`${path}[${i}]`, 'a leaf index above the one before', x));
+  return leaves;
+};
+
 const SERVER_BODIES: { [T in ServerMessage['type']]: Parser<Body<T>> } = {
   challenge: shape<Body<'challenge'>>({ challenge: str(128), serverTime: time }),
   welcome: shape<Body<'welcome'>>({ run: parseRunSpec, round: u32, modelHash: hex32, chain: parseChainInfo, serverTime: time, ice: optional(parseIceGrant) }),
@@ -277,7 +287,7 @@ const SERVER_BODIES: { [T in ServerMessage['type']]: Parser<Body<T>> } = {
     run: u32,
     round: u32,
     frameHash: hex32,
-    needs: shape<EvidenceNeeds>({ before: bool, after: bool }),
+    needs: shape<EvidenceNeeds>({ before: bool, after: bool, leaves: sampledLeaves }),
     deadline: time,
     serverTime: time,
   }),
