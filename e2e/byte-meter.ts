@@ -66,6 +66,8 @@ export function installByteMeter(): void {
               ? enc.encode(d.toString()).byteLength
               : 0;
   const noteServerMessage = (d: unknown) => {
+    // The one binary server message is a relayed frame (shared/wire/relay.ts, kind byte 2).
+    if (d instanceof ArrayBuffer) return void (d.byteLength > 0 && new Uint8Array(d)[0] === 2 && c.relayedFrames++);
     if (typeof d !== 'string' || d.length > 1 << 20) return;
     try {
       const m = JSON.parse(d) as { type?: string; round?: number; cohort?: { id?: number; members?: unknown[] } };

@@ -91,10 +91,13 @@ test('three volunteers commit a round, reproduce the model hash, and bad input i
   await platform.validator.idle();
   const states = await platform.ledger.contributionStates(platform.run.id);
   assert.equal(states.verified, 3, JSON.stringify(states));
-  // Each uploads its frame, e_a (a new identity's e_b is zeros, which the validator knows) and
-  // e_b's digest, in one upload: the validator asked for what it could not supply.
-  const { known, uploaded, askedAgain } = platform.validator.residuals;
-  assert.deepEqual({ known, uploaded, askedAgain }, { known: 3, uploaded: 3, askedAgain: 0 });
+  // Each uploads its frame and both residuals opened at the 8 drawn leaves, in one upload: a new
+  // identity's e_b is zeros, which the validator knows; e_a is checked at the opened leaves
+  // (Dawn re-executes the CPU-trained work within float drift, not bit for bit: not derived).
+  // Nothing in full — or, where Dawn cannot start here, e_a derived by the CPU reference.
+  const { known, uploaded, opened, askedAgain } = platform.validator.residuals;
+  const dawn = platform.validator.executor?.executor === 'dawn';
+  assert.deepEqual({ known, uploaded, opened, askedAgain }, dawn ? { known: 3, uploaded: 0, opened: 3, askedAgain: 0 } : { known: 6, uploaded: 0, opened: 0, askedAgain: 0 });
   for (const v of volunteers) {
     for (let i = 0; i < 100 && v.evidenceReplies.length === 0; i++) await new Promise((r) => setTimeout(r, 20)); // the HTTP reply trails the check
     assert.deepEqual(

@@ -215,7 +215,7 @@ export class VirtualVolunteer {
   }
 
   /** Upload the evidence for a sampled contribution: own frame bytes and the residuals, in full where `needs` says so. */
-  async uploadEvidence(round: number, frameHash: Hex, needs: EvidenceNeeds = { before: true, after: true }): Promise<void> {
+  async uploadEvidence(round: number, frameHash: Hex, needs: EvidenceNeeds = { before: true, after: true, leaves: [] }): Promise<void> {
     const ev = this.evidence.get(frameHash);
     if (!ev) return;
     const body = encodeEvidence(uploadFor({ frame: ev.frame, residualBefore: ev.before, residualAfter: ev.after }, needs));

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { bytesToHex, keccak256 as viemKeccak } from 'viem';
-import { keccak256 } from './keccak.ts';
+import { keccak256, keccak256Bytes } from './keccak.ts';
 
 test('keccak256 equals viem keccak256 on bytes and on hex', () => {
   fc.assert(
@@ -25,4 +25,14 @@ test('keccak256 equals viem keccak256 on bytes and on hex', () => {
     { numRuns: 500 },
   );
   assert.equal(keccak256(new Uint8Array()), '0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470');
+});
+
+test('keccak256Bytes equals the hex digest; the browser shim (web/src/shims/js-sha3.ts) offers both forms with the same digests', async () => {
+  const { default: shim } = await import('../web/src/shims/js-sha3.ts');
+  for (const n of [0, 1, 64, 135, 136, 137, 256, 1000]) {
+    const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 131 + n) & 255);
+    assert.equal(bytesToHex(keccak256Bytes(bytes)), keccak256(bytes));
+    assert.equal(`0x${shim.keccak256(bytes)}`, keccak256(bytes));
+    assert.equal(bytesToHex(new Uint8Array(shim.keccak256.arrayBuffer(bytes))), keccak256(bytes));
+  }
 });

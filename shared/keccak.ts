@@ -8,3 +8,8 @@ import { hexToBytes, type Hex } from 'viem';
 export function keccak256(data: Uint8Array | Hex): Hex {
   return `0x${jsSha3.keccak256(typeof data === 'string' ? hexToBytes(data) : data)}`;
 }
+
+/** keccak-256 as raw bytes (32): for hashing many small inputs (Merkle trees) without hex round trips. */
+export function keccak256Bytes(data: Uint8Array): Uint8Array {
+  return new Uint8Array(jsSha3.keccak256.arrayBuffer(data));
+}

@@ -9,7 +9,9 @@ import { isAddress, verifyMessage, type Address, type Hex } from 'viem';
 import { IdlegradError, isIdlegradError } from '../../shared/errors.ts';
 import { maxCohortAggregateBytes, maxPeerFrameBytes } from '../../shared/round.ts';
 import {
-  base64ToBytes,
+  decodeRelay,
+  encodeRelayedFrame,
+  MAX_RELAY_FRAME,
   delegationFromJson,
   encodeDataset,
   helloMessage,
@@ -339,10 +341,10 @@ export function createApiServer(deps: ServerDeps): ApiServer {
   }
 
   // The volunteer/dashboard protocol.
-  // 64 KiB of control messages, or a relay message carrying the run's largest update frame (base64).
+  // 64 KiB of control messages, or a binary relay carrying the run's largest update frame and its recipients.
   const run = engine.run;
-  const maxFrame = maxPeerFrameBytes(run);
-  const wss = new WebSocketServer({ noServer: true, maxPayload: Math.max(64 * 1024, Math.ceil(maxFrame / 3) * 4 + 4096) });
+  const maxFrame = Math.min(maxPeerFrameBytes(run), MAX_RELAY_FRAME);
+  const wss = new WebSocketServer({ noServer: true, maxPayload: Math.max(64 * 1024, maxFrame + 32 * 1024) });
   const sockets = new Map<number, { ws: WebSocket; session: Session | null; dashboard: boolean; stopIce?: () => void }>();
   let nextId = 1;
   let accepting = true;
@@ -358,8 +360,9 @@ export function createApiServer(deps: ServerDeps): ApiServer {
   const limits = deps.limits ?? DEFAULT_SURFACE_LIMITS;
   const perIp = new SessionCounter(limits);
   wss.on('connection', (ws: WebSocket, req: import('node:http').IncomingMessage) => {
+    // A relayed frame goes as its binary message (shared/wire/relay.ts), everything else as JSON.
     const send = (m: ServerMessage) => {
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
+      if (ws.readyState === ws.OPEN) ws.send(m.type === 'relayed-frame' ? encodeRelayedFrame(m) : JSON.stringify(m));
     };
     const ip = clientAddress(req, trustedProxies);
     const admitted = perIp.admit(ip);
@@ -390,7 +393,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
         });
       // Handle one message at a time per socket, in arrival order.
       chain = chain
-        .then(() => handle(data.toString(), isBinary))
+        .then(() => (isBinary ? handleRelay(data) : handle(data.toString())))
         .catch((e) => {
           if (!isIdlegradError(e)) console.error('[ws]', e);
           if (refusedNonce) deps.metrics?.report(isIdlegradError(e) ? e.code : 'INTERNAL');
@@ -416,8 +419,15 @@ export function createApiServer(deps: ServerDeps): ApiServer {
     });
     ws.on('error', () => ws.close());
 
-    async function handle(text: string, isBinary: boolean): Promise<void> {
-      if (isBinary) throw new IdlegradError('BAD_MESSAGE', 'binary WebSocket messages are not part of the protocol');
+    /** The one binary message a page sends: a relay of its own frame. */
+    function handleRelay(data: import('ws').RawData): void {
+      const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+      const msg = decodeRelay(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      if (!entry.session) throw new IdlegradError('BAD_MESSAGE', 'relay before hello');
+      engine.handleRelay(entry.session, msg);
+    }
+
+    async function handle(text: string): Promise<void> {
       let raw: unknown;
       try {
         raw = JSON.parse(text);
@@ -471,7 +481,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
         }
         case 'relay':
           if (!entry.session) throw new IdlegradError('BAD_MESSAGE', 'relay before hello');
-          engine.handleRelay(entry.session, msg, base64ToBytes(msg.frame));
+          engine.handleRelay(entry.session, msg); // never reached: a relay is binary, and its JSON form is refused by the parser
           return;
         case 'announce':
           if (!entry.session) throw new IdlegradError('BAD_MESSAGE', 'announce before hello');

@@ -297,10 +297,10 @@ test(
       new Float32Array(run.paramCount).map((_, j) => Math.sin(j) * 1e-3),
       samples,
     );
-    const frame = Buffer.from(own.bytes).toString('base64');
+    const frame = own.bytes;
     const got = (s: Session, type: ServerMessage['type']) => inbox.get(s.id)!.filter((m) => m.type === type);
 
-    assert.equal(engine.handleRelay(a, { type: 'relay', round: 0, to: [c.address], frame }, own.bytes), 1);
+    assert.equal(engine.handleRelay(a, { type: 'relay', round: 0, to: [c.address], frame }), 1);
     const relayed = got(c, 'relayed-frame');
     assert.equal(relayed.length, 1);
     assert.deepEqual(relayed[0], { type: 'relayed-frame', round: 0, cohort: 0, from: a.address, frame });
@@ -314,29 +314,29 @@ test(
       return 'none';
     };
     assert.equal(
-      code(() => engine.handleRelay(a, { type: 'relay', round: 0, to: [b.address], frame }, own.bytes)),
+      code(() => engine.handleRelay(a, { type: 'relay', round: 0, to: [b.address], frame: own.bytes })),
       'DUPLICATE',
     );
     assert.equal(
-      code(() => engine.handleRelay(b, { type: 'relay', round: 0, to: [outsider.address], frame }, own.bytes)),
+      code(() => engine.handleRelay(b, { type: 'relay', round: 0, to: [outsider.address], frame: own.bytes })),
       'NOT_A_MEMBER',
     );
     assert.equal(
-      code(() => engine.handleRelay(outsider, { type: 'relay', round: 0, to: [a.address], frame }, own.bytes)),
+      code(() => engine.handleRelay(outsider, { type: 'relay', round: 0, to: [a.address], frame: own.bytes })),
       'NOT_A_MEMBER',
     );
     assert.equal(
-      code(() => engine.handleRelay(b, { type: 'relay', round: 1, to: [a.address], frame }, own.bytes)),
+      code(() => engine.handleRelay(b, { type: 'relay', round: 1, to: [a.address], frame: own.bytes })),
       'STALE_ROUND',
     );
     const agg = cohortAggregate(run, 0, { address: a.address, hash: own.hash, frame: decodeFrame(own.bytes, peerUpdateLimits(run, 0)) }, []);
     assert.equal(
-      code(() => engine.handleRelay(b, { type: 'relay', round: 0, to: [a.address], frame }, agg.bytes)),
+      code(() => engine.handleRelay(b, { type: 'relay', round: 0, to: [a.address], frame: agg.bytes })),
       'BAD_FRAME',
       'an aggregate is not an update frame',
     );
     assert.equal(
-      code(() => engine.handleRelay(b, { type: 'relay', round: 0, to: [a.address], frame }, own.bytes.subarray(0, 20))),
+      code(() => engine.handleRelay(b, { type: 'relay', round: 0, to: [a.address], frame: own.bytes.subarray(0, 20) })),
       'BAD_FRAME',
     );
 

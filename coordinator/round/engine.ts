@@ -399,13 +399,13 @@ export class RoundEngine {
    * WebRTC, forwarded to them at once and never stored. One relay per member per round, each
    * frame checked under the round's peer-update limits. Returns how many members it reached.
    */
-  handleRelay(session: Session, msg: Extract<ClientMessage, { type: 'relay' }>, bytes: Uint8Array): number {
+  handleRelay(session: Session, msg: Extract<ClientMessage, { type: 'relay' }>): number {
     const { open, cohort, members } = this.seatOf(session.address, msg.round, 'relay');
     const to = new Set(msg.to.map((a) => a.toLowerCase() as Address));
     const strangers = [...to].filter((a) => a === session.address || !members.some((m) => m.address === a));
     if (strangers.length) throw new IdlegradError('NOT_A_MEMBER', `relay to ${strangers.join(', ')}: not another member of cohort ${cohort}`);
     if (open.relayed.has(session.address)) throw new IdlegradError('DUPLICATE', `${session.address} already relayed its frame in round ${msg.round}`);
-    const frame = decodeFrame(bytes, peerUpdateLimits(this.run, msg.round));
+    const frame = decodeFrame(msg.frame, peerUpdateLimits(this.run, msg.round));
     if (frame.header.kind !== FrameKind.update) throw new IdlegradError('BAD_FRAME', `a relayed frame must be an update frame (kind ${FrameKind.update})`);
     open.relayed.add(session.address);
     this.seating.noteUnreached(session.address, to);

@@ -9,15 +9,18 @@
 // chunked top-k + 4-bit quantization of its pseudo-gradient Δ plus its private
 // error-feedback residual e_b, and it keeps e_a = Δ + e_b − decode(F). Neither e is public,
 // so the frame alone cannot be recomputed. Each report therefore commits
-// residualHash = keccak256(keccak256(e_b) ‖ keccak256(e_a)) (float32 LE), and a sampled member
-// uploads the evidence on request (a `verify` message; the upload is checked against both
-// commitments, so nobody can answer for someone else): F, and each residual in full or only
-// its digest (shared/wire/evidence.ts). The validator supplies a residual it was not sent from
-// what it knows, checked against that digest bit for bit: e_b is the e_a of the identity's
-// previous contribution when the validator checked that one (or zeros), and e_a is what the
-// re-execution gives (honestCompression) when it is bit-identical to the member's; only where
-// neither holds does it ask for the residual itself (coordinator/verify/validator.ts,
-// reexec.ts). The checks below always compare the member's exact residuals. residualHash
+// residualHash = keccak256(root(e_b) ‖ root(e_a)) (Merkle roots over leaves of 64 float32 LE
+// values), and a sampled member uploads the evidence on request (a `verify` message; the upload
+// is checked against both commitments, so nobody can answer for someone else): F, and each
+// residual in full, as its root, or opened at the leaves the validator drew (shared/wire/evidence.ts).
+// The validator supplies a residual it was not sent in full from what it knows, checked against
+// that root bit for bit: e_b is the e_a of the identity's previous contribution when the
+// validator checked that one (or zeros), and e_a is what the re-execution gives
+// (honestCompression) when it is bit-identical to the member's. WebGPU work is re-executed
+// within float drift, so its e_a is known exactly only at the opened leaves; the validator
+// carries e_b + Δ_ref − decode(F) as its approximation elsewhere, and the next check of the
+// chain uses it for the codec check only. The work check below compares the member's exact
+// residuals: everywhere, or at the opened leaves (Comparison.exactLeaves). residualHash
 // rides in the report next to the EIP-712 Contribution, authenticated by the connection's
 // hello signature; moving it into the signed struct is a protocol-version change for the page.
 // The validator then
@@ -71,6 +74,7 @@ import { aggregateLimits } from '../../shared/round.ts';
 import { isIdlegradError } from '../../shared/errors.ts';
 import {
   FrameKind,
+  leafRange,
   residualCommitment,
   residualDigest,
   type DeviceKind,
@@ -177,6 +181,18 @@ export function honestCompression(
   return encodeUpdate(v, run.codec, { paramTableHash: run.paramTableHash, run: run.id, round: claim.round, samples: claim.samples });
 }
 
+/**
+ * e_a = fround(e_b + Δ) − decode(F): the residual a page keeps after sending F (shared/round.ts),
+ * from e_b and Δ_ref — the member's own within the re-execution's float drift when e_b is its.
+ */
+export function residualAfterOf(residualBefore: Float32Array, ref: Float32Array, frame: DecodedFrame): Float32Array {
+  const sent = toDense(frame);
+  const v = new Float32Array(ref.length);
+  for (let i = 0; i < ref.length; i++) v[i] = ref[i] + residualBefore[i];
+  for (let i = 0; i < ref.length; i++) v[i] -= sent[i];
+  return v;
+}
+
 /** The member's public assignment for `round`, as `steps` batches of the run's batch size. */
 export function assignedBatches(run: RunSpec, account: Address, round: number, steps: number): Uint32Array {
   return assignmentIndices(assignmentSeed(run.seed, round, account), steps, run.inner.batchSize, run.dataset.trainCount);
@@ -207,7 +223,7 @@ export interface OpenedEvidence {
 export function openEvidence(
   run: RunSpec,
   claim: CheckClaim,
-  evidence: { frame: Uint8Array; residualBefore: Float32Array; residualAfter: ResidualPart },
+  evidence: { frame: Uint8Array; residualBefore: ResidualPart; residualAfter: ResidualPart },
   beforeDigest?: Hex,
 ): OpenedEvidence | CheckResult {
   const fail = failWith(performance.now());
@@ -257,6 +273,13 @@ export interface Comparison {
   claim: CheckClaim;
   evidence: Evidence;
   /**
+   * The leaves (shared/wire/evidence.ts leafRange) at which both residuals in `evidence` are the
+   * member's exact committed values; elsewhere they are the validator's float approximation of
+   * them, good for the codec check's tolerance, never for the work check, which then compares
+   * these leaves alone. Absent: both residuals are exact everywhere.
+   */
+  exactLeaves?: number[];
+  /**
    * The held-out loss of θ_r (heldOutLoss), when the caller keeps it: it is the same for every
    * check of a round, so the re-execution thread evaluates it once per θ_r, not once per check.
    */
@@ -269,7 +292,7 @@ export interface Comparison {
  * which times the whole check.
  */
 export function compareWithReference(
-  { run, v, thetaR, heldOut, claim, evidence, baseLoss }: Comparison,
+  { run, v, thetaR, heldOut, claim, evidence, exactLeaves, baseLoss }: Comparison,
   frame: DecodedFrame,
   ref: Float32Array,
   honest: HonestFrame = honestCompression(run, claim, evidence.residualBefore, ref),
@@ -277,12 +300,20 @@ export function compareWithReference(
   const fail = failWith(performance.now());
   const eb = evidence.residualBefore;
   const ea = evidence.residualAfter;
+  if (exactLeaves?.length === 0) return fail('EVIDENCE_MISMATCH', 'no leaf holds both residuals exactly: the work check has nothing to compare');
   for (let i = 0; i < eb.length; i++) if (!Number.isFinite(eb[i]) || !Number.isFinite(ea[i])) return fail('BAD_FRAME', 'residuals hold NaN or Inf');
   const sent = toDense(frame);
-  const claimed = new Float32Array(ref.length);
-  for (let i = 0; i < ref.length; i++) claimed[i] = sent[i] + ea[i] - eb[i];
-  const refNorm = Math.max(norm(ref), 1e-12);
-  const relDelta = distance(claimed, ref) / refNorm;
+  // The work check on the values where both residuals are exact: all, or the sampled leaves.
+  const ranges = exactLeaves ? exactLeaves.map((i) => leafRange(i, ref.length)) : [[0, ref.length] as [number, number]];
+  let diff = 0;
+  let refSq = 0;
+  for (const [a, b] of ranges)
+    for (let i = a; i < b; i++) {
+      const claimed = Math.fround(sent[i] + ea[i] - eb[i]);
+      diff += (claimed - ref[i]) ** 2;
+      refSq += ref[i] * ref[i];
+    }
+  const relDelta = Math.sqrt(diff) / Math.max(Math.sqrt(refSq), 1e-12);
 
   const honestSent = toDense(decodeFrame(honest.bytes, aggregateLimits(run, claim.round)));
   const relFrame = distance(sent, honestSent) / Math.max(norm(honestSent), 1e-12);

@@ -91,11 +91,11 @@ export class EvidenceDesk {
     if (!w.c.residualHash || residualCommitment(e.before, e.after) !== w.c.residualHash.toLowerCase()) {
       throw new IdlegradError('BAD_FRAME', 'evidence residuals do not hash to the committed residualHash');
     }
-    if (!meetsNeeds(e, w.needs))
-      throw new IdlegradError(
-        'BAD_FRAME',
-        `the validator asked for ${[w.needs.before && 'the residual before', w.needs.after && 'the residual after'].filter(Boolean).join(' and ')} in full`,
-      );
+    if (!meetsNeeds(e, w.needs)) {
+      const full = [w.needs.before && 'the residual before', w.needs.after && 'the residual after'].filter(Boolean).join(' and ');
+      const opened = w.needs.leaves.length ? `the others opened at leaves ${w.needs.leaves.join(', ')}` : '';
+      throw new IdlegradError('BAD_FRAME', `the validator asked for ${[full && `${full} in full`, opened].filter(Boolean).join(', ')}`);
+    }
     this.log(`evidence: ${body.byteLength} bytes from ${account.slice(0, 10)}… for round ${round}, ${this.now() - w.askedAt} ms after the ask`);
     w.resolve(e);
   }

@@ -12,7 +12,7 @@ import type { Dataset } from '../../shared/mlp.ts';
 import { windowBatch } from '../../shared/preset.ts';
 import { initParams } from '../../shared/model.ts';
 import type { Hex } from 'viem';
-import { residualDigest, type ResidualPart } from '../../shared/wire/index.ts';
+import { exactLeaves, residualRoot, withOpenedLeaves, type ResidualOpening, type ResidualPart } from '../../shared/wire/index.ts';
 import { acquireDevice, createGptTrainer, createMlpTrainer, type GpuContext } from '../../kernels/index.ts';
 import { createNodeGpu } from '../../kernels/node-gpu.ts';
 import {
@@ -22,6 +22,7 @@ import {
   honestCompression,
   openEvidence,
   referenceDelta,
+  residualAfterOf,
   sameBits,
   type CheckClaim,
   type CheckResult,
@@ -30,28 +31,34 @@ import {
 } from './checks.ts';
 
 /**
- * What a check is given: the frame, e_b in full (with its digest when the validator already knows
- * it: carried from the identity's last check, or the zeros' digest), and e_a in full or only its
- * digest (reexec derives it then).
+ * What a check is given: the frame, e_b in full (with its root when the validator already knows
+ * it: carried from the identity's last check, or the zeros' root) — the member's exact values,
+ * or, with `beforeOpening`, the validator's approximation of the member's residual chain and the
+ * member's exact values at the sampled leaves — and e_a in full, as its root alone (reexec
+ * derives it then), or opened at the sampled leaves.
  */
 export interface CheckEvidence {
   frame: Uint8Array;
   residualBefore: Float32Array;
+  /** The member's e_b at the sampled leaves, when `residualBefore` is an approximation (its root is `beforeDigest`). */
+  beforeOpening?: ResidualOpening;
   residualAfter: ResidualPart;
-  /** keccak256 of `residualBefore`, computed by this validator from those very values; hashed here when absent. */
+  /** The root of e_b, known to this validator; computed here when absent. */
   beforeDigest?: Hex;
 }
 
 /**
- * A check's outcome with the member's e_a it used and that residual's digest (uploaded, or
- * derived and matching its digest: the validator carries both as the identity's next e_b; null
- * when the evidence failed before e_a was known) and whether the re-execution reproduces it bit
- * for bit (so the validator need not ask for it next time), or 'after' when e_a was not sent and
+ * A check's outcome with the member's e_a it used and that residual's root (the validator carries
+ * both as the identity's next e_b; null when the evidence failed before e_a was known): `exact`
+ * when uploaded in full or derived bit for bit, else the validator's approximation with the
+ * opened leaves written in; `derivable`: the re-execution reproduces e_a bit for bit (so the
+ * validator need not ask for it next time). Or 'after' when e_a was sent as its root alone and
  * cannot be derived: the member must upload it. `ms` there is what the check spent before it
  * found that out (the validator adds it to the check's time).
  */
 export type ReexecOutcome =
-  { result: CheckResult; residualAfter: { values: Float32Array; digest: Hex } | null; derivable: boolean } | { needs: 'after'; ms: number };
+  | { result: CheckResult; residualAfter: { values: Float32Array; digest: Hex; exact: boolean } | null; derivable: boolean }
+  | { needs: 'after'; ms: number };
 
 export interface Reexecutor {
   /** What re-executes the next check. */
@@ -130,31 +137,46 @@ export async function createReexecutor(run: RunSpec, v: VerificationSettings, tr
     delta: (steps: number) => Promise<Float32Array>,
     recheck: ((steps: number) => Promise<Float32Array>) | null,
   ): Promise<ReexecOutcome> {
-    const opened = openEvidence(run, claim, given, given.beforeDigest);
+    const opened = openEvidence(
+      run,
+      claim,
+      { frame: given.frame, residualBefore: given.beforeOpening ?? given.residualBefore, residualAfter: given.residualAfter },
+      given.beforeDigest,
+    );
     if ('passed' in opened) return { result: opened, residualAfter: null, derivable: false };
     const ref = await delta(claim.steps);
-    // One compression of e_b + Δ_ref serves twice: it derives e_a, and it is the honest frame step 4 compares with.
-    const honest = honestCompression(run, claim, given.residualBefore, ref);
+    const eb = given.beforeOpening ? withOpenedLeaves(given.residualBefore, given.beforeOpening) : given.residualBefore;
+    const honest = honestCompression(run, claim, eb, ref);
+    const after = given.residualAfter;
     let residualAfter: Float32Array;
-    let derivable: boolean;
-    if (typeof given.residualAfter === 'string') {
-      if (residualDigest(honest.residual) !== opened.afterDigest) return { needs: 'after', ms: 0 };
+    let exact = true;
+    let derivable = false;
+    if (after instanceof Float32Array) {
+      residualAfter = after;
+      derivable = sameBits(honest.residual, after);
+    } else if (!given.beforeOpening && residualRoot(honest.residual) === opened.afterDigest) {
       residualAfter = honest.residual;
       derivable = true;
-    } else {
-      residualAfter = given.residualAfter;
-      derivable = sameBits(honest.residual, residualAfter);
+    } else if (typeof after === 'string') return { needs: 'after', ms: 0 };
+    else {
+      // Opened at the sampled leaves: exact there, the member's chain continued by Δ_ref elsewhere.
+      residualAfter = withOpenedLeaves(residualAfterOf(eb, ref, opened.frame), after);
+      exact = false;
     }
+    // Where both residuals are the member's exact values: everywhere, or the leaves both opened.
+    const exactSets = [given.beforeOpening ? exactLeaves(given.beforeOpening) : null, exact ? null : exactLeaves(after)].filter((x) => x !== null);
+    const exactAt = exactSets.length ? exactSets.reduce((a, b) => a.filter((i) => b.includes(i))) : undefined;
     const cmp: Comparison = {
       run,
       v,
       thetaR,
       heldOut,
       claim,
-      evidence: { frame: given.frame, residualBefore: given.residualBefore, residualAfter },
+      evidence: { frame: given.frame, residualBefore: eb, residualAfter },
+      exactLeaves: exactAt,
       baseLoss: baseLoss(thetaR),
     };
-    const outcome = (result: CheckResult) => ({ result, residualAfter: { values: residualAfter, digest: opened.afterDigest }, derivable });
+    const outcome = (result: CheckResult) => ({ result, residualAfter: { values: residualAfter, digest: opened.afterDigest, exact }, derivable });
     const first = compareWithReference(cmp, opened.frame, ref, honest);
     first.detail.executor = executor;
     if (!recheck || !(first.detail.relDelta! > v.tolerance / 10)) return outcome(first);

@@ -16,7 +16,16 @@ import type { Contribution } from '../../shared/eip712.ts';
 import { isIdlegradError } from '../../shared/errors.ts';
 import { openDatabase, Ledger } from '../db/index.ts';
 import { checkContribution, EvidenceDesk, evidenceWindowMs, FAIL_PENALTY, samplingRate, Validator, verificationOf } from './index.ts';
-import { decodeEvidence, encodeEvidence, residualCommitment, residualDigest, uploadFor, type Evidence, type EvidenceNeeds } from '../../shared/wire/index.ts';
+import {
+  decodeEvidence,
+  encodeEvidence,
+  residualCommitment,
+  residualDigest,
+  uploadFor,
+  RESIDUAL_LEAF,
+  type Evidence,
+  type EvidenceNeeds,
+} from '../../shared/wire/index.ts';
 
 function dataset(count: number, seed: number): Dataset {
   const rand = createRng(seed);
@@ -42,8 +51,20 @@ const spec = mlpSpec(run.sizes);
 const theta0 = initParams(spec, run.seed);
 const addr = (i: number) => privateKeyToAddress(`0x${(0x100 + i).toString(16).padStart(64, '0')}`).toLowerCase() as Address;
 
-/** A member's round: train `steps` from `start`, compress Δ + e with error feedback. */
-function work(account: Address, round: number, start: Float32Array, e: Float32Array, steps = run.inner.steps, claimed = steps) {
+/**
+ * A member's round: train `steps` from `start`, compress Δ + e with error feedback. `drift`: the
+ * page's Δ off the CPU reference by that relative amount (a WebGPU page's float drift); `flip`:
+ * the frame sign-flipped and e_a chosen so that decode(F) + e_a − e_b is still the page's Δ.
+ */
+function work(
+  account: Address,
+  round: number,
+  start: Float32Array,
+  e: Float32Array,
+  steps = run.inner.steps,
+  claimed = steps,
+  o: { drift?: number; flip?: boolean } = {},
+) {
   const B = run.inner.batchSize;
   const idx = assignmentIndices(assignmentSeed(run.seed, round, account), steps, B, run.dataset.trainCount);
   const local = trainLocalCpu(
@@ -55,7 +76,15 @@ function work(account: Address, round: number, start: Float32Array, e: Float32Ar
   ).params;
   // The page's float32 arithmetic (shared/round.ts): v = fround(θ − θ_local) + e.
   const vec = pseudoGradient(start, local, e);
-  const { bytes, residual } = encodeUpdate(vec, run.codec, { paramTableHash: run.paramTableHash, run: run.id, round, samples: claimed * B });
+  if (o.drift) for (let i = 0; i < vec.length; i++) vec[i] += o.drift * ((i % 13) / 6 - 1) * (vec[i] - e[i]);
+  const header = { paramTableHash: run.paramTableHash, run: run.id, round, samples: claimed * B };
+  let { bytes, residual } = encodeUpdate(vec, run.codec, header);
+  if (o.flip) {
+    // F' = C(−v), decode(F') = −v − e'; e_a = v − decode(F') = 2v + e'.
+    const flipped = encodeUpdate(vec.map((x) => -x), run.codec, header);
+    bytes = flipped.bytes;
+    residual = vec.map((x, i) => 2 * x + flipped.residual[i]);
+  }
   const evidence: Evidence = { frame: bytes, residualBefore: e, residualAfter: residual };
   return {
     evidence,
@@ -134,15 +163,17 @@ test('sampling: new identities at newIdentityRate, trusted ones at rate, failed 
   assert.throws(() => verificationOf({ verification: { rate: 2 } }), /run\.verification\.rate/);
 });
 
-const FULL: EvidenceNeeds = { before: true, after: true };
-const LIGHT: EvidenceNeeds = { before: false, after: false };
+const FULL: EvidenceNeeds = { before: true, after: true, leaves: [] };
+/** What a validator whose coin always says 0 asks at sampling: both residuals opened at leaves 0–7. */
+const OPENED: EvidenceNeeds = { before: false, after: false, leaves: [0, 1, 2, 3, 4, 5, 6, 7] };
+const LIGHT: EvidenceNeeds = { before: false, after: false, leaves: [] };
 
 test('evidence round-trips and the desk refuses uploads that do not match the commitments or what was asked', async () => {
   const w = work(addr(9), 3, theta0, zeros());
   const back = decodeEvidence(encodeEvidence(uploadFor(w.evidence, FULL)), run.paramCount);
   assert.deepEqual(back.frame, w.evidence.frame);
   assert.deepEqual(back.after, w.evidence.residualAfter);
-  const light = decodeEvidence(encodeEvidence(uploadFor(w.evidence, { before: false, after: true })), run.paramCount);
+  const light = decodeEvidence(encodeEvidence(uploadFor(w.evidence, { before: false, after: true, leaves: [] })), run.paramCount);
   assert.equal(light.before, residualDigest(w.evidence.residualBefore));
   assert.deepEqual(light.after, w.evidence.residualAfter);
   const desk = new EvidenceDesk(run.paramCount, 5_000);
@@ -160,7 +191,7 @@ test('evidence round-trips and the desk refuses uploads that do not match the co
     device: null,
   };
   let asked = 0;
-  const got = desk.source(() => (asked++, true))(c, { before: false, after: true });
+  const got = desk.source(() => (asked++, true))(c, { before: false, after: true, leaves: [] });
   assert.throws(
     () => desk.submit(3, addr(10), encodeEvidence(uploadFor(w.evidence, FULL))),
     (e) => isIdlegradError(e, 'NOT_FOUND'),
@@ -171,14 +202,14 @@ test('evidence round-trips and the desk refuses uploads that do not match the co
   );
   // A digest that does not belong to the committed residual, and an upload without the residual asked for.
   assert.throws(
-    () => desk.submit(3, addr(9), encodeEvidence({ ...uploadFor(w.evidence, { before: false, after: true }), before: residualDigest(zeros().fill(1)) })),
+    () => desk.submit(3, addr(9), encodeEvidence({ ...uploadFor(w.evidence, { before: false, after: true, leaves: [] }), before: residualDigest(zeros().fill(1)) })),
     (e) => isIdlegradError(e, 'BAD_FRAME') && /residualHash/.test(e.message),
   );
   assert.throws(
     () => desk.submit(3, addr(9), encodeEvidence(uploadFor(w.evidence, LIGHT))),
     (e) => isIdlegradError(e, 'BAD_FRAME') && /residual after in full/.test(e.message),
   );
-  desk.submit(3, addr(9), encodeEvidence(uploadFor(w.evidence, { before: false, after: true })));
+  desk.submit(3, addr(9), encodeEvidence(uploadFor(w.evidence, { before: false, after: true, leaves: [] })));
   assert.equal(asked, 1);
   assert.ok(await got);
   // A member that is not connected is asked again until the deadline, then: no evidence.
@@ -200,7 +231,7 @@ test('the evidence window grows with the residuals asked in full, at a 1 MiB/s u
   assert.equal(evidenceWindowMs(run.paramCount, 20_000, LIGHT), 20_000);
   // gpt-small: 10,935,552 floats, both residuals in full = 83.4 MiB, 83.4 s more than the run's 20 s.
   assert.equal(evidenceWindowMs(10_935_552, 20_000, FULL), 20_000 + Math.ceil((1000 * 8 * 10_935_552) / 2 ** 20));
-  assert.equal(evidenceWindowMs(10_935_552, 20_000, { before: false, after: true }) - 20_000, 41_716);
+  assert.equal(evidenceWindowMs(10_935_552, 20_000, { before: false, after: true, leaves: [] }) - 20_000, 41_716);
 });
 
 /** A signed-report row for `w` in `round` (the ledger tests' contributions). */
@@ -311,7 +342,7 @@ test('ledger: sampled credit waits for its check; passed → verified, failed �
   await sql.close();
 });
 
-test('residuals the validator knows are not uploaded: chained checks cost a frame and two digests; a page that lies about e is caught', async () => {
+test('residuals the validator knows are not uploaded: chained checks cost a frame and the sampled leaves; a page that lies about e is caught', async () => {
   const sql = await openDatabase({});
   const ledger = new Ledger(sql);
   await ledger.createRun(run, { round: 0, modelHash: hashParams(theta0), params: theta0, momentum: zeros() });
@@ -359,10 +390,10 @@ test('residuals the validator knows are not uploaded: chained checks cost a fram
   );
   assert.deepEqual(
     asks.map((a) => a.needs),
-    [LIGHT, LIGHT, LIGHT],
+    [OPENED, OPENED, OPENED],
     'e_b: zeros, then carried from the last check; e_a: derived from the re-execution (CPU-trained work, CPU reference)',
   );
-  assert.deepEqual(validator.residuals, { known: 6, uploaded: 0, askedAgain: 0 });
+  assert.deepEqual(validator.residuals, { known: 6, uploaded: 0, opened: 0, askedAgain: 0 });
 
   // Lie 1: the page says its e_b was zero (a digest that is not the one it committed).
   const w3 = work(member, 3, theta0, e);
@@ -388,12 +419,78 @@ test('residuals the validator knows are not uploaded: chained checks cost a fram
   await validator.idle();
   assert.deepEqual(
     asks.map((a) => a.needs),
-    // e_a in full at once: the lie above left no derivable e_a; e_b again when the check finds the chain broken.
-    [
-      { before: false, after: true },
-      { before: true, after: false },
-    ],
+    // Opened leaves at sampling; e_b in full when the check finds the chain broken.
+    [OPENED, { before: true, after: false, leaves: [] }],
   );
   assert.equal((await verdicts()).at(-1)!.code, 'WORK_MISMATCH');
+  await sql.close();
+});
+
+test('WebGPU work (re-executed within float drift, never bit for bit): checks open 8 leaves of each residual and carry the chain; honest rounds pass, a lazy and a shaped frame fail', async () => {
+  const sql = await openDatabase({});
+  const ledger = new Ledger(sql);
+  await ledger.createRun(run, { round: 0, modelHash: hashParams(theta0), params: theta0, momentum: zeros() });
+  // Every contribution sampled (trust never reached), leaves drawn by a seeded coin.
+  const always: RunSpec = { ...run, verification: { ...run.verification, trustAfter: 1_000 } };
+  const member = addr(31);
+  const held = new Map<number, Evidence>();
+  const uploads: number[] = [];
+  let nonce = 300n;
+  const submit = async (round: number, w: ReturnType<typeof work>) => {
+    const id = await ledger.insertPending(run.id, member, contribution(w, nonce++, round), '0x', { residualHash: w.claim.residualHash, device: 'webgpu' });
+    await sql.query(`update contributions set state = 'accepted', credit_wei = 1000 where id = $1`, [id]);
+    held.set(id, w.evidence);
+    return id;
+  };
+  const validator = new Validator({
+    run: always,
+    ledger,
+    train,
+    heldOut,
+    random: createRng(7),
+    gpu: false,
+    evidence: async (c, needs) => {
+      const body = encodeEvidence(uploadFor(held.get(c.id)!, needs));
+      uploads.push(body.byteLength);
+      return decodeEvidence(body, run.paramCount);
+    },
+  });
+  const verdicts = async () => (await sql.query<{ code: string | null; verification: string }>(`select verification, reason_code as code from contributions order by id`)).rows;
+  // A WebGPU page: its Δ differs from the re-execution's in the low bits (1e-6 relative here;
+  // Dawn against Chromium pages measured 3.7e-7 … 1.6e-5), so its e_a is never derived.
+  const driftedWork = (round: number, e: Float32Array, flip = false) => work(member, round, theta0, e, run.inner.steps, run.inner.steps, { drift: 1e-6, flip });
+  let e: Float32Array = zeros();
+  for (let round = 0; round < 4; round++) {
+    const w = driftedWork(round, e);
+    await validator.afterCommit(round, theta0, [await submit(round, w)]);
+    await validator.idle();
+    e = w.evidence.residualAfter;
+  }
+  assert.deepEqual(
+    (await verdicts()).map((r) => r.verification),
+    ['passed', 'passed', 'passed', 'passed'],
+  );
+  // Nothing in full: e_b zeros then the carried approximation with its opened leaves, e_a opened.
+  assert.deepEqual(validator.residuals, { known: 1, uploaded: 0, opened: 7, askedAgain: 0 });
+  const openedBytes = 16 * (4 + 4 * RESIDUAL_LEAF + 32 * 8);
+  for (const bytes of uploads) assert.ok(bytes < 1 + 4 + openedBytes + 4096, `${bytes} bytes: a frame and 8 opened leaves of each residual`);
+  console.log(`evidence upload: ${uploads.join(', ')} bytes a check (residuals in full: ${8 * run.paramCount})`);
+
+  // Lazy: no training, the frame of e_b alone, e_a what that leaves: the work check on the leaves fails.
+  const lazy = encodeUpdate(e, run.codec, { paramTableHash: run.paramTableHash, run: run.id, round: 4, samples: run.inner.steps * run.inner.batchSize });
+  const lazyWork = {
+    evidence: { frame: lazy.bytes, residualBefore: e, residualAfter: lazy.residual },
+    claim: { account: member, round: 4, frameHash: hashFrame(lazy.bytes), residualHash: residualCommitment(e, lazy.residual), samples: run.inner.steps * run.inner.batchSize, steps: run.inner.steps },
+  };
+  await validator.afterCommit(4, theta0, [await submit(4, lazyWork)]);
+  await validator.idle();
+  assert.equal((await verdicts()).at(-1)!.code, 'WORK_MISMATCH');
+
+  // Shaped: the work done, but the frame sign-flipped and e_a made to balance it (Δ_claimed exact):
+  // the codec check against the carried approximation of e_b fails it.
+  const shaped = driftedWork(5, e, true);
+  await validator.afterCommit(5, theta0, [await submit(5, shaped)]);
+  await validator.idle();
+  assert.equal((await verdicts()).at(-1)!.code, 'FRAME_MISMATCH');
   await sql.close();
 });

@@ -11,7 +11,14 @@ import type { Dataset } from '../../shared/mlp.ts';
 import { applyGlobalUpdate, type LocalModel } from '../../shared/round.ts';
 import { hashParams, initParams } from '../../shared/model.ts';
 import { IdlegradError } from '../../shared/errors.ts';
-import { residualDigest, type EvidenceNeeds, type EvidenceUpload, type ValidatorStatus } from '../../shared/wire/index.ts';
+import {
+  residualDigest,
+  residualLeafCount,
+  type EvidenceNeeds,
+  type EvidenceUpload,
+  type ResidualOpening,
+  type ValidatorStatus,
+} from '../../shared/wire/index.ts';
 import type { Ledger, VerifiableContribution } from '../db/index.ts';
 import { ReexecThread, type ExecutorState } from './reexec-thread.ts';
 import type { CheckEvidence, ReexecOutcome } from './reexec.ts';
@@ -30,6 +37,19 @@ export type EvidenceSource = (c: VerifiableContribution, needs: EvidenceNeeds) =
  * and its next check asks the member for e_b.
  */
 export const CARRIED_RESIDUAL_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Leaves of each residual a check opens (shared/wire/evidence.ts), drawn with the sampling coin
+ * after the member committed: about 9.3 KB of evidence for the MLP (both residuals, 8 leaves of
+ * 64 values with 10-hash proofs) where the residuals in full were 407 KB. A cheat that skips
+ * work (zeros, noise, fewer steps, an old model, another's shard) moves Δ in every leaf, so each
+ * sampled leaf exposes it alone; 8 leave a lazy frame nowhere to hide unless Δ_ref is zero in
+ * all eight (MNIST's blank border pixels are still moved by AdamW's weight decay).
+ */
+export const SAMPLED_LEAVES = 8;
+
+/** No leaves: each residual not asked in full travels as its root alone. */
+const NO_LEAVES: number[] = [];
 
 export interface ValidatorDeps {
   run: RunSpec;
@@ -71,7 +91,7 @@ export class Validator {
    * By account: the member's e_a of its last checked contribution (its next e_b while its chain
    * holds) and its digest, computed by the check that opened it: a carried e_b is never hashed again.
    */
-  private readonly carried = new Map<string, { values: Float32Array; digest: Hex }>();
+  private readonly carried = new Map<string, { values: Float32Array; digest: Hex; exact: boolean }>();
   /** By account: whether its last accepted contribution seen here was sampled (then its e_a is, or will be, carried). */
   private readonly lastSampled = new Map<string, boolean>();
   /** By account: whether the last re-execution reproduced its e_a bit for bit (then it is not asked for). */
@@ -79,9 +99,11 @@ export class Validator {
   private zeroDigest: Hex | null = null;
   /**
    * Residuals checks took from what the validator knew (carried, zeros, derived) and those the
-   * members uploaded; `askedAgain`: second requests, when a guess at sampling time was wrong.
+   * members uploaded in full; `opened`: those that came as the sampled leaves only, the rest
+   * from the validator's approximation of the member's chain; `askedAgain`: second requests, when
+   * a guess at sampling time was wrong.
    */
-  readonly residuals = { known: 0, uploaded: 0, askedAgain: 0 };
+  readonly residuals = { known: 0, uploaded: 0, opened: 0, askedAgain: 0 };
 
   constructor(private readonly deps: ValidatorDeps) {
     this.settings = verificationOf(deps.run);
@@ -164,7 +186,7 @@ export class Validator {
     void this.thread.warm();
     const ids = await this.deps.ledger.awaitingVerification(this.deps.run.id);
     // After a restart nothing is carried: both residuals are asked for with the frame.
-    this.enqueue((await this.deps.ledger.contributionsForVerification(ids)).map((c) => ({ c, needs: { before: true, after: true } })));
+    this.enqueue((await this.deps.ledger.contributionsForVerification(ids)).map((c) => ({ c, needs: { before: true, after: true, leaves: NO_LEAVES } })));
     return ids.length;
   }
 
@@ -179,23 +201,35 @@ export class Validator {
   }
 
   /**
-   * What to ask for in full when a contribution is sampled: e_b unless this validator will hold
-   * it (the identity's previous accepted contribution was sampled here, or this is a new
-   * identity's first: zeros), e_a for WebGPU work always, for CPU work unless the last
-   * re-execution of the identity failed to reproduce it.
+   * What to ask for when a contribution is sampled: the residuals opened at SAMPLED_LEAVES random
+   * leaves, and e_b in full besides unless this validator will hold it or an approximation of it
+   * (the identity's previous accepted contribution was sampled here, or this is a new identity's
+   * first: zeros). e_a is never asked in full here: work trained on a CPU is re-executed by the
+   * same CPU arithmetic (bit-identical, e_a derived from its root), and WebGPU work by Dawn, within
+   * float drift of the page, so its e_a is checked at the opened leaves and carried elsewhere as
+   * e_b + Δ_ref − decode(F). (Asking for it in full cost 203 KB a check, 83 KB a peer a round in a
+   * 6-page, 8-round `--nat` swarm; asking again when the check ran behind a backlog found honest
+   * pages no longer holding that round, EVIDENCE_WITHHELD, 2026-12-06.)
    * A wrong guess costs a second request when the check runs (withResidualBefore, verifyOne).
    */
   private needsAtSampling(c: VerifiableContribution, id: { checksPassed: number; reputation: number }): EvidenceNeeds {
     const account = c.account.toLowerCase();
     const first = id.checksPassed === 0 && id.reputation === 0;
-    // Work trained on a CPU is re-executed by the same CPU arithmetic (bit-identical); WebGPU work
-    // is re-executed by Dawn, which was measured within float drift of the pages, not equal to them,
-    // so its e_a is always asked for now: an earlier re-execution that happened to reproduce it
-    // says little about this one, and asking again when the check runs behind a backlog found
-    // honest pages no longer holding that round (EVIDENCE_ASKED_KEPT) — EVIDENCE_WITHHELD and a
-    // clawback for honest work (6-volunteer swarm, backlog 36–46, 2026-12-06).
-    const after = c.device !== 'cpu' || !(this.derivable.get(account) ?? true);
-    return { before: !(this.lastSampled.get(account) ?? first), after };
+    return { before: !(this.lastSampled.get(account) ?? first), after: false, leaves: this.drawLeaves() };
+  }
+
+  /** SAMPLED_LEAVES distinct leaf indices (all, for a residual with fewer), increasing, from the sampling coin. */
+  private drawLeaves(): number[] {
+    const count = residualLeafCount(this.deps.run.paramCount);
+    const rand = this.deps.random ?? cryptoRandom;
+    // A partial Fisher–Yates shuffle: distinct whatever the coin returns.
+    const order = Uint32Array.from({ length: count }, (_, i) => i);
+    const m = Math.min(SAMPLED_LEAVES, count);
+    for (let k = 0; k < m; k++) {
+      const j = k + Math.min(count - k - 1, Math.floor(rand() * (count - k)));
+      [order[k], order[j]] = [order[j], order[k]];
+    }
+    return [...order.subarray(0, m)].sort((a, b) => a - b);
   }
 
   private enqueue(rows: { c: VerifiableContribution; needs: EvidenceNeeds }[]): void {
@@ -229,16 +263,17 @@ export class Validator {
       const theta = this.thetas.get(c.round) ?? (await this.modelAt(c.round));
       out = await this.thread.check(theta, c, evidence);
       if ('needs' in out) {
-        // The re-execution is not bit-identical to the member's: its e_a cannot be derived.
+        // e_a came as its root alone and the re-execution does not reproduce it bit for bit.
         this.residuals.uploaded++;
         this.residuals.askedAgain++;
         const spent = out.ms;
-        const more = await this.ask(c, { before: false, after: true });
-        out = more && typeof more.after !== 'string' ? await this.thread.check(theta, c, { ...evidence, residualAfter: more.after }) : null;
+        const more = await this.ask(c, { before: false, after: true, leaves: NO_LEAVES });
+        out = more && more.after instanceof Float32Array ? await this.thread.check(theta, c, { ...evidence, residualAfter: more.after }) : null;
         // The first attempt's re-execution is reused by the second (reexec.ts); its time counts.
         if (out && !('needs' in out)) out.result.detail.ms += spent;
-      } else if (typeof evidence.residualAfter === 'string') this.residuals.known++;
-      else this.residuals.uploaded++;
+      } else if (evidence.residualAfter instanceof Float32Array) this.residuals.uploaded++;
+      else if (out.residualAfter?.exact) this.residuals.known++;
+      else this.residuals.opened++;
     }
     let result: CheckResult;
     if (!out || 'needs' in out) {
@@ -266,32 +301,38 @@ export class Validator {
 
   /**
    * The evidence with e_b in full: as uploaded, else the e_a this validator carried from the
-   * identity's last checked contribution, else zeros (a page's first contribution), whichever
-   * hashes to the uploaded digest, else asked of the member (null: not uploaded in time).
+   * identity's last checked contribution — exact, or its approximation with the member's opened
+   * leaves — else zeros (a page's first contribution), whichever has the uploaded root, else asked
+   * of the member (null: not uploaded in time).
    */
   private async withResidualBefore(c: VerifiableContribution, upload: EvidenceUpload): Promise<CheckEvidence | null> {
-    const full = (before: Float32Array, beforeDigest?: Hex): CheckEvidence => ({
+    const full = (before: Float32Array, beforeDigest?: Hex, beforeOpening?: ResidualOpening): CheckEvidence => ({
       frame: upload.frame,
       residualBefore: before,
+      beforeOpening,
       residualAfter: upload.after,
       beforeDigest,
     });
-    if (typeof upload.before !== 'string') return (this.residuals.uploaded++, full(upload.before));
+    const before = upload.before;
+    if (before instanceof Float32Array) return (this.residuals.uploaded++, full(before));
     const zeros = new Float32Array(this.deps.run.paramCount);
     this.zeroDigest ??= residualDigest(zeros);
     const carried = this.carried.get(c.account.toLowerCase());
-    const digest = upload.before.toLowerCase();
-    if (carried && carried.digest === digest) return (this.residuals.known++, full(carried.values, carried.digest));
+    const digest = residualDigest(before);
+    if (carried && carried.digest === digest) {
+      if (carried.exact) return (this.residuals.known++, full(carried.values, carried.digest));
+      if (typeof before !== 'string') return (this.residuals.opened++, full(carried.values, carried.digest, before));
+    }
     if (digest === this.zeroDigest) return (this.residuals.known++, full(zeros, this.zeroDigest));
     // The chain broke (a contribution this validator did not check, a page that lost its residual).
     this.carried.delete(c.account.toLowerCase());
     this.residuals.uploaded++;
     this.residuals.askedAgain++;
-    const more = await this.ask(c, { before: true, after: false });
-    return more && typeof more.before !== 'string' ? full(more.before) : null;
+    const more = await this.ask(c, { before: true, after: false, leaves: NO_LEAVES });
+    return more && more.before instanceof Float32Array ? full(more.before) : null;
   }
 
-  private carry(account: string, residual: { values: Float32Array; digest: Hex }): void {
+  private carry(account: string, residual: { values: Float32Array; digest: Hex; exact: boolean }): void {
     const key = account.toLowerCase();
     this.carried.delete(key);
     this.carried.set(key, residual);

@@ -1,22 +1,48 @@
 // Spot-check evidence (DESIGN.md step 8): what a sampled member uploads so a validator
 // can redo its round. A frame is C(Δ + e), with e the member's private error-feedback
 // residual, so the frame alone cannot be recomputed: each report commits to both residuals,
-// residualHash = keccak256(keccak256(e_before) ‖ keccak256(e_after)) (float32 LE), and the
-// evidence reveals the frame and, for each residual, either the residual itself or only its
-// digest — whatever the validator asked for (`EvidenceNeeds`).
+// residualHash = keccak256(root(e_before) ‖ root(e_after)), root = the Merkle root of the
+// residual's float32 LE bytes cut into leaves of RESIDUAL_LEAF values, and the evidence reveals
+// the frame and, for each residual, whatever the validator asked for (`EvidenceNeeds`): the
+// residual in full, or its root with the sampled leaves and their Merkle proofs.
 //
-// Why two leaves: most of a residual is already known to a validator. e_before is the page's
-// e_after of its previous accepted contribution, which the validator holds when it checked
-// that one (or zeros, for a page's first contribution); e_after is what re-executing Δ gives,
-// e' = Δ + e − decode(C(Δ + e)), when the re-execution is bit-identical to the page's. A digest
-// per residual lets the validator check a residual it holds against the commitment without
-// the page uploading it; it asks for a residual in full only when it holds no candidate that
-// hashes right (coordinator/verify/validator.ts). The upload is 1.8 KiB instead of
-// 2 × paramCount × 4 bytes whenever both are known.
+// Why sampled leaves (issue 16: a round costs a peer about a frame up, not a dense model): a
+// residual is the model's size (203,560 bytes for the MLP), and WebGPU work is re-executed
+// within float drift of the page, never bit for bit, so the validator cannot derive the
+// page's e_after and used to ask for it in full at every check — 83 KB a peer a round in an
+// 8-round swarm where new identities are checked at rate 1. Cheating that saves work (zeros,
+// noise, fewer steps, an old model, another's shard) changes Δ everywhere, so the work check
+// Δ_claimed = decode(F) + e_a − e_b ≈ Δ_ref on a few leaves the validator draws after the
+// commitment catches it as surely as on all of them; the committed roots bind the opened
+// leaves to the residuals the report named. The codec check (F = C(e_b + Δ_ref)) needs e_b in
+// full: the validator holds it (zeros, a residual it derived or was sent, or its own float
+// approximation of the member's chain, coordinator/verify/validator.ts) or asks for it.
 // Shared by the browser (which uploads) and the coordinator's validator (which checks).
-import { concatHex, type Hex } from 'viem';
-import { keccak256 } from '../keccak.ts';
+import { bytesToHex, concatHex, type Hex } from 'viem';
+import { keccak256, keccak256Bytes } from '../keccak.ts';
 import { IdlegradError } from '../errors.ts';
+
+/**
+ * Values in a leaf of a residual's Merkle tree (the last leaf may be shorter). 64 values (256
+ * bytes) and a proof of ⌈log2(leaves)⌉ × 32 bytes (10 for the MLP's 796 leaves): an opened leaf
+ * costs about 580 bytes, so the validator's sample of both residuals is about a peer frame's
+ * bytes a leaf pair, where the residuals in full are 407,120.
+ */
+export const RESIDUAL_LEAF = 64;
+const DIGEST_BYTES = 32;
+
+/** One opened leaf: its index, its values, and the sibling hashes from it up to the root (32 bytes each). */
+export interface ResidualLeaf {
+  index: number;
+  values: Float32Array;
+  proof: Uint8Array;
+}
+
+/** Some leaves of a residual of `paramCount` values with their Merkle proofs; they prove its root. */
+export interface ResidualOpening {
+  paramCount: number;
+  leaves: ResidualLeaf[];
+}
 
 /** Everything a check compares: the frame and both residuals in full. */
 export interface Evidence {
@@ -25,53 +51,174 @@ export interface Evidence {
   residualAfter: Float32Array;
 }
 
-/** A residual in full, or its digest (residualDigest) when the validator did not ask for it. */
-export type ResidualPart = Float32Array | Hex;
+/** A residual in full, its root (residualDigest) alone, or its root proved by the sampled leaves. */
+export type ResidualPart = Float32Array | Hex | ResidualOpening;
 
-/** What a member uploads: its frame and each residual, in full or as its digest. */
+/** What a member uploads: its frame and each residual, in full, as its root, or opened at the sampled leaves. */
 export interface EvidenceUpload {
   frame: Uint8Array;
   before: ResidualPart;
   after: ResidualPart;
 }
 
-/** Which residuals the validator asks for in full (the others travel as digests). */
+/**
+ * What the validator asks for: the residuals it wants in full, and the leaves (indices,
+ * strictly increasing) at which a residual not asked in full is opened; with no leaves such a
+ * residual travels as its root alone.
+ */
 export interface EvidenceNeeds {
   before: boolean;
   after: boolean;
+  leaves: number[];
 }
 
 const bytesOf = (e: Float32Array) => new Uint8Array(e.buffer, e.byteOffset, e.byteLength);
 
-/**
- * keccak256 of a residual's float32 LE bytes: one leaf of the residual commitment. js-sha3's keccak
- * (shared/keccak.ts): a residual is paramCount × 4 bytes, and viem's keccak took 331 ms for the MLP's
- * 204 KB against js-sha3's 69 ms (same digest; load 27, 2026-12-06) — a spot check hashes one or
- * two residuals, a page two per contribution.
- */
-export function residualDigest(e: ResidualPart): Hex {
-  return typeof e === 'string' ? (e.toLowerCase() as Hex) : keccak256(bytesOf(e));
+/** Leaves in the Merkle tree of a residual of `paramCount` values. */
+export const residualLeafCount = (paramCount: number) => Math.ceil(paramCount / RESIDUAL_LEAF);
+
+/** The values of leaf `index`: [start, end). */
+export function leafRange(index: number, paramCount: number): [number, number] {
+  const start = index * RESIDUAL_LEAF;
+  return [start, Math.min(paramCount, start + RESIDUAL_LEAF)];
 }
 
-/** The residual commitment carried by a report: keccak256(digest(e_b) ‖ digest(e_a)). */
+/**
+ * Sibling hashes on leaf `index`'s path to the root in a tree of `leafCount` leaves. Each
+ * level pairs nodes left to right, node = keccak256(left ‖ right); an odd last node is carried up
+ * unchanged, so it has no sibling at that level.
+ */
+export function proofLength(index: number, leafCount: number): number {
+  let n = 0;
+  for (let i = index, len = leafCount; len > 1; i >>= 1, len = Math.ceil(len / 2)) if ((i ^ 1) < len) n++;
+  return n;
+}
+
+function pairHash(left: Uint8Array, right: Uint8Array): Uint8Array {
+  const both = new Uint8Array(2 * DIGEST_BYTES);
+  both.set(left, 0);
+  both.set(right, DIGEST_BYTES);
+  return keccak256Bytes(both);
+}
+
+/** Every level of the tree, leaves first: levels[l][i] is node i of level l. */
+function residualTree(e: Float32Array): Uint8Array[][] {
+  const bytes = bytesOf(e);
+  const leaves = Array.from({ length: residualLeafCount(e.length) }, (_, i) => {
+    const [a, b] = leafRange(i, e.length);
+    return keccak256Bytes(bytes.subarray(4 * a, 4 * b));
+  });
+  const levels = [leaves];
+  for (let level = leaves; level.length > 1; ) {
+    const up = Array.from({ length: Math.ceil(level.length / 2) }, (_, i) => (2 * i + 1 < level.length ? pairHash(level[2 * i], level[2 * i + 1]) : level[2 * i]));
+    levels.push(up);
+    level = up;
+  }
+  return levels;
+}
+
+/** The Merkle root of a residual (js-sha3's keccak, shared/keccak.ts: a page hashes two residuals a contribution). */
+export function residualRoot(e: Float32Array): Hex {
+  if (e.length === 0) throw new IdlegradError('BAD_FRAME', 'a residual has at least one value');
+  const levels = residualTree(e);
+  return bytesToHex(levels[levels.length - 1][0]);
+}
+
+/** The residual opened at `leaves`: their values and Merkle proofs. */
+export function openResidual(e: Float32Array, leaves: readonly number[]): ResidualOpening {
+  const levels = residualTree(e);
+  const count = levels[0].length;
+  return {
+    paramCount: e.length,
+    leaves: leaves.map((index) => {
+      if (!(Number.isInteger(index) && index >= 0 && index < count)) throw new IdlegradError('BAD_FRAME', `leaf ${index} is outside the residual's ${count} leaves`);
+      const proof = new Uint8Array(DIGEST_BYTES * proofLength(index, count));
+      let p = 0;
+      for (let l = 0, i = index; l < levels.length - 1; l++, i >>= 1) if ((i ^ 1) < levels[l].length) proof.set(levels[l][i ^ 1], DIGEST_BYTES * p++);
+      const [a, b] = leafRange(index, e.length);
+      return { index, values: e.slice(a, b), proof };
+    }),
+  };
+}
+
+/** The root a leaf's proof leads to. */
+function rootOfLeaf(leaf: ResidualLeaf, leafCount: number): Uint8Array {
+  let h = keccak256Bytes(bytesOf(leaf.values));
+  let p = 0;
+  for (let i = leaf.index, len = leafCount; len > 1; i >>= 1, len = Math.ceil(len / 2)) {
+    if ((i ^ 1) >= len) continue;
+    const sibling = leaf.proof.subarray(DIGEST_BYTES * p, DIGEST_BYTES * ++p);
+    h = i & 1 ? pairHash(sibling, h) : pairHash(h, sibling);
+  }
+  return h;
+}
+
+const isOpening = (p: ResidualPart): p is ResidualOpening => typeof p !== 'string' && !(p instanceof Float32Array);
+
+/**
+ * A residual's root: computed from the values, given, or proved by the opened leaves — every
+ * one of which must lead to the same root (else BAD_FRAME: the opening proves nothing).
+ */
+export function residualDigest(e: ResidualPart): Hex {
+  if (typeof e === 'string') return e.toLowerCase() as Hex;
+  if (e instanceof Float32Array) return residualRoot(e);
+  const count = residualLeafCount(e.paramCount);
+  if (e.leaves.length === 0) throw new IdlegradError('BAD_FRAME', 'a residual opening opens no leaf');
+  const roots = e.leaves.map((leaf) => bytesToHex(rootOfLeaf(leaf, count)));
+  if (roots.some((r) => r !== roots[0])) throw new IdlegradError('BAD_FRAME', 'the opened leaves of a residual prove different roots');
+  return roots[0];
+}
+
+/** The residual commitment carried by a report: keccak256(root(e_b) ‖ root(e_a)). */
 export function residualCommitment(before: ResidualPart, after: ResidualPart): Hex {
   return keccak256(concatHex([residualDigest(before), residualDigest(after)]));
 }
 
-const DIGEST_BYTES = 32;
-const BEFORE_IN_FULL = 1;
-const AFTER_IN_FULL = 2;
+/** The leaves a part gives exactly: null for a residual in full (all of them), [] for a root alone. */
+export function exactLeaves(p: ResidualPart): number[] | null {
+  if (p instanceof Float32Array) return null;
+  return isOpening(p) ? p.leaves.map((l) => l.index) : [];
+}
 
-/**
- * Evidence upload body: flags (u8: bit 0 e_b in full, bit 1 e_a in full) ‖ e_b or its digest ‖
- * e_a or its digest ‖ frame. The frame's length is what is left after the residual parts.
- */
+/** `base` with the opened leaves' values written over it (a copy). */
+export function withOpenedLeaves(base: Float32Array, opening: ResidualOpening): Float32Array {
+  const out = base.slice();
+  for (const leaf of opening.leaves) out.set(leaf.values, leaf.index * RESIDUAL_LEAF);
+  return out;
+}
+
+// Upload body: one byte of modes (bits 0–1 e_b, bits 2–3 e_a: 0 its root, 1 in full, 2 opened),
+// e_b's part, e_a's part, then the frame (what is left). An opened part is u16 leaf count, then
+// per leaf u32 index, its values (float32 LE), its proof (proofLength × 32 bytes); leaf indices
+// strictly increase.
+const MODE_ROOT = 0;
+const MODE_FULL = 1;
+const MODE_OPENED = 2;
+const modeOf = (p: ResidualPart) => (typeof p === 'string' ? MODE_ROOT : p instanceof Float32Array ? MODE_FULL : MODE_OPENED);
+
+function encodePart(p: ResidualPart): Uint8Array {
+  if (typeof p === 'string') return hexBytes(p);
+  if (p instanceof Float32Array) return bytesOf(p);
+  const size = 2 + p.leaves.reduce((n, l) => n + 4 + l.values.byteLength + l.proof.byteLength, 0);
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  view.setUint16(0, p.leaves.length, true);
+  let at = 2;
+  for (const l of p.leaves) {
+    view.setUint32(at, l.index, true);
+    out.set(bytesOf(l.values), at + 4);
+    out.set(l.proof, at + 4 + l.values.byteLength);
+    at += 4 + l.values.byteLength + l.proof.byteLength;
+  }
+  return out;
+}
+
+/** Encodes an upload (modes byte, e_b's part, e_a's part, frame). */
 export function encodeEvidence(e: EvidenceUpload): Uint8Array {
-  const part = (p: ResidualPart) => (typeof p === 'string' ? hexBytes(p) : bytesOf(p));
-  const b = part(e.before);
-  const a = part(e.after);
+  const b = encodePart(e.before);
+  const a = encodePart(e.after);
   const out = new Uint8Array(1 + b.byteLength + a.byteLength + e.frame.byteLength);
-  out[0] = (typeof e.before === 'string' ? 0 : BEFORE_IN_FULL) | (typeof e.after === 'string' ? 0 : AFTER_IN_FULL);
+  out[0] = modeOf(e.before) | (modeOf(e.after) << 2);
   out.set(b, 1);
   out.set(a, 1 + b.byteLength);
   out.set(e.frame, 1 + b.byteLength + a.byteLength);
@@ -81,36 +228,64 @@ export function encodeEvidence(e: EvidenceUpload): Uint8Array {
 /** Parses an upload, every length checked against the run's parameter count before it is sliced. */
 export function decodeEvidence(body: Uint8Array, paramCount: number): EvidenceUpload {
   if (body.byteLength < 1) throw new IdlegradError('BAD_FRAME', 'evidence body is empty');
-  const flags = body[0];
-  if (flags & ~(BEFORE_IN_FULL | AFTER_IN_FULL)) throw new IdlegradError('BAD_FRAME', `evidence flags 0x${flags.toString(16)} name unknown parts`);
-  const full = paramCount * 4;
-  const lenB = flags & BEFORE_IN_FULL ? full : DIGEST_BYTES;
-  const lenA = flags & AFTER_IN_FULL ? full : DIGEST_BYTES;
-  const frameLen = body.byteLength - 1 - lenB - lenA;
-  if (frameLen <= 0) throw new IdlegradError('BAD_FRAME', `evidence of ${body.byteLength} bytes is shorter than its residual parts (${1 + lenB + lenA} bytes)`);
-  const part = (offset: number, len: number, inFull: boolean): ResidualPart =>
-    inFull
-      ? new Float32Array(body.slice(offset, offset + len).buffer)
-      : (`0x${Array.from(body.subarray(offset, offset + len), (x) => x.toString(16).padStart(2, '0')).join('')}` as Hex);
-  return {
-    before: part(1, lenB, (flags & BEFORE_IN_FULL) !== 0),
-    after: part(1 + lenB, lenA, (flags & AFTER_IN_FULL) !== 0),
-    frame: body.slice(1 + lenB + lenA),
+  const modes = body[0];
+  const modeB = modes & 3;
+  const modeA = (modes >> 2) & 3;
+  if (modes >> 4 || modeB > MODE_OPENED || modeA > MODE_OPENED) throw new IdlegradError('BAD_FRAME', `evidence modes 0x${modes.toString(16)} name unknown parts`);
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const short = (what: string, need: number) =>
+    new IdlegradError('BAD_FRAME', `evidence of ${body.byteLength} bytes is shorter than its ${what} (${need} bytes needed)`);
+  const part = (at: number, mode: number, which: string): [ResidualPart, number] => {
+    if (mode === MODE_ROOT) {
+      if (at + DIGEST_BYTES > body.byteLength) throw short(`${which} root`, at + DIGEST_BYTES);
+      return [bytesToHex(body.subarray(at, at + DIGEST_BYTES)), at + DIGEST_BYTES];
+    }
+    if (mode === MODE_FULL) {
+      const end = at + 4 * paramCount;
+      if (end > body.byteLength) throw short(`${which} in full`, end);
+      return [new Float32Array(body.slice(at, end).buffer), end];
+    }
+    const leafCount = residualLeafCount(paramCount);
+    if (at + 2 > body.byteLength) throw short(`${which} leaf count`, at + 2);
+    const count = view.getUint16(at, true);
+    if (count < 1 || count > leafCount) throw new IdlegradError('BAD_FRAME', `${which} opens ${count} leaves; the residual has ${leafCount}`);
+    const leaves: ResidualLeaf[] = [];
+    at += 2;
+    for (let k = 0; k < count; k++) {
+      if (at + 4 > body.byteLength) throw short(`${which} leaf ${k}`, at + 4);
+      const index = view.getUint32(at, true);
+      if (index >= leafCount || (k > 0 && index <= leaves[k - 1].index))
+        throw new IdlegradError('BAD_FRAME', `${which} leaf ${k} has index ${index}: indices must increase and stay under ${leafCount}`);
+      const [a, b] = leafRange(index, paramCount);
+      const valuesEnd = at + 4 + 4 * (b - a);
+      const end = valuesEnd + DIGEST_BYTES * proofLength(index, leafCount);
+      if (end > body.byteLength) throw short(`${which} leaf ${index}`, end);
+      leaves.push({ index, values: new Float32Array(body.slice(at + 4, valuesEnd).buffer), proof: body.slice(valuesEnd, end) });
+      at = end;
+    }
+    return [{ paramCount, leaves }, at];
   };
+  const [before, afterAt] = part(1, modeB, 'e_b');
+  const [after, frameAt] = part(afterAt, modeA, 'e_a');
+  if (frameAt >= body.byteLength) throw new IdlegradError('BAD_FRAME', `evidence of ${body.byteLength} bytes holds no frame after its residual parts (${frameAt} bytes)`);
+  return { before, after, frame: body.slice(frameAt) };
 }
 
-/** What a member uploads for `needs`: the residuals asked for in full, the others as digests. */
+/** What a member uploads for `needs`: the residuals asked for in full, the others opened at the asked leaves (or as roots). */
 export function uploadFor(e: Evidence, needs: EvidenceNeeds): EvidenceUpload {
-  return {
-    frame: e.frame,
-    before: needs.before ? e.residualBefore : residualDigest(e.residualBefore),
-    after: needs.after ? e.residualAfter : residualDigest(e.residualAfter),
-  };
+  const part = (r: Float32Array, full: boolean): ResidualPart => (full ? r : needs.leaves.length ? openResidual(r, needs.leaves) : residualRoot(r));
+  return { frame: e.frame, before: part(e.residualBefore, needs.before), after: part(e.residualAfter, needs.after) };
 }
 
-/** Whether an upload holds in full every residual `needs` names. */
+/** Whether an upload holds what `needs` names: each residual asked in full in full, the others opened at exactly the asked leaves. */
 export function meetsNeeds(u: EvidenceUpload, needs: EvidenceNeeds): boolean {
-  return (!needs.before || typeof u.before !== 'string') && (!needs.after || typeof u.after !== 'string');
+  const meets = (p: ResidualPart, full: boolean) => {
+    if (p instanceof Float32Array) return true;
+    if (full) return false;
+    const opened = exactLeaves(p)!;
+    return opened.length === needs.leaves.length && opened.every((i, k) => i === needs.leaves[k]);
+  };
+  return meets(u.before, needs.before) && meets(u.after, needs.after);
 }
 
 function hexBytes(h: Hex): Uint8Array {

@@ -155,7 +155,7 @@ const MESSAGES: unknown[] = [
   { type: 'error', code: 'STALE_ROUND', message: 'report is for round 1', ref: '7' },
   { type: 'account', summary: account },
   { type: 'dashboard', state: dashboard },
-  { type: 'verify', run: 3, round: 2, frameHash: h32, needs: { before: false, after: true }, deadline: 5, serverTime: 1 },
+  { type: 'verify', run: 3, round: 2, frameHash: h32, needs: { before: false, after: true, leaves: [3, 17] }, deadline: 5, serverTime: 1 },
 ];
 
 /** Every leaf of a JSON value with its keypath under `root`. */

@@ -93,10 +93,7 @@ export {
   type VerificationState,
 } from './http.ts';
 export {
-  MAX_RELAY_BASE64,
   PROTOCOL_VERSION,
-  base64ToBytes,
-  bytesToBase64,
   contributionFromJson,
   contributionToJson,
   delegationFromJson,
@@ -140,18 +137,35 @@ export {
   type PeerMessage,
 } from './p2p.ts';
 export { parseIceGrant, parseIceServer, parseIceServers, type IceGrant, type IceServer } from './ice.ts';
+export {
+  decodeRelay,
+  decodeRelayedFrame,
+  encodeRelay,
+  encodeRelayedFrame,
+  MAX_RELAY_FRAME,
+  type RelayedFrameMessage,
+  type RelayMessage,
+} from './relay.ts';
 export { decodeSnapshot, encodeSnapshot, type Snapshot } from './snapshot.ts';
 export { decodeDataset, encodeDataset, trainShape, type DatasetShape } from './dataset.ts';
 export {
   decodeEvidence,
   encodeEvidence,
+  exactLeaves,
+  leafRange,
   meetsNeeds,
+  openResidual,
   residualCommitment,
   residualDigest,
+  residualLeafCount,
+  residualRoot,
   uploadFor,
+  withOpenedLeaves,
+  RESIDUAL_LEAF,
   type Evidence,
   type EvidenceNeeds,
   type EvidenceUpload,
+  type ResidualOpening,
   type ResidualPart,
 } from './evidence.ts';
 export { REJECTIONS, REJECTION_CODES, isRejectionCode, type Rejection, type RejectionCode } from './rejections.ts';

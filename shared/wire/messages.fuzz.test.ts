@@ -273,33 +273,36 @@ test('arbitrary JSON: refused with BAD_MESSAGE, or a message whose signed parts 
   assert.ok(malformed >= 3000, `at least 3,000 malformed messages, got ${malformed}`);
 });
 
-test('evidence bodies of every length and flag byte: refused by name, or exactly split into the parts the flags name and a frame', () => {
+test('evidence bodies of every length and modes byte: refused by name, or exactly split into the parts the modes name and a frame', () => {
   let refusedCount = 0;
   fc.assert(
-    fc.property(fc.nat(600), fc.integer({ min: 1, max: 50 }), fc.oneof(fc.nat(3), fc.nat(255)), (len, paramCount, flags) => {
-      const body = new Uint8Array(len);
-      if (len) body[0] = flags;
-      const partLen = (inFull: boolean) => (inFull ? 4 * paramCount : 32);
+    fc.property(fc.nat(600), fc.integer({ min: 1, max: 300 }), fc.oneof(fc.nat(15), fc.nat(255)), fc.nat(), (len, paramCount, modes, seed) => {
+      const body = Uint8Array.from({ length: len }, (_, i) => (seed * (i + 1) * 2654435761) >>> 24);
+      if (len) body[0] = modes;
+      // An opened part starting with a plausible count and index, so some get past the first checks.
+      if (len > 7) body.set([1, 0, seed % 6, 0, 0, 0], 1);
+      const modeOk = (m: number) => m <= 2;
       try {
         const e = decodeEvidence(body, paramCount);
-        assert.ok(flags <= 3, `flags 0x${flags.toString(16)} accepted`);
-        const parts = [e.before, e.after];
-        parts.forEach((p, i) => {
-          const inFull = (flags & (1 << i)) !== 0;
-          if (inFull) assert.ok(p instanceof Float32Array && p.length === paramCount);
-          else assert.ok(typeof p === 'string' && p.length === 66);
+        assert.ok(modes < 16 && modeOk(modes & 3) && modeOk(modes >> 2), `modes 0x${modes.toString(16)} accepted`);
+        let used = 1;
+        [e.before, e.after].forEach((p, i) => {
+          const mode = (modes >> (2 * i)) & 3;
+          if (mode === 1) assert.ok(p instanceof Float32Array && p.length === paramCount);
+          else if (mode === 0) assert.ok(typeof p === 'string' && p.length === 66);
+          else assert.ok(typeof p === 'object' && !(p instanceof Float32Array) && p.leaves.length > 0 && p.paramCount === paramCount);
+          used += typeof p === 'string' ? 32 : p instanceof Float32Array ? 4 * paramCount : 2 + p.leaves.reduce((n, l) => n + 4 + l.values.byteLength + l.proof.byteLength, 0);
         });
-        assert.ok(e.frame.byteLength > 0 && e.frame.byteLength + 1 + partLen((flags & 1) !== 0) + partLen((flags & 2) !== 0) === len);
+        assert.ok(e.frame.byteLength > 0 && e.frame.byteLength + used === len);
       } catch (e) {
         if (e instanceof assert.AssertionError) throw e;
         assert.ok(e instanceof IdlegradError && e.code === 'BAD_FRAME', String(e));
-        assert.ok(len === 0 || flags > 3 || len <= 1 + partLen((flags & 1) !== 0) + partLen((flags & 2) !== 0));
         refusedCount++;
       }
     }),
     { numRuns: 500 },
   );
-  console.log(`evidence fuzz: ${refusedCount} too-short bodies or unknown flags refused by name`);
+  console.log(`evidence fuzz: ${refusedCount} too-short bodies, unknown modes or bad openings refused by name`);
   assert.ok(refusedCount > 0);
 });
 

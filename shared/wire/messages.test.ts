@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { base64ToBytes, bytesToBase64, parseClientMessage, parseServerMessage, PROTOCOL_VERSION } from './messages.ts';
+import type { Address } from 'viem';
+import { parseClientMessage, parseServerMessage, PROTOCOL_VERSION } from './messages.ts';
+import { decodeRelay, decodeRelayedFrame, encodeRelay, encodeRelayedFrame } from './relay.ts';
+import { isIdlegradError } from '../errors.ts';
 
 const hello = {
   type: 'hello',
@@ -67,18 +70,24 @@ test('a bad partner id or device kind is refused, naming the field', () => {
   assert.throws(() => parseClientMessage({ ...hello, device: 'tpu' }), /hello\.device/);
 });
 
-test('relay and announcement messages: frames as base64 round-trip; a bad field is refused by name', () => {
+test('relay and announcement messages: relays are binary (their JSON form is refused by name); a bad field is refused by name', () => {
   const bytes = Uint8Array.from({ length: 70_001 }, (_, i) => (i * 31) % 256);
-  const frame = bytesToBase64(bytes);
-  assert.deepEqual(base64ToBytes(frame), bytes);
-  const relay = parseClientMessage({ type: 'relay', round: 3, to: ['0x' + 'AB'.repeat(20)], frame });
-  assert.ok(relay.type === 'relay');
-  assert.deepEqual(relay.to, ['0x' + 'ab'.repeat(20)], 'addresses are lower-cased');
-  assert.throws(() => parseClientMessage({ type: 'relay', round: 3, to: [], frame: 'not base64!' }), /relay\.frame/);
-  assert.throws(() => parseClientMessage({ type: 'relay', round: 3, to: ['0x12'], frame }), /relay\.to\[0\]/);
+  const to = ['0x' + 'ab'.repeat(20), '0x' + 'cd'.repeat(20)] as Address[];
+  const relay = decodeRelay(encodeRelay({ round: 3, to, frame: bytes }));
+  assert.deepEqual(relay, { type: 'relay', round: 3, to, frame: bytes });
+  assert.equal(encodeRelay({ round: 3, to, frame: bytes }).byteLength, 7 + 40 + bytes.byteLength, 'the frame as it is: no base64');
+  const from = ('0x' + '11'.repeat(20)) as Address;
+  assert.deepEqual(decodeRelayedFrame(encodeRelayedFrame({ round: 9, cohort: 2, from, frame: bytes })), { type: 'relayed-frame', round: 9, cohort: 2, from, frame: bytes });
+  const wrong = (b: Uint8Array, pattern: RegExp) => assert.throws(() => decodeRelay(b), (e) => isIdlegradError(e, 'BAD_MESSAGE') && pattern.test(e.message));
+  wrong(encodeRelay({ round: 3, to: [], frame: bytes }), /relay\.to: expected 1 to 1024 recipients, got 0/);
+  wrong(encodeRelay({ round: 3, to, frame: new Uint8Array(0) }), /relay\.frame/);
+  wrong(encodeRelay({ round: 3, to, frame: bytes }).subarray(0, 30), /relay\.to: 2 recipients need 40 bytes/);
+  wrong(encodeRelayedFrame({ round: 9, cohort: 2, from, frame: bytes }), /must be a relay/);
+  assert.throws(() => decodeRelayedFrame(new Uint8Array(29).fill(2)), /relayed-frame\.frame/);
+  assert.throws(() => parseClientMessage({ type: 'relay', round: 3, to, frame: 'AAAA' }), /relay: expected no JSON/);
+  assert.throws(() => parseServerMessage({ type: 'relayed-frame', round: 3, cohort: 1, from, frame: 'AAAA' }), /relayed-frame: expected no JSON/);
   const h = '0x' + '44'.repeat(32);
   assert.throws(() => parseClientMessage({ type: 'announce', round: 3, aggregateHash: h, frameHashes: [h, 'x'] }), /announce\.frameHashes\[1\]/);
-  const fromServer = parseServerMessage({ type: 'announced', round: 3, cohort: 1, from: '0x' + '11'.repeat(20), aggregateHash: h, frameHashes: [h] });
+  const fromServer = parseServerMessage({ type: 'announced', round: 3, cohort: 1, from, aggregateHash: h, frameHashes: [h] });
   assert.ok(fromServer.type === 'announced' && fromServer.frameHashes[0] === h);
-  assert.throws(() => parseServerMessage({ type: 'relayed-frame', round: 3, cohort: 1, from: '0x' + '11'.repeat(20), frame: 'abc' }), /relayed-frame\.frame/);
 });

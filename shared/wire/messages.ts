@@ -24,6 +24,7 @@ import {
 } from './http.ts';
 import { addr, arrayOf, bool, decimal, fail, hex32, nonNegative, nullable, obj, oneOf, optional, shape, sig, str, u32, type Parser } from './parse.ts';
 import { parseIceGrant, type IceGrant } from './ice.ts';
+import type { RelayedFrameMessage, RelayMessage } from './relay.ts';
 import type { EvidenceNeeds } from './evidence.ts';
 
 /**
@@ -32,8 +33,11 @@ import type { EvidenceNeeds } from './evidence.ts';
  * 3: the in-cohort aggregate drops a member frame that opposes the others' directions in a
  * cohort of 3 or 4 (shared/round.ts cohortAggregator, issue 15): a page of protocol 2 would
  * compute other bytes for such a cohort, so its hello is refused naming the version.
+ * 5: the residual commitment is over Merkle roots of the residuals, and a `verify` names the
+ * leaves to open (shared/wire/evidence.ts, issue 16): a page of an earlier protocol would commit
+ * and upload what this validator cannot check. (4 is the model hash's change, issue 19.)
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 5;
 
 /** Contribution as JSON: bigints as decimal strings. */
 export type ContributionJson = Omit<Contribution, 'nonce' | 'expiry'> & { nonce: string; expiry: string };
@@ -66,11 +70,11 @@ export type ClientMessage =
       device?: DeviceKind | null;
     }
   /**
-   * Relay (issue 16): this member's own update frame (base64) for the cohort members it could
-   * not exchange with over WebRTC; the coordinator forwards it to them as `relayed-frame` and
-   * keeps nothing past that.
+   * Relay (issue 16): this member's own update frame for the cohort members it could not
+   * exchange with over WebRTC; the coordinator forwards it to them as `relayed-frame` and keeps
+   * nothing past that. A binary WebSocket message (shared/wire/relay.ts), never JSON.
    */
-  | { type: 'relay'; round: number; to: Address[]; frame: string }
+  | RelayMessage
   /**
    * Agreement: the designated uploader names the frames (by hash) inside the aggregate it
    * uploaded; the coordinator forwards the first announcement per cohort as `announced`.
@@ -106,8 +110,8 @@ export type ServerMessage =
     }
   /** `updateHash`: the content address of the round's global update (GET /api/runs/:run/updates/:round/:hash); null: none published. */
   | { type: 'committed'; run: number; round: number; modelHash: Hex; updateBytes: number; updateHash: Hex | null; accepted: number; serverTime: number }
-  /** A cohort member's own frame (base64), relayed because this page had no WebRTC path to it. */
-  | { type: 'relayed-frame'; round: number; cohort: number; from: Address; frame: string }
+  /** A cohort member's own frame, relayed because this page had no WebRTC path to it (binary: shared/wire/relay.ts). */
+  | RelayedFrameMessage
   /** The cohort's agreed frame set: sign `aggregateHash` only when holding exactly these frames and computing the same hash. */
   | { type: 'announced'; round: number; cohort: number; from: Address; aggregateHash: Hex; frameHashes: Hex[] }
   | { type: 'ack'; nonce: string; state: ContributionState; reason: string | null }
@@ -169,29 +173,8 @@ export const delegationToJson = (d: Delegation): DelegationJson => ({ ...d, nonc
 export const contributionFromJson = (c: ContributionJson): Contribution => ({ ...c, nonce: BigInt(c.nonce), expiry: BigInt(c.expiry) });
 export const contributionToJson = (c: Contribution): ContributionJson => ({ ...c, nonce: c.nonce.toString(), expiry: c.expiry.toString() });
 
-/**
- * The longest base64 frame a relay message carries: 4/3 of the largest update frame any run
- * allows over the WebSocket (the coordinator checks the decoded frame against its run's cap).
- */
-export const MAX_RELAY_BASE64 = 4 * 1024 * 1024;
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-const base64: Parser<string> = (v, path) =>
-  typeof v === 'string' && v.length <= MAX_RELAY_BASE64 && v.length % 4 === 0 && BASE64.test(v)
-    ? v
-    : fail(path, `base64 of at most ${MAX_RELAY_BASE64} characters`, v);
-
-/** Frame bytes as the relay messages carry them (no Buffer: this runs in the page too). */
-export function bytesToBase64(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
-}
-export function base64ToBytes(text: string): Uint8Array {
-  const s = atob(text);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
+/** Relay messages are binary: as JSON they are refused, naming where they belong. */
+const notJson = (path: string): never => fail(path, 'no JSON: this message travels as a binary WebSocket message (shared/wire/relay.ts)', 'JSON');
 
 const CLIENT_TYPES = ['hello', 'start', 'stop', 'report', 'relay', 'announce', 'bind', 'subscribe'] as const;
 
@@ -224,7 +207,7 @@ export function parseClientMessage(raw: unknown): ClientMessage {
         device: deviceKind(o.device, 'report.device'),
       };
     case 'relay':
-      return { type, round: u32(o.round, 'relay.round'), to: arrayOf(addr, 1024)(o.to, 'relay.to'), frame: base64(o.frame, 'relay.frame') };
+      return notJson('relay');
     case 'announce':
       return {
         type,
@@ -242,6 +225,13 @@ export function parseClientMessage(raw: unknown): ClientMessage {
 
 type Body<T extends ServerMessage['type']> = Omit<Extract<ServerMessage, { type: T }>, 'type'>;
 const time = nonNegative;
+/** The leaves a validator samples (shared/wire/evidence.ts): at most 64, strictly increasing. */
+const sampledLeaves: Parser<number[]> = (v, path) => {
+  const leaves = arrayOf(u32, 64)(v, path);
+  leaves.forEach((x, i) => i > 0 && x <= leaves[i - 1] && fail(`${path}[${i}]`, 'a leaf index above the one before', x));
+  return leaves;
+};
+
 const SERVER_BODIES: { [T in ServerMessage['type']]: Parser<Body<T>> } = {
   challenge: shape<Body<'challenge'>>({ challenge: str(128), serverTime: time }),
   welcome: shape<Body<'welcome'>>({ run: parseRunSpec, round: u32, modelHash: hex32, chain: parseChainInfo, serverTime: time, ice: optional(parseIceGrant) }),
@@ -267,7 +257,7 @@ const SERVER_BODIES: { [T in ServerMessage['type']]: Parser<Body<T>> } = {
     accepted: u32,
     serverTime: time,
   }),
-  'relayed-frame': shape<Body<'relayed-frame'>>({ round: u32, cohort: u32, from: addr, frame: base64 }),
+  'relayed-frame': (_v, path) => notJson(path),
   announced: shape<Body<'announced'>>({ round: u32, cohort: u32, from: addr, aggregateHash: hex32, frameHashes: arrayOf(hex32, 256) }),
   ack: shape<Body<'ack'>>({ nonce: decimal, state: oneOf(CONTRIBUTION_STATES), reason: nullable(str(2000)) }),
   error: shape<Body<'error'>>({ code: oneOf(ERROR_CODES), message: str(4000), ref: optional(str(64)) }),
@@ -277,7 +267,7 @@ const SERVER_BODIES: { [T in ServerMessage['type']]: Parser<Body<T>> } = {
     run: u32,
     round: u32,
     frameHash: hex32,
-    needs: shape<EvidenceNeeds>({ before: bool, after: bool }),
+    needs: shape<EvidenceNeeds>({ before: bool, after: bool, leaves: sampledLeaves }),
     deadline: time,
     serverTime: time,
   }),

@@ -1,6 +1,6 @@
 // One WebSocket to the coordinator: typed sends, parsed receives, and a visible close.
 // Reconnecting is the owner's decision (it must redo the hello), so this class does not.
-import { parseServerMessage, type ClientMessage, type ServerMessage } from '../../../shared/wire/index.ts';
+import { decodeRelayedFrame, encodeRelay, parseServerMessage, type ClientMessage, type ServerMessage } from '../../../shared/wire/index.ts';
 import { describeError } from './errors.ts';
 
 export interface SocketHandlers {
@@ -20,12 +20,13 @@ export class CoordinatorSocket {
 
   constructor(url: string, handlers: SocketHandlers, Ws: typeof WebSocket = WebSocket) {
     this.ws = new Ws(url);
+    this.ws.binaryType = 'arraybuffer';
     this.ws.addEventListener('open', () => (this.opened = true));
     this.ws.addEventListener('message', (ev: MessageEvent) => {
       let msg: ServerMessage;
       try {
-        if (typeof ev.data !== 'string') throw new Error('binary message on the JSON socket');
-        msg = parseServerMessage(JSON.parse(ev.data));
+        // Binary: a relayed frame (shared/wire/relay.ts); text: every other message, as JSON.
+        msg = typeof ev.data === 'string' ? parseServerMessage(JSON.parse(ev.data)) : decodeRelayedFrame(new Uint8Array(ev.data as ArrayBuffer));
       } catch (e) {
         handlers.onBadMessage(describeError(e));
         return;
@@ -44,7 +45,7 @@ export class CoordinatorSocket {
   /** Sends when open; returns false (and sends nothing) otherwise so the caller can say so. */
   send(msg: ClientMessage): boolean {
     if (!this.open) return false;
-    this.ws.send(JSON.stringify(msg));
+    this.ws.send(msg.type === 'relay' ? encodeRelay(msg) : JSON.stringify(msg));
     return true;
   }
 

@@ -17,7 +17,7 @@
 // coordinator messages come in through receive(), go out through the injected send.
 import type { Address, Hex } from 'viem';
 import { hashFrame } from '../../../../shared/codec.ts';
-import { bytesToBase64, base64ToBytes, type ClientMessage, type ServerMessage } from '../../../../shared/wire/index.ts';
+import type { ClientMessage, ServerMessage } from '../../../../shared/wire/index.ts';
 import type { Scheduler } from '../clock.ts';
 
 export const RELAY_SHARE = 0.25;
@@ -89,9 +89,8 @@ export class CohortAgreement {
       return;
     }
     if (this.held.has(from)) return;
-    let bytes: Uint8Array;
+    const bytes = m.frame;
     try {
-      bytes = base64ToBytes(m.frame);
       this.o.check(bytes);
     } catch (e) {
       this.o.log('warn', `round ${m.round}: relayed frame from ${from} refused: ${(e as Error).message}`);
@@ -111,7 +110,7 @@ export class CohortAgreement {
     const lacking = this.o.members.filter((a) => a !== this.o.self && !this.held.has(a));
     const to = [...new Set([...lacking, ...unsent.filter((a) => a !== this.o.self)])].sort();
     if (to.length === 0) return to;
-    if (!this.o.send({ type: 'relay', round: this.o.round, to, frame: bytesToBase64(own.bytes) })) {
+    if (!this.o.send({ type: 'relay', round: this.o.round, to, frame: own.bytes })) {
       this.o.log('warn', `round ${this.o.round}: the coordinator connection is down: no relay to ${to.length} member(s)`);
       return [];
     }

@@ -9,7 +9,7 @@ import { DEFAULT_RUN, runSpecOf, type RunSpec } from '../../../../shared/config.
 import { contributionTypedData, eip712Domain } from '../../../../shared/eip712.ts';
 import { framesRoot } from '../../../../shared/aggregate.ts';
 import { cohortAggregateOfBytes, compressUpdate, peerUpdateLimits, pseudoGradient } from '../../../../shared/round.ts';
-import { contributionFromJson, decodeEvidence, residualCommitment, type ChainInfo, type ServerMessage } from '../../../../shared/wire/index.ts';
+import { contributionFromJson, decodeEvidence, residualCommitment, type ChainInfo, type EvidenceNeeds, type ServerMessage } from '../../../../shared/wire/index.ts';
 import { TrainingAbortedError } from '../../../../kernels/errors.ts';
 import type { CohortExchange } from '../p2p/exchange.ts';
 import { initialSnapshot, SnapshotStore } from '../snapshot.ts';
@@ -155,7 +155,7 @@ test(`evidence is kept for the last ${EVIDENCE_ROUNDS_KEPT} rounds and matches w
   // A sampled contribution: the evidence goes up with what the validator asked for in full and
   // the other residual as its digest, and both match the committed residual hash.
   const last = p.reports.at(-1)!;
-  const ask = (needs: { before: boolean; after: boolean }) =>
+  const ask = (needs: EvidenceNeeds) =>
     p.runner.answerVerify({
       type: 'verify',
       run: run.id,
@@ -165,13 +165,13 @@ test(`evidence is kept for the last ${EVIDENCE_ROUNDS_KEPT} rounds and matches w
       deadline: sched.now() + 1000,
       serverTime: sched.now(),
     });
-  await ask({ before: false, after: false });
+  await ask({ before: false, after: false, leaves: [] });
   assert.equal(p.evidence.length, 1);
   const light = decodeEvidence(p.evidence[0], run.paramCount);
   assert.ok(typeof light.before === 'string' && typeof light.after === 'string', 'digests only');
   assert.ok(p.evidence[0].byteLength < 1 + 64 + 16_384, `${p.evidence[0].byteLength} bytes: a frame and two digests`);
   assert.equal(residualCommitment(light.before, light.after), last.report.contribution.residualHash);
-  await ask({ before: false, after: true });
+  await ask({ before: false, after: true, leaves: [] });
   const body = decodeEvidence(p.evidence[1], run.paramCount);
   assert.ok(typeof body.before === 'string' && body.after instanceof Float32Array && body.after.length === run.paramCount);
   assert.equal(residualCommitment(body.before, body.after), last.report.contribution.residualHash);
@@ -181,7 +181,7 @@ test(`evidence is kept for the last ${EVIDENCE_ROUNDS_KEPT} rounds and matches w
     run: run.id,
     round: 1,
     frameHash: p.reports[0].report.contribution.frameHash,
-    needs: { before: true, after: true },
+    needs: { before: true, after: true, leaves: [] },
     deadline: 0,
     serverTime: 0,
   });
