@@ -16,6 +16,7 @@ import {
 import { trainingFlopsPerSample } from './preset.ts';
 import { deviceNeeds } from './device-needs.ts';
 import { gptSpec, GPT_BASE, GPT_DEFAULT, GPT_SMALL, hashParams, initParams, paramTableHash } from './model.ts';
+import { modelHashSchemeOf, runModelHash } from './model-hash.ts';
 import { parseRunSpec } from './wire/index.ts';
 
 // A GPT run spec exactly as the coordinator served and stored it before the presets by size
@@ -25,20 +26,26 @@ const OLD_GPT_SPEC =
 /** keccak of initParams(gpt, seed 1) before the change: the model hash h_0 such a run started from. */
 const OLD_GPT_H0 = '0x455e21e2d5effd89e595dee770d2fcd74e387c6429e92a70fbb077a866d5f1f1';
 
-test("an old run spec with preset 'gpt' still loads, and its model and hashes are gpt-micro's as before", () => {
+test("an old run spec with preset 'gpt' still loads, and its model and hashes are gpt-micro's as before", async () => {
   const old = parseRunSpec(JSON.parse(OLD_GPT_SPEC), 'run');
   assert.equal(old.preset, 'gpt');
   const model = modelOf(old);
   assert.equal(paramTableHash(model), old.paramTableHash);
   assert.equal(model.paramCount, 136_576);
   assert.equal(hashParams(initParams(model, old.seed)), OLD_GPT_H0);
+  // It names no model hash scheme: it keeps the whole-model keccak its ledger's hash chain holds.
+  assert.equal(modelHashSchemeOf(old), 'keccak256');
+  assert.equal(await runModelHash(old, initParams(model, old.seed)), OLD_GPT_H0);
   const micro = modelOf({ ...old, preset: 'gpt-micro' });
   assert.equal(paramTableHash(micro), old.paramTableHash, "gpt-micro is the same model as 'gpt'");
-  // A run created today under the old name hashes as before too (and now carries its needs).
+  // A run created today under the old name has the same table (and now carries its needs and the chunked model hash).
   const again = runSpecOf(7, PRESET_DEFAULTS.gpt, old.dataset);
   assert.equal(again.paramTableHash, old.paramTableHash);
-  // Everything but the codec, whose GPT default changed from 10 % to 30 % (issue 15, DEFAULT_GPT_RUN).
-  assert.deepEqual({ ...again, needs: undefined, codec: undefined }, { ...JSON.parse(OLD_GPT_SPEC), needs: undefined, codec: undefined });
+  // Everything but the codec, whose GPT default changed from 10 % to 30 % (issue 15, DEFAULT_GPT_RUN),
+  // and the model hash scheme, chunked sha256 for every run created since protocol 4.
+  const { modelHashScheme, ...asBefore } = again;
+  assert.equal(modelHashScheme, 'sha256-chunks');
+  assert.deepEqual({ ...asBefore, needs: undefined, codec: undefined }, { ...JSON.parse(OLD_GPT_SPEC), needs: undefined, codec: undefined });
   assert.deepEqual(again.codec, DEFAULT_GPT_RUN.codec);
 });
 

@@ -8,6 +8,7 @@ import { outerLrScheduleErrors, type OuterConfig } from './outer.ts';
 import type { AdamWConfig } from './mlp.ts';
 import { gptSpec, GPT_BASE, GPT_DEFAULT, GPT_SMALL, mlpSpec, paramTableHash, type GptDims, type ModelSpec } from './model.ts';
 import { deviceNeeds, type DeviceNeeds } from './device-needs.ts';
+import { MODEL_HASH_SCHEME, type ModelHashScheme } from './model-hash.ts';
 import { trainingFlopsPerSample } from './preset.ts';
 
 export interface RunSettings {
@@ -110,6 +111,11 @@ export interface RunSpec extends RunSettings {
    * the model and the batch). Absent in specs created before it existed: compute it then.
    */
   needs?: DeviceNeeds;
+  /**
+   * How h(θ) is computed (shared/model-hash.ts): 'sha256-chunks' for runs created since protocol
+   * 3; absent in specs made before, which hash with 'keccak256' so their hash chains resume.
+   */
+  modelHashScheme?: ModelHashScheme;
   /** `text`: the sha256 (hex) of the text a GPT run trains on (coordinator/data/texts.ts). */
   dataset: { name: 'mnist' | 'text'; text?: string; trainCount: number; testCount: number; features: number; classes: number };
 }
@@ -412,7 +418,15 @@ export function validateRunSettings(s: RunSettings, path = 'run'): RunSettings {
 export function runSpecOf(id: number, settings: RunSettings, dataset: RunSpec['dataset']): RunSpec {
   validateRunSettings(settings);
   const spec = modelOf(settings);
-  return { ...settings, id, paramTableHash: paramTableHash(spec), paramCount: spec.paramCount, needs: deviceNeeds(spec, settings.inner, dataset), dataset };
+  return {
+    ...settings,
+    id,
+    paramTableHash: paramTableHash(spec),
+    paramCount: spec.paramCount,
+    needs: deviceNeeds(spec, settings.inner, dataset),
+    modelHashScheme: MODEL_HASH_SCHEME,
+    dataset,
+  };
 }
 
 /** Most samples one report may claim in a round. */

@@ -32,8 +32,11 @@ import type { EvidenceNeeds } from './evidence.ts';
  * 3: the in-cohort aggregate drops a member frame that opposes the others' directions in a
  * cohort of 3 or 4 (shared/round.ts cohortAggregator, issue 15): a page of protocol 2 would
  * compute other bytes for such a cohort, so its hello is refused naming the version.
+ * 4: the model hash follows the run spec's `modelHashScheme` (shared/model-hash.ts; new runs
+ * hash θ in 1 MiB sha256 chunks): a page of protocol 3 would hash every θ with keccak, disagree
+ * with every commit and download snapshot after snapshot, so its hello is refused instead.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** Contribution as JSON: bigints as decimal strings. */
 export type ContributionJson = Omit<Contribution, 'nonce' | 'expiry'> & { nonce: string; expiry: string };
