@@ -88,8 +88,8 @@ test('a run spec carries its device needs, computed from the model and batch; a 
 });
 
 test('gpt-small and gpt-base evaluate a seeded held-out sample sized by the forward FLOPs; gpt-micro and the MLP their whole split', () => {
-  assert.deepEqual(PRESET_DEFAULTS['gpt-small'].heldOut, { windows: 5 });
-  assert.deepEqual(PRESET_DEFAULTS['gpt-base'].heldOut, { windows: 2 });
+  assert.deepEqual(PRESET_DEFAULTS['gpt-small'].heldOut, { windows: 16 });
+  assert.deepEqual(PRESET_DEFAULTS['gpt-base'].heldOut, { windows: 7 });
   assert.equal(heldOutWindowsWithin(gptSpec(GPT_SMALL)), Math.floor(HELD_OUT_EVAL_FLOPS / (trainingFlopsPerSample(gptSpec(GPT_SMALL)) / 3)));
   for (const p of ['mlp', 'gpt', 'gpt-micro'] as const) assert.equal(PRESET_DEFAULTS[p].heldOut, undefined, p);
   assert.throws(
@@ -99,5 +99,5 @@ test('gpt-small and gpt-base evaluate a seeded held-out sample sized by the forw
   assert.throws(() => validateRunSettings({ ...PRESET_DEFAULTS.mlp, heldOut: { windows: 4 } }), /^Error: run\.heldOut\.windows: expected no held-out sample/);
   const dataset: RunSpec['dataset'] = { name: 'text', text: 'cd'.repeat(32), trainCount: 500, testCount: 5, features: 257, classes: 256 };
   const wire = JSON.parse(JSON.stringify(runSpecOf(3, PRESET_DEFAULTS['gpt-small'], dataset)));
-  assert.deepEqual(parseRunSpec(wire, 'run').heldOut, { windows: 5 }, 'recorded in the run spec every party reads');
+  assert.deepEqual(parseRunSpec(wire, 'run').heldOut, { windows: 16 }, 'recorded in the run spec every party reads');
 });
