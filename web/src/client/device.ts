@@ -178,7 +178,10 @@ export class DeviceHost {
       this.warmedFor = this.shape;
       const duty = DUTY_PRESETS[store.get().governance.preset];
       store.set({ samplesPerSec: b.samplesPerSec * duty });
-      store.log('info', `warmed up on the run's model: ${b.samplesPerSec.toPrecision(3)} samples/s, ${(b.samplesPerSec * duty).toPrecision(3)} at duty ${duty}`);
+      store.log(
+        'info',
+        `warmed up on the run's model: ${b.samplesPerSec.toPrecision(3)} samples/s, ${(b.samplesPerSec * duty).toPrecision(3)} at duty ${duty}`,
+      );
     } catch (e) {
       store.log('warn', `warm-up skipped: ${describeError(e)}`);
     }
