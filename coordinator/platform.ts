@@ -4,7 +4,8 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Hex } from 'viem';
 import { isGptPreset, runSpecOf, modelOf, type RunSpec } from '../shared/config.ts';
-import { hashParams, initParams } from '../shared/model.ts';
+import { initParams } from '../shared/model.ts';
+import { runModelHash } from '../shared/model-hash.ts';
 import { eip712Domain } from '../shared/eip712.ts';
 import type { ChainInfo } from '../shared/wire/index.ts';
 import { openDatabase, Ledger, PartnerRegistry, RunTable, runInsights } from './db/index.ts';
@@ -101,7 +102,7 @@ export async function startPlatform(
       const { dataset } = runData(cfg.run, isGptPreset(cfg.run.preset) ? defaultText : null, loadMnistOnce);
       const run = runSpecOf(DEFAULT_RUN_ID, cfg.run, dataset);
       const params = initParams(modelOf(run), run.seed);
-      await ledger.createRun(run, { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) });
+      await ledger.createRun(run, { round: 0, modelHash: await runModelHash(run, params), params, momentum: new Float32Array(params.length) });
     }
     const browserChain: ChainInfo = { chainId: chain.chainId, distributor: chain.distributor, token: chain.token, rpcUrl: '/rpc' };
     if (cfg.walletConnectProjectId) browserChain.walletConnect = { projectId: cfg.walletConnectProjectId, relayUrl: cfg.walletConnectRelayUrl };
@@ -140,7 +141,7 @@ export async function startPlatform(
           const run = runSpecOf(await runs.nextId(), settings, dataset);
           const params = initParams(modelOf(run), run.seed);
           const old = host!;
-          await ledger.createRun(run, { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) });
+          await ledger.createRun(run, { round: 0, modelHash: await runModelHash(run, params), params, momentum: new Float32Array(params.length) });
           await runs.setStatus(run.id, 'active', 'create');
           if (old.engine.status !== 'stopped') await runs.setStatus(old.run.id, 'stopped', 'stop');
           old.engine.setStatus('stopped');

@@ -48,28 +48,80 @@ export interface PlatformProcessOptions {
   startupTimeoutMs?: number;
 }
 
+/** A process as /proc names it: its pid and start time (clock ticks since boot), so a reused pid is never taken for it. */
+interface ProcId {
+  pid: number;
+  start: string;
+}
+
+/** /proc/<pid>/stat after "(comm)" (comm may hold spaces and parentheses): field 3 onwards; null when it is gone. */
+function statFields(pid: number): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
 /** Every live descendant of `pid`, from /proc (Linux; elsewhere none: the group kill still works). */
-function descendantsOf(pid: number): number[] {
+function descendantsOf(pid: number): ProcId[] {
   if (!existsSync('/proc')) return [];
-  const children = new Map<number, number[]>();
+  const children = new Map<number, ProcId[]>();
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p)) continue;
-    try {
-      // /proc/<pid>/stat: "pid (comm) state ppid …"; comm may hold spaces and parentheses.
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(p)]);
-    } catch {
-      // exited meanwhile
-    }
+    // Fields 4 (ppid) and 22 (starttime), counted from 1 with pid and comm.
+    const f = statFields(Number(p));
+    if (!f) continue; // exited meanwhile
+    const ppid = Number(f[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), { pid: Number(p), start: f[19] }]);
   }
-  const out: number[] = [];
+  const out: ProcId[] = [];
   for (let todo = [pid]; todo.length;) {
     const next = todo.flatMap((q) => children.get(q) ?? []);
     out.push(...next);
-    todo = next;
+    todo = next.map((c) => c.pid);
   }
   return out;
+}
+
+/** Whether `p` still runs (the same process: a pid reused since has another start time). */
+const alive = (p: ProcId): boolean => {
+  const f = statFields(p.pid);
+  return !!f && f[19] === p.start && f[0] !== 'Z';
+};
+
+function signalAll(procs: ProcId[], signal: NodeJS.Signals): void {
+  for (const p of procs) {
+    if (!alive(p)) continue;
+    try {
+      process.kill(p.pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Stops `child` (SIGTERM; SIGKILL after `graceMs`) and then whatever it had started that outlived
+ * it: SIGTERM, SIGKILL after 5 s. Anvil above all: a platform SIGKILLed at the deadline never runs
+ * the exit hook that stops its chain (coordinator/chain/anvil.ts), and a gpt-small platform's
+ * drain (the open round's commit and held-out evaluation) can outlast the deadline — the swarm
+ * left anvil running after big-preset runs, once for 1 h 38 min. Its descendants are read before
+ * the signal: once it is gone they are orphans of init that no one would find.
+ */
+export async function stopProcessTree(child: ChildProcess, exited: Promise<void>, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const started = descendantsOf(child.pid!);
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(t);
+  signalAll(started, 'SIGTERM');
+  for (let waited = 0; waited < 5_000 && started.some(alive); waited += 100) await sleep(100);
+  signalAll(started, 'SIGKILL');
 }
 
 export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, opts: PlatformProcessOptions = {}): Promise<PlatformProcess> {
@@ -110,7 +162,7 @@ export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, o
       // or they outlive the test. The coordinator handles SIGTERM only once it is up, so its
       // children (read now, before they are orphaned) get the signal too; SIGKILL after 5 s.
       timedOut = true;
-      const pids = opts.processGroup ? [-child.pid!] : [child.pid!, ...descendantsOf(child.pid!)];
+      const pids = opts.processGroup ? [-child.pid!] : [child.pid!, ...descendantsOf(child.pid!).map((p) => p.pid)];
       const signal = (s: NodeJS.Signals) => {
         for (const pid of pids) {
           try {
@@ -147,30 +199,30 @@ export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, o
     child.once('exit', failed);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  if (opts.processGroup) {
-    // Its own group does not die with ours: take it down if this process exits first (a test timeout).
-    const reap = () => {
+  // If this process exits first (a thrown harness, a test timeout, a signal the harness turns
+  // into an exit), take the platform and everything it started down with it: its own group when
+  // it has one, else it and its descendants as /proc lists them now ('exit' handlers are synchronous).
+  const reap = () => {
+    if (opts.processGroup) {
       try {
         process.kill(-child.pid!, 'SIGKILL');
       } catch {
         // already gone
       }
-    };
-    process.once('exit', reap);
-    void exited.then(() => process.off('exit', reap));
-  }
+      return;
+    }
+    signalAll([...descendantsOf(child.pid!)], 'SIGKILL');
+    child.kill('SIGKILL');
+  };
+  process.once('exit', reap);
+  void exited.then(() => process.off('exit', reap));
   return {
     url,
     dataDir,
     child,
     output: () => out,
     async stop() {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
-        await exited;
-        clearTimeout(t);
-      }
+      await stopProcessTree(child, exited, 15_000);
       if (ownDir) rmSync(dataDir, { recursive: true, force: true });
     },
     async kill() {

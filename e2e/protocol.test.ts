@@ -12,7 +12,7 @@ import { configFromEnv } from '../coordinator/config.ts';
 import { startPlatform, type Platform } from '../coordinator/platform.ts';
 import { eip712Domain } from '../shared/eip712.ts';
 import { encodeAggregate } from '../shared/codec.ts';
-import { hashParams } from '../shared/model.ts';
+import { runModelHash } from '../shared/model-hash.ts';
 import { decodeSnapshot, FRAME_HEADER, parseErrorReply } from '../shared/wire/index.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
 import { trainSet, VirtualVolunteer, type RoundMsg } from './virtual-volunteer.ts';
@@ -278,5 +278,5 @@ test('three volunteers commit a round, reproduce the model hash, and bad input i
   assert.equal(await count(platform), rows);
   assert.equal((await platform.ledger.rounds(platform.run.id)).length, 2);
   // After a restart the validator rebuilds θ_r from the published updates (to resume checks).
-  assert.equal(hashParams(await platform.validator.modelAt(2)), hash);
+  assert.equal(await runModelHash(platform.run, await platform.validator.modelAt(2)), hash);
 });

@@ -24,7 +24,8 @@ import { randomBytes } from 'node:crypto';
 import { pointFromScalar, signRecoverable } from 'tiny-secp256k1';
 import { bytesToHex, keccak256, type Address, type Hex } from 'viem';
 import { DEFAULT_RUN, maxSamplesPerReport, modelOf, runSpecOf, type RunSpec } from '../shared/config.ts';
-import { hashParams, initParams } from '../shared/model.ts';
+import { initParams } from '../shared/model.ts';
+import { runModelHash } from '../shared/model-hash.ts';
 import { encodeAggregate, hashFrame } from '../shared/codec.ts';
 import { framesRoot } from '../shared/aggregate.ts';
 import { eip712Domain } from '../shared/eip712.ts';
@@ -169,7 +170,7 @@ async function main(cfg: ScaleRunConfig): Promise<void> {
   for (const tid of newTids(t)) groupOf.set(tid, 'ledger');
   const ledger = new Ledger(sql);
   const params = initParams(modelOf(run), run.seed);
-  const theta0 = { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) };
+  const theta0 = { round: 0, modelHash: await runModelHash(run, params), params, momentum: new Float32Array(params.length) };
   await ledger.createRun(run, theta0);
 
   let clock = 1_800_000_000_000;

@@ -49,7 +49,8 @@ import { decodeFrame, encodeUpdate, hashFrame, toDense } from '../shared/codec.t
 import { aggregateLimits } from '../shared/round.ts';
 import { DEFAULT_RUN, runSpecOf, type RunSettings, type RunSpec } from '../shared/config.ts';
 import { trainLocalCpu, evaluate } from '../shared/mlp.ts';
-import { hashParams, initParams, mlpSpec } from '../shared/model.ts';
+import { initParams, mlpSpec } from '../shared/model.ts';
+import { runModelHash } from '../shared/model-hash.ts';
 import { applyOuterStep } from '../shared/outer.ts';
 import { assignmentIndices, assignmentSeed } from '../shared/assignment.ts';
 import { createRng, gaussian } from '../shared/rng.ts';
@@ -204,7 +205,7 @@ export async function runVerifySim(opts: VerifySimOptions = {}): Promise<VerifyS
   // the epoch policy with Rewards building each epoch's tree; only the chain is a stub.
   const sql = await openDatabase({});
   const ledger = new Ledger(sql);
-  await ledger.createRun(run, { round: 0, modelHash: hashParams(theta), params: theta, momentum });
+  await ledger.createRun(run, { round: 0, modelHash: await runModelHash(run, theta), params: theta, momentum });
   const evidence = new Map<number, Evidence>();
   /** Each contribution's actor and, for a cheat, its index among the actor's cheats (1-based; 0: honest work). */
   const sent = new Map<number, { actor: Actor; cheat: number }>();
@@ -357,7 +358,7 @@ export async function runVerifySim(opts: VerifySimOptions = {}): Promise<VerifyS
     if (honestWork.length) applyOuterStep(theta, momentum, mean, run.outer, round);
     history.push(theta.slice());
     if (history.length > staleRounds + 1) history.shift();
-    const modelHash = hashParams(theta);
+    const modelHash = await runModelHash(run, theta);
     await ledger.commitRound({
       runId: run.id,
       summary: {

@@ -22,7 +22,7 @@
 // segment with STUN and TURN (coturn, the lab's REST secret) configured, and the result adds
 // `iceCandidateTypes` (the selected pairs' candidate types) and `nat` (the links that connected).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import WebSocket from 'ws';
@@ -776,4 +776,11 @@ swarm summary
   ];
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) runCli(SWARM_CLI, main);
+if (import.meta.url === `file://${process.argv[1]}`) {
+  // A signal (Ctrl-C, a timeout's SIGTERM, a closed terminal) ends the harness through
+  // process.exit, so the 'exit' hooks stop what it started: the platform and its descendants
+  // (e2e/platform-process.ts), the swarm's own anvil (coordinator/chain/anvil.ts) and Chromium
+  // (Playwright's). Node's default for these signals exits without running them.
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => process.exit(128 + osConstants.signals[sig]));
+  runCli(SWARM_CLI, main);
+}

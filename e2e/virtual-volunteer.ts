@@ -21,7 +21,7 @@ import { CoordinatorApi } from '../web/src/client/api.ts';
 import { modelOf, type RunSpec } from '../shared/config.ts';
 import { decodeFrame, hashFrame } from '../shared/codec.ts';
 import { framesRoot } from '../shared/aggregate.ts';
-import { hashParams } from '../shared/model.ts';
+import { runModelHash } from '../shared/model-hash.ts';
 import { applyGlobalUpdate, buildContribution, cohortAggregate, encodeOwnUpdate, peerUpdateLimits, pseudoGradient, randomNonce } from '../shared/round.ts';
 import type { Dataset } from '../shared/mlp.ts';
 import { trainLocal } from '../shared/preset.ts';
@@ -113,7 +113,7 @@ export class VirtualVolunteer {
 
   async syncSnapshot(): Promise<void> {
     const snap = await this.api.snapshot(this.run.id, this.run.paramCount);
-    if (hashParams(snap.params) !== snap.modelHash) throw new Error('snapshot does not hash to its model hash');
+    if ((await runModelHash(this.run, snap.params)) !== snap.modelHash) throw new Error('snapshot does not hash to its model hash');
     Object.assign(this, { params: snap.params, momentum: snap.momentum, round: snap.round, modelHash: snap.modelHash });
   }
 
@@ -261,7 +261,7 @@ export class VirtualVolunteer {
     else if (c.accepted > 0) {
       // By its content address when the coordinator named one (as pages fetch it).
       const bytes = c.updateHash ? await this.api.updateByHash(this.run.id, c.round, c.updateHash) : await this.api.update(this.run.id, c.round);
-      const next = applyGlobalUpdate(
+      const next = await applyGlobalUpdate(
         {
           run: this.run.id,
           paramTableHash: this.run.paramTableHash,

@@ -16,6 +16,7 @@ import {
 import { trainingFlopsPerSample } from './preset.ts';
 import { deviceNeeds } from './device-needs.ts';
 import { gptSpec, GPT_BASE, GPT_DEFAULT, GPT_SMALL, hashParams, initParams, paramTableHash } from './model.ts';
+import { modelHashSchemeOf, runModelHash } from './model-hash.ts';
 import { parseRunSpec } from './wire/index.ts';
 
 // A GPT run spec exactly as the coordinator served and stored it before the presets by size
@@ -25,20 +26,26 @@ const OLD_GPT_SPEC =
 /** keccak of initParams(gpt, seed 1) before the change: the model hash h_0 such a run started from. */
 const OLD_GPT_H0 = '0x455e21e2d5effd89e595dee770d2fcd74e387c6429e92a70fbb077a866d5f1f1';
 
-test("an old run spec with preset 'gpt' still loads, and its model and hashes are gpt-micro's as before", () => {
+test("an old run spec with preset 'gpt' still loads, and its model and hashes are gpt-micro's as before", async () => {
   const old = parseRunSpec(JSON.parse(OLD_GPT_SPEC), 'run');
   assert.equal(old.preset, 'gpt');
   const model = modelOf(old);
   assert.equal(paramTableHash(model), old.paramTableHash);
   assert.equal(model.paramCount, 136_576);
   assert.equal(hashParams(initParams(model, old.seed)), OLD_GPT_H0);
+  // It names no model hash scheme: it keeps the whole-model keccak its ledger's hash chain holds.
+  assert.equal(modelHashSchemeOf(old), 'keccak256');
+  assert.equal(await runModelHash(old, initParams(model, old.seed)), OLD_GPT_H0);
   const micro = modelOf({ ...old, preset: 'gpt-micro' });
   assert.equal(paramTableHash(micro), old.paramTableHash, "gpt-micro is the same model as 'gpt'");
-  // A run created today under the old name hashes as before too (and now carries its needs).
+  // A run created today under the old name has the same table (and now carries its needs and the chunked model hash).
   const again = runSpecOf(7, PRESET_DEFAULTS.gpt, old.dataset);
   assert.equal(again.paramTableHash, old.paramTableHash);
-  // Everything but the codec, whose GPT default changed from 10 % to 30 % (issue 15, DEFAULT_GPT_RUN).
-  assert.deepEqual({ ...again, needs: undefined, codec: undefined }, { ...JSON.parse(OLD_GPT_SPEC), needs: undefined, codec: undefined });
+  // Everything but the codec, whose GPT default changed from 10 % to 30 % (issue 15, DEFAULT_GPT_RUN),
+  // and the model hash scheme, chunked sha256 for every run created since protocol 4.
+  const { modelHashScheme, ...asBefore } = again;
+  assert.equal(modelHashScheme, 'sha256-chunks');
+  assert.deepEqual({ ...asBefore, needs: undefined, codec: undefined }, { ...JSON.parse(OLD_GPT_SPEC), needs: undefined, codec: undefined });
   assert.deepEqual(again.codec, DEFAULT_GPT_RUN.codec);
 });
 
@@ -81,8 +88,8 @@ test('a run spec carries its device needs, computed from the model and batch; a 
 });
 
 test('gpt-small and gpt-base evaluate a seeded held-out sample sized by the forward FLOPs; gpt-micro and the MLP their whole split', () => {
-  assert.deepEqual(PRESET_DEFAULTS['gpt-small'].heldOut, { windows: 5 });
-  assert.deepEqual(PRESET_DEFAULTS['gpt-base'].heldOut, { windows: 2 });
+  assert.deepEqual(PRESET_DEFAULTS['gpt-small'].heldOut, { windows: 16 });
+  assert.deepEqual(PRESET_DEFAULTS['gpt-base'].heldOut, { windows: 7 });
   assert.equal(heldOutWindowsWithin(gptSpec(GPT_SMALL)), Math.floor(HELD_OUT_EVAL_FLOPS / (trainingFlopsPerSample(gptSpec(GPT_SMALL)) / 3)));
   for (const p of ['mlp', 'gpt', 'gpt-micro'] as const) assert.equal(PRESET_DEFAULTS[p].heldOut, undefined, p);
   assert.throws(
@@ -92,5 +99,5 @@ test('gpt-small and gpt-base evaluate a seeded held-out sample sized by the forw
   assert.throws(() => validateRunSettings({ ...PRESET_DEFAULTS.mlp, heldOut: { windows: 4 } }), /^Error: run\.heldOut\.windows: expected no held-out sample/);
   const dataset: RunSpec['dataset'] = { name: 'text', text: 'cd'.repeat(32), trainCount: 500, testCount: 5, features: 257, classes: 256 };
   const wire = JSON.parse(JSON.stringify(runSpecOf(3, PRESET_DEFAULTS['gpt-small'], dataset)));
-  assert.deepEqual(parseRunSpec(wire, 'run').heldOut, { windows: 5 }, 'recorded in the run spec every party reads');
+  assert.deepEqual(parseRunSpec(wire, 'run').heldOut, { windows: 16 }, 'recorded in the run spec every party reads');
 });

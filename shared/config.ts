@@ -8,6 +8,7 @@ import { outerLrScheduleErrors, type OuterConfig } from './outer.ts';
 import type { AdamWConfig } from './mlp.ts';
 import { gptSpec, GPT_BASE, GPT_DEFAULT, GPT_SMALL, mlpSpec, paramTableHash, type GptDims, type ModelSpec } from './model.ts';
 import { deviceNeeds, type DeviceNeeds } from './device-needs.ts';
+import { MODEL_HASH_SCHEME, type ModelHashScheme } from './model-hash.ts';
 import { trainingFlopsPerSample } from './preset.ts';
 
 export interface RunSettings {
@@ -56,8 +57,8 @@ export interface RunSettings {
    * and the validator scores updates on: `windows` windows drawn once with the run's seed from
    * the whole held-out split (coordinator/data/text.ts splitText), so every party evaluates the
    * same ones. Absent: the split's first 32 windows, as before (gpt-micro, and runs made before
-   * this field). gpt-small and gpt-base set it (heldOutWindowsWithin): 32 windows of their forward
-   * pass cost the coordinator's float64 CPU reference minutes a round.
+   * this field). gpt-small and gpt-base set it (heldOutWindowsWithin, HELD_OUT_EVAL_FLOPS): 32
+   * windows of their forward pass cost the coordinator's float64 CPU reference minutes a round.
    */
   heldOut?: { windows: number };
 }
@@ -110,6 +111,11 @@ export interface RunSpec extends RunSettings {
    * the model and the batch). Absent in specs created before it existed: compute it then.
    */
   needs?: DeviceNeeds;
+  /**
+   * How h(θ) is computed (shared/model-hash.ts): 'sha256-chunks' for runs created since protocol
+   * 3; absent in specs made before, which hash with 'keccak256' so their hash chains resume.
+   */
+  modelHashScheme?: ModelHashScheme;
   /** `text`: the sha256 (hex) of the text a GPT run trains on (coordinator/data/texts.ts). */
   dataset: { name: 'mnist' | 'text'; text?: string; trainCount: number; testCount: number; features: number; classes: number };
 }
@@ -238,11 +244,14 @@ export const DEFAULT_GPT_RUN: RunSettings = {
 // ---- GPT presets by size (issue 18) ----------------------------------------------------------
 
 /**
- * Forward FLOPs the coordinator spends on one held-out evaluation: 32 GFLOP, about 30–60 s of the
- * float64 CPU reference on this project's 2-core machines (a gpt-small window, 5.8 GFLOP forward,
- * took 11.3 s at load 23). gpt-micro's whole 32-window set is 0.5 GFLOP, far inside it.
+ * Forward FLOPs the coordinator spends on one held-out evaluation: 96 GFLOP, about 33 s of CPU
+ * in the eval thread (float64 CPU reference with the WebAssembly matmul: a gpt-small window,
+ * 5.8 GFLOP forward, took 2.0 s of CPU, `nice -n 19`, load 16, 2026-12-06). gpt-small gets 16
+ * windows (4,096 byte predictions) and gpt-base 7: at the earlier 32 GFLOP gpt-small had 5, few
+ * enough that one round's rise or fall on those 1,280 bytes said little about the text.
+ * gpt-micro's whole 32-window set is 0.5 GFLOP, far inside it.
  */
-export const HELD_OUT_EVAL_FLOPS = 32e9;
+export const HELD_OUT_EVAL_FLOPS = 96e9;
 
 /** The held-out windows whose forward passes fit `flops` (at least 1): each a third of its training FLOPs. */
 export const heldOutWindowsWithin = (spec: ModelSpec, flops = HELD_OUT_EVAL_FLOPS): number =>
@@ -412,7 +421,15 @@ export function validateRunSettings(s: RunSettings, path = 'run'): RunSettings {
 export function runSpecOf(id: number, settings: RunSettings, dataset: RunSpec['dataset']): RunSpec {
   validateRunSettings(settings);
   const spec = modelOf(settings);
-  return { ...settings, id, paramTableHash: paramTableHash(spec), paramCount: spec.paramCount, needs: deviceNeeds(spec, settings.inner, dataset), dataset };
+  return {
+    ...settings,
+    id,
+    paramTableHash: paramTableHash(spec),
+    paramCount: spec.paramCount,
+    needs: deviceNeeds(spec, settings.inner, dataset),
+    modelHashScheme: MODEL_HASH_SCHEME,
+    dataset,
+  };
 }
 
 /** Most samples one report may claim in a round. */

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { applyOuterStep, outerLrAt, scheduledLr, type OuterConfig } from './outer.ts';
 import { DEFAULT_RUN, runSpecOf, validateRunSettings, type RunSettings } from './config.ts';
 import { hashParams, initParams, mlpSpec } from './model.ts';
+import { runModelHash } from './model-hash.ts';
 import { encodeAggregate } from './codec.ts';
 import { applyGlobalUpdate, type LocalModel } from './round.ts';
 
@@ -78,7 +79,7 @@ test('a bad outer.lrSchedule is refused naming its field', () => {
   assert.throws(() => validateRunSettings(withSchedule('cosine')), /^Error: run\.outer\.lrSchedule: expected an object, got "cosine"$/);
 });
 
-test('a peer applying published updates under a scheduled run reaches the coordinator’s hashes, which the schedule changes', () => {
+test('a peer applying published updates under a scheduled run reaches the coordinator’s hashes, which the schedule changes', async () => {
   const specOf = (outer: RunSettings['outer']) =>
     runSpecOf(3, { ...DEFAULT_RUN, sizes: [12, 6, 4], outer }, { name: 'mnist', trainCount: 10, testCount: 10, features: 12, classes: 4 });
   const scheduled = specOf({ lr: 2, momentum: 0.9, lrSchedule: { kind: 'cosine', rounds: 4, floor: 0 } });
@@ -86,7 +87,7 @@ test('a peer applying published updates under a scheduled run reaches the coordi
   const g = (r: number) => Float32Array.from({ length: scheduled.paramCount }, (_, i) => Math.sin(r + i) * 0.01);
   const frame = (r: number) =>
     encodeAggregate(g(r), scheduled.codec.chunkSize, { paramTableHash: scheduled.paramTableHash, run: scheduled.id, round: r, samples: 64 });
-  const chains = (run: typeof scheduled) => {
+  const chains = async (run: typeof scheduled) => {
     // The coordinator's replay (engine, validator): the outer step with the round number.
     const params = initParams(mlpSpec(run.sizes), run.seed);
     const momentum = new Float32Array(params.length);
@@ -102,14 +103,14 @@ test('a peer applying published updates under a scheduled run reaches the coordi
     const peers: string[] = [];
     for (let r = 0; r < 6; r++) {
       applyOuterStep(params, momentum, g(r), run.outer, r);
-      peer = applyGlobalUpdate(peer, frame(r), run);
-      coordinator.push(hashParams(params));
+      peer = await applyGlobalUpdate(peer, frame(r), run);
+      coordinator.push(await runModelHash(run, params));
       peers.push(peer.modelHash);
     }
     return { coordinator, peers };
   };
-  const s = chains(scheduled);
-  const c = chains(constant);
+  const s = await chains(scheduled);
+  const c = await chains(constant);
   assert.deepEqual(s.peers, s.coordinator);
   assert.deepEqual(c.peers, c.coordinator);
   assert.equal(s.peers[0], c.peers[0], 'round 0 takes the full lr either way');

@@ -142,7 +142,7 @@ test('the size caps come from the run: a cohort aggregate fits cohortSize × an 
   assert.equal(maxCohortAggregateBytes(base), 25_401_084);
 });
 
-test('one frame down: the global update in the down codec with decaying error feedback applies to one hash everywhere', () => {
+test('one frame down: the global update in the down codec with decaying error feedback applies to one hash everywhere', async () => {
   const downRun: RunSpec = { ...run, globalUpdate: 'compressed', downCodec: { density: 0.3, bits: 4, residualDecay: 0.5 } };
   const g = new Float32Array(run.paramCount).map((_, i) => (i % 3 === 0 ? Math.sin(i) * 0.01 : 0));
   const e = new Float32Array(run.paramCount).map((_, i) => Math.cos(i) * 0.004);
@@ -166,8 +166,8 @@ test('one frame down: the global update in the down codec with decaying error fe
     params,
     momentum: new Float32Array(run.paramCount),
   };
-  const coordinator = applyGlobalUpdate(model, down.bytes, downRun);
-  const page = applyGlobalUpdate({ ...model, params: params.slice(), momentum: model.momentum.slice() }, Uint8Array.from(down.bytes), downRun);
+  const coordinator = await applyGlobalUpdate(model, down.bytes, downRun);
+  const page = await applyGlobalUpdate({ ...model, params: params.slice(), momentum: model.momentum.slice() }, Uint8Array.from(down.bytes), downRun);
   assert.equal(page.modelHash, coordinator.modelHash);
   assert.notEqual(coordinator.modelHash, model.modelHash);
   // A run without a down codec (created before it existed) codes the global update with its peers' codec.

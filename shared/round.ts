@@ -19,7 +19,7 @@ import {
 } from './codec.ts';
 import { downCodecOf, maxSamplesPerReport, type RunSpec } from './config.ts';
 import { IdlegradError } from './errors.ts';
-import { hashParams } from './model.ts';
+import { runModelHash } from './model-hash.ts';
 import { applyOuterStep } from './outer.ts';
 import { toMicro, type Contribution } from './eip712.ts';
 import { FrameKind } from './wire/frame.ts';
@@ -249,11 +249,12 @@ export const globalUpdateLimits = (run: RunSpec, round: number): FrameLimits => 
 /**
  * θ_{r+1} from θ_r and the round-r global update frame: exact (an aggregate frame) or compressed
  * by the coordinator (an update frame, compressGlobalUpdate). Pure: the input model is not touched.
+ * Async for the hash alone (the run's scheme, shared/model-hash.ts: chunk digests off this thread).
  */
-export function applyGlobalUpdate(model: LocalModel, frameBytes: Uint8Array, run: RunSpec): LocalModel {
+export async function applyGlobalUpdate(model: LocalModel, frameBytes: Uint8Array, run: RunSpec): Promise<LocalModel> {
   const frame = decodeFrame(frameBytes, globalUpdateLimits(run, model.round));
   const params = model.params.slice();
   const momentum = model.momentum.slice();
   applyOuterStep(params, momentum, toDense(frame), run.outer, model.round);
-  return { ...model, round: model.round + 1, modelHash: hashParams(params), params, momentum };
+  return { ...model, round: model.round + 1, modelHash: await runModelHash(run, params), params, momentum };
 }

@@ -102,7 +102,7 @@ test('a round of 70 cohort aggregates: its combine groups are stored, and an aud
   const update = await ledger.update(run.id, 0);
   assert.ok(update && audit.combined);
   assert.deepEqual(audit.combined, update, "the last group's frame is the published (exact) update");
-  assert.equal(applyGlobalUpdate({ ...theta0, run: run.id, paramTableHash: run.paramTableHash }, audit.combined, run).modelHash, s.modelHash);
+  assert.equal((await applyGlobalUpdate({ ...theta0, run: run.id, paramTableHash: run.paramTableHash }, audit.combined, run)).modelHash, s.modelHash);
 
   // A record that lies about a group's membership, or an auditor without one input, does not pass.
   const [a, b] = [record.groups[0], record.groups[1]];

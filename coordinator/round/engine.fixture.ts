@@ -2,7 +2,8 @@
 // clock start, an MLP run spec on a tiny MNIST-shaped dataset, an 8-sample held-out set, the
 // EIP-712 domain reports are signed for, and a fresh in-memory ledger holding the run at θ_0.
 import { DEFAULT_RUN, modelOf, runSpecOf, type RunSettings, type RunSpec } from '../../shared/config.ts';
-import { hashParams, initParams } from '../../shared/model.ts';
+import { initParams } from '../../shared/model.ts';
+import { runModelHash } from '../../shared/model-hash.ts';
 import type { Hex, LocalAccount } from 'viem';
 import { contributionTypedData, eip712Domain } from '../../shared/eip712.ts';
 import { framesRoot } from '../../shared/aggregate.ts';
@@ -38,7 +39,7 @@ export async function ledgerAtTheta0(run: RunSpec) {
   const sql = await openDatabase({});
   const ledger = new Ledger(sql);
   const params = initParams(modelOf(run), run.seed);
-  const theta0 = { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) };
+  const theta0 = { round: 0, modelHash: await runModelHash(run, params), params, momentum: new Float32Array(params.length) };
   await ledger.createRun(run, theta0);
   return { sql, ledger, params, theta0 };
 }

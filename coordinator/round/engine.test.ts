@@ -137,7 +137,7 @@ test('open → reports → aggregates → commit: the broadcast, the ledger rows
   // A peer applying the published update to θ_0 reaches the announced hash.
   const update = await ledger.update(run.id, 0);
   assert.ok(update);
-  const next = applyGlobalUpdate({ ...theta0, run: run.id, paramTableHash: run.paramTableHash }, update, run);
+  const next = await applyGlobalUpdate({ ...theta0, run: run.id, paramTableHash: run.paramTableHash }, update, run);
   assert.equal(next.modelHash, s.modelHash);
 
   // The next round opens on the new model once the commit settles.

@@ -558,7 +558,7 @@ export class RoundEngine {
           residual = down.residual;
         } else update = combined;
         // Peers apply the published bytes with this same function; so do we.
-        const { round, modelHash, params, momentum } = applyGlobalUpdate(
+        const { round, modelHash, params, momentum } = await applyGlobalUpdate(
           { ...this.state, run: this.run.id, paramTableHash: this.run.paramTableHash },
           update,
           this.run,

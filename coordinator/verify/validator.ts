@@ -9,7 +9,8 @@ import type { Hex } from 'viem';
 import { modelOf, type RunSpec, type VerificationSettings } from '../../shared/config.ts';
 import type { Dataset } from '../../shared/mlp.ts';
 import { applyGlobalUpdate, type LocalModel } from '../../shared/round.ts';
-import { hashParams, initParams } from '../../shared/model.ts';
+import { initParams } from '../../shared/model.ts';
+import { runModelHash } from '../../shared/model-hash.ts';
 import { IdlegradError } from '../../shared/errors.ts';
 import {
   residualDigest,
@@ -353,14 +354,14 @@ export class Validator {
       run: run.id,
       paramTableHash: run.paramTableHash,
       round: 0,
-      modelHash: hashParams(params),
+      modelHash: await runModelHash(run, params),
       params,
       momentum: new Float32Array(params.length),
     };
     for (let r = 0; r < round; r++) {
       const u = await ledger.update(run.id, r);
       // A round that applied nothing published no update: θ stays.
-      m = u ? applyGlobalUpdate(m, u, run) : { ...m, round: r + 1 };
+      m = u ? await applyGlobalUpdate(m, u, run) : { ...m, round: r + 1 };
     }
     const rounds = await ledger.rounds(run.id);
     const want = rounds.find((x) => x.round === round - 1)?.modelHash;

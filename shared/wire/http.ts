@@ -6,6 +6,7 @@
 import type { Address, Hex } from 'viem';
 import { modelOf, PRESETS, validateRunSettings, type Preset, type RunSettings, type RunSpec } from '../config.ts';
 import { paramTableHash } from '../model.ts';
+import { MODEL_HASH_SCHEMES } from '../model-hash.ts';
 import { deviceNeeds } from '../device-needs.ts';
 import { ERROR_CODES, IdlegradError, type ErrorCode } from '../errors.ts';
 import { REJECTION_CODES, type RejectionCode } from './rejections.ts';
@@ -98,12 +99,13 @@ export const parseChainInfo: Parser<ChainInfo> = shape<ChainInfo>({
  */
 export const parseRunSpec: Parser<RunSpec> = (v, path) => {
   const o = obj(v, path);
-  shape<Pick<RunSpec, 'id' | 'name' | 'seed' | 'paramTableHash' | 'paramCount' | 'dataset'>>({
+  shape<Pick<RunSpec, 'id' | 'name' | 'seed' | 'paramTableHash' | 'paramCount' | 'modelHashScheme' | 'dataset'>>({
     id: u32,
     name: str(64),
     seed: u32,
     paramTableHash: hex32,
     paramCount: u32,
+    modelHashScheme: optional(oneOf(MODEL_HASH_SCHEMES)),
     dataset: shape<RunSpec['dataset']>({
       name: oneOf(['mnist', 'text'] as const),
       text: optional(str(64)),

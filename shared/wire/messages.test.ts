@@ -52,7 +52,7 @@ test('a report carries its device kind and its signed partner (even when replaye
   assert.throws(
     () => parseClientMessage({ type: 'report', contribution: c, signature: hello.signature, frameHashes: [h], partner: 'blog' }),
     (e: Error & { code?: string }) =>
-      e.code === 'SCHEMA_MISMATCH' && /protocol 1/.test(e.message) && new RegExp(`protocol ${PROTOCOL_VERSION}`).test(e.message),
+      e.code === 'SCHEMA_MISMATCH' && /protocol 1/.test(e.message) && new RegExp(`protocol ${PROTOCOL_VERSION} reports`).test(e.message),
   );
   assert.throws(
     () => parseClientMessage({ type: 'report', contribution: { ...c, partner: '<script>' }, signature: hello.signature, frameHashes: [h] }),

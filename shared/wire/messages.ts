@@ -33,9 +33,12 @@ import type { EvidenceNeeds } from './evidence.ts';
  * 3: the in-cohort aggregate drops a member frame that opposes the others' directions in a
  * cohort of 3 or 4 (shared/round.ts cohortAggregator, issue 15): a page of protocol 2 would
  * compute other bytes for such a cohort, so its hello is refused naming the version.
+ * 4: the model hash follows the run spec's `modelHashScheme` (shared/model-hash.ts; new runs
+ * hash θ in 1 MiB sha256 chunks): a page of protocol 3 would hash every θ with keccak, disagree
+ * with every commit and download snapshot after snapshot, so its hello is refused instead.
  * 5: the residual commitment is over Merkle roots of the residuals, and a `verify` names the
  * leaves to open (shared/wire/evidence.ts, issue 16): a page of an earlier protocol would commit
- * and upload what this validator cannot check. (4 is the model hash's change, issue 19.)
+ * and upload what this validator cannot check.
  */
 export const PROTOCOL_VERSION = 5;
 

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { PRESET_DEFAULTS, runSpecOf, type RunSettings, type RunSpec } from '../../../shared/config.ts';
 import type { GptDims } from '../../../shared/model.ts';
 import type { RunInfo } from '../../../shared/wire/index.ts';
+import { adaptiveSteps } from '../../../shared/round.ts';
 import { DeviceHost } from './device.ts';
 import { DEFAULT_GOVERNANCE } from './governance.ts';
 import type { Governor } from './governor.ts';
@@ -20,9 +21,10 @@ function runOf(settings: RunSettings): RunSpec {
   return runSpecOf(5, settings, { ...TEXT, features: context + 1 });
 }
 
-function host(run: RunSpec, limits: Record<string, number>) {
+function host(run: RunSpec, limits: Record<string, number>, o: { benchmarkFails?: boolean } = {}) {
   const inits: { sizes: number[]; batch: number; gpt?: GptDims }[] = [];
   let benchmarks = 0;
+  let dataSet = false;
   const trainer = {
     probe: async () => ({ vendor: 'test', architecture: 'fake', description: '' }),
     useCpu: async () => {},
@@ -30,8 +32,12 @@ function host(run: RunSpec, limits: Record<string, number>) {
       inits.push({ sizes, batch, gpt });
       return { vendor: 'test', architecture: 'fake', description: '' };
     },
+    setData: async () => {
+      dataSet = true;
+    },
     benchmark: async () => {
       benchmarks++;
+      if (o.benchmarkFails && inits.at(-1)?.gpt) throw new Error('pipeline compile failed');
       return { gflops: 2, samplesPerSec: inits.at(-1)?.gpt ? 0.5 : 900 };
     },
     limits: async () => limits,
@@ -44,14 +50,21 @@ function host(run: RunSpec, limits: Record<string, number>) {
     createTrainer: () => trainer,
     hasWebGpu: true,
     locks: null,
-    api: { run: async () => info, trainData: async () => assert.fail('no data before consent') },
+    api: {
+      run: async () => info,
+      trainData: async (shape: { count: number; features: number; classes: number }) => ({
+        ...shape,
+        images: new Uint8Array(shape.count * shape.features),
+        labels: new Uint8Array(shape.count),
+      }),
+    },
     storage: { getDataset: async () => undefined, putDataset: async () => {} },
     store,
     governor: { update: () => {} } as unknown as Governor,
     onLost: () => {},
     adapterLimits: async () => limits,
   });
-  return { device, store, inits, benchmarks: () => benchmarks };
+  return { device, store, inits, benchmarks: () => benchmarks, dataSet: () => dataSet };
 }
 
 const roomy = { maxStorageBufferBindingSize: 1024 * MiB, maxBufferSize: 1024 * MiB };
@@ -97,4 +110,29 @@ test('a run that fits leaves the profile alone before consent', async () => {
   assert.equal(h.store.get().profile.status, 'idle');
   const tight = host(runOf(PRESET_DEFAULTS['gpt-base']), { maxStorageBufferBindingSize: 64 * MiB, maxBufferSize: 256 * MiB });
   assert.equal(await tight.device.checkFit(), false, "gpt-base's 98 MiB θ does not bind under 64 MiB");
+});
+
+test("before the page is ready, the run's own model is warmed up and its pace (at the duty) is what round 0's adaptive steps read", async () => {
+  const run = runOf(PRESET_DEFAULTS['gpt-small']);
+  const h = host(run, roomy);
+  assert.equal(h.store.get().samplesPerSec, null, 'no pace before any round');
+  await h.device.prepareFor(run);
+  assert.ok(h.dataSet(), 'the training set is in the worker');
+  assert.deepEqual(h.inits.at(-1)!.gpt, run.gpt, "the benchmark ran on the run's GPT, not the default MLP");
+  assert.equal(h.benchmarks(), 2, "ensure's default benchmark, then one warm-up on the run's model");
+  // The fake's GPT benchmark: 0.5 samples/s; the default governance preset runs at duty 0.5.
+  assert.equal(h.store.get().samplesPerSec, 0.25);
+  // Round 0 then trains what fits its window: gpt-small at batch 4 and 0.25 samples/s is 16 s a step.
+  const msPerStep = (1000 * run.inner.batchSize) / h.store.get().samplesPerSec!;
+  assert.equal(adaptiveSteps(run.inner.steps, 100_000, msPerStep), 6);
+  await h.device.prepareFor(run);
+  assert.equal(h.benchmarks(), 2, 'once per model shape');
+});
+
+test('a failed warm-up is logged and does not keep the page from its rounds', async () => {
+  const run = runOf(PRESET_DEFAULTS['gpt-micro']);
+  const h = host(run, roomy, { benchmarkFails: true });
+  await h.device.prepareFor(run);
+  assert.equal(h.store.get().samplesPerSec, null, 'no pace is made up');
+  assert.match(h.store.get().log.at(-1)?.text ?? '', /warm-up skipped: .*pipeline compile failed/);
 });

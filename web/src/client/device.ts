@@ -53,6 +53,8 @@ export function unfitMessage(run: Pick<RunSpec, 'id' | 'name'>, needs: DeviceNee
 export class DeviceHost {
   trainer: Trainer | null = null;
   private shape: string | null = null;
+  /** The model shape warmUp last measured. */
+  private warmedFor: string | null = null;
   private dataLoadedFor: string | null = null;
   private releaseLock: (() => void) | null = null;
 
@@ -151,6 +153,40 @@ export class DeviceHost {
     this.shape = shape;
   }
 
+  /** Everything the device needs before the page says it is ready for `run`'s rounds: the trainer for its model, its data, a warm-up. */
+  async prepareFor(run: RunSpec): Promise<void> {
+    await this.ensure();
+    await this.initFor(run);
+    await this.loadData(run);
+    await this.warmUp();
+  }
+
+  /**
+   * Before the page says it is ready (prepareFor): one benchmark step of the model
+   * initFor built, at the run's batch on synthetic data. It compiles every pipeline and measures
+   * this device's pace on the run's model, so the first round pays for neither and its adaptive
+   * steps (round-runner.ts) fit the round's window: without it a gpt-small page on SwiftShader
+   * compiled and trained its two round-0 steps past the deadline, and every round-0 report came
+   * STALE_ROUND. The pace is the benchmark's samples/s at the governance preset's duty (the
+   * governor idles the rest). Once per model shape; a failed warm-up is logged, the round goes on.
+   */
+  async warmUp(): Promise<void> {
+    const { store } = this.o;
+    if (!this.trainer || !this.shape || this.warmedFor === this.shape) return;
+    try {
+      const b = await this.trainer.benchmark();
+      this.warmedFor = this.shape;
+      const duty = DUTY_PRESETS[store.get().governance.preset];
+      store.set({ samplesPerSec: b.samplesPerSec * duty });
+      store.log(
+        'info',
+        `warmed up on the run's model: ${b.samplesPerSec.toPrecision(3)} samples/s, ${(b.samplesPerSec * duty).toPrecision(3)} at duty ${duty}`,
+      );
+    } catch (e) {
+      store.log('warn', `warm-up skipped: ${describeError(e)}`);
+    }
+  }
+
   /** The run's training set in the worker: from the IndexedDB cache, else downloaded and cached. */
   async loadData(run: RunSpec): Promise<void> {
     const { store } = this.o;
@@ -217,6 +253,7 @@ export class DeviceHost {
   private lost(reason: string, message: string): void {
     this.trainer = null;
     this.shape = null;
+    this.warmedFor = null;
     this.dataLoadedFor = null;
     this.o.onLost(reason, message);
   }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import type { Hex } from 'viem';
 import { encodeAggregate } from '../../../shared/codec.ts';
 import { DEFAULT_RUN, runSpecOf } from '../../../shared/config.ts';
-import { hashParams, initParams, mlpSpec } from '../../../shared/model.ts';
+import { initParams, mlpSpec } from '../../../shared/model.ts';
+import { runModelHash } from '../../../shared/model-hash.ts';
 import { applyOuterStep } from '../../../shared/outer.ts';
 import { sha256, toBytes } from 'viem';
 import type { Snapshot, SyncIndex } from '../../../shared/wire/index.ts';
@@ -22,15 +23,22 @@ const updateFrame = (round: number) =>
   encodeAggregate(gFor(round), run.codec.chunkSize, { paramTableHash: run.paramTableHash, run: run.id, round, samples: 64 });
 
 /** The coordinator's side: θ_0 and every later θ_r with its momentum. */
-function history(rounds: number): LocalModel[] {
+async function history(rounds: number): Promise<LocalModel[]> {
   const params = initParams(mlpSpec(run.sizes), run.seed);
   const momentum = new Float32Array(run.paramCount);
   const out: LocalModel[] = [
-    { run: run.id, paramTableHash: run.paramTableHash, round: 0, modelHash: hashParams(params), params: params.slice(), momentum: momentum.slice() },
+    {
+      run: run.id,
+      paramTableHash: run.paramTableHash,
+      round: 0,
+      modelHash: await runModelHash(run, params),
+      params: params.slice(),
+      momentum: momentum.slice(),
+    },
   ];
   for (let r = 0; r < rounds; r++) {
     applyOuterStep(params, momentum, gFor(r), run.outer, r);
-    out.push({ ...out[0], round: r + 1, modelHash: hashParams(params), params: params.slice(), momentum: momentum.slice() });
+    out.push({ ...out[0], round: r + 1, modelHash: await runModelHash(run, params), params: params.slice(), momentum: momentum.slice() });
   }
   return out;
 }
@@ -71,22 +79,22 @@ function fakes(h: LocalModel[], snapshotAt: number, o: { snapshotBytes?: number 
   return { sync, calls, stored, logs };
 }
 
-test('applyGlobalUpdate reproduces the coordinator hash chain', () => {
-  const h = history(3);
+test('applyGlobalUpdate reproduces the coordinator hash chain', async () => {
+  const h = await history(3);
   let m = h[0];
-  for (let r = 0; r < 3; r++) m = applyGlobalUpdate(m, updateFrame(r), run);
+  for (let r = 0; r < 3; r++) m = await applyGlobalUpdate(m, updateFrame(r), run);
   assert.equal(m.round, 3);
   assert.equal(m.modelHash, h[3].modelHash);
   assert.equal(h[0].round, 0, 'input untouched');
 });
 
-test('applyGlobalUpdate refuses an update frame for another round', () => {
-  const h = history(1);
-  assert.throws(() => applyGlobalUpdate(h[0], updateFrame(1), run), /round 1, expected round 0/);
+test('applyGlobalUpdate refuses an update frame for another round', async () => {
+  const h = await history(1);
+  await assert.rejects(() => applyGlobalUpdate(h[0], updateFrame(1), run), /round 1, expected round 0/);
 });
 
 test('ensure: snapshot on a cold start, then committed updates keep the hash chain', async () => {
-  const h = history(3);
+  const h = await history(3);
   const { sync, calls, stored } = fakes(h, 1);
   await sync.setRun(run);
   const m1 = await sync.ensure(1, h[1].modelHash);
@@ -102,7 +110,7 @@ test('ensure: snapshot on a cold start, then committed updates keep the hash cha
 });
 
 test('ensure: a cached model catches up with updates instead of a snapshot', async () => {
-  const h = history(4);
+  const h = await history(4);
   const { sync, calls } = fakes(h, 1);
   await sync.setRun(run);
   await sync.ensure(1, h[1].modelHash);
@@ -114,7 +122,7 @@ test('ensure: a cached model catches up with updates instead of a snapshot', asy
 });
 
 test('ensure: a returning page takes the snapshot when it is fewer bytes than the updates', async () => {
-  const h = history(4);
+  const h = await history(4);
   const updateBytes = [1, 2, 3].reduce((s, r) => s + updateFrame(r).byteLength, 0);
   // The same gap twice: the snapshot one byte below, then one byte above, the updates' total.
   for (const [snapshotBytes, path] of [
@@ -134,7 +142,7 @@ test('ensure: a returning page takes the snapshot when it is fewer bytes than th
 });
 
 test('committed: a hash mismatch is logged loudly and the snapshot is refetched', async () => {
-  const h = history(2);
+  const h = await history(2);
   const { sync, calls, logs } = fakes(h, 1);
   await sync.setRun(run);
   await sync.ensure(1, h[1].modelHash);
@@ -145,7 +153,7 @@ test('committed: a hash mismatch is logged loudly and the snapshot is refetched'
 });
 
 test('committed with an unchanged hash (nothing accepted) only advances the round', async () => {
-  const h = history(1);
+  const h = await history(1);
   const { sync, calls } = fakes(h, 0);
   await sync.setRun(run);
   await sync.ensure(0, h[0].modelHash);
@@ -156,7 +164,7 @@ test('committed with an unchanged hash (nothing accepted) only advances the roun
 });
 
 test('a snapshot whose parameters do not match its hash is refused', async () => {
-  const h = history(1);
+  const h = await history(1);
   const bad = { ...h[1], modelHash: h[0].modelHash };
   const { sync } = fakes([bad, bad], 0);
   await sync.setRun(run);

@@ -8,7 +8,7 @@ import type { Hex } from 'viem';
 import { applyGlobalUpdate, type LocalModel } from '../../../shared/round.ts';
 import type { RunSpec } from '../../../shared/config.ts';
 import { IdlegradError } from '../../../shared/errors.ts';
-import { hashParams } from '../../../shared/model.ts';
+import { runModelHash } from '../../../shared/model-hash.ts';
 import type { SyncIndex } from '../../../shared/wire/index.ts';
 import type { CoordinatorApi } from './api.ts';
 import { describeError } from './errors.ts';
@@ -50,7 +50,12 @@ export class ModelSync {
       this.run = run;
       this.current = null;
       const stored = await this.deps.storage.getModel(run.id);
-      if (stored && stored.paramTableHash === run.paramTableHash && stored.params.length === run.paramCount && hashParams(stored.params) === stored.modelHash) {
+      if (
+        stored &&
+        stored.paramTableHash === run.paramTableHash &&
+        stored.params.length === run.paramCount &&
+        (await runModelHash(run, stored.params)) === stored.modelHash
+      ) {
         this.current = {
           run: stored.run,
           paramTableHash: stored.paramTableHash,
@@ -108,7 +113,7 @@ export class ModelSync {
       try {
         const hash = updateHash ?? (await this.deps.api.syncIndex(run.id, round)).updates?.[0]?.hash;
         if (!hash) throw new IdlegradError('NOT_FOUND', `the sync index lists no update for round ${round}`);
-        next = applyGlobalUpdate(cur, await this.deps.api.updateByHash(run.id, round, hash), run);
+        next = await applyGlobalUpdate(cur, await this.deps.api.updateByHash(run.id, round, hash), run);
       } catch (e) {
         this.deps.log('error', `could not apply the round ${round} update: ${describeError(e)}; downloading a snapshot`);
         await this.fromSnapshot(round + 1, want, run).catch((e2) => this.deps.log('error', describeError(e2)));
@@ -136,7 +141,7 @@ export class ModelSync {
     let m = from;
     for (const u of updates) {
       if (u.round !== m.round) throw new IdlegradError('STALE_ROUND', `the sync index lists round ${u.round} where round ${m.round} is next`);
-      m = u.hash ? applyGlobalUpdate(m, await this.deps.api.updateByHash(run.id, u.round, u.hash), run) : { ...m, round: m.round + 1 };
+      m = u.hash ? await applyGlobalUpdate(m, await this.deps.api.updateByHash(run.id, u.round, u.hash), run) : { ...m, round: m.round + 1 };
     }
     return m;
   }
@@ -144,7 +149,7 @@ export class ModelSync {
   private async fromSnapshot(round: number, want: Hex, run: RunSpec, index?: SyncIndex): Promise<LocalModel> {
     index ??= await this.deps.api.syncIndex(run.id, round);
     const snap = await this.deps.api.snapshotByHash(run.id, index.snapshot.hash, run.paramCount);
-    const actual = hashParams(snap.params);
+    const actual = await runModelHash(run, snap.params);
     if (actual !== snap.modelHash) {
       throw new IdlegradError('BAD_FRAME', `the snapshot's parameters hash to ${actual}, not the ${snap.modelHash} it claims`);
     }

@@ -445,9 +445,7 @@ export class VolunteerClient {
   private async prepare(w: Welcome, runChanged: boolean): Promise<void> {
     const { run } = w;
     this.store.set({ phase: 'syncing' });
-    await this.device.ensure();
-    await this.device.initFor(run);
-    await this.device.loadData(run);
+    await this.device.prepareFor(run);
     await this.rounds.loadResidual(run, runChanged);
     await this.models.setRun(run);
     try {
