@@ -332,6 +332,7 @@ export function validateRunSettings(s: RunSettings, path = 'run'): RunSettings {
     ['inner.steps', s.inner?.steps, num(1, 10_000, true)],
     ['inner.batchSize', s.inner?.batchSize, num(1, 4096, true)],
     ['inner.adamw.lr', s.inner?.adamw?.lr, num(0, 1)],
+    ['inner.adamw.warmupSteps', s.inner?.adamw?.warmupSteps ?? 0, num(0, 10_000, true)],
     ['outer.lr', s.outer?.lr, num(0, 10)],
     ['outer.momentum', s.outer?.momentum, num(0, 0.999)],
     ['codec.density', s.codec?.density, num(1e-4, 1)],
