@@ -218,8 +218,6 @@ export const QUICK_SIM: SimSettings = {
     batchSize: 4,
     steps: 5,
     budgetSteps: 40,
-    // The default warm-up is half of a 50-step round: half of these 5 steps, or the round never reaches its lr.
-    adamw: { ...DEFAULT_SIM.gpt!.adamw, warmupSteps: 2 },
     heldOutWindows: 32,
   },
 };
