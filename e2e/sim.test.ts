@@ -86,6 +86,17 @@ test('inner lr schedule: every row follows it by round (centralized too), from t
   }
 });
 
+test('inner lr warm-up: --gpt-inner-warmup/--inner-warmup reach every row of their family (centralized too) and change what a peer trains', () => {
+  const warm = settingsFrom({ 'inner-warmup': '5', 'gpt-inner-warmup': '10', 'gpt-beta2': '0.95' }).st;
+  for (const sc of scenarioList(warm)) assert.equal(sc.adamw.warmupSteps, sc.preset === 'gpt' ? 10 : 5, sc.name);
+  assert.equal(warm.gpt!.adamw.beta2, 0.95);
+  const none = settingsFrom({ 'gpt-inner-warmup': '0' }).st;
+  assert.equal('warmupSteps' in none.gpt!.adamw, false, 'a warm-up of 0 leaves the spec as before');
+  const plain = runScenario(pick('compressed-1'), 1, data);
+  const warmed = runScenario({ ...pick('compressed-1'), adamw: { ...pick('compressed-1').adamw, warmupSteps: 5 } }, 1, data);
+  assert.notEqual(warmed.lossCurve[0], plain.lossCurve[0], 'round 0 trains at the warmed-up lr');
+});
+
 test('maxAfterWarmup: the largest loss after the warm-up rounds over the best', () => {
   assert.equal(WARMUP_ROUNDS, 5);
   assert.equal(maxAfterWarmup([2, 1, 0.5, 0.4, 0.3, 0.25, 0.2, 0.2]), 0.25 / 0.2);

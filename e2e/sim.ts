@@ -5,6 +5,7 @@
 //                 [--non-iid-steps N] [--non-iid-outer-lr X] [--non-iid-outer-momentum X] [--non-iid-lr-floor X]
 //                 [--text FILE] [--gpt-peers N] [--gpt-batch N] [--gpt-steps N] [--gpt-budget N] [--gpt-density R]
 //                 [--gpt-bits B] [--gpt-chunk N] [--gpt-outer-lr X] [--gpt-outer-momentum X] [--gpt-inner-lr X] [--gpt-inner-lr-floor X]
+//                 [--inner-warmup N] [--gpt-inner-warmup N] [--gpt-beta2 X]
 //                 [--gpt-held-out N] [--trace]`   (defaults: DEFAULT_RUN, DEFAULT_GPT_RUN and DEFAULT_SIM)
 // `npm run sim -- --verify …` runs the spot-check verification measurements (e2e/sim-verify.ts);
 // `npm run sim -- --speed [--dawn]` times the trainers it could use (e2e/sim-speed.ts).
@@ -865,6 +866,7 @@ DEFAULT_RUN, DEFAULT_GPT_RUN and DEFAULT_SIM). Two other modes, each with its ow
     ...outerOptions('non-iid-', 'non-IID MLP'),
     ...outerOptions('gpt-', 'GPT'),
     'inner-lr': { type: 'string', arg: 'X', help: 'MLP inner AdamW learning rate' },
+    'inner-warmup': { type: 'string', arg: 'N', help: "MLP: the inner lr rises linearly over AdamW's first N steps" },
     'inner-lr-floor': { type: 'string', arg: 'X', help: "MLP: the inner lr cosine-annealed over the run's rounds down to this fraction" },
     'gpt-inner-lr-floor': { type: 'string', arg: 'X', help: "GPT: the inner lr cosine-annealed over the run's rounds down to this fraction" },
     'weight-decay': { type: 'string', arg: 'X', help: 'MLP inner AdamW weight decay' },
@@ -875,6 +877,8 @@ DEFAULT_RUN, DEFAULT_GPT_RUN and DEFAULT_SIM). Two other modes, each with its ow
     'gpt-steps': { type: 'string', arg: 'N', help: 'GPT inner steps a round' },
     'gpt-budget': { type: 'string', arg: 'N', help: 'GPT centralized step budget' },
     'gpt-inner-lr': { type: 'string', arg: 'X', help: 'GPT inner AdamW learning rate' },
+    'gpt-inner-warmup': { type: 'string', arg: 'N', help: "GPT: the inner lr rises linearly over AdamW's first N steps (each round's, as pages restart it)" },
+    'gpt-beta2': { type: 'string', arg: 'X', help: 'GPT inner AdamW β2' },
     'gpt-weight-decay': { type: 'string', arg: 'X', help: 'GPT inner AdamW weight decay' },
     'gpt-held-out': { type: 'string', arg: 'N', help: 'GPT held-out windows' },
   },
@@ -916,6 +920,16 @@ export function settingsFrom(values: Record<string, unknown>): {
     const floor = numberOption(given, `${prefix}lr-floor`) ?? numberOption(given, `${prefix}outer-lr-floor`);
     return floor === undefined ? out : { ...out, lrSchedule: { kind: 'cosine', rounds, floor } };
   };
+  /** AdamW settings over `a`, each field from its option where given (a warm-up of 0 is dropped: the spec as before it existed). */
+  const adamwOf = (a: AdamWConfig, names: Partial<Record<'lr' | 'weightDecay' | 'warmupSteps' | 'beta2', string>>): AdamWConfig => {
+    const out: AdamWConfig = { ...a };
+    for (const [field, name] of Object.entries(names) as [keyof typeof names, string][]) {
+      const v = numberOption(given, name);
+      if (v !== undefined) out[field] = v;
+    }
+    if (!out.warmupSteps) delete out.warmupSteps;
+    return out;
+  };
   const aggregator: AggregatorConfig = { ...base.aggregator, ...(opt('aggregator') ? { kind: opt('aggregator') as AggregatorConfig['kind'] } : {}) };
   if (opt('clip')) aggregator.clip = num('clip', 0);
   if (opt('trim')) aggregator.trim = num('trim', 0);
@@ -934,7 +948,7 @@ export function settingsFrom(values: Record<string, unknown>): {
     attackPeers: num('attack-peers', base.attackPeers),
     attackFractions: list('fractions') ?? base.attackFractions,
     outer: outerOf('', base.outer, rounds),
-    adamw: { ...base.adamw, lr: num('inner-lr', base.adamw.lr), weightDecay: num('weight-decay', base.adamw.weightDecay) },
+    adamw: adamwOf(base.adamw, { lr: 'inner-lr', weightDecay: 'weight-decay', warmupSteps: 'inner-warmup' }),
     codec: codecOf('', base.codec),
     downCodec: {
       density: num('down-density', base.downCodec.density),
@@ -958,7 +972,7 @@ export function settingsFrom(values: Record<string, unknown>): {
       steps: gSteps,
       budgetSteps,
       outer: outerOf('gpt-', g.outer, Math.max(1, Math.round(budgetSteps / gSteps))),
-      adamw: { ...g.adamw, lr: num('gpt-inner-lr', g.adamw.lr), weightDecay: num('gpt-weight-decay', g.adamw.weightDecay) },
+      adamw: adamwOf(g.adamw, { lr: 'gpt-inner-lr', weightDecay: 'gpt-weight-decay', warmupSteps: 'gpt-inner-warmup', beta2: 'gpt-beta2' }),
       codec: codecOf('gpt-', g.codec),
       innerLrSchedule: lrScheduleOf('gpt-inner-lr-floor', Math.max(1, Math.round(budgetSteps / gSteps))) ?? g.innerLrSchedule,
       heldOutWindows: num('gpt-held-out', g.heldOutWindows),

@@ -101,3 +101,16 @@ test('gpt-small and gpt-base evaluate a seeded held-out sample sized by the forw
   const wire = JSON.parse(JSON.stringify(runSpecOf(3, PRESET_DEFAULTS['gpt-small'], dataset)));
   assert.deepEqual(parseRunSpec(wire, 'run').heldOut, { windows: 16 }, 'recorded in the run spec every party reads');
 });
+
+test('an inner lr warm-up travels in the run spec, validated with its keypath; absent, the spec is as before', () => {
+  const dataset: RunSpec['dataset'] = { name: 'text', text: 'cd'.repeat(32), trainCount: 500, testCount: 5, features: 65, classes: 256 };
+  const warm = { ...DEFAULT_GPT_RUN, inner: { ...DEFAULT_GPT_RUN.inner, adamw: { ...DEFAULT_GPT_RUN.inner.adamw, warmupSteps: 10 } } };
+  const wire = JSON.parse(JSON.stringify(runSpecOf(3, warm, dataset)));
+  assert.equal(parseRunSpec(wire, 'run').inner.adamw.warmupSteps, 10);
+  for (const bad of [2.5, -1, 10_001])
+    assert.throws(
+      () => validateRunSettings({ ...warm, inner: { ...warm.inner, adamw: { ...warm.inner.adamw, warmupSteps: bad } } }),
+      new RegExp(`^Error: run\\.inner\\.adamw\\.warmupSteps: expected an integer in \\[0, 10000\\], got ${bad}`),
+    );
+  assert.throws(() => parseRunSpec({ ...wire, inner: { ...wire.inner, adamw: { ...wire.inner.adamw, warmupSteps: 'ten' } } }, 'run'), /run\.inner\.adamw\.warmupSteps/);
+});

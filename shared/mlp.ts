@@ -22,6 +22,18 @@ export interface AdamWConfig {
   weightDecay: number;
   /** Clip the gradient to this global L2 norm before the step (GPT trainer); absent or 0: no clipping. */
   maxGradNorm?: number;
+  /**
+   * The lr rises linearly over the optimizer's first `warmupSteps` steps (adamwLr): a page's
+   * AdamW starts every round from zero moments, where its first steps are sign-like at full lr.
+   * A function of the step count alone, so every trainer and a re-execution agree. Absent or 0: none.
+   */
+  warmupSteps?: number;
+}
+
+/** The lr of 1-based step `t`: cfg.lr · min(1, t / warmupSteps). */
+export function adamwLr(cfg: AdamWConfig, t: number): number {
+  const w = cfg.warmupSteps ?? 0;
+  return w > 0 && t < w ? (cfg.lr * t) / w : cfg.lr;
 }
 
 /** x (B, features) as floats in [0, 1]; y (B) class ids. */
@@ -114,7 +126,8 @@ export function mlpBackward(spec: MlpSpec, params: Float32Array, acts: Float32Ar
 
 /** One AdamW step in place; `t` is the 1-based step count for bias correction. */
 export function adamwStep(params: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, t: number, cfg: AdamWConfig): void {
-  const { lr, beta1, beta2, eps, weightDecay } = cfg;
+  const { beta1, beta2, eps, weightDecay } = cfg;
+  const lr = adamwLr(cfg, t);
   const c1 = 1 - beta1 ** t;
   const c2 = 1 - beta2 ** t;
   for (let i = 0; i < params.length; i++) {

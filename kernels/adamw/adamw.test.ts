@@ -28,6 +28,26 @@ test('AdamW steps match shared/mlp.ts adamwStep (bias correction, decoupled deca
   }
 });
 
+test('an lr warm-up (cfg.warmupSteps) reaches the GPU uniform: each step matches the CPU reference at lr·t/W', async () => {
+  const warm: AdamWConfig = { ...cfg, warmupSteps: 4 };
+  const rand = createRng(11);
+  const n = ADAMW_WG + 3;
+  type State = { params: Float32Array; m: Float32Array; v: Float32Array };
+  let gpu: State = { params: randomArray(n, rand), m: new Float32Array(n), v: new Float32Array(n) };
+  let cpu: State = { params: gpu.params.slice(), m: new Float32Array(n), v: new Float32Array(n) };
+  const full = { params: gpu.params.slice(), m: new Float32Array(n), v: new Float32Array(n) };
+  const grad = randomArray(n, rand, -0.1, 0.1);
+  for (let t = 1; t <= 3; t++) {
+    gpu = await adamw(cache, { ...gpu, grad }, t, warm);
+    cpu = adamwRef({ ...cpu, grad }, t, warm);
+    assertClose(gpu.params, cpu.params, { atol: cfg.lr * 1e-4, rtol: 1e-6 }, `t=${t} params`);
+  }
+  // Without the warm-up the same first step is 4× as large.
+  const noWarm = adamwRef({ ...full, grad }, 1, cfg);
+  const warm1 = adamwRef({ ...full, grad }, 1, warm);
+  assert.ok(Math.abs(full.params[0] - noWarm.params[0]) > 3 * Math.abs(full.params[0] - warm1.params[0]));
+});
+
 test('zero gradient and zero state leave only the weight decay', async () => {
   const params = Float32Array.from([1, -2, 0.5]);
   const zero = new Float32Array(3);

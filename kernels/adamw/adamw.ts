@@ -1,7 +1,7 @@
 // Spec of the AdamW kernel: the hyper-parameter uniform (layout defined here, once), the
 // override values and the dispatch grid.
 import src from './adamw.wgsl?raw';
-import type { AdamWConfig } from '../../shared/mlp.ts';
+import { adamwLr, type AdamWConfig } from '../../shared/mlp.ts';
 import { alignTo, buildKernel, grid1d, runOnce, type Kernel } from '../kernel.ts';
 import type { PipelineCache } from '../pipeline-cache.ts';
 import { defineUniformStruct } from '../uniform-struct.ts';
@@ -88,7 +88,7 @@ function adamwConstants(count: number): Record<string, number> {
 export function writeAdamWHyper(view: DataView, byteOffset: number, t: number, cfg: AdamWConfig): void {
   if (!Number.isInteger(t) || t < 1) throw new RangeError(`adamw: step must be a positive integer, got ${t}`);
   ADAMW_HYPER.write(view, byteOffset, {
-    lr: cfg.lr,
+    lr: adamwLr(cfg, t),
     beta1: cfg.beta1,
     beta2: cfg.beta2,
     oneMinusBeta1: 1 - cfg.beta1,

@@ -115,7 +115,7 @@ export const parseRunSpec: Parser<RunSpec> = (v, path) => {
       classes: u32,
     }),
   })(o, path);
-  shape<RunSettings['inner']['adamw']>({ lr: num, beta1: num, beta2: num, eps: num, weightDecay: num, maxGradNorm: optional(nonNegative) })(
+  shape<RunSettings['inner']['adamw']>({ lr: num, beta1: num, beta2: num, eps: num, weightDecay: num, maxGradNorm: optional(nonNegative), warmupSteps: optional(nonNegative) })(
     obj(obj(o.inner, `${path}.inner`).adamw, `${path}.inner.adamw`),
     `${path}.inner.adamw`,
   );
