@@ -97,7 +97,10 @@ test('three volunteers commit a round, reproduce the model hash, and bad input i
   // Nothing in full — or, where Dawn cannot start here, e_a derived by the CPU reference.
   const { known, uploaded, opened, askedAgain } = platform.validator.residuals;
   const dawn = platform.validator.executor?.executor === 'dawn';
-  assert.deepEqual({ known, uploaded, opened, askedAgain }, dawn ? { known: 3, uploaded: 0, opened: 3, askedAgain: 0 } : { known: 6, uploaded: 0, opened: 0, askedAgain: 0 });
+  assert.deepEqual(
+    { known, uploaded, opened, askedAgain },
+    dawn ? { known: 3, uploaded: 0, opened: 3, askedAgain: 0 } : { known: 6, uploaded: 0, opened: 0, askedAgain: 0 },
+  );
   for (const v of volunteers) {
     for (let i = 0; i < 100 && v.evidenceReplies.length === 0; i++) await new Promise((r) => setTimeout(r, 20)); // the HTTP reply trails the check
     assert.deepEqual(

@@ -78,7 +78,12 @@ const first = lane('shared-nothing', parallel, concurrency);
 const second = lane('serial', serial, 1);
 try {
   const ran = [parallel.length ? 'shared-nothing' : '', serial.length ? 'serial' : ''].filter(Boolean);
-  console.log(`\n${durationSummary(ran.flatMap((l) => readDurations(join(durationsDir, `${l}.jsonl`))), Date.now() - t0)}`);
+  console.log(
+    `\n${durationSummary(
+      ran.flatMap((l) => readDurations(join(durationsDir, `${l}.jsonl`))),
+      Date.now() - t0,
+    )}`,
+  );
 } catch (e) {
   console.error((e as Error).message);
 }

@@ -11,6 +11,8 @@ export default async function* fileDurations(source) {
     // Node 20 wraps each file's subprocess in a test named by the file's path.
     const d = e.data;
     if (e.type !== 'test:complete' || d.nesting !== 0 || !d.file || d.name !== d.file) continue;
-    yield JSON.stringify({ file: relative(process.cwd(), d.file), ms: Math.round(d.details?.duration_ms ?? 0), passed: d.details?.passed !== false, lane }) + '\n';
+    yield (
+      JSON.stringify({ file: relative(process.cwd(), d.file), ms: Math.round(d.details?.duration_ms ?? 0), passed: d.details?.passed !== false, lane }) + '\n'
+    );
   }
 }

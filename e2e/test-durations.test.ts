@@ -15,7 +15,10 @@ test('the reporter writes one line per file with its wall time and outcome; the 
   const dir = mkdtempSync(join(tmpdir(), 'idlegrad-durations-'));
   try {
     const slow = join(dir, 'slow.test.mjs');
-    writeFileSync(slow, `import { test } from 'node:test';\nawait new Promise((r) => setTimeout(r, 400));\ntest('waits', () => new Promise((r) => setTimeout(r, 300)));\n`);
+    writeFileSync(
+      slow,
+      `import { test } from 'node:test';\nawait new Promise((r) => setTimeout(r, 400));\ntest('waits', () => new Promise((r) => setTimeout(r, 300)));\n`,
+    );
     const failing = join(dir, 'failing.test.mjs');
     writeFileSync(failing, `import { test } from 'node:test';\ntest('fails', () => { throw new Error('no'); });\n`);
     const out = join(dir, 'lane.jsonl');
@@ -24,7 +27,16 @@ test('the reporter writes one line per file with its wall time and outcome; the 
     delete env.NODE_TEST_CONTEXT;
     const r = spawnSync(
       process.execPath,
-      ['--test', '--test-concurrency=1', '--test-reporter=tap', '--test-reporter-destination=stdout', '--test-reporter=./e2e/test-durations-reporter.mjs', `--test-reporter-destination=${out}`, slow, failing],
+      [
+        '--test',
+        '--test-concurrency=1',
+        '--test-reporter=tap',
+        '--test-reporter-destination=stdout',
+        '--test-reporter=./e2e/test-durations-reporter.mjs',
+        `--test-reporter-destination=${out}`,
+        slow,
+        failing,
+      ],
       { cwd: ROOT, env, encoding: 'utf8' },
     );
     assert.equal(r.status, 1, 'one file fails');

@@ -112,5 +112,8 @@ test('an inner lr warm-up travels in the run spec, validated with its keypath; a
       () => validateRunSettings({ ...warm, inner: { ...warm.inner, adamw: { ...warm.inner.adamw, warmupSteps: bad } } }),
       new RegExp(`^Error: run\\.inner\\.adamw\\.warmupSteps: expected an integer in \\[0, 10000\\], got ${bad}`),
     );
-  assert.throws(() => parseRunSpec({ ...wire, inner: { ...wire.inner, adamw: { ...wire.inner.adamw, warmupSteps: 'ten' } } }, 'run'), /run\.inner\.adamw\.warmupSteps/);
+  assert.throws(
+    () => parseRunSpec({ ...wire, inner: { ...wire.inner, adamw: { ...wire.inner.adamw, warmupSteps: 'ten' } } }, 'run'),
+    /run\.inner\.adamw\.warmupSteps/,
+  );
 });

@@ -37,7 +37,10 @@ test('parameter table hash pins the layout', () => {
 
 test('the AdamW lr warm-up: lr·t/W over the first W steps, then lr; the first step of a warm-up moves each weight by lr/W', () => {
   const cfg: AdamWConfig = { lr: 0.01, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0, warmupSteps: 4 };
-  assert.deepEqual([1, 2, 3, 4, 5, 100].map((t) => adamwLr(cfg, t)), [0.0025, 0.005, 0.0075, 0.01, 0.01, 0.01]);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 100].map((t) => adamwLr(cfg, t)),
+    [0.0025, 0.005, 0.0075, 0.01, 0.01, 0.01],
+  );
   assert.equal(adamwLr({ ...cfg, warmupSteps: undefined }, 1), 0.01);
   assert.equal(adamwLr({ ...cfg, warmupSteps: 0 }, 1), 0.01);
   // From zero moments the first update is sign(g) (bias-corrected m/√v): its size is the lr of step 1.

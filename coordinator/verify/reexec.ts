@@ -57,8 +57,7 @@ export interface CheckEvidence {
  * found that out (the validator adds it to the check's time).
  */
 export type ReexecOutcome =
-  | { result: CheckResult; residualAfter: { values: Float32Array; digest: Hex; exact: boolean } | null; derivable: boolean }
-  | { needs: 'after'; ms: number };
+  { result: CheckResult; residualAfter: { values: Float32Array; digest: Hex; exact: boolean } | null; derivable: boolean } | { needs: 'after'; ms: number };
 
 export interface Reexecutor {
   /** What re-executes the next check. */

@@ -81,7 +81,11 @@ function work(
   let { bytes, residual } = encodeUpdate(vec, run.codec, header);
   if (o.flip) {
     // F' = C(−v), decode(F') = −v − e'; e_a = v − decode(F') = 2v + e'.
-    const flipped = encodeUpdate(vec.map((x) => -x), run.codec, header);
+    const flipped = encodeUpdate(
+      vec.map((x) => -x),
+      run.codec,
+      header,
+    );
     bytes = flipped.bytes;
     residual = vec.map((x, i) => 2 * x + flipped.residual[i]);
   }
@@ -202,7 +206,12 @@ test('evidence round-trips and the desk refuses uploads that do not match the co
   );
   // A digest that does not belong to the committed residual, and an upload without the residual asked for.
   assert.throws(
-    () => desk.submit(3, addr(9), encodeEvidence({ ...uploadFor(w.evidence, { before: false, after: true, leaves: [] }), before: residualDigest(zeros().fill(1)) })),
+    () =>
+      desk.submit(
+        3,
+        addr(9),
+        encodeEvidence({ ...uploadFor(w.evidence, { before: false, after: true, leaves: [] }), before: residualDigest(zeros().fill(1)) }),
+      ),
     (e) => isIdlegradError(e, 'BAD_FRAME') && /residualHash/.test(e.message),
   );
   assert.throws(
@@ -455,7 +464,8 @@ test('WebGPU work (re-executed within float drift, never bit for bit): checks op
       return decodeEvidence(body, run.paramCount);
     },
   });
-  const verdicts = async () => (await sql.query<{ code: string | null; verification: string }>(`select verification, reason_code as code from contributions order by id`)).rows;
+  const verdicts = async () =>
+    (await sql.query<{ code: string | null; verification: string }>(`select verification, reason_code as code from contributions order by id`)).rows;
   // A WebGPU page: its Δ differs from the re-execution's in the low bits (1e-6 relative here;
   // Dawn against Chromium pages measured 3.7e-7 … 1.6e-5), so its e_a is never derived.
   const driftedWork = (round: number, e: Float32Array, flip = false) => work(member, round, theta0, e, run.inner.steps, run.inner.steps, { drift: 1e-6, flip });
@@ -480,7 +490,14 @@ test('WebGPU work (re-executed within float drift, never bit for bit): checks op
   const lazy = encodeUpdate(e, run.codec, { paramTableHash: run.paramTableHash, run: run.id, round: 4, samples: run.inner.steps * run.inner.batchSize });
   const lazyWork = {
     evidence: { frame: lazy.bytes, residualBefore: e, residualAfter: lazy.residual },
-    claim: { account: member, round: 4, frameHash: hashFrame(lazy.bytes), residualHash: residualCommitment(e, lazy.residual), samples: run.inner.steps * run.inner.batchSize, steps: run.inner.steps },
+    claim: {
+      account: member,
+      round: 4,
+      frameHash: hashFrame(lazy.bytes),
+      residualHash: residualCommitment(e, lazy.residual),
+      samples: run.inner.steps * run.inner.batchSize,
+      steps: run.inner.steps,
+    },
   };
   await validator.afterCommit(4, theta0, [await submit(4, lazyWork)]);
   await validator.idle();

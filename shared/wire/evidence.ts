@@ -109,8 +109,10 @@ function residualTree(e: Float32Array): Uint8Array[][] {
     return keccak256Bytes(bytes.subarray(4 * a, 4 * b));
   });
   const levels = [leaves];
-  for (let level = leaves; level.length > 1; ) {
-    const up = Array.from({ length: Math.ceil(level.length / 2) }, (_, i) => (2 * i + 1 < level.length ? pairHash(level[2 * i], level[2 * i + 1]) : level[2 * i]));
+  for (let level = leaves; level.length > 1;) {
+    const up = Array.from({ length: Math.ceil(level.length / 2) }, (_, i) =>
+      2 * i + 1 < level.length ? pairHash(level[2 * i], level[2 * i + 1]) : level[2 * i],
+    );
     levels.push(up);
     level = up;
   }
@@ -131,7 +133,8 @@ export function openResidual(e: Float32Array, leaves: readonly number[]): Residu
   return {
     paramCount: e.length,
     leaves: leaves.map((index) => {
-      if (!(Number.isInteger(index) && index >= 0 && index < count)) throw new IdlegradError('BAD_FRAME', `leaf ${index} is outside the residual's ${count} leaves`);
+      if (!(Number.isInteger(index) && index >= 0 && index < count))
+        throw new IdlegradError('BAD_FRAME', `leaf ${index} is outside the residual's ${count} leaves`);
       const proof = new Uint8Array(DIGEST_BYTES * proofLength(index, count));
       let p = 0;
       for (let l = 0, i = index; l < levels.length - 1; l++, i >>= 1) if ((i ^ 1) < levels[l].length) proof.set(levels[l][i ^ 1], DIGEST_BYTES * p++);
@@ -231,7 +234,8 @@ export function decodeEvidence(body: Uint8Array, paramCount: number): EvidenceUp
   const modes = body[0];
   const modeB = modes & 3;
   const modeA = (modes >> 2) & 3;
-  if (modes >> 4 || modeB > MODE_OPENED || modeA > MODE_OPENED) throw new IdlegradError('BAD_FRAME', `evidence modes 0x${modes.toString(16)} name unknown parts`);
+  if (modes >> 4 || modeB > MODE_OPENED || modeA > MODE_OPENED)
+    throw new IdlegradError('BAD_FRAME', `evidence modes 0x${modes.toString(16)} name unknown parts`);
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   const short = (what: string, need: number) =>
     new IdlegradError('BAD_FRAME', `evidence of ${body.byteLength} bytes is shorter than its ${what} (${need} bytes needed)`);
@@ -267,7 +271,8 @@ export function decodeEvidence(body: Uint8Array, paramCount: number): EvidenceUp
   };
   const [before, afterAt] = part(1, modeB, 'e_b');
   const [after, frameAt] = part(afterAt, modeA, 'e_a');
-  if (frameAt >= body.byteLength) throw new IdlegradError('BAD_FRAME', `evidence of ${body.byteLength} bytes holds no frame after its residual parts (${frameAt} bytes)`);
+  if (frameAt >= body.byteLength)
+    throw new IdlegradError('BAD_FRAME', `evidence of ${body.byteLength} bytes holds no frame after its residual parts (${frameAt} bytes)`);
   return { before, after, frame: body.slice(frameAt) };
 }
 

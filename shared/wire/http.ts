@@ -115,10 +115,15 @@ export const parseRunSpec: Parser<RunSpec> = (v, path) => {
       classes: u32,
     }),
   })(o, path);
-  shape<RunSettings['inner']['adamw']>({ lr: num, beta1: num, beta2: num, eps: num, weightDecay: num, maxGradNorm: optional(nonNegative), warmupSteps: optional(nonNegative) })(
-    obj(obj(o.inner, `${path}.inner`).adamw, `${path}.inner.adamw`),
-    `${path}.inner.adamw`,
-  );
+  shape<RunSettings['inner']['adamw']>({
+    lr: num,
+    beta1: num,
+    beta2: num,
+    eps: num,
+    weightDecay: num,
+    maxGradNorm: optional(nonNegative),
+    warmupSteps: optional(nonNegative),
+  })(obj(obj(o.inner, `${path}.inner`).adamw, `${path}.inner.adamw`), `${path}.inner.adamw`);
   if (o.verification !== undefined) obj(o.verification, `${path}.verification`);
   try {
     validateRunSettings(o as unknown as RunSettings, path);

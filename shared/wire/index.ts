@@ -137,15 +137,7 @@ export {
   type PeerMessage,
 } from './p2p.ts';
 export { parseIceGrant, parseIceServer, parseIceServers, type IceGrant, type IceServer } from './ice.ts';
-export {
-  decodeRelay,
-  decodeRelayedFrame,
-  encodeRelay,
-  encodeRelayedFrame,
-  MAX_RELAY_FRAME,
-  type RelayedFrameMessage,
-  type RelayMessage,
-} from './relay.ts';
+export { decodeRelay, decodeRelayedFrame, encodeRelay, encodeRelayedFrame, MAX_RELAY_FRAME, type RelayedFrameMessage, type RelayMessage } from './relay.ts';
 export { decodeSnapshot, encodeSnapshot, type Snapshot } from './snapshot.ts';
 export { decodeDataset, encodeDataset, trainShape, type DatasetShape } from './dataset.ts';
 export {

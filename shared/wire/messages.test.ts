@@ -77,8 +77,18 @@ test('relay and announcement messages: relays are binary (their JSON form is ref
   assert.deepEqual(relay, { type: 'relay', round: 3, to, frame: bytes });
   assert.equal(encodeRelay({ round: 3, to, frame: bytes }).byteLength, 7 + 40 + bytes.byteLength, 'the frame as it is: no base64');
   const from = ('0x' + '11'.repeat(20)) as Address;
-  assert.deepEqual(decodeRelayedFrame(encodeRelayedFrame({ round: 9, cohort: 2, from, frame: bytes })), { type: 'relayed-frame', round: 9, cohort: 2, from, frame: bytes });
-  const wrong = (b: Uint8Array, pattern: RegExp) => assert.throws(() => decodeRelay(b), (e) => isIdlegradError(e, 'BAD_MESSAGE') && pattern.test(e.message));
+  assert.deepEqual(decodeRelayedFrame(encodeRelayedFrame({ round: 9, cohort: 2, from, frame: bytes })), {
+    type: 'relayed-frame',
+    round: 9,
+    cohort: 2,
+    from,
+    frame: bytes,
+  });
+  const wrong = (b: Uint8Array, pattern: RegExp) =>
+    assert.throws(
+      () => decodeRelay(b),
+      (e) => isIdlegradError(e, 'BAD_MESSAGE') && pattern.test(e.message),
+    );
   wrong(encodeRelay({ round: 3, to: [], frame: bytes }), /relay\.to: expected 1 to 1024 recipients, got 0/);
   wrong(encodeRelay({ round: 3, to, frame: new Uint8Array(0) }), /relay\.frame/);
   wrong(encodeRelay({ round: 3, to, frame: bytes }).subarray(0, 30), /relay\.to: 2 recipients need 40 bytes/);

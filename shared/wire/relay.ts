@@ -77,7 +77,9 @@ export function decodeRelay(bytes: Uint8Array): RelayMessage {
 /** A binary message from the coordinator: a relayed frame. */
 export function decodeRelayedFrame(bytes: Uint8Array): RelayedFrameMessage {
   if (bytes.byteLength < RELAYED_HEAD || bytes[0] !== KIND_RELAYED)
-    throw bad(`a binary message must be a relayed frame (kind ${KIND_RELAYED}, ${RELAYED_HEAD}-byte header), got ${bytes.byteLength} bytes of kind ${bytes[0]}`);
+    throw bad(
+      `a binary message must be a relayed frame (kind ${KIND_RELAYED}, ${RELAYED_HEAD}-byte header), got ${bytes.byteLength} bytes of kind ${bytes[0]}`,
+    );
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return {
     type: 'relayed-frame',

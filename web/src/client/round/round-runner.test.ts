@@ -9,7 +9,14 @@ import { DEFAULT_RUN, runSpecOf, type RunSpec } from '../../../../shared/config.
 import { contributionTypedData, eip712Domain } from '../../../../shared/eip712.ts';
 import { framesRoot } from '../../../../shared/aggregate.ts';
 import { cohortAggregateOfBytes, compressUpdate, peerUpdateLimits, pseudoGradient } from '../../../../shared/round.ts';
-import { contributionFromJson, decodeEvidence, residualCommitment, type ChainInfo, type EvidenceNeeds, type ServerMessage } from '../../../../shared/wire/index.ts';
+import {
+  contributionFromJson,
+  decodeEvidence,
+  residualCommitment,
+  type ChainInfo,
+  type EvidenceNeeds,
+  type ServerMessage,
+} from '../../../../shared/wire/index.ts';
 import { TrainingAbortedError } from '../../../../kernels/errors.ts';
 import type { CohortExchange } from '../p2p/exchange.ts';
 import { initialSnapshot, SnapshotStore } from '../snapshot.ts';
