@@ -281,6 +281,10 @@ export async function startPlatform(
         phase: (phase) => metrics.roundPhase(phase),
         decided: (accepted, rejected) => metrics.decided(accepted, rejected),
         partnerRegistered: (id) => partners.has(id),
+        settled: (w) =>
+          log(
+            `round ${w.round}: the commit waited ${w.waitedMs.toFixed(0)} ms for ${w.waitedFor} reports and uploads in flight when it closed${w.leftOver ? ` (${w.leftOver} still in flight: refused STALE_ROUND)` : ''}`,
+          ),
       });
       metrics.live = { validatorBacklog: () => validator.backlog, epochPostingFailing: () => poster.status.failing };
       engineRef = engine;

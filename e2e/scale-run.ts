@@ -188,8 +188,10 @@ async function main(cfg: ScaleRunConfig): Promise<void> {
     () => clock,
   );
   let changed: Address[] = [];
-  // The engine starts its eval thread, then its combine (aggregation) threads.
-  newTids(t).forEach((tid, i) => groupOf.set(tid, i === 0 ? 'eval' : 'combine'));
+  // The engine starts its eval thread, then its combine (aggregation) threads, then its upload
+  // thread (upload checks are the gateway's work: counted with signature recovery's thread).
+  const started = newTids(t);
+  started.forEach((tid, i) => groupOf.set(tid, i === 0 ? 'eval' : i === started.length - 1 ? 'recovery' : 'combine'));
   const chain: ChainPort = {
     chainId: 31337,
     rpcUrl: 'http://127.0.0.1:9', // never called: no epoch is left unposted
@@ -296,7 +298,7 @@ async function main(cfg: ScaleRunConfig): Promise<void> {
   // The uploads come after the reports, as a cohort's aggregate (tens of KiB to MiB) reaches the
   // coordinator after its members' small reports: each upload then meets every report of the round.
   await phase('upload', uploads.length, async () => {
-    for (const bytes of uploads) engine.handleAggregate(open.round, bytes);
+    await Promise.all(uploads.map((bytes) => engine.handleAggregate(open.round, bytes)));
   });
   uploads.length = 0;
 

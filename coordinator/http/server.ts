@@ -222,11 +222,11 @@ export function createApiServer(deps: ServerDeps): ApiServer {
     '/api/runs/:id/rounds/:round/aggregate',
     // The run's own bound (a cohort's aggregate holds at most cohortSize × an update's values a chunk), not a fixed cap.
     express.raw({ type: () => true, limit: maxCohortAggregateBytes(engine.run) }),
-    route((req, res) => {
+    route(async (req, res) => {
       if (intParam(req.params.id, 'run id') !== engine.run.id) throw new IdlegradError('WRONG_RUN', `no run ${req.params.id} on this coordinator`);
       if (!Buffer.isBuffer(req.body)) throw new IdlegradError('BAD_FRAME', 'aggregate body must be the frame bytes (application/octet-stream)');
       const body = new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.byteLength);
-      res.json({ aggregateHash: engine.handleAggregate(intParam(req.params.round, 'round'), body) });
+      res.json({ aggregateHash: await engine.handleAggregate(intParam(req.params.round, 'round'), body) });
     }),
   );
   app.post(

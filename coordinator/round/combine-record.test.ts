@@ -71,7 +71,7 @@ test('a round of 70 cohort aggregates: its combine groups are stored, and an aud
     });
     // Everything is in only once the training window has ended (the round commits then, not before).
     if (i === MEMBERS - 1) clock = NOW + run.timing.trainMs;
-    uploaded.set(engine.handleAggregate(0, agg.bytes), agg.bytes);
+    uploaded.set(await engine.handleAggregate(0, agg.bytes), agg.bytes);
   }
   const s = await summary;
   assert.equal(s.contributions, MEMBERS, 'every honest aggregate is accepted');

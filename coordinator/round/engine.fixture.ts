@@ -44,14 +44,9 @@ export async function ledgerAtTheta0(run: RunSpec) {
   return { sql, ledger, params, theta0 };
 }
 
-/**
- * `key` signs and `session` sends round 0's report of `samples` samples for its frame `own` in
- * cohort `cohort`, naming the aggregate `agg` (its hash and frame hashes); the engine's answer.
- */
-export async function reportRound0(
-  engine: RoundEngine,
+/** reportRound0's message, signed by `key`: to hand to the engine later, at a chosen moment. */
+export async function signedReport0(
   run: RunSpec,
-  session: Session,
   key: Pick<LocalAccount, 'signTypedData'>,
   r: { cohort: number; own: { hash: Hex }; agg: { aggregateHash: Hex; hashes: Hex[] }; samples: number; nonce: bigint },
 ) {
@@ -72,5 +67,19 @@ export async function reportRound0(
     nonce: r.nonce,
   });
   const signature = await key.signTypedData(contributionTypedData(domain, c));
-  return engine.handleReport(session, { type: 'report', contribution: contributionToJson(c), signature, frameHashes: r.agg.hashes });
+  return { type: 'report' as const, contribution: contributionToJson(c), signature, frameHashes: r.agg.hashes };
+}
+
+/**
+ * `key` signs and `session` sends round 0's report of `samples` samples for its frame `own` in
+ * cohort `cohort`, naming the aggregate `agg` (its hash and frame hashes); the engine's answer.
+ */
+export async function reportRound0(
+  engine: RoundEngine,
+  run: RunSpec,
+  session: Session,
+  key: Pick<LocalAccount, 'signTypedData'>,
+  r: { cohort: number; own: { hash: Hex }; agg: { aggregateHash: Hex; hashes: Hex[] }; samples: number; nonce: bigint },
+) {
+  return engine.handleReport(session, await signedReport0(run, key, r));
 }

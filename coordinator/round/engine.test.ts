@@ -85,11 +85,11 @@ test('open → reports → aggregates → commit: the broadcast, the ledger rows
   };
   const ids = [await report(0, full), await report(1, full), await report(2, partial)].map((r) => r.id);
   assert.equal(openRound(), 0, 'reports alone do not commit: the voted aggregates are not uploaded yet');
-  assert.equal(engine.handleAggregate(0, partial.bytes), partial.aggregateHash);
+  assert.equal(await engine.handleAggregate(0, partial.bytes), partial.aggregateHash);
   // Everything is in 1 ms before the training window ends: the round waits for it (a member
   // that skipped training must not speed its rounds up), also when the wait's timer fires.
   clock = NOW + run.timing.trainMs - 1;
-  assert.equal(engine.handleAggregate(0, full.bytes), full.aggregateHash);
+  assert.equal(await engine.handleAggregate(0, full.bytes), full.aggregateHash);
   // A commit started now would finish well within 3 s (and report committedAt = the early clock).
   const early = await Promise.race([summary.then((x) => `committed at ${x.committedAt}`), new Promise((r) => setTimeout(() => r('waiting'), 3_000))]);
   assert.equal(early, 'waiting', 'every report is in, but startsAt + trainMs has not come: no commit');
@@ -224,13 +224,13 @@ test('cohorts and relays: an upload flood is bounded, a copycat relay is refused
 
   // The flood: aggregates no report names, one per seat, then refused; the victims' upload is among the refused.
   const junk = Array.from({ length: 5 }, (_, i) => cohortAggregate(run5, 0, heldOf(attacker, ownOf(100 + i)), []));
-  for (const j of junk) assert.equal(engine.handleAggregate(0, j.bytes), j.aggregateHash);
-  assert.throws(
-    () => engine.handleAggregate(0, cohortAggregate(run5, 0, heldOf(attacker, ownOf(200)), []).bytes),
+  for (const j of junk) assert.equal(await engine.handleAggregate(0, j.bytes), j.aggregateHash);
+  await assert.rejects(
+    engine.handleAggregate(0, cohortAggregate(run5, 0, heldOf(attacker, ownOf(200)), []).bytes),
     (e: Error & { code?: string }) => e.code === 'LIMIT_EXCEEDED',
   );
-  assert.throws(
-    () => engine.handleAggregate(0, full.bytes),
+  await assert.rejects(
+    engine.handleAggregate(0, full.bytes),
     (e: Error & { code?: string }) => e.code === 'LIMIT_EXCEEDED' && /report first/.test(e.message),
   );
 
@@ -242,7 +242,7 @@ test('cohorts and relays: an upload flood is bounded, a copycat relay is refused
   ids.set(attacker, await report(attacker, aOwn, { aggregateHash: copy.aggregateHash, hashes: [aOwn.hash] }));
   ids.set(relay, await report(relay, rOwn, relayAgg));
   // Named now: every upload is admitted, the victims' retried one included.
-  for (const a of [full, copy, relayAgg]) assert.equal(engine.handleAggregate(0, a.bytes), a.aggregateHash);
+  for (const a of [full, copy, relayAgg]) assert.equal(await engine.handleAggregate(0, a.bytes), a.aggregateHash);
   const s = await summary;
 
   const rows = new Map(await Promise.all([...ids].map(async ([sess, id]) => [sess, await ledger.contribution(id)] as const)));
@@ -346,7 +346,7 @@ test(
       'NOT_FOUND',
       'an aggregate that was not uploaded cannot be announced',
     );
-    engine.handleAggregate(0, agg.bytes);
+    await engine.handleAggregate(0, agg.bytes);
     engine.handleAnnounce(a, announce);
     for (const s of [b, c])
       assert.deepEqual(got(s, 'announced'), [

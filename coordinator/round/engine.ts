@@ -9,6 +9,11 @@
 //            robust aggregator (weighted by samples; a cohort aggregate it refuses earns its
 //            members no credit), apply the outer step on the CPU in float32, publish h_{r+1}.
 // A round that loses every cohort ends with the model unchanged.
+// On time is judged at receipt: when commit(r) begins the round closes (what arrives later is
+// refused STALE_ROUND), and the commit first waits, IN_FLIGHT_WAIT_MS at most, for the reports
+// and uploads that arrived before and are still being checked or written — a loop held busy past
+// the deadline or a slow ledger batch loses no on-time work. Uploads are decoded and hashed on a
+// thread of their own (upload-thread.ts), so a round's upload burst does not hold the loop.
 // Upload admission: an uploaded aggregate enters the round only once a seated member's report
 // names it (so each cohort holds at most one admitted aggregate per member); uploads nobody has
 // named yet wait in a pool of at most one per seat, and past that are refused LIMIT_EXCEEDED
@@ -20,9 +25,9 @@
 import type { Address, Hex } from 'viem';
 import type { RunSpec } from '../../shared/config.ts';
 import { maxSamplesPerReport, modelOf } from '../../shared/config.ts';
-import { decodeFrame, hashFrame, type DecodedFrame } from '../../shared/codec.ts';
+import { decodeFrame, type DecodedFrame } from '../../shared/codec.ts';
 import { aggregateUpdates, framesRoot } from '../../shared/aggregate.ts';
-import { aggregateLimits, applyGlobalUpdate, compressGlobalUpdate, peerUpdateLimits } from '../../shared/round.ts';
+import { applyGlobalUpdate, compressGlobalUpdate, peerUpdateLimits } from '../../shared/round.ts';
 import { assignmentSeed } from '../../shared/assignment.ts';
 import type { Dataset } from '../../shared/mlp.ts';
 import type { Eip712Domain } from '../../shared/eip712.ts';
@@ -46,6 +51,7 @@ import { CombineThread } from './combine-thread.ts';
 import type { CombineGroup } from '../../shared/robust-combine.ts';
 import { PublishedObjects } from './published.ts';
 import { CohortSeating } from './cohorts.ts';
+import { UploadThread } from './upload-thread.ts';
 
 export interface Session {
   id: number;
@@ -94,6 +100,32 @@ interface OpenRound {
   relayed: Set<Address>;
   /** Cohorts whose frame set was announced (the first announcement per cohort stands). */
   announced: Set<number>;
+  /**
+   * When the round stopped taking reports and uploads (its commit began: the report deadline's
+   * timer, everyone in, or a drain); null while it takes them. What arrived before is on time.
+   */
+  closedAt: number | null;
+  /** The commit took its decision: a report recorded after this can no longer count. */
+  decided: boolean;
+  /** Reports and uploads received while the round was open and not yet recorded: the commit waits for them (bounded). */
+  inFlight: Set<Promise<unknown>>;
+}
+
+/**
+ * How long a commit waits, at most, for the reports and uploads that arrived before the round
+ * closed but are still being checked or written (signature thread, ledger batch, upload thread)
+ * when it begins. Past it, what is still in flight is refused STALE_ROUND, saying so.
+ */
+export const IN_FLIGHT_WAIT_MS = 10_000;
+
+/** How long the last commit waited for in-flight work, and for how much (EngineEvents.settled). */
+export interface InFlightWait {
+  round: number;
+  /** Reports and uploads in flight when the round closed. */
+  waitedFor: number;
+  waitedMs: number;
+  /** Still in flight when the wait ran out (refused STALE_ROUND): 0 unless the bound was hit. */
+  leftOver: number;
 }
 
 export interface EngineEvents {
@@ -116,6 +148,16 @@ export interface EngineEvents {
    * partner earns partner credit only then; absent: no partner is registered.
    */
   partnerRegistered?(id: string): boolean;
+  /** A commit waited for the reports and uploads in flight when its round closed (only when there were some). */
+  settled?(wait: InFlightWait): void;
+}
+
+/** Why the closed round `open` takes nothing that arrives at `at`. */
+function closedWhy(open: OpenRound, at: number): string {
+  const past = at - open.reportEndsAt;
+  return past >= 0
+    ? `the round closed (${past} ms past its report deadline)`
+    : 'the round closed early (every member was in, or the coordinator is shutting down)';
 }
 
 export class RoundEngine {
@@ -137,6 +179,7 @@ export class RoundEngine {
   /** The run's verification settings (vestingRounds: coordinator/verify/settings.ts, the credit rule). */
   private readonly verification;
   private readonly combiner: CombineThread;
+  private readonly uploads: UploadThread;
   /** The published updates and snapshots, content-addressed (published.ts). */
   readonly published: PublishedObjects;
   /** Last round's cohorts and the links that did not connect in them (cohorts.ts). */
@@ -150,6 +193,8 @@ export class RoundEngine {
     readonly domain: Eip712Domain,
     private readonly events: EngineEvents,
     private readonly now: () => number = Date.now,
+    /** IN_FLIGHT_WAIT_MS unless a test shortens it. */
+    private readonly inFlightWaitMs = IN_FLIGHT_WAIT_MS,
   ) {
     this.spec = modelOf(run);
     this.signers = new ContributionSigners(domain);
@@ -157,6 +202,7 @@ export class RoundEngine {
     this.evaluator = new EvalThread(this.spec, heldOut);
     this.verification = verificationOf(run);
     this.combiner = new CombineThread(run);
+    this.uploads = new UploadThread(run);
     this.seating = new CohortSeating(run.cohortSize);
     this.published = new PublishedObjects({ run: run.id, update: (round) => ledger.update(run.id, round), model: () => this.state });
   }
@@ -211,6 +257,7 @@ export class RoundEngine {
     this.recovery.stop();
     this.evaluator.stop();
     this.combiner.stop();
+    this.uploads.stop();
     if (this.open) clearTimeout(this.open.timer);
   }
 
@@ -264,6 +311,9 @@ export class RoundEngine {
       quarantined,
       relayed: new Set(),
       announced: new Set(),
+      closedAt: null,
+      decided: false,
+      inFlight: new Set(),
     };
     this.open = open;
     this.events.phase?.('open', round);
@@ -292,8 +342,42 @@ export class RoundEngine {
    * code before anything is written; a success writes one pending ledger row. A signed partner
    * the lead never registered is no refusal: the report is recorded and credited, the partner
    * is not, and `note` says so (the ack carries it to the page).
+   * On time is judged at receipt: a report that arrives while its round is open counts even when
+   * its signature check and ledger write finish after the round closed (the commit waits for it,
+   * IN_FLIGHT_WAIT_MS at most); one that arrives after the round closed is refused STALE_ROUND.
    */
-  async handleReport(session: Session, msg: Extract<ClientMessage, { type: 'report' }>): Promise<{ id: number; note: string | null }> {
+  handleReport(session: Session, msg: Extract<ClientMessage, { type: 'report' }>): Promise<{ id: number; note: string | null }> {
+    const receivedAt = this.now();
+    // The round that had already closed when this arrived, if one had: too late for it.
+    const closed = this.open?.closedAt != null ? this.open : null;
+    return this.track(this.recordReport(session, msg, receivedAt, closed));
+  }
+
+  /** `work`, received now, counted in flight for the open round unless that round already closed: its commit waits for it. */
+  private track<T>(work: Promise<T>): Promise<T> {
+    const open = this.open;
+    if (open && open.closedAt === null) {
+      open.inFlight.add(work);
+      const done = () => void open.inFlight.delete(work);
+      work.then(done, done);
+    }
+    return work;
+  }
+
+  /** The round `open`'s commit stopped waiting for what it had in flight: `what` (on time) can no longer count. */
+  private stoppedWaiting(open: OpenRound, what: string): IdlegradError {
+    return new IdlegradError(
+      'STALE_ROUND',
+      `round ${open.round} was decided before this ${what} was recorded: it arrived on time, and the commit waited ${this.inFlightWaitMs} ms for it`,
+    );
+  }
+
+  private async recordReport(
+    session: Session,
+    msg: Extract<ClientMessage, { type: 'report' }>,
+    receivedAt: number,
+    closed: OpenRound | null,
+  ): Promise<{ id: number; note: string | null }> {
     const c = contributionFromJson(msg.contribution);
     const signer = await this.signers.signerOn(this.recovery, c, msg.signature);
     if (signer !== session.address) {
@@ -305,6 +389,8 @@ export class RoundEngine {
     const open = this.open;
     if (!open || c.round !== open.round)
       throw new IdlegradError('STALE_ROUND', `report is for round ${c.round}; the open round is ${open ? open.round : 'none'}`);
+    if (open === closed) throw new IdlegradError('STALE_ROUND', `report for round ${c.round} arrived after ${closedWhy(open, receivedAt)}`);
+    if (open.decided) throw this.stoppedWaiting(open, 'report');
     if (c.expiry < BigInt(Math.floor(this.now() / 1000))) throw new IdlegradError('EXPIRED', `report expired at ${c.expiry}`);
     if (open.seats.get(signer) !== c.cohort) throw new IdlegradError('NOT_A_MEMBER', `${signer} is not a member of cohort ${c.cohort} in round ${c.round}`);
     if (c.samples > maxSamplesPerReport(this.run) || c.steps > this.run.inner.steps) {
@@ -321,10 +407,11 @@ export class RoundEngine {
       partner: registered ? c.partner : null,
       device: msg.device ?? session.device ?? null,
     });
-    if (this.open !== open || this.committing) {
-      // The round committed (or its commit decided) while we were writing: the row can never be accepted.
-      await this.ledger.reject(id, { code: 'STALE_ROUND', prose: 'the round committed before the report was recorded' });
-      throw new IdlegradError('STALE_ROUND', `round ${c.round} committed before the report was recorded`);
+    if (this.open !== open || open.decided) {
+      // The commit stopped waiting for it (IN_FLIGHT_WAIT_MS) and decided while we were writing: the row can never be accepted.
+      const stale = this.stoppedWaiting(open, 'report');
+      await this.ledger.reject(id, { code: 'STALE_ROUND', prose: stale.shortMessage });
+      throw stale;
     }
     if (open.reports.has(signer)) {
       // A second session of the same key reported in the same round while this one was written.
@@ -354,18 +441,25 @@ export class RoundEngine {
     return { id, note };
   }
 
-  /** An uploaded cohort aggregate (or a relay member's own frame). Returns its hash. */
-  handleAggregate(round: number, bytes: Uint8Array): Hex {
+  /**
+   * An uploaded cohort aggregate (or a relay member's own frame); resolves to its hash. Decoded,
+   * checked and hashed on the upload thread (upload-thread.ts). On time like a report
+   * (handleReport): judged at receipt, waited for by the commit.
+   */
+  handleAggregate(round: number, bytes: Uint8Array): Promise<Hex> {
     const open = this.open;
     if (!open || round !== open.round)
-      throw new IdlegradError('STALE_ROUND', `aggregate is for round ${round}; the open round is ${open ? open.round : 'none'}`);
-    const frame = decodeFrame(bytes, aggregateLimits(this.run, round));
-    if (frame.header.kind !== FrameKind.aggregate)
-      throw new IdlegradError('BAD_FRAME', `aggregate uploads must be aggregate frames (kind ${FrameKind.aggregate})`);
-    if (frame.header.samples > maxSamplesPerReport(this.run) * this.run.cohortSize) {
-      throw new IdlegradError('LIMIT_EXCEEDED', `aggregate claims ${frame.header.samples} samples, more than a full cohort can train`);
-    }
-    const hash = hashFrame(bytes);
+      return Promise.reject(new IdlegradError('STALE_ROUND', `aggregate is for round ${round}; the open round is ${open ? open.round : 'none'}`));
+    if (open.closedAt !== null)
+      return Promise.reject(
+        new IdlegradError('STALE_ROUND', `aggregate for round ${round} arrived after ${closedWhy(open, this.now())}`),
+      );
+    return this.track(this.admitAggregate(open, round, bytes));
+  }
+
+  private async admitAggregate(open: OpenRound, round: number, bytes: Uint8Array): Promise<Hex> {
+    const { hash, frame } = await this.uploads.check(round, bytes);
+    if (this.open !== open || open.decided) throw this.stoppedWaiting(open, 'aggregate');
     if (open.aggregates.has(hash) || open.unnamed.has(hash)) return hash;
     const named = open.namedBy.get(hash);
     if (named) {
@@ -438,7 +532,7 @@ export class RoundEngine {
 
   private maybeCommitEarly(): void {
     const open = this.open;
-    if (!open) return;
+    if (!open || open.closedAt !== null) return;
     // Reports come only from seated members, one per account: as many reports as seats is everyone;
     // and every aggregate they voted for is uploaded when none awaits one (O(1) per report and upload).
     if (open.reports.size < open.seats.size || open.awaiting > 0) return;
@@ -517,6 +611,23 @@ export class RoundEngine {
     return { bytes: combined.bytes, groups: combined.groups };
   }
 
+  /**
+   * Waits (IN_FLIGHT_WAIT_MS at most) for the reports and uploads that arrived before `open`
+   * closed and are still being checked or written, then marks it decided: what finishes later is
+   * refused. A loop held busy past the deadline, or a slow ledger batch, loses no on-time work.
+   */
+  private async settle(open: OpenRound): Promise<void> {
+    const waitedFor = open.inFlight.size;
+    if (waitedFor > 0) {
+      const started = performance.now();
+      let bound!: NodeJS.Timeout;
+      await Promise.race([Promise.allSettled([...open.inFlight]), new Promise((r) => (bound = setTimeout(r, this.inFlightWaitMs)))]);
+      clearTimeout(bound);
+      this.events.settled?.({ round: open.round, waitedFor, waitedMs: performance.now() - started, leftOver: open.inFlight.size });
+    }
+    open.decided = true;
+  }
+
   /** Decide the open round now; while a commit runs, that commit's promise. */
   commit(): Promise<void> {
     if (this.open && !this.committing) this.commitDone = this.commitOpen();
@@ -529,8 +640,10 @@ export class RoundEngine {
     if (!open || this.committing) return;
     this.committing = true;
     clearTimeout(open.timer);
+    open.closedAt = this.now();
     this.events.phase?.('committing', open.round);
     try {
+      await this.settle(open);
       const decision = decideRound({ ...open, reports: open.reports.values() }, this.run);
       const { rejected, applied } = decision;
       let { accepted } = decision;

@@ -1,0 +1,18 @@
+// The upload thread of coordinator/round/upload-thread.ts: an uploaded cohort aggregate's checks
+// (RoundEngine's checkAggregate: decode under the round's limits, kind, samples) and its hash, off
+// the event loop, for the run it was started with.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { RunSpec } from '../../shared/config.ts';
+import { serializeError } from '../../shared/errors.ts';
+import { checkAggregate } from './upload-check.ts';
+
+const { run } = workerData as { run: RunSpec };
+parentPort!.on('message', (m: { id: number; round: number; bytes: Uint8Array }) => {
+  try {
+    const { hash, frame } = checkAggregate(run, m.round, m.bytes);
+    // Cloned, not transferred: the frame's arrays may be views sharing one buffer.
+    parentPort!.postMessage({ id: m.id, hash, frame });
+  } catch (e) {
+    parentPort!.postMessage({ id: m.id, error: serializeError(e) });
+  }
+});
