@@ -51,7 +51,14 @@ async function roundOf(n: number, inAggregate: number, opts: { gate?: () => Prom
   for (const s of sessions) engine.setReady(s.id, true);
   assert.equal(engine.openRound?.round, 0);
   const samples = Math.min(maxSamplesPerReport(run), run.inner.steps * run.inner.batchSize);
-  const own = sessions.map((_, i) => encodeOwnUpdate(run, 0, new Float32Array(run.paramCount).map((_, j) => Math.sin(i * 5 + j) * 1e-3), samples));
+  const own = sessions.map((_, i) =>
+    encodeOwnUpdate(
+      run,
+      0,
+      new Float32Array(run.paramCount).map((_, j) => Math.sin(i * 5 + j) * 1e-3),
+      samples,
+    ),
+  );
   const held = own.map((u, i) => ({ address: sessions[i].address, hash: u.hash, frame: decodeFrame(u.bytes, peerUpdateLimits(run, 0)) }));
   const agg = cohortAggregate(run, 0, held[0], held.slice(1, inAggregate));
   // Signed up front, so that handing one to the engine is the moment it arrives.
@@ -68,77 +75,88 @@ function holdLoop(ms: number): void {
   while (performance.now() < until);
 }
 
-test('reports and an upload in flight when the deadline fires on a held loop are committed; a report after it is refused, unwritten', { timeout: 60_000 }, async (t) => {
-  const { engine, sql, ledger, agg, report, rowsOf, summary, waits } = await roundOf(4, 3);
-  t.after(async () => {
-    engine.stop();
-    await sql.close();
-  });
-  const early = [await report(0), await report(1)].map((r) => r.id);
-  // Arrived before the deadline: a report (signature check and ledger write still to come) and the aggregate upload (its decode and hash on the upload thread).
-  const inFlight = report(2);
-  const upload = engine.handleAggregate(0, agg.bytes);
-  // The loop is held past the deadline, and the round's timer fires the moment it is free.
-  holdLoop(300);
-  const commit = engine.commit();
-  // Arrives after the round closed: refused at once, naming why, with nothing written.
-  await assert.rejects(report(3), (e: Error & { code?: string }) => e.code === 'STALE_ROUND' && /arrived after the round closed/.test(e.message));
-  await assert.rejects(engine.handleAggregate(0, agg.bytes), (e: Error & { code?: string }) => e.code === 'STALE_ROUND' && /arrived after the round closed/.test(e.message));
-  const { id } = await inFlight;
-  assert.equal(await upload, agg.aggregateHash);
-  await commit;
-  const s = await summary;
-  assert.equal(s.contributions, 3, 'the two early reports and the one in flight at the deadline are accepted');
-  assert.deepEqual(
-    (await Promise.all([...early, id].map((x) => ledger.contribution(x)))).map((r) => [r!.state, r!.code]),
-    [
-      ['accepted', null],
-      ['accepted', null],
-      ['accepted', null],
-    ],
-  );
-  assert.deepEqual(await rowsOf(3), [], 'the late report left no ledger row');
-  assert.equal(waits.length, 1);
-  assert.equal(waits[0].waitedFor, 2, 'the commit waited for the report and the upload in flight');
-  assert.equal(waits[0].leftOver, 0);
-});
+test(
+  'reports and an upload in flight when the deadline fires on a held loop are committed; a report after it is refused, unwritten',
+  { timeout: 60_000 },
+  async (t) => {
+    const { engine, sql, ledger, agg, report, rowsOf, summary, waits } = await roundOf(4, 3);
+    t.after(async () => {
+      engine.stop();
+      await sql.close();
+    });
+    const early = [await report(0), await report(1)].map((r) => r.id);
+    // Arrived before the deadline: a report (signature check and ledger write still to come) and the aggregate upload (its decode and hash on the upload thread).
+    const inFlight = report(2);
+    const upload = engine.handleAggregate(0, agg.bytes);
+    // The loop is held past the deadline, and the round's timer fires the moment it is free.
+    holdLoop(300);
+    const commit = engine.commit();
+    // Arrives after the round closed: refused at once, naming why, with nothing written.
+    await assert.rejects(report(3), (e: Error & { code?: string }) => e.code === 'STALE_ROUND' && /arrived after the round closed/.test(e.message));
+    await assert.rejects(
+      engine.handleAggregate(0, agg.bytes),
+      (e: Error & { code?: string }) => e.code === 'STALE_ROUND' && /arrived after the round closed/.test(e.message),
+    );
+    const { id } = await inFlight;
+    assert.equal(await upload, agg.aggregateHash);
+    await commit;
+    const s = await summary;
+    assert.equal(s.contributions, 3, 'the two early reports and the one in flight at the deadline are accepted');
+    assert.deepEqual(
+      (await Promise.all([...early, id].map((x) => ledger.contribution(x)))).map((r) => [r!.state, r!.code]),
+      [
+        ['accepted', null],
+        ['accepted', null],
+        ['accepted', null],
+      ],
+    );
+    assert.deepEqual(await rowsOf(3), [], 'the late report left no ledger row');
+    assert.equal(waits.length, 1);
+    assert.equal(waits[0].waitedFor, 2, 'the commit waited for the report and the upload in flight');
+    assert.equal(waits[0].leftOver, 0);
+  },
+);
 
-test('the wait is bounded: a report whose ledger write outlasts it is refused STALE_ROUND, its row marked rejected, and the round commits', { timeout: 60_000 }, async (t) => {
-  let open!: () => void;
-  const shut = new Promise<void>((r) => (open = r));
-  // The ledger is quick for the first two reports, then slow until open().
-  let gate: Promise<void> = Promise.resolve();
-  const { engine, sql, ledger, report, rowsOf, summary, waits, agg } = await roundOf(3, 3, { gate: () => gate, inFlightWaitMs: 200 });
-  t.after(async () => {
+test(
+  'the wait is bounded: a report whose ledger write outlasts it is refused STALE_ROUND, its row marked rejected, and the round commits',
+  { timeout: 60_000 },
+  async (t) => {
+    let open!: () => void;
+    const shut = new Promise<void>((r) => (open = r));
+    // The ledger is quick for the first two reports, then slow until open().
+    let gate: Promise<void> = Promise.resolve();
+    const { engine, sql, ledger, report, rowsOf, summary, waits, agg } = await roundOf(3, 3, { gate: () => gate, inFlightWaitMs: 200 });
+    t.after(async () => {
+      open();
+      engine.stop();
+      await sql.close();
+    });
+    const early = [await report(0), await report(1)].map((r) => r.id);
+    assert.equal(await engine.handleAggregate(0, agg.bytes), agg.aggregateHash);
+    gate = shut;
+    const slow = report(2);
+    const outcome = slow.then(
+      () => 'recorded',
+      (e: Error & { code?: string }) => `${e.code}: ${e.message}`,
+    );
+    const started = performance.now();
+    const commit = engine.commit();
+    // The commit gives up on the slow write after its bound, then needs the ledger itself.
+    while (waits.length === 0) await new Promise((r) => setTimeout(r, 10));
+    const waitedMs = performance.now() - started;
+    assert.ok(waitedMs >= 200, `the commit waited its bound (${waitedMs.toFixed(0)} ms)`);
+    assert.deepEqual([waits[0].waitedFor, waits[0].leftOver], [1, 1]);
     open();
-    engine.stop();
-    await sql.close();
-  });
-  const early = [await report(0), await report(1)].map((r) => r.id);
-  assert.equal(await engine.handleAggregate(0, agg.bytes), agg.aggregateHash);
-  gate = shut;
-  const slow = report(2);
-  const outcome = slow.then(
-    () => 'recorded',
-    (e: Error & { code?: string }) => `${e.code}: ${e.message}`,
-  );
-  const started = performance.now();
-  const commit = engine.commit();
-  // The commit gives up on the slow write after its bound, then needs the ledger itself.
-  while (waits.length === 0) await new Promise((r) => setTimeout(r, 10));
-  const waitedMs = performance.now() - started;
-  assert.ok(waitedMs >= 200, `the commit waited its bound (${waitedMs.toFixed(0)} ms)`);
-  assert.deepEqual([waits[0].waitedFor, waits[0].leftOver], [1, 1]);
-  open();
-  await commit;
-  assert.match(await outcome, /^STALE_ROUND: round 0 was decided before this report was recorded: it arrived on time, and the commit waited 200 ms/);
-  const s = await summary;
-  assert.equal(s.contributions, 2);
-  assert.deepEqual(
-    (await Promise.all(early.map((x) => ledger.contribution(x)))).map((r) => r!.state),
-    ['accepted', 'accepted'],
-  );
-  const [row] = await rowsOf(2);
-  const slowRow = await ledger.contribution(row);
-  assert.deepEqual([slowRow!.state, slowRow!.code], ['rejected', 'STALE_ROUND'], 'its row is rejected, not left pending');
-});
+    await commit;
+    assert.match(await outcome, /^STALE_ROUND: round 0 was decided before this report was recorded: it arrived on time, and the commit waited 200 ms/);
+    const s = await summary;
+    assert.equal(s.contributions, 2);
+    assert.deepEqual(
+      (await Promise.all(early.map((x) => ledger.contribution(x)))).map((r) => r!.state),
+      ['accepted', 'accepted'],
+    );
+    const [row] = await rowsOf(2);
+    const slowRow = await ledger.contribution(row);
+    assert.deepEqual([slowRow!.state, slowRow!.code], ['rejected', 'STALE_ROUND'], 'its row is rejected, not left pending');
+  },
+);

@@ -229,10 +229,7 @@ test('cohorts and relays: an upload flood is bounded, a copycat relay is refused
     engine.handleAggregate(0, cohortAggregate(run5, 0, heldOf(attacker, ownOf(200)), []).bytes),
     (e: Error & { code?: string }) => e.code === 'LIMIT_EXCEEDED',
   );
-  await assert.rejects(
-    engine.handleAggregate(0, full.bytes),
-    (e: Error & { code?: string }) => e.code === 'LIMIT_EXCEEDED' && /report first/.test(e.message),
-  );
+  await assert.rejects(engine.handleAggregate(0, full.bytes), (e: Error & { code?: string }) => e.code === 'LIMIT_EXCEEDED' && /report first/.test(e.message));
 
   const report = async (s: Session, own: { hash: Hex }, agg: { aggregateHash: Hex; hashes: Hex[] }) => {
     return (await reportRound0(engine, run5, s, keys[s.id], { cohort: seatOf.get(s.id)!.cohort, own, agg, samples, nonce: 1n })).id;

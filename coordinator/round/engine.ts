@@ -451,9 +451,7 @@ export class RoundEngine {
     if (!open || round !== open.round)
       return Promise.reject(new IdlegradError('STALE_ROUND', `aggregate is for round ${round}; the open round is ${open ? open.round : 'none'}`));
     if (open.closedAt !== null)
-      return Promise.reject(
-        new IdlegradError('STALE_ROUND', `aggregate for round ${round} arrived after ${closedWhy(open, this.now())}`),
-      );
+      return Promise.reject(new IdlegradError('STALE_ROUND', `aggregate for round ${round} arrived after ${closedWhy(open, this.now())}`));
     return this.track(this.admitAggregate(open, round, bytes));
   }
 

@@ -12,7 +12,8 @@ import { IdlegradError } from '../../shared/errors.ts';
 
 export function checkAggregate(run: RunSpec, round: number, bytes: Uint8Array): { hash: Hex; frame: DecodedFrame } {
   const frame = decodeFrame(bytes, aggregateLimits(run, round));
-  if (frame.header.kind !== FrameKind.aggregate) throw new IdlegradError('BAD_FRAME', `aggregate uploads must be aggregate frames (kind ${FrameKind.aggregate})`);
+  if (frame.header.kind !== FrameKind.aggregate)
+    throw new IdlegradError('BAD_FRAME', `aggregate uploads must be aggregate frames (kind ${FrameKind.aggregate})`);
   if (frame.header.samples > maxSamplesPerReport(run) * run.cohortSize) {
     throw new IdlegradError('LIMIT_EXCEEDED', `aggregate claims ${frame.header.samples} samples, more than a full cohort can train`);
   }
