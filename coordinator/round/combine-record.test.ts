@@ -15,8 +15,8 @@ import { applyGlobalUpdate, cohortAggregate, encodeOwnUpdate, peerUpdateLimits }
 import { auditCombine, COMBINE_GROUP_SIZE, parseCombineRecord } from '../../shared/robust-combine.ts';
 import { createRng, gaussian } from '../../shared/rng.ts';
 import type { RoundSummary } from '../../shared/wire/index.ts';
-import { RoundEngine, type Session } from './engine.ts';
-import { domain, engineTestRun, heldOut, ledgerAtTheta0, NOW, reportRound0 } from './engine.fixture.ts';
+import type { Session } from './engine.ts';
+import { engineAtTheta0, engineTestRun, ledgerAtTheta0, NOW, reportRound0 } from './engine.fixture.ts';
 
 const MEMBERS = 70;
 // A small MLP (784-8-10, 6,370 parameters): the combine's groups are what is tested, not its speed.
@@ -24,19 +24,11 @@ const run = engineTestRun({ sizes: [784, 8, 10], minVolunteers: MEMBERS, cohortS
 
 test('a round of 70 cohort aggregates: its combine groups are stored, and an auditor redoes them from the frames', { timeout: 120_000 }, async (t) => {
   assert.ok(MEMBERS > COMBINE_GROUP_SIZE, 'enough aggregates for a second level');
-  const { sql, ledger, params, theta0 } = await ledgerAtTheta0(run);
+  const { sql, ledger, theta0 } = await ledgerAtTheta0(run);
   let committed!: (s: RoundSummary) => void;
   const summary = new Promise<RoundSummary>((r) => (committed = r));
   let clock = NOW;
-  const engine = new RoundEngine(
-    run,
-    { ...theta0, params: params.slice(), momentum: theta0.momentum.slice() },
-    ledger,
-    heldOut,
-    domain,
-    { committed: (s) => committed(s), accountsChanged: () => {} },
-    () => clock,
-  );
+  const engine = engineAtTheta0(run, { ledger, theta0 }, { committed: (s) => committed(s), accountsChanged: () => {} }, () => clock);
   t.after(async () => {
     engine.stop();
     await sql.close();

@@ -8,18 +8,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import type { Address } from 'viem';
-import { maxSamplesPerReport, type RunSpec } from '../../shared/config.ts';
-import { decodeFrame } from '../../shared/codec.ts';
-import { cohortAggregate, encodeOwnUpdate, peerUpdateLimits } from '../../shared/round.ts';
+import type { RunSpec } from '../../shared/config.ts';
+import { cohortAggregate } from '../../shared/round.ts';
 import type { RoundSummary } from '../../shared/wire/index.ts';
 import { Ledger, type Sql } from '../db/index.ts';
-import { RoundEngine, type InFlightWait, type Session } from './engine.ts';
-import { domain, engineTestRun, heldOut, ledgerAtTheta0, NOW, signedReport0 } from './engine.fixture.ts';
+import type { InFlightWait, Session } from './engine.ts';
+import { engineAtTheta0, engineTestRun, ledgerAtTheta0, NOW, round0Frames, signedReport0 } from './engine.fixture.ts';
 
 /** One cohort of `n`, every member's frame, the aggregate of the first `inAggregate` frames, and a report helper. */
 async function roundOf(n: number, inAggregate: number, opts: { gate?: () => Promise<void>; inFlightWaitMs?: number } = {}) {
   const run: RunSpec = engineTestRun({ minVolunteers: n, cohortSize: n });
-  const { sql, ledger: plain, params, theta0 } = await ledgerAtTheta0(run);
+  const { sql, ledger: plain, theta0 } = await ledgerAtTheta0(run);
   // A ledger whose transactions each wait for the gate open at their start: a slow ledger batch.
   const gate = opts.gate;
   const gated: Sql = {
@@ -35,12 +34,9 @@ async function roundOf(n: number, inAggregate: number, opts: { gate?: () => Prom
   let committed!: (s: RoundSummary) => void;
   const summary = new Promise<RoundSummary>((r) => (committed = r));
   const waits: InFlightWait[] = [];
-  const engine = new RoundEngine(
+  const engine = engineAtTheta0(
     run,
-    { ...theta0, params: params.slice(), momentum: theta0.momentum.slice() },
-    ledger,
-    heldOut,
-    domain,
+    { ledger, theta0 },
     { committed: (s) => committed(s), accountsChanged: () => {}, settled: (w) => void waits.push(w) },
     () => NOW,
     opts.inFlightWaitMs,
@@ -50,16 +46,11 @@ async function roundOf(n: number, inAggregate: number, opts: { gate?: () => Prom
   for (const s of sessions) engine.addSession(s);
   for (const s of sessions) engine.setReady(s.id, true);
   assert.equal(engine.openRound?.round, 0);
-  const samples = Math.min(maxSamplesPerReport(run), run.inner.steps * run.inner.batchSize);
-  const own = sessions.map((_, i) =>
-    encodeOwnUpdate(
-      run,
-      0,
-      new Float32Array(run.paramCount).map((_, j) => Math.sin(i * 5 + j) * 1e-3),
-      samples,
-    ),
+  const { samples, own, held } = round0Frames(
+    run,
+    sessions.map((s) => s.address),
+    5,
   );
-  const held = own.map((u, i) => ({ address: sessions[i].address, hash: u.hash, frame: decodeFrame(u.bytes, peerUpdateLimits(run, 0)) }));
   const agg = cohortAggregate(run, 0, held[0], held.slice(1, inAggregate));
   // Signed up front, so that handing one to the engine is the moment it arrives.
   const signed = await Promise.all(sessions.map((_, i) => signedReport0(run, keys[i], { cohort: 0, own: own[i], agg, samples, nonce: BigInt(i + 1) })));

@@ -1,17 +1,18 @@
-// What the in-process round-engine tests share (engine.test.ts, combine-record.test.ts): a fixed
+// What the in-process round-engine tests share (engine.test.ts, engine-deadline.test.ts, combine-record.test.ts): a fixed
 // clock start, an MLP run spec on a tiny MNIST-shaped dataset, an 8-sample held-out set, the
 // EIP-712 domain reports are signed for, and a fresh in-memory ledger holding the run at θ_0.
-import { DEFAULT_RUN, modelOf, runSpecOf, type RunSettings, type RunSpec } from '../../shared/config.ts';
+import { DEFAULT_RUN, maxSamplesPerReport, modelOf, runSpecOf, type RunSettings, type RunSpec } from '../../shared/config.ts';
 import { initParams } from '../../shared/model.ts';
 import { runModelHash } from '../../shared/model-hash.ts';
-import type { Hex, LocalAccount } from 'viem';
+import type { Address, Hex, LocalAccount } from 'viem';
+import { decodeFrame } from '../../shared/codec.ts';
 import { contributionTypedData, eip712Domain } from '../../shared/eip712.ts';
 import { framesRoot } from '../../shared/aggregate.ts';
-import { buildContribution } from '../../shared/round.ts';
+import { buildContribution, encodeOwnUpdate, peerUpdateLimits } from '../../shared/round.ts';
 import { contributionToJson } from '../../shared/wire/index.ts';
 import type { Dataset } from '../../shared/mlp.ts';
 import { openDatabase, Ledger } from '../db/index.ts';
-import type { RoundEngine, Session } from './engine.ts';
+import { RoundEngine, type EngineEvents, type Session } from './engine.ts';
 
 export const NOW = 1_800_000_000_000;
 
@@ -82,4 +83,37 @@ export async function reportRound0(
   r: { cohort: number; own: { hash: Hex }; agg: { aggregateHash: Hex; hashes: Hex[] }; samples: number; nonce: bigint },
 ) {
   return engine.handleReport(session, await signedReport0(run, key, r));
+}
+
+/**
+ * A RoundEngine over `ledger` at a copy of θ_0 (the test keeps its own), with the fixture's
+ * held-out set and EIP-712 domain.
+ */
+export function engineAtTheta0(
+  run: RunSpec,
+  { ledger, theta0 }: { ledger: Ledger; theta0: Awaited<ReturnType<typeof ledgerAtTheta0>>['theta0'] },
+  events: EngineEvents,
+  clock: () => number,
+  inFlightWaitMs?: number,
+): RoundEngine {
+  const theta = { ...theta0, params: theta0.params.slice(), momentum: theta0.momentum.slice() };
+  return new RoundEngine(run, theta, ledger, heldOut, domain, events, clock, inFlightWaitMs);
+}
+
+/**
+ * Round 0's frame of each of `addresses` (a deterministic pseudo-gradient, sin(i·phase + j)·10⁻³,
+ * at the most samples a report may claim), encoded and decoded as a cohort member holds them.
+ */
+export function round0Frames(run: RunSpec, addresses: readonly Address[], phase: number) {
+  const samples = Math.min(maxSamplesPerReport(run), run.inner.steps * run.inner.batchSize);
+  const own = addresses.map((_, i) =>
+    encodeOwnUpdate(
+      run,
+      0,
+      new Float32Array(run.paramCount).map((_, j) => Math.sin(i * phase + j) * 1e-3),
+      samples,
+    ),
+  );
+  const held = own.map((u, i) => ({ address: addresses[i], hash: u.hash, frame: decodeFrame(u.bytes, peerUpdateLimits(run, 0)) }));
+  return { samples, own, held };
 }

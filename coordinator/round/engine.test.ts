@@ -14,23 +14,20 @@ import { aggregateLimits, applyGlobalUpdate, cohortAggregate, compressGlobalUpda
 import { combineCohorts } from '../../shared/robust-combine.ts';
 import { type RoundSummary, type ServerMessage } from '../../shared/wire/index.ts';
 import { RoundEngine, type Session } from './engine.ts';
-import { domain, engineTestRun, heldOut, ledgerAtTheta0, NOW, reportRound0 } from './engine.fixture.ts';
+import { domain, engineAtTheta0, engineTestRun, heldOut, ledgerAtTheta0, NOW, round0Frames, reportRound0 } from './engine.fixture.ts';
 
 const run = engineTestRun({ minVolunteers: 3, cohortSize: 3 });
 
 test('open → reports → aggregates → commit: the broadcast, the ledger rows and the published model', { timeout: 60_000 }, async (t) => {
-  const { sql, ledger, params, theta0 } = await ledgerAtTheta0(run);
+  const { sql, ledger, theta0 } = await ledgerAtTheta0(run);
 
   let committed!: (s: RoundSummary) => void;
   const summary = new Promise<RoundSummary>((r) => (committed = r));
   const changed: Address[][] = [];
   let clock = NOW;
-  const engine = new RoundEngine(
+  const engine = engineAtTheta0(
     run,
-    { ...theta0, params: params.slice(), momentum: theta0.momentum.slice() },
-    ledger,
-    heldOut,
-    domain,
+    { ledger, theta0 },
     {
       committed: (s) => committed(s),
       accountsChanged: (a) => void changed.push(a),
@@ -66,16 +63,11 @@ test('open → reports → aggregates → commit: the broadcast, the ledger rows
   }
 
   // Train: each member's frame (deterministic pseudo-gradients), and the cohort's aggregates.
-  const samples = Math.min(maxSamplesPerReport(run), run.inner.steps * run.inner.batchSize);
-  const own = sessions.map((_, i) =>
-    encodeOwnUpdate(
-      run,
-      0,
-      new Float32Array(run.paramCount).map((_, j) => Math.sin(i * 7 + j) * 1e-3),
-      samples,
-    ),
+  const { samples, own, held } = round0Frames(
+    run,
+    sessions.map((s) => s.address),
+    7,
   );
-  const held = own.map((u, i) => ({ address: sessions[i].address, hash: u.hash, frame: decodeFrame(u.bytes, peerUpdateLimits(run, 0)) }));
   const full = cohortAggregate(run, 0, held[0], held.slice(1));
   const partial = cohortAggregate(run, 0, held[2], [held[0]]);
   assert.equal(full.hashes.length, 3);
@@ -157,16 +149,13 @@ test('open → reports → aggregates → commit: the broadcast, the ledger rows
 // while the cohort it copied is credited and applied; the honest relay beside it is credited.
 test('cohorts and relays: an upload flood is bounded, a copycat relay is refused and its victims are credited', { timeout: 60_000 }, async (t) => {
   const run5 = engineTestRun({ minVolunteers: 5, cohortSize: 3, globalUpdate: 'compressed', timing: { trainMs: 100, exchangeMs: 600_000, reportMs: 100 } });
-  const { sql, ledger, params, theta0 } = await ledgerAtTheta0(run5);
+  const { sql, ledger, theta0 } = await ledgerAtTheta0(run5);
   const started = performance.now();
   let committed!: (s: RoundSummary) => void;
   const summary = new Promise<RoundSummary>((r) => (committed = r));
-  const engine = new RoundEngine(
+  const engine = engineAtTheta0(
     run5,
-    { ...theta0, params: params.slice(), momentum: theta0.momentum.slice() },
-    ledger,
-    heldOut,
-    domain,
+    { ledger, theta0 },
     { committed: (s) => committed(s), accountsChanged: () => {} },
     // Advancing (from NOW): the round commits once its 100 ms training window is over.
     () => NOW + Math.floor(performance.now() - started),
@@ -271,7 +260,7 @@ test(
   'relay and announcement: a frame goes only to the members named, once per member; the first announcement of an uploaded aggregate reaches the cohort',
   { timeout: 60_000 },
   async (t) => {
-    const { sql, ledger, params, theta0 } = await ledgerAtTheta0(run);
+    const { sql, ledger, theta0 } = await ledgerAtTheta0(run);
     const engine = new RoundEngine(run, theta0, ledger, heldOut, domain, { committed: () => undefined, accountsChanged: () => undefined }, () => NOW);
     t.after(async () => {
       engine.stop();
