@@ -20,7 +20,11 @@ test('chaos: training continues past a coordinator kill, nothing credited is los
     // to come back after the restart still delays no round.
     run: {
       minVolunteers: 3,
-      rewards: { epochRounds: 2 },
+      // One reward epoch, closing the last round: an epoch closing round 1 waits for its spot
+      // checks (up to its rounds' length) and the kill at round 2's commit cancelled it in every
+      // run, so the swarm then waited 60 s for it (the next cumulative epoch pays its credit; the
+      // crash-safe posting of an opened epoch is e2e/epoch-crash.test's claim).
+      rewards: { epochRounds: 5 },
       // A 6 s report window (was 3 s): the cohort agreement's relay and announcement live in its
       // first 25 % and 60 % (web/src/client/round/agreement.ts), 0.75 s and 1.8 s of 3 s. At load
       // 25 with 3 s, the round with a closed member and the next, with a newly joined one,
