@@ -1024,7 +1024,7 @@ async function main(argv: string[]): Promise<string[]> {
   const t0 = performance.now();
   out.progress(
     `sim: ${scenarios.length} scenarios × ${st.seeds} seeds on ${workers} workers; MLP ${st.rounds} rounds × ${st.steps} steps × batch ${st.batchSize}, peers ${st.peerCounts.join('/')}, ` +
-      `attack rows ${st.attackPeers} peers; codec ${JSON.stringify(st.codec)}; outer ${JSON.stringify(st.outer)}; inner AdamW ${JSON.stringify(st.adamw)}${st.innerLrSchedule ? ` lr schedule ${JSON.stringify(st.innerLrSchedule)}` : ''}; aggregator ${JSON.stringify(st.aggregator)}`,
+      `attack rows ${st.attackPeers} peers; codec ${JSON.stringify(st.codec)}; outer ${JSON.stringify(st.outer)}; inner AdamW ${JSON.stringify(st.adamw)}${st.innerLrSchedule ? ` lr schedule ${JSON.stringify(st.innerLrSchedule)}` : ''}; aggregator ${JSON.stringify(st.aggregator)}; download ${st.globalUpdate}${st.globalUpdate === 'compressed' ? ` ${JSON.stringify(st.downCodec)}` : ''} (but the compressed-N row beside compressed-down-N: exact)`,
   );
   if (withText && st.gpt) {
     const g = st.gpt;
