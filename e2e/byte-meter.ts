@@ -1,7 +1,9 @@
 // Counts every byte a page sends and receives at its transports, for e2e/swarm.ts's per-round
 // figures (issue 16 item 6): WebSocket messages (the coordinator's protocol and PeerJS
-// signalling), HTTP (request bodies out; transferSize in, headers included, from Resource
-// Timing) and WebRTC data-channel messages. Installed with Playwright's addInitScript, so it
+// signalling), HTTP (request bodies out; in, each fetched response's body from Resource Timing,
+// encodedBodySize, and its header bytes as HTTP/1.1 carried them, rebuilt from the Response's
+// status and headers: Resource Timing's transferSize adds a constant 300 bytes for the headers
+// whatever they were, so it cannot show a header trimmed) and WebRTC data-channel messages. Installed with Playwright's addInitScript, so it
 // wraps the constructors before any page script runs; the function is serialized into the
 // page, so it closes over nothing. Payload bytes: TLS, DTLS/SCTP, ICE and HTTP request
 // headers are not counted (a few hundred bytes per request or round on loopback).
@@ -17,8 +19,10 @@ export interface PageBytes {
   httpOut: number;
   dcIn: number;
   dcOut: number;
-  /** Bytes of published global updates and snapshots downloaded (transferSize). */
+  /** Bytes of published global updates and snapshots downloaded, headers included (part of httpIn). */
   updateIn: number;
+  /** Their bodies alone (encodedBodySize). */
+  updateBodyIn: number;
   /** Spot-check evidence uploaded (part of httpOut): the frame, each residual the validator asked for (dense float32) or its digest. */
   evidenceOut: number;
   /** (round, cohort id, members) of each round message received. */
@@ -45,6 +49,7 @@ export function installByteMeter(): void {
     dcIn: 0,
     dcOut: 0,
     updateIn: 0,
+    updateBodyIn: 0,
     evidenceOut: 0,
     cohorts: [],
     relayedFrames: 0,
@@ -95,17 +100,33 @@ export function installByteMeter(): void {
   }
   w.WebSocket = MeteredWebSocket;
 
+  // By response URL: the header bytes of each fetched response not yet matched to its Resource
+  // Timing entry (which comes when the body has arrived).
+  const headerBytes = new Map<string, number[]>();
   const nativeFetch = w.fetch.bind(w);
   w.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
     c.httpOut += size(init?.body);
     if (/\/evidence\//.test(String(input instanceof Request ? input.url : input))) c.evidenceOut += size(init?.body);
-    return nativeFetch(input, init);
+    return nativeFetch(input, init).then((res) => {
+      // Status line, `name: value` CRLF each, the blank line (the Headers object joins repeats with ", ").
+      let n = enc.encode(`HTTP/1.1 ${res.status} ${res.statusText}\r\n\r\n`).byteLength;
+      res.headers.forEach((v, k) => (n += enc.encode(`${k}: ${v}\r\n`).byteLength));
+      headerBytes.set(res.url, [...(headerBytes.get(res.url) ?? []), n]);
+      return res;
+    });
   };
-  // transferSize: the response's header and body bytes as fetched (0 from the cache).
+  // A fetch's body (encodedBodySize) and its measured header bytes; anything else (no fetch of
+  // ours) transferSize; nothing for a response from the cache (transferSize 0).
   new PerformanceObserver((list) => {
     for (const e of list.getEntries() as PerformanceResourceTiming[]) {
-      c.httpIn += e.transferSize;
-      if (/\/api\/runs\/\d+\/(updates|snapshot)/.test(e.name)) c.updateIn += e.transferSize;
+      const headers = e.initiatorType === 'fetch' ? headerBytes.get(e.name)?.shift() : undefined;
+      const fromCache = e.transferSize === 0;
+      const bytes = fromCache ? 0 : headers === undefined ? e.transferSize : e.encodedBodySize + headers;
+      c.httpIn += bytes;
+      if (/\/api\/runs\/\d+\/(updates|snapshot)/.test(e.name)) {
+        c.updateIn += bytes;
+        c.updateBodyIn += fromCache ? 0 : e.encodedBodySize;
+      }
     }
   }).observe({ type: 'resource', buffered: true });
 

@@ -2,6 +2,7 @@
 // aggregator and outer step, checked for what the full `npm run sim` is meant to show.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { DEFAULT_RUN } from '../shared/config.ts';
 import {
   loadSimData,
   maxAfterWarmup,
@@ -95,6 +96,22 @@ test('inner lr warm-up: --gpt-inner-warmup/--inner-warmup reach every row of the
   const plain = runScenario(pick('compressed-1'), 1, data);
   const warmed = runScenario({ ...pick('compressed-1'), adamw: { ...pick('compressed-1').adamw, warmupSteps: 5 } }, 1, data);
   assert.notEqual(warmed.lossCurve[0], plain.lossCurve[0], 'round 0 trains at the warmed-up lr');
+});
+
+test("downloads: compressed-N exact and compressed-down-N compressed whatever the default; the other MLP rows the run's default, GPT rows exact", () => {
+  const rows = (values: Record<string, unknown>) => new Map(scenarioList(settingsFrom(values).st).map((sc) => [sc.name, sc.compressDown]));
+  const byDefault = rows({});
+  const down = settingsFrom({}).st.downCodec;
+  assert.equal(DEFAULT_RUN.globalUpdate, 'compressed');
+  assert.equal(down.density, DEFAULT_RUN.downCodec!.density);
+  assert.equal(byDefault.get('compressed-8'), undefined);
+  assert.deepEqual(byDefault.get('compressed-down-8'), down);
+  for (const name of ['compressed-1', 'compressed-32', 'sign-flip-20', 'churn-30', 'non-iid', 'adaptive-steps'])
+    assert.deepEqual(byDefault.get(name), down, name);
+  for (const name of ['dense-8', 'centralized-8', 'gpt-compressed-4']) assert.equal(byDefault.get(name), undefined, name);
+  const exactRows = rows({ 'global-update': 'exact' });
+  for (const [name, d] of exactRows) assert.deepEqual(d, name === 'compressed-down-8' ? down : undefined, name);
+  assert.throws(() => settingsFrom({ 'global-update': 'dense' }), /--global-update: expected exact or compressed/);
 });
 
 test('maxAfterWarmup: the largest loss after the warm-up rounds over the best', () => {

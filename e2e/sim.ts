@@ -143,6 +143,12 @@ export interface SimSettings {
   codec: CodecConfig;
   /** The compressed-down row's global-update codec (RunSettings.downCodec). */
   downCodec: DownCodecConfig;
+  /**
+   * What every distributed row downloads besides the two that compare them (compressed-N: exact;
+   * compressed-down-N: compressed): the MLP preset's RunSettings.globalUpdate, 'compressed' since
+   * issue 16. The attack, churn and non-IID figures in README were measured with 'exact' before.
+   */
+  globalUpdate: 'exact' | 'compressed';
   aggregator: AggregatorConfig;
   nonIid: { steps: number; outer: OuterConfig };
   gpt: {
@@ -181,6 +187,7 @@ export const DEFAULT_SIM: SimSettings = {
   adamw: DEFAULT_RUN.inner.adamw,
   codec: DEFAULT_RUN.codec,
   downCodec: DEFAULT_RUN.downCodec ?? DEFAULT_RUN.codec,
+  globalUpdate: DEFAULT_RUN.globalUpdate ?? 'exact',
   aggregator: DEFAULT_RUN.aggregator,
   nonIid: { steps: NON_IID_STEPS, outer: DEFAULT_RUN.outer },
   // 'round', as pages train today. With the state kept (`--inner-state kept`; 2026-12-06, 3 seeds,
@@ -238,16 +245,21 @@ export function scenarioList(st: SimSettings, opts: { quick?: boolean } = {}): S
     nonIid: false,
     innerState: st.innerState,
     innerLrSchedule: st.innerLrSchedule,
+    // The run's download (st.globalUpdate): the rows below that compare downloads override it.
+    compressDown: st.globalUpdate === 'compressed' ? st.downCodec : undefined,
   };
+  const exact = { ...clean, compressDown: undefined };
   const list: Scenario[] = [];
-  for (const peers of st.peerCounts) {
-    list.push({ ...clean, name: `centralized-${peers}`, peers, centralized: true });
-    list.push({ ...clean, name: `compressed-${peers}`, peers });
-  }
+  // compressed-downPeers keeps the exact download and compressed-down-downPeers the compressed one
+  // whatever the default (issue 16's bar compares them); the other peer counts follow the default.
   const downPeers = st.peerCounts.includes(8) ? 8 : st.peerCounts[st.peerCounts.length - 1];
+  for (const peers of st.peerCounts) {
+    list.push({ ...exact, name: `centralized-${peers}`, peers, centralized: true });
+    list.push({ ...(peers === downPeers ? exact : clean), name: `compressed-${peers}`, peers });
+  }
   list.push({ ...clean, name: `compressed-down-${downPeers}`, peers: downPeers, compressDown: st.downCodec });
-  const midPeers = st.peerCounts.includes(8) ? 8 : st.peerCounts[st.peerCounts.length - 1];
-  list.push({ ...clean, name: `dense-${midPeers}`, peers: midPeers, dense: true, codec: { density: 1, bits: 32, chunkSize: st.codec.chunkSize } });
+  const midPeers = downPeers;
+  list.push({ ...exact, name: `dense-${midPeers}`, peers: midPeers, dense: true, codec: { density: 1, bits: 32, chunkSize: st.codec.chunkSize } });
 
   const at = { ...clean, peers: st.attackPeers };
   if (!st.peerCounts.includes(st.attackPeers)) list.push({ ...at, name: `compressed-${st.attackPeers}` });
@@ -279,7 +291,7 @@ export function scenarioList(st: SimSettings, opts: { quick?: boolean } = {}): S
     const g = st.gpt;
     const rounds = Math.max(1, Math.round(g.budgetSteps / g.steps));
     const gpt = {
-      ...clean,
+      ...exact,
       preset: 'gpt' as const,
       gpt: g.dims,
       peers: g.peers,
@@ -862,6 +874,7 @@ DEFAULT_RUN, DEFAULT_GPT_RUN and DEFAULT_SIM). Two other modes, each with its ow
     'down-density': { type: 'string', arg: 'R', help: 'compressed-down row: the global update codec density' },
     'down-bits': { type: 'string', arg: 'B', help: 'compressed-down row: the global update codec bits' },
     'down-decay': { type: 'string', arg: 'X', help: "compressed-down row: the factor on the coordinator's carried residual" },
+    'global-update': { type: 'string', arg: 'exact|compressed', help: "what the other distributed rows download (default the MLP preset's globalUpdate)" },
     ...outerOptions('', 'MLP'),
     ...outerOptions('non-iid-', 'non-IID MLP'),
     ...outerOptions('gpt-', 'GPT'),
@@ -887,6 +900,11 @@ DEFAULT_RUN, DEFAULT_GPT_RUN and DEFAULT_SIM). Two other modes, each with its ow
 function innerStateOf(v: string): InnerState {
   if (!INNER_STATES.includes(v as InnerState)) throw new UsageError(`--inner-state: expected one of ${INNER_STATES.join(', ')}, got ${JSON.stringify(v)}`);
   return v as InnerState;
+}
+
+function globalUpdateOf(v: string): SimSettings['globalUpdate'] {
+  if (v !== 'exact' && v !== 'compressed') throw new UsageError(`--global-update: expected exact or compressed, got ${JSON.stringify(v)}`);
+  return v;
 }
 
 /** The settings from the parsed command line, over DEFAULT_SIM (or QUICK_SIM with --quick). */
@@ -955,6 +973,7 @@ export function settingsFrom(values: Record<string, unknown>): {
       bits: num('down-bits', base.downCodec.bits) as DownCodecConfig['bits'],
       residualDecay: num('down-decay', base.downCodec.residualDecay ?? 1),
     },
+    globalUpdate: globalUpdateOf(opt('global-update') ?? base.globalUpdate),
     aggregator,
     nonIid: { steps: nonIidSteps, outer: outerOf('non-iid-', base.nonIid.outer, Math.round((rounds * steps) / nonIidSteps)) },
     trace: flag('trace'),
@@ -1005,7 +1024,7 @@ async function main(argv: string[]): Promise<string[]> {
   const t0 = performance.now();
   out.progress(
     `sim: ${scenarios.length} scenarios × ${st.seeds} seeds on ${workers} workers; MLP ${st.rounds} rounds × ${st.steps} steps × batch ${st.batchSize}, peers ${st.peerCounts.join('/')}, ` +
-      `attack rows ${st.attackPeers} peers; codec ${JSON.stringify(st.codec)}; outer ${JSON.stringify(st.outer)}; inner AdamW ${JSON.stringify(st.adamw)}${st.innerLrSchedule ? ` lr schedule ${JSON.stringify(st.innerLrSchedule)}` : ''}; aggregator ${JSON.stringify(st.aggregator)}`,
+      `attack rows ${st.attackPeers} peers; codec ${JSON.stringify(st.codec)}; outer ${JSON.stringify(st.outer)}; inner AdamW ${JSON.stringify(st.adamw)}${st.innerLrSchedule ? ` lr schedule ${JSON.stringify(st.innerLrSchedule)}` : ''}; aggregator ${JSON.stringify(st.aggregator)}; download ${st.globalUpdate}${st.globalUpdate === 'compressed' ? ` ${JSON.stringify(st.downCodec)}` : ''} (but the compressed-N row beside compressed-down-N: exact)`,
   );
   if (withText && st.gpt) {
     const g = st.gpt;

@@ -156,8 +156,14 @@ export interface SwarmResult {
    */
   upBytesPerPeerPerRound: number;
   downBytesPerPeerPerRound: number;
-  /** Global updates and snapshots a page downloaded per round (part of downBytesPerPeerPerRound). */
+  /** Global updates and snapshots a page downloaded per round, response headers included (part of downBytesPerPeerPerRound). */
   updateBytesPerPeerPerRound: number;
+  /** Their bodies alone. */
+  updateBodyBytesPerPeerPerRound: number;
+  /** upBytesPerPeerPerRound by transport: WebSocket messages, HTTP request bodies, data-channel messages. */
+  upBytesByTransport: { ws: number; http: number; dc: number };
+  /** downBytesPerPeerPerRound by transport: WebSocket messages, HTTP responses (headers and bodies), data-channel messages. */
+  downBytesByTransport: { ws: number; http: number; dc: number };
   /** Spot-check evidence a page uploaded per round (part of upBytesPerPeerPerRound; the validator's sampling rate sets it). */
   evidenceBytesPerPeerPerRound: number;
   /** Mean members per cohort, over every (round, cohort) the pages were seated in. */
@@ -221,6 +227,9 @@ export function pageTraffic(
   | 'upBytesPerPeerPerRound'
   | 'downBytesPerPeerPerRound'
   | 'updateBytesPerPeerPerRound'
+  | 'updateBodyBytesPerPeerPerRound'
+  | 'upBytesByTransport'
+  | 'downBytesByTransport'
   | 'evidenceBytesPerPeerPerRound'
   | 'cohortSize'
   | 'relayedFrames'
@@ -229,7 +238,9 @@ export function pageTraffic(
   | 'peerConnectionsPerPeer'
 > {
   let pages = 0;
-  const sum = { up: 0, down: 0, update: 0, evidence: 0, dials: 0, peerConnections: 0, peerConnectionsEver: 0 };
+  const sum = { up: 0, down: 0, update: 0, updateBody: 0, evidence: 0, dials: 0, peerConnections: 0, peerConnectionsEver: 0 };
+  const up = { ws: 0, http: 0, dc: 0 };
+  const down = { ws: 0, http: 0, dc: 0 };
   const seats = new Map<string, number>();
   let relayedFrames = 0;
   for (const [v, b] of last) {
@@ -239,9 +250,14 @@ export function pageTraffic(
     const a = first.get(v);
     if (!a || v.attacker) continue;
     pages++;
-    sum.up += b.wsOut + b.httpOut + b.dcOut - (a.wsOut + a.httpOut + a.dcOut);
-    sum.down += b.wsIn + b.httpIn + b.dcIn - (a.wsIn + a.httpIn + a.dcIn);
+    up.ws += b.wsOut - a.wsOut;
+    up.http += b.httpOut - a.httpOut;
+    up.dc += b.dcOut - a.dcOut;
+    down.ws += b.wsIn - a.wsIn;
+    down.http += b.httpIn - a.httpIn;
+    down.dc += b.dcIn - a.dcIn;
     sum.update += b.updateIn - a.updateIn;
+    sum.updateBody += b.updateBodyIn - a.updateBodyIn;
     sum.evidence += b.evidenceOut - a.evidenceOut;
     sum.dials += b.dials - a.dials;
     sum.peerConnections += b.peerConnections - a.peerConnections;
@@ -250,10 +266,16 @@ export function pageTraffic(
   const per = (x: number) => (pages && rounds > 0 ? Math.round(x / pages / rounds) : 0);
   const perFine = (x: number) => (pages && rounds > 0 ? Number((x / pages / rounds).toFixed(2)) : 0);
   const sizes = [...seats.values()];
+  sum.up = up.ws + up.http + up.dc;
+  sum.down = down.ws + down.http + down.dc;
+  const perTransport = (t: typeof up) => ({ ws: per(t.ws), http: per(t.http), dc: per(t.dc) });
   return {
     upBytesPerPeerPerRound: per(sum.up),
     downBytesPerPeerPerRound: per(sum.down),
     updateBytesPerPeerPerRound: per(sum.update),
+    updateBodyBytesPerPeerPerRound: per(sum.updateBody),
+    upBytesByTransport: perTransport(up),
+    downBytesByTransport: perTransport(down),
     evidenceBytesPerPeerPerRound: per(sum.evidence),
     cohortSize: sizes.length ? Number((sizes.reduce((s, x) => s + x, 0) / sizes.length).toFixed(2)) : 0,
     relayedFrames,
@@ -701,6 +723,10 @@ pages' model hashes disagree or the chaos run lost settled credit.`,
       arg: 'exact|compressed',
       help: "what the coordinator publishes each round (the run's globalUpdate; default the preset's)",
     },
+    'sample-all': {
+      type: 'boolean',
+      help: 'the validator samples every contribution (verification rate and newIdentityRate 1): the evidence upload at its worst',
+    },
   },
 } as const satisfies CliSpec<Record<string, CliOption>>;
 
@@ -722,7 +748,11 @@ async function main(): Promise<string[]> {
   if (globalUpdate !== undefined && globalUpdate !== 'exact' && globalUpdate !== 'compressed')
     throw new UsageError(`--global-update: expected exact or compressed, got ${globalUpdate}`);
   const presetRun = preset === 'mlp' ? undefined : GPT_SWARM_RUNS[preset as keyof typeof GPT_SWARM_RUNS];
-  const run = globalUpdate ? { ...presetRun, globalUpdate } : presetRun;
+  const run = {
+    ...presetRun,
+    ...(globalUpdate ? { globalUpdate } : {}),
+    ...(values['sample-all'] ? { verification: { ...(presetRun?.verification as object | undefined), rate: 1, newIdentityRate: 1 } } : {}),
+  };
   if (presetRun && !values.url) out.progress(`${preset} on generated text ${useGeneratedText()}`);
   const r = await runSwarm({ volunteers, rounds, url: values.url, run, chaos, nat: values.nat, platformLog: values['platform-log'], log: out.progress });
   const c = r.chaos;
@@ -735,7 +765,7 @@ swarm summary
   model hashes agree       ${r.modelHashesAgree} (${r.modelHash.slice(0, 18)}…)
   WebRTC bytes received    ${r.p2pBytes}
   frame bytes/peer/round   ${r.frameBytesPerPeerPerRound} vs dense ${r.denseBytesPerPeerPerRound} (${r.compressionRatio}×)
-  bytes/peer/round         up ${r.upBytesPerPeerPerRound}, down ${r.downBytesPerPeerPerRound} (global update ${r.updateBytesPerPeerPerRound}, spot-check evidence up ${r.evidenceBytesPerPeerPerRound}); mean cohort ${r.cohortSize}; ${r.relayedFrames} relayed frames
+  bytes/peer/round         up ${r.upBytesPerPeerPerRound} (ws ${r.upBytesByTransport.ws}, http ${r.upBytesByTransport.http}, dc ${r.upBytesByTransport.dc}), down ${r.downBytesPerPeerPerRound} (ws ${r.downBytesByTransport.ws}, http ${r.downBytesByTransport.http}, dc ${r.downBytesByTransport.dc}; global update ${r.updateBytesPerPeerPerRound}, its body ${r.updateBodyBytesPerPeerPerRound}), spot-check evidence up ${r.evidenceBytesPerPeerPerRound}; mean cohort ${r.cohortSize}; ${r.relayedFrames} relayed frames
   WebRTC dials/peer/round  ${r.dialsPerPeerPerRound} (peer connections ${r.peerConnectionsPerPeerPerRound}; ${r.peerConnectionsPerPeer} a page in all, round 0 included)
   lost rounds              ${r.lostRounds} (committed with no accepted contribution)
   reward epochs on chain   ${r.rewardEpochs}

@@ -8,7 +8,9 @@ import {
   decodeEvidence,
   encodeEvidence,
   meetsNeeds,
+  multiproofNodes,
   openResidual,
+  openingBytes,
   proofLength,
   residualCommitment,
   residualDigest,
@@ -32,14 +34,28 @@ test('every leaf of trees of 1 to 9 leaves (odd levels carried up) opens and pro
     const count = residualLeafCount(n);
     for (let i = 0; i < count; i++) {
       const o = openResidual(e, [i]);
-      assert.equal(o.leaves[0].proof.byteLength, 32 * proofLength(i, count));
+      assert.equal(o.proof.byteLength, 32 * proofLength(i, count));
       assert.equal(residualDigest(o), root, `n ${n}, leaf ${i}`);
       const changed: ResidualOpening = { ...o, leaves: [{ ...o.leaves[0], values: o.leaves[0].values.map((x, j) => (j === 0 ? x + 1e-7 : x)) }] };
       assert.notEqual(residualDigest(changed), root);
-      if (o.leaves[0].proof.byteLength) {
-        const proof = o.leaves[0].proof.slice();
+      if (o.proof.byteLength) {
+        const proof = o.proof.slice();
         proof[0] ^= 1;
-        assert.notEqual(residualDigest({ ...o, leaves: [{ ...o.leaves[0], proof }] }), root);
+        assert.notEqual(residualDigest({ ...o, proof }), root);
+      }
+    }
+    // Every set of leaves (all subsets for up to 9 leaves) opens with one multiproof that proves
+    // the root; each carried hash is needed (flip any byte of it: another root).
+    for (let mask = 1; mask < 1 << count; mask++) {
+      const leaves = Array.from({ length: count }, (_, i) => i).filter((i) => mask & (1 << i));
+      const o = openResidual(e, leaves);
+      assert.equal(o.proof.byteLength, 32 * multiproofNodes(leaves, count).length);
+      assert.ok(o.proof.byteLength <= leaves.reduce((b, i) => b + 32 * proofLength(i, count), 0));
+      assert.equal(residualDigest(o), root, `n ${n}, leaves ${leaves}`);
+      for (let h = 0; h < o.proof.byteLength; h += 32) {
+        const proof = o.proof.slice();
+        proof[h + 31] ^= 0x80;
+        assert.notEqual(residualDigest({ ...o, proof }), root, `n ${n}, leaves ${leaves}, hash ${h / 32}`);
       }
     }
     // Any one changed value anywhere changes the root.
@@ -49,11 +65,39 @@ test('every leaf of trees of 1 to 9 leaves (odd levels carried up) opens and pro
   }
 });
 
-test('leaves from two different residuals prove different roots: refused by name', () => {
-  const a = openResidual(residual(1000, 1), [2]);
-  const b = openResidual(residual(1000, 2), [5]);
-  assert.throws(() => residualDigest({ paramCount: 1000, leaves: [...a.leaves, ...b.leaves] }), isBadFrame(/different roots/));
-  assert.throws(() => residualDigest({ paramCount: 1000, leaves: [] }), isBadFrame(/opens no leaf/));
+test('an opening that mixes two residuals proves neither root; a multiproof of the wrong length or unordered leaves are refused by name', () => {
+  const one = residual(1000, 1);
+  const two = residual(1000, 2);
+  const a = openResidual(one, [2, 5]);
+  const b = openResidual(two, [2, 5]);
+  const mixed = { ...a, leaves: [a.leaves[0], b.leaves[1]] };
+  assert.notEqual(residualDigest(mixed), residualRoot(one));
+  assert.notEqual(residualDigest(mixed), residualRoot(two));
+  assert.throws(() => residualDigest({ ...a, proof: a.proof.subarray(32) }), isBadFrame(/multiproof of these leaves holds/));
+  assert.throws(() => residualDigest({ ...a, leaves: [a.leaves[1], a.leaves[0]] }), isBadFrame(/strictly increase/));
+  assert.throws(() => openResidual(one, [5, 2]), isBadFrame(/strictly increase/));
+  assert.throws(() => residualDigest({ paramCount: 1000, leaves: [], proof: new Uint8Array(0) }), isBadFrame(/opens no leaf/));
+});
+
+test("8 leaves of the MLP's residual: the multiproof carries each shared sibling once (measured over 200 draws)", () => {
+  const n = 50_890;
+  const count = residualLeafCount(n);
+  const rand = createRng(7);
+  let separate = 0;
+  let merged = 0;
+  let worst = 0;
+  for (let t = 0; t < 200; t++) {
+    const pick = new Set<number>();
+    while (pick.size < 8) pick.add(Math.floor(rand() * count));
+    const leaves = [...pick].sort((x, y) => x - y);
+    separate += leaves.reduce((s, i) => s + proofLength(i, count), 0);
+    const m = multiproofNodes(leaves, count).length;
+    merged += m;
+    worst = Math.max(worst, m);
+  }
+  // 79 hashes apart, about 47 merged (53 at most in 2,000 draws, README).
+  assert.ok(merged / 200 < 0.65 * (separate / 200), `merged ${merged / 200} against ${separate / 200}`);
+  assert.ok(worst <= 56, `worst ${worst}`);
 });
 
 test('evidence bodies round-trip in each mode, meet exactly the needs they were made for, and are far smaller opened than in full', () => {
@@ -75,8 +119,8 @@ test('evidence bodies round-trip in each mode, meet exactly the needs they were 
     if (needs.leaves.length && !needs.before) {
       assert.ok(!meetsNeeds(back, { ...needs, leaves: leaves.slice(1) }), 'other leaves than asked');
       assert.ok(!meetsNeeds(back, { ...needs, before: true }), 'e_b asked in full');
-      // Both residuals opened at 8 leaves: under 10 KB against 407 KB in full.
-      assert.ok(body.byteLength - ev.frame.byteLength < 10_000, `${body.byteLength} bytes`);
+      // Both residuals opened at 8 leaves: under 8 KB against 407 KB in full.
+      assert.ok(body.byteLength - ev.frame.byteLength < 8_000, `${body.byteLength} bytes`);
     }
   }
 });
@@ -95,6 +139,7 @@ test('malformed opened parts are refused by name before anything is sliced', () 
   assert.throws(() => decodeEvidence(set(1, [0, 0]), n), isBadFrame(/opens 0 leaves/));
   assert.throws(() => decodeEvidence(set(3, [99, 0, 0, 0]), n), isBadFrame(/indices must increase and stay under 16/));
   assert.throws(() => decodeEvidence(set(0, [0b1111]), n), isBadFrame(/modes 0xf/));
-  assert.throws(() => decodeEvidence(good.subarray(0, 300), n), isBadFrame(/shorter than its e_b leaf 1 \(391 bytes needed\)/));
+  assert.throws(() => decodeEvidence(good.subarray(0, 200), n), isBadFrame(/shorter than its e_b leaf 1 \(263 bytes needed\)/));
+  assert.throws(() => decodeEvidence(good.subarray(0, 530), n), isBadFrame(/shorter than its e_b multiproof/));
   assert.throws(() => decodeEvidence(good.subarray(0, good.byteLength - 40), n), isBadFrame(/holds no frame/));
 });

@@ -4,7 +4,8 @@
 // residualHash = keccak256(root(e_before) ‖ root(e_after)), root = the Merkle root of the
 // residual's float32 LE bytes cut into leaves of RESIDUAL_LEAF values, and the evidence reveals
 // the frame and, for each residual, whatever the validator asked for (`EvidenceNeeds`): the
-// residual in full, or its root with the sampled leaves and their Merkle proofs.
+// residual in full, or its root with the sampled leaves and one Merkle multiproof for them all
+// (each sibling hash sent once, none that the opened leaves compute themselves).
 //
 // Why sampled leaves (issue 16: a round costs a peer about a frame up, not a dense model): a
 // residual is the model's size (203,560 bytes for the MLP), and WebGPU work is re-executed
@@ -24,24 +25,29 @@ import { IdlegradError } from '../errors.ts';
 
 /**
  * Values in a leaf of a residual's Merkle tree (the last leaf may be shorter). 64 values (256
- * bytes) and a proof of ⌈log2(leaves)⌉ × 32 bytes (10 for the MLP's 796 leaves): an opened leaf
- * costs about 580 bytes, so the validator's sample of both residuals is about a peer frame's
- * bytes a leaf pair, where the residuals in full are 407,120.
+ * bytes) and a proof of ⌈log2(leaves)⌉ × 32 bytes (10 for the MLP's 796 leaves): one opened leaf
+ * costs about 580 bytes. Eight leaves' paths share their top levels, so their multiproof holds
+ * about 47 hashes where eight separate proofs held 79 (1,500 bytes instead of 2,530 a residual,
+ * 53 at most over 2,000 random draws), where the residuals in full are 407,120.
  */
 export const RESIDUAL_LEAF = 64;
 const DIGEST_BYTES = 32;
 
-/** One opened leaf: its index, its values, and the sibling hashes from it up to the root (32 bytes each). */
+/** One opened leaf: its index and its values. */
 export interface ResidualLeaf {
   index: number;
   values: Float32Array;
-  proof: Uint8Array;
 }
 
-/** Some leaves of a residual of `paramCount` values with their Merkle proofs; they prove its root. */
+/**
+ * Some leaves of a residual of `paramCount` values (indices strictly increasing) and their
+ * multiproof: the sibling hashes their paths to the root need and do not compute themselves,
+ * 32 bytes each, level by level from the leaves, left to right within a level (multiproofNodes).
+ */
 export interface ResidualOpening {
   paramCount: number;
   leaves: ResidualLeaf[];
+  proof: Uint8Array;
 }
 
 /** Everything a check compares: the frame and both residuals in full. */
@@ -89,9 +95,23 @@ export function leafRange(index: number, paramCount: number): [number, number] {
  * unchanged, so it has no sibling at that level.
  */
 export function proofLength(index: number, leafCount: number): number {
-  let n = 0;
-  for (let i = index, len = leafCount; len > 1; i >>= 1, len = Math.ceil(len / 2)) if ((i ^ 1) < len) n++;
-  return n;
+  return multiproofNodes([index], leafCount).length;
+}
+
+/**
+ * The nodes, as [level, index], whose hashes the multiproof of the leaves `indices` (strictly
+ * increasing, each < leafCount) carries, in the order it carries them: level by level from the
+ * leaves, left to right; a sibling that is itself on an opened path is computed, not carried.
+ */
+export function multiproofNodes(indices: readonly number[], leafCount: number): [number, number][] {
+  const out: [number, number][] = [];
+  let nodes = [...indices];
+  for (let level = 0, len = leafCount; len > 1; level++, len = Math.ceil(len / 2)) {
+    const on = new Set(nodes);
+    for (const i of nodes) if ((i ^ 1) < len && !on.has(i ^ 1)) out.push([level, i ^ 1]);
+    nodes = [...new Set(nodes.map((i) => i >> 1))];
+  }
+  return out;
 }
 
 function pairHash(left: Uint8Array, right: Uint8Array): Uint8Array {
@@ -126,50 +146,72 @@ export function residualRoot(e: Float32Array): Hex {
   return bytesToHex(levels[levels.length - 1][0]);
 }
 
-/** The residual opened at `leaves`: their values and Merkle proofs. */
+/** Refused unless `indices` strictly increase within [0, leafCount). */
+function checkIndices(indices: readonly number[], leafCount: number): void {
+  indices.forEach((index, k) => {
+    if (!(Number.isInteger(index) && index >= 0 && index < leafCount))
+      throw new IdlegradError('BAD_FRAME', `leaf ${index} is outside the residual's ${leafCount} leaves`);
+    if (k > 0 && index <= indices[k - 1]) throw new IdlegradError('BAD_FRAME', `leaf indices must strictly increase (${indices[k - 1]}, then ${index})`);
+  });
+}
+
+/** The residual opened at `leaves` (strictly increasing): their values and their multiproof. */
 export function openResidual(e: Float32Array, leaves: readonly number[]): ResidualOpening {
   const levels = residualTree(e);
-  const count = levels[0].length;
+  checkIndices(leaves, levels[0].length);
+  const nodes = multiproofNodes(leaves, levels[0].length);
+  const proof = new Uint8Array(DIGEST_BYTES * nodes.length);
+  nodes.forEach(([level, i], k) => proof.set(levels[level][i], DIGEST_BYTES * k));
   return {
     paramCount: e.length,
     leaves: leaves.map((index) => {
-      if (!(Number.isInteger(index) && index >= 0 && index < count))
-        throw new IdlegradError('BAD_FRAME', `leaf ${index} is outside the residual's ${count} leaves`);
-      const proof = new Uint8Array(DIGEST_BYTES * proofLength(index, count));
-      let p = 0;
-      for (let l = 0, i = index; l < levels.length - 1; l++, i >>= 1) if ((i ^ 1) < levels[l].length) proof.set(levels[l][i ^ 1], DIGEST_BYTES * p++);
       const [a, b] = leafRange(index, e.length);
-      return { index, values: e.slice(a, b), proof };
+      return { index, values: e.slice(a, b) };
     }),
+    proof,
   };
 }
 
-/** The root a leaf's proof leads to. */
-function rootOfLeaf(leaf: ResidualLeaf, leafCount: number): Uint8Array {
-  let h = keccak256Bytes(bytesOf(leaf.values));
+/** The root the opened leaves and their multiproof lead to (the same walk as multiproofNodes). */
+function rootOfOpening(o: ResidualOpening, leafCount: number): Uint8Array {
+  checkIndices(
+    o.leaves.map((l) => l.index),
+    leafCount,
+  );
+  const want =
+    DIGEST_BYTES *
+    multiproofNodes(
+      o.leaves.map((l) => l.index),
+      leafCount,
+    ).length;
+  if (o.proof.byteLength !== want) throw new IdlegradError('BAD_FRAME', `a multiproof of these leaves holds ${want} bytes, not ${o.proof.byteLength}`);
+  let nodes = new Map(o.leaves.map((l) => [l.index, keccak256Bytes(bytesOf(l.values))]));
   let p = 0;
-  for (let i = leaf.index, len = leafCount; len > 1; i >>= 1, len = Math.ceil(len / 2)) {
-    if ((i ^ 1) >= len) continue;
-    const sibling = leaf.proof.subarray(DIGEST_BYTES * p, DIGEST_BYTES * ++p);
-    h = i & 1 ? pairHash(sibling, h) : pairHash(h, sibling);
+  const carried = () => o.proof.subarray(DIGEST_BYTES * p, DIGEST_BYTES * ++p);
+  for (let len = leafCount; len > 1; len = Math.ceil(len / 2)) {
+    const up = new Map<number, Uint8Array>();
+    for (const [i, h] of nodes) {
+      if (up.has(i >> 1)) continue;
+      const s = i ^ 1;
+      const sibling = s >= len ? null : (nodes.get(s) ?? carried());
+      up.set(i >> 1, sibling === null ? h : i & 1 ? pairHash(sibling, h) : pairHash(h, sibling));
+    }
+    nodes = up;
   }
-  return h;
+  return nodes.values().next().value!;
 }
 
 const isOpening = (p: ResidualPart): p is ResidualOpening => typeof p !== 'string' && !(p instanceof Float32Array);
 
 /**
- * A residual's root: computed from the values, given, or proved by the opened leaves — every
- * one of which must lead to the same root (else BAD_FRAME: the opening proves nothing).
+ * A residual's root: computed from the values, given, or proved by the opened leaves and their
+ * multiproof (a multiproof of the wrong length for its leaves is refused: BAD_FRAME).
  */
 export function residualDigest(e: ResidualPart): Hex {
   if (typeof e === 'string') return e.toLowerCase() as Hex;
   if (e instanceof Float32Array) return residualRoot(e);
-  const count = residualLeafCount(e.paramCount);
   if (e.leaves.length === 0) throw new IdlegradError('BAD_FRAME', 'a residual opening opens no leaf');
-  const roots = e.leaves.map((leaf) => bytesToHex(rootOfLeaf(leaf, count)));
-  if (roots.some((r) => r !== roots[0])) throw new IdlegradError('BAD_FRAME', 'the opened leaves of a residual prove different roots');
-  return roots[0];
+  return bytesToHex(rootOfOpening(e, residualLeafCount(e.paramCount)));
 }
 
 /** The residual commitment carried by a report: keccak256(root(e_b) ‖ root(e_a)). */
@@ -192,17 +234,20 @@ export function withOpenedLeaves(base: Float32Array, opening: ResidualOpening): 
 
 // Upload body: one byte of modes (bits 0–1 e_b, bits 2–3 e_a: 0 its root, 1 in full, 2 opened),
 // e_b's part, e_a's part, then the frame (what is left). An opened part is u16 leaf count, then
-// per leaf u32 index, its values (float32 LE), its proof (proofLength × 32 bytes); leaf indices
-// strictly increase.
+// per leaf u32 index and its values (float32 LE), then the multiproof (multiproofNodes × 32
+// bytes, its length set by the indices); leaf indices strictly increase.
 const MODE_ROOT = 0;
 const MODE_FULL = 1;
 const MODE_OPENED = 2;
 const modeOf = (p: ResidualPart) => (typeof p === 'string' ? MODE_ROOT : p instanceof Float32Array ? MODE_FULL : MODE_OPENED);
 
+/** An opened part's encoded bytes: leaf count, each leaf's index and values, the multiproof. */
+export const openingBytes = (p: ResidualOpening) => 2 + p.leaves.reduce((n, l) => n + 4 + l.values.byteLength, 0) + p.proof.byteLength;
+
 function encodePart(p: ResidualPart): Uint8Array {
   if (typeof p === 'string') return hexBytes(p);
   if (p instanceof Float32Array) return bytesOf(p);
-  const size = 2 + p.leaves.reduce((n, l) => n + 4 + l.values.byteLength + l.proof.byteLength, 0);
+  const size = openingBytes(p);
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
   view.setUint16(0, p.leaves.length, true);
@@ -210,9 +255,9 @@ function encodePart(p: ResidualPart): Uint8Array {
   for (const l of p.leaves) {
     view.setUint32(at, l.index, true);
     out.set(bytesOf(l.values), at + 4);
-    out.set(l.proof, at + 4 + l.values.byteLength);
-    at += 4 + l.values.byteLength + l.proof.byteLength;
+    at += 4 + l.values.byteLength;
   }
+  out.set(p.proof, at);
   return out;
 }
 
@@ -261,13 +306,20 @@ export function decodeEvidence(body: Uint8Array, paramCount: number): EvidenceUp
       if (index >= leafCount || (k > 0 && index <= leaves[k - 1].index))
         throw new IdlegradError('BAD_FRAME', `${which} leaf ${k} has index ${index}: indices must increase and stay under ${leafCount}`);
       const [a, b] = leafRange(index, paramCount);
-      const valuesEnd = at + 4 + 4 * (b - a);
-      const end = valuesEnd + DIGEST_BYTES * proofLength(index, leafCount);
+      const end = at + 4 + 4 * (b - a);
       if (end > body.byteLength) throw short(`${which} leaf ${index}`, end);
-      leaves.push({ index, values: new Float32Array(body.slice(at + 4, valuesEnd).buffer), proof: body.slice(valuesEnd, end) });
+      leaves.push({ index, values: new Float32Array(body.slice(at + 4, end).buffer) });
       at = end;
     }
-    return [{ paramCount, leaves }, at];
+    const proofEnd =
+      at +
+      DIGEST_BYTES *
+        multiproofNodes(
+          leaves.map((l) => l.index),
+          leafCount,
+        ).length;
+    if (proofEnd > body.byteLength) throw short(`${which} multiproof`, proofEnd);
+    return [{ paramCount, leaves, proof: body.slice(at, proofEnd) }, proofEnd];
   };
   const [before, afterAt] = part(1, modeB, 'e_b');
   const [after, frameAt] = part(afterAt, modeA, 'e_a');

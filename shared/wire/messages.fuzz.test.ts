@@ -11,7 +11,7 @@ import { hashTypedData } from 'viem';
 import { contributionFromJson, delegationFromJson, parseClientMessage, parseServerMessage, PROTOCOL_VERSION } from './messages.ts';
 import { parseAccountSummary, parseDashboardState, parseRunInfo } from './http.ts';
 import { contributionTypedData, delegationTypedData, eip712Domain } from '../eip712.ts';
-import { decodeEvidence } from './evidence.ts';
+import { decodeEvidence, openingBytes } from './evidence.ts';
 import { IdlegradError } from '../errors.ts';
 
 const h32 = `0x${'ab'.repeat(32)}`;
@@ -291,12 +291,7 @@ test('evidence bodies of every length and modes byte: refused by name, or exactl
           if (mode === 1) assert.ok(p instanceof Float32Array && p.length === paramCount);
           else if (mode === 0) assert.ok(typeof p === 'string' && p.length === 66);
           else assert.ok(typeof p === 'object' && !(p instanceof Float32Array) && p.leaves.length > 0 && p.paramCount === paramCount);
-          used +=
-            typeof p === 'string'
-              ? 32
-              : p instanceof Float32Array
-                ? 4 * paramCount
-                : 2 + p.leaves.reduce((n, l) => n + 4 + l.values.byteLength + l.proof.byteLength, 0);
+          used += typeof p === 'string' ? 32 : p instanceof Float32Array ? 4 * paramCount : openingBytes(p);
         });
         assert.ok(e.frame.byteLength > 0 && e.frame.byteLength + used === len);
       } catch (e) {
