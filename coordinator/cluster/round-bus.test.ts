@@ -3,7 +3,7 @@
 // (account, nonce) is reported as a duplicate and stored once; the open round and every
 // acknowledged report come back after the server itself was SIGKILLed and restarted on its store;
 // a publish the stream cannot acknowledge fails loudly; a malformed message on the bus is named.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,12 @@ import { RoundBus, RoundBusError, type BusReport, type RoundOpening } from './ro
 import { natsServerSkip, startNatsServer } from './nats-server.ts';
 
 const skip = natsServerSkip();
+/** A fresh store directory for one test's nats-server, removed after it. */
+function storeDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'idlegrad-nats-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 const hashOf = (b: number) => `0x${b.toString(16).padStart(2, '0').repeat(32)}` as Hex;
 const h32 = `0x${'ab'.repeat(32)}` as Hex;
 const account = (i: number) => `0x${i.toString(16).padStart(40, '0')}` as Address;
@@ -55,9 +61,8 @@ const opening = (round: number): RoundOpening => ({
 });
 
 test('a report resolves once the stream stores it; a second (account, nonce) is a duplicate, stored once', { skip, timeout: 30_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'cluster20-bus-'));
-  const nats = await startNatsServer({ storeDir: dir });
-  t.after(async () => (await nats.kill(), rmSync(dir, { recursive: true, force: true })));
+  const nats = await startNatsServer({ storeDir: storeDir(t) });
+  t.after(() => nats.kill());
   const bus = await RoundBus.open({ servers: nats.url, runId: 7 });
   t.after(() => bus.close());
 
@@ -87,8 +92,7 @@ test(
   'after a SIGKILL of nats-server and a restart on its store, the open round and every acknowledged report come back',
   { skip, timeout: 60_000 },
   async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'cluster20-bus-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = storeDir(t);
     let nats = await startNatsServer({ storeDir: dir });
     const bus = await RoundBus.open({ servers: nats.url, runId: 7 });
     await bus.publishOpen(opening(2));
@@ -152,8 +156,7 @@ test(
   'a publish the stream cannot acknowledge fails, naming the subject; a malformed message on the bus is named by its sequence',
   { skip, timeout: 30_000 },
   async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'cluster20-bus-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = storeDir(t);
     const nats = await startNatsServer({ storeDir: dir });
     const bus = await RoundBus.open({ servers: nats.url, runId: 9, ackTimeoutMs: 1_000 });
     t.after(() => bus.close());
