@@ -11,8 +11,10 @@
 //
 // The message id is JetStream's `Nats-Msg-Id`: the stream stores a report once per (account,
 // nonce) inside its duplicate window and answers a second publish with `duplicate: true` and the
-// first one's sequence. The window must cover a report's lifetime (its signed expiry); past it the
-// ledger's unique (account, nonce) key still refuses a replay.
+// first one's sequence. The window must cover the longest round: a report replayed after its round
+// closed is stale anyway, and the ledger's unique (account, nonce) key refuses it whenever it comes.
+// (Not the report's signed lifetime, an hour by default: JetStream keeps every id of the window in
+// memory, and at 3,000 reports a second an hour is 11 M ids.)
 import { connect, JSONCodec, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type NatsConnection, type ObjectStore } from 'nats';
 import type { Address, Hex } from 'viem';
 import { parseClientMessage, type ClientMessage } from '../../shared/wire/index.ts';
@@ -50,7 +52,7 @@ export interface RoundBusOptions {
   /** nats://host:port, one or more. */
   servers: string | string[];
   runId: number;
-  /** How long a (account, nonce) is remembered for de-duplication. Default 15 minutes. */
+  /** How long a (account, nonce) is remembered for de-duplication: at least the longest round. Default 15 minutes. */
   duplicateWindowMs?: number;
   /** How long the stream keeps a run's messages. Default 7 days. */
   maxAgeMs?: number;
