@@ -37,8 +37,8 @@ export function natsServerBinary(path = process.env.PATH ?? ''): string | null {
  * false, or why a test that needs nats-server skips here. Only outside CI: in CI (`CI` set, as
  * `.ci/run` runs) nats-server is installed, and a missing one must fail the test, not skip it.
  */
-export function natsServerSkip(env: NodeJS.ProcessEnv = process.env): string | false {
-  if (natsServerBinary(env.PATH) || env.CI) return false;
+export function natsServerSkip(env: NodeJS.ProcessEnv = process.env, find: (path?: string) => string | null = natsServerBinary): string | false {
+  if (find(env.PATH) || env.CI) return false;
   return 'nats-server is not installed (Debian: apt-get install nats-server; .ci/run installs it)';
 }
 
