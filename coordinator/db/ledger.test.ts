@@ -14,7 +14,7 @@ import { migrate, openDatabase, type Sql } from './sql.ts';
 import { Ledger } from './ledger.ts';
 import { accountSummaries } from './account-summaries.ts';
 import { flaggedSummary } from './flagged.ts';
-import { LEDGER_BACKENDS } from './test-databases.ts';
+import { insertInlineRun, LEDGER_BACKENDS } from './test-databases.ts';
 
 const run = runSpecOf(1, DEFAULT_RUN, { name: 'mnist', trainCount: 100, testCount: 10, features: 784, classes: 10 });
 const alice = `0x${'a1'.repeat(20)}` as Address;
@@ -143,7 +143,7 @@ for (const backend of LEDGER_BACKENDS) {
       t.after(() => sql.close());
       const ledger = new Ledger(sql);
       const params = new Float32Array(run.paramCount);
-      await ledger.createRun(run, { round: 0, modelHash: hashParams(params), params, momentum: params });
+      await insertInlineRun(sql, run, { round: 0, modelHash: hashParams(params), params, momentum: params });
       const old: [string, string | null][] = [
         ['rejected', "LEFT_OUT: the cohort aggregate does not include this member's frame (refused by the aggregator)"],
         ['rejected', 'WORK_MISMATCH: the update differs from re-executing 4 steps by 12.0 % (tolerance 5.0 %)'],
@@ -237,7 +237,7 @@ for (const backend of LEDGER_BACKENDS) {
       t.after(() => sql.close());
       const ledger = new Ledger(sql);
       const params = initParams(modelOf(run), 7);
-      await ledger.createRun(run, { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) });
+      await insertInlineRun(sql, run, { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) });
       const bob = `0x${'b0'.repeat(20)}` as Address;
       let nonce = 0n;
       const credit = async (account: Address, wei: bigint, verification: 'skipped' | null = 'skipped') => {

@@ -22,6 +22,7 @@ import type { CombineGroup } from '../../shared/robust-combine.ts';
 import type { Sql } from './sql.ts';
 import { UNBATCHED_PAYABLE } from './creditable.ts';
 import { vestingOf } from './account-summaries.ts';
+import { MODEL_CHUNK_BYTES, readModelPart, writeModelPart } from './model-chunks.ts';
 
 export interface ModelState {
   round: number;
@@ -52,7 +53,6 @@ export interface RoundCommit {
 }
 
 const f32 = (b: Uint8Array) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 /** A contribution the validator can redo: what the member signed and committed. */
 export interface VerifiableContribution {
   id: number;
@@ -84,36 +84,54 @@ const BATCH = (where: string) => `with moved as (update contributions set state 
 const STATES: ContributionState[] = ['pending', 'accepted', 'verified', 'rejected', 'batched', 'claimable', 'claimed'];
 
 export class Ledger {
-  constructor(readonly sql: Sql) {}
+  /** `chunkBytes`: the model state's row size (a test's smaller one; default MODEL_CHUNK_BYTES). */
+  constructor(
+    readonly sql: Sql,
+    private readonly chunkBytes = MODEL_CHUNK_BYTES,
+  ) {}
 
   async loadRun(id: number): Promise<{ spec: RunSpec; state: ModelState } | null> {
-    const { rows } = await this.sql.query<{
-      spec: RunSpec;
-      round: number;
-      model_hash: string;
-      params: Uint8Array;
-      momentum: Uint8Array;
-      residual: Uint8Array | null;
-    }>(`select r.spec, m.round, m.model_hash, m.params, m.momentum, m.residual from runs r join model_state m on m.run_id = r.id where r.id = $1`, [id]);
+    const { rows } = await this.sql.query<{ spec: RunSpec; round: number; model_hash: string; inline: boolean }>(
+      `select r.spec, m.round, m.model_hash, m.params is not null as inline from runs r join model_state m on m.run_id = r.id where r.id = $1`,
+      [id],
+    );
     const r = rows[0];
     if (!r) return null;
-    const state: ModelState = { round: r.round, modelHash: r.model_hash as Hex, params: f32(r.params), momentum: f32(r.momentum) };
-    if (r.residual) state.residual = f32(r.residual);
+    if (r.inline) return { spec: r.spec, state: await this.loadInlineState(id, r.round, r.model_hash as Hex) };
+    const n = r.spec.paramCount;
+    const params = await readModelPart(this.sql, id, 'params', n);
+    const momentum = await readModelPart(this.sql, id, 'momentum', n);
+    if (!params || !momentum) throw new Error(`run ${id}: the ledger holds no ${params ? 'momentum' : 'parameters'} for round ${r.round}`);
+    const state: ModelState = { round: r.round, modelHash: r.model_hash as Hex, params, momentum };
+    const residual = await readModelPart(this.sql, id, 'residual', n);
+    if (residual) state.residual = residual;
     return { spec: r.spec, state };
+  }
+
+  /** A ledger written before model_chunks: the state in model_state's bytea columns. */
+  private async loadInlineState(id: number, round: number, modelHash: Hex): Promise<ModelState> {
+    const { rows } = await this.sql.query<{ params: Uint8Array; momentum: Uint8Array; residual: Uint8Array | null }>(
+      `select params, momentum, residual from model_state where run_id = $1`,
+      [id],
+    );
+    const r = rows[0];
+    const state: ModelState = { round, modelHash, params: f32(r.params), momentum: f32(r.momentum) };
+    if (r.residual) state.residual = f32(r.residual);
+    return state;
+  }
+
+  /** θ, momentum and residual as chunks (coordinator/db/model-chunks.ts); clears model_state's old columns. */
+  private async writeState(tx: Pick<Sql, 'query'>, runId: number, state: ModelState): Promise<void> {
+    await writeModelPart(tx, runId, 'params', state.params, this.chunkBytes);
+    await writeModelPart(tx, runId, 'momentum', state.momentum, this.chunkBytes);
+    await writeModelPart(tx, runId, 'residual', state.residual ?? null, this.chunkBytes);
   }
 
   async createRun(spec: RunSpec, state: ModelState): Promise<void> {
     await this.sql.transaction(async (tx) => {
       await tx.query(`insert into runs (id, name, spec) values ($1, $2, $3)`, [spec.id, spec.name, JSON.stringify(spec)]);
-      await tx.query(`insert into model_state (run_id, round, model_hash, params, momentum) values ($1, $2, $3, $4, $5)`, [
-        spec.id,
-        state.round,
-        state.modelHash,
-        bytesOf(state.params),
-        bytesOf(state.momentum),
-      ]);
-      // A new run's coordinator residual is zeros: the column (issue 16) is written from the first commit on.
-      if (state.residual) await tx.query(`update model_state set residual = $2 where run_id = $1`, [spec.id, bytesOf(state.residual)]);
+      await tx.query(`insert into model_state (run_id, round, model_hash) values ($1, $2, $3)`, [spec.id, state.round, state.modelHash]);
+      await this.writeState(tx, spec.id, state);
     });
   }
 
@@ -193,14 +211,12 @@ export class Ledger {
       if (commit.update) await tx.query(`insert into updates (run_id, round, frame) values ($1, $2, $3)`, [runId, s.round, commit.update]);
       if (commit.groups?.length)
         await tx.query(`insert into round_combines (run_id, round, groups) values ($1, $2, $3)`, [runId, s.round, JSON.stringify(commit.groups)]);
-      await tx.query(`update model_state set round = $2, model_hash = $3, params = $4, momentum = $5, residual = $6 where run_id = $1`, [
+      await tx.query(`update model_state set round = $2, model_hash = $3, params = null, momentum = null, residual = null where run_id = $1`, [
         runId,
         state.round,
         state.modelHash,
-        bytesOf(state.params),
-        bytesOf(state.momentum),
-        state.residual ? bytesOf(state.residual) : null,
       ]);
+      await this.writeState(tx, runId, state);
       // One statement each for the accepted and the rejected rows (thousands a round under load).
       if (commit.accepted.length) {
         await tx.query(

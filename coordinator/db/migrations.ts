@@ -215,4 +215,18 @@ export const MIGRATIONS: string[] = [
     primary key (run_id, round)
   );
   `,
+  // Issue 18: the model state in chunks of a few MiB (coordinator/db/model-chunks.ts), so a
+  // 100 MiB tensor never crosses to the database as one value. model_state keeps the round and
+  // hash; its bytea columns hold the state of ledgers written before until their next commit.
+  `
+  create table model_chunks (
+    run_id integer not null references runs(id),
+    part text not null check (part in ('params','momentum','residual')),
+    idx integer not null,
+    bytes bytea not null,
+    primary key (run_id, part, idx)
+  );
+  alter table model_state alter column params drop not null;
+  alter table model_state alter column momentum drop not null;
+  `,
 ];

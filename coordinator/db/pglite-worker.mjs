@@ -19,6 +19,22 @@ const errorOf = (e) => {
   return out;
 };
 
+// bytea (type oid 17) in and out through Node's native hex codec. PGlite's own goes through an
+// array of one two-character string per byte (Array.from(bytes).map(…).join('')): seconds and
+// hundreds of MiB of heap per few MiB of model state, and a 98 MiB value ran this thread out of
+// heap (issue 18). The text on the wire is the same '\x…' hex.
+const BYTEA = 17;
+const byteaCodecs = {
+  serializers: {
+    [BYTEA]: (v) => {
+      if (!(v instanceof Uint8Array)) throw new Error('Invalid input for bytea type');
+      return '\\x' + Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
+    },
+  },
+  // A copy into a buffer of its own: a pooled Buffer's whole pool would cross to the ledger.
+  parsers: { [BYTEA]: (text) => new Uint8Array(Buffer.from(text.slice(2), 'hex')) },
+};
+
 let db;
 /** Open transactions by id: each one's statement runner, the way to end it, and its outcome. */
 const open = new Map();
@@ -34,7 +50,7 @@ async function handle(m) {
   switch (m.op) {
     case 'open': {
       if (workerData.dataDir) mkdirSync(workerData.dataDir, { recursive: true });
-      db = workerData.dataDir ? new PGlite(workerData.dataDir) : new PGlite();
+      db = workerData.dataDir ? new PGlite(workerData.dataDir, byteaCodecs) : new PGlite(byteaCodecs);
       await db.waitReady;
       return null;
     }

@@ -62,3 +62,25 @@ export const LEDGER_BACKENDS: LedgerBackend[] = [
     createDatabase: createTestDatabase,
   },
 ];
+
+/**
+ * A run row and its model state as ledgers wrote them before model_chunks (the state in
+ * model_state's bytea columns): for tests that build a ledger at an older migration.
+ */
+export async function insertInlineRun(
+  sql: Pick<Sql, 'query'>,
+  spec: { id: number; name: string },
+  state: { round: number; modelHash: string; params: Float32Array; momentum: Float32Array; residual?: Float32Array },
+): Promise<void> {
+  const bytes = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  await sql.query(`insert into runs (id, name, spec) values ($1, $2, $3)`, [spec.id, spec.name, JSON.stringify(spec)]);
+  await sql.query(`insert into model_state (run_id, round, model_hash, params, momentum) values ($1, $2, $3, $4, $5)`, [
+    spec.id,
+    state.round,
+    state.modelHash,
+    bytes(state.params),
+    bytes(state.momentum),
+  ]);
+  // The residual column came with a later migration (issue 16).
+  if (state.residual) await sql.query(`update model_state set residual = $2 where run_id = $1`, [spec.id, bytes(state.residual)]);
+}

@@ -16,7 +16,7 @@ import { keccak256 } from '../../shared/keccak.ts';
 import { parseEpochFile, type EpochFile } from '../../shared/wire/index.ts';
 import { epochInputs, Ledger, migrate } from '../db/index.ts';
 import { MIGRATIONS } from '../db/migrations.ts';
-import { LEDGER_BACKENDS } from '../db/test-databases.ts';
+import { insertInlineRun, LEDGER_BACKENDS } from '../db/test-databases.ts';
 import { buildRewardTree } from '../chain/index.ts';
 import { creditWeiOf } from '../round/index.ts';
 import { epochFileOf } from './epoch-file.ts';
@@ -170,7 +170,7 @@ for (const backend of LEDGER_BACKENDS)
       t.after(() => sql.close());
       const ledger = new Ledger(sql);
       const params = initParams(modelOf(run), 1);
-      await ledger.createRun(run, { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) });
+      await insertInlineRun(sql, run, { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) });
       const device = deviceA.address.toLowerCase() as Address;
       await sql.query(
         `insert into contributions (run_id, round, cohort, account, frame_hash, aggregate_hash, samples, steps, loss_before, loss_after, compute_ms, nonce, expiry, signature, state, beneficiary, residual_hash, verification, credit_wei)

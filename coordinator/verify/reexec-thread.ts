@@ -1,7 +1,8 @@
 // The validator's re-execution thread: coordinator/verify/reexec-worker.ts runs each sampled
 // contribution's check (coordinator/verify/reexec.ts: the WGSL trainer through Dawn, or the CPU
 // reference when Dawn has no adapter) so that a check never blocks the coordinator's event
-// loop. The datasets are copied to the thread once, when it starts.
+// loop. The datasets are copied to the thread once, when it starts. The thread runs at the
+// lowest CPU priority (thread-priority.ts), so a check never slows volunteers on the same machine.
 import type { Worker } from 'node:worker_threads';
 import type { RunSpec, VerificationSettings } from '../../shared/config.ts';
 import type { Dataset } from '../../shared/mlp.ts';
@@ -10,6 +11,7 @@ import { useSwiftShaderWhenNoDriver } from '../../kernels/swiftshader.ts';
 import type { CheckClaim, Executor } from './checks.ts';
 import type { CheckEvidence, ReexecOutcome } from './reexec.ts';
 import { startWorker } from '../worker-calls.ts';
+import { REEXEC_NICE, type ThreadPriority } from './thread-priority.ts';
 
 export interface ExecutorState {
   executor: Executor;
@@ -17,6 +19,8 @@ export interface ExecutorState {
   adapter: string | null;
   /** Why the CPU reference re-executes instead of Dawn. */
   fallback: string | null;
+  /** The thread's CPU priority (thread-priority.ts): its niceness, or why it was left. */
+  priority?: ThreadPriority;
 }
 
 export interface ReexecThreadOptions {
@@ -26,6 +30,8 @@ export interface ReexecThreadOptions {
   heldOut: Dataset;
   /** false: the CPU reference only (default: Dawn, falling back to the CPU). */
   gpu?: boolean;
+  /** The thread's niceness, which Dawn's threads inherit (default REEXEC_NICE, the lowest; 0: the coordinator's). */
+  nice?: number;
   /** Told when the thread settles on its executor, and again if it changes. */
   onExecutor?: (s: ExecutorState) => void;
 }
@@ -83,15 +89,15 @@ export class ReexecThread {
 
   private start(): void {
     useSwiftShaderWhenNoDriver();
-    const { run, settings, train, heldOut, gpu = true } = this.opts;
-    const w = startWorker(new URL('./reexec-worker.ts', import.meta.url), { workerData: { run, settings, train, heldOut, gpu } });
+    const { run, settings, train, heldOut, gpu = true, nice = REEXEC_NICE } = this.opts;
+    const w = startWorker(new URL('./reexec-worker.ts', import.meta.url), { workerData: { run, settings, train, heldOut, gpu, nice } });
     w.unref();
     this.worker = w;
     let settle: () => void;
     this.ready = new Promise((r) => (settle = r));
     w.on('message', (m: { type: string; id: number; result: ReexecOutcome; message: string } & ExecutorState) => {
       if (m.type === 'executor') {
-        this.state = { executor: m.executor, adapter: m.adapter, fallback: m.fallback };
+        this.state = { executor: m.executor, adapter: m.adapter, fallback: m.fallback, priority: m.priority ?? this.state?.priority };
         this.opts.onExecutor?.(this.state);
         settle();
         return;

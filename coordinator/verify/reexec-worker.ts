@@ -8,14 +8,24 @@ import type { Dataset } from '../../shared/mlp.ts';
 import type { Evidence } from '../../shared/wire/index.ts';
 import type { CheckClaim } from './checks.ts';
 import { createReexecutor } from './reexec.ts';
+import { lowerThisThread } from './thread-priority.ts';
 
 const port = parentPort!;
-const { run, settings, train, heldOut, gpu } = workerData as { run: RunSpec; settings: VerificationSettings; train: Dataset; heldOut: Dataset; gpu: boolean };
+const { run, settings, train, heldOut, gpu, nice } = workerData as {
+  run: RunSpec;
+  settings: VerificationSettings;
+  train: Dataset;
+  heldOut: Dataset;
+  gpu: boolean;
+  nice: number;
+};
+// Before Dawn starts: the threads it and SwiftShader create inherit this thread's priority.
+const priority = lowerThisThread(nice);
 const reexec = await createReexecutor(run, settings, train, heldOut, {
   gpu,
-  onFallback: (reason) => port.postMessage({ type: 'executor', executor: 'cpu', adapter: null, fallback: reason }),
+  onFallback: (reason) => port.postMessage({ type: 'executor', executor: 'cpu', adapter: null, fallback: reason, priority }),
 });
-port.postMessage({ type: 'executor', executor: reexec.executor, adapter: reexec.adapter, fallback: reexec.fallback });
+port.postMessage({ type: 'executor', executor: reexec.executor, adapter: reexec.adapter, fallback: reexec.fallback, priority });
 
 type Request = { type: 'stop' } | { type: 'check'; id: number; thetaR: Float32Array; claim: CheckClaim; evidence: Evidence };
 

@@ -117,9 +117,10 @@ export class Validator {
       gpu: deps.gpu,
       onExecutor: (s) =>
         log(
-          s.executor === 'dawn'
+          (s.executor === 'dawn'
             ? `validator: spot checks re-execute with the WGSL kernels through Dawn (${s.adapter})`
-            : `validator: spot checks re-execute with the CPU reference, not Dawn (${s.fallback})`,
+            : `validator: spot checks re-execute with the CPU reference, not Dawn (${s.fallback})`) +
+            (s.priority ? ('nice' in s.priority ? `, at niceness ${s.priority.nice}` : `, at the coordinator's priority (${s.priority.left})`) : ''),
         ),
     });
   }
