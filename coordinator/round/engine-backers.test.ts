@@ -5,30 +5,15 @@
 // accepted and applied (the chaos test's round with one contribution and 5.9 % accuracy).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import type { Address } from 'viem';
 import { cohortAggregate } from '../../shared/round.ts';
-import type { RoundSummary } from '../../shared/wire/index.ts';
-import type { Session } from './engine.ts';
 import { backersNeeded, thinBacking } from './decide.ts';
-import { engineAtTheta0, engineTestRun, ledgerAtTheta0, NOW, round0Frames, reportRound0 } from './engine.fixture.ts';
+import { engineTestRun, NOW, readyEngine, round0Frames, reportRound0 } from './engine.fixture.ts';
 
 /** Round 0 with `seated` ready volunteers of which only the first reports, its own frame alone (a relay aggregate), uploaded; then the deadline. */
 async function loneReporter(seated: number, t: { after(fn: () => Promise<void>): void }) {
   const run = engineTestRun({ minVolunteers: seated, cohortSize: 3 });
-  const { sql, ledger, theta0 } = await ledgerAtTheta0(run);
-  let committed!: (s: RoundSummary) => void;
-  const summary = new Promise<RoundSummary>((r) => (committed = r));
-  let clock = NOW;
-  const engine = engineAtTheta0(run, { ledger, theta0 }, { committed: (s) => committed(s), accountsChanged: () => {} }, () => clock);
-  t.after(async () => {
-    engine.stop();
-    await sql.close();
-  });
-  const keys = Array.from({ length: seated }, () => privateKeyToAccount(generatePrivateKey()));
-  const sessions: Session[] = keys.map((k, i) => ({ id: i, address: k.address.toLowerCase() as Address, peerId: `peer-${i}`, ready: false, send: () => {} }));
-  for (const s of sessions) engine.addSession(s);
-  for (const s of sessions) engine.setReady(s.id, true);
+  const { ledger, theta0, engine, keys, sessions, summary, clock } = await readyEngine(run, seated, t);
   assert.equal(engine.openRound?.round, 0);
   const lone = sessions.findIndex((s) => s.address === keys[0].address.toLowerCase());
   const { samples, own, held } = round0Frames(run, [sessions[lone].address], 5);
@@ -36,7 +21,7 @@ async function loneReporter(seated: number, t: { after(fn: () => Promise<void>):
   const cohort = engine.openRound!.cohorts.findIndex((c) => c.some((m) => m.address === sessions[lone].address));
   const { id } = await reportRound0(engine, run, sessions[lone], keys[0], { cohort, own: own[0], agg: relay, samples, nonce: 1n });
   assert.equal(await engine.handleAggregate(0, relay.bytes), relay.aggregateHash);
-  clock = NOW + run.timing.trainMs + run.timing.exchangeMs + run.timing.reportMs;
+  clock.now = NOW + run.timing.trainMs + run.timing.exchangeMs + run.timing.reportMs;
   await engine.commit();
   return { s: await summary, row: await ledger.contribution(id), theta0 };
 }
