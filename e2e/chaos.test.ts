@@ -3,7 +3,12 @@
 // restarted on the same ledger, port and chain — real Chromium pages, PeerServer, PGlite, anvil.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { DEFAULT_RUN } from '../shared/config.ts';
 import { runSwarm } from './swarm.ts';
+
+// CHAOS_LEAVE_ONE_OUT=off runs the same swarm with the cohort's leave-one-out vote switched off
+// (run.aggregator.leaveOneOut false): the break check of the vote assertion below, which must then fail.
+const voteOff = process.env.CHAOS_LEAVE_ONE_OUT === 'off';
 
 test('chaos: training continues past a coordinator kill, nothing credited is lost, the attacker earns nothing', { timeout: 10 * 60_000 }, async () => {
   const r = await runSwarm({
@@ -20,6 +25,7 @@ test('chaos: training continues past a coordinator kill, nothing credited is los
     // to come back after the restart still delays no round.
     run: {
       minVolunteers: 3,
+      ...(voteOff ? { aggregator: { ...DEFAULT_RUN.aggregator, leaveOneOut: false } } : {}),
       // One reward epoch, closing the last round: an epoch closing round 1 waits for its spot
       // checks (up to its rounds' length) and the kill at round 2's commit cancelled it in every
       // run, so the swarm then waited 60 s for it (the next cumulative epoch pays its credit; the
@@ -53,6 +59,17 @@ test('chaos: training continues past a coordinator kill, nothing credited is los
   // leave-one-out vote of a cohort of 3 or 4, issue 15) or its work by a spot check (negative reputation).
   const flagged = c.flagged?.identities.find((f) => f.account.toLowerCase() === c.attackers[0].account.toLowerCase());
   assert.ok(flagged && (flagged.reputation < 0 || flagged.refused >= 1), `the dashboard flags the attacker: ${JSON.stringify(c.flagged)}`);
+  // The leave-one-out vote itself (issue 15): in every committed round where the attacker reported
+  // in the one cohort with at least two others whose aggregate won, its frame was refused at
+  // commit (LEFT_OUT), never applied and caught only later by a spot check; and at least one such
+  // round happened, so this cannot pass vacuously. With run.aggregator.leaveOneOut false it fails
+  // (the attacker's frame is in the winning aggregate and accepted).
+  const voted = c.voteRounds;
+  assert.ok(voted.length >= 1, `no round where the vote decided the attacker's frame: ${JSON.stringify(c.attackers[0].rows)}`);
+  assert.ok(
+    voted.every((v) => v.refusedAtCommit) && voted.some((v) => v.code === 'LEFT_OUT'),
+    `the vote let the attacker's frame through: ${JSON.stringify(voted)}`,
+  );
   // The model learns through the attack and the kill. An untrained 10-class model scores ln 10 ≈ 2.30
   // nats; three honest pages reach ≈ 90 % in 4 rounds without an attacker (e2e/swarm.test.ts).
   // Before the vote the attacker's −4Δ reached the model through its cohort of 3 (CI at 7cb912a:

@@ -104,6 +104,8 @@ export interface AttackerLedger {
   contributions: Record<ContributionState, number>;
   /** Codes of its refused contributions (shared/wire/rejections.ts). */
   codes: RejectionCode[];
+  /** Its contributions (the ledger's 20 most recent): round, state and refusal code (null when not refused). */
+  rows: { round: number; state: ContributionState; code: RejectionCode | null }[];
 }
 
 export async function attackerLedger(url: string, account: string): Promise<AttackerLedger> {
@@ -114,5 +116,45 @@ export async function attackerLedger(url: string, account: string): Promise<Atta
     epochCreditWei: s.epochCreditWei,
     contributions: s.contributions,
     codes: [...new Set(s.recent.flatMap((r) => (r.code ? [r.code] : [])))],
+    rows: s.recent.map((r) => ({ round: r.round, state: r.state, code: r.code ?? null })),
   };
+}
+
+/** Refusals decided at commit (decide.ts): a frame refused there never reached the model. The others come after acceptance (spot checks). */
+const AT_COMMIT: readonly RejectionCode[] = ['LEFT_OUT', 'NO_QUORUM', 'AGGREGATE_MISSING', 'COMBINE_REFUSED', 'STALE_ROUND', 'FOREIGN_AGGREGATE', 'DUPLICATE'];
+
+/** One attacker contribution in a round that its cohort's leave-one-out vote should have guarded. */
+export interface VoteRound {
+  round: number;
+  account: string;
+  /** Reports the round's one cohort made (ledger rows), and how many the commit accepted. */
+  reports: number;
+  acceptedAtCommit: number;
+  code: RejectionCode | null;
+  /** Refused at commit (never applied), not accepted and caught only by a later spot check. */
+  refusedAtCommit: boolean;
+}
+
+/**
+ * The rounds where the vote decides the attacker's fate: committed (no aborted attempt shares the
+ * number), one cohort reported, at least 3 reports, and the commit accepted at least 2 (the
+ * honest members' aggregate won). There an attacker's frame is either in the winning aggregate
+ * (accepted, applied) or refused by the vote (LEFT_OUT).
+ */
+export function voteRounds(
+  attackers: readonly AttackerLedger[],
+  outcomes: readonly { round: number; reports: number; cohorts: number; codes: readonly RejectionCode[] }[],
+  committed: readonly { round: number; contributions: number }[],
+): VoteRound[] {
+  const outcomeOf = new Map(outcomes.map((o) => [o.round, o]));
+  const acceptedOf = new Map(committed.map((r) => [r.round, r.contributions]));
+  return attackers.flatMap((a) =>
+    a.rows.flatMap((row) => {
+      const o = outcomeOf.get(row.round);
+      const accepted = acceptedOf.get(row.round);
+      if (!o || accepted === undefined || o.codes.includes('ROUND_ABORTED') || o.cohorts !== 1 || o.reports < 3 || accepted < 2) return [];
+      const refusedAtCommit = row.state === 'rejected' && row.code !== null && AT_COMMIT.includes(row.code);
+      return [{ round: row.round, account: a.account, reports: o.reports, acceptedAtCommit: accepted, code: row.code, refusedAtCommit }];
+    }),
+  );
 }

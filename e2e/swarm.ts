@@ -29,7 +29,19 @@ import WebSocket from 'ws';
 import { createPublicClient, http, parseAbiItem, type Address } from 'viem';
 import { launchChromium } from './chromium.ts';
 import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
-import { accountSummary, attackerLedger, chaosOptionsOf, creditedRows, lostRows, NO_CHAOS, pagesFor, type AttackerLedger, type ChaosOptions } from './chaos.ts';
+import {
+  accountSummary,
+  attackerLedger,
+  chaosOptionsOf,
+  creditedRows,
+  lostRows,
+  NO_CHAOS,
+  pagesFor,
+  voteRounds,
+  type AttackerLedger,
+  type ChaosOptions,
+  type VoteRound,
+} from './chaos.ts';
 import { DEV_DEPLOYER_KEY, startAnvil, type Anvil } from '../coordinator/chain/index.ts';
 import { parseServerMessage, type DashboardState, type FlaggedSummary, type ValidatorStatus } from '../shared/wire/index.ts';
 import { grammarCorpus } from './grammar-corpus.ts';
@@ -131,6 +143,8 @@ export interface SwarmChaos {
   /** Credited contributions whose spot check was pending at the kill, and those of them refused afterwards (with the check's reason, e.g. a closed page's withheld evidence). */
   awaitingCheckAtKill: number;
   refusedAfterKill: string[];
+  /** The attackers' contributions in rounds their cohort's leave-one-out vote decided (chaos.ts voteRounds). */
+  voteRounds: VoteRound[];
 }
 
 export interface SwarmResult {
@@ -681,6 +695,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
         lostAfterKill: after ? lostRows(creditedBefore.settled, after) : [],
         awaitingCheckAtKill: creditedBefore.awaitingCheck.size,
         refusedAfterKill: after ? lostRows(creditedBefore.awaitingCheck, after) : [],
+        voteRounds: voteRounds(attackers, dashboard.insights?.outcomes ?? [], done.rounds),
       },
       ...(nat ? await nat.figures() : {}),
     };

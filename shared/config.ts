@@ -46,6 +46,12 @@ export interface RunSettings {
   timing: { trainMs: number; exchangeMs: number; reportMs: number };
   /** Rounds do not start until this many volunteers are ready. */
   minVolunteers: number;
+  /**
+   * A round's model update must rest on accepted contributions of at least this many distinct
+   * identities, or never more than the round seated (a lone volunteer still trains); a thinner
+   * update is refused NO_QUORUM and not applied (coordinator/round/decide.ts thinBacking). Absent: 2.
+   */
+  minContributors?: number;
   /** The run ends after this many committed rounds; 0 trains until stopped. */
   maxRounds: number;
   rewards: { epochRounds: number; weiPerSample: string };
@@ -405,6 +411,7 @@ export function validateRunSettings(s: RunSettings, path = 'run'): RunSettings {
     ['timing.exchangeMs', s.timing?.exchangeMs, num(100, 3_600_000, true)],
     ['timing.reportMs', s.timing?.reportMs, num(100, 3_600_000, true)],
     ['minVolunteers', s.minVolunteers, num(1, 100_000, true)],
+    ['minContributors', s.minContributors ?? 2, num(1, 100_000, true)],
     ['maxRounds', s.maxRounds, num(0, 1e9, true)],
     ['rewards.epochRounds', s.rewards?.epochRounds, num(1, 1_000_000, true)],
     [

@@ -7,16 +7,13 @@
 // with one input swapped, or an auditor missing a frame, does not pass.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import type { Address, Hex } from 'viem';
+import type { Hex } from 'viem';
 import { maxSamplesPerReport } from '../../shared/config.ts';
 import { decodeFrame } from '../../shared/codec.ts';
 import { applyGlobalUpdate, cohortAggregate, encodeOwnUpdate, peerUpdateLimits } from '../../shared/round.ts';
 import { auditCombine, COMBINE_GROUP_SIZE, parseCombineRecord } from '../../shared/robust-combine.ts';
 import { createRng, gaussian } from '../../shared/rng.ts';
-import type { RoundSummary } from '../../shared/wire/index.ts';
-import type { Session } from './engine.ts';
-import { engineAtTheta0, engineTestRun, ledgerAtTheta0, NOW, reportRound0 } from './engine.fixture.ts';
+import { engineTestRun, NOW, readyEngine, reportRound0 } from './engine.fixture.ts';
 
 const MEMBERS = 70;
 // A small MLP (784-8-10, 6,370 parameters): the combine's groups are what is tested, not its speed.
@@ -26,20 +23,7 @@ const run = engineTestRun({ sizes: [784, 8, 10], minVolunteers: MEMBERS, cohortS
 
 test('a round of 70 cohort aggregates: its combine groups are stored, and an auditor redoes them from the frames', { timeout: 120_000 }, async (t) => {
   assert.ok(MEMBERS > COMBINE_GROUP_SIZE, 'enough aggregates for a second level');
-  const { sql, ledger, theta0 } = await ledgerAtTheta0(run);
-  let committed!: (s: RoundSummary) => void;
-  const summary = new Promise<RoundSummary>((r) => (committed = r));
-  let clock = NOW;
-  const engine = engineAtTheta0(run, { ledger, theta0 }, { committed: (s) => committed(s), accountsChanged: () => {} }, () => clock);
-  t.after(async () => {
-    engine.stop();
-    await sql.close();
-  });
-
-  const keys = Array.from({ length: MEMBERS }, () => privateKeyToAccount(generatePrivateKey()));
-  const sessions: Session[] = keys.map((k, i) => ({ id: i, address: k.address.toLowerCase() as Address, peerId: `peer-${i}`, ready: false, send: () => {} }));
-  for (const s of sessions) engine.addSession(s);
-  for (const s of sessions) engine.setReady(s.id, true);
+  const { ledger, theta0, engine, keys, sessions, summary, clock } = await readyEngine(run, MEMBERS, t);
   assert.equal(engine.openRound?.cohorts.length, MEMBERS);
 
   // Honest pseudo-gradients: one direction plus each member's noise.
@@ -64,7 +48,7 @@ test('a round of 70 cohort aggregates: its combine groups are stored, and an aud
       nonce: BigInt(i + 1),
     });
     // Everything is in only once the training window has ended (the round commits then, not before).
-    if (i === MEMBERS - 1) clock = NOW + run.timing.trainMs;
+    if (i === MEMBERS - 1) clock.now = NOW + run.timing.trainMs;
     uploaded.set(await engine.handleAggregate(0, agg.bytes), agg.bytes);
   }
   const s = await summary;

@@ -25,6 +25,12 @@
 // refuses it as NOT_A_MEMBER before it gets here; decideRound ignores it for its votes too).
 // A quarantined cohort's chosen aggregates are withheld: its members are accepted (so their
 // work is spot-checked and paid if honest) but their update is never applied.
+// After the combine, thinBacking: a round's update must rest on accepted contributions of at
+// least backersNeeded distinct identities (the run's minContributors, default 2, capped at the
+// identities the round seated outside quarantine, so a lone volunteer still trains). A lone
+// reporter in a round that seated others (say an attacker whose honest cohort-mates missed the
+// round, so no leave-one-out vote saw its frame) is refused NO_QUORUM and nothing is applied:
+// each member gives the update back to its residual, as for any refused round.
 import type { Address, Hex } from 'viem';
 import type { RunSpec } from '../../shared/config.ts';
 import type { Rejection } from '../../shared/wire/index.ts';
@@ -90,6 +96,38 @@ export function commitAt(open: { startsAt: number; reportEndsAt: number }, run: 
 /** An accepted report's credit: its samples at the run's price per sample. */
 export function creditWeiOf(samples: number, run: Pick<RunSpec, 'rewards'>): bigint {
   return BigInt(samples) * BigInt(run.rewards.weiPerSample);
+}
+
+/**
+ * How many distinct identities a round's update must rest on: the run's minContributors
+ * (default 2), never more than the identities the round seated outside quarantine.
+ */
+export function backersNeeded(run: Pick<RunSpec, 'minContributors'>, cohorts: readonly unknown[][], quarantined: ReadonlySet<number>): number {
+  const seated = cohorts.reduce((s, c, i) => (quarantined.has(i) ? s : s + c.length), 0);
+  return Math.max(1, Math.min(run.minContributors ?? DEFAULT_MIN_CONTRIBUTORS, seated));
+}
+
+export const DEFAULT_MIN_CONTRIBUTORS = 2;
+
+/**
+ * The refusals that keep a thinly backed update out of the model: when the accepted reports
+ * behind the applied aggregates (matched by cohort and aggregate hash) come from fewer than
+ * `needed` distinct accounts, the refusals of each of them (NO_QUORUM; an empty list when none
+ * is left) and the update must not be applied; otherwise null.
+ */
+export function thinBacking(
+  applied: readonly { cohort: number; hash: Hex }[],
+  accepted: readonly { id: number }[],
+  reports: Iterable<Pick<RoundReport, 'id' | 'account' | 'cohort' | 'aggregateHash'>>,
+  needed: number,
+): { id: number; rejection: Rejection }[] | null {
+  const chosen = new Set(applied.map((a) => `${a.cohort}:${a.hash.toLowerCase()}`));
+  const ids = new Set(accepted.map((a) => a.id));
+  const backing = [...reports].filter((r) => ids.has(r.id) && chosen.has(`${r.cohort}:${r.aggregateHash.toLowerCase()}`));
+  const backers = new Set(backing.map((r) => r.account.toLowerCase())).size;
+  if (backers >= needed) return null;
+  const prose = `the round's update would rest on ${backers} identit${backers === 1 ? 'y' : 'ies'}, fewer than the ${needed} it needs (run.minContributors): nothing is applied`;
+  return backing.map((r) => ({ id: r.id, rejection: { code: 'NO_QUORUM', prose } }));
 }
 
 const foreign = (prose: string): Rejection => ({ code: 'FOREIGN_AGGREGATE', prose });

@@ -5,11 +5,12 @@ import { DEFAULT_RUN, maxSamplesPerReport, modelOf, runSpecOf, type RunSettings,
 import { initParams } from '../../shared/model.ts';
 import { runModelHash } from '../../shared/model-hash.ts';
 import type { Address, Hex, LocalAccount } from 'viem';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { decodeFrame } from '../../shared/codec.ts';
 import { contributionTypedData, eip712Domain } from '../../shared/eip712.ts';
 import { framesRoot } from '../../shared/aggregate.ts';
 import { buildContribution, encodeOwnUpdate, peerUpdateLimits } from '../../shared/round.ts';
-import { contributionToJson } from '../../shared/wire/index.ts';
+import { contributionToJson, type RoundSummary } from '../../shared/wire/index.ts';
 import type { Dataset } from '../../shared/mlp.ts';
 import { openDatabase, Ledger } from '../db/index.ts';
 import { RoundEngine, type EngineEvents, type Session } from './engine.ts';
@@ -116,4 +117,26 @@ export function round0Frames(run: RunSpec, addresses: readonly Address[], phase:
   );
   const held = own.map((u, i) => ({ address: addresses[i], hash: u.hash, frame: decodeFrame(u.bytes, peerUpdateLimits(run, 0)) }));
   return { samples, own, held };
+}
+
+/**
+ * A RoundEngine at θ_0 over a fresh in-memory ledger with `members` sessions of fresh keys, each
+ * added and ready (so round 0 opens once minVolunteers are), stopped and closed after the test.
+ * `clock.now` is its clock (NOW at first); `summary` resolves with its first committed round.
+ */
+export async function readyEngine(run: RunSpec, members: number, t: { after(fn: () => Promise<void>): void }) {
+  const { sql, ledger, theta0 } = await ledgerAtTheta0(run);
+  let committed!: (s: RoundSummary) => void;
+  const summary = new Promise<RoundSummary>((r) => (committed = r));
+  const clock = { now: NOW };
+  const engine = engineAtTheta0(run, { ledger, theta0 }, { committed: (s) => committed(s), accountsChanged: () => {} }, () => clock.now);
+  t.after(async () => {
+    engine.stop();
+    await sql.close();
+  });
+  const keys = Array.from({ length: members }, () => privateKeyToAccount(generatePrivateKey()));
+  const sessions: Session[] = keys.map((k, i) => ({ id: i, address: k.address.toLowerCase() as Address, peerId: `peer-${i}`, ready: false, send: () => {} }));
+  for (const s of sessions) engine.addSession(s);
+  for (const s of sessions) engine.setReady(s.id, true);
+  return { ledger, theta0, engine, keys, sessions, summary, clock };
 }

@@ -45,7 +45,7 @@ import { IdlegradError } from '../../shared/errors.ts';
 import { type Ledger, type ModelState, type RoundCommit, PendingWriter } from '../db/index.ts';
 import { ContributionSigners, RecoveryThread } from './report-signature.ts';
 import { EvalThread } from './eval-thread.ts';
-import { commitAt, decideRound, type ChosenAggregate, type RoundReport } from './decide.ts';
+import { backersNeeded, commitAt, decideRound, thinBacking, type ChosenAggregate, type RoundReport } from './decide.ts';
 import { verificationOf, vestsRoundOf } from '../verify/index.ts';
 import { CombineThread } from './combine-thread.ts';
 import type { CombineGroup } from '../../shared/robust-combine.ts';
@@ -660,21 +660,29 @@ export class RoundEngine {
       if (applied.length > 0) {
         // Off the event loop (combine-thread.ts): reports and sessions keep being served meanwhile.
         const done = await this.combine(open.round, applied, accepted, rejected, [...open.reports.values()]);
-        const combined = done.bytes;
-        groups = done.groups;
-        if (this.run.globalUpdate === 'compressed') {
-          // One frame down: the exact combine compressed with the coordinator's error feedback.
-          const down = compressGlobalUpdate(this.run, open.round, combined, this.state.residual ?? new Float32Array(this.run.paramCount));
-          update = down.bytes;
-          residual = down.residual;
-        } else update = combined;
-        // Peers apply the published bytes with this same function; so do we.
-        const { round, modelHash, params, momentum } = await applyGlobalUpdate(
-          { ...this.state, run: this.run.id, paramTableHash: this.run.paramTableHash },
-          update,
-          this.run,
-        );
-        next = { round, modelHash, params, momentum, residual };
+        // Too few distinct identities behind what the combine kept: refused, nothing applied (decide.ts thinBacking).
+        const thin = thinBacking(applied, accepted, open.reports.values(), backersNeeded(this.run, open.cohorts, open.quarantined));
+        if (thin) {
+          const refused = new Set(thin.map((r) => r.id));
+          accepted = accepted.filter((a) => !refused.has(a.id));
+          rejected.push(...thin);
+        } else {
+          const combined = done.bytes;
+          groups = done.groups;
+          if (this.run.globalUpdate === 'compressed') {
+            // One frame down: the exact combine compressed with the coordinator's error feedback.
+            const down = compressGlobalUpdate(this.run, open.round, combined, this.state.residual ?? new Float32Array(this.run.paramCount));
+            update = down.bytes;
+            residual = down.residual;
+          } else update = combined;
+          // Peers apply the published bytes with this same function; so do we.
+          const { round, modelHash, params, momentum } = await applyGlobalUpdate(
+            { ...this.state, run: this.run.id, paramTableHash: this.run.paramTableHash },
+            update,
+            this.run,
+          );
+          next = { round, modelHash, params, momentum, residual };
+        }
       }
       const evalResult = await this.evaluator.evaluate(next.params);
       const acceptedIds = new Set(accepted.map((a) => a.id));

@@ -28,7 +28,10 @@ export type RejectionCode = (typeof REJECTION_CODES)[number];
 export const REJECTIONS: Record<RejectionCode, { conduct: boolean; meaning: string }> = {
   // At commit (coordinator/engine.ts):
   LEFT_OUT: { conduct: true, meaning: "the cohort's aggregate does not include this member's frame (refused by the robust aggregator)" },
-  NO_QUORUM: { conduct: false, meaning: 'fewer than 2/3 of the cohort signed the aggregate this member signed' },
+  NO_QUORUM: {
+    conduct: false,
+    meaning: "fewer than 2/3 of the cohort signed the aggregate this member signed, or the round's update rested on fewer identities than run.minContributors",
+  },
   AGGREGATE_MISSING: { conduct: false, meaning: 'the aggregate this member signed was never uploaded' },
   COMBINE_REFUSED: { conduct: false, meaning: "the cross-cohort combine refused this member's cohort aggregate" },
   STALE_ROUND: { conduct: false, meaning: 'the round committed before the report was recorded' },
