@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { ExpressPeerServer } from 'peer';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { isAddress, verifyMessage, type Address, type Hex } from 'viem';
+import { isAddress, type Address, type Hex } from 'viem';
 import { IdlegradError, isIdlegradError } from '../../shared/errors.ts';
 import { maxCohortAggregateBytes, maxPeerFrameBytes } from '../../shared/round.ts';
 import {
@@ -69,6 +69,19 @@ export interface ServerDeps {
   partnerOrigins?: PartnerOrigins;
   /** WebSocket ping interval; a socket that missed the previous ping is terminated (coordinator/ops/heartbeat.ts). Default 30 000 ms. */
   heartbeatMs?: number;
+}
+
+/**
+ * A server message's JSON as UTF-8, made once per message object: a broadcast (the `committed`
+ * notice, a relayed announcement) hands the same object to every session, which then costs one
+ * JSON.stringify and one encoding instead of one per socket. Messages are never changed after
+ * they are sent, so the object is its text's key.
+ */
+const encoded = new WeakMap<ServerMessage, Buffer>();
+function utf8Once(m: ServerMessage): Buffer {
+  let bytes = encoded.get(m);
+  if (!bytes) encoded.set(m, (bytes = Buffer.from(JSON.stringify(m))));
+  return bytes;
 }
 
 function sendError(res: Response, e: unknown): void {
@@ -362,7 +375,9 @@ export function createApiServer(deps: ServerDeps): ApiServer {
   wss.on('connection', (ws: WebSocket, req: import('node:http').IncomingMessage) => {
     // A relayed frame goes as its binary message (shared/wire/relay.ts), everything else as JSON.
     const send = (m: ServerMessage) => {
-      if (ws.readyState === ws.OPEN) ws.send(m.type === 'relayed-frame' ? encodeRelayedFrame(m) : JSON.stringify(m));
+      if (ws.readyState !== ws.OPEN) return;
+      if (m.type === 'relayed-frame') return ws.send(encodeRelayedFrame(m));
+      ws.send(utf8Once(m), { binary: false });
     };
     const ip = clientAddress(req, trustedProxies);
     const admitted = perIp.admit(ip);
@@ -446,8 +461,9 @@ export function createApiServer(deps: ServerDeps): ApiServer {
             throw new IdlegradError('SCHEMA_MISMATCH', `protocol ${msg.protocol} is not supported (expected ${PROTOCOL_VERSION})`);
           if (entry.session) throw new IdlegradError('DUPLICATE', 'hello was already received on this connection');
           assertLowS(msg.signature, 'hello');
-          const ok = await verifyMessage({ address: msg.address, message: helloMessage(challenge, msg.peerId), signature: msg.signature }).catch(() => false);
-          if (!ok) throw new IdlegradError('BAD_SIGNATURE', `hello signature does not prove ownership of ${msg.address}`);
+          // Recovered on the engine's recovery thread (libsecp256k1), as viem's verifyMessage would recover it.
+          const signer = await engine.helloSigner(helloMessage(challenge, msg.peerId), msg.signature).catch(() => null);
+          if (signer !== msg.address.toLowerCase()) throw new IdlegradError('BAD_SIGNATURE', `hello signature does not prove ownership of ${msg.address}`);
           entry.session = { id, address: msg.address, peerId: msg.peerId, ready: false, send, partner: msg.partner ?? null, device: msg.device };
           engine.addSession(entry.session);
           deps.metrics?.sessionOpened();

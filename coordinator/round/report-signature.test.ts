@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { bytesToHex, recoverTypedDataAddress, type Address, type Hex } from 'viem';
+import { bytesToHex, recoverMessageAddress, recoverTypedDataAddress, type Address, type Hex } from 'viem';
+import { helloMessage } from '../../shared/wire/index.ts';
 import { privateKeyToAccount } from 'viem/accounts';
 import { contributionTypedData, eip712Domain, type Contribution } from '../../shared/eip712.ts';
 import { isIdlegradError } from '../../shared/errors.ts';
@@ -147,6 +148,41 @@ test('on the recovery thread: the same answers as in the event loop', async () =
     } as Contribution;
     assert.equal(await signers.signerOn(thread, c, await keys[0].signTypedData(contributionTypedData(domain, c))), keys[0].address.toLowerCase());
     console.log(`report-signature: ${runs} random signatures compared between the thread and the event loop`);
+  } finally {
+    thread.stop();
+  }
+});
+
+test("a hello's signer on the recovery thread: what viem's recoverMessageAddress says, or BAD_SIGNATURE where viem throws", async () => {
+  const thread = new RecoveryThread();
+  try {
+    const message = helloMessage('00112233445566778899aabbccddeeff', 'peer-1');
+    for (const key of keys) {
+      const sig = await key.signMessage({ message });
+      assert.equal(await ContributionSigners.messageSignerOn(thread, message, sig, 'hello'), key.address.toLowerCase());
+      // Another challenge signed by the same key recovers someone else.
+      assert.notEqual(await ContributionSigners.messageSignerOn(thread, `${message}x`, sig, 'hello'), key.address.toLowerCase());
+    }
+    let runs = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ minLength: 64, maxLength: 64 }), fc.constantFrom(0, 1, 27, 28, 29), async (rs, vb) => {
+        runs++;
+        const sig = bytesToHex(new Uint8Array([...rs, vb]));
+        const ours = await ContributionSigners.messageSignerOn(thread, message, sig, 'hello').catch(
+          (e: unknown) => (assert.ok(isIdlegradError(e, 'BAD_SIGNATURE'), String(e)), 'refused'),
+        );
+        const lowS = BigInt(`0x${sig.slice(66, 130)}`) <= SECP256K1_HALF_N;
+        const theirs = lowS
+          ? await recoverMessageAddress({ message, signature: sig }).then(
+              (a) => a.toLowerCase(),
+              () => 'refused',
+            )
+          : 'refused';
+        assert.equal(ours, theirs, sig);
+      }),
+      { numRuns: 200 },
+    );
+    console.log(`report-signature: ${runs} random hello signatures compared with viem`);
   } finally {
     thread.stop();
   }

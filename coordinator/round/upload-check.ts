@@ -10,12 +10,18 @@ import { aggregateLimits } from '../../shared/round.ts';
 import { FrameKind } from '../../shared/wire/index.ts';
 import { IdlegradError } from '../../shared/errors.ts';
 
-export function checkAggregate(run: RunSpec, round: number, bytes: Uint8Array): { hash: Hex; frame: DecodedFrame } {
+/** `hash` is hashFrame or a function that returns what it returns (the upload thread's wasmFrameHasher). */
+export function checkAggregate(
+  run: RunSpec,
+  round: number,
+  bytes: Uint8Array,
+  hash: (bytes: Uint8Array) => Hex = hashFrame,
+): { hash: Hex; frame: DecodedFrame } {
   const frame = decodeFrame(bytes, aggregateLimits(run, round));
   if (frame.header.kind !== FrameKind.aggregate)
     throw new IdlegradError('BAD_FRAME', `aggregate uploads must be aggregate frames (kind ${FrameKind.aggregate})`);
   if (frame.header.samples > maxSamplesPerReport(run) * run.cohortSize) {
     throw new IdlegradError('LIMIT_EXCEEDED', `aggregate claims ${frame.header.samples} samples, more than a full cohort can train`);
   }
-  return { hash: hashFrame(bytes), frame };
+  return { hash: hash(bytes), frame };
 }

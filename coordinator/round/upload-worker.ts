@@ -5,11 +5,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { RunSpec } from '../../shared/config.ts';
 import { serializeError } from '../../shared/errors.ts';
 import { checkAggregate } from './upload-check.ts';
+import { wasmFrameHasher } from './frame-hasher.ts';
 
 const { run } = workerData as { run: RunSpec };
+const hasher = await wasmFrameHasher();
 parentPort!.on('message', (m: { id: number; round: number; bytes: Uint8Array }) => {
   try {
-    const { hash, frame } = checkAggregate(run, m.round, m.bytes);
+    const { hash, frame } = checkAggregate(run, m.round, m.bytes, hasher);
     // Cloned, not transferred: the frame's arrays may be views sharing one buffer.
     parentPort!.postMessage({ id: m.id, hash, frame });
   } catch (e) {
