@@ -1,4 +1,4 @@
-// `npx tsx coordinator/round/report-signature.bench.ts [--json] [--ms MS]`
+// `npx tsx e2e/report-signature.bench.ts [--json] [--ms MS]`
 //
 // What one report's signature check costs, per option issue 17 weighs (README "Scale"), in ops
 // per second of CPU on one thread: each option runs for --ms of wall time over 256 distinct
@@ -19,14 +19,14 @@ import { createPublicKey, generateKeyPairSync, sign as edSign, verify as edVerif
 import { pointFromScalar, recover, signRecoverable, verify } from 'tiny-secp256k1';
 import { secp256k1 } from '@noble/curves/secp256k1';
 import { bytesToHex, keccak256, type Address } from 'viem';
-import { ContributionSigners } from './report-signature.ts';
-import { eip712Domain } from '../../shared/eip712.ts';
-import { DEFAULT_RUN } from '../../shared/config.ts';
-import { syntheticContribution } from '../../e2e/scale-inputs.ts';
-import { cliOutput, numberOption, parseCli, runCli, type CliOption, type CliSpec } from '../../shared/cli.ts';
+import { ContributionSigners } from '../coordinator/round/report-signature.ts';
+import { eip712Domain } from '../shared/eip712.ts';
+import { DEFAULT_RUN } from '../shared/config.ts';
+import { syntheticContribution } from './scale-inputs.ts';
+import { cliOutput, numberOption, parseCli, runCli, type CliOption, type CliSpec } from '../shared/cli.ts';
 
 const CLI = {
-  command: 'npx tsx coordinator/round/report-signature.bench.ts',
+  command: 'npx tsx e2e/report-signature.bench.ts',
   summary: "One report's signature check per option (recover, verify against a known key in wasm or noble, Ed25519 in node:crypto), ops/s on one thread.",
   options: {
     json: { type: 'boolean', help: 'stdout holds only the result as one JSON object' },
