@@ -21,6 +21,7 @@ export interface PlatformProcess {
 
 export { ensureWebBuild, WEB_DIRS } from '../coordinator/deploy/index.ts';
 import { ensureWebBuild } from '../coordinator/deploy/index.ts';
+import { recordHarnessTime, timedStep } from './harness-times.ts';
 
 /**
  * Round timing for end-to-end tests whose claims are about what rounds carry (contributions,
@@ -125,7 +126,10 @@ export async function stopProcessTree(child: ChildProcess, exited: Promise<void>
 }
 
 export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, opts: PlatformProcessOptions = {}): Promise<PlatformProcess> {
+  const buildStarted = performance.now();
   const webDir = ensureWebBuild('e2e');
+  recordHarnessTime('web build', performance.now() - buildStarted);
+  const started = performance.now();
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'idlegrad-'));
   const ownDir = !opts.dataDir;
   // With IDLEGRAD_FAULT, the test-only entry that injects it as hooks (e2e/faulty-main.ts).
@@ -197,7 +201,7 @@ export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, o
       );
     };
     child.once('exit', failed);
-  });
+  }).finally(() => recordHarnessTime('platform start', performance.now() - started));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   // If this process exits first (a thrown harness, a test timeout, a signal the harness turns
   // into an exit), take the platform and everything it started down with it: its own group when
@@ -222,7 +226,7 @@ export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, o
     child,
     output: () => out,
     async stop() {
-      await stopProcessTree(child, exited, 15_000);
+      await timedStep('platform stop', () => stopProcessTree(child, exited, 15_000));
       if (ownDir) rmSync(dataDir, { recursive: true, force: true });
     },
     async kill() {

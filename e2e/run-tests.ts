@@ -12,6 +12,7 @@ import { useSwiftShaderWhenNoDriver } from '../kernels/swiftshader.ts';
 import { compileContracts, PREBUILT_CONTRACTS_DIR } from '../coordinator/chain/index.ts';
 import { serialTestFiles, TEST_ROOTS } from './test-lanes.ts';
 import { durationSummary, readDurations } from './test-durations.ts';
+import { readHarnessTimes } from './harness-times.ts';
 
 const files: string[] = [];
 const walk = (dir: string) => {
@@ -36,6 +37,9 @@ useSwiftShaderWhenNoDriver(env);
 // Each file's wall time goes to a JSON-lines file beside the usual report (the test runner's
 // default: spec on a terminal, TAP otherwise), for the summary at the end.
 const durationsDir = mkdtempSync(join(tmpdir(), 'idlegrad-test-durations-'));
+// And the harness's fixed costs in each file (platform start and stop, Chromium launch: e2e/harness-times.ts).
+const harnessTimes = join(durationsDir, 'harness.jsonl');
+env.IDLEGRAD_HARNESS_TIMES = harnessTimes;
 const reporter = process.stdout.isTTY ? 'spec' : 'tap';
 
 // --test-force-exit: the `peer` PeerServer re-arms two internal timers forever and has no
@@ -82,6 +86,8 @@ try {
     `\n${durationSummary(
       ran.flatMap((l) => readDurations(join(durationsDir, `${l}.jsonl`))),
       Date.now() - t0,
+      15,
+      readHarnessTimes(harnessTimes),
     )}`,
   );
 } catch (e) {

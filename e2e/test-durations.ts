@@ -2,6 +2,7 @@
 // (each file's wall time as the test runner measured it) and prints the summary run-tests.ts
 // ends with, so every CI log shows its slowest files.
 import { readFileSync } from 'node:fs';
+import { describeSteps, type HarnessTime } from './harness-times.ts';
 
 export interface FileDuration {
   file: string;
@@ -26,8 +27,11 @@ export function readDurations(path: string): FileDuration[] {
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-/** The slowest `top` files with their seconds and lane, each lane's file-time sum, and the wall time. */
-export function durationSummary(files: FileDuration[], wallMs: number, top = 15): string {
+/**
+ * The slowest `top` files with their seconds and lane, each lane's file-time sum, and the wall time;
+ * with `harness` (e2e/harness-times.ts), the harness's fixed costs in all and beside each slow file.
+ */
+export function durationSummary(files: FileDuration[], wallMs: number, top = 15, harness: readonly HarnessTime[] = []): string {
   const lanes = new Map<string, { n: number; ms: number }>();
   for (const f of files) {
     const l = lanes.get(f.lane) ?? { n: 0, ms: 0 };
@@ -37,9 +41,14 @@ export function durationSummary(files: FileDuration[], wallMs: number, top = 15)
   }
   const slow = [...files].sort((a, b) => b.ms - a.ms).slice(0, top);
   const width = Math.max(0, ...slow.map((f) => f.file.length));
+  const steps = (file: string) => describeSteps(harness.filter((h) => h.file === file));
   return [
     `test durations: ${files.length} files, wall ${seconds(wallMs)}; ${[...lanes].map(([k, v]) => `${k} lane ${v.n} files ${seconds(v.ms)} summed`).join(', ')}`,
+    ...(harness.length ? [`harness fixed costs, all files: ${describeSteps(harness)}`] : []),
     `slowest ${slow.length}:`,
-    ...slow.map((f) => `  ${seconds(f.ms).padStart(8)}  ${f.file.padEnd(width)}  ${f.lane}${f.passed ? '' : '  FAILED'}`),
+    ...slow.map((f) => {
+      const h = steps(f.file);
+      return `  ${seconds(f.ms).padStart(8)}  ${f.file.padEnd(width)}  ${f.lane}${f.passed ? '' : '  FAILED'}${h ? `  (${h})` : ''}`;
+    }),
   ].join('\n');
 }
