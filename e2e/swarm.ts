@@ -317,6 +317,20 @@ const readHook = (page: Page) =>
       : null;
   });
 
+/** Each page's own log (its last 200 entries), for finding out afterwards what a page did; a closed page says so. */
+async function writePageLogs(file: string, pages: { index: number; page: Page }[]): Promise<void> {
+  const parts = await Promise.all(
+    pages.map(async ({ index, page }) => {
+      const entries = await page
+        .evaluate(() => (window as unknown as { __idlegrad?: { log: { at: number; level: string; text: string }[] } }).__idlegrad?.log ?? [])
+        .catch((e: Error) => [{ at: Date.now(), level: 'harness', text: `could not read the page's log: ${e.message.split('\n')[0]}` }]);
+      return entries.map((l) => `volunteer ${index} ${new Date(l.at).toISOString()} ${l.level} ${l.text}`).join('\n');
+    }),
+  );
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, parts.join('\n') + '\n');
+}
+
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | null | false>, everyMs = 500): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
@@ -377,6 +391,8 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
   let dash: ReturnType<typeof watchDashboard> | null = null;
   let nat: NatSwarm | null = null;
   const platformOutputs: string[] = [];
+  // Every page opened, for its own log (written beside the platform's, when one is kept).
+  const opened: { index: number; page: Page }[] = [];
   try {
     const runSettings = { minVolunteers: opts.volunteers, maxRounds: opts.rounds, ...opts.run };
     let platformEnv: NodeJS.ProcessEnv | undefined;
@@ -419,6 +435,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
       await context.addInitScript({ content: byteMeterScript });
       if (opts.noWebRtc?.includes(index)) await context.addInitScript({ content: blockWebRtcScript });
       const page = await context.newPage();
+      opened.push({ index, page });
       await nat?.watch(page, index);
       page.on('pageerror', (e) => pageErrors.push(`volunteer ${index}: ${e.message}`));
       await page.goto(url);
@@ -702,6 +719,7 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     return result;
   } finally {
     dash?.close();
+    if (opts.platformLog) await writePageLogs(opts.platformLog.replace(/(\.log)?$/, '-pages.log'), opened);
     await browser?.close().catch(() => {});
     await nat?.stop();
     await platform?.stop();

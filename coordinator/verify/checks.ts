@@ -115,6 +115,20 @@ export interface CheckDetail {
    * those of a second Dawn run and of the CPU reference (coordinator/verify/reexec.ts).
    */
   recheck?: { first: number; dawn: number; cpu: number };
+  /**
+   * Set when relDelta is above tolerance / 10: the tensors that hold most of the difference
+   * (compared values only), so an operator sees where a member's update departs from the
+   * re-execution (e.g. 'w0 97 % (rel 4.1e-2 over 448 values)').
+   */
+  where?: string;
+  /** How many of Δ's values the work check compared: all, or the sampled leaves' (Comparison.exactLeaves). */
+  compared?: number;
+  /**
+   * Set when the check on the sampled leaves failed the work check and the member's residuals,
+   * asked for in full, decided it instead (Validator.verifyOne): the sampled leaves' relDelta and
+   * how many values they held.
+   */
+  escalated?: { sampledRelDelta: number; compared: number };
 }
 
 export type Executor = 'dawn' | 'cpu';
@@ -314,6 +328,8 @@ export function compareWithReference(
       refSq += ref[i] * ref[i];
     }
   const relDelta = Math.sqrt(diff) / Math.max(Math.sqrt(refSq), 1e-12);
+  const where = relDelta > v.tolerance / 10 ? differenceByTensor(run, ranges, sent, ea, eb, ref, diff) : undefined;
+  const compared = ranges.reduce((n, [a, b]) => n + b - a, 0);
 
   const honestSent = toDense(decodeFrame(honest.bytes, aggregateLimits(run, claim.round)));
   const relFrame = distance(sent, honestSent) / Math.max(norm(honestSent), 1e-12);
@@ -322,7 +338,7 @@ export function compareWithReference(
   for (let i = 0; i < applied.length; i++) applied[i] = thetaR[i] - sent[i];
   const lossGain = (baseLoss ? baseLoss() : heldOutLoss(run, v, thetaR, heldOut)) - heldOutLoss(run, v, applied, heldOut);
 
-  const d = { relDelta, relFrame, lossGain };
+  const d = { relDelta, relFrame, lossGain, compared, ...(where ? { where } : {}) };
   if (!(relDelta <= v.tolerance))
     return fail(
       'WORK_MISMATCH',
@@ -338,6 +354,36 @@ export function compareWithReference(
   return { passed: true, detail: { ...d, ms: 0 } };
 }
 
+/** The three tensors with the largest share of the compared difference, with their own relative difference. */
+function differenceByTensor(
+  run: RunSpec,
+  ranges: readonly (readonly [number, number])[],
+  sent: Float32Array,
+  ea: Float32Array,
+  eb: Float32Array,
+  ref: Float32Array,
+  total: number,
+): string {
+  const rows = modelOf(run).tensors.map((t) => {
+    let diff = 0;
+    let refSq = 0;
+    let count = 0;
+    for (const [a, b] of ranges)
+      for (let i = Math.max(a, t.offset); i < Math.min(b, t.offset + t.size); i++) {
+        diff += (Math.fround(sent[i] + ea[i] - eb[i]) - ref[i]) ** 2;
+        refSq += ref[i] * ref[i];
+        count++;
+      }
+    return { name: t.name, diff, rel: Math.sqrt(diff) / Math.max(Math.sqrt(refSq), 1e-12), count };
+  });
+  return rows
+    .filter((r) => r.count > 0)
+    .sort((x, y) => y.diff - x.diff)
+    .slice(0, 3)
+    .map((r) => `${r.name} ${((100 * r.diff) / Math.max(total, 1e-30)).toFixed(0)} % (rel ${r.rel.toExponential(1)} over ${r.count} values)`)
+    .join(', ');
+}
+
 /** " (dawn, relDelta 1.2e-4)": what re-executed a check and how far the member's Δ was from it, for the log. */
 export function checkFigures(r: CheckResult): string {
   const re = r.detail.recheck;
@@ -346,6 +392,9 @@ export function checkFigures(r: CheckResult): string {
     r.detail.relDelta === undefined ? undefined : `relDelta ${r.detail.relDelta.toExponential(2)}`,
     r.detail.executor && `${r.detail.ms.toFixed(0)} ms`,
     re && `rechecked: first Dawn run ${re.first.toExponential(2)}, second ${re.dawn.toExponential(2)}, CPU reference ${re.cpu.toExponential(2)}`,
+    r.detail.where && `difference in ${r.detail.where}`,
+    r.detail.escalated &&
+      `escalated: ${r.detail.escalated.compared} sampled values said ${r.detail.escalated.sampledRelDelta.toExponential(2)}, decided on both residuals in full`,
   ].filter(Boolean);
   return parts.length ? ` (${parts.join(', ')})` : '';
 }

@@ -26,6 +26,7 @@ import {
   type Evidence,
   type EvidenceNeeds,
 } from '../../shared/wire/index.ts';
+import type { CheckResult } from './index.ts';
 
 function dataset(count: number, seed: number): Dataset {
   const rand = createRng(seed);
@@ -63,7 +64,7 @@ function work(
   e: Float32Array,
   steps = run.inner.steps,
   claimed = steps,
-  o: { drift?: number; flip?: boolean } = {},
+  o: { drift?: number; flip?: boolean; noise?: { size: number; upTo: number } } = {},
 ) {
   const B = run.inner.batchSize;
   const idx = assignmentIndices(assignmentSeed(run.seed, round, account), steps, B, run.dataset.trainCount);
@@ -77,6 +78,13 @@ function work(
   // The page's float32 arithmetic (shared/round.ts): v = fround(θ − θ_local) + e.
   const vec = pseudoGradient(start, local, e);
   if (o.drift) for (let i = 0; i < vec.length; i++) vec[i] += o.drift * ((i % 13) / 6 - 1) * (vec[i] - e[i]);
+  if (o.noise) {
+    // A difference of noise.size × Δ's RMS (±) on the values before noise.upTo.
+    let sq = 0;
+    for (let i = 0; i < vec.length; i++) sq += (vec[i] - e[i]) ** 2;
+    const size = o.noise.size * Math.sqrt(sq / vec.length);
+    for (let i = 0; i < o.noise.upTo; i++) vec[i] += size * ((i * 7919) % 2 ? 1 : -1);
+  }
   const header = { paramTableHash: run.paramTableHash, run: run.id, round, samples: claimed * B };
   let { bytes, residual } = encodeUpdate(vec, run.codec, header);
   if (o.flip) {
@@ -509,5 +517,59 @@ test('WebGPU work (re-executed within float drift, never bit for bit): checks op
   await validator.afterCommit(5, theta0, [await submit(5, shaped)]);
   await validator.idle();
   assert.equal((await verdicts()).at(-1)!.code, 'FRAME_MISMATCH');
+  await sql.close();
+});
+
+test('a work check that fails on the sampled leaves alone asks for both residuals in full before it punishes: drift where Δ is small passes, missing work still fails', async () => {
+  const sql = await openDatabase({});
+  const ledger = new Ledger(sql);
+  await ledger.createRun(run, { round: 0, modelHash: hashParams(theta0), params: theta0, momentum: zeros() });
+  const always: RunSpec = { ...run, verification: { ...run.verification, trustAfter: 1_000 } };
+  const member = addr(41);
+  const held = new Map<number, Evidence>();
+  const asked: EvidenceNeeds[] = [];
+  let nonce = 500n;
+  const submit = async (round: number, w: ReturnType<typeof work>) => {
+    const id = await ledger.insertPending(run.id, member, contribution(w, nonce++, round), '0x', { residualHash: w.claim.residualHash, device: 'webgpu' });
+    await sql.query(`update contributions set state = 'accepted', credit_wei = 1000 where id = $1`, [id]);
+    held.set(id, w.evidence);
+    return id;
+  };
+  const checked: CheckResult[] = [];
+  const validator = new Validator({
+    run: always,
+    ledger,
+    train,
+    heldOut,
+    // A coin that always reads 0: every contribution sampled, and the sampled leaves are 0–7 (the
+    // first 512 weights: in MNIST those of pixels in the image's corner, never lit, where Δ is
+    // weight decay alone and an honest page's float drift is the largest share of it).
+    random: () => 0,
+    gpu: false,
+    evidence: async (c, needs) => (asked.push(needs), decodeEvidence(encodeEvidence(uploadFor(held.get(c.id)!, needs)), run.paramCount)),
+    onChecked: (_, r) => checked.push(r),
+  });
+  // Round 0 (e_b zeros, e_a opened) carries an approximation of e_a; round 1 opens e_b's leaves, so
+  // its work check compares the sampled leaves alone.
+  const r0 = work(member, 0, theta0, zeros(), run.inner.steps, run.inner.steps, { drift: 1e-6 });
+  await validator.afterCommit(0, theta0, [await submit(0, r0)]);
+  await validator.idle();
+  // A difference of 7 % of Δ's RMS on the sampled leaves alone: about 1.4 % over the whole vector.
+  const drifted = work(member, 1, theta0, r0.evidence.residualAfter, run.inner.steps, run.inner.steps, { noise: { size: 0.07, upTo: 8 * RESIDUAL_LEAF } });
+  await validator.afterCommit(1, theta0, [await submit(1, drifted)]);
+  await validator.idle();
+  const passed = checked.at(-1)!;
+  assert.equal(passed.passed, true, JSON.stringify(passed));
+  assert.ok(passed.detail.escalated && passed.detail.escalated.sampledRelDelta > verificationOf(always).tolerance, JSON.stringify(passed.detail));
+  assert.ok(passed.detail.escalated.compared < run.paramCount && passed.detail.compared === run.paramCount, JSON.stringify(passed.detail));
+  assert.deepEqual(asked.at(-1), { before: true, after: true, leaves: [] });
+  // 20 % everywhere is not drift: the whole-vector check fails it too.
+  const sloppy = work(member, 2, theta0, drifted.evidence.residualAfter, run.inner.steps, run.inner.steps, { noise: { size: 0.2, upTo: run.paramCount } });
+  await validator.afterCommit(2, theta0, [await submit(2, sloppy)]);
+  await validator.idle();
+  const failed = checked.at(-1)!;
+  assert.equal(failed.passed, false);
+  assert.equal(!failed.passed && failed.rejection.code, 'WORK_MISMATCH');
+  assert.ok(failed.detail.relDelta! > verificationOf(always).tolerance && failed.detail.compared === run.paramCount, JSON.stringify(failed.detail));
   await sql.close();
 });

@@ -17,6 +17,8 @@ export interface IdlegradTestHook {
   readonly lastAck: { nonce: string; state: string; reason: string | null; round: number | null } | null;
   readonly claims: string[];
   readonly errors: string[];
+  /** The page's log (its last entries), as the volunteer's log panel shows it. */
+  readonly log: { at: number; level: string; text: string }[];
   readonly state: string;
   readonly phase: string;
   readonly gpu: { status: string; device: string | null; vendor: string | null; architecture: string | null; message: string | null };
@@ -98,6 +100,9 @@ export function installTestHook(client: VolunteerClient, target: Window = window
     },
     get errors() {
       return [...s().errors];
+    },
+    get log() {
+      return s().log.map((l) => ({ at: l.at, level: l.level, text: l.text }));
     },
     get state() {
       return s().state;
