@@ -388,6 +388,14 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
   let dash: ReturnType<typeof watchDashboard> | null = null;
   let nat: NatSwarm | null = null;
   const platformOutputs: string[] = [];
+  // Written when the swarm ends, and also when a signal or a timeout ends the harness first
+  // (process.exit runs 'exit' listeners, not `finally`): where a round's time went is in it.
+  const writePlatformLog = () => {
+    if (!opts.platformLog) return;
+    mkdirSync(dirname(opts.platformLog), { recursive: true });
+    writeFileSync(opts.platformLog, [...platformOutputs, ...(platform ? [platform.output()] : [])].join('\n---- restarted ----\n'));
+  };
+  process.once('exit', writePlatformLog);
   try {
     const runSettings = { minVolunteers: opts.volunteers, maxRounds: opts.rounds, ...opts.run };
     let platformEnv: NodeJS.ProcessEnv | undefined;
@@ -716,11 +724,8 @@ export async function runSwarm(opts: SwarmOptions): Promise<SwarmResult> {
     await browser?.close().catch(() => {});
     await nat?.stop();
     await platform?.stop();
-    if (opts.platformLog) {
-      if (platform) platformOutputs.push(platform.output());
-      mkdirSync(dirname(opts.platformLog), { recursive: true });
-      writeFileSync(opts.platformLog, platformOutputs.join('\n---- restarted ----\n'));
-    }
+    process.removeListener('exit', writePlatformLog);
+    writePlatformLog();
     await anvil?.stop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }
