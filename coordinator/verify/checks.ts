@@ -77,6 +77,7 @@ import {
   leafRange,
   residualCommitment,
   residualDigest,
+  sameBits,
   type DeviceKind,
   type Evidence,
   type Rejection,
@@ -263,14 +264,8 @@ export function openEvidence(
   return { frame, ...digests };
 }
 
-/** Whether two float32 arrays hold the same bits (what equal residual digests say, without hashing). */
-export function sameBits(a: Float32Array, b: Float32Array): boolean {
-  if (a.length !== b.length) return false;
-  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
-  return true;
-}
+/** Whether two float32 arrays hold the same bits (shared/wire/evidence.ts; what equal residual digests say, without hashing). */
+export { sameBits };
 
 /** Mean loss of `params` on the first `heldOutSamples` held-out samples (0 when none): step 5's score. */
 export function heldOutLoss(run: RunSpec, v: Pick<VerificationSettings, 'heldOutSamples'>, params: Float32Array, heldOut: Dataset): number {

@@ -25,10 +25,26 @@ const ASK_RETRY_MS = 1000;
  */
 export const EVIDENCE_UPLINK_FLOOR_BYTES_PER_S = 1 << 20;
 
-/** How long a member has to upload: the run's evidenceTimeoutMs plus the residuals asked in full at the uplink floor. */
+/**
+ * The slowest Merkle hashing of a residual a sampled page is given time for, in bytes a second:
+ * 2 MiB/s. A page opens the asked leaves from the trees it built when its report committed to
+ * the residuals (shared/wire/evidence.ts ResidualTree), but when the ask comes its main thread may
+ * be building the tree of its next report's residual (one: the residual before is the previous
+ * round's after, whose tree it keeps), and the answer waits for that. js-sha3's keccak on a page's
+ * main thread did 83.4 MiB in 33.0 s (2.5 MiB/s) in the fourth gpt-small swarm at load 20, with
+ * SwiftShader on the same 2 cores (README "Presets by size"): the floor sits under that.
+ */
+export const EVIDENCE_HASH_FLOOR_BYTES_PER_S = 2 << 20;
+
+/**
+ * How long a member has to upload: the run's evidenceTimeoutMs, one residual's tree at the
+ * hashing floor, and the residuals asked in full at the uplink floor — all from the run's
+ * parameter count, none a constant smaller than the model.
+ */
 export function evidenceWindowMs(paramCount: number, timeoutMs: number, needs: EvidenceNeeds): number {
-  const fullBytes = 4 * paramCount * (Number(needs.before) + Number(needs.after));
-  return timeoutMs + Math.ceil((1000 * fullBytes) / EVIDENCE_UPLINK_FLOOR_BYTES_PER_S);
+  const residualBytes = 4 * paramCount;
+  const fullBytes = residualBytes * (Number(needs.before) + Number(needs.after));
+  return timeoutMs + Math.ceil((1000 * residualBytes) / EVIDENCE_HASH_FLOOR_BYTES_PER_S) + Math.ceil((1000 * fullBytes) / EVIDENCE_UPLINK_FLOOR_BYTES_PER_S);
 }
 
 export class EvidenceDesk {

@@ -241,14 +241,19 @@ test('evidence round-trips and the desk refuses uploads that do not match the co
     () => shortDesk.submit(3, addr(9), encodeEvidence(uploadFor(w.evidence, LIGHT))),
     (e) => isIdlegradError(e, 'NOT_FOUND') && /closed unanswered \d+ ms before this upload/.test(e.message),
   );
-  assert.match(lines.join('\n'), /no upload from .* within 30 ms/);
+  assert.match(lines.join('\n'), /no upload from .* within \d+ ms/);
 });
 
-test('the evidence window grows with the residuals asked in full, at a 1 MiB/s uplink', () => {
-  assert.equal(evidenceWindowMs(run.paramCount, 20_000, LIGHT), 20_000);
-  // gpt-small: 10,935,552 floats, both residuals in full = 83.4 MiB, 83.4 s more than the run's 20 s.
-  assert.equal(evidenceWindowMs(10_935_552, 20_000, FULL), 20_000 + Math.ceil((1000 * 8 * 10_935_552) / 2 ** 20));
-  assert.equal(evidenceWindowMs(10_935_552, 20_000, { before: false, after: true, leaves: [] }) - 20_000, 41_716);
+test('the evidence window allows one residual hashed at 2 MiB/s and the residuals asked in full at a 1 MiB/s uplink', () => {
+  // The MLP: 50,890 floats, 203,560 bytes, 98 ms of hashing at the floor.
+  assert.equal(evidenceWindowMs(run.paramCount, 20_000, LIGHT), 20_000 + Math.ceil((1000 * 4 * run.paramCount) / 2 ** 21));
+  assert.equal(evidenceWindowMs(50_890, 20_000, LIGHT), 20_098);
+  // gpt-small: 10,935,552 floats, 41.7 MiB a residual: 20.9 s to hash one at the floor (the fourth
+  // swarm's page took 33 s to rebuild two at the ask; now it keeps them), so 40.9 s with leaves
+  // opened, and both residuals in full (83.4 MiB) add 83.4 s of upload.
+  assert.equal(evidenceWindowMs(10_935_552, 20_000, LIGHT), 40_858);
+  assert.equal(evidenceWindowMs(10_935_552, 20_000, FULL), 40_858 + Math.ceil((1000 * 8 * 10_935_552) / 2 ** 20));
+  assert.equal(evidenceWindowMs(10_935_552, 20_000, { before: false, after: true, leaves: [] }) - 40_858, 41_716);
 });
 
 /** A signed-report row for `w` in `round` (the ledger tests' contributions). */

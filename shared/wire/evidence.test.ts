@@ -16,6 +16,7 @@ import {
   residualDigest,
   residualLeafCount,
   residualRoot,
+  ResidualTree,
   uploadFor,
   RESIDUAL_LEAF,
   type ResidualOpening,
@@ -63,6 +64,41 @@ test('every leaf of trees of 1 to 9 leaves (odd levels carried up) opens and pro
     other[n - 1] = Math.fround(other[n - 1] + 1e-3);
     assert.notEqual(residualRoot(other), root);
   }
+});
+
+test('a kept tree opens leaves that prove its root; a tree kept for a residual that changed where it opens, or for another array, is not used', () => {
+  const e = residual(7 * RESIDUAL_LEAF + 5, 3);
+  const tree = ResidualTree.build(e);
+  const root = residualRoot(e);
+  assert.equal(tree.root, root);
+  assert.equal(tree.paramCount, e.length);
+  const fromTree = openResidual(e, [1, 4, 7], tree);
+  assert.equal(residualDigest(fromTree), root);
+  assert.deepEqual(fromTree, openResidual(e, [1, 4, 7]), 'the kept tree gives the bytes a tree built now gives');
+  // Changed outside the opened leaves: the kept tree still serves and proves what the report
+  // committed to (a tree built now would prove another root).
+  e[0] += 1;
+  assert.ok(tree.serves(e, [4]));
+  assert.equal(residualDigest(openResidual(e, [4], tree)), root);
+  // Changed at an opened leaf: the kept tree is not used (the opening proves the values' own root).
+  e[4 * RESIDUAL_LEAF + 2] += 1;
+  assert.equal(tree.serves(e, [4]), false);
+  const rebuilt = openResidual(e, [4], tree);
+  assert.equal(residualDigest(rebuilt), residualRoot(e));
+  assert.notEqual(residualDigest(rebuilt), root);
+  // Another array with the same values, or the kept one after a transfer (detached, length 0): not its tree.
+  const twin = residual(7 * RESIDUAL_LEAF + 5, 3);
+  assert.equal(tree.serves(twin, []), false);
+  assert.equal(ResidualTree.build(twin).serves(new Float32Array(0), []), false);
+  // uploadFor takes the kept trees: the same body as without them, roots from the tree where it serves.
+  const ev = { frame: new Uint8Array([1, 2, 3]), residualBefore: twin, residualAfter: residual(7 * RESIDUAL_LEAF + 5, 4) };
+  const kept = { before: ResidualTree.build(ev.residualBefore), after: ResidualTree.build(ev.residualAfter) };
+  for (const needs of [
+    { before: false, after: false, leaves: [0, 7] },
+    { before: false, after: true, leaves: [] },
+    { before: true, after: false, leaves: [3] },
+  ])
+    assert.deepEqual(encodeEvidence(uploadFor(ev, needs, kept)), encodeEvidence(uploadFor(ev, needs)), JSON.stringify(needs));
 });
 
 test('an opening that mixes two residuals proves neither root; a multiproof of the wrong length or unordered leaves are refused by name', () => {

@@ -121,29 +121,88 @@ function pairHash(left: Uint8Array, right: Uint8Array): Uint8Array {
   return keccak256Bytes(both);
 }
 
-/** Every level of the tree, leaves first: levels[l][i] is node i of level l. */
-function residualTree(e: Float32Array): Uint8Array[][] {
-  const bytes = bytesOf(e);
-  const leaves = Array.from({ length: residualLeafCount(e.length) }, (_, i) => {
-    const [a, b] = leafRange(i, e.length);
-    return keccak256Bytes(bytes.subarray(4 * a, 4 * b));
-  });
-  const levels = [leaves];
-  for (let level = leaves; level.length > 1;) {
-    const up = Array.from({ length: Math.ceil(level.length / 2) }, (_, i) =>
-      2 * i + 1 < level.length ? pairHash(level[2 * i], level[2 * i + 1]) : level[2 * i],
-    );
-    levels.push(up);
-    level = up;
+/**
+ * A residual's Merkle tree: every level, leaves first, each level's nodes as one flat buffer of
+ * 32-byte hashes (level l, node i at bytes [32i, 32i + 32)). Building it hashes every value
+ * (js-sha3's keccak: 83.4 MiB for gpt-small's two residuals took 33 s on a page's main thread at
+ * load 20), so a page builds it once, when its report commits to the residual, and keeps it with
+ * the residual until the round's evidence can no longer be asked (web/src/client/round/evidence.ts):
+ * opening sampled leaves then reads the kept tree instead of rehashing the residual.
+ */
+export class ResidualTree {
+  private constructor(
+    /** The array the tree was built over (the tree serves this array only). */
+    readonly values: Float32Array,
+    private readonly levels: Uint8Array[],
+  ) {}
+
+  static build(e: Float32Array): ResidualTree {
+    if (e.length === 0) throw new IdlegradError('BAD_FRAME', 'a residual has at least one value');
+    const bytes = bytesOf(e);
+    const count = residualLeafCount(e.length);
+    const leaves = new Uint8Array(DIGEST_BYTES * count);
+    for (let i = 0; i < count; i++) {
+      const [a, b] = leafRange(i, e.length);
+      leaves.set(keccak256Bytes(bytes.subarray(4 * a, 4 * b)), DIGEST_BYTES * i);
+    }
+    const levels = [leaves];
+    for (let level = leaves, len = count; len > 1;) {
+      const upLen = Math.ceil(len / 2);
+      const up = new Uint8Array(DIGEST_BYTES * upLen);
+      for (let i = 0; i < upLen; i++)
+        up.set(2 * i + 1 < len ? keccak256Bytes(level.subarray(DIGEST_BYTES * 2 * i, DIGEST_BYTES * (2 * i + 2))) : node(level, 2 * i), DIGEST_BYTES * i);
+      levels.push(up);
+      level = up;
+      len = upLen;
+    }
+    return new ResidualTree(e, levels);
   }
-  return levels;
+
+  get paramCount(): number {
+    return this.values.length;
+  }
+
+  get root(): Hex {
+    return bytesToHex(this.levels[this.levels.length - 1]);
+  }
+
+  /** Node i of level l (level 0: the leaves). */
+  node(level: number, i: number): Uint8Array {
+    return node(this.levels[level], i);
+  }
+
+  /**
+   * Whether this tree is `e`'s for an opening at `leaves`: built over this very array, which still
+   * holds its length (not handed to a worker) and, at each opened leaf, values that hash to the
+   * kept leaf. A residual changed anywhere an opening reveals is caught here; a change elsewhere
+   * cannot alter what the opening proves (the kept root and the revealed values).
+   */
+  serves(e: Float32Array, leaves: readonly number[]): boolean {
+    if (e !== this.values || e.length === 0) return false;
+    const bytes = bytesOf(e);
+    return leaves.every((i) => {
+      if (!(Number.isInteger(i) && i >= 0 && i < residualLeafCount(e.length))) return false;
+      const [a, b] = leafRange(i, e.length);
+      const h = keccak256Bytes(bytes.subarray(4 * a, 4 * b));
+      return h.every((x, k) => x === this.levels[0][DIGEST_BYTES * i + k]);
+    });
+  }
+}
+
+const node = (level: Uint8Array, i: number) => level.subarray(DIGEST_BYTES * i, DIGEST_BYTES * (i + 1));
+
+/** Whether two float32 arrays hold the same bits (-0 is not 0; a NaN equals itself): milliseconds where a tree costs seconds. */
+export function sameBits(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
 }
 
 /** The Merkle root of a residual (js-sha3's keccak, shared/keccak.ts: a page hashes two residuals a contribution). */
 export function residualRoot(e: Float32Array): Hex {
-  if (e.length === 0) throw new IdlegradError('BAD_FRAME', 'a residual has at least one value');
-  const levels = residualTree(e);
-  return bytesToHex(levels[levels.length - 1][0]);
+  return ResidualTree.build(e).root;
 }
 
 /** Refused unless `indices` strictly increase within [0, leafCount). */
@@ -155,13 +214,18 @@ function checkIndices(indices: readonly number[], leafCount: number): void {
   });
 }
 
-/** The residual opened at `leaves` (strictly increasing): their values and their multiproof. */
-export function openResidual(e: Float32Array, leaves: readonly number[]): ResidualOpening {
-  const levels = residualTree(e);
-  checkIndices(leaves, levels[0].length);
-  const nodes = multiproofNodes(leaves, levels[0].length);
+/**
+ * The residual opened at `leaves` (strictly increasing): their values and their multiproof, read
+ * from `kept` when that tree serves `e` at these leaves (ResidualTree.serves), else from a tree
+ * built now.
+ */
+export function openResidual(e: Float32Array, leaves: readonly number[], kept?: ResidualTree): ResidualOpening {
+  const tree = kept?.serves(e, leaves) ? kept : ResidualTree.build(e);
+  const leafCount = residualLeafCount(e.length);
+  checkIndices(leaves, leafCount);
+  const nodes = multiproofNodes(leaves, leafCount);
   const proof = new Uint8Array(DIGEST_BYTES * nodes.length);
-  nodes.forEach(([level, i], k) => proof.set(levels[level][i], DIGEST_BYTES * k));
+  nodes.forEach(([level, i], k) => proof.set(tree.node(level, i), DIGEST_BYTES * k));
   return {
     paramCount: e.length,
     leaves: leaves.map((index) => {
@@ -328,10 +392,17 @@ export function decodeEvidence(body: Uint8Array, paramCount: number): EvidenceUp
   return { before, after, frame: body.slice(frameAt) };
 }
 
-/** What a member uploads for `needs`: the residuals asked for in full, the others opened at the asked leaves (or as roots). */
-export function uploadFor(e: Evidence, needs: EvidenceNeeds): EvidenceUpload {
-  const part = (r: Float32Array, full: boolean): ResidualPart => (full ? r : needs.leaves.length ? openResidual(r, needs.leaves) : residualRoot(r));
-  return { frame: e.frame, before: part(e.residualBefore, needs.before), after: part(e.residualAfter, needs.after) };
+/**
+ * What a member uploads for `needs`: the residuals asked for in full, the others opened at the
+ * asked leaves (or as roots), from the residuals' kept trees where those serve them (else hashed now).
+ */
+export function uploadFor(e: Evidence, needs: EvidenceNeeds, kept: { before?: ResidualTree; after?: ResidualTree } = {}): EvidenceUpload {
+  const part = (r: Float32Array, full: boolean, tree: ResidualTree | undefined): ResidualPart => {
+    if (full) return r;
+    if (needs.leaves.length) return openResidual(r, needs.leaves, tree);
+    return tree?.serves(r, []) ? tree.root : residualRoot(r);
+  };
+  return { frame: e.frame, before: part(e.residualBefore, needs.before, kept.before), after: part(e.residualAfter, needs.after, kept.after) };
 }
 
 /** Whether an upload holds what `needs` names: each residual asked in full in full, the others opened at exactly the asked leaves. */

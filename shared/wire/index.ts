@@ -151,6 +151,8 @@ export {
   residualDigest,
   residualLeafCount,
   residualRoot,
+  ResidualTree,
+  sameBits,
   uploadFor,
   withOpenedLeaves,
   RESIDUAL_LEAF,

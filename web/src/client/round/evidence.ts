@@ -1,9 +1,10 @@
 // What a validator may ask of this page (DESIGN.md step 8): for the last few rounds, each own
-// frame with the error-feedback residuals it was built between, and the upload when the
-// validator samples one. Memory only: after a reload a sampled contribution cannot be
-// evidenced and is rejected as withheld.
+// frame with the error-feedback residuals it was built between and their Merkle trees (built
+// once, when the report commits to them: `commitment`), and the upload when the validator
+// samples one, opened from the kept trees. Memory only: after a reload a sampled contribution
+// cannot be evidenced and is rejected as withheld.
 import type { Address, Hex } from 'viem';
-import { encodeEvidence, uploadFor, type ServerMessage } from '../../../../shared/wire/index.ts';
+import { encodeEvidence, residualCommitment, ResidualTree, sameBits, uploadFor, type ServerMessage } from '../../../../shared/wire/index.ts';
 import type { CoordinatorApi } from '../api.ts';
 import { describeError } from '../errors.ts';
 import type { SnapshotStore } from '../snapshot.ts';
@@ -25,6 +26,8 @@ export interface Evidence {
   frame: Uint8Array;
   before: Float32Array;
   after: Float32Array;
+  /** The residuals' trees, from the report's commitment on (EvidenceKeeper.commitment). */
+  trees?: { before: ResidualTree; after: ResidualTree };
 }
 
 export class EvidenceKeeper {
@@ -33,9 +36,29 @@ export class EvidenceKeeper {
   /** Evidence a validator asked for, kept after it leaves `recent` (the newest EVIDENCE_ASKED_KEPT). */
   private readonly asked = new Map<string, Evidence>();
 
-  keep(frameHash: Hex, ev: Evidence): void {
+  keep(frameHash: Hex, ev: Evidence): Evidence {
     this.recent.set(frameHash.toLowerCase(), ev);
     for (const k of [...this.recent.keys()].slice(0, -EVIDENCE_ROUNDS_KEPT)) this.recent.delete(k);
+    return ev;
+  }
+
+  /**
+   * The report's residualHash for kept evidence: builds both residuals' trees and keeps them with
+   * it, so that an opening later reads them instead of rehashing. The residual before a round is
+   * usually the one after the previous round (its frame went into an aggregate and nothing was
+   * given back): then the previous round's after-tree, and its array, serve (checked bit for bit).
+   */
+  commitment(ev: Evidence, log?: (level: 'info', text: string) => void): Hex {
+    const started = performance.now();
+    const prev = [...this.recent.values(), ...this.asked.values()].find((p) => p !== ev && p.trees && sameBits(p.after, ev.before));
+    if (prev?.trees) ev.before = prev.after;
+    const before = prev?.trees?.after ?? ResidualTree.build(ev.before);
+    ev.trees = { before, after: ResidualTree.build(ev.after) };
+    log?.(
+      'info',
+      `round ${ev.round}: residual trees built in ${(performance.now() - started).toFixed(0)} ms (${prev ? 'the residual before is round ' + prev.round + "'s after: its tree kept" : 'both hashed'})`,
+    );
+    return residualCommitment(before.root, ev.trees.after.root);
   }
 
   get(frameHash: Hex): Evidence | undefined {
@@ -63,7 +86,7 @@ export class EvidenceKeeper {
     // How long after the ask this page got to it (by its own clock against the server's stamp).
     const lateMs = Date.now() - m.serverTime;
     const started = performance.now();
-    const body = encodeEvidence(uploadFor({ frame: ev.frame, residualBefore: ev.before, residualAfter: ev.after }, m.needs));
+    const body = encodeEvidence(uploadFor({ frame: ev.frame, residualBefore: ev.before, residualAfter: ev.after }, m.needs, ev.trees));
     const encodedMs = performance.now() - started;
     try {
       await o.api.postEvidence(m.run, m.round, key.address, body);

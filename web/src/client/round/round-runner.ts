@@ -11,7 +11,7 @@ import type { RunSpec } from '../../../../shared/config.ts';
 import { contributionTypedData, eip712Domain } from '../../../../shared/eip712.ts';
 import { assignmentIndices } from '../../../../shared/assignment.ts';
 import { adaptiveSteps, buildContribution, maxPeerFrameBytes, peerUpdateLimits, randomNonce, updateHeader } from '../../../../shared/round.ts';
-import { contributionToJson, residualCommitment, type ChainInfo, type ServerMessage } from '../../../../shared/wire/index.ts';
+import { contributionToJson, type ChainInfo, type ServerMessage } from '../../../../shared/wire/index.ts';
 import { TrainingAbortedError } from '../../../../kernels/errors.ts';
 import type { CoordinatorApi } from '../api.ts';
 import type { Scheduler } from '../clock.ts';
@@ -249,9 +249,9 @@ export class RoundRunner {
     // Keep the evidence.
     const samples = result.steps * batchSize;
     const own = { bytes: result.frame, hash: result.frameHash };
-    // Its own copy of e': the residual itself goes to the worker (transferred, so detached here)
-    // when the next round trains, and a validator may ask for e' after that.
-    this.evidence.keep(own.hash, { run: run.id, round: m.round, frame: own.bytes, before: result.residualBefore, after: result.residual.slice() });
+    // Its own copy of e' (the residual itself goes to the worker, detached here, next round; a give-back
+    // changes it in place), which the report commits to and a validator may ask for after that.
+    const kept = this.evidence.keep(own.hash, { run: run.id, round: m.round, frame: own.bytes, before: result.residualBefore, after: result.residual.slice() });
     store.set({ ownFrames: { count: store.get().ownFrames.count + 1, bytes: store.get().ownFrames.bytes + own.bytes.byteLength } });
     const keepResidual = (residual: Float32Array) => {
       this.residual = residual;
@@ -312,7 +312,7 @@ export class RoundRunner {
       frameHash: own.hash,
       aggregateHash: agg.aggregateHash,
       framesRoot: agg.framesRoot,
-      residualHash: residualCommitment(result.residualBefore, result.residual),
+      residualHash: this.evidence.commitment(kept, store.log),
       samples,
       steps: result.steps,
       lossBefore: losses.before,
