@@ -23,7 +23,7 @@ import { natsServerSkip, startNatsServer, type NatsServer } from '../coordinator
 import { decodeFrame } from '../shared/codec.ts';
 import { aggregateLimits, applyGlobalUpdate, compressGlobalUpdate } from '../shared/round.ts';
 import { combineCohorts } from '../shared/robust-combine.ts';
-import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
+import { startPlatformProcess, waitForOutput, type PlatformProcess } from './platform-process.ts';
 import { VirtualVolunteer, trainSet, type RoundMsg } from './virtual-volunteer.ts';
 import { playRound } from './round-player.ts';
 
@@ -67,10 +67,6 @@ test(
       IDLEGRAD_NATS_URL: nats.url,
       IDLEGRAD_COMMITTER_TTL_MS: '1500',
     };
-    const waitFor = async (p: PlatformProcess, re: RegExp, timeoutMs = 60_000) => {
-      for (const t0 = Date.now(); Date.now() - t0 < timeoutMs; await new Promise((r) => setTimeout(r, 20))) if (re.test(p.output())) return;
-      throw new Error(`no line matching ${re} within ${timeoutMs} ms:\n${p.output()}`);
-    };
 
     const leader = await startPlatformProcess(settings, { dataDir: dirs[0], quiet: true, env });
     procs.push(leader);
@@ -109,7 +105,7 @@ test(
     for (const v of vs) v.close();
     const killedAt = Date.now();
     leader.child.kill('SIGKILL');
-    await waitFor(follower, /cluster: took over as leader in \d+ ms/);
+    await waitForOutput(follower, /cluster: took over as leader in \d+ ms/);
     const takeoverMs = Date.now() - killedAt;
     assert.match(follower.output(), /committer lease of run 1 taken \(token 2\)/);
     assert.match(follower.output(), /cluster: resumed round 0 from the bus: 3 reports, 1 aggregates;/);
