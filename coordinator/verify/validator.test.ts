@@ -441,8 +441,10 @@ test('residuals the validator knows are not uploaded: chained checks cost a fram
   await validator.idle();
   assert.deepEqual(
     asks.map((a) => a.needs),
-    // Opened leaves at sampling; e_b in full when the check finds the chain broken.
-    [OPENED, { before: true, after: false, leaves: [] }],
+    // Opened leaves at sampling; e_b in full when the check finds the chain broken; both residuals
+    // in full when the work check fails on the opened leaves alone (Validator.escalate): it fails
+    // over every value too.
+    [OPENED, { before: true, after: false, leaves: [] }, { before: true, after: true, leaves: [] }],
   );
   assert.equal((await verdicts()).at(-1)!.code, 'WORK_MISMATCH');
   await sql.close();
