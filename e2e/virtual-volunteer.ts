@@ -18,6 +18,7 @@ import {
   type ServerMessage,
 } from '../shared/wire/index.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
+import { SessionKeyHolder } from '../shared/session-key.ts';
 import { modelOf, type RunSpec } from '../shared/config.ts';
 import { decodeFrame, hashFrame } from '../shared/codec.ts';
 import { framesRoot } from '../shared/aggregate.ts';
@@ -51,6 +52,8 @@ export interface LocalUpdate {
 
 export class VirtualVolunteer {
   readonly account: PrivateKeyAccount;
+  /** The session key a hello certifies; kept across reconnects of this volunteer, as a page keeps it. */
+  readonly sessionKeys: SessionKeyHolder;
   readonly peerId = `vv-${Math.random().toString(16).slice(2, 18)}`;
   ws!: WebSocket;
   run!: RunSpec;
@@ -76,6 +79,7 @@ export class VirtualVolunteer {
     key: Hex = generatePrivateKey(),
   ) {
     this.account = privateKeyToAccount(key);
+    this.sessionKeys = new SessionKeyHolder((typed) => this.account.signTypedData(typed));
     this.api = new CoordinatorApi(baseUrl);
   }
 
@@ -103,6 +107,13 @@ export class VirtualVolunteer {
       signature: await this.account.signMessage({ message: helloMessage(challenge.challenge, this.peerId) }),
       adapter: null,
       gflops: null,
+      session: await this.sessionKeys.grant(
+        eip712Domain(challenge.session.chainId, challenge.session.distributor),
+        challenge.session.run,
+        this.account.address,
+        challenge.challenge,
+        Math.floor(Date.now() / 1000),
+      ),
     });
     const welcome = (await this.next('welcome')) as Extract<ServerMessage, { type: 'welcome' }>;
     this.run = welcome.run;
@@ -202,8 +213,9 @@ export class VirtualVolunteer {
     return { ...c, ...overrides };
   }
 
+  /** The report's signature by this session's certified Ed25519 key (shared/session-key.ts), as a page signs it. */
   async sign(c: Contribution, domain = eip712Domain(this.chain.chainId, this.chain.distributor)): Promise<Hex> {
-    return this.account.signTypedData(contributionTypedData(domain, c));
+    return this.sessionKeys.signReport(domain, c);
   }
 
   async report(c: Contribution, frameHashes: Hex[], signature?: Hex): Promise<ServerMessage> {
