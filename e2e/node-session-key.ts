@@ -12,6 +12,8 @@ export class NodeSessionKey {
   private readonly digestBytes: Uint8Array;
   /** The device key's signature over the certificate. */
   readonly signature: Hex;
+  /** chainId:verifyingContract of the domain the certificate is signed under. */
+  readonly domainKey: string;
   private readonly privateKey: KeyObject;
 
   /** `signDigest`: the device key's secp256k1 signature (65 bytes) over a 32-byte EIP-712 digest. */
@@ -20,6 +22,7 @@ export class NodeSessionKey {
     // The raw key is the last 32 bytes of its DER SubjectPublicKeyInfo.
     const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
     this.privateKey = privateKey;
+    this.domainKey = `${domain.chainId}:${domain.verifyingContract.toLowerCase()}`;
     this.certificate = { run, device, sessionKey: bytesToHex(raw), expiry: BigInt(expirySec) };
     this.digest = certificateDigest(domain, this.certificate);
     this.digestBytes = hexToBytes(this.digest);
