@@ -177,10 +177,11 @@ export class Ledger {
     signature: Hex,
     extra: { beneficiary?: Address; residualHash?: Hex; partner?: string | null; device?: DeviceKind | null; certificate?: Hex | null } = {},
   ): Promise<number> {
+    const certified = extra.certificate != null;
     try {
       const { rows } = await this.sql.query<{ id: number }>(
-        `insert into contributions (run_id, round, cohort, account, frame_hash, aggregate_hash, samples, steps, loss_before, loss_after, compute_ms, nonce, expiry, signature, state, beneficiary, residual_hash, partner, device_kind, frames_root, signed_partner, certificate)
-         values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'pending',$15,$16,$17,$18,$19,$20,$21) returning id`,
+        `insert into contributions (run_id, round, cohort, account, frame_hash, aggregate_hash, samples, steps, loss_before, loss_after, compute_ms, nonce, expiry, signature, state, beneficiary, residual_hash, partner, device_kind, frames_root, signed_partner${certified ? ', certificate' : ''})
+         values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'pending',$15,$16,$17,$18,$19,$20${certified ? ',$21' : ''}) returning id`,
         [
           runId,
           c.round,
@@ -202,7 +203,8 @@ export class Ledger {
           extra.device ?? null,
           c.framesRoot,
           c.partner,
-          extra.certificate ?? null,
+          // A row signed by a session key names its certificate (a ledger migrated before session keys has no such column).
+          ...(certified ? [extra.certificate] : []),
         ],
       );
       return Number(rows[0].id);

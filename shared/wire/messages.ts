@@ -196,10 +196,17 @@ export function parseClientMessage(raw: unknown): ClientMessage {
   const o = obj(raw, 'message');
   const type = oneOf(CLIENT_TYPES)(o.type, 'message.type');
   switch (type) {
-    case 'hello':
+    case 'hello': {
+      const protocol = u32(o.protocol, 'hello.protocol');
+      // An older page's hello has no session key: refused by its version, not by the field it lacks.
+      if (protocol !== PROTOCOL_VERSION && o.session === undefined)
+        throw new IdlegradError(
+          'SCHEMA_MISMATCH',
+          `protocol ${protocol} is not supported (expected ${PROTOCOL_VERSION}: reports are signed by a session key the hello certifies)`,
+        );
       return {
         type,
-        protocol: u32(o.protocol, 'hello.protocol'),
+        protocol,
         address: addr(o.address, 'hello.address'),
         peerId: str(64)(o.peerId, 'hello.peerId'),
         signature: sig(o.signature, 'hello.signature'),
@@ -209,6 +216,7 @@ export function parseClientMessage(raw: unknown): ClientMessage {
         device: deviceKind(o.device, 'hello.device'),
         session: parseSessionGrant(o.session, 'hello.session'),
       };
+    }
     case 'start':
     case 'stop':
       return { type };
