@@ -2,7 +2,7 @@
 // training with the CPU reference (shared/mlp.ts). Used by protocol tests and harnesses.
 import WebSocket from 'ws';
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
-import type { Hex } from 'viem';
+import { bytesToHex, hexToBytes, type Hex } from 'viem';
 import {
   encodeEvidence,
   uploadFor,
@@ -18,6 +18,9 @@ import {
   type ServerMessage,
 } from '../shared/wire/index.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
+import { signRecoverable } from 'tiny-secp256k1';
+import { NodeSessionKey } from './node-session-key.ts';
+import { ContributionSigners } from '../coordinator/round/report-signature.ts';
 import { modelOf, type RunSpec } from '../shared/config.ts';
 import { decodeFrame, hashFrame } from '../shared/codec.ts';
 import { framesRoot } from '../shared/aggregate.ts';
@@ -51,6 +54,9 @@ export interface LocalUpdate {
 
 export class VirtualVolunteer {
   readonly account: PrivateKeyAccount;
+  /** The session key a hello certifies (node:crypto, so a test can sign synchronously); kept across reconnects, as a page keeps it. */
+  sessionKey: NodeSessionKey | null = null;
+  private readonly privateKey: Hex;
   readonly peerId = `vv-${Math.random().toString(16).slice(2, 18)}`;
   ws!: WebSocket;
   run!: RunSpec;
@@ -76,6 +82,7 @@ export class VirtualVolunteer {
     key: Hex = generatePrivateKey(),
   ) {
     this.account = privateKeyToAccount(key);
+    this.privateKey = key;
     this.api = new CoordinatorApi(baseUrl);
   }
 
@@ -103,6 +110,7 @@ export class VirtualVolunteer {
       signature: await this.account.signMessage({ message: helloMessage(challenge.challenge, this.peerId) }),
       adapter: null,
       gflops: null,
+      session: this.sessionKeyFor(challenge.session).grant(challenge.challenge),
     });
     const welcome = (await this.next('welcome')) as Extract<ServerMessage, { type: 'welcome' }>;
     this.run = welcome.run;
@@ -202,8 +210,26 @@ export class VirtualVolunteer {
     return { ...c, ...overrides };
   }
 
-  async sign(c: Contribution, domain = eip712Domain(this.chain.chainId, this.chain.distributor)): Promise<Hex> {
-    return this.account.signTypedData(contributionTypedData(domain, c));
+  /** This volunteer's session key for what a challenge names: the one it holds, or a new one for another run or domain. */
+  private sessionKeyFor(at: { run: number; chainId: number; distributor: Hex }): NodeSessionKey {
+    const k = this.sessionKey;
+    if (k && k.certificate.run === at.run && k.domainKey === `${at.chainId}:${at.distributor.toLowerCase()}`) return k;
+    const signDigest = (d: Uint8Array) => {
+      const { signature, recoveryId } = signRecoverable(d, hexToBytes(this.privateKey));
+      return bytesToHex(new Uint8Array([...signature, 27 + recoveryId]));
+    };
+    const domain = eip712Domain(at.chainId, at.distributor);
+    return (this.sessionKey = new NodeSessionKey(domain, at.run, this.address, signDigest, Math.floor(Date.now() / 1000) + 24 * 3600));
+  }
+
+  /** The report's signature by this session's certified Ed25519 key (shared/session-key.ts), as a page signs it. */
+  signSync(c: Contribution, domain = eip712Domain(this.chain.chainId, this.chain.distributor)): Hex {
+    if (!this.sessionKey) throw new Error('no session key: connect first');
+    return this.sessionKey.signReport(new ContributionSigners(domain).digest(c));
+  }
+
+  async sign(c: Contribution, domain?: ReturnType<typeof eip712Domain>): Promise<Hex> {
+    return this.signSync(c, domain);
   }
 
   async report(c: Contribution, frameHashes: Hex[], signature?: Hex): Promise<ServerMessage> {

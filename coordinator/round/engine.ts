@@ -44,6 +44,8 @@ import {
 import { IdlegradError } from '../../shared/errors.ts';
 import { type Ledger, type ModelState, type RoundCommit, PendingWriter } from '../db/index.ts';
 import { ContributionSigners, RecoveryThread } from './report-signature.ts';
+import { certifySession, type CertifiedKey } from './session-keys.ts';
+import type { SessionGrant } from '../../shared/session-key.ts';
 import { EvalThread } from './eval-thread.ts';
 import { backersNeeded, commitAt, decideRound, thinBacking, type ChosenAggregate, type RoundReport } from './decide.ts';
 import { verificationOf, vestsRoundOf } from '../verify/index.ts';
@@ -62,6 +64,8 @@ export interface Session {
   /** From hello: the partner widget this session runs in (shown only: credit follows the partner signed in each report), and what trains its rounds. */
   partner?: string | null;
   device?: DeviceKind | null;
+  /** The Ed25519 session key the hello certified (session-keys.ts): every report of this session is signed by it. */
+  sessionKey?: CertifiedKey | null;
 }
 
 interface Member {
@@ -230,6 +234,12 @@ export class RoundEngine {
     this.sessions.set(s.id, s);
     if (s.ready) this.readyCount++;
   }
+  /** A hello's session key checked and its certificate kept (session-keys.ts); refused with a named code otherwise. */
+  certifySession(address: Address, challenge: string, grant: SessionGrant): Promise<CertifiedKey> {
+    const o = { thread: this.recovery, domain: this.domain, run: this.run.id, store: this.ledger };
+    return certifySession(o, address, challenge, grant, Math.floor(this.now() / 1000));
+  }
+
   /** The address that signed a hello's `message` (EIP-191), recovered on the engine's recovery thread; BAD_SIGNATURE when none. */
   helloSigner(message: string, signature: Hex): Promise<Address> {
     return ContributionSigners.messageSignerOn(this.recovery, message, signature, 'hello');
@@ -394,12 +404,12 @@ export class RoundEngine {
     closed: OpenRound | null,
   ): Promise<{ id: number; note: string | null }> {
     const c = contributionFromJson(msg.contribution);
-    const signer = await this.signers.signerOn(this.recovery, c, msg.signature);
-    if (signer !== session.address) {
-      throw new IdlegradError('BAD_SIGNATURE', `report is signed by ${signer}, not by this session's device key ${session.address}`, {
-        details: 'a signature for another chain, contract or message recovers a different address',
-      });
-    }
+    const key = session.sessionKey;
+    if (!key) throw new IdlegradError('BAD_SIGNATURE', `session of ${session.address} has no certified session key: its hello certified none`);
+    if (key.expiry < BigInt(Math.floor(receivedAt / 1000)))
+      throw new IdlegradError('EXPIRED', `session key expired at ${key.expiry}: reconnect to certify a new one`);
+    await this.signers.verifySessionOn(this.recovery, c, key, msg.signature);
+    const signer = session.address.toLowerCase() as Address;
     if (c.run !== this.run.id) throw new IdlegradError('WRONG_RUN', `report is for run ${c.run}; this coordinator trains run ${this.run.id}`);
     const open = this.open;
     if (!open || c.round !== open.round)
@@ -421,6 +431,7 @@ export class RoundEngine {
     const { id } = await this.pending.record(this.run.id, signer, c, msg.signature, c.residualHash, Math.floor(this.now() / 1000), {
       partner: registered ? c.partner : null,
       device: msg.device ?? session.device ?? null,
+      certificate: key.digestHex,
     });
     if (this.open !== open || open.decided) {
       // The commit stopped waiting for it (IN_FLIGHT_WAIT_MS) and decided while we were writing: the row can never be accepted.
