@@ -164,6 +164,15 @@ export class Ledger {
     return { ok: false, device: rows[0]?.device ?? null };
   }
 
+  /** The contribution row of (account, nonce), if one was written: a resumed round finds the rows its first committer wrote. */
+  async contributionByNonce(account: Address, nonce: bigint): Promise<{ id: number; runId: number; round: number; state: string } | null> {
+    const { rows } = await this.sql.query<{ id: number; run_id: number; round: number; state: string }>(
+      `select id, run_id, round, state from contributions where account = $1 and nonce = $2`,
+      [account, nonce.toString()],
+    );
+    return rows[0] ? { id: Number(rows[0].id), runId: Number(rows[0].run_id), round: Number(rows[0].round), state: rows[0].state } : null;
+  }
+
   async nonceUsed(account: Address, nonce: bigint): Promise<boolean> {
     const { rows } = await this.sql.query(`select 1 from contributions where account = $1 and nonce = $2`, [account, nonce.toString()]);
     return rows.length > 0;
