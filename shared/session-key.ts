@@ -95,6 +95,12 @@ export const parseSessionCertificate: Parser<SessionCertificateJson> = shape<Ses
   expiry,
 });
 
+/** A certificate as a journaled report carries it (cluster mode): the grant without the connection's proof. */
+export const parseJournaledCertificate: Parser<Omit<SessionGrant, 'proof'>> = shape<Omit<SessionGrant, 'proof'>>({
+  certificate: parseSessionCertificate,
+  signature: sig,
+});
+
 export const parseSessionGrant: Parser<SessionGrant> = shape<SessionGrant>({ certificate: parseSessionCertificate, signature: sig, proof: edSig });
 
 /**

@@ -192,7 +192,8 @@ test(
         account: `0x${(i + 1).toString(16).padStart(40, '0')}` as Address,
         nonce,
         receivedAt: 2,
-        message: { type: 'report', contribution, signature: `0x${'ef'.repeat(65)}` as Hex, frameHashes: [h32] },
+        message: { type: 'report', contribution, signature: `0x${'ef'.repeat(64)}` as Hex, frameHashes: [h32] },
+        certificate: null,
       });
       assert.equal(ack.duplicate, false);
     }

@@ -18,6 +18,7 @@
 import { connect, JSONCodec, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type NatsConnection, type ObjectStore } from 'nats';
 import type { Address, Hex } from 'viem';
 import { parseClientMessage, type ClientMessage } from '../../shared/wire/index.ts';
+import { parseJournaledCertificate } from '../../shared/session-key.ts';
 import type { JournaledReport, RoundOpening } from '../round/index.ts';
 
 export type ReportMessage = Extract<ClientMessage, { type: 'report' }>;
@@ -246,5 +247,14 @@ function parseBusReport(v: unknown, seq: number, round: number): BusReport {
   if (message.type !== 'report') throw new RoundBusError(`${where}: holds a ${message.type} message`);
   if (message.contribution.nonce !== o.nonce)
     throw new RoundBusError(`${where}: nonce ${o.nonce} is not the signed contribution's ${message.contribution.nonce}`);
-  return { round, account: o.account.toLowerCase() as Address, nonce: o.nonce, receivedAt: o.receivedAt!, message };
+  // Absent or null: kept as null, and the engine refuses the report by name (resumeRound); malformed: this message is not a report.
+  let certificate: BusReport['certificate'] = null;
+  if (o.certificate != null) {
+    try {
+      certificate = parseJournaledCertificate(o.certificate, 'certificate');
+    } catch (e) {
+      throw new RoundBusError(`${where}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  return { round, account: o.account.toLowerCase() as Address, nonce: o.nonce, receivedAt: o.receivedAt!, message, certificate };
 }

@@ -164,6 +164,12 @@ export class Ledger {
     return { ok: false, device: rows[0]?.device ?? null };
   }
 
+  /** The device a kept session certificate names, or null when none of that digest is kept (a resumed report's chain: session-keys.ts). */
+  async sessionCertificateDevice(digest: Hex): Promise<Address | null> {
+    const { rows } = await this.sql.query<{ device: Address }>(`select device from session_certificates where digest = $1`, [digest.toLowerCase()]);
+    return rows[0]?.device ?? null;
+  }
+
   /** The contribution row of (account, nonce), if one was written: a resumed round finds the rows its first committer wrote. */
   async contributionByNonce(account: Address, nonce: bigint): Promise<{ id: number; runId: number; round: number; state: string } | null> {
     const { rows } = await this.sql.query<{ id: number; run_id: number; round: number; state: string }>(

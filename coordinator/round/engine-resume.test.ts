@@ -4,16 +4,19 @@
 // resumes the round from the journal and commits it. Checked against a run where one engine
 // receives the same inputs and commits itself: the same model hash, the same verdicts per
 // report; the report A journaled but never wrote to the ledger is written and counted by B; a
-// journaled entry whose signature is not its account's is refused; A's own commit is fenced off.
+// journaled entry whose signature is not its account's is refused; so is one whose session
+// certificate is missing, forged (not its device's signature) or was never certified at a hello
+// (protocol 6: B re-checks device key → session certificate → report); A's own commit is fenced off.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import type { Address, Hex } from 'viem';
 import { cohortAggregate } from '../../shared/round.ts';
+import { SessionKeyHolder } from '../../shared/session-key.ts';
 import type { RoundSummary } from '../../shared/wire/index.ts';
 import { acquireCommitterLease, ensureCommitterLeaseTable, fencedSql, Ledger, releaseCommitterLease } from '../db/index.ts';
 import { RoundEngine, type JournaledReport, type RoundJournal, type RoundOpening, type Session } from './engine.ts';
-import { domain, engineTestRun, heldOut, ledgerAtTheta0, NOW, round0Frames, signedReport0 } from './engine.fixture.ts';
+import { certify, domain, engineTestRun, heldOut, ledgerAtTheta0, NOW, round0Frames, signedReport0 } from './engine.fixture.ts';
 
 const run = engineTestRun({ minVolunteers: 3, cohortSize: 3 });
 const keys = [generatePrivateKey(), generatePrivateKey(), generatePrivateKey()].map((k) => privateKeyToAccount(k));
@@ -29,13 +32,14 @@ function inputs() {
   return { full, partial, report };
 }
 
-/** An engine over `ledger` at θ_0 with the three members' sessions ready (round 0 opens), on the clock `now`. */
-function engineWithSessions(ledger: Ledger, theta0: Awaited<ReturnType<typeof ledgerAtTheta0>>['theta0'], now: () => number, journal?: RoundJournal) {
+/** An engine over `ledger` at θ_0 with the three members' sessions certified (each hello's session key) and ready (round 0 opens), on the clock `now`. */
+async function engineWithSessions(ledger: Ledger, theta0: Awaited<ReturnType<typeof ledgerAtTheta0>>['theta0'], now: () => number, journal?: RoundJournal) {
   let committed!: (s: RoundSummary) => void;
   const summary = new Promise<RoundSummary>((r) => (committed = r));
   const theta = { ...theta0, params: theta0.params.slice(), momentum: theta0.momentum.slice() };
   const engine = new RoundEngine(run, theta, ledger, heldOut, domain, { committed: (s) => committed(s), accountsChanged: () => {}, journal }, now);
   const sessions: Session[] = addresses.map((address, i) => ({ id: i, address, peerId: `peer-${i}`, ready: false, send: () => {} }));
+  for (const [i, s] of sessions.entries()) await certify(engine, run, s, keys[i]);
   for (const s of sessions) engine.addSession(s);
   for (const s of sessions) engine.setReady(s.id, true);
   return { engine, sessions, summary };
@@ -65,7 +69,7 @@ test('a resumed round commits the model hash its first engine would have committ
 
   // The reference: one engine receives everything and commits itself.
   const ref = await ledgerAtTheta0(run);
-  const r = engineWithSessions(ref.ledger, ref.theta0, now);
+  const r = await engineWithSessions(ref.ledger, ref.theta0, now);
   t.after(async () => {
     r.engine.stop();
     await ref.sql.close();
@@ -85,7 +89,7 @@ test('a resumed round commits the model hash its first engine would have committ
   await ensureCommitterLeaseTable(shared.sql);
   const leaseA = (await acquireCommitterLease(shared.sql, run.id, 'host-a:1', 60_000))!;
   const { j, journal } = memoryJournal();
-  const a = engineWithSessions(new Ledger(fencedSql(shared.sql, leaseA)), shared.theta0, now, journal);
+  const a = await engineWithSessions(new Ledger(fencedSql(shared.sql, leaseA)), shared.theta0, now, journal);
   t.after(async () => {
     a.engine.stop();
     await shared.sql.close();
@@ -102,10 +106,36 @@ test('a resumed round commits the model hash its first engine would have committ
   );
   // Member 2's report reached the journal, then A died before writing its ledger row.
   const late = await report(2);
-  j.reports.push({ round: 0, account: addresses[2], nonce: late.contribution.nonce, receivedAt: clock, message: late });
-  // A journaled entry whose signature is member 2's, filed under member 0: refused, by name.
+  const certOf = (i: number) => a.sessions[i].sessionKey!.certified;
+  assert.deepEqual(
+    j.reports.map((x) => x.certificate),
+    [certOf(0), certOf(1)],
+    'each journaled report carries the session certificate its key was certified with',
+  );
+  j.reports.push({ round: 0, account: addresses[2], nonce: late.contribution.nonce, receivedAt: clock, message: late, certificate: certOf(2) });
+  // A journaled entry whose signature is member 2's, filed under member 0 with member 0's certificate: refused, by name.
   const forged = await report(2, 99n);
-  j.reports.push({ round: 0, account: addresses[0], nonce: forged.contribution.nonce, receivedAt: clock, message: forged });
+  j.reports.push({ round: 0, account: addresses[0], nonce: forged.contribution.nonce, receivedAt: clock, message: forged, certificate: certOf(0) });
+  // Member 1's genuine report journaled without its certificate, with one member 0's device signed for member 1's
+  // address (forged), and with one member 1's device did sign but no hello ever certified (never kept): each refused, by name.
+  const again = await report(1, 70n);
+  const entry = (nonce: bigint, certificate: JournaledReport['certificate']) => ({
+    round: 0,
+    account: addresses[1],
+    nonce: nonce.toString(),
+    receivedAt: clock,
+    message: { ...again, contribution: { ...again.contribution, nonce: nonce.toString() } },
+    certificate,
+  });
+  const grantBy = (signer: (typeof keys)[number]) =>
+    new SessionKeyHolder((typed) => signer.signTypedData(typed)).grant(domain, run.id, addresses[1], 'elsewhere', Math.floor(NOW / 1000));
+  const forgedCert = await grantBy(keys[0]);
+  const unkept = await grantBy(keys[1]);
+  j.reports.push(
+    entry(70n, null),
+    entry(71n, { certificate: forgedCert.certificate, signature: forgedCert.signature }),
+    entry(72n, { certificate: unkept.certificate, signature: unkept.signature }),
+  );
   assert.equal(await shared.ledger.contributionByNonce(addresses[2], 3n), null, 'member 2 has no ledger row yet');
 
   // A's lease runs out (it stopped renewing); B takes it with the next token and resumes the round.
@@ -126,9 +156,19 @@ test('a resumed round commits the model hash its first engine would have committ
   assert.equal(resumed.reports, 3, 'both reports A wrote and the one it only journaled');
   assert.equal(resumed.aggregates, 2);
   assert.deepEqual(
-    resumed.refused.map((x) => [x.account, x.code]),
-    [[addresses[0], 'BAD_SIGNATURE']],
+    resumed.refused.map((x) => [x.account, x.nonce, x.code]).sort((p, q) => Number(p[1]) - Number(q[1])),
+    [
+      [addresses[1], '70', 'BAD_SIGNATURE'],
+      [addresses[1], '71', 'BAD_SIGNATURE'],
+      [addresses[1], '72', 'BAD_SIGNATURE'],
+      [addresses[0], '99', 'BAD_SIGNATURE'],
+    ],
   );
+  const prose = new Map(resumed.refused.map((x) => [x.nonce, x.prose]));
+  assert.match(prose.get('70')!, /carries no session certificate/);
+  assert.match(prose.get('71')!, /journaled session certificate is not signed by/);
+  assert.match(prose.get('72')!, /never certified at a hello/);
+  assert.match(prose.get('99')!, /not signed by this session's certified key/);
   assert.deepEqual(b.openRound?.cohorts, j.opening!.cohorts, 'the resumed round seats the cohorts A opened');
   clock = NOW + run.timing.trainMs;
   await b.commit();
@@ -172,7 +212,7 @@ test('with a journal, a report the journal refuses is not acknowledged and leave
     aggregate: async () => undefined,
     committed: async () => undefined,
   };
-  const e = engineWithSessions(ledger, theta0, () => clock, journal);
+  const e = await engineWithSessions(ledger, theta0, () => clock, journal);
   t.after(async () => {
     e.engine.stop();
     await sql.close();

@@ -44,7 +44,7 @@ import {
 import { IdlegradError } from '../../shared/errors.ts';
 import { type Ledger, type ModelState, type RoundCommit, type ReportOrigin, PendingWriter } from '../db/index.ts';
 import { ContributionSigners, RecoveryThread } from './report-signature.ts';
-import { certifySession, type CertifiedKey } from './session-keys.ts';
+import { certifySession, recertifySession, type CertifiedKey, type JournaledCertificate } from './session-keys.ts';
 import type { SessionGrant } from '../../shared/session-key.ts';
 import { EvalThread } from './eval-thread.ts';
 import { backersNeeded, commitAt, decideRound, thinBacking, type ChosenAggregate, type RoundReport } from './decide.ts';
@@ -137,6 +137,8 @@ export interface JournaledReport {
   nonce: string;
   receivedAt: number;
   message: Extract<ClientMessage, { type: 'report' }>;
+  /** The session certificate whose key signed `message` (the hello's, without its proof): the successor re-checks the chain with it. */
+  certificate: JournaledCertificate | null;
 }
 
 /**
@@ -286,8 +288,11 @@ export class RoundEngine {
   }
   /** A hello's session key checked and its certificate kept (session-keys.ts); refused with a named code otherwise. */
   certifySession(address: Address, challenge: string, grant: SessionGrant): Promise<CertifiedKey> {
-    const o = { thread: this.recovery, domain: this.domain, run: this.run.id, store: this.ledger };
-    return certifySession(o, address, challenge, grant, Math.floor(this.now() / 1000));
+    return certifySession(this.certificateChecks(), address, challenge, grant, Math.floor(this.now() / 1000));
+  }
+
+  private certificateChecks() {
+    return { thread: this.recovery, domain: this.domain, run: this.run.id, store: this.ledger };
   }
 
   /** The address that signed a hello's `message` (EIP-191), recovered on the engine's recovery thread; BAD_SIGNATURE when none. */
@@ -475,7 +480,10 @@ export class RoundEngine {
             if (r.round !== open.round) throw new IdlegradError('STALE_ROUND', `journaled for round ${r.round}, not ${open.round}`);
             if (r.receivedAt > open.reportEndsAt)
               throw new IdlegradError('STALE_ROUND', `received ${r.receivedAt - open.reportEndsAt} ms after round ${open.round}'s report deadline`);
-            const session: Session = { id: -1, address: r.account.toLowerCase() as Address, peerId: '', ready: false, send: () => {} };
+            const address = r.account.toLowerCase() as Address;
+            // The report's session key, from the certificate journaled with it (refused by name when missing, forged or never kept).
+            const sessionKey = await recertifySession(this.certificateChecks(), address, r.certificate, Math.floor(r.receivedAt / 1000));
+            const session: Session = { id: -1, address, peerId: '', ready: false, send: () => {}, sessionKey };
             await this.recordReport(session, r.message, r.receivedAt, null, true);
           } catch (e) {
             refuse(r.account, r.nonce, e);
@@ -582,7 +590,7 @@ export class RoundEngine {
     // Cluster mode: on the bus before the ledger row and the ack, so a successor finds what this acknowledges.
     if (!resumed && this.events.journal)
       await this.journaled(open, 'report', () =>
-        this.events.journal!.report({ round: c.round, account: signer, nonce: c.nonce.toString(), receivedAt, message: msg }),
+        this.events.journal!.report({ round: c.round, account: signer, nonce: c.nonce.toString(), receivedAt, message: msg, certificate: key.certified }),
       );
     const { id } = resumed
       ? await this.resumedRow(signer, c, msg.signature, origin)

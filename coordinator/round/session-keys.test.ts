@@ -139,6 +139,7 @@ test("report signature: verifies under the session's certified key only, over th
     digest: hexToBytes(digest),
     digestHex: digest,
     expiry: BigInt(grant.certificate.expiry),
+    certified: { certificate: grant.certificate, signature: grant.signature },
   };
   const c = contribution(1n);
   const good = await holder.signReport(domain, c);
