@@ -50,7 +50,10 @@ test(
     let vs: VirtualVolunteer[] = [];
     let nats: NatsServer | null = null;
     const client = new pg.Client({ connectionString: db.url });
+    let passed = false;
     t.after(async () => {
+      // A failure shows what each coordinator said (they run quiet): the takeover, the resume, the commit.
+      if (!passed) for (const [i, p] of procs.entries()) console.error(`--- coordinator ${i} (pid ${p.child.pid}) output:\n${p.output().slice(-6000)}`);
       for (const v of vs) v.close();
       for (const p of procs) await p.stop();
       await client.end().catch(() => undefined);
@@ -163,6 +166,7 @@ test(
     const next = await playRound(vs, data);
     assert.equal(next.round, 1);
     assert.equal(next.parent, expected.modelHash, "round 1 trains from the resumed round's model");
+    passed = true;
     console.log(
       `cluster: committer SIGKILLed mid-round (3 of 4 reports acknowledged) → follower leading in ${takeoverMs} ms, round 0 resumed from the bus and committed at +${commitAfterKillMs} ms with 4/4 contributions (h=${expected.modelHash.slice(0, 10)}…, as the inputs determine), round 1 committed from it; ${((Date.now() - started) / 1000).toFixed(1)} s`,
     );

@@ -73,7 +73,10 @@ export class VirtualVolunteer {
   answerVerify = true;
   /** Evidence uploads the coordinator answered, in order: [status, body]. */
   readonly evidenceReplies: [number, string][] = [];
-  private waiters: { pred: (m: ServerMessage) => boolean; resolve: (m: ServerMessage) => void }[] = [];
+  private waiters: { pred: (m: ServerMessage) => boolean; resolve: (m: ServerMessage) => void; fail: (e: Error) => void }[] = [];
+  /** Why the current socket closed, once it has. */
+  private closedWhy: string | null = null;
+  private inboxTypes = () => this.inbox.map((m) => (m.type === 'error' ? `error ${m.code}: ${m.message}` : m.type)).join(', ');
 
   readonly api: CoordinatorApi;
 
@@ -91,8 +94,16 @@ export class VirtualVolunteer {
   }
 
   async connect(): Promise<void> {
-    this.ws = new WebSocket(this.baseUrl.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws');
-    this.ws.on('message', (d) => {
+    const ws = (this.ws = new WebSocket(this.baseUrl.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws'));
+    // A socket that closes (or never opens) fails whatever waits on it at once, naming why, instead of a bare timeout later.
+    ws.on('error', (e) => (this.closedWhy = `socket error: ${e.message}`));
+    ws.on('close', (code, reason) => {
+      if (this.ws !== ws) return; // an earlier connection of this volunteer
+      this.closedWhy = `socket to ${this.baseUrl} closed (${code}${reason.length ? ` ${reason.toString()}` : ''})${this.closedWhy ? `, ${this.closedWhy}` : ''}`;
+      for (const w of this.waiters.splice(0)) w.fail(new Error(`${this.address.slice(0, 8)}: ${this.closedWhy} while waiting; inbox: ${this.inboxTypes()}`));
+    });
+    this.closedWhy = null;
+    ws.on('message', (d) => {
       const m = parseServerMessage(JSON.parse(d.toString()));
       if (m.type === 'verify' && this.answerVerify) void this.uploadEvidence(m.round, m.frameHash, m.needs);
       const w = this.waiters.find((x) => x.pred(m));
@@ -112,7 +123,9 @@ export class VirtualVolunteer {
       gflops: null,
       session: this.sessionKeyFor(challenge.session).grant(challenge.challenge),
     });
-    const welcome = (await this.next('welcome')) as Extract<ServerMessage, { type: 'welcome' }>;
+    // A refused hello answers `error`: fail with it rather than wait for a welcome that will not come.
+    const welcome = await this.next('welcome', 60_000, () => true, 'error');
+    if (welcome.type !== 'welcome') throw new Error(`${this.address.slice(0, 8)}: hello to ${this.baseUrl} refused: ${JSON.stringify(welcome)}`);
     this.run = welcome.run;
     this.chain = welcome.chain;
     await this.syncSnapshot();
@@ -139,11 +152,17 @@ export class VirtualVolunteer {
     const match = (m: ServerMessage) => (m.type === type && pred(m as never)) || m.type === orType;
     const i = this.inbox.findIndex(match);
     if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0] as never);
+    if (this.closedWhy && this.ws.readyState === WebSocket.CLOSED)
+      return Promise.reject(new Error(`${this.address.slice(0, 8)}: ${this.closedWhy}, no "${type}" message; inbox: ${this.inboxTypes()}`));
     return new Promise((resolve, reject) => {
-      const waiter = { pred: match, resolve: (m: ServerMessage) => (clearTimeout(t), resolve(m as never)) };
+      const waiter = {
+        pred: match,
+        resolve: (m: ServerMessage) => (clearTimeout(t), resolve(m as never)),
+        fail: (e: Error) => (clearTimeout(t), reject(e)),
+      };
       const t = setTimeout(() => {
         this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        reject(new Error(`${this.address.slice(0, 8)}: no "${type}" message within ${timeoutMs} ms; inbox: ${this.inbox.map((m) => m.type).join(', ')}`));
+        reject(new Error(`${this.address.slice(0, 8)}: no "${type}" message from ${this.baseUrl} within ${timeoutMs} ms; inbox: ${this.inboxTypes()}`));
       }, timeoutMs);
       this.waiters.push(waiter);
     });
