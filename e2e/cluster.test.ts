@@ -2,10 +2,11 @@
 // processes on one PostgreSQL, one anvil and one nats-server, in cluster mode (IDLEGRAD_NATS_URL):
 // the leader journals each round's opening, every report and upload on the run's JetStream stream
 // before it acknowledges them, and writes the ledger under its committer lease. Four virtual
-// volunteers (the project's own client code: CPU training, real EIP-712 signatures) in one cohort;
+// volunteers (the project's own client code: CPU training, real EIP-712 signatures, reports signed by
+// an Ed25519 session key each hello certifies: protocol 6) in one cohort;
 // three report and the aggregate is uploaded, all acknowledged, then the leader is SIGKILLed
 // mid-round. The follower takes the lease (token + 1), reads the round back from the bus and
-// resumes it; the fourth volunteer, reconnected there, reports to the resumed round, and the
+// resumes it, re-checking each journaled report's session certificate and signature; the fourth volunteer, reconnected there, reports to the resumed round, and the
 // round commits with all four contributions: no ROUND_ABORTED, the model hash the uploaded
 // aggregate determines from θ_0, and a ledger write under the dead leader's token is refused.
 // Round 1 then runs on the new leader from that hash. Needs PostgreSQL (IDLEGRAD_TEST_DATABASE_URL)
@@ -104,6 +105,8 @@ test(
     const acks = await Promise.all([0, 1, 2].map((i) => vs[i].report(contributions[i], agg.frameHashes)));
     for (const a of acks) assert.ok(a.type === 'ack' && a.state === 'pending', JSON.stringify(a));
 
+    // The certificates the three acknowledged reports were signed under (a reconnect below makes new volunteers, with new keys).
+    const certifiedFirst = vs.map((v) => v.sessionKey!.digest.toLowerCase());
     // SIGKILL the committer mid-round: its volunteers and the follower's relayed ones are cut off.
     for (const v of vs) v.close();
     const killedAt = Date.now();
@@ -140,6 +143,15 @@ test(
       'the three acknowledged before the kill and the one sent after it, each accepted',
     );
     assert.equal((await client.query(`select 1 from contributions where reason_code = 'ROUND_ABORTED'`)).rows.length, 0, 'no ROUND_ABORTED');
+    // Protocol 6 through the takeover: every row, the three the successor re-checked from the bus included, names the
+    // session certificate its volunteer's key was certified with at hello (the successor verified the same chain).
+    const certs = await client.query<{ account: string; certificate: string | null }>(
+      `select c.account, c.certificate from contributions c join session_certificates s on s.digest = c.certificate where c.round = 0`,
+    );
+    assert.deepEqual(
+      certs.rows.map((r) => [r.account, r.certificate]).sort(),
+      vs.map((v, i) => [v.address, i < 3 ? certifiedFirst[i] : v.sessionKey!.digest.toLowerCase()]).sort(),
+    );
     const r0 = (await client.query<{ model_hash: string; contributions: number }>(`select model_hash, contributions from rounds where round = 0`)).rows;
     assert.deepEqual(r0, [{ model_hash: expected.modelHash, contributions: 4 }]);
 
