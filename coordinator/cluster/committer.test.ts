@@ -246,3 +246,26 @@ test(
     await d.release();
   },
 );
+
+// PGlite: one in-process queue, so the read after the stall runs before any renewal the stall held back
+// (on PostgreSQL a pooled renewal may overtake it; the renewal rule itself is tested on both, above).
+test(
+  "a committer whose event loop stalls past its lease, with nobody waiting, keeps the run (e2e/cluster.test.ts's leader exited on this)",
+  { timeout: 30_000 },
+  async (t) => {
+    const sql = await LEDGER_BACKENDS[0].open();
+    t.after(() => sql.close());
+    await ledgerWithRun(sql);
+    const deposed: string[] = [];
+    const a = await Committer.acquire(sql, { runId: run.id, holder: 'host-a:1', ttlMs: 300, renewEveryMs: 100, onDeposed: (w) => deposed.push(w) });
+    t.after(() => a.stopRenewing());
+    // A synchronous stall three times the lease: no renewal runs, and the database's clock lets the lease expire.
+    for (const until = performance.now() + 900; performance.now() < until;);
+    assert.equal((await committerLeaseOf(sql, run.id))?.expired, true, 'the lease ran out during the stall');
+    // The next renewals find the token still the run's and extend it.
+    for (let i = 0; i < 50 && (await committerLeaseOf(sql, run.id))?.expired; i++) await sleep(20);
+    assert.deepEqual(deposed, [], 'not deposed: nobody took the lease');
+    assert.deepEqual(await committerLeaseOf(sql, run.id), { runId: run.id, token: 1, holder: 'host-a:1', expired: false });
+    assert.equal(a.deposedBecause, null);
+  },
+);
