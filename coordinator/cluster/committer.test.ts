@@ -250,7 +250,7 @@ test(
 // PGlite: one in-process queue, so the read after the stall runs before any renewal the stall held back
 // (on PostgreSQL a pooled renewal may overtake it; the renewal rule itself is tested on both, above).
 test(
-  "a committer whose event loop stalls past its lease, with nobody waiting, keeps the run (e2e/cluster.test.ts's leader exited on this)",
+  'a committer whose event loop stalls past its lease, with nobody waiting, keeps the run (the old rule made such a leader exit)',
   { timeout: 30_000 },
   async (t) => {
     const sql = await LEDGER_BACKENDS[0].open();
