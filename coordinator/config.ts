@@ -31,6 +31,16 @@ export interface PlatformConfig {
   databaseUrl?: string;
   /** With DATABASE_URL: the URL other coordinators relay this one's volunteers to when it leads. Env IDLEGRAD_ADVERTISE_URL. Default: its own http://HOST:PORT/. */
   advertiseUrl?: string;
+  /**
+   * Cluster mode (issue 17, coordinator/cluster/): the NATS JetStream server(s) the leader journals
+   * each round's opening, reports and uploads to before acknowledging them, and that a successor
+   * resumes an open round from; the leader also holds the run's committer lease and writes the
+   * ledger only under its fencing token. Needs DATABASE_URL. Env IDLEGRAD_NATS_URL (comma-separated
+   * nats:// URLs). Default unset: one process, no bus.
+   */
+  natsUrl?: string;
+  /** Cluster mode: how long the committer lease lives unrenewed (what a crash costs before a successor commits). Env IDLEGRAD_COMMITTER_TTL_MS. Default 10000. */
+  committerTtlMs?: number;
   /** An EVM JSON-RPC endpoint instead of the embedded anvil. Env RPC_URL. Default unset. */
   rpcUrl?: string;
   /** Deployer/owner key of the distributor. Env DEPLOYER_KEY. Required with RPC_URL (no default); on the embedded chain the default is the data directory's own key (coordinator/owner-key.ts), never a published anvil account. */
@@ -92,6 +102,13 @@ export function configFromEnv(environment: NodeJS.ProcessEnv, overrides: Partial
   if (env.DEPLOYER_KEY !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(env.DEPLOYER_KEY)) throw new Error('DEPLOYER_KEY: expected a 32-byte 0x-hex private key');
   if (env.DATABASE_URL && !/^postgres(ql)?:\/\//.test(env.DATABASE_URL))
     throw new Error('DATABASE_URL: expected a postgres:// or postgresql:// connection URL');
+  if (env.IDLEGRAD_NATS_URL && !env.IDLEGRAD_NATS_URL.split(',').every((u) => /^(nats|tls|wss?):\/\/[^\s]+$/.test(u.trim())))
+    throw new Error(`IDLEGRAD_NATS_URL: expected nats://host:port (comma-separated for several), got ${JSON.stringify(env.IDLEGRAD_NATS_URL)}`);
+  if (env.IDLEGRAD_NATS_URL && !env.DATABASE_URL)
+    throw new Error('IDLEGRAD_NATS_URL: cluster mode needs DATABASE_URL (the committer lease and the ledger are shared)');
+  const committerTtlMs = env.IDLEGRAD_COMMITTER_TTL_MS === undefined ? undefined : Number(env.IDLEGRAD_COMMITTER_TTL_MS);
+  if (committerTtlMs !== undefined && !(Number.isInteger(committerTtlMs) && committerTtlMs >= 300))
+    throw new Error(`IDLEGRAD_COMMITTER_TTL_MS: expected an integer of at least 300 (ms), got ${JSON.stringify(env.IDLEGRAD_COMMITTER_TTL_MS)}`);
   if (env.IDLEGRAD_WALLETCONNECT_PROJECT_ID && !/^[0-9a-f]{32}$/i.test(env.IDLEGRAD_WALLETCONNECT_PROJECT_ID)) {
     throw new Error(
       `IDLEGRAD_WALLETCONNECT_PROJECT_ID: expected a WalletConnect Cloud project id (32 hex digits), got ${JSON.stringify(env.IDLEGRAD_WALLETCONNECT_PROJECT_ID)}`,
@@ -129,6 +146,8 @@ export function configFromEnv(environment: NodeJS.ProcessEnv, overrides: Partial
     dataDir: env.IDLEGRAD_DATA_DIR ?? '.idlegrad',
     databaseUrl: env.DATABASE_URL || undefined,
     rpcUrl: env.RPC_URL || undefined,
+    natsUrl: env.IDLEGRAD_NATS_URL || undefined,
+    committerTtlMs,
     advertiseUrl: env.IDLEGRAD_ADVERTISE_URL || undefined,
     deployerKey: env.DEPLOYER_KEY as Hex | undefined,
     limits: surfaceLimitsOf(limitsOverride),

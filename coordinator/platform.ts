@@ -8,7 +8,8 @@ import { initParams } from '../shared/model.ts';
 import { runModelHash } from '../shared/model-hash.ts';
 import { eip712Domain } from '../shared/eip712.ts';
 import type { ChainInfo } from '../shared/wire/index.ts';
-import { openDatabase, Ledger, PartnerRegistry, RunTable, runInsights } from './db/index.ts';
+import { openDatabase, Ledger, PartnerRegistry, RunTable, runInsights, type Sql } from './db/index.ts';
+import { hostname } from 'node:os';
 import { loadMnist, readTextFile, TextStore, checkRunData, runData } from './data/index.ts';
 import { startAnvil, embeddedOwner, type Anvil, connectChain, type ChainAddresses, type Chain } from './chain/index.ts';
 import { RoundEngine } from './round/index.ts';
@@ -50,6 +51,32 @@ function loadAddresses(file: string): ChainAddresses | undefined {
  * The whole platform on `cfg`. `role`: what /readyz reports (coordinator/ops/health.ts), with
  * the role's own checks; a cluster's leader passes its lease check (coordinator/cluster.ts).
  */
+/** Cluster mode's round hookup (coordinator/cluster/leader-bus.ts), loaded only when IDLEGRAD_NATS_URL is set: `npm start` never loads the NATS client. */
+async function clusterRound(
+  natsUrl: string,
+  runId: number,
+  state: { round: number; modelHash: Hex },
+  sql: Sql,
+  ttlMs: number | undefined,
+  log: (line: string) => void,
+) {
+  const { leaderBus } = await import('./cluster/index.ts');
+  return leaderBus(sql, {
+    natsUrl,
+    runId,
+    round: state.round,
+    modelHash: state.modelHash,
+    holder: `${hostname()}:${process.pid}`,
+    ttlMs,
+    log,
+    onDeposed: (why) => {
+      // Another committer holds the run now: stop rather than commit beside it (the fence refuses it anyway).
+      log(`cluster: deposed as committer (${why}); exiting`);
+      process.exit(1);
+    },
+  });
+}
+
 export async function startPlatform(
   cfg: PlatformConfig,
   log: (line: string) => void = console.log,
@@ -184,7 +211,11 @@ export async function startPlatform(
     async function hostRun(runId: number): Promise<RunHost> {
       const loaded = (await ledger.loadRun(runId))!;
       const hostStops: (() => Promise<void>)[] = [];
-      const aborted = await ledger.abortPending(runId, loaded.state.round);
+      // Cluster mode (IDLEGRAD_NATS_URL): the committer lease, a ledger fenced by it, the bus journal, and a predecessor's open round.
+      const cluster = cfg.natsUrl ? await clusterRound(cfg.natsUrl, runId, loaded.state, sql, cfg.committerTtlMs, log) : null;
+      if (cluster) hostStops.push(() => cluster.stop());
+      // A round left open is aborted, unless the bus holds it: then the engine resumes it below.
+      const aborted = await ledger.abortPending(runId, cluster?.open ? loaded.state.round - 1 : loaded.state.round);
       if (aborted) log(`ledger: ${aborted} contributions of an interrupted round marked rejected (ROUND_ABORTED)`);
       if (loaded.state.round > 0) log(`resumed run ${runId} at round ${loaded.state.round} (${loaded.state.modelHash.slice(0, 10)}…)`);
       const { spec: run, state } = loaded;
@@ -267,7 +298,8 @@ export async function startPlatform(
         creditedAccounts: async () => (await ledger.cumulativeCredit()).map((c) => c.account),
         pushAccounts: (accounts) => api?.pushAccounts(accounts),
       });
-      const engine = new RoundEngine(run, state, ledger, test, eip712Domain(chain.chainId, chain.distributor), {
+      const engine = new RoundEngine(run, state, cluster?.ledger ?? ledger, test, eip712Domain(chain.chainId, chain.distributor), {
+        journal: cluster?.journal,
         committed: (s) => {
           log(
             `round ${s.round} committed: ${s.contributions} contributions, held-out accuracy ${(s.heldOutAccuracy * 100).toFixed(1)}%, loss ${s.heldOutLoss.toFixed(3)}, h=${s.modelHash.slice(0, 10)}…`,
@@ -290,6 +322,14 @@ export async function startPlatform(
       engineRef = engine;
       hostStops.push(() => validator.stop());
       hostStops.push(async () => engine.stop());
+      if (cluster?.open) {
+        const { opening, reports, aggregates } = cluster.open;
+        const r = await engine.resumeRound(opening, reports, aggregates);
+        const codes = r.refused.map((x) => x.code).join(', ');
+        log(
+          `cluster: resumed round ${r.round} from the bus: ${r.reports} reports, ${r.aggregates} aggregates${r.refused.length ? `, ${r.refused.length} refused (${codes})` : ''}; it commits at its report deadline or once every member is in`,
+        );
+      }
       engine.setStatus((await runs.status(runId)) ?? 'active');
       api = createApiServer({
         engine,

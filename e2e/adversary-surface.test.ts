@@ -223,7 +223,21 @@ describe('the public surface', () => {
     const n = SECP256K1_HALF_N * 2n + 1n;
     const highS = `${low.slice(0, 66)}${(n - BigInt(`0x${low.slice(66, 130)}`)).toString(16).padStart(64, '0')}${low.endsWith('1b') ? '1c' : '1b'}`;
     s.ws.send(
-      JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, address: key.address.toLowerCase(), peerId, signature: highS, adapter: null, gflops: null }),
+      JSON.stringify({
+        type: 'hello',
+        protocol: PROTOCOL_VERSION,
+        address: key.address.toLowerCase(),
+        peerId,
+        signature: highS,
+        adapter: null,
+        gflops: null,
+        // A well-formed session grant (shared/session-key.ts), so the hello is refused for its signature alone.
+        session: {
+          certificate: { run: 1, device: key.address.toLowerCase(), sessionKey: `0x${'11'.repeat(32)}`, expiry: '1' },
+          signature: low,
+          proof: `0x${'22'.repeat(64)}`,
+        },
+      }),
     );
     await until(() => s.got.filter((m) => m.type === 'error').length >= 2);
     assert.equal(s.got.filter((m) => m.type === 'error')[1].code, 'BAD_SIGNATURE');

@@ -14,7 +14,7 @@ import { createPublicClient, http, type Hex } from 'viem';
 import { rewardDistributorAbi } from '../shared/chain/abi.ts';
 import { startAnvil, DEV_DEPLOYER_KEY } from '../coordinator/chain/index.ts';
 import { createTestDatabase } from '../coordinator/db/test-databases.ts';
-import { startPlatformProcess, type PlatformProcess } from './platform-process.ts';
+import { startPlatformProcess, waitForOutput, type PlatformProcess } from './platform-process.ts';
 import { VirtualVolunteer } from './virtual-volunteer.ts';
 import { playRound } from './round-player.ts';
 import { trainSet } from './virtual-volunteer.ts';
@@ -45,10 +45,6 @@ test('two coordinators, one run: the follower takes over when the leader is SIGK
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
   const env = { DATABASE_URL: db.url, RPC_URL: anvil.rpcUrl, DEPLOYER_KEY: DEV_DEPLOYER_KEY };
-  const waitFor = async (p: PlatformProcess, re: RegExp, timeoutMs = 60_000) => {
-    for (const t0 = Date.now(); Date.now() - t0 < timeoutMs; await new Promise((r) => setTimeout(r, 20))) if (re.test(p.output())) return;
-    throw new Error(`no line matching ${re} within ${timeoutMs} ms:\n${p.output()}`);
-  };
 
   // The leader is killed while it posts epoch 1: its root transaction mined, not yet recorded.
   const leader = await startPlatformProcess(settings, { dataDir: dirs[0], quiet: true, env: { ...env, IDLEGRAD_FAULT: 'epoch-sent:1' } });
@@ -81,7 +77,7 @@ test('two coordinators, one run: the follower takes over when the leader is SIGK
 
   const played: Awaited<ReturnType<typeof playRound>>[] = [];
   for (let r = 0; r < 2; r++) played.push(await playRound(vs, data));
-  await waitFor(leader, /FAULT epoch-sent:1/);
+  await waitForOutput(leader, /FAULT epoch-sent:1/);
   await client.connect();
   const accepted = async () =>
     (await client.query<{ id: string }>(`select id::text from contributions where state not in ('pending', 'rejected') order by id`)).rows.map((r) => r.id);
@@ -92,7 +88,7 @@ test('two coordinators, one run: the follower takes over when the leader is SIGK
   for (const v of vs) v.close();
   const killedAt = Date.now();
   leader.child.kill('SIGKILL');
-  await waitFor(follower, /cluster: took over as leader in \d+ ms/);
+  await waitForOutput(follower, /cluster: took over as leader in \d+ ms/);
   assert.deepEqual(await readyz(follower.url), [200, 'leader', true], 'the new leader answers /readyz as the leader');
   assert.match(follower.output(), /reconciled unposted epoch\(s\) 1 with the chain/);
   const takeoverMs = Date.now() - killedAt;
@@ -100,7 +96,7 @@ test('two coordinators, one run: the follower takes over when the leader is SIGK
   assert.deepEqual(vs[0].chain, chain, 'the new leader re-attached to the same contracts instead of deploying its own');
   for (let r = 0; r < 2; r++) played.push(await playRound(vs, data));
   const firstCommitAfterKillMs = played[2].committed[0].serverTime - killedAt;
-  await waitFor(follower, /epoch 2 posted/);
+  await waitForOutput(follower, /epoch 2 posted/);
 
   // One model hash chain: each round starts from the model the previous round committed.
   assert.deepEqual(

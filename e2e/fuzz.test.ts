@@ -33,6 +33,7 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { configFromEnv } from '../coordinator/config.ts';
 import { startPlatform, type Platform } from '../coordinator/platform.ts';
 import { ContributionSigners } from '../coordinator/round/index.ts';
+import { NodeSessionKey } from './node-session-key.ts';
 import { encodeAggregate } from '../shared/codec.ts';
 import {
   CHUNK_ENTRY,
@@ -221,7 +222,7 @@ test('every endpoint refuses malformed input by name, nothing crashes or wedges,
     return { c, frameHashes: [frameHash] };
   };
   const first = validFor(v);
-  const ack = await v.report(first.c, first.frameHashes, sign(signers.digest(first.c), vKey));
+  const ack = await v.report(first.c, first.frameHashes, v.signSync(first.c));
   assert.equal(ack.type, 'ack', JSON.stringify(ack));
   assert.equal(rw.cohort.members.length, 2);
 
@@ -293,13 +294,15 @@ test('every endpoint refuses malformed input by name, nothing crashes or wedges,
   const foreign = [eip712Domain(domain.chainId + 1, domain.verifyingContract), eip712Domain(domain.chainId, `0x${'77'.repeat(20)}` as Address)];
   const now = () => Math.floor(Date.now() / 1000);
   type Case = { kind: string; code: string; msg: Record<string, unknown> };
+  // Another session key (certified for nobody here): its report signatures verify under no session of this test.
+  const stranger = new NodeSessionKey(domain, run.id, outsider.address, (d) => sign(d, generatePrivateKey()), now() + 3600);
   const reportCase = fc.oneof(
-    fc.record({ r: fc.uint8Array({ minLength: 64, maxLength: 64 }), v: fc.constantFrom(27, 28) }).map(({ r, v: vb }): Case => {
+    fc.record({ r: fc.uint8Array({ minLength: 64, maxLength: 64 }) }).map(({ r }): Case => {
       const { c, frameHashes } = validFor(w);
       return {
         kind: 'random signature',
         code: 'BAD_SIGNATURE',
-        msg: { type: 'report', contribution: contributionToJson(c), signature: bytesToHex(new Uint8Array([...r, vb])), frameHashes },
+        msg: { type: 'report', contribution: contributionToJson(c), signature: bytesToHex(r), frameHashes },
       };
     }),
     fc.constant(null).map((): Case => {
@@ -307,7 +310,7 @@ test('every endpoint refuses malformed input by name, nothing crashes or wedges,
       return {
         kind: 'signed by another key',
         code: 'BAD_SIGNATURE',
-        msg: { type: 'report', contribution: contributionToJson(c), signature: sign(signers.digest(c), generatePrivateKey()), frameHashes },
+        msg: { type: 'report', contribution: contributionToJson(c), signature: stranger.signReport(signers.digest(c)), frameHashes },
       };
     }),
     fc.constantFrom(0, 1).map((d): Case => {
@@ -315,14 +318,14 @@ test('every endpoint refuses malformed input by name, nothing crashes or wedges,
       return {
         kind: 'signed for another domain',
         code: 'BAD_SIGNATURE',
-        msg: { type: 'report', contribution: contributionToJson(c), signature: sign(new ContributionSigners(foreign[d]).digest(c), wKey), frameHashes },
+        msg: { type: 'report', contribution: contributionToJson(c), signature: w.signSync(c, foreign[d]), frameHashes },
       };
     }),
     fc
       .record({ field: fc.constantFrom('samples', 'steps', 'cohort', 'computeMs', 'lossAfterMicro'), delta: fc.integer({ min: 1, max: 1000 }) })
       .map(({ field, delta }): Case => {
         const { c, frameHashes } = validFor(w);
-        const signature = sign(signers.digest(c), wKey);
+        const signature = w.signSync(c);
         const tampered = {
           ...c,
           [field]: Math.max(0, (c[field] as number) - delta) === c[field] ? (c[field] as number) + delta : Math.max(0, (c[field] as number) - delta),
@@ -350,7 +353,7 @@ test('every endpoint refuses malformed input by name, nothing crashes or wedges,
         return {
           kind: `validly signed, bad ${kind}`,
           code,
-          msg: { type: 'report', contribution: contributionToJson(c), signature: sign(signers.digest(c), wKey), frameHashes },
+          msg: { type: 'report', contribution: contributionToJson(c), signature: w.signSync(c), frameHashes },
         };
       }),
   );
@@ -399,7 +402,16 @@ test('every endpoint refuses malformed input by name, nothing crashes or wedges,
     fc.constant(null).map((): Case => ({
       kind: 'a second hello',
       code: 'DUPLICATE',
-      msg: { type: 'hello', protocol: PROTOCOL_VERSION, address: w.address, peerId: 'again', signature: `0x${'11'.repeat(65)}`, adapter: null, gflops: null },
+      msg: {
+        type: 'hello',
+        protocol: PROTOCOL_VERSION,
+        address: w.address,
+        peerId: 'again',
+        signature: `0x${'11'.repeat(65)}`,
+        adapter: null,
+        gflops: null,
+        session: w.sessionKey!.grant('again'),
+      },
     })),
   );
   const cases = fc.sample(fc.oneof({ weight: 5, arbitrary: reportCase }, { weight: 1, arbitrary: bindCase }), { numRuns: 2600, seed: 7 });

@@ -17,6 +17,7 @@ import { contributionToJson, helloMessage, parseServerMessage, PROTOCOL_VERSION,
 import type { RunSpec } from '../shared/config.ts';
 import { fastFrameHash, frameForRound, keptIn, relayMembersOf, sparseUpdates, syntheticContribution, syntheticFrameHash } from './scale-inputs.ts';
 import { ContributionSigners } from '../coordinator/round/index.ts';
+import { NodeSessionKey } from './node-session-key.ts';
 
 export interface ClientPlan {
   url: string;
@@ -118,11 +119,18 @@ let aggregateDensity = 0;
 let aggregateBytes = 0;
 let frames: ReturnType<typeof baseFrames>;
 
+/** Each member's session key (shared/session-key.ts), made before its reports are pre-signed and certified at its hello. */
+const sessionKeys = new Map<Address, NodeSessionKey>();
+
 function presign(): number {
-  const signers = new ContributionSigners(eip712Domain(plan.chain.chainId, plan.chain.distributor));
+  const domain = eip712Domain(plan.chain.chainId, plan.chain.distributor);
+  const signers = new ContributionSigners(domain);
   const { run } = plan;
   const samplesPer = run.inner.steps * run.inner.batchSize;
   const expiry = BigInt(Math.floor(Date.now() / 1000) + 3 * 3600);
+  for (const cohort of plan.cohorts)
+    for (const m of cohort.members)
+      sessionKeys.set(m.address, new NodeSessionKey(domain, run.id, m.address, (d) => sign(d, hexToBytes(m.key)), Number(expiry)));
   frames = baseFrames(run, samplesPer);
   port.postMessage({ kind: 'progress', step: 'aggregates', done: frames.cohorts.size, total: plan.cohorts.length } satisfies ClientReport);
   const total = plan.rounds * plan.cohorts.reduce((s, c) => s + c.members.length, 0);
@@ -143,7 +151,7 @@ function presign(): number {
           ? { aggregateHash: fastFrameHash(frameForRound(frames.relays.get(m.address)!, round)), framesRoot: framesRoot([frameHash]), frameHashes: [frameHash] }
           : shared;
         const c = syntheticContribution(run, { round, cohort: cohort.id, address: m.address, frameHash, ...own, samples: samplesPer, nonce, expiry });
-        const signature = sign(signers.digest(c), hexToBytes(m.key));
+        const signature = sessionKeys.get(m.address)!.signReport(signers.digest(c));
         reports.set(m.address, {
           text: JSON.stringify({ type: 'report', contribution: contributionToJson(c), signature, frameHashes: own.frameHashes }),
           nonce: nonce.toString(),
@@ -201,6 +209,7 @@ function connect(key: Hex, address: Address, cohort: number, uploader: boolean, 
             signature: sign(hexToBytes(hashMessage(helloMessage(m.challenge, peerId))), c.key),
             adapter: null,
             gflops: null,
+            session: sessionKeys.get(address)!.grant(m.challenge),
           }),
         );
       } else if (m.type === 'welcome') {

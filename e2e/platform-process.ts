@@ -125,6 +125,12 @@ export async function stopProcessTree(child: ChildProcess, exited: Promise<void>
   signalAll(started, 'SIGKILL');
 }
 
+/** Resolves once `p` has printed a line matching `re`; past `timeoutMs`, fails with its output. */
+export async function waitForOutput(p: Pick<PlatformProcess, 'output'>, re: RegExp, timeoutMs = 60_000): Promise<void> {
+  for (const t0 = Date.now(); Date.now() - t0 < timeoutMs; await sleep(20)) if (re.test(p.output())) return;
+  throw new Error(`no line matching ${re} within ${timeoutMs} ms:\n${p.output()}`);
+}
+
 export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, opts: PlatformProcessOptions = {}): Promise<PlatformProcess> {
   const buildStarted = performance.now();
   const webDir = ensureWebBuild('e2e');

@@ -33,6 +33,7 @@ import { contributionToJson, type ClientMessage, type ServerMessage } from '../s
 import type { Dataset } from '../shared/mlp.ts';
 import { openDatabase, Ledger } from '../coordinator/db/index.ts';
 import { RoundEngine, ContributionSigners, type Session } from '../coordinator/round/index.ts';
+import { NodeSessionKey } from './node-session-key.ts';
 import { relayMembersOf, sparseUpdates, syntheticContribution, syntheticFrameHash } from './scale-inputs.ts';
 import { Rewards, type ChainPort } from '../coordinator/rewards/index.ts';
 
@@ -235,6 +236,20 @@ async function main(cfg: ScaleRunConfig): Promise<void> {
   const uploads: Uint8Array[] = [];
   const reports: { session: Session; msg: Extract<ClientMessage, { type: 'report' }> }[] = [];
   const keyOf = new Map(keys.map((k) => [k.address, k.key]));
+  // Each volunteer's session key, certified as its hello would (engine.certifySession: the certificate's recovery and the
+  // ledger row). Not a round phase, so not measured: once per session, like the hello's own signature.
+  const sessionKeyOf = new Map<Address, NodeSessionKey>();
+  {
+    for (const s of sessions) {
+      const sign = (d: Uint8Array) => {
+        const { signature, recoveryId } = signRecoverable(d, keyOf.get(s.address)!);
+        return bytesToHex(new Uint8Array([...signature, 27 + recoveryId]));
+      };
+      const key = new NodeSessionKey(domain, run.id, s.address, sign, Number(expiry));
+      sessionKeyOf.set(s.address, key);
+      s.sessionKey = await engine.certifySession(s.address, `scale-${s.id}`, key.grant(`scale-${s.id}`));
+    }
+  }
   let nnz = 0;
   let cohortAggregates = 0;
   const header = (samples: number) => ({ paramTableHash: run.paramTableHash, run: run.id, round: open.round, samples });
@@ -266,13 +281,12 @@ async function main(cfg: ScaleRunConfig): Promise<void> {
         nonce: BigInt(reports.length + 1),
         expiry,
       });
-      const { signature, recoveryId } = signRecoverable(signers.digest(c), keyOf.get(m.address)!);
       reports.push({
         session: bySession.get(m.address)!,
         msg: {
           type: 'report',
           contribution: contributionToJson(c),
-          signature: bytesToHex(new Uint8Array([...signature, 27 + recoveryId])),
+          signature: sessionKeyOf.get(m.address)!.signReport(signers.digest(c)),
           frameHashes: own.frameHashes,
         },
       });

@@ -2,7 +2,7 @@
 // training with the CPU reference (shared/mlp.ts). Used by protocol tests and harnesses.
 import WebSocket from 'ws';
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
-import type { Hex } from 'viem';
+import { bytesToHex, hexToBytes, type Hex } from 'viem';
 import {
   encodeEvidence,
   uploadFor,
@@ -18,6 +18,9 @@ import {
   type ServerMessage,
 } from '../shared/wire/index.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
+import { signRecoverable } from 'tiny-secp256k1';
+import { NodeSessionKey } from './node-session-key.ts';
+import { ContributionSigners } from '../coordinator/round/report-signature.ts';
 import { modelOf, type RunSpec } from '../shared/config.ts';
 import { decodeFrame, hashFrame } from '../shared/codec.ts';
 import { framesRoot } from '../shared/aggregate.ts';
@@ -51,6 +54,9 @@ export interface LocalUpdate {
 
 export class VirtualVolunteer {
   readonly account: PrivateKeyAccount;
+  /** The session key a hello certifies (node:crypto, so a test can sign synchronously); kept across reconnects, as a page keeps it. */
+  sessionKey: NodeSessionKey | null = null;
+  private readonly privateKey: Hex;
   readonly peerId = `vv-${Math.random().toString(16).slice(2, 18)}`;
   ws!: WebSocket;
   run!: RunSpec;
@@ -67,7 +73,10 @@ export class VirtualVolunteer {
   answerVerify = true;
   /** Evidence uploads the coordinator answered, in order: [status, body]. */
   readonly evidenceReplies: [number, string][] = [];
-  private waiters: { pred: (m: ServerMessage) => boolean; resolve: (m: ServerMessage) => void }[] = [];
+  private waiters: { pred: (m: ServerMessage) => boolean; resolve: (m: ServerMessage) => void; fail: (e: Error) => void }[] = [];
+  /** Why the current socket closed, once it has. */
+  private closedWhy: string | null = null;
+  private inboxTypes = () => this.inbox.map((m) => (m.type === 'error' ? `error ${m.code}: ${m.message}` : m.type)).join(', ');
 
   readonly api: CoordinatorApi;
 
@@ -76,6 +85,7 @@ export class VirtualVolunteer {
     key: Hex = generatePrivateKey(),
   ) {
     this.account = privateKeyToAccount(key);
+    this.privateKey = key;
     this.api = new CoordinatorApi(baseUrl);
   }
 
@@ -84,8 +94,16 @@ export class VirtualVolunteer {
   }
 
   async connect(): Promise<void> {
-    this.ws = new WebSocket(this.baseUrl.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws');
-    this.ws.on('message', (d) => {
+    const ws = (this.ws = new WebSocket(this.baseUrl.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws'));
+    // A socket that closes (or never opens) fails whatever waits on it at once, naming why, instead of a bare timeout later.
+    ws.on('error', (e) => (this.closedWhy = `socket error: ${e.message}`));
+    ws.on('close', (code, reason) => {
+      if (this.ws !== ws) return; // an earlier connection of this volunteer
+      this.closedWhy = `socket to ${this.baseUrl} closed (${code}${reason.length ? ` ${reason.toString()}` : ''})${this.closedWhy ? `, ${this.closedWhy}` : ''}`;
+      for (const w of this.waiters.splice(0)) w.fail(new Error(`${this.address.slice(0, 8)}: ${this.closedWhy} while waiting; inbox: ${this.inboxTypes()}`));
+    });
+    this.closedWhy = null;
+    ws.on('message', (d) => {
       const m = parseServerMessage(JSON.parse(d.toString()));
       if (m.type === 'verify' && this.answerVerify) void this.uploadEvidence(m.round, m.frameHash, m.needs);
       const w = this.waiters.find((x) => x.pred(m));
@@ -103,8 +121,11 @@ export class VirtualVolunteer {
       signature: await this.account.signMessage({ message: helloMessage(challenge.challenge, this.peerId) }),
       adapter: null,
       gflops: null,
+      session: this.sessionKeyFor(challenge.session).grant(challenge.challenge),
     });
-    const welcome = (await this.next('welcome')) as Extract<ServerMessage, { type: 'welcome' }>;
+    // A refused hello answers `error`: fail with it rather than wait for a welcome that will not come.
+    const welcome = await this.next('welcome', 60_000, () => true, 'error');
+    if (welcome.type !== 'welcome') throw new Error(`${this.address.slice(0, 8)}: hello to ${this.baseUrl} refused: ${JSON.stringify(welcome)}`);
     this.run = welcome.run;
     this.chain = welcome.chain;
     await this.syncSnapshot();
@@ -131,11 +152,17 @@ export class VirtualVolunteer {
     const match = (m: ServerMessage) => (m.type === type && pred(m as never)) || m.type === orType;
     const i = this.inbox.findIndex(match);
     if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0] as never);
+    if (this.closedWhy && this.ws.readyState === WebSocket.CLOSED)
+      return Promise.reject(new Error(`${this.address.slice(0, 8)}: ${this.closedWhy}, no "${type}" message; inbox: ${this.inboxTypes()}`));
     return new Promise((resolve, reject) => {
-      const waiter = { pred: match, resolve: (m: ServerMessage) => (clearTimeout(t), resolve(m as never)) };
+      const waiter = {
+        pred: match,
+        resolve: (m: ServerMessage) => (clearTimeout(t), resolve(m as never)),
+        fail: (e: Error) => (clearTimeout(t), reject(e)),
+      };
       const t = setTimeout(() => {
         this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        reject(new Error(`${this.address.slice(0, 8)}: no "${type}" message within ${timeoutMs} ms; inbox: ${this.inbox.map((m) => m.type).join(', ')}`));
+        reject(new Error(`${this.address.slice(0, 8)}: no "${type}" message from ${this.baseUrl} within ${timeoutMs} ms; inbox: ${this.inboxTypes()}`));
       }, timeoutMs);
       this.waiters.push(waiter);
     });
@@ -202,8 +229,26 @@ export class VirtualVolunteer {
     return { ...c, ...overrides };
   }
 
-  async sign(c: Contribution, domain = eip712Domain(this.chain.chainId, this.chain.distributor)): Promise<Hex> {
-    return this.account.signTypedData(contributionTypedData(domain, c));
+  /** This volunteer's session key for what a challenge names: the one it holds, or a new one for another run or domain. */
+  private sessionKeyFor(at: { run: number; chainId: number; distributor: Hex }): NodeSessionKey {
+    const k = this.sessionKey;
+    if (k && k.certificate.run === at.run && k.domainKey === `${at.chainId}:${at.distributor.toLowerCase()}`) return k;
+    const signDigest = (d: Uint8Array) => {
+      const { signature, recoveryId } = signRecoverable(d, hexToBytes(this.privateKey));
+      return bytesToHex(new Uint8Array([...signature, 27 + recoveryId]));
+    };
+    const domain = eip712Domain(at.chainId, at.distributor);
+    return (this.sessionKey = new NodeSessionKey(domain, at.run, this.address, signDigest, Math.floor(Date.now() / 1000) + 24 * 3600));
+  }
+
+  /** The report's signature by this session's certified Ed25519 key (shared/session-key.ts), as a page signs it. */
+  signSync(c: Contribution, domain = eip712Domain(this.chain.chainId, this.chain.distributor)): Hex {
+    if (!this.sessionKey) throw new Error('no session key: connect first');
+    return this.sessionKey.signReport(new ContributionSigners(domain).digest(c));
+  }
+
+  async sign(c: Contribution, domain?: ReturnType<typeof eip712Domain>): Promise<Hex> {
+    return this.signSync(c, domain);
   }
 
   async report(c: Contribution, frameHashes: Hex[], signature?: Hex): Promise<ServerMessage> {

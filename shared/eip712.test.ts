@@ -5,6 +5,7 @@ import { hashTypedData, recoverTypedDataAddress, zeroHash } from 'viem';
 import { contributionTypedData, delegationTypedData, eip712Domain, type Contribution, type Delegation } from './eip712.ts';
 import { contributionFromJson, contributionToJson, delegationFromJson, delegationToJson, parseClientMessage } from './wire/messages.ts';
 import { isIdlegradError } from './errors.ts';
+import { newEd25519Signer } from './session-key.ts';
 
 const account = privateKeyToAccount(generatePrivateKey());
 // keccak of the EIP-712 Delegation digest for the fixed vector below (viem hashTypedData).
@@ -38,7 +39,8 @@ test('a contribution signed by the device key recovers to it, and only in its ow
 });
 
 test('report messages survive JSON and are validated at the edge', async () => {
-  const signature = await account.signTypedData(contributionTypedData(domain, c));
+  // Protocol 6: a report is signed by the session key (shared/session-key.ts), a 64-byte Ed25519 signature.
+  const signature = await (await newEd25519Signer()).sign(new Uint8Array(32));
   const wire = JSON.parse(JSON.stringify({ type: 'report', contribution: contributionToJson(c), signature, frameHashes: [c.frameHash] }));
   const parsed = parseClientMessage(wire);
   assert.equal(parsed.type, 'report');

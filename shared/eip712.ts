@@ -98,3 +98,29 @@ export interface Delegation {
 export function delegationTypedData(domain: Eip712Domain, message: Delegation) {
   return { domain, types: delegationTypes, primaryType: 'Delegation' as const, message };
 }
+
+export const sessionCertificateTypes = {
+  SessionCertificate: [
+    { name: 'run', type: 'uint32' },
+    { name: 'device', type: 'address' },
+    { name: 'sessionKey', type: 'bytes32' },
+    { name: 'expiry', type: 'uint64' },
+  ],
+} as const;
+
+/**
+ * A device key's certificate for a session key (shared/session-key.ts): reports of run `run`
+ * signed by the Ed25519 key `sessionKey` (its 32 raw public-key bytes) until `expiry` (unix
+ * seconds) are `device`'s. Signed once per session by the device key under the contributions'
+ * domain, so it binds the chain, the deployment, the run and the account together.
+ */
+export interface SessionCertificate {
+  run: number;
+  device: Address;
+  sessionKey: Hex;
+  expiry: bigint;
+}
+
+export function sessionCertificateTypedData(domain: Eip712Domain, message: SessionCertificate) {
+  return { domain, types: sessionCertificateTypes, primaryType: 'SessionCertificate' as const, message };
+}

@@ -59,7 +59,7 @@ export class Committer {
           renewedAt = performance.now();
           return;
         }
-        this.depose(`lease of run ${this.lease.runId} (token ${this.lease.token}) expired or was taken`);
+        this.depose(`lease of run ${this.lease.runId} (token ${this.lease.token}) was taken by a newer token`);
       } catch (e) {
         // The database is unreachable: the lease runs out on its own clock; stop committing when it may have.
         if (performance.now() - renewedAt >= this.opts.ttlMs) this.depose(`could not renew the lease for ${this.opts.ttlMs} ms: ${(e as Error).message}`);

@@ -6,3 +6,4 @@
 export { RoundBus, RoundBusError, type BusReport, type Published, type RoundBusOptions, type RoundOpening, type ReportMessage } from './round-bus.ts';
 export { Committer, type CommitterOptions } from './committer.ts';
 export { startNatsServer, natsServerBinary, natsServerSkip, type NatsServer } from './nats-server.ts';
+export { leaderBus, type LeaderBus, type LeaderBusOptions } from './leader-bus.ts';

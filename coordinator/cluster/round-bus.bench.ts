@@ -58,7 +58,8 @@ function report(i: number): BusReport {
     account: hex(i + 1, 20) as Address,
     nonce,
     receivedAt: Date.now(),
-    message: { type: 'report', contribution, signature: hex(i + 9, 65), frameHashes },
+    message: { type: 'report', contribution, signature: hex(i + 9, 64), frameHashes },
+    certificate: { certificate: { run: 1, device: hex(i + 1, 20) as Address, sessionKey: hex(i + 5, 32), expiry: '1999999999' }, signature: hex(i + 13, 65) },
   };
 }
 

@@ -47,7 +47,9 @@ function report(round: number, i: number, nonce: string): BusReport {
     account: account(i),
     nonce,
     receivedAt: 1_800_000_000_000 + i,
-    message: { type: 'report', contribution, signature: `0x${'ef'.repeat(65)}` as Hex, frameHashes: [h32] },
+    message: { type: 'report', contribution, signature: `0x${'ef'.repeat(64)}` as Hex, frameHashes: [h32] },
+    // The session certificate whose key signed it, carried so a successor re-checks the chain (engine resumeRound).
+    certificate: { certificate: { run: 7, device: account(i), sessionKey: h32, expiry: '1999999999' }, signature: `0x${'cd'.repeat(65)}` as Hex },
   };
 }
 
@@ -137,6 +139,10 @@ test(
       resumed.reports.every((r) => r.round === 3),
       'round 2 reports stay on their own subject',
     );
+    assert.ok(
+      resumed.reports.every((r) => r.certificate?.certificate.device === r.account && r.certificate.signature === `0x${'cd'.repeat(65)}`),
+      'each report comes back with the session certificate it was journaled with',
+    );
 
     assert.deepEqual(
       resumed.aggregates.map((a) => [a.hash, a.bytes.byteLength]),
@@ -167,6 +173,24 @@ test(
     await assert.rejects(
       bus.reports(4),
       (e: Error) => e instanceof RoundBusError && e.message.includes(`report message ${bad.seq}`) && /nonce 6/.test(e.message),
+    );
+    // A malformed session certificate is named by its keypath; a missing one comes back null (the engine refuses that report by name).
+    const good = report(5, 1, '8');
+    const badCert = await js.publish(
+      'idlegrad.run.9.report.5',
+      new TextEncoder().encode(
+        JSON.stringify({ ...good, certificate: { ...good.certificate, certificate: { ...good.certificate!.certificate, sessionKey: '0x12' } } }),
+      ),
+    );
+    await assert.rejects(
+      bus.reports(5),
+      (e: Error) => e instanceof RoundBusError && e.message.includes(`report message ${badCert.seq}`) && /certificate\.certificate\.sessionKey/.test(e.message),
+    );
+    const { certificate: _dropped, ...bare } = report(6, 1, '9');
+    await js.publish('idlegrad.run.9.report.6', new TextEncoder().encode(JSON.stringify(bare)));
+    assert.deepEqual(
+      (await bus.reports(6)).map((r) => r.certificate),
+      [null],
     );
     await raw.close();
 

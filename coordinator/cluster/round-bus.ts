@@ -18,29 +18,16 @@
 import { connect, JSONCodec, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type NatsConnection, type ObjectStore } from 'nats';
 import type { Address, Hex } from 'viem';
 import { parseClientMessage, type ClientMessage } from '../../shared/wire/index.ts';
+import { parseJournaledCertificate } from '../../shared/session-key.ts';
+import type { JournaledReport, RoundOpening } from '../round/index.ts';
 
 export type ReportMessage = Extract<ClientMessage, { type: 'report' }>;
 
-/** What the committer needs to decide a round it did not open itself. */
-export interface RoundOpening {
-  round: number;
-  /** The model hash the round trains from. */
-  modelHash: Hex;
-  startsAt: number;
-  exchangeEndsAt: number;
-  reportEndsAt: number;
-  cohorts: { address: Address; peerId: string }[][];
-}
+/** What the committer needs to decide a round it did not open itself: the engine's opening (cohorts, deadlines, θ_r hash). */
+export type { RoundOpening } from '../round/index.ts';
 
-/** A report as a gateway checked it (signature recovered to `account`) and put it on the bus. */
-export interface BusReport {
-  round: number;
-  account: Address;
-  nonce: string;
-  /** When the gateway received it (ms since the epoch): on time is judged at receipt. */
-  receivedAt: number;
-  message: ReportMessage;
-}
+/** A report as a gateway checked it (signature recovered to `account`, `receivedAt` when it arrived) and put it on the bus. */
+export type BusReport = JournaledReport;
 
 /** The stream's answer to a publish: where the message lies, and whether it was already there. */
 export interface Published {
@@ -237,7 +224,8 @@ function parseOpening(v: unknown, seq: number): RoundOpening {
     !Number.isFinite(o.startsAt) ||
     !Number.isFinite(o.exchangeEndsAt) ||
     !Number.isFinite(o.reportEndsAt) ||
-    !Array.isArray(o.cohorts)
+    !Array.isArray(o.cohorts) ||
+    (o.quarantined !== undefined && !(Array.isArray(o.quarantined) && o.quarantined.every((c) => Number.isSafeInteger(c) && c >= 0 && c < o.cohorts!.length)))
   )
     throw new RoundBusError(`message ${seq} on the open subject is not a round opening`);
   return o as RoundOpening;
@@ -259,5 +247,14 @@ function parseBusReport(v: unknown, seq: number, round: number): BusReport {
   if (message.type !== 'report') throw new RoundBusError(`${where}: holds a ${message.type} message`);
   if (message.contribution.nonce !== o.nonce)
     throw new RoundBusError(`${where}: nonce ${o.nonce} is not the signed contribution's ${message.contribution.nonce}`);
-  return { round, account: o.account.toLowerCase() as Address, nonce: o.nonce, receivedAt: o.receivedAt!, message };
+  // Absent or null: kept as null, and the engine refuses the report by name (resumeRound); malformed: this message is not a report.
+  let certificate: BusReport['certificate'] = null;
+  if (o.certificate != null) {
+    try {
+      certificate = parseJournaledCertificate(o.certificate, 'certificate');
+    } catch (e) {
+      throw new RoundBusError(`${where}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  return { round, account: o.account.toLowerCase() as Address, nonce: o.nonce, receivedAt: o.receivedAt!, message, certificate };
 }

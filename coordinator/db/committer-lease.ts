@@ -52,11 +52,17 @@ export async function acquireCommitterLease(sql: Session, runId: number, holder:
   return rows[0] ? { runId, token: Number(rows[0].token), holder } : null;
 }
 
-/** Extends a live lease by `ttlMs` from now; false when it expired or a newer token took it (the holder must stop committing). */
+/**
+ * Extends the lease by `ttlMs` from now while its token is still the holder's; false once a newer
+ * token took it (the holder must stop committing). A lease whose time ran out while nobody took it
+ * is extended too: its token never changed, so the holder's fenced writes were never unsafe, and a
+ * holder whose event loop or database round trip stalled past the TTL on a loaded machine (nobody
+ * waiting to take over) keeps the run instead of deposing itself and exiting.
+ */
 export async function renewCommitterLease(sql: Session, lease: CommitterLease, ttlMs: number): Promise<boolean> {
   checkInput(lease.runId, lease.holder, ttlMs);
   const { rows } = await sql.query(
-    `update committer_lease set expires_at = now() + $3::double precision * interval '1 millisecond' where run_id = $1 and token = $2 and expires_at > now() returning token`,
+    `update committer_lease set expires_at = now() + $3::double precision * interval '1 millisecond' where run_id = $1 and token = $2 returning token`,
     [lease.runId, lease.token, ttlMs],
   );
   return rows.length === 1;

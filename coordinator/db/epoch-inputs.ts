@@ -8,6 +8,7 @@
 // epoch are fixed when the epoch opens: Ledger.openEpoch), so epoch N's leaves are epoch
 // N−1's leaves plus the credit of the rows batched into N.
 import type { Address, Hex } from 'viem';
+import type { SessionCertificateJson } from '../../shared/session-key.ts';
 import type { RunSpec } from '../../shared/config.ts';
 import type { RejectionCode, VerificationState } from '../../shared/wire/index.ts';
 import type { Sql } from './sql.ts';
@@ -43,6 +44,8 @@ export interface BatchedContribution {
   nonce: string;
   expiry: string;
   signature: Hex;
+  /** The session certificate whose key signed the report; null: the device key signed it (protocol ≤ 5). */
+  session: { certificate: SessionCertificateJson; signature: Hex } | null;
   /** The partner id the report signed ('' for none); null: written before partners were signed. */
   signedPartner: string | null;
   creditWei: string;
@@ -89,9 +92,10 @@ export async function epochInputs(sql: Sql, epoch: number): Promise<EpochInputs 
   const e = epochRow(es[0]);
   const previous = es[1] ? epochRow(es[1]) : null;
   const { rows } = await sql.query<Record<string, unknown>>(
-    `select id, run_id, round, cohort, account, beneficiary, frame_hash, aggregate_hash, frames_root, residual_hash, samples, steps, loss_before, loss_after,
-            compute_ms, nonce::text as nonce, expiry::text as expiry, signature, signed_partner, credit_wei::text as credit, verification, vests_round
-     from contributions where epoch = $1 order by id`,
+    `select c.id, c.run_id, c.round, c.cohort, c.account, c.beneficiary, c.frame_hash, c.aggregate_hash, c.frames_root, c.residual_hash, c.samples, c.steps,
+            c.loss_before, c.loss_after, c.compute_ms, c.nonce::text as nonce, c.expiry::text as expiry, c.signature, c.signed_partner, c.credit_wei::text as credit, c.verification, c.vests_round,
+            s.run_id as cert_run, s.device as cert_device, s.session_key as cert_key, s.expiry::text as cert_expiry, s.signature as cert_signature
+     from contributions c left join session_certificates s on s.digest = c.certificate where c.epoch = $1 order by c.id`,
     [epoch],
   );
   const contributions: BatchedContribution[] = rows.map((r) => ({
@@ -113,6 +117,13 @@ export async function epochInputs(sql: Sql, epoch: number): Promise<EpochInputs 
     nonce: String(r.nonce),
     expiry: String(r.expiry),
     signature: r.signature as Hex,
+    session:
+      r.cert_key == null
+        ? null
+        : {
+            certificate: { run: Number(r.cert_run), device: r.cert_device as Address, sessionKey: r.cert_key as Hex, expiry: String(r.cert_expiry) },
+            signature: r.cert_signature as Hex,
+          },
     signedPartner: (r.signed_partner as string | null) ?? null,
     creditWei: String(r.credit),
     verification: (r.verification as VerificationState | null) ?? null,

@@ -18,6 +18,7 @@ import type {
 } from '../../shared/wire/index.ts';
 import type { Contribution, Delegation } from '../../shared/eip712.ts';
 import { IdlegradError } from '../../shared/errors.ts';
+import type { SessionGrant } from '../../shared/session-key.ts';
 import type { CombineGroup } from '../../shared/robust-combine.ts';
 import type { Sql } from './sql.ts';
 import { UNBATCHED_PAYABLE } from './creditable.ts';
@@ -145,6 +146,39 @@ export class Ledger {
     return rows.length;
   }
 
+  /**
+   * Keeps a hello's session certificate (coordinator/round/session-keys.ts) once: ok when it is new
+   * or already kept; else the device the key was certified for (a key has one certificate).
+   */
+  async keepSessionCertificate(digest: Hex, grant: SessionGrant): Promise<{ ok: true } | { ok: false; device: Address | null }> {
+    const c = grant.certificate;
+    const { rows } = await this.sql.query<{ digest: string; device: Address }>(
+      `with kept as (
+         insert into session_certificates (digest, run_id, device, session_key, expiry, signature) values ($1,$2,$3,$4,$5,$6)
+         on conflict do nothing returning digest, device)
+       select digest, device from kept
+       union all select digest, device from session_certificates where digest = $1 or session_key = $4`,
+      [digest, c.run, c.device.toLowerCase(), c.sessionKey.toLowerCase(), c.expiry, grant.signature],
+    );
+    if (rows.some((r) => r.digest === digest)) return { ok: true };
+    return { ok: false, device: rows[0]?.device ?? null };
+  }
+
+  /** The device a kept session certificate names, or null when none of that digest is kept (a resumed report's chain: session-keys.ts). */
+  async sessionCertificateDevice(digest: Hex): Promise<Address | null> {
+    const { rows } = await this.sql.query<{ device: Address }>(`select device from session_certificates where digest = $1`, [digest.toLowerCase()]);
+    return rows[0]?.device ?? null;
+  }
+
+  /** The contribution row of (account, nonce), if one was written: a resumed round finds the rows its first committer wrote. */
+  async contributionByNonce(account: Address, nonce: bigint): Promise<{ id: number; runId: number; round: number; state: string } | null> {
+    const { rows } = await this.sql.query<{ id: number; run_id: number; round: number; state: string }>(
+      `select id, run_id, round, state from contributions where account = $1 and nonce = $2`,
+      [account, nonce.toString()],
+    );
+    return rows[0] ? { id: Number(rows[0].id), runId: Number(rows[0].run_id), round: Number(rows[0].round), state: rows[0].state } : null;
+  }
+
   async nonceUsed(account: Address, nonce: bigint): Promise<boolean> {
     const { rows } = await this.sql.query(`select 1 from contributions where account = $1 and nonce = $2`, [account, nonce.toString()]);
     return rows.length > 0;
@@ -156,12 +190,13 @@ export class Ledger {
     account: Address,
     c: Contribution,
     signature: Hex,
-    extra: { beneficiary?: Address; residualHash?: Hex; partner?: string | null; device?: DeviceKind | null } = {},
+    extra: { beneficiary?: Address; residualHash?: Hex; partner?: string | null; device?: DeviceKind | null; certificate?: Hex | null } = {},
   ): Promise<number> {
+    const certified = extra.certificate != null;
     try {
       const { rows } = await this.sql.query<{ id: number }>(
-        `insert into contributions (run_id, round, cohort, account, frame_hash, aggregate_hash, samples, steps, loss_before, loss_after, compute_ms, nonce, expiry, signature, state, beneficiary, residual_hash, partner, device_kind, frames_root, signed_partner)
-         values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'pending',$15,$16,$17,$18,$19,$20) returning id`,
+        `insert into contributions (run_id, round, cohort, account, frame_hash, aggregate_hash, samples, steps, loss_before, loss_after, compute_ms, nonce, expiry, signature, state, beneficiary, residual_hash, partner, device_kind, frames_root, signed_partner${certified ? ', certificate' : ''})
+         values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'pending',$15,$16,$17,$18,$19,$20${certified ? ',$21' : ''}) returning id`,
         [
           runId,
           c.round,
@@ -183,6 +218,8 @@ export class Ledger {
           extra.device ?? null,
           c.framesRoot,
           c.partner,
+          // A row signed by a session key names its certificate (a ledger migrated before session keys has no such column).
+          ...(certified ? [extra.certificate] : []),
         ],
       );
       return Number(rows[0].id);

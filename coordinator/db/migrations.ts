@@ -229,4 +229,19 @@ export const MIGRATIONS: string[] = [
   alter table model_state alter column params drop not null;
   alter table model_state alter column momentum drop not null;
   `,
+  // Issue 17: Ed25519 session keys (shared/session-key.ts). Each certificate a hello presented
+  // (the device key's EIP-712 signature over run, device, key, expiry), once; a key belongs to one
+  // certificate (so to one account). A report signed by a session key names its certificate's
+  // digest; rows written before (signed by the device key itself) have none.
+  `
+  create table session_certificates (
+    digest text primary key,
+    run_id integer not null,
+    device text not null,
+    session_key text not null unique,
+    expiry bigint not null,
+    signature text not null
+  );
+  alter table contributions add column certificate text references session_certificates(digest);
+  `,
 ];

@@ -27,6 +27,8 @@ interface Item {
 export interface ReportOrigin {
   partner: string | null;
   device: 'webgpu' | 'cpu' | null;
+  /** The digest of the session certificate whose key signed the report (shared/session-key.ts). */
+  certificate?: Hex | null;
 }
 
 const INT4_MAX = 0x7fffffff;
@@ -104,10 +106,10 @@ export class PendingWriter {
       });
       const col = <T>(f: (it: Item) => T) => batch.map(f);
       const { rows } = await tx.query<{ id: string | number; account: string; nonce: string }>(
-        `insert into contributions (run_id, round, cohort, account, frame_hash, aggregate_hash, samples, steps, loss_before, loss_after, compute_ms, nonce, expiry, signature, state, beneficiary, residual_hash, partner, device_kind, frames_root, signed_partner)
-         select r, rd, co, a, fh, ah, sa, st, lb, la, cm, n, ex, sg, 'pending', b, rh, pa, dk, fr, sp
-         from unnest($1::int[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[], $9::float8[], $10::float8[], $11::int[], $12::numeric[], $13::bigint[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[])
-           as t(r, rd, co, a, fh, ah, sa, st, lb, la, cm, n, ex, sg, b, rh, pa, dk, fr, sp)
+        `insert into contributions (run_id, round, cohort, account, frame_hash, aggregate_hash, samples, steps, loss_before, loss_after, compute_ms, nonce, expiry, signature, state, beneficiary, residual_hash, partner, device_kind, frames_root, signed_partner, certificate)
+         select r, rd, co, a, fh, ah, sa, st, lb, la, cm, n, ex, sg, 'pending', b, rh, pa, dk, fr, sp, ce
+         from unnest($1::int[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[], $9::float8[], $10::float8[], $11::int[], $12::numeric[], $13::bigint[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[])
+           as t(r, rd, co, a, fh, ah, sa, st, lb, la, cm, n, ex, sg, b, rh, pa, dk, fr, sp, ce)
          on conflict (account, nonce) do nothing returning id, account, nonce::text`,
         [
           col((it) => it.runId),
@@ -130,6 +132,7 @@ export class PendingWriter {
           col((it) => it.origin.device),
           col((it) => it.c.framesRoot),
           col((it) => it.c.partner),
+          col((it) => it.origin.certificate ?? null),
         ],
       );
       // A key inserted once answers the first report that carries it; a second one in the same batch is a replay.

@@ -396,7 +396,12 @@ export function createApiServer(deps: ServerDeps): ApiServer {
       ws.close(1008, 'hello timeout');
     }, limits.helloTimeoutMs);
     const withinRate = messageBucket(limits, ip);
-    send({ type: 'challenge', challenge, serverTime: Date.now() });
+    send({
+      type: 'challenge',
+      challenge,
+      serverTime: Date.now(),
+      session: { run: engine.run.id, chainId: engine.domain.chainId, distributor: engine.domain.verifyingContract },
+    });
     let chain = Promise.resolve();
     let refusedNonce: string | undefined;
     ws.on('message', (data, isBinary) => {
@@ -464,7 +469,10 @@ export function createApiServer(deps: ServerDeps): ApiServer {
           // Recovered on the engine's recovery thread (libsecp256k1), as viem's verifyMessage would recover it.
           const signer = await engine.helloSigner(helloMessage(challenge, msg.peerId), msg.signature).catch(() => null);
           if (signer !== msg.address.toLowerCase()) throw new IdlegradError('BAD_SIGNATURE', `hello signature does not prove ownership of ${msg.address}`);
-          entry.session = { id, address: msg.address, peerId: msg.peerId, ready: false, send, partner: msg.partner ?? null, device: msg.device };
+          // Every report of this connection is signed by the session key certified here (shared/session-key.ts).
+          const sessionKey = await engine.certifySession(msg.address, challenge, msg.session);
+          if (entry.session) throw new IdlegradError('DUPLICATE', 'hello was already received on this connection');
+          entry.session = { id, address: msg.address, peerId: msg.peerId, ready: false, send, partner: msg.partner ?? null, device: msg.device, sessionKey };
           engine.addSession(entry.session);
           deps.metrics?.sessionOpened();
           const ice = keepIceFresh(deps.ice ?? NO_ICE, msg.address, (grant) => send({ type: 'ice', ice: grant, serverTime: Date.now() }));

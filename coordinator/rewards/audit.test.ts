@@ -13,7 +13,8 @@ import { contributionTypedData, delegationTypedData, eip712Domain } from '../../
 import { hashParams, initParams } from '../../shared/model.ts';
 import { buildContribution } from '../../shared/round.ts';
 import { keccak256 } from '../../shared/keccak.ts';
-import { parseEpochFile, type EpochFile } from '../../shared/wire/index.ts';
+import { contributionFromJson, parseEpochFile, type EpochFile } from '../../shared/wire/index.ts';
+import { certificateDigest, certificateFromJson, contributionSigningBytes, newEd25519Signer, SessionKeyHolder } from '../../shared/session-key.ts';
 import { epochInputs, Ledger, migrate } from '../db/index.ts';
 import { MIGRATIONS } from '../db/migrations.ts';
 import { insertInlineRun, LEDGER_BACKENDS } from '../db/test-databases.ts';
@@ -41,6 +42,11 @@ for (const backend of LEDGER_BACKENDS)
       await ledger.createRun(run, { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) });
 
       let nonce = 1n;
+      // B reports as a protocol-6 page: signed by its session key, which B's device key certified (shared/session-key.ts).
+      const sessionB = new SessionKeyHolder((typed) => deviceB.signTypedData(typed));
+      const grantB = await sessionB.grant(domain, run.id, deviceB.address.toLowerCase() as Address, 'audit', 1_800_000_000);
+      const certB = certificateDigest(domain, certificateFromJson(grantB.certificate)).toLowerCase() as Hex;
+      assert.deepEqual(await ledger.keepSessionCertificate(certB, grantB), { ok: true });
       const report = async (who: typeof deviceA, round: number, samples: number, partner = '') => {
         const c = buildContribution({
           run: run.id,
@@ -59,9 +65,11 @@ for (const backend of LEDGER_BACKENDS)
           nonce: nonce++,
           partner,
         });
-        const signature = await who.signTypedData(contributionTypedData(domain, c));
+        const bySession = who === deviceB;
+        const signature = bySession ? await sessionB.signReport(domain, c) : await who.signTypedData(contributionTypedData(domain, c));
         const device = who.address.toLowerCase() as Address;
         const id = await ledger.insertPending(run.id, device, c, signature, {
+          certificate: bySession ? certB : null,
           residualHash: c.residualHash,
           beneficiary: (await ledger.activeWallet(device, 1_800_000_000)) ?? device,
         });
@@ -149,6 +157,25 @@ for (const backend of LEDGER_BACKENDS)
       // A report signed by another key than the account it is credited to.
       const forged = edit(file1, (f) => void (f.credited[0].signature = file1.credited[1].signature));
       assert.ok((await kinds(forged, root1)).includes(`signature:${id0}`));
+      // B's chain: the certificate is published beside each report it signed; a certificate signed by
+      // another key, one naming another run, or a report signature that is not the certified key's, is caught.
+      const idB = file1.credited[1].id;
+      assert.equal(file1.credited[1].session?.certificate.sessionKey, grantB.certificate.sessionKey);
+      assert.equal(file1.credited[0].session, null, "A's report is signed by its device key (protocol 5 rows stay checkable)");
+      const otherSigner = edit(
+        file1,
+        (f) => void (f.credited[1].session!.signature = grantB.signature.replace(/..$/, (v) => (v === '1b' ? '1c' : '1b')) as Hex),
+      );
+      assert.ok((await kinds(otherSigner, root1)).includes(`signature:${idB}`));
+      const otherRun = edit(file1, (f) => void (f.credited[1].session!.certificate.run = run.id + 1));
+      assert.ok((await kinds(otherRun, root1)).includes(`signature:${idB}`));
+      const stranger = await newEd25519Signer();
+      const c1 = contributionFromJson(file1.credited[1].contribution!);
+      const foreignKey = await stranger.sign(contributionSigningBytes(domain, certB, c1));
+      const byStranger = edit(file1, (f) => void (f.credited[1].signature = foreignKey));
+      assert.ok((await kinds(byStranger, root1)).includes(`signature:${idB}`));
+      const uncertified = edit(file1, (f) => void (f.credited[1].session = null));
+      assert.ok((await kinds(uncertified, root1)).includes(`signature:${idB}`), 'an Ed25519 signature without its certificate proves nothing');
       // Credit paid to a wallet without the wallet's delegation.
       const routed = file2.credited.find((c) => c.delegation)!;
       const undelegated = edit(file2, (f) => void (f.credited.find((c) => c.id === routed.id)!.delegation = null));

@@ -3,7 +3,10 @@
 // compare it with the root the RewardDistributor emitted for that epoch. Nothing the
 // coordinator computed is taken on trust:
 //   - every credited report's EIP-712 signature is recovered here (viem) and must be its
-//     account's; a report paid to a wallet must carry that wallet's signed Delegation;
+//     account's; for a report signed by a session key (shared/session-key.ts, protocol 6) the
+//     session certificate's signature must recover the account, name the report's run and the
+//     account, and the report's Ed25519 signature must verify under the certified key over the
+//     certificate's digest and the Contribution's (WebCrypto); a report paid to a wallet must carry that wallet's signed Delegation;
 //   - each report's credit is recomputed from its signed samples with the coordinator's own
 //     rule (round/decide.ts creditWeiOf, imported, not copied) and the file's price;
 //   - each account's cumulative amount is the previous epoch's (recomputed by this audit when
@@ -14,7 +17,8 @@
 // The file's own root and leaves are compared too, so a mismatch says where the two differ.
 import { createPublicClient, http, recoverTypedDataAddress, type Address, type Hex } from 'viem';
 import type { RunSpec } from '../../shared/config.ts';
-import { contributionTypedData, delegationTypedData, eip712Domain } from '../../shared/eip712.ts';
+import { contributionTypedData, delegationTypedData, eip712Domain, sessionCertificateTypedData, type Contribution } from '../../shared/eip712.ts';
+import { certificateDigest, certificateFromJson, contributionSigningBytes, verifyEd25519 } from '../../shared/session-key.ts';
 import { keccak256 } from '../../shared/keccak.ts';
 import { rewardDistributorAbi } from '../../shared/chain/abi.ts';
 import {
@@ -115,10 +119,12 @@ export async function auditEpochFile(
       continue;
     }
     const c = contributionFromJson(r.contribution);
-    const signer = await recoverTypedDataAddress({ ...contributionTypedData(domain, c), signature: r.signature }).catch(() => null);
     reports++;
-    if (signer?.toLowerCase() !== r.account) {
-      miss('signature', `contribution ${r.id}'s signature recovers ${signer ?? 'nothing'}, not ${r.account}`, at);
+    const wrong = r.session
+      ? await sessionSignatureWrong(domain, c, r.signature, r.session, r.account)
+      : await deviceSignatureWrong(domain, c, r.signature, r.account);
+    if (wrong) {
+      miss('signature', `contribution ${r.id}: ${wrong}`, at);
       continue;
     }
     const key = `${r.account}:${c.nonce}`;
@@ -149,6 +155,32 @@ export async function auditEpochFile(
   if (opts.chainRoot === null) miss('chain', `the chain holds no root for epoch ${file.epoch}`);
   else if (opts.chainRoot.toLowerCase() !== root) miss('chain', `the chain's root is ${opts.chainRoot}; the published reports build ${root ?? 'no tree'}`);
   return { balances, root, reports, mismatches };
+}
+
+type Domain = ReturnType<typeof eip712Domain>;
+
+/** Why a report signed by its device key (protocol ≤ 5) does not check; null when it does. */
+async function deviceSignatureWrong(domain: Domain, c: Contribution, signature: Hex, account: Address): Promise<string | null> {
+  const signer = await recoverTypedDataAddress({ ...contributionTypedData(domain, c), signature }).catch(() => null);
+  return signer?.toLowerCase() === account ? null : `its signature recovers ${signer ?? 'nothing'}, not ${account}`;
+}
+
+/** Why a report signed by a session key does not check (certificate, then the report's Ed25519 signature); null when it does. */
+async function sessionSignatureWrong(
+  domain: Domain,
+  c: Contribution,
+  signature: Hex,
+  session: NonNullable<EpochFile['credited'][number]['session']>,
+  account: Address,
+): Promise<string | null> {
+  const cert = certificateFromJson(session.certificate);
+  if (cert.device.toLowerCase() !== account) return `its session certificate names device ${cert.device}, not ${account}`;
+  if (cert.run !== c.run) return `its session certificate is for run ${cert.run}, the report for run ${c.run}`;
+  const certSigner = await recoverTypedDataAddress({ ...sessionCertificateTypedData(domain, cert), signature: session.signature }).catch(() => null);
+  if (certSigner?.toLowerCase() !== account) return `its session certificate's signature recovers ${certSigner ?? 'nothing'}, not ${account}`;
+  if (!/^0x[0-9a-fA-F]{128}$/.test(signature)) return 'its signature is not an Ed25519 signature of the certified session key';
+  const ok = await verifyEd25519(cert.sessionKey, signature, contributionSigningBytes(domain, certificateDigest(domain, cert), c));
+  return ok ? null : `its Ed25519 signature does not verify under session key ${cert.sessionKey}`;
 }
 
 async function delegates(

@@ -71,6 +71,7 @@ export function epochFileOf(inputs: EpochInputs, chain: { chainId: number; distr
         beneficiary: c.beneficiary,
         contribution: signedContribution(c),
         signature: c.signature,
+        session: c.session,
         verification: c.verification,
         vestsRound: c.vestsRound,
         creditWei: c.creditWei,

@@ -13,7 +13,7 @@ import { cohortAggregate } from '../../shared/round.ts';
 import type { RoundSummary } from '../../shared/wire/index.ts';
 import { Ledger, type Sql } from '../db/index.ts';
 import type { InFlightWait, Session } from './engine.ts';
-import { engineAtTheta0, engineTestRun, ledgerAtTheta0, NOW, round0Frames, signedReport0 } from './engine.fixture.ts';
+import { certify, engineAtTheta0, engineTestRun, ledgerAtTheta0, NOW, round0Frames, signedReport0 } from './engine.fixture.ts';
 
 /** One cohort of `n`, every member's frame, the aggregate of the first `inAggregate` frames, and a report helper. */
 async function roundOf(n: number, inAggregate: number, opts: { gate?: () => Promise<void>; inFlightWaitMs?: number } = {}) {
@@ -52,7 +52,8 @@ async function roundOf(n: number, inAggregate: number, opts: { gate?: () => Prom
     5,
   );
   const agg = cohortAggregate(run, 0, held[0], held.slice(1, inAggregate));
-  // Signed up front, so that handing one to the engine is the moment it arrives.
+  // Certified and signed up front, so that handing one to the engine is the moment it arrives.
+  for (const [i, s] of sessions.entries()) await certify(engine, run, s, keys[i]);
   const signed = await Promise.all(sessions.map((_, i) => signedReport0(run, keys[i], { cohort: 0, own: own[i], agg, samples, nonce: BigInt(i + 1) })));
   const report = (i: number) => engine.handleReport(sessions[i], signed[i]);
   const rowsOf = async (i: number) =>

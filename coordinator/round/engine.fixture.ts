@@ -7,7 +7,8 @@ import { runModelHash } from '../../shared/model-hash.ts';
 import type { Address, Hex, LocalAccount } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { decodeFrame } from '../../shared/codec.ts';
-import { contributionTypedData, eip712Domain } from '../../shared/eip712.ts';
+import { eip712Domain } from '../../shared/eip712.ts';
+import { SessionKeyHolder } from '../../shared/session-key.ts';
 import { framesRoot } from '../../shared/aggregate.ts';
 import { buildContribution, encodeOwnUpdate, peerUpdateLimits } from '../../shared/round.ts';
 import { contributionToJson, type RoundSummary } from '../../shared/wire/index.ts';
@@ -46,10 +47,24 @@ export async function ledgerAtTheta0(run: RunSpec) {
   return { sql, ledger, params, theta0 };
 }
 
-/** reportRound0's message, signed by `key`: to hand to the engine later, at a chosen moment. */
+/** Each device key's session key (shared/session-key.ts), as its page would keep it. */
+const holders = new WeakMap<object, SessionKeyHolder>();
+const holderOf = (key: FixtureKey, run: RunSpec) => {
+  let h = holders.get(key);
+  if (!h) holders.set(key, (h = new SessionKeyHolder((typed) => key.signTypedData(typed))));
+  return { holder: h, grant: () => h.grant(domain, run.id, key.address.toLowerCase() as Address, 'fixture', Math.floor(NOW / 1000)) };
+};
+type FixtureKey = Pick<LocalAccount, 'signTypedData' | 'address'>;
+
+/** `session`'s session key certified by `key` as a hello certifies it (engine.certifySession; the ledger keeps the certificate), once. */
+export async function certify(engine: RoundEngine, run: RunSpec, session: Session, key: FixtureKey): Promise<void> {
+  session.sessionKey ??= await engine.certifySession(session.address, 'fixture', await holderOf(key, run).grant());
+}
+
+/** reportRound0's message, signed by `key`'s session key: to hand to the engine later, at a chosen moment (after certify). */
 export async function signedReport0(
   run: RunSpec,
-  key: Pick<LocalAccount, 'signTypedData'>,
+  key: FixtureKey,
   r: { cohort: number; own: { hash: Hex }; agg: { aggregateHash: Hex; hashes: Hex[] }; samples: number; nonce: bigint },
 ) {
   const c = buildContribution({
@@ -68,7 +83,9 @@ export async function signedReport0(
     nowMs: NOW,
     nonce: r.nonce,
   });
-  const signature = await key.signTypedData(contributionTypedData(domain, c));
+  const { holder, grant } = holderOf(key, run);
+  if (!holder.certificate) await grant();
+  const signature = await holder.signReport(domain, c);
   return { type: 'report' as const, contribution: contributionToJson(c), signature, frameHashes: r.agg.hashes };
 }
 
@@ -80,9 +97,10 @@ export async function reportRound0(
   engine: RoundEngine,
   run: RunSpec,
   session: Session,
-  key: Pick<LocalAccount, 'signTypedData'>,
+  key: FixtureKey,
   r: { cohort: number; own: { hash: Hex }; agg: { aggregateHash: Hex; hashes: Hex[] }; samples: number; nonce: bigint },
 ) {
+  await certify(engine, run, session, key);
   return engine.handleReport(session, await signedReport0(run, key, r));
 }
 

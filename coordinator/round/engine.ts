@@ -42,8 +42,10 @@ import {
   type ServerMessage,
 } from '../../shared/wire/index.ts';
 import { IdlegradError } from '../../shared/errors.ts';
-import { type Ledger, type ModelState, type RoundCommit, PendingWriter } from '../db/index.ts';
+import { type Ledger, type ModelState, type RoundCommit, type ReportOrigin, PendingWriter } from '../db/index.ts';
 import { ContributionSigners, RecoveryThread } from './report-signature.ts';
+import { certifySession, recertifySession, type CertifiedKey, type JournaledCertificate } from './session-keys.ts';
+import type { SessionGrant } from '../../shared/session-key.ts';
 import { EvalThread } from './eval-thread.ts';
 import { backersNeeded, commitAt, decideRound, thinBacking, type ChosenAggregate, type RoundReport } from './decide.ts';
 import { verificationOf, vestsRoundOf } from '../verify/index.ts';
@@ -62,6 +64,8 @@ export interface Session {
   /** From hello: the partner widget this session runs in (shown only: credit follows the partner signed in each report), and what trains its rounds. */
   partner?: string | null;
   device?: DeviceKind | null;
+  /** The Ed25519 session key the hello certified (session-keys.ts): every report of this session is signed by it. */
+  sessionKey?: CertifiedKey | null;
 }
 
 interface Member {
@@ -109,6 +113,54 @@ interface OpenRound {
   decided: boolean;
   /** Reports and uploads received while the round was open and not yet recorded: the commit waits for them (bounded). */
   inFlight: Set<Promise<unknown>>;
+  /** The round's opening on the journal (cluster mode): a report is journaled only after it. */
+  journaled: Promise<unknown>;
+}
+
+/** A round as its opening engine announced it: enough for another engine to decide it (resumeRound). */
+export interface RoundOpening {
+  round: number;
+  /** The model hash θ_r the round trains from. */
+  modelHash: Hex;
+  startsAt: number;
+  exchangeEndsAt: number;
+  reportEndsAt: number;
+  cohorts: { address: Address; peerId: string }[][];
+  /** Cohorts of one quarantined identity each (trained, never applied); absent: none. */
+  quarantined?: number[];
+}
+
+/** A signed report as the engine that received it journaled it: the signer it recovered, and when it arrived. */
+export interface JournaledReport {
+  round: number;
+  account: Address;
+  nonce: string;
+  receivedAt: number;
+  message: Extract<ClientMessage, { type: 'report' }>;
+  /** The session certificate whose key signed `message` (the hello's, without its proof): the successor re-checks the chain with it. */
+  certificate: JournaledCertificate | null;
+}
+
+/**
+ * Where the engine writes what it accepts before it says so (cluster mode: the run's NATS
+ * JetStream stream, coordinator/cluster/round-bus.ts). A report or upload is acknowledged only
+ * once its promise resolves, so whatever a volunteer was told is accepted outlives this process
+ * and a successor can decide the round (resumeRound). Absent: single process, nothing journaled.
+ */
+export interface RoundJournal {
+  opened(o: RoundOpening): Promise<unknown>;
+  report(r: JournaledReport): Promise<unknown>;
+  aggregate(round: number, hash: Hex, bytes: Uint8Array): Promise<unknown>;
+  /** After the ledger committed the round; a failure is logged, not thrown (the ledger is the record). */
+  committed(round: number, modelHash: Hex): Promise<unknown>;
+}
+
+/** What a resumed round took back (resumeRound): reports and aggregates re-admitted, and each report refused, with why. */
+export interface ResumedRound {
+  round: number;
+  reports: number;
+  aggregates: number;
+  refused: { account: Address; nonce: string; code: string; prose: string }[];
 }
 
 /**
@@ -150,6 +202,8 @@ export interface EngineEvents {
   partnerRegistered?(id: string): boolean;
   /** A commit waited for the reports and uploads in flight when its round closed (only when there were some). */
   settled?(wait: InFlightWait): void;
+  /** Cluster mode: journal each opening, report and upload before acknowledging it (RoundJournal). */
+  journal?: RoundJournal;
 }
 
 /** Why the closed round `open` takes nothing that arrives at `at`. */
@@ -165,6 +219,8 @@ export class RoundEngine {
   /** Sessions whose `ready` is true, kept by addSession/removeSession/setReady: maybeStartRound's O(1) check before it sorts. */
   private readyCount = 0;
   private open: OpenRound | null = null;
+  /** resumeRound is putting a journaled round back: no early commit until all of it is in. */
+  private resuming = false;
   private committing = false;
   /** The commit running now (or the last one), for drain(). */
   private commitDone: Promise<void> = Promise.resolve();
@@ -230,6 +286,15 @@ export class RoundEngine {
     this.sessions.set(s.id, s);
     if (s.ready) this.readyCount++;
   }
+  /** A hello's session key checked and its certificate kept (session-keys.ts); refused with a named code otherwise. */
+  certifySession(address: Address, challenge: string, grant: SessionGrant): Promise<CertifiedKey> {
+    return certifySession(this.certificateChecks(), address, challenge, grant, Math.floor(this.now() / 1000));
+  }
+
+  private certificateChecks() {
+    return { thread: this.recovery, domain: this.domain, run: this.run.id, store: this.ledger };
+  }
+
   /** The address that signed a hello's `message` (EIP-191), recovered on the engine's recovery thread; BAD_SIGNATURE when none. */
   helloSigner(message: string, signature: Hex): Promise<Address> {
     return ContributionSigners.messageSignerOn(this.recovery, message, signature, 'hello');
@@ -310,27 +375,21 @@ export class RoundEngine {
     const startsAt = this.now();
     const { trainMs, exchangeMs, reportMs } = this.run.timing;
     const round = this.state.round;
-    const open: OpenRound = {
-      round,
-      cohorts,
-      startsAt,
-      exchangeEndsAt: startsAt + trainMs + exchangeMs,
-      reportEndsAt: startsAt + trainMs + exchangeMs + reportMs,
-      reports: new Map(),
-      seats: new Map(cohorts.flatMap((members, cohort) => members.map((m) => [m.address, cohort] as const))),
-      namedBy: new Map(),
-      awaiting: 0,
-      aggregates: new Map(),
-      unnamed: new Map(),
-      timer: setTimeout(() => void this.commit(), trainMs + exchangeMs + reportMs),
-      quarantined,
-      relayed: new Set(),
-      announced: new Set(),
-      closedAt: null,
-      decided: false,
-      inFlight: new Set(),
-    };
+    const open = this.openRoundOf(round, cohorts, quarantined, startsAt, startsAt + trainMs + exchangeMs, startsAt + trainMs + exchangeMs + reportMs);
     this.open = open;
+    if (this.events.journal) {
+      const opening: RoundOpening = {
+        round,
+        modelHash: this.state.modelHash,
+        startsAt,
+        exchangeEndsAt: open.exchangeEndsAt,
+        reportEndsAt: open.reportEndsAt,
+        cohorts: cohorts.map((c) => c.map(({ address, peerId }) => ({ address, peerId }))),
+        quarantined: [...quarantined],
+      };
+      open.journaled = this.events.journal.opened(opening);
+      open.journaled.catch(() => undefined); // each report awaits it and fails with it
+    }
     this.events.phase?.('open', round);
     cohorts.forEach((members, id) => {
       for (const m of members) {
@@ -350,6 +409,113 @@ export class RoundEngine {
         });
       }
     });
+  }
+
+  /** A round's state at its opening (maybeStartRound) or its resumption (resumeRound); its timer commits it at reportEndsAt. */
+  private openRoundOf(round: number, cohorts: Member[][], quarantined: Set<number>, startsAt: number, exchangeEndsAt: number, reportEndsAt: number): OpenRound {
+    return {
+      round,
+      cohorts,
+      startsAt,
+      exchangeEndsAt,
+      reportEndsAt,
+      reports: new Map(),
+      seats: new Map(cohorts.flatMap((members, cohort) => members.map((m) => [m.address, cohort] as const))),
+      namedBy: new Map(),
+      awaiting: 0,
+      aggregates: new Map(),
+      unnamed: new Map(),
+      timer: setTimeout(() => void this.commit(), Math.max(0, reportEndsAt - this.now())),
+      quarantined,
+      relayed: new Set(),
+      announced: new Set(),
+      closedAt: null,
+      decided: false,
+      inFlight: new Set(),
+      journaled: Promise.resolve(),
+    };
+  }
+
+  /**
+   * Takes over a round another engine opened and did not commit (cluster mode: its committer
+   * died; coordinator/cluster/round-bus.ts reads the round back): its opening, and the reports
+   * and aggregates that engine journaled, each acknowledged to its volunteer. The reports go
+   * through the same checks as a live one (signature, seat, limits, frames root), each finding
+   * the ledger row its first engine wrote (or writing it, when that engine died between the
+   * journal and the ledger); the aggregates through the same upload check. The round then
+   * stays open until its report deadline (volunteers that reconnect here may still report, and
+   * a reconnected member's retry of a journaled report is a DUPLICATE) and commits through the
+   * same decision, combine and ledger path as a round opened here; already past its deadline,
+   * it commits at once. Reports re-enter in journal order, which is the order the first engine
+   * accepted them up to reports written concurrently. Refused: a round that is not the one
+   * this engine's model is at (round and θ_r hash), or any while a round is open here.
+   */
+  async resumeRound(
+    opening: RoundOpening,
+    reports: readonly JournaledReport[],
+    aggregates: readonly { hash: Hex; bytes: Uint8Array }[],
+  ): Promise<ResumedRound> {
+    if (this.stopped) throw new IdlegradError('STALE_ROUND', 'this engine is stopped');
+    if (this.open || this.committing) throw new IdlegradError('DUPLICATE', `round ${this.open?.round ?? this.round} is already open here`);
+    if (opening.round !== this.state.round || opening.modelHash !== this.state.modelHash)
+      throw new IdlegradError(
+        'STALE_ROUND',
+        `the resumed round ${opening.round} trains from ${opening.modelHash}; this engine's model is at round ${this.state.round}, ${this.state.modelHash}`,
+      );
+    const cohorts = opening.cohorts.map((c) => c.map((m) => ({ address: m.address.toLowerCase() as Address, peerId: m.peerId, sessionId: -1 })));
+    const open = this.openRoundOf(opening.round, cohorts, new Set(opening.quarantined ?? []), opening.startsAt, opening.exchangeEndsAt, opening.reportEndsAt);
+    clearTimeout(open.timer); // set again once what was journaled is back in
+    this.open = open;
+    this.resuming = true;
+    this.events.phase?.('open', open.round);
+    const refused: ResumedRound['refused'] = [];
+    const refuse = (account: Address, nonce: string, e: unknown) =>
+      refused.push({ account, nonce, code: (e as IdlegradError).code ?? 'INTERNAL', prose: (e as IdlegradError).shortMessage ?? String(e) });
+    try {
+      // Checked concurrently (signatures on the recovery thread, rows looked up in the ledger), then put back in journal order.
+      const order = new Map(reports.map((r, i) => [r.account.toLowerCase() as Address, i]));
+      await Promise.all(
+        reports.map(async (r) => {
+          try {
+            if (r.round !== open.round) throw new IdlegradError('STALE_ROUND', `journaled for round ${r.round}, not ${open.round}`);
+            if (r.receivedAt > open.reportEndsAt)
+              throw new IdlegradError('STALE_ROUND', `received ${r.receivedAt - open.reportEndsAt} ms after round ${open.round}'s report deadline`);
+            const address = r.account.toLowerCase() as Address;
+            // The report's session key, from the certificate journaled with it (refused by name when missing, forged or never kept).
+            const sessionKey = await recertifySession(this.certificateChecks(), address, r.certificate, Math.floor(r.receivedAt / 1000));
+            const session: Session = { id: -1, address, peerId: '', ready: false, send: () => {}, sessionKey };
+            await this.recordReport(session, r.message, r.receivedAt, null, true);
+          } catch (e) {
+            refuse(r.account, r.nonce, e);
+          }
+        }),
+      );
+      open.reports = new Map([...open.reports].sort((a, b) => (order.get(a[0]) ?? Infinity) - (order.get(b[0]) ?? Infinity)));
+      let admitted = 0;
+      await Promise.all(
+        aggregates.map(async (a) => {
+          try {
+            const hash = await this.admitAggregate(open, open.round, a.bytes, false);
+            if (hash !== a.hash) throw new IdlegradError('BAD_FRAME', `journaled as ${a.hash}, its bytes hash to ${hash}`);
+            admitted++;
+          } catch (e) {
+            refused.push({
+              account: '0x' as Address,
+              nonce: a.hash,
+              code: (e as IdlegradError).code ?? 'INTERNAL',
+              prose: (e as IdlegradError).shortMessage ?? String(e),
+            });
+          }
+        }),
+      );
+      return { round: open.round, reports: open.reports.size, aggregates: admitted, refused };
+    } finally {
+      this.resuming = false;
+      if (this.open === open && open.closedAt === null) {
+        open.timer = setTimeout(() => void this.commit(), Math.max(0, open.reportEndsAt - this.now()));
+        this.maybeCommitEarly();
+      }
+    }
   }
 
   /**
@@ -392,14 +558,16 @@ export class RoundEngine {
     msg: Extract<ClientMessage, { type: 'report' }>,
     receivedAt: number,
     closed: OpenRound | null,
+    /** resumeRound: already journaled, and its ledger row may already be written. */
+    resumed = false,
   ): Promise<{ id: number; note: string | null }> {
     const c = contributionFromJson(msg.contribution);
-    const signer = await this.signers.signerOn(this.recovery, c, msg.signature);
-    if (signer !== session.address) {
-      throw new IdlegradError('BAD_SIGNATURE', `report is signed by ${signer}, not by this session's device key ${session.address}`, {
-        details: 'a signature for another chain, contract or message recovers a different address',
-      });
-    }
+    const key = session.sessionKey;
+    if (!key) throw new IdlegradError('BAD_SIGNATURE', `session of ${session.address} has no certified session key: its hello certified none`);
+    if (key.expiry < BigInt(Math.floor(receivedAt / 1000)))
+      throw new IdlegradError('EXPIRED', `session key expired at ${key.expiry}: reconnect to certify a new one`);
+    await this.signers.verifySessionOn(this.recovery, c, key, msg.signature);
+    const signer = session.address.toLowerCase() as Address;
     if (c.run !== this.run.id) throw new IdlegradError('WRONG_RUN', `report is for run ${c.run}; this coordinator trains run ${this.run.id}`);
     const open = this.open;
     if (!open || c.round !== open.round)
@@ -418,10 +586,15 @@ export class RoundEngine {
     if (open.reports.has(signer)) throw new IdlegradError('DUPLICATE', `${signer} already reported for round ${c.round}`);
     const registered = c.partner !== '' && (this.events.partnerRegistered?.(c.partner) ?? false);
     const note = c.partner !== '' && !registered ? `partner "${c.partner}" is not registered: this report earns it no partner credit` : null;
-    const { id } = await this.pending.record(this.run.id, signer, c, msg.signature, c.residualHash, Math.floor(this.now() / 1000), {
-      partner: registered ? c.partner : null,
-      device: msg.device ?? session.device ?? null,
-    });
+    const origin = { partner: registered ? c.partner : null, device: msg.device ?? session.device ?? null, certificate: key.digestHex };
+    // Cluster mode: on the bus before the ledger row and the ack, so a successor finds what this acknowledges.
+    if (!resumed && this.events.journal)
+      await this.journaled(open, 'report', () =>
+        this.events.journal!.report({ round: c.round, account: signer, nonce: c.nonce.toString(), receivedAt, message: msg, certificate: key.certified }),
+      );
+    const { id } = resumed
+      ? await this.resumedRow(signer, c, msg.signature, origin)
+      : await this.pending.record(this.run.id, signer, c, msg.signature, c.residualHash, Math.floor(this.now() / 1000), origin);
     if (this.open !== open || open.decided) {
       // The commit stopped waiting for it (IN_FLIGHT_WAIT_MS) and decided while we were writing: the row can never be accepted.
       const stale = this.stoppedWaiting(open, 'report');
@@ -456,6 +629,25 @@ export class RoundEngine {
     return { id, note };
   }
 
+  /** `put` on the journal once the round's opening is there; a failure is a named error and nothing of the report or upload is kept. */
+  private async journaled(open: OpenRound, what: string, put: () => Promise<unknown>): Promise<void> {
+    try {
+      await open.journaled;
+      await put();
+    } catch (e) {
+      throw new IdlegradError('INTERNAL', `the round bus did not store this ${what} (${(e as Error).message}); nothing was recorded: send it again`);
+    }
+  }
+
+  /** A resumed report's ledger row: the one its first engine wrote, still pending, or a new one when that engine died before writing it. */
+  private async resumedRow(signer: Address, c: ReturnType<typeof contributionFromJson>, signature: Hex, origin: ReportOrigin): Promise<{ id: number }> {
+    const row = await this.ledger.contributionByNonce(signer, c.nonce);
+    if (!row) return this.pending.record(this.run.id, signer, c, signature, c.residualHash, Math.floor(this.now() / 1000), origin);
+    if (row.runId !== this.run.id || row.round !== c.round || row.state !== 'pending')
+      throw new IdlegradError('DUPLICATE', `${signer}'s nonce ${c.nonce} is already row ${row.id} (run ${row.runId}, round ${row.round}, ${row.state})`);
+    return { id: row.id };
+  }
+
   /**
    * An uploaded cohort aggregate (or a relay member's own frame); resolves to its hash. Decoded,
    * checked and hashed on the upload thread (upload-thread.ts). On time like a report
@@ -470,8 +662,9 @@ export class RoundEngine {
     return this.track(this.admitAggregate(open, round, bytes));
   }
 
-  private async admitAggregate(open: OpenRound, round: number, bytes: Uint8Array): Promise<Hex> {
+  private async admitAggregate(open: OpenRound, round: number, bytes: Uint8Array, journal = true): Promise<Hex> {
     const { hash, frame } = await this.uploads.check(round, bytes);
+    if (journal && this.events.journal) await this.journaled(open, 'aggregate', () => this.events.journal!.aggregate(round, hash, bytes));
     if (this.open !== open || open.decided) throw this.stoppedWaiting(open, 'aggregate');
     if (open.aggregates.has(hash) || open.unnamed.has(hash)) return hash;
     const named = open.namedBy.get(hash);
@@ -545,7 +738,7 @@ export class RoundEngine {
 
   private maybeCommitEarly(): void {
     const open = this.open;
-    if (!open || open.closedAt !== null) return;
+    if (!open || open.closedAt !== null || this.resuming) return;
     // Reports come only from seated members, one per account: as many reports as seats is everyone;
     // and every aggregate they voted for is uploaded when none awaits one (O(1) per report and upload).
     if (open.reports.size < open.seats.size || open.awaiting > 0) return;
@@ -728,6 +921,8 @@ export class RoundEngine {
         accepted.length,
         rejected.map((r) => r.rejection.code),
       );
+      // The ledger is the record; the bus's note only spares a successor reading a committed round back.
+      this.events.journal?.committed(open.round, next.modelHash).catch((e: Error) => console.error(`[journal] round ${open.round} committed: ${e.message}`));
       const published = this.published.noteUpdate(open.round, update);
       const thetaR = this.state.params;
       this.state = next;

@@ -59,6 +59,31 @@ export class ContributionSigners {
     return thread.signerOf(hexToBytes(hashMessage(message)), rs, parity);
   }
 
+  /**
+   * Checks a report signed by a session key (shared/session-key.ts) on the thread: the Ed25519
+   * signature over tag ‖ certificate digest ‖ this Contribution's digest. BAD_SIGNATURE when it does not verify.
+   */
+  async verifySessionOn(thread: RecoveryThread, c: Contribution, key: { publicKey: Uint8Array; digest: Uint8Array }, signature: Hex): Promise<void> {
+    const sig = /^0x[0-9a-fA-F]{128}$/.test(signature) ? hexToBytes(signature) : null;
+    if (!sig) throw new IdlegradError('BAD_SIGNATURE', 'report signature is malformed', { details: 'expected a 64-byte Ed25519 signature as 0x-hex' });
+    const answer = await thread.call({
+      prefix: this.prefix,
+      struct: structOf(c),
+      session: { publicKey: key.publicKey, certDigest: key.digest, signature: sig },
+    });
+    if (answer.error !== null) throw new IdlegradError('BAD_SIGNATURE', 'report signature is malformed', { details: answer.error });
+    if (!answer.valid)
+      throw new IdlegradError('BAD_SIGNATURE', "report is not signed by this session's certified key", {
+        details: 'the Ed25519 signature does not verify over this contribution and the session certificate',
+      });
+  }
+
+  /** The address that signed the 32-byte `digest` (an EIP-712 digest computed by the caller), recovered on the thread. */
+  static async digestSignerOn(thread: RecoveryThread, digest: Uint8Array, signature: Hex, what: string): Promise<Address> {
+    const { rs, parity } = splitSignature(signature, what);
+    return thread.signerOf(digest, rs, parity);
+  }
+
   /** signer(), with the hashing and the curve work on a worker thread (RecoveryThread) so the event loop keeps serving. */
   async signerOn(thread: RecoveryThread, c: Contribution, signature: Hex): Promise<Address> {
     const { rs, parity } = splitSignature(signature);
@@ -140,10 +165,15 @@ export class RecoveryThread {
     return this.recover({ digest, rs, parity });
   }
 
-  private async recover(request: RecoveryRequest): Promise<Address> {
-    const m = await new Promise<RecoveryAnswer>((resolve, reject) => {
+  /** One request, batched with the others of this event-loop turn. */
+  call(request: RecoveryRequest): Promise<RecoveryAnswer> {
+    return new Promise<RecoveryAnswer>((resolve, reject) => {
       if (this.queued.push({ request, resolve, reject }) === 1) setImmediate(() => this.flush());
     });
+  }
+
+  private async recover(request: RecoveryRequest): Promise<Address> {
+    const m = await this.call(request);
     if (m.error !== null) throw new IdlegradError('BAD_SIGNATURE', 'report signature is malformed', { details: m.error });
     if (m.address === null) throw new IdlegradError('BAD_SIGNATURE', 'report signature is malformed', { details: 'no public key recovers from it' });
     return m.address;
@@ -171,6 +201,12 @@ export class RecoveryThread {
   }
 }
 
-/** One recovery: an EIP-712 report (prefix and struct, hashed on the thread) or a digest as it is (a hello). */
-type RecoveryRequest = { prefix: Uint8Array; struct: Uint8Array; rs: Uint8Array; parity: 0 | 1 } | { digest: Uint8Array; rs: Uint8Array; parity: 0 | 1 };
-type RecoveryAnswer = { address: Address | null; error: string | null };
+/**
+ * One request: recover the signer of an EIP-712 report (prefix and struct, hashed on the thread) or
+ * of a digest as it is (a hello, a session certificate); or verify a session key's Ed25519 report signature.
+ */
+type RecoveryRequest =
+  | { prefix: Uint8Array; struct: Uint8Array; rs: Uint8Array; parity: 0 | 1 }
+  | { digest: Uint8Array; rs: Uint8Array; parity: 0 | 1 }
+  | { prefix: Uint8Array; struct: Uint8Array; session: { publicKey: Uint8Array; certDigest: Uint8Array; signature: Uint8Array } };
+type RecoveryAnswer = { address: Address | null; error: string | null; valid?: boolean };

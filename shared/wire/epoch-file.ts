@@ -9,7 +9,8 @@
 import type { Address, Hex } from 'viem';
 import { VERIFICATION_STATES, type VerificationState } from './http.ts';
 import { parseContribution, parseDelegation, type ContributionJson, type DelegationJson } from './messages.ts';
-import { addr, arrayOf, hex32, nullable, oneOf, shape, sig, str, u32, wei, type Parser } from './parse.ts';
+import { addr, arrayOf, edSig, hex32, nullable, oneOf, optional, shape, sig, str, u32, wei, type Parser } from './parse.ts';
+import { parseSessionCertificate, type SessionCertificateJson } from '../session-key.ts';
 import { REJECTION_CODES, type RejectionCode } from './rejections.ts';
 
 export const EPOCH_FILE_FORMAT = 'idlegrad-epoch/1';
@@ -30,7 +31,13 @@ export interface CreditedReport {
   beneficiary: Address;
   /** The signed Contribution; null for a row written before the ledger kept every signed field. */
   contribution: ContributionJson | null;
+  /** The device key's EIP-712 signature (65 bytes) for a report of protocol ≤ 5; the session key's Ed25519 signature (64 bytes) when `session` is set. */
   signature: Hex;
+  /**
+   * The session certificate whose key signed the report (shared/session-key.ts): the audit checks
+   * that `account` signed it, then the report's Ed25519 signature under it. Absent or null: signed by the device key itself.
+   */
+  session?: { certificate: SessionCertificateJson; signature: Hex } | null;
   /** The spot check's outcome: passed, skipped (not sampled) or unverifiable. */
   verification: VerificationState | null;
   /** The round after whose commit the credit vested (null: at once). */
@@ -97,7 +104,8 @@ export const parseEpochFile: Parser<EpochFile> = shape<EpochFile>({
       account: addr,
       beneficiary: addr,
       contribution: nullable((v, p) => parseContribution(v, p)),
-      signature: sig,
+      signature: (v, p) => (typeof v === 'string' && v.length === 130 ? edSig(v, p) : sig(v, p)),
+      session: optional(nullable(shape<NonNullable<CreditedReport['session']>>({ certificate: parseSessionCertificate, signature: sig }))),
       verification: nullable(oneOf(VERIFICATION_STATES)),
       vestsRound: nullable(u32),
       creditWei: wei,

@@ -43,14 +43,32 @@ const VALID: Record<string, Record<string, unknown>> = {
     signature: sig,
     adapter: { vendor: 'v', architecture: 'a', description: 'd' },
     gflops: 1.5,
+    session: {
+      certificate: { run: 1, device: addr, sessionKey: h32, expiry: '1999999999' },
+      signature: sig,
+      proof: `0x${'ab'.repeat(64)}`,
+    },
   },
-  report: { type: 'report', contribution, signature: sig, frameHashes: [h32, h32] },
+  report: { type: 'report', contribution, signature: `0x${'ab'.repeat(64)}`, frameHashes: [h32, h32] },
   bind: { type: 'bind', delegation: { wallet: addr, device: addr, nonce: '1', expiry: '2000000000' }, signature: sig },
   subscribe: { type: 'subscribe', topic: 'dashboard' },
 };
 /** Every field path of the valid messages whose replacement by a wrong value must be refused. */
 const FIELDS: [string, string[]][] = [
-  ...[['protocol'], ['address'], ['peerId'], ['signature'], ['adapter'], ['adapter', 'vendor'], ['gflops']].map((p) => ['hello', p] as [string, string[]]),
+  ...[
+    ['protocol'],
+    ['address'],
+    ['peerId'],
+    ['signature'],
+    ['adapter'],
+    ['adapter', 'vendor'],
+    ['gflops'],
+    ['session'],
+    ['session', 'certificate', 'sessionKey'],
+    ['session', 'certificate', 'expiry'],
+    ['session', 'signature'],
+    ['session', 'proof'],
+  ].map((p) => ['hello', p] as [string, string[]]),
   ...[
     'run',
     'round',

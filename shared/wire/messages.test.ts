@@ -5,15 +5,32 @@ import { parseClientMessage, parseServerMessage, PROTOCOL_VERSION } from './mess
 import { decodeRelay, decodeRelayedFrame, encodeRelay, encodeRelayedFrame } from './relay.ts';
 import { isIdlegradError } from '../errors.ts';
 
+const session = {
+  certificate: { run: 1, device: '0x' + '11'.repeat(20), sessionKey: '0x' + '44'.repeat(32), expiry: '1999999999' },
+  signature: '0x' + '22'.repeat(65),
+  proof: '0x' + '55'.repeat(64),
+};
 const hello = {
   type: 'hello',
-  protocol: 1,
+  protocol: PROTOCOL_VERSION,
   address: '0x' + '11'.repeat(20),
   peerId: 'p1',
   signature: '0x' + '22'.repeat(65),
   adapter: null,
   gflops: null,
+  session,
 };
+
+test('protocol 6: a hello without a session key (an older page) is refused naming the version; a report signature is the 64-byte Ed25519 one', () => {
+  const { session: _, ...old } = hello;
+  for (const protocol of [1, 5])
+    assert.throws(
+      () => parseClientMessage({ ...old, protocol }),
+      (e: unknown) => isIdlegradError(e, 'SCHEMA_MISMATCH') && /protocol \d is not supported \(expected 6/.test((e as Error).message),
+    );
+  assert.throws(() => parseClientMessage(old), /hello\.session/, 'this protocol without its session grant: the field is named');
+  assert.throws(() => parseClientMessage({ ...hello, session: { ...session, proof: '0x' + '55'.repeat(65) } }), /hello\.session\.proof/);
+});
 
 test('hello carries the partner and the device kind; older clients default them', () => {
   const m = parseClientMessage({ ...hello, partner: 'news.example', device: 'cpu' });
@@ -44,22 +61,22 @@ test('a report carries its device kind and its signed partner (even when replaye
     nonce: '1',
     expiry: '2',
   };
-  const m = parseClientMessage({ type: 'report', contribution: { ...c, partner: 'blog' }, signature: hello.signature, frameHashes: [h], device: 'webgpu' });
+  const m = parseClientMessage({ type: 'report', contribution: { ...c, partner: 'blog' }, signature: session.proof, frameHashes: [h], device: 'webgpu' });
   assert.ok(m.type === 'report' && m.device === 'webgpu' && m.contribution.partner === 'blog');
-  const none = parseClientMessage({ type: 'report', contribution: { ...c, partner: '' }, signature: hello.signature, frameHashes: [h] });
+  const none = parseClientMessage({ type: 'report', contribution: { ...c, partner: '' }, signature: session.proof, frameHashes: [h] });
   assert.ok(none.type === 'report' && none.contribution.partner === '');
   // Protocol 1 signed no partner: such a report (an old page, an old outbox) is refused by version.
   assert.throws(
-    () => parseClientMessage({ type: 'report', contribution: c, signature: hello.signature, frameHashes: [h], partner: 'blog' }),
+    () => parseClientMessage({ type: 'report', contribution: c, signature: session.proof, frameHashes: [h], partner: 'blog' }),
     (e: Error & { code?: string }) =>
       e.code === 'SCHEMA_MISMATCH' && /protocol 1/.test(e.message) && new RegExp(`protocol ${PROTOCOL_VERSION} reports`).test(e.message),
   );
   assert.throws(
-    () => parseClientMessage({ type: 'report', contribution: { ...c, partner: '<script>' }, signature: hello.signature, frameHashes: [h] }),
+    () => parseClientMessage({ type: 'report', contribution: { ...c, partner: '<script>' }, signature: session.proof, frameHashes: [h] }),
     /report\.contribution\.partner/,
   );
   assert.throws(
-    () => parseClientMessage({ type: 'report', contribution: { ...c, partner: '' }, signature: hello.signature, frameHashes: [h], device: 'gpu' }),
+    () => parseClientMessage({ type: 'report', contribution: { ...c, partner: '' }, signature: session.proof, frameHashes: [h], device: 'gpu' }),
     /report\.device/,
   );
 });

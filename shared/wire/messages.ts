@@ -22,7 +22,8 @@ import {
   type DashboardState,
   type DeviceKind,
 } from './http.ts';
-import { addr, arrayOf, bool, decimal, fail, hex32, nonNegative, nullable, obj, oneOf, optional, shape, sig, str, u32, type Parser } from './parse.ts';
+import { parseSessionGrant, type SessionGrant } from '../session-key.ts';
+import { addr, arrayOf, bool, decimal, edSig, fail, hex32, nonNegative, nullable, obj, oneOf, optional, shape, sig, str, u32, type Parser } from './parse.ts';
 import { parseIceGrant, type IceGrant } from './ice.ts';
 import type { RelayedFrameMessage, RelayMessage } from './relay.ts';
 import type { EvidenceNeeds } from './evidence.ts';
@@ -39,8 +40,13 @@ import type { EvidenceNeeds } from './evidence.ts';
  * 5: the residual commitment is over Merkle roots of the residuals, and a `verify` names the
  * leaves to open (shared/wire/evidence.ts, issue 16): a page of an earlier protocol would commit
  * and upload what this validator cannot check.
+ * 6: reports are signed by an Ed25519 session key the device key certifies at hello
+ * (shared/session-key.ts, issue 17): the challenge names what to certify, the hello carries the
+ * certificate, and a report's `signature` is the session key's (64 bytes). A page of protocol 5
+ * signs reports with the device key, which this coordinator no longer accepts: its hello is
+ * refused naming the version.
  */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 
 /** Contribution as JSON: bigints as decimal strings. */
 export type ContributionJson = Omit<Contribution, 'nonce' | 'expiry'> & { nonce: string; expiry: string };
@@ -61,12 +67,15 @@ export type ClientMessage =
       partner?: string | null;
       /** What trains this session's contributions (absent: not said, e.g. a connection that only delivers the outbox). */
       device?: DeviceKind | null;
+      /** The session key every report of this connection is signed by, certified by `address` (shared/session-key.ts). */
+      session: SessionGrant;
     }
   | { type: 'start' }
   | { type: 'stop' }
   | {
       type: 'report';
       contribution: ContributionJson;
+      /** The session key's Ed25519 signature (64 bytes) over reportSigningBytes(certificate digest, Contribution digest). */
       signature: Hex;
       frameHashes: Hex[];
       /** What trained it (not signed: a statistic). The partner it came through is signed, in `contribution.partner`. */
@@ -93,7 +102,8 @@ export interface CohortSeat {
 }
 
 export type ServerMessage =
-  | { type: 'challenge'; challenge: string; serverTime: number }
+  /** `session`: what the hello's session certificate must name (the run, and the EIP-712 domain it is signed under). */
+  | { type: 'challenge'; challenge: string; serverTime: number; session: { run: number; chainId: number; distributor: Address } }
   /** `ice`: the ICE servers (STUN, TURN with short-lived credentials) for every RTCPeerConnection; absent: none. */
   | { type: 'welcome'; run: RunSpec; round: number; modelHash: Hex; chain: ChainInfo; serverTime: number; ice?: IceGrant }
   /** Fresh TURN credentials, sent before the last grant's expire (coordinator/ice.ts). */
@@ -186,10 +196,17 @@ export function parseClientMessage(raw: unknown): ClientMessage {
   const o = obj(raw, 'message');
   const type = oneOf(CLIENT_TYPES)(o.type, 'message.type');
   switch (type) {
-    case 'hello':
+    case 'hello': {
+      const protocol = u32(o.protocol, 'hello.protocol');
+      // An older page's hello has no session key: refused by its version, not by the field it lacks.
+      if (protocol !== PROTOCOL_VERSION && o.session === undefined)
+        throw new IdlegradError(
+          'SCHEMA_MISMATCH',
+          `protocol ${protocol} is not supported (expected ${PROTOCOL_VERSION}: reports are signed by a session key the hello certifies)`,
+        );
       return {
         type,
-        protocol: u32(o.protocol, 'hello.protocol'),
+        protocol,
         address: addr(o.address, 'hello.address'),
         peerId: str(64)(o.peerId, 'hello.peerId'),
         signature: sig(o.signature, 'hello.signature'),
@@ -197,7 +214,9 @@ export function parseClientMessage(raw: unknown): ClientMessage {
         gflops: nullable(nonNegative)(o.gflops, 'hello.gflops'),
         partner: partnerId(o.partner, 'hello.partner'),
         device: deviceKind(o.device, 'hello.device'),
+        session: parseSessionGrant(o.session, 'hello.session'),
       };
+    }
     case 'start':
     case 'stop':
       return { type };
@@ -205,7 +224,7 @@ export function parseClientMessage(raw: unknown): ClientMessage {
       return {
         type,
         contribution: parseContribution(o.contribution, 'report.contribution'),
-        signature: sig(o.signature, 'report.signature'),
+        signature: edSig(o.signature, 'report.signature'),
         frameHashes: arrayOf(hex32, 256)(o.frameHashes, 'report.frameHashes'),
         device: deviceKind(o.device, 'report.device'),
       };
@@ -236,7 +255,11 @@ const sampledLeaves: Parser<number[]> = (v, path) => {
 };
 
 const SERVER_BODIES: { [T in ServerMessage['type']]: Parser<Body<T>> } = {
-  challenge: shape<Body<'challenge'>>({ challenge: str(128), serverTime: time }),
+  challenge: shape<Body<'challenge'>>({
+    challenge: str(128),
+    serverTime: time,
+    session: shape<Body<'challenge'>['session']>({ run: u32, chainId: u32, distributor: addr }),
+  }),
   welcome: shape<Body<'welcome'>>({ run: parseRunSpec, round: u32, modelHash: hex32, chain: parseChainInfo, serverTime: time, ice: optional(parseIceGrant) }),
   ice: shape<Body<'ice'>>({ ice: parseIceGrant, serverTime: time }),
   round: shape<Body<'round'>>({

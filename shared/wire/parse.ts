@@ -49,9 +49,13 @@ export const bool: Parser<boolean> = (v, path) => (typeof v === 'boolean' ? v : 
 const hexOf = (bytes: number) => new RegExp(`^0x[0-9a-fA-F]{${2 * bytes}}$`);
 const HEX32 = hexOf(32);
 const SIG = hexOf(65);
+const ED_SIG = hexOf(64);
 const ADDRESS = hexOf(20);
 export const hex32: Parser<Hex> = (v, path) => (typeof v === 'string' && HEX32.test(v) ? (v.toLowerCase() as Hex) : fail(path, 'a 32-byte hex string', v));
 export const sig: Parser<Hex> = (v, path) => (typeof v === 'string' && SIG.test(v) ? (v as Hex) : fail(path, 'a 65-byte hex signature', v));
+/** An Ed25519 signature (a session key's, shared/session-key.ts): 64 bytes of hex, returned lower-case. */
+export const edSig: Parser<Hex> = (v, path) =>
+  typeof v === 'string' && ED_SIG.test(v) ? (v.toLowerCase() as Hex) : fail(path, 'a 64-byte hex Ed25519 signature', v);
 /** Any letter case (checksums are not checked), returned lower-case. */
 export const addr: Parser<Address> = (v, path) => (typeof v === 'string' && ADDRESS.test(v) ? (v.toLowerCase() as Address) : fail(path, 'an address', v));
 export const decimal: Parser<string> = (v, path) =>

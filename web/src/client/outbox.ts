@@ -13,6 +13,8 @@ export interface OutboxOptions {
   store: SnapshotStore;
   /** Sends a report on the coordinator socket; false when it is down. */
   send: (report: OutboxRecord['report']) => boolean;
+  /** Signs a stored report again with the current session key before it is re-sent (a reload or a new certificate lost the key that signed it). */
+  resign?: (report: OutboxRecord['report']) => Promise<OutboxRecord['report']>;
 }
 
 type Ack = Extract<ServerMessage, { type: 'ack' }>;
@@ -70,7 +72,8 @@ export class Outbox {
           store.log('warn', `round ${rec.round}: the aggregate kept in the outbox was not accepted: ${describeError(e)}`);
         }
       }
-      if (this.send(rec)) store.log('info', `round ${rec.round}: re-sent the report ${rec.nonce.slice(0, 10)}… from the outbox`);
+      const report = this.o.resign ? await this.o.resign(rec.report).catch(() => rec.report) : rec.report;
+      if (this.send({ ...rec, report })) store.log('info', `round ${rec.round}: re-sent the report ${rec.nonce.slice(0, 10)}… from the outbox`);
     }
   }
 

@@ -4,7 +4,17 @@
 import type { Peer } from 'peerjs';
 import type { Hex } from 'viem';
 import type { RunSpec } from '../../../shared/config.ts';
-import { PROTOCOL_VERSION, helloMessage, type ChainInfo, type ClientMessage, type IceServer, type ServerMessage } from '../../../shared/wire/index.ts';
+import {
+  PROTOCOL_VERSION,
+  contributionFromJson,
+  helloMessage,
+  type ChainInfo,
+  type ClientMessage,
+  type IceServer,
+  type ServerMessage,
+} from '../../../shared/wire/index.ts';
+import { eip712Domain, type Eip712Domain } from '../../../shared/eip712.ts';
+import { SessionKeyHolder } from '../../../shared/session-key.ts';
 import type { ServerClock } from './clock.ts';
 import { CoordinatorSocket, socketUrl } from './connection.ts';
 import type { DeviceKey } from './device-key.ts';
@@ -60,6 +70,10 @@ export interface SessionOptions {
 
 export class Session {
   connection: Connection = { kind: 'offline' };
+  /** The Ed25519 session key every report is signed by, certified by the device key at each hello (shared/session-key.ts). */
+  readonly sessionKeys = new SessionKeyHolder((typed) => this.o.key()!.account.signTypedData(typed));
+  /** The EIP-712 domain the last challenge named: what the session certificate and reports are signed under. */
+  private domain: Eip712Domain | null = null;
   private socket: CoordinatorSocket | null = null;
   private peer: Peer | null = null;
   private peerIdValue: string | null = null;
@@ -176,7 +190,7 @@ export class Session {
     if ('serverTime' in m) this.o.clock.observe(m.serverTime);
     switch (m.type) {
       case 'challenge':
-        void this.hello(m.challenge);
+        void this.hello(m);
         return;
       case 'welcome': {
         this.useIce(m.ice?.servers ?? []);
@@ -206,13 +220,15 @@ export class Session {
     if (this.peer && this.net) this.net.useIceServers(this.peer, servers);
   }
 
-  private async hello(challenge: string): Promise<void> {
+  private async hello({ challenge, session }: Extract<ServerMessage, { type: 'challenge' }>): Promise<void> {
     const { store } = this.o;
     const key = this.o.key()!;
     try {
       if (!this.peer || !this.peerIdValue) throw new Error('no WebRTC peer');
       await this.net!.whenPeerOpen(this.peer);
       const signature = await key.account.signMessage({ message: helloMessage(challenge, this.peerIdValue) });
+      this.domain = eip712Domain(session.chainId, session.distributor);
+      const grant = await this.sessionKeys.grant(this.domain, session.run, key.account.address, challenge, Math.floor(Date.now() / 1000));
       const gpu = store.get().gpu;
       const sent = this.send({
         type: 'hello',
@@ -225,6 +241,7 @@ export class Session {
         partner: this.o.partner,
         // Before the trainer exists (a connection only to deliver the outbox) this names no device.
         ...(gpu.device ? { device: gpu.device === 'cpu' ? ('cpu' as const) : ('webgpu' as const) } : {}),
+        session: grant,
       });
       if (!sent) throw new Error('the coordinator connection closed before hello');
       store.set({ connection: 'connected' });
@@ -234,6 +251,12 @@ export class Session {
       this.socket?.close();
       this.onClose(0, 'hello failed', true);
     }
+  }
+
+  /** A report from the outbox signed again by this connection's session key (an earlier page or certificate signed it). */
+  async resign<R extends Extract<ClientMessage, { type: 'report' }>>(report: R): Promise<R> {
+    if (!this.domain) return report;
+    return { ...report, signature: await this.sessionKeys.signReport(this.domain, contributionFromJson(report.contribution)) };
   }
 
   /** The device key changed: close this connection (its hello named the old key); the next connect says hello as the new one. */

@@ -136,7 +136,8 @@ export class VolunteerClient {
         send: (m) => this.session.send(m),
       },
     );
-    this.outbox = new Outbox({ storage: o.storage, api: this.api, store, send: (report) => this.session.send(report) });
+    const session = this.session;
+    this.outbox = new Outbox({ storage: o.storage, api: this.api, store, send: (report) => session.send(report), resign: (r) => session.resign(r) });
     this.rounds = new RoundRunner({
       store,
       account: () => this.key?.account ?? null,
@@ -156,6 +157,7 @@ export class VolunteerClient {
       api: this.api,
       storage: o.storage,
       report: (rec) => this.outbox.add(rec),
+      signReport: (domain, c) => session.sessionKeys.signReport(domain, c),
       device: () => (store.get().gpu.device === 'cpu' ? 'cpu' : 'webgpu'),
       partner: o.partner ?? null,
       now: this.now,

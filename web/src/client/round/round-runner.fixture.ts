@@ -2,10 +2,11 @@
 // plays the coordinator's part, a manual scheduler, a fake trainer, and pages built on them.
 import assert from 'node:assert/strict';
 import { privateKeyToAccount } from 'viem/accounts';
-import { recoverTypedDataAddress, type Address, type Hex } from 'viem';
+import type { Address, Hex } from 'viem';
 import { decodeFrame, hashFrame, toDense } from '../../../../shared/codec.ts';
 import { DEFAULT_RUN, runSpecOf, type RunSpec } from '../../../../shared/config.ts';
-import { contributionTypedData, eip712Domain } from '../../../../shared/eip712.ts';
+import { eip712Domain } from '../../../../shared/eip712.ts';
+import { contributionSigningBytes, SessionKeyHolder, verifyEd25519, type SessionCertificateJson } from '../../../../shared/session-key.ts';
 import { framesRoot } from '../../../../shared/aggregate.ts';
 import { cohortAggregateOfBytes, compressUpdate, peerUpdateLimits, pseudoGradient } from '../../../../shared/round.ts';
 import { contributionFromJson, decodeEvidence, residualCommitment, type ChainInfo, type ServerMessage } from '../../../../shared/wire/index.ts';
@@ -132,6 +133,11 @@ export function page(i: number, net: FakeNetwork, sched: ManualScheduler, relay 
   let socketUp = true;
   let current: CohortExchange | null = null;
   net.register(peerId, (link) => current?.accept(link));
+  // The session key a hello would have certified (shared/session-key.ts).
+  const sessionKeys = new SessionKeyHolder((typed) => account.signTypedData(typed));
+  const granted = sessionKeys
+    .grant(eip712Domain(chain.chainId, chain.distributor), 1, account.address, 'fixture', Math.floor(Date.now() / 1000))
+    .then(() => void certified.push({ ...sessionKeys.certificate!, device: account.address.toLowerCase() as Address }));
   const runner = new RoundRunner({
     store,
     account: () => account,
@@ -154,6 +160,7 @@ export function page(i: number, net: FakeNetwork, sched: ManualScheduler, relay 
     },
     storage,
     report: async (rec) => (reports.push(rec), socketUp),
+    signReport: async (domain, c) => (await granted, sessionKeys.signReport(domain, c)),
     device: () => 'webgpu',
     partner,
     now: () => sched.now(),
@@ -173,6 +180,7 @@ export function page(i: number, net: FakeNetwork, sched: ManualScheduler, relay 
     uploads,
     evidence,
     runner,
+    sessionKeys,
     address: account.address.toLowerCase() as Address,
     stop: () => (lending = false),
     refuseAggregates: () => (aggregateRefused = true),
@@ -202,11 +210,16 @@ export function roundFor(pages: { address: Address; peerId: string }[], sched: M
   };
 }
 
+/** Every session certificate the fixture's pages were granted, with the device that signed it. */
+const certified: { certificate: SessionCertificateJson; digest: Hex; device: Address }[] = [];
+
+/** The device whose certified session key signed the report (as the coordinator and the audit check it); throws when none did. */
 export async function signer(rec: OutboxRecord): Promise<Address> {
   const c = contributionFromJson(rec.report.contribution);
-  return (
-    await recoverTypedDataAddress({ ...contributionTypedData(eip712Domain(chain.chainId, chain.distributor), c), signature: rec.report.signature })
-  ).toLowerCase() as Address;
+  const domain = eip712Domain(chain.chainId, chain.distributor);
+  for (const k of certified)
+    if (await verifyEd25519(k.certificate.sessionKey, rec.report.signature, contributionSigningBytes(domain, k.digest, c))) return k.device;
+  throw new Error(`report ${rec.nonce} is signed by no certified session key`);
 }
 
 /** Three pages in cohort 5 run round 3 to the end. */

@@ -8,7 +8,7 @@
 import { verifyMessage, type Address, type Hex, type LocalAccount } from 'viem';
 import { decodeFrame, toDense } from '../../../../shared/codec.ts';
 import type { RunSpec } from '../../../../shared/config.ts';
-import { contributionTypedData, eip712Domain } from '../../../../shared/eip712.ts';
+import { eip712Domain, type Contribution, type Eip712Domain } from '../../../../shared/eip712.ts';
 import { assignmentIndices } from '../../../../shared/assignment.ts';
 import { adaptiveSteps, buildContribution, maxPeerFrameBytes, peerUpdateLimits, randomNonce, updateHeader } from '../../../../shared/round.ts';
 import { contributionToJson, type ChainInfo, type ServerMessage } from '../../../../shared/wire/index.ts';
@@ -56,6 +56,7 @@ export interface RoundRunnerOptions {
   storage: Pick<ClientStorage, 'getResidual' | 'putResidual'>;
   /** Step 6: writes the signed report to the outbox and sends it; false while the socket is down. */
   report: (rec: OutboxRecord) => Promise<boolean>;
+  /** The session key's report signature (shared/session-key.ts). */ signReport: (domain: Eip712Domain, c: Contribution) => Promise<Hex>;
   device: () => 'cpu' | 'webgpu';
   partner: string | null;
   /** Local epoch ms (the outbox record's createdAt). */
@@ -323,7 +324,7 @@ export class RoundRunner {
       // Signed: the partner whose widget this page runs in is credited only through this field.
       partner: this.o.partner,
     });
-    const signature = await key.signTypedData(contributionTypedData(eip712Domain(chain.chainId, chain.distributor), contribution));
+    const signature = await this.o.signReport(eip712Domain(chain.chainId, chain.distributor), contribution);
     const rec: OutboxRecord = {
       nonce: contribution.nonce.toString(),
       run: run.id,
