@@ -305,7 +305,10 @@ export class Validator {
   private async verifyOne(c: VerifiableContribution, asked: Promise<EvidenceUpload | null>): Promise<void> {
     const penalty = { pass: 1, fail: FAIL_PENALTY };
     const upload = await asked;
-    const evidence = upload && (await this.withResidualBefore(c, upload));
+    // The sampled leaves of an ask that opened a codec chunk besides (needsAtSampling), read once.
+    const work = this.workLeaves.get(c.id);
+    this.workLeaves.delete(c.id);
+    const evidence = upload && (await this.withResidualBefore(c, upload, work));
     let out: ReexecOutcome | null = null;
     if (evidence) {
       const theta = this.thetas.get(c.round) ?? (await this.modelAt(c.round));
@@ -380,10 +383,12 @@ export class Validator {
   /**
    * The evidence with e_b in full: as uploaded, else the e_a this validator carried from the
    * identity's last checked contribution — exact, or its approximation with the member's opened
-   * leaves — else zeros (a page's first contribution), whichever has the uploaded root, else asked
-   * of the member (null: not uploaded in time).
+   * leaves — else zeros (a page's first contribution), whichever has the uploaded root; else (the
+   * chain broke) e_b exact on a whole codec chunk only (CheckEvidence.partial), from this upload
+   * when it was asked with one (`work`: its sampled leaves) or asked of the member now (null: not
+   * uploaded in time).
    */
-  private async withResidualBefore(c: VerifiableContribution, upload: EvidenceUpload): Promise<CheckEvidence | null> {
+  private async withResidualBefore(c: VerifiableContribution, upload: EvidenceUpload, work?: number[]): Promise<CheckEvidence | null> {
     const full = (before: Float32Array, beforeDigest?: Hex, beforeOpening?: ResidualOpening): CheckEvidence => ({
       frame: upload.frame,
       residualBefore: before,
@@ -405,8 +410,6 @@ export class Validator {
     // The chain broke (a contribution this validator did not check, a page that lost its residual):
     // e_b opened at a whole codec chunk serves the codec check there; else it is asked for that.
     this.carried.delete(c.account.toLowerCase());
-    const work = this.workLeaves.get(c.id);
-    this.workLeaves.delete(c.id);
     const partial = (up: EvidenceUpload, workLeaves: number[]): CheckEvidence | null => {
       if (!isOpening(up.before) || !isOpening(up.after)) return null;
       const codecRanges = this.chunksOpened(up.before);
