@@ -776,6 +776,11 @@ pages' model hashes disagree or the chaos run lost settled credit.`,
       type: 'boolean',
       help: 'the validator samples every contribution (verification rate and newIdentityRate 1): the evidence upload at its worst',
     },
+    'sample-rate': {
+      type: 'string',
+      arg: 'P',
+      help: "the validator samples each contribution with probability P (rate and newIdentityRate): a page's residual chain breaks at about P(1 − P) a round",
+    },
   },
 } as const satisfies CliSpec<Record<string, CliOption>>;
 
@@ -796,11 +801,15 @@ async function main(): Promise<string[]> {
   const globalUpdate = values['global-update'];
   if (globalUpdate !== undefined && globalUpdate !== 'exact' && globalUpdate !== 'compressed')
     throw new UsageError(`--global-update: expected exact or compressed, got ${globalUpdate}`);
+  const sampleRate = numberOption(values, 'sample-rate', { min: 0, max: 1 });
+  if (values['sample-all'] && sampleRate !== undefined) throw new UsageError('--sample-all and --sample-rate: give one');
   const presetRun = preset === 'mlp' ? undefined : GPT_SWARM_RUNS[preset as keyof typeof GPT_SWARM_RUNS];
   const run = {
     ...presetRun,
     ...(globalUpdate ? { globalUpdate } : {}),
-    ...(values['sample-all'] ? { verification: { ...(presetRun?.verification as object | undefined), rate: 1, newIdentityRate: 1 } } : {}),
+    ...(values['sample-all'] || sampleRate !== undefined
+      ? { verification: { ...(presetRun?.verification as object | undefined), rate: sampleRate ?? 1, newIdentityRate: sampleRate ?? 1 } }
+      : {}),
   };
   if (presetRun && !values.url) out.progress(`${preset} on generated text ${useGeneratedText()}`);
   const r = await runSwarm({ volunteers, rounds, url: values.url, run, chaos, nat: values.nat, platformLog: values['platform-log'], log: out.progress });

@@ -124,6 +124,8 @@ export interface CheckDetail {
   where?: string;
   /** How many of Δ's values the work check compared: all, or the sampled leaves' (Comparison.exactLeaves). */
   compared?: number;
+  /** How many values the codec check compared, when e_b was known on some codec chunks only (Comparison.codecRanges). */
+  codecCompared?: number;
   /**
    * Set when the check on the sampled leaves failed the work check and the member's residuals,
    * asked for in full, decided it instead (Validator.verifyOne): the sampled leaves' relDelta and
@@ -136,14 +138,15 @@ export type Executor = 'dawn' | 'cpu';
 
 export type CheckResult = { passed: true; detail: CheckDetail } | { passed: false; rejection: Rejection; detail: CheckDetail };
 
-const norm = (a: Float32Array) => {
+type Ranges = readonly (readonly [number, number])[];
+const norm = (a: Float32Array, ranges: Ranges = [[0, a.length]]) => {
   let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
+  for (const [from, to] of ranges) for (let i = from; i < to; i++) s += a[i] * a[i];
   return Math.sqrt(s);
 };
-const distance = (a: Float32Array, b: Float32Array) => {
+const distance = (a: Float32Array, b: Float32Array, ranges: Ranges = [[0, a.length]]) => {
   let s = 0;
-  for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2;
+  for (const [from, to] of ranges) for (let i = from; i < to; i++) s += (a[i] - b[i]) ** 2;
   return Math.sqrt(s);
 };
 
@@ -293,6 +296,14 @@ export interface Comparison {
    * check of a round, so the re-execution thread evaluates it once per θ_r, not once per check.
    */
   baseLoss?: () => number;
+  /**
+   * The value ranges (whole codec chunks) where `evidence.residualBefore` is the member's exact
+   * e_b, when it is known nowhere else (the validator's chain broke and e_b came opened at one
+   * chunk's leaves instead of in full): the codec check then compares the frame with the honest
+   * compression on these chunks alone — the codec keeps top-k and a scale per chunk, so a chunk's
+   * honest frame needs only that chunk of e_b + Δ_ref. Absent: everywhere.
+   */
+  codecRanges?: Ranges;
 }
 
 /**
@@ -301,7 +312,7 @@ export interface Comparison {
  * which times the whole check.
  */
 export function compareWithReference(
-  { run, v, thetaR, heldOut, claim, evidence, exactLeaves, baseLoss }: Comparison,
+  { run, v, thetaR, heldOut, claim, evidence, exactLeaves, baseLoss, codecRanges }: Comparison,
   frame: DecodedFrame,
   ref: Float32Array,
   honest: HonestFrame = honestCompression(run, claim, evidence.residualBefore, ref),
@@ -327,13 +338,20 @@ export function compareWithReference(
   const compared = ranges.reduce((n, [a, b]) => n + b - a, 0);
 
   const honestSent = toDense(decodeFrame(honest.bytes, aggregateLimits(run, claim.round)));
-  const relFrame = distance(sent, honestSent) / Math.max(norm(honestSent), 1e-12);
+  const relFrame = distance(sent, honestSent, codecRanges) / Math.max(norm(honestSent, codecRanges), 1e-12);
 
   const applied = new Float32Array(thetaR.length);
   for (let i = 0; i < applied.length; i++) applied[i] = thetaR[i] - sent[i];
   const lossGain = (baseLoss ? baseLoss() : heldOutLoss(run, v, thetaR, heldOut)) - heldOutLoss(run, v, applied, heldOut);
 
-  const d = { relDelta, relFrame, lossGain, compared, ...(where ? { where } : {}) };
+  const d = {
+    relDelta,
+    relFrame,
+    lossGain,
+    compared,
+    ...(codecRanges ? { codecCompared: codecRanges.reduce((n, [a, b]) => n + b - a, 0) } : {}),
+    ...(where ? { where } : {}),
+  };
   if (!(relDelta <= v.tolerance))
     return fail(
       'WORK_MISMATCH',

@@ -45,6 +45,13 @@ export interface CheckEvidence {
   residualAfter: ResidualPart;
   /** The root of e_b, known to this validator; computed here when absent. */
   beforeDigest?: Hex;
+  /**
+   * Set when e_b is known only where `beforeOpening` opened it (the validator's chain broke):
+   * the leaves the work check compares (the sampled ones), and the value ranges of the codec
+   * chunks the opening covers whole, where the codec check runs (Comparison.codecRanges). The
+   * e_a the check derives is then not carried.
+   */
+  partial?: { workLeaves: number[]; codecRanges: [number, number][] };
 }
 
 /**
@@ -165,6 +172,7 @@ export async function createReexecutor(run: RunSpec, v: VerificationSettings, tr
     // Where both residuals are the member's exact values: everywhere, or the leaves both opened.
     const exactSets = [given.beforeOpening ? exactLeaves(given.beforeOpening) : null, exact ? null : exactLeaves(after)].filter((x) => x !== null);
     const exactAt = exactSets.length ? exactSets.reduce((a, b) => a.filter((i) => b.includes(i))) : undefined;
+    const partial = given.partial;
     const cmp: Comparison = {
       run,
       v,
@@ -172,10 +180,16 @@ export async function createReexecutor(run: RunSpec, v: VerificationSettings, tr
       heldOut,
       claim,
       evidence: { frame: given.frame, residualBefore: eb, residualAfter },
-      exactLeaves: exactAt,
+      exactLeaves: partial ? partial.workLeaves.filter((i) => exactAt?.includes(i) ?? true) : exactAt,
       baseLoss: baseLoss(thetaR),
+      codecRanges: partial?.codecRanges,
     };
-    const outcome = (result: CheckResult) => ({ result, residualAfter: { values: residualAfter, digest: opened.afterDigest, exact }, derivable });
+    // With e_b known on a few chunks only, the derived e_a is not the member's elsewhere: nothing to carry.
+    const outcome = (result: CheckResult) => ({
+      result,
+      residualAfter: partial ? null : { values: residualAfter, digest: opened.afterDigest, exact },
+      derivable: partial ? false : derivable,
+    });
     const first = compareWithReference(cmp, opened.frame, ref, honest);
     first.detail.executor = executor;
     if (!recheck || !(first.detail.relDelta! > v.tolerance / 10)) return outcome(first);

@@ -179,6 +179,8 @@ const FULL: EvidenceNeeds = { before: true, after: true, leaves: [] };
 /** What a validator whose coin always says 0 asks at sampling: both residuals opened at leaves 0–7. */
 const OPENED: EvidenceNeeds = { before: false, after: false, leaves: [0, 1, 2, 3, 4, 5, 6, 7] };
 const LIGHT: EvidenceNeeds = { before: false, after: false, leaves: [] };
+/** The leaves of the MLP's first codec chunk (4,096 values): what a coin of 0 opens when the chain broke. */
+const CHUNK_0 = Array.from({ length: run.codec.chunkSize / RESIDUAL_LEAF }, (_, i) => i);
 
 test('evidence round-trips and the desk refuses uploads that do not match the commitments or what was asked', async () => {
   const w = work(addr(9), 3, theta0, zeros());
@@ -428,8 +430,9 @@ test('residuals the validator knows are not uploaded: chained checks cost a fram
   assert.equal((await verdicts()).at(-1)!.code, 'EVIDENCE_MISMATCH');
 
   // Lie 2: a lazy page that did no work commits to a forged e_b and the honest-looking frame of it
-  // (the chain from its last checked contribution breaks): the validator asks for e_b, and the
-  // work check on the member's own residuals fails.
+  // (the chain from its last checked contribution breaks): the validator asks for both residuals
+  // opened at a codec chunk and the sampled leaves, and the work check on the member's own
+  // residuals fails.
   const forged = e.map((x, i) => x + (i % 5 === 0 ? 1e-2 : 0));
   const lazy = encodeUpdate(forged, run.codec, { paramTableHash: run.paramTableHash, run: run.id, round: 4, samples: run.inner.steps * run.inner.batchSize });
   const lazyWork = {
@@ -441,10 +444,10 @@ test('residuals the validator knows are not uploaded: chained checks cost a fram
   await validator.idle();
   assert.deepEqual(
     asks.map((a) => a.needs),
-    // Opened leaves at sampling; e_b in full when the check finds the chain broken; both residuals
-    // in full when the work check fails on the opened leaves alone (Validator.escalate): it fails
-    // over every value too.
-    [OPENED, { before: true, after: false, leaves: [] }, { before: true, after: true, leaves: [] }],
+    // Opened leaves at sampling; opened at codec chunk 0 (leaves 0–63: 4,096 values) when the check
+    // finds the chain broken; both residuals in full when the work check fails on the opened
+    // leaves alone (Validator.escalate): it fails over every value too.
+    [OPENED, { ...OPENED, leaves: CHUNK_0 }, { before: true, after: true, leaves: [] }],
   );
   assert.equal((await verdicts()).at(-1)!.code, 'WORK_MISMATCH');
   await sql.close();
@@ -578,5 +581,93 @@ test('a work check that fails on the sampled leaves alone asks for both residual
   assert.equal(failed.passed, false);
   assert.equal(!failed.passed && failed.rejection.code, 'WORK_MISMATCH');
   assert.ok(failed.detail.relDelta! > verificationOf(always).tolerance && failed.detail.compared === run.paramCount, JSON.stringify(failed.detail));
+  await sql.close();
+});
+
+test('a broken chain (the previous contribution not checked) opens one codec chunk of each residual, not e_b in full: honest work passes, a lazy and a sign-flipped frame fail', async () => {
+  const sql = await openDatabase({});
+  const ledger = new Ledger(sql);
+  await ledger.createRun(run, { round: 0, modelHash: hashParams(theta0), params: theta0, momentum: zeros() });
+  const half: RunSpec = { ...run, verification: { ...run.verification, trustAfter: 1_000, newIdentityRate: 0.5 } };
+  const member = addr(51);
+  const held = new Map<number, Evidence>();
+  const asked: EvidenceNeeds[] = [];
+  const uploads: number[] = [];
+  let nonce = 700n;
+  const submit = async (round: number, w: ReturnType<typeof work>) => {
+    const id = await ledger.insertPending(run.id, member, contribution(w, nonce++, round), '0x', { residualHash: w.claim.residualHash, device: 'webgpu' });
+    await sql.query(`update contributions set state = 'accepted', credit_wei = 1000 where id = $1`, [id]);
+    held.set(id, w.evidence);
+    return id;
+  };
+  const checked: CheckResult[] = [];
+  // The sampling coin: 0.99 skips the next contribution (newIdentityRate 0.5), 0 samples it;
+  // leaves and chunks are drawn from a seeded generator.
+  const coins: number[] = [];
+  const rng = createRng(11);
+  const validator = new Validator({
+    run: half,
+    ledger,
+    train,
+    heldOut,
+    random: () => coins.shift() ?? rng(),
+    gpu: false,
+    evidence: async (c, needs) => {
+      asked.push(needs);
+      const body = encodeEvidence(uploadFor(held.get(c.id)!, needs));
+      uploads.push(body.byteLength);
+      return decodeEvidence(body, run.paramCount);
+    },
+    onChecked: (_, r) => checked.push(r),
+  });
+  const round = async (r: number, w: ReturnType<typeof work>, coin: number) => {
+    coins.push(coin);
+    await validator.afterCommit(r, theta0, [await submit(r, w)]);
+    await validator.idle();
+  };
+  const drifted = (r: number, e: Float32Array, flip = false) => work(member, r, theta0, e, run.inner.steps, run.inner.steps, { drift: 1e-6, flip });
+  // Round 0 checked; round 1 skipped; round 2 sampled with the chain broken.
+  const w0 = drifted(0, zeros());
+  await round(0, w0, 0);
+  const w1 = drifted(1, w0.evidence.residualAfter);
+  await round(1, w1, 0.99);
+  assert.equal(asked.length, 1, 'round 1 was not sampled');
+  const w2 = drifted(2, w1.evidence.residualAfter);
+  await round(2, w2, 0);
+  const ask = asked.at(-1)!;
+  assert.equal(ask.before, false, 'e_b is not asked in full');
+  const chunkLeaves = run.codec.chunkSize / RESIDUAL_LEAF;
+  assert.ok(ask.leaves.length >= chunkLeaves && ask.leaves.length <= chunkLeaves + 8, `${ask.leaves.length} leaves: one codec chunk and the 8 sampled`);
+  const ok = checked.at(-1)!;
+  assert.equal(ok.passed, true, JSON.stringify(ok));
+  assert.equal(ok.detail.codecCompared, run.codec.chunkSize, 'the codec check ran on the opened chunk');
+  assert.ok(ok.detail.compared! <= 8 * RESIDUAL_LEAF, 'the work check compared the sampled leaves');
+  // Both residuals opened at those leaves (values, indices, a multiproof of at most one path per
+  // sampled leaf and one for the chunk), the frame and a byte of modes: nothing in full.
+  const depth = Math.ceil(Math.log2(Math.ceil(run.paramCount / RESIDUAL_LEAF)));
+  const bound = 1 + w2.evidence.frame.byteLength + 2 * (2 + ask.leaves.length * (4 + 4 * RESIDUAL_LEAF) + 32 * 9 * depth);
+  assert.ok(uploads.at(-1)! <= bound, `${uploads.at(-1)} bytes, above ${bound}`);
+  console.log(`broken chain: ${uploads.at(-1)} bytes of evidence (e_b in full: ${4 * run.paramCount} bytes)`);
+
+  // A sign-flipped frame balanced through e_a, on a broken chain: caught on the opened chunk.
+  const w3 = drifted(3, w2.evidence.residualAfter);
+  await round(3, w3, 0.99);
+  const shaped = drifted(4, w3.evidence.residualAfter, true);
+  await round(4, shaped, 0);
+  const flipped = checked.at(-1)!;
+  assert.equal(!flipped.passed && flipped.rejection.code, 'FRAME_MISMATCH', JSON.stringify(flipped));
+
+  // Lazy on a broken chain: the frame of e_b alone; the work check on the sampled leaves fails, and
+  // so does the whole-vector check it escalates to.
+  const e5 = shaped.evidence.residualAfter;
+  await round(5, drifted(5, e5), 0.99);
+  const lazy = encodeUpdate(e5, run.codec, { paramTableHash: run.paramTableHash, run: run.id, round: 6, samples: run.inner.steps * run.inner.batchSize });
+  const lazyWork = {
+    evidence: { frame: lazy.bytes, residualBefore: e5, residualAfter: lazy.residual },
+    claim: { ...w0.claim, round: 6, frameHash: hashFrame(lazy.bytes), residualHash: residualCommitment(e5, lazy.residual) },
+  };
+  await round(6, lazyWork, 0);
+  const lazyResult = checked.at(-1)!;
+  assert.equal(!lazyResult.passed && lazyResult.rejection.code, 'WORK_MISMATCH', JSON.stringify(lazyResult));
   await sql.close();
 });

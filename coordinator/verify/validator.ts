@@ -14,6 +14,9 @@ import { runModelHash } from '../../shared/model-hash.ts';
 import { IdlegradError } from '../../shared/errors.ts';
 import {
   residualDigest,
+  isOpening,
+  MAX_ASKED_LEAVES,
+  RESIDUAL_LEAF,
   residualLeafCount,
   type EvidenceNeeds,
   type EvidenceUpload,
@@ -97,6 +100,8 @@ export class Validator {
   private readonly lastSampled = new Map<string, boolean>();
   /** By account: whether the last re-execution reproduced its e_a bit for bit (then it is not asked for). */
   private readonly derivable = new Map<string, boolean>();
+  /** By contribution: the sampled leaves, when its evidence was asked with a codec chunk besides (needsAtSampling). */
+  private readonly workLeaves = new Map<number, number[]>();
   private zeroDigest: Hex | null = null;
   /**
    * Residuals checks took from what the validator knew (carried, zeros, derived) and those the
@@ -217,7 +222,48 @@ export class Validator {
   private needsAtSampling(c: VerifiableContribution, id: { checksPassed: number; reputation: number }): EvidenceNeeds {
     const account = c.account.toLowerCase();
     const first = id.checksPassed === 0 && id.reputation === 0;
-    return { before: !(this.lastSampled.get(account) ?? first), after: false, leaves: this.drawLeaves() };
+    const leaves = this.drawLeaves();
+    if (this.lastSampled.get(account) ?? first) return { before: false, after: false, leaves };
+    // The chain is broken (this identity's previous contribution was not checked here): e_b
+    // opened at one codec chunk besides the sampled leaves, not in full (chunkOpening).
+    const chunk = this.chunkOpening(leaves);
+    if (!chunk) return { before: true, after: false, leaves };
+    this.workLeaves.set(c.id, leaves);
+    return { before: false, after: false, leaves: chunk };
+  }
+
+  /**
+   * The sampled `leaves` and every leaf of one codec chunk drawn with the sampling coin (null when
+   * that would pass MAX_ASKED_LEAVES: chunks of more than about 7,600 values). The codec keeps
+   * top-k and a scale per chunk, so with e_b exact on a whole chunk the validator can compress
+   * e_b + Δ_ref there as the page did and compare the frame on that chunk: the codec check of a
+   * broken chain costs one chunk of each residual (about 37 KB for the MLP, 8 KB for the GPT
+   * presets) instead of e_b in full (203 KB for the MLP, 41.7 MiB for gpt-small). The work check
+   * still compares the sampled leaves alone.
+   */
+  private chunkOpening(leaves: number[]): number[] | null {
+    const { paramCount, codec } = this.deps.run;
+    const chunks = Math.ceil(paramCount / codec.chunkSize);
+    const rand = this.deps.random ?? cryptoRandom;
+    const j = Math.min(chunks - 1, Math.floor(rand() * chunks));
+    const [from, to] = [j * codec.chunkSize, Math.min(paramCount, (j + 1) * codec.chunkSize)];
+    const all = new Set(leaves);
+    for (let l = Math.floor(from / RESIDUAL_LEAF); l * RESIDUAL_LEAF < to; l++) all.add(l);
+    return all.size <= MAX_ASKED_LEAVES ? [...all].sort((a, b) => a - b) : null;
+  }
+
+  /** The value ranges of the codec chunks that `opening` holds whole. */
+  private chunksOpened(opening: ResidualOpening): [number, number][] {
+    const { paramCount, codec } = this.deps.run;
+    const opened = new Set(opening.leaves.map((l) => l.index));
+    const ranges: [number, number][] = [];
+    for (let from = 0; from < paramCount; from += codec.chunkSize) {
+      const to = Math.min(paramCount, from + codec.chunkSize);
+      let whole = true;
+      for (let l = Math.floor(from / RESIDUAL_LEAF); whole && l * RESIDUAL_LEAF < to; l++) whole = opened.has(l);
+      if (whole) ranges.push([from, to]);
+    }
+    return ranges;
   }
 
   /** SAMPLED_LEAVES distinct leaf indices (all, for a residual with fewer), increasing, from the sampling coin. */
@@ -259,7 +305,10 @@ export class Validator {
   private async verifyOne(c: VerifiableContribution, asked: Promise<EvidenceUpload | null>): Promise<void> {
     const penalty = { pass: 1, fail: FAIL_PENALTY };
     const upload = await asked;
-    const evidence = upload && (await this.withResidualBefore(c, upload));
+    // The sampled leaves of an ask that opened a codec chunk besides (needsAtSampling), read once.
+    const work = this.workLeaves.get(c.id);
+    this.workLeaves.delete(c.id);
+    const evidence = upload && (await this.withResidualBefore(c, upload, work));
     let out: ReexecOutcome | null = null;
     if (evidence) {
       const theta = this.thetas.get(c.round) ?? (await this.modelAt(c.round));
@@ -334,10 +383,12 @@ export class Validator {
   /**
    * The evidence with e_b in full: as uploaded, else the e_a this validator carried from the
    * identity's last checked contribution — exact, or its approximation with the member's opened
-   * leaves — else zeros (a page's first contribution), whichever has the uploaded root, else asked
-   * of the member (null: not uploaded in time).
+   * leaves — else zeros (a page's first contribution), whichever has the uploaded root; else (the
+   * chain broke) e_b exact on a whole codec chunk only (CheckEvidence.partial), from this upload
+   * when it was asked with one (`work`: its sampled leaves) or asked of the member now (null: not
+   * uploaded in time).
    */
-  private async withResidualBefore(c: VerifiableContribution, upload: EvidenceUpload): Promise<CheckEvidence | null> {
+  private async withResidualBefore(c: VerifiableContribution, upload: EvidenceUpload, work?: number[]): Promise<CheckEvidence | null> {
     const full = (before: Float32Array, beforeDigest?: Hex, beforeOpening?: ResidualOpening): CheckEvidence => ({
       frame: upload.frame,
       residualBefore: before,
@@ -356,10 +407,26 @@ export class Validator {
       if (typeof before !== 'string') return (this.residuals.opened++, full(carried.values, carried.digest, before));
     }
     if (digest === this.zeroDigest) return (this.residuals.known++, full(zeros, this.zeroDigest));
-    // The chain broke (a contribution this validator did not check, a page that lost its residual).
+    // The chain broke (a contribution this validator did not check, a page that lost its residual):
+    // e_b opened at a whole codec chunk serves the codec check there; else it is asked for that.
     this.carried.delete(c.account.toLowerCase());
-    this.residuals.uploaded++;
+    const partial = (up: EvidenceUpload, workLeaves: number[]): CheckEvidence | null => {
+      if (!isOpening(up.before) || !isOpening(up.after)) return null;
+      const codecRanges = this.chunksOpened(up.before);
+      if (!codecRanges.length) return null;
+      this.residuals.opened++;
+      return { frame: up.frame, residualBefore: zeros, beforeOpening: up.before, residualAfter: up.after, partial: { workLeaves, codecRanges } };
+    };
+    const fromUpload = work && partial(upload, work);
+    if (fromUpload) return fromUpload;
+    const leaves = this.drawLeaves();
+    const chunk = this.chunkOpening(leaves);
     this.residuals.askedAgain++;
+    if (chunk) {
+      const more = await this.ask(c, { before: false, after: false, leaves: chunk });
+      return more && partial(more, leaves);
+    }
+    this.residuals.uploaded++;
     const more = await this.ask(c, { before: true, after: false, leaves: NO_LEAVES });
     return more && more.before instanceof Float32Array ? full(more.before) : null;
   }

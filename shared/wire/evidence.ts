@@ -31,6 +31,13 @@ import { IdlegradError } from '../errors.ts';
  * 53 at most over 2,000 random draws), where the residuals in full are 407,120.
  */
 export const RESIDUAL_LEAF = 64;
+/**
+ * The most leaves a validator asks a residual to be opened at: the 8 sampled leaves and, when the
+ * validator does not hold e_b (its chain broke), every leaf of one codec chunk besides (64 for the
+ * MLP's chunks of 4,096 values, 16 for the GPT presets' 1,024), so the codec check can run on that
+ * chunk without e_b in full (Validator.needsAtSampling).
+ */
+export const MAX_ASKED_LEAVES = 128;
 const DIGEST_BYTES = 32;
 
 /** One opened leaf: its index and its values. */
@@ -265,7 +272,8 @@ function rootOfOpening(o: ResidualOpening, leafCount: number): Uint8Array {
   return nodes.values().next().value!;
 }
 
-const isOpening = (p: ResidualPart): p is ResidualOpening => typeof p !== 'string' && !(p instanceof Float32Array);
+/** Whether a residual part came opened at some leaves (not in full, not as its root alone). */
+export const isOpening = (p: ResidualPart): p is ResidualOpening => typeof p !== 'string' && !(p instanceof Float32Array);
 
 /**
  * A residual's root: computed from the values, given, or proved by the opened leaves and their

@@ -155,6 +155,8 @@ export {
   sameBits,
   uploadFor,
   withOpenedLeaves,
+  isOpening,
+  MAX_ASKED_LEAVES,
   RESIDUAL_LEAF,
   type Evidence,
   type EvidenceNeeds,

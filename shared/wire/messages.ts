@@ -26,7 +26,7 @@ import { parseSessionGrant, type SessionGrant } from '../session-key.ts';
 import { addr, arrayOf, bool, decimal, edSig, fail, hex32, nonNegative, nullable, obj, oneOf, optional, shape, sig, str, u32, type Parser } from './parse.ts';
 import { parseIceGrant, type IceGrant } from './ice.ts';
 import type { RelayedFrameMessage, RelayMessage } from './relay.ts';
-import type { EvidenceNeeds } from './evidence.ts';
+import { MAX_ASKED_LEAVES, type EvidenceNeeds } from './evidence.ts';
 
 /**
  * 2: the partner id is inside the signed Contribution (issue 14). A report signed under 1 has
@@ -247,9 +247,9 @@ export function parseClientMessage(raw: unknown): ClientMessage {
 
 type Body<T extends ServerMessage['type']> = Omit<Extract<ServerMessage, { type: T }>, 'type'>;
 const time = nonNegative;
-/** The leaves a validator samples (shared/wire/evidence.ts): at most 64, strictly increasing. */
+/** The leaves a validator samples (shared/wire/evidence.ts): at most MAX_ASKED_LEAVES, strictly increasing. */
 const sampledLeaves: Parser<number[]> = (v, path) => {
-  const leaves = arrayOf(u32, 64)(v, path);
+  const leaves = arrayOf(u32, MAX_ASKED_LEAVES)(v, path);
   leaves.forEach((x, i) => i > 0 && x <= leaves[i - 1] && fail(`${path}[${i}]`, 'a leaf index above the one before', x));
   return leaves;
 };
