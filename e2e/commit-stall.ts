@@ -12,6 +12,7 @@
 // builds the snapshot a returning page's /sync asks for. A timer watches the loop throughout
 // (coordinator/ops/loop-blocks.ts) and each block is charged to the phase it started in.
 import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
