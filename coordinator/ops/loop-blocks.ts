@@ -54,8 +54,10 @@ export interface PhaseSpan {
 }
 
 /**
- * The longest block that started inside each phase (a block's start is its end minus its
- * length), and those that started in none (named `between`).
+ * The longest block charged to each phase, with their total and count: a block (the stretch
+ * [endedAt − ms, endedAt]) is charged to the phase it overlaps most, the innermost (latest
+ * starting) on a tie, or to `between` when it overlaps none. By overlap, not by its estimated
+ * start: the timer that sees a block may have been due a moment before the phase began.
  */
 export function blocksByPhase(
   blocks: readonly LoopBlock[],
@@ -66,9 +68,16 @@ export function blocksByPhase(
   for (const p of phases) out.set(p.name, { longestMs: 0, totalMs: 0, count: 0 });
   for (const b of blocks) {
     const start = b.endedAt - b.ms;
-    // The innermost (latest-starting) phase that holds the block's start.
-    const phase = phases.filter((p) => p.start <= start && start < p.end).sort((a, c) => c.start - a.start)[0];
-    const name = phase?.name ?? between;
+    let best: PhaseSpan | null = null;
+    let bestOverlap = 0;
+    for (const p of phases) {
+      const overlap = Math.min(b.endedAt, p.end) - Math.max(start, p.start);
+      if (overlap > bestOverlap || (best && overlap === bestOverlap && overlap > 0 && p.start > best.start)) {
+        best = p;
+        bestOverlap = overlap;
+      }
+    }
+    const name = best?.name ?? between;
     const s = out.get(name) ?? { longestMs: 0, totalMs: 0, count: 0 };
     s.longestMs = Math.max(s.longestMs, b.ms);
     s.totalMs += b.ms;

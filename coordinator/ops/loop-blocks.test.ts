@@ -1,0 +1,40 @@
+// The loop watch used by e2e/commit-stall.ts: a synchronous stretch is seen as a block of at
+// least its length and charged to the phase it started in; a loop left free shows none that long.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { blocksByPhase, watchLoop, type PhaseSpan } from './loop-blocks.ts';
+
+const busy = (ms: number) => {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+};
+
+test('a 200 ms synchronous stretch is a block of at least ~200 ms, charged to its phase; awaited time is not', async () => {
+  const watch = watchLoop({ tickMs: 10, minMs: 20 });
+  await sleep(50);
+  const phases: PhaseSpan[] = [];
+  let start = performance.now();
+  busy(200);
+  phases.push({ name: 'busy', start, end: performance.now() });
+  await sleep(30);
+  start = performance.now();
+  await sleep(250);
+  phases.push({ name: 'awaited', start, end: performance.now() });
+  const { blocks, longestMs, histogramMaxMs } = watch.stop();
+  assert.ok(longestMs >= 180, `longest ${longestMs} ms`);
+  assert.ok(histogramMaxMs >= 150, `histogram max ${histogramMaxMs} ms`);
+  const charged = blocksByPhase(blocks, phases);
+  assert.ok(charged.get('busy')!.longestMs >= 180, JSON.stringify([...charged]));
+  // A block past 180 ms while the loop only waited would take a machine stalled for that long:
+  // the bound says the watch does not charge waiting time as blocking.
+  assert.ok(charged.get('awaited')!.longestMs < 180, JSON.stringify([...charged]));
+});
+
+test('a block that is still running when the watch stops is counted', () => {
+  const watch = watchLoop({ tickMs: 10, minMs: 20 });
+  busy(120);
+  const { blocks, longestMs } = watch.stop();
+  assert.ok(longestMs >= 100, `longest ${longestMs} ms`);
+  assert.equal(blocks.length, 1);
+});
