@@ -1,5 +1,5 @@
 // The loop watch used by e2e/commit-stall.ts: a synchronous stretch is seen as a block of at
-// least its length and charged to the phase it started in; a loop left free shows none that long.
+// least its length and charged to the phase it overlaps. Lower bounds only: they cannot flake under load.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,7 +10,7 @@ const busy = (ms: number) => {
   while (performance.now() < end);
 };
 
-test('a 200 ms synchronous stretch is a block of at least ~200 ms, charged to its phase; awaited time is not', async () => {
+test('a 200 ms synchronous stretch is a block of at least ~200 ms, charged to its phase', async () => {
   const watch = watchLoop({ tickMs: 10, minMs: 20 });
   await sleep(50);
   const phases: PhaseSpan[] = [];
@@ -26,9 +26,8 @@ test('a 200 ms synchronous stretch is a block of at least ~200 ms, charged to it
   assert.ok(histogramMaxMs >= 150, `histogram max ${histogramMaxMs} ms`);
   const charged = blocksByPhase(blocks, phases);
   assert.ok(charged.get('busy')!.longestMs >= 180, JSON.stringify([...charged]));
-  // A block past 180 ms while the loop only waited would take a machine stalled for that long:
-  // the bound says the watch does not charge waiting time as blocking.
-  assert.ok(charged.get('awaited')!.longestMs < 180, JSON.stringify([...charged]));
+  // Nothing is asserted of the awaited phase: a loaded machine may starve a waiting process
+  // too, and the watch reports wall time (no upper bound here can be relied on).
 });
 
 test('a block that is still running when the watch stops is counted', () => {
