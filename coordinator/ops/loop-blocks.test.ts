@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { blocksByPhase, watchLoop, type PhaseSpan } from './loop-blocks.ts';
+import { blocksByPhase, reportLoopBlocks, watchLoop, type PhaseSpan } from './loop-blocks.ts';
 
 const busy = (ms: number) => {
   const end = performance.now() + ms;
@@ -36,4 +36,18 @@ test('a block that is still running when the watch stops is counted', () => {
   const { blocks, longestMs } = watch.stop();
   assert.ok(longestMs >= 100, `longest ${longestMs} ms`);
   assert.equal(blocks.length, 1);
+});
+
+test('reportLoopBlocks reports a stretch at or above its bound, once, and nothing after stop', async () => {
+  const got: number[] = [];
+  const stop = reportLoopBlocks((ms) => got.push(ms), { minMs: 150, tickMs: 10 });
+  await sleep(30);
+  busy(250);
+  await sleep(40);
+  stop();
+  assert.ok(got.length >= 1 && got.some((ms) => ms >= 200), JSON.stringify(got));
+  const seen = got.length;
+  busy(200);
+  await sleep(40);
+  assert.equal(got.length, seen);
 });

@@ -46,6 +46,23 @@ export function watchLoop({ tickMs = 10, minMs = 20 }: { tickMs?: number; minMs?
   };
 }
 
+/**
+ * Calls `report(ms)` whenever the loop was held (or the process starved) for `minMs` or more,
+ * seen by a timer of `tickMs` that keeps nothing alive: the platform logs each one, so a swarm's
+ * platform log says whether its coordinator stalled, for how long and when. Returns a stop function.
+ */
+export function reportLoopBlocks(report: (ms: number) => void, { minMs = 1_000, tickMs = 100 } = {}): () => void {
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    const ms = now - last - tickMs;
+    last = now;
+    if (ms >= minMs) report(ms);
+  }, tickMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /** A phase's span on performance.now()'s clock. */
 export interface PhaseSpan {
   name: string;
