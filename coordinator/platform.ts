@@ -18,7 +18,7 @@ import { createApiServer, type ApiServer, BadRequest, leadRoutes, resolveLeadTok
 import { checkFigures, EvidenceDesk, Validator, verificationOf, Quarantine } from './verify/index.ts';
 import type { PlatformConfig } from './config.ts';
 import express from 'express';
-import { drain, OpsMetrics, opsRoutes, rpcCheck, type DrainResult, type ReadinessCheck, type Role } from './ops/index.ts';
+import { drain, OpsMetrics, opsRoutes, reportLoopBlocks, rpcCheck, type DrainResult, type ReadinessCheck, type Role } from './ops/index.ts';
 
 export const DEFAULT_RUN_ID = 1;
 
@@ -319,6 +319,9 @@ export async function startPlatform(
           ),
       });
       metrics.live = { validatorBacklog: () => validator.backlog, epochPostingFailing: () => poster.status.failing };
+      // A loop held for a second or more is logged (issue 18: PeerServer drops sockets whose heartbeats wait).
+      const stopLoopReport = reportLoopBlocks((ms) => log(`event loop: held (or the process starved) for ${ms.toFixed(0)} ms, until now`));
+      hostStops.push(async () => stopLoopReport());
       engineRef = engine;
       hostStops.push(() => validator.stop());
       hostStops.push(async () => engine.stop());

@@ -74,12 +74,13 @@ export function outerLrScheduleErrors(s: unknown): [string, string][] {
 
 /**
  * m ← μ·m + g;  θ ← θ − lr_r·(g + μ·m), lr_r = outerLrAt(cfg, round). In place; g is the
- * pseudo-gradient θ_r − θ_local.
+ * pseudo-gradient θ_r − θ_local. Elementwise: over [from, to) only when given (a caller that
+ * yields between slices gets the same bits as one pass).
  */
-export function applyOuterStep(params: Float32Array, momentum: Float32Array, g: Float32Array, cfg: OuterConfig, round = 0): void {
+export function applyOuterStep(params: Float32Array, momentum: Float32Array, g: Float32Array, cfg: OuterConfig, round = 0, from = 0, to = params.length): void {
   const { momentum: mu } = cfg;
   const lr = outerLrAt(cfg, round);
-  for (let i = 0; i < params.length; i++) {
+  for (let i = from; i < to; i++) {
     const m = Math.fround(mu * momentum[i] + g[i]);
     momentum[i] = m;
     params[i] = params[i] - Math.fround(lr * Math.fround(g[i] + mu * m));

@@ -8,11 +8,14 @@ import { hashParams } from './model.ts';
 import { contributionTypedData, eip712Domain } from './eip712.ts';
 import { framesRoot } from './aggregate.ts';
 import { createRng, gaussian } from './rng.ts';
+import { runModelHash } from './model-hash.ts';
+import { sameBits } from './wire/index.ts';
 import {
   adaptiveSteps,
   aggregateLimits,
   buildContribution,
   applyGlobalUpdate,
+  APPLY_SLICE,
   cohortAggregate,
   compressGlobalUpdate,
   encodeOwnUpdate,
@@ -255,4 +258,35 @@ test('an honest cohort of 2, 3 or 4 loses nothing to the vote: the same bytes as
       assert.equal(agg.aggregateHash, cohortAggregate(withoutVote, 3, honest[0], honest.slice(1)).aggregateHash);
     }
   }
+});
+
+test('applyGlobalUpdate with a pause: awaited between slices of APPLY_SLICE values, the same params, momentum and model hash as in one pass', async () => {
+  // 2.5 slices of values, an outer step with momentum (so both arrays matter), a dense exact aggregate.
+  const big = runSpecOf(
+    9,
+    { ...DEFAULT_RUN, sizes: [1000, 2621], outer: { lr: 0.7, momentum: 0.6 }, codec: { density: 0.1, bits: 8, chunkSize: 1024 } },
+    { name: 'mnist', trainCount: 10, testCount: 10, features: 1000, classes: 2621 },
+  );
+  const n = big.paramCount;
+  assert.ok(n > 2 * APPLY_SLICE && n < 3 * APPLY_SLICE, `${n} values: three slices`);
+  const rand = createRng(3);
+  const g = new Float32Array(n).map(() => gaussian(rand) * 1e-3);
+  const bytes = encodeAggregate(g, big.codec.chunkSize, { paramTableHash: big.paramTableHash, run: big.id, round: 4, samples: 8 });
+  const model = {
+    run: big.id,
+    paramTableHash: big.paramTableHash,
+    round: 4,
+    modelHash: '0x' as Hex,
+    params: new Float32Array(n).map(() => gaussian(rand)),
+    momentum: new Float32Array(n).map(() => gaussian(rand) * 1e-2),
+  };
+  const before = { params: model.params.slice(), momentum: model.momentum.slice() };
+  const whole = await applyGlobalUpdate(model, bytes, big);
+  let pauses = 0;
+  const sliced = await applyGlobalUpdate(model, bytes, big, async () => void pauses++);
+  assert.equal(pauses, Math.ceil(n / APPLY_SLICE) - 1);
+  assert.equal(sliced.modelHash, whole.modelHash);
+  assert.ok(sameBits(sliced.params, whole.params) && sameBits(sliced.momentum, whole.momentum), 'bit for bit');
+  assert.ok(sameBits(model.params, before.params) && sameBits(model.momentum, before.momentum), 'the input model is not touched');
+  assert.notEqual(whole.modelHash, await runModelHash(big, model.params));
 });

@@ -7,6 +7,7 @@ import { ExpressPeerServer } from 'peer';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { isAddress, type Address, type Hex } from 'viem';
 import { IdlegradError, isIdlegradError } from '../../shared/errors.ts';
+import type { RunSpec } from '../../shared/config.ts';
 import { maxCohortAggregateBytes, maxPeerFrameBytes } from '../../shared/round.ts';
 import {
   decodeRelay,
@@ -122,6 +123,23 @@ export interface ApiServer {
   close(going?: { code: number; reason: string }): Promise<void>;
 }
 
+/** The `peer` package's own alive_timeout (peer 1.0.2: 90 s). */
+export const PEER_ALIVE_TIMEOUT_MS = 90_000;
+
+/**
+ * How long PeerServer keeps a signalling client whose JSON heartbeat it has not read: one whole
+ * round of the run (train, exchange and report windows), at least the package's 90 s. PeerJS
+ * sends that heartbeat from the page's main thread every 5 s, so any seconds of work there
+ * (hashing a large model's residuals, decoding its frames) delay it; past the timeout PeerServer
+ * closes the socket and the page logs `Lost connection to server.` — all pages of a cohort at
+ * once, since they do the same work at the same moment (issue 18, the fifth gpt-small swarm).
+ * A connection that is really gone is still found within two heartbeat intervals by the
+ * protocol-level ping (ops/heartbeat.ts keepSocketsAlive, answered by the browser's network
+ * stack, not by page script); and a page held longer than a round has lost that round anyway.
+ */
+export const peerAliveTimeoutMs = (run: Pick<RunSpec, 'timing'>): number =>
+  Math.max(PEER_ALIVE_TIMEOUT_MS, run.timing.trainMs + run.timing.exchangeMs + run.timing.reportMs);
+
 export function createApiServer(deps: ServerDeps): ApiServer {
   const { engine, ledger, rewards } = deps;
   const app = express();
@@ -141,7 +159,10 @@ export function createApiServer(deps: ServerDeps): ApiServer {
   // Signaling. PeerJS's own WebSocket server is created without a server of its own so
   // that upgrades are routed by path below (two ws servers cannot share one `server`).
   const peerWss = new WebSocketServer({ noServer: true });
-  app.use('/peerjs', ExpressPeerServer(server, { path: '/', createWebSocketServer: () => peerWss, allow_discovery: false }));
+  app.use(
+    '/peerjs',
+    ExpressPeerServer(server, { path: '/', createWebSocketServer: () => peerWss, allow_discovery: false, alive_timeout: peerAliveTimeoutMs(engine.run) }),
+  );
 
   const json = express.json({ limit: '64kb' });
   app.get('/api/health', (_req, res) => void res.json({ ok: true, round: engine.round }));

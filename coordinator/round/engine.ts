@@ -206,6 +206,9 @@ export interface EngineEvents {
   journal?: RoundJournal;
 }
 
+/** Resolves after the event loop has served what is waiting (I/O, timers): a long computation's pause. */
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** Why the closed round `open` takes nothing that arrives at `at`. */
 function closedWhy(open: OpenRound, at: number): string {
   const past = at - open.reportEndsAt;
@@ -853,16 +856,12 @@ export class RoundEngine {
       const decision = decideRound({ ...open, reports: open.reports.values() }, this.run);
       const { rejected, applied } = decision;
       let { accepted } = decision;
-      // Combine cohort aggregates with the run's aggregator and apply the outer step.
-      let next: ModelState = {
-        round: open.round + 1,
-        modelHash: this.state.modelHash,
-        params: this.state.params.slice(),
-        momentum: this.state.momentum.slice(),
-        residual: this.state.residual?.slice(),
-      };
+      // Combine cohort aggregates with the run's aggregator and apply the outer step. The model
+      // carried over (copied at the end) only when nothing is applied: at gpt-small each copy is
+      // 42 MiB, and the outer step makes its own.
+      let next: ModelState | null = null;
       let update: Uint8Array | null = null;
-      let residual = next.residual;
+      let residual = this.state.residual;
       /** The combine's groups, stored with the round for auditors (ledger round_combines, served at /api/runs/:id/rounds/:round/combine). */
       let groups: CombineGroup[] = [];
       if (applied.length > 0) {
@@ -883,15 +882,24 @@ export class RoundEngine {
             update = down.bytes;
             residual = down.residual;
           } else update = combined;
-          // Peers apply the published bytes with this same function; so do we.
+          // Peers apply the published bytes with this same function; so do we, yielding the loop
+          // between slices (the same bits: shared/round.ts APPLY_SLICE).
           const { round, modelHash, params, momentum } = await applyGlobalUpdate(
             { ...this.state, run: this.run.id, paramTableHash: this.run.paramTableHash },
             update,
             this.run,
+            yieldToLoop,
           );
-          next = { round, modelHash, params, momentum, residual };
+          next = { round, modelHash, params, momentum, residual: residual === this.state.residual ? residual?.slice() : residual };
         }
       }
+      next ??= {
+        round: open.round + 1,
+        modelHash: this.state.modelHash,
+        params: this.state.params.slice(),
+        momentum: this.state.momentum.slice(),
+        residual: residual?.slice(),
+      };
       const evalResult = await this.evaluator.evaluate(next.params);
       const acceptedIds = new Set(accepted.map((a) => a.id));
       const acceptedReports = [...open.reports.values()].filter((r) => acceptedIds.has(r.id));
@@ -927,6 +935,8 @@ export class RoundEngine {
       const thetaR = this.state.params;
       this.state = next;
       this.open = null;
+      // The snapshot the pages' /sync will ask for, built now with the loop yielded between slices of its hash.
+      await this.published.prepare(yieldToLoop);
       if (this.events.verify && accepted.length) {
         await this.events
           .verify(

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { sha256 } from 'viem';
 import { decodeSnapshot, MAX_SYNC_UPDATES } from '../../shared/wire/index.ts';
 import type { ModelState } from '../db/index.ts';
-import { PublishedObjects } from './published.ts';
+import { PublishedObjects, SNAPSHOT_HASH_SLICE } from './published.ts';
 
 const modelAt = (round: number): ModelState => ({
   round,
@@ -80,4 +80,23 @@ test(`a page more than ${MAX_SYNC_UPDATES} rounds behind gets the snapshot only`
   const { store } = source(MAX_SYNC_UPDATES + 2);
   assert.equal((await store.index(1)).updates, null);
   assert.equal((await store.index(2)).updates?.length, MAX_SYNC_UPDATES);
+});
+
+test('prepare builds the snapshot ahead, pausing between hash slices: the same bytes and address as snapshot() builds, then kept', async () => {
+  // Large enough for three slices of the hash.
+  const n = Math.ceil((2.5 * SNAPSHOT_HASH_SLICE) / 8);
+  const big: ModelState = { round: 3, modelHash: sha256(new Uint8Array([3])), params: new Float32Array(n).fill(0.5), momentum: new Float32Array(n).fill(-1) };
+  const state = { model: big };
+  const ahead = new PublishedObjects({ run: 7, update: async () => null, model: () => state.model });
+  let pauses = 0;
+  await ahead.prepare(async () => void pauses++);
+  const fresh = new PublishedObjects({ run: 7, update: async () => null, model: () => state.model }).snapshot();
+  const prepared = ahead.snapshot();
+  assert.ok(pauses >= 2, `${pauses} pauses over ${prepared.bytes} bytes`);
+  assert.equal(prepared.hash, fresh.hash);
+  assert.equal(prepared.hash, sha256(prepared.body));
+  assert.deepEqual(prepared.body, fresh.body);
+  // Prepared again for the same model: nothing is rebuilt.
+  await ahead.prepare(async () => assert.fail('already built'));
+  assert.equal(ahead.snapshot(), prepared);
 });

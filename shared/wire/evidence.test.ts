@@ -66,6 +66,22 @@ test('every leaf of trees of 1 to 9 leaves (odd levels carried up) opens and pro
   }
 });
 
+test('ResidualTree.over takes levels computed elsewhere (a worker): the same tree as build; wrong or mis-sized levels are refused, naming why', () => {
+  for (const n of [1, 64, 65, 7 * RESIDUAL_LEAF + 5]) {
+    const e = residual(n, 9);
+    const levels = ResidualTree.levelsOf(e.slice());
+    const tree = ResidualTree.over(e, levels);
+    assert.equal(tree.root, ResidualTree.build(e).root);
+    assert.equal(tree.root, residualRoot(e));
+    assert.ok(tree.serves(e, [residualLeafCount(n) - 1]));
+  }
+  const e = residual(7 * RESIDUAL_LEAF + 5, 9);
+  const levels = ResidualTree.levelsOf(e);
+  assert.throws(() => ResidualTree.over(e, levels.slice(0, -1)), /has 3 levels; a 453-value residual's has 4/);
+  assert.throws(() => ResidualTree.over(e, [levels[0].subarray(32), ...levels.slice(1)]), /level 0 holds 224 bytes/);
+  assert.throws(() => ResidualTree.over(residual(7 * RESIDUAL_LEAF + 5, 10), levels), /not computed over these values/);
+});
+
 test('a kept tree opens leaves that prove its root; a tree kept for a residual that changed where it opens, or for another array, is not used', () => {
   const e = residual(7 * RESIDUAL_LEAF + 5, 3);
   const tree = ResidualTree.build(e);

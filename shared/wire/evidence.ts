@@ -144,6 +144,16 @@ export class ResidualTree {
   ) {}
 
   static build(e: Float32Array): ResidualTree {
+    return new ResidualTree(e, ResidualTree.levelsOf(e));
+  }
+
+  /**
+   * Every level of `e`'s tree, leaves first: what `build` keeps. A page computes them on its
+   * training worker over a copy of `e` (web/src/client/round/evidence.ts), so that the seconds of
+   * hashing never hold the main thread, where PeerJS's signalling heartbeat and the round's
+   * sockets run (issue 18: the fifth gpt-small swarm's pages all lost the signalling server).
+   */
+  static levelsOf(e: Float32Array): Uint8Array[] {
     if (e.length === 0) throw new IdlegradError('BAD_FRAME', 'a residual has at least one value');
     const bytes = bytesOf(e);
     const count = residualLeafCount(e.length);
@@ -162,7 +172,31 @@ export class ResidualTree {
       level = up;
       len = upLen;
     }
-    return new ResidualTree(e, levels);
+    return levels;
+  }
+
+  /**
+   * `e`'s tree from `levels` computed elsewhere (levelsOf over a copy of `e`). Checked: every
+   * level's size, and the first and last leaves against `e`'s values (so levels of another array
+   * or length are refused, naming why); the rest is trusted as the page's own computation.
+   */
+  static over(e: Float32Array, levels: Uint8Array[]): ResidualTree {
+    const count = residualLeafCount(e.length);
+    let len = count;
+    for (const [l, level] of levels.entries()) {
+      if (level.byteLength !== DIGEST_BYTES * len)
+        throw new IdlegradError(
+          'BAD_FRAME',
+          `residual tree level ${l} holds ${level.byteLength} bytes; ${len} nodes of a ${e.length}-value residual need ${DIGEST_BYTES * len}`,
+        );
+      len = Math.ceil(len / 2);
+    }
+    let depth = 1;
+    for (let n = count; n > 1; n = Math.ceil(n / 2)) depth++;
+    if (levels.length !== depth) throw new IdlegradError('BAD_FRAME', `residual tree has ${levels.length} levels; a ${e.length}-value residual's has ${depth}`);
+    const tree = new ResidualTree(e, levels);
+    if (!tree.serves(e, [0, count - 1])) throw new IdlegradError('BAD_FRAME', 'residual tree levels were not computed over these values (a leaf differs)');
+    return tree;
   }
 
   get paramCount(): number {

@@ -12,6 +12,7 @@ import { meanOf, trainingFlopsPerSample, trainLocal, windowBatch } from '../../s
 import { cohortAggregateOfBytes, compressUpdate, pseudoGradient, type CohortAggregate } from '../../shared/round.ts';
 import type { Dataset } from '../../shared/mlp.ts';
 import type { AdapterInfo } from '../../shared/wire/index.ts';
+import { ResidualTree } from '../../shared/wire/evidence.ts';
 import { serializeError } from '../../shared/errors.ts';
 import type { AbortReport, AggregateArgs, BenchmarkResult, DeviceLoss, Throttle, TrainArgs, TrainResult, TrainerWorkerApi } from '../src/client/trainer.ts';
 
@@ -312,6 +313,18 @@ const api = {
     try {
       const agg = cohortAggregateOfBytes(args.run, args.round, args.own, args.received);
       return Comlink.transfer(agg, [agg.bytes.buffer as ArrayBuffer]);
+    } catch (e) {
+      rethrow(e);
+    }
+  },
+
+  async residualLevels(values: Float32Array): Promise<Uint8Array[]> {
+    try {
+      const levels = ResidualTree.levelsOf(values);
+      return Comlink.transfer(
+        levels,
+        levels.map((l) => l.buffer as ArrayBuffer),
+      );
     } catch (e) {
       rethrow(e);
     }

@@ -24,6 +24,7 @@ import type { PeerLink } from './p2p/links.ts';
 import type { IncomingRouter } from './p2p/peer-net.ts';
 import type { SnapshotStore } from './snapshot.ts';
 import { reconnectDelayMs } from './backoff.ts';
+import { watchLongTasks } from './long-tasks.ts';
 
 /**
  * Lending, from Start to Stop: one union instead of flags.
@@ -78,6 +79,7 @@ export class Session {
   private peer: Peer | null = null;
   private peerIdValue: string | null = null;
   private router: IncomingRouter | null = null;
+  private stopLongTasks: (() => void) | null = null;
   /** PeerJS and its helpers, loaded on the first connection (not in the page's initial JS). */
   private net: typeof import('./p2p/peer-net.ts') | null = null;
   /** Failed connections since the last welcome: the backoff step (backoff.ts). */
@@ -135,6 +137,8 @@ export class Session {
           }
         });
         this.router = new net.IncomingRouter(peer, (peerId, why) => store.log('warn', `refused a connection from ${peerId}: ${why}`));
+        // Its heartbeat to the signalling server waits while this thread is held (long-tasks.ts).
+        this.stopLongTasks ??= watchLongTasks((ms) => store.log('warn', `the main thread was held ${(ms / 1000).toFixed(1)} s at once`));
       }
     } catch (e) {
       store.log('error', `could not create the WebRTC peer: ${describeError(e)}`);
@@ -274,6 +278,7 @@ export class Session {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.socket?.close();
     this.peer?.destroy();
+    this.stopLongTasks?.();
   }
 }
 

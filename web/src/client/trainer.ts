@@ -106,6 +106,8 @@ export interface TrainerWorkerApi {
   train(args: TrainArgs): Promise<TrainResult>;
   /** The cohort aggregate, computed off the main thread (a dense paramCount vector on the way). */
   aggregate(args: AggregateArgs): Promise<CohortAggregate>;
+  /** ResidualTree.levelsOf(values) off the main thread (values are transferred). */
+  residualLevels(values: Float32Array): Promise<Uint8Array[]>;
   /** A few steps on synthetic data (an MLP: 3 after a warm-up; a GPT: 1 of the run's batch): measured GFLOP/s. Needs init(). */
   benchmark(steps?: number): Promise<BenchmarkResult>;
   /** The device's limits (the device profile); null on the CPU path. */
@@ -115,7 +117,9 @@ export interface TrainerWorkerApi {
 }
 
 /** The page's view of a trainer; GpuTrainer is the real one, tests may pass a fake. */
-export interface Trainer extends Omit<TrainerWorkerApi, 'deviceLost'> {
+export interface Trainer extends Omit<TrainerWorkerApi, 'deviceLost' | 'residualLevels'> {
+  /** The worker's residualLevels; a fake without it: the page hashes the residuals on its own thread. */
+  residualLevels?: TrainerWorkerApi['residualLevels'];
   /** Called once if the device is lost or the worker dies. */
   onLost(fn: (loss: DeviceLoss) => void): void;
   terminate(): void;
@@ -178,6 +182,10 @@ export class GpuTrainer implements Trainer {
 
   aggregate(args: AggregateArgs): Promise<CohortAggregate> {
     return this.remote.aggregate(args).catch(revive);
+  }
+
+  residualLevels(values: Float32Array): Promise<Uint8Array[]> {
+    return this.remote.residualLevels(Comlink.transfer(values, [values.buffer as ArrayBuffer])).catch(revive);
   }
 
   benchmark(steps?: number): Promise<BenchmarkResult> {

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Hex } from 'viem';
 import { createRng } from '../../../../shared/rng.ts';
-import { decodeEvidence, residualCommitment, residualRoot, sameBits, RESIDUAL_LEAF } from '../../../../shared/wire/index.ts';
+import { decodeEvidence, residualCommitment, residualRoot, sameBits, ResidualTree, RESIDUAL_LEAF } from '../../../../shared/wire/index.ts';
 import { EvidenceKeeper, type Evidence, type VerifyMessage } from './evidence.ts';
 import type { SnapshotStore } from '../snapshot.ts';
 
@@ -29,14 +29,14 @@ test('sameBits compares float32 bits: -0 and 0 differ, a NaN equals itself, leng
   assert.equal(sameBits(Float32Array.of(1), Float32Array.of(1, 2)), false);
 });
 
-test("the commitment keeps the residuals' trees; the next round reuses the after-tree only for the same bits", () => {
+test("the commitment keeps the residuals' trees; the next round reuses the after-tree only for the same bits", async () => {
   const keeper = new EvidenceKeeper();
   const logs: string[] = [];
   const log = (_: 'info', text: string) => logs.push(text);
   const zeros = new Float32Array(N);
   const a = residual(1);
   const r0 = keeper.keep(hashOf(0), evidence(0, zeros, a));
-  assert.equal(keeper.commitment(r0, log), residualCommitment(zeros, a));
+  assert.equal(await keeper.commitment(r0, log), residualCommitment(zeros, a));
   assert.equal(r0.trees?.before.root, residualRoot(zeros));
   assert.match(logs[0], /both hashed/);
 
@@ -44,7 +44,7 @@ test("the commitment keeps the residuals' trees; the next round reuses the after
   // after-tree and its array serve as round 1's before.
   const b = residual(2);
   const r1 = keeper.keep(hashOf(1), evidence(1, a.slice(), b));
-  assert.equal(keeper.commitment(r1, log), residualCommitment(a, b));
+  assert.equal(await keeper.commitment(r1, log), residualCommitment(a, b));
   assert.equal(r1.before, r0.after);
   assert.equal(r1.trees?.before, r0.trees?.after);
   assert.match(logs[1], /round 0's after: its tree kept/);
@@ -54,10 +54,34 @@ test("the commitment keeps the residuals' trees; the next round reuses the after
   changed[5 * RESIDUAL_LEAF] += 0.25;
   const c = residual(3);
   const r2 = keeper.keep(hashOf(2), evidence(2, changed, c));
-  assert.equal(keeper.commitment(r2, log), residualCommitment(changed, c));
+  assert.equal(await keeper.commitment(r2, log), residualCommitment(changed, c));
   assert.notEqual(r2.trees?.before, r1.trees?.after);
   assert.equal(r2.trees?.before.values, changed);
   assert.match(logs[2], /both hashed/);
+});
+
+test('with a worker, the commitment hashes off the main thread: the same trees and hash, each built over the kept array', async () => {
+  const keeper = new EvidenceKeeper();
+  const sent: Float32Array[] = [];
+  // The trainer's worker: ResidualTree.levelsOf over the copy it is handed (a real worker transfers it).
+  const levelsOf = async (values: Float32Array) => (sent.push(values), ResidualTree.levelsOf(values));
+  const logs: string[] = [];
+  const before = residual(11);
+  const after = residual(12);
+  const ev = keeper.keep(hashOf(0), evidence(0, before, after));
+  assert.equal(await keeper.commitment(ev, (_, text) => logs.push(text), levelsOf), residualCommitment(before, after));
+  assert.equal(sent.length, 2, 'both residuals hashed on the worker');
+  assert.ok(
+    sent.every((v) => v !== before && v !== after),
+    'the worker gets copies: the kept arrays stay on the page',
+  );
+  assert.equal(ev.trees?.before.values, before);
+  assert.equal(ev.trees?.after.root, ResidualTree.build(after).root);
+  assert.ok(ev.trees?.after.serves(after, [0, 3, 9]));
+  assert.match(logs[0], /on the training worker \(both hashed\)/);
+  // Levels of other values are refused, naming why.
+  const wrong = async () => ResidualTree.levelsOf(residual(13));
+  await assert.rejects(keeper.commitment(keeper.keep(hashOf(1), evidence(1, residual(14), residual(15))), undefined, wrong), /not computed over these values/);
 });
 
 test('an answer opens the asked leaves from the kept trees, and they prove the committed residual hash', async () => {
@@ -65,7 +89,7 @@ test('an answer opens the asked leaves from the kept trees, and they prove the c
   const before = residual(4);
   const after = residual(5);
   const ev = keeper.keep(hashOf(7), evidence(7, before, after));
-  const committed = keeper.commitment(ev);
+  const committed = await keeper.commitment(ev);
   // Changed where the validator does not look: only the kept tree still proves the committed
   // root (a tree built at the answer would prove the changed residual's).
   ev.after[5 * RESIDUAL_LEAF] += 1;

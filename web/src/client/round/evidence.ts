@@ -47,18 +47,22 @@ export class EvidenceKeeper {
    * it, so that an opening later reads them instead of rehashing. The residual before a round is
    * usually the one after the previous round (its frame went into an aggregate and nothing was
    * given back): then the previous round's after-tree, and its array, serve (checked bit for bit).
+   * With `levelsOf` (the trainer's worker: ResidualTree.levelsOf over a copy) the hashing runs off
+   * the main thread: seconds a tree at gpt-small's 10.9 M values, during which the page's PeerJS
+   * heartbeat and sockets would otherwise wait (issue 18). Without it, here.
    */
-  commitment(ev: Evidence, log?: (level: 'info', text: string) => void): Hex {
+  async commitment(ev: Evidence, log?: (level: 'info', text: string) => void, levelsOf?: (values: Float32Array) => Promise<Uint8Array[]>): Promise<Hex> {
     const started = performance.now();
     const prev = [...this.recent.values(), ...this.asked.values()].find((p) => p !== ev && p.trees && sameBits(p.after, ev.before));
     if (prev?.trees) ev.before = prev.after;
-    const before = prev?.trees?.after ?? ResidualTree.build(ev.before);
-    ev.trees = { before, after: ResidualTree.build(ev.after) };
+    const tree = async (e: Float32Array) => (levelsOf ? ResidualTree.over(e, await levelsOf(e.slice())) : ResidualTree.build(e));
+    const [before, after] = await Promise.all([prev?.trees?.after ?? tree(ev.before), tree(ev.after)]);
+    ev.trees = { before, after };
     log?.(
       'info',
-      `round ${ev.round}: residual trees built in ${(performance.now() - started).toFixed(0)} ms (${prev ? 'the residual before is round ' + prev.round + "'s after: its tree kept" : 'both hashed'})`,
+      `round ${ev.round}: residual trees built in ${(performance.now() - started).toFixed(0)} ms ${levelsOf ? 'on the training worker' : 'on the main thread'} (${prev ? 'the residual before is round ' + prev.round + "'s after: its tree kept" : 'both hashed'})`,
     );
-    return residualCommitment(before.root, ev.trees.after.root);
+    return residualCommitment(before.root, after.root);
   }
 
   get(frameHash: Hex): Evidence | undefined {

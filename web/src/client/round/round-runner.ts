@@ -40,7 +40,7 @@ export interface RoundRunnerOptions {
   account: () => RoundAccount | null;
   /** This page's PeerJS id (the cohort lists members by address and peer id). */
   peerId: () => string | null;
-  trainer: () => Pick<Trainer, 'train' | 'aggregate'> | null;
+  trainer: () => Pick<Trainer, 'train' | 'aggregate' | 'residualLevels'> | null;
   chain: () => ChainInfo | null;
   /** Step 2: θ_r with hash h_r (the page's model moved there, or an error). */
   syncModel: (round: number, modelHash: Hex) => Promise<Float32Array>;
@@ -313,7 +313,7 @@ export class RoundRunner {
       frameHash: own.hash,
       aggregateHash: agg.aggregateHash,
       framesRoot: agg.framesRoot,
-      residualHash: this.evidence.commitment(kept, store.log),
+      residualHash: await this.evidence.commitment(kept, store.log, trainer.residualLevels?.bind(trainer)),
       samples,
       steps: result.steps,
       lossBefore: losses.before,
