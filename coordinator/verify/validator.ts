@@ -102,6 +102,12 @@ export class Validator {
   private readonly derivable = new Map<string, boolean>();
   /** By contribution: the sampled leaves, when its evidence was asked with a codec chunk besides (needsAtSampling). */
   private readonly workLeaves = new Map<number, number[]>();
+  /**
+   * Accounts whose chain is broken here until a check carries their e_a again: a check on a codec
+   * chunk does not learn e_a elsewhere, so the next sampled contribution is asked for a chunk at
+   * once rather than for the sampled leaves and then, at its check, a second time.
+   */
+  private readonly brokenChain = new Set<string>();
   private zeroDigest: Hex | null = null;
   /**
    * Residuals checks took from what the validator knew (carried, zeros, derived) and those the
@@ -223,12 +229,13 @@ export class Validator {
     const account = c.account.toLowerCase();
     const first = id.checksPassed === 0 && id.reputation === 0;
     const leaves = this.drawLeaves();
-    if (this.lastSampled.get(account) ?? first) return { before: false, after: false, leaves };
+    if ((this.lastSampled.get(account) ?? first) && !this.brokenChain.has(account)) return { before: false, after: false, leaves };
     // The chain is broken (this identity's previous contribution was not checked here): e_b
     // opened at one codec chunk besides the sampled leaves, not in full (chunkOpening).
     const chunk = this.chunkOpening(leaves);
     if (!chunk) return { before: true, after: false, leaves };
     this.workLeaves.set(c.id, leaves);
+    this.brokenChain.add(account);
     return { before: false, after: false, leaves: chunk };
   }
 
@@ -341,7 +348,10 @@ export class Validator {
       };
     } else {
       result = out.result;
-      if (out.residualAfter) this.carry(c.account, out.residualAfter);
+      if (out.residualAfter) {
+        this.carry(c.account, out.residualAfter);
+        this.brokenChain.delete(c.account.toLowerCase());
+      }
       this.derivable.set(c.account.toLowerCase(), out.derivable);
       this.checks++;
       this.computeMs += result.detail.ms;
@@ -410,6 +420,7 @@ export class Validator {
     // The chain broke (a contribution this validator did not check, a page that lost its residual):
     // e_b opened at a whole codec chunk serves the codec check there; else it is asked for that.
     this.carried.delete(c.account.toLowerCase());
+    this.brokenChain.add(c.account.toLowerCase());
     const partial = (up: EvidenceUpload, workLeaves: number[]): CheckEvidence | null => {
       if (!isOpening(up.before) || !isOpening(up.after)) return null;
       const codecRanges = this.chunksOpened(up.before);
