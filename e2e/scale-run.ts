@@ -239,6 +239,9 @@ async function main(cfg: ScaleRunConfig): Promise<void> {
   // Each volunteer's session key, certified as its hello would (engine.certifySession: the certificate's recovery and the
   // ledger row). Not a round phase, so not measured: once per session, like the hello's own signature.
   const sessionKeyOf = new Map<Address, NodeSessionKey>();
+  // The first certificate starts the recovery thread (its hello signature is recovered there), so
+  // its thread id is the one that appears now, not at the first report.
+  t = tids();
   {
     for (const s of sessions) {
       const sign = (d: Uint8Array) => {
@@ -250,6 +253,8 @@ async function main(cfg: ScaleRunConfig): Promise<void> {
       s.sessionKey = await engine.certifySession(s.address, `scale-${s.id}`, key.grant(`scale-${s.id}`));
     }
   }
+  const certifiedTids = newTids(t);
+  for (const tid of certifiedTids) groupOf.set(tid, 'recovery');
   let nnz = 0;
   let cohortAggregates = 0;
   const header = (samples: number) => ({ paramTableHash: run.paramTableHash, run: run.id, round: open.round, samples });
@@ -293,9 +298,9 @@ async function main(cfg: ScaleRunConfig): Promise<void> {
     }
   });
 
-  // The first report starts the recovery thread: its thread id is the one that appears then.
+  // Else the first report starts the recovery thread: its thread id is the one that appears then.
   t = tids();
-  let recoverySeen = false;
+  let recoverySeen = certifiedTids.length > 0;
   await phase('report', reports.length, async () => {
     let next = 0;
     const lane = async () => {

@@ -125,7 +125,7 @@ const REPLIES: [string, Parser<unknown>, unknown][] = [
   ['error', parseErrorReply, { error: { code: 'FORBIDDEN', message: 'only the project lead may create or change runs' } }],
 ];
 const MESSAGES: unknown[] = [
-  { type: 'challenge', challenge: 'ab12', serverTime: 1 },
+  { type: 'challenge', challenge: 'ab12', serverTime: 1, session: { run: 3, chainId: 31337, distributor: a20 } },
   { type: 'welcome', run, round: 2, modelHash: h32, chain, serverTime: 1 },
   {
     type: 'welcome',
