@@ -87,7 +87,7 @@ test('a run of 1,000 rounds: charts are thinned, updates render (time printed)',
           ws.send(JSON.stringify({ type: 'dashboard', state }));
         }
       });
-      ws.send(JSON.stringify({ type: 'challenge', challenge: '00', serverTime: Date.now() }));
+      ws.send(JSON.stringify({ type: 'challenge', challenge: '00', serverTime: Date.now(), session: { run: 1, chainId: 31337, distributor: hex(1, 40) } }));
     });
     await page.addInitScript(() => {
       const shown: Record<string, number> = {};
