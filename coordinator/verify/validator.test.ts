@@ -106,6 +106,20 @@ function work(
 const check = (w: ReturnType<typeof work>, account = w.claim.account) => checkContribution(run, v, theta0, train, heldOut, { ...w.claim, account }, w.evidence);
 const zeros = () => new Float32Array(run.paramCount);
 
+/**
+ * Records each of `member`'s rounds as an accepted WebGPU contribution (nonces from `firstNonce`)
+ * and keeps its evidence in `held` for the validator's evidence source.
+ */
+function acceptedWebgpu(sql: Awaited<ReturnType<typeof openDatabase>>, ledger: Ledger, member: Address, held: Map<number, Evidence>, firstNonce: bigint) {
+  let nonce = firstNonce;
+  return async (round: number, w: ReturnType<typeof work>) => {
+    const id = await ledger.insertPending(run.id, member, contribution(w, nonce++, round), '0x', { residualHash: w.claim.residualHash, device: 'webgpu' });
+    await sql.query(`update contributions set state = 'accepted', credit_wei = 1000 where id = $1`, [id]);
+    held.set(id, w.evidence);
+    return id;
+  };
+}
+
 test('an honest update passes, with an error-feedback residual carried from earlier rounds', () => {
   const e = zeros().map((_, i) => (i % 97 === 0 ? 1e-3 : 0));
   const r = check(work(addr(1), 0, theta0, e));
@@ -462,13 +476,7 @@ test('WebGPU work (re-executed within float drift, never bit for bit): checks op
   const member = addr(31);
   const held = new Map<number, Evidence>();
   const uploads: number[] = [];
-  let nonce = 300n;
-  const submit = async (round: number, w: ReturnType<typeof work>) => {
-    const id = await ledger.insertPending(run.id, member, contribution(w, nonce++, round), '0x', { residualHash: w.claim.residualHash, device: 'webgpu' });
-    await sql.query(`update contributions set state = 'accepted', credit_wei = 1000 where id = $1`, [id]);
-    held.set(id, w.evidence);
-    return id;
-  };
+  const submit = acceptedWebgpu(sql, ledger, member, held, 300n);
   const validator = new Validator({
     run: always,
     ledger,
@@ -538,13 +546,7 @@ test('a work check that fails on the sampled leaves alone asks for both residual
   const member = addr(41);
   const held = new Map<number, Evidence>();
   const asked: EvidenceNeeds[] = [];
-  let nonce = 500n;
-  const submit = async (round: number, w: ReturnType<typeof work>) => {
-    const id = await ledger.insertPending(run.id, member, contribution(w, nonce++, round), '0x', { residualHash: w.claim.residualHash, device: 'webgpu' });
-    await sql.query(`update contributions set state = 'accepted', credit_wei = 1000 where id = $1`, [id]);
-    held.set(id, w.evidence);
-    return id;
-  };
+  const submit = acceptedWebgpu(sql, ledger, member, held, 500n);
   const checked: CheckResult[] = [];
   const validator = new Validator({
     run: always,
@@ -593,13 +595,7 @@ test('a broken chain (the previous contribution not checked) opens one codec chu
   const held = new Map<number, Evidence>();
   const asked: EvidenceNeeds[] = [];
   const uploads: number[] = [];
-  let nonce = 700n;
-  const submit = async (round: number, w: ReturnType<typeof work>) => {
-    const id = await ledger.insertPending(run.id, member, contribution(w, nonce++, round), '0x', { residualHash: w.claim.residualHash, device: 'webgpu' });
-    await sql.query(`update contributions set state = 'accepted', credit_wei = 1000 where id = $1`, [id]);
-    held.set(id, w.evidence);
-    return id;
-  };
+  const submit = acceptedWebgpu(sql, ledger, member, held, 700n);
   const checked: CheckResult[] = [];
   // The sampling coin: 0.99 skips the next contribution (newIdentityRate 0.5), 0 samples it;
   // leaves and chunks are drawn from a seeded generator.
