@@ -18,6 +18,7 @@ import { createApiServer, type ApiServer, BadRequest, leadRoutes, resolveLeadTok
 import { checkFigures, EvidenceDesk, Validator, verificationOf, Quarantine } from './verify/index.ts';
 import type { PlatformConfig } from './config.ts';
 import express from 'express';
+import { IdlegradError } from '../shared/errors.ts';
 import { drain, OpsMetrics, opsRoutes, reportLoopBlocks, rpcCheck, type DrainResult, type ReadinessCheck, type Role } from './ops/index.ts';
 
 export const DEFAULT_RUN_ID = 1;
@@ -267,8 +268,12 @@ export async function startPlatform(
         return [];
       });
       if (reconciled.length) log(`rewards: reconciled unposted epoch(s) ${reconciled.join(', ')} with the chain`);
-      const desk = new EvidenceDesk(run.paramCount, verificationOf(run).evidenceTimeoutMs, Date.now, log);
       let engineRef: RoundEngine | null = null;
+      // Uploads are hashed on the round engine's upload thread, off the event loop (nothing asks before the engine runs).
+      const desk = new EvidenceDesk(run.paramCount, verificationOf(run).evidenceTimeoutMs, Date.now, log, async (body) => {
+        if (!engineRef) throw new IdlegradError('NOT_FOUND', 'no round engine runs yet to check evidence');
+        return engineRef.evidenceDigests(body);
+      });
       const quarantine = new Quarantine(ledger);
       if (await quarantine.load()) log(`quarantine: ${quarantine.size} identities with a negative reputation train apart`);
       const validator = new Validator({

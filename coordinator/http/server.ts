@@ -267,7 +267,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
     '/api/runs/:id/rounds/:round/evidence/:address',
     // flags ‖ residuals (each in full or as its digest: shared/wire/evidence.ts) ‖ frame: at most the run's largest update frame and two float32 residuals.
     express.raw({ type: () => true, limit: maxPeerFrameBytes(engine.run) + 1 + 8 * engine.run.paramCount }),
-    route((req, res) => {
+    route(async (req, res) => {
       if (intParam(req.params.id, 'run id') !== engine.run.id) throw new IdlegradError('WRONG_RUN', `no run ${req.params.id} on this coordinator`);
       if (!deps.evidence) throw new IdlegradError('NOT_FOUND', 'this coordinator runs no validator');
       if (!Buffer.isBuffer(req.body))
@@ -275,7 +275,7 @@ export function createApiServer(deps: ServerDeps): ApiServer {
           'BAD_FRAME',
           'evidence body must be flags ‖ residual before or its digest ‖ residual after or its digest ‖ frame (application/octet-stream)',
         );
-      deps.evidence.submit(
+      await deps.evidence.submit(
         intParam(req.params.round, 'round'),
         addressParam(req.params.address, 'address'),
         new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.byteLength),

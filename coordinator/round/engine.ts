@@ -665,6 +665,11 @@ export class RoundEngine {
     return this.track(this.admitAggregate(open, round, bytes));
   }
 
+  /** A spot check's evidence upload's frame hash and residual commitment, hashed on the upload thread (coordinator/verify/evidence-desk.ts). */
+  evidenceDigests(body: Uint8Array): Promise<{ frameHash: Hex; residualHash: Hex }> {
+    return this.uploads.evidenceDigests(body);
+  }
+
   private async admitAggregate(open: OpenRound, round: number, bytes: Uint8Array, journal = true): Promise<Hex> {
     const { hash, frame } = await this.uploads.check(round, bytes);
     if (journal && this.events.journal) await this.journaled(open, 'aggregate', () => this.events.journal!.aggregate(round, hash, bytes));

@@ -3,15 +3,17 @@
 // exchangeEndsAt, 450 frames of 58 KiB at 2,000 volunteers, 1.45 ms of decode + hash each —
 // does not hold the event loop past the report deadline (README "Scale"). The same function
 // as in place, so verdicts and hashes do not depend on where it ran; an error keeps its code
-// and message. If the thread cannot run, the check runs in place.
+// and message. If the thread cannot run, the check runs in place. The evidence desk hashes a
+// spot check's upload here too (evidenceDigests): a residual in full is 41.7 MiB at gpt-small.
 import type { Hex } from 'viem';
 import type { RunSpec } from '../../shared/config.ts';
 import type { DecodedFrame } from '../../shared/codec.ts';
 import { IdlegradError, isErrorCode, type SerializedError } from '../../shared/errors.ts';
 import { startWorker, WorkerCalls } from '../worker-calls.ts';
-import { checkAggregate } from './upload-check.ts';
+import { checkAggregate, evidenceDigests } from './upload-check.ts';
 
-type Reply = { id: number; hash?: Hex; frame?: DecodedFrame; error?: SerializedError };
+type Digests = { frameHash: Hex; residualHash: Hex };
+type Reply = { id: number; hash?: Hex; frame?: DecodedFrame; digests?: Digests; error?: SerializedError };
 
 export class UploadThread {
   private calls: WorkerCalls<Reply> | null = null;
@@ -31,20 +33,33 @@ export class UploadThread {
 
   /** checkAggregate(run, round, bytes), off the event loop. `bytes` is copied, not moved. */
   async check(round: number, bytes: Uint8Array): Promise<{ hash: Hex; frame: DecodedFrame }> {
+    const m = await this.call({ round, bytes }, () => checkAggregate(this.run, round, bytes), 'checking the aggregate');
+    return { hash: m.hash!, frame: m.frame! };
+  }
+
+  /** evidenceDigests(run.paramCount, bytes), off the event loop (a residual in full is seconds of hashing at gpt-small). */
+  async evidenceDigests(bytes: Uint8Array): Promise<Digests> {
+    const m = await this.call({ bytes, evidence: true }, () => ({ digests: evidenceDigests(this.run.paramCount, bytes) }), 'hashing the evidence');
+    return m.digests!;
+  }
+
+  /** One call to the thread; in place (`inPlace`) when the thread cannot run; a refusal keeps its code and message. */
+  private async call(msg: { bytes: Uint8Array; round?: number; evidence?: true }, inPlace: () => Omit<Reply, 'id'>, what: string): Promise<Omit<Reply, 'id'>> {
     let m: Reply;
     try {
       // A view into a larger buffer (a pooled request body) would clone all of it: send its own copy.
+      const { bytes } = msg;
       const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
-      m = await this.start().call({ round, bytes: own });
+      m = await this.start().call({ ...msg, bytes: own });
     } catch (e) {
-      if (!this.stopped) console.error(`[upload] upload thread: ${(e as Error).message}; checking the aggregate on the event loop`);
-      return checkAggregate(this.run, round, bytes);
+      if (!this.stopped) console.error(`[upload] upload thread: ${(e as Error).message}; ${what} on the event loop`);
+      return inPlace();
     }
     if (m.error) {
       const { code, shortMessage, details } = m.error;
       throw new IdlegradError(isErrorCode(code) ? code : 'INTERNAL', shortMessage, details ? { details } : {});
     }
-    return { hash: m.hash!, frame: m.frame! };
+    return m;
   }
 
   stop(): void {

@@ -1,9 +1,9 @@
 // The evidence desk (DESIGN.md step 8): where a sampled member's evidence upload meets the
 // spot check waiting for it.
-import type { Address } from 'viem';
-import { hashFrame } from '../../shared/codec.ts';
+import type { Address, Hex } from 'viem';
 import { IdlegradError } from '../../shared/errors.ts';
-import { decodeEvidence, meetsNeeds, residualCommitment, type EvidenceNeeds, type EvidenceUpload } from '../../shared/wire/index.ts';
+import { decodeEvidence, meetsNeeds, type EvidenceNeeds, type EvidenceUpload } from '../../shared/wire/index.ts';
+import { evidenceDigests } from '../round/upload-check.ts';
 import type { VerifiableContribution } from '../db/index.ts';
 import type { EvidenceSource } from './validator.ts';
 
@@ -13,7 +13,9 @@ import type { EvidenceSource } from './validator.ts';
  * full) and waits up to the timeout. Uploads are checked against the signed frame hash and
  * the committed residual hash before they count, so nobody can answer for someone else, and
  * must hold what was asked for; a wrong upload is refused and the request keeps waiting for
- * the right one.
+ * the right one. The hashes come from `digests` (the platform passes the round engine's upload
+ * thread): a residual uploaded in full is Merkle-hashed whole, seconds of keccak at gpt-small,
+ * which on the event loop held the coordinator 4.8–5.9 s after sampled commits (issue 18).
  */
 const ASK_RETRY_MS = 1000;
 
@@ -60,6 +62,7 @@ export class EvidenceDesk {
     private readonly timeoutMs: number,
     private readonly now: () => number = Date.now,
     private readonly log: (line: string) => void = () => {},
+    private readonly digests: (body: Uint8Array) => Promise<{ frameHash: Hex; residualHash: Hex }> = async (body) => evidenceDigests(paramCount, body),
   ) {}
 
   source(ask: (c: VerifiableContribution, deadline: number, needs: EvidenceNeeds) => boolean): EvidenceSource {
@@ -92,8 +95,12 @@ export class EvidenceDesk {
       });
   }
 
-  /** An upload for (round, account). Throws a named error when nothing waits for it or it does not match the commitments. */
-  submit(round: number, account: Address, body: Uint8Array): void {
+  /**
+   * An upload for (round, account). Rejects with a named error when nothing waits for it, it does
+   * not parse, it does not match the commitments or it lacks what was asked; the request then keeps
+   * waiting. Nothing is hashed for an upload nobody waits for.
+   */
+  async submit(round: number, account: Address, body: Uint8Array): Promise<void> {
     const key = `${round}:${account.toLowerCase()}`;
     const w = this.waiting.get(key);
     if (!w) {
@@ -102,16 +109,20 @@ export class EvidenceDesk {
       if (late) this.log(`evidence: an upload from ${account.slice(0, 10)}… for round ${round} came late${late}`);
       throw new IdlegradError('NOT_FOUND', `no spot check of ${account} in round ${round} is waiting for evidence${late}`);
     }
-    const e = decodeEvidence(body, this.paramCount);
-    if (hashFrame(e.frame) !== w.c.frameHash.toLowerCase()) throw new IdlegradError('BAD_FRAME', 'evidence frame does not hash to the signed frameHash');
-    if (!w.c.residualHash || residualCommitment(e.before, e.after) !== w.c.residualHash.toLowerCase()) {
+    const d = await this.digests(body);
+    if (d.frameHash !== w.c.frameHash.toLowerCase()) throw new IdlegradError('BAD_FRAME', 'evidence frame does not hash to the signed frameHash');
+    if (!w.c.residualHash || d.residualHash !== w.c.residualHash.toLowerCase()) {
       throw new IdlegradError('BAD_FRAME', 'evidence residuals do not hash to the committed residualHash');
     }
+    const e = decodeEvidence(body, this.paramCount);
     if (!meetsNeeds(e, w.needs)) {
       const full = [w.needs.before && 'the residual before', w.needs.after && 'the residual after'].filter(Boolean).join(' and ');
       const opened = w.needs.leaves.length ? `the others opened at leaves ${w.needs.leaves.join(', ')}` : '';
       throw new IdlegradError('BAD_FRAME', `the validator asked for ${[full && `${full} in full`, opened].filter(Boolean).join(', ')}`);
     }
+    // While this upload was hashed the request may have closed (its window) or been answered.
+    if (this.waiting.get(key) !== w)
+      throw new IdlegradError('NOT_FOUND', `the spot check of ${account} in round ${round} stopped waiting while its upload was checked`);
     this.log(`evidence: ${body.byteLength} bytes from ${account.slice(0, 10)}… for round ${round}, ${this.now() - w.askedAt} ms after the ask`);
     w.resolve(e);
   }

@@ -15,6 +15,7 @@ import { pseudoGradient } from '../../shared/round.ts';
 import type { Contribution } from '../../shared/eip712.ts';
 import { isIdlegradError } from '../../shared/errors.ts';
 import { openDatabase, Ledger } from '../db/index.ts';
+import { UploadThread } from '../round/upload-thread.ts';
 import { checkContribution, EvidenceDesk, evidenceWindowMs, FAIL_PENALTY, samplingRate, Validator, verificationOf } from './index.ts';
 import {
   decodeEvidence,
@@ -220,16 +221,16 @@ test('evidence round-trips and the desk refuses uploads that do not match the co
   };
   let asked = 0;
   const got = desk.source(() => (asked++, true))(c, { before: false, after: true, leaves: [] });
-  assert.throws(
+  await assert.rejects(
     () => desk.submit(3, addr(10), encodeEvidence(uploadFor(w.evidence, FULL))),
     (e) => isIdlegradError(e, 'NOT_FOUND'),
   );
-  assert.throws(
+  await assert.rejects(
     () => desk.submit(3, addr(9), encodeEvidence(uploadFor({ ...w.evidence, residualAfter: zeros().fill(1e-3) }, FULL))),
     (e) => isIdlegradError(e, 'BAD_FRAME'),
   );
   // A digest that does not belong to the committed residual, and an upload without the residual asked for.
-  assert.throws(
+  await assert.rejects(
     () =>
       desk.submit(
         3,
@@ -238,11 +239,11 @@ test('evidence round-trips and the desk refuses uploads that do not match the co
       ),
     (e) => isIdlegradError(e, 'BAD_FRAME') && /residualHash/.test(e.message),
   );
-  assert.throws(
+  await assert.rejects(
     () => desk.submit(3, addr(9), encodeEvidence(uploadFor(w.evidence, LIGHT))),
     (e) => isIdlegradError(e, 'BAD_FRAME') && /residual after in full/.test(e.message),
   );
-  desk.submit(3, addr(9), encodeEvidence(uploadFor(w.evidence, { before: false, after: true, leaves: [] })));
+  await desk.submit(3, addr(9), encodeEvidence(uploadFor(w.evidence, { before: false, after: true, leaves: [] })));
   assert.equal(asked, 1);
   assert.ok(await got);
   // A member that is not connected is asked again until the deadline, then: no evidence.
@@ -253,11 +254,67 @@ test('evidence round-trips and the desk refuses uploads that do not match the co
   const lines: string[] = [];
   const shortDesk = new EvidenceDesk(run.paramCount, 30, Date.now, (line) => lines.push(line));
   assert.equal(await shortDesk.source(() => true)(c, LIGHT), null);
-  assert.throws(
+  await assert.rejects(
     () => shortDesk.submit(3, addr(9), encodeEvidence(uploadFor(w.evidence, LIGHT))),
     (e) => isIdlegradError(e, 'NOT_FOUND') && /closed unanswered \d+ ms before this upload/.test(e.message),
   );
   assert.match(lines.join('\n'), /no upload from .* within \d+ ms/);
+});
+
+test('the desk hashes uploads on the upload thread, and refuses one whose request closed while it was hashed', async () => {
+  const w = work(addr(9), 3, theta0, zeros());
+  const c = {
+    ...{ id: 1, round: 3, cohort: 0, account: addr(9), samples: 32, steps: 4, device: null },
+    ...{ frameHash: w.claim.frameHash, residualHash: w.claim.residualHash, state: 'accepted' as const, verification: 'sampled' as const },
+  };
+  const thread = new UploadThread(run);
+  try {
+    const hashed: number[] = [];
+    const desk = new EvidenceDesk(
+      run.paramCount,
+      5_000,
+      Date.now,
+      () => {},
+      (body) => (hashed.push(body.byteLength), thread.evidenceDigests(body)),
+    );
+    const got = desk.source(() => true)(c, FULL);
+    // The thread's refusals keep their code and say what was wrong.
+    await assert.rejects(
+      () => desk.submit(3, addr(9), new Uint8Array([1, 2, 3])),
+      (e) => isIdlegradError(e, 'BAD_FRAME') && /shorter than its e_b in full/.test(e.message),
+    );
+    await assert.rejects(
+      () => desk.submit(3, addr(9), encodeEvidence(uploadFor({ ...w.evidence, residualBefore: zeros().fill(2) }, FULL))),
+      (e) => isIdlegradError(e, 'BAD_FRAME') && /residualHash/.test(e.message),
+    );
+    const body = encodeEvidence(uploadFor(w.evidence, FULL));
+    await desk.submit(3, addr(9), body);
+    const e = await got;
+    assert.ok(e && e.before instanceof Float32Array && e.after instanceof Float32Array);
+    assert.deepEqual(hashed, [3, body.byteLength, body.byteLength]);
+    assert.deepEqual(await thread.evidenceDigests(body), { frameHash: w.claim.frameHash.toLowerCase(), residualHash: w.claim.residualHash!.toLowerCase() });
+    // A request answered by another upload while the first one is still being hashed is not answered twice.
+    let release = () => {};
+    let calls = 0;
+    const slow = new EvidenceDesk(
+      run.paramCount,
+      5_000,
+      Date.now,
+      () => {},
+      async (b) => {
+        if (calls++ === 0) await new Promise<void>((r) => (release = r));
+        return thread.evidenceDigests(b);
+      },
+    );
+    const first = slow.source(() => true)(c, FULL);
+    const pending = slow.submit(3, addr(9), body);
+    await slow.submit(3, addr(9), body);
+    assert.ok(await first);
+    release();
+    await assert.rejects(pending, (err) => isIdlegradError(err, 'NOT_FOUND') && /stopped waiting while its upload was checked/.test(err.message));
+  } finally {
+    thread.stop();
+  }
 });
 
 test('the evidence window allows one residual hashed at 2 MiB/s and the residuals asked in full at a 1 MiB/s uplink', () => {
