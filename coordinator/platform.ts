@@ -317,6 +317,7 @@ export async function startPlatform(
         quarantined: (account) => quarantine.has(account),
         phase: (phase) => metrics.roundPhase(phase),
         decided: (accepted, rejected) => metrics.decided(accepted, rejected),
+        commitPhases: (c) => metrics.commitPhases(c),
         partnerRegistered: (id) => partners.has(id),
         settled: (w) =>
           log(

@@ -25,8 +25,11 @@
 // by e2e/load-probe.mjs), staleReports (reports refused STALE_ROUND: they missed their
 // round) and the coordinator's CPU ms per volunteer-round (CPU in the window over the
 // seats of the rounds committed in it). With --json stdout holds only { sessions,
-// reportsPerSecond, p50Ms, p99Ms, rssMb, commitMs: { p50, p99 }, eventLoopDelayP99Ms,
-// staleReports, cpuMsPerVolunteerRound, aggregateDensity, loadAverage }.
+// reportsPerSecond, p50Ms, p99Ms, rssMb, commitMs: { p50, p99 }, commitPhasesMs,
+// eventLoopDelayP99Ms, staleReports, cpuMsPerVolunteerRound, aggregateDensity, loadAverage }.
+// commitPhasesMs is the coordinator's own record of the window's commits (GET
+// /metrics/commit-phases, coordinator/round/commit-phases.ts): per phase p50/p99 of its wall
+// time, the event loop's CPU meanwhile, the worker threads' CPU, and the longest loop block.
 import { Worker } from 'node:worker_threads';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -39,6 +42,7 @@ import { startPlatformProcess } from './platform-process.ts';
 import type { ClientPlan, ClientReport, RoundTiming } from './load-client.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
 import { parseCombineRecord } from '../shared/robust-combine.ts';
+import { summarizeCommitPhases, type CommitPhases } from '../coordinator/round/commit-phases.ts';
 import { cliOutput, numberOption, parseCli, usageExit, type CliOption, type CliSpec } from '../shared/cli.ts';
 
 export const LOAD_CLI = {
@@ -297,6 +301,10 @@ try {
       .map((t) => t.committedAt - (t.lastInputAt > 0 ? Math.min(t.reportEndsAt, t.lastInputAt) : t.reportEndsAt)),
   ).sort();
   const volunteerRounds = committed.reduce((s, r) => s + r.volunteers, 0);
+  const phasesRes = await fetch(new URL('metrics/commit-phases', platform.url));
+  if (!phasesRes.ok) throw new Error(`GET /metrics/commit-phases: HTTP ${phasesRes.status}`);
+  const windowCommits = ((await phasesRes.json()) as { commits: CommitPhases[] }).commits.filter((c) => windowRounds.has(c.round));
+  const commitPhasesMs = summarizeCommitPhases(windowCommits);
   const result = {
     sessions: Math.min(
       sessions,
@@ -307,6 +315,7 @@ try {
     p99Ms: Number(quantile(lat, 0.99)?.toFixed(1) ?? NaN),
     rssMb: Math.round(Math.max(...rss, 0)),
     commitMs: { p50: Number(quantile(commitTimes, 0.5)?.toFixed(1) ?? NaN), p99: Number(quantile(commitTimes, 0.99)?.toFixed(1) ?? NaN) },
+    commitPhasesMs,
     eventLoopDelayP99Ms: loopDelay.p99Ms,
     staleReports: errors.STALE_ROUND ?? 0,
     cpuMsPerVolunteerRound: Number(((1000 * cpuUsed) / Math.max(1, volunteerRounds)).toFixed(3)),
@@ -370,6 +379,14 @@ try {
   }
   log(
     `load: commit (deadline or last input → committed notice) over ${commitTimes.length} rounds: p50 ${result.commitMs.p50} ms, p99 ${result.commitMs.p99} ms, max ${commitTimes[commitTimes.length - 1]?.toFixed(1)} ms`,
+  );
+  const p = (q: { p50: number; p99: number } | null) => (q ? `${q.p50}/${q.p99}` : '—');
+  log(
+    `load: commit phases over ${windowCommits.length} commits, p50/p99 ms — wall, event-loop CPU, worker CPU, longest loop block: ${Object.entries(
+      commitPhasesMs,
+    )
+      .map(([k, f]) => `${k} ${p(f.wall)}, ${p(f.loopCpu)}, ${p(f.threadCpu)}, ${f.loopBlockMaxMs}`)
+      .join('; ')}`,
   );
   log(
     `load: coordinator event-loop delay in the window: p50 ${loopDelay.p50Ms} ms, p99 ${loopDelay.p99Ms} ms, max ${loopDelay.maxMs} ms; ${result.staleReports} stale reports; ${result.cpuMsPerVolunteerRound} coordinator CPU ms per volunteer-round (${volunteerRounds} volunteer-rounds)`,

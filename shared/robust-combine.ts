@@ -75,8 +75,12 @@ export function screenCohorts(run: RunSpec, aggregates: WeightedUpdate[]): { kep
   return { kept: kept.map((k) => k.u.hash), excluded };
 }
 
-/** One group: its inputs (already screened) through the run's robust combine, as an aggregate frame. */
-export function combineGroup(run: RunSpec, round: number, level: number, inputs: GroupInput[]): GroupOutput {
+/**
+ * One group: its inputs (already screened) through the run's robust combine, as an aggregate frame.
+ * `hash` is hashFrame or a function returning exactly what it returns (the aggregation threads use
+ * WebAssembly keccak, coordinator/round/frame-hasher.ts).
+ */
+export function combineGroup(run: RunSpec, round: number, level: number, inputs: GroupInput[], hash: (bytes: Uint8Array) => Hex = hashFrame): GroupOutput {
   const limits = aggregateLimits(run, round);
   const updates = inputs
     .map((i) => ({ hash: i.hash, frame: 'frame' in i ? i.frame : decodeFrame(i.bytes, limits) }))
@@ -87,7 +91,7 @@ export function combineGroup(run: RunSpec, round: number, level: number, inputs:
   const cfg = level === 1 ? run.aggregator : { ...run.aggregator, minCosine: undefined };
   const { dense, samples, excluded } = combineScreened(updates, [], run.paramCount, cfg);
   const bytes = encodeAggregate(dense, run.codec.chunkSize, { paramTableHash: run.paramTableHash, run: run.id, round, samples });
-  return { bytes, hash: hashFrame(bytes), samples, excluded };
+  return { bytes, hash: hash(bytes), samples, excluded };
 }
 
 /** The level's inputs split into ⌈n / COMBINE_GROUP_SIZE⌉ groups of near-equal size, in keccak256(root ‖ hash) order. */

@@ -101,6 +101,8 @@ export function opsRoutes(o: OpsRouteOptions): express.Router {
       next,
     );
   });
+  // Each recent commit's phases, wall and CPU ms (coordinator/round/commit-phases.ts): what `npm run load` reports as commitPhasesMs.
+  r.get('/metrics/commit-phases', (_req, res) => void res.json({ commits: o.metrics.commits }));
   r.get('/metrics', (_req, res, next) => {
     o.metrics.text().then((text) => void res.type(o.metrics.contentType).send(text), next);
   });

@@ -8,6 +8,10 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { ERROR_CODES, type ErrorCode } from '../../shared/errors.ts';
 import { REJECTION_CODES, type RejectionCode } from '../../shared/wire/index.ts';
 import type { Sql } from '../db/index.ts';
+import type { CommitPhases } from '../round/commit-phases.ts';
+
+/** How many commits' phase figures GET /metrics/commit-phases keeps (the newest). */
+export const COMMIT_PHASES_KEPT = 256;
 
 export type RoundPhase = 'idle' | 'open' | 'committing';
 const PHASES: RoundPhase[] = ['idle', 'open', 'committing'];
@@ -33,6 +37,8 @@ export class OpsMetrics {
   private readonly phase: Gauge;
   private readonly rounds: Counter;
   private readonly commitSeconds: Histogram;
+  private readonly commitPhaseSeconds: Histogram;
+  private readonly recentCommits: CommitPhases[] = [];
   private readonly epochs: Counter;
   private readonly ledgerSeconds: Histogram;
   private readonly ledgerErrors: Counter;
@@ -73,6 +79,13 @@ export class OpsMetrics {
       name: 'idlegrad_commit_seconds',
       help: 'From a round starting to commit (its deadline, or its last input) to its ledger commit and publication',
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.commitPhaseSeconds = new Histogram({
+      name: 'idlegrad_commit_phase_seconds',
+      help: 'Wall time of each phase of a round commit (coordinator/round/commit-phases.ts), by phase',
+      labelNames: ['phase'],
+      buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
     const backlog: Gauge = new Gauge({
@@ -139,6 +152,16 @@ export class OpsMetrics {
       this.commitSeconds.observe((now - this.commitStarted) / 1000);
       this.commitStarted = null;
     }
+  }
+  /** A commit's phase figures (engine events.commitPhases): observed by phase, and kept for GET /metrics/commit-phases. */
+  commitPhases(c: CommitPhases): void {
+    for (const [phase, f] of Object.entries(c.phases)) this.commitPhaseSeconds.observe({ phase }, f.wallMs / 1000);
+    this.recentCommits.push(c);
+    if (this.recentCommits.length > COMMIT_PHASES_KEPT) this.recentCommits.shift();
+  }
+  /** The newest commits' phase figures, oldest first. */
+  get commits(): readonly CommitPhases[] {
+    return this.recentCommits;
   }
   epochPosted(): void {
     this.epochs.inc({ result: 'posted' });

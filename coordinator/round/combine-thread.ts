@@ -21,6 +21,8 @@ export const defaultCombineThreads = () => Math.max(1, Math.min(4, availablePara
 export class CombineThread {
   private readonly threads: WorkerCalls<Reply>[];
   private next = 0;
+  /** CPU ms the aggregation threads reported for their steps so far (commit-phases.ts); null once a reply carried none. */
+  cpuMs: number | null = 0;
 
   constructor(
     private readonly run: RunSpec,
@@ -37,6 +39,7 @@ export class CombineThread {
     const ask = async <T>(thread: WorkerCalls<Reply>, request: object): Promise<T> => {
       const m = await thread.call(request);
       if (m.error !== undefined) throw new Error(m.error);
+      this.cpuMs = typeof m.cpuMs === 'number' && this.cpuMs !== null ? this.cpuMs + m.cpuMs : null;
       return m.result as T;
     };
     const runner: CombineRunner = {

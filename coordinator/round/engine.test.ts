@@ -14,6 +14,7 @@ import { aggregateLimits, applyGlobalUpdate, cohortAggregate, compressGlobalUpda
 import { combineCohorts } from '../../shared/robust-combine.ts';
 import { type RoundSummary, type ServerMessage } from '../../shared/wire/index.ts';
 import { RoundEngine, type Session } from './engine.ts';
+import { threadCpuMs, type CommitPhases } from './commit-phases.ts';
 import { domain, engineAtTheta0, engineTestRun, heldOut, ledgerAtTheta0, NOW, round0Frames, reportRound0 } from './engine.fixture.ts';
 
 const run = engineTestRun({ minVolunteers: 3, cohortSize: 3 });
@@ -24,6 +25,7 @@ test('open → reports → aggregates → commit: the broadcast, the ledger rows
   let committed!: (s: RoundSummary) => void;
   const summary = new Promise<RoundSummary>((r) => (committed = r));
   const changed: Address[][] = [];
+  const phases: CommitPhases[] = [];
   let clock = NOW;
   const engine = engineAtTheta0(
     run,
@@ -31,6 +33,7 @@ test('open → reports → aggregates → commit: the broadcast, the ledger rows
     {
       committed: (s) => committed(s),
       accountsChanged: (a) => void changed.push(a),
+      commitPhases: (c) => void phases.push(c),
     },
     () => clock,
   );
@@ -131,6 +134,30 @@ test('open → reports → aggregates → commit: the broadcast, the ledger rows
   assert.ok(update);
   const next = await applyGlobalUpdate({ ...theta0, run: run.id, paramTableHash: run.paramTableHash }, update, run);
   assert.equal(next.modelHash, s.modelHash);
+
+  // The commit's phases as measured (commit-phases.ts): each step it ran, the threads' own CPU for the combine and the evaluation.
+  assert.equal(phases.length, 1);
+  assert.equal(phases[0].round, 0);
+  const ran = Object.keys(phases[0].phases);
+  const expected = [
+    'settle',
+    'decide',
+    'combine',
+    ...(run.globalUpdate === 'compressed' ? ['compress'] : []),
+    'apply',
+    'evaluate',
+    'ledger',
+    'prepare',
+    'broadcast',
+    'listeners',
+  ];
+  assert.deepEqual(ran.sort(), expected.sort(), 'no validator here: no verify phase');
+  for (const [name, f] of Object.entries(phases[0].phases))
+    assert.ok(f.wallMs >= 0 && f.wallMs <= phases[0].endedAt - phases[0].startedAt + 1, `${name}: ${JSON.stringify(f)}`);
+  if (threadCpuMs() !== null) {
+    assert.ok(phases[0].phases.combine!.threadCpuMs! > 0, 'the aggregation thread reports its CPU');
+    assert.ok(phases[0].phases.evaluate!.threadCpuMs! > 0, 'the evaluation thread reports its CPU');
+  }
 
   // The next round opens on the new model once the commit settles.
   await new Promise((r) => setImmediate(r));

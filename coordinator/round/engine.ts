@@ -50,6 +50,8 @@ import { EvalThread } from './eval-thread.ts';
 import { backersNeeded, commitAt, decideRound, thinBacking, type ChosenAggregate, type RoundReport } from './decide.ts';
 import { verificationOf, vestsRoundOf } from '../verify/index.ts';
 import { CombineThread } from './combine-thread.ts';
+import { CommitClock, type CommitPhases } from './commit-phases.ts';
+import { forEachInSlices } from '../slices.ts';
 import type { CombineGroup } from '../../shared/robust-combine.ts';
 import { PublishedObjects } from './published.ts';
 import { CohortSeating } from './cohorts.ts';
@@ -204,6 +206,8 @@ export interface EngineEvents {
   settled?(wait: InFlightWait): void;
   /** Cluster mode: journal each opening, report and upload before acknowledging it (RoundJournal). */
   journal?: RoundJournal;
+  /** A commit finished (or threw): the wall and CPU time of each of its phases (commit-phases.ts). */
+  commitPhases?(phases: CommitPhases): void;
 }
 
 /** Resolves after the event loop has served what is waiting (I/O, timers): a long computation's pause. */
@@ -227,6 +231,8 @@ export class RoundEngine {
   private committing = false;
   /** The commit running now (or the last one), for drain(). */
   private commitDone: Promise<void> = Promise.resolve();
+  /** The last commit's sampling and listeners: the next commit's listeners run after them. */
+  private listened: Promise<void> = Promise.resolve();
   private stopped = false;
   /** Shutting down (drain): no new round opens. */
   private draining = false;
@@ -394,24 +400,28 @@ export class RoundEngine {
       open.journaled.catch(() => undefined); // each report awaits it and fails with it
     }
     this.events.phase?.('open', round);
-    cohorts.forEach((members, id) => {
-      for (const m of members) {
-        this.sessions.get(m.sessionId)?.send({
-          type: 'round',
-          run: this.run.id,
-          round,
-          modelHash: this.state.modelHash,
-          cohort: { id, members: members.map(({ address, peerId }) => ({ address, peerId })) },
-          // Each member its own shard order, derived from public values so a validator can redo it.
-          seed: assignmentSeed(this.run.seed, round, m.address),
-          steps: this.run.inner.steps,
-          startsAt,
-          exchangeEndsAt: open.exchangeEndsAt,
-          reportEndsAt: open.reportEndsAt,
-          serverTime: this.now(),
-        });
-      }
+    // In slices of the loop (slices.ts): at 5,000 members one loop over them held it for ~0.5 s.
+    const modelHash = this.state.modelHash;
+    const seatsOf = cohorts.flatMap((members, id) => {
+      const listed = members.map(({ address, peerId }) => ({ address, peerId }));
+      return members.map((m) => ({ m, id, listed }));
     });
+    void forEachInSlices(seatsOf, ({ m, id, listed }) =>
+      this.sessions.get(m.sessionId)?.send({
+        type: 'round',
+        run: this.run.id,
+        round,
+        modelHash,
+        cohort: { id, members: listed },
+        // Each member its own shard order, derived from public values so a validator can redo it.
+        seed: assignmentSeed(this.run.seed, round, m.address),
+        steps: this.run.inner.steps,
+        startsAt,
+        exchangeEndsAt: open.exchangeEndsAt,
+        reportEndsAt: open.reportEndsAt,
+        serverTime: this.now(),
+      }),
+    ).catch((e: Error) => console.error(`[round] sending round ${round}: ${e.message}`));
   }
 
   /** A round's state at its opening (maybeStartRound) or its resumption (resumeRound); its timer commits it at reportEndsAt. */
@@ -856,9 +866,12 @@ export class RoundEngine {
     clearTimeout(open.timer);
     open.closedAt = this.now();
     this.events.phase?.('committing', open.round);
+    const clock = new CommitClock(open.round);
+    /** Sampling and the listeners, once the round is committed (they may finish after the next round opened). */
+    let tail: Promise<void> | null = null;
     try {
-      await this.settle(open);
-      const decision = decideRound({ ...open, reports: open.reports.values() }, this.run);
+      await clock.time('settle', () => this.settle(open));
+      const decision = await clock.time('decide', () => decideRound({ ...open, reports: open.reports.values() }, this.run));
       const { rejected, applied } = decision;
       let { accepted } = decision;
       // Combine cohort aggregates with the run's aggregator and apply the outer step. The model
@@ -871,9 +884,16 @@ export class RoundEngine {
       let groups: CombineGroup[] = [];
       if (applied.length > 0) {
         // Off the event loop (combine-thread.ts): reports and sessions keep being served meanwhile.
-        const done = await this.combine(open.round, applied, accepted, rejected, [...open.reports.values()]);
+        const cpuBefore = this.combiner.cpuMs;
+        const done = await clock.time(
+          'combine',
+          () => this.combine(open.round, applied, accepted, rejected, [...open.reports.values()]),
+          () => (cpuBefore === null || this.combiner.cpuMs === null ? null : this.combiner.cpuMs - cpuBefore),
+        );
         // Too few distinct identities behind what the combine kept: refused, nothing applied (decide.ts thinBacking).
-        const thin = thinBacking(applied, accepted, open.reports.values(), backersNeeded(this.run, open.cohorts, open.quarantined));
+        const thin = await clock.time('decide', () =>
+          thinBacking(applied, accepted, open.reports.values(), backersNeeded(this.run, open.cohorts, open.quarantined)),
+        );
         if (thin) {
           const refused = new Set(thin.map((r) => r.id));
           accepted = accepted.filter((a) => !refused.has(a.id));
@@ -883,17 +903,17 @@ export class RoundEngine {
           groups = done.groups;
           if (this.run.globalUpdate === 'compressed') {
             // One frame down: the exact combine compressed with the coordinator's error feedback.
-            const down = compressGlobalUpdate(this.run, open.round, combined, this.state.residual ?? new Float32Array(this.run.paramCount));
+            const down = await clock.time('compress', () =>
+              compressGlobalUpdate(this.run, open.round, combined, this.state.residual ?? new Float32Array(this.run.paramCount)),
+            );
             update = down.bytes;
             residual = down.residual;
           } else update = combined;
           // Peers apply the published bytes with this same function; so do we, yielding the loop
           // between slices (the same bits: shared/round.ts APPLY_SLICE).
-          const { round, modelHash, params, momentum } = await applyGlobalUpdate(
-            { ...this.state, run: this.run.id, paramTableHash: this.run.paramTableHash },
-            update,
-            this.run,
-            yieldToLoop,
+          const applying = update;
+          const { round, modelHash, params, momentum } = await clock.time('apply', () =>
+            applyGlobalUpdate({ ...this.state, run: this.run.id, paramTableHash: this.run.paramTableHash }, applying, this.run, yieldToLoop),
           );
           next = { round, modelHash, params, momentum, residual: residual === this.state.residual ? residual?.slice() : residual };
         }
@@ -905,7 +925,12 @@ export class RoundEngine {
         momentum: this.state.momentum.slice(),
         residual: residual?.slice(),
       };
-      const evalResult = await this.evaluator.evaluate(next.params);
+      const evaluating = next.params;
+      const evalResult = await clock.time(
+        'evaluate',
+        () => this.evaluator.evaluate(evaluating),
+        (r) => r.cpuMs,
+      );
       const acceptedIds = new Set(accepted.map((a) => a.id));
       const acceptedReports = [...open.reports.values()].filter((r) => acceptedIds.has(r.id));
       const summary: RoundSummary = {
@@ -920,7 +945,7 @@ export class RoundEngine {
         volunteers: open.cohorts.reduce((s, c) => s + c.length, 0),
         updateBytes: update?.byteLength ?? 0,
       };
-      await this.ledger.commitRound({
+      const committing = {
         runId: this.run.id,
         summary,
         state: next,
@@ -929,7 +954,8 @@ export class RoundEngine {
         rejected,
         vestsRound: vestsRoundOf(open.round, this.verification),
         groups,
-      });
+      };
+      await clock.time('ledger', () => this.ledger.commitRound(committing));
       this.events.decided?.(
         accepted.length,
         rejected.map((r) => r.rejection.code),
@@ -941,46 +967,72 @@ export class RoundEngine {
       this.state = next;
       this.open = null;
       // The snapshot the pages' /sync will ask for, built now with the loop yielded between slices of its hash.
-      await this.published.prepare(yieldToLoop);
-      if (this.events.verify && accepted.length) {
-        await this.events
-          .verify(
-            open.round,
-            thetaR,
-            accepted.map((a) => a.id),
-          )
-          .catch((e) => console.error(`[validator] sampling round ${open.round}: ${(e as Error).message}`));
-      }
-      // Each member hears its report's verdict before the round's end: a page whose refused
-      // contribution's update would otherwise be lost gives it back to its residual.
-      const verdicts = new Map<number, string | null>([
-        ...accepted.map((a) => [a.id, null] as const),
-        ...rejected.map((r) => [r.id, r.rejection.prose] as const),
-      ]);
-      const newest = new Map<Address, Session>();
-      for (const s of this.sessions.values()) if (s.address) newest.set(s.address, s);
-      for (const r of open.reports.values()) {
-        const verdict = verdicts.get(r.id);
-        if (verdict !== undefined)
-          newest.get(r.account)?.send({ type: 'ack', nonce: r.nonce, state: verdict === null ? 'accepted' : 'rejected', reason: verdict });
-      }
-      const msg: ServerMessage = {
-        type: 'committed',
-        run: this.run.id,
-        round: open.round,
-        modelHash: next.modelHash,
-        updateBytes: summary.updateBytes,
-        updateHash: published?.hash ?? null,
-        accepted: accepted.length,
-        serverTime: this.now(),
-      };
-      for (const s of this.sessions.values()) s.send(msg);
-      this.events.committed(summary);
-      this.events.accountsChanged([...new Set([...open.reports.values()].map((r) => r.account))]);
+      await clock.time('prepare', () => this.published.prepare(yieldToLoop));
+      // Spot-check sampling (ledger reads and writes, ~0.4 s at 5,000 contributions) runs beside
+      // the notices and the next round's opening, not before them: nothing the pages or the
+      // next round do waits for it. The platform's listeners (reward epochs above all) hear of
+      // the round only once it has marked the sampled contributions, after the previous
+      // round's listeners: an epoch never batches a contribution before its sampling.
+      const verify = this.events.verify;
+      const sampling =
+        verify && accepted.length
+          ? clock.time('verify', () =>
+              verify(
+                open.round,
+                thetaR,
+                accepted.map((a) => a.id),
+              ).catch((e) => console.error(`[validator] sampling round ${open.round}: ${(e as Error).message}`)),
+            )
+          : null;
+      const before = this.listened;
+      tail = (async () => {
+        await before;
+        await sampling;
+        await clock.time('listeners', () => {
+          this.events.committed(summary);
+          this.events.accountsChanged([...new Set([...open.reports.values()].map((r) => r.account))]);
+        });
+      })();
+      this.listened = tail.catch(() => undefined);
+      // Verdicts to members, the committed notice to every session.
+      await clock.time('broadcast', async () => {
+        // Each member hears its report's verdict before the round's end: a page whose refused
+        // contribution's update would otherwise be lost gives it back to its residual.
+        const verdicts = new Map<number, string | null>([
+          ...accepted.map((a) => [a.id, null] as const),
+          ...rejected.map((r) => [r.id, r.rejection.prose] as const),
+        ]);
+        const newest = new Map<Address, Session>();
+        for (const s of this.sessions.values()) if (s.address) newest.set(s.address, s);
+        // In slices of the loop (slices.ts), acks first, then the notice.
+        await forEachInSlices([...open.reports.values()], (r) => {
+          const verdict = verdicts.get(r.id);
+          if (verdict !== undefined)
+            newest.get(r.account)?.send({ type: 'ack', nonce: r.nonce, state: verdict === null ? 'accepted' : 'rejected', reason: verdict });
+        });
+        const msg: ServerMessage = {
+          type: 'committed',
+          run: this.run.id,
+          round: open.round,
+          modelHash: next.modelHash,
+          updateBytes: summary.updateBytes,
+          updateHash: published?.hash ?? null,
+          accepted: accepted.length,
+          serverTime: this.now(),
+        };
+        await forEachInSlices([...this.sessions.values()], (s) => s.send(msg));
+      });
     } finally {
       this.committing = false;
       this.events.phase?.(this.open === open ? 'open' : 'idle', open.round);
+      if (!tail) this.events.commitPhases?.(clock.finish());
     }
     setImmediate(() => this.maybeStartRound());
+    // The commit's promise (commit(), drain()) settles once its listeners have run.
+    try {
+      await tail;
+    } finally {
+      this.events.commitPhases?.(clock.finish());
+    }
   }
 }

@@ -9,7 +9,7 @@ import { evaluateModel } from '../../shared/preset.ts';
 import { startWorker, WorkerCalls } from '../worker-calls.ts';
 
 export class EvalThread {
-  private readonly calls: WorkerCalls<{ id: number; result?: EvalResult; error?: string }>;
+  private readonly calls: WorkerCalls<{ id: number; result?: EvalResult; cpuMs?: number | null; error?: string }>;
 
   constructor(
     private readonly spec: ModelSpec,
@@ -18,15 +18,15 @@ export class EvalThread {
     this.calls = new WorkerCalls(startWorker(new URL('./eval-worker.ts', import.meta.url), { workerData: { spec, heldOut } }));
   }
 
-  /** evaluateModel(spec, params, heldOut). */
-  async evaluate(params: Float32Array): Promise<EvalResult> {
+  /** evaluateModel(spec, params, heldOut), and the CPU ms the thread spent on it (null: not read, or evaluated on the event loop). */
+  async evaluate(params: Float32Array): Promise<EvalResult & { cpuMs: number | null }> {
     try {
       const m = await this.calls.call({ params });
       if (m.error !== undefined) throw new Error(m.error);
-      return m.result!;
+      return { ...m.result!, cpuMs: m.cpuMs ?? null };
     } catch (e) {
       console.error(`[eval] evaluation thread: ${(e as Error).message}; evaluating on the event loop`);
-      return evaluateModel(this.spec, params, this.heldOut);
+      return { ...evaluateModel(this.spec, params, this.heldOut), cpuMs: null };
     }
   }
 

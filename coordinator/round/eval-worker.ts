@@ -4,11 +4,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { ModelSpec } from '../../shared/model.ts';
 import type { Dataset } from '../../shared/mlp.ts';
 import { evaluateModel } from '../../shared/preset.ts';
+import { cpuOf } from './commit-phases.ts';
 
 const { spec, heldOut } = workerData as { spec: ModelSpec; heldOut: Dataset };
 parentPort!.on('message', ({ id, params }: { id: number; params: Float32Array }) => {
   try {
-    parentPort!.postMessage({ id, result: evaluateModel(spec, params, heldOut) });
+    const { result, cpuMs } = cpuOf(() => evaluateModel(spec, params, heldOut));
+    parentPort!.postMessage({ id, result, cpuMs });
   } catch (e) {
     parentPort!.postMessage({ id, error: e instanceof Error ? e.message : String(e) });
   }
