@@ -8,7 +8,7 @@
 // /proc/thread-self/schedstat (nanoseconds; Linux): elsewhere they are null, never estimated.
 import { readFileSync } from 'node:fs';
 
-export const COMMIT_PHASES = ['settle', 'decide', 'combine', 'compress', 'apply', 'evaluate', 'ledger', 'prepare', 'verify', 'broadcast', 'listeners'] as const;
+export const COMMIT_PHASES = ['settle', 'decide', 'combine', 'compress', 'apply', 'evaluate', 'ledger', 'prepare', 'verify', 'broadcast'] as const;
 export type CommitPhase = (typeof COMMIT_PHASES)[number];
 
 export interface PhaseFigures {

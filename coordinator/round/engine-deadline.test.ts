@@ -10,17 +10,13 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import type { Address } from 'viem';
 import type { RunSpec } from '../../shared/config.ts';
 import { cohortAggregate } from '../../shared/round.ts';
-import type { RoundSummary, ServerMessage } from '../../shared/wire/index.ts';
+import type { RoundSummary } from '../../shared/wire/index.ts';
 import { Ledger, type Sql } from '../db/index.ts';
-import type { EngineEvents, InFlightWait, Session } from './engine.ts';
+import type { InFlightWait, Session } from './engine.ts';
 import { certify, engineAtTheta0, engineTestRun, ledgerAtTheta0, NOW, round0Frames, signedReport0 } from './engine.fixture.ts';
 
 /** One cohort of `n`, every member's frame, the aggregate of the first `inAggregate` frames, and a report helper. */
-async function roundOf(
-  n: number,
-  inAggregate: number,
-  opts: { gate?: () => Promise<void>; inFlightWaitMs?: number; verify?: EngineEvents['verify']; sessionsHear?: (m: ServerMessage) => void } = {},
-) {
+async function roundOf(n: number, inAggregate: number, opts: { gate?: () => Promise<void>; inFlightWaitMs?: number } = {}) {
   const run: RunSpec = engineTestRun({ minVolunteers: n, cohortSize: n });
   const { sql, ledger: plain, theta0 } = await ledgerAtTheta0(run);
   // A ledger whose transactions each wait for the gate open at their start: a slow ledger batch.
@@ -41,18 +37,12 @@ async function roundOf(
   const engine = engineAtTheta0(
     run,
     { ledger, theta0 },
-    { committed: (s) => committed(s), accountsChanged: () => {}, settled: (w) => void waits.push(w), verify: opts.verify },
+    { committed: (s) => committed(s), accountsChanged: () => {}, settled: (w) => void waits.push(w) },
     () => NOW,
     opts.inFlightWaitMs,
   );
   const keys = Array.from({ length: n }, () => privateKeyToAccount(generatePrivateKey()));
-  const sessions: Session[] = keys.map((k, i) => ({
-    id: i,
-    address: k.address.toLowerCase() as Address,
-    peerId: `peer-${i}`,
-    ready: false,
-    send: (m) => opts.sessionsHear?.(m),
-  }));
+  const sessions: Session[] = keys.map((k, i) => ({ id: i, address: k.address.toLowerCase() as Address, peerId: `peer-${i}`, ready: false, send: () => {} }));
   for (const s of sessions) engine.addSession(s);
   for (const s of sessions) engine.setReady(s.id, true);
   assert.equal(engine.openRound?.round, 0);
@@ -162,43 +152,3 @@ test(
     assert.deepEqual([slowRow!.state, slowRow!.code], ['rejected', 'STALE_ROUND'], 'its row is rejected, not left pending');
   },
 );
-
-// Spot-check sampling runs beside the notices and the next round's opening (commit-phases: the
-// 'verify' phase, ~0.4 s of ledger work at 5,000 contributions), and the platform's listeners
-// (reward epochs) hear of the round only after it: a slow sampling holds neither the members'
-// `committed` notice nor round 1, and commit() settles only once the listeners ran.
-test('sampling does not hold the committed notice or the next round; the listeners wait for it', { timeout: 60_000 }, async (t) => {
-  let release!: () => void;
-  const held = new Promise<void>((r) => (release = r));
-  const sampled: number[] = [];
-  const heard: string[] = [];
-  const { engine, sql, agg, report, summary } = await roundOf(3, 3, {
-    verify: async (round, _theta, ids) => {
-      sampled.push(round, ids.length);
-      await held;
-      return [];
-    },
-    sessionsHear: (m) => void heard.push(m.type === 'round' ? `round ${m.round}` : m.type),
-  });
-  t.after(async () => {
-    engine.stop();
-    await sql.close();
-  });
-  let listened = false;
-  void summary.then(() => (listened = true));
-  for (const i of [0, 1, 2]) await report(i);
-  await engine.handleAggregate(0, agg.bytes);
-  let settled = false;
-  const commit = engine.commit().then(() => (settled = true));
-  // Until sampling is released: the notice is out, round 1 is open, the listeners have not run, commit() is pending.
-  for (let i = 0; i < 200 && engine.openRound?.round !== 1; i++) await new Promise((r) => setTimeout(r, 25));
-  assert.equal(engine.openRound?.round, 1, 'round 1 opened while sampling of round 0 was still running');
-  assert.deepEqual(sampled, [0, 3]);
-  assert.ok(heard.includes('committed') && heard.indexOf('committed') < heard.indexOf('round 1'), heard.join(', '));
-  assert.equal(listened, false, 'the listeners (reward epochs) wait for the sampling');
-  assert.equal(settled, false, 'commit() settles after the listeners');
-  release();
-  await commit;
-  assert.equal(listened, true);
-  assert.equal((await summary).contributions, 3);
-});

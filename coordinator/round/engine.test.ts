@@ -149,7 +149,6 @@ test('open → reports → aggregates → commit: the broadcast, the ledger rows
     'ledger',
     'prepare',
     'broadcast',
-    'listeners',
   ];
   assert.deepEqual(ran.sort(), expected.sort(), 'no validator here: no verify phase');
   for (const [name, f] of Object.entries(phases[0].phases))

@@ -231,8 +231,6 @@ export class RoundEngine {
   private committing = false;
   /** The commit running now (or the last one), for drain(). */
   private commitDone: Promise<void> = Promise.resolve();
-  /** The last commit's sampling and listeners: the next commit's listeners run after them. */
-  private listened: Promise<void> = Promise.resolve();
   private stopped = false;
   /** Shutting down (drain): no new round opens. */
   private draining = false;
@@ -867,8 +865,6 @@ export class RoundEngine {
     open.closedAt = this.now();
     this.events.phase?.('committing', open.round);
     const clock = new CommitClock(open.round);
-    /** Sampling and the listeners, once the round is committed (they may finish after the next round opened). */
-    let tail: Promise<void> | null = null;
     try {
       await clock.time('settle', () => this.settle(open));
       const decision = await clock.time('decide', () => decideRound({ ...open, reports: open.reports.values() }, this.run));
@@ -968,33 +964,17 @@ export class RoundEngine {
       this.open = null;
       // The snapshot the pages' /sync will ask for, built now with the loop yielded between slices of its hash.
       await clock.time('prepare', () => this.published.prepare(yieldToLoop));
-      // Spot-check sampling (ledger reads and writes, ~0.4 s at 5,000 contributions) runs beside
-      // the notices and the next round's opening, not before them: nothing the pages or the
-      // next round do waits for it. The platform's listeners (reward epochs above all) hear of
-      // the round only once it has marked the sampled contributions, after the previous
-      // round's listeners: an epoch never batches a contribution before its sampling.
       const verify = this.events.verify;
-      const sampling =
-        verify && accepted.length
-          ? clock.time('verify', () =>
-              verify(
-                open.round,
-                thetaR,
-                accepted.map((a) => a.id),
-              ).catch((e) => console.error(`[validator] sampling round ${open.round}: ${(e as Error).message}`)),
-            )
-          : null;
-      const before = this.listened;
-      tail = (async () => {
-        await before;
-        await sampling;
-        await clock.time('listeners', () => {
-          this.events.committed(summary);
-          this.events.accountsChanged([...new Set([...open.reports.values()].map((r) => r.account))]);
-        });
-      })();
-      this.listened = tail.catch(() => undefined);
-      // Verdicts to members, the committed notice to every session.
+      if (verify && accepted.length) {
+        await clock.time('verify', () =>
+          verify(
+            open.round,
+            thetaR,
+            accepted.map((a) => a.id),
+          ).catch((e) => console.error(`[validator] sampling round ${open.round}: ${(e as Error).message}`)),
+        );
+      }
+      // Verdicts to members, the committed notice to every session, the platform's listeners.
       await clock.time('broadcast', async () => {
         // Each member hears its report's verdict before the round's end: a page whose refused
         // contribution's update would otherwise be lost gives it back to its residual.
@@ -1021,18 +1001,14 @@ export class RoundEngine {
           serverTime: this.now(),
         };
         await forEachInSlices([...this.sessions.values()], (s) => s.send(msg));
+        this.events.committed(summary);
+        this.events.accountsChanged([...new Set([...open.reports.values()].map((r) => r.account))]);
       });
     } finally {
+      this.events.commitPhases?.(clock.finish());
       this.committing = false;
       this.events.phase?.(this.open === open ? 'open' : 'idle', open.round);
-      if (!tail) this.events.commitPhases?.(clock.finish());
     }
     setImmediate(() => this.maybeStartRound());
-    // The commit's promise (commit(), drain()) settles once its listeners have run.
-    try {
-      await tail;
-    } finally {
-      this.events.commitPhases?.(clock.finish());
-    }
   }
 }
