@@ -17,7 +17,14 @@ test('npm run load: sessions held, reports verified and acked, the ledger counts
   const out = `${r.stdout}\n${r.stderr}`;
   assert.equal(r.status, 0, out);
   // With --json stdout is the JSON object alone; the progress lines are on stderr.
-  const result = JSON.parse(r.stdout) as { sessions: number; reportsPerSecond: number; p50Ms: number; p99Ms: number; rssMb: number };
+  const result = JSON.parse(r.stdout) as {
+    sessions: number;
+    reportsPerSecond: number;
+    p50Ms: number;
+    p99Ms: number;
+    rssMb: number;
+    commitPhasesMs: Record<string, { commits: number; wall: { p50: number; p99: number }; loopCpu: unknown; threadCpu: unknown }>;
+  };
   assert.deepEqual(Object.keys(result), [
     'sessions',
     'reportsPerSecond',
@@ -25,6 +32,7 @@ test('npm run load: sessions held, reports verified and acked, the ledger counts
     'p99Ms',
     'rssMb',
     'commitMs',
+    'commitPhasesMs',
     'eventLoopDelayP99Ms',
     'staleReports',
     'cpuMsPerVolunteerRound',
@@ -35,6 +43,12 @@ test('npm run load: sessions held, reports verified and acked, the ledger counts
   assert.ok(result.reportsPerSecond > 0, out);
   assert.ok(result.p50Ms > 0 && result.p99Ms >= result.p50Ms, out);
   assert.ok(result.rssMb > 0, out);
+  // The coordinator's own record of the window's commits (GET /metrics/commit-phases): every phase a commit runs here (at verification rate 0 sampling still runs, marking each contribution 'skipped').
+  for (const phase of ['settle', 'decide', 'combine', 'apply', 'evaluate', 'ledger', 'prepare', 'verify', 'broadcast']) {
+    const f = result.commitPhasesMs[phase];
+    assert.ok(f && f.commits > 0 && f.wall.p99 >= f.wall.p50 && f.wall.p50 >= 0, `${phase}: ${JSON.stringify(f)}\n${out}`);
+  }
+  assert.ok(result.commitPhasesMs.combine.threadCpu !== null && result.commitPhasesMs.evaluate.threadCpu !== null, 'the threads report their CPU');
   assert.doesNotMatch(out, /refusals|ran out/, out);
   const ledger = /ledger: (\d+) rounds committed in the window, (\d+) contributions accepted \(every member's, (\d+) expected\)/.exec(out);
   assert.ok(ledger, out);
