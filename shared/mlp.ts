@@ -58,6 +58,16 @@ export function primedBatches<T>(batches: readonly T[], cfg: AdamWConfig): T[] {
   return [...Array.from({ length: k }, (_, s) => batches[s % batches.length]), ...batches];
 }
 
+/**
+ * The pages' trainers (WGSL and the CPU fallback) step through the batches they are given with the
+ * lr of each step: they do not build the primed batch list, so a prime there would train K fewer
+ * steps and be re-executed differently. Refused loudly until they run it.
+ */
+export function refusePrime(cfg: AdamWConfig, who: string): void {
+  if ((cfg.primeSteps ?? 0) > 0)
+    throw new RangeError(`${who}: adamw.primeSteps ${cfg.primeSteps} is simulator-only (the CPU reference trainers); this trainer does not prime`);
+}
+
 /** A prime starts the optimizer: it cannot go on from a state that has already stepped. */
 export function checkPrimeStart(cfg: AdamWConfig, state: { t: number }): void {
   if ((cfg.primeSteps ?? 0) > 0 && state.t !== 0)
