@@ -201,7 +201,11 @@ export const DEFAULT_SIM: SimSettings = {
   // against 0.2069 ± 0.0086 restarting (centralized 0.1675): the restart, not the codec, is the
   // 1-peer gap (dense-1 restarting: 0.2268 ± 0.0307). Pages cannot keep it yet: the validator
   // re-executes a round from zero moments, so the moments would have to travel in the evidence
-  // under a commitment, as the residual does.
+  // under a commitment, as the residual does. A prime recomputable from public data
+  // (`--inner-prime K`, SimSettings.innerPrime; 2026-12-07, README "Priming the moments") gets part
+  // of the way at K = 100 (the whole round again, twice the compute): 0.1895 against 0.2083 over
+  // six seeds, lower on every seed; K = 10 and 25 change nothing measurable. Not on by default:
+  // pages do not run it (run settings refuse inner.adamw.primeSteps).
   innerState: 'round',
   gpt: {
     peers: 4,
