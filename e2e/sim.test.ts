@@ -98,6 +98,21 @@ test('inner lr warm-up: --gpt-inner-warmup/--inner-warmup reach every row of the
   assert.notEqual(warmed.lossCurve[0], plain.lossCurve[0], 'round 0 trains at the warmed-up lr');
 });
 
+test("inner prime: --inner-prime K reaches every distributed row's AdamW (MLP and GPT), never a centralized one; K = 0 is the rows as before", () => {
+  const primed = settingsFrom({ 'inner-prime': '10' }).st;
+  assert.equal(primed.innerPrime, 10);
+  for (const sc of scenarioList(primed)) assert.equal(sc.adamw.primeSteps, sc.centralized ? undefined : 10, sc.name);
+  assert.deepEqual(scenarioList(settingsFrom({ 'inner-prime': '0' }).st), scenarioList(settingsFrom({}).st), 'K = 0: the same scenarios');
+  assert.throws(() => settingsFrom({ 'inner-prime': '2.5' }), /--inner-prime: expected an integer in \[0, 10000\], got 2\.5/);
+  assert.throws(() => scenarioList(settingsFrom({ 'inner-prime': '5', 'inner-state': 'kept' }).st), /--inner-prime 5 primes a fresh optimizer each round/);
+  for (const name of ['compressed-1', 'gpt-compressed-2']) {
+    const plain = runScenario(pick(name), 1, data);
+    const run = runScenario({ ...pick(name), adamw: { ...pick(name).adamw, primeSteps: 3 } }, 1, data);
+    assert.notEqual(run.lossCurve[0], plain.lossCurve[0], `${name}: the prime changes round 0`);
+    assert.ok(run.heldOutLoss < run.lossCurve[0], `${name} primed learns: ${run.lossCurve.join(' ')}`);
+  }
+});
+
 test("downloads: compressed-N exact and compressed-down-N compressed whatever the default; the other MLP rows the run's default, GPT rows exact", () => {
   const rows = (values: Record<string, unknown>) => new Map(scenarioList(settingsFrom(values).st).map((sc) => [sc.name, sc.compressDown]));
   const byDefault = rows({});

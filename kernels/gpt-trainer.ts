@@ -21,7 +21,7 @@
 // Every gradient slice is written (not accumulated) by exactly one dispatch per step, so the
 // grad buffer needs no clearing between steps; the residual stream's gradient accumulates in
 // one buffer (layernorm backward_dx in ACCUMULATE form adds the branch's input gradient).
-import type { AdamWConfig } from '../shared/mlp.ts';
+import { refusePrime, type AdamWConfig } from '../shared/mlp.ts';
 import type { GptSpec } from '../shared/model.ts';
 import { adamwClippedKernels, ADAMW_HYPER, ADAMW_VALUES_PER_INVOCATION, GRAD_SUMSQ_BYTES, writeAdamWHyper } from './adamw/adamw.ts';
 import { attentionBackwardKernels, attentionForwardKernel } from './attention/attention.ts';
@@ -296,6 +296,7 @@ export function createGptTrainer(device: GPUDevice, spec: GptSpec, opts: GptTrai
       if (start.length !== spec.paramCount) throw new RangeError(`train: params has ${start.length} floats, the model ${spec.paramCount}`);
       checkTokens('tokens', tok, steps);
       checkTokens('targets', tgt, steps);
+      refusePrime(cfg, 'GptTrainer.train');
       if (segmentMs !== undefined && !(segmentMs > 0)) throw new RangeError(`train: segmentMs must be positive, got ${segmentMs}`);
       busy = true;
       const temp: GPUBuffer[] = [];

@@ -130,6 +130,7 @@ test('bad inputs are refused with a message naming the problem', async () => {
     await assert.rejects(trainer.train({ ...ok, batches: Uint32Array.from([0, 1, 2]) }), /3 indices, expected steps 1 × batch 2/);
     await assert.rejects(trainer.train({ ...ok, batches: Uint32Array.from([0, 3]) }), /sample index 3 at position 1 outside dataset of 3/);
     await assert.rejects(trainer.train({ ...ok, params: params.subarray(1) }), /params has 22 floats, the model 23/);
+    await assert.rejects(trainer.train({ ...ok, adamw: { ...adamw, primeSteps: 2 } }), /MlpTrainer\.train: adamw\.primeSteps 2 is simulator-only/);
     await assert.doesNotReject(trainer.train(ok));
   } finally {
     trainer.destroy();

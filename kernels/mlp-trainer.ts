@@ -15,7 +15,7 @@
 // On the device, every tensor of the flat parameter table starts at a multiple of
 // minStorageBufferOffsetAlignment so that each can be bound on its own; params, grad, m and v
 // share that padded layout (padding stays zero: zero grad, zero state, zero update).
-import type { AdamWConfig, Dataset } from '../shared/mlp.ts';
+import { refusePrime, type AdamWConfig, type Dataset } from '../shared/mlp.ts';
 import type { MlpSpec, ModelSpec } from '../shared/model.ts';
 import { adamwKernel, ADAMW_HYPER, ADAMW_VALUES_PER_INVOCATION, writeAdamWHyper, type AdamWKernel } from './adamw/adamw.ts';
 import { biasBackwardKernel, biasForwardKernel, type BiasForwardKernel, type BiasGradKernel, type ReluBiasGradKernel } from './bias_relu/bias_relu.ts';
@@ -313,6 +313,7 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
       if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`train: steps must be a positive integer, got ${steps}`);
       if (start.length !== spec.paramCount) throw new RangeError(`train: params has ${start.length} floats, the model ${spec.paramCount}`);
       if (batches.length !== steps * B) throw new RangeError(`train: batches has ${batches.length} indices, expected steps ${steps} × batch ${B}`);
+      refusePrime(cfg, 'MlpTrainer.train');
       validateIndices(batches, data.count);
       if (segmentMs !== undefined && !(segmentMs > 0)) throw new RangeError(`train: segmentMs must be positive, got ${segmentMs}`);
       busy = true;

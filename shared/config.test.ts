@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   DEFAULT_GPT_RUN,
+  DEFAULT_RUN,
   HELD_OUT_EVAL_FLOPS,
   heldOutWindowsWithin,
   isGptPreset,
@@ -115,5 +116,20 @@ test('an inner lr warm-up travels in the run spec, validated with its keypath; a
   assert.throws(
     () => parseRunSpec({ ...wire, inner: { ...wire.inner, adamw: { ...wire.inner.adamw, warmupSteps: 'ten' } } }, 'run'),
     /run\.inner\.adamw\.warmupSteps/,
+  );
+});
+
+test('the inner AdamW prime is simulator-only: a run that asks for it is refused with its keypath, on the wire too', () => {
+  const primed = { ...DEFAULT_RUN, inner: { ...DEFAULT_RUN.inner, adamw: { ...DEFAULT_RUN.inner.adamw, primeSteps: 10 } } };
+  assert.throws(
+    () => validateRunSettings(primed),
+    /^Error: run\.inner\.adamw\.primeSteps: expected 0 or absent \(the prime is simulator-only: pages do not run it\), got 10/,
+  );
+  assert.equal(validateRunSettings({ ...primed, inner: { ...primed.inner, adamw: { ...primed.inner.adamw, primeSteps: 0 } } }).inner.adamw.primeSteps, 0);
+  const dataset: RunSpec['dataset'] = { name: 'mnist', trainCount: 8500, testCount: 1501, features: 784, classes: 10 };
+  const wire = JSON.parse(JSON.stringify(runSpecOf(3, DEFAULT_RUN, dataset)));
+  assert.throws(
+    () => parseRunSpec({ ...wire, inner: { ...wire.inner, adamw: { ...wire.inner.adamw, primeSteps: 10 } } }, 'run'),
+    /run\.inner\.adamw\.primeSteps/,
   );
 });

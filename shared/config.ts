@@ -376,6 +376,13 @@ export function validateRunSettings(s: RunSettings, path = 'run'): RunSettings {
     ['inner.batchSize', s.inner?.batchSize, num(1, 4096, true)],
     ['inner.adamw.lr', s.inner?.adamw?.lr, num(0, 1)],
     ['inner.adamw.warmupSteps', s.inner?.adamw?.warmupSteps ?? 0, num(0, 10_000, true)],
+    // The prime (AdamWConfig.primeSteps) runs in the simulator's CPU trainers only (`npm run sim --
+    // --inner-prime K`): the pages' WGSL and CPU trainers do not honour it, so a run may not ask for it.
+    [
+      'inner.adamw.primeSteps',
+      s.inner?.adamw?.primeSteps ?? 0,
+      (v) => (v === 0 ? undefined : `expected 0 or absent (the prime is simulator-only: pages do not run it), got ${JSON.stringify(v)}`),
+    ],
     ['outer.lr', s.outer?.lr, num(0, 10)],
     ['outer.momentum', s.outer?.momentum, num(0, 0.999)],
     ['codec.density', s.codec?.density, num(1e-4, 1)],

@@ -3,7 +3,7 @@
 // The GPU kernels' .ref.ts files and the GPU trainer are checked against these; the
 // coordinator evaluates committed rounds with gptEvaluate. Shapes: B sequences of T tokens,
 // C = width, NH heads of hs = C / NH, V = vocab.
-import { adamwStep, clipGradNorm, type AdamWConfig, type AdamWState } from './mlp.ts';
+import { adamwStep, checkPrimeStart, clipGradNorm, primedBatches, type AdamWConfig, type AdamWState } from './mlp.ts';
 import { matmul } from './cpu-matmul.ts';
 import type { GptSpec } from './model.ts';
 
@@ -375,8 +375,8 @@ export function byteBatch(text: Uint8Array, starts: ArrayLike<number>, T: number
 /**
  * One round of local training on the CPU from `start` (copied): per step, loss and gradient of
  * the batch, gradient clipped to cfg.maxGradNorm, AdamW from zero state (or, with `state`, going
- * on from it, as trainLocalCpu). The reference for the GPU trainer (kernels/gpt-trainer.ts) and
- * for re-executing a GPT contribution.
+ * on from it, as trainLocalCpu; primed first with cfg.primeSteps, whose losses are left out). The
+ * reference for the GPU trainer (kernels/gpt-trainer.ts) and for re-executing a GPT contribution.
  */
 export function trainGptLocalCpu(
   spec: GptSpec,
@@ -387,14 +387,15 @@ export function trainGptLocalCpu(
   cfg: AdamWConfig,
   state: AdamWState = { m: new Float32Array(start.length), v: new Float32Array(start.length), t: 0 },
 ): { params: Float32Array; losses: number[] } {
+  checkPrimeStart(cfg, state);
   const params = start.slice();
   const { m, v } = state;
-  const losses = batches.map(({ tokens, targets }) => {
+  const losses = primedBatches(batches, cfg).map(({ tokens, targets }) => {
     const { loss, grad } = gptLossAndGrad(spec, params, tokens, targets, B, T);
     const g = Float32Array.from(grad!);
     clipGradNorm(g, cfg.maxGradNorm ?? 0);
     adamwStep(params, g, m, v, ++state.t, cfg);
     return loss;
   });
-  return { params, losses };
+  return { params, losses: losses.slice(cfg.primeSteps ?? 0) };
 }

@@ -1,7 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mlpSpec, initParams, paramTableHash } from './model.ts';
-import { adamwLr, adamwStep, mlpBackward, mlpForward, softmaxCrossEntropy, type AdamWConfig } from './mlp.ts';
+import {
+  adamwLr,
+  adamwStep,
+  gatherBatch,
+  mlpBackward,
+  mlpForward,
+  primedBatches,
+  softmaxCrossEntropy,
+  trainLocalCpu,
+  type AdamWConfig,
+  type Dataset,
+} from './mlp.ts';
 import { createRng } from './rng.ts';
 
 test('reference backward matches finite differences', () => {
@@ -48,4 +59,57 @@ test('the AdamW lr warm-up: lr·t/W over the first W steps, then lr; the first s
   const before = params.slice();
   adamwStep(params, Float32Array.from([0.3, -2, 1e-3]), new Float32Array(3), new Float32Array(3), 1, cfg);
   for (let i = 0; i < 3; i++) assert.ok(Math.abs(Math.abs(before[i] - params[i]) - 0.0025) < 1e-6, `weight ${i} moved ${before[i] - params[i]}`);
+});
+
+test('the AdamW prime: lr 0 through K steps (weights bit-identical, moments filled), then the round from step K + 1; K = 0 is no prime', () => {
+  const cfg: AdamWConfig = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, warmupSteps: 2, primeSteps: 3 };
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 6].map((t) => adamwLr(cfg, t)),
+    [0, 0, 0, 0.005, 0.01, 0.01],
+    'the warm-up counts from the end of the prime',
+  );
+  assert.deepEqual(primedBatches(['a', 'b'], cfg), ['a', 'b', 'a', 'a', 'b'], "the prime cycles over the round's batches");
+  assert.deepEqual(primedBatches(['a', 'b'], { ...cfg, primeSteps: 0 }), ['a', 'b']);
+  assert.throws(() => primedBatches([], cfg), /primeSteps 3 needs at least one batch/);
+
+  // A small dataset: 5 features, 3 classes, 24 samples.
+  const spec = mlpSpec([5, 4, 3]);
+  const rand = createRng(4);
+  const data: Dataset = {
+    images: Uint8Array.from({ length: 24 * 5 }, () => Math.floor(rand() * 256)),
+    labels: Uint8Array.from({ length: 24 }, (_, i) => i % 3),
+    count: 24,
+    features: 5,
+    classes: 3,
+  };
+  const batches = [0, 1, 2, 3].map((s) => Uint32Array.from({ length: 6 }, (_, b) => s * 6 + b));
+  const start = initParams(spec, 7);
+
+  // Through the prime the weights do not move (w − 0·u, w·(1 − 0·wd)) while m and v fill.
+  const state = { m: new Float32Array(spec.paramCount), v: new Float32Array(spec.paramCount), t: 0 };
+  const params = start.slice();
+  for (const idx of primedBatches(batches, cfg).slice(0, 3)) {
+    const { x, y } = gatherBatch(data, idx);
+    const acts = mlpForward(spec, params, x, idx.length);
+    const { dlogits } = softmaxCrossEntropy(acts[acts.length - 1], y, 3);
+    adamwStep(params, mlpBackward(spec, params, acts, dlogits, idx.length), state.m, state.v, ++state.t, cfg);
+  }
+  assert.deepEqual(params, start, 'the prime leaves the weights bit-identical');
+  assert.ok(state.v.some((x) => x > 0) && state.m.some((x) => x !== 0), 'the prime filled the moments');
+
+  // The primed round = the unprimed round from those moments with the step count at K.
+  const primed = trainLocalCpu(spec, start, data, batches, cfg);
+  const unprimedCfg: AdamWConfig = { ...cfg, primeSteps: undefined };
+  const fromState = trainLocalCpu(spec, start, data, batches, { ...unprimedCfg, warmupSteps: undefined }, state);
+  const noWarm = trainLocalCpu(spec, start, data, batches, { ...cfg, warmupSteps: undefined });
+  assert.deepEqual(noWarm.params, fromState.params, 'priming is moments at the start weights and a step count going on from K');
+  assert.notDeepEqual(primed.params, noWarm.params, 'the warm-up after the prime changes the round');
+  const plain = trainLocalCpu(spec, start, data, batches, unprimedCfg);
+  assert.notDeepEqual(noWarm.params, plain.params, 'the prime changes the round');
+  assert.equal(noWarm.lossBefore, plain.lossBefore, "lossBefore is the round's first step: the same weights and batch");
+  assert.deepEqual(trainLocalCpu(spec, start, data, batches, { ...unprimedCfg, primeSteps: 0 }), plain, 'K = 0 is the round as before');
+  assert.throws(
+    () => trainLocalCpu(spec, start, data, batches, cfg, { m: new Float32Array(spec.paramCount), v: new Float32Array(spec.paramCount), t: 5 }),
+    /primeSteps 3 primes a fresh optimizer, but the AdamW state has taken 5 steps/,
+  );
 });

@@ -28,12 +28,50 @@ export interface AdamWConfig {
    * A function of the step count alone, so every trainer and a re-execution agree. Absent or 0: none.
    */
   warmupSteps?: number;
+  /**
+   * Prime the moments (issue 15): the optimizer's first `primeSteps` steps run at lr 0 on the
+   * round's first batches again (primedBatches), so m and v accumulate gradients at the start
+   * weights while the weights stay bit-identical (w − 0·u = w); the round's own steps follow with
+   * the step count going on from K (bias correction consistent), and any warm-up counts from
+   * there. A function of public data alone (the start weights and the round's batches), so a
+   * re-execution computes the same moments with no new evidence. Absent or 0: none.
+   */
+  primeSteps?: number;
 }
 
-/** The lr of 1-based step `t`: cfg.lr · min(1, t / warmupSteps). */
+/** The lr of 1-based step `t`: 0 through the prime, then cfg.lr · min(1, (t − primeSteps) / warmupSteps). */
 export function adamwLr(cfg: AdamWConfig, t: number): number {
+  const k = cfg.primeSteps ?? 0;
+  if (t <= k) return 0;
   const w = cfg.warmupSteps ?? 0;
-  return w > 0 && t < w ? (cfg.lr * t) / w : cfg.lr;
+  return w > 0 && t - k < w ? (cfg.lr * (t - k)) / w : cfg.lr;
+}
+
+/**
+ * The batches a round's optimizer steps through: with `primeSteps` K, the round's first K batches
+ * (cycling when K exceeds the round) for the prime, then the round's own. The prime sees no sample
+ * the round does not: it costs K gradient evaluations, not data.
+ */
+export function primedBatches<T>(batches: readonly T[], cfg: AdamWConfig): T[] {
+  const k = cfg.primeSteps ?? 0;
+  if (k > 0 && batches.length === 0) throw new RangeError(`primeSteps ${k} needs at least one batch to prime on`);
+  return [...Array.from({ length: k }, (_, s) => batches[s % batches.length]), ...batches];
+}
+
+/**
+ * The pages' trainers (WGSL and the CPU fallback) step through the batches they are given with the
+ * lr of each step: they do not build the primed batch list, so a prime there would train K fewer
+ * steps and be re-executed differently. Refused loudly until they run it.
+ */
+export function refusePrime(cfg: AdamWConfig, who: string): void {
+  if ((cfg.primeSteps ?? 0) > 0)
+    throw new RangeError(`${who}: adamw.primeSteps ${cfg.primeSteps} is simulator-only (the CPU reference trainers); this trainer does not prime`);
+}
+
+/** A prime starts the optimizer: it cannot go on from a state that has already stepped. */
+export function checkPrimeStart(cfg: AdamWConfig, state: { t: number }): void {
+  if ((cfg.primeSteps ?? 0) > 0 && state.t !== 0)
+    throw new RangeError(`primeSteps ${cfg.primeSteps} primes a fresh optimizer, but the AdamW state has taken ${state.t} steps`);
 }
 
 /** x (B, features) as floats in [0, 1]; y (B) class ids. */
@@ -188,8 +226,9 @@ export interface AdamWState {
 
 /**
  * Train H steps on the CPU from `start` (copied); the reference for one round's local work, where
- * AdamW starts from zero state. With `state`, AdamW goes on from it and leaves it updated (one
- * long run in pieces: the simulator's centralized rows).
+ * AdamW starts from zero state (primed first with cfg.primeSteps: the losses are the round's H
+ * steps'). With `state`, AdamW goes on from it and leaves it updated (one long run in pieces: the
+ * simulator's centralized rows).
  */
 export function trainLocalCpu(
   spec: MlpSpec,
@@ -199,19 +238,23 @@ export function trainLocalCpu(
   cfg: AdamWConfig,
   state: AdamWState = { m: new Float32Array(start.length), v: new Float32Array(start.length), t: 0 },
 ): { params: Float32Array; lossBefore: number; lossAfter: number; lossMean: number } {
+  checkPrimeStart(cfg, state);
   const params = start.slice();
   const { m, v } = state;
+  const prime = cfg.primeSteps ?? 0;
   let lossBefore = NaN;
   let lossAfter = NaN;
   let lossSum = 0;
   const C = spec.sizes[spec.sizes.length - 1];
-  batches.forEach((idx, s) => {
+  primedBatches(batches, cfg).forEach((idx, s) => {
     const { x, y } = gatherBatch(data, idx);
     const acts = mlpForward(spec, params, x, idx.length);
     const { loss, dlogits } = softmaxCrossEntropy(acts[acts.length - 1], y, C);
-    if (s === 0) lossBefore = loss;
-    lossAfter = loss;
-    lossSum += loss;
+    if (s === prime) lossBefore = loss;
+    if (s >= prime) {
+      lossAfter = loss;
+      lossSum += loss;
+    }
     adamwStep(params, mlpBackward(spec, params, acts, dlogits, idx.length), m, v, ++state.t, cfg);
   });
   return { params, lossBefore, lossAfter, lossMean: lossSum / batches.length };

@@ -123,6 +123,7 @@ export const parseRunSpec: Parser<RunSpec> = (v, path) => {
     weightDecay: num,
     maxGradNorm: optional(nonNegative),
     warmupSteps: optional(nonNegative),
+    primeSteps: optional(nonNegative),
   })(obj(obj(o.inner, `${path}.inner`).adamw, `${path}.inner.adamw`), `${path}.inner.adamw`);
   if (o.verification !== undefined) obj(o.verification, `${path}.verification`);
   try {

@@ -56,3 +56,10 @@ test('an abort ends the CPU round at the next slice with the steps done', async 
   ac.abort();
   await assert.rejects(run, (e) => e instanceof TrainingAbortedError && e.stepsDone < steps);
 });
+
+test('a prime (adamw.primeSteps, simulator-only) is refused, not trained as K steps at lr 0', async () => {
+  await assert.rejects(
+    trainCpuRound(spec, initParams(spec, 2), data, batches, steps, { ...adamw, primeSteps: 2 }),
+    /trainCpuRound: adamw\.primeSteps 2 is simulator-only/,
+  );
+});

@@ -1,7 +1,7 @@
 // The CPU path for volunteers without WebGPU: one round of local training with the shared/
 // reference math (the same steps as shared/mlp.ts trainLocalCpu), in slices that yield to the
 // worker's event loop so that a Stop arrives and ends the work within one slice.
-import { adamwStep, gatherBatch, mlpBackward, mlpForward, softmaxCrossEntropy, type AdamWConfig, type Dataset } from '../../shared/mlp.ts';
+import { adamwStep, gatherBatch, refusePrime, mlpBackward, mlpForward, softmaxCrossEntropy, type AdamWConfig, type Dataset } from '../../shared/mlp.ts';
 import type { MlpSpec } from '../../shared/model.ts';
 import { TrainingAbortedError } from '../../kernels/errors.ts';
 
@@ -33,6 +33,7 @@ export async function trainCpuRound(
 ): Promise<CpuRoundResult> {
   const B = batches.length / steps;
   if (!Number.isInteger(B) || B < 1) throw new RangeError(`trainCpuRound: ${batches.length} indices is not steps ${steps} × a batch size`);
+  refusePrime(cfg, 'trainCpuRound');
   const sliceMs = opts.sliceMs ?? 50;
   const C = spec.sizes[spec.sizes.length - 1];
   const params = start.slice();
