@@ -8,7 +8,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { ERROR_CODES, type ErrorCode } from '../../shared/errors.ts';
 import { REJECTION_CODES, type RejectionCode } from '../../shared/wire/index.ts';
 import type { Sql } from '../db/index.ts';
-import type { CommitPhases } from '../round/commit-phases.ts';
+import type { CommitPhases } from '../round/index.ts';
 
 /** How many commits' phase figures GET /metrics/commit-phases keeps (the newest). */
 export const COMMIT_PHASES_KEPT = 256;

@@ -4,3 +4,5 @@
 export { RoundEngine, type Session, type EngineEvents, type RoundJournal, type RoundOpening, type JournaledReport, type ResumedRound } from './engine.ts';
 export { ContributionSigners, RecoveryThread } from './report-signature.ts';
 export { creditWeiOf } from './decide.ts';
+export { UploadThread } from './upload-thread.ts';
+export { type CommitPhases } from './commit-phases.ts';

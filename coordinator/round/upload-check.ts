@@ -7,7 +7,7 @@ import type { RunSpec } from '../../shared/config.ts';
 import { maxSamplesPerReport } from '../../shared/config.ts';
 import { decodeFrame, hashFrame, type DecodedFrame } from '../../shared/codec.ts';
 import { aggregateLimits } from '../../shared/round.ts';
-import { decodeEvidence, FrameKind, residualCommitment } from '../../shared/wire/index.ts';
+import { FrameKind } from '../../shared/wire/index.ts';
 import { IdlegradError } from '../../shared/errors.ts';
 
 /** `hash` is hashFrame or a function that returns what it returns (the upload thread's wasmFrameHasher). */
@@ -24,15 +24,4 @@ export function checkAggregate(
     throw new IdlegradError('LIMIT_EXCEEDED', `aggregate claims ${frame.header.samples} samples, more than a full cohort can train`);
   }
   return { hash: hash(bytes), frame };
-}
-
-/**
- * The two hashes a spot check's evidence upload must match (coordinator/verify/evidence-desk.ts):
- * its frame's hash and the residual commitment of its two parts. A part uploaded in full is
- * Merkle-hashed here (41.7 MiB at gpt-small: seconds of keccak), which is why the desk runs this
- * on the upload thread. A body that does not parse is refused as decodeEvidence refuses it.
- */
-export function evidenceDigests(paramCount: number, body: Uint8Array, hash: (bytes: Uint8Array) => Hex = hashFrame): { frameHash: Hex; residualHash: Hex } {
-  const e = decodeEvidence(body, paramCount);
-  return { frameHash: hash(e.frame), residualHash: residualCommitment(e.before, e.after) };
 }

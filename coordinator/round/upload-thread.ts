@@ -10,7 +10,9 @@ import type { RunSpec } from '../../shared/config.ts';
 import type { DecodedFrame } from '../../shared/codec.ts';
 import { IdlegradError, isErrorCode, type SerializedError } from '../../shared/errors.ts';
 import { startWorker, WorkerCalls } from '../worker-calls.ts';
-import { checkAggregate, evidenceDigests } from './upload-check.ts';
+import { hashFrame } from '../../shared/codec.ts';
+import { evidenceDigests } from '../../shared/wire/index.ts';
+import { checkAggregate } from './upload-check.ts';
 
 type Digests = { frameHash: Hex; residualHash: Hex };
 type Reply = { id: number; hash?: Hex; frame?: DecodedFrame; digests?: Digests; error?: SerializedError };
@@ -37,9 +39,9 @@ export class UploadThread {
     return { hash: m.hash!, frame: m.frame! };
   }
 
-  /** evidenceDigests(run.paramCount, bytes), off the event loop (a residual in full is seconds of hashing at gpt-small). */
+  /** evidenceDigests(bytes, run.paramCount), off the event loop (a residual in full is seconds of hashing at gpt-small). */
   async evidenceDigests(bytes: Uint8Array): Promise<Digests> {
-    const m = await this.call({ bytes, evidence: true }, () => ({ digests: evidenceDigests(this.run.paramCount, bytes) }), 'hashing the evidence');
+    const m = await this.call({ bytes, evidence: true }, () => ({ digests: evidenceDigests(bytes, this.run.paramCount, hashFrame) }), 'hashing the evidence');
     return m.digests!;
   }
 

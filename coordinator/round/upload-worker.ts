@@ -1,18 +1,19 @@
 // The upload thread of coordinator/round/upload-thread.ts: an uploaded cohort aggregate's checks
 // (RoundEngine's checkAggregate: decode under the round's limits, kind, samples) and its hash, off
 // the event loop, for the run it was started with; and a spot check's evidence upload's two
-// hashes (upload-check.ts evidenceDigests) for the evidence desk.
+// hashes (shared/wire/evidence.ts evidenceDigests) for the evidence desk.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { RunSpec } from '../../shared/config.ts';
 import { serializeError } from '../../shared/errors.ts';
-import { checkAggregate, evidenceDigests } from './upload-check.ts';
+import { evidenceDigests } from '../../shared/wire/index.ts';
+import { checkAggregate } from './upload-check.ts';
 import { wasmFrameHasher } from './frame-hasher.ts';
 
 const { run } = workerData as { run: RunSpec };
 const hasher = await wasmFrameHasher();
 parentPort!.on('message', (m: { id: number; round: number; bytes: Uint8Array; evidence?: true }) => {
   try {
-    if (m.evidence) return void parentPort!.postMessage({ id: m.id, digests: evidenceDigests(run.paramCount, m.bytes, hasher) });
+    if (m.evidence) return void parentPort!.postMessage({ id: m.id, digests: evidenceDigests(m.bytes, run.paramCount, hasher) });
     const { hash, frame } = checkAggregate(run, m.round, m.bytes, hasher);
     // Cloned, not transferred: the frame's arrays may be views sharing one buffer.
     parentPort!.postMessage({ id: m.id, hash, frame });

@@ -11,7 +11,7 @@ import { hashFrame } from '../../shared/codec.ts';
 import { GPT_SMALL, gptSpec } from '../../shared/model.ts';
 import { encodeEvidence, residualCommitment } from '../../shared/wire/index.ts';
 import type { VerifiableContribution } from '../db/index.ts';
-import { UploadThread } from '../round/upload-thread.ts';
+import { UploadThread } from '../round/index.ts';
 import { EvidenceDesk } from './evidence-desk.ts';
 
 const paramCount = gptSpec(GPT_SMALL).paramCount;

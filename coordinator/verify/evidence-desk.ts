@@ -2,8 +2,8 @@
 // spot check waiting for it.
 import type { Address, Hex } from 'viem';
 import { IdlegradError } from '../../shared/errors.ts';
-import { decodeEvidence, meetsNeeds, type EvidenceNeeds, type EvidenceUpload } from '../../shared/wire/index.ts';
-import { evidenceDigests } from '../round/upload-check.ts';
+import { hashFrame } from '../../shared/codec.ts';
+import { decodeEvidence, evidenceDigests, meetsNeeds, type EvidenceNeeds, type EvidenceUpload } from '../../shared/wire/index.ts';
 import type { VerifiableContribution } from '../db/index.ts';
 import type { EvidenceSource } from './validator.ts';
 
@@ -62,7 +62,8 @@ export class EvidenceDesk {
     private readonly timeoutMs: number,
     private readonly now: () => number = Date.now,
     private readonly log: (line: string) => void = () => {},
-    private readonly digests: (body: Uint8Array) => Promise<{ frameHash: Hex; residualHash: Hex }> = async (body) => evidenceDigests(paramCount, body),
+    private readonly digests: (body: Uint8Array) => Promise<{ frameHash: Hex; residualHash: Hex }> = async (body) =>
+      evidenceDigests(body, paramCount, hashFrame),
   ) {}
 
   source(ask: (c: VerifiableContribution, deadline: number, needs: EvidenceNeeds) => boolean): EvidenceSource {

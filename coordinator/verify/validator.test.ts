@@ -15,7 +15,7 @@ import { pseudoGradient } from '../../shared/round.ts';
 import type { Contribution } from '../../shared/eip712.ts';
 import { isIdlegradError } from '../../shared/errors.ts';
 import { openDatabase, Ledger } from '../db/index.ts';
-import { UploadThread } from '../round/upload-thread.ts';
+import { UploadThread } from '../round/index.ts';
 import { checkContribution, EvidenceDesk, evidenceWindowMs, FAIL_PENALTY, samplingRate, Validator, verificationOf } from './index.ts';
 import {
   decodeEvidence,

@@ -320,6 +320,18 @@ export function residualDigest(e: ResidualPart): Hex {
   return bytesToHex(rootOfOpening(e, residualLeafCount(e.paramCount)));
 }
 
+/**
+ * The two hashes a spot check's evidence upload must match (coordinator/verify/evidence-desk.ts):
+ * its frame's hash (`hashFrame`: shared/codec.ts hashFrame or what returns the same) and the
+ * residual commitment of its two parts. A part uploaded in full is Merkle-hashed here (41.7 MiB at
+ * gpt-small: seconds of keccak), which is why the coordinator runs this on its upload thread. A
+ * body that does not parse is refused as decodeEvidence refuses it.
+ */
+export function evidenceDigests(body: Uint8Array, paramCount: number, hashFrame: (bytes: Uint8Array) => Hex): { frameHash: Hex; residualHash: Hex } {
+  const e = decodeEvidence(body, paramCount);
+  return { frameHash: hashFrame(e.frame), residualHash: residualCommitment(e.before, e.after) };
+}
+
 /** The residual commitment carried by a report: keccak256(root(e_b) ‖ root(e_a)). */
 export function residualCommitment(before: ResidualPart, after: ResidualPart): Hex {
   return keccak256(concatHex([residualDigest(before), residualDigest(after)]));

@@ -143,6 +143,7 @@ export { decodeDataset, encodeDataset, trainShape, type DatasetShape } from './d
 export {
   decodeEvidence,
   encodeEvidence,
+  evidenceDigests,
   exactLeaves,
   leafRange,
   meetsNeeds,
