@@ -3,6 +3,9 @@
 // restarted on the same ledger, port and chain — real Chromium pages, PeerServer, PGlite, anvil.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DEFAULT_RUN } from '../shared/config.ts';
 import { runSwarm } from './swarm.ts';
 
@@ -11,9 +14,13 @@ import { runSwarm } from './swarm.ts';
 const voteOff = process.env.CHAOS_LEAVE_ONE_OUT === 'off';
 
 test('chaos: training continues past a coordinator kill, nothing credited is lost, the attacker earns nothing', { timeout: 10 * 60_000 }, async () => {
+  // The pages' logs, kept for a failure: each member's 'reported frame' line names what the
+  // in-cohort vote saw (norms, samples, cosines: shared/round.ts describeVote).
+  const logDir = mkdtempSync(join(tmpdir(), 'idlegrad-chaos-'));
   const r = await runSwarm({
     volunteers: 4,
     rounds: 5,
+    platformLog: join(logDir, 'platform.log'),
     log: (l) => console.log(`  ${l}`),
     // A closed page's spot check waits evidenceTimeoutMs for evidence that never comes; a live page
     // must still reconnect within it after the restart: 12 s instead of 20.
@@ -43,6 +50,25 @@ test('chaos: training continues past a coordinator kill, nothing credited is los
     chaos: { byzantine: 1, attack: 'sign-flip', churn: 0.34, churnEvents: 1, killCoordinatorAt: 2 },
   });
   console.log(`  ${JSON.stringify(r)}`);
+  let passed = false;
+  try {
+    checkChaos(r);
+    passed = true;
+  } finally {
+    const pages = join(logDir, 'platform-pages.log');
+    if (!passed && existsSync(pages))
+      console.log(
+        readFileSync(pages, 'utf8')
+          .split('\n')
+          .filter((l) => /reported frame|uploaded the|refused|abstain|announce|left out/.test(l))
+          .map((l) => `  page log: ${l}`)
+          .join('\n'),
+      );
+    rmSync(logDir, { recursive: true, force: true });
+  }
+});
+
+function checkChaos(r: Awaited<ReturnType<typeof runSwarm>>): void {
   const c = r.chaos;
   assert.equal(r.rounds, 5);
   assert.equal(c.coordinatorRestarts, 1);
@@ -82,4 +108,4 @@ test('chaos: training continues past a coordinator kill, nothing credited is los
   assert.ok(r.heldOutAccuracy >= 0.7, `held-out accuracy ${r.heldOutAccuracy} after ${r.rounds} rounds`);
   assert.ok(r.claims >= 1, 'honest pages claimed on chain');
   assert.equal(r.claimsMatchLedger, true, 'each honest page holds exactly the tokens the ledger credited it');
-});
+}

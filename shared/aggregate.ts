@@ -103,6 +103,17 @@ export function l2Norm(values: Float32Array): number {
 }
 
 /** Cosine of two sparse vectors with ascending indices (absent coordinates are zero). */
+/**
+ * The norms of frames and their pairwise cosines (upper triangle, row by row: (0,1), (0,2), …,
+ * (1,2), …): what the leave-one-out vote sees, for a member's log (shared/round.ts cohortAggregate).
+ */
+export function directions(frames: readonly DecodedFrame[]): { norms: number[]; cosines: number[] } {
+  const norms = frames.map((f) => l2Norm(f.values));
+  const cosines: number[] = [];
+  for (let i = 0; i < frames.length; i++) for (let j = i + 1; j < frames.length; j++) cosines.push(sparseCosine(frames[i], frames[j], norms[i], norms[j]));
+  return { norms, cosines };
+}
+
 function sparseCosine(a: DecodedFrame, b: DecodedFrame, na: number, nb: number): number {
   if (na === 0 || nb === 0) return 0;
   let dot = 0;

@@ -6,7 +6,7 @@ import { decodeFrame, encodeAggregate, hashFrame, toDense } from './codec.ts';
 import { DEFAULT_RUN, PRESET_DEFAULTS, runSpecOf, type RunSpec } from './config.ts';
 import { hashParams } from './model.ts';
 import { contributionTypedData, eip712Domain } from './eip712.ts';
-import { framesRoot } from './aggregate.ts';
+import { framesRoot, l2Norm } from './aggregate.ts';
 import { createRng, gaussian } from './rng.ts';
 import { runModelHash } from './model-hash.ts';
 import { sameBits } from './wire/index.ts';
@@ -18,6 +18,7 @@ import {
   APPLY_SLICE,
   cohortAggregate,
   compressGlobalUpdate,
+  describeVote,
   encodeOwnUpdate,
   globalUpdateLimits,
   maxCohortAggregateBytes,
@@ -67,6 +68,21 @@ test('cohortAggregate: same frames in any order give the same aggregate; lowest 
   const agg = decodeFrame(fromA.bytes, aggregateLimits(run, 2));
   assert.equal(agg.header.kind, 2);
   assert.equal(agg.header.samples, 192);
+  // What the vote saw, for the member's log: every held frame in hash order, the same from any member.
+  assert.deepEqual(fromA.vote, fromC.vote);
+  assert.deepEqual(fromA.vote.hashes, [a.hash, b.hash, c.hash].sort());
+  const byHash = new Map([a, b, c].map((h) => [h.hash, h]));
+  assert.deepEqual(
+    fromA.vote.norms,
+    fromA.vote.hashes.map((h) => l2Norm(byHash.get(h)!.frame.values)),
+  );
+  assert.deepEqual(fromA.vote.samples, [64, 64, 64]);
+  const [x, y] = fromA.vote.hashes.map((h) => toDense(byHash.get(h)!.frame));
+  const dot = x.reduce((s, v, i) => s + v * y[i], 0);
+  assert.ok(Math.abs(fromA.vote.cosines[0] - dot / (fromA.vote.norms[0] * fromA.vote.norms[1])) < 1e-6, 'cosine of the first two');
+  assert.equal(fromA.vote.cosines.length, 3);
+  assert.match(describeVote(fromA), /^3 frame\(s\), norms [0-9.]+ [0-9.]+ [0-9.]+, samples 64 64 64, cosines -?[0-9.]+ -?[0-9.]+ -?[0-9.]+$/);
+  assert.equal(describeVote(cohortAggregate(run, 2, a, [])), `1 frame(s), norms ${fromA.vote.norms[fromA.vote.hashes.indexOf(a.hash)].toFixed(2)}, samples 64`);
 });
 
 test('relay mode: only our own frame, we upload it', () => {

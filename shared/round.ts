@@ -2,7 +2,7 @@
 // update frame, the cohort aggregate, and the contribution to sign. No I/O, so each is
 // testable and a validator could rerun it.
 import type { Address, Hex } from 'viem';
-import { aggregateUpdates, framesRoot, type AggregateResult, type AggregatorConfig } from './aggregate.ts';
+import { aggregateUpdates, directions, framesRoot, type AggregateResult, type AggregatorConfig } from './aggregate.ts';
 import {
   decodeFrame,
   encodeAggregate,
@@ -98,6 +98,17 @@ export interface CohortAggregate {
   uploader: Address;
   /** Only this peer's own frame is held: relay mode. */
   relay: boolean;
+  /**
+   * What the in-cohort vote saw, for the member's log (describeVote): every held frame in hash
+   * order with its norm and claimed samples, and their pairwise cosines (shared/aggregate.ts directions).
+   */
+  vote: { hashes: Hex[]; norms: number[]; samples: number[]; cosines: number[] };
+}
+
+/** A cohort aggregate's vote in one line: "3 frames, norms 3.50 3.08 3.70, samples 3200 1984 320, cosines 0.36 −0.16 −0.20". */
+export function describeVote({ vote }: Pick<CohortAggregate, 'vote'>): string {
+  const f = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' ');
+  return `${vote.hashes.length} frame(s), norms ${f(vote.norms)}, samples ${vote.samples.join(' ')}${vote.cosines.length ? `, cosines ${f(vote.cosines)}` : ''}`;
 }
 
 /**
@@ -123,7 +134,9 @@ export function cohortAggregate(run: RunSpec, round: number, own: HeldUpdate, re
   // out-of-limit frame is held but not inside the aggregate.
   const hashes = [...included].sort();
   const uploader = held.map((h) => h.address.toLowerCase() as Address).sort()[0];
-  return { bytes, aggregateHash: hashFrame(bytes), framesRoot: framesRoot(hashes), hashes, excluded, samples, uploader, relay: received.length === 0 };
+  const sorted = [...held].sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0));
+  const vote = { hashes: sorted.map((h) => h.hash), samples: sorted.map((h) => h.frame.header.samples), ...directions(sorted.map((h) => h.frame)) };
+  return { bytes, aggregateHash: hashFrame(bytes), framesRoot: framesRoot(hashes), hashes, excluded, samples, uploader, relay: received.length === 0, vote };
 }
 
 /** A held frame as bytes: what crosses from the page to its worker. */

@@ -343,3 +343,21 @@ test("a contribution refused at commit gives its whole update back to the residu
   await settle();
   assert.deepEqual(await kept(pages[1]), evidenceOf(pages[1]).after);
 });
+
+test('an announcement that names no frame (its uploader dropped them all) and does not match ours: the member abstains, saying why', async () => {
+  const sched = new ManualScheduler();
+  const net = new FakeNetwork();
+  const relay = relayOf(net);
+  // The uploader's aggregate emptied by the vote reaches the others as an aggregate of no frames.
+  const send = relay.send.bind(relay);
+  relay.send = (from, msg) => send(from, msg.type === 'announce' ? { ...msg, aggregateHash: `0x${'ab'.repeat(32)}`, frameHashes: [] } : msg);
+  const pages = [0, 1, 2].map((i) => page(i, net, sched));
+  const m = roundFor(pages, sched, 3);
+  await finish(sched, Promise.all(pages.map((p) => p.runner.begin(m, run))));
+  const uploader = [...pages].sort((a, b) => (a.address < b.address ? -1 : 1))[0];
+  for (const p of pages.filter((x) => x !== uploader)) {
+    assert.equal(p.reports.length, 0, p.logs());
+    assert.match(p.logs(), /aggregate to 0x[0-9a-f]+ here, not 0xabab.*abstaining/);
+    assert.doesNotMatch(p.logs(), /could not aggregate/);
+  }
+});

@@ -10,7 +10,7 @@ import { decodeFrame, toDense } from '../../../../shared/codec.ts';
 import type { RunSpec } from '../../../../shared/config.ts';
 import { eip712Domain, type Contribution, type Eip712Domain } from '../../../../shared/eip712.ts';
 import { assignmentIndices } from '../../../../shared/assignment.ts';
-import { adaptiveSteps, buildContribution, maxPeerFrameBytes, peerUpdateLimits, randomNonce, updateHeader } from '../../../../shared/round.ts';
+import { adaptiveSteps, buildContribution, describeVote, maxPeerFrameBytes, peerUpdateLimits, randomNonce, updateHeader } from '../../../../shared/round.ts';
 import { contributionToJson, type ChainInfo, type ServerMessage } from '../../../../shared/wire/index.ts';
 import { TrainingAbortedError } from '../../../../kernels/errors.ts';
 import type { CoordinatorApi } from '../api.ts';
@@ -344,7 +344,7 @@ export class RoundRunner {
     }
     // Written before it is sent; deleted only when the coordinator answers for this nonce.
     if (await this.o.report(rec))
-      store.log('info', `round ${m.round}: reported frame ${own.hash.slice(0, 10)}… in aggregate ${agg.aggregateHash.slice(0, 10)}…`);
+      store.log('info', `round ${m.round}: reported frame ${own.hash.slice(0, 10)}… in aggregate ${agg.aggregateHash.slice(0, 10)}… (${describeVote(agg)})`);
     else store.log('warn', `round ${m.round}: the coordinator connection is down; the report waits in the outbox and is sent on reconnect`);
     if (this.token === token) store.set({ phase: 'waiting' });
   }
@@ -410,7 +410,7 @@ export class RoundRunner {
       store.log('warn', `round ${m.round}: the announced aggregate names a frame this page never received; abstaining`);
       return null;
     }
-    if (agg.aggregateHash !== announced.aggregateHash) agg = await aggregateOf(frames);
+    if (agg.aggregateHash !== announced.aggregateHash && frames.length) agg = await aggregateOf(frames);
     if (agg.aggregateHash !== announced.aggregateHash) {
       store.log('warn', `round ${m.round}: the announced frames aggregate to ${agg.aggregateHash} here, not ${announced.aggregateHash}; abstaining`);
       return null;
