@@ -250,7 +250,9 @@ const trimCount = (m: number, trim: number) => Math.min(Math.floor(trim * m), (m
 // compares it with shared/aggregate-dense.ts on random sparse and dense inputs. Once the
 // estimate is dense (centered-clip after its first step, every group above level 1) a row is
 // laid out densely and the passes cost members × support again, as they must for sums in that
-// order; rows that cover the whole support (groups above level 1) are read as they are.
+// order; rows that cover the whole support (groups above level 1) are read as they are. That is
+// combine version 1; version 2 (CombineVersion, centeredClipSparse) sums in another order and
+// costs members × nonzeros.
 
 /** a before b: by value, ties by row. */
 const before = (v: Float64Array, r: Int32Array, a: number, b: number) => v[a] < v[b] || (v[a] === v[b] && r[a] < r[b]);
