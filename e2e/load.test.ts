@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { DEFAULT_RUN } from '../shared/config.ts';
 
 test('npm run load: sessions held, reports verified and acked, the ledger counts every member', { timeout: 300_000 }, () => {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'e2e/load.ts', '--json', '--sessions', '48', '--seconds', '6', '--warmup', '2', '--rate', '80'], {
@@ -24,6 +25,7 @@ test('npm run load: sessions held, reports verified and acked, the ledger counts
     p99Ms: number;
     rssMb: number;
     commitPhasesMs: Record<string, { commits: number; wall: { p50: number; p99: number }; loopCpu: unknown; threadCpu: unknown }>;
+    combineVersion: number;
   };
   assert.deepEqual(Object.keys(result), [
     'sessions',
@@ -38,6 +40,7 @@ test('npm run load: sessions held, reports verified and acked, the ledger counts
     'cpuMsPerVolunteerRound',
     'aggregateDensity',
     'loadAverage',
+    'combineVersion',
   ]);
   assert.equal(result.sessions, 48, out);
   assert.ok(result.reportsPerSecond > 0, out);
@@ -56,5 +59,7 @@ test('npm run load: sessions held, reports verified and acked, the ledger counts
   assert.equal(ledger[2], ledger[3], out);
   assert.match(out, /ms per verified report, of which the event-loop thread [\d.]+ ms; the clients \(this process\) [\d.]+ ms per report/);
   // The combine record is served for a committed round: 6 cohorts' aggregates and their relay frames, one group.
-  assert.match(out, /combine record of round \d+: 1 groups in 1 levels over \d+ aggregates/, out);
+  assert.match(out, /combine record of round \d+: 1 groups in 1 levels over \d+ aggregates, \d+ samples, combine version \d/, out);
+  // The run's default combine version, as the served record names it.
+  assert.equal(result.combineVersion, DEFAULT_RUN.combineVersion ?? 1, out);
 });

@@ -1,4 +1,4 @@
-// `npm run load -- [--json] [--sessions N] [--seconds S] [--rate R] [--workers W] [--warmup S] [--rounds K] [--relay-share F] [--report-ms MS] [--cpu-prof DIR]`
+// `npm run load -- [--json] [--sessions N] [--seconds S] [--rate R] [--workers W] [--warmup S] [--rounds K] [--relay-share F] [--report-ms MS] [--combine-version V] [--cpu-prof DIR]`
 //
 // Protocol clients without compute against one coordinator on this machine: the
 // coordinator runs as its own process (e2e/platform-process.ts, as `npm start` does);
@@ -26,7 +26,8 @@
 // round) and the coordinator's CPU ms per volunteer-round (CPU in the window over the
 // seats of the rounds committed in it). With --json stdout holds only { sessions,
 // reportsPerSecond, p50Ms, p99Ms, rssMb, commitMs: { p50, p99 }, commitPhasesMs,
-// eventLoopDelayP99Ms, staleReports, cpuMsPerVolunteerRound, aggregateDensity, loadAverage }.
+// eventLoopDelayP99Ms, staleReports, cpuMsPerVolunteerRound, aggregateDensity, loadAverage,
+// combineVersion } (combineVersion: as the last committed round's combine record names it).
 // commitPhasesMs is the coordinator's own record of the window's commits (GET
 // /metrics/commit-phases, coordinator/round/commit-phases.ts): per phase p50/p99 of its wall
 // time, the event loop's CPU meanwhile, the worker threads' CPU, and the longest loop block.
@@ -36,6 +37,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_RUN } from '../shared/config.ts';
+import { combineVersionOf, type CombineVersion } from '../shared/aggregate.ts';
 import { pointFromScalar } from 'tiny-secp256k1';
 import { bytesToHex, keccak256, type Address, type Hex } from 'viem';
 import { startPlatformProcess } from './platform-process.ts';
@@ -62,13 +64,29 @@ eventLoopDelayP99Ms < 50).`,
     rounds: { type: 'string', arg: 'K', help: 'rounds of reports to pre-sign (default: enough for the window)' },
     'relay-share': { type: 'string', arg: 'F', default: '0.1', help: "share of each cohort's members in relay mode, 0 to 1" },
     'report-ms': { type: 'string', arg: 'MS', default: String(DEFAULT_RUN.timing.reportMs), help: "the run's report window" },
+    'combine-version': {
+      type: 'string',
+      arg: 'V',
+      default: String(DEFAULT_RUN.combineVersion ?? 1),
+      help: "the run's combine version (shared/aggregate.ts CombineVersion)",
+    },
     'cpu-prof': { type: 'string', arg: 'DIR', help: 'the coordinator writes a V8 CPU profile here when it stops' },
   },
 } as const satisfies CliSpec<Record<string, CliOption>>;
 
 const values = parseCli(LOAD_CLI);
 const positive = (name: string) => numberOption(values, name, { positive: true });
-let parsed: { sessions: number; seconds: number; rate: number; workers: number; warmupS: number; relayShare: number; reportMs: number; rounds?: number };
+let parsed: {
+  sessions: number;
+  seconds: number;
+  rate: number;
+  workers: number;
+  warmupS: number;
+  relayShare: number;
+  reportMs: number;
+  rounds?: number;
+  combineVersion: CombineVersion;
+};
 try {
   parsed = {
     sessions: numberOption(values, 'sessions', { min: 1, integer: true })!,
@@ -79,6 +97,7 @@ try {
     relayShare: numberOption(values, 'relay-share', { min: 0, max: 1 })!,
     reportMs: numberOption(values, 'report-ms', { min: 1, integer: true })!,
     rounds: numberOption(values, 'rounds', { min: 1, integer: true }),
+    combineVersion: combineVersionOf(Number(values['combine-version']), '--combine-version'),
   };
 } catch (e) {
   usageExit(LOAD_CLI, (e as Error).message);
@@ -87,7 +106,7 @@ const json = !!values.json;
 const out = cliOutput(json);
 /** `--cpu-prof DIR`: the coordinator writes a V8 CPU profile there when it stops (open it in Chrome DevTools). */
 const profDir = values['cpu-prof'];
-const { sessions, seconds, rate, workers, warmupS, relayShare, reportMs } = parsed;
+const { sessions, seconds, rate, workers, warmupS, relayShare, reportMs, combineVersion } = parsed;
 const cohortSize = DEFAULT_RUN.cohortSize;
 const rounds = parsed.rounds ?? Math.ceil(((seconds + warmupS + 15) * rate) / sessions) + 2;
 const log = out.progress;
@@ -112,13 +131,14 @@ const threadsCpu = (pid: number) =>
 const quantile = (xs: Float64Array, q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 
 log(
-  `load: ${sessions} sessions in ${workers} worker threads, ${rate} reports/s offered, ${seconds} s window after ${warmupS} s warm-up, report window ${reportMs} ms, relay share ${relayShare}; load average ${load()}`,
+  `load: ${sessions} sessions in ${workers} worker threads, ${rate} reports/s offered, ${seconds} s window after ${warmupS} s warm-up, report window ${reportMs} ms, relay share ${relayShare}, combine version ${combineVersion}; load average ${load()}`,
 );
 const probeFile = join(mkdtempSync(join(tmpdir(), 'idlegrad-load-')), 'event-loop.json');
 const platform = await startPlatformProcess(
   {
     minVolunteers: sessions,
     cohortSize,
+    combineVersion,
     timing: { trainMs: 100, exchangeMs: 100, reportMs },
     rewards: { epochRounds: 1_000_000 },
     verification: { rate: 0, newIdentityRate: 0 },
@@ -321,6 +341,7 @@ try {
     cpuMsPerVolunteerRound: Number(((1000 * cpuUsed) / Math.max(1, volunteerRounds)).toFixed(3)),
     aggregateDensity: Number(density.toFixed(4)),
     loadAverage: loads[0],
+    combineVersion: null as number | null,
   };
   log(
     `load: ${inWindow.length} reports acked in ${windowS.toFixed(1)} s = ${result.reportsPerSecond} verified reports/s (offered ${rate}/s); latency send→ack p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, max ${lat[lat.length - 1]?.toFixed(1)} ms`,
@@ -372,9 +393,10 @@ try {
     const res = await fetch(new URL(`api/runs/${info.run.id}/rounds/${audited.round}/combine`, platform.url));
     if (!res.ok) throw new Error(`combine record of round ${audited.round}: HTTP ${res.status} ${await res.text()}`);
     const record = parseCombineRecord(await res.json());
+    result.combineVersion = record.version;
     const inputs = record.groups.filter((g) => g.level === 1).reduce((n, g) => n + g.inputs.length, 0);
     log(
-      `load: combine record of round ${record.round}: ${record.groups.length} groups in ${Math.max(...record.groups.map((g) => g.level))} levels over ${inputs} aggregates, ${record.groups.at(-1)!.samples} samples`,
+      `load: combine record of round ${record.round}: ${record.groups.length} groups in ${Math.max(...record.groups.map((g) => g.level))} levels over ${inputs} aggregates, ${record.groups.at(-1)!.samples} samples, combine version ${record.version}`,
     );
   }
   log(

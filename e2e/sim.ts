@@ -664,7 +664,8 @@ function aggregateRound(sc: Scenario, paramCount: number, pth: Hex, round: numbe
       const bytes = encodeAggregate(agg.dense, sc.codec.chunkSize, { paramTableHash: pth, run: 1, round, samples: agg.samples });
       return { hash: hashFrame(bytes), frame: decodeFrame(bytes, limits), members: us.filter((u) => agg.included.includes(u.hash)) };
     });
-  const combined = aggregateUpdates(aggregates, paramCount, sc.aggregator);
+  // At the coordinator's default combine version (shared/aggregate.ts CombineVersion), as a new run combines.
+  const combined = aggregateUpdates(aggregates, paramCount, sc.aggregator, DEFAULT_RUN.combineVersion ?? 1);
   const refusedCohorts = new Set(combined.excluded.map((x) => x.hash));
   return { dense: combined.dense, refused: [...refused, ...aggregates.filter((a) => refusedCohorts.has(a.hash)).flatMap((a) => a.members)] };
 }

@@ -261,7 +261,9 @@ const trimCount = (m: number, trim: number) => Math.min(Math.floor(trim * m), (m
 // compares it with shared/aggregate-dense.ts on random sparse and dense inputs. Once the
 // estimate is dense (centered-clip after its first step, every group above level 1) a row is
 // laid out densely and the passes cost members × support again, as they must for sums in that
-// order; rows that cover the whole support (groups above level 1) are read as they are.
+// order; rows that cover the whole support (groups above level 1) are read as they are. That is
+// combine version 1; version 2 (CombineVersion, centeredClipSparse) sums in another order and
+// costs members × nonzeros.
 
 /** a before b: by value, ties by row. */
 const before = (v: Float64Array, r: Int32Array, a: number, b: number) => v[a] < v[b] || (v[a] === v[b] && r[a] < r[b]);
@@ -512,13 +514,36 @@ function addStepDense(x: Float64Array, est: Float64Array, c: number, step: Float
 }
 
 /**
+ * How centered-clip's iterations sum: the version of the coordinator's cross-cohort combine, which
+ * a committed round records with its groups (shared/robust-combine.ts CombineRecord) so an auditor
+ * redoes it with the same sums. Every other step (screen, clip, oppose, trimmed mean) is the same
+ * in both.
+ * - 1: every row over the whole support, in the dense formulation's order (bit-identical to
+ *   shared/aggregate-dense.ts): rows × support per iteration. The in-cohort aggregate pages
+ *   compute is always 1.
+ * - 2: the sparse formulation, rows × nonzeros per iteration: ‖x − v‖² = ‖v‖² − 2⟨x, v⟩ + ‖x‖²
+ *   (⟨x, v⟩ and ‖x‖² over x's nonzeros ascending, ‖v‖² over the support ascending, the
+ *   difference clamped at 0), and the step Σ cₐxₐ − (Σ cₐ)·v (the rows' c·x added row after
+ *   row, nonzeros ascending; Σ cₐ in row order). Float64 throughout in a fixed order, one
+ *   rounding to float32 at the end: the same bits on every machine, not v1's bits.
+ */
+export type CombineVersion = 1 | 2;
+export const COMBINE_VERSIONS: readonly CombineVersion[] = [1, 2];
+
+/** `v` as a combine version, or an error naming `what` and the versions this code knows. */
+export function combineVersionOf(v: unknown, what = 'combine version'): CombineVersion {
+  if (COMBINE_VERSIONS.includes(v as CombineVersion)) return v as CombineVersion;
+  throw new Error(`${what}: unknown combine version ${JSON.stringify(v)} (this code knows ${COMBINE_VERSIONS.join(', ')})`);
+}
+
+/**
  * Aggregate members' sparse updates into one dense float32 pseudo-gradient. Deterministic:
  * the same set of frames in any order gives a bit-identical result.
  */
-export function aggregateUpdates(updates: WeightedUpdate[], paramCount: number, cfg: AggregatorConfig): AggregateResult {
+export function aggregateUpdates(updates: WeightedUpdate[], paramCount: number, cfg: AggregatorConfig, version: CombineVersion = 1): AggregateResult {
   if (cfg.kind === 'mean') return meanOf(updates, paramCount);
   const { kept, excluded } = screenUpdates(updates, paramCount, cfg);
-  return combineScreened(kept, excluded, paramCount, cfg);
+  return combineScreened(kept, excluded, paramCount, cfg, version);
 }
 
 /** A kept update (screenUpdates) with its L2 norm. */
@@ -657,7 +682,9 @@ export function combineScreened(
   screenedOut: AggregateResult['excluded'],
   paramCount: number,
   cfg: AggregatorConfig,
+  version: CombineVersion = 1,
 ): AggregateResult {
+  combineVersionOf(version);
   const excluded = [...screenedOut];
   const dense = new Float32Array(paramCount);
   const kept = leaveOneOutFilter(screened, excluded, cfg);
@@ -729,6 +756,18 @@ export function combineScreened(
   const iterations = cfg.kind === 'centered-clip' ? (cfg.iterations ?? 3) : 0;
   const tau = (cfg.tau ?? 1) * med;
   const step = new Float64Array(iterations > 0 ? supportCount : 0);
+  if (version === 2) {
+    centeredClipSparse(
+      Array.from(active, (j) => rows[j]),
+      weights,
+      tau,
+      iterations,
+      est,
+      step,
+    );
+    for (let k = 0; k < supportCount; k++) dense[support[k]] = est[k];
+    return { dense, samples: total, included, excluded };
+  }
   const x = new Float64Array(iterations > 0 ? supportCount : 0);
   for (let it = 0; it < iterations; it++) {
     const estNonzeros = nonzerosOf(est);
@@ -752,4 +791,33 @@ export function combineScreened(
   }
   for (let k = 0; k < supportCount; k++) dense[support[k]] = est[k];
   return { dense, samples: total, included, excluded };
+}
+
+/**
+ * Combine version 2's centered-clip (CombineVersion): `iterations` steps of est from the rows'
+ * nonzeros alone, float64 in a fixed order. `sum` is scratch of est's length.
+ */
+function centeredClipSparse(rows: SparseRow[], weights: Float64Array, tau: number, iterations: number, est: Float64Array, sum: Float64Array): void {
+  const squares = Float64Array.from(rows, ({ val }) => {
+    let s = 0;
+    for (let i = 0; i < val.length; i++) s += val[i] * val[i];
+    return s;
+  });
+  for (let it = 0; it < iterations; it++) {
+    let vv = 0;
+    for (let k = 0; k < est.length; k++) vv += est[k] * est[k];
+    sum.fill(0);
+    let total = 0;
+    for (let a = 0; a < rows.length; a++) {
+      const { pos, val } = rows[a];
+      let dot = 0;
+      for (let i = 0; i < pos.length; i++) dot += val[i] * est[pos[i]];
+      const d2 = vv - 2 * dot + squares[a];
+      const d = d2 > 0 ? Math.sqrt(d2) : 0;
+      const c = weights[a] * (d > tau ? tau / d : 1);
+      for (let i = 0; i < pos.length; i++) sum[pos[i]] += c * val[i];
+      total += c;
+    }
+    for (let k = 0; k < est.length; k++) est[k] += sum[k] - total * est[k];
+  }
 }

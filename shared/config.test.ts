@@ -19,6 +19,7 @@ import { deviceNeeds } from './device-needs.ts';
 import { gptSpec, GPT_BASE, GPT_DEFAULT, GPT_SMALL, hashParams, initParams, paramTableHash } from './model.ts';
 import { modelHashSchemeOf, runModelHash } from './model-hash.ts';
 import { parseRunSpec } from './wire/index.ts';
+import { runCombineVersion } from './robust-combine.ts';
 
 // A GPT run spec exactly as the coordinator served and stored it before the presets by size
 // (commit 4c70a5f): preset 'gpt', no `needs`.
@@ -43,9 +44,12 @@ test("an old run spec with preset 'gpt' still loads, and its model and hashes ar
   const again = runSpecOf(7, PRESET_DEFAULTS.gpt, old.dataset);
   assert.equal(again.paramTableHash, old.paramTableHash);
   // Everything but the codec, whose GPT default changed from 10 % to 30 % (issue 15, DEFAULT_GPT_RUN),
-  // and the model hash scheme, chunked sha256 for every run created since protocol 4.
-  const { modelHashScheme, ...asBefore } = again;
+  // the model hash scheme, chunked sha256 for every run created since protocol 4, and the combine
+  // version (the old spec names none: its rounds combine as version 1; a new run's, version 2).
+  const { modelHashScheme, combineVersion, ...asBefore } = again;
   assert.equal(modelHashScheme, 'sha256-chunks');
+  assert.equal(combineVersion, 2);
+  assert.equal(runCombineVersion(old), 1);
   assert.deepEqual({ ...asBefore, needs: undefined, codec: undefined }, { ...JSON.parse(OLD_GPT_SPEC), needs: undefined, codec: undefined });
   assert.deepEqual(again.codec, DEFAULT_GPT_RUN.codec);
 });

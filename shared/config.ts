@@ -3,7 +3,7 @@
 import type { Hex } from 'viem';
 import { type CodecConfig } from './codec.ts';
 import { INDEX_CODINGS, VALUE_BITS, type IndexCoding, type ValueBits } from './wire/frame.ts';
-import { AGGREGATOR_KINDS, type AggregatorConfig, type AggregatorKind } from './aggregate.ts';
+import { AGGREGATOR_KINDS, COMBINE_VERSIONS, type AggregatorConfig, type AggregatorKind, type CombineVersion } from './aggregate.ts';
 import { outerLrScheduleErrors, type OuterConfig } from './outer.ts';
 import type { AdamWConfig } from './mlp.ts';
 import { gptSpec, GPT_BASE, GPT_DEFAULT, GPT_SMALL, mlpSpec, paramTableHash, type GptDims, type ModelSpec } from './model.ts';
@@ -40,6 +40,12 @@ export interface RunSettings {
   /** How the compressed global update is coded (DownCodecConfig; absent: the run's codec density and bits, no decay). */
   downCodec?: DownCodecConfig;
   aggregator: AggregatorConfig;
+  /**
+   * How the coordinator's cross-cohort combine sums centered-clip (shared/aggregate.ts
+   * CombineVersion), recorded with every committed round's combine groups. Absent: 1 (runs made
+   * before versions keep their bytes). Pages never run it: the in-cohort aggregate is always 1.
+   */
+  combineVersion?: CombineVersion;
   /** Peers per cohort. */
   cohortSize: number;
   /** Round phases in milliseconds from the round's start. */
@@ -213,6 +219,12 @@ export const DEFAULT_RUN: RunSettings = {
   // rejection and dropping updates that point away from the trimmed mean (minCosine 0: a
   // sign-flip at 20 % went from 4.3 to 0.6 points below clean in `npm run sim`).
   aggregator: { kind: 'centered-clip', clip: 3, trim: 0.2, tau: 1, iterations: 3, copycatCosine: 0.99, minCosine: 0 },
+  // The sparse formulation of the cross-cohort centered-clip (shared/aggregate.ts CombineVersion):
+  // `nice -n 19 npx tsx shared/aggregate.bench.ts --volunteers 1000,10000 --combine-versions 1,2`
+  // and `2,1` (2026-12-07, load average 12-15, README "Scale"): a level-1 group's median CPU
+  // 90-128 -> 48-52 ms at 1,000 volunteers, 113 -> 51 ms at 10,000; the round's update within
+  // 2e-9 of version 1's in relative L2 (the flat combine: the same float32 values).
+  combineVersion: 2,
   cohortSize: 8,
   timing: { trainMs: 20_000, exchangeMs: 8_000, reportMs: 5_000 },
   minVolunteers: 1,
@@ -419,6 +431,11 @@ export function validateRunSettings(s: RunSettings, path = 'run'): RunSettings {
       (v) => (AGGREGATOR_KINDS.includes(v as AggregatorKind) ? undefined : `expected one of ${AGGREGATOR_KINDS.join(', ')}, got ${JSON.stringify(v)}`),
     ],
     ['aggregator.clip', s.aggregator?.clip, num(0, 1000)],
+    [
+      'combineVersion',
+      s.combineVersion ?? 1,
+      (v) => (COMBINE_VERSIONS.includes(v as CombineVersion) ? undefined : `expected one of ${COMBINE_VERSIONS.join(', ')}, got ${JSON.stringify(v)}`),
+    ],
     ['aggregator.trim', s.aggregator?.trim ?? 0.2, num(0, 0.49)],
     ['aggregator.tau', s.aggregator?.tau ?? 1, num(1e-6, 1000)],
     ['aggregator.iterations', s.aggregator?.iterations ?? 3, num(0, 100, true)],

@@ -6,7 +6,7 @@ import { decodeFrame, encodeAggregate, hashFrame, toDense } from './codec.ts';
 import { DEFAULT_RUN, runSpecOf } from './config.ts';
 import { createRng, gaussian, shuffle } from './rng.ts';
 import { aggregateLimits } from './round.ts';
-import { COMBINE_GROUP_SIZE, combineCohorts, combineGroup, groupsOf, type GroupInput } from './robust-combine.ts';
+import { COMBINE_GROUP_SIZE, combineCohorts, combineGroup, groupsOf, runCombineVersion, type GroupInput } from './robust-combine.ts';
 
 const run = runSpecOf(
   5,
@@ -65,7 +65,7 @@ test('up to COMBINE_GROUP_SIZE aggregates the combine is one group, bit-identica
   for (const n of [1, 5, COMBINE_GROUP_SIZE]) {
     const { aggregates } = aggregatesOf(n, n, Math.floor(n / 5));
     const got = await combineCohorts(run, 2, aggregates);
-    const flat = aggregateUpdates(aggregates, run.paramCount, run.aggregator);
+    const flat = aggregateUpdates(aggregates, run.paramCount, run.aggregator, runCombineVersion(run));
     const bytes = encodeAggregate(flat.dense, run.codec.chunkSize, { paramTableHash: run.paramTableHash, run: run.id, round: 2, samples: flat.samples });
     assert.deepEqual(got.bytes, bytes, `${n} aggregates`);
     assert.deepEqual(got.excluded, flat.excluded);

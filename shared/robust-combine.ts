@@ -22,8 +22,23 @@
 // all; centered-clip still bounds its weight. The copycat check is not repeated above level 1:
 // group results of the same honest direction are legitimately near one another.
 // 'mean' and 'clipped-mean' (linear, one pass) are always flat.
+//
+// The combine's version (shared/aggregate.ts CombineVersion: how centered-clip sums) is the run's
+// (RunSettings.combineVersion; a spec without one: 1), recorded with the groups; an auditor
+// redoes a round with the version its record names (a record without one: 1) and refuses one it
+// does not know.
 import { concatHex, type Hex } from 'viem';
-import { aggregateUpdates, combineScreened, framesRoot, l2Norm, screenUpdates, type AggregateResult, type WeightedUpdate } from './aggregate.ts';
+import {
+  aggregateUpdates,
+  combineScreened,
+  combineVersionOf,
+  framesRoot,
+  l2Norm,
+  screenUpdates,
+  type AggregateResult,
+  type CombineVersion,
+  type WeightedUpdate,
+} from './aggregate.ts';
 import { decodeFrame, encodeAggregate, hashFrame, type DecodedFrame } from './codec.ts';
 import type { RunSpec } from './config.ts';
 import { keccak256 } from './keccak.ts';
@@ -50,7 +65,13 @@ export interface Combined {
   excluded: AggregateResult['excluded'];
   /** Every group, level by level (one group when the combine was flat). */
   groups: CombineGroup[];
+  /** How the groups were combined (CombineVersion), recorded with them. */
+  version: CombineVersion;
 }
+
+/** The combine version a run's rounds use: its spec's, or 1 for a spec without one (runs made before versions). */
+export const runCombineVersion = (run: Pick<RunSpec, 'combineVersion'>): CombineVersion =>
+  run.combineVersion === undefined ? 1 : combineVersionOf(run.combineVersion, 'run.combineVersion');
 
 /** A group's input: a decoded frame (level 1), or a lower group's frame bytes. */
 export type GroupInput = { hash: Hex; frame: DecodedFrame } | { hash: Hex; bytes: Uint8Array };
@@ -66,7 +87,7 @@ export interface GroupOutput {
 /** Where the steps run: in this thread (inThread), or on aggregation workers. */
 export interface CombineRunner {
   screen(aggregates: WeightedUpdate[]): Promise<{ kept: Hex[]; excluded: AggregateResult['excluded'] }>;
-  group(level: number, inputs: GroupInput[]): Promise<GroupOutput>;
+  group(level: number, inputs: GroupInput[], version: CombineVersion): Promise<GroupOutput>;
 }
 
 /** Screen step: which aggregates enter the combine (hashes, ascending) and which are refused. */
@@ -76,11 +97,18 @@ export function screenCohorts(run: RunSpec, aggregates: WeightedUpdate[]): { kep
 }
 
 /**
- * One group: its inputs (already screened) through the run's robust combine, as an aggregate frame.
- * `hash` is hashFrame or a function returning exactly what it returns (the aggregation threads use
- * WebAssembly keccak, coordinator/round/frame-hasher.ts).
+ * One group: its inputs (already screened) through the run's robust combine at `version`, as an
+ * aggregate frame. `hash` is hashFrame or a function returning exactly what it returns (the
+ * aggregation threads use WebAssembly keccak, coordinator/round/frame-hasher.ts).
  */
-export function combineGroup(run: RunSpec, round: number, level: number, inputs: GroupInput[], hash: (bytes: Uint8Array) => Hex = hashFrame): GroupOutput {
+export function combineGroup(
+  run: RunSpec,
+  round: number,
+  level: number,
+  inputs: GroupInput[],
+  hash: (bytes: Uint8Array) => Hex = hashFrame,
+  version: CombineVersion = runCombineVersion(run),
+): GroupOutput {
   const limits = aggregateLimits(run, round);
   const updates = inputs
     .map((i) => ({ hash: i.hash, frame: 'frame' in i ? i.frame : decodeFrame(i.bytes, limits) }))
@@ -89,7 +117,7 @@ export function combineGroup(run: RunSpec, round: number, level: number, inputs:
     // Above level 1 a group frame that came out zero carries nothing (level 1's were screened).
     .filter((s) => level === 1 || (s.norm > 0 && s.u.frame.header.samples > 0));
   const cfg = level === 1 ? run.aggregator : { ...run.aggregator, minCosine: undefined };
-  const { dense, samples, excluded } = combineScreened(updates, [], run.paramCount, cfg);
+  const { dense, samples, excluded } = combineScreened(updates, [], run.paramCount, cfg, version);
   const bytes = encodeAggregate(dense, run.codec.chunkSize, { paramTableHash: run.paramTableHash, run: run.id, round, samples });
   return { bytes, hash: hash(bytes), samples, excluded };
 }
@@ -109,7 +137,7 @@ export function groupsOf(hashes: Hex[]): Hex[][] {
 
 export const inThread = (run: RunSpec, round: number): CombineRunner => ({
   screen: async (aggregates) => screenCohorts(run, aggregates),
-  group: async (level, inputs) => combineGroup(run, round, level, inputs),
+  group: async (level, inputs, version) => combineGroup(run, round, level, inputs, hashFrame, version),
 });
 
 /**
@@ -120,16 +148,17 @@ export const inThread = (run: RunSpec, round: number): CombineRunner => ({
  */
 export async function combineCohorts(run: RunSpec, round: number, aggregates: WeightedUpdate[], runner = inThread(run, round)): Promise<Combined> {
   const header = { paramTableHash: run.paramTableHash, run: run.id, round };
+  const version = runCombineVersion(run);
   if (run.aggregator.kind === 'mean' || run.aggregator.kind === 'clipped-mean') {
-    const { dense, samples, included, excluded } = aggregateUpdates(aggregates, run.paramCount, run.aggregator);
+    const { dense, samples, included, excluded } = aggregateUpdates(aggregates, run.paramCount, run.aggregator, version);
     const bytes = encodeAggregate(dense, run.codec.chunkSize, { ...header, samples });
-    return { bytes, excluded, groups: [{ level: 1, inputs: included, output: hashFrame(bytes), samples }] };
+    return { bytes, excluded, groups: [{ level: 1, inputs: included, output: hashFrame(bytes), samples }], version };
   }
   const screened = await runner.screen(aggregates);
   const excluded = [...screened.excluded];
   if (screened.kept.length === 0) {
     const bytes = encodeAggregate(new Float32Array(run.paramCount), run.codec.chunkSize, { ...header, samples: 0 });
-    return { bytes, excluded, groups: [] };
+    return { bytes, excluded, groups: [], version };
   }
   const frames = new Map(aggregates.map((a) => [a.hash, a.frame]));
   let inputs: GroupInput[] = screened.kept.map((hash) => ({ hash, frame: frames.get(hash)! }));
@@ -142,6 +171,7 @@ export async function combineCohorts(run: RunSpec, round: number, aggregates: We
         runner.group(
           level,
           hashes.map((h) => byHash.get(h)!),
+          version,
         ),
       ),
     );
@@ -151,7 +181,7 @@ export async function combineCohorts(run: RunSpec, round: number, aggregates: We
     });
     if (outputs.length === 1) {
       excluded.sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0));
-      return { bytes: outputs[0].bytes, excluded, groups };
+      return { bytes: outputs[0].bytes, excluded, groups, version };
     }
     inputs = outputs.map((o) => ({ hash: o.hash, bytes: o.bytes }));
   }
@@ -161,6 +191,8 @@ export async function combineCohorts(run: RunSpec, round: number, aggregates: We
 export interface CombineRecord {
   run: number;
   round: number;
+  /** How its groups were combined; a served record without one was combined before versions: 1. */
+  version: CombineVersion;
   groups: CombineGroup[];
 }
 
@@ -176,9 +208,16 @@ export function parseCombineRecord(x: unknown): CombineRecord {
   if (typeof x !== 'object' || x === null) return fail('', 'an object', x);
   const r = x as Record<string, unknown>;
   if (!Array.isArray(r.groups)) return fail('groups', 'an array', r.groups);
+  let version: CombineVersion;
+  try {
+    version = r.version === undefined ? 1 : combineVersionOf(r.version, 'combine record version');
+  } catch (e) {
+    throw new Error(`${(e as Error).message}: this auditor cannot redo the round's combine`);
+  }
   return {
     run: int('run', r.run, 0),
     round: int('round', r.round, 0),
+    version,
     groups: r.groups.map((g: unknown, i) => {
       if (typeof g !== 'object' || g === null) return fail(`groups[${i}]`, 'an object', g);
       const o = g as Record<string, unknown>;
@@ -206,9 +245,11 @@ export interface CombineAudit {
  * An auditor's check of a round's combine: every level-1 group redone from the cohort aggregates'
  * bytes (`frameOf(hash)`, e.g. what the cohorts' members hold), every higher group from the
  * redone frames below, each output hash compared with the record. The same combineGroup the
- * coordinator ran, so an honest record matches bit for bit.
+ * coordinator ran, at the record's version, so an honest record matches bit for bit; a version
+ * this code does not know is refused (an error naming it), not redone with another.
  */
 export function auditCombine(run: RunSpec, record: CombineRecord, frameOf: (hash: Hex) => Uint8Array | undefined): CombineAudit {
+  const version = combineVersionOf(record.version ?? 1, `combine record of round ${record.round}: version`);
   const limits = aggregateLimits(run, record.round);
   const redone = new Map<Hex, Uint8Array>();
   const mismatches: CombineAudit['mismatches'] = [];
@@ -227,7 +268,7 @@ export function auditCombine(run: RunSpec, record: CombineRecord, frameOf: (hash
       }
     }
     if (inputs.length < g.inputs.length) return;
-    const out = combineGroup(run, record.round, g.level, inputs);
+    const out = combineGroup(run, record.round, g.level, inputs, hashFrame, version);
     if (out.hash !== g.output || out.samples !== g.samples)
       return void mismatches.push({
         level: g.level,

@@ -20,6 +20,7 @@ import type { Contribution, Delegation } from '../../shared/eip712.ts';
 import { IdlegradError } from '../../shared/errors.ts';
 import type { SessionGrant } from '../../shared/session-key.ts';
 import type { CombineGroup } from '../../shared/robust-combine.ts';
+import type { CombineVersion } from '../../shared/aggregate.ts';
 import type { Sql } from './sql.ts';
 import { UNBATCHED_PAYABLE } from './creditable.ts';
 import { vestingOf } from './account-summaries.ts';
@@ -51,6 +52,8 @@ export interface RoundCommit {
   vestsRound?: number;
   /** The cross-cohort combine's groups (shared/robust-combine.ts), kept for auditors; absent or empty: nothing was combined. */
   groups?: CombineGroup[];
+  /** The combine version the groups were combined with (shared/aggregate.ts CombineVersion); absent: 1. */
+  combineVersion?: CombineVersion;
 }
 
 const f32 = (b: Uint8Array) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
@@ -247,7 +250,12 @@ export class Ledger {
       );
       if (commit.update) await tx.query(`insert into updates (run_id, round, frame) values ($1, $2, $3)`, [runId, s.round, commit.update]);
       if (commit.groups?.length)
-        await tx.query(`insert into round_combines (run_id, round, groups) values ($1, $2, $3)`, [runId, s.round, JSON.stringify(commit.groups)]);
+        await tx.query(`insert into round_combines (run_id, round, groups, version) values ($1, $2, $3, $4)`, [
+          runId,
+          s.round,
+          JSON.stringify(commit.groups),
+          commit.combineVersion ?? 1,
+        ]);
       await tx.query(`update model_state set round = $2, model_hash = $3, params = null, momentum = null, residual = null where run_id = $1`, [
         runId,
         state.round,
@@ -276,10 +284,18 @@ export class Ledger {
     return rows[0]?.frame ?? null;
   }
 
-  /** A committed round's combine groups, level by level as the combine ran them; null when the round combined nothing (or is not committed). */
-  async combineGroups(runId: number, round: number): Promise<CombineGroup[] | null> {
-    const { rows } = await this.sql.query<{ groups: CombineGroup[] }>(`select groups from round_combines where run_id = $1 and round = $2`, [runId, round]);
-    return rows[0]?.groups ?? null;
+  /**
+   * A committed round's combine record: its groups, level by level as the combine ran them, and
+   * the version they were combined with as stored (a row written before versions: 1; a version
+   * this code does not know is returned as it is, for the auditor to refuse by name). Null when
+   * the round combined nothing (or is not committed).
+   */
+  async combineRecord(runId: number, round: number): Promise<{ version: number; groups: CombineGroup[] } | null> {
+    const { rows } = await this.sql.query<{ groups: CombineGroup[]; version: number | null }>(
+      `select groups, version from round_combines where run_id = $1 and round = $2`,
+      [runId, round],
+    );
+    return rows[0] ? { version: rows[0].version ?? 1, groups: rows[0].groups } : null;
   }
 
   async rounds(runId: number, limit = 1000): Promise<RoundSummary[]> {

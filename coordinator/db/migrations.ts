@@ -244,4 +244,10 @@ export const MIGRATIONS: string[] = [
   );
   alter table contributions add column certificate text references session_certificates(digest);
   `,
+  // Issue 17: the combine version each round's groups were combined with (shared/aggregate.ts
+  // CombineVersion), read by an auditor before it redoes them. Rows written before have none:
+  // version 1, the only combine there was.
+  `
+  alter table round_combines add column version integer;
+  `,
 ];

@@ -240,17 +240,17 @@ export function createApiServer(deps: ServerDeps): ApiServer {
     }),
   );
   // The cross-cohort combine's record of a committed round (issue 17): every group's level, input
-  // frame hashes, output hash and samples, for an auditor to redo (shared/robust-combine.ts
-  // combineGroup). Read-only and final once the round is committed.
+  // frame hashes, output hash and samples, and the combine version, for an auditor to redo
+  // (shared/robust-combine.ts auditCombine). Read-only and final once the round is committed.
   app.get(
     '/api/runs/:id/rounds/:round/combine',
     route(async (req, res) => {
       runParam(req);
       const round = intParam(req.params.round, 'round');
-      const groups = await ledger.combineGroups(engine.run.id, round);
-      if (!groups) throw new IdlegradError('NOT_FOUND', `no combine record for round ${round} (not committed yet, or it combined no aggregate)`);
+      const record = await ledger.combineRecord(engine.run.id, round);
+      if (!record) throw new IdlegradError('NOT_FOUND', `no combine record for round ${round} (not committed yet, or it combined no aggregate)`);
       res.setHeader('cache-control', 'public, max-age=31536000, immutable');
-      res.json({ run: engine.run.id, round, groups });
+      res.json({ run: engine.run.id, round, version: record.version, groups: record.groups });
     }),
   );
   app.post(

@@ -7,7 +7,7 @@
 // loop. If a thread cannot run, the combine runs in place.
 import { availableParallelism } from 'node:os';
 import type { RunSpec } from '../../shared/config.ts';
-import type { WeightedUpdate } from '../../shared/aggregate.ts';
+import type { CombineVersion, WeightedUpdate } from '../../shared/aggregate.ts';
 import { combineCohorts, inThread, type Combined, type CombineRunner, type GroupInput, type GroupOutput } from '../../shared/robust-combine.ts';
 import { startWorker, WorkerCalls } from '../worker-calls.ts';
 
@@ -44,7 +44,8 @@ export class CombineThread {
     };
     const runner: CombineRunner = {
       screen: (a) => ask(this.threads[0], { op: 'screen', round, aggregates: a }),
-      group: (level: number, inputs: GroupInput[]) => ask<GroupOutput>(this.threads[this.next++ % this.threads.length], { op: 'group', round, level, inputs }),
+      group: (level: number, inputs: GroupInput[], version: CombineVersion) =>
+        ask<GroupOutput>(this.threads[this.next++ % this.threads.length], { op: 'group', round, level, inputs, version }),
     };
     try {
       return await combineCohorts(this.run, round, aggregates, runner);

@@ -3,14 +3,16 @@
 // aggregates, or one group.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { RunSpec } from '../../shared/config.ts';
-import type { WeightedUpdate } from '../../shared/aggregate.ts';
+import { combineVersionOf, type CombineVersion, type WeightedUpdate } from '../../shared/aggregate.ts';
 import { combineGroup, screenCohorts, type GroupInput } from '../../shared/robust-combine.ts';
 import { cpuOf } from './commit-phases.ts';
 import { hashFrame } from '../../shared/codec.ts';
 import { wasmFrameHasher } from './frame-hasher.ts';
 import type { Hex } from 'viem';
 
-type Request = { id: number; round: number } & ({ op: 'screen'; aggregates: WeightedUpdate[] } | { op: 'group'; level: number; inputs: GroupInput[] });
+type Request = { id: number; round: number } & (
+  { op: 'screen'; aggregates: WeightedUpdate[] } | { op: 'group'; level: number; inputs: GroupInput[]; version: CombineVersion }
+);
 
 const { run } = workerData as { run: RunSpec };
 // Group frames hashed in WebAssembly (a level-1 group's frame is dense, ~200 KB at the default
@@ -29,7 +31,7 @@ function answer(m: Request, hash: (bytes: Uint8Array) => Hex): void {
       const { result, cpuMs } = cpuOf(() => screenCohorts(run, m.aggregates));
       parentPort!.postMessage({ id: m.id, result, cpuMs });
     } else {
-      const { result, cpuMs } = cpuOf(() => combineGroup(run, m.round, m.level, m.inputs, hash));
+      const { result, cpuMs } = cpuOf(() => combineGroup(run, m.round, m.level, m.inputs, hash, combineVersionOf(m.version)));
       parentPort!.postMessage({ id: m.id, result, cpuMs }, [result.bytes.buffer as ArrayBuffer]);
     }
   } catch (e) {

@@ -26,7 +26,7 @@ import type { Address, Hex } from 'viem';
 import type { RunSpec } from '../../shared/config.ts';
 import { maxSamplesPerReport, modelOf } from '../../shared/config.ts';
 import { decodeFrame, type DecodedFrame } from '../../shared/codec.ts';
-import { aggregateUpdates, framesRoot } from '../../shared/aggregate.ts';
+import { aggregateUpdates, framesRoot, type CombineVersion } from '../../shared/aggregate.ts';
 import { applyGlobalUpdate, compressGlobalUpdate, peerUpdateLimits } from '../../shared/round.ts';
 import { assignmentSeed } from '../../shared/assignment.ts';
 import type { Dataset } from '../../shared/mlp.ts';
@@ -784,7 +784,7 @@ export class RoundEngine {
     accepted: { id: number; creditWei: bigint }[],
     rejected: { id: number; rejection: Rejection }[],
     reports: Report[],
-  ): Promise<{ bytes: Uint8Array; groups: CombineGroup[] }> {
+  ): Promise<{ bytes: Uint8Array; groups: CombineGroup[]; version: CombineVersion }> {
     const byChoice = new Map<string, Report[]>();
     for (const r of reports) {
       const key = `${r.cohort}:${r.aggregateHash}`;
@@ -830,7 +830,7 @@ export class RoundEngine {
       const kept = accepted.filter((a) => acceptedIds.has(a.id));
       accepted.splice(0, accepted.length, ...kept);
     }
-    return { bytes: combined.bytes, groups: combined.groups };
+    return { bytes: combined.bytes, groups: combined.groups, version: combined.version };
   }
 
   /**
@@ -878,6 +878,7 @@ export class RoundEngine {
       let residual = this.state.residual;
       /** The combine's groups, stored with the round for auditors (ledger round_combines, served at /api/runs/:id/rounds/:round/combine). */
       let groups: CombineGroup[] = [];
+      let combineVersion: CombineVersion | undefined;
       if (applied.length > 0) {
         // Off the event loop (combine-thread.ts): reports and sessions keep being served meanwhile.
         const cpuBefore = this.combiner.cpuMs;
@@ -897,6 +898,7 @@ export class RoundEngine {
         } else {
           const combined = done.bytes;
           groups = done.groups;
+          combineVersion = done.version;
           if (this.run.globalUpdate === 'compressed') {
             // One frame down: the exact combine compressed with the coordinator's error feedback.
             const down = await clock.time('compress', () =>
@@ -950,6 +952,7 @@ export class RoundEngine {
         rejected,
         vestsRound: vestsRoundOf(open.round, this.verification),
         groups,
+        combineVersion,
       };
       await clock.time('ledger', () => this.ledger.commitRound(committing));
       this.events.decided?.(
