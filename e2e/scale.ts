@@ -27,7 +27,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_RUN } from '../shared/config.ts';
 import { cliOutput, listOption, numberOption, parseCli, runCli, UsageError, type CliOption, type CliSpec } from '../shared/cli.ts';
-import type { DoneLine, PhaseLine, ScaleRunConfig, ThreadGroup } from './scale-run.ts';
+import type { DoneLine, HarnessLine, PhaseLine, ScaleRunConfig } from './scale-run.ts';
 
 export const SCALE_CLI = {
   command: 'npm run scale --',
@@ -60,6 +60,8 @@ export interface ScaleRow {
   accepted?: number;
   /** Per phase as measured, CPU per thread group. */
   phases: PhaseLine[];
+  /** The harness's own steps building inputs (outside every phase): where a run's wall goes that is not the system's. */
+  harness: HarnessLine[];
   /** CPU ms per round by role (the round's phases). */
   roundCpuMs?: Record<Role, number>;
   totalCpuMsPerVolunteerRound?: number;
@@ -114,7 +116,7 @@ function estimatedGb(volunteers: number, params: number, relayShare: number): nu
 
 function runOne(cfg: ScaleRunConfig, timeoutS: number, progress: (s: string) => void): Promise<ScaleRow> {
   const t0 = performance.now();
-  const row: ScaleRow = { volunteers: cfg.volunteers, params: cfg.params, phases: [], wallS: 0 };
+  const row: ScaleRow = { volunteers: cfg.volunteers, params: cfg.params, phases: [], harness: [], wallS: 0 };
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./scale-run.ts', import.meta.url)), JSON.stringify(cfg)], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -127,9 +129,14 @@ function runOne(cfg: ScaleRunConfig, timeoutS: number, progress: (s: string) => 
       buffered += d.toString();
       let nl: number;
       while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = JSON.parse(buffered.slice(0, nl)) as PhaseLine | DoneLine;
+        const line = JSON.parse(buffered.slice(0, nl)) as PhaseLine | HarnessLine | DoneLine;
         buffered = buffered.slice(nl + 1);
-        if ('done' in line) {
+        if ('harness' in line) {
+          row.harness.push(line);
+          progress(
+            `  N=${cfg.volunteers} P=${cfg.params} harness ${line.harness}: ${line.wallMs} ms wall, ${line.mainCpuMs} ms main-thread CPU, ${line.processCpuMs} ms process CPU`,
+          );
+        } else if ('done' in line) {
           const d = line.done;
           Object.assign(row, {
             paramCount: d.paramCount,
@@ -149,7 +156,8 @@ function runOne(cfg: ScaleRunConfig, timeoutS: number, progress: (s: string) => 
     child.on('close', (code) => {
       clearTimeout(timer);
       row.wallS = Math.round((performance.now() - t0) / 100) / 10;
-      if (timedOut) row.skipped = `ran past --timeout-s ${timeoutS} (phases done: ${row.phases.map((p) => p.phase).join(', ') || 'none'})`;
+      const done = [...row.harness.map((h) => `harness ${h.harness} ${(h.wallMs / 1000).toFixed(0)} s`), ...row.phases.map((p) => p.phase)];
+      if (timedOut) row.skipped = `ran past --timeout-s ${timeoutS} (done: ${done.join(', ') || 'none'})`;
       else if (code !== 0 || row.paramCount === undefined) row.skipped = `exited ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`;
       else {
         const { round, total } = rolesOf(row.phases);
@@ -263,6 +271,7 @@ async function main(): Promise<string[]> {
           volunteers: n,
           params: p,
           phases: [],
+          harness: [],
           wallS: 0,
           skipped: `its aggregates would hold about ${gb.toFixed(1)} GB (--max-memory-gb ${maxGb})`,
         });
