@@ -64,6 +64,8 @@ export interface ScaleRow {
   aggregates?: number;
   aggregateDensity?: number;
   accepted?: number;
+  /** Contributions the round refused, by reason code (none in a run whose inputs are all honest and on time). */
+  rejected?: Record<string, number>;
   /** Per phase as measured, CPU per thread group. */
   phases: PhaseLine[];
   /** The harness's own steps building inputs (outside every phase): where a run's wall goes that is not the system's. */
@@ -150,6 +152,7 @@ function runOne(cfg: ScaleRunConfig, timeoutS: number, progress: (s: string) => 
             aggregates: d.aggregates,
             aggregateDensity: d.aggregateDensity,
             accepted: d.accepted,
+            rejected: d.rejected,
             maxRssMb: d.maxRssMb,
           });
         } else {
