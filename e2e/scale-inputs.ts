@@ -90,3 +90,22 @@ export function fastFrameHash(bytes: Uint8Array): Hex {
 
 /** Values kept in an encoded frame (its header's totalK): the frame's own count of nonzeros. */
 export const keptIn = (bytes: Uint8Array): number => new DataView(bytes.buffer, bytes.byteOffset).getUint32(FRAME_HEADER.at.totalK, true);
+
+/**
+ * Runs `fn` over `items` with at most `lanes` calls in flight at once, in order of the items,
+ * and resolves when every call has (rejects with the first failure). A harness hands a round's
+ * worth of requests to the coordinator as many sessions would, not one after another: one at a
+ * time, each request waits for the threads it crosses (signature recovery, the ledger) to wake
+ * up, and on a loaded machine those wake-ups, not the work, set the harness's wall time.
+ */
+export async function inLanes<T>(items: readonly T[], lanes: number, fn: (item: T, index: number) => Promise<unknown>): Promise<void> {
+  if (!Number.isInteger(lanes) || lanes < 1) throw new Error(`inLanes: lanes must be an integer ≥ 1, got ${lanes}`);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(lanes, items.length) }, lane));
+}

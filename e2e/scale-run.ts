@@ -26,7 +26,7 @@ import { bytesToHex, keccak256, type Address, type Hex } from 'viem';
 import { DEFAULT_RUN, maxSamplesPerReport, modelOf, runSpecOf, type RunSpec } from '../shared/config.ts';
 import { initParams } from '../shared/model.ts';
 import { runModelHash } from '../shared/model-hash.ts';
-import { encodeAggregate, hashFrame } from '../shared/codec.ts';
+import { encodeAggregate } from '../shared/codec.ts';
 import { framesRoot } from '../shared/aggregate.ts';
 import { eip712Domain } from '../shared/eip712.ts';
 import { contributionToJson, type ClientMessage, type ServerMessage } from '../shared/wire/index.ts';
@@ -34,7 +34,7 @@ import type { Dataset } from '../shared/mlp.ts';
 import { openDatabase, Ledger } from '../coordinator/db/index.ts';
 import { RoundEngine, ContributionSigners, type Session } from '../coordinator/round/index.ts';
 import { NodeSessionKey } from './node-session-key.ts';
-import { relayMembersOf, sparseUpdates, syntheticContribution, syntheticFrameHash } from './scale-inputs.ts';
+import { fastFrameHash, inLanes, relayMembersOf, sparseUpdates, syntheticContribution, syntheticFrameHash } from './scale-inputs.ts';
 import { Rewards, type ChainPort } from '../coordinator/rewards/index.ts';
 
 export interface ScaleRunConfig {
@@ -56,6 +56,14 @@ export interface PhaseLine {
   rssMb: number;
   heapMb: number;
   /** How many items the phase handled (sessions, uploads, reports, accounts …). */
+  items: number;
+}
+/** The harness's own time building a phase's inputs (never inside a measured phase): wall, and CPU of the main thread and of the whole process. */
+export interface HarnessLine {
+  harness: string;
+  wallMs: number;
+  mainCpuMs: number;
+  processCpuMs: number;
   items: number;
 }
 export interface DoneLine {
@@ -107,6 +115,27 @@ async function settle(limitMs = 30_000): Promise<void> {
     last = now;
   }
 }
+/** Times the harness building inputs (`name`), so a run that does not finish says where its wall went. */
+async function harness<T>(name: string, items: number, fn: () => T | Promise<T>): Promise<T> {
+  const cpu = () => {
+    const all = threadCpu();
+    return { main: all.get(process.pid) ?? 0, total: [...all.values()].reduce((a, b) => a + b, 0) };
+  };
+  const before = cpu();
+  const t0 = performance.now();
+  const out = await fn();
+  const after = cpu();
+  const line: HarnessLine = {
+    harness: name,
+    wallMs: Math.round(performance.now() - t0),
+    mainCpuMs: after.main - before.main,
+    processCpuMs: after.total - before.total,
+    items,
+  };
+  process.stdout.write(JSON.stringify(line) + '\n');
+  return out;
+}
+
 function phase(name: string, items: number, fn: () => Promise<void>): Promise<void> {
   return (async () => {
     const before = threadCpu();
@@ -205,13 +234,15 @@ async function main(cfg: ScaleRunConfig): Promise<void> {
   await settle();
 
   // Volunteers: device keys and ready sessions whose messages are serialized as the server's would be.
-  const keys = Array.from({ length: cfg.volunteers }, () => {
-    let key: Uint8Array;
-    let pub: Uint8Array | null;
-    do ((key = randomBytes(32)), (pub = pointFromScalar(key, false)));
-    while (!pub);
-    return { key, address: `0x${keccak256(pub.subarray(1)).slice(26)}` as Address };
-  });
+  const keys = await harness('keys', cfg.volunteers, () =>
+    Array.from({ length: cfg.volunteers }, () => {
+      let key: Uint8Array;
+      let pub: Uint8Array | null;
+      do ((key = randomBytes(32)), (pub = pointFromScalar(key, false)));
+      while (!pub);
+      return { key, address: `0x${keccak256(pub.subarray(1)).slice(26)}` as Address };
+    }),
+  );
   let sentBytes = 0;
   const sessions: Session[] = keys.map((k, i) => ({
     id: i,
@@ -241,9 +272,11 @@ async function main(cfg: ScaleRunConfig): Promise<void> {
   const sessionKeyOf = new Map<Address, NodeSessionKey>();
   // The first certificate starts the recovery thread (its hello signature is recovered there), so
   // its thread id is the one that appears now, not at the first report.
+  // Certified `concurrency` at a time, as many sessions' hellos arrive (one at a time, each waited
+  // for the recovery and ledger threads to wake: most of the harness's wall at 10,000).
   t = tids();
-  {
-    for (const s of sessions) {
+  await harness('certify', sessions.length, () =>
+    inLanes(sessions, cfg.concurrency, async (s) => {
       const sign = (d: Uint8Array) => {
         const { signature, recoveryId } = signRecoverable(d, keyOf.get(s.address)!);
         return bytesToHex(new Uint8Array([...signature, 27 + recoveryId]));
@@ -251,67 +284,66 @@ async function main(cfg: ScaleRunConfig): Promise<void> {
       const key = new NodeSessionKey(domain, run.id, s.address, sign, Number(expiry));
       sessionKeyOf.set(s.address, key);
       s.sessionKey = await engine.certifySession(s.address, `scale-${s.id}`, key.grant(`scale-${s.id}`));
-    }
-  }
+    }),
+  );
   const certifiedTids = newTids(t);
   for (const tid of certifiedTids) groupOf.set(tid, 'recovery');
   let nnz = 0;
   let cohortAggregates = 0;
   const header = (samples: number) => ({ paramTableHash: run.paramTableHash, run: run.id, round: open.round, samples });
   const frameHash = (a: Address) => syntheticFrameHash(a, open.round);
-  open.cohorts.forEach((members, cohort) => {
-    const relays = new Set(relayMembersOf(members, cfg.relayShare));
-    const together = members.filter((m) => !relays.has(m.address));
-    const agg = sparse(1 - (1 - rho) ** together.length);
-    nnz += agg.kept;
-    cohortAggregates++;
-    const bytes = encodeAggregate(agg.dense, run.codec.chunkSize, header(samplesPer * together.length));
-    uploads.push(bytes);
-    const frameHashes = together.map((m) => frameHash(m.address)).sort();
-    const shared = { aggregateHash: hashFrame(bytes), framesRoot: framesRoot(frameHashes), frameHashes };
-    for (const m of members) {
-      let own = shared;
-      if (relays.has(m.address)) {
-        const mine = encodeAggregate(sparse(rho).dense, run.codec.chunkSize, header(samplesPer));
-        uploads.push(mine);
-        own = { aggregateHash: hashFrame(mine), framesRoot: framesRoot([frameHash(m.address)]), frameHashes: [frameHash(m.address)] };
+  const buildInputs = () =>
+    open.cohorts.forEach((members, cohort) => {
+      const relays = new Set(relayMembersOf(members, cfg.relayShare));
+      const together = members.filter((m) => !relays.has(m.address));
+      const agg = sparse(1 - (1 - rho) ** together.length);
+      nnz += agg.kept;
+      cohortAggregates++;
+      const bytes = encodeAggregate(agg.dense, run.codec.chunkSize, header(samplesPer * together.length));
+      uploads.push(bytes);
+      const frameHashes = together.map((m) => frameHash(m.address)).sort();
+      const shared = { aggregateHash: fastFrameHash(bytes), framesRoot: framesRoot(frameHashes), frameHashes };
+      for (const m of members) {
+        let own = shared;
+        if (relays.has(m.address)) {
+          const mine = encodeAggregate(sparse(rho).dense, run.codec.chunkSize, header(samplesPer));
+          uploads.push(mine);
+          own = { aggregateHash: fastFrameHash(mine), framesRoot: framesRoot([frameHash(m.address)]), frameHashes: [frameHash(m.address)] };
+        }
+        const c = syntheticContribution(run, {
+          round: open.round,
+          cohort,
+          address: m.address,
+          frameHash: frameHash(m.address),
+          ...own,
+          samples: samplesPer,
+          nonce: BigInt(reports.length + 1),
+          expiry,
+        });
+        reports.push({
+          session: bySession.get(m.address)!,
+          msg: {
+            type: 'report',
+            contribution: contributionToJson(c),
+            signature: sessionKeyOf.get(m.address)!.signReport(signers.digest(c)),
+            frameHashes: own.frameHashes,
+          },
+        });
       }
-      const c = syntheticContribution(run, {
-        round: open.round,
-        cohort,
-        address: m.address,
-        frameHash: frameHash(m.address),
-        ...own,
-        samples: samplesPer,
-        nonce: BigInt(reports.length + 1),
-        expiry,
-      });
-      reports.push({
-        session: bySession.get(m.address)!,
-        msg: {
-          type: 'report',
-          contribution: contributionToJson(c),
-          signature: sessionKeyOf.get(m.address)!.signReport(signers.digest(c)),
-          frameHashes: own.frameHashes,
-        },
-      });
-    }
-  });
+    });
+  await harness('inputs', cfg.volunteers, buildInputs);
+  // What the harness left running on other threads (the certificates' ledger rows, GC) is not the report phase's.
+  await settle();
 
   // Else the first report starts the recovery thread: its thread id is the one that appears then.
   t = tids();
   let recoverySeen = certifiedTids.length > 0;
-  await phase('report', reports.length, async () => {
-    let next = 0;
-    const lane = async () => {
-      while (next < reports.length) {
-        const { session, msg } = reports[next++];
-        await engine.handleReport(session, msg);
-        if (!recoverySeen) for (const tid of newTids(t)) (groupOf.set(tid, 'recovery'), (recoverySeen = true));
-      }
-    };
-    await Promise.all(Array.from({ length: cfg.concurrency }, lane));
-  });
+  await phase('report', reports.length, () =>
+    inLanes(reports, cfg.concurrency, async ({ session, msg }) => {
+      await engine.handleReport(session, msg);
+      if (!recoverySeen) for (const tid of newTids(t)) (groupOf.set(tid, 'recovery'), (recoverySeen = true));
+    }),
+  );
   for (const tid of newTids(t)) if (!groupOf.has(tid)) groupOf.set(tid, 'recovery');
   reports.length = 0;
   // The uploads come after the reports, as a cohort's aggregate (tens of KiB to MiB) reaches the

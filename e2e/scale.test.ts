@@ -7,7 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { growthExponent, type ScaleResult } from './scale.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { growthExponent, mergeRows, rowsOfFile, type ScaleResult, type ScaleRow } from './scale.ts';
 
 test('growthExponent: the slope of log y on log N', () => {
   assert.equal(growthExponent([{ n: 10, y: 5 }]), null);
@@ -36,6 +39,61 @@ test('growthExponent: the slope of log y on log N', () => {
     null,
     'a zero figure is not fitted',
   );
+});
+
+const row = (volunteers: number, params: number, wallS: number, skipped?: string): ScaleRow => ({
+  volunteers,
+  params,
+  phases: [],
+  harness: [],
+  wallS,
+  skipped,
+});
+
+test('mergeRows: each configuration once, a finished row never replaced by a skipped one', () => {
+  const first = [row(1000, 50890, 1), row(10000, 50890, 2), row(100000, 50890, 3, 'ran past --timeout-s 1500')];
+  const second = [row(100000, 50890, 4), row(1000, 50890, 5, 'exited 1: boom')];
+  const merged = mergeRows([first], second);
+  assert.deepEqual(
+    merged.map((r) => [r.volunteers, r.wallS]),
+    [
+      [1000, 1],
+      [10000, 2],
+      [100000, 4],
+    ],
+  );
+  assert.deepEqual(
+    mergeRows([first, [row(10000, 50890, 6)]], [row(1000, 1000000, 7)]).map((r) => [r.params, r.volunteers, r.wallS]),
+    [
+      [50890, 1000, 1],
+      [50890, 10000, 6],
+      [50890, 100000, 3],
+      [1000000, 1000, 7],
+    ],
+    'a later finished row replaces an earlier one; P sorts before N',
+  );
+});
+
+test('rowsOfFile: an earlier result, or an error naming the file and what is wrong', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'scale-rows-'));
+  try {
+    const good = join(dir, 'good.json');
+    const { harness: _, ...old } = row(1000, 50890, 1);
+    writeFileSync(good, JSON.stringify({ rows: [old], fits: [], bars: [], loadAverage: [1, 1, 1] }));
+    assert.deepEqual(
+      rowsOfFile(good),
+      [{ volunteers: 1000, params: 50890, phases: [], harness: [], wallS: 1 }],
+      'a result from before HarnessLine reads with no harness steps',
+    );
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ rows: [{ volunteers: '1000' }] }));
+    assert.throws(() => rowsOfFile(bad), /--rows-from .*bad\.json: not an npm run scale --json result/);
+    writeFileSync(bad, '{ not json');
+    assert.throws(() => rowsOfFile(bad), /--rows-from .*bad\.json: not a readable JSON file/);
+    assert.throws(() => rowsOfFile(join(dir, 'missing.json')), /missing\.json: not a readable JSON file \(ENOENT/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('npm run scale at 100 and 1,000 volunteers: measured phases, roles, fits and bars', { timeout: 600_000 }, () => {

@@ -1,4 +1,4 @@
-// `npm run scale -- [--json] [--volunteers N,N…] [--params P,P…] [--relay-share F] [--concurrency C] [--hello-sample S] [--timeout-s T] [--max-memory-gb G]`
+// `npm run scale -- [--json] [--volunteers N,N…] [--params P,P…] [--relay-share F] [--concurrency C] [--hello-sample S] [--timeout-s T] [--max-memory-gb G] [--rows-from FILE,FILE…]`
 //
 // How the coordinator's work grows with the number of volunteers. For each model size P and
 // each N, one round runs through the coordinator's own code in a process of its own
@@ -22,12 +22,13 @@
 // committer's CPU per round grows at most as N^0.2, and the total CPU per volunteer-round
 // stays within 2× from the smallest N to the largest. A bar missed exits 1.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_RUN } from '../shared/config.ts';
 import { cliOutput, listOption, numberOption, parseCli, runCli, UsageError, type CliOption, type CliSpec } from '../shared/cli.ts';
-import type { DoneLine, PhaseLine, ScaleRunConfig, ThreadGroup } from './scale-run.ts';
+import type { DoneLine, HarnessLine, PhaseLine, ScaleRunConfig } from './scale-run.ts';
 
 export const SCALE_CLI = {
   command: 'npm run scale --',
@@ -44,6 +45,11 @@ Exits 1 when a bar of issue 17 is missed (committer CPU per round ≤ N^0.2; CPU
     'hello-sample': { type: 'string', arg: 'S', default: '50', help: 'hellos timed one by one after the epoch' },
     'timeout-s': { type: 'string', arg: 'T', default: '900', help: 'seconds one configuration may run' },
     'max-memory-gb': { type: 'string', arg: 'G', default: '8', help: "largest estimated size of one round's aggregates (encoded and decoded) to run" },
+    'rows-from': {
+      type: 'string',
+      arg: 'FILE,FILE…',
+      help: 'earlier --json results whose finished rows join this run\'s fits (a configuration measured here replaces theirs); with --volunteers "" nothing new runs',
+    },
   },
 } as const satisfies CliSpec<Record<string, CliOption>>;
 
@@ -58,8 +64,12 @@ export interface ScaleRow {
   aggregates?: number;
   aggregateDensity?: number;
   accepted?: number;
+  /** Contributions the round refused, by reason code (none in a run whose inputs are all honest and on time). */
+  rejected?: Record<string, number>;
   /** Per phase as measured, CPU per thread group. */
   phases: PhaseLine[];
+  /** The harness's own steps building inputs (outside every phase): where a run's wall goes that is not the system's. */
+  harness: HarnessLine[];
   /** CPU ms per round by role (the round's phases). */
   roundCpuMs?: Record<Role, number>;
   totalCpuMsPerVolunteerRound?: number;
@@ -114,7 +124,7 @@ function estimatedGb(volunteers: number, params: number, relayShare: number): nu
 
 function runOne(cfg: ScaleRunConfig, timeoutS: number, progress: (s: string) => void): Promise<ScaleRow> {
   const t0 = performance.now();
-  const row: ScaleRow = { volunteers: cfg.volunteers, params: cfg.params, phases: [], wallS: 0 };
+  const row: ScaleRow = { volunteers: cfg.volunteers, params: cfg.params, phases: [], harness: [], wallS: 0 };
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./scale-run.ts', import.meta.url)), JSON.stringify(cfg)], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -127,9 +137,14 @@ function runOne(cfg: ScaleRunConfig, timeoutS: number, progress: (s: string) => 
       buffered += d.toString();
       let nl: number;
       while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = JSON.parse(buffered.slice(0, nl)) as PhaseLine | DoneLine;
+        const line = JSON.parse(buffered.slice(0, nl)) as PhaseLine | HarnessLine | DoneLine;
         buffered = buffered.slice(nl + 1);
-        if ('done' in line) {
+        if ('harness' in line) {
+          row.harness.push(line);
+          progress(
+            `  N=${cfg.volunteers} P=${cfg.params} harness ${line.harness}: ${line.wallMs} ms wall, ${line.mainCpuMs} ms main-thread CPU, ${line.processCpuMs} ms process CPU`,
+          );
+        } else if ('done' in line) {
           const d = line.done;
           Object.assign(row, {
             paramCount: d.paramCount,
@@ -137,6 +152,7 @@ function runOne(cfg: ScaleRunConfig, timeoutS: number, progress: (s: string) => 
             aggregates: d.aggregates,
             aggregateDensity: d.aggregateDensity,
             accepted: d.accepted,
+            rejected: d.rejected,
             maxRssMb: d.maxRssMb,
           });
         } else {
@@ -146,11 +162,13 @@ function runOne(cfg: ScaleRunConfig, timeoutS: number, progress: (s: string) => 
       }
     });
     child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
       row.wallS = Math.round((performance.now() - t0) / 100) / 10;
-      if (timedOut) row.skipped = `ran past --timeout-s ${timeoutS} (phases done: ${row.phases.map((p) => p.phase).join(', ') || 'none'})`;
-      else if (code !== 0 || row.paramCount === undefined) row.skipped = `exited ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`;
+      const done = [...row.harness.map((h) => `harness ${h.harness} ${(h.wallMs / 1000).toFixed(0)} s`), ...row.phases.map((p) => p.phase)];
+      if (timedOut) row.skipped = `ran past --timeout-s ${timeoutS} (done: ${done.join(', ') || 'none'})`;
+      else if (code !== 0 || row.paramCount === undefined)
+        row.skipped = `exited ${code ?? signal}: ${stderr.trim().split('\n').slice(-3).join(' | ') || 'no error output'}`;
       else {
         const { round, total } = rolesOf(row.phases);
         const sum = (p?: PhaseLine) => (p ? Object.values(p.cpuMs).reduce((a, b) => a + b, 0) : 0);
@@ -228,6 +246,35 @@ export function barsOf(fits: ScaleFit[]): ScaleBar[] {
   });
 }
 
+/**
+ * The rows to fit: the finished rows of earlier results (`earlier`, in order), then this run's,
+ * each (N, P) once — a later finished row replaces an earlier one, a skipped row never replaces
+ * a finished one. Rows keep the order N within P as measured.
+ */
+export function mergeRows(earlier: ScaleRow[][], now: ScaleRow[]): ScaleRow[] {
+  const byConfig = new Map<string, ScaleRow>();
+  for (const r of [...earlier.flat(), ...now]) {
+    const key = `${r.params}:${r.volunteers}`;
+    const had = byConfig.get(key);
+    if (!had || had.skipped || !r.skipped) byConfig.set(key, r);
+  }
+  return [...byConfig.values()].sort((a, b) => a.params - b.params || a.volunteers - b.volunteers);
+}
+
+/** An earlier `npm run scale -- --json` result's rows, or a UsageError naming the file and what is wrong with it. */
+export function rowsOfFile(path: string): ScaleRow[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`--rows-from ${path}: not a readable JSON file (${(e as Error).message})`);
+  }
+  const rows = (parsed as Partial<ScaleResult> | null)?.rows;
+  if (!Array.isArray(rows) || rows.some((r) => typeof r?.volunteers !== 'number' || typeof r?.params !== 'number' || !Array.isArray(r?.phases)))
+    throw new UsageError(`--rows-from ${path}: not an npm run scale --json result (expected { rows: [{ volunteers, params, phases, … }] })`);
+  return rows.map((r: ScaleRow) => ({ ...r, harness: r.harness ?? [] }));
+}
+
 export interface ScaleResult {
   rows: ScaleRow[];
   fits: ScaleFit[];
@@ -244,7 +291,8 @@ async function main(): Promise<string[]> {
       if (!Number.isInteger(v) || v < 2) throw new UsageError(`--${name}: expected integers ≥ 2, got ${JSON.stringify(s)}`);
       return v;
     });
-  const volunteers = ints('volunteers');
+  const earlier = (listOption(values, 'rows-from') ?? []).map(rowsOfFile);
+  const volunteers = values.volunteers === '' && earlier.length ? [] : ints('volunteers');
   const params = ints('params');
   const relayShare = numberOption(values, 'relay-share', { min: 0, max: 1 })!;
   const concurrency = numberOption(values, 'concurrency', { min: 1, integer: true })!;
@@ -263,6 +311,7 @@ async function main(): Promise<string[]> {
           volunteers: n,
           params: p,
           phases: [],
+          harness: [],
           wallS: 0,
           skipped: `its aggregates would hold about ${gb.toFixed(1)} GB (--max-memory-gb ${maxGb})`,
         });
@@ -272,6 +321,11 @@ async function main(): Promise<string[]> {
       rows.push(await runOne({ volunteers: n, params: p, relayShare, concurrency, helloSample }, timeoutS, out.progress));
       if (rows.at(-1)!.skipped) out.progress(`  N=${n} P=${p}: ${rows.at(-1)!.skipped}`);
     }
+  }
+  if (earlier.length) {
+    const merged = mergeRows(earlier, rows);
+    out.progress(`fitting ${merged.length} rows: this run's ${rows.length} and ${merged.length - rows.length} from --rows-from`);
+    rows.splice(0, rows.length, ...merged);
   }
   const fits = fitsOf(rows);
   const bars = barsOf(fits);
