@@ -102,7 +102,6 @@ export function l2Norm(values: Float32Array): number {
   return Math.sqrt(s);
 }
 
-/** Cosine of two sparse vectors with ascending indices (absent coordinates are zero). */
 /**
  * The norms of frames and their pairwise cosines (upper triangle, row by row: (0,1), (0,2), …,
  * (1,2), …): what the leave-one-out vote sees, for a member's log (shared/round.ts cohortAggregate).
@@ -114,6 +113,7 @@ export function directions(frames: readonly DecodedFrame[]): { norms: number[]; 
   return { norms, cosines };
 }
 
+/** Cosine of two sparse vectors with ascending indices (absent coordinates are zero). */
 function sparseCosine(a: DecodedFrame, b: DecodedFrame, na: number, nb: number): number {
   if (na === 0 || nb === 0) return 0;
   let dot = 0;
