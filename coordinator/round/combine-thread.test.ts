@@ -7,6 +7,7 @@ import { createRng, gaussian } from '../../shared/rng.ts';
 import { aggregateLimits } from '../../shared/round.ts';
 import { COMBINE_GROUP_SIZE, combineCohorts } from '../../shared/robust-combine.ts';
 import { CombineThread } from './combine-thread.ts';
+import { inSharedMemory } from './upload-check.ts';
 
 for (const combineVersion of COMBINE_VERSIONS)
   test(
@@ -36,6 +37,13 @@ async function sameOnThreads(t: TestContext, combineVersion: CombineVersion): Pr
     const here = await combineCohorts(run, 4, aggregates);
     const there = await threads.combine(4, aggregates);
     assert.deepEqual(there.bytes, here.bytes, `${n} aggregates`);
+    // As the upload thread hands them over (upload-check.ts inSharedMemory): the same combine.
+    const shared = await threads.combine(
+      4,
+      aggregates.map((a) => ({ ...a, frame: inSharedMemory(a.frame) })),
+    );
+    assert.deepEqual(shared.bytes, here.bytes, `${n} aggregates in shared memory`);
+    assert.deepEqual(shared.groups, here.groups);
     assert.deepEqual(there.excluded, here.excluded);
     assert.deepEqual(there.groups, here.groups);
     assert.equal(there.version, combineVersion);

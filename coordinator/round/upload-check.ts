@@ -25,3 +25,21 @@ export function checkAggregate(
   }
   return { hash: hash(bytes), frame };
 }
+
+/**
+ * The frame with its indices and values copied into one SharedArrayBuffer. A frame crosses two
+ * threads on its way to the combine (the upload thread decodes it, the event loop holds it until
+ * the commit, the aggregation threads combine it); views of shared memory cross by reference where
+ * plain arrays are copied each time. Measured with `npm run scale` at 10,000 volunteers (1,250
+ * aggregates of 19 % density at P = 50,890): copying them to the combine threads was 285 ms of the
+ * commit's 811 ms of event-loop CPU. Nothing writes a decoded frame after the check.
+ */
+export function inSharedMemory(frame: DecodedFrame): DecodedFrame {
+  const n = frame.values.length;
+  const memory = new SharedArrayBuffer(n * (Uint32Array.BYTES_PER_ELEMENT + Float32Array.BYTES_PER_ELEMENT));
+  const indices = new Uint32Array(memory, 0, n);
+  const values = new Float32Array(memory, n * Uint32Array.BYTES_PER_ELEMENT, n);
+  indices.set(frame.indices);
+  values.set(frame.values);
+  return { header: frame.header, indices, values };
+}

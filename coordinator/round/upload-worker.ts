@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { RunSpec } from '../../shared/config.ts';
 import { serializeError } from '../../shared/errors.ts';
 import { evidenceDigests } from '../../shared/wire/index.ts';
-import { checkAggregate } from './upload-check.ts';
+import { checkAggregate, inSharedMemory } from './upload-check.ts';
 import { wasmFrameHasher } from './frame-hasher.ts';
 
 const { run } = workerData as { run: RunSpec };
@@ -15,8 +15,7 @@ parentPort!.on('message', (m: { id: number; round: number; bytes: Uint8Array; ev
   try {
     if (m.evidence) return void parentPort!.postMessage({ id: m.id, digests: evidenceDigests(m.bytes, run.paramCount, hasher) });
     const { hash, frame } = checkAggregate(run, m.round, m.bytes, hasher);
-    // Cloned, not transferred: the frame's arrays may be views sharing one buffer.
-    parentPort!.postMessage({ id: m.id, hash, frame });
+    parentPort!.postMessage({ id: m.id, hash, frame: inSharedMemory(frame) });
   } catch (e) {
     parentPort!.postMessage({ id: m.id, error: serializeError(e) });
   }
