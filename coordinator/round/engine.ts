@@ -35,6 +35,7 @@ import {
   contributionFromJson,
   FrameKind,
   type ClientMessage,
+  type EvidenceDigests,
   type Rejection,
   type DeviceKind,
   type RoundSummary,
@@ -674,7 +675,7 @@ export class RoundEngine {
   }
 
   /** A spot check's evidence upload's frame hash and residual commitment, hashed on the upload thread (coordinator/verify/evidence-desk.ts). */
-  evidenceDigests(body: Uint8Array): Promise<{ frameHash: Hex; residualHash: Hex }> {
+  evidenceDigests(body: Uint8Array): Promise<EvidenceDigests> {
     return this.uploads.evidenceDigests(body);
   }
 

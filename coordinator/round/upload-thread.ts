@@ -11,11 +11,10 @@ import type { DecodedFrame } from '../../shared/codec.ts';
 import { IdlegradError, isErrorCode, type SerializedError } from '../../shared/errors.ts';
 import { startWorker, WorkerCalls } from '../worker-calls.ts';
 import { hashFrame } from '../../shared/codec.ts';
-import { evidenceDigests } from '../../shared/wire/index.ts';
+import { evidenceDigests, type EvidenceDigests } from '../../shared/wire/index.ts';
 import { checkAggregate } from './upload-check.ts';
 
-type Digests = { frameHash: Hex; residualHash: Hex };
-type Reply = { id: number; hash?: Hex; frame?: DecodedFrame; digests?: Digests; error?: SerializedError };
+type Reply = { id: number; hash?: Hex; frame?: DecodedFrame; digests?: EvidenceDigests; error?: SerializedError };
 
 export class UploadThread {
   private calls: WorkerCalls<Reply> | null = null;
@@ -40,7 +39,7 @@ export class UploadThread {
   }
 
   /** evidenceDigests(bytes, run.paramCount), off the event loop (a residual in full is seconds of hashing at gpt-small). */
-  async evidenceDigests(bytes: Uint8Array): Promise<Digests> {
+  async evidenceDigests(bytes: Uint8Array): Promise<EvidenceDigests> {
     const m = await this.call({ bytes, evidence: true }, () => ({ digests: evidenceDigests(bytes, this.run.paramCount, hashFrame) }), 'hashing the evidence');
     return m.digests!;
   }

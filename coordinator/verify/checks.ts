@@ -235,7 +235,8 @@ export interface OpenedEvidence {
  * Step 1: the evidence against the commitments and the claim; the decoded frame, or the failure.
  * e_a may still be a digest (the re-execution derives it; the caller then checks the derived
  * residual against `afterDigest`), and `beforeDigest` is e_b's digest when the caller already
- * computed it from this very array (the validator carries it from the identity's last check), so
+ * computed it from this very array (the validator carries it from the identity's last check), and
+ * `afterDigest` e_a's when the upload thread already hashed this very upload (evidence-desk.ts), so
  * no residual is hashed twice.
  */
 export function openEvidence(
@@ -243,10 +244,11 @@ export function openEvidence(
   claim: CheckClaim,
   evidence: { frame: Uint8Array; residualBefore: ResidualPart; residualAfter: ResidualPart },
   beforeDigest?: Hex,
+  afterDigest?: Hex,
 ): OpenedEvidence | CheckResult {
   const fail = failWith(performance.now());
   if (hashFrame(evidence.frame) !== claim.frameHash.toLowerCase()) return fail('EVIDENCE_MISMATCH', 'the uploaded frame does not hash to the signed frameHash');
-  const digests = { beforeDigest: beforeDigest ?? residualDigest(evidence.residualBefore), afterDigest: residualDigest(evidence.residualAfter) };
+  const digests = { beforeDigest: beforeDigest ?? residualDigest(evidence.residualBefore), afterDigest: afterDigest ?? residualDigest(evidence.residualAfter) };
   if (!claim.residualHash || residualCommitment(digests.beforeDigest, digests.afterDigest) !== claim.residualHash.toLowerCase()) {
     return fail('EVIDENCE_MISMATCH', 'the uploaded residuals do not hash to the committed residualHash');
   }

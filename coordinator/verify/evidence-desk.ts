@@ -3,7 +3,8 @@
 import type { Address, Hex } from 'viem';
 import { IdlegradError } from '../../shared/errors.ts';
 import { hashFrame } from '../../shared/codec.ts';
-import { decodeEvidence, evidenceDigests, meetsNeeds, type EvidenceNeeds, type EvidenceUpload } from '../../shared/wire/index.ts';
+import { decodeEvidence, evidenceDigests, meetsNeeds, type EvidenceDigests, type EvidenceNeeds } from '../../shared/wire/index.ts';
+import type { CheckedUpload } from './validator.ts';
 import type { VerifiableContribution } from '../db/index.ts';
 import type { EvidenceSource } from './validator.ts';
 
@@ -52,7 +53,7 @@ export function evidenceWindowMs(paramCount: number, timeoutMs: number, needs: E
 export class EvidenceDesk {
   private readonly waiting = new Map<
     string,
-    { c: VerifiableContribution; needs: EvidenceNeeds; askedAt: number; resolve: (e: EvidenceUpload | null) => void }
+    { c: VerifiableContribution; needs: EvidenceNeeds; askedAt: number; resolve: (e: CheckedUpload | null) => void }
   >();
   /** When each recent request closed unanswered, so that a late upload can say how late it was. */
   private readonly expired = new Map<string, number>();
@@ -62,8 +63,7 @@ export class EvidenceDesk {
     private readonly timeoutMs: number,
     private readonly now: () => number = Date.now,
     private readonly log: (line: string) => void = () => {},
-    private readonly digests: (body: Uint8Array) => Promise<{ frameHash: Hex; residualHash: Hex }> = async (body) =>
-      evidenceDigests(body, paramCount, hashFrame),
+    private readonly digests: (body: Uint8Array) => Promise<EvidenceDigests> = async (body) => evidenceDigests(body, paramCount, hashFrame),
   ) {}
 
   source(ask: (c: VerifiableContribution, deadline: number, needs: EvidenceNeeds) => boolean): EvidenceSource {
@@ -85,7 +85,7 @@ export class EvidenceDesk {
         const tryAsk = () => {
           if (!ask(c, deadline, needs)) retry = setTimeout(tryAsk, ASK_RETRY_MS);
         };
-        const finish = (e: EvidenceUpload | null) => {
+        const finish = (e: CheckedUpload | null) => {
           clearTimeout(timer);
           clearTimeout(retry);
           this.waiting.delete(key);
@@ -125,6 +125,7 @@ export class EvidenceDesk {
     if (this.waiting.get(key) !== w)
       throw new IdlegradError('NOT_FOUND', `the spot check of ${account} in round ${round} stopped waiting while its upload was checked`);
     this.log(`evidence: ${body.byteLength} bytes from ${account.slice(0, 10)}… for round ${round}, ${this.now() - w.askedAt} ms after the ask`);
-    w.resolve(e);
+    // The roots the commitment was just checked against travel with it: the check does not hash them again.
+    w.resolve({ ...e, beforeDigest: d.beforeDigest, afterDigest: d.afterDigest });
   }
 }

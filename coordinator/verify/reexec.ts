@@ -45,6 +45,8 @@ export interface CheckEvidence {
   residualAfter: ResidualPart;
   /** The root of e_b, known to this validator; computed here when absent. */
   beforeDigest?: Hex;
+  /** The root of `residualAfter` as the upload thread computed it (evidence-desk.ts); computed here when absent. */
+  afterDigest?: Hex;
   /**
    * Set when e_b is known only where `beforeOpening` opened it (the validator's chain broke):
    * the leaves the work check compares (the sampled ones), and the value ranges of the codec
@@ -148,6 +150,7 @@ export async function createReexecutor(run: RunSpec, v: VerificationSettings, tr
       claim,
       { frame: given.frame, residualBefore: given.beforeOpening ?? given.residualBefore, residualAfter: given.residualAfter },
       given.beforeDigest,
+      given.afterDigest,
     );
     if ('passed' in opened) return { result: opened, residualAfter: null, derivable: false };
     const ref = await delta(claim.steps);

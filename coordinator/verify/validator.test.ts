@@ -28,6 +28,7 @@ import {
   type EvidenceNeeds,
 } from '../../shared/wire/index.ts';
 import type { CheckResult } from './index.ts';
+import { openEvidence } from './checks.ts';
 
 function dataset(count: number, seed: number): Dataset {
   const rand = createRng(seed);
@@ -292,7 +293,15 @@ test('the desk hashes uploads on the upload thread, and refuses one whose reques
     const e = await got;
     assert.ok(e && e.before instanceof Float32Array && e.after instanceof Float32Array);
     assert.deepEqual(hashed, [3, body.byteLength, body.byteLength]);
-    assert.deepEqual(await thread.evidenceDigests(body), { frameHash: w.claim.frameHash.toLowerCase(), residualHash: w.claim.residualHash!.toLowerCase() });
+    const roots = { beforeDigest: residualDigest(w.evidence.residualBefore), afterDigest: residualDigest(w.evidence.residualAfter) };
+    assert.deepEqual(await thread.evidenceDigests(body), {
+      frameHash: w.claim.frameHash.toLowerCase(),
+      residualHash: w.claim.residualHash!.toLowerCase(),
+      ...roots,
+    });
+    // The roots the desk checked travel with the upload, so the check does not Merkle-hash the residuals again.
+    assert.equal(e.beforeDigest, roots.beforeDigest);
+    assert.equal(e.afterDigest, roots.afterDigest);
     // A request answered by another upload while the first one is still being hashed is not answered twice.
     let release = () => {};
     let calls = 0;
@@ -315,6 +324,23 @@ test('the desk hashes uploads on the upload thread, and refuses one whose reques
   } finally {
     thread.stop();
   }
+});
+
+test('opening evidence takes the roots the upload thread computed instead of hashing the residuals again, and still holds them to the commitment', () => {
+  const w = work(addr(9), 3, theta0, zeros());
+  const parts = { frame: w.evidence.frame, residualBefore: w.evidence.residualBefore, residualAfter: w.evidence.residualAfter };
+  const roots = { before: residualDigest(w.evidence.residualBefore), after: residualDigest(w.evidence.residualAfter) };
+  const opened = openEvidence(run, w.claim, parts, roots.before, roots.after);
+  assert.ok(!('passed' in opened));
+  assert.deepEqual({ before: opened.beforeDigest, after: opened.afterDigest }, roots);
+  // Given roots are used as they are (these values are not hashed: they would not match) …
+  const unhashed = { ...parts, residualAfter: new Float32Array(run.paramCount).fill(7) };
+  assert.ok(!('passed' in openEvidence(run, w.claim, unhashed, roots.before, roots.after)));
+  // … and must still make the signed commitment.
+  const wrong = openEvidence(run, w.claim, parts, roots.before, roots.before);
+  assert.ok('passed' in wrong && wrong.rejection?.code === 'EVIDENCE_MISMATCH');
+  const hashedHere = openEvidence(run, w.claim, unhashed);
+  assert.ok('passed' in hashedHere && hashedHere.rejection?.code === 'EVIDENCE_MISMATCH');
 });
 
 test('the evidence window allows one residual hashed at 2 MiB/s and the residuals asked in full at a 1 MiB/s uplink', () => {

@@ -33,7 +33,14 @@ import { FAIL_PENALTY, samplingRate, verificationOf } from './settings.ts';
  * Where the validator gets a sampled member's evidence (the platform asks over the WebSocket):
  * the frame, and the residuals `needs` names in full, the others as digests.
  */
-export type EvidenceSource = (c: VerifiableContribution, needs: EvidenceNeeds) => Promise<EvidenceUpload | null>;
+export type EvidenceSource = (c: VerifiableContribution, needs: EvidenceNeeds) => Promise<CheckedUpload | null>;
+
+/**
+ * An evidence upload as the evidence desk hands it over: with the roots of both residuals when it
+ * hashed them to check the commitment (shared/wire/evidence.ts EvidenceDigests), so that a residual
+ * sent in full is not Merkle-hashed a second time by the check.
+ */
+export type CheckedUpload = EvidenceUpload & { beforeDigest?: Hex; afterDigest?: Hex };
 
 /**
  * Bytes of residuals the validator carries between an identity's checks (each identity's e_a
@@ -305,11 +312,11 @@ export class Validator {
     }
   }
 
-  private ask(c: VerifiableContribution, needs: EvidenceNeeds): Promise<EvidenceUpload | null> {
+  private ask(c: VerifiableContribution, needs: EvidenceNeeds): Promise<CheckedUpload | null> {
     return this.deps.evidence(c, needs).catch(() => null);
   }
 
-  private async verifyOne(c: VerifiableContribution, asked: Promise<EvidenceUpload | null>): Promise<void> {
+  private async verifyOne(c: VerifiableContribution, asked: Promise<CheckedUpload | null>): Promise<void> {
     const penalty = { pass: 1, fail: FAIL_PENALTY };
     const upload = await asked;
     // The sampled leaves of an ask that opened a codec chunk besides (needsAtSampling), read once.
@@ -398,20 +405,21 @@ export class Validator {
    * when it was asked with one (`work`: its sampled leaves) or asked of the member now (null: not
    * uploaded in time).
    */
-  private async withResidualBefore(c: VerifiableContribution, upload: EvidenceUpload, work?: number[]): Promise<CheckEvidence | null> {
+  private async withResidualBefore(c: VerifiableContribution, upload: CheckedUpload, work?: number[]): Promise<CheckEvidence | null> {
     const full = (before: Float32Array, beforeDigest?: Hex, beforeOpening?: ResidualOpening): CheckEvidence => ({
       frame: upload.frame,
       residualBefore: before,
       beforeOpening,
       residualAfter: upload.after,
       beforeDigest,
+      afterDigest: upload.afterDigest,
     });
     const before = upload.before;
-    if (before instanceof Float32Array) return (this.residuals.uploaded++, full(before));
+    if (before instanceof Float32Array) return (this.residuals.uploaded++, full(before, upload.beforeDigest));
     const zeros = new Float32Array(this.deps.run.paramCount);
     this.zeroDigest ??= residualDigest(zeros);
     const carried = this.carried.get(c.account.toLowerCase());
-    const digest = residualDigest(before);
+    const digest = upload.beforeDigest ?? residualDigest(before);
     if (carried && carried.digest === digest) {
       if (carried.exact) return (this.residuals.known++, full(carried.values, carried.digest));
       if (typeof before !== 'string') return (this.residuals.opened++, full(carried.values, carried.digest, before));
@@ -421,12 +429,19 @@ export class Validator {
     // e_b opened at a whole codec chunk serves the codec check there; else it is asked for that.
     this.carried.delete(c.account.toLowerCase());
     this.brokenChain.add(c.account.toLowerCase());
-    const partial = (up: EvidenceUpload, workLeaves: number[]): CheckEvidence | null => {
+    const partial = (up: CheckedUpload, workLeaves: number[]): CheckEvidence | null => {
       if (!isOpening(up.before) || !isOpening(up.after)) return null;
       const codecRanges = this.chunksOpened(up.before);
       if (!codecRanges.length) return null;
       this.residuals.opened++;
-      return { frame: up.frame, residualBefore: zeros, beforeOpening: up.before, residualAfter: up.after, partial: { workLeaves, codecRanges } };
+      return {
+        frame: up.frame,
+        residualBefore: zeros,
+        beforeOpening: up.before,
+        residualAfter: up.after,
+        afterDigest: up.afterDigest,
+        partial: { workLeaves, codecRanges },
+      };
     };
     const fromUpload = work && partial(upload, work);
     if (fromUpload) return fromUpload;
@@ -439,7 +454,7 @@ export class Validator {
     }
     this.residuals.uploaded++;
     const more = await this.ask(c, { before: true, after: false, leaves: NO_LEAVES });
-    return more && more.before instanceof Float32Array ? full(more.before) : null;
+    return more && more.before instanceof Float32Array ? full(more.before, more.beforeDigest) : null;
   }
 
   private carry(account: string, residual: { values: Float32Array; digest: Hex; exact: boolean }): void {

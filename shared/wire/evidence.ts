@@ -327,9 +327,24 @@ export function residualDigest(e: ResidualPart): Hex {
  * gpt-small: seconds of keccak), which is why the coordinator runs this on its upload thread. A
  * body that does not parse is refused as decodeEvidence refuses it.
  */
-export function evidenceDigests(body: Uint8Array, paramCount: number, hashFrame: (bytes: Uint8Array) => Hex): { frameHash: Hex; residualHash: Hex } {
+export function evidenceDigests(body: Uint8Array, paramCount: number, hashFrame: (bytes: Uint8Array) => Hex): EvidenceDigests {
   const e = decodeEvidence(body, paramCount);
-  return { frameHash: hashFrame(e.frame), residualHash: residualCommitment(e.before, e.after) };
+  const beforeDigest = residualDigest(e.before);
+  const afterDigest = residualDigest(e.after);
+  return { frameHash: hashFrame(e.frame), residualHash: residualCommitment(beforeDigest, afterDigest), beforeDigest, afterDigest };
+}
+
+/**
+ * An evidence upload's hashes: its frame's, its residual commitment, and the two residuals' roots
+ * that commitment is made of — carried with the upload to the check, so that a residual sent in
+ * full (41.7 MiB at gpt-small) is Merkle-hashed once, on the upload thread, not again on the
+ * re-execution thread.
+ */
+export interface EvidenceDigests {
+  frameHash: Hex;
+  residualHash: Hex;
+  beforeDigest: Hex;
+  afterDigest: Hex;
 }
 
 /** The residual commitment carried by a report: keccak256(root(e_b) ‖ root(e_a)). */

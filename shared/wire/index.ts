@@ -164,6 +164,7 @@ export {
   type EvidenceUpload,
   type ResidualOpening,
   type ResidualPart,
+  type EvidenceDigests,
 } from './evidence.ts';
 export { REJECTIONS, REJECTION_CODES, isRejectionCode, type Rejection, type RejectionCode } from './rejections.ts';
 export {
