@@ -253,6 +253,19 @@ export function createApiServer(deps: ServerDeps): ApiServer {
       res.json({ run: engine.run.id, round, version: record.version, groups: record.groups });
     }),
   );
+  // The uploaded cohort aggregates a committed round's combine took (its level-1 inputs), while the
+  // coordinator still keeps them (coordinator/round/combine-inputs.ts): an auditor redoes the combine from these.
+  app.get(
+    '/api/runs/:id/rounds/:round/aggregates/:hash',
+    route(async (req, res) => {
+      runParam(req);
+      const round = intParam(req.params.round, 'round');
+      const hash = hashParam(req.params.hash);
+      const bytes = engine.combineInputs.get(round, hash);
+      if (!bytes) throw new IdlegradError('NOT_FOUND', `no kept aggregate ${hash} among round ${round}'s combine inputs (not one of them, or no longer kept)`);
+      sendObject(req, res, bytes, hash, true);
+    }),
+  );
   app.post(
     '/api/runs/:id/rounds/:round/aggregate',
     // The run's own bound (a cohort's aggregate holds at most cohortSize × an update's values a chunk), not a fixed cap.
