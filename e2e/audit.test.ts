@@ -1,7 +1,10 @@
 // `npm run audit` against a live platform (a real coordinator, PGlite ledger, anvil chain,
 // virtual volunteers that train and sign like the page): three rounds, one reward epoch each;
 // the audit, run as the npm script a third party would run, recomputes every root posted on
-// chain from the published files alone. The same rounds carry signed partner ids: the one the
+// chain from the published files alone, and redoes every committed round's cross-cohort combine
+// from its record and the uploaded aggregates (e2e/combine-audit.ts): an honest record matches, a
+// forged one is a mismatch naming its round and group, and aggregates no longer served leave the
+// round not checked. The same rounds carry signed partner ids: the one the
 // lead registered is credited, an unregistered one is not, and its ack says why.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +18,7 @@ import { startPlatform, type Platform } from '../coordinator/platform.ts';
 import { parseEpochListing } from '../shared/wire/index.ts';
 import { trainSet, VirtualVolunteer } from './virtual-volunteer.ts';
 import { playRound } from './round-player.ts';
+import { auditCombines, type CombineAuditResult } from './combine-audit.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const dataDir = mkdtempSync(join(tmpdir(), 'idlegrad-audit-'));
@@ -111,7 +115,42 @@ test(
 
     const r = await audit(platform.url);
     assert.equal(r.code, 0, r.stderr);
-    const result = JSON.parse(r.stdout) as { epochs: number; rootsMatched: number; reports: number; mismatches: unknown[] };
-    assert.deepEqual(result, { epochs: ROUNDS, rootsMatched: ROUNDS, reports: 2 * ROUNDS, mismatches: [] });
+    const result = JSON.parse(r.stdout) as { epochs: number; rootsMatched: number; reports: number; mismatches: unknown[]; combines: CombineAuditResult };
+    // Every committed round's combine (one cohort: one group) is redone from the uploaded aggregate
+    // and matches its record; a round the volunteers no longer play (open since) commits nothing.
+    const { combines, ...rewards } = result;
+    assert.deepEqual(rewards, { epochs: ROUNDS, rootsMatched: ROUNDS, reports: 2 * ROUNDS, mismatches: [] });
+    assert.ok(combines.rounds >= ROUNDS, `${combines.rounds} rounds committed`);
+    assert.deepEqual(combines, { rounds: combines.rounds, matched: ROUNDS, mismatches: [], unchecked: [], withoutCombine: combines.rounds - ROUNDS });
+
+    // A combine record that names another output for round 1's group: a mismatch naming the round and group, and exit 1.
+    const runId = platform.run.id;
+    const { groups } = (await platform.ledger.combineRecord(runId, 1))!;
+    const forged = [{ ...groups[0], output: `0x${'ee'.repeat(32)}` }, ...groups.slice(1)];
+    await platform.ledger.sql.query(`update round_combines set groups = $1 where run_id = $2 and round = 1`, [JSON.stringify(forged), runId]);
+    const tampered = await audit(platform.url);
+    assert.equal(tampered.code, 1, tampered.stderr);
+    const after = (JSON.parse(tampered.stdout) as { combines: CombineAuditResult }).combines;
+    assert.equal(after.matched, ROUNDS - 1);
+    assert.deepEqual(
+      after.mismatches.map((m) => [m.round, m.level, m.group]),
+      [[1, 1, 0]],
+    );
+    assert.match(after.mismatches[0].detail, new RegExp(`redone output ${groups[0].output} .* recorded 0x(ee){32}`));
+    assert.match(tampered.stderr, /round 1 combine level 1 group 0: redone output/);
+    assert.match(tampered.stderr, /FAILED: .*the combine of round\(s\) 1 is not what its record says/);
+
+    // Aggregates the coordinator no longer serves: each round is listed as not checked, with the frames it lacked, never as a match.
+    const gone = await auditCombines({
+      url: platform.url,
+      fetch: (u, init) => (String(u).includes('/aggregates/') ? Promise.resolve(new Response('gone', { status: 404 })) : fetch(u, init)),
+    });
+    assert.equal(gone.matched, 0);
+    assert.deepEqual(
+      gone.unchecked.map((u) => [u.round, u.missing]),
+      await Promise.all(
+        Array.from({ length: ROUNDS }, async (_, round) => [round, (await platform!.ledger.combineRecord(runId, round))!.groups.flatMap((g) => g.inputs)]),
+      ),
+    );
   },
 );

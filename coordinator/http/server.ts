@@ -217,16 +217,27 @@ export function createApiServer(deps: ServerDeps): ApiServer {
       sendObject(req, res, body, hash, true);
     }),
   );
-  app.get(
+  /** An immutable object named by its round and hash, or NOT_FOUND with `missing`'s prose. */
+  const roundObject = (
+    path: string,
+    lookup: (round: number, hash: Hex) => Promise<Uint8Array | null> | Uint8Array | null,
+    missing: (round: number, hash: Hex) => string,
+  ) =>
+    app.get(
+      path,
+      route(async (req, res) => {
+        runParam(req);
+        const round = intParam(req.params.round, 'round');
+        const hash = hashParam(req.params.hash);
+        const bytes = await lookup(round, hash);
+        if (!bytes) throw new IdlegradError('NOT_FOUND', missing(round, hash));
+        sendObject(req, res, bytes, hash, true);
+      }),
+    );
+  roundObject(
     '/api/runs/:id/updates/:round/:hash',
-    route(async (req, res) => {
-      runParam(req);
-      const round = intParam(req.params.round, 'round');
-      const hash = hashParam(req.params.hash);
-      const frame = await engine.published.update(round, hash);
-      if (!frame) throw new IdlegradError('NOT_FOUND', `no published update ${hash} for round ${round}`);
-      sendObject(req, res, frame, hash, true);
-    }),
+    (round, hash) => engine.published.update(round, hash),
+    (round, hash) => `no published update ${hash} for round ${round}`,
   );
   app.get(
     '/api/runs/:id/updates/:round',
@@ -252,6 +263,13 @@ export function createApiServer(deps: ServerDeps): ApiServer {
       res.setHeader('cache-control', 'public, max-age=31536000, immutable');
       res.json({ run: engine.run.id, round, version: record.version, groups: record.groups });
     }),
+  );
+  // The uploaded cohort aggregates a committed round's combine took (its level-1 inputs), while the
+  // coordinator still keeps them (coordinator/round/combine-inputs.ts): an auditor redoes the combine from these.
+  roundObject(
+    '/api/runs/:id/rounds/:round/aggregates/:hash',
+    (round, hash) => engine.combineInputs.get(round, hash),
+    (round, hash) => `no kept aggregate ${hash} among round ${round}'s combine inputs (not one of them, or no longer kept)`,
   );
   app.post(
     '/api/runs/:id/rounds/:round/aggregate',

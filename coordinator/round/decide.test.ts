@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Address, Hex } from 'viem';
-import type { RejectionCode } from '../../shared/wire/index.ts';
+import { REJECTIONS, type RejectionCode } from '../../shared/wire/index.ts';
 import { commitAt, decideRound, quorumOf, type RoundReport } from './decide.ts';
 
 type Outcome = 'accepted' | RejectionCode | 'no report';
@@ -23,6 +23,8 @@ interface Row {
   withheld?: string[];
   /** Which applied aggregates are relays (a single member's frame); checked when given. */
   relays?: string[];
+  /** Prose a member's refusal must match; checked when given. */
+  prose?: Record<string, RegExp>;
   /** Reports from accounts not seated in the cohort they name. */
   outsiders?: Record<string, { cohort: number; frame: string; frames: string[]; votes: string }>;
 }
@@ -119,6 +121,33 @@ const rows: Row[] = [
     uploaded: ['g1'],
     expect: { a: 'accepted', b: 'accepted', c: 'LEFT_OUT' },
     applied: ['g1'],
+  },
+  {
+    name: "the uploader omitted a member whose frame the vote keeps: it signed the winner's frames plus its own, AGGREGATE_MISSING (not conduct)",
+    cohorts: [['a', 'b', 'c']],
+    reports: {
+      a: { frame: 'fa', frames: ['fa', 'fb'], votes: 'g1' },
+      b: { frame: 'fb', frames: ['fa', 'fb'], votes: 'g1' },
+      c: { frame: 'fc', frames: ['fa', 'fb', 'fc'], votes: 'gc' },
+    },
+    uploaded: ['g1'],
+    expect: { a: 'accepted', b: 'accepted', c: 'AGGREGATE_MISSING' },
+    prose: { c: /plus its own, which the uploader left out.*not this member's conduct/ },
+    applied: ['g1'],
+  },
+  {
+    name: 'an uploader that omits two of five members whose frames the vote keeps loses the quorum, its own credit with it',
+    cohorts: [['a', 'b', 'c', 'd', 'e']],
+    reports: {
+      a: { frame: 'fa', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      b: { frame: 'fb', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      c: { frame: 'fc', frames: ['fa', 'fb', 'fc'], votes: 'g1' },
+      d: { frame: 'fd', frames: ['fa', 'fb', 'fc', 'fd'], votes: 'gd' },
+      e: { frame: 'fe', frames: ['fa', 'fb', 'fc', 'fe'], votes: 'ge' },
+    },
+    uploaded: ['g1'],
+    expect: { a: 'NO_QUORUM', b: 'NO_QUORUM', c: 'NO_QUORUM', d: 'AGGREGATE_MISSING', e: 'AGGREGATE_MISSING' },
+    applied: [],
   },
   {
     name: 'relay mode: WebRTC failed, each member uploads its own frame alone',
@@ -348,6 +377,11 @@ for (const row of rows) {
     assert.equal(d.accepted.length + d.rejected.length, reports.length, 'every report is decided exactly once');
     for (const a of d.accepted) assert.equal(a.creditWei, BigInt(SAMPLES) * 1000n, 'credit is samples × weiPerSample');
     for (const r of d.rejected) assert.ok(r.rejection.prose.length > 0, 'every rejection carries its prose');
+    for (const [m, re] of Object.entries(row.prose ?? {})) {
+      const r = d.rejected.find((x) => ids.get(x.id) === m);
+      assert.match(r?.rejection.prose ?? '(accepted)', re, m);
+      assert.equal(REJECTIONS[r!.rejection.code].conduct, false, `${m}'s refusal is not counted as its conduct`);
+    }
     assert.deepEqual(
       d.applied.map((c) => c.hash),
       row.applied.map(hash),

@@ -17,6 +17,12 @@
 //     so a thief that reports a copied relay aggregate BEFORE its author wins the tie; the
 //     spot check of its frame is what catches it then (follow-up: signed uploads).
 //   - everyone else is NO_QUORUM, or AGGREGATE_MISSING when what it signed was never uploaded.
+//     A member the uploader left out whose frame the in-cohort vote keeps signs the winner's
+//     frames plus its own instead of the winner (web/src/client/round/settle.ts): AGGREGATE_MISSING,
+//     which is not conduct, with prose that names the omission. Its report still counts among the
+//     cohort's reporting members, so an uploader that leaves out enough members loses the quorum
+//     (and its own credit). The coordinator cannot check the member's vote (it holds no member
+//     frames) nor tell who uploaded (uploads are unsigned), so it blames nobody for it.
 // Chosen aggregates are de-duplicated across the round: a hash that wins in several cohorts
 // belongs to the one where most of its voters' frames are inside it (ties: the lower cohort),
 // and the other cohorts' voters are FOREIGN_AGGREGATE. Each chosen aggregate carries its
@@ -132,6 +138,16 @@ export function thinBacking(
 
 const foreign = (prose: string): Rejection => ({ code: 'FOREIGN_AGGREGATE', prose });
 
+/**
+ * A report that signed the winner's frames plus its own, which the winner lacks: the member's
+ * rerun of the in-cohort vote kept the frame the uploader's announcement left out
+ * (web/src/client/round/settle.ts), so it refused to sign a set that would make it LEFT_OUT.
+ */
+const omittedFrom = (inWinner: ReadonlySet<Hex>, r: RoundReport): boolean =>
+  !inWinner.has(r.frameHash) && r.frameHashes.length === inWinner.size + 1 && r.frameHashes.every((h) => h === r.frameHash || inWinner.has(h));
+const OMITTED_PROSE =
+  "the member signed the cohort aggregate's frames plus its own, which the uploader left out and its rerun of the in-cohort vote keeps; that aggregate was never uploaded (not this member's conduct)";
+
 export function decideRound<F>(open: OpenRoundView<F>, run: Pick<RunSpec, 'rewards'>): RoundDecision<F> {
   const decision: RoundDecision<F> = { accepted: [], rejected: [], applied: [], withheld: [] };
   const seated = open.cohorts.map((members) => new Set(members.map((m) => m.address.toLowerCase())));
@@ -215,7 +231,13 @@ export function decideRound<F>(open: OpenRoundView<F>, run: Pick<RunSpec, 'rewar
           rejection: { code: 'LEFT_OUT', prose: "the cohort aggregate does not include this member's frame (refused by the aggregator)" },
         });
       else if (!open.aggregates.has(r.aggregateHash))
-        decision.rejected.push({ id: r.id, rejection: { code: 'AGGREGATE_MISSING', prose: 'the aggregate this member signed was never uploaded' } });
+        decision.rejected.push({
+          id: r.id,
+          rejection: {
+            code: 'AGGREGATE_MISSING',
+            prose: winner && omittedFrom(inWinner, r) ? OMITTED_PROSE : 'the aggregate this member signed was never uploaded',
+          },
+        });
       else if (owner.has(r.aggregateHash) && owner.get(r.aggregateHash) !== cohort)
         decision.rejected.push({
           id: r.id,

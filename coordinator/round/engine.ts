@@ -54,6 +54,7 @@ import { CombineThread } from './combine-thread.ts';
 import { CommitClock, type CommitPhases } from './commit-phases.ts';
 import { forEachInSlices } from '../slices.ts';
 import type { CombineGroup } from '../../shared/robust-combine.ts';
+import { CombineInputs } from './combine-inputs.ts';
 import { PublishedObjects } from './published.ts';
 import { CohortSeating } from './cohorts.ts';
 import { UploadThread } from './upload-thread.ts';
@@ -100,6 +101,8 @@ interface OpenRound {
   aggregates: Map<Hex, DecodedFrame>;
   /** Uploaded, not yet named by any report (at most one per seat). */
   unnamed: Map<Hex, DecodedFrame>;
+  /** The bytes of every upload above, by hash: the combine's inputs are kept from them for auditors (combine-inputs.ts). */
+  uploadedBytes: Map<Hex, Uint8Array>;
   timer: NodeJS.Timeout;
   /** Cohorts of one quarantined identity each: trained, reported and spot-checked, never applied. */
   quarantined: Set<number>;
@@ -248,6 +251,8 @@ export class RoundEngine {
   private readonly uploads: UploadThread;
   /** The published updates and snapshots, content-addressed (published.ts). */
   readonly published: PublishedObjects;
+  /** The uploaded bytes of recent rounds' combine inputs, for auditors (GET /api/runs/:id/rounds/:round/aggregates/:hash). */
+  readonly combineInputs = new CombineInputs();
   /** Last round's cohorts and the links that did not connect in them (cohorts.ts). */
   private readonly seating: CohortSeating;
 
@@ -437,6 +442,7 @@ export class RoundEngine {
       awaiting: 0,
       aggregates: new Map(),
       unnamed: new Map(),
+      uploadedBytes: new Map(),
       timer: setTimeout(() => void this.commit(), Math.max(0, reportEndsAt - this.now())),
       quarantined,
       relayed: new Set(),
@@ -685,8 +691,10 @@ export class RoundEngine {
     if (this.open !== open || open.decided) throw this.stoppedWaiting(open, 'aggregate');
     if (open.aggregates.has(hash) || open.unnamed.has(hash)) return hash;
     const named = open.namedBy.get(hash);
+    const keep = () => open.uploadedBytes.set(hash, bytes);
     if (named) {
       open.aggregates.set(hash, frame);
+      keep();
       open.awaiting -= named;
     } else {
       if (open.unnamed.size >= open.seats.size) {
@@ -696,6 +704,7 @@ export class RoundEngine {
         );
       }
       open.unnamed.set(hash, frame);
+      keep();
     }
     this.maybeCommitEarly();
     return hash;
@@ -900,6 +909,12 @@ export class RoundEngine {
           const combined = done.bytes;
           groups = done.groups;
           combineVersion = done.version;
+          this.combineInputs.note(
+            open.round,
+            new Map(
+              groups.flatMap((g) => (g.level === 1 ? g.inputs : [])).flatMap((h) => (open.uploadedBytes.has(h) ? [[h, open.uploadedBytes.get(h)!]] : [])),
+            ),
+          );
           if (this.run.globalUpdate === 'compressed') {
             // One frame down: the exact combine compressed with the coordinator's error feedback.
             const down = await clock.time('compress', () =>

@@ -87,6 +87,8 @@ export function fakeTrainer(page: number) {
   let aborter: ((e: Error) => void) | null = null;
   return {
     gate: null as Promise<void> | null,
+    /** Multiplies the page's pseudo-gradient (−4: a sign-flipped outlier the in-cohort vote refuses). */
+    scale: 1,
     calls: () => calls,
     abort() {
       aborter?.(new TrainingAbortedError('stopped', { stepsDone: 1, idleAt: 0 }));
@@ -94,7 +96,8 @@ export function fakeTrainer(page: number) {
     aggregate: async (a: AggregateArgs) => cohortAggregateOfBytes(a.run, a.round, a.own, a.received),
     async train(args: TrainArgs): Promise<TrainResult> {
       calls++;
-      const params = fakeLocal(args.params, page, calls);
+      const local = fakeLocal(args.params, page, calls);
+      const params = this.scale === 1 ? local : args.params.map((p, i) => p + this.scale * (local[i] - p));
       if (this.gate) await Promise.race([this.gate, new Promise<never>((_, reject) => (aborter = reject))]);
       // What the worker does after training (web/worker/trainer.worker.ts compress()).
       const own = compressUpdate(args.update, pseudoGradient(args.params, params, args.residual), args.batches.length);

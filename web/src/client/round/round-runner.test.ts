@@ -282,11 +282,13 @@ test('no WebRTC path at all: every frame goes through the relay and the cohort s
   assert.equal(relayOf(net).relays.length, 3, 'each member relays once');
 });
 
-test('a member whose frame is not in the announced set signs it and keeps its whole update in the residual', async () => {
+/** Three pages; page 2 trains late, so the two on time announce without its frame. `scale` multiplies its update. */
+async function lateMember(scale: number) {
   const sched = new ManualScheduler();
   const net = new FakeNetwork();
   const pages = [0, 1, 2].map((i) => page(i, net, sched));
   const late = pages[2];
+  late.trainer.scale = scale;
   let release!: () => void;
   late.trainer.gate = new Promise<void>((r) => (release = r));
   const m = roundFor(pages, sched, 5);
@@ -300,22 +302,72 @@ test('a member whose frame is not in the announced set signs it and keeps its wh
   const announced = pages[0].reports[0].report.frameHashes;
   assert.equal(announced.length, 2);
   assert.equal(late.reports.length, 1, late.logs());
-  const lateReport = late.reports[0].report;
-  assert.deepEqual(lateReport.frameHashes, announced, 'the late member signs the announced set');
-  assert.equal(lateReport.contribution.aggregateHash, pages[0].reports[0].report.contribution.aggregateHash);
-  assert.ok(!announced.includes(lateReport.contribution.frameHash), 'its own frame is not in it');
-  assert.match(late.logs(), /its whole update stays in the residual/);
-  // e' + decode(frame) = v: the residual kept is the whole update, the evidence's e' is not.
-  const ev = late.runner.evidenceFor(lateReport.contribution.frameHash)!;
-  const kept = (await late.storage.getResidual())!.residual;
-  const decoded = toDense(decodeFrame(ev.frame, peerUpdateLimits(run, m.round)));
+  return { pages, late, m, announced, lateReport: late.reports[0].report };
+}
+
+/** e' + decode(frame) = v: the residual a page kept is its whole update (the evidence's e' is not). */
+async function keptWholeUpdate(p: ReturnType<typeof page>, frameHash: Hex, round: number): Promise<void> {
+  const ev = p.runner.evidenceFor(frameHash)!;
+  const kept = (await p.storage.getResidual())!.residual;
+  const decoded = toDense(decodeFrame(ev.frame, peerUpdateLimits(run, round)));
   const worst = Math.max(...kept.map((x, i) => Math.abs(x - (ev.after[i] + decoded[i]))));
-  assert.ok(worst < 1e-7, `the kept residual differs from e' + decode(frame) by ${worst}`);
-  // The members inside the aggregate advanced theirs to e'.
+  assert.ok(worst < 1e-7, `page ${p.i}: the kept residual differs from e' + decode(frame) by ${worst}`);
+}
+
+test('a member left out of the announced set whose frame the vote keeps does not sign it: it signs the announced frames plus its own, keeping its whole update', async () => {
+  const { pages, late, m, announced, lateReport } = await lateMember(1);
+  const own = lateReport.contribution.frameHash;
+  assert.ok(!announced.includes(own), 'its own frame is not in the announcement');
+  // Signing the announced set would make the coordinator refuse it LEFT_OUT (conduct): it signs the vote over the announced frames and its own.
+  assert.deepEqual(lateReport.frameHashes, [...announced, own].sort(), 'the announced frames plus its own');
+  assert.notEqual(lateReport.contribution.aggregateHash, pages[0].reports[0].report.contribution.aggregateHash);
+  assert.equal(lateReport.contribution.framesRoot, framesRoot([...announced, own].sort()));
+  assert.equal(late.uploads.length, 0, 'that aggregate is never uploaded');
+  assert.equal(late.reports[0].aggregate, null);
+  assert.match(late.logs(), /announced 2 frame\(s\) without ours, but the vote over them and ours keeps it \(3 frame\(s\), norms/);
+  assert.match(late.logs(), /left out by the uploader; its whole update stays in the residual/);
+  await keptWholeUpdate(late, own, m.round);
+  // A refusal at commit (AGGREGATE_MISSING) gives nothing back twice: the residual never advanced.
+  late.runner.settled({ type: 'ack', nonce: lateReport.contribution.nonce, state: 'rejected', reason: 'never uploaded' });
+  await settle();
+  await keptWholeUpdate(late, own, m.round);
+  // The members inside the aggregate signed it and advanced theirs to e'.
   for (const p of pages.slice(0, 2)) {
+    assert.deepEqual(p.reports[0].report.frameHashes, announced);
     const e = p.runner.evidenceFor(p.reports[0].report.contribution.frameHash)!;
     assert.deepEqual((await p.storage.getResidual())!.residual, e.after, `page ${p.i} advanced its residual`);
   }
+});
+
+test('a member left out of the announced set whose frame the vote refuses (an outlier) signs the announced set and keeps its whole update', async () => {
+  const { late, m, announced, lateReport, pages } = await lateMember(-4);
+  const own = lateReport.contribution.frameHash;
+  assert.deepEqual(lateReport.frameHashes, announced, 'the late member signs the announced set');
+  assert.equal(lateReport.contribution.aggregateHash, pages[0].reports[0].report.contribution.aggregateHash);
+  assert.ok(!announced.includes(own), 'its own frame is not in it');
+  assert.doesNotMatch(late.logs(), /without ours, but the vote/);
+  assert.match(late.logs(), /its whole update stays in the residual/);
+  await keptWholeUpdate(late, own, m.round);
+});
+
+test("an uploader that drops an on-time member's frame from its aggregate: that member signs the announced frames plus its own, the other signs the announcement", async () => {
+  const sched = new ManualScheduler();
+  const net = new FakeNetwork();
+  const pages = [0, 1, 2].map((i) => page(i, net, sched));
+  const [uploader, other, victim] = [...pages].sort((a, b) => (a.address < b.address ? -1 : 1));
+  const honest = uploader.trainer.aggregate;
+  uploader.trainer.aggregate = (a) => honest({ ...a, received: a.received.filter((f) => f.address.toLowerCase() !== victim.address) });
+  const m = roundFor(pages, sched, 4);
+  await finish(sched, Promise.all(pages.map((p) => p.runner.begin(m, run))));
+  assert.equal(uploader.uploads.length, 1);
+  const announced = uploader.reports[0].report.frameHashes;
+  const victimOwn = victim.reports[0].report.contribution.frameHash;
+  assert.equal(announced.length, 2);
+  assert.ok(!announced.includes(victimOwn));
+  assert.deepEqual(other.reports[0].report.frameHashes, announced, 'a member whose frame is in signs the announcement');
+  assert.deepEqual(victim.reports[0].report.frameHashes, [...announced, victimOwn].sort(), victim.logs());
+  assert.match(victim.logs(), new RegExp(`the uploader ${uploader.address} announced 2 frame`));
+  await keptWholeUpdate(victim, victimOwn, m.round);
 });
 
 test("a contribution refused at commit gives its whole update back to the residual; an accepted one keeps e'", async () => {

@@ -21,9 +21,9 @@ import type { PeerLink } from '../p2p/links.ts';
 import { LinkPool } from '../p2p/link-pool.ts';
 import type { SnapshotStore } from '../snapshot.ts';
 import type { ClientStorage, OutboxRecord } from '../storage.ts';
-import type { CohortAggregate } from '../../../../shared/round.ts';
 import type { Trainer } from '../trainer.ts';
-import { CohortAgreement, type AgreementMessage, type HeldFrameBytes, type RelayMessage } from './agreement.ts';
+import { CohortAgreement, type AgreementMessage, type RelayMessage } from './agreement.ts';
+import { settleAggregate, type Settled } from './settle.ts';
 import { EvidenceKeeper, type Evidence, type VerifyMessage } from './evidence.ts';
 import { Verdicts, type AckMessage } from './verdicts.ts';
 import { countP2pBytes, exchangeEventLog } from './exchange-events.ts';
@@ -66,13 +66,6 @@ export interface RoundRunnerOptions {
   send: (m: RelayMessage) => boolean;
   /** Checks a peer's handshake signature (default: viem's verifyMessage). */
   verifySignature?: (address: Address, message: string, signature: Hex) => Promise<boolean>;
-}
-
-/** What this page signs after the agreement step, or null when it abstains. */
-interface Settled {
-  agg: CohortAggregate;
-  /** The aggregate bytes when this page uploads and the upload failed (the outbox retries it). */
-  unsentAggregate: Uint8Array | null;
 }
 
 interface Token {
@@ -277,7 +270,19 @@ export class RoundRunner {
     // Relay what WebRTC could not carry, aggregate, and sign the cohort's announced frame set.
     let settled: Settled | null;
     try {
-      settled = await this.settleAggregate(m, run, trainer, { address: me, hash: own.hash, bytes: own.bytes }, exchanged, agreement, token);
+      settled = await settleAggregate({
+        run,
+        round: m.round,
+        exchangeEndsAt: m.exchangeEndsAt,
+        reportEndsAt: m.reportEndsAt,
+        trainer,
+        own: { address: me, hash: own.hash, bytes: own.bytes },
+        exchanged,
+        agreement,
+        api: this.o.api,
+        store,
+        cancelled: () => token.cancelled,
+      });
     } catch (e) {
       store.log('error', `round ${m.round}: could not aggregate the cohort's frames: ${describeError(e)}`);
       store.set({ phase: 'waiting' });
@@ -288,11 +293,13 @@ export class RoundRunner {
       store.set({ phase: 'waiting' });
       return;
     }
-    const { agg, unsentAggregate } = settled;
+    const { agg, unsentAggregate, omitted } = settled;
     // The residual advances only for a frame inside the aggregate this page signs, and comes
-    // back if the commit refuses the contribution (settled).
-    const advanced = agg.hashes.includes(own.hash.toLowerCase() as Hex);
+    // back if the commit refuses the contribution (settled). An aggregate signed because the
+    // uploader omitted our frame (settle.ts) is never uploaded: the whole update stays.
+    const advanced = !omitted && agg.hashes.includes(own.hash.toLowerCase() as Hex);
     if (advanced) keepResidual(result.residual);
+    else if (omitted) store.log('warn', `round ${m.round}: our frame was left out by the uploader; its whole update stays in the residual`);
     else {
       // Why the aggregator refused it ('opposed': it pointed away from the cohort's other frames), when it did.
       const why = agg.excluded.find((x) => x.hash === own.hash.toLowerCase())?.reason;
@@ -347,75 +354,6 @@ export class RoundRunner {
       store.log('info', `round ${m.round}: reported frame ${own.hash.slice(0, 10)}… in aggregate ${agg.aggregateHash.slice(0, 10)}… (${describeVote(agg)})`);
     else store.log('warn', `round ${m.round}: the coordinator connection is down; the report waits in the outbox and is sent on reconnect`);
     if (this.token === token) store.set({ phase: 'waiting' });
-  }
-
-  /**
-   * The aggregate this page signs (agreement.ts): alone, its own frame in relay mode; in a
-   * cohort, after relaying, the designated uploader uploads and announces its aggregate, and
-   * every other member signs the announcement only if it holds exactly those frames and
-   * computes the same hash (null: it abstains). With no announcement by the deadline a member
-   * signs what it holds, as before the agreement step.
-   */
-  private async settleAggregate(
-    m: RoundMessage,
-    run: RunSpec,
-    trainer: Pick<Trainer, 'aggregate'>,
-    own: HeldFrameBytes,
-    exchanged: ExchangeResult | null,
-    agreement: CohortAgreement | null,
-    token: Token,
-  ): Promise<Settled | null> {
-    const { store } = this.o;
-    const aggregateOf = (frames: HeldFrameBytes[]) => trainer.aggregate({ run, round: m.round, own: frames[0], received: frames.slice(1) });
-    if (agreement) {
-      agreement.hold(own);
-      for (const f of exchanged?.frames ?? []) agreement.hold({ address: f.address, hash: f.hash, bytes: f.bytes });
-      // A link that failed before our frame was handed to it; a live one still delivers it.
-      const unsent = (exchanged?.peers ?? []).filter((p) => p.status === 'failed' && !p.sentOurs).map((p) => p.address);
-      await agreement.relay(own, unsent);
-      if (token.cancelled) return null;
-    }
-    let agg = await aggregateOf(agreement ? agreement.frames() : [own]);
-    if (token.cancelled) return null;
-    const early = agreement?.announcedNow ?? null;
-    if (!early && agg.uploader === own.address) {
-      store.set({ phase: 'uploading' });
-      try {
-        const res = await this.o.api.postAggregate(run.id, m.round, agg.bytes);
-        if (res.aggregateHash?.toLowerCase() !== agg.aggregateHash)
-          store.log('warn', `round ${m.round}: the coordinator hashed our aggregate to ${res.aggregateHash}, we hashed ${agg.aggregateHash}`);
-        else
-          store.log(
-            'info',
-            `round ${m.round}: uploaded the ${agg.relay ? 'relay' : 'cohort'} aggregate (${agg.hashes.length} frame(s), ${agg.bytes.byteLength} bytes)`,
-          );
-      } catch (e) {
-        store.log('error', `round ${m.round}: aggregate upload failed: ${describeError(e)}`);
-        return { agg, unsentAggregate: agg.bytes };
-      }
-      if (agreement && !agreement.announce(agg.aggregateHash, agg.hashes))
-        store.log('warn', `round ${m.round}: could not announce the aggregate (socket down)`);
-      return { agg, unsentAggregate: null };
-    }
-    if (!agreement) return { agg, unsentAggregate: null };
-    const announced = early ?? (await agreement.announced());
-    if (token.cancelled) return null;
-    if (!announced) {
-      store.log('warn', `round ${m.round}: no announcement from the cohort's uploader by the deadline; signing the ${agg.hashes.length} frame(s) held`);
-      return { agg, unsentAggregate: null };
-    }
-    const frames = await agreement.framesFor(announced, m.reportEndsAt - 0.2 * (m.reportEndsAt - m.exchangeEndsAt));
-    if (token.cancelled) return null;
-    if (!frames) {
-      store.log('warn', `round ${m.round}: the announced aggregate names a frame this page never received; abstaining`);
-      return null;
-    }
-    if (agg.aggregateHash !== announced.aggregateHash && frames.length) agg = await aggregateOf(frames);
-    if (agg.aggregateHash !== announced.aggregateHash) {
-      store.log('warn', `round ${m.round}: the announced frames aggregate to ${agg.aggregateHash} here, not ${announced.aggregateHash}; abstaining`);
-      return null;
-    }
-    return { agg, unsentAggregate: null };
   }
 
   /** The coordinator's verdict on one of our reports at commit: a refused update goes back into the residual. */
