@@ -6,7 +6,7 @@
 // once per slice.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Address, Hex } from 'viem';
+import type { Address } from 'viem';
 import { DEFAULT_RUN, runSpecOf, modelOf } from '../../shared/config.ts';
 import { hashParams, initParams } from '../../shared/model.ts';
 import type { Sql } from './sql.ts';
@@ -113,40 +113,14 @@ test('the newest rows of a summary are those the single `beneficiary or account`
     await ledger.createRun(run, { round: 0, modelHash: hashParams(params), params, momentum: new Float32Array(params.length) });
     const [a, device, wallet] = [1, 2, 3].map(acct);
     // a earns for itself; device reports for itself and for wallet, interleaved, more than 20 rows each.
-    let nonce = 0n;
-    for (let i = 0; i < 60; i++) {
-      const who = [a, device, device][i % 3];
-      const h = `0x${(++nonce).toString(16).padStart(64, '0')}` as Hex;
-      const id = await ledger.insertPending(
-        run.id,
-        who,
-        {
-          run: 1,
-          round: i,
-          cohort: 0,
-          frameHash: h,
-          aggregateHash: h,
-          framesRoot: h,
-          residualHash: h,
-          samples: 1,
-          steps: 1,
-          lossBeforeMicro: 1,
-          lossAfterMicro: 1,
-          computeMs: 1,
-          nonce,
-          expiry: 9_999_999_999n,
-          partner: '',
-        },
-        '0x',
-        { beneficiary: who === device && i % 2 === 0 ? wallet : who },
-      );
-      const state = ['claimed', 'rejected', 'accepted', 'claimable'][i % 4];
-      await sql.query(`update contributions set state = $2, epoch = $3 where id = $1`, [
-        id,
-        state,
-        state === 'claimed' || state === 'claimable' ? 1 + (i % 2) : null,
-      ]);
-    }
+    await sql.query(
+      `insert into contributions (run_id, round, cohort, account, beneficiary, frame_hash, aggregate_hash, samples, steps, loss_before, loss_after,
+                                  compute_ms, nonce, expiry, signature, state, epoch)
+       select 1, i, 0, (array[$1, $2, $2])[i % 3 + 1], case when i % 3 = 0 then $1 when i % 2 = 0 then $3 else $2 end, 'h', 'h', 1, 1, 1, 1, 1, i, 9999999999, '0x',
+              (array['claimed', 'rejected', 'accepted', 'claimable'])[i % 4 + 1], case when i % 4 in (0, 3) then 1 + i % 2 end
+       from generate_series(0, 59) i`,
+      [a, device, wallet],
+    );
     await sql.query(`insert into claims (tx_hash, account, cumulative_wei, epoch) values ('0x0c1', $1, 5, 1), ('0x0c2', $1, 9, 2), ('0x0c3', $2, 7, 2)`, [
       a,
       wallet,
