@@ -443,10 +443,18 @@ export class Ledger {
       counts[r.state] = r.n;
       if (r.state !== 'rejected' && r.state !== 'pending') credit += BigInt(r.credit);
     }
+    // The newest 20 rows credited to the account or reported by it for another beneficiary: each
+    // side read newest-first through its index and cut at 20. One `beneficiary = $1 or account = $1
+    // order by id desc` let the planner walk the primary key backwards past every other account's
+    // rows (O(rows in the ledger) per hello: 50 ms at 30,000 accounts).
     const recent = await this.sql.query<AccountSummary['recent'][number]>(
       `select c.id::int as id, c.round, c.state, c.reason_code as code, c.reason, c.samples, c.epoch, c.beneficiary, c.verification, c.device_kind as device, c.partner,
               (select k.tx_hash from claims k where k.account = c.beneficiary and k.epoch >= c.epoch and c.state = 'claimed' order by k.epoch limit 1) as "claimTx"
-       from contributions c where c.beneficiary = $1 or c.account = $1 order by c.id desc limit 20`,
+       from (
+         (select * from contributions where beneficiary = $1 order by id desc limit 20)
+         union all
+         (select * from contributions where account = $1 and beneficiary <> account order by id desc limit 20)
+       ) c order by c.id desc limit 20`,
       [account],
     );
     const inEpochs = await this.sql.query<{ t: string }>(

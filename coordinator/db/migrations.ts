@@ -250,4 +250,9 @@ export const MIGRATIONS: string[] = [
   `
   alter table round_combines add column version integer;
   `,
+  // Issue 17: an account's claims read through an index (its claimed total in every hello and
+  // account push, a claimed row's transaction), where each read scanned every claim ever made.
+  `
+  create index claims_account on claims (account, epoch);
+  `,
 ];
