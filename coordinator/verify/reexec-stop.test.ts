@@ -6,33 +6,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Address } from 'viem';
 import { privateKeyToAddress } from 'viem/accounts';
-import { DEFAULT_RUN, runSpecOf } from '../../shared/config.ts';
 import { encodeUpdate, hashFrame } from '../../shared/codec.ts';
 import { initParams, mlpSpec } from '../../shared/model.ts';
-import type { Dataset } from '../../shared/mlp.ts';
-import { createRng } from '../../shared/rng.ts';
 import { residualCommitment } from '../../shared/wire/index.ts';
+import { smallMlpRun } from './reexec-fixture.ts';
 import { ReexecThread, type ExecutorState } from './reexec-thread.ts';
 import { verificationOf } from './index.ts';
 
 test('stopping the thread mid-check stops the Dawn re-execution early: the check rejects, nothing is decided', { timeout: 180_000 }, async (t) => {
-  const rand = createRng(7);
-  const ds = (count: number): Dataset => ({
-    images: Uint8Array.from({ length: count * 784 }, () => Math.floor(rand() * 256)),
-    labels: Uint8Array.from({ length: count }, (_, i) => i % 10),
-    count,
-    features: 784,
-    classes: 10,
-  });
-  const train = ds(512);
-  const heldOut = ds(64);
   // Far more steps than a check here needs to be in flight when the stop comes.
   const steps = 10_000;
-  const run = runSpecOf(
-    1,
-    { ...DEFAULT_RUN, sizes: [784, 64, 10], inner: { ...DEFAULT_RUN.inner, steps, batchSize: 32 }, verification: { heldOutSamples: 64 } },
-    { name: 'mnist', trainCount: train.count, testCount: heldOut.count, features: 784, classes: 10 },
-  );
+  const { run, train, heldOut, rand } = smallMlpRun(7, steps);
   const theta = initParams(mlpSpec(run.sizes), run.seed);
   const account = privateKeyToAddress(`0x${'0d'.padStart(64, '0')}`).toLowerCase() as Address;
   const states: ExecutorState[] = [];
