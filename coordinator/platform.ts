@@ -315,7 +315,11 @@ export async function startPlatform(
         accountsChanged: (accounts) => void api?.pushAccounts(accounts),
         verify: (round, thetaR, ids) => validator.afterCommit(round, thetaR, ids),
         quarantined: (account) => quarantine.has(account),
-        phase: (phase) => metrics.roundPhase(phase),
+        phase: (phase) => {
+          metrics.roundPhase(phase);
+          // The first round's checks come after its commit: the re-execution thread starts meanwhile.
+          if (phase === 'open') void validator.warm();
+        },
         decided: (accepted, rejected) => metrics.decided(accepted, rejected),
         commitPhases: (c) => metrics.commitPhases(c),
         partnerRegistered: (id) => partners.has(id),

@@ -1,9 +1,11 @@
 // Start the platform as `npm start` does, in a child process (its own data directory,
 // a free port), for harnesses and end-to-end tests; stop it and everything it started.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { openDatabase } from '../coordinator/db/index.ts';
 import type { RunSettings } from '../shared/config.ts';
 
 /** Run settings are merged over the defaults at any depth (coordinator/config.ts). */
@@ -131,6 +133,47 @@ export async function waitForOutput(p: Pick<PlatformProcess, 'output'>, re: RegE
   throw new Error(`no line matching ${re} within ${timeoutMs} ms:\n${p.output()}`);
 }
 
+const ROOT = resolve(import.meta.dirname, '..');
+
+/**
+ * A migrated, empty PGlite ledger to copy into a platform's fresh data directory. Creating one
+ * (PGlite's initdb and every migration) is 11 s of a platform's start at load 10 on the 2-core
+ * machine, where copying it and opening the copy is 2.5 s (ci25); every start on a fresh data
+ * directory made one. Kept under the temporary directory, named by the migrations' source and
+ * PGlite's version, so a changed migration makes a new one; built beside it and renamed into place.
+ */
+async function ledgerTemplate(): Promise<string> {
+  const key = createHash('sha256')
+    .update(readFileSync(join(ROOT, 'coordinator/db/migrations.ts')))
+    .update(readFileSync(join(ROOT, 'node_modules/@electric-sql/pglite/package.json')))
+    .digest('hex')
+    .slice(0, 16);
+  const dir = join(tmpdir(), `idlegrad-ledger-template-${key}`);
+  if (existsSync(dir)) return dir;
+  const building = mkdtempSync(`${dir}.building-`);
+  try {
+    await (await openDatabase({ dataDir: join(building, 'ledger') })).close();
+    try {
+      renameSync(join(building, 'ledger'), dir);
+    } catch (e) {
+      if (!existsSync(dir)) throw e; // another run put one there first
+    }
+  } finally {
+    rmSync(building, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+/**
+ * A fresh data directory's ledger, copied from the template (ledgerTemplate): when the platform
+ * would create a PGlite ledger there (no DATABASE_URL, no ledger yet), what it finds is the same
+ * empty, migrated one it would have made. IDLEGRAD_E2E_FRESH_LEDGER=1: let it make its own.
+ */
+async function seedLedger(dataDir: string, env: NodeJS.ProcessEnv): Promise<void> {
+  if (env.DATABASE_URL || env.IDLEGRAD_E2E_FRESH_LEDGER === '1' || existsSync(join(dataDir, 'ledger'))) return;
+  cpSync(await ledgerTemplate(), join(dataDir, 'ledger'), { recursive: true });
+}
+
 export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, opts: PlatformProcessOptions = {}): Promise<PlatformProcess> {
   const buildStarted = performance.now();
   const webDir = ensureWebBuild('e2e');
@@ -144,6 +187,7 @@ export async function startPlatformProcess(run: DeepPartial<RunSettings> = {}, o
   // tests drive (epochs, claims) would otherwise wait the default 120 rounds (the credit rule:
   // coordinator/verify/settings.ts; e2e/adversary.test.ts and the sim run it at its default).
   const settings = { ...run, verification: { vestingRounds: 0, ...run.verification } };
+  await seedLedger(dataDir, { ...process.env, ...opts.env });
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', entry], {
     env: {
       ...process.env,

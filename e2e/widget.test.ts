@@ -38,7 +38,7 @@ before(async () => {
   // stays 47 s after the round opens, for a slow page (28 and 34 s from Start to its report at load 30).
   platform = await startPlatformProcess(
     { inner: { ...DEFAULT_RUN.inner, steps: 400 }, timing: { trainMs: 20_000, exchangeMs: 3_000, reportMs: 24_000 } },
-    { quiet: true },
+    { quiet: !process.env.IDLEGRAD_E2E_VERBOSE },
   );
   runId = (await new CoordinatorApi(platform.url).run()).run.id;
   site = await startPartnerSite(platform.url, { run: runId, partner: PARTNER });

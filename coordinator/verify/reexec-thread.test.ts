@@ -7,12 +7,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { getPriority, platform } from 'node:os';
 import type { Address } from 'viem';
 import { privateKeyToAddress } from 'viem/accounts';
-import { DEFAULT_RUN, runSpecOf } from '../../shared/config.ts';
 import { encodeUpdate, hashFrame } from '../../shared/codec.ts';
 import { initParams, mlpSpec } from '../../shared/model.ts';
-import type { Dataset } from '../../shared/mlp.ts';
-import { createRng } from '../../shared/rng.ts';
 import { residualCommitment } from '../../shared/wire/index.ts';
+import { smallMlpRun } from './reexec-fixture.ts';
 import { ReexecThread, type ExecutorState } from './reexec-thread.ts';
 import { referenceDelta, verificationOf } from './index.ts';
 
@@ -29,21 +27,7 @@ function threadNices(): Map<number, number> {
 
 test('no usable adapter: the thread re-executes with the CPU reference, says why, and the event loop keeps turning', { timeout: 120_000 }, async () => {
   process.env.VK_ICD_FILENAMES = '/nonexistent/vk_icd.json'; // before the thread starts Dawn
-  const rand = createRng(5);
-  const ds = (count: number): Dataset => ({
-    images: Uint8Array.from({ length: count * 784 }, () => Math.floor(rand() * 256)),
-    labels: Uint8Array.from({ length: count }, (_, i) => i % 10),
-    count,
-    features: 784,
-    classes: 10,
-  });
-  const train = ds(512);
-  const heldOut = ds(64);
-  const run = runSpecOf(
-    1,
-    { ...DEFAULT_RUN, sizes: [784, 64, 10], inner: { ...DEFAULT_RUN.inner, steps: 30, batchSize: 32 }, verification: { heldOutSamples: 64 } },
-    { name: 'mnist', trainCount: train.count, testCount: heldOut.count, features: 784, classes: 10 },
-  );
+  const { run, train, heldOut } = smallMlpRun(5, 30);
   const theta = initParams(mlpSpec(run.sizes), run.seed);
   const account = privateKeyToAddress(`0x${'0c'.padStart(64, '0')}`).toLowerCase() as Address;
   const states: ExecutorState[] = [];

@@ -45,6 +45,11 @@ export class ReexecThread {
 
   constructor(private readonly opts: ReexecThreadOptions) {}
 
+  /** Whether the thread runs: started (by warm() or a check), not yet stopped. */
+  get started(): boolean {
+    return this.worker !== null;
+  }
+
   /** Starts the thread (loading the datasets, Dawn and the trainer's pipelines) ahead of the first check. */
   warm(): Promise<void> {
     if (!this.worker) this.start();
@@ -65,7 +70,8 @@ export class ReexecThread {
 
   /**
    * Releases the Dawn device and ends the thread. Terminating a thread while Dawn works in it
-   * aborts the process (napi_throw), so this waits for the start-up and the check in flight.
+   * aborts the process (napi_throw), so this waits for the start-up and for the check in flight,
+   * which the thread stops within one segment (reexec.ts abort(): that check rejects).
    */
   async stop(): Promise<void> {
     const w = this.worker;

@@ -33,6 +33,9 @@ type Request = { type: 'stop' } | { type: 'check'; id: number; thetaR: Float32Ar
 let queue = Promise.resolve();
 port.on('message', (m: Request) => {
   if (m.type === 'stop') {
+    // The check in flight stops within one segment (its caller gets an error, no result) rather
+    // than running to its end: a coordinator's shutdown waited out tens of seconds of it.
+    reexec.abort();
     queue = queue.then(async () => {
       await reexec.destroy(); // the device's loss delivered before the thread may be terminated
       port.postMessage({ type: 'stopped' });

@@ -13,7 +13,7 @@ import { windowBatch } from '../../shared/preset.ts';
 import { initParams } from '../../shared/model.ts';
 import type { Hex } from 'viem';
 import { exactLeaves, residualRoot, withOpenedLeaves, type ResidualOpening, type ResidualPart } from '../../shared/wire/index.ts';
-import { acquireDevice, createGptTrainer, createMlpTrainer, type GpuContext } from '../../kernels/index.ts';
+import { acquireDevice, createGptTrainer, createMlpTrainer, TrainingAbortedError, type GpuContext } from '../../kernels/index.ts';
 import { createNodeGpu } from '../../kernels/node-gpu.ts';
 import {
   assignedBatches,
@@ -81,12 +81,24 @@ export interface Reexecutor {
    */
   check(thetaR: Float32Array, claim: CheckClaim, evidence: CheckEvidence): Promise<ReexecOutcome>;
   /**
+   * Stops the Dawn re-execution in flight within one segment (REEXEC_SEGMENT_MS): its check
+   * rejects with TrainingAbortedError, no result, and every later check rejects the same way.
+   * For a shutdown, which would otherwise wait out a check of tens of seconds on SwiftShader.
+   */
+  abort(): void;
+  /**
    * Releases the trainer and the Dawn device, and settles once the device's loss has been
    * delivered (at most 5 s): a thread terminated before that callback runs aborts the whole
    * process (napi_throw from the device-lost handler).
    */
   destroy(): Promise<void>;
 }
+
+/**
+ * A Dawn re-execution is submitted in segments of about this much GPU work, so that abort() lands
+ * within one (kernels/segments.ts; the result does not depend on the segmentation).
+ */
+export const REEXEC_SEGMENT_MS = 500;
 
 type Trainer = { delta(thetaR: Float32Array, batches: Uint32Array, steps: number): Promise<Float32Array>; destroy(): void };
 
@@ -102,12 +114,13 @@ export async function createReexecutor(run: RunSpec, v: VerificationSettings, tr
   let trainer: Trainer | null = null;
   let fallback: string | null = null;
   let adapter: string | null = null;
+  const stopping = new AbortController();
   if (opts.gpu === false) fallback = 'Dawn not requested';
   else {
     try {
       ctx = await acquireDevice(createNodeGpu());
       adapter = [ctx.adapter?.vendor, ctx.adapter?.architecture].filter(Boolean).join(' ') || 'unknown adapter';
-      trainer = dawnTrainer(run, ctx.device, train);
+      trainer = dawnTrainer(run, ctx.device, train, stopping.signal);
       // One step from θ_0, as the page's worker warms up: compiles the pipelines and allocates
       // the buffers now rather than inside the first check.
       await trainer.delta(initParams(modelOf(run), run.seed), new Uint32Array(run.inner.batchSize), 1);
@@ -216,6 +229,8 @@ export async function createReexecutor(run: RunSpec, v: VerificationSettings, tr
       try {
         return await checkWith(thetaR, claim, given, 'dawn', remembered(`dawn:${claim.account}:${claim.round}`, thetaR, fresh), fresh);
       } catch (e) {
+        // Stopped, not failed: Dawn stays the executor and nothing falls back to the CPU.
+        if (e instanceof TrainingAbortedError && stopping.signal.aborted) throw e;
         fallback = `Dawn failed during a check: ${(e as Error).message.split('\n')[0]}`;
         trainer = null;
         t.destroy();
@@ -238,12 +253,20 @@ export async function createReexecutor(run: RunSpec, v: VerificationSettings, tr
       return trainer ? adapter : null;
     },
     async check(thetaR, claim, given) {
+      if (stopping.signal.aborted)
+        throw new TrainingAbortedError('Re-execution stopped: the validator is shutting down.', {
+          stepsDone: 0,
+          idleAt: performance.timeOrigin + performance.now(),
+        });
       const t0 = performance.now();
       const out = await checkOnce(thetaR, claim, given);
       const ms = performance.now() - t0;
       if ('needs' in out) return { needs: out.needs, ms };
       out.result.detail.ms = ms;
       return out;
+    },
+    abort() {
+      stopping.abort();
     },
     async destroy() {
       trainer?.destroy();
@@ -260,7 +283,8 @@ export async function createReexecutor(run: RunSpec, v: VerificationSettings, tr
 }
 
 /** The run's WGSL trainer as Δ = θ_r − θ_local for a member's assigned batches. */
-function dawnTrainer(run: RunSpec, device: GPUDevice, train: Dataset): Trainer {
+function dawnTrainer(run: RunSpec, device: GPUDevice, train: Dataset, signal: AbortSignal): Trainer {
+  const segments = { segmentMs: REEXEC_SEGMENT_MS, signal };
   const spec = modelOf(run);
   const B = run.inner.batchSize;
   const minus = (thetaR: Float32Array, local: Float32Array) => thetaR.map((x, i) => x - local[i]);
@@ -268,7 +292,7 @@ function dawnTrainer(run: RunSpec, device: GPUDevice, train: Dataset): Trainer {
     const t = createMlpTrainer(device, spec, { batchSize: B });
     t.setData(train);
     return {
-      delta: async (thetaR, batches, steps) => minus(thetaR, (await t.train({ params: thetaR, batches, steps, adamw: run.inner.adamw })).params),
+      delta: async (thetaR, batches, steps) => minus(thetaR, (await t.train({ params: thetaR, batches, steps, adamw: run.inner.adamw, ...segments })).params),
       destroy: () => t.destroy(),
     };
   }
@@ -276,7 +300,7 @@ function dawnTrainer(run: RunSpec, device: GPUDevice, train: Dataset): Trainer {
   return {
     delta: async (thetaR, batches, steps) => {
       const { tokens, targets } = windowBatch(train, batches);
-      return minus(thetaR, (await t.train({ params: thetaR, tokens, targets, steps, adamw: run.inner.adamw })).params);
+      return minus(thetaR, (await t.train({ params: thetaR, tokens, targets, steps, adamw: run.inner.adamw, ...segments })).params);
     },
     destroy: () => t.destroy(),
   };

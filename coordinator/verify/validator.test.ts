@@ -463,6 +463,27 @@ test('ledger: sampled credit waits for its check; passed â†’ verified, failed â†
   await sql.close();
 });
 
+test('the re-execution thread starts with work, not with the validator: resume() with nothing to resume leaves it unstarted, warm() starts it', async () => {
+  const sql = await openDatabase({});
+  const ledger = new Ledger(sql);
+  await ledger.createRun(run, { round: 0, modelHash: hashParams(theta0), params: theta0, momentum: zeros() });
+  const validator = new Validator({ run, ledger, train, heldOut, random: () => 0, evidence: async () => null });
+  try {
+    assert.equal(await validator.resume(), 0);
+    // A platform's shutdown (or the lead's next run) would wait out a start-up it never needed.
+    assert.equal(validator.threadStarted, false, 'no check to resume: the thread did not start');
+    assert.equal(validator.status().executor, null);
+    const warming = validator.warm();
+    assert.equal(validator.threadStarted, true);
+    await warming;
+    const started = validator.status();
+    assert.ok(started.executor === 'dawn' || started.executor === 'cpu', JSON.stringify(started));
+  } finally {
+    await validator.stop();
+    await sql.close();
+  }
+});
+
 test('residuals the validator knows are not uploaded: chained checks cost a frame and the sampled leaves; a page that lies about e is caught', async () => {
   const sql = await openDatabase({});
   const ledger = new Ledger(sql);

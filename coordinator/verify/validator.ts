@@ -92,6 +92,8 @@ export class Validator {
   private readonly thetas = new Map<number, Float32Array>();
   private queue: Promise<void> = Promise.resolve();
   private pending = 0;
+  /** Set by stop(): a check that fails from now on was stopped with the thread, not decided. */
+  private stopping = false;
   private peak = 0;
   private checks = 0;
   private maxMs = 0;
@@ -148,8 +150,14 @@ export class Validator {
     return this.thread.state;
   }
 
+  /** Whether the re-execution thread runs (warm() or a check started it; stop() ends it). */
+  get threadStarted(): boolean {
+    return this.thread.started;
+  }
+
   /** Ends the re-execution thread (a later check starts it again). */
   stop(): Promise<void> {
+    this.stopping = true;
     return this.thread.stop();
   }
 
@@ -198,13 +206,24 @@ export class Validator {
   }
 
   /**
+   * Starts the re-execution thread ahead of the first check: its start-up (Dawn, pipelines, the
+   * datasets' upload; 3 s for the MLP, 8 s and more for a GPT on SwiftShader) would otherwise
+   * delay the first checks past the first reward epochs. The platform calls it when a round
+   * opens, not at start: a coordinator that has hosted no round has no start-up in flight for
+   * its shutdown (or the lead's next run) to wait out (stop() cannot end a thread whose Dawn is
+   * starting).
+   */
+  warm(): Promise<void> {
+    return this.thread.warm();
+  }
+
+  /**
    * Re-queue checks left unfinished by a restart; θ_r is rebuilt by replaying the published
-   * updates. Also starts the re-execution thread, whose start-up (Dawn, pipelines, the
-   * datasets' upload) would otherwise delay the first checks past the first reward epochs.
+   * updates. The re-execution thread starts now when there are any (warm()).
    */
   async resume(): Promise<number> {
-    void this.thread.warm();
     const ids = await this.deps.ledger.awaitingVerification(this.deps.run.id);
+    if (ids.length) void this.warm();
     // After a restart nothing is carried: both residuals are asked for with the frame.
     this.enqueue((await this.deps.ledger.contributionsForVerification(ids)).map((c) => ({ c, needs: { before: true, after: true, leaves: NO_LEAVES } })));
     return ids.length;
@@ -304,7 +323,13 @@ export class Validator {
       const evidence = this.ask(c, needs);
       this.queue = this.queue
         .then(() => this.verifyOne(c, evidence))
-        .catch((e) => console.error(`[validator] contribution ${c.id}: ${(e as Error).message}`))
+        .catch((e) =>
+          this.stopping
+            ? console.log(
+                `[validator] contribution ${c.id}: its check stopped with the validator (${(e as Error).message}); undecided, it is checked when this run is hosted again`,
+              )
+            : console.error(`[validator] contribution ${c.id}: ${(e as Error).message}`),
+        )
         .finally(() => {
           this.pending--;
           if (this.pending === 0) this.thetas.clear();
