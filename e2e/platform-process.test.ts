@@ -29,7 +29,7 @@ for (const processGroup of [false, true]) {
     async () => {
       const dataDir = mkdtempSync(join(tmpdir(), 'idlegrad-startup-'));
       try {
-        const started = startPlatformProcess({}, { quiet: true, dataDir, processGroup, startupTimeoutMs: 1_500 });
+        const started = startPlatformProcess({}, { quiet: true, dataDir, processGroup, startupTimeoutMs: 1_500, fromSource: true });
         // While it starts, it is there to be stopped.
         await new Promise((r) => setTimeout(r, 500));
         assert.ok(processesOf(dataDir).length > 0, 'the platform process is running while it starts');

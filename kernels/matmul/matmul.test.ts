@@ -34,6 +34,9 @@ for (const config of [...MATMUL_CANDIDATES, ...MATMUL_SUBGROUP_CANDIDATES]) {
     for (const [M, N, K] of [...shapes, ...vec4Shapes]) {
       for (const transA of [false, true]) {
         for (const transB of [false, true]) {
+          // At 1×1×1 every layout reads the same single element: one layout checks it (the edge
+          // masks of the transposed loads are checked at the other shapes, none a tile multiple).
+          if (M * N * K === 1 && (transA || transB)) continue;
           const shape: MatmulShape = { M, N, K, transA, transB };
           const a = randomArray(M * K, rand);
           const b = randomArray(K * N, rand);
