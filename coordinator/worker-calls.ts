@@ -57,6 +57,13 @@ export class WorkerCalls<Reply extends { id: number }> {
     });
   }
 
+  /** Posts `message` with no id and waits for no reply (a one-way feed); false once the thread has failed. */
+  send(message: object): boolean {
+    if (this.failure) return false;
+    this.worker.postMessage(message);
+    return true;
+  }
+
   async stop(): Promise<void> {
     this.fail(new Error('the thread was stopped'));
     await this.worker.terminate();

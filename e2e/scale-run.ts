@@ -33,6 +33,7 @@ import { contributionToJson, type ClientMessage, type ServerMessage } from '../s
 import type { Dataset } from '../shared/mlp.ts';
 import { openDatabase, Ledger } from '../coordinator/db/index.ts';
 import { RoundEngine, ContributionSigners, type Session } from '../coordinator/round/index.ts';
+import type { CommitPhases } from '../coordinator/round/commit-phases.ts';
 import { NodeSessionKey } from './node-session-key.ts';
 import { fastFrameHash, inLanes, relayMembersOf, sparseUpdates, syntheticContribution, syntheticFrameHash } from './scale-inputs.ts';
 import { Rewards, type ChainPort } from '../coordinator/rewards/index.ts';
@@ -57,6 +58,12 @@ export interface PhaseLine {
   heapMb: number;
   /** How many items the phase handled (sessions, uploads, reports, accounts …). */
   items: number;
+  /**
+   * The commit only: the engine's own figures per step of the commit (commit-phases.ts), ms: the
+   * event loop's CPU over each step and the worker threads' CPU that did it. What the main thread's
+   * CPU above was spent on, step by step (the ledger's rows, the acks …); not a different total.
+   */
+  steps?: Record<string, { loopCpuMs: number | null; threadCpuMs: number | null }>;
 }
 /** The harness's own time building a phase's inputs (never inside a measured phase): wall, and CPU of the main thread and of the whole process. */
 export interface HarnessLine {
@@ -136,7 +143,7 @@ async function harness<T>(name: string, items: number, fn: () => T | Promise<T>)
   return out;
 }
 
-function phase(name: string, items: number, fn: () => Promise<void>): Promise<void> {
+function phase(name: string, items: number, fn: () => Promise<void>, extra: () => Partial<PhaseLine> = () => ({})): Promise<void> {
   return (async () => {
     const before = threadCpu();
     const t0 = performance.now();
@@ -159,6 +166,7 @@ function phase(name: string, items: number, fn: () => Promise<void>): Promise<vo
       rssMb: Math.round(mem.rss / 2 ** 20),
       heapMb: Math.round(mem.heapUsed / 2 ** 20),
       items,
+      ...extra(),
     };
     process.stdout.write(JSON.stringify(line) + '\n');
   })();
@@ -214,10 +222,12 @@ async function main(cfg: ScaleRunConfig): Promise<void> {
     {
       committed: () => {},
       accountsChanged: (a) => void (changed = a),
+      commitPhases: (p) => void (commitSteps = p),
     },
     () => clock,
   );
   let changed: Address[] = [];
+  let commitSteps: CommitPhases | null = null;
   // The engine starts its eval thread, then its combine (aggregation) threads, then its upload
   // thread (upload checks are the gateway's work: counted with signature recovery's thread).
   const started = newTids(t);
@@ -354,7 +364,17 @@ async function main(cfg: ScaleRunConfig): Promise<void> {
   uploads.length = 0;
 
   clock += 3 * 3_600_000; // the report deadline
-  await phase('commit', cfg.volunteers, () => engine.commit());
+  const round2 = (x: number | null) => (x === null ? null : Math.round(x));
+  await phase(
+    'commit',
+    cfg.volunteers,
+    () => engine.commit(),
+    () => ({
+      steps: Object.fromEntries(
+        Object.entries(commitSteps?.phases ?? {}).map(([k, f]) => [k, { loopCpuMs: round2(f.loopCpuMs), threadCpuMs: round2(f.threadCpuMs) }]),
+      ),
+    }),
+  );
   const round = await ledger.rounds(run.id, 1);
   if (round.length !== 1) throw new Error('the round did not commit');
   await phase('push', changed.length, async () => void (await rewards.summaries(changed)));
