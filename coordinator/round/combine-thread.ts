@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import type { RunSpec } from '../../shared/config.ts';
 import type { CombineVersion, WeightedUpdate } from '../../shared/aggregate.ts';
 import { combineCohorts, inThread, type Combined, type CombineRunner, type GroupInput, type GroupOutput } from '../../shared/robust-combine.ts';
-import { startWorker, WorkerCalls } from '../worker-calls.ts';
+import { startProcess, startWorker, WorkerCalls, type WorkerLike } from '../worker-calls.ts';
 import type { Address, Hex } from 'viem';
 import type { DecodedFrame } from '../../shared/codec.ts';
 import type { DeskReport, DeskVerdict } from './round-desk.ts';
@@ -34,11 +34,19 @@ export class CombineThread {
   constructor(
     private readonly run: RunSpec,
     threads = defaultCombineThreads(),
+    /** One aggregation child process instead of threads (worker-calls.ts startProcess): the role in a process of its own. */
+    inProcess = false,
   ) {
-    this.threads = Array.from(
-      { length: threads },
-      () => new WorkerCalls<Reply>(startWorker(new URL('./combine-worker.ts', import.meta.url), { workerData: { run } })),
-    );
+    const entry = new URL('./combine-worker.ts', import.meta.url);
+    this.threads = inProcess
+      ? [new WorkerCalls<Reply>((this.child = startProcess(entry, { run })))]
+      : Array.from({ length: threads }, () => new WorkerCalls<Reply>(startWorker(entry, { workerData: { run } })));
+  }
+
+  private child: WorkerLike | null = null;
+  /** The aggregation child process's pid (inProcess), else null. */
+  get pid(): number | null {
+    return this.child?.pid ?? null;
   }
 
   private async ask<T>(thread: WorkerCalls<Reply>, request: object): Promise<T> {

@@ -2,8 +2,8 @@
 // combine (shared/robust-combine.ts) for the run it was started with — the screen of a round's
 // aggregates, or one group — and, on the first thread, the round desk (round-desk.ts): the open
 // round's reports and admitted aggregates as the engine records them, its decision, combine and
-// verdicts at the commit.
-import { parentPort, workerData } from 'node:worker_threads';
+// verdicts at the commit. In a worker thread, or in a child process (worker-calls.ts startProcess).
+import { workerPort } from '../worker-calls.ts';
 import type { RunSpec } from '../../shared/config.ts';
 import { combineVersionOf, type CombineVersion, type WeightedUpdate } from '../../shared/aggregate.ts';
 import { combineGroup, inThread, screenCohorts, type GroupInput } from '../../shared/robust-combine.ts';
@@ -26,7 +26,9 @@ type Request = { id: number; round: number } & (
   | { op: 'desk-combine' }
 );
 
-const { run } = workerData as { run: RunSpec };
+// A worker thread, or a child process of its own (CombineThread's `inProcess`: the scale harness's aggregation role).
+const { port: parentPort, data } = await workerPort();
+const { run } = data as { run: RunSpec };
 // Group frames hashed in WebAssembly (a level-1 group's frame is dense, ~200 KB at the default
 // run: js-sha3 took ~7 % of this thread's CPU in a 5,000-session load); js-sha3 if it cannot load.
 // Requests wait for it in arrival order.
@@ -38,7 +40,7 @@ const desk = new RoundDesk(run);
 /** The first feed message of the round that failed: its calls fail with it (the engine then decides in place). */
 let feedError: string | null = null;
 // Every message waits for the hasher, so feed and calls stay in the order they were posted.
-parentPort!.on('message', (m: Request | DeskFeed) => void hasher.then((hash) => ('id' in m ? answer(m, hash) : feed(m))));
+parentPort.on('message', (m: Request | DeskFeed) => void hasher.then((hash) => ('id' in m ? answer(m, hash) : feed(m))));
 
 function feed(m: DeskFeed): void {
   try {
@@ -57,10 +59,10 @@ async function answer(m: Request, hash: (bytes: Uint8Array) => Hex): Promise<voi
     // Each reply carries the CPU this thread spent on it (the commit's phase figures, commit-phases.ts).
     if (m.op === 'screen') {
       const { result, cpuMs } = cpuOf(() => screenCohorts(run, m.aggregates));
-      parentPort!.postMessage({ id: m.id, result, cpuMs });
+      parentPort.postMessage({ id: m.id, result, cpuMs });
     } else if (m.op === 'group') {
       const { result, cpuMs } = cpuOf(() => combineGroup(run, m.round, m.level, m.inputs, hash, combineVersionOf(m.version)));
-      parentPort!.postMessage({ id: m.id, result, cpuMs }, [result.bytes.buffer as ArrayBuffer]);
+      parentPort.postMessage({ id: m.id, result, cpuMs }, [result.bytes.buffer as ArrayBuffer]);
     } else {
       if (feedError !== null) throw new Error(`the round desk missed part of round ${m.round}: ${feedError}`);
       const before = threadCpuMs();
@@ -70,9 +72,9 @@ async function answer(m: Request, hash: (bytes: Uint8Array) => Hex): Promise<voi
       const cpuMs = before === null || after === null ? null : after - before;
       const moved =
         'acceptedIds' in result ? [result.acceptedIds.buffer, result.acceptedSamples.buffer, ...(result.combined ? [result.combined.bytes.buffer] : [])] : [];
-      parentPort!.postMessage({ id: m.id, result, cpuMs }, moved as ArrayBuffer[]);
+      parentPort.postMessage({ id: m.id, result, cpuMs }, moved as ArrayBuffer[]);
     }
   } catch (e) {
-    parentPort!.postMessage({ id: m.id, error: e instanceof Error ? e.message : String(e) });
+    parentPort.postMessage({ id: m.id, error: e instanceof Error ? e.message : String(e) });
   }
 }

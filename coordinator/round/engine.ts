@@ -290,13 +290,15 @@ export class RoundEngine {
     private readonly now: () => number = Date.now,
     /** IN_FLIGHT_WAIT_MS unless a test shortens it. */
     private readonly inFlightWaitMs = IN_FLIGHT_WAIT_MS,
+    /** 'process': the combine and the round desk in one child process (the scale harness: the aggregation role's own process); default threads. */
+    combineIn: 'threads' | 'process' = 'threads',
   ) {
     this.spec = modelOf(run);
     this.signers = new ContributionSigners(domain);
     this.pending = new PendingWriter(ledger.sql);
     this.evaluator = new EvalThread(this.spec, heldOut);
     this.verification = verificationOf(run);
-    this.combiner = new CombineThread(run);
+    this.combiner = new CombineThread(run, undefined, combineIn === 'process');
     this.uploads = new UploadThread(run);
     this.seating = new CohortSeating(run.cohortSize);
     this.published = new PublishedObjects({ run: run.id, update: (round) => ledger.update(run.id, round), model: () => this.state });
@@ -310,6 +312,10 @@ export class RoundEngine {
   }
   get model(): Readonly<ModelState> {
     return this.state;
+  }
+  /** The aggregation child process's pid when the engine was made with combineIn 'process', else null. */
+  get aggregationPid(): number | null {
+    return this.combiner.pid;
   }
   get volunteers(): number {
     return this.readyCount;
