@@ -9,9 +9,12 @@
 //   gateway      sessions, `round` messages, upload and report checks, signature recovery, the
 //                account push after the round (main thread and runtime in open/upload/report/push,
 //                and the recovery thread)
-//   committer    the decision, the outer step, the held-out evaluation (main thread, runtime and
-//                eval thread in commit)
-//   aggregation  the robust cross-cohort combine (the combine thread)
+//   committer    what the commit does on the event loop (the decision's results, the outer step,
+//                the ledger's rows and the acks it hands on) and the held-out evaluation (main
+//                thread, runtime and eval thread in commit; the commit's steps are printed too)
+//   aggregation  the round desk (the decision per cohort, coordinator/round/round-desk.ts) and the
+//                robust cross-cohort combine: with --aggregation process (the default) every thread
+//                of its child process in every phase, with 'threads' the combine thread
 //   ledger       every SQL statement (the PGlite thread; PostgreSQL's process at scale)
 // and, per epoch and per hello, what they cost on their own. For every figure per round the
 // growth exponent in N is fitted (least squares of log cost on log N). A configuration whose
