@@ -5,6 +5,8 @@
 // every later one.
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { basename } from 'node:path';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 /** Defined (as true) only inside the compiled coordinator, dist/server (coordinator/deploy/build-server.mjs). */
 declare const __IDLEGRAD_SERVER_BUILD__: true | undefined;
@@ -24,12 +26,89 @@ export function startWorker(entry: URL, options: WorkerOptions): Worker {
   return new Worker(code, { ...options, eval: true });
 }
 
+/** What WorkerCalls uses of its worker: a worker thread, or a child process (startProcess). */
+export interface WorkerLike {
+  postMessage(message: unknown): void;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a message is whatever the module posts
+  on(event: 'message' | 'error' | 'exit', fn: (arg: any) => void): unknown;
+  ref(): void;
+  unref(): void;
+  terminate(): Promise<unknown>;
+  /** The child process's pid (startProcess); absent for a thread. */
+  readonly pid?: number;
+}
+
+/**
+ * `entry` (a worker module written for worker_threads: it reads `workerData` and talks through
+ * `parentPort`, see workerPort) in a child process of its own: the same messages over the IPC
+ * channel with V8's serializer (typed arrays keep their type; shared memory is copied, never
+ * shared). A role that runs in its own process in a scaled-out deployment runs so here when
+ * asked (the scale harness's aggregation role: its heap's collector is not the committer's).
+ */
+export function startProcess(entry: URL, workerData: unknown): WorkerLike {
+  const compiled = typeof __IDLEGRAD_SERVER_BUILD__ !== 'undefined';
+  const file = compiled ? fileURLToPath(new URL(`../dist/server/${basename(entry.pathname, '.ts')}.js`, import.meta.url)) : fileURLToPath(entry);
+  const child = fork(file, [], { serialization: 'advanced', execArgv: compiled ? [] : ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  child.send({ workerData });
+  const unref = () => {
+    child.unref();
+    (child.channel as { unref?: () => void } | undefined)?.unref?.();
+  };
+  return {
+    postMessage: (m) => void child.send(m as object),
+    on: (event: 'message' | 'error' | 'exit', fn: (x: never) => void) => child.on(event, fn as never),
+    ref: () => {
+      child.ref();
+      (child.channel as { ref?: () => void } | undefined)?.ref?.();
+    },
+    unref,
+    terminate: async () => void child.kill(),
+    get pid() {
+      return child.pid;
+    },
+  } as WorkerLike;
+}
+
+/**
+ * Inside a worker module: its parent's port and workerData, as a worker thread (worker_threads)
+ * or as a child process started by startProcess (whose first message carries the workerData).
+ */
+export async function workerPort(): Promise<{
+  port: { on(e: 'message', fn: (m: never) => void): unknown; postMessage(m: unknown, transfer?: ArrayBuffer[]): void };
+  data: unknown;
+}> {
+  const threads = await import('node:worker_threads');
+  if (threads.parentPort) return { port: threads.parentPort as never, data: threads.workerData };
+  if (!process.send) throw new Error('a worker module runs in a worker thread or a child process with an IPC channel');
+  // One listener from the start: the first message is the workerData, the rest wait for the module's handler.
+  let handler: ((m: never) => void) | null = null;
+  const early: never[] = [];
+  let gotData!: (d: unknown) => void;
+  const data = new Promise<unknown>((resolve) => (gotData = resolve));
+  let first = true;
+  process.on('message', (m: unknown) => {
+    if (first) return void ((first = false), gotData((m as { workerData: unknown }).workerData));
+    if (handler) handler(m as never);
+    else early.push(m as never);
+  });
+  // The parent going away ends this process.
+  process.on('disconnect', () => process.exit(0));
+  const port = {
+    on: (_e: 'message', fn: (m: never) => void) => {
+      handler = fn;
+      for (const m of early.splice(0)) fn(m);
+    },
+    postMessage: (m: unknown) => void process.send!(m as object),
+  };
+  return { port, data: await data };
+}
+
 export class WorkerCalls<Reply extends { id: number }> {
   private readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   private next = 0;
   private failure: Error | null = null;
 
-  constructor(private readonly worker: Worker) {
+  constructor(private readonly worker: WorkerLike) {
     worker.unref();
     worker.on('message', (m: Reply) => {
       const p = this.pending.get(m.id);
@@ -55,6 +134,13 @@ export class WorkerCalls<Reply extends { id: number }> {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ id, ...request });
     });
+  }
+
+  /** Posts `message` with no id and waits for no reply (a one-way feed); false once the thread has failed. */
+  send(message: object): boolean {
+    if (this.failure) return false;
+    this.worker.postMessage(message);
+    return true;
   }
 
   async stop(): Promise<void> {

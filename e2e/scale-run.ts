@@ -33,6 +33,7 @@ import { contributionToJson, type ClientMessage, type ServerMessage } from '../s
 import type { Dataset } from '../shared/mlp.ts';
 import { openDatabase, Ledger } from '../coordinator/db/index.ts';
 import { RoundEngine, ContributionSigners, type Session } from '../coordinator/round/index.ts';
+import type { CommitPhases } from '../coordinator/round/commit-phases.ts';
 import { NodeSessionKey } from './node-session-key.ts';
 import { fastFrameHash, inLanes, relayMembersOf, sparseUpdates, syntheticContribution, syntheticFrameHash } from './scale-inputs.ts';
 import { Rewards, type ChainPort } from '../coordinator/rewards/index.ts';
@@ -46,6 +47,13 @@ export interface ScaleRunConfig {
   concurrency: number;
   /** Accounts whose hello (account summary with its reward proof) is timed one by one. */
   helloSample: number;
+  /**
+   * Where the aggregation role runs: 'process', a child process of its own (the engine's combineIn
+   * 'process': the combine and the round desk), whose every thread is counted to it, so that this
+   * process's runtime threads (V8's collector, shared by all its isolates) serve the other roles only;
+   * 'threads', worker threads of this process, as `npm start` runs it. Absent: 'threads'.
+   */
+  aggregation?: 'process' | 'threads';
 }
 
 export type ThreadGroup = 'main' | 'recovery' | 'combine' | 'eval' | 'ledger' | 'runtime';
@@ -57,6 +65,12 @@ export interface PhaseLine {
   heapMb: number;
   /** How many items the phase handled (sessions, uploads, reports, accounts …). */
   items: number;
+  /**
+   * The commit only: the engine's own figures per step of the commit (commit-phases.ts), ms: the
+   * event loop's CPU over each step and the worker threads' CPU that did it. What the main thread's
+   * CPU above was spent on, step by step (the ledger's rows, the acks …); not a different total.
+   */
+  steps?: Record<string, { loopCpuMs: number | null; threadCpuMs: number | null }>;
 }
 /** The harness's own time building a phase's inputs (never inside a measured phase): wall, and CPU of the main thread and of the whole process. */
 export interface HarnessLine {
@@ -82,16 +96,28 @@ export interface DoneLine {
 
 const TICK_MS = 1000 / 100; // USER_HZ: /proc stat times are in 1/100 s on Linux
 
-/** CPU ms per thread id of this process, from /proc. */
+/** The aggregation role's child process (ScaleRunConfig.aggregation 'process'), whose threads are all counted to it. */
+let aggregationPid: number | null = null;
+
+/** CPU ms per thread id of this process, and of the aggregation child process when there is one, from /proc. */
 function threadCpu(): Map<number, number> {
   const out = new Map<number, number>();
-  for (const t of readdirSync('/proc/self/task')) {
+  for (const pid of aggregationPid === null ? ['self'] : ['self', String(aggregationPid)]) {
+    let tasks: string[] = [];
     try {
-      const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
-      out.set(Number(t), (Number(f[11]) + Number(f[12])) * TICK_MS); // fields 14, 15: utime, stime
+      tasks = readdirSync(`/proc/${pid}/task`);
     } catch {
-      // the thread ended between the listing and the read
+      // the child is gone
+    }
+    for (const t of tasks) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
+        out.set(Number(t), (Number(f[11]) + Number(f[12])) * TICK_MS); // fields 14, 15: utime, stime
+        if (pid !== 'self') groupOf.set(Number(t), 'combine');
+      } catch {
+        // the thread ended between the listing and the read
+      }
     }
   }
   return out;
@@ -136,7 +162,17 @@ async function harness<T>(name: string, items: number, fn: () => T | Promise<T>)
   return out;
 }
 
-function phase(name: string, items: number, fn: () => Promise<void>): Promise<void> {
+const commOf = (tid: number) => {
+  for (const pid of ['self', String(aggregationPid)])
+    try {
+      return readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+    } catch {
+      // not this process's
+    }
+  return '?';
+};
+
+function phase(name: string, items: number, fn: () => Promise<void>, extra: () => Partial<PhaseLine> = () => ({})): Promise<void> {
   return (async () => {
     const before = threadCpu();
     const t0 = performance.now();
@@ -147,10 +183,7 @@ function phase(name: string, items: number, fn: () => Promise<void>): Promise<vo
     for (const [tid, ms] of after) cpuMs[groupOf.get(tid) ?? 'runtime'] += ms - (before.get(tid) ?? 0);
     if (process.env.SCALE_DEBUG)
       for (const [tid, ms] of after)
-        if (ms - (before.get(tid) ?? 0) > 0)
-          process.stderr.write(
-            `${name} ${tid} ${groupOf.get(tid)} ${ms - (before.get(tid) ?? 0)} ${readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim()}\n`,
-          );
+        if (ms - (before.get(tid) ?? 0) > 0) process.stderr.write(`${name} ${tid} ${groupOf.get(tid)} ${ms - (before.get(tid) ?? 0)} ${commOf(tid)}\n`);
     const mem = process.memoryUsage();
     const line: PhaseLine = {
       phase: name,
@@ -159,6 +192,7 @@ function phase(name: string, items: number, fn: () => Promise<void>): Promise<vo
       rssMb: Math.round(mem.rss / 2 ** 20),
       heapMb: Math.round(mem.heapUsed / 2 ** 20),
       items,
+      ...extra(),
     };
     process.stdout.write(JSON.stringify(line) + '\n');
   })();
@@ -214,10 +248,15 @@ async function main(cfg: ScaleRunConfig): Promise<void> {
     {
       committed: () => {},
       accountsChanged: (a) => void (changed = a),
+      commitPhases: (p) => void (commitSteps = p),
     },
     () => clock,
+    undefined,
+    cfg.aggregation ?? 'threads',
   );
+  aggregationPid = engine.aggregationPid;
   let changed: Address[] = [];
+  let commitSteps: CommitPhases | null = null;
   // The engine starts its eval thread, then its combine (aggregation) threads, then its upload
   // thread (upload checks are the gateway's work: counted with signature recovery's thread).
   const started = newTids(t);
@@ -354,7 +393,17 @@ async function main(cfg: ScaleRunConfig): Promise<void> {
   uploads.length = 0;
 
   clock += 3 * 3_600_000; // the report deadline
-  await phase('commit', cfg.volunteers, () => engine.commit());
+  const round2 = (x: number | null) => (x === null ? null : Math.round(x));
+  await phase(
+    'commit',
+    cfg.volunteers,
+    () => engine.commit(),
+    () => ({
+      steps: Object.fromEntries(
+        Object.entries(commitSteps?.phases ?? {}).map(([k, f]) => [k, { loopCpuMs: round2(f.loopCpuMs), threadCpuMs: round2(f.threadCpuMs) }]),
+      ),
+    }),
+  );
   const round = await ledger.rounds(run.id, 1);
   if (round.length !== 1) throw new Error('the round did not commit');
   await phase('push', changed.length, async () => void (await rewards.summaries(changed)));

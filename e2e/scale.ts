@@ -1,4 +1,4 @@
-// `npm run scale -- [--json] [--volunteers N,N…] [--params P,P…] [--relay-share F] [--concurrency C] [--hello-sample S] [--timeout-s T] [--max-memory-gb G] [--rows-from FILE,FILE…]`
+// `npm run scale -- [--json] [--volunteers N,N…] [--params P,P…] [--relay-share F] [--concurrency C] [--aggregation process|threads] [--hello-sample S] [--timeout-s T] [--max-memory-gb G] [--rows-from FILE,FILE…]`
 //
 // How the coordinator's work grows with the number of volunteers. For each model size P and
 // each N, one round runs through the coordinator's own code in a process of its own
@@ -9,9 +9,12 @@
 //   gateway      sessions, `round` messages, upload and report checks, signature recovery, the
 //                account push after the round (main thread and runtime in open/upload/report/push,
 //                and the recovery thread)
-//   committer    the decision, the outer step, the held-out evaluation (main thread, runtime and
-//                eval thread in commit)
-//   aggregation  the robust cross-cohort combine (the combine thread)
+//   committer    what the commit does on the event loop (the decision's results, the outer step,
+//                the ledger's rows and the acks it hands on) and the held-out evaluation (main
+//                thread, runtime and eval thread in commit; the commit's steps are printed too)
+//   aggregation  the round desk (the decision per cohort, coordinator/round/round-desk.ts) and the
+//                robust cross-cohort combine: with --aggregation process (the default) every thread
+//                of its child process in every phase, with 'threads' the combine thread
 //   ledger       every SQL statement (the PGlite thread; PostgreSQL's process at scale)
 // and, per epoch and per hello, what they cost on their own. For every figure per round the
 // growth exponent in N is fitted (least squares of log cost on log N). A configuration whose
@@ -42,6 +45,12 @@ Exits 1 when a bar of issue 17 is missed (committer CPU per round ≤ N^0.2; CPU
     params: { type: 'string', arg: 'P,P…', default: '50890,1000000', help: 'model sizes (the MLP 784-h-10 with at least P parameters)' },
     'relay-share': { type: 'string', arg: 'F', default: '0.1', help: "share of each cohort's members in relay mode, 0 to 1" },
     concurrency: { type: 'string', arg: 'C', default: '256', help: 'reports in flight at once' },
+    aggregation: {
+      type: 'string',
+      arg: 'WHERE',
+      default: 'process',
+      help: "where the aggregation role (the combine and the round desk) runs: 'process', a child process of its own whose threads are all counted to it (as a scaled-out deployment runs it), or 'threads', worker threads of the one process (as npm start runs it: V8's shared collector threads then serve it too, and are counted to the committer)",
+    },
     'hello-sample': { type: 'string', arg: 'S', default: '50', help: 'hellos timed one by one after the epoch' },
     'timeout-s': { type: 'string', arg: 'T', default: '900', help: 'seconds one configuration may run' },
     'max-memory-gb': { type: 'string', arg: 'G', default: '8', help: "largest estimated size of one round's aggregates (encoded and decoded) to run" },
@@ -59,6 +68,8 @@ export type Role = 'gateway' | 'committer' | 'aggregation' | 'ledger';
 export interface ScaleRow {
   volunteers: number;
   params: number;
+  /** Where the aggregation role ran (--aggregation); absent in rows measured before the option: threads. */
+  aggregation?: 'process' | 'threads';
   paramCount?: number;
   cohorts?: number;
   aggregates?: number;
@@ -124,7 +135,7 @@ function estimatedGb(volunteers: number, params: number, relayShare: number): nu
 
 function runOne(cfg: ScaleRunConfig, timeoutS: number, progress: (s: string) => void): Promise<ScaleRow> {
   const t0 = performance.now();
-  const row: ScaleRow = { volunteers: cfg.volunteers, params: cfg.params, phases: [], harness: [], wallS: 0 };
+  const row: ScaleRow = { volunteers: cfg.volunteers, params: cfg.params, aggregation: cfg.aggregation, phases: [], harness: [], wallS: 0 };
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./scale-run.ts', import.meta.url)), JSON.stringify(cfg)], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -297,6 +308,9 @@ async function main(): Promise<string[]> {
   const relayShare = numberOption(values, 'relay-share', { min: 0, max: 1 })!;
   const concurrency = numberOption(values, 'concurrency', { min: 1, integer: true })!;
   const helloSample = numberOption(values, 'hello-sample', { min: 1, integer: true })!;
+  const aggregation = values.aggregation;
+  if (aggregation !== 'process' && aggregation !== 'threads')
+    throw new UsageError(`--aggregation: expected process or threads, got ${JSON.stringify(aggregation)}`);
   const timeoutS = numberOption(values, 'timeout-s', { positive: true })!;
   const maxGb = numberOption(values, 'max-memory-gb', { positive: true })!;
   const startLoad = loadavg();
@@ -318,7 +332,7 @@ async function main(): Promise<string[]> {
         out.progress(`  N=${n} P=${p}: skipped, ${rows.at(-1)!.skipped}`);
         continue;
       }
-      rows.push(await runOne({ volunteers: n, params: p, relayShare, concurrency, helloSample }, timeoutS, out.progress));
+      rows.push(await runOne({ volunteers: n, params: p, relayShare, concurrency, helloSample, aggregation }, timeoutS, out.progress));
       if (rows.at(-1)!.skipped) out.progress(`  N=${n} P=${p}: ${rows.at(-1)!.skipped}`);
     }
   }

@@ -135,9 +135,10 @@ export function groupsOf(hashes: Hex[]): Hex[][] {
   );
 }
 
-export const inThread = (run: RunSpec, round: number): CombineRunner => ({
+/** The steps in this thread; `hash` as for combineGroup. */
+export const inThread = (run: RunSpec, round: number, hash: (bytes: Uint8Array) => Hex = hashFrame): CombineRunner => ({
   screen: async (aggregates) => screenCohorts(run, aggregates),
-  group: async (level, inputs, version) => combineGroup(run, round, level, inputs, hashFrame, version),
+  group: async (level, inputs, version) => combineGroup(run, round, level, inputs, hash, version),
 });
 
 /**

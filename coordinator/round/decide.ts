@@ -2,7 +2,7 @@
 // its members signed and the aggregates uploaded, which reports are accepted (with their
 // credit), which are rejected and why (a RejectionCode), which aggregates go into the combine
 // and which are withheld from it (quarantined cohorts). No ledger, no clock, no network:
-// RoundEngine.commit evaluates and records what this returns.
+// the round desk (round-desk.ts, on the aggregation thread) evaluates what this returns for RoundEngine.commit to record.
 //
 // Per cohort, among the members that reported:
 //   - the winner is the uploaded aggregate voted by at least ⌈2/3⌉ of them and by at least
@@ -26,7 +26,7 @@
 // Chosen aggregates are de-duplicated across the round: a hash that wins in several cohorts
 // belongs to the one where most of its voters' frames are inside it (ties: the lower cohort),
 // and the other cohorts' voters are FOREIGN_AGGREGATE. Each chosen aggregate carries its
-// cohort, so a later refusal by the combine blames only that cohort (RoundEngine.commit).
+// cohort, so a later refusal by the combine blames only that cohort (round-desk.ts).
 // A report from an account that is not seated in its cohort is never counted (the engine
 // refuses it as NOT_A_MEMBER before it gets here; decideRound ignores it for its votes too).
 // A quarantined cohort's chosen aggregates are withheld: its members are accepted (so their

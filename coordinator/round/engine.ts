@@ -26,7 +26,7 @@ import type { Address, Hex } from 'viem';
 import type { RunSpec } from '../../shared/config.ts';
 import { maxSamplesPerReport, modelOf } from '../../shared/config.ts';
 import { decodeFrame, type DecodedFrame } from '../../shared/codec.ts';
-import { aggregateUpdates, framesRoot, type CombineVersion } from '../../shared/aggregate.ts';
+import { framesRoot, type CombineVersion } from '../../shared/aggregate.ts';
 import { applyGlobalUpdate, compressGlobalUpdate, peerUpdateLimits } from '../../shared/round.ts';
 import { assignmentSeed } from '../../shared/assignment.ts';
 import type { Dataset } from '../../shared/mlp.ts';
@@ -48,12 +48,13 @@ import { ContributionSigners, RecoveryThread } from './report-signature.ts';
 import { certifySession, recertifySession, type CertifiedKey, type JournaledCertificate } from './session-keys.ts';
 import type { SessionGrant } from '../../shared/session-key.ts';
 import { EvalThread } from './eval-thread.ts';
-import { backersNeeded, commitAt, decideRound, thinBacking, type ChosenAggregate, type RoundReport } from './decide.ts';
+import { commitAt, creditWeiOf, type RoundReport } from './decide.ts';
+import { RoundDesk, type DeskReport, type DeskVerdict } from './round-desk.ts';
 import { verificationOf, vestsRoundOf } from '../verify/index.ts';
 import { CombineThread } from './combine-thread.ts';
 import { CommitClock, type CommitPhases } from './commit-phases.ts';
 import { forEachInSlices } from '../slices.ts';
-import type { CombineGroup } from '../../shared/robust-combine.ts';
+import { inThread, type CombineGroup } from '../../shared/robust-combine.ts';
 import { CombineInputs } from './combine-inputs.ts';
 import { PublishedObjects } from './published.ts';
 import { CohortSeating } from './cohorts.ts';
@@ -225,6 +226,29 @@ function closedWhy(open: OpenRound, at: number): string {
     : 'the round closed early (every member was in, or the coordinator is shutting down)';
 }
 
+/** `desk` given all of `open` that the decision reads: its opening, its reports in recorded order, its admitted aggregates. */
+function feedDesk(open: OpenRound, desk: Pick<RoundDesk, 'open' | 'report' | 'aggregate'>): void {
+  desk.open(
+    open.round,
+    open.cohorts.map((c) => c.map((m) => m.address)),
+    open.quarantined,
+  );
+  desk.report(open.round, [...open.reports.values()].map(deskReportOf));
+  for (const [hash, frame] of open.aggregates) desk.aggregate(open.round, hash, frame);
+}
+
+/** What the round desk keeps of a recorded report (not its nonce: the acks are the engine's). */
+const deskReportOf = ({ id, account, cohort, frameHash, aggregateHash, frameHashes, samples, lossAfter }: Report): DeskReport => ({
+  id,
+  account,
+  cohort,
+  frameHash,
+  aggregateHash,
+  frameHashes,
+  samples,
+  lossAfter,
+});
+
 export class RoundEngine {
   private readonly sessions = new Map<number, Session>();
   /** Sessions whose `ready` is true, kept by addSession/removeSession/setReady: maybeStartRound's O(1) check before it sorts. */
@@ -266,13 +290,15 @@ export class RoundEngine {
     private readonly now: () => number = Date.now,
     /** IN_FLIGHT_WAIT_MS unless a test shortens it. */
     private readonly inFlightWaitMs = IN_FLIGHT_WAIT_MS,
+    /** 'process': the combine and the round desk in one child process (the scale harness: the aggregation role's own process); default threads. */
+    combineIn: 'threads' | 'process' = 'threads',
   ) {
     this.spec = modelOf(run);
     this.signers = new ContributionSigners(domain);
     this.pending = new PendingWriter(ledger.sql);
     this.evaluator = new EvalThread(this.spec, heldOut);
     this.verification = verificationOf(run);
-    this.combiner = new CombineThread(run);
+    this.combiner = new CombineThread(run, undefined, combineIn === 'process');
     this.uploads = new UploadThread(run);
     this.seating = new CohortSeating(run.cohortSize);
     this.published = new PublishedObjects({ run: run.id, update: (round) => ledger.update(run.id, round), model: () => this.state });
@@ -286,6 +312,10 @@ export class RoundEngine {
   }
   get model(): Readonly<ModelState> {
     return this.state;
+  }
+  /** The aggregation child process's pid when the engine was made with combineIn 'process', else null. */
+  get aggregationPid(): number | null {
+    return this.combiner.pid;
   }
   get volunteers(): number {
     return this.readyCount;
@@ -430,6 +460,12 @@ export class RoundEngine {
 
   /** A round's state at its opening (maybeStartRound) or its resumption (resumeRound); its timer commits it at reportEndsAt. */
   private openRoundOf(round: number, cohorts: Member[][], quarantined: Set<number>, startsAt: number, exchangeEndsAt: number, reportEndsAt: number): OpenRound {
+    // The round desk (round-desk.ts) takes the round's reports and aggregates from now on.
+    this.combiner.deskOpen(
+      round,
+      cohorts.map((c) => c.map((m) => m.address)),
+      quarantined,
+    );
     return {
       round,
       cohorts,
@@ -509,6 +545,12 @@ export class RoundEngine {
         }),
       );
       open.reports = new Map([...open.reports].sort((a, b) => (order.get(a[0]) ?? Infinity) - (order.get(b[0]) ?? Infinity)));
+      // The desk's copy in journal order too (it took them as they were checked).
+      feedDesk(open, {
+        open: (...a) => this.combiner.deskOpen(...a),
+        report: (round, reports) => reports.forEach((r) => this.combiner.deskReport(round, r)),
+        aggregate: (...a) => this.combiner.deskAggregate(...a),
+      });
       let admitted = 0;
       await Promise.all(
         aggregates.map(async (a) => {
@@ -624,7 +666,7 @@ export class RoundEngine {
       await this.ledger.reject(id, { code: 'DUPLICATE', prose: `${signer} already reported for round ${c.round}` });
       throw new IdlegradError('DUPLICATE', `${signer} already reported for round ${c.round}`);
     }
-    open.reports.set(signer, {
+    const report: Report = {
       id,
       account: signer,
       cohort: c.cohort,
@@ -634,7 +676,9 @@ export class RoundEngine {
       samples: c.samples,
       lossAfter: c.lossAfterMicro / 1e6,
       nonce: c.nonce.toString(),
-    });
+    };
+    open.reports.set(signer, report);
+    this.combiner.deskReport(open.round, deskReportOf(report));
     const named = c.aggregateHash.toLowerCase() as Hex;
     open.namedBy.set(named, (open.namedBy.get(named) ?? 0) + 1);
     const waiting = open.unnamed.get(named);
@@ -642,6 +686,7 @@ export class RoundEngine {
       // Uploaded before any report named it (so no earlier report awaits it).
       open.unnamed.delete(named);
       open.aggregates.set(named, waiting);
+      this.combiner.deskAggregate(open.round, named, waiting);
     } else if (!open.aggregates.has(named)) open.awaiting++;
     this.maybeCommitEarly();
     return { id, note };
@@ -694,6 +739,7 @@ export class RoundEngine {
     const keep = () => open.uploadedBytes.set(hash, bytes);
     if (named) {
       open.aggregates.set(hash, frame);
+      this.combiner.deskAggregate(open.round, hash, frame);
       keep();
       open.awaiting -= named;
     } else {
@@ -776,71 +822,31 @@ export class RoundEngine {
   }
 
   /**
-   * The cross-cohort combine with the blame kept where it belongs: a refusal of an aggregate
-   * rejects only the accepted members of the cohort that chose it; a relay aggregate that makes
-   * a cohort's quorum aggregate look like a duplicate or a copy is refused itself
-   * (FOREIGN_AGGREGATE) and the combine runs again without it.
+   * The round's decision, combine and verdicts on the round desk (round-desk.ts): on the first
+   * aggregation thread, which the engine fed each report and admitted aggregate as it recorded them,
+   * so the event loop walks no report here. When that thread cannot answer (it failed, or missed part
+   * of the round), the same desk runs in place, fed from the round this engine holds.
    */
-  /**
-   * The cross-cohort combine on the combine thread, and who it refuses: a relay that copied
-   * another cohort's aggregate (FOREIGN_AGGREGATE, then the combine runs again without it), and
-   * the members of only the cohort that chose a refused aggregate (COMBINE_REFUSED). Reports are
-   * matched by (cohort, aggregate hash) through a map, not scanned per refusal. `accepted` and
-   * `rejected` are updated in place.
-   */
-  private async combine(
-    round: number,
-    applied: ChosenAggregate<DecodedFrame>[],
-    accepted: { id: number; creditWei: bigint }[],
-    rejected: { id: number; rejection: Rejection }[],
-    reports: Report[],
-  ): Promise<{ bytes: Uint8Array; groups: CombineGroup[]; version: CombineVersion }> {
-    const byChoice = new Map<string, Report[]>();
-    for (const r of reports) {
-      const key = `${r.cohort}:${r.aggregateHash}`;
-      byChoice.get(key)?.push(r) ?? byChoice.set(key, [r]);
-    }
-    const acceptedIds = new Set(accepted.map((a) => a.id));
-    const reject = (chosen: ChosenAggregate<DecodedFrame>, rejection: Rejection) => {
-      for (const r of byChoice.get(`${chosen.cohort}:${chosen.hash}`) ?? []) {
-        if (!acceptedIds.delete(r.id)) continue;
-        rejected.push({ id: r.id, rejection });
-      }
-    };
-    let combined = await this.combiner.combine(round, applied);
-    // decideRound chooses each hash once: the chosen aggregates by hash, for lookups instead of scans.
-    let byHash = new Map(applied.map((a) => [a.hash, a]));
-    const victims = combined.excluded.filter((x) => (x.reason === 'copycat' || x.reason === 'duplicate') && byHash.get(x.hash)?.relay === false);
-    if (victims.length) {
-      const copiers = applied.filter(
-        (a) =>
-          a.relay &&
-          victims.some((v) => {
-            const victim = byHash.get(v.hash)!;
-            return aggregateUpdates([victim, a], this.run.paramCount, this.run.aggregator).excluded.some((x) => x.hash === victim.hash);
-          }),
+  private async decideOnDesk(open: OpenRound, clock: CommitClock): Promise<DeskVerdict> {
+    const round = open.round;
+    try {
+      const { applied } = await clock.time(
+        'decide',
+        () => this.combiner.deskDecide(round),
+        (r) => r.cpuMs,
       );
-      for (const c of copiers)
-        reject(c, {
-          code: 'FOREIGN_AGGREGATE',
-          prose: `this relay aggregate is a copy of another cohort's aggregate (the combine refused that one as a ${victims[0].reason})`,
-        });
-      if (copiers.length) {
-        const copied = new Set(copiers);
-        applied = applied.filter((a) => !copied.has(a));
-        byHash = new Map(applied.map((a) => [a.hash, a]));
-        combined = await this.combiner.combine(round, applied);
-      }
+      return await clock.time(
+        applied > 0 ? 'combine' : 'decide',
+        () => this.combiner.deskCombine(round),
+        (r) => r.cpuMs,
+      );
+    } catch (e) {
+      console.error(`[combine] round desk: ${(e as Error).message}; deciding round ${round} on the event loop`);
+      const desk = new RoundDesk(this.run);
+      feedDesk(open, desk);
+      const { applied } = await clock.time('decide', () => desk.decide(round));
+      return clock.time(applied > 0 ? 'combine' : 'decide', () => desk.combine(round, inThread(this.run, round)));
     }
-    for (const { hash, reason } of combined.excluded) {
-      const chosen = byHash.get(hash);
-      if (chosen) reject(chosen, { code: 'COMBINE_REFUSED', prose: `the cross-cohort combine refused this member's cohort aggregate (${reason})` });
-    }
-    if (acceptedIds.size < accepted.length) {
-      const kept = accepted.filter((a) => acceptedIds.has(a.id));
-      accepted.splice(0, accepted.length, ...kept);
-    }
-    return { bytes: combined.bytes, groups: combined.groups, version: combined.version };
   }
 
   /**
@@ -877,9 +883,8 @@ export class RoundEngine {
     const clock = new CommitClock(open.round);
     try {
       await clock.time('settle', () => this.settle(open));
-      const decision = await clock.time('decide', () => decideRound({ ...open, reports: open.reports.values() }, this.run));
-      const { rejected, applied } = decision;
-      let { accepted } = decision;
+      const verdict = await this.decideOnDesk(open, clock);
+      const { rejected } = verdict;
       // Combine cohort aggregates with the run's aggregator and apply the outer step. The model
       // carried over (copied at the end) only when nothing is applied: at gpt-small each copy is
       // 42 MiB, and the outer step makes its own.
@@ -889,48 +894,29 @@ export class RoundEngine {
       /** The combine's groups, stored with the round for auditors (ledger round_combines, served at /api/runs/:id/rounds/:round/combine). */
       let groups: CombineGroup[] = [];
       let combineVersion: CombineVersion | undefined;
-      if (applied.length > 0) {
-        // Off the event loop (combine-thread.ts): reports and sessions keep being served meanwhile.
-        const cpuBefore = this.combiner.cpuMs;
-        const done = await clock.time(
-          'combine',
-          () => this.combine(open.round, applied, accepted, rejected, [...open.reports.values()]),
-          () => (cpuBefore === null || this.combiner.cpuMs === null ? null : this.combiner.cpuMs - cpuBefore),
+      if (verdict.combined) {
+        const combined = verdict.combined.bytes;
+        groups = verdict.combined.groups;
+        combineVersion = verdict.combined.version;
+        this.combineInputs.note(
+          open.round,
+          new Map(groups.flatMap((g) => (g.level === 1 ? g.inputs : [])).flatMap((h) => (open.uploadedBytes.has(h) ? [[h, open.uploadedBytes.get(h)!]] : []))),
         );
-        // Too few distinct identities behind what the combine kept: refused, nothing applied (decide.ts thinBacking).
-        const thin = await clock.time('decide', () =>
-          thinBacking(applied, accepted, open.reports.values(), backersNeeded(this.run, open.cohorts, open.quarantined)),
+        if (this.run.globalUpdate === 'compressed') {
+          // One frame down: the exact combine compressed with the coordinator's error feedback.
+          const down = await clock.time('compress', () =>
+            compressGlobalUpdate(this.run, open.round, combined, this.state.residual ?? new Float32Array(this.run.paramCount)),
+          );
+          update = down.bytes;
+          residual = down.residual;
+        } else update = combined;
+        // Peers apply the published bytes with this same function; so do we, yielding the loop
+        // between slices (the same bits: shared/round.ts APPLY_SLICE).
+        const applying = update;
+        const { round, modelHash, params, momentum } = await clock.time('apply', () =>
+          applyGlobalUpdate({ ...this.state, run: this.run.id, paramTableHash: this.run.paramTableHash }, applying, this.run, yieldToLoop),
         );
-        if (thin) {
-          const refused = new Set(thin.map((r) => r.id));
-          accepted = accepted.filter((a) => !refused.has(a.id));
-          rejected.push(...thin);
-        } else {
-          const combined = done.bytes;
-          groups = done.groups;
-          combineVersion = done.version;
-          this.combineInputs.note(
-            open.round,
-            new Map(
-              groups.flatMap((g) => (g.level === 1 ? g.inputs : [])).flatMap((h) => (open.uploadedBytes.has(h) ? [[h, open.uploadedBytes.get(h)!]] : [])),
-            ),
-          );
-          if (this.run.globalUpdate === 'compressed') {
-            // One frame down: the exact combine compressed with the coordinator's error feedback.
-            const down = await clock.time('compress', () =>
-              compressGlobalUpdate(this.run, open.round, combined, this.state.residual ?? new Float32Array(this.run.paramCount)),
-            );
-            update = down.bytes;
-            residual = down.residual;
-          } else update = combined;
-          // Peers apply the published bytes with this same function; so do we, yielding the loop
-          // between slices (the same bits: shared/round.ts APPLY_SLICE).
-          const applying = update;
-          const { round, modelHash, params, momentum } = await clock.time('apply', () =>
-            applyGlobalUpdate({ ...this.state, run: this.run.id, paramTableHash: this.run.paramTableHash }, applying, this.run, yieldToLoop),
-          );
-          next = { round, modelHash, params, momentum, residual: residual === this.state.residual ? residual?.slice() : residual };
-        }
+        next = { round, modelHash, params, momentum, residual: residual === this.state.residual ? residual?.slice() : residual };
       }
       next ??= {
         round: open.round + 1,
@@ -945,34 +931,35 @@ export class RoundEngine {
         () => this.evaluator.evaluate(evaluating),
         (r) => r.cpuMs,
       );
-      const acceptedIds = new Set(accepted.map((a) => a.id));
-      const acceptedReports = [...open.reports.values()].filter((r) => acceptedIds.has(r.id));
       const summary: RoundSummary = {
         round: open.round,
         modelHash: next.modelHash,
         committedAt: this.now(),
         heldOutAccuracy: evalResult.accuracy,
         heldOutLoss: evalResult.loss,
-        trainLoss: acceptedReports.length ? acceptedReports.reduce((s, r) => s + r.lossAfter, 0) / acceptedReports.length : null,
-        contributions: accepted.length,
-        samples: acceptedReports.reduce((s, r) => s + r.samples, 0),
-        volunteers: open.cohorts.reduce((s, c) => s + c.length, 0),
+        trainLoss: verdict.trainLoss,
+        contributions: verdict.acceptedIds.length,
+        samples: verdict.samples,
+        volunteers: open.seats.size,
         updateBytes: update?.byteLength ?? 0,
       };
-      const committing = {
-        runId: this.run.id,
-        summary,
-        state: next,
-        update,
-        accepted,
-        rejected,
-        vestsRound: vestsRoundOf(open.round, this.verification),
-        groups,
-        combineVersion,
-      };
-      await clock.time('ledger', () => this.ledger.commitRound(committing));
+      const acceptedIds = Array.from(verdict.acceptedIds);
+      // The ledger's rows, one per report by nature: built in the ledger's phase.
+      await clock.time('ledger', () =>
+        this.ledger.commitRound({
+          runId: this.run.id,
+          summary,
+          state: next,
+          update,
+          accepted: acceptedIds.map((id, i) => ({ id, creditWei: creditWeiOf(verdict.acceptedSamples[i], this.run) })),
+          rejected,
+          vestsRound: vestsRoundOf(open.round, this.verification),
+          groups,
+          combineVersion,
+        }),
+      );
       this.events.decided?.(
-        accepted.length,
+        acceptedIds.length,
         rejected.map((r) => r.rejection.code),
       );
       // The ledger is the record; the bus's note only spares a successor reading a committed round back.
@@ -984,13 +971,9 @@ export class RoundEngine {
       // The snapshot the pages' /sync will ask for, built now with the loop yielded between slices of its hash.
       await clock.time('prepare', () => this.published.prepare(yieldToLoop));
       const verify = this.events.verify;
-      if (verify && accepted.length) {
+      if (verify && acceptedIds.length) {
         await clock.time('verify', () =>
-          verify(
-            open.round,
-            thetaR,
-            accepted.map((a) => a.id),
-          ).catch((e) => console.error(`[validator] sampling round ${open.round}: ${(e as Error).message}`)),
+          verify(open.round, thetaR, acceptedIds).catch((e) => console.error(`[validator] sampling round ${open.round}: ${(e as Error).message}`)),
         );
       }
       // Verdicts to members, the committed notice to every session, the platform's listeners.
@@ -998,7 +981,7 @@ export class RoundEngine {
         // Each member hears its report's verdict before the round's end: a page whose refused
         // contribution's update would otherwise be lost gives it back to its residual.
         const verdicts = new Map<number, string | null>([
-          ...accepted.map((a) => [a.id, null] as const),
+          ...acceptedIds.map((id) => [id, null] as const),
           ...rejected.map((r) => [r.id, r.rejection.prose] as const),
         ]);
         const newest = new Map<Address, Session>();
@@ -1016,7 +999,7 @@ export class RoundEngine {
           modelHash: next.modelHash,
           updateBytes: summary.updateBytes,
           updateHash: published?.hash ?? null,
-          accepted: accepted.length,
+          accepted: acceptedIds.length,
           serverTime: this.now(),
         };
         await forEachInSlices([...this.sessions.values()], (s) => s.send(msg));
