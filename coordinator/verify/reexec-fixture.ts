@@ -17,7 +17,7 @@ export function smallMlpRun(seed: number, steps: number): { run: RunSpec; train:
   const heldOut = ds(64);
   const run = runSpecOf(
     1,
-    { ...DEFAULT_RUN, sizes: [784, 64, 10], inner: { ...DEFAULT_RUN.inner, steps, batchSize: 32 }, verification: { heldOutSamples: 64 } },
+    { ...DEFAULT_RUN, sizes: [784, 64, 10], inner: { ...DEFAULT_RUN.inner, state: 'round', steps, batchSize: 32 }, verification: { heldOutSamples: 64 } },
     { name: 'mnist', trainCount: train.count, testCount: heldOut.count, features: 784, classes: 10 },
   );
   return { run, train, heldOut, rand };

@@ -40,7 +40,7 @@ const train = dataset(256, 1);
 const heldOut = dataset(64, 2);
 const run: RunSpec = runSpecOf(
   1,
-  { ...DEFAULT_RUN, sizes: [784, 16, 10], inner: { ...DEFAULT_RUN.inner, steps: 4, batchSize: 8 }, verification: { heldOutSamples: 32 } },
+  { ...DEFAULT_RUN, sizes: [784, 16, 10], inner: { ...DEFAULT_RUN.inner, state: 'round', steps: 4, batchSize: 8 }, verification: { heldOutSamples: 32 } },
   {
     name: 'mnist',
     trainCount: train.count,
