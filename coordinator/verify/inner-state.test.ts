@@ -4,21 +4,20 @@
 // rejected naming it; a malformed state is refused by name; a page that reloaded (t = 0) passes.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { zeroHash, type Address, type Hex } from 'viem';
+import { zeroHash, type Address } from 'viem';
 import { privateKeyToAddress } from 'viem/accounts';
 import { DEFAULT_RUN, runSpecOf, validateRunSettings, type RunSpec } from '../../shared/config.ts';
 import { encodeUpdate, hashFrame } from '../../shared/codec.ts';
 import { initParams, mlpSpec, hashParams } from '../../shared/model.ts';
-import { trainLocalCpu, type AdamWState, type Dataset } from '../../shared/mlp.ts';
+import { trainLocalCpu, type AdamWState } from '../../shared/mlp.ts';
 import { assignmentIndices, assignmentSeed } from '../../shared/assignment.ts';
-import { createRng } from '../../shared/rng.ts';
 import { pseudoGradient } from '../../shared/round.ts';
-import type { Contribution } from '../../shared/eip712.ts';
 import { openDatabase, Ledger } from '../db/index.ts';
 import { useSwiftShaderWhenNoDriver } from '../../kernels/swiftshader.ts';
 import { Validator, verificationOf, type CheckResult } from './index.ts';
 import { innerStateCheck, openEvidence } from './checks.ts';
 import { createReexecutor, type Reexecutor } from './reexec.ts';
+import { contributionFor, mnistLike } from './reexec-fixture.ts';
 import {
   innerStateDigest,
   momentsDigest,
@@ -31,14 +30,8 @@ import {
 } from '../../shared/wire/index.ts';
 
 useSwiftShaderWhenNoDriver();
-function dataset(count: number, seed: number): Dataset {
-  const rand = createRng(seed);
-  const images = Uint8Array.from({ length: count * 784 }, () => Math.floor(rand() * 256));
-  const labels = Uint8Array.from({ length: count }, (_, i) => i % 10);
-  return { images, labels, count, features: 784, classes: 10 };
-}
-const train = dataset(256, 1);
-const heldOut = dataset(64, 2);
+const train = mnistLike(256, 1);
+const heldOut = mnistLike(64, 2);
 const run: RunSpec = runSpecOf(
   1,
   { ...DEFAULT_RUN, sizes: [784, 16, 10], inner: { ...DEFAULT_RUN.inner, steps: 4, batchSize: 8 }, verification: { heldOutSamples: 32 } },
@@ -80,24 +73,6 @@ function work(account: Address, round: number, e: Float32Array, state: AdamWStat
     claim: { account, round, frameHash: hashFrame(bytes), residualHash: residualCommitment(e, residual, stateDigests(inner)), samples, steps },
   };
 }
-
-const contribution = (w: ReturnType<typeof work>, n: bigint, round: number): Contribution => ({
-  run: run.id,
-  round,
-  cohort: 0,
-  frameHash: w.claim.frameHash,
-  aggregateHash: w.claim.frameHash,
-  framesRoot: w.claim.frameHash,
-  residualHash: zeroHash,
-  samples: w.claim.samples,
-  steps: w.claim.steps,
-  lossBeforeMicro: 1,
-  lossAfterMicro: 1,
-  computeMs: 1,
-  nonce: n,
-  expiry: 9_999_999_999n,
-  partner: '',
-});
 
 test('run setting inner.state: "round" or "kept", "kept" refused for a GPT preset, named by its keypath', () => {
   assert.equal(DEFAULT_RUN.inner.state, 'kept');
@@ -247,7 +222,10 @@ test('the validator chains the state: honest rounds pass, a forged state before 
   const held = new Map<number, Evidence>();
   let nonce = 1n;
   const submit = async (round: number, w: ReturnType<typeof work>) => {
-    const id = await ledger.insertPending(run.id, member, contribution(w, nonce++, round), '0x', { residualHash: w.claim.residualHash, device: 'cpu' });
+    const id = await ledger.insertPending(run.id, member, contributionFor(run, w.claim, nonce++, round), '0x', {
+      residualHash: w.claim.residualHash,
+      device: 'cpu',
+    });
     await sql.query(`update contributions set state = 'accepted', credit_wei = 1000 where id = $1`, [id]);
     held.set(id, w.evidence);
     return id;
