@@ -3,11 +3,11 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Hex } from 'viem';
-import { isGptPreset, runSpecOf, modelOf, type RunSpec } from '../shared/config.ts';
+import { isGptPreset, keepsInnerState, runSpecOf, modelOf, type RunSpec } from '../shared/config.ts';
 import { initParams } from '../shared/model.ts';
 import { runModelHash } from '../shared/model-hash.ts';
 import { eip712Domain } from '../shared/eip712.ts';
-import type { ChainInfo } from '../shared/wire/index.ts';
+import { innerStateBytes, type ChainInfo } from '../shared/wire/index.ts';
 import { openDatabase, Ledger, PartnerRegistry, RunTable, runInsights, type Sql } from './db/index.ts';
 import { hostname } from 'node:os';
 import { loadMnist, readTextFile, TextStore, checkRunData, runData } from './data/index.ts';
@@ -270,10 +270,17 @@ export async function startPlatform(
       if (reconciled.length) log(`rewards: reconciled unposted epoch(s) ${reconciled.join(', ')} with the chain`);
       let engineRef: RoundEngine | null = null;
       // Uploads are hashed on the round engine's upload thread, off the event loop (nothing asks before the engine runs).
-      const desk = new EvidenceDesk(run.paramCount, verificationOf(run).evidenceTimeoutMs, Date.now, log, async (body) => {
-        if (!engineRef) throw new IdlegradError('NOT_FOUND', 'no round engine runs yet to check evidence');
-        return engineRef.evidenceDigests(body);
-      });
+      const desk = new EvidenceDesk(
+        run.paramCount,
+        verificationOf(run).evidenceTimeoutMs,
+        Date.now,
+        log,
+        async (body) => {
+          if (!engineRef) throw new IdlegradError('NOT_FOUND', 'no round engine runs yet to check evidence');
+          return engineRef.evidenceDigests(body);
+        },
+        keepsInnerState(run) ? innerStateBytes(run.paramCount) : 0,
+      );
       const quarantine = new Quarantine(ledger);
       if (await quarantine.load()) log(`quarantine: ${quarantine.size} identities with a negative reputation train apart`);
       const validator = new Validator({

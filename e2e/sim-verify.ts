@@ -172,9 +172,11 @@ export async function runVerifySim(opts: VerifySimOptions = {}): Promise<VerifyS
   const sleepersPerKind = opts.sleepers ?? 8;
   const staleRounds = opts.staleRounds ?? 3;
   const { train, test } = loadMnist();
+  // Members restart their inner AdamW every round here (inner.state 'round'): the cheats below are
+  // modelled on that; a kept state's own checks are coordinator/verify/inner-state.test.ts.
   const run: RunSpec = runSpecOf(
     1,
-    { ...DEFAULT_RUN, ...opts.run, inner: { ...DEFAULT_RUN.inner, steps }, verification: { heldOutSamples: 128, ...opts.run?.verification } },
+    { ...DEFAULT_RUN, ...opts.run, inner: { ...DEFAULT_RUN.inner, state: 'round', steps }, verification: { heldOutSamples: 128, ...opts.run?.verification } },
     {
       name: 'mnist',
       trainCount: train.count,

@@ -60,7 +60,7 @@ test('rows: held-out loss and accuracy over seeds (mean, std), the loss curve pe
 });
 
 test("inner state kept across rounds: each peer's AdamW goes on from its moments (a churned-in peer from zero); refused when unknown", () => {
-  const round = runScenario(pick('compressed-1'), 1, data);
+  const round = runScenario({ ...pick('compressed-1'), innerState: 'round' }, 1, data);
   const kept = runScenario({ ...pick('compressed-1'), innerState: 'kept' }, 1, data);
   assert.notDeepEqual(kept.lossCurve, round.lossCurve);
   assert.equal(kept.lossCurve[0], round.lossCurve[0], 'round 0 starts from zero moments either way');
@@ -68,7 +68,9 @@ test("inner state kept across rounds: each peer's AdamW goes on from its moments
   const keptSettings = settingsFrom({ 'inner-state': 'kept' }).st;
   assert.equal(keptSettings.innerState, 'kept');
   for (const sc of scenarioList(keptSettings).filter((x) => !x.centralized)) assert.equal(sc.innerState, 'kept', sc.name);
-  assert.equal(settingsFrom({}).st.innerState, 'round');
+  // The default follows the MLP preset's (DEFAULT_RUN.inner.state: kept since protocol 7).
+  assert.equal(settingsFrom({}).st.innerState, 'kept');
+  assert.equal(settingsFrom({ 'inner-state': 'round' }).st.innerState, 'round');
   assert.throws(() => settingsFrom({ 'inner-state': 'forever' }), /--inner-state: expected one of round, kept/);
 });
 
@@ -99,15 +101,20 @@ test('inner lr warm-up: --gpt-inner-warmup/--inner-warmup reach every row of the
 });
 
 test("inner prime: --inner-prime K reaches every distributed row's AdamW (MLP and GPT), never a centralized one; K = 0 is the rows as before", () => {
-  const primed = settingsFrom({ 'inner-prime': '10' }).st;
+  // A prime primes a fresh optimizer: with the state restarted each round (the default keeps it).
+  const primed = settingsFrom({ 'inner-prime': '10', 'inner-state': 'round' }).st;
   assert.equal(primed.innerPrime, 10);
   for (const sc of scenarioList(primed)) assert.equal(sc.adamw.primeSteps, sc.centralized ? undefined : 10, sc.name);
-  assert.deepEqual(scenarioList(settingsFrom({ 'inner-prime': '0' }).st), scenarioList(settingsFrom({}).st), 'K = 0: the same scenarios');
+  assert.deepEqual(
+    scenarioList(settingsFrom({ 'inner-prime': '0', 'inner-state': 'round' }).st),
+    scenarioList(settingsFrom({ 'inner-state': 'round' }).st),
+    'K = 0: the same scenarios',
+  );
   assert.throws(() => settingsFrom({ 'inner-prime': '2.5' }), /--inner-prime: expected an integer in \[0, 10000\], got 2\.5/);
   assert.throws(() => scenarioList(settingsFrom({ 'inner-prime': '5', 'inner-state': 'kept' }).st), /--inner-prime 5 primes a fresh optimizer each round/);
   for (const name of ['compressed-1', 'gpt-compressed-2']) {
-    const plain = runScenario(pick(name), 1, data);
-    const run = runScenario({ ...pick(name), adamw: { ...pick(name).adamw, primeSteps: 3 } }, 1, data);
+    const plain = runScenario({ ...pick(name), innerState: 'round' }, 1, data);
+    const run = runScenario({ ...pick(name), innerState: 'round', adamw: { ...pick(name).adamw, primeSteps: 3 } }, 1, data);
     assert.notEqual(run.lossCurve[0], plain.lossCurve[0], `${name}: the prime changes round 0`);
     assert.ok(run.heldOutLoss < run.lossCurve[0], `${name} primed learns: ${run.lossCurve.join(' ')}`);
   }

@@ -196,17 +196,15 @@ export const DEFAULT_SIM: SimSettings = {
   globalUpdate: DEFAULT_RUN.globalUpdate ?? 'exact',
   aggregator: DEFAULT_RUN.aggregator,
   nonIid: { steps: NON_IID_STEPS, outer: DEFAULT_RUN.outer },
-  // 'round', as pages train today. With the state kept (`--inner-state kept`; 2026-12-06, 3 seeds,
-  // README "Training algorithm") one peer compressed ends at held-out loss 0.1612 ± 0.0060
-  // against 0.2069 ± 0.0086 restarting (centralized 0.1675): the restart, not the codec, is the
-  // 1-peer gap (dense-1 restarting: 0.2268 ± 0.0307). Pages cannot keep it yet: the validator
-  // re-executes a round from zero moments, so the moments would have to travel in the evidence
-  // under a commitment, as the residual does. A prime recomputable from public data
-  // (`--inner-prime K`, SimSettings.innerPrime; 2026-12-07, README "Priming the moments") gets part
-  // of the way at K = 100 (the whole round again, twice the compute): 0.1895 against 0.2083 over
-  // six seeds, lower on every seed; K = 10 and 25 change nothing measurable. Not on by default:
-  // pages do not run it (run settings refuse inner.adamw.primeSteps).
-  innerState: 'round',
+  // The MLP preset's (DEFAULT_RUN.inner.state, 'kept' since protocol 7: pages keep the moments, commit
+  // to them and upload them as evidence, shared/wire/inner-state.ts). With the state kept (`--inner-state
+  // kept`; 2026-12-06, 3 seeds, README "Training algorithm") one peer compressed ends at held-out loss
+  // 0.1612 ± 0.0060 against 0.2069 ± 0.0086 restarting (`--inner-state round`; centralized 0.1675): the
+  // restart, not the codec, was the 1-peer gap (dense-1 restarting: 0.2268 ± 0.0307). A prime
+  // recomputable from public data (`--inner-prime K` with `--inner-state round`, SimSettings.innerPrime;
+  // 2026-12-07, README "Priming the moments") got part of the way at K = 100 (twice the compute):
+  // 0.1895 against 0.2083 over six seeds. Pages do not run it (run settings refuse inner.adamw.primeSteps).
+  innerState: DEFAULT_RUN.inner.state ?? 'round',
   gpt: {
     peers: 4,
     batchSize: DEFAULT_GPT_RUN.inner.batchSize,

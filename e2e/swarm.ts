@@ -1,6 +1,6 @@
 // `npm run swarm -- --volunteers N --rounds R [--preset mlp|gpt-micro|gpt-small|gpt-base] [--url URL] [--json]
 //                  [--byzantine K --attack sign-flip|noise|lazy] [--churn P] [--kill-coordinator-at ROUND] [--offline P] [--nat]
-//                  [--global-update exact|compressed]`
+//                  [--global-update exact|compressed] [--inner-state round|kept] [--sample-all]`
 //
 // N headless Chromium volunteers (WebGPU on SwiftShader) train against a platform this
 // starts itself (or the one at --url) for R rounds, claim their rewards, and the figures
@@ -772,6 +772,11 @@ pages' model hashes disagree or the chaos run lost settled credit.`,
       arg: 'exact|compressed',
       help: "what the coordinator publishes each round (the run's globalUpdate; default the preset's)",
     },
+    'inner-state': {
+      type: 'string',
+      arg: 'round|kept',
+      help: "the pages' inner AdamW state between rounds (the run's inner.state; default the preset's: kept for the MLP)",
+    },
     'sample-all': {
       type: 'boolean',
       help: 'the validator samples every contribution (verification rate and newIdentityRate 1): the evidence upload at its worst',
@@ -801,12 +806,16 @@ async function main(): Promise<string[]> {
   const globalUpdate = values['global-update'];
   if (globalUpdate !== undefined && globalUpdate !== 'exact' && globalUpdate !== 'compressed')
     throw new UsageError(`--global-update: expected exact or compressed, got ${globalUpdate}`);
+  const innerState = values['inner-state'];
+  if (innerState !== undefined && innerState !== 'round' && innerState !== 'kept')
+    throw new UsageError(`--inner-state: expected round or kept, got ${innerState}`);
   const sampleRate = numberOption(values, 'sample-rate', { min: 0, max: 1 });
   if (values['sample-all'] && sampleRate !== undefined) throw new UsageError('--sample-all and --sample-rate: give one');
   const presetRun = preset === 'mlp' ? undefined : GPT_SWARM_RUNS[preset as keyof typeof GPT_SWARM_RUNS];
   const run = {
     ...presetRun,
     ...(globalUpdate ? { globalUpdate } : {}),
+    ...(innerState ? { inner: { ...(presetRun?.inner as object | undefined), state: innerState } } : {}),
     ...(values['sample-all'] || sampleRate !== undefined
       ? { verification: { ...(presetRun?.verification as object | undefined), rate: sampleRate ?? 1, newIdentityRate: sampleRate ?? 1 } }
       : {}),

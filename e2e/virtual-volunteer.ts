@@ -8,6 +8,10 @@ import {
   uploadFor,
   type EvidenceNeeds,
   residualCommitment,
+  momentsDigest,
+  stateDigests,
+  zeroInnerState,
+  type InnerStateEvidence,
   contributionToJson,
   delegationToJson,
   helloMessage,
@@ -21,12 +25,12 @@ import { CoordinatorApi } from '../web/src/client/api.ts';
 import { signRecoverable } from 'tiny-secp256k1';
 import { NodeSessionKey } from './node-session-key.ts';
 import { ContributionSigners } from '../coordinator/round/report-signature.ts';
-import { modelOf, type RunSpec } from '../shared/config.ts';
+import { keepsInnerState, modelOf, type RunSpec } from '../shared/config.ts';
 import { decodeFrame, hashFrame } from '../shared/codec.ts';
 import { framesRoot } from '../shared/aggregate.ts';
 import { runModelHash } from '../shared/model-hash.ts';
 import { applyGlobalUpdate, buildContribution, cohortAggregate, encodeOwnUpdate, peerUpdateLimits, pseudoGradient, randomNonce } from '../shared/round.ts';
-import type { Dataset } from '../shared/mlp.ts';
+import type { AdamWState, Dataset } from '../shared/mlp.ts';
 import { trainLocal } from '../shared/preset.ts';
 import { assignmentIndices } from '../shared/assignment.ts';
 import { contributionTypedData, delegationTypedData, eip712Domain, type Contribution, type Delegation } from '../shared/eip712.ts';
@@ -68,7 +72,12 @@ export class VirtualVolunteer {
   residual!: Float32Array;
   readonly inbox: ServerMessage[] = [];
   /** Spot-check evidence by frame hash: the frame and the residual it was built with. */
-  readonly evidence = new Map<Hex, { round: number; frame: Uint8Array; before: Float32Array; after: Float32Array }>();
+  readonly evidence = new Map<Hex, { round: number; frame: Uint8Array; before: Float32Array; after: Float32Array; state?: InnerStateEvidence }>();
+  /**
+   * The inner AdamW state a run with inner.state 'kept' trains the next round from (zeros at first,
+   * as a page after a reload); a test may replace it to forge the state before.
+   */
+  innerState: AdamWState | null = null;
   /** Answer the validator's `verify` requests (a test may turn this off to withhold evidence). */
   answerVerify = true;
   /** Evidence uploads the coordinator answered, in order: [status, body]. */
@@ -173,13 +182,18 @@ export class VirtualVolunteer {
     const B = this.run.inner.batchSize;
     const idx = assignmentIndices(r.seed ^ 0, r.steps, B, this.run.dataset.trainCount);
     const batches = Array.from({ length: r.steps }, (_, s) => idx.subarray(s * B, (s + 1) * B));
-    const res = trainLocal(modelOf(this.run), this.params, data, batches, this.run.inner.adamw);
+    // As a page: a run that keeps the inner state goes on from this volunteer's (on a copy).
+    const kept = keepsInnerState(this.run) ? (this.innerState ?? zeroInnerState(this.run.paramCount)) : null;
+    const stateAfter = kept && { m: kept.m.slice(), v: kept.v.slice(), t: kept.t };
+    const res = trainLocal(modelOf(this.run), this.params, data, batches, this.run.inner.adamw, stateAfter ?? undefined);
     const samples = r.steps * B;
     const before = this.residual;
     const own = encodeOwnUpdate(this.run, r.round, pseudoGradient(this.params, res.params, before), samples);
     const { bytes, residual, hash: frameHash } = own;
     this.residual = residual;
-    this.evidence.set(frameHash, { round: r.round, frame: bytes, before, after: residual });
+    const state = kept && stateAfter ? { before: kept, after: { t: stateAfter.t, moments: momentsDigest(stateAfter) } } : undefined;
+    if (stateAfter) this.innerState = stateAfter;
+    this.evidence.set(frameHash, { round: r.round, frame: bytes, before, after: residual, ...(state ? { state } : {}) });
     return {
       frame: bytes,
       frameHash,
@@ -188,7 +202,7 @@ export class VirtualVolunteer {
       lossBefore: res.lossBefore,
       lossAfter: res.lossAfter,
       computeMs: Math.round(performance.now() - t0),
-      residualHash: residualCommitment(before, residual),
+      residualHash: residualCommitment(before, residual, state && stateDigests(state)),
     };
   }
 
@@ -263,7 +277,7 @@ export class VirtualVolunteer {
   async uploadEvidence(round: number, frameHash: Hex, needs: EvidenceNeeds = { before: true, after: true, leaves: [] }): Promise<void> {
     const ev = this.evidence.get(frameHash);
     if (!ev) return;
-    const body = encodeEvidence(uploadFor({ frame: ev.frame, residualBefore: ev.before, residualAfter: ev.after }, needs));
+    const body = encodeEvidence(uploadFor({ frame: ev.frame, residualBefore: ev.before, residualAfter: ev.after, state: ev.state }, needs));
     const res = await fetch(new URL(`api/runs/${this.run.id}/rounds/${round}/evidence/${this.address}`, this.baseUrl), {
       method: 'POST',
       headers: { 'content-type': 'application/octet-stream' },

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mlpForward, type AdamWConfig } from '../shared/mlp.ts';
+import { mlpForward, trainLocalCpu, type AdamWConfig } from '../shared/mlp.ts';
 import { initParams, mlpSpec } from '../shared/model.ts';
 import { createRng } from '../shared/rng.ts';
 import { acquireDevice } from './device.ts';
@@ -97,6 +97,44 @@ test('rounds are independent: AdamW state resets, equal inputs give bit-equal ou
     assert.equal(a.lossAfter, a.losses[4]);
     assert.ok(long.lossAfter < long.lossBefore, `loss did not fall: ${long.lossBefore} → ${long.lossAfter}`);
     assert.deepEqual(params, initParams(spec, 3), 'train() modified its input');
+  } finally {
+    trainer.destroy();
+  }
+});
+
+test('a kept AdamW state: two rounds of 4 steps go on as one of 8, match trainLocalCpu with the same state, and hand the state back', async () => {
+  const spec = mlpSpec([20, 13, 5]);
+  const trainer = createMlpTrainer(device, spec, { batchSize: 8, cache });
+  try {
+    const data = randomDataset(40, 20, 5, createRng(21));
+    trainer.setData(data);
+    const params = initParams(spec, 6);
+    const idx = Uint32Array.from({ length: 8 * 8 }, (_, i) => (i * 13) % 40);
+    const zero = () => ({ m: new Float32Array(spec.paramCount), v: new Float32Array(spec.paramCount), t: 0 });
+    const whole = await trainer.train({ params, batches: idx, steps: 8, adamw, state: zero() });
+    const first = await trainer.train({ params, batches: idx.subarray(0, 32), steps: 4, adamw, state: zero() });
+    assert.equal(first.state!.t, 4);
+    const second = await trainer.train({ params: first.params, batches: idx.subarray(32), steps: 4, adamw, state: first.state });
+    assert.equal(second.state!.t, 8);
+    assertClose(second.params, whole.params, { atol: 1e-6, rtol: 1e-6 }, 'two kept rounds against one');
+    // Without a state the second round restarts from zero moments: a different result.
+    const restarted = await trainer.train({ params: first.params, batches: idx.subarray(32), steps: 4, adamw });
+    assert.equal(restarted.state, undefined);
+    assert.ok(
+      restarted.params.some((x, i) => Math.abs(x - second.params[i]) > 1e-5),
+      'the kept state changed nothing',
+    );
+    const cpuState = zero();
+    const per = (from: number) => Array.from({ length: 4 }, (_, s) => idx.subarray((from + s) * 8, (from + s + 1) * 8));
+    trainLocalCpu(spec, params, data, per(0), adamw, cpuState);
+    const cpu = trainLocalCpu(spec, first.params, data, per(4), adamw, { m: first.state!.m.slice(), v: first.state!.v.slice(), t: 4 });
+    assertClose(second.params, cpu.params, { atol: 1e-5, rtol: 1e-5 }, 'GPU against the CPU reference from the same state');
+    assertClose(first.state!.m, cpuState.m, { atol: 1e-5, rtol: 1e-4 }, 'm after round 1');
+    assertClose(first.state!.v, cpuState.v, { atol: 1e-7, rtol: 1e-4 }, 'v after round 1');
+    await assert.rejects(
+      trainer.train({ params, batches: idx.subarray(0, 8), steps: 1, adamw, state: { ...zero(), m: new Float32Array(3) } }),
+      /AdamW state holds 3/,
+    );
   } finally {
     trainer.destroy();
   }

@@ -15,7 +15,7 @@
 // On the device, every tensor of the flat parameter table starts at a multiple of
 // minStorageBufferOffsetAlignment so that each can be bound on its own; params, grad, m and v
 // share that padded layout (padding stays zero: zero grad, zero state, zero update).
-import { refusePrime, type AdamWConfig, type Dataset } from '../shared/mlp.ts';
+import { refusePrime, type AdamWConfig, type AdamWState, type Dataset } from '../shared/mlp.ts';
 import type { MlpSpec, ModelSpec } from '../shared/model.ts';
 import { adamwKernel, ADAMW_HYPER, ADAMW_VALUES_PER_INVOCATION, writeAdamWHyper, type AdamWKernel } from './adamw/adamw.ts';
 import { biasBackwardKernel, biasForwardKernel, type BiasForwardKernel, type BiasGradKernel, type ReluBiasGradKernel } from './bias_relu/bias_relu.ts';
@@ -52,6 +52,12 @@ export interface TrainArgs {
   /** Aborting rejects train() with TrainingAbortedError once the segment in flight finished. */
   signal?: AbortSignal;
   /**
+   * The AdamW state to go on from (run setting inner.state 'kept'): m and v (paramCount floats each)
+   * are uploaded instead of cleared and the steps count on from t; the state at the end comes back
+   * in TrainResult.state (read back once, with the params). Absent: zero moments, t = 0, none read back.
+   */
+  state?: AdamWState;
+  /**
    * Awaited after each segment but the last, once the queue drained: the caller's place to
    * throttle (sleep for a duty cycle) or pause. `busyMs` is that segment's submit-to-drained time.
    */
@@ -73,6 +79,8 @@ export interface TrainResult {
   gpuMs: number;
   /** Sum over segments of submit-to-drained time, ms: the time the queue was busy with this round. */
   busyMs: number;
+  /** The AdamW state after the last step, when TrainArgs.state was given. */
+  state?: AdamWState;
 }
 
 export interface MlpTrainer {
@@ -84,7 +92,7 @@ export interface MlpTrainer {
   readonly residentBytes: number;
   /** Uploads the training set once (bytes, unpacked on the GPU); replaces any previous one. */
   setData(data: Dataset): void;
-  /** One round of local training from `params`, AdamW state reset to zero. */
+  /** One round of local training from `params`, AdamW state reset to zero (or going on from TrainArgs.state). */
   train(args: TrainArgs): Promise<TrainResult>;
   /** Logits (B, classes) for x (B, features). */
   forward(params: Float32Array, x: Float32Array, B: number): Promise<Float32Array>;
@@ -306,7 +314,7 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
       bindGather();
     },
 
-    async train({ params: start, batches, steps, adamw: cfg, segmentMs, signal, between }: TrainArgs): Promise<TrainResult> {
+    async train({ params: start, batches, steps, adamw: cfg, segmentMs, signal, between, state }: TrainArgs): Promise<TrainResult> {
       assertUsable('train');
       if (busy) throw new KernelError('MlpTrainer.train: a round is already running on this trainer.');
       if (!data) throw new KernelError('MlpTrainer.train: no dataset; call setData() first.');
@@ -314,6 +322,11 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
       if (start.length !== spec.paramCount) throw new RangeError(`train: params has ${start.length} floats, the model ${spec.paramCount}`);
       if (batches.length !== steps * B) throw new RangeError(`train: batches has ${batches.length} indices, expected steps ${steps} × batch ${B}`);
       refusePrime(cfg, 'MlpTrainer.train');
+      if (state && (state.m.length !== spec.paramCount || state.v.length !== spec.paramCount || !Number.isInteger(state.t) || state.t < 0))
+        throw new RangeError(
+          `train: the AdamW state holds ${state.m.length} and ${state.v.length} moments at t = ${state.t}; the model has ${spec.paramCount} parameters`,
+        );
+      const t0 = state?.t ?? 0;
       validateIndices(batches, data.count);
       if (segmentMs !== undefined && !(segmentMs > 0)) throw new RangeError(`train: segmentMs must be positive, got ${segmentMs}`);
       busy = true;
@@ -324,7 +337,7 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
         for (let s = 0; s < steps; s++) idx.set(batches.subarray(s * B, (s + 1) * B), (s * indexStride) / 4);
         const hyperBytes = new ArrayBuffer(steps * hyperStride);
         const view = new DataView(hyperBytes);
-        for (let s = 0; s < steps; s++) writeAdamWHyper(view, s * hyperStride, s + 1, cfg);
+        for (let s = 0; s < steps; s++) writeAdamWHyper(view, s * hyperStride, t0 + s + 1, cfg);
 
         const paramsOut = device.createBuffer({
           label: 'mlp.readback.params',
@@ -336,6 +349,11 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
           size: steps * lossStride,
           usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
         });
+        const stateOut = state
+          ? ['m', 'v'].map((n) =>
+              device.createBuffer({ label: `mlp.readback.adam.${n}`, size: layout.totalFloats * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
+            )
+          : [];
         try {
           const encodeSteps = (enc: GPUCommandEncoder, from: number, to: number) => {
             for (let s = from; s < to; s++) {
@@ -370,20 +388,38 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
               writePadded(device, params, 0, packParams(spec, layout, start));
               writePadded(device, indices!, 0, idx);
               device.queue.writeBuffer(hyper!, 0, hyperBytes);
-              enc.clearBuffer(m); // AdamW state restarts every round
-              enc.clearBuffer(v);
+              if (state) {
+                writePadded(device, m, 0, packParams(spec, layout, state.m));
+                writePadded(device, v, 0, packParams(spec, layout, state.v));
+              } else {
+                enc.clearBuffer(m); // AdamW state restarts every round
+                enc.clearBuffer(v);
+              }
             },
             readback: [
               [params, paramsOut],
               [losses!, lossesOut],
+              ...(state
+                ? ([
+                    [m, stateOut[0]],
+                    [v, stateOut[1]],
+                  ] as [GPUBuffer, GPUBuffer][])
+                : []),
             ],
           });
           const result = unpackParams(spec, layout, new Float32Array(paramsOut.getMappedRange()));
           const strided = new Float32Array(lossesOut.getMappedRange());
           const stepLosses = Float32Array.from({ length: steps }, (_, s) => strided[(s * lossStride) / 4]);
+          const after = state && {
+            m: unpackParams(spec, layout, new Float32Array(stateOut[0].getMappedRange())),
+            v: unpackParams(spec, layout, new Float32Array(stateOut[1].getMappedRange())),
+            t: t0 + steps,
+          };
           paramsOut.unmap();
           lossesOut.unmap();
+          for (const b of stateOut) b.unmap();
           return {
+            ...(after ? { state: after } : {}),
             params: result,
             lossBefore: stepLosses[0],
             lossAfter: stepLosses[steps - 1],
@@ -396,6 +432,7 @@ export function createMlpTrainer(device: GPUDevice, spec: MlpSpec, opts: MlpTrai
         } finally {
           paramsOut.destroy();
           lossesOut.destroy();
+          for (const b of stateOut) b.destroy();
         }
       } finally {
         busy = false;

@@ -26,7 +26,19 @@ export interface RunSettings {
   gpt?: Partial<GptDims>;
   /** Seeds the initial weights and the data assignment. */
   seed: number;
-  inner: { steps: number; batchSize: number; adamw: AdamWConfig };
+  inner: {
+    steps: number;
+    batchSize: number;
+    adamw: AdamWConfig;
+    /**
+     * The inner AdamW state between a page's rounds: 'round' restarts it from zero moments every
+     * round; 'kept' starts each round from the moments and step count the page's previous round
+     * ended with (zeros on its first round or after a reload), committed with the report and
+     * uploaded when sampled so that a spot check re-executes from it (shared/wire/inner-state.ts).
+     * Absent: 'round' (runs made before protocol 7). DEFAULT_RUN keeps it; the GPT presets may not.
+     */
+    state?: InnerStateMode;
+  };
   outer: OuterConfig;
   codec: CodecConfig;
   /**
@@ -184,7 +196,13 @@ export const DEFAULT_RUN: RunSettings = {
   // --inner-lr 0.006 --inner-lr-floor 0.1`, 3 seeds, 2026-12-06, README "Training algorithm")
   // one peer compressed ends at 0.1911 ± 0.0094 but centralized-1 at 0.1462 ± 0.0047 (1.31×,
   // against 1.24× constant), and maxAfterWarmup still exceeds 1.5 (1.56–1.72; centralized 1.40–1.65).
-  inner: { steps: 100, batchSize: 32, adamw: { lr: 0.003, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 } },
+  // The inner AdamW state kept across rounds (inner.state 'kept', protocol 7): restarting from zero
+  // moments every round is what keeps one peer above centralized (below); kept, compressed-1 ends at
+  // 0.1612 ± 0.0060 (0.96× centralized-1's 0.1675) and compressed-8 at 0.1491 ± 0.0026 against
+  // 0.1836 restarting (`npm run sim -- --inner-state kept`, 3 seeds, 40 rounds, 2026-12-06, README
+  // "Why one peer ends above centralized"). It costs a sampled contribution the state before in full
+  // as evidence: 407,124 bytes for this MLP (README, the same section).
+  inner: { steps: 100, batchSize: 32, adamw: { lr: 0.003, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 }, state: 'kept' },
   // Plain averaging: long-run gain lr/(1−μ) = 1. Each peer's pseudo-gradient is already a
   // nearly finished 100-step AdamW run, and consecutive ones are nearly orthogonal (cosine ≈
   // 0.08), so any gain above 1 overshoots and amplifies compression noise: one volunteer at
@@ -202,8 +220,7 @@ export const DEFAULT_RUN: RunSettings = {
   // 0.0032; dense, uncompressed, 0.2268 ± 0.0307 (worse than compressed); an inner lr warm-up or
   // a cosine within each round 0.21. It is the inner AdamW restarting from zero moments every
   // round: with each peer's moments kept across rounds (`npm run sim -- --inner-state kept`)
-  // compressed-1 ends at 0.1612 ± 0.0060, 95.49 %, below centralized. Pages cannot keep them
-  // yet (the validator re-executes a round from zero moments; e2e/sim.ts DEFAULT_SIM.innerState).
+  // compressed-1 ends at 0.1612 ± 0.0060, 95.49 %, below centralized: the default now (inner.state above).
   outer: { lr: 1, momentum: 0 },
   // 3 % of values at 2 bits with Rice-coded indices: ≈ 1.8 KiB a frame for the MLP, over 100×
   // less than dense float32 (measured by `npm run sim`, see e2e/sim.ts).
@@ -268,6 +285,9 @@ export const DEFAULT_GPT_RUN: RunSettings = {
   //   --gpt-beta2 0.95                          2.5045
   //   --gpt-batch 16 --gpt-steps 25 (same windows a round)  2.5052
   //   --gpt-inner-lr 0.006                      2.5740
+  // inner.state absent ('round'): a kept state's evidence is the moments in full, 2 × 10.9 M floats (87 MB)
+  // at gpt-small, and the GPT trainers do not take a state; its gain on the GPT was screened once
+  // (2.4289 against 2.4852 nats/byte at 300 steps' worth, README "Training algorithm", GPT), not measured further.
   inner: { steps: 50, batchSize: 8, adamw: { lr: 0.003, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1, maxGradNorm: 1 } },
   // Codec: 30 % of the values at 4 bits in 1024-value chunks, Rice-coded indices: 36,878 bytes a
   // peer a round, dense/14.8 (fp32 frames: 547,444). Chosen on Tiny Shakespeare, 4 peers, seed 1
@@ -395,6 +415,16 @@ export function validateRunSettings(s: RunSettings, path = 'run'): RunSettings {
       s.inner?.adamw?.primeSteps ?? 0,
       (v) => (v === 0 ? undefined : `expected 0 or absent (the prime is simulator-only: pages do not run it), got ${JSON.stringify(v)}`),
     ],
+    [
+      'inner.state',
+      s.inner?.state ?? 'round',
+      (v) =>
+        !INNER_STATE_MODES.includes(v as InnerStateMode)
+          ? `expected one of ${INNER_STATE_MODES.join(', ')}, got ${JSON.stringify(v)}`
+          : v === 'kept' && isGptPreset(s.preset)
+            ? `expected "round" for a GPT preset: its trainers do not keep the inner state across rounds (only the MLP's do)`
+            : undefined,
+    ],
     ['outer.lr', s.outer?.lr, num(0, 10)],
     ['outer.momentum', s.outer?.momentum, num(0, 0.999)],
     ['codec.density', s.codec?.density, num(1e-4, 1)],
@@ -491,6 +521,12 @@ export function runSpecOf(id: number, settings: RunSettings, dataset: RunSpec['d
     dataset,
   };
 }
+
+/** The inner AdamW state between a page's rounds (RunSettings.inner.state). */
+export type InnerStateMode = 'round' | 'kept';
+export const INNER_STATE_MODES: readonly InnerStateMode[] = ['round', 'kept'];
+/** Whether a run's pages keep their inner AdamW state across rounds (absent: no). */
+export const keepsInnerState = (run: Pick<RunSettings, 'inner'>): boolean => run.inner.state === 'kept';
 
 /** Most samples one report may claim in a round. */
 export const maxSamplesPerReport = (run: RunSettings) => run.inner.steps * run.inner.batchSize;

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { bytesToHex, keccak256 as viemKeccak } from 'viem';
-import { keccak256, keccak256Bytes } from './keccak.ts';
+import { keccak256, keccak256Bytes, keccak256Parts } from './keccak.ts';
 
 test('keccak256 equals viem keccak256 on bytes and on hex', () => {
   fc.assert(
@@ -35,4 +35,15 @@ test('keccak256Bytes equals the hex digest; the browser shim (web/src/shims/js-s
     assert.equal(`0x${shim.keccak256(bytes)}`, keccak256(bytes));
     assert.equal(bytesToHex(new Uint8Array(shim.keccak256.arrayBuffer(bytes))), keccak256(bytes));
   }
+});
+
+test('keccak256Parts is viem keccak256 of the parts concatenated (the inner state digest hashes m ‖ v)', () => {
+  fc.assert(
+    fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 4 }), (parts) => {
+      const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of parts) (all.set(p, at), (at += p.length));
+      assert.equal(keccak256Parts(parts), viemKeccak(all));
+    }),
+  );
 });

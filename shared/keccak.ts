@@ -13,3 +13,17 @@ export function keccak256(data: Uint8Array | Hex): Hex {
 export function keccak256Bytes(data: Uint8Array): Uint8Array {
   return new Uint8Array(jsSha3.keccak256.arrayBuffer(data));
 }
+
+/**
+ * keccak-256 of the concatenation of `parts` (copied into one buffer: js-sha3's incremental
+ * `keccak256.create()` is missing from the browser bundle, where it threw "create is not a function").
+ */
+export function keccak256Parts(parts: readonly Uint8Array[]): Hex {
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.byteLength;
+  }
+  return keccak256(all);
+}

@@ -6,7 +6,7 @@
 // text (features = T + 1, classes = 256, labels unused and zero), so sample assignment, the
 // wire format and the volunteers' cache work unchanged; a window gives T input bytes and, shifted
 // by one, their T next-byte targets.
-import type { AdamWConfig, Dataset, EvalResult } from './mlp.ts';
+import type { AdamWConfig, AdamWState, Dataset, EvalResult } from './mlp.ts';
 import { evaluate as evaluateMlp, trainLocalCpu } from './mlp.ts';
 import { gptLossAndGrad, trainGptLocalCpu } from './gpt.ts';
 import type { GptSpec, ModelSpec } from './model.ts';
@@ -51,15 +51,19 @@ export function meanOf(xs: ArrayLike<number>): number {
   return xs.length ? s / xs.length : NaN;
 }
 
-/** Train `batches` steps on the CPU from `start` (copied): the reference for one round of local work. */
+/**
+ * Train `batches` steps on the CPU from `start` (copied): the reference for one round of local work.
+ * AdamW from zero moments, or going on from `state` (left updated: run setting inner.state 'kept').
+ */
 export function trainLocal(
   spec: ModelSpec,
   start: Float32Array,
   data: Dataset,
   batches: ArrayLike<number>[],
   cfg: AdamWConfig,
+  state?: AdamWState,
 ): { params: Float32Array; lossBefore: number; lossAfter: number; lossMean: number } {
-  if (spec.preset === 'mlp') return trainLocalCpu(spec, start, data, batches, cfg);
+  if (spec.preset === 'mlp') return trainLocalCpu(spec, start, data, batches, cfg, state);
   const T = checkGptData(spec, data);
   const r = trainGptLocalCpu(
     spec,
@@ -68,6 +72,7 @@ export function trainLocal(
     batches[0]?.length ?? 0,
     T,
     cfg,
+    state,
   );
   return { params: r.params, lossBefore: r.losses[0] ?? NaN, lossAfter: r.losses.at(-1) ?? NaN, lossMean: meanOf(r.losses) };
 }

@@ -7,13 +7,14 @@ import { ExpressPeerServer } from 'peer';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { isAddress, type Address, type Hex } from 'viem';
 import { IdlegradError, isIdlegradError } from '../../shared/errors.ts';
-import type { RunSpec } from '../../shared/config.ts';
+import { keepsInnerState, type RunSpec } from '../../shared/config.ts';
 import { maxCohortAggregateBytes, maxPeerFrameBytes } from '../../shared/round.ts';
 import {
   decodeRelay,
   encodeRelayedFrame,
   MAX_RELAY_FRAME,
   delegationFromJson,
+  innerStateBytes,
   encodeDataset,
   helloMessage,
   parseClientMessage,
@@ -284,15 +285,19 @@ export function createApiServer(deps: ServerDeps): ApiServer {
   );
   app.post(
     '/api/runs/:id/rounds/:round/evidence/:address',
-    // flags ‖ residuals (each in full or as its digest: shared/wire/evidence.ts) ‖ frame: at most the run's largest update frame and two float32 residuals.
-    express.raw({ type: () => true, limit: maxPeerFrameBytes(engine.run) + 1 + 8 * engine.run.paramCount }),
+    // flags ‖ residuals (each in full or as its digest: shared/wire/evidence.ts) ‖ inner state (run setting inner.state 'kept') ‖ frame:
+    // at most the run's largest update frame, two float32 residuals and the state section.
+    express.raw({
+      type: () => true,
+      limit: maxPeerFrameBytes(engine.run) + 1 + 8 * engine.run.paramCount + (keepsInnerState(engine.run) ? innerStateBytes(engine.run.paramCount) : 0),
+    }),
     route(async (req, res) => {
       if (intParam(req.params.id, 'run id') !== engine.run.id) throw new IdlegradError('WRONG_RUN', `no run ${req.params.id} on this coordinator`);
       if (!deps.evidence) throw new IdlegradError('NOT_FOUND', 'this coordinator runs no validator');
       if (!Buffer.isBuffer(req.body))
         throw new IdlegradError(
           'BAD_FRAME',
-          'evidence body must be flags ‖ residual before or its digest ‖ residual after or its digest ‖ frame (application/octet-stream)',
+          'evidence body must be flags ‖ residual before or its digest ‖ residual after or its digest ‖ inner state (a run that keeps it) ‖ frame (application/octet-stream)',
         );
       await deps.evidence.submit(
         intParam(req.params.round, 'round'),

@@ -62,24 +62,41 @@
 // (reexec.test.ts). The default tolerance, 5 % relative L2, is over 1,000× the largest of
 // these and far below every cheat measured by `npm run sim -- --verify` (e2e/sim-verify.ts;
 // smallest cheat 50 %, fewer-samples).
+// The inner AdamW state (run setting inner.state 'kept', issue 15). A page that keeps its
+// optimizer's moments across rounds trains from (m_b, v_b, t_b), so the commitment also holds
+// that state before and after the round (shared/wire/inner-state.ts), the member uploads the state
+// before in full and the re-execution (Dawn or the CPU reference) starts from it. Like e_b it is a
+// free value unless the validator knows it: when it checked the identity's previous contribution
+// it holds that state after's (t, digest) and requires the state before to be it (innerStateCheck,
+// EVIDENCE_MISMATCH naming the chain), allowing for rounds it did not see (each at most a round's
+// steps on) and for a page that reloaded (t = 0, zeros). A state that AdamW cannot reach (wrong
+// length, NaN/Inf, negative v, non-zero moments at t = 0) is BAD_FRAME, and t_a ≠ t_b + steps is
+// CLAIM_MISMATCH. Known gap: a state before the validator does not know may be any reachable
+// state, e.g. a v so large that the round moves θ by weight decay alone; the work check still
+// needs the round's real gradients for m, but its Δ_ref is then small (bounded, like e_b's
+// freedom, by the robust aggregator, not by this check).
 // Pure: no ledger, no network, no thread. The sampling queue is validator.ts; the sampling
 // rates and settings are settings.ts; the re-execution thread is reexec-thread.ts.
 import type { Address, Hex } from 'viem';
-import { modelOf, type RunSpec, type VerificationSettings } from '../../shared/config.ts';
+import { keepsInnerState, modelOf, type RunSpec, type VerificationSettings } from '../../shared/config.ts';
 import { decodeFrame, encodeUpdate, hashFrame, toDense, type DecodedFrame } from '../../shared/codec.ts';
-import type { Dataset } from '../../shared/mlp.ts';
+import type { AdamWState, Dataset } from '../../shared/mlp.ts';
 import { evaluateModel, trainLocal } from '../../shared/preset.ts';
 import { assignmentIndices, assignmentSeed } from '../../shared/assignment.ts';
 import { aggregateLimits } from '../../shared/round.ts';
 import { isIdlegradError } from '../../shared/errors.ts';
 import {
   FrameKind,
+  innerStateDigest,
+  innerStateProblem,
   leafRange,
+  stateDigests,
   residualCommitment,
   residualDigest,
   sameBits,
   type DeviceKind,
   type Evidence,
+  type InnerStateEvidence,
   type Rejection,
   type RejectionCode,
   type ResidualPart,
@@ -150,12 +167,24 @@ const distance = (a: Float32Array, b: Float32Array, ranges: Ranges = [[0, a.leng
   return Math.sqrt(s);
 };
 
-/** Δ_ref = θ_r − θ_local after re-executing `steps` inner steps on the member's assignment (CPU reference). */
-export function referenceDelta(run: RunSpec, thetaR: Float32Array, train: Dataset, account: Address, round: number, steps: number): Float32Array {
+/**
+ * Δ_ref = θ_r − θ_local after re-executing `steps` inner steps on the member's assignment (CPU
+ * reference), AdamW from zero moments or going on from (a copy of) the member's `state` before.
+ */
+export function referenceDelta(
+  run: RunSpec,
+  thetaR: Float32Array,
+  train: Dataset,
+  account: Address,
+  round: number,
+  steps: number,
+  state?: AdamWState,
+): Float32Array {
   const B = run.inner.batchSize;
   const idx = assignedBatches(run, account, round, steps);
   const batches = Array.from({ length: steps }, (_, s) => idx.subarray(s * B, (s + 1) * B));
-  const local = trainLocal(modelOf(run), thetaR, train, batches, run.inner.adamw).params;
+  const from = state && { m: state.m.slice(), v: state.v.slice(), t: state.t };
+  const local = trainLocal(modelOf(run), thetaR, train, batches, run.inner.adamw, from).params;
   const delta = new Float32Array(thetaR.length);
   for (let i = 0; i < delta.length; i++) delta[i] = thetaR[i] - local[i];
   return delta;
@@ -172,9 +201,9 @@ export function checkContribution(
   evidence: Evidence,
 ): CheckResult {
   const t0 = performance.now();
-  const opened = openEvidence(run, claim, evidence);
+  const opened = openEvidence(run, claim, { ...evidence, state: evidence.state });
   if ('passed' in opened) return opened;
-  const ref = referenceDelta(run, thetaR, train, claim.account, claim.round, claim.steps);
+  const ref = referenceDelta(run, thetaR, train, claim.account, claim.round, claim.steps, evidence.state?.before);
   const r = compareWithReference({ run, v, thetaR, heldOut, claim, evidence }, opened.frame, ref);
   r.detail.ms = performance.now() - t0;
   return r;
@@ -242,15 +271,24 @@ export interface OpenedEvidence {
 export function openEvidence(
   run: RunSpec,
   claim: CheckClaim,
-  evidence: { frame: Uint8Array; residualBefore: ResidualPart; residualAfter: ResidualPart },
+  evidence: { frame: Uint8Array; residualBefore: ResidualPart; residualAfter: ResidualPart; state?: InnerStateEvidence },
   beforeDigest?: Hex,
   afterDigest?: Hex,
+  states?: { before: Hex; after: Hex },
 ): OpenedEvidence | CheckResult {
   const fail = failWith(performance.now());
   if (hashFrame(evidence.frame) !== claim.frameHash.toLowerCase()) return fail('EVIDENCE_MISMATCH', 'the uploaded frame does not hash to the signed frameHash');
+  if (keepsInnerState(run) !== Boolean(evidence.state))
+    return fail(
+      'BAD_FRAME',
+      keepsInnerState(run)
+        ? 'this run keeps the inner AdamW state across rounds, and the evidence carries none (a page of protocol 7 uploads it)'
+        : 'this run restarts the inner AdamW state every round, and the evidence carries one',
+    );
   const digests = { beforeDigest: beforeDigest ?? residualDigest(evidence.residualBefore), afterDigest: afterDigest ?? residualDigest(evidence.residualAfter) };
-  if (!claim.residualHash || residualCommitment(digests.beforeDigest, digests.afterDigest) !== claim.residualHash.toLowerCase()) {
-    return fail('EVIDENCE_MISMATCH', 'the uploaded residuals do not hash to the committed residualHash');
+  const state = evidence.state && (states ?? stateDigests(evidence.state));
+  if (!claim.residualHash || residualCommitment(digests.beforeDigest, digests.afterDigest, state) !== claim.residualHash.toLowerCase()) {
+    return fail('EVIDENCE_MISMATCH', `the uploaded residuals${state ? ' and inner state' : ''} do not hash to the committed residualHash`);
   }
   let frame: DecodedFrame;
   try {
@@ -267,6 +305,50 @@ export function openEvidence(
     );
   }
   return { frame, ...digests };
+}
+
+/** What the validator knows of an identity's inner state: the state after its last checked contribution. */
+export interface KnownInnerState {
+  round: number;
+  t: number;
+  digest: Hex;
+}
+
+/**
+ * The inner state's own checks (module comment), before anything is re-executed: a state AdamW can
+ * reach, t_a = t_b + steps, and the chain from `known` (the state after the identity's last checked
+ * contribution, in round known.round < claim.round). Null when they pass; `digest` is stateDigest of
+ * the state before when the caller has it (the evidence desk hashed it on the upload thread).
+ */
+export function innerStateCheck(
+  run: RunSpec,
+  claim: Pick<CheckClaim, 'round' | 'steps'>,
+  state: InnerStateEvidence,
+  known?: KnownInnerState,
+  digest?: Hex,
+): CheckResult | null {
+  const fail = failWith(performance.now());
+  const problem = innerStateProblem(state.before, run.paramCount);
+  if (problem) return fail('BAD_FRAME', problem);
+  if (state.after.t !== state.before.t + claim.steps)
+    return fail(
+      'CLAIM_MISMATCH',
+      `the inner state after is at step ${state.after.t}; ${claim.steps} steps from step ${state.before.t} end at ${state.before.t + claim.steps}`,
+    );
+  if (!known || state.before.t === 0 || claim.round <= known.round) return null;
+  // Rounds between the known state and this one: each may have moved the state by a round's steps at most.
+  const most = known.t + (claim.round - known.round - 1) * run.inner.steps;
+  if (state.before.t < known.t || state.before.t > most)
+    return fail(
+      'EVIDENCE_MISMATCH',
+      `the inner state before is at step ${state.before.t}; after this identity's round ${known.round} (checked) it was at step ${known.t}, so round ${claim.round} starts from step ${known.t === most ? known.t : `${known.t}–${most}`} (or 0 after a reload)`,
+    );
+  if (state.before.t === known.t && (digest ?? innerStateDigest(state.before)) !== known.digest)
+    return fail(
+      'EVIDENCE_MISMATCH',
+      `the inner state before is not the state after this identity's round ${known.round} (checked): same step ${known.t}, other moments (the chain is broken)`,
+    );
+  return null;
 }
 
 /** Whether two float32 arrays hold the same bits (shared/wire/evidence.ts; what equal residual digests say, without hashing). */

@@ -41,12 +41,13 @@ export const EVIDENCE_HASH_FLOOR_BYTES_PER_S = 2 << 20;
 
 /**
  * How long a member has to upload: the run's evidenceTimeoutMs, one residual's tree at the
- * hashing floor, and the residuals asked in full at the uplink floor — all from the run's
- * parameter count, none a constant smaller than the model.
+ * hashing floor, and the residuals asked in full and the inner state section (`stateBytes`: run
+ * setting inner.state 'kept', shared/wire/inner-state.ts innerStateBytes; else 0) at the uplink
+ * floor — all from the run's parameter count, none a constant smaller than the model.
  */
-export function evidenceWindowMs(paramCount: number, timeoutMs: number, needs: EvidenceNeeds): number {
+export function evidenceWindowMs(paramCount: number, timeoutMs: number, needs: EvidenceNeeds, stateBytes = 0): number {
   const residualBytes = 4 * paramCount;
-  const fullBytes = residualBytes * (Number(needs.before) + Number(needs.after));
+  const fullBytes = residualBytes * (Number(needs.before) + Number(needs.after)) + stateBytes;
   return timeoutMs + Math.ceil((1000 * residualBytes) / EVIDENCE_HASH_FLOOR_BYTES_PER_S) + Math.ceil((1000 * fullBytes) / EVIDENCE_UPLINK_FLOOR_BYTES_PER_S);
 }
 
@@ -64,13 +65,15 @@ export class EvidenceDesk {
     private readonly now: () => number = Date.now,
     private readonly log: (line: string) => void = () => {},
     private readonly digests: (body: Uint8Array) => Promise<EvidenceDigests> = async (body) => evidenceDigests(body, paramCount, hashFrame),
+    /** Bytes of the inner state section every upload of this run carries (evidenceWindowMs). */
+    private readonly stateBytes = 0,
   ) {}
 
   source(ask: (c: VerifiableContribution, deadline: number, needs: EvidenceNeeds) => boolean): EvidenceSource {
     return (c, needs) =>
       new Promise((resolve) => {
         const key = `${c.round}:${c.account}`;
-        const windowMs = evidenceWindowMs(this.paramCount, this.timeoutMs, needs);
+        const windowMs = evidenceWindowMs(this.paramCount, this.timeoutMs, needs, this.stateBytes);
         const askedAt = this.now();
         const deadline = askedAt + windowMs;
         const timer = setTimeout(() => {
@@ -126,6 +129,6 @@ export class EvidenceDesk {
       throw new IdlegradError('NOT_FOUND', `the spot check of ${account} in round ${round} stopped waiting while its upload was checked`);
     this.log(`evidence: ${body.byteLength} bytes from ${account.slice(0, 10)}… for round ${round}, ${this.now() - w.askedAt} ms after the ask`);
     // The roots the commitment was just checked against travel with it: the check does not hash them again.
-    w.resolve({ ...e, beforeDigest: d.beforeDigest, afterDigest: d.afterDigest });
+    w.resolve({ ...e, beforeDigest: d.beforeDigest, afterDigest: d.afterDigest, ...(d.state ? { stateDigests: d.state } : {}) });
   }
 }

@@ -68,7 +68,7 @@ test('MLP: Dawn re-execution passes honest CPU-trained work, fails each cheat by
   const train = mnistLike(512, 1);
   const heldOut = mnistLike(64, 2);
   const { run, v, theta, member, cpuDelta } = setup(
-    { ...DEFAULT_RUN, sizes: [784, 32, 10], inner: { ...DEFAULT_RUN.inner, steps: 8, batchSize: 16 }, verification: { heldOutSamples: 32 } },
+    { ...DEFAULT_RUN, sizes: [784, 32, 10], inner: { ...DEFAULT_RUN.inner, state: 'round', steps: 8, batchSize: 16 }, verification: { heldOutSamples: 32 } },
     train,
     heldOut,
   );
@@ -125,7 +125,7 @@ test(
         ...DEFAULT_RUN,
         preset: 'gpt',
         gpt: { context: T, width: 32, layers: 1, heads: 2, hidden: 64 },
-        inner: { ...DEFAULT_RUN.inner, steps: 3, batchSize: 4 },
+        inner: { ...DEFAULT_RUN.inner, state: 'round', steps: 3, batchSize: 4 },
         verification: { heldOutSamples: 8 },
       },
       train,
@@ -149,7 +149,7 @@ test('without Dawn the CPU reference re-executes, says why, and every result say
   const train = mnistLike(128, 3);
   const heldOut = mnistLike(32, 4);
   const { run, v, theta, member, cpuDelta } = setup(
-    { ...DEFAULT_RUN, sizes: [784, 8, 10], inner: { ...DEFAULT_RUN.inner, steps: 2, batchSize: 8 }, verification: { heldOutSamples: 16 } },
+    { ...DEFAULT_RUN, sizes: [784, 8, 10], inner: { ...DEFAULT_RUN.inner, state: 'round', steps: 2, batchSize: 8 }, verification: { heldOutSamples: 16 } },
     train,
     heldOut,
   );

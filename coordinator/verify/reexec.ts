@@ -12,7 +12,8 @@ import type { Dataset } from '../../shared/mlp.ts';
 import { windowBatch } from '../../shared/preset.ts';
 import { initParams } from '../../shared/model.ts';
 import type { Hex } from 'viem';
-import { exactLeaves, residualRoot, withOpenedLeaves, type ResidualOpening, type ResidualPart } from '../../shared/wire/index.ts';
+import { exactLeaves, residualRoot, withOpenedLeaves, type InnerStateEvidence, type ResidualOpening, type ResidualPart } from '../../shared/wire/index.ts';
+import type { AdamWState } from '../../shared/mlp.ts';
 import { acquireDevice, createGptTrainer, createMlpTrainer, TrainingAbortedError, type GpuContext } from '../../kernels/index.ts';
 import { createNodeGpu } from '../../kernels/node-gpu.ts';
 import {
@@ -54,6 +55,12 @@ export interface CheckEvidence {
    * e_a the check derives is then not carried.
    */
   partial?: { workLeaves: number[]; codecRanges: [number, number][] };
+  /**
+   * The member's inner AdamW state (run setting inner.state 'kept'): the re-execution goes on from
+   * `state.before`; `stateDigests` as the upload thread computed them (computed here when absent).
+   */
+  state?: InnerStateEvidence;
+  stateDigests?: { before: Hex; after: Hex };
 }
 
 /**
@@ -100,7 +107,7 @@ export interface Reexecutor {
  */
 export const REEXEC_SEGMENT_MS = 500;
 
-type Trainer = { delta(thetaR: Float32Array, batches: Uint32Array, steps: number): Promise<Float32Array>; destroy(): void };
+type Trainer = { delta(thetaR: Float32Array, batches: Uint32Array, steps: number, state?: AdamWState): Promise<Float32Array>; destroy(): void };
 
 export interface ReexecOptions {
   /** false: the CPU reference only, without trying Dawn (the fallback's reason says so). */
@@ -141,7 +148,8 @@ export async function createReexecutor(run: RunSpec, v: VerificationSettings, tr
       mine.catch(() => last?.delta === mine && (last = null));
       return mine;
     };
-  const cpuDelta = (thetaR: Float32Array, claim: CheckClaim) => async (steps: number) => referenceDelta(run, thetaR, train, claim.account, claim.round, steps);
+  const cpuDelta = (thetaR: Float32Array, claim: CheckClaim, state?: AdamWState) => async (steps: number) =>
+    referenceDelta(run, thetaR, train, claim.account, claim.round, steps, state);
   // The held-out loss of θ_r is the same for every check of a round: evaluated once per θ_r.
   let base: { thetaR: Float32Array; loss: number } | null = null;
   const baseLoss = (thetaR: Float32Array) => () => {
@@ -161,9 +169,10 @@ export async function createReexecutor(run: RunSpec, v: VerificationSettings, tr
     const opened = openEvidence(
       run,
       claim,
-      { frame: given.frame, residualBefore: given.beforeOpening ?? given.residualBefore, residualAfter: given.residualAfter },
+      { frame: given.frame, residualBefore: given.beforeOpening ?? given.residualBefore, residualAfter: given.residualAfter, state: given.state },
       given.beforeDigest,
       given.afterDigest,
+      given.stateDigests,
     );
     if ('passed' in opened) return { result: opened, residualAfter: null, derivable: false };
     const ref = await delta(claim.steps);
@@ -214,7 +223,7 @@ export async function createReexecutor(run: RunSpec, v: VerificationSettings, tr
     // so a transient fault of this executor cannot reject honest work.
     const again = compareWithReference(cmp, opened.frame, await recheck(claim.steps));
     again.detail.executor = executor;
-    const cpuRun = compareWithReference(cmp, opened.frame, await cpuDelta(thetaR, claim)(claim.steps));
+    const cpuRun = compareWithReference(cmp, opened.frame, await cpuDelta(thetaR, claim, given.state?.before)(claim.steps));
     const decided = again.passed ? again : first;
     decided.detail.recheck = { first: first.detail.relDelta!, dawn: again.detail.relDelta!, cpu: cpuRun.detail.relDelta! };
     return outcome(decided);
@@ -225,7 +234,7 @@ export async function createReexecutor(run: RunSpec, v: VerificationSettings, tr
     // differ from it by float drift that grows as the model converges.
     if (trainer && claim.device !== 'cpu') {
       const t = trainer;
-      const fresh = (steps: number) => t.delta(thetaR, assignedBatches(run, claim.account as Address, claim.round, steps), steps);
+      const fresh = (steps: number) => t.delta(thetaR, assignedBatches(run, claim.account as Address, claim.round, steps), steps, given.state?.before);
       try {
         return await checkWith(thetaR, claim, given, 'dawn', remembered(`dawn:${claim.account}:${claim.round}`, thetaR, fresh), fresh);
       } catch (e) {
@@ -239,7 +248,14 @@ export async function createReexecutor(run: RunSpec, v: VerificationSettings, tr
         opts.onFallback?.(fallback);
       }
     }
-    return checkWith(thetaR, claim, given, 'cpu', remembered(`cpu:${claim.account}:${claim.round}`, thetaR, cpuDelta(thetaR, claim)), null);
+    return checkWith(
+      thetaR,
+      claim,
+      given,
+      'cpu',
+      remembered(`cpu:${claim.account}:${claim.round}`, thetaR, cpuDelta(thetaR, claim, given.state?.before)),
+      null,
+    );
   }
 
   const self: Reexecutor = {
@@ -292,13 +308,15 @@ function dawnTrainer(run: RunSpec, device: GPUDevice, train: Dataset, signal: Ab
     const t = createMlpTrainer(device, spec, { batchSize: B });
     t.setData(train);
     return {
-      delta: async (thetaR, batches, steps) => minus(thetaR, (await t.train({ params: thetaR, batches, steps, adamw: run.inner.adamw, ...segments })).params),
+      delta: async (thetaR, batches, steps, state) =>
+        minus(thetaR, (await t.train({ params: thetaR, batches, steps, adamw: run.inner.adamw, ...segments, ...(state ? { state } : {}) })).params),
       destroy: () => t.destroy(),
     };
   }
   const t = createGptTrainer(device, spec, { batchSize: B, seqLen: train.features - 1 });
   return {
-    delta: async (thetaR, batches, steps) => {
+    delta: async (thetaR, batches, steps, state) => {
+      if (state) throw new Error('the GPT trainer does not take an inner AdamW state (run setting inner.state "kept" is for the MLP)');
       const { tokens, targets } = windowBatch(train, batches);
       return minus(thetaR, (await t.train({ params: thetaR, tokens, targets, steps, adamw: run.inner.adamw, ...segments })).params);
     },

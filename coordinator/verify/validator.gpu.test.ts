@@ -22,7 +22,7 @@ test('GPU (Dawn) training vs the CPU reference: drift far inside the tolerance; 
   const steps = Number(process.env.IDLEGRAD_GPU_DRIFT_STEPS ?? 25);
   const run = runSpecOf(
     1,
-    { ...DEFAULT_RUN, inner: { ...DEFAULT_RUN.inner, steps } },
+    { ...DEFAULT_RUN, inner: { ...DEFAULT_RUN.inner, state: 'round', steps } },
     { name: 'mnist', trainCount: train.count, testCount: heldOut.count, features: train.features, classes: train.classes },
   );
   const v = verificationOf(run);

@@ -3,12 +3,12 @@
 // verified/rejected states, reputation — on an in-memory PGlite ledger.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { zeroHash, type Address, type Hex } from 'viem';
+import { type Address, type Hex } from 'viem';
 import { privateKeyToAddress } from 'viem/accounts';
 import { DEFAULT_RUN, runSpecOf, type RunSpec } from '../../shared/config.ts';
 import { encodeUpdate, hashFrame } from '../../shared/codec.ts';
 import { initParams, mlpSpec, hashParams } from '../../shared/model.ts';
-import { trainLocalCpu, type Dataset } from '../../shared/mlp.ts';
+import { trainLocalCpu } from '../../shared/mlp.ts';
 import { assignmentIndices, assignmentSeed } from '../../shared/assignment.ts';
 import { createRng } from '../../shared/rng.ts';
 import { pseudoGradient } from '../../shared/round.ts';
@@ -29,18 +29,13 @@ import {
 } from '../../shared/wire/index.ts';
 import type { CheckResult } from './index.ts';
 import { openEvidence } from './checks.ts';
+import { contributionFor, mnistLike } from './reexec-fixture.ts';
 
-function dataset(count: number, seed: number): Dataset {
-  const rand = createRng(seed);
-  const images = Uint8Array.from({ length: count * 784 }, () => Math.floor(rand() * 256));
-  const labels = Uint8Array.from({ length: count }, (_, i) => i % 10);
-  return { images, labels, count, features: 784, classes: 10 };
-}
-const train = dataset(256, 1);
-const heldOut = dataset(64, 2);
+const train = mnistLike(256, 1);
+const heldOut = mnistLike(64, 2);
 const run: RunSpec = runSpecOf(
   1,
-  { ...DEFAULT_RUN, sizes: [784, 16, 10], inner: { ...DEFAULT_RUN.inner, steps: 4, batchSize: 8 }, verification: { heldOutSamples: 32 } },
+  { ...DEFAULT_RUN, sizes: [784, 16, 10], inner: { ...DEFAULT_RUN.inner, state: 'round', steps: 4, batchSize: 8 }, verification: { heldOutSamples: 32 } },
   {
     name: 'mnist',
     trainCount: train.count,
@@ -356,23 +351,8 @@ test('the evidence window allows one residual hashed at 2 MiB/s and the residual
 });
 
 /** A signed-report row for `w` in `round` (the ledger tests' contributions). */
-const contribution = (w: { claim: { frameHash: Hex; samples: number; steps: number } }, n: bigint, round = 0): Contribution => ({
-  run: run.id,
-  round,
-  cohort: 0,
-  frameHash: w.claim.frameHash,
-  aggregateHash: w.claim.frameHash,
-  framesRoot: w.claim.frameHash,
-  residualHash: zeroHash,
-  samples: w.claim.samples,
-  steps: w.claim.steps,
-  lossBeforeMicro: 1,
-  lossAfterMicro: 1,
-  computeMs: 1,
-  nonce: n,
-  expiry: 9_999_999_999n,
-  partner: '',
-});
+const contribution = (w: { claim: { frameHash: Hex; samples: number; steps: number } }, n: bigint, round = 0): Contribution =>
+  contributionFor(run, w.claim, n, round);
 
 test('ledger: sampled credit waits for its check; passed → verified, failed → rejected with reason and reputation lost', async () => {
   const sql = await openDatabase({});

@@ -18,6 +18,7 @@ import {
   MAX_ASKED_LEAVES,
   RESIDUAL_LEAF,
   residualLeafCount,
+  stateDigest,
   type EvidenceNeeds,
   type EvidenceUpload,
   type ResidualOpening,
@@ -26,7 +27,7 @@ import {
 import type { Ledger, VerifiableContribution } from '../db/index.ts';
 import { ReexecThread, type ExecutorState } from './reexec-thread.ts';
 import type { CheckEvidence, ReexecOutcome } from './reexec.ts';
-import type { CheckResult } from './checks.ts';
+import { innerStateCheck, type CheckResult, type KnownInnerState } from './checks.ts';
 import { FAIL_PENALTY, samplingRate, verificationOf } from './settings.ts';
 
 /**
@@ -40,7 +41,7 @@ export type EvidenceSource = (c: VerifiableContribution, needs: EvidenceNeeds) =
  * hashed them to check the commitment (shared/wire/evidence.ts EvidenceDigests), so that a residual
  * sent in full is not Merkle-hashed a second time by the check.
  */
-export type CheckedUpload = EvidenceUpload & { beforeDigest?: Hex; afterDigest?: Hex };
+export type CheckedUpload = EvidenceUpload & { beforeDigest?: Hex; afterDigest?: Hex; stateDigests?: { before: Hex; after: Hex } };
 
 /**
  * Bytes of residuals the validator carries between an identity's checks (each identity's e_a
@@ -118,6 +119,11 @@ export class Validator {
    */
   private readonly brokenChain = new Set<string>();
   private zeroDigest: Hex | null = null;
+  /**
+   * By account: the inner AdamW state after its last checked contribution whose evidence matched its
+   * commitment (run setting inner.state 'kept'): its next state before must go on from it (checks.ts innerStateCheck).
+   */
+  private readonly knownStates = new Map<string, KnownInnerState>();
   /**
    * Residuals checks took from what the validator knew (carried, zeros, derived) and those the
    * members uploaded in full; `opened`: those that came as the sampled leaves only, the rest
@@ -349,7 +355,11 @@ export class Validator {
     this.workLeaves.delete(c.id);
     const evidence = upload && (await this.withResidualBefore(c, upload, work));
     let out: ReexecOutcome | null = null;
-    if (evidence) {
+    // The inner state's own checks (a reachable state, its step count, its chain) before any re-execution.
+    const account = c.account.toLowerCase();
+    const stateFailed = evidence?.state && innerStateCheck(this.deps.run, c, evidence.state, this.knownStates.get(account), evidence.stateDigests?.before);
+    if (evidence && stateFailed) out = { result: stateFailed, residualAfter: null, derivable: false };
+    else if (evidence) {
       const theta = this.thetas.get(c.round) ?? (await this.modelAt(c.round));
       out = await this.thread.check(theta, c, evidence);
       if ('needs' in out) {
@@ -380,6 +390,14 @@ export class Validator {
       };
     } else {
       result = out.result;
+      // Carried when the evidence matched the commitment (then the state after's digest is the committed one).
+      const code = result.passed ? null : result.rejection.code;
+      if (evidence?.state && !stateFailed && (code === null || code === 'WORK_MISMATCH' || code === 'FRAME_MISMATCH'))
+        this.knownStates.set(account, {
+          round: c.round,
+          t: evidence.state.after.t,
+          digest: evidence.stateDigests?.after ?? stateDigest(evidence.state.after.t, evidence.state.after.moments),
+        });
       if (out.residualAfter) {
         this.carry(c.account, out.residualAfter);
         this.brokenChain.delete(c.account.toLowerCase());
@@ -415,7 +433,13 @@ export class Validator {
     if (!whole || !(whole.before instanceof Float32Array) || !(whole.after instanceof Float32Array)) return out;
     this.residuals.uploaded += 2;
     this.residuals.askedAgain++;
-    const again = await this.thread.check(theta, c, { frame: evidence.frame, residualBefore: whole.before, residualAfter: whole.after });
+    const again = await this.thread.check(theta, c, {
+      frame: evidence.frame,
+      residualBefore: whole.before,
+      residualAfter: whole.after,
+      state: evidence.state,
+      stateDigests: evidence.stateDigests,
+    });
     if ('needs' in again) return out;
     again.result.detail.ms += r.detail.ms;
     again.result.detail.escalated = { sampledRelDelta: r.detail.relDelta!, compared: r.detail.compared! };
@@ -431,6 +455,8 @@ export class Validator {
    * uploaded in time).
    */
   private async withResidualBefore(c: VerifiableContribution, upload: CheckedUpload, work?: number[]): Promise<CheckEvidence | null> {
+    // The inner state travels as uploaded with the residuals (run setting inner.state 'kept').
+    const state = (up: CheckedUpload) => (up.state ? { state: up.state, stateDigests: up.stateDigests } : {});
     const full = (before: Float32Array, beforeDigest?: Hex, beforeOpening?: ResidualOpening): CheckEvidence => ({
       frame: upload.frame,
       residualBefore: before,
@@ -438,6 +464,7 @@ export class Validator {
       residualAfter: upload.after,
       beforeDigest,
       afterDigest: upload.afterDigest,
+      ...state(upload),
     });
     const before = upload.before;
     if (before instanceof Float32Array) return (this.residuals.uploaded++, full(before, upload.beforeDigest));
@@ -466,6 +493,7 @@ export class Validator {
         residualAfter: up.after,
         afterDigest: up.afterDigest,
         partial: { workLeaves, codecRanges },
+        ...state(up),
       };
     };
     const fromUpload = work && partial(upload, work);
@@ -479,7 +507,7 @@ export class Validator {
     }
     this.residuals.uploaded++;
     const more = await this.ask(c, { before: true, after: false, leaves: NO_LEAVES });
-    return more && more.before instanceof Float32Array ? full(more.before, more.beforeDigest) : null;
+    return more && more.before instanceof Float32Array ? { ...full(more.before, more.beforeDigest), ...state(more) } : null;
   }
 
   private carry(account: string, residual: { values: Float32Array; digest: Hex; exact: boolean }): void {

@@ -18,10 +18,13 @@
 // leaves to the residuals the report named. The codec check (F = C(e_b + Δ_ref)) needs e_b in
 // full: the validator holds it (zeros, a residual it derived or was sent, or its own float
 // approximation of the member's chain, coordinator/verify/validator.ts) or asks for it.
+// With the run setting inner.state 'kept' the commitment also holds the inner AdamW state before
+// and after the round, and the upload its state section (shared/wire/inner-state.ts).
 // Shared by the browser (which uploads) and the coordinator's validator (which checks).
 import { bytesToHex, concatHex, type Hex } from 'viem';
 import { keccak256, keccak256Bytes } from '../keccak.ts';
 import { IdlegradError } from '../errors.ts';
+import { decodeInnerState, encodeInnerState, stateDigests, type InnerStateEvidence } from './inner-state.ts';
 
 /**
  * Values in a leaf of a residual's Merkle tree (the last leaf may be shorter). 64 values (256
@@ -57,11 +60,12 @@ export interface ResidualOpening {
   proof: Uint8Array;
 }
 
-/** Everything a check compares: the frame and both residuals in full. */
+/** Everything a check compares: the frame and both residuals in full (and the inner state, run setting inner.state 'kept'). */
 export interface Evidence {
   frame: Uint8Array;
   residualBefore: Float32Array;
   residualAfter: Float32Array;
+  state?: InnerStateEvidence;
 }
 
 /** A residual in full, its root (residualDigest) alone, or its root proved by the sampled leaves. */
@@ -72,6 +76,8 @@ export interface EvidenceUpload {
   frame: Uint8Array;
   before: ResidualPart;
   after: ResidualPart;
+  /** The inner AdamW state (run setting inner.state 'kept'): before in full, after as its digest. */
+  state?: InnerStateEvidence;
 }
 
 /**
@@ -331,7 +337,14 @@ export function evidenceDigests(body: Uint8Array, paramCount: number, hashFrame:
   const e = decodeEvidence(body, paramCount);
   const beforeDigest = residualDigest(e.before);
   const afterDigest = residualDigest(e.after);
-  return { frameHash: hashFrame(e.frame), residualHash: residualCommitment(beforeDigest, afterDigest), beforeDigest, afterDigest };
+  const state = e.state && stateDigests(e.state);
+  return {
+    frameHash: hashFrame(e.frame),
+    residualHash: residualCommitment(beforeDigest, afterDigest, state),
+    beforeDigest,
+    afterDigest,
+    ...(state ? { state } : {}),
+  };
 }
 
 /**
@@ -345,11 +358,16 @@ export interface EvidenceDigests {
   residualHash: Hex;
   beforeDigest: Hex;
   afterDigest: Hex;
+  /** The inner state's digests (shared/wire/inner-state.ts stateDigest), when the upload carries it. */
+  state?: { before: Hex; after: Hex };
 }
 
-/** The residual commitment carried by a report: keccak256(root(e_b) ‖ root(e_a)). */
-export function residualCommitment(before: ResidualPart, after: ResidualPart): Hex {
-  return keccak256(concatHex([residualDigest(before), residualDigest(after)]));
+/**
+ * The residual commitment carried by a report: keccak256(root(e_b) ‖ root(e_a)), or, with the inner
+ * state kept (`state`: its stateDigests), keccak256(root(e_b) ‖ root(e_a) ‖ stateDigest_b ‖ stateDigest_a).
+ */
+export function residualCommitment(before: ResidualPart, after: ResidualPart, state?: { before: Hex; after: Hex }): Hex {
+  return keccak256(concatHex([residualDigest(before), residualDigest(after), ...(state ? [state.before, state.after] : [])]));
 }
 
 /** The leaves a part gives exactly: null for a residual in full (all of them), [] for a root alone. */
@@ -365,13 +383,15 @@ export function withOpenedLeaves(base: Float32Array, opening: ResidualOpening): 
   return out;
 }
 
-// Upload body: one byte of modes (bits 0–1 e_b, bits 2–3 e_a: 0 its root, 1 in full, 2 opened),
-// e_b's part, e_a's part, then the frame (what is left). An opened part is u16 leaf count, then
+// Upload body: one byte of modes (bits 0–1 e_b, bits 2–3 e_a: 0 its root, 1 in full, 2 opened;
+// bit 4: an inner state section follows the residuals), e_b's part, e_a's part, the inner state
+// section when bit 4 is set (shared/wire/inner-state.ts encodeInnerState), then the frame (what is left). An opened part is u16 leaf count, then
 // per leaf u32 index and its values (float32 LE), then the multiproof (multiproofNodes × 32
 // bytes, its length set by the indices); leaf indices strictly increase.
 const MODE_ROOT = 0;
 const MODE_FULL = 1;
 const MODE_OPENED = 2;
+const WITH_STATE = 0x10;
 const modeOf = (p: ResidualPart) => (typeof p === 'string' ? MODE_ROOT : p instanceof Float32Array ? MODE_FULL : MODE_OPENED);
 
 /** An opened part's encoded bytes: leaf count, each leaf's index and values, the multiproof. */
@@ -394,15 +414,17 @@ function encodePart(p: ResidualPart): Uint8Array {
   return out;
 }
 
-/** Encodes an upload (modes byte, e_b's part, e_a's part, frame). */
+/** Encodes an upload (modes byte, e_b's part, e_a's part, the inner state section when present, frame). */
 export function encodeEvidence(e: EvidenceUpload): Uint8Array {
   const b = encodePart(e.before);
   const a = encodePart(e.after);
-  const out = new Uint8Array(1 + b.byteLength + a.byteLength + e.frame.byteLength);
-  out[0] = modeOf(e.before) | (modeOf(e.after) << 2);
+  const st = e.state ? encodeInnerState(e.state) : new Uint8Array(0);
+  const out = new Uint8Array(1 + b.byteLength + a.byteLength + st.byteLength + e.frame.byteLength);
+  out[0] = modeOf(e.before) | (modeOf(e.after) << 2) | (e.state ? WITH_STATE : 0);
   out.set(b, 1);
   out.set(a, 1 + b.byteLength);
-  out.set(e.frame, 1 + b.byteLength + a.byteLength);
+  out.set(st, 1 + b.byteLength + a.byteLength);
+  out.set(e.frame, 1 + b.byteLength + a.byteLength + st.byteLength);
   return out;
 }
 
@@ -412,7 +434,7 @@ export function decodeEvidence(body: Uint8Array, paramCount: number): EvidenceUp
   const modes = body[0];
   const modeB = modes & 3;
   const modeA = (modes >> 2) & 3;
-  if (modes >> 4 || modeB > MODE_OPENED || modeA > MODE_OPENED)
+  if (modes >> 5 || modeB > MODE_OPENED || modeA > MODE_OPENED)
     throw new IdlegradError('BAD_FRAME', `evidence modes 0x${modes.toString(16)} name unknown parts`);
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   const short = (what: string, need: number) =>
@@ -455,10 +477,11 @@ export function decodeEvidence(body: Uint8Array, paramCount: number): EvidenceUp
     return [{ paramCount, leaves, proof: body.slice(at, proofEnd) }, proofEnd];
   };
   const [before, afterAt] = part(1, modeB, 'e_b');
-  const [after, frameAt] = part(afterAt, modeA, 'e_a');
+  const [after, stateAt] = part(afterAt, modeA, 'e_a');
+  const [state, frameAt] = modes & WITH_STATE ? decodeInnerState(body, stateAt, paramCount) : [undefined, stateAt];
   if (frameAt >= body.byteLength)
     throw new IdlegradError('BAD_FRAME', `evidence of ${body.byteLength} bytes holds no frame after its residual parts (${frameAt} bytes)`);
-  return { before, after, frame: body.slice(frameAt) };
+  return { before, after, frame: body.slice(frameAt), ...(state ? { state } : {}) };
 }
 
 /**
@@ -471,7 +494,12 @@ export function uploadFor(e: Evidence, needs: EvidenceNeeds, kept: { before?: Re
     if (needs.leaves.length) return openResidual(r, needs.leaves, tree);
     return tree?.serves(r, []) ? tree.root : residualRoot(r);
   };
-  return { frame: e.frame, before: part(e.residualBefore, needs.before, kept.before), after: part(e.residualAfter, needs.after, kept.after) };
+  return {
+    frame: e.frame,
+    before: part(e.residualBefore, needs.before, kept.before),
+    after: part(e.residualAfter, needs.after, kept.after),
+    ...(e.state ? { state: e.state } : {}),
+  };
 }
 
 /** Whether an upload holds what `needs` names: each residual asked in full in full, the others opened at exactly the asked leaves. */

@@ -166,6 +166,20 @@ export {
   type ResidualPart,
   type EvidenceDigests,
 } from './evidence.ts';
+export {
+  decodeInnerState,
+  encodeInnerState,
+  innerStateBytes,
+  innerStateDigest,
+  innerStateProblem,
+  momentsDigest,
+  stateDigest,
+  stateDigests,
+  zeroInnerState,
+  MAX_STATE_T,
+  type InnerStateEvidence,
+  type StateAfterPart,
+} from './inner-state.ts';
 export { REJECTIONS, REJECTION_CODES, isRejectionCode, type Rejection, type RejectionCode } from './rejections.ts';
 export {
   EPOCH_FILE_FORMAT,

@@ -26,7 +26,8 @@ test('protocol 6: a hello without a session key (an older page) is refused namin
   for (const protocol of [1, 5])
     assert.throws(
       () => parseClientMessage({ ...old, protocol }),
-      (e: unknown) => isIdlegradError(e, 'SCHEMA_MISMATCH') && /protocol \d is not supported \(expected 6/.test((e as Error).message),
+      (e: unknown) =>
+        isIdlegradError(e, 'SCHEMA_MISMATCH') && new RegExp(`protocol \\d is not supported \\(expected ${PROTOCOL_VERSION}`).test((e as Error).message),
     );
   assert.throws(() => parseClientMessage(old), /hello\.session/, 'this protocol without its session grant: the field is named');
   assert.throws(() => parseClientMessage({ ...hello, session: { ...session, proof: '0x' + '55'.repeat(65) } }), /hello\.session\.proof/);

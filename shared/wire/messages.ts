@@ -45,8 +45,13 @@ import { MAX_ASKED_LEAVES, type EvidenceNeeds } from './evidence.ts';
  * certificate, and a report's `signature` is the session key's (64 bytes). A page of protocol 5
  * signs reports with the device key, which this coordinator no longer accepts: its hello is
  * refused naming the version.
+ * 7: a run may keep each page's inner AdamW state across rounds (run setting inner.state 'kept', the
+ * MLP's default, issue 15): the report's residualHash then also commits to the state before and after
+ * the round, and the evidence upload carries the state before in full (shared/wire/inner-state.ts).
+ * A page of protocol 6 would train every round from zero moments and commit to the residuals alone,
+ * so every spot check of its work would fail: its hello is refused naming the version.
  */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 
 /** Contribution as JSON: bigints as decimal strings. */
 export type ContributionJson = Omit<Contribution, 'nonce' | 'expiry'> & { nonce: string; expiry: string };

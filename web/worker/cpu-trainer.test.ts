@@ -63,3 +63,21 @@ test('a prime (adamw.primeSteps, simulator-only) is refused, not trained as K st
     /trainCpuRound: adamw\.primeSteps 2 is simulator-only/,
   );
 });
+
+test('with a kept AdamW state, two CPU rounds equal trainLocalCpu going on from the same state, bit for bit', async () => {
+  const start = initParams(spec, 3);
+  const per = Array.from({ length: steps }, (_, s) => batches.subarray(s * B, (s + 1) * B));
+  const refState = { m: new Float32Array(spec.paramCount), v: new Float32Array(spec.paramCount), t: 0 };
+  const ref1 = trainLocalCpu(spec, start, data, per, adamw, refState);
+  const ref2 = trainLocalCpu(spec, ref1.params, data, per, adamw, refState);
+  const zero = { m: new Float32Array(spec.paramCount), v: new Float32Array(spec.paramCount), t: 0 };
+  const r1 = await trainCpuRound(spec, start, data, batches, steps, adamw, { state: zero });
+  assert.equal(zero.t, 0, 'the given state was changed');
+  const r2 = await trainCpuRound(spec, r1.params, data, batches, steps, adamw, { state: r1.state });
+  assert.deepEqual(r2.params, ref2.params);
+  assert.deepEqual(r2.state, refState);
+  assert.equal(r2.state!.t, 2 * steps);
+  const restarted = await trainCpuRound(spec, r1.params, data, batches, steps, adamw);
+  assert.equal(restarted.state, undefined);
+  assert.notDeepEqual(restarted.params, r2.params);
+});

@@ -1,7 +1,17 @@
 // The CPU path for volunteers without WebGPU: one round of local training with the shared/
 // reference math (the same steps as shared/mlp.ts trainLocalCpu), in slices that yield to the
 // worker's event loop so that a Stop arrives and ends the work within one slice.
-import { adamwStep, gatherBatch, refusePrime, mlpBackward, mlpForward, softmaxCrossEntropy, type AdamWConfig, type Dataset } from '../../shared/mlp.ts';
+import {
+  adamwStep,
+  gatherBatch,
+  refusePrime,
+  mlpBackward,
+  mlpForward,
+  softmaxCrossEntropy,
+  type AdamWConfig,
+  type AdamWState,
+  type Dataset,
+} from '../../shared/mlp.ts';
 import type { MlpSpec } from '../../shared/model.ts';
 import { TrainingAbortedError } from '../../kernels/errors.ts';
 
@@ -14,13 +24,16 @@ export interface CpuRoundResult {
   steps: number;
   samples: number;
   ms: number;
+  /** The AdamW state after the last step, when the round went on from opts.state. */
+  state?: AdamWState;
 }
 
 const yieldToEvents = () => new Promise<void>((r) => setTimeout(r, 0));
 
 /**
  * `steps` AdamW steps from `start` (copied) on the batches (steps × B indices, step-major).
- * Bit-equal to trainLocalCpu on the same inputs; yields every `sliceMs` of work.
+ * Bit-equal to trainLocalCpu on the same inputs (and state); yields every `sliceMs` of work. With
+ * `opts.state` (run setting inner.state 'kept') AdamW goes on from a copy of it and hands the state back.
  */
 export async function trainCpuRound(
   spec: MlpSpec,
@@ -29,7 +42,7 @@ export async function trainCpuRound(
   batches: Uint32Array,
   steps: number,
   cfg: AdamWConfig,
-  opts: { signal?: AbortSignal; sliceMs?: number } = {},
+  opts: { signal?: AbortSignal; sliceMs?: number; state?: AdamWState } = {},
 ): Promise<CpuRoundResult> {
   const B = batches.length / steps;
   if (!Number.isInteger(B) || B < 1) throw new RangeError(`trainCpuRound: ${batches.length} indices is not steps ${steps} × a batch size`);
@@ -37,13 +50,16 @@ export async function trainCpuRound(
   const sliceMs = opts.sliceMs ?? 50;
   const C = spec.sizes[spec.sizes.length - 1];
   const params = start.slice();
-  const m = new Float32Array(params.length);
-  const v = new Float32Array(params.length);
+  const m = opts.state ? opts.state.m.slice() : new Float32Array(params.length);
+  const v = opts.state ? opts.state.v.slice() : new Float32Array(params.length);
+  const t0 = opts.state?.t ?? 0;
+  if (m.length !== params.length || v.length !== params.length)
+    throw new RangeError(`trainCpuRound: the AdamW state holds ${m.length} and ${v.length} moments; the model has ${params.length} parameters`);
   let lossBefore = NaN;
   let lossAfter = NaN;
   let lossSum = 0;
-  const t0 = performance.now();
-  let sliceStart = t0;
+  const started = performance.now();
+  let sliceStart = started;
   for (let s = 0; s < steps; s++) {
     if (performance.now() - sliceStart >= sliceMs) {
       await yieldToEvents();
@@ -58,7 +74,8 @@ export async function trainCpuRound(
     if (s === 0) lossBefore = loss;
     lossAfter = loss;
     lossSum += loss;
-    adamwStep(params, mlpBackward(spec, params, acts, dlogits, B), m, v, s + 1, cfg);
+    adamwStep(params, mlpBackward(spec, params, acts, dlogits, B), m, v, t0 + s + 1, cfg);
   }
-  return { params, lossBefore, lossAfter, lossMean: lossSum / steps, steps, samples: steps * B, ms: performance.now() - t0 };
+  const state = opts.state ? { state: { m, v, t: t0 + steps } } : {};
+  return { params, lossBefore, lossAfter, lossMean: lossSum / steps, steps, samples: steps * B, ms: performance.now() - started, ...state };
 }

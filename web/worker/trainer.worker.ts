@@ -10,7 +10,7 @@ import { trainCpuRound } from './cpu-trainer.ts';
 import { gptSpec, initParams, mlpSpec, type GptDims, type GptSpec, type MlpSpec } from '../../shared/model.ts';
 import { meanOf, trainingFlopsPerSample, trainLocal, windowBatch } from '../../shared/preset.ts';
 import { cohortAggregateOfBytes, compressUpdate, pseudoGradient, type CohortAggregate } from '../../shared/round.ts';
-import type { Dataset } from '../../shared/mlp.ts';
+import type { AdamWState, Dataset } from '../../shared/mlp.ts';
 import type { AdapterInfo } from '../../shared/wire/index.ts';
 import { ResidualTree } from '../../shared/wire/evidence.ts';
 import { serializeError } from '../../shared/errors.ts';
@@ -19,8 +19,10 @@ import type { AbortReport, AggregateArgs, BenchmarkResult, DeviceLoss, Throttle,
 type GpuContext = Awaited<ReturnType<typeof acquireDevice>>;
 
 /** A round's training before compression: θ_local and the measured figures. */
-interface Trained extends Omit<TrainResult, 'frame' | 'frameHash' | 'residual' | 'residualBefore'> {
+interface Trained extends Omit<TrainResult, 'frame' | 'frameHash' | 'residual' | 'residualBefore' | 'state'> {
   params: Float32Array;
+  /** The AdamW state after the round, when it went on from TrainArgs.state. */
+  stateAfter?: AdamWState;
 }
 type MlpTrainer = ReturnType<typeof createMlpTrainer>;
 type GptTrainer = ReturnType<typeof createGptTrainer>;
@@ -117,6 +119,7 @@ const flopsPerSample = (s: MlpSpec) => 6 * s.sizes.slice(1).reduce((acc, out, l)
  * WebGPU the shared/ reference trains instead, in one piece (a Stop waits for the round).
  */
 async function trainGpt(g: NonNullable<typeof gpt>, d: Dataset, args: TrainArgs, signal: AbortSignal): Promise<Trained> {
+  if (args.state) throw new Error('the GPT trainers do not keep an inner AdamW state across rounds (run setting inner.state "kept" is for the MLP)');
   const t0 = performance.now();
   if (!g.trainer) {
     const B = args.batches.length / args.steps;
@@ -165,8 +168,10 @@ async function trainGpt(g: NonNullable<typeof gpt>, d: Dataset, args: TrainArgs,
 function compress(args: TrainArgs, t: Trained): TrainResult {
   const { params, ...figures } = t;
   const samples = t.steps * (args.batches.length / args.steps);
+  const { stateAfter, ...rest } = figures;
   const own = compressUpdate(args.update, pseudoGradient(args.params, params, args.residual), samples);
-  return { ...figures, frame: own.bytes, frameHash: own.hash, residual: own.residual, residualBefore: args.residual };
+  const state = args.state && stateAfter ? { state: { before: args.state, after: stateAfter } } : {};
+  return { ...rest, frame: own.bytes, frameHash: own.hash, residual: own.residual, residualBefore: args.residual, ...state };
 }
 
 /**
@@ -266,9 +271,10 @@ const api = {
       if (gpt) return trainGpt(gpt, data, args, ac.signal);
       if (cpu) {
         if (!spec) throw new Error('the trainer is not initialised: call init(sizes, batchSize) first');
-        const r = await trainCpuRound(spec, args.params, data, args.batches, args.steps, args.adamw, { signal: ac.signal });
+        const r = await trainCpuRound(spec, args.params, data, args.batches, args.steps, args.adamw, { signal: ac.signal, state: args.state });
         return {
           params: r.params,
+          stateAfter: r.state,
           losses: { before: r.lossBefore, after: r.lossAfter, mean: r.lossMean },
           steps: r.steps,
           samples: r.samples,
@@ -282,6 +288,7 @@ const api = {
       const r = await requireTrainer().train({ ...args, segmentMs: SEGMENT_MS, signal: ac.signal, between: (seg) => governor(seg.busyMs, ac.signal) });
       return {
         params: r.params,
+        stateAfter: r.state,
         losses: { before: r.lossBefore, after: r.lossAfter, mean: meanOf(r.losses.subarray(0, r.steps)) },
         steps: r.steps,
         samples: r.samples,
@@ -301,7 +308,8 @@ const api = {
     current = mine;
     try {
       const out = compress(args, await run);
-      return Comlink.transfer(out, [out.frame.buffer, out.residual.buffer, out.residualBefore.buffer] as ArrayBuffer[]);
+      const state = out.state ? [out.state.before.m.buffer, out.state.before.v.buffer, out.state.after.m.buffer, out.state.after.v.buffer] : [];
+      return Comlink.transfer(out, [...new Set([out.frame.buffer, out.residual.buffer, out.residualBefore.buffer, ...state])] as ArrayBuffer[]);
     } catch (e) {
       rethrow(e);
     } finally {

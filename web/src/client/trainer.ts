@@ -5,7 +5,7 @@
 // every large buffer transferred rather than copied.
 import * as Comlink from 'comlink';
 import type { Hex } from 'viem';
-import type { AdamWConfig, Dataset } from '../../../shared/mlp.ts';
+import type { AdamWConfig, AdamWState, Dataset } from '../../../shared/mlp.ts';
 import type { CohortAggregate, HeldBytes, UpdateHeader } from '../../../shared/round.ts';
 import type { RunSpec } from '../../../shared/config.ts';
 import type { GptDims } from '../../../shared/model.ts';
@@ -24,6 +24,11 @@ export interface TrainArgs {
   residual: Float32Array;
   /** The frame's header and codec: the worker compresses v = θ_r − θ_local + e into it. */
   update: UpdateHeader;
+  /**
+   * The inner AdamW state to go on from (run setting inner.state 'kept'; the MLP's trainers only).
+   * Transferred; it comes back as `state.before`. Absent: AdamW from zero moments.
+   */
+  state?: AdamWState;
 }
 
 /**
@@ -55,6 +60,8 @@ export interface TrainResult {
   residual: Float32Array;
   /** e, handed back (the validator's evidence names both). */
   residualBefore: Float32Array;
+  /** With TrainArgs.state: that state handed back, and the state after the round's last step. */
+  state?: { before: AdamWState; after: AdamWState };
   /**
    * Mean cross-entropy of the first and of the last batch, as measured on the GPU, and over all
    * the round's steps (`mean`: what the page shows; one batch of 32 is too noisy to read).
@@ -176,7 +183,8 @@ export class GpuTrainer implements Trainer {
   }
 
   train(args: TrainArgs): Promise<TrainResult> {
-    const buffers = [...new Set([args.params.buffer, args.batches.buffer, args.residual.buffer])] as ArrayBuffer[];
+    const state = args.state ? [args.state.m.buffer, args.state.v.buffer] : [];
+    const buffers = [...new Set([args.params.buffer, args.batches.buffer, args.residual.buffer, ...state])] as ArrayBuffer[];
     return this.remote.train(Comlink.transfer(args, buffers)).catch(revive);
   }
 

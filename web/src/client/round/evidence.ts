@@ -1,10 +1,20 @@
 // What a validator may ask of this page (DESIGN.md step 8): for the last few rounds, each own
 // frame with the error-feedback residuals it was built between and their Merkle trees (built
 // once, when the report commits to them: `commitment`), and the upload when the validator
-// samples one, opened from the kept trees. Memory only: after a reload a sampled contribution
-// cannot be evidenced and is rejected as withheld.
+// samples one, opened from the kept trees, and, when the run keeps the inner AdamW state, that state
+// before the round in full and after it as its digest (shared/wire/inner-state.ts). Memory only:
+// after a reload a sampled contribution cannot be evidenced and is rejected as withheld.
 import type { Address, Hex } from 'viem';
-import { encodeEvidence, residualCommitment, ResidualTree, sameBits, uploadFor, type ServerMessage } from '../../../../shared/wire/index.ts';
+import {
+  encodeEvidence,
+  residualCommitment,
+  ResidualTree,
+  sameBits,
+  stateDigests,
+  uploadFor,
+  type InnerStateEvidence,
+  type ServerMessage,
+} from '../../../../shared/wire/index.ts';
 import type { CoordinatorApi } from '../api.ts';
 import { describeError } from '../errors.ts';
 import type { SnapshotStore } from '../snapshot.ts';
@@ -28,6 +38,8 @@ export interface Evidence {
   after: Float32Array;
   /** The residuals' trees, from the report's commitment on (EvidenceKeeper.commitment). */
   trees?: { before: ResidualTree; after: ResidualTree };
+  /** The inner AdamW state before the round and the digest of the one after (run setting inner.state 'kept'). */
+  state?: InnerStateEvidence;
 }
 
 export class EvidenceKeeper {
@@ -62,7 +74,7 @@ export class EvidenceKeeper {
       'info',
       `round ${ev.round}: residual trees built in ${(performance.now() - started).toFixed(0)} ms ${levelsOf ? 'on the training worker' : 'on the main thread'} (${prev ? 'the residual before is round ' + prev.round + "'s after: its tree kept" : 'both hashed'})`,
     );
-    return residualCommitment(before.root, after.root);
+    return residualCommitment(before.root, after.root, ev.state && stateDigests(ev.state));
   }
 
   get(frameHash: Hex): Evidence | undefined {
@@ -90,7 +102,7 @@ export class EvidenceKeeper {
     // How long after the ask this page got to it (by its own clock against the server's stamp).
     const lateMs = Date.now() - m.serverTime;
     const started = performance.now();
-    const body = encodeEvidence(uploadFor({ frame: ev.frame, residualBefore: ev.before, residualAfter: ev.after }, m.needs, ev.trees));
+    const body = encodeEvidence(uploadFor({ frame: ev.frame, residualBefore: ev.before, residualAfter: ev.after, state: ev.state }, m.needs, ev.trees));
     const encodedMs = performance.now() - started;
     try {
       await o.api.postEvidence(m.run, m.round, key.address, body);

@@ -101,7 +101,16 @@ export function fakeTrainer(page: number) {
       if (this.gate) await Promise.race([this.gate, new Promise<never>((_, reject) => (aborter = reject))]);
       // What the worker does after training (web/worker/trainer.worker.ts compress()).
       const own = compressUpdate(args.update, pseudoGradient(args.params, params, args.residual), args.batches.length);
+      // A run that keeps the inner state (run setting inner.state 'kept'): a state that moves each round, handed back with the one given.
+      const st = args.state;
+      const state = st && {
+        state: {
+          before: st,
+          after: { m: st.m.map((x, i) => 0.9 * x + 1e-3 * Math.sin(i + page)), v: st.v.map((x) => 0.999 * x + 1e-6), t: st.t + args.steps },
+        },
+      };
       return {
+        ...state,
         frame: own.bytes,
         frameHash: own.hash,
         residual: own.residual,

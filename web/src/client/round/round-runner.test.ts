@@ -12,9 +12,13 @@ import { cohortAggregateOfBytes, compressUpdate, peerUpdateLimits, pseudoGradien
 import {
   contributionFromJson,
   decodeEvidence,
+  innerStateBytes,
+  momentsDigest,
   residualCommitment,
+  stateDigests,
   type ChainInfo,
   type EvidenceNeeds,
+  type StateAfterPart,
   type ServerMessage,
 } from '../../../../shared/wire/index.ts';
 import { TrainingAbortedError } from '../../../../kernels/errors.ts';
@@ -136,6 +140,7 @@ test(`evidence is kept for the last ${EVIDENCE_ROUNDS_KEPT} rounds and matches w
   }
   assert.equal(p.reports.length, rounds);
   let previousAfter: Float32Array | null = null;
+  let previousState: StateAfterPart | null = null;
   for (const [k, rec] of p.reports.entries()) {
     const c = rec.report.contribution;
     const ev = p.runner.evidenceFor(c.frameHash);
@@ -147,7 +152,14 @@ test(`evidence is kept for the last ${EVIDENCE_ROUNDS_KEPT} rounds and matches w
     assert.equal(hashFrame(ev.frame), c.frameHash);
     // The residual commitment in the signed report is the evidence's, and error feedback holds:
     // e_after = (θ_r − θ_local + e_before) − decode(frame), and the next round starts from e_after.
-    assert.equal(residualCommitment(ev.before, ev.after), c.residualHash);
+    // The run keeps the inner AdamW state (DEFAULT_RUN): the commitment holds it too, and each round
+    // trains from the state the previous one ended with (zeros, t = 0, at first).
+    assert.ok(ev.state, 'a run that keeps the inner state keeps it as evidence');
+    assert.equal(residualCommitment(ev.before, ev.after, stateDigests(ev.state)), c.residualHash);
+    assert.equal(ev.state.after.t, ev.state.before.t + rec.report.contribution.steps);
+    if (previousState) assert.equal(momentsDigest(ev.state.before), previousState.moments, 'each round starts from the previous inner state');
+    if (previousState) assert.equal(ev.state.before.t, previousState.t);
+    previousState = ev.state.after;
     if (previousAfter) assert.deepEqual(ev.before, previousAfter, 'each round starts from the previous residual');
     previousAfter = ev.after;
     const decoded = toDense(decodeFrame(ev.frame, peerUpdateLimits(run, rec.round)));
@@ -176,12 +188,15 @@ test(`evidence is kept for the last ${EVIDENCE_ROUNDS_KEPT} rounds and matches w
   assert.equal(p.evidence.length, 1);
   const light = decodeEvidence(p.evidence[0], run.paramCount);
   assert.ok(typeof light.before === 'string' && typeof light.after === 'string', 'digests only');
-  assert.ok(p.evidence[0].byteLength < 1 + 64 + 16_384, `${p.evidence[0].byteLength} bytes: a frame and two digests`);
-  assert.equal(residualCommitment(light.before, light.after), last.report.contribution.residualHash);
+  const stateBytes = innerStateBytes(run.paramCount);
+  assert.ok(p.evidence[0].byteLength < 1 + 64 + stateBytes + 16_384, `${p.evidence[0].byteLength} bytes: a frame, two digests and the inner state`);
+  assert.ok(light.state, 'the inner state goes up with the evidence');
+  assert.deepEqual(light.state, p.runner.evidenceFor(last.report.contribution.frameHash)!.state, 'the state before in full, the state after as its digest');
+  assert.equal(residualCommitment(light.before, light.after, stateDigests(light.state)), last.report.contribution.residualHash);
   await ask({ before: false, after: true, leaves: [] });
   const body = decodeEvidence(p.evidence[1], run.paramCount);
   assert.ok(typeof body.before === 'string' && body.after instanceof Float32Array && body.after.length === run.paramCount);
-  assert.equal(residualCommitment(body.before, body.after), last.report.contribution.residualHash);
+  assert.equal(residualCommitment(body.before, body.after, stateDigests(body.state!)), last.report.contribution.residualHash);
   // One that is no longer held: said, nothing uploaded.
   await p.runner.answerVerify({
     type: 'verify',

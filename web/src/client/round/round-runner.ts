@@ -7,11 +7,12 @@
 // so round-runner.test.ts runs whole cohorts of it with fakes and no real time.
 import { verifyMessage, type Address, type Hex, type LocalAccount } from 'viem';
 import { decodeFrame, toDense } from '../../../../shared/codec.ts';
-import type { RunSpec } from '../../../../shared/config.ts';
+import { keepsInnerState, type RunSpec } from '../../../../shared/config.ts';
+import type { AdamWState } from '../../../../shared/mlp.ts';
 import { eip712Domain, type Contribution, type Eip712Domain } from '../../../../shared/eip712.ts';
 import { assignmentIndices } from '../../../../shared/assignment.ts';
 import { adaptiveSteps, buildContribution, describeVote, maxPeerFrameBytes, peerUpdateLimits, randomNonce, updateHeader } from '../../../../shared/round.ts';
-import { contributionToJson, type ChainInfo, type ServerMessage } from '../../../../shared/wire/index.ts';
+import { contributionToJson, momentsDigest, zeroInnerState, type ChainInfo, type ServerMessage } from '../../../../shared/wire/index.ts';
 import { TrainingAbortedError } from '../../../../kernels/errors.ts';
 import type { CoordinatorApi } from '../api.ts';
 import type { Scheduler } from '../clock.ts';
@@ -81,6 +82,11 @@ export class RoundRunner {
   private cancelClose: (() => void) | null = null;
   /** The error-feedback residual e (paramCount), kept in storage between visits. */
   private residual: Float32Array | null = null;
+  /**
+   * The inner AdamW state at the end of this page's last finished round of `run` (run setting
+   * inner.state 'kept'): memory only, so a reload starts from zeros (t = 0), which a validator takes.
+   */
+  private innerState: { run: number; state: AdamWState } | null = null;
   /** What a validator may ask for, by own frame hash: memory only (evidence.ts). */
   private readonly evidence = new EvidenceKeeper();
   /** Reported frames the residual advanced past, until the commit's verdict (verdicts.ts). */
@@ -194,11 +200,14 @@ export class RoundRunner {
     // hands back the frame and e'. The residual travels there and back (transferred, not copied).
     const residual = this.residual && this.residual.length === run.paramCount ? this.residual : new Float32Array(run.paramCount);
     this.residual = null;
+    // A copy of the kept state goes to the worker (transferred): this page still holds it if the round fails.
+    const kept = keepsInnerState(run) ? (this.innerState?.run === run.id ? this.innerState.state : zeroInnerState(run.paramCount)) : null;
+    const state = kept ? { state: { m: kept.m.slice(), v: kept.v.slice(), t: kept.t } } : {};
     this.trainingNow = true;
     let result;
     const t0 = performance.now();
     try {
-      result = await trainer.train({ params: before.slice(), batches, steps, adamw: run.inner.adamw, residual, update: updateHeader(run, m.round) });
+      result = await trainer.train({ params: before.slice(), batches, steps, adamw: run.inner.adamw, residual, update: updateHeader(run, m.round), ...state });
     } catch (e) {
       if (e instanceof TrainingAbortedError) store.log('info', `round ${m.round}: training stopped; nothing is reported for it`);
       else store.log('error', `round ${m.round}: training failed: ${describeError(e)}`);
@@ -220,8 +229,11 @@ export class RoundRunner {
       'info',
       `round ${m.round}: trained ${result.steps} steps (${result.samples} samples) in ${(wallMs / 1000).toFixed(1)} s, loss ${losses.before.toFixed(4)} → ${losses.after.toFixed(4)}, mean ${losses.mean.toFixed(4)}`,
     );
-    // A frame that is never sent leaves the residual where it was.
+    // A frame that is never sent leaves the residual where it was; the inner state goes on from the
+    // round trained (a validator allows a state up to a round's steps ahead per round it did not see).
     this.residual = result.residualBefore;
+    if (kept && !result.state) throw new Error(`round ${m.round}: the trainer did not hand back the inner AdamW state this run keeps`);
+    if (result.state) this.innerState = { run: run.id, state: result.state.after };
     if (token.cancelled) {
       store.log('warn', `round ${m.round}: a newer round arrived during training; result dropped`);
       return;
@@ -245,7 +257,15 @@ export class RoundRunner {
     const own = { bytes: result.frame, hash: result.frameHash };
     // Its own copy of e' (the residual itself goes to the worker, detached here, next round; a give-back
     // changes it in place), which the report commits to and a validator may ask for after that.
-    const kept = this.evidence.keep(own.hash, { run: run.id, round: m.round, frame: own.bytes, before: result.residualBefore, after: result.residual.slice() });
+    const innerEvidence = result.state && { before: result.state.before, after: { t: result.state.after.t, moments: momentsDigest(result.state.after) } };
+    const evidence = this.evidence.keep(own.hash, {
+      run: run.id,
+      round: m.round,
+      frame: own.bytes,
+      before: result.residualBefore,
+      after: result.residual.slice(),
+      ...(innerEvidence ? { state: innerEvidence } : {}),
+    });
     store.set({ ownFrames: { count: store.get().ownFrames.count + 1, bytes: store.get().ownFrames.bytes + own.bytes.byteLength } });
     const keepResidual = (residual: Float32Array) => {
       this.residual = residual;
@@ -320,7 +340,7 @@ export class RoundRunner {
       frameHash: own.hash,
       aggregateHash: agg.aggregateHash,
       framesRoot: agg.framesRoot,
-      residualHash: await this.evidence.commitment(kept, store.log, trainer.residualLevels?.bind(trainer)),
+      residualHash: await this.evidence.commitment(evidence, store.log, trainer.residualLevels?.bind(trainer)),
       samples,
       steps: result.steps,
       lossBefore: losses.before,
