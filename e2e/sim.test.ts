@@ -68,8 +68,8 @@ test("inner state kept across rounds: each peer's AdamW goes on from its moments
   const keptSettings = settingsFrom({ 'inner-state': 'kept' }).st;
   assert.equal(keptSettings.innerState, 'kept');
   for (const sc of scenarioList(keptSettings).filter((x) => !x.centralized)) assert.equal(sc.innerState, 'kept', sc.name);
-  // The default follows the MLP preset's (DEFAULT_RUN.inner.state: kept since protocol 7).
-  assert.equal(settingsFrom({}).st.innerState, 'kept');
+  // The default follows the MLP preset's (DEFAULT_RUN.inner.state: 'round' until a forged state is caught).
+  assert.equal(settingsFrom({}).st.innerState, DEFAULT_RUN.inner.state ?? 'round');
   assert.equal(settingsFrom({ 'inner-state': 'round' }).st.innerState, 'round');
   assert.throws(() => settingsFrom({ 'inner-state': 'forever' }), /--inner-state: expected one of round, kept/);
 });

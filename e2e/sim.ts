@@ -196,8 +196,9 @@ export const DEFAULT_SIM: SimSettings = {
   globalUpdate: DEFAULT_RUN.globalUpdate ?? 'exact',
   aggregator: DEFAULT_RUN.aggregator,
   nonIid: { steps: NON_IID_STEPS, outer: DEFAULT_RUN.outer },
-  // The MLP preset's (DEFAULT_RUN.inner.state, 'kept' since protocol 7: pages keep the moments, commit
-  // to them and upload them as evidence, shared/wire/inner-state.ts). With the state kept (`--inner-state
+  // The MLP preset's (DEFAULT_RUN.inner.state: 'round'; a run may set 'kept' since protocol 7, where
+  // pages keep the moments, commit to them and upload them as evidence, shared/wire/inner-state.ts;
+  // not the default while a forged state-before can pass a spot check, shared/config.ts). With the state kept (`--inner-state
   // kept`; 2026-12-06, 3 seeds, README "Training algorithm") one peer compressed ends at held-out loss
   // 0.1612 ± 0.0060 against 0.2069 ± 0.0086 restarting (`--inner-state round`; centralized 0.1675): the
   // restart, not the codec, was the 1-peer gap (dense-1 restarting: 0.2268 ± 0.0307). A prime

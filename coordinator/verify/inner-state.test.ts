@@ -34,7 +34,7 @@ const train = mnistLike(256, 1);
 const heldOut = mnistLike(64, 2);
 const run: RunSpec = runSpecOf(
   1,
-  { ...DEFAULT_RUN, sizes: [784, 16, 10], inner: { ...DEFAULT_RUN.inner, steps: 4, batchSize: 8 }, verification: { heldOutSamples: 32 } },
+  { ...DEFAULT_RUN, sizes: [784, 16, 10], inner: { ...DEFAULT_RUN.inner, steps: 4, batchSize: 8, state: 'kept' }, verification: { heldOutSamples: 32 } },
   { name: 'mnist', trainCount: train.count, testCount: heldOut.count, features: 784, classes: 10 },
 );
 const v = verificationOf(run);
@@ -75,7 +75,7 @@ function work(account: Address, round: number, e: Float32Array, state: AdamWStat
 }
 
 test('run setting inner.state: "round" or "kept", "kept" refused for a GPT preset, named by its keypath', () => {
-  assert.equal(DEFAULT_RUN.inner.state, 'kept');
+  assert.equal(DEFAULT_RUN.inner.state, 'round', 'kept is not the default until a forged state-before is caught (shared/config.ts)');
   assert.throws(
     () => validateRunSettings({ ...DEFAULT_RUN, inner: { ...DEFAULT_RUN.inner, state: 'always' as 'kept' } }),
     /run\.inner\.state: expected one of round, kept, got "always"/,

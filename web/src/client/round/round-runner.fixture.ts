@@ -59,11 +59,16 @@ export async function finish<T>(sched: ManualScheduler, done: Promise<T>, stepMs
   return done;
 }
 
-export const run: RunSpec = runSpecOf(
-  7,
-  { ...DEFAULT_RUN, sizes: [40, 30, 10], codec: { density: 0.25, bits: 8, chunkSize: 256 } },
-  { name: 'mnist', trainCount: 100, testCount: 10, features: 40, classes: 10 },
-);
+const fixtureRun = (state: 'round' | 'kept'): RunSpec =>
+  runSpecOf(
+    7,
+    { ...DEFAULT_RUN, inner: { ...DEFAULT_RUN.inner, state }, sizes: [40, 30, 10], codec: { density: 0.25, bits: 8, chunkSize: 256 } },
+    { name: 'mnist', trainCount: 100, testCount: 10, features: 40, classes: 10 },
+  );
+/** The pages' run: each round's AdamW restarts from zero moments (inner.state 'round', the default). */
+export const run: RunSpec = fixtureRun('round');
+/** The same run with the inner AdamW state kept across rounds (inner.state 'kept'). */
+export const keptRun: RunSpec = fixtureRun('kept');
 export const chain: ChainInfo = {
   chainId: 31337,
   distributor: '0x00000000000000000000000000000000000000d1',

@@ -35,6 +35,7 @@ import {
   FakeRelay,
   finish,
   run,
+  keptRun,
   chain,
   KEYS,
   theta,
@@ -135,7 +136,7 @@ test(`evidence is kept for the last ${EVIDENCE_ROUNDS_KEPT} rounds and matches w
   const p = page(0, new FakeNetwork(), sched);
   const rounds = EVIDENCE_ROUNDS_KEPT + 2;
   for (let r = 1; r <= rounds; r++) {
-    await p.runner.begin(roundFor([p], sched, r), run);
+    await p.runner.begin(roundFor([p], sched, r), keptRun);
     await sched.advance(30_000);
   }
   assert.equal(p.reports.length, rounds);
@@ -152,7 +153,7 @@ test(`evidence is kept for the last ${EVIDENCE_ROUNDS_KEPT} rounds and matches w
     assert.equal(hashFrame(ev.frame), c.frameHash);
     // The residual commitment in the signed report is the evidence's, and error feedback holds:
     // e_after = (θ_r − θ_local + e_before) − decode(frame), and the next round starts from e_after.
-    // The run keeps the inner AdamW state (DEFAULT_RUN): the commitment holds it too, and each round
+    // The run keeps the inner AdamW state (keptRun): the commitment holds it too, and each round
     // trains from the state the previous one ended with (zeros, t = 0, at first).
     assert.ok(ev.state, 'a run that keeps the inner state keeps it as evidence');
     assert.equal(residualCommitment(ev.before, ev.after, stateDigests(ev.state)), c.residualHash);
