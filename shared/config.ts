@@ -218,7 +218,8 @@ export const DEFAULT_RUN: RunSettings = {
   //   8 peers  1.150 / 1.244 / 1.149, 0.1818 ± 0.0139   (1.390 / 1.612 / 1.568, 0.1836 ± 0.0071)
   // Seed 1, 1 peer: 5 rounds at 10 % 1.448, 5 at 30 % 1.284, 8 at 30 % 1.279. With the inner
   // AdamW state kept (`--inner-state kept`) 1.373 / 1.529 / 1.290 at 1 peer (no warm-up: up to
-  // 2.04), at a cost of 0.0075 in final loss there (0.1687 against 0.1612).
+  // 2.04), at a cost of 0.0075 in final loss there (0.1687 against 0.1612), and 1.270 / 1.386 /
+  // 1.320 at 8 peers (up to 1.68), loss 0.1457 ± 0.0084 (0.1491 ± 0.0026).
   codec: { density: 0.03, bits: 2, chunkSize: 4096, indexCoding: 'rice', warmup: { rounds: 6, density: 0.3 } },
   // One frame down (issue 16): `nice -n 19 npx tsx e2e/sim.ts --json --seeds 3 --rounds 40
   // --workers 1 --only compressed-8,compressed-down-8` (2026-12-06, README "Cohort agreement, the
