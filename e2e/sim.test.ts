@@ -169,9 +169,13 @@ test('attackers send honestly for the first quarter, then: NaN frames are all re
 
 test('the in-cohort attacker: cohorts of 3 each holding one sign-flipper; the vote refuses every attack frame and no honest one, the control lets it through', () => {
   // QUICK_SIM: 6 peers in cohorts {0, 2, 4} and {1, 3, 5}, attackers in slots 4 and 5 (one a cohort).
-  const clean = runScenario(pick('compressed-6-cohort3'), 1, data);
-  const voted = runScenario(pick('sign-flip-33-cohort3'), 1, data);
-  const control = runScenario(pick('sign-flip-33-cohort3-no-vote'), 1, data);
+  // At the 3 % codec throughout: with the codec warm-up 4 of the 6 attacked quick rounds are at
+  // 30 %, where the control's damage measured 0.547 against voted 0.364 nats (every attack frame
+  // refused all the same), a smaller gap than the steady codec's that this test pins.
+  const steady = (name: string): Scenario => ({ ...pick(name), codec: { ...pick(name).codec, warmup: undefined } });
+  const clean = runScenario(steady('compressed-6-cohort3'), 1, data);
+  const voted = runScenario(steady('sign-flip-33-cohort3'), 1, data);
+  const control = runScenario(steady('sign-flip-33-cohort3-no-vote'), 1, data);
   assert.equal(voted.byzantineSent, 2 * (st.rounds - Math.floor(st.rounds / 4)));
   assert.equal(voted.byzantineExcluded, voted.byzantineSent, 'every attack frame refused');
   assert.equal(voted.honestExcluded, 0, 'no honest frame refused');
