@@ -5,7 +5,8 @@
 //                 [--non-iid-steps N] [--non-iid-outer-lr X] [--non-iid-outer-momentum X] [--non-iid-lr-floor X]
 //                 [--text FILE] [--gpt-peers N] [--gpt-batch N] [--gpt-steps N] [--gpt-budget N] [--gpt-density R]
 //                 [--gpt-bits B] [--gpt-chunk N] [--gpt-outer-lr X] [--gpt-outer-momentum X] [--gpt-inner-lr X] [--gpt-inner-lr-floor X]
-//                 [--inner-warmup N] [--gpt-inner-warmup N] [--gpt-beta2 X] [--inner-state round|kept] [--inner-prime K]
+//                 [--inner-warmup N] [--gpt-inner-warmup N] [--beta2 X] [--gpt-beta2 X] [--inner-state round|kept] [--inner-prime K]
+//                 [--codec-warmup N:R|off]
 //                 [--gpt-held-out N] [--trace]`   (defaults: DEFAULT_RUN, DEFAULT_GPT_RUN and DEFAULT_SIM)
 // `npm run sim -- --verify …` runs the spot-check verification measurements (e2e/sim-verify.ts);
 // `npm run sim -- --speed [--dawn]` times the trainers it could use (e2e/sim-speed.ts).
