@@ -216,6 +216,7 @@ export const DEFAULT_RUN: RunSettings = {
   // per seed, held-out loss, against no warm-up:
   //   1 peer   1.259 / 1.274 / 1.302, 0.2004 ± 0.0170   (1.598 / 1.585 / 1.347, 0.2069 ± 0.0086)
   //   8 peers  1.150 / 1.244 / 1.149, 0.1818 ± 0.0139   (1.390 / 1.612 / 1.568, 0.1836 ± 0.0071)
+  //   32 peers 1.134 / 1.288 / 1.151, 0.1859 ± 0.0041   (1.442 / 1.726 / 1.653, 0.2027 ± 0.0096)
   // Seed 1, 1 peer: 5 rounds at 10 % 1.448, 5 at 30 % 1.284, 8 at 30 % 1.279. With the inner
   // AdamW state kept (`--inner-state kept`) 1.373 / 1.529 / 1.290 at 1 peer (no warm-up: up to
   // 2.04), at a cost of 0.0075 in final loss there (0.1687 against 0.1612), and 1.270 / 1.386 /
