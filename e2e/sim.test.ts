@@ -53,10 +53,23 @@ test('rows: held-out loss and accuracy over seeds (mean, std), the loss curve pe
     central.runs[0].samplesPerSlot[0],
     compressed.runs[0].samplesPerSlot.reduce((a, b) => a + b, 0),
   );
+  // 6 of the 8 quick rounds are the codec warm-up's (30 %: dense/21 a frame), 2 at 3 % (dense/112).
   assert.ok(
-    compressed.bytesPerPeerPerRound * 50 <= dense.bytesPerPeerPerRound,
+    compressed.bytesPerPeerPerRound * 20 <= dense.bytesPerPeerPerRound,
     `compressed ${compressed.bytesPerPeerPerRound} B vs dense ${dense.bytesPerPeerPerRound} B`,
   );
+});
+
+test("--codec-warmup: the MLP rows code the run's first rounds denser (the preset's warm-up by default), off or N:R", () => {
+  const codecOf = (values: Record<string, unknown>, name = 'compressed-1') => scenarioList(settingsFrom(values).st).find((sc) => sc.name === name)!.codec;
+  assert.deepEqual(codecOf({}).warmup, DEFAULT_RUN.codec.warmup);
+  assert.ok(DEFAULT_RUN.codec.warmup && DEFAULT_RUN.codec.warmup.density > DEFAULT_RUN.codec.density);
+  assert.deepEqual(codecOf({ 'codec-warmup': '3:0.2' }).warmup, { rounds: 3, density: 0.2 });
+  assert.deepEqual(codecOf({ 'codec-warmup': '3:0.2' }, 'sign-flip-20').warmup, { rounds: 3, density: 0.2 });
+  assert.equal(codecOf({ 'codec-warmup': 'off' }).warmup, undefined);
+  assert.equal(codecOf({}, 'dense-8').warmup, undefined, 'dense frames have no density to warm up');
+  assert.equal(codecOf({}, 'gpt-compressed-4').warmup, undefined, "the GPT preset's codec has none");
+  for (const bad of ['3', '3:0', '3:1.5', 'x:0.3']) assert.throws(() => settingsFrom({ 'codec-warmup': bad }), /--codec-warmup: expected N:R/, bad);
 });
 
 test("inner state kept across rounds: each peer's AdamW goes on from its moments (a churned-in peer from zero); refused when unknown", () => {
@@ -163,9 +176,13 @@ test('attackers send honestly for the first quarter, then: NaN frames are all re
 
 test('the in-cohort attacker: cohorts of 3 each holding one sign-flipper; the vote refuses every attack frame and no honest one, the control lets it through', () => {
   // QUICK_SIM: 6 peers in cohorts {0, 2, 4} and {1, 3, 5}, attackers in slots 4 and 5 (one a cohort).
-  const clean = runScenario(pick('compressed-6-cohort3'), 1, data);
-  const voted = runScenario(pick('sign-flip-33-cohort3'), 1, data);
-  const control = runScenario(pick('sign-flip-33-cohort3-no-vote'), 1, data);
+  // At the 3 % codec throughout: with the codec warm-up 4 of the 6 attacked quick rounds are at
+  // 30 %, where the control's damage measured 0.547 against voted 0.364 nats (every attack frame
+  // refused all the same), a smaller gap than the steady codec's that this test pins.
+  const steady = (name: string): Scenario => ({ ...pick(name), codec: { ...pick(name).codec, warmup: undefined } });
+  const clean = runScenario(steady('compressed-6-cohort3'), 1, data);
+  const voted = runScenario(steady('sign-flip-33-cohort3'), 1, data);
+  const control = runScenario(steady('sign-flip-33-cohort3-no-vote'), 1, data);
   assert.equal(voted.byzantineSent, 2 * (st.rounds - Math.floor(st.rounds / 4)));
   assert.equal(voted.byzantineExcluded, voted.byzantineSent, 'every attack frame refused');
   assert.equal(voted.honestExcluded, 0, 'no honest frame refused');

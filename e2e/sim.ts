@@ -5,7 +5,8 @@
 //                 [--non-iid-steps N] [--non-iid-outer-lr X] [--non-iid-outer-momentum X] [--non-iid-lr-floor X]
 //                 [--text FILE] [--gpt-peers N] [--gpt-batch N] [--gpt-steps N] [--gpt-budget N] [--gpt-density R]
 //                 [--gpt-bits B] [--gpt-chunk N] [--gpt-outer-lr X] [--gpt-outer-momentum X] [--gpt-inner-lr X] [--gpt-inner-lr-floor X]
-//                 [--inner-warmup N] [--gpt-inner-warmup N] [--gpt-beta2 X] [--inner-state round|kept] [--inner-prime K]
+//                 [--inner-warmup N] [--gpt-inner-warmup N] [--beta2 X] [--gpt-beta2 X] [--inner-state round|kept] [--inner-prime K]
+//                 [--codec-warmup N:R|off]
 //                 [--gpt-held-out N] [--trace]`   (defaults: DEFAULT_RUN, DEFAULT_GPT_RUN and DEFAULT_SIM)
 // `npm run sim -- --verify …` runs the spot-check verification measurements (e2e/sim-verify.ts);
 // `npm run sim -- --speed [--dawn]` times the trainers it could use (e2e/sim-speed.ts).
@@ -45,7 +46,17 @@ import { loadMnist } from '../coordinator/data/index.ts';
 import { cliOutput, listOption, numberOption, parseCli, runCli, UsageError, type CliOption, type CliSpec } from '../shared/cli.ts';
 import { readTextFile, splitText } from '../coordinator/data/index.ts';
 import { aggregateUpdates, type AggregateResult, type AggregatorConfig, type WeightedUpdate } from '../shared/aggregate.ts';
-import { decodeFrame, encodeAggregate, encodeDenseUpdate, encodeUpdate, frameLimits, hashFrame, toDense, type CodecConfig } from '../shared/codec.ts';
+import {
+  decodeFrame,
+  encodeAggregate,
+  encodeDenseUpdate,
+  encodeUpdate,
+  frameLimits,
+  hashFrame,
+  toDense,
+  type CodecConfig,
+  type CodecWarmup,
+} from '../shared/codec.ts';
 import { DEFAULT_GPT_RUN, DEFAULT_RUN, downCodecOf, type DownCodecConfig } from '../shared/config.ts';
 import { isIdlegradError } from '../shared/errors.ts';
 import { trainLocalCpu, type AdamWConfig, type AdamWState, type Dataset } from '../shared/mlp.ts';
@@ -857,6 +868,7 @@ const codecOptions = (prefix: string, what: string): Record<string, CliOption> =
   [`${prefix}bits`]: { type: 'string', arg: 'B', help: `${what} codec bits` },
   [`${prefix}chunk`]: { type: 'string', arg: 'N', help: `${what} codec chunk size` },
   [`${prefix}index-coding`]: { type: 'string', arg: 'u16|rice', help: `${what} codec index coding` },
+  [`${prefix}codec-warmup`]: { type: 'string', arg: 'N:R|off', help: `${what} codec warm-up: rounds 0…N−1 at density R (and the download at R if denser)` },
 });
 /** The outer-step options of a row family ('', 'non-iid-', 'gpt-'), read back by settingsFrom's outerOf. */
 const outerOptions = (prefix: string, what: string): Record<string, CliOption> => ({
@@ -906,6 +918,7 @@ DEFAULT_RUN, DEFAULT_GPT_RUN and DEFAULT_SIM). Two other modes, each with its ow
     'inner-lr-floor': { type: 'string', arg: 'X', help: "MLP: the inner lr cosine-annealed over the run's rounds down to this fraction" },
     'gpt-inner-lr-floor': { type: 'string', arg: 'X', help: "GPT: the inner lr cosine-annealed over the run's rounds down to this fraction" },
     'weight-decay': { type: 'string', arg: 'X', help: 'MLP inner AdamW weight decay' },
+    beta2: { type: 'string', arg: 'X', help: 'MLP inner AdamW β2' },
     'non-iid-steps': { type: 'string', arg: 'N', help: 'inner steps of the non-IID rows' },
     'inner-state': { type: 'string', arg: 'round|kept', help: "the peers' inner AdamW state between rounds: from zero each round (default) or kept" },
     'inner-prime': {
@@ -935,6 +948,17 @@ function innerPrimeOf(k: number): number {
   return k;
 }
 
+/** `--codec-warmup N:R` as CodecConfig.warmup ('off': none; absent: the default's). */
+function codecWarmupOf(name: string, v: string | undefined, dflt: CodecWarmup | undefined): { warmup?: CodecWarmup } {
+  if (v === undefined) return dflt ? { warmup: dflt } : {};
+  if (v === 'off') return {};
+  const m = /^(\d+):([0-9.]+)$/.exec(v);
+  const warmup = m && { rounds: Number(m[1]), density: Number(m[2]) };
+  if (!warmup || !(warmup.density > 0 && warmup.density <= 1))
+    throw new UsageError(`--${name}: expected N:R (rounds, density in (0, 1]) or off, got ${JSON.stringify(v)}`);
+  return { warmup };
+}
+
 function globalUpdateOf(v: string): SimSettings['globalUpdate'] {
   if (v !== 'exact' && v !== 'compressed') throw new UsageError(`--global-update: expected exact or compressed, got ${JSON.stringify(v)}`);
   return v;
@@ -961,6 +985,7 @@ export function settingsFrom(values: Record<string, unknown>): {
     bits: num(`${prefix}bits`, c.bits) as CodecConfig['bits'],
     chunkSize: num(`${prefix}chunk`, c.chunkSize),
     indexCoding: (opt(`${prefix}index-coding`) ?? c.indexCoding) as CodecConfig['indexCoding'],
+    ...codecWarmupOf(`${prefix}codec-warmup`, opt(`${prefix}codec-warmup`), c.warmup),
   });
   const lrScheduleOf = (name: string, rounds: number): OuterLrSchedule | undefined => {
     const floor = numberOption(given, name);
@@ -999,7 +1024,7 @@ export function settingsFrom(values: Record<string, unknown>): {
     attackPeers: num('attack-peers', base.attackPeers),
     attackFractions: list('fractions') ?? base.attackFractions,
     outer: outerOf('', base.outer, rounds),
-    adamw: adamwOf(base.adamw, { lr: 'inner-lr', weightDecay: 'weight-decay', warmupSteps: 'inner-warmup' }),
+    adamw: adamwOf(base.adamw, { lr: 'inner-lr', weightDecay: 'weight-decay', warmupSteps: 'inner-warmup', beta2: 'beta2' }),
     codec: codecOf('', base.codec),
     downCodec: {
       density: num('down-density', base.downCodec.density),

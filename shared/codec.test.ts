@@ -5,6 +5,7 @@ import {
   decodeFrame,
   encodeAggregate,
   encodeDenseUpdate,
+  codecAtRound,
   encodeUpdate,
   frameBytes,
   frameLimits,
@@ -183,6 +184,37 @@ test('dense float32 frames imply their indices: 4 bytes a parameter plus the chu
   assert.throws(
     () => decodeFrame(b, lim),
     (e) => isIdlegradError(e, 'BAD_FRAME'),
+  );
+});
+
+test('codec warm-up: its rounds code at its density, later rounds at the run density, and the limits follow the round', () => {
+  const warm = { ...codec, warmup: { rounds: 2, density: 0.2 } };
+  const v = randomVector(2);
+  const kAt = (density: number) => kPerChunk({ density }, 1000) * 2 + kPerChunk({ density }, 503);
+  const limitsAt = (round?: number) => frameLimits({ paramTableHash: pth, paramCount: n, run: 7, codec: warm, maxSamples: 1000, round });
+  const r1 = encodeUpdate(v, warm, { ...args, round: 1 }).bytes;
+  const r2 = encodeUpdate(v, warm, { ...args, round: 2 }).bytes;
+  assert.equal(decodeFrame(r1, limitsAt(1)).header.totalK, kAt(0.2));
+  assert.equal(decodeFrame(r2, limitsAt(2)).header.totalK, kAt(codec.density));
+  assert.deepEqual(r2, encodeUpdate(v, codec, { ...args, round: 2 }).bytes, 'after the warm-up: the bytes of the codec without one');
+  // A warm-up-sized frame in a later round is too dense for that round's limits.
+  const late = encodeUpdate(v, { ...warm, warmup: { rounds: 3, density: 0.2 } }, { ...args, round: 2 }).bytes;
+  assert.throws(
+    () => decodeFrame(late, limitsAt(2)),
+    (e) => isIdlegradError(e, 'LIMIT_EXCEEDED'),
+  );
+  // No round known: the loosest limits, which admit both.
+  assert.equal(limitsAt(undefined).maxUpdateK, kPerChunk({ density: 0.2 }, 1000));
+  assert.ok(r1.byteLength <= maxUpdateFrameBytes(n, codec.chunkSize, limitsAt(undefined).maxUpdateK, 8));
+  // A warm-up sparser than the run's changes nothing.
+  assert.equal(codecAtRound({ ...codec, warmup: { rounds: 5, density: 0.01 } }, 0).density, codec.density);
+  assert.throws(
+    () => validateRunSettings({ ...DEFAULT_RUN, codec: { ...DEFAULT_RUN.codec, warmup: { rounds: 1.5, density: 0.3 } } }),
+    /run\.codec\.warmup\.rounds/,
+  );
+  assert.throws(
+    () => validateRunSettings({ ...DEFAULT_RUN, codec: { ...DEFAULT_RUN.codec, warmup: { rounds: 5, density: 2 } } }),
+    /run\.codec\.warmup\.density/,
   );
 });
 

@@ -92,6 +92,30 @@ export interface CodecConfig {
   chunkSize: number;
   /** Default 'u16'. */
   indexCoding?: IndexCoding;
+  /** Denser frames for the run's first rounds (codecAtRound); absent: `density` from round 0. */
+  warmup?: CodecWarmup;
+}
+
+/**
+ * A codec warm-up (issue 15): rounds 0 … rounds − 1 keep `density` of each chunk (if above the
+ * run's), later rounds the run's. At 3 % a round carries too little of the first, largest updates,
+ * so the loss is still far above its best after round 5. A function of the run's settings and the
+ * round alone: every encoder (page, the validator's re-encode, the coordinator's down codec, the
+ * sim) and every receiver's limits agree on a round's density without a message.
+ */
+export interface CodecWarmup {
+  rounds: number;
+  density: number;
+}
+
+/**
+ * The codec a frame of `round` is coded with (its density by the warm-up); with no round, the
+ * loosest of them (a size cap that must admit every round's frame).
+ */
+export function codecAtRound(cfg: CodecConfig, round: number | undefined): CodecConfig {
+  const w = cfg.warmup;
+  if (!w || w.density <= cfg.density || (round !== undefined && round >= w.rounds)) return cfg;
+  return { ...cfg, density: w.density };
 }
 
 /** What a receiver accepts: taken from the run spec, never from the frame. */
@@ -130,12 +154,13 @@ export function frameLimits(args: {
   maxSamples: number;
   round?: number;
 }): FrameLimits {
+  const codec = codecAtRound(args.codec, args.round);
   return {
     paramTableHash: args.paramTableHash,
     paramCount: args.paramCount,
     run: args.run,
     chunkSize: args.codec.chunkSize,
-    maxUpdateK: kPerChunk(args.codec, args.codec.chunkSize),
+    maxUpdateK: kPerChunk(codec, codec.chunkSize),
     maxSamples: args.maxSamples,
     bits: args.codec.bits,
     indexCoding: args.codec.indexCoding ?? 'u16',
@@ -246,7 +271,8 @@ export interface EncodeArgs {
  * Compress v = Δ + e with chunked top-k and 2/4/8-bit (or fp32) values. Returns the frame
  * and the new residual e' = v − decode(frame), which the caller keeps for the next round.
  */
-export function encodeUpdate(v: Float32Array, cfg: CodecConfig, args: EncodeArgs): { bytes: Uint8Array; residual: Float32Array } {
+export function encodeUpdate(v: Float32Array, codec: CodecConfig, args: EncodeArgs): { bytes: Uint8Array; residual: Float32Array } {
+  const cfg = codecAtRound(codec, args.round);
   const residual = v.slice();
   const chunks: Sparse['chunks'] = [];
   const bits = cfg.bits;

@@ -229,7 +229,21 @@ export const DEFAULT_RUN: RunSettings = {
   outer: { lr: 1, momentum: 0 },
   // 3 % of values at 2 bits with Rice-coded indices: ≈ 1.8 KiB a frame for the MLP, over 100×
   // less than dense float32 (measured by `npm run sim`, see e2e/sim.ts).
-  codec: { density: 0.03, bits: 2, chunkSize: 4096, indexCoding: 'rice' },
+  // Warm-up (shared/codec.ts codecAtRound; up and down): rounds 0–5 at 30 % (≈ 9.7 KB a frame),
+  // so the first, largest updates arrive in a few rounds instead of piling up in the residual;
+  // 40 rounds then average 2,997 B a frame (1.65×). At 3 % from round 0 the held-out loss after
+  // round 5 was still 1.35–1.60× the run's best (issue 15's maxAfterWarmup ≤ 1.5 failed).
+  // `nice -n 19 npx tsx e2e/sim.ts --json --peers 1,8 --only compressed-1 --seeds 3 --codec-warmup
+  // 6:0.3` and `--only compressed-8` (2026-12-07, README "The codec warm-up"), maxAfterWarmup
+  // per seed, held-out loss, against no warm-up:
+  //   1 peer   1.259 / 1.274 / 1.302, 0.2004 ± 0.0170   (1.598 / 1.585 / 1.347, 0.2069 ± 0.0086)
+  //   8 peers  1.150 / 1.244 / 1.149, 0.1818 ± 0.0139   (1.390 / 1.612 / 1.568, 0.1836 ± 0.0071)
+  //   32 peers 1.134 / 1.288 / 1.151, 0.1859 ± 0.0041   (1.442 / 1.726 / 1.653, 0.2027 ± 0.0096)
+  // Seed 1, 1 peer: 5 rounds at 10 % 1.448, 5 at 30 % 1.284, 8 at 30 % 1.279. With the inner
+  // AdamW state kept (`--inner-state kept`) 1.373 / 1.529 / 1.290 at 1 peer (no warm-up: up to
+  // 2.04), at a cost of 0.0075 in final loss there (0.1687 against 0.1612), and 1.270 / 1.386 /
+  // 1.320 at 8 peers (up to 1.68), loss 0.1457 ± 0.0084 (0.1491 ± 0.0026).
+  codec: { density: 0.03, bits: 2, chunkSize: 4096, indexCoding: 'rice', warmup: { rounds: 6, density: 0.3 } },
   // One frame down (issue 16): `nice -n 19 npx tsx e2e/sim.ts --json --seeds 3 --rounds 40
   // --workers 1 --only compressed-8,compressed-down-8` (2026-12-06, README "Cohort agreement, the
   // relay and the download"): held-out accuracy 95.23 ± 0.10 % against the exact download's
@@ -439,6 +453,12 @@ export function validateRunSettings(s: RunSettings, path = 'run'): RunSettings {
       (v) => (VALUE_BITS.includes(v as ValueBits) ? undefined : `expected one of ${VALUE_BITS.join(', ')}, got ${JSON.stringify(v)}`),
     ],
     ['codec.chunkSize', s.codec?.chunkSize, num(16, 65536, true)],
+    ...(s.codec?.warmup === undefined
+      ? []
+      : ([
+          ['codec.warmup.rounds', s.codec.warmup?.rounds, num(0, 1e9, true)],
+          ['codec.warmup.density', s.codec.warmup?.density, num(1e-4, 1)],
+        ] as [string, unknown, Check][])),
     [
       'globalUpdate',
       s.globalUpdate,

@@ -161,6 +161,43 @@ test('the size caps come from the run: a cohort aggregate fits cohortSize × an 
   assert.equal(maxCohortAggregateBytes(base), 25_401_084);
 });
 
+test("codec warm-up: a page's frames, every receiver's limits, the size caps and the down codec follow the round", () => {
+  const warm = runSpecOf(
+    8,
+    { ...DEFAULT_RUN, sizes: [20, 10, 4], codec: { density: 0.1, bits: 8, chunkSize: 64, warmup: { rounds: 2, density: 0.5 } } },
+    run.dataset,
+  );
+  const v = new Float32Array(warm.paramCount).map((_, i) => Math.sin(i) * 0.02);
+  const kOf = (round: number) => decodeFrame(encodeOwnUpdate(warm, round, v, 8).bytes, peerUpdateLimits(warm, round)).header.totalK;
+  const chunks = Math.ceil(warm.paramCount / 64);
+  assert.ok(kOf(1) > 4 * kOf(2), `round 1 ${kOf(1)} values, round 2 ${kOf(2)}`);
+  assert.equal(
+    kOf(2),
+    decodeFrame(encodeOwnUpdate({ ...warm, codec: { ...warm.codec, warmup: undefined } }, 2, v, 8).bytes, peerUpdateLimits(warm, 2)).header.totalK,
+  );
+  // A round-1 frame replayed as round 2's is too dense for round 2's limits.
+  assert.throws(() =>
+    decodeFrame(encodeOwnUpdate({ ...warm, codec: { ...warm.codec, warmup: { rounds: 3, density: 0.5 } } }, 2, v, 8).bytes, peerUpdateLimits(warm, 2)),
+  );
+  // The caps that know no round admit the warm-up's frames and aggregates.
+  assert.ok(encodeOwnUpdate(warm, 0, v, 8).bytes.length <= maxPeerFrameBytes(warm));
+  assert.ok(maxCohortAggregateBytes(warm) >= maxCohortAggregateBytes({ ...warm, codec: { ...warm.codec, warmup: undefined } }));
+  assert.ok(kOf(0) <= chunks * 32);
+  // The down codec is as dense as the warm-up in its rounds, its own density after.
+  const g = new Float32Array(warm.paramCount).map((_, i) => Math.cos(i) * 0.01);
+  const downK = (round: number) =>
+    decodeFrame(
+      compressGlobalUpdate(
+        warm,
+        round,
+        encodeAggregate(g, 64, { paramTableHash: warm.paramTableHash, run: warm.id, round, samples: 8 }),
+        new Float32Array(warm.paramCount),
+      ).bytes,
+      globalUpdateLimits(warm, round),
+    ).header.totalK;
+  assert.ok(downK(0) > 2 * downK(2), `down round 0 ${downK(0)}, round 2 ${downK(2)}`);
+});
+
 test('one frame down: the global update in the down codec with decaying error feedback applies to one hash everywhere', async () => {
   const downRun: RunSpec = { ...run, globalUpdate: 'compressed', downCodec: { density: 0.3, bits: 4, residualDecay: 0.5 } };
   const g = new Float32Array(run.paramCount).map((_, i) => (i % 3 === 0 ? Math.sin(i) * 0.01 : 0));

@@ -10,6 +10,7 @@ import {
   frameLimits,
   hashFrame,
   kPerChunk,
+  codecAtRound,
   maxAggregateFrameBytes,
   maxUpdateFrameBytes,
   toDense,
@@ -241,9 +242,12 @@ const runLimits = (run: RunSpec, round: number, maxSamples: number, codec = run.
 /** What a peer's update frame may be for this run and round. */
 export const peerUpdateLimits = (run: RunSpec, round: number): FrameLimits => runLimits(run, round, maxSamplesPerReport(run));
 
+/** An update's largest k in a chunk over the run's rounds (a codec warm-up's, if denser). */
+const loosestK = (run: Pick<RunSpec, 'codec'>): number => kPerChunk(codecAtRound(run.codec, undefined), run.codec.chunkSize);
+
 /** The largest update frame a peer of this run may send: the cap of the p2p exchange, the relay and evidence. */
 export const maxPeerFrameBytes = (run: Pick<RunSpec, 'paramCount' | 'codec'>): number =>
-  maxUpdateFrameBytes(run.paramCount, run.codec.chunkSize, kPerChunk(run.codec, run.codec.chunkSize), run.codec.bits, run.codec.indexCoding);
+  maxUpdateFrameBytes(run.paramCount, run.codec.chunkSize, loosestK(run), run.codec.bits, run.codec.indexCoding);
 
 /**
  * The largest cohort aggregate an uploader may send: nonzero only where one of the cohort's
@@ -251,7 +255,7 @@ export const maxPeerFrameBytes = (run: Pick<RunSpec, 'paramCount' | 'codec'>): n
  * fixed cap below the model; gpt-base at cohort 8 reaches 24.6 MB, over the old 8 MiB).
  */
 export const maxCohortAggregateBytes = (run: Pick<RunSpec, 'paramCount' | 'codec' | 'cohortSize'>): number =>
-  maxAggregateFrameBytes(run.paramCount, run.codec.chunkSize, run.cohortSize * kPerChunk(run.codec, run.codec.chunkSize));
+  maxAggregateFrameBytes(run.paramCount, run.codec.chunkSize, run.cohortSize * loosestK(run));
 
 /** What a cohort aggregate or global update may be: sample weight is a sum over peers (any u32). */
 export const aggregateLimits = (run: RunSpec, round: number): FrameLimits => runLimits(run, round, 0xffffffff);
