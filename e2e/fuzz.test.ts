@@ -32,6 +32,7 @@ import { bytesToHex, hashTypedData, hexToBytes, keccak256, type Address, type He
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { configFromEnv } from '../coordinator/config.ts';
 import { startPlatform, type Platform } from '../coordinator/platform.ts';
+import { wsMaxPayload } from '../coordinator/http/server.ts';
 import { ContributionSigners } from '../coordinator/round/index.ts';
 import { NodeSessionKey } from './node-session-key.ts';
 import { encodeAggregate } from '../shared/codec.ts';
@@ -431,7 +432,7 @@ test('every endpoint refuses malformed input by name, nothing crashes or wedges,
   // Oversized WebSocket frames close the connection cleanly (1009); unknown upgrade paths are dropped.
   for (let i = 0; i < 10; i++) {
     const c = await Conn.open(wsUrl);
-    c.ws.send('x'.repeat(64 * 1024 + 1 + i));
+    c.ws.send('x'.repeat(wsMaxPayload(p.run) + 1 + i));
     for (let t = 0; t < 100 && !c.closed; t++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(c.closed?.code, 1009, 'an oversized message closes with 1009 (message too big)');
     tally('ws oversized');

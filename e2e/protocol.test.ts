@@ -13,6 +13,7 @@ import { startPlatform, type Platform } from '../coordinator/platform.ts';
 import { eip712Domain } from '../shared/eip712.ts';
 import { encodeAggregate } from '../shared/codec.ts';
 import { runModelHash } from '../shared/model-hash.ts';
+import { maxCohortAggregateBytes } from '../shared/round.ts';
 import { decodeSnapshot, FRAME_HEADER, parseErrorReply } from '../shared/wire/index.ts';
 import { CoordinatorApi } from '../web/src/client/api.ts';
 import { trainSet, VirtualVolunteer, type RoundMsg } from './virtual-volunteer.ts';
@@ -169,14 +170,12 @@ test('three volunteers commit a round, reproduce the model hash, and bad input i
   await expectRefusal(await a.next('error'), 'BAD_MESSAGE');
 
   // Frames: a wrong parameter-table hash, and lengths past the run's limits. An aggregate holds at
-  // most what a cohort's frames can (shared/round.ts maxCohortAggregateBytes): a dense one is
+  // most what a cohort's frames can (shared/round.ts maxCohortAggregateBytes; in the codec warm-up's
+  // rounds at 30 % that is every value, so the cap is above a dense aggregate): one byte more is
   // refused by size before it is read.
   const header = { paramTableHash: platform.run.paramTableHash, run: platform.run.id, round: r1[0].round, samples: 1 };
-  const dense = await a.uploadAggregate(
-    r1[0].round,
-    encodeAggregate(new Float32Array(platform.run.paramCount).fill(1e-3), platform.run.codec.chunkSize, header),
-  );
-  assert.equal(dense.status, 413, 'a dense aggregate is larger than any cohort can send');
+  const oversized = await a.uploadAggregate(r1[0].round, new Uint8Array(maxCohortAggregateBytes(platform.run) + 1));
+  assert.equal(oversized.status, 413, 'an aggregate larger than any cohort can send is refused by size');
   const good = encodeAggregate(
     new Float32Array(platform.run.paramCount).map((_, i) => (i % 512 === 0 ? 1e-3 : 0)),
     platform.run.codec.chunkSize,

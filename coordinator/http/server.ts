@@ -142,6 +142,13 @@ export const PEER_ALIVE_TIMEOUT_MS = 90_000;
 export const peerAliveTimeoutMs = (run: Pick<RunSpec, 'timing'>): number =>
   Math.max(PEER_ALIVE_TIMEOUT_MS, run.timing.trainMs + run.timing.exchangeMs + run.timing.reportMs);
 
+/**
+ * The largest WebSocket message the volunteer/dashboard protocol takes: 64 KiB of control messages,
+ * or a binary relay carrying the run's largest update frame (its codec warm-up's included) and its
+ * recipients. Larger ones close the socket with 1009.
+ */
+export const wsMaxPayload = (run: RunSpec): number => Math.max(64 * 1024, Math.min(maxPeerFrameBytes(run), MAX_RELAY_FRAME) + 32 * 1024);
+
 export function createApiServer(deps: ServerDeps): ApiServer {
   const { engine, ledger, rewards } = deps;
   const app = express();
@@ -399,10 +406,8 @@ export function createApiServer(deps: ServerDeps): ApiServer {
   }
 
   // The volunteer/dashboard protocol.
-  // 64 KiB of control messages, or a binary relay carrying the run's largest update frame and its recipients.
   const run = engine.run;
-  const maxFrame = Math.min(maxPeerFrameBytes(run), MAX_RELAY_FRAME);
-  const wss = new WebSocketServer({ noServer: true, maxPayload: Math.max(64 * 1024, maxFrame + 32 * 1024) });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: wsMaxPayload(run) });
   const sockets = new Map<number, { ws: WebSocket; session: Session | null; dashboard: boolean; stopIce?: () => void }>();
   let nextId = 1;
   let accepting = true;
