@@ -12,6 +12,7 @@ import { contributionFromJson, delegationFromJson, parseClientMessage, parseServ
 import { parseAccountSummary, parseDashboardState, parseRunInfo } from './http.ts';
 import { contributionTypedData, delegationTypedData, eip712Domain } from '../eip712.ts';
 import { decodeEvidence, openingBytes } from './evidence.ts';
+import { innerStateBytes } from './inner-state.ts';
 import { IdlegradError } from '../errors.ts';
 
 const h32 = `0x${'ab'.repeat(32)}`;
@@ -294,7 +295,7 @@ test('arbitrary JSON: refused with BAD_MESSAGE, or a message whose signed parts 
 test('evidence bodies of every length and modes byte: refused by name, or exactly split into the parts the modes name and a frame', () => {
   let refusedCount = 0;
   fc.assert(
-    fc.property(fc.nat(600), fc.integer({ min: 1, max: 300 }), fc.oneof(fc.nat(15), fc.nat(255)), fc.nat(), (len, paramCount, modes, seed) => {
+    fc.property(fc.nat(600), fc.integer({ min: 1, max: 300 }), fc.oneof(fc.nat(31), fc.nat(255)), fc.nat(), (len, paramCount, modes, seed) => {
       const body = Uint8Array.from({ length: len }, (_, i) => (seed * (i + 1) * 2654435761) >>> 24);
       if (len) body[0] = modes;
       // An opened part starting with a plausible count and index, so some get past the first checks.
@@ -302,7 +303,8 @@ test('evidence bodies of every length and modes byte: refused by name, or exactl
       const modeOk = (m: number) => m <= 2;
       try {
         const e = decodeEvidence(body, paramCount);
-        assert.ok(modes < 16 && modeOk(modes & 3) && modeOk(modes >> 2), `modes 0x${modes.toString(16)} accepted`);
+        // Bits 0–1 e_b's part, 2–3 e_a's, bit 4 the inner state section (protocol 7).
+        assert.ok(modes < 32 && modeOk(modes & 3) && modeOk((modes >> 2) & 3), `modes 0x${modes.toString(16)} accepted`);
         let used = 1;
         [e.before, e.after].forEach((p, i) => {
           const mode = (modes >> (2 * i)) & 3;
@@ -311,6 +313,10 @@ test('evidence bodies of every length and modes byte: refused by name, or exactl
           else assert.ok(typeof p === 'object' && !(p instanceof Float32Array) && p.leaves.length > 0 && p.paramCount === paramCount);
           used += typeof p === 'string' ? 32 : p instanceof Float32Array ? 4 * paramCount : openingBytes(p);
         });
+        if (modes & 0x10) {
+          assert.ok(e.state && e.state.before.m.length === paramCount && e.state.before.v.length === paramCount, 'the state section is decoded');
+          used += innerStateBytes(paramCount);
+        } else assert.equal(e.state, undefined);
         assert.ok(e.frame.byteLength > 0 && e.frame.byteLength + used === len);
       } catch (e) {
         if (e instanceof assert.AssertionError) throw e;
